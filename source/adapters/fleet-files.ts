@@ -1,0 +1,134 @@
+// Reads fleet config files from disk and hands their text to the pure loader. Also knows where
+// the fleet keeps its files inside an upstream checkout (design.md, "Fleet definition").
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { loadParsed } from '../core/fleet/load.js';
+import type { Diagnostic, LoadResult, Machine } from '../core/fleet/model.js';
+import { hasErrors } from '../core/fleet/model.js';
+import type { Env } from '../core/fleet/port-expr.js';
+import { parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
+
+/** Reads a file into a parsed source; an unreadable file becomes an error diagnostic, not a throw. */
+export function readSource(file: string): ParsedSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String((error as Error).message);
+    return {
+      file,
+      data: undefined,
+      diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${why}`, loc: { file, line: 1, col: 1 } }],
+      locate: () => ({ file, line: 1, col: 1 }),
+    };
+  }
+  return parseYaml(text, file);
+}
+
+/**
+ * v3 overrides live in `overrides/<name>.yaml` beside the file (upstream's config/overrides/);
+ * the fixtures flatten that to `overrides.<name>.yaml`. CONFIG_OVERRIDE adds e.g. `docker`.
+ */
+export function findOverrides(file: string, machines: readonly string[], env: Env): Record<string, ParsedSource> {
+  const dir = dirname(file);
+  const found: Record<string, ParsedSource> = {};
+  const extra = env.CONFIG_OVERRIDE;
+  for (const name of extra ? [...machines, extra] : machines) {
+    for (const candidate of [join(dir, 'overrides', `${name}.yaml`), join(dir, `overrides.${name}.yaml`)]) {
+      if (existsSync(candidate)) {
+        found[name] = readSource(candidate);
+        break;
+      }
+    }
+  }
+  return found;
+}
+
+export interface LoadFileOptions {
+  env: Env;
+  machine?: string;
+}
+
+export function loadConfigFile(file: string, options: LoadFileOptions): LoadResult {
+  const source = readSource(file);
+  if (hasErrors(source.diagnostics)) return { ok: false, machines: [], diagnostics: source.diagnostics };
+  const profiles = source.data && typeof source.data === 'object' ? (source.data as Record<string, unknown>).machine_profiles : undefined;
+  if (profiles && typeof profiles === 'object') {
+    const overrides = findOverrides(file, Object.keys(profiles), options.env);
+    const overrideDiagnostics = Object.values(overrides).flatMap((o) => o.diagnostics);
+    // An override that does not parse would silently change the machine: refuse instead.
+    if (hasErrors(overrideDiagnostics)) return { ok: false, machines: [], diagnostics: overrideDiagnostics };
+    const result = loadParsed(source, { ...options, overrides: mergeDocker(overrides, options.env) });
+    return { ...result, diagnostics: [...overrideDiagnostics, ...result.diagnostics] };
+  }
+  return loadParsed(source, options);
+}
+
+// The CONFIG_OVERRIDE file applies to every machine, after the machine's own override.
+function mergeDocker(overrides: Record<string, ParsedSource>, env: Env): Record<string, ParsedSource> {
+  const extra = env.CONFIG_OVERRIDE ? overrides[env.CONFIG_OVERRIDE] : undefined;
+  if (!extra || typeof extra.data !== 'object' || extra.data === null) return overrides;
+  const out: Record<string, ParsedSource> = {};
+  for (const [name, source] of Object.entries(overrides)) {
+    if (name === env.CONFIG_OVERRIDE) continue;
+    const own = (source.data ?? {}) as Record<string, unknown>;
+    out[name] = { ...source, data: { ...own, ...(extra.data as Record<string, unknown>) } };
+  }
+  return out;
+}
+
+/** Where an upstream checkout keeps each machine's launcher config. */
+export const UPSTREAM_CONFIGS: Record<string, string> = {
+  mainpc: 'main_pc_code/config/startup_config.yaml',
+  pc2: 'pc2_code/config/startup_config.yaml',
+};
+
+export interface FleetFiles {
+  /** machine id -> config file */
+  files: Record<string, string>;
+}
+
+/** Finds both machines' configs in an upstream checkout rooted at `root`. */
+export function discoverFleet(root: string): FleetFiles {
+  const files: Record<string, string> = {};
+  for (const [machine, rel] of Object.entries(UPSTREAM_CONFIGS)) {
+    const path = resolve(root, rel);
+    if (existsSync(path)) files[machine] = path;
+  }
+  return { files };
+}
+
+export interface FleetLoad {
+  ok: boolean;
+  machines: Machine[];
+  diagnostics: Diagnostic[];
+  shapes: Record<string, string>;
+}
+
+/** Loads several files (one per machine, or a v3 file that names several) into one fleet. */
+export function loadFleet(files: Record<string, string>, env: Env): FleetLoad {
+  const machines: Machine[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const shapes: Record<string, string> = {};
+  for (const [machine, file] of Object.entries(files)) {
+    const result = loadConfigFile(file, { env, machine });
+    diagnostics.push(...result.diagnostics);
+    if (result.shape) shapes[basename(file)] = result.shape;
+    for (const m of result.machines) {
+      if (result.shape === 'v3-unified' && m.id !== machine) continue;
+      if (machines.some((x) => x.id === m.id)) {
+        diagnostics.push({
+          severity: 'error',
+          code: 'duplicate-machine',
+          message: `machine "${m.id}" is defined by two files`,
+          loc: { file, line: 1, col: 1 },
+        });
+        continue;
+      }
+      machines.push(m);
+    }
+  }
+  return { ok: !hasErrors(diagnostics), machines, diagnostics, shapes };
+}

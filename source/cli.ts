@@ -1,0 +1,37 @@
+// Argument parsing: every subcommand is registered here. Exit codes: 0 ok, 1 findings, 2 bad input.
+import { Command, CommanderError } from 'commander';
+import { registerConfig } from './commands/config.js';
+import { EXIT, Exit, processIo, type Io } from './commands/io.js';
+
+export function buildProgram(io: Io): Command {
+  const program = new Command('opsdeck')
+    .description('Terminal console for the two-machine agent fleet (MainPC + PC2)')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError('(run with --help for usage)');
+  registerConfig(program, io);
+  // Every subcommand reports usage errors with exit 2 rather than terminating the process.
+  const harden = (cmd: Command) => {
+    cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
+    cmd.commands.forEach(harden);
+  };
+  harden(program);
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    if (error instanceof CommanderError) {
+      // --help and --version end with exitCode 0; usage errors are bad input.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.badInput;
+    }
+    io.err(`opsdeck: ${(error as Error).message ?? String(error)}`);
+    return EXIT.badInput;
+  }
+}

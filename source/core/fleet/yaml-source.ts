@@ -1,0 +1,121 @@
+// Parses a config text the way upstream's PyYAML reads it (YAML 1.1, last duplicate key wins)
+// and keeps a location for every key, so that every later finding can name file:line:col.
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+} from 'yaml';
+import type { Diagnostic, SourceLoc } from './model.js';
+
+export type PathPart = string | number;
+
+export interface ParsedSource {
+  file: string;
+  /** The document as plain data; undefined when parsing failed. */
+  data: unknown;
+  diagnostics: Diagnostic[];
+  /** Location of the key at `path`, or of its nearest ancestor that has one. */
+  locate(path: readonly PathPart[]): SourceLoc;
+}
+
+/** Aliases allowed before a document counts as an alias bomb (yaml's default, made explicit). */
+export const MAX_ALIAS_COUNT = 100;
+
+export const pathKey = (path: readonly PathPart[]): string =>
+  path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.');
+
+export function parseYaml(text: string, file: string): ParsedSource {
+  const lines = new LineCounter();
+  const diagnostics: Diagnostic[] = [];
+  const index = new Map<string, SourceLoc>();
+  const at = (offset: number): SourceLoc => {
+    const { line, col } = lines.linePos(offset);
+    return { file, line, col };
+  };
+  const locate = (path: readonly PathPart[]): SourceLoc => {
+    for (let n = path.length; n > 0; n--) {
+      const hit = index.get(pathKey(path.slice(0, n)));
+      if (hit) return hit;
+    }
+    return { file, line: 1, col: 1 };
+  };
+
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    version: '1.1',
+    uniqueKeys: false,
+    prettyErrors: false,
+    keepSourceTokens: false,
+  });
+  for (const error of doc.errors) {
+    diagnostics.push({
+      severity: 'error',
+      code: 'yaml-syntax',
+      message: `YAML syntax error: ${firstLine(error.message)}`,
+      loc: at(error.pos[0]),
+    });
+  }
+  if (diagnostics.length > 0) return { file, data: undefined, diagnostics, locate };
+
+  const walk = (node: unknown, path: PathPart[]): void => {
+    if (isAlias(node)) return; // never expand aliases here: that is what alias bombs exploit
+    if (isMap(node)) {
+      const seen = new Map<string, SourceLoc>();
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+        if (key === undefined || key === '<<') continue;
+        const keyNode = pair.key as YamlNode;
+        const loc = keyNode.range ? at(keyNode.range[0]) : locate(path);
+        const first = seen.get(key);
+        const childPath = [...path, key];
+        if (first) {
+          diagnostics.push({
+            severity: 'warning',
+            code: 'duplicate-key',
+            message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: the last one wins (as upstream's PyYAML does), the one at line ${first.line} is ignored`,
+            loc,
+            related: first,
+            path: pathKey(childPath),
+          });
+        }
+        seen.set(key, loc);
+        index.set(pathKey(childPath), loc);
+        walk(pair.value, childPath);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => {
+        const range = (item as YamlNode | null)?.range;
+        if (range) index.set(pathKey([...path, i]), at(range[0]));
+        walk(item, [...path, i]);
+      });
+    }
+  };
+  walk(doc.contents, []);
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    const bomb = error instanceof ReferenceError && /alias/i.test(error.message);
+    diagnostics.push({
+      severity: 'error',
+      code: bomb ? 'yaml-alias-bomb' : 'yaml-build',
+      message: bomb
+        ? `refused: more than ${MAX_ALIAS_COUNT} alias expansions (an alias bomb); nothing was loaded`
+        : `could not build the document: ${firstLine(String((error as Error).message ?? error))}`,
+      loc: { file, line: 1, col: 1 },
+    });
+    return { file, data: undefined, diagnostics, locate };
+  }
+  return { file, data, diagnostics, locate };
+}
+
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
