@@ -10,7 +10,8 @@ export function buildProgram(io: Io): Command {
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');
-  registerConfig(program, io);
+  const config = registerConfig(program, io);
+  void config; // `config migrate` hangs off this command
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
