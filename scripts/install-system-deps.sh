@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages opsdeck's tests and demo use: nats-server (2.9.10, JetStream) and tmux.
+# Installs only what is missing; needs root (or sudo) the first time.
+set -euo pipefail
+missing=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing from Debian: ${missing[*]}"
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
