@@ -1,0 +1,208 @@
+// Decoders for every error format the fleet really sends (upstream-protocols c1, c2).
+// Each returns an event or a malformed verdict with a short sanitised sample: nothing throws,
+// nothing is dropped without being counted.
+import { normaliseSeverity, type ErrorEvent, type ErrorFormat } from './event.js';
+import { sanitise } from './sanitise.js';
+
+export type Decoded = { ok: true; event: ErrorEvent } | { ok: false; reason: string; sample: string };
+
+/** Frames larger than this are refused unparsed (upstream's bus has no limit; a console must). */
+export const MAX_FRAME_BYTES = 256 * 1024;
+const SAMPLE_CHARS = 160;
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+type Dict = Record<string, unknown>;
+const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const dict = (v: unknown): Dict => (isDict(v) ? v : {});
+
+const malformed = (reason: string, text: string): Decoded => ({
+  ok: false,
+  reason,
+  sample: sanitise(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS)}…` : text),
+});
+
+function parseJson(text: string): Dict | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isDict(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const ids = (...values: unknown[]): string[] => {
+  const out: string[] = [];
+  for (const v of values) {
+    const s = typeof v === 'number' ? String(v) : str(v);
+    if (s && !out.includes(s)) out.push(s);
+  }
+  return out;
+};
+
+// ErrorPublisher prefixes the agent with its machine (`MainPC.NLUAgent`).
+const agentName = (source: unknown): string => {
+  const s = str(source) ?? 'unknown';
+  const dot = s.indexOf('.');
+  return dot > 0 && /^(mainpc|pc2|main_pc)$/i.test(s.slice(0, dot)) ? s.slice(dot + 1) : s;
+};
+
+const messageOf = (details: Dict, fallback: string): string =>
+  str(details.message) ?? str(details.error) ?? str(details.error_message) ?? fallback;
+
+function event(
+  machine: string,
+  receivedAt: number,
+  format: ErrorFormat,
+  fields: Omit<ErrorEvent, 'machine' | 'receivedAt' | 'format' | 'bus'>,
+  bus: ErrorEvent['bus'] = 'zmq',
+): Decoded {
+  return {
+    ok: true,
+    event: {
+      ...fields,
+      agent: sanitise(fields.agent),
+      category: sanitise(fields.category),
+      message: sanitise(fields.message),
+      machine,
+      receivedAt,
+      format,
+      bus,
+    },
+  };
+}
+
+/** Variant A and D bodies share the `error_data` envelope. */
+function fromEnvelope(body: Dict, machine: string, receivedAt: number, format: ErrorFormat, category?: string): Decoded {
+  const data = dict(body.error_data);
+  const details = dict(data.details);
+  const type = str(data.error_type) ?? 'error';
+  return event(machine, receivedAt, format, {
+    agent: agentName(body.source),
+    severity: normaliseSeverity(data.severity),
+    category: category ?? str(data.category) ?? type,
+    message: messageOf(details, type),
+    details: { ...details, ...(isDict(data.machine_context) ? { machine_context: data.machine_context } : {}), error_type: type },
+    ids: ids(data.error_id),
+    ...(str(body.timestamp) ? { sentAt: body.timestamp as string } : {}),
+  });
+}
+
+/** Whatever CentralErrorBus re-published: the IPC publishers' own JSON. */
+function fromLoose(body: Dict, machine: string, receivedAt: number, format: ErrorFormat): Decoded {
+  const details = dict(body.details ?? body.context);
+  const type = str(body.error_type) ?? str(body.type) ?? str(body.category) ?? 'error';
+  return event(machine, receivedAt, format, {
+    agent: agentName(body.agent ?? body.source ?? body.agent_name ?? body.source_agent ?? details.agent ?? details.agent_name),
+    severity: normaliseSeverity(body.severity),
+    category: type,
+    message: str(body.message) ?? messageOf(details, type),
+    details,
+    ids: ids(body.error_id, body.id, body.correlation_id),
+    ...(str(body.timestamp) ? { sentAt: body.timestamp as string } : {}),
+  });
+}
+
+function decodeSingle(text: string, machine: string, receivedAt: number, depth = 0): Decoded {
+  if (text.startsWith('ERROR:')) {
+    const body = parseJson(text.slice(6));
+    return body ? fromEnvelope(body, machine, receivedAt, 'zmq-a') : malformed('variant A (ERROR:) with a body that is not a JSON object', text);
+  }
+  if (text.startsWith('PC2_ERROR:')) {
+    const colon = text.indexOf(':', 10);
+    const body = colon > 0 ? parseJson(text.slice(colon + 1)) : undefined;
+    return body
+      ? fromEnvelope(body, machine, receivedAt, 'zmq-d', text.slice(10, colon).toLowerCase())
+      : malformed('variant D (PC2_ERROR:<CAT>:) without a JSON object body', text);
+  }
+  if (text.startsWith('CROSS_MACHINE_ERROR:')) {
+    const colon = text.indexOf(':', 20);
+    const body = colon > 0 ? parseJson(text.slice(colon + 1)) : undefined;
+    return body
+      ? fromEnvelope(body, machine, receivedAt, 'zmq-d-cross')
+      : malformed('variant D (CROSS_MACHINE_ERROR:) without a JSON object body', text);
+  }
+  const body = parseJson(text);
+  if (!body) return malformed('not an upstream error frame (no known prefix, not a JSON object)', text);
+  if (typeof body.raw === 'string' && Object.keys(body).length === 1) {
+    // CentralErrorBus wraps what it could not parse, including every ERROR:-prefixed frame.
+    if (depth === 0) {
+      const inner = decodeSingle(body.raw, machine, receivedAt, 1);
+      if (inner.ok) return inner;
+    }
+    return event(machine, receivedAt, 'zmq-raw', {
+      agent: 'unknown',
+      severity: 'error',
+      category: 'raw',
+      message: body.raw,
+      details: {},
+      ids: [],
+    });
+  }
+  return fromLoose(body, machine, receivedAt, 'zmq-central');
+}
+
+/** One ZMQ message (all its frames) from a machine's error bus. */
+export function decodeZmq(frames: readonly Uint8Array[], machine: string, receivedAt: number): Decoded {
+  let size = 0;
+  for (const f of frames) size += f.byteLength;
+  if (size > MAX_FRAME_BYTES) return malformed(`oversize message: ${size} bytes (limit ${MAX_FRAME_BYTES})`, utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)));
+  if (frames.length === 1) return decodeSingle(utf8.decode(frames[0]!), machine, receivedAt);
+  if (frames.length === 2) {
+    const topic = utf8.decode(frames[0]!);
+    const text = utf8.decode(frames[1]!);
+    const body = parseJson(text);
+    if (topic === 'ERROR' || topic === 'ERROR:') {
+      if (!body) return malformed(`variant ${topic === 'ERROR' ? 'B' : 'C'} with a body that is not a JSON object`, text);
+      return fromLoose(body, machine, receivedAt, topic === 'ERROR' ? 'zmq-b' : 'zmq-c');
+    }
+    return malformed(`two frames with unknown topic "${topic.slice(0, 40)}"`, text);
+  }
+  return malformed(`${frames.length} frames (expected 1 or 2)`, frames.length ? utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)) : '');
+}
+
+/** One JetStream / core NATS message on an `errors.>` subject. */
+export function decodeNats(subject: string, data: Uint8Array, machine: string, receivedAt: number): Decoded {
+  if (data.byteLength > MAX_FRAME_BYTES) return malformed(`oversize message: ${data.byteLength} bytes (limit ${MAX_FRAME_BYTES})`, utf8.decode(data.subarray(0, SAMPLE_CHARS)));
+  const text = utf8.decode(data);
+  const body = parseJson(text);
+  if (!body) return malformed(`${subject}: body is not a JSON object`, text);
+  if ('source_agent' in body || 'error_id' in body) {
+    // nats_client.py (WP-10): errors.<severity>.<agent>
+    const context = dict(body.context);
+    const type = str(body.error_type) ?? 'error';
+    return event(
+      machine,
+      receivedAt,
+      'nats-error-stream',
+      {
+        agent: agentName(body.source_agent ?? subject.split('.')[2]),
+        severity: normaliseSeverity(body.severity ?? subject.split('.')[1]),
+        category: type,
+        message: str(body.message) ?? type,
+        details: { ...context, ...(str(body.stack_trace) ? { stack_trace: body.stack_trace } : {}), retry_count: body.retry_count },
+        ids: ids(body.error_id, body.correlation_id),
+        ...(str(body.timestamp) ? { sentAt: body.timestamp as string } : {}),
+      },
+      'nats',
+    );
+  }
+  // nats_error_bus.py: errors.events / errors.agents.<agent> / errors.system[.critical]
+  const details = dict(body.details);
+  const category = str(body.category) ?? 'system';
+  return event(
+    machine,
+    receivedAt,
+    'nats-errors',
+    {
+      agent: agentName(body.agent_name ?? (subject.startsWith('errors.agents.') ? subject.slice(14) : undefined)),
+      severity: normaliseSeverity(body.severity),
+      category,
+      message: str(body.message) ?? category,
+      details: { ...details, ...(str(body.stack_trace) ? { stack_trace: body.stack_trace } : {}) },
+      ids: ids(body.id, body.correlation_id),
+      ...(str(body.timestamp) ? { sentAt: body.timestamp as string } : {}),
+    },
+    'nats',
+  );
+}

@@ -1,0 +1,74 @@
+// One model for an error seen on either bus, whatever format the publisher used.
+
+export type Bus = 'zmq' | 'nats';
+
+/** Normalised severity: the five upstream vocabularies map onto these. */
+export type Severity = 'critical' | 'error' | 'warning' | 'info' | 'debug';
+
+export const SEVERITIES: readonly Severity[] = ['critical', 'error', 'warning', 'info', 'debug'];
+
+/** Which upstream wire format an event arrived in (upstream-protocols c1, c2). */
+export type ErrorFormat =
+  | 'zmq-a' // "ERROR:"+json, ErrorPublisher
+  | 'zmq-b' // [ERROR, json], ForPC2 agents
+  | 'zmq-c' // [ERROR:, json], streaming TTS / interrupt handler
+  | 'zmq-d' // "PC2_ERROR:<CAT>:"+json, PC2ErrorPublisher
+  | 'zmq-d-cross' // "CROSS_MACHINE_ERROR:PC2:"+json
+  | 'zmq-central' // CentralErrorBus single-frame JSON re-publish
+  | 'zmq-raw' // CentralErrorBus {"raw": ...} for frames it could not parse
+  | 'nats-errors' // nats_error_bus.py (stream ERRORS: errors.events, errors.agents.<a>, errors.system*)
+  | 'nats-error-stream'; // nats_client.py WP-10 (stream ERROR_STREAM: errors.<sev>.<agent>)
+
+export interface ErrorEvent {
+  /** Machine whose bus delivered it (the console's view), not necessarily the publisher's. */
+  machine: string;
+  agent: string;
+  severity: Severity;
+  /** Upstream category or error type, whichever the format carries. */
+  category: string;
+  message: string;
+  details: Record<string, unknown>;
+  /** Every id the publisher attached (error_id, id, correlation_id): cross-bus matching uses them. */
+  ids: string[];
+  bus: Bus;
+  format: ErrorFormat;
+  /** Publisher's timestamp as sent (ISO or epoch seconds), if any. */
+  sentAt?: string;
+  /** ms since epoch when opsdeck received it. */
+  receivedAt: number;
+}
+
+/**
+ * Upstream's severity vocabularies: ErrorPublisher (critical|high|medium|low, default "error"),
+ * ForPC2 ("ERROR"), nats_error_bus (debug..fatal), nats_client (CRITICAL|ERROR|WARNING|INFO),
+ * and free-form strings from the streaming agents.
+ */
+export function normaliseSeverity(raw: unknown): Severity {
+  const s = typeof raw === 'string' ? raw.trim().toLowerCase() : '';
+  switch (s) {
+    case 'fatal':
+    case 'critical':
+    case 'crit':
+    case 'emergency':
+    case 'alert':
+      return 'critical';
+    case 'high':
+    case 'error':
+    case 'err':
+    case 'severe':
+      return 'error';
+    case 'medium':
+    case 'warning':
+    case 'warn':
+      return 'warning';
+    case 'low':
+    case 'info':
+    case 'notice':
+      return 'info';
+    case 'debug':
+    case 'trace':
+      return 'debug';
+    default:
+      return 'error'; // upstream's own default when a publisher sends none
+  }
+}

@@ -1,0 +1,92 @@
+// Flood detection: upstream's ErrorFloodDetector rules (nats_client.py) plus a general rate
+// rule per agent and message signature. Fixed windows keep it O(1) per event at 50k/s.
+import type { ErrorEvent } from './event.js';
+
+export type FloodAction = 'throttle' | 'escalate';
+
+export interface FloodRule {
+  name: string;
+  /** Matches the event (upstream: substring of message or error type; or a severity). */
+  match(event: ErrorEvent): boolean;
+  count: number;
+  windowMs: number;
+  action: FloodAction;
+}
+
+const mentions = (needle: string) => (e: ErrorEvent) =>
+  e.message.includes(needle) || e.category.includes(needle) || String(e.details.error_type ?? '').includes(needle);
+
+/** upstream-protocols c2: ConnectionError 10/60 s, TimeoutError 5/30 s, MemoryError 3/300 s, CRITICAL 5/60 s. */
+export const UPSTREAM_RULES: readonly FloodRule[] = [
+  { name: 'ConnectionError', match: mentions('ConnectionError'), count: 10, windowMs: 60_000, action: 'throttle' },
+  { name: 'TimeoutError', match: mentions('TimeoutError'), count: 5, windowMs: 30_000, action: 'throttle' },
+  { name: 'MemoryError', match: mentions('MemoryError'), count: 3, windowMs: 300_000, action: 'escalate' },
+  { name: 'CRITICAL', match: (e) => e.severity === 'critical', count: 5, windowMs: 60_000, action: 'escalate' },
+];
+
+export interface FloodOptions {
+  /** General rule: more than `rateCount` events with one signature within `rateWindowMs` is a flood. */
+  rateCount: number;
+  rateWindowMs: number;
+  rules: readonly FloodRule[];
+}
+
+export const DEFAULT_FLOOD: FloodOptions = { rateCount: 20, rateWindowMs: 10_000, rules: UPSTREAM_RULES };
+
+export interface FloodVerdict {
+  /** Key the flood collapses under (agent + signature). */
+  key: string;
+  flooding: boolean;
+  rule?: string;
+  action?: FloodAction;
+}
+
+interface Window {
+  start: number;
+  count: number;
+}
+
+/** Digits and hex ids vary within one flood ("timeout after 31 ms"): fold them. */
+export const signature = (e: ErrorEvent): string =>
+  `${e.category}|${e.message.replace(/0x[0-9a-f]+|[0-9a-f]{8,}|\d+/gi, '#').slice(0, 120)}`;
+
+export class FloodDetector {
+  private readonly windows = new Map<string, Window>();
+  private prunedAt = 0;
+
+  constructor(private readonly options: FloodOptions = DEFAULT_FLOOD) {}
+
+  check(event: ErrorEvent, now: number): FloodVerdict {
+    const key = `${event.machine}|${event.agent}|${signature(event)}`;
+    let verdict: FloodVerdict = { key, flooding: this.bump(key, now, this.options.rateWindowMs) > this.options.rateCount };
+    if (verdict.flooding) verdict = { ...verdict, rule: `rate>${this.options.rateCount}/${this.options.rateWindowMs / 1000}s`, action: 'throttle' };
+    for (const rule of this.options.rules) {
+      if (!rule.match(event)) continue;
+      const n = this.bump(`${event.agent}:${rule.name}`, now, rule.windowMs);
+      // Upstream acts when the count reaches the limit; escalation outranks throttling.
+      if (n >= rule.count && (!verdict.flooding || rule.action === 'escalate')) {
+        verdict = { key, flooding: true, rule: `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`, action: rule.action };
+      }
+    }
+    return verdict;
+  }
+
+  private bump(key: string, now: number, windowMs: number): number {
+    const w = this.windows.get(key);
+    if (!w || now - w.start >= windowMs) {
+      this.windows.set(key, { start: now, count: 1 });
+      if (this.windows.size > 50_000 && now - this.prunedAt > 1000) this.prune(now);
+      return 1;
+    }
+    return ++w.count;
+  }
+
+  // Bounded memory under a flood of distinct signatures: forget windows that have ended.
+  private prune(now: number): void {
+    this.prunedAt = now;
+    const longest = Math.max(this.options.rateWindowMs, ...this.options.rules.map((r) => r.windowMs));
+    for (const [k, w] of this.windows) if (now - w.start >= longest) this.windows.delete(k);
+    // Still huge means a flood of unique signatures: start over rather than grow without bound.
+    if (this.windows.size > 200_000) this.windows.clear();
+  }
+}

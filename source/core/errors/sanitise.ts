@@ -1,0 +1,33 @@
+// Text from the wire must never drive the operator's terminal: an error message carrying
+// `ESC ] 52` could write the clipboard, `ESC [ 2 J` could wipe the screen, bidi overrides
+// could make one agent's name read as another's.
+
+// CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), DCS/SOS/PM/APC (ESC P|X|^|_ ... ESC \),
+// two-byte escapes (ESC + one char), and the 8-bit C1 forms of CSI (0x9b) and OSC (0x9d).
+// eslint-disable-next-line no-control-regex
+const SEQUENCES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?/g;
+// eslint-disable-next-line no-control-regex
+const WHITESPACE = /[\t\n\r\v\f]+/g;
+// Remaining C0/C1 controls, DEL, lone ESC, and bidirectional overrides/isolates.
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g;
+
+/** One line of plain, inert text. */
+export function sanitise(text: string): string {
+  // Fast path: the common case (plain ASCII) costs one regex test.
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text)) return text;
+  return text.replace(SEQUENCES, '').replace(WHITESPACE, ' ').replace(CONTROLS, '');
+}
+
+/** Any value (details, a raw reply) as one sanitised line, for detail views. */
+export function sanitiseValue(value: unknown, maxChars = 2000): string {
+  let text: string;
+  try {
+    text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  const clean = sanitise(text);
+  return clean.length > maxChars ? `${clean.slice(0, maxChars)}…` : clean;
+}

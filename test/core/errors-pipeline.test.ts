@@ -1,0 +1,167 @@
+// Dedup across buses, flood collapse and the counters, replayed on exact timelines.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Bus, ErrorEvent } from '../../source/core/errors/event.js';
+import { FloodDetector, signature } from '../../source/core/errors/flood.js';
+import { ErrorPipeline } from '../../source/core/errors/pipeline.js';
+import { Ring } from '../../source/core/errors/ring.js';
+
+const ev = (over: Partial<ErrorEvent> & { bus: Bus }): ErrorEvent => ({
+  machine: 'mainpc',
+  agent: 'NLUAgent',
+  severity: 'error',
+  category: 'ValueError',
+  message: 'bad input',
+  details: {},
+  ids: [],
+  format: over.bus === 'zmq' ? 'zmq-a' : 'nats-errors',
+  receivedAt: 0,
+  ...over,
+});
+
+describe('ring', () => {
+  test('keeps the newest, reports what it pushes out', () => {
+    const r = new Ring<number>(3);
+    assert.equal(r.push(1), undefined);
+    r.push(2);
+    r.push(3);
+    assert.equal(r.push(4), 1);
+    assert.deepEqual(r.newest(), [4, 3, 2]);
+    assert.deepEqual(r.newest(2), [4, 3]);
+    assert.equal(r.size, 3);
+    assert.throws(() => new Ring(0), /positive integer/);
+  });
+});
+
+describe('cross-bus dedup', () => {
+  test('the same id on ZMQ and NATS is one row marked both', () => {
+    const p = new ErrorPipeline();
+    p.add(ev({ bus: 'zmq', ids: ['e1'] }), 1000);
+    p.add(ev({ bus: 'nats', ids: ['n9', 'e1'], message: 'worded differently' }), 1010);
+    const rows = p.rows.newest();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.bus, 'both');
+    assert.equal(p.counters.matched, 1);
+    assert.deepEqual(p.counters.received, { zmq: 1, nats: 1 });
+  });
+
+  test('without ids the content fingerprint matches within the window only', () => {
+    const p = new ErrorPipeline({ dedupWindowMs: 5000 });
+    p.add(ev({ bus: 'zmq', format: 'zmq-b' }), 1000);
+    p.add(ev({ bus: 'nats' }), 2000);
+    assert.equal(p.rows.size, 1);
+    p.add(ev({ bus: 'zmq', format: 'zmq-b' }), 9000);
+    p.add(ev({ bus: 'nats' }), 20_000);
+    assert.equal(p.rows.size, 3, 'beyond the window they are separate errors');
+    p.add(ev({ bus: 'zmq', message: 'tick' }), 40_000);
+    assert.equal(p.counters.zmqOnly, 1);
+    assert.equal(p.counters.natsOnly, 1);
+  });
+
+  test('same-bus repeats (errors.events + errors.agents.<a>) are copies, not rows', () => {
+    const p = new ErrorPipeline();
+    p.add(ev({ bus: 'nats', ids: ['n1'] }), 0);
+    p.add(ev({ bus: 'nats', ids: ['n1'] }), 1);
+    assert.equal(p.rows.size, 1);
+    assert.equal(p.counters.copies, 1);
+    assert.equal(p.rows.newest()[0]!.bus, 'nats');
+  });
+
+  test('distinct ids with the same text are distinct errors', () => {
+    const p = new ErrorPipeline();
+    p.add(ev({ bus: 'zmq', ids: ['a'] }), 0);
+    p.add(ev({ bus: 'nats', ids: ['b'] }), 1);
+    assert.equal(p.rows.size, 2);
+    assert.equal(p.counters.matched, 0);
+  });
+
+  test('publishers per bus feed the phase preflight', () => {
+    const p = new ErrorPipeline();
+    p.add(ev({ bus: 'zmq', ids: ['1'] }), 5);
+    p.add(ev({ bus: 'nats', ids: ['1'] }), 6);
+    p.add(ev({ bus: 'zmq', agent: 'Executor', ids: ['2'] }), 7);
+    assert.deepEqual(p.publishers.get('mainpc|NLUAgent'), { machine: 'mainpc', agent: 'NLUAgent', zmq: 1, nats: 1, lastZmq: 5, lastNats: 6 });
+    assert.equal(p.publishers.get('mainpc|Executor')?.nats, 0);
+  });
+});
+
+describe('floods', () => {
+  test('a burst collapses into one row that keeps counting; every event is accounted for', () => {
+    const p = new ErrorPipeline({ flood: { rateCount: 20, rateWindowMs: 10_000, rules: [] } });
+    for (let i = 0; i < 1000; i++) p.add(ev({ bus: 'zmq', ids: [`x${i}`], message: `disk full at block ${i}` }), 1000 + i);
+    const rows = p.rows.newest();
+    assert.equal(rows.length, 21, '20 rows before the threshold, then one flood row');
+    const flood = rows[0]!;
+    assert.equal(flood.count, 980);
+    assert.match(flood.flood!.rule, /rate>20\/10s/);
+    const c = p.counters;
+    assert.equal(c.received.zmq, 1000);
+    assert.equal(c.shown + c.collapsed, 1000);
+  });
+
+  test('a flood ends when its window passes; the next burst gets a new row', () => {
+    const p = new ErrorPipeline({ flood: { rateCount: 2, rateWindowMs: 1000, rules: [] } });
+    for (let i = 0; i < 5; i++) p.add(ev({ bus: 'zmq', ids: [`a${i}`] }), i);
+    for (let i = 0; i < 5; i++) p.add(ev({ bus: 'zmq', ids: [`b${i}`] }), 5000 + i);
+    const floods = p.rows.newest().filter((r) => r.flood);
+    assert.equal(floods.length, 2);
+    assert.deepEqual(floods.map((r) => r.count), [3, 3]);
+  });
+
+  test('the ZMQ twin of a collapsed NATS event marks the flood row both', () => {
+    const p = new ErrorPipeline({ flood: { rateCount: 1, rateWindowMs: 10_000, rules: [] } });
+    p.add(ev({ bus: 'nats', ids: ['1'] }), 0);
+    p.add(ev({ bus: 'nats', ids: ['2'] }), 1);
+    p.add(ev({ bus: 'nats', ids: ['3'] }), 2);
+    p.add(ev({ bus: 'zmq', ids: ['3'] }), 3);
+    const flood = p.rows.newest()[0]!;
+    assert.equal(flood.count, 2);
+    assert.equal(flood.bus, 'both');
+  });
+
+  const upstream: Array<[string, Partial<ErrorEvent>, number, string, string]> = [
+    ['ConnectionError 10/60 s throttles', { message: 'ConnectionError: refused' }, 10, 'ConnectionError 10/60s', 'throttle'],
+    ['TimeoutError 5/30 s throttles', { category: 'TimeoutError' }, 5, 'TimeoutError 5/30s', 'throttle'],
+    ['MemoryError 3/300 s escalates', { message: 'MemoryError in loader' }, 3, 'MemoryError 3/300s', 'escalate'],
+    ['CRITICAL 5/60 s escalates', { severity: 'critical' }, 5, 'CRITICAL 5/60s', 'escalate'],
+  ];
+  for (const [name, over, count, rule, action] of upstream) {
+    test(name, () => {
+      const d = new FloodDetector();
+      let verdict = d.check(ev({ bus: 'zmq', ...over }), 0);
+      for (let i = 1; i < count - 1; i++) verdict = d.check(ev({ bus: 'zmq', ...over }), i * 10);
+      assert.equal(verdict.flooding, false, 'not before the limit');
+      verdict = d.check(ev({ bus: 'zmq', ...over }), count * 10);
+      assert.deepEqual([verdict.flooding, verdict.rule, verdict.action], [true, rule, action]);
+    });
+  }
+
+  test('signatures fold numbers and ids', () => {
+    const a = signature(ev({ bus: 'zmq', message: 'timeout after 31 ms on 0xdeadbeef' }));
+    const b = signature(ev({ bus: 'zmq', message: 'timeout after 32 ms on 0xcafef00d' }));
+    assert.equal(a, b);
+  });
+});
+
+describe('bounded', () => {
+  test('the ring evicts and counts; malformed frames keep a few samples', () => {
+    const p = new ErrorPipeline({ capacity: 10, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } });
+    for (let i = 0; i < 25; i++) p.add(ev({ bus: 'zmq', ids: [`i${i}`], message: `m${i}` }), i);
+    assert.equal(p.rows.size, 10);
+    assert.equal(p.counters.evicted, 15);
+    for (let i = 0; i < 30; i++) p.ingest({ ok: false, reason: 'bad', sample: `s${i}` }, 'zmq', 'pc2', i);
+    assert.equal(p.counters.malformed, 30);
+    assert.equal(p.malformedSamples.size, 20);
+    assert.equal(p.malformedSamples.newest(1)[0]!.sample, 's29');
+    p.countDropped(7);
+    assert.equal(p.counters.dropped, 7);
+  });
+
+  test('the dedup window does not grow without bound under a long flood', () => {
+    const p = new ErrorPipeline({ capacity: 100, dedupWindowMs: 100 });
+    for (let i = 0; i < 50_000; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i % 7}` }), i);
+    // 100 ms window at 1 event/ms: about 100 live entries, 2 keys each.
+    const window = (p as unknown as { window: Map<string, unknown> }).window;
+    assert.ok(window.size < 400, `window holds ${window.size} keys`);
+  });
+});
