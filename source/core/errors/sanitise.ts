@@ -6,7 +6,6 @@
 // two-byte escapes (ESC + one char), and the 8-bit C1 forms of CSI (0x9b) and OSC (0x9d).
 // eslint-disable-next-line no-control-regex
 const SEQUENCES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?/g;
-// eslint-disable-next-line no-control-regex
 const WHITESPACE = /[\t\n\r\v\f]+/g;
 // Remaining C0/C1 controls, DEL, lone ESC, and bidirectional overrides/isolates.
 // eslint-disable-next-line no-control-regex
