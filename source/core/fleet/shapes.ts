@@ -71,7 +71,8 @@ export function extract(source: ParsedSource, data: Dict, shape: ShapeId, diagno
       const agents = fromAgentGroups(source, data.agent_groups as Dict, globals, diagnostics);
       const extracted: Extracted = {
         shape,
-        defaultMachine: shape === 'pc2-agent-groups' ? 'pc2' : 'mainpc',
+        // pc2_network is PC2's own block: a PC2 file migrated to agent_groups keeps it (migrate.ts).
+        defaultMachine: shape === 'pc2-agent-groups' || (shape === 'agent-groups' && isDict(data.pc2_network)) ? 'pc2' : 'mainpc',
         agents,
         globals,
       };
