@@ -143,7 +143,7 @@ function reserved(m: Machine, ports: Map<number, Binding[]>, table: readonly Res
       machines: [m.id],
       owners,
       derived: owners.every((b) => b.derived),
-      message: `${r.port} is reserved for ${r.name} but on ${m.id} ${list(owners)} ${owners.length > 1 ? 'bind' : 'binds'} it`,
+      message: `${r.port} is reserved for ${r.name}, but ${list(owners)} ${owners.length > 1 ? 'bind' : 'binds'} it on ${m.id}`,
       reserved: { name: r.name, ...(r.loc ? { loc: r.loc } : {}) },
     });
   }
