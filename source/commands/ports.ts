@@ -46,7 +46,7 @@ export function registerPorts(program: Command, io: Io): Command {
       printFindings(findings, fleet.machines, io);
       const derived = errors.filter((f) => f.derived).length;
       io.out(
-        `${errors.length} conflicts (${derived} only through BaseAgent's derived ports), ${warnings} warnings on ${fleet.machines.length} machines`,
+        `${errors.length} conflicts (${derived} only through BaseAgent's derived ports), ${warnings} warnings on ${fleet.machines.length} machine${fleet.machines.length === 1 ? '' : 's'}`,
       );
     }
     if (errors.length > 0 || (opts.strict && warnings > 0)) throw new Exit(EXIT.findings);

@@ -58,6 +58,7 @@ describe('port registry', () => {
     ]);
     assert.ok(!reg.bindings.some((b) => b.port === 6379), 'redis_port is a port the hub connects to');
     assert.equal(reg.bindings[0]!.rule, 'port: ${PORT_OFFSET}+7210');
+    assert.equal(reg.bindings.find((b) => b.key === 'zmq_port')!.rule, 'config.zmq_port: ${PORT_OFFSET}+5720');
   });
 });
 
@@ -199,6 +200,12 @@ describe('port matrix', () => {
     assert.deepEqual(out.conflicts[0]?.with, ['pc2_network.agent_ports 7100-7199']);
     const clean = mainpc.rows.find((r) => r.agent === 'Hub' && r.key === 'grpc_port')!;
     assert.deepEqual(clean.conflicts, []);
+  });
+
+  test('a host-clash row names only the owners on the other machine', () => {
+    const matrix = portMatrix(checkPorts(fleet('cross-mainpc.yaml', 'cross-pc2.yaml')));
+    const row = matrix.machines[1]!.rows.find((r) => r.agent === 'Other' && r.kind === 'http')!;
+    assert.deepEqual(row.conflicts, [{ rule: 'host-clash', severity: 'error', derived: true, with: ['mainpc Neighbour health_check_port'] }]);
   });
 
   test('markdown: a table per machine and every finding with its owners', () => {

@@ -41,7 +41,8 @@ export function portMatrix(check: PortCheck): PortMatrix {
   const involved = new Map<Binding, MatrixConflict[]>();
   for (const f of check.findings) {
     for (const b of f.owners) {
-      const others = f.owners.filter((o) => o !== b).map((o) => other(b, o));
+      // Across machines the other side is the other machine; this machine's own part is its row.
+      const others = f.owners.filter((o) => o !== b && (f.rule !== 'host-clash' || o.machine !== b.machine)).map((o) => other(b, o));
       const side = f.reserved ? [f.reserved.name] : f.range ? [`pc2_network.${f.range.name} ${f.range.start}-${f.range.end}`] : others;
       const list = involved.get(b) ?? [];
       list.push({ rule: f.rule, severity: f.severity, derived: f.derived, with: side });

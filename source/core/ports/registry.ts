@@ -46,7 +46,9 @@ export function buildRegistry(machines: readonly Machine[]): PortRegistry {
         add({ ...base, kind: 'health', key: 'health_check_port', port: h.value, derived: false, rule: `health_check_port: ${String(h.raw)}`, loc: h.loc });
       }
       for (const p of a.implicitPorts) {
-        add({ ...base, kind: p.kind, key: p.key, port: p.value, derived: p.kind !== 'config', rule: p.rule, loc: p.loc });
+        const raw = a.config[p.key];
+        const rule = p.rule === `config.${p.key}` && (typeof raw === 'string' || typeof raw === 'number') ? `${p.rule}: ${raw}` : p.rule;
+        add({ ...base, kind: p.kind, key: p.key, port: p.value, derived: p.kind !== 'config', rule, loc: p.loc });
       }
     }
   }
