@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfig } from './commands/config.js';
 import { EXIT, Exit, processIo, type Io } from './commands/io.js';
+import { registerLint } from './commands/lint.js';
 import { registerPorts } from './commands/ports.js';
 
 export function buildProgram(io: Io): Command {
@@ -14,6 +15,7 @@ export function buildProgram(io: Io): Command {
   const config = registerConfig(program, io);
   void config; // `config migrate` hangs off this command
   registerPorts(program, io);
+  registerLint(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });

@@ -1,0 +1,118 @@
+// The I/O half of `opsdeck lint`: finds the Python and compose files under a folder, reads and
+// parses them one at a time (memory stays flat over thousands of files), hands each to the
+// pure rules in source/core/lint, and never lets one bad file stop the run.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join, relative, sep } from 'node:path';
+import type { Machine } from '../core/fleet/model.js';
+import type { Env } from '../core/fleet/port-expr.js';
+import { parseCompose } from '../core/lint/compose.js';
+import { byLocation, type Finding, type RuleId } from '../core/lint/finding.js';
+import { lintComposeSet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
+import { parsePython, pythonParser } from './python-parser.js';
+
+// Folders that hold someone else's code or build output, never the fleet's agents.
+const SKIP_DIRS = new Set(['node_modules', '__pycache__', 'site-packages', 'venv', '.venv', 'env', '.tox', '.mypy_cache', '.pytest_cache', '.git']);
+const COMPOSE = /^(docker-)?compose([.-].*)?\.ya?ml$/i;
+
+export interface LintFiles {
+  python: string[];
+  compose: string[];
+  /** Folders or files that could not be listed. */
+  unreadable: { path: string; why: string }[];
+}
+
+/** Lists `*.py` and compose files under `root` (or `root` itself when it is a file). */
+export function findLintFiles(root: string): LintFiles {
+  const out: LintFiles = { python: [], compose: [], unreadable: [] };
+  const visit = (path: string, top: boolean) => {
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch (error) {
+      out.unreadable.push({ path, why: why(error) });
+      return;
+    }
+    if (isDir) {
+      const name = basename(path);
+      if (!top && (SKIP_DIRS.has(name) || name.startsWith('.'))) return;
+      let entries: string[];
+      try {
+        entries = readdirSync(path).sort();
+      } catch (error) {
+        out.unreadable.push({ path, why: why(error) });
+        return;
+      }
+      for (const entry of entries) visit(join(path, entry), false);
+    } else if (path.endsWith('.py')) {
+      out.python.push(path);
+    } else if (COMPOSE.test(basename(path))) {
+      out.compose.push(path);
+    }
+  };
+  visit(root, true);
+  return out;
+}
+
+export interface LintOptions {
+  /** Absolute folder (or file) to lint. */
+  root: string;
+  /** Findings name files relative to this folder. */
+  cwd: string;
+  rules: ReadonlySet<RuleId>;
+  machines: readonly Machine[];
+  env: Env;
+}
+
+export interface LintRun {
+  findings: Finding[];
+  files: { python: number; compose: number };
+  placed: PlacedCompose[];
+}
+
+export async function runLint(opts: LintOptions): Promise<LintRun> {
+  const files = findLintFiles(opts.root);
+  const show = (path: string) => relative(opts.cwd, path) || path;
+  const fromRoot = (path: string) => relative(opts.root, path).split(sep).join('/');
+  const findings: Finding[] = files.unreadable.map((u) => unreadable(show(u.path), u.why));
+  const baseAgent = new Map<string, boolean>();
+
+  if (files.python.length > 0) {
+    const parser = await pythonParser();
+    for (const path of files.python) {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (error) {
+        findings.push(unreadable(show(path), why(error)));
+        continue;
+      }
+      const result = lintPython(parsePython(parser, show(path), text), { rules: opts.rules });
+      findings.push(...result.findings);
+      baseAgent.set(fromRoot(path), result.baseAgent);
+    }
+  }
+
+  const inputs: ComposeInput[] = [];
+  for (const path of files.compose) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      findings.push(unreadable(show(path), why(error)));
+      continue;
+    }
+    inputs.push({ compose: parseCompose(text, show(path)), relPath: fromRoot(path) || basename(path) });
+  }
+  const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
+  findings.push(...composed.findings);
+  return { findings: findings.sort(byLocation), files: { python: files.python.length, compose: inputs.length }, placed: composed.placed };
+}
+
+function unreadable(file: string, reason: string): Finding {
+  return { rule: 'syntax', severity: 'error', file, line: 1, col: 1, message: `cannot read ${file}: ${reason}`, hint: 'check the path and its permissions' };
+}
+
+function why(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((error as Error).message ?? error);
+}
