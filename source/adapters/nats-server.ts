@@ -1,0 +1,111 @@
+// Starts a private nats-server (JetStream on, store in a temp dir, loopback only) and stops it.
+// Used by `opsdeck sim` when no --nats URL is given, and by the integration tests.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+
+/** Finds nats-server on PATH, then where Debian puts it (/usr/sbin is not on every PATH). */
+export function findNatsServer(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+  const explicit = env.NATS_SERVER_BIN;
+  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
+  for (const candidate of explicit ? [explicit] : dirs.map((d) => join(d, 'nats-server'))) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+export const NATS_INSTALL_HINT = 'install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL';
+
+/** A free TCP port on `host`, from the kernel (port 0). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ host, port: 0, exclusive: true }, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** True if nothing listens on host:port (checked by binding it briefly). */
+export function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+export interface NatsServer {
+  url: string;
+  port: number;
+  storeDir: string;
+  pid: number | undefined;
+  /** Stops the server (SIGTERM, then SIGKILL after 3 s) and removes its store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface StartNatsOptions {
+  bin?: string;
+  host?: string;
+  /** Port to use; 0 or absent: a free one. */
+  port?: number;
+  /** Give up if the server is not ready in this time. */
+  readyTimeoutMs?: number;
+}
+
+export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
+  const bin = options.bin ?? findNatsServer();
+  if (!bin) throw new Error(`nats-server not found on PATH; ${NATS_INSTALL_HINT}`);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port || (await freePort(host));
+  const storeDir = mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
+  const child: ChildProcess = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let log = '';
+  let exited = false;
+  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not become ready in ${options.readyTimeoutMs ?? 5000} ms: ${tail(log)}`)), options.readyTimeoutMs ?? 5000);
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('error', (error) => (clearTimeout(timer), reject(error)));
+    void exit.then(() => (clearTimeout(timer), reject(new Error(`nats-server exited during start: ${tail(log)}`))));
+  });
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (!exited) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+        await exit;
+        clearTimeout(timer);
+      }
+      child.stderr?.destroy();
+      rmSync(storeDir, { recursive: true, force: true });
+    })());
+  try {
+    await ready;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url: `nats://${host}:${port}`, port, storeDir, pid: child.pid, stop };
+}
+
+const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' | ') || '(no output)';

@@ -1,0 +1,216 @@
+// `opsdeck sim`: run the simulated two-machine fleet until SIGINT / SIGTERM (or --duration).
+import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findNatsServer, NATS_INSTALL_HINT } from '../adapters/nats-server.js';
+import { loadFleet } from '../adapters/fleet-files.js';
+import { formatDiagnostic } from '../core/fleet/model.js';
+import { parseControl, type ControlRequest } from '../sim/control.js';
+import { readOverrides, type SimOverrides } from '../sim/overrides.js';
+import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
+import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { EXIT, Exit, type Io } from './io.js';
+
+/** The repository root (this file is source/commands/sim.ts or dist/commands/sim.js). */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The default fleet: the real configs beside the repo when present, else the shipped examples. */
+export function defaultFleetFiles(root = REPO_ROOT): { files: Record<string, string>; overrides: string; label: string } {
+  const real = resolve(root, '../shared/fixtures/real');
+  const overrides = join(root, 'examples/sim-overrides.yaml');
+  if (existsSync(join(real, 'mainpc.startup_config.yaml')) && existsSync(join(real, 'pc2.startup_config.yaml'))) {
+    return { files: { mainpc: join(real, 'mainpc.startup_config.yaml'), pc2: join(real, 'pc2.startup_config.yaml') }, overrides, label: `real configs in ${real}` };
+  }
+  return {
+    files: { mainpc: join(root, 'examples/mainpc.agent_groups.yaml'), pc2: join(root, 'examples/pc2.pc2_services.yaml') },
+    overrides,
+    label: `example configs in ${join(root, 'examples')}`,
+  };
+}
+
+interface SimArgs extends FleetArgs {
+  overrides?: string | false;
+  nats?: string | false;
+  controlPort: string;
+  hosts?: string;
+  errorRate?: string;
+  seed?: string;
+  duration?: string;
+  kill: string[];
+  slow: string[];
+  degraded: string[];
+  flood: string[];
+  malformed: string[];
+  vramSpike?: string;
+  busOff: string[];
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function bad(io: Io, message: string): never {
+  io.err(`opsdeck sim: ${message}`);
+  throw new Exit(EXIT.badInput);
+}
+
+function number(io: Io, flag: string, text: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} >= ${min}`);
+  return n;
+}
+
+function pair(io: Io, flag: string, text: string): [string, string] {
+  const eq = text.lastIndexOf('=');
+  if (eq <= 0 || eq === text.length - 1) bad(io, `${flag} ${text}: expected AGENT=VALUE (AGENT may be machine/Name)`);
+  return [text.slice(0, eq), text.slice(eq + 1)];
+}
+
+/** The fault flags as control requests, checked before anything starts. */
+export function faultFlags(args: SimArgs, io: Io): ControlRequest[] {
+  const raw: unknown[] = [
+    ...args.kill.map((agent) => ({ fault: 'kill', agent })),
+    ...args.slow.map((t) => {
+      const [agent, ms] = pair(io, '--slow', t);
+      return { fault: 'slow', agent, ms: number(io, '--slow', ms) };
+    }),
+    ...args.degraded.map((agent) => ({ fault: 'degraded', agent })),
+    ...args.flood.map((t) => {
+      const [agent, rate] = pair(io, '--flood', t);
+      return { fault: 'flood', agent, rate: number(io, '--flood', rate) };
+    }),
+    ...args.malformed.map((t) => {
+      const [agent, kind] = pair(io, '--malformed', t);
+      return { fault: 'malformed', agent, kind };
+    }),
+    ...(args.vramSpike !== undefined ? [{ fault: 'vram-spike', mb: number(io, '--vram-spike', args.vramSpike) }] : []),
+    ...args.busOff.map((bus) => ({ fault: 'bus-off', bus })),
+  ];
+  return raw.map((r) => {
+    const parsed = parseControl(r);
+    if (!parsed.ok) bad(io, parsed.error);
+    return parsed.request;
+  });
+}
+
+function parseHosts(io: Io, text: string | undefined): Record<string, string> | undefined {
+  if (!text) return undefined;
+  const hosts: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    const [id, host] = part.split('=');
+    if (!id || !host) bad(io, `--hosts ${text}: expected machine=127.x.y.z,...`);
+    hosts[id.trim()] = host.trim();
+  }
+  return hosts;
+}
+
+export function registerSim(program: Command, io: Io): Command {
+  return addFleetOptions(
+    program
+      .command('sim')
+      .description('run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols')
+      .option('--overrides <file>', 'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)')
+      .option('--no-overrides', 'use no overrides file')
+      .option('--nats <url>', 'NATS server to use (default: start a private nats-server if one is installed)')
+      .option('--no-nats', 'run the ZMQ side only')
+      .option('--control-port <n>', 'ZMQ REP control socket on 127.0.0.1 (0: a free port)', '7999')
+      .option('--hosts <list>', 'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2')
+      .option('--error-rate <n>', 'background errors per second per machine (default 0.5)')
+      .option('--seed <n>', 'seed for every random choice (default 1)')
+      .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl+C / SIGTERM)')
+      .option('--kill <agent>', 'start with this agent down (repeatable; agent or machine/agent)', collect, [])
+      .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
+      .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
+      .option('--flood <agent=rate>', 'the agent publishes rate errors/s (repeatable)', collect, [])
+      .option('--malformed <agent=kind>', 'the agent sends one malformed frame: bad-json|oversize|binary|escape (repeatable)', collect, [])
+      .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
+      .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
+  ).action(async (args: SimArgs) => {
+    const faults = faultFlags(args, io);
+    const controlPort = number(io, '--control-port', args.controlPort, { integer: true })!;
+    if (controlPort > 65535) bad(io, `--control-port ${controlPort}: outside 0-65535`);
+    const duration = number(io, '--duration', args.duration);
+    const errorRate = number(io, '--error-rate', args.errorRate);
+    const seed = number(io, '--seed', args.seed, { integer: true });
+
+    // The fleet: named files, an upstream checkout, or the default.
+    const named = Boolean(args.mainpc || args.pc2 || args.root);
+    const fallback = defaultFleetFiles();
+    let machines;
+    if (named) machines = loadFleetArgs(args, io, { quiet: true }).machines;
+    else {
+      const fleet = loadFleet(fallback.files, io.env);
+      for (const d of fleet.diagnostics) if (d.severity === 'error') io.err(formatDiagnostic(d));
+      if (!fleet.ok) bad(io, `the default fleet (${fallback.label}) has errors (above)`);
+      machines = fleet.machines;
+      io.out(`fleet: ${fallback.label}`);
+    }
+
+    let overrides: SimOverrides | undefined;
+    const overridesFile = args.overrides === false ? undefined : args.overrides ? (isAbsolute(args.overrides) ? args.overrides : resolve(io.cwd, args.overrides)) : named ? undefined : fallback.overrides;
+    if (overridesFile) {
+      const read = readOverrides(overridesFile);
+      if (!read.ok) {
+        for (const p of read.problems) io.err(p);
+        bad(io, `the overrides file has problems (above); nothing was started`);
+      }
+      overrides = read.overrides;
+    }
+
+    let nats: NatsMode;
+    if (args.nats === false) nats = { mode: 'off', why: '--no-nats' };
+    else if (typeof args.nats === 'string') {
+      if (!/^(nats|tls):\/\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$|^(nats|tls):\/\/localhost(:\d+)?$/.test(args.nats)) bad(io, `--nats ${args.nats}: expected nats://127.x.y.z:PORT (the simulator stays on loopback)`);
+      nats = { mode: 'url', url: args.nats };
+    } else {
+      const bin = findNatsServer(io.env);
+      nats = bin ? { mode: 'own', bin, preferPort: 4222 } : { mode: 'off', why: `nats-server not found; the NATS side is off (${NATS_INSTALL_HINT})` };
+    }
+
+    const hosts = parseHosts(io, args.hosts);
+    let sim;
+    try {
+      sim = await startSim({
+        machines,
+        ...(overrides ? { overrides } : {}),
+        ...(hosts ? { hosts } : {}),
+        nats,
+        controlPort,
+        ...(errorRate !== undefined ? { errorRate } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        metricsEnabled: io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() !== 'false',
+        log: (line) => io.out(line),
+      });
+    } catch (error) {
+      if (error instanceof SimInputError) bad(io, error.message);
+      throw error;
+    }
+    for (const line of sim.summaryLines()) io.out(line);
+
+    for (const f of faults) {
+      const reply = await sim.control(f);
+      if (!reply.ok) {
+        await sim.stop();
+        bad(io, `${f.fault}${f.agent ? ` ${f.agent}` : ''}: ${reply.error}; stopped, every port released`);
+      }
+      io.out(`fault: ${f.fault}${f.agent ? ` ${f.agent}` : ''} applied`);
+    }
+
+    // One shutdown path: SIGINT, SIGTERM and --duration all end here.
+    let unhook = () => undefined as void;
+    const reason = await new Promise<string>((resolveStop) => {
+      const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const timer = duration !== undefined ? setTimeout(() => resolveStop(`--duration ${duration}`), duration * 1000) : undefined;
+      unhook = () => {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        if (timer) clearTimeout(timer);
+      };
+    });
+    unhook();
+    await sim.stop();
+    io.out(`stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`);
+  });
+}

@@ -1,0 +1,277 @@
+// One simulated agent: the endpoints its protocol binds, answering with upstream's bytes, and
+// the faults it can be given (killed, slow, degraded, flooding). Lightweight on purpose: two
+// REP sockets and one HTTP server at most, all in this process, so 1,000 agents fit.
+import type * as zmq from 'zeromq';
+import type { SimError } from '../core/errors/encode.js';
+import {
+  baseAgentHealth,
+  baseAgentHttp,
+  baseAgentMainReply,
+  parsePyRequest,
+  plainHttp,
+  unifiedReply,
+  type HealthState,
+  type UnifiedState,
+} from '../core/health/replies.js';
+import { metricsSummary, metricsText, recordRequest, type MetricsState, type RequestSeries } from '../core/health/metrics.js';
+import { pyDumps } from '../core/py/json.js';
+import { rmHandle, rmUnknown, type RmState, type RmStats } from '../core/resources/resource-manager.js';
+import { hash32 } from '../core/seeded.js';
+import { openHttp, openRep, openTcp, type BindFailure, type HttpAnswer, type RepAnswer } from './endpoints.js';
+import type { Clash, PlannedAgent, PlannedBind } from './plan.js';
+
+/** What an agent needs from its machine. */
+export interface AgentHost {
+  readonly context: zmq.Context;
+  readonly hostname: string;
+  now(): number;
+  /** System-wide CPU and memory percent (psutil's view from inside the machine). */
+  load(): { cpuPercent: number; memoryPercent: number };
+  rmStats(): RmStats;
+  rm: RmState;
+  /** ENABLE_PROMETHEUS_METRICS=false turns /metrics into 503. */
+  readonly metricsEnabled: boolean;
+  openBus(): Promise<BindFailure | undefined>;
+  closeBus(): void;
+}
+
+export type AgentStatus = 'up' | 'down';
+
+export class SimAgent {
+  status: AgentStatus = 'down';
+  startedAt = 0;
+  slowMs: number;
+  degraded: boolean;
+  floodPerS: number;
+  floodUntil = Infinity;
+  floodCarry = 0;
+  /** Endpoints stuck the way upstream's loops get stuck (no reply until restart). */
+  readonly wedged = new Set<string>();
+  /** Ports bound in the current run; ports another process holds. */
+  bound: PlannedBind[] = [];
+  lostToOthers: Clash[] = [];
+  readonly requests: RequestSeries[] = [];
+  readonly errors = new Map<string, { errorType: string; severity: string; count: number; created: number }>();
+  errorCount = 0;
+  lastError: string | null = null;
+  private closers: (() => void | Promise<void>)[] = [];
+  private timers = new Set<NodeJS.Timeout>();
+  private readonly threads: number;
+  private readonly rssMb: number;
+  readonly isResourceManager: boolean;
+
+  constructor(
+    readonly plan: PlannedAgent,
+    private readonly host: AgentHost,
+  ) {
+    this.slowMs = plan.start.slowMs;
+    this.degraded = plan.start.degraded;
+    this.floodPerS = plan.start.floodPerS;
+    const h = hash32(`${plan.machine}/${plan.name}`);
+    this.threads = 6 + (h % 9);
+    this.rssMb = 150 + (h % 700);
+    this.isResourceManager = plan.name === 'ResourceManager' || /resource_manager\.py$/.test(plan.model.scriptPath);
+  }
+
+  get name(): string {
+    return this.plan.name;
+  }
+
+  get machine(): string {
+    return this.plan.machine;
+  }
+
+  get key(): string {
+    return `${this.plan.machine}/${this.plan.name}`;
+  }
+
+  /** Approximate resident memory, for resources and /metrics. */
+  get rss(): number {
+    return this.status === 'up' ? this.rssMb : 0;
+  }
+
+  /** Binds every port this agent won in the plan; returns the ones another process holds. */
+  async start(): Promise<Clash[]> {
+    if (this.status === 'up') return [];
+    this.status = 'up';
+    this.startedAt = this.host.now();
+    this.wedged.clear();
+    const results = await Promise.all(this.plan.binds.map(async (b) => ({ b, failure: await this.open(b) })));
+    this.bound = results.filter((r) => !r.failure).map((r) => r.b);
+    this.lostToOthers = results
+      .filter((r) => r.failure)
+      .map(({ b, failure }) => ({
+        machine: this.machine,
+        agent: this.name,
+        role: b.role,
+        port: b.port,
+        heldBy: failure!.code === 'EADDRINUSE' ? 'another process' : `bind error: ${failure!.message}`,
+      }));
+    return this.lostToOthers;
+  }
+
+  /** Closes every endpoint (the port is free again when this resolves). */
+  async stop(): Promise<void> {
+    if (this.status === 'down') return;
+    this.status = 'down';
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const closers = this.closers;
+    this.closers = [];
+    await Promise.all(closers.map((c) => c()));
+    this.bound = [];
+  }
+
+  recordError(e: SimError): void {
+    const key = `${e.errorType}\u0000${e.severity}`;
+    const entry = this.errors.get(key) ?? { errorType: e.errorType, severity: e.severity, count: 0, created: e.at / 1000 };
+    entry.count += 1;
+    this.errors.set(key, entry);
+    this.errorCount += 1;
+    this.lastError = e.message;
+  }
+
+  private delay(): Promise<void> {
+    if (this.slowMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, this.slowMs);
+      this.timers.add(t);
+    });
+  }
+
+  private healthState(): HealthState {
+    return {
+      name: this.name,
+      port: this.plan.model.port.value,
+      healthPort: this.plan.model.healthPort.value,
+      startedAt: this.startedAt,
+      now: this.host.now(),
+      degraded: this.degraded,
+      activeThreads: this.threads,
+      // ResourceManager._get_health_status: update() rewrites uptime in place (same value) and
+      // appends its own keys.
+      ...(this.isResourceManager ? { extra: { service: 'ResourceManager', additional_info: {} } } : {}),
+    };
+  }
+
+  private unifiedState(): UnifiedState {
+    const load = this.host.load();
+    // The mixin reports degraded past 10 errors; a degraded fault is exactly that.
+    const errorCount = this.degraded ? Math.max(11, this.errorCount) : this.errorCount;
+    return {
+      name: this.name,
+      startedAt: this.startedAt,
+      now: this.host.now(),
+      cpuPercent: load.cpuPercent,
+      memoryPercent: load.memoryPercent,
+      activeThreads: this.threads,
+      zmqConnections: 0,
+      errorCount,
+      lastError: this.degraded && !this.lastError ? 'simulated fault: degraded' : this.lastError,
+    };
+  }
+
+  private metricsState(): MetricsState {
+    const now = this.host.now();
+    const up = Math.max(0, (now - this.startedAt) / 1000);
+    return {
+      agent: this.name,
+      port: this.plan.model.port.value,
+      hostname: this.host.hostname,
+      startedAt: this.startedAt,
+      now,
+      health: this.degraded ? 'unhealthy' : 'healthy',
+      requests: this.requests,
+      errors: [...this.errors.values()],
+      cpuPercent: 1 + (hash32(this.name) % 40) / 10,
+      rssBytes: this.rssMb * 1024 * 1024,
+      vmsBytes: this.rssMb * 1024 * 1024 * 3.2,
+      diskRead: Math.round(up * 4096),
+      diskWrite: Math.round(up * 1024),
+      openFds: 18 + this.bound.length,
+    };
+  }
+
+  private record(method: string, endpoint: string, status: string, began: number): void {
+    recordRequest(this.requests, method, endpoint, status, (this.host.now() - began) / 1000, this.host.now());
+  }
+
+  private mainAnswer(payload: Uint8Array): RepAnswer {
+    if (this.isResourceManager && this.plan.protocol === 'base-agent') {
+      // ResourceManager.run(): recv_json() raising (bad JSON, not a dict) is logged and the
+      // loop goes on without replying, so its REP socket is stuck from then on.
+      const parsed = parsePyRequest(payload);
+      if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) return { wedge: true };
+      const request = parsed.value as Record<string, unknown>;
+      const result = rmHandle(request, this.host.rm, this.host.rmStats(), this.host.now());
+      if (!result) return { send: pyDumps(rmUnknown(request.action)) };
+      this.host.rm = result.state;
+      return { send: pyDumps(result.reply) };
+    }
+    return { send: pyDumps(baseAgentMainReply(payload, this.healthState())) };
+  }
+
+  private async open(b: PlannedBind): Promise<BindFailure | undefined> {
+    const host = this.plan.host;
+    if (b.kind === 'bus') {
+      const failure = await this.host.openBus();
+      if (!failure) this.closers.push(() => this.host.closeBus());
+      return failure;
+    }
+    if (b.kind === 'tcp') {
+      const opened = await openTcp(host, b.port);
+      if (!opened.ok) return opened;
+      this.closers.push(opened.close);
+      return undefined;
+    }
+    if (b.kind === 'http') {
+      const handle = async (method: string, url: string): Promise<HttpAnswer> => {
+        const began = this.host.now();
+        await this.delay();
+        const answer =
+          this.plan.protocol === 'base-agent'
+            ? baseAgentHttp(method, url, this.healthState(), {
+                enabled: this.host.metricsEnabled,
+                text: () => metricsText(this.metricsState()),
+                summary: () => metricsSummary(this.metricsState()),
+              })
+            : plainHttp(method, url, this.degraded);
+        this.record(method, url.split('?')[0] ?? '/', String(answer.status), began);
+        return answer;
+      };
+      const opened = await openHttp(host, b.port, handle);
+      if (!opened.ok) return opened;
+      this.closers.push(opened.close);
+      return undefined;
+    }
+    const role = b.role;
+    const handle = async (payload: Uint8Array): Promise<RepAnswer> => {
+      if (this.wedged.has(role)) return { wedge: true };
+      const began = this.host.now();
+      await this.delay();
+      let answer: RepAnswer;
+      if (role === 'health' && this.plan.protocol === 'unified') {
+        const r = unifiedReply(payload, this.unifiedState());
+        if (r.kind === 'wedge') {
+          this.errorCount += 1; // the mixin counts the exception it swallowed
+          this.lastError = "'utf-8' codec can't decode byte";
+        }
+        answer = r.kind === 'wedge' ? { wedge: true } : { send: r.kind === 'json' ? pyDumps(r.body) : r.body };
+      } else if (role === 'health') {
+        answer = { send: pyDumps(baseAgentHealth(this.healthState())) };
+      } else {
+        answer = this.mainAnswer(payload);
+      }
+      if ('wedge' in answer) this.wedged.add(role);
+      this.record('zmq', role, 'wedge' in answer ? 'no_reply' : 'success', began);
+      return answer;
+    };
+    const opened = await openRep(this.host.context, `tcp://${host}:${b.port}`, handle);
+    if (!opened.ok) return opened;
+    this.closers.push(opened.close);
+    return undefined;
+  }
+}

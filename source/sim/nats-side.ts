@@ -1,0 +1,123 @@
+// The simulator's NATS leg: error publishing into JetStream, the error-bus phase from KV, the
+// control subject, and the resources it publishes per machine.
+import { connect, headers as natsHeaders, nanos, StorageType, type KV, type NatsConnection, type Subscription } from 'nats';
+import type { NatsMessage } from '../core/errors/encode.js';
+import { decodePhase, PHASE_BUCKET, PHASE_KEY, type PhaseValue } from '../core/errorbus/phase.js';
+
+export const CONTROL_SUBJECT = 'opsdeck.sim.control';
+
+export interface NatsSideHandlers {
+  onPhase(value: PhaseValue, why: string): void;
+  onWarn(text: string): void;
+  onControl(data: Uint8Array): Promise<string>;
+}
+
+export interface NatsSide {
+  readonly url: string;
+  readonly maxPayload: number;
+  publish(msg: NatsMessage): boolean;
+  publishJson(subject: string, value: unknown): void;
+  /** Resolves once the phase key has been read (absent counts as phase 0). */
+  readonly phaseKnown: Promise<void>;
+  close(): Promise<void>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Upstream's nats_error_bus.py creates stream ERRORS on `errors.>`; nats_client.py would create
+ * ERROR_STREAM on the same subjects, which one server refuses (overlap). So: whichever stream
+ * already captures `errors.>` is used, else ERRORS is created with upstream's limits.
+ */
+async function ensureErrorStream(nc: NatsConnection): Promise<string> {
+  const jsm = await nc.jetstreamManager();
+  try {
+    return await jsm.streams.find('errors.events');
+  } catch {
+    await jsm.streams.add({
+      name: 'ERRORS',
+      subjects: ['errors.>'],
+      max_msgs: 100_000,
+      max_age: nanos(7 * 24 * 3600 * 1000),
+      storage: StorageType.File,
+    });
+    return 'ERRORS';
+  }
+}
+
+export async function connectNatsSide(url: string, handlers: NatsSideHandlers): Promise<NatsSide> {
+  const nc = await connect({
+    servers: url,
+    name: 'opsdeck-sim',
+    timeout: 3000,
+    // Known trap: default pings notice a dead server only after minutes.
+    pingInterval: 2000,
+    maxPingOut: 3,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  try {
+    await ensureErrorStream(nc);
+    const kv: KV = await nc.jetstream().views.kv(PHASE_BUCKET, { history: 10 });
+    let markKnown: () => void = () => undefined;
+    const phaseKnown = new Promise<void>((resolve) => (markKnown = resolve));
+    const watch = await kv.watch({ key: PHASE_KEY, initializedFn: () => markKnown() });
+    void (async () => {
+      for await (const entry of watch) {
+        if (entry.operation === 'DEL' || entry.operation === 'PURGE') {
+          handlers.onPhase({ phase: 0, name: 'zmq' }, `${PHASE_KEY} deleted: phase 0`);
+        } else {
+          const decoded = decodePhase(entry.string());
+          if (decoded.ok) handlers.onPhase(decoded.value, `${PHASE_KEY} revision ${entry.revision}`);
+          else handlers.onWarn(`${PHASE_BUCKET}/${PHASE_KEY} revision ${entry.revision} ignored: ${decoded.reason}`);
+        }
+        markKnown();
+      }
+    })().catch((error: unknown) => handlers.onWarn(`phase watch ended: ${(error as Error).message}`));
+
+    const control: Subscription = nc.subscribe(CONTROL_SUBJECT, {
+      callback: (err, msg) => {
+        if (err) return;
+        void handlers.onControl(msg.data).then((reply) => {
+          if (msg.reply) msg.respond(encoder.encode(reply));
+        });
+      },
+    });
+    const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    return {
+      url,
+      maxPayload,
+      phaseKnown,
+      // Core publishes: the stream captures them all the same, and a 20k/s flood must not
+      // wait for one JetStream ack per message.
+      publish(msg) {
+        if (nc.isClosed()) return false;
+        const data = typeof msg.data === 'string' ? encoder.encode(msg.data) : msg.data;
+        if (data.byteLength > maxPayload) return false;
+        if (msg.headers) {
+          const h = natsHeaders();
+          for (const [k, v] of Object.entries(msg.headers)) h.set(k, v);
+          nc.publish(msg.subject, data, { headers: h });
+        } else {
+          nc.publish(msg.subject, data);
+        }
+        return true;
+      },
+      publishJson(subject, value) {
+        if (!nc.isClosed()) nc.publish(subject, encoder.encode(JSON.stringify(value)));
+      },
+      async close() {
+        control.unsubscribe();
+        watch.stop();
+        if (!nc.isClosed()) {
+          await nc.flush().catch(() => undefined);
+          await nc.close();
+        }
+      },
+    };
+  } catch (error) {
+    await nc.close();
+    throw error;
+  }
+}

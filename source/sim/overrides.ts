@@ -1,0 +1,129 @@
+// The sim overrides file: per-agent protocol, error formats, VRAM and start-up behaviour, per
+// machine GPU and RAM. The format is documented at the top of examples/sim-overrides.yaml.
+// Every problem is reported with its path; a file with any problem is refused as a whole.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { HEALTH_PROTOCOLS, type HealthProtocol } from '../core/health/replies.js';
+import { NATS_LIBRARIES, ZMQ_VARIANTS, type NatsLibrary, type ZmqVariant } from '../core/errors/encode.js';
+
+export interface AgentOverride {
+  protocol?: HealthProtocol;
+  error_variant?: ZmqVariant | 'none';
+  nats_library?: NatsLibrary | 'none';
+  vram_mb?: number;
+  slow_ms?: number;
+  degraded?: boolean;
+  down?: boolean;
+  flood_per_s?: number;
+}
+
+export interface MachineOverride {
+  gpu?: string;
+  vram_total_mb?: number;
+  ram_total_mb?: number;
+}
+
+export interface SimOverrides {
+  defaults: AgentOverride;
+  /** Keyed by `Name` (every machine) or `machine/Name`. */
+  agents: Record<string, AgentOverride>;
+  machines: Record<string, MachineOverride>;
+  seed?: number;
+  /** Background errors per second per machine. */
+  error_rate?: number;
+}
+
+export type OverridesResult = { ok: true; overrides: SimOverrides } | { ok: false; problems: string[] };
+
+type Dict = Record<string, unknown>;
+const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const AGENT_KEYS: Record<keyof AgentOverride, (v: unknown) => string | undefined> = {
+  protocol: (v) => oneOf(v, HEALTH_PROTOCOLS),
+  error_variant: (v) => oneOf(v, [...ZMQ_VARIANTS, 'none']),
+  nats_library: (v) => oneOf(v, [...NATS_LIBRARIES, 'none']),
+  vram_mb: (v) => count(v),
+  slow_ms: (v) => count(v),
+  degraded: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  down: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
+  flood_per_s: (v) => count(v),
+};
+
+const MACHINE_KEYS: Record<keyof MachineOverride, (v: unknown) => string | undefined> = {
+  gpu: (v) => (typeof v === 'string' && v !== '' ? undefined : 'must be a GPU name'),
+  vram_total_mb: (v) => count(v),
+  ram_total_mb: (v) => count(v),
+};
+
+function oneOf(v: unknown, allowed: readonly string[]): string | undefined {
+  return typeof v === 'string' && allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`;
+}
+
+function count(v: unknown): string | undefined {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : `must be a number >= 0 (got ${JSON.stringify(v)})`;
+}
+
+function checkEntry<T extends object>(value: unknown, path: string, rules: Record<string, (v: unknown) => string | undefined>, problems: string[]): T {
+  if (!isDict(value)) {
+    problems.push(`${path}: must be a mapping of ${Object.keys(rules).join(', ')}`);
+    return {} as T;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const rule = rules[key];
+    if (!rule) problems.push(`${path}.${key}: unknown key (known: ${Object.keys(rules).join(', ')})`);
+    else {
+      const why = rule(v);
+      if (why) problems.push(`${path}.${key}: ${why}`);
+    }
+  }
+  return value as T;
+}
+
+/** Checks a parsed overrides document. */
+export function checkOverrides(data: unknown, file: string): OverridesResult {
+  const problems: string[] = [];
+  if (data === null || data === undefined) return { ok: true, overrides: { defaults: {}, agents: {}, machines: {} } };
+  if (!isDict(data)) return { ok: false, problems: [`${file}: must be a mapping with agents:, machines:, defaults:, seed:, error_rate:`] };
+  const top = ['agents', 'machines', 'defaults', 'seed', 'error_rate'];
+  for (const key of Object.keys(data)) if (!top.includes(key)) problems.push(`${file}: ${key}: unknown key (known: ${top.join(', ')})`);
+  const defaults = data.defaults === undefined ? {} : checkEntry<AgentOverride>(data.defaults, `${file}: defaults`, AGENT_KEYS, problems);
+  const agents: Record<string, AgentOverride> = {};
+  if (data.agents !== undefined) {
+    if (!isDict(data.agents)) problems.push(`${file}: agents: must be a mapping of agent name (or machine/name) to settings`);
+    else for (const [name, entry] of Object.entries(data.agents)) agents[name] = checkEntry<AgentOverride>(entry, `${file}: agents.${name}`, AGENT_KEYS, problems);
+  }
+  const machines: Record<string, MachineOverride> = {};
+  if (data.machines !== undefined) {
+    if (!isDict(data.machines)) problems.push(`${file}: machines: must be a mapping of machine id to settings`);
+    else for (const [id, entry] of Object.entries(data.machines)) machines[id] = checkEntry<MachineOverride>(entry, `${file}: machines.${id}`, MACHINE_KEYS, problems);
+  }
+  if (data.seed !== undefined && !(typeof data.seed === 'number' && Number.isInteger(data.seed))) problems.push(`${file}: seed: must be an integer`);
+  if (data.error_rate !== undefined && count(data.error_rate)) problems.push(`${file}: error_rate: ${count(data.error_rate)}`);
+  if (problems.length) return { ok: false, problems };
+  return {
+    ok: true,
+    overrides: {
+      defaults,
+      agents,
+      machines,
+      ...(typeof data.seed === 'number' ? { seed: data.seed } : {}),
+      ...(typeof data.error_rate === 'number' ? { error_rate: data.error_rate } : {}),
+    },
+  };
+}
+
+export function readOverrides(file: string): OverridesResult {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    return { ok: false, problems: [`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`] };
+  }
+  let data: unknown;
+  try {
+    data = parse(text, { uniqueKeys: true });
+  } catch (error) {
+    return { ok: false, problems: [`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`] };
+  }
+  return checkOverrides(data, file);
+}

@@ -1,0 +1,451 @@
+// `opsdeck sim`: the simulated fleet. Plans the machines, binds every agent's endpoints (MainPC
+// on 127.0.0.1, PC2 on 127.0.0.2 by default), runs the NATS leg (its own nats-server unless
+// given a URL), obeys the error-bus phase, and takes faults. `startSim` returns a running sim
+// whose `stop()` closes every socket, stops its nats-server and removes its temp dir.
+import type { Machine } from '../core/fleet/model.js';
+import { malformedNats, malformedZmq, natsMessages, zmqMessages, type SimError } from '../core/errors/encode.js';
+import { publishTargets, type PhaseValue } from '../core/errorbus/phase.js';
+import { resourcesSubject } from '../core/resources/sample.js';
+import { hash32, rng } from '../core/seeded.js';
+import { startNatsServer, portFree, type NatsServer } from '../adapters/nats-server.js';
+import type { SimAgent } from './agent.js';
+import { allowAll, openControlSocket, parseControl, type ControlReply, type ControlRequest, type ControlVerifier } from './control.js';
+import { newZmqContext } from './endpoints.js';
+import { ErrorMaker, type ErrorContext } from './error-maker.js';
+import { SimMachine } from './machine.js';
+import { CONTROL_SUBJECT, connectNatsSide, type NatsSide } from './nats-side.js';
+import type { SimOverrides } from './overrides.js';
+import { defaultHosts, isLoopback, planSim, type Clash, type SimPlan } from './plan.js';
+
+export type NatsMode =
+  | { mode: 'url'; url: string }
+  | { mode: 'own'; bin: string; preferPort?: number }
+  | { mode: 'off'; why: string };
+
+export interface SimOptions {
+  machines: Machine[];
+  overrides?: SimOverrides;
+  /** machine id -> loopback address; default MainPC 127.0.0.1, PC2 127.0.0.2. */
+  hosts?: Record<string, string>;
+  nats: NatsMode;
+  /** ZMQ control socket port on 127.0.0.1; 0 picks a free one. */
+  controlPort: number;
+  /** Background errors per second per machine. */
+  errorRate?: number;
+  seed?: number;
+  tickMs?: number;
+  verifyControl?: ControlVerifier;
+  /** ENABLE_PROMETHEUS_METRICS: false makes every /metrics answer 503, as upstream. */
+  metricsEnabled?: boolean;
+  log?: (line: string) => void;
+}
+
+/** Bad options: the caller reports the message; nothing was bound. */
+export class SimInputError extends Error {}
+
+export interface MachineSummary {
+  id: string;
+  host: string;
+  agents: number;
+  up: number;
+  withClashes: number;
+  portsBound: number;
+  clashes: Clash[];
+  bus: string;
+}
+
+export class Sim {
+  readonly machines: SimMachine[];
+  phase: PhaseValue = { phase: 0, name: 'zmq' };
+  natsUrl: string | undefined;
+  natsNote: string;
+  controlEndpoint = '';
+  startupMs = 0;
+  warnings: string[] = [];
+  private nats: NatsSide | undefined;
+  private natsServer: NatsServer | undefined;
+  private closeControl: (() => void) | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private readonly random: () => number;
+  private readonly maker: ErrorMaker;
+  private readonly errorRate: number;
+  private readonly verify: ControlVerifier;
+  private readonly log: (line: string) => void;
+  private readonly bindClashes = new Map<string, Clash[]>();
+  private backgroundCarry = new Map<string, number>();
+  private lastTick = 0;
+  private lastStep = 0;
+  private lastSample = 0;
+  private lastOom = new Map<string, number>();
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly plan: SimPlan,
+    readonly options: SimOptions,
+  ) {
+    const seed = options.seed ?? options.overrides?.seed ?? 1;
+    this.random = rng(seed);
+    this.maker = new ErrorMaker(rng(hash32(`errors/${seed}`)), seed);
+    this.errorRate = options.errorRate ?? options.overrides?.error_rate ?? 0.5;
+    this.verify = options.verifyControl ?? allowAll;
+    this.log = options.log ?? (() => undefined);
+    const context = newZmqContext();
+    this.machines = plan.machines.map((m) => new SimMachine(m, context, rng(hash32(`${seed}/${m.id}`)), options.metricsEnabled ?? true, () => Date.now()));
+    this.natsNote = options.nats.mode === 'off' ? `off: ${options.nats.why}` : 'connecting';
+    this.warnings = [...plan.warnings];
+  }
+
+  static async start(options: SimOptions): Promise<Sim> {
+    const began = performance.now();
+    const ids = options.machines.map((m) => m.id);
+    const hosts = { ...defaultHosts(ids), ...options.hosts };
+    for (const [id, host] of Object.entries(hosts)) {
+      if (!isLoopback(host)) throw new SimInputError(`host for ${id} is ${host}: the simulator binds loopback addresses only (127.0.0.0/8)`);
+    }
+    const plan = planSim(options.machines, hosts, options.overrides);
+    const sim = new Sim(plan, options);
+    try {
+      // NATS and the binds proceed together: both dominate start-up time.
+      const natsReady = sim.startNats();
+      const machineClashes = await Promise.all(sim.machines.map(async (m) => ({ m, lost: await m.start() })));
+      for (const { m, lost } of machineClashes) sim.bindClashes.set(m.id, lost);
+      await natsReady;
+      const control = await openControlSocket(sim.machines[0]!.context, options.controlPort, (data) => sim.handleControl(data));
+      if (!control.ok) sim.warnings.push(`control socket off: ${control.error}`);
+      else {
+        sim.controlEndpoint = control.endpoint;
+        sim.closeControl = control.close;
+      }
+      sim.lastTick = sim.lastStep = Date.now();
+      for (const m of sim.machines) m.step(sim.lastTick, 0);
+      sim.ticker = setInterval(() => sim.tick(), options.tickMs ?? 50);
+      sim.startupMs = Math.round(performance.now() - began);
+      return sim;
+    } catch (error) {
+      await sim.stop();
+      throw error;
+    }
+  }
+
+  private async startNats(): Promise<void> {
+    const mode = this.options.nats;
+    if (mode.mode === 'off') return;
+    let url: string;
+    if (mode.mode === 'own') {
+      // 4222 when free, so a console with default settings finds it; else any free port.
+      const port = mode.preferPort && (await portFree(mode.preferPort)) ? mode.preferPort : 0;
+      this.natsServer = await startNatsServer({ bin: mode.bin, port });
+      url = this.natsServer.url;
+    } else {
+      url = mode.url;
+    }
+    try {
+      this.nats = await connectNatsSide(url, {
+        onPhase: (value, why) => this.setPhase(value, why),
+        onWarn: (text) => this.log(`warning: ${text}`),
+        onControl: (data) => this.handleControl(data),
+      });
+    } catch (error) {
+      throw new SimInputError(`cannot use NATS at ${url}: ${(error as Error).message}`);
+    }
+    // Publish nothing until the phase is known, or a phase-3 fleet would leak ZMQ frames.
+    await Promise.race([this.nats.phaseKnown, new Promise((r) => setTimeout(r, 2000).unref())]);
+    this.natsUrl = url;
+    this.natsNote = mode.mode === 'own' ? `${url} (own nats-server, JetStream store ${this.natsServer!.storeDir})` : url;
+  }
+
+  private setPhase(value: PhaseValue, why: string): void {
+    const changed = value.phase !== this.phase.phase;
+    this.phase = value;
+    for (const m of this.machines) void m.setZmqOff(value.phase === 3);
+    if (changed) this.log(`error-bus phase ${value.phase} ${value.name} (${why}): publishing ${describeTargets(value)}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Errors
+
+  private context(a: SimAgent): ErrorContext {
+    return { machine: a.machine, agent: a.name, host: a.plan.host, dependencies: a.plan.model.dependencies, usesGpu: a.plan.vramMb > 0 };
+  }
+
+  /** Publishes one error from an agent on the buses the phase (and bus faults) allow. */
+  publish(a: SimAgent, e: SimError): { zmq: number; nats: number } {
+    const m = this.machine(a.machine)!;
+    const targets = publishTargets(this.phase.phase);
+    let zmq = 0;
+    let nats = 0;
+    if (targets.zmq && !m.busOff.zmq && a.plan.variant !== 'none') {
+      for (const msg of zmqMessages(a.plan.variant, e)) {
+        const to = msg.to === 'own' ? m : this.machine(msg.to);
+        if (to?.pushZmq(msg.frames)) zmq += 1;
+      }
+    }
+    if (targets.nats && !m.busOff.nats && this.nats && a.plan.natsLibrary !== 'none') {
+      for (const msg of natsMessages(a.plan.natsLibrary, e)) if (this.nats.publish(msg)) nats += 1;
+      m.published.nats += nats;
+    }
+    a.recordError(e);
+    return { zmq, nats };
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    const dt = Math.min(1000, now - this.lastTick);
+    this.lastTick = now;
+    for (const m of this.machines) {
+      let floodRate = 0;
+      for (const a of m.agents) {
+        if (a.floodPerS <= 0) continue;
+        if (a.status !== 'up' || now >= a.floodUntil) {
+          a.floodPerS = 0;
+          a.floodCarry = 0;
+          continue;
+        }
+        floodRate += a.floodPerS;
+        a.floodCarry += (a.floodPerS * dt) / 1000;
+        const n = Math.floor(a.floodCarry);
+        a.floodCarry -= n;
+        for (let i = 0; i < n; i++) this.publish(a, this.maker.make(this.context(a), now, { type: 'ConnectionError' }));
+      }
+      const carry = (this.backgroundCarry.get(m.id) ?? 0) + (this.errorRate * dt) / 1000;
+      const n = Math.floor(carry);
+      this.backgroundCarry.set(m.id, carry - n);
+      const live = m.agents.filter((a) => a.status === 'up' && (a.plan.variant !== 'none' || a.plan.natsLibrary !== 'none'));
+      for (let i = 0; i < n && live.length; i++) {
+        const a = live[Math.floor(this.random() * live.length)]!;
+        this.publish(a, this.maker.make(this.context(a), now));
+      }
+      if (m.vramOvercommitted() && now - (this.lastOom.get(m.id) ?? 0) >= 1000) {
+        // What a real card does past its capacity: the biggest user gets CUDA OOM.
+        this.lastOom.set(m.id, now);
+        const top = [...m.agents].filter((a) => a.status === 'up').sort((x, y) => m.agentVramMb(y) - m.agentVramMb(x))[0];
+        if (top) this.publish(top, this.maker.make(this.context(top), now, { type: 'MemoryError', severity: 'critical' }));
+      }
+      if (now - this.lastStep >= 250) m.step(now, floodRate);
+    }
+    if (now - this.lastStep >= 250) this.lastStep = now;
+    if (this.nats && now - this.lastSample >= 1000) {
+      this.lastSample = now;
+      for (const m of this.machines) this.nats.publishJson(resourcesSubject(m.id), m.sample(now));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Faults
+
+  machine(id: string): SimMachine | undefined {
+    return this.machines.find((m) => m.id === id);
+  }
+
+  /** `Name`, `machine/Name`, or Name plus machine; ambiguous names must say which machine. */
+  resolveAgent(name: string, machine?: string): SimAgent | string {
+    const slash = name.indexOf('/');
+    const m = slash > 0 ? name.slice(0, slash) : machine;
+    const n = slash > 0 ? name.slice(slash + 1) : name;
+    if (m && !this.machine(m)) return `no machine "${m}" (machines: ${this.machines.map((x) => x.id).join(', ')})`;
+    const found = this.machines.filter((x) => !m || x.id === m).flatMap((x) => (x.byName.has(n) ? [x.byName.get(n)!] : []));
+    if (found.length === 1) return found[0]!;
+    if (found.length > 1) return `agent "${n}" runs on ${found.map((a) => a.machine).join(' and ')}: say which (machine/${n}, or "machine" in the request)`;
+    return `no agent "${n}"${m ? ` on ${m}` : ''}`;
+  }
+
+  private async handleControl(data: Uint8Array): Promise<string> {
+    const parsed = parseControl(data);
+    if (!parsed.ok) return JSON.stringify({ ok: false, error: parsed.error });
+    return JSON.stringify(await this.control(parsed.request));
+  }
+
+  /** Applies one fault request. Bad requests change nothing and say why. */
+  async control(request: ControlRequest): Promise<ControlReply> {
+    const allowed = this.verify(request);
+    if (!allowed.ok) return { ok: false, error: `refused: ${allowed.reason}` };
+    try {
+      return await this.apply(request);
+    } catch (error) {
+      return { ok: false, error: (error as Error).message };
+    }
+  }
+
+  private async apply(r: ControlRequest): Promise<ControlReply> {
+    if (r.fault === 'status') return { ok: true, ...this.status() };
+    if (r.fault === 'vram-spike') {
+      const id = r.machine ?? (this.machine('pc2') ? 'pc2' : this.machines[0]!.id);
+      const m = this.machine(id);
+      if (!m) return { ok: false, error: `no machine "${id}"` };
+      m.spike = { mb: r.mb!, until: r.seconds ? Date.now() + r.seconds * 1000 : Infinity };
+      return { ok: true, machine: id, vramUsedMb: Math.round(m.vramUsedMb()) };
+    }
+    if (r.fault === 'bus-off' || r.fault === 'bus-on') {
+      const targets = r.machine ? [this.machine(r.machine)] : this.machines;
+      if (targets.some((m) => !m)) return { ok: false, error: `no machine "${r.machine}"` };
+      for (const m of targets as SimMachine[]) m.busOff[r.bus!] = r.fault === 'bus-off';
+      return { ok: true };
+    }
+    if (r.fault === 'clear' && !r.agent) {
+      for (const m of this.machines) {
+        m.spike = { mb: 0, until: Infinity };
+        m.busOff.zmq = m.busOff.nats = false;
+        for (const a of m.agents) clearAgent(a);
+      }
+      return { ok: true };
+    }
+    const a = this.resolveAgent(r.agent!, r.machine);
+    if (typeof a === 'string') return { ok: false, error: a };
+    switch (r.fault) {
+      case 'kill':
+        await a.stop();
+        return { ok: true, agent: a.key };
+      case 'restart': {
+        await a.stop();
+        clearAgent(a);
+        const lost = await a.start();
+        return { ok: true, agent: a.key, ...(lost.length ? { clashes: lost } : {}) };
+      }
+      case 'slow':
+        a.slowMs = r.ms!;
+        return { ok: true, agent: a.key };
+      case 'degraded':
+        a.degraded = r.on ?? true;
+        return { ok: true, agent: a.key };
+      case 'flood':
+        if (r.rate! > 0 && a.status !== 'up') return { ok: false, error: `${a.key} is down: restart it first` };
+        a.floodPerS = r.rate!;
+        a.floodUntil = r.seconds ? Date.now() + r.seconds * 1000 : Infinity;
+        return { ok: true, agent: a.key };
+      case 'error': {
+        if (a.status !== 'up') return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
+        const e = this.maker.make(this.context(a), Date.now(), {
+          ...(r.error_type ? { type: r.error_type } : {}),
+          ...(r.severity ? { severity: r.severity } : {}),
+          ...(r.message ? { message: r.message } : {}),
+        });
+        const sent = this.publish(a, e);
+        return { ok: true, agent: a.key, id: e.id, natsId: e.natsId, sent };
+      }
+      case 'malformed':
+        return this.malformed(a, r);
+      case 'clear':
+        clearAgent(a);
+        return { ok: true, agent: a.key };
+      default:
+        return { ok: false, error: `fault ${r.fault} needs no agent` };
+    }
+  }
+
+  private malformed(a: SimAgent, r: ControlRequest): ControlReply {
+    if (a.status !== 'up') return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
+    const m = this.machine(a.machine)!;
+    const targets = publishTargets(this.phase.phase);
+    const useZmq = r.bus ? r.bus === 'zmq' : targets.zmq && !m.busOff.zmq;
+    const useNats = r.bus ? r.bus === 'nats' : targets.nats && !m.busOff.nats;
+    if (useZmq && !m.bus) return { ok: false, error: `${m.id}'s ZMQ error bus is ${m.busState}` };
+    if (useNats && !this.nats) return { ok: false, error: `the NATS side is ${this.natsNote}` };
+    const variant = a.plan.variant === 'none' ? 'central' : a.plan.variant;
+    const library = a.plan.natsLibrary === 'none' ? 'errors' : a.plan.natsLibrary;
+    const sent = { zmq: 0, nats: 0 };
+    for (let i = 0; i < (r.count ?? 1); i++) {
+      const e = this.maker.make(this.context(a), Date.now());
+      if (useZmq && m.pushZmq(malformedZmq(r.kind!, variant, e).frames)) sent.zmq += 1;
+      if (useNats && this.nats!.publish(malformedNats(r.kind!, library, e, this.nats!.maxPayload))) sent.nats += 1;
+    }
+    return { ok: true, agent: a.key, sent };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reporting
+
+  summary(): MachineSummary[] {
+    return this.machines.map((m) => {
+      const lost = this.bindClashes.get(m.id) ?? [];
+      const clashes = [...m.plan.clashes, ...lost];
+      const agentsWithClash = new Set(clashes.filter((c) => c.agent !== 'error bus').map((c) => c.agent));
+      return {
+        id: m.id,
+        host: m.plan.host,
+        agents: m.agents.length,
+        up: m.agents.filter((a) => a.status === 'up').length,
+        withClashes: agentsWithClash.size,
+        portsBound: m.agents.reduce((n, a) => n + a.bound.length, 0) + (m.plan.busAgent || !m.bus ? 0 : 1),
+        clashes,
+        bus: `${m.busEndpoint} ${m.busState}`,
+      };
+    });
+  }
+
+  /** One line per machine, then one per clash, NATS and control. */
+  summaryLines(): string[] {
+    const lines: string[] = [];
+    for (const s of this.summary()) {
+      lines.push(
+        `${s.id} ${s.host}: ${s.up}/${s.agents} agents up (${s.withClashes} with port clashes), ${s.portsBound} ports bound, ${s.clashes.length} clashes; ` +
+          `error bus ${s.bus}; nats ${this.natsUrl ? `on, phase ${this.phase.phase} ${this.phase.name}` : 'off'}; ready in ${this.startupMs} ms`,
+      );
+    }
+    for (const s of this.summary()) for (const c of s.clashes) lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
+    lines.push(`nats: ${this.natsNote}`);
+    lines.push(this.controlEndpoint ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}` : 'control: ZMQ socket off');
+    for (const w of this.warnings) lines.push(`warning: ${w}`);
+    return lines;
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      phase: this.phase,
+      nats: this.natsUrl ?? null,
+      machines: this.machines.map((m) => ({
+        id: m.id,
+        host: m.plan.host,
+        bus: { endpoint: m.busEndpoint, state: m.busState, sent: m.bus?.sent ?? 0, dropped: m.bus?.dropped ?? 0 },
+        busOff: m.busOff,
+        published: m.published,
+        throttle: m.rm.throttle,
+        vramUsedMb: Math.round(m.vramUsedMb()),
+        vramTotalMb: m.plan.gpu.totalMb,
+        agents: m.agents.map((a) => ({
+          name: a.name,
+          status: a.status,
+          protocol: a.plan.protocol,
+          variant: a.plan.variant,
+          natsLibrary: a.plan.natsLibrary,
+          port: a.plan.model.port.value,
+          healthPort: a.plan.binds.find((b) => b.role === 'health')?.port ?? null,
+          bound: a.bound.map((b) => `${b.role}:${b.port}`),
+          clashes: [...a.plan.clashes, ...a.lostToOthers].map((c) => `${c.role}:${c.port} held by ${c.heldBy}`),
+          slowMs: a.slowMs,
+          degraded: a.degraded,
+          floodPerS: a.floodPerS,
+          wedged: [...a.wedged],
+          errors: a.errorCount,
+          vramMb: Math.round(m.agentVramMb(a)),
+        })),
+      })),
+    };
+  }
+
+  /** Closes every socket, stops the ticker, the NATS leg and its own nats-server. Idempotent. */
+  stop(): Promise<void> {
+    return (this.stopping ??= (async () => {
+      if (this.ticker) clearInterval(this.ticker);
+      this.closeControl?.();
+      await this.nats?.close().catch(() => undefined);
+      await Promise.all(this.machines.map((m) => m.stop()));
+      await this.natsServer?.stop();
+    })());
+  }
+}
+
+function clearAgent(a: SimAgent): void {
+  a.slowMs = 0;
+  a.degraded = false;
+  a.floodPerS = 0;
+  a.floodCarry = 0;
+  a.floodUntil = Infinity;
+  a.wedged.clear();
+}
+
+const describeTargets = (value: PhaseValue): string => {
+  const t = publishTargets(value.phase);
+  return t.zmq && t.nats ? 'ZMQ and NATS' : t.zmq ? 'ZMQ only' : 'NATS only';
+};
+
+export const startSim = (options: SimOptions): Promise<Sim> => Sim.start(options);
