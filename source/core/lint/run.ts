@@ -1,6 +1,7 @@
 // The pure half of `opsdeck lint`: given parsed Python modules and compose files (the adapter
 // reads and parses them), run the selected rules and return findings.
 import type { Machine } from '../fleet/model.js';
+import { checkAsyncioThreads } from './asyncio-threads.js';
 import type { Env } from '../fleet/port-expr.js';
 import type { ComposeFile } from './compose.js';
 import { checkComposeHealth } from './compose-health.js';
@@ -36,6 +37,7 @@ export function lintPython(mod: PyModule, ctx: PythonContext): PythonResult {
   }
   const index = indexModule(mod);
   if (ctx.rules.has('zmq-recv-timeout')) findings.push(...checkZmqRecv(index));
+  if (ctx.rules.has('asyncio-threads')) findings.push(...checkAsyncioThreads(index));
   return { findings, baseAgent: mentionsBaseAgent(index) };
 }
 
