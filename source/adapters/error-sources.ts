@@ -1,0 +1,116 @@
+// Feeds the error store from both buses: a ZMQ SUB per machine's error bus, and JetStream
+// consumers on whatever error streams the NATS server has (upstream's two libraries each
+// create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection, type Subscription } from 'nats';
+import { Subscriber } from 'zeromq';
+import type { ErrorStore } from '../stores/error-store.js';
+
+/** Subscribes to one machine's error bus; ZMQ reconnects by itself. Returns the stop. */
+export function zmqErrors(endpoint: string, machine: string, store: ErrorStore): () => void {
+  // A generous HWM: ZMQ drops silently past it, and floods are what we are here to see.
+  const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
+  sub.connect(endpoint);
+  sub.subscribe();
+  void (async () => {
+    try {
+      for await (const frames of sub) store.zmq(frames, machine);
+    } catch {
+      /* closed */
+    }
+  })();
+  return () => sub.close();
+}
+
+export interface NatsErrorOptions {
+  /** Durable consumer name: a restarted console resumes where it stopped. */
+  durable?: string;
+  /** Which machine an error belongs to, from its agent (NATS is shared by both machines). */
+  machineOf: (agent: string | undefined, subject: string) => string;
+  /** History to replay when the durable consumer is first created. */
+  replayMs?: number;
+}
+
+export interface NatsErrorFeed {
+  streams: string[];
+  stop(): Promise<void>;
+}
+
+/** The error streams on this server: any stream whose subjects include errors.* ones. */
+export async function errorStreams(nc: NatsConnection): Promise<string[]> {
+  const jsm = await nc.jetstreamManager();
+  const names: string[] = [];
+  for await (const info of jsm.streams.list()) {
+    if (info.config.subjects?.some((s) => s === 'errors.>' || s.startsWith('errors.'))) names.push(info.config.name);
+  }
+  return names.sort();
+}
+
+const agentOf = (subject: string, headers?: { get(k: string): string }): string | undefined => {
+  const fromHeader = headers?.get('agent');
+  if (fromHeader) return fromHeader;
+  const parts = subject.split('.');
+  // errors.agents.<agent> (nats_error_bus) and errors.<severity>.<agent> (nats_client)
+  if (parts.length >= 3 && parts[1] !== 'system') return parts.slice(2).join('.');
+  return undefined;
+};
+
+/**
+ * Consumes every error stream. With `durable`, a pull consumer per stream (acked, so the
+ * position survives restarts); without, ordered consumers (live view only). Falls back to a
+ * core subscription on errors.> when the server has no error stream at all.
+ */
+export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
+  const streams = await errorStreams(nc);
+  const js = nc.jetstream();
+  const feeds: ConsumerMessages[] = [];
+  let core: Subscription | undefined;
+  const ingest = (subject: string, data: Uint8Array, headers?: { get(k: string): string }) => {
+    const machineHeader = headers?.get('machine');
+    const machine = machineHeader || options.machineOf(agentOf(subject, headers), subject);
+    store.nats(subject, data, machine);
+  };
+
+  if (streams.length === 0) {
+    core = nc.subscribe('errors.>');
+    void (async () => {
+      for await (const m of core!) ingest(m.subject, m.data, m.headers);
+    })();
+  }
+  const jsm = streams.length > 0 ? await nc.jetstreamManager() : undefined;
+  for (const stream of streams) {
+    let consumer;
+    if (options.durable) {
+      const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
+      try {
+        await jsm!.consumers.info(stream, name);
+      } catch {
+        await jsm!.consumers.add(stream, {
+          durable_name: name,
+          ack_policy: AckPolicy.Explicit,
+          filter_subject: 'errors.>', // one filter subject per consumer: nats-server 2.9
+          deliver_policy: DeliverPolicy.StartTime,
+          opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString(),
+          max_ack_pending: 20_000,
+        });
+      }
+      consumer = await js.consumers.get(stream, name);
+    } else {
+      consumer = await js.consumers.get(stream, { filterSubjects: ['errors.>'] });
+    }
+    const messages = await consumer.consume({ max_messages: 1000 });
+    feeds.push(messages);
+    void (async () => {
+      for await (const m of messages as AsyncIterable<JsMsg>) {
+        ingest(m.subject, m.data, m.headers);
+        if (options.durable) m.ack();
+      }
+    })().catch(() => {});
+  }
+  return {
+    streams,
+    async stop() {
+      for (const f of feeds) await f.close().catch(() => {});
+      core?.unsubscribe();
+    },
+  };
+}

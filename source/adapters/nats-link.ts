@@ -1,0 +1,164 @@
+// One NATS connection for the whole process, exposed as a store: connected / reconnecting /
+// closed, the server, the round-trip time. Reconnects forever; a dead server is noticed within
+// pingInterval * maxPingOut (the defaults would take minutes). Credentials never reach a log.
+import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
+import { Emitter } from '../stores/emitter.js';
+
+export type LinkState = 'off' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface LinkStatus {
+  state: LinkState;
+  /** Server currently (or last) connected to, without credentials. */
+  server?: string;
+  rttMs?: number;
+  /** Last error, one line, credentials stripped. */
+  error?: string;
+  since: number;
+  reconnects: number;
+}
+
+export interface LinkOptions {
+  /** Comma-separated or list: a cluster is accepted. */
+  servers: string | string[];
+  name?: string;
+  pingIntervalMs?: number;
+  maxPingOut?: number;
+  user?: string;
+  pass?: string;
+  token?: string;
+  tls?: ConnectionOptions['tls'];
+}
+
+/** nats://user:pass@host:4222 -> nats://host:4222 */
+export const redact = (url: string): string => url.replace(/\/\/[^@/]*@/, '//');
+
+export const splitServers = (servers: string | string[]): string[] =>
+  (Array.isArray(servers) ? servers : servers.split(',')).map((s) => s.trim()).filter(Boolean);
+
+export class NatsLink {
+  private readonly emitter = new Emitter();
+  private status: LinkStatus = { state: 'off', since: Date.now(), reconnects: 0 };
+  private conn: NatsConnection | undefined;
+  private readonly ready: Promise<NatsConnection | undefined>;
+  private rttTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly options: LinkOptions) {
+    this.ready = this.open();
+  }
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): LinkStatus => this.status;
+
+  /** The connection once established (resolves undefined if closed first). */
+  connection(): Promise<NatsConnection | undefined> {
+    return this.ready;
+  }
+
+  get nc(): NatsConnection | undefined {
+    return this.conn;
+  }
+
+  private set(patch: Partial<LinkStatus>): void {
+    const stateChanged = patch.state !== undefined && patch.state !== this.status.state;
+    this.status = { ...this.status, ...patch, ...(stateChanged ? { since: Date.now() } : {}) };
+    this.emitter.emit();
+  }
+
+  // First connection: our own loop (nats.js's waitOnFirstConnect cannot be cancelled, which
+  // would keep a quitting console alive); after that nats.js reconnects forever by itself.
+  private async open(): Promise<NatsConnection | undefined> {
+    const servers = splitServers(this.options.servers);
+    this.set({ state: 'connecting', server: servers.map(redact).join(',') });
+    for (let attempt = 0; !this.closing; attempt++) {
+      try {
+        const nc = await connect({
+          servers,
+          name: this.options.name ?? 'opsdeck',
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1000,
+          reconnectJitter: 250,
+          pingInterval: this.options.pingIntervalMs ?? 3000,
+          maxPingOut: this.options.maxPingOut ?? 3,
+          timeout: 2000,
+          debug: false, // debug output would print credentials onto the console
+          ...(this.options.user ? { user: this.options.user, pass: this.options.pass ?? '' } : {}),
+          ...(this.options.token ? { token: this.options.token } : {}),
+          ...(this.options.tls ? { tls: this.options.tls } : {}),
+        });
+        if (this.closing) {
+          await nc.close();
+          return undefined;
+        }
+        this.conn = nc;
+        this.set({ state: 'connected', server: redact(nc.getServer()), error: undefined });
+        void this.watch(nc);
+        this.rttTimer = setInterval(() => void this.measure(), 5000);
+        this.rttTimer.unref();
+        void this.measure();
+        return nc;
+      } catch (error) {
+        this.set({ state: 'connecting', error: clean(error) });
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          setTimeout(resolve, Math.min(5000, 500 * 2 ** Math.min(attempt, 4))).unref();
+        });
+      }
+    }
+    return undefined;
+  }
+
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const s of nc.status()) {
+      switch (s.type) {
+        case 'disconnect':
+        case 'reconnecting':
+          this.set({ state: 'reconnecting', rttMs: undefined });
+          break;
+        case 'reconnect':
+          this.set({ state: 'connected', server: redact(nc.getServer()), reconnects: this.status.reconnects + 1 });
+          void this.measure();
+          break;
+        case 'error':
+          this.set({ error: clean(s.data) });
+          break;
+        default:
+          break;
+      }
+    }
+    if (!this.closing) this.set({ state: 'closed' });
+  }
+
+  private async measure(): Promise<void> {
+    const nc = this.conn;
+    if (!nc || nc.isClosed() || this.status.state !== 'connected') return;
+    try {
+      this.set({ rttMs: await nc.rtt() });
+    } catch {
+      /* a dropped ping shows up as a status change */
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
+    if (this.rttTimer) clearInterval(this.rttTimer);
+    const nc = this.conn;
+    this.conn = undefined;
+    if (nc && !nc.isClosed()) {
+      try {
+        await nc.drain();
+      } catch {
+        await nc.close().catch(() => {});
+      }
+    }
+    this.set({ state: 'closed' });
+    this.emitter.close();
+  }
+}
+
+function clean(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return redact(text).split('\n')[0]!.slice(0, 200);
+}
