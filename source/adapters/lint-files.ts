@@ -7,7 +7,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { parseCompose } from '../core/lint/compose.js';
 import { byLocation, type Finding, type RuleId } from '../core/lint/finding.js';
-import { lintComposeSet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
+import { lintComposeSet, lintFleet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
 import { parsePython, pythonParser } from './python-parser.js';
 
 // Folders that hold someone else's code or build output, never the fleet's agents.
@@ -104,7 +104,7 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
     inputs.push({ compose: parseCompose(text, show(path)), relPath: fromRoot(path) || basename(path) });
   }
   const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
-  findings.push(...composed.findings);
+  findings.push(...composed.findings, ...lintFleet(opts.machines, opts.rules));
   return { findings: findings.sort(byLocation), files: { python: files.python.length, compose: inputs.length }, placed: composed.placed };
 }
 

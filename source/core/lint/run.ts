@@ -10,6 +10,7 @@ import type { Finding, RuleId } from './finding.js';
 import { portMaps } from './fleet-ports.js';
 import { indexModule, type PyIndex } from './py-index.js';
 import type { PyModule } from './py-syntax.js';
+import { checkSqliteCompose, checkSqliteConfig } from './sqlite.js';
 import { checkZmqRecv } from './zmq-recv.js';
 
 export interface PythonResult {
@@ -97,5 +98,11 @@ export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeCont
     }
     if (ctx.rules.has('compose-health')) findings.push(...checkComposeHealth(compose, { place, ports, env: ctx.env }));
   }
+  if (ctx.rules.has('sqlite-writers')) findings.push(...checkSqliteCompose(placed, ctx.machines));
   return { findings, placed };
+}
+
+/** Checks that read only the fleet config. */
+export function lintFleet(machines: readonly Machine[], rules: ReadonlySet<RuleId>): Finding[] {
+  return rules.has('sqlite-writers') ? checkSqliteConfig(machines) : [];
 }
