@@ -111,7 +111,8 @@ export function unifiedDiff(before: string, after: string, options: UnifiedDiffO
   while (h < changed.length) {
     const start = Math.max(0, changed[h]! - context);
     let end = changed[h]!;
-    while (h + 1 < changed.length && changed[h + 1]! - end <= 2 * context) end = changed[++h]!;
+    // Changes with at most 2*context unchanged lines between them share a hunk, as in diff.
+    while (h + 1 < changed.length && changed[h + 1]! - end - 1 <= 2 * context) end = changed[++h]!;
     h++;
     end = Math.min(edits.length - 1, end + context);
     const slice = edits.slice(start, end + 1);

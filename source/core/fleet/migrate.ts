@@ -51,9 +51,9 @@ const GLOBAL_BLOCKS = ['environment', 'resource_limits', 'health_checks'];
 export function migrateText(text: string, file: string, options: MigrateOptions): MigrateResult {
   const source = parseYaml(text, file);
   const before = loadParsed(source, { env: options.env, ...(options.overrides ? { overrides: options.overrides } : {}) });
-  const refuse = (code: string, message: string, extra: Diagnostic[] = []): MigrateResult => ({
+  const refuse = (code: string, message: string, extra: Diagnostic[] = [], at: PathPart[] = []): MigrateResult => ({
     ok: false,
-    diagnostics: [...extra, { severity: 'error', code, message, loc: { file, line: 1, col: 1 } }],
+    diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
   });
   if (!before.ok || !before.shape) {
     return { ok: false, diagnostics: before.diagnostics };
@@ -68,10 +68,12 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
       return refuse(
         'machine-required',
         `this is a v3 unified config describing several machines (${ids}): name the one to write (--machine NAME, with --out FILE)`,
+        [],
+        ['machine_profiles'],
       );
     }
     machine = before.machines.find((m) => m.id === options.machine);
-    if (!machine) return refuse('unknown-machine', `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`);
+    if (!machine) return refuse('unknown-machine', `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`, [], ['machine_profiles']);
   } else {
     if (options.machine) {
       return refuse('machine-not-applicable', `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`);
@@ -245,6 +247,16 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
   const listPairs = listKeys.map((k) => lastPair(top, k)).filter((p): p is Pair => p !== undefined);
   const lastIndex = new Map<string, number>();
   raws.forEach((raw, i) => lastIndex.set(raw.name, i));
+  // A comment between `list:` and its first item belongs to the seq; it goes with that item.
+  for (const pair of listPairs) {
+    const seq = pair.value;
+    const head = isSeq(seq) ? (seq.items[0] as YamlNode | undefined) : undefined;
+    if (isSeq(seq) && head && seq.commentBefore) {
+      head.commentBefore = joinComments(seq.commentBefore, head.commentBefore);
+      seq.commentBefore = undefined;
+    }
+  }
+  const stray: Array<string | undefined> = [];
 
   const groups = new Map<string, YAMLMap>();
   const dropped: string[] = [];
@@ -253,6 +265,7 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
     if (!isMap(node)) return;
     if (lastIndex.get(raw.name) !== i) {
       dropped.push(`${raw.name} at ${pathKey(raw.path)}`);
+      stray.push(node.commentBefore ?? undefined);
       return;
     }
     let group = groups.get(raw.group);
@@ -293,6 +306,7 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
   if (header || orphans.includes(first)) (groupsPair.key as Scalar).commentBefore = (first.key as YamlNode).commentBefore;
   agentGroups.comment = joinComments(
     ...orphans.flatMap((p) => [p === first ? undefined : (p.key as YamlNode).commentBefore, isSeq(p.value) ? p.value.comment : undefined]),
+    ...stray,
   );
   top.items.splice(top.items.indexOf(first), 1, groupsPair);
   for (const pair of listPairs.slice(1)) removePair(top, pair);
