@@ -2,7 +2,7 @@
 // the simulator publishes with them and decode.ts is tested against them. Pure.
 //
 // One simulated error carries one shared id. Where a format has an id field it is that id
-// (A/D error_data.error_id, C's context.error_id, CentralErrorBus's error_id); the NATS
+// (A/D error_data.error_id, CentralErrorBus's error_id); the NATS
 // libraries mint their own message id (`id` / `error_id`, as upstream's uuid4) and carry the
 // shared id as `correlation_id`, as BaseAgent's UnifiedErrorHandler does. So dual-published
 // copies match on error_id == correlation_id. Variant B has no id field: its copies match on
@@ -80,11 +80,13 @@ const bodyB = (e: SimError): Record<string, PyValue> => ({
   severity: 'ERROR',
 });
 
+// C's body has no agent or id field; `context` is whatever the caller passes, and the simulated
+// callers pass their name and the error id there (a choice of the simulator, not upstream's).
 const bodyC = (e: SimError): Record<string, PyValue> => ({
   error_type: e.errorType,
   message: e.message,
   severity: e.severity.toUpperCase(),
-  context: { error_id: e.id, ...e.details },
+  context: { agent: e.agent, error_id: e.id, ...e.details },
 });
 
 function bodyD(e: SimError): Record<string, PyValue> {
