@@ -4,6 +4,7 @@ import { registerConfig } from './commands/config.js';
 import { EXIT, Exit, processIo, type Io } from './commands/io.js';
 import { registerLint } from './commands/lint.js';
 import { registerPorts } from './commands/ports.js';
+import { registerSim } from './commands/sim.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('opsdeck')
@@ -16,6 +17,7 @@ export function buildProgram(io: Io): Command {
   void config; // `config migrate` hangs off this command
   registerPorts(program, io);
   registerLint(program, io);
+  registerSim(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
