@@ -7,6 +7,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { parseCompose } from '../core/lint/compose.js';
 import { byLocation, type Finding, type RuleId } from '../core/lint/finding.js';
+import { agentsByScript } from '../core/lint/fleet-ports.js';
 import { lintComposeSet, lintFleet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
 import { parsePython, pythonParser } from './python-parser.js';
 
@@ -78,6 +79,7 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
 
   if (files.python.length > 0) {
     const parser = await pythonParser();
+    const scripts = agentsByScript(opts.machines);
     for (const path of files.python) {
       let text: string;
       try {
@@ -86,7 +88,7 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
         findings.push(unreadable(show(path), why(error)));
         continue;
       }
-      const result = lintPython(parsePython(parser, show(path), text), { rules: opts.rules });
+      const result = lintPython(parsePython(parser, show(path), text), { rules: opts.rules, agents: scripts.get(fromRoot(path)) ?? [] });
       findings.push(...result.findings);
       baseAgent.set(fromRoot(path), result.baseAgent);
     }

@@ -1,7 +1,8 @@
 // The pure half of `opsdeck lint`: given parsed Python modules and compose files (the adapter
 // reads and parses them), run the selected rules and return findings.
-import type { Machine } from '../fleet/model.js';
+import type { Agent, Machine } from '../fleet/model.js';
 import { checkAsyncioThreads } from './asyncio-threads.js';
+import { checkConfigDrift } from './config-drift.js';
 import type { Env } from '../fleet/port-expr.js';
 import type { ComposeFile } from './compose.js';
 import { checkComposeHealth } from './compose-health.js';
@@ -21,6 +22,8 @@ export interface PythonResult {
 
 export interface PythonContext {
   rules: ReadonlySet<RuleId>;
+  /** Fleet agents whose script_path is this file (none when no fleet config was given). */
+  agents: readonly Agent[];
 }
 
 export function lintPython(mod: PyModule, ctx: PythonContext): PythonResult {
@@ -39,6 +42,7 @@ export function lintPython(mod: PyModule, ctx: PythonContext): PythonResult {
   const index = indexModule(mod);
   if (ctx.rules.has('zmq-recv-timeout')) findings.push(...checkZmqRecv(index));
   if (ctx.rules.has('asyncio-threads')) findings.push(...checkAsyncioThreads(index));
+  if (ctx.rules.has('config-drift')) findings.push(...checkConfigDrift(index, ctx.agents));
   return { findings, baseAgent: mentionsBaseAgent(index) };
 }
 
