@@ -1,0 +1,373 @@
+// Changing a config file the fleet runs from, safely: an exclusive lock beside it, a backup
+// before the first byte changes, the new text written to a temp file in the same folder and
+// fsynced, then renamed over the original (and the folder fsynced), but only if the file is
+// still exactly what was read. Whatever fails, the original is intact and no temp file remains.
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+
+/** What a file was when it was read: a change to any of these means someone else wrote it. */
+export interface Fingerprint {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+}
+
+export interface FileSnapshot {
+  bytes: Buffer;
+  text: string;
+  fingerprint: Fingerprint;
+  mode: number;
+}
+
+export type FileErrorKind = 'unreadable' | 'locked' | 'changed' | 'write-failed' | 'no-backup';
+
+/** A refusal or failure with a message fit for the operator; the file is unchanged when thrown. */
+export class FileError extends Error {
+  constructor(
+    readonly kind: FileErrorKind,
+    message: string,
+    /** The system error code behind it (ENOENT, EACCES, ENOSPC...), when there is one. */
+    readonly errno?: string,
+  ) {
+    super(message);
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EISDIR: 'is a directory',
+  ENOTDIR: 'a parent is not a directory',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EIO: 'input/output error',
+};
+
+export const reasonOf = (error: unknown): string => {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (code && REASONS[code]) ?? (error instanceof Error ? error.message : String(error));
+};
+
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Reads a file and its fingerprint from one open descriptor. */
+export function readSnapshot(file: string): FileSnapshot {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch (error) {
+    throw new FileError('unreadable', `cannot read ${file}: ${reasonOf(error)}`, (error as NodeJS.ErrnoException).code);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw new FileError('unreadable', `cannot read ${file}: is a directory`);
+    const chunks: Buffer[] = [];
+    const chunk = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(Buffer.from(chunk.subarray(0, n)));
+    }
+    const bytes = Buffer.concat(chunks);
+    return {
+      bytes,
+      text: bytes.toString('utf8'),
+      fingerprint: { size: bytes.length, mtimeMs: stat.mtimeMs, sha256: sha256(bytes) },
+      mode: stat.mode & 0o7777,
+    };
+  } catch (error) {
+    if (error instanceof FileError) throw error;
+    throw new FileError('unreadable', `cannot read ${file}: ${reasonOf(error)}`, (error as NodeJS.ErrnoException).code);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file's fingerprint now, or undefined when it does not exist. */
+export function fingerprintOf(file: string): Fingerprint | undefined {
+  try {
+    return readSnapshot(file).fingerprint;
+  } catch (error) {
+    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+export const sameFingerprint = (a: Fingerprint | undefined, b: Fingerprint | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.sha256 === b.sha256);
+
+// ---------------------------------------------------------------------------------------------
+// Lock
+
+export const lockPathOf = (file: string): string => join(dirname(file), `.${basename(file)}.opsdeck.lock`);
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  since: string;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+function readOwner(path: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? (owner as LockOwner) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Takes the lock beside `file` (O_CREAT|O_EXCL: exactly one process can), runs `fn`, and removes
+ * the lock whatever happens. A lock left by a dead process on this host is taken over.
+ */
+export async function withLock<T>(file: string, fn: () => Promise<T> | T): Promise<T> {
+  const path = lockPathOf(file);
+  const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o644);
+      try {
+        writeSync(fd, JSON.stringify(me));
+      } finally {
+        closeSync(fd);
+      }
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new FileError('write-failed', `cannot create the lock ${path}: ${reasonOf(error)}; nothing was changed`);
+      }
+      const owner = readOwner(path);
+      if (attempt === 0 && owner && owner.host === me.host && !alive(owner.pid)) {
+        unlinkQuietly(path); // stale: its process is gone
+        continue;
+      }
+      const who = owner ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}` : 'an unknown process';
+      throw new FileError(
+        'locked',
+        `${file} is being changed by another opsdeck (${who}); nothing was done. If no opsdeck is running, remove ${path}`,
+      );
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    const owner = readOwner(path);
+    if (owner && owner.pid === me.pid && owner.since === me.since) unlinkQuietly(path);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backups: backup/<name>.<UTC timestamp> beside the file; the newest is what rollback restores.
+
+export const backupDirOf = (file: string): string => join(dirname(file), 'backup');
+
+const stampOf = (date: Date): string => date.toISOString().replace(/[-:]/g, '');
+
+const backupPattern = (file: string): RegExp =>
+  new RegExp(`^${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d{8}T\\d{6}(\\.\\d{3})?Z(-\\d{2})?$`);
+
+/** Restorable backups of `file`, oldest first (the timestamps sort as text). */
+export function listBackups(file: string): string[] {
+  const dir = backupDirOf(file);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const pattern = backupPattern(file);
+  return names
+    .filter((n) => pattern.test(n))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+export const newestBackup = (file: string): string | undefined => listBackups(file).at(-1);
+
+/** Writes `bytes` durably to a new file in backup/; `suffix` marks copies rollback must not pick. */
+function writeBackup(file: string, bytes: Buffer, mode: number, now: Date, suffix = ''): string {
+  const dir = backupDirOf(file);
+  mkdirSync(dir, { recursive: true });
+  const stem = join(dir, `${basename(file)}.${stampOf(now)}`);
+  for (let n = 0; n < 100; n++) {
+    const path = `${stem}${n === 0 ? '' : `-${String(n).padStart(2, '0')}`}${suffix}`;
+    let fd: number;
+    try {
+      fd = openSync(path, 'wx', mode);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') continue;
+      throw error;
+    }
+    try {
+      writeAll(fd, bytes);
+      fsyncSync(fd);
+    } catch (error) {
+      closeSync(fd);
+      unlinkQuietly(path);
+      throw error;
+    }
+    closeSync(fd);
+    fsyncDir(dir);
+    return path;
+  }
+  throw new Error(`too many backups of ${basename(file)} within one millisecond`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The write
+
+export interface ReplaceOptions {
+  /** The file as it was read (or 'absent' for a new file): anything else now means refuse. */
+  expected: Fingerprint | 'absent';
+  /** Bytes to keep in backup/ before replacing (normally the bytes that were read). */
+  backup?: Buffer;
+  /** Appended to the backup's name so rollback does not pick it up (e.g. `.replaced`). */
+  backupSuffix?: string;
+  /** Permission bits for the new file; default: the old file's, else 0644. */
+  mode?: number;
+  now?: Date;
+}
+
+export interface ReplaceResult {
+  backup?: string;
+}
+
+/** Replaces `file` with `text` atomically; throws FileError with the file untouched on any failure. */
+export function replaceFile(file: string, text: string, options: ReplaceOptions): ReplaceResult {
+  const dir = dirname(file);
+  const mode = options.mode ?? (options.expected === 'absent' ? 0o644 : modeOf(file));
+  const temp = join(dir, `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  let backup: string | undefined;
+  let renamed = false;
+  let stage = 'the backup of';
+  try {
+    if (options.backup) backup = writeBackup(file, options.backup, mode, options.now ?? new Date(), options.backupSuffix);
+    stage = 'a temporary copy of';
+    const fd = openSync(temp, 'wx', mode);
+    try {
+      writeAll(fd, Buffer.from(text, 'utf8'));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // Last look before the rename: someone may have saved the file since it was read.
+    const now = fingerprintOf(file);
+    const unchanged = options.expected === 'absent' ? now === undefined : sameFingerprint(now, options.expected);
+    if (!unchanged) {
+      throw new FileError(
+        'changed',
+        options.expected === 'absent'
+          ? `${file} appeared while migrating; nothing was written`
+          : `${file} changed after it was read (someone else wrote it); nothing was written. Run the command again`,
+      );
+    }
+    renameSync(temp, file);
+    renamed = true;
+    fsyncDir(dir);
+    return backup ? { backup } : {};
+  } catch (error) {
+    if (!renamed) {
+      unlinkQuietly(temp);
+      if (backup) unlinkQuietly(backup);
+    }
+    if (error instanceof FileError) throw error;
+    throw new FileError(
+      'write-failed',
+      renamed
+        ? `${file} was written but its folder could not be synced: ${reasonOf(error)}`
+        : `cannot write ${stage} ${file}: ${reasonOf(error)}; the file is unchanged`,
+      (error as NodeJS.ErrnoException).code,
+    );
+  }
+}
+
+export interface RollbackResult {
+  restored: string;
+  /** Where the replaced content was kept (not a restorable backup), if the file existed. */
+  kept?: string;
+  status: 'restored' | 'already-current';
+}
+
+/** Restores the newest backup of `file`; keeps the replaced content beside the backups. */
+export function rollback(file: string, now = new Date()): RollbackResult {
+  const restored = newestBackup(file);
+  if (!restored) throw new FileError('no-backup', `no backup of ${file} in ${backupDirOf(file)}; nothing was changed`);
+  const backup = readSnapshot(restored);
+  let current: FileSnapshot | undefined;
+  try {
+    current = readSnapshot(file);
+  } catch (error) {
+    if (!(error instanceof FileError && error.errno === 'ENOENT')) throw error;
+  }
+  if (current && current.fingerprint.sha256 === backup.fingerprint.sha256) return { restored, status: 'already-current' };
+  const result = replaceFile(file, backup.text, {
+    expected: current ? current.fingerprint : 'absent',
+    ...(current ? { backup: current.bytes, backupSuffix: '.replaced' } : {}),
+    mode: current?.mode ?? backup.mode,
+    now,
+  });
+  return { restored, status: 'restored', ...(result.backup ? { kept: result.backup } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function writeAll(fd: number, bytes: Buffer): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+}
+
+/** Makes a rename or a new file in `dir` durable; filesystems that cannot sync a folder are let be. */
+function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw error;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+function modeOf(file: string): number {
+  try {
+    return statSync(file).mode & 0o7777;
+  } catch {
+    return 0o644;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
