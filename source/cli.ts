@@ -1,6 +1,7 @@
 // Argument parsing: every subcommand is registered here. Exit codes: 0 ok, 1 findings, 2 bad input.
 import { Command, CommanderError } from 'commander';
 import { registerConfig } from './commands/config.js';
+import { registerMigrate } from './commands/migrate.js';
 import { EXIT, Exit, processIo, type Io } from './commands/io.js';
 import { registerLint } from './commands/lint.js';
 import { registerPorts } from './commands/ports.js';
@@ -14,7 +15,7 @@ export function buildProgram(io: Io): Command {
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');
   const config = registerConfig(program, io);
-  void config; // `config migrate` hangs off this command
+  registerMigrate(config, io);
   registerPorts(program, io);
   registerLint(program, io);
   registerSim(program, io);

@@ -67,7 +67,7 @@ export function loadConfigFile(file: string, options: LoadFileOptions): LoadResu
 }
 
 // The CONFIG_OVERRIDE file applies to every machine, after the machine's own override.
-function mergeDocker(overrides: Record<string, ParsedSource>, env: Env): Record<string, ParsedSource> {
+export function mergeDocker(overrides: Record<string, ParsedSource>, env: Env): Record<string, ParsedSource> {
   const extra = env.CONFIG_OVERRIDE ? overrides[env.CONFIG_OVERRIDE] : undefined;
   if (!extra || typeof extra.data !== 'object' || extra.data === null) return overrides;
   const out: Record<string, ParsedSource> = {};

@@ -1,4 +1,5 @@
 // What a command needs from the outside world, so tests can run commands in-process.
+import { createInterface } from 'node:readline';
 import type { Env } from '../core/fleet/port-expr.js';
 
 export interface Io {
@@ -6,6 +7,8 @@ export interface Io {
   err(text: string): void;
   env: Env;
   cwd: string;
+  /** Asks the operator one line (prompt on stderr); '' when there is no input to read. */
+  ask?(question: string): Promise<string>;
 }
 
 export const processIo = (): Io => ({
@@ -13,6 +16,17 @@ export const processIo = (): Io => ({
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   env: process.env,
   cwd: process.cwd(),
+  ask: (question) =>
+    new Promise((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false });
+      let answer = '';
+      process.stderr.write(question);
+      rl.once('line', (line) => {
+        answer = line;
+        rl.close();
+      });
+      rl.once('close', () => resolve(answer));
+    }),
 });
 
 /** Exit codes every subcommand uses. */

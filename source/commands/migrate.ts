@@ -1,0 +1,176 @@
+// `opsdeck config migrate <file>`: upstream's unify_config_schema.py --target agent_groups, done
+// safely. The transform is core/fleet/migrate.ts; the file mechanics are adapters/atomic-file.ts.
+import type { Command } from 'commander';
+import { basename, isAbsolute, resolve } from 'node:path';
+import {
+  FileError,
+  readSnapshot,
+  replaceFile,
+  rollback,
+  withLock,
+  newestBackup,
+  type FileSnapshot,
+} from '../adapters/atomic-file.js';
+import { findOverrides, mergeDocker } from '../adapters/fleet-files.js';
+import { unifiedDiff } from '../core/diff.js';
+import { migrateText, MIGRATE_TARGETS, type MigrateResult } from '../core/fleet/migrate.js';
+import { formatDiagnostic, hasErrors } from '../core/fleet/model.js';
+import type { ParsedSource } from '../core/fleet/yaml-source.js';
+import { parseYaml } from '../core/fleet/yaml-source.js';
+import { EXIT, Exit, type Io } from './io.js';
+
+interface MigrateArgs {
+  target: string;
+  dryRun?: boolean;
+  machine?: string;
+  out?: string;
+  rollback?: boolean;
+  confirm?: boolean;
+}
+
+export function registerMigrate(config: Command, io: Io): Command {
+  return config
+    .command('migrate <file>')
+    .description(
+      'rewrite a fleet config into the canonical agent_groups schema: backup in backup/ beside the file, then an atomic write (exit 1: --dry-run found changes or the write was declined)',
+    )
+    .option('--target <schema>', `schema to write (only ${MIGRATE_TARGETS.join(', ')}; accepted for unify_config_schema.py compatibility)`, 'agent_groups')
+    .option('--dry-run', 'print the unified diff and change nothing')
+    .option('--machine <name>', 'v3 unified files: the machine whose agents to write')
+    .option('--out <file>', 'write the result to this file instead of in place (required for v3 unified files)')
+    .option('--rollback', 'restore the newest backup of <file> from backup/ beside it')
+    .option('--confirm', 'show the diff and ask before writing')
+    .action(async (file: string, opts: MigrateArgs) => {
+      const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
+      try {
+        if (opts.rollback) await runRollback(abs(file), opts, io);
+        else await runMigrate(abs(file), opts.out ? abs(opts.out) : undefined, opts, io);
+      } catch (error) {
+        if (error instanceof FileError) {
+          io.err(`opsdeck: ${error.message}`);
+          throw new Exit(EXIT.badInput);
+        }
+        throw error;
+      }
+    });
+}
+
+const badInput = (io: Io, message: string): never => {
+  io.err(`opsdeck: ${message}`);
+  throw new Exit(EXIT.badInput);
+};
+
+async function runMigrate(file: string, out: string | undefined, opts: MigrateArgs, io: Io): Promise<void> {
+  if (!(MIGRATE_TARGETS as readonly string[]).includes(opts.target)) {
+    badInput(io, `unknown --target "${opts.target}": the only schema is ${MIGRATE_TARGETS.join(', ')}`);
+  }
+  const target = out ?? file;
+
+  // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real run.
+  const prepare = (): { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
+    const source = readSnapshot(file);
+    const result = migrateText(source.text, file, {
+      env: io.env,
+      ...(opts.machine ? { machine: opts.machine } : {}),
+      ...overridesFor(file, source.text, io),
+    });
+    for (const d of result.diagnostics) io.err(formatDiagnostic(d));
+    if (!result.ok) return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
+    if (result.shape === 'v3-unified' && (!out || out === file)) {
+      badInput(io, `${file} is a v3 unified config for several machines: refusing to rewrite it in place; pass --out FILE for machine ${result.machine}'s config`);
+    }
+    if (result.status === 'already-canonical') {
+      io.out(`${file}: already canonical (${opts.target} schema); nothing written`);
+      return undefined;
+    }
+    return { result, source };
+  };
+
+  if (opts.dryRun) {
+    const prepared = prepare();
+    if (!prepared) return;
+    const current = out ? currentText(out) : prepared.source.text;
+    io.out(unifiedDiff(current ?? '', prepared.result.text, { fromFile: current === undefined ? '/dev/null' : target, toFile: target }).trimEnd());
+    io.err(describe(file, target, prepared.result, 'would migrate'));
+    throw new Exit(EXIT.findings);
+  }
+
+  readSnapshot(file); // an unreadable file is the first thing to report, before any lock
+  await withLock(target, async () => {
+    // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
+    const before = out ? snapshotIfPresent(out) : undefined;
+    const prepared = prepare();
+    if (!prepared) return;
+    const { result, source } = prepared;
+    const replaced = out ? before : source;
+    if (opts.confirm) {
+      io.out(unifiedDiff(replaced?.text ?? '', result.text, { fromFile: replaced ? target : '/dev/null', toFile: target }).trimEnd());
+      const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
+      if (!/^y(es)?$/i.test(answer.trim())) {
+        io.out(`${target}: not confirmed; nothing written`);
+        throw new Exit(EXIT.findings);
+      }
+    }
+    const written = replaceFile(target, result.text, {
+      expected: replaced ? replaced.fingerprint : 'absent',
+      ...(replaced ? { backup: replaced.bytes } : {}),
+    });
+    io.out(describe(file, target, result, 'migrated'));
+    if (written.backup) io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${target} --rollback)`);
+  });
+}
+
+async function runRollback(file: string, opts: MigrateArgs, io: Io): Promise<void> {
+  if (opts.machine || opts.out) badInput(io, '--rollback restores <file> from its own backups; it takes no --machine or --out');
+  if (opts.dryRun) {
+    const newest = newestBackup(file);
+    if (!newest) return badInput(io, `no backup of ${file} in ${basename(file)}'s backup/ folder; nothing to roll back to`);
+    const diff = unifiedDiff(currentText(file) ?? '', readSnapshot(newest).text, { fromFile: file, toFile: file });
+    if (diff === '') {
+      io.out(`${file}: already the same as ${newest}; nothing to roll back`);
+      return;
+    }
+    io.out(diff.trimEnd());
+    io.err(`would restore ${file} from ${newest}`);
+    throw new Exit(EXIT.findings);
+  }
+  await withLock(file, () => {
+    const result = rollback(file);
+    if (result.status === 'already-current') {
+      io.out(`${file}: already the same as ${result.restored}; nothing written`);
+      return;
+    }
+    io.out(`restored ${file} from ${result.restored}`);
+    if (result.kept) io.out(`  the replaced content is kept in ${result.kept}`);
+  });
+}
+
+function describe(file: string, target: string, result: Extract<MigrateResult, { ok: true }>, verb: string): string {
+  const where = target === file ? file : `${file} -> ${target}`;
+  const machine = result.shape === 'v3-unified' ? ` for machine ${result.machine}` : '';
+  return [`${verb} ${where} (${result.shape} shape -> canonical agent_groups${machine}):`, ...result.notes.map((n) => `  - ${n}`)].join('\n');
+}
+
+/** v3 files need their machine overrides, found as the loader finds them. */
+function overridesFor(file: string, text: string, io: Io): { overrides?: Record<string, ParsedSource> } {
+  const data = parseYaml(text, file).data;
+  const profiles = data && typeof data === 'object' ? (data as Record<string, unknown>).machine_profiles : undefined;
+  if (!profiles || typeof profiles !== 'object') return {};
+  const found = findOverrides(file, Object.keys(profiles), io.env);
+  const diagnostics = Object.values(found).flatMap((o) => o.diagnostics);
+  for (const d of diagnostics) io.err(formatDiagnostic(d));
+  // An override that does not parse would silently change the machine: refuse instead.
+  if (hasErrors(diagnostics)) badInput(io, `an override of ${file} has errors (above); nothing was changed`);
+  return { overrides: mergeDocker(found, io.env) };
+}
+
+function snapshotIfPresent(file: string): FileSnapshot | undefined {
+  try {
+    return readSnapshot(file);
+  } catch (error) {
+    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const currentText = (file: string): string | undefined => snapshotIfPresent(file)?.text;
