@@ -6,6 +6,8 @@ import { EXIT, Exit, processIo, type Io } from './commands/io.js';
 import { registerLint } from './commands/lint.js';
 import { registerPorts } from './commands/ports.js';
 import { registerSim } from './commands/sim.js';
+import { registerStatus } from './commands/status.js';
+import { registerAgent } from './commands/agent.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('opsdeck')
@@ -19,6 +21,8 @@ export function buildProgram(io: Io): Command {
   registerPorts(program, io);
   registerLint(program, io);
   registerSim(program, io);
+  registerStatus(program, io);
+  registerAgent(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });

@@ -28,6 +28,8 @@ export interface NatsErrorOptions {
   machineOf: (agent: string | undefined, subject: string) => string;
   /** History to replay when the durable consumer is first created. */
   replayMs?: number;
+  /** How often to look for error streams while there are none. */
+  retryMs?: number;
 }
 
 export interface NatsErrorFeed {
@@ -56,59 +58,90 @@ const agentOf = (subject: string, headers?: { get(k: string): string }): string 
 
 /**
  * Consumes every error stream. With `durable`, a pull consumer per stream (acked, so the
- * position survives restarts); without, ordered consumers (live view only). Falls back to a
- * core subscription on errors.> when the server has no error stream at all.
+ * position survives restarts); without, ordered consumers (live view only). Until the server
+ * has an error stream (the fleet creates it on first publish), a core subscription on
+ * errors.> stands in, and the streams are looked for again every few seconds.
  */
 export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
-  const streams = await errorStreams(nc);
-  const js = nc.jetstream();
   const feeds: ConsumerMessages[] = [];
+  const found: string[] = [];
   let core: Subscription | undefined;
+  let stopped = false;
+  let retry: NodeJS.Timeout | undefined;
   const ingest = (subject: string, data: Uint8Array, headers?: { get(k: string): string }) => {
-    const machineHeader = headers?.get('machine');
-    const machine = machineHeader || options.machineOf(agentOf(subject, headers), subject);
+    const machine = headers?.get('machine') || options.machineOf(agentOf(subject, headers), subject);
     store.nats(subject, data, machine);
   };
 
-  if (streams.length === 0) {
-    core = nc.subscribe('errors.>');
-    void (async () => {
-      for await (const m of core!) ingest(m.subject, m.data, m.headers);
-    })();
-  }
-  const jsm = streams.length > 0 ? await nc.jetstreamManager() : undefined;
-  for (const stream of streams) {
-    let consumer;
-    if (options.durable) {
-      const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
-      try {
-        await jsm!.consumers.info(stream, name);
-      } catch {
-        await jsm!.consumers.add(stream, {
-          durable_name: name,
-          ack_policy: AckPolicy.Explicit,
-          filter_subject: 'errors.>', // one filter subject per consumer: nats-server 2.9
-          deliver_policy: DeliverPolicy.StartTime,
-          opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString(),
-          max_ack_pending: 20_000,
+  const attach = async (): Promise<void> => {
+    if (stopped) return;
+    let streams: string[] = [];
+    try {
+      streams = await errorStreams(nc);
+    } catch {
+      streams = []; // JetStream disabled on this server: core subscription only
+    }
+    if (streams.length === 0) {
+      if (!core) {
+        core = nc.subscribe('errors.>');
+        const sub = core;
+        void (async () => {
+          for await (const m of sub) ingest(m.subject, m.data, m.headers);
+        })().catch(() => {});
+      }
+      retry = setTimeout(() => void attach(), options.retryMs ?? 2000);
+      retry.unref();
+      return;
+    }
+    core?.unsubscribe();
+    core = undefined;
+    const js = nc.jetstream();
+    const jsm = await nc.jetstreamManager();
+    for (const stream of streams) {
+      let consumer;
+      if (options.durable) {
+        const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
+        try {
+          await jsm.consumers.info(stream, name);
+        } catch {
+          await jsm.consumers.add(stream, {
+            durable_name: name,
+            ack_policy: AckPolicy.Explicit,
+            filter_subject: 'errors.>', // one filter subject per consumer: nats-server 2.9
+            deliver_policy: DeliverPolicy.StartTime,
+            opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString(),
+            max_ack_pending: 20_000,
+          });
+        }
+        consumer = await js.consumers.get(stream, name);
+      } else {
+        // A string, not a list: a list becomes filter_subjects, which nats-server 2.9 does not know.
+        // Live view: from now on, or from replayMs ago when asked.
+        consumer = await js.consumers.get(stream, {
+          filterSubjects: 'errors.>',
+          ...(options.replayMs
+            ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - options.replayMs).toISOString() }
+            : { deliver_policy: DeliverPolicy.New }),
         });
       }
-      consumer = await js.consumers.get(stream, name);
-    } else {
-      consumer = await js.consumers.get(stream, { filterSubjects: ['errors.>'] });
+      const messages = await consumer.consume({ max_messages: 1000 });
+      feeds.push(messages);
+      found.push(stream);
+      void (async () => {
+        for await (const m of messages as AsyncIterable<JsMsg>) {
+          ingest(m.subject, m.data, m.headers);
+          if (options.durable) m.ack();
+        }
+      })().catch(() => {});
     }
-    const messages = await consumer.consume({ max_messages: 1000 });
-    feeds.push(messages);
-    void (async () => {
-      for await (const m of messages as AsyncIterable<JsMsg>) {
-        ingest(m.subject, m.data, m.headers);
-        if (options.durable) m.ack();
-      }
-    })().catch(() => {});
-  }
+  };
+  await attach();
+
   return {
-    streams,
+    streams: found,
     async stop() {
+      stopped = true;
+      if (retry) clearTimeout(retry);
       for (const f of feeds) await f.close().catch(() => {});
       core?.unsubscribe();
     },

@@ -1,0 +1,130 @@
+// `opsdeck status --json [--watch]`: one snapshot of everything live, the same stores the
+// console reads, for scripts and CI. The schema is versioned: `opsdeck.status/1`.
+import type { Command } from 'commander';
+import type { Machine } from '../core/fleet/model.js';
+import type { ErrorRow } from '../core/errors/pipeline.js';
+import { startDataPlane, errorBusEndpoint, natsServers, type DataPlane } from '../stores/data-plane.js';
+import { isStale } from '../stores/resource-store.js';
+import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { EXIT, Exit, type Io } from './io.js';
+
+export const STATUS_SCHEMA = 'opsdeck.status/1';
+
+interface StatusArgs extends FleetArgs {
+  json?: boolean;
+  watch?: boolean;
+  nats?: string;
+  interval: string;
+  timeout: string;
+  collect: string;
+}
+
+const row = (r: ErrorRow) => ({
+  at: new Date(r.event.receivedAt).toISOString(),
+  machine: r.event.machine,
+  agent: r.event.agent,
+  severity: r.event.severity,
+  category: r.event.category,
+  message: r.event.message,
+  bus: r.bus,
+  format: r.event.format,
+  count: r.count,
+  ...(r.flood ? { flood: { rule: r.flood.rule, action: r.flood.action } } : {}),
+});
+
+export function statusDocument(plane: DataPlane, machines: readonly Machine[], intervalMs: number, now = Date.now()) {
+  const health = plane.health.flush();
+  const errors = plane.errors.flush();
+  const res = plane.resources.getSnapshot();
+  const link = plane.link?.getSnapshot();
+  return {
+    schema: STATUS_SCHEMA,
+    generatedAt: new Date(now).toISOString(),
+    nats: link ? { state: link.state, server: link.server ?? null, rttMs: link.rttMs ?? null, error: link.error ?? null, streams: plane.natsFeed()?.streams ?? [] } : null,
+    machines: machines.map((m) => {
+      const r = res.machines[m.id];
+      return {
+        id: m.id,
+        host: m.host,
+        shape: m.source.shape,
+        file: m.source.file,
+        errorBus: errorBusEndpoint(m),
+        lastZmqFrameAt: errors.lastFrameAt[`zmq:${m.id}`] ? new Date(errors.lastFrameAt[`zmq:${m.id}`]!).toISOString() : null,
+        resources: r ? { ...r.sample, ageMs: now - r.receivedAt, stale: isStale(r, now, intervalMs) } : null,
+        agents: m.agents.map((a) => {
+          const h = health.agents.get(`${m.id}/${a.name}`);
+          return {
+            name: a.name,
+            group: a.group,
+            port: a.port.value,
+            healthPort: a.healthPort.value,
+            protocol: h?.protocol ?? null,
+            state: h?.state ?? 'unknown',
+            reason: h?.reason ?? null,
+            latencyMs: h?.latencyMs !== undefined ? Math.round(h.latencyMs * 10) / 10 : null,
+            lastReplyAt: h?.lastReplyAt ? new Date(h.lastReplyAt).toISOString() : null,
+            uptimeSec: h?.uptimeSec ?? null,
+            instrumented: h?.instrumented ?? null,
+          };
+        }),
+      };
+    }),
+    errors: {
+      counters: errors.counters,
+      recent: errors.rows.slice(0, 50).map(row),
+      malformed: errors.malformed.map((s) => ({ bus: s.bus, machine: s.machine, reason: s.reason, sample: s.sample })),
+    },
+    publishers: errors.publishers,
+  };
+}
+
+const ms = (value: string, name: string): number => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
+  if (!match) throw new Error(`${name}: expected a duration like 500ms or 2s, got "${value}"`);
+  return Math.round(Number(match[1]) * (match[2] === 'ms' ? 1 : 1000));
+};
+
+export function registerStatus(program: Command, io: Io): void {
+  addFleetOptions(
+    program
+      .command('status')
+      .description('probe every agent once, listen to both error buses briefly, and print one snapshot (schema opsdeck.status/1)')
+      .option('--json', 'print JSON (the only format for now)', true)
+      .option('--watch', 'keep going: one JSON line per interval until interrupted')
+      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)')
+      .option('--interval <duration>', 'probe / print interval', '2s')
+      .option('--timeout <duration>', 'health probe timeout', '1000ms')
+      .option('--collect <duration>', 'how long to listen to the buses before the snapshot', '1500ms'),
+  ).action(async (opts: StatusArgs) => {
+    let intervalMs: number, timeoutMs: number, collectMs: number;
+    try {
+      intervalMs = ms(opts.interval, '--interval');
+      timeoutMs = ms(opts.timeout, '--timeout');
+      collectMs = ms(opts.collect, '--collect');
+    } catch (error) {
+      io.err(`opsdeck status: ${(error as Error).message}`);
+      throw new Exit(EXIT.badInput);
+    }
+    const fleet = loadFleetArgs(opts, io, { quiet: true });
+    const nats = natsServers(opts.nats, io.env);
+    const plane = startDataPlane({ machines: fleet.machines, ...(nats ? { nats } : {}), health: { intervalMs, timeoutMs }, live: opts.watch === true });
+    try {
+      if (!opts.watch) {
+        await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, collectMs))]);
+        io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs), null, 2));
+        return;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs))), intervalMs);
+        const end = () => {
+          clearInterval(timer);
+          resolve();
+        };
+        process.once('SIGINT', end);
+        process.once('SIGTERM', end);
+      });
+    } finally {
+      await plane.stop();
+    }
+  });
+}

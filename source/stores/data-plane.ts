@@ -1,0 +1,102 @@
+// Everything live, wired once: health prober, both error buses, both machines' resources, the
+// NATS link. The console and `opsdeck status` build this and read its stores; one stop()
+// undoes all of it.
+import type { Machine } from '../core/fleet/model.js';
+import type { HealthProtocol } from '../core/health/replies.js';
+import { natsErrors, zmqErrors, type NatsErrorFeed } from '../adapters/error-sources.js';
+import { NatsLink, splitServers } from '../adapters/nats-link.js';
+import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
+import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
+import { ResourceStore } from './resource-store.js';
+
+export interface DataPlaneOptions {
+  machines: readonly Machine[];
+  /** NATS servers (comma-separated); undefined: the NATS side is off. */
+  nats?: string;
+  health?: Partial<HealthOptions>;
+  errors?: Partial<ErrorStoreOptions>;
+  /** Durable consumer name (per console host) so a restart shows what arrived meanwhile. */
+  durable?: string;
+  protocols?: Record<string, HealthProtocol>;
+  /** Probe immediately and keep probing (false for one-shot use). */
+  live?: boolean;
+}
+
+export interface DataPlane {
+  machines: readonly Machine[];
+  health: HealthStore;
+  errors: ErrorStore;
+  resources: ResourceStore;
+  link: NatsLink | undefined;
+  /** Error streams found on NATS once connected. */
+  natsFeed(): NatsErrorFeed | undefined;
+  stop(): Promise<void>;
+}
+
+/** The default error bus port: PC2's CentralErrorBus binds 7150; MainPC's publishers aim there. */
+export const DEFAULT_ERROR_BUS_PORT = 7150;
+
+export function errorBusEndpoint(m: Machine): string {
+  return `tcp://${m.host}:${m.globals.errorBusPort?.value ?? DEFAULT_ERROR_BUS_PORT}`;
+}
+
+/** NATS servers from the flag, else NATS_SERVERS / NATS_URL (upstream's names). */
+export function natsServers(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const value = flag ?? env.NATS_SERVERS ?? env.NATS_URL;
+  return value && splitServers(value).length > 0 ? value : undefined;
+}
+
+export function machineResolver(machines: readonly Machine[]): (agent: string | undefined) => string {
+  const owners = new Map<string, string[]>();
+  for (const m of machines) for (const a of m.agents) owners.set(a.name, [...(owners.get(a.name) ?? []), m.id]);
+  // An agent that runs on both machines (MemoryFusionHub...) publishes to one shared NATS with
+  // nothing that says which: show that honestly rather than guess.
+  return (agent) => {
+    const found = agent ? owners.get(agent) : undefined;
+    return found?.length === 1 ? found[0]! : 'any';
+  };
+}
+
+export function startDataPlane(options: DataPlaneOptions): DataPlane {
+  const machines = options.machines;
+  const health = new HealthStore(targetsFor(machines, { ...options.health, ...(options.protocols ? { protocols: options.protocols } : {}) }), options.health);
+  const errors = new ErrorStore(options.errors);
+  const resources = new ResourceStore();
+  const stops: Array<() => unknown> = [];
+  if (options.live !== false) stops.push(health.start());
+  for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
+
+  let feed: NatsErrorFeed | undefined;
+  let link: NatsLink | undefined;
+  if (options.nats) {
+    link = new NatsLink({ servers: options.nats, name: 'opsdeck-console' });
+    const l = link;
+    const resolve = machineResolver(machines);
+    void l.connection().then(async (nc) => {
+      if (!nc) return;
+      stops.push(resources.listen(nc));
+      try {
+        feed = await natsErrors(nc, errors, { machineOf: (agent) => resolve(agent), ...(options.durable ? { durable: options.durable } : {}) });
+      } catch {
+        /* no JetStream: the link store shows the error; ZMQ goes on */
+      }
+    });
+  }
+
+  return {
+    machines,
+    health,
+    errors,
+    resources,
+    link,
+    natsFeed: () => feed,
+    async stop() {
+      for (const stop of stops.reverse()) await stop();
+      await feed?.stop();
+      await link?.close();
+      health.stop();
+      errors.close();
+      resources.close();
+    },
+  };
+}

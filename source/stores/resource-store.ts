@@ -1,0 +1,77 @@
+// Both machines' resources, whichever machine the console runs on: the host agents (or the sim)
+// publish on opsdeck.<machine>.resources; a sample older than two intervals is shown as stale.
+import type { NatsConnection, Subscription } from 'nats';
+import { checkSample } from '../core/resources/sample-check.js';
+import type { ResourceSample } from '../core/resources/sample.js';
+import { Emitter } from './emitter.js';
+
+export interface MachineResources {
+  sample: ResourceSample;
+  receivedAt: number;
+  /** VRAM used (MB) and CPU %, oldest first, for the curves. */
+  history: { ts: number; vramMb: number | null; cpuPct: number }[];
+}
+
+export interface ResourceSnapshot {
+  version: number;
+  machines: Readonly<Record<string, MachineResources>>;
+  /** Samples refused as malformed, with the last reason. */
+  rejected: number;
+  lastRejection?: string;
+}
+
+export const isStale = (m: MachineResources | undefined, now: number, intervalMs: number): boolean =>
+  !m || now - m.receivedAt > intervalMs * 2;
+
+const HISTORY = 150;
+
+export class ResourceStore {
+  private readonly emitter = new Emitter();
+  private snapshot: ResourceSnapshot = { version: 0, machines: {}, rejected: 0 };
+  private sub: Subscription | undefined;
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): ResourceSnapshot => this.snapshot;
+
+  /** Accepts one message's bytes (from NATS, or a local sampler). */
+  accept(data: Uint8Array | ResourceSample, now = Date.now()): void {
+    let value: unknown = data;
+    if (data instanceof Uint8Array) {
+      try {
+        value = JSON.parse(new TextDecoder().decode(data));
+      } catch {
+        value = undefined;
+      }
+    }
+    const checked = checkSample(value);
+    if (!checked.ok) {
+      this.snapshot = { ...this.snapshot, version: this.snapshot.version + 1, rejected: this.snapshot.rejected + 1, lastRejection: checked.reason };
+      this.emitter.emit();
+      return;
+    }
+    const s = checked.sample;
+    const prev = this.snapshot.machines[s.machine];
+    const history = [...(prev?.history ?? []), { ts: s.ts, vramMb: s.gpu ? s.gpu.usedMb : null, cpuPct: s.cpuPct }].slice(-HISTORY);
+    this.snapshot = {
+      ...this.snapshot,
+      version: this.snapshot.version + 1,
+      machines: { ...this.snapshot.machines, [s.machine]: { sample: s, receivedAt: now, history } },
+    };
+    this.emitter.emit();
+  }
+
+  /** Listens on opsdeck.*.resources; returns the stop. */
+  listen(nc: NatsConnection): () => void {
+    this.sub = nc.subscribe('opsdeck.*.resources');
+    const sub = this.sub;
+    void (async () => {
+      for await (const m of sub) this.accept(m.data);
+    })().catch(() => {});
+    return () => sub.unsubscribe();
+  }
+
+  close(): void {
+    this.sub?.unsubscribe();
+    this.emitter.close();
+  }
+}
