@@ -61,6 +61,8 @@ export interface StartNatsOptions {
   port?: number;
   /** Give up if the server is not ready in this time. */
   readyTimeoutMs?: number;
+  /** Use (and keep) this JetStream store: a restart on the same dir keeps the streams. */
+  storeDir?: string;
 }
 
 export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
@@ -68,7 +70,8 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   if (!bin) throw new Error(`nats-server not found on PATH; ${NATS_INSTALL_HINT}`);
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
-  const storeDir = mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
+  const ownStore = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
   const child: ChildProcess = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -97,7 +100,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
         clearTimeout(timer);
       }
       child.stderr?.destroy();
-      rmSync(storeDir, { recursive: true, force: true });
+      if (ownStore) rmSync(storeDir, { recursive: true, force: true });
     })());
   try {
     await ready;
