@@ -8,6 +8,7 @@ import type { Env } from '../core/fleet/port-expr.js';
 import { parseCompose } from '../core/lint/compose.js';
 import { byLocation, type Finding, type RuleId } from '../core/lint/finding.js';
 import { agentsByScript } from '../core/lint/fleet-ports.js';
+import type { MachinePlan } from '../core/lint/compose-plan.js';
 import { lintComposeSet, lintFleet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
 import { parsePython, pythonParser } from './python-parser.js';
 
@@ -62,12 +63,15 @@ export interface LintOptions {
   rules: ReadonlySet<RuleId>;
   machines: readonly Machine[];
   env: Env;
+  /** Compose files only (`lint compose`): the Python scan is skipped. */
+  composeOnly?: boolean;
 }
 
 export interface LintRun {
   findings: Finding[];
   files: { python: number; compose: number };
   placed: PlacedCompose[];
+  plans: MachinePlan[];
 }
 
 export async function runLint(opts: LintOptions): Promise<LintRun> {
@@ -77,7 +81,7 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
   const findings: Finding[] = files.unreadable.map((u) => unreadable(show(u.path), u.why));
   const baseAgent = new Map<string, boolean>();
 
-  if (files.python.length > 0) {
+  if (files.python.length > 0 && !opts.composeOnly) {
     const parser = await pythonParser();
     const scripts = agentsByScript(opts.machines);
     for (const path of files.python) {
@@ -107,7 +111,7 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
   }
   const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
   findings.push(...composed.findings, ...lintFleet(opts.machines, opts.rules));
-  return { findings: findings.sort(byLocation), files: { python: files.python.length, compose: inputs.length }, placed: composed.placed };
+  return { findings: findings.sort(byLocation), files: { python: opts.composeOnly ? 0 : files.python.length, compose: inputs.length }, placed: composed.placed, plans: composed.plans };
 }
 
 function unreadable(file: string, reason: string): Finding {

@@ -6,6 +6,7 @@ import { checkConfigDrift } from './config-drift.js';
 import type { Env } from '../fleet/port-expr.js';
 import type { ComposeFile } from './compose.js';
 import { checkComposeHealth } from './compose-health.js';
+import { consolidate, consolidationFindings, type MachinePlan } from './compose-plan.js';
 import { placeCompose, type ComposePlace } from './compose-place.js';
 import type { Finding, RuleId } from './finding.js';
 import { portMaps } from './fleet-ports.js';
@@ -78,7 +79,7 @@ export interface PlacedCompose extends ComposeInput {
   place: ComposePlace;
 }
 
-export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeContext): { findings: Finding[]; placed: PlacedCompose[] } {
+export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeContext): { findings: Finding[]; placed: PlacedCompose[]; plans: MachinePlan[] } {
   const findings: Finding[] = [];
   const ports = portMaps(ctx.machines, (script) => ctx.baseAgent.get(script));
   const placed = inputs.map((i) => ({ ...i, place: placeCompose(i.relPath, i.compose, ctx.machines) }));
@@ -103,7 +104,9 @@ export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeCont
     if (ctx.rules.has('compose-health')) findings.push(...checkComposeHealth(compose, { place, ports, env: ctx.env }));
   }
   if (ctx.rules.has('sqlite-writers')) findings.push(...checkSqliteCompose(placed, ctx.machines));
-  return { findings, placed };
+  const plans = consolidate(placed, ctx.machines);
+  if (ctx.rules.has('compose-consolidation')) findings.push(...consolidationFindings(plans));
+  return { findings, placed, plans };
 }
 
 /** Checks that read only the fleet config. */
