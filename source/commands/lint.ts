@@ -26,7 +26,8 @@ export function registerLint(program: Command, io: Io): Command {
       .argument('[path]', 'folder (or file) to scan for *.py and docker-compose*.yml', '.')
       .option('--json', 'print findings and a summary as JSON')
       .option('--fail-on <severity>', `exit 1 when findings at or above this exist: ${SEVERITIES.join('|')}`, 'warning')
-      .option('--rule <ids...>', `only these checks (comma or space separated): ${RULE_IDS.join(', ')}`),
+      // not variadic: `--rule a b` would swallow PATH; repeat the option or separate with commas
+      .option('--rule <ids>', `only these checks (comma separated, repeatable): ${RULE_IDS.join(', ')}`, (v: string, prev: string[] = []) => [...prev, v]),
   ).action(async (path: string, opts: LintArgs) => {
     const { root, rules, failOn, machines } = prepare(path, opts, io);
     const run = await runLint({ root, cwd: io.cwd, rules, machines, env: io.env });
