@@ -32,7 +32,7 @@ export interface AgentHost {
   /** ENABLE_PROMETHEUS_METRICS=false turns /metrics into 503. */
   readonly metricsEnabled: boolean;
   openBus(): Promise<BindFailure | undefined>;
-  closeBus(): void;
+  closeBus(): Promise<unknown>;
 }
 
 export type AgentStatus = 'up' | 'down';
@@ -218,7 +218,7 @@ export class SimAgent {
     const host = this.plan.host;
     if (b.kind === 'bus') {
       const failure = await this.host.openBus();
-      if (!failure) this.closers.push(() => this.host.closeBus());
+      if (!failure) this.closers.push(async () => void (await this.host.closeBus()));
       return failure;
     }
     if (b.kind === 'tcp') {

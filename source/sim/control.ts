@@ -16,6 +16,7 @@
 //
 // Control requests will carry a JWT (design.md); `ControlVerifier` is where it gets checked.
 import * as zmq from 'zeromq';
+import { released } from './endpoints.js';
 import { MALFORMED_KINDS, SIM_SEVERITIES, type MalformedKind, type SimSeverity } from '../core/errors/encode.js';
 
 export const FAULTS = ['kill', 'restart', 'slow', 'degraded', 'flood', 'malformed', 'vram-spike', 'bus-off', 'bus-on', 'error', 'clear', 'status'] as const;
@@ -102,7 +103,7 @@ export async function openControlSocket(
   context: zmq.Context,
   port: number,
   handle: (data: Uint8Array) => Promise<string>,
-): Promise<{ ok: true; endpoint: string; close(): void } | { ok: false; error: string }> {
+): Promise<{ ok: true; endpoint: string; close(): Promise<void> } | { ok: false; error: string }> {
   const sock = new zmq.Reply({ context, linger: 0 });
   try {
     await sock.bind(`tcp://127.0.0.1:${port === 0 ? '*' : port}`);
@@ -119,5 +120,13 @@ export async function openControlSocket(
       // closed
     }
   })();
-  return { ok: true, endpoint, close: () => sock.close() };
+  return {
+    ok: true,
+    endpoint,
+    close: async () => {
+      sock.close();
+      const port = Number(/:(\d+)$/.exec(endpoint)?.[1]);
+      if (port) await released('127.0.0.1', port);
+    },
+  };
 }

@@ -15,6 +15,29 @@ const failure = (error: unknown): BindFailure => {
   return { ok: false, code: e.code ?? 'ERROR', message: e.message ?? String(error) };
 };
 
+/**
+ * libzmq closes a socket's listener in its I/O thread, after close() returns: a second start
+ * right after a stop could still find the port taken. So closing waits until a plain bind of
+ * the port succeeds (at most `ms`).
+ */
+export async function released(host: string, port: number, ms = 2000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createTcpServer();
+      probe.once('error', () => resolve(false));
+      probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(true)));
+    });
+    if (free) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+const endpointParts = (endpoint: string): { host: string; port: number } | undefined => {
+  const m = /^tcp:\/\/([\d.]+):(\d+)$/.exec(endpoint);
+  return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
+};
+
 /** A reply to send, or `wedge`: never reply, leaving the REP socket stuck as upstream's would. */
 export type RepAnswer = { send: string | Uint8Array } | { wedge: true };
 
@@ -22,7 +45,7 @@ export async function openRep(
   context: zmq.Context,
   endpoint: string,
   handle: (payload: Uint8Array) => RepAnswer | Promise<RepAnswer>,
-): Promise<Opened<{ close(): void }>> {
+): Promise<Opened<{ close(): Promise<void> }>> {
   const sock = new zmq.Reply({ context, linger: 0 });
   try {
     await sock.bind(endpoint);
@@ -42,7 +65,14 @@ export async function openRep(
       // closed while receiving or sending: the agent was killed or the sim is stopping
     }
   })();
-  return { ok: true, close: () => sock.close() };
+  return {
+    ok: true,
+    close: async () => {
+      sock.close();
+      const at = endpointParts(endpoint);
+      if (at) await released(at.host, at.port);
+    },
+  };
 }
 
 export interface HttpAnswer {
@@ -116,6 +146,7 @@ export class PubOutbox {
   readonly sock: zmq.Publisher;
   private queue: (string | Uint8Array)[][] = [];
   private pumping = false;
+  private endpoint: string | undefined;
   sent = 0;
   dropped = 0;
   closed = false;
@@ -127,9 +158,10 @@ export class PubOutbox {
   async bind(endpoint: string): Promise<BindFailure | undefined> {
     try {
       await this.sock.bind(endpoint);
+      this.endpoint = endpoint;
       return undefined;
     } catch (error) {
-      this.close();
+      void this.close();
       return failure(error);
     }
   }
@@ -159,11 +191,14 @@ export class PubOutbox {
     }
   }
 
-  close(): void {
+  /** Closes the socket; resolves once its port is free again. */
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.dropped += this.queue.length;
     this.queue = [];
     this.sock.close();
+    const at = this.endpoint ? endpointParts(this.endpoint) : undefined;
+    if (at) await released(at.host, at.port);
   }
 }

@@ -63,9 +63,9 @@ export class SimMachine implements AgentHost {
     return this.syncBus();
   }
 
-  closeBus(): void {
+  closeBus(): Promise<unknown> {
     this.busWanted = false;
-    void this.syncBus();
+    return this.syncBus();
   }
 
   /** Phase 3 (zmq-off) closes 7150; rolling back reopens it. */
@@ -88,8 +88,9 @@ export class SimMachine implements AgentHost {
         this.bus = outbox;
         this.busState = 'open';
       } else if (!want && this.bus) {
-        this.bus.close();
+        const closing = this.bus;
         this.bus = undefined;
+        await closing.close();
         this.busState = this.zmqOff ? 'closed (phase 3 zmq-off)' : 'closed (bus agent down)';
       }
       return undefined;

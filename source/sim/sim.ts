@@ -2,6 +2,7 @@
 // on 127.0.0.1, PC2 on 127.0.0.2 by default), runs the NATS leg (its own nats-server unless
 // given a URL), obeys the error-bus phase, and takes faults. `startSim` returns a running sim
 // whose `stop()` closes every socket, stops its nats-server and removes its temp dir.
+import { readFileSync } from 'node:fs';
 import type { Machine } from '../core/fleet/model.js';
 import { malformedNats, malformedZmq, natsMessages, zmqMessages, type SimError } from '../core/errors/encode.js';
 import { publishTargets, type PhaseValue } from '../core/errorbus/phase.js';
@@ -64,7 +65,7 @@ export class Sim {
   warnings: string[] = [];
   private nats: NatsSide | undefined;
   private natsServer: NatsServer | undefined;
-  private closeControl: (() => void) | undefined;
+  private closeControl: (() => Promise<void>) | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly random: () => number;
   private readonly maker: ErrorMaker;
@@ -104,6 +105,10 @@ export class Sim {
     }
     const plan = planSim(options.machines, hosts, options.overrides);
     const sim = new Sim(plan, options);
+    const fds = fdBudget(plan);
+    if (fds.limit !== undefined && fds.need > fds.limit) {
+      sim.warnings.push(`this fleet needs about ${fds.need} file descriptors and the soft limit is ${fds.limit}: binds past it fail; raise it (ulimit -n ${fds.need * 2}) and start again`);
+    }
     try {
       // NATS and the binds proceed together: both dominate start-up time.
       const natsReady = sim.startNats();
@@ -426,11 +431,34 @@ export class Sim {
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
       if (this.ticker) clearInterval(this.ticker);
-      this.closeControl?.();
+      await this.closeControl?.();
       await this.nats?.close().catch(() => undefined);
       await Promise.all(this.machines.map((m) => m.stop()));
       await this.natsServer?.stop();
     })());
+  }
+}
+
+/**
+ * File descriptors the plan needs: a bound ZMQ socket holds its listener and a mailbox
+ * (eventfd), an HTTP or TCP server its listener; plus headroom for connections and NATS.
+ */
+export function fdBudget(plan: SimPlan): { need: number; limit: number | undefined } {
+  let need = 64;
+  for (const m of plan.machines) {
+    need += 2; // the bus PUB
+    for (const a of m.agents) for (const b of a.binds) need += b.kind === 'zmq-rep' ? 2 : 1;
+  }
+  return { need, limit: openFileLimit() };
+}
+
+/** The soft RLIMIT_NOFILE, from /proc (Node has no getrlimit); undefined where unreadable. */
+export function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return !m || m[1] === 'unlimited' ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
   }
 }
 

@@ -118,13 +118,13 @@ describe('error-bus phase from KV', { skip: NEEDS_NATS }, () => {
     const sub = await busSubscriber(`tcp://${HOSTS.mainpc}:7150`);
     try {
       await setPhase(0);
-      let e = await errorFrom('mainpc/NLUAgent');
+      let e = await errorFrom('mainpc/NLUAgent', { severity: 'error' });
       assert.deepEqual(e.sent, { zmq: 1, nats: 0 });
 
       const toDual = await setPhase(1);
       assert.ok(toDual < 1000, `phase 1 seen after ${toDual} ms`);
       natsSeen.length = 0;
-      e = await errorFrom('mainpc/NLUAgent');
+      e = await errorFrom('mainpc/NLUAgent', { severity: 'error' });
       assert.deepEqual(e.sent, { zmq: 1, nats: 2 });
       const zmqCopy = await sub.waitFor((f) => f[0]!.toString().includes(e.id));
       const natsCopy = await waitFor(() => natsSeen.find((m) => m.subject === 'errors.agents.NLUAgent' && sc.decode(m.data).includes(e.id)));
@@ -139,7 +139,7 @@ describe('error-bus phase from KV', { skip: NEEDS_NATS }, () => {
       await waitFor(async () => !(await tcpOpen(HOSTS.mainpc, 7150)), 1000).catch(() => undefined);
       assert.equal(await tcpOpen(HOSTS.mainpc, 7150), false, '7150 is closed in phase 3');
       assert.equal(await tcpOpen(HOSTS.pc2, 7150), false);
-      e = await errorFrom('mainpc/NLUAgent');
+      e = await errorFrom('mainpc/NLUAgent', { severity: 'error' });
       assert.deepEqual(e.sent, { zmq: 0, nats: 2 });
 
       await setPhase(1);

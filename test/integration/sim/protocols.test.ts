@@ -3,7 +3,7 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sim } from '../../../source/sim/sim.js';
-import { exampleOverrides, EXAMPLES, fleet, httpGet, sim, sleep, specHealthRequest, zmqAsk } from './helpers.js';
+import { baseAgentReply, exampleOverrides, EXAMPLES, fleet, httpGet, probeEveryAgent, sim, sleep, specHealthRequest, zmqAsk } from './helpers.js';
 
 const HOSTS = { mainpc: '127.0.11.1', pc2: '127.0.11.2' };
 let s: Sim;
@@ -12,52 +12,11 @@ before(async () => {
   s = await sim({ machines: fleet(EXAMPLES), hosts: HOSTS, overrides: exampleOverrides(), nats: { mode: 'off', why: 'not needed here' } });
 });
 
-// BaseAgent._get_health_status() as json.dumps writes it: key order, ", " and ": ", floats with a point.
-const baseAgentReply = (name: string, port: number, rm: boolean) =>
-  new RegExp(
-    `^\\{"status": "ok", "ready": true, "initialized": true, "message": "${name} is healthy", ` +
-      `"timestamp": "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d{6})?", "uptime": \\d+\\.\\d+(e-\\d\\d)?, "active_threads": \\d+, ` +
-      `"health_checks": \\{"port_accessible": true, "redis_connected": true, "ready_signal": true\\}, ` +
-      `"health_details": \\{"port": ${port}, "redis_host": "localhost:6379", "ready_signal": \\{"status": "ready", .*\\}\\}, ` +
-      `"health_status": "healthy"${rm ? ', "service": "ResourceManager", "additional_info": \\{\\}' : ''}\\}$`,
-  );
-
 describe('every simulated agent answers a client written from the spec', () => {
   test('REQ, LINGER 0, 5 s timeout, {"action":"health_check","timestamp":...}', async () => {
-    const checked: string[] = [];
-    await Promise.all(
-      s.machines.flatMap((m) =>
-        m.agents.map(async (a) => {
-          const host = a.plan.host;
-          const answered: string[] = [];
-          for (const b of a.bound) {
-            if (a.plan.protocol === 'http' && b.kind === 'http') {
-              const r = await httpGet(`http://${host}:${b.port}/health`);
-              assert.deepEqual(r, { status: 200, type: 'application/json', body: '{"status":"ok"}' }, `${a.key} ${b.role} ${b.port}`);
-              answered.push(b.role);
-            }
-            if (b.kind !== 'zmq-rep') continue;
-            const r = await zmqAsk(`tcp://${host}:${b.port}`, specHealthRequest());
-            assert.equal(r.kind, 'reply', `${a.key} ${b.role} ${b.port} timed out`);
-            if (r.kind !== 'reply') continue;
-            if (a.plan.protocol === 'unified' && b.role === 'health') {
-              // The WP-07 socket takes plain strings: JSON is an unknown request, answered raw.
-              assert.equal(r.text, 'Unknown health request', a.key);
-            } else if (a.isResourceManager && b.role === 'main') {
-              // ResourceManager overrides handle_request: health actions are unknown on its main port.
-              assert.equal(r.text, '{"status": "error", "message": "Unknown action: health_check"}');
-            } else {
-              assert.match(r.text, baseAgentReply(a.name, a.plan.model.port.value, a.isResourceManager), `${a.key} ${b.role} ${b.port}`);
-              assert.equal(JSON.parse(r.text).status, 'ok'); // the canonical client's verdict
-            }
-            answered.push(b.role);
-          }
-          assert.ok(answered.length > 0, `${a.key} answered on no endpoint (bound: ${a.bound.map((b) => b.role).join(', ')})`);
-          checked.push(a.key);
-        }),
-      ),
-    );
-    assert.equal(checked.length, s.machines.reduce((n, m) => n + m.agents.length, 0));
+    const { checked, problems } = await probeEveryAgent(s);
+    assert.deepEqual(problems, []);
+    assert.equal(checked, s.machines.reduce((n, m) => n + m.agents.length, 0));
   });
 
   test('UnifiedHealthMixin: plain-string health_check and detailed_health, WP-07 schema', async () => {
