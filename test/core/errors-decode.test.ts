@@ -63,6 +63,8 @@ describe('ZMQ variants', () => {
     const cross = { ...variantD, cross_machine_alert: true, originating_machine: 'PC2' };
     const c = ok(decodeZmq(frames(`CROSS_MACHINE_ERROR:PC2:${JSON.stringify(cross)}`), 'mainpc', T));
     assert.equal(c.format, 'zmq-d-cross');
+    assert.equal(c.machine, 'pc2', 'arrived on MainPC\'s bus, but it is PC2\'s error');
+    assert.equal(e.machine, 'pc2');
     assert.deepEqual(c.ids, ['e-d-1'], 'the cross-machine copy carries the same id, so it can be matched');
   });
 

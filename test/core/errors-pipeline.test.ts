@@ -67,6 +67,14 @@ describe('cross-bus dedup', () => {
     assert.equal(p.rows.newest()[0]!.bus, 'nats');
   });
 
+  test('id-less repeats on one bus are new occurrences (variant B floods), not copies', () => {
+    const p = new ErrorPipeline({ flood: { rateCount: 5, rateWindowMs: 10_000, rules: [] } });
+    for (let i = 0; i < 50; i++) p.add(ev({ bus: 'zmq', format: 'zmq-b' }), i);
+    assert.equal(p.counters.copies, 0);
+    assert.equal(p.counters.shown + p.counters.collapsed, 50);
+    assert.equal(p.rows.newest()[0]!.count, 45);
+  });
+
   test('distinct ids with the same text are distinct errors', () => {
     const p = new ErrorPipeline();
     p.add(ev({ bus: 'zmq', ids: ['a'] }), 0);

@@ -73,7 +73,17 @@ function event(
 }
 
 /** Variant A and D bodies share the `error_data` envelope. */
-function fromEnvelope(body: Dict, machine: string, receivedAt: number, format: ErrorFormat, category?: string): Decoded {
+// PC2ErrorPublisher names its machine (source_machine / originating_machine): its cross-machine
+// copy arrives on MainPC's bus but is PC2's error.
+const originOf = (body: Dict, fallback: string): string => {
+  const named = str(body.originating_machine) ?? str(body.source_machine);
+  if (!named) return fallback;
+  const id = named.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return id === 'mainpc' ? 'mainpc' : id;
+};
+
+function fromEnvelope(body: Dict, bus: string, receivedAt: number, format: ErrorFormat, category?: string): Decoded {
+  const machine = originOf(body, bus);
   const data = dict(body.error_data);
   const details = dict(data.details);
   const type = str(data.error_type) ?? 'error';

@@ -133,17 +133,18 @@ export class ErrorPipeline {
       entry = this.window.get(key);
       if (entry) break;
     }
-    if (entry && !(idKeys.length === 0 && entry.buses.size > 1)) {
-      if (entry.buses.has(bus)) {
-        this.counters.copies++;
-        return false;
-      }
+    if (entry && !entry.buses.has(bus)) {
       entry.buses.add(bus);
       this.counters.matched++;
       entry.row.bus = 'both';
       entry.row.rev++;
       return true;
     }
+    if (entry && idKeys.length > 0) {
+      this.counters.copies++; // the same id again on the same bus
+      return false;
+    }
+    // No id and seen on this bus already: the same text again is a new occurrence (floods).
 
     const verdict = this.flood.check(event, now);
     let row: ErrorRow | undefined;
