@@ -101,7 +101,10 @@ export class Sim {
     const ids = options.machines.map((m) => m.id);
     const hosts = { ...defaultHosts(ids), ...options.hosts };
     for (const [id, host] of Object.entries(hosts)) {
+      if (!ids.includes(id)) throw new SimInputError(`host given for ${id}, which is not in the fleet (machines: ${ids.join(', ')})`);
       if (!isLoopback(host)) throw new SimInputError(`host for ${id} is ${host}: the simulator binds loopback addresses only (127.0.0.0/8)`);
+      const twin = ids.find((other) => other !== id && hosts[other] === host);
+      if (twin) throw new SimInputError(`${id} and ${twin} both on ${host}: two machines on one address clash on every port they share`);
     }
     const plan = planSim(options.machines, hosts, options.overrides);
     const sim = new Sim(plan, options);
@@ -123,7 +126,7 @@ export class Sim {
       }
       sim.lastTick = sim.lastStep = Date.now();
       for (const m of sim.machines) m.step(sim.lastTick, 0);
-      sim.ticker = setInterval(() => sim.tick(), options.tickMs ?? 50);
+      sim.ticker = setInterval(() => sim.tick(), options.tickMs ?? 100);
       sim.startupMs = Math.round(performance.now() - began);
       return sim;
     } catch (error) {

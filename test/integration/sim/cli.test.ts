@@ -35,6 +35,14 @@ describe('opsdeck sim', () => {
     assert.equal(await tcpOpen('127.0.15.1', 5709), false);
   });
 
+  test('without nats-server it runs the ZMQ side and says how to install it', async () => {
+    const out: string[] = [];
+    const io: Io = { out: (t) => out.push(t), err: (t) => out.push(t), env: { PATH: '', NATS_SERVER_BIN: '/nonexistent/nats-server' }, cwd: ROOT };
+    assert.equal(await main(['sim', ...FLEET, '--duration', '0.2'], io), 0);
+    assert.ok(out.includes('nats: off: nats-server not found; the NATS side is off (install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL)'), out.join('\n'));
+    assert.match(out.find((l) => l.startsWith('pc2 '))!, /error bus tcp:\/\/127\.0\.15\.2:7150 open; nats off;/);
+  });
+
   test('bad input: exit 2, a clear message, nothing left bound', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'opsdeck-sim-test-'));
     try {
@@ -42,6 +50,8 @@ describe('opsdeck sim', () => {
       writeFileSync(badOverrides, 'agents:\n  NLUAgent: {protocol: grpc, vram: 5}\n');
       const cases: [string[], RegExp][] = [
         [[...FLEET, '--hosts', 'mainpc=10.0.0.1'], /host for mainpc is 10\.0\.0\.1: the simulator binds loopback addresses only/],
+        [[...FLEET, '--hosts', 'mainpc=127.0.15.1,pc2=127.0.15.1'], /mainpc and pc2 both on 127\.0\.15\.1: two machines on one address clash/],
+        [[...FLEET, '--hosts', 'pc3=127.0.15.3'], /host given for pc3, which is not in the fleet \(machines: mainpc, pc2\)/],
         [[...FLEET, '--overrides', badOverrides], /agents\.NLUAgent\.protocol: must be one of base-agent, unified, http/],
         [[...FLEET, '--slow', 'NLUAgent'], /--slow NLUAgent: expected AGENT=VALUE/],
         [[...FLEET, '--malformed', 'NLUAgent=weird'], /kind must be bad-json \| oversize \| binary \| escape/],

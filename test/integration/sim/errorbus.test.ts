@@ -162,3 +162,46 @@ describe('error-bus phase from KV', { skip: NEEDS_NATS }, () => {
     await waitFor(() => s.phase.phase === 0, 1000);
   });
 });
+
+describe('NATS side', { skip: NEEDS_NATS }, () => {
+  test('resources: one sample per machine per second on opsdeck.<machine>.resources', async () => {
+    const samples: { subject: string; body: Record<string, unknown> }[] = [];
+    const sub = nc.subscribe('opsdeck.*.resources', { callback: (_e, m) => samples.push({ subject: m.subject, body: JSON.parse(sc.decode(m.data)) }) });
+    try {
+      await waitFor(() => samples.some((x) => x.subject === 'opsdeck.mainpc.resources') && samples.some((x) => x.subject === 'opsdeck.pc2.resources'), 2500);
+      const pc2 = samples.find((x) => x.subject === 'opsdeck.pc2.resources')!.body;
+      assert.deepEqual(Object.keys(pc2), ['machine', 'ts', 'source', 'gpu', 'cpuPct', 'ramTotalMb', 'ramUsedMb', 'throttleLevel', 'agents']);
+      assert.deepEqual([pc2.machine, pc2.source, (pc2.gpu as { name: string }).name, (pc2.gpu as { totalMb: number }).totalMb], ['pc2', 'sim', 'NVIDIA GeForce RTX 3060', 12288]);
+      const main = samples.find((x) => x.subject === 'opsdeck.mainpc.resources')!.body;
+      assert.equal((main.gpu as { name: string }).name, 'NVIDIA GeForce RTX 4090');
+      const vision = (pc2.agents as { name: string; vramMb: number }[]).find((a) => a.name === 'VisionProcessingAgent')!;
+      assert.ok(vision.vramMb > 3500 && vision.vramMb < 5000, `VisionProcessingAgent holds ${vision.vramMb} MB (override 4200)`);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  test('--nats URL: uses the given server; an unreachable one is refused and nothing stays bound', async () => {
+    const { startNatsServer } = await import('../../../source/adapters/nats-server.js');
+    const { startSim, SimInputError } = await import('../../../source/sim/sim.js');
+    const server = await startNatsServer();
+    try {
+      const other = await startSim({ machines: fleet({ pc2: EXAMPLES.pc2 }), hosts: { pc2: '127.0.12.9' }, nats: { mode: 'url', url: server.url }, controlPort: 0, errorRate: 0 });
+      try {
+        assert.equal(other.natsUrl, server.url);
+        const probe = await natsClient(server.url);
+        const reply = await probe.request('opsdeck.sim.control', sc.encode('{"fault": "status"}'), { timeout: 2000 });
+        assert.equal(JSON.parse(sc.decode(reply.data)).machines[0].id, 'pc2');
+      } finally {
+        await other.stop();
+      }
+    } finally {
+      await server.stop();
+    }
+    await assert.rejects(
+      startSim({ machines: fleet({ pc2: EXAMPLES.pc2 }), hosts: { pc2: '127.0.12.9' }, nats: { mode: 'url', url: 'nats://127.0.0.1:1' }, controlPort: 0 }),
+      (e: Error) => e instanceof SimInputError && /^cannot use NATS at nats:\/\/127\.0\.0\.1:1: /.test(e.message),
+    );
+    assert.equal(await tcpOpen('127.0.12.9', 7113), false, 'nothing left bound');
+  });
+});
