@@ -50,10 +50,13 @@ export class SimAgent {
   /** Ports bound in the current run; ports another process holds. */
   bound: PlannedBind[] = [];
   lostToOthers: Clash[] = [];
-  readonly requests: RequestSeries[] = [];
-  readonly errors = new Map<string, { errorType: string; severity: string; count: number; created: number }>();
+  requests: RequestSeries[] = [];
+  errors = new Map<string, { errorType: string; severity: string; count: number; created: number }>();
   errorCount = 0;
   lastError: string | null = null;
+  /** UnifiedHealthMixin's own error_count / last_error: exceptions in its health loop only. */
+  private mixinErrors = 0;
+  private mixinLastError: string | null = null;
   private closers: (() => void | Promise<void>)[] = [];
   private timers = new Set<NodeJS.Timeout>();
   private readonly threads: number;
@@ -96,6 +99,11 @@ export class SimAgent {
     this.status = 'up';
     this.startedAt = this.host.now();
     this.wedged.clear();
+    // A new process: its metrics registry and the mixin's counters start from zero.
+    this.requests = [];
+    this.errors = new Map();
+    this.mixinErrors = 0;
+    this.mixinLastError = null;
     const results = await Promise.all(this.plan.binds.map(async (b) => ({ b, failure: await this.open(b) })));
     this.bound = results.filter((r) => !r.failure).map((r) => r.b);
     this.lostToOthers = results
@@ -160,7 +168,7 @@ export class SimAgent {
   private unifiedState(): UnifiedState {
     const load = this.host.load();
     // The mixin reports degraded past 10 errors; a degraded fault is exactly that.
-    const errorCount = this.degraded ? Math.max(11, this.errorCount) : this.errorCount;
+    const errorCount = this.degraded ? Math.max(11, this.mixinErrors) : this.mixinErrors;
     return {
       name: this.name,
       startedAt: this.startedAt,
@@ -170,7 +178,7 @@ export class SimAgent {
       activeThreads: this.threads,
       zmqConnections: 0,
       errorCount,
-      lastError: this.degraded && !this.lastError ? 'simulated fault: degraded' : this.lastError,
+      lastError: this.degraded && !this.mixinLastError ? 'simulated fault: degraded' : this.mixinLastError,
     };
   }
 
@@ -256,8 +264,8 @@ export class SimAgent {
       if (role === 'health' && this.plan.protocol === 'unified') {
         const r = unifiedReply(payload, this.unifiedState());
         if (r.kind === 'wedge') {
-          this.errorCount += 1; // the mixin counts the exception it swallowed
-          this.lastError = "'utf-8' codec can't decode byte";
+          this.mixinErrors += 1; // the mixin counts the exception it swallowed
+          this.mixinLastError = "'utf-8' codec can't decode byte";
         }
         answer = r.kind === 'wedge' ? { wedge: true } : { send: r.kind === 'json' ? pyDumps(r.body) : r.body };
       } else if (role === 'health') {

@@ -104,6 +104,7 @@ export async function openHttp(
     server.listen({ host, port, exclusive: true }, () => resolve(true));
   });
   if (listening !== true) return listening;
+  server.on('error', () => undefined); // after listen (EMFILE on accept): keep serving the rest
   return {
     ok: true,
     close: () =>
@@ -128,6 +129,7 @@ export async function openTcp(host: string, port: number): Promise<Opened<{ clos
     server.listen({ host, port, exclusive: true }, () => resolve(true));
   });
   if (listening !== true) return listening;
+  server.on('error', () => undefined);
   return {
     ok: true,
     close: () =>

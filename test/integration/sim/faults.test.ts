@@ -179,6 +179,23 @@ describe('faults', { skip: NEEDS_NATS }, () => {
     await natsControl({ fault: 'vram-spike', mb: 0 });
   });
 
+  test("upstream's stuck loops: non-UTF-8 wedges the WP-07 socket, bad JSON wedges ResourceManager; restart clears", async () => {
+    const wp07 = `tcp://${HOSTS.mainpc}:6612`; // ChainOfThoughtAgent, UnifiedHealthMixin
+    assert.equal((await zmqAsk(wp07, new Uint8Array([0xff, 0xfe]), 300)).kind, 'timeout', 'recv_string raised: no reply');
+    assert.equal((await zmqAsk(wp07, 'health_check', 300)).kind, 'timeout', 'and none after it');
+    const rm = `tcp://${HOSTS.pc2}:7113`;
+    assert.equal((await zmqAsk(rm, '{"action": ', 300)).kind, 'timeout', 'recv_json raised: no reply');
+    assert.equal((await zmqAsk(rm, '{"action": "get_stats"}', 300)).kind, 'timeout');
+    const status = (await zmqControl({ fault: 'status' })) as { machines: { agents: { name: string; wedged: string[] }[] }[] };
+    assert.deepEqual(status.machines[0]!.agents.find((a) => a.name === 'ChainOfThoughtAgent')!.wedged, ['health']);
+    assert.deepEqual(status.machines[1]!.agents.find((a) => a.name === 'ResourceManager')!.wedged, ['main']);
+    await zmqControl({ fault: 'restart', agent: 'ChainOfThoughtAgent' });
+    await zmqControl({ fault: 'restart', agent: 'ResourceManager' });
+    const again = await zmqAsk(wp07, 'health_check');
+    assert.equal(again.kind === 'reply' && JSON.parse(again.text).health_metrics.error_count, 0, 'a restart starts a new mixin');
+    assert.equal((await zmqAsk(rm, '{"action": "check_resources"}')).kind, 'reply');
+  });
+
   test('bad requests are refused with a reason and change nothing', async () => {
     assert.deepEqual(await zmqControl('not json'), { ok: false, error: 'request is not JSON: expected {"fault": "...", "agent": "...", ...}' });
     assert.match(String((await zmqControl({ fault: 'explode' })).error), /unknown fault "explode": expected one of kill, restart/);
