@@ -1,0 +1,77 @@
+// The audit trail: one JSON line per operator action, appended and fsynced before the action
+// reports success, so a crash right after cannot lose the record. Never holds secrets: callers
+// pass arguments through `redactArgs` first.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { homedir, userInfo } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface AuditEntry {
+  time: string;
+  /** $USER, plus the SSH client address when the operator came in over SSH. */
+  operator: string;
+  machine: string;
+  action: string;
+  args: Record<string, unknown>;
+  outcome: 'ok' | 'refused' | 'failed' | 'cancelled';
+  detail?: string;
+}
+
+/** Default: $OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl. */
+export function auditPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  return env.OPSDECK_AUDIT ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'opsdeck', 'audit.jsonl');
+}
+
+export function operator(env: Readonly<Record<string, string | undefined>> = process.env): string {
+  let user = env.USER ?? env.LOGNAME;
+  if (!user) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = 'unknown';
+    }
+  }
+  const ssh = env.SSH_CONNECTION?.split(' ')[0];
+  return ssh ? `${user}@${ssh}` : user;
+}
+
+const SECRET = /pass|secret|token|key|jwt|credential|private/i;
+
+/** Drops values whose names say they are secret; the audit says a secret was given, not which. */
+export function redactArgs(args: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : v]));
+}
+
+export function appendAudit(entry: Omit<AuditEntry, 'time' | 'operator'> & Partial<Pick<AuditEntry, 'time' | 'operator'>>, path = auditPath()): AuditEntry {
+  const full: AuditEntry = { time: entry.time ?? new Date().toISOString(), operator: entry.operator ?? operator(), ...entry, args: redactArgs(entry.args) };
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const fd = openSync(path, 'a', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(full)}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return full;
+}
+
+export type AuditRead = { entries: AuditEntry[]; bad: Array<{ line: number; reason: string }> };
+
+/** Reads the trail; a damaged line is reported with its number, the rest still read. */
+export function readAudit(path = auditPath()): AuditRead {
+  if (!existsSync(path)) return { entries: [], bad: [] };
+  const entries: AuditEntry[] = [];
+  const bad: AuditRead['bad'] = [];
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      try {
+        const value = JSON.parse(line) as AuditEntry;
+        if (typeof value.action !== 'string' || typeof value.time !== 'string') throw new Error('missing action or time');
+        entries.push(value);
+      } catch (error) {
+        bad.push({ line: i + 1, reason: (error as Error).message });
+      }
+    });
+  return { entries, bad };
+}
