@@ -25,7 +25,20 @@ export function rng(seed: number): () => number {
 
 /** A UUID4-shaped id derived from `seed`: upstream sends `str(uuid.uuid4())`, so consumers see this shape. */
 export function uuidFrom(seed: string): string {
-  const hex = [0, 1, 2, 3].map((i) => hash32(`${i}:${seed}`).toString(16).padStart(8, '0')).join('');
-  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+  return uuidNext(rng(hash32(seed)));
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** The next UUID4-shaped id from a seeded stream (cheaper than hashing a seed per id). */
+export function uuidNext(next: () => number): string {
+  const b: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const u = Math.floor(next() * 4294967296);
+    b.push(u >>> 24, (u >>> 16) & 0xff, (u >>> 8) & 0xff, u & 0xff);
+  }
+  b[6] = (b[6]! & 0x0f) | 0x40; // version 4
+  b[8] = (b[8]! & 0x3f) | 0x80; // RFC 4122 variant
+  const h = b.map((x) => HEX[x]!);
+  return `${h[0]}${h[1]}${h[2]}${h[3]}-${h[4]}${h[5]}-${h[6]}${h[7]}-${h[8]}${h[9]}-${h[10]}${h[11]}${h[12]}${h[13]}${h[14]}${h[15]}`;
 }

@@ -144,9 +144,13 @@ export async function openTcp(host: string, port: number): Promise<Opened<{ clos
  * A PUB socket with a bounded queue in front: zeromq.js allows one send in flight per socket,
  * and a flood must cost memory up to the bound only (drops are counted, as a HWM would).
  */
+const EMPTY: (string | Uint8Array)[] = [];
+
 export class PubOutbox {
   readonly sock: zmq.Publisher;
+  // A queue with a moving head: Array.shift() on a 20k-long array is O(n) per message.
   private queue: (string | Uint8Array)[][] = [];
+  private head = 0;
   private pumping = false;
   private endpoint: string | undefined;
   sent = 0;
@@ -154,7 +158,9 @@ export class PubOutbox {
   closed = false;
 
   constructor(context: zmq.Context, readonly limit = 20_000) {
-    this.sock = new zmq.Publisher({ context, linger: 0, sendHighWaterMark: 100_000 });
+    // sendTimeout 0: a PUB never blocks (it drops at the HWM), and without it zeromq.js resolves
+    // only 512 sends per event-loop turn, which a busy loop turns into a trickle.
+    this.sock = new zmq.Publisher({ context, linger: 0, sendHighWaterMark: 100_000, sendTimeout: 0 });
   }
 
   async bind(endpoint: string): Promise<BindFailure | undefined> {
@@ -169,7 +175,7 @@ export class PubOutbox {
   }
 
   push(frames: (string | Uint8Array)[]): boolean {
-    if (this.closed || this.queue.length >= this.limit) {
+    if (this.closed || this.queue.length - this.head >= this.limit) {
       this.dropped += 1;
       return false;
     }
@@ -181,10 +187,17 @@ export class PubOutbox {
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
-      while (this.queue.length > 0 && !this.closed) {
-        const frames = this.queue.shift()!;
+      while (this.head < this.queue.length && !this.closed) {
+        const frames = this.queue[this.head]!;
+        this.queue[this.head++] = EMPTY;
+        if (this.head >= 4096 && this.head * 2 >= this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
         await this.sock.send(frames);
         this.sent += 1;
+        // Sends resolve synchronously now: yield now and then so replies and timers still run.
+        if (this.sent % 1000 === 0) await new Promise((r) => setImmediate(r));
       }
     } catch {
       // closed mid-send
@@ -197,8 +210,9 @@ export class PubOutbox {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.dropped += this.queue.length;
+    this.dropped += this.queue.length - this.head;
     this.queue = [];
+    this.head = 0;
     this.sock.close();
     const at = this.endpoint ? endpointParts(this.endpoint) : undefined;
     if (at) await released(at.host, at.port);

@@ -1,7 +1,7 @@
 // Makes plausible errors for an agent: the types and messages the fleet's logs are full of,
 // with severities weighted like a normal day (mostly error and warning, some critical).
 import type { SimError, SimSeverity } from '../core/errors/encode.js';
-import { uuidFrom } from '../core/seeded.js';
+import { hash32, rng, uuidNext } from '../core/seeded.js';
 
 export interface ErrorContext {
   machine: string;
@@ -35,45 +35,61 @@ const TEMPLATES: Template[] = [
 ];
 
 // A normal day: errors and warnings dominate.
-const WEIGHTS: Record<SimSeverity, number> = { error: 0.5, warning: 0.3, info: 0.1, critical: 0.1 };
+const WEIGHTS: [SimSeverity, number][] = [
+  ['error', 0.5],
+  ['warning', 0.3],
+  ['info', 0.1],
+  ['critical', 0.1],
+];
+
+// Candidate templates, computed once per key: a 20k/s flood asks the same question each time.
+const CANDIDATES = new Map<string, Template[]>();
+function candidates(type: string | undefined, severity: SimSeverity, gpu: boolean): Template[] {
+  const key = type ? `t:${type}` : `s:${severity}:${gpu}`;
+  let found = CANDIDATES.get(key);
+  if (!found) {
+    found = TEMPLATES.filter((t) => (type ? t.type === type : t.severity === severity && (!t.gpuOnly || gpu)));
+    CANDIDATES.set(key, found);
+  }
+  return found;
+}
 
 export class ErrorMaker {
-  private seq = 0;
+  private readonly idStream: () => number;
 
   constructor(
     private readonly random: () => number,
-    private readonly seed: number,
-  ) {}
+    seed: number,
+  ) {
+    // Ids repeat run to run for a seed (same faults in the same order give the same ids).
+    this.idStream = rng(hash32(`ids/${seed}`));
+  }
 
   private pick = <T>(xs: readonly T[]): T => xs[Math.floor(this.random() * xs.length)]!;
-
-  private nextIds(c: ErrorContext): { id: string; natsId: string } {
-    const n = this.seq++;
-    const base = `${this.seed}/${c.machine}/${c.agent}/${n}`;
-    return { id: uuidFrom(base), natsId: uuidFrom(`${base}/nats`) };
-  }
 
   /** A random error, or one of `type` when given (floods repeat one type, as real floods do). */
   make(c: ErrorContext, now: number, want?: { type?: string; severity?: SimSeverity; message?: string }): SimError {
     const roll = this.random();
     let acc = 0;
     let severity: SimSeverity = 'error';
-    for (const [s, w] of Object.entries(WEIGHTS) as [SimSeverity, number][]) {
-      acc += w;
+    for (let i = 0; i < WEIGHTS.length; i++) {
+      acc += WEIGHTS[i]![1];
       if (roll < acc) {
-        severity = s;
+        severity = WEIGHTS[i]![0];
         break;
       }
     }
-    const candidates = TEMPLATES.filter((t) => (want?.type ? t.type === want.type : t.severity === severity && (!t.gpuOnly || c.usesGpu)));
-    const template = candidates.length ? this.pick(candidates) : TEMPLATES[0]!;
+    const type = want?.type;
+    const found = candidates(type, severity, c.usesGpu);
+    const template = found.length ? this.pick(found) : TEMPLATES[0]!;
     return {
-      ...this.nextIds(c),
+      id: uuidNext(this.idStream),
+      natsId: uuidNext(this.idStream),
       at: now,
       machine: c.machine,
       agent: c.agent,
-      errorType: want?.type ?? template.type,
-      severity: want?.severity ?? (want?.type ? template.severity : severity),
+      errorType: type ?? template.type,
+      severity: want?.severity ?? (type ? template.severity : severity),
       message: want?.message ?? template.message(c, this.pick),
       details: { host: c.host },
       host: c.host,

@@ -85,6 +85,9 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
       },
     });
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+    // nats_error_bus.py sends one body to two to four subjects: encode it once.
+    let lastText = '';
+    let lastBytes = new Uint8Array();
     return {
       url,
       maxPayload,
@@ -93,7 +96,13 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
       // wait for one JetStream ack per message.
       publish(msg) {
         if (nc.isClosed()) return false;
-        const data = typeof msg.data === 'string' ? encoder.encode(msg.data) : msg.data;
+        let data: Uint8Array;
+        if (typeof msg.data !== 'string') data = msg.data;
+        else if (msg.data === lastText) data = lastBytes;
+        else {
+          data = lastBytes = encoder.encode(msg.data);
+          lastText = msg.data;
+        }
         if (data.byteLength > maxPayload) return false;
         if (msg.headers) {
           const h = natsHeaders();

@@ -46,19 +46,16 @@ export function floatRepr(x: number): string {
 
 const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
 
+// Printable ASCII except the quote and the backslash: the common case, returned as is.
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const NEEDS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
+
 /** json.dumps string with ensure_ascii=True: only printable ASCII (space..~) passes unescaped. */
 export function pyString(text: string): string {
-  let out = '"';
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    const code = text.charCodeAt(i);
-    const short = SHORT[ch];
-    if (short) out += short;
-    else if (code >= 0x20 && code <= 0x7e) out += ch;
-    // UTF-16 code units are exactly the surrogate pairs Python writes for astral characters.
-    else out += `\\u${code.toString(16).padStart(4, '0')}`;
-  }
-  return `${out}"`;
+  if (PLAIN.test(text)) return `"${text}"`;
+  // UTF-16 code units are exactly the surrogate pairs Python writes for astral characters.
+  const body = text.replace(NEEDS_ESCAPE, (ch) => SHORT[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return `"${body}"`;
 }
 
 export function pyDumps(value: PyValue): string {
