@@ -2,7 +2,9 @@
 // parses them one at a time (memory stays flat over thousands of files), hands each to the
 // pure rules in source/core/lint, and never lets one bad file stop the run.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, join, relative, sep } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { parseCompose } from '../core/lint/compose.js';
@@ -65,6 +67,8 @@ export interface LintOptions {
   env: Env;
   /** Compose files only (`lint compose`): the Python scan is skipped. */
   composeOnly?: boolean;
+  /** Worker threads for the Python files (default: one per core, for big trees only). */
+  workers?: number;
 }
 
 export interface LintRun {
@@ -82,19 +86,10 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
   const baseAgent = new Map<string, boolean>();
 
   if (files.python.length > 0 && !opts.composeOnly) {
-    const parser = await pythonParser();
-    const scripts = agentsByScript(opts.machines);
-    for (const path of files.python) {
-      let text: string;
-      try {
-        text = readFileSync(path, 'utf8');
-      } catch (error) {
-        findings.push(unreadable(show(path), why(error)));
-        continue;
-      }
-      const result = lintPython(parsePython(parser, show(path), text), { rules: opts.rules, agents: scripts.get(fromRoot(path)) ?? [] });
+    const batch = { files: files.python, root: opts.root, cwd: opts.cwd, rules: [...opts.rules], machines: opts.machines };
+    for (const result of await lintPythonParallel(batch, opts.workers)) {
       findings.push(...result.findings);
-      baseAgent.set(fromRoot(path), result.baseAgent);
+      for (const [script, yes] of result.baseAgent) baseAgent.set(script, yes);
     }
   }
 
@@ -111,7 +106,83 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
   }
   const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
   findings.push(...composed.findings, ...lintFleet(opts.machines, opts.rules));
-  return { findings: findings.sort(byLocation), files: { python: opts.composeOnly ? 0 : files.python.length, compose: inputs.length }, placed: composed.placed, plans: composed.plans };
+  return {
+    findings: findings.sort(byLocation),
+    files: { python: opts.composeOnly ? 0 : files.python.length, compose: inputs.length },
+    placed: composed.placed,
+    plans: composed.plans,
+  };
+}
+
+/** A share of the Python files, as plain data a worker thread can receive. */
+export interface PythonBatch {
+  files: string[];
+  root: string;
+  cwd: string;
+  rules: RuleId[];
+  machines: readonly Machine[];
+}
+
+export interface PythonBatchResult {
+  findings: Finding[];
+  /** script path (from the linted root) -> defines or imports BaseAgent */
+  baseAgent: [string, boolean][];
+}
+
+/** Parses and checks Python files one at a time; an unreadable file is a finding. */
+export async function lintPythonFiles(batch: PythonBatch): Promise<PythonBatchResult> {
+  const parser = await pythonParser();
+  const scripts = agentsByScript(batch.machines);
+  const rules = new Set(batch.rules);
+  const out: PythonBatchResult = { findings: [], baseAgent: [] };
+  for (const path of batch.files) {
+    const shown = relative(batch.cwd, path) || path;
+    const rel = relative(batch.root, path).split(sep).join('/');
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (error) {
+      out.findings.push(unreadable(shown, why(error)));
+      continue;
+    }
+    const result = lintPython(parsePython(parser, shown, text), { rules, agents: scripts.get(rel) ?? [] });
+    out.findings.push(...result.findings);
+    out.baseAgent.push([rel, result.baseAgent]);
+  }
+  return out;
+}
+
+// Below this many files a worker's start-up (wasm load included) costs more than it saves.
+const PER_WORKER = 150;
+
+async function lintPythonParallel(batch: PythonBatch, asked?: number): Promise<PythonBatchResult[]> {
+  const workers = asked ?? Math.min(availableParallelism(), Math.floor(batch.files.length / PER_WORKER));
+  if (workers < 2) return [await lintPythonFiles(batch)];
+  // Interleaved shares: neighbouring files are alike in size, so each worker gets a fair mix.
+  const shares = Array.from({ length: workers }, (_, w) => ({ ...batch, files: batch.files.filter((_f, i) => i % workers === w) }));
+  return Promise.all(shares.map((share) => runWorker(share)));
+}
+
+function runWorker(share: PythonBatch): Promise<PythonBatchResult> {
+  // Under tsx (tests, bench) this module is the .ts source; built, it is dist/adapters/*.js.
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  return new Promise((resolve, reject) => {
+    const entry = new URL(`./lint-worker${ext}`, import.meta.url);
+    // A worker does not inherit tsx's loader: register it first when running from source.
+    const worker =
+      ext === '.ts'
+        ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: share })
+        : new Worker(entry, { workerData: share });
+    let done = false;
+    worker.once('message', (result: PythonBatchResult) => {
+      done = true;
+      resolve(result);
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (!done) reject(new Error(`lint worker stopped with exit code ${code} before reporting`));
+    });
+  });
 }
 
 function unreadable(file: string, reason: string): Finding {

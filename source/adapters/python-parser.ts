@@ -26,7 +26,7 @@ export function parsePython(parser: Parser, file: string, text: string): PyModul
   if (!tree) throw new Error(`tree-sitter returned no tree for ${file}`);
   try {
     const cursor = tree.walk();
-    const root = copy(cursor, null);
+    const root = new Copier(tree.language, text).copy(cursor, null);
     cursor.delete();
     const mod: PyModule = { file, text, root };
     const error = tree.rootNode.hasError ? firstError(tree.rootNode) : emptyBlock(root);
@@ -37,25 +37,69 @@ export function parsePython(parser: Parser, file: string, text: string): PyModul
   }
 }
 
-function copy(cursor: TreeCursor, parent: PyNode | null): PyNode {
-  const start = cursor.startPosition;
-  const node: PyNode = {
-    type: cursor.nodeType,
-    field: cursor.currentFieldName,
-    from: cursor.startIndex,
-    to: cursor.endIndex,
-    line: start.row + 1,
-    col: start.column + 1,
-    children: [],
-    parent,
-  };
-  if (cursor.gotoFirstChild()) {
-    do {
-      if (cursor.nodeIsNamed || KEYWORDS.has(cursor.nodeType)) node.children.push(copy(cursor, node));
-    } while (cursor.gotoNextSibling());
-    cursor.gotoParent();
+/**
+ * Copies the wasm tree with as few calls into wasm as it can: every cursor read crosses the
+ * boundary, so the type comes from its id (names and "is it kept" cached per id) and line:col
+ * from the start offset, not from separate reads. This is most of lint's time on big trees.
+ */
+class Copier {
+  private readonly lineStarts: number[] = [0];
+  private readonly keep: (boolean | undefined)[] = [];
+
+  constructor(
+    private readonly language: Language,
+    private readonly text: string,
+  ) {
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.lineStarts.push(i + 1);
   }
-  return node;
+
+  private kept(typeId: number, type: string): boolean {
+    let k = this.keep[typeId];
+    if (k === undefined) {
+      k = this.language.nodeTypeIsNamed(typeId) || KEYWORDS.has(type);
+      this.keep[typeId] = k;
+    }
+    return k;
+  }
+
+  private position(offset: number): { line: number; col: number } {
+    const starts = this.lineStarts;
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: offset - starts[lo]! + 1 };
+  }
+
+  copy(cursor: TreeCursor, parent: PyNode | null): PyNode {
+    const typeId = cursor.nodeTypeId;
+    const from = cursor.startIndex;
+    const { line, col } = this.position(from);
+    const node: PyNode = {
+      type: this.language.types[typeId] ?? 'ERROR',
+      field: parent ? (this.language.fields[cursor.currentFieldId] ?? null) : null,
+      from,
+      to: cursor.endIndex,
+      line,
+      col,
+      children: [],
+      parent,
+    };
+    // A plain string's pieces (quotes, content, escapes) are a third of a module's nodes and
+    // say nothing the string's own text does not; only f-strings hold code worth keeping.
+    if (node.type === 'string' && !/^[a-eg-z]*f/i.test(this.text.slice(from, from + 3))) return node;
+    if (cursor.gotoFirstChild()) {
+      do {
+        const id = cursor.nodeTypeId;
+        if (this.kept(id, this.language.types[id] ?? 'ERROR')) node.children.push(this.copy(cursor, node));
+      } while (cursor.gotoNextSibling());
+      cursor.gotoParent();
+    }
+    return node;
+  }
 }
 
 function firstError(root: Node): PySyntaxError | undefined {

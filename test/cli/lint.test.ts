@@ -131,6 +131,17 @@ describe('opsdeck lint (binary)', { skip: noDist }, () => {
     assert.match(findings[1]!.message, /cannot read unreadable\.py: permission denied/);
   });
 
+  test('a tree big enough for worker threads gives the same report', () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 320; i++) files[`pkg${i % 8}/m${i}.py`] = i % 40 === 0 ? REQ_CLIENT : `x = ${i}\n`;
+    const dir = tree(files);
+    const r = opsdeck(['lint', '--json', '.'], dir);
+    assert.equal(r.status, 1, r.stderr);
+    const { findings, summary } = JSON.parse(r.stdout) as { findings: JsonFinding[]; summary: { files: { python: number } } };
+    assert.equal(summary.files.python, 320);
+    assert.deepEqual(findings.map((f) => `${f.file}:${f.line}`), Array.from({ length: 8 }, (_, k) => `pkg0/m${k * 40}.py:7`).sort());
+  });
+
   test('an upstream checkout: configs are found, and the script drifts from its config', { skip: noReal }, () => {
     const dir = tree({
       'main_pc_code/agents/nlu_agent.py': [

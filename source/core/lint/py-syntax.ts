@@ -66,12 +66,20 @@ export function ancestor(node: PyNode, types: ReadonlySet<string>): PyNode | und
   return undefined;
 }
 
-/** Strips quotes and prefixes from a plain string literal; undefined for f-strings and concatenations. */
+/**
+ * The value of a plain string literal (quotes and prefix removed, escapes left as written);
+ * undefined for f-strings with interpolations and for anything that is not one string token.
+ * The adapter keeps no children for non-f strings, so this reads the token's own text.
+ */
 export function stringValue(mod: PyModule, node: PyNode | undefined): string | undefined {
   if (!node || node.type !== 'string') return undefined;
   if (node.children.some((c) => c.type === 'interpolation')) return undefined;
-  const content = node.children.filter((c) => c.type === 'string_content');
-  return content.map((c) => textOf(mod, c)).join('');
+  const raw = textOf(mod, node);
+  const prefix = /^[a-zA-Z]*/.exec(raw)![0];
+  const body = raw.slice(prefix.length);
+  const quote = body.startsWith('"""') || body.startsWith("'''") ? body.slice(0, 3) : body.slice(0, 1);
+  if (!quote || !body.endsWith(quote) || body.length < quote.length * 2) return undefined;
+  return body.slice(quote.length, body.length - quote.length);
 }
 
 export function intValue(mod: PyModule, node: PyNode | undefined): number | undefined {
