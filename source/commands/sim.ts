@@ -108,7 +108,11 @@ export function registerSim(program: Command, io: Io): Command {
   return addFleetOptions(
     program
       .command('sim')
-      .description('run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols')
+      .description(
+        'run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols ' +
+          '(default fleet: ../shared/fixtures/real beside the repo if present, else examples/; faults later over ' +
+          'the control socket or NATS opsdeck.sim.control)',
+      )
       .option('--overrides <file>', 'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)')
       .option('--no-overrides', 'use no overrides file')
       .option('--nats <url>', 'NATS server to use (default: start a private nats-server if one is installed)')
@@ -122,7 +126,7 @@ export function registerSim(program: Command, io: Io): Command {
       .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
       .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
       .option('--flood <agent=rate>', 'the agent publishes rate errors/s (repeatable)', collect, [])
-      .option('--malformed <agent=kind>', 'the agent sends one malformed frame: bad-json|oversize|binary|escape (repeatable)', collect, [])
+      .option('--malformed <agent=kind>', 'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)', collect, [])
       .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
       .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
   ).action(async (args: SimArgs) => {
