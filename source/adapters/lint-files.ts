@@ -105,7 +105,9 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
     inputs.push({ compose: parseCompose(text, show(path)), relPath: fromRoot(path) || basename(path) });
   }
   const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
-  findings.push(...composed.findings, ...lintFleet(opts.machines, opts.rules));
+  // the loader names config files by absolute path; findings name files as the user sees them
+  const fleet = lintFleet(opts.machines, opts.rules).map((f) => ({ ...f, file: show(f.file) }));
+  findings.push(...composed.findings, ...fleet);
   return {
     findings: findings.sort(byLocation),
     files: { python: opts.composeOnly ? 0 : files.python.length, compose: inputs.length },

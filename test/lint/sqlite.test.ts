@@ -100,6 +100,15 @@ describe('sqlite-writers on the real fleet', { skip: skipReal }, () => {
     assert.match(findings[0]!.message, /\/workspace\/memory\.db, as MemoryFusionHub on mainpc does/);
   });
 
+  test("dockerdir mainpc subdir: SystemDigitalTwin's data/unified_memory.db sits on ../../data, mounted read-write by six other services (info)", () => {
+    const { machines } = loadFleet({ mainpc: realDir + 'mainpc.startup_config.yaml', pc2: realDir + 'pc2.startup_config.yaml' }, {});
+    const file = 'docker-compose.dockerdir-mainpc-subdir.yml';
+    const compose = parseCompose(readFileSync(realDir + file, 'utf8'), file);
+    const findings = checkSqliteCompose([{ compose, relPath: file, place: placeCompose(file, compose, machines) }], machines);
+    assert.deepEqual(findings.map((f) => `${f.line}:${f.severity}`), ['99:info']);
+    assert.match(findings[0]!.message, /"system-digital-twin" keeps unified_memory\.db \(SystemDigitalTwin's config\.db_path\) on host folder \.\.\/\.\.\/data, which .*"service-registry".* also mount read-write/);
+  });
+
   test('ModelOps hub: both replicas name /app/data/learning_jobs.db but on separate volumes, so no finding', () => {
     const file = 'docker-compose.hub-model_ops_coordinator.yml';
     const compose = parseCompose(readFileSync(realDir + file, 'utf8'), file);

@@ -49,6 +49,7 @@ export function lintPython(mod: PyModule, ctx: PythonContext): PythonResult {
 
 function mentionsBaseAgent(index: PyIndex): boolean {
   const { mod } = index;
+  if (!mod.text.includes('BaseAgent')) return false;
   // Imports and superclasses are where the name appears; a string or comment mention is not use.
   let hit = false;
   const stack = [mod.root];
