@@ -8,6 +8,7 @@ import { registerPorts } from './commands/ports.js';
 import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
 import { registerAgent } from './commands/agent.js';
+import { registerCerts } from './commands/certs.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('opsdeck')
@@ -23,6 +24,7 @@ export function buildProgram(io: Io): Command {
   registerSim(program, io);
   registerStatus(program, io);
   registerAgent(program, io);
+  registerCerts(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });

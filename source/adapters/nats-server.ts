@@ -63,6 +63,10 @@ export interface StartNatsOptions {
   readyTimeoutMs?: number;
   /** Use (and keep) this JetStream store: a restart on the same dir keeps the streams. */
   storeDir?: string;
+  /** A config file (`-c`), e.g. one that includes `opsdeck certs`' auth.conf; flags still set host and port. */
+  configFile?: string;
+  /** Scheme of the URL returned (tls:// when the config turns TLS on). */
+  scheme?: 'nats' | 'tls';
 }
 
 export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
@@ -72,7 +76,8 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   const port = options.port || (await freePort(host));
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
-  const child: ChildProcess = spawn(bin, ['-a', host, '-p', String(port), '-js', '-sd', storeDir], {
+  const args = [...(options.configFile ? ['-c', options.configFile] : []), '-a', host, '-p', String(port), '-js', '-sd', storeDir];
+  const child: ChildProcess = spawn(bin, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -108,7 +113,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     await stop();
     throw error;
   }
-  return { url: `nats://${host}:${port}`, port, storeDir, pid: child.pid, stop };
+  return { url: `${options.scheme ?? 'nats'}://${host}:${port}`, port, storeDir, pid: child.pid, stop };
 }
 
 const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' | ') || '(no output)';

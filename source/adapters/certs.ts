@@ -1,0 +1,390 @@
+// Generates and inspects the fleet's security artefacts (see core/security/artefacts.ts for
+// the list): a CA and certificates (ECDSA P-256), the Ed25519 JWT key and JWKS, machine
+// tokens, upstream's secrets and CURVE certificates, and the nats-server include file. Every
+// private file is written 0600 atomically; nothing here prints a secret.
+import { createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import * as x509 from '@peculiar/x509';
+import * as zmq from 'zeromq';
+import {
+  artefactPlan,
+  basicProblems,
+  CURVE_NAMES,
+  daysBetween,
+  DEFAULT_NATS_HOST,
+  machineSans,
+  natsAuthConf,
+  natsUsers,
+  OPERATOR,
+  parseZplCertificate,
+  Z85_KEY,
+  zplCertificate,
+  type ArtefactSpec,
+  type ArtefactStatus,
+  type CertMachine,
+} from '../core/security/artefacts.js';
+import { decodeJwt } from '../core/security/token.js';
+import { generateSigningKey, mintToken, publicOf, type Jwks, type PrivateJwk, type PublicJwk } from './jwt.js';
+import { ensurePrivateDir, fsyncDir, writePublic, writeSecret } from './secret-files.js';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+const crypto = webcrypto;
+x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+
+export const MANIFEST = 'manifest.json';
+export const RETIRED = 'retired';
+
+export interface Manifest {
+  schema: 'opsdeck.certs/1';
+  generatedAt: string;
+  machines: CertMachine[];
+  natsHost: string;
+  /** kids and CA fingerprints still trusted from retired generations (until rotation is finished). */
+  retired: { stamp: string; kid: string | null; caFingerprint: string | null }[];
+}
+
+export interface GenerateOptions {
+  machines: CertMachine[];
+  natsHost?: string;
+  /** Machine and operator certificates. */
+  days?: number;
+  caDays?: number;
+  tokenDays?: number;
+  now?: Date;
+}
+
+export const DEFAULTS = { days: 397, caDays: 1825, tokenDays: 30 } as const;
+
+const serial = () => {
+  const b = randomBytes(16);
+  b[0] = b[0]! & 0x7f; // positive
+  return b.toString('hex');
+};
+
+async function pkcs8Pem(key: CryptoKey): Promise<string> {
+  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+}
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
+export const certFingerprint = (cert: x509.X509Certificate): string => sha256(new Uint8Array(cert.rawData));
+
+interface Issued {
+  certPem: string;
+  keyPem: string;
+}
+
+async function issue(
+  ca: { cert: x509.X509Certificate; key: CryptoKey },
+  cn: string,
+  sans: { dns: string[]; ips: string[] },
+  usages: string[],
+  notBefore: Date,
+  notAfter: Date,
+): Promise<Issued> {
+  const keys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${cn}, O=opsdeck fleet`,
+    issuer: ca.cert.subject,
+    notBefore,
+    notAfter,
+    signingKey: ca.key,
+    publicKey: keys.publicKey,
+    signingAlgorithm: EC,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
+      new x509.ExtendedKeyUsageExtension(usages, false),
+      new x509.SubjectAlternativeNameExtension([...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))], false),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+    ],
+  });
+  return { certPem: cert.toString('pem'), keyPem: await pkcs8Pem(keys.privateKey) };
+}
+
+/** Everything a generation writes: relative path -> bytes. Nothing touches the disk here. */
+export interface Generation {
+  files: Map<string, string>;
+  manifest: Manifest;
+  signingKey: PrivateJwk;
+  caPem: string;
+}
+
+export async function buildGeneration(options: GenerateOptions, carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = { trust: [], jwks: [], retired: [] }): Promise<Generation> {
+  const now = options.now ?? new Date();
+  const natsHost = options.natsHost ?? (options.machines.some((m) => m.id === DEFAULT_NATS_HOST) ? DEFAULT_NATS_HOST : options.machines[0]!.id);
+  const notBefore = new Date(now.getTime() - 5 * 60_000);
+  const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
+  const files = new Map<string, string>();
+
+  const caKeys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: 'CN=opsdeck fleet CA, O=opsdeck fleet',
+    notBefore,
+    notAfter: days(options.caDays ?? DEFAULTS.caDays),
+    keys: caKeys,
+    signingAlgorithm: EC,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const ca = { cert: caCert, key: caKeys.privateKey };
+  const caPem = caCert.toString('pem');
+  files.set('ca/ca.crt', caPem);
+  files.set('ca/ca.key', await pkcs8Pem(caKeys.privateKey));
+  files.set('ca/trust.pem', [caPem, ...carried.trust].map((p) => p.trim()).join('\n') + '\n');
+
+  const leafEnd = days(options.days ?? DEFAULTS.days);
+  for (const m of options.machines) {
+    const issued = await issue(ca, m.id, machineSans(m, natsHost), [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+    files.set(`tls/${m.id}.crt`, issued.certPem);
+    files.set(`tls/${m.id}.key`, issued.keyPem);
+  }
+  const op = await issue(ca, `${OPERATOR}-operator`, { dns: [OPERATOR], ips: [] }, [x509.ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+  files.set(`tls/${OPERATOR}.crt`, op.certPem);
+  files.set(`tls/${OPERATOR}.key`, op.keyPem);
+
+  const signingKey = generateSigningKey();
+  const jwks: Jwks = { keys: [publicOf(signingKey), ...carried.jwks.filter((k) => k.kid !== signingKey.kid)] };
+  files.set('jwt/signing.jwk', `${JSON.stringify(signingKey, null, 2)}\n`);
+  files.set('jwt/jwks.json', `${JSON.stringify(jwks, null, 2)}\n`);
+  for (const m of options.machines) {
+    files.set(`tokens/${m.id}.jwt`, mintToken(signingKey, { audience: m.id, subject: `${OPERATOR}-operator`, ttlS: (options.tokenDays ?? DEFAULTS.tokenDays) * 86_400, now: now.getTime() }));
+  }
+
+  // Upstream: one HS256 secret shared by every process on both machines (SecurityManager).
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const passwords: Record<string, string> = {};
+  for (const user of [...options.machines.map((m) => m.id), OPERATOR]) passwords[user] = randomBytes(24).toString('base64url');
+  const curve = Object.fromEntries(CURVE_NAMES.map((c) => [c, zmq.curveKeyPair()])) as Record<(typeof CURVE_NAMES)[number], { publicKey: string; secretKey: string }>;
+  for (const m of options.machines) {
+    files.set(`machines/${m.id}/secrets/JWT_SECRET`, jwtSecret);
+    files.set(`machines/${m.id}/secrets/NATS_USERNAME`, m.id);
+    files.set(`machines/${m.id}/secrets/NATS_PASSWORD`, passwords[m.id]!);
+    for (const c of CURVE_NAMES) {
+      files.set(`machines/${m.id}/certificates/${c}.key`, zplCertificate(curve[c].publicKey, undefined, now));
+      files.set(`machines/${m.id}/certificates/${c}.key_secret`, zplCertificate(curve[c].publicKey, curve[c].secretKey, now));
+    }
+  }
+  files.set(`nats/${OPERATOR}.password`, passwords[OPERATOR]!);
+  return {
+    files,
+    signingKey,
+    caPem,
+    manifest: { schema: 'opsdeck.certs/1', generatedAt: now.toISOString(), machines: options.machines, natsHost, retired: carried.retired },
+  };
+}
+
+/** The include file names absolute paths, so it depends on where the folder is. */
+export function natsConfFor(dir: string, generation: Generation): string {
+  const abs = resolve(dir);
+  const passwords: Record<string, string> = {};
+  for (const m of generation.manifest.machines) passwords[m.id] = generation.files.get(`machines/${m.id}/secrets/NATS_PASSWORD`)!;
+  passwords[OPERATOR] = generation.files.get(`nats/${OPERATOR}.password`)!;
+  return natsAuthConf({
+    certFile: join(abs, `tls/${generation.manifest.natsHost}.crt`),
+    keyFile: join(abs, `tls/${generation.manifest.natsHost}.key`),
+    caFile: join(abs, 'ca/trust.pem'),
+    users: natsUsers(
+      generation.manifest.machines.map((m) => m.id),
+      passwords,
+    ),
+    generatedAt: new Date(generation.manifest.generatedAt),
+  });
+}
+
+/** Writes a generation into `dir` (each file atomically, private ones 0600). */
+export function writeGeneration(dir: string, generation: Generation): string[] {
+  ensurePrivateDir(dir);
+  const specs = new Map(artefactPlan(generation.manifest.machines).map((s) => [s.path, s]));
+  const written: string[] = [];
+  const all = new Map(generation.files);
+  all.set('nats/auth.conf', natsConfFor(dir, generation));
+  for (const [path, text] of all) {
+    const spec = specs.get(path);
+    if (!spec) throw new Error(`internal: ${path} is not in the artefact plan`);
+    (spec.secret ? writeSecret : writePublic)(join(dir, path), text);
+    written.push(path);
+  }
+  writePublic(join(dir, MANIFEST), `${JSON.stringify(generation.manifest, null, 2)}\n`);
+  return written;
+}
+
+export function readManifest(dir: string): Manifest | undefined {
+  const file = join(dir, MANIFEST);
+  if (!existsSync(file)) return undefined;
+  const value = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  if (value.schema !== 'opsdeck.certs/1' || !Array.isArray(value.machines)) throw new Error(`${file} is not an opsdeck certs manifest`);
+  return value;
+}
+
+/** Planned files that already exist (generate refuses to overwrite them). */
+export function existingArtefacts(dir: string, machines: readonly CertMachine[]): string[] {
+  return artefactPlan(machines)
+    .map((s) => s.path)
+    .filter((p) => existsSync(join(dir, p)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rotation: the current generation moves to retired/<stamp>/ and stays trusted (its CA in
+// trust.pem, its kid in jwks.json) until the rotation is finished.
+
+export const stampOf = (d: Date): string => d.toISOString().replace(/[:.]/g, '-');
+
+export function retire(dir: string, manifest: Manifest, now: Date): { stamp: string; moved: string[]; trust: string; key: PublicJwk | undefined; caFingerprint: string | null } {
+  const stamp = stampOf(now);
+  const target = join(dir, RETIRED, stamp);
+  ensurePrivateDir(target);
+  const caFile = join(dir, 'ca/ca.crt');
+  const trust = existsSync(caFile) ? readFileSync(caFile, 'utf8') : '';
+  const caFingerprint = trust ? certFingerprint(new x509.X509Certificate(trust)) : null;
+  let key: PublicJwk | undefined;
+  try {
+    key = publicOf(JSON.parse(readFileSync(join(dir, 'jwt/signing.jwk'), 'utf8')) as PrivateJwk);
+  } catch {
+    key = undefined;
+  }
+  const moved: string[] = [];
+  for (const path of [...artefactPlan(manifest.machines).map((s) => s.path), MANIFEST]) {
+    const from = join(dir, path);
+    if (!existsSync(from)) continue;
+    const to = join(target, path);
+    ensurePrivateDir(dirname(to));
+    renameSync(from, to);
+    fsyncDir(dirname(to));
+    moved.push(path);
+  }
+  return { stamp, moved, trust, key, caFingerprint };
+}
+
+/** Retired generations still kept (stamps, oldest first). */
+export function retiredStamps(dir: string): string[] {
+  const root = join(dir, RETIRED);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((n) => statSync(join(root, n)).isDirectory())
+    .sort();
+}
+
+/** Ends the rotation: only the current CA and key stay trusted; retired/ is removed. */
+export function finishRotation(dir: string, manifest: Manifest): { removed: string[] } {
+  const removed = retiredStamps(dir);
+  const caPem = readFileSync(join(dir, 'ca/ca.crt'), 'utf8');
+  writePublic(join(dir, 'ca/trust.pem'), `${caPem.trim()}\n`);
+  const signing = JSON.parse(readFileSync(join(dir, 'jwt/signing.jwk'), 'utf8')) as PrivateJwk;
+  writePublic(join(dir, 'jwt/jwks.json'), `${JSON.stringify({ keys: [publicOf(signing)] }, null, 2)}\n`);
+  writePublic(join(dir, MANIFEST), `${JSON.stringify({ ...manifest, retired: [] }, null, 2)}\n`);
+  rmSync(join(dir, RETIRED), { recursive: true, force: true });
+  fsyncDir(dir);
+  return { removed };
+}
+
+// ---------------------------------------------------------------------------------------------
+// show
+
+const spkiFingerprintOfKey = (pem: string): string => sha256(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
+
+function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatus {
+  const file = join(dir, spec.path);
+  const base = { path: spec.path, kind: spec.kind, secret: spec.secret, what: spec.what };
+  if (!existsSync(file)) return { ...base, present: false, fingerprint: null, expires: null, daysLeft: null, mode: null, problems: ['missing'] };
+  const mode = statSync(file).mode & 0o777;
+  let fingerprint: string | null = null;
+  let expires: string | null = null;
+  const extra: string[] = [];
+  try {
+    const text = readFileSync(file, 'utf8');
+    switch (spec.kind) {
+      case 'ca-cert':
+      case 'cert': {
+        const cert = new x509.X509Certificate(text);
+        fingerprint = `sha256:${certFingerprint(cert)}`;
+        expires = cert.notAfter.toISOString();
+        const keyFile = file.replace(/\.crt$/, '.key');
+        if (existsSync(keyFile)) {
+          const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
+          if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8'))) extra.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
+        }
+        break;
+      }
+      case 'ca-key':
+      case 'key':
+        fingerprint = `spki-sha256:${spkiFingerprintOfKey(text)}`;
+        break;
+      case 'trust':
+        fingerprint = `${text.split('BEGIN CERTIFICATE').length - 1} CA(s)`;
+        break;
+      case 'jwk-private':
+        fingerprint = `kid:${(JSON.parse(text) as PrivateJwk).kid}`;
+        break;
+      case 'jwks':
+        fingerprint = `kids:${(JSON.parse(text) as Jwks).keys.map((k) => k.kid).join(',')}`;
+        break;
+      case 'token': {
+        const d = decodeJwt(text.trim());
+        if (!d.ok) extra.push(d.reason);
+        else {
+          fingerprint = `kid:${String(d.value.header.kid)}`;
+          const exp = d.value.payload.exp;
+          if (typeof exp === 'number') expires = new Date(exp * 1000).toISOString();
+        }
+        break;
+      }
+      case 'curve-public':
+      case 'curve-secret': {
+        const parsed = parseZplCertificate(text);
+        if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey)) extra.push('no valid public-key line');
+        if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey))) extra.push('no valid secret-key line');
+        fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
+        break;
+      }
+      default:
+        // A secret's fingerprint: a short hash that tells two copies apart and reveals nothing.
+        fingerprint = `sha256:${sha256(text).slice(0, 16)}`;
+    }
+  } catch (error) {
+    extra.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
+  }
+  const daysLeft = expires ? daysBetween(now, Date.parse(expires)) : null;
+  return { ...base, present: true, fingerprint, expires, daysLeft, mode: mode.toString(8).padStart(3, '0'), problems: [...basicProblems(spec, true, mode, daysLeft), ...extra] };
+}
+
+export interface CertsReport {
+  schema: 'opsdeck.certs.show/1';
+  dir: string;
+  generatedAt: string | null;
+  machines: string[];
+  retired: string[];
+  artefacts: ArtefactStatus[];
+  problems: number;
+}
+
+/** Every artefact with fingerprint, expiry and problems: `opsdeck certs show` and the scorecard. */
+export function inspectArtefacts(dir: string, now = Date.now()): CertsReport {
+  const manifest = readManifest(dir);
+  const machines = manifest?.machines ?? [
+    { id: 'mainpc', host: 'localhost' },
+    { id: 'pc2', host: 'localhost' },
+  ];
+  const artefacts = artefactPlan(machines).map((s) => inspectOne(dir, s, now));
+  if (existsSync(dir)) {
+    const mode = statSync(dir).mode & 0o777;
+    if (mode & 0o077) artefacts.unshift({ path: '.', kind: 'secret', secret: true, what: 'the secrets folder', present: true, fingerprint: null, expires: null, daysLeft: null, mode: mode.toString(8), problems: [`folder mode ${mode.toString(8)}: must be 700`] });
+  }
+  return {
+    schema: 'opsdeck.certs.show/1',
+    dir: resolve(dir),
+    generatedAt: manifest?.generatedAt ?? null,
+    machines: machines.map((m) => m.id),
+    retired: retiredStamps(dir),
+    artefacts,
+    problems: artefacts.filter((a) => a.problems.length > 0).length,
+  };
+}
