@@ -8,6 +8,7 @@ import { registerPorts } from './commands/ports.js';
 import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
 import { registerAgent } from './commands/agent.js';
+import { registerConsole } from './commands/console.js';
 import { registerCerts } from './commands/certs.js';
 
 export function buildProgram(io: Io): Command {
@@ -24,6 +25,7 @@ export function buildProgram(io: Io): Command {
   registerSim(program, io);
   registerStatus(program, io);
   registerAgent(program, io);
+  registerConsole(program, io);
   registerCerts(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {

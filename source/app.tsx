@@ -1,0 +1,225 @@
+// The root: reads the stores, routes screens, and owns the one keyboard handler. Every key goes
+// through the keymap reducer (core/ui/state.ts); screens and panes never listen to keys.
+import { Box, Text, useApp, useInput } from 'ink';
+import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from 'react';
+import type { Action } from './actions/action.js';
+import type { Machine } from './core/fleet/model.js';
+import type { PortCheck } from './core/ports/rules.js';
+import { keyName, SCREEN_TITLES, SCREENS, type Screen } from './core/ui/keymap.js';
+import { scorecard } from './core/ui/scorecard.js';
+import { initialUi, reduce, type Effect, type UiContext, type UiState } from './core/ui/state.js';
+import { agentRows, errorRows } from './core/ui/view.js';
+import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
+import { ThemeContext, type Theme } from './components/theme.js';
+import { useNow } from './hooks/use-now.js';
+import { useStore } from './hooks/use-store.js';
+import { useTerminalSize } from './hooks/use-terminal-size.js';
+import { Actions, type ActionEntry } from './screens/actions.js';
+import { AgentDetail } from './screens/agent-detail.js';
+import { Errors } from './screens/errors.js';
+import { Fleet, fleetLayout } from './screens/fleet.js';
+import { findingKey, Ports } from './screens/ports.js';
+import { Scorecard } from './screens/scorecard.js';
+import type { ActionRunner } from './stores/action-runner.js';
+import type { DataPlane } from './stores/data-plane.js';
+import type { PhaseStore } from './stores/phase-store.js';
+import { isStale } from './stores/resource-store.js';
+import type { LinkStatus } from './adapters/nats-link.js';
+import type { Readable } from './hooks/use-store.js';
+
+export interface ActionCatalog {
+  entries: readonly ActionEntry[];
+  make(id: string): Action | undefined;
+}
+
+export interface AppProps {
+  plane: DataPlane;
+  phase: PhaseStore;
+  runner: ActionRunner;
+  actions: ActionCatalog;
+  ports: PortCheck;
+  canonical: Readonly<Record<string, boolean | undefined>>;
+  theme: Theme;
+  intervalMs: number;
+  initialScreen?: Screen;
+  onScreen?(screen: Screen): void;
+  onExit(): void;
+}
+
+const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
+
+export function App(p: AppProps) {
+  const { exit } = useApp();
+  const size = useTerminalSize();
+  const now = useNow(1000);
+  const health = useStore(p.plane.health);
+  const errors = useStore(p.plane.errors);
+  const resources = useStore(p.plane.resources);
+  const link = useStore(p.plane.link ?? OFF_LINK);
+  const phase = useStore(p.phase);
+  const run = useStore(p.runner);
+  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet'));
+  const machines: readonly Machine[] = p.plane.machines;
+  const width = Math.max(40, size.columns);
+  const run0 = p.runner.getSnapshot();
+  // Top bar, bottom bar, and the action notice line when an action runs off-screen.
+  const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0));
+
+  const agentLists = useMemo(() => machines.map((m) => agentRows(m, health.agents, ui.filters.agents)), [machines, health, ui.filters.agents]);
+  const errs = useMemo(() => errorRows(errors.rows, ui.filters.errors), [errors.rows, ui.filters.errors]);
+  const findings = p.ports.findings;
+  const layout = fleetLayout(width, bodyHeight, machines.length);
+
+  const palette = useMemo(
+    () => [...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })), ...p.actions.entries.filter((a) => !a.unavailable).map((a) => ({ id: `action:${a.id}`, label: a.title }))],
+    [p.actions.entries],
+  );
+
+  const panes: UiContext['panes'] = useMemo(() => {
+    switch (ui.screen) {
+      case 'fleet':
+        return [...machines.map((m, i) => ({ id: `agents:${m.id}`, keys: agentLists[i]!.map((r) => r.key), page: layout.agentRowsVisible })), { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errorRowsVisible }];
+      case 'errors':
+        return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
+      case 'ports':
+        return [{ id: 'ports', keys: findings.map(findingKey), page: bodyHeight - 10 }];
+      case 'actions':
+        return [{ id: 'actions', keys: p.actions.entries.map((a) => a.id), page: 10 }];
+      default:
+        return [];
+    }
+  }, [ui.screen, machines, agentLists, errs, findings, p.actions.entries, layout.agentRowsVisible, layout.errorRowsVisible, bodyHeight]);
+
+  // The latest state for the key handler, which is registered once.
+  const latest = useRef({ ui, panes, palette, run });
+  useLayoutEffect(() => {
+    latest.current = { ui, panes, palette, run };
+  });
+
+  useEffect(() => {
+    p.plane.errors.setPaused(ui.paused);
+  }, [ui.paused, p.plane.errors]);
+  useEffect(() => {
+    p.onScreen?.(ui.screen);
+  }, [ui.screen, p]);
+
+  const carryOut = (effect: Effect | undefined) => {
+    if (!effect) return;
+    switch (effect.kind) {
+      case 'exit':
+        p.onExit();
+        exit();
+        return;
+      case 'confirm':
+        void p.runner.confirm();
+        return;
+      case 'deny':
+        p.runner.cancel();
+        return;
+      case 'run': {
+        const id = effect.id.replace(/^action:/, '');
+        const action = p.actions.make(id);
+        if (action) void p.runner.start(action);
+        return;
+      }
+      case 'open':
+        if (effect.list === 'actions') {
+          const entry = p.actions.entries.find((a) => a.id === effect.key);
+          const action = entry && !entry.unavailable ? p.actions.make(entry.id) : undefined;
+          if (action) void p.runner.start(action);
+          else if (entry?.unavailable) dispatch({ ...latest.current.ui, notice: `${entry.title}: ${entry.unavailable}` });
+        } else if (effect.list === 'errors' && latest.current.ui.screen === 'fleet') {
+          const cur = latest.current;
+          dispatch({ ...cur.ui, screen: 'errors', pane: 0, cursor: { ...cur.ui.cursor, errors: cur.ui.cursor.errors ?? 0 } });
+        }
+        return;
+    }
+  };
+
+  useInput((input, key) => {
+    // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
+    const presses = input.length > 1 && !key.ctrl && !key.meta ? [...input].map((ch) => (ch === '\r' ? ['', { return: true }] as const : [ch, {}] as const)) : [[input, key] as const];
+    let ui = latest.current.ui;
+    for (const [ch, k] of presses) {
+      const cur = latest.current;
+      const step = cur.run.step?.phase;
+      const modal = step === 'confirm' ? 'confirm' : step === 'done' || step === 'failed' || step === 'blocked' ? 'result' : undefined;
+      const next = reduce(ui, keyName(ch, k), ch, { panes: cur.panes, palette: cur.palette, now: Date.now(), ...(modal ? { modal } : {}) });
+      if (next.state !== ui) {
+        ui = next.state;
+        latest.current = { ...cur, ui };
+        dispatch(ui);
+      }
+      carryOut(next.effect);
+    }
+  });
+
+  const cursorOf = (id: string) => ui.cursor[id] ?? 0;
+  const staleResources = Object.fromEntries(machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]));
+  const natsState = p.plane.link ? (link?.state ?? 'connecting') : 'off';
+  const phaseLabel = phase.value ? `${phase.value.phase} ${phase.value.name}` : undefined;
+
+  let body;
+  switch (ui.screen) {
+    case 'fleet':
+      body = (
+        <Fleet
+          machines={machines}
+          agentRows={agentLists}
+          resources={resources.machines}
+          staleResources={staleResources}
+          zmqLastAt={errors.lastFrameAt}
+          nats={natsState}
+          errors={errs}
+          counters={errors.counters}
+          cursors={[...machines.map((m) => cursorOf(`agents:${m.id}`)), cursorOf('errors')]}
+          pane={ui.pane}
+          width={width}
+          height={bodyHeight}
+          now={now}
+          paused={ui.paused}
+          filters={ui.filters}
+        />
+      );
+      break;
+    case 'agent':
+      body = <AgentDetail agentKey={ui.agent ?? ''} machines={machines} health={health.agents} errors={errors.rows} resources={resources.machines} width={width} height={bodyHeight} now={now} />;
+      break;
+    case 'errors':
+      body = <Errors rows={errs} counters={errors.counters} malformed={errors.malformed} cursor={Math.min(cursorOf('errors'), Math.max(0, errs.length - 1))} width={width} height={bodyHeight} now={now} paused={ui.paused} filter={ui.filters.errors} />;
+      break;
+    case 'ports':
+      body = <Ports check={p.ports} findings={findings} cursor={cursorOf('ports')} width={width} height={bodyHeight} />;
+      break;
+    case 'scorecard':
+      body = (
+        <Scorecard
+          width={width}
+          sections={scorecard({
+            machines,
+            health: health.agents,
+            counters: errors.counters,
+            publishers: errors.publishers,
+            canonical: p.canonical,
+            portConflicts: findings.filter((f) => f.severity === 'error').length,
+            ...(phase.value ? { phase: phase.value } : {}),
+          })}
+        />
+      );
+      break;
+    case 'actions':
+      body = <Actions entries={p.actions.entries} cursor={cursorOf('actions')} run={run} width={width} height={bodyHeight} />;
+      break;
+  }
+
+  return (
+    <ThemeContext.Provider value={p.theme}>
+      <Box flexDirection="column" width={width}>
+        <TopBar screen={ui.screen} nats={natsState} phase={phaseLabel} width={width} clock={new Date(now).toISOString().slice(11, 19)} />
+        {ui.help ? <HelpOverlay width={width} /> : ui.editing === 'palette' ? <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} /> : body}
+        {run.step && ui.screen !== 'actions' && !ui.help ? <Text color={p.theme.warn}>{`action in progress: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}</Text> : null}
+        <BottomBar notice={ui.notice} editing={ui.editing} draft={ui.draft} width={width} />
+      </Box>
+    </ThemeContext.Provider>
+  );
+}

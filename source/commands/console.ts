@@ -1,0 +1,148 @@
+// `opsdeck` / `opsdeck console`: the full-screen console on the fleet it finds.
+// `opsdeck demo`: starts `opsdeck sim` as a child process and the console on it; quitting the
+// console stops the sim (and the nats-server the sim started).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { loadFleet } from '../adapters/fleet-files.js';
+import { formatDiagnostic } from '../core/fleet/model.js';
+import { SCREENS, type Screen } from '../core/ui/keymap.js';
+import { natsServers } from '../stores/data-plane.js';
+import { consoleActions } from '../actions/catalog.js';
+import { noTtyMessage, runConsole } from '../console.js';
+import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { defaultFleetFiles } from './sim.js';
+import { EXIT, Exit, type Io } from './io.js';
+
+interface ConsoleArgs extends FleetArgs {
+  nats?: string;
+  interval?: string;
+  screen?: string;
+}
+
+const interval = (value: string | undefined, io: Io): number | undefined => {
+  if (value === undefined) return undefined;
+  const ms = Number(value);
+  if (!Number.isFinite(ms) || ms < 200) {
+    io.err(`opsdeck: --interval must be a number of ms, at least 200; got "${value}"`);
+    throw new Exit(EXIT.badInput);
+  }
+  return ms;
+};
+
+const screenOf = (value: string | undefined, io: Io): Screen | undefined => {
+  if (value === undefined) return undefined;
+  if (!(SCREENS as readonly string[]).includes(value)) {
+    io.err(`opsdeck: --screen must be one of ${SCREENS.join(', ')}; got "${value}"`);
+    throw new Exit(EXIT.badInput);
+  }
+  return value as Screen;
+};
+
+async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
+  // No TTY is a mode, not a crash: say what to use instead, before touching anything.
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    io.err(noTtyMessage());
+    throw new Exit(EXIT.badInput);
+  }
+  const fleet = loadFleetArgs(opts, io, { quiet: true });
+  const nats = natsServers(opts.nats, io.env);
+  const intervalMs = interval(opts.interval, io);
+  const screen = screenOf(opts.screen, io);
+  const code = await runConsole({
+    machines: fleet.machines,
+    env: io.env,
+    ...(nats ? { nats } : {}),
+    ...(intervalMs ? { intervalMs } : {}),
+    ...(screen ? { screen } : {}),
+    actions: consoleActions({ machines: fleet.machines, env: io.env, ...(nats ? { nats } : {}) }),
+  });
+  if (code !== 0) throw new Exit(code);
+}
+
+export function registerConsole(program: Command, io: Io): void {
+  const options = (cmd: Command) =>
+    addFleetOptions(cmd)
+      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)')
+      .option('--interval <ms>', 'health probe interval (default: the saved preference, else 2000)')
+      .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`);
+  options(program.command('console', { isDefault: true }).description('the full-screen console over both machines (the default command)')).action((opts: ConsoleArgs) => consoleAction(opts, io));
+
+  program
+    .command('demo')
+    .description('start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both')
+    .option('--interval <ms>', 'health probe interval', '2000')
+    .action(async (opts: { interval: string }) => {
+      if (!process.stdin.isTTY || !process.stdout.isTTY) {
+        io.err(noTtyMessage());
+        throw new Exit(EXIT.badInput);
+      }
+      const { files, overrides, label } = defaultFleetFiles();
+      const env = { ...io.env, MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2' };
+      const fleet = loadFleet(files, env);
+      if (!fleet.ok) {
+        for (const d of fleet.diagnostics) io.err(formatDiagnostic(d));
+        throw new Exit(EXIT.badInput);
+      }
+      const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
+      const log = join(logDir, 'sim.log');
+      io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
+      const sim = await startSimChild(['--overrides', overrides, '--mainpc', files.mainpc!, '--pc2', files.pc2!, '--control-port', '0', '--hosts', 'mainpc=127.0.0.1,pc2=127.0.0.2'], log);
+      if (!sim.ok) {
+        io.err(`opsdeck demo: the simulator did not start: ${sim.reason}`);
+        throw new Exit(EXIT.badInput);
+      }
+      const code = await runConsole({
+        machines: fleet.machines,
+        env,
+        intervalMs: interval(opts.interval, io) ?? 2000,
+        ...(sim.nats ? { nats: sim.nats } : {}),
+        actions: consoleActions({ machines: fleet.machines, env, ...(sim.nats ? { nats: sim.nats } : {}) }),
+        onClosed: () => stopChild(sim.child),
+      });
+      io.err(`opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`);
+      if (code !== 0) throw new Exit(code);
+    });
+}
+
+const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
+
+type SimChild = { ok: true; child: ChildProcess; nats?: string } | { ok: false; reason: string };
+
+/** Starts `opsdeck sim` with its output in a log file; resolves when it reports ready. */
+function startSimChild(args: string[], log: string): Promise<SimChild> {
+  const fd = openSync(log, 'a');
+  const child = spawn(process.execPath, [BIN, 'sim', ...args], { stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const text = readFileSync(log, 'utf8');
+      const control = /^control: /m.test(text);
+      if (control) {
+        clearInterval(poll);
+        const nats = /^nats: (nats:\/\/\S+)/m.exec(text)?.[1];
+        resolve({ ok: true, child, ...(nats ? { nats } : {}) });
+      } else if (child.exitCode !== null || Date.now() - started > 20_000) {
+        clearInterval(poll);
+        child.kill('SIGTERM');
+        resolve({ ok: false, reason: text.trim().split('\n').slice(-3).join(' | ') || `exit code ${child.exitCode}` });
+      }
+    }, 50);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,57 @@
+// The merged error stream (newest first) with every counter, so nothing is silently lost.
+import { Box, Text } from 'ink';
+import { useMemo } from 'react';
+import type { ErrorCounters, ErrorRow } from '../core/errors/pipeline.js';
+import { ago } from '../core/ui/view.js';
+import { Table, type Column } from './table.js';
+import type { Severity } from '../core/errors/event.js';
+import { SEVERITY_TONE, useTheme } from './theme.js';
+
+export interface ErrorPaneProps {
+  rows: readonly ErrorRow[];
+  counters: ErrorCounters;
+  cursor: number;
+  focused: boolean;
+  width: number;
+  height: number;
+  now: number;
+  paused: boolean;
+  filter: string;
+  title?: string;
+}
+
+const BUS: Record<string, string> = { zmq: 'zmq', nats: 'nats', both: 'both' };
+const SEVERITY_SHORT: Record<Severity, string> = { critical: 'CRIT', error: 'ERR', warning: 'WARN', info: 'INFO', debug: 'DBG' };
+
+function columnsFor(width: number, now: number): Column<ErrorRow>[] {
+  const fixed: Column<ErrorRow>[] = [
+    { title: 'AGE', width: 4, align: 'right', cell: (r) => ({ text: ago(r.lastAt, now), tone: 'muted' }) },
+    { title: 'MACH', width: 6, cell: (r) => ({ text: r.event.machine }) },
+    { title: 'AGENT', width: Math.min(24, Math.max(12, Math.floor(width / 6))), cell: (r) => ({ text: r.event.agent }) },
+    { title: 'SEV', width: 4, cell: (r) => ({ text: SEVERITY_SHORT[r.event.severity], tone: SEVERITY_TONE[r.event.severity] }) },
+    { title: 'BUS', width: 4, cell: (r) => ({ text: BUS[r.bus] ?? r.bus, tone: r.bus === 'both' ? 'ok' : undefined }) },
+    { title: 'COUNT', width: 6, align: 'right', cell: (r) => ({ text: r.count > 1 ? `x${r.count}` : '', tone: r.flood ? (r.flood.action === 'escalate' ? 'bad' : 'warn') : undefined }) },
+  ];
+  const used = fixed.reduce((n, c) => n + c.width + 1, 2);
+  fixed.push({ title: 'MESSAGE', width: Math.max(10, width - used - 1), cell: (r) => ({ text: r.flood ? `${r.event.message} (flood: ${r.flood.rule})` : r.event.message }) });
+  return fixed;
+}
+
+export function ErrorPane(p: ErrorPaneProps) {
+  const theme = useTheme();
+  const c = p.counters;
+  const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
+  return (
+    <Box flexDirection="column" width={p.width} borderStyle="round" borderColor={p.focused ? theme.focus : theme.muted}>
+      <Text wrap="truncate">
+        <Text bold color={theme.title}>{p.title ?? 'ERRORS'}</Text>
+        {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
+        {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
+        <Text color={theme.muted}>
+          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped} · malformed ${c.malformed}`}
+        </Text>
+      </Text>
+      <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} rowRev={(r) => r.rev} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />
+    </Box>
+  );
+}

@@ -1,0 +1,132 @@
+// Starts the full-screen console on a loaded fleet: the data plane, the preferences, the
+// alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM and SIGHUP all take it).
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import Conf from 'conf';
+import { render } from 'ink';
+import { App, type ActionCatalog } from './app.js';
+import type { Machine } from './core/fleet/model.js';
+import { migrateText } from './core/fleet/migrate.js';
+import { checkPorts } from './core/ports/rules.js';
+import { SCREENS, type Screen } from './core/ui/keymap.js';
+import type { Env } from './core/fleet/port-expr.js';
+import { themeFor } from './components/theme.js';
+import { ActionRunner } from './stores/action-runner.js';
+import { startDataPlane } from './stores/data-plane.js';
+import { PhaseStore } from './stores/phase-store.js';
+
+export interface ConsoleOptions {
+  machines: Machine[];
+  nats?: string;
+  env: Env;
+  intervalMs?: number;
+  timeoutMs?: number;
+  screen?: Screen;
+  actions?: ActionCatalog;
+  /** Called once the console has shut down (the demo stops its sim here). */
+  onClosed?(): Promise<void> | void;
+}
+
+interface Prefs {
+  lastScreen?: Screen;
+  refreshMs?: number;
+  theme?: 'auto' | 'mono';
+}
+
+const ALT_ON = '\x1b[?1049h\x1b[H';
+const ALT_OFF = '\x1b[?1049l';
+const SHOW_CURSOR = '\x1b[?25h';
+
+export function noTtyMessage(): string {
+  return 'opsdeck: the console needs a terminal (TTY). For scripts and pipes use `opsdeck status --json` (one snapshot) or `--watch` (JSON lines).';
+}
+
+/** Is each machine's config already canonical? Cheap enough to run once, after the first frame. */
+export function canonicalOf(machines: readonly Machine[], env: Env): Record<string, boolean | undefined> {
+  const out: Record<string, boolean | undefined> = {};
+  for (const m of machines) {
+    if (m.source.shape === 'v3-unified') {
+      out[m.id] = false; // several machines in one file: not the per-machine canonical form
+      continue;
+    }
+    try {
+      const r = migrateText(readFileSync(m.source.file, 'utf8'), m.source.file, { env });
+      out[m.id] = r.ok ? r.status === 'already-canonical' : undefined;
+    } catch {
+      out[m.id] = undefined;
+    }
+  }
+  return out;
+}
+
+const EMPTY_CATALOG: ActionCatalog = { entries: [], make: () => undefined };
+
+export async function runConsole(options: ConsoleOptions): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(`${noTtyMessage()}\n`);
+    return 2;
+  }
+  const prefs = new Conf<Prefs>({ projectName: 'opsdeck', ...(options.env.OPSDECK_CONFIG_DIR ? { cwd: options.env.OPSDECK_CONFIG_DIR } : {}) });
+  const intervalMs = options.intervalMs ?? prefs.get('refreshMs') ?? 2000;
+  const timeoutMs = options.timeoutMs ?? Math.min(1000, intervalMs);
+  const last = prefs.get('lastScreen');
+  const screen = options.screen ?? (last && (SCREENS as readonly string[]).includes(last) ? last : 'fleet');
+  const theme = prefs.get('theme') === 'mono' ? themeFor({ NO_COLOR: '1' }) : themeFor(options.env);
+
+  const plane = startDataPlane({
+    machines: options.machines,
+    ...(options.nats ? { nats: options.nats } : {}),
+    health: { intervalMs, timeoutMs },
+    errors: { notifyMs: 100 },
+    durable: `opsdeck_${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}`,
+  });
+  const phase = new PhaseStore();
+  void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
+  const runner = new ActionRunner();
+  const ports = checkPorts(options.machines, { env: options.env });
+  const canonical: Record<string, boolean | undefined> = Object.fromEntries(options.machines.map((m) => [m.id, undefined]));
+
+  process.stdout.write(ALT_ON);
+  let closing: Promise<number> | undefined;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => (resolveDone = r));
+  const shutdown = (code: number) =>
+    (closing ??= (async () => {
+      instance.unmount();
+      process.stdout.write(ALT_OFF + SHOW_CURSOR);
+      await plane.stop();
+      phase.close();
+      await options.onClosed?.();
+      resolveDone(code);
+      return code;
+    })());
+
+  const instance = render(
+    <App
+      plane={plane}
+      phase={phase}
+      runner={runner}
+      actions={options.actions ?? EMPTY_CATALOG}
+      ports={ports}
+      canonical={canonical}
+      theme={theme}
+      intervalMs={intervalMs}
+      initialScreen={screen}
+      onScreen={(s) => {
+        if (s !== 'agent') prefs.set('lastScreen', s);
+      }}
+      onExit={() => void shutdown(0)}
+    />,
+    { exitOnCtrlC: false, patchConsole: true, maxFps: 15 },
+  );
+  // After the first frame: the canonical check reads and transforms both config files.
+  setTimeout(() => Object.assign(canonical, canonicalOf(options.machines, options.env)), 50).unref();
+
+  const onSignal = () => void shutdown(0);
+  process.once('SIGTERM', onSignal);
+  process.once('SIGHUP', onSignal);
+  const code = await done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
+  return code;
+}

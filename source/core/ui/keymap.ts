@@ -1,0 +1,123 @@
+// The one keymap: it drives the key handler, the `?` overlay and the README's key list.
+// Keys route by mode (modals first), then by screen; nothing else listens to the keyboard.
+
+export const SCREENS = ['fleet', 'ports', 'errors', 'scorecard', 'actions'] as const;
+export type Screen = (typeof SCREENS)[number] | 'agent';
+
+export const SCREEN_TITLES: Record<Screen, string> = {
+  fleet: 'Fleet',
+  ports: 'Ports',
+  errors: 'Errors',
+  scorecard: 'Plan scorecard',
+  actions: 'Actions',
+  agent: 'Agent',
+};
+
+export type Command =
+  | 'quit'
+  | 'interrupt'
+  | 'help'
+  | 'palette'
+  | 'filter'
+  | 'back'
+  | 'open'
+  | 'up'
+  | 'down'
+  | 'pageUp'
+  | 'pageDown'
+  | 'top'
+  | 'bottom'
+  | 'nextPane'
+  | 'prevPane'
+  | 'pause'
+  | 'confirm'
+  | 'deny'
+  | `screen:${(typeof SCREENS)[number]}`;
+
+/** Where a binding applies; `global` everywhere a modal does not hold the keys. */
+export type Scope = 'global' | 'list' | 'confirm';
+
+export interface KeyBinding {
+  command: Command;
+  keys: readonly string[];
+  scope: Scope;
+  help: string;
+}
+
+export const KEYMAP: readonly KeyBinding[] = [
+  { command: 'screen:fleet', keys: ['1'], scope: 'global', help: 'Fleet: both machines side by side' },
+  { command: 'screen:ports', keys: ['2'], scope: 'global', help: 'Ports: the port matrix and its conflicts' },
+  { command: 'screen:errors', keys: ['3'], scope: 'global', help: 'Errors: the merged error stream, full screen' },
+  { command: 'screen:scorecard', keys: ['4'], scope: 'global', help: 'Plan scorecard: the action plan measured live' },
+  { command: 'screen:actions', keys: ['5'], scope: 'global', help: 'Actions: phases, throttle, certs, migrate' },
+  { command: 'nextPane', keys: ['tab'], scope: 'global', help: 'next pane' },
+  { command: 'prevPane', keys: ['shift+tab'], scope: 'global', help: 'previous pane' },
+  { command: 'up', keys: ['up', 'k'], scope: 'list', help: 'move up' },
+  { command: 'down', keys: ['down', 'j'], scope: 'list', help: 'move down' },
+  { command: 'pageUp', keys: ['pageup', 'ctrl+u'], scope: 'list', help: 'page up' },
+  { command: 'pageDown', keys: ['pagedown', 'ctrl+d'], scope: 'list', help: 'page down' },
+  { command: 'top', keys: ['home', 'g'], scope: 'list', help: 'first row' },
+  { command: 'bottom', keys: ['end', 'G'], scope: 'list', help: 'last row' },
+  { command: 'open', keys: ['enter'], scope: 'list', help: 'open the selected agent, error or action' },
+  { command: 'back', keys: ['esc'], scope: 'global', help: 'back / close / clear the filter' },
+  { command: 'filter', keys: ['/'], scope: 'global', help: 'filter the focused list (errors: machine:, agent:, sev:, bus: and text)' },
+  { command: 'palette', keys: [':'], scope: 'global', help: 'command palette: every screen and action by name' },
+  { command: 'pause', keys: ['p'], scope: 'global', help: 'pause / follow the error stream' },
+  { command: 'help', keys: ['?'], scope: 'global', help: 'this help' },
+  { command: 'confirm', keys: ['y'], scope: 'confirm', help: 'confirm the action shown, on the target shown' },
+  { command: 'deny', keys: ['n', 'esc'], scope: 'confirm', help: 'cancel the action' },
+  { command: 'quit', keys: ['q'], scope: 'global', help: 'quit' },
+  { command: 'interrupt', keys: ['ctrl+c'], scope: 'global', help: 'quit (press twice)' },
+];
+
+/** What ink's useInput hands us, reduced to what the keymap needs. */
+export interface KeyEvent {
+  upArrow?: boolean;
+  downArrow?: boolean;
+  leftArrow?: boolean;
+  rightArrow?: boolean;
+  pageUp?: boolean;
+  pageDown?: boolean;
+  home?: boolean;
+  end?: boolean;
+  return?: boolean;
+  escape?: boolean;
+  tab?: boolean;
+  shift?: boolean;
+  ctrl?: boolean;
+  meta?: boolean;
+  backspace?: boolean;
+  delete?: boolean;
+}
+
+/** A stable name for a key press: `tab`, `shift+tab`, `ctrl+c`, `up`, `j`, `G`, `/`. */
+export function keyName(input: string, key: KeyEvent): string {
+  if (key.upArrow) return 'up';
+  if (key.downArrow) return 'down';
+  if (key.leftArrow) return 'left';
+  if (key.rightArrow) return 'right';
+  if (key.pageUp) return 'pageup';
+  if (key.pageDown) return 'pagedown';
+  if (key.home) return 'home';
+  if (key.end) return 'end';
+  if (key.return) return 'enter';
+  if (key.escape) return 'esc';
+  if (key.tab) return key.shift ? 'shift+tab' : 'tab';
+  if (key.backspace || key.delete) return 'backspace';
+  if (key.ctrl && input) return `ctrl+${input.toLowerCase()}`;
+  return input;
+}
+
+export function commandFor(name: string, scopes: readonly Scope[]): Command | undefined {
+  for (const scope of scopes) {
+    const hit = KEYMAP.find((b) => b.scope === scope && b.keys.includes(name));
+    if (hit) return hit.command;
+  }
+  return undefined;
+}
+
+/** The key list as text (README, `opsdeck keys`), generated from the table above. */
+export function keyTable(): string {
+  const rows = KEYMAP.map((b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`);
+  return ['| keys | what it does |', '|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,108 @@
+// The action plan's success metrics, measured from what the console already knows.
+// Anything not measured says so and how to measure it: an empty cell is never "fine".
+import type { Machine } from '../fleet/model.js';
+import type { ErrorCounters, PublisherStats } from '../errors/pipeline.js';
+import type { AgentHealth } from '../health/state.js';
+import type { HealthProtocol } from '../health/replies.js';
+
+export type Verdict = 'good' | 'warn' | 'bad' | 'unknown';
+
+export interface Metric {
+  label: string;
+  value: string;
+  verdict: Verdict;
+  note?: string;
+}
+
+export interface Section {
+  plan: string;
+  title: string;
+  metrics: Metric[];
+}
+
+export interface ScorecardInput {
+  machines: readonly Machine[];
+  health: ReadonlyMap<string, AgentHealth>;
+  counters: ErrorCounters;
+  publishers: readonly PublisherStats[];
+  /** Per machine: is its config already in the canonical agent_groups form? */
+  canonical: Readonly<Record<string, boolean | undefined>>;
+  portConflicts: number;
+  phase?: { phase: number; name: string };
+  /** Per machine: unauthenticated control refused? undefined = not probed. */
+  auth?: Readonly<Record<string, boolean | undefined>>;
+  /** Days until the first cert/token expires, if known. */
+  expiryDays?: number;
+}
+
+const pct = (n: number, d: number) => (d === 0 ? '-' : `${Math.round((n / d) * 100)}%`);
+
+export function scorecard(i: ScorecardInput): Section[] {
+  const agents = i.machines.flatMap((m) => m.agents.map((a) => ({ m, a, h: i.health.get(`${m.id}/${a.name}`) })));
+  const answered = agents.filter((x) => x.h && (x.h.state === 'healthy' || x.h.state === 'degraded'));
+  const byProto = new Map<HealthProtocol, number>();
+  for (const x of agents) if (x.h?.protocol) byProto.set(x.h.protocol, (byProto.get(x.h.protocol) ?? 0) + 1);
+  const detected = [...byProto.values()].reduce((a, b) => a + b, 0);
+  const checked = agents.filter((x) => x.h?.instrumented !== undefined);
+  const instrumented = checked.filter((x) => x.h!.instrumented);
+  const zmqPublishers = i.publishers.filter((p) => p.zmq > 0);
+  const zmqOnly = zmqPublishers.filter((p) => p.nats === 0);
+  const natsSeen = i.publishers.filter((p) => p.nats > 0);
+  const canon = Object.entries(i.canonical);
+  const auth = Object.entries(i.auth ?? {});
+
+  return [
+    {
+      plan: 'P1.1',
+      title: 'Single config schema',
+      metrics: canon.map(([m, c]) => ({
+        label: `${m} config canonical (agent_groups)`,
+        value: c === undefined ? 'unknown' : c ? 'yes' : 'no',
+        verdict: c === undefined ? 'unknown' : c ? 'good' : 'warn',
+        ...(c === false ? { note: 'Actions > migrate config rewrites it (diff first, backup, atomic)' } : {}),
+      })),
+    },
+    {
+      plan: 'P1.2',
+      title: 'Health check standardization',
+      metrics: [
+        { label: 'agents answering health probes', value: `${answered.length}/${agents.length} (${pct(answered.length, agents.length)})`, verdict: answered.length === agents.length ? 'good' : answered.length > agents.length * 0.8 ? 'warn' : 'bad' },
+        ...(['base-agent', 'unified', 'http'] as const).map((p) => ({
+          label: `speaking ${p === 'unified' ? 'UnifiedHealthMixin (WP-07, the target)' : p === 'base-agent' ? 'BaseAgent ZMQ health' : 'plain HTTP /health'}`,
+          value: `${byProto.get(p) ?? 0} (${pct(byProto.get(p) ?? 0, detected)})`,
+          verdict: (p === 'unified' ? ((byProto.get(p) ?? 0) === detected && detected > 0 ? 'good' : 'warn') : 'unknown') as Verdict,
+        })),
+      ],
+    },
+    {
+      plan: 'P1.3',
+      title: 'Error bus ZMQ -> NATS',
+      metrics: [
+        { label: 'phase', value: i.phase ? `${i.phase.phase} ${i.phase.name}` : 'unknown', verdict: i.phase ? (i.phase.phase === 3 ? 'good' : 'warn') : 'unknown', ...(i.phase ? {} : { note: 'needs NATS (the phase lives in KV opsdeck/errorbus.phase)' }) },
+        { label: 'publishers seen on NATS', value: `${natsSeen.length}/${i.publishers.length} (${pct(natsSeen.length, i.publishers.length)})`, verdict: i.publishers.length === 0 ? 'unknown' : natsSeen.length === i.publishers.length ? 'good' : 'warn' },
+        { label: 'ZMQ-only publishers left', value: zmqOnly.length === 0 ? (zmqPublishers.length ? 'none' : '-') : `${zmqOnly.length}: ${zmqOnly.slice(0, 6).map((p) => p.agent).join(', ')}${zmqOnly.length > 6 ? ', …' : ''}`, verdict: zmqOnly.length === 0 ? (zmqPublishers.length ? 'good' : 'unknown') : 'warn' },
+        { label: 'errors matched on both buses', value: `${i.counters.matched} (zmq-only ${i.counters.zmqOnly}, nats-only ${i.counters.natsOnly})`, verdict: 'unknown' },
+      ],
+    },
+    {
+      plan: 'P1.4',
+      title: 'Security',
+      metrics: [
+        ...(auth.length
+          ? auth.map(([m, enforced]) => ({ label: `${m}: unauthenticated control refused`, value: enforced === undefined ? 'not probed' : enforced ? 'enforced' : 'NOT enforced', verdict: (enforced === undefined ? 'unknown' : enforced ? 'good' : 'bad') as Verdict }))
+          : [{ label: 'control auth enforced', value: 'not probed', verdict: 'unknown' as Verdict, note: 'run `opsdeck security probe`' }]),
+        { label: 'first cert/token expiry', value: i.expiryDays === undefined ? 'unknown' : `${i.expiryDays} days`, verdict: i.expiryDays === undefined ? 'unknown' : i.expiryDays > 30 ? 'good' : i.expiryDays > 7 ? 'warn' : 'bad', ...(i.expiryDays === undefined ? { note: 'run `opsdeck certs show`' } : {}) },
+      ],
+    },
+    {
+      plan: 'P2.1',
+      title: 'Port conflicts',
+      metrics: [{ label: 'conflicts (ports check)', value: String(i.portConflicts), verdict: i.portConflicts === 0 ? 'good' : 'bad', note: 'screen 2 explains each' }],
+    },
+    {
+      plan: 'P2.2',
+      title: 'Observability',
+      metrics: [{ label: 'agents whose /metrics answers', value: `${instrumented.length}/${checked.length} checked (${pct(instrumented.length, checked.length)})`, verdict: checked.length === 0 ? 'unknown' : instrumented.length === checked.length ? 'good' : 'warn' }],
+    },
+  ];
+}

@@ -1,0 +1,195 @@
+// The console's navigation state and its pure reducer: every key press becomes a new state plus,
+// at most, one effect for the app to carry out (quit, open a row, run an action).
+import { commandFor, type Command, type Screen } from './keymap.js';
+
+export interface UiState {
+  screen: Screen;
+  /** Where Esc from the agent detail returns to. */
+  back: Screen;
+  /** Focused pane on the current screen (index into ctx.panes). */
+  pane: number;
+  /** Selected row per list id. */
+  cursor: Record<string, number>;
+  /** machine/agent shown by the agent detail. */
+  agent?: string;
+  filters: { agents: string; errors: string };
+  editing?: 'filter' | 'palette';
+  draft: string;
+  /** Palette selection among its matches. */
+  pick: number;
+  help: boolean;
+  paused: boolean;
+  /** First Ctrl+C time: a second within QUIT_WINDOW_MS quits. */
+  quitArmedAt?: number;
+  notice?: string;
+}
+
+export const QUIT_WINDOW_MS = 2000;
+
+export const initialUi = (screen: Screen = 'fleet'): UiState => ({
+  screen,
+  back: 'fleet',
+  pane: 0,
+  cursor: {},
+  filters: { agents: '', errors: '' },
+  draft: '',
+  pick: 0,
+  help: false,
+  paused: false,
+});
+
+/** What the screen currently shows, so keys can act on it. */
+export interface UiContext {
+  /** Focusable lists on this screen, in Tab order, with their row keys (as shown, filtered). */
+  panes: ReadonlyArray<{ id: string; keys: readonly string[]; page: number }>;
+  /** A modal owns the keys: the action confirmation, or an action's result waiting to be closed. */
+  modal?: 'confirm' | 'result';
+  /** Palette entries: screens and actions, by name. */
+  palette: ReadonlyArray<{ id: string; label: string }>;
+  now: number;
+}
+
+export type Effect =
+  | { kind: 'exit' }
+  | { kind: 'open'; list: string; key: string }
+  | { kind: 'run'; id: string }
+  | { kind: 'confirm' }
+  | { kind: 'deny' };
+
+export interface Step {
+  state: UiState;
+  effect?: Effect;
+}
+
+export const paletteMatches = (entries: UiContext['palette'], text: string) => {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  return entries.filter((e) => words.every((w) => e.label.toLowerCase().includes(w) || e.id.toLowerCase().includes(w)));
+};
+
+const clamp = (n: number, max: number) => Math.max(0, Math.min(n, Math.max(0, max - 1)));
+
+function move(state: UiState, ctx: UiContext, by: (cur: number, len: number, page: number) => number): UiState {
+  const pane = ctx.panes[state.pane];
+  if (!pane) return state;
+  const cur = state.cursor[pane.id] ?? 0;
+  return { ...state, cursor: { ...state.cursor, [pane.id]: clamp(by(cur, pane.keys.length, pane.page), pane.keys.length) } };
+}
+
+function go(state: UiState, screen: Screen): UiState {
+  const { agent: _agent, ...rest } = state;
+  return { ...rest, screen, pane: 0, help: false, notice: undefined, ...(screen === 'agent' && state.agent ? { agent: state.agent } : {}) };
+}
+
+/** Text entry for the filter and the palette: printable characters, backspace, enter, esc. */
+function edit(state: UiState, name: string, input: string, ctx: UiContext): Step {
+  const mode = state.editing!;
+  if (name === 'esc') {
+    const cleared = mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: '' } } : {};
+    return { state: { ...state, ...cleared, editing: undefined, draft: '' } };
+  }
+  if (name === 'enter') {
+    if (mode === 'filter') return { state: { ...state, editing: undefined, filters: { ...state.filters, [filterKind(state, ctx)]: state.draft.trim() } } };
+    const hit = paletteMatches(ctx.palette, state.draft)[state.pick];
+    const closed = { ...state, editing: undefined, draft: '', pick: 0 };
+    if (!hit) return { state: { ...closed, notice: `no command matches "${state.draft}"` } };
+    if (hit.id.startsWith('screen:')) return { state: go(closed, hit.id.slice(7) as Screen) };
+    return { state: closed, effect: { kind: 'run', id: hit.id } };
+  }
+  if (mode === 'palette' && (name === 'up' || name === 'down')) {
+    const n = paletteMatches(ctx.palette, state.draft).length;
+    return { state: { ...state, pick: clamp(state.pick + (name === 'up' ? -1 : 1), n) } };
+  }
+  if (name === 'backspace') {
+    const draft = state.draft.slice(0, -1);
+    return { state: { ...state, draft, pick: 0, ...(mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } } : {}) } };
+  }
+  if (name === 'ctrl+c') return { state: { ...state, editing: undefined, draft: '' } };
+  if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+')) {
+    const draft = (state.draft + input).slice(0, 120);
+    // The filter applies as you type; the palette narrows as you type.
+    return { state: { ...state, draft, pick: 0, ...(mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } } : {}) } };
+  }
+  return { state };
+}
+
+/** Which filter `/` edits: the error filter on the Errors screen or the errors pane, else agents. */
+export function filterKind(state: UiState, ctx: UiContext): 'agents' | 'errors' {
+  if (state.screen === 'errors') return 'errors';
+  const pane = ctx.panes[state.pane];
+  return pane?.id === 'errors' ? 'errors' : 'agents';
+}
+
+export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
+  // Priority: help overlay, text entry, confirmation modal, then the screen.
+  if (state.help) return { state: { ...state, help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help } };
+  if (state.editing) return edit(state, name, input, ctx);
+  if (ctx.modal === 'confirm') {
+    const c = commandFor(name, ['confirm']);
+    if (c === 'confirm') return { state, effect: { kind: 'confirm' } };
+    if (c === 'deny' || name === 'ctrl+c') return { state, effect: { kind: 'deny' } };
+    return { state };
+  }
+  if (ctx.modal === 'result') {
+    if (name === 'esc' || name === 'enter' || name === 'q') return { state, effect: { kind: 'deny' } };
+    return { state };
+  }
+  const command: Command | undefined = commandFor(name, ['list', 'global']);
+  const armed = state.quitArmedAt !== undefined && ctx.now - state.quitArmedAt <= QUIT_WINDOW_MS;
+  const base: UiState = command === 'interrupt' ? state : { ...state, quitArmedAt: undefined, notice: undefined };
+  switch (command) {
+    case undefined:
+      return { state };
+    case 'interrupt':
+      if (armed) return { state, effect: { kind: 'exit' } };
+      return { state: { ...state, quitArmedAt: ctx.now, notice: 'press Ctrl+C again to quit' } };
+    case 'quit':
+      return { state: base, effect: { kind: 'exit' } };
+    case 'help':
+      return { state: { ...base, help: true } };
+    case 'palette':
+      return { state: { ...base, editing: 'palette', draft: '', pick: 0 } };
+    case 'filter': {
+      const kind = filterKind(base, ctx);
+      return { state: { ...base, editing: 'filter', draft: base.filters[kind] } };
+    }
+    case 'pause':
+      return { state: { ...base, paused: !base.paused } };
+    case 'back': {
+      if (base.screen === 'agent') return { state: go(base, base.back) };
+      const kind = filterKind(base, ctx);
+      if (base.filters[kind]) return { state: { ...base, filters: { ...base.filters, [kind]: '' } } };
+      if (base.screen !== 'fleet') return { state: go(base, 'fleet') };
+      return { state: base };
+    }
+    case 'nextPane':
+    case 'prevPane': {
+      const n = ctx.panes.length;
+      if (n === 0) return { state: base };
+      return { state: { ...base, pane: (base.pane + (command === 'nextPane' ? 1 : n - 1)) % n } };
+    }
+    case 'up':
+      return { state: move(base, ctx, (c) => c - 1) };
+    case 'down':
+      return { state: move(base, ctx, (c) => c + 1) };
+    case 'pageUp':
+      return { state: move(base, ctx, (c, _l, p) => c - p) };
+    case 'pageDown':
+      return { state: move(base, ctx, (c, _l, p) => c + p) };
+    case 'top':
+      return { state: move(base, ctx, () => 0) };
+    case 'bottom':
+      return { state: move(base, ctx, (_c, l) => l - 1) };
+    case 'open': {
+      const pane = ctx.panes[base.pane];
+      const key = pane?.keys[clamp(base.cursor[pane.id] ?? 0, pane.keys.length)];
+      if (!pane || key === undefined) return { state: base };
+      if (pane.id.startsWith('agents:')) return { state: { ...go(base, 'agent'), agent: key, back: base.screen } };
+      return { state: base, effect: { kind: 'open', list: pane.id, key } };
+    }
+    default:
+      if (command.startsWith('screen:')) {
+        return { state: go(base, command.slice(7) as Screen) };
+      }
+      return { state: base };
+  }
+}

@@ -1,0 +1,103 @@
+// View models: store snapshots -> the rows the panes draw. Pure, so the key reducer and the
+// panes agree on what is on screen, and tests can check rows without rendering.
+import type { Agent, Machine } from '../fleet/model.js';
+import type { ErrorRow } from '../errors/pipeline.js';
+import type { AgentHealth, AgentState } from '../health/state.js';
+
+export interface AgentRow {
+  key: string;
+  agent: Agent;
+  health: AgentHealth | undefined;
+  state: AgentState;
+}
+
+export const agentKey = (machine: string, agent: string) => `${machine}/${agent}`;
+
+const matches = (text: string, ...fields: string[]) => {
+  const words = text.toLowerCase().split(/\s+/).filter(Boolean);
+  return words.every((w) => fields.some((f) => f.toLowerCase().includes(w)));
+};
+
+export function agentRows(machine: Machine, health: ReadonlyMap<string, AgentHealth>, filter: string): AgentRow[] {
+  return machine.agents
+    .map((agent) => {
+      const key = agentKey(machine.id, agent.name);
+      const h = health.get(key);
+      return { key, agent, health: h, state: h?.state ?? 'unknown' };
+    })
+    .filter((r) => matches(filter, r.agent.name, r.agent.group, r.state, r.health?.protocol ?? ''));
+}
+
+/** Error filter: `machine:pc2 sev:error bus:nats agent:NLU` plus free text, all must match. */
+export interface ErrorQuery {
+  machine?: string;
+  agent?: string;
+  severity?: string;
+  bus?: string;
+  text: string[];
+}
+
+export function parseErrorQuery(text: string): ErrorQuery {
+  const q: ErrorQuery = { text: [] };
+  for (const word of text.trim().split(/\s+/).filter(Boolean)) {
+    const m = /^(machine|m|agent|a|sev|severity|s|bus|b):(.+)$/i.exec(word);
+    if (!m) {
+      q.text.push(word.toLowerCase());
+      continue;
+    }
+    const value = m[2]!.toLowerCase();
+    const field = m[1]!.toLowerCase();
+    if (field.startsWith('m')) q.machine = value;
+    else if (field.startsWith('a')) q.agent = value;
+    else if (field.startsWith('s')) q.severity = value;
+    else q.bus = value;
+  }
+  return q;
+}
+
+export function errorMatches(row: ErrorRow, q: ErrorQuery): boolean {
+  const e = row.event;
+  if (q.machine && !e.machine.toLowerCase().startsWith(q.machine)) return false;
+  if (q.agent && !e.agent.toLowerCase().includes(q.agent)) return false;
+  if (q.severity && !e.severity.startsWith(q.severity)) return false;
+  if (q.bus && row.bus !== q.bus && !(q.bus !== 'both' && row.bus === 'both')) return false;
+  const hay = `${e.machine} ${e.agent} ${e.severity} ${e.category} ${e.message} ${row.bus}`.toLowerCase();
+  return q.text.every((w) => hay.includes(w));
+}
+
+export function errorRows(rows: readonly ErrorRow[], filter: string): readonly ErrorRow[] {
+  if (!filter.trim()) return rows;
+  const q = parseErrorQuery(filter);
+  return rows.filter((r) => errorMatches(r, q));
+}
+
+const SPARK = '▁▂▃▄▅▆▇█';
+const LEVEL: Record<AgentState, number> = { healthy: 0, degraded: 3, unhealthy: 5, unreachable: 7, unknown: 0, stale: 0 };
+
+/** Health history as a sparkline: height says how bad, a gap (space) says no data. */
+export function sparkline(history: readonly { state: AgentState }[], width: number): string {
+  const tail = history.slice(-width);
+  const out = tail.map((s) => (s.state === 'unknown' || s.state === 'stale' ? ' ' : SPARK[LEVEL[s.state]]!)).join('');
+  return out.padStart(width, ' ');
+}
+
+/** A bar like `█████░░░░░` for used/total. */
+export function bar(used: number, total: number, width: number): string {
+  const filled = total > 0 ? Math.round((Math.min(used, total) / total) * width) : 0;
+  return '█'.repeat(filled) + '░'.repeat(Math.max(0, width - filled));
+}
+
+export function ago(ms: number | undefined, now: number): string {
+  if (ms === undefined) return '-';
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  return `${Math.floor(s / 3600)}h`;
+}
+
+/** Fits text to a width: pads, or cuts with an ellipsis. */
+export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
+  if (width <= 0) return '';
+  if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
+  return align === 'left' ? text.padEnd(width) : text.padStart(width);
+}

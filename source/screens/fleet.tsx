@@ -1,0 +1,67 @@
+// Fleet (home): both machines side by side (stacked when narrow), the merged error stream below.
+import { Box } from 'ink';
+import type { Machine } from '../core/fleet/model.js';
+import type { ErrorCounters, ErrorRow } from '../core/errors/pipeline.js';
+import type { AgentRow } from '../core/ui/view.js';
+import type { LinkState } from '../adapters/nats-link.js';
+import type { MachineResources } from '../stores/resource-store.js';
+import { ErrorPane } from '../components/error-pane.js';
+import { MachinePane } from '../components/machine-pane.js';
+
+export interface FleetProps {
+  machines: readonly Machine[];
+  agentRows: readonly (readonly AgentRow[])[];
+  resources: Readonly<Record<string, MachineResources>>;
+  staleResources: Readonly<Record<string, boolean>>;
+  zmqLastAt: Readonly<Record<string, number>>;
+  nats: LinkState | 'off';
+  errors: readonly ErrorRow[];
+  counters: ErrorCounters;
+  cursors: readonly number[];
+  pane: number;
+  width: number;
+  height: number;
+  now: number;
+  paused: boolean;
+  filters: { agents: string; errors: string };
+}
+
+/** Side by side needs room for two readable agent tables. */
+export const SIDE_BY_SIDE_MIN = 150;
+
+export function fleetLayout(width: number, height: number, machineCount: number) {
+  const errorsHeight = Math.max(6, Math.floor(height * 0.3));
+  const top = height - errorsHeight;
+  const side = width >= SIDE_BY_SIDE_MIN || machineCount === 1;
+  const paneHeight = side ? top : Math.max(5, Math.floor(top / machineCount));
+  const paneWidth = side ? Math.floor(width / machineCount) : width;
+  return { errorsHeight, paneHeight, paneWidth, side, agentRowsVisible: Math.max(1, paneHeight - 5), errorRowsVisible: Math.max(1, errorsHeight - 4) };
+}
+
+export function Fleet(p: FleetProps) {
+  const layout = fleetLayout(p.width, p.height, p.machines.length);
+  return (
+    <Box flexDirection="column" width={p.width}>
+      <Box flexDirection={layout.side ? 'row' : 'column'}>
+        {p.machines.map((m, i) => (
+          <MachinePane
+            key={m.id}
+            machine={m}
+            rows={p.agentRows[i] ?? []}
+            resources={p.resources[m.id]}
+            stale={p.staleResources[m.id] ?? true}
+            nats={p.nats}
+            zmqLastAt={p.zmqLastAt[`zmq:${m.id}`]}
+            cursor={p.cursors[i] ?? 0}
+            focused={p.pane === i}
+            width={layout.paneWidth}
+            height={layout.paneHeight}
+            now={p.now}
+            filter={p.filters.agents}
+          />
+        ))}
+      </Box>
+      <ErrorPane rows={p.errors} counters={p.counters} cursor={p.cursors[p.machines.length] ?? 0} focused={p.pane === p.machines.length} width={p.width} height={layout.errorsHeight} now={p.now} paused={p.paused} filter={p.filters.errors} />
+    </Box>
+  );
+}

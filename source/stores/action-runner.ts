@@ -1,0 +1,89 @@
+// Runs one action at a time for the console through the shared path: preview, confirmation
+// pinned to the previewed target, execute, verify, audit. A store, so the flow pane renders it.
+import { confirmText, type Action, type Step } from '../actions/action.js';
+import { appendAudit } from '../adapters/audit.js';
+import { Emitter } from './emitter.js';
+
+export interface RunnerSnapshot {
+  action?: { id: string; title: string; machine: string };
+  step?: Step;
+  /** Exact words the confirmation names (action + target). */
+  confirm?: string;
+}
+
+export class ActionRunner {
+  private readonly emitter = new Emitter();
+  private snapshot: RunnerSnapshot = {};
+  private current: Action | undefined;
+
+  constructor(private readonly auditPath?: string) {}
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): RunnerSnapshot => this.snapshot;
+
+  get awaitingConfirm(): boolean {
+    return this.snapshot.step?.phase === 'confirm';
+  }
+
+  private set(step: Step, confirm?: string): void {
+    const a = this.current;
+    this.snapshot = { ...(a ? { action: { id: a.id, title: a.title, machine: a.machine } } : {}), step, ...(confirm ? { confirm } : {}) };
+    this.emitter.emit();
+  }
+
+  private audit(outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string): void {
+    const a = this.current;
+    if (!a) return;
+    try {
+      appendAudit({ machine: a.machine, action: a.id, args: a.args, outcome, detail }, this.auditPath);
+    } catch (error) {
+      // An action whose record cannot be written is reported as such, not hidden.
+      this.set({ phase: 'failed', error: `audit log not writable: ${(error as Error).message}` });
+    }
+  }
+
+  async start(action: Action): Promise<void> {
+    if (this.snapshot.step?.phase === 'running') return;
+    this.current = action;
+    this.set({ phase: 'previewing' });
+    try {
+      const preview = await action.preview();
+      if (this.current !== action) return;
+      if (!preview.runnable) {
+        this.set({ phase: 'blocked', preview });
+        this.audit('refused', 'preflight failed');
+        return;
+      }
+      this.set({ phase: 'confirm', preview }, confirmText(action, preview));
+    } catch (error) {
+      this.set({ phase: 'failed', error: (error as Error).message });
+    }
+  }
+
+  async confirm(): Promise<void> {
+    const step = this.snapshot.step;
+    const action = this.current;
+    if (!action || step?.phase !== 'confirm') return;
+    const preview = step.preview;
+    this.set({ phase: 'running', preview });
+    try {
+      let outcome = await action.execute(preview);
+      if (outcome.ok) outcome = await action.verify(outcome);
+      this.audit(outcome.ok ? 'ok' : 'failed', outcome.detail);
+      this.set({ phase: 'done', preview, outcome });
+    } catch (error) {
+      const message = (error as Error).message;
+      this.audit('failed', message);
+      this.set({ phase: 'failed', preview, error: message });
+    }
+  }
+
+  cancel(): void {
+    const step = this.snapshot.step;
+    if (!step || step.phase === 'running') return;
+    if (step.phase === 'confirm') this.audit('cancelled', 'not confirmed');
+    this.current = undefined;
+    this.snapshot = {};
+    this.emitter.emit();
+  }
+}
