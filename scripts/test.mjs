@@ -22,6 +22,6 @@ if (files.length === 0) {
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env: { ...process.env, TSX_TSCONFIG_PATH: 'tsconfig.test.json' } },
 );
 process.exit(result.status ?? 1);

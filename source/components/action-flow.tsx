@@ -26,7 +26,10 @@ export function ActionFlow({ run, width, height }: { run: RunnerSnapshot; width:
       ))}
       {lines.length > room ? <Text color={theme.muted}>{`  … ${lines.length - room} more lines`}</Text> : null}
       {step.phase === 'confirm' ? (
-        <Text bold color={theme.warn} wrap="truncate">{`Run "${run.confirm}"?  y = yes, n / Esc = cancel`}</Text>
+        <Box flexDirection="column">
+          <Text bold color={theme.warn} wrap="wrap">{`Run "${run.confirm}"?`}</Text>
+          <Text bold>y = yes · n / Esc = cancel</Text>
+        </Box>
       ) : null}
       {step.phase === 'blocked' ? <Text color={theme.bad}>Refused: a preflight check failed; nothing was changed. Esc to close.</Text> : null}
       {step.phase === 'running' ? <Text color={theme.accent}>running… (verifying after)</Text> : null}

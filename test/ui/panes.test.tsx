@@ -1,0 +1,169 @@
+// What the operator sees, pane by pane (ink-testing-library frames at a fixed size).
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { render } from 'ink-testing-library';
+import { loadConfigText } from '../../source/core/fleet/load.js';
+import type { Machine } from '../../source/core/fleet/model.js';
+import type { ErrorEvent } from '../../source/core/errors/event.js';
+import { ErrorPipeline } from '../../source/core/errors/pipeline.js';
+import { initialHealth, observe, type AgentHealth } from '../../source/core/health/state.js';
+import { checkPorts } from '../../source/core/ports/rules.js';
+import { KEYMAP } from '../../source/core/ui/keymap.js';
+import { scorecard } from '../../source/core/ui/scorecard.js';
+import { agentRows, errorRows } from '../../source/core/ui/view.js';
+import { ActionFlow } from '../../source/components/action-flow.js';
+import { ErrorPane } from '../../source/components/error-pane.js';
+import { MachinePane } from '../../source/components/machine-pane.js';
+import { HelpOverlay } from '../../source/components/overlays.js';
+import { Table } from '../../source/components/table.js';
+import { COLOR_THEME, NO_COLOR_THEME, themeFor } from '../../source/components/theme.js';
+import { AgentDetail } from '../../source/screens/agent-detail.js';
+import { Ports } from '../../source/screens/ports.js';
+import { Scorecard } from '../../source/screens/scorecard.js';
+
+const NOW = 1_750_000_000_000;
+const YAML = `agent_groups:
+  core:
+    ServiceRegistry: {script_path: a.py, port: 7200, health_check_port: 8200, dependencies: []}
+    UnifiedSystemAgent: {script_path: b.py, port: 7201, health_check_port: 8201, dependencies: [ServiceRegistry, Ghost]}
+    NLUAgent: {script_path: c.py, port: 5709}
+`;
+const machine: Machine = loadConfigText(YAML, 'mainpc.yaml', { env: { MAINPC_IP: '127.0.0.1' } }).machines[0]!;
+
+const healthy = (at: number): AgentHealth =>
+  observe(initialHealth(), { kind: 'reply', reading: { state: 'healthy', reason: 'ok', protocol: 'base-agent', uptimeSec: 42 }, latencyMs: 3.2, at, raw: '{"status": "ok"}' });
+const down = (at: number): AgentHealth => observe(healthy(at - 1000), { kind: 'refused', reason: 'connection refused on 127.0.0.1:8201', at });
+const health = new Map<string, AgentHealth>([
+  ['mainpc/ServiceRegistry', healthy(NOW - 2000)],
+  ['mainpc/UnifiedSystemAgent', down(NOW - 1000)],
+]);
+
+const ev = (over: Partial<ErrorEvent>): ErrorEvent => ({ machine: 'mainpc', agent: 'NLUAgent', severity: 'error', category: 'TimeoutError', message: 'model call timed out', details: {}, ids: [], bus: 'zmq', format: 'zmq-a', receivedAt: NOW, ...over });
+
+describe('machine pane', () => {
+  test('header with address, links, resources; rows with state word, ports and protocol', () => {
+    const rows = agentRows(machine, health, '');
+    const { lastFrame } = render(
+      <MachinePane machine={machine} rows={rows} resources={{ sample: { machine: 'mainpc', ts: NOW, source: 'sim', gpu: { name: 'RTX 4090', totalMb: 24576, usedMb: 18432, utilPct: 70 }, cpuPct: 41, ramTotalMb: 65536, ramUsedMb: 32768, throttleLevel: 0, agents: [] }, receivedAt: NOW, history: [] }} stale={false} nats="connected" zmqLastAt={NOW - 3000} cursor={0} focused width={100} height={12} now={NOW} filter="" />,
+    );
+    const frame = lastFrame()!;
+    assert.match(frame, /MAINPC 127\.0\.0\.1 {2}3 agents 1 ok 1 down/);
+    assert.match(frame, /NATS connected {2}ZMQ frame 3s ago {2}CPU 41% {2}RAM 32\.0\/64G {2}VRAM ████████░░ 18\.0\/24G/);
+    assert.match(frame, /›● OK +ServiceRegistry +core +7200 +8200 base +3ms +2s/);
+    assert.match(frame, /○ DOWN +UnifiedSystemAgent/);
+    assert.match(frame, /· \.\.\.\. +NLUAgent +core +5709 +5710 -/);
+  });
+
+  test('stale resources and no GPU are said, not hidden; the filter is shown', () => {
+    const rows = agentRows(machine, health, 'nlu');
+    const { lastFrame } = render(
+      <MachinePane machine={machine} rows={rows} resources={{ sample: { machine: 'mainpc', ts: NOW, source: 'agent', gpu: null, cpuPct: 5, ramTotalMb: 1024, ramUsedMb: 512, throttleLevel: 2, agents: [] }, receivedAt: NOW - 60_000, history: [] }} stale nats="reconnecting" zmqLastAt={undefined} cursor={0} focused={false} width={100} height={8} now={NOW} filter="nlu" />,
+    );
+    const frame = lastFrame()!;
+    assert.match(frame, /filter "nlu"/);
+    assert.match(frame, /NATS reconnecting {2}ZMQ quiet/);
+    assert.match(frame, /VRAM no GPU {2}throttle L2 {2}\(resources stale\)/);
+    assert.equal(rows.length, 1);
+  });
+});
+
+describe('error pane', () => {
+  test('newest first, counters, bus and flood count', () => {
+    const p = new ErrorPipeline({ flood: { rateCount: 2, rateWindowMs: 10_000, rules: [] } });
+    p.add(ev({ ids: ['a'], message: 'first' }), NOW - 5000);
+    p.add(ev({ ids: ['a'], bus: 'nats', format: 'nats-errors', message: 'first' }), NOW - 4990);
+    for (let i = 0; i < 6; i++) p.add(ev({ agent: 'Executor', severity: 'critical', message: `disk full ${i}`, ids: [`f${i}`] }), NOW - 1000 + i);
+    const { lastFrame } = render(<ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={0} focused width={100} height={10} now={NOW} paused={false} filter="" />);
+    const frame = lastFrame()!;
+    assert.match(frame, /received zmq 7 nats 1 · shown 4 · both 1 · collapsed 3 · dropped 0 · malformed 0/);
+    assert.match(frame, /1s mainpc Executor +CRIT zmq +x4 disk full 2 \(flood: rate>2\/10s\)/);
+    assert.match(frame, /5s mainpc NLUAgent +ERR +both +first/);
+  });
+
+  test('the filter narrows by machine, severity, bus and text; paused is shown', () => {
+    const p = new ErrorPipeline();
+    p.add(ev({ ids: ['1'], machine: 'pc2', agent: 'TieredResponder', severity: 'warning', message: 'queue full' }), NOW);
+    p.add(ev({ ids: ['2'], message: 'timeout talking to SDT' }), NOW);
+    const rows = errorRows(p.rows.newest(), 'machine:pc2 sev:warn queue');
+    assert.equal(rows.length, 1);
+    const { lastFrame } = render(<ErrorPane rows={rows} counters={p.counters} cursor={0} focused width={100} height={8} now={NOW} paused filter="machine:pc2 sev:warn queue" />);
+    assert.match(lastFrame()!, /PAUSED \(p to follow\) filter "machine:pc2 sev:warn queue"/);
+    assert.doesNotMatch(lastFrame()!, /timeout talking/);
+    assert.equal(errorRows(p.rows.newest(), 'bus:nats').length, 0);
+  });
+});
+
+describe('table', () => {
+  test('a long list shows a window around the cursor and where it is', () => {
+    const rows = Array.from({ length: 50 }, (_, i) => `row-${i}`);
+    const { lastFrame } = render(<Table rows={rows} columns={[{ title: 'NAME', width: 10, cell: (r: string) => ({ text: r }) }]} rowKey={(r) => r} cursor={30} focused height={6} />);
+    const frame = lastFrame()!;
+    assert.match(frame, /›row-30/);
+    assert.doesNotMatch(frame, /row-0\b/);
+    assert.match(frame, /29-32 of 50/);
+    assert.equal(frame.split('\n').length, 6, 'never taller than its height');
+  });
+});
+
+describe('overlays and screens', () => {
+  test('the help overlay lists every keymap entry', () => {
+    const { lastFrame } = render(<HelpOverlay width={100} />);
+    const frame = lastFrame()!;
+    for (const b of KEYMAP) assert.ok(frame.includes(b.help.slice(0, 40)), `help misses: ${b.help}`);
+  });
+
+  test('agent detail: definition site, every port, dependencies with health, last reply', () => {
+    const { lastFrame } = render(<AgentDetail agentKey="mainpc/UnifiedSystemAgent" machines={[machine]} health={health} errors={[]} resources={{}} width={100} height={30} now={NOW} />);
+    const frame = lastFrame()!;
+    assert.match(frame, /UnifiedSystemAgent on mainpc \(127\.0\.0\.1\) {2}○ DOWN connection refused on 127\.0\.0\.1:8201/);
+    assert.match(frame, /defined at mainpc\.yaml:4:5 \(agent-groups\)/);
+    assert.match(frame, /http +8202 +\(health_check_port\+1/);
+    assert.match(frame, /ServiceRegistry +● OK/);
+    assert.match(frame, /Ghost +not in the fleet/);
+  });
+
+  test('agent detail of an unknown agent says so', () => {
+    const { lastFrame } = render(<AgentDetail agentKey="mainpc/Nobody" machines={[machine]} health={health} errors={[]} resources={{}} width={100} height={30} now={NOW} />);
+    assert.match(lastFrame()!, /No agent mainpc\/Nobody in the fleet/);
+  });
+
+  test('ports: conflicts listed, the selected one explained with both owners and places', () => {
+    const clash = loadConfigText('agent_groups:\n  g:\n    A: {script_path: a.py, port: 7000, health_check_port: 7100}\n    B: {script_path: b.py, port: 7101, health_check_port: 7200}\n', 'm.yaml', { env: {} }).machines;
+    const check = checkPorts(clash);
+    const { lastFrame } = render(<Ports check={check} findings={check.findings} cursor={0} width={100} height={20} />);
+    const frame = lastFrame()!;
+    assert.match(frame, /1 conflicts/);
+    assert.match(frame, /ERR +7101 machine-clash mainpc +derived A http vs B port/);
+    assert.match(frame, /mainpc\/B port = 7101 .* at m\.yaml:4:\d+/);
+  });
+
+  test('scorecard: measured where it can be, "not probed" where it cannot', () => {
+    const sections = scorecard({ machines: [machine], health, counters: new ErrorPipeline().counters, publishers: [], canonical: { mainpc: true }, portConflicts: 0 });
+    const { lastFrame } = render(<Scorecard sections={sections} width={100} />);
+    const frame = lastFrame()!;
+    assert.match(frame, /✔ mainpc config canonical \(agent_groups\) +yes/);
+    assert.match(frame, /agents answering health probes +1\/3 \(33%\)/);
+    assert.match(frame, /control auth enforced +not probed {2}— run `opsdeck security probe`/);
+    assert.match(frame, /✔ conflicts \(ports check\) +0/);
+  });
+
+  test('action flow: preview, exact target, checks, confirmation words', () => {
+    const run = {
+      action: { id: 'errorbus.advance', title: 'Advance the error bus 0 -> 1', machine: 'fleet' },
+      step: { phase: 'confirm' as const, preview: { target: 'KV opsdeck/errorbus.phase @ revision 7', lines: ['put {"phase":1,"name":"dual-publish"}'], checks: [{ name: 'NATS reachable from mainpc', ok: true, evidence: 'sample 1s old' }], runnable: true, destructive: false } },
+      confirm: 'Advance the error bus 0 -> 1 on KV opsdeck/errorbus.phase @ revision 7',
+    };
+    const { lastFrame } = render(<ActionFlow run={run} width={100} height={20} />);
+    const frame = lastFrame()!;
+    assert.match(frame, /target: KV opsdeck\/errorbus\.phase @ revision 7/);
+    assert.match(frame, /pass NATS reachable from mainpc: sample 1s old/);
+    assert.match(frame, /Run "Advance the error bus 0 -> 1 on KV opsdeck\/errorbus\.phase @ revision 7"\?/);
+    assert.match(frame, /y = yes · n \/ Esc = cancel/);
+  });
+
+  test('NO_COLOR turns every colour token off', () => {
+    assert.equal(themeFor({ NO_COLOR: '1' }), NO_COLOR_THEME);
+    assert.equal(themeFor({}), COLOR_THEME);
+    assert.deepEqual(Object.values(NO_COLOR_THEME).filter(Boolean), []);
+  });
+});
