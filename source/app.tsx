@@ -5,7 +5,7 @@ import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from 'react';
 import type { Action } from './actions/action.js';
 import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
-import { keyName, SCREEN_TITLES, SCREENS, type Screen } from './core/ui/keymap.js';
+import { keyName, SCREEN_TITLES, SCREENS, type KeyEvent, type Screen } from './core/ui/keymap.js';
 import { scorecard } from './core/ui/scorecard.js';
 import { initialUi, reduce, type Effect, type UiContext, type UiState } from './core/ui/state.js';
 import { agentRows, errorRows } from './core/ui/view.js';
@@ -45,6 +45,10 @@ export interface AppProps {
   onScreen?(screen: Screen): void;
   onExit(): void;
 }
+
+/** One character of a chunk as the key it stands for (Enter, Tab and Backspace arrive as bytes). */
+const splitKey = (ch: string): readonly [string, KeyEvent] =>
+  ch === '\r' || ch === '\n' ? ['', { return: true }] : ch === '\t' ? ['', { tab: true }] : ch === '\x7f' || ch === '\b' ? ['', { backspace: true }] : [ch, {}];
 
 const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
 
@@ -138,7 +142,7 @@ export function App(p: AppProps) {
 
   useInput((input, key) => {
     // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
-    const presses = input.length > 1 && !key.ctrl && !key.meta ? [...input].map((ch) => (ch === '\r' ? ['', { return: true }] as const : [ch, {}] as const)) : [[input, key] as const];
+    const presses = input.length > 1 && !key.ctrl && !key.meta ? [...input].map(splitKey) : [[input, key] as const];
     let ui = latest.current.ui;
     for (const [ch, k] of presses) {
       const cur = latest.current;
