@@ -15,6 +15,11 @@ export interface HealthTarget {
   agent: string;
   host: string;
   healthPort: number;
+  /**
+   * When no health port is configured, BaseAgent listens on port+1 but UnifiedHealthMixin on
+   * port+1000: detection tries this one too.
+   */
+  altHealthPort?: number;
   /** The protocol the operator or sim overrides name; detected when absent. */
   protocol?: HealthProtocol;
   intervalMs: number;
@@ -56,6 +61,7 @@ export function targetsFor(machines: readonly Machine[], options: Partial<Health
         agent: a.name,
         host: m.host,
         healthPort: a.healthPort.value,
+        ...(a.healthPortImplicit && a.port.value + 1000 <= 65535 ? { altHealthPort: a.port.value + 1000 } : {}),
         ...(protocol ? { protocol } : {}),
         intervalMs: options.intervalMs ?? (hc.intervalSeconds ?? 30) * 1000,
         timeoutMs: options.timeoutMs ?? (hc.timeoutSeconds ?? 10) * 1000,
@@ -73,6 +79,8 @@ interface Slot {
   protocol?: HealthProtocol;
   /** HTTP port that answered /health for http agents. */
   httpPort?: number;
+  /** ZMQ health port that answered (the configured one, or the mixin's port+1000). */
+  zmqPort?: number;
   rounds: number;
   busy: boolean;
 }
@@ -177,7 +185,7 @@ export class HealthStore {
 
   private async probeZmq(slot: Slot): Promise<ProbeOutcome> {
     const { target } = slot;
-    slot.zmq ??= new ZmqPirate(`tcp://${target.host}:${target.healthPort}`, target.timeoutMs);
+    slot.zmq ??= new ZmqPirate(`tcp://${target.host}:${slot.zmqPort ?? target.healthPort}`, target.timeoutMs);
     // The bare string works on both BaseAgent's health socket and UnifiedHealthMixin's.
     const result = await slot.zmq.request('health_check');
     const at = Date.now();
@@ -187,6 +195,21 @@ export class HealthStore {
       if (!parsed.ok) return { kind: 'bad-reply', reason: parsed.reason, latencyMs: result.latencyMs, at, raw };
       slot.protocol = parsed.reading.protocol;
       return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw };
+    }
+    if (slot.protocol === undefined && target.altHealthPort !== undefined && slot.zmqPort === undefined) {
+      const alt = new ZmqPirate(`tcp://${target.host}:${target.altHealthPort}`, target.timeoutMs);
+      const viaAlt = await alt.request('health_check');
+      if (viaAlt.kind === 'reply') {
+        const parsed = parseZmqHealth(viaAlt.text);
+        if (parsed.ok) {
+          slot.zmq.close();
+          slot.zmq = alt;
+          slot.zmqPort = target.altHealthPort;
+          slot.protocol = parsed.reading.protocol;
+          return { kind: 'reply', reading: parsed.reading, latencyMs: viaAlt.latencyMs, at: Date.now(), raw: clipRaw(viaAlt.text) };
+        }
+      }
+      alt.close();
     }
     if (slot.protocol === undefined) {
       // Nothing speaks ZMQ there: maybe an HTTP-only service (FastAPI, BaseHealthMixin).

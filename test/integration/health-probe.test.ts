@@ -78,6 +78,18 @@ describe('health prober', () => {
     assert.match(get('A').lastReply!, /"status":"ok"/);
   });
 
+  test('a WP-07 agent with no health port configured is found on port+1000 (the mixin default)', async () => {
+    const mixin = await rep((req) => (req === 'health_check' ? WP07 : 'Unknown health request'));
+    // Nothing on the BaseAgent default (port+1); the mixin listens on port+1000.
+    const store = new HealthStore([target('M', mixin.port - 999, { altHealthPort: mixin.port, timeoutMs: 150 })]);
+    cleanups.push(() => store.stop());
+    await store.probeAll();
+    const h = store.flush().agents.get('mainpc/M')!;
+    assert.deepEqual([h.state, h.protocol], ['degraded', 'unified']);
+    await store.probeAll();
+    assert.equal(store.flush().agents.get('mainpc/M')!.protocol, 'unified', 'remembered');
+  });
+
   test('instrumented: /metrics answering Prometheus text on health+1', async () => {
     const metrics = await http((path) => (path === '/metrics' ? [200, '# HELP agent_uptime_seconds x\n# TYPE agent_uptime_seconds gauge\n'] : [200, BASE_OK]));
     // The ZMQ health port is metrics.port - 1; bind a REP there if it is free, else skip.
