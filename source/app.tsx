@@ -23,6 +23,7 @@ import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
 import type { PhaseStore } from './stores/phase-store.js';
+import type { LintSnapshot, LintStore } from './stores/lint-store.js';
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
@@ -38,6 +39,7 @@ export interface AppProps {
   runner: ActionRunner;
   actions: ActionCatalog;
   ports: PortCheck;
+  lint?: LintStore;
   canonical: Readonly<Record<string, boolean | undefined>>;
   theme: Theme;
   intervalMs: number;
@@ -51,6 +53,7 @@ const splitKey = (ch: string): readonly [string, KeyEvent] =>
   ch === '\r' || ch === '\n' ? ['', { return: true }] : ch === '\t' ? ['', { tab: true }] : ch === '\x7f' || ch === '\b' ? ['', { backspace: true }] : [ch, {}];
 
 const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
+const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => ({ state: 'pending' }) };
 
 export function App(p: AppProps) {
   const { exit } = useApp();
@@ -62,6 +65,7 @@ export function App(p: AppProps) {
   const link = useStore(p.plane.link ?? OFF_LINK);
   const phase = useStore(p.phase);
   const run = useStore(p.runner);
+  const lint = useStore(p.lint ?? NO_LINT);
   const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet'));
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
@@ -206,6 +210,7 @@ export function App(p: AppProps) {
             publishers: errors.publishers,
             canonical: p.canonical,
             portConflicts: findings.filter((f) => f.severity === 'error').length,
+            ...(p.lint ? { lint } : {}),
             ...(phase.value ? { phase: phase.value } : {}),
           })}
         />

@@ -14,6 +14,7 @@ import { themeFor } from './components/theme.js';
 import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane } from './stores/data-plane.js';
 import { PhaseStore } from './stores/phase-store.js';
+import { LintStore } from './stores/lint-store.js';
 
 export interface ConsoleOptions {
   machines: Machine[];
@@ -83,6 +84,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const phase = new PhaseStore();
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
   const runner = new ActionRunner();
+  const lint = new LintStore();
   const ports = checkPorts(options.machines, { env: options.env });
   const canonical: Record<string, boolean | undefined> = Object.fromEntries(options.machines.map((m) => [m.id, undefined]));
 
@@ -96,6 +98,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       process.stdout.write(ALT_OFF + SHOW_CURSOR);
       await plane.stop();
       phase.close();
+      lint.close();
       await options.onClosed?.();
       resolveDone(code);
       return code;
@@ -108,6 +111,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       runner={runner}
       actions={options.actions ?? EMPTY_CATALOG}
       ports={ports}
+      lint={lint}
       canonical={canonical}
       theme={theme}
       intervalMs={intervalMs}
@@ -121,6 +125,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   );
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => Object.assign(canonical, canonicalOf(options.machines, options.env)), 50).unref();
+  // The lint parses every Python file of the checkout: well after the first frame, in a child.
+  setTimeout(() => lint.run(options.machines), 3000).unref();
 
   const onSignal = () => void shutdown(0);
   process.once('SIGTERM', onSignal);

@@ -4,6 +4,7 @@ import type { Machine } from '../fleet/model.js';
 import type { ErrorCounters, PublisherStats } from '../errors/pipeline.js';
 import type { AgentHealth } from '../health/state.js';
 import type { HealthProtocol } from '../health/replies.js';
+import type { LintSummary } from '../lint/finding.js';
 
 export type Verdict = 'good' | 'warn' | 'bad' | 'unknown';
 
@@ -33,6 +34,8 @@ export interface ScorecardInput {
   auth?: Readonly<Record<string, boolean | undefined>>;
   /** Days until the first cert/token expires, if known. */
   expiryDays?: number;
+  /** `opsdeck lint` over the checkout: the plan's blind spots and compose clean-up. */
+  lint?: { state: 'pending' | 'running' | 'done' | 'failed'; summary?: LintSummary; error?: string };
 }
 
 const pct = (n: number, d: number) => (d === 0 ? '-' : `${Math.round((n / d) * 100)}%`);
@@ -100,9 +103,28 @@ export function scorecard(i: ScorecardInput): Section[] {
       metrics: [{ label: 'conflicts (ports check)', value: String(i.portConflicts), verdict: i.portConflicts === 0 ? 'good' : 'bad', note: 'screen 2 explains each' }],
     },
     {
+      plan: 'P3.1',
+      title: 'Blind spots and compose clean-up (opsdeck lint)',
+      metrics: lintMetrics(i.lint),
+    },
+    {
       plan: 'P2.2',
       title: 'Observability',
       metrics: [{ label: 'agents whose /metrics answers', value: `${instrumented.length}/${checked.length} checked (${pct(instrumented.length, checked.length)})`, verdict: checked.length === 0 ? 'unknown' : instrumented.length === checked.length ? 'good' : 'warn' }],
     },
+  ];
+}
+
+function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
+  if (!lint || lint.state === 'pending' || lint.state === 'running') return [{ label: 'lint over the checkout', value: lint ? 'running…' : 'not run', verdict: 'unknown', note: '`opsdeck lint PATH` for the full list' }];
+  if (lint.state === 'failed' || !lint.summary) return [{ label: 'lint over the checkout', value: 'failed', verdict: 'unknown', ...(lint.error ? { note: lint.error } : {}) }];
+  const s = lint.summary;
+  const rules = Object.entries(s.byRule)
+    .map(([rule, c]) => [rule, c.error + c.warning] as const)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return [
+    { label: `findings (${s.files.python} py, ${s.files.compose} compose files)`, value: `${s.bySeverity.error} errors, ${s.bySeverity.warning} warnings, ${s.bySeverity.info} info`, verdict: s.bySeverity.error > 0 ? 'bad' : s.bySeverity.warning > 0 ? 'warn' : 'good' },
+    ...rules.slice(0, 4).map(([rule, n]) => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' as Verdict })),
   ];
 }
