@@ -10,6 +10,8 @@ import { registerStatus } from './commands/status.js';
 import { registerAgent } from './commands/agent.js';
 import { registerConsole } from './commands/console.js';
 import { registerCerts } from './commands/certs.js';
+import { registerSecurity } from './commands/security.js';
+import { registerThrottle } from './commands/throttle.js';
 
 export function buildProgram(io: Io): Command {
   const program = new Command('opsdeck')
@@ -27,6 +29,8 @@ export function buildProgram(io: Io): Command {
   registerAgent(program, io);
   registerConsole(program, io);
   registerCerts(program, io);
+  registerSecurity(program, io);
+  registerThrottle(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });

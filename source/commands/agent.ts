@@ -1,18 +1,21 @@
 // `opsdeck agent --machine NAME`: the per-machine daemon (resources out, control in).
 import type { Command } from 'commander';
 import { NatsLink } from '../adapters/nats-link.js';
-import { runAgent } from '../agent/agent.js';
+import { NO_JWKS, runAgent } from '../agent/agent.js';
+import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
+import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
 
 export function registerAgent(program: Command, io: Io): void {
-  program
+  const agentCommand = program
     .command('agent')
     .description('run on each machine: publish its CPU/RAM/VRAM on opsdeck.<machine>.resources and answer opsdeck.<machine>.control')
     .requiredOption('--machine <id>', 'this machine: mainpc, pc2, ...')
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--interval <ms>', 'sampling interval in ms', '2000')
-    .action(async (opts: { machine: string; nats?: string; interval: string }) => {
+    .option('--resource-manager <endpoint>', "forward applied set_thresholds / set_throttle to upstream's ResourceManager (e.g. tcp://127.0.0.1:7113)");
+  addAuthOptions(agentCommand).action(async (opts: { machine: string; nats?: string; interval: string; resourceManager?: string } & AuthArgs) => {
       const servers = natsServers(opts.nats, io.env);
       const intervalMs = Number(opts.interval);
       if (!servers) {
@@ -23,6 +26,13 @@ export function registerAgent(program: Command, io: Io): void {
         io.err('opsdeck agent: --machine must be a short name and --interval at least 200 ms');
         throw new Exit(EXIT.badInput);
       }
+      const jwks = loadAuth(opts, io, 'opsdeck agent');
+      const auth: ControlAuth = jwks ? { mode: 'verify', verify: jwks.verify } : NO_JWKS;
+      if (opts.resourceManager && !/^tcp:\/\/[^:/]+:\d+$/.test(opts.resourceManager)) {
+        io.err(`opsdeck agent: --resource-manager ${opts.resourceManager}: expected tcp://HOST:PORT`);
+        throw new Exit(EXIT.badInput);
+      }
+      io.err(`opsdeck agent ${opts.machine}: control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`);
       const link = new NatsLink({ servers, name: `opsdeck-agent-${opts.machine}` });
       let lastState = '';
       const unsubscribe = link.subscribe(() => {
@@ -36,7 +46,7 @@ export function registerAgent(program: Command, io: Io): void {
         process.once('SIGHUP', resolve);
       });
       const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
-      const agent = nc ? runAgent(nc, { machine: opts.machine, intervalMs, log: (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`) }) : undefined;
+      const agent = nc ? runAgent(nc, { machine: opts.machine, intervalMs, auth, ...(opts.resourceManager ? { resourceManager: opts.resourceManager } : {}), log: (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`) }) : undefined;
       await stopped;
       await agent?.stop();
       unsubscribe();

@@ -10,6 +10,7 @@ import { parseControl, type ControlRequest } from '../sim/control.js';
 import { readOverrides, type SimOverrides } from '../sim/overrides.js';
 import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
 
 /** The repository root (this file is source/commands/sim.ts or dist/commands/sim.js). */
@@ -29,7 +30,7 @@ export function defaultFleetFiles(root = REPO_ROOT): { files: Record<string, str
   };
 }
 
-interface SimArgs extends FleetArgs {
+interface SimArgs extends FleetArgs, AuthArgs {
   overrides?: string | false;
   nats?: string | false;
   controlPort: string;
@@ -105,7 +106,7 @@ function parseHosts(io: Io, text: string | undefined): Record<string, string> | 
 }
 
 export function registerSim(program: Command, io: Io): Command {
-  return addFleetOptions(
+  return addAuthOptions(addFleetOptions(
     program
       .command('sim')
       .description(
@@ -129,8 +130,9 @@ export function registerSim(program: Command, io: Io): Command {
       .option('--malformed <agent=kind>', 'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)', collect, [])
       .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
       .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
-  ).action(async (args: SimArgs) => {
+  )).action(async (args: SimArgs) => {
     const faults = faultFlags(args, io);
+    const auth = loadAuth(args, io, 'opsdeck sim');
     const controlPort = number(io, '--control-port', args.controlPort, { integer: true })!;
     if (controlPort > 65535) bad(io, `--control-port ${controlPort}: outside 0-65535`);
     const duration = number(io, '--duration', args.duration);
@@ -182,6 +184,7 @@ export function registerSim(program: Command, io: Io): Command {
         controlPort,
         ...(errorRate !== undefined ? { errorRate } : {}),
         ...(seed !== undefined ? { seed } : {}),
+        ...(auth ? { tokenVerifier: auth.verify } : {}),
         metricsEnabled: io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() !== 'false',
         log: (line) => io.out(line),
       });
@@ -192,7 +195,7 @@ export function registerSim(program: Command, io: Io): Command {
     for (const line of sim.summaryLines()) io.out(line);
 
     for (const f of faults) {
-      const reply = await sim.control(f);
+      const reply = await sim.control(f, true);
       if (!reply.ok) {
         await sim.stop();
         bad(io, `${f.fault}${f.agent ? ` ${f.agent}` : ''}: ${reply.error}; stopped, every port released`);

@@ -15,6 +15,8 @@ import { newZmqContext } from './endpoints.js';
 import { ErrorMaker, type ErrorContext } from './error-maker.js';
 import { SimMachine } from './machine.js';
 import { CONTROL_SUBJECT, connectNatsSide, type NatsSide } from './nats-side.js';
+import { faultVerifier, serveMachineControl, type MachineControlServer } from './machine-control.js';
+import type { TokenVerifier } from '../core/security/token.js';
 import type { SimOverrides } from './overrides.js';
 import { defaultHosts, isLoopback, planSim, type Clash, type SimPlan } from './plan.js';
 
@@ -36,6 +38,11 @@ export interface SimOptions {
   seed?: number;
   tickMs?: number;
   verifyControl?: ControlVerifier;
+  /**
+   * A JWKS-backed token check (`opsdeck sim --jwks`): faults then need a token for audience
+   * "sim", and opsdeck.<machine>.control state changes one for the machine. Absent: open.
+   */
+  tokenVerifier?: TokenVerifier;
   /** ENABLE_PROMETHEUS_METRICS: false makes every /metrics answer 503, as upstream. */
   metricsEnabled?: boolean;
   log?: (line: string) => void;
@@ -66,6 +73,7 @@ export class Sim {
   private nats: NatsSide | undefined;
   private natsServer: NatsServer | undefined;
   private closeControl: (() => Promise<void>) | undefined;
+  private machineControl: MachineControlServer | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private readonly random: () => number;
   private readonly maker: ErrorMaker;
@@ -88,7 +96,7 @@ export class Sim {
     this.random = rng(seed);
     this.maker = new ErrorMaker(rng(hash32(`errors/${seed}`)), seed);
     this.errorRate = options.errorRate ?? options.overrides?.error_rate ?? 0.5;
-    this.verify = options.verifyControl ?? allowAll;
+    this.verify = options.verifyControl ?? (options.tokenVerifier ? faultVerifier(options.tokenVerifier) : allowAll);
     this.log = options.log ?? (() => undefined);
     const context = newZmqContext();
     this.machines = plan.machines.map((m) => new SimMachine(m, context, rng(hash32(`${seed}/${m.id}`)), options.metricsEnabled ?? true, () => Date.now()));
@@ -158,6 +166,7 @@ export class Sim {
     }
     // Publish nothing until the phase is known, or a phase-3 fleet would leak ZMQ frames.
     await Promise.race([this.nats.phaseKnown, new Promise((r) => setTimeout(r, 2000).unref())]);
+    this.machineControl = await serveMachineControl(url, this.machines, this.options.tokenVerifier ? { mode: 'verify', verify: this.options.tokenVerifier } : { mode: 'open' }, this.log);
     this.natsUrl = url;
     this.natsNote = mode.mode === 'own' ? `${url} (own nats-server, JetStream store ${this.natsServer!.storeDir})` : url;
   }
@@ -264,8 +273,9 @@ export class Sim {
   }
 
   /** Applies one fault request. Bad requests change nothing and say why. */
-  async control(request: ControlRequest): Promise<ControlReply> {
-    const allowed = this.verify(request);
+  /** `trusted`: the operator's own start-up flags, not a request from the wire. */
+  async control(request: ControlRequest, trusted = false): Promise<ControlReply> {
+    const allowed = trusted ? ({ ok: true } as const) : this.verify(request);
     if (!allowed.ok) return { ok: false, error: `refused: ${allowed.reason}` };
     try {
       return await this.apply(request);
@@ -392,6 +402,7 @@ export class Sim {
     for (const s of this.summary()) for (const c of s.clashes) lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
     lines.push(`nats: ${this.natsNote}`);
     lines.push(this.controlEndpoint ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}` : 'control: ZMQ socket off');
+    if (this.machineControl) lines.push(`machine control: ${this.machines.map((m) => `opsdeck.${m.id}.control`).join(', ')} (${this.options.tokenVerifier ? 'JWT required, faults too' : 'open: no token checked; pass --jwks FILE to enforce'})`);
     for (const w of this.warnings) lines.push(`warning: ${w}`);
     return lines;
   }
@@ -435,6 +446,7 @@ export class Sim {
     return (this.stopping ??= (async () => {
       if (this.ticker) clearInterval(this.ticker);
       await this.closeControl?.();
+      await this.machineControl?.close();
       await this.nats?.close().catch(() => undefined);
       await Promise.all(this.machines.map((m) => m.stop()));
       await this.natsServer?.stop();

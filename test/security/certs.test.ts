@@ -166,7 +166,7 @@ describe('opsdeck certs', () => {
     const rep = new zmq.Reply({ curveServer: true, curveSecretKey: server.secretKey!, linger: 0 });
     const req = new zmq.Request({ curveServerKey: server.publicKey!, curvePublicKey: client.publicKey!, curveSecretKey: client.secretKey!, linger: 0, receiveTimeout: 3000 });
     try {
-      await rep.bind('tcp://127.0.0.41:*');
+      await rep.bind('tcp://127.0.0.48:*');
       req.connect(rep.lastEndpoint!);
       await req.send('ping');
       const [got] = await rep.receive();
@@ -253,7 +253,7 @@ describe('opsdeck certs', () => {
     async () => {
       const conf = join(dir, 'nats/server.conf');
       writeFileSync(conf, 'include "auth.conf"\n');
-      const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.41', configFile: conf, scheme: 'tls' });
+      const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.48', configFile: conf, scheme: 'tls' });
       stops.push(() => server.stop());
       const tls = { caFile: join(dir, 'ca/ca.crt'), certFile: join(dir, 'tls/opsdeck.crt'), keyFile: join(dir, 'tls/opsdeck.key') };
       const pass = readFileSync(join(dir, 'nats/opsdeck.password'), 'utf8');

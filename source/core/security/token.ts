@@ -124,5 +124,7 @@ export function describeToken(token: string): string {
   const { kid } = d.value.header;
   const { aud, sub, exp } = d.value.payload;
   const expires = numeric(exp) ? new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : '?';
-  return `<JWT ${TOKEN_ALG} kid=${String(kid).slice(0, 12)} aud=${JSON.stringify(aud)} sub=${JSON.stringify(sub ?? null)} exp=${expires}>`;
+  const word = (v: unknown) => String(v ?? '-').replace(/[^\w.:@-]/g, '?').slice(0, 64);
+  const audText = Array.isArray(aud) ? aud.map(word).join(',') : word(aud);
+  return `<JWT ${TOKEN_ALG} kid=${word(kid).slice(0, 12)} aud=${audText} sub=${word(sub)} exp=${expires}>`;
 }

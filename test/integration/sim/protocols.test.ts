@@ -152,10 +152,10 @@ describe("PC2 ResourceManager's real actions and set_throttle", () => {
     const used = async () => ((await rm({ action: 'get_stats' })).stats as { gpu_memory_allocated: number }).gpu_memory_allocated / 2 ** 20;
     const before = await used();
     assert.ok(before > 5000, `PC2 holds ${before} MB before throttling`);
-    assert.deepEqual(await rm({ action: 'set_throttle', level: 7 }), { status: 'error', message: 'level must be an integer 0-3 (0 off, 1 light, 2 medium, 3 heavy), got 7' });
+    assert.deepEqual(await rm({ action: 'set_throttle', level: 7 }), { status: 'error', message: 'level must be an integer 0-3 (0 normal, 1 soft, 2 hard, 3 shed), got 7' });
     const set = await rm({ action: 'set_throttle', level: 3 });
-    assert.deepEqual(set, { status: 'success', level: 3, previous: 0, name: 'heavy', vram_factor: 0.45 });
-    // Heavy holds 45% of the unthrottled VRAM: within 4 s it must be under half of before.
+    assert.deepEqual(set, { status: 'success', level: 3, previous: 0, name: 'shed', vram_factor: 0.45 });
+    // Shed holds 45% of the unthrottled VRAM: within 4 s it must be under half of before.
     const began = Date.now();
     let now = before;
     while (Date.now() - began < 4000 && now > before * 0.5) {
@@ -165,7 +165,7 @@ describe("PC2 ResourceManager's real actions and set_throttle", () => {
     assert.ok(now <= before * 0.5, `VRAM ${Math.round(before)} -> ${Math.round(now)} MB after throttle 3`);
     assert.ok(now >= before * 0.3, `VRAM fell to ${Math.round(now)} MB: more than the level allows`);
     const status = await rm({ action: 'get_status' });
-    assert.deepEqual(status.throttle, { level: 3, name: 'heavy' });
+    assert.deepEqual(status.throttle, { level: 3, name: 'shed' });
     await rm({ action: 'set_throttle', level: 0 });
   });
 

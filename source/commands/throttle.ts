@@ -1,0 +1,148 @@
+// `opsdeck throttle pc2 --level 0-3 | --auto on|off`: PC2 throttling over NATS
+// (opsdeck.<machine>.control), through the action path: preview, confirm, execute, verify, audit.
+import type { Command } from 'commander';
+import { isAbsolute, resolve } from 'node:path';
+import { auditPath } from '../adapters/audit.js';
+import { connectControl, tokenSource } from '../adapters/control-client.js';
+import { redact, splitServers } from '../adapters/nats-link.js';
+import { autoOffAction, startAutoThrottle } from '../actions/auto-throttle.js';
+import { runAction } from '../actions/run-cli.js';
+import { throttleAction } from '../actions/throttle.js';
+import { checkAutoPolicy, DEFAULT_AUTO_POLICY, type AutoPolicy } from '../core/resources/auto-throttle.js';
+import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/resources/throttle.js';
+import { natsServers } from '../stores/data-plane.js';
+import { EXIT, Exit, type Io } from './io.js';
+
+interface ThrottleArgs {
+  level?: string;
+  auto?: string;
+  nats?: string;
+  secrets: string;
+  yes?: boolean;
+  dryRun?: boolean;
+  timeout: string;
+  raiseAbove: string;
+  lowerBelow: string;
+  samples: string;
+  minLevel: string;
+  maxLevel: string;
+  duration?: string;
+}
+
+function bad(io: Io, message: string): never {
+  io.err(`opsdeck throttle: ${message}`);
+  throw new Exit(EXIT.badInput);
+}
+
+const num = (io: Io, flag: string, text: string, min: number, max: number, integer = false): number => {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} ${min}-${max}`);
+  return n;
+};
+
+const level = (io: Io, flag: string, text: string): ThrottleLevel => {
+  const n = num(io, flag, text, 0, 3, true);
+  if (!isThrottleLevel(n)) bad(io, `${flag} ${text}: expected 0-3`);
+  return n;
+};
+
+export function registerThrottle(program: Command, io: Io): void {
+  program
+    .command('throttle')
+    .description('set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM')
+    .argument('<machine>', 'the machine to throttle (pc2)')
+    .option('--level <n>', 'set this level now (0 normal, 1 soft, 2 hard, 3 shed)')
+    .option('--auto <on|off>', 'on: run the auto policy in the foreground (Ctrl+C ends it); off: stop a running one')
+    .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
+    .option('--secrets <dir>', 'secrets folder from opsdeck certs: signing key or machine token, TLS files', 'secrets')
+    .option('--yes', 'do not ask (for scripts)')
+    .option('--dry-run', 'show the preview (exact messages); send nothing')
+    .option('--timeout <ms>', 'reply timeout per request', '3000')
+    .option('--raise-above <pct>', 'auto: raise a level when VRAM stays above this', String(DEFAULT_AUTO_POLICY.raiseAbovePct))
+    .option('--lower-below <pct>', 'auto: lower a level when VRAM stays below this', String(DEFAULT_AUTO_POLICY.lowerBelowPct))
+    .option('--samples <n>', 'auto: consecutive samples beyond a line before a step', String(DEFAULT_AUTO_POLICY.samples))
+    .option('--min-level <n>', 'auto: lowest level it sets', String(DEFAULT_AUTO_POLICY.minLevel))
+    .option('--max-level <n>', 'auto: highest level it sets', String(DEFAULT_AUTO_POLICY.maxLevel))
+    .option('--duration <s>', 'auto on: stop after this many seconds')
+    .addHelpText('after', ['', 'Levels (each sends set_thresholds, then set_throttle {level}):', ...throttleTable()].join('\n'))
+    .action(async (machine: string, args: ThrottleArgs) => {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(machine)) bad(io, `machine "${machine}": expected a short name such as pc2`);
+      if ((args.level === undefined) === (args.auto === undefined)) bad(io, 'give exactly one of --level N or --auto on|off');
+      if (args.auto !== undefined && args.auto !== 'on' && args.auto !== 'off') bad(io, `--auto ${args.auto}: expected on or off`);
+      const servers = natsServers(args.nats, io.env);
+      if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
+      const timeoutMs = num(io, '--timeout', args.timeout, 100, 60_000, true);
+      const secrets = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
+      const token = tokenSource(secrets, machine);
+      const server = splitServers(servers).map(redact).join(',');
+      const audit = auditPath(io.env);
+      let policy: AutoPolicy | undefined;
+      if (args.auto === 'on') {
+        policy = {
+          raiseAbovePct: num(io, '--raise-above', args.raiseAbove, 0, 100),
+          lowerBelowPct: num(io, '--lower-below', args.lowerBelow, 0, 100),
+          samples: num(io, '--samples', args.samples, 1, 1000, true),
+          minLevel: level(io, '--min-level', args.minLevel),
+          maxLevel: level(io, '--max-level', args.maxLevel),
+        };
+        const problem = checkAutoPolicy(policy);
+        if (problem) bad(io, problem);
+      }
+      const duration = args.duration !== undefined ? num(io, '--duration', args.duration, 0.1, 7 * 86400) : undefined;
+      const wanted = args.level !== undefined ? level(io, '--level', args.level) : undefined;
+
+      let nc;
+      try {
+        nc = await connectControl({ servers, secretsDir: secrets, env: io.env, timeoutMs });
+      } catch (error) {
+        io.err(`opsdeck throttle: ${(error as Error).message}; nothing was sent`);
+        throw new Exit(EXIT.findings);
+      }
+      try {
+        if (wanted !== undefined) {
+          await runAction(throttleAction({ nc, server, machine, level: wanted, token, env: io.env, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
+          return;
+        }
+        if (args.auto === 'off') {
+          await runAction(autoOffAction({ nc, server, machine, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
+          return;
+        }
+        if (args.dryRun) {
+          io.out(`auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(policy)}; (dry run: nothing was started)`);
+          return;
+        }
+        io.out(`auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`);
+        const runner = startAutoThrottle({
+          nc,
+          server,
+          machine,
+          policy: policy!,
+          token,
+          env: io.env,
+          timeoutMs,
+          log: (line) => io.out(line),
+          // Starting the runner was the operator's confirmation; every change is still previewed,
+          // verified and audited.
+          run: async (action) => {
+            try {
+              return await runAction(action, io, { yes: true, auditPath: audit });
+            } catch (error) {
+              if (error instanceof Exit) return undefined;
+              throw error;
+            }
+          },
+        });
+        const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        const timer = duration !== undefined ? setTimeout(() => runner.stop(`--duration ${duration}`), duration * 1000) : undefined;
+        const why = await runner.done;
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        if (timer) clearTimeout(timer);
+        io.out(`auto-throttle ${machine} stopped (${why}); level in force: ${runner.state()?.level ?? 'unknown'}`);
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    });
+}
