@@ -4,7 +4,9 @@
 // probe` as commands. Own loopback addresses (127.0.0.41-47) and a small fleet of our own.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
@@ -302,5 +304,46 @@ describe('opsdeck agent: refuses without a JWKS, enforces with one, forwards to 
     const bad = await request(nc, 'opsdeck.pc2.control', { action: 'set_throttle', level: 3, token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }) });
     assert.match(String(bad.message), /refused: unknown kid/);
     assert.equal(((await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as { level: number }).level, 1);
+  });
+});
+
+const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
+const noDist = existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url))) ? false : 'dist/ is not built (npm test builds it)';
+
+describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
+  test('agent --jwks FILE enforces; a missing or private JWKS is bad input (exit 2)', async () => {
+    const jwks = join(dir, 'jwks.json');
+    writeFileSync(jwks, JSON.stringify({ keys: [publicOf(fleetKey)] }));
+    writeFileSync(join(dir, 'private-jwks.json'), JSON.stringify({ keys: [fleetKey] }));
+    for (const [cmd, file, reason] of [
+      ['agent', 'nope.json', /--jwks .*nope\.json: no such file/],
+      ['agent', 'private-jwks.json', /holds a private key/],
+      ['sim', 'nope.json', /--jwks .*nope\.json: no such file/],
+    ] as const) {
+      const r = spawnSync(process.execPath, [BIN, cmd, ...(cmd === 'agent' ? ['--machine', 'pc2', '--nats', 'nats://127.0.0.1:1'] : ['--no-nats']), '--jwks', file], { cwd: dir, encoding: 'utf8' });
+      assert.equal(r.status, 2, `${cmd} ${file}: ${r.stderr}`);
+      assert.match(r.stderr, reason);
+    }
+    const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.49' });
+    stops.push(() => server.stop());
+    const child = spawn(process.execPath, [BIN, 'agent', '--machine', 'pc2', '--nats', server.url, '--jwks', jwks, '--interval', '300'], { cwd: dir, env: { ...process.env, PATH: '/nonexistent' } });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    stops.push(() => child.kill('SIGKILL'));
+    const until = Date.now() + 10_000;
+    while (!/NATS connected/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    assert.match(stderr, /control JWT required \(EdDSA, JWKS\) \(1 key\(s\) from .*jwks\.json\)/);
+    const refused = await opsdeck(['throttle', 'pc2', '--level', '1', '--nats', server.url, '--secrets', secrets('bin-none'), '--yes']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.out, /refused: no token/);
+    const ok = await opsdeck(['throttle', 'pc2', '--level', '1', '--nats', server.url, '--secrets', secrets('bin-fleet', fleetKey), '--yes']);
+    assert.equal(ok.code, 0, ok.out + ok.err);
+    assert.match(ok.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.match(stderr, /control set_throttle: applied for opsdeck-operator:tester/);
+    assert.match(stderr, /control set_thresholds: not applied: no token/);
+    assert.doesNotMatch(stderr, /eyJ[\w-]+\.eyJ/);
   });
 });
