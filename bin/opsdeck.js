@@ -1,6 +1,11 @@
 #!/usr/bin/env node
 // Tiny launcher: everything lives in the compiled CLI (npm run build writes dist/).
-import { main } from '../dist/cli.js';
+
+// Ink decides once, at import, whether it runs "in CI" (then it draws only the last frame).
+// On a real terminal the operator is interactive whatever CI says, so the console must draw.
+if (process.stdout.isTTY && process.stdin.isTTY) {
+  for (const key of Object.keys(process.env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete process.env[key];
+}
 
 // `opsdeck ports matrix | head` closes our stdout early: that is not an error worth a trace.
 process.stdout.on('error', (error) => {
@@ -8,4 +13,5 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 
+const { main } = await import('../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));
