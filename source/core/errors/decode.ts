@@ -16,9 +16,10 @@ const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null &&
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const dict = (v: unknown): Dict => (isDict(v) ? v : {});
 
+// The reason can quote the wire (an unknown topic, a subject): it reaches the screen too.
 const malformed = (reason: string, text: string): Decoded => ({
   ok: false,
-  reason,
+  reason: sanitise(reason),
   sample: sanitise(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS)}…` : text),
 });
 
@@ -64,7 +65,10 @@ function event(
       agent: sanitise(fields.agent),
       category: sanitise(fields.category),
       message: sanitise(fields.message),
-      machine,
+      // Ids and the timestamp are shown in the detail view; the machine can come from a header.
+      ids: fields.ids.map(sanitise),
+      ...(fields.sentAt !== undefined ? { sentAt: sanitise(fields.sentAt) } : {}),
+      machine: sanitise(machine),
       receivedAt,
       format,
       bus,
