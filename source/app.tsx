@@ -24,6 +24,7 @@ import type { ActionRunner } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
 import type { PhaseStore } from './stores/phase-store.js';
 import type { LintSnapshot, LintStore } from './stores/lint-store.js';
+import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js';
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
@@ -40,6 +41,7 @@ export interface AppProps {
   actions: ActionCatalog;
   ports: PortCheck;
   lint?: LintStore;
+  security?: SecurityStore;
   canonical: Readonly<Record<string, boolean | undefined>>;
   theme: Theme;
   intervalMs: number;
@@ -54,6 +56,8 @@ const splitKey = (ch: string): readonly [string, KeyEvent] =>
 
 const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
 const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => ({ state: 'pending' }) };
+const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
+const NO_SECURITY: Readable<SecuritySnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_SECURITY_SNAPSHOT };
 
 export function App(p: AppProps) {
   const { exit } = useApp();
@@ -66,6 +70,7 @@ export function App(p: AppProps) {
   const phase = useStore(p.phase);
   const run = useStore(p.runner);
   const lint = useStore(p.lint ?? NO_LINT);
+  const security = useStore(p.security ?? NO_SECURITY);
   const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet'));
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
@@ -128,6 +133,7 @@ export function App(p: AppProps) {
         const id = effect.id.replace(/^action:/, '');
         const action = p.actions.make(id);
         if (action) void p.runner.start(action);
+        else dispatch({ ...latest.current.ui, notice: `${id}: not available right now (is NATS connected?)` });
         return;
       }
       case 'open':
@@ -135,7 +141,7 @@ export function App(p: AppProps) {
           const entry = p.actions.entries.find((a) => a.id === effect.key);
           const action = entry && !entry.unavailable ? p.actions.make(entry.id) : undefined;
           if (action) void p.runner.start(action);
-          else if (entry?.unavailable) dispatch({ ...latest.current.ui, notice: `${entry.title}: ${entry.unavailable}` });
+          else if (entry) dispatch({ ...latest.current.ui, notice: `${entry.title}: ${entry.unavailable ?? 'not available right now (is NATS connected?)'}` });
         } else if (effect.list === 'errors' && latest.current.ui.screen === 'fleet') {
           const cur = latest.current;
           dispatch({ ...cur.ui, screen: 'errors', pane: 0, cursor: { ...cur.ui.cursor, errors: cur.ui.cursor.errors ?? 0 } });
@@ -211,6 +217,8 @@ export function App(p: AppProps) {
             canonical: p.canonical,
             portConflicts: findings.filter((f) => f.severity === 'error').length,
             ...(p.lint ? { lint } : {}),
+            ...(p.security ? { auth: security.auth } : {}),
+            ...(security.expiryDays !== undefined ? { expiryDays: security.expiryDays } : {}),
             ...(phase.value ? { phase: phase.value } : {}),
           })}
         />

@@ -12,7 +12,9 @@ import { SCREENS, type Screen } from './core/ui/keymap.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { ActionRunner } from './stores/action-runner.js';
-import { startDataPlane } from './stores/data-plane.js';
+import { startDataPlane, type DataPlane } from './stores/data-plane.js';
+import { SecurityStore } from './stores/security-store.js';
+import { secretsDirFor } from './actions/catalog.js';
 import { PhaseStore } from './stores/phase-store.js';
 import { LintStore } from './stores/lint-store.js';
 
@@ -23,7 +25,8 @@ export interface ConsoleOptions {
   intervalMs?: number;
   timeoutMs?: number;
   screen?: Screen;
-  actions?: ActionCatalog;
+  /** The actions screen's catalog, built once the data plane exists. */
+  actions?: (plane: DataPlane) => ActionCatalog;
   /** Called once the console has shut down (the demo stops its sim here). */
   onClosed?(): Promise<void> | void;
 }
@@ -85,6 +88,11 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
   const runner = new ActionRunner();
   const lint = new LintStore();
+  const security = new SecurityStore(options.machines.map((m) => m.id), secretsDirFor(options.machines, options.env));
+  let stopProbe: (() => void) | undefined;
+  void plane.link?.connection().then((nc) => {
+    if (nc) stopProbe = security.probe(nc);
+  });
   const ports = checkPorts(options.machines, { env: options.env });
   const canonical: Record<string, boolean | undefined> = Object.fromEntries(options.machines.map((m) => [m.id, undefined]));
 
@@ -99,6 +107,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       await plane.stop();
       phase.close();
       lint.close();
+      stopProbe?.();
+      security.close();
       await options.onClosed?.();
       resolveDone(code);
       return code;
@@ -109,9 +119,10 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       plane={plane}
       phase={phase}
       runner={runner}
-      actions={options.actions ?? EMPTY_CATALOG}
+      actions={options.actions?.(plane) ?? EMPTY_CATALOG}
       ports={ports}
       lint={lint}
+      security={security}
       canonical={canonical}
       theme={theme}
       intervalMs={intervalMs}
@@ -124,7 +135,10 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     { exitOnCtrlC: false, patchConsole: true, maxFps: 15 },
   );
   // After the first frame: the canonical check reads and transforms both config files.
-  setTimeout(() => Object.assign(canonical, canonicalOf(options.machines, options.env)), 50).unref();
+  setTimeout(() => {
+    Object.assign(canonical, canonicalOf(options.machines, options.env));
+    security.readCerts();
+  }, 50).unref();
   // The lint parses every Python file of the checkout: well after the first frame, in a child.
   setTimeout(() => lint.run(options.machines), 3000).unref();
 

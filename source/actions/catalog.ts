@@ -1,13 +1,18 @@
 // The actions the console offers, each an Action run through the shared flow. An action that
-// cannot run here says why instead of disappearing (no NATS, no secrets folder...).
-import { dirname, join } from 'node:path';
+// cannot run here says why instead of disappearing (no NATS yet, no secrets folder...).
+import { join } from 'node:path';
+import { checkoutOf } from '../stores/lint-store.js';
 import type { ActionCatalog } from '../app.js';
 import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
+import { THROTTLE_LEVELS } from '../core/resources/throttle.js';
 import type { ActionEntry } from '../screens/actions.js';
 import type { DataPlane } from '../stores/data-plane.js';
+import { tokenSource } from '../adapters/control-client.js';
+import { redact } from '../adapters/nats-link.js';
 import type { Action } from './action.js';
 import { certsGenerateAction } from './certs.js';
+import { throttleAction } from './throttle.js';
 
 export interface CatalogOptions {
   machines: readonly Machine[];
@@ -17,21 +22,43 @@ export interface CatalogOptions {
 }
 
 interface Item extends ActionEntry {
-  make?: () => Action;
+  make?: () => Action | undefined;
 }
 
-/** The secrets folder the fleet's SecretManager reads: ./secrets beside the fleet config. */
-export const secretsDirFor = (machines: readonly Machine[]): string => join(dirname(machines[0]?.source.file ?? '.'), 'secrets');
+/**
+ * The secrets folder: $OPSDECK_SECRETS, else `secrets/` at the root of the fleet's checkout,
+ * where upstream's SecretManager looks (./secrets/<NAME> from the repo root).
+ */
+export const secretsDirFor = (machines: readonly Machine[], env: Env = {}): string =>
+  env.OPSDECK_SECRETS ?? join(machines[0] ? checkoutOf(machines[0].source.file) : '.', 'secrets');
 
 export function consoleActions(o: CatalogOptions): ActionCatalog {
-  const items: Item[] = [];
-  const dir = o.env.OPSDECK_SECRETS ?? secretsDirFor(o.machines);
-  items.push({
-    id: 'certs.generate',
-    title: 'Generate certs, keys and tokens',
-    what: `CA, machine and operator certs, JWT key + tokens, CURVE keys, NATS auth into ${dir}`,
-    make: () => certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
-  });
+  const dir = secretsDirFor(o.machines, o.env);
+  const nc = () => o.plane?.link?.nc;
+  const needsNats = o.nats ? undefined : 'no NATS configured (--nats or NATS_SERVERS)';
+  const items: Item[] = [
+    {
+      id: 'certs.generate',
+      title: 'Generate certs, keys and tokens',
+      what: `CA, machine and operator certs, JWT key + tokens, CURVE keys, NATS auth into ${dir}`,
+      make: () => certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
+    },
+  ];
+  if (o.machines.some((m) => m.id === 'pc2')) {
+    for (const t of THROTTLE_LEVELS) {
+      items.push({
+        id: `throttle.pc2.${t.level}`,
+        title: `Throttle PC2: level ${t.level} ${t.name}`,
+        what: `set_thresholds cpu ${t.thresholds.cpu} / memory ${t.thresholds.memory} / gpu ${t.thresholds.gpu}, set_throttle ${t.level}: ${t.effect}`,
+        ...(needsNats ? { unavailable: needsNats } : {}),
+        make: () => {
+          const conn = nc();
+          if (!conn) return undefined;
+          return throttleAction({ nc: conn, server: redact(o.nats ?? ''), machine: 'pc2', level: t.level, token: tokenSource(dir, 'pc2'), env: o.env });
+        },
+      });
+    }
+  }
   return {
     entries: items.map(({ make: _make, ...entry }) => entry),
     make: (id) => items.find((i) => i.id === id && !i.unavailable)?.make?.(),

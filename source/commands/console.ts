@@ -58,7 +58,7 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
-    actions: consoleActions({ machines: fleet.machines, env: io.env, ...(nats ? { nats } : {}) }),
+    actions: (plane) => consoleActions({ machines: fleet.machines, env: io.env, plane, ...(nats ? { nats } : {}) }),
   });
   if (code !== 0) throw new Exit(code);
 }
@@ -81,13 +81,14 @@ export function registerConsole(program: Command, io: Io): void {
         throw new Exit(EXIT.badInput);
       }
       const { files, overrides, label } = defaultFleetFiles();
-      const env = { ...io.env, MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2' };
+      // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
+      const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
+      const env = { ...io.env, MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2', OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets') };
       const fleet = loadFleet(files, env);
       if (!fleet.ok) {
         for (const d of fleet.diagnostics) io.err(formatDiagnostic(d));
         throw new Exit(EXIT.badInput);
       }
-      const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
       const log = join(logDir, 'sim.log');
       io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
       const sim = await startSimChild(['--overrides', overrides, '--mainpc', files.mainpc!, '--pc2', files.pc2!, '--control-port', '0', '--hosts', 'mainpc=127.0.0.1,pc2=127.0.0.2'], log);
@@ -100,7 +101,7 @@ export function registerConsole(program: Command, io: Io): void {
         env,
         intervalMs: interval(opts.interval, io) ?? 2000,
         ...(sim.nats ? { nats: sim.nats } : {}),
-        actions: consoleActions({ machines: fleet.machines, env, ...(sim.nats ? { nats: sim.nats } : {}) }),
+        actions: (plane) => consoleActions({ machines: fleet.machines, env, plane, ...(sim.nats ? { nats: sim.nats } : {}) }),
         onClosed: () => stopChild(sim.child),
       });
       io.err(`opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`);

@@ -1,0 +1,68 @@
+// Security on the scorecard: is an unauthenticated control request refused on each machine
+// (probed every minute over NATS), and when does the first cert or token expire.
+import type { NatsConnection } from 'nats';
+import { inspectArtefacts } from '../adapters/certs.js';
+import { probeEnforcement } from '../adapters/security-probe.js';
+import { Emitter } from './emitter.js';
+
+export interface SecuritySnapshot {
+  /** machine -> enforced? (undefined: no answer / not probed yet) */
+  auth: Record<string, boolean | undefined>;
+  expiryDays?: number;
+  certsNote?: string;
+}
+
+export class SecurityStore {
+  private readonly emitter = new Emitter();
+  private snapshot: SecuritySnapshot;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly machines: readonly string[],
+    private readonly secretsDir: string,
+  ) {
+    this.snapshot = { auth: Object.fromEntries(machines.map((m) => [m, undefined])) };
+  }
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): SecuritySnapshot => this.snapshot;
+
+  private set(patch: Partial<SecuritySnapshot>): void {
+    this.snapshot = { ...this.snapshot, ...patch };
+    this.emitter.emit();
+  }
+
+  /** Reads the secrets folder once (cheap: a few files). */
+  readCerts(): void {
+    try {
+      const report = inspectArtefacts(this.secretsDir);
+      const days = report.artefacts.map((a) => a.daysLeft).filter((d): d is number => typeof d === 'number');
+      if (days.length === 0) this.set({ certsNote: `no certs in ${this.secretsDir}` });
+      else this.set({ expiryDays: Math.min(...days) });
+    } catch (error) {
+      this.set({ certsNote: (error as Error).message });
+    }
+  }
+
+  /** Probes now and every `everyMs`; returns the stop. */
+  probe(nc: NatsConnection, everyMs = 60_000): () => void {
+    const once = async () => {
+      if (nc.isClosed()) return;
+      try {
+        const results = await probeEnforcement(nc, this.machines, 2000);
+        this.set({ auth: Object.fromEntries(results.map((r) => [r.machine, r.verdict === 'no answer' ? undefined : r.verdict === 'enforced'])) });
+      } catch {
+        /* the link store shows NATS trouble */
+      }
+    };
+    void once();
+    this.timer = setInterval(() => void once(), everyMs);
+    this.timer.unref();
+    return () => clearInterval(this.timer);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.emitter.close();
+  }
+}
