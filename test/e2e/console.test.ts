@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,7 @@ describe('console end to end (tmux)', { skip }, () => {
   let sim: Sim;
   before(async () => {
     writeFileSync(join(dir, 'mainpc.yaml'), 'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17501, health_check_port: 18501}\n    Bravo: {script_path: b.py, port: 17503, health_check_port: 18503}\n');
-    writeFileSync(join(dir, 'pc2.yaml'), 'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Charlie, script_path: c.py, port: 7105, health_check_port: 8105}\nerror_bus_port: 7150\n');
+    writeFileSync(join(dir, 'pc2.yaml'), 'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Charlie, script_path: c.py, port: 7105, health_check_port: 8105}\n- {name: ResourceManager, script_path: pc2_code/agents/resource_manager.py, port: 7113, health_check_port: 8113}\nerror_bus_port: 7150\n');
     const fleet = loadFleet({ mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') }, { MAINPC_IP: HOSTS.mainpc, PC2_IP: HOSTS.pc2 });
     sim = await startSim({
       machines: fleet.machines,
@@ -65,7 +65,7 @@ describe('console end to end (tmux)', { skip }, () => {
   });
 
   test('the Fleet screen shows both machines and their agents, healthy', async () => {
-    const text = await until('both machines healthy', (t) => /MAINPC 127\.0\.0\.71 +2 agents 2 ok/.test(t) && /PC2 127\.0\.0\.72 +2 agents 2 ok/.test(t));
+    const text = await until('both machines healthy', (t) => /MAINPC 127\.0\.0\.71 +2 agents 2 ok/.test(t) && /PC2 127\.0\.0\.72 +3 agents 3 ok/.test(t));
     assert.match(text, /● OK +Alpha/);
     assert.match(text, /● OK +Charlie/);
     assert.match(text, /NATS connected/);
@@ -106,6 +106,24 @@ describe('console end to end (tmux)', { skip }, () => {
     assert.match(text, /command palette/);
     keys('?');
     await until('help closed', (t) => !t.includes('opsdeck keys'));
+  });
+
+  test('an action from the keyboard: preview, confirm on its target, run, verify, audit', async () => {
+    keys('5');
+    await until('actions', (t) => t.includes('Throttle PC2: level 1 soft'));
+    keys('j');
+    keys('j');
+    keys('Enter');
+    const preview = await until('preview', (t) => /Run "Set pc2 throttle to level 1 \(soft\) on pc2/.test(t));
+    assert.match(preview, /request opsdeck\.pc2\.control \{"action":"set_throttle","level":1/);
+    keys('y');
+    await until('verified', (t) => /done: re-read pc2: level 1 soft/.test(t), 10_000);
+    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string; args: Record<string, unknown> });
+    assert.deepEqual([audit.at(-1)!.action, audit.at(-1)!.outcome, audit.at(-1)!.args.level], ['throttle.set', 'ok', 1]);
+    keys('Escape');
+    await until('flow closed', (t) => !t.includes('done: re-read'));
+    keys('1');
+    await until('fleet', (t) => /MAINPC 127\.0\.0\.71/.test(t));
   });
 
   test('Ctrl+C twice exits with code 0 and restores the terminal', async () => {
