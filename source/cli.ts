@@ -9,6 +9,8 @@ import { registerSim } from './commands/sim.js';
 import { registerStatus } from './commands/status.js';
 import { registerAgent } from './commands/agent.js';
 import { registerConsole } from './commands/console.js';
+import { registerAudit } from './commands/audit.js';
+import { registerErrorbus } from './commands/errorbus.js';
 import { registerCerts } from './commands/certs.js';
 import { registerSecurity } from './commands/security.js';
 import { registerThrottle } from './commands/throttle.js';
@@ -28,6 +30,8 @@ export function buildProgram(io: Io): Command {
   registerStatus(program, io);
   registerAgent(program, io);
   registerConsole(program, io);
+  registerErrorbus(program, io);
+  registerAudit(program, io);
   registerCerts(program, io);
   registerSecurity(program, io);
   registerThrottle(program, io);

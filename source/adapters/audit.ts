@@ -54,6 +54,21 @@ export function appendAudit(entry: Omit<AuditEntry, 'time' | 'operator'> & Parti
   return full;
 }
 
+const OUTCOMES: readonly string[] = ['ok', 'refused', 'failed', 'cancelled'];
+
+/** A parsed line must look like an entry: every field of the right type. */
+function checkEntry(value: unknown): AuditEntry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+  const v = value as Record<string, unknown>;
+  const missing = (['time', 'operator', 'machine', 'action'] as const).filter((k) => typeof v[k] !== 'string');
+  if (missing.length > 0) throw new Error(`missing or not text: ${missing.join(', ')}`);
+  if (Number.isNaN(Date.parse(v.time as string))) throw new Error(`time "${String(v.time).slice(0, 40)}" is not a date`);
+  if (!OUTCOMES.includes(v.outcome as string)) throw new Error(`outcome ${JSON.stringify(v.outcome)} is not one of ${OUTCOMES.join(', ')}`);
+  if (typeof v.args !== 'object' || v.args === null || Array.isArray(v.args)) throw new Error('args is not an object');
+  if (v.detail !== undefined && typeof v.detail !== 'string') throw new Error('detail is not text');
+  return value as AuditEntry;
+}
+
 export type AuditRead = { entries: AuditEntry[]; bad: Array<{ line: number; reason: string }> };
 
 /** Reads the trail; a damaged line is reported with its number, the rest still read. */
@@ -66,9 +81,7 @@ export function readAudit(path = auditPath()): AuditRead {
     .forEach((line, i) => {
       if (line.trim() === '') return;
       try {
-        const value = JSON.parse(line) as AuditEntry;
-        if (typeof value.action !== 'string' || typeof value.time !== 'string') throw new Error('missing action or time');
-        entries.push(value);
+        entries.push(checkEntry(JSON.parse(line)));
       } catch (error) {
         bad.push({ line: i + 1, reason: (error as Error).message });
       }

@@ -3,6 +3,8 @@
 // create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { Subscriber } from 'zeromq';
+import { newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
+import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
 
 /** Subscribes to one machine's error bus; ZMQ reconnects by itself. Returns the stop. */
@@ -34,6 +36,10 @@ export interface NatsErrorOptions {
 
 export interface NatsErrorFeed {
   streams: string[];
+  /** `jetstream`: consumers on the error streams; `core`: no stream yet, a plain subscription. */
+  mode(): 'jetstream' | 'core';
+  /** Stream-sequence continuity per consumed stream (the error-bus preflight's gap check). */
+  sequences(): StreamSequence[];
   stop(): Promise<void>;
 }
 
@@ -65,6 +71,7 @@ const agentOf = (subject: string, headers?: { get(k: string): string }): string 
 export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
   const feeds: ConsumerMessages[] = [];
   const found: string[] = [];
+  const tracks = new Map<string, { tracked: boolean; track: SeqTrack }>();
   let core: Subscription | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -98,6 +105,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
     for (const stream of streams) {
+      // The filter errors.> covers the whole stream only when every subject of it is under errors.>.
+      const subjects = (await jsm.streams.info(stream)).config.subjects ?? [];
+      const seq = { tracked: subjects.length > 0 && subjects.every((s) => subjectWithin(s, 'errors.>')), track: newSeqTrack() };
+      tracks.set(stream, seq);
       let consumer;
       if (options.durable) {
         const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -129,6 +140,7 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
       found.push(stream);
       void (async () => {
         for await (const m of messages as AsyncIterable<JsMsg>) {
+          seq.track = noteSeq(seq.track, m.seq);
           ingest(m.subject, m.data, m.headers);
           if (options.durable) m.ack();
         }
@@ -139,6 +151,8 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
 
   return {
     streams: found,
+    mode: () => (found.length > 0 ? 'jetstream' : 'core'),
+    sequences: () => [...tracks].map(([stream, s]) => ({ stream, tracked: s.tracked, ...s.track })),
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);

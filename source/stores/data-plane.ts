@@ -20,6 +20,8 @@ export interface DataPlaneOptions {
   protocols?: Record<string, HealthProtocol>;
   /** Probe immediately and keep probing (false for one-shot use). */
   live?: boolean;
+  /** Replay this much NATS error history on first attach (default: live only, or 10 min for a new durable). */
+  errorsReplayMs?: number;
 }
 
 export interface DataPlane {
@@ -28,6 +30,8 @@ export interface DataPlane {
   errors: ErrorStore;
   resources: ResourceStore;
   link: NatsLink | undefined;
+  /** When it started (ms): how long it has been observing. */
+  startedAt: number;
   /** Error streams found on NATS once connected. */
   natsFeed(): NatsErrorFeed | undefined;
   stop(): Promise<void>;
@@ -59,6 +63,7 @@ export function machineResolver(machines: readonly Machine[]): (agent: string | 
 
 export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
+  const startedAt = Date.now();
   const health = new HealthStore(targetsFor(machines, { ...options.health, ...(options.protocols ? { protocols: options.protocols } : {}) }), options.health);
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore();
@@ -76,7 +81,11 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       if (!nc) return;
       stops.push(resources.listen(nc));
       try {
-        feed = await natsErrors(nc, errors, { machineOf: (agent) => resolve(agent), ...(options.durable ? { durable: options.durable } : {}) });
+        feed = await natsErrors(nc, errors, {
+          machineOf: (agent) => resolve(agent),
+          ...(options.durable ? { durable: options.durable } : {}),
+          ...(options.errorsReplayMs ? { replayMs: options.errorsReplayMs } : {}),
+        });
       } catch {
         /* no JetStream: the link store shows the error; ZMQ goes on */
       }
@@ -89,6 +98,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     errors,
     resources,
     link,
+    startedAt,
     natsFeed: () => feed,
     async stop() {
       for (const stop of stops.reverse()) await stop();

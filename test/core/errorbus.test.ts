@@ -148,14 +148,17 @@ describe('transitions', () => {
 });
 
 const NOW = 1_000_000;
-const pub = (machine: string, agent: string, zmqAgo?: number, natsAgo?: number): PublisherStats => ({
-  machine,
-  agent,
-  zmq: zmqAgo === undefined ? 0 : 1,
-  nats: natsAgo === undefined ? 0 : 1,
-  ...(zmqAgo === undefined ? {} : { lastZmq: NOW - zmqAgo }),
-  ...(natsAgo === undefined ? {} : { lastNats: NOW - natsAgo }),
-});
+const pub = (machine: string, agent: string, zmqAgo?: number, natsAgo?: number, bridgedAgo?: number): PublisherStats =>
+  ({
+    machine,
+    agent,
+    zmq: zmqAgo === undefined ? 0 : 1,
+    nats: natsAgo === undefined ? 0 : 1,
+    bridged: bridgedAgo === undefined ? 0 : 1,
+    ...(zmqAgo === undefined ? {} : { lastZmq: NOW - zmqAgo }),
+    ...(natsAgo === undefined ? {} : { lastNats: NOW - natsAgo }),
+    ...(bridgedAgo === undefined ? {} : { lastBridged: NOW - bridgedAgo }),
+  }) as PublisherStats;
 
 const obs = (patch: Partial<Observation> = {}): Observation => ({
   now: NOW,
@@ -188,6 +191,11 @@ describe('coverage', () => {
     );
     assert.deepEqual(c.zmq.map((p) => p.agent), ['A', 'B', 'C', 'Old']);
     assert.deepEqual(c.missing.map((p) => `${p.machine}/${p.agent}`), ['pc2/C', 'mainpc/Old']);
+  });
+  test('an agent whose errors reach NATS only through a ZMQ->NATS bridge is a ZMQ publisher not on NATS', () => {
+    const c = coverage([pub('pc2', 'Bridged', undefined, undefined, 10), pub('pc2', 'Native', undefined, 10, 10)], NOW, 60_000);
+    assert.deepEqual(c.zmq.map((p) => p.agent), ['Bridged', 'Native']);
+    assert.deepEqual(c.missing.map((p) => p.agent), ['Bridged']);
   });
 });
 

@@ -130,14 +130,17 @@ export interface Coverage {
 }
 
 /**
- * Who published where in the window. A ZMQ publisher counts as seen on NATS when the same agent
+ * Who published where in the window. A ZMQ publisher (seen on a ZMQ bus, or on NATS only through
+ * a ZMQ->NATS bridge) counts as seen on NATS when the same agent, publishing natively,
  * was seen there from the same machine, or from `any` (NATS carries no machine, and an agent
  * that runs on both machines cannot be told apart there).
  */
 export function coverage(publishers: readonly PublisherStats[], now: number, windowMs: number): Coverage {
   const cutoff = now - windowMs;
-  const onNats = publishers.filter((p) => p.lastNats !== undefined && p.lastNats > cutoff);
-  const zmq = publishers.filter((p) => p.lastZmq !== undefined && p.lastZmq > cutoff);
+  const within = (t: number | undefined) => t !== undefined && t > cutoff;
+  // Native NATS publishes only: a copy a ZMQ->NATS bridge carried is ZMQ evidence (it stops at phase 3).
+  const onNats = publishers.filter((p) => within(p.lastNats));
+  const zmq = publishers.filter((p) => within(p.lastZmq) || within((p as { lastBridged?: number }).lastBridged));
   const missing = zmq.filter((p) => !onNats.some((n) => n.agent === p.agent && (n.machine === p.machine || n.machine === 'any' || p.machine === 'any')));
   return { zmq, missing, nats: onNats.length };
 }
