@@ -13,6 +13,7 @@ import { redact } from '../adapters/nats-link.js';
 import type { Action } from './action.js';
 import { certsGenerateAction } from './certs.js';
 import { throttleAction } from './throttle.js';
+import { fixStreamsAction, phaseAction } from './errorbus.js';
 
 export interface CatalogOptions {
   machines: readonly Machine[];
@@ -44,6 +45,15 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       make: () => certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
     },
   ];
+  const plane = o.plane;
+  const busItems: Array<[string, string, string, (p: DataPlane) => Action]> = [
+    ['errorbus.advance', 'Advance the error-bus phase', 'zmq -> dual-publish -> nats-consumers -> zmq-off, one step, after its preflight (coverage, gaps, 7150)', (p) => phaseAction({ plane: p }, 'advance')],
+    ['errorbus.rollback', 'Roll the error-bus phase back one step', 'one step back, compare-and-swap on the KV revision', (p) => phaseAction({ plane: p }, 'rollback')],
+    ['errorbus.fix-streams', 'Fix overlapping error streams', "one ERRORS stream on errors.> instead of upstream's overlapping ERRORS / AGENT_ERRORS / ERROR_STREAM", (p) => fixStreamsAction({ plane: p })],
+  ];
+  for (const [id, title, what, make] of busItems) {
+    items.push({ id, title, what, ...(needsNats || !plane ? { unavailable: needsNats ?? 'needs the live data plane' } : {}), make: () => (plane ? make(plane) : undefined) });
+  }
   if (o.machines.some((m) => m.id === 'pc2')) {
     for (const t of THROTTLE_LEVELS) {
       items.push({
