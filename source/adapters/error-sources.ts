@@ -3,6 +3,7 @@
 // create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { Subscriber } from 'zeromq';
+import { bridgeMarkOf } from '../core/errors/bridge.js';
 import { newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
@@ -77,7 +78,7 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
   let retry: NodeJS.Timeout | undefined;
   const ingest = (subject: string, data: Uint8Array, headers?: { get(k: string): string }) => {
     const machine = headers?.get('machine') || options.machineOf(agentOf(subject, headers), subject);
-    store.nats(subject, data, machine);
+    store.nats(subject, data, machine, Date.now(), bridgeMarkOf(headers));
   };
 
   const attach = async (): Promise<void> => {

@@ -174,6 +174,11 @@ export class PubOutbox {
     }
   }
 
+  /** Connects (as upstream's ErrorPublisher does): never fails; ZMQ retries in the background. */
+  connect(endpoint: string): void {
+    this.sock.connect(endpoint);
+  }
+
   push(frames: (string | Uint8Array)[]): boolean {
     if (this.closed || this.queue.length - this.head >= this.limit) {
       this.dropped += 1;

@@ -19,6 +19,11 @@ export class SimMachine implements AgentHost {
   /** Why the bus is closed, when it is: `phase 3`, `killed`, or a bind failure. */
   busState = 'closed';
   busFailure: Clash | undefined;
+  /**
+   * False in `upstream` wiring: a machine without CentralErrorBus binds no collector PUB; its
+   * agents' own sockets carry their frames (sim/wiring.ts).
+   */
+  collector = true;
   /** Operator faults: stop publishing on a bus. */
   readonly busOff = { zmq: false, nats: false };
   readonly published = { zmq: 0, nats: 0 };
@@ -102,7 +107,7 @@ export class SimMachine implements AgentHost {
   /** Starts every agent (and the bus when no agent is the bus); returns clashes found at bind. */
   async start(): Promise<Clash[]> {
     const lost: Clash[] = [];
-    if (!this.plan.busAgent) {
+    if (!this.plan.busAgent && this.collector) {
       const failure = await this.openBus();
       if (failure) {
         this.busFailure = { machine: this.id, agent: 'error bus', role: 'pub', port: this.plan.errorBusPort, heldBy: 'another process' };

@@ -31,6 +31,16 @@ export interface SimOverrides {
   seed?: number;
   /** Background errors per second per machine. */
   error_rate?: number;
+  /**
+   * How ZMQ error frames reach a machine's bus. `collector` (default): every publisher hands its
+   * frames to one PUB the machine binds on its error-bus port, which a SUB can read. `upstream`:
+   * each agent owns the sockets upstream's code opens (ErrorPublisher and ForPC2 connect a PUB,
+   * PC2ErrorPublisher binds one, CentralErrorBus re-publishes IPC input on its bound PUB), so
+   * what upstream loses is lost here too (see sim/wiring.ts).
+   */
+  wiring?: 'collector' | 'upstream';
+  /** The upstream env the agents see in `upstream` wiring: ERROR_BUS_HOST, MAINPC_ERROR_BUS_HOST, ... */
+  wiring_env?: Record<string, string>;
 }
 
 export type OverridesResult = { ok: true; overrides: SimOverrides } | { ok: false; problems: string[] };
@@ -84,7 +94,7 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
   const problems: string[] = [];
   if (data === null || data === undefined) return { ok: true, overrides: { defaults: {}, agents: {}, machines: {} } };
   if (!isDict(data)) return { ok: false, problems: [`${file}: must be a mapping with agents:, machines:, defaults:, seed:, error_rate:`] };
-  const top = ['agents', 'machines', 'defaults', 'seed', 'error_rate'];
+  const top = ['agents', 'machines', 'defaults', 'seed', 'error_rate', 'wiring', 'wiring_env'];
   for (const key of Object.keys(data)) if (!top.includes(key)) problems.push(`${file}: ${key}: unknown key (known: ${top.join(', ')})`);
   const defaults = data.defaults === undefined ? {} : checkEntry<AgentOverride>(data.defaults, `${file}: defaults`, AGENT_KEYS, problems);
   const agents: Record<string, AgentOverride> = {};
@@ -99,6 +109,10 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
   }
   if (data.seed !== undefined && !(typeof data.seed === 'number' && Number.isInteger(data.seed))) problems.push(`${file}: seed: must be an integer`);
   if (data.error_rate !== undefined && count(data.error_rate)) problems.push(`${file}: error_rate: ${count(data.error_rate)}`);
+  if (data.wiring !== undefined && oneOf(data.wiring, ['collector', 'upstream'])) problems.push(`${file}: wiring: ${oneOf(data.wiring, ['collector', 'upstream'])}`);
+  if (data.wiring_env !== undefined && !(isDict(data.wiring_env) && Object.values(data.wiring_env).every((v) => typeof v === 'string' || typeof v === 'number'))) {
+    problems.push(`${file}: wiring_env: must be a mapping of variable name to value (ERROR_BUS_HOST: 127.0.0.1)`);
+  }
   if (problems.length) return { ok: false, problems };
   return {
     ok: true,
@@ -108,6 +122,8 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
       machines,
       ...(typeof data.seed === 'number' ? { seed: data.seed } : {}),
       ...(typeof data.error_rate === 'number' ? { error_rate: data.error_rate } : {}),
+      ...(data.wiring === 'collector' || data.wiring === 'upstream' ? { wiring: data.wiring } : {}),
+      ...(isDict(data.wiring_env) ? { wiring_env: Object.fromEntries(Object.entries(data.wiring_env).map(([k, v]) => [k, String(v)])) } : {}),
     },
   };
 }

@@ -6,6 +6,7 @@ import type { Agent, Machine } from '../core/fleet/model.js';
 import type { HealthProtocol } from '../core/health/replies.js';
 import type { NatsLibrary, ZmqVariant } from '../core/errors/encode.js';
 import type { AgentOverride, MachineOverride, SimOverrides } from './overrides.js';
+import { defaultVariant, isErrorBusAgent } from '../core/errorbus/topology.js';
 
 export type BindKind =
   | 'zmq-rep' // a ZMQ REP socket (BaseAgent main / health, UnifiedHealthMixin health)
@@ -110,21 +111,10 @@ export function defaultProtocol(agent: Agent): HealthProtocol {
   return agent.scriptPath.startsWith('services/') ? 'http' : 'base-agent';
 }
 
-const isBusAgent = (agent: Agent, busPort: number): boolean =>
-  agent.port.value === busPort && (/central_error_bus/.test(agent.scriptPath) || agent.name === 'CentralErrorBus');
-
-// Which ZMQ error format an agent publishes (upstream-protocols c1).
-export function defaultVariant(agent: Agent, machine: string, isBus: boolean): ZmqVariant | 'none' {
-  if (isBus) return 'none';
-  if (/streaming_tts_agent|streaming_interrupt_handler/.test(agent.scriptPath)) return 'C';
-  if (machine === 'pc2') {
-    if (/\/ForPC2\//.test(agent.scriptPath)) return 'B';
-    // services/ on PC2 run beside CentralErrorBus and reach it over IPC: it re-publishes them.
-    if (agent.scriptPath.startsWith('services/')) return 'central';
-    return 'D';
-  }
-  return 'A';
-}
+// Which agent is CentralErrorBus and which ZMQ format each agent publishes: the same rules the
+// error-bus topology uses (core/errorbus/topology.ts).
+const isBusAgent = isErrorBusAgent;
+export { defaultVariant };
 
 // BaseAgent's UnifiedErrorHandler uses nats_error_bus.py (ERRORS); others the WP-10 library.
 export const defaultNatsLibrary = (protocol: HealthProtocol): NatsLibrary => (protocol === 'base-agent' ? 'errors' : 'error-stream');

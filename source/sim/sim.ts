@@ -14,6 +14,8 @@ import { allowAll, openControlSocket, parseControl, type ControlReply, type Cont
 import { newZmqContext } from './endpoints.js';
 import { ErrorMaker, type ErrorContext } from './error-maker.js';
 import { SimMachine } from './machine.js';
+import { UpstreamWiring } from './wiring.js';
+import type { ZmqMessage } from '../core/errors/encode.js';
 import { CONTROL_SUBJECT, connectNatsSide, type NatsSide } from './nats-side.js';
 import { faultVerifier, serveMachineControl, type MachineControlServer } from './machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
@@ -43,6 +45,14 @@ export interface SimOptions {
    * "sim", and opsdeck.<machine>.control state changes one for the machine. Absent: open.
    */
   tokenVerifier?: TokenVerifier;
+  /**
+   * How ZMQ error frames travel (default: the overrides' `wiring`, else `collector`). `upstream`:
+   * every agent opens upstream's own sockets (sim/wiring.ts), so PUB-to-PUB and PUB-to-nothing
+   * frames are lost as on the fleet.
+   */
+  wiring?: 'collector' | 'upstream';
+  /** The upstream env the agents see in `upstream` wiring (over the overrides' `wiring_env`). */
+  wiringEnv?: Record<string, string>;
   /** ENABLE_PROMETHEUS_METRICS: false makes every /metrics answer 503, as upstream. */
   metricsEnabled?: boolean;
   log?: (line: string) => void;
@@ -72,6 +82,8 @@ export class Sim {
   warnings: string[] = [];
   private nats: NatsSide | undefined;
   private natsServer: NatsServer | undefined;
+  /** Set in `upstream` wiring: the agents' own error-bus sockets. */
+  wiring: UpstreamWiring | undefined;
   private closeControl: (() => Promise<void>) | undefined;
   private machineControl: MachineControlServer | undefined;
   private ticker: NodeJS.Timeout | undefined;
@@ -123,8 +135,15 @@ export class Sim {
     try {
       // NATS and the binds proceed together: both dominate start-up time.
       const natsReady = sim.startNats();
+      const upstream = (options.wiring ?? options.overrides?.wiring) === 'upstream';
+      for (const m of sim.machines) m.collector = !upstream;
       const machineClashes = await Promise.all(sim.machines.map(async (m) => ({ m, lost: await m.start() })));
       for (const { m, lost } of machineClashes) sim.bindClashes.set(m.id, lost);
+      if (upstream) {
+        // After the machines: CentralErrorBus holds its port before any PC2ErrorPublisher tries.
+        sim.wiring = new UpstreamWiring(sim.machines[0]!.context, sim.machines, { ...options.overrides?.wiring_env, ...options.wiringEnv });
+        await sim.wiring.open();
+      }
       await natsReady;
       const control = await openControlSocket(sim.machines[0]!.context, options.controlPort, (data) => sim.handleControl(data));
       if (!control.ok) sim.warnings.push(`control socket off: ${control.error}`);
@@ -192,10 +211,7 @@ export class Sim {
     let zmq = 0;
     let nats = 0;
     if (targets.zmq && !m.busOff.zmq && a.plan.variant !== 'none') {
-      for (const msg of zmqMessages(a.plan.variant, e)) {
-        const to = msg.to === 'own' ? m : this.machine(msg.to);
-        if (to?.pushZmq(msg.frames)) zmq += 1;
-      }
+      for (const msg of zmqMessages(a.plan.variant, e)) if (this.sendZmq(a, m, msg)) zmq += 1;
     }
     if (targets.nats && !m.busOff.nats && this.nats && a.plan.natsLibrary !== 'none') {
       for (const msg of natsMessages(a.plan.natsLibrary, e)) if (this.nats.publish(msg)) nats += 1;
@@ -203,6 +219,13 @@ export class Sim {
     }
     a.recordError(e);
     return { zmq, nats };
+  }
+
+  /** One ZMQ message of an agent: onto the machine's collector PUB, or through its own upstream sockets. */
+  private sendZmq(a: SimAgent, m: SimMachine, msg: ZmqMessage): boolean {
+    if (this.wiring) return this.wiring.send(a, m, msg);
+    const to = msg.to === 'own' ? m : this.machine(msg.to);
+    return to?.pushZmq(msg.frames) ?? false;
   }
 
   private tick(): void {
@@ -356,14 +379,14 @@ export class Sim {
     const targets = publishTargets(this.phase.phase);
     const useZmq = r.bus ? r.bus === 'zmq' : targets.zmq && !m.busOff.zmq;
     const useNats = r.bus ? r.bus === 'nats' : targets.nats && !m.busOff.nats;
-    if (useZmq && !m.bus) return { ok: false, error: `${m.id}'s ZMQ error bus is ${m.busState}` };
+    if (useZmq && !m.bus && !this.wiring) return { ok: false, error: `${m.id}'s ZMQ error bus is ${m.busState}` };
     if (useNats && !this.nats) return { ok: false, error: `the NATS side is ${this.natsNote}` };
     const variant = a.plan.variant === 'none' ? 'central' : a.plan.variant;
     const library = a.plan.natsLibrary === 'none' ? 'errors' : a.plan.natsLibrary;
     const sent = { zmq: 0, nats: 0 };
     for (let i = 0; i < (r.count ?? 1); i++) {
       const e = this.maker.make(this.context(a), Date.now());
-      if (useZmq && m.pushZmq(malformedZmq(r.kind!, variant, e).frames)) sent.zmq += 1;
+      if (useZmq && this.sendZmq(a, m, malformedZmq(r.kind!, variant, e))) sent.zmq += 1;
       if (useNats && this.nats!.publish(malformedNats(r.kind!, library, e, this.nats!.maxPayload))) sent.nats += 1;
     }
     return { ok: true, agent: a.key, sent };
@@ -400,6 +423,11 @@ export class Sim {
       );
     }
     for (const s of this.summary()) for (const c of s.clashes) lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
+    if (this.wiring) {
+      const legs = this.wiring.status().flatMap((p) => [p.own, ...(p.cross ? [p.cross] : [])]);
+      const dead = legs.filter((l) => l.note.includes('socket None')).length;
+      lines.push(`zmq wiring: upstream (each agent's own sockets): ${legs.length - dead} publisher sockets open, ${dead} binds failed (socket None, errors dropped)`);
+    }
     lines.push(`nats: ${this.natsNote}`);
     lines.push(this.controlEndpoint ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}` : 'control: ZMQ socket off');
     if (this.machineControl) lines.push(`machine control: ${this.machines.map((m) => `opsdeck.${m.id}.control`).join(', ')} (${this.options.tokenVerifier ? 'JWT required, faults too' : 'open: no token checked; pass --jwks FILE to enforce'})`);
@@ -411,6 +439,7 @@ export class Sim {
     return {
       phase: this.phase,
       nats: this.natsUrl ?? null,
+      wiring: this.wiring ? { mode: 'upstream', deadAtSource: this.wiring.deadAtSource, publishers: this.wiring.status() } : { mode: 'collector' },
       machines: this.machines.map((m) => ({
         id: m.id,
         host: m.plan.host,
@@ -448,6 +477,7 @@ export class Sim {
       await this.closeControl?.();
       await this.machineControl?.close();
       await this.nats?.close().catch(() => undefined);
+      await this.wiring?.close();
       await Promise.all(this.machines.map((m) => m.stop()));
       await this.natsServer?.stop();
     })());

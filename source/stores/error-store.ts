@@ -1,6 +1,7 @@
 // The merged error stream of both buses as a store. Every message goes through the pipeline at
 // once (it is cheap); React hears about it at most once per frame, however hard the flood.
 import { decodeNats, decodeZmq } from '../core/errors/decode.js';
+import type { BridgeMark } from '../core/errors/event.js';
 import { ErrorPipeline, type ErrorCounters, type ErrorRow, type MalformedSample, type PipelineOptions, type PublisherStats } from '../core/errors/pipeline.js';
 import { Emitter } from './emitter.js';
 
@@ -47,9 +48,12 @@ export class ErrorStore {
     this.touch();
   }
 
-  nats(subject: string, data: Uint8Array, machine: string, now = Date.now()): void {
+  /** `bridged`: the message carries `opsdeck agent --bridge`'s mark (a ZMQ error carried into NATS). */
+  nats(subject: string, data: Uint8Array, machine: string, now = Date.now(), bridged?: BridgeMark): void {
     this.lastFrameAt[`nats:${machine}`] = now;
-    this.pipeline.ingest(decodeNats(subject, data, machine, now), 'nats', machine, now);
+    const decoded = decodeNats(subject, data, machine, now);
+    if (bridged && decoded.ok) decoded.event.bridged = bridged;
+    this.pipeline.ingest(decoded, 'nats', machine, now);
     this.touch();
   }
 

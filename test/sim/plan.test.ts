@@ -85,7 +85,7 @@ describe('bad input is refused with its path', () => {
     const r = checkOverrides({ agents: { X: { protocol: 'grpc', vram: 1, slow_ms: -1 } }, machines: { pc2: { gpu: '' } }, seed: 1.5, extra: 1 }, 'o.yaml');
     assert.ok(!r.ok);
     assert.deepEqual(r.problems, [
-      'o.yaml: extra: unknown key (known: agents, machines, defaults, seed, error_rate)',
+      'o.yaml: extra: unknown key (known: agents, machines, defaults, seed, error_rate, wiring, wiring_env)',
       'o.yaml: agents.X.protocol: must be one of base-agent, unified, http (got "grpc")',
       'o.yaml: agents.X.vram: unknown key (known: protocol, error_variant, nats_library, vram_mb, slow_ms, degraded, down, flood_per_s)',
       'o.yaml: agents.X.slow_ms: must be a number >= 0 (got -1)',

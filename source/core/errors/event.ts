@@ -2,6 +2,17 @@
 
 export type Bus = 'zmq' | 'nats';
 
+/**
+ * An error `opsdeck agent --bridge` carried from a machine's ZMQ bus into NATS (header
+ * Opsdeck-Bridge). It arrives on NATS but is the ZMQ copy's twin, never a native NATS publish.
+ */
+export interface BridgeMark {
+  /** The machine whose bridge published it. */
+  machine: string;
+  /** True when the ZMQ frame had no error id and the bridge made one from its content: match on content. */
+  synthetic: boolean;
+}
+
 /** Normalised severity: the five upstream vocabularies map onto these. */
 export type Severity = 'critical' | 'error' | 'warning' | 'info' | 'debug';
 
@@ -31,6 +42,8 @@ export interface ErrorEvent {
   /** Every id the publisher attached (error_id, id, correlation_id): cross-bus matching uses them. */
   ids: string[];
   bus: Bus;
+  /** Set when the copy came through the bridge (bus is then `nats`). */
+  bridged?: BridgeMark;
   format: ErrorFormat;
   /** Publisher's timestamp as sent (ISO or epoch seconds), if any. */
   sentAt?: string;

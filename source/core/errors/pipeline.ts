@@ -5,7 +5,20 @@ import type { Bus, ErrorEvent } from './event.js';
 import { DEFAULT_FLOOD, FloodDetector, type FloodAction, type FloodOptions } from './flood.js';
 import { Ring } from './ring.js';
 
-export type RowBus = Bus | 'both';
+/**
+ * `zmq->nats`: the error reached NATS only through `opsdeck agent --bridge` (its ZMQ copy may or
+ * may not have been seen too); `both`: a native NATS copy and a ZMQ (or bridged) one.
+ */
+export type RowBus = Bus | 'both' | 'zmq->nats';
+
+/** Where a copy came from: a bridged copy arrives on NATS but stands for the ZMQ one. */
+type Source = Bus | 'bridge';
+const sourceOf = (e: ErrorEvent): Source => (e.bridged ? 'bridge' : e.bus);
+
+export function rowBusOf(sources: ReadonlySet<Source>): RowBus {
+  if (sources.has('nats')) return sources.has('zmq') || sources.has('bridge') ? 'both' : 'nats';
+  return sources.has('bridge') ? 'zmq->nats' : 'zmq';
+}
 
 export interface ErrorRow {
   /** Monotonic row id (stable React key). */
@@ -22,7 +35,10 @@ export interface ErrorRow {
 }
 
 export interface ErrorCounters {
+  /** Per bus; a bridged copy counts as received on nats (and in `bridged`). */
   received: Record<Bus, number>;
+  /** Copies that came through `opsdeck agent --bridge` (zmq->nats). */
+  bridged: number;
   /** Rows created. */
   shown: number;
   /** Events folded into a flood row instead of a row of their own. */
@@ -45,9 +61,13 @@ export interface PublisherStats {
   machine: string;
   agent: string;
   zmq: number;
+  /** Native NATS publishes only (what phase 3 needs). */
   nats: number;
+  /** Errors of this agent the bridge carried from ZMQ into NATS (absent: none). */
+  bridged?: number;
   lastZmq?: number;
   lastNats?: number;
+  lastBridged?: number;
 }
 
 export interface MalformedSample {
@@ -71,13 +91,14 @@ export const DEFAULT_PIPELINE: PipelineOptions = { capacity: 5000, dedupWindowMs
 
 interface Entry {
   row: ErrorRow;
-  buses: Set<Bus>;
+  buses: Set<Source>;
   at: number;
   keys: string[];
 }
 
 export const newCounters = (): ErrorCounters => ({
   received: { zmq: 0, nats: 0 },
+  bridged: 0,
   shown: 0,
   collapsed: 0,
   matched: 0,
@@ -99,6 +120,8 @@ export class ErrorPipeline {
   private readonly order: Entry[] = [];
   private orderHead = 0;
   private readonly floodRows = new Map<string, ErrorRow>();
+  /** Each flood row's key, so evicting a row finds its entry without scanning every flood. */
+  private readonly floodKeys = new Map<ErrorRow, string>();
   private nextId = 1;
   private readonly options: PipelineOptions;
 
@@ -119,13 +142,15 @@ export class ErrorPipeline {
   }
 
   add(event: ErrorEvent, now: number): boolean {
-    const bus = event.bus;
-    this.counters.received[bus]++;
+    const bus = sourceOf(event);
+    this.counters.received[event.bus]++;
+    if (event.bridged) this.counters.bridged++;
     this.notePublisher(event, now);
     this.expire(now);
 
     const fp = `fp:${event.agent}|${event.message}`;
-    const idKeys = event.ids.map((id) => `id:${id}`);
+    // A bridged copy of an id-less frame carries an id the bridge made up: match it on content.
+    const idKeys = event.bridged?.synthetic ? [] : event.ids.map((id) => `id:${id}`);
     // An event with ids matches by id only; an id-less one (variant B, C) falls back to content.
     const lookup = idKeys.length > 0 ? idKeys : [fp];
     let entry: Entry | undefined;
@@ -136,7 +161,7 @@ export class ErrorPipeline {
     if (entry && !entry.buses.has(bus)) {
       entry.buses.add(bus);
       this.counters.matched++;
-      entry.row.bus = 'both';
+      entry.row.bus = rowBusOf(entry.buses);
       entry.row.rev++;
       return true;
     }
@@ -159,16 +184,21 @@ export class ErrorPipeline {
       }
     }
     if (!row) {
-      row = { id: this.nextId++, event, bus, count: 1, lastAt: now, rev: 0 };
+      row = { id: this.nextId++, event, bus: rowBusOf(new Set([bus])), count: 1, lastAt: now, rev: 0 };
       if (verdict.flooding) {
         row.flood = { rule: verdict.rule ?? 'rate', action: verdict.action ?? 'throttle', since: now };
         this.floodRows.set(verdict.key, row);
+        this.floodKeys.set(row, verdict.key);
       }
       this.counters.shown++;
       const evicted = this.rows.push(row);
       if (evicted) {
         this.counters.evicted++;
-        for (const [k, r] of this.floodRows) if (r === evicted) this.floodRows.delete(k);
+        const key = this.floodKeys.get(evicted);
+        if (key !== undefined) {
+          this.floodKeys.delete(evicted);
+          if (this.floodRows.get(key) === evicted) this.floodRows.delete(key);
+        }
       }
     }
     const keys = [...idKeys, fp];
@@ -187,10 +217,9 @@ export class ErrorPipeline {
     const cutoff = now - this.options.dedupWindowMs;
     while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff) {
       const old = this.order[this.orderHead++]!;
-      if (old.buses.size === 1) {
-        if (old.buses.has('zmq')) this.counters.zmqOnly++;
-        else this.counters.natsOnly++;
-      }
+      // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
+      if (!old.buses.has('nats')) this.counters.zmqOnly++;
+      else if (old.buses.size === 1) this.counters.natsOnly++;
       for (const key of old.keys) if (this.window.get(key) === old) this.window.delete(key);
     }
     // Compact the queue now and then instead of shifting on every expiry.
@@ -209,7 +238,10 @@ export class ErrorPipeline {
       stats = { machine: event.machine, agent: event.agent, zmq: 0, nats: 0 };
       this.publishers.set(key, stats);
     }
-    if (event.bus === 'zmq') {
+    if (event.bridged) {
+      stats.bridged = (stats.bridged ?? 0) + 1;
+      stats.lastBridged = now;
+    } else if (event.bus === 'zmq') {
       stats.zmq++;
       stats.lastZmq = now;
     } else {

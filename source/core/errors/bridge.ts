@@ -1,0 +1,92 @@
+// What `opsdeck agent --bridge` publishes for one ZMQ message: the error decoded (any variant),
+// re-encoded in nats_error_bus.py's body format, once, on errors.agents.<agent>, with a stable
+// Nats-Msg-Id and a mark saying it was bridged. Pure: the adapter supplies the content hash.
+//
+// The message id is the frame's own error id when it has one (A, D, CentralErrorBus JSON): the
+// same error reaching two bridges (PC2's local copy and MainPC's CROSS_MACHINE_ERROR copy), or
+// one bridge re-sending after a reconnect, is stored once by JetStream's duplicate window, and
+// the console matches the bridged copy with the ZMQ copy and with a native NATS twin (whose
+// correlation_id is that id). Id-less frames (B, C, raw) get `zmq-<hash of the frames>`: a
+// re-send is still a duplicate, and the console matches them on content (agent + message), as it
+// matches their ZMQ copies.
+import { decodeZmq } from './decode.js';
+import { errorCategory, subjectToken } from './encode.js';
+import type { BridgeMark, ErrorEvent } from './event.js';
+import { pyDumps, type PyValue } from '../py/json.js';
+import { isoformat } from '../py/time.js';
+
+/** Header on every bridged message: the machine whose bridge published it. */
+export const BRIDGE_HEADER = 'Opsdeck-Bridge';
+/** `id`: the message id is the frame's error id; `content`: made from the frame's bytes. */
+export const BRIDGE_KEY_HEADER = 'Opsdeck-Bridge-Key';
+/** Key in the body's details: what came through a bridge. A ZMQ frame carrying it came from NATS. */
+export const BRIDGE_DETAIL = 'opsdeck_bridge';
+
+export interface BridgedMessage {
+  kind: 'publish';
+  msgId: string;
+  subject: string;
+  body: string;
+  headers: Record<string, string>;
+  event: ErrorEvent;
+}
+
+export type BridgeVerdict =
+  | BridgedMessage
+  | { kind: 'malformed'; reason: string; sample: string }
+  /** The frame carries our own mark: it came from NATS, and going back would loop. */
+  | { kind: 'loop'; reason: string };
+
+/**
+ * One ZMQ message received by the bridge on `machine`'s bus (`endpoint`, for the record).
+ * `contentId` hashes the frames (only called for frames without an error id).
+ */
+export function bridgeMessage(frames: readonly Uint8Array[], machine: string, endpoint: string, now: number, contentId: (frames: readonly Uint8Array[]) => string): BridgeVerdict {
+  const decoded = decodeZmq(frames, machine, now);
+  if (!decoded.ok) return { kind: 'malformed', reason: decoded.reason, sample: decoded.sample };
+  const e = decoded.event;
+  if (BRIDGE_DETAIL in e.details) return { kind: 'loop', reason: `${e.agent}: the frame carries ${BRIDGE_DETAIL}, so it came from NATS; not published again` };
+  const errorId = e.ids[0];
+  const msgId = errorId ?? `zmq-${contentId(frames)}`;
+  const errorType = typeof e.details.error_type === 'string' ? e.details.error_type : e.category;
+  const body = pyDumps({
+    id: msgId,
+    timestamp: e.sentAt ?? isoformat(now),
+    agent_name: e.agent,
+    severity: e.severity,
+    category: errorCategory(errorType),
+    message: e.message,
+    details: {
+      ...(e.details as Record<string, PyValue>),
+      error_type: errorType,
+      [BRIDGE_DETAIL]: { machine, endpoint, format: e.format, origin: e.machine },
+    },
+    stack_trace: typeof e.details.stack_trace === 'string' ? e.details.stack_trace : null,
+    correlation_id: errorId ?? null,
+    resolved: false,
+    resolution_notes: null,
+  });
+  return {
+    kind: 'publish',
+    msgId,
+    subject: `errors.agents.${subjectToken(e.agent)}`,
+    body,
+    headers: {
+      'Nats-Msg-Id': msgId,
+      [BRIDGE_HEADER]: machine,
+      [BRIDGE_KEY_HEADER]: errorId ? 'id' : 'content',
+      // What nats_error_bus.py sets, plus the machine (NATS itself carries none).
+      agent: e.agent,
+      severity: e.severity,
+      machine: e.machine,
+    },
+    event: e,
+  };
+}
+
+/** The mark from a NATS message's headers, if a bridge published it. */
+export function bridgeMarkOf(headers: { get(key: string): string } | undefined): BridgeMark | undefined {
+  const machine = headers?.get(BRIDGE_HEADER);
+  if (!machine) return undefined;
+  return { machine, synthetic: headers!.get(BRIDGE_KEY_HEADER) === 'content' };
+}
