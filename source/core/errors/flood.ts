@@ -53,19 +53,34 @@ export const signature = (e: ErrorEvent): string =>
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
   private prunedAt = 0;
+  // Rule labels, made once: check() runs for every event of a flood.
+  private readonly rateLabel: string;
+  private readonly ruleLabels: string[];
 
-  constructor(private readonly options: FloodOptions = DEFAULT_FLOOD) {}
+  constructor(private readonly options: FloodOptions = DEFAULT_FLOOD) {
+    this.rateLabel = `rate>${options.rateCount}/${options.rateWindowMs / 1000}s`;
+    this.ruleLabels = options.rules.map((rule) => `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`);
+  }
 
   check(event: ErrorEvent, now: number): FloodVerdict {
     const key = `${event.machine}|${event.agent}|${signature(event)}`;
-    let verdict: FloodVerdict = { key, flooding: this.bump(key, now, this.options.rateWindowMs) > this.options.rateCount };
-    if (verdict.flooding) verdict = { ...verdict, rule: `rate>${this.options.rateCount}/${this.options.rateWindowMs / 1000}s`, action: 'throttle' };
-    for (const rule of this.options.rules) {
+    // One object shape for every verdict (no spread): this runs for every event of a flood.
+    const verdict: FloodVerdict = { key, flooding: false, rule: undefined, action: undefined };
+    if (this.bump(key, now, this.options.rateWindowMs) > this.options.rateCount) {
+      verdict.flooding = true;
+      verdict.rule = this.rateLabel;
+      verdict.action = 'throttle';
+    }
+    const rules = this.options.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i]!;
       if (!rule.match(event)) continue;
       const n = this.bump(`${event.agent}:${rule.name}`, now, rule.windowMs);
       // Upstream acts when the count reaches the limit; escalation outranks throttling.
       if (n >= rule.count && (!verdict.flooding || rule.action === 'escalate')) {
-        verdict = { key, flooding: true, rule: `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`, action: rule.action };
+        verdict.flooding = true;
+        verdict.rule = this.ruleLabels[i];
+        verdict.action = rule.action;
       }
     }
     return verdict;
