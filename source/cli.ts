@@ -11,6 +11,7 @@ import { registerAgent } from './commands/agent.js';
 import { registerConsole } from './commands/console.js';
 import { registerAudit } from './commands/audit.js';
 import { registerErrorbus } from './commands/errorbus.js';
+import { registerErrorbusDoctor } from './commands/errorbus-doctor.js';
 import { registerCerts } from './commands/certs.js';
 import { registerSecurity } from './commands/security.js';
 import { registerThrottle } from './commands/throttle.js';
@@ -31,6 +32,7 @@ export function buildProgram(io: Io): Command {
   registerAgent(program, io);
   registerConsole(program, io);
   registerErrorbus(program, io);
+  registerErrorbusDoctor(program, io);
   registerAudit(program, io);
   registerCerts(program, io);
   registerSecurity(program, io);

@@ -294,7 +294,7 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
           state = 'bound (SUB)';
         } catch (error) {
           // Someone took the port since the plan: receive from it if it is a PUB.
-          sub.connect(endpoint);
+          sub.connect(endpoint.replace('tcp://*:', 'tcp://127.0.0.1:'));
           state = `bind failed (${(error as { code?: string }).code ?? 'error'}): connected instead`;
         }
       } else {

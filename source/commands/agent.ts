@@ -4,6 +4,7 @@ import { NatsLink } from '../adapters/nats-link.js';
 import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
+import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
 
@@ -15,7 +16,7 @@ export function registerAgent(program: Command, io: Io): void {
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--interval <ms>', 'sampling interval in ms', '2000')
     .option('--resource-manager <endpoint>', "forward applied set_thresholds / set_throttle to upstream's ResourceManager (e.g. tcp://127.0.0.1:7113)");
-  addAuthOptions(agentCommand).action(async (opts: { machine: string; nats?: string; interval: string; resourceManager?: string } & AuthArgs) => {
+  addAuthOptions(addBridgeOptions(agentCommand)).action(async (opts: { machine: string; nats?: string; interval: string; resourceManager?: string } & AuthArgs & BridgeArgs) => {
       const servers = natsServers(opts.nats, io.env);
       const intervalMs = Number(opts.interval);
       if (!servers) {
@@ -32,6 +33,7 @@ export function registerAgent(program: Command, io: Io): void {
         io.err(`opsdeck agent: --resource-manager ${opts.resourceManager}: expected tcp://HOST:PORT`);
         throw new Exit(EXIT.badInput);
       }
+      const bridgePlan = opts.bridge ? prepareBridge(opts, io, opts.machine) : undefined;
       io.err(`opsdeck agent ${opts.machine}: control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`);
       const link = new NatsLink({ servers, name: `opsdeck-agent-${opts.machine}` });
       let lastState = '';
@@ -47,7 +49,9 @@ export function registerAgent(program: Command, io: Io): void {
       });
       const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
       const agent = nc ? runAgent(nc, { machine: opts.machine, intervalMs, auth, ...(opts.resourceManager ? { resourceManager: opts.resourceManager } : {}), log: (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`) }) : undefined;
+      const bridge = nc && bridgePlan ? await bridgePlan.start(nc, (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`)) : undefined;
       await stopped;
+      await bridge?.stop();
       await agent?.stop();
       unsubscribe();
       await link.close();

@@ -8,6 +8,7 @@ import { NatsLink, splitServers } from '../adapters/nats-link.js';
 import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
 import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
 import { ResourceStore } from './resource-store.js';
+import { BridgeStore } from './bridge-store.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -29,6 +30,8 @@ export interface DataPlane {
   health: HealthStore;
   errors: ErrorStore;
   resources: ResourceStore;
+  /** `opsdeck agent --bridge` statuses (opsdeck.<machine>.bridge). */
+  bridges: BridgeStore;
   link: NatsLink | undefined;
   /** When it started (ms): how long it has been observing. */
   startedAt: number;
@@ -67,6 +70,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const health = new HealthStore(targetsFor(machines, { ...options.health, ...(options.protocols ? { protocols: options.protocols } : {}) }), options.health);
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore();
+  const bridges = new BridgeStore();
   const stops: Array<() => unknown> = [];
   if (options.live !== false) stops.push(health.start());
   for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
@@ -80,6 +84,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     void l.connection().then(async (nc) => {
       if (!nc) return;
       stops.push(resources.listen(nc));
+      stops.push(bridges.listen(nc));
       try {
         feed = await natsErrors(nc, errors, {
           machineOf: (agent) => resolve(agent),
@@ -97,6 +102,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     health,
     errors,
     resources,
+    bridges,
     link,
     startedAt,
     natsFeed: () => feed,
@@ -107,6 +113,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       health.stop();
       errors.close();
       resources.close();
+      bridges.close();
     },
   };
 }

@@ -50,10 +50,10 @@ const cases: Case[] = [
   {
     name: 'upstream defaults: MainPC publishers aim at PC2, where CentralErrorBus binds a PUB',
     routes: {
-      'mainpc/Alpha': ['nobody', 'nobody', /PUB connected to CentralErrorBus .* on 10\.0\.0\.17:7150: a PUB-PUB pair delivers nothing/],
+      'mainpc/Alpha': ['nobody', 'nobody', /PUB connected to CentralErrorBus.s PUB \(tcp:\/\/\*:7150\) on 10\.0\.0\.17:7150: a PUB-PUB pair delivers nothing/],
       'mainpc/Tts': ['nobody', 'nobody', /PUB-PUB/],
       'pc2/Auth': ['nobody', 'nobody', /PUB-PUB/],
-      'pc2/Delta': ['nobody', 'nobody', /cannot bind 10\.0\.0\.17:7150: CentralErrorBus .* holds it \(EADDRINUSE\)/],
+      'pc2/Delta': ['nobody', 'nobody', /cannot bind 10\.0\.0\.17:7150: CentralErrorBus.* holds it \(EADDRINUSE\)/],
       'pc2/Delta:cross': ['nobody', 'nobody', /cannot bind 10\.0\.0\.16:7150: not an address of pc2 \(EADDRNOTAVAIL\)/],
       'pc2/Obs': ['zmq', 'nats', /re-publishes/],
     },
@@ -101,10 +101,10 @@ const cases: Case[] = [
     probes: { [`${PC2}:7150`]: { holder: 'none', detail: 'refused' } },
     routes: {
       'pc2/Obs': ['nobody', 'nobody', /nothing listens: it is down/],
-      'pc2/Auth': ['nobody', 'nobody', /CentralErrorBus .* binds a PUB there when up/],
+      'pc2/Auth': ['nobody', 'nobody', /CentralErrorBus's PUB \(tcp:\/\/\*:7150\) is bound there when up/],
     },
     plan: { pc2: [`connect ${PC2}:7150`] },
-    mismatch: /config expects CentralErrorBus .*; the probe found nothing listens/,
+    mismatch: /config expects CentralErrorBus.*; the probe found nothing listens/,
   },
   {
     name: 'probe: a SUB bound on MainPC 7150 is the bridge when one runs there',

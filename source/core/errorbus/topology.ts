@@ -238,7 +238,7 @@ export function buildTopology(input: TopologyInput): Topology {
     if (!r) {
       const central = centralOf.get(machine);
       const expected: PortReport['expected'] =
-        central && central.port === port ? { holder: 'pub', by: `${central.agent} (CentralErrorBus PUB, tcp://*:${port})` } : { holder: 'none', by: 'nothing' };
+        central && central.port === port ? { holder: 'pub', by: `${central.agent}${central.agent === 'CentralErrorBus' ? '' : ' (CentralErrorBus)'}'s PUB (tcp://*:${port})` } : { holder: 'none', by: 'nothing' };
       r = { machine, host: m.host, port, expected, holder: expected, connecting: [], binding: [], ...(expected.holder === 'pub' ? { upstreamBinder: expected.by } : {}) };
       ports.set(key, r);
     }
@@ -358,7 +358,10 @@ export function buildTopology(input: TopologyInput): Topology {
       const nobody: Delivery = {
         to: 'nobody',
         why: `PUB connected to ${h.by} on ${endpointText(e)}: a PUB-PUB pair delivers nothing`,
-        fix: `point it at a machine whose error-bus port the bridge binds (${p.variant === 'A' ? (p.machine === 'mainpc' ? 'MAINPC_ERROR_BUS_HOST' : 'ERROR_BUS_HOST') : 'PC2_IP is fixed in its code: only CentralErrorBus moving off the port helps'})`,
+        fix:
+          p.variant === 'A'
+            ? `set ${p.machine === 'mainpc' ? 'MAINPC_ERROR_BUS_HOST' : 'ERROR_BUS_HOST'} (or the port) to an error-bus port no PUB binds; that machine's bridge binds a SUB there`
+            : `its code fixes PC2_IP:7150; only moving ${h.by} to another port lets the ${e.machine} bridge bind ${e.port}`,
       };
       return { ...common, withoutBridge: nobody, withBridge: nobody };
     }
@@ -372,7 +375,7 @@ export function buildTopology(input: TopologyInput): Topology {
     }
     if (r.upstreamBinder) {
       // An upstream PUB is meant to be here (and is down now, or not bound yet): the bridge stays off the port.
-      const nobody: Delivery = { to: 'nobody', why: `nothing listens on ${endpointText(e)} now, and ${r.upstreamBinder} binds a PUB there when up: a PUB connecting to it delivers nothing either way`, fix: 'point the publisher at a port no upstream PUB binds' };
+      const nobody: Delivery = { to: 'nobody', why: `nothing listens on ${endpointText(e)} now, and ${r.upstreamBinder} is bound there when up: a PUB connecting to it delivers nothing either way`, fix: 'point the publisher at a port no upstream PUB binds' };
       return { ...common, withoutBridge: nobody, withBridge: nobody };
     }
     return {

@@ -1,0 +1,170 @@
+// `opsdeck errorbus doctor` and the scorecard's error-bus lines: per machine who binds what on
+// the error-bus ports, whose errors are lost without the bridge (and whose even with it), the
+// streams' subject overlaps, and the phase each machine is effectively in, whatever KV says.
+// Pure: the topology (config + env + probes + running bridges), what the data plane observed,
+// the streams and the KV phase go in; a diagnosis with its reasons comes out.
+import type { PublisherStats } from '../errors/pipeline.js';
+import { PHASES, type PhaseNumber, type PhaseValue } from './phase.js';
+import { judgeStreams, type StreamObs, type StreamVerdict } from './streams.js';
+import type { Delivery, PortReport, Route, Topology } from './topology.js';
+
+/** What a running bridge last said about itself (opsdeck.<machine>.bridge). */
+export interface BridgeObs {
+  machine: string;
+  state: string;
+  received: number;
+  published: number;
+  duplicates: number;
+  dropped: number;
+  queued: number;
+  nats: string;
+  endpoints: Array<{ endpoint: string; mode: string; state: string }>;
+  /** How old the status is (ms). */
+  ageMs: number;
+}
+
+export interface DoctorInput {
+  topology: Topology;
+  machines: ReadonlyArray<{ id: string; host: string }>;
+  /** Bridges heard from, by machine (fresh statuses only). */
+  bridges: Readonly<Record<string, BridgeObs | undefined>>;
+  kv?: PhaseValue | { error: string };
+  streams?: StreamObs[] | { error: string };
+  publishers: readonly PublisherStats[];
+  now: number;
+  windowMs: number;
+}
+
+export type Reach = 'native' | 'bridge' | 'zmq' | 'nobody';
+
+export interface PublisherDiagnosis {
+  agent: string;
+  variant: string;
+  /** Where its errors go now: natively on NATS, through the bridge, ZMQ only, or nowhere. */
+  reach: Reach;
+  route: Route;
+  /** Seen in the window: natively on NATS / through the bridge. */
+  seenNative: boolean;
+  seenBridged: boolean;
+}
+
+export interface MachineDiagnosis {
+  id: string;
+  host: string;
+  ports: PortReport[];
+  bridge?: BridgeObs;
+  publishers: PublisherDiagnosis[];
+  /** Publishers whose errors reach no one today and reach NATS once this fleet's bridges run. */
+  lostWithoutBridge: PublisherDiagnosis[];
+  /** Publishers no bridge helps (upstream's sockets), with the fix. */
+  lostEvenWithBridge: PublisherDiagnosis[];
+  effective: { phase: PhaseNumber; name: string; why: string };
+}
+
+export interface Diagnosis {
+  kv?: PhaseValue | { error: string };
+  streams?: StreamVerdict | { error: string };
+  machines: MachineDiagnosis[];
+  /** Problems worth an exit code 1: errors reaching no one, streams not right, a machine behind KV. */
+  findings: string[];
+}
+
+const seen = (last: number | undefined, i: DoctorInput) => last !== undefined && last > i.now - i.windowMs;
+
+function publisherOf(route: Route, i: DoctorInput): PublisherDiagnosis {
+  const stats = i.publishers.filter((p) => p.agent === route.agent && (p.machine === route.machine || p.machine === 'any'));
+  const seenNative = stats.some((p) => seen(p.lastNats, i));
+  const seenBridged = stats.some((p) => seen(p.lastBridged, i));
+  const now = route.now.to;
+  const reach: Reach = seenNative ? 'native' : now === 'nats' || seenBridged ? 'bridge' : now === 'zmq' ? 'zmq' : 'nobody';
+  return { agent: route.agent, variant: route.variant, reach, route, seenNative, seenBridged };
+}
+
+const list = (ps: readonly PublisherDiagnosis[], max = 8): string => {
+  const names = [...new Set(ps.map((p) => p.agent))];
+  return names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
+};
+
+const name = (n: PhaseNumber) => PHASES[n].name;
+
+export function diagnose(i: DoctorInput): Diagnosis {
+  const kvPhase: PhaseNumber | undefined = i.kv && 'phase' in i.kv ? i.kv.phase : undefined;
+  const streams = i.streams === undefined ? undefined : Array.isArray(i.streams) ? judgeStreams(i.streams) : i.streams;
+  const findings: string[] = [];
+  const machines = i.machines.map((m): MachineDiagnosis => {
+    const own = i.topology.routes.filter((r) => r.machine === m.id && r.copy === 'own');
+    const publishers = own.map((r) => publisherOf(r, i));
+    const lostWithout = publishers.filter((p) => p.route.withoutBridge.to === 'nobody' && p.route.withBridge.to === 'nats' && !p.seenNative);
+    const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.seenNative);
+    const ports = i.topology.ports.filter((p) => p.machine === m.id);
+    const bridge = i.bridges[m.id];
+    // The phase this machine's errors are really in.
+    const behind = publishers.filter((p) => p.reach === 'nobody' || p.reach === 'zmq');
+    const native = publishers.filter((p) => p.reach === 'native').length;
+    const bridged = publishers.filter((p) => p.reach === 'bridge').length;
+    let effective: MachineDiagnosis['effective'];
+    if (publishers.length === 0) {
+      const p = kvPhase ?? 0;
+      effective = { phase: p, name: name(p), why: 'no ZMQ publishers in the config: as KV says' };
+    } else if (behind.length > 0) {
+      const lost = behind.filter((p) => p.reach === 'nobody');
+      const zmqOnly = behind.filter((p) => p.reach === 'zmq');
+      effective = {
+        phase: 0,
+        name: name(0),
+        why: [lost.length ? `errors of ${list(lost)} reach no one` : '', zmqOnly.length ? `errors of ${list(zmqOnly)} reach ZMQ only, not NATS` : ''].filter(Boolean).join('; '),
+      };
+    } else {
+      const how = `every publisher reaches NATS (${native} natively, ${bridged} through the bridge)`;
+      const closed = ports.every((p) => p.probe?.holder === 'none') && !(bridge && bridge.state === 'running');
+      if ((kvPhase ?? 0) >= 3 && bridged === 0 && closed) effective = { phase: 3, name: name(3), why: `${how}; the error-bus port is closed` };
+      else if ((kvPhase ?? 0) >= 3) effective = { phase: 2, name: name(2), why: `${how}, but ${bridged > 0 ? `${bridged} only through the bridge (phase 3 needs native NATS publishers)` : 'the error-bus port is still open'}` };
+      else if ((kvPhase ?? 0) === 2) effective = { phase: 2, name: name(2), why: `${how}; consumers read NATS (KV)` };
+      else effective = { phase: 1, name: name(1), why: `${how}${kvPhase === 0 ? '; KV still says 0: advancing to 1 needs no agent change' : ''}` };
+    }
+    if (kvPhase !== undefined && effective.phase < kvPhase) findings.push(`${m.id} is effectively in phase ${effective.phase} ${effective.name} while KV says ${kvPhase} ${name(kvPhase)}: ${effective.why}`);
+    for (const p of publishers.filter((x) => x.reach === 'nobody')) {
+      const d = p.route.now as Extract<Delivery, { to: 'nobody' }>;
+      findings.push(`${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''}`);
+    }
+    for (const port of ports) if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
+    return { id: m.id, host: m.host, ports, ...(bridge ? { bridge } : {}), publishers, lostWithoutBridge: lostWithout, lostEvenWithBridge: lostEven, effective };
+  });
+  if (streams && 'ok' in streams && !streams.ok) findings.push(`streams: ${streams.evidence}`);
+  if (streams && 'error' in streams) findings.push(`streams: ${streams.error}`);
+  return { ...(i.kv ? { kv: i.kv } : {}), ...(streams ? { streams } : {}), machines, findings };
+}
+
+const deliveryText = (d: Delivery): string => (d.to === 'nobody' ? `lost: ${d.why}` : d.to === 'zmq' ? `ZMQ only: ${d.via}` : `NATS: ${d.via}`);
+
+/** The report as lines, for the terminal. */
+export function doctorLines(d: Diagnosis): string[] {
+  const out: string[] = [];
+  out.push(`phase in KV: ${!d.kv ? 'unknown (no NATS)' : 'error' in d.kv ? `unreadable: ${d.kv.error}` : `${d.kv.phase} ${d.kv.name}`}`);
+  out.push(`streams: ${!d.streams ? 'unknown (no NATS)' : 'error' in d.streams ? `cannot list: ${d.streams.error}` : `${d.streams.ok ? 'ok' : 'NOT ok'}: ${d.streams.evidence}`}`);
+  if (d.streams && 'overlaps' in d.streams) for (const [a, b] of d.streams.overlaps) out.push(`  overlap: ${a} and ${b} claim the same subjects`);
+  for (const m of d.machines) {
+    out.push('');
+    out.push(`${m.id} (${m.host}): effectively phase ${m.effective.phase} ${m.effective.name}: ${m.effective.why}`);
+    for (const p of m.ports) {
+      out.push(`  port ${p.port}: config: ${p.expected.by}; probe: ${p.probe ? `${p.probe.holder}${p.probe.detail ? ` (${p.probe.detail})` : ''}` : 'not probed'}`);
+      if (p.connecting.length) out.push(`    PUBs connecting here: ${p.connecting.join(', ')}`);
+      if (p.binding.length) out.push(`    PC2ErrorPublishers binding here: ${p.binding.join(', ')}`);
+      if (p.bridge) out.push(`    bridge: ${p.bridge.mode} a SUB (${p.bridge.why})`);
+      if (p.mismatch) out.push(`    MISMATCH: ${p.mismatch}`);
+    }
+    out.push(
+      m.bridge
+        ? `  bridge: ${m.bridge.state}, ${m.bridge.received} received, ${m.bridge.published} stored, ${m.bridge.duplicates} duplicates, ${m.bridge.dropped} dropped, ${m.bridge.queued} queued, NATS ${m.bridge.nats} (${m.bridge.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ')})`
+        : `  bridge: not running (start: opsdeck agent --machine ${m.id} --bridge)`,
+    );
+    out.push(`  lost without the bridge (${new Set(m.lostWithoutBridge.map((p) => p.agent)).size}): ${list(m.lostWithoutBridge, 20) || 'none'}`);
+    out.push(`  lost even with the bridge (${new Set(m.lostEvenWithBridge.map((p) => p.agent)).size}): ${list(m.lostEvenWithBridge, 20) || 'none'}`);
+    for (const p of m.publishers) {
+      out.push(`    ${p.agent} (${p.variant}, ${p.route.socket}${p.route.endpoint ? ` ${p.route.endpoint.host}:${p.route.endpoint.port}` : ''}): ${p.reach === 'native' ? 'NATS natively' : deliveryText(p.route.now)}`);
+      const fix = p.route.withBridge.to === 'nobody' ? p.route.withBridge.fix : undefined;
+      if (fix && p.reach !== 'native') out.push(`      fix: ${fix}`);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,80 @@
+// What each machine's `opsdeck agent --bridge` last said about itself (opsdeck.<machine>.bridge,
+// every 2 s): the doctor and the scorecard use it to know where a bridge runs and what it carried.
+import type { NatsConnection, Subscription } from 'nats';
+import type { BridgeObs } from '../core/errorbus/doctor.js';
+import { sanitise } from '../core/errors/sanitise.js';
+import { Emitter } from './emitter.js';
+
+export interface BridgeSnapshot {
+  version: number;
+  /** By machine, with when it arrived. */
+  machines: Readonly<Record<string, { status: Omit<BridgeObs, 'ageMs'>; receivedAt: number }>>;
+}
+
+/** A status older than this means the bridge is gone (it reports every 2 s). */
+export const BRIDGE_STALE_MS = 7000;
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+const text = (v: unknown, max = 80): string => (typeof v === 'string' ? sanitise(v).slice(0, max) : '');
+
+/** Checks a status message from the wire; undefined when it is not one. */
+export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | undefined {
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || v.schema !== 'opsdeck.bridge/1' || typeof v.machine !== 'string') return undefined;
+  const endpoints = Array.isArray(v.endpoints) ? v.endpoints.slice(0, 16) : [];
+  return {
+    machine: text(v.machine, 64),
+    state: text(v.state),
+    received: num(v.received),
+    published: num(v.published),
+    duplicates: num(v.duplicates),
+    dropped: num(v.dropped),
+    queued: num(v.queued),
+    nats: text(v.nats, 20),
+    endpoints: endpoints.map((e: Record<string, unknown>) => ({ endpoint: text(e?.endpoint), mode: text(e?.mode, 10), state: text(e?.state) })),
+  };
+}
+
+export class BridgeStore {
+  private readonly emitter = new Emitter();
+  private snapshot: BridgeSnapshot = { version: 0, machines: {} };
+  private sub: Subscription | undefined;
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): BridgeSnapshot => this.snapshot;
+
+  accept(data: Uint8Array, now = Date.now()): void {
+    const status = readBridgeStatus(data);
+    if (!status) return;
+    this.snapshot = { version: this.snapshot.version + 1, machines: { ...this.snapshot.machines, [status.machine]: { status, receivedAt: now } } };
+    this.emitter.emit();
+  }
+
+  /** Fresh statuses only (a stopped bridge says `stopped` and is kept out too). */
+  running(now = Date.now()): Record<string, BridgeObs> {
+    const out: Record<string, BridgeObs> = {};
+    for (const [id, m] of Object.entries(this.snapshot.machines)) {
+      if (now - m.receivedAt <= BRIDGE_STALE_MS && m.status.state !== 'stopped') out[id] = { ...m.status, ageMs: now - m.receivedAt };
+    }
+    return out;
+  }
+
+  listen(nc: NatsConnection): () => void {
+    this.sub = nc.subscribe('opsdeck.*.bridge');
+    const sub = this.sub;
+    void (async () => {
+      for await (const m of sub) this.accept(m.data);
+    })().catch(() => {});
+    return () => sub.unsubscribe();
+  }
+
+  close(): void {
+    this.sub?.unsubscribe();
+    this.emitter.close();
+  }
+}
