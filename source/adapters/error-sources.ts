@@ -73,6 +73,21 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
   const feeds: ConsumerMessages[] = [];
   const found: string[] = [];
   const tracks = new Map<string, { tracked: boolean; track: SeqTrack }>();
+  // Durable acks leave together once per turn of the event loop: one socket write for a batch
+  // instead of one per message, which cost more than decoding it (bench/ingest-nats.ts).
+  const acks: JsMsg[] = [];
+  let ackTurn: NodeJS.Immediate | undefined;
+  const flushAcks = () => {
+    if (ackTurn) clearImmediate(ackTurn);
+    ackTurn = undefined;
+    for (const m of acks.splice(0)) {
+      try {
+        m.ack();
+      } catch {
+        /* connection gone: the messages are redelivered, and dedup absorbs the copies */
+      }
+    }
+  };
   let core: Subscription | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
@@ -143,7 +158,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
         for await (const m of messages as AsyncIterable<JsMsg>) {
           seq.track = noteSeq(seq.track, m.seq);
           ingest(m.subject, m.data, m.headers);
-          if (options.durable) m.ack();
+          if (options.durable) {
+            acks.push(m);
+            ackTurn ??= setImmediate(flushAcks);
+          }
         }
       })().catch(() => {});
     }
@@ -157,6 +175,7 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      flushAcks();
       for (const f of feeds) await f.close().catch(() => {});
       core?.unsubscribe();
     },
