@@ -85,7 +85,17 @@ async function readStream(nc: NatsConnection): Promise<Array<{ subject: string; 
   return out;
 }
 
-async function doctor(): Promise<{ code: number; json: { machines: Array<Record<string, unknown> & { id: string }> }; err: string }> {
+interface MachineJson {
+  id: string;
+  effective: { phase: number; why: string };
+  ports: Array<{ port: number; probe: { holder: string }; expected: { by: string }; connecting: string[]; binding: string[]; bridge: { mode: string } }>;
+  lostWithoutBridge: Array<{ agent: string }>;
+  lostEvenWithBridge: Array<{ agent: string }>;
+  bridge?: { state: string; published: number };
+  publishers: Array<{ agent: string; reach: string }>;
+}
+
+async function doctor(): Promise<{ code: number; json: { machines: MachineJson[] }; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
   const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env: { ...ENV, PATH: process.env.PATH }, cwd: dir };
@@ -125,14 +135,12 @@ describe('the error-bus bridge against the sim (upstream wiring) and nats-server
   test('doctor, no bridge: MainPC 7150 has no listener (Alpha, Bravo lost); PC2 7150 is CentralErrorBus\'s PUB (Auth, Delta lost even with a bridge; Obs ZMQ only)', async () => {
     const { code, json } = await doctor();
     assert.equal(code, 1, 'findings: errors reach no one');
-    const [main_, pc2] = json.machines as Array<Record<string, never>>;
-    const mainpc = main_ as { effective: { phase: number }; ports: Array<{ port: number; probe: { holder: string }; connecting: string[]; bridge: { mode: string } }>; lostWithoutBridge: Array<{ agent: string }>; lostEvenWithBridge: unknown[]; bridge?: unknown };
+    const [mainpc, p2] = json.machines as [MachineJson, MachineJson];
     assert.equal(mainpc.effective.phase, 0);
     assert.deepEqual(mainpc.ports.map((p) => [p.port, p.probe.holder, p.connecting, p.bridge.mode]), [[7150, 'none', ['Alpha', 'Bravo'], 'bind']]);
     assert.deepEqual(mainpc.lostWithoutBridge.map((p) => p.agent), ['Alpha', 'Bravo']);
     assert.deepEqual(mainpc.lostEvenWithBridge, []);
     assert.equal(mainpc.bridge, undefined);
-    const p2 = pc2 as unknown as { effective: { phase: number; why: string }; ports: Array<{ probe: { holder: string }; expected: { by: string }; binding: string[]; connecting: string[]; bridge: { mode: string } }>; lostEvenWithBridge: Array<{ agent: string }>; publishers: Array<{ agent: string; reach: string }> };
     assert.equal(p2.ports[0]!.probe.holder, 'pub');
     assert.match(p2.ports[0]!.expected.by, /^CentralErrorBus's PUB/);
     assert.deepEqual([p2.ports[0]!.connecting, p2.ports[0]!.binding, p2.ports[0]!.bridge.mode], [['Auth'], ['Delta'], 'connect']);
@@ -217,7 +225,7 @@ describe('the error-bus bridge against the sim (upstream wiring) and nats-server
 
   test('doctor with the bridges: MainPC effectively in phase 1 (KV says 0), PC2 still 0 for Auth and Delta', async () => {
     const { json } = await doctor();
-    const [m, p] = json.machines as unknown as Array<{ effective: { phase: number; why: string }; bridge?: { state: string; published: number }; ports: Array<{ probe: { holder: string } }>; publishers: Array<{ agent: string; reach: string }> }>;
+    const [m, p] = json.machines;
     assert.equal(m!.effective.phase, 1, m!.effective.why);
     assert.match(m!.effective.why, /0 natively, 2 through the bridge\); KV still says 0/);
     assert.equal(m!.ports[0]!.probe.holder, 'sub', 'the bridge\'s SUB now holds MainPC 7150');
