@@ -157,10 +157,10 @@ export class PubOutbox {
   dropped = 0;
   closed = false;
 
-  constructor(context: zmq.Context, readonly limit = 20_000) {
+  constructor(context: zmq.Context, readonly limit = 20_000, sendHighWaterMark = 100_000) {
     // sendTimeout 0: a PUB never blocks (it drops at the HWM), and without it zeromq.js resolves
     // only 512 sends per event-loop turn, which a busy loop turns into a trickle.
-    this.sock = new zmq.Publisher({ context, linger: 0, sendHighWaterMark: 100_000, sendTimeout: 0 });
+    this.sock = new zmq.Publisher({ context, linger: 0, sendHighWaterMark, sendTimeout: 0 });
   }
 
   async bind(endpoint: string): Promise<BindFailure | undefined> {

@@ -23,6 +23,11 @@ import { PubOutbox } from './endpoints.js';
 import type { SimMachine } from './machine.js';
 
 const BUS_PORT = 7150;
+/**
+ * pyzmq's default SNDHWM, which no upstream publisher changes: a connected PUB queues up to this
+ * many frames while its peer is away (a restarting bridge) and drops the rest silently.
+ */
+export const UPSTREAM_SNDHWM = 1000;
 
 interface Leg {
   /** Undefined: the bind failed and upstream's socket is None. */
@@ -83,7 +88,7 @@ export class UpstreamWiring {
   }
 
   private async connectLeg(endpoint: string): Promise<Leg> {
-    const out = new PubOutbox(this.context);
+    const out = new PubOutbox(this.context, 20_000, UPSTREAM_SNDHWM);
     out.connect(endpoint);
     return { out, endpoint, socket: 'connect', note: `PUB connected to ${endpoint}` };
   }
@@ -93,7 +98,7 @@ export class UpstreamWiring {
     if (host !== m.plan.host) {
       return { endpoint, socket: 'bind+connect', note: `bind ${endpoint} failed: EADDRNOTAVAIL (not an address of ${m.id}); socket None, errors dropped` };
     }
-    const out = new PubOutbox(this.context);
+    const out = new PubOutbox(this.context, 20_000, UPSTREAM_SNDHWM);
     const failure = await out.bind(endpoint);
     if (failure) return { endpoint, socket: 'bind+connect', note: `bind ${endpoint} failed: ${failure.code}; socket None, errors dropped` };
     out.connect(endpoint);
