@@ -13,6 +13,7 @@ import type { PublisherStats } from '../errors/pipeline.js';
 import { phaseValue, PHASES, type PhaseNumber, type PhaseValue } from './phase.js';
 import type { StreamSequence } from './sequence.js';
 import { judgeStreams, type StreamObs, type StreamVerdict } from './streams.js';
+import { withBridge } from './bridge-coverage.js';
 
 export interface Check {
   name: string;
@@ -189,11 +190,11 @@ export function preflight(t: Transition, o: Observation): Check[] {
   if (t.direction === 'rollback') return [];
   switch (t.to.phase) {
     case 1:
-      return [natsLinkCheck(o), ...o.machines.map((m) => machineReachCheck(o, m)), streamsCheck(o)];
+      return withBridge(o, 1, [natsLinkCheck(o), ...o.machines.map((m) => machineReachCheck(o, m)), streamsCheck(o)]);
     case 2:
-      return [coverageCheck(o, 'every agent seen on ZMQ is also seen on NATS'), continuityCheck(o)];
+      return withBridge(o, 2, [coverageCheck(o, 'every agent seen on ZMQ is also seen on NATS'), continuityCheck(o)]);
     case 3:
-      return [coverageCheck(o, 'no ZMQ-only publishers')];
+      return withBridge(o, 3, [coverageCheck(o, 'no ZMQ-only publishers')]);
     default:
       return [];
   }
