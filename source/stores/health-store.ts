@@ -244,12 +244,15 @@ export class HealthStore {
         slot.httpPort = port;
         return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw: clipRaw(result.text) };
       }
-      last =
+      const outcome: ProbeOutcome =
         result.kind === 'timeout'
           ? { kind: 'timeout', timeoutMs: target.timeoutMs, at }
           : result.kind === 'refused'
             ? { kind: 'refused', reason: result.reason, at }
             : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at };
+      // Garbage or silence on one port is not a dead agent: a refusal from the other port must
+      // not hide it (refused is definitive and skips the hysteresis).
+      if (last.kind === 'refused' || outcome.kind === 'bad-reply') last = outcome;
     }
     return last;
   }

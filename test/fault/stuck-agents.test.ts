@@ -1,0 +1,187 @@
+// Fault injection: agents that accept the connection and never answer, answer garbage, or answer
+// after the timeout, on ZMQ and HTTP, plus a port that speaks no ZMTP at all, all probed by the
+// real HealthStore (detection included: ZMQ, the mixin's port+1000, then HTTP) for 120
+// rounds. No socket gets stuck (each recovers the moment its agent answers properly), a late
+// reply is never taken for a fresh one, and the process's descriptors stay flat.
+//
+// Covered elsewhere, not repeated here: 10,000 timeouts of one ZmqPirate against a silent TCP
+// listener, and one probe each of a wedged and a garbage REP (test/integration/health-probe.test.ts).
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import { Reply } from 'zeromq';
+import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
+import { fdCount, sleep } from './helpers.js';
+
+const HOST = '127.0.0.99';
+const TIMEOUT = 25;
+const cleanups: Array<() => unknown> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+type Mode = 'wedged' | 'garbage' | 'late' | 'prompt';
+const baseReply = (text: string) => JSON.stringify({ status: 'ok', ready: true, initialized: true, message: text, uptime: 1, health_checks: {}, health_status: 'healthy' });
+
+/** A BaseAgent-like REP whose behaviour can be switched while it runs. */
+async function zmqAgent(initial: Mode): Promise<{ port: number; set(mode: Mode): void; requests(): number }> {
+  const socket = new Reply({ linger: 0 });
+  await socket.bind(`tcp://${HOST}:*`);
+  const port = Number(/:(\d+)$/.exec(socket.lastEndpoint!)![1]);
+  let mode = initial;
+  let n = 0;
+  void (async () => {
+    try {
+      for await (const [msg] of socket) {
+        n++;
+        if (msg?.toString() !== 'health_check') continue;
+        const now = mode;
+        if (now === 'wedged') {
+          // Accepts, reads, never answers: a REP must still answer before it can read again,
+          // so from here on it answers nothing at all, until switched back.
+          while (mode === 'wedged') await sleep(10);
+        }
+        if (now === 'late') await sleep(TIMEOUT * 3);
+        await socket.send(now === 'garbage' ? '\u0000\u00ff{{{ garbage' : baseReply(`${now === 'late' ? 'late' : 'prompt'} #${n}`));
+      }
+    } catch {
+      /* closed */
+    }
+  })();
+  cleanups.push(() => socket.close());
+  return { port, set: (m) => (mode = m), requests: () => n };
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, HOST, r));
+  cleanups.push(() => new Promise((r) => server.close(() => r(undefined))));
+  return (server.address() as { port: number }).port;
+}
+
+/** An HTTP /health whose behaviour can be switched; open sockets are tracked for the close. */
+async function httpAgent(initial: Mode): Promise<{ port: number; set(mode: Mode): void }> {
+  let mode = initial;
+  const sockets = new Set<Socket>();
+  const server = createHttpServer((req, res) => {
+    const now = mode;
+    if (now === 'wedged') return; // accepts, reads the request, never answers
+    // Garbage: bytes that are not HTTP at all (a plain 200 would count as healthy, by design).
+    const answer = () => (now === 'garbage' ? req.socket.end('\u0000\u00ff\u001b[2J not http\r\n\r\n') : res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', note: now })));
+    if (now === 'late') setTimeout(answer, TIMEOUT * 3);
+    else answer();
+  });
+  server.on('connection', (s) => (sockets.add(s), s.once('close', () => sockets.delete(s))));
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+  });
+  const port = await listen(server);
+  return { port, set: (m) => (mode = m) };
+}
+
+/** Accepts and then says nothing (or bytes that are not ZMTP) on a health port. */
+async function notZmtp(spew: boolean): Promise<number> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+    s.once('close', () => sockets.delete(s));
+    s.resume(); // drain, so the client's FIN is seen
+    if (spew) s.write(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n\u0000\u00ff\u001b[2J'));
+  });
+  cleanups.push(() => {
+    for (const s of sockets) s.destroy();
+  });
+  return listen(server);
+}
+
+const target = (agent: string, healthPort: number, over: Partial<HealthTarget> = {}): HealthTarget => ({
+  key: `pc2/${agent}`,
+  machine: 'pc2',
+  agent,
+  host: HOST,
+  healthPort,
+  intervalMs: 1000,
+  timeoutMs: TIMEOUT,
+  ...over,
+});
+
+describe('stuck agents', () => {
+  test('wedged, garbage and late agents, ZMQ and HTTP, 120 rounds (960 probes): descriptors flat, nothing stuck', async () => {
+    const zw = await zmqAgent('wedged');
+    const zg = await zmqAgent('garbage');
+    const zl = await zmqAgent('late');
+    const hw = await httpAgent('wedged');
+    const hg = await httpAgent('garbage');
+    const hl = await httpAgent('late');
+    const silent = await notZmtp(false);
+    const spew = await notZmtp(true);
+    const store = new HealthStore(
+      [
+        // Known protocols: the steady state of a console that has seen the agent before.
+        target('ZmqWedged', zw.port, { protocol: 'base-agent' }),
+        target('ZmqGarbage', zg.port, { protocol: 'base-agent' }),
+        target('ZmqLate', zl.port, { protocol: 'base-agent' }),
+        // HTTP agents: /health on health+1 first, then the health port itself.
+        target('HttpWedged', hw.port - 1, { protocol: 'http' }),
+        target('HttpGarbage', hg.port - 1, { protocol: 'http' }),
+        target('HttpLate', hl.port - 1, { protocol: 'http' }),
+        // Unknown protocol: every round walks detection (ZMQ, the port+1000 twin, HTTP).
+        target('Silent', silent, { altHealthPort: silent }),
+        target('Spew', spew, { altHealthPort: spew }),
+      ],
+      { concurrency: 8 },
+    );
+    cleanups.push(() => store.stop());
+    const state = (agent: string) => store.flush().agents.get(`pc2/${agent}`)!;
+
+    for (let i = 0; i < 10; i++) await store.probeAll(); // warm up: libzmq's context, HTTP agent
+    await sleep(300);
+    const before = fdCount();
+    const rounds = 120;
+    const started = Date.now();
+    // The peak counts, not just the end: an abandoned socket that only the garbage collector
+    // would close is a leak while it lasts.
+    let peak = before;
+    for (let i = 0; i < rounds; i++) {
+      await store.probeAll();
+      peak = Math.max(peak, fdCount());
+    }
+    const took = Date.now() - started;
+    await sleep(500); // libzmq reaps closed sockets on its own thread
+    const grown = fdCount() - before;
+    assert.ok(grown < 12, `descriptors grew by ${grown} over ${rounds} rounds`);
+    assert.ok(peak - before < 40, `descriptors peaked ${peak - before} above the start`);
+    // No round waited on a stuck socket: every probe is bounded by its timeouts.
+    assert.ok(took / rounds < 20 * TIMEOUT, `a round took ${Math.round(took / rounds)} ms on average`);
+
+    assert.deepEqual([state('ZmqWedged').state, state('ZmqWedged').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.equal(state('ZmqGarbage').state, 'unhealthy');
+    assert.match(state('ZmqGarbage').reason, /^bad reply: /);
+    // eslint-disable-next-line no-control-regex
+    assert.doesNotMatch(state('ZmqGarbage').lastReply ?? '', /[\u0000-\u001f\u007f-\u009f]/u);
+    assert.equal(state('ZmqLate').state, 'unreachable', 'a reply after the timeout is not a reply');
+    // What the answering port did, not "connection refused" from the other candidate port.
+    assert.deepEqual([state('HttpWedged').state, state('HttpWedged').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.equal(state('HttpGarbage').state, 'unhealthy');
+    assert.match(state('HttpGarbage').reason, /^bad reply: /);
+    assert.deepEqual([state('HttpLate').state, state('HttpLate').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.equal(state('Silent').state, 'unreachable');
+    assert.ok(['unreachable', 'unhealthy'].includes(state('Spew').state), state('Spew').reason);
+    assert.ok(zl.requests() > 20, 'the late agent was asked again and again');
+
+    // Each agent fixed: the very next rounds see it, so no socket was left stuck.
+    for (const a of [zw, zg, zl, hw, hg, hl]) a.set('prompt');
+    for (let i = 0; i < 4; i++) await store.probeAll();
+    for (const agent of ['ZmqWedged', 'ZmqGarbage', 'ZmqLate', 'HttpWedged', 'HttpGarbage', 'HttpLate']) {
+      assert.equal(state(agent).state, 'healthy', `${agent}: ${state(agent).reason}`);
+    }
+    // The reading is the fresh answer, never a late one from an abandoned request.
+    assert.match(state('ZmqLate').lastReply ?? '', /prompt #\d+/);
+    assert.match(state('ZmqWedged').lastReply ?? '', /prompt #\d+/);
+
+    store.stop();
+    await sleep(500);
+    assert.ok(fdCount() - before < 4, `after stop: ${fdCount() - before} descriptors more than before the rounds`);
+  });
+});
