@@ -235,6 +235,19 @@ describe('the error-bus bridge against the sim (upstream wiring) and nats-server
     assert.deepEqual(Object.fromEntries(p!.publishers.map((x) => [x.agent, x.reach])), { Auth: 'nobody', Delta: 'nobody', Obs: 'bridge' });
   });
 
+  test('phase 0 -> 1 preflight with the bridges: every ZMQ publisher reaches NATS with no agent change', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env: { ...ENV, PATH: process.env.PATH, OPSDECK_AUDIT: join(dir, 'audit.jsonl') }, cwd: dir };
+    const run = main(['errorbus', 'phase', 'advance', '--dry-run', '--observe', '2s', '--mainpc', files.mainpc, '--pc2', files.pc2, '--nats', sim.natsUrl!], io);
+    await new Promise((r) => setTimeout(r, 700));
+    for (const a of ['Alpha', 'Bravo', 'Obs']) await send(a, `preflight ${a}`);
+    const code = await run;
+    const text = out.join('\n');
+    assert.match(text, /pass {2}every ZMQ publisher reaches NATS, natively or through the bridge \(phase 1 without agent changes\): 3\/3 publishers .* reach NATS \(0 natively, 3 only through the bridge, 0 ZMQ only\)/, `${text}\n${err.join('\n')}`);
+    assert.equal(code, 0, `${text}\n${err.join('\n')}`);
+  });
+
   test('phase 1: native NATS publishing and the bridge both on, the console shows each error once', async () => {
     const kv = await nc.jetstream().views.kv(PHASE_BUCKET);
     await kv.put(PHASE_KEY, encodePhase(1));
