@@ -16,10 +16,21 @@ import {
   type Observation,
   type Transition,
 } from '../core/errorbus/preflight.js';
-import { describeFix, judgeStreams, planStreamFix, type FixStep } from '../core/errorbus/streams.js';
+import {
+  describeFix,
+  judgeStreams,
+  planStreamFix,
+  type FixStep,
+} from '../core/errorbus/streams.js';
 import { applyStreamFix, listStreams } from '../adapters/error-streams.js';
 import { redact } from '../adapters/nats-link.js';
-import { casPhase, describeRead, PHASE_LOCATION, readPhase, type PhaseRead } from '../adapters/phase-kv.js';
+import {
+  casPhase,
+  describeRead,
+  PHASE_LOCATION,
+  readPhase,
+  type PhaseRead,
+} from '../adapters/phase-kv.js';
 import { probeTcp, tcpEndpoint } from '../adapters/tcp-probe.js';
 import { errorBusEndpoint, type DataPlane } from '../stores/data-plane.js';
 import type { Action, Outcome, Preview } from './action.js';
@@ -51,10 +62,15 @@ export async function natsOf(ctx: ErrorBusContext): Promise<NatsConnection> {
   if (!link) throw new Error('NATS is off: pass --nats URL (or set NATS_SERVERS / NATS_URL)');
   if (link.nc && !link.nc.isClosed()) return link.nc;
   const timeout = ctx.connectTimeoutMs ?? 5000;
-  const nc = await Promise.race([link.connection(), new Promise<undefined>((r) => setTimeout(() => r(undefined), timeout).unref())]);
+  const nc = await Promise.race([
+    link.connection(),
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), timeout).unref()),
+  ]);
   if (!nc) {
     const s = link.getSnapshot();
-    throw new Error(`NATS at ${s.server ?? '?'} not reachable within ${timeout} ms${s.error ? `: ${s.error}` : ''}`);
+    throw new Error(
+      `NATS at ${s.server ?? '?'} not reachable within ${timeout} ms${s.error ? `: ${s.error}` : ''}`,
+    );
   }
   return nc;
 }
@@ -90,12 +106,24 @@ export async function observe(ctx: ErrorBusContext): Promise<Observation> {
     },
     machines: plane.machines.map((m) => {
       const r = resources.machines[m.id];
-      return { id: m.id, errorBus: errorBusEndpoint(m), ...(r ? { resourcesAt: r.receivedAt } : {}) };
+      return {
+        id: m.id,
+        errorBus: errorBusEndpoint(m),
+        ...(r ? { resourcesAt: r.receivedAt } : {}),
+      };
     }),
     streams,
     publishers: errors.publishers,
-    counters: { matched: errors.counters.matched, zmqOnly: errors.counters.zmqOnly, natsOnly: errors.counters.natsOnly, received: { ...errors.counters.received } },
-    consumer: feed && connected ? { mode: feed.mode(), sequences: feed.sequences() } : { mode: 'none', sequences: [] },
+    counters: {
+      matched: errors.counters.matched,
+      zmqOnly: errors.counters.zmqOnly,
+      natsOnly: errors.counters.natsOnly,
+      received: { ...errors.counters.received },
+    },
+    consumer:
+      feed && connected
+        ? { mode: feed.mode(), sequences: feed.sequences() }
+        : { mode: 'none', sequences: [] },
   };
 }
 
@@ -139,7 +167,12 @@ export async function errorBusStatus(ctx: ErrorBusContext): Promise<ErrorBusStat
   } catch (error) {
     return { error: `cannot read ${PHASE_LOCATION}: ${(error as Error).message}`, observedMs };
   }
-  if (read.invalid) return { phase: read, error: `${PHASE_LOCATION} holds ${describeRead(read)}: fix the key by hand`, observedMs };
+  if (read.invalid)
+    return {
+      phase: read,
+      error: `${PHASE_LOCATION} holds ${describeRead(read)}: fix the key by hand`,
+      observedMs,
+    };
   const up = nextTransition(read.value.phase, 'advance');
   const down = nextTransition(read.value.phase, 'rollback');
   return {
@@ -150,14 +183,21 @@ export async function errorBusStatus(ctx: ErrorBusContext): Promise<ErrorBusStat
   };
 }
 
-const blocked = (target: string, check: Check, lines: string[] = []): Preview => ({ target, lines, checks: [check], runnable: false, destructive: true });
+const blocked = (target: string, check: Check, lines: string[] = []): Preview => ({
+  target,
+  lines,
+  checks: [check],
+  runnable: false,
+  destructive: true,
+});
 
 /** Advance or roll back one phase: compare-and-swap on the revision the preview read. */
 export function phaseAction(ctx: ErrorBusContext, direction: Direction): Action {
   let planned: { preview: Preview; read: PhaseRead; transition: Transition } | undefined;
   return {
     id: `errorbus.${direction}`,
-    title: direction === 'advance' ? 'Advance the error-bus phase' : 'Roll back the error-bus phase',
+    title:
+      direction === 'advance' ? 'Advance the error-bus phase' : 'Roll back the error-bus phase',
     machine: 'fleet',
     args: { direction, ...ctx.args },
     async preview() {
@@ -166,37 +206,70 @@ export function phaseAction(ctx: ErrorBusContext, direction: Direction): Action 
       const read = await readPhase(nc);
       const at = `${PHASE_LOCATION} at revision ${read.revision}`;
       if (read.invalid) {
-        return blocked(at, { name: 'phase readable', ok: false, evidence: `${describeRead(read)}: stored "${read.invalid.raw.slice(0, 80)}"; fix the key by hand` });
+        return blocked(at, {
+          name: 'phase readable',
+          ok: false,
+          evidence: `${describeRead(read)}: stored "${read.invalid.raw.slice(0, 80)}"; fix the key by hand`,
+        });
       }
       const step = nextTransition(read.value.phase, direction);
-      if (!step.ok) return blocked(at, { name: `a phase to ${direction === 'advance' ? 'advance' : 'roll back'} to`, ok: false, evidence: step.reason });
+      if (!step.ok)
+        return blocked(at, {
+          name: `a phase to ${direction === 'advance' ? 'advance' : 'roll back'} to`,
+          ok: false,
+          evidence: step.reason,
+        });
       const t = step.transition;
-      const next = direction === 'advance' ? nextStep(t, await observe(ctx)) : { transition: t, checks: [], runnable: true };
-      const lines = [`set ${PHASE_KEY} to ${encodePhase(t.to.phase)} only if it is still at revision ${read.revision}`, ...effects(t)];
+      const next =
+        direction === 'advance'
+          ? nextStep(t, await observe(ctx))
+          : { transition: t, checks: [], runnable: true };
+      const lines = [
+        `set ${PHASE_KEY} to ${encodePhase(t.to.phase)} only if it is still at revision ${read.revision}`,
+        ...effects(t),
+      ];
       if (t.to.phase === 3 && direction === 'advance') {
-        for (const m of ctx.plane.machines) lines.push(`then verify ${m.id}'s error bus ${errorBusEndpoint(m)} refuses a TCP connect`);
+        for (const m of ctx.plane.machines)
+          lines.push(
+            `then verify ${m.id}'s error bus ${errorBusEndpoint(m)} refuses a TCP connect`,
+          );
       }
       if ('streamFix' in next && next.streamFix?.length) {
-        lines.push('stream fix offered, applied only by its own action (opsdeck errorbus fix-streams):');
+        lines.push(
+          'stream fix offered, applied only by its own action (opsdeck errorbus fix-streams):',
+        );
         for (const s of next.streamFix) lines.push(`  ${describeFix(s)}`);
       }
-      const preview: Preview = { target: `${at} (phase ${transitionLabel(t)})`, lines, checks: next.checks, runnable: next.runnable, destructive: true };
+      const preview: Preview = {
+        target: `${at} (phase ${transitionLabel(t)})`,
+        lines,
+        checks: next.checks,
+        runnable: next.runnable,
+        destructive: true,
+      };
       planned = { preview, read, transition: t };
       return preview;
     },
     async execute(preview) {
-      if (!planned || planned.preview !== preview) throw new Error('execute() needs the preview this action produced last');
+      if (!planned || planned.preview !== preview)
+        throw new Error('execute() needs the preview this action produced last');
       const { read, transition: t } = planned;
       const result = await casPhase(await natsOf(ctx), t.to.phase, read.revision);
       if (!result.ok) return { ok: false, detail: `refused: ${result.reason}` };
-      return { ok: true, detail: `${PHASE_KEY}: phase ${transitionLabel(t)}, revision ${read.revision} -> ${result.revision}` };
+      return {
+        ok: true,
+        detail: `${PHASE_KEY}: phase ${transitionLabel(t)}, revision ${read.revision} -> ${result.revision}`,
+      };
     },
     async verify(outcome) {
       if (!planned) return outcome;
       const { transition: t } = planned;
       const now = await readPhase(await natsOf(ctx));
       if (now.invalid || now.value.phase !== t.to.phase) {
-        return { ok: false, detail: `re-read ${PHASE_LOCATION}: ${describeRead(now)}, not phase ${t.to.phase} ${t.to.name}` };
+        return {
+          ok: false,
+          detail: `re-read ${PHASE_LOCATION}: ${describeRead(now)}, not phase ${t.to.phase} ${t.to.name}`,
+        };
       }
       const lines = [...(outcome.lines ?? []), `re-read: ${describeRead(now)}`];
       if (t.to.phase === 3 && direction === 'advance') {
@@ -210,7 +283,11 @@ export function phaseAction(ctx: ErrorBusContext, direction: Direction): Action 
             lines,
           };
         }
-        return { ok: true, detail: `${outcome.detail}; error bus closed on ${checks.map((c) => c.name.replace(/ error bus closed$/, '')).join(', ')}`, lines };
+        return {
+          ok: true,
+          detail: `${outcome.detail}; error bus closed on ${checks.map((c) => c.name.replace(/ error bus closed$/, '')).join(', ')}`,
+          lines,
+        };
       }
       if (t.from.phase === 3) lines.push(...(await portsReopened(ctx)));
       return { ...outcome, lines };
@@ -235,7 +312,9 @@ async function probeMachines(ctx: ErrorBusContext) {
 async function waitPortsClosed(ctx: ErrorBusContext): Promise<Check[]> {
   const end = Date.now() + (ctx.verifyTimeoutMs ?? 5000);
   for (;;) {
-    const checks = (await probeMachines(ctx)).map((p) => portClosedCheck(p.machine, p.endpoint, p.probe));
+    const checks = (await probeMachines(ctx)).map((p) =>
+      portClosedCheck(p.machine, p.endpoint, p.probe),
+    );
     if (checks.every((c) => c.ok) || Date.now() >= end) return checks;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -248,7 +327,9 @@ async function portsReopened(ctx: ErrorBusContext): Promise<string[]> {
     const probes = await probeMachines(ctx);
     if (probes.every((p) => p.probe.result === 'open') || Date.now() >= end) {
       return probes.map((p) =>
-        p.probe.result === 'open' ? `${p.machine} error bus ${p.endpoint}: open again` : `${p.machine} error bus ${p.endpoint}: not open yet (${p.probe.result}); its bus publisher must start again`,
+        p.probe.result === 'open'
+          ? `${p.machine} error bus ${p.endpoint}: open again`
+          : `${p.machine} error bus ${p.endpoint}: not open yet (${p.probe.result}); its bus publisher must start again`,
       );
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -271,23 +352,42 @@ export function fixStreamsAction(ctx: ErrorBusContext): Action {
       const server = redact(ctx.plane.link?.getSnapshot().server ?? '?');
       const target = `JetStream streams on ${server}: ${verdict.errorStreams.map((s) => s.name).join(', ') || '(no error stream)'}`;
       if (verdict.ok) {
-        return { target, lines: [], checks: [{ name: 'streams need fixing', ok: false, evidence: `no: ${verdict.evidence}` }], runnable: false, destructive: true };
+        return {
+          target,
+          lines: [],
+          checks: [{ name: 'streams need fixing', ok: false, evidence: `no: ${verdict.evidence}` }],
+          runnable: false,
+          destructive: true,
+        };
       }
       const steps = planStreamFix(streams);
-      const lines = [`now: ${verdict.evidence.replace(/; fix \(.*$/, '')}`, ...steps.map((s, i) => `${i + 1}. ${describeFix(s)}`)];
+      const lines = [
+        `now: ${verdict.evidence.replace(/; fix \(.*$/, '')}`,
+        ...steps.map((s, i) => `${i + 1}. ${describeFix(s)}`),
+      ];
       if (steps.some((s) => s.kind === 'retire') && steps.some((s) => s.kind !== 'retire')) {
-        lines.push('between the steps (milliseconds) new errors reach live subscribers but no stream');
+        lines.push(
+          'between the steps (milliseconds) new errors reach live subscribers but no stream',
+        );
       }
       const preview: Preview = { target, lines, runnable: true, destructive: true };
       planned = { preview, steps };
       return preview;
     },
     async execute(preview): Promise<Outcome> {
-      if (!planned || planned.preview !== preview) throw new Error('execute() needs the preview this action produced last');
+      if (!planned || planned.preview !== preview)
+        throw new Error('execute() needs the preview this action produced last');
       const nc = await natsOf(ctx);
       const again = planStreamFix(await listStreams(nc));
-      if (JSON.stringify(again.map(({ kind, stream }) => [kind, stream])) !== JSON.stringify(planned.steps.map(({ kind, stream }) => [kind, stream]))) {
-        return { ok: false, detail: 'refused: the streams changed since the preview; nothing was changed; preview again' };
+      if (
+        JSON.stringify(again.map(({ kind, stream }) => [kind, stream])) !==
+        JSON.stringify(planned.steps.map(({ kind, stream }) => [kind, stream]))
+      ) {
+        return {
+          ok: false,
+          detail:
+            'refused: the streams changed since the preview; nothing was changed; preview again',
+        };
       }
       const done = await applyStreamFix(nc, planned.steps);
       return { ok: true, detail: done.join('; '), lines: done };
@@ -295,7 +395,11 @@ export function fixStreamsAction(ctx: ErrorBusContext): Action {
     async verify(outcome) {
       const verdict = judgeStreams(await listStreams(await natsOf(ctx)));
       return verdict.ok
-        ? { ok: true, detail: `${outcome.detail}; re-read: ${verdict.evidence}`, ...(outcome.lines ? { lines: outcome.lines } : {}) }
+        ? {
+            ok: true,
+            detail: `${outcome.detail}; re-read: ${verdict.evidence}`,
+            ...(outcome.lines ? { lines: outcome.lines } : {}),
+          }
         : { ok: false, detail: `applied, but re-read: ${verdict.evidence}` };
     },
   };

@@ -7,13 +7,20 @@ export async function listStreams(nc: NatsConnection): Promise<StreamObs[]> {
   const jsm = await nc.jetstreamManager();
   const out: StreamObs[] = [];
   for await (const info of jsm.streams.list()) {
-    out.push({ name: info.config.name, subjects: [...(info.config.subjects ?? [])], messages: info.state.messages });
+    out.push({
+      name: info.config.name,
+      subjects: [...(info.config.subjects ?? [])],
+      messages: info.state.messages,
+    });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** Applies the steps in order; stops at the first failure and says which step failed. */
-export async function applyStreamFix(nc: NatsConnection, steps: readonly FixStep[]): Promise<string[]> {
+export async function applyStreamFix(
+  nc: NatsConnection,
+  steps: readonly FixStep[],
+): Promise<string[]> {
   const jsm = await nc.jetstreamManager();
   const done: string[] = [];
   for (const step of steps) {
@@ -32,8 +39,11 @@ export async function applyStreamFix(nc: NatsConnection, steps: readonly FixStep
         done.push(`${step.stream}: subjects now ${step.to.join(', ')}`);
       }
     } catch (error) {
-      const what = step.kind === 'create' ? `creating ${step.stream}` : `changing ${step.stream}'s subjects`;
-      throw new Error(`${what} failed: ${(error as Error).message}${done.length ? ` (already done: ${done.join('; ')})` : ' (nothing was changed)'}`);
+      const what =
+        step.kind === 'create' ? `creating ${step.stream}` : `changing ${step.stream}'s subjects`;
+      throw new Error(
+        `${what} failed: ${(error as Error).message}${done.length ? ` (already done: ${done.join('; ')})` : ' (nothing was changed)'}`,
+      );
     }
   }
   return done;

@@ -3,7 +3,14 @@
 // machines cannot both advance from the same phase. Revision 0 means the key was never written
 // (phase 0); a deleted key also reads as phase 0, at the delete marker's revision.
 import type { KV, NatsConnection } from 'nats';
-import { decodePhase, encodePhase, PHASE_BUCKET, PHASE_KEY, type PhaseNumber, type PhaseValue } from '../core/errorbus/phase.js';
+import {
+  decodePhase,
+  encodePhase,
+  PHASE_BUCKET,
+  PHASE_KEY,
+  type PhaseNumber,
+  type PhaseValue,
+} from '../core/errorbus/phase.js';
 
 export interface PhaseRead {
   value: PhaseValue;
@@ -16,7 +23,8 @@ export interface PhaseRead {
 
 export const PHASE_LOCATION = `NATS KV ${PHASE_BUCKET}/${PHASE_KEY}`;
 
-const isNotFound = (error: unknown): boolean => /stream not found|bucket not found/i.test((error as Error).message ?? '');
+const isNotFound = (error: unknown): boolean =>
+  /stream not found|bucket not found/i.test((error as Error).message ?? '');
 
 async function bucket(nc: NatsConnection, create: boolean): Promise<KV> {
   // history 10: the sim creates it so, and an operator can see the last changes.
@@ -28,18 +36,27 @@ export async function readPhase(nc: NatsConnection): Promise<PhaseRead> {
   try {
     entry = await (await bucket(nc, false)).get(PHASE_KEY);
   } catch (error) {
-    if (isNotFound(error)) return { value: { phase: 0, name: 'zmq' }, revision: 0, state: 'absent' };
+    if (isNotFound(error))
+      return { value: { phase: 0, name: 'zmq' }, revision: 0, state: 'absent' };
     throw error;
   }
   if (!entry) return { value: { phase: 0, name: 'zmq' }, revision: 0, state: 'absent' };
-  if (entry.operation === 'DEL' || entry.operation === 'PURGE') return { value: { phase: 0, name: 'zmq' }, revision: entry.revision, state: 'deleted' };
+  if (entry.operation === 'DEL' || entry.operation === 'PURGE')
+    return { value: { phase: 0, name: 'zmq' }, revision: entry.revision, state: 'deleted' };
   const raw = entry.string();
   const decoded = decodePhase(raw);
-  if (!decoded.ok) return { value: { phase: 0, name: 'zmq' }, revision: entry.revision, state: 'set', invalid: { raw, reason: decoded.reason } };
+  if (!decoded.ok)
+    return {
+      value: { phase: 0, name: 'zmq' },
+      revision: entry.revision,
+      state: 'set',
+      invalid: { raw, reason: decoded.reason },
+    };
   return { value: decoded.value, revision: entry.revision, state: 'set' };
 }
 
-export type CasResult = { ok: true; revision: number } | { ok: false; reason: string; current?: PhaseRead };
+export type CasResult =
+  { ok: true; revision: number } | { ok: false; reason: string; current?: PhaseRead };
 
 export const describeRead = (r: PhaseRead): string =>
   r.invalid
@@ -47,7 +64,11 @@ export const describeRead = (r: PhaseRead): string =>
     : `phase ${r.value.phase} ${r.value.name} at revision ${r.revision}${r.state === 'absent' ? ' (never written)' : r.state === 'deleted' ? ' (key deleted)' : ''}`;
 
 /** Writes `phase` if the key is still at `revision`; otherwise says what it is now. */
-export async function casPhase(nc: NatsConnection, phase: PhaseNumber, revision: number): Promise<CasResult> {
+export async function casPhase(
+  nc: NatsConnection,
+  phase: PhaseNumber,
+  revision: number,
+): Promise<CasResult> {
   const kv = await bucket(nc, true);
   try {
     const written = await kv.put(PHASE_KEY, encodePhase(phase), { previousSeq: revision });

@@ -17,7 +17,11 @@ export function probeTcp(host: string, port: number, timeoutMs = 1000): Promise<
     const timer = setTimeout(() => done({ result: 'timeout', ms: Date.now() - began }), timeoutMs);
     socket.once('connect', () => done({ result: 'open' }));
     socket.once('error', (error: NodeJS.ErrnoException) =>
-      done(error.code === 'ECONNREFUSED' ? { result: 'refused' } : { result: 'error', code: error.code ?? 'ERROR', message: error.message }),
+      done(
+        error.code === 'ECONNREFUSED'
+          ? { result: 'refused' }
+          : { result: 'error', code: error.code ?? 'ERROR', message: error.message },
+      ),
     );
   });
 }

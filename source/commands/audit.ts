@@ -21,17 +21,34 @@ const argsText = (args: Record<string, unknown>): string =>
 
 /** Aligned columns; every field sanitised (paths and details can carry anything). */
 export function auditTable(entries: readonly AuditEntry[]): string[] {
-  const rows = entries.map((e) => [e.time, e.operator, e.machine, e.action, e.outcome, argsText(e.args ?? {}), e.detail ?? ''].map((c) => sanitise(String(c))));
+  const rows = entries.map((e) =>
+    [
+      e.time,
+      e.operator,
+      e.machine,
+      e.action,
+      e.outcome,
+      argsText(e.args ?? {}),
+      e.detail ?? '',
+    ].map((c) => sanitise(String(c))),
+  );
   const head = ['TIME', 'OPERATOR', 'MACHINE', 'ACTION', 'OUTCOME', 'ARGS', 'DETAIL'];
-  const widths = head.slice(0, 5).map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => [...r.slice(0, 5).map((c, i) => c.padEnd(widths[i]!)), r[5]!, r[6] ? `— ${r[6]}` : ''].join('  ').trimEnd();
+  const widths = head
+    .slice(0, 5)
+    .map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) =>
+    [...r.slice(0, 5).map((c, i) => c.padEnd(widths[i]!)), r[5]!, r[6] ? `— ${r[6]}` : '']
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)];
 }
 
 export function registerAudit(program: Command, io: Io): void {
   program
     .command('audit')
-    .description('show the audit log of operator actions ($OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl); exit 1 when a line is damaged')
+    .description(
+      'show the audit log of operator actions ($OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl); exit 1 when a line is damaged',
+    )
     .option('--json', `print JSON (schema ${AUDIT_SCHEMA})`)
     .option('--last <n>', 'only the newest n entries')
     .action((opts: AuditArgs) => {
@@ -53,14 +70,22 @@ export function registerAudit(program: Command, io: Io): void {
       }
       const entries = last === undefined ? read.entries : read.entries.slice(-last);
       if (opts.json) {
-        io.out(JSON.stringify({ schema: AUDIT_SCHEMA, path, total: read.entries.length, entries, damaged: read.bad }, null, 2));
+        io.out(
+          JSON.stringify(
+            { schema: AUDIT_SCHEMA, path, total: read.entries.length, entries, damaged: read.bad },
+            null,
+            2,
+          ),
+        );
       } else if (read.entries.length === 0 && read.bad.length === 0) {
         io.out(`no audit entries in ${path}`);
       } else {
         for (const l of auditTable(entries)) io.out(l);
-        if (last !== undefined && read.entries.length > entries.length) io.out(`(${entries.length} of ${read.entries.length} entries; ${path})`);
+        if (last !== undefined && read.entries.length > entries.length)
+          io.out(`(${entries.length} of ${read.entries.length} entries; ${path})`);
       }
-      for (const b of read.bad) io.err(`opsdeck audit: ${path} line ${b.line} damaged: ${sanitise(b.reason)}`);
+      for (const b of read.bad)
+        io.err(`opsdeck audit: ${path} line ${b.line} damaged: ${sanitise(b.reason)}`);
       if (read.bad.length > 0) throw new Exit(EXIT.findings);
     });
 }

@@ -2,7 +2,12 @@
 // migration from a shell. Each change is an Action run through runAction (preview, confirm on
 // the exact target, compare-and-swap, verify, audit line), the same the console runs.
 import type { Command } from 'commander';
-import { fixStreamsAction, natsOf, phaseAction, type ErrorBusContext } from '../actions/errorbus.js';
+import {
+  fixStreamsAction,
+  natsOf,
+  phaseAction,
+  type ErrorBusContext,
+} from '../actions/errorbus.js';
 import { runAction } from '../actions/run-cli.js';
 import { auditPath } from '../adapters/audit.js';
 import { judgeStreams } from '../core/errorbus/streams.js';
@@ -40,27 +45,40 @@ const fail = (io: Io, code: number, message: string): never => {
   throw new Exit(code);
 };
 
-const hasFleetArgs = (a: FleetArgs) => a.mainpc !== undefined || a.pc2 !== undefined || a.root !== undefined;
+const hasFleetArgs = (a: FleetArgs) =>
+  a.mainpc !== undefined || a.pc2 !== undefined || a.root !== undefined;
 
 /** Runs `fn` with a data plane on the fleet (or no machines) and NATS; always stops it. */
-async function withPlane<T>(io: Io, opts: CommonArgs, needFleet: boolean, fn: (plane: DataPlane, ctx: ErrorBusContext) => Promise<T>): Promise<T> {
+async function withPlane<T>(
+  io: Io,
+  opts: CommonArgs,
+  needFleet: boolean,
+  fn: (plane: DataPlane, ctx: ErrorBusContext) => Promise<T>,
+): Promise<T> {
   const nats = natsServers(opts.nats, io.env);
-  if (!nats) fail(io, EXIT.badInput, 'no NATS server: pass --nats URL (or set NATS_SERVERS / NATS_URL)');
+  if (!nats)
+    fail(io, EXIT.badInput, 'no NATS server: pass --nats URL (or set NATS_SERVERS / NATS_URL)');
   let windowMs: number | undefined;
   let connectTimeoutMs = 5000;
   try {
     if (opts.window !== undefined) windowMs = parseDuration(opts.window, '--window');
-    if (opts.connectTimeout !== undefined) connectTimeoutMs = parseDuration(opts.connectTimeout, '--connect-timeout');
+    if (opts.connectTimeout !== undefined)
+      connectTimeoutMs = parseDuration(opts.connectTimeout, '--connect-timeout');
   } catch (error) {
     fail(io, EXIT.badInput, (error as Error).message);
   }
-  const machines: readonly Machine[] = needFleet || hasFleetArgs(opts) ? loadFleetArgs(opts, io, { quiet: true }).machines : [];
+  const machines: readonly Machine[] =
+    needFleet || hasFleetArgs(opts) ? loadFleetArgs(opts, io, { quiet: true }).machines : [];
   const plane = startDataPlane({ machines, nats: nats!, live: false });
   const ctx: ErrorBusContext = {
     plane,
     connectTimeoutMs,
     ...(windowMs !== undefined ? { windowMs } : {}),
-    args: { nats: redact(nats!), ...(opts.window ? { window: opts.window } : {}), ...(opts.observe ? { observe: opts.observe } : {}) },
+    args: {
+      nats: redact(nats!),
+      ...(opts.window ? { window: opts.window } : {}),
+      ...(opts.observe ? { observe: opts.observe } : {}),
+    },
   };
   try {
     try {
@@ -75,40 +93,49 @@ async function withPlane<T>(io: Io, opts: CommonArgs, needFleet: boolean, fn: (p
 }
 
 export function registerErrorbus(program: Command, io: Io): void {
-  const errorbus = program.command('errorbus').description('the error-bus migration ZMQ 7150 -> NATS (P1.3): phases, preflights, streams');
-  const phase = errorbus.command('phase').description(`the phase in ${PHASE_LOCATION}: 0 zmq, 1 dual-publish, 2 nats-consumers, 3 zmq-off`);
+  const errorbus = program
+    .command('errorbus')
+    .description('the error-bus migration ZMQ 7150 -> NATS (P1.3): phases, preflights, streams');
+  const phase = errorbus
+    .command('phase')
+    .description(
+      `the phase in ${PHASE_LOCATION}: 0 zmq, 1 dual-publish, 2 nats-consumers, 3 zmq-off`,
+    );
   const natsOption = (cmd: Command) =>
     cmd
       .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
       .option('--connect-timeout <duration>', 'how long to wait for NATS', '5s');
 
-  natsOption(phase.command('show').description('print the current phase and its KV revision').option('--json', 'print JSON (schema opsdeck.errorbus-phase/1)')).action(
-    async (opts: CommonArgs) => {
-      await withPlane(io, opts, false, async (plane, ctx) => {
-        const read = await readPhase(await natsOf(ctx));
-        if (opts.json) {
-          io.out(
-            JSON.stringify(
-              {
-                schema: PHASE_SCHEMA,
-                phase: read.value.phase,
-                name: read.value.name,
-                revision: read.revision,
-                state: read.state,
-                ...(read.invalid ? { invalid: read.invalid } : {}),
-                server: plane.link?.getSnapshot().server ?? null,
-              },
-              null,
-              2,
-            ),
-          );
-        } else {
-          io.out(`${PHASE_LOCATION}: ${describeRead(read)}`);
-        }
-        if (read.invalid) throw new Exit(EXIT.findings);
-      });
-    },
-  );
+  natsOption(
+    phase
+      .command('show')
+      .description('print the current phase and its KV revision')
+      .option('--json', 'print JSON (schema opsdeck.errorbus-phase/1)'),
+  ).action(async (opts: CommonArgs) => {
+    await withPlane(io, opts, false, async (plane, ctx) => {
+      const read = await readPhase(await natsOf(ctx));
+      if (opts.json) {
+        io.out(
+          JSON.stringify(
+            {
+              schema: PHASE_SCHEMA,
+              phase: read.value.phase,
+              name: read.value.name,
+              revision: read.revision,
+              state: read.state,
+              ...(read.invalid ? { invalid: read.invalid } : {}),
+              server: plane.link?.getSnapshot().server ?? null,
+            },
+            null,
+            2,
+          ),
+        );
+      } else {
+        io.out(`${PHASE_LOCATION}: ${describeRead(read)}`);
+      }
+      if (read.invalid) throw new Exit(EXIT.findings);
+    });
+  });
 
   const change = (direction: Direction) => {
     const cmd = phase
@@ -123,7 +150,11 @@ export function registerErrorbus(program: Command, io: Io): void {
     if (direction === 'advance') {
       cmd
         .option('--observe <duration>', 'how long to watch both buses before judging', '10s')
-        .option('--window <duration>', 'judge publishers seen in this last stretch (the console has been observing all along)', '10m');
+        .option(
+          '--window <duration>',
+          'judge publishers seen in this last stretch (the console has been observing all along)',
+          '10m',
+        );
     }
     addFleetOptions(natsOption(cmd)).action(async (opts: CommonArgs) => {
       let observeMs = 0;
@@ -139,7 +170,11 @@ export function registerErrorbus(program: Command, io: Io): void {
           io.err(`observing both error buses for ${(observeMs / 1000).toFixed(1)} s ...`);
           await new Promise((r) => setTimeout(r, observeMs));
         }
-        await runAction(phaseAction(ctx, direction), io, { dryRun: opts.dryRun === true, yes: opts.yes === true, auditPath: auditPath(io.env) });
+        await runAction(phaseAction(ctx, direction), io, {
+          dryRun: opts.dryRun === true,
+          yes: opts.yes === true,
+          auditPath: auditPath(io.env),
+        });
       });
     });
   };
@@ -149,7 +184,9 @@ export function registerErrorbus(program: Command, io: Io): void {
   natsOption(
     errorbus
       .command('fix-streams')
-      .description('make one JetStream stream (ERRORS) capture errors.>, retiring streams that split or overlap it (messages kept)')
+      .description(
+        'make one JetStream stream (ERRORS) capture errors.>, retiring streams that split or overlap it (messages kept)',
+      )
       .option('--dry-run', 'show the plan and change nothing')
       .option('--yes', 'do not ask; the plan is still printed'),
   ).action(async (opts: CommonArgs) => {
@@ -159,7 +196,11 @@ export function registerErrorbus(program: Command, io: Io): void {
         io.out(`nothing to fix: ${verdict.evidence}`);
         return;
       }
-      await runAction(fixStreamsAction(ctx), io, { dryRun: opts.dryRun === true, yes: opts.yes === true, auditPath: auditPath(io.env) });
+      await runAction(fixStreamsAction(ctx), io, {
+        dryRun: opts.dryRun === true,
+        yes: opts.yes === true,
+        auditPath: auditPath(io.env),
+      });
     });
   });
 }

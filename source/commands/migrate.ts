@@ -1,7 +1,9 @@
 // `opsdeck config migrate <file>`: upstream's unify_config_schema.py --target agent_groups, done
 // safely. The transform is core/fleet/migrate.ts; the file mechanics are adapters/atomic-file.ts.
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
+import { appendAudit, auditPath } from '../adapters/audit.js';
 import {
   FileError,
   readSnapshot,
@@ -42,11 +44,24 @@ export function registerMigrate(config: Command, io: Io): Command {
     .option('--confirm', 'show the diff and ask before writing')
     .action(async (file: string, opts: MigrateArgs) => {
       const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
+      // Real runs leave an audit line (config.migrate / config.rollback), as the console's action does.
+      const audit: Audit = (outcome, detail) =>
+        appendAudit(
+          {
+            machine: hostname(),
+            action: opts.rollback ? 'config.rollback' : 'config.migrate',
+            args: { file: abs(file), ...(opts.out ? { out: abs(opts.out) } : {}), ...(opts.machine ? { machine: opts.machine } : {}) },
+            outcome,
+            detail,
+          },
+          auditPath(io.env),
+        );
       try {
-        if (opts.rollback) await runRollback(abs(file), opts, io);
-        else await runMigrate(abs(file), opts.out ? abs(opts.out) : undefined, opts, io);
+        if (opts.rollback) await runRollback(abs(file), opts, io, audit);
+        else await runMigrate(abs(file), opts.out ? abs(opts.out) : undefined, opts, io, audit);
       } catch (error) {
         if (error instanceof FileError) {
+          if (!opts.dryRun && (error.kind === 'locked' || error.kind === 'changed' || error.kind === 'write-failed')) audit(error.kind === 'write-failed' ? 'failed' : 'refused', error.message);
           io.err(`opsdeck: ${error.message}`);
           throw new Exit(EXIT.badInput);
         }
@@ -55,12 +70,14 @@ export function registerMigrate(config: Command, io: Io): Command {
     });
 }
 
+type Audit = (outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string) => unknown;
+
 const badInput = (io: Io, message: string): never => {
   io.err(`opsdeck: ${message}`);
   throw new Exit(EXIT.badInput);
 };
 
-async function runMigrate(file: string, out: string | undefined, opts: MigrateArgs, io: Io): Promise<void> {
+async function runMigrate(file: string, out: string | undefined, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {
   if (!(MIGRATE_TARGETS as readonly string[]).includes(opts.target)) {
     badInput(io, `unknown --target "${opts.target}": the only schema is ${MIGRATE_TARGETS.join(', ')}`);
   }
@@ -108,6 +125,7 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
       const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
       if (!/^y(es)?$/i.test(answer.trim())) {
         io.out(`${target}: not confirmed; nothing written`);
+        audit('cancelled', 'not confirmed');
         throw new Exit(EXIT.findings);
       }
     }
@@ -117,10 +135,11 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
     });
     io.out(describe(file, target, result, 'migrated'));
     if (written.backup) io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${target} --rollback)`);
+    audit('ok', `migrated ${target === file ? file : `${file} -> ${target}`}${written.backup ? `; backup ${written.backup}` : ''}`);
   });
 }
 
-async function runRollback(file: string, opts: MigrateArgs, io: Io): Promise<void> {
+async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {
   if (opts.machine || opts.out) badInput(io, '--rollback restores <file> from its own backups; it takes no --machine or --out');
   if (opts.dryRun) {
     const newest = newestBackup(file);
@@ -142,6 +161,7 @@ async function runRollback(file: string, opts: MigrateArgs, io: Io): Promise<voi
     }
     io.out(`restored ${file} from ${result.restored}`);
     if (result.kept) io.out(`  the replaced content is kept in ${result.kept}`);
+    audit('ok', `restored ${file} from ${result.restored}${result.kept ? `; replaced content kept in ${result.kept}` : ''}`);
   });
 }
 

@@ -7,6 +7,7 @@ import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../source/adapters/fleet-files.js';
+import { readAudit } from '../../source/adapters/audit.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/opsdeck.js');
@@ -17,6 +18,8 @@ const skip = noDist || noReal;
 
 const scratch = mkdtempSync(join(tmpdir(), 'opsdeck-migrate-cli-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
+// Real runs append to the audit log: keep it out of the operator's home.
+const AUDIT = join(scratch, 'audit.jsonl');
 
 let n = 0;
 /** A temp folder holding copies of the named real fixtures (writable). */
@@ -37,14 +40,14 @@ interface Run {
 }
 
 const opsdeck = (args: string[], cwd: string, extra: SpawnSyncOptions = {}): Run => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, ...extra });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT }, ...extra });
   if (r.error) throw r.error;
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 };
 
 /** Starts the binary and returns its pid and a promise of its outcome; `onErr` sees stderr as it comes. */
 function start(args: string[], cwd: string, onErr?: (chunk: string, stdin: NodeJS.WritableStream) => void) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
@@ -109,6 +112,10 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     assert.equal(agentsOf(file).length, 49);
     assert.deepEqual(agentsOf(file), agentsBefore);
     assert.deepEqual(listing(dir), ['backup', MAINPC], 'no lock or temp file left');
+    const audited = readAudit(AUDIT).entries.filter((e) => e.action === 'config.migrate' && e.args.file === file);
+    assert.equal(audited.length, 1);
+    assert.equal(audited[0]!.outcome, 'ok');
+    assert.match(audited[0]!.detail!, new RegExp(`backup ${join(dir, 'backup', backups[0]!).replace(/\./g, '\\.')}`));
 
     const migrated = readFileSync(file);
     const again = opsdeck(['config', 'migrate', MAINPC], dir);

@@ -49,27 +49,60 @@ describe('subjects', () => {
     ['errors.*.x', 'errors.*.*', true],
   ];
   for (const [inner, outer, want] of within) {
-    test(`${inner} ${want ? 'is' : 'is not'} within ${outer}`, () => assert.equal(subjectWithin(inner, outer), want));
+    test(`${inner} ${want ? 'is' : 'is not'} within ${outer}`, () =>
+      assert.equal(subjectWithin(inner, outer), want));
   }
 });
 
-const s = (name: string, subjects: string[], messages = 0): StreamObs => ({ name, subjects, messages });
+const s = (name: string, subjects: string[], messages = 0): StreamObs => ({
+  name,
+  subjects,
+  messages,
+});
 
 describe('error streams: verdict and fix', () => {
-  const cases: Array<{ name: string; streams: StreamObs[]; ok: boolean; evidence: RegExp; fix: string[] }> = [
-    { name: 'one ERRORS on errors.>', streams: [s('ERRORS', ['errors.>'], 12), s('KV_opsdeck', ['$KV.opsdeck.>'])], ok: true, evidence: /ERRORS \(errors\.>\) holds 12 messages/, fix: [] },
-    { name: 'ERROR_STREAM on errors.> is as good', streams: [s('ERROR_STREAM', ['errors.>'])], ok: true, evidence: /ERROR_STREAM/, fix: [] },
-    { name: 'no error stream', streams: [s('MEMORY', ['memory.*'])], ok: false, evidence: /no stream captures errors/, fix: ['create ERRORS errors.>'] },
+  const cases: Array<{
+    name: string;
+    streams: StreamObs[];
+    ok: boolean;
+    evidence: RegExp;
+    fix: string[];
+  }> = [
+    {
+      name: 'one ERRORS on errors.>',
+      streams: [s('ERRORS', ['errors.>'], 12), s('KV_opsdeck', ['$KV.opsdeck.>'])],
+      ok: true,
+      evidence: /ERRORS \(errors\.>\) holds 12 messages/,
+      fix: [],
+    },
+    {
+      name: 'ERROR_STREAM on errors.> is as good',
+      streams: [s('ERROR_STREAM', ['errors.>'])],
+      ok: true,
+      evidence: /ERROR_STREAM/,
+      fix: [],
+    },
+    {
+      name: 'no error stream',
+      streams: [s('MEMORY', ['memory.*'])],
+      ok: false,
+      evidence: /no stream captures errors/,
+      fix: ['create ERRORS errors.>'],
+    },
     {
       name: 'AGENT_ERRORS kept by the server, the declared others refused',
       streams: [s('AGENT_ERRORS', ['errors.agents.>'], 40)],
       ok: false,
-      evidence: /errors\.events, errors\.system, errors\.system\.critical, errors\.critical\.\*.* land in no stream.*ERRORS \(errors\.>\) and ERROR_STREAM \(errors\.>\) overlap AGENT_ERRORS/,
+      evidence:
+        /errors\.events, errors\.system, errors\.system\.critical, errors\.critical\.\*.* land in no stream.*ERRORS \(errors\.>\) and ERROR_STREAM \(errors\.>\) overlap AGENT_ERRORS/,
       fix: ['retire AGENT_ERRORS opsdeck.retired.AGENT_ERRORS', 'create ERRORS errors.>'],
     },
     {
       name: 'split over two streams, one of them named ERRORS',
-      streams: [s('ERRORS', ['errors.events', 'errors.system.>']), s('AGENT_ERRORS', ['errors.agents.>', 'other.x'])],
+      streams: [
+        s('ERRORS', ['errors.events', 'errors.system.>']),
+        s('AGENT_ERRORS', ['errors.agents.>', 'other.x']),
+      ],
       ok: false,
       evidence: /split over several streams/,
       fix: ['retire AGENT_ERRORS other.x', 'widen ERRORS errors.>'],
@@ -81,14 +114,24 @@ describe('error streams: verdict and fix', () => {
       evidence: /ERRORS and AGENT_ERRORS claim overlapping subjects/,
       fix: ['retire AGENT_ERRORS opsdeck.retired.AGENT_ERRORS'],
     },
-    { name: 'ERRORS on unrelated subjects only', streams: [s('ERRORS', ['foo.>'])], ok: false, evidence: /no stream captures/, fix: ['widen ERRORS foo.>,errors.>'] },
+    {
+      name: 'ERRORS on unrelated subjects only',
+      streams: [s('ERRORS', ['foo.>'])],
+      ok: false,
+      evidence: /no stream captures/,
+      fix: ['widen ERRORS foo.>,errors.>'],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const v = judgeStreams(c.streams);
       assert.equal(v.ok, c.ok, v.evidence);
       assert.match(v.evidence, c.evidence);
-      const fix = planStreamFix(c.streams).map((f) => (f.kind === 'create' ? `create ${f.stream} ${f.subjects.join(',')}` : `${f.kind} ${f.stream} ${f.to.join(',')}`));
+      const fix = planStreamFix(c.streams).map((f) =>
+        f.kind === 'create'
+          ? `create ${f.stream} ${f.subjects.join(',')}`
+          : `${f.kind} ${f.stream} ${f.to.join(',')}`,
+      );
       assert.deepEqual(fix, c.fix);
       assert.deepEqual(v.fix.length, c.ok ? 0 : c.fix.length);
       // Applying the plan gives a passing verdict.
@@ -105,10 +148,25 @@ describe('error streams: verdict and fix', () => {
 });
 
 describe('sequence continuity', () => {
-  const cases: Array<{ seqs: number[]; delivered: number; gaps: number; missing: Array<[number, number]>; redelivered: number }> = [
+  const cases: Array<{
+    seqs: number[];
+    delivered: number;
+    gaps: number;
+    missing: Array<[number, number]>;
+    redelivered: number;
+  }> = [
     { seqs: [], delivered: 0, gaps: 0, missing: [], redelivered: 0 },
     { seqs: [5, 6, 7], delivered: 3, gaps: 0, missing: [], redelivered: 0 },
-    { seqs: [5, 7, 8, 12], delivered: 4, gaps: 4, missing: [[6, 6], [9, 11]], redelivered: 0 },
+    {
+      seqs: [5, 7, 8, 12],
+      delivered: 4,
+      gaps: 4,
+      missing: [
+        [6, 6],
+        [9, 11],
+      ],
+      redelivered: 0,
+    },
     { seqs: [5, 6, 6, 4, 7], delivered: 3, gaps: 0, missing: [], redelivered: 2 },
   ];
   for (const c of cases) {
@@ -148,7 +206,13 @@ describe('transitions', () => {
 });
 
 const NOW = 1_000_000;
-const pub = (machine: string, agent: string, zmqAgo?: number, natsAgo?: number, bridgedAgo?: number): PublisherStats =>
+const pub = (
+  machine: string,
+  agent: string,
+  zmqAgo?: number,
+  natsAgo?: number,
+  bridgedAgo?: number,
+): PublisherStats =>
   ({
     machine,
     agent,
@@ -172,7 +236,10 @@ const obs = (patch: Partial<Observation> = {}): Observation => ({
   ],
   streams: [s('ERRORS', ['errors.>'], 10)],
   publishers: [pub('mainpc', 'Alpha', 1000, 900), pub('pc2', 'Bravo', 2000, 2100)],
-  consumer: { mode: 'jetstream', sequences: [{ stream: 'ERRORS', tracked: true, ...[3, 4, 5].reduce(noteSeq, newSeqTrack()) }] },
+  consumer: {
+    mode: 'jetstream',
+    sequences: [{ stream: 'ERRORS', tracked: true, ...[3, 4, 5].reduce(noteSeq, newSeqTrack()) }],
+  },
   ...patch,
 });
 
@@ -185,33 +252,85 @@ const step = (from: PhaseNumber, dir: 'advance' | 'rollback' = 'advance'): Trans
 describe('coverage', () => {
   test('a ZMQ publisher counts as seen on NATS from its machine or from "any", within the window only', () => {
     const c = coverage(
-      [pub('mainpc', 'A', 10, 10), pub('pc2', 'B', 10), pub('any', 'B', undefined, 5), pub('pc2', 'C', 10), pub('mainpc', 'C', undefined, 5), pub('mainpc', 'Old', 10, 120_000), pub('mainpc', 'Gone', 120_000)],
+      [
+        pub('mainpc', 'A', 10, 10),
+        pub('pc2', 'B', 10),
+        pub('any', 'B', undefined, 5),
+        pub('pc2', 'C', 10),
+        pub('mainpc', 'C', undefined, 5),
+        pub('mainpc', 'Old', 10, 120_000),
+        pub('mainpc', 'Gone', 120_000),
+      ],
       NOW,
       60_000,
     );
-    assert.deepEqual(c.zmq.map((p) => p.agent), ['A', 'B', 'C', 'Old']);
-    assert.deepEqual(c.missing.map((p) => `${p.machine}/${p.agent}`), ['pc2/C', 'mainpc/Old']);
+    assert.deepEqual(
+      c.zmq.map((p) => p.agent),
+      ['A', 'B', 'C', 'Old'],
+    );
+    assert.deepEqual(
+      c.missing.map((p) => `${p.machine}/${p.agent}`),
+      ['pc2/C', 'mainpc/Old'],
+    );
   });
   test('an agent whose errors reach NATS only through a ZMQ->NATS bridge is a ZMQ publisher not on NATS', () => {
-    const c = coverage([pub('pc2', 'Bridged', undefined, undefined, 10), pub('pc2', 'Native', undefined, 10, 10)], NOW, 60_000);
-    assert.deepEqual(c.zmq.map((p) => p.agent), ['Bridged', 'Native']);
-    assert.deepEqual(c.missing.map((p) => p.agent), ['Bridged']);
+    const c = coverage(
+      [pub('pc2', 'Bridged', undefined, undefined, 10), pub('pc2', 'Native', undefined, 10, 10)],
+      NOW,
+      60_000,
+    );
+    assert.deepEqual(
+      c.zmq.map((p) => p.agent),
+      ['Bridged', 'Native'],
+    );
+    assert.deepEqual(
+      c.missing.map((p) => p.agent),
+      ['Bridged'],
+    );
   });
 });
 
 describe('preflight per step', () => {
-  const cases: Array<{ name: string; t: Transition; o: Observation; failing: string[]; evidence?: RegExp }> = [
+  const cases: Array<{
+    name: string;
+    t: Transition;
+    o: Observation;
+    failing: string[];
+    evidence?: RegExp;
+  }> = [
     { name: '0 -> 1 all good', t: step(0), o: obs(), failing: [] },
-    { name: '0 -> 1 console not connected', t: step(0), o: obs({ nats: { connected: false, detail: 'reconnecting' } }), failing: ['NATS reachable from this console'] },
+    {
+      name: '0 -> 1 console not connected',
+      t: step(0),
+      o: obs({ nats: { connected: false, detail: 'reconnecting' } }),
+      failing: ['NATS reachable from this console'],
+    },
     {
       name: '0 -> 1 no sample from pc2, stale from mainpc',
       t: step(0),
-      o: obs({ machines: [{ id: 'mainpc', errorBus: 'x', resourcesAt: NOW - 20_000 }, { id: 'pc2', errorBus: 'y' }] }),
+      o: obs({
+        machines: [
+          { id: 'mainpc', errorBus: 'x', resourcesAt: NOW - 20_000 },
+          { id: 'pc2', errorBus: 'y' },
+        ],
+      }),
       failing: ['NATS reachable from mainpc', 'NATS reachable from pc2'],
       evidence: /opsdeck\.pc2\.resources/,
     },
-    { name: '0 -> 1 overlapping/fragmented streams', t: step(0), o: obs({ streams: [s('AGENT_ERRORS', ['errors.agents.>'])] }), failing: ['one error stream on errors.>, no overlapping streams'], evidence: /fix \(opsdeck errorbus fix-streams\)/ },
-    { name: '0 -> 1 streams unlistable', t: step(0), o: obs({ streams: { error: 'JetStream not enabled' } }), failing: ['one error stream on errors.>, no overlapping streams'], evidence: /JetStream not enabled/ },
+    {
+      name: '0 -> 1 overlapping/fragmented streams',
+      t: step(0),
+      o: obs({ streams: [s('AGENT_ERRORS', ['errors.agents.>'])] }),
+      failing: ['one error stream on errors.>, no overlapping streams'],
+      evidence: /fix \(opsdeck errorbus fix-streams\)/,
+    },
+    {
+      name: '0 -> 1 streams unlistable',
+      t: step(0),
+      o: obs({ streams: { error: 'JetStream not enabled' } }),
+      failing: ['one error stream on errors.>, no overlapping streams'],
+      evidence: /JetStream not enabled/,
+    },
     { name: '1 -> 2 all good', t: step(1), o: obs(), failing: [] },
     {
       name: '1 -> 2 an agent publishing on ZMQ only',
@@ -220,31 +339,76 @@ describe('preflight per step', () => {
       failing: ['every agent seen on ZMQ is also seen on NATS'],
       evidence: /1\/2 \(50%\).*not yet seen on NATS: pc2\/Zulu/,
     },
-    { name: '1 -> 2 nothing on ZMQ at all', t: step(1), o: obs({ publishers: [pub('pc2', 'B', undefined, 10)] }), failing: ['every agent seen on ZMQ is also seen on NATS'], evidence: /nothing to compare/ },
+    {
+      name: '1 -> 2 nothing on ZMQ at all',
+      t: step(1),
+      o: obs({ publishers: [pub('pc2', 'B', undefined, 10)] }),
+      failing: ['every agent seen on ZMQ is also seen on NATS'],
+      evidence: /nothing to compare/,
+    },
     {
       name: '1 -> 2 a gap in the stream',
       t: step(1),
-      o: obs({ consumer: { mode: 'jetstream', sequences: [{ stream: 'ERRORS', tracked: true, ...[3, 4, 9].reduce(noteSeq, newSeqTrack()) }] } }),
+      o: obs({
+        consumer: {
+          mode: 'jetstream',
+          sequences: [
+            { stream: 'ERRORS', tracked: true, ...[3, 4, 9].reduce(noteSeq, newSeqTrack()) },
+          ],
+        },
+      }),
       failing: ['NATS delivered without gaps (JetStream sequence continuity)'],
       evidence: /4 missing \(5-8\)/,
     },
-    { name: '1 -> 2 core subscription only', t: step(1), o: obs({ consumer: { mode: 'core', sequences: [] } }), failing: ['NATS delivered without gaps (JetStream sequence continuity)'] },
+    {
+      name: '1 -> 2 core subscription only',
+      t: step(1),
+      o: obs({ consumer: { mode: 'core', sequences: [] } }),
+      failing: ['NATS delivered without gaps (JetStream sequence continuity)'],
+    },
     {
       name: '1 -> 2 nothing delivered',
       t: step(1),
-      o: obs({ consumer: { mode: 'jetstream', sequences: [{ stream: 'ERRORS', tracked: true, ...newSeqTrack() }] } }),
+      o: obs({
+        consumer: {
+          mode: 'jetstream',
+          sequences: [{ stream: 'ERRORS', tracked: true, ...newSeqTrack() }],
+        },
+      }),
       failing: ['NATS delivered without gaps (JetStream sequence continuity)'],
       evidence: /unproven/,
     },
     { name: '2 -> 3 all good', t: step(2), o: obs(), failing: [] },
-    { name: '2 -> 3 ZMQ-only publisher', t: step(2), o: obs({ publishers: [pub('mainpc', 'Alpha', 1000)] }), failing: ['no ZMQ-only publishers'], evidence: /mainpc\/Alpha/ },
-    { name: 'rollback has no preflight, whatever was seen', t: step(3, 'rollback'), o: obs({ nats: { connected: false, detail: '' }, publishers: [] }), failing: [] },
+    {
+      name: '2 -> 3 ZMQ-only publisher',
+      t: step(2),
+      o: obs({ publishers: [pub('mainpc', 'Alpha', 1000)] }),
+      failing: ['no ZMQ-only publishers'],
+      evidence: /mainpc\/Alpha/,
+    },
+    {
+      name: 'rollback has no preflight, whatever was seen',
+      t: step(3, 'rollback'),
+      o: obs({ nats: { connected: false, detail: '' }, publishers: [] }),
+      failing: [],
+    },
   ];
   for (const c of cases) {
     test(c.name, () => {
       const checks = preflight(c.t, c.o);
-      assert.deepEqual(checks.filter((x) => !x.ok).map((x) => x.name), c.failing, JSON.stringify(checks, null, 1));
-      if (c.evidence) assert.match(checks.filter((x) => !x.ok).map((x) => x.evidence).join(' | '), c.evidence);
+      assert.deepEqual(
+        checks.filter((x) => !x.ok).map((x) => x.name),
+        c.failing,
+        JSON.stringify(checks, null, 1),
+      );
+      if (c.evidence)
+        assert.match(
+          checks
+            .filter((x) => !x.ok)
+            .map((x) => x.evidence)
+            .join(' | '),
+          c.evidence,
+        );
       for (const x of checks) assert.ok(x.evidence.length > 0, `${x.name} has evidence`);
     });
   }

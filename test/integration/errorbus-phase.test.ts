@@ -13,7 +13,11 @@ import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import type { Action } from '../../source/actions/action.js';
 import { runAction } from '../../source/actions/run-cli.js';
-import { errorBusStatus, phaseAction, type ErrorBusContext } from '../../source/actions/errorbus.js';
+import {
+  errorBusStatus,
+  phaseAction,
+  type ErrorBusContext,
+} from '../../source/actions/errorbus.js';
 import { readAudit } from '../../source/adapters/audit.js';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
 import { findNatsServer, NATS_INSTALL_HINT } from '../../source/adapters/nats-server.js';
@@ -67,7 +71,11 @@ function machines(): Machine[] {
   return f.machines;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 8000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 8000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -87,7 +95,13 @@ interface Run {
 async function opsdeck(args: string[], answer?: string): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env: ENV, cwd: dir, ...(answer !== undefined ? { ask: async () => answer } : {}) };
+  const io: Io = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env: ENV,
+    cwd: dir,
+    ...(answer !== undefined ? { ask: async () => answer } : {}),
+  };
   const code = await main(args, io);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
@@ -95,7 +109,14 @@ async function opsdeck(args: string[], answer?: string): Promise<Run> {
 let sim: Sim;
 let nc: NatsConnection;
 let url: string;
-const fleetArgs = () => ['--nats', url, '--mainpc', join(dir, 'mainpc.yaml'), '--pc2', join(dir, 'pc2.yaml')];
+const fleetArgs = () => [
+  '--nats',
+  url,
+  '--mainpc',
+  join(dir, 'mainpc.yaml'),
+  '--pc2',
+  join(dir, 'pc2.yaml'),
+];
 
 /** Runs `fn` while the given agents publish one error each every 100 ms. */
 async function whilePublishing<T>(agents: string[], fn: () => Promise<T>): Promise<T> {
@@ -117,7 +138,10 @@ async function whilePublishing<T>(agents: string[], fn: () => Promise<T>): Promi
   }
 }
 
-const advance = (agents: string[], extra: string[] = []) => whilePublishing(agents, () => opsdeck(['errorbus', 'phase', 'advance', '--yes', '--observe', '2s', ...fleetArgs(), ...extra]));
+const advance = (agents: string[], extra: string[] = []) =>
+  whilePublishing(agents, () =>
+    opsdeck(['errorbus', 'phase', 'advance', '--yes', '--observe', '2s', ...fleetArgs(), ...extra]),
+  );
 
 const stops: Array<() => Promise<unknown> | unknown> = [];
 after(async () => {
@@ -127,7 +151,14 @@ after(async () => {
 
 describe('error-bus phases against the sim', { skip }, () => {
   before(async () => {
-    sim = await startSim({ machines: machines(), hosts: HOSTS, overrides, nats: { mode: 'own', bin: NATS_BIN! }, controlPort: 0, errorRate: 0 });
+    sim = await startSim({
+      machines: machines(),
+      hosts: HOSTS,
+      overrides,
+      nats: { mode: 'own', bin: NATS_BIN! },
+      controlPort: 0,
+      errorRate: 0,
+    });
     stops.push(() => sim.stop());
     url = sim.natsUrl!;
     nc = await connect({ servers: url });
@@ -139,16 +170,46 @@ describe('error-bus phases against the sim', { skip }, () => {
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /phase 0 zmq at revision 0 \(never written\)/);
     const j = await opsdeck(['errorbus', 'phase', 'show', '--json', '--nats', url]);
-    assert.deepEqual({ ...JSON.parse(j.out), server: null }, { schema: 'opsdeck.errorbus-phase/1', phase: 0, name: 'zmq', revision: 0, state: 'absent', server: null });
+    assert.deepEqual(
+      { ...JSON.parse(j.out), server: null },
+      {
+        schema: 'opsdeck.errorbus-phase/1',
+        phase: 0,
+        name: 'zmq',
+        revision: 0,
+        state: 'absent',
+        server: null,
+      },
+    );
   });
 
   test('usage: no NATS is bad input; an unreachable one is a finding', async () => {
-    const none = await main(['errorbus', 'phase', 'show'], { out: () => undefined, err: () => undefined, env: {}, cwd: dir });
+    const none = await main(['errorbus', 'phase', 'show'], {
+      out: () => undefined,
+      err: () => undefined,
+      env: {},
+      cwd: dir,
+    });
     assert.equal(none, 2);
-    const dead = await opsdeck(['errorbus', 'phase', 'show', '--nats', 'nats://127.0.0.51:1', '--connect-timeout', '300ms']);
+    const dead = await opsdeck([
+      'errorbus',
+      'phase',
+      'show',
+      '--nats',
+      'nats://127.0.0.51:1',
+      '--connect-timeout',
+      '300ms',
+    ]);
     assert.equal(dead.code, 1);
     assert.match(dead.err, /not reachable within 300 ms/);
-    const bad = await opsdeck(['errorbus', 'phase', 'advance', '--observe', 'soon', ...fleetArgs()]);
+    const bad = await opsdeck([
+      'errorbus',
+      'phase',
+      'advance',
+      '--observe',
+      'soon',
+      ...fleetArgs(),
+    ]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--observe: expected a duration/);
   });
@@ -164,21 +225,37 @@ describe('error-bus phases against the sim', { skip }, () => {
     const blocked = await advance(DUAL);
     assert.equal(blocked.code, 1, blocked.out + blocked.err);
     assert.match(blocked.out, /pass {2}NATS reachable from this console/);
-    assert.match(blocked.out, /pass {2}NATS reachable from mainpc: opsdeck\.mainpc\.resources sample/);
+    assert.match(
+      blocked.out,
+      /pass {2}NATS reachable from mainpc: opsdeck\.mainpc\.resources sample/,
+    );
     assert.match(blocked.out, /pass {2}NATS reachable from pc2/);
-    assert.match(blocked.out, /FAIL {2}one error stream on errors\.>, no overlapping streams: .*errors\.events.* land in no stream.*ERRORS \(errors\.>\) and ERROR_STREAM \(errors\.>\) overlap AGENT_ERRORS/);
-    assert.match(blocked.out, /stream fix offered.*\n.*retire stream AGENT_ERRORS.*\n.*create stream ERRORS on errors\.>/);
+    assert.match(
+      blocked.out,
+      /FAIL {2}one error stream on errors\.>, no overlapping streams: .*errors\.events.* land in no stream.*ERRORS \(errors\.>\) and ERROR_STREAM \(errors\.>\) overlap AGENT_ERRORS/,
+    );
+    assert.match(
+      blocked.out,
+      /stream fix offered.*\n.*retire stream AGENT_ERRORS.*\n.*create stream ERRORS on errors\.>/,
+    );
     assert.match(blocked.err, /refused: a preflight check failed/);
     assert.equal((await readPhase(nc)).revision, 0, 'nothing written');
 
     const dry = await opsdeck(['errorbus', 'fix-streams', '--dry-run', '--nats', url]);
     assert.equal(dry.code, 0, dry.err);
-    assert.match(dry.out, /1\. retire stream AGENT_ERRORS: subjects errors\.agents\.> -> opsdeck\.retired\.AGENT_ERRORS/);
+    assert.match(
+      dry.out,
+      /1\. retire stream AGENT_ERRORS: subjects errors\.agents\.> -> opsdeck\.retired\.AGENT_ERRORS/,
+    );
     assert.match(dry.out, /2\. create stream ERRORS on errors\.>/);
     const no = await opsdeck(['errorbus', 'fix-streams', '--nats', url], 'no');
     assert.equal(no.code, 1);
     assert.match(no.err, /not confirmed/);
-    assert.deepEqual((await jsm.streams.info('AGENT_ERRORS')).config.subjects, ['errors.agents.>'], 'unchanged until confirmed');
+    assert.deepEqual(
+      (await jsm.streams.info('AGENT_ERRORS')).config.subjects,
+      ['errors.agents.>'],
+      'unchanged until confirmed',
+    );
 
     const kept = (await jsm.streams.info('AGENT_ERRORS')).state.messages;
     const fixed = await opsdeck(['errorbus', 'fix-streams', '--nats', url], 'yes');
@@ -196,12 +273,17 @@ describe('error-bus phases against the sim', { skip }, () => {
     assert.equal(ok.code, 0, ok.out + ok.err);
     assert.match(ok.out, /pass {2}one error stream on errors\.>/);
     assert.match(ok.out, /done: errorbus\.phase: phase 0 zmq -> 1 dual-publish, revision 0 -> 1/);
-    assert.deepEqual(await readPhase(nc), { value: { phase: 1, name: 'dual-publish' }, revision: 1, state: 'set' });
+    assert.deepEqual(await readPhase(nc), {
+      value: { phase: 1, name: 'dual-publish' },
+      revision: 1,
+      state: 'set',
+    });
     await until('sim in phase 1', () => sim.phase.phase === 1, 2000);
   });
 
   test('1 -> 2: a hole in the stream fails the continuity check (console view, replaying history)', async () => {
-    for (let i = 0; i < 6; i++) assert.ok((await sim.control({ fault: 'error', agent: 'Alpha' })).ok);
+    for (let i = 0; i < 6; i++)
+      assert.ok((await sim.control({ fault: 'error', agent: 'Alpha' })).ok);
     const jsm = await nc.jetstreamManager();
     const info = await until('errors stored', async () => {
       const i = await jsm.streams.info('ERRORS');
@@ -209,18 +291,30 @@ describe('error-bus phases against the sim', { skip }, () => {
     });
     const hole = info.state.last_seq - 3;
     assert.ok(await jsm.streams.deleteMessage('ERRORS', hole));
-    const plane = startDataPlane({ machines: machines(), nats: url, live: false, errorsReplayMs: 60_000, errors: { notifyMs: 10 } });
+    const plane = startDataPlane({
+      machines: machines(),
+      nats: url,
+      live: false,
+      errorsReplayMs: 60_000,
+      errors: { notifyMs: 10 },
+    });
     try {
       const ctx: ErrorBusContext = { plane, windowMs: 60_000 };
       const status = await until('status with deliveries', async () => {
         const s = await errorBusStatus(ctx);
-        const delivered = plane.natsFeed()?.sequences().reduce((n, x) => n + x.delivered, 0) ?? 0;
+        const delivered =
+          plane
+            .natsFeed()
+            ?.sequences()
+            .reduce((n, x) => n + x.delivered, 0) ?? 0;
         return delivered >= 10 ? s : undefined;
       });
       assert.deepEqual(status.phase?.value, { phase: 1, name: 'dual-publish' });
       assert.ok(status.advance && 'checks' in status.advance);
       assert.equal(status.advance.transition.to.phase, 2);
-      const continuity = status.advance.checks.find((c) => c.name.startsWith('NATS delivered without gaps'))!;
+      const continuity = status.advance.checks.find((c) =>
+        c.name.startsWith('NATS delivered without gaps'),
+      )!;
       assert.equal(continuity.ok, false, continuity.evidence);
       assert.match(continuity.evidence, new RegExp(`1 missing \\(${hole}\\)`));
       assert.equal(status.advance.runnable, false);
@@ -233,15 +327,24 @@ describe('error-bus phases against the sim', { skip }, () => {
   test('1 -> 2 is blocked while an agent publishes on ZMQ only, and names it', async () => {
     const r = await advance([...DUAL, 'Kilo']);
     assert.equal(r.code, 1, r.out + r.err);
-    assert.match(r.out, /FAIL {2}every agent seen on ZMQ is also seen on NATS: 4\/5 \(80%\) seen on NATS .*; not yet seen on NATS: mainpc\/Kilo/);
-    assert.match(r.out, /pass {2}NATS delivered without gaps \(JetStream sequence continuity\): ERRORS: \d+ delivered, stream seq \d+\.\.\d+, no gap/);
+    assert.match(
+      r.out,
+      /FAIL {2}every agent seen on ZMQ is also seen on NATS: 4\/5 \(80%\) seen on NATS .*; not yet seen on NATS: mainpc\/Kilo/,
+    );
+    assert.match(
+      r.out,
+      /pass {2}NATS delivered without gaps \(JetStream sequence continuity\): ERRORS: \d+ delivered, stream seq \d+\.\.\d+, no gap/,
+    );
     assert.equal((await readPhase(nc)).revision, 1);
   });
 
   test('1 -> 2 passes when every ZMQ publisher is on NATS too', async () => {
     const r = await advance(DUAL);
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /pass {2}every agent seen on ZMQ is also seen on NATS: 4\/4 agents .* \(100%\)/);
+    assert.match(
+      r.out,
+      /pass {2}every agent seen on ZMQ is also seen on NATS: 4\/4 agents .* \(100%\)/,
+    );
     assert.match(r.out, /done: errorbus\.phase: phase 1 dual-publish -> 2 nats-consumers/);
     assert.equal((await readPhase(nc)).value.phase, 2);
   });
@@ -251,12 +354,17 @@ describe('error-bus phases against the sim', { skip }, () => {
     const r = await advance(['Alpha', 'Kilo']);
     assert.equal(r.code, 1, r.out + r.err);
     assert.match(r.out, /FAIL {2}no ZMQ-only publishers: 1\/2 .*mainpc\/Kilo/);
-    assert.match(r.out, /then verify pc2's error bus tcp:\/\/127\.0\.0\.52:7150 refuses a TCP connect/);
+    assert.match(
+      r.out,
+      /then verify pc2's error bus tcp:\/\/127\.0\.0\.52:7150 refuses a TCP connect/,
+    );
     assert.equal((await readPhase(nc)).value.phase, 2);
   });
 
   test('two consoles advance 2 -> 3 from the same revision: exactly one wins, 7150 is refused on both machines', async () => {
-    const planes: DataPlane[] = [0, 1].map(() => startDataPlane({ machines: machines(), nats: url, live: false, errors: { notifyMs: 10 } }));
+    const planes: DataPlane[] = [0, 1].map(() =>
+      startDataPlane({ machines: machines(), nats: url, live: false, errors: { notifyMs: 10 } }),
+    );
     try {
       // Both previews (preflight included) read the same revision before either writes.
       let arrived = 0;
@@ -277,7 +385,11 @@ describe('error-bus phases against the sim', { skip }, () => {
         await new Promise((r) => setTimeout(r, 1500));
         return Promise.allSettled(
           planes.map((plane, i) =>
-            runAction(gated(phaseAction({ plane, verifyTimeoutMs: 5000 }, 'advance')), { out: (t) => outs[i]!.push(t), err: (t) => errs[i]!.push(t), env: ENV, cwd: dir }, { yes: true, auditPath: AUDIT }),
+            runAction(
+              gated(phaseAction({ plane, verifyTimeoutMs: 5000 }, 'advance')),
+              { out: (t) => outs[i]!.push(t), err: (t) => errs[i]!.push(t), env: ENV, cwd: dir },
+              { yes: true, auditPath: AUDIT },
+            ),
           ),
         );
       });
@@ -285,19 +397,45 @@ describe('error-bus phases against the sim', { skip }, () => {
       assert.equal(won.length, 1, JSON.stringify({ outs, errs }));
       const loser = runs.findIndex((r) => r.status === 'rejected');
       const winner = 1 - loser;
-      for (const i of [0, 1]) assert.match(outs[i]!.join('\n'), /target: NATS KV opsdeck\/errorbus\.phase at revision 2 \(phase 2 nats-consumers -> 3 zmq-off\)/);
-      assert.match(outs[loser]!.join('\n'), /refused: NATS KV opsdeck\/errorbus\.phase changed since it was read at revision 2: it is now phase 3 zmq-off at revision 3 \(another console got there first\); nothing was changed/);
-      assert.match(outs[winner]!.join('\n'), /pass {2}mainpc error bus closed: TCP connect to tcp:\/\/127\.0\.0\.51:7150 refused/);
-      assert.match(outs[winner]!.join('\n'), /pass {2}pc2 error bus closed: TCP connect to tcp:\/\/127\.0\.0\.52:7150 refused/);
-      assert.deepEqual(await readPhase(nc), { value: { phase: 3, name: 'zmq-off' }, revision: 3, state: 'set' });
-      for (const host of Object.values(HOSTS)) assert.deepEqual(await probeTcp(host, 7150), { result: 'refused' });
+      for (const i of [0, 1])
+        assert.match(
+          outs[i]!.join('\n'),
+          /target: NATS KV opsdeck\/errorbus\.phase at revision 2 \(phase 2 nats-consumers -> 3 zmq-off\)/,
+        );
+      assert.match(
+        outs[loser]!.join('\n'),
+        /refused: NATS KV opsdeck\/errorbus\.phase changed since it was read at revision 2: it is now phase 3 zmq-off at revision 3 \(another console got there first\); nothing was changed/,
+      );
+      assert.match(
+        outs[winner]!.join('\n'),
+        /pass {2}mainpc error bus closed: TCP connect to tcp:\/\/127\.0\.0\.51:7150 refused/,
+      );
+      assert.match(
+        outs[winner]!.join('\n'),
+        /pass {2}pc2 error bus closed: TCP connect to tcp:\/\/127\.0\.0\.52:7150 refused/,
+      );
+      assert.deepEqual(await readPhase(nc), {
+        value: { phase: 3, name: 'zmq-off' },
+        revision: 3,
+        state: 'set',
+      });
+      for (const host of Object.values(HOSTS))
+        assert.deepEqual(await probeTcp(host, 7150), { result: 'refused' });
     } finally {
       for (const p of planes) await p.stop();
     }
   });
 
   test('at phase 3 there is nothing to advance to', async () => {
-    const r = await opsdeck(['errorbus', 'phase', 'advance', '--yes', '--observe', '0s', ...fleetArgs()]);
+    const r = await opsdeck([
+      'errorbus',
+      'phase',
+      'advance',
+      '--yes',
+      '--observe',
+      '0s',
+      ...fleetArgs(),
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.out, /FAIL {2}a phase to advance to: already at phase 3 zmq-off, the last one/);
   });
@@ -305,7 +443,10 @@ describe('error-bus phases against the sim', { skip }, () => {
   test('rollback one step at a time back to 0, each confirmed; 7150 reopens after 3 -> 2', async () => {
     const declined = await opsdeck(['errorbus', 'phase', 'rollback', ...fleetArgs()], 'no');
     assert.equal(declined.code, 1);
-    assert.match(declined.out, /Roll back the error-bus phase — target: NATS KV opsdeck\/errorbus\.phase at revision 3 \(phase 3 zmq-off -> 2 nats-consumers\)/);
+    assert.match(
+      declined.out,
+      /Roll back the error-bus phase — target: NATS KV opsdeck\/errorbus\.phase at revision 3 \(phase 3 zmq-off -> 2 nats-consumers\)/,
+    );
     assert.equal((await readPhase(nc)).value.phase, 3);
 
     const down = await opsdeck(['errorbus', 'phase', 'rollback', ...fleetArgs()], 'yes');
@@ -329,11 +470,25 @@ describe('error-bus phases against the sim', { skip }, () => {
     const { entries, bad } = readAudit(AUDIT);
     assert.deepEqual(bad, []);
     const seen = entries.map((e) => `${e.action} ${e.outcome}`);
-    for (const want of ['errorbus.advance refused', 'errorbus.fix-streams cancelled', 'errorbus.fix-streams ok', 'errorbus.advance ok', 'errorbus.advance failed', 'errorbus.rollback cancelled', 'errorbus.rollback ok']) {
+    for (const want of [
+      'errorbus.advance refused',
+      'errorbus.fix-streams cancelled',
+      'errorbus.fix-streams ok',
+      'errorbus.advance ok',
+      'errorbus.advance failed',
+      'errorbus.rollback cancelled',
+      'errorbus.rollback ok',
+    ]) {
       assert.ok(seen.includes(want), `${want} in ${seen.join(', ')}`);
     }
-    assert.equal(entries.filter((e) => e.action === 'errorbus.advance' && e.outcome === 'ok').length, 3);
-    assert.equal(entries.filter((e) => e.action === 'errorbus.rollback' && e.outcome === 'ok').length, 3);
+    assert.equal(
+      entries.filter((e) => e.action === 'errorbus.advance' && e.outcome === 'ok').length,
+      3,
+    );
+    assert.equal(
+      entries.filter((e) => e.action === 'errorbus.rollback' && e.outcome === 'ok').length,
+      3,
+    );
     for (const e of entries) assert.equal(e.machine, 'fleet');
     const shown = await opsdeck(['audit', '--last', '3']);
     assert.equal(shown.code, 0, shown.err);

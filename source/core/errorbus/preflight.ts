@@ -37,9 +37,20 @@ export const transitionLabel = (t: Transition): string => `${label(t.from)} -> $
 /** The one step `direction` allows from `current`. */
 export function nextTransition(current: PhaseNumber, direction: Direction): TransitionResult {
   const to = current + (direction === 'advance' ? 1 : -1);
-  if (to < 0) return { ok: false, reason: `already at phase ${label(phaseValue(current))}: there is nothing to roll back to` };
-  if (to >= PHASES.length) return { ok: false, reason: `already at phase ${label(phaseValue(current))}, the last one: there is nothing to advance to` };
-  return { ok: true, transition: { direction, from: phaseValue(current), to: phaseValue(to as PhaseNumber) } };
+  if (to < 0)
+    return {
+      ok: false,
+      reason: `already at phase ${label(phaseValue(current))}: there is nothing to roll back to`,
+    };
+  if (to >= PHASES.length)
+    return {
+      ok: false,
+      reason: `already at phase ${label(phaseValue(current))}, the last one: there is nothing to advance to`,
+    };
+  return {
+    ok: true,
+    transition: { direction, from: phaseValue(current), to: phaseValue(to as PhaseNumber) },
+  };
 }
 
 /** What the change does to the fleet, one line each, for the preview. */
@@ -47,13 +58,22 @@ export function effects(t: Transition): string[] {
   const key = `${t.from.phase}->${t.to.phase}`;
   switch (key) {
     case '0->1':
-      return ['publishers send every error to both buses: ZMQ 7150 and NATS (errors.>)', 'consumers keep reading ZMQ'];
+      return [
+        'publishers send every error to both buses: ZMQ 7150 and NATS (errors.>)',
+        'consumers keep reading ZMQ',
+      ];
     case '1->2':
       return ['consumers read NATS only', 'publishers keep both legs, so a rollback loses nothing'];
     case '2->3':
-      return ['publishers stop sending on ZMQ; each machine closes its error-bus port (7150)', 'afterwards: a TCP connect to every machine\'s error bus must be refused'];
+      return [
+        'publishers stop sending on ZMQ; each machine closes its error-bus port (7150)',
+        "afterwards: a TCP connect to every machine's error bus must be refused",
+      ];
     case '3->2':
-      return ['publishers send on ZMQ again; each machine reopens its error-bus port', 'consumers keep reading NATS'];
+      return [
+        'publishers send on ZMQ again; each machine reopens its error-bus port',
+        'consumers keep reading NATS',
+      ];
     case '2->1':
       return ['consumers go back to reading ZMQ', 'publishers keep both legs'];
     case '1->0':
@@ -90,33 +110,52 @@ export interface Observation {
   /** The server's streams, or why they could not be listed. */
   streams: StreamObs[] | { error: string };
   publishers: readonly PublisherStats[];
-  counters?: { matched: number; zmqOnly: number; natsOnly: number; received: { zmq: number; nats: number } };
+  counters?: {
+    matched: number;
+    zmqOnly: number;
+    natsOnly: number;
+    received: { zmq: number; nats: number };
+  };
   consumer: ConsumerObs;
 }
 
-const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+const secs = (ms: number): string =>
+  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 const span = (o: Observation): string => secs(Math.min(o.windowMs, o.now - o.since));
 
 export const resourcesSubjectOf = (machine: string): string => `opsdeck.${machine}.resources`;
 
 export function natsLinkCheck(o: Observation): Check {
-  return { name: 'NATS reachable from this console', ok: o.nats.connected, evidence: o.nats.detail };
+  return {
+    name: 'NATS reachable from this console',
+    ok: o.nats.connected,
+    evidence: o.nats.detail,
+  };
 }
 
 export function machineReachCheck(o: Observation, m: MachineObs): Check {
   const name = `NATS reachable from ${m.id}`;
   if (m.resourcesAt === undefined) {
-    return { name, ok: false, evidence: `no ${resourcesSubjectOf(m.id)} sample in ${secs(o.now - o.since)} of observing (is \`opsdeck agent --machine ${m.id}\` running there?)` };
+    return {
+      name,
+      ok: false,
+      evidence: `no ${resourcesSubjectOf(m.id)} sample in ${secs(o.now - o.since)} of observing (is \`opsdeck agent --machine ${m.id}\` running there?)`,
+    };
   }
   const age = o.now - m.resourcesAt;
   return age <= o.freshMs
     ? { name, ok: true, evidence: `${resourcesSubjectOf(m.id)} sample ${secs(age)} ago` }
-    : { name, ok: false, evidence: `last ${resourcesSubjectOf(m.id)} sample ${secs(age)} ago, older than ${secs(o.freshMs)}` };
+    : {
+        name,
+        ok: false,
+        evidence: `last ${resourcesSubjectOf(m.id)} sample ${secs(age)} ago, older than ${secs(o.freshMs)}`,
+      };
 }
 
 export function streamsCheck(o: Observation): Check & { verdict?: StreamVerdict } {
   const name = 'one error stream on errors.>, no overlapping streams';
-  if (!Array.isArray(o.streams)) return { name, ok: false, evidence: `cannot list JetStream streams: ${o.streams.error}` };
+  if (!Array.isArray(o.streams))
+    return { name, ok: false, evidence: `cannot list JetStream streams: ${o.streams.error}` };
   const verdict = judgeStreams(o.streams);
   return { name, ok: verdict.ok, evidence: verdict.evidence, verdict };
 }
@@ -136,29 +175,54 @@ export interface Coverage {
  * was seen there from the same machine, or from `any` (NATS carries no machine, and an agent
  * that runs on both machines cannot be told apart there).
  */
-export function coverage(publishers: readonly PublisherStats[], now: number, windowMs: number): Coverage {
+export function coverage(
+  publishers: readonly PublisherStats[],
+  now: number,
+  windowMs: number,
+): Coverage {
   const cutoff = now - windowMs;
   const within = (t: number | undefined) => t !== undefined && t > cutoff;
   // Native NATS publishes only: a copy a ZMQ->NATS bridge carried is ZMQ evidence (it stops at phase 3).
   const onNats = publishers.filter((p) => within(p.lastNats));
-  const zmq = publishers.filter((p) => within(p.lastZmq) || within((p as { lastBridged?: number }).lastBridged));
-  const missing = zmq.filter((p) => !onNats.some((n) => n.agent === p.agent && (n.machine === p.machine || n.machine === 'any' || p.machine === 'any')));
+  const zmq = publishers.filter(
+    (p) => within(p.lastZmq) || within((p as { lastBridged?: number }).lastBridged),
+  );
+  const missing = zmq.filter(
+    (p) =>
+      !onNats.some(
+        (n) =>
+          n.agent === p.agent &&
+          (n.machine === p.machine || n.machine === 'any' || p.machine === 'any'),
+      ),
+  );
   return { zmq, missing, nats: onNats.length };
 }
 
 const who = (ps: readonly PublisherStats[], max = 12): string => {
   const names = ps.map((p) => `${p.machine}/${p.agent}`).sort();
-  return names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
+  return names.length > max
+    ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+    : names.join(', ');
 };
 
 export function coverageCheck(o: Observation, name: string): Check {
   const c = coverage(o.publishers, o.now, o.windowMs);
   if (c.zmq.length === 0) {
-    return { name, ok: false, evidence: `no agent was seen publishing on ZMQ in the last ${span(o)}: nothing to compare (observe longer, or check the ZMQ subscription to each error bus)` };
+    return {
+      name,
+      ok: false,
+      evidence: `no agent was seen publishing on ZMQ in the last ${span(o)}: nothing to compare (observe longer, or check the ZMQ subscription to each error bus)`,
+    };
   }
-  const counters = o.counters ? `; dedup: ${o.counters.matched} matched on both buses, ${o.counters.zmqOnly} ZMQ-only, ${o.counters.natsOnly} NATS-only` : '';
+  const counters = o.counters
+    ? `; dedup: ${o.counters.matched} matched on both buses, ${o.counters.zmqOnly} ZMQ-only, ${o.counters.natsOnly} NATS-only`
+    : '';
   if (c.missing.length === 0) {
-    return { name, ok: true, evidence: `${c.zmq.length}/${c.zmq.length} agents seen on ZMQ in the last ${span(o)} were also seen on NATS (100%)${counters}` };
+    return {
+      name,
+      ok: true,
+      evidence: `${c.zmq.length}/${c.zmq.length} agents seen on ZMQ in the last ${span(o)} were also seen on NATS (100%)${counters}`,
+    };
   }
   const covered = c.zmq.length - c.missing.length;
   return {
@@ -170,12 +234,29 @@ export function coverageCheck(o: Observation, name: string): Check {
 
 export function continuityCheck(o: Observation): Check {
   const name = 'NATS delivered without gaps (JetStream sequence continuity)';
-  if (o.consumer.mode === 'none') return { name, ok: false, evidence: 'no NATS consumer: the console is not connected' };
-  if (o.consumer.mode === 'core') return { name, ok: false, evidence: 'no error stream: errors arrive on a plain subscription, which has no sequence to check' };
+  if (o.consumer.mode === 'none')
+    return { name, ok: false, evidence: 'no NATS consumer: the console is not connected' };
+  if (o.consumer.mode === 'core')
+    return {
+      name,
+      ok: false,
+      evidence:
+        'no error stream: errors arrive on a plain subscription, which has no sequence to check',
+    };
   const tracked = o.consumer.sequences.filter((s) => s.tracked);
-  if (tracked.length === 0) return { name, ok: false, evidence: `no consumer covers a whole error stream (${o.consumer.sequences.map((s) => s.stream).join(', ') || 'none'})` };
+  if (tracked.length === 0)
+    return {
+      name,
+      ok: false,
+      evidence: `no consumer covers a whole error stream (${o.consumer.sequences.map((s) => s.stream).join(', ') || 'none'})`,
+    };
   const delivered = tracked.reduce((n, s) => n + s.delivered, 0);
-  if (delivered === 0) return { name, ok: false, evidence: `nothing delivered from ${tracked.map((s) => s.stream).join(', ')} in ${span(o)}: continuity unproven` };
+  if (delivered === 0)
+    return {
+      name,
+      ok: false,
+      evidence: `nothing delivered from ${tracked.map((s) => s.stream).join(', ')} in ${span(o)}: continuity unproven`,
+    };
   const parts = tracked.map((s) => {
     const base = `${s.stream}: ${s.delivered} delivered, stream seq ${s.first ?? '-'}..${s.last ?? '-'}`;
     if (s.gaps === 0) return `${base}, no gap`;
@@ -213,9 +294,17 @@ export function portClosedCheck(machine: string, endpoint: string, probe: PortPr
     case 'refused':
       return { name, ok: true, evidence: `TCP connect to ${endpoint} refused` };
     case 'open':
-      return { name, ok: false, evidence: `TCP connect to ${endpoint} succeeded: the port is still open` };
+      return {
+        name,
+        ok: false,
+        evidence: `TCP connect to ${endpoint} succeeded: the port is still open`,
+      };
     case 'timeout':
-      return { name, ok: false, evidence: `no answer from ${endpoint} in ${probe.ms} ms: cannot tell closed from filtered` };
+      return {
+        name,
+        ok: false,
+        evidence: `no answer from ${endpoint} in ${probe.ms} ms: cannot tell closed from filtered`,
+      };
     case 'error':
       return { name, ok: false, evidence: `${endpoint}: ${probe.code} ${probe.message}` };
   }

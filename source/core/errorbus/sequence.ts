@@ -19,7 +19,8 @@ export const MAX_MISSING_RANGES = 10;
 export const newSeqTrack = (): SeqTrack => ({ delivered: 0, redelivered: 0, gaps: 0, missing: [] });
 
 export function noteSeq(track: SeqTrack, seq: number): SeqTrack {
-  if (track.last === undefined) return { ...track, first: seq, last: seq, delivered: track.delivered + 1 };
+  if (track.last === undefined)
+    return { ...track, first: seq, last: seq, delivered: track.delivered + 1 };
   if (seq <= track.last) return { ...track, redelivered: track.redelivered + 1 };
   if (seq === track.last + 1) return { ...track, last: seq, delivered: track.delivered + 1 };
   const range = [track.last + 1, seq - 1] as const;

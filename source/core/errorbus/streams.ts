@@ -25,7 +25,11 @@ export const FLEET_SUBJECTS: ReadonlyArray<{ subject: string; who: string }> = [
 ];
 
 /** The streams upstream's two libraries try to create at start-up. */
-export const UPSTREAM_STREAMS: ReadonlyArray<{ name: string; subjects: string[]; library: string }> = [
+export const UPSTREAM_STREAMS: ReadonlyArray<{
+  name: string;
+  subjects: string[];
+  library: string;
+}> = [
   { name: 'ERRORS', subjects: ['errors.>'], library: 'nats_error_bus.py' },
   { name: 'AGENT_ERRORS', subjects: ['errors.agents.>'], library: 'nats_error_bus.py' },
   { name: 'ERROR_STREAM', subjects: ['errors.>'], library: 'nats_client.py' },
@@ -34,7 +38,11 @@ export const UPSTREAM_STREAMS: ReadonlyArray<{ name: string; subjects: string[];
 export const ERRORS_ROOT = 'errors.>';
 export const TARGET_STREAM = 'ERRORS';
 /** nats_error_bus.py's limits for ERRORS. */
-export const ERRORS_LIMITS = { maxMsgs: 100_000, maxAgeMs: 7 * 24 * 3600 * 1000, storage: 'file' as const };
+export const ERRORS_LIMITS = {
+  maxMsgs: 100_000,
+  maxAgeMs: 7 * 24 * 3600 * 1000,
+  storage: 'file' as const,
+};
 export const RETIRED_PREFIX = 'opsdeck.retired.';
 
 export type FixStep =
@@ -57,9 +65,12 @@ export interface StreamVerdict {
   fix: FixStep[];
 }
 
-const claimsErrors = (s: StreamObs): boolean => s.subjects.some((x) => subjectsOverlap(x, ERRORS_ROOT));
-const capturesAll = (s: StreamObs): boolean => s.subjects.some((x) => subjectWithin(ERRORS_ROOT, x));
-const describe = (s: { name: string; subjects: string[] }): string => `${s.name} (${s.subjects.join(', ') || 'no subjects'})`;
+const claimsErrors = (s: StreamObs): boolean =>
+  s.subjects.some((x) => subjectsOverlap(x, ERRORS_ROOT));
+const capturesAll = (s: StreamObs): boolean =>
+  s.subjects.some((x) => subjectWithin(ERRORS_ROOT, x));
+const describe = (s: { name: string; subjects: string[] }): string =>
+  `${s.name} (${s.subjects.join(', ') || 'no subjects'})`;
 
 export function judgeStreams(streams: readonly StreamObs[]): StreamVerdict {
   const errorStreams = streams.filter(claimsErrors);
@@ -68,29 +79,41 @@ export function judgeStreams(streams: readonly StreamObs[]): StreamVerdict {
     for (let j = i + 1; j < errorStreams.length; j++) {
       const a = errorStreams[i]!;
       const b = errorStreams[j]!;
-      if (a.subjects.some((x) => b.subjects.some((y) => subjectsOverlap(x, y)))) overlaps.push([a.name, b.name]);
+      if (a.subjects.some((x) => b.subjects.some((y) => subjectsOverlap(x, y))))
+        overlaps.push([a.name, b.name]);
     }
   }
-  const uncovered = FLEET_SUBJECTS.filter((f) => !errorStreams.some((s) => s.subjects.some((x) => subjectWithin(f.subject, x)))).map((f) => f.subject);
+  const uncovered = FLEET_SUBJECTS.filter(
+    (f) => !errorStreams.some((s) => s.subjects.some((x) => subjectWithin(f.subject, x))),
+  ).map((f) => f.subject);
   const ok = errorStreams.length === 1 && capturesAll(errorStreams[0]!) && overlaps.length === 0;
   const fix = ok ? [] : planStreamFix(streams);
 
   const parts: string[] = [];
   if (ok) {
     const s = errorStreams[0]!;
-    parts.push(`${describe(s)} holds ${s.messages} messages and captures every subject the fleet publishes on`);
+    parts.push(
+      `${describe(s)} holds ${s.messages} messages and captures every subject the fleet publishes on`,
+    );
   } else {
-    if (errorStreams.length === 0) parts.push('no stream captures errors.*: JetStream keeps none of the fleet\'s errors');
+    if (errorStreams.length === 0)
+      parts.push("no stream captures errors.*: JetStream keeps none of the fleet's errors");
     else parts.push(`error streams: ${errorStreams.map(describe).join('; ')}`);
     if (errorStreams.length > 1) parts.push('the errors are split over several streams');
     for (const [a, b] of overlaps) parts.push(`${a} and ${b} claim overlapping subjects`);
-    if (uncovered.length > 0 && errorStreams.length > 0) parts.push(`${uncovered.join(', ')} land in no stream`);
+    if (uncovered.length > 0 && errorStreams.length > 0)
+      parts.push(`${uncovered.join(', ')} land in no stream`);
     // What upstream would try: the declared streams the server refuses because they overlap one it has.
-    const refused = UPSTREAM_STREAMS.filter((d) => !streams.some((s) => s.name === d.name)).filter((d) =>
-      errorStreams.some((s) => s.subjects.some((x) => d.subjects.some((y) => subjectsOverlap(x, y)))),
+    const refused = UPSTREAM_STREAMS.filter((d) => !streams.some((s) => s.name === d.name)).filter(
+      (d) =>
+        errorStreams.some((s) =>
+          s.subjects.some((x) => d.subjects.some((y) => subjectsOverlap(x, y))),
+        ),
     );
     if (refused.length > 0 && errorStreams.length > 0) {
-      parts.push(`upstream's ${refused.map(describe).join(' and ')} overlap ${errorStreams.map((s) => s.name).join(', ')}, so the server refuses them`);
+      parts.push(
+        `upstream's ${refused.map(describe).join(' and ')} overlap ${errorStreams.map((s) => s.name).join(', ')}, so the server refuses them`,
+      );
     }
     parts.push(`fix (opsdeck errorbus fix-streams): ${fix.map(describeFix).join('; then ')}`);
   }
@@ -112,17 +135,34 @@ export function planStreamFix(streams: readonly StreamObs[]): FixStep[] {
   for (const s of errorStreams) {
     if (s === keeper || s === widen) continue;
     const kept = s.subjects.filter((x) => !subjectsOverlap(x, ERRORS_ROOT));
-    steps.push({ kind: 'retire', stream: s.name, from: s.subjects, to: kept.length > 0 ? kept : [`${RETIRED_PREFIX}${s.name}`], messages: s.messages });
+    steps.push({
+      kind: 'retire',
+      stream: s.name,
+      from: s.subjects,
+      to: kept.length > 0 ? kept : [`${RETIRED_PREFIX}${s.name}`],
+      messages: s.messages,
+    });
   }
   if (keeper) {
     // Extra errors.* subjects beside errors.> in the keeper itself are redundant but harmless.
     return steps;
   }
-  if (widen) steps.push({ kind: 'widen', stream: widen.name, from: widen.subjects, to: [...widen.subjects.filter((x) => !subjectsOverlap(x, ERRORS_ROOT)), ERRORS_ROOT] });
+  if (widen)
+    steps.push({
+      kind: 'widen',
+      stream: widen.name,
+      from: widen.subjects,
+      to: [...widen.subjects.filter((x) => !subjectsOverlap(x, ERRORS_ROOT)), ERRORS_ROOT],
+    });
   else if (streams.some((s) => s.name === TARGET_STREAM)) {
     // A stream named ERRORS on other subjects entirely: take it over too.
     const s = streams.find((x) => x.name === TARGET_STREAM)!;
-    steps.push({ kind: 'widen', stream: s.name, from: s.subjects, to: [...s.subjects, ERRORS_ROOT] });
+    steps.push({
+      kind: 'widen',
+      stream: s.name,
+      from: s.subjects,
+      to: [...s.subjects, ERRORS_ROOT],
+    });
   } else steps.push({ kind: 'create', stream: TARGET_STREAM, subjects: [ERRORS_ROOT] });
   return steps;
 }

@@ -1,0 +1,232 @@
+// `config migrate` as an Action (`config.migrate`), for the console's Actions screen and any
+// caller of runAction: preview = the unified diff, target = the exact file written, result =
+// the backup path. The write is `opsdeck config migrate`'s: lock, backup in backup/ beside the
+// file, temp + fsync + rename, refused if the file changed since the preview was confirmed.
+import { hostname } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import {
+  FileError,
+  readSnapshot,
+  replaceFile,
+  withLock,
+  type FileSnapshot,
+} from '../adapters/atomic-file.js';
+import { findOverrides, mergeDocker } from '../adapters/fleet-files.js';
+import { unifiedDiff } from '../core/diff.js';
+import { migrateText, type MigrateResult } from '../core/fleet/migrate.js';
+import { formatDiagnostic, hasErrors } from '../core/fleet/model.js';
+import type { Env } from '../core/fleet/port-expr.js';
+import { parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
+import type { Action, Outcome, Preview } from './action.js';
+
+export interface MigrateActionOptions {
+  file: string;
+  /** Write here instead of in place (required for v3 unified files). */
+  out?: string;
+  /** v3 unified files: the machine whose agents to write. */
+  machine?: string;
+  env: Env;
+  cwd: string;
+}
+
+type Migrated = Extract<MigrateResult, { ok: true }>;
+
+export type MigratePlan =
+  | { ok: false; problems: string[] }
+  | {
+      ok: true;
+      file: string;
+      target: string;
+      result: Migrated;
+      /** The file as it was read. */
+      source: FileSnapshot;
+      /** What the target is now (undefined: it does not exist yet). */
+      replaced: FileSnapshot | undefined;
+      diff: string;
+    };
+
+const snapshotIfPresent = (file: string): FileSnapshot | undefined => {
+  try {
+    return readSnapshot(file);
+  } catch (error) {
+    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
+    throw error;
+  }
+};
+
+/** v3 files need their machine overrides, found as the loader finds them. */
+function overrides(
+  file: string,
+  text: string,
+  env: Env,
+): { overrides?: Record<string, ParsedSource>; problems: string[] } {
+  const data = parseYaml(text, file).data;
+  const profiles =
+    data && typeof data === 'object'
+      ? (data as Record<string, unknown>).machine_profiles
+      : undefined;
+  if (!profiles || typeof profiles !== 'object') return { problems: [] };
+  const found = findOverrides(file, Object.keys(profiles), env);
+  const diagnostics = Object.values(found).flatMap((o) => o.diagnostics);
+  if (hasErrors(diagnostics))
+    return {
+      problems: [
+        ...diagnostics.map(formatDiagnostic),
+        `an override of ${file} has errors; nothing would change`,
+      ],
+    };
+  return { overrides: mergeDocker(found, env), problems: [] };
+}
+
+/** Reads and transforms; no lock, no write. */
+export function planMigrate(options: MigrateActionOptions): MigratePlan {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(options.cwd, p));
+  const file = abs(options.file);
+  const out = options.out ? abs(options.out) : undefined;
+  const target = out ?? file;
+  let source: FileSnapshot;
+  try {
+    source = readSnapshot(file);
+  } catch (error) {
+    return { ok: false, problems: [(error as Error).message] };
+  }
+  const o = overrides(file, source.text, options.env);
+  if (o.problems.length > 0) return { ok: false, problems: o.problems };
+  const result = migrateText(source.text, file, {
+    env: options.env,
+    ...(options.machine ? { machine: options.machine } : {}),
+    ...(o.overrides ? { overrides: o.overrides } : {}),
+  });
+  if (!result.ok)
+    return {
+      ok: false,
+      problems: [...result.diagnostics.map(formatDiagnostic), `${file} cannot be migrated`],
+    };
+  if (result.shape === 'v3-unified' && (!out || out === file)) {
+    return {
+      ok: false,
+      problems: [
+        `${file} is a v3 unified config for several machines: it is not rewritten in place; give an output file for machine ${result.machine}'s config`,
+      ],
+    };
+  }
+  let replaced: FileSnapshot | undefined;
+  try {
+    replaced = out ? snapshotIfPresent(out) : source;
+  } catch (error) {
+    return { ok: false, problems: [(error as Error).message] };
+  }
+  const diff = unifiedDiff(replaced?.text ?? '', result.text, {
+    fromFile: replaced ? target : '/dev/null',
+    toFile: target,
+  });
+  return { ok: true, file, target, result, source, replaced, diff };
+}
+
+export function configMigrateAction(options: MigrateActionOptions): Action {
+  let planned: { preview: Preview; plan: Extract<MigratePlan, { ok: true }> } | undefined;
+  return {
+    id: 'config.migrate',
+    title: 'Migrate the fleet config to the agent_groups schema',
+    machine: hostname(),
+    args: {
+      file: options.file,
+      ...(options.out ? { out: options.out } : {}),
+      ...(options.machine ? { machine: options.machine } : {}),
+    },
+    async preview() {
+      planned = undefined;
+      const plan = planMigrate(options);
+      if (!plan.ok) {
+        return {
+          target: resolve(options.cwd, options.out ?? options.file),
+          lines: plan.problems,
+          checks: [{ name: 'file migrates', ok: false, evidence: plan.problems.join('; ') }],
+          runnable: false,
+          destructive: false,
+        };
+      }
+      const where = plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`;
+      const machine =
+        plan.result.shape === 'v3-unified' ? ` for machine ${plan.result.machine}` : '';
+      const checks = [
+        {
+          name: 'file migrates',
+          ok: true,
+          evidence: `${where}: ${plan.result.shape} shape -> canonical agent_groups${machine}`,
+        },
+      ];
+      const unchanged = plan.result.status === 'already-canonical' && plan.target === plan.file;
+      if (unchanged || plan.diff === '') {
+        checks.push({
+          name: 'something to change',
+          ok: false,
+          evidence: `${plan.target} is already canonical (agent_groups schema); nothing to write`,
+        });
+        return { target: plan.target, lines: [], checks, runnable: false, destructive: false };
+      }
+      const preview: Preview = {
+        target: plan.target,
+        lines: [...plan.result.notes.map((n) => `- ${n}`), ...plan.diff.trimEnd().split('\n')],
+        checks,
+        runnable: true,
+        // A backup is kept and `--rollback` restores it.
+        destructive: false,
+      };
+      planned = { preview, plan };
+      return preview;
+    },
+    async execute(preview): Promise<Outcome> {
+      if (!planned || planned.preview !== preview)
+        throw new Error('execute() needs the preview this action produced last');
+      const { plan } = planned;
+      try {
+        return await withLock(plan.target, () => {
+          // Write exactly what was shown: the source and the target must be as they were at the preview.
+          const source = readSnapshot(plan.file);
+          if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
+            return {
+              ok: false,
+              detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
+            };
+          }
+          const written = replaceFile(plan.target, plan.result.text, {
+            expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
+            ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
+          });
+          const lines = written.backup
+            ? [
+                `backup: ${written.backup}`,
+                `undo: opsdeck config migrate ${plan.target} --rollback`,
+              ]
+            : [];
+          return {
+            ok: true,
+            detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
+            lines,
+          };
+        });
+      } catch (error) {
+        if (error instanceof FileError) return { ok: false, detail: `refused: ${error.message}` };
+        throw error;
+      }
+    },
+    async verify(outcome) {
+      if (!planned) return outcome;
+      const { plan } = planned;
+      const now = readSnapshot(plan.target);
+      if (now.text !== plan.result.text)
+        return { ok: false, detail: `re-read ${plan.target}: its content is not what was written` };
+      const again = migrateText(now.text, plan.target, { env: options.env });
+      if (!again.ok || again.status !== 'already-canonical')
+        return {
+          ok: false,
+          detail: `re-read ${plan.target}: it does not load as canonical agent_groups`,
+        };
+      return {
+        ...outcome,
+        detail: `${outcome.detail}; re-read: canonical, ${now.bytes.length} bytes`,
+      };
+    },
+  };
+}
