@@ -8,10 +8,28 @@ import { newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../cor
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
 
-/** Subscribes to one machine's error bus; ZMQ reconnects by itself. Returns the stop. */
-export function zmqErrors(endpoint: string, machine: string, store: ErrorStore): () => void {
+export interface ZmqErrorOptions {
+  /**
+   * ZMTP heartbeat interval (the timeout is three of them). Without it a publisher that vanished
+   * without closing its connection (a machine reset, a frozen host) is never noticed: the SUB
+   * keeps a dead connection and never reconnects, and the stream never resumes.
+   */
+  heartbeatMs?: number;
+}
+
+/**
+ * Subscribes to one machine's error bus; ZMQ reconnects by itself. Losing the connection is
+ * told to the store (a PUB sends nothing to a subscriber it has no connection to: a gap).
+ * Returns the stop.
+ */
+export function zmqErrors(endpoint: string, machine: string, store: ErrorStore, options: ZmqErrorOptions = {}): () => void {
+  const heartbeat = options.heartbeatMs ?? 2000;
   // A generous HWM: ZMQ drops silently past it, and floods are what we are here to see.
-  const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
+  const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000, heartbeatInterval: heartbeat, heartbeatTimeout: heartbeat * 3 });
+  const source = `${machine}'s error bus ${endpoint.replace(/^tcp:\/\//, '')}`;
+  let stopped = false;
+  sub.events.on('handshake', () => stopped || store.zmqLink(machine, true, source));
+  sub.events.on('disconnect', () => stopped || store.zmqLink(machine, false, source));
   sub.connect(endpoint);
   sub.subscribe();
   void (async () => {
@@ -21,7 +39,10 @@ export function zmqErrors(endpoint: string, machine: string, store: ErrorStore):
       /* closed */
     }
   })();
-  return () => sub.close();
+  return () => {
+    stopped = true;
+    sub.close();
+  };
 }
 
 export interface NatsErrorOptions {

@@ -14,7 +14,14 @@ export interface ErrorSnapshot {
   publishers: readonly PublisherStats[];
   /** When the last frame arrived, per `<bus>:<machine>` source. */
   lastFrameAt: Readonly<Record<string, number>>;
+  /** Each machine's ZMQ error-bus connection: up or down, since when (absent: never connected). */
+  zmqLinks: Readonly<Record<string, ZmqLink>>;
   paused: boolean;
+}
+
+export interface ZmqLink {
+  connected: boolean;
+  since: number;
 }
 
 export interface ErrorStoreOptions extends PipelineOptions {
@@ -26,6 +33,8 @@ export class ErrorStore {
   readonly pipeline: ErrorPipeline;
   private readonly emitter = new Emitter();
   private readonly lastFrameAt: Record<string, number> = {};
+  private readonly zmqLinks: Record<string, ZmqLink> = {};
+  private readonly openGaps = new Map<string, ErrorRow>();
   private snapshot: ErrorSnapshot;
   private dirty = false;
   private timer: NodeJS.Timeout | undefined;
@@ -54,6 +63,25 @@ export class ErrorStore {
     const decoded = decodeNats(subject, data, machine, now);
     if (bridged && decoded.ok) decoded.event.bridged = bridged;
     this.pipeline.ingest(decoded, 'nats', machine, now);
+    this.touch();
+  }
+
+  /**
+   * The connection to a machine's ZMQ bus came up (handshake done) or went down (closed, or the
+   * heartbeat timed out). Losing it opens a gap row in the stream; getting it back closes that
+   * row with the gap's length. Not connected yet at start is not a gap.
+   */
+  zmqLink(machine: string, connected: boolean, source: string, now = Date.now()): void {
+    const was = this.zmqLinks[machine];
+    if (was?.connected === connected || (!was && !connected)) return;
+    this.zmqLinks[machine] = { connected, since: now };
+    const open = this.openGaps.get(machine);
+    if (connected && open) {
+      this.pipeline.closeGap(open, now);
+      this.openGaps.delete(machine);
+    } else if (!connected) {
+      this.openGaps.set(machine, this.pipeline.openGap(machine, 'zmq', source, now));
+    }
     this.touch();
   }
 
@@ -109,6 +137,7 @@ export class ErrorStore {
       malformed: p.malformedSamples.newest(),
       publishers: [...p.publishers.values()].map((s) => ({ ...s })),
       lastFrameAt: { ...this.lastFrameAt },
+      zmqLinks: { ...this.zmqLinks },
       paused: this.paused,
     };
   }

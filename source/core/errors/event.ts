@@ -28,7 +28,8 @@ export type ErrorFormat =
   | 'zmq-central' // CentralErrorBus single-frame JSON re-publish
   | 'zmq-raw' // CentralErrorBus {"raw": ...} for frames it could not parse
   | 'nats-errors' // nats_error_bus.py (stream ERRORS: errors.events, errors.agents.<a>, errors.system*)
-  | 'nats-error-stream'; // nats_client.py WP-10 (stream ERROR_STREAM: errors.<sev>.<agent>)
+  | 'nats-error-stream' // nats_client.py WP-10 (stream ERROR_STREAM: errors.<sev>.<agent>)
+  | 'bus-gap'; // not from the wire: opsdeck's own row for a time it had no connection to a bus
 
 export interface ErrorEvent {
   /** Machine whose bus delivered it (the console's view), not necessarily the publisher's. */

@@ -32,6 +32,8 @@ export interface ErrorRow {
   lastAt: number;
   /** Bumped on every change, so memoised rows know to re-render. */
   rev: number;
+  /** A gap row: no connection to the bus from `from` until `to` (absent: still none). */
+  gap?: { from: number; to?: number };
 }
 
 export interface ErrorCounters {
@@ -55,6 +57,8 @@ export interface ErrorCounters {
   dropped: number;
   /** Old rows pushed out of the ring by new ones. */
   evicted: number;
+  /** Times the connection to a bus was lost (each also a row in the stream). */
+  gaps: number;
 }
 
 export interface PublisherStats {
@@ -108,6 +112,7 @@ export const newCounters = (): ErrorCounters => ({
   malformed: 0,
   dropped: 0,
   evicted: 0,
+  gaps: 0,
 });
 
 export class ErrorPipeline {
@@ -206,6 +211,52 @@ export class ErrorPipeline {
     for (const key of keys) this.window.set(key, fresh);
     this.order.push(fresh);
     return true;
+  }
+
+  /**
+   * The connection to a bus was lost: a row in the stream says so where it happened, and what
+   * it means (a PUB sends nothing to a subscriber it has no connection to). Not an error from
+   * the wire, so not counted as received. `closeGap` turns it into the gap's length.
+   */
+  openGap(machine: string, bus: Bus, source: string, now: number): ErrorRow {
+    this.counters.gaps++;
+    const row: ErrorRow = {
+      id: this.nextId++,
+      event: {
+        machine,
+        agent: `${bus} bus`,
+        severity: 'warning',
+        category: 'gap',
+        message: `no connection to ${source}: whatever is published meanwhile is lost`,
+        details: { source, from: new Date(now).toISOString() },
+        ids: [],
+        bus,
+        format: 'bus-gap',
+        receivedAt: now,
+      },
+      bus,
+      count: 1,
+      lastAt: now,
+      rev: 0,
+      gap: { from: now },
+    };
+    const evicted = this.rows.push(row);
+    if (evicted) this.counters.evicted++;
+    return row;
+  }
+
+  closeGap(row: ErrorRow, now: number): void {
+    if (!row.gap || row.gap.to !== undefined) return;
+    const source = String(row.event.details.source);
+    const seconds = ((now - row.gap.from) / 1000).toFixed(1);
+    row.gap = { from: row.gap.from, to: now };
+    row.event = {
+      ...row.event,
+      message: `no connection to ${source} for ${seconds} s: whatever was published meanwhile was lost`,
+      details: { ...row.event.details, to: new Date(now).toISOString(), ms: now - row.gap.from },
+    };
+    row.lastAt = now;
+    row.rev++;
   }
 
   /** The feeding store lost events (queue full): count them so the screen says so. */
