@@ -14,6 +14,7 @@ import type { Action } from './action.js';
 import { certsGenerateAction } from './certs.js';
 import { throttleAction } from './throttle.js';
 import { fixStreamsAction, phaseAction } from './errorbus.js';
+import { configMigrateAction } from './config-migrate.js';
 
 export interface CatalogOptions {
   machines: readonly Machine[];
@@ -45,6 +46,16 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       make: () => certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
     },
   ];
+  for (const m of o.machines) {
+    const v3 = m.source.shape === 'v3-unified';
+    items.push({
+      id: `config.migrate.${m.id}`,
+      title: `Migrate ${m.id}'s config to agent_groups`,
+      what: `rewrite ${m.source.file} (${m.source.shape}) into the canonical schema: diff first, backup, atomic write`,
+      ...(v3 ? { unavailable: 'a v3 unified file holds several machines: use `opsdeck config migrate FILE --machine M --out F`' } : {}),
+      make: () => configMigrateAction({ file: m.source.file, env: o.env, cwd: process.cwd() }),
+    });
+  }
   const plane = o.plane;
   const busItems: Array<[string, string, string, (p: DataPlane) => Action]> = [
     ['errorbus.advance', 'Advance the error-bus phase', 'zmq -> dual-publish -> nats-consumers -> zmq-off, one step, after its preflight (coverage, gaps, 7150)', (p) => phaseAction({ plane: p }, 'advance')],

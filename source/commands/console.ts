@@ -2,9 +2,9 @@
 // `opsdeck demo`: starts `opsdeck sim` as a child process and the console on it; quitting the
 // console stops the sim (and the nats-server the sim started).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadFleet } from '../adapters/fleet-files.js';
@@ -80,10 +80,20 @@ export function registerConsole(program: Command, io: Io): void {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
       }
-      const { files, overrides, label } = defaultFleetFiles();
+      const fleetFiles = defaultFleetFiles();
+      const { overrides, label } = fleetFiles;
       // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
       const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
       const env = { ...io.env, MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2', OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets') };
+      // The demo works on copies: migrating a config from its Actions screen must not rewrite the
+      // shipped examples or the shared fixtures.
+      const files = Object.fromEntries(
+        Object.entries(fleetFiles.files).map(([machine, file]) => {
+          const copy = join(logDir, `${machine}.${basename(file)}`);
+          copyFileSync(file, copy);
+          return [machine, copy];
+        }),
+      );
       const fleet = loadFleet(files, env);
       if (!fleet.ok) {
         for (const d of fleet.diagnostics) io.err(formatDiagnostic(d));
