@@ -66,6 +66,7 @@ export function App(p: AppProps) {
   const health = useStore(p.plane.health);
   const errors = useStore(p.plane.errors);
   const resources = useStore(p.plane.resources);
+  const doctor = useStore(p.plane.doctor);
   const link = useStore(p.plane.link ?? OFF_LINK);
   const phase = useStore(p.phase);
   const run = useStore(p.runner);
@@ -220,6 +221,7 @@ export function App(p: AppProps) {
             ...(p.security ? { auth: security.auth } : {}),
             ...(security.expiryDays !== undefined ? { expiryDays: security.expiryDays } : {}),
             ...(phase.value ? { phase: phase.value } : {}),
+            ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
           })}
         />
       );

@@ -20,7 +20,8 @@ export interface ErrorPaneProps {
   title?: string;
 }
 
-const BUS: Record<string, string> = { zmq: 'zmq', nats: 'nats', both: 'both' };
+// zmq->nats: carried into NATS by `opsdeck agent --bridge` (no native NATS copy).
+const BUS: Record<string, string> = { zmq: 'zmq', nats: 'nats', both: 'both', 'zmq->nats': 'zmq->nats' };
 const SEVERITY_SHORT: Record<Severity, string> = { critical: 'CRIT', error: 'ERR', warning: 'WARN', info: 'INFO', debug: 'DBG' };
 
 function columnsFor(width: number, now: number): Column<ErrorRow>[] {
@@ -29,7 +30,7 @@ function columnsFor(width: number, now: number): Column<ErrorRow>[] {
     { title: 'MACH', width: 6, cell: (r) => ({ text: r.event.machine }) },
     { title: 'AGENT', width: Math.min(24, Math.max(12, Math.floor(width / 6))), cell: (r) => ({ text: r.event.agent }) },
     { title: 'SEV', width: 4, cell: (r) => ({ text: SEVERITY_SHORT[r.event.severity], tone: SEVERITY_TONE[r.event.severity] }) },
-    { title: 'BUS', width: 4, cell: (r) => ({ text: BUS[r.bus] ?? r.bus, tone: r.bus === 'both' ? 'ok' : undefined }) },
+    { title: 'BUS', width: 9, cell: (r) => ({ text: BUS[r.bus] ?? r.bus, tone: r.bus === 'both' ? 'ok' : undefined }) },
     { title: 'COUNT', width: 6, align: 'right', cell: (r) => ({ text: r.count > 1 ? `x${r.count}` : '', tone: r.flood ? (r.flood.action === 'escalate' ? 'bad' : 'warn') : undefined }) },
   ];
   const used = fixed.reduce((n, c) => n + c.width + 1, 2);
@@ -48,7 +49,7 @@ export function ErrorPane(p: ErrorPaneProps) {
         {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         <Text color={theme.muted}>
-          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped} · malformed ${c.malformed}`}
+          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
         </Text>
       </Text>
       <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} rowRev={(r) => r.rev} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />

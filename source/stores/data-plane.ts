@@ -9,6 +9,7 @@ import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
 import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
 import { ResourceStore } from './resource-store.js';
 import { BridgeStore } from './bridge-store.js';
+import { DoctorStore, runDoctor } from './doctor-store.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -23,6 +24,8 @@ export interface DataPlaneOptions {
   live?: boolean;
   /** Replay this much NATS error history on first attach (default: live only, or 10 min for a new durable). */
   errorsReplayMs?: number;
+  /** The upstream env (ERROR_BUS_HOST, MAINPC_ERROR_BUS_HOST, ...) for the error-bus diagnosis; default process.env. */
+  env?: Readonly<Record<string, string | undefined>>;
 }
 
 export interface DataPlane {
@@ -32,6 +35,8 @@ export interface DataPlane {
   resources: ResourceStore;
   /** `opsdeck agent --bridge` statuses (opsdeck.<machine>.bridge). */
   bridges: BridgeStore;
+  /** The error-bus diagnosis (errorbus doctor), refreshed while live. */
+  doctor: DoctorStore;
   link: NatsLink | undefined;
   /** When it started (ms): how long it has been observing. */
   startedAt: number;
@@ -97,12 +102,15 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     });
   }
 
-  return {
+  const doctor = new DoctorStore(async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis);
+  if (options.live !== false) stops.push(doctor.start());
+  const plane: DataPlane = {
     machines,
     health,
     errors,
     resources,
     bridges,
+    doctor,
     link,
     startedAt,
     natsFeed: () => feed,
@@ -116,4 +124,5 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       bridges.close();
     },
   };
+  return plane;
 }

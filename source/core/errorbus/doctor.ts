@@ -168,3 +168,37 @@ export function doctorLines(d: Diagnosis): string[] {
   }
   return out;
 }
+
+/** The scorecard's error-bus lines (P1.3): per machine, then the streams. */
+export function doctorMetrics(d: Diagnosis): Array<{ label: string; value: string; verdict: 'good' | 'warn' | 'bad' | 'unknown'; note?: string }> {
+  const kv = d.kv && 'phase' in d.kv ? d.kv.phase : undefined;
+  const out: Array<{ label: string; value: string; verdict: 'good' | 'warn' | 'bad' | 'unknown'; note?: string }> = [];
+  for (const m of d.machines) {
+    const e = m.effective;
+    out.push({ label: `${m.id}: effectively in phase`, value: `${e.phase} ${e.name}`, verdict: kv !== undefined && e.phase < kv ? 'bad' : e.phase === 0 ? 'warn' : 'good', note: e.why.slice(0, 120) });
+    for (const p of m.ports) {
+      const probed = p.probe ? `${p.probe.holder === 'none' ? 'nothing listens' : p.probe.holder === 'sub' ? 'SUB bound' : p.probe.holder === 'pub' ? 'PUB bound' : p.probe.holder}` : 'not probed';
+      out.push({ label: `${m.id}: port ${p.port}`, value: `${probed}; config: ${p.expected.by}`.slice(0, 90), verdict: p.mismatch ? 'warn' : 'unknown', ...(p.mismatch ? { note: p.mismatch } : {}) });
+    }
+    const without = [...new Set(m.lostWithoutBridge.map((p) => p.agent))];
+    const bridged = m.bridge !== undefined && m.bridge.state === 'running';
+    out.push({
+      label: `${m.id}: lost without the bridge`,
+      value: without.length ? `${without.length}: ${without.slice(0, 5).join(', ')}${without.length > 5 ? ', …' : ''}` : 'none',
+      verdict: without.length === 0 ? 'good' : bridged ? 'good' : 'bad',
+      note: bridged ? `bridge running: ${m.bridge!.published} stored, ${m.bridge!.dropped} dropped` : without.length ? `start opsdeck agent --machine ${m.id} --bridge` : 'bridge not running',
+    });
+    const even = [...new Set(m.lostEvenWithBridge.map((p) => p.agent))];
+    const fix = m.lostEvenWithBridge[0]?.route.withBridge;
+    out.push({
+      label: `${m.id}: lost even with the bridge`,
+      value: even.length ? `${even.length}: ${even.slice(0, 5).join(', ')}${even.length > 5 ? ', …' : ''}` : 'none',
+      verdict: even.length ? 'bad' : 'good',
+      ...(fix && fix.to === 'nobody' && fix.fix ? { note: `fix: ${fix.fix}`.slice(0, 120) } : {}),
+    });
+  }
+  const s = d.streams;
+  if (s && 'overlaps' in s) out.push({ label: 'stream subject overlaps', value: s.overlaps.length ? s.overlaps.map(([a, b]) => `${a}/${b}`).join(', ') : 'none', verdict: s.overlaps.length ? 'bad' : 'good', ...(s.ok ? {} : { note: 'opsdeck errorbus fix-streams' }) });
+  else out.push({ label: 'stream subject overlaps', value: 'unknown', verdict: 'unknown', note: s && 'error' in s ? s.error : 'needs NATS' });
+  return out;
+}

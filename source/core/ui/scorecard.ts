@@ -4,6 +4,7 @@ import type { Machine } from '../fleet/model.js';
 import type { ErrorCounters, PublisherStats } from '../errors/pipeline.js';
 import type { AgentHealth } from '../health/state.js';
 import type { HealthProtocol } from '../health/replies.js';
+import { doctorMetrics, type Diagnosis } from '../errorbus/doctor.js';
 import type { LintSummary } from '../lint/finding.js';
 
 export type Verdict = 'good' | 'warn' | 'bad' | 'unknown';
@@ -34,6 +35,8 @@ export interface ScorecardInput {
   auth?: Readonly<Record<string, boolean | undefined>>;
   /** Days until the first cert/token expires, if known. */
   expiryDays?: number;
+  /** The error-bus diagnosis (errorbus doctor): topology, lost publishers, effective phases. */
+  errorbus?: Diagnosis;
   /** `opsdeck lint` over the checkout: the plan's blind spots and compose clean-up. */
   lint?: { state: 'pending' | 'running' | 'done' | 'failed'; summary?: LintSummary; error?: string };
 }
@@ -85,6 +88,7 @@ export function scorecard(i: ScorecardInput): Section[] {
         { label: 'publishers seen on NATS', value: `${natsSeen.length}/${i.publishers.length} (${pct(natsSeen.length, i.publishers.length)})`, verdict: i.publishers.length === 0 ? 'unknown' : natsSeen.length === i.publishers.length ? 'good' : 'warn' },
         { label: 'ZMQ-only publishers left', value: zmqOnly.length === 0 ? (zmqPublishers.length ? 'none' : '-') : `${zmqOnly.length}: ${zmqOnly.slice(0, 6).map((p) => p.agent).join(', ')}${zmqOnly.length > 6 ? ', …' : ''}`, verdict: zmqOnly.length === 0 ? (zmqPublishers.length ? 'good' : 'unknown') : 'warn' },
         { label: 'errors matched on both buses', value: `${i.counters.matched} (zmq-only ${i.counters.zmqOnly}, nats-only ${i.counters.natsOnly})`, verdict: 'unknown' },
+        ...(i.errorbus ? doctorMetrics(i.errorbus) : [{ label: 'error-bus topology', value: 'not diagnosed yet', verdict: 'unknown' as Verdict, note: 'the console probes every 15 s; or run `opsdeck errorbus doctor`' }]),
       ],
     },
     {

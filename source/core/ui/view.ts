@@ -60,7 +60,9 @@ export function errorMatches(row: ErrorRow, q: ErrorQuery): boolean {
   if (q.machine && !e.machine.toLowerCase().startsWith(q.machine)) return false;
   if (q.agent && !e.agent.toLowerCase().includes(q.agent)) return false;
   if (q.severity && !e.severity.startsWith(q.severity)) return false;
-  if (q.bus && row.bus !== q.bus && !(q.bus !== 'both' && row.bus === 'both')) return false;
+  // `both` rows match any bus; bridged (zmq->nats) rows match zmq, nats and bridge too.
+  const bridged = row.bus === 'zmq->nats' && ['zmq', 'nats', 'bridge', 'bridged'].includes(q.bus ?? '');
+  if (q.bus && row.bus !== q.bus && !(q.bus !== 'both' && row.bus === 'both') && !bridged) return false;
   const hay = `${e.machine} ${e.agent} ${e.severity} ${e.category} ${e.message} ${row.bus}`.toLowerCase();
   return q.text.every((w) => hay.includes(w));
 }

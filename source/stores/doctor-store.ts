@@ -1,6 +1,7 @@
 // The error-bus diagnosis from a live data plane: the topology from config + env, each error-bus
 // port probed (ZMTP greeting: PUB, SUB, something else, nothing), the bridges heard from, what
 // the data plane saw published, the streams and the KV phase. Read-only: changes nothing.
+// `opsdeck errorbus doctor` runs it once; the console keeps a DoctorStore refreshing it.
 import { BRIDGE_DETAIL } from '../core/errors/bridge.js';
 import type { ZmqVariant } from '../core/errors/encode.js';
 import type { ErrorFormat } from '../core/errors/event.js';
@@ -9,7 +10,8 @@ import { buildTopology, probeKey, type ProbeFinding, type Topology } from '../co
 import { listStreams } from '../adapters/error-streams.js';
 import { readPhase } from '../adapters/phase-kv.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
-import type { DataPlane } from '../stores/data-plane.js';
+import type { DataPlane } from './data-plane.js';
+import { Emitter } from './emitter.js';
 
 export interface DoctorOptions {
   env: Readonly<Record<string, string | undefined>>;
@@ -84,4 +86,51 @@ export async function runDoctor(plane: DataPlane, options: DoctorOptions): Promi
     windowMs: options.windowMs ?? 10 * 60_000,
   });
   return { diagnosis, topology };
+}
+
+export interface DoctorSnapshot {
+  version: number;
+  diagnosis?: Diagnosis;
+  /** When it was last computed (ms). */
+  at?: number;
+  error?: string;
+}
+
+/** The diagnosis, refreshed every `everyMs` (ports probed each time: one TCP connect per port). */
+export class DoctorStore {
+  private readonly emitter = new Emitter();
+  private snapshot: DoctorSnapshot = { version: 0 };
+  private running = false;
+
+  constructor(private readonly run: () => Promise<Diagnosis>) {}
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): DoctorSnapshot => this.snapshot;
+
+  async refresh(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const diagnosis = await this.run();
+      this.snapshot = { version: this.snapshot.version + 1, diagnosis, at: Date.now() };
+    } catch (error) {
+      this.snapshot = { ...this.snapshot, version: this.snapshot.version + 1, error: (error as Error).message };
+    } finally {
+      this.running = false;
+    }
+    this.emitter.emit();
+  }
+
+  /** First run after `firstMs` (let the buses be observed a little), then every `everyMs`. Returns the stop. */
+  start(firstMs = 3000, everyMs = 15_000): () => void {
+    const first = setTimeout(() => void this.refresh(), firstMs);
+    const timer = setInterval(() => void this.refresh(), everyMs);
+    first.unref();
+    timer.unref();
+    return () => {
+      clearTimeout(first);
+      clearInterval(timer);
+      this.emitter.close();
+    };
+  }
 }
