@@ -289,13 +289,26 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
       const sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 200_000 });
       let state: string;
       if (t.mode === 'bind') {
-        try {
-          await sub.bind(endpoint);
-          state = 'bound (SUB)';
-        } catch (error) {
+        // libzmq frees a closed listener in the background: a reopen right after a close (phase
+        // 3 rolled back, a restart) may find the port still held for a moment.
+        let failure: string | undefined;
+        for (let attempt = 0; attempt < 20; attempt++) {
+          try {
+            await sub.bind(endpoint);
+            failure = undefined;
+            break;
+          } catch (error) {
+            failure = (error as { code?: string }).code ?? 'error';
+            if (failure !== 'EADDRINUSE') break;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        if (failure === undefined) state = 'bound (SUB)';
+        else {
           // Someone took the port since the plan: receive from it if it is a PUB.
           sub.connect(endpoint.replace('tcp://*:', 'tcp://127.0.0.1:'));
-          state = `bind failed (${(error as { code?: string }).code ?? 'error'}): connected instead`;
+          state = `bind failed (${failure}): connected instead`;
+          options.log(`bridge ${machine}: cannot bind ${endpoint} (${failure}): connected a SUB instead; publishers connecting there reach the bridge only if a PUB is bound there (see opsdeck errorbus doctor)`);
         }
       } else {
         sub.connect(endpoint);
@@ -322,9 +335,13 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
   await open();
   options.log(`bridge ${machine}: ${s.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ') || 'no error-bus endpoint on this machine'}`);
 
-  // Phase 3 closes the error-bus port: the bridge's bound SUB must not keep it open.
+  // Phase 3 closes the error-bus port: the bridge's bound SUB must not keep it open. The bucket
+  // may not exist yet (nobody set a phase): look again every 10 s.
   let phaseWatch: { stop(): void } | undefined;
-  if (options.followPhase !== false) {
+  let phaseRetry: NodeJS.Timeout | undefined;
+  let phaseNoted = false;
+  const follow = async (): Promise<void> => {
+    if (stopping) return;
     try {
       const kv = await js.views.kv(PHASE_BUCKET, { bindOnly: true });
       const watch = await kv.watch({ key: PHASE_KEY });
@@ -346,9 +363,13 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
         }
       })().catch(() => undefined);
     } catch (error) {
-      options.log(`bridge ${machine}: not following the error-bus phase (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message})`);
+      if (!phaseNoted) options.log(`bridge ${machine}: not following the error-bus phase yet (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message}); retrying every 10 s`);
+      phaseNoted = true;
+      phaseRetry = setTimeout(() => void follow(), 10_000);
+      phaseRetry.unref();
     }
-  }
+  };
+  if (options.followPhase !== false) await follow();
 
   const snapshot = (): BridgeStats => ({ ...s, endpoints: s.endpoints.map((e) => ({ ...e })), queued: queue.length + pending.size, inFlight: pending.size, at: Date.now() });
   const publishStatus = () => {
@@ -365,6 +386,7 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
       s.state = 'stopping';
       close();
       phaseWatch?.stop();
+      if (phaseRetry) clearTimeout(phaseRetry);
       const until = Date.now() + drainMs;
       while ((queue.length > 0 || pending.size > 0) && Date.now() < until && !nc.isClosed()) {
         pump();

@@ -19,6 +19,7 @@ import { BRIDGE_HEADER } from '../../source/core/errors/bridge.js';
 import { zmqMessages } from '../../source/core/errors/encode.js';
 import { encodePhase, PHASE_BUCKET, PHASE_KEY } from '../../source/core/errorbus/phase.js';
 import { buildTopology } from '../../source/core/errorbus/topology.js';
+import { probeZmtp } from '../../source/adapters/zmtp-probe.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
@@ -276,5 +277,16 @@ describe('the error-bus bridge against the sim (upstream wiring) and nats-server
     assert.equal(bravo.nats, 0, 'bridged copies never count as native NATS');
     await kv.put(PHASE_KEY, encodePhase(0));
     await until('sim back in phase 0', () => sim.phase.phase === 0);
+  });
+
+  test('phase 3 (zmq-off) closes the bridge\'s sockets, so the error-bus port is really closed; a rollback reopens them', async () => {
+    const kv = await nc.jetstream().views.kv(PHASE_BUCKET);
+    await kv.put(PHASE_KEY, encodePhase(3));
+    await until('mainpc bridge closed', () => bridges.mainpc!.stats().state === 'closed (phase 3 zmq-off)');
+    await until('MainPC 7150 refused', async () => (await probeZmtp(HOSTS.mainpc, 7150)).holder === 'none');
+    await kv.put(PHASE_KEY, encodePhase(2));
+    await until('mainpc bridge open again', () => bridges.mainpc!.stats().state === 'running');
+    await until('a SUB on MainPC 7150 again', async () => (await probeZmtp(HOSTS.mainpc, 7150)).holder === 'sub');
+    await kv.put(PHASE_KEY, encodePhase(0));
   });
 });
