@@ -164,8 +164,10 @@ describe('the bridge under load', { skip }, () => {
     assert.equal(stopped.unsent, 0, 'the stopping bridge drained its queue');
     assert.equal(messages, ids.size, 'nothing stored twice');
     assert.equal(a.received + b.received, ids.size, 'everything either bridge received was stored');
-    // What was lost is what the publisher sent while no SUB was bound (plus ZMQ's reconnect, 100 ms).
-    assert.ok(lost <= sentAtUp - sentAtStop + Number(rate) * 0.25, `lost ${lost} > sent during the gap ${sentAtUp - sentAtStop} + 250 ms`);
+    // What was lost is what the publisher sent while no SUB was bound: the restart itself plus ZMQ's
+    // reconnect (100 ms interval, then a handshake; 500 ms allowed on a loaded machine), less the
+    // 1000 frames its PUB queues meanwhile.
+    assert.ok(lost <= sentAtUp - sentAtStop + Number(rate) * 0.5, `lost ${lost} > sent during the gap ${sentAtUp - sentAtStop} + 500 ms`);
   });
 
   test('`opsdeck agent --bridge` restarted as a process under a 10k/s flood: the closing note counts; the loss is the restart gap', async (t) => {
