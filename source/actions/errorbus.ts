@@ -82,7 +82,8 @@ export async function observe(ctx: ErrorBusContext): Promise<Observation> {
   const link = plane.link?.getSnapshot();
   const nc = plane.link?.nc;
   const connected = link?.state === 'connected' && nc !== undefined && !nc.isClosed();
-  const errors = plane.errors.flush();
+  // Straight from the pipeline: fresh even while the Errors pane is paused, and no side effect on the store.
+  const pipeline = plane.errors.pipeline;
   const resources = plane.resources.getSnapshot();
   const feed = plane.natsFeed();
   let streams: Observation['streams'] = { error: 'not connected to NATS' };
@@ -113,12 +114,12 @@ export async function observe(ctx: ErrorBusContext): Promise<Observation> {
       };
     }),
     streams,
-    publishers: errors.publishers,
+    publishers: [...pipeline.publishers.values()].map((p) => ({ ...p })),
     counters: {
-      matched: errors.counters.matched,
-      zmqOnly: errors.counters.zmqOnly,
-      natsOnly: errors.counters.natsOnly,
-      received: { ...errors.counters.received },
+      matched: pipeline.counters.matched,
+      zmqOnly: pipeline.counters.zmqOnly,
+      natsOnly: pipeline.counters.natsOnly,
+      received: { ...pipeline.counters.received },
     },
     consumer:
       feed && connected

@@ -6,11 +6,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { main } from '../../source/cli.js';
-import type { Io } from '../../source/commands/io.js';
+import { Exit, type Io } from '../../source/commands/io.js';
 import type { Action } from '../../source/actions/action.js';
 import { runAction } from '../../source/actions/run-cli.js';
 import {
@@ -440,12 +441,64 @@ describe('error-bus phases against the sim', { skip }, () => {
     assert.match(r.out, /FAIL {2}a phase to advance to: already at phase 3 zmq-off, the last one/);
   });
 
+  test('2 -> 3 on a machine whose error bus stays open: the verify fails and says so; phase 3 is left for the operator', async () => {
+    // A third machine whose port 7150 something still listens on (a publisher that ignores the phase).
+    const listener = createServer((s) => s.destroy());
+    await new Promise<void>((r) => listener.listen(7150, '127.0.0.53', r));
+    const [mainpc, pc2] = machines();
+    const plane = startDataPlane({
+      machines: [mainpc!, pc2!, { ...pc2!, id: 'pc3', host: '127.0.0.53' }],
+      nats: url,
+      live: false,
+    });
+    try {
+      const ctx: ErrorBusContext = { plane, verifyTimeoutMs: 1000 };
+      const term = { out: [] as string[], err: [] as string[] };
+      const io: Io = {
+        out: (t) => term.out.push(t),
+        err: (t) => term.err.push(t),
+        env: ENV,
+        cwd: dir,
+      };
+      await runAction(phaseAction(ctx, 'rollback'), io, { yes: true, auditPath: AUDIT });
+      assert.equal((await readPhase(nc)).value.phase, 2);
+      await until('sim in phase 2', () => sim.phase.phase === 2, 2000);
+      const failed = await whilePublishing(DUAL, async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        return runAction(phaseAction(ctx, 'advance'), io, { yes: true, auditPath: AUDIT }).then(
+          () => 'ok',
+          (error: unknown) => (error instanceof Exit ? error.code : error),
+        );
+      });
+      const text = term.out.join('\n');
+      assert.equal(failed, 1, text + term.err.join('\n'));
+      assert.match(
+        text,
+        /pass {2}mainpc error bus closed: TCP connect to tcp:\/\/127\.0\.0\.51:7150 refused/,
+      );
+      assert.match(
+        text,
+        /FAIL {2}pc3 error bus closed: TCP connect to tcp:\/\/127\.0\.0\.53:7150 succeeded: the port is still open/,
+      );
+      assert.match(
+        text,
+        /FAILED: phase is 3 zmq-off \(revision \d+\) but pc3 did not close the error bus; roll back/,
+      );
+      assert.equal((await readPhase(nc)).value.phase, 3);
+      const last = readAudit(AUDIT).entries.at(-1)!;
+      assert.deepEqual([last.action, last.outcome], ['errorbus.advance', 'failed']);
+    } finally {
+      await plane.stop();
+      await new Promise((r) => listener.close(r));
+    }
+  });
+
   test('rollback one step at a time back to 0, each confirmed; 7150 reopens after 3 -> 2', async () => {
     const declined = await opsdeck(['errorbus', 'phase', 'rollback', ...fleetArgs()], 'no');
     assert.equal(declined.code, 1);
     assert.match(
       declined.out,
-      /Roll back the error-bus phase — target: NATS KV opsdeck\/errorbus\.phase at revision 3 \(phase 3 zmq-off -> 2 nats-consumers\)/,
+      /Roll back the error-bus phase — target: NATS KV opsdeck\/errorbus\.phase at revision \d+ \(phase 3 zmq-off -> 2 nats-consumers\)/,
     );
     assert.equal((await readPhase(nc)).value.phase, 3);
 
@@ -487,7 +540,7 @@ describe('error-bus phases against the sim', { skip }, () => {
     );
     assert.equal(
       entries.filter((e) => e.action === 'errorbus.rollback' && e.outcome === 'ok').length,
-      3,
+      4,
     );
     for (const e of entries) assert.equal(e.machine, 'fleet');
     const shown = await opsdeck(['audit', '--last', '3']);
