@@ -1,0 +1,113 @@
+// Ingest trials shared by the ZMQ and NATS figures: one consumer process per run, the bare loop
+// and opsdeck's path alternating (A/B/A/B) so drift cancels, the median of each side reported.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Child, median, round, sleep } from './harness.js';
+import type { FigureContext, Row } from './report.js';
+
+export interface TrialResult {
+  mode: string;
+  expected: number;
+  received: number;
+  lost: boolean;
+  elapsedMs: number;
+  rate: number;
+  cpuMs: number;
+  rssBefore: number;
+  rssAfter: number;
+  rssAfterGc: number;
+  counters?: { received: { zmq: number; nats: number }; malformed: number; dropped: number; [k: string]: unknown };
+  rows?: number;
+  /** Publisher's own send rate for this run (msgs/s), when a publisher fed it. */
+  sendRate?: number;
+}
+
+export interface TrialSetup {
+  /** Where consumers connect (ZMQ endpoint or NATS URL). */
+  target: string;
+  count: number;
+  /** A publisher fills the pipe while the consumer's loop is held (pre-buffered drain); absent: the data is already there (a stream). */
+  publisher?: Child;
+}
+
+/** One consumer run. */
+export async function trial(ctx: FigureContext, mode: string, setup: TrialSetup): Promise<TrialResult> {
+  const go = join(ctx.tmp, `go-${mode}-${Date.now()}`);
+  rmSync(go, { force: true });
+  const consumer = new Child('consumer.ts', [mode, setup.target, String(setup.count), ...(setup.publisher ? [go] : [])], { execArgv: ['--expose-gc'] });
+  try {
+    await consumer.next('ready', 60_000);
+    let sendRate: number | undefined;
+    if (setup.publisher) {
+      await sleep(300); // the consumer is now holding its loop
+      setup.publisher.send({ type: 'run', count: setup.count });
+      const sent = await setup.publisher.next('sent', 600_000);
+      sendRate = (setup.count / (sent.ms as number)) * 1000;
+      writeFileSync(go, '');
+    }
+    const result = (await consumer.next('result', 600_000)) as unknown as TrialResult;
+    await consumer.exit;
+    const r = { ...result, ...(sendRate ? { sendRate } : {}) };
+    ctx.log(
+      `  ${mode.padEnd(16)} ${Math.round(r.rate).toLocaleString('en-US').padStart(9)} msg/s  ${((r.cpuMs * 1000) / r.received).toFixed(1).padStart(5)} µs CPU/msg  received ${r.received}/${r.expected}${r.lost ? ' (LOSS)' : ''}  RSS ${r.rssBefore.toFixed(0)} -> ${r.rssAfter.toFixed(0)} MB`,
+    );
+    return r;
+  } finally {
+    rmSync(go, { force: true });
+    await consumer.stop(2000);
+  }
+}
+
+/** Runs bare and opsdeck alternately, `ctx.runs` times each. */
+export async function alternate(ctx: FigureContext, bare: string, opsdeck: string, setup: TrialSetup): Promise<{ bare: TrialResult[]; opsdeck: TrialResult[] }> {
+  const out = { bare: [] as TrialResult[], opsdeck: [] as TrialResult[] };
+  for (let i = 0; i < ctx.runs; i++) {
+    out.bare.push(await trial(ctx, bare, setup));
+    out.opsdeck.push(await trial(ctx, opsdeck, setup));
+  }
+  return out;
+}
+
+/** Everything opsdeck's store counted: received (both buses) + malformed. */
+const counted = (r: TrialResult) => (r.counters ? r.counters.received.zmq + r.counters.received.nats + r.counters.malformed : r.received);
+
+/** The figure's row from alternating runs: median rates, their ratio, losses said out loud. */
+export function ingestRow(id: string, figure: string, runs: { bare: TrialResult[]; opsdeck: TrialResult[] }, baselineIs: string, extraNotes: string[] = []): Row {
+  const bare = median(runs.bare.map((r) => r.rate));
+  const ops = median(runs.opsdeck.map((r) => r.rate));
+  const ratio = ops / bare;
+  const notes = [...extraNotes];
+  const cpu = (rs: TrialResult[]) => median(rs.map((r) => (r.cpuMs * 1000) / Math.max(1, r.received)));
+  notes.push(`CPU per message (whole process, all threads): opsdeck ${cpu(runs.opsdeck).toFixed(1)} µs, bare ${cpu(runs.bare).toFixed(1)} µs`);
+  const losses = [...runs.bare, ...runs.opsdeck].filter((r) => r.lost || r.received !== r.expected || counted(r) !== r.expected);
+  if (losses.length) for (const r of losses) notes.push(`LOSS in ${r.mode}: received ${r.received} of ${r.expected} (store counted ${counted(r)})`);
+  else notes.push(`no loss: every run received all ${runs.bare[0]?.expected.toLocaleString('en-US')} messages; opsdeck's store counted each (received + malformed)`);
+  const sends = [...runs.bare, ...runs.opsdeck].map((r) => r.sendRate).filter((x): x is number => x !== undefined);
+  if (sends.length) notes.push(`publisher (own process) filled the pipe at a median ${Math.round(median(sends)).toLocaleString('en-US')} msg/s before each drain`);
+  return {
+    id,
+    figure,
+    unit: 'msg/s',
+    opsdeck: round(ops, 0),
+    baseline: round(bare, 0),
+    baselineIs,
+    ratio: round(ratio, 3),
+    ratioIs: 'opsdeck msg/s / baseline msg/s (median of runs); higher is better',
+    target: '>= 0.8',
+    met: ratio >= 0.8,
+    notes,
+    details: { runs: { bare: runs.bare.map(brief), opsdeck: runs.opsdeck.map(brief) } },
+  };
+}
+
+const brief = (r: TrialResult) => ({
+  rate: round(r.rate, 0),
+  received: r.received,
+  expected: r.expected,
+  lost: r.lost,
+  elapsedMs: round(r.elapsedMs, 1),
+  cpuUsPerMsg: round((r.cpuMs * 1000) / Math.max(1, r.received), 2),
+  rssMb: { before: round(r.rssBefore, 1), after: round(r.rssAfter, 1), afterGc: round(r.rssAfterGc, 1) },
+  ...(r.sendRate ? { publisherRate: round(r.sendRate, 0) } : {}),
+  ...(r.counters ? { counters: r.counters, rows: r.rows } : {}),
+});

@@ -1,0 +1,98 @@
+// The real binary in a pseudo-terminal: util-linux `script` gives the command a PTY (200x60 via
+// stty), so the console runs as on an operator's terminal. Output arrives on our pipe.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { ROOT, childPids } from './harness.js';
+
+export const BIN = `${ROOT}bin/opsdeck.js`;
+
+/** The environment a console runs in: a terminal, not CI (Ink renders nothing when it thinks it is in CI). */
+export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', ...extra };
+  for (const key of Object.keys(env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
+  return env;
+}
+
+const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export interface Pty {
+  proc: ChildProcess;
+  /** Milliseconds from spawn until `pattern` first appeared in the output. */
+  until(pattern: RegExp, timeoutMs?: number): Promise<number>;
+  /** The pid of the command itself (script's child), once it runs. */
+  commandPid(): Promise<number>;
+  output(): string;
+  write(data: string): void;
+  exited: Promise<number | null>;
+  kill(): Promise<void>;
+  spawnedAt: number;
+}
+
+export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200, rows: 60 }): Pty {
+  const command = `stty cols ${size.cols} rows ${size.rows}; exec ${argv.map(quote).join(' ')}`;
+  const spawnedAt = performance.now();
+  const proc = spawn('script', ['-qfec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  const watchers: Array<() => void> = [];
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString('utf8');
+    if (out.length > 4_000_000) out = out.slice(-1_000_000);
+    for (const w of [...watchers]) w();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    spawnedAt,
+    output: () => out,
+    write: (data) => void proc.stdin!.write(data),
+    exited,
+    until(pattern, timeoutMs = 15_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(out)) {
+            watchers.splice(watchers.indexOf(check), 1);
+            clearTimeout(timer);
+            resolve(performance.now() - spawnedAt);
+          }
+        };
+        const timer = setTimeout(() => {
+          watchers.splice(watchers.indexOf(check), 1);
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output so far: ${JSON.stringify(out.slice(-400))}`));
+        }, timeoutMs);
+        watchers.push(check);
+        check();
+      });
+    },
+    async commandPid() {
+      for (let i = 0; i < 200; i++) {
+        const [pid] = childPids(proc.pid!);
+        if (pid) return pid;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('the command did not start under script');
+    },
+    async kill() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const pids = childPids(proc.pid!);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+      }
+      const t = setTimeout(() => {
+        for (const pid of [...pids, proc.pid!]) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone */
+          }
+        }
+      }, 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}

@@ -1,0 +1,61 @@
+// Times the frames of an Ink app. Every frame starts in a timer task: a store's notification
+// timer, the clock's interval, or Ink's throttle timer. React (legacy root) then renders and
+// commits in that task's microtasks, Ink lays out and writes. So a frame's build time is from
+// the start of the timer callback to the last write before the next timer callback: from the
+// store notification to the stream write. Import this before anything that uses timers.
+
+let recording = false;
+let taskStart = 0;
+let taskEnd = 0;
+let taskWrites = 0;
+let lastWriteAt = 0;
+let inTask = false;
+export const frameTasks: number[] = [];
+export const otherTasks: number[] = [];
+
+/** Call from the fake stdout's write(). */
+export const noteWrite = (): void => {
+  lastWriteAt = performance.now();
+  taskWrites++;
+};
+
+function finish(): void {
+  if (recording && inTask) (taskWrites > 0 ? frameTasks : otherTasks).push(taskWrites > 0 ? lastWriteAt - taskStart : taskEnd - taskStart);
+  inTask = false;
+}
+
+export function recordTasks(on: boolean): void {
+  finish();
+  recording = on;
+}
+
+export function resetTasks(): void {
+  frameTasks.length = 0;
+  otherTasks.length = 0;
+}
+
+type Fn = (...args: unknown[]) => unknown;
+
+function timed(fn: Fn): Fn {
+  return function (this: unknown, ...args: unknown[]) {
+    finish();
+    inTask = true;
+    taskWrites = 0;
+    taskStart = performance.now();
+    try {
+      return fn.apply(this, args);
+    } finally {
+      taskEnd = performance.now();
+    }
+  };
+}
+
+const g = globalThis as unknown as Record<string, Fn>;
+for (const name of ['setTimeout', 'setInterval', 'setImmediate']) {
+  const original = g[name]!;
+  const wrapped = function (this: unknown, fn: unknown, ...rest: unknown[]) {
+    return original.call(this, typeof fn === 'function' ? timed(fn as Fn) : fn, ...rest);
+  };
+  Object.assign(wrapped, original); // util.promisify.custom and friends
+  g[name] = wrapped;
+}

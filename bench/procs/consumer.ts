@@ -1,0 +1,216 @@
+// The measured process of the ingest benchmarks: one consumer, one mode, one run, then exit.
+//   <bus>-bare:    the bare client loop that only counts (zeromq.js SUB, nats.js sub/consumer)
+//   <bus>-opsdeck: opsdeck's own path (zmqErrors / natsErrors -> decode -> dedup -> flood -> ErrorStore)
+// Both count through the same Meter; the clock starts at the first message and stops at the
+// last, so start-up and connection set-up are outside the figure in both.
+import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import { existsSync } from 'node:fs';
+import { Subscriber } from 'zeromq';
+import { natsErrors, zmqErrors } from '../../source/adapters/error-sources.js';
+import { ErrorStore } from '../../source/stores/error-store.js';
+import { childMain, cpuMsSince, rssMb, toParent } from '../lib/harness.js';
+
+const [mode, target, expectedArg, goFile] = process.argv.slice(2) as [string, string, string, string | undefined];
+const expected = Number(expectedArg);
+const STREAM = 'ERRORS';
+const REPLAY_MS = 3_600_000;
+
+class Meter {
+  n = 0;
+  t0 = 0;
+  lastAt = 0;
+  cpu0: NodeJS.CpuUsage = process.cpuUsage();
+  rssBefore = rssMb();
+  private finished = false;
+  private resolveDone: (lost: boolean) => void = () => {};
+  readonly done = new Promise<boolean>((r) => (this.resolveDone = r));
+
+  tick(): void {
+    this.lastAt = performance.now();
+    if (this.n++ === 0) {
+      this.t0 = this.lastAt;
+      this.cpu0 = process.cpuUsage();
+    }
+    if (this.n === expected) this.finish(false);
+  }
+
+  finish(lost: boolean): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.cpuMs = cpuMsSince(this.cpu0);
+    this.resolveDone(lost);
+  }
+
+  cpuMs = 0;
+}
+
+const meter = new Meter();
+
+/** The console's store, with the meter on its two entry points (one call and a compare per message). */
+class MeteredStore extends ErrorStore {
+  override zmq(frames: readonly Uint8Array[], machine: string, now?: number): void {
+    super.zmq(frames, machine, now);
+    meter.tick();
+  }
+  override nats(subject: string, data: Uint8Array, machine: string, now?: number): void {
+    super.nats(subject, data, machine, now);
+    meter.tick();
+  }
+}
+
+// Which machine an agent is on, as data-plane's machineResolver answers it (a map lookup).
+const owners = new Map<string, string>();
+for (let i = 0; i < 50; i++) {
+  owners.set(`MainAgent${String(i).padStart(2, '0')}`, 'mainpc');
+  owners.set(`Pc2Agent${String(i).padStart(2, '0')}`, 'pc2');
+}
+const machineOf = (agent: string | undefined) => (agent ? (owners.get(agent) ?? 'any') : 'any');
+
+async function natsConnect(): Promise<NatsConnection> {
+  return connect({ servers: target, name: `bench-${mode}`, pingInterval: 3000, maxPingOut: 3 });
+}
+
+const durableConfig = (name: string) => ({
+  durable_name: name,
+  ack_policy: AckPolicy.Explicit,
+  filter_subject: 'errors.>',
+  deliver_policy: DeliverPolicy.StartTime,
+  opt_start_time: new Date(Date.now() - REPLAY_MS).toISOString(),
+  max_ack_pending: 20_000,
+});
+
+childMain(async () => {
+  let store: MeteredStore | undefined;
+  let cleanup: () => Promise<void> = async () => {};
+  const count = (it: AsyncIterable<unknown>) =>
+    void (async () => {
+      for await (const _ of it) meter.tick();
+    })().catch(() => {});
+
+  switch (mode) {
+    case 'zmq-bare': {
+      // The same socket options as zmqErrors.
+      const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
+      sub.connect(target);
+      sub.subscribe();
+      count(sub);
+      cleanup = async () => sub.close();
+      break;
+    }
+    case 'zmq-opsdeck': {
+      store = new MeteredStore({ notifyMs: 100 });
+      const stop = zmqErrors(target, 'mainpc', store);
+      cleanup = async () => stop();
+      break;
+    }
+    case 'core-bare': {
+      const nc = await natsConnect();
+      count(nc.subscribe('errors.>'));
+      await nc.flush();
+      cleanup = () => nc.close();
+      break;
+    }
+    case 'core-opsdeck':
+    case 'ordered-opsdeck':
+    case 'durable-opsdeck': {
+      const nc = await natsConnect();
+      store = new MeteredStore({ notifyMs: 100 });
+      const durable = mode === 'durable-opsdeck' ? `bench_${process.pid}` : undefined;
+      const feed = await natsErrors(nc, store, { machineOf, ...(mode === 'core-opsdeck' ? {} : { replayMs: REPLAY_MS }), ...(durable ? { durable } : {}) });
+      const chose = feed.streams.length > 0 ? 'jetstream' : 'core';
+      if (chose !== (mode === 'core-opsdeck' ? 'core' : 'jetstream')) throw new Error(`natsErrors chose ${chose} for ${mode}`);
+      await nc.flush();
+      cleanup = async () => {
+        await feed.stop();
+        if (durable) await (await nc.jetstreamManager()).consumers.delete(STREAM, `${durable}_${STREAM}`).catch(() => {});
+        await nc.close();
+      };
+      break;
+    }
+    case 'ordered-bare': {
+      const nc = await natsConnect();
+      // The same consumer opsdeck's live view asks for: ordered, errors.>, from a start time.
+      const consumer = await nc.jetstream().consumers.get(STREAM, { filterSubjects: 'errors.>', deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - REPLAY_MS).toISOString() });
+      const messages = await consumer.consume({ max_messages: 1000 });
+      count(messages);
+      cleanup = async () => {
+        await messages.close();
+        await nc.close();
+      };
+      break;
+    }
+    case 'durable-bare': {
+      const nc = await natsConnect();
+      const name = `benchbare_${process.pid}`;
+      const jsm = await nc.jetstreamManager();
+      await jsm.consumers.add(STREAM, durableConfig(name));
+      const messages: ConsumerMessages = await (await nc.jetstream().consumers.get(STREAM, name)).consume({ max_messages: 1000 });
+      // Acks batched per event-loop turn, as opsdeck's natsErrors does: the baseline gets the
+      // same ack strategy, so the ratio measures opsdeck's own work, not a better ack scheme.
+      const acks: JsMsg[] = [];
+      let turn: NodeJS.Immediate | undefined;
+      const flush = () => {
+        turn = undefined;
+        for (const m of acks.splice(0)) m.ack();
+      };
+      void (async () => {
+        for await (const m of messages as AsyncIterable<JsMsg>) {
+          meter.tick();
+          acks.push(m);
+          turn ??= setImmediate(flush);
+        }
+      })().catch(() => {});
+      cleanup = async () => {
+        await messages.close();
+        await jsm.consumers.delete(STREAM, name).catch(() => {});
+        await nc.close();
+      };
+      break;
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+
+  // Losses show up as a stall short of `expected`: give up 3 s after the last message.
+  const started = Date.now();
+  const watchdog = setInterval(() => {
+    if (meter.n > 0 && performance.now() - meter.lastAt > 3000) meter.finish(true);
+    if (meter.n === 0 && Date.now() - started > 60_000) meter.finish(true);
+  }, 200);
+  global.gc?.();
+  meter.rssBefore = rssMb();
+  toParent({ type: 'ready' });
+  if (goFile) {
+    // Pre-buffered drain: hold this event loop (synchronously, so nothing is consumed) while
+    // the publisher fills the pipe, then drain it. The publisher then costs this process no CPU.
+    await new Promise((r) => setTimeout(r, 100));
+    const cell = new Int32Array(new SharedArrayBuffer(4));
+    while (!existsSync(goFile)) Atomics.wait(cell, 0, 0, 2);
+  }
+
+  const lost = await meter.done;
+  clearInterval(watchdog);
+  const elapsedMs = meter.lastAt - meter.t0;
+  const rssAfter = rssMb();
+  // Let the store's last notification fire, so its counters are final.
+  await new Promise((r) => setTimeout(r, 150));
+  const counters = store ? structuredClone(store.flush().counters) : undefined;
+  global.gc?.();
+  const rssAfterGc = rssMb();
+  toParent({
+    type: 'result',
+    mode,
+    expected,
+    received: meter.n,
+    lost,
+    elapsedMs,
+    rate: meter.n > 1 ? ((meter.n - 1) / elapsedMs) * 1000 : 0,
+    cpuMs: meter.cpuMs,
+    rssBefore: meter.rssBefore,
+    rssAfter,
+    rssAfterGc,
+    ...(counters ? { counters, rows: store!.getSnapshot().rows.length } : {}),
+  });
+  await cleanup();
+  setTimeout(() => process.exit(0), 50);
+});

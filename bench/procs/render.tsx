@@ -1,0 +1,222 @@
+// The measured process of the render figure. Modes:
+//   opsdeck:  <App> on the Fleet screen with the real data plane (health probes of the sim's
+//             2 x 100 agents, the ZMQ error buses), rendered by Ink into a 200x60 fake terminal,
+//             the error buffer full. Frames are timed (task-timer), then a flood is ingested.
+//   baseline: Ink drawing a plain 200x60 screen of text that changes every 100 ms (Ink's own
+//             floor for a full-screen frame), and a bare zeromq.js SUB on the same error buses
+//             counting the same flood.
+import { frameTasks, noteWrite, otherTasks, recordTasks, resetTasks } from '../lib/task-timer.js';
+import { EventEmitter } from 'node:events';
+import { Writable } from 'node:stream';
+import { Box, render, Text } from 'ink';
+import { useSyncExternalStore } from 'react';
+import { Subscriber } from 'zeromq';
+import { loadFleet } from '../../source/adapters/fleet-files.js';
+import { App, type ActionCatalog } from '../../source/app.js';
+import { themeFor } from '../../source/components/theme.js';
+import { checkPorts } from '../../source/core/ports/rules.js';
+import { ActionRunner } from '../../source/stores/action-runner.js';
+import { errorBusEndpoint, startDataPlane } from '../../source/stores/data-plane.js';
+import { Emitter } from '../../source/stores/emitter.js';
+import { PhaseStore } from '../../source/stores/phase-store.js';
+import { LintStore } from '../../source/stores/lint-store.js';
+import { SecurityStore } from '../../source/stores/security-store.js';
+import { childMain, loopDelay, rssMb, sleep, toParent, type Msg } from '../lib/harness.js';
+import { stamp, zmqTemplates } from '../lib/frames.js';
+import type { BenchFleet } from '../lib/fleet.js';
+
+const [mode, fleetJson, steadyArg, floodArg] = process.argv.slice(2) as [string, string, string, string];
+const steadyMs = Number(steadyArg);
+const floodMs = Number(floodArg);
+const COLS = 200;
+const ROWS = 60;
+
+class FakeStdout extends Writable {
+  columns = COLS;
+  rows = ROWS;
+  isTTY = true;
+  bytes = 0;
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, done: () => void): void {
+    this.bytes += chunk.length;
+    noteWrite();
+    done();
+  }
+}
+
+class FakeStdin extends EventEmitter {
+  isTTY = true;
+  setRawMode(): this {
+    return this;
+  }
+  setEncoding(): this {
+    return this;
+  }
+  read(): null {
+    return null;
+  }
+  resume(): this {
+    return this;
+  }
+  pause(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}
+
+const parentSays = (type: string) =>
+  new Promise<Msg>((resolve) => {
+    const on = (m: Msg) => {
+      if (m.type !== type) return;
+      process.off('message', on);
+      resolve(m);
+    };
+    process.on('message', on);
+  });
+
+/** Frames for `ms`, then the flood (the parent starts it in the sim when told `flood`). */
+async function measure(steady: () => Promise<void>, received: () => number) {
+  resetTasks();
+  recordTasks(true);
+  await sleep(steadyMs);
+  recordTasks(false);
+  const frames = [...frameTasks];
+  const tasks = otherTasks.length;
+  await steady();
+  resetTasks();
+  const rssBefore = rssMb();
+  const receivedBefore = received();
+  toParent({ type: 'flood' });
+  await parentSays('flooding');
+  const delay = loopDelay();
+  recordTasks(true);
+  await sleep(floodMs);
+  recordTasks(false);
+  const loop = delay.stop();
+  const inWindow = received() - receivedBefore;
+  toParent({ type: 'flood-end' });
+  await parentSays('flood-stopped');
+  // What was still queued when the flood stopped: drain until nothing more arrives (at most 15 s).
+  const drainStart = performance.now();
+  let last = -1;
+  while (received() !== last && performance.now() - drainStart < 15_000) {
+    last = received();
+    await sleep(1000);
+  }
+  return { frames, otherTasks: tasks, floodFrames: [...frameTasks], loop, rssBefore, rssAfter: rssMb(), inWindow, received: received() - receivedBefore, drainMs: performance.now() - drainStart - 1000 };
+}
+
+childMain(async () => {
+  const fleet = JSON.parse(fleetJson) as BenchFleet;
+  const loaded = loadFleet(fleet.files, fleet.env);
+  if (!loaded.ok) throw new Error('fleet did not load');
+  const machines = loaded.machines;
+  const stdout = new FakeStdout();
+  const stdin = new FakeStdin();
+  const io = { stdout: stdout as unknown as NodeJS.WriteStream, stdin: stdin as unknown as NodeJS.ReadStream, stderr: process.stderr, exitOnCtrlC: false, patchConsole: false, maxFps: 15 };
+
+  if (mode === 'opsdeck') {
+    const plane = startDataPlane({ machines, health: { intervalMs: 2000, timeoutMs: 1000 }, errors: { notifyMs: 100 } });
+    // A full error buffer: distinct errors from an hour ago, spread out so the flood rules keep
+    // them as rows of their own, until the ring (5,000 rows) is full.
+    const templates = zmqTemplates(2);
+    const start = Date.now() - 3_600_000;
+    let n = 0;
+    const inject = (at: number) => {
+      plane.errors.zmq(stamp(templates[n % templates.length]!, Math.floor(n / templates.length)), n % 2 ? 'pc2' : 'mainpc', at);
+      n++;
+    };
+    while (n < 40_000 && (n % 500 !== 0 || plane.errors.flush().rows.length < 5000)) inject(start + n * 90);
+    const filled = plane.errors.flush().rows.length;
+    const EMPTY: ActionCatalog = { entries: [], make: () => undefined };
+    const canonical = Object.fromEntries(machines.map((m) => [m.id, undefined]));
+    const instance = render(
+      <App
+        plane={plane}
+        phase={new PhaseStore()}
+        runner={new ActionRunner()}
+        actions={EMPTY}
+        ports={checkPorts(machines, { env: fleet.env })}
+        lint={new LintStore()}
+        security={new SecurityStore(
+          machines.map((m) => m.id),
+          '/nonexistent',
+        )}
+        canonical={canonical}
+        theme={themeFor({})}
+        intervalMs={2000}
+        initialScreen="fleet"
+        onExit={() => {}}
+      />,
+      io,
+    );
+    // Every agent probed and answering before frames are timed.
+    const deadline = Date.now() + 15_000;
+    const answered = () => [...plane.health.getSnapshot().agents.values()].filter((h) => h.state === 'healthy').length;
+    while (answered() < fleet.agents && Date.now() < deadline) await sleep(200);
+    const healthy = answered();
+    await sleep(500);
+    // Live errors while frames are timed: a few new ones every 100 ms, so the error store
+    // notifies at its frame rate (10/s) as it does whenever errors arrive.
+    const live = setInterval(() => {
+      for (let i = 0; i < 5; i++) inject(Date.now());
+    }, 100);
+    const result = await measure(
+      async () => clearInterval(live),
+      () => plane.errors.pipeline.counters.received.zmq,
+    );
+    const counters = plane.errors.flush().counters;
+    instance.unmount();
+    await plane.stop();
+    toParent({ type: 'result', mode, filled, healthy, ...result, counters, bytes: stdout.bytes });
+  } else {
+    // Ink's floor: 60 lines of 200 columns, one of them changing every 100 ms.
+    const emitter = new Emitter();
+    let tick = 0;
+    const line = (i: number) => `${String(i).padStart(3)} ${'agent-row text '.repeat(13)}`.slice(0, COLS - 2);
+    const Screen = () => {
+      const t = useSyncExternalStore(
+        (l) => emitter.subscribe(l),
+        () => tick,
+      );
+      return (
+        <Box flexDirection="column" width={COLS}>
+          {Array.from({ length: ROWS - 1 }, (_, i) => (
+            <Text key={i} wrap="truncate">
+              {i === 0 ? `tick ${t} ${line(i)}` : line(i)}
+            </Text>
+          ))}
+        </Box>
+      );
+    };
+    const instance = render(<Screen />, io);
+    const timer = setInterval(() => {
+      tick++;
+      emitter.emit();
+    }, 100);
+    // The same flood, counted by a bare SUB per machine's error bus.
+    let received = 0;
+    const subs = machines.map((m) => {
+      const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
+      sub.connect(errorBusEndpoint(m));
+      sub.subscribe();
+      void (async () => {
+        for await (const _ of sub) received++;
+      })().catch(() => {});
+      return sub;
+    });
+    await sleep(1000);
+    const result = await measure(
+      async () => clearInterval(timer),
+      () => received,
+    );
+    instance.unmount();
+    for (const s of subs) s.close();
+    toParent({ type: 'result', mode, ...result, bytes: stdout.bytes });
+  }
+  setTimeout(() => process.exit(0), 100);
+});

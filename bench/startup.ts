@@ -1,0 +1,54 @@
+// Figure 6: start-up. The real binary (`node bin/opsdeck.js console`, 2 x 50 agents) in a PTY,
+// timed from spawn to the first frame on the terminal (the alternate screen, then the Fleet
+// screen's first pane). Baseline: `node -e ''` spawned the same way, from spawn to exit.
+import { median, round, sleep } from './lib/harness.js';
+import { writeFleet } from './lib/fleet.js';
+import { BIN, inPty, terminalEnv } from './lib/pty.js';
+import type { Figure, Row } from './lib/report.js';
+
+export const startup: Figure = {
+  id: 'startup',
+  title: 'Start-up',
+  async run(ctx): Promise<Row[]> {
+    const runs = ctx.quick ? 2 : 5;
+    // Nothing listens there: the first frame must not wait for the fleet.
+    const fleet = writeFleet(ctx.tmp, 50, { mainpc: '127.0.0.87', pc2: '127.0.0.88' }, 23000);
+    const env = terminalEnv({ ...fleet.env, OPSDECK_CONFIG_DIR: ctx.tmp, OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl` });
+    const ops: number[] = [];
+    const base: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const node = inPty([process.execPath, '-e', ''], env);
+      await node.exited;
+      base.push(performance.now() - node.spawnedAt);
+
+      const c = inPty([process.execPath, BIN, 'console', '--mainpc', fleet.files.mainpc, '--pc2', fleet.files.pc2, '--interval', '2000'], env);
+      try {
+        // eslint-disable-next-line no-control-regex
+        ops.push(await c.until(/\x1b\[\?1049h[\s\S]*MAINPC/, 20_000));
+        c.write('q');
+        await Promise.race([c.exited, sleep(3000)]);
+      } finally {
+        await c.kill();
+      }
+      ctx.log(`  run ${i + 1}: first frame ${ops[i]!.toFixed(0)} ms; node -e '' ${base[i]!.toFixed(0)} ms`);
+    }
+    const o = median(ops);
+    const b = median(base);
+    return [
+      {
+        id: 'startup.first-frame',
+        figure: 'Start-up to first frame',
+        unit: 'ms',
+        opsdeck: round(o, 0),
+        baseline: round(b, 0),
+        baselineIs: "`node -e ''` started the same way (script PTY, stty), spawn to exit",
+        ratio: round(o / b, 2),
+        ratioIs: 'opsdeck / baseline; lower is better',
+        target: '< 500 ms',
+        met: o < 500,
+        notes: [`median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane`],
+        details: { opsdeckMs: ops.map((x) => round(x, 1)), baselineMs: base.map((x) => round(x, 1)) },
+      },
+    ];
+  },
+};
