@@ -142,11 +142,12 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   // The lint parses every Python file of the checkout: well after the first frame, in a child.
   setTimeout(() => lint.run(options.machines), 3000).unref();
 
+  // `on`, not `once`, and never removed: conf's when-exit re-raises the signal after its own
+  // handler, and a re-raised signal that finds only Ink's signal-exit listening is re-raised once
+  // more with no handler left, killing the process mid-shutdown or just after it (exit 143, the
+  // demo's simulator and its nats-server left running). A repeat just finds the shutdown under way.
   const onSignal = () => void shutdown(0);
-  process.once('SIGTERM', onSignal);
-  process.once('SIGHUP', onSignal);
-  const code = await done;
-  process.off('SIGTERM', onSignal);
-  process.off('SIGHUP', onSignal);
-  return code;
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  return await done;
 }

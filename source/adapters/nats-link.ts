@@ -147,11 +147,14 @@ export class NatsLink {
     const nc = this.conn;
     this.conn = undefined;
     if (nc && !nc.isClosed()) {
-      try {
-        await nc.drain();
-      } catch {
-        await nc.close().catch(() => {});
-      }
+      // Draining needs the server: with the link down it waits for a reconnect that may never
+      // come and holds the console's shutdown. Close outright then, and bound the drain anyway.
+      let timer: NodeJS.Timeout | undefined;
+      const drained =
+        this.status.state === 'connected' &&
+        (await Promise.race([nc.drain().then(() => true, () => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2000)))]));
+      clearTimeout(timer);
+      if (!drained) await nc.close().catch(() => {});
     }
     this.set({ state: 'closed' });
     this.emitter.close();

@@ -75,7 +75,8 @@ export function registerConsole(program: Command, io: Io): void {
     .command('demo')
     .description('start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both')
     .option('--interval <ms>', 'health probe interval', '2000')
-    .action(async (opts: { interval: string }) => {
+    .option('--hosts <list>', 'loopback address per machine, for the simulator and the console', 'mainpc=127.0.0.1,pc2=127.0.0.2')
+    .action(async (opts: { interval: string; hosts: string }) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
@@ -84,7 +85,8 @@ export function registerConsole(program: Command, io: Io): void {
       const { overrides, label } = fleetFiles;
       // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
       const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
-      const env = { ...io.env, MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2', OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets') };
+      const hosts = demoHosts(opts.hosts, io);
+      const env = { ...io.env, MAINPC_IP: hosts.mainpc, PC2_IP: hosts.pc2, OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets') };
       // The demo works on copies: migrating a config from its Actions screen must not rewrite the
       // shipped examples or the shared fixtures.
       const files = Object.fromEntries(
@@ -101,7 +103,7 @@ export function registerConsole(program: Command, io: Io): void {
       }
       const log = join(logDir, 'sim.log');
       io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
-      const sim = await startSimChild(['--overrides', overrides, '--mainpc', files.mainpc!, '--pc2', files.pc2!, '--control-port', '0', '--hosts', 'mainpc=127.0.0.1,pc2=127.0.0.2'], log);
+      const sim = await startSimChild(['--overrides', overrides, '--mainpc', files.mainpc!, '--pc2', files.pc2!, '--control-port', '0', '--hosts', `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`], log);
       if (!sim.ok) {
         io.err(`opsdeck demo: the simulator did not start: ${sim.reason}`);
         throw new Exit(EXIT.badInput);
@@ -117,6 +119,17 @@ export function registerConsole(program: Command, io: Io): void {
       io.err(`opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`);
       if (code !== 0) throw new Exit(code);
     });
+}
+
+/** `mainpc=127.0.0.1,pc2=127.0.0.2`: both machines, loopback only (the sim checks the rest). */
+function demoHosts(list: string, io: Io): { mainpc: string; pc2: string } {
+  const hosts = Object.fromEntries(list.split(',').map((part) => part.split('=').map((s) => s.trim())));
+  const loopback = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+  if (!loopback.test(hosts.mainpc ?? '') || !loopback.test(hosts.pc2 ?? '')) {
+    io.err(`opsdeck demo: --hosts ${list}: expected mainpc=127.x.y.z,pc2=127.x.y.z`);
+    throw new Exit(EXIT.badInput);
+  }
+  return { mainpc: hosts.mainpc!, pc2: hosts.pc2! };
 }
 
 const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));

@@ -1,4 +1,4 @@
-// `opsdeck sim`: run the simulated two-machine fleet until SIGINT / SIGTERM (or --duration).
+// `opsdeck sim`: run the simulated two-machine fleet until SIGINT / SIGTERM / SIGHUP (or --duration).
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -203,21 +203,23 @@ export function registerSim(program: Command, io: Io): Command {
       io.out(`fault: ${f.fault}${f.agent ? ` ${f.agent}` : ''} applied`);
     }
 
-    // One shutdown path: SIGINT, SIGTERM and --duration all end here.
+    // One shutdown path: SIGINT, SIGTERM, SIGHUP (the terminal or SSH session went away: the
+    // whole process group gets it, and nats-server takes SIGHUP as "reload" and would outlive
+    // us) and --duration all end here. The handlers stay until the sim has stopped: a second
+    // signal (the demo's SIGTERM right after a hang-up) must not kill it halfway.
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     let unhook = () => undefined as void;
     const reason = await new Promise<string>((resolveStop) => {
       const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
+      for (const signal of signals) process.on(signal, onSignal);
       const timer = duration !== undefined ? setTimeout(() => resolveStop(`--duration ${duration}`), duration * 1000) : undefined;
       unhook = () => {
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
+        for (const signal of signals) process.off(signal, onSignal);
         if (timer) clearTimeout(timer);
       };
     });
-    unhook();
     await sim.stop();
+    unhook();
     io.out(`stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`);
   });
 }

@@ -94,10 +94,13 @@ export class Tmux {
   }
 }
 
-/** A shell command for tmux that runs the real binary, then prints its exit code and the pid. */
+/**
+ * A shell command for tmux that runs the real binary, then prints its exit code and whether
+ * the terminal is back in cooked mode (`TTY= icanon echo`; raw mode shows `-icanon -echo`).
+ */
 export function consoleCommand(args: string[], tag = 'EXIT'): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return `cd ${q(ROOT)} && ${q(process.execPath)} ${q(BIN)} ${args.map(q).join(' ')}; echo "${tag}=$?"; sleep 120`;
+  return `cd ${q(ROOT)} && ${q(process.execPath)} ${q(BIN)} ${args.map(q).join(' ')}; echo "${tag}=$?"; echo "TTY= $(stty -a | tr ' ;' '\\n\\n' | grep -xE -- '-?(icanon|echo)' | tr '\\n' ' ')"; sleep 120`;
 }
 
 /** Every live process: pid -> {ppid, argv}. */
