@@ -7,7 +7,8 @@ import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
 import { keyName, SCREEN_TITLES, SCREENS, type KeyEvent, type Screen } from './core/ui/keymap.js';
 import { scorecard } from './core/ui/scorecard.js';
-import { initialUi, reduce, type Effect, type UiContext, type UiState } from './core/ui/state.js';
+import { initialUi, reduce, type AgentSort, type Effect, type UiContext, type UiState } from './core/ui/state.js';
+import type { ThrottleOwners, ThrottleStore } from './stores/throttle-store.js';
 import { agentRows, errorRows } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
@@ -46,6 +47,9 @@ export interface AppProps {
   theme: Theme;
   intervalMs: number;
   initialScreen?: Screen;
+  initialSort?: AgentSort;
+  onSort?(sort: AgentSort): void;
+  throttle?: ThrottleStore;
   onScreen?(screen: Screen): void;
   onExit(): void;
 }
@@ -57,6 +61,8 @@ const splitKey = (ch: string): readonly [string, KeyEvent] =>
 const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
 const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => ({ state: 'pending' }) };
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
+const NO_OWNERS: ThrottleOwners = {};
+const NO_THROTTLE: Readable<ThrottleOwners> = { subscribe: () => () => {}, getSnapshot: () => NO_OWNERS };
 const NO_SECURITY: Readable<SecuritySnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_SECURITY_SNAPSHOT };
 
 export function App(p: AppProps) {
@@ -72,14 +78,15 @@ export function App(p: AppProps) {
   const run = useStore(p.runner);
   const lint = useStore(p.lint ?? NO_LINT);
   const security = useStore(p.security ?? NO_SECURITY);
-  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet'));
+  const throttleBy = useStore(p.throttle ?? NO_THROTTLE);
+  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'));
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
   // Top bar, bottom bar, and the action notice line when an action runs off-screen.
   const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0));
 
-  const agentLists = useMemo(() => machines.map((m) => agentRows(m, health.agents, ui.filters.agents)), [machines, health, ui.filters.agents]);
+  const agentLists = useMemo(() => machines.map((m) => agentRows(m, health.agents, ui.filters.agents, ui.sort)), [machines, health, ui.filters.agents, ui.sort]);
   const errs = useMemo(() => errorRows(errors.rows, ui.filters.errors), [errors.rows, ui.filters.errors]);
   const findings = p.ports.findings;
   const layout = fleetLayout(width, bodyHeight, machines.length);
@@ -116,6 +123,9 @@ export function App(p: AppProps) {
   useEffect(() => {
     p.onScreen?.(ui.screen);
   }, [ui.screen, p]);
+  useEffect(() => {
+    p.onSort?.(ui.sort);
+  }, [ui.sort, p]);
 
   const carryOut = (effect: Effect | undefined) => {
     if (!effect) return;
@@ -194,6 +204,8 @@ export function App(p: AppProps) {
           now={now}
           paused={ui.paused}
           filters={ui.filters}
+          sort={ui.sort}
+          throttleBy={throttleBy}
         />
       );
       break;

@@ -9,6 +9,8 @@ import type { Machine } from './core/fleet/model.js';
 import { migrateText } from './core/fleet/migrate.js';
 import { checkPorts } from './core/ports/rules.js';
 import { SCREENS, type Screen } from './core/ui/keymap.js';
+import { AGENT_SORTS, type AgentSort } from './core/ui/state.js';
+import { ThrottleStore } from './stores/throttle-store.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { ActionRunner } from './stores/action-runner.js';
@@ -33,6 +35,7 @@ export interface ConsoleOptions {
 
 interface Prefs {
   lastScreen?: Screen;
+  sort?: AgentSort;
   refreshMs?: number;
   theme?: 'auto' | 'mono';
 }
@@ -88,6 +91,9 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
   const runner = new ActionRunner();
   const lint = new LintStore();
+  const throttle = new ThrottleStore();
+  const stopThrottle = throttle.start();
+  const savedSort = prefs.get('sort');
   const security = new SecurityStore(options.machines.map((m) => m.id), secretsDirFor(options.machines, options.env));
   let stopProbe: (() => void) | undefined;
   void plane.link?.connection().then((nc) => {
@@ -107,6 +113,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       await plane.stop();
       phase.close();
       lint.close();
+      stopThrottle();
+      throttle.close();
       stopProbe?.();
       security.close();
       await options.onClosed?.();
@@ -127,6 +135,9 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       theme={theme}
       intervalMs={intervalMs}
       initialScreen={screen}
+      initialSort={savedSort && AGENT_SORTS.includes(savedSort) ? savedSort : 'config'}
+      onSort={(s) => prefs.set('sort', s)}
+      throttle={throttle}
       onScreen={(s) => {
         if (s !== 'agent') prefs.set('lastScreen', s);
       }}

@@ -4,7 +4,7 @@ import { useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources } from '../stores/resource-store.js';
 import type { LinkState } from '../adapters/nats-link.js';
-import { ago, bar, sparkline, type AgentRow } from '../core/ui/view.js';
+import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
 import { STATE_LOOK, useTheme } from './theme.js';
 
@@ -22,6 +22,10 @@ export interface MachinePaneProps {
   height: number;
   now: number;
   filter: string;
+  /** How the agents are sorted (said when not in config order). */
+  sort?: string;
+  /** Who set the throttle level in force, from the audit log. */
+  throttleBy?: { operator: string; time: string; auto: boolean };
 }
 
 function columnsFor(width: number, now: number): Column<AgentRow>[] {
@@ -60,17 +64,21 @@ export function MachinePane(p: MachinePaneProps) {
         {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
         {(counts.unhealthy ?? 0) + (counts.unreachable ?? 0) ? <Text color={theme.bad}>{`${(counts.unhealthy ?? 0) + (counts.unreachable ?? 0)} down `}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
+        {p.sort && p.sort !== 'config' ? <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text> : null}
       </Text>
       <Text wrap="truncate">
-        {'NATS '}
-        {link(p.nats, p.nats === 'connected')}
-        {'  ZMQ '}
-        {link(zmqOk ? `frame ${ago(p.zmqLastAt, p.now)} ago` : 'quiet', zmqOk)}
-        {res ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G` : ''}
-        {'  VRAM '}
+        {/* VRAM first: it is what the fleet runs short of; links last. */}
+        {'VRAM '}
         <Text color={gpu && gpu.usedMb / gpu.totalMb > 0.9 ? theme.bad : gpu && gpu.usedMb / gpu.totalMb > 0.7 ? theme.warn : undefined}>{vram}</Text>
+        {gpu && p.resources && p.resources.history.length > 1 ? <Text color={theme.muted}>{` ${levels(p.resources.history.map((h) => h.vramMb ?? 0), gpu.totalMb, 16)}`}</Text> : null}
         {res && res.throttleLevel > 0 ? <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text> : null}
+        {res && p.throttleBy ? <Text color={theme.muted}>{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text> : null}
+        {res ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G` : ''}
         {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
+        {'  NATS '}
+        {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
+        {'  ZMQ '}
+        {link(zmqOk ? ago(p.zmqLastAt, p.now) : 'quiet', zmqOk)}
       </Text>
       <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} rowIdent={(r) => r.health} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 4)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
     </Box>

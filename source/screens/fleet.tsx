@@ -24,6 +24,8 @@ export interface FleetProps {
   now: number;
   paused: boolean;
   filters: { agents: string; errors: string };
+  sort?: string;
+  throttleBy?: Readonly<Record<string, { operator: string; time: string; auto: boolean }>>;
 }
 
 /** Side by side needs room for two readable agent tables. */
@@ -58,6 +60,8 @@ export function Fleet(p: FleetProps) {
             height={layout.paneHeight}
             now={p.now}
             filter={p.filters.agents}
+            {...(p.sort ? { sort: p.sort } : {})}
+            {...(p.throttleBy?.[m.id] ? { throttleBy: p.throttleBy[m.id] } : {})}
           />
         ))}
       </Box>

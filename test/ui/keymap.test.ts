@@ -75,6 +75,7 @@ describe('reducer', () => {
     ['? opens help; any of ? Esc q closes it without quitting', ['?', 'q'], (s, e) => assert.deepEqual([s.help, e.length], [false, 0])],
     ['keys do nothing else while help is open', ['?', 'j', '3'], (s) => assert.deepEqual([s.help, s.screen, s.cursor['agents:mainpc']], [true, 'fleet', undefined])],
     ['p toggles pause', ['p'], (s) => assert.equal(s.paused, true)],
+    ['s cycles the agent sort: config, state, name', ['s', 's'], (s) => assert.deepEqual([s.sort, s.notice], ['name', 'agents sorted by name'])],
     ['/ on an agent pane filters agents as you type', ['/', 'n', 'l', 'u'], (s) => assert.deepEqual([s.editing, s.filters.agents], ['filter', 'nlu'])],
     ['Enter keeps the filter; Esc then clears it', ['/', 'x', 'enter', 'esc'], (s) => assert.deepEqual([s.editing, s.filters.agents], [undefined, ''])],
     ['/ on the errors pane filters errors', ['tab', 'tab', '/', 's', 'e', 'v', ':', 'e', 'enter'], (s) => assert.deepEqual([s.filters.errors, s.filters.agents], ['sev:e', ''])],

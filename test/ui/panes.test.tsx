@@ -48,7 +48,7 @@ describe('machine pane', () => {
     );
     const frame = lastFrame()!;
     assert.match(frame, /MAINPC 127\.0\.0\.1 {2}3 agents 1 ok 1 down/);
-    assert.match(frame, /NATS connected {2}ZMQ frame 3s ago {2}CPU 41% {2}RAM 32\.0\/64G {2}VRAM ████████░░ 18\.0\/24G/);
+    assert.match(frame, /VRAM ████████░░ 18\.0\/24G {2}CPU 41% {2}RAM 32\.0\/64G {2}NATS ok {2}ZMQ 3s/);
     assert.match(frame, /›● OK +ServiceRegistry +core +7200 +8200 base +3ms +2s/);
     assert.match(frame, /○ DOWN +UnifiedSystemAgent/);
     assert.match(frame, /· \.\.\.\. +NLUAgent +core +5709 +5710 -/);
@@ -62,8 +62,24 @@ describe('machine pane', () => {
     const frame = lastFrame()!;
     assert.match(frame, /filter "nlu"/);
     assert.match(frame, /NATS reconnecting {2}ZMQ quiet/);
-    assert.match(frame, /VRAM no GPU {2}throttle L2 {2}\(resources stale\)/);
+    assert.match(frame, /VRAM no GPU {2}throttle L2 {2}CPU 5% {2}RAM 0\.5\/1G {2}\(resources stale\)/);
     assert.equal(rows.length, 1);
+  });
+
+  test('throttle: the level, who set it and when (audit), and the VRAM curve before and after', () => {
+    const history = [9000, 9000, 9000, 6000, 5800].map((vramMb, i) => ({ ts: NOW - (5 - i) * 2000, vramMb, cpuPct: 30 }));
+    const { lastFrame } = render(
+      <MachinePane machine={machine} rows={[]} resources={{ sample: { machine: 'pc2', ts: NOW, source: 'sim', gpu: { name: 'RTX 3060', totalMb: 12288, usedMb: 5800, utilPct: 40 }, cpuPct: 30, ramTotalMb: 32768, ramUsedMb: 8192, throttleLevel: 2, agents: [] }, receivedAt: NOW, history }} stale={false} nats="connected" zmqLastAt={NOW} cursor={0} focused width={120} height={6} now={NOW} filter="" throttleBy={{ operator: 'ops@10.0.0.5', time: new Date(NOW - 120_000).toISOString(), auto: false }} />,
+    );
+    assert.match(lastFrame()!, /VRAM █████░░░░░ 5\.7\/12G ▆▆▆▄▄ {2}throttle L2 set by ops@10\.0\.0\.5 2m ago/);
+  });
+});
+
+describe('agent order', () => {
+  test('worst state first keeps config order within a state; by name sorts names', () => {
+    assert.deepEqual(agentRows(machine, health, '', 'state').map((r) => r.agent.name), ['UnifiedSystemAgent', 'NLUAgent', 'ServiceRegistry']);
+    assert.deepEqual(agentRows(machine, health, '', 'name').map((r) => r.agent.name), ['NLUAgent', 'ServiceRegistry', 'UnifiedSystemAgent']);
+    assert.deepEqual(agentRows(machine, health, '').map((r) => r.agent.name), ['ServiceRegistry', 'UnifiedSystemAgent', 'NLUAgent']);
   });
 });
 

@@ -30,6 +30,7 @@ export type Command =
   | 'nextPane'
   | 'prevPane'
   | 'pause'
+  | 'sort'
   | 'confirm'
   | 'deny'
   | `screen:${(typeof SCREENS)[number]}`;
@@ -63,6 +64,7 @@ export const KEYMAP: readonly KeyBinding[] = [
   { command: 'filter', keys: ['/'], scope: 'global', help: 'filter the focused list (errors: machine:, agent:, sev:, bus: and text)' },
   { command: 'palette', keys: [':'], scope: 'global', help: 'command palette: every screen and action by name' },
   { command: 'pause', keys: ['p'], scope: 'global', help: 'pause / follow the error stream' },
+  { command: 'sort', keys: ['s'], scope: 'global', help: 'sort agents: config order / worst state first / name' },
   { command: 'help', keys: ['?'], scope: 'global', help: 'this help' },
   { command: 'confirm', keys: ['y'], scope: 'confirm', help: 'confirm the action shown, on the target shown' },
   { command: 'deny', keys: ['n', 'esc'], scope: 'confirm', help: 'cancel the action' },

@@ -2,8 +2,12 @@
 // at most, one effect for the app to carry out (quit, open a row, run an action).
 import { commandFor, type Command, type Screen } from './keymap.js';
 
+export type AgentSort = 'config' | 'state' | 'name';
+export const AGENT_SORTS: readonly AgentSort[] = ['config', 'state', 'name'];
+
 export interface UiState {
   screen: Screen;
+  sort: AgentSort;
   /** Where Esc from the agent detail returns to. */
   back: Screen;
   /** Focused pane on the current screen (index into ctx.panes). */
@@ -26,8 +30,9 @@ export interface UiState {
 
 export const QUIT_WINDOW_MS = 2000;
 
-export const initialUi = (screen: Screen = 'fleet'): UiState => ({
+export const initialUi = (screen: Screen = 'fleet', sort: AgentSort = 'config'): UiState => ({
   screen,
+  sort,
   back: 'fleet',
   pane: 0,
   cursor: {},
@@ -154,6 +159,8 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
     }
     case 'pause':
       return { state: { ...base, paused: !base.paused } };
+    case 'sort':
+      return { state: { ...base, sort: AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]!, notice: `agents sorted by ${AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]}` } };
     case 'back': {
       if (base.screen === 'agent') return { state: go(base, base.back) };
       const kind = filterKind(base, ctx);

@@ -18,14 +18,26 @@ const matches = (text: string, ...fields: string[]) => {
   return words.every((w) => fields.some((f) => f.toLowerCase().includes(w)));
 };
 
-export function agentRows(machine: Machine, health: ReadonlyMap<string, AgentHealth>, filter: string): AgentRow[] {
-  return machine.agents
+// Worst first: what needs the operator sorts to the top.
+const WORST: Record<AgentState, number> = { unreachable: 0, unhealthy: 1, degraded: 2, stale: 3, unknown: 4, healthy: 5 };
+
+export function agentRows(machine: Machine, health: ReadonlyMap<string, AgentHealth>, filter: string, sort: 'config' | 'state' | 'name' = 'config'): AgentRow[] {
+  const rows = machine.agents
     .map((agent) => {
       const key = agentKey(machine.id, agent.name);
       const h = health.get(key);
       return { key, agent, health: h, state: h?.state ?? 'unknown' };
     })
     .filter((r) => matches(filter, r.agent.name, r.agent.group, r.state, r.health?.protocol ?? ''));
+  if (sort === 'name') rows.sort((a, b) => a.agent.name.localeCompare(b.agent.name));
+  else if (sort === 'state') rows.sort((a, b) => WORST[a.state] - WORST[b.state]); // stable: config order within a state
+  return rows;
+}
+
+/** A numeric series as a sparkline over [0, max]. */
+export function levels(values: readonly number[], max: number, width: number): string {
+  const tail = values.slice(-width);
+  return tail.map((v) => SPARK[Math.max(0, Math.min(7, Math.round((v / (max || 1)) * 7)))]!).join('');
 }
 
 /** Error filter: `machine:pc2 sev:error bus:nats agent:NLU` plus free text, all must match. */
