@@ -157,7 +157,7 @@ describe('nats-server unreachable at start', { skip: NEEDS_NATS }, () => {
       }
     });
     await until('a few lines without NATS', () => states.length >= 3, 10_000);
-    assert.ok(states.every((s) => s === 'connecting'), states.join(','));
+    assert.ok(!states.some((s) => s !== 'connecting'), states.join(','));
     const server = await startNatsServer({ bin: NATS_BIN!, host: HOSTS.mainpc, port });
     cleanups.push(() => server.stop());
     await until('--watch says connected', () => states.at(-1) === 'connected', 10_000, () => states.join(','));

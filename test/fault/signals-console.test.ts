@@ -38,6 +38,7 @@ async function consoleUnderFlood(tag: string, nats: string, files: { mainpc: str
   const table = processes();
   const pid = descendants(shell, table).find((p) => table.get(p)!.argv.includes(BIN) && table.get(p)!.argv.includes('console'));
   assert.ok(pid, 'the console process under the pane shell');
+  cleanups.push(() => alive(pid) && process.kill(pid, 'SIGKILL')); // only if a test failed
   return { tmux, pid, shell };
 }
 
