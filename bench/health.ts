@@ -1,5 +1,5 @@
 // Figure 3: health fan-out. 1,000 agents (500 per machine, the simulator in its own process on
-// 127.0.0.83/84) probed per cycle by opsdeck's HealthStore vs a bare request loop with the same
+// 127.0.81.3/4) probed per cycle by opsdeck's HealthStore vs a bare request loop with the same
 // concurrency. Cycle time p50/p99 and CPU.
 import { Child, dist, round, type Dist } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
@@ -13,22 +13,24 @@ interface ProbeResult {
   targets: number;
 }
 
-export const HEALTH_HOSTS = { mainpc: '127.0.0.83', pc2: '127.0.0.84' };
+export const HEALTH_HOSTS = { mainpc: '127.0.81.3', pc2: '127.0.81.4' };
 
 export const health: Figure = {
   id: 'health',
   title: 'Health fan-out',
   async run(ctx): Promise<Row[]> {
     const perMachine = ctx.quick ? 100 : 500;
-    const cycles = ctx.quick ? 5 : 20;
+    const cycles = ctx.quick ? 3 : 15;
     const fleet = writeFleet(ctx.tmp, perMachine, HEALTH_HOSTS);
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);
     try {
       const ready = await sim.next('ready', 120_000);
-      ctx.log(`health: ${fleet.agents} agents up in the sim (${ready.up} up, ${ready.clashes} clashes, ${ready.startupMs} ms); ${cycles} cycles per run, ${ctx.runs} run(s) per side`);
+      ctx.log(`health: ${fleet.agents} agents up in the sim (${ready.up} up, ${ready.clashes} clashes, ${ready.startupMs} ms); ${cycles} cycles per run, runs A B A`);
       const runs: { bare: ProbeResult[]; opsdeck: ProbeResult[] } = { bare: [], opsdeck: [] };
-      for (let i = 0; i < ctx.runs; i++) {
-        for (const mode of ['bare', 'opsdeck'] as const) {
+      // A B A: the baseline brackets opsdeck's runs, so drift shows on both sides.
+      const order: ('bare' | 'opsdeck')[] = ['bare', ...Array.from({ length: ctx.runs }, () => ['opsdeck', 'bare'] as const).flat()];
+      {
+        for (const mode of order) {
           const child = new Child('prober.ts', [mode, JSON.stringify(fleet), String(cycles), '2']);
           try {
             const r = (await child.next('result', 300_000)) as unknown as ProbeResult;

@@ -9,7 +9,7 @@ import { BIN, inPty, terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { lastIngestRss } from './ingest-zmq.js';
 
-export const IDLE_HOSTS = { mainpc: '127.0.0.85', pc2: '127.0.0.86' };
+export const IDLE_HOSTS = { mainpc: '127.0.81.5', pc2: '127.0.81.6' };
 
 // Colour codes may sit between the words of a pane header.
 const allOk = (n: number) => new RegExp(`${n} agents (?:\\x1b\\[[0-9;]*m)*${n} ok`, 'g');
@@ -36,7 +36,7 @@ export const idle: Figure = {
         const deadline = Date.now() + 20_000;
         while ((console.output().match(allOk(50)) ?? []).length < 2 && Date.now() < deadline) await sleep(200);
         const settled = (console.output().match(allOk(50)) ?? []).length >= 2;
-        await sleep(3000);
+        await sleep(ctx.quick ? 1000 : 3000);
         const c0 = procCpuMs(pid);
         const b0 = procCpuMs(idleNode.pid!);
         const rss0 = procRssMb(pid);

@@ -6,7 +6,7 @@ import { alternate, ingestRow } from './lib/ingest.js';
 import { meanBytes, zmqTemplates } from './lib/frames.js';
 import type { Figure, Row } from './lib/report.js';
 
-export const ENDPOINT = 'tcp://127.0.0.81:17150';
+export const ENDPOINT = 'tcp://127.0.81.1:17150';
 
 /** RSS of opsdeck's ingest process before and after its frames (figure 5 reads it). */
 export let lastIngestRss: { before: number; after: number; afterGc: number; count: number } | undefined;
@@ -15,7 +15,7 @@ export const ingestZmq: Figure = {
   id: 'ingest-zmq',
   title: 'ZMQ ingest',
   async run(ctx): Promise<Row[]> {
-    const count = ctx.quick ? 50_000 : 1_000_000;
+    const count = ctx.quick ? 30_000 : 1_000_000;
     const publisher = new Child('zmq-pub.ts', [ENDPOINT]);
     try {
       await publisher.next('ready', 30_000);

@@ -8,7 +8,7 @@ import { terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { consoleEnv } from './lib/console-env.js';
 
-export const RENDER_HOSTS = { mainpc: '127.0.0.89', pc2: '127.0.0.90' };
+export const RENDER_HOSTS = { mainpc: '127.0.81.9', pc2: '127.0.81.10' };
 const FLOODERS = ['mainpc/MainAgent001', 'mainpc/MainAgent002', 'pc2/Pc2Agent001', 'pc2/Pc2Agent002'];
 const FLOOD_RATE = 20_000;
 
@@ -46,8 +46,8 @@ export const render: Figure = {
   id: 'render',
   title: 'Render',
   async run(ctx): Promise<Row[]> {
-    const steadyMs = ctx.quick ? 2500 : 8000;
-    const floodMs = ctx.quick ? 3000 : 8000;
+    const steadyMs = ctx.quick ? 1500 : 5000;
+    const floodMs = ctx.quick ? 2000 : 5000;
     const fleet = writeFleet(ctx.tmp, 100, RENDER_HOSTS, 24000);
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);
     const results: Record<string, RenderResult & { sent: number; simDropped: number }> = {};
@@ -55,7 +55,7 @@ export const render: Figure = {
       const ready = await sim.next('ready', 60_000);
       ctx.log(`render: sim with ${ready.up} agents; ${steadyMs} ms of frames, then ${floodMs} ms of a ${FLOOD_RATE.toLocaleString('en-US')}/s flood; baseline then opsdeck`);
       for (const mode of ['baseline', 'opsdeck']) {
-        const child = new Child('render.tsx', [mode, JSON.stringify(fleet), String(steadyMs), String(floodMs)], { env: terminalEnv(consoleEnv()) });
+        const child = new Child('render.tsx', [mode, JSON.stringify(fleet), String(steadyMs), String(floodMs), String(ctx.quick ? 4000 : 15_000)], { env: terminalEnv(consoleEnv()) });
         try {
           await child.next('flood', 60_000 + steadyMs);
           const before = (await control(sim, { fault: 'status' })) as unknown as BusStatus;

@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           smoke run (CI: checks that it runs, not the numbers)
 //   npm run bench -- --json FILE       where to write the results (default bench/results/latest.json)
 //   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle, startup
-//   npm run bench -- --runs N          runs per side in the A/B alternation (default 2, quick 1)
+//   npm run bench -- --runs N          opsdeck runs per ingest mode, each bracketed by baseline runs (A B A ...; default 1)
 //   npm run bench -- --compare FILE    print an earlier run's figures beside this one's
 //
 // The lint benchmark is separate: node --import tsx bench/lint.ts [files] [workers].
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const started = Date.now();
   const tmp = mkdtempSync(join(tmpdir(), 'opsdeck-bench-'));
-  const runs = args.runs ?? (args.quick ? 1 : 2);
+  const runs = args.runs ?? 1;
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const warning = distWarning();
   if (warning) log(`warning: ${warning}`);
