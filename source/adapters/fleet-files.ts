@@ -1,6 +1,6 @@
 // Reads fleet config files from disk and hands their text to the pure loader. Also knows where
 // the fleet keeps its files inside an upstream checkout (design.md, "Fleet definition").
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadParsed } from '../core/fleet/load.js';
 import type { Diagnostic, LoadResult, Machine } from '../core/fleet/model.js';
@@ -8,15 +8,46 @@ import { hasErrors } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
 
+/** Far above any fleet config (the real ones are tens of KB); a device or a log file is not one. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** The file's text, refusing past `MAX_CONFIG_BYTES` (`/dev/zero` would otherwise eat all memory). */
+function readCapped(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(1024 * 1024, MAX_CONFIG_BYTES + 1 - size));
+      const n = readSync(fd, chunk, 0, chunk.length, null);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      size += n;
+      if (size > MAX_CONFIG_BYTES) throw Object.assign(new Error('too large'), { code: 'EFBIG' });
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads a file into a parsed source; an unreadable file becomes an error diagnostic, not a throw. */
 export function readSource(file: string): ParsedSource {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readCapped(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String((error as Error).message);
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : code === 'EFBIG'
+              ? `larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: not a fleet config`
+              : String((error as Error).message);
     return {
       file,
       data: undefined,
