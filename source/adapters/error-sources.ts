@@ -54,6 +54,8 @@ export interface NatsErrorOptions {
   replayMs?: number;
   /** How often to look for error streams while there are none. */
   retryMs?: number;
+  /** How often to look for new error streams once consuming (a stream fix, a library creating its own). */
+  rescanMs?: number;
 }
 
 export interface NatsErrorFeed {
@@ -88,7 +90,9 @@ const agentOf = (subject: string, headers?: { get(k: string): string }): string 
  * Consumes every error stream. With `durable`, a pull consumer per stream (acked, so the
  * position survives restarts); without, ordered consumers (live view only). Until the server
  * has an error stream (the fleet creates it on first publish), a core subscription on
- * errors.> stands in, and the streams are looked for again every few seconds.
+ * errors.> stands in, and the streams are looked for again every few seconds. Once consuming,
+ * new error streams (`opsdeck errorbus fix-streams` creating ERRORS) are picked up too, and a
+ * stream that was deleted and created again is consumed again.
  */
 export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
   const feeds: ConsumerMessages[] = [];
@@ -117,6 +121,12 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     store.nats(subject, data, machine, Date.now(), bridgeMarkOf(headers));
   };
 
+  const again = (ms: number) => {
+    if (stopped) return;
+    retry = setTimeout(() => void attach().catch(() => again(ms)), ms);
+    retry.unref();
+  };
+
   const attach = async (): Promise<void> => {
     if (stopped) return;
     let streams: string[] = [];
@@ -133,8 +143,7 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
           for await (const m of sub) ingest(m.subject, m.data, m.headers);
         })().catch(() => {});
       }
-      retry = setTimeout(() => void attach(), options.retryMs ?? 2000);
-      retry.unref();
+      again(options.retryMs ?? 2000);
       return;
     }
     core?.unsubscribe();
@@ -142,6 +151,7 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
     for (const stream of streams) {
+      if (found.includes(stream) || stopped) continue;
       // The filter errors.> covers the whole stream only when every subject of it is under errors.>.
       const subjects = (await jsm.streams.info(stream)).config.subjects ?? [];
       const seq = { tracked: subjects.length > 0 && subjects.every((s) => subjectWithin(s, 'errors.>')), track: newSeqTrack() };
@@ -173,6 +183,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
         });
       }
       const messages = await consumer.consume({ max_messages: 1000 });
+      if (stopped) {
+        await messages.close().catch(() => {});
+        return;
+      }
       feeds.push(messages);
       found.push(stream);
       void (async () => {
@@ -184,14 +198,22 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
             ackTurn ??= setImmediate(flushAcks);
           }
         }
-      })().catch(() => {});
+      })()
+        .catch(() => {})
+        .finally(() => {
+          // Ended without stop(): the stream is gone; the next scan attaches to it again if it is back.
+          if (stopped) return;
+          found.splice(found.indexOf(stream), 1);
+          feeds.splice(feeds.indexOf(messages), 1);
+        });
     }
+    again(options.rescanMs ?? 3000);
   };
   await attach();
 
   return {
     streams: found,
-    mode: () => (found.length > 0 ? 'jetstream' : 'core'),
+    mode: () => (found.length > 0 && !core ? 'jetstream' : 'core'),
     sequences: () => [...tracks].map(([stream, s]) => ({ stream, tracked: s.tracked, ...s.track })),
     async stop() {
       stopped = true;

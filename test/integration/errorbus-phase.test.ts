@@ -223,6 +223,12 @@ describe('error-bus phases against the sim', { skip }, () => {
     for (const name of ['ERRORS', 'ERROR_STREAM']) {
       await assert.rejects(jsm.streams.add({ name, subjects: ['errors.>'] }), /subjects overlap/);
     }
+    // A console that has been running all along: it must follow the fix to the new stream.
+    const console = startDataPlane({ machines: machines(), nats: url, live: false });
+    stops.push(() => console.stop());
+    await until('console consuming AGENT_ERRORS', () =>
+      console.natsFeed()?.streams.includes('AGENT_ERRORS'),
+    );
     const blocked = await advance(DUAL);
     assert.equal(blocked.code, 1, blocked.out + blocked.err);
     assert.match(blocked.out, /pass {2}NATS reachable from this console/);
@@ -280,6 +286,25 @@ describe('error-bus phases against the sim', { skip }, () => {
       state: 'set',
     });
     await until('sim in phase 1', () => sim.phase.phase === 1, 2000);
+
+    await until(
+      'the running console consumes ERRORS',
+      () => console.natsFeed()?.streams.includes('ERRORS'),
+      6000,
+    );
+    assert.ok((await sim.control({ fault: 'error', agent: 'Delta', message: 'after the fix' })).ok);
+    await until(
+      'the error through ERRORS',
+      () =>
+        console
+          .natsFeed()!
+          .sequences()
+          .some((q) => q.stream === 'ERRORS' && q.delivered > 0) &&
+        console.errors
+          .flush()
+          .rows.some((r) => r.event.message.includes('after the fix') && r.bus === 'both'),
+    );
+    await console.stop();
   });
 
   test('1 -> 2: a hole in the stream fails the continuity check (console view, replaying history)', async () => {
