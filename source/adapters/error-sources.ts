@@ -92,7 +92,7 @@ const agentOf = (subject: string, headers?: { get(k: string): string }): string 
  * has an error stream (the fleet creates it on first publish), a core subscription on
  * errors.> stands in, and the streams are looked for again every few seconds. Once consuming,
  * new error streams (`opsdeck errorbus fix-streams` creating ERRORS) are picked up too, and a
- * stream that was deleted and created again is consumed again.
+ * stream whose consumer ended (the stream went away) is looked for again.
  */
 export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
   const feeds: ConsumerMessages[] = [];
@@ -203,8 +203,8 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
         .finally(() => {
           // Ended without stop(): the stream is gone; the next scan attaches to it again if it is back.
           if (stopped) return;
-          found.splice(found.indexOf(stream), 1);
-          feeds.splice(feeds.indexOf(messages), 1);
+          if (found.includes(stream)) found.splice(found.indexOf(stream), 1);
+          if (feeds.includes(messages)) feeds.splice(feeds.indexOf(messages), 1);
         });
     }
     again(options.rescanMs ?? 3000);
