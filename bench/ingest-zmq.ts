@@ -9,7 +9,7 @@ import type { Figure, Row } from './lib/report.js';
 export const ENDPOINT = 'tcp://127.0.81.1:17150';
 
 /** RSS of opsdeck's ingest process before and after its frames (figure 5 reads it). */
-export let lastIngestRss: { before: number; after: number; afterGc: number; count: number } | undefined;
+export let lastIngestRss: { before: number; after: number; afterGc: number; heapAfterGc: number; rate: number; count: number } | undefined;
 
 export const ingestZmq: Figure = {
   id: 'ingest-zmq',
@@ -22,7 +22,7 @@ export const ingestZmq: Figure = {
       ctx.log(`ZMQ ingest: ${count.toLocaleString('en-US')} frames per run (mean ${meanBytes(zmqTemplates(1))} bytes), ${ctx.runs} run(s) per side`);
       const runs = await alternate(ctx, 'zmq-bare', 'zmq-opsdeck', { target: ENDPOINT, count, publisher });
       const last = runs.opsdeck[runs.opsdeck.length - 1]!;
-      lastIngestRss = { before: last.rssBefore, after: last.rssAfter, afterGc: last.rssAfterGc, count: last.received };
+      lastIngestRss = { before: last.rssBefore, after: last.rssAfter, afterGc: last.rssAfterGc, heapAfterGc: last.heapAfterGc, rate: last.rate, count: last.received };
       const row = ingestRow('ingest.zmq', 'ZMQ ingest (SUB->store)', runs, 'bare zeromq.js Subscriber loop that only counts (same socket options as zmqErrors)', [
         'pre-buffered drain: the publisher (XPUB, no send limit, its own process) sends every frame while the consumer holds its loop; then the consumer drains; timed from its first to its last message',
       ]);

@@ -16,6 +16,8 @@ export interface TrialResult {
   rssBefore: number;
   rssAfter: number;
   rssAfterGc: number;
+  heapAfter: number;
+  heapAfterGc: number;
   counters?: { received: { zmq: number; nats: number }; malformed: number; dropped: number; [k: string]: unknown };
   rows?: number;
   /** Publisher's own send rate for this run (msgs/s), when a publisher fed it. */
@@ -133,6 +135,7 @@ const brief = (r: TrialResult) => ({
   elapsedMs: round(r.elapsedMs, 1),
   cpuUsPerMsg: round((r.cpuMs * 1000) / Math.max(1, r.received), 2),
   rssMb: { before: round(r.rssBefore, 1), after: round(r.rssAfter, 1), afterGc: round(r.rssAfterGc, 1) },
+  heapUsedMb: { after: round(r.heapAfter, 1), afterGc: round(r.heapAfterGc, 1) },
   ...(r.sendRate ? { publisherRate: round(r.sendRate, 0) } : {}),
   ...(r.counters ? { counters: r.counters, rows: r.rows } : {}),
 });

@@ -206,11 +206,13 @@ childMain(async () => {
   clearInterval(watchdog);
   const elapsedMs = meter.endAt - meter.t0;
   const rssAfter = rssMb();
+  const heapAfter = process.memoryUsage().heapUsed / 2 ** 20;
   // Let the store's last notification fire, so its counters are final.
   await new Promise((r) => setTimeout(r, 150));
   const counters = store ? structuredClone(store.flush().counters) : undefined;
   global.gc?.();
   const rssAfterGc = rssMb();
+  const heapAfterGc = process.memoryUsage().heapUsed / 2 ** 20;
   toParent({
     type: 'result',
     mode,
@@ -223,6 +225,8 @@ childMain(async () => {
     rssBefore: meter.rssBefore,
     rssAfter,
     rssAfterGc,
+    heapAfter,
+    heapAfterGc,
     ...(counters ? { counters, rows: store!.getSnapshot().rows.length } : {}),
   });
   await cleanup();
