@@ -16,7 +16,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
-import { BIN, ROOT, tempDir } from './helpers.js';
+import { BIN, host, ROOT, tempDir } from './helpers.js';
 
 const tmp = tempDir('config');
 after(() => tmp.remove());
@@ -32,7 +32,7 @@ const file = (name: string, text: string) => {
   return path;
 };
 const pc2 = file('pc2.yaml', GOOD_PC2);
-const env = { PATH: process.env.PATH, MAINPC_IP: '127.0.0.99', PC2_IP: '127.0.0.99' };
+const env = { PATH: process.env.PATH, MAINPC_IP: host(99), PC2_IP: host(99) };
 
 /** The command in this process (commander, the loader, the action): its own time, no start-up. */
 async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {

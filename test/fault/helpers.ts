@@ -1,5 +1,23 @@
-// Shared by the fault-injection suite: small fleets on addresses of our own (127.0.0.9x, so
-// other test files can run at the same time), waiting, tmux on a private socket, process trees.
+// The fault-injection suite (issue 7 part 2): each case injects a fault into real processes
+// and sockets (nats-server, ZeroMQ, HTTP, the real binary in tmux) and asserts nothing was lost
+// or corrupted. Cases already covered elsewhere are not repeated:
+//   NATS killed and restarted mid-stream, every JetStream message in the store exactly once
+//                               test/integration/data-plane.test.ts
+//   fd flat over 10,000 ZMQ timeouts; one wedged / one garbage probe
+//                               test/integration/health-probe.test.ts
+//   alias bomb, duplicate keys, wrong types in the loader   test/core/fleet-bad-input.test.ts
+//   unreadable config (EACCES), disk full during migrate, two migrates at once
+//                               test/cli/config.test.ts, test/cli/migrate.test.ts,
+//                               test/adapters/atomic-file.test.ts
+//   token skew / expiry         test/security/token.test.ts
+// Here: hostile-frames (11,000 malformed / 1 MiB / binary / escape frames, screen and tmux),
+// stuck-agents (wedged, garbage, late; ZMQ and HTTP; fds), zmq-gap (publisher restarted or
+// frozen: the gap is a row), nats-console (the console through a NATS kill and an absent
+// server; status too), signals-console and signals-demo (SIGTERM, SIGHUP, a real hang-up:
+// clean exit, nothing orphaned), config-faults (the binary's side of bad config files).
+//
+// This file: small fleets on loopback addresses of our own, waiting, tmux on a private socket,
+// process trees.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +35,16 @@ export const NEEDS_NATS: string | false = NATS_BIN ? false : `nats-server not in
 export const NEEDS_TMUX_NATS: string | false = !HAS_TMUX ? 'tmux not installed (scripts/install-system-deps.sh installs it)' : NEEDS_NATS;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Loopback addresses of this test file's own: 127.N.0.x with N from the pid (each test file runs
+ * in its own process). Fixed ports on them clash neither with another run of the suite at the
+ * same time (another engineer's `npm test`) nor with the other tests' fixed 127.0.0.x.
+ */
+export const NET = `127.${100 + (process.pid % 150)}.0`;
+export const host = (n: number): string => `${NET}.${n}`;
+/** A string as a RegExp source. */
+export const re = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, detail?: () => string): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -14,9 +14,9 @@ import { Publisher } from 'zeromq';
 import { startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
 import { Errors } from '../../source/screens/errors.js';
 import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
-import { consoleCommand, NATS_BIN, NEEDS_NATS, NEEDS_TMUX_NATS, sleep, tempDir, Tmux, until, writeFleet } from './helpers.js';
+import { consoleCommand, host, NATS_BIN, NEEDS_NATS, NEEDS_TMUX_NATS, re, sleep, tempDir, Tmux, until, writeFleet } from './helpers.js';
 
-const HOSTS = { mainpc: '127.0.0.91', pc2: '127.0.0.92' };
+const HOSTS = { mainpc: host(91), pc2: host(92) };
 const tmp = tempDir('hostile');
 const fleet = writeFleet(tmp.dir, HOSTS);
 const cleanups: Array<() => unknown> = [];
@@ -251,7 +251,7 @@ describe('hostile frames on the real console (tmux)', { skip: NEEDS_TMUX_NATS },
     const args = ['console', '--mainpc', sub.files.mainpc, '--pc2', sub.files.pc2, '--nats', server.url, '--interval', '500'];
     tmux.run('new-session', '-d', '-s', 'ops', '-x', '160', '-y', '40', '-e', `MAINPC_IP=${HOSTS.mainpc}`, '-e', `PC2_IP=${HOSTS.pc2}`, '-e', `OPSDECK_CONFIG_DIR=${tmp.dir}`, '-e', `OPSDECK_AUDIT=${join(tmp.dir, 'audit.jsonl')}`, '-e', 'TERM=xterm-256color', consoleCommand(args));
     cleanups.push(() => tmux.kill());
-    await tmux.until('the console', (t) => /PC2 127\.0\.0\.92/.test(t));
+    await tmux.until('the console', (t) => new RegExp(`PC2 ${re(HOSTS.pc2)}`).test(t));
   });
 
   test('escape sequences in every field: no title change, no clipboard write, the console stays up', async () => {

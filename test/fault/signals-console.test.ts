@@ -11,9 +11,9 @@ import { encodePhase, PHASE_BUCKET, PHASE_KEY } from '../../source/core/errorbus
 import type { SimOverrides } from '../../source/sim/overrides.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import { freePort, startNatsServer } from '../../source/adapters/nats-server.js';
-import { alive, BIN, consoleCommand, descendants, NATS_BIN, NEEDS_TMUX_NATS, processes, tempDir, Tmux, until, writeFleet } from './helpers.js';
+import { alive, BIN, consoleCommand, descendants, host, NATS_BIN, NEEDS_TMUX_NATS, processes, re, tempDir, Tmux, until, writeFleet } from './helpers.js';
 
-const HOSTS = { mainpc: '127.0.0.87', pc2: '127.0.0.88' };
+const HOSTS = { mainpc: host(87), pc2: host(88) };
 const tmp = tempDir('sig');
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -33,7 +33,7 @@ async function consoleUnderFlood(tag: string, nats: string, files: { mainpc: str
   cleanups.push(() => tmux.kill());
   const args = ['console', '--mainpc', files.mainpc, '--pc2', files.pc2, '--nats', nats, '--interval', '500'];
   tmux.run('new-session', '-d', '-s', 'ops', '-x', '160', '-y', '40', '-e', `MAINPC_IP=${HOSTS.mainpc}`, '-e', `PC2_IP=${HOSTS.pc2}`, '-e', `OPSDECK_CONFIG_DIR=${dir}`, '-e', `OPSDECK_AUDIT=${join(dir, 'audit.jsonl')}`, '-e', 'TERM=xterm-256color', consoleCommand(args));
-  await tmux.until('the console, connected', (t) => /NATS connected/.test(t) && /MAINPC 127\.0\.0\.87 +2 agents 2 ok/.test(t), 15_000);
+  await tmux.until('the console, connected', (t) => /NATS connected/.test(t) && new RegExp(`MAINPC ${re(HOSTS.mainpc)} +2 agents 2 ok`).test(t), 15_000);
   const shell = Number(tmux.display('#{pane_pid}'));
   const table = processes();
   const pid = descendants(shell, table).find((p) => table.get(p)!.argv.includes(BIN) && table.get(p)!.argv.includes('console'));
@@ -48,7 +48,7 @@ async function assertCleanExit(tmux: Tmux, pid: number, shell: number, sent: num
   const took = Date.now() - sent;
   assert.match(text, /EXIT=0/);
   assert.match(text, /TTY= icanon echo/, 'the terminal is back in cooked mode with echo');
-  assert.doesNotMatch(text, /MAINPC 127\.0\.0\.87/, 'the console screen is gone');
+  assert.doesNotMatch(text, new RegExp(`MAINPC ${re(HOSTS.mainpc)}`), 'the console screen is gone');
   assert.equal(tmux.display('#{alternate_on}'), '0', 'the alternate screen was left');
   assert.equal(tmux.display('#{cursor_flag}'), '1', 'the cursor is shown');
   assert.equal(alive(pid), false, 'the console process is gone');
@@ -82,7 +82,7 @@ describe('signals to the console during a flood (tmux)', { skip: NEEDS_TMUX_NATS
       process.kill(pid, signal);
       const took = await assertCleanExit(tmux, pid, shell, sent);
       t.diagnostic(`shut down in ${took} ms`);
-      assert.ok(took < 5000, `shut down in ${took} ms`);
+      assert.ok(took < 10_000, `shut down in ${took} ms`);
       await sim.control({ fault: 'clear' });
       tmux.kill();
     });
@@ -106,6 +106,6 @@ describe('SIGTERM while the console has lost its nats-server (tmux)', { skip: NE
     process.kill(pid, 'SIGTERM');
     const took = await assertCleanExit(tmux, pid, shell, sent);
     t.diagnostic(`shut down in ${took} ms`);
-    assert.ok(took < 5000, `shut down in ${took} ms`);
+    assert.ok(took < 10_000, `shut down in ${took} ms`);
   });
 });

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Request } from 'zeromq';
-import { alive, BIN, consoleCommand, descendants, NEEDS_TMUX_NATS, processes, sleep, tempDir, Tmux, until } from './helpers.js';
+import { alive, BIN, consoleCommand, descendants, host, NEEDS_TMUX_NATS, processes, re, sleep, tempDir, Tmux, until } from './helpers.js';
 
-const HOSTS = 'mainpc=127.0.0.97,pc2=127.0.0.98';
+const HOSTS = `mainpc=${host(97)},pc2=${host(98)}`;
 const tmp = tempDir('demo');
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -45,7 +45,7 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   cleanups.push(() => tmux.kill());
   const env = ['-e', `OPSDECK_CONFIG_DIR=${join(tmp.dir, tag)}`, '-e', `OPSDECK_AUDIT=${join(tmp.dir, tag, 'audit.jsonl')}`, '-e', 'TERM=xterm-256color'];
   tmux.run('new-session', '-d', '-s', 'ops', '-x', '160', '-y', '40', ...env, consoleCommand(['demo', '--hosts', HOSTS, '--interval', '1000']));
-  await tmux.until('the demo fleet, healthy', (t) => /NATS connected/.test(t) && /MAINPC 127\.0\.0\.97 +\d+ agents/.test(t) && /PC2 127\.0\.0\.98 +\d+ agents/.test(t), 30_000);
+  await tmux.until('the demo fleet, healthy', (t) => /NATS connected/.test(t) && new RegExp(`MAINPC ${re(host(97))} +\\d+ agents`).test(t) && new RegExp(`PC2 ${re(host(98))} +\\d+ agents`).test(t), 30_000);
   const shell = Number(tmux.display('#{pane_pid}'));
   const table = processes();
   const below = descendants(shell, table);
@@ -64,7 +64,7 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   const status = (await control(endpoint, { fault: 'status' })) as unknown as { machines: { id: string; agents: { name: string; status: string; variant: string }[] }[] };
   for (const m of status.machines) {
     for (const a of m.agents.filter((x) => x.status === 'up' && x.variant !== 'none').slice(0, 2)) {
-      assert.ok((await control(endpoint, { fault: 'flood', agent: `${m.id}/${a.name}`, rate: 1000, seconds: 30 })).ok);
+      assert.ok((await control(endpoint, { fault: 'flood', agent: `${m.id}/${a.name}`, rate: 400, seconds: 30 })).ok);
     }
   }
   const tree = descendants(shell);
@@ -74,7 +74,7 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
     const store = natsStore(log);
     if (store) rmSync(store, { recursive: true, force: true });
   });
-  await tmux.until('the flood on screen', (t) => Number(/received zmq (\d+)/.exec(t)?.[1] ?? 0) > 2000, 15_000);
+  await tmux.until('the flood on screen', (t) => Number(/received zmq (\d+)/.exec(t)?.[1] ?? 0) > 1000, 15_000);
   return { tmux, shell, console: consolePid, sim, nats, log, tree };
 }
 

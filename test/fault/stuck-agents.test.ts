@@ -12,9 +12,9 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { Reply } from 'zeromq';
 import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
-import { fdCount, sleep } from './helpers.js';
+import { fdCount, host, sleep } from './helpers.js';
 
-const HOST = '127.0.0.99';
+const HOST = host(99);
 const TIMEOUT = 25;
 const cleanups: Array<() => unknown> = [];
 after(async () => {

@@ -13,9 +13,9 @@ import type { SimOverrides } from '../../source/sim/overrides.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 import { startDataPlane } from '../../source/stores/data-plane.js';
-import { ROOT, sleep, tempDir, until, writeFleet } from './helpers.js';
+import { host, re, ROOT, sleep, tempDir, until, writeFleet } from './helpers.js';
 
-const HOSTS = { mainpc: '127.0.0.93', pc2: '127.0.0.94' };
+const HOSTS = { mainpc: host(93), pc2: host(94) };
 const tmp = tempDir('gap');
 const cleanups: Array<() => unknown> = [];
 after(async () => {
@@ -52,7 +52,7 @@ describe('ZMQ publisher machine restarted', () => {
     await simB.stop(); // every socket of PC2 closed: the machine is gone
     const gapOpen = await until('the gap row', () => snap().rows.find((r) => r.gap && r.event.machine === 'pc2'));
     assert.equal(snap().zmqLinks.pc2!.connected, false);
-    assert.match(gapOpen.event.message, /^no connection to pc2's error bus 127\.0\.0\.94:7150: whatever is published meanwhile is lost$/);
+    assert.match(gapOpen.event.message, new RegExp(`^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150: whatever is published meanwhile is lost$`));
     // MainPC goes on meanwhile, without a gap of its own.
     for (let i = 0; i < 10; i++) await publish(simA, 'Alpha', `during ${i}`);
     await until('MainPC errors during PC2 outage', () => shows('during 9'));
@@ -69,7 +69,7 @@ describe('ZMQ publisher machine restarted', () => {
     assert.ok(gap.gap!.to !== undefined, 'closed once PC2 was back');
     const ms = gap.gap!.to! - gap.gap!.from;
     assert.ok(gap.gap!.from >= down && gap.gap!.to! >= up - 50 && gap.gap!.to! <= up + 1000, `gap ${gap.gap!.from - down}..${gap.gap!.to! - up} ms around the outage`);
-    assert.match(gap.event.message, new RegExp(`^no connection to pc2's error bus 127\\.0\\.0\\.94:7150 for ${(ms / 1000).toFixed(1).replace('.', '\\.')} s: whatever was published meanwhile was lost$`));
+    assert.match(gap.event.message, new RegExp(`^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for ${(ms / 1000).toFixed(1).replace('.', '\\.')} s: whatever was published meanwhile was lost$`));
     assert.ok(ms >= 1200, `gap ${ms} ms`);
     // In the stream where it happened: after every "before", before every "after".
     const at = (m: string) => s.rows.findIndex((r) => r.event.message === m);
@@ -86,7 +86,7 @@ describe('ZMQ publisher machine restarted', () => {
     const { lastFrame, unmount } = render(<ErrorPane rows={s.rows} counters={s.counters} cursor={0} focused={false} width={170} height={40} now={Date.now()} paused={false} filter="" />);
     const frame = lastFrame() ?? '';
     unmount();
-    assert.match(frame, /pc2 +zmq bus +WARN +zmq +no connection to pc2's error bus 127\.0\.0\.94:7150 for \d+\.\d s/);
+    assert.match(frame, new RegExp(`pc2 +zmq bus +WARN +zmq +no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for \\d+\\.\\d s`));
   });
 });
 
