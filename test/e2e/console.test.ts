@@ -22,7 +22,7 @@ const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args]
 const screen = () => tmux('capture-pane', '-p', '-t', 'ops');
 const keys = (...k: string[]) => tmux('send-keys', '-t', 'ops', ...k);
 
-async function until(what: string, ok: (text: string) => boolean, timeoutMs = 10_000): Promise<string> {
+async function until(what: string, ok: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
   const end = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < end) {
@@ -74,7 +74,7 @@ describe('console end to end (tmux)', { skip }, () => {
   test('killing an agent in the sim turns its row unreachable', async () => {
     const r = await sim.control({ fault: 'kill', agent: 'Bravo' });
     assert.ok(r.ok, r.error);
-    await until('Bravo down', (t) => /○ DOWN +Bravo/.test(t), 5000);
+    await until('Bravo down', (t) => /○ DOWN +Bravo/.test(t), 10_000);
     await sim.control({ fault: 'restart', agent: 'Bravo' });
   });
 
@@ -111,8 +111,9 @@ describe('console end to end (tmux)', { skip }, () => {
   test('an action from the keyboard: preview, confirm on its target, run, verify, audit', async () => {
     keys('5');
     await until('actions', (t) => t.includes('Throttle PC2: level 1 soft'));
-    keys('j');
-    keys('j');
+    // By name through the palette: the list's order changes as actions are added.
+    keys(':');
+    keys('-l', 'throttle level 1');
     keys('Enter');
     const preview = await until('preview', (t) => /Run "Set pc2 throttle to level 1 \(soft\) on pc2/.test(t));
     assert.match(preview, /request opsdeck\.pc2\.control \{"action":"set_throttle","level":1/);
