@@ -62,10 +62,13 @@ export async function natsOf(ctx: ErrorBusContext): Promise<NatsConnection> {
   if (!link) throw new Error('NATS is off: pass --nats URL (or set NATS_SERVERS / NATS_URL)');
   if (link.nc && !link.nc.isClosed()) return link.nc;
   const timeout = ctx.connectTimeoutMs ?? 5000;
+  // A timer that holds the process: the link's own retry timers do not, and a CLI waiting on
+  // nothing else would otherwise end mid-await.
+  let timer: NodeJS.Timeout | undefined;
   const nc = await Promise.race([
     link.connection(),
-    new Promise<undefined>((r) => setTimeout(() => r(undefined), timeout).unref()),
-  ]);
+    new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), timeout))),
+  ]).finally(() => clearTimeout(timer));
   if (!nc) {
     const s = link.getSnapshot();
     throw new Error(

@@ -5,7 +5,8 @@
 // wins), 7150 refused on both machines after 2 -> 3, and every change in the audit log.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +31,10 @@ import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
 
 const NATS_BIN = findNatsServer();
+const BIN = join(import.meta.dirname, '../../bin/opsdeck.js');
+const NO_DIST = existsSync(join(import.meta.dirname, '../../dist/cli.js'))
+  ? false
+  : 'dist/ is not built (npm test builds it)';
 const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 // Our own loopback addresses: other test files run sims at the same time.
 const HOSTS = { mainpc: '127.0.0.51', pc2: '127.0.0.52' };
@@ -213,6 +218,20 @@ describe('error-bus phases against the sim', { skip }, () => {
     ]);
     assert.equal(bad.code, 2);
     assert.match(bad.err, /--observe: expected a duration/);
+  });
+
+  test('the real binary: show --json; an unreachable NATS exits 1', { skip: NO_DIST }, () => {
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [BIN, 'errorbus', 'phase', 'show', ...args], {
+        encoding: 'utf8',
+        env: { ...process.env, ...ENV },
+      });
+    const shown = run('--json', '--nats', url);
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.equal(JSON.parse(shown.stdout).phase, 0);
+    const dead = run('--nats', 'nats://127.0.0.51:1', '--connect-timeout', '300ms');
+    assert.equal(dead.status, 1, dead.stderr);
+    assert.match(dead.stderr, /not reachable within 300 ms/);
   });
 
   test('0 -> 1 is blocked while the errors are split over overlapping streams, until fix-streams', async () => {
