@@ -7,6 +7,7 @@
 //   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle, startup
 //   npm run bench -- --runs N          opsdeck runs per ingest mode, each bracketed by baseline runs (A B A ...; default 1)
 //   npm run bench -- --compare FILE    print an earlier run's figures beside this one's
+//   npm run bench -- --note TEXT       a word about the machine, kept in the JSON
 //
 // The lint benchmark is separate: node --import tsx bench/lint.ts [files] [workers].
 import { execFileSync } from 'node:child_process';
@@ -30,6 +31,7 @@ interface Args {
   only?: string[];
   runs?: number;
   compare?: string;
+  note?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -46,6 +48,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--only') args.only = value().split(',');
     else if (a === '--runs') args.runs = Number(value());
     else if (a === '--compare') args.compare = value();
+    else if (a === '--note') args.note = value();
     else if (a === '--help' || a === '-h') {
       process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
       process.exit(0);
@@ -128,7 +131,7 @@ async function main(): Promise<void> {
     quick: args.quick,
     runsPerSide: runs,
     durationS: Math.round(durationS * 10) / 10,
-    machine: machine(),
+    machine: { ...machine(), ...(args.note ? { note: args.note } : {}) },
     git: { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--', 'source', 'bench') !== '' },
     ...(warning ? { warning } : {}),
     failures,

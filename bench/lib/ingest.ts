@@ -1,6 +1,6 @@
 // Ingest trials shared by the ZMQ and NATS figures: one consumer process per run, the bare loop
 // and opsdeck's path alternating (A/B/A/B) so drift cancels, the median of each side reported.
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Child, median, round, sleep } from './harness.js';
 import type { FigureContext, Row } from './report.js';
@@ -32,6 +32,8 @@ export interface TrialSetup {
   count: number;
   /** A publisher fills the pipe while the consumer's loop is held (pre-buffered drain); absent: the data is already there (a stream). */
   publisher?: Child;
+  /** Fill and drain in chunks of this many (below the receiver's high-water mark). Default: all at once. */
+  chunk?: number;
 }
 
 /**
@@ -52,18 +54,31 @@ export async function trial(ctx: FigureContext, mode: string, setup: TrialSetup)
 }
 
 async function attempt(ctx: FigureContext, mode: string, setup: TrialSetup): Promise<TrialResult> {
-  const go = join(ctx.tmp, `go-${mode}-${Date.now()}`);
-  rmSync(go, { force: true });
-  const consumer = new Child('consumer.ts', [mode, setup.target, String(setup.count), ...(setup.publisher ? [go] : [])], { execArgv: ['--expose-gc'] });
+  const sync = join(ctx.tmp, `sync-${mode}-${Date.now()}`);
+  const chunk = setup.chunk ?? setup.count;
+  const consumer = new Child('consumer.ts', [mode, setup.target, String(setup.count), ...(setup.publisher ? [sync, String(chunk)] : [])], { execArgv: ['--expose-gc'] });
+  // The consumer says it holds again by a file (it cannot talk while its loop is held).
+  const held = async (k: number) => {
+    while (!existsSync(`${sync}.wait.${k}`)) {
+      if (consumer.proc.exitCode !== null || consumer.proc.signalCode !== null) throw new Error(`bench child consumer.ts ${mode} exited (code null) before chunk ${k}`);
+      await sleep(2);
+    }
+  };
   try {
     await consumer.next('ready', 60_000);
     let sendRate: number | undefined;
     if (setup.publisher) {
       await sleep(300); // the consumer is now holding its loop
-      setup.publisher.send({ type: 'run', count: setup.count });
-      const sent = await setup.publisher.next('sent', 600_000);
-      sendRate = (setup.count / (sent.ms as number)) * 1000;
-      writeFileSync(go, '');
+      let sentMs = 0;
+      for (let k = 0, offset = 0; offset < setup.count; k++) {
+        if (k > 0) await held(k);
+        const n = Math.min(chunk, setup.count - offset);
+        setup.publisher.send({ type: 'run', count: n, offset, fresh: k === 0 });
+        sentMs += (await setup.publisher.next('sent', 600_000)).ms as number;
+        writeFileSync(`${sync}.go.${k}`, '');
+        offset += n;
+      }
+      sendRate = (setup.count / sentMs) * 1000;
     }
     const result = (await consumer.next('result', 600_000)) as unknown as TrialResult;
     await consumer.exit;
@@ -73,7 +88,6 @@ async function attempt(ctx: FigureContext, mode: string, setup: TrialSetup): Pro
     );
     return r;
   } finally {
-    rmSync(go, { force: true });
     await consumer.stop(2000);
   }
 }

@@ -4,14 +4,23 @@
 // Both count through the same Meter; the clock starts at the first message and stops at the
 // last, so start-up and connection set-up are outside the figure in both.
 import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Subscriber } from 'zeromq';
 import { natsErrors, zmqErrors } from '../../source/adapters/error-sources.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 import { childMain, cpuMsSince, rssMb, toParent } from '../lib/harness.js';
 
-const [mode, target, expectedArg, goFile] = process.argv.slice(2) as [string, string, string, string | undefined];
+const [mode, target, expectedArg, sync, chunkArg] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined];
 const expected = Number(expectedArg);
+// Pre-buffered drain in chunks: after every `chunk` messages the consumer holds its loop again
+// (`<sync>.wait.<k>` tells the parent) until the publisher has sent the next chunk (`<sync>.go.<k>`).
+const chunk = Number(chunkArg ?? expected);
+const cell = new Int32Array(new SharedArrayBuffer(4));
+function hold(k: number): void {
+  if (!sync) return;
+  if (k > 0) writeFileSync(`${sync}.wait.${k}`, '');
+  while (!existsSync(`${sync}.go.${k}`)) Atomics.wait(cell, 0, 0, 1);
+}
 const STREAM = 'ERRORS';
 const REPLAY_MS = 3_600_000;
 
@@ -25,6 +34,9 @@ class Meter {
   private resolveDone: (lost: boolean) => void = () => {};
   readonly done = new Promise<boolean>((r) => (this.resolveDone = r));
 
+  /** Time spent holding between chunks (not consumer time). */
+  heldMs = 0;
+
   tick(): void {
     this.lastAt = performance.now();
     if (this.n++ === 0) {
@@ -32,6 +44,11 @@ class Meter {
       this.cpu0 = process.cpuUsage();
     }
     if (this.n === expected) this.finish(false);
+    else if (this.n % chunk === 0 && !this.finished) {
+      hold(this.n / chunk);
+      this.heldMs += performance.now() - this.lastAt;
+      this.lastAt = performance.now();
+    }
   }
 
   /** Messages counted when the run ended (more may trickle in after: a durable consumer keeps reading). */
@@ -194,17 +211,16 @@ childMain(async () => {
   global.gc?.();
   meter.rssBefore = rssMb();
   toParent({ type: 'ready' });
-  if (goFile) {
+  if (sync) {
     // Pre-buffered drain: hold this event loop (synchronously, so nothing is consumed) while
     // the publisher fills the pipe, then drain it. The publisher then costs this process no CPU.
     await new Promise((r) => setTimeout(r, 100));
-    const cell = new Int32Array(new SharedArrayBuffer(4));
-    while (!existsSync(goFile)) Atomics.wait(cell, 0, 0, 2);
+    hold(0);
   }
 
   const lost = await meter.done;
   clearInterval(watchdog);
-  const elapsedMs = meter.endAt - meter.t0;
+  const elapsedMs = meter.endAt - meter.t0 - meter.heldMs;
   const rssAfter = rssMb();
   const heapAfter = process.memoryUsage().heapUsed / 2 ** 20;
   // Let the store's last notification fire, so its counters are final.

@@ -21,10 +21,11 @@ childMain(async () => {
     if (m.type === 'stop') void nc.close().then(() => process.exit(0));
     if (m.type !== 'run') return;
     const count = Number(m.count);
+    const offset = Number(m.offset ?? 0);
     void (async () => {
       const started = performance.now();
       const n = templates.length;
-      for (let i = 0; i < count; i++) {
+      for (let i = offset; i < offset + count; i++) {
         const { t, subject, headers } = templates[i % n]!;
         const [body] = stamp(t, Math.floor(i / n));
         if (headers) nc.publish(subject, body, { headers });

@@ -37,11 +37,13 @@ childMain(async () => {
     }
     if (m.type !== 'run') return;
     const count = Number(m.count);
-    void nextSubscriber().then(async () => {
+    const offset = Number(m.offset ?? 0);
+    // A run's first chunk waits for that run's consumer; later chunks go to the same one.
+    void (m.fresh === false ? Promise.resolve() : nextSubscriber()).then(async () => {
       toParent({ type: 'sending' });
       const started = performance.now();
       const n = templates.length;
-      for (let i = 0; i < count; i++) await pub.send(stamp(templates[i % n]!, Math.floor(i / n)));
+      for (let i = offset; i < offset + count; i++) await pub.send(stamp(templates[i % n]!, Math.floor(i / n)));
       toParent({ type: 'sent', count, ms: performance.now() - started });
     });
   });
