@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Child, procCpuMs, procRssMb, round, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
-import { BIN, inPty, terminalEnv } from './lib/pty.js';
+import { BIN, inPty, noPty, terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { lastIngestRss } from './ingest-zmq.js';
 
@@ -18,6 +18,8 @@ export const idle: Figure = {
   id: 'idle',
   title: 'Idle',
   async run(ctx): Promise<Row[]> {
+    const why = noPty();
+    if (why) return [{ id: 'idle.cpu', figure: 'Idle CPU (2x50 agents, 2 s)', unit: '% core', opsdeck: NaN, notes: [`skipped: ${why}`] }];
     const windowMs = ctx.quick ? 5_000 : 60_000;
     const fleet = writeFleet(ctx.tmp, 50, IDLE_HOSTS, 25000);
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);

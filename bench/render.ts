@@ -55,7 +55,7 @@ export const render: Figure = {
       const ready = await sim.next('ready', 60_000);
       ctx.log(`render: sim with ${ready.up} agents; ${steadyMs} ms of frames, then ${floodMs} ms of a ${FLOOD_RATE.toLocaleString('en-US')}/s flood; baseline then opsdeck`);
       for (const mode of ['baseline', 'opsdeck']) {
-        const child = new Child('render.tsx', [mode, JSON.stringify(fleet), String(steadyMs), String(floodMs), String(ctx.quick ? 4000 : 15_000)], { env: terminalEnv(consoleEnv()) });
+        const child = new Child('render.tsx', [mode, JSON.stringify(fleet), String(steadyMs), String(floodMs), String(ctx.quick ? 4000 : 8000)], { env: terminalEnv(consoleEnv()) });
         try {
           await child.next('flood', 60_000 + steadyMs);
           const before = (await control(sim, { fault: 'status' })) as unknown as BusStatus;

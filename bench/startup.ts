@@ -3,13 +3,15 @@
 // screen's first pane). Baseline: `node -e ''` spawned the same way, from spawn to exit.
 import { median, round, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
-import { BIN, inPty, terminalEnv } from './lib/pty.js';
+import { BIN, inPty, noPty, terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 
 export const startup: Figure = {
   id: 'startup',
   title: 'Start-up',
   async run(ctx): Promise<Row[]> {
+    const why = noPty();
+    if (why) return [{ id: 'startup.first-frame', figure: 'Start-up to first frame', unit: 'ms', opsdeck: NaN, notes: [`skipped: ${why}`] }];
     const runs = ctx.quick ? 1 : 3;
     // Nothing listens there: the first frame must not wait for the fleet.
     const fleet = writeFleet(ctx.tmp, 50, { mainpc: '127.0.81.7', pc2: '127.0.81.8' }, 23000);

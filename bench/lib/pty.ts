@@ -1,6 +1,6 @@
 // The real binary in a pseudo-terminal: util-linux `script` gives the command a PTY (200x60 via
 // stty), so the console runs as on an operator's terminal. Output arrives on our pipe.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { ROOT, childPids } from './harness.js';
 
 export const BIN = `${ROOT}bin/opsdeck.js`;
@@ -10,6 +10,11 @@ export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', ...extra };
   for (const key of Object.keys(env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
   return env;
+}
+
+/** Why the PTY figures cannot run here, if they cannot (util-linux `script` is missing). */
+export function noPty(): string | undefined {
+  return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'util-linux `script` not found (apt-get install -y bsdutils)';
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
