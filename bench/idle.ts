@@ -90,7 +90,7 @@ export const idle: Figure = {
         ratioIs: 'after / before; bounded means it does not grow with the count',
         notes: [
           `opsdeck's ingest path (zmqErrors -> ErrorStore) from the ZMQ ingest figure, ${r.count.toLocaleString('en-US')} frames at its full drain rate (${Math.round(r.rate).toLocaleString('en-US')}/s); after a GC: RSS ${r.afterGc.toFixed(0)} MB, JS heap in use ${r.heapAfterGc.toFixed(0)} MB`,
-          `what stays: the ring (5,000 rows), the flood windows, and the dedup window: 5 s of errors, ~${Math.round(r.rate * 5).toLocaleString('en-US')} at that rate, so memory follows the rate, not the count; ZMQ's receive queue (up to 100,000 frames) is in the RSS too`,
+          `what stays: the ring (5,000 rows), the flood windows, and the dedup window: 5 s of errors, ~${Math.round(r.rate * 5).toLocaleString('en-US')} at that rate, so memory follows the rate, not the count; ZMQ's receive queue (up to 100,000 frames) is in the RSS too: the bare SUB loop ended at ${r.bareAfter.toFixed(0)} MB RSS after the same frames`,
         ],
         details: r,
       });
