@@ -59,7 +59,9 @@ const splitKey = (ch: string): readonly [string, KeyEvent] =>
   ch === '\r' || ch === '\n' ? ['', { return: true }] : ch === '\t' ? ['', { tab: true }] : ch === '\x7f' || ch === '\b' ? ['', { backspace: true }] : [ch, {}];
 
 const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
-const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => ({ state: 'pending' }) };
+// Constant snapshots: useSyncExternalStore treats a new object per call as a change, forever.
+const NO_LINT_SNAPSHOT: LintSnapshot = { state: 'pending' };
+const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_LINT_SNAPSHOT };
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
 const NO_OWNERS: ThrottleOwners = {};
 const NO_THROTTLE: Readable<ThrottleOwners> = { subscribe: () => () => {}, getSnapshot: () => NO_OWNERS };
