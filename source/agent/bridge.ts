@@ -290,9 +290,10 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
       let state: string;
       if (t.mode === 'bind') {
         // libzmq frees a closed listener in the background: a reopen right after a close (phase
-        // 3 rolled back, a restart) may find the port still held for a moment.
+        // 3 rolled back, a restart) may find the port still held for a moment (seconds on a
+        // loaded machine: CI saw over 2).
         let failure: string | undefined;
-        for (let attempt = 0; attempt < 20; attempt++) {
+        for (let attempt = 0; attempt < 60; attempt++) {
           try {
             await sub.bind(endpoint);
             failure = undefined;
