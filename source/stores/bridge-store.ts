@@ -1,6 +1,7 @@
 // What each machine's `opsdeck agent --bridge` last said about itself (opsdeck.<machine>.bridge,
 // every 2 s): the doctor and the scorecard use it to know where a bridge runs and what it carried.
 import type { NatsConnection, Subscription } from 'nats';
+import { feed } from '../adapters/nats-feed.js';
 import type { BridgeObs } from '../core/errorbus/doctor.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { Emitter } from './emitter.js';
@@ -65,11 +66,7 @@ export class BridgeStore {
   }
 
   listen(nc: NatsConnection): () => void {
-    this.sub = nc.subscribe('opsdeck.*.bridge');
-    const sub = this.sub;
-    void (async () => {
-      for await (const m of sub) this.accept(m.data);
-    })().catch(() => {});
+    const sub = (this.sub = feed(nc, 'opsdeck.*.bridge', (data) => this.accept(data)));
     return () => sub.unsubscribe();
   }
 

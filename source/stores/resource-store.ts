@@ -1,6 +1,7 @@
 // Both machines' resources, whichever machine the console runs on: the host agents (or the sim)
 // publish on opsdeck.<machine>.resources; a sample older than two intervals is shown as stale.
 import type { NatsConnection, Subscription } from 'nats';
+import { feed } from '../adapters/nats-feed.js';
 import { checkSample } from '../core/resources/sample-check.js';
 import type { ResourceSample } from '../core/resources/sample.js';
 import { Emitter } from './emitter.js';
@@ -62,11 +63,7 @@ export class ResourceStore {
 
   /** Listens on opsdeck.*.resources; returns the stop. */
   listen(nc: NatsConnection): () => void {
-    this.sub = nc.subscribe('opsdeck.*.resources');
-    const sub = this.sub;
-    void (async () => {
-      for await (const m of sub) this.accept(m.data);
-    })().catch(() => {});
+    const sub = (this.sub = feed(nc, 'opsdeck.*.resources', (data) => this.accept(data)));
     return () => sub.unsubscribe();
   }
 
