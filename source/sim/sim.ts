@@ -135,6 +135,9 @@ export class Sim {
     try {
       // NATS and the binds proceed together: both dominate start-up time.
       const natsReady = sim.startNats();
+      // Handled here too: a refusal can land while the binds are awaited, and an unobserved
+      // rejection in that window is reported as unhandled (and fails the process under node:test).
+      natsReady.catch(() => undefined);
       const upstream = (options.wiring ?? options.overrides?.wiring) === 'upstream';
       for (const m of sim.machines) m.collector = !upstream;
       const machineClashes = await Promise.all(sim.machines.map(async (m) => ({ m, lost: await m.start() })));
