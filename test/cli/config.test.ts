@@ -6,6 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutReadOverride } from '../support/no-read-override.js';
 
 const bin = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 const shapes = fileURLToPath(new URL('../fixtures/shapes/', import.meta.url));
@@ -65,15 +66,11 @@ describe('opsdeck config', () => {
   // As root every file is readable, so the binary drops to nobody (setpriv) to meet EACCES.
   test('unreadable file: exit 2, permission denied named', () => {
     const dir = tmp();
-    chmodSync(dir, 0o755);
     const file = join(dir, 'locked.yaml');
     writeFileSync(file, 'agent_groups: {}\n');
     chmodSync(file, 0o000);
-    const asRoot = process.getuid?.() === 0;
-    const argv = [bin, 'config', 'show', '--mainpc', file];
-    const r = asRoot
-      ? spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
-      : spawnSync(process.execPath, argv, { encoding: 'utf8' });
+    const [cmd, argv] = withoutReadOverride(process.execPath, [bin, 'config', 'show', '--mainpc', file]);
+    const r = spawnSync(cmd, argv, { encoding: 'utf8' });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /cannot read .*locked\.yaml: permission denied/);
   });

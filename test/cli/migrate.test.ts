@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../source/adapters/fleet-files.js';
 import { readAudit } from '../../source/adapters/audit.js';
+import { withoutReadOverride } from '../support/no-read-override.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/opsdeck.js');
@@ -218,10 +219,9 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const dir = copies(PC2);
     const file = join(dir, PC2);
     chmodSync(file, 0o000);
-    chmodSync(dir, 0o777);
-    // root reads anything: run as nobody then.
-    const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = opsdeck(['config', 'migrate', file], dir, asUser);
+    const [cmd, argv] = withoutReadOverride(process.execPath, [BIN, 'config', 'migrate', file]);
+    const run = spawnSync(cmd, argv, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT } });
+    const r = { status: run.status, stderr: String(run.stderr) };
     chmodSync(file, 0o644);
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stderr.trim(), `opsdeck: cannot read ${file}: permission denied`);
