@@ -6,6 +6,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withoutReadOverride } from '../support/no-read-override.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/opsdeck.js');
@@ -27,8 +28,9 @@ function tree(files: Record<string, string>): string {
   return dir;
 }
 
-const opsdeck = (args: string[], cwd: string) => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 });
+const opsdeck = (args: string[], cwd: string, denyReads = false) => {
+  const [cmd, argv] = denyReads ? withoutReadOverride(process.execPath, [BIN, ...args]) : [process.execPath, [BIN, ...args]];
+  const r = spawnSync(cmd, argv, { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
@@ -121,10 +123,10 @@ describe('opsdeck lint (binary)', { skip: noDist }, () => {
     assert.match(findings.find((f) => f.file === 'dangling.py')!.message, /cannot read dangling\.py: no such file/);
   });
 
-  test('an unreadable file is a finding, not a crash', { skip: process.getuid?.() === 0 ? 'running as root: every file is readable' : false }, () => {
+  test('an unreadable file is a finding, not a crash', () => {
     const dir = tree({ 'unreadable.py': 'pass\n', 'client.py': REQ_CLIENT });
     chmodSync(join(dir, 'unreadable.py'), 0o000);
-    const r = opsdeck(['lint', '--json', '.'], dir);
+    const r = opsdeck(['lint', '--json', '.'], dir, true);
     assert.equal(r.status, 1, r.stderr);
     const { findings } = JSON.parse(r.stdout) as { findings: JsonFinding[] };
     assert.deepEqual(findings.map((f) => `${f.file}:${f.line}:${f.rule}`), ['client.py:7:zmq-recv-timeout', 'unreadable.py:1:syntax']);
