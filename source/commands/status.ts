@@ -49,6 +49,7 @@ export function statusDocument(plane: DataPlane, machines: readonly Machine[], i
         shape: m.source.shape,
         file: m.source.file,
         errorBus: errorBusEndpoint(m),
+        zmq: errors.zmqLinks[m.id] ? { connected: errors.zmqLinks[m.id]!.connected, since: new Date(errors.zmqLinks[m.id]!.since).toISOString() } : null,
         lastZmqFrameAt: errors.lastFrameAt[`zmq:${m.id}`] ? new Date(errors.lastFrameAt[`zmq:${m.id}`]!).toISOString() : null,
         resources: r ? { ...r.sample, ageMs: now - r.receivedAt, stale: isStale(r, now, intervalMs) } : null,
         agents: m.agents.map((a) => {

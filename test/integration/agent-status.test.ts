@@ -130,6 +130,7 @@ describe('opsdeck status --json', { skip }, () => {
     assert.ok(doc.errors.counters.received.zmq > 0, 'background errors arrived on ZMQ');
     assert.ok(doc.machines.every((m: { resources: unknown }) => m.resources !== null), 'both machines have resources');
     assert.ok(doc.machines[0].lastZmqFrameAt);
+    assert.deepEqual(doc.machines.map((m: { zmq: { connected: boolean } | null }) => m.zmq?.connected), [true, true], 'each machine names its ZMQ error-bus link');
   });
 
   test('bad durations are bad input', () => {
