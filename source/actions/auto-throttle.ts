@@ -8,7 +8,9 @@ import { checkSample } from '../core/resources/sample-check.js';
 import { resourcesSubject } from '../core/resources/sample.js';
 import { isThrottleLevel } from '../core/resources/throttle.js';
 import type { TokenSource } from '../adapters/control-client.js';
-import { controlRequest } from '../adapters/control-client.js';
+import { controlRequest, describeSource, tokenFrom } from '../adapters/control-client.js';
+import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
+import { describeToken } from '../core/security/token.js';
 import type { Action, Outcome, Preview } from './action.js';
 import { throttleAction } from './throttle.js';
 
@@ -20,6 +22,8 @@ export interface AutoRunnerOptions {
   machine: string;
   policy: AutoPolicy;
   token: TokenSource;
+  /** Who may stop it remotely: an "off" request is a control action and carries a token. */
+  auth: ControlAuth;
   env?: Readonly<Record<string, string | undefined>>;
   /** Runs one change through the action path; resolves when audited. */
   run: (action: Action) => Promise<Outcome | undefined>;
@@ -33,6 +37,8 @@ export interface AutoRunner {
   state(): AutoState | undefined;
   stop(why: string): void;
 }
+
+const checkedReason = (c: { ok: true } | { ok: false; reason: string }): string | undefined => (c.ok ? undefined : c.reason);
 
 export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
   let state: AutoState | undefined;
@@ -49,10 +55,16 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
         /* answered below */
       }
       if (body.auto === 'off') {
+        const refusal = o.auth.mode === 'refuse' ? o.auth.reason : o.auth.mode === 'verify' ? checkedReason(o.auth.verify((body as { token?: unknown }).token, o.machine)) : undefined;
+        if (refusal) {
+          o.log(`auto-throttle ${o.machine}: refused an "off" request: ${refusal}`);
+          msg.respond(new TextEncoder().encode(JSON.stringify({ ok: false, refused: true, error: `refused: ${refusal}` })));
+          return;
+        }
         msg.respond(new TextEncoder().encode(JSON.stringify({ ok: true, stopped: true, machine: o.machine, level: state?.level ?? null })));
         stop('an "off" request arrived (opsdeck throttle --auto off)');
       } else if (body.auto === 'status') {
-        msg.respond(new TextEncoder().encode(JSON.stringify({ ok: true, running: true, machine: o.machine, level: state?.level ?? null, policy: o.policy })));
+        msg.respond(new TextEncoder().encode(JSON.stringify({ ok: true, running: true, machine: o.machine, level: state?.level ?? null, policy: o.policy, auth: authLabel(o.auth) })));
       } else {
         msg.respond(new TextEncoder().encode(JSON.stringify({ ok: false, error: 'expected {"auto": "off"} or {"auto": "status"}' })));
       }
@@ -112,8 +124,8 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
   return { done, state: () => state, stop };
 }
 
-/** `--auto off`: asks a running auto-throttle to stop; verified by nobody answering afterwards. */
-export function autoOffAction(o: { nc: NatsConnection; server: string; machine: string; timeoutMs?: number }): Action {
+/** `--auto off`: asks a running auto-throttle to stop (with a token); verified by nobody answering afterwards. */
+export function autoOffAction(o: { nc: NatsConnection; server: string; machine: string; token: TokenSource; env?: Readonly<Record<string, string | undefined>>; timeoutMs?: number }): Action {
   const subject = autoSubject(o.machine);
   return {
     id: 'throttle.auto.off',
@@ -123,16 +135,23 @@ export function autoOffAction(o: { nc: NatsConnection; server: string; machine: 
     async preview(): Promise<Preview> {
       const r = await controlRequest(o.nc, subject, { auto: 'status' }, o.timeoutMs ?? 2000);
       const running = r.kind === 'reply' && r.value.running === true;
+      // Described, never shown: the preview says what goes out without printing the secret.
+      const sample = tokenFrom(o.token, o.machine, o.env);
       return {
         target: `the auto-throttle runner for ${o.machine} (${subject} on ${o.server})`,
-        lines: [`request ${subject} {"auto":"off"}`, 'the level in force stays as it is; set it by hand with --level'],
-        checks: [{ name: 'an auto-throttle runner answers', ok: running, evidence: r.kind === 'reply' ? `running at level ${String(r.value.level)}` : r.reason }],
+        lines: [
+          `request ${subject} ${JSON.stringify({ auto: 'off', token: sample ? describeToken(sample) : '(no token)' })}`,
+          `token: ${describeSource(o.token)}`,
+          'the level in force stays as it is; set it by hand with --level',
+        ],
+        checks: [{ name: 'an auto-throttle runner answers', ok: running, evidence: r.kind === 'reply' ? `running at level ${String(r.value.level)}; off requests: ${String(r.value.auth ?? 'unknown')}` : r.reason }],
         runnable: running,
         destructive: false,
       };
     },
     async execute(): Promise<Outcome> {
-      const r = await controlRequest(o.nc, subject, { auto: 'off' }, o.timeoutMs ?? 2000);
+      const token = tokenFrom(o.token, o.machine, o.env);
+      const r = await controlRequest(o.nc, subject, { auto: 'off', ...(token ? { token } : {}) }, o.timeoutMs ?? 2000);
       if (r.kind !== 'reply' || r.value.stopped !== true) return { ok: false, detail: r.kind === 'reply' ? JSON.stringify(r.value) : r.reason };
       return { ok: true, detail: `runner stopped at level ${String(r.value.level)}` };
     },

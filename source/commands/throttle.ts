@@ -1,7 +1,8 @@
 // `opsdeck throttle pc2 --level 0-3 | --auto on|off`: PC2 throttling over NATS
 // (opsdeck.<machine>.control), through the action path: preview, confirm, execute, verify, audit.
 import type { Command } from 'commander';
-import { isAbsolute, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
 import { auditPath } from '../adapters/audit.js';
 import { connectControl, tokenSource } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
@@ -10,10 +11,12 @@ import { runAction } from '../actions/run-cli.js';
 import { throttleAction } from '../actions/throttle.js';
 import { checkAutoPolicy, DEFAULT_AUTO_POLICY, type AutoPolicy } from '../core/resources/auto-throttle.js';
 import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/resources/throttle.js';
+import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { natsServers } from '../stores/data-plane.js';
+import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
 
-interface ThrottleArgs {
+interface ThrottleArgs extends AuthArgs {
   level?: string;
   auto?: string;
   nats?: string;
@@ -40,6 +43,19 @@ const num = (io: Io, flag: string, text: string, min: number, max: number, integ
   return n;
 };
 
+/**
+ * Who may stop a running auto-throttle: "off" is a control action, so it needs a token the
+ * runner can check (--jwks, or the JWKS in the secrets folder). With no secrets at all the fleet
+ * runs open (the demo): said so at start. With a key but no JWKS, remote stops are refused.
+ */
+function runnerAuth(args: ThrottleArgs, io: Io, secrets: string, hasToken: boolean): ControlAuth {
+  const jwks = args.jwks ?? (existsSync(join(secrets, 'jwt/jwks.json')) ? join(secrets, 'jwt/jwks.json') : undefined);
+  const loaded = loadAuth({ ...args, ...(jwks ? { jwks } : {}) }, io, 'opsdeck throttle');
+  if (loaded) return { mode: 'verify', verify: loaded.verify };
+  if (!hasToken) return { mode: 'open' };
+  return { mode: 'refuse', reason: `no JWKS to check tokens with (${join(secrets, 'jwt/jwks.json')} missing; pass --jwks): stop it with Ctrl+C` };
+}
+
 const level = (io: Io, flag: string, text: string): ThrottleLevel => {
   const n = num(io, flag, text, 0, 3, true);
   if (!isThrottleLevel(n)) bad(io, `${flag} ${text}: expected 0-3`);
@@ -47,8 +63,7 @@ const level = (io: Io, flag: string, text: string): ThrottleLevel => {
 };
 
 export function registerThrottle(program: Command, io: Io): void {
-  program
-    .command('throttle')
+  addAuthOptions(program.command('throttle'))
     .description('set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM')
     .argument('<machine>', 'the machine to throttle (pc2)')
     .option('--level <n>', 'set this level now (0 normal, 1 soft, 2 hard, 3 shed)')
@@ -104,15 +119,18 @@ export function registerThrottle(program: Command, io: Io): void {
           return;
         }
         if (args.auto === 'off') {
-          await runAction(autoOffAction({ nc, server, machine, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
+          await runAction(autoOffAction({ nc, server, machine, token, env: io.env, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
           return;
         }
         if (args.dryRun) {
           io.out(`auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(policy)}; (dry run: nothing was started)`);
           return;
         }
+        const auth = runnerAuth(args, io, secrets, token.kind !== 'none');
         io.out(`auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`);
+        io.out(`auto-throttle ${machine}: remote "off" requests: ${authLabel(auth)}`);
         const runner = startAutoThrottle({
+          auth,
           nc,
           server,
           machine,

@@ -252,6 +252,37 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
     assert.match(r.out, /unsigned token \(alg none\): .*algorithm \\"none\\" refused/);
   });
 
+  test('auto-throttle with secrets: an "off" without a valid token is refused and it keeps running; --auto off with the key stops it', async () => {
+    const d = secrets('fleet-auto', fleetKey);
+    writeFileSync(join(d, 'jwt/jwks.json'), JSON.stringify({ keys: [publicOf(fleetKey)] }));
+    const running = opsdeck(['throttle', 'pc2', '--auto', 'on', '--nats', s.natsUrl!, '--secrets', d, '--duration', '30']);
+    const until = Date.now() + 10_000;
+    let status: Record<string, unknown> = {};
+    while (Date.now() < until) {
+      status = await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' }).catch(() => ({}));
+      if (status.running === true) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(status.auth, 'JWT required (EdDSA, JWKS)');
+    const bare = await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'off' });
+    assert.deepEqual(bare, { ok: false, refused: true, error: 'refused: no token: control requests need a JWT in the "token" field' });
+    const stranger = await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'off', token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }) });
+    assert.match(String(stranger.error), /refused: unknown kid/);
+    assert.equal((await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running, true, 'still running after the refusals');
+    const nokey = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--secrets', secrets('auto-empty'), '--yes']);
+    assert.equal(nokey.code, 1, nokey.out + nokey.err);
+    assert.equal((await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running, true, 'an operator without a key cannot stop it');
+    const off = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--secrets', d, '--yes']);
+    assert.equal(off.code, 0, off.out + off.err);
+    assert.match(off.out, /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/);
+    const ran = await running;
+    assert.equal(ran.code, 0, ran.err);
+    assert.match(ran.out, /remote "off" requests: JWT required/);
+    assert.match(ran.out, /refused an "off" request: no token/);
+    assert.match(ran.out, /auto-throttle pc2 stopped \(an "off" request arrived/);
+    assert.ok(!/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.test(ran.out + off.out + readFileSync(audit, 'utf8')), 'a compact JWT was printed or audited');
+  });
+
   test('faults on opsdeck.sim.control need a token for audience "sim"; status does not', async () => {
     assert.deepEqual(await request(nc, 'opsdeck.sim.control', { fault: 'kill', agent: 'VisionA' }), { ok: false, error: 'refused: no token: control requests need a JWT in the "token" field' });
     const pc2Token = mintToken(fleetKey, { audience: 'pc2', subject: 'x', ttlS: 60 });
