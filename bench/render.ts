@@ -66,6 +66,8 @@ export const render: Figure = {
           const after = (await control(sim, { fault: 'status' })) as unknown as BusStatus;
           child.send({ type: 'flood-stopped' });
           const r = (await child.next('result', 60_000)) as unknown as RenderResult;
+          // No frame means nothing was measured (Ink draws nothing in its CI mode): say so, not NaN.
+          if (r.frames.length === 0) throw new Error(`${mode}: no frame was drawn in the ${steadyMs} ms steady window (CI=${process.env.CI ?? ''} in the child's env puts Ink in its CI mode)`);
           results[mode] = { ...r, sent: busSent(after) - busSent(before), simDropped: busDropped(after) - busDropped(before) };
           const f = dist(r.frames);
           ctx.log(

@@ -107,7 +107,10 @@ export class Child {
     this.proc = fork(fileURLToPath(new URL(`../procs/${file}`, import.meta.url)), args, {
       execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
       // The bench's tsconfig (JSX, paths) for every child, as the test runner does for tests.
-      env: { ...process.env, TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)), ...options.env },
+      // A given env is the whole environment, not an overlay on ours: terminalEnv() removes CI
+      // from it, and merging ours back in restored CI, so Ink in the render child ran in its CI
+      // mode (draws nothing until exit) and the figure reported 0 frames wherever CI is set.
+      env: { ...(options.env ?? process.env), TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       cwd: ROOT,
     });
