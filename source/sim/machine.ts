@@ -32,7 +32,13 @@ export class SimMachine implements AgentHost {
   cpuPercent: number;
   private cpuBase: number;
   private readonly vram = new Map<SimAgent, number>();
-  private busWanted = true;
+  /**
+   * Set by openBus (the bus agent's start, or start() for a collector machine without one).
+   * False until then: in `upstream` wiring a machine without CentralErrorBus never wants a PUB on
+   * its error-bus port, so a phase change (setZmqOff(false) on a rollback from 3, or any KV
+   * update) must not bind one there; it would take the port from the bridge's SUB.
+   */
+  private busWanted = false;
   private busChain: Promise<unknown> = Promise.resolve();
   private zmqOff = false;
 

@@ -205,3 +205,29 @@ describe('NATS side', { skip: NEEDS_NATS }, () => {
     assert.equal(await tcpOpen('127.0.12.9', 7113), false, 'nothing left bound');
   });
 });
+
+describe('upstream wiring: the phase never opens a collector PUB', { skip: NEEDS_NATS }, () => {
+  // In upstream wiring a machine without CentralErrorBus has no PUB on its error-bus port: that
+  // is where the bridge binds its SUB. A rollback from phase 3 once bound one there anyway and
+  // took the port from the bridge (bridge.test.ts, "bind failed (EADDRINUSE): connected instead").
+  test('MainPC (no CentralErrorBus) binds nothing on its error-bus port in phase 1, 3, nor after the rollback to 2', async () => {
+    const hosts = { mainpc: '127.0.12.11', pc2: '127.0.12.12' };
+    const u = await sim({ machines: fleet(EXAMPLES), hosts, overrides: { ...exampleOverrides(), wiring: 'upstream' } });
+    const ukv = await (await natsClient(u.natsUrl!)).jetstream().views.kv(PHASE_BUCKET);
+    const mainpc = u.machine('mainpc')!;
+    const pc2 = u.machine('pc2')!;
+    assert.equal(mainpc.plan.busAgent, undefined);
+    assert.equal(await tcpOpen(hosts.mainpc, mainpc.plan.errorBusPort), false, 'phase 0: nothing listens on MainPC\'s error-bus port');
+    for (const n of [1, 3, 2] as const) {
+      await ukv.put(PHASE_KEY, encodePhase(n));
+      await waitFor(() => u.phase.phase === n, 2000);
+      // Queued behind the open or close this phase change started: when it settles, that one has.
+      await mainpc.setZmqOff(n === 3);
+      assert.equal(mainpc.bus, undefined, `phase ${n}: MainPC has no collector PUB`);
+      assert.equal(await tcpOpen(hosts.mainpc, mainpc.plan.errorBusPort), false, `phase ${n}: nothing listens on MainPC's error-bus port`);
+      // PC2's CentralErrorBus does follow the phase: closed in 3, open otherwise.
+      await pc2.setZmqOff(n === 3);
+      assert.equal(await tcpOpen(hosts.pc2, pc2.plan.errorBusPort), n !== 3, `phase ${n}: PC2's CentralErrorBus port`);
+    }
+  });
+});
