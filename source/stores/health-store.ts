@@ -39,6 +39,9 @@ export interface HealthOptions {
   protocols?: Record<string, HealthProtocol>;
 }
 
+/** Longest a change waits for its probe round to end before it is published anyway. */
+const ROUND_NOTIFY_MS = 500;
+
 export const DEFAULT_HEALTH: HealthOptions = { concurrency: 64, hysteresis: DEFAULT_HYSTERESIS, metricsEvery: 10, notifyMs: 100 };
 
 export interface HealthSnapshot {
@@ -129,6 +132,7 @@ export class HealthStore {
   stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.pending) clearTimeout(this.pending);
     for (const slot of this.slots.values()) slot.zmq?.close();
     this.http.close();
     this.emitter.close();
@@ -155,9 +159,16 @@ export class HealthStore {
     if (due.length === 0) return;
     for (const slot of due) slot.nextAt = now + slot.target.intervalMs;
     const started = performance.now();
-    await this.runBatch(due);
+    this.inRound++;
+    try {
+      await this.runBatch(due);
+    } finally {
+      this.inRound--;
+    }
     this.rounds.push(performance.now() - started);
     if (this.rounds.length > 20) this.rounds.shift();
+    // One notification per round, as soon as it ends: every reply on its own was a frame each.
+    if (this.dirty && this.inRound === 0) this.publish();
   }
 
   private async runBatch(slots: Slot[]): Promise<void> {
@@ -269,16 +280,26 @@ export class HealthStore {
     if (slot.health.instrumented !== instrumented) slot.health = { ...slot.health, instrumented };
   }
 
-  private pending = false;
+  private pending: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private inRound = 0;
   private changed(): void {
+    this.dirty = true;
     if (this.pending || this.stopped) return;
-    this.pending = true;
-    setTimeout(() => {
-      this.pending = false;
-      if (this.stopped) return;
-      this.snapshot = this.build();
-      this.emitter.emit();
-    }, this.options.notifyMs).unref();
+    // Inside a round the round's end publishes; this timer only bounds the wait when a round
+    // runs long (agents timing out), so a change never waits more than ROUND_NOTIFY_MS.
+    const wait = this.inRound > 0 ? Math.max(this.options.notifyMs, ROUND_NOTIFY_MS) : this.options.notifyMs;
+    this.pending = setTimeout(() => this.publish(), wait);
+    this.pending.unref();
+  }
+
+  private publish(): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
+    if (this.stopped || !this.dirty) return;
+    this.dirty = false;
+    this.snapshot = this.build();
+    this.emitter.emit();
   }
 
   /** Rebuild now (tests and `status --json` read right after probeAll). */
