@@ -23,6 +23,7 @@ import { findingKey, Ports } from './screens/ports.js';
 import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
+import type { DoctorSnapshot } from './stores/doctor-store.js';
 import type { PhaseStore } from './stores/phase-store.js';
 import type { LintSnapshot, LintStore } from './stores/lint-store.js';
 import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js';
@@ -65,23 +66,26 @@ const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
 const NO_OWNERS: ThrottleOwners = {};
 const NO_THROTTLE: Readable<ThrottleOwners> = { subscribe: () => () => {}, getSnapshot: () => NO_OWNERS };
+const NO_DOCTOR_SNAPSHOT: DoctorSnapshot = { version: 0 };
+const NO_DOCTOR: Readable<DoctorSnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_DOCTOR_SNAPSHOT };
 const NO_SECURITY: Readable<SecuritySnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_SECURITY_SNAPSHOT };
 
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
-  const now = useNow(1000);
+  const now = useNow(5000);
   const health = useStore(p.plane.health);
   const errors = useStore(p.plane.errors);
   const resources = useStore(p.plane.resources);
-  const doctor = useStore(p.plane.doctor);
+  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'));
+  // Only the scorecard shows the diagnosis: elsewhere its refresh (every 15 s) is not a frame.
+  const doctor = useStore(ui.screen === 'scorecard' ? p.plane.doctor : NO_DOCTOR);
   const link = useStore(p.plane.link ?? OFF_LINK);
   const phase = useStore(p.phase);
   const run = useStore(p.runner);
   const lint = useStore(p.lint ?? NO_LINT);
   const security = useStore(p.security ?? NO_SECURITY);
   const throttleBy = useStore(p.throttle ?? NO_THROTTLE);
-  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'));
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
@@ -248,7 +252,7 @@ export function App(p: AppProps) {
   return (
     <ThemeContext.Provider value={p.theme}>
       <Box flexDirection="column" width={width}>
-        <TopBar screen={ui.screen} nats={natsState} phase={phaseLabel} width={width} clock={new Date(now).toISOString().slice(11, 19)} />
+        <TopBar screen={ui.screen} nats={natsState} phase={phaseLabel} width={width} clock={new Date(now).toISOString().slice(11, 16)} />
         {ui.help ? <HelpOverlay width={width} /> : ui.editing === 'palette' ? <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} /> : body}
         {run.step && ui.screen !== 'actions' && !ui.help ? <Text color={p.theme.warn}>{`action in progress: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}</Text> : null}
         <BottomBar notice={ui.notice} editing={ui.editing} draft={ui.draft} width={width} />
