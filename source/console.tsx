@@ -13,6 +13,7 @@ import { AGENT_SORTS, type AgentSort } from './core/ui/state.js';
 import { ThrottleStore } from './stores/throttle-store.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
+import { shareInkCaches } from './components/ink-caches.js';
 import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
@@ -39,6 +40,13 @@ interface Prefs {
   refreshMs?: number;
   theme?: 'auto' | 'mono';
 }
+
+/**
+ * How often the error store tells the screen about new errors (ms). A 20k/s flood notifies
+ * every time: 4 frames a second is plenty to read, and each full-screen frame costs tens of ms
+ * that the event loop cannot spend on ingest (bench/: render, loop delay).
+ */
+export const ERROR_NOTIFY_MS = 250;
 
 const ALT_ON = '\x1b[?1049h\x1b[H';
 const ALT_OFF = '\x1b[?1049l';
@@ -84,7 +92,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     machines: options.machines,
     ...(options.nats ? { nats: options.nats } : {}),
     health: { intervalMs, timeoutMs },
-    errors: { notifyMs: 100 },
+    errors: { notifyMs: ERROR_NOTIFY_MS },
     durable: `opsdeck_${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}`,
   });
   const phase = new PhaseStore();
@@ -102,6 +110,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const ports = checkPorts(options.machines, { env: options.env });
   const canonical: Record<string, boolean | undefined> = Object.fromEntries(options.machines.map((m) => [m.id, undefined]));
 
+  await shareInkCaches();
   process.stdout.write(ALT_ON);
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
