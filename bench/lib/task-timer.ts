@@ -24,6 +24,19 @@ function finish(): void {
   inTask = false;
 }
 
+/**
+ * A frame that starts outside a timer task: a store notifying from an I/O callback (the health
+ * store publishes when its probe round ends, in a socket's callback). Call it from a listener
+ * subscribed before React's, so the frame is timed from the notification, not from whatever
+ * timer ran last (which made such frames look as long as the gap since that timer).
+ */
+export function noteFrameStart(): void {
+  finish();
+  inTask = true;
+  taskWrites = 0;
+  taskStart = performance.now();
+}
+
 export function recordTasks(on: boolean): void {
   finish();
   recording = on;
