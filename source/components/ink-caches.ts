@@ -17,12 +17,22 @@ interface OutputClass {
 
 let shared: Promise<boolean> | undefined;
 
+// A literal path, not the package name (its exports map hides build/): Node resolves it beside
+// dist/ as it does beside source/, and esbuild (scripts/bundle.mjs) resolves it to the very file
+// Ink imports, so the bundle patches its own copy of Ink, not a second one from node_modules.
+async function inkOutput(): Promise<{ default?: OutputClass }> {
+  try {
+    return (await import('../../node_modules/ink/build/output.js')) as unknown as { default?: OutputClass };
+  } catch {
+    return (await import(new URL('./output.js', import.meta.resolve('ink')).href)) as { default?: OutputClass };
+  }
+}
+
 /** Resolves true when Ink's frames now share one cache (once per process). */
 export function shareInkCaches(limit = 1000): Promise<boolean> {
   return (shared ??= (async () => {
     try {
-      const url = new URL('./output.js', import.meta.resolve('ink')).href;
-      const Output = ((await import(url)) as { default?: OutputClass }).default;
+      const Output = (await inkOutput()).default;
       if (typeof Output !== 'function' || typeof Output.prototype.get !== 'function') return false;
       const caches = new Output({ width: 0, height: 0 }).caches;
       if (!(caches?.styledChars instanceof Map) || !(caches.widths instanceof Map) || !(caches.blockWidths instanceof Map)) return false;
