@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // Tiny launcher: everything lives in the compiled CLI (npm run build writes dist/).
+import { statSync } from 'node:fs';
+import { URL } from 'node:url';
 
 // Ink decides once, at import, whether it runs "in CI" (then it draws only the last frame).
 // On a real terminal the operator is interactive whatever CI says, so the console must draw.
@@ -17,5 +19,14 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 
-const { main } = await import('../dist/cli.js');
+// Start-up (issue 7): the esbuild bundle of dist/ (scripts/bundle.mjs) loads in a fraction of
+// the time of ~700 separate modules. It is built for React's production mode, so development
+// mode (NODE_ENV, or Ink's DEV=true devtools) runs dist/cli.js; so does a dist/ that tsc wrote
+// after the bundle (a stale bundle must never run instead of the code just compiled).
+const modified = (path) => statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
+const bundled = modified('../dist/bundle/cli.js');
+const compiled = modified('../dist/cli.js');
+const useBundle = process.env.NODE_ENV === 'production' && process.env.DEV !== 'true' && bundled !== undefined && (compiled === undefined || bundled >= compiled);
+
+const { main } = await import(useBundle ? '../dist/bundle/cli.js' : '../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,69 @@
+// Start-up (issue 7): after tsc has written dist/, esbuild bundles the CLI into dist/bundle/ so
+// that a launch parses a few files instead of resolving ~700 ES modules one by one (Node 20 has
+// no compile cache). bin/opsdeck.js runs the bundle when it is there, newer than dist/cli.js, and
+// the process is in React's production mode; otherwise it runs dist/cli.js itself.
+//
+//   node scripts/bundle.mjs            (npm run build / prepare run it after tsc)
+//   node scripts/bundle.mjs --meta F   also write esbuild's metafile (what went where) to F
+//   node scripts/bundle.mjs --readable not minified, each module under a `// path` comment (for
+//                                      reading a --cpu-prof profile of the bundle)
+//
+// Layout: dist/bundle/ is two folders below the repository root like dist/<dir>/*.js, so the
+// paths the sources compute from import.meta.url ('../../bin/opsdeck.js', '../../' as the repo
+// root, './lint-worker.js' beside the code that starts the worker) hold in the bundle too.
+import { rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, URL } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OUT = `${ROOT}dist/bundle`;
+
+// Ink imports its React devtools glue only when DEV=true (and bin/ then runs dist/cli.js): the
+// bundle gets a stub that fails the way a missing react-devtools-core does, which Ink reports.
+const inkDevtools = {
+  name: 'ink-devtools',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/devtools\.js$/ }, (args) =>
+      /[\\/]ink[\\/]/.test(args.importer)
+        ? { path: 'ink-devtools', namespace: 'opsdeck-stub' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'opsdeck-stub' }, () => ({
+      contents:
+        "throw Object.assign(new Error('react-devtools-core is not in the bundle'), { code: 'ERR_MODULE_NOT_FOUND' });",
+      loader: 'js',
+    }));
+  },
+};
+
+const meta = process.argv.indexOf('--meta');
+const minify = !process.argv.includes('--readable');
+rmSync(OUT, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: ROOT,
+  entryPoints: ['dist/cli.js', 'dist/adapters/lint-worker.js'],
+  outdir: OUT,
+  entryNames: '[name]',
+  chunkNames: 'chunk-[hash]',
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // Native addons and packages that load files beside themselves (wasm) stay in node_modules.
+  external: ['zeromq', 'web-tree-sitter', 'tree-sitter-python'],
+  plugins: [inkDevtools],
+  // React's production build only: development mode runs dist/cli.js (see bin/opsdeck.js).
+  define: { 'process.env.NODE_ENV': '"production"' },
+  // CommonJS dependencies call require() for Node's built-ins.
+  banner: {
+    js: "import { createRequire as __opsdeckRequire } from 'node:module'; const require = __opsdeckRequire(import.meta.url);",
+  },
+  minifyWhitespace: minify,
+  minifySyntax: minify,
+  legalComments: 'none',
+  sourcemap: 'linked',
+  metafile: meta > 0,
+  logLevel: 'warning',
+});
+if (meta > 0) writeFileSync(process.argv[meta + 1], JSON.stringify(result.metafile));
