@@ -1,42 +1,91 @@
 // Argument parsing: every subcommand is registered here. Exit codes: 0 ok, 1 findings, 2 bad input.
 import { Command, CommanderError } from 'commander';
-import { registerConfig } from './commands/config.js';
-import { registerMigrate } from './commands/migrate.js';
 import { EXIT, Exit, processIo, type Io } from './commands/io.js';
-import { registerLint } from './commands/lint.js';
-import { registerPorts } from './commands/ports.js';
-import { registerSim } from './commands/sim.js';
-import { registerStatus } from './commands/status.js';
-import { registerAgent } from './commands/agent.js';
-import { registerConsole } from './commands/console.js';
-import { registerAudit } from './commands/audit.js';
-import { registerErrorbus } from './commands/errorbus.js';
-import { registerErrorbusDoctor } from './commands/errorbus-doctor.js';
-import { registerCerts } from './commands/certs.js';
-import { registerSecurity } from './commands/security.js';
-import { registerThrottle } from './commands/throttle.js';
 
-export function buildProgram(io: Io): Command {
+type Register = (program: Command, io: Io) => unknown;
+
+/**
+ * Every top-level command, in the order --help lists them, with the module(s) that register it.
+ * Start-up (issue 7): a launch imports only the modules of the command it runs (the console's
+ * first frame must not wait for the simulator, certificates or the linter to load); --help,
+ * `help`, --version and anything unexpected load them all, so that output is unchanged.
+ */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  {
+    names: ['config'],
+    load: async () => {
+      const [{ registerConfig }, { registerMigrate }] = await Promise.all([
+        import('./commands/config.js'),
+        import('./commands/migrate.js'),
+      ]);
+      return (program, io) => registerMigrate(registerConfig(program, io), io);
+    },
+  },
+  { names: ['ports'], load: async () => (await import('./commands/ports.js')).registerPorts },
+  { names: ['lint'], load: async () => (await import('./commands/lint.js')).registerLint },
+  { names: ['sim'], load: async () => (await import('./commands/sim.js')).registerSim },
+  { names: ['status'], load: async () => (await import('./commands/status.js')).registerStatus },
+  { names: ['agent'], load: async () => (await import('./commands/agent.js')).registerAgent },
+  {
+    names: ['console', 'demo'],
+    load: async () => (await import('./commands/console.js')).registerConsole,
+  },
+  {
+    names: ['errorbus'],
+    load: async () => {
+      const [{ registerErrorbus }, { registerErrorbusDoctor }] = await Promise.all([
+        import('./commands/errorbus.js'),
+        import('./commands/errorbus-doctor.js'),
+      ]);
+      return (program, io) => {
+        registerErrorbus(program, io);
+        registerErrorbusDoctor(program, io);
+      };
+    },
+  },
+  { names: ['audit'], load: async () => (await import('./commands/audit.js')).registerAudit },
+  { names: ['certs'], load: async () => (await import('./commands/certs.js')).registerCerts },
+  {
+    names: ['security'],
+    load: async () => (await import('./commands/security.js')).registerSecurity,
+  },
+  {
+    names: ['throttle'],
+    load: async () => (await import('./commands/throttle.js')).registerThrottle,
+  },
+];
+
+const CONSOLE = COMMANDS.find((c) => c.names.includes('console'))!;
+
+/** The commands `argv` can reach: its own when it names one first, the console when it names none. */
+export function commandsFor(argv: readonly string[]): ReadonlyArray<(typeof COMMANDS)[number]> {
+  const named = COMMANDS.find((c) => c.names.includes(argv[0] ?? ''));
+  if (named) return [named];
+  const names = new Set([
+    'help',
+    '-h',
+    '--help',
+    '-V',
+    '--version',
+    ...COMMANDS.flatMap((c) => c.names),
+  ]);
+  // A bare launch or console options only (`opsdeck --screen errors`): the default command. A
+  // command name or help anywhere else (`opsdeck -- status`, `opsdeck --nats x --help`) is
+  // commander's to interpret, with everything registered.
+  if (argv[0] === undefined || (argv[0].startsWith('-') && !argv.some((a) => names.has(a))))
+    return [CONSOLE];
+  return COMMANDS;
+}
+
+export async function buildProgram(io: Io, argv?: readonly string[]): Promise<Command> {
   const program = new Command('opsdeck')
     .description('Terminal console for the two-machine agent fleet (MainPC + PC2)')
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');
-  const config = registerConfig(program, io);
-  registerMigrate(config, io);
-  registerPorts(program, io);
-  registerLint(program, io);
-  registerSim(program, io);
-  registerStatus(program, io);
-  registerAgent(program, io);
-  registerConsole(program, io);
-  registerErrorbus(program, io);
-  registerErrorbusDoctor(program, io);
-  registerAudit(program, io);
-  registerCerts(program, io);
-  registerSecurity(program, io);
-  registerThrottle(program, io);
+  const registers = await Promise.all((argv ? commandsFor(argv) : COMMANDS).map((c) => c.load()));
+  for (const register of registers) register(program, io);
   // Every subcommand reports usage errors with exit 2 rather than terminating the process.
   const harden = (cmd: Command) => {
     cmd.exitOverride().configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) });
@@ -47,7 +96,7 @@ export function buildProgram(io: Io): Command {
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;

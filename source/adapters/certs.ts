@@ -5,7 +5,8 @@
 import { createHash, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import * as x509 from '@peculiar/x509';
+import { createRequire } from 'node:module';
+import type * as X509 from '@peculiar/x509';
 import * as zmq from 'zeromq';
 import {
   artefactPlan,
@@ -31,7 +32,18 @@ import { ensurePrivateDir, fsyncDir, writePublic, writeSecret } from './secret-f
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const crypto = webcrypto;
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+// Start-up (issue 7): @peculiar/x509 takes about 0.1 s to load and the console imports this
+// module (for its security store) before its first frame, so it is loaded on first use.
+const requireCjs = createRequire(import.meta.url);
+let x509Module: typeof X509 | undefined;
+function x509(): typeof X509 {
+  if (!x509Module) {
+    x509Module = requireCjs('@peculiar/x509') as typeof X509;
+    x509Module.cryptoProvider.set(crypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0]);
+  }
+  return x509Module;
+}
 const EC = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 
 export const MANIFEST = 'manifest.json';
@@ -65,11 +77,11 @@ const serial = () => {
 };
 
 async function pkcs8Pem(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return x509().PemConverter.encode(await crypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-export const certFingerprint = (cert: x509.X509Certificate): string => sha256(new Uint8Array(cert.rawData));
+export const certFingerprint = (cert: X509.X509Certificate): string => sha256(new Uint8Array(cert.rawData));
 
 interface Issued {
   certPem: string;
@@ -77,7 +89,7 @@ interface Issued {
 }
 
 async function issue(
-  ca: { cert: x509.X509Certificate; key: CryptoKey },
+  ca: { cert: X509.X509Certificate; key: CryptoKey },
   cn: string,
   sans: { dns: string[]; ips: string[] },
   usages: string[],
@@ -85,7 +97,7 @@ async function issue(
   notAfter: Date,
 ): Promise<Issued> {
   const keys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.create({
+  const cert = await x509().X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${cn}, O=opsdeck fleet`,
     issuer: ca.cert.subject,
@@ -95,12 +107,12 @@ async function issue(
     publicKey: keys.publicKey,
     signingAlgorithm: EC,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
-      new x509.ExtendedKeyUsageExtension(usages, false),
-      new x509.SubjectAlternativeNameExtension([...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))], false),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+      new (x509().BasicConstraintsExtension)(false, undefined, true),
+      new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.digitalSignature | x509().KeyUsageFlags.keyAgreement, true),
+      new (x509().ExtendedKeyUsageExtension)(usages, false),
+      new (x509().SubjectAlternativeNameExtension)([...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))], false),
+      await x509().SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509().AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
   });
   return { certPem: cert.toString('pem'), keyPem: await pkcs8Pem(keys.privateKey) };
@@ -122,7 +134,7 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
   const files = new Map<string, string>();
 
   const caKeys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
+  const caCert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: 'CN=opsdeck fleet CA, O=opsdeck fleet',
     notBefore,
@@ -130,9 +142,9 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
     keys: caKeys,
     signingAlgorithm: EC,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      new (x509().BasicConstraintsExtension)(true, 0, true),
+      new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.keyCertSign | x509().KeyUsageFlags.cRLSign, true),
+      await x509().SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
   const ca = { cert: caCert, key: caKeys.privateKey };
@@ -143,11 +155,11 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
 
   const leafEnd = days(options.days ?? DEFAULTS.days);
   for (const m of options.machines) {
-    const issued = await issue(ca, m.id, machineSans(m, natsHost), [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+    const issued = await issue(ca, m.id, machineSans(m, natsHost), [x509().ExtendedKeyUsage.serverAuth, x509().ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
     files.set(`tls/${m.id}.crt`, issued.certPem);
     files.set(`tls/${m.id}.key`, issued.keyPem);
   }
-  const op = await issue(ca, `${OPERATOR}-operator`, { dns: [OPERATOR], ips: [] }, [x509.ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+  const op = await issue(ca, `${OPERATOR}-operator`, { dns: [OPERATOR], ips: [] }, [x509().ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
   files.set(`tls/${OPERATOR}.crt`, op.certPem);
   files.set(`tls/${OPERATOR}.key`, op.keyPem);
 
@@ -244,7 +256,7 @@ export function retire(dir: string, manifest: Manifest, now: Date): { stamp: str
   ensurePrivateDir(target);
   const caFile = join(dir, 'ca/ca.crt');
   const trust = existsSync(caFile) ? readFileSync(caFile, 'utf8') : '';
-  const caFingerprint = trust ? certFingerprint(new x509.X509Certificate(trust)) : null;
+  const caFingerprint = trust ? certFingerprint(new (x509().X509Certificate)(trust)) : null;
   let key: PublicJwk | undefined;
   try {
     key = publicOf(JSON.parse(readFileSync(join(dir, 'jwt/signing.jwk'), 'utf8')) as PrivateJwk);
@@ -304,7 +316,7 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
     switch (spec.kind) {
       case 'ca-cert':
       case 'cert': {
-        const cert = new x509.X509Certificate(text);
+        const cert = new (x509().X509Certificate)(text);
         fingerprint = `sha256:${certFingerprint(cert)}`;
         expires = cert.notAfter.toISOString();
         const keyFile = file.replace(/\.crt$/, '.key');

@@ -14,7 +14,6 @@ import { natsServers } from '../stores/data-plane.js';
 import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
-import { defaultFleetFiles } from './sim.js';
 import { EXIT, Exit, type Io } from './io.js';
 
 interface ConsoleArgs extends FleetArgs {
@@ -81,6 +80,8 @@ export function registerConsole(program: Command, io: Io): void {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
       }
+      // Imported here: the simulator's modules are not the console's (start-up, issue 7).
+      const { defaultFleetFiles } = await import('./sim.js');
       const fleetFiles = defaultFleetFiles();
       const { overrides, label } = fleetFiles;
       // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
