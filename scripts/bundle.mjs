@@ -11,7 +11,7 @@
 // Layout: dist/bundle/ is two folders below the repository root like dist/<dir>/*.js, so the
 // paths the sources compute from import.meta.url ('../../bin/opsdeck.js', '../../' as the repo
 // root, './lint-worker.js' beside the code that starts the worker) hold in the bundle too.
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, URL } from 'node:url';
 import { build } from 'esbuild';
 
@@ -36,6 +36,50 @@ const inkDevtools = {
   },
 };
 
+// yoga-layout (Ink's layout) gets its wasm, inlined as a data: URL, through fetch() whenever
+// fetch exists: on Node that loads undici first (~40 ms before the first frame). Without fetch,
+// its loader decodes the same bytes itself, as on Node < 18.
+const yogaWithoutFetch = {
+  name: 'yoga-without-fetch',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]yoga-layout[\\/].*yoga-wasm-base64-esm\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const patched = text.replaceAll('"function"!=typeof fetch', '!0');
+      const warnings =
+        patched === text
+          ? [
+              {
+                text: 'yoga-layout: no `typeof fetch` test found; its wasm loads through fetch (slower start-up)',
+              },
+            ]
+          : [];
+      return { contents: patched, loader: 'js', warnings };
+    });
+  },
+};
+
+// conf (the console's preferences) imports ajv and ajv-formats at load (~25 ms) but uses them only
+// for a schema, which opsdeck never passes: in the bundle they are loaded from node_modules on
+// first use instead.
+const confWithoutAjv = {
+  name: 'conf-lazy-ajv',
+  setup(b) {
+    b.onResolve({ filter: /^(ajv\/dist\/2020\.js|ajv-formats)$/ }, (args) =>
+      /[\\/]conf[\\/]/.test(args.importer)
+        ? { path: args.path, namespace: 'opsdeck-lazy' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'opsdeck-lazy' }, (args) => {
+      const load = `(() => createRequire(import.meta.resolve('conf'))(${JSON.stringify(args.path)}))`;
+      const contents =
+        args.path === 'ajv-formats'
+          ? `import { createRequire } from 'node:module';\nexport default { get default() { return ${load}().default; } };\n`
+          : `import { createRequire } from 'node:module';\nexport class Ajv2020 { constructor(options) { return new (${load}().Ajv2020)(options); } }\n`;
+      return { contents, loader: 'js', resolveDir: ROOT };
+    });
+  },
+};
+
 const meta = process.argv.indexOf('--meta');
 const minify = !process.argv.includes('--readable');
 rmSync(OUT, { recursive: true, force: true });
@@ -52,7 +96,7 @@ const result = await build({
   target: 'node20',
   // Native addons and packages that load files beside themselves (wasm) stay in node_modules.
   external: ['zeromq', 'web-tree-sitter', 'tree-sitter-python'],
-  plugins: [inkDevtools],
+  plugins: [inkDevtools, yogaWithoutFetch, confWithoutAjv],
   // React's production build only: development mode runs dist/cli.js (see bin/opsdeck.js).
   define: { 'process.env.NODE_ENV': '"production"' },
   // CommonJS dependencies call require() for Node's built-ins.
