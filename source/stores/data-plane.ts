@@ -82,12 +82,14 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
 
   let feed: NatsErrorFeed | undefined;
   let link: NatsLink | undefined;
+  let stopping = false;
+  let natsStarting: Promise<void> = Promise.resolve();
   if (options.nats) {
     link = new NatsLink({ servers: options.nats, name: 'opsdeck-console' });
     const l = link;
     const resolve = machineResolver(machines);
-    void l.connection().then(async (nc) => {
-      if (!nc) return;
+    natsStarting = l.connection().then(async (nc) => {
+      if (!nc || stopping) return;
       stops.push(resources.listen(nc));
       stops.push(bridges.listen(nc));
       try {
@@ -115,6 +117,12 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     startedAt,
     natsFeed: () => feed,
     async stop() {
+      stopping = true;
+      // A NATS side still starting (a one-shot command stops right after it began) finishes
+      // first, so the error feed it attaches is stopped below rather than attaching later on a
+      // draining connection: nats.js's ordered consumer then retries creating itself for ~15 min
+      // (a 30 s timer each time) and keeps the process alive. Not connected yet: nothing starts.
+      if (link?.nc) await natsStarting;
       for (const stop of stops.reverse()) await stop();
       await feed?.stop();
       await link?.close();
