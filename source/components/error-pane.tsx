@@ -1,6 +1,6 @@
 // The merged error stream (newest first) with every counter, so nothing is silently lost.
 import { Box, Text } from 'ink';
-import { useMemo } from 'react';
+import { memo, useMemo } from 'react';
 import type { ErrorCounters, ErrorRow } from '../core/errors/pipeline.js';
 import { ago } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
@@ -38,7 +38,7 @@ function columnsFor(width: number, now: number): Column<ErrorRow>[] {
   return fixed;
 }
 
-export function ErrorPane(p: ErrorPaneProps) {
+function ErrorPaneView(p: ErrorPaneProps) {
   const theme = useTheme();
   const c = p.counters;
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
@@ -56,3 +56,7 @@ export function ErrorPane(p: ErrorPaneProps) {
     </Box>
   );
 }
+
+// Skipped when its props are unchanged: a notification from another store (errors for a machine
+// pane, health for the error pane) then costs this pane no render.
+export const ErrorPane = memo(ErrorPaneView);

@@ -1,6 +1,6 @@
 // One machine: a header (address, links, CPU, RAM, VRAM bar with numbers) and its agent table.
 import { Box, Text } from 'ink';
-import { useMemo } from 'react';
+import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources } from '../stores/resource-store.js';
 import type { LinkState } from '../adapters/nats-link.js';
@@ -45,7 +45,7 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
   return cols;
 }
 
-export function MachinePane(p: MachinePaneProps) {
+function MachinePaneView(p: MachinePaneProps) {
   const theme = useTheme();
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
   const res = p.resources?.sample;
@@ -84,3 +84,7 @@ export function MachinePane(p: MachinePaneProps) {
     </Box>
   );
 }
+
+// Skipped when its props are unchanged: a notification from another store (errors for a machine
+// pane, health for the error pane) then costs this pane no render.
+export const MachinePane = memo(MachinePaneView);

@@ -40,6 +40,10 @@ export function fleetLayout(width: number, height: number, machineCount: number)
   return { errorsHeight, paneHeight, paneWidth, side, agentRowsVisible: Math.max(1, paneHeight - 5), errorRowsVisible: Math.max(1, errorsHeight - 4) };
 }
 
+// The pane shows it in whole seconds: in a flood the exact time changes with every batch, and
+// would re-render both machine panes for nothing.
+const toSecond = (ms: number | undefined) => (ms === undefined ? undefined : Math.floor(ms / 1000) * 1000);
+
 export function Fleet(p: FleetProps) {
   const layout = fleetLayout(p.width, p.height, p.machines.length);
   return (
@@ -53,7 +57,7 @@ export function Fleet(p: FleetProps) {
             resources={p.resources[m.id]}
             stale={p.staleResources[m.id] ?? true}
             nats={p.nats}
-            zmqLastAt={p.zmqLastAt[`zmq:${m.id}`]}
+            zmqLastAt={toSecond(p.zmqLastAt[`zmq:${m.id}`])}
             cursor={p.cursors[i] ?? 0}
             focused={p.pane === i}
             width={layout.paneWidth}
