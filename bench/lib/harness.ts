@@ -105,7 +105,9 @@ export class Child {
   constructor(file: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}) {
     this.name = [file, ...args].join(' ').slice(0, 100);
     this.proc = fork(fileURLToPath(new URL(`../procs/${file}`, import.meta.url)), args, {
-      execArgv: ['--import', 'tsx', ...(options.execArgv ?? [])],
+      // BENCH_CHILD_ARGS (say `--cpu-prof --cpu-prof-dir=/tmp/p`): profile the measured processes
+      // themselves; node refuses --cpu-prof in NODE_OPTIONS.
+      execArgv: ['--import', 'tsx', ...(options.execArgv ?? []), ...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? [])],
       // The bench's tsconfig (JSX, paths) for every child, as the test runner does for tests.
       // A given env is the whole environment, not an overlay on ours: terminalEnv() removes CI
       // from it, and merging ours back in restored CI, so Ink in the render child ran in its CI

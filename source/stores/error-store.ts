@@ -32,7 +32,9 @@ export interface ErrorStoreOptions extends PipelineOptions {
 export class ErrorStore {
   readonly pipeline: ErrorPipeline;
   private readonly emitter = new Emitter();
-  private readonly lastFrameAt: Record<string, number> = {};
+  // Per bus and machine, made into `<bus>:<machine>` keys only when a snapshot is built: a
+  // record keyed by a string built per message cost a key lookup per message.
+  private readonly lastAt = { zmq: new Map<string, number>(), nats: new Map<string, number>() };
   private readonly zmqLinks: Record<string, ZmqLink> = {};
   private readonly openGaps = new Map<string, ErrorRow>();
   private snapshot: ErrorSnapshot;
@@ -52,14 +54,14 @@ export class ErrorStore {
   getSnapshot = (): ErrorSnapshot => this.snapshot;
 
   zmq(frames: readonly Uint8Array[], machine: string, now = Date.now()): void {
-    this.lastFrameAt[`zmq:${machine}`] = now;
+    this.lastAt.zmq.set(machine, now);
     this.pipeline.ingest(decodeZmq(frames, machine, now), 'zmq', machine, now);
     this.touch();
   }
 
   /** `bridged`: the message carries `opsdeck agent --bridge`'s mark (a ZMQ error carried into NATS). */
   nats(subject: string, data: Uint8Array, machine: string, now = Date.now(), bridged?: BridgeMark): void {
-    this.lastFrameAt[`nats:${machine}`] = now;
+    this.lastAt.nats.set(machine, now);
     const decoded = decodeNats(subject, data, machine, now);
     if (bridged && decoded.ok) decoded.event.bridged = bridged;
     this.pipeline.ingest(decoded, 'nats', machine, now);
@@ -128,6 +130,13 @@ export class ErrorStore {
     this.timer.unref();
   }
 
+  private lastFrames(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [machine, at] of this.lastAt.zmq) out[`zmq:${machine}`] = at;
+    for (const [machine, at] of this.lastAt.nats) out[`nats:${machine}`] = at;
+    return out;
+  }
+
   private build(version: number): ErrorSnapshot {
     const p = this.pipeline;
     return {
@@ -136,7 +145,7 @@ export class ErrorStore {
       counters: { ...p.counters, received: { ...p.counters.received } },
       malformed: p.malformedSamples.newest(),
       publishers: [...p.publishers.values()].map((s) => ({ ...s })),
-      lastFrameAt: { ...this.lastFrameAt },
+      lastFrameAt: this.lastFrames(),
       zmqLinks: { ...this.zmqLinks },
       paused: this.paused,
     };

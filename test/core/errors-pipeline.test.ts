@@ -168,8 +168,11 @@ describe('bounded', () => {
   test('the dedup window does not grow without bound under a long flood', () => {
     const p = new ErrorPipeline({ capacity: 100, dedupWindowMs: 100 });
     for (let i = 0; i < 50_000; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i % 7}` }), i);
-    // 100 ms window at 1 event/ms: about 100 live entries, 2 keys each.
-    const window = (p as unknown as { window: Map<string, unknown> }).window;
-    assert.ok(window.size < 400, `window holds ${window.size} keys`);
+    // 100 ms window at 1 event/ms: about 100 live entries, filed by id and by content.
+    const { byId, byContent } = p as unknown as { byId: Map<string, unknown>; byContent: Map<string, Map<string, unknown>> };
+    let texts = 0;
+    for (const m of byContent.values()) texts += m.size;
+    assert.ok(byId.size < 200, `window holds ${byId.size} ids`);
+    assert.ok(texts < 200, `window holds ${texts} texts`);
   });
 });

@@ -47,11 +47,18 @@ interface Window {
 }
 
 /** Digits and hex ids vary within one flood ("timeout after 31 ms"): fold them. */
-export const signature = (e: ErrorEvent): string =>
-  `${e.category}|${e.message.replace(/0x[0-9a-f]+|[0-9a-f]{8,}|\d+/gi, '#').slice(0, 120)}`;
+const fold = (message: string): string => message.replace(/0x[0-9a-f]+|[0-9a-f]{8,}|\d+/gi, '#').slice(0, 120);
+
+export const signature = (e: ErrorEvent): string => `${e.category}|${fold(e.message)}`;
+
+/** How many folded messages a detector remembers (a flood repeats a few texts many times). */
+const FOLDS = 4096;
 
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
+  // Each message's folded form: a flood repeats a few texts, and the regex was a tenth of the
+  // ingest's time. Cleared when full, so distinct texts cannot grow it.
+  private readonly folds = new Map<string, string>();
   private prunedAt = 0;
   // Rule labels, made once: check() runs for every event of a flood.
   private readonly rateLabel: string;
@@ -63,7 +70,13 @@ export class FloodDetector {
   }
 
   check(event: ErrorEvent, now: number): FloodVerdict {
-    const key = `${event.machine}|${event.agent}|${signature(event)}`;
+    let folded = this.folds.get(event.message);
+    if (folded === undefined) {
+      if (this.folds.size >= FOLDS) this.folds.clear();
+      folded = fold(event.message);
+      this.folds.set(event.message, folded);
+    }
+    const key = `${event.machine}|${event.agent}|${event.category}|${folded}`;
     // One object shape for every verdict (no spread): this runs for every event of a flood.
     const verdict: FloodVerdict = { key, flooding: false, rule: undefined, action: undefined };
     if (this.bump(key, now, this.options.rateWindowMs) > this.options.rateCount) {

@@ -13,11 +13,24 @@ export type RowBus = Bus | 'both' | 'zmq->nats';
 
 /** Where a copy came from: a bridged copy arrives on NATS but stands for the ZMQ one. */
 type Source = Bus | 'bridge';
-const sourceOf = (e: ErrorEvent): Source => (e.bridged ? 'bridge' : e.bus);
+
+// An entry's sources as bits of a number: every event makes an entry, and a Set per event was
+// a measurable share of the ingest's allocations (bench/ingest-zmq.ts).
+const ZMQ = 1;
+const NATS = 2;
+const BRIDGE = 4;
+const BITS: Record<Source, number> = { zmq: ZMQ, nats: NATS, bridge: BRIDGE };
+const bitOf = (e: ErrorEvent): number => (e.bridged ? BRIDGE : e.bus === 'zmq' ? ZMQ : NATS);
+
+function busOfBits(bits: number): RowBus {
+  if (bits & NATS) return bits & (ZMQ | BRIDGE) ? 'both' : 'nats';
+  return bits & BRIDGE ? 'zmq->nats' : 'zmq';
+}
 
 export function rowBusOf(sources: ReadonlySet<Source>): RowBus {
-  if (sources.has('nats')) return sources.has('zmq') || sources.has('bridge') ? 'both' : 'nats';
-  return sources.has('bridge') ? 'zmq->nats' : 'zmq';
+  let bits = 0;
+  for (const s of sources) bits |= BITS[s];
+  return busOfBits(bits);
 }
 
 export interface ErrorRow {
@@ -95,10 +108,16 @@ export const DEFAULT_PIPELINE: PipelineOptions = { capacity: 5000, dedupWindowMs
 
 interface Entry {
   row: ErrorRow;
-  buses: Set<Source>;
+  /** Sources seen (bits). */
+  buses: number;
   at: number;
-  keys: string[];
+  /** The ids it is filed under (none for an id-less event), and its content key. */
+  ids: readonly string[];
+  agent: string;
+  message: string;
 }
+
+const NO_IDS: readonly string[] = [];
 
 export const newCounters = (): ErrorCounters => ({
   received: { zmq: 0, nats: 0 },
@@ -121,12 +140,17 @@ export class ErrorPipeline {
   readonly malformedSamples = new Ring<MalformedSample>(20);
   readonly publishers = new Map<string, PublisherStats>();
   private readonly flood: FloodDetector;
-  private readonly window = new Map<string, Entry>();
+  // The dedup window, by id and by content (agent, then message). Two maps instead of one keyed
+  // by `id:…` / `fp:agent|message` strings: building and hashing those was per-event work.
+  private readonly byId = new Map<string, Entry>();
+  private readonly byContent = new Map<string, Map<string, Entry>>();
   private readonly order: Entry[] = [];
   private orderHead = 0;
   private readonly floodRows = new Map<string, ErrorRow>();
   /** Each flood row's key, so evicting a row finds its entry without scanning every flood. */
   private readonly floodKeys = new Map<ErrorRow, string>();
+  /** `publishers` by machine, then agent: finding one without building its `machine|agent` key. */
+  private readonly publisherOf = new Map<string, Map<string, PublisherStats>>();
   private nextId = 1;
   private readonly options: PipelineOptions;
 
@@ -147,30 +171,29 @@ export class ErrorPipeline {
   }
 
   add(event: ErrorEvent, now: number): boolean {
-    const bus = sourceOf(event);
+    const bit = bitOf(event);
     this.counters.received[event.bus]++;
     if (event.bridged) this.counters.bridged++;
     this.notePublisher(event, now);
     this.expire(now);
 
-    const fp = `fp:${event.agent}|${event.message}`;
     // A bridged copy of an id-less frame carries an id the bridge made up: match it on content.
-    const idKeys = event.bridged?.synthetic ? [] : event.ids.map((id) => `id:${id}`);
+    const ids = event.bridged?.synthetic ? NO_IDS : event.ids;
     // An event with ids matches by id only; an id-less one (variant B, C) falls back to content.
-    const lookup = idKeys.length > 0 ? idKeys : [fp];
     let entry: Entry | undefined;
-    for (const key of lookup) {
-      entry = this.window.get(key);
-      if (entry) break;
+    if (ids.length > 0) {
+      for (let i = 0; i < ids.length && !entry; i++) entry = this.byId.get(ids[i]!);
+    } else {
+      entry = this.byContent.get(event.agent)?.get(event.message);
     }
-    if (entry && !entry.buses.has(bus)) {
-      entry.buses.add(bus);
+    if (entry && !(entry.buses & bit)) {
+      entry.buses |= bit;
       this.counters.matched++;
-      entry.row.bus = rowBusOf(entry.buses);
+      entry.row.bus = busOfBits(entry.buses);
       entry.row.rev++;
       return true;
     }
-    if (entry && idKeys.length > 0) {
+    if (entry && ids.length > 0) {
       this.counters.copies++; // the same id again on the same bus
       return false;
     }
@@ -189,7 +212,7 @@ export class ErrorPipeline {
       }
     }
     if (!row) {
-      row = { id: this.nextId++, event, bus: rowBusOf(new Set([bus])), count: 1, lastAt: now, rev: 0 };
+      row = { id: this.nextId++, event, bus: busOfBits(bit), count: 1, lastAt: now, rev: 0 };
       if (verdict.flooding) {
         row.flood = { rule: verdict.rule ?? 'rate', action: verdict.action ?? 'throttle', since: now };
         this.floodRows.set(verdict.key, row);
@@ -206,9 +229,11 @@ export class ErrorPipeline {
         }
       }
     }
-    const keys = [...idKeys, fp];
-    const fresh: Entry = { row, buses: new Set([bus]), at: now, keys };
-    for (const key of keys) this.window.set(key, fresh);
+    const fresh: Entry = { row, buses: bit, at: now, ids, agent: event.agent, message: event.message };
+    for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
+    let texts = this.byContent.get(event.agent);
+    if (!texts) this.byContent.set(event.agent, (texts = new Map()));
+    texts.set(event.message, fresh);
     this.order.push(fresh);
     return true;
   }
@@ -269,9 +294,14 @@ export class ErrorPipeline {
     while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff) {
       const old = this.order[this.orderHead++]!;
       // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
-      if (!old.buses.has('nats')) this.counters.zmqOnly++;
-      else if (old.buses.size === 1) this.counters.natsOnly++;
-      for (const key of old.keys) if (this.window.get(key) === old) this.window.delete(key);
+      if (!(old.buses & NATS)) this.counters.zmqOnly++;
+      else if (old.buses === NATS) this.counters.natsOnly++;
+      for (let i = 0; i < old.ids.length; i++) if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
+      const texts = this.byContent.get(old.agent);
+      if (texts?.get(old.message) === old) {
+        texts.delete(old.message);
+        if (texts.size === 0) this.byContent.delete(old.agent);
+      }
     }
     // Compact the queue now and then instead of shifting on every expiry.
     if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
@@ -281,13 +311,15 @@ export class ErrorPipeline {
   }
 
   private notePublisher(event: ErrorEvent, now: number): void {
-    const key = `${event.machine}|${event.agent}`;
-    let stats = this.publishers.get(key);
+    let agents = this.publisherOf.get(event.machine);
+    let stats = agents?.get(event.agent);
     if (!stats) {
       // A flood of invented agent names must not grow memory without bound.
       if (this.publishers.size >= MAX_PUBLISHERS) return;
       stats = { machine: event.machine, agent: event.agent, zmq: 0, nats: 0 };
-      this.publishers.set(key, stats);
+      this.publishers.set(`${event.machine}|${event.agent}`, stats);
+      if (!agents) this.publisherOf.set(event.machine, (agents = new Map()));
+      agents.set(event.agent, stats);
     }
     if (event.bridged) {
       stats.bridged = (stats.bridged ?? 0) + 1;
