@@ -102,6 +102,63 @@ const zeromqRequired = {
   },
 };
 
+// nats.js (CommonJS, ~0.45 MB) is evaluated at load although the console's first frame never
+// uses it (and with NATS off, nothing does): opsdeck's modules get a facade that evaluates the
+// bundled nats on first use. Functions and classes are forwarded, plain objects (enums) proxied,
+// strings copied; names are read from nats itself. Instances (Empty, nuid) cannot be stood in
+// for: the facade leaves them out, so importing one fails this build by name (then import it
+// with `await import('nats')` where it is used, or drop the facade).
+const natsOnFirstUse = {
+  name: 'nats-on-first-use',
+  setup(b) {
+    const nats = createRequire(import.meta.url)('nats');
+    b.onResolve({ filter: /^nats$/ }, (args) =>
+      args.namespace !== 'opsdeck-nats' &&
+      /[\\/]dist[\\/]/.test(args.importer) &&
+      !/node_modules/.test(args.importer)
+        ? { path: 'nats', namespace: 'opsdeck-nats' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'opsdeck-nats' }, () => {
+      const lines = [
+        'let real;',
+        "const load = () => (real ??= require('nats'));",
+        'const proxied = (key, target) => new Proxy(target, {',
+        '  get: (_, p) => Reflect.get(load()[key], p),',
+        '  has: (_, p) => Reflect.has(load()[key], p),',
+        '  ownKeys: () => Reflect.ownKeys(load()[key]),',
+        '  getOwnPropertyDescriptor: (target, p) => {',
+        '    const own = Reflect.getOwnPropertyDescriptor(target, p);',
+        '    if (own && !own.configurable) return own;',
+        '    const d = Reflect.getOwnPropertyDescriptor(load()[key], p);',
+        '    return d && { ...d, configurable: true };',
+        '  },',
+        '  apply: (_, self, args) => Reflect.apply(load()[key], self, args),',
+        '  construct: (_, args) => Reflect.construct(load()[key], args),',
+        '});',
+      ];
+      for (const [key, value] of Object.entries(nats)) {
+        if (!/^[A-Za-z_$][\w$]*$/.test(key) || key === 'default') continue;
+        const proto =
+          typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+        if (proto !== null && proto !== Object.prototype) continue; // an instance
+        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+          lines.push(`export const ${key} = ${JSON.stringify(value)};`);
+        else if (
+          typeof value === 'function' &&
+          !/^class\b/.test(Function.prototype.toString.call(value))
+        )
+          lines.push(`export function ${key}(...args) { return load().${key}.apply(this, args); }`);
+        else
+          lines.push(
+            `export const ${key} = proxied(${JSON.stringify(key)}, ${typeof value === 'function' ? 'function () {}' : '{}'});`,
+          );
+      }
+      return { contents: `${lines.join('\n')}\n`, loader: 'js', resolveDir: ROOT };
+    });
+  },
+};
+
 const meta = process.argv.indexOf('--meta');
 const minify = !process.argv.includes('--readable');
 rmSync(OUT, { recursive: true, force: true });
@@ -118,7 +175,7 @@ const result = await build({
   target: 'node20',
   // Native addons and packages that load files beside themselves (wasm) stay in node_modules.
   external: ['zeromq', 'web-tree-sitter', 'tree-sitter-python'],
-  plugins: [inkDevtools, yogaWithoutFetch, confWithoutAjv, zeromqRequired],
+  plugins: [inkDevtools, yogaWithoutFetch, confWithoutAjv, zeromqRequired, natsOnFirstUse],
   // React's production build only: development mode runs dist/cli.js (see bin/opsdeck.js).
   define: { 'process.env.NODE_ENV': '"production"' },
   // CommonJS dependencies call require() for Node's built-ins.
