@@ -23,7 +23,6 @@ import { findingKey, Ports } from './screens/ports.js';
 import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
-import type { DoctorSnapshot } from './stores/doctor-store.js';
 import type { PhaseStore } from './stores/phase-store.js';
 import type { LintSnapshot, LintStore } from './stores/lint-store.js';
 import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js';
@@ -66,20 +65,26 @@ const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
 const NO_OWNERS: ThrottleOwners = {};
 const NO_THROTTLE: Readable<ThrottleOwners> = { subscribe: () => () => {}, getSnapshot: () => NO_OWNERS };
-const NO_DOCTOR_SNAPSHOT: DoctorSnapshot = { version: 0 };
-const NO_DOCTOR: Readable<DoctorSnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_DOCTOR_SNAPSHOT };
+const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard'];
+const SHOWS_ERRORS: readonly Screen[] = ['fleet', 'agent', 'errors', 'scorecard'];
+const unheard = <T,>(store: Readable<T>): Readable<T> => ({ subscribe: () => () => {}, getSnapshot: store.getSnapshot });
 const NO_SECURITY: Readable<SecuritySnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_SECURITY_SNAPSHOT };
 
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const now = useNow(5000);
-  const health = useStore(p.plane.health);
-  const errors = useStore(p.plane.errors);
-  const resources = useStore(p.plane.resources);
   const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'));
+  // A screen that does not show a store does not redraw on its notifications (the Ports screen
+  // in an error flood); it still reads the latest snapshot whenever it does redraw.
+  const quietHealth = useMemo(() => unheard(p.plane.health), [p.plane.health]);
+  const quietErrors = useMemo(() => unheard(p.plane.errors), [p.plane.errors]);
+  const quietDoctor = useMemo(() => unheard(p.plane.doctor), [p.plane.doctor]);
+  const health = useStore(SHOWS_HEALTH.includes(ui.screen) ? p.plane.health : quietHealth);
+  const errors = useStore(SHOWS_ERRORS.includes(ui.screen) ? p.plane.errors : quietErrors);
+  const resources = useStore(p.plane.resources);
   // Only the scorecard shows the diagnosis: elsewhere its refresh (every 15 s) is not a frame.
-  const doctor = useStore(ui.screen === 'scorecard' ? p.plane.doctor : NO_DOCTOR);
+  const doctor = useStore(ui.screen === 'scorecard' ? p.plane.doctor : quietDoctor);
   const link = useStore(p.plane.link ?? OFF_LINK);
   const phase = useStore(p.phase);
   const run = useStore(p.runner);
