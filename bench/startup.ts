@@ -1,7 +1,10 @@
 // Figure 6: start-up. The real binary (`node bin/opsdeck.js console`, 2 x 50 agents) in a PTY,
 // timed from spawn to the first frame on the terminal (the alternate screen, then the Fleet
 // screen's first pane). Baseline: `node -e ''` spawned the same way, from spawn to exit.
-import { median, round, sleep } from './lib/harness.js';
+// The launcher runs the esbuild bundle that `npm run build` writes (dist/bundle/) when it is
+// fresh, else dist/cli.js: the row says which one it measured.
+import { statSync } from 'node:fs';
+import { median, round, ROOT, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
 import { BIN, inPty, noPty, terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
@@ -35,6 +38,11 @@ export const startup: Figure = {
       ctx.log(`  run ${i + 1}: first frame ${ops[i]!.toFixed(0)} ms; node -e '' ${base[i]!.toFixed(0)} ms`);
     }
     const o = median(ops);
+    const mtime = (path: string) => statSync(`${ROOT}${path}`, { throwIfNoEntry: false })?.mtimeMs;
+    const bundle = mtime('dist/bundle/cli.js');
+    const production = (env.NODE_ENV ?? 'production') === 'production' && env.DEV !== 'true';
+    const fresh = production && bundle !== undefined && bundle >= (mtime('dist/cli.js') ?? 0);
+    const entry = fresh ? 'the launcher ran the esbuild bundle (dist/bundle/)' : `the launcher ran dist/cli.js: ${production ? 'no bundle newer than the tsc output (npm run build writes it)' : 'development mode (NODE_ENV / DEV)'}`;
     const b = median(base);
     return [
       {
@@ -48,8 +56,8 @@ export const startup: Figure = {
         ratioIs: 'opsdeck / baseline; lower is better',
         target: '< 500 ms',
         met: o < 500,
-        notes: [`median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane`],
-        details: { opsdeckMs: ops.map((x) => round(x, 1)), baselineMs: base.map((x) => round(x, 1)) },
+        notes: [`median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane (fastest ${round(Math.min(...ops), 0)} ms)`, entry],
+        details: { opsdeckMs: ops.map((x) => round(x, 1)), baselineMs: base.map((x) => round(x, 1)), bundle: fresh },
       },
     ];
   },
