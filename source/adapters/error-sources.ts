@@ -4,7 +4,7 @@
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection, type Subscription } from 'nats';
 import { Subscriber } from 'zeromq';
 import { bridgeMarkOf } from '../core/errors/bridge.js';
-import { newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
+import { ackSeq, newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
 
@@ -79,6 +79,16 @@ export async function errorStreams(nc: NatsConnection): Promise<string[]> {
   return names.sort();
 }
 
+/**
+ * A delivery's stream sequence, read from its reply subject: `m.seq` splits all of the subject
+ * into an info object per message (~2 µs, more than decoding the error). nats.js keeps the
+ * subject as `reply` on its messages without typing it; when it is not there, `m.seq`.
+ */
+const seqOf = (m: JsMsg): number => {
+  const reply = (m as { reply?: unknown }).reply;
+  return (typeof reply === 'string' ? ackSeq(reply) : undefined) ?? m.seq;
+};
+
 const agentOf = (subject: string, headers?: { get(k: string): string }): string | undefined => {
   const fromHeader = headers?.get('agent');
   if (fromHeader) return fromHeader;
@@ -138,13 +148,9 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
       streams = []; // JetStream disabled on this server: core subscription only
     }
     if (streams.length === 0) {
-      if (!core) {
-        core = nc.subscribe('errors.>');
-        const sub = core;
-        void (async () => {
-          for await (const m of sub) ingest(m.subject, m.data, m.headers);
-        })().catch(() => {});
-      }
+      // A callback, not the subscription's async iterator: nats.js calls it as it parses each
+      // message, where the iterator cost a promise and a turn per message (bench/ingest-nats.ts).
+      if (!core) core = nc.subscribe('errors.>', { callback: (error, m) => error || ingest(m.subject, m.data, m.headers) });
       again(options.retryMs ?? 2000);
       return;
     }
@@ -184,25 +190,30 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
             : { deliver_policy: DeliverPolicy.New }),
         });
       }
-      const messages = await consumer.consume({ max_messages: 1000 });
+      // A callback rather than iterating: nats.js hands each message over as it parses it, with
+      // no promise per message. It must not throw (a throw stops the consumer); ingest does not.
+      const durable = Boolean(options.durable);
+      const messages = await consumer.consume({
+        max_messages: 1000,
+        callback: (m: JsMsg) => {
+          seq.track = noteSeq(seq.track, seqOf(m));
+          ingest(m.subject, m.data, m.headers);
+          if (durable) {
+            acks.push(m);
+            ackTurn ??= setImmediate(flushAcks);
+          }
+        },
+      });
       if (stopped) {
         await messages.close().catch(() => {});
         return;
       }
       feeds.push(messages);
       found.push(stream);
-      void (async () => {
-        for await (const m of messages as AsyncIterable<JsMsg>) {
-          seq.track = noteSeq(seq.track, m.seq);
-          ingest(m.subject, m.data, m.headers);
-          if (options.durable) {
-            acks.push(m);
-            ackTurn ??= setImmediate(flushAcks);
-          }
-        }
-      })()
+      void messages
+        .closed()
         .catch(() => {})
-        .finally(() => {
+        .then(() => {
           // Ended without stop(): the stream is gone; the next scan attaches to it again if it is back.
           if (stopped) return;
           if (found.includes(stream)) found.splice(found.indexOf(stream), 1);

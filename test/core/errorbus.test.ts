@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subjectsOverlap, subjectWithin } from '../../source/core/errorbus/subjects.js';
 import { judgeStreams, planStreamFix, type StreamObs } from '../../source/core/errorbus/streams.js';
-import { newSeqTrack, noteSeq } from '../../source/core/errorbus/sequence.js';
+import { ackSeq, newSeqTrack, noteSeq } from '../../source/core/errorbus/sequence.js';
 import {
   coverage,
   effects,
@@ -178,6 +178,18 @@ describe('sequence continuity', () => {
       assert.equal(t.redelivered, c.redelivered);
     });
   }
+
+  // The reply subjects nats-server sends, and what nats.js's JsMsg.seq reads from them.
+  const replies: Array<[string, number | undefined]> = [
+    ['$JS.ACK.ERRORS.bench_1.1.4217.4217.1764000000000000000.99', 4217],
+    ['$JS.ACK._.ABCD.ERRORS.OC_x.2.17.3.1764000000000000000.0.rnd', 17],
+    ['$JS.ACK.dom.ABCD.ERRORS.c.1.9007199254740991.1.1.0', 9007199254740991],
+    ['$JS.ACK.ERRORS.c.1.x.1.1.0', undefined],
+    ['$JS.ACK.ERRORS.c.1.2', undefined],
+    ['_INBOX.abc.def', undefined],
+    ['', undefined],
+  ];
+  for (const [reply, seq] of replies) test(`ackSeq ${reply || '(empty)'}`, () => assert.equal(ackSeq(reply), seq));
 });
 
 describe('transitions', () => {
