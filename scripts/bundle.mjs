@@ -11,7 +11,7 @@
 // Layout: dist/bundle/ is two folders below the repository root like dist/<dir>/*.js, so the
 // paths the sources compute from import.meta.url ('../../bin/opsdeck.js', '../../' as the repo
 // root, './lint-worker.js' beside the code that starts the worker) hold in the bundle too.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, URL } from 'node:url';
 import { build } from 'esbuild';
@@ -161,11 +161,15 @@ const natsOnFirstUse = {
 
 const meta = process.argv.indexOf('--meta');
 const minify = !process.argv.includes('--readable');
-rmSync(OUT, { recursive: true, force: true });
+// Built beside dist/bundle and swapped in, so that a launch during a rebuild (others' tests in a
+// shared checkout) finds the old bundle or the new one, not a half-written folder.
+const NEXT = `${OUT}.next-${process.pid}`;
+const OLD = `${OUT}.old-${process.pid}`;
+rmSync(NEXT, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: ROOT,
   entryPoints: ['dist/cli.js', 'dist/adapters/lint-worker.js'],
-  outdir: OUT,
+  outdir: NEXT,
   entryNames: '[name]',
   chunkNames: 'chunk-[hash]',
   bundle: true,
@@ -190,3 +194,10 @@ const result = await build({
   logLevel: 'warning',
 });
 if (meta > 0) writeFileSync(process.argv[meta + 1], JSON.stringify(result.metafile));
+try {
+  renameSync(OUT, OLD);
+} catch {
+  // no earlier bundle
+}
+renameSync(NEXT, OUT);
+rmSync(OLD, { recursive: true, force: true });
