@@ -119,6 +119,9 @@ interface Entry {
 
 const NO_IDS: readonly string[] = [];
 
+/** How many distinct agent names and messages the window shares one copy of. */
+const SHARED_TEXTS = 8192;
+
 export const newCounters = (): ErrorCounters => ({
   received: { zmq: 0, nats: 0 },
   bridged: 0,
@@ -151,6 +154,12 @@ export class ErrorPipeline {
   private readonly floodKeys = new Map<ErrorRow, string>();
   /** `publishers` by machine, then agent: finding one without building its `machine|agent` key. */
   private readonly publisherOf = new Map<string, Map<string, PublisherStats>>();
+  /**
+   * One copy of each recent text: every entry lives for the dedup window (500,000 of them at
+   * 100k/s), and a flood repeats a few texts, so entries share them instead of each keeping the
+   * copy its frame was parsed into. Cleared when full.
+   */
+  private readonly texts = new Map<string, string>();
   private nextId = 1;
   private readonly options: PipelineOptions;
 
@@ -229,7 +238,7 @@ export class ErrorPipeline {
         }
       }
     }
-    const fresh: Entry = { row, buses: bit, at: now, ids, agent: event.agent, message: event.message };
+    const fresh: Entry = { row, buses: bit, at: now, ids, agent: this.shared(event.agent), message: this.shared(event.message) };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
     let texts = this.byContent.get(event.agent);
     if (!texts) this.byContent.set(event.agent, (texts = new Map()));
@@ -308,6 +317,14 @@ export class ErrorPipeline {
       this.order.splice(0, this.orderHead);
       this.orderHead = 0;
     }
+  }
+
+  private shared(text: string): string {
+    const known = this.texts.get(text);
+    if (known !== undefined) return known;
+    if (this.texts.size >= SHARED_TEXTS) this.texts.clear();
+    this.texts.set(text, text);
+    return text;
   }
 
   private notePublisher(event: ErrorEvent, now: number): void {
