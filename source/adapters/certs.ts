@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } f
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import type * as X509 from '@peculiar/x509';
+import bcrypt from 'bcryptjs';
 import * as zmq from 'zeromq';
 import {
   artefactPlan,
@@ -28,6 +29,9 @@ import {
 import { decodeJwt } from '../core/security/token.js';
 import { generateSigningKey, mintToken, publicOf, type Jwks, type PrivateJwk, type PublicJwk } from './jwt.js';
 import { ensurePrivateDir, fsyncDir, writePublic, writeSecret } from './secret-files.js';
+
+/** `nats server passwd`'s default. */
+const BCRYPT_COST = 11;
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -197,16 +201,16 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
 /** The include file names absolute paths, so it depends on where the folder is. */
 export function natsConfFor(dir: string, generation: Generation): string {
   const abs = resolve(dir);
-  const passwords: Record<string, string> = {};
-  for (const m of generation.manifest.machines) passwords[m.id] = generation.files.get(`machines/${m.id}/secrets/NATS_PASSWORD`)!;
-  passwords[OPERATOR] = generation.files.get(`nats/${OPERATOR}.password`)!;
+  const hashes: Record<string, string> = {};
+  for (const m of generation.manifest.machines) hashes[m.id] = bcrypt.hashSync(generation.files.get(`machines/${m.id}/secrets/NATS_PASSWORD`)!, BCRYPT_COST);
+  hashes[OPERATOR] = bcrypt.hashSync(generation.files.get(`nats/${OPERATOR}.password`)!, BCRYPT_COST);
   return natsAuthConf({
     certFile: join(abs, `tls/${generation.manifest.natsHost}.crt`),
     keyFile: join(abs, `tls/${generation.manifest.natsHost}.key`),
     caFile: join(abs, 'ca/trust.pem'),
     users: natsUsers(
       generation.manifest.machines.map((m) => m.id),
-      passwords,
+      hashes,
     ),
     generatedAt: new Date(generation.manifest.generatedAt),
   });

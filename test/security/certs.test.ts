@@ -14,7 +14,8 @@ import type { Io } from '../../source/commands/io.js';
 import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../../source/adapters/nats-server.js';
 import { readJwks, tokenVerifier } from '../../source/adapters/jwt.js';
 import type { inspectArtefacts } from '../../source/adapters/certs.js';
-import { artefactPlan, parseZplCertificate, Z85_KEY } from '../../source/core/security/artefacts.js';
+import bcrypt from 'bcryptjs';
+import { artefactPlan, BCRYPT, natsUsers, parseZplCertificate, Z85_KEY } from '../../source/core/security/artefacts.js';
 import { readAudit } from '../../source/adapters/audit.js';
 
 const NATS_BIN = findNatsServer();
@@ -257,6 +258,12 @@ describe('opsdeck certs', () => {
       stops.push(() => server.stop());
       const tls = { caFile: join(dir, 'ca/ca.crt'), certFile: join(dir, 'tls/opsdeck.crt'), keyFile: join(dir, 'tls/opsdeck.key') };
       const pass = readFileSync(join(dir, 'nats/opsdeck.password'), 'utf8');
+      // The include file holds bcrypt hashes only: the server checks logins against them.
+      const included = readFileSync(join(dir, 'nats/auth.conf'), 'utf8');
+      const stored = [...included.matchAll(/password: "([^"]+)"/g)].map((m) => m[1]!);
+      assert.equal(stored.length, 3);
+      for (const h of stored) assert.match(h, BCRYPT);
+      assert.ok(!included.includes(pass) && !included.includes(readFileSync(join(dir, 'machines/pc2/secrets/NATS_PASSWORD'), 'utf8')), 'a plain password in auth.conf');
       const nc = await connect({ servers: server.url, user: 'opsdeck', pass, tls, timeout: 3000, reconnect: false });
       assert.equal(nc.info?.tls_verify, true);
       const sub = nc.subscribe('opsdeck.pc2.control', { max: 1 });
@@ -299,4 +306,15 @@ describe('opsdeck certs', () => {
       await pc2.close().catch(() => undefined);
     },
   );
+});
+
+describe('nats-server users', () => {
+  test('a plain password is refused: the include file takes bcrypt hashes only', () => {
+    const hash = bcrypt.hashSync('s3cret-enough', 4);
+    assert.throws(() => natsUsers(['pc2'], { pc2: 'plain-password', opsdeck: hash }), /the NATS password of pc2 is not a bcrypt hash/);
+    assert.throws(() => natsUsers(['pc2'], { pc2: hash }), /no NATS password hash for opsdeck/);
+    const users = natsUsers(['pc2'], { pc2: hash, opsdeck: hash });
+    assert.deepEqual(users.map((u) => [u.user, u.passwordHash === hash]), [['pc2', true], ['opsdeck', true]]);
+    assert.ok(bcrypt.compareSync('s3cret-enough', users[0]!.passwordHash));
+  });
 });
