@@ -1,9 +1,9 @@
 // Feeds the error store from both buses: a ZMQ SUB per machine's error bus, and JetStream
 // consumers on whatever error streams the NATS server has (upstream's two libraries each
 // create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection, type Subscription } from 'nats';
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
 import { Subscriber } from 'zeromq';
-import { bridgeMarkOf } from '../core/errors/bridge.js';
+import { BRIDGE_HEADER, bridgeMarkOf } from '../core/errors/bridge.js';
 import { ackSeq, newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
@@ -101,8 +101,7 @@ const seqOf = (m: JsMsg): number => {
   return (typeof reply === 'string' ? ackSeq(reply) : undefined) ?? m.seq;
 };
 
-const agentOf = (subject: string, headers?: { get(k: string): string }): string | undefined => {
-  const fromHeader = headers?.get('agent');
+const agentOf = (subject: string, fromHeader: string): string | undefined => {
   if (fromHeader) return fromHeader;
   const parts = subject.split('.');
   // errors.agents.<agent> (nats_error_bus) and errors.<severity>.<agent> (nats_client)
@@ -140,9 +139,21 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
   let core: Subscription | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
-  const ingest = (subject: string, data: Uint8Array, headers?: { get(k: string): string }) => {
-    const machine = headers?.get('machine') || options.machineOf(agentOf(subject, headers), subject);
-    store.nats(subject, data, machine, Date.now(), bridgeMarkOf(headers));
+  const ingest = (subject: string, data: Uint8Array, headers?: MsgHdrs) => {
+    // The headers read in one pass: each get() lists and filters all of them (nats.js), and a
+    // message asked for four. Exact names, first value, as get() answers.
+    let machine = '';
+    let agent = '';
+    let bridged = false;
+    if (headers) {
+      for (const [name, values] of headers) {
+        if (name === 'machine') machine = values[0] ?? '';
+        else if (name === 'agent') agent = values[0] ?? '';
+        else if (name === BRIDGE_HEADER) bridged = true;
+      }
+    }
+    machine ||= options.machineOf(agentOf(subject, agent), subject);
+    store.nats(subject, data, machine, Date.now(), bridged ? bridgeMarkOf(headers) : undefined);
   };
 
   const again = (ms: number) => {
