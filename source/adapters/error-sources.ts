@@ -17,7 +17,10 @@ export interface ZmqErrorOptions {
   heartbeatMs?: number;
 }
 
-/** The most ZMQ messages received before any of them is decoded: about 200 KB of frames. */
+/**
+ * The most ZMQ messages received before any of them is decoded (about 200 KB of frames): the
+ * number zeromq.js receives at once before it lets the event loop turn (max_sync_operations).
+ */
 const BURST = 512;
 
 /**
