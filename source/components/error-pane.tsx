@@ -52,7 +52,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
           {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
         </Text>
       </Text>
-      <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} rowRev={(r) => r.rev} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />
+      <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />
     </Box>
   );
 }

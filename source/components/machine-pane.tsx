@@ -80,7 +80,7 @@ function MachinePaneView(p: MachinePaneProps) {
         {'  ZMQ '}
         {link(zmqOk ? ago(p.zmqLastAt, p.now) : 'quiet', zmqOk)}
       </Text>
-      <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} rowIdent={(r) => r.health} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 4)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
+      <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 4)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
     </Box>
   );
 }

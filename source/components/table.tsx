@@ -21,10 +21,6 @@ interface Props<R> {
   rows: readonly R[];
   columns: readonly Column<R>[];
   rowKey(row: R): string;
-  /** What a row's content depends on (rows are often rebuilt; their data is not). */
-  rowIdent?(row: R): unknown;
-  /** Bumps when a row's content changes in place (error rows count up). */
-  rowRev?(row: R): number;
   cursor: number;
   focused: boolean;
   height: number;
@@ -36,7 +32,7 @@ export function windowStart(cursor: number, length: number, height: number): num
   return Math.max(0, Math.min(cursor - Math.floor(height / 2), length - height));
 }
 
-function TableView<R>({ rows, columns, rowKey, rowIdent, rowRev, cursor, focused, height, empty }: Props<R>) {
+function TableView<R>({ rows, columns, rowKey, cursor, focused, height, empty }: Props<R>) {
   const theme = useTheme();
   // Header, rows, and a position line when the rows do not all fit: never more than `height`.
   const overflow = rows.length > height - 1;
@@ -51,9 +47,13 @@ function TableView<R>({ rows, columns, rowKey, rowIdent, rowRev, cursor, focused
       {visible.length === 0 ? (
         <Text color={theme.muted}>{empty ?? '(nothing to show)'}</Text>
       ) : (
-        visible.map((row, i) => (
-          <Row key={rowKey(row)} row={row} ident={rowIdent ? rowIdent(row) : row} rev={rowRev?.(row) ?? 0} columns={columns} selected={start + i === cursor} focused={focused} theme={theme} />
-        ))
+        visible.map((row, i) => {
+          const cells = columns.map((c) => {
+            const cell = c.cell(row);
+            return { text: fit(cell.text, c.width, c.align), color: cell.tone ? theme[cell.tone] : undefined };
+          });
+          return <Row key={rowKey(row)} cells={cells} shown={cells.map((c) => `${c.color ?? ''}\u0001${c.text}`).join('\u0000')} selected={start + i === cursor} focused={focused} />;
+        })
       )}
       {overflow ? (
         <Text color={theme.muted}>
@@ -64,35 +64,30 @@ function TableView<R>({ rows, columns, rowKey, rowIdent, rowRev, cursor, focused
   );
 }
 
-interface RowProps<R> {
-  row: R;
-  ident: unknown;
-  rev: number;
-  columns: readonly Column<R>[];
+interface RowProps {
+  cells: ReadonlyArray<{ text: string; color: string | undefined }>;
+  /** The cells as one string: what the row looks like. */
+  shown: string;
   selected: boolean;
   focused: boolean;
-  theme: Theme;
 }
 
-function RowView<R>({ row, columns, selected, focused, theme }: RowProps<R>) {
+function RowView({ cells, selected, focused }: RowProps) {
   const marker = selected ? (focused ? '›' : '·') : ' ';
   return (
     <Text wrap="truncate" inverse={selected && focused} bold={selected}>
       {marker}
-      {columns.map((c, i) => {
-        const cell = c.cell(row);
-        const text = fit(cell.text, c.width, c.align);
-        return (
-          <Text key={i} color={cell.tone ? theme[cell.tone] : undefined}>
-            {i === 0 ? text : ` ${text}`}
-          </Text>
-        );
-      })}
+      {cells.map((c, i) => (
+        <Text key={i} color={c.color}>
+          {i === 0 ? c.text : ` ${c.text}`}
+        </Text>
+      ))}
     </Text>
   );
 }
 
-// Re-render a row only when it, its revision or its selection changed.
-const Row = memo(RowView, (a, b) => a.ident === b.ident && a.rev === b.rev && a.selected === b.selected && a.focused === b.focused && a.columns === b.columns && a.theme === b.theme) as typeof RowView;
+// Re-render a row only when what it shows changed: its data objects are rebuilt on every probe
+// round and its columns on every clock second, mostly with the same cells.
+const Row = memo(RowView, (a, b) => a.shown === b.shown && a.selected === b.selected && a.focused === b.focused);
 
 export const Table = TableView;
