@@ -20,6 +20,8 @@ export interface MachinePaneProps {
   focused: boolean;
   width: number;
   height: number;
+  /** One header line and no bottom border, for short terminals (fleetLayout decides). */
+  compact?: boolean;
   now: number;
   filter: string;
   /** How the agents are sorted (said when not in config order). */
@@ -54,6 +56,40 @@ function MachinePaneView(p: MachinePaneProps) {
   const vram = gpu ? `${bar(gpu.usedMb, gpu.totalMb, 10)} ${(gpu.usedMb / 1024).toFixed(1)}/${(gpu.totalMb / 1024).toFixed(0)}G` : res ? 'no GPU' : '-';
   const link = (state: string, ok: boolean) => <Text color={ok ? theme.ok : theme.bad}>{state}</Text>;
   const zmqOk = p.zmqLastAt !== undefined && p.now - p.zmqLastAt < 60_000;
+  const vramLine = (
+    <>
+      {/* VRAM first: it is what the fleet runs short of; links last. */}
+      {'VRAM '}
+      <Text color={gpu && gpu.usedMb / gpu.totalMb > 0.9 ? theme.bad : gpu && gpu.usedMb / gpu.totalMb > 0.7 ? theme.warn : undefined}>{vram}</Text>
+      {!p.compact && gpu && p.resources && p.resources.history.length > 1 ? <Text color={theme.muted}>{` ${levels(p.resources.history.map((h) => h.vramMb ?? 0), gpu.totalMb, 16)}`}</Text> : null}
+      {res && res.throttleLevel > 0 ? <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text> : null}
+      {!p.compact && res && p.throttleBy ? <Text color={theme.muted}>{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text> : null}
+      {res ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G` : ''}
+      {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
+      {'  NATS '}
+      {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
+      {'  ZMQ '}
+      {link(zmqOk ? ago(p.zmqLastAt, p.now) : 'quiet', zmqOk)}
+    </>
+  );
+  if (p.compact) {
+    // Counts and links before the rest: a truncated line keeps what says "something is wrong".
+    const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
+    return (
+      <Box flexDirection="column" width={p.width} borderStyle="round" borderBottom={false} borderColor={p.focused ? theme.focus : theme.muted} paddingX={0}>
+        <Text wrap="truncate">
+          <Text bold color={theme.title}>{p.machine.id.toUpperCase()}</Text>
+          {' '}
+          <Text color={theme.ok}>{`${counts.healthy ?? 0}/${p.rows.length} ok `}</Text>
+          {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
+          {down ? <Text color={theme.bad}>{`${down} down `}</Text> : null}
+          {p.filter ? <Text color={theme.accent}>{`"${p.filter}" `}</Text> : null}
+          {vramLine}
+        </Text>
+        <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 2)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
+      </Box>
+    );
+  }
   return (
     <Box flexDirection="column" width={p.width} borderStyle="round" borderColor={p.focused ? theme.focus : theme.muted} paddingX={0}>
       <Text wrap="truncate">
@@ -66,20 +102,7 @@ function MachinePaneView(p: MachinePaneProps) {
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         {p.sort && p.sort !== 'config' ? <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text> : null}
       </Text>
-      <Text wrap="truncate">
-        {/* VRAM first: it is what the fleet runs short of; links last. */}
-        {'VRAM '}
-        <Text color={gpu && gpu.usedMb / gpu.totalMb > 0.9 ? theme.bad : gpu && gpu.usedMb / gpu.totalMb > 0.7 ? theme.warn : undefined}>{vram}</Text>
-        {gpu && p.resources && p.resources.history.length > 1 ? <Text color={theme.muted}>{` ${levels(p.resources.history.map((h) => h.vramMb ?? 0), gpu.totalMb, 16)}`}</Text> : null}
-        {res && res.throttleLevel > 0 ? <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text> : null}
-        {res && p.throttleBy ? <Text color={theme.muted}>{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text> : null}
-        {res ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G` : ''}
-        {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
-        {'  NATS '}
-        {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
-        {'  ZMQ '}
-        {link(zmqOk ? ago(p.zmqLastAt, p.now) : 'quiet', zmqOk)}
-      </Text>
+      <Text wrap="truncate">{vramLine}</Text>
       <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 4)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
     </Box>
   );

@@ -31,13 +31,20 @@ export interface FleetProps {
 /** Side by side needs room for two readable agent tables. */
 export const SIDE_BY_SIDE_MIN = 150;
 
+/** Stacked panes shorter than this go compact: every line saved is an agent row more. */
+export const COMPACT_BELOW = 12;
+
 export function fleetLayout(width: number, height: number, machineCount: number) {
   const errorsHeight = Math.max(6, Math.floor(height * 0.3));
   const top = height - errorsHeight;
   const side = width >= SIDE_BY_SIDE_MIN || machineCount === 1;
   const paneHeight = side ? top : Math.max(5, Math.floor(top / machineCount));
   const paneWidth = side ? Math.floor(width / machineCount) : width;
-  return { errorsHeight, paneHeight, paneWidth, side, agentRowsVisible: Math.max(1, paneHeight - 5), errorRowsVisible: Math.max(1, errorsHeight - 4) };
+  // Compact (80x24 over SSH): one header line and no bottom border (the next pane's top border
+  // separates them): two agents per machine become four.
+  const compact = !side && paneHeight < COMPACT_BELOW;
+  const chrome = compact ? 3 : 5;
+  return { errorsHeight, paneHeight, paneWidth, side, compact, agentRowsVisible: Math.max(1, paneHeight - chrome), errorRowsVisible: Math.max(1, errorsHeight - 4) };
 }
 
 // The pane shows it in whole seconds: in a flood the exact time changes with every batch, and
@@ -62,6 +69,7 @@ export function Fleet(p: FleetProps) {
             focused={p.pane === i}
             width={layout.paneWidth}
             height={layout.paneHeight}
+            compact={layout.compact}
             now={p.now}
             filter={p.filters.agents}
             {...(p.sort ? { sort: p.sort } : {})}

@@ -14,6 +14,7 @@ import { agentRows, errorRows } from '../../source/core/ui/view.js';
 import { ActionFlow } from '../../source/components/action-flow.js';
 import { ErrorPane } from '../../source/components/error-pane.js';
 import { MachinePane } from '../../source/components/machine-pane.js';
+import { fleetLayout } from '../../source/screens/fleet.js';
 import { HelpOverlay } from '../../source/components/overlays.js';
 import { Table } from '../../source/components/table.js';
 import { COLOR_THEME, NO_COLOR_THEME, themeFor } from '../../source/components/theme.js';
@@ -52,6 +53,20 @@ describe('machine pane', () => {
     assert.match(frame, /›● OK +ServiceRegistry +core +7200 +8200 base +3ms +2s/);
     assert.match(frame, /○ DOWN +UnifiedSystemAgent/);
     assert.match(frame, /· \.\.\.\. +NLUAgent +core +5709 +5710 -/);
+  });
+
+  test('compact (short stacked panes, 80x24): one header line with counts and links, no bottom border, two more agent rows', () => {
+    const rows = agentRows(machine, health, '');
+    const props = { machine, rows, resources: undefined, stale: true, nats: 'connected' as const, zmqLastAt: NOW - 3000, cursor: 0, focused: true, width: 80, height: 6, now: NOW, filter: '' };
+    const full = render(<MachinePane {...props} />).lastFrame()!;
+    const compact = render(<MachinePane {...props} compact />).lastFrame()!;
+    assert.match(compact, /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(resources stale\) {2}NATS ok {2}ZMQ 3s/);
+    assert.doesNotMatch(compact, /╰/, 'the next pane draws the separator');
+    const agentLines = (frame: string) => frame.split('\n').filter((l) => /[●○·] /.test(l)).length;
+    assert.deepEqual([agentLines(full), agentLines(compact)], [1, 3]);
+    assert.deepEqual(fleetLayout(80, 22, 2), { errorsHeight: 6, paneHeight: 8, paneWidth: 80, side: false, compact: true, agentRowsVisible: 5, errorRowsVisible: 2 });
+    assert.equal(fleetLayout(80, 40, 2).compact, false);
+    assert.equal(fleetLayout(200, 22, 2).compact, false, 'side by side is never compact');
   });
 
   test('stale resources and no GPU are said, not hidden; the filter is shown', () => {
