@@ -15,7 +15,8 @@ import { ThemeContext, type Theme } from './components/theme.js';
 import { useNow } from './hooks/use-now.js';
 import { useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
-import { Actions, type ActionEntry } from './screens/actions.js';
+import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
+import { previewRoom } from './components/action-flow.js';
 import { AgentDetail } from './screens/agent-detail.js';
 import { Errors } from './screens/errors.js';
 import { Fleet, fleetLayout } from './screens/fleet.js';
@@ -123,9 +124,11 @@ export function App(p: AppProps) {
   }, [ui.screen, machines, agentLists, errs, findings, p.actions.entries, layout.agentRowsVisible, layout.errorRowsVisible, bodyHeight]);
 
   // The latest state for the key handler, which is registered once.
-  const latest = useRef({ ui, panes, palette, run });
+  const open = run.step && 'preview' in run.step ? run.step.preview : undefined;
+  const preview = open ? { lines: open.lines.length, room: previewRoom(flowHeight(bodyHeight, p.actions.entries.length), open.checks?.length ?? 0) } : undefined;
+  const latest = useRef({ ui, panes, palette, run, preview });
   useLayoutEffect(() => {
-    latest.current = { ui, panes, palette, run };
+    latest.current = { ui, panes, palette, run, preview };
   });
 
   useEffect(() => {
@@ -180,7 +183,7 @@ export function App(p: AppProps) {
       const cur = latest.current;
       const step = cur.run.step?.phase;
       const modal = step === 'confirm' ? 'confirm' : step === 'done' || step === 'failed' || step === 'blocked' ? 'result' : undefined;
-      const next = reduce(ui, keyName(ch, k), ch, { panes: cur.panes, palette: cur.palette, now: Date.now(), ...(modal ? { modal } : {}) });
+      const next = reduce(ui, keyName(ch, k), ch, { panes: cur.panes, palette: cur.palette, now: Date.now(), ...(modal ? { modal } : {}), ...(cur.preview ? { preview: cur.preview } : {}) });
       if (next.state !== ui) {
         ui = next.state;
         latest.current = { ...cur, ui };
@@ -250,7 +253,7 @@ export function App(p: AppProps) {
       );
       break;
     case 'actions':
-      body = <Actions entries={p.actions.entries} cursor={cursorOf('actions')} run={run} width={width} height={bodyHeight} />;
+      body = <Actions entries={p.actions.entries} cursor={cursorOf('actions')} run={run} width={width} height={bodyHeight} scroll={ui.scroll} />;
       break;
   }
 

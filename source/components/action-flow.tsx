@@ -4,13 +4,17 @@ import { Box, Text } from 'ink';
 import type { RunnerSnapshot } from '../stores/action-runner.js';
 import { useTheme } from './theme.js';
 
-export function ActionFlow({ run, width, height }: { run: RunnerSnapshot; width: number; height: number }) {
+/** How many preview lines fit in a flow of `height` rows (the rest scrolls). */
+export const previewRoom = (height: number, checks: number): number => Math.max(3, height - 8 - checks);
+
+export function ActionFlow({ run, width, height, scroll = 0 }: { run: RunnerSnapshot; width: number; height: number; scroll?: number }) {
   const theme = useTheme();
   const step = run.step;
   if (!step || !run.action) return null;
   const preview = 'preview' in step ? step.preview : undefined;
   const lines = preview?.lines ?? [];
-  const room = Math.max(3, height - 8 - (preview?.checks?.length ?? 0));
+  const room = previewRoom(height, preview?.checks?.length ?? 0);
+  const top = Math.max(0, Math.min(scroll, lines.length - room));
   return (
     <Box flexDirection="column" borderStyle="double" borderColor={step.phase === 'failed' || step.phase === 'blocked' ? theme.bad : theme.accent} paddingX={1} width={width}>
       <Text bold color={theme.title} wrap="truncate">{`${run.action.title}`}</Text>
@@ -21,10 +25,10 @@ export function ActionFlow({ run, width, height }: { run: RunnerSnapshot; width:
           {`${c.name}: ${c.evidence}`}
         </Text>
       ))}
-      {lines.slice(0, room).map((l, i) => (
-        <Text key={i} wrap="truncate" color={l.startsWith('+') ? theme.ok : l.startsWith('-') ? theme.bad : undefined}>{`  ${l}`}</Text>
+      {lines.slice(top, top + room).map((l, i) => (
+        <Text key={top + i} wrap="truncate" color={l.startsWith('+') ? theme.ok : l.startsWith('-') ? theme.bad : undefined}>{`  ${l}`}</Text>
       ))}
-      {lines.length > room ? <Text color={theme.muted}>{`  … ${lines.length - room} more lines`}</Text> : null}
+      {lines.length > room ? <Text color={theme.muted}>{`  lines ${top + 1}-${Math.min(lines.length, top + room)} of ${lines.length} · ↑↓ / PgUp PgDn scroll`}</Text> : null}
       {step.phase === 'confirm' ? (
         <Box flexDirection="column">
           <Text bold color={theme.warn} wrap="wrap">{`Run "${run.confirm}"?`}</Text>

@@ -111,6 +111,21 @@ describe('reducer', () => {
     assert.equal(reduce(initialUi(), '3', '3', modal).state.screen, 'fleet');
   });
 
+  test('a long preview scrolls inside the modal: a line, a page, kept within its lines; closing starts the next at the top', () => {
+    const modal = ctx({ modal: 'confirm', preview: { lines: 30, room: 10 } });
+    const keys = (state: ReturnType<typeof initialUi>, ...names: string[]) => names.reduce((s, n) => reduce(s, n, n.length === 1 ? n : '', modal).state, state);
+    assert.equal(keys(initialUi(), 'down', 'j').scroll, 2);
+    assert.equal(keys(initialUi(), 'pagedown').scroll, 10);
+    assert.equal(keys(initialUi(), 'pagedown', 'pagedown', 'pagedown', 'j').scroll, 20, 'stops where the last line is shown');
+    assert.equal(keys(initialUi(), 'up', 'k', 'pageup').scroll, 0);
+    const scrolled = keys(initialUi(), 'pagedown');
+    assert.equal(reduce(scrolled, 'y', 'y', modal).effect?.kind, 'confirm', 'y still confirms after scrolling');
+    const denied = reduce(scrolled, 'esc', '', modal);
+    assert.deepEqual([denied.effect, denied.state.scroll], [{ kind: 'deny' }, 0]);
+    const short = ctx({ modal: 'confirm', preview: { lines: 4, room: 10 } });
+    assert.equal(reduce(initialUi(), 'down', '', short).state.scroll, 0, 'nothing to scroll');
+  });
+
   test('a result waiting to be read closes with Esc or Enter', () => {
     const modal = ctx({ modal: 'result' });
     assert.deepEqual(reduce(initialUi(), 'esc', '', modal).effect, { kind: 'deny' });

@@ -192,6 +192,25 @@ describe('overlays and screens', () => {
     assert.match(frame, /y = yes · n \/ Esc = cancel/);
   });
 
+  test('action flow: a long preview shows where it is and scrolls', () => {
+    const lines = Array.from({ length: 40 }, (_, i) => `+ line ${i + 1}`);
+    const run = {
+      action: { id: 'config.migrate', title: 'Migrate the MainPC config', machine: 'mainpc' },
+      step: { phase: 'confirm' as const, preview: { target: 'mainpc.yaml', lines, checks: [], runnable: true, destructive: true } },
+      confirm: 'Migrate mainpc.yaml',
+    };
+    const top = render(<ActionFlow run={run} width={100} height={20} />).lastFrame()!;
+    assert.match(top, /\+ line 1\b/);
+    assert.doesNotMatch(top, /\+ line 13\b/);
+    assert.match(top, /lines 1-12 of 40 · ↑↓ \/ PgUp PgDn scroll/);
+    const down = render(<ActionFlow run={run} width={100} height={20} scroll={25} />).lastFrame()!;
+    assert.doesNotMatch(down, /\+ line 25\b/);
+    assert.match(down, /\+ line 26\b[\s\S]*\+ line 37\b/);
+    assert.match(down, /lines 26-37 of 40/);
+    const past = render(<ActionFlow run={run} width={100} height={20} scroll={99} />).lastFrame()!;
+    assert.match(past, /lines 29-40 of 40/, 'clamped to the last page');
+  });
+
   test('NO_COLOR turns every colour token off', () => {
     assert.equal(themeFor({ NO_COLOR: '1' }), NO_COLOR_THEME);
     assert.equal(themeFor({}), COLOR_THEME);

@@ -33,6 +33,10 @@ export type Command =
   | 'sort'
   | 'confirm'
   | 'deny'
+  | 'scrollUp'
+  | 'scrollDown'
+  | 'scrollPageUp'
+  | 'scrollPageDown'
   | `screen:${(typeof SCREENS)[number]}`;
 
 /** Where a binding applies; `global` everywhere a modal does not hold the keys. */
@@ -68,6 +72,10 @@ export const KEYMAP: readonly KeyBinding[] = [
   { command: 'help', keys: ['?'], scope: 'global', help: 'this help' },
   { command: 'confirm', keys: ['y'], scope: 'confirm', help: 'confirm the action shown, on the target shown' },
   { command: 'deny', keys: ['n', 'esc'], scope: 'confirm', help: 'cancel the action' },
+  { command: 'scrollUp', keys: ['up', 'k'], scope: 'confirm', help: 'scroll the action preview up' },
+  { command: 'scrollDown', keys: ['down', 'j'], scope: 'confirm', help: 'scroll the action preview down' },
+  { command: 'scrollPageUp', keys: ['pageup', 'ctrl+u'], scope: 'confirm', help: 'scroll the action preview a page up' },
+  { command: 'scrollPageDown', keys: ['pagedown', 'ctrl+d'], scope: 'confirm', help: 'scroll the action preview a page down' },
   { command: 'quit', keys: ['q'], scope: 'global', help: 'quit' },
   { command: 'interrupt', keys: ['ctrl+c'], scope: 'global', help: 'quit (press twice)' },
 ];

@@ -23,6 +23,8 @@ export interface UiState {
   pick: number;
   help: boolean;
   paused: boolean;
+  /** First line of the open action's preview shown (long diffs scroll). */
+  scroll: number;
   /** First Ctrl+C time: a second within QUIT_WINDOW_MS quits. */
   quitArmedAt?: number;
   notice?: string;
@@ -41,6 +43,7 @@ export const initialUi = (screen: Screen = 'fleet', sort: AgentSort = 'config'):
   pick: 0,
   help: false,
   paused: false,
+  scroll: 0,
 });
 
 /** What the screen currently shows, so keys can act on it. */
@@ -49,6 +52,8 @@ export interface UiContext {
   panes: ReadonlyArray<{ id: string; keys: readonly string[]; page: number }>;
   /** A modal owns the keys: the action confirmation, or an action's result waiting to be closed. */
   modal?: 'confirm' | 'result';
+  /** The open action's preview: how many lines, and how many fit. */
+  preview?: { lines: number; room: number };
   /** Palette entries: screens and actions, by name. */
   palette: ReadonlyArray<{ id: string; label: string }>;
   now: number;
@@ -124,18 +129,30 @@ export function filterKind(state: UiState, ctx: UiContext): 'agents' | 'errors' 
   return pane?.id === 'errors' ? 'errors' : 'agents';
 }
 
+/** A scroll key in a modal: the preview's first line moves, kept within its lines. */
+function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState | undefined {
+  const by = c === 'scrollUp' ? -1 : c === 'scrollDown' ? 1 : c === 'scrollPageUp' ? -(ctx.preview?.room ?? 1) : c === 'scrollPageDown' ? (ctx.preview?.room ?? 1) : 0;
+  if (by === 0) return undefined;
+  const max = Math.max(0, (ctx.preview?.lines ?? 0) - (ctx.preview?.room ?? 0));
+  const next = Math.max(0, Math.min(max, state.scroll + by));
+  return next === state.scroll ? state : { ...state, scroll: next };
+}
+
 export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
   // Priority: help overlay, text entry, confirmation modal, then the screen.
   if (state.help) return { state: { ...state, help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help } };
   if (state.editing) return edit(state, name, input, ctx);
-  if (ctx.modal === 'confirm') {
+  if (ctx.modal) {
     const c = commandFor(name, ['confirm']);
-    if (c === 'confirm') return { state, effect: { kind: 'confirm' } };
-    if (c === 'deny' || name === 'ctrl+c') return { state, effect: { kind: 'deny' } };
-    return { state };
-  }
-  if (ctx.modal === 'result') {
-    if (name === 'esc' || name === 'enter' || name === 'q') return { state, effect: { kind: 'deny' } };
+    const scrolled = scroll(state, c, ctx);
+    if (scrolled) return { state: scrolled };
+    const closed = state.scroll === 0 ? state : { ...state, scroll: 0 };
+    if (ctx.modal === 'confirm') {
+      if (c === 'confirm') return { state, effect: { kind: 'confirm' } };
+      if (c === 'deny' || name === 'ctrl+c') return { state: closed, effect: { kind: 'deny' } };
+      return { state };
+    }
+    if (name === 'esc' || name === 'enter' || name === 'q') return { state: closed, effect: { kind: 'deny' } };
     return { state };
   }
   const command: Command | undefined = commandFor(name, ['list', 'global']);
