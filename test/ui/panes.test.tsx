@@ -109,6 +109,9 @@ describe('error pane', () => {
     assert.match(frame, /received zmq 7 nats 1 · shown 4 · both 1 · collapsed 3 · dropped 0 · malformed 0/);
     assert.match(frame, /1s mainpc Executor +CRIT zmq +x4 disk full 2 \(flood: rate>2\/10s\)/);
     assert.match(frame, /5s mainpc NLUAgent +ERR +both +first/);
+    p.openGap('pc2', 'zmq', 'tcp://127.0.0.2:7150', NOW);
+    const gapped = render(<ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={0} focused width={120} height={10} now={NOW} paused={false} filter="" />).lastFrame()!;
+    assert.match(gapped, /dropped 0 · gaps 1 · malformed 0/, 'a gap is counted where the other losses are');
   });
 
   test('the filter narrows by machine, severity, bus and text; paused is shown', () => {
