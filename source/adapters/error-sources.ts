@@ -98,13 +98,40 @@ export interface NatsErrorFeed {
 
 /** The error streams on this server: any stream whose subjects include errors.* ones. */
 export async function errorStreams(nc: NatsConnection): Promise<string[]> {
-  const jsm = await nc.jetstreamManager();
-  const names: string[] = [];
-  for await (const info of jsm.streams.list()) {
-    if (info.config.subjects?.some((s) => s === 'errors.>' || s.startsWith('errors.'))) names.push(info.config.name);
-  }
-  return names.sort();
+  return (await errorStreamInfos(nc)).map((s) => s.name);
 }
+
+/** The error streams, each with when it was created: a stream re-created under its old name is another stream. */
+async function errorStreamInfos(nc: NatsConnection): Promise<Array<{ name: string; created: string }>> {
+  const jsm = await nc.jetstreamManager();
+  const found: Array<{ name: string; created: string }> = [];
+  for await (const info of jsm.streams.list()) {
+    if (info.config.subjects?.some((s) => s === 'errors.>' || s.startsWith('errors.'))) found.push({ name: info.config.name, created: info.created });
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * A message's fingerprint (its subject and bytes, two 32-bit FNV-1a hashes folded into 53 bits):
+ * what the core subscription received while a stream was missing, so the stream's copies of the
+ * same messages are not counted again once it is consumed.
+ */
+function fingerprint(subject: string, data: Uint8Array): number {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ data.length;
+  for (let i = 0; i < subject.length; i++) {
+    a = Math.imul(a ^ subject.charCodeAt(i), 0x01000193);
+    b = Math.imul(b ^ subject.charCodeAt(i), 0x5bd1e995);
+  }
+  for (let i = 0; i < data.length; i++) {
+    a = Math.imul(a ^ data[i]!, 0x01000193);
+    b = Math.imul(b ^ data[i]!, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
+}
+
+/** The most core-subscription fingerprints kept per scan period; past it a copy may be counted twice. */
+const MAX_FINGERPRINTS = 100_000;
 
 /**
  * A delivery's stream sequence, read from its reply subject: `m.seq` splits all of the subject
@@ -130,11 +157,13 @@ const agentOf = (subject: string, fromHeader: string): string | undefined => {
  * has an error stream (the fleet creates it on first publish), a core subscription on
  * errors.> stands in, and the streams are looked for again every few seconds. Once consuming,
  * new error streams (`opsdeck errorbus fix-streams` creating ERRORS) are picked up too, and a
- * stream whose consumer ended (the stream went away) is looked for again.
+ * stream that went away (deleted, or deleted and re-created: another stream under the old name)
+ * is let go, shown as a gap, and consumed afresh once it is there.
  */
 export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
-  const feeds: ConsumerMessages[] = [];
   const found: string[] = [];
+  /** What each found stream is consumed by, and which incarnation of it (its creation time). */
+  const attached = new Map<string, { messages: ConsumerMessages; created: string; live: { on: boolean } }>();
   const tracks = new Map<string, { tracked: boolean; track: SeqTrack }>();
   // Durable acks leave together once per turn of the event loop: one socket write for a batch
   // instead of one per message, which cost more than decoding it (bench/ingest-nats.ts).
@@ -154,6 +183,20 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
   let core: Subscription | undefined;
   let stopped = false;
   let retry: NodeJS.Timeout | undefined;
+  /** The scan under way (stop() waits for it: a consumer it creates after stop() would outlive the feed). */
+  let scanning: Promise<void> | undefined;
+  /**
+   * The streams the last scan saw, with their creation times (undefined before the first scan):
+   * one not seen then, or seen with another creation time, was created since.
+   */
+  let lastSeen: Map<string, string> | undefined;
+  // What the core subscription received since the scan before the last began (two generations):
+  // a stream created since then may hold the same messages, and its consumer skips them once.
+  let coreSeen = new Map<number, number>();
+  let coreSeenBefore = new Map<number, number>();
+  let skip = new Map<number, number>();
+  /** Per stream consumed from its start after a core period: the last sequence that may be a copy. */
+  const skipUntil = new Map<string, number>();
   const ingest = (subject: string, data: Uint8Array, headers?: MsgHdrs) => {
     // The headers read in one pass: each get() lists and filters all of them (nats.js), and a
     // message asked for four. Exact names, first value, as get() answers.
@@ -170,72 +213,171 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     machine ||= options.machineOf(agentOf(subject, agent), subject);
     store.nats(subject, data, machine, Date.now(), bridged ? bridgeMarkOf(headers) : undefined);
   };
+  const fromCore = (subject: string, data: Uint8Array, headers?: MsgHdrs) => {
+    if (coreSeen.size < MAX_FINGERPRINTS) {
+      const f = fingerprint(subject, data);
+      coreSeen.set(f, (coreSeen.get(f) ?? 0) + 1);
+    }
+    ingest(subject, data, headers);
+  };
+  /** Already received on the core subscription: skipped once (the stream's copy of it). */
+  const seenOnCore = (stream: string, seq: number, m: JsMsg): boolean => {
+    const until = skipUntil.get(stream);
+    if (until === undefined) return false;
+    if (seq > until) {
+      skipUntil.delete(stream);
+      if (skipUntil.size === 0) skip = new Map();
+      return false;
+    }
+    const f = fingerprint(m.subject, m.data);
+    const left = skip.get(f);
+    if (!left) return false;
+    if (left === 1) skip.delete(f);
+    else skip.set(f, left - 1);
+    return true;
+  };
+
+  const detach = (stream: string) => {
+    const a = attached.get(stream);
+    if (!a) return;
+    a.live.on = false; // nats.js may still deliver on a consumer it is recreating: ignored from now on
+    attached.delete(stream);
+    if (found.includes(stream)) found.splice(found.indexOf(stream), 1);
+    void a.messages.close().catch(() => {});
+    if (stopped) return;
+    store.natsStream(stream, false);
+    // No stream left: the core subscription stands in at once, not at the next scan.
+    if (attached.size === 0) openCore();
+  };
+
+  const openCore = () => {
+    // A callback, not the subscription's async iterator: nats.js calls it as it parses each
+    // message, where the iterator cost a promise and a turn per message (bench/ingest-nats.ts).
+    if (core || stopped) return;
+    coreSeenBefore = new Map();
+    core = nc.subscribe('errors.>', { callback: (error, m) => error || fromCore(m.subject, m.data, m.headers) });
+  };
 
   const again = (ms: number) => {
     if (stopped) return;
-    retry = setTimeout(() => void attach().catch(() => again(ms)), ms);
+    retry = setTimeout(() => {
+      scanning = attach()
+        .catch(() => again(ms))
+        .finally(() => (scanning = undefined));
+    }, ms);
     retry.unref();
   };
 
   const attach = async (): Promise<void> => {
     if (stopped) return;
-    let streams: string[] = [];
+    // Rotated before asking: a core message received before this scan began was handled by the
+    // server before it answered, so a stream this scan finds missing cannot hold it later.
+    coreSeenBefore = coreSeen;
+    coreSeen = new Map();
+    let infos: Array<{ name: string; created: string }> = [];
     try {
-      streams = await errorStreams(nc);
+      infos = await errorStreamInfos(nc);
     } catch {
-      streams = []; // JetStream disabled on this server: core subscription only
+      infos = []; // JetStream disabled on this server: core subscription only
     }
-    if (streams.length === 0) {
-      // A callback, not the subscription's async iterator: nats.js calls it as it parses each
-      // message, where the iterator cost a promise and a turn per message (bench/ingest-nats.ts).
-      if (!core) core = nc.subscribe('errors.>', { callback: (error, m) => error || ingest(m.subject, m.data, m.headers) });
+    if (stopped) return;
+    // A consumed stream that is gone, or another stream under its name: its consumer is let go
+    // (nats.js would retry it forever, and resume a re-created stream at the old sequence).
+    for (const [stream, a] of attached) {
+      const now = infos.find((i) => i.name === stream);
+      if (!now || now.created !== a.created) detach(stream);
+    }
+    const seenBefore = lastSeen;
+    lastSeen = new Map(infos.map((i) => [i.name, i.created]));
+    if (infos.length === 0) {
+      openCore();
       again(options.retryMs ?? 2000);
       return;
     }
-    core?.unsubscribe();
-    core = undefined;
+    if (core) {
+      // Everything the core subscription will get has arrived once the server answers a flush.
+      core.unsubscribe();
+      core = undefined;
+      await nc.flush();
+      skip = new Map(coreSeenBefore);
+      for (const [f, n] of coreSeen) skip.set(f, (skip.get(f) ?? 0) + n);
+      coreSeen = new Map();
+      coreSeenBefore = new Map();
+    }
+    try {
+      await attachStreams(infos, seenBefore);
+    } finally {
+      // One not attached is taken as new by the next scan: from its start, none of it missed.
+      for (const { name } of infos) if (!attached.has(name)) lastSeen.delete(name);
+    }
+    again(options.rescanMs ?? 3000);
+  };
+
+  const attachStreams = async (infos: Array<{ name: string; created: string }>, seenBefore: Map<string, string> | undefined): Promise<void> => {
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
-    for (const stream of streams) {
-      if (found.includes(stream) || stopped) continue;
+    for (const { name: stream, created } of infos) {
+      if (attached.has(stream) || stopped) continue;
+      // Created since the last scan (or again under its old name): all of it is new, consumed from
+      // its start, and what the core subscription already received of it is skipped.
+      const isNew = seenBefore !== undefined && seenBefore.get(stream) !== created;
+      const info = await jsm.streams.info(stream);
+      if (stopped) return;
+      if (info.created !== created) continue; // re-created meanwhile: the next scan takes it
+      if (isNew && skip.size > 0) skipUntil.set(stream, info.state.last_seq);
       // The filter errors.> covers the whole stream only when every subject of it is under errors.>.
-      const subjects = (await jsm.streams.info(stream)).config.subjects ?? [];
+      const subjects = info.config.subjects ?? [];
       const seq = { tracked: subjects.length > 0 && subjects.every((s) => subjectWithin(s, 'errors.>')), track: newSeqTrack() };
-      tracks.set(stream, seq);
       let consumer;
       if (options.durable) {
         const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
         try {
           await jsm.consumers.info(stream, name);
         } catch {
+          if (stopped) return;
           await jsm.consumers.add(stream, {
             durable_name: name,
             ack_policy: AckPolicy.Explicit,
             filter_subject: 'errors.>', // one filter subject per consumer: nats-server 2.9
-            deliver_policy: DeliverPolicy.StartTime,
-            opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString(),
+            ...(isNew
+              ? { deliver_policy: DeliverPolicy.All }
+              : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString() }),
             max_ack_pending: 20_000,
           });
         }
+        if (stopped) return;
         consumer = await js.consumers.get(stream, name);
       } else {
         // A string, not a list: a list becomes filter_subjects, which nats-server 2.9 does not know.
-        // Live view: from now on, or from replayMs ago when asked.
+        // Live view: from now on, or from replayMs ago when asked; a new stream from its start.
         consumer = await js.consumers.get(stream, {
           filterSubjects: 'errors.>',
-          ...(options.replayMs
-            ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - options.replayMs).toISOString() }
-            : { deliver_policy: DeliverPolicy.New }),
+          // From the start: nats.js's default (by sequence; DeliverPolicy.All here gets it a
+          // start sequence as well, which the server refuses, and nats.js retries that for ~15 min).
+          ...(isNew
+            ? {}
+            : options.replayMs
+              ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - options.replayMs).toISOString() }
+              : { deliver_policy: DeliverPolicy.New }),
         });
       }
+      // Checked right before consume(): an ordered consumer is created there, and one created on
+      // a draining or closed connection is retried by nats.js for ~15 min, keeping the process alive.
+      if (stopped) return;
+      tracks.set(stream, seq);
       // A callback rather than iterating: nats.js hands each message over as it parses it, with
       // no promise per message. It must not throw (a throw stops the consumer); ingest does not.
       const durable = Boolean(options.durable);
+      const live = { on: true };
       const messages = await consumer.consume({
         max_messages: 1000,
+        // A stream that is not there ends the consume instead of being retried every 30 s.
+        abort_on_missing_resource: true,
         callback: (m: JsMsg) => {
-          seq.track = noteSeq(seq.track, seqOf(m));
-          ingest(m.subject, m.data, m.headers);
+          if (!live.on) return;
+          const n = seqOf(m);
+          seq.track = noteSeq(seq.track, n);
+          if (skipUntil.size === 0 || !seenOnCore(stream, n, m)) ingest(m.subject, m.data, m.headers);
           if (durable) {
             acks.push(m);
             ackTurn ??= setImmediate(flushAcks);
@@ -243,24 +385,24 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
         },
       });
       if (stopped) {
+        live.on = false;
         await messages.close().catch(() => {});
         return;
       }
-      feeds.push(messages);
+      attached.set(stream, { messages, created, live });
       found.push(stream);
+      store.natsStream(stream, true);
       void messages
         .closed()
         .catch(() => {})
         .then(() => {
-          // Ended without stop(): the stream is gone; the next scan attaches to it again if it is back.
-          if (stopped) return;
-          if (found.includes(stream)) found.splice(found.indexOf(stream), 1);
-          if (feeds.includes(messages)) feeds.splice(feeds.indexOf(messages), 1);
+          // Ended without stop() (the stream is gone): the next scan attaches to it again if it is back.
+          if (!stopped && attached.get(stream)?.messages === messages) detach(stream);
         });
     }
-    again(options.rescanMs ?? 3000);
   };
-  await attach();
+  scanning = attach().finally(() => (scanning = undefined));
+  await scanning;
 
   return {
     streams: found,
@@ -269,8 +411,14 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     async stop() {
       stopped = true;
       if (retry) clearTimeout(retry);
+      // A scan under way finishes first (it checks `stopped` between its steps), so a consumer
+      // it was creating is closed below rather than left running on a draining connection.
+      await scanning?.catch(() => {});
       flushAcks();
-      for (const f of feeds) await f.close().catch(() => {});
+      for (const a of attached.values()) {
+        a.live.on = false;
+        await a.messages.close().catch(() => {});
+      }
       core?.unsubscribe();
     },
   };

@@ -87,6 +87,25 @@ export class ErrorStore {
     this.touch();
   }
 
+  /**
+   * A JetStream error stream the NATS feed consumed went away (deleted; re-created under the same
+   * name is a new stream): a gap row, closed when the feed consumes the stream again. What is
+   * published meanwhile is stored nowhere, so only a live subscriber sees it.
+   */
+  natsStream(stream: string, present: boolean, now = Date.now()): void {
+    const key = `nats stream ${stream}`;
+    const open = this.openGaps.get(key);
+    if (present && open) {
+      this.pipeline.closeGap(open, now);
+      this.openGaps.delete(key);
+    } else if (!present && !open) {
+      this.openGaps.set(key, this.pipeline.openGap('any', 'nats', `JetStream stream ${stream}`, now));
+    } else {
+      return;
+    }
+    this.touch();
+  }
+
   dropped(n: number): void {
     this.pipeline.countDropped(n);
     this.touch();
