@@ -1,6 +1,7 @@
 // One NATS connection for the whole process, exposed as a store: connected / reconnecting /
 // closed, the server, the round-trip time. Reconnects forever; a dead server is noticed within
-// pingInterval * maxPingOut (the defaults would take minutes). Credentials never reach a log.
+// pingInterval * maxPingOut (the defaults would take minutes), by our own check: anything
+// received proves the server alive, not only a PONG. Credentials never reach a log.
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
 import { Emitter } from '../stores/emitter.js';
 
@@ -43,6 +44,7 @@ export class NatsLink {
   private rttTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private wake: (() => void) | undefined;
+  private liveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LinkOptions) {
     this.ready = this.open();
@@ -79,8 +81,12 @@ export class NatsLink {
           maxReconnectAttempts: -1,
           reconnectTimeWait: 1000,
           reconnectJitter: 250,
+          // nats.js's own check counts unanswered PINGs only, and the server's PONG waits behind
+          // everything it sent before: a backlog that took longer than the window to drain got a
+          // busy, alive connection dropped as stale, and the rest of the backlog lost. So nats.js
+          // never gives up on pings by itself (its pings cost nothing); watchLiveness() decides.
           pingInterval: this.options.pingIntervalMs ?? 3000,
-          maxPingOut: this.options.maxPingOut ?? 3,
+          maxPingOut: 1_000_000,
           timeout: 2000,
           debug: false, // debug output would print credentials onto the console
           ...(this.options.user ? { user: this.options.user, pass: this.options.pass ?? '' } : {}),
@@ -94,6 +100,7 @@ export class NatsLink {
         this.conn = nc;
         this.set({ state: 'connected', server: redact(nc.getServer()), error: undefined });
         void this.watch(nc);
+        this.watchLiveness(nc);
         this.rttTimer = setInterval(() => void this.measure(), 5000);
         this.rttTimer.unref();
         void this.measure();
@@ -130,6 +137,48 @@ export class NatsLink {
     if (!this.closing) this.set({ state: 'closed' });
   }
 
+  /**
+   * The connection is alive while anything arrives: a message (nc.stats() counts it as it is
+   * parsed, before it is handled), or the PONG to a PING of ours. Nothing for pingInterval *
+   * maxPingOut: the server is dead or frozen, and nats.js is told to reconnect. Checked every
+   * pingInterval / 4, so a dead server is noticed within the window and a quarter.
+   */
+  private watchLiveness(nc: NatsConnection): void {
+    const interval = this.options.pingIntervalMs ?? 3000;
+    const window = interval * (this.options.maxPingOut ?? 3);
+    let alive = Date.now();
+    let seen = -1;
+    let pinged = 0;
+    let pinging = false;
+    this.liveTimer = setInterval(() => {
+      if (nc.isClosed() || this.closing) return;
+      const now = Date.now();
+      if (this.status.state !== 'connected') {
+        alive = now; // nats.js is reconnecting: the window starts again once it is back
+        return;
+      }
+      const { inMsgs, inBytes } = nc.stats();
+      if (inMsgs + inBytes !== seen) {
+        seen = inMsgs + inBytes;
+        alive = now;
+      }
+      if (!pinging && now - pinged >= interval) {
+        pinging = true;
+        pinged = now;
+        nc.flush().then(
+          () => ((alive = Date.now()), (pinging = false)),
+          () => (pinging = false),
+        );
+      }
+      if (now - alive > window) {
+        alive = now;
+        pinging = false;
+        void nc.reconnect().catch(() => {});
+      }
+    }, Math.max(10, Math.floor(interval / 4)));
+    this.liveTimer.unref();
+  }
+
   private async measure(): Promise<void> {
     const nc = this.conn;
     if (!nc || nc.isClosed() || this.status.state !== 'connected') return;
@@ -144,6 +193,7 @@ export class NatsLink {
     this.closing = true;
     this.wake?.();
     if (this.rttTimer) clearInterval(this.rttTimer);
+    if (this.liveTimer) clearInterval(this.liveTimer);
     const nc = this.conn;
     this.conn = undefined;
     if (nc && !nc.isClosed()) {
