@@ -175,4 +175,22 @@ describe('bounded', () => {
     assert.ok(byId.size < 200, `window holds ${byId.size} ids`);
     assert.ok(texts < 200, `window holds ${texts} texts`);
   });
+
+  test('the dedup window holds at most dedupMaxEntries, the oldest evicted and counted', () => {
+    assert.equal(new ErrorPipeline()['options'].dedupMaxEntries, 200_000, 'a cap by default');
+    // A long window and a small cap: every entry would still be in its window.
+    const p = new ErrorPipeline({ capacity: 1000, dedupWindowMs: 60_000, dedupMaxEntries: 100, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } });
+    for (let i = 0; i < 250; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i}` }), i);
+    const { byId, byContent } = p as unknown as { byId: Map<string, unknown>; byContent: Map<string, Map<string, unknown>> };
+    assert.equal(byId.size, 100);
+    assert.equal(byContent.get('NLUAgent')!.size, 100);
+    assert.equal(p.counters.dedupEvicted, 150);
+    assert.equal(p.counters.zmqOnly, 150, 'an evicted entry closes as seen on one bus');
+    // The newest still matches its twin; the evicted oldest does not (a row of its own).
+    p.add(ev({ bus: 'nats', ids: ['k249'], message: 'm249' }), 300);
+    assert.equal(p.counters.matched, 1);
+    p.add(ev({ bus: 'nats', ids: ['k0'], message: 'm0' }), 301);
+    assert.equal(p.counters.matched, 1);
+    assert.equal(p.counters.shown, 251);
+  });
 });

@@ -72,6 +72,11 @@ export interface ErrorCounters {
   evicted: number;
   /** Times the connection to a bus was lost (each also a row in the stream). */
   gaps: number;
+  /**
+   * Dedup entries pushed out before their window closed, the window being full
+   * (dedupMaxEntries): a twin of one arriving later is not matched, and shows as a row of its own.
+   */
+  dedupEvicted: number;
 }
 
 export interface PublisherStats {
@@ -99,12 +104,17 @@ export interface PipelineOptions {
   capacity: number;
   /** How long a copy waits for its twin on the other bus. */
   dedupWindowMs: number;
+  /**
+   * The most entries the dedup window holds (the oldest go first): its memory would otherwise
+   * follow the ingest rate, 500,000 entries in a 5 s window at 100k/s.
+   */
+  dedupMaxEntries: number;
   flood: FloodOptions;
 }
 
 const MAX_PUBLISHERS = 10_000;
 
-export const DEFAULT_PIPELINE: PipelineOptions = { capacity: 5000, dedupWindowMs: 5000, flood: DEFAULT_FLOOD };
+export const DEFAULT_PIPELINE: PipelineOptions = { capacity: 5000, dedupWindowMs: 5000, dedupMaxEntries: 200_000, flood: DEFAULT_FLOOD };
 
 interface Entry {
   row: ErrorRow;
@@ -135,6 +145,7 @@ export const newCounters = (): ErrorCounters => ({
   dropped: 0,
   evicted: 0,
   gaps: 0,
+  dedupEvicted: 0,
 });
 
 export class ErrorPipeline {
@@ -244,6 +255,11 @@ export class ErrorPipeline {
     if (!texts) this.byContent.set(event.agent, (texts = new Map()));
     texts.set(event.message, fresh);
     this.order.push(fresh);
+    if (this.order.length - this.orderHead > this.options.dedupMaxEntries) {
+      this.retire(this.order[this.orderHead++]!);
+      this.counters.dedupEvicted++;
+      this.compact();
+    }
     return true;
   }
 
@@ -300,19 +316,25 @@ export class ErrorPipeline {
 
   private expire(now: number): void {
     const cutoff = now - this.options.dedupWindowMs;
-    while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff) {
-      const old = this.order[this.orderHead++]!;
-      // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
-      if (!(old.buses & NATS)) this.counters.zmqOnly++;
-      else if (old.buses === NATS) this.counters.natsOnly++;
-      for (let i = 0; i < old.ids.length; i++) if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
-      const texts = this.byContent.get(old.agent);
-      if (texts?.get(old.message) === old) {
-        texts.delete(old.message);
-        if (texts.size === 0) this.byContent.delete(old.agent);
-      }
+    while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff) this.retire(this.order[this.orderHead++]!);
+    this.compact();
+  }
+
+  /** An entry leaves the window (its time is up, or the window is full): counted, and unfiled. */
+  private retire(old: Entry): void {
+    // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
+    if (!(old.buses & NATS)) this.counters.zmqOnly++;
+    else if (old.buses === NATS) this.counters.natsOnly++;
+    for (let i = 0; i < old.ids.length; i++) if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
+    const texts = this.byContent.get(old.agent);
+    if (texts?.get(old.message) === old) {
+      texts.delete(old.message);
+      if (texts.size === 0) this.byContent.delete(old.agent);
     }
-    // Compact the queue now and then instead of shifting on every expiry.
+  }
+
+  /** Compact the queue now and then instead of shifting on every expiry. */
+  private compact(): void {
     if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
       this.order.splice(0, this.orderHead);
       this.orderHead = 0;
