@@ -49,7 +49,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         <Text color={theme.muted}>
-          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
+          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''}${c.dedupEvicted ? ` · dedup full ${c.dedupEvicted}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
         </Text>
       </Text>
       <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />

@@ -112,6 +112,8 @@ describe('error pane', () => {
     p.openGap('pc2', 'zmq', 'tcp://127.0.0.2:7150', NOW);
     const gapped = render(<ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={0} focused width={120} height={10} now={NOW} paused={false} filter="" />).lastFrame()!;
     assert.match(gapped, /dropped 0 · gaps 1 · malformed 0/, 'a gap is counted where the other losses are');
+    const full = render(<ErrorPane rows={[]} counters={{ ...p.counters, dedupEvicted: 12 }} cursor={0} focused width={140} height={6} now={NOW} paused={false} filter="" />).lastFrame()!;
+    assert.match(full, /gaps 1 · dedup full 12 · malformed 0/, 'entries pushed out of a full dedup window are said');
   });
 
   test('the filter narrows by machine, severity, bus and text; paused is shown', () => {
