@@ -5,9 +5,26 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 
 const ioModules = [
-  'ink', 'react', 'zeromq', 'nats', 'systeminformation', 'conf',
-  'fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'net', 'node:net', 'http', 'node:http',
-  'child_process', 'node:child_process', 'dgram', 'node:dgram', 'os', 'node:os',
+  'ink',
+  'react',
+  'zeromq',
+  'nats',
+  'systeminformation',
+  'conf',
+  'fs',
+  'node:fs',
+  'fs/promises',
+  'node:fs/promises',
+  'net',
+  'node:net',
+  'http',
+  'node:http',
+  'child_process',
+  'node:child_process',
+  'dgram',
+  'node:dgram',
+  'os',
+  'node:os',
 ];
 
 export default tseslint.config(
@@ -18,7 +35,10 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
@@ -28,8 +48,22 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: ioModules.map((name) => ({ name, message: 'source/core is pure: no UI and no I/O.' })),
-          patterns: [{ group: ['**/adapters/**', '**/stores/**', '**/screens/**', '**/components/**', '**/hooks/**'], message: 'source/core must not depend on outer layers.' }],
+          paths: ioModules.map((name) => ({
+            name,
+            message: 'source/core is pure: no UI and no I/O.',
+          })),
+          patterns: [
+            {
+              group: [
+                '**/adapters/**',
+                '**/stores/**',
+                '**/screens/**',
+                '**/components/**',
+                '**/hooks/**',
+              ],
+              message: 'source/core must not depend on outer layers.',
+            },
+          ],
         },
       ],
     },

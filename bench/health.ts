@@ -25,10 +25,15 @@ export const health: Figure = {
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);
     try {
       const ready = await sim.next('ready', 120_000);
-      ctx.log(`health: ${fleet.agents} agents up in the sim (${ready.up} up, ${ready.clashes} clashes, ${ready.startupMs} ms); ${cycles} cycles per run, runs A B A`);
+      ctx.log(
+        `health: ${fleet.agents} agents up in the sim (${ready.up} up, ${ready.clashes} clashes, ${ready.startupMs} ms); ${cycles} cycles per run, runs A B A`,
+      );
       const runs: { bare: ProbeResult[]; opsdeck: ProbeResult[] } = { bare: [], opsdeck: [] };
       // A B A: the baseline brackets opsdeck's runs, so drift shows on both sides.
-      const order: ('bare' | 'opsdeck')[] = ['bare', ...Array.from({ length: ctx.runs }, () => ['opsdeck', 'bare'] as const).flat()];
+      const order: ('bare' | 'opsdeck')[] = [
+        'bare',
+        ...Array.from({ length: ctx.runs }, () => ['opsdeck', 'bare'] as const).flat(),
+      ];
       {
         for (const mode of order) {
           const child = new Child('prober.ts', [mode, JSON.stringify(fleet), String(cycles), '2']);
@@ -36,7 +41,9 @@ export const health: Figure = {
             const r = (await child.next('result', 300_000)) as unknown as ProbeResult;
             runs[mode].push(r);
             const d = dist(r.cycles.map((c) => c.ms));
-            ctx.log(`  ${mode.padEnd(8)} cycle p50 ${d.p50.toFixed(0)} ms p99 ${d.p99.toFixed(0)} ms, CPU ${((r.cpuMs / r.wallMs) * 100).toFixed(0)}% of a core while probing, ${(r.cpuMs / cycles).toFixed(0)} ms CPU per cycle; ${r.answered}/${r.targets} answered`);
+            ctx.log(
+              `  ${mode.padEnd(8)} cycle p50 ${d.p50.toFixed(0)} ms p99 ${d.p99.toFixed(0)} ms, CPU ${((r.cpuMs / r.wallMs) * 100).toFixed(0)}% of a core while probing, ${(r.cpuMs / cycles).toFixed(0)} ms CPU per cycle; ${r.answered}/${r.targets} answered`,
+            );
           } finally {
             await child.stop(2000);
           }
@@ -44,8 +51,10 @@ export const health: Figure = {
       }
       // Pool every cycle of every run of a side: p99 over all of them.
       const pool = (rs: ProbeResult[]): Dist => dist(rs.flatMap((r) => r.cycles.map((c) => c.ms)));
-      const cpuPerCycle = (rs: ProbeResult[]) => rs.reduce((n, r) => n + r.cpuMs, 0) / rs.reduce((n, r) => n + r.cycles.length, 0);
-      const busy = (rs: ProbeResult[]) => (rs.reduce((n, r) => n + r.cpuMs, 0) / rs.reduce((n, r) => n + r.wallMs, 0)) * 100;
+      const cpuPerCycle = (rs: ProbeResult[]) =>
+        rs.reduce((n, r) => n + r.cpuMs, 0) / rs.reduce((n, r) => n + r.cycles.length, 0);
+      const busy = (rs: ProbeResult[]) =>
+        (rs.reduce((n, r) => n + r.cpuMs, 0) / rs.reduce((n, r) => n + r.wallMs, 0)) * 100;
       const ops = pool(runs.opsdeck);
       const bare = pool(runs.bare);
       const answered = Math.min(...runs.opsdeck.map((r) => r.answered));
@@ -61,11 +70,19 @@ export const health: Figure = {
           unit: 'ms',
           opsdeck: round(ops.p50, 1),
           baseline: round(bare.p50, 1),
-          baselineIs: 'bare REQ/GET loop, same requests, same concurrency (64), no parsing or state',
+          baselineIs:
+            'bare REQ/GET loop, same requests, same concurrency (64), no parsing or state',
           ratio: round(ops.p50 / bare.p50, 2),
           ratioIs: 'opsdeck / baseline; lower is better',
           notes,
-          details: { opsdeck: ops, bare, cycles: { opsdeck: runs.opsdeck.map((r) => r.cycles.map((c) => round(c.ms, 1))), bare: runs.bare.map((r) => r.cycles.map((c) => round(c.ms, 1))) } },
+          details: {
+            opsdeck: ops,
+            bare,
+            cycles: {
+              opsdeck: runs.opsdeck.map((r) => r.cycles.map((c) => round(c.ms, 1))),
+              bare: runs.bare.map((r) => r.cycles.map((c) => round(c.ms, 1))),
+            },
+          },
         },
         {
           id: 'health.cycle.p99',
@@ -89,7 +106,13 @@ export const health: Figure = {
           notes: [
             `CPU while probing back to back: opsdeck ${busy(runs.opsdeck).toFixed(0)}% of a core, bare ${busy(runs.bare).toFixed(0)}%; at the console's 2 s interval: opsdeck ${((cpuPerCycle(runs.opsdeck) / 2000) * 100).toFixed(1)}% of a core, bare ${((cpuPerCycle(runs.bare) / 2000) * 100).toFixed(1)}%`,
           ],
-          details: { busyPct: { opsdeck: round(busy(runs.opsdeck), 1), bare: round(busy(runs.bare), 1) }, pctOfCoreAt2s: { opsdeck: round((cpuPerCycle(runs.opsdeck) / 2000) * 100, 2), bare: round((cpuPerCycle(runs.bare) / 2000) * 100, 2) } },
+          details: {
+            busyPct: { opsdeck: round(busy(runs.opsdeck), 1), bare: round(busy(runs.bare), 1) },
+            pctOfCoreAt2s: {
+              opsdeck: round((cpuPerCycle(runs.opsdeck) / 2000) * 100, 2),
+              bare: round((cpuPerCycle(runs.bare) / 2000) * 100, 2),
+            },
+          },
         },
       ];
       return rows;

@@ -19,24 +19,53 @@ export const idle: Figure = {
   title: 'Idle',
   async run(ctx): Promise<Row[]> {
     const why = noPty();
-    if (why) return [{ id: 'idle.cpu', figure: 'Idle CPU (2x50 agents, 2 s)', unit: '% core', opsdeck: NaN, notes: [`skipped: ${why}`] }];
+    if (why)
+      return [
+        {
+          id: 'idle.cpu',
+          figure: 'Idle CPU (2x50 agents, 2 s)',
+          unit: '% core',
+          opsdeck: NaN,
+          notes: [`skipped: ${why}`],
+        },
+      ];
     const windowMs = ctx.quick ? 5_000 : 60_000;
     const fleet = writeFleet(ctx.tmp, 50, IDLE_HOSTS, 25000);
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);
     const rows: Row[] = [];
     try {
       await sim.next('ready', 60_000);
-      const env = terminalEnv({ ...fleet.env, OPSDECK_CONFIG_DIR: ctx.tmp, OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl` });
+      const env = terminalEnv({
+        ...fleet.env,
+        OPSDECK_CONFIG_DIR: ctx.tmp,
+        OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl`,
+      });
       delete env.NATS_URL;
       delete env.NATS_SERVERS;
-      const console = inPty([process.execPath, BIN, 'console', '--mainpc', fleet.files.mainpc, '--pc2', fleet.files.pc2, '--interval', '2000'], env);
-      const idleNode = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], { stdio: 'ignore' });
+      const console = inPty(
+        [
+          process.execPath,
+          BIN,
+          'console',
+          '--mainpc',
+          fleet.files.mainpc,
+          '--pc2',
+          fleet.files.pc2,
+          '--interval',
+          '2000',
+        ],
+        env,
+      );
+      const idleNode = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], {
+        stdio: 'ignore',
+      });
       try {
         const pid = await console.commandPid();
         // Both machines all healthy on screen, then a few refreshes to settle.
         await console.until(/MAINPC/, 20_000);
         const deadline = Date.now() + 20_000;
-        while ((console.output().match(allOk(50)) ?? []).length < 2 && Date.now() < deadline) await sleep(200);
+        while ((console.output().match(allOk(50)) ?? []).length < 2 && Date.now() < deadline)
+          await sleep(200);
         const settled = (console.output().match(allOk(50)) ?? []).length >= 2;
         await sleep(ctx.quick ? 1000 : 3000);
         const c0 = procCpuMs(pid);
@@ -49,7 +78,9 @@ export const idle: Figure = {
         const cpu = ((procCpuMs(pid) - c0) / wall) * 100;
         const base = ((procCpuMs(idleNode.pid!) - b0) / wall) * 100;
         const rss1 = procRssMb(pid);
-        ctx.log(`  console ${cpu.toFixed(2)}% of a core over ${(wall / 1000).toFixed(0)} s (RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB); idle node ${base.toFixed(2)}%`);
+        ctx.log(
+          `  console ${cpu.toFixed(2)}% of a core over ${(wall / 1000).toFixed(0)} s (RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB); idle node ${base.toFixed(2)}%`,
+        );
         rows.push({
           id: 'idle.cpu',
           figure: 'Idle CPU (2x50 agents, 2 s)',
@@ -63,7 +94,9 @@ export const idle: Figure = {
           met: cpu < 2 && settled,
           notes: [
             `the real binary in a PTY (200x60), Fleet screen, NATS off, probing ${fleet.agents} sim agents every 2 s (the sim's own CPU not counted); CPU from /proc/<pid>/stat over ${(wall / 1000).toFixed(0)} s`,
-            settled ? 'all 100 agents shown healthy before the window' : 'NOT all agents were shown healthy before the window',
+            settled
+              ? 'all 100 agents shown healthy before the window'
+              : 'NOT all agents were shown healthy before the window',
             `the console wrote ${(console.output().length - bytes0).toLocaleString('en-US')} bytes to the terminal in the window; RSS ${rss0.toFixed(0)} -> ${rss1.toFixed(0)} MB`,
           ],
           details: { windowS: round(wall / 1000, 1), rssMb: [round(rss0, 1), round(rss1, 1)] },

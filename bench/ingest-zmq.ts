@@ -9,7 +9,17 @@ import type { Figure, Row } from './lib/report.js';
 export const ENDPOINT = 'tcp://127.0.81.1:17150';
 
 /** RSS of opsdeck's ingest process before and after its frames (figure 5 reads it). */
-export let lastIngestRss: { before: number; after: number; afterGc: number; heapAfterGc: number; rate: number; count: number; bareAfter: number } | undefined;
+export let lastIngestRss:
+  | {
+      before: number;
+      after: number;
+      afterGc: number;
+      heapAfterGc: number;
+      rate: number;
+      count: number;
+      bareAfter: number;
+    }
+  | undefined;
 
 export const ingestZmq: Figure = {
   id: 'ingest-zmq',
@@ -19,17 +29,43 @@ export const ingestZmq: Figure = {
     const publisher = new Child('zmq-pub.ts', [ENDPOINT]);
     try {
       await publisher.next('ready', 30_000);
-      ctx.log(`ZMQ ingest: ${count.toLocaleString('en-US')} frames per run (mean ${meanBytes(zmqTemplates(1))} bytes), ${ctx.runs} run(s) per side`);
+      ctx.log(
+        `ZMQ ingest: ${count.toLocaleString('en-US')} frames per run (mean ${meanBytes(zmqTemplates(1))} bytes), ${ctx.runs} run(s) per side`,
+      );
       // Chunks of 50,000, below the SUB's high-water mark (100,000): a full receive queue can
       // abort the process in libzmq 4.3.5 (see the note), and the drain must not be that test.
-      const runs = await alternate(ctx, 'zmq-bare', 'zmq-opsdeck', { target: ENDPOINT, count, publisher, chunk: 50_000 });
+      const runs = await alternate(ctx, 'zmq-bare', 'zmq-opsdeck', {
+        target: ENDPOINT,
+        count,
+        publisher,
+        chunk: 50_000,
+      });
       const last = runs.opsdeck[runs.opsdeck.length - 1]!;
       const bareAfter = runs.bare.reduce((m, r) => Math.max(m, r.rssAfter), 0);
-      lastIngestRss = { before: last.rssBefore, after: last.rssAfter, afterGc: last.rssAfterGc, heapAfterGc: last.heapAfterGc, rate: last.rate, count: last.received, bareAfter };
-      const row = ingestRow('ingest.zmq', 'ZMQ ingest (SUB->store)', runs, 'bare zeromq.js Subscriber loop that only counts (same socket options as zmqErrors)', [
-        'pre-buffered drain in chunks of 50,000 (under the SUB high-water mark): the publisher (XPUB, its own process) sends a chunk while the consumer holds its loop, then the consumer drains it; timed from its first to its last message, holds excluded',
-      ]);
-      row.details = { ...row.details, frames: count, meanBytes: meanBytes(zmqTemplates(1)), rssAfterMb: round(last.rssAfter, 1) };
+      lastIngestRss = {
+        before: last.rssBefore,
+        after: last.rssAfter,
+        afterGc: last.rssAfterGc,
+        heapAfterGc: last.heapAfterGc,
+        rate: last.rate,
+        count: last.received,
+        bareAfter,
+      };
+      const row = ingestRow(
+        'ingest.zmq',
+        'ZMQ ingest (SUB->store)',
+        runs,
+        'bare zeromq.js Subscriber loop that only counts (same socket options as zmqErrors)',
+        [
+          'pre-buffered drain in chunks of 50,000 (under the SUB high-water mark): the publisher (XPUB, its own process) sends a chunk while the consumer holds its loop, then the consumer drains it; timed from its first to its last message, holds excluded',
+        ],
+      );
+      row.details = {
+        ...row.details,
+        frames: count,
+        meanBytes: meanBytes(zmqTemplates(1)),
+        rssAfterMb: round(last.rssAfter, 1),
+      };
       return [row];
     } finally {
       await publisher.stop(2000);

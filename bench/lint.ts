@@ -2,7 +2,15 @@
 // compose files when ../shared is there. Target from issue 9: under 30 s on the dev machine.
 // Run: node --import tsx bench/lint.ts [files] [workers]   (prints wall time, files/s, peak RSS;
 // workers defaults to lint's own choice: one per core for big trees)
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +45,9 @@ function agent(i: number): string {
     `        super().__init__(port=agent_port, name=name or "Agent${i}")`,
     '        self.context = zmq.Context()',
     '        self.client = self.context.socket(zmq.REQ)',
-    hazard === 2 ? '        # no timeout on the client' : '        self.client.setsockopt(zmq.RCVTIMEO, 5000)',
+    hazard === 2
+      ? '        # no timeout on the client'
+      : '        self.client.setsockopt(zmq.RCVTIMEO, 5000)',
     '        self.sub = self.context.socket(zmq.SUB)',
     '        self.poller = zmq.Poller()',
     '        self.poller.register(self.sub, zmq.POLLIN)',
@@ -48,7 +58,9 @@ function agent(i: number): string {
     '',
     '    def _work(self):',
     '        while self.running:',
-    hazard === 3 ? '            self.loop.run_until_complete(self._tick())' : '            asyncio.run_coroutine_threadsafe(self._tick(), self.loop)',
+    hazard === 3
+      ? '            self.loop.run_until_complete(self._tick())'
+      : '            asyncio.run_coroutine_threadsafe(self._tick(), self.loop)',
     '            time.sleep(1)',
     '',
     '    async def _tick(self):',
@@ -59,7 +71,9 @@ function agent(i: number): string {
     '        try:',
     '            return self.client.recv_json()',
     '        except zmq.Again:',
-    hazard === 4 ? '            return None' : '            self._reset_client()\n            return None',
+    hazard === 4
+      ? '            return None'
+      : '            self._reset_client()\n            return None',
     '',
     '    def _reset_client(self):',
     '        self.client.setsockopt(zmq.LINGER, 0)',
@@ -104,13 +118,30 @@ try {
   }
   let machines: ReturnType<typeof loadFleet>['machines'] = [];
   if (existsSync(real)) {
-    for (const f of readdirSync(real).filter((f) => f.startsWith('docker-compose.'))) copyFileSync(join(real, f), join(dir, f));
-    machines = loadFleet({ mainpc: join(real, 'mainpc.startup_config.yaml'), pc2: join(real, 'pc2.startup_config.yaml') }, {}).machines;
+    for (const f of readdirSync(real).filter((f) => f.startsWith('docker-compose.')))
+      copyFileSync(join(real, f), join(dir, f));
+    machines = loadFleet(
+      {
+        mainpc: join(real, 'mainpc.startup_config.yaml'),
+        pc2: join(real, 'pc2.startup_config.yaml'),
+      },
+      {},
+    ).machines;
   }
   const start = performance.now();
-  const run = await runLint({ root: dir, cwd: dir, rules: new Set(RULE_IDS), machines, env: {}, ...(workers ? { workers } : {}) });
+  const run = await runLint({
+    root: dir,
+    cwd: dir,
+    rules: new Set(RULE_IDS),
+    machines,
+    env: {},
+    ...(workers ? { workers } : {}),
+  });
   const seconds = (performance.now() - start) / 1000;
-  const bySeverity = run.findings.reduce<Record<string, number>>((acc, f) => ((acc[f.severity] = (acc[f.severity] ?? 0) + 1), acc), {});
+  const bySeverity = run.findings.reduce<Record<string, number>>(
+    (acc, f) => ((acc[f.severity] = (acc[f.severity] ?? 0) + 1), acc),
+    {},
+  );
   console.log(
     `lint: ${run.files.python} Python files + ${run.files.compose} compose files in ${seconds.toFixed(2)} s ` +
       `(${(run.files.python / seconds).toFixed(0)} files/s), ${run.findings.length} findings ${JSON.stringify(bySeverity)}, ` +

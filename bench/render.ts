@@ -9,7 +9,12 @@ import type { Figure, Row } from './lib/report.js';
 import { consoleEnv } from './lib/console-env.js';
 
 export const RENDER_HOSTS = { mainpc: '127.0.81.9', pc2: '127.0.81.10' };
-const FLOODERS = ['mainpc/MainAgent001', 'mainpc/MainAgent002', 'pc2/Pc2Agent001', 'pc2/Pc2Agent002'];
+const FLOODERS = [
+  'mainpc/MainAgent001',
+  'mainpc/MainAgent002',
+  'pc2/Pc2Agent001',
+  'pc2/Pc2Agent002',
+];
 const FLOOD_RATE = 20_000;
 
 interface RenderResult {
@@ -31,7 +36,10 @@ interface BusStatus {
   machines: { id: string; bus: { sent: number; dropped: number } }[];
 }
 
-async function control(sim: Child, request: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function control(
+  sim: Child,
+  request: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
   sim.send({ type: 'control', request });
   const m = await sim.next('reply', 10_000);
   const reply = m.reply as Record<string, unknown>;
@@ -53,13 +61,31 @@ export const render: Figure = {
     const results: Record<string, RenderResult & { sent: number; simDropped: number }> = {};
     try {
       const ready = await sim.next('ready', 60_000);
-      ctx.log(`render: sim with ${ready.up} agents; ${steadyMs} ms of frames, then ${floodMs} ms of a ${FLOOD_RATE.toLocaleString('en-US')}/s flood; baseline then opsdeck`);
+      ctx.log(
+        `render: sim with ${ready.up} agents; ${steadyMs} ms of frames, then ${floodMs} ms of a ${FLOOD_RATE.toLocaleString('en-US')}/s flood; baseline then opsdeck`,
+      );
       for (const mode of ['baseline', 'opsdeck']) {
-        const child = new Child('render.tsx', [mode, JSON.stringify(fleet), String(steadyMs), String(floodMs), String(ctx.quick ? 4000 : 8000)], { env: terminalEnv(consoleEnv()) });
+        const child = new Child(
+          'render.tsx',
+          [
+            mode,
+            JSON.stringify(fleet),
+            String(steadyMs),
+            String(floodMs),
+            String(ctx.quick ? 4000 : 8000),
+          ],
+          { env: terminalEnv(consoleEnv()) },
+        );
         try {
           await child.next('flood', 60_000 + steadyMs);
           const before = (await control(sim, { fault: 'status' })) as unknown as BusStatus;
-          for (const agent of FLOODERS) await control(sim, { fault: 'flood', agent, rate: FLOOD_RATE / FLOODERS.length, seconds: floodMs / 1000 + 5 });
+          for (const agent of FLOODERS)
+            await control(sim, {
+              fault: 'flood',
+              agent,
+              rate: FLOOD_RATE / FLOODERS.length,
+              seconds: floodMs / 1000 + 5,
+            });
           child.send({ type: 'flooding' });
           await child.next('flood-end', floodMs + 30_000);
           for (const agent of FLOODERS) await control(sim, { fault: 'flood', agent, rate: 0 });
@@ -67,8 +93,15 @@ export const render: Figure = {
           child.send({ type: 'flood-stopped' });
           const r = (await child.next('result', 60_000)) as unknown as RenderResult;
           // No frame means nothing was measured (Ink draws nothing in its CI mode): say so, not NaN.
-          if (r.frames.length === 0) throw new Error(`${mode}: no frame was drawn in the ${steadyMs} ms steady window (CI=${process.env.CI ?? ''} in the child's env puts Ink in its CI mode)`);
-          results[mode] = { ...r, sent: busSent(after) - busSent(before), simDropped: busDropped(after) - busDropped(before) };
+          if (r.frames.length === 0)
+            throw new Error(
+              `${mode}: no frame was drawn in the ${steadyMs} ms steady window (CI=${process.env.CI ?? ''} in the child's env puts Ink in its CI mode)`,
+            );
+          results[mode] = {
+            ...r,
+            sent: busSent(after) - busSent(before),
+            simDropped: busDropped(after) - busDropped(before),
+          };
           const f = dist(r.frames);
           ctx.log(
             `  ${mode.padEnd(8)} frames p50 ${f.p50.toFixed(1)} ms p99 ${f.p99.toFixed(1)} ms (${f.n}); flood: loop delay p99 ${r.loop.p99.toFixed(1)} ms, ${dist(r.floodFrames).n} frames p99 ${dist(r.floodFrames).p99.toFixed(1)} ms, RSS ${r.rssBefore.toFixed(0)} -> ${r.rssAfter.toFixed(0)} MB`,
@@ -98,7 +131,8 @@ export const render: Figure = {
         unit: 'ms',
         opsdeck: round(of.p50, 2),
         baseline: round(bf.p50, 2),
-        baselineIs: "Ink drawing a plain 200x60 screen of text, one line changing every 100 ms (Ink's floor for a full-screen frame)",
+        baselineIs:
+          "Ink drawing a plain 200x60 screen of text, one line changing every 100 ms (Ink's floor for a full-screen frame)",
         ratio: round(of.p50 / bf.p50, 2),
         ratioIs: 'opsdeck / baseline; lower is better',
         notes: frameNotes,
@@ -121,7 +155,8 @@ export const render: Figure = {
         unit: 'ms',
         opsdeck: round(o.loop.p99, 1),
         baseline: round(b.loop.p99, 1),
-        baselineIs: 'a bare zeromq.js SUB on both error buses counting the same flood, nothing drawn',
+        baselineIs:
+          'a bare zeromq.js SUB on both error buses counting the same flood, nothing drawn',
         ratio: round(Math.max(o.loop.p99, 1) / Math.max(b.loop.p99, 1), 2),
         ratioIs: 'opsdeck / baseline (each floored at 1 ms); lower is better',
         target: '< 50 ms',
@@ -132,8 +167,22 @@ export const render: Figure = {
           `RSS of the console process across the flood: ${o.rssBefore.toFixed(0)} -> ${o.rssAfter.toFixed(0)} MB (baseline ${b.rssBefore.toFixed(0)} -> ${b.rssAfter.toFixed(0)} MB)`,
         ],
         details: {
-          opsdeck: { loop: o.loop, inWindow: o.inWindow, received: o.received, sent: o.sent, drainMs: round(o.drainMs, 0), rss: [round(o.rssBefore, 1), round(o.rssAfter, 1)] },
-          baseline: { loop: b.loop, inWindow: b.inWindow, received: b.received, sent: b.sent, drainMs: round(b.drainMs, 0), rss: [round(b.rssBefore, 1), round(b.rssAfter, 1)] },
+          opsdeck: {
+            loop: o.loop,
+            inWindow: o.inWindow,
+            received: o.received,
+            sent: o.sent,
+            drainMs: round(o.drainMs, 0),
+            rss: [round(o.rssBefore, 1), round(o.rssAfter, 1)],
+          },
+          baseline: {
+            loop: b.loop,
+            inWindow: b.inWindow,
+            received: b.received,
+            sent: b.sent,
+            drainMs: round(b.drainMs, 0),
+            rss: [round(b.rssBefore, 1), round(b.rssAfter, 1)],
+          },
         },
       },
     ];

@@ -11,7 +11,15 @@
 //
 // The lint benchmark is separate: node --import tsx bench/lint.ts [files] [workers].
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { health } from './health.js';
@@ -50,18 +58,29 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--compare') args.compare = value();
     else if (a === '--note') args.note = value();
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(readFileSync(new URL(import.meta.url), 'utf8').split('\n').filter((l) => l.startsWith('//')).map((l) => l.slice(3)).join('\n') + '\n');
+      process.stdout.write(
+        readFileSync(new URL(import.meta.url), 'utf8')
+          .split('\n')
+          .filter((l) => l.startsWith('//'))
+          .map((l) => l.slice(3))
+          .join('\n') + '\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (see --help)`);
   }
   const ids = FIGURES.map((f) => f.id);
-  for (const id of args.only ?? []) if (!ids.includes(id)) throw new Error(`no figure "${id}" (figures: ${ids.join(', ')})`);
+  for (const id of args.only ?? [])
+    if (!ids.includes(id)) throw new Error(`no figure "${id}" (figures: ${ids.join(', ')})`);
   return args;
 }
 
 function git(...a: string[]): string {
   try {
-    return execFileSync('git', a, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', a, {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '';
   }
@@ -82,14 +101,20 @@ function machine() {
 /** The startup and idle figures run the built binary: say so when dist/ is older than source/. */
 function distWarning(): string | undefined {
   const cli = join(ROOT, 'dist/cli.js');
-  if (!existsSync(cli)) return 'dist/ is missing: run `npm run build` first (startup and idle run the built binary)';
+  if (!existsSync(cli))
+    return 'dist/ is missing: run `npm run build` first (startup and idle run the built binary)';
   const built = statSync(cli).mtimeMs;
   const newest = (dir: string): number => {
     let t = 0;
-    for (const entry of execFileSync('find', [dir, '-name', '*.ts*', '-newer', cli], { encoding: 'utf8' }).split('\n')) if (entry) t = Math.max(t, statSync(entry).mtimeMs);
+    for (const entry of execFileSync('find', [dir, '-name', '*.ts*', '-newer', cli], {
+      encoding: 'utf8',
+    }).split('\n'))
+      if (entry) t = Math.max(t, statSync(entry).mtimeMs);
     return t;
   };
-  return newest(join(ROOT, 'source')) > built ? 'dist/ is older than source/: startup and idle measure the last build (npm run build)' : undefined;
+  return newest(join(ROOT, 'source')) > built
+    ? 'dist/ is older than source/: startup and idle measure the last build (npm run build)'
+    : undefined;
 }
 
 async function main(): Promise<void> {
@@ -100,7 +125,9 @@ async function main(): Promise<void> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const warning = distWarning();
   if (warning) log(`warning: ${warning}`);
-  log(`opsdeck bench${args.quick ? ' --quick' : ''}: ${machine().cores} cores, ${machine().cpuModel}, node ${process.version}`);
+  log(
+    `opsdeck bench${args.quick ? ' --quick' : ''}: ${machine().cores} cores, ${machine().cpuModel}, node ${process.version}`,
+  );
   const rows: Row[] = [];
   const failures: string[] = [];
   // Other work on the machine shows in the load average: kept with the results, per figure.
@@ -115,7 +142,12 @@ async function main(): Promise<void> {
         const got = await figure.run({ quick: args.quick, runs, tmp, log });
         rows.push(...got);
         log(`   (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-        load.push({ figure: figure.id, before: Math.round(before * 100) / 100, after: Math.round(loadavg()[0]! * 100) / 100, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+        load.push({
+          figure: figure.id,
+          before: Math.round(before * 100) / 100,
+          after: Math.round(loadavg()[0]! * 100) / 100,
+          seconds: Math.round((Date.now() - t0) / 100) / 10,
+        });
       } catch (error) {
         failures.push(`${figure.id}: ${(error as Error).message}`);
         log(`${figure.title} FAILED: ${(error as Error).stack ?? String(error)}`);
@@ -132,7 +164,10 @@ async function main(): Promise<void> {
     runsPerSide: runs,
     durationS: Math.round(durationS * 10) / 10,
     machine: { ...machine(), ...(args.note ? { note: args.note } : {}) },
-    git: { commit: git('rev-parse', 'HEAD'), dirty: git('status', '--porcelain', '--', 'source', 'bench') !== '' },
+    git: {
+      commit: git('rev-parse', 'HEAD'),
+      dirty: git('status', '--porcelain', '--', 'source', 'bench') !== '',
+    },
     ...(warning ? { warning } : {}),
     failures,
     load,
@@ -143,7 +178,9 @@ async function main(): Promise<void> {
 
   process.stdout.write(`\n${table(rows)}\n\n${notes(rows)}\n`);
   if (args.compare) process.stdout.write(`\n${compare(rows, args.compare)}\n`);
-  process.stdout.write(`\n${rows.length} figures in ${durationS.toFixed(0)} s; JSON: ${relative(process.cwd(), args.json)}\n`);
+  process.stdout.write(
+    `\n${rows.length} figures in ${durationS.toFixed(0)} s; JSON: ${relative(process.cwd(), args.json)}\n`,
+  );
   process.stdout.write('lint benchmark (separate, issue 9): node --import tsx bench/lint.ts\n');
   if (failures.length) {
     process.stdout.write(`FAILED: ${failures.join('; ')}\n`);
@@ -153,14 +190,25 @@ async function main(): Promise<void> {
 
 /** This run's figures beside an earlier run's (same ids). */
 function compare(rows: readonly Row[], file: string): string {
-  const before = JSON.parse(readFileSync(file, 'utf8')) as { at: string; machine: { cpuModel: string; cores: number }; figures: Row[] };
+  const before = JSON.parse(readFileSync(file, 'utf8')) as {
+    at: string;
+    machine: { cpuModel: string; cores: number };
+    figures: Row[];
+  };
   const old = new Map(before.figures.map((r) => [r.id, r]));
-  const lines = [`compared with ${file} (${before.at}, ${before.machine.cores} x ${before.machine.cpuModel}):`];
+  const lines = [
+    `compared with ${file} (${before.at}, ${before.machine.cores} x ${before.machine.cpuModel}):`,
+  ];
   for (const r of rows) {
     const o = old.get(r.id);
     if (!o) continue;
-    const change = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b !== 0 ? `${(((a - b) / Math.abs(b)) * 100).toFixed(0)}%` : '-');
-    lines.push(`  ${r.figure}: opsdeck ${o.opsdeck} -> ${r.opsdeck} ${r.unit} (${change(r.opsdeck, o.opsdeck)}); ratio ${o.ratio ?? '-'} -> ${r.ratio ?? '-'} (${change(r.ratio, o.ratio)})`);
+    const change = (a: number | undefined, b: number | undefined) =>
+      a !== undefined && b !== undefined && b !== 0
+        ? `${(((a - b) / Math.abs(b)) * 100).toFixed(0)}%`
+        : '-';
+    lines.push(
+      `  ${r.figure}: opsdeck ${o.opsdeck} -> ${r.opsdeck} ${r.unit} (${change(r.opsdeck, o.opsdeck)}); ratio ${o.ratio ?? '-'} -> ${r.ratio ?? '-'} (${change(r.ratio, o.ratio)})`,
+    );
   }
   return lines.join('\n');
 }

@@ -14,11 +14,24 @@ export const startup: Figure = {
   title: 'Start-up',
   async run(ctx): Promise<Row[]> {
     const why = noPty();
-    if (why) return [{ id: 'startup.first-frame', figure: 'Start-up to first frame', unit: 'ms', opsdeck: NaN, notes: [`skipped: ${why}`] }];
+    if (why)
+      return [
+        {
+          id: 'startup.first-frame',
+          figure: 'Start-up to first frame',
+          unit: 'ms',
+          opsdeck: NaN,
+          notes: [`skipped: ${why}`],
+        },
+      ];
     const runs = ctx.quick ? 1 : 3;
     // Nothing listens there: the first frame must not wait for the fleet.
     const fleet = writeFleet(ctx.tmp, 50, { mainpc: '127.0.81.7', pc2: '127.0.81.8' }, 23000);
-    const env = terminalEnv({ ...fleet.env, OPSDECK_CONFIG_DIR: ctx.tmp, OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl` });
+    const env = terminalEnv({
+      ...fleet.env,
+      OPSDECK_CONFIG_DIR: ctx.tmp,
+      OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl`,
+    });
     const ops: number[] = [];
     const base: number[] = [];
     for (let i = 0; i < runs; i++) {
@@ -26,7 +39,20 @@ export const startup: Figure = {
       await node.exited;
       base.push(performance.now() - node.spawnedAt);
 
-      const c = inPty([process.execPath, BIN, 'console', '--mainpc', fleet.files.mainpc, '--pc2', fleet.files.pc2, '--interval', '2000'], env);
+      const c = inPty(
+        [
+          process.execPath,
+          BIN,
+          'console',
+          '--mainpc',
+          fleet.files.mainpc,
+          '--pc2',
+          fleet.files.pc2,
+          '--interval',
+          '2000',
+        ],
+        env,
+      );
       try {
         // eslint-disable-next-line no-control-regex
         ops.push(await c.until(/\x1b\[\?1049h[\s\S]*MAINPC/, 20_000));
@@ -35,14 +61,18 @@ export const startup: Figure = {
       } finally {
         await c.kill();
       }
-      ctx.log(`  run ${i + 1}: first frame ${ops[i]!.toFixed(0)} ms; node -e '' ${base[i]!.toFixed(0)} ms`);
+      ctx.log(
+        `  run ${i + 1}: first frame ${ops[i]!.toFixed(0)} ms; node -e '' ${base[i]!.toFixed(0)} ms`,
+      );
     }
     const o = median(ops);
     const mtime = (path: string) => statSync(`${ROOT}${path}`, { throwIfNoEntry: false })?.mtimeMs;
     const bundle = mtime('dist/bundle/cli.js');
     const production = (env.NODE_ENV ?? 'production') === 'production' && env.DEV !== 'true';
     const fresh = production && bundle !== undefined && bundle >= (mtime('dist/cli.js') ?? 0);
-    const entry = fresh ? 'the launcher ran the esbuild bundle (dist/bundle/)' : `the launcher ran dist/cli.js: ${production ? 'no bundle newer than the tsc output (npm run build writes it)' : 'development mode (NODE_ENV / DEV)'}`;
+    const entry = fresh
+      ? 'the launcher ran the esbuild bundle (dist/bundle/)'
+      : `the launcher ran dist/cli.js: ${production ? 'no bundle newer than the tsc output (npm run build writes it)' : 'development mode (NODE_ENV / DEV)'}`;
     const b = median(base);
     return [
       {
@@ -56,8 +86,15 @@ export const startup: Figure = {
         ratioIs: 'opsdeck / baseline; lower is better',
         target: '< 500 ms',
         met: o < 500,
-        notes: [`median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane (fastest ${round(Math.min(...ops), 0)} ms)`, entry],
-        details: { opsdeckMs: ops.map((x) => round(x, 1)), baselineMs: base.map((x) => round(x, 1)), bundle: fresh },
+        notes: [
+          `median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane (fastest ${round(Math.min(...ops), 0)} ms)`,
+          entry,
+        ],
+        details: {
+          opsdeckMs: ops.map((x) => round(x, 1)),
+          baselineMs: base.map((x) => round(x, 1)),
+          bundle: fresh,
+        },
       },
     ];
   },

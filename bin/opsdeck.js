@@ -6,7 +6,9 @@ import { URL } from 'node:url';
 // Ink decides once, at import, whether it runs "in CI" (then it draws only the last frame).
 // On a real terminal the operator is interactive whatever CI says, so the console must draw.
 if (process.stdout.isTTY && process.stdin.isTTY) {
-  for (const key of Object.keys(process.env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete process.env[key];
+  for (const key of Object.keys(process.env))
+    if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_'))
+      delete process.env[key];
 }
 
 // React's production build unless told otherwise (read once, at import): the development build
@@ -23,10 +25,15 @@ process.stdout.on('error', (error) => {
 // the time of ~700 separate modules. It is built for React's production mode, so development
 // mode (NODE_ENV, or Ink's DEV=true devtools) runs dist/cli.js; so does a dist/ that tsc wrote
 // after the bundle (a stale bundle must never run instead of the code just compiled).
-const modified = (path) => statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
+const modified = (path) =>
+  statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
 const bundled = modified('../dist/bundle/cli.js');
 const compiled = modified('../dist/cli.js');
-const useBundle = process.env.NODE_ENV === 'production' && process.env.DEV !== 'true' && bundled !== undefined && (compiled === undefined || bundled >= compiled);
+const useBundle =
+  process.env.NODE_ENV === 'production' &&
+  process.env.DEV !== 'true' &&
+  bundled !== undefined &&
+  (compiled === undefined || bundled >= compiled);
 
 const { main } = await import(useBundle ? '../dist/bundle/cli.js' : '../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));

@@ -5,7 +5,10 @@ import { keyTable } from '../source/core/ui/keymap.js';
 
 const file = new URL('../README.md', import.meta.url);
 const text = readFileSync(file, 'utf8');
-const next = text.replace(/(<!-- keys:start -->\n)[\s\S]*?(\n<!-- keys:end -->)/, `$1${keyTable()}$2`);
+const next = text.replace(
+  /(<!-- keys:start -->\n)[\s\S]*?(\n<!-- keys:end -->)/,
+  `$1${keyTable()}$2`,
+);
 if (next === text) console.log('README key list already up to date');
 else {
   writeFileSync(file, next);

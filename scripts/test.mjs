@@ -24,7 +24,15 @@ if (files.length === 0) {
 // for 90 minutes. To look for one, run a file with plain `node --import tsx --test FILE`.
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-force-exit',
+    '--test-concurrency=2',
+    '--test-reporter=spec',
+    ...files,
+  ],
   { stdio: 'inherit', env: { ...process.env, TSX_TSCONFIG_PATH: 'tsconfig.test.json' } },
 );
 process.exit(result.status ?? 1);

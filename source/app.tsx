@@ -7,7 +7,14 @@ import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
 import { keyName, SCREEN_TITLES, SCREENS, type KeyEvent, type Screen } from './core/ui/keymap.js';
 import { scorecard } from './core/ui/scorecard.js';
-import { initialUi, reduce, type AgentSort, type Effect, type UiContext, type UiState } from './core/ui/state.js';
+import {
+  initialUi,
+  reduce,
+  type AgentSort,
+  type Effect,
+  type UiContext,
+  type UiState,
+} from './core/ui/state.js';
 import type { ThrottleOwners, ThrottleStore } from './stores/throttle-store.js';
 import { agentRows, errorRows } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
@@ -57,25 +64,49 @@ export interface AppProps {
 
 /** One character of a chunk as the key it stands for (Enter, Tab and Backspace arrive as bytes). */
 const splitKey = (ch: string): readonly [string, KeyEvent] =>
-  ch === '\r' || ch === '\n' ? ['', { return: true }] : ch === '\t' ? ['', { tab: true }] : ch === '\x7f' || ch === '\b' ? ['', { backspace: true }] : [ch, {}];
+  ch === '\r' || ch === '\n'
+    ? ['', { return: true }]
+    : ch === '\t'
+      ? ['', { tab: true }]
+      : ch === '\x7f' || ch === '\b'
+        ? ['', { backspace: true }]
+        : [ch, {}];
 
-const OFF_LINK: Readable<LinkStatus | undefined> = { subscribe: () => () => {}, getSnapshot: () => undefined };
+const OFF_LINK: Readable<LinkStatus | undefined> = {
+  subscribe: () => () => {},
+  getSnapshot: () => undefined,
+};
 // Constant snapshots: useSyncExternalStore treats a new object per call as a change, forever.
 const NO_LINT_SNAPSHOT: LintSnapshot = { state: 'pending' };
-const NO_LINT: Readable<LintSnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_LINT_SNAPSHOT };
+const NO_LINT: Readable<LintSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_LINT_SNAPSHOT,
+};
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
 const NO_OWNERS: ThrottleOwners = {};
-const NO_THROTTLE: Readable<ThrottleOwners> = { subscribe: () => () => {}, getSnapshot: () => NO_OWNERS };
+const NO_THROTTLE: Readable<ThrottleOwners> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_OWNERS,
+};
 const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard'];
 const SHOWS_ERRORS: readonly Screen[] = ['fleet', 'agent', 'errors', 'scorecard'];
-const unheard = <T,>(store: Readable<T>): Readable<T> => ({ subscribe: () => () => {}, getSnapshot: store.getSnapshot });
-const NO_SECURITY: Readable<SecuritySnapshot> = { subscribe: () => () => {}, getSnapshot: () => NO_SECURITY_SNAPSHOT };
+const unheard = <T,>(store: Readable<T>): Readable<T> => ({
+  subscribe: () => () => {},
+  getSnapshot: store.getSnapshot,
+});
+const NO_SECURITY: Readable<SecuritySnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_SECURITY_SNAPSHOT,
+};
 
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const now = useNow(5000);
-  const [ui, dispatch] = useReducer((s: UiState, next: UiState) => next, initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'));
+  const [ui, dispatch] = useReducer(
+    (s: UiState, next: UiState) => next,
+    initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'),
+  );
   // A screen that does not show a store does not redraw on its notifications (the Ports screen
   // in an error flood); it still reads the latest snapshot whenever it does redraw.
   const quietHealth = useMemo(() => unheard(p.plane.health), [p.plane.health]);
@@ -98,20 +129,38 @@ export function App(p: AppProps) {
   // Top bar, bottom bar, and the action notice line when an action runs off-screen.
   const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0));
 
-  const agentLists = useMemo(() => machines.map((m) => agentRows(m, health.agents, ui.filters.agents, ui.sort)), [machines, health, ui.filters.agents, ui.sort]);
-  const errs = useMemo(() => errorRows(errors.rows, ui.filters.errors), [errors.rows, ui.filters.errors]);
+  const agentLists = useMemo(
+    () => machines.map((m) => agentRows(m, health.agents, ui.filters.agents, ui.sort)),
+    [machines, health, ui.filters.agents, ui.sort],
+  );
+  const errs = useMemo(
+    () => errorRows(errors.rows, ui.filters.errors),
+    [errors.rows, ui.filters.errors],
+  );
   const findings = p.ports.findings;
   const layout = fleetLayout(width, bodyHeight, machines.length);
 
   const palette = useMemo(
-    () => [...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })), ...p.actions.entries.filter((a) => !a.unavailable).map((a) => ({ id: `action:${a.id}`, label: a.title }))],
+    () => [
+      ...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })),
+      ...p.actions.entries
+        .filter((a) => !a.unavailable)
+        .map((a) => ({ id: `action:${a.id}`, label: a.title })),
+    ],
     [p.actions.entries],
   );
 
   const panes: UiContext['panes'] = useMemo(() => {
     switch (ui.screen) {
       case 'fleet':
-        return [...machines.map((m, i) => ({ id: `agents:${m.id}`, keys: agentLists[i]!.map((r) => r.key), page: layout.agentRowsVisible })), { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errorRowsVisible }];
+        return [
+          ...machines.map((m, i) => ({
+            id: `agents:${m.id}`,
+            keys: agentLists[i]!.map((r) => r.key),
+            page: layout.agentRowsVisible,
+          })),
+          { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errorRowsVisible },
+        ];
       case 'errors':
         return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
       case 'ports':
@@ -121,11 +170,29 @@ export function App(p: AppProps) {
       default:
         return [];
     }
-  }, [ui.screen, machines, agentLists, errs, findings, p.actions.entries, layout.agentRowsVisible, layout.errorRowsVisible, bodyHeight]);
+  }, [
+    ui.screen,
+    machines,
+    agentLists,
+    errs,
+    findings,
+    p.actions.entries,
+    layout.agentRowsVisible,
+    layout.errorRowsVisible,
+    bodyHeight,
+  ]);
 
   // The latest state for the key handler, which is registered once.
   const open = run.step && 'preview' in run.step ? run.step.preview : undefined;
-  const preview = open ? { lines: open.lines.length, room: previewRoom(flowHeight(bodyHeight, p.actions.entries.length), open.checks?.length ?? 0) } : undefined;
+  const preview = open
+    ? {
+        lines: open.lines.length,
+        room: previewRoom(
+          flowHeight(bodyHeight, p.actions.entries.length),
+          open.checks?.length ?? 0,
+        ),
+      }
+    : undefined;
   const latest = useRef({ ui, panes, palette, run, preview });
   useLayoutEffect(() => {
     latest.current = { ui, panes, palette, run, preview };
@@ -158,7 +225,11 @@ export function App(p: AppProps) {
         const id = effect.id.replace(/^action:/, '');
         const action = p.actions.make(id);
         if (action) void p.runner.start(action);
-        else dispatch({ ...latest.current.ui, notice: `${id}: not available right now (is NATS connected?)` });
+        else
+          dispatch({
+            ...latest.current.ui,
+            notice: `${id}: not available right now (is NATS connected?)`,
+          });
         return;
       }
       case 'open':
@@ -166,10 +237,19 @@ export function App(p: AppProps) {
           const entry = p.actions.entries.find((a) => a.id === effect.key);
           const action = entry && !entry.unavailable ? p.actions.make(entry.id) : undefined;
           if (action) void p.runner.start(action);
-          else if (entry) dispatch({ ...latest.current.ui, notice: `${entry.title}: ${entry.unavailable ?? 'not available right now (is NATS connected?)'}` });
+          else if (entry)
+            dispatch({
+              ...latest.current.ui,
+              notice: `${entry.title}: ${entry.unavailable ?? 'not available right now (is NATS connected?)'}`,
+            });
         } else if (effect.list === 'errors' && latest.current.ui.screen === 'fleet') {
           const cur = latest.current;
-          dispatch({ ...cur.ui, screen: 'errors', pane: 0, cursor: { ...cur.ui.cursor, errors: cur.ui.cursor.errors ?? 0 } });
+          dispatch({
+            ...cur.ui,
+            screen: 'errors',
+            pane: 0,
+            cursor: { ...cur.ui.cursor, errors: cur.ui.cursor.errors ?? 0 },
+          });
         }
         return;
     }
@@ -177,13 +257,27 @@ export function App(p: AppProps) {
 
   useInput((input, key) => {
     // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
-    const presses = input.length > 1 && !key.ctrl && !key.meta ? [...input].map(splitKey) : [[input, key] as const];
+    const presses =
+      input.length > 1 && !key.ctrl && !key.meta
+        ? [...input].map(splitKey)
+        : [[input, key] as const];
     let ui = latest.current.ui;
     for (const [ch, k] of presses) {
       const cur = latest.current;
       const step = cur.run.step?.phase;
-      const modal = step === 'confirm' ? 'confirm' : step === 'done' || step === 'failed' || step === 'blocked' ? 'result' : undefined;
-      const next = reduce(ui, keyName(ch, k), ch, { panes: cur.panes, palette: cur.palette, now: Date.now(), ...(modal ? { modal } : {}), ...(cur.preview ? { preview: cur.preview } : {}) });
+      const modal =
+        step === 'confirm'
+          ? 'confirm'
+          : step === 'done' || step === 'failed' || step === 'blocked'
+            ? 'result'
+            : undefined;
+      const next = reduce(ui, keyName(ch, k), ch, {
+        panes: cur.panes,
+        palette: cur.palette,
+        now: Date.now(),
+        ...(modal ? { modal } : {}),
+        ...(cur.preview ? { preview: cur.preview } : {}),
+      });
       if (next.state !== ui) {
         ui = next.state;
         latest.current = { ...cur, ui };
@@ -194,7 +288,9 @@ export function App(p: AppProps) {
   });
 
   const cursorOf = (id: string) => ui.cursor[id] ?? 0;
-  const staleResources = Object.fromEntries(machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]));
+  const staleResources = Object.fromEntries(
+    machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]),
+  );
   const natsState = p.plane.link ? (link?.state ?? 'connecting') : 'off';
   const phaseLabel = phase.value ? `${phase.value.phase} ${phase.value.name}` : undefined;
 
@@ -224,13 +320,44 @@ export function App(p: AppProps) {
       );
       break;
     case 'agent':
-      body = <AgentDetail agentKey={ui.agent ?? ''} machines={machines} health={health.agents} errors={errors.rows} resources={resources.machines} width={width} height={bodyHeight} now={now} />;
+      body = (
+        <AgentDetail
+          agentKey={ui.agent ?? ''}
+          machines={machines}
+          health={health.agents}
+          errors={errors.rows}
+          resources={resources.machines}
+          width={width}
+          height={bodyHeight}
+          now={now}
+        />
+      );
       break;
     case 'errors':
-      body = <Errors rows={errs} counters={errors.counters} malformed={errors.malformed} cursor={Math.min(cursorOf('errors'), Math.max(0, errs.length - 1))} width={width} height={bodyHeight} now={now} paused={ui.paused} filter={ui.filters.errors} />;
+      body = (
+        <Errors
+          rows={errs}
+          counters={errors.counters}
+          malformed={errors.malformed}
+          cursor={Math.min(cursorOf('errors'), Math.max(0, errs.length - 1))}
+          width={width}
+          height={bodyHeight}
+          now={now}
+          paused={ui.paused}
+          filter={ui.filters.errors}
+        />
+      );
       break;
     case 'ports':
-      body = <Ports check={p.ports} findings={findings} cursor={cursorOf('ports')} width={width} height={bodyHeight} />;
+      body = (
+        <Ports
+          check={p.ports}
+          findings={findings}
+          cursor={cursorOf('ports')}
+          width={width}
+          height={bodyHeight}
+        />
+      );
       break;
     case 'scorecard':
       body = (
@@ -253,16 +380,41 @@ export function App(p: AppProps) {
       );
       break;
     case 'actions':
-      body = <Actions entries={p.actions.entries} cursor={cursorOf('actions')} run={run} width={width} height={bodyHeight} scroll={ui.scroll} />;
+      body = (
+        <Actions
+          entries={p.actions.entries}
+          cursor={cursorOf('actions')}
+          run={run}
+          width={width}
+          height={bodyHeight}
+          scroll={ui.scroll}
+        />
+      );
       break;
   }
 
   return (
     <ThemeContext.Provider value={p.theme}>
       <Box flexDirection="column" width={width}>
-        <TopBar screen={ui.screen} nats={natsState} phase={phaseLabel} width={width} clock={new Date(now).toISOString().slice(11, 16)} />
-        {ui.help ? <HelpOverlay width={width} /> : ui.editing === 'palette' ? <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} /> : body}
-        {run.step && ui.screen !== 'actions' && !ui.help ? <Text color={p.theme.warn}>{`action in progress: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}</Text> : null}
+        <TopBar
+          screen={ui.screen}
+          nats={natsState}
+          phase={phaseLabel}
+          width={width}
+          clock={new Date(now).toISOString().slice(11, 16)}
+        />
+        {ui.help ? (
+          <HelpOverlay width={width} />
+        ) : ui.editing === 'palette' ? (
+          <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
+        ) : (
+          body
+        )}
+        {run.step && ui.screen !== 'actions' && !ui.help ? (
+          <Text
+            color={p.theme.warn}
+          >{`action in progress: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}</Text>
+        ) : null}
         <BottomBar notice={ui.notice} editing={ui.editing} draft={ui.draft} width={width} />
       </Box>
     </ThemeContext.Provider>

@@ -57,7 +57,10 @@ export function noTtyMessage(): string {
 }
 
 /** Is each machine's config already canonical? Cheap enough to run once, after the first frame. */
-export function canonicalOf(machines: readonly Machine[], env: Env): Record<string, boolean | undefined> {
+export function canonicalOf(
+  machines: readonly Machine[],
+  env: Env,
+): Record<string, boolean | undefined> {
   const out: Record<string, boolean | undefined> = {};
   for (const m of machines) {
     if (m.source.shape === 'v3-unified') {
@@ -81,11 +84,15 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     process.stderr.write(`${noTtyMessage()}\n`);
     return 2;
   }
-  const prefs = new Conf<Prefs>({ projectName: 'opsdeck', ...(options.env.OPSDECK_CONFIG_DIR ? { cwd: options.env.OPSDECK_CONFIG_DIR } : {}) });
+  const prefs = new Conf<Prefs>({
+    projectName: 'opsdeck',
+    ...(options.env.OPSDECK_CONFIG_DIR ? { cwd: options.env.OPSDECK_CONFIG_DIR } : {}),
+  });
   const intervalMs = options.intervalMs ?? prefs.get('refreshMs') ?? 2000;
   const timeoutMs = options.timeoutMs ?? Math.min(1000, intervalMs);
   const last = prefs.get('lastScreen');
-  const screen = options.screen ?? (last && (SCREENS as readonly string[]).includes(last) ? last : 'fleet');
+  const screen =
+    options.screen ?? (last && (SCREENS as readonly string[]).includes(last) ? last : 'fleet');
   const theme = prefs.get('theme') === 'mono' ? themeFor({ NO_COLOR: '1' }) : themeFor(options.env);
 
   const plane = startDataPlane({
@@ -102,13 +109,18 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const throttle = new ThrottleStore();
   const stopThrottle = throttle.start();
   const savedSort = prefs.get('sort');
-  const security = new SecurityStore(options.machines.map((m) => m.id), secretsDirFor(options.machines, options.env));
+  const security = new SecurityStore(
+    options.machines.map((m) => m.id),
+    secretsDirFor(options.machines, options.env),
+  );
   let stopProbe: (() => void) | undefined;
   void plane.link?.connection().then((nc) => {
     if (nc) stopProbe = security.probe(nc);
   });
   const ports = checkPorts(options.machines, { env: options.env });
-  const canonical: Record<string, boolean | undefined> = Object.fromEntries(options.machines.map((m) => [m.id, undefined]));
+  const canonical: Record<string, boolean | undefined> = Object.fromEntries(
+    options.machines.map((m) => [m.id, undefined]),
+  );
 
   await shareInkCaches();
   process.stdout.write(ALT_ON);

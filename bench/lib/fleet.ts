@@ -17,25 +17,53 @@ export interface BenchFleet {
   agents: number;
 }
 
-export const protocolOf = (i: number): HealthProtocol => (i % 20 === 7 ? 'http' : i % 10 === 5 ? 'unified' : 'base-agent');
+export const protocolOf = (i: number): HealthProtocol =>
+  i % 20 === 7 ? 'http' : i % 10 === 5 ? 'unified' : 'base-agent';
 
-export function writeFleet(dir: string, perMachine: number, hosts: { mainpc: string; pc2: string }, basePort = 21000, errorBusPort = 7150): BenchFleet {
+export function writeFleet(
+  dir: string,
+  perMachine: number,
+  hosts: { mainpc: string; pc2: string },
+  basePort = 21000,
+  errorBusPort = 7150,
+): BenchFleet {
   const protocols: Record<string, HealthProtocol> = {};
   // RAM sized for the generated fleet: with hundreds of agents the default machines' RAM is
   // over-committed and the UnifiedHealthMixin agents (rightly) report unhealthy.
   const ramMb = Math.max(65536, perMachine * 2048);
-  const overrides: SimOverrides = { defaults: { error_variant: 'A' }, agents: {}, machines: { mainpc: { ram_total_mb: ramMb }, pc2: { ram_total_mb: ramMb } }, seed: 1, error_rate: 0 };
-  const main = ['global_settings:', '  health_checks: {interval_seconds: 2, timeout_seconds: 1}', `error_bus_port: ${errorBusPort}`, 'agent_groups:'];
-  const pc2 = ['global_settings:', '  health_checks: {interval_seconds: 2, timeout_seconds: 1}', `error_bus_port: ${errorBusPort}`, 'pc2_services:'];
+  const overrides: SimOverrides = {
+    defaults: { error_variant: 'A' },
+    agents: {},
+    machines: { mainpc: { ram_total_mb: ramMb }, pc2: { ram_total_mb: ramMb } },
+    seed: 1,
+    error_rate: 0,
+  };
+  const main = [
+    'global_settings:',
+    '  health_checks: {interval_seconds: 2, timeout_seconds: 1}',
+    `error_bus_port: ${errorBusPort}`,
+    'agent_groups:',
+  ];
+  const pc2 = [
+    'global_settings:',
+    '  health_checks: {interval_seconds: 2, timeout_seconds: 1}',
+    `error_bus_port: ${errorBusPort}`,
+    'pc2_services:',
+  ];
   for (let i = 0; i < perMachine; i++) {
     const port = basePort + 3 * i;
     const protocol = protocolOf(i);
-    const script = (dirName: string) => (protocol === 'http' ? `services/svc_${i}/app.py` : `${dirName}/agents/agent_${i}.py`);
+    const script = (dirName: string) =>
+      protocol === 'http' ? `services/svc_${i}/app.py` : `${dirName}/agents/agent_${i}.py`;
     const mName = `MainAgent${String(i).padStart(3, '0')}`;
     const pName = `Pc2Agent${String(i).padStart(3, '0')}`;
     if (i % 50 === 0) main.push(`  group_${i / 50}:`);
-    main.push(`    ${mName}: {script_path: ${script('main_pc_code')}, port: ${port}, health_check_port: ${port + 1}, required: false, dependencies: []}`);
-    pc2.push(`- {name: ${pName}, script_path: ${script('pc2_code')}, port: ${port}, health_check_port: ${port + 1}, required: false, dependencies: []}`);
+    main.push(
+      `    ${mName}: {script_path: ${script('main_pc_code')}, port: ${port}, health_check_port: ${port + 1}, required: false, dependencies: []}`,
+    );
+    pc2.push(
+      `- {name: ${pName}, script_path: ${script('pc2_code')}, port: ${port}, health_check_port: ${port + 1}, required: false, dependencies: []}`,
+    );
     protocols[`mainpc/${mName}`] = protocol;
     protocols[`pc2/${pName}`] = protocol;
     if (protocol === 'unified') {
@@ -43,8 +71,18 @@ export function writeFleet(dir: string, perMachine: number, hosts: { mainpc: str
       overrides.agents[`pc2/${pName}`] = { protocol };
     }
   }
-  const files = { mainpc: join(dir, `mainpc-${perMachine}.yaml`), pc2: join(dir, `pc2-${perMachine}.yaml`) };
+  const files = {
+    mainpc: join(dir, `mainpc-${perMachine}.yaml`),
+    pc2: join(dir, `pc2-${perMachine}.yaml`),
+  };
   writeFileSync(files.mainpc, `${main.join('\n')}\n`);
   writeFileSync(files.pc2, `${pc2.join('\n')}\n`);
-  return { files, hosts, protocols, overrides, env: { MAINPC_IP: hosts.mainpc, PC2_IP: hosts.pc2 }, agents: perMachine * 2 };
+  return {
+    files,
+    hosts,
+    protocols,
+    overrides,
+    env: { MAINPC_IP: hosts.mainpc, PC2_IP: hosts.pc2 },
+    agents: perMachine * 2,
+  };
 }

@@ -5,7 +5,13 @@
 // A-D and CentralErrorBus for ZMQ, both NATS libraries), and each message sent is a copy of a
 // template with the error's ids rewritten: every error is a new one (unique ids, so dedup does
 // real work), while agents, types and messages repeat as they do in a real flood.
-import { natsMessages, zmqMessages, type NatsLibrary, type SimError, type ZmqVariant } from '../../source/core/errors/encode.js';
+import {
+  natsMessages,
+  zmqMessages,
+  type NatsLibrary,
+  type SimError,
+  type ZmqVariant,
+} from '../../source/core/errors/encode.js';
 import { hash32, rng } from '../../source/core/seeded.js';
 import { ErrorMaker } from '../../source/sim/error-maker.js';
 
@@ -22,11 +28,23 @@ interface Template {
   headers?: Record<string, string>;
 }
 
-function agents(): { machine: string; agent: string; host: string; deps: string[]; gpu: boolean }[] {
+function agents(): {
+  machine: string;
+  agent: string;
+  host: string;
+  deps: string[];
+  gpu: boolean;
+}[] {
   const out = [];
   for (let i = 0; i < 100; i++) {
     const machine = i < 50 ? 'mainpc' : 'pc2';
-    out.push({ machine, agent: `${machine === 'mainpc' ? 'Main' : 'Pc2'}Agent${String(i % 50).padStart(2, '0')}`, host: machine === 'mainpc' ? '127.0.0.1' : '127.0.0.2', deps: ['ServiceRegistry', 'SystemDigitalTwin'], gpu: i % 3 === 0 });
+    out.push({
+      machine,
+      agent: `${machine === 'mainpc' ? 'Main' : 'Pc2'}Agent${String(i % 50).padStart(2, '0')}`,
+      host: machine === 'mainpc' ? '127.0.0.1' : '127.0.0.2',
+      deps: ['ServiceRegistry', 'SystemDigitalTwin'],
+      gpu: i % 3 === 0,
+    });
   }
   return out;
 }
@@ -53,7 +71,12 @@ function errors(seed: number): SimError[] {
   const out: SimError[] = [];
   for (let i = 0; i < POOL; i++) {
     const a = list[Math.floor(pick() * list.length)]!;
-    out.push(maker.make({ machine: a.machine, agent: a.agent, host: a.host, dependencies: a.deps, usesGpu: a.gpu }, Date.UTC(2026, 10, 24, 12) + i));
+    out.push(
+      maker.make(
+        { machine: a.machine, agent: a.agent, host: a.host, dependencies: a.deps, usesGpu: a.gpu },
+        Date.UTC(2026, 10, 24, 12) + i,
+      ),
+    );
   }
   return out;
 }
@@ -62,7 +85,8 @@ function errors(seed: number): SimError[] {
 export function zmqTemplates(seed = 1): Template[] {
   const out: Template[] = [];
   errors(seed).forEach((e, i) => {
-    const variant: ZmqVariant = e.machine === 'pc2' ? (i % 4 === 0 ? 'B' : 'D') : MAIN_VARIANTS[i % MAIN_VARIANTS.length]!;
+    const variant: ZmqVariant =
+      e.machine === 'pc2' ? (i % 4 === 0 ? 'B' : 'D') : MAIN_VARIANTS[i % MAIN_VARIANTS.length]!;
     for (const m of zmqMessages(variant, e)) {
       const frames = m.frames.map((f) => Buffer.from(typeof f === 'string' ? enc.encode(f) : f));
       out.push({ frames, patches: idTails(frames[frames.length - 1]!, [e.id]) });
@@ -78,7 +102,12 @@ export function natsTemplates(seed = 1): Template[] {
     const library: NatsLibrary = i % 2 === 0 ? 'errors' : 'error-stream';
     for (const m of natsMessages(library, e)) {
       const body = Buffer.from(typeof m.data === 'string' ? enc.encode(m.data) : m.data);
-      out.push({ frames: [body], patches: idTails(body, [e.id, e.natsId]), subject: m.subject, ...(m.headers ? { headers: m.headers } : {}) });
+      out.push({
+        frames: [body],
+        patches: idTails(body, [e.id, e.natsId]),
+        subject: m.subject,
+        ...(m.headers ? { headers: m.headers } : {}),
+      });
     }
   });
   return out;

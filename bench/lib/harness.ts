@@ -11,7 +11,9 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export function pct(values: readonly number[], p: number): number {
   if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+  return sorted[
+    Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  ]!;
 }
 
 export const median = (values: readonly number[]): number => pct(values, 50);
@@ -26,10 +28,17 @@ export interface Dist {
 
 export function dist(values: readonly number[]): Dist {
   const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
-  return { n: values.length, p50: pct(values, 50), p99: pct(values, 99), max: values.length ? Math.max(...values) : NaN, mean };
+  return {
+    n: values.length,
+    p50: pct(values, 50),
+    p99: pct(values, 99),
+    max: values.length ? Math.max(...values) : NaN,
+    mean,
+  };
 }
 
-export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+export const round = (x: number, digits = 2): number =>
+  Number.isFinite(x) ? Number(x.toFixed(digits)) : x;
 
 /** CPU time (user + system, all threads) since `since`, in ms. */
 export function cpuMsSince(since: NodeJS.CpuUsage): number {
@@ -80,7 +89,10 @@ function clockTicks(): number {
 export function childPids(pid: number): number[] {
   try {
     const out: number[] = [];
-    for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/)) if (task) out.push(Number(task));
+    for (const task of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/))
+      if (task) out.push(Number(task));
     return out;
   } catch {
     return [];
@@ -102,17 +114,29 @@ export class Child {
 
   private readonly name: string;
 
-  constructor(file: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {}) {
+  constructor(
+    file: string,
+    args: string[] = [],
+    options: { env?: NodeJS.ProcessEnv; execArgv?: string[] } = {},
+  ) {
     this.name = [file, ...args].join(' ').slice(0, 100);
     this.proc = fork(fileURLToPath(new URL(`../procs/${file}`, import.meta.url)), args, {
       // BENCH_CHILD_ARGS (say `--cpu-prof --cpu-prof-dir=/tmp/p`): profile the measured processes
       // themselves; node refuses --cpu-prof in NODE_OPTIONS.
-      execArgv: ['--import', 'tsx', ...(options.execArgv ?? []), ...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? [])],
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(options.execArgv ?? []),
+        ...(process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []),
+      ],
       // The bench's tsconfig (JSX, paths) for every child, as the test runner does for tests.
       // A given env is the whole environment, not an overlay on ours: terminalEnv() removes CI
       // from it, and merging ours back in restored CI, so Ink in the render child ran in its CI
       // mode (draws nothing until exit) and the figure reported 0 frames wherever CI is set.
-      env: { ...(options.env ?? process.env), TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)) },
+      env: {
+        ...(options.env ?? process.env),
+        TSX_TSCONFIG_PATH: fileURLToPath(new URL('../tsconfig.json', import.meta.url)),
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       cwd: ROOT,
     });
@@ -147,7 +171,10 @@ export class Child {
         if (m!.type === 'error') throw new Error(`${this.label()}: ${String(m!.message)}`);
         return m!;
       }
-      if (this.exited) throw new Error(`${this.label()} exited (code ${this.proc.exitCode}) before sending "${type}"`);
+      if (this.exited)
+        throw new Error(
+          `${this.label()} exited (code ${this.proc.exitCode}) before sending "${type}"`,
+        );
       const left = end - Date.now();
       if (left <= 0) throw new Error(`${this.label()}: no "${type}" within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {

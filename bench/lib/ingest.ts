@@ -18,7 +18,12 @@ export interface TrialResult {
   rssAfterGc: number;
   heapAfter: number;
   heapAfterGc: number;
-  counters?: { received: { zmq: number; nats: number }; malformed: number; dropped: number; [k: string]: unknown };
+  counters?: {
+    received: { zmq: number; nats: number };
+    malformed: number;
+    dropped: number;
+    [k: string]: unknown;
+  };
   rows?: number;
   /** Publisher's own send rate for this run (msgs/s), when a publisher fed it. */
   sendRate?: number;
@@ -41,7 +46,11 @@ export interface TrialSetup {
  * is replaced (`Assertion failed: _input_stopped`, libzmq#3937): the pre-buffered drain fills
  * the pipe on purpose, so a run whose consumer aborted is retried (twice at most) and counted.
  */
-export async function trial(ctx: FigureContext, mode: string, setup: TrialSetup): Promise<TrialResult> {
+export async function trial(
+  ctx: FigureContext,
+  mode: string,
+  setup: TrialSetup,
+): Promise<TrialResult> {
   for (let aborts = 0; ; aborts++) {
     try {
       const r = await attempt(ctx, mode, setup);
@@ -56,11 +65,16 @@ export async function trial(ctx: FigureContext, mode: string, setup: TrialSetup)
 async function attempt(ctx: FigureContext, mode: string, setup: TrialSetup): Promise<TrialResult> {
   const sync = join(ctx.tmp, `sync-${mode}-${Date.now()}`);
   const chunk = setup.chunk ?? setup.count;
-  const consumer = new Child('consumer.ts', [mode, setup.target, String(setup.count), ...(setup.publisher ? [sync, String(chunk)] : [])], { execArgv: ['--expose-gc'] });
+  const consumer = new Child(
+    'consumer.ts',
+    [mode, setup.target, String(setup.count), ...(setup.publisher ? [sync, String(chunk)] : [])],
+    { execArgv: ['--expose-gc'] },
+  );
   // The consumer says it holds again by a file (it cannot talk while its loop is held).
   const held = async (k: number) => {
     while (!existsSync(`${sync}.wait.${k}`)) {
-      if (consumer.proc.exitCode !== null || consumer.proc.signalCode !== null) throw new Error(`bench child consumer.ts ${mode} exited (code null) before chunk ${k}`);
+      if (consumer.proc.exitCode !== null || consumer.proc.signalCode !== null)
+        throw new Error(`bench child consumer.ts ${mode} exited (code null) before chunk ${k}`);
       await sleep(2);
     }
   };
@@ -96,7 +110,13 @@ async function attempt(ctx: FigureContext, mode: string, setup: TrialSetup): Pro
  * Runs bare and opsdeck alternately, A B A B ... (`ctx.runs` runs of opsdeck). With `bracket`,
  * a last baseline run closes it (A B A): drift during opsdeck's longer runs shows on both sides.
  */
-export async function alternate(ctx: FigureContext, bare: string, opsdeck: string, setup: TrialSetup, bracket = true): Promise<{ bare: TrialResult[]; opsdeck: TrialResult[] }> {
+export async function alternate(
+  ctx: FigureContext,
+  bare: string,
+  opsdeck: string,
+  setup: TrialSetup,
+  bracket = true,
+): Promise<{ bare: TrialResult[]; opsdeck: TrialResult[] }> {
   const out = { bare: [] as TrialResult[], opsdeck: [] as TrialResult[] };
   for (let i = 0; i < ctx.runs; i++) {
     out.bare.push(await trial(ctx, bare, setup));
@@ -107,24 +127,53 @@ export async function alternate(ctx: FigureContext, bare: string, opsdeck: strin
 }
 
 /** Everything opsdeck's store counted: received (both buses) + malformed. */
-const counted = (r: TrialResult) => (r.counters ? r.counters.received.zmq + r.counters.received.nats + r.counters.malformed : r.received);
+const counted = (r: TrialResult) =>
+  r.counters
+    ? r.counters.received.zmq + r.counters.received.nats + r.counters.malformed
+    : r.received;
 
 /** The figure's row from alternating runs: median rates, their ratio, losses said out loud. */
-export function ingestRow(id: string, figure: string, runs: { bare: TrialResult[]; opsdeck: TrialResult[] }, baselineIs: string, extraNotes: string[] = []): Row {
+export function ingestRow(
+  id: string,
+  figure: string,
+  runs: { bare: TrialResult[]; opsdeck: TrialResult[] },
+  baselineIs: string,
+  extraNotes: string[] = [],
+): Row {
   const bare = median(runs.bare.map((r) => r.rate));
   const ops = median(runs.opsdeck.map((r) => r.rate));
   const ratio = ops / bare;
   const notes = [...extraNotes];
-  const cpu = (rs: TrialResult[]) => median(rs.map((r) => (r.cpuMs * 1000) / Math.max(1, r.received)));
-  notes.push(`CPU per message (whole process, all threads): opsdeck ${cpu(runs.opsdeck).toFixed(1)} µs, bare ${cpu(runs.bare).toFixed(1)} µs`);
+  const cpu = (rs: TrialResult[]) =>
+    median(rs.map((r) => (r.cpuMs * 1000) / Math.max(1, r.received)));
+  notes.push(
+    `CPU per message (whole process, all threads): opsdeck ${cpu(runs.opsdeck).toFixed(1)} µs, bare ${cpu(runs.bare).toFixed(1)} µs`,
+  );
   // The store sees every message before the meter does; more may arrive after the run ended.
-  const losses = [...runs.bare, ...runs.opsdeck].filter((r) => r.lost || r.received < r.expected || counted(r) < r.received);
-  if (losses.length) for (const r of losses) notes.push(`LOSS in ${r.mode}: received ${r.received} of ${r.expected} (store counted ${counted(r)})`);
-  else notes.push(`no loss: every run received all ${runs.bare[0]?.expected.toLocaleString('en-US')} messages; opsdeck's store counted each (received + malformed)`);
+  const losses = [...runs.bare, ...runs.opsdeck].filter(
+    (r) => r.lost || r.received < r.expected || counted(r) < r.received,
+  );
+  if (losses.length)
+    for (const r of losses)
+      notes.push(
+        `LOSS in ${r.mode}: received ${r.received} of ${r.expected} (store counted ${counted(r)})`,
+      );
+  else
+    notes.push(
+      `no loss: every run received all ${runs.bare[0]?.expected.toLocaleString('en-US')} messages; opsdeck's store counted each (received + malformed)`,
+    );
   const aborts = [...runs.bare, ...runs.opsdeck].reduce((n, r) => n + (r.aborts ?? 0), 0);
-  if (aborts) notes.push(`${aborts} consumer process(es) aborted in libzmq (Assertion failed: _input_stopped, libzmq#3937: a SUB with a full receive pipe whose connection is replaced) and were run again`);
-  const sends = [...runs.bare, ...runs.opsdeck].map((r) => r.sendRate).filter((x): x is number => x !== undefined);
-  if (sends.length) notes.push(`publisher (own process) filled the pipe at a median ${Math.round(median(sends)).toLocaleString('en-US')} msg/s before each drain`);
+  if (aborts)
+    notes.push(
+      `${aborts} consumer process(es) aborted in libzmq (Assertion failed: _input_stopped, libzmq#3937: a SUB with a full receive pipe whose connection is replaced) and were run again`,
+    );
+  const sends = [...runs.bare, ...runs.opsdeck]
+    .map((r) => r.sendRate)
+    .filter((x): x is number => x !== undefined);
+  if (sends.length)
+    notes.push(
+      `publisher (own process) filled the pipe at a median ${Math.round(median(sends)).toLocaleString('en-US')} msg/s before each drain`,
+    );
   return {
     id,
     figure,
@@ -148,7 +197,11 @@ const brief = (r: TrialResult) => ({
   lost: r.lost,
   elapsedMs: round(r.elapsedMs, 1),
   cpuUsPerMsg: round((r.cpuMs * 1000) / Math.max(1, r.received), 2),
-  rssMb: { before: round(r.rssBefore, 1), after: round(r.rssAfter, 1), afterGc: round(r.rssAfterGc, 1) },
+  rssMb: {
+    before: round(r.rssBefore, 1),
+    after: round(r.rssAfter, 1),
+    afterGc: round(r.rssAfterGc, 1),
+  },
   heapUsedMb: { after: round(r.heapAfter, 1), afterGc: round(r.heapAfterGc, 1) },
   ...(r.sendRate ? { publisherRate: round(r.sendRate, 0) } : {}),
   ...(r.counters ? { counters: r.counters, rows: r.rows } : {}),

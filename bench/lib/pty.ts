@@ -8,13 +8,16 @@ export const BIN = `${ROOT}bin/opsdeck.js`;
 /** The environment a console runs in: a terminal, not CI (Ink renders nothing when it thinks it is in CI). */
 export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TERM: 'xterm-256color', ...extra };
-  for (const key of Object.keys(env)) if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
+  for (const key of Object.keys(env))
+    if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
   return env;
 }
 
 /** Why the PTY figures cannot run here, if they cannot (util-linux `script` is missing). */
 export function noPty(): string | undefined {
-  return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0 ? undefined : 'util-linux `script` not found (apt-get install -y bsdutils)';
+  return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0
+    ? undefined
+    : 'util-linux `script` not found (apt-get install -y bsdutils)';
 }
 
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -35,7 +38,11 @@ export interface Pty {
 export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200, rows: 60 }): Pty {
   const command = `stty cols ${size.cols} rows ${size.rows}; exec ${argv.map(quote).join(' ')}`;
   const spawnedAt = performance.now();
-  const proc = spawn('script', ['-qfec', command, '/dev/null'], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('script', ['-qfec', command, '/dev/null'], {
+    env,
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   const watchers: Array<() => void> = [];
   const onData = (chunk: Buffer) => {
@@ -45,7 +52,9 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => resolve(code)),
+  );
   return {
     proc,
     spawnedAt,
@@ -63,7 +72,11 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
         };
         const timer = setTimeout(() => {
           watchers.splice(watchers.indexOf(check), 1);
-          reject(new Error(`no ${pattern} within ${timeoutMs} ms; output so far: ${JSON.stringify(out.slice(-400))}`));
+          reject(
+            new Error(
+              `no ${pattern} within ${timeoutMs} ms; output so far: ${JSON.stringify(out.slice(-400))}`,
+            ),
+          );
         }, timeoutMs);
         watchers.push(check);
         check();

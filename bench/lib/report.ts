@@ -38,7 +38,14 @@ export interface Figure {
 const fmt = (x: number | undefined, unit = ''): string => {
   if (x === undefined || Number.isNaN(x)) return '-';
   const abs = Math.abs(x);
-  const text = abs >= 1000 ? Math.round(x).toLocaleString('en-US') : abs >= 100 ? x.toFixed(0) : abs >= 10 ? x.toFixed(1) : x.toFixed(2);
+  const text =
+    abs >= 1000
+      ? Math.round(x).toLocaleString('en-US')
+      : abs >= 100
+        ? x.toFixed(0)
+        : abs >= 10
+          ? x.toFixed(1)
+          : x.toFixed(2);
   return unit ? `${text} ${unit}` : text;
 };
 
@@ -54,7 +61,8 @@ export function table(rows: readonly Row[]): string {
     r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -62,7 +70,10 @@ export function table(rows: readonly Row[]): string {
 export function notes(rows: readonly Row[]): string {
   const out: string[] = [];
   for (const r of rows) {
-    const parts = [r.baselineIs ? `baseline = ${r.baselineIs}` : '', r.ratioIs ? `ratio = ${r.ratioIs}` : ''].filter(Boolean);
+    const parts = [
+      r.baselineIs ? `baseline = ${r.baselineIs}` : '',
+      r.ratioIs ? `ratio = ${r.ratioIs}` : '',
+    ].filter(Boolean);
     if (parts.length || r.notes?.length) out.push(`${r.figure}: ${parts.join('; ')}`);
     for (const n of r.notes ?? []) out.push(`    ${n}`);
   }

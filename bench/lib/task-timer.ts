@@ -20,7 +20,10 @@ export const noteWrite = (): void => {
 };
 
 function finish(): void {
-  if (recording && inTask) (taskWrites > 0 ? frameTasks : otherTasks).push(taskWrites > 0 ? lastWriteAt - taskStart : taskEnd - taskStart);
+  if (recording && inTask)
+    (taskWrites > 0 ? frameTasks : otherTasks).push(
+      taskWrites > 0 ? lastWriteAt - taskStart : taskEnd - taskStart,
+    );
   inTask = false;
 }
 

@@ -3,14 +3,27 @@
 //   <bus>-opsdeck: opsdeck's own path (zmqErrors / natsErrors -> decode -> dedup -> flood -> ErrorStore)
 // Both count through the same Meter; the clock starts at the first message and stops at the
 // last, so start-up and connection set-up are outside the figure in both.
-import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JsMsg,
+  type NatsConnection,
+} from 'nats';
 import { existsSync, writeFileSync } from 'node:fs';
 import { Subscriber } from 'zeromq';
 import { natsErrors, zmqErrors } from '../../source/adapters/error-sources.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 import { childMain, cpuMsSince, rssMb, toParent } from '../lib/harness.js';
 
-const [mode, target, expectedArg, sync, chunkArg] = process.argv.slice(2) as [string, string, string, string | undefined, string | undefined];
+const [mode, target, expectedArg, sync, chunkArg] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string | undefined,
+  string | undefined,
+];
 const expected = Number(expectedArg);
 // Pre-buffered drain in chunks: after every `chunk` messages the consumer holds its loop again
 // (`<sync>.wait.<k>` tells the parent) until the publisher has sent the next chunk (`<sync>.go.<k>`).
@@ -142,13 +155,23 @@ childMain(async () => {
       const nc = await natsConnect();
       store = new MeteredStore({ notifyMs: 100 });
       const durable = mode === 'durable-opsdeck' ? `bench_${process.pid}` : undefined;
-      const feed = await natsErrors(nc, store, { machineOf, ...(mode === 'core-opsdeck' ? {} : { replayMs: REPLAY_MS }), ...(durable ? { durable } : {}) });
+      const feed = await natsErrors(nc, store, {
+        machineOf,
+        ...(mode === 'core-opsdeck' ? {} : { replayMs: REPLAY_MS }),
+        ...(durable ? { durable } : {}),
+      });
       const chose = feed.streams.length > 0 ? 'jetstream' : 'core';
-      if (chose !== (mode === 'core-opsdeck' ? 'core' : 'jetstream')) throw new Error(`natsErrors chose ${chose} for ${mode}`);
+      if (chose !== (mode === 'core-opsdeck' ? 'core' : 'jetstream'))
+        throw new Error(`natsErrors chose ${chose} for ${mode}`);
       await nc.flush();
       cleanup = async () => {
         await feed.stop();
-        if (durable) await (await nc.jetstreamManager()).consumers.delete(STREAM, `${durable}_${STREAM}`).catch(() => {});
+        if (durable)
+          await (
+            await nc.jetstreamManager()
+          ).consumers
+            .delete(STREAM, `${durable}_${STREAM}`)
+            .catch(() => {});
         await nc.close();
       };
       break;
@@ -156,7 +179,11 @@ childMain(async () => {
     case 'ordered-bare': {
       const nc = await natsConnect();
       // The same consumer opsdeck's live view asks for: ordered, errors.>, from a start time.
-      const consumer = await nc.jetstream().consumers.get(STREAM, { filterSubjects: 'errors.>', deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - REPLAY_MS).toISOString() });
+      const consumer = await nc.jetstream().consumers.get(STREAM, {
+        filterSubjects: 'errors.>',
+        deliver_policy: DeliverPolicy.StartTime,
+        opt_start_time: new Date(Date.now() - REPLAY_MS).toISOString(),
+      });
       const messages = await consumer.consume({ max_messages: 1000 });
       count(messages);
       cleanup = async () => {
@@ -170,7 +197,9 @@ childMain(async () => {
       const name = `benchbare_${process.pid}`;
       const jsm = await nc.jetstreamManager();
       await jsm.consumers.add(STREAM, durableConfig(name));
-      const messages: ConsumerMessages = await (await nc.jetstream().consumers.get(STREAM, name)).consume({ max_messages: 1000 });
+      const messages: ConsumerMessages = await (
+        await nc.jetstream().consumers.get(STREAM, name)
+      ).consume({ max_messages: 1000 });
       // Acks batched per event-loop turn, as opsdeck's natsErrors does: the baseline gets the
       // same ack strategy, so the ratio measures opsdeck's own work, not a better ack scheme.
       const acks: JsMsg[] = [];
@@ -203,7 +232,9 @@ childMain(async () => {
   const watchdog = setInterval(() => {
     if (process.env.BENCH_TRACE && Date.now() - traced > 1000) {
       traced = Date.now();
-      process.stderr.write(`trace ${mode} n=${meter.n} sinceLast=${(performance.now() - meter.lastAt).toFixed(0)}ms rss=${rssMb().toFixed(0)}\n`);
+      process.stderr.write(
+        `trace ${mode} n=${meter.n} sinceLast=${(performance.now() - meter.lastAt).toFixed(0)}ms rss=${rssMb().toFixed(0)}\n`,
+      );
     }
     if (meter.n > 0 && performance.now() - meter.lastAt > 3000) meter.finish(true);
     if (meter.n === 0 && Date.now() - started > 60_000) meter.finish(true);

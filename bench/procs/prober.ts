@@ -10,7 +10,12 @@ import { HealthStore, targetsFor } from '../../source/stores/health-store.js';
 import { childMain, cpuMsSince, toParent } from '../lib/harness.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
-const [mode, fleetJson, cyclesArg, warmupArg] = process.argv.slice(2) as [string, string, string, string];
+const [mode, fleetJson, cyclesArg, warmupArg] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+];
 const cycles = Number(cyclesArg);
 const warmup = Number(warmupArg);
 const CONCURRENCY = 64;
@@ -32,14 +37,27 @@ childMain(async () => {
 
   if (mode === 'opsdeck') {
     // What the console builds: targets from the fleet, no protocol hints (detected), interval 2 s.
-    const store = new HealthStore(targetsFor(machines, { intervalMs: 2000, timeoutMs: TIMEOUT_MS }), { concurrency: CONCURRENCY });
+    const store = new HealthStore(
+      targetsFor(machines, { intervalMs: 2000, timeoutMs: TIMEOUT_MS }),
+      { concurrency: CONCURRENCY },
+    );
     cycle = async () => void (await store.probeAll());
     // Answered: any parsed reply (healthy, degraded or unhealthy by its own account).
-    answered = () => [...store.flush().agents.values()].filter((h) => h.state === 'healthy' || h.state === 'degraded' || h.state === 'unhealthy').length;
+    answered = () =>
+      [...store.flush().agents.values()].filter(
+        (h) => h.state === 'healthy' || h.state === 'degraded' || h.state === 'unhealthy',
+      ).length;
     close = () => store.stop();
   } else {
     const http = new HttpAgent({ keepAlive: true, maxSockets: 4, maxFreeSockets: 1 });
-    const targets = machines.flatMap((m) => m.agents.map((a) => ({ host: m.host, port: a.healthPort.value, http: fleet.protocols[`${m.id}/${a.name}`] === 'http', req: undefined as Request | undefined })));
+    const targets = machines.flatMap((m) =>
+      m.agents.map((a) => ({
+        host: m.host,
+        port: a.healthPort.value,
+        http: fleet.protocols[`${m.id}/${a.name}`] === 'http',
+        req: undefined as Request | undefined,
+      })),
+    );
     let replies = 0;
     const open = (t: { host: string; port: number }) => {
       const req = new Request({ linger: 0, receiveTimeout: TIMEOUT_MS, sendTimeout: TIMEOUT_MS });
@@ -108,6 +126,14 @@ childMain(async () => {
   const cpuMs = cpuMsSince(cpu0);
   const healthy = answered();
   close();
-  toParent({ type: 'result', mode, cycles: out, wallMs, cpuMs, answered: healthy, targets: machines.reduce((n, m) => n + m.agents.length, 0) });
+  toParent({
+    type: 'result',
+    mode,
+    cycles: out,
+    wallMs,
+    cpuMs,
+    answered: healthy,
+    targets: machines.reduce((n, m) => n + m.agents.length, 0),
+  });
   setTimeout(() => process.exit(0), 100);
 });

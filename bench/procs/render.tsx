@@ -5,7 +5,14 @@
 //   baseline: Ink drawing a plain 200x60 screen of text that changes every 100 ms (Ink's own
 //             floor for a full-screen frame), and a bare zeromq.js SUB on the same error buses
 //             counting the same flood.
-import { frameTasks, noteFrameStart, noteWrite, otherTasks, recordTasks, resetTasks } from '../lib/task-timer.js';
+import {
+  frameTasks,
+  noteFrameStart,
+  noteWrite,
+  otherTasks,
+  recordTasks,
+  resetTasks,
+} from '../lib/task-timer.js';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { Box, render, Text } from 'ink';
@@ -27,7 +34,13 @@ import { childMain, loopDelay, rssMb, sleep, toParent, type Msg } from '../lib/h
 import { stamp, zmqTemplates } from '../lib/frames.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
-const [mode, fleetJson, steadyArg, floodArg, drainArg] = process.argv.slice(2) as [string, string, string, string, string];
+const [mode, fleetJson, steadyArg, floodArg, drainArg] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+];
 const steadyMs = Number(steadyArg);
 const floodMs = Number(floodArg);
 const COLS = 200;
@@ -109,7 +122,17 @@ async function measure(steady: () => Promise<void>, received: () => number) {
     last = received();
     await sleep(1000);
   }
-  return { frames, otherTasks: tasks, floodFrames: [...frameTasks], loop, rssBefore, rssAfter: rssMb(), inWindow, received: received() - receivedBefore, drainMs: performance.now() - drainStart - 1000 };
+  return {
+    frames,
+    otherTasks: tasks,
+    floodFrames: [...frameTasks],
+    loop,
+    rssBefore,
+    rssAfter: rssMb(),
+    inWindow,
+    received: received() - receivedBefore,
+    drainMs: performance.now() - drainStart - 1000,
+  };
 }
 
 childMain(async () => {
@@ -119,24 +142,40 @@ childMain(async () => {
   const machines = loaded.machines;
   const stdout = new FakeStdout();
   const stdin = new FakeStdin();
-  const io = { stdout: stdout as unknown as NodeJS.WriteStream, stdin: stdin as unknown as NodeJS.ReadStream, stderr: process.stderr, exitOnCtrlC: false, patchConsole: false, maxFps: 15 };
+  const io = {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdin: stdin as unknown as NodeJS.ReadStream,
+    stderr: process.stderr,
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 15,
+  };
 
   if (mode === 'opsdeck') {
     // The console's settings (source/console.tsx); OPSDECK_BENCH_NOTIFY_MS tries another error
     // store notification period.
     const notifyMs = Number(process.env.OPSDECK_BENCH_NOTIFY_MS ?? ERROR_NOTIFY_MS);
     await shareInkCaches();
-    const plane = startDataPlane({ machines, health: { intervalMs: 2000, timeoutMs: 1000 }, errors: { notifyMs } });
+    const plane = startDataPlane({
+      machines,
+      health: { intervalMs: 2000, timeoutMs: 1000 },
+      errors: { notifyMs },
+    });
     // A full error buffer: distinct errors from an hour ago, spread out so the flood rules keep
     // them as rows of their own, until the ring (5,000 rows) is full.
     const templates = zmqTemplates(2);
     const start = Date.now() - 3_600_000;
     let n = 0;
     const inject = (at: number) => {
-      plane.errors.zmq(stamp(templates[n % templates.length]!, Math.floor(n / templates.length)), n % 2 ? 'pc2' : 'mainpc', at);
+      plane.errors.zmq(
+        stamp(templates[n % templates.length]!, Math.floor(n / templates.length)),
+        n % 2 ? 'pc2' : 'mainpc',
+        at,
+      );
       n++;
     };
-    while (n < 40_000 && (n % 500 !== 0 || plane.errors.flush().rows.length < 5000)) inject(start + n * 90);
+    while (n < 40_000 && (n % 500 !== 0 || plane.errors.flush().rows.length < 5000))
+      inject(start + n * 90);
     const filled = plane.errors.flush().rows.length;
     // Subscribed before <App>'s own listeners: a notification starts a frame (see noteFrameStart).
     plane.health.subscribe(noteFrameStart);
@@ -151,10 +190,12 @@ childMain(async () => {
         actions={EMPTY}
         ports={checkPorts(machines, { env: fleet.env })}
         lint={new LintStore()}
-        security={new SecurityStore(
-          machines.map((m) => m.id),
-          '/nonexistent',
-        )}
+        security={
+          new SecurityStore(
+            machines.map((m) => m.id),
+            '/nonexistent',
+          )
+        }
         canonical={canonical}
         theme={themeFor({})}
         intervalMs={2000}
@@ -165,7 +206,8 @@ childMain(async () => {
     );
     // Every agent probed and answering before frames are timed.
     const deadline = Date.now() + 15_000;
-    const answered = () => [...plane.health.getSnapshot().agents.values()].filter((h) => h.state === 'healthy').length;
+    const answered = () =>
+      [...plane.health.getSnapshot().agents.values()].filter((h) => h.state === 'healthy').length;
     while (answered() < fleet.agents && Date.now() < deadline) await sleep(200);
     const healthy = answered();
     await sleep(500);
@@ -186,7 +228,8 @@ childMain(async () => {
     // Ink's floor: 60 lines of 200 columns, one of them changing every 100 ms.
     const emitter = new Emitter();
     let tick = 0;
-    const line = (i: number) => `${String(i).padStart(3)} ${'agent-row text '.repeat(13)}`.slice(0, COLS - 2);
+    const line = (i: number) =>
+      `${String(i).padStart(3)} ${'agent-row text '.repeat(13)}`.slice(0, COLS - 2);
     const Screen = () => {
       const t = useSyncExternalStore(
         (l) => emitter.subscribe(l),

@@ -10,13 +10,29 @@ childMain(async () => {
   const fleet = JSON.parse(process.argv[2]!) as BenchFleet;
   const loaded = loadFleet(fleet.files, fleet.env);
   if (!loaded.ok) throw new Error(`fleet: ${loaded.diagnostics.map((d) => d.message).join('; ')}`);
-  const sim = await startSim({ machines: loaded.machines, hosts: fleet.hosts, nats: { mode: 'off', why: 'bench' }, controlPort: 0, errorRate: 0, overrides: fleet.overrides });
+  const sim = await startSim({
+    machines: loaded.machines,
+    hosts: fleet.hosts,
+    nats: { mode: 'off', why: 'bench' },
+    controlPort: 0,
+    errorRate: 0,
+    overrides: fleet.overrides,
+  });
   const summary = sim.summary();
   const clashes = summary.reduce((n, m) => n + m.clashes.length, 0);
   process.on('message', (m: Msg) => {
-    if (m.type === 'control') void sim.control(m.request as ControlRequest, true).then((reply) => toParent({ type: 'reply', reply }));
+    if (m.type === 'control')
+      void sim
+        .control(m.request as ControlRequest, true)
+        .then((reply) => toParent({ type: 'reply', reply }));
   });
-  toParent({ type: 'ready', startupMs: sim.startupMs, up: summary.reduce((n, m) => n + m.up, 0), clashes, warnings: sim.warnings });
+  toParent({
+    type: 'ready',
+    startupMs: sim.startupMs,
+    up: summary.reduce((n, m) => n + m.up, 0),
+    clashes,
+    warnings: sim.warnings,
+  });
   await stopRequested();
   await sim.stop();
   process.exit(0);

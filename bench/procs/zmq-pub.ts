@@ -43,7 +43,8 @@ childMain(async () => {
       toParent({ type: 'sending' });
       const started = performance.now();
       const n = templates.length;
-      for (let i = offset; i < offset + count; i++) await pub.send(stamp(templates[i % n]!, Math.floor(i / n)));
+      for (let i = offset; i < offset + count; i++)
+        await pub.send(stamp(templates[i % n]!, Math.floor(i / n)));
       toParent({ type: 'sent', count, ms: performance.now() - started });
     });
   });

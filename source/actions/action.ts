@@ -48,4 +48,5 @@ export type Step =
   | { phase: 'failed'; preview?: Preview; error: string };
 
 /** The exact words the operator must confirm: the action and its target, nothing vaguer. */
-export const confirmText = (action: Action, preview: Preview): string => `${action.title} on ${preview.target}`;
+export const confirmText = (action: Action, preview: Preview): string =>
+  `${action.title} on ${preview.target}`;

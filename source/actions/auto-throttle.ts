@@ -3,7 +3,13 @@
 // execute, verify, audit). Runs until stopped: its stop(), or an "off" request on
 // opsdeck.<machine>.throttle.auto (what `--auto off` sends).
 import type { NatsConnection } from 'nats';
-import { autoStep, initialAutoState, vramPercent, type AutoPolicy, type AutoState } from '../core/resources/auto-throttle.js';
+import {
+  autoStep,
+  initialAutoState,
+  vramPercent,
+  type AutoPolicy,
+  type AutoState,
+} from '../core/resources/auto-throttle.js';
 import { checkSample } from '../core/resources/sample-check.js';
 import { resourcesSubject } from '../core/resources/sample.js';
 import { isThrottleLevel } from '../core/resources/throttle.js';
@@ -38,7 +44,8 @@ export interface AutoRunner {
   stop(why: string): void;
 }
 
-const checkedReason = (c: { ok: true } | { ok: false; reason: string }): string | undefined => (c.ok ? undefined : c.reason);
+const checkedReason = (c: { ok: true } | { ok: false; reason: string }): string | undefined =>
+  c.ok ? undefined : c.reason;
 
 export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
   let state: AutoState | undefined;
@@ -55,18 +62,51 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
         /* answered below */
       }
       if (body.auto === 'off') {
-        const refusal = o.auth.mode === 'refuse' ? o.auth.reason : o.auth.mode === 'verify' ? checkedReason(o.auth.verify((body as { token?: unknown }).token, o.machine)) : undefined;
+        const refusal =
+          o.auth.mode === 'refuse'
+            ? o.auth.reason
+            : o.auth.mode === 'verify'
+              ? checkedReason(o.auth.verify((body as { token?: unknown }).token, o.machine))
+              : undefined;
         if (refusal) {
           o.log(`auto-throttle ${o.machine}: refused an "off" request: ${refusal}`);
-          msg.respond(new TextEncoder().encode(JSON.stringify({ ok: false, refused: true, error: `refused: ${refusal}` })));
+          msg.respond(
+            new TextEncoder().encode(
+              JSON.stringify({ ok: false, refused: true, error: `refused: ${refusal}` }),
+            ),
+          );
           return;
         }
-        msg.respond(new TextEncoder().encode(JSON.stringify({ ok: true, stopped: true, machine: o.machine, level: state?.level ?? null })));
+        msg.respond(
+          new TextEncoder().encode(
+            JSON.stringify({
+              ok: true,
+              stopped: true,
+              machine: o.machine,
+              level: state?.level ?? null,
+            }),
+          ),
+        );
         stop('an "off" request arrived (opsdeck throttle --auto off)');
       } else if (body.auto === 'status') {
-        msg.respond(new TextEncoder().encode(JSON.stringify({ ok: true, running: true, machine: o.machine, level: state?.level ?? null, policy: o.policy, auth: authLabel(o.auth) })));
+        msg.respond(
+          new TextEncoder().encode(
+            JSON.stringify({
+              ok: true,
+              running: true,
+              machine: o.machine,
+              level: state?.level ?? null,
+              policy: o.policy,
+              auth: authLabel(o.auth),
+            }),
+          ),
+        );
       } else {
-        msg.respond(new TextEncoder().encode(JSON.stringify({ ok: false, error: 'expected {"auto": "off"} or {"auto": "status"}' })));
+        msg.respond(
+          new TextEncoder().encode(
+            JSON.stringify({ ok: false, error: 'expected {"auto": "off"} or {"auto": "status"}' }),
+          ),
+        );
       }
     },
   });
@@ -93,9 +133,18 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
     const reported = isThrottleLevel(sample.throttleLevel) ? sample.throttleLevel : undefined;
     if (!state) {
       state = initialAutoState(reported ?? 0);
-      o.log(`auto-throttle ${o.machine}: starting at level ${state.level}; raise above ${o.policy.raiseAbovePct}% VRAM for ${o.policy.samples} samples, lower below ${o.policy.lowerBelowPct}%`);
+      o.log(
+        `auto-throttle ${o.machine}: starting at level ${state.level}; raise above ${o.policy.raiseAbovePct}% VRAM for ${o.policy.samples} samples, lower below ${o.policy.lowerBelowPct}%`,
+      );
     }
-    const step = autoStep(state, { vramPct: vramPercent(sample.gpu), ...(reported !== undefined ? { reportedLevel: reported } : {}) }, o.policy);
+    const step = autoStep(
+      state,
+      {
+        vramPct: vramPercent(sample.gpu),
+        ...(reported !== undefined ? { reportedLevel: reported } : {}),
+      },
+      o.policy,
+    );
     if (step.note && step.note !== lastNote) o.log(`auto-throttle ${o.machine}: ${step.note}`);
     lastNote = step.note;
     if (!step.change) {
@@ -103,9 +152,22 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
       return;
     }
     busy = true;
-    o.log(`auto-throttle ${o.machine}: level ${step.change.from} -> ${step.change.to}: ${step.change.reason}`);
+    o.log(
+      `auto-throttle ${o.machine}: level ${step.change.from} -> ${step.change.to}: ${step.change.reason}`,
+    );
     try {
-      const outcome = await o.run(throttleAction({ nc: o.nc, server: o.server, machine: o.machine, level: step.change.to, token: o.token, ...(o.env ? { env: o.env } : {}), reason: step.change.reason, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }));
+      const outcome = await o.run(
+        throttleAction({
+          nc: o.nc,
+          server: o.server,
+          machine: o.machine,
+          level: step.change.to,
+          token: o.token,
+          ...(o.env ? { env: o.env } : {}),
+          reason: step.change.reason,
+          ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        }),
+      );
       // Only a verified change moves the policy; otherwise the next samples try again.
       state = outcome?.ok ? step.state : { ...state, above: 0, below: 0 };
     } catch (error) {
@@ -125,7 +187,14 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
 }
 
 /** `--auto off`: asks a running auto-throttle to stop (with a token); verified by nobody answering afterwards. */
-export function autoOffAction(o: { nc: NatsConnection; server: string; machine: string; token: TokenSource; env?: Readonly<Record<string, string | undefined>>; timeoutMs?: number }): Action {
+export function autoOffAction(o: {
+  nc: NatsConnection;
+  server: string;
+  machine: string;
+  token: TokenSource;
+  env?: Readonly<Record<string, string | undefined>>;
+  timeoutMs?: number;
+}): Action {
   const subject = autoSubject(o.machine);
   return {
     id: 'throttle.auto.off',
@@ -144,20 +213,37 @@ export function autoOffAction(o: { nc: NatsConnection; server: string; machine: 
           `token: ${describeSource(o.token)}`,
           'the level in force stays as it is; set it by hand with --level',
         ],
-        checks: [{ name: 'an auto-throttle runner answers', ok: running, evidence: r.kind === 'reply' ? `running at level ${String(r.value.level)}; off requests: ${String(r.value.auth ?? 'unknown')}` : r.reason }],
+        checks: [
+          {
+            name: 'an auto-throttle runner answers',
+            ok: running,
+            evidence:
+              r.kind === 'reply'
+                ? `running at level ${String(r.value.level)}; off requests: ${String(r.value.auth ?? 'unknown')}`
+                : r.reason,
+          },
+        ],
         runnable: running,
         destructive: false,
       };
     },
     async execute(): Promise<Outcome> {
       const token = tokenFrom(o.token, o.machine, o.env);
-      const r = await controlRequest(o.nc, subject, { auto: 'off', ...(token ? { token } : {}) }, o.timeoutMs ?? 2000);
-      if (r.kind !== 'reply' || r.value.stopped !== true) return { ok: false, detail: r.kind === 'reply' ? JSON.stringify(r.value) : r.reason };
+      const r = await controlRequest(
+        o.nc,
+        subject,
+        { auto: 'off', ...(token ? { token } : {}) },
+        o.timeoutMs ?? 2000,
+      );
+      if (r.kind !== 'reply' || r.value.stopped !== true)
+        return { ok: false, detail: r.kind === 'reply' ? JSON.stringify(r.value) : r.reason };
       return { ok: true, detail: `runner stopped at level ${String(r.value.level)}` };
     },
     async verify(outcome): Promise<Outcome> {
       const r = await controlRequest(o.nc, subject, { auto: 'status' }, 1000);
-      return r.kind === 'reply' ? { ok: false, detail: `a runner still answers: ${JSON.stringify(r.value)}` } : { ok: true, detail: `${outcome.detail}; nobody answers ${subject} now` };
+      return r.kind === 'reply'
+        ? { ok: false, detail: `a runner still answers: ${JSON.stringify(r.value)}` }
+        : { ok: true, detail: `${outcome.detail}; nobody answers ${subject} now` };
     },
   };
 }

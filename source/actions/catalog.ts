@@ -43,7 +43,8 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       id: 'certs.generate',
       title: 'Generate certs, keys and tokens',
       what: `CA, machine and operator certs, JWT key + tokens, CURVE keys, NATS auth into ${dir}`,
-      make: () => certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
+      make: () =>
+        certsGenerateAction({ dir, machines: o.machines.map((m) => ({ id: m.id, host: m.host })) }),
     },
   ];
   for (const m of o.machines) {
@@ -52,18 +53,44 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       id: `config.migrate.${m.id}`,
       title: `Migrate ${m.id}'s config to agent_groups`,
       what: `rewrite ${m.source.file} (${m.source.shape}) into the canonical schema: diff first, backup, atomic write`,
-      ...(v3 ? { unavailable: 'a v3 unified file holds several machines: use `opsdeck config migrate FILE --machine M --out F`' } : {}),
+      ...(v3
+        ? {
+            unavailable:
+              'a v3 unified file holds several machines: use `opsdeck config migrate FILE --machine M --out F`',
+          }
+        : {}),
       make: () => configMigrateAction({ file: m.source.file, env: o.env, cwd: process.cwd() }),
     });
   }
   const plane = o.plane;
   const busItems: Array<[string, string, string, (p: DataPlane) => Action]> = [
-    ['errorbus.advance', 'Advance the error-bus phase', 'zmq -> dual-publish -> nats-consumers -> zmq-off, one step, after its preflight (coverage, gaps, 7150)', (p) => phaseAction({ plane: p }, 'advance')],
-    ['errorbus.rollback', 'Roll the error-bus phase back one step', 'one step back, compare-and-swap on the KV revision', (p) => phaseAction({ plane: p }, 'rollback')],
-    ['errorbus.fix-streams', 'Fix overlapping error streams', "one ERRORS stream on errors.> instead of upstream's overlapping ERRORS / AGENT_ERRORS / ERROR_STREAM", (p) => fixStreamsAction({ plane: p })],
+    [
+      'errorbus.advance',
+      'Advance the error-bus phase',
+      'zmq -> dual-publish -> nats-consumers -> zmq-off, one step, after its preflight (coverage, gaps, 7150)',
+      (p) => phaseAction({ plane: p }, 'advance'),
+    ],
+    [
+      'errorbus.rollback',
+      'Roll the error-bus phase back one step',
+      'one step back, compare-and-swap on the KV revision',
+      (p) => phaseAction({ plane: p }, 'rollback'),
+    ],
+    [
+      'errorbus.fix-streams',
+      'Fix overlapping error streams',
+      "one ERRORS stream on errors.> instead of upstream's overlapping ERRORS / AGENT_ERRORS / ERROR_STREAM",
+      (p) => fixStreamsAction({ plane: p }),
+    ],
   ];
   for (const [id, title, what, make] of busItems) {
-    items.push({ id, title, what, ...(needsNats || !plane ? { unavailable: needsNats ?? 'needs the live data plane' } : {}), make: () => (plane ? make(plane) : undefined) });
+    items.push({
+      id,
+      title,
+      what,
+      ...(needsNats || !plane ? { unavailable: needsNats ?? 'needs the live data plane' } : {}),
+      make: () => (plane ? make(plane) : undefined),
+    });
   }
   if (o.machines.some((m) => m.id === 'pc2')) {
     for (const t of THROTTLE_LEVELS) {
@@ -75,7 +102,14 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
         make: () => {
           const conn = nc();
           if (!conn) return undefined;
-          return throttleAction({ nc: conn, server: redact(o.nats ?? ''), machine: 'pc2', level: t.level, token: tokenSource(dir, 'pc2'), env: o.env });
+          return throttleAction({
+            nc: conn,
+            server: redact(o.nats ?? ''),
+            machine: 'pc2',
+            level: t.level,
+            token: tokenSource(dir, 'pc2'),
+            env: o.env,
+          });
         },
       });
     }

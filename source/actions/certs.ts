@@ -45,7 +45,10 @@ function verifyReport(report: CertsReport, outcome: Outcome, extra: string[] = [
   const ca = report.artefacts.find((a) => a.path === 'ca/ca.crt');
   const kid = report.artefacts.find((a) => a.path === 'jwt/signing.jwk');
   if (bad.length > 0) {
-    return { ok: false, detail: `re-read ${report.dir}: ${bad.length} artefact(s) wrong: ${bad.map((a) => `${a.path} (${a.problems.join('; ')})`).join(', ')}` };
+    return {
+      ok: false,
+      detail: `re-read ${report.dir}: ${bad.length} artefact(s) wrong: ${bad.map((a) => `${a.path} (${a.problems.join('; ')})`).join(', ')}`,
+    };
   }
   return {
     ok: true,
@@ -56,7 +59,10 @@ function verifyReport(report: CertsReport, outcome: Outcome, extra: string[] = [
 
 const nextSteps = (dir: string, m: CertMachine[]): string[] => [
   `next: give ${join(dir, 'jwt/jwks.json')} to \`opsdeck agent --jwks\` on each machine (and \`opsdeck sim --jwks\`)`,
-  ...m.map((x) => `next: copy ${join(dir, `machines/${x.id}/secrets`)} and .../certificates into ${x.id}'s upstream checkout (./secrets/, ./certificates/)`),
+  ...m.map(
+    (x) =>
+      `next: copy ${join(dir, `machines/${x.id}/secrets`)} and .../certificates into ${x.id}'s upstream checkout (./secrets/, ./certificates/)`,
+  ),
   `next: nats-server.conf: include "${join(dir, 'nats/auth.conf')}" (TLS verify on; users ${[...m.map((x) => x.id), 'opsdeck'].join(', ')})`,
 ];
 
@@ -67,17 +73,31 @@ export function certsGenerateAction(options: CertsOptions): Action {
     id: 'certs.generate',
     title: 'Generate fleet certificates, keys and secrets',
     machine: 'fleet',
-    args: { dir, machines: options.machines.map((m) => `${m.id}@${m.host}`), natsHost: options.natsHost ?? null, days: options.days ?? DEFAULTS.days, caDays: options.caDays ?? DEFAULTS.caDays, authDays: options.tokenDays ?? DEFAULTS.tokenDays },
+    args: {
+      dir,
+      machines: options.machines.map((m) => `${m.id}@${m.host}`),
+      natsHost: options.natsHost ?? null,
+      days: options.days ?? DEFAULTS.days,
+      caDays: options.caDays ?? DEFAULTS.caDays,
+      authDays: options.tokenDays ?? DEFAULTS.tokenDays,
+    },
     async preview(): Promise<Preview> {
       const existing = existingArtefacts(dir, options.machines);
       return {
         target: dir,
-        lines: [`folder ${dir} (0700)`, ...planLines(options.machines), `write ${MANIFEST} (0644): what was generated, for show and rotate`],
+        lines: [
+          `folder ${dir} (0700)`,
+          ...planLines(options.machines),
+          `write ${MANIFEST} (0644): what was generated, for show and rotate`,
+        ],
         checks: [
           {
             name: 'nothing to overwrite',
             ok: existing.length === 0,
-            evidence: existing.length === 0 ? `no artefacts in ${dir} yet` : `${existing.length} artefact(s) already there (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}): use \`opsdeck certs rotate\``,
+            evidence:
+              existing.length === 0
+                ? `no artefacts in ${dir} yet`
+                : `${existing.length} artefact(s) already there (${existing.slice(0, 3).join(', ')}${existing.length > 3 ? ', ...' : ''}): use \`opsdeck certs rotate\``,
           },
         ],
         runnable: existing.length === 0,
@@ -87,7 +107,11 @@ export function certsGenerateAction(options: CertsOptions): Action {
     async execute(): Promise<Outcome> {
       const generation = await buildGeneration({ ...options, now: now() });
       const written = writeGeneration(dir, generation);
-      return { ok: true, detail: `wrote ${written.length} artefacts to ${dir}`, lines: nextSteps(dir, options.machines) };
+      return {
+        ok: true,
+        detail: `wrote ${written.length} artefacts to ${dir}`,
+        lines: nextSteps(dir, options.machines),
+      };
     },
     async verify(outcome) {
       return verifyReport(inspectArtefacts(dir, now().getTime()), outcome);
@@ -99,12 +123,20 @@ export function certsGenerateAction(options: CertsOptions): Action {
 function carried(dir: string): { trust: string[]; jwks: Jwks['keys'] } {
   const trustFile = join(dir, 'ca/trust.pem');
   const jwksFile = join(dir, 'jwt/jwks.json');
-  const trust = existsSync(trustFile) ? (readFileSync(trustFile, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []) : [];
-  const jwks = existsSync(jwksFile) ? (JSON.parse(readFileSync(jwksFile, 'utf8')) as Jwks).keys : [];
+  const trust = existsSync(trustFile)
+    ? (readFileSync(trustFile, 'utf8').match(
+        /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g,
+      ) ?? [])
+    : [];
+  const jwks = existsSync(jwksFile)
+    ? (JSON.parse(readFileSync(jwksFile, 'utf8')) as Jwks).keys
+    : [];
   return { trust, jwks };
 }
 
-export function certsRotateAction(options: Omit<CertsOptions, 'machines'> & { machines?: CertMachine[] }): Action {
+export function certsRotateAction(
+  options: Omit<CertsOptions, 'machines'> & { machines?: CertMachine[] },
+): Action {
   const dir = resolve(options.dir);
   const now = options.now ?? (() => new Date());
   let manifest: Manifest | undefined;
@@ -113,12 +145,18 @@ export function certsRotateAction(options: Omit<CertsOptions, 'machines'> & { ma
     id: 'certs.rotate',
     title: 'Rotate fleet certificates, keys and secrets',
     machine: 'fleet',
-    args: { dir, machines: options.machines?.map((m) => `${m.id}@${m.host}`) ?? 'from manifest', days: options.days ?? DEFAULTS.days, authDays: options.tokenDays ?? DEFAULTS.tokenDays },
+    args: {
+      dir,
+      machines: options.machines?.map((m) => `${m.id}@${m.host}`) ?? 'from manifest',
+      days: options.days ?? DEFAULTS.days,
+      authDays: options.tokenDays ?? DEFAULTS.tokenDays,
+    },
     async preview(): Promise<Preview> {
       let problem: string | undefined;
       try {
         manifest = readManifest(dir);
-        if (!manifest) problem = `no ${MANIFEST} in ${dir}: nothing to rotate (run \`opsdeck certs generate\` first)`;
+        if (!manifest)
+          problem = `no ${MANIFEST} in ${dir}: nothing to rotate (run \`opsdeck certs generate\` first)`;
       } catch (error) {
         problem = (error as Error).message;
       }
@@ -133,7 +171,15 @@ export function certsRotateAction(options: Omit<CertsOptions, 'machines'> & { ma
           'ca/trust.pem keeps the retired CA(s) and jwt/jwks.json the retired kid(s), so running agents and old tokens keep working',
           'finish with `opsdeck certs rotate --finish` once every machine has the new files: that stops trusting the old ones and deletes them',
         ],
-        checks: [{ name: 'a generation to rotate', ok: !problem, evidence: problem ?? `generated ${manifest!.generatedAt} for ${manifest!.machines.map((m) => m.id).join(', ')}` }],
+        checks: [
+          {
+            name: 'a generation to rotate',
+            ok: !problem,
+            evidence:
+              problem ??
+              `generated ${manifest!.generatedAt} for ${manifest!.machines.map((m) => m.id).join(', ')}`,
+          },
+        ],
         runnable: !problem,
         destructive: true,
       };
@@ -145,12 +191,22 @@ export function certsRotateAction(options: Omit<CertsOptions, 'machines'> & { ma
       // Everything new is built in memory first: a failure here leaves the folder untouched.
       const when = now();
       const generation = await buildGeneration(
-        { machines, natsHost: options.natsHost ?? m.natsHost, ...(options.days ? { days: options.days } : {}), ...(options.caDays ? { caDays: options.caDays } : {}), ...(options.tokenDays ? { tokenDays: options.tokenDays } : {}), now: when },
+        {
+          machines,
+          natsHost: options.natsHost ?? m.natsHost,
+          ...(options.days ? { days: options.days } : {}),
+          ...(options.caDays ? { caDays: options.caDays } : {}),
+          ...(options.tokenDays ? { tokenDays: options.tokenDays } : {}),
+          now: when,
+        },
         { trust: keep.trust, jwks: keep.jwks, retired: m.retired },
       );
       const old = retire(dir, m, when);
       stamp = old.stamp;
-      generation.manifest.retired = [...m.retired, { stamp: old.stamp, kid: old.key?.kid ?? null, caFingerprint: old.caFingerprint }];
+      generation.manifest.retired = [
+        ...m.retired,
+        { stamp: old.stamp, kid: old.key?.kid ?? null, caFingerprint: old.caFingerprint },
+      ];
       const written = writeGeneration(dir, generation);
       return {
         ok: true,
@@ -160,9 +216,15 @@ export function certsRotateAction(options: Omit<CertsOptions, 'machines'> & { ma
     },
     async verify(outcome) {
       const report = inspectArtefacts(dir, now().getTime());
-      if (!retiredStamps(dir).includes(stamp)) return { ok: false, detail: `re-read ${dir}: ${join(RETIRED, stamp)} is missing: the old generation was not kept` };
+      if (!retiredStamps(dir).includes(stamp))
+        return {
+          ok: false,
+          detail: `re-read ${dir}: ${join(RETIRED, stamp)} is missing: the old generation was not kept`,
+        };
       const jwks = carried(dir);
-      return verifyReport(report, outcome, [`trusted during the rotation: ${jwks.trust.length} CA(s), ${jwks.jwks.length} signing key(s)`]);
+      return verifyReport(report, outcome, [
+        `trusted during the rotation: ${jwks.trust.length} CA(s), ${jwks.jwks.length} signing key(s)`,
+      ]);
     },
   };
 }
@@ -185,24 +247,41 @@ export function certsFinishAction(options: { dir: string; now?: () => Date }): A
         problem = (error as Error).message;
       }
       const stamps = retiredStamps(dir);
-      if (!problem && stamps.length === 0) problem = `no ${RETIRED}/ generations in ${dir}: no rotation is open`;
+      if (!problem && stamps.length === 0)
+        problem = `no ${RETIRED}/ generations in ${dir}: no rotation is open`;
       return {
         target: dir,
-        lines: [...stamps.map((s) => `delete ${join(RETIRED, s)}/`), 'rewrite ca/trust.pem with the current CA only', 'rewrite jwt/jwks.json with the current signing key only (tokens signed by retired keys stop working)'],
-        checks: [{ name: 'an open rotation', ok: !problem, evidence: problem ?? `${stamps.length} retired generation(s)` }],
+        lines: [
+          ...stamps.map((s) => `delete ${join(RETIRED, s)}/`),
+          'rewrite ca/trust.pem with the current CA only',
+          'rewrite jwt/jwks.json with the current signing key only (tokens signed by retired keys stop working)',
+        ],
+        checks: [
+          {
+            name: 'an open rotation',
+            ok: !problem,
+            evidence: problem ?? `${stamps.length} retired generation(s)`,
+          },
+        ],
         runnable: !problem,
         destructive: true,
       };
     },
     async execute(): Promise<Outcome> {
       const { removed } = finishRotation(dir, manifest!);
-      return { ok: true, detail: `removed ${removed.length} retired generation(s); only the current CA and key are trusted` };
+      return {
+        ok: true,
+        detail: `removed ${removed.length} retired generation(s); only the current CA and key are trusted`,
+      };
     },
     async verify(outcome) {
       const left = retiredStamps(dir);
       const jwks = carried(dir);
       if (left.length > 0 || jwks.trust.length !== 1 || jwks.jwks.length !== 1) {
-        return { ok: false, detail: `re-read ${dir}: ${left.length} retired folder(s) left, ${jwks.trust.length} CA(s) and ${jwks.jwks.length} key(s) trusted` };
+        return {
+          ok: false,
+          detail: `re-read ${dir}: ${left.length} retired folder(s) left, ${jwks.trust.length} CA(s) and ${jwks.jwks.length} key(s) trusted`,
+        };
       }
       return verifyReport(inspectArtefacts(dir, now().getTime()), outcome);
     },

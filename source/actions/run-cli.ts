@@ -9,15 +9,25 @@ export interface RunOptions {
   auditPath?: string;
 }
 
-export async function runAction(action: Action, io: Io, options: RunOptions = {}): Promise<Outcome | undefined> {
+export async function runAction(
+  action: Action,
+  io: Io,
+  options: RunOptions = {},
+): Promise<Outcome | undefined> {
   const audit = (outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string) =>
-    appendAudit({ machine: action.machine, action: action.id, args: action.args, outcome, detail }, options.auditPath);
+    appendAudit(
+      { machine: action.machine, action: action.id, args: action.args, outcome, detail },
+      options.auditPath,
+    );
   const preview = await action.preview();
   io.out(`${action.title} — target: ${preview.target}`);
-  for (const c of preview.checks ?? []) io.out(`  ${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.evidence}`);
+  for (const c of preview.checks ?? [])
+    io.out(`  ${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.evidence}`);
   for (const line of preview.lines) io.out(`  ${line}`);
   if (!preview.runnable) {
-    io.err(`opsdeck: ${action.title} refused: a preflight check failed (above); nothing was changed`);
+    io.err(
+      `opsdeck: ${action.title} refused: a preflight check failed (above); nothing was changed`,
+    );
     if (!options.dryRun) audit('refused', 'preflight failed');
     throw new Exit(EXIT.findings);
   }

@@ -6,7 +6,14 @@ import type { NatsConnection } from 'nats';
 import { resourcesSubject } from '../core/resources/sample.js';
 import { throttleInfo, throttleRequests, type ThrottleLevel } from '../core/resources/throttle.js';
 import { describeToken } from '../core/security/token.js';
-import { controlRequest, controlSubject, describeSource, tokenFrom, type ControlReply, type TokenSource } from '../adapters/control-client.js';
+import {
+  controlRequest,
+  controlSubject,
+  describeSource,
+  tokenFrom,
+  type ControlReply,
+  type TokenSource,
+} from '../adapters/control-client.js';
 import type { Action, Outcome, Preview } from './action.js';
 
 export interface ThrottleOptions {
@@ -31,10 +38,18 @@ interface RmStatus {
   throttle?: { level: number; name: string };
 }
 
-async function readStatus(o: ThrottleOptions): Promise<{ ok: true; status: RmStatus } | { ok: false; reason: string }> {
-  const r = await controlRequest(o.nc, controlSubject(o.machine), { action: 'get_status' }, o.timeoutMs);
+async function readStatus(
+  o: ThrottleOptions,
+): Promise<{ ok: true; status: RmStatus } | { ok: false; reason: string }> {
+  const r = await controlRequest(
+    o.nc,
+    controlSubject(o.machine),
+    { action: 'get_status' },
+    o.timeoutMs,
+  );
   if (r.kind !== 'reply') return { ok: false, reason: r.reason };
-  if (r.value.status !== 'success') return { ok: false, reason: `get_status answered ${JSON.stringify(r.value).slice(0, 160)}` };
+  if (r.value.status !== 'success')
+    return { ok: false, reason: `get_status answered ${JSON.stringify(r.value).slice(0, 160)}` };
   return { ok: true, status: r.value as RmStatus };
 }
 
@@ -49,7 +64,13 @@ export function throttleAction(o: ThrottleOptions): Action {
     id: o.reason ? 'throttle.auto' : 'throttle.set',
     title: `Set ${o.machine} throttle to level ${o.level} (${info.name})`,
     machine: o.machine,
-    args: { machine: o.machine, level: o.level, name: info.name, server: o.server, ...(o.reason ? { reason: o.reason } : {}) },
+    args: {
+      machine: o.machine,
+      level: o.level,
+      name: info.name,
+      server: o.server,
+      ...(o.reason ? { reason: o.reason } : {}),
+    },
     async preview(): Promise<Preview> {
       const now = await readStatus(o);
       // A placeholder token, described, so the preview shows what will be sent but no secret.
@@ -59,12 +80,20 @@ export function throttleAction(o: ThrottleOptions): Action {
         target: `${o.machine} (${subject} on ${o.server})`,
         lines: [
           ...(now.ok ? [`now: ${fmtStatus(now.status)}`] : []),
-          ...requests.map((r) => `request ${subject} ${JSON.stringify({ ...r, token: tokenText })}`),
+          ...requests.map(
+            (r) => `request ${subject} ${JSON.stringify({ ...r, token: tokenText })}`,
+          ),
           `effect: ${info.effect}`,
           `token: ${describeSource(o.token)}`,
           `verify: get_status shows level ${o.level} and thresholds ${info.thresholds.cpu}/${info.thresholds.memory}/${info.thresholds.gpu}; the next ${resourcesSubject(o.machine)} sample shows throttleLevel ${o.level}`,
         ],
-        checks: [{ name: `${o.machine} answers ${subject}`, ok: now.ok, evidence: now.ok ? `get_status: ${fmtStatus(now.status)}` : now.reason }],
+        checks: [
+          {
+            name: `${o.machine} answers ${subject}`,
+            ok: now.ok,
+            evidence: now.ok ? `get_status: ${fmtStatus(now.status)}` : now.reason,
+          },
+        ],
         runnable: now.ok,
         destructive: o.level >= 2,
       };
@@ -74,15 +103,32 @@ export function throttleAction(o: ThrottleOptions): Action {
       for (const r of requests) {
         // A fresh token for each request: minted ones live two minutes.
         const token = tokenFrom(o.token, o.machine, o.env);
-        const reply = await controlRequest(o.nc, subject, { ...r, ...(token ? { token } : {}) }, o.timeoutMs);
+        const reply = await controlRequest(
+          o.nc,
+          subject,
+          { ...r, ...(token ? { token } : {}) },
+          o.timeoutMs,
+        );
         lines.push(`${r.action}: ${show(reply)}`);
-        if (reply.kind !== 'reply') return { ok: false, detail: `${r.action} to ${o.machine}: ${reply.reason}`, lines };
+        if (reply.kind !== 'reply')
+          return { ok: false, detail: `${r.action} to ${o.machine}: ${reply.reason}`, lines };
         if (reply.value.status !== 'success') {
-          const why = typeof reply.value.message === 'string' ? reply.value.message : JSON.stringify(reply.value);
-          return { ok: false, detail: `${o.machine} ${reply.value.refused ? 'refused' : 'did not apply'} ${r.action}: ${why}`, lines };
+          const why =
+            typeof reply.value.message === 'string'
+              ? reply.value.message
+              : JSON.stringify(reply.value);
+          return {
+            ok: false,
+            detail: `${o.machine} ${reply.value.refused ? 'refused' : 'did not apply'} ${r.action}: ${why}`,
+            lines,
+          };
         }
       }
-      return { ok: true, detail: `${o.machine} accepted set_thresholds and set_throttle ${o.level}`, lines };
+      return {
+        ok: true,
+        detail: `${o.machine} accepted set_thresholds and set_throttle ${o.level}`,
+        lines,
+      };
     },
     async verify(outcome): Promise<Outcome> {
       const wanted = info.thresholds;
@@ -90,7 +136,10 @@ export function throttleAction(o: ThrottleOptions): Action {
       const sampleSeen = (async () => {
         for await (const m of sub) {
           try {
-            const s = JSON.parse(new TextDecoder().decode(m.data)) as { throttleLevel?: number; gpu?: { usedMb: number } | null };
+            const s = JSON.parse(new TextDecoder().decode(m.data)) as {
+              throttleLevel?: number;
+              gpu?: { usedMb: number } | null;
+            };
             if (s.throttleLevel === o.level) return s;
           } catch {
             /* not a sample */
@@ -103,13 +152,26 @@ export function throttleAction(o: ThrottleOptions): Action {
       const sample = await sampleSeen;
       clearTimeout(timer);
       sub.unsubscribe();
-      if (!status.ok) return { ok: false, detail: `re-read failed: ${status.reason}`, lines: outcome.lines ?? [] };
+      if (!status.ok)
+        return {
+          ok: false,
+          detail: `re-read failed: ${status.reason}`,
+          lines: outcome.lines ?? [],
+        };
       const s = status.status;
-      const good = s.throttle?.level === o.level && s.thresholds?.cpu === wanted.cpu && s.thresholds.memory === wanted.memory && s.thresholds.gpu === wanted.gpu;
-      const sampleLine = sample ? `next ${resourcesSubject(o.machine)} sample: throttleLevel ${o.level}${sample.gpu ? `, VRAM ${sample.gpu.usedMb} MB` : ''}` : `no ${resourcesSubject(o.machine)} sample with throttleLevel ${o.level} within ${(o.sampleWaitMs ?? 5000) / 1000} s`;
+      const good =
+        s.throttle?.level === o.level &&
+        s.thresholds?.cpu === wanted.cpu &&
+        s.thresholds.memory === wanted.memory &&
+        s.thresholds.gpu === wanted.gpu;
+      const sampleLine = sample
+        ? `next ${resourcesSubject(o.machine)} sample: throttleLevel ${o.level}${sample.gpu ? `, VRAM ${sample.gpu.usedMb} MB` : ''}`
+        : `no ${resourcesSubject(o.machine)} sample with throttleLevel ${o.level} within ${(o.sampleWaitMs ?? 5000) / 1000} s`;
       return {
         ok: good,
-        detail: good ? `re-read ${o.machine}: ${fmtStatus(s)}` : `re-read ${o.machine} shows ${fmtStatus(s)}, not level ${o.level} with ${wanted.cpu}/${wanted.memory}/${wanted.gpu}`,
+        detail: good
+          ? `re-read ${o.machine}: ${fmtStatus(s)}`
+          : `re-read ${o.machine} shows ${fmtStatus(s)}, not level ${o.level} with ${wanted.cpu}/${wanted.memory}/${wanted.gpu}`,
         lines: [...(outcome.lines ?? []), sampleLine],
       };
     },

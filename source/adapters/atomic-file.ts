@@ -73,11 +73,16 @@ export function readSnapshot(file: string): FileSnapshot {
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    throw new FileError('unreadable', `cannot read ${file}: ${reasonOf(error)}`, (error as NodeJS.ErrnoException).code);
+    throw new FileError(
+      'unreadable',
+      `cannot read ${file}: ${reasonOf(error)}`,
+      (error as NodeJS.ErrnoException).code,
+    );
   }
   try {
     const stat = fstatSync(fd);
-    if (stat.isDirectory()) throw new FileError('unreadable', `cannot read ${file}: is a directory`);
+    if (stat.isDirectory())
+      throw new FileError('unreadable', `cannot read ${file}: is a directory`);
     const chunks: Buffer[] = [];
     const chunk = Buffer.alloc(64 * 1024);
     for (;;) {
@@ -94,7 +99,11 @@ export function readSnapshot(file: string): FileSnapshot {
     };
   } catch (error) {
     if (error instanceof FileError) throw error;
-    throw new FileError('unreadable', `cannot read ${file}: ${reasonOf(error)}`, (error as NodeJS.ErrnoException).code);
+    throw new FileError(
+      'unreadable',
+      `cannot read ${file}: ${reasonOf(error)}`,
+      (error as NodeJS.ErrnoException).code,
+    );
   } finally {
     closeSync(fd);
   }
@@ -111,12 +120,18 @@ export function fingerprintOf(file: string): Fingerprint | undefined {
 }
 
 export const sameFingerprint = (a: Fingerprint | undefined, b: Fingerprint | undefined): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.size === b.size && a.mtimeMs === b.mtimeMs && a.sha256 === b.sha256);
+  a === b ||
+  (a !== undefined &&
+    b !== undefined &&
+    a.size === b.size &&
+    a.mtimeMs === b.mtimeMs &&
+    a.sha256 === b.sha256);
 
 // ---------------------------------------------------------------------------------------------
 // Lock
 
-export const lockPathOf = (file: string): string => join(dirname(file), `.${basename(file)}.opsdeck.lock`);
+export const lockPathOf = (file: string): string =>
+  join(dirname(file), `.${basename(file)}.opsdeck.lock`);
 
 interface LockOwner {
   pid: number;
@@ -136,7 +151,9 @@ const alive = (pid: number): boolean => {
 function readOwner(path: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
-    return typeof owner.pid === 'number' && typeof owner.host === 'string' ? (owner as LockOwner) : undefined;
+    return typeof owner.pid === 'number' && typeof owner.host === 'string'
+      ? (owner as LockOwner)
+      : undefined;
   } catch {
     return undefined;
   }
@@ -160,14 +177,19 @@ export async function withLock<T>(file: string, fn: () => Promise<T> | T): Promi
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new FileError('write-failed', `cannot create the lock ${path}: ${reasonOf(error)}; nothing was changed`);
+        throw new FileError(
+          'write-failed',
+          `cannot create the lock ${path}: ${reasonOf(error)}; nothing was changed`,
+        );
       }
       const owner = readOwner(path);
       if (attempt === 0 && owner && owner.host === me.host && !alive(owner.pid)) {
         unlinkQuietly(path); // stale: its process is gone
         continue;
       }
-      const who = owner ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}` : 'an unknown process';
+      const who = owner
+        ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}`
+        : 'an unknown process';
       throw new FileError(
         'locked',
         `${file} is being changed by another opsdeck (${who}); nothing was done. If no opsdeck is running, remove ${path}`,
@@ -190,7 +212,9 @@ export const backupDirOf = (file: string): string => join(dirname(file), 'backup
 const stampOf = (date: Date): string => date.toISOString().replace(/[-:]/g, '');
 
 const backupPattern = (file: string): RegExp =>
-  new RegExp(`^${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d{8}T\\d{6}(\\.\\d{3})?Z(-\\d{2})?$`);
+  new RegExp(
+    `^${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.\\d{8}T\\d{6}(\\.\\d{3})?Z(-\\d{2})?$`,
+  );
 
 /** Restorable backups of `file`, oldest first (the timestamps sort as text). */
 export function listBackups(file: string): string[] {
@@ -262,12 +286,22 @@ export interface ReplaceResult {
 export function replaceFile(file: string, text: string, options: ReplaceOptions): ReplaceResult {
   const dir = dirname(file);
   const mode = options.mode ?? (options.expected === 'absent' ? 0o644 : modeOf(file));
-  const temp = join(dir, `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(
+    dir,
+    `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
   let backup: string | undefined;
   let renamed = false;
   let stage = 'the backup of';
   try {
-    if (options.backup) backup = writeBackup(file, options.backup, mode, options.now ?? new Date(), options.backupSuffix);
+    if (options.backup)
+      backup = writeBackup(
+        file,
+        options.backup,
+        mode,
+        options.now ?? new Date(),
+        options.backupSuffix,
+      );
     stage = 'a temporary copy of';
     const fd = openSync(temp, 'wx', mode);
     try {
@@ -278,7 +312,8 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
     }
     // Last look before the rename: someone may have saved the file since it was read.
     const now = fingerprintOf(file);
-    const unchanged = options.expected === 'absent' ? now === undefined : sameFingerprint(now, options.expected);
+    const unchanged =
+      options.expected === 'absent' ? now === undefined : sameFingerprint(now, options.expected);
     if (!unchanged) {
       throw new FileError(
         'changed',
@@ -317,7 +352,11 @@ export interface RollbackResult {
 /** Restores the newest backup of `file`; keeps the replaced content beside the backups. */
 export function rollback(file: string, now = new Date()): RollbackResult {
   const restored = newestBackup(file);
-  if (!restored) throw new FileError('no-backup', `no backup of ${file} in ${backupDirOf(file)}; nothing was changed`);
+  if (!restored)
+    throw new FileError(
+      'no-backup',
+      `no backup of ${file} in ${backupDirOf(file)}; nothing was changed`,
+    );
   const backup = readSnapshot(restored);
   let current: FileSnapshot | undefined;
   try {
@@ -325,7 +364,8 @@ export function rollback(file: string, now = new Date()): RollbackResult {
   } catch (error) {
     if (!(error instanceof FileError && error.errno === 'ENOENT')) throw error;
   }
-  if (current && current.fingerprint.sha256 === backup.fingerprint.sha256) return { restored, status: 'already-current' };
+  if (current && current.fingerprint.sha256 === backup.fingerprint.sha256)
+    return { restored, status: 'already-current' };
   const result = replaceFile(file, backup.text, {
     expected: current ? current.fingerprint : 'absent',
     ...(current ? { backup: current.bytes, backupSuffix: '.replaced' } : {}),

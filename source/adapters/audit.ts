@@ -1,7 +1,15 @@
 // The audit trail: one JSON line per operator action, appended and fsynced before the action
 // reports success, so a crash right after cannot lose the record. Never holds secrets: callers
 // pass arguments through `redactArgs` first.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -18,7 +26,10 @@ export interface AuditEntry {
 
 /** Default: $OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl. */
 export function auditPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return env.OPSDECK_AUDIT ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'opsdeck', 'audit.jsonl');
+  return (
+    env.OPSDECK_AUDIT ??
+    join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'opsdeck', 'audit.jsonl')
+  );
 }
 
 export function operator(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -38,11 +49,21 @@ const SECRET = /pass|secret|token|key|jwt|credential|private/i;
 
 /** Drops values whose names say they are secret; the audit says a secret was given, not which. */
 export function redactArgs(args: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(args).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : v]));
+  return Object.fromEntries(
+    Object.entries(args).map(([k, v]) => [k, SECRET.test(k) && v !== undefined ? '[redacted]' : v]),
+  );
 }
 
-export function appendAudit(entry: Omit<AuditEntry, 'time' | 'operator'> & Partial<Pick<AuditEntry, 'time' | 'operator'>>, path = auditPath()): AuditEntry {
-  const full: AuditEntry = { time: entry.time ?? new Date().toISOString(), operator: entry.operator ?? operator(), ...entry, args: redactArgs(entry.args) };
+export function appendAudit(
+  entry: Omit<AuditEntry, 'time' | 'operator'> & Partial<Pick<AuditEntry, 'time' | 'operator'>>,
+  path = auditPath(),
+): AuditEntry {
+  const full: AuditEntry = {
+    time: entry.time ?? new Date().toISOString(),
+    operator: entry.operator ?? operator(),
+    ...entry,
+    args: redactArgs(entry.args),
+  };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const fd = openSync(path, 'a', 0o600);
   try {
@@ -58,13 +79,19 @@ const OUTCOMES: readonly string[] = ['ok', 'refused', 'failed', 'cancelled'];
 
 /** A parsed line must look like an entry: every field of the right type. */
 function checkEntry(value: unknown): AuditEntry {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not a JSON object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new Error('not a JSON object');
   const v = value as Record<string, unknown>;
-  const missing = (['time', 'operator', 'machine', 'action'] as const).filter((k) => typeof v[k] !== 'string');
+  const missing = (['time', 'operator', 'machine', 'action'] as const).filter(
+    (k) => typeof v[k] !== 'string',
+  );
   if (missing.length > 0) throw new Error(`missing or not text: ${missing.join(', ')}`);
-  if (Number.isNaN(Date.parse(v.time as string))) throw new Error(`time "${String(v.time).slice(0, 40)}" is not a date`);
-  if (!OUTCOMES.includes(v.outcome as string)) throw new Error(`outcome ${JSON.stringify(v.outcome)} is not one of ${OUTCOMES.join(', ')}`);
-  if (typeof v.args !== 'object' || v.args === null || Array.isArray(v.args)) throw new Error('args is not an object');
+  if (Number.isNaN(Date.parse(v.time as string)))
+    throw new Error(`time "${String(v.time).slice(0, 40)}" is not a date`);
+  if (!OUTCOMES.includes(v.outcome as string))
+    throw new Error(`outcome ${JSON.stringify(v.outcome)} is not one of ${OUTCOMES.join(', ')}`);
+  if (typeof v.args !== 'object' || v.args === null || Array.isArray(v.args))
+    throw new Error('args is not an object');
   if (v.detail !== undefined && typeof v.detail !== 'string') throw new Error('detail is not text');
   return value as AuditEntry;
 }

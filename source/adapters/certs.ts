@@ -27,7 +27,14 @@ import {
   type CertMachine,
 } from '../core/security/artefacts.js';
 import { decodeJwt } from '../core/security/token.js';
-import { generateSigningKey, mintToken, publicOf, type Jwks, type PrivateJwk, type PublicJwk } from './jwt.js';
+import {
+  generateSigningKey,
+  mintToken,
+  publicOf,
+  type Jwks,
+  type PrivateJwk,
+  type PublicJwk,
+} from './jwt.js';
 import { ensurePrivateDir, fsyncDir, writePublic, writeSecret } from './secret-files.js';
 
 /** `nats server passwd`'s default. */
@@ -44,7 +51,9 @@ let x509Module: typeof X509 | undefined;
 function x509(): typeof X509 {
   if (!x509Module) {
     x509Module = requireCjs('@peculiar/x509') as typeof X509;
-    x509Module.cryptoProvider.set(crypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0]);
+    x509Module.cryptoProvider.set(
+      crypto as unknown as Parameters<typeof X509.cryptoProvider.set>[0],
+    );
   }
   return x509Module;
 }
@@ -85,7 +94,8 @@ async function pkcs8Pem(key: CryptoKey): Promise<string> {
 }
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-export const certFingerprint = (cert: X509.X509Certificate): string => sha256(new Uint8Array(cert.rawData));
+export const certFingerprint = (cert: X509.X509Certificate): string =>
+  sha256(new Uint8Array(cert.rawData));
 
 interface Issued {
   certPem: string;
@@ -112,9 +122,18 @@ async function issue(
     signingAlgorithm: EC,
     extensions: [
       new (x509().BasicConstraintsExtension)(false, undefined, true),
-      new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.digitalSignature | x509().KeyUsageFlags.keyAgreement, true),
+      new (x509().KeyUsagesExtension)(
+        x509().KeyUsageFlags.digitalSignature | x509().KeyUsageFlags.keyAgreement,
+        true,
+      ),
       new (x509().ExtendedKeyUsageExtension)(usages, false),
-      new (x509().SubjectAlternativeNameExtension)([...sans.dns.map((value) => ({ type: 'dns' as const, value })), ...sans.ips.map((value) => ({ type: 'ip' as const, value }))], false),
+      new (x509().SubjectAlternativeNameExtension)(
+        [
+          ...sans.dns.map((value) => ({ type: 'dns' as const, value })),
+          ...sans.ips.map((value) => ({ type: 'ip' as const, value })),
+        ],
+        false,
+      ),
       await x509().SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509().AuthorityKeyIdentifierExtension.create(ca.cert),
     ],
@@ -130,9 +149,20 @@ export interface Generation {
   caPem: string;
 }
 
-export async function buildGeneration(options: GenerateOptions, carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = { trust: [], jwks: [], retired: [] }): Promise<Generation> {
+export async function buildGeneration(
+  options: GenerateOptions,
+  carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = {
+    trust: [],
+    jwks: [],
+    retired: [],
+  },
+): Promise<Generation> {
   const now = options.now ?? new Date();
-  const natsHost = options.natsHost ?? (options.machines.some((m) => m.id === DEFAULT_NATS_HOST) ? DEFAULT_NATS_HOST : options.machines[0]!.id);
+  const natsHost =
+    options.natsHost ??
+    (options.machines.some((m) => m.id === DEFAULT_NATS_HOST)
+      ? DEFAULT_NATS_HOST
+      : options.machines[0]!.id);
   const notBefore = new Date(now.getTime() - 5 * 60_000);
   const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
   const files = new Map<string, string>();
@@ -147,7 +177,10 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
     signingAlgorithm: EC,
     extensions: [
       new (x509().BasicConstraintsExtension)(true, 0, true),
-      new (x509().KeyUsagesExtension)(x509().KeyUsageFlags.keyCertSign | x509().KeyUsageFlags.cRLSign, true),
+      new (x509().KeyUsagesExtension)(
+        x509().KeyUsageFlags.keyCertSign | x509().KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509().SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
@@ -159,34 +192,68 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
 
   const leafEnd = days(options.days ?? DEFAULTS.days);
   for (const m of options.machines) {
-    const issued = await issue(ca, m.id, machineSans(m, natsHost), [x509().ExtendedKeyUsage.serverAuth, x509().ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+    const issued = await issue(
+      ca,
+      m.id,
+      machineSans(m, natsHost),
+      [x509().ExtendedKeyUsage.serverAuth, x509().ExtendedKeyUsage.clientAuth],
+      notBefore,
+      leafEnd,
+    );
     files.set(`tls/${m.id}.crt`, issued.certPem);
     files.set(`tls/${m.id}.key`, issued.keyPem);
   }
-  const op = await issue(ca, `${OPERATOR}-operator`, { dns: [OPERATOR], ips: [] }, [x509().ExtendedKeyUsage.clientAuth], notBefore, leafEnd);
+  const op = await issue(
+    ca,
+    `${OPERATOR}-operator`,
+    { dns: [OPERATOR], ips: [] },
+    [x509().ExtendedKeyUsage.clientAuth],
+    notBefore,
+    leafEnd,
+  );
   files.set(`tls/${OPERATOR}.crt`, op.certPem);
   files.set(`tls/${OPERATOR}.key`, op.keyPem);
 
   const signingKey = generateSigningKey();
-  const jwks: Jwks = { keys: [publicOf(signingKey), ...carried.jwks.filter((k) => k.kid !== signingKey.kid)] };
+  const jwks: Jwks = {
+    keys: [publicOf(signingKey), ...carried.jwks.filter((k) => k.kid !== signingKey.kid)],
+  };
   files.set('jwt/signing.jwk', `${JSON.stringify(signingKey, null, 2)}\n`);
   files.set('jwt/jwks.json', `${JSON.stringify(jwks, null, 2)}\n`);
   for (const m of options.machines) {
-    files.set(`tokens/${m.id}.jwt`, mintToken(signingKey, { audience: m.id, subject: `${OPERATOR}-operator`, ttlS: (options.tokenDays ?? DEFAULTS.tokenDays) * 86_400, now: now.getTime() }));
+    files.set(
+      `tokens/${m.id}.jwt`,
+      mintToken(signingKey, {
+        audience: m.id,
+        subject: `${OPERATOR}-operator`,
+        ttlS: (options.tokenDays ?? DEFAULTS.tokenDays) * 86_400,
+        now: now.getTime(),
+      }),
+    );
   }
 
   // Upstream: one HS256 secret shared by every process on both machines (SecurityManager).
   const jwtSecret = randomBytes(32).toString('base64url');
   const passwords: Record<string, string> = {};
-  for (const user of [...options.machines.map((m) => m.id), OPERATOR]) passwords[user] = randomBytes(24).toString('base64url');
-  const curve = Object.fromEntries(CURVE_NAMES.map((c) => [c, zmq.curveKeyPair()])) as Record<(typeof CURVE_NAMES)[number], { publicKey: string; secretKey: string }>;
+  for (const user of [...options.machines.map((m) => m.id), OPERATOR])
+    passwords[user] = randomBytes(24).toString('base64url');
+  const curve = Object.fromEntries(CURVE_NAMES.map((c) => [c, zmq.curveKeyPair()])) as Record<
+    (typeof CURVE_NAMES)[number],
+    { publicKey: string; secretKey: string }
+  >;
   for (const m of options.machines) {
     files.set(`machines/${m.id}/secrets/JWT_SECRET`, jwtSecret);
     files.set(`machines/${m.id}/secrets/NATS_USERNAME`, m.id);
     files.set(`machines/${m.id}/secrets/NATS_PASSWORD`, passwords[m.id]!);
     for (const c of CURVE_NAMES) {
-      files.set(`machines/${m.id}/certificates/${c}.key`, zplCertificate(curve[c].publicKey, undefined, now));
-      files.set(`machines/${m.id}/certificates/${c}.key_secret`, zplCertificate(curve[c].publicKey, curve[c].secretKey, now));
+      files.set(
+        `machines/${m.id}/certificates/${c}.key`,
+        zplCertificate(curve[c].publicKey, undefined, now),
+      );
+      files.set(
+        `machines/${m.id}/certificates/${c}.key_secret`,
+        zplCertificate(curve[c].publicKey, curve[c].secretKey, now),
+      );
     }
   }
   files.set(`nats/${OPERATOR}.password`, passwords[OPERATOR]!);
@@ -194,7 +261,13 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
     files,
     signingKey,
     caPem,
-    manifest: { schema: 'opsdeck.certs/1', generatedAt: now.toISOString(), machines: options.machines, natsHost, retired: carried.retired },
+    manifest: {
+      schema: 'opsdeck.certs/1',
+      generatedAt: now.toISOString(),
+      machines: options.machines,
+      natsHost,
+      retired: carried.retired,
+    },
   };
 }
 
@@ -202,8 +275,15 @@ export async function buildGeneration(options: GenerateOptions, carried: { trust
 export function natsConfFor(dir: string, generation: Generation): string {
   const abs = resolve(dir);
   const hashes: Record<string, string> = {};
-  for (const m of generation.manifest.machines) hashes[m.id] = bcrypt.hashSync(generation.files.get(`machines/${m.id}/secrets/NATS_PASSWORD`)!, BCRYPT_COST);
-  hashes[OPERATOR] = bcrypt.hashSync(generation.files.get(`nats/${OPERATOR}.password`)!, BCRYPT_COST);
+  for (const m of generation.manifest.machines)
+    hashes[m.id] = bcrypt.hashSync(
+      generation.files.get(`machines/${m.id}/secrets/NATS_PASSWORD`)!,
+      BCRYPT_COST,
+    );
+  hashes[OPERATOR] = bcrypt.hashSync(
+    generation.files.get(`nats/${OPERATOR}.password`)!,
+    BCRYPT_COST,
+  );
   return natsAuthConf({
     certFile: join(abs, `tls/${generation.manifest.natsHost}.crt`),
     keyFile: join(abs, `tls/${generation.manifest.natsHost}.key`),
@@ -237,7 +317,8 @@ export function readManifest(dir: string): Manifest | undefined {
   const file = join(dir, MANIFEST);
   if (!existsSync(file)) return undefined;
   const value = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
-  if (value.schema !== 'opsdeck.certs/1' || !Array.isArray(value.machines)) throw new Error(`${file} is not an opsdeck certs manifest`);
+  if (value.schema !== 'opsdeck.certs/1' || !Array.isArray(value.machines))
+    throw new Error(`${file} is not an opsdeck certs manifest`);
   return value;
 }
 
@@ -254,7 +335,17 @@ export function existingArtefacts(dir: string, machines: readonly CertMachine[])
 
 export const stampOf = (d: Date): string => d.toISOString().replace(/[:.]/g, '-');
 
-export function retire(dir: string, manifest: Manifest, now: Date): { stamp: string; moved: string[]; trust: string; key: PublicJwk | undefined; caFingerprint: string | null } {
+export function retire(
+  dir: string,
+  manifest: Manifest,
+  now: Date,
+): {
+  stamp: string;
+  moved: string[];
+  trust: string;
+  key: PublicJwk | undefined;
+  caFingerprint: string | null;
+} {
   const stamp = stampOf(now);
   const target = join(dir, RETIRED, stamp);
   ensurePrivateDir(target);
@@ -295,7 +386,10 @@ export function finishRotation(dir: string, manifest: Manifest): { removed: stri
   const caPem = readFileSync(join(dir, 'ca/ca.crt'), 'utf8');
   writePublic(join(dir, 'ca/trust.pem'), `${caPem.trim()}\n`);
   const signing = JSON.parse(readFileSync(join(dir, 'jwt/signing.jwk'), 'utf8')) as PrivateJwk;
-  writePublic(join(dir, 'jwt/jwks.json'), `${JSON.stringify({ keys: [publicOf(signing)] }, null, 2)}\n`);
+  writePublic(
+    join(dir, 'jwt/jwks.json'),
+    `${JSON.stringify({ keys: [publicOf(signing)] }, null, 2)}\n`,
+  );
   writePublic(join(dir, MANIFEST), `${JSON.stringify({ ...manifest, retired: [] }, null, 2)}\n`);
   rmSync(join(dir, RETIRED), { recursive: true, force: true });
   fsyncDir(dir);
@@ -305,12 +399,22 @@ export function finishRotation(dir: string, manifest: Manifest): { removed: stri
 // ---------------------------------------------------------------------------------------------
 // show
 
-const spkiFingerprintOfKey = (pem: string): string => sha256(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
+const spkiFingerprintOfKey = (pem: string): string =>
+  sha256(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
 
 function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatus {
   const file = join(dir, spec.path);
   const base = { path: spec.path, kind: spec.kind, secret: spec.secret, what: spec.what };
-  if (!existsSync(file)) return { ...base, present: false, fingerprint: null, expires: null, daysLeft: null, mode: null, problems: ['missing'] };
+  if (!existsSync(file))
+    return {
+      ...base,
+      present: false,
+      fingerprint: null,
+      expires: null,
+      daysLeft: null,
+      mode: null,
+      problems: ['missing'],
+    };
   const mode = statSync(file).mode & 0o777;
   let fingerprint: string | null = null;
   let expires: string | null = null;
@@ -326,7 +430,8 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
         const keyFile = file.replace(/\.crt$/, '.key');
         if (existsSync(keyFile)) {
           const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
-          if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8'))) extra.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
+          if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8')))
+            extra.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
         }
         break;
       }
@@ -356,8 +461,10 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
       case 'curve-public':
       case 'curve-secret': {
         const parsed = parseZplCertificate(text);
-        if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey)) extra.push('no valid public-key line');
-        if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey))) extra.push('no valid secret-key line');
+        if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey))
+          extra.push('no valid public-key line');
+        if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey)))
+          extra.push('no valid secret-key line');
         fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
         break;
       }
@@ -369,7 +476,15 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
     extra.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
   }
   const daysLeft = expires ? daysBetween(now, Date.parse(expires)) : null;
-  return { ...base, present: true, fingerprint, expires, daysLeft, mode: mode.toString(8).padStart(3, '0'), problems: [...basicProblems(spec, true, mode, daysLeft), ...extra] };
+  return {
+    ...base,
+    present: true,
+    fingerprint,
+    expires,
+    daysLeft,
+    mode: mode.toString(8).padStart(3, '0'),
+    problems: [...basicProblems(spec, true, mode, daysLeft), ...extra],
+  };
 }
 
 export interface CertsReport {
@@ -392,7 +507,19 @@ export function inspectArtefacts(dir: string, now = Date.now()): CertsReport {
   const artefacts = artefactPlan(machines).map((s) => inspectOne(dir, s, now));
   if (existsSync(dir)) {
     const mode = statSync(dir).mode & 0o777;
-    if (mode & 0o077) artefacts.unshift({ path: '.', kind: 'secret', secret: true, what: 'the secrets folder', present: true, fingerprint: null, expires: null, daysLeft: null, mode: mode.toString(8), problems: [`folder mode ${mode.toString(8)}: must be 700`] });
+    if (mode & 0o077)
+      artefacts.unshift({
+        path: '.',
+        kind: 'secret',
+        secret: true,
+        what: 'the secrets folder',
+        present: true,
+        fingerprint: null,
+        expires: null,
+        daysLeft: null,
+        mode: mode.toString(8),
+        problems: [`folder mode ${mode.toString(8)}: must be 700`],
+      });
   }
   return {
     schema: 'opsdeck.certs.show/1',

@@ -23,11 +23,24 @@ export interface ControlConnectOptions {
 
 export function connectOptions(options: ControlConnectOptions): ConnectionOptions {
   const servers = splitServers(options.servers);
-  const opts: ConnectionOptions = { servers, name: 'opsdeck-control', timeout: options.timeoutMs ?? 3000, pingInterval: 2000, maxPingOut: 3, reconnect: false };
+  const opts: ConnectionOptions = {
+    servers,
+    name: 'opsdeck-control',
+    timeout: options.timeoutMs ?? 3000,
+    pingInterval: 2000,
+    maxPingOut: 3,
+    reconnect: false,
+  };
   const dir = options.secretsDir;
   if (dir && servers.some((s) => s.startsWith('tls://'))) {
-    const caFile = existsSync(join(dir, 'ca/trust.pem')) ? join(dir, 'ca/trust.pem') : join(dir, 'ca/ca.crt');
-    opts.tls = { caFile, certFile: join(dir, 'tls/opsdeck.crt'), keyFile: join(dir, 'tls/opsdeck.key') };
+    const caFile = existsSync(join(dir, 'ca/trust.pem'))
+      ? join(dir, 'ca/trust.pem')
+      : join(dir, 'ca/ca.crt');
+    opts.tls = {
+      caFile,
+      certFile: join(dir, 'tls/opsdeck.crt'),
+      keyFile: join(dir, 'tls/opsdeck.key'),
+    };
     const passFile = join(dir, 'nats/opsdeck.password');
     if (existsSync(passFile)) {
       opts.user = 'opsdeck';
@@ -45,33 +58,56 @@ export async function connectControl(options: ControlConnectOptions): Promise<Na
     return await connect(connectOptions(options));
   } catch (error) {
     const code = (error as { code?: string }).code;
-    throw new Error(`cannot reach NATS at ${splitServers(options.servers).map(redact).join(',')}: ${code ?? (error as Error).message}`);
+    throw new Error(
+      `cannot reach NATS at ${splitServers(options.servers).map(redact).join(',')}: ${code ?? (error as Error).message}`,
+    );
   }
 }
 
-export type ControlReply = { kind: 'reply'; value: Record<string, unknown>; ms: number } | { kind: 'no-answer'; reason: string } | { kind: 'error'; reason: string };
+export type ControlReply =
+  | { kind: 'reply'; value: Record<string, unknown>; ms: number }
+  | { kind: 'no-answer'; reason: string }
+  | { kind: 'error'; reason: string };
 
-export async function controlRequest(nc: NatsConnection, subject: string, body: Record<string, unknown>, timeoutMs = 3000): Promise<ControlReply> {
+export async function controlRequest(
+  nc: NatsConnection,
+  subject: string,
+  body: Record<string, unknown>,
+  timeoutMs = 3000,
+): Promise<ControlReply> {
   const began = performance.now();
   try {
-    const m = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), { timeout: timeoutMs });
+    const m = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), {
+      timeout: timeoutMs,
+    });
     const text = new TextDecoder().decode(m.data);
     try {
       const value = JSON.parse(text) as unknown;
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) return { kind: 'error', reason: `reply is not a JSON object: ${text.slice(0, 80)}` };
-      return { kind: 'reply', value: value as Record<string, unknown>, ms: performance.now() - began };
+      if (typeof value !== 'object' || value === null || Array.isArray(value))
+        return { kind: 'error', reason: `reply is not a JSON object: ${text.slice(0, 80)}` };
+      return {
+        kind: 'reply',
+        value: value as Record<string, unknown>,
+        ms: performance.now() - began,
+      };
     } catch {
       return { kind: 'error', reason: `reply is not JSON: ${text.slice(0, 80)}` };
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '503') return { kind: 'no-answer', reason: `nobody answers ${subject} (no opsdeck agent or sim for it on this NATS)` };
-    if (code === 'TIMEOUT') return { kind: 'no-answer', reason: `no reply on ${subject} within ${timeoutMs} ms` };
+    if (code === '503')
+      return {
+        kind: 'no-answer',
+        reason: `nobody answers ${subject} (no opsdeck agent or sim for it on this NATS)`,
+      };
+    if (code === 'TIMEOUT')
+      return { kind: 'no-answer', reason: `no reply on ${subject} within ${timeoutMs} ms` };
     return { kind: 'error', reason: (error as Error).message };
   }
 }
 
-export type TokenSource = { kind: 'mint'; file: string } | { kind: 'file'; file: string } | { kind: 'none'; why: string };
+export type TokenSource =
+  { kind: 'mint'; file: string } | { kind: 'file'; file: string } | { kind: 'none'; why: string };
 
 /** Where a token for `machine` comes from: the signing key (fresh, 120 s) or the machine token file. */
 export function tokenSource(secretsDir: string | undefined, machine: string): TokenSource {
@@ -83,11 +119,24 @@ export function tokenSource(secretsDir: string | undefined, machine: string): To
   return { kind: 'none', why: `neither ${key} nor ${file} exists (run opsdeck certs generate)` };
 }
 
-export function tokenFrom(source: TokenSource, machine: string, env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
-  if (source.kind === 'mint') return mintToken(readSigningKey(source.file), { audience: machine, subject: `opsdeck-operator:${operator(env)}`, ttlS: REQUEST_TOKEN_TTL_S });
+export function tokenFrom(
+  source: TokenSource,
+  machine: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
+  if (source.kind === 'mint')
+    return mintToken(readSigningKey(source.file), {
+      audience: machine,
+      subject: `opsdeck-operator:${operator(env)}`,
+      ttlS: REQUEST_TOKEN_TTL_S,
+    });
   if (source.kind === 'file') return readFileSync(source.file, 'utf8').trim();
   return undefined;
 }
 
 export const describeSource = (source: TokenSource): string =>
-  source.kind === 'mint' ? `minted per request from ${source.file} (valid ${REQUEST_TOKEN_TTL_S} s)` : source.kind === 'file' ? `machine token ${source.file}` : `none: ${source.why}`;
+  source.kind === 'mint'
+    ? `minted per request from ${source.file} (valid ${REQUEST_TOKEN_TTL_S} s)`
+    : source.kind === 'file'
+      ? `machine token ${source.file}`
+      : `none: ${source.why}`;

@@ -1,10 +1,24 @@
 // Feeds the error store from both buses: a ZMQ SUB per machine's error bus, and JetStream
 // consumers on whatever error streams the NATS server has (upstream's two libraries each
 // create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
-import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JsMsg, type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type ConsumerMessages,
+  type JsMsg,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
 import { Subscriber } from 'zeromq';
 import { BRIDGE_HEADER, bridgeMarkOf } from '../core/errors/bridge.js';
-import { ackSeq, newSeqTrack, noteSeq, type SeqTrack, type StreamSequence } from '../core/errorbus/sequence.js';
+import {
+  ackSeq,
+  newSeqTrack,
+  noteSeq,
+  type SeqTrack,
+  type StreamSequence,
+} from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
 
@@ -28,10 +42,20 @@ const BURST = 512;
  * told to the store (a PUB sends nothing to a subscriber it has no connection to: a gap).
  * Returns the stop.
  */
-export function zmqErrors(endpoint: string, machine: string, store: ErrorStore, options: ZmqErrorOptions = {}): () => void {
+export function zmqErrors(
+  endpoint: string,
+  machine: string,
+  store: ErrorStore,
+  options: ZmqErrorOptions = {},
+): () => void {
   const heartbeat = options.heartbeatMs ?? 2000;
   // A generous HWM: ZMQ drops silently past it, and floods are what we are here to see.
-  const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000, heartbeatInterval: heartbeat, heartbeatTimeout: heartbeat * 3 });
+  const sub = new Subscriber({
+    linger: 0,
+    receiveHighWaterMark: 100_000,
+    heartbeatInterval: heartbeat,
+    heartbeatTimeout: heartbeat * 3,
+  });
   const source = `${machine}'s error bus ${endpoint.replace(/^tcp:\/\//, '')}`;
   let stopped = false;
   sub.events.on('handshake', () => stopped || store.zmqLink(machine, true, source));
@@ -102,11 +126,14 @@ export async function errorStreams(nc: NatsConnection): Promise<string[]> {
 }
 
 /** The error streams, each with when it was created: a stream re-created under its old name is another stream. */
-async function errorStreamInfos(nc: NatsConnection): Promise<Array<{ name: string; created: string }>> {
+async function errorStreamInfos(
+  nc: NatsConnection,
+): Promise<Array<{ name: string; created: string }>> {
   const jsm = await nc.jetstreamManager();
   const found: Array<{ name: string; created: string }> = [];
   for await (const info of jsm.streams.list()) {
-    if (info.config.subjects?.some((s) => s === 'errors.>' || s.startsWith('errors.'))) found.push({ name: info.config.name, created: info.created });
+    if (info.config.subjects?.some((s) => s === 'errors.>' || s.startsWith('errors.')))
+      found.push({ name: info.config.name, created: info.created });
   }
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -160,10 +187,17 @@ const agentOf = (subject: string, fromHeader: string): string | undefined => {
  * stream that went away (deleted, or deleted and re-created: another stream under the old name)
  * is let go, shown as a gap, and consumed afresh once it is there.
  */
-export async function natsErrors(nc: NatsConnection, store: ErrorStore, options: NatsErrorOptions): Promise<NatsErrorFeed> {
+export async function natsErrors(
+  nc: NatsConnection,
+  store: ErrorStore,
+  options: NatsErrorOptions,
+): Promise<NatsErrorFeed> {
   const found: string[] = [];
   /** What each found stream is consumed by, and which incarnation of it (its creation time). */
-  const attached = new Map<string, { messages: ConsumerMessages; created: string; live: { on: boolean } }>();
+  const attached = new Map<
+    string,
+    { messages: ConsumerMessages; created: string; live: { on: boolean } }
+  >();
   const tracks = new Map<string, { tracked: boolean; track: SeqTrack }>();
   // Durable acks leave together once per turn of the event loop: one socket write for a batch
   // instead of one per message, which cost more than decoding it (bench/ingest-nats.ts).
@@ -255,7 +289,9 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     // message, where the iterator cost a promise and a turn per message (bench/ingest-nats.ts).
     if (core || stopped) return;
     coreSeenBefore = new Map();
-    core = nc.subscribe('errors.>', { callback: (error, m) => error || fromCore(m.subject, m.data, m.headers) });
+    core = nc.subscribe('errors.>', {
+      callback: (error, m) => error || fromCore(m.subject, m.data, m.headers),
+    });
   };
 
   const again = (ms: number) => {
@@ -313,7 +349,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
     again(options.rescanMs ?? 3000);
   };
 
-  const attachStreams = async (infos: Array<{ name: string; created: string }>, seenBefore: Map<string, string> | undefined): Promise<void> => {
+  const attachStreams = async (
+    infos: Array<{ name: string; created: string }>,
+    seenBefore: Map<string, string> | undefined,
+  ): Promise<void> => {
     const js = nc.jetstream();
     const jsm = await nc.jetstreamManager();
     for (const { name: stream, created } of infos) {
@@ -327,7 +366,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
       if (isNew && skip.size > 0) skipUntil.set(stream, info.state.last_seq);
       // The filter errors.> covers the whole stream only when every subject of it is under errors.>.
       const subjects = info.config.subjects ?? [];
-      const seq = { tracked: subjects.length > 0 && subjects.every((s) => subjectWithin(s, 'errors.>')), track: newSeqTrack() };
+      const seq = {
+        tracked: subjects.length > 0 && subjects.every((s) => subjectWithin(s, 'errors.>')),
+        track: newSeqTrack(),
+      };
       let consumer;
       if (options.durable) {
         const name = `${options.durable}_${stream}`.replace(/[^A-Za-z0-9_-]/g, '_');
@@ -341,7 +383,12 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
             filter_subject: 'errors.>', // one filter subject per consumer: nats-server 2.9
             ...(isNew
               ? { deliver_policy: DeliverPolicy.All }
-              : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - (options.replayMs ?? 10 * 60_000)).toISOString() }),
+              : {
+                  deliver_policy: DeliverPolicy.StartTime,
+                  opt_start_time: new Date(
+                    Date.now() - (options.replayMs ?? 10 * 60_000),
+                  ).toISOString(),
+                }),
             max_ack_pending: 20_000,
           });
         }
@@ -357,7 +404,10 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
           ...(isNew
             ? {}
             : options.replayMs
-              ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Date.now() - options.replayMs).toISOString() }
+              ? {
+                  deliver_policy: DeliverPolicy.StartTime,
+                  opt_start_time: new Date(Date.now() - options.replayMs).toISOString(),
+                }
               : { deliver_policy: DeliverPolicy.New }),
         });
       }
@@ -377,7 +427,8 @@ export async function natsErrors(nc: NatsConnection, store: ErrorStore, options:
           if (!live.on) return;
           const n = seqOf(m);
           seq.track = noteSeq(seq.track, n);
-          if (skipUntil.size === 0 || !seenOnCore(stream, n, m)) ingest(m.subject, m.data, m.headers);
+          if (skipUntil.size === 0 || !seenOnCore(stream, n, m))
+            ingest(m.subject, m.data, m.headers);
           if (durable) {
             acks.push(m);
             ackTurn ??= setImmediate(flushAcks);

@@ -51,7 +51,14 @@ export function readSource(file: string): ParsedSource {
     return {
       file,
       data: undefined,
-      diagnostics: [{ severity: 'error', code: 'unreadable', message: `cannot read ${file}: ${why}`, loc: { file, line: 1, col: 1 } }],
+      diagnostics: [
+        {
+          severity: 'error',
+          code: 'unreadable',
+          message: `cannot read ${file}: ${why}`,
+          loc: { file, line: 1, col: 1 },
+        },
+      ],
       locate: () => ({ file, line: 1, col: 1 }),
     };
   }
@@ -62,12 +69,19 @@ export function readSource(file: string): ParsedSource {
  * v3 overrides live in `overrides/<name>.yaml` beside the file (upstream's config/overrides/);
  * the fixtures flatten that to `overrides.<name>.yaml`. CONFIG_OVERRIDE adds e.g. `docker`.
  */
-export function findOverrides(file: string, machines: readonly string[], env: Env): Record<string, ParsedSource> {
+export function findOverrides(
+  file: string,
+  machines: readonly string[],
+  env: Env,
+): Record<string, ParsedSource> {
   const dir = dirname(file);
   const found: Record<string, ParsedSource> = {};
   const extra = env.CONFIG_OVERRIDE;
   for (const name of extra ? [...machines, extra] : machines) {
-    for (const candidate of [join(dir, 'overrides', `${name}.yaml`), join(dir, `overrides.${name}.yaml`)]) {
+    for (const candidate of [
+      join(dir, 'overrides', `${name}.yaml`),
+      join(dir, `overrides.${name}.yaml`),
+    ]) {
       if (existsSync(candidate)) {
         found[name] = readSource(candidate);
         break;
@@ -84,21 +98,32 @@ export interface LoadFileOptions {
 
 export function loadConfigFile(file: string, options: LoadFileOptions): LoadResult {
   const source = readSource(file);
-  if (hasErrors(source.diagnostics)) return { ok: false, machines: [], diagnostics: source.diagnostics };
-  const profiles = source.data && typeof source.data === 'object' ? (source.data as Record<string, unknown>).machine_profiles : undefined;
+  if (hasErrors(source.diagnostics))
+    return { ok: false, machines: [], diagnostics: source.diagnostics };
+  const profiles =
+    source.data && typeof source.data === 'object'
+      ? (source.data as Record<string, unknown>).machine_profiles
+      : undefined;
   if (profiles && typeof profiles === 'object') {
     const overrides = findOverrides(file, Object.keys(profiles), options.env);
     const overrideDiagnostics = Object.values(overrides).flatMap((o) => o.diagnostics);
     // An override that does not parse would silently change the machine: refuse instead.
-    if (hasErrors(overrideDiagnostics)) return { ok: false, machines: [], diagnostics: overrideDiagnostics };
-    const result = loadParsed(source, { ...options, overrides: mergeDocker(overrides, options.env) });
+    if (hasErrors(overrideDiagnostics))
+      return { ok: false, machines: [], diagnostics: overrideDiagnostics };
+    const result = loadParsed(source, {
+      ...options,
+      overrides: mergeDocker(overrides, options.env),
+    });
     return { ...result, diagnostics: [...overrideDiagnostics, ...result.diagnostics] };
   }
   return loadParsed(source, options);
 }
 
 // The CONFIG_OVERRIDE file applies to every machine, after the machine's own override.
-export function mergeDocker(overrides: Record<string, ParsedSource>, env: Env): Record<string, ParsedSource> {
+export function mergeDocker(
+  overrides: Record<string, ParsedSource>,
+  env: Env,
+): Record<string, ParsedSource> {
   const extra = env.CONFIG_OVERRIDE ? overrides[env.CONFIG_OVERRIDE] : undefined;
   if (!extra || typeof extra.data !== 'object' || extra.data === null) return overrides;
   const out: Record<string, ParsedSource> = {};

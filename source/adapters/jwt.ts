@@ -1,7 +1,15 @@
 // Ed25519 keys for control-request tokens: generate a signing key, publish its JWKS, mint
 // tokens, and verify them against a JWKS. Verification is synchronous (node:crypto) so every
 // receive loop can check a request before acting; the key-free checks live in core.
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   checkClaims,
@@ -30,13 +38,23 @@ export interface Jwks {
 
 /** RFC 7638 thumbprint of an OKP key: the kid, so a key names itself. */
 export function okpThumbprint(x: string): string {
-  return createHash('sha256').update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest('base64url');
+  return createHash('sha256')
+    .update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`)
+    .digest('base64url');
 }
 
 export function generateSigningKey(): PrivateJwk {
   const { privateKey } = generateKeyPairSync('ed25519');
   const jwk = privateKey.export({ format: 'jwk' }) as { x: string; d: string };
-  return { kty: 'OKP', crv: 'Ed25519', x: jwk.x, d: jwk.d, kid: okpThumbprint(jwk.x), alg: TOKEN_ALG, use: 'sig' };
+  return {
+    kty: 'OKP',
+    crv: 'Ed25519',
+    x: jwk.x,
+    d: jwk.d,
+    kid: okpThumbprint(jwk.x),
+    alg: TOKEN_ALG,
+    use: 'sig',
+  };
 }
 
 export const publicOf = ({ d: _d, ...pub }: PrivateJwk): PublicJwk => pub;
@@ -54,15 +72,31 @@ export interface MintOptions {
 export function mintToken(key: PrivateJwk, options: MintOptions): string {
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   const header = { alg: TOKEN_ALG, typ: 'JWT', kid: key.kid };
-  const payload = { iss: options.issuer ?? TOKEN_ISSUER, aud: options.audience, sub: options.subject, iat, exp: iat + Math.round(options.ttlS) };
+  const payload = {
+    iss: options.issuer ?? TOKEN_ISSUER,
+    aud: options.audience,
+    sub: options.subject,
+    iat,
+    exp: iat + Math.round(options.ttlS),
+  };
   const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}`;
-  const signature = sign(null, Buffer.from(input), createPrivateKey({ key: { ...key }, format: 'jwk' }));
+  const signature = sign(
+    null,
+    Buffer.from(input),
+    createPrivateKey({ key: { ...key }, format: 'jwk' }),
+  );
   return `${input}.${signature.toString('base64url')}`;
 }
 
 export function readSigningKey(file: string): PrivateJwk {
   const value = JSON.parse(readFileSync(file, 'utf8')) as PrivateJwk;
-  if (value.kty !== 'OKP' || value.crv !== 'Ed25519' || typeof value.d !== 'string' || typeof value.x !== 'string' || typeof value.kid !== 'string') {
+  if (
+    value.kty !== 'OKP' ||
+    value.crv !== 'Ed25519' ||
+    typeof value.d !== 'string' ||
+    typeof value.x !== 'string' ||
+    typeof value.kid !== 'string'
+  ) {
     throw new Error(`${file} is not an Ed25519 private JWK`);
   }
   return value;
@@ -81,15 +115,25 @@ export function parseJwks(text: string, where = 'JWKS'): Map<string, KeyObject> 
   const out = new Map<string, KeyObject>();
   for (const k of keys as Array<Record<string, unknown>>) {
     if (typeof k !== 'object' || k === null) continue;
-    if ('d' in k) throw new Error(`${where} holds a private key (kid ${String(k.kid)}): a JWKS must contain public keys only`);
-    if (k.kty !== 'OKP' || k.crv !== 'Ed25519' || typeof k.x !== 'string' || typeof k.kid !== 'string') continue;
+    if ('d' in k)
+      throw new Error(
+        `${where} holds a private key (kid ${String(k.kid)}): a JWKS must contain public keys only`,
+      );
+    if (
+      k.kty !== 'OKP' ||
+      k.crv !== 'Ed25519' ||
+      typeof k.x !== 'string' ||
+      typeof k.kid !== 'string'
+    )
+      continue;
     out.set(k.kid, createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: k.x }, format: 'jwk' }));
   }
   if (out.size === 0) throw new Error(`${where} has no Ed25519 public key with a kid`);
   return out;
 }
 
-export const readJwks = (file: string): Map<string, KeyObject> => parseJwks(readFileSync(file, 'utf8'), file);
+export const readJwks = (file: string): Map<string, KeyObject> =>
+  parseJwks(readFileSync(file, 'utf8'), file);
 
 export interface VerifierOptions {
   keys: Map<string, KeyObject>;
@@ -109,11 +153,17 @@ export function tokenVerifier(options: VerifierOptions): TokenVerifier {
     const key = options.keys.get(kid.value)!;
     let good = false;
     try {
-      good = decoded.value.signature.length === 64 && verify(null, Buffer.from(decoded.value.signingInput), key, decoded.value.signature);
+      good =
+        decoded.value.signature.length === 64 &&
+        verify(null, Buffer.from(decoded.value.signingInput), key, decoded.value.signature);
     } catch {
       good = false;
     }
-    if (!good) return { ok: false, reason: `signature does not verify with key ${kid.value.slice(0, 12)} (token altered, or signed by another key)` };
+    if (!good)
+      return {
+        ok: false,
+        reason: `signature does not verify with key ${kid.value.slice(0, 12)} (token altered, or signed by another key)`,
+      };
     return checkClaims(decoded.value.payload, kid.value, {
       audience,
       issuer: options.issuer ?? TOKEN_ISSUER,

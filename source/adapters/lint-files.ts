@@ -11,11 +11,28 @@ import { parseCompose } from '../core/lint/compose.js';
 import { byLocation, type Finding, type RuleId } from '../core/lint/finding.js';
 import { agentsByScript } from '../core/lint/fleet-ports.js';
 import type { MachinePlan } from '../core/lint/compose-plan.js';
-import { lintComposeSet, lintFleet, lintPython, type ComposeInput, type PlacedCompose } from '../core/lint/run.js';
+import {
+  lintComposeSet,
+  lintFleet,
+  lintPython,
+  type ComposeInput,
+  type PlacedCompose,
+} from '../core/lint/run.js';
 import { parsePython, pythonParser } from './python-parser.js';
 
 // Folders that hold someone else's code or build output, never the fleet's agents.
-const SKIP_DIRS = new Set(['node_modules', '__pycache__', 'site-packages', 'venv', '.venv', 'env', '.tox', '.mypy_cache', '.pytest_cache', '.git']);
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '__pycache__',
+  'site-packages',
+  'venv',
+  '.venv',
+  'env',
+  '.tox',
+  '.mypy_cache',
+  '.pytest_cache',
+  '.git',
+]);
 const COMPOSE = /^(docker-)?compose([.-].*)?\.ya?ml$/i;
 
 export interface LintFiles {
@@ -86,7 +103,13 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
   const baseAgent = new Map<string, boolean>();
 
   if (files.python.length > 0 && !opts.composeOnly) {
-    const batch = { files: files.python, root: opts.root, cwd: opts.cwd, rules: [...opts.rules], machines: opts.machines };
+    const batch = {
+      files: files.python,
+      root: opts.root,
+      cwd: opts.cwd,
+      rules: [...opts.rules],
+      machines: opts.machines,
+    };
     for (const result of await lintPythonParallel(batch, opts.workers)) {
       findings.push(...result.findings);
       for (const [script, yes] of result.baseAgent) baseAgent.set(script, yes);
@@ -102,9 +125,17 @@ export async function runLint(opts: LintOptions): Promise<LintRun> {
       findings.push(unreadable(show(path), why(error)));
       continue;
     }
-    inputs.push({ compose: parseCompose(text, show(path)), relPath: fromRoot(path) || basename(path) });
+    inputs.push({
+      compose: parseCompose(text, show(path)),
+      relPath: fromRoot(path) || basename(path),
+    });
   }
-  const composed = lintComposeSet(inputs, { rules: opts.rules, machines: opts.machines, env: opts.env, baseAgent });
+  const composed = lintComposeSet(inputs, {
+    rules: opts.rules,
+    machines: opts.machines,
+    env: opts.env,
+    baseAgent,
+  });
   // the loader names config files by absolute path; findings name files as the user sees them
   const fleet = lintFleet(opts.machines, opts.rules).map((f) => ({ ...f, file: show(f.file) }));
   findings.push(...composed.findings, ...fleet);
@@ -147,7 +178,10 @@ export async function lintPythonFiles(batch: PythonBatch): Promise<PythonBatchRe
       out.findings.push(unreadable(shown, why(error)));
       continue;
     }
-    const result = lintPython(parsePython(parser, shown, text), { rules, agents: scripts.get(rel) ?? [] });
+    const result = lintPython(parsePython(parser, shown, text), {
+      rules,
+      agents: scripts.get(rel) ?? [],
+    });
     out.findings.push(...result.findings);
     out.baseAgent.push([rel, result.baseAgent]);
   }
@@ -157,11 +191,18 @@ export async function lintPythonFiles(batch: PythonBatch): Promise<PythonBatchRe
 // Below this many files a worker's start-up (wasm load included) costs more than it saves.
 const PER_WORKER = 150;
 
-async function lintPythonParallel(batch: PythonBatch, asked?: number): Promise<PythonBatchResult[]> {
-  const workers = asked ?? Math.min(availableParallelism(), Math.floor(batch.files.length / PER_WORKER));
+async function lintPythonParallel(
+  batch: PythonBatch,
+  asked?: number,
+): Promise<PythonBatchResult[]> {
+  const workers =
+    asked ?? Math.min(availableParallelism(), Math.floor(batch.files.length / PER_WORKER));
   if (workers < 2) return [await lintPythonFiles(batch)];
   // Interleaved shares: neighbouring files are alike in size, so each worker gets a fair mix.
-  const shares = Array.from({ length: workers }, (_, w) => ({ ...batch, files: batch.files.filter((_f, i) => i % workers === w) }));
+  const shares = Array.from({ length: workers }, (_, w) => ({
+    ...batch,
+    files: batch.files.filter((_f, i) => i % workers === w),
+  }));
   return Promise.all(shares.map((share) => runWorker(share)));
 }
 
@@ -173,7 +214,10 @@ function runWorker(share: PythonBatch): Promise<PythonBatchResult> {
     // A worker does not inherit tsx's loader: register it first when running from source.
     const worker =
       ext === '.ts'
-        ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`, { eval: true, workerData: share })
+        ? new Worker(
+            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`,
+            { eval: true, workerData: share },
+          )
         : new Worker(entry, { workerData: share });
     let done = false;
     worker.once('message', (result: PythonBatchResult) => {
@@ -188,10 +232,22 @@ function runWorker(share: PythonBatch): Promise<PythonBatchResult> {
 }
 
 function unreadable(file: string, reason: string): Finding {
-  return { rule: 'syntax', severity: 'error', file, line: 1, col: 1, message: `cannot read ${file}: ${reason}`, hint: 'check the path and its permissions' };
+  return {
+    rule: 'syntax',
+    severity: 'error',
+    file,
+    line: 1,
+    col: 1,
+    message: `cannot read ${file}: ${reason}`,
+    hint: 'check the path and its permissions',
+  };
 }
 
 function why(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String((error as Error).message ?? error);
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EACCES'
+      ? 'permission denied'
+      : String((error as Error).message ?? error);
 }

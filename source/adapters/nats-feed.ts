@@ -2,7 +2,11 @@
 // opsdeck.*.<topic> over NATS share this instead of each writing the loop.
 import type { NatsConnection, Subscription } from 'nats';
 
-export function feed(nc: NatsConnection, subject: string, accept: (data: Uint8Array) => void): Subscription {
+export function feed(
+  nc: NatsConnection,
+  subject: string,
+  accept: (data: Uint8Array) => void,
+): Subscription {
   const sub = nc.subscribe(subject);
   void (async () => {
     for await (const m of sub) accept(m.data);

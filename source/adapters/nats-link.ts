@@ -124,7 +124,11 @@ export class NatsLink {
           this.set({ state: 'reconnecting', rttMs: undefined });
           break;
         case 'reconnect':
-          this.set({ state: 'connected', server: redact(nc.getServer()), reconnects: this.status.reconnects + 1 });
+          this.set({
+            state: 'connected',
+            server: redact(nc.getServer()),
+            reconnects: this.status.reconnects + 1,
+          });
           void this.measure();
           break;
         case 'error':
@@ -150,32 +154,35 @@ export class NatsLink {
     let seen = -1;
     let pinged = 0;
     let pinging = false;
-    this.liveTimer = setInterval(() => {
-      if (nc.isClosed() || this.closing) return;
-      const now = Date.now();
-      if (this.status.state !== 'connected') {
-        alive = now; // nats.js is reconnecting: the window starts again once it is back
-        return;
-      }
-      const { inMsgs, inBytes } = nc.stats();
-      if (inMsgs + inBytes !== seen) {
-        seen = inMsgs + inBytes;
-        alive = now;
-      }
-      if (!pinging && now - pinged >= interval) {
-        pinging = true;
-        pinged = now;
-        nc.flush().then(
-          () => ((alive = Date.now()), (pinging = false)),
-          () => (pinging = false),
-        );
-      }
-      if (now - alive > window) {
-        alive = now;
-        pinging = false;
-        void nc.reconnect().catch(() => {});
-      }
-    }, Math.max(10, Math.floor(interval / 4)));
+    this.liveTimer = setInterval(
+      () => {
+        if (nc.isClosed() || this.closing) return;
+        const now = Date.now();
+        if (this.status.state !== 'connected') {
+          alive = now; // nats.js is reconnecting: the window starts again once it is back
+          return;
+        }
+        const { inMsgs, inBytes } = nc.stats();
+        if (inMsgs + inBytes !== seen) {
+          seen = inMsgs + inBytes;
+          alive = now;
+        }
+        if (!pinging && now - pinged >= interval) {
+          pinging = true;
+          pinged = now;
+          nc.flush().then(
+            () => ((alive = Date.now()), (pinging = false)),
+            () => (pinging = false),
+          );
+        }
+        if (now - alive > window) {
+          alive = now;
+          pinging = false;
+          void nc.reconnect().catch(() => {});
+        }
+      },
+      Math.max(10, Math.floor(interval / 4)),
+    );
     this.liveTimer.unref();
   }
 
@@ -202,7 +209,13 @@ export class NatsLink {
       let timer: NodeJS.Timeout | undefined;
       const drained =
         this.status.state === 'connected' &&
-        (await Promise.race([nc.drain().then(() => true, () => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2000)))]));
+        (await Promise.race([
+          nc.drain().then(
+            () => true,
+            () => false,
+          ),
+          new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 2000))),
+        ]));
       clearTimeout(timer);
       if (!drained) await nc.close().catch(() => {});
     }

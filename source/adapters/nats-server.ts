@@ -7,9 +7,16 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** Finds nats-server on PATH, then where Debian puts it (/usr/sbin is not on every PATH). */
-export function findNatsServer(env: Readonly<Record<string, string | undefined>> = process.env): string | undefined {
+export function findNatsServer(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string | undefined {
   const explicit = env.NATS_SERVER_BIN;
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
+  const dirs = [
+    ...(env.PATH ?? '').split(delimiter).filter(Boolean),
+    '/usr/sbin',
+    '/usr/local/sbin',
+    '/usr/local/bin',
+  ];
   for (const candidate of explicit ? [explicit] : dirs.map((d) => join(d, 'nats-server'))) {
     try {
       accessSync(candidate, constants.X_OK);
@@ -21,7 +28,8 @@ export function findNatsServer(env: Readonly<Record<string, string | undefined>>
   return undefined;
 }
 
-export const NATS_INSTALL_HINT = 'install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL';
+export const NATS_INSTALL_HINT =
+  'install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL';
 
 /** A free TCP port on `host`, from the kernel (port 0). */
 export function freePort(host = '127.0.0.1'): Promise<number> {
@@ -76,15 +84,34 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   const port = options.port || (await freePort(host));
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
-  const args = [...(options.configFile ? ['-c', options.configFile] : []), '-a', host, '-p', String(port), '-js', '-sd', storeDir];
+  const args = [
+    ...(options.configFile ? ['-c', options.configFile] : []),
+    '-a',
+    host,
+    '-p',
+    String(port),
+    '-js',
+    '-sd',
+    storeDir,
+  ];
   const child: ChildProcess = spawn(bin, args, {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => ((exited = true), resolve())),
+  );
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`nats-server did not become ready in ${options.readyTimeoutMs ?? 5000} ms: ${tail(log)}`)), options.readyTimeoutMs ?? 5000);
+    const timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `nats-server did not become ready in ${options.readyTimeoutMs ?? 5000} ms: ${tail(log)}`,
+          ),
+        ),
+      options.readyTimeoutMs ?? 5000,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       log = (log + chunk.toString()).slice(-4000);
       if (log.includes('Server is ready')) {
@@ -93,7 +120,12 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
       }
     });
     child.once('error', (error) => (clearTimeout(timer), reject(error)));
-    void exit.then(() => (clearTimeout(timer), reject(new Error(`nats-server exited during start: ${tail(log)}`))));
+    void exit.then(
+      () => (
+        clearTimeout(timer),
+        reject(new Error(`nats-server exited during start: ${tail(log)}`))
+      ),
+    );
   });
   let stopped: Promise<void> | undefined;
   const stop = () =>
@@ -113,7 +145,14 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     await stop();
     throw error;
   }
-  return { url: `${options.scheme ?? 'nats'}://${host}:${port}`, port, storeDir, pid: child.pid, stop };
+  return {
+    url: `${options.scheme ?? 'nats'}://${host}:${port}`,
+    port,
+    storeDir,
+    pid: child.pid,
+    stop,
+  };
 }
 
-const tail = (text: string): string => text.trim().split('\n').slice(-3).join(' | ') || '(no output)';
+const tail = (text: string): string =>
+  text.trim().split('\n').slice(-3).join(' | ') || '(no output)';

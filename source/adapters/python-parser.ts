@@ -12,7 +12,9 @@ export function pythonParser(): Promise<Parser> {
   ready ??= (async () => {
     const require = createRequire(import.meta.url);
     await Parser.init();
-    const language = await Language.load(require.resolve('tree-sitter-python/tree-sitter-python.wasm'));
+    const language = await Language.load(
+      require.resolve('tree-sitter-python/tree-sitter-python.wasm'),
+    );
     return new Parser().setLanguage(language);
   })();
   return ready;
@@ -50,7 +52,8 @@ class Copier {
     private readonly language: Language,
     private readonly text: string,
   ) {
-    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) this.lineStarts.push(i + 1);
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1))
+      this.lineStarts.push(i + 1);
   }
 
   private kept(typeId: number, type: string): boolean {
@@ -90,11 +93,13 @@ class Copier {
     };
     // A plain string's pieces (quotes, content, escapes) are a third of a module's nodes and
     // say nothing the string's own text does not; only f-strings hold code worth keeping.
-    if (node.type === 'string' && !/^[a-eg-z]*f/i.test(this.text.slice(from, from + 3))) return node;
+    if (node.type === 'string' && !/^[a-eg-z]*f/i.test(this.text.slice(from, from + 3)))
+      return node;
     if (cursor.gotoFirstChild()) {
       do {
         const id = cursor.nodeTypeId;
-        if (this.kept(id, this.language.types[id] ?? 'ERROR')) node.children.push(this.copy(cursor, node));
+        if (this.kept(id, this.language.types[id] ?? 'ERROR'))
+          node.children.push(this.copy(cursor, node));
       } while (cursor.gotoNextSibling());
       cursor.gotoParent();
     }
@@ -107,11 +112,19 @@ function firstError(root: Node): PySyntaxError | undefined {
   while (stack.length > 0) {
     const n = stack.pop()!;
     if (n.isMissing) {
-      return { line: n.startPosition.row + 1, col: n.startPosition.column + 1, message: `syntax error: missing "${n.type}"` };
+      return {
+        line: n.startPosition.row + 1,
+        col: n.startPosition.column + 1,
+        message: `syntax error: missing "${n.type}"`,
+      };
     }
     if (n.isError) {
       const snippet = n.text.split('\n')[0]!.slice(0, 40);
-      return { line: n.startPosition.row + 1, col: n.startPosition.column + 1, message: `syntax error near "${snippet}"` };
+      return {
+        line: n.startPosition.row + 1,
+        col: n.startPosition.column + 1,
+        message: `syntax error near "${snippet}"`,
+      };
     }
     if (!n.hasError) continue;
     const kids = n.children.filter((c): c is Node => c !== null);
@@ -127,7 +140,11 @@ function emptyBlock(root: PyNode): PySyntaxError | undefined {
     const n = stack.pop()!;
     if (n.type === 'block' && n.children.every((c) => c.type === 'comment')) {
       const owner = n.parent ?? n;
-      return { line: owner.line, col: owner.col, message: 'syntax error: expected an indented block' };
+      return {
+        line: owner.line,
+        col: owner.col,
+        message: 'syntax error: expected an indented block',
+      };
     }
     for (let i = n.children.length - 1; i >= 0; i--) stack.push(n.children[i]!);
   }

@@ -2,7 +2,18 @@
 // to a temp file in the same folder (created with its final mode, O_EXCL), fsynced, renamed
 // over the target, and the folder fsynced. A crash leaves the old file or the new, never half.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+  constants,
+} from 'node:fs';
 import { dirname, join, basename } from 'node:path';
 
 export const SECRET_MODE = 0o600;
@@ -64,5 +75,7 @@ export function writeAtomic(file: string, data: string | Uint8Array, mode: numbe
   fsyncDir(dir);
 }
 
-export const writeSecret = (file: string, data: string | Uint8Array): void => writeAtomic(file, data, SECRET_MODE);
-export const writePublic = (file: string, data: string | Uint8Array): void => writeAtomic(file, data, PUBLIC_MODE);
+export const writeSecret = (file: string, data: string | Uint8Array): void =>
+  writeAtomic(file, data, SECRET_MODE);
+export const writePublic = (file: string, data: string | Uint8Array): void =>
+  writeAtomic(file, data, PUBLIC_MODE);

@@ -5,16 +5,28 @@ import si from 'systeminformation';
 import { appArgs, gpuArgs, parseGpus, type Gpu } from '../core/resources/nvidia-smi.js';
 import type { ResourceSample } from '../core/resources/sample.js';
 
-export type GpuReading = { state: 'ok'; gpus: Gpu[] } | { state: 'absent' } | { state: 'error'; reason: string };
+export type GpuReading =
+  { state: 'ok'; gpus: Gpu[] } | { state: 'absent' } | { state: 'error'; reason: string };
 
-function run(bin: string, args: string[], timeoutMs: number): Promise<{ ok: true; out: string } | { ok: false; code?: string; reason: string }> {
+function run(
+  bin: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ ok: true; out: string } | { ok: false; code?: string; reason: string }> {
   return new Promise((resolve) => {
-    execFile(bin, args, { timeout: timeoutMs, maxBuffer: 1 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (!error) return resolve({ ok: true, out: stdout });
-      const code = (error as NodeJS.ErrnoException).code;
-      const reason = error.killed ? `timed out after ${timeoutMs} ms` : (stderr || stdout || error.message).trim().split('\n')[0]!;
-      resolve({ ok: false, ...(typeof code === 'string' ? { code } : {}), reason });
-    });
+    execFile(
+      bin,
+      args,
+      { timeout: timeoutMs, maxBuffer: 1 << 20, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (!error) return resolve({ ok: true, out: stdout });
+        const code = (error as NodeJS.ErrnoException).code;
+        const reason = error.killed
+          ? `timed out after ${timeoutMs} ms`
+          : (stderr || stdout || error.message).trim().split('\n')[0]!;
+        resolve({ ok: false, ...(typeof code === 'string' ? { code } : {}), reason });
+      },
+    );
   });
 }
 
@@ -39,11 +51,17 @@ export class GpuSampler {
     }
     const apps = await run(this.bin, appArgs, this.timeoutMs);
     const parsed = parseGpus(gpus.out, apps.ok ? apps.out : '');
-    return parsed.ok ? { state: 'ok', gpus: parsed.value } : { state: 'error', reason: parsed.reason };
+    return parsed.ok
+      ? { state: 'ok', gpus: parsed.value }
+      : { state: 'error', reason: parsed.reason };
   }
 }
 
-export async function sampleMachine(machine: string, gpu: GpuSampler, throttleLevel = 0): Promise<ResourceSample & { gpuState: GpuReading['state']; gpuError?: string }> {
+export async function sampleMachine(
+  machine: string,
+  gpu: GpuSampler,
+  throttleLevel = 0,
+): Promise<ResourceSample & { gpuState: GpuReading['state']; gpuError?: string }> {
   const [load, mem, reading] = await Promise.all([si.currentLoad(), si.mem(), gpu.read()]);
   const first = reading.state === 'ok' ? reading.gpus[0] : undefined;
   const mb = (bytes: number) => Math.round(bytes / 1048576);
@@ -51,7 +69,14 @@ export async function sampleMachine(machine: string, gpu: GpuSampler, throttleLe
     machine,
     ts: Date.now(),
     source: 'agent',
-    gpu: first ? { name: first.name, totalMb: first.totalMb, usedMb: first.usedMb, utilPct: first.utilPercent ?? 0 } : null,
+    gpu: first
+      ? {
+          name: first.name,
+          totalMb: first.totalMb,
+          usedMb: first.usedMb,
+          utilPct: first.utilPercent ?? 0,
+        }
+      : null,
     cpuPct: Math.round(load.currentLoad * 10) / 10,
     ramTotalMb: mb(mem.total),
     ramUsedMb: mb(mem.active),

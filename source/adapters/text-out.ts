@@ -8,7 +8,10 @@ import { basename, dirname, join } from 'node:path';
 export class WriteError extends Error {}
 
 export function writeReport(file: string, text: string): void {
-  const temp = join(dirname(file), `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const temp = join(
+    dirname(file),
+    `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     writeFileSync(temp, text, { flag: 'wx' });
     renameSync(temp, file);
@@ -20,7 +23,13 @@ export function writeReport(file: string, text: string): void {
     }
     const code = (error as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT' ? 'the folder does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : (error as Error).message;
+      code === 'ENOENT'
+        ? 'the folder does not exist'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (error as Error).message;
     throw new WriteError(`cannot write ${file}: ${why}; nothing was written`);
   }
 }

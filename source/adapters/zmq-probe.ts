@@ -26,7 +26,11 @@ export class ZmqPirate {
     try {
       await socket.send(payload);
       const [reply] = await socket.receive();
-      return { kind: 'reply', text: reply ? reply.toString('utf8') : '', latencyMs: performance.now() - started };
+      return {
+        kind: 'reply',
+        text: reply ? reply.toString('utf8') : '',
+        latencyMs: performance.now() - started,
+      };
     } catch (error) {
       this.drop();
       const code = (error as { code?: string }).code;
@@ -41,7 +45,11 @@ export class ZmqPirate {
   }
 
   private open(): Request {
-    const socket = new Request({ linger: 0, receiveTimeout: this.timeoutMs, sendTimeout: this.timeoutMs });
+    const socket = new Request({
+      linger: 0,
+      receiveTimeout: this.timeoutMs,
+      sendTimeout: this.timeoutMs,
+    });
     socket.connect(this.endpoint);
     return socket;
   }
@@ -56,7 +64,10 @@ export class ZmqPirate {
  * ZMQ hides connection failures (it retries forever), so after a timeout a plain TCP connect
  * tells a dead agent (refused: definitive) from a slow one (accepted: maybe just busy).
  */
-export function refused(endpoint: string, timeoutMs = 250): Promise<{ kind: 'refused'; reason: string } | undefined> {
+export function refused(
+  endpoint: string,
+  timeoutMs = 250,
+): Promise<{ kind: 'refused'; reason: string } | undefined> {
   const match = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint);
   if (!match) return Promise.resolve(undefined);
   return new Promise((resolve) => {
@@ -69,7 +80,11 @@ export function refused(endpoint: string, timeoutMs = 250): Promise<{ kind: 'ref
     const timer = setTimeout(() => done(undefined), timeoutMs);
     socket.once('connect', () => done(undefined));
     socket.once('error', (error: NodeJS.ErrnoException) =>
-      done(error.code === 'ECONNREFUSED' ? { kind: 'refused', reason: `connection refused on ${match[1]}:${match[2]}` } : { kind: 'refused', reason: `${error.code ?? 'error'} on ${match[1]}:${match[2]}` }),
+      done(
+        error.code === 'ECONNREFUSED'
+          ? { kind: 'refused', reason: `connection refused on ${match[1]}:${match[2]}` }
+          : { kind: 'refused', reason: `${error.code ?? 'error'} on ${match[1]}:${match[2]}` },
+      ),
     );
   });
 }

@@ -26,7 +26,8 @@ export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise
     const timer = setTimeout(() => {
       const peer = parseZmtpPeer(got);
       // A ZMTP peer that said nothing more than its greeting: a ZMQ socket of unknown type.
-      if (peer.kind === 'zmtp') done({ holder: 'other', detail: `ZMQ ${peer.mechanism} (type not told)` });
+      if (peer.kind === 'zmtp')
+        done({ holder: 'other', detail: `ZMQ ${peer.mechanism} (type not told)` });
       else done({ holder: 'unknown', detail: `no answer in ${timeoutMs} ms` });
     }, timeoutMs);
     socket.once('connect', () => socket.write(zmtpGreeting()));
@@ -34,18 +35,36 @@ export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise
       got = Buffer.concat([got, chunk]);
       const peer = parseZmtpPeer(got);
       if (peer.kind === 'partial') return;
-      if (peer.kind === 'not-zmtp') return done({ holder: 'other', detail: `not ZMQ: ${peer.reason}` });
-      if (peer.socketType) return done({ holder: holderOfSocketType(peer.socketType), detail: `${peer.socketType} (ZMTP ${peer.version}, ${peer.mechanism})` });
-      if (peer.mechanism !== 'NULL') return done({ holder: 'other', detail: `ZMQ with ${peer.mechanism} security (type not told before a handshake)` });
+      if (peer.kind === 'not-zmtp')
+        return done({ holder: 'other', detail: `not ZMQ: ${peer.reason}` });
+      if (peer.socketType)
+        return done({
+          holder: holderOfSocketType(peer.socketType),
+          detail: `${peer.socketType} (ZMTP ${peer.version}, ${peer.mechanism})`,
+        });
+      if (peer.mechanism !== 'NULL')
+        return done({
+          holder: 'other',
+          detail: `ZMQ with ${peer.mechanism} security (type not told before a handshake)`,
+        });
     });
     socket.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ECONNREFUSED') done({ holder: 'none', detail: 'refused: nothing listens' });
+      if (error.code === 'ECONNREFUSED')
+        done({ holder: 'none', detail: 'refused: nothing listens' });
       else done({ holder: 'unknown', detail: `${error.code ?? 'error'}: ${error.message}` });
     });
     socket.once('close', () => {
       const peer = parseZmtpPeer(got);
-      if (peer.kind === 'zmtp') done({ holder: peer.socketType ? holderOfSocketType(peer.socketType) : 'other', detail: peer.socketType ?? `ZMQ ${peer.mechanism}` });
-      else done({ holder: got.length === 0 ? 'other' : 'other', detail: got.length === 0 ? 'accepted, then closed without a word: not ZMQ' : 'not ZMQ' });
+      if (peer.kind === 'zmtp')
+        done({
+          holder: peer.socketType ? holderOfSocketType(peer.socketType) : 'other',
+          detail: peer.socketType ?? `ZMQ ${peer.mechanism}`,
+        });
+      else
+        done({
+          holder: got.length === 0 ? 'other' : 'other',
+          detail: got.length === 0 ? 'accepted, then closed without a word: not ZMQ' : 'not ZMQ',
+        });
     });
   });
 }

@@ -24,7 +24,11 @@ export interface AgentOptions {
   resourceManager?: string;
 }
 
-export const NO_JWKS: ControlAuth = { mode: 'refuse', reason: 'this agent was started without --jwks, so it cannot verify who sent a request and changes nothing (start it with --jwks FILE)' };
+export const NO_JWKS: ControlAuth = {
+  mode: 'refuse',
+  reason:
+    'this agent was started without --jwks, so it cannot verify who sent a request and changes nothing (start it with --jwks FILE)',
+};
 
 /** ResourceManager's view of this machine, from the last sample. */
 function statsOf(sample: ResourceSample | undefined): RmStats {
@@ -54,19 +58,27 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
   let last: ResourceSample | undefined;
   let rm: RmState = initialRmState();
   const auth = options.auth ?? NO_JWKS;
-  const upstream = options.resourceManager ? new ZmqPirate(options.resourceManager, 5000) : undefined;
+  const upstream = options.resourceManager
+    ? new ZmqPirate(options.resourceManager, 5000)
+    : undefined;
   let gpuNote: string | undefined;
   let stopped = false;
 
   const tick = async () => {
     try {
       const sample = await sampleMachine(options.machine, gpu, rm.throttle);
-      const note = sample.gpuState === 'error' ? `GPU: ${sample.gpuError}` : sample.gpuState === 'absent' ? 'GPU: no nvidia-smi here, publishing without GPU' : undefined;
+      const note =
+        sample.gpuState === 'error'
+          ? `GPU: ${sample.gpuError}`
+          : sample.gpuState === 'absent'
+            ? 'GPU: no nvidia-smi here, publishing without GPU'
+            : undefined;
       if (note !== gpuNote && note) options.log(note);
       gpuNote = note;
       const { gpuState: _state, gpuError: _error, ...wire } = sample;
       last = wire;
-      if (!stopped) nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
+      if (!stopped)
+        nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
     } catch (error) {
       options.log(`sampling failed: ${(error as Error).message}`);
     }
@@ -79,26 +91,52 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
     for await (const m of control) {
       const body = decodeBody(m.data);
       if (body === undefined) {
-        m.respond(encoder.encode(JSON.stringify({ ok: false, error: 'request is not JSON: expected {"action": ...}' })));
+        m.respond(
+          encoder.encode(
+            JSON.stringify({ ok: false, error: 'request is not JSON: expected {"action": ...}' }),
+          ),
+        );
         continue;
       }
       // Read-only status needs no token; state changes are checked in machineControl.
-      if (typeof body === 'object' && body !== null && (body as { action?: unknown }).action === 'status') {
-        m.respond(encoder.encode(JSON.stringify({ ok: true, machine: options.machine, sample: last ?? null })));
+      if (
+        typeof body === 'object' &&
+        body !== null &&
+        (body as { action?: unknown }).action === 'status'
+      ) {
+        m.respond(
+          encoder.encode(
+            JSON.stringify({ ok: true, machine: options.machine, sample: last ?? null }),
+          ),
+        );
         continue;
       }
-      const result = machineControl(body, { machine: options.machine, rm, stats: statsOf(last), now: Date.now(), auth });
+      const result = machineControl(body, {
+        machine: options.machine,
+        rm,
+        stats: statsOf(last),
+        now: Date.now(),
+        auth,
+      });
       rm = result.state;
       const reply: Record<string, unknown> = { ...result.reply };
       if (result.change) {
         const c = result.change;
-        options.log(`control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`);
+        options.log(
+          `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
+        );
         if (c.applied && upstream) {
           // Upstream's ResourceManager gets the same request (it knows set_thresholds; it will
           // answer "Unknown action" to set_throttle, which is shown as it is).
           const { token: _token, ...plain } = body as Record<string, unknown>;
           const r = await upstream.request(JSON.stringify(plain));
-          reply.upstream = r.kind === 'reply' ? safeJson(r.text) : { error: r.kind === 'timeout' ? `no reply from ${upstream.endpoint} in 5 s` : r.reason };
+          reply.upstream =
+            r.kind === 'reply'
+              ? safeJson(r.text)
+              : {
+                  error:
+                    r.kind === 'timeout' ? `no reply from ${upstream.endpoint} in 5 s` : r.reason,
+                };
         }
       }
       m.respond(encoder.encode(JSON.stringify(reply)));

@@ -126,7 +126,10 @@ class Queue<T> {
 
 const endpointOf = (t: BridgeTarget): string => `tcp://${t.host}:${t.port}`;
 
-export async function runBridge(nc: NatsConnection, options: BridgeOptions): Promise<RunningBridge> {
+export async function runBridge(
+  nc: NatsConnection,
+  options: BridgeOptions,
+): Promise<RunningBridge> {
   const machine = options.machine;
   const bufferLimit = options.bufferLimit ?? 100_000;
   const window = options.window ?? 1024;
@@ -138,7 +141,11 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
     schema: 'opsdeck.bridge/1',
     machine,
     state: 'running',
-    endpoints: options.targets.map((t) => ({ endpoint: endpointOf(t), mode: t.mode, state: 'opening' })),
+    endpoints: options.targets.map((t) => ({
+      endpoint: endpointOf(t),
+      mode: t.mode,
+      state: 'opening',
+    })),
     received: 0,
     published: 0,
     duplicates: 0,
@@ -180,7 +187,9 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
       // One line per burst of drops, not one per drop.
       if (Date.now() - dropNoted > 5000) {
         dropNoted = Date.now();
-        options.log(`bridge: queue full (${bufferLimit}) while NATS is ${s.nats === 'connected' ? 'slow' : 'down'}: dropping new errors (${s.dropped} so far, counted in opsdeck.${machine}.bridge)`);
+        options.log(
+          `bridge: queue full (${bufferLimit}) while NATS is ${s.nats === 'connected' ? 'slow' : 'down'}: dropping new errors (${s.dropped} so far, counted in opsdeck.${machine}.bridge)`,
+        );
       }
       return;
     }
@@ -209,7 +218,10 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
     if (!p) return; // timed out already and queued again: the re-send will be acked as a duplicate
     pending.delete(t);
     if (msg.headers?.code === 503 || msg.data.length === 0) {
-      retry(p.m, `no JetStream stream captures ${p.m.subject} (no responders): run \`opsdeck errorbus fix-streams\``);
+      retry(
+        p.m,
+        `no JetStream stream captures ${p.m.subject} (no responders): run \`opsdeck errorbus fix-streams\``,
+      );
       return;
     }
     let ack: { error?: { description?: string }; duplicate?: boolean };
@@ -218,7 +230,8 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
     } catch {
       ack = { error: { description: 'unreadable ack' } };
     }
-    if (ack.error) retry(p.m, `JetStream refused ${p.m.msgId}: ${ack.error.description ?? 'error'}`);
+    if (ack.error)
+      retry(p.m, `JetStream refused ${p.m.msgId}: ${ack.error.description ?? 'error'}`);
     else if (ack.duplicate) s.duplicates++;
     else s.published++;
     if (queue.length > 0) schedulePump();
@@ -237,7 +250,13 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
   };
 
   const pump = () => {
-    while (pending.size < window && queue.length > 0 && s.nats === 'connected' && Date.now() >= stalledUntil && !nc.isClosed()) {
+    while (
+      pending.size < window &&
+      queue.length > 0 &&
+      s.nats === 'connected' &&
+      Date.now() >= stalledUntil &&
+      !nc.isClosed()
+    ) {
       const m = queue.shift()!;
       const t = ++token;
       const h = natsHeaders();
@@ -271,11 +290,12 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
       if (st.type === 'disconnect' || st.type === 'reconnecting') {
         if (s.nats === 'connected') requeuePending();
         s.nats = 'disconnected';
-      }
-      else if (st.type === 'reconnect') {
+      } else if (st.type === 'reconnect') {
         s.nats = 'connected';
         stalledUntil = 0;
-        options.log(`bridge: NATS back; ${queue.length} queued errors go out now${s.dropped ? ` (${s.dropped} dropped while the queue was full)` : ''}`);
+        options.log(
+          `bridge: NATS back; ${queue.length} queued errors go out now${s.dropped ? ` (${s.dropped} dropped while the queue was full)` : ''}`,
+        );
         pump();
       }
     }
@@ -309,7 +329,9 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
           // Someone took the port since the plan: receive from it if it is a PUB.
           sub.connect(endpoint.replace('tcp://*:', 'tcp://127.0.0.1:'));
           state = `bind failed (${failure}): connected instead`;
-          options.log(`bridge ${machine}: cannot bind ${endpoint} (${failure}): connected a SUB instead; publishers connecting there reach the bridge only if a PUB is bound there (see opsdeck errorbus doctor)`);
+          options.log(
+            `bridge ${machine}: cannot bind ${endpoint} (${failure}): connected a SUB instead; publishers connecting there reach the bridge only if a PUB is bound there (see opsdeck errorbus doctor)`,
+          );
         }
       } else {
         sub.connect(endpoint);
@@ -334,7 +356,9 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
   };
 
   await open();
-  options.log(`bridge ${machine}: ${s.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ') || 'no error-bus endpoint on this machine'}`);
+  options.log(
+    `bridge ${machine}: ${s.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ') || 'no error-bus endpoint on this machine'}`,
+  );
 
   // Phase 3 closes the error-bus port: the bridge's bound SUB must not keep it open. The bucket
   // may not exist yet (nobody set a phase): look again every 10 s.
@@ -359,12 +383,17 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
           } else if (!off && s.state === 'closed (phase 3 zmq-off)' && !stopping) {
             s.state = 'running';
             await open();
-            options.log(`bridge ${machine}: phase ${value?.ok ? value.value.phase : 0}: error-bus sockets open again`);
+            options.log(
+              `bridge ${machine}: phase ${value?.ok ? value.value.phase : 0}: error-bus sockets open again`,
+            );
           }
         }
       })().catch(() => undefined);
     } catch (error) {
-      if (!phaseNoted) options.log(`bridge ${machine}: not following the error-bus phase yet (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message}); retrying every 10 s`);
+      if (!phaseNoted)
+        options.log(
+          `bridge ${machine}: not following the error-bus phase yet (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message}); retrying every 10 s`,
+        );
       phaseNoted = true;
       phaseRetry = setTimeout(() => void follow(), 10_000);
       phaseRetry.unref();
@@ -372,9 +401,16 @@ export async function runBridge(nc: NatsConnection, options: BridgeOptions): Pro
   };
   if (options.followPhase !== false) await follow();
 
-  const snapshot = (): BridgeStats => ({ ...s, endpoints: s.endpoints.map((e) => ({ ...e })), queued: queue.length + pending.size, inFlight: pending.size, at: Date.now() });
+  const snapshot = (): BridgeStats => ({
+    ...s,
+    endpoints: s.endpoints.map((e) => ({ ...e })),
+    queued: queue.length + pending.size,
+    inFlight: pending.size,
+    at: Date.now(),
+  });
   const publishStatus = () => {
-    if (!nc.isClosed()) nc.publish(bridgeSubject(machine), encoder.encode(JSON.stringify(snapshot())));
+    if (!nc.isClosed())
+      nc.publish(bridgeSubject(machine), encoder.encode(JSON.stringify(snapshot())));
   };
   const statusTimer = setInterval(publishStatus, options.statusMs ?? 2000);
   statusTimer.unref();

@@ -16,15 +16,26 @@ export interface BridgeArgs extends FleetArgs {
 export const addBridgeOptions = (cmd: Command): Command =>
   addFleetOptions(
     cmd
-      .option('--bridge', "also carry this machine's ZMQ error bus into NATS JetStream (binds a SUB where upstream publishers connect and nothing listens, connects one to CentralErrorBus); the fleet config comes from --mainpc/--pc2/--root")
-      .option('--bridge-buffer <n>', 'errors the bridge keeps while NATS is down; past it new ones are dropped and counted', '100000')
-      .option('--bridge-bind <addr>', "address the bridge binds on (default: this machine's address from MAINPC_IP / PC2_IP; `*` for every interface)"),
+      .option(
+        '--bridge',
+        "also carry this machine's ZMQ error bus into NATS JetStream (binds a SUB where upstream publishers connect and nothing listens, connects one to CentralErrorBus); the fleet config comes from --mainpc/--pc2/--root",
+      )
+      .option(
+        '--bridge-buffer <n>',
+        'errors the bridge keeps while NATS is down; past it new ones are dropped and counted',
+        '100000',
+      )
+      .option(
+        '--bridge-bind <addr>',
+        "address the bridge binds on (default: this machine's address from MAINPC_IP / PC2_IP; `*` for every interface)",
+      ),
   );
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** The bind address for a plan host: an IP as is, localhost as 127.0.0.1, a hostname as every interface. */
-export const bindAddress = (host: string, flag: string | undefined): string => flag ?? (IPV4.test(host) ? host : host === 'localhost' ? '127.0.0.1' : '*');
+export const bindAddress = (host: string, flag: string | undefined): string =>
+  flag ?? (IPV4.test(host) ? host : host === 'localhost' ? '127.0.0.1' : '*');
 
 export interface PreparedBridge {
   targets: BridgeTarget[];
@@ -40,12 +51,25 @@ export function prepareBridge(opts: BridgeArgs, io: Io, machine: string): Prepar
   }
   const fleet = loadFleetArgs(opts, io, { quiet: true });
   if (!fleet.machines.some((m) => m.id === machine)) {
-    io.err(`opsdeck agent: --bridge: no machine "${machine}" in the fleet config (machines: ${fleet.machines.map((m) => m.id).join(', ')})`);
+    io.err(
+      `opsdeck agent: --bridge: no machine "${machine}" in the fleet config (machines: ${fleet.machines.map((m) => m.id).join(', ')})`,
+    );
     throw new Exit(EXIT.badInput);
   }
-  const plan = buildTopology({ machines: fleet.machines, env: io.env, bridges: [machine] }).bridgePlan[machine] ?? [];
-  const targets = plan.map((t) => (t.mode === 'bind' ? { ...t, host: bindAddress(t.host, opts.bridgeBind) } : t));
-  for (const t of targets) io.err(`opsdeck agent ${machine}: bridge will ${t.mode} a SUB on tcp://${t.host}:${t.port}: ${t.why}`);
-  if (targets.length === 0) io.err(`opsdeck agent ${machine}: bridge: no error-bus port on this machine to bind or connect (see opsdeck errorbus doctor)`);
+  const plan =
+    buildTopology({ machines: fleet.machines, env: io.env, bridges: [machine] }).bridgePlan[
+      machine
+    ] ?? [];
+  const targets = plan.map((t) =>
+    t.mode === 'bind' ? { ...t, host: bindAddress(t.host, opts.bridgeBind) } : t,
+  );
+  for (const t of targets)
+    io.err(
+      `opsdeck agent ${machine}: bridge will ${t.mode} a SUB on tcp://${t.host}:${t.port}: ${t.why}`,
+    );
+  if (targets.length === 0)
+    io.err(
+      `opsdeck agent ${machine}: bridge: no error-bus port on this machine to bind or connect (see opsdeck errorbus doctor)`,
+    );
   return { targets, start: (nc, log) => runBridge(nc, { machine, targets, bufferLimit, log }) };
 }

@@ -12,11 +12,22 @@ export interface AuthArgs {
 
 export const addAuthOptions = (cmd: Command): Command =>
   cmd
-    .option('--jwks <file>', 'public JWKS (opsdeck certs: secrets/jwt/jwks.json): control requests must carry an EdDSA JWT signed by one of its keys')
-    .option('--clock-skew <s>', 'seconds of clock difference allowed on exp/nbf/iat', String(DEFAULT_SKEW_S));
+    .option(
+      '--jwks <file>',
+      'public JWKS (opsdeck certs: secrets/jwt/jwks.json): control requests must carry an EdDSA JWT signed by one of its keys',
+    )
+    .option(
+      '--clock-skew <s>',
+      'seconds of clock difference allowed on exp/nbf/iat',
+      String(DEFAULT_SKEW_S),
+    );
 
 /** The verifier, or undefined without --jwks; an unreadable JWKS is bad input (exit 2). */
-export function loadAuth(args: AuthArgs, io: Io, who: string): { verify: TokenVerifier; keys: number; file: string } | undefined {
+export function loadAuth(
+  args: AuthArgs,
+  io: Io,
+  who: string,
+): { verify: TokenVerifier; keys: number; file: string } | undefined {
   const skew = Number(args.clockSkew);
   if (!Number.isFinite(skew) || skew < 0 || skew > 3600) {
     io.err(`${who}: --clock-skew ${args.clockSkew}: expected seconds 0-3600`);
@@ -29,7 +40,9 @@ export function loadAuth(args: AuthArgs, io: Io, who: string): { verify: TokenVe
     return { verify: tokenVerifier({ keys, skewS: skew }), keys: keys.size, file };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    io.err(`${who}: --jwks ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    io.err(
+      `${who}: --jwks ${file}: ${code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+    );
     throw new Exit(EXIT.badInput);
   }
 }

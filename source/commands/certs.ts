@@ -37,7 +37,10 @@ export function secretsDir(args: FleetArgs & { dir?: string }, io: Io): string {
 function certMachines(args: FleetArgs, io: Io): CertMachine[] {
   const named = Boolean(args.mainpc || args.pc2 || args.root);
   if (named || Object.keys(discoverFleet(io.cwd).files).length > 0) {
-    return loadFleetArgs(args, io, { quiet: true }).machines.map((m) => ({ id: m.id, host: m.host }));
+    return loadFleetArgs(args, io, { quiet: true }).machines.map((m) => ({
+      id: m.id,
+      host: m.host,
+    }));
   }
   return ['mainpc', 'pc2'].map((id) => ({ id, host: hostFor(id, io.env) }));
 }
@@ -53,37 +56,64 @@ function days(io: Io, flag: string, text: string | undefined): number | undefine
 }
 
 export function formatReport(report: CertsReport): string[] {
-  const lines = [`secrets folder ${report.dir}${report.generatedAt ? `, generated ${report.generatedAt}` : ', no manifest (nothing generated yet?)'}`];
-  if (report.retired.length) lines.push(`rotation open: retired generation(s) ${report.retired.join(', ')} still trusted (finish with: opsdeck certs rotate --finish)`);
+  const lines = [
+    `secrets folder ${report.dir}${report.generatedAt ? `, generated ${report.generatedAt}` : ', no manifest (nothing generated yet?)'}`,
+  ];
+  if (report.retired.length)
+    lines.push(
+      `rotation open: retired generation(s) ${report.retired.join(', ')} still trusted (finish with: opsdeck certs rotate --finish)`,
+    );
   const width = Math.max(...report.artefacts.map((a) => a.path.length));
   for (const a of report.artefacts) {
     const expiry = a.daysLeft === null ? '' : `  ${a.daysLeft} days left`;
     const status = a.problems.length ? `  PROBLEM: ${a.problems.join('; ')}` : '';
-    lines.push(`  ${a.path.padEnd(width)}  ${a.mode ?? '---'}  ${a.fingerprint ?? '-'}${expiry}${status}`);
+    lines.push(
+      `  ${a.path.padEnd(width)}  ${a.mode ?? '---'}  ${a.fingerprint ?? '-'}${expiry}${status}`,
+    );
   }
-  lines.push(report.problems ? `${report.problems} artefact(s) with problems` : `all ${report.artefacts.length} artefacts present and private files 0600`);
+  lines.push(
+    report.problems
+      ? `${report.problems} artefact(s) with problems`
+      : `all ${report.artefacts.length} artefacts present and private files 0600`,
+  );
   return lines;
 }
 
 export function registerCerts(program: Command, io: Io): void {
-  const certs = program.command('certs').description('fleet CA, machine certificates, JWT keys and tokens, upstream secrets, CURVE keys, nats-server auth');
+  const certs = program
+    .command('certs')
+    .description(
+      'fleet CA, machine certificates, JWT keys and tokens, upstream secrets, CURVE keys, nats-server auth',
+    );
   const common = (cmd: Command) =>
-    addFleetOptions(cmd.option('--dir <dir>', 'secrets folder (default: secrets/ beside the fleet config, or ./secrets)'))
+    addFleetOptions(
+      cmd.option(
+        '--dir <dir>',
+        'secrets folder (default: secrets/ beside the fleet config, or ./secrets)',
+      ),
+    )
       .option('--yes', 'do not ask (for scripts)')
       .option('--dry-run', 'show what would be written; change nothing');
 
   common(
     certs
       .command('generate')
-      .description('generate every artefact into a new secrets folder (private files 0600, written atomically, never printed)')
-      .option('--nats-host <machine>', 'machine whose certificate nats-server uses (default mainpc)')
+      .description(
+        'generate every artefact into a new secrets folder (private files 0600, written atomically, never printed)',
+      )
+      .option(
+        '--nats-host <machine>',
+        'machine whose certificate nats-server uses (default mainpc)',
+      )
       .option('--days <n>', 'machine and operator certificate lifetime', '397')
       .option('--ca-days <n>', 'CA lifetime', '1825')
       .option('--token-days <n>', 'machine token lifetime', '30'),
   ).action(async (args: CertsArgs) => {
     const machines = certMachines(args, io);
     if (args.natsHost && !machines.some((m) => m.id === args.natsHost)) {
-      io.err(`opsdeck certs: --nats-host ${args.natsHost} is not a machine of the fleet (${machines.map((m) => m.id).join(', ')})`);
+      io.err(
+        `opsdeck certs: --nats-host ${args.natsHost} is not a machine of the fleet (${machines.map((m) => m.id).join(', ')})`,
+      );
       throw new Exit(EXIT.badInput);
     }
     const action = certsGenerateAction({
@@ -94,14 +124,23 @@ export function registerCerts(program: Command, io: Io): void {
       caDays: days(io, '--ca-days', args.caDays)!,
       tokenDays: days(io, '--token-days', args.tokenDays)!,
     });
-    await runAction(action, io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: auditPath(io.env) });
+    await runAction(action, io, {
+      yes: args.yes ?? false,
+      dryRun: args.dryRun ?? false,
+      auditPath: auditPath(io.env),
+    });
   });
 
   addFleetOptions(
     certs
       .command('show')
-      .description('list every artefact with its fingerprint, days to expiry and problems (exit 1 when any)')
-      .option('--dir <dir>', 'secrets folder (default: secrets/ beside the fleet config, or ./secrets)')
+      .description(
+        'list every artefact with its fingerprint, days to expiry and problems (exit 1 when any)',
+      )
+      .option(
+        '--dir <dir>',
+        'secrets folder (default: secrets/ beside the fleet config, or ./secrets)',
+      )
       .option('--json', 'machine-readable (schema opsdeck.certs.show/1)'),
   ).action((args: CertsArgs & { json?: boolean }) => {
     const report = inspectArtefacts(secretsDir(args, io));
@@ -113,8 +152,13 @@ export function registerCerts(program: Command, io: Io): void {
   common(
     certs
       .command('rotate')
-      .description('replace every artefact; the old ones move to retired/<time>/ and stay trusted until --finish')
-      .option('--finish', 'end an open rotation: stop trusting and delete the retired generation(s)')
+      .description(
+        'replace every artefact; the old ones move to retired/<time>/ and stay trusted until --finish',
+      )
+      .option(
+        '--finish',
+        'end an open rotation: stop trusting and delete the retired generation(s)',
+      )
       .option('--days <n>', 'machine and operator certificate lifetime')
       .option('--token-days <n>', 'machine token lifetime'),
   ).action(async (args: CertsArgs & { finish?: boolean }) => {
@@ -128,6 +172,10 @@ export function registerCerts(program: Command, io: Io): void {
           ...(args.days ? { days: days(io, '--days', args.days)! } : {}),
           ...(args.tokenDays ? { tokenDays: days(io, '--token-days', args.tokenDays)! } : {}),
         });
-    await runAction(action, io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: auditPath(io.env) });
+    await runAction(action, io, {
+      yes: args.yes ?? false,
+      dryRun: args.dryRun ?? false,
+      auditPath: auditPath(io.env),
+    });
   });
 }

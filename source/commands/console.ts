@@ -57,7 +57,8 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
-    actions: (plane) => consoleActions({ machines: fleet.machines, env: io.env, plane, ...(nats ? { nats } : {}) }),
+    actions: (plane) =>
+      consoleActions({ machines: fleet.machines, env: io.env, plane, ...(nats ? { nats } : {}) }),
   });
   if (code !== 0) throw new Exit(code);
 }
@@ -65,16 +66,29 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
 export function registerConsole(program: Command, io: Io): void {
   const options = (cmd: Command) =>
     addFleetOptions(cmd)
-      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)')
+      .option(
+        '--nats <servers>',
+        'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)',
+      )
       .option('--interval <ms>', 'health probe interval (default: the saved preference, else 2000)')
       .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`);
-  options(program.command('console', { isDefault: true }).description('the full-screen console over both machines (the default command)')).action((opts: ConsoleArgs) => consoleAction(opts, io));
+  options(
+    program
+      .command('console', { isDefault: true })
+      .description('the full-screen console over both machines (the default command)'),
+  ).action((opts: ConsoleArgs) => consoleAction(opts, io));
 
   program
     .command('demo')
-    .description('start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both')
+    .description(
+      'start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both',
+    )
     .option('--interval <ms>', 'health probe interval', '2000')
-    .option('--hosts <list>', 'loopback address per machine, for the simulator and the console', 'mainpc=127.0.0.1,pc2=127.0.0.2')
+    .option(
+      '--hosts <list>',
+      'loopback address per machine, for the simulator and the console',
+      'mainpc=127.0.0.1,pc2=127.0.0.2',
+    )
     .action(async (opts: { interval: string; hosts: string }) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         io.err(noTtyMessage());
@@ -87,7 +101,12 @@ export function registerConsole(program: Command, io: Io): void {
       // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
       const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
       const hosts = demoHosts(opts.hosts, io);
-      const env = { ...io.env, MAINPC_IP: hosts.mainpc, PC2_IP: hosts.pc2, OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets') };
+      const env = {
+        ...io.env,
+        MAINPC_IP: hosts.mainpc,
+        PC2_IP: hosts.pc2,
+        OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets'),
+      };
       // The demo works on copies: migrating a config from its Actions screen must not rewrite the
       // shipped examples or the shared fixtures.
       const files = Object.fromEntries(
@@ -104,7 +123,21 @@ export function registerConsole(program: Command, io: Io): void {
       }
       const log = join(logDir, 'sim.log');
       io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
-      const sim = await startSimChild(['--overrides', overrides, '--mainpc', files.mainpc!, '--pc2', files.pc2!, '--control-port', '0', '--hosts', `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`], log);
+      const sim = await startSimChild(
+        [
+          '--overrides',
+          overrides,
+          '--mainpc',
+          files.mainpc!,
+          '--pc2',
+          files.pc2!,
+          '--control-port',
+          '0',
+          '--hosts',
+          `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`,
+        ],
+        log,
+      );
       if (!sim.ok) {
         io.err(`opsdeck demo: the simulator did not start: ${sim.reason}`);
         throw new Exit(EXIT.badInput);
@@ -114,17 +147,27 @@ export function registerConsole(program: Command, io: Io): void {
         env,
         intervalMs: interval(opts.interval, io) ?? 2000,
         ...(sim.nats ? { nats: sim.nats } : {}),
-        actions: (plane) => consoleActions({ machines: fleet.machines, env, plane, ...(sim.nats ? { nats: sim.nats } : {}) }),
+        actions: (plane) =>
+          consoleActions({
+            machines: fleet.machines,
+            env,
+            plane,
+            ...(sim.nats ? { nats: sim.nats } : {}),
+          }),
         onClosed: () => stopChild(sim.child),
       });
-      io.err(`opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`);
+      io.err(
+        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`,
+      );
       if (code !== 0) throw new Exit(code);
     });
 }
 
 /** `mainpc=127.0.0.1,pc2=127.0.0.2`: both machines, loopback only (the sim checks the rest). */
 function demoHosts(list: string, io: Io): { mainpc: string; pc2: string } {
-  const hosts = Object.fromEntries(list.split(',').map((part) => part.split('=').map((s) => s.trim())));
+  const hosts = Object.fromEntries(
+    list.split(',').map((part) => part.split('=').map((s) => s.trim())),
+  );
   const loopback = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
   if (!loopback.test(hosts.mainpc ?? '') || !loopback.test(hosts.pc2 ?? '')) {
     io.err(`opsdeck demo: --hosts ${list}: expected mainpc=127.x.y.z,pc2=127.x.y.z`);
@@ -154,7 +197,10 @@ function startSimChild(args: string[], log: string): Promise<SimChild> {
       } else if (child.exitCode !== null || Date.now() - started > 20_000) {
         clearInterval(poll);
         child.kill('SIGTERM');
-        resolve({ ok: false, reason: text.trim().split('\n').slice(-3).join(' | ') || `exit code ${child.exitCode}` });
+        resolve({
+          ok: false,
+          reason: text.trim().split('\n').slice(-3).join(' | ') || `exit code ${child.exitCode}`,
+        });
       }
     }, 50);
   });

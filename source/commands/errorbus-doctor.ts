@@ -22,12 +22,19 @@ interface DoctorArgs extends FleetArgs {
 
 /** Adds `doctor` under `opsdeck errorbus` (created if nothing registered it yet). */
 export function registerErrorbusDoctor(program: Command, io: Io): void {
-  const errorbus = program.commands.find((c) => c.name() === 'errorbus') ?? program.command('errorbus').description('the error-bus migration ZMQ 7150 -> NATS (P1.3)');
+  const errorbus =
+    program.commands.find((c) => c.name() === 'errorbus') ??
+    program.command('errorbus').description('the error-bus migration ZMQ 7150 -> NATS (P1.3)');
   addFleetOptions(
     errorbus
       .command('doctor')
-      .description("per machine: who binds what on the error-bus ports, whose errors are lost without the bridge, stream overlaps, the phase each machine is effectively in (exit 1: errors reaching no one, a machine behind KV, bad streams)")
-      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL; without: config and probes only)')
+      .description(
+        'per machine: who binds what on the error-bus ports, whose errors are lost without the bridge, stream overlaps, the phase each machine is effectively in (exit 1: errors reaching no one, a machine behind KV, bad streams)',
+      )
+      .option(
+        '--nats <servers>',
+        'NATS servers (default: $NATS_SERVERS or $NATS_URL; without: config and probes only)',
+      )
       .option('--observe <duration>', 'listen to both buses and the bridges this long first', '3s')
       .option('--window <duration>', 'publishers seen in this last stretch count', '10m')
       .option('--no-probe', 'do not probe the error-bus ports')
@@ -44,11 +51,22 @@ export function registerErrorbusDoctor(program: Command, io: Io): void {
     }
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
-    const plane = startDataPlane({ machines: fleet.machines, ...(nats ? { nats } : {}), live: false, errorsReplayMs: windowMs });
+    const plane = startDataPlane({
+      machines: fleet.machines,
+      ...(nats ? { nats } : {}),
+      live: false,
+      errorsReplayMs: windowMs,
+    });
     try {
       if (plane.link) {
-        const connected = await Promise.race([plane.link.connection(), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000).unref())]);
-        if (!connected) io.err(`opsdeck errorbus doctor: NATS not reachable in 5 s (${plane.link.getSnapshot().error ?? 'no answer'}): config and probes only`);
+        const connected = await Promise.race([
+          plane.link.connection(),
+          new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000).unref()),
+        ]);
+        if (!connected)
+          io.err(
+            `opsdeck errorbus doctor: NATS not reachable in 5 s (${plane.link.getSnapshot().error ?? 'no answer'}): config and probes only`,
+          );
       }
       if (observeMs > 0) await new Promise((r) => setTimeout(r, observeMs));
       const { diagnosis } = await runDoctor(plane, { env: io.env, probe: opts.probe, windowMs });

@@ -1,7 +1,12 @@
 // The options every fleet-reading command shares, and how they turn into a loaded fleet.
 import type { Command } from 'commander';
 import { isAbsolute, resolve } from 'node:path';
-import { discoverFleet, loadFleet, UPSTREAM_CONFIGS, type FleetLoad } from '../adapters/fleet-files.js';
+import {
+  discoverFleet,
+  loadFleet,
+  UPSTREAM_CONFIGS,
+  type FleetLoad,
+} from '../adapters/fleet-files.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { EXIT, Exit, type Io } from './io.js';
 
@@ -23,7 +28,8 @@ export function loadFleetArgs(args: FleetArgs, io: Io, { quiet = false } = {}): 
   const files: Record<string, string> = {};
   if (args.mainpc) files.mainpc = abs(args.mainpc);
   if (args.pc2) files.pc2 = abs(args.pc2);
-  if (Object.keys(files).length === 0) Object.assign(files, discoverFleet(abs(args.root ?? '.')).files);
+  if (Object.keys(files).length === 0)
+    Object.assign(files, discoverFleet(abs(args.root ?? '.')).files);
   if (Object.keys(files).length === 0) {
     io.err(
       `opsdeck: no fleet config found in ${abs(args.root ?? '.')}: expected ${Object.values(UPSTREAM_CONFIGS).join(' or ')}; pass --mainpc FILE and/or --pc2 FILE`,

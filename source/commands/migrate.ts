@@ -36,10 +36,17 @@ export function registerMigrate(config: Command, io: Io): Command {
     .description(
       'rewrite a fleet config into the canonical agent_groups schema: backup in backup/ beside the file, then an atomic write (exit 1: --dry-run found changes or the write was declined)',
     )
-    .option('--target <schema>', `schema to write (only ${MIGRATE_TARGETS.join(', ')}; accepted for unify_config_schema.py compatibility)`, 'agent_groups')
+    .option(
+      '--target <schema>',
+      `schema to write (only ${MIGRATE_TARGETS.join(', ')}; accepted for unify_config_schema.py compatibility)`,
+      'agent_groups',
+    )
     .option('--dry-run', 'print the unified diff and change nothing')
     .option('--machine <name>', 'v3 unified files: the machine whose agents to write')
-    .option('--out <file>', 'write the result to this file instead of in place (required for v3 unified files)')
+    .option(
+      '--out <file>',
+      'write the result to this file instead of in place (required for v3 unified files)',
+    )
     .option('--rollback', 'restore the newest backup of <file> from backup/ beside it')
     .option('--confirm', 'show the diff and ask before writing')
     .action(async (file: string, opts: MigrateArgs) => {
@@ -50,7 +57,11 @@ export function registerMigrate(config: Command, io: Io): Command {
           {
             machine: hostname(),
             action: opts.rollback ? 'config.rollback' : 'config.migrate',
-            args: { file: abs(file), ...(opts.out ? { out: abs(opts.out) } : {}), ...(opts.machine ? { machine: opts.machine } : {}) },
+            args: {
+              file: abs(file),
+              ...(opts.out ? { out: abs(opts.out) } : {}),
+              ...(opts.machine ? { machine: opts.machine } : {}),
+            },
             outcome,
             detail,
           },
@@ -61,7 +72,11 @@ export function registerMigrate(config: Command, io: Io): Command {
         else await runMigrate(abs(file), opts.out ? abs(opts.out) : undefined, opts, io, audit);
       } catch (error) {
         if (error instanceof FileError) {
-          if (!opts.dryRun && (error.kind === 'locked' || error.kind === 'changed' || error.kind === 'write-failed')) audit(error.kind === 'write-failed' ? 'failed' : 'refused', error.message);
+          if (
+            !opts.dryRun &&
+            (error.kind === 'locked' || error.kind === 'changed' || error.kind === 'write-failed')
+          )
+            audit(error.kind === 'write-failed' ? 'failed' : 'refused', error.message);
           io.err(`opsdeck: ${error.message}`);
           throw new Exit(EXIT.badInput);
         }
@@ -77,14 +92,24 @@ const badInput = (io: Io, message: string): never => {
   throw new Exit(EXIT.badInput);
 };
 
-async function runMigrate(file: string, out: string | undefined, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {
+async function runMigrate(
+  file: string,
+  out: string | undefined,
+  opts: MigrateArgs,
+  io: Io,
+  audit: Audit,
+): Promise<void> {
   if (!(MIGRATE_TARGETS as readonly string[]).includes(opts.target)) {
-    badInput(io, `unknown --target "${opts.target}": the only schema is ${MIGRATE_TARGETS.join(', ')}`);
+    badInput(
+      io,
+      `unknown --target "${opts.target}": the only schema is ${MIGRATE_TARGETS.join(', ')}`,
+    );
   }
   const target = out ?? file;
 
   // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real run.
-  const prepare = (): { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
+  const prepare = ():
+    { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
     const source = readSnapshot(file);
     const result = migrateText(source.text, file, {
       env: io.env,
@@ -92,9 +117,13 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
       ...overridesFor(file, source.text, io),
     });
     for (const d of result.diagnostics) io.err(formatDiagnostic(d));
-    if (!result.ok) return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
+    if (!result.ok)
+      return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
     if (result.shape === 'v3-unified' && (!out || out === file)) {
-      badInput(io, `${file} is a v3 unified config for several machines: refusing to rewrite it in place; pass --out FILE for machine ${result.machine}'s config`);
+      badInput(
+        io,
+        `${file} is a v3 unified config for several machines: refusing to rewrite it in place; pass --out FILE for machine ${result.machine}'s config`,
+      );
     }
     if (result.status === 'already-canonical') {
       io.out(`${file}: already canonical (${opts.target} schema); nothing written`);
@@ -107,7 +136,12 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
     const prepared = prepare();
     if (!prepared) return;
     const current = out ? currentText(out) : prepared.source.text;
-    io.out(unifiedDiff(current ?? '', prepared.result.text, { fromFile: current === undefined ? '/dev/null' : target, toFile: target }).trimEnd());
+    io.out(
+      unifiedDiff(current ?? '', prepared.result.text, {
+        fromFile: current === undefined ? '/dev/null' : target,
+        toFile: target,
+      }).trimEnd(),
+    );
     io.err(describe(file, target, prepared.result, 'would migrate'));
     throw new Exit(EXIT.findings);
   }
@@ -121,7 +155,12 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
     const { result, source } = prepared;
     const replaced = out ? before : source;
     if (opts.confirm) {
-      io.out(unifiedDiff(replaced?.text ?? '', result.text, { fromFile: replaced ? target : '/dev/null', toFile: target }).trimEnd());
+      io.out(
+        unifiedDiff(replaced?.text ?? '', result.text, {
+          fromFile: replaced ? target : '/dev/null',
+          toFile: target,
+        }).trimEnd(),
+      );
       const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
       if (!/^y(es)?$/i.test(answer.trim())) {
         io.out(`${target}: not confirmed; nothing written`);
@@ -134,17 +173,29 @@ async function runMigrate(file: string, out: string | undefined, opts: MigrateAr
       ...(replaced ? { backup: replaced.bytes } : {}),
     });
     io.out(describe(file, target, result, 'migrated'));
-    if (written.backup) io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${target} --rollback)`);
-    audit('ok', `migrated ${target === file ? file : `${file} -> ${target}`}${written.backup ? `; backup ${written.backup}` : ''}`);
+    if (written.backup)
+      io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${target} --rollback)`);
+    audit(
+      'ok',
+      `migrated ${target === file ? file : `${file} -> ${target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
+    );
   });
 }
 
 async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {
-  if (opts.machine || opts.out) badInput(io, '--rollback restores <file> from its own backups; it takes no --machine or --out');
+  if (opts.machine || opts.out)
+    badInput(io, '--rollback restores <file> from its own backups; it takes no --machine or --out');
   if (opts.dryRun) {
     const newest = newestBackup(file);
-    if (!newest) return badInput(io, `no backup of ${file} in ${basename(file)}'s backup/ folder; nothing to roll back to`);
-    const diff = unifiedDiff(currentText(file) ?? '', readSnapshot(newest).text, { fromFile: file, toFile: file });
+    if (!newest)
+      return badInput(
+        io,
+        `no backup of ${file} in ${basename(file)}'s backup/ folder; nothing to roll back to`,
+      );
+    const diff = unifiedDiff(currentText(file) ?? '', readSnapshot(newest).text, {
+      fromFile: file,
+      toFile: file,
+    });
     if (diff === '') {
       io.out(`${file}: already the same as ${newest}; nothing to roll back`);
       return;
@@ -161,26 +212,45 @@ async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit
     }
     io.out(`restored ${file} from ${result.restored}`);
     if (result.kept) io.out(`  the replaced content is kept in ${result.kept}`);
-    audit('ok', `restored ${file} from ${result.restored}${result.kept ? `; replaced content kept in ${result.kept}` : ''}`);
+    audit(
+      'ok',
+      `restored ${file} from ${result.restored}${result.kept ? `; replaced content kept in ${result.kept}` : ''}`,
+    );
   });
 }
 
-function describe(file: string, target: string, result: Extract<MigrateResult, { ok: true }>, verb: string): string {
+function describe(
+  file: string,
+  target: string,
+  result: Extract<MigrateResult, { ok: true }>,
+  verb: string,
+): string {
   const where = target === file ? file : `${file} -> ${target}`;
   const machine = result.shape === 'v3-unified' ? ` for machine ${result.machine}` : '';
-  return [`${verb} ${where} (${result.shape} shape -> canonical agent_groups${machine}):`, ...result.notes.map((n) => `  - ${n}`)].join('\n');
+  return [
+    `${verb} ${where} (${result.shape} shape -> canonical agent_groups${machine}):`,
+    ...result.notes.map((n) => `  - ${n}`),
+  ].join('\n');
 }
 
 /** v3 files need their machine overrides, found as the loader finds them. */
-function overridesFor(file: string, text: string, io: Io): { overrides?: Record<string, ParsedSource> } {
+function overridesFor(
+  file: string,
+  text: string,
+  io: Io,
+): { overrides?: Record<string, ParsedSource> } {
   const data = parseYaml(text, file).data;
-  const profiles = data && typeof data === 'object' ? (data as Record<string, unknown>).machine_profiles : undefined;
+  const profiles =
+    data && typeof data === 'object'
+      ? (data as Record<string, unknown>).machine_profiles
+      : undefined;
   if (!profiles || typeof profiles !== 'object') return {};
   const found = findOverrides(file, Object.keys(profiles), io.env);
   const diagnostics = Object.values(found).flatMap((o) => o.diagnostics);
   for (const d of diagnostics) io.err(formatDiagnostic(d));
   // An override that does not parse would silently change the machine: refuse instead.
-  if (hasErrors(diagnostics)) badInput(io, `an override of ${file} has errors (above); nothing was changed`);
+  if (hasErrors(diagnostics))
+    badInput(io, `an override of ${file} has errors (above); nothing was changed`);
   return { overrides: mergeDocker(found, io.env) };
 }
 

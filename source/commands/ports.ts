@@ -13,7 +13,9 @@ type CheckArgs = FleetArgs & { json?: boolean; strict?: boolean };
 type MatrixArgs = FleetArgs & { format: 'md' | 'json'; out?: string };
 
 export function registerPorts(program: Command, io: Io): Command {
-  const ports = program.command('ports').description('port conflicts across both machines, and the allocation matrix');
+  const ports = program
+    .command('ports')
+    .description('port conflicts across both machines, and the allocation matrix');
 
   addFleetOptions(
     ports
@@ -29,13 +31,20 @@ export function registerPorts(program: Command, io: Io): Command {
     const errors = findings.filter((f) => f.severity === 'error');
     const warnings = findings.length - errors.length;
     if (opts.json) {
-      const byRule = Object.fromEntries(RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]));
+      const byRule = Object.fromEntries(
+        RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]),
+      );
       io.out(
         JSON.stringify(
           {
             ok: errors.length === 0,
             machines: fleet.machines.map((m) => ({ id: m.id, host: m.host, file: m.source.file })),
-            summary: { errors: errors.length, warnings, derived: errors.filter((f) => f.derived).length, byRule },
+            summary: {
+              errors: errors.length,
+              warnings,
+              derived: errors.filter((f) => f.derived).length,
+              byRule,
+            },
             findings,
           },
           null,
@@ -55,14 +64,20 @@ export function registerPorts(program: Command, io: Io): Command {
   addFleetOptions(
     ports
       .command('matrix')
-      .description('write the port allocation matrix: every bound port per machine, owner, kind, rule, conflicts')
-      .addOption(new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'))
+      .description(
+        'write the port allocation matrix: every bound port per machine, owner, kind, rule, conflicts',
+      )
+      .addOption(
+        new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'),
+      )
       .option('--out <file>', 'write to FILE instead of standard output'),
   ).action((opts: MatrixArgs) => {
     const fleet = loadFleetArgs(opts, io, { quiet: opts.out === undefined });
     const matrix = portMatrix(checkPorts(fleet.machines, { env: io.env }));
     const text =
-      opts.format === 'json' ? `${JSON.stringify(matrix, null, 2)}\n` : renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) });
+      opts.format === 'json'
+        ? `${JSON.stringify(matrix, null, 2)}\n`
+        : renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) });
     if (!opts.out) {
       io.out(text);
       return;
@@ -86,7 +101,11 @@ function shown(file: string, cwd: string): string {
   return rel.length < file.length ? rel : file;
 }
 
-function printFindings(findings: readonly PortFinding[], machines: ReadonlyArray<{ id: string; host: string }>, io: Io): void {
+function printFindings(
+  findings: readonly PortFinding[],
+  machines: ReadonlyArray<{ id: string; host: string }>,
+  io: Io,
+): void {
   const groups = new Map<string, PortFinding[]>();
   for (const f of findings) {
     const key = f.machines.join(' + ');
@@ -100,10 +119,18 @@ function printFindings(findings: readonly PortFinding[], machines: ReadonlyArray
     const hosts = [...new Set(ids.map((id) => hostOf.get(id) ?? '?'))].join(', ');
     io.out(`${key} (${ids.length > 1 ? 'shared host ' : ''}${hosts}): ${list.length} findings`);
     for (const f of list) {
-      io.out(`  ${f.severity.padEnd(7)} ${String(f.port).padEnd(5)} ${f.rule}${f.derived ? ' (derived)' : ''}: ${f.message}`);
+      io.out(
+        `  ${f.severity.padEnd(7)} ${String(f.port).padEnd(5)} ${f.rule}${f.derived ? ' (derived)' : ''}: ${f.message}`,
+      );
       for (const o of f.owners) io.out(`            ${owner(o).padEnd(width)}  ${at(o.loc)}`);
-      if (f.reserved) io.out(`            ${`reserved for ${f.reserved.name}`.padEnd(width)}  ${f.reserved.loc ? at(f.reserved.loc) : '(fleet default)'}`);
-      if (f.range) io.out(`            ${`pc2_network.${f.range.name} ${f.range.start}-${f.range.end}`.padEnd(width)}  ${shown(f.range.file, io.cwd)}`);
+      if (f.reserved)
+        io.out(
+          `            ${`reserved for ${f.reserved.name}`.padEnd(width)}  ${f.reserved.loc ? at(f.reserved.loc) : '(fleet default)'}`,
+        );
+      if (f.range)
+        io.out(
+          `            ${`pc2_network.${f.range.name} ${f.range.start}-${f.range.end}`.padEnd(width)}  ${shown(f.range.file, io.cwd)}`,
+        );
     }
   }
 }

@@ -11,43 +11,81 @@ import { EXIT, Exit, type Io } from './io.js';
 export const PROBE_SCHEMA = 'opsdeck.security.probe/1';
 
 export function registerSecurity(program: Command, io: Io): void {
-  const security = program.command('security').description('security checks against the live fleet');
+  const security = program
+    .command('security')
+    .description('security checks against the live fleet');
   security
     .command('probe')
-    .description('send an unauthenticated control request to each machine (opsdeck.<machine>.control) and report enforced / NOT enforced')
+    .description(
+      'send an unauthenticated control request to each machine (opsdeck.<machine>.control) and report enforced / NOT enforced',
+    )
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--machines <list>', 'machines to probe', 'mainpc,pc2')
-    .option('--secrets <dir>', 'secrets folder (TLS files and the opsdeck user, for tls:// servers)', 'secrets')
+    .option(
+      '--secrets <dir>',
+      'secrets folder (TLS files and the opsdeck user, for tls:// servers)',
+      'secrets',
+    )
     .option('--timeout <ms>', 'reply timeout per request', '2000')
     .option('--json', `machine-readable (schema ${PROBE_SCHEMA})`)
-    .action(async (args: { nats?: string; machines: string; secrets: string; timeout: string; json?: boolean }) => {
-      const servers = natsServers(args.nats, io.env);
-      const machines = args.machines.split(',').map((m) => m.trim()).filter(Boolean);
-      const timeoutMs = Number(args.timeout);
-      if (!servers || machines.length === 0 || machines.some((m) => !/^[A-Za-z0-9_-]{1,64}$/.test(m)) || !Number.isInteger(timeoutMs) || timeoutMs < 100) {
-        io.err('opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), --machines a,b and --timeout ms >= 100');
-        throw new Exit(EXIT.badInput);
-      }
-      const secretsDir = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
-      let nc;
-      try {
-        nc = await connectControl({ servers, secretsDir, env: io.env });
-      } catch (error) {
-        io.err(`opsdeck security probe: ${(error as Error).message}`);
-        throw new Exit(EXIT.findings);
-      }
-      try {
-        const results = await probeEnforcement(nc, machines, timeoutMs);
-        if (args.json) io.out(JSON.stringify({ schema: PROBE_SCHEMA, server: splitServers(servers).map(redact).join(','), results }, null, 2));
-        else {
-          for (const r of results) {
-            io.out(`${r.machine}: ${r.verdict} (${r.subject})`);
-            for (const e of r.evidence) io.out(`  ${e}`);
-          }
+    .action(
+      async (args: {
+        nats?: string;
+        machines: string;
+        secrets: string;
+        timeout: string;
+        json?: boolean;
+      }) => {
+        const servers = natsServers(args.nats, io.env);
+        const machines = args.machines
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean);
+        const timeoutMs = Number(args.timeout);
+        if (
+          !servers ||
+          machines.length === 0 ||
+          machines.some((m) => !/^[A-Za-z0-9_-]{1,64}$/.test(m)) ||
+          !Number.isInteger(timeoutMs) ||
+          timeoutMs < 100
+        ) {
+          io.err(
+            'opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), --machines a,b and --timeout ms >= 100',
+          );
+          throw new Exit(EXIT.badInput);
         }
-        if (results.some((r) => r.verdict !== 'enforced')) throw new Exit(EXIT.findings);
-      } finally {
-        await nc.close().catch(() => undefined);
-      }
-    });
+        const secretsDir = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
+        let nc;
+        try {
+          nc = await connectControl({ servers, secretsDir, env: io.env });
+        } catch (error) {
+          io.err(`opsdeck security probe: ${(error as Error).message}`);
+          throw new Exit(EXIT.findings);
+        }
+        try {
+          const results = await probeEnforcement(nc, machines, timeoutMs);
+          if (args.json)
+            io.out(
+              JSON.stringify(
+                {
+                  schema: PROBE_SCHEMA,
+                  server: splitServers(servers).map(redact).join(','),
+                  results,
+                },
+                null,
+                2,
+              ),
+            );
+          else {
+            for (const r of results) {
+              io.out(`${r.machine}: ${r.verdict} (${r.subject})`);
+              for (const e of r.evidence) io.out(`  ${e}`);
+            }
+          }
+          if (results.some((r) => r.verdict !== 'enforced')) throw new Exit(EXIT.findings);
+        } finally {
+          await nc.close().catch(() => undefined);
+        }
+      },
+    );
 }

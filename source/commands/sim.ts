@@ -17,14 +17,31 @@ import { EXIT, Exit, type Io } from './io.js';
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The default fleet: the real configs beside the repo when present, else the shipped examples. */
-export function defaultFleetFiles(root = REPO_ROOT): { files: Record<string, string>; overrides: string; label: string } {
+export function defaultFleetFiles(root = REPO_ROOT): {
+  files: Record<string, string>;
+  overrides: string;
+  label: string;
+} {
   const real = resolve(root, '../shared/fixtures/real');
   const overrides = join(root, 'examples/sim-overrides.yaml');
-  if (existsSync(join(real, 'mainpc.startup_config.yaml')) && existsSync(join(real, 'pc2.startup_config.yaml'))) {
-    return { files: { mainpc: join(real, 'mainpc.startup_config.yaml'), pc2: join(real, 'pc2.startup_config.yaml') }, overrides, label: `real configs in ${real}` };
+  if (
+    existsSync(join(real, 'mainpc.startup_config.yaml')) &&
+    existsSync(join(real, 'pc2.startup_config.yaml'))
+  ) {
+    return {
+      files: {
+        mainpc: join(real, 'mainpc.startup_config.yaml'),
+        pc2: join(real, 'pc2.startup_config.yaml'),
+      },
+      overrides,
+      label: `real configs in ${real}`,
+    };
   }
   return {
-    files: { mainpc: join(root, 'examples/mainpc.agent_groups.yaml'), pc2: join(root, 'examples/pc2.pc2_services.yaml') },
+    files: {
+      mainpc: join(root, 'examples/mainpc.agent_groups.yaml'),
+      pc2: join(root, 'examples/pc2.pc2_services.yaml'),
+    },
     overrides,
     label: `example configs in ${join(root, 'examples')}`,
   };
@@ -54,16 +71,23 @@ function bad(io: Io, message: string): never {
   throw new Exit(EXIT.badInput);
 }
 
-function number(io: Io, flag: string, text: string | undefined, { integer = false, min = 0 } = {}): number | undefined {
+function number(
+  io: Io,
+  flag: string,
+  text: string | undefined,
+  { integer = false, min = 0 } = {},
+): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} >= ${min}`);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n)))
+    bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} >= ${min}`);
   return n;
 }
 
 function pair(io: Io, flag: string, text: string): [string, string] {
   const eq = text.lastIndexOf('=');
-  if (eq <= 0 || eq === text.length - 1) bad(io, `${flag} ${text}: expected AGENT=VALUE (AGENT may be machine/Name)`);
+  if (eq <= 0 || eq === text.length - 1)
+    bad(io, `${flag} ${text}: expected AGENT=VALUE (AGENT may be machine/Name)`);
   return [text.slice(0, eq), text.slice(eq + 1)];
 }
 
@@ -84,7 +108,9 @@ export function faultFlags(args: SimArgs, io: Io): ControlRequest[] {
       const [agent, kind] = pair(io, '--malformed', t);
       return { fault: 'malformed', agent, kind };
     }),
-    ...(args.vramSpike !== undefined ? [{ fault: 'vram-spike', mb: number(io, '--vram-spike', args.vramSpike) }] : []),
+    ...(args.vramSpike !== undefined
+      ? [{ fault: 'vram-spike', mb: number(io, '--vram-spike', args.vramSpike) }]
+      : []),
     ...args.busOff.map((bus) => ({ fault: 'bus-off', bus })),
   ];
   return raw.map((r) => {
@@ -106,31 +132,64 @@ function parseHosts(io: Io, text: string | undefined): Record<string, string> | 
 }
 
 export function registerSim(program: Command, io: Io): Command {
-  return addAuthOptions(addFleetOptions(
-    program
-      .command('sim')
-      .description(
-        'run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols ' +
-          '(default fleet: ../shared/fixtures/real beside the repo if present, else examples/; faults later over ' +
-          'the control socket or NATS opsdeck.sim.control)',
-      )
-      .option('--overrides <file>', 'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)')
-      .option('--no-overrides', 'use no overrides file')
-      .option('--nats <url>', 'NATS server to use (default: start a private nats-server if one is installed)')
-      .option('--no-nats', 'run the ZMQ side only')
-      .option('--control-port <n>', 'ZMQ REP control socket on 127.0.0.1 (0: a free port)', '7999')
-      .option('--hosts <list>', 'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2')
-      .option('--error-rate <n>', 'background errors per second per machine (default 0.5)')
-      .option('--seed <n>', 'seed for every random choice (default 1)')
-      .option('--duration <s>', 'stop after this many seconds (default: run until Ctrl+C / SIGTERM)')
-      .option('--kill <agent>', 'start with this agent down (repeatable; agent or machine/agent)', collect, [])
-      .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
-      .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
-      .option('--flood <agent=rate>', 'the agent publishes rate errors/s (repeatable)', collect, [])
-      .option('--malformed <agent=kind>', 'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)', collect, [])
-      .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
-      .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
-  )).action(async (args: SimArgs) => {
+  return addAuthOptions(
+    addFleetOptions(
+      program
+        .command('sim')
+        .description(
+          'run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols ' +
+            '(default fleet: ../shared/fixtures/real beside the repo if present, else examples/; faults later over ' +
+            'the control socket or NATS opsdeck.sim.control)',
+        )
+        .option(
+          '--overrides <file>',
+          'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)',
+        )
+        .option('--no-overrides', 'use no overrides file')
+        .option(
+          '--nats <url>',
+          'NATS server to use (default: start a private nats-server if one is installed)',
+        )
+        .option('--no-nats', 'run the ZMQ side only')
+        .option(
+          '--control-port <n>',
+          'ZMQ REP control socket on 127.0.0.1 (0: a free port)',
+          '7999',
+        )
+        .option(
+          '--hosts <list>',
+          'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2',
+        )
+        .option('--error-rate <n>', 'background errors per second per machine (default 0.5)')
+        .option('--seed <n>', 'seed for every random choice (default 1)')
+        .option(
+          '--duration <s>',
+          'stop after this many seconds (default: run until Ctrl+C / SIGTERM)',
+        )
+        .option(
+          '--kill <agent>',
+          'start with this agent down (repeatable; agent or machine/agent)',
+          collect,
+          [],
+        )
+        .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
+        .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
+        .option(
+          '--flood <agent=rate>',
+          'the agent publishes rate errors/s (repeatable)',
+          collect,
+          [],
+        )
+        .option(
+          '--malformed <agent=kind>',
+          'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)',
+          collect,
+          [],
+        )
+        .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
+        .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
+    ),
+  ).action(async (args: SimArgs) => {
     const faults = faultFlags(args, io);
     const auth = loadAuth(args, io, 'opsdeck sim');
     const controlPort = number(io, '--control-port', args.controlPort, { integer: true })!;
@@ -153,7 +212,16 @@ export function registerSim(program: Command, io: Io): Command {
     }
 
     let overrides: SimOverrides | undefined;
-    const overridesFile = args.overrides === false ? undefined : args.overrides ? (isAbsolute(args.overrides) ? args.overrides : resolve(io.cwd, args.overrides)) : named ? undefined : fallback.overrides;
+    const overridesFile =
+      args.overrides === false
+        ? undefined
+        : args.overrides
+          ? isAbsolute(args.overrides)
+            ? args.overrides
+            : resolve(io.cwd, args.overrides)
+          : named
+            ? undefined
+            : fallback.overrides;
     if (overridesFile) {
       const read = readOverrides(overridesFile);
       if (!read.ok) {
@@ -166,11 +234,24 @@ export function registerSim(program: Command, io: Io): Command {
     let nats: NatsMode;
     if (args.nats === false) nats = { mode: 'off', why: '--no-nats' };
     else if (typeof args.nats === 'string') {
-      if (!/^(nats|tls):\/\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$|^(nats|tls):\/\/localhost(:\d+)?$/.test(args.nats)) bad(io, `--nats ${args.nats}: expected nats://127.x.y.z:PORT (the simulator stays on loopback)`);
+      if (
+        !/^(nats|tls):\/\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$|^(nats|tls):\/\/localhost(:\d+)?$/.test(
+          args.nats,
+        )
+      )
+        bad(
+          io,
+          `--nats ${args.nats}: expected nats://127.x.y.z:PORT (the simulator stays on loopback)`,
+        );
       nats = { mode: 'url', url: args.nats };
     } else {
       const bin = findNatsServer(io.env);
-      nats = bin ? { mode: 'own', bin, preferPort: 4222 } : { mode: 'off', why: `nats-server not found; the NATS side is off (${NATS_INSTALL_HINT})` };
+      nats = bin
+        ? { mode: 'own', bin, preferPort: 4222 }
+        : {
+            mode: 'off',
+            why: `nats-server not found; the NATS side is off (${NATS_INSTALL_HINT})`,
+          };
     }
 
     const hosts = parseHosts(io, args.hosts);
@@ -198,7 +279,10 @@ export function registerSim(program: Command, io: Io): Command {
       const reply = await sim.control(f, true);
       if (!reply.ok) {
         await sim.stop();
-        bad(io, `${f.fault}${f.agent ? ` ${f.agent}` : ''}: ${reply.error}; stopped, every port released`);
+        bad(
+          io,
+          `${f.fault}${f.agent ? ` ${f.agent}` : ''}: ${reply.error}; stopped, every port released`,
+        );
       }
       io.out(`fault: ${f.fault}${f.agent ? ` ${f.agent}` : ''} applied`);
     }
@@ -212,7 +296,10 @@ export function registerSim(program: Command, io: Io): Command {
     const reason = await new Promise<string>((resolveStop) => {
       const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
       for (const signal of signals) process.on(signal, onSignal);
-      const timer = duration !== undefined ? setTimeout(() => resolveStop(`--duration ${duration}`), duration * 1000) : undefined;
+      const timer =
+        duration !== undefined
+          ? setTimeout(() => resolveStop(`--duration ${duration}`), duration * 1000)
+          : undefined;
       unhook = () => {
         for (const signal of signals) process.off(signal, onSignal);
         if (timer) clearTimeout(timer);
@@ -220,6 +307,8 @@ export function registerSim(program: Command, io: Io): Command {
     });
     await sim.stop();
     unhook();
-    io.out(`stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`);
+    io.out(
+      `stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`,
+    );
   });
 }

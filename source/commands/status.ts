@@ -3,7 +3,12 @@
 import type { Command } from 'commander';
 import type { Machine } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
-import { startDataPlane, errorBusEndpoint, natsServers, type DataPlane } from '../stores/data-plane.js';
+import {
+  startDataPlane,
+  errorBusEndpoint,
+  natsServers,
+  type DataPlane,
+} from '../stores/data-plane.js';
 import { isStale } from '../stores/resource-store.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
@@ -32,7 +37,12 @@ const row = (r: ErrorRow) => ({
   ...(r.flood ? { flood: { rule: r.flood.rule, action: r.flood.action } } : {}),
 });
 
-export function statusDocument(plane: DataPlane, machines: readonly Machine[], intervalMs: number, now = Date.now()) {
+export function statusDocument(
+  plane: DataPlane,
+  machines: readonly Machine[],
+  intervalMs: number,
+  now = Date.now(),
+) {
   const health = plane.health.flush();
   const errors = plane.errors.flush();
   const res = plane.resources.getSnapshot();
@@ -40,7 +50,15 @@ export function statusDocument(plane: DataPlane, machines: readonly Machine[], i
   return {
     schema: STATUS_SCHEMA,
     generatedAt: new Date(now).toISOString(),
-    nats: link ? { state: link.state, server: link.server ?? null, rttMs: link.rttMs ?? null, error: link.error ?? null, streams: plane.natsFeed()?.streams ?? [] } : null,
+    nats: link
+      ? {
+          state: link.state,
+          server: link.server ?? null,
+          rttMs: link.rttMs ?? null,
+          error: link.error ?? null,
+          streams: plane.natsFeed()?.streams ?? [],
+        }
+      : null,
     machines: machines.map((m) => {
       const r = res.machines[m.id];
       return {
@@ -49,9 +67,18 @@ export function statusDocument(plane: DataPlane, machines: readonly Machine[], i
         shape: m.source.shape,
         file: m.source.file,
         errorBus: errorBusEndpoint(m),
-        zmq: errors.zmqLinks[m.id] ? { connected: errors.zmqLinks[m.id]!.connected, since: new Date(errors.zmqLinks[m.id]!.since).toISOString() } : null,
-        lastZmqFrameAt: errors.lastFrameAt[`zmq:${m.id}`] ? new Date(errors.lastFrameAt[`zmq:${m.id}`]!).toISOString() : null,
-        resources: r ? { ...r.sample, ageMs: now - r.receivedAt, stale: isStale(r, now, intervalMs) } : null,
+        zmq: errors.zmqLinks[m.id]
+          ? {
+              connected: errors.zmqLinks[m.id]!.connected,
+              since: new Date(errors.zmqLinks[m.id]!.since).toISOString(),
+            }
+          : null,
+        lastZmqFrameAt: errors.lastFrameAt[`zmq:${m.id}`]
+          ? new Date(errors.lastFrameAt[`zmq:${m.id}`]!).toISOString()
+          : null,
+        resources: r
+          ? { ...r.sample, ageMs: now - r.receivedAt, stale: isStale(r, now, intervalMs) }
+          : null,
         agents: m.agents.map((a) => {
           const h = health.agents.get(`${m.id}/${a.name}`);
           return {
@@ -73,7 +100,12 @@ export function statusDocument(plane: DataPlane, machines: readonly Machine[], i
     errors: {
       counters: errors.counters,
       recent: errors.rows.slice(0, 50).map(row),
-      malformed: errors.malformed.map((s) => ({ bus: s.bus, machine: s.machine, reason: s.reason, sample: s.sample })),
+      malformed: errors.malformed.map((s) => ({
+        bus: s.bus,
+        machine: s.machine,
+        reason: s.reason,
+        sample: s.sample,
+      })),
     },
     publishers: errors.publishers,
   };
@@ -89,13 +121,22 @@ export function registerStatus(program: Command, io: Io): void {
   addFleetOptions(
     program
       .command('status')
-      .description('probe every agent once, listen to both error buses briefly, and print one snapshot (schema opsdeck.status/1)')
+      .description(
+        'probe every agent once, listen to both error buses briefly, and print one snapshot (schema opsdeck.status/1)',
+      )
       .option('--json', 'print JSON (the only format for now)', true)
       .option('--watch', 'keep going: one JSON line per interval until interrupted')
-      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)')
+      .option(
+        '--nats <servers>',
+        'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)',
+      )
       .option('--interval <duration>', 'probe / print interval', '2s')
       .option('--timeout <duration>', 'health probe timeout', '1000ms')
-      .option('--collect <duration>', 'how long to listen to the buses before the snapshot', '1500ms'),
+      .option(
+        '--collect <duration>',
+        'how long to listen to the buses before the snapshot',
+        '1500ms',
+      ),
   ).action(async (opts: StatusArgs) => {
     let intervalMs: number, timeoutMs: number, collectMs: number;
     try {
@@ -108,7 +149,12 @@ export function registerStatus(program: Command, io: Io): void {
     }
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
-    const plane = startDataPlane({ machines: fleet.machines, ...(nats ? { nats } : {}), health: { intervalMs, timeoutMs }, live: opts.watch === true });
+    const plane = startDataPlane({
+      machines: fleet.machines,
+      ...(nats ? { nats } : {}),
+      health: { intervalMs, timeoutMs },
+      live: opts.watch === true,
+    });
     try {
       if (!opts.watch) {
         await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, collectMs))]);
@@ -116,7 +162,10 @@ export function registerStatus(program: Command, io: Io): void {
         return;
       }
       await new Promise<void>((resolve) => {
-        const timer = setInterval(() => io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs))), intervalMs);
+        const timer = setInterval(
+          () => io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs))),
+          intervalMs,
+        );
         const end = () => {
           clearInterval(timer);
           resolve();

@@ -9,7 +9,11 @@ import { redact, splitServers } from '../adapters/nats-link.js';
 import { autoOffAction, startAutoThrottle } from '../actions/auto-throttle.js';
 import { runAction } from '../actions/run-cli.js';
 import { throttleAction } from '../actions/throttle.js';
-import { checkAutoPolicy, DEFAULT_AUTO_POLICY, type AutoPolicy } from '../core/resources/auto-throttle.js';
+import {
+  checkAutoPolicy,
+  DEFAULT_AUTO_POLICY,
+  type AutoPolicy,
+} from '../core/resources/auto-throttle.js';
 import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/resources/throttle.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { natsServers } from '../stores/data-plane.js';
@@ -37,9 +41,23 @@ function bad(io: Io, message: string): never {
   throw new Exit(EXIT.badInput);
 }
 
-const num = (io: Io, flag: string, text: string, min: number, max: number, integer = false): number => {
+const num = (
+  io: Io,
+  flag: string,
+  text: string,
+  min: number,
+  max: number,
+  integer = false,
+): number => {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} ${min}-${max}`);
+  if (
+    text.trim() === '' ||
+    !Number.isFinite(n) ||
+    n < min ||
+    n > max ||
+    (integer && !Number.isInteger(n))
+  )
+    bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} ${min}-${max}`);
   return n;
 };
 
@@ -49,11 +67,16 @@ const num = (io: Io, flag: string, text: string, min: number, max: number, integ
  * runs open (the demo): said so at start. With a key but no JWKS, remote stops are refused.
  */
 function runnerAuth(args: ThrottleArgs, io: Io, secrets: string, hasToken: boolean): ControlAuth {
-  const jwks = args.jwks ?? (existsSync(join(secrets, 'jwt/jwks.json')) ? join(secrets, 'jwt/jwks.json') : undefined);
+  const jwks =
+    args.jwks ??
+    (existsSync(join(secrets, 'jwt/jwks.json')) ? join(secrets, 'jwt/jwks.json') : undefined);
   const loaded = loadAuth({ ...args, ...(jwks ? { jwks } : {}) }, io, 'opsdeck throttle');
   if (loaded) return { mode: 'verify', verify: loaded.verify };
   if (!hasToken) return { mode: 'open' };
-  return { mode: 'refuse', reason: `no JWKS to check tokens with (${join(secrets, 'jwt/jwks.json')} missing; pass --jwks): stop it with Ctrl+C` };
+  return {
+    mode: 'refuse',
+    reason: `no JWKS to check tokens with (${join(secrets, 'jwt/jwks.json')} missing; pass --jwks): stop it with Ctrl+C`,
+  };
 }
 
 const level = (io: Io, flag: string, text: string): ThrottleLevel => {
@@ -64,26 +87,57 @@ const level = (io: Io, flag: string, text: string): ThrottleLevel => {
 
 export function registerThrottle(program: Command, io: Io): void {
   addAuthOptions(program.command('throttle'))
-    .description('set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM')
+    .description(
+      'set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM',
+    )
     .argument('<machine>', 'the machine to throttle (pc2)')
     .option('--level <n>', 'set this level now (0 normal, 1 soft, 2 hard, 3 shed)')
-    .option('--auto <on|off>', 'on: run the auto policy in the foreground (Ctrl+C ends it); off: stop a running one')
+    .option(
+      '--auto <on|off>',
+      'on: run the auto policy in the foreground (Ctrl+C ends it); off: stop a running one',
+    )
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
-    .option('--secrets <dir>', 'secrets folder from opsdeck certs: signing key or machine token, TLS files', 'secrets')
+    .option(
+      '--secrets <dir>',
+      'secrets folder from opsdeck certs: signing key or machine token, TLS files',
+      'secrets',
+    )
     .option('--yes', 'do not ask (for scripts)')
     .option('--dry-run', 'show the preview (exact messages); send nothing')
     .option('--timeout <ms>', 'reply timeout per request', '3000')
-    .option('--raise-above <pct>', 'auto: raise a level when VRAM stays above this', String(DEFAULT_AUTO_POLICY.raiseAbovePct))
-    .option('--lower-below <pct>', 'auto: lower a level when VRAM stays below this', String(DEFAULT_AUTO_POLICY.lowerBelowPct))
-    .option('--samples <n>', 'auto: consecutive samples beyond a line before a step', String(DEFAULT_AUTO_POLICY.samples))
+    .option(
+      '--raise-above <pct>',
+      'auto: raise a level when VRAM stays above this',
+      String(DEFAULT_AUTO_POLICY.raiseAbovePct),
+    )
+    .option(
+      '--lower-below <pct>',
+      'auto: lower a level when VRAM stays below this',
+      String(DEFAULT_AUTO_POLICY.lowerBelowPct),
+    )
+    .option(
+      '--samples <n>',
+      'auto: consecutive samples beyond a line before a step',
+      String(DEFAULT_AUTO_POLICY.samples),
+    )
     .option('--min-level <n>', 'auto: lowest level it sets', String(DEFAULT_AUTO_POLICY.minLevel))
     .option('--max-level <n>', 'auto: highest level it sets', String(DEFAULT_AUTO_POLICY.maxLevel))
     .option('--duration <s>', 'auto on: stop after this many seconds')
-    .addHelpText('after', ['', 'Levels (each sends set_thresholds, then set_throttle {level}):', ...throttleTable()].join('\n'))
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Levels (each sends set_thresholds, then set_throttle {level}):',
+        ...throttleTable(),
+      ].join('\n'),
+    )
     .action(async (machine: string, args: ThrottleArgs) => {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(machine)) bad(io, `machine "${machine}": expected a short name such as pc2`);
-      if ((args.level === undefined) === (args.auto === undefined)) bad(io, 'give exactly one of --level N or --auto on|off');
-      if (args.auto !== undefined && args.auto !== 'on' && args.auto !== 'off') bad(io, `--auto ${args.auto}: expected on or off`);
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(machine))
+        bad(io, `machine "${machine}": expected a short name such as pc2`);
+      if ((args.level === undefined) === (args.auto === undefined))
+        bad(io, 'give exactly one of --level N or --auto on|off');
+      if (args.auto !== undefined && args.auto !== 'on' && args.auto !== 'off')
+        bad(io, `--auto ${args.auto}: expected on or off`);
       const servers = natsServers(args.nats, io.env);
       if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
       const timeoutMs = num(io, '--timeout', args.timeout, 100, 60_000, true);
@@ -103,7 +157,10 @@ export function registerThrottle(program: Command, io: Io): void {
         const problem = checkAutoPolicy(policy);
         if (problem) bad(io, problem);
       }
-      const duration = args.duration !== undefined ? num(io, '--duration', args.duration, 0.1, 7 * 86400) : undefined;
+      const duration =
+        args.duration !== undefined
+          ? num(io, '--duration', args.duration, 0.1, 7 * 86400)
+          : undefined;
       const wanted = args.level !== undefined ? level(io, '--level', args.level) : undefined;
 
       let nc;
@@ -115,19 +172,31 @@ export function registerThrottle(program: Command, io: Io): void {
       }
       try {
         if (wanted !== undefined) {
-          await runAction(throttleAction({ nc, server, machine, level: wanted, token, env: io.env, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
+          await runAction(
+            throttleAction({ nc, server, machine, level: wanted, token, env: io.env, timeoutMs }),
+            io,
+            { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit },
+          );
           return;
         }
         if (args.auto === 'off') {
-          await runAction(autoOffAction({ nc, server, machine, token, env: io.env, timeoutMs }), io, { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit });
+          await runAction(
+            autoOffAction({ nc, server, machine, token, env: io.env, timeoutMs }),
+            io,
+            { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit },
+          );
           return;
         }
         if (args.dryRun) {
-          io.out(`auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(policy)}; (dry run: nothing was started)`);
+          io.out(
+            `auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(policy)}; (dry run: nothing was started)`,
+          );
           return;
         }
         const auth = runnerAuth(args, io, secrets, token.kind !== 'none');
-        io.out(`auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`);
+        io.out(
+          `auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`,
+        );
         io.out(`auto-throttle ${machine}: remote "off" requests: ${authLabel(auth)}`);
         const runner = startAutoThrottle({
           auth,
@@ -153,12 +222,17 @@ export function registerThrottle(program: Command, io: Io): void {
         const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
         process.once('SIGINT', onSignal);
         process.once('SIGTERM', onSignal);
-        const timer = duration !== undefined ? setTimeout(() => runner.stop(`--duration ${duration}`), duration * 1000) : undefined;
+        const timer =
+          duration !== undefined
+            ? setTimeout(() => runner.stop(`--duration ${duration}`), duration * 1000)
+            : undefined;
         const why = await runner.done;
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (timer) clearTimeout(timer);
-        io.out(`auto-throttle ${machine} stopped (${why}); level in force: ${runner.state()?.level ?? 'unknown'}`);
+        io.out(
+          `auto-throttle ${machine} stopped (${why}); level in force: ${runner.state()?.level ?? 'unknown'}`,
+        );
       } finally {
         await nc.close().catch(() => undefined);
       }

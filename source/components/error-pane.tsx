@@ -21,20 +21,65 @@ export interface ErrorPaneProps {
 }
 
 // zmq->nats: carried into NATS by `opsdeck agent --bridge` (no native NATS copy).
-const BUS: Record<string, string> = { zmq: 'zmq', nats: 'nats', both: 'both', 'zmq->nats': 'zmq->nats' };
-const SEVERITY_SHORT: Record<Severity, string> = { critical: 'CRIT', error: 'ERR', warning: 'WARN', info: 'INFO', debug: 'DBG' };
+const BUS: Record<string, string> = {
+  zmq: 'zmq',
+  nats: 'nats',
+  both: 'both',
+  'zmq->nats': 'zmq->nats',
+};
+const SEVERITY_SHORT: Record<Severity, string> = {
+  critical: 'CRIT',
+  error: 'ERR',
+  warning: 'WARN',
+  info: 'INFO',
+  debug: 'DBG',
+};
 
 function columnsFor(width: number, now: number): Column<ErrorRow>[] {
   const fixed: Column<ErrorRow>[] = [
-    { title: 'AGE', width: 4, align: 'right', cell: (r) => ({ text: ago(r.lastAt, now), tone: 'muted' }) },
+    {
+      title: 'AGE',
+      width: 4,
+      align: 'right',
+      cell: (r) => ({ text: ago(r.lastAt, now), tone: 'muted' }),
+    },
     { title: 'MACH', width: 6, cell: (r) => ({ text: r.event.machine }) },
-    { title: 'AGENT', width: Math.min(24, Math.max(12, Math.floor(width / 6))), cell: (r) => ({ text: r.event.agent }) },
-    { title: 'SEV', width: 4, cell: (r) => ({ text: SEVERITY_SHORT[r.event.severity], tone: SEVERITY_TONE[r.event.severity] }) },
-    { title: 'BUS', width: 9, cell: (r) => ({ text: BUS[r.bus] ?? r.bus, tone: r.bus === 'both' ? 'ok' : undefined }) },
-    { title: 'COUNT', width: 6, align: 'right', cell: (r) => ({ text: r.count > 1 ? `x${r.count}` : '', tone: r.flood ? (r.flood.action === 'escalate' ? 'bad' : 'warn') : undefined }) },
+    {
+      title: 'AGENT',
+      width: Math.min(24, Math.max(12, Math.floor(width / 6))),
+      cell: (r) => ({ text: r.event.agent }),
+    },
+    {
+      title: 'SEV',
+      width: 4,
+      cell: (r) => ({
+        text: SEVERITY_SHORT[r.event.severity],
+        tone: SEVERITY_TONE[r.event.severity],
+      }),
+    },
+    {
+      title: 'BUS',
+      width: 9,
+      cell: (r) => ({ text: BUS[r.bus] ?? r.bus, tone: r.bus === 'both' ? 'ok' : undefined }),
+    },
+    {
+      title: 'COUNT',
+      width: 6,
+      align: 'right',
+      cell: (r) => ({
+        text: r.count > 1 ? `x${r.count}` : '',
+        tone: r.flood ? (r.flood.action === 'escalate' ? 'bad' : 'warn') : undefined,
+      }),
+    },
   ];
   const used = fixed.reduce((n, c) => n + c.width + 1, 2);
-  fixed.push({ title: 'MESSAGE', width: Math.max(10, width - used - 1), cell: (r) => ({ text: r.flood ? `${r.event.message} (flood: ${r.flood.rule})` : r.event.message }) });
+  fixed.push({
+    title: 'MESSAGE',
+    width: Math.max(10, width - used - 1),
+    cell: (r) => ({
+      text: r.flood ? `${r.event.message} (flood: ${r.flood.rule})` : r.event.message,
+    }),
+  });
   return fixed;
 }
 
@@ -43,16 +88,31 @@ function ErrorPaneView(p: ErrorPaneProps) {
   const c = p.counters;
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
   return (
-    <Box flexDirection="column" width={p.width} borderStyle="round" borderColor={p.focused ? theme.focus : theme.muted}>
+    <Box
+      flexDirection="column"
+      width={p.width}
+      borderStyle="round"
+      borderColor={p.focused ? theme.focus : theme.muted}
+    >
       <Text wrap="truncate">
-        <Text bold color={theme.title}>{p.title ?? 'ERRORS'}</Text>
+        <Text bold color={theme.title}>
+          {p.title ?? 'ERRORS'}
+        </Text>
         {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         <Text color={theme.muted}>
           {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''}${c.dedupEvicted ? ` · dedup full ${c.dedupEvicted}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
         </Text>
       </Text>
-      <Table rows={p.rows} columns={columns} rowKey={(r) => String(r.id)} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 3)} empty={p.filter ? 'no error matches the filter' : 'no errors yet'} />
+      <Table
+        rows={p.rows}
+        columns={columns}
+        rowKey={(r) => String(r.id)}
+        cursor={p.cursor}
+        focused={p.focused}
+        height={Math.max(2, p.height - 3)}
+        empty={p.filter ? 'no error matches the filter' : 'no errors yet'}
+      />
     </Box>
   );
 }

@@ -16,7 +16,9 @@ interface Caches {
 }
 
 type Transformer = (line: string, index: number) => string;
-type Operation = { type: 'write'; x: number; y: number; text: string; transformers: Transformer[] } | { type: 'clip' | 'unclip' };
+type Operation =
+  | { type: 'write'; x: number; y: number; text: string; transformers: Transformer[] }
+  | { type: 'clip' | 'unclip' };
 
 interface OutputLike {
   width: number;
@@ -38,9 +40,13 @@ let shared: Promise<boolean> | undefined;
 // Ink imports, so the bundle patches its own copy of Ink, not a second one from node_modules.
 async function inkOutput(): Promise<{ default?: OutputClass }> {
   try {
-    return (await import('../../node_modules/ink/build/output.js')) as unknown as { default?: OutputClass };
+    return (await import('../../node_modules/ink/build/output.js')) as unknown as {
+      default?: OutputClass;
+    };
   } catch {
-    return (await import(new URL('./output.js', import.meta.resolve('ink')).href)) as { default?: OutputClass };
+    return (await import(new URL('./output.js', import.meta.resolve('ink')).href)) as {
+      default?: OutputClass;
+    };
   }
 }
 
@@ -52,11 +58,21 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
       if (typeof Output !== 'function' || typeof Output.prototype.get !== 'function') return false;
       const probe = new Output({ width: 0, height: 0 });
       const caches = probe.caches;
-      if (!(caches?.styledChars instanceof Map) || !(caches.widths instanceof Map) || !(caches.blockWidths instanceof Map) || !Array.isArray(probe.operations)) return false;
+      if (
+        !(caches?.styledChars instanceof Map) ||
+        !(caches.widths instanceof Map) ||
+        !(caches.blockWidths instanceof Map) ||
+        !Array.isArray(probe.operations)
+      )
+        return false;
       const compose = Output.prototype.get;
       const rows = new Map<string, string>();
       Output.prototype.get = function (this: OutputLike) {
-        if (caches.styledChars.size > limit || caches.widths.size > limit * 4 || rows.size > limit) {
+        if (
+          caches.styledChars.size > limit ||
+          caches.widths.size > limit * 4 ||
+          rows.size > limit
+        ) {
           caches.styledChars.clear();
           caches.widths.clear();
           caches.blockWidths.clear();
@@ -78,8 +94,17 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
  * loop (including its handling of lines below the last row), so each row's string is what
  * Ink would build.
  */
-function composeByRow(out: OutputLike, Output: OutputClass, compose: OutputClass['prototype']['get'], caches: Caches, rows: Map<string, string>): { output: string; height: number } {
-  const writes: Array<Array<{ x: number; line: string }>> = Array.from({ length: out.height }, () => []);
+function composeByRow(
+  out: OutputLike,
+  Output: OutputClass,
+  compose: OutputClass['prototype']['get'],
+  caches: Caches,
+  rows: Map<string, string>,
+): { output: string; height: number } {
+  const writes: Array<Array<{ x: number; line: string }>> = Array.from(
+    { length: out.height },
+    () => [],
+  );
   for (const op of out.operations) {
     if (op.type !== 'write') continue;
     let offsetY = 0;

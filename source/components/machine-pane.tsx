@@ -32,18 +32,78 @@ export interface MachinePaneProps {
 
 function columnsFor(width: number, now: number): Column<AgentRow>[] {
   const cols: Column<AgentRow>[] = [
-    { title: 'STATE', width: 6, cell: (r) => ({ text: `${STATE_LOOK[r.state].symbol} ${STATE_LOOK[r.state].word}`, tone: STATE_LOOK[r.state].tone }) },
-    { title: 'AGENT', width: Math.max(14, Math.min(28, width - 52)), cell: (r) => ({ text: r.agent.name }) },
-    { title: 'PORT', width: 5, align: 'right', cell: (r) => ({ text: String(r.agent.port.value) }) },
-    { title: 'HLTH', width: 5, align: 'right', cell: (r) => ({ text: String(r.agent.healthPort.value), tone: r.agent.healthPortImplicit ? 'muted' : undefined }) },
-    { title: 'PROTO', width: 5, cell: (r) => ({ text: r.health?.protocol === 'base-agent' ? 'base' : r.health?.protocol === 'unified' ? 'wp07' : (r.health?.protocol ?? '-') }) },
-    { title: 'LAT', width: 5, align: 'right', cell: (r) => ({ text: r.health?.latencyMs !== undefined ? `${Math.round(r.health.latencyMs)}ms` : '-' }) },
-    { title: 'SEEN', width: 4, align: 'right', cell: (r) => ({ text: ago(r.health?.lastReplyAt, now), tone: 'muted' }) },
+    {
+      title: 'STATE',
+      width: 6,
+      cell: (r) => ({
+        text: `${STATE_LOOK[r.state].symbol} ${STATE_LOOK[r.state].word}`,
+        tone: STATE_LOOK[r.state].tone,
+      }),
+    },
+    {
+      title: 'AGENT',
+      width: Math.max(14, Math.min(28, width - 52)),
+      cell: (r) => ({ text: r.agent.name }),
+    },
+    {
+      title: 'PORT',
+      width: 5,
+      align: 'right',
+      cell: (r) => ({ text: String(r.agent.port.value) }),
+    },
+    {
+      title: 'HLTH',
+      width: 5,
+      align: 'right',
+      cell: (r) => ({
+        text: String(r.agent.healthPort.value),
+        tone: r.agent.healthPortImplicit ? 'muted' : undefined,
+      }),
+    },
+    {
+      title: 'PROTO',
+      width: 5,
+      cell: (r) => ({
+        text:
+          r.health?.protocol === 'base-agent'
+            ? 'base'
+            : r.health?.protocol === 'unified'
+              ? 'wp07'
+              : (r.health?.protocol ?? '-'),
+      }),
+    },
+    {
+      title: 'LAT',
+      width: 5,
+      align: 'right',
+      cell: (r) => ({
+        text: r.health?.latencyMs !== undefined ? `${Math.round(r.health.latencyMs)}ms` : '-',
+      }),
+    },
+    {
+      title: 'SEEN',
+      width: 4,
+      align: 'right',
+      cell: (r) => ({ text: ago(r.health?.lastReplyAt, now), tone: 'muted' }),
+    },
   ];
   const used = cols.reduce((n, c) => n + c.width + 1, 2);
-  if (width - used >= 14) cols.splice(2, 0, { title: 'GROUP', width: Math.min(18, width - used - 11), cell: (r) => ({ text: r.agent.group, tone: 'muted' }) });
+  if (width - used >= 14)
+    cols.splice(2, 0, {
+      title: 'GROUP',
+      width: Math.min(18, width - used - 11),
+      cell: (r) => ({ text: r.agent.group, tone: 'muted' }),
+    });
   const left = width - cols.reduce((n, c) => n + c.width + 1, 2);
-  if (left >= 6) cols.push({ title: 'HISTORY', width: Math.min(20, left - 1), cell: (r) => ({ text: sparkline(r.health?.history ?? [], Math.min(20, left - 1)), tone: r.state === 'healthy' ? 'ok' : 'warn' }) });
+  if (left >= 6)
+    cols.push({
+      title: 'HISTORY',
+      width: Math.min(20, left - 1),
+      cell: (r) => ({
+        text: sparkline(r.health?.history ?? [], Math.min(20, left - 1)),
+        tone: r.state === 'healthy' ? 'ok' : 'warn',
+      }),
+    });
   return cols;
 }
 
@@ -51,20 +111,53 @@ function MachinePaneView(p: MachinePaneProps) {
   const theme = useTheme();
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
   const res = p.resources?.sample;
-  const counts = p.rows.reduce<Record<string, number>>((acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc), {});
+  const counts = p.rows.reduce<Record<string, number>>(
+    (acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc),
+    {},
+  );
   const gpu = res?.gpu;
-  const vram = gpu ? `${bar(gpu.usedMb, gpu.totalMb, 10)} ${(gpu.usedMb / 1024).toFixed(1)}/${(gpu.totalMb / 1024).toFixed(0)}G` : res ? 'no GPU' : '-';
-  const link = (state: string, ok: boolean) => <Text color={ok ? theme.ok : theme.bad}>{state}</Text>;
+  const vram = gpu
+    ? `${bar(gpu.usedMb, gpu.totalMb, 10)} ${(gpu.usedMb / 1024).toFixed(1)}/${(gpu.totalMb / 1024).toFixed(0)}G`
+    : res
+      ? 'no GPU'
+      : '-';
+  const link = (state: string, ok: boolean) => (
+    <Text color={ok ? theme.ok : theme.bad}>{state}</Text>
+  );
   const zmqOk = p.zmqLastAt !== undefined && p.now - p.zmqLastAt < 60_000;
   const vramLine = (
     <>
       {/* VRAM first: it is what the fleet runs short of; links last. */}
       {'VRAM '}
-      <Text color={gpu && gpu.usedMb / gpu.totalMb > 0.9 ? theme.bad : gpu && gpu.usedMb / gpu.totalMb > 0.7 ? theme.warn : undefined}>{vram}</Text>
-      {!p.compact && gpu && p.resources && p.resources.history.length > 1 ? <Text color={theme.muted}>{` ${levels(p.resources.history.map((h) => h.vramMb ?? 0), gpu.totalMb, 16)}`}</Text> : null}
-      {res && res.throttleLevel > 0 ? <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text> : null}
-      {!p.compact && res && p.throttleBy ? <Text color={theme.muted}>{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text> : null}
-      {res ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G` : ''}
+      <Text
+        color={
+          gpu && gpu.usedMb / gpu.totalMb > 0.9
+            ? theme.bad
+            : gpu && gpu.usedMb / gpu.totalMb > 0.7
+              ? theme.warn
+              : undefined
+        }
+      >
+        {vram}
+      </Text>
+      {!p.compact && gpu && p.resources && p.resources.history.length > 1 ? (
+        <Text color={theme.muted}>{` ${levels(
+          p.resources.history.map((h) => h.vramMb ?? 0),
+          gpu.totalMb,
+          16,
+        )}`}</Text>
+      ) : null}
+      {res && res.throttleLevel > 0 ? (
+        <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text>
+      ) : null}
+      {!p.compact && res && p.throttleBy ? (
+        <Text
+          color={theme.muted}
+        >{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text>
+      ) : null}
+      {res
+        ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G`
+        : ''}
       {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
       {'  NATS '}
       {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
@@ -76,34 +169,72 @@ function MachinePaneView(p: MachinePaneProps) {
     // Counts and links before the rest: a truncated line keeps what says "something is wrong".
     const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
     return (
-      <Box flexDirection="column" width={p.width} borderStyle="round" borderBottom={false} borderColor={p.focused ? theme.focus : theme.muted} paddingX={0}>
+      <Box
+        flexDirection="column"
+        width={p.width}
+        borderStyle="round"
+        borderBottom={false}
+        borderColor={p.focused ? theme.focus : theme.muted}
+        paddingX={0}
+      >
         <Text wrap="truncate">
-          <Text bold color={theme.title}>{p.machine.id.toUpperCase()}</Text>
-          {' '}
+          <Text bold color={theme.title}>
+            {p.machine.id.toUpperCase()}
+          </Text>{' '}
           <Text color={theme.ok}>{`${counts.healthy ?? 0}/${p.rows.length} ok `}</Text>
           {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
           {down ? <Text color={theme.bad}>{`${down} down `}</Text> : null}
           {p.filter ? <Text color={theme.accent}>{`"${p.filter}" `}</Text> : null}
           {vramLine}
         </Text>
-        <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 2)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
+        <Table
+          rows={p.rows}
+          columns={columns}
+          rowKey={(r) => r.key}
+          cursor={p.cursor}
+          focused={p.focused}
+          height={Math.max(2, p.height - 2)}
+          empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+        />
       </Box>
     );
   }
   return (
-    <Box flexDirection="column" width={p.width} borderStyle="round" borderColor={p.focused ? theme.focus : theme.muted} paddingX={0}>
+    <Box
+      flexDirection="column"
+      width={p.width}
+      borderStyle="round"
+      borderColor={p.focused ? theme.focus : theme.muted}
+      paddingX={0}
+    >
       <Text wrap="truncate">
-        <Text bold color={theme.title}>{p.machine.id.toUpperCase()}</Text>
+        <Text bold color={theme.title}>
+          {p.machine.id.toUpperCase()}
+        </Text>
         <Text color={theme.muted}>{` ${p.machine.host}  `}</Text>
         {`${p.rows.length} agents `}
         <Text color={theme.ok}>{`${counts.healthy ?? 0} ok `}</Text>
         {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
-        {(counts.unhealthy ?? 0) + (counts.unreachable ?? 0) ? <Text color={theme.bad}>{`${(counts.unhealthy ?? 0) + (counts.unreachable ?? 0)} down `}</Text> : null}
+        {(counts.unhealthy ?? 0) + (counts.unreachable ?? 0) ? (
+          <Text
+            color={theme.bad}
+          >{`${(counts.unhealthy ?? 0) + (counts.unreachable ?? 0)} down `}</Text>
+        ) : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
-        {p.sort && p.sort !== 'config' ? <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text> : null}
+        {p.sort && p.sort !== 'config' ? (
+          <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text>
+        ) : null}
       </Text>
       <Text wrap="truncate">{vramLine}</Text>
-      <Table rows={p.rows} columns={columns} rowKey={(r) => r.key} cursor={p.cursor} focused={p.focused} height={Math.max(2, p.height - 4)} empty={p.filter ? 'no agent matches the filter' : 'no agents'} />
+      <Table
+        rows={p.rows}
+        columns={columns}
+        rowKey={(r) => r.key}
+        cursor={p.cursor}
+        focused={p.focused}
+        height={Math.max(2, p.height - 4)}
+        empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+      />
     </Box>
   );
 }

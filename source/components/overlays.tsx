@@ -8,24 +8,50 @@ import { useTheme } from './theme.js';
 export function HelpOverlay({ width }: { width: number }) {
   const theme = useTheme();
   return (
-    <Box flexDirection="column" borderStyle="double" borderColor={theme.accent} paddingX={1} width={Math.min(width, 90)}>
-      <Text bold color={theme.title}>opsdeck keys (any of ? Esc q closes this)</Text>
+    <Box
+      flexDirection="column"
+      borderStyle="double"
+      borderColor={theme.accent}
+      paddingX={1}
+      width={Math.min(width, 90)}
+    >
+      <Text bold color={theme.title}>
+        opsdeck keys (any of ? Esc q closes this)
+      </Text>
       {KEYMAP.map((b) => (
         <Text key={`${b.command}-${b.scope}`} wrap="truncate">
           <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
           {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
         </Text>
       ))}
-      <Text color={theme.muted}>States: ● OK  ▲ DEGR degraded  ✖ FAIL unhealthy  ○ DOWN unreachable  · not probed yet  ◌ STALE</Text>
+      <Text color={theme.muted}>
+        States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ○ DOWN unreachable · not probed yet ◌ STALE
+      </Text>
     </Box>
   );
 }
 
-export function Palette({ entries, draft, pick, width }: { entries: ReadonlyArray<{ id: string; label: string }>; draft: string; pick: number; width: number }) {
+export function Palette({
+  entries,
+  draft,
+  pick,
+  width,
+}: {
+  entries: ReadonlyArray<{ id: string; label: string }>;
+  draft: string;
+  pick: number;
+  width: number;
+}) {
   const theme = useTheme();
   const hits = paletteMatches(entries, draft).slice(0, 12);
   return (
-    <Box flexDirection="column" borderStyle="round" borderColor={theme.accent} paddingX={1} width={Math.min(width, 80)}>
+    <Box
+      flexDirection="column"
+      borderStyle="round"
+      borderColor={theme.accent}
+      paddingX={1}
+      width={Math.min(width, 80)}
+    >
       <Text>
         <Text color={theme.accent}>:</Text>
         {draft}
@@ -55,14 +81,22 @@ export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
   return (
     <Box width={width}>
       <Text wrap="truncate">
-        <Text bold color={theme.accent}>opsdeck </Text>
+        <Text bold color={theme.accent}>
+          opsdeck{' '}
+        </Text>
         {SCREENS.map((s, i) => (
-          <Text key={s} inverse={screen === s || (screen === 'agent' && s === 'fleet')} color={screen === s ? undefined : theme.muted}>
+          <Text
+            key={s}
+            inverse={screen === s || (screen === 'agent' && s === 'fleet')}
+            color={screen === s ? undefined : theme.muted}
+          >
             {` ${i + 1} ${SCREEN_TITLES[s]} `}
           </Text>
         ))}
         <Text color={theme.muted}>{'  NATS '}</Text>
-        <Text color={nats === 'connected' ? theme.ok : nats === 'off' ? theme.muted : theme.warn}>{nats}</Text>
+        <Text color={nats === 'connected' ? theme.ok : nats === 'off' ? theme.muted : theme.warn}>
+          {nats}
+        </Text>
         {phase ? <Text color={theme.muted}>{`  bus phase ${phase}`}</Text> : null}
         <Text color={theme.muted}>{`  ${clock}`}</Text>
       </Text>
@@ -70,7 +104,17 @@ export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
   );
 }
 
-export function BottomBar({ notice, editing, draft, width }: { notice?: string; editing?: string; draft: string; width: number }) {
+export function BottomBar({
+  notice,
+  editing,
+  draft,
+  width,
+}: {
+  notice?: string;
+  editing?: string;
+  draft: string;
+  width: number;
+}) {
   const theme = useTheme();
   if (editing === 'filter')
     return (
@@ -78,14 +122,18 @@ export function BottomBar({ notice, editing, draft, width }: { notice?: string; 
         <Text color={theme.accent}>/</Text>
         {draft}
         <Text inverse> </Text>
-        <Text color={theme.muted}>{'  Enter keep · Esc clear   (errors: machine: agent: sev: bus: text)'}</Text>
+        <Text color={theme.muted}>
+          {'  Enter keep · Esc clear   (errors: machine: agent: sev: bus: text)'}
+        </Text>
       </Text>
     );
   return (
     <Box width={width}>
       <Text wrap="truncate">
         {notice ? <Text color={theme.warn}>{`${notice}  `}</Text> : null}
-        <Text color={theme.muted}>Tab pane · ↑↓/jk move · Enter open · / filter · : palette · p pause · ? help · q quit</Text>
+        <Text color={theme.muted}>
+          Tab pane · ↑↓/jk move · Enter open · / filter · : palette · p pause · ? help · q quit
+        </Text>
       </Text>
     </Box>
   );

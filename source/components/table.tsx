@@ -50,9 +50,20 @@ function TableView<R>({ rows, columns, rowKey, cursor, focused, height, empty }:
         visible.map((row, i) => {
           const cells = columns.map((c) => {
             const cell = c.cell(row);
-            return { text: fit(cell.text, c.width, c.align), color: cell.tone ? theme[cell.tone] : undefined };
+            return {
+              text: fit(cell.text, c.width, c.align),
+              color: cell.tone ? theme[cell.tone] : undefined,
+            };
           });
-          return <Row key={rowKey(row)} cells={cells} shown={cells.map((c) => `${c.color ?? ''}\u0001${c.text}`).join('\u0000')} selected={start + i === cursor} focused={focused} />;
+          return (
+            <Row
+              key={rowKey(row)}
+              cells={cells}
+              shown={cells.map((c) => `${c.color ?? ''}\u0001${c.text}`).join('\u0000')}
+              selected={start + i === cursor}
+              focused={focused}
+            />
+          );
         })
       )}
       {overflow ? (
@@ -82,7 +93,10 @@ function RowView({ cells, selected, focused }: RowProps) {
   const marker = selected ? (focused ? '›' : '·') : ' ';
   const runs: Array<Array<{ text: string; color: string | undefined }>> = [];
   let plainRun = false;
-  const pieces = [{ text: marker, color: undefined }, ...cells.map((c, i) => ({ text: i === 0 ? c.text : ` ${c.text}`, color: c.color }))];
+  const pieces = [
+    { text: marker, color: undefined },
+    ...cells.map((c, i) => ({ text: i === 0 ? c.text : ` ${c.text}`, color: c.color })),
+  ];
   pieces.forEach((piece) => {
     const plain = PLAIN.test(piece.text);
     if (plain && plainRun) runs[runs.length - 1]!.push(piece);
@@ -106,6 +120,9 @@ function RowView({ cells, selected, focused }: RowProps) {
 
 // Re-render a row only when what it shows changed: its data objects are rebuilt on every probe
 // round and its columns on every clock second, mostly with the same cells.
-const Row = memo(RowView, (a, b) => a.shown === b.shown && a.selected === b.selected && a.focused === b.focused);
+const Row = memo(
+  RowView,
+  (a, b) => a.shown === b.shown && a.selected === b.selected && a.focused === b.focused,
+);
 
 export const Table = TableView;

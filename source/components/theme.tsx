@@ -14,7 +14,15 @@ export interface Theme {
   title?: string;
 }
 
-export const COLOR_THEME: Theme = { ok: 'green', warn: 'yellow', bad: 'red', muted: 'gray', accent: 'cyan', focus: 'cyan', title: 'white' };
+export const COLOR_THEME: Theme = {
+  ok: 'green',
+  warn: 'yellow',
+  bad: 'red',
+  muted: 'gray',
+  accent: 'cyan',
+  focus: 'cyan',
+  title: 'white',
+};
 export const NO_COLOR_THEME: Theme = {};
 
 export const themeFor = (env: Readonly<Record<string, string | undefined>>): Theme =>
@@ -32,4 +40,10 @@ export const STATE_LOOK: Record<AgentState, { symbol: string; word: string; tone
   stale: { symbol: '◌', word: 'STALE', tone: 'muted' },
 };
 
-export const SEVERITY_TONE: Record<Severity, keyof Theme> = { critical: 'bad', error: 'bad', warning: 'warn', info: 'accent', debug: 'muted' };
+export const SEVERITY_TONE: Record<Severity, keyof Theme> = {
+  critical: 'bad',
+  error: 'bad',
+  warning: 'warn',
+  info: 'accent',
+  debug: 'muted',
+};

@@ -28,7 +28,12 @@ export function diffLines(a: readonly string[], b: readonly string[]): Edit[] {
   let head = 0;
   while (head < a.length && head < b.length && a[head] === b[head]) head++;
   let tail = 0;
-  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  while (
+    tail < a.length - head &&
+    tail < b.length - head &&
+    a[a.length - 1 - tail] === b[b.length - 1 - tail]
+  )
+    tail++;
   const midA = a.slice(head, a.length - tail);
   const midB = b.slice(head, b.length - tail);
   const keep = (lines: readonly string[]): Edit[] => lines.map((line) => ({ op: ' ', line }));
@@ -49,7 +54,9 @@ function myers(a: readonly string[], b: readonly string[]): Edit[] {
   for (let d = 0; d <= max && found < 0; d++) {
     for (let k = -d; k <= d; k += 2) {
       let x =
-        k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
+        k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!)
+          ? v[offset + k + 1]!
+          : v[offset + k - 1]! + 1;
       let y = x - k;
       while (x < n && y < m && a[x] === b[y]) {
         x++;
@@ -122,7 +129,8 @@ export function unifiedDiff(before: string, after: string, options: UnifiedDiffO
       count === 1 ? `${pos + 1}` : `${count === 0 ? pos : pos + 1},${count}`;
     out.push(`@@ -${range(posA[start]!, countA)} +${range(posB[start]!, countB)} @@`);
     for (const e of slice) {
-      if (e.line.endsWith(NO_NEWLINE)) out.push(`${e.op}${e.line.slice(0, -NO_NEWLINE.length)}`, '\\ No newline at end of file');
+      if (e.line.endsWith(NO_NEWLINE))
+        out.push(`${e.op}${e.line.slice(0, -NO_NEWLINE.length)}`, '\\ No newline at end of file');
       else out.push(`${e.op}${e.line}`);
     }
   }

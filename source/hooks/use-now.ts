@@ -14,9 +14,12 @@ export function useNow(quietMs = 5000): number {
   });
   const subscribe = useCallback(
     (redraw: () => void) => {
-      const timer = setInterval(() => {
-        if (Date.now() - drawnAt.current >= quietMs) redraw();
-      }, Math.min(1000, quietMs));
+      const timer = setInterval(
+        () => {
+          if (Date.now() - drawnAt.current >= quietMs) redraw();
+        },
+        Math.min(1000, quietMs),
+      );
       return () => clearInterval(timer);
     },
     [quietMs],

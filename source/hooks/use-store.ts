@@ -6,4 +6,5 @@ export interface Readable<T> {
   getSnapshot(): T;
 }
 
-export const useStore = <T,>(store: Readable<T>): T => useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);
+export const useStore = <T>(store: Readable<T>): T =>
+  useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);

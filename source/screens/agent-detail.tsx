@@ -25,50 +25,79 @@ export function AgentDetail(p: AgentDetailProps) {
   const [machineId, name] = p.agentKey.split('/') as [string, string];
   const machine = p.machines.find((m) => m.id === machineId);
   const agent = machine?.agents.find((a) => a.name === name);
-  if (!machine || !agent) return <Text color={theme.bad}>{`No agent ${p.agentKey} in the fleet (Esc to go back)`}</Text>;
+  if (!machine || !agent)
+    return <Text color={theme.bad}>{`No agent ${p.agentKey} in the fleet (Esc to go back)`}</Text>;
   const h = p.health.get(p.agentKey);
   const look = STATE_LOOK[h?.state ?? 'unknown'];
   const ownDeps = agent.dependencies.map((d) => {
-    const local = machine.agents.some((a) => a.name === d) ? machine.id : p.machines.find((m) => m.agents.some((a) => a.name === d))?.id;
+    const local = machine.agents.some((a) => a.name === d)
+      ? machine.id
+      : p.machines.find((m) => m.agents.some((a) => a.name === d))?.id;
     const dh = local ? p.health.get(agentKey(local, d)) : undefined;
     return { name: d, where: local, state: dh?.state ?? (local ? 'unknown' : undefined) };
   });
   const vram = p.resources[machine.id]?.sample.agents.find((a) => a.name === agent.name);
-  const recent = p.errors.filter((r) => r.event.agent === agent.name && (r.event.machine === machine.id || r.event.machine === 'any')).slice(0, Math.max(3, p.height - 24));
+  const recent = p.errors
+    .filter(
+      (r) =>
+        r.event.agent === agent.name &&
+        (r.event.machine === machine.id || r.event.machine === 'any'),
+    )
+    .slice(0, Math.max(3, p.height - 24));
   return (
-    <Box flexDirection="column" width={p.width} borderStyle="round" borderColor={theme.focus} paddingX={1}>
+    <Box
+      flexDirection="column"
+      width={p.width}
+      borderStyle="round"
+      borderColor={theme.focus}
+      paddingX={1}
+    >
       <Text wrap="truncate">
         <Text bold color={theme.title}>{`${agent.name}`}</Text>
         {` on ${machine.id} (${machine.host})  `}
         <Text color={theme[look.tone]}>{`${look.symbol} ${look.word}`}</Text>
         {h ? ` ${h.reason}` : ''}
       </Text>
-      <Text wrap="truncate" color={theme.muted}>{`defined at ${formatLoc(agent.loc)} (${machine.source.shape}), group ${agent.group}, script ${agent.scriptPath}${agent.required ? ', required' : ''}`}</Text>
+      <Text
+        wrap="truncate"
+        color={theme.muted}
+      >{`defined at ${formatLoc(agent.loc)} (${machine.source.shape}), group ${agent.group}, script ${agent.scriptPath}${agent.required ? ', required' : ''}`}</Text>
       <Text bold>Ports</Text>
       <Text wrap="truncate">{`  port         ${agent.port.value}   (${String(agent.port.raw)})  ${formatLoc(agent.port.loc)}`}</Text>
       <Text wrap="truncate">{`  health       ${agent.healthPort.value}   (${agent.healthPortImplicit ? 'port+1: BaseAgent default, none configured' : String(agent.healthPort.raw)})`}</Text>
       {agent.implicitPorts
         .filter((ip) => ip.kind !== 'health')
         .map((ip) => (
-          <Text key={ip.key} wrap="truncate">{`  ${ip.key.padEnd(12)} ${ip.value}   (${ip.rule})`}</Text>
+          <Text
+            key={ip.key}
+            wrap="truncate"
+          >{`  ${ip.key.padEnd(12)} ${ip.value}   (${ip.rule})`}</Text>
         ))}
       <Text bold>Health</Text>
       <Text wrap="truncate">{`  protocol ${h?.protocol ?? 'not detected yet'} · latency ${h?.latencyMs !== undefined ? `${h.latencyMs.toFixed(1)} ms` : '-'} · last reply ${ago(h?.lastReplyAt, p.now)} ago · uptime ${h?.uptimeSec !== undefined ? `${Math.round(h.uptimeSec)} s` : '-'} · /metrics ${h?.instrumented === undefined ? 'not checked' : h.instrumented ? 'answers' : 'does not answer'}`}</Text>
       <Text wrap="truncate">{`  history  ${sparkline(h?.history ?? [], Math.min(30, p.width - 14))}`}</Text>
       <Text wrap="truncate" color={theme.muted}>{`  last reply: ${h?.lastReply ?? '-'}`}</Text>
       <Text bold>Dependencies</Text>
-      {ownDeps.length === 0 ? <Text color={theme.muted}>  none</Text> : null}
+      {ownDeps.length === 0 ? <Text color={theme.muted}> none</Text> : null}
       {ownDeps.map((d) => {
         const l = d.state ? STATE_LOOK[d.state] : undefined;
         return (
           <Text key={d.name} wrap="truncate">
             {`  ${d.name.padEnd(28)} `}
-            {l ? <Text color={theme[l.tone]}>{`${l.symbol} ${l.word}`}</Text> : <Text color={theme.bad}>not in the fleet</Text>}
-            {d.where && d.where !== machine.id ? <Text color={theme.muted}>{` (on ${d.where})`}</Text> : null}
+            {l ? (
+              <Text color={theme[l.tone]}>{`${l.symbol} ${l.word}`}</Text>
+            ) : (
+              <Text color={theme.bad}>not in the fleet</Text>
+            )}
+            {d.where && d.where !== machine.id ? (
+              <Text color={theme.muted}>{` (on ${d.where})`}</Text>
+            ) : null}
           </Text>
         );
       })}
-      {vram ? <Text>{`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status})`}</Text> : null}
+      {vram ? (
+        <Text>{`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status})`}</Text>
+      ) : null}
       <Text bold>{`Recent errors (${recent.length})`}</Text>
       {recent.map((r) => (
         <Text key={r.id} wrap="truncate">

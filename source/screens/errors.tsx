@@ -24,20 +24,50 @@ export function Errors(p: ErrorsProps) {
   const detailHeight = 7;
   return (
     <Box flexDirection="column" width={p.width}>
-      <ErrorPane title="ERROR STREAM" rows={p.rows} counters={p.counters} cursor={p.cursor} focused width={p.width} height={p.height - detailHeight} now={p.now} paused={p.paused} filter={p.filter} />
+      <ErrorPane
+        title="ERROR STREAM"
+        rows={p.rows}
+        counters={p.counters}
+        cursor={p.cursor}
+        focused
+        width={p.width}
+        height={p.height - detailHeight}
+        now={p.now}
+        paused={p.paused}
+        filter={p.filter}
+      />
       <Box flexDirection="column" height={detailHeight} paddingX={1}>
         {selected ? (
           <>
-            <Text wrap="truncate" bold>{`${selected.event.machine}/${selected.event.agent} · ${selected.event.severity} · ${selected.event.category} · ${selected.event.format} via ${selected.bus}${selected.count > 1 ? ` · x${selected.count}` : ''}`}</Text>
+            <Text
+              wrap="truncate"
+              bold
+            >{`${selected.event.machine}/${selected.event.agent} · ${selected.event.severity} · ${selected.event.category} · ${selected.event.format} via ${selected.bus}${selected.count > 1 ? ` · x${selected.count}` : ''}`}</Text>
             <Text wrap="truncate">{selected.event.message}</Text>
-            <Text wrap="truncate" color={theme.muted}>{`ids ${selected.event.ids.join(', ') || '-'} · sent ${selected.event.sentAt ?? '-'} · received ${new Date(selected.event.receivedAt).toISOString()}`}</Text>
-            <Text wrap="truncate" color={theme.muted}>{`details ${sanitiseValue(selected.event.details, 400)}`}</Text>
-            {selected.flood ? <Text color={theme.warn} wrap="truncate">{`flood since ${new Date(selected.flood.since).toISOString()} by rule ${selected.flood.rule} (${selected.flood.action})`}</Text> : null}
+            <Text
+              wrap="truncate"
+              color={theme.muted}
+            >{`ids ${selected.event.ids.join(', ') || '-'} · sent ${selected.event.sentAt ?? '-'} · received ${new Date(selected.event.receivedAt).toISOString()}`}</Text>
+            <Text
+              wrap="truncate"
+              color={theme.muted}
+            >{`details ${sanitiseValue(selected.event.details, 400)}`}</Text>
+            {selected.flood ? (
+              <Text
+                color={theme.warn}
+                wrap="truncate"
+              >{`flood since ${new Date(selected.flood.since).toISOString()} by rule ${selected.flood.rule} (${selected.flood.action})`}</Text>
+            ) : null}
           </>
         ) : (
           <Text color={theme.muted}>No event selected.</Text>
         )}
-        {p.malformed[0] ? <Text wrap="truncate" color={theme.warn}>{`last malformed (${p.malformed[0].bus} ${p.malformed[0].machine}): ${p.malformed[0].reason}: ${p.malformed[0].sample}`}</Text> : null}
+        {p.malformed[0] ? (
+          <Text
+            wrap="truncate"
+            color={theme.warn}
+          >{`last malformed (${p.malformed[0].bus} ${p.malformed[0].machine}): ${p.malformed[0].reason}: ${p.malformed[0].sample}`}</Text>
+        ) : null}
       </Box>
     </Box>
   );

@@ -44,12 +44,21 @@ export function fleetLayout(width: number, height: number, machineCount: number)
   // separates them): two agents per machine become four.
   const compact = !side && paneHeight < COMPACT_BELOW;
   const chrome = compact ? 3 : 5;
-  return { errorsHeight, paneHeight, paneWidth, side, compact, agentRowsVisible: Math.max(1, paneHeight - chrome), errorRowsVisible: Math.max(1, errorsHeight - 4) };
+  return {
+    errorsHeight,
+    paneHeight,
+    paneWidth,
+    side,
+    compact,
+    agentRowsVisible: Math.max(1, paneHeight - chrome),
+    errorRowsVisible: Math.max(1, errorsHeight - 4),
+  };
 }
 
 // The pane shows it in whole seconds: in a flood the exact time changes with every batch, and
 // would re-render both machine panes for nothing.
-const toSecond = (ms: number | undefined) => (ms === undefined ? undefined : Math.floor(ms / 1000) * 1000);
+const toSecond = (ms: number | undefined) =>
+  ms === undefined ? undefined : Math.floor(ms / 1000) * 1000;
 
 export function Fleet(p: FleetProps) {
   const layout = fleetLayout(p.width, p.height, p.machines.length);
@@ -77,7 +86,17 @@ export function Fleet(p: FleetProps) {
           />
         ))}
       </Box>
-      <ErrorPane rows={p.errors} counters={p.counters} cursor={p.cursors[p.machines.length] ?? 0} focused={p.pane === p.machines.length} width={p.width} height={layout.errorsHeight} now={p.now} paused={p.paused} filter={p.filters.errors} />
+      <ErrorPane
+        rows={p.errors}
+        counters={p.counters}
+        cursor={p.cursors[p.machines.length] ?? 0}
+        focused={p.pane === p.machines.length}
+        width={p.width}
+        height={layout.errorsHeight}
+        now={p.now}
+        paused={p.paused}
+        filter={p.filters.errors}
+      />
     </Box>
   );
 }

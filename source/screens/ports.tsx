@@ -14,16 +14,35 @@ export interface PortsProps {
   height: number;
 }
 
-export const findingKey = (f: PortFinding, i: number) => `${f.rule}:${f.machines.join('+')}:${f.port}:${i}`;
+export const findingKey = (f: PortFinding, i: number) =>
+  `${f.rule}:${f.machines.join('+')}:${f.port}:${i}`;
 
 function columns(width: number): Column<PortFinding>[] {
   return [
-    { title: 'SEV', width: 5, cell: (f) => ({ text: f.severity === 'error' ? 'ERR' : 'WARN', tone: f.severity === 'error' ? 'bad' : 'warn' }) },
+    {
+      title: 'SEV',
+      width: 5,
+      cell: (f) => ({
+        text: f.severity === 'error' ? 'ERR' : 'WARN',
+        tone: f.severity === 'error' ? 'bad' : 'warn',
+      }),
+    },
     { title: 'PORT', width: 5, align: 'right', cell: (f) => ({ text: String(f.port) }) },
     { title: 'RULE', width: 13, cell: (f) => ({ text: f.rule }) },
     { title: 'WHERE', width: 11, cell: (f) => ({ text: f.machines.join('+') }) },
-    { title: 'HOW', width: 7, cell: (f) => ({ text: f.derived ? 'derived' : 'written', tone: f.derived ? 'muted' : undefined }) },
-    { title: 'OWNERS', width: Math.max(20, width - 50), cell: (f) => ({ text: f.owners.map((o) => `${o.agent} ${o.key}`).join(' vs ') }) },
+    {
+      title: 'HOW',
+      width: 7,
+      cell: (f) => ({
+        text: f.derived ? 'derived' : 'written',
+        tone: f.derived ? 'muted' : undefined,
+      }),
+    },
+    {
+      title: 'OWNERS',
+      width: Math.max(20, width - 50),
+      cell: (f) => ({ text: f.owners.map((o) => `${o.agent} ${o.key}`).join(' vs ') }),
+    },
   ];
 }
 
@@ -31,26 +50,53 @@ export function Ports(p: PortsProps) {
   const theme = useTheme();
   const selected = p.findings[p.cursor];
   const errors = p.findings.filter((f) => f.severity === 'error').length;
-  const perMachine = p.check.registry.machines.map((m) => `${m.id} ${p.check.registry.bindings.filter((b) => b.machine === m.id).length} ports`);
+  const perMachine = p.check.registry.machines.map(
+    (m) => `${m.id} ${p.check.registry.bindings.filter((b) => b.machine === m.id).length} ports`,
+  );
   const detail = 3 + (selected?.owners.length ?? 0);
   return (
     <Box flexDirection="column" width={p.width}>
       <Text wrap="truncate">
         <Text bold>PORTS </Text>
         <Text color={errors ? theme.bad : theme.ok}>{`${errors} conflicts`}</Text>
-        <Text color={theme.muted}>{`, ${p.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
+        <Text
+          color={theme.muted}
+        >{`, ${p.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
       </Text>
       <Box borderStyle="round" borderColor={theme.focus}>
-        <Table rows={p.findings} columns={columns(p.width - 4)} rowKey={(f) => findingKey(f, p.findings.indexOf(f))} cursor={p.cursor} focused height={Math.max(3, p.height - detail - 4)} empty="no port conflicts" />
+        <Table
+          rows={p.findings}
+          columns={columns(p.width - 4)}
+          rowKey={(f) => findingKey(f, p.findings.indexOf(f))}
+          cursor={p.cursor}
+          focused
+          height={Math.max(3, p.height - detail - 4)}
+          empty="no port conflicts"
+        />
       </Box>
       {selected ? (
         <Box flexDirection="column" paddingX={1}>
-          <Text wrap="truncate" color={selected.severity === 'error' ? theme.bad : theme.warn}>{selected.message}</Text>
+          <Text wrap="truncate" color={selected.severity === 'error' ? theme.bad : theme.warn}>
+            {selected.message}
+          </Text>
           {selected.owners.map((o, i) => (
-            <Text key={i} wrap="truncate">{`  ${o.machine}/${o.agent} ${o.key} = ${o.port} (${o.rule}) at ${formatLoc(o.loc)}`}</Text>
+            <Text
+              key={i}
+              wrap="truncate"
+            >{`  ${o.machine}/${o.agent} ${o.key} = ${o.port} (${o.rule}) at ${formatLoc(o.loc)}`}</Text>
           ))}
-          {selected.reserved ? <Text wrap="truncate" color={theme.muted}>{`  reserved for ${selected.reserved.name}${selected.reserved.loc ? ` (${formatLoc(selected.reserved.loc)})` : ''}`}</Text> : null}
-          {selected.range ? <Text wrap="truncate" color={theme.muted}>{`  outside ${selected.range.name} ${selected.range.start}-${selected.range.end}`}</Text> : null}
+          {selected.reserved ? (
+            <Text
+              wrap="truncate"
+              color={theme.muted}
+            >{`  reserved for ${selected.reserved.name}${selected.reserved.loc ? ` (${formatLoc(selected.reserved.loc)})` : ''}`}</Text>
+          ) : null}
+          {selected.range ? (
+            <Text
+              wrap="truncate"
+              color={theme.muted}
+            >{`  outside ${selected.range.name} ${selected.range.start}-${selected.range.end}`}</Text>
+          ) : null}
         </Box>
       ) : null}
     </Box>

@@ -4,7 +4,12 @@ import type { Section, Verdict } from '../core/ui/scorecard.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme, type Theme } from '../components/theme.js';
 
-const MARK: Record<Verdict, { sym: string; tone: keyof Theme }> = { good: { sym: '✔', tone: 'ok' }, warn: { sym: '▲', tone: 'warn' }, bad: { sym: '✖', tone: 'bad' }, unknown: { sym: '?', tone: 'muted' } };
+const MARK: Record<Verdict, { sym: string; tone: keyof Theme }> = {
+  good: { sym: '✔', tone: 'ok' },
+  warn: { sym: '▲', tone: 'warn' },
+  bad: { sym: '✖', tone: 'bad' },
+  unknown: { sym: '?', tone: 'muted' },
+};
 
 export function Scorecard({ sections, width }: { sections: readonly Section[]; width: number }) {
   const theme = useTheme();

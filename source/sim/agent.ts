@@ -13,11 +13,29 @@ import {
   type HealthState,
   type UnifiedState,
 } from '../core/health/replies.js';
-import { metricsSummary, metricsText, recordRequest, type MetricsState, type RequestSeries } from '../core/health/metrics.js';
+import {
+  metricsSummary,
+  metricsText,
+  recordRequest,
+  type MetricsState,
+  type RequestSeries,
+} from '../core/health/metrics.js';
 import { pyDumps } from '../core/py/json.js';
-import { rmHandle, rmUnknown, type RmState, type RmStats } from '../core/resources/resource-manager.js';
+import {
+  rmHandle,
+  rmUnknown,
+  type RmState,
+  type RmStats,
+} from '../core/resources/resource-manager.js';
 import { hash32 } from '../core/seeded.js';
-import { openHttp, openRep, openTcp, type BindFailure, type HttpAnswer, type RepAnswer } from './endpoints.js';
+import {
+  openHttp,
+  openRep,
+  openTcp,
+  type BindFailure,
+  type HttpAnswer,
+  type RepAnswer,
+} from './endpoints.js';
 import type { Clash, PlannedAgent, PlannedBind } from './plan.js';
 
 /** What an agent needs from its machine. */
@@ -51,7 +69,10 @@ export class SimAgent {
   bound: PlannedBind[] = [];
   lostToOthers: Clash[] = [];
   requests: RequestSeries[] = [];
-  errors = new Map<string, { errorType: string; severity: string; count: number; created: number }>();
+  errors = new Map<
+    string,
+    { errorType: string; severity: string; count: number; created: number }
+  >();
   errorCount = 0;
   lastError: string | null = null;
   /** UnifiedHealthMixin's own error_count / last_error: exceptions in its health loop only. */
@@ -73,7 +94,8 @@ export class SimAgent {
     const h = hash32(`${plan.machine}/${plan.name}`);
     this.threads = 6 + (h % 9);
     this.rssMb = 150 + (h % 700);
-    this.isResourceManager = plan.name === 'ResourceManager' || /resource_manager\.py$/.test(plan.model.scriptPath);
+    this.isResourceManager =
+      plan.name === 'ResourceManager' || /resource_manager\.py$/.test(plan.model.scriptPath);
   }
 
   get name(): string {
@@ -104,7 +126,9 @@ export class SimAgent {
     this.errors = new Map();
     this.mixinErrors = 0;
     this.mixinLastError = null;
-    const results = await Promise.all(this.plan.binds.map(async (b) => ({ b, failure: await this.open(b) })));
+    const results = await Promise.all(
+      this.plan.binds.map(async (b) => ({ b, failure: await this.open(b) })),
+    );
     this.bound = results.filter((r) => !r.failure).map((r) => r.b);
     this.lostToOthers = results
       .filter((r) => r.failure)
@@ -113,7 +137,8 @@ export class SimAgent {
         agent: this.name,
         role: b.role,
         port: b.port,
-        heldBy: failure!.code === 'EADDRINUSE' ? 'another process' : `bind error: ${failure!.message}`,
+        heldBy:
+          failure!.code === 'EADDRINUSE' ? 'another process' : `bind error: ${failure!.message}`,
       }));
     return this.lostToOthers;
   }
@@ -132,7 +157,12 @@ export class SimAgent {
 
   recordError(e: SimError): void {
     const key = `${e.errorType}\u0000${e.severity}`;
-    const entry = this.errors.get(key) ?? { errorType: e.errorType, severity: e.severity, count: 0, created: e.at / 1000 };
+    const entry = this.errors.get(key) ?? {
+      errorType: e.errorType,
+      severity: e.severity,
+      count: 0,
+      created: e.at / 1000,
+    };
     entry.count += 1;
     this.errors.set(key, entry);
     this.errorCount += 1;
@@ -161,7 +191,9 @@ export class SimAgent {
       activeThreads: this.threads,
       // ResourceManager._get_health_status: update() rewrites uptime in place (same value) and
       // appends its own keys.
-      ...(this.isResourceManager ? { extra: { service: 'ResourceManager', additional_info: {} } } : {}),
+      ...(this.isResourceManager
+        ? { extra: { service: 'ResourceManager', additional_info: {} } }
+        : {}),
     };
   }
 
@@ -178,7 +210,8 @@ export class SimAgent {
       activeThreads: this.threads,
       zmqConnections: 0,
       errorCount,
-      lastError: this.degraded && !this.mixinLastError ? 'simulated fault: degraded' : this.mixinLastError,
+      lastError:
+        this.degraded && !this.mixinLastError ? 'simulated fault: degraded' : this.mixinLastError,
     };
   }
 
@@ -204,7 +237,14 @@ export class SimAgent {
   }
 
   private record(method: string, endpoint: string, status: string, began: number): void {
-    recordRequest(this.requests, method, endpoint, status, (this.host.now() - began) / 1000, this.host.now());
+    recordRequest(
+      this.requests,
+      method,
+      endpoint,
+      status,
+      (this.host.now() - began) / 1000,
+      this.host.now(),
+    );
   }
 
   private mainAnswer(payload: Uint8Array): RepAnswer {
@@ -212,7 +252,13 @@ export class SimAgent {
       // ResourceManager.run(): recv_json() raising (bad JSON, not a dict) is logged and the
       // loop goes on without replying, so its REP socket is stuck from then on.
       const parsed = parsePyRequest(payload);
-      if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null || Array.isArray(parsed.value)) return { wedge: true };
+      if (
+        !parsed.ok ||
+        typeof parsed.value !== 'object' ||
+        parsed.value === null ||
+        Array.isArray(parsed.value)
+      )
+        return { wedge: true };
       const request = parsed.value as Record<string, unknown>;
       const result = rmHandle(request, this.host.rm, this.host.rmStats(), this.host.now());
       if (!result) return { send: pyDumps(rmUnknown(request.action)) };
@@ -267,7 +313,10 @@ export class SimAgent {
           this.mixinErrors += 1; // the mixin counts the exception it swallowed
           this.mixinLastError = "'utf-8' codec can't decode byte";
         }
-        answer = r.kind === 'wedge' ? { wedge: true } : { send: r.kind === 'json' ? pyDumps(r.body) : r.body };
+        answer =
+          r.kind === 'wedge'
+            ? { wedge: true }
+            : { send: r.kind === 'json' ? pyDumps(r.body) : r.body };
       } else if (role === 'health') {
         answer = { send: pyDumps(baseAgentHealth(this.healthState())) };
       } else {

@@ -17,9 +17,27 @@
 // Control requests will carry a JWT (design.md); `ControlVerifier` is where it gets checked.
 import * as zmq from 'zeromq';
 import { released } from './endpoints.js';
-import { MALFORMED_KINDS, SIM_SEVERITIES, type MalformedKind, type SimSeverity } from '../core/errors/encode.js';
+import {
+  MALFORMED_KINDS,
+  SIM_SEVERITIES,
+  type MalformedKind,
+  type SimSeverity,
+} from '../core/errors/encode.js';
 
-export const FAULTS = ['kill', 'restart', 'slow', 'degraded', 'flood', 'malformed', 'vram-spike', 'bus-off', 'bus-on', 'error', 'clear', 'status'] as const;
+export const FAULTS = [
+  'kill',
+  'restart',
+  'slow',
+  'degraded',
+  'flood',
+  'malformed',
+  'vram-spike',
+  'bus-off',
+  'bus-on',
+  'error',
+  'clear',
+  'status',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 export interface ControlRequest {
@@ -48,51 +66,120 @@ export interface ControlReply {
 }
 
 /** Decides whether a control request may run. Today every request may; a JWT check goes here. */
-export type ControlVerifier = (request: ControlRequest) => { ok: true } | { ok: false; reason: string };
+export type ControlVerifier = (
+  request: ControlRequest,
+) => { ok: true } | { ok: false; reason: string };
 export const allowAll: ControlVerifier = () => ({ ok: true });
 
-const NEEDS_AGENT: readonly Fault[] = ['kill', 'restart', 'slow', 'degraded', 'flood', 'malformed', 'error'];
+const NEEDS_AGENT: readonly Fault[] = [
+  'kill',
+  'restart',
+  'slow',
+  'degraded',
+  'flood',
+  'malformed',
+  'error',
+];
 
 type Dict = Record<string, unknown>;
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
-const nonNegative = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+const nonNegative = (v: unknown): v is number =>
+  typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
-const KNOWN_KEYS = new Set(['fault', 'agent', 'machine', 'ms', 'on', 'rate', 'seconds', 'kind', 'count', 'bus', 'mb', 'severity', 'error_type', 'message', 'token']);
+const KNOWN_KEYS = new Set([
+  'fault',
+  'agent',
+  'machine',
+  'ms',
+  'on',
+  'rate',
+  'seconds',
+  'kind',
+  'count',
+  'bus',
+  'mb',
+  'severity',
+  'error_type',
+  'message',
+  'token',
+]);
 
 /** Checks a request's shape; every problem is a readable sentence. */
-export function parseControl(input: Uint8Array | string | unknown): { ok: true; request: ControlRequest } | { ok: false; error: string } {
+export function parseControl(
+  input: Uint8Array | string | unknown,
+): { ok: true; request: ControlRequest } | { ok: false; error: string } {
   let value: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
     const text = typeof input === 'string' ? input : new TextDecoder().decode(input);
     try {
       value = JSON.parse(text);
     } catch {
-      return { ok: false, error: 'request is not JSON: expected {"fault": "...", "agent": "...", ...}' };
+      return {
+        ok: false,
+        error: 'request is not JSON: expected {"fault": "...", "agent": "...", ...}',
+      };
     }
   }
-  if (!isDict(value)) return { ok: false, error: 'request must be a JSON object {"fault": "...", ...}' };
+  if (!isDict(value))
+    return { ok: false, error: 'request must be a JSON object {"fault": "...", ...}' };
   const fault = value.fault;
   if (typeof fault !== 'string' || !(FAULTS as readonly string[]).includes(fault)) {
-    return { ok: false, error: `unknown fault ${JSON.stringify(fault)}: expected one of ${FAULTS.join(', ')}` };
+    return {
+      ok: false,
+      error: `unknown fault ${JSON.stringify(fault)}: expected one of ${FAULTS.join(', ')}`,
+    };
   }
   const unknown = Object.keys(value).filter((k) => !KNOWN_KEYS.has(k));
-  if (unknown.length) return { ok: false, error: `unknown field(s) ${unknown.join(', ')} for fault ${fault}` };
+  if (unknown.length)
+    return { ok: false, error: `unknown field(s) ${unknown.join(', ')} for fault ${fault}` };
   for (const key of ['agent', 'machine', 'error_type', 'message', 'token'] as const) {
-    if (value[key] !== undefined && typeof value[key] !== 'string') return { ok: false, error: `${key} must be a string` };
+    if (value[key] !== undefined && typeof value[key] !== 'string')
+      return { ok: false, error: `${key} must be a string` };
   }
-  if (NEEDS_AGENT.includes(fault as Fault) && !value.agent) return { ok: false, error: `fault ${fault} needs an agent (name, or machine/name)` };
-  const need = (key: string, ok: (v: unknown) => boolean, what: string, required: boolean): string | undefined =>
-    value[key] === undefined ? (required ? `fault ${fault} needs ${key} (${what})` : undefined) : ok(value[key]) ? undefined : `${key} must be ${what}, got ${JSON.stringify(value[key])}`;
+  if (NEEDS_AGENT.includes(fault as Fault) && !value.agent)
+    return { ok: false, error: `fault ${fault} needs an agent (name, or machine/name)` };
+  const need = (
+    key: string,
+    ok: (v: unknown) => boolean,
+    what: string,
+    required: boolean,
+  ): string | undefined =>
+    value[key] === undefined
+      ? required
+        ? `fault ${fault} needs ${key} (${what})`
+        : undefined
+      : ok(value[key])
+        ? undefined
+        : `${key} must be ${what}, got ${JSON.stringify(value[key])}`;
   const problems = [
     fault === 'slow' ? need('ms', nonNegative, 'a number of ms >= 0', true) : undefined,
     fault === 'flood' ? need('rate', nonNegative, 'errors per second >= 0', true) : undefined,
     fault === 'vram-spike' ? need('mb', nonNegative, 'MB >= 0', true) : undefined,
-    fault === 'malformed' ? need('kind', (v) => (MALFORMED_KINDS as readonly unknown[]).includes(v), MALFORMED_KINDS.join(' | '), true) : undefined,
-    fault === 'bus-off' || fault === 'bus-on' ? need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', true) : need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', false),
+    fault === 'malformed'
+      ? need(
+          'kind',
+          (v) => (MALFORMED_KINDS as readonly unknown[]).includes(v),
+          MALFORMED_KINDS.join(' | '),
+          true,
+        )
+      : undefined,
+    fault === 'bus-off' || fault === 'bus-on'
+      ? need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', true)
+      : need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', false),
     need('seconds', (v) => nonNegative(v) && (v as number) > 0, 'a number of seconds > 0', false),
-    need('count', (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000, 'an integer 1-10000', false),
+    need(
+      'count',
+      (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000,
+      'an integer 1-10000',
+      false,
+    ),
     need('on', (v) => typeof v === 'boolean', 'true or false', false),
-    need('severity', (v) => (SIM_SEVERITIES as readonly unknown[]).includes(v), SIM_SEVERITIES.join(' | '), false),
+    need(
+      'severity',
+      (v) => (SIM_SEVERITIES as readonly unknown[]).includes(v),
+      SIM_SEVERITIES.join(' | '),
+      false,
+    ),
   ].filter((p): p is string => p !== undefined);
   if (problems.length) return { ok: false, error: problems.join('; ') };
   return { ok: true, request: value as unknown as ControlRequest };
@@ -110,7 +197,13 @@ export async function openControlSocket(
   } catch (error) {
     sock.close();
     const code = (error as { code?: string }).code;
-    return { ok: false, error: code === 'EADDRINUSE' ? `control port 127.0.0.1:${port} is in use (another sim?); pass --control-port N or 0 for a free one` : (error as Error).message };
+    return {
+      ok: false,
+      error:
+        code === 'EADDRINUSE'
+          ? `control port 127.0.0.1:${port} is in use (another sim?); pass --control-port N or 0 for a free one`
+          : (error as Error).message,
+    };
   }
   const endpoint = sock.lastEndpoint ?? `tcp://127.0.0.1:${port}`;
   void (async () => {

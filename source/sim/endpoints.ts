@@ -1,11 +1,16 @@
 // The simulator's listening endpoints: ZMQ REP, HTTP, bare TCP and the error-bus PUB with a
 // serial outbox. Each opener binds (or reports why it could not) and returns its closer.
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import * as zmq from 'zeromq';
 
 /** One context for every socket: libzmq's default cap (1023 sockets) is too small for 1,000 agents. */
-export const newZmqContext = (): zmq.Context => new zmq.Context({ maxSockets: 32768, blocky: false });
+export const newZmqContext = (): zmq.Context =>
+  new zmq.Context({ maxSockets: 32768, blocky: false });
 
 export type BindFailure = { ok: false; code: string; message: string };
 export type Opened<T> = ({ ok: true } & T) | BindFailure;
@@ -91,7 +96,10 @@ export async function openHttp(
     void (async () => {
       try {
         const answer = await handle(req.method ?? 'GET', req.url ?? '/');
-        res.writeHead(answer.status, { 'Content-Type': answer.contentType, 'Content-Length': Buffer.byteLength(answer.body) });
+        res.writeHead(answer.status, {
+          'Content-Type': answer.contentType,
+          'Content-Length': Buffer.byteLength(answer.body),
+        });
         res.end(req.method === 'HEAD' ? undefined : answer.body);
       } catch {
         res.destroy();
@@ -116,7 +124,10 @@ export async function openHttp(
 }
 
 /** A port a hub's own transport (gRPC, REST, metrics) would hold: accepts and hangs up. */
-export async function openTcp(host: string, port: number): Promise<Opened<{ close(): Promise<void> }>> {
+export async function openTcp(
+  host: string,
+  port: number,
+): Promise<Opened<{ close(): Promise<void> }>> {
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
     sockets.add(socket);
@@ -157,7 +168,11 @@ export class PubOutbox {
   dropped = 0;
   closed = false;
 
-  constructor(context: zmq.Context, readonly limit = 20_000, sendHighWaterMark = 100_000) {
+  constructor(
+    context: zmq.Context,
+    readonly limit = 20_000,
+    sendHighWaterMark = 100_000,
+  ) {
     // sendTimeout 0: a PUB never blocks (it drops at the HWM), and without it zeromq.js resolves
     // only 512 sends per event-loop turn, which a busy loop turns into a trickle.
     this.sock = new zmq.Publisher({ context, linger: 0, sendHighWaterMark, sendTimeout: 0 });

@@ -19,19 +19,47 @@ interface Template {
 }
 
 const TEMPLATES: Template[] = [
-  { type: 'ConnectionError', severity: 'error', message: (c, pick) => `Connection refused connecting to ${pick(c.dependencies.length ? c.dependencies : ['SystemDigitalTwin'])} (tcp://${c.host}:${pick([7220, 7200, 5713, 7150])})` },
-  { type: 'TimeoutError', severity: 'warning', message: (c, pick) => `Timeout waiting for response from ${pick(c.dependencies.length ? c.dependencies : ['ServiceRegistry'])} after 5000 ms` },
-  { type: 'RedisConnectionError', severity: 'error', message: () => 'Error 111 connecting to localhost:6379. Connection refused.' },
+  {
+    type: 'ConnectionError',
+    severity: 'error',
+    message: (c, pick) =>
+      `Connection refused connecting to ${pick(c.dependencies.length ? c.dependencies : ['SystemDigitalTwin'])} (tcp://${c.host}:${pick([7220, 7200, 5713, 7150])})`,
+  },
+  {
+    type: 'TimeoutError',
+    severity: 'warning',
+    message: (c, pick) =>
+      `Timeout waiting for response from ${pick(c.dependencies.length ? c.dependencies : ['ServiceRegistry'])} after 5000 ms`,
+  },
+  {
+    type: 'RedisConnectionError',
+    severity: 'error',
+    message: () => 'Error 111 connecting to localhost:6379. Connection refused.',
+  },
   { type: 'ValueError', severity: 'warning', message: () => 'Invalid JSON request' },
-  { type: 'KeyError', severity: 'error', message: (_c, pick) => `'${pick(['request_id', 'action', 'model_name', 'session_id'])}'` },
-  { type: 'HealthCheckWarning', severity: 'info', message: (c) => `${c.agent} ready signal expired (agent:ready:${c.agent})` },
+  {
+    type: 'KeyError',
+    severity: 'error',
+    message: (_c, pick) => `'${pick(['request_id', 'action', 'model_name', 'session_id'])}'`,
+  },
+  {
+    type: 'HealthCheckWarning',
+    severity: 'info',
+    message: (c) => `${c.agent} ready signal expired (agent:ready:${c.agent})`,
+  },
   {
     type: 'MemoryError',
     severity: 'critical',
     gpuOnly: true,
-    message: (_c, pick) => `CUDA out of memory. Tried to allocate ${pick(['256.00', '512.00', '1.50'])} ${pick(['MiB', 'MiB', 'GiB'])} (GPU 0; reserved in total by PyTorch)`,
+    message: (_c, pick) =>
+      `CUDA out of memory. Tried to allocate ${pick(['256.00', '512.00', '1.50'])} ${pick(['MiB', 'MiB', 'GiB'])} (GPU 0; reserved in total by PyTorch)`,
   },
-  { type: 'RuntimeError', severity: 'critical', message: (_c, pick) => `${pick(['Worker thread died', 'Event loop is closed', 'Model kernel crashed'])}` },
+  {
+    type: 'RuntimeError',
+    severity: 'critical',
+    message: (_c, pick) =>
+      `${pick(['Worker thread died', 'Event loop is closed', 'Model kernel crashed'])}`,
+  },
 ];
 
 // A normal day: errors and warnings dominate.
@@ -48,7 +76,9 @@ function candidates(type: string | undefined, severity: SimSeverity, gpu: boolea
   const key = type ? `t:${type}` : `s:${severity}:${gpu}`;
   let found = CANDIDATES.get(key);
   if (!found) {
-    found = TEMPLATES.filter((t) => (type ? t.type === type : t.severity === severity && (!t.gpuOnly || gpu)));
+    found = TEMPLATES.filter((t) =>
+      type ? t.type === type : t.severity === severity && (!t.gpuOnly || gpu),
+    );
     CANDIDATES.set(key, found);
   }
   return found;
@@ -68,7 +98,11 @@ export class ErrorMaker {
   private pick = <T>(xs: readonly T[]): T => xs[Math.floor(this.random() * xs.length)]!;
 
   /** A random error, or one of `type` when given (floods repeat one type, as real floods do). */
-  make(c: ErrorContext, now: number, want?: { type?: string; severity?: SimSeverity; message?: string }): SimError {
+  make(
+    c: ErrorContext,
+    now: number,
+    want?: { type?: string; severity?: SimSeverity; message?: string },
+  ): SimError {
     const roll = this.random();
     let acc = 0;
     let severity: SimSeverity = 'error';

@@ -22,8 +22,22 @@ export interface MachineControlServer {
   close(): Promise<void>;
 }
 
-export async function serveMachineControl(url: string, machines: readonly SimMachine[], auth: ControlAuth, log: (line: string) => void): Promise<MachineControlServer> {
-  const nc: NatsConnection = await connect({ servers: url, name: 'opsdeck-sim-control', timeout: 3000, pingInterval: 2000, maxPingOut: 3, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+export async function serveMachineControl(
+  url: string,
+  machines: readonly SimMachine[],
+  auth: ControlAuth,
+  log: (line: string) => void,
+): Promise<MachineControlServer> {
+  const nc: NatsConnection = await connect({
+    servers: url,
+    name: 'opsdeck-sim-control',
+    timeout: 3000,
+    pingInterval: 2000,
+    maxPingOut: 3,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
   const encoder = new TextEncoder();
   for (const m of machines) {
     nc.subscribe(machineControlSubject(m.id), {
@@ -31,13 +45,28 @@ export async function serveMachineControl(url: string, machines: readonly SimMac
         if (err || !msg.reply) return;
         const now = Date.now();
         const body = decodeBody(msg.data);
-        if (body && typeof body === 'object' && (body as { action?: unknown }).action === 'status') {
-          msg.respond(encoder.encode(JSON.stringify({ ok: true, machine: m.id, sample: m.sample(now) })));
+        if (
+          body &&
+          typeof body === 'object' &&
+          (body as { action?: unknown }).action === 'status'
+        ) {
+          msg.respond(
+            encoder.encode(JSON.stringify({ ok: true, machine: m.id, sample: m.sample(now) })),
+          );
           return;
         }
-        const result = machineControl(body, { machine: m.id, rm: m.rm, stats: m.rmStats(), now, auth });
+        const result = machineControl(body, {
+          machine: m.id,
+          rm: m.rm,
+          stats: m.rmStats(),
+          now,
+          auth,
+        });
         m.rm = result.state;
-        if (result.change) log(`${m.id} control ${result.change.action}: ${result.change.applied ? `applied${result.change.subject ? ` (token sub ${result.change.subject})` : ''}` : `not applied: ${result.change.reason}`}`);
+        if (result.change)
+          log(
+            `${m.id} control ${result.change.action}: ${result.change.applied ? `applied${result.change.subject ? ` (token sub ${result.change.subject})` : ''}` : `not applied: ${result.change.reason}`}`,
+          );
         msg.respond(encoder.encode(JSON.stringify(result.reply)));
       },
     });

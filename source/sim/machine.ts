@@ -93,7 +93,10 @@ export class SimMachine implements AgentHost {
         const outbox = new PubOutbox(this.context);
         const failure = await outbox.bind(this.busEndpoint);
         if (failure) {
-          this.busState = failure.code === 'EADDRINUSE' ? 'held by another process' : `bind error: ${failure.message}`;
+          this.busState =
+            failure.code === 'EADDRINUSE'
+              ? 'held by another process'
+              : `bind error: ${failure.message}`;
           return failure;
         }
         this.bus = outbox;
@@ -116,11 +119,19 @@ export class SimMachine implements AgentHost {
     if (!this.plan.busAgent && this.collector) {
       const failure = await this.openBus();
       if (failure) {
-        this.busFailure = { machine: this.id, agent: 'error bus', role: 'pub', port: this.plan.errorBusPort, heldBy: 'another process' };
+        this.busFailure = {
+          machine: this.id,
+          agent: 'error bus',
+          role: 'pub',
+          port: this.plan.errorBusPort,
+          heldBy: 'another process',
+        };
         lost.push(this.busFailure);
       }
     }
-    const results = await Promise.all(this.agents.filter((a) => !a.plan.start.down).map((a) => a.start()));
+    const results = await Promise.all(
+      this.agents.filter((a) => !a.plan.start.down).map((a) => a.start()),
+    );
     for (const r of results) lost.push(...r);
     for (const a of this.agents) this.vram.set(a, a.status === 'up' ? a.plan.vramMb : 0);
     return lost;
@@ -141,7 +152,10 @@ export class SimMachine implements AgentHost {
   }
 
   load(): { cpuPercent: number; memoryPercent: number } {
-    return { cpuPercent: this.cpuPercent, memoryPercent: (this.ramUsedMb() / this.plan.ramTotalMb) * 100 };
+    return {
+      cpuPercent: this.cpuPercent,
+      memoryPercent: (this.ramUsedMb() / this.plan.ramTotalMb) * 100,
+    };
   }
 
   ramUsedMb(): number {
@@ -179,8 +193,14 @@ export class SimMachine implements AgentHost {
     }
     this.cpuBase = Math.min(45, Math.max(6, this.cpuBase + (this.random() - 0.5) * 2));
     const floodCost = Math.min(40, floodPerS / 500);
-    const target = this.cpuBase + floodCost + (this.agents.filter((a) => a.status === 'up').length / Math.max(1, this.agents.length)) * 4;
-    this.cpuPercent = Math.min(100, Math.max(0, this.cpuPercent + (target - this.cpuPercent) * 0.5));
+    const target =
+      this.cpuBase +
+      floodCost +
+      (this.agents.filter((a) => a.status === 'up').length / Math.max(1, this.agents.length)) * 4;
+    this.cpuPercent = Math.min(
+      100,
+      Math.max(0, this.cpuPercent + (target - this.cpuPercent) * 0.5),
+    );
   }
 
   rmStats(): RmStats {
@@ -206,12 +226,27 @@ export class SimMachine implements AgentHost {
       machine: this.id,
       ts: now,
       source: 'sim',
-      gpu: total > 0 ? { name: this.plan.gpu.name, totalMb: total, usedMb: Math.round(vramUsed), utilPct: round1(Math.min(100, (vramUsed / total) * 100 * 0.8 + this.cpuPercent * 0.3)) } : null,
+      gpu:
+        total > 0
+          ? {
+              name: this.plan.gpu.name,
+              totalMb: total,
+              usedMb: Math.round(vramUsed),
+              utilPct: round1(
+                Math.min(100, (vramUsed / total) * 100 * 0.8 + this.cpuPercent * 0.3),
+              ),
+            }
+          : null,
       cpuPct: round1(this.cpuPercent),
       ramTotalMb: this.plan.ramTotalMb,
       ramUsedMb: Math.round(this.ramUsedMb()),
       throttleLevel: this.rm.throttle,
-      agents: this.agents.map((a) => ({ name: a.name, status: a.status, vramMb: Math.round(this.vram.get(a) ?? 0), rssMb: a.rss })),
+      agents: this.agents.map((a) => ({
+        name: a.name,
+        status: a.status,
+        vramMb: Math.round(this.vram.get(a) ?? 0),
+        rssMb: a.rss,
+      })),
     };
   }
 }

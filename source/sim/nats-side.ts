@@ -1,6 +1,14 @@
 // The simulator's NATS leg: error publishing into JetStream, the error-bus phase from KV, the
 // control subject, and the resources it publishes per machine.
-import { connect, headers as natsHeaders, nanos, StorageType, type KV, type NatsConnection, type Subscription } from 'nats';
+import {
+  connect,
+  headers as natsHeaders,
+  nanos,
+  StorageType,
+  type KV,
+  type NatsConnection,
+  type Subscription,
+} from 'nats';
 import type { NatsMessage } from '../core/errors/encode.js';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY, type PhaseValue } from '../core/errorbus/phase.js';
 
@@ -69,12 +77,18 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
           handlers.onPhase({ phase: 0, name: 'zmq' }, `${PHASE_KEY} deleted: phase 0`);
         } else {
           const decoded = decodePhase(entry.string());
-          if (decoded.ok) handlers.onPhase(decoded.value, `${PHASE_KEY} revision ${entry.revision}`);
-          else handlers.onWarn(`${PHASE_BUCKET}/${PHASE_KEY} revision ${entry.revision} ignored: ${decoded.reason}`);
+          if (decoded.ok)
+            handlers.onPhase(decoded.value, `${PHASE_KEY} revision ${entry.revision}`);
+          else
+            handlers.onWarn(
+              `${PHASE_BUCKET}/${PHASE_KEY} revision ${entry.revision} ignored: ${decoded.reason}`,
+            );
         }
         markKnown();
       }
-    })().catch((error: unknown) => handlers.onWarn(`phase watch ended: ${(error as Error).message}`));
+    })().catch((error: unknown) =>
+      handlers.onWarn(`phase watch ended: ${(error as Error).message}`),
+    );
 
     const control: Subscription = nc.subscribe(CONTROL_SUBJECT, {
       callback: (err, msg) => {

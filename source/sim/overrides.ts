@@ -4,7 +4,12 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { HEALTH_PROTOCOLS, type HealthProtocol } from '../core/health/replies.js';
-import { NATS_LIBRARIES, ZMQ_VARIANTS, type NatsLibrary, type ZmqVariant } from '../core/errors/encode.js';
+import {
+  NATS_LIBRARIES,
+  ZMQ_VARIANTS,
+  type NatsLibrary,
+  type ZmqVariant,
+} from '../core/errors/encode.js';
 
 export interface AgentOverride {
   protocol?: HealthProtocol;
@@ -43,7 +48,8 @@ export interface SimOverrides {
   wiring_env?: Record<string, string>;
 }
 
-export type OverridesResult = { ok: true; overrides: SimOverrides } | { ok: false; problems: string[] };
+export type OverridesResult =
+  { ok: true; overrides: SimOverrides } | { ok: false; problems: string[] };
 
 type Dict = Record<string, unknown>;
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -66,21 +72,31 @@ const MACHINE_KEYS: Record<keyof MachineOverride, (v: unknown) => string | undef
 };
 
 function oneOf(v: unknown, allowed: readonly string[]): string | undefined {
-  return typeof v === 'string' && allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`;
+  return typeof v === 'string' && allowed.includes(v)
+    ? undefined
+    : `must be one of ${allowed.join(', ')} (got ${JSON.stringify(v)})`;
 }
 
 function count(v: unknown): string | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? undefined : `must be a number >= 0 (got ${JSON.stringify(v)})`;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0
+    ? undefined
+    : `must be a number >= 0 (got ${JSON.stringify(v)})`;
 }
 
-function checkEntry<T extends object>(value: unknown, path: string, rules: Record<string, (v: unknown) => string | undefined>, problems: string[]): T {
+function checkEntry<T extends object>(
+  value: unknown,
+  path: string,
+  rules: Record<string, (v: unknown) => string | undefined>,
+  problems: string[],
+): T {
   if (!isDict(value)) {
     problems.push(`${path}: must be a mapping of ${Object.keys(rules).join(', ')}`);
     return {} as T;
   }
   for (const [key, v] of Object.entries(value)) {
     const rule = rules[key];
-    if (!rule) problems.push(`${path}.${key}: unknown key (known: ${Object.keys(rules).join(', ')})`);
+    if (!rule)
+      problems.push(`${path}.${key}: unknown key (known: ${Object.keys(rules).join(', ')})`);
     else {
       const why = rule(v);
       if (why) problems.push(`${path}.${key}: ${why}`);
@@ -92,26 +108,67 @@ function checkEntry<T extends object>(value: unknown, path: string, rules: Recor
 /** Checks a parsed overrides document. */
 export function checkOverrides(data: unknown, file: string): OverridesResult {
   const problems: string[] = [];
-  if (data === null || data === undefined) return { ok: true, overrides: { defaults: {}, agents: {}, machines: {} } };
-  if (!isDict(data)) return { ok: false, problems: [`${file}: must be a mapping with agents:, machines:, defaults:, seed:, error_rate:`] };
+  if (data === null || data === undefined)
+    return { ok: true, overrides: { defaults: {}, agents: {}, machines: {} } };
+  if (!isDict(data))
+    return {
+      ok: false,
+      problems: [
+        `${file}: must be a mapping with agents:, machines:, defaults:, seed:, error_rate:`,
+      ],
+    };
   const top = ['agents', 'machines', 'defaults', 'seed', 'error_rate', 'wiring', 'wiring_env'];
-  for (const key of Object.keys(data)) if (!top.includes(key)) problems.push(`${file}: ${key}: unknown key (known: ${top.join(', ')})`);
-  const defaults = data.defaults === undefined ? {} : checkEntry<AgentOverride>(data.defaults, `${file}: defaults`, AGENT_KEYS, problems);
+  for (const key of Object.keys(data))
+    if (!top.includes(key))
+      problems.push(`${file}: ${key}: unknown key (known: ${top.join(', ')})`);
+  const defaults =
+    data.defaults === undefined
+      ? {}
+      : checkEntry<AgentOverride>(data.defaults, `${file}: defaults`, AGENT_KEYS, problems);
   const agents: Record<string, AgentOverride> = {};
   if (data.agents !== undefined) {
-    if (!isDict(data.agents)) problems.push(`${file}: agents: must be a mapping of agent name (or machine/name) to settings`);
-    else for (const [name, entry] of Object.entries(data.agents)) agents[name] = checkEntry<AgentOverride>(entry, `${file}: agents.${name}`, AGENT_KEYS, problems);
+    if (!isDict(data.agents))
+      problems.push(
+        `${file}: agents: must be a mapping of agent name (or machine/name) to settings`,
+      );
+    else
+      for (const [name, entry] of Object.entries(data.agents))
+        agents[name] = checkEntry<AgentOverride>(
+          entry,
+          `${file}: agents.${name}`,
+          AGENT_KEYS,
+          problems,
+        );
   }
   const machines: Record<string, MachineOverride> = {};
   if (data.machines !== undefined) {
-    if (!isDict(data.machines)) problems.push(`${file}: machines: must be a mapping of machine id to settings`);
-    else for (const [id, entry] of Object.entries(data.machines)) machines[id] = checkEntry<MachineOverride>(entry, `${file}: machines.${id}`, MACHINE_KEYS, problems);
+    if (!isDict(data.machines))
+      problems.push(`${file}: machines: must be a mapping of machine id to settings`);
+    else
+      for (const [id, entry] of Object.entries(data.machines))
+        machines[id] = checkEntry<MachineOverride>(
+          entry,
+          `${file}: machines.${id}`,
+          MACHINE_KEYS,
+          problems,
+        );
   }
-  if (data.seed !== undefined && !(typeof data.seed === 'number' && Number.isInteger(data.seed))) problems.push(`${file}: seed: must be an integer`);
-  if (data.error_rate !== undefined && count(data.error_rate)) problems.push(`${file}: error_rate: ${count(data.error_rate)}`);
-  if (data.wiring !== undefined && oneOf(data.wiring, ['collector', 'upstream'])) problems.push(`${file}: wiring: ${oneOf(data.wiring, ['collector', 'upstream'])}`);
-  if (data.wiring_env !== undefined && !(isDict(data.wiring_env) && Object.values(data.wiring_env).every((v) => typeof v === 'string' || typeof v === 'number'))) {
-    problems.push(`${file}: wiring_env: must be a mapping of variable name to value (ERROR_BUS_HOST: 127.0.0.1)`);
+  if (data.seed !== undefined && !(typeof data.seed === 'number' && Number.isInteger(data.seed)))
+    problems.push(`${file}: seed: must be an integer`);
+  if (data.error_rate !== undefined && count(data.error_rate))
+    problems.push(`${file}: error_rate: ${count(data.error_rate)}`);
+  if (data.wiring !== undefined && oneOf(data.wiring, ['collector', 'upstream']))
+    problems.push(`${file}: wiring: ${oneOf(data.wiring, ['collector', 'upstream'])}`);
+  if (
+    data.wiring_env !== undefined &&
+    !(
+      isDict(data.wiring_env) &&
+      Object.values(data.wiring_env).every((v) => typeof v === 'string' || typeof v === 'number')
+    )
+  ) {
+    problems.push(
+      `${file}: wiring_env: must be a mapping of variable name to value (ERROR_BUS_HOST: 127.0.0.1)`,
+    );
   }
   if (problems.length) return { ok: false, problems };
   return {
@@ -123,7 +180,13 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
       ...(typeof data.seed === 'number' ? { seed: data.seed } : {}),
       ...(typeof data.error_rate === 'number' ? { error_rate: data.error_rate } : {}),
       ...(data.wiring === 'collector' || data.wiring === 'upstream' ? { wiring: data.wiring } : {}),
-      ...(isDict(data.wiring_env) ? { wiring_env: Object.fromEntries(Object.entries(data.wiring_env).map(([k, v]) => [k, String(v)])) } : {}),
+      ...(isDict(data.wiring_env)
+        ? {
+            wiring_env: Object.fromEntries(
+              Object.entries(data.wiring_env).map(([k, v]) => [k, String(v)]),
+            ),
+          }
+        : {}),
     },
   };
 }
@@ -133,13 +196,21 @@ export function readOverrides(file: string): OverridesResult {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    return { ok: false, problems: [`cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`] };
+    return {
+      ok: false,
+      problems: [
+        `cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`,
+      ],
+    };
   }
   let data: unknown;
   try {
     data = parse(text, { uniqueKeys: true });
   } catch (error) {
-    return { ok: false, problems: [`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`] };
+    return {
+      ok: false,
+      problems: [`${file}: not valid YAML: ${(error as Error).message.split('\n')[0]}`],
+    };
   }
   return checkOverrides(data, file);
 }

@@ -117,7 +117,8 @@ const isBusAgent = isErrorBusAgent;
 export { defaultVariant };
 
 // BaseAgent's UnifiedErrorHandler uses nats_error_bus.py (ERRORS); others the WP-10 library.
-export const defaultNatsLibrary = (protocol: HealthProtocol): NatsLibrary => (protocol === 'base-agent' ? 'errors' : 'error-stream');
+export const defaultNatsLibrary = (protocol: HealthProtocol): NatsLibrary =>
+  protocol === 'base-agent' ? 'errors' : 'error-stream';
 
 const GPU_GROUP = /gpu|vision|reasoning|speech|learning/i;
 
@@ -131,7 +132,12 @@ export function defaultVramMb(agent: Agent): number {
   const limit = config.vram_soft_limit_mb;
   if (typeof limit === 'number' && limit > 0) return Math.round(limit * 0.4);
   for (const [key, value] of Object.entries(config)) {
-    if ((key === 'cuda_device' || key === 'gpu_device' || key === 'device') && typeof value === 'string' && /^cuda(:\d+)?$/.test(value)) return 1500;
+    if (
+      (key === 'cuda_device' || key === 'gpu_device' || key === 'device') &&
+      typeof value === 'string' &&
+      /^cuda(:\d+)?$/.test(value)
+    )
+      return 1500;
   }
   return GPU_GROUP.test(agent.group) ? 700 : 0;
 }
@@ -148,10 +154,15 @@ export function bindsFor(agent: Agent, protocol: HealthProtocol, isBus: boolean)
   } else if (protocol === 'unified') {
     if (!isBus) out.push({ role: 'main', port: main, kind: 'zmq-rep' });
     // The mixin's own default is port+1000, not BaseAgent's port+1.
-    out.push({ role: 'health', port: agent.healthPortImplicit ? main + 1000 : agent.healthPort.value, kind: 'zmq-rep' });
+    out.push({
+      role: 'health',
+      port: agent.healthPortImplicit ? main + 1000 : agent.healthPort.value,
+      kind: 'zmq-rep',
+    });
   } else {
     if (!isBus) out.push({ role: 'main', port: main, kind: 'http' });
-    if (!agent.healthPortImplicit && agent.healthPort.value !== main) out.push({ role: 'health', port: agent.healthPort.value, kind: 'http' });
+    if (!agent.healthPortImplicit && agent.healthPort.value !== main)
+      out.push({ role: 'health', port: agent.healthPort.value, kind: 'http' });
   }
   for (const p of agent.implicitPorts) {
     if (p.kind === 'config') out.push({ role: `config.${p.key}`, port: p.value, kind: 'tcp' });
@@ -160,19 +171,34 @@ export function bindsFor(agent: Agent, protocol: HealthProtocol, isBus: boolean)
 }
 
 /** Finds an agent's override: `machine/Name` first, then the bare name. */
-export function overrideFor(overrides: SimOverrides | undefined, machine: string, name: string): AgentOverride {
+export function overrideFor(
+  overrides: SimOverrides | undefined,
+  machine: string,
+  name: string,
+): AgentOverride {
   if (!overrides) return {};
-  return { ...overrides.defaults, ...overrides.agents[name], ...overrides.agents[`${machine}/${name}`] };
+  return {
+    ...overrides.defaults,
+    ...overrides.agents[name],
+    ...overrides.agents[`${machine}/${name}`],
+  };
 }
 
-export function planSim(machines: readonly Machine[], hosts: Record<string, string>, overrides?: SimOverrides): SimPlan {
+export function planSim(
+  machines: readonly Machine[],
+  hosts: Record<string, string>,
+  overrides?: SimOverrides,
+): SimPlan {
   const warnings: string[] = [];
-  const known = new Set(machines.flatMap((m) => m.agents.flatMap((a) => [a.name, `${m.id}/${a.name}`])));
+  const known = new Set(
+    machines.flatMap((m) => m.agents.flatMap((a) => [a.name, `${m.id}/${a.name}`])),
+  );
   for (const key of Object.keys(overrides?.agents ?? {})) {
     if (!known.has(key)) warnings.push(`overrides: no agent "${key}" in this fleet (ignored)`);
   }
   for (const key of Object.keys(overrides?.machines ?? {})) {
-    if (!machines.some((m) => m.id === key)) warnings.push(`overrides: no machine "${key}" in this fleet (ignored)`);
+    if (!machines.some((m) => m.id === key))
+      warnings.push(`overrides: no machine "${key}" in this fleet (ignored)`);
   }
   const planned = machines.map((m) => planMachine(m, hosts[m.id] ?? '127.0.0.1', overrides));
   return { machines: planned, warnings };
@@ -181,7 +207,11 @@ export function planSim(machines: readonly Machine[], hosts: Record<string, stri
 function planMachine(m: Machine, host: string, overrides?: SimOverrides): PlannedMachine {
   const mo: MachineOverride = overrides?.machines?.[m.id] ?? {};
   const busPort = m.globals.errorBusPort?.value ?? DEFAULT_ERROR_BUS_PORT;
-  const gpu = { ...(GPUS[m.id] ?? { name: 'none', totalMb: 0 }), ...(mo.gpu ? { name: mo.gpu } : {}), ...(mo.vram_total_mb !== undefined ? { totalMb: mo.vram_total_mb } : {}) };
+  const gpu = {
+    ...(GPUS[m.id] ?? { name: 'none', totalMb: 0 }),
+    ...(mo.gpu ? { name: mo.gpu } : {}),
+    ...(mo.vram_total_mb !== undefined ? { totalMb: mo.vram_total_mb } : {}),
+  };
   const busAgent = m.agents.find((a) => isBusAgent(a, busPort));
   const held = new Map<number, string>();
   held.set(busPort, busAgent ? `${busAgent.name} main (error bus)` : 'error bus');
@@ -219,7 +249,12 @@ function planMachine(m: Machine, host: string, overrides?: SimOverrides): Planne
       isBus,
       binds,
       clashes: lost,
-      start: { down: o.down ?? false, slowMs: o.slow_ms ?? 0, degraded: o.degraded ?? false, floodPerS: o.flood_per_s ?? 0 },
+      start: {
+        down: o.down ?? false,
+        slowMs: o.slow_ms ?? 0,
+        degraded: o.degraded ?? false,
+        floodPerS: o.flood_per_s ?? 0,
+      },
     };
   });
   return {

@@ -4,20 +4,37 @@
 // whose `stop()` closes every socket, stops its nats-server and removes its temp dir.
 import { readFileSync } from 'node:fs';
 import type { Machine } from '../core/fleet/model.js';
-import { malformedNats, malformedZmq, natsMessages, zmqMessages, type SimError } from '../core/errors/encode.js';
+import {
+  malformedNats,
+  malformedZmq,
+  natsMessages,
+  zmqMessages,
+  type SimError,
+} from '../core/errors/encode.js';
 import { publishTargets, type PhaseValue } from '../core/errorbus/phase.js';
 import { resourcesSubject } from '../core/resources/sample.js';
 import { hash32, rng } from '../core/seeded.js';
 import { startNatsServer, portFree, type NatsServer } from '../adapters/nats-server.js';
 import type { SimAgent } from './agent.js';
-import { allowAll, openControlSocket, parseControl, type ControlReply, type ControlRequest, type ControlVerifier } from './control.js';
+import {
+  allowAll,
+  openControlSocket,
+  parseControl,
+  type ControlReply,
+  type ControlRequest,
+  type ControlVerifier,
+} from './control.js';
 import { newZmqContext } from './endpoints.js';
 import { ErrorMaker, type ErrorContext } from './error-maker.js';
 import { SimMachine } from './machine.js';
 import { UpstreamWiring } from './wiring.js';
 import type { ZmqMessage } from '../core/errors/encode.js';
 import { CONTROL_SUBJECT, connectNatsSide, type NatsSide } from './nats-side.js';
-import { faultVerifier, serveMachineControl, type MachineControlServer } from './machine-control.js';
+import {
+  faultVerifier,
+  serveMachineControl,
+  type MachineControlServer,
+} from './machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
 import type { SimOverrides } from './overrides.js';
 import { defaultHosts, isLoopback, planSim, type Clash, type SimPlan } from './plan.js';
@@ -108,10 +125,21 @@ export class Sim {
     this.random = rng(seed);
     this.maker = new ErrorMaker(rng(hash32(`errors/${seed}`)), seed);
     this.errorRate = options.errorRate ?? options.overrides?.error_rate ?? 0.5;
-    this.verify = options.verifyControl ?? (options.tokenVerifier ? faultVerifier(options.tokenVerifier) : allowAll);
+    this.verify =
+      options.verifyControl ??
+      (options.tokenVerifier ? faultVerifier(options.tokenVerifier) : allowAll);
     this.log = options.log ?? (() => undefined);
     const context = newZmqContext();
-    this.machines = plan.machines.map((m) => new SimMachine(m, context, rng(hash32(`${seed}/${m.id}`)), options.metricsEnabled ?? true, () => Date.now()));
+    this.machines = plan.machines.map(
+      (m) =>
+        new SimMachine(
+          m,
+          context,
+          rng(hash32(`${seed}/${m.id}`)),
+          options.metricsEnabled ?? true,
+          () => Date.now(),
+        ),
+    );
     this.natsNote = options.nats.mode === 'off' ? `off: ${options.nats.why}` : 'connecting';
     this.warnings = [...plan.warnings];
   }
@@ -121,16 +149,27 @@ export class Sim {
     const ids = options.machines.map((m) => m.id);
     const hosts = { ...defaultHosts(ids), ...options.hosts };
     for (const [id, host] of Object.entries(hosts)) {
-      if (!ids.includes(id)) throw new SimInputError(`host given for ${id}, which is not in the fleet (machines: ${ids.join(', ')})`);
-      if (!isLoopback(host)) throw new SimInputError(`host for ${id} is ${host}: the simulator binds loopback addresses only (127.0.0.0/8)`);
+      if (!ids.includes(id))
+        throw new SimInputError(
+          `host given for ${id}, which is not in the fleet (machines: ${ids.join(', ')})`,
+        );
+      if (!isLoopback(host))
+        throw new SimInputError(
+          `host for ${id} is ${host}: the simulator binds loopback addresses only (127.0.0.0/8)`,
+        );
       const twin = ids.find((other) => other !== id && hosts[other] === host);
-      if (twin) throw new SimInputError(`${id} and ${twin} both on ${host}: two machines on one address clash on every port they share`);
+      if (twin)
+        throw new SimInputError(
+          `${id} and ${twin} both on ${host}: two machines on one address clash on every port they share`,
+        );
     }
     const plan = planSim(options.machines, hosts, options.overrides);
     const sim = new Sim(plan, options);
     const fds = fdBudget(plan);
     if (fds.limit !== undefined && fds.need > fds.limit) {
-      sim.warnings.push(`this fleet needs about ${fds.need} file descriptors and the soft limit is ${fds.limit}: binds past it fail; raise it (ulimit -n ${fds.need * 2}) and start again`);
+      sim.warnings.push(
+        `this fleet needs about ${fds.need} file descriptors and the soft limit is ${fds.limit}: binds past it fail; raise it (ulimit -n ${fds.need * 2}) and start again`,
+      );
     }
     try {
       // NATS and the binds proceed together: both dominate start-up time.
@@ -140,15 +179,24 @@ export class Sim {
       natsReady.catch(() => undefined);
       const upstream = (options.wiring ?? options.overrides?.wiring) === 'upstream';
       for (const m of sim.machines) m.collector = !upstream;
-      const machineClashes = await Promise.all(sim.machines.map(async (m) => ({ m, lost: await m.start() })));
+      const machineClashes = await Promise.all(
+        sim.machines.map(async (m) => ({ m, lost: await m.start() })),
+      );
       for (const { m, lost } of machineClashes) sim.bindClashes.set(m.id, lost);
       if (upstream) {
         // After the machines: CentralErrorBus holds its port before any PC2ErrorPublisher tries.
-        sim.wiring = new UpstreamWiring(sim.machines[0]!.context, sim.machines, { ...options.overrides?.wiring_env, ...options.wiringEnv });
+        sim.wiring = new UpstreamWiring(sim.machines[0]!.context, sim.machines, {
+          ...options.overrides?.wiring_env,
+          ...options.wiringEnv,
+        });
         await sim.wiring.open();
       }
       await natsReady;
-      const control = await openControlSocket(sim.machines[0]!.context, options.controlPort, (data) => sim.handleControl(data));
+      const control = await openControlSocket(
+        sim.machines[0]!.context,
+        options.controlPort,
+        (data) => sim.handleControl(data),
+      );
       if (!control.ok) sim.warnings.push(`control socket off: ${control.error}`);
       else {
         sim.controlEndpoint = control.endpoint;
@@ -188,23 +236,42 @@ export class Sim {
     }
     // Publish nothing until the phase is known, or a phase-3 fleet would leak ZMQ frames.
     await Promise.race([this.nats.phaseKnown, new Promise((r) => setTimeout(r, 2000).unref())]);
-    this.machineControl = await serveMachineControl(url, this.machines, this.options.tokenVerifier ? { mode: 'verify', verify: this.options.tokenVerifier } : { mode: 'open' }, this.log);
+    this.machineControl = await serveMachineControl(
+      url,
+      this.machines,
+      this.options.tokenVerifier
+        ? { mode: 'verify', verify: this.options.tokenVerifier }
+        : { mode: 'open' },
+      this.log,
+    );
     this.natsUrl = url;
-    this.natsNote = mode.mode === 'own' ? `${url} (own nats-server, JetStream store ${this.natsServer!.storeDir})` : url;
+    this.natsNote =
+      mode.mode === 'own'
+        ? `${url} (own nats-server, JetStream store ${this.natsServer!.storeDir})`
+        : url;
   }
 
   private setPhase(value: PhaseValue, why: string): void {
     const changed = value.phase !== this.phase.phase;
     this.phase = value;
     for (const m of this.machines) void m.setZmqOff(value.phase === 3);
-    if (changed) this.log(`error-bus phase ${value.phase} ${value.name} (${why}): publishing ${describeTargets(value)}`);
+    if (changed)
+      this.log(
+        `error-bus phase ${value.phase} ${value.name} (${why}): publishing ${describeTargets(value)}`,
+      );
   }
 
   // ---------------------------------------------------------------------------------------------
   // Errors
 
   private context(a: SimAgent): ErrorContext {
-    return { machine: a.machine, agent: a.name, host: a.plan.host, dependencies: a.plan.model.dependencies, usesGpu: a.plan.vramMb > 0 };
+    return {
+      machine: a.machine,
+      agent: a.name,
+      host: a.plan.host,
+      dependencies: a.plan.model.dependencies,
+      usesGpu: a.plan.vramMb > 0,
+    };
   }
 
   /** Publishes one error from an agent on the buses the phase (and bus faults) allow. */
@@ -248,12 +315,15 @@ export class Sim {
         a.floodCarry += (a.floodPerS * dt) / 1000;
         const n = Math.floor(a.floodCarry);
         a.floodCarry -= n;
-        for (let i = 0; i < n; i++) this.publish(a, this.maker.make(this.context(a), now, { type: 'ConnectionError' }));
+        for (let i = 0; i < n; i++)
+          this.publish(a, this.maker.make(this.context(a), now, { type: 'ConnectionError' }));
       }
       const carry = (this.backgroundCarry.get(m.id) ?? 0) + (this.errorRate * dt) / 1000;
       const n = Math.floor(carry);
       this.backgroundCarry.set(m.id, carry - n);
-      const live = m.agents.filter((a) => a.status === 'up' && (a.plan.variant !== 'none' || a.plan.natsLibrary !== 'none'));
+      const live = m.agents.filter(
+        (a) => a.status === 'up' && (a.plan.variant !== 'none' || a.plan.natsLibrary !== 'none'),
+      );
       for (let i = 0; i < n && live.length; i++) {
         const a = live[Math.floor(this.random() * live.length)]!;
         this.publish(a, this.maker.make(this.context(a), now));
@@ -261,8 +331,14 @@ export class Sim {
       if (m.vramOvercommitted() && now - (this.lastOom.get(m.id) ?? 0) >= 1000) {
         // What a real card does past its capacity: the biggest user gets CUDA OOM.
         this.lastOom.set(m.id, now);
-        const top = [...m.agents].filter((a) => a.status === 'up').sort((x, y) => m.agentVramMb(y) - m.agentVramMb(x))[0];
-        if (top) this.publish(top, this.maker.make(this.context(top), now, { type: 'MemoryError', severity: 'critical' }));
+        const top = [...m.agents]
+          .filter((a) => a.status === 'up')
+          .sort((x, y) => m.agentVramMb(y) - m.agentVramMb(x))[0];
+        if (top)
+          this.publish(
+            top,
+            this.maker.make(this.context(top), now, { type: 'MemoryError', severity: 'critical' }),
+          );
       }
       if (now - this.lastStep >= 250) m.step(now, floodRate);
     }
@@ -285,10 +361,14 @@ export class Sim {
     const slash = name.indexOf('/');
     const m = slash > 0 ? name.slice(0, slash) : machine;
     const n = slash > 0 ? name.slice(slash + 1) : name;
-    if (m && !this.machine(m)) return `no machine "${m}" (machines: ${this.machines.map((x) => x.id).join(', ')})`;
-    const found = this.machines.filter((x) => !m || x.id === m).flatMap((x) => (x.byName.has(n) ? [x.byName.get(n)!] : []));
+    if (m && !this.machine(m))
+      return `no machine "${m}" (machines: ${this.machines.map((x) => x.id).join(', ')})`;
+    const found = this.machines
+      .filter((x) => !m || x.id === m)
+      .flatMap((x) => (x.byName.has(n) ? [x.byName.get(n)!] : []));
     if (found.length === 1) return found[0]!;
-    if (found.length > 1) return `agent "${n}" runs on ${found.map((a) => a.machine).join(' and ')}: say which (machine/${n}, or "machine" in the request)`;
+    if (found.length > 1)
+      return `agent "${n}" runs on ${found.map((a) => a.machine).join(' and ')}: say which (machine/${n}, or "machine" in the request)`;
     return `no agent "${n}"${m ? ` on ${m}` : ''}`;
   }
 
@@ -352,12 +432,14 @@ export class Sim {
         a.degraded = r.on ?? true;
         return { ok: true, agent: a.key };
       case 'flood':
-        if (r.rate! > 0 && a.status !== 'up') return { ok: false, error: `${a.key} is down: restart it first` };
+        if (r.rate! > 0 && a.status !== 'up')
+          return { ok: false, error: `${a.key} is down: restart it first` };
         a.floodPerS = r.rate!;
         a.floodUntil = r.seconds ? Date.now() + r.seconds * 1000 : Infinity;
         return { ok: true, agent: a.key };
       case 'error': {
-        if (a.status !== 'up') return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
+        if (a.status !== 'up')
+          return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
         const e = this.maker.make(this.context(a), Date.now(), {
           ...(r.error_type ? { type: r.error_type } : {}),
           ...(r.severity ? { severity: r.severity } : {}),
@@ -377,12 +459,14 @@ export class Sim {
   }
 
   private malformed(a: SimAgent, r: ControlRequest): ControlReply {
-    if (a.status !== 'up') return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
+    if (a.status !== 'up')
+      return { ok: false, error: `${a.key} is down: a dead agent publishes nothing` };
     const m = this.machine(a.machine)!;
     const targets = publishTargets(this.phase.phase);
     const useZmq = r.bus ? r.bus === 'zmq' : targets.zmq && !m.busOff.zmq;
     const useNats = r.bus ? r.bus === 'nats' : targets.nats && !m.busOff.nats;
-    if (useZmq && !m.bus && !this.wiring) return { ok: false, error: `${m.id}'s ZMQ error bus is ${m.busState}` };
+    if (useZmq && !m.bus && !this.wiring)
+      return { ok: false, error: `${m.id}'s ZMQ error bus is ${m.busState}` };
     if (useNats && !this.nats) return { ok: false, error: `the NATS side is ${this.natsNote}` };
     const variant = a.plan.variant === 'none' ? 'central' : a.plan.variant;
     const library = a.plan.natsLibrary === 'none' ? 'errors' : a.plan.natsLibrary;
@@ -390,7 +474,8 @@ export class Sim {
     for (let i = 0; i < (r.count ?? 1); i++) {
       const e = this.maker.make(this.context(a), Date.now());
       if (useZmq && this.sendZmq(a, m, malformedZmq(r.kind!, variant, e))) sent.zmq += 1;
-      if (useNats && this.nats!.publish(malformedNats(r.kind!, library, e, this.nats!.maxPayload))) sent.nats += 1;
+      if (useNats && this.nats!.publish(malformedNats(r.kind!, library, e, this.nats!.maxPayload)))
+        sent.nats += 1;
     }
     return { ok: true, agent: a.key, sent };
   }
@@ -402,14 +487,17 @@ export class Sim {
     return this.machines.map((m) => {
       const lost = this.bindClashes.get(m.id) ?? [];
       const clashes = [...m.plan.clashes, ...lost];
-      const agentsWithClash = new Set(clashes.filter((c) => c.agent !== 'error bus').map((c) => c.agent));
+      const agentsWithClash = new Set(
+        clashes.filter((c) => c.agent !== 'error bus').map((c) => c.agent),
+      );
       return {
         id: m.id,
         host: m.plan.host,
         agents: m.agents.length,
         up: m.agents.filter((a) => a.status === 'up').length,
         withClashes: agentsWithClash.size,
-        portsBound: m.agents.reduce((n, a) => n + a.bound.length, 0) + (m.plan.busAgent || !m.bus ? 0 : 1),
+        portsBound:
+          m.agents.reduce((n, a) => n + a.bound.length, 0) + (m.plan.busAgent || !m.bus ? 0 : 1),
         clashes,
         bus: `${m.busEndpoint} ${m.busState}`,
       };
@@ -425,15 +513,26 @@ export class Sim {
           `error bus ${s.bus}; nats ${this.natsUrl ? `on, phase ${this.phase.phase} ${this.phase.name}` : 'off'}; ready in ${this.startupMs} ms`,
       );
     }
-    for (const s of this.summary()) for (const c of s.clashes) lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
+    for (const s of this.summary())
+      for (const c of s.clashes)
+        lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
     if (this.wiring) {
       const legs = this.wiring.status().flatMap((p) => [p.own, ...(p.cross ? [p.cross] : [])]);
       const dead = legs.filter((l) => l.note.includes('socket None')).length;
-      lines.push(`zmq wiring: upstream (each agent's own sockets): ${legs.length - dead} publisher sockets open, ${dead} binds failed (socket None, errors dropped)`);
+      lines.push(
+        `zmq wiring: upstream (each agent's own sockets): ${legs.length - dead} publisher sockets open, ${dead} binds failed (socket None, errors dropped)`,
+      );
     }
     lines.push(`nats: ${this.natsNote}`);
-    lines.push(this.controlEndpoint ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}` : 'control: ZMQ socket off');
-    if (this.machineControl) lines.push(`machine control: ${this.machines.map((m) => `opsdeck.${m.id}.control`).join(', ')} (${this.options.tokenVerifier ? 'JWT required, faults too' : 'open: no token checked; pass --jwks FILE to enforce'})`);
+    lines.push(
+      this.controlEndpoint
+        ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}`
+        : 'control: ZMQ socket off',
+    );
+    if (this.machineControl)
+      lines.push(
+        `machine control: ${this.machines.map((m) => `opsdeck.${m.id}.control`).join(', ')} (${this.options.tokenVerifier ? 'JWT required, faults too' : 'open: no token checked; pass --jwks FILE to enforce'})`,
+      );
     for (const w of this.warnings) lines.push(`warning: ${w}`);
     return lines;
   }
@@ -442,11 +541,22 @@ export class Sim {
     return {
       phase: this.phase,
       nats: this.natsUrl ?? null,
-      wiring: this.wiring ? { mode: 'upstream', deadAtSource: this.wiring.deadAtSource, publishers: this.wiring.status() } : { mode: 'collector' },
+      wiring: this.wiring
+        ? {
+            mode: 'upstream',
+            deadAtSource: this.wiring.deadAtSource,
+            publishers: this.wiring.status(),
+          }
+        : { mode: 'collector' },
       machines: this.machines.map((m) => ({
         id: m.id,
         host: m.plan.host,
-        bus: { endpoint: m.busEndpoint, state: m.busState, sent: m.bus?.sent ?? 0, dropped: m.bus?.dropped ?? 0 },
+        bus: {
+          endpoint: m.busEndpoint,
+          state: m.busState,
+          sent: m.bus?.sent ?? 0,
+          dropped: m.bus?.dropped ?? 0,
+        },
         busOff: m.busOff,
         published: m.published,
         throttle: m.rm.throttle,
@@ -461,7 +571,9 @@ export class Sim {
           port: a.plan.model.port.value,
           healthPort: a.plan.binds.find((b) => b.role === 'health')?.port ?? null,
           bound: a.bound.map((b) => `${b.role}:${b.port}`),
-          clashes: [...a.plan.clashes, ...a.lostToOthers].map((c) => `${c.role}:${c.port} held by ${c.heldBy}`),
+          clashes: [...a.plan.clashes, ...a.lostToOthers].map(
+            (c) => `${c.role}:${c.port} held by ${c.heldBy}`,
+          ),
           slowMs: a.slowMs,
           degraded: a.degraded,
           floodPerS: a.floodPerS,

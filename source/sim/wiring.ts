@@ -84,7 +84,11 @@ export class UpstreamWiring {
   }
 
   private mainpcIp(from: SimMachine): string {
-    return this.v('MAINPC_IP', 'MAIN_PC_IP', 'MAINPC_HOST', 'MAIN_PC_HOST') ?? this.hostOf('mainpc') ?? from.plan.host;
+    return (
+      this.v('MAINPC_IP', 'MAIN_PC_IP', 'MAINPC_HOST', 'MAIN_PC_HOST') ??
+      this.hostOf('mainpc') ??
+      from.plan.host
+    );
   }
 
   private async connectLeg(endpoint: string): Promise<Leg> {
@@ -96,13 +100,27 @@ export class UpstreamWiring {
   private async bindLeg(endpoint: string, m: SimMachine): Promise<Leg> {
     const host = /^tcp:\/\/([^:]+):/.exec(endpoint)?.[1];
     if (host !== m.plan.host) {
-      return { endpoint, socket: 'bind+connect', note: `bind ${endpoint} failed: EADDRNOTAVAIL (not an address of ${m.id}); socket None, errors dropped` };
+      return {
+        endpoint,
+        socket: 'bind+connect',
+        note: `bind ${endpoint} failed: EADDRNOTAVAIL (not an address of ${m.id}); socket None, errors dropped`,
+      };
     }
     const out = new PubOutbox(this.context, 20_000, UPSTREAM_SNDHWM);
     const failure = await out.bind(endpoint);
-    if (failure) return { endpoint, socket: 'bind+connect', note: `bind ${endpoint} failed: ${failure.code}; socket None, errors dropped` };
+    if (failure)
+      return {
+        endpoint,
+        socket: 'bind+connect',
+        note: `bind ${endpoint} failed: ${failure.code}; socket None, errors dropped`,
+      };
     out.connect(endpoint);
-    return { out, endpoint, socket: 'bind+connect', note: `PUB bound on ${endpoint} (and connected to it)` };
+    return {
+      out,
+      endpoint,
+      socket: 'bind+connect',
+      note: `PUB bound on ${endpoint} (and connected to it)`,
+    };
   }
 
   /** Opens every agent's sockets, machine by machine, in config order (the first bind wins). */
@@ -113,14 +131,35 @@ export class UpstreamWiring {
         if (variant === 'none' || variant === 'central') continue;
         if (variant === 'A') {
           const onMain = m.id === 'mainpc';
-          const host = (onMain ? this.v('MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST') : this.v('ERROR_BUS_HOST')) ?? this.pc2Ip(m);
-          const port = onMain ? this.v('MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT') : this.v('ERROR_BUS_PORT');
+          const host =
+            (onMain
+              ? this.v('MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST')
+              : this.v('ERROR_BUS_HOST')) ?? this.pc2Ip(m);
+          const port = onMain
+            ? this.v('MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT')
+            : this.v('ERROR_BUS_PORT');
           this.publishers.set(a, { own: await this.connectLeg(this.endpoint(host, port, m)) });
         } else if (variant === 'B' || variant === 'C') {
-          this.publishers.set(a, { own: await this.connectLeg(this.endpoint(this.pc2Ip(m), undefined, m)) });
+          this.publishers.set(a, {
+            own: await this.connectLeg(this.endpoint(this.pc2Ip(m), undefined, m)),
+          });
         } else {
-          const own = await this.bindLeg(this.endpoint(this.v('PC2_ERROR_BUS_HOST') ?? this.pc2Ip(m), this.v('PC2_ERROR_BUS_PORT'), m), m);
-          const cross = await this.bindLeg(this.endpoint(this.v('MAINPC_ERROR_BUS_HOST') ?? this.mainpcIp(m), this.v('MAINPC_ERROR_BUS_PORT'), m), m);
+          const own = await this.bindLeg(
+            this.endpoint(
+              this.v('PC2_ERROR_BUS_HOST') ?? this.pc2Ip(m),
+              this.v('PC2_ERROR_BUS_PORT'),
+              m,
+            ),
+            m,
+          );
+          const cross = await this.bindLeg(
+            this.endpoint(
+              this.v('MAINPC_ERROR_BUS_HOST') ?? this.mainpcIp(m),
+              this.v('MAINPC_ERROR_BUS_PORT'),
+              m,
+            ),
+            m,
+          );
           this.publishers.set(a, { own, cross });
         }
       }
@@ -140,13 +179,26 @@ export class UpstreamWiring {
   }
 
   status(): WiringStatus[] {
-    const leg = (l: Leg) => ({ endpoint: l.endpoint, socket: l.socket, note: l.note, sent: l.out?.sent ?? 0, dropped: l.out?.dropped ?? 0 });
-    return [...this.publishers].map(([a, p]) => ({ agent: a.name, machine: a.machine, variant: a.plan.variant, own: leg(p.own), ...(p.cross ? { cross: leg(p.cross) } : {}) }));
+    const leg = (l: Leg) => ({
+      endpoint: l.endpoint,
+      socket: l.socket,
+      note: l.note,
+      sent: l.out?.sent ?? 0,
+      dropped: l.out?.dropped ?? 0,
+    });
+    return [...this.publishers].map(([a, p]) => ({
+      agent: a.name,
+      machine: a.machine,
+      variant: a.plan.variant,
+      own: leg(p.own),
+      ...(p.cross ? { cross: leg(p.cross) } : {}),
+    }));
   }
 
   async close(): Promise<void> {
     const all: Promise<void>[] = [];
-    for (const p of this.publishers.values()) for (const l of [p.own, p.cross]) if (l?.out) all.push(l.out.close());
+    for (const p of this.publishers.values())
+      for (const l of [p.own, p.cross]) if (l?.out) all.push(l.out.close());
     await Promise.all(all);
     this.publishers.clear();
   }

@@ -27,7 +27,11 @@ export class ActionRunner {
 
   private set(step: Step, confirm?: string): void {
     const a = this.current;
-    this.snapshot = { ...(a ? { action: { id: a.id, title: a.title, machine: a.machine } } : {}), step, ...(confirm ? { confirm } : {}) };
+    this.snapshot = {
+      ...(a ? { action: { id: a.id, title: a.title, machine: a.machine } } : {}),
+      step,
+      ...(confirm ? { confirm } : {}),
+    };
     this.emitter.emit();
   }
 
@@ -35,7 +39,10 @@ export class ActionRunner {
     const a = this.current;
     if (!a) return;
     try {
-      appendAudit({ machine: a.machine, action: a.id, args: a.args, outcome, detail }, this.auditPath);
+      appendAudit(
+        { machine: a.machine, action: a.id, args: a.args, outcome, detail },
+        this.auditPath,
+      );
     } catch (error) {
       // An action whose record cannot be written is reported as such, not hidden.
       this.set({ phase: 'failed', error: `audit log not writable: ${(error as Error).message}` });

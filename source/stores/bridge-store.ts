@@ -16,7 +16,8 @@ export interface BridgeSnapshot {
 export const BRIDGE_STALE_MS = 7000;
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-const text = (v: unknown, max = 80): string => (typeof v === 'string' ? sanitise(v).slice(0, max) : '');
+const text = (v: unknown, max = 80): string =>
+  typeof v === 'string' ? sanitise(v).slice(0, max) : '';
 
 /** Checks a status message from the wire; undefined when it is not one. */
 export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | undefined {
@@ -26,7 +27,13 @@ export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | u
   } catch {
     return undefined;
   }
-  if (typeof v !== 'object' || v === null || v.schema !== 'opsdeck.bridge/1' || typeof v.machine !== 'string') return undefined;
+  if (
+    typeof v !== 'object' ||
+    v === null ||
+    v.schema !== 'opsdeck.bridge/1' ||
+    typeof v.machine !== 'string'
+  )
+    return undefined;
   const endpoints = Array.isArray(v.endpoints) ? v.endpoints.slice(0, 16) : [];
   return {
     machine: text(v.machine, 64),
@@ -37,7 +44,11 @@ export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | u
     dropped: num(v.dropped),
     queued: num(v.queued),
     nats: text(v.nats, 20),
-    endpoints: endpoints.map((e: Record<string, unknown>) => ({ endpoint: text(e?.endpoint), mode: text(e?.mode, 10), state: text(e?.state) })),
+    endpoints: endpoints.map((e: Record<string, unknown>) => ({
+      endpoint: text(e?.endpoint),
+      mode: text(e?.mode, 10),
+      state: text(e?.state),
+    })),
   };
 }
 
@@ -52,7 +63,10 @@ export class BridgeStore {
   accept(data: Uint8Array, now = Date.now()): void {
     const status = readBridgeStatus(data);
     if (!status) return;
-    this.snapshot = { version: this.snapshot.version + 1, machines: { ...this.snapshot.machines, [status.machine]: { status, receivedAt: now } } };
+    this.snapshot = {
+      version: this.snapshot.version + 1,
+      machines: { ...this.snapshot.machines, [status.machine]: { status, receivedAt: now } },
+    };
     this.emitter.emit();
   }
 
@@ -60,7 +74,8 @@ export class BridgeStore {
   running(now = Date.now()): Record<string, BridgeObs> {
     const out: Record<string, BridgeObs> = {};
     for (const [id, m] of Object.entries(this.snapshot.machines)) {
-      if (now - m.receivedAt <= BRIDGE_STALE_MS && m.status.state !== 'stopped') out[id] = { ...m.status, ageMs: now - m.receivedAt };
+      if (now - m.receivedAt <= BRIDGE_STALE_MS && m.status.state !== 'stopped')
+        out[id] = { ...m.status, ageMs: now - m.receivedAt };
     }
     return out;
   }

@@ -53,14 +53,20 @@ export function errorBusEndpoint(m: Machine): string {
 }
 
 /** NATS servers from the flag, else NATS_SERVERS / NATS_URL (upstream's names). */
-export function natsServers(flag: string | undefined, env: Readonly<Record<string, string | undefined>>): string | undefined {
+export function natsServers(
+  flag: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string | undefined {
   const value = flag ?? env.NATS_SERVERS ?? env.NATS_URL;
   return value && splitServers(value).length > 0 ? value : undefined;
 }
 
-export function machineResolver(machines: readonly Machine[]): (agent: string | undefined) => string {
+export function machineResolver(
+  machines: readonly Machine[],
+): (agent: string | undefined) => string {
   const owners = new Map<string, string[]>();
-  for (const m of machines) for (const a of m.agents) owners.set(a.name, [...(owners.get(a.name) ?? []), m.id]);
+  for (const m of machines)
+    for (const a of m.agents) owners.set(a.name, [...(owners.get(a.name) ?? []), m.id]);
   // An agent that runs on both machines (MemoryFusionHub...) publishes to one shared NATS with
   // nothing that says which: show that honestly rather than guess.
   return (agent) => {
@@ -72,7 +78,13 @@ export function machineResolver(machines: readonly Machine[]): (agent: string | 
 export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
   const startedAt = Date.now();
-  const health = new HealthStore(targetsFor(machines, { ...options.health, ...(options.protocols ? { protocols: options.protocols } : {}) }), options.health);
+  const health = new HealthStore(
+    targetsFor(machines, {
+      ...options.health,
+      ...(options.protocols ? { protocols: options.protocols } : {}),
+    }),
+    options.health,
+  );
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore();
   const bridges = new BridgeStore();
@@ -104,7 +116,9 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     });
   }
 
-  const doctor = new DoctorStore(async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis);
+  const doctor = new DoctorStore(
+    async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis,
+  );
   if (options.live !== false) stops.push(doctor.start());
   const plane: DataPlane = {
     machines,

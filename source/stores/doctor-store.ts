@@ -6,7 +6,12 @@ import { BRIDGE_DETAIL } from '../core/errors/bridge.js';
 import type { ZmqVariant } from '../core/errors/encode.js';
 import type { ErrorFormat } from '../core/errors/event.js';
 import { diagnose, type Diagnosis } from '../core/errorbus/doctor.js';
-import { buildTopology, probeKey, type ProbeFinding, type Topology } from '../core/errorbus/topology.js';
+import {
+  buildTopology,
+  probeKey,
+  type ProbeFinding,
+  type Topology,
+} from '../core/errorbus/topology.js';
 import { listStreams } from '../adapters/error-streams.js';
 import { readPhase } from '../adapters/phase-kv.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
@@ -28,7 +33,14 @@ export interface DoctorResult {
   topology: Topology;
 }
 
-const VARIANT: Partial<Record<ErrorFormat, ZmqVariant>> = { 'zmq-a': 'A', 'zmq-b': 'B', 'zmq-c': 'C', 'zmq-d': 'D', 'zmq-d-cross': 'D', 'zmq-central': 'central' };
+const VARIANT: Partial<Record<ErrorFormat, ZmqVariant>> = {
+  'zmq-a': 'A',
+  'zmq-b': 'B',
+  'zmq-c': 'C',
+  'zmq-d': 'D',
+  'zmq-d-cross': 'D',
+  'zmq-central': 'central',
+};
 
 /** Variants seen on the wire (ZMQ copies, and the format a bridged copy says it came in). */
 function observedVariants(plane: DataPlane): Record<string, ZmqVariant> {
@@ -50,16 +62,30 @@ export async function runDoctor(plane: DataPlane, options: DoctorOptions): Promi
   const now = (options.now ?? Date.now)();
   const bridges = plane.bridges.running(now);
   const variants = observedVariants(plane);
-  const base = { machines: plane.machines, env: options.env, bridges: Object.keys(bridges), variants };
+  const base = {
+    machines: plane.machines,
+    env: options.env,
+    bridges: Object.keys(bridges),
+    variants,
+  };
   let probes: Record<string, { holder: ProbeFinding; detail?: string }> | undefined;
   if (options.probe !== false) {
     const ports = buildTopology(base).ports;
-    const found = await Promise.all(ports.map(async (p) => [probeKey(p.host, p.port), await probeZmtp(p.host, p.port, options.probeTimeoutMs ?? 1000)] as const));
+    const found = await Promise.all(
+      ports.map(
+        async (p) =>
+          [
+            probeKey(p.host, p.port),
+            await probeZmtp(p.host, p.port, options.probeTimeoutMs ?? 1000),
+          ] as const,
+      ),
+    );
     probes = Object.fromEntries(found);
   }
   const topology = buildTopology({ ...base, ...(probes ? { probes } : {}) });
   const nc = plane.link?.nc;
-  const connected = plane.link?.getSnapshot().state === 'connected' && nc !== undefined && !nc.isClosed();
+  const connected =
+    plane.link?.getSnapshot().state === 'connected' && nc !== undefined && !nc.isClosed();
   let kv: Diagnosis['kv'];
   let streams: Parameters<typeof diagnose>[0]['streams'];
   if (connected) {
@@ -114,7 +140,11 @@ export class DoctorStore {
       const diagnosis = await this.run();
       this.snapshot = { version: this.snapshot.version + 1, diagnosis, at: Date.now() };
     } catch (error) {
-      this.snapshot = { ...this.snapshot, version: this.snapshot.version + 1, error: (error as Error).message };
+      this.snapshot = {
+        ...this.snapshot,
+        version: this.snapshot.version + 1,
+        error: (error as Error).message,
+      };
     } finally {
       this.running = false;
     }

@@ -2,7 +2,14 @@
 // once (it is cheap); React hears about it at most once per frame, however hard the flood.
 import { decodeNats, decodeZmq } from '../core/errors/decode.js';
 import type { BridgeMark } from '../core/errors/event.js';
-import { ErrorPipeline, type ErrorCounters, type ErrorRow, type MalformedSample, type PipelineOptions, type PublisherStats } from '../core/errors/pipeline.js';
+import {
+  ErrorPipeline,
+  type ErrorCounters,
+  type ErrorRow,
+  type MalformedSample,
+  type PipelineOptions,
+  type PublisherStats,
+} from '../core/errors/pipeline.js';
 import { Emitter } from './emitter.js';
 
 export interface ErrorSnapshot {
@@ -60,7 +67,13 @@ export class ErrorStore {
   }
 
   /** `bridged`: the message carries `opsdeck agent --bridge`'s mark (a ZMQ error carried into NATS). */
-  nats(subject: string, data: Uint8Array, machine: string, now = Date.now(), bridged?: BridgeMark): void {
+  nats(
+    subject: string,
+    data: Uint8Array,
+    machine: string,
+    now = Date.now(),
+    bridged?: BridgeMark,
+  ): void {
     this.lastAt.nats.set(machine, now);
     const decoded = decodeNats(subject, data, machine, now);
     if (bridged && decoded.ok) decoded.event.bridged = bridged;
@@ -99,7 +112,10 @@ export class ErrorStore {
       this.pipeline.closeGap(open, now);
       this.openGaps.delete(key);
     } else if (!present && !open) {
-      this.openGaps.set(key, this.pipeline.openGap('any', 'nats', `JetStream stream ${stream}`, now));
+      this.openGaps.set(
+        key,
+        this.pipeline.openGap('any', 'nats', `JetStream stream ${stream}`, now),
+      );
     } else {
       return;
     }
@@ -140,7 +156,10 @@ export class ErrorStore {
       this.dirty = false;
       if (this.paused) {
         // Counters still move while paused, so the operator sees the stream is alive.
-        this.snapshot = { ...this.snapshot, counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } } };
+        this.snapshot = {
+          ...this.snapshot,
+          counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } },
+        };
       } else {
         this.snapshot = this.build(this.snapshot.version);
       }

@@ -4,7 +4,15 @@ import type { Agent, Machine } from '../core/fleet/model.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { parseHttpHealth, parseZmqHealth } from '../core/health/parse.js';
 import type { HealthProtocol } from '../core/health/replies.js';
-import { DEFAULT_HYSTERESIS, initialHealth, markStale, observe, type AgentHealth, type Hysteresis, type ProbeOutcome } from '../core/health/state.js';
+import {
+  DEFAULT_HYSTERESIS,
+  initialHealth,
+  markStale,
+  observe,
+  type AgentHealth,
+  type Hysteresis,
+  type ProbeOutcome,
+} from '../core/health/state.js';
 import { HttpProber } from '../adapters/http-probe.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
@@ -42,7 +50,12 @@ export interface HealthOptions {
 /** Longest a change waits for its probe round to end before it is published anyway. */
 const ROUND_NOTIFY_MS = 500;
 
-export const DEFAULT_HEALTH: HealthOptions = { concurrency: 64, hysteresis: DEFAULT_HYSTERESIS, metricsEvery: 10, notifyMs: 100 };
+export const DEFAULT_HEALTH: HealthOptions = {
+  concurrency: 64,
+  hysteresis: DEFAULT_HYSTERESIS,
+  metricsEvery: 10,
+  notifyMs: 100,
+};
 
 export interface HealthSnapshot {
   version: number;
@@ -53,7 +66,10 @@ export interface HealthSnapshot {
 
 export const targetKey = (machine: string, agent: string) => `${machine}/${agent}`;
 
-export function targetsFor(machines: readonly Machine[], options: Partial<HealthOptions> = {}): HealthTarget[] {
+export function targetsFor(
+  machines: readonly Machine[],
+  options: Partial<HealthOptions> = {},
+): HealthTarget[] {
   return machines.flatMap((m) =>
     m.agents.map((a: Agent) => {
       const hc = m.globals.healthChecks ?? {};
@@ -64,7 +80,9 @@ export function targetsFor(machines: readonly Machine[], options: Partial<Health
         agent: a.name,
         host: m.host,
         healthPort: a.healthPort.value,
-        ...(a.healthPortImplicit && a.port.value + 1000 <= 65535 ? { altHealthPort: a.port.value + 1000 } : {}),
+        ...(a.healthPortImplicit && a.port.value + 1000 <= 65535
+          ? { altHealthPort: a.port.value + 1000 }
+          : {}),
         ...(protocol ? { protocol } : {}),
         intervalMs: options.intervalMs ?? (hc.intervalSeconds ?? 30) * 1000,
         timeoutMs: options.timeoutMs ?? (hc.timeoutSeconds ?? 10) * 1000,
@@ -104,7 +122,15 @@ export class HealthStore {
     this.options = { ...DEFAULT_HEALTH, ...options };
     for (const target of targets) {
       const metricsPhase = this.slots.size % this.options.metricsEvery;
-      this.slots.set(target.key, { target, health: initialHealth(), nextAt: 0, rounds: 0, metricsPhase, busy: false, ...(target.protocol ? { protocol: target.protocol } : {}) });
+      this.slots.set(target.key, {
+        target,
+        health: initialHealth(),
+        nextAt: 0,
+        rounds: 0,
+        metricsPhase,
+        busy: false,
+        ...(target.protocol ? { protocol: target.protocol } : {}),
+      });
     }
     this.snapshot = this.build();
   }
@@ -150,7 +176,11 @@ export class HealthStore {
     for (const slot of this.slots.values()) {
       if (!slot.busy && slot.nextAt <= now) due.push(slot);
       // Results stop coming when a target is wedged behind the limit: show that as stale.
-      const stale = markStale(slot.health, now, slot.target.intervalMs * 2 + slot.target.timeoutMs * 2);
+      const stale = markStale(
+        slot.health,
+        now,
+        slot.target.intervalMs * 2 + slot.target.timeoutMs * 2,
+      );
       if (stale !== slot.health) {
         slot.health = stale;
         this.changed();
@@ -185,34 +215,49 @@ export class HealthStore {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, slots.length) }, worker));
+    await Promise.all(
+      Array.from({ length: Math.min(this.options.concurrency, slots.length) }, worker),
+    );
   }
 
   private async probe(slot: Slot): Promise<void> {
-    const outcome = slot.protocol === 'http' ? await this.probeHttp(slot) : await this.probeZmq(slot);
+    const outcome =
+      slot.protocol === 'http' ? await this.probeHttp(slot) : await this.probeZmq(slot);
     if (this.stopped) return;
     slot.health = observe(slot.health, outcome, this.options.hysteresis);
     slot.rounds++;
     // The first reply, then every tenth probe per agent, each agent in its own round: checking
     // every agent's /metrics in the same round made that round 4-5x longer (bench/health.ts).
-    if (outcome.kind === 'reply' && (slot.rounds === 1 || slot.rounds % this.options.metricsEvery === slot.metricsPhase)) await this.checkMetrics(slot);
+    if (
+      outcome.kind === 'reply' &&
+      (slot.rounds === 1 || slot.rounds % this.options.metricsEvery === slot.metricsPhase)
+    )
+      await this.checkMetrics(slot);
     this.changed();
   }
 
   private async probeZmq(slot: Slot): Promise<ProbeOutcome> {
     const { target } = slot;
-    slot.zmq ??= new ZmqPirate(`tcp://${target.host}:${slot.zmqPort ?? target.healthPort}`, target.timeoutMs);
+    slot.zmq ??= new ZmqPirate(
+      `tcp://${target.host}:${slot.zmqPort ?? target.healthPort}`,
+      target.timeoutMs,
+    );
     // The bare string works on both BaseAgent's health socket and UnifiedHealthMixin's.
     const result = await slot.zmq.request('health_check');
     const at = Date.now();
     if (result.kind === 'reply') {
       const parsed = parseZmqHealth(result.text);
       const raw = clipRaw(result.text);
-      if (!parsed.ok) return { kind: 'bad-reply', reason: parsed.reason, latencyMs: result.latencyMs, at, raw };
+      if (!parsed.ok)
+        return { kind: 'bad-reply', reason: parsed.reason, latencyMs: result.latencyMs, at, raw };
       slot.protocol = parsed.reading.protocol;
       return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw };
     }
-    if (slot.protocol === undefined && target.altHealthPort !== undefined && slot.zmqPort === undefined) {
+    if (
+      slot.protocol === undefined &&
+      target.altHealthPort !== undefined &&
+      slot.zmqPort === undefined
+    ) {
       const alt = new ZmqPirate(`tcp://${target.host}:${target.altHealthPort}`, target.timeoutMs);
       const viaAlt = await alt.request('health_check');
       if (viaAlt.kind === 'reply') {
@@ -222,7 +267,13 @@ export class HealthStore {
           slot.zmq = alt;
           slot.zmqPort = target.altHealthPort;
           slot.protocol = parsed.reading.protocol;
-          return { kind: 'reply', reading: parsed.reading, latencyMs: viaAlt.latencyMs, at: Date.now(), raw: clipRaw(viaAlt.text) };
+          return {
+            kind: 'reply',
+            reading: parsed.reading,
+            latencyMs: viaAlt.latencyMs,
+            at: Date.now(),
+            raw: clipRaw(viaAlt.text),
+          };
         }
       }
       alt.close();
@@ -254,11 +305,23 @@ export class HealthStore {
       if (result.kind === 'reply') {
         const parsed = parseHttpHealth(result.status, result.text);
         if (!parsed.ok) {
-          last = { kind: 'bad-reply', reason: parsed.reason, latencyMs: result.latencyMs, at, raw: clipRaw(result.text) };
+          last = {
+            kind: 'bad-reply',
+            reason: parsed.reason,
+            latencyMs: result.latencyMs,
+            at,
+            raw: clipRaw(result.text),
+          };
           continue;
         }
         slot.httpPort = port;
-        return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw: clipRaw(result.text) };
+        return {
+          kind: 'reply',
+          reading: parsed.reading,
+          latencyMs: result.latencyMs,
+          at,
+          raw: clipRaw(result.text),
+        };
       }
       const outcome: ProbeOutcome =
         result.kind === 'timeout'
@@ -274,9 +337,13 @@ export class HealthStore {
   }
 
   private async checkMetrics(slot: Slot): Promise<void> {
-    const port = slot.protocol === 'http' ? (slot.httpPort ?? slot.target.healthPort) : slot.target.healthPort + 1;
+    const port =
+      slot.protocol === 'http'
+        ? (slot.httpPort ?? slot.target.healthPort)
+        : slot.target.healthPort + 1;
     const result = await this.http.get(slot.target.host, port, '/metrics', slot.target.timeoutMs);
-    const instrumented = result.kind === 'reply' && result.status === 200 && /^# (HELP|TYPE) /m.test(result.text);
+    const instrumented =
+      result.kind === 'reply' && result.status === 200 && /^# (HELP|TYPE) /m.test(result.text);
     if (slot.health.instrumented !== instrumented) slot.health = { ...slot.health, instrumented };
   }
 
@@ -288,7 +355,8 @@ export class HealthStore {
     if (this.pending || this.stopped) return;
     // Inside a round the round's end publishes; this timer only bounds the wait when a round
     // runs long (agents timing out), so a change never waits more than ROUND_NOTIFY_MS.
-    const wait = this.inRound > 0 ? Math.max(this.options.notifyMs, ROUND_NOTIFY_MS) : this.options.notifyMs;
+    const wait =
+      this.inRound > 0 ? Math.max(this.options.notifyMs, ROUND_NOTIFY_MS) : this.options.notifyMs;
     this.pending = setTimeout(() => this.publish(), wait);
     this.pending.unref();
   }

@@ -42,9 +42,15 @@ export class LintStore {
     const first = machines[0];
     if (!first) return;
     const root = checkoutOf(first.source.file);
-    const files = machines.flatMap((m) => (m.id === 'mainpc' || m.id === 'pc2' ? [`--${m.id}`, m.source.file] : []));
+    const files = machines.flatMap((m) =>
+      m.id === 'mainpc' || m.id === 'pc2' ? [`--${m.id}`, m.source.file] : [],
+    );
     this.set({ state: 'running', root });
-    const child = spawn('nice', ['-n', '10', process.execPath, BIN, 'lint', root, '--json', '--fail-on', 'error', ...files], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(
+      'nice',
+      ['-n', '10', process.execPath, BIN, 'lint', root, '--json', '--fail-on', 'error', ...files],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
     this.kill = () => child.kill('SIGTERM');
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -56,7 +62,11 @@ export class LintStore {
         if (!parsed.summary) throw new Error('no summary in the output');
         this.set({ state: 'done', root, summary: parsed.summary });
       } catch (error) {
-        this.set({ state: 'failed', root, error: code === 2 ? 'lint refused its input (exit 2)' : (error as Error).message });
+        this.set({
+          state: 'failed',
+          root,
+          error: code === 2 ? 'lint refused its input (exit 2)' : (error as Error).message,
+        });
       }
     });
   }

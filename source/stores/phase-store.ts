@@ -30,7 +30,10 @@ export class PhaseStore {
         await nc.jetstream().views.kv(PHASE_BUCKET, { bindOnly: true });
         break;
       } catch {
-        this.set({ value: { phase: 0, name: 'zmq' }, note: 'no phase bucket yet: phase 0 (zmq), the fleet as it is' });
+        this.set({
+          value: { phase: 0, name: 'zmq' },
+          note: 'no phase bucket yet: phase 0 (zmq), the fleet as it is',
+        });
         await new Promise((r) => setTimeout(r, 3000).unref());
       }
     }
@@ -39,14 +42,25 @@ export class PhaseStore {
       const kv = await nc.jetstream().views.kv(PHASE_BUCKET, { bindOnly: true });
       const watcher = await kv.watch({ key: PHASE_KEY });
       this.stopWatch = () => watcher.stop();
-      this.set({ value: { phase: 0, name: 'zmq' }, note: 'no phase written yet: phase 0 (zmq) is the fleet as it is' });
+      this.set({
+        value: { phase: 0, name: 'zmq' },
+        note: 'no phase written yet: phase 0 (zmq) is the fleet as it is',
+      });
       for await (const e of watcher) {
         if (e.operation !== 'PUT') {
-          this.set({ value: { phase: 0, name: 'zmq' }, revision: e.revision, note: 'phase key deleted: phase 0' });
+          this.set({
+            value: { phase: 0, name: 'zmq' },
+            revision: e.revision,
+            note: 'phase key deleted: phase 0',
+          });
           continue;
         }
         const decoded = decodePhase(e.string());
-        this.set(decoded.ok ? { value: decoded.value, revision: e.revision } : { revision: e.revision, note: `unreadable phase value: ${decoded.reason}` });
+        this.set(
+          decoded.ok
+            ? { value: decoded.value, revision: e.revision }
+            : { revision: e.revision, note: `unreadable phase value: ${decoded.reason}` },
+        );
       }
     } catch (error) {
       this.set({ note: `phase unavailable: ${(error as Error).message}` });

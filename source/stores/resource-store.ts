@@ -21,8 +21,11 @@ export interface ResourceSnapshot {
   lastRejection?: string;
 }
 
-export const isStale = (m: MachineResources | undefined, now: number, intervalMs: number): boolean =>
-  !m || now - m.receivedAt > intervalMs * 2;
+export const isStale = (
+  m: MachineResources | undefined,
+  now: number,
+  intervalMs: number,
+): boolean => !m || now - m.receivedAt > intervalMs * 2;
 
 const HISTORY = 150;
 
@@ -46,13 +49,21 @@ export class ResourceStore {
     }
     const checked = checkSample(value);
     if (!checked.ok) {
-      this.snapshot = { ...this.snapshot, version: this.snapshot.version + 1, rejected: this.snapshot.rejected + 1, lastRejection: checked.reason };
+      this.snapshot = {
+        ...this.snapshot,
+        version: this.snapshot.version + 1,
+        rejected: this.snapshot.rejected + 1,
+        lastRejection: checked.reason,
+      };
       this.emitter.emit();
       return;
     }
     const s = checked.sample;
     const prev = this.snapshot.machines[s.machine];
-    const history = [...(prev?.history ?? []), { ts: s.ts, vramMb: s.gpu ? s.gpu.usedMb : null, cpuPct: s.cpuPct }].slice(-HISTORY);
+    const history = [
+      ...(prev?.history ?? []),
+      { ts: s.ts, vramMb: s.gpu ? s.gpu.usedMb : null, cpuPct: s.cpuPct },
+    ].slice(-HISTORY);
     this.snapshot = {
       ...this.snapshot,
       version: this.snapshot.version + 1,

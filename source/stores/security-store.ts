@@ -36,7 +36,9 @@ export class SecurityStore {
   readCerts(): void {
     try {
       const report = inspectArtefacts(this.secretsDir);
-      const days = report.artefacts.map((a) => a.daysLeft).filter((d): d is number => typeof d === 'number');
+      const days = report.artefacts
+        .map((a) => a.daysLeft)
+        .filter((d): d is number => typeof d === 'number');
       if (days.length === 0) this.set({ certsNote: `no certs in ${this.secretsDir}` });
       else this.set({ expiryDays: Math.min(...days) });
     } catch (error) {
@@ -50,7 +52,14 @@ export class SecurityStore {
       if (nc.isClosed()) return;
       try {
         const results = await probeEnforcement(nc, this.machines, 2000);
-        this.set({ auth: Object.fromEntries(results.map((r) => [r.machine, r.verdict === 'no answer' ? undefined : r.verdict === 'enforced'])) });
+        this.set({
+          auth: Object.fromEntries(
+            results.map((r) => [
+              r.machine,
+              r.verdict === 'no answer' ? undefined : r.verdict === 'enforced',
+            ]),
+          ),
+        });
       } catch {
         /* the link store shows NATS trouble */
       }

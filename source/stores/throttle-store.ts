@@ -29,7 +29,12 @@ export class ThrottleStore {
         if (e.outcome !== 'ok' || !e.action.startsWith('throttle.')) continue;
         const level = typeof e.args.level === 'number' ? e.args.level : undefined;
         if (level === undefined) continue;
-        owners[e.machine] = { level, operator: e.operator, time: e.time, auto: e.action.includes('auto') || typeof e.args.reason === 'string' };
+        owners[e.machine] = {
+          level,
+          operator: e.operator,
+          time: e.time,
+          auto: e.action.includes('auto') || typeof e.args.reason === 'string',
+        };
       }
     } catch {
       return; // an unreadable audit log is not the screen's problem; the CLI reports it

@@ -1,7 +1,18 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -32,12 +43,15 @@ function fixture(text = 'agent_groups: {}\n'): { dir: string; file: string } {
 const entries = (dir: string): string[] => readdirSync(dir).sort();
 
 const rejectsWith = async (fn: () => unknown, kind: FileError['kind'], message: RegExp) => {
-  await assert.rejects(async () => fn(), (error: unknown) => {
-    assert.ok(error instanceof FileError, `expected a FileError, got ${String(error)}`);
-    assert.equal(error.kind, kind);
-    assert.match(error.message, message);
-    return true;
-  });
+  await assert.rejects(
+    async () => fn(),
+    (error: unknown) => {
+      assert.ok(error instanceof FileError, `expected a FileError, got ${String(error)}`);
+      assert.equal(error.kind, kind);
+      assert.match(error.message, message);
+      return true;
+    },
+  );
 };
 
 describe('atomic file: read and replace', () => {
@@ -46,20 +60,31 @@ describe('atomic file: read and replace', () => {
     const snap = readSnapshot(file);
     assert.equal(snap.text, 'abc\n');
     assert.equal(snap.fingerprint.size, 4);
-    assert.equal(snap.fingerprint.sha256, 'edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb');
+    assert.equal(
+      snap.fingerprint.sha256,
+      'edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb',
+    );
     assert.equal(snap.fingerprint.mtimeMs, statSync(file).mtimeMs);
   });
 
   test('a missing file is a clear unreadable error', async () => {
     const { dir } = fixture();
-    await rejectsWith(() => readSnapshot(join(dir, 'nope.yaml')), 'unreadable', /cannot read .*nope\.yaml: no such file or directory/);
+    await rejectsWith(
+      () => readSnapshot(join(dir, 'nope.yaml')),
+      'unreadable',
+      /cannot read .*nope\.yaml: no such file or directory/,
+    );
   });
 
   test('replace writes the text, keeps a backup of what was read, keeps the mode, leaves nothing else', () => {
     const { dir, file } = fixture('old: 1\n');
     chmodSync(file, 0o640);
     const snap = readSnapshot(file);
-    const result = replaceFile(file, 'new: 2\n', { expected: snap.fingerprint, backup: snap.bytes, now: new Date('2025-08-19T10:11:12.345Z') });
+    const result = replaceFile(file, 'new: 2\n', {
+      expected: snap.fingerprint,
+      backup: snap.bytes,
+      now: new Date('2025-08-19T10:11:12.345Z'),
+    });
     assert.equal(readFileSync(file, 'utf8'), 'new: 2\n');
     assert.equal(statSync(file).mode & 0o777, 0o640);
     assert.equal(result.backup, join(dir, 'backup', 'startup_config.yaml.20250819T101112.345Z'));
@@ -87,7 +112,11 @@ describe('atomic file: read and replace', () => {
     writeFileSync(file, 'same\n');
     const later = new Date(snap.fingerprint.mtimeMs + 5000);
     (await import('node:fs')).utimesSync(file, later, later);
-    await rejectsWith(() => replaceFile(file, 'x\n', { expected: snap.fingerprint }), 'changed', /changed after it was read/);
+    await rejectsWith(
+      () => replaceFile(file, 'x\n', { expected: snap.fingerprint }),
+      'changed',
+      /changed after it was read/,
+    );
   });
 
   test('a new file that appeared meanwhile is not overwritten', async () => {
@@ -104,22 +133,39 @@ describe('atomic file: lock', () => {
     const { file } = fixture();
     await withLock(file, async () => {
       assert.ok(existsSync(lockPathOf(file)));
-      await rejectsWith(() => withLock(file, () => 'never'), 'locked', new RegExp(`being changed by another opsdeck \\(pid ${process.pid} `));
-      assert.ok(existsSync(lockPathOf(file)), 'the refused caller does not remove the holder’s lock');
+      await rejectsWith(
+        () => withLock(file, () => 'never'),
+        'locked',
+        new RegExp(`being changed by another opsdeck \\(pid ${process.pid} `),
+      );
+      assert.ok(
+        existsSync(lockPathOf(file)),
+        'the refused caller does not remove the holder’s lock',
+      );
     });
     assert.equal(existsSync(lockPathOf(file)), false);
   });
 
   test('the lock is removed when the work throws', async () => {
     const { file } = fixture();
-    await assert.rejects(withLock(file, () => Promise.reject(new Error('boom'))), /boom/);
+    await assert.rejects(
+      withLock(file, () => Promise.reject(new Error('boom'))),
+      /boom/,
+    );
     assert.equal(existsSync(lockPathOf(file)), false);
   });
 
   test('a lock left by a process that is gone is taken over', async () => {
     const { file } = fixture();
     const dead = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid!;
-    writeFileSync(lockPathOf(file), JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), since: '2025-01-01T00:00:00Z' }));
+    writeFileSync(
+      lockPathOf(file),
+      JSON.stringify({
+        pid: dead,
+        host: (await import('node:os')).hostname(),
+        since: '2025-01-01T00:00:00Z',
+      }),
+    );
     assert.equal(await withLock(file, () => 'ran'), 'ran');
     assert.equal(existsSync(lockPathOf(file)), false);
   });
@@ -134,7 +180,10 @@ describe('atomic file: backups and rollback', () => {
     snap = readSnapshot(file);
     replaceFile(file, 'v3\n', { expected: snap.fingerprint, backup: snap.bytes, now });
     const names = listBackups(file).map((p) => p.split('/').pop());
-    assert.deepEqual(names, ['startup_config.yaml.20250819T100000.000Z', 'startup_config.yaml.20250819T100000.000Z-01']);
+    assert.deepEqual(names, [
+      'startup_config.yaml.20250819T100000.000Z',
+      'startup_config.yaml.20250819T100000.000Z-01',
+    ]);
     assert.equal(readFileSync(newestBackup(file)!, 'utf8'), 'v2\n');
   });
 
@@ -164,8 +213,11 @@ describe('atomic file: disk full', () => {
   let skip: string | false = false;
   before(() => {
     mkdirSync(mnt);
-    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], { encoding: 'utf8' });
-    if (r.status !== 0) skip = `cannot mount a tmpfs to fill (${(r.stderr || r.error?.message || 'mount failed').trim()}); run as root to test a real ENOSPC`;
+    const r = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', mnt], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0)
+      skip = `cannot mount a tmpfs to fill (${(r.stderr || r.error?.message || 'mount failed').trim()}); run as root to test a real ENOSPC`;
   });
   after(() => {
     if (!skip) spawnSync('umount', [mnt]);
@@ -191,9 +243,15 @@ describe('atomic file: disk full', () => {
       fill(dir, stage === 'backup' ? 4096 : original.length + 4096);
       const snap = readSnapshot(file);
       await rejectsWith(
-        () => replaceFile(file, original + 'more: 1\n'.repeat(1000), { expected: snap.fingerprint, backup: snap.bytes }),
+        () =>
+          replaceFile(file, original + 'more: 1\n'.repeat(1000), {
+            expected: snap.fingerprint,
+            backup: snap.bytes,
+          }),
         'write-failed',
-        stage === 'backup' ? /cannot write the backup of .*no space left on device; the file is unchanged/ : /cannot write a temporary copy of .*no space left on device/,
+        stage === 'backup'
+          ? /cannot write the backup of .*no space left on device; the file is unchanged/
+          : /cannot write a temporary copy of .*no space left on device/,
       );
       assert.equal(readFileSync(file, 'utf8'), original);
       assert.deepEqual(entries(dir), ['backup', 'filler', 'startup_config.yaml']);

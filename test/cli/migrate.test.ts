@@ -2,7 +2,18 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +24,9 @@ import { withoutReadOverride } from '../support/no-read-override.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = join(ROOT, 'bin/opsdeck.js');
 const REAL = resolve(ROOT, '../shared/fixtures/real');
-const noDist = existsSync(join(ROOT, 'dist/cli.js')) ? false : 'dist/ is not built (npm test builds it; or run npm run build)';
+const noDist = existsSync(join(ROOT, 'dist/cli.js'))
+  ? false
+  : 'dist/ is not built (npm test builds it; or run npm run build)';
 const noReal = existsSync(REAL) ? false : `real fixtures not found at ${REAL}`;
 const skip = noDist || noReal;
 
@@ -41,14 +54,26 @@ interface Run {
 }
 
 const opsdeck = (args: string[], cwd: string, extra: SpawnSyncOptions = {}): Run => {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT }, ...extra });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT },
+    ...extra,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: String(r.stdout), stderr: String(r.stderr) };
 };
 
 /** Starts the binary and returns its pid and a promise of its outcome; `onErr` sees stderr as it comes. */
-function start(args: string[], cwd: string, onErr?: (chunk: string, stdin: NodeJS.WritableStream) => void) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT } });
+function start(
+  args: string[],
+  cwd: string,
+  onErr?: (chunk: string, stdin: NodeJS.WritableStream) => void,
+) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += String(d)));
@@ -56,7 +81,9 @@ function start(args: string[], cwd: string, onErr?: (chunk: string, stdin: NodeJ
     stderr += String(d);
     onErr?.(stderr, child.stdin);
   });
-  const done = new Promise<Run>((res) => child.on('close', (status) => res({ status, stdout, stderr })));
+  const done = new Promise<Run>((res) =>
+    child.on('close', (status) => res({ status, stdout, stderr })),
+  );
   return { pid: child.pid, done };
 }
 
@@ -64,7 +91,14 @@ const listing = (dir: string): string[] => readdirSync(dir).sort();
 const agentsOf = (file: string, machine?: string) => {
   const r = loadConfigFile(file, { env: {}, ...(machine ? { machine } : {}) });
   assert.ok(r.ok, JSON.stringify(r.diagnostics.filter((d) => d.severity === 'error')));
-  return r.machines[0]!.agents.map((a) => [a.name, a.group, a.port.value, a.healthPort.value, a.required, a.dependencies]);
+  return r.machines[0]!.agents.map((a) => [
+    a.name,
+    a.group,
+    a.port.value,
+    a.healthPort.value,
+    a.required,
+    a.dependencies,
+  ]);
 };
 
 const MAINPC = 'mainpc.startup_config.yaml';
@@ -77,7 +111,10 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const before = readFileSync(file);
     const r = opsdeck(['config', 'migrate', MAINPC, '--dry-run'], dir);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stdout, new RegExp(`^--- ${file}\\n\\+\\+\\+ ${file}\\n@@ -\\d+,\\d+ \\+\\d+,\\d+ @@\\n`));
+    assert.match(
+      r.stdout,
+      new RegExp(`^--- ${file}\\n\\+\\+\\+ ${file}\\n@@ -\\d+,\\d+ \\+\\d+,\\d+ @@\\n`),
+    );
     assert.match(r.stdout, /^- {2}docker_groups:$/m);
     assert.match(r.stdout, /^\+docker_groups:$/m);
     assert.match(r.stderr, /would migrate .* \(agent-groups shape -> canonical agent_groups\)/);
@@ -107,16 +144,24 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const backups = listing(join(dir, 'backup'));
     assert.equal(backups.length, 1);
     assert.match(backups[0]!, /^mainpc\.startup_config\.yaml\.\d{8}T\d{6}\.\d{3}Z$/);
-    assert.match(r.stdout, new RegExp(`backup: ${join(dir, 'backup', backups[0]!).replace(/\./g, '\\.')}`));
+    assert.match(
+      r.stdout,
+      new RegExp(`backup: ${join(dir, 'backup', backups[0]!).replace(/\./g, '\\.')}`),
+    );
     assert.deepEqual(readFileSync(join(dir, 'backup', backups[0]!)), original);
     assert.notDeepEqual(readFileSync(file), original);
     assert.equal(agentsOf(file).length, 49);
     assert.deepEqual(agentsOf(file), agentsBefore);
     assert.deepEqual(listing(dir), ['backup', MAINPC], 'no lock or temp file left');
-    const audited = readAudit(AUDIT).entries.filter((e) => e.action === 'config.migrate' && e.args.file === file);
+    const audited = readAudit(AUDIT).entries.filter(
+      (e) => e.action === 'config.migrate' && e.args.file === file,
+    );
     assert.equal(audited.length, 1);
     assert.equal(audited[0]!.outcome, 'ok');
-    assert.match(audited[0]!.detail!, new RegExp(`backup ${join(dir, 'backup', backups[0]!).replace(/\./g, '\\.')}`));
+    assert.match(
+      audited[0]!.detail!,
+      new RegExp(`backup ${join(dir, 'backup', backups[0]!).replace(/\./g, '\\.')}`),
+    );
 
     const migrated = readFileSync(file);
     const again = opsdeck(['config', 'migrate', MAINPC], dir);
@@ -190,11 +235,15 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const dir = copies(MAINPC);
     const file = join(dir, MAINPC);
     const agentsBefore = agentsOf(file);
-    const [a, b] = await Promise.all([start(['config', 'migrate', MAINPC], dir).done, start(['config', 'migrate', MAINPC], dir).done]);
+    const [a, b] = await Promise.all([
+      start(['config', 'migrate', MAINPC], dir).done,
+      start(['config', 'migrate', MAINPC], dir).done,
+    ]);
     const runs = [a, b];
     assert.equal(runs.filter((r) => /^migrated /.test(r.stdout)).length, 1, JSON.stringify(runs));
     const other = runs.find((r) => !/^migrated /.test(r.stdout))!;
-    if (other.status === 2) assert.match(other.stderr, /being changed by another opsdeck \(pid \d+/);
+    if (other.status === 2)
+      assert.match(other.stderr, /being changed by another opsdeck \(pid \d+/);
     else assert.match(other.stdout, /already canonical/);
     assert.deepEqual(agentsOf(file), agentsBefore, 'the file is valid and the same fleet');
     assert.equal(listing(join(dir, 'backup')).length, 1);
@@ -206,11 +255,20 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const file = join(dir, MAINPC);
     const before = readFileSync(file);
     const lock = join(dir, `.${MAINPC}.opsdeck.lock`);
-    const holder = JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() });
+    const holder = JSON.stringify({
+      pid: process.pid,
+      host: hostname(),
+      since: new Date().toISOString(),
+    });
     writeFileSync(lock, holder);
     const r = opsdeck(['config', 'migrate', MAINPC], dir);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`being changed by another opsdeck \\(pid ${process.pid} on .*nothing was done.*remove .*\\.opsdeck\\.lock`));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `being changed by another opsdeck \\(pid ${process.pid} on .*nothing was done.*remove .*\\.opsdeck\\.lock`,
+      ),
+    );
     assert.deepEqual(readFileSync(file), before);
     assert.equal(readFileSync(lock, 'utf8'), holder);
   });
@@ -220,7 +278,11 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const file = join(dir, PC2);
     chmodSync(file, 0o000);
     const [cmd, argv] = withoutReadOverride(process.execPath, [BIN, 'config', 'migrate', file]);
-    const run = spawnSync(cmd, argv, { cwd: dir, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT } });
+    const run = spawnSync(cmd, argv, {
+      cwd: dir,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT },
+    });
     const r = { status: run.status, stderr: String(run.stderr) };
     chmodSync(file, 0o644);
     assert.equal(r.status, 2, r.stderr);
@@ -235,14 +297,22 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     writeFileSync(file, text);
     const r = opsdeck(['config', 'migrate', 'broken.yaml'], dir);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, new RegExp(`^${file.replace(/\./g, '\\.')}:\\d+:\\d+: error: YAML syntax error`, 'm'));
+    assert.match(
+      r.stderr,
+      new RegExp(`^${file.replace(/\./g, '\\.')}:\\d+:\\d+: error: YAML syntax error`, 'm'),
+    );
     assert.match(r.stderr, /nothing was changed/);
     assert.equal(readFileSync(file, 'utf8'), text);
     assert.deepEqual(listing(dir), ['broken.yaml']);
   });
 
   test('v3 unified: refused in place; --machine pc2 --out writes that machine', () => {
-    const dir = copies('unified.startup_config.v3.yaml', 'overrides.mainpc.yaml', 'overrides.pc2.yaml', 'overrides.docker.yaml');
+    const dir = copies(
+      'unified.startup_config.v3.yaml',
+      'overrides.mainpc.yaml',
+      'overrides.pc2.yaml',
+      'overrides.docker.yaml',
+    );
     const v3 = 'unified.startup_config.v3.yaml';
     const before = readFileSync(join(dir, v3));
     const inPlace = opsdeck(['config', 'migrate', v3, '--machine', 'pc2'], dir);
@@ -250,7 +320,10 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     assert.match(inPlace.stderr, /refusing to rewrite it in place; pass --out FILE/);
     const noMachine = opsdeck(['config', 'migrate', v3], dir);
     assert.equal(noMachine.status, 2);
-    assert.match(noMachine.stderr, /:27:1: error: .*several machines \(mainpc, pc2\).*--machine NAME/);
+    assert.match(
+      noMachine.stderr,
+      /:27:1: error: .*several machines \(mainpc, pc2\).*--machine NAME/,
+    );
 
     const r = opsdeck(['config', 'migrate', v3, '--machine', 'pc2', '--out', 'pc2.yaml'], dir);
     assert.equal(r.status, 0, r.stderr);
@@ -258,7 +331,14 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const v3pc2 = loadConfigFile(join(dir, v3), { env: {} }).machines.find((m) => m.id === 'pc2')!;
     assert.deepEqual(
       agentsOf(join(dir, 'pc2.yaml'), 'pc2'),
-      v3pc2.agents.map((a) => [a.name, a.group, a.port.value, a.healthPort.value, a.required, a.dependencies]),
+      v3pc2.agents.map((a) => [
+        a.name,
+        a.group,
+        a.port.value,
+        a.healthPort.value,
+        a.required,
+        a.dependencies,
+      ]),
     );
     assert.ok(!existsSync(join(dir, 'backup')), 'a new --out file has nothing to back up');
   });
@@ -276,8 +356,13 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
   test('disk full during migrate: original intact, no temp file left', (t) => {
     const mnt = join(scratch, 'tmpfs');
     mkdirSync(mnt);
-    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt], { encoding: 'utf8' });
-    if (m.status !== 0) return t.skip(`cannot mount a tmpfs to fill (${(m.stderr || 'mount failed').trim()}); run as root to test a real ENOSPC`);
+    const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=128k', 'tmpfs', mnt], {
+      encoding: 'utf8',
+    });
+    if (m.status !== 0)
+      return t.skip(
+        `cannot mount a tmpfs to fill (${(m.stderr || 'mount failed').trim()}); run as root to test a real ENOSPC`,
+      );
     try {
       const file = join(mnt, PC2);
       copyFileSync(join(REAL, PC2), file);
@@ -289,7 +374,10 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
       assert.equal(r.status, 2, r.stdout);
       assert.match(r.stderr, /no space left on device; the file is unchanged/);
       assert.deepEqual(readFileSync(file), original);
-      assert.deepEqual(listing(mnt).filter((x) => x !== 'backup'), ['filler', PC2]);
+      assert.deepEqual(
+        listing(mnt).filter((x) => x !== 'backup'),
+        ['filler', PC2],
+      );
       assert.deepEqual(existsSync(join(mnt, 'backup')) ? listing(join(mnt, 'backup')) : [], []);
     } finally {
       spawnSync('umount', [mnt]);

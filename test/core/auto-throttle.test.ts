@@ -1,10 +1,28 @@
 // The auto-throttle policy, table-driven: VRAM sequences in, level changes out.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { autoStep, checkAutoPolicy, DEFAULT_AUTO_POLICY, initialAutoState, vramPercent, type AutoPolicy } from '../../source/core/resources/auto-throttle.js';
-import { THROTTLE_LEVELS, throttleRequests, throttleTable, type ThrottleLevel } from '../../source/core/resources/throttle.js';
+import {
+  autoStep,
+  checkAutoPolicy,
+  DEFAULT_AUTO_POLICY,
+  initialAutoState,
+  vramPercent,
+  type AutoPolicy,
+} from '../../source/core/resources/auto-throttle.js';
+import {
+  THROTTLE_LEVELS,
+  throttleRequests,
+  throttleTable,
+  type ThrottleLevel,
+} from '../../source/core/resources/throttle.js';
 
-const P: AutoPolicy = { raiseAbovePct: 85, lowerBelowPct: 60, samples: 3, minLevel: 0, maxLevel: 3 };
+const P: AutoPolicy = {
+  raiseAbovePct: 85,
+  lowerBelowPct: 60,
+  samples: 3,
+  minLevel: 0,
+  maxLevel: 3,
+};
 
 /** Runs a sequence of VRAM percents; returns the level after each sample. */
 function run(vram: Array<number | null>, policy = P, start: ThrottleLevel = 0): number[] {
@@ -16,19 +34,46 @@ function run(vram: Array<number | null>, policy = P, start: ThrottleLevel = 0): 
 }
 
 describe('auto-throttle policy', () => {
-  const cases: Array<[string, Array<number | null>, number[], Partial<AutoPolicy>?, ThrottleLevel?]> = [
+  const cases: Array<
+    [string, Array<number | null>, number[], Partial<AutoPolicy>?, ThrottleLevel?]
+  > = [
     ['stays at 0 while VRAM is moderate', [50, 70, 84, 85, 61], [0, 0, 0, 0, 0]],
     ['raises after 3 samples above the line, not before', [90, 90, 90], [0, 0, 1]],
     ['one dip below the line restarts the count', [90, 90, 80, 90, 90, 90], [0, 0, 0, 0, 0, 1]],
-    ['after a raise the level gets 3 samples before the next', [90, 90, 90, 90, 90, 90], [0, 0, 1, 1, 1, 2]],
-    ['climbs to the top and stays there', Array(15).fill(95), [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3]],
-    ['lowers after 3 samples below the lower line', [50, 50, 50, 50, 50, 50], [2, 2, 1, 1, 1, 0], {}, 2],
-    ['between the lines nothing moves (hysteresis)', [70, 75, 80, 65, 84, 61], [2, 2, 2, 2, 2, 2], {}, 2],
+    [
+      'after a raise the level gets 3 samples before the next',
+      [90, 90, 90, 90, 90, 90],
+      [0, 0, 1, 1, 1, 2],
+    ],
+    [
+      'climbs to the top and stays there',
+      Array(15).fill(95),
+      [0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3],
+    ],
+    [
+      'lowers after 3 samples below the lower line',
+      [50, 50, 50, 50, 50, 50],
+      [2, 2, 1, 1, 1, 0],
+      {},
+      2,
+    ],
+    [
+      'between the lines nothing moves (hysteresis)',
+      [70, 75, 80, 65, 84, 61],
+      [2, 2, 2, 2, 2, 2],
+      {},
+      2,
+    ],
     ['never below minLevel', [10, 10, 10, 10, 10, 10], [1, 1, 1, 1, 1, 1], { minLevel: 1 }, 1],
     ['never above maxLevel', Array(9).fill(99), [0, 0, 1, 1, 1, 2, 2, 2, 2], { maxLevel: 2 }],
     ['a missing reading restarts the count', [90, 90, null, 90, 90, 90], [0, 0, 0, 0, 0, 1]],
     ['samples: 1 reacts on each sample', [90, 90, 50, 50], [1, 2, 1, 0], { samples: 1 }],
-    ['custom lines: raise above 70, lower below 30', [75, 75, 40, 20, 20], [1, 2, 2, 1, 0], { raiseAbovePct: 70, lowerBelowPct: 30, samples: 1 }],
+    [
+      'custom lines: raise above 70, lower below 30',
+      [75, 75, 40, 20, 20],
+      [1, 2, 2, 1, 0],
+      { raiseAbovePct: 70, lowerBelowPct: 30, samples: 1 },
+    ],
   ];
   for (const [name, vram, levels, policy, start] of cases) {
     test(name, () => assert.deepEqual(run(vram, { ...P, ...policy }, start ?? 0), levels));
@@ -63,10 +108,16 @@ describe('auto-throttle policy', () => {
 
 describe('throttle levels table', () => {
   test('each level sends set_thresholds (upstream keys) then set_throttle; limits tighten with the level', () => {
-    assert.deepEqual(throttleRequests(0), [{ action: 'set_thresholds', cpu_threshold: 80, memory_threshold: 80, gpu_threshold: 80 }, { action: 'set_throttle', level: 0 }]);
+    assert.deepEqual(throttleRequests(0), [
+      { action: 'set_thresholds', cpu_threshold: 80, memory_threshold: 80, gpu_threshold: 80 },
+      { action: 'set_throttle', level: 0 },
+    ]);
     for (let i = 1; i < THROTTLE_LEVELS.length; i++) {
       const [a, b] = [THROTTLE_LEVELS[i - 1]!, THROTTLE_LEVELS[i]!];
-      assert.ok(b.thresholds.gpu < a.thresholds.gpu && b.vramFactor < a.vramFactor, `level ${i} is tighter than ${i - 1}`);
+      assert.ok(
+        b.thresholds.gpu < a.thresholds.gpu && b.vramFactor < a.vramFactor,
+        `level ${i} is tighter than ${i - 1}`,
+      );
     }
     assert.deepEqual(
       THROTTLE_LEVELS.map((t) => t.name),
@@ -76,7 +127,10 @@ describe('throttle levels table', () => {
   test('the help table has a header, a rule and one row per level', () => {
     const t = throttleTable();
     assert.equal(t.length, 2 + THROTTLE_LEVELS.length);
-    assert.match(t[0]!, /^\| level \| name +\| set_thresholds \(%\) +\| set_throttle: VRAM kept \| effect +\|$/);
+    assert.match(
+      t[0]!,
+      /^\| level \| name +\| set_thresholds \(%\) +\| set_throttle: VRAM kept \| effect +\|$/,
+    );
     assert.match(t[5]!, /^\| 3 +\| shed +\| cpu 60 \/ memory 65 \/ gpu 40 \| 45% +\|/);
   });
 });

@@ -5,7 +5,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PublisherStats } from '../../source/core/errors/pipeline.js';
 import { bridgedCoverage } from '../../source/core/errorbus/bridge-coverage.js';
-import { nextTransition, preflight, type Observation } from '../../source/core/errorbus/preflight.js';
+import {
+  nextTransition,
+  preflight,
+  type Observation,
+} from '../../source/core/errorbus/preflight.js';
 import type { PhaseNumber } from '../../source/core/errorbus/phase.js';
 import { newSeqTrack, noteSeq } from '../../source/core/errorbus/sequence.js';
 
@@ -33,7 +37,10 @@ const obs = (publishers: PublisherStats[]): Observation => ({
   ],
   streams: [{ name: 'ERRORS', subjects: ['errors.>'], messages: 3 }],
   publishers,
-  consumer: { mode: 'jetstream', sequences: [{ stream: 'ERRORS', tracked: true, ...[1, 2, 3].reduce(noteSeq, newSeqTrack()) }] },
+  consumer: {
+    mode: 'jetstream',
+    sequences: [{ stream: 'ERRORS', tracked: true, ...[1, 2, 3].reduce(noteSeq, newSeqTrack()) }],
+  },
 });
 
 const advance = (from: PhaseNumber) => {
@@ -51,7 +58,8 @@ interface Case {
   evidence?: RegExp;
 }
 
-const P1 = 'every ZMQ publisher reaches NATS, natively or through the bridge (phase 1 without agent changes)';
+const P1 =
+  'every ZMQ publisher reaches NATS, natively or through the bridge (phase 1 without agent changes)';
 const P2 = 'every agent seen on ZMQ is also seen on NATS';
 const P3 = 'no ZMQ-only publishers';
 
@@ -65,35 +73,53 @@ const cases: Case[] = [
   {
     name: '0 -> 1 with the bridge carrying every ZMQ publisher: passes with no agent change',
     from: 0,
-    publishers: [pub('mainpc', 'Alpha', { bridged: 1000 }), pub('mainpc', 'Bravo', { bridged: 500 }), pub('pc2', 'Obs', { zmq: 100, bridged: 90 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { bridged: 1000 }),
+      pub('mainpc', 'Bravo', { bridged: 500 }),
+      pub('pc2', 'Obs', { zmq: 100, bridged: 90 }),
+    ],
     checks: { [P1]: true },
-    evidence: /3\/3 publishers seen in the last 30 s reach NATS \(0 natively, 3 only through the bridge, 0 ZMQ only\)/,
+    evidence:
+      /3\/3 publishers seen in the last 30 s reach NATS \(0 natively, 3 only through the bridge, 0 ZMQ only\)/,
   },
   {
-    name: '0 -> 1 with a bridge on MainPC only: PC2\'s ZMQ-only publisher blocks and is named',
+    name: "0 -> 1 with a bridge on MainPC only: PC2's ZMQ-only publisher blocks and is named",
     from: 0,
     publishers: [pub('mainpc', 'Alpha', { bridged: 1000 }), pub('pc2', 'Obs', { zmq: 100 })],
     checks: { [P1]: false },
-    evidence: /1\/2 reach NATS \(0 natively, 1 only through the bridge, 1 ZMQ only\); ZMQ only: pc2\/Obs/,
+    evidence:
+      /1\/2 reach NATS \(0 natively, 1 only through the bridge, 1 ZMQ only\); ZMQ only: pc2\/Obs/,
   },
   {
     name: '1 -> 2 with the bridge: bridged copies cover (consumers on NATS see them)',
     from: 1,
-    publishers: [pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }), pub('mainpc', 'Bravo', { bridged: 500 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }),
+      pub('mainpc', 'Bravo', { bridged: 500 }),
+    ],
     checks: { [P2]: true, 'NATS delivered without gaps (JetStream sequence continuity)': true },
     evidence: /2\/2 publishers .* reach NATS \(1 natively, 1 only through the bridge, 0 ZMQ only\)/,
   },
   {
     name: '2 -> 3 with the bridge: bridged-only publishers block and are named; native ones pass',
     from: 2,
-    publishers: [pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }), pub('mainpc', 'Bravo', { bridged: 500 }), pub('pc2', 'Obs', { zmq: 300 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }),
+      pub('mainpc', 'Bravo', { bridged: 500 }),
+      pub('pc2', 'Obs', { zmq: 300 }),
+    ],
     checks: { [P3]: false },
-    evidence: /1\/3 publish natively on NATS .*; not natively on NATS yet: only through the bridge \(lost once ZMQ is off\): mainpc\/Bravo; ZMQ only: pc2\/Obs/,
+    evidence:
+      /1\/3 publish natively on NATS .*; not natively on NATS yet: only through the bridge \(lost once ZMQ is off\): mainpc\/Bravo; ZMQ only: pc2\/Obs/,
   },
   {
     name: '2 -> 3 with every publisher native (and still bridged): passes',
     from: 2,
-    publishers: [pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }), pub('any', 'Bravo', { nats: 100 }), pub('mainpc', 'Bravo', { bridged: 100 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { bridged: 1000, nats: 900 }),
+      pub('any', 'Bravo', { nats: 100 }),
+      pub('mainpc', 'Bravo', { bridged: 100 }),
+    ],
     checks: { [P3]: true },
     evidence: /2\/2 publishers seen .* publish natively on NATS/,
   },
@@ -115,13 +141,26 @@ describe('phase preflight with the bridge', () => {
         assert.ok(check, `${name} missing; got ${checks.map((x) => x.name).join(' | ')}`);
         assert.equal(check.ok, ok, `${name}: ${check.evidence}`);
       }
-      if (c.from === 0 && !c.publishers.some((p) => p.lastBridged)) assert.equal(checks.find((x) => x.name === P1), undefined);
+      if (c.from === 0 && !c.publishers.some((p) => p.lastBridged))
+        assert.equal(
+          checks.find((x) => x.name === P1),
+          undefined,
+        );
       if (c.evidence) assert.match(checks.map((x) => x.evidence).join('\n'), c.evidence);
     });
   }
 
   test('coverage splits native, bridged only and ZMQ only per machine/agent', () => {
-    const c = bridgedCoverage([pub('mainpc', 'A', { bridged: 1 }), pub('any', 'B', { nats: 1 }), pub('mainpc', 'B', { zmq: 1 }), pub('pc2', 'C', { zmq: 1 })], NOW, 60_000);
+    const c = bridgedCoverage(
+      [
+        pub('mainpc', 'A', { bridged: 1 }),
+        pub('any', 'B', { nats: 1 }),
+        pub('mainpc', 'B', { zmq: 1 }),
+        pub('pc2', 'C', { zmq: 1 }),
+      ],
+      NOW,
+      60_000,
+    );
     assert.deepEqual(
       [c.native, c.bridgedOnly, c.zmqOnly].map((l) => l.map((p) => `${p.machine}/${p.agent}`)),
       [['mainpc/B'], ['mainpc/A'], ['pc2/C']],

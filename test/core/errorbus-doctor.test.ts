@@ -30,8 +30,25 @@ function fleet(): Machine[] {
 }
 
 const NOW = 1_000_000;
-const pub = (machine: string, agent: string, o: Partial<PublisherStats> = {}): PublisherStats => ({ machine, agent, zmq: 0, nats: 0, ...o });
-const bridge = (machine: string): BridgeObs => ({ machine, state: 'running', received: 10, published: 10, duplicates: 0, dropped: 0, queued: 0, nats: 'connected', endpoints: [], ageMs: 500 });
+const pub = (machine: string, agent: string, o: Partial<PublisherStats> = {}): PublisherStats => ({
+  machine,
+  agent,
+  zmq: 0,
+  nats: 0,
+  ...o,
+});
+const bridge = (machine: string): BridgeObs => ({
+  machine,
+  state: 'running',
+  received: 10,
+  published: 10,
+  duplicates: 0,
+  dropped: 0,
+  queued: 0,
+  nats: 'connected',
+  endpoints: [],
+  ageMs: 500,
+});
 const ONE_STREAM: StreamObs[] = [{ name: 'ERRORS', subjects: ['errors.>'], messages: 3 }];
 
 interface Case {
@@ -51,14 +68,26 @@ const cases: Case[] = [
   {
     name: 'today: no bridge, MainPC publishers connect to nothing, PC2 ForPC2 meets CentralErrorBus',
     kv: 0,
-    want: { mainpc: [0, /errors of Alpha, Bravo reach no one/], pc2: [0, /Auth reach no one; errors of Obs reach ZMQ only/] },
-    findings: [/mainpc\/Alpha \(A\): nothing listens .*; fix: start `opsdeck agent --machine mainpc --bridge`/, /pc2\/Auth \(B\): .*PUB-PUB/],
+    want: {
+      mainpc: [0, /errors of Alpha, Bravo reach no one/],
+      pc2: [0, /Auth reach no one; errors of Obs reach ZMQ only/],
+    },
+    findings: [
+      /mainpc\/Alpha \(A\): nothing listens .*; fix: start `opsdeck agent --machine mainpc --bridge`/,
+      /pc2\/Auth \(B\): .*PUB-PUB/,
+    ],
   },
   {
     name: 'bridges on both: MainPC is effectively in phase 1 while KV says 0; PC2 stays 0 for Auth',
     kv: 0,
     bridges: ['mainpc', 'pc2'],
-    want: { mainpc: [1, /every publisher reaches NATS \(0 natively, 2 through the bridge\); KV still says 0: advancing to 1 needs no agent change/], pc2: [0, /Auth reach no one$/] },
+    want: {
+      mainpc: [
+        1,
+        /every publisher reaches NATS \(0 natively, 2 through the bridge\); KV still says 0: advancing to 1 needs no agent change/,
+      ],
+      pc2: [0, /Auth reach no one$/],
+    },
     findings: [/pc2\/Auth/],
     noFindings: [/mainpc\//],
   },
@@ -73,14 +102,20 @@ const cases: Case[] = [
     name: 'KV 3 but MainPC publishers reach NATS only through the bridge: effectively 2',
     kv: 3,
     bridges: ['mainpc'],
-    publishers: [pub('mainpc', 'Alpha', { bridged: 5, lastBridged: NOW - 1000 }), pub('mainpc', 'Bravo', { bridged: 5, lastBridged: NOW - 1000 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { bridged: 5, lastBridged: NOW - 1000 }),
+      pub('mainpc', 'Bravo', { bridged: 5, lastBridged: NOW - 1000 }),
+    ],
     want: { mainpc: [2, /2 only through the bridge \(phase 3 needs native NATS publishers\)/] },
     findings: [/mainpc is effectively in phase 2 nats-consumers while KV says 3 zmq-off/],
   },
   {
     name: 'KV 3, every MainPC publisher native, port closed, no bridge: 3',
     kv: 3,
-    publishers: [pub('mainpc', 'Alpha', { nats: 3, lastNats: NOW - 500 }), pub('any', 'Bravo', { nats: 1, lastNats: NOW - 500 })],
+    publishers: [
+      pub('mainpc', 'Alpha', { nats: 3, lastNats: NOW - 500 }),
+      pub('any', 'Bravo', { nats: 1, lastNats: NOW - 500 }),
+    ],
     probes: { [`${MAIN}:7150`]: 'none' },
     want: { mainpc: [3, /2 natively, 0 through the bridge\); the error-bus port is closed/] },
     findings: [],
@@ -110,7 +145,9 @@ describe('doctor: effective phase per machine', () => {
   for (const c of cases) {
     test(c.name, () => {
       const machines = fleet();
-      const probes = Object.fromEntries(Object.entries(c.probes ?? {}).map(([k, holder]) => [k, { holder }]));
+      const probes = Object.fromEntries(
+        Object.entries(c.probes ?? {}).map(([k, holder]) => [k, { holder }]),
+      );
       const topology = buildTopology({ machines, env, bridges: c.bridges ?? [], probes });
       const d = diagnose({
         topology,
@@ -139,13 +176,32 @@ describe('doctor: effective phase per machine', () => {
 
   test('the report says who binds what, who connects, and what is lost with and without the bridge', () => {
     const machines = fleet();
-    const d = diagnose({ topology: buildTopology({ machines, env, bridges: [], probes: { [`${PC2}:7150`]: { holder: 'pub', detail: 'PUB (ZMTP 3.1, NULL)' } } }), machines, bridges: {}, publishers: [], now: NOW, windowMs: 60_000 });
+    const d = diagnose({
+      topology: buildTopology({
+        machines,
+        env,
+        bridges: [],
+        probes: { [`${PC2}:7150`]: { holder: 'pub', detail: 'PUB (ZMTP 3.1, NULL)' } },
+      }),
+      machines,
+      bridges: {},
+      publishers: [],
+      now: NOW,
+      windowMs: 60_000,
+    });
     const lines = doctorLines(d);
     assert.ok(lines.includes('phase in KV: unknown (no NATS)'));
-    assert.ok(lines.includes(`  port 7150: config: CentralErrorBus's PUB (tcp://*:7150); probe: pub (PUB (ZMTP 3.1, NULL))`), lines.join('\n'));
+    assert.ok(
+      lines.includes(
+        `  port 7150: config: CentralErrorBus's PUB (tcp://*:7150); probe: pub (PUB (ZMTP 3.1, NULL))`,
+      ),
+      lines.join('\n'),
+    );
     assert.ok(lines.includes('    PUBs connecting here: Alpha, Bravo'));
     assert.ok(lines.includes('  lost without the bridge (2): Alpha, Bravo'));
     assert.ok(lines.includes('  lost even with the bridge (1): Auth'));
-    assert.ok(lines.includes('  bridge: not running (start: opsdeck agent --machine mainpc --bridge)'));
+    assert.ok(
+      lines.includes('  bridge: not running (start: opsdeck agent --machine mainpc --bridge)'),
+    );
   });
 });

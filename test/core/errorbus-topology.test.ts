@@ -4,8 +4,18 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import type { Machine } from '../../source/core/fleet/model.js';
-import { buildTopology, lostEvenWithBridge, lostWithoutBridge, type TopologyInput } from '../../source/core/errorbus/topology.js';
-import { GREETING_BYTES, holderOfSocketType, parseZmtpPeer, zmtpGreeting } from '../../source/core/errorbus/zmtp.js';
+import {
+  buildTopology,
+  lostEvenWithBridge,
+  lostWithoutBridge,
+  type TopologyInput,
+} from '../../source/core/errorbus/topology.js';
+import {
+  GREETING_BYTES,
+  holderOfSocketType,
+  parseZmtpPeer,
+  zmtpGreeting,
+} from '../../source/core/errorbus/zmtp.js';
 
 const MAIN = '10.0.0.16';
 const PC2 = '10.0.0.17';
@@ -18,7 +28,10 @@ const MAINPC_YAML = `agent_groups:
 const pc2Yaml = (opts: { central?: boolean; d?: string[] } = {}) => `pc2_services:
 ${opts.central === false ? '' : '- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, host: 0.0.0.0, port: 7150, health_check_port: 8150}\n'}- {name: Auth, script_path: pc2_code/agents/ForPC2/AuthenticationAgent.py, host: 0.0.0.0, port: 7116, health_check_port: 8116}
 ${(opts.d ?? ['Delta'])
-  .map((n, i) => `- {name: ${n}, script_path: pc2_code/agents/${n.toLowerCase()}.py, host: 0.0.0.0, port: ${7104 + i * 2}, health_check_port: ${8104 + i * 2}}`)
+  .map(
+    (n, i) =>
+      `- {name: ${n}, script_path: pc2_code/agents/${n.toLowerCase()}.py, host: 0.0.0.0, port: ${7104 + i * 2}, health_check_port: ${8104 + i * 2}}`,
+  )
   .join('\n')}
 - {name: Obs, script_path: services/obs/app.py, host: 0.0.0.0, port: 7190, health_check_port: 8190}
 error_bus_port: 7150
@@ -50,11 +63,23 @@ const cases: Case[] = [
   {
     name: 'upstream defaults: MainPC publishers aim at PC2, where CentralErrorBus binds a PUB',
     routes: {
-      'mainpc/Alpha': ['nobody', 'nobody', /PUB connected to CentralErrorBus.s PUB \(tcp:\/\/\*:7150\) on 10\.0\.0\.17:7150: a PUB-PUB pair delivers nothing/],
+      'mainpc/Alpha': [
+        'nobody',
+        'nobody',
+        /PUB connected to CentralErrorBus.s PUB \(tcp:\/\/\*:7150\) on 10\.0\.0\.17:7150: a PUB-PUB pair delivers nothing/,
+      ],
       'mainpc/Tts': ['nobody', 'nobody', /PUB-PUB/],
       'pc2/Auth': ['nobody', 'nobody', /PUB-PUB/],
-      'pc2/Delta': ['nobody', 'nobody', /cannot bind 10\.0\.0\.17:7150: CentralErrorBus.* holds it \(EADDRINUSE\)/],
-      'pc2/Delta:cross': ['nobody', 'nobody', /cannot bind 10\.0\.0\.16:7150: not an address of pc2 \(EADDRNOTAVAIL\)/],
+      'pc2/Delta': [
+        'nobody',
+        'nobody',
+        /cannot bind 10\.0\.0\.17:7150: CentralErrorBus.* holds it \(EADDRINUSE\)/,
+      ],
+      'pc2/Delta:cross': [
+        'nobody',
+        'nobody',
+        /cannot bind 10\.0\.0\.16:7150: not an address of pc2 \(EADDRNOTAVAIL\)/,
+      ],
       'pc2/Obs': ['zmq', 'nats', /re-publishes/],
     },
     plan: { mainpc: [`bind ${MAIN}:7150`], pc2: [`connect ${PC2}:7150`] },
@@ -63,7 +88,11 @@ const cases: Case[] = [
     name: 'MAINPC_ERROR_BUS_HOST names MainPC: its ErrorPublishers connect where nothing listens; the bridge recovers them',
     env: { MAINPC_ERROR_BUS_HOST: MAIN },
     routes: {
-      'mainpc/Alpha': ['nobody', 'nats', /nothing listens on 10\.0\.0\.16:7150 \(MAINPC_ERROR_BUS_HOST\)/],
+      'mainpc/Alpha': [
+        'nobody',
+        'nats',
+        /nothing listens on 10\.0\.0\.16:7150 \(MAINPC_ERROR_BUS_HOST\)/,
+      ],
       'mainpc/Tts': ['nobody', 'nobody', /PUB-PUB/], // C has PC2_IP in its code
       'pc2/Delta:cross': ['nobody', 'nobody', /EADDRNOTAVAIL/],
     },
@@ -72,7 +101,9 @@ const cases: Case[] = [
   {
     name: 'ERROR_BUS_HOST and ERROR_BUS_PORT move MainPC publishers to a port of their own',
     env: { ERROR_BUS_HOST: MAIN, ERROR_BUS_PORT: '7160' },
-    routes: { 'mainpc/Alpha': ['nobody', 'nats', /10\.0\.0\.16:7160 \(ERROR_BUS_HOST, ERROR_BUS_PORT\)/] },
+    routes: {
+      'mainpc/Alpha': ['nobody', 'nats', /10\.0\.0\.16:7160 \(ERROR_BUS_HOST, ERROR_BUS_PORT\)/],
+    },
     plan: { mainpc: [`bind ${MAIN}:7150`, `bind ${MAIN}:7160`] },
   },
   {
@@ -80,7 +111,11 @@ const cases: Case[] = [
     machines: fleet(pc2Yaml({ central: false, d: ['Delta', 'Echo'] })),
     routes: {
       'pc2/Delta': ['zmq', 'nats', /bound on 10\.0\.0\.17:7150/],
-      'pc2/Echo': ['nobody', 'nobody', /cannot bind 10\.0\.0\.17:7150: Delta \(PC2ErrorPublisher PUB\) holds it \(EADDRINUSE\)/],
+      'pc2/Echo': [
+        'nobody',
+        'nobody',
+        /cannot bind 10\.0\.0\.17:7150: Delta \(PC2ErrorPublisher PUB\) holds it \(EADDRINUSE\)/,
+      ],
       'pc2/Auth': ['nobody', 'nobody', /PC2ErrorPublisher/],
       'pc2/Obs': ['nobody', 'nobody', /no CentralErrorBus on pc2/],
     },
@@ -90,7 +125,11 @@ const cases: Case[] = [
     name: 'no CentralErrorBus, no PC2ErrorPublisher: ForPC2 and MainPC publishers connect to nothing; the bridge binds',
     machines: fleet(pc2Yaml({ central: false, d: [] })),
     routes: {
-      'pc2/Auth': ['nobody', 'nats', /nothing listens on 10\.0\.0\.17:7150 \(PC2_IP, port 7150 fixed\)/],
+      'pc2/Auth': [
+        'nobody',
+        'nats',
+        /nothing listens on 10\.0\.0\.17:7150 \(PC2_IP, port 7150 fixed\)/,
+      ],
       'mainpc/Alpha': ['nobody', 'nats'],
       'mainpc/Tts': ['nobody', 'nats'],
     },
@@ -101,7 +140,11 @@ const cases: Case[] = [
     probes: { [`${PC2}:7150`]: { holder: 'none', detail: 'refused' } },
     routes: {
       'pc2/Obs': ['nobody', 'nobody', /nothing listens: it is down/],
-      'pc2/Auth': ['nobody', 'nobody', /CentralErrorBus's PUB \(tcp:\/\/\*:7150\) is bound there when up/],
+      'pc2/Auth': [
+        'nobody',
+        'nobody',
+        /CentralErrorBus's PUB \(tcp:\/\/\*:7150\) is bound there when up/,
+      ],
     },
     plan: { pc2: [`connect ${PC2}:7150`] },
     mismatch: /config expects CentralErrorBus.*; the probe found nothing listens/,
@@ -123,10 +166,12 @@ const cases: Case[] = [
   {
     name: 'an address outside the fleet reaches no one',
     env: { MAINPC_ERROR_BUS_HOST: '192.168.9.9' },
-    routes: { 'mainpc/Alpha': ['nobody', 'nobody', /192\.168\.9\.9:7150 is no machine of the fleet/] },
+    routes: {
+      'mainpc/Alpha': ['nobody', 'nobody', /192\.168\.9\.9:7150 is no machine of the fleet/],
+    },
   },
   {
-    name: 'localhost means the publisher\'s own machine',
+    name: "localhost means the publisher's own machine",
     env: { MAINPC_ERROR_BUS_HOST: 'localhost' },
     routes: { 'mainpc/Alpha': ['nobody', 'nats', /10\.0\.0\.16:7150/] },
   },
@@ -135,36 +180,85 @@ const cases: Case[] = [
 describe('error-bus topology', () => {
   for (const c of cases) {
     test(c.name, () => {
-      const t = buildTopology({ machines: c.machines ?? fleet(), env: { MAINPC_IP: MAIN, PC2_IP: PC2, ...c.env }, bridges: c.bridges ?? [], ...(c.probes ? { probes: c.probes } : {}) });
+      const t = buildTopology({
+        machines: c.machines ?? fleet(),
+        env: { MAINPC_IP: MAIN, PC2_IP: PC2, ...c.env },
+        bridges: c.bridges ?? [],
+        ...(c.probes ? { probes: c.probes } : {}),
+      });
       for (const [key, [without, withB, why]] of Object.entries(c.routes)) {
         const [who, copy] = key.split(':');
         const [machine, agent] = who!.split('/');
-        const r = t.routes.find((x) => x.machine === machine && x.agent === agent && x.copy === (copy ?? 'own'));
-        assert.ok(r, `${key}: no route (routes: ${t.routes.map((x) => `${x.machine}/${x.agent}:${x.copy}`).join(', ')})`);
-        assert.equal(r.withoutBridge.to, without, `${key} without the bridge: ${JSON.stringify(r.withoutBridge)}`);
-        assert.equal(r.withBridge.to, withB, `${key} with the bridge: ${JSON.stringify(r.withBridge)}`);
+        const r = t.routes.find(
+          (x) => x.machine === machine && x.agent === agent && x.copy === (copy ?? 'own'),
+        );
+        assert.ok(
+          r,
+          `${key}: no route (routes: ${t.routes.map((x) => `${x.machine}/${x.agent}:${x.copy}`).join(', ')})`,
+        );
+        assert.equal(
+          r.withoutBridge.to,
+          without,
+          `${key} without the bridge: ${JSON.stringify(r.withoutBridge)}`,
+        );
+        assert.equal(
+          r.withBridge.to,
+          withB,
+          `${key} with the bridge: ${JSON.stringify(r.withBridge)}`,
+        );
         const text = JSON.stringify(withB === 'nobody' ? r.withBridge : r.withoutBridge);
         if (why) assert.match(text, why, key);
-        assert.equal(r.now.to, (c.bridges ?? []).includes(r.bridgeMachine ?? '') ? withB : without, `${key} now`);
+        assert.equal(
+          r.now.to,
+          (c.bridges ?? []).includes(r.bridgeMachine ?? '') ? withB : without,
+          `${key} now`,
+        );
       }
       for (const [machine, plan] of Object.entries(c.plan ?? {})) {
-        assert.deepEqual(t.bridgePlan[machine]!.map((p) => `${p.mode} ${p.host}:${p.port}`).sort(), [...plan].sort(), `${machine} bridge plan`);
+        assert.deepEqual(
+          t.bridgePlan[machine]!.map((p) => `${p.mode} ${p.host}:${p.port}`).sort(),
+          [...plan].sort(),
+          `${machine} bridge plan`,
+        );
       }
-      const mismatches = t.ports.map((p) => p.mismatch).filter(Boolean).join('; ');
+      const mismatches = t.ports
+        .map((p) => p.mismatch)
+        .filter(Boolean)
+        .join('; ');
       if (c.mismatch) assert.match(mismatches, c.mismatch);
       else assert.equal(mismatches, '');
     });
   }
 
   test('lost without the bridge vs lost even with it', () => {
-    const t = buildTopology({ machines: fleet(), env: { MAINPC_ERROR_BUS_HOST: MAIN }, bridges: [] });
-    assert.deepEqual(lostWithoutBridge(t).map((r) => r.agent), ['Alpha']);
-    assert.deepEqual(lostEvenWithBridge(t).map((r) => `${r.agent}:${r.copy}`).sort(), ['Auth:own', 'Delta:cross', 'Delta:own', 'Tts:own']);
+    const t = buildTopology({
+      machines: fleet(),
+      env: { MAINPC_ERROR_BUS_HOST: MAIN },
+      bridges: [],
+    });
+    assert.deepEqual(
+      lostWithoutBridge(t).map((r) => r.agent),
+      ['Alpha'],
+    );
+    assert.deepEqual(
+      lostEvenWithBridge(t)
+        .map((r) => `${r.agent}:${r.copy}`)
+        .sort(),
+      ['Auth:own', 'Delta:cross', 'Delta:own', 'Tts:own'],
+    );
   });
 
   test('observed variants override the config guess', () => {
-    const t = buildTopology({ machines: fleet(), env: { MAINPC_ERROR_BUS_HOST: MAIN }, bridges: [], variants: { 'pc2/Obs': 'none', 'mainpc/Tts': 'A' } });
-    assert.equal(t.routes.find((r) => r.agent === 'Obs'), undefined);
+    const t = buildTopology({
+      machines: fleet(),
+      env: { MAINPC_ERROR_BUS_HOST: MAIN },
+      bridges: [],
+      variants: { 'pc2/Obs': 'none', 'mainpc/Tts': 'A' },
+    });
+    assert.equal(
+      t.routes.find((r) => r.agent === 'Obs'),
+      undefined,
+    );
     assert.equal(t.routes.find((r) => r.agent === 'Tts')!.withBridge.to, 'nats');
   });
 });
@@ -172,8 +266,20 @@ describe('error-bus topology', () => {
 describe('ZMTP greeting and READY', () => {
   const ready = (type: string, long = false): Uint8Array => {
     const name = 'Socket-Type';
-    const body = [5, ...'READY'.split('').map((c) => c.charCodeAt(0)), name.length, ...name.split('').map((c) => c.charCodeAt(0)), 0, 0, 0, type.length, ...type.split('').map((c) => c.charCodeAt(0))];
-    return new Uint8Array(long ? [0x06, 0, 0, 0, 0, 0, 0, 0, body.length, ...body] : [0x04, body.length, ...body]);
+    const body = [
+      5,
+      ...'READY'.split('').map((c) => c.charCodeAt(0)),
+      name.length,
+      ...name.split('').map((c) => c.charCodeAt(0)),
+      0,
+      0,
+      0,
+      type.length,
+      ...type.split('').map((c) => c.charCodeAt(0)),
+    ];
+    return new Uint8Array(
+      long ? [0x06, 0, 0, 0, 0, 0, 0, 0, body.length, ...body] : [0x04, body.length, ...body],
+    );
   };
   const peer = (mech = 'NULL', minor = 1): Uint8Array => {
     const g = zmtpGreeting();
@@ -198,12 +304,17 @@ describe('ZMTP greeting and READY', () => {
     ['half a greeting', peer().subarray(0, 20), 'partial'],
     ['CURVE: no type before a handshake', peer('CURVE'), 'zmtp 3.1 CURVE -'],
     ['HTTP server', new TextEncoder().encode('HTTP/1.1 400 Bad Request\r\n'), 'not-zmtp'],
-    ['bad signature', cat(new Uint8Array([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x11]), new Uint8Array(60)), 'not-zmtp'],
+    [
+      'bad signature',
+      cat(new Uint8Array([0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0x11]), new Uint8Array(60)),
+      'not-zmtp',
+    ],
   ];
   for (const [name, bytes, want] of rows) {
     test(name, () => {
       const p = parseZmtpPeer(bytes);
-      const got = p.kind === 'zmtp' ? `zmtp ${p.version} ${p.mechanism} ${p.socketType ?? '-'}` : p.kind;
+      const got =
+        p.kind === 'zmtp' ? `zmtp ${p.version} ${p.mechanism} ${p.socketType ?? '-'}` : p.kind;
       assert.equal(got, want);
     });
   }
@@ -214,6 +325,13 @@ describe('ZMTP greeting and READY', () => {
     assert.equal(new TextDecoder().decode(g.subarray(12, 16)), 'NULL');
   });
   test('socket types map to holders', () => {
-    assert.deepEqual(['PUB', 'XPUB', 'SUB', 'XSUB', 'REP', undefined].map(holderOfSocketType), ['pub', 'pub', 'sub', 'sub', 'other', 'other']);
+    assert.deepEqual(['PUB', 'XPUB', 'SUB', 'XSUB', 'REP', undefined].map(holderOfSocketType), [
+      'pub',
+      'pub',
+      'sub',
+      'sub',
+      'other',
+      'other',
+    ]);
   });
 });

@@ -189,7 +189,8 @@ describe('sequence continuity', () => {
     ['_INBOX.abc.def', undefined],
     ['', undefined],
   ];
-  for (const [reply, seq] of replies) test(`ackSeq ${reply || '(empty)'}`, () => assert.equal(ackSeq(reply), seq));
+  for (const [reply, seq] of replies)
+    test(`ackSeq ${reply || '(empty)'}`, () => assert.equal(ackSeq(reply), seq));
 });
 
 describe('transitions', () => {

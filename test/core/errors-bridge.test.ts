@@ -3,14 +3,26 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { BRIDGE_DETAIL, BRIDGE_HEADER, BRIDGE_KEY_HEADER, bridgeMarkOf, bridgeMessage } from '../../source/core/errors/bridge.js';
+import {
+  BRIDGE_DETAIL,
+  BRIDGE_HEADER,
+  BRIDGE_KEY_HEADER,
+  bridgeMarkOf,
+  bridgeMessage,
+} from '../../source/core/errors/bridge.js';
 import { decodeNats, decodeZmq } from '../../source/core/errors/decode.js';
-import { natsMessages, zmqMessages, type SimError, type ZmqVariant } from '../../source/core/errors/encode.js';
+import {
+  natsMessages,
+  zmqMessages,
+  type SimError,
+  type ZmqVariant,
+} from '../../source/core/errors/encode.js';
 import type { ErrorEvent } from '../../source/core/errors/event.js';
 import { ErrorPipeline, rowBusOf } from '../../source/core/errors/pipeline.js';
 
 const te = new TextEncoder();
-const frames = (fs: (string | Uint8Array)[]) => fs.map((f) => (typeof f === 'string' ? te.encode(f) : f));
+const frames = (fs: (string | Uint8Array)[]) =>
+  fs.map((f) => (typeof f === 'string' ? te.encode(f) : f));
 const hash = (fs: readonly Uint8Array[]) => {
   const h = createHash('sha256');
   for (const f of fs) h.update(f);
@@ -30,7 +42,12 @@ const err = (over: Partial<SimError> = {}): SimError => ({
 });
 
 describe('bridgeMessage: every variant becomes one nats_error_bus.py message', () => {
-  const cases: Array<{ variant: ZmqVariant; machine: string; idKey: 'id' | 'content'; format: string }> = [
+  const cases: Array<{
+    variant: ZmqVariant;
+    machine: string;
+    idKey: 'id' | 'content';
+    format: string;
+  }> = [
     { variant: 'A', machine: 'mainpc', idKey: 'id', format: 'zmq-a' },
     { variant: 'B', machine: 'pc2', idKey: 'content', format: 'zmq-b' },
     { variant: 'C', machine: 'mainpc', idKey: 'content', format: 'zmq-c' },
@@ -49,15 +66,31 @@ describe('bridgeMessage: every variant becomes one nats_error_bus.py message', (
       assert.equal(v.headers[BRIDGE_HEADER], c.machine);
       assert.equal(v.headers[BRIDGE_KEY_HEADER], c.idKey);
       assert.equal(v.headers.machine, c.machine);
-      if (c.idKey === 'id') assert.equal(v.msgId, e.id, 'the frame\'s own error id');
+      if (c.idKey === 'id') assert.equal(v.msgId, e.id, "the frame's own error id");
       else assert.match(v.msgId, /^zmq-[0-9a-f]{16}$/);
       // The body is nats_error_bus.py's: the console's NATS decoder reads it as that library.
       const body = JSON.parse(v.body) as Record<string, unknown>;
-      assert.deepEqual(Object.keys(body), ['id', 'timestamp', 'agent_name', 'severity', 'category', 'message', 'details', 'stack_trace', 'correlation_id', 'resolved', 'resolution_notes']);
+      assert.deepEqual(Object.keys(body), [
+        'id',
+        'timestamp',
+        'agent_name',
+        'severity',
+        'category',
+        'message',
+        'details',
+        'stack_trace',
+        'correlation_id',
+        'resolved',
+        'resolution_notes',
+      ]);
       assert.equal(body.id, v.msgId);
       assert.equal(body.correlation_id, c.idKey === 'id' ? e.id : null);
       assert.equal(body.category, 'network', 'ConnectionError maps as UnifiedErrorHandler maps it');
-      assert.equal(body.severity, c.variant === 'B' ? 'error' : 'critical', 'ForPC2 always says ERROR');
+      assert.equal(
+        body.severity,
+        c.variant === 'B' ? 'error' : 'critical',
+        'ForPC2 always says ERROR',
+      );
       const d = decodeNats(v.subject, te.encode(v.body), c.machine, 0);
       assert.ok(d.ok);
       assert.equal(d.event.format, 'nats-errors');
@@ -84,11 +117,14 @@ describe('bridgeMessage: every variant becomes one nats_error_bus.py message', (
     const b = bridgeMessage(frames(cross!.frames), 'mainpc', 'y', 0, hash);
     assert.ok(a.kind === 'publish' && b.kind === 'publish');
     assert.equal(a.msgId, b.msgId);
-    assert.equal(b.headers.machine, 'pc2', 'the cross copy is still PC2\'s error');
+    assert.equal(b.headers.machine, 'pc2', "the cross copy is still PC2's error");
   });
 
   test('malformed frames are reported, not published; our own mark is a loop, not published', () => {
-    assert.equal(bridgeMessage(frames(['ERROR:{not json']), 'mainpc', 'x', 0, hash).kind, 'malformed');
+    assert.equal(
+      bridgeMessage(frames(['ERROR:{not json']), 'mainpc', 'x', 0, hash).kind,
+      'malformed',
+    );
     const v = bridgeMessage(frames(zmqMessages('A', err())[0]!.frames), 'mainpc', 'x', 0, hash);
     assert.ok(v.kind === 'publish');
     // Something re-sent a bridged body onto ZMQ (CentralErrorBus would wrap it as JSON): refuse.
@@ -98,8 +134,14 @@ describe('bridgeMessage: every variant becomes one nats_error_bus.py message', (
 
   test('bridgeMarkOf reads the headers', () => {
     const h = (m: Record<string, string>) => ({ get: (k: string) => m[k] ?? '' });
-    assert.deepEqual(bridgeMarkOf(h({ [BRIDGE_HEADER]: 'pc2', [BRIDGE_KEY_HEADER]: 'content' })), { machine: 'pc2', synthetic: true });
-    assert.deepEqual(bridgeMarkOf(h({ [BRIDGE_HEADER]: 'mainpc', [BRIDGE_KEY_HEADER]: 'id' })), { machine: 'mainpc', synthetic: false });
+    assert.deepEqual(bridgeMarkOf(h({ [BRIDGE_HEADER]: 'pc2', [BRIDGE_KEY_HEADER]: 'content' })), {
+      machine: 'pc2',
+      synthetic: true,
+    });
+    assert.deepEqual(bridgeMarkOf(h({ [BRIDGE_HEADER]: 'mainpc', [BRIDGE_KEY_HEADER]: 'id' })), {
+      machine: 'mainpc',
+      synthetic: false,
+    });
     assert.equal(bridgeMarkOf(h({ agent: 'x' })), undefined);
     assert.equal(bridgeMarkOf(undefined), undefined);
   });
@@ -126,21 +168,49 @@ describe('pipeline: bridged copies are zmq->nats and dedup with their twins', ()
   };
 
   // Table: the order copies arrive in -> the one row's bus, and the counters that move.
-  const rows: Array<{ name: string; variant: ZmqVariant; arrive: Array<'zmq' | 'bridge' | 'native'>; bus: string }> = [
-    { name: 'bridged only (nobody saw the ZMQ copy)', variant: 'A', arrive: ['bridge'], bus: 'zmq->nats' },
+  const rows: Array<{
+    name: string;
+    variant: ZmqVariant;
+    arrive: Array<'zmq' | 'bridge' | 'native'>;
+    bus: string;
+  }> = [
+    {
+      name: 'bridged only (nobody saw the ZMQ copy)',
+      variant: 'A',
+      arrive: ['bridge'],
+      bus: 'zmq->nats',
+    },
     { name: 'ZMQ copy then bridged', variant: 'A', arrive: ['zmq', 'bridge'], bus: 'zmq->nats' },
     { name: 'bridged then native', variant: 'A', arrive: ['bridge', 'native'], bus: 'both' },
     { name: 'native then bridged', variant: 'A', arrive: ['native', 'bridge'], bus: 'both' },
     { name: 'all three', variant: 'D', arrive: ['zmq', 'native', 'bridge'], bus: 'both' },
-    { name: 'id-less B: ZMQ then bridged (content match)', variant: 'B', arrive: ['zmq', 'bridge'], bus: 'zmq->nats' },
-    { name: 'id-less C: bridged then ZMQ', variant: 'C', arrive: ['bridge', 'zmq'], bus: 'zmq->nats' },
+    {
+      name: 'id-less B: ZMQ then bridged (content match)',
+      variant: 'B',
+      arrive: ['zmq', 'bridge'],
+      bus: 'zmq->nats',
+    },
+    {
+      name: 'id-less C: bridged then ZMQ',
+      variant: 'C',
+      arrive: ['bridge', 'zmq'],
+      bus: 'zmq->nats',
+    },
   ];
   for (const r of rows) {
     test(r.name, () => {
       const e = err({ machine: r.variant === 'B' || r.variant === 'D' ? 'pc2' : 'mainpc' });
       const p = new ErrorPipeline();
       let t = 1000;
-      for (const what of r.arrive) p.add(what === 'zmq' ? zmq(r.variant, e) : what === 'bridge' ? bridged(r.variant, e) : native(e), t++);
+      for (const what of r.arrive)
+        p.add(
+          what === 'zmq'
+            ? zmq(r.variant, e)
+            : what === 'bridge'
+              ? bridged(r.variant, e)
+              : native(e),
+          t++,
+        );
       const shown = p.rows.newest();
       assert.equal(shown.length, 1, 'shown once');
       assert.equal(shown[0]!.bus, r.bus);
@@ -148,7 +218,11 @@ describe('pipeline: bridged copies are zmq->nats and dedup with their twins', ()
       assert.equal(p.counters.matched, r.arrive.length - 1);
       const pub = p.publishers.get(`${e.machine}|NLUAgent`)!;
       assert.equal(pub.bridged, r.arrive.includes('bridge') ? 1 : 0);
-      assert.equal(pub.nats, r.arrive.includes('native') ? 1 : 0, 'bridged never counts as native NATS');
+      assert.equal(
+        pub.nats,
+        r.arrive.includes('native') ? 1 : 0,
+        'bridged never counts as native NATS',
+      );
     });
   }
 

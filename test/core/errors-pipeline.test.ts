@@ -88,7 +88,14 @@ describe('cross-bus dedup', () => {
     p.add(ev({ bus: 'zmq', ids: ['1'] }), 5);
     p.add(ev({ bus: 'nats', ids: ['1'] }), 6);
     p.add(ev({ bus: 'zmq', agent: 'Executor', ids: ['2'] }), 7);
-    assert.deepEqual(p.publishers.get('mainpc|NLUAgent'), { machine: 'mainpc', agent: 'NLUAgent', zmq: 1, nats: 1, lastZmq: 5, lastNats: 6 });
+    assert.deepEqual(p.publishers.get('mainpc|NLUAgent'), {
+      machine: 'mainpc',
+      agent: 'NLUAgent',
+      zmq: 1,
+      nats: 1,
+      lastZmq: 5,
+      lastNats: 6,
+    });
     assert.equal(p.publishers.get('mainpc|Executor')?.nats, 0);
   });
 });
@@ -96,7 +103,8 @@ describe('cross-bus dedup', () => {
 describe('floods', () => {
   test('a burst collapses into one row that keeps counting; every event is accounted for', () => {
     const p = new ErrorPipeline({ flood: { rateCount: 20, rateWindowMs: 10_000, rules: [] } });
-    for (let i = 0; i < 1000; i++) p.add(ev({ bus: 'zmq', ids: [`x${i}`], message: `disk full at block ${i}` }), 1000 + i);
+    for (let i = 0; i < 1000; i++)
+      p.add(ev({ bus: 'zmq', ids: [`x${i}`], message: `disk full at block ${i}` }), 1000 + i);
     const rows = p.rows.newest();
     assert.equal(rows.length, 21, '20 rows before the threshold, then one flood row');
     const flood = rows[0]!;
@@ -113,7 +121,10 @@ describe('floods', () => {
     for (let i = 0; i < 5; i++) p.add(ev({ bus: 'zmq', ids: [`b${i}`] }), 5000 + i);
     const floods = p.rows.newest().filter((r) => r.flood);
     assert.equal(floods.length, 2);
-    assert.deepEqual(floods.map((r) => r.count), [3, 3]);
+    assert.deepEqual(
+      floods.map((r) => r.count),
+      [3, 3],
+    );
   });
 
   test('the ZMQ twin of a collapsed NATS event marks the flood row both', () => {
@@ -128,9 +139,27 @@ describe('floods', () => {
   });
 
   const upstream: Array<[string, Partial<ErrorEvent>, number, string, string]> = [
-    ['ConnectionError 10/60 s throttles', { message: 'ConnectionError: refused' }, 10, 'ConnectionError 10/60s', 'throttle'],
-    ['TimeoutError 5/30 s throttles', { category: 'TimeoutError' }, 5, 'TimeoutError 5/30s', 'throttle'],
-    ['MemoryError 3/300 s escalates', { message: 'MemoryError in loader' }, 3, 'MemoryError 3/300s', 'escalate'],
+    [
+      'ConnectionError 10/60 s throttles',
+      { message: 'ConnectionError: refused' },
+      10,
+      'ConnectionError 10/60s',
+      'throttle',
+    ],
+    [
+      'TimeoutError 5/30 s throttles',
+      { category: 'TimeoutError' },
+      5,
+      'TimeoutError 5/30s',
+      'throttle',
+    ],
+    [
+      'MemoryError 3/300 s escalates',
+      { message: 'MemoryError in loader' },
+      3,
+      'MemoryError 3/300s',
+      'escalate',
+    ],
     ['CRITICAL 5/60 s escalates', { severity: 'critical' }, 5, 'CRITICAL 5/60s', 'escalate'],
   ];
   for (const [name, over, count, rule, action] of upstream) {
@@ -153,11 +182,15 @@ describe('floods', () => {
 
 describe('bounded', () => {
   test('the ring evicts and counts; malformed frames keep a few samples', () => {
-    const p = new ErrorPipeline({ capacity: 10, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } });
+    const p = new ErrorPipeline({
+      capacity: 10,
+      flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] },
+    });
     for (let i = 0; i < 25; i++) p.add(ev({ bus: 'zmq', ids: [`i${i}`], message: `m${i}` }), i);
     assert.equal(p.rows.size, 10);
     assert.equal(p.counters.evicted, 15);
-    for (let i = 0; i < 30; i++) p.ingest({ ok: false, reason: 'bad', sample: `s${i}` }, 'zmq', 'pc2', i);
+    for (let i = 0; i < 30; i++)
+      p.ingest({ ok: false, reason: 'bad', sample: `s${i}` }, 'zmq', 'pc2', i);
     assert.equal(p.counters.malformed, 30);
     assert.equal(p.malformedSamples.size, 20);
     assert.equal(p.malformedSamples.newest(1)[0]!.sample, 's29');
@@ -167,9 +200,13 @@ describe('bounded', () => {
 
   test('the dedup window does not grow without bound under a long flood', () => {
     const p = new ErrorPipeline({ capacity: 100, dedupWindowMs: 100 });
-    for (let i = 0; i < 50_000; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i % 7}` }), i);
+    for (let i = 0; i < 50_000; i++)
+      p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i % 7}` }), i);
     // 100 ms window at 1 event/ms: about 100 live entries, filed by id and by content.
-    const { byId, byContent } = p as unknown as { byId: Map<string, unknown>; byContent: Map<string, Map<string, unknown>> };
+    const { byId, byContent } = p as unknown as {
+      byId: Map<string, unknown>;
+      byContent: Map<string, Map<string, unknown>>;
+    };
     let texts = 0;
     for (const m of byContent.values()) texts += m.size;
     assert.ok(byId.size < 200, `window holds ${byId.size} ids`);
@@ -179,9 +216,17 @@ describe('bounded', () => {
   test('the dedup window holds at most dedupMaxEntries, the oldest evicted and counted', () => {
     assert.equal(new ErrorPipeline()['options'].dedupMaxEntries, 200_000, 'a cap by default');
     // A long window and a small cap: every entry would still be in its window.
-    const p = new ErrorPipeline({ capacity: 1000, dedupWindowMs: 60_000, dedupMaxEntries: 100, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } });
+    const p = new ErrorPipeline({
+      capacity: 1000,
+      dedupWindowMs: 60_000,
+      dedupMaxEntries: 100,
+      flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] },
+    });
     for (let i = 0; i < 250; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i}` }), i);
-    const { byId, byContent } = p as unknown as { byId: Map<string, unknown>; byContent: Map<string, Map<string, unknown>> };
+    const { byId, byContent } = p as unknown as {
+      byId: Map<string, unknown>;
+      byContent: Map<string, Map<string, unknown>>;
+    };
     assert.equal(byId.size, 100);
     assert.equal(byContent.get('NLUAgent')!.size, 100);
     assert.equal(p.counters.dedupEvicted, 150);

@@ -5,10 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../source/adapters/fleet-files.js';
 import type { Agent, LoadResult } from '../../source/core/fleet/model.js';
 
-const fixture = (name: string) => fileURLToPath(new URL(`../fixtures/shapes/${name}`, import.meta.url));
-const load = (name: string, env: Record<string, string> = {}) => loadConfigFile(fixture(name), { env });
+const fixture = (name: string) =>
+  fileURLToPath(new URL(`../fixtures/shapes/${name}`, import.meta.url));
+const load = (name: string, env: Record<string, string> = {}) =>
+  loadConfigFile(fixture(name), { env });
 const agent = (r: LoadResult, name: string, machine?: string): Agent => {
-  const found = r.machines.filter((m) => !machine || m.id === machine).flatMap((m) => m.agents).find((a) => a.name === name);
+  const found = r.machines
+    .filter((m) => !machine || m.id === machine)
+    .flatMap((m) => m.agents)
+    .find((a) => a.name === name);
   assert.ok(found, `agent ${name} not loaded`);
   return found;
 };
@@ -21,7 +26,12 @@ describe('shapes', () => {
     assert.equal(r.machines[0]!.id, 'mainpc');
     assert.deepEqual(
       r.machines[0]!.agents.map((a) => `${a.group}/${a.name}`),
-      ['core_services/ServiceRegistry', 'core_services/SystemDigitalTwin', 'main_pc_gpu_services/ModelManagerAgent', 'monitoring_security/PredictiveHealthMonitor'],
+      [
+        'core_services/ServiceRegistry',
+        'core_services/SystemDigitalTwin',
+        'main_pc_gpu_services/ModelManagerAgent',
+        'monitoring_security/PredictiveHealthMonitor',
+      ],
     );
     const sdt = agent(r, 'SystemDigitalTwin');
     assert.equal(sdt.port.value, 7220);
@@ -31,7 +41,11 @@ describe('shapes', () => {
     assert.deepEqual(sdt.env, { REDIS_HOST: 'localhost', DB_POOL: '4' });
     assert.deepEqual(agent(r, 'ModelManagerAgent').params, { vram_budget_mb: 20000 });
     assert.equal(agent(r, 'ModelManagerAgent').description, 'Loads and evicts models');
-    assert.deepEqual(r.machines[0]!.globals.healthChecks, { intervalSeconds: 20, timeoutSeconds: 5, retries: 2 });
+    assert.deepEqual(r.machines[0]!.globals.healthChecks, {
+      intervalSeconds: 20,
+      timeoutSeconds: 5,
+      retries: 2,
+    });
   });
 
   test('one-off: script, health_port and critical are read as script_path, health_check_port, required', () => {
@@ -55,7 +69,10 @@ describe('shapes', () => {
     assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
     assert.equal(r.shape, 'pc2-agent-groups');
     assert.equal(r.machines[0]!.id, 'pc2');
-    assert.deepEqual(r.machines[0]!.agents.map((a) => a.name), ['MemoryOrchestratorService', 'CacheManager', 'ResourceManager']);
+    assert.deepEqual(
+      r.machines[0]!.agents.map((a) => a.name),
+      ['MemoryOrchestratorService', 'CacheManager', 'ResourceManager'],
+    );
     assert.equal(agent(r, 'CacheManager').port.value, 7202, 'PORT_OFFSET=100 is added');
     assert.equal(agent(r, 'CacheManager').host, '0.0.0.0');
   });
@@ -64,11 +81,14 @@ describe('shapes', () => {
     const r = load('pc2-pr-era.yaml');
     assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
     assert.equal(r.shape, 'pc2-services');
-    assert.deepEqual(r.machines[0]!.agents.map((a) => `${a.group}/${a.name}`), [
-      'pc2_services/TieredResponder',
-      'pc2_services/ResourceManager',
-      'core_services/HealthMonitor',
-    ]);
+    assert.deepEqual(
+      r.machines[0]!.agents.map((a) => `${a.group}/${a.name}`),
+      [
+        'pc2_services/TieredResponder',
+        'pc2_services/ResourceManager',
+        'core_services/HealthMonitor',
+      ],
+    );
   });
 
   test('PC2 phase-1 variant: per-agent environment, network ranges, error bus port', () => {
@@ -77,7 +97,11 @@ describe('shapes', () => {
     const rm = agent(r, 'ResourceManager');
     assert.deepEqual(rm.env, { GPU_THRESHOLD: '80' });
     const g = r.machines[0]!.globals;
-    assert.deepEqual(g.network, { host: '0.0.0.0', agentPorts: { start: 7100, end: 7199 }, healthCheckPorts: { start: 8100, end: 8199 } });
+    assert.deepEqual(g.network, {
+      host: '0.0.0.0',
+      agentPorts: { start: 7100, end: 7199 },
+      healthCheckPorts: { start: 8100, end: 8199 },
+    });
     assert.equal(g.errorBusPort?.value, 7150);
     assert.equal(g.errorBusPort?.raw, '${PORT_OFFSET}+7150');
   });
@@ -87,8 +111,15 @@ describe('shapes', () => {
     assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
     assert.equal(r.shape, 'agent-groups');
     const m = r.machines[0]!;
-    assert.deepEqual(m.agents.map((a) => a.name), ['ServiceRegistry', 'UnifiedSystemAgent', 'MemoryFusionHub', 'NLUAgent']);
-    assert.deepEqual(Object.keys(m.globals.dockerGroups ?? {}).sort(), ['infra_core', 'language_stack', 'observability']);
+    assert.deepEqual(
+      m.agents.map((a) => a.name),
+      ['ServiceRegistry', 'UnifiedSystemAgent', 'MemoryFusionHub', 'NLUAgent'],
+    );
+    assert.deepEqual(Object.keys(m.globals.dockerGroups ?? {}).sort(), [
+      'infra_core',
+      'language_stack',
+      'observability',
+    ]);
     assert.deepEqual(m.globals.dockerGroups?.language_stack?.agents, ['NLUAgent']);
     assert.ok(r.diagnostics.some((d) => d.code === 'nested-docker-groups' && d.loc.line === 35));
   });
@@ -98,11 +129,19 @@ describe('shapes', () => {
     const mfh = agent(r, 'MemoryFusionHub');
     assert.deepEqual(
       mfh.implicitPorts.map((p) => `${p.kind}:${p.key}=${p.value}`),
-      ['http:http=6714', 'config:zmq_port=5713', 'config:grpc_port=5714', 'config:pub_address=5715'],
+      [
+        'http:http=6714',
+        'config:zmq_port=5713',
+        'config:grpc_port=5714',
+        'config:pub_address=5715',
+      ],
     );
     const nlu = agent(r, 'NLUAgent');
     assert.equal(nlu.healthPort.value, 5710);
-    assert.deepEqual(nlu.implicitPorts.map((p) => `${p.kind}=${p.value}`), ['http=5711', 'health=5710']);
+    assert.deepEqual(
+      nlu.implicitPorts.map((p) => `${p.kind}=${p.value}`),
+      ['http=5711', 'health=5710'],
+    );
     assert.equal(mfh.implicitPorts[1]!.loc.line, 27, 'config port located at its own line');
   });
 
@@ -111,13 +150,23 @@ describe('shapes', () => {
     assert.equal(r.ok, true, JSON.stringify(r.diagnostics));
     assert.equal(r.shape, 'v3-unified');
     const ids = r.machines.map((m) => `${m.id}:${m.agents.map((a) => a.name).join(',')}`);
-    assert.deepEqual(ids, ['mainpc:ServiceRegistry,ModelManagerSuite', 'pc2:ServiceRegistry,TieredResponder']);
-    assert.deepEqual(agent(r, 'ModelManagerSuite').config, { vram_budget_percentage: 80, vram_limit_gb: 20 });
+    assert.deepEqual(ids, [
+      'mainpc:ServiceRegistry,ModelManagerSuite',
+      'pc2:ServiceRegistry,TieredResponder',
+    ]);
+    assert.deepEqual(agent(r, 'ModelManagerSuite').config, {
+      vram_budget_percentage: 80,
+      vram_limit_gb: 20,
+    });
     const [mainpc, pc2] = r.machines;
     assert.equal(mainpc!.globals.resourceLimits?.vram_gb, 24);
     assert.equal(mainpc!.globals.healthChecks?.intervalSeconds, 20);
     assert.equal(pc2!.globals.resourceLimits?.cpu_percent, 70);
-    assert.equal(pc2!.globals.resourceLimits?.memory_mb, 2048, 'base value kept where the override is silent');
+    assert.equal(
+      pc2!.globals.resourceLimits?.memory_mb,
+      2048,
+      'base value kept where the override is silent',
+    );
   });
 
   test('every agent has a source location pointing at its key', () => {

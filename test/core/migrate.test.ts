@@ -6,14 +6,21 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { findOverrides, loadConfigFile, mergeDocker } from '../../source/adapters/fleet-files.js';
 import { loadConfigText } from '../../source/core/fleet/load.js';
-import { compareMachines, migrateText, type MigrateOptions, type MigrateResult } from '../../source/core/fleet/migrate.js';
+import {
+  compareMachines,
+  migrateText,
+  type MigrateOptions,
+  type MigrateResult,
+} from '../../source/core/fleet/migrate.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import type { Env } from '../../source/core/fleet/port-expr.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const REAL = resolve(ROOT, '../shared/fixtures/real');
 const HISTORIC = join(ROOT, 'test/fixtures/migrate');
-const noReal = existsSync(REAL) ? false : `real fixtures not found at ${REAL} (../shared/fixtures/real beside the repo)`;
+const noReal = existsSync(REAL)
+  ? false
+  : `real fixtures not found at ${REAL} (../shared/fixtures/real beside the repo)`;
 
 interface Case {
   name: string;
@@ -24,16 +31,63 @@ interface Case {
 }
 
 const cases: Case[] = [
-  { name: 'list era (category lists)', file: join(HISTORIC, 'list-era.yaml'), real: false, expect: 'migrated' },
-  { name: 'one-off (settings + core_agents)', file: join(HISTORIC, 'one-off.yaml'), real: false, expect: 'migrated' },
-  { name: 'PC2 agent_groups with group_config', file: join(HISTORIC, 'pc2-agent-groups.yaml'), real: false, expect: 'already-canonical' },
-  { name: 'PC2 phase-1 variant', file: join(HISTORIC, 'pc2-phase1.yaml'), real: false, expect: 'migrated' },
-  { name: 'PC2 PR-era flow maps + second list', file: join(HISTORIC, 'pc2-pr-flow.yaml'), real: false, expect: 'migrated' },
-  { name: 'real MainPC', file: join(REAL, 'mainpc.startup_config.yaml'), real: true, expect: 'migrated' },
+  {
+    name: 'list era (category lists)',
+    file: join(HISTORIC, 'list-era.yaml'),
+    real: false,
+    expect: 'migrated',
+  },
+  {
+    name: 'one-off (settings + core_agents)',
+    file: join(HISTORIC, 'one-off.yaml'),
+    real: false,
+    expect: 'migrated',
+  },
+  {
+    name: 'PC2 agent_groups with group_config',
+    file: join(HISTORIC, 'pc2-agent-groups.yaml'),
+    real: false,
+    expect: 'already-canonical',
+  },
+  {
+    name: 'PC2 phase-1 variant',
+    file: join(HISTORIC, 'pc2-phase1.yaml'),
+    real: false,
+    expect: 'migrated',
+  },
+  {
+    name: 'PC2 PR-era flow maps + second list',
+    file: join(HISTORIC, 'pc2-pr-flow.yaml'),
+    real: false,
+    expect: 'migrated',
+  },
+  {
+    name: 'real MainPC',
+    file: join(REAL, 'mainpc.startup_config.yaml'),
+    real: true,
+    expect: 'migrated',
+  },
   { name: 'real PC2', file: join(REAL, 'pc2.startup_config.yaml'), real: true, expect: 'migrated' },
-  { name: 'real repo-root config', file: join(REAL, 'root.startup_config.yaml'), real: true, expect: 'already-canonical' },
-  { name: 'real v3 unified, mainpc', file: join(REAL, 'unified.startup_config.v3.yaml'), real: true, machine: 'mainpc', expect: 'migrated' },
-  { name: 'real v3 unified, pc2', file: join(REAL, 'unified.startup_config.v3.yaml'), real: true, machine: 'pc2', expect: 'migrated' },
+  {
+    name: 'real repo-root config',
+    file: join(REAL, 'root.startup_config.yaml'),
+    real: true,
+    expect: 'already-canonical',
+  },
+  {
+    name: 'real v3 unified, mainpc',
+    file: join(REAL, 'unified.startup_config.v3.yaml'),
+    real: true,
+    machine: 'mainpc',
+    expect: 'migrated',
+  },
+  {
+    name: 'real v3 unified, pc2',
+    file: join(REAL, 'unified.startup_config.v3.yaml'),
+    real: true,
+    machine: 'pc2',
+    expect: 'migrated',
+  },
 ];
 
 function migrate(file: string, env: Env = {}, machine?: string): MigrateResult {
@@ -42,7 +96,11 @@ function migrate(file: string, env: Env = {}, machine?: string): MigrateResult {
   return migrateText(readFileSync(file, 'utf8'), file, options);
 }
 
-function migrated(file: string, env: Env = {}, machine?: string): Extract<MigrateResult, { ok: true }> {
+function migrated(
+  file: string,
+  env: Env = {},
+  machine?: string,
+): Extract<MigrateResult, { ok: true }> {
   const result = migrate(file, env, machine);
   assert.ok(result.ok, `migrate failed: ${JSON.stringify(!result.ok && result.diagnostics)}`);
   return result;
@@ -51,7 +109,10 @@ function migrated(file: string, env: Env = {}, machine?: string): Extract<Migrat
 /** The machine as the loader reads the original file (v3: the chosen machine, overrides applied). */
 function original(file: string, env: Env, machine?: string): Machine {
   const loaded = loadConfigFile(file, { env });
-  assert.ok(loaded.ok, `original does not load: ${JSON.stringify(loaded.diagnostics.filter((d) => d.severity === 'error'))}`);
+  assert.ok(
+    loaded.ok,
+    `original does not load: ${JSON.stringify(loaded.diagnostics.filter((d) => d.severity === 'error'))}`,
+  );
   const m = machine ? loaded.machines.find((x) => x.id === machine) : loaded.machines[0];
   assert.ok(m);
   return m;
@@ -85,7 +146,11 @@ const withoutLocs = (value: unknown): unknown =>
   Array.isArray(value)
     ? value.map(withoutLocs)
     : value && typeof value === 'object'
-      ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'loc').map(([k, v]) => [k, withoutLocs(v)]))
+      ? Object.fromEntries(
+          Object.entries(value)
+            .filter(([k]) => k !== 'loc')
+            .map(([k, v]) => [k, withoutLocs(v)]),
+        )
       : value;
 
 const commentLines = (text: string): string[] =>
@@ -103,20 +168,24 @@ const counts = (items: string[]): Map<string, number> => {
 describe('config migrate: the fleet is the same after migration (every fixture)', () => {
   for (const c of cases) {
     for (const env of [{}, { PORT_OFFSET: '1000' }] as Env[]) {
-      test(`${c.name}${env.PORT_OFFSET ? ' (PORT_OFFSET=1000)' : ''}`, { skip: c.real && noReal }, () => {
-        const result = migrated(c.file, env, c.machine);
-        assert.equal(result.status, c.expect);
-        const before = original(c.file, env, c.machine);
-        const loaded = loadConfigText(result.text, c.file, { env, machine: before.id });
-        assert.ok(loaded.ok, JSON.stringify(loaded.diagnostics));
-        assert.equal(loaded.shape === 'v3-unified', false, 'the output is a single-machine file');
-        const after = loaded.machines[0]!;
-        assert.ok(before.agents.length > 0);
-        assert.deepEqual(view(after), view(before));
-        assert.deepEqual(withoutLocs(after.globals), withoutLocs(before.globals));
-        // The fleet's own comparison agrees (and is exercised for a real difference below).
-        assert.deepEqual(compareMachines(before, after), []);
-      });
+      test(
+        `${c.name}${env.PORT_OFFSET ? ' (PORT_OFFSET=1000)' : ''}`,
+        { skip: c.real && noReal },
+        () => {
+          const result = migrated(c.file, env, c.machine);
+          assert.equal(result.status, c.expect);
+          const before = original(c.file, env, c.machine);
+          const loaded = loadConfigText(result.text, c.file, { env, machine: before.id });
+          assert.ok(loaded.ok, JSON.stringify(loaded.diagnostics));
+          assert.equal(loaded.shape === 'v3-unified', false, 'the output is a single-machine file');
+          const after = loaded.machines[0]!;
+          assert.ok(before.agents.length > 0);
+          assert.deepEqual(view(after), view(before));
+          assert.deepEqual(withoutLocs(after.globals), withoutLocs(before.globals));
+          // The fleet's own comparison agrees (and is exercised for a real difference below).
+          assert.deepEqual(compareMachines(before, after), []);
+        },
+      );
     }
   }
 
@@ -138,14 +207,18 @@ describe('config migrate: the fleet is the same after migration (every fixture)'
 
 describe('config migrate: idempotent, comments kept', () => {
   for (const c of cases) {
-    test(`${c.name}: a second run is already canonical and changes nothing`, { skip: c.real && noReal }, () => {
-      const first = migrated(c.file, {}, c.machine);
-      const second = migrateText(first.text, c.file, { env: {} });
-      assert.ok(second.ok);
-      assert.equal(second.status, 'already-canonical');
-      assert.equal(second.text, first.text);
-      assert.deepEqual(second.notes, []);
-    });
+    test(
+      `${c.name}: a second run is already canonical and changes nothing`,
+      { skip: c.real && noReal },
+      () => {
+        const first = migrated(c.file, {}, c.machine);
+        const second = migrateText(first.text, c.file, { env: {} });
+        assert.ok(second.ok);
+        assert.equal(second.status, 'already-canonical');
+        assert.equal(second.text, first.text);
+        assert.deepEqual(second.notes, []);
+      },
+    );
   }
 
   for (const c of cases.filter((x) => !x.machine)) {
@@ -159,50 +232,113 @@ describe('config migrate: idempotent, comments kept', () => {
   }
 });
 
-describe('config migrate: real MainPC (docker_groups mis-indented inside agent_groups)', { skip: noReal }, () => {
-  const file = join(REAL, 'mainpc.startup_config.yaml');
-  test('moves docker_groups and its 12 sibling pseudo-groups to a top-level docker_groups', () => {
-    const text = readFileSync(file, 'utf8');
-    const result = migrated(file);
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, unknown>>;
-    assert.deepEqual(Object.keys(data), ['global_settings', 'hybrid_inference_policy', 'agent_groups', 'docker_groups']);
-    const groups = data.agent_groups!;
-    assert.equal(Object.keys(groups).length, 11);
-    assert.ok(Object.values(groups).every((g) => Object.values(g as object).every((a) => 'script_path' in (a as object))));
-    const docker = Object.keys(data.docker_groups!);
-    assert.deepEqual(docker, [
-      'infra_core', 'observability', 'core_hubs', 'vision_gpu', 'speech_gpu', 'learning_gpu', 'reasoning_gpu',
-      'language_stack', 'utility_cpu', 'gpu_scheduler', 'translation_proxy', 'observability_ui', 'self_healing',
-    ]);
-    const loaded = loadConfigText(result.text, file, { env: {} });
-    assert.equal(loaded.machines[0]!.agents.length, 49);
-    assert.equal(new Set(loaded.machines[0]!.agents.map((a) => a.group)).size, 11);
-    // Agent order and everything above agent_groups are untouched, byte for byte.
-    assert.deepEqual(loaded.machines[0]!.agents.map((a) => a.name), original(file, {}).agents.map((a) => a.name));
-    const head = text.slice(0, text.indexOf('\nagent_groups:'));
-    assert.ok(result.text.startsWith(head));
-    assert.match(result.text, /\$\{PORT_OFFSET\}\+7200\n/, 'port expressions are kept as written');
-    assert.match(result.text, /port: "\$\{PORT_OFFSET\}\+6550"/, 'quoted expressions stay quoted');
-    assert.equal(loaded.diagnostics.some((d) => d.code === 'nested-docker-groups'), false);
-  });
-});
+describe(
+  'config migrate: real MainPC (docker_groups mis-indented inside agent_groups)',
+  { skip: noReal },
+  () => {
+    const file = join(REAL, 'mainpc.startup_config.yaml');
+    test('moves docker_groups and its 12 sibling pseudo-groups to a top-level docker_groups', () => {
+      const text = readFileSync(file, 'utf8');
+      const result = migrated(file);
+      const data = parse(result.text, { version: '1.1' }) as Record<
+        string,
+        Record<string, unknown>
+      >;
+      assert.deepEqual(Object.keys(data), [
+        'global_settings',
+        'hybrid_inference_policy',
+        'agent_groups',
+        'docker_groups',
+      ]);
+      const groups = data.agent_groups!;
+      assert.equal(Object.keys(groups).length, 11);
+      assert.ok(
+        Object.values(groups).every((g) =>
+          Object.values(g as object).every((a) => 'script_path' in (a as object)),
+        ),
+      );
+      const docker = Object.keys(data.docker_groups!);
+      assert.deepEqual(docker, [
+        'infra_core',
+        'observability',
+        'core_hubs',
+        'vision_gpu',
+        'speech_gpu',
+        'learning_gpu',
+        'reasoning_gpu',
+        'language_stack',
+        'utility_cpu',
+        'gpu_scheduler',
+        'translation_proxy',
+        'observability_ui',
+        'self_healing',
+      ]);
+      const loaded = loadConfigText(result.text, file, { env: {} });
+      assert.equal(loaded.machines[0]!.agents.length, 49);
+      assert.equal(new Set(loaded.machines[0]!.agents.map((a) => a.group)).size, 11);
+      // Agent order and everything above agent_groups are untouched, byte for byte.
+      assert.deepEqual(
+        loaded.machines[0]!.agents.map((a) => a.name),
+        original(file, {}).agents.map((a) => a.name),
+      );
+      const head = text.slice(0, text.indexOf('\nagent_groups:'));
+      assert.ok(result.text.startsWith(head));
+      assert.match(
+        result.text,
+        /\$\{PORT_OFFSET\}\+7200\n/,
+        'port expressions are kept as written',
+      );
+      assert.match(
+        result.text,
+        /port: "\$\{PORT_OFFSET\}\+6550"/,
+        'quoted expressions stay quoted',
+      );
+      assert.equal(
+        loaded.diagnostics.some((d) => d.code === 'nested-docker-groups'),
+        false,
+      );
+    });
+  },
+);
 
 describe('config migrate: real PC2 (pc2_services list)', { skip: noReal }, () => {
   const file = join(REAL, 'pc2.startup_config.yaml');
   test('groups agents by docker_groups membership, keeps host and the other top-level blocks', () => {
     const result = migrated(file);
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
-    assert.deepEqual(Object.keys(data), ['global_settings', 'agent_groups', 'health_checks', 'pc2_network', 'error_bus_port', 'docker_groups']);
+    const data = parse(result.text, { version: '1.1' }) as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
+    assert.deepEqual(Object.keys(data), [
+      'global_settings',
+      'agent_groups',
+      'health_checks',
+      'pc2_network',
+      'error_bus_port',
+      'docker_groups',
+    ]);
     const groups = data.agent_groups!;
     assert.ok(groups.error_bus!.CentralErrorBus);
-    assert.ok(groups.pc2_services!.RealTimeAudioPipelinePC2, 'agents in no docker group stay in pc2_services');
+    assert.ok(
+      groups.pc2_services!.RealTimeAudioPipelinePC2,
+      'agents in no docker group stay in pc2_services',
+    );
     const agents = Object.values(groups).flatMap((g) => Object.values(g));
     assert.equal(agents.length, 23);
     assert.ok(agents.every((a) => a.host === '0.0.0.0' && !('name' in a)));
     assert.match(result.text, /error_bus_port: \$\{PORT_OFFSET\}\+7150/);
     // Within a group the list order is kept.
-    assert.deepEqual(Object.keys(groups.async_pipeline!), ['TieredResponder', 'AsyncProcessor', 'CacheManager', 'TaskScheduler', 'AdvancedRouter']);
-    assert.match(result.text, /# DECOMMISSIONED: Legacy memory agents replaced by MemoryFusionHub\n {4}# - name: MemoryOrchestratorService/);
+    assert.deepEqual(Object.keys(groups.async_pipeline!), [
+      'TieredResponder',
+      'AsyncProcessor',
+      'CacheManager',
+      'TaskScheduler',
+      'AdvancedRouter',
+    ]);
+    assert.match(
+      result.text,
+      /# DECOMMISSIONED: Legacy memory agents replaced by MemoryFusionHub\n {4}# - name: MemoryOrchestratorService/,
+    );
   });
 });
 
@@ -214,18 +350,31 @@ describe('config migrate: real v3 unified', { skip: noReal }, () => {
     const d = result.diagnostics.find((x) => x.code === 'machine-required');
     assert.ok(d);
     assert.match(d.message, /mainpc, pc2/);
-    assert.equal(d.loc.line, readFileSync(file, 'utf8').split('\n').indexOf('machine_profiles:') + 1);
+    assert.equal(
+      d.loc.line,
+      readFileSync(file, 'utf8').split('\n').indexOf('machine_profiles:') + 1,
+    );
   });
   test('an unknown machine is refused', () => {
     const result = migrate(file, {}, 'pc9');
     assert.equal(result.ok, false);
-    assert.ok(result.diagnostics.some((d) => d.code === 'unknown-machine' && /mainpc, pc2/.test(d.message)));
+    assert.ok(
+      result.diagnostics.some((d) => d.code === 'unknown-machine' && /mainpc, pc2/.test(d.message)),
+    );
   });
   test('pc2: its groups only, disabled agents gone, override config and globals merged', () => {
     const result = migrated(file, {}, 'pc2');
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+    const data = parse(result.text, { version: '1.1' }) as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
     assert.equal('version' in data || 'machine_profiles' in data, false);
-    assert.deepEqual(Object.keys(data.agent_groups!), ['core_services', 'memory_system', 'utility_services', 'pc2_services']);
+    assert.deepEqual(Object.keys(data.agent_groups!), [
+      'core_services',
+      'memory_system',
+      'utility_services',
+      'pc2_services',
+    ]);
     assert.deepEqual(data.agent_groups!.memory_system!.MemoryOrchestratorService!.config, {
       memory_pool_size_gb: 8,
       cache_retention_hours: 24,
@@ -235,14 +384,20 @@ describe('config migrate: real v3 unified', { skip: noReal }, () => {
     assert.equal(limits.vram_gb, 12);
     assert.equal(limits.max_threads, 4, 'keys the override does not set are kept');
     assert.match(result.text, /^# Resolved for machine pc2 from unified\.startup_config\.v3\.yaml/);
-    assert.ok(result.notes.some((n) => /gpu_settings/.test(n)), 'override blocks with no place are named');
+    assert.ok(
+      result.notes.some((n) => /gpu_settings/.test(n)),
+      'override blocks with no place are named',
+    );
   });
   test('CONFIG_OVERRIDE=docker is applied as the loader applies it', () => {
     const env = { CONFIG_OVERRIDE: 'docker' };
     const result = migrated(file, env, 'mainpc');
     const after = loadConfigText(result.text, file, { env, machine: 'mainpc' }).machines[0]!;
     assert.equal(after.globals.resourceLimits?.memory_mb, 3072);
-    assert.deepEqual(withoutLocs(after.globals), withoutLocs(original(file, env, 'mainpc').globals));
+    assert.deepEqual(
+      withoutLocs(after.globals),
+      withoutLocs(original(file, env, 'mainpc').globals),
+    );
   });
 });
 
@@ -250,8 +405,15 @@ describe('config migrate: historic shapes', () => {
   test('list era: one group per category, env_vars and params kept, last duplicate wins', () => {
     const file = join(HISTORIC, 'list-era.yaml');
     const result = migrated(file);
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
-    assert.deepEqual(Object.keys(data.agent_groups!), ['core_services', 'main_pc_gpu_services', 'monitoring_security']);
+    const data = parse(result.text, { version: '1.1' }) as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
+    assert.deepEqual(Object.keys(data.agent_groups!), [
+      'core_services',
+      'main_pc_gpu_services',
+      'monitoring_security',
+    ]);
     const registry = data.agent_groups!.core_services!.ServiceRegistry!;
     assert.deepEqual(registry.env_vars, { REGISTRY_BACKEND: 'memory' });
     assert.deepEqual(registry.params, { ttl: 30 });
@@ -259,9 +421,17 @@ describe('config migrate: historic shapes', () => {
     assert.equal(data.agent_groups!.monitoring_security!.TinyLlamaService!.port, 5616);
     assert.equal(data.agent_groups!.main_pc_gpu_services!.TinyLlamaService, undefined);
     assert.ok(result.notes.some((n) => /dropped 1 earlier duplicate.*TinyLlamaService/.test(n)));
-    assert.deepEqual(Object.keys(data.global_settings!), ['environment', 'resource_limits', 'health_checks']);
+    assert.deepEqual(Object.keys(data.global_settings!), [
+      'environment',
+      'resource_limits',
+      'health_checks',
+    ]);
     assert.ok('volumes' in data && 'network' in data);
-    assert.match(result.text, /^# MainPC launcher config, list era/, 'the header comment stays on top');
+    assert.match(
+      result.text,
+      /^# MainPC launcher config, list era/,
+      'the header comment stays on top',
+    );
     const agents = loadConfigText(result.text, file, { env: {} }).machines[0]!.agents;
     assert.equal(agents.find((a) => a.name === 'ModelManagerAgent')!.healthPort.value, 5571);
   });
@@ -270,9 +440,16 @@ describe('config migrate: historic shapes', () => {
     const file = join(HISTORIC, 'one-off.yaml');
     const result = migrated(file);
     const data = parse(result.text, { version: '1.1' }) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(data), ['global_settings', 'error_bus_port', 'error_bus_host', 'agent_groups']);
+    assert.deepEqual(Object.keys(data), [
+      'global_settings',
+      'error_bus_port',
+      'error_bus_host',
+      'agent_groups',
+    ]);
     assert.equal(data.error_bus_port, 7150);
-    const agents = Object.values(data.agent_groups as Record<string, Record<string, Record<string, unknown>>>).flatMap((g) => Object.values(g));
+    const agents = Object.values(
+      data.agent_groups as Record<string, Record<string, Record<string, unknown>>>,
+    ).flatMap((g) => Object.values(g));
     assert.equal(agents.length, 4);
     for (const a of agents) {
       assert.ok('script_path' in a && 'required' in a);
@@ -302,31 +479,57 @@ describe('config migrate: historic shapes', () => {
   test('PC2 phase-1: per-agent environment becomes env_vars; logging, startup and the phase-1 blocks stay', () => {
     const file = join(HISTORIC, 'pc2-phase1.yaml');
     const result = migrated(file);
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
+    const data = parse(result.text, { version: '1.1' }) as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
     const hub = data.agent_groups!.pc2_services!.ObservabilityHub!;
     assert.deepEqual(hub.env_vars, { PROMETHEUS_ENABLED: 'true', SCOPE: 'pc2_agents' });
     assert.equal('environment' in hub, false);
     assert.deepEqual(hub.logging, { level: 'DEBUG' });
-    assert.deepEqual(Object.keys(data), ['phase1_config', 'startup_sequence', 'logging', 'prometheus', 'migration', 'agent_groups', 'pc2_network']);
+    assert.deepEqual(Object.keys(data), [
+      'phase1_config',
+      'startup_sequence',
+      'logging',
+      'prometheus',
+      'migration',
+      'agent_groups',
+      'pc2_network',
+    ]);
   });
 
   test('PC2 PR era: class/module kept, both lists merged, grouped by docker group', () => {
     const file = join(HISTORIC, 'pc2-pr-flow.yaml');
     const result = migrated(file);
-    const data = parse(result.text, { version: '1.1' }) as Record<string, Record<string, Record<string, Record<string, unknown>>>>;
-    assert.deepEqual(Object.keys(data.agent_groups!.pc2_infra_core!), ['ResourceManager', 'MemoryOrchestratorService']);
-    assert.deepEqual(Object.keys(data.agent_groups!.pc2_services!), ['TieredResponder', 'DreamWorldAgent']);
-    assert.equal(data.agent_groups!.pc2_services!.TieredResponder!.module, 'pc2_code.agents.tiered_responder');
+    const data = parse(result.text, { version: '1.1' }) as Record<
+      string,
+      Record<string, Record<string, Record<string, unknown>>>
+    >;
+    assert.deepEqual(Object.keys(data.agent_groups!.pc2_infra_core!), [
+      'ResourceManager',
+      'MemoryOrchestratorService',
+    ]);
+    assert.deepEqual(Object.keys(data.agent_groups!.pc2_services!), [
+      'TieredResponder',
+      'DreamWorldAgent',
+    ]);
+    assert.equal(
+      data.agent_groups!.pc2_services!.TieredResponder!.module,
+      'pc2_code.agents.tiered_responder',
+    );
     assert.equal('core_services' in data, false);
     assert.doesNotMatch(result.text, /\{name:/, 'flow maps become block maps keyed by name');
   });
 });
 
 describe('config migrate: small cases', () => {
-  const run = (text: string, options: Partial<MigrateOptions> = {}) => migrateText(text, 'cfg.yaml', { env: {}, ...options });
+  const run = (text: string, options: Partial<MigrateOptions> = {}) =>
+    migrateText(text, 'cfg.yaml', { env: {}, ...options });
 
   test('a key the loader shadows is removed, not renamed into a duplicate', () => {
-    const result = run('agent_groups:\n  core:\n    A:\n      script: old.py\n      script_path: new.py\n      port: 5000\n');
+    const result = run(
+      'agent_groups:\n  core:\n    A:\n      script: old.py\n      script_path: new.py\n      port: 5000\n',
+    );
     assert.ok(result.ok);
     assert.equal(result.status, 'migrated');
     assert.doesNotMatch(result.text, /old\.py/);
@@ -344,7 +547,13 @@ describe('config migrate: small cases', () => {
     const result = run(text);
     assert.ok(result.ok, JSON.stringify(!result.ok && result.diagnostics));
     const after = loadConfigText(result.text, 'cfg.yaml', { env: {}, machine: 'pc2' }).machines[0]!;
-    assert.deepEqual(after.agents.map((a) => [a.name, a.host, a.required]), [['A', '0.0.0.0', true], ['B', '0.0.0.0', false]]);
+    assert.deepEqual(
+      after.agents.map((a) => [a.name, a.host, a.required]),
+      [
+        ['A', '0.0.0.0', true],
+        ['B', '0.0.0.0', false],
+      ],
+    );
   });
 
   test('bad YAML is refused with its line and column, and no text', () => {
@@ -363,27 +572,47 @@ describe('config migrate: small cases', () => {
   });
 
   test('a config the loader rejects is refused with the loader’s finding', () => {
-    const result = run('agent_groups:\n  core:\n    A:\n      script_path: a.py\n      port: ${NOPE}+1\n');
+    const result = run(
+      'agent_groups:\n  core:\n    A:\n      script_path: a.py\n      port: ${NOPE}+1\n',
+    );
     assert.equal(result.ok, false);
     assert.ok(result.diagnostics.some((d) => d.code === 'port-unresolvable' && d.loc.line === 5));
   });
 
   test('a machine cannot be chosen for a single-machine file', () => {
-    const result = run('agent_groups:\n  core:\n    A: {script_path: a.py, port: 5000}\n', { machine: 'pc2' });
+    const result = run('agent_groups:\n  core:\n    A: {script_path: a.py, port: 5000}\n', {
+      machine: 'pc2',
+    });
     assert.equal(result.ok, false);
     assert.equal(result.diagnostics[0]!.code, 'machine-not-applicable');
   });
 
   test('duplicate-key warnings of the input are passed on', () => {
-    const result = run('agent_groups:\n  core:\n    A: {script_path: a.py, port: 5000, port: 5001}\n');
+    const result = run(
+      'agent_groups:\n  core:\n    A: {script_path: a.py, port: 5000, port: 5001}\n',
+    );
     assert.ok(result.ok);
     assert.equal(result.status, 'already-canonical');
     assert.ok(result.diagnostics.some((d) => d.code === 'duplicate-key'));
   });
 
   test('the safety net sees a changed port, a lost agent and changed globals', () => {
-    const a = loadConfigText('agent_groups:\n  g:\n    A: {script_path: a.py, port: 5000}\n    B: {script_path: b.py, port: 5002}\n', 'a', { env: {} }).machines[0]!;
-    const b = loadConfigText('global_settings: {resource_limits: {cpu_percent: 5}}\nagent_groups:\n  g:\n    A: {script_path: a.py, port: 5010}\n', 'b', { env: {} }).machines[0]!;
-    assert.deepEqual(compareMachines(a, b), ['machine resourceLimits differs', 'agent B would be lost', 'agent A: port differs', 'agent A: health differs', 'agent A: implicit differs']);
+    const a = loadConfigText(
+      'agent_groups:\n  g:\n    A: {script_path: a.py, port: 5000}\n    B: {script_path: b.py, port: 5002}\n',
+      'a',
+      { env: {} },
+    ).machines[0]!;
+    const b = loadConfigText(
+      'global_settings: {resource_limits: {cpu_percent: 5}}\nagent_groups:\n  g:\n    A: {script_path: a.py, port: 5010}\n',
+      'b',
+      { env: {} },
+    ).machines[0]!;
+    assert.deepEqual(compareMachines(a, b), [
+      'machine resourceLimits differs',
+      'agent B would be lost',
+      'agent A: port differs',
+      'agent A: health differs',
+      'agent A: implicit differs',
+    ]);
   });
 });

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gpuArgs, parseGpus } from '../../source/core/resources/nvidia-smi.js';
 
-const rec = (name: string) => readFileSync(fileURLToPath(new URL(`../fixtures/nvidia-smi/${name}`, import.meta.url)), 'utf8');
+const rec = (name: string) =>
+  readFileSync(fileURLToPath(new URL(`../fixtures/nvidia-smi/${name}`, import.meta.url)), 'utf8');
 
 test('RTX 4090 with two python processes', () => {
   const r = parseGpus(rec('mainpc-gpu.csv'), rec('mainpc-apps.csv'));
@@ -13,7 +14,17 @@ test('RTX 4090 with two python processes', () => {
   const [gpu] = r.value;
   assert.deepEqual(
     { ...gpu, processes: gpu!.processes.map((p) => `${p.pid}:${p.name}:${p.usedMb}`) },
-    { index: 0, uuid: 'GPU-5f3c2b1e-8a4d-4c2e-9b1f-2d6e8c0a7f31', name: 'NVIDIA GeForce RTX 4090', totalMb: 24564, usedMb: 18231, freeMb: 5925, utilPercent: 87, tempC: 71, processes: ['2211:python3:9120', '2290:/usr/bin/python3.10:8766'] },
+    {
+      index: 0,
+      uuid: 'GPU-5f3c2b1e-8a4d-4c2e-9b1f-2d6e8c0a7f31',
+      name: 'NVIDIA GeForce RTX 4090',
+      totalMb: 24564,
+      usedMb: 18231,
+      freeMb: 5925,
+      utilPercent: 87,
+      tempC: 71,
+      processes: ['2211:python3:9120', '2290:/usr/bin/python3.10:8766'],
+    },
   );
   assert.deepEqual(r.skipped, []);
 });
@@ -29,14 +40,23 @@ test('[N/A] utilisation is null, not NaN; no processes is fine', () => {
 test('two GPUs; a process is attached by uuid; [Not Supported] temperature', () => {
   const r = parseGpus(rec('two-gpus.csv'), rec('two-apps.csv'));
   assert.ok(r.ok);
-  assert.deepEqual(r.value.map((g) => [g.index, g.usedMb, g.tempC, g.processes.length]), [[0, 1024, 30, 0], [1, 40000, null, 1]]);
+  assert.deepEqual(
+    r.value.map((g) => [g.index, g.usedMb, g.tempC, g.processes.length]),
+    [
+      [0, 1024, 30, 0],
+      [1, 40000, null, 1],
+    ],
+  );
   assert.equal(r.value[1]!.processes[0]!.usedMb, null);
 });
 
 test('a driver failure message is a readable refusal', () => {
   const r = parseGpus(rec('driver-fail.txt'));
   assert.equal(r.ok, false);
-  assert.match(r.ok ? '' : r.reason, /nvidia-smi printed no GPU rows \(first line: "NVIDIA-SMI has failed/);
+  assert.match(
+    r.ok ? '' : r.reason,
+    /nvidia-smi printed no GPU rows \(first line: "NVIDIA-SMI has failed/,
+  );
   assert.equal(parseGpus('').ok, false);
 });
 
@@ -48,5 +68,8 @@ test('garbage rows are skipped and reported, good rows kept', () => {
 });
 
 test('the query asks for the columns the parser reads', () => {
-  assert.deepEqual(gpuArgs, ['--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu', '--format=csv,noheader,nounits']);
+  assert.deepEqual(gpuArgs, [
+    '--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu',
+    '--format=csv,noheader,nounits',
+  ]);
 });

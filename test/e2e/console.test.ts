@@ -13,16 +13,25 @@ import { startSim, type Sim } from '../../source/sim/sim.js';
 const bin = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const NATS_BIN = findNatsServer();
-const skip = !hasTmux ? 'tmux not installed (scripts/install-system-deps.sh installs it)' : !NATS_BIN ? 'nats-server not installed' : false;
+const skip = !hasTmux
+  ? 'tmux not installed (scripts/install-system-deps.sh installs it)'
+  : !NATS_BIN
+    ? 'nats-server not installed'
+    : false;
 const HOSTS = { mainpc: '127.0.0.71', pc2: '127.0.0.72' };
 const socket = `opsdeck-e2e-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-e2e-'));
 
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+const tmux = (...args: string[]) =>
+  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
 const screen = () => tmux('capture-pane', '-p', '-t', 'ops');
 const keys = (...k: string[]) => tmux('send-keys', '-t', 'ops', ...k);
 
-async function until(what: string, ok: (text: string) => boolean, timeoutMs = 20_000): Promise<string> {
+async function until(
+  what: string,
+  ok: (text: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<string> {
   const end = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < end) {
@@ -36,9 +45,18 @@ async function until(what: string, ok: (text: string) => boolean, timeoutMs = 20
 describe('console end to end (tmux)', { skip }, () => {
   let sim: Sim;
   before(async () => {
-    writeFileSync(join(dir, 'mainpc.yaml'), 'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17501, health_check_port: 18501}\n    Bravo: {script_path: b.py, port: 17503, health_check_port: 18503}\n');
-    writeFileSync(join(dir, 'pc2.yaml'), 'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Charlie, script_path: c.py, port: 7105, health_check_port: 8105}\n- {name: ResourceManager, script_path: pc2_code/agents/resource_manager.py, port: 7113, health_check_port: 8113}\nerror_bus_port: 7150\n');
-    const fleet = loadFleet({ mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') }, { MAINPC_IP: HOSTS.mainpc, PC2_IP: HOSTS.pc2 });
+    writeFileSync(
+      join(dir, 'mainpc.yaml'),
+      'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17501, health_check_port: 18501}\n    Bravo: {script_path: b.py, port: 17503, health_check_port: 18503}\n',
+    );
+    writeFileSync(
+      join(dir, 'pc2.yaml'),
+      'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Charlie, script_path: c.py, port: 7105, health_check_port: 8105}\n- {name: ResourceManager, script_path: pc2_code/agents/resource_manager.py, port: 7113, health_check_port: 8113}\nerror_bus_port: 7150\n',
+    );
+    const fleet = loadFleet(
+      { mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') },
+      { MAINPC_IP: HOSTS.mainpc, PC2_IP: HOSTS.pc2 },
+    );
     sim = await startSim({
       machines: fleet.machines,
       hosts: HOSTS,
@@ -52,7 +70,27 @@ describe('console end to end (tmux)', { skip }, () => {
       `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} console --mainpc ${join(dir, 'mainpc.yaml')} --pc2 ${join(dir, 'pc2.yaml')} --nats ${sim.natsUrl} --interval 300;`,
       'echo "EXIT=$?"; sleep 60',
     ].join(' ');
-    tmux('new-session', '-d', '-s', 'ops', '-x', '120', '-y', '36', '-e', `MAINPC_IP=${HOSTS.mainpc}`, '-e', `PC2_IP=${HOSTS.pc2}`, '-e', `OPSDECK_CONFIG_DIR=${dir}`, '-e', `OPSDECK_AUDIT=${join(dir, 'audit.jsonl')}`, '-e', 'TERM=xterm-256color', command);
+    tmux(
+      'new-session',
+      '-d',
+      '-s',
+      'ops',
+      '-x',
+      '120',
+      '-y',
+      '36',
+      '-e',
+      `MAINPC_IP=${HOSTS.mainpc}`,
+      '-e',
+      `PC2_IP=${HOSTS.pc2}`,
+      '-e',
+      `OPSDECK_CONFIG_DIR=${dir}`,
+      '-e',
+      `OPSDECK_AUDIT=${join(dir, 'audit.jsonl')}`,
+      '-e',
+      'TERM=xterm-256color',
+      command,
+    );
   });
   after(async () => {
     try {
@@ -65,7 +103,11 @@ describe('console end to end (tmux)', { skip }, () => {
   });
 
   test('the Fleet screen shows both machines and their agents, healthy', async () => {
-    const text = await until('both machines healthy', (t) => /MAINPC 127\.0\.0\.71 +2 agents 2 ok/.test(t) && /PC2 127\.0\.0\.72 +3 agents 3 ok/.test(t));
+    const text = await until(
+      'both machines healthy',
+      (t) =>
+        /MAINPC 127\.0\.0\.71 +2 agents 2 ok/.test(t) && /PC2 127\.0\.0\.72 +3 agents 3 ok/.test(t),
+    );
     assert.match(text, /● OK +Alpha/);
     assert.match(text, /● OK +Charlie/);
     assert.match(text, /NATS connected/);
@@ -88,13 +130,17 @@ describe('console end to end (tmux)', { skip }, () => {
   });
 
   test('/ filters the error stream', async () => {
-    for (const agent of ['Alpha', 'Charlie', 'Alpha']) assert.ok((await sim.control({ fault: 'error', agent, message: `e2e-${agent}` })).ok);
+    for (const agent of ['Alpha', 'Charlie', 'Alpha'])
+      assert.ok((await sim.control({ fault: 'error', agent, message: `e2e-${agent}` })).ok);
     await until('errors listed', (t) => t.includes('e2e-Alpha') && t.includes('e2e-Charlie'));
     keys('Tab', 'Tab');
     keys('/');
     keys('-l', 'Charlie');
     keys('Enter');
-    const text = await until('filtered', (t) => /filter "Charlie"/.test(t) && !t.includes('e2e-Alpha'));
+    const text = await until(
+      'filtered',
+      (t) => /filter "Charlie"/.test(t) && !t.includes('e2e-Alpha'),
+    );
     assert.match(text, /e2e-Charlie/);
     keys('Escape');
     await until('filter cleared', (t) => t.includes('e2e-Alpha'));
@@ -115,12 +161,22 @@ describe('console end to end (tmux)', { skip }, () => {
     keys(':');
     keys('-l', 'throttle level 1');
     keys('Enter');
-    const preview = await until('preview', (t) => /Run "Set pc2 throttle to level 1 \(soft\) on pc2/.test(t));
+    const preview = await until('preview', (t) =>
+      /Run "Set pc2 throttle to level 1 \(soft\) on pc2/.test(t),
+    );
     assert.match(preview, /request opsdeck\.pc2\.control \{"action":"set_throttle","level":1/);
     keys('y');
     await until('verified', (t) => /done: re-read pc2: level 1 soft/.test(t), 10_000);
-    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { action: string; outcome: string; args: Record<string, unknown> });
-    assert.deepEqual([audit.at(-1)!.action, audit.at(-1)!.outcome, audit.at(-1)!.args.level], ['throttle.set', 'ok', 1]);
+    const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) => JSON.parse(l) as { action: string; outcome: string; args: Record<string, unknown> },
+      );
+    assert.deepEqual(
+      [audit.at(-1)!.action, audit.at(-1)!.outcome, audit.at(-1)!.args.level],
+      ['throttle.set', 'ok', 1],
+    );
     keys('Escape');
     await until('flow closed', (t) => !t.includes('done: re-read'));
     keys('1');
@@ -139,9 +195,15 @@ describe('console end to end (tmux)', { skip }, () => {
 
 describe('no TTY', () => {
   test('one line pointing to status --json, exit 2, no stack trace', () => {
-    const r = spawnSync(process.execPath, [bin, '--mainpc', join(dir, 'x.yaml')], { encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+    const r = spawnSync(process.execPath, [bin, '--mainpc', join(dir, 'x.yaml')], {
+      encoding: 'utf8',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /the console needs a terminal \(TTY\)\. For scripts and pipes use `opsdeck status --json`/);
+    assert.match(
+      r.stderr,
+      /the console needs a terminal \(TTY\)\. For scripts and pipes use `opsdeck status --json`/,
+    );
     assert.doesNotMatch(r.stderr, /\n\s+at /);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });

@@ -21,9 +21,11 @@ import { BIN, host, ROOT, tempDir } from './helpers.js';
 const tmp = tempDir('config');
 after(() => tmp.remove());
 
-const GOOD_PC2 = 'pc2_services:\n- {name: Bravo, script_path: b.py, port: 7101, health_check_port: 8101}\n';
+const GOOD_PC2 =
+  'pc2_services:\n- {name: Bravo, script_path: b.py, port: 7101, health_check_port: 8101}\n';
 let bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\n';
-for (const [prev, n] of [...'abcdefgh'].map((c, i) => [c, 'bcdefghi'[i]!])) bomb += `${n}: &${n} [${Array(10).fill(`*${prev}`).join(', ')}]\n`;
+for (const [prev, n] of [...'abcdefgh'].map((c, i) => [c, 'bcdefghi'[i]!]))
+  bomb += `${n}: &${n} [${Array(10).fill(`*${prev}`).join(', ')}]\n`;
 bomb += 'agent_groups: {g: {A: {script_path: a.py, port: 5000, config: {bomb: *i}}}}\n';
 
 const file = (name: string, text: string) => {
@@ -35,19 +37,36 @@ const pc2 = file('pc2.yaml', GOOD_PC2);
 const env = { PATH: process.env.PATH, MAINPC_IP: host(99), PC2_IP: host(99) };
 
 /** The command in this process (commander, the loader, the action): its own time, no start-up. */
-async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string; ms: number }> {
+async function inProcess(
+  args: string[],
+): Promise<{ code: number; out: string; err: string; ms: number }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: Io = { out: (t) => out.push(t), err: (t) => err.push(t), env, cwd: tmp.dir, ask: () => Promise.resolve('') };
+  const io: Io = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    env,
+    cwd: tmp.dir,
+    ask: () => Promise.resolve(''),
+  };
   const started = performance.now();
   const code = await main(args, io);
   return { code, out: out.join('\n'), err: err.join('\n'), ms: performance.now() - started };
 }
 
 /** The real binary; SIGKILL on timeout (a process stuck in a synchronous read ignores SIGTERM). */
-function binary(args: string[], timeout = 30_000): { code: number | null; stdout: string; stderr: string; ms: number } {
+function binary(
+  args: string[],
+  timeout = 30_000,
+): { code: number | null; stdout: string; stderr: string; ms: number } {
   const started = performance.now();
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, env, encoding: 'utf8', timeout, killSignal: 'SIGKILL' });
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env,
+    encoding: 'utf8',
+    timeout,
+    killSignal: 'SIGKILL',
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, ms: performance.now() - started };
 }
 
@@ -55,7 +74,18 @@ describe('config faults', () => {
   const commands: Record<string, (mainpc: string) => string[]> = {
     'config validate': (m) => ['config', 'validate', '--mainpc', m, '--pc2', pc2],
     'config show --json': (m) => ['config', 'show', '--json', '--mainpc', m, '--pc2', pc2],
-    'status --json': (m) => ['status', '--json', '--mainpc', m, '--pc2', pc2, '--collect', '0ms', '--timeout', '100ms'],
+    'status --json': (m) => [
+      'status',
+      '--json',
+      '--mainpc',
+      m,
+      '--pc2',
+      pc2,
+      '--collect',
+      '0ms',
+      '--timeout',
+      '100ms',
+    ],
     'ports check': (m) => ['ports', 'check', '--mainpc', m, '--pc2', pc2],
     'config migrate': (m) => ['config', 'migrate', m],
   };
@@ -70,7 +100,11 @@ describe('config faults', () => {
       assert.equal(r.out.trim().startsWith('{'), false, `${name}: no half-made JSON document`);
       assert.ok(r.ms < 1000, `${name}: refused in ${Math.round(r.ms)} ms`);
       assert.equal(readFileSync(bad, 'utf8'), bomb, `${name}: the file is untouched`);
-      assert.deepEqual(readdirSync(tmp.dir).sort(), before, `${name}: no backup, temp or lock file left`);
+      assert.deepEqual(
+        readdirSync(tmp.dir).sort(),
+        before,
+        `${name}: no backup, temp or lock file left`,
+      );
     }
     // And the real binary says the same with the same exit code.
     const r = binary(commands['config validate']!(bad));
@@ -79,7 +113,10 @@ describe('config faults', () => {
   });
 
   test('wrong types: status stops before probing anything, exit 2, file:line named', async () => {
-    const bad = file('wrong-types.yaml', 'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: [17981], health_check_port: 18981}\n');
+    const bad = file(
+      'wrong-types.yaml',
+      'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: [17981], health_check_port: 18981}\n',
+    );
     const r = await inProcess(commands['status --json']!(bad));
     assert.equal(r.code, 2, r.err);
     assert.match(r.err, /wrong-types\.yaml:3:\d+: error: .*port/);
@@ -93,7 +130,12 @@ describe('config faults', () => {
       // Before the cap, /dev/zero took 47 s and 16 GB before the process died of bad_alloc.
       const r = binary(['config', 'validate', '--mainpc', path, '--pc2', pc2], 20_000);
       assert.equal(r.code, 2, `${path}: ${r.stderr}`);
-      assert.match(r.stderr, new RegExp(`cannot read ${path.replace(/[/.]/g, '\\$&')}: larger than 16 MiB: not a fleet config`));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `cannot read ${path.replace(/[/.]/g, '\\$&')}: larger than 16 MiB: not a fleet config`,
+        ),
+      );
     }
   });
 

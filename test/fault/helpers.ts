@@ -31,8 +31,12 @@ export const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const NATS_BIN = findNatsServer();
 export const HAS_TMUX = spawnSync('tmux', ['-V']).status === 0;
-export const NEEDS_NATS: string | false = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
-export const NEEDS_TMUX_NATS: string | false = !HAS_TMUX ? 'tmux not installed (scripts/install-system-deps.sh installs it)' : NEEDS_NATS;
+export const NEEDS_NATS: string | false = NATS_BIN
+  ? false
+  : `nats-server not installed: ${NATS_INSTALL_HINT}`;
+export const NEEDS_TMUX_NATS: string | false = !HAS_TMUX
+  ? 'tmux not installed (scripts/install-system-deps.sh installs it)'
+  : NEEDS_NATS;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -46,12 +50,18 @@ export const host = (n: number): string => `${NET}.${n}`;
 /** A string as a RegExp source. */
 export const re = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000, detail?: () => string): Promise<T> {
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+  detail?: () => string,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${detail ? `: ${detail()}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${what}${detail ? `: ${detail()}` : ''}`);
     await sleep(25);
   }
 }
@@ -62,14 +72,29 @@ export function tempDir(tag: string): { dir: string; remove(): void } {
 }
 
 /** A two-machine fleet in `dir`: MainPC agents (BaseAgent ports) and PC2's bus on `busPort`. */
-export function writeFleet(dir: string, o: { mainpc: string; pc2: string; agents?: Record<string, [number, number]>; pc2Agents?: Record<string, [number, number]>; busPort?: number }): { files: { mainpc: string; pc2: string }; env: Record<string, string>; machines: Machine[] } {
+export function writeFleet(
+  dir: string,
+  o: {
+    mainpc: string;
+    pc2: string;
+    agents?: Record<string, [number, number]>;
+    pc2Agents?: Record<string, [number, number]>;
+    busPort?: number;
+  },
+): { files: { mainpc: string; pc2: string }; env: Record<string, string>; machines: Machine[] } {
   const agents = o.agents ?? { Alpha: [17901, 18901] };
   const pc2Agents = o.pc2Agents ?? { Bravo: [7101, 8101] };
   const mainpc = `agent_groups:\n  core:\n${Object.entries(agents)
-    .map(([name, [port, health]]) => `    ${name}: {script_path: ${name.toLowerCase()}.py, port: ${port}, health_check_port: ${health}}\n`)
+    .map(
+      ([name, [port, health]]) =>
+        `    ${name}: {script_path: ${name.toLowerCase()}.py, port: ${port}, health_check_port: ${health}}\n`,
+    )
     .join('')}`;
   const pc2 = `pc2_services:\n${Object.entries(pc2Agents)
-    .map(([name, [port, health]]) => `- {name: ${name}, script_path: ${name.toLowerCase()}.py, host: 0.0.0.0, port: ${port}, health_check_port: ${health}}\n`)
+    .map(
+      ([name, [port, health]]) =>
+        `- {name: ${name}, script_path: ${name.toLowerCase()}.py, host: 0.0.0.0, port: ${port}, health_check_port: ${health}}\n`,
+    )
     .join('')}error_bus_port: ${o.busPort ?? 7150}\n`;
   const files = { mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') };
   writeFileSync(files.mainpc, mainpc);
@@ -92,7 +117,11 @@ export class Tmux {
     this.socket = `opsdeck-fault-${tag}-${process.pid}`;
   }
   run(...args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, ...(this.conf ? ['-f', this.conf] : []), ...args], { encoding: 'utf8' });
+    return execFileSync(
+      'tmux',
+      ['-L', this.socket, ...(this.conf ? ['-f', this.conf] : []), ...args],
+      { encoding: 'utf8' },
+    );
   }
   screen(target = 'ops'): string {
     return this.run('capture-pane', '-p', '-t', target);
@@ -103,7 +132,12 @@ export class Tmux {
   keys(...k: string[]): void {
     this.run('send-keys', '-t', 'ops', ...k);
   }
-  async until(what: string, ok: (text: string) => boolean, timeoutMs = 10_000, target = 'ops'): Promise<string> {
+  async until(
+    what: string,
+    ok: (text: string) => boolean,
+    timeoutMs = 10_000,
+    target = 'ops',
+  ): Promise<string> {
     const end = Date.now() + timeoutMs;
     let text = '';
     while (Date.now() < end) {
@@ -165,7 +199,9 @@ export function descendants(root: number, table = processes()): number[] {
 
 /** Live processes whose command line contains every one of `needles`. */
 export function findProcesses(...needles: string[]): number[] {
-  return [...processes()].filter(([, p]) => needles.every((n) => p.argv.some((a) => a.includes(n)))).map(([pid]) => pid);
+  return [...processes()]
+    .filter(([, p]) => needles.every((n) => p.argv.some((a) => a.includes(n))))
+    .map(([pid]) => pid);
 }
 
 export const alive = (pid: number): boolean => {

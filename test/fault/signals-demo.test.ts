@@ -7,7 +7,20 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Request } from 'zeromq';
-import { alive, BIN, consoleCommand, descendants, host, NEEDS_TMUX_NATS, processes, re, sleep, tempDir, Tmux, until } from './helpers.js';
+import {
+  alive,
+  BIN,
+  consoleCommand,
+  descendants,
+  host,
+  NEEDS_TMUX_NATS,
+  processes,
+  re,
+  sleep,
+  tempDir,
+  Tmux,
+  until,
+} from './helpers.js';
 
 const HOSTS = `mainpc=${host(97)},pc2=${host(98)}`;
 const tmp = tempDir('demo');
@@ -28,7 +41,10 @@ interface Demo {
   tree: number[];
 }
 
-async function control(endpoint: string, request: object): Promise<{ ok: boolean; [k: string]: unknown }> {
+async function control(
+  endpoint: string,
+  request: object,
+): Promise<{ ok: boolean; [k: string]: unknown }> {
   const req = new Request({ linger: 0, receiveTimeout: 3000, sendTimeout: 3000 });
   req.connect(endpoint);
   try {
@@ -43,9 +59,34 @@ async function control(endpoint: string, request: object): Promise<{ ok: boolean
 async function demoUnderFlood(tag: string): Promise<Demo> {
   const tmux = new Tmux(`demo-${tag}`);
   cleanups.push(() => tmux.kill());
-  const env = ['-e', `OPSDECK_CONFIG_DIR=${join(tmp.dir, tag)}`, '-e', `OPSDECK_AUDIT=${join(tmp.dir, tag, 'audit.jsonl')}`, '-e', 'TERM=xterm-256color'];
-  tmux.run('new-session', '-d', '-s', 'ops', '-x', '160', '-y', '40', ...env, consoleCommand(['demo', '--hosts', HOSTS, '--interval', '1000']));
-  await tmux.until('the demo fleet, healthy', (t) => /NATS connected/.test(t) && new RegExp(`MAINPC ${re(host(97))} +\\d+ agents`).test(t) && new RegExp(`PC2 ${re(host(98))} +\\d+ agents`).test(t), 30_000);
+  const env = [
+    '-e',
+    `OPSDECK_CONFIG_DIR=${join(tmp.dir, tag)}`,
+    '-e',
+    `OPSDECK_AUDIT=${join(tmp.dir, tag, 'audit.jsonl')}`,
+    '-e',
+    'TERM=xterm-256color',
+  ];
+  tmux.run(
+    'new-session',
+    '-d',
+    '-s',
+    'ops',
+    '-x',
+    '160',
+    '-y',
+    '40',
+    ...env,
+    consoleCommand(['demo', '--hosts', HOSTS, '--interval', '1000']),
+  );
+  await tmux.until(
+    'the demo fleet, healthy',
+    (t) =>
+      /NATS connected/.test(t) &&
+      new RegExp(`MAINPC ${re(host(97))} +\\d+ agents`).test(t) &&
+      new RegExp(`PC2 ${re(host(98))} +\\d+ agents`).test(t),
+    30_000,
+  );
   const shell = Number(tmux.display('#{pane_pid}'));
   const table = processes();
   const below = descendants(shell, table);
@@ -53,7 +94,10 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   const consolePid = find((a) => a.includes(BIN) && a.includes('demo'));
   const sim = find((a) => a.includes('sim') && a.some((x) => x.endsWith('opsdeck.js')));
   const nats = find((a) => a[0]!.endsWith('nats-server'));
-  assert.ok(consolePid && sim && nats, `demo ${consolePid}, sim ${sim}, nats-server ${nats} below the shell`);
+  assert.ok(
+    consolePid && sim && nats,
+    `demo ${consolePid}, sim ${sim}, nats-server ${nats} below the shell`,
+  );
   const simArgv = table.get(sim)!.argv;
   const logDir = dirname(simArgv[simArgv.indexOf('--mainpc') + 1]!);
   cleanups.push(() => rmSync(logDir, { recursive: true, force: true }));
@@ -61,10 +105,21 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   const endpoint = /^control: (tcp:\/\/\S+)/m.exec(readFileSync(log, 'utf8'))?.[1];
   assert.ok(endpoint, 'the sim log names its control socket');
   // Flood from two agents per machine that publish on the buses.
-  const status = (await control(endpoint, { fault: 'status' })) as unknown as { machines: { id: string; agents: { name: string; status: string; variant: string }[] }[] };
+  const status = (await control(endpoint, { fault: 'status' })) as unknown as {
+    machines: { id: string; agents: { name: string; status: string; variant: string }[] }[];
+  };
   for (const m of status.machines) {
     for (const a of m.agents.filter((x) => x.status === 'up' && x.variant !== 'none').slice(0, 2)) {
-      assert.ok((await control(endpoint, { fault: 'flood', agent: `${m.id}/${a.name}`, rate: 400, seconds: 30 })).ok);
+      assert.ok(
+        (
+          await control(endpoint, {
+            fault: 'flood',
+            agent: `${m.id}/${a.name}`,
+            rate: 400,
+            seconds: 30,
+          })
+        ).ok,
+      );
     }
   }
   const tree = descendants(shell);
@@ -74,7 +129,11 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
     const store = natsStore(log);
     if (store) rmSync(store, { recursive: true, force: true });
   });
-  await tmux.until('the flood on screen', (t) => Number(/received zmq (\d+)/.exec(t)?.[1] ?? 0) > 1000, 15_000);
+  await tmux.until(
+    'the flood on screen',
+    (t) => Number(/received zmq (\d+)/.exec(t)?.[1] ?? 0) > 1000,
+    15_000,
+  );
   return { tmux, shell, console: consolePid, sim, nats, log, tree };
 }
 
@@ -90,8 +149,20 @@ describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_N
     assert.match(text, /opsdeck demo: stopped the console and the simulator/);
     assert.match(text, /TTY= icanon echo/);
     assert.equal(d.tmux.display('#{alternate_on}'), '0');
-    await until('every process of the demo gone', () => d.tree.every((pid) => !alive(pid)), 3000, () => d.tree.filter(alive).map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`).join('; '));
-    assert.match(readFileSync(d.log, 'utf8'), /^stopped \(SIGTERM\): every socket closed, own nats-server stopped, its store removed$/m);
+    await until(
+      'every process of the demo gone',
+      () => d.tree.every((pid) => !alive(pid)),
+      3000,
+      () =>
+        d.tree
+          .filter(alive)
+          .map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`)
+          .join('; '),
+    );
+    assert.match(
+      readFileSync(d.log, 'utf8'),
+      /^stopped \(SIGTERM\): every socket closed, own nats-server stopped, its store removed$/m,
+    );
     assert.ok(store && !existsSync(store), `nats-server store ${store} removed`);
   });
 
@@ -99,13 +170,23 @@ describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_N
     const d = await demoUnderFlood('hup');
     const store = natsStore(d.log);
     d.tmux.run('kill-session', '-t', 'ops'); // the pty goes away, as when SSH drops
-    const gone = await until('every process of the demo gone', () => d.tree.every((pid) => !alive(pid)), 15_000, () =>
-      d.tree.filter(alive).map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`).join('; '),
+    const gone = await until(
+      'every process of the demo gone',
+      () => d.tree.every((pid) => !alive(pid)),
+      15_000,
+      () =>
+        d.tree
+          .filter(alive)
+          .map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`)
+          .join('; '),
     ).then(() => true);
     assert.ok(gone);
     assert.equal(alive(d.nats), false, 'the sim’s nats-server did not outlive the hang-up');
     await sleep(200);
-    assert.match(readFileSync(d.log, 'utf8'), /^stopped \(SIGHUP\): every socket closed, own nats-server stopped, its store removed$/m);
+    assert.match(
+      readFileSync(d.log, 'utf8'),
+      /^stopped \(SIGHUP\): every socket closed, own nats-server stopped, its store removed$/m,
+    );
     assert.ok(store && !existsSync(store), `nats-server store ${store} removed`);
   });
 });

@@ -22,10 +22,21 @@ after(async () => {
 });
 
 type Mode = 'wedged' | 'garbage' | 'late' | 'prompt';
-const baseReply = (text: string) => JSON.stringify({ status: 'ok', ready: true, initialized: true, message: text, uptime: 1, health_checks: {}, health_status: 'healthy' });
+const baseReply = (text: string) =>
+  JSON.stringify({
+    status: 'ok',
+    ready: true,
+    initialized: true,
+    message: text,
+    uptime: 1,
+    health_checks: {},
+    health_status: 'healthy',
+  });
 
 /** A BaseAgent-like REP whose behaviour can be switched while it runs. */
-async function zmqAgent(initial: Mode): Promise<{ port: number; set(mode: Mode): void; requests(): number }> {
+async function zmqAgent(
+  initial: Mode,
+): Promise<{ port: number; set(mode: Mode): void; requests(): number }> {
   const socket = new Reply({ linger: 0 });
   await socket.bind(`tcp://${HOST}:*`);
   const port = Number(/:(\d+)$/.exec(socket.lastEndpoint!)![1]);
@@ -43,7 +54,11 @@ async function zmqAgent(initial: Mode): Promise<{ port: number; set(mode: Mode):
           while (mode === 'wedged') await sleep(10);
         }
         if (now === 'late') await sleep(TIMEOUT * 3);
-        await socket.send(now === 'garbage' ? '\u0000\u00ff{{{ garbage' : baseReply(`${now === 'late' ? 'late' : 'prompt'} #${n}`));
+        await socket.send(
+          now === 'garbage'
+            ? '\u0000\u00ff{{{ garbage'
+            : baseReply(`${now === 'late' ? 'late' : 'prompt'} #${n}`),
+        );
       }
     } catch {
       /* closed */
@@ -67,7 +82,12 @@ async function httpAgent(initial: Mode): Promise<{ port: number; set(mode: Mode)
     const now = mode;
     if (now === 'wedged') return; // accepts, reads the request, never answers
     // Garbage: bytes that are not HTTP at all (a plain 200 would count as healthy, by design).
-    const answer = () => (now === 'garbage' ? req.socket.end('\u0000\u00ff\u001b[2J not http\r\n\r\n') : res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', note: now })));
+    const answer = () =>
+      now === 'garbage'
+        ? req.socket.end('\u0000\u00ff\u001b[2J not http\r\n\r\n')
+        : res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end(JSON.stringify({ status: 'ok', note: now }));
     if (now === 'late') setTimeout(answer, TIMEOUT * 3);
     else answer();
   });
@@ -95,7 +115,11 @@ async function notZmtp(spew: boolean): Promise<number> {
   return listen(server);
 }
 
-const target = (agent: string, healthPort: number, over: Partial<HealthTarget> = {}): HealthTarget => ({
+const target = (
+  agent: string,
+  healthPort: number,
+  over: Partial<HealthTarget> = {},
+): HealthTarget => ({
   key: `pc2/${agent}`,
   machine: 'pc2',
   agent,
@@ -153,19 +177,31 @@ describe('stuck agents', () => {
     assert.ok(grown < 12, `descriptors grew by ${grown} over ${rounds} rounds`);
     assert.ok(peak - before < 40, `descriptors peaked ${peak - before} above the start`);
     // No round waited on a stuck socket: every probe is bounded by its timeouts.
-    assert.ok(took / rounds < 20 * TIMEOUT, `a round took ${Math.round(took / rounds)} ms on average`);
+    assert.ok(
+      took / rounds < 20 * TIMEOUT,
+      `a round took ${Math.round(took / rounds)} ms on average`,
+    );
 
-    assert.deepEqual([state('ZmqWedged').state, state('ZmqWedged').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.deepEqual(
+      [state('ZmqWedged').state, state('ZmqWedged').reason],
+      ['unreachable', `no reply within ${TIMEOUT} ms`],
+    );
     assert.equal(state('ZmqGarbage').state, 'unhealthy');
     assert.match(state('ZmqGarbage').reason, /^bad reply: /);
     // eslint-disable-next-line no-control-regex
     assert.doesNotMatch(state('ZmqGarbage').lastReply ?? '', /[\u0000-\u001f\u007f-\u009f]/u);
     assert.equal(state('ZmqLate').state, 'unreachable', 'a reply after the timeout is not a reply');
     // What the answering port did, not "connection refused" from the other candidate port.
-    assert.deepEqual([state('HttpWedged').state, state('HttpWedged').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.deepEqual(
+      [state('HttpWedged').state, state('HttpWedged').reason],
+      ['unreachable', `no reply within ${TIMEOUT} ms`],
+    );
     assert.equal(state('HttpGarbage').state, 'unhealthy');
     assert.match(state('HttpGarbage').reason, /^bad reply: /);
-    assert.deepEqual([state('HttpLate').state, state('HttpLate').reason], ['unreachable', `no reply within ${TIMEOUT} ms`]);
+    assert.deepEqual(
+      [state('HttpLate').state, state('HttpLate').reason],
+      ['unreachable', `no reply within ${TIMEOUT} ms`],
+    );
     assert.equal(state('Silent').state, 'unreachable');
     assert.ok(['unreachable', 'unhealthy'].includes(state('Spew').state), state('Spew').reason);
     assert.ok(zl.requests() > 20, 'the late agent was asked again and again');
@@ -173,7 +209,14 @@ describe('stuck agents', () => {
     // Each agent fixed: the very next rounds see it, so no socket was left stuck.
     for (const a of [zw, zg, zl, hw, hg, hl]) a.set('prompt');
     for (let i = 0; i < 4; i++) await store.probeAll();
-    for (const agent of ['ZmqWedged', 'ZmqGarbage', 'ZmqLate', 'HttpWedged', 'HttpGarbage', 'HttpLate']) {
+    for (const agent of [
+      'ZmqWedged',
+      'ZmqGarbage',
+      'ZmqLate',
+      'HttpWedged',
+      'HttpGarbage',
+      'HttpLate',
+    ]) {
       assert.equal(state(agent).state, 'healthy', `${agent}: ${state(agent).reason}`);
     }
     // The reading is the fresh answer, never a late one from an abandoned request.
@@ -182,6 +225,9 @@ describe('stuck agents', () => {
 
     store.stop();
     await sleep(500);
-    assert.ok(fdCount() - before < 4, `after stop: ${fdCount() - before} descriptors more than before the rounds`);
+    assert.ok(
+      fdCount() - before < 4,
+      `after stop: ${fdCount() - before} descriptors more than before the rounds`,
+    );
   });
 });

@@ -34,12 +34,21 @@ test('a flood drained in bursts reaches the store whole: every frame counted onc
     await pub.send(frame(i));
     if (i % 100 === 0) await sleep(1);
   }
-  const counters = await until('all stored', () => {
-    const c = store.flush().counters;
-    return c.received.zmq >= total ? c : undefined;
-  }, 20_000, () => JSON.stringify(store.flush().counters));
+  const counters = await until(
+    'all stored',
+    () => {
+      const c = store.flush().counters;
+      return c.received.zmq >= total ? c : undefined;
+    },
+    20_000,
+    () => JSON.stringify(store.flush().counters),
+  );
   await sleep(100);
   assert.equal(store.flush().counters.received.zmq, total, 'each frame once');
   assert.equal(counters.malformed, 0);
-  assert.equal(counters.shown + counters.collapsed + counters.copies + counters.matched, total, 'every frame is a row, folded into one, or a copy');
+  assert.equal(
+    counters.shown + counters.collapsed + counters.copies + counters.matched,
+    total,
+    'every frame is a row, folded into one, or a copy',
+  );
 });

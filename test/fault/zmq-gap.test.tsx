@@ -22,7 +22,11 @@ after(async () => {
   for (const c of cleanups.reverse()) await c();
   tmp.remove();
 });
-const overrides: SimOverrides = { defaults: { error_variant: 'A', nats_library: 'none' }, agents: { Bravo: { error_variant: 'B' } }, machines: {} };
+const overrides: SimOverrides = {
+  defaults: { error_variant: 'A', nats_library: 'none' },
+  agents: { Bravo: { error_variant: 'B' } },
+  machines: {},
+};
 
 describe('ZMQ publisher machine restarted', () => {
   test('PC2 restarts: its stream resumes, the gap is a row of its own with its length; MainPC is untouched', async () => {
@@ -30,29 +34,62 @@ describe('ZMQ publisher machine restarted', () => {
     const mainpc = machines.filter((m) => m.id === 'mainpc');
     const pc2 = machines.filter((m) => m.id === 'pc2');
     // One simulator per machine, so PC2 alone can go down and come back on the same address.
-    const start = (ms: typeof machines, hosts: Record<string, string>) => startSim({ machines: ms, hosts, overrides, nats: { mode: 'off', why: 'ZMQ only' }, controlPort: 0, errorRate: 0 });
+    const start = (ms: typeof machines, hosts: Record<string, string>) =>
+      startSim({
+        machines: ms,
+        hosts,
+        overrides,
+        nats: { mode: 'off', why: 'ZMQ only' },
+        controlPort: 0,
+        errorRate: 0,
+      });
     const simA = await start(mainpc, { mainpc: HOSTS.mainpc });
     cleanups.push(() => simA.stop());
     let simB: Sim = await start(pc2, { pc2: HOSTS.pc2 });
     cleanups.push(() => simB.stop());
-    const plane = startDataPlane({ machines, live: false, errors: { notifyMs: 10, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } } });
+    const plane = startDataPlane({
+      machines,
+      live: false,
+      errors: { notifyMs: 10, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } },
+    });
     cleanups.push(() => plane.stop());
     const snap = () => plane.errors.flush();
-    await until('both buses connected', () => snap().zmqLinks.mainpc?.connected && snap().zmqLinks.pc2?.connected);
+    await until(
+      'both buses connected',
+      () => snap().zmqLinks.mainpc?.connected && snap().zmqLinks.pc2?.connected,
+    );
 
-    const publish = async (sim: Sim, agent: string, message: string) => assert.ok((await sim.control({ fault: 'error', agent, message })).ok);
+    const publish = async (sim: Sim, agent: string, message: string) =>
+      assert.ok((await sim.control({ fault: 'error', agent, message })).ok);
     const shows = (message: string) => snap().rows.some((r) => r.event.message === message);
     // Past the slow joiner on each bus.
-    await until('first PC2 error', async () => (await publish(simB, 'Bravo', 'warm pc2'), await sleep(30), shows('warm pc2')));
-    await until('first MainPC error', async () => (await publish(simA, 'Alpha', 'warm mainpc'), await sleep(30), shows('warm mainpc')));
+    await until(
+      'first PC2 error',
+      async () => (await publish(simB, 'Bravo', 'warm pc2'), await sleep(30), shows('warm pc2')),
+    );
+    await until(
+      'first MainPC error',
+      async () => (
+        await publish(simA, 'Alpha', 'warm mainpc'),
+        await sleep(30),
+        shows('warm mainpc')
+      ),
+    );
     for (let i = 0; i < 20; i++) await publish(simB, 'Bravo', `before ${i}`);
     await until('PC2 errors before the restart', () => shows('before 19'));
 
     const down = Date.now();
     await simB.stop(); // every socket of PC2 closed: the machine is gone
-    const gapOpen = await until('the gap row', () => snap().rows.find((r) => r.gap && r.event.machine === 'pc2'));
+    const gapOpen = await until('the gap row', () =>
+      snap().rows.find((r) => r.gap && r.event.machine === 'pc2'),
+    );
     assert.equal(snap().zmqLinks.pc2!.connected, false);
-    assert.match(gapOpen.event.message, new RegExp(`^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150: whatever is published meanwhile is lost$`));
+    assert.match(
+      gapOpen.event.message,
+      new RegExp(
+        `^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150: whatever is published meanwhile is lost$`,
+      ),
+    );
     // MainPC goes on meanwhile, without a gap of its own.
     for (let i = 0; i < 10; i++) await publish(simA, 'Alpha', `during ${i}`);
     await until('MainPC errors during PC2 outage', () => shows('during 9'));
@@ -68,25 +105,63 @@ describe('ZMQ publisher machine restarted', () => {
     assert.equal(s.counters.gaps, 1, 'one gap, PC2 only');
     assert.ok(gap.gap!.to !== undefined, 'closed once PC2 was back');
     const ms = gap.gap!.to! - gap.gap!.from;
-    assert.ok(gap.gap!.from >= down && gap.gap!.to! >= up - 50 && gap.gap!.to! <= up + 1000, `gap ${gap.gap!.from - down}..${gap.gap!.to! - up} ms around the outage`);
-    assert.match(gap.event.message, new RegExp(`^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for ${(ms / 1000).toFixed(1).replace('.', '\\.')} s: whatever was published meanwhile was lost$`));
+    assert.ok(
+      gap.gap!.from >= down && gap.gap!.to! >= up - 50 && gap.gap!.to! <= up + 1000,
+      `gap ${gap.gap!.from - down}..${gap.gap!.to! - up} ms around the outage`,
+    );
+    assert.match(
+      gap.event.message,
+      new RegExp(
+        `^no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for ${(ms / 1000).toFixed(1).replace('.', '\\.')} s: whatever was published meanwhile was lost$`,
+      ),
+    );
     assert.ok(ms >= 1200, `gap ${ms} ms`);
     // In the stream where it happened: after every "before", before every "after".
     const at = (m: string) => s.rows.findIndex((r) => r.event.message === m);
     const gapAt = s.rows.indexOf(gap);
-    assert.ok(at('after 0') < gapAt && gapAt < at('before 19'), `rows: after 0 @${at('after 0')}, gap @${gapAt}, before 19 @${at('before 19')}`);
+    assert.ok(
+      at('after 0') < gapAt && gapAt < at('before 19'),
+      `rows: after 0 @${at('after 0')}, gap @${gapAt}, before 19 @${at('before 19')}`,
+    );
     // Nothing lost outside the gap: every error sent while connected is there once.
-    for (const m of ['warm pc2', 'warm mainpc', ...Array.from({ length: 20 }, (_, i) => `before ${i}`), ...Array.from({ length: 20 }, (_, i) => `after ${i}`), ...Array.from({ length: 10 }, (_, i) => `during ${i}`)]) {
+    for (const m of [
+      'warm pc2',
+      'warm mainpc',
+      ...Array.from({ length: 20 }, (_, i) => `before ${i}`),
+      ...Array.from({ length: 20 }, (_, i) => `after ${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `during ${i}`),
+    ]) {
       assert.equal(s.rows.filter((r) => r.event.message === m).length, 1, m);
     }
     assert.equal(s.rows.filter((r) => r.gap).length, 1);
-    assert.equal(s.counters.received.zmq, s.rows.filter((r) => !r.gap).reduce((n, r) => n + r.count, 0), 'a gap row is not a received error');
+    assert.equal(
+      s.counters.received.zmq,
+      s.rows.filter((r) => !r.gap).reduce((n, r) => n + r.count, 0),
+      'a gap row is not a received error',
+    );
 
     // What the operator sees: the row, in the error pane.
-    const { lastFrame, unmount } = render(<ErrorPane rows={s.rows} counters={s.counters} cursor={0} focused={false} width={170} height={40} now={Date.now()} paused={false} filter="" />);
+    const { lastFrame, unmount } = render(
+      <ErrorPane
+        rows={s.rows}
+        counters={s.counters}
+        cursor={0}
+        focused={false}
+        width={170}
+        height={40}
+        now={Date.now()}
+        paused={false}
+        filter=""
+      />,
+    );
     const frame = lastFrame() ?? '';
     unmount();
-    assert.match(frame, new RegExp(`pc2 +zmq bus +WARN +zmq +no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for \\d+\\.\\d s`));
+    assert.match(
+      frame,
+      new RegExp(
+        `pc2 +zmq bus +WARN +zmq +no connection to pc2's error bus ${re(HOSTS.pc2)}:7150 for \\d+\\.\\d s`,
+      ),
+    );
   });
 });
 
@@ -105,14 +180,24 @@ describe('ZMQ publisher frozen (a hung host: the connection stays open, nothing 
     cleanups.push(() => (child.kill('SIGCONT'), child.kill('SIGKILL')));
     const withBeat = new ErrorStore({ notifyMs: 10 });
     const without = new ErrorStore({ notifyMs: 10 });
-    cleanups.push(zmqErrors(endpoint, 'pc2', withBeat, { heartbeatMs: 150 }), zmqErrors(endpoint, 'pc2', without, { heartbeatMs: 0 }));
-    cleanups.push(() => withBeat.close(), () => without.close());
+    cleanups.push(
+      zmqErrors(endpoint, 'pc2', withBeat, { heartbeatMs: 150 }),
+      zmqErrors(endpoint, 'pc2', without, { heartbeatMs: 0 }),
+    );
+    cleanups.push(
+      () => withBeat.close(),
+      () => without.close(),
+    );
     const ticks = (store: ErrorStore) => store.flush().counters.received.zmq;
     await until('ticks arriving', () => ticks(withBeat) > 10 && ticks(without) > 10, 5000);
 
     process.kill(child.pid!, 'SIGSTOP');
     const frozen = Date.now();
-    const open = await until('the gap row (heartbeat)', () => withBeat.flush().rows.find((r) => r.gap), 3000);
+    const open = await until(
+      'the gap row (heartbeat)',
+      () => withBeat.flush().rows.find((r) => r.gap),
+      3000,
+    );
     const noticed = Date.now() - frozen;
     assert.ok(noticed < 150 * 3 + 600, `noticed after ${noticed} ms`);
     assert.equal(withBeat.flush().zmqLinks.pc2!.connected, false);
@@ -120,7 +205,11 @@ describe('ZMQ publisher frozen (a hung host: the connection stays open, nothing 
     await sleep(800);
     const before = ticks(withBeat);
     process.kill(child.pid!, 'SIGCONT');
-    await until('thawed: connected again and ticking', () => withBeat.flush().zmqLinks.pc2?.connected && ticks(withBeat) > before + 10, 5000);
+    await until(
+      'thawed: connected again and ticking',
+      () => withBeat.flush().zmqLinks.pc2?.connected && ticks(withBeat) > before + 10,
+      5000,
+    );
     const s = withBeat.flush();
     assert.equal(s.counters.gaps, 1);
     assert.ok(s.rows.find((r) => r.gap)!.gap!.to! - open.gap!.from >= 800);

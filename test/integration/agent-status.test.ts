@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+} from '../../source/adapters/nats-server.js';
 import { GpuSampler } from '../../source/adapters/system-sampler.js';
 import { redact, splitServers } from '../../source/adapters/nats-link.js';
 import { startSim } from '../../source/sim/sim.js';
@@ -27,7 +31,10 @@ after(async () => {
 describe('GPU sampling through nvidia-smi', () => {
   test('parses what nvidia-smi prints (a recorded RTX 4090 behind a stand-in binary)', async () => {
     const fake = join(dir, 'nvidia-smi');
-    writeFileSync(fake, `#!/bin/sh\ncase "$1" in --query-gpu*) cat '${fixtures}mainpc-gpu.csv';; *) cat '${fixtures}mainpc-apps.csv';; esac\n`);
+    writeFileSync(
+      fake,
+      `#!/bin/sh\ncase "$1" in --query-gpu*) cat '${fixtures}mainpc-gpu.csv';; *) cat '${fixtures}mainpc-apps.csv';; esac\n`,
+    );
     chmodSync(fake, 0o755);
     const r = await new GpuSampler(fake).read();
     assert.equal(r.state, 'ok');
@@ -36,7 +43,9 @@ describe('GPU sampling through nvidia-smi', () => {
   });
 
   test('no nvidia-smi means no GPU, not an error; a failing one is an error with its message', async () => {
-    assert.deepEqual(await new GpuSampler(join(dir, 'missing-nvidia-smi')).read(), { state: 'absent' });
+    assert.deepEqual(await new GpuSampler(join(dir, 'missing-nvidia-smi')).read(), {
+      state: 'absent',
+    });
     const broken = join(dir, 'broken-smi');
     writeFileSync(broken, `#!/bin/sh\ncat '${fixtures}driver-fail.txt'\nexit 9\n`);
     chmodSync(broken, 0o755);
@@ -55,7 +64,10 @@ describe('GPU sampling through nvidia-smi', () => {
 
 describe('NATS URLs', () => {
   test('a cluster list is split; credentials never shown', () => {
-    assert.deepEqual(splitServers('nats://a:4222, nats://b:4222,,'), ['nats://a:4222', 'nats://b:4222']);
+    assert.deepEqual(splitServers('nats://a:4222, nats://b:4222,,'), [
+      'nats://a:4222',
+      'nats://b:4222',
+    ]);
     assert.equal(redact('nats://opsdeck:s3cret@10.0.0.1:4222'), 'nats://10.0.0.1:4222');
     assert.equal(redact('tls://token@host:4222'), 'tls://host:4222');
   });
@@ -68,7 +80,11 @@ describe('opsdeck agent', { skip }, () => {
     const nc = await connect({ servers: server.url });
     stops.push(() => nc.close());
     const samples = nc.subscribe('opsdeck.testbox.resources', { max: 2 });
-    const child = spawn(process.execPath, [bin, 'agent', '--machine', 'testbox', '--nats', server.url, '--interval', '300'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [bin, 'agent', '--machine', 'testbox', '--nats', server.url, '--interval', '300'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     stops.push(() => child.kill('SIGKILL'));
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -78,12 +94,36 @@ describe('opsdeck agent', { skip }, () => {
     assert.equal(got[0]!.machine, 'testbox');
     assert.equal(got[0]!.source, 'agent');
     assert.ok(got[0]!.ramTotalMb > 0 && got[0]!.cpuPct >= 0);
-    const status = JSON.parse(new TextDecoder().decode((await nc.request('opsdeck.testbox.control', new TextEncoder().encode('{"action":"status"}'), { timeout: 2000 })).data));
+    const status = JSON.parse(
+      new TextDecoder().decode(
+        (
+          await nc.request(
+            'opsdeck.testbox.control',
+            new TextEncoder().encode('{"action":"status"}'),
+            { timeout: 2000 },
+          )
+        ).data,
+      ),
+    );
     assert.equal(status.ok, true);
     assert.equal(status.sample.machine, 'testbox');
-    const refused = JSON.parse(new TextDecoder().decode((await nc.request('opsdeck.testbox.control', new TextEncoder().encode('{"action":"reboot\\u001b[2J"}'), { timeout: 2000 })).data));
+    const refused = JSON.parse(
+      new TextDecoder().decode(
+        (
+          await nc.request(
+            'opsdeck.testbox.control',
+            new TextEncoder().encode('{"action":"reboot\\u001b[2J"}'),
+            { timeout: 2000 },
+          )
+        ).data,
+      ),
+    );
     assert.equal(refused.ok, false);
-    assert.match(refused.error, /unsupported action "reboot"; supported: status/, "the escape sequence is gone");
+    assert.match(
+      refused.error,
+      /unsupported action "reboot"; supported: status/,
+      'the escape sequence is gone',
+    );
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
@@ -92,10 +132,17 @@ describe('opsdeck agent', { skip }, () => {
   });
 
   test('bad input: no NATS, bad machine name', () => {
-    const r = spawnSync(process.execPath, [bin, 'agent', '--machine', 'x'], { encoding: 'utf8', env: { ...process.env, NATS_SERVERS: '', NATS_URL: '' } });
+    const r = spawnSync(process.execPath, [bin, 'agent', '--machine', 'x'], {
+      encoding: 'utf8',
+      env: { ...process.env, NATS_SERVERS: '', NATS_URL: '' },
+    });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /no NATS server/);
-    const bad = spawnSync(process.execPath, [bin, 'agent', '--machine', 'a b', '--nats', 'nats://127.0.0.1:1'], { encoding: 'utf8' });
+    const bad = spawnSync(
+      process.execPath,
+      [bin, 'agent', '--machine', 'a b', '--nats', 'nats://127.0.0.1:1'],
+      { encoding: 'utf8' },
+    );
     assert.equal(bad.status, 2);
   });
 });
@@ -104,15 +151,44 @@ describe('opsdeck status --json', { skip }, () => {
   test('one snapshot of a running sim, schema opsdeck.status/1, then exits 0', async () => {
     const mainpc = join(dir, 'm.yaml');
     const pc2 = join(dir, 'p.yaml');
-    writeFileSync(mainpc, 'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17401, health_check_port: 18401}\n    Beta: {script_path: b.py, port: 17403, health_check_port: 18403}\n');
-    writeFileSync(pc2, 'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Gamma, script_path: g.py, port: 7110, health_check_port: 8110}\nerror_bus_port: 7150\n');
+    writeFileSync(
+      mainpc,
+      'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17401, health_check_port: 18401}\n    Beta: {script_path: b.py, port: 17403, health_check_port: 18403}\n',
+    );
+    writeFileSync(
+      pc2,
+      'pc2_services:\n- {name: CentralErrorBus, script_path: services/central_error_bus/error_bus.py, port: 7150, health_check_port: 8150}\n- {name: Gamma, script_path: g.py, port: 7110, health_check_port: 8110}\nerror_bus_port: 7150\n',
+    );
     const env = { MAINPC_IP: '127.0.0.31', PC2_IP: '127.0.0.32' };
     const fleet = loadFleet({ mainpc, pc2 }, env);
-    const sim = await startSim({ machines: fleet.machines, hosts: { mainpc: env.MAINPC_IP, pc2: env.PC2_IP }, nats: { mode: 'own', bin: NATS_BIN! }, controlPort: 0, errorRate: 20 });
+    const sim = await startSim({
+      machines: fleet.machines,
+      hosts: { mainpc: env.MAINPC_IP, pc2: env.PC2_IP },
+      nats: { mode: 'own', bin: NATS_BIN! },
+      controlPort: 0,
+      errorRate: 20,
+    });
     stops.push(() => sim.stop());
     await sim.control({ fault: 'kill', agent: 'Beta' });
     const r = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-      const child = spawn(process.execPath, [bin, 'status', '--mainpc', mainpc, '--pc2', pc2, '--nats', sim.natsUrl!, '--collect', '1500ms', '--timeout', '500ms'], { env: { ...process.env, ...env } });
+      const child = spawn(
+        process.execPath,
+        [
+          bin,
+          'status',
+          '--mainpc',
+          mainpc,
+          '--pc2',
+          pc2,
+          '--nats',
+          sim.natsUrl!,
+          '--collect',
+          '1500ms',
+          '--timeout',
+          '500ms',
+        ],
+        { env: { ...process.env, ...env } },
+      );
       let out = '';
       let err = '';
       child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -123,18 +199,33 @@ describe('opsdeck status --json', { skip }, () => {
     const doc = JSON.parse(r.out);
     assert.equal(doc.schema, 'opsdeck.status/1');
     assert.equal(doc.nats.state, 'connected');
-    const agents = Object.fromEntries(doc.machines.flatMap((m: { id: string; agents: Array<{ name: string; state: string }> }) => m.agents.map((a) => [`${m.id}/${a.name}`, a.state])));
+    const agents = Object.fromEntries(
+      doc.machines.flatMap((m: { id: string; agents: Array<{ name: string; state: string }> }) =>
+        m.agents.map((a) => [`${m.id}/${a.name}`, a.state]),
+      ),
+    );
     assert.equal(agents['mainpc/Alpha'], 'healthy');
     assert.equal(agents['mainpc/Beta'], 'unreachable');
     assert.equal(agents['pc2/Gamma'], 'healthy');
     assert.ok(doc.errors.counters.received.zmq > 0, 'background errors arrived on ZMQ');
-    assert.ok(doc.machines.every((m: { resources: unknown }) => m.resources !== null), 'both machines have resources');
+    assert.ok(
+      doc.machines.every((m: { resources: unknown }) => m.resources !== null),
+      'both machines have resources',
+    );
     assert.ok(doc.machines[0].lastZmqFrameAt);
-    assert.deepEqual(doc.machines.map((m: { zmq: { connected: boolean } | null }) => m.zmq?.connected), [true, true], 'each machine names its ZMQ error-bus link');
+    assert.deepEqual(
+      doc.machines.map((m: { zmq: { connected: boolean } | null }) => m.zmq?.connected),
+      [true, true],
+      'each machine names its ZMQ error-bus link',
+    );
   });
 
   test('bad durations are bad input', () => {
-    const r = spawnSync(process.execPath, [bin, 'status', '--mainpc', join(dir, 'm.yaml'), '--interval', 'soon'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [bin, 'status', '--mainpc', join(dir, 'm.yaml'), '--interval', 'soon'],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 2);
     assert.match(r.stderr, /--interval: expected a duration like 500ms or 2s, got "soon"/);
   });

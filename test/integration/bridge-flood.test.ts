@@ -11,7 +11,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect, type NatsConnection } from 'nats';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import { findNatsServer, freePort, NATS_INSTALL_HINT, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  freePort,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+  type NatsServer,
+} from '../../source/adapters/nats-server.js';
 import { bridgeSubject, runBridge, type BridgeStats } from '../../source/agent/bridge.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
@@ -27,7 +33,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await probe();
@@ -38,20 +48,41 @@ async function until<T>(what: string, probe: () => T | undefined | false | Promi
 }
 
 /** One MainPC agent whose ErrorPublisher connects to MainPC's own 7150 (nothing listens there). */
-async function setup(host: string, natsUrl: string): Promise<{ sim: Sim; file: string; env: Record<string, string> }> {
+async function setup(
+  host: string,
+  natsUrl: string,
+): Promise<{ sim: Sim; file: string; env: Record<string, string> }> {
   const file = join(dir, `mainpc-${host}.yaml`);
-  writeFileSync(file, `agent_groups:\n  core:\n    Bravo: {script_path: main_pc_code/agents/bravo.py, port: 17601, health_check_port: 18601}\n`);
+  writeFileSync(
+    file,
+    `agent_groups:\n  core:\n    Bravo: {script_path: main_pc_code/agents/bravo.py, port: 17601, health_check_port: 18601}\n`,
+  );
   const env = { MAINPC_IP: host, MAINPC_ERROR_BUS_HOST: host };
   const loaded = loadFleet({ mainpc: file }, env);
   assert.ok(loaded.ok);
-  const overrides: SimOverrides = { defaults: { nats_library: 'none' }, agents: {}, machines: {}, wiring: 'upstream', wiring_env: { MAINPC_ERROR_BUS_HOST: host } };
-  const sim = await startSim({ machines: loaded.machines, hosts: { mainpc: host }, overrides, nats: { mode: 'url', url: natsUrl }, controlPort: 0, errorRate: 0 });
+  const overrides: SimOverrides = {
+    defaults: { nats_library: 'none' },
+    agents: {},
+    machines: {},
+    wiring: 'upstream',
+    wiring_env: { MAINPC_ERROR_BUS_HOST: host },
+  };
+  const sim = await startSim({
+    machines: loaded.machines,
+    hosts: { mainpc: host },
+    overrides,
+    nats: { mode: 'url', url: natsUrl },
+    controlPort: 0,
+    errorRate: 0,
+  });
   stops.push(() => sim.stop());
   return { sim, file, env };
 }
 
 const sentBy = (sim: Sim, agent: string): number =>
-  (sim.status().wiring as { publishers: Array<{ agent: string; own: { sent: number } }> }).publishers.find((p) => p.agent === agent)!.own.sent;
+  (
+    sim.status().wiring as { publishers: Array<{ agent: string; own: { sent: number } }> }
+  ).publishers.find((p) => p.agent === agent)!.own.sent;
 
 /** Error ids in the stream (correlation_id), and how many messages hold them. */
 async function storedIds(nc: NatsConnection): Promise<{ ids: Set<string>; messages: number }> {
@@ -68,7 +99,12 @@ async function storedIds(nc: NatsConnection): Promise<{ ids: Set<string>; messag
     for await (const m of batch) {
       got++;
       messages++;
-      ids.add(String((JSON.parse(new TextDecoder().decode(m.data)) as { correlation_id: unknown }).correlation_id));
+      ids.add(
+        String(
+          (JSON.parse(new TextDecoder().decode(m.data)) as { correlation_id: unknown })
+            .correlation_id,
+        ),
+      );
     }
     if (got === 0) break;
     left -= got;
@@ -82,7 +118,14 @@ async function storedIds(nc: NatsConnection): Promise<{ ids: Set<string>; messag
 // 10k/s figures (an idle machine holds the same assertions).
 const RATE = Number(process.env.OPSDECK_BRIDGE_FLOOD_RATE ?? 3000);
 
-const connectBridgeNats = (url: string) => connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 200, pingInterval: 1000, maxPingOut: 2 });
+const connectBridgeNats = (url: string) =>
+  connect({
+    servers: url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    pingInterval: 1000,
+    maxPingOut: 2,
+  });
 
 describe('the bridge under load', { skip }, () => {
   test('NATS restarted mid-flood: the bounded queue fills, drops are counted, every received error is stored once or counted', async (t) => {
@@ -95,12 +138,23 @@ describe('the bridge under load', { skip }, () => {
     const nc = await connectBridgeNats(server.url);
     stops.push(() => nc.close());
     const logs: string[] = [];
-    const bridge = await runBridge(nc, { machine: 'mainpc', targets: [{ mode: 'bind', host: '127.0.0.103', port: 7150, why: '' }], bufferLimit: 2000, ackTimeoutMs: 2000, statusMs: 500, followPhase: false, log: (l) => logs.push(l) });
+    const bridge = await runBridge(nc, {
+      machine: 'mainpc',
+      targets: [{ mode: 'bind', host: '127.0.0.103', port: 7150, why: '' }],
+      bufferLimit: 2000,
+      ackTimeoutMs: 2000,
+      statusMs: 500,
+      followPhase: false,
+      log: (l) => logs.push(l),
+    });
     stops.push(() => bridge.stop(0));
     const statuses: BridgeStats[] = [];
     const watcher = await connectBridgeNats(server.url);
     stops.push(() => watcher.close());
-    watcher.subscribe(bridgeSubject('mainpc'), { callback: (_e, m) => statuses.push(JSON.parse(new TextDecoder().decode(m.data)) as BridgeStats) });
+    watcher.subscribe(bridgeSubject('mainpc'), {
+      callback: (_e, m) =>
+        statuses.push(JSON.parse(new TextDecoder().decode(m.data)) as BridgeStats),
+    });
     await new Promise((r) => setTimeout(r, 300));
 
     const flood = await sim.control({ fault: 'flood', agent: 'Bravo', rate: 2000, seconds: 5 });
@@ -112,23 +166,56 @@ describe('the bridge under load', { skip }, () => {
     const whileDown = bridge.stats();
     server = await startNatsServer({ bin: NATS_BIN!, port, storeDir: store });
     const floodEnds = Date.now() + 5000 - 1500 - 2000;
-    await until('flood over and the queue drained', () => {
-      const s = bridge.stats();
-      return Date.now() > floodEnds + 500 && s.nats === 'connected' && s.queued === 0 && s.received === sentBy(sim, 'Bravo');
-    }, 20_000);
+    await until(
+      'flood over and the queue drained',
+      () => {
+        const s = bridge.stats();
+        return (
+          Date.now() > floodEnds + 500 &&
+          s.nats === 'connected' &&
+          s.queued === 0 &&
+          s.received === sentBy(sim, 'Bravo')
+        );
+      },
+      20_000,
+    );
     const s = bridge.stats();
     const reader = await connect({ servers: server.url });
     stops.push(() => reader.close());
     const { ids, messages } = await storedIds(reader);
-    t.diagnostic(`sent ${sentBy(sim, 'Bravo')}, received ${s.received}, stored ${s.published}, duplicates ${s.duplicates}, dropped ${s.dropped} (queue limit 2000), retried ${s.retried}; in the stream: ${ids.size} errors, ${messages} messages`);
-    assert.ok(whileDown.queued >= 1900, `the queue filled while NATS was down (${whileDown.queued})`);
+    t.diagnostic(
+      `sent ${sentBy(sim, 'Bravo')}, received ${s.received}, stored ${s.published}, duplicates ${s.duplicates}, dropped ${s.dropped} (queue limit 2000), retried ${s.retried}; in the stream: ${ids.size} errors, ${messages} messages`,
+    );
+    assert.ok(
+      whileDown.queued >= 1900,
+      `the queue filled while NATS was down (${whileDown.queued})`,
+    );
     assert.ok(s.dropped > 500, `drops counted: ${s.dropped}`);
-    assert.equal(s.received, sentBy(sim, 'Bravo'), 'ZMQ lost nothing between the publisher and the bridge');
-    assert.equal(ids.size, s.received - s.dropped, 'every received error is either stored or counted as dropped');
-    assert.equal(messages, ids.size, 'none stored twice (re-sends after the restart were duplicates)');
-    assert.ok(logs.some((l) => /queue full \(2000\) while NATS is down: dropping new errors/.test(l)), logs.join('\n'));
+    assert.equal(
+      s.received,
+      sentBy(sim, 'Bravo'),
+      'ZMQ lost nothing between the publisher and the bridge',
+    );
+    assert.equal(
+      ids.size,
+      s.received - s.dropped,
+      'every received error is either stored or counted as dropped',
+    );
+    assert.equal(
+      messages,
+      ids.size,
+      'none stored twice (re-sends after the restart were duplicates)',
+    );
+    assert.ok(
+      logs.some((l) => /queue full \(2000\) while NATS is down: dropping new errors/.test(l)),
+      logs.join('\n'),
+    );
     // The drop count is on the wire too, for the console and the doctor.
-    await until('a status after the restart', () => statuses.some((x) => x.dropped === s.dropped && x.nats === 'connected'), 5000);
+    await until(
+      'a status after the restart',
+      () => statuses.some((x) => x.dropped === s.dropped && x.nats === 'connected'),
+      5000,
+    );
   });
 
   // Upstream's publishers connect their PUB with pyzmq's defaults: while the bridge is away the PUB
@@ -140,7 +227,12 @@ describe('the bridge under load', { skip }, () => {
     const { sim } = await setup('127.0.0.104', server.url);
     const nc = await connectBridgeNats(server.url);
     stops.push(() => nc.close());
-    const opts = { machine: 'mainpc', targets: [{ mode: 'bind' as const, host: '127.0.0.104', port: 7150, why: '' }], followPhase: false, log: () => undefined };
+    const opts = {
+      machine: 'mainpc',
+      targets: [{ mode: 'bind' as const, host: '127.0.0.104', port: 7150, why: '' }],
+      followPhase: false,
+      log: () => undefined,
+    };
     const first = await runBridge(nc, opts);
     await new Promise((r) => setTimeout(r, 300));
     const began = Date.now();
@@ -154,7 +246,10 @@ describe('the bridge under load', { skip }, () => {
     const up = Date.now();
     const sentAtUp = sentBy(sim, 'Bravo');
     stops.push(() => second.stop(0));
-    await until('flood over, all acked', () => Date.now() - began > 3500 && second.stats().queued === 0);
+    await until(
+      'flood over, all acked',
+      () => Date.now() - began > 3500 && second.stats().queued === 0,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const sent = sentBy(sim, 'Bravo');
     const rate = (sent / 3).toFixed(0);
@@ -173,7 +268,10 @@ describe('the bridge under load', { skip }, () => {
     // What was lost is what the publisher sent while no SUB was bound: the restart itself plus ZMQ's
     // reconnect (100 ms interval, then a handshake; 500 ms allowed on a loaded machine), less the
     // 1000 frames its PUB queues meanwhile.
-    assert.ok(lost <= sentAtUp - sentAtStop + Number(rate) * 0.5, `lost ${lost} > sent during the gap ${sentAtUp - sentAtStop} + 500 ms`);
+    assert.ok(
+      lost <= sentAtUp - sentAtStop + Number(rate) * 0.5,
+      `lost ${lost} > sent during the gap ${sentAtUp - sentAtStop} + 500 ms`,
+    );
   });
 
   test(`\`opsdeck agent --bridge\` restarted as a process under a ${RATE}/s flood: the closing note counts; the loss is the restart gap`, async (t) => {
@@ -182,10 +280,26 @@ describe('the bridge under load', { skip }, () => {
     const host = '127.0.0.105';
     const { sim, file, env } = await setup(host, server.url);
     const start = () => {
-      const child: ChildProcess = spawn(process.execPath, [bin, 'agent', '--machine', 'mainpc', '--bridge', '--mainpc', file, '--nats', server.url, '--interval', '1000'], {
-        env: { ...process.env, ...env, NATS_SERVERS: '' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child: ChildProcess = spawn(
+        process.execPath,
+        [
+          bin,
+          'agent',
+          '--machine',
+          'mainpc',
+          '--bridge',
+          '--mainpc',
+          file,
+          '--nats',
+          server.url,
+          '--interval',
+          '1000',
+        ],
+        {
+          env: { ...process.env, ...env, NATS_SERVERS: '' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       let log = '';
       child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
       stops.push(() => child.kill('SIGKILL'));
@@ -194,9 +308,16 @@ describe('the bridge under load', { skip }, () => {
     const nc = await connect({ servers: server.url });
     stops.push(() => nc.close());
     let statuses: BridgeStats[] = [];
-    nc.subscribe(bridgeSubject('mainpc'), { callback: (_e, m) => statuses.push(JSON.parse(new TextDecoder().decode(m.data)) as BridgeStats) });
+    nc.subscribe(bridgeSubject('mainpc'), {
+      callback: (_e, m) =>
+        statuses.push(JSON.parse(new TextDecoder().decode(m.data)) as BridgeStats),
+    });
     const one = start();
-    await until('bridge up', () => /bridge mainpc: tcp:\/\/127\.0\.0\.105:7150 bound \(SUB\)/.test(one.log()), 10_000);
+    await until(
+      'bridge up',
+      () => /bridge mainpc: tcp:\/\/127\.0\.0\.105:7150 bound \(SUB\)/.test(one.log()),
+      10_000,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const began = Date.now();
     const flood = await sim.control({ fault: 'flood', agent: 'Bravo', rate: RATE, seconds: 4 });
@@ -211,17 +332,32 @@ describe('the bridge under load', { skip }, () => {
     await until('bridge up again', () => /bound \(SUB\)/.test(two.log()), 10_000);
     const up = Date.now();
     const sentAtUp = sentBy(sim, 'Bravo');
-    await until('flood over, drained', () => Date.now() - began > 4500 && statuses.at(-1)?.queued === 0 && (statuses.at(-1)?.received ?? 0) > 0, 20_000);
+    await until(
+      'flood over, drained',
+      () =>
+        Date.now() - began > 4500 &&
+        statuses.at(-1)?.queued === 0 &&
+        (statuses.at(-1)?.received ?? 0) > 0,
+      20_000,
+    );
     two.child.kill('SIGTERM');
     await new Promise((r) => two.child.once('exit', r));
     const sent = sentBy(sim, 'Bravo');
     const { ids, messages } = await storedIds(nc);
-    const closing = /bridge mainpc stopped: (\d+) received, (\d+) stored, (\d+) duplicates, (\d+) dropped \(queue full\), (\d+) not sent/.exec(one.log());
-    t.diagnostic(`flood ${sent} errors (~${(sent / 4).toFixed(0)}/s); process restart ${up - down} ms, sent meanwhile ${sentAtUp - sentAtStop}; stored ${ids.size}, lost ${sent - ids.size}; first bridge's closing note: ${closing?.[0] ?? '(none)'}`);
+    const closing =
+      /bridge mainpc stopped: (\d+) received, (\d+) stored, (\d+) duplicates, (\d+) dropped \(queue full\), (\d+) not sent/.exec(
+        one.log(),
+      );
+    t.diagnostic(
+      `flood ${sent} errors (~${(sent / 4).toFixed(0)}/s); process restart ${up - down} ms, sent meanwhile ${sentAtUp - sentAtStop}; stored ${ids.size}, lost ${sent - ids.size}; first bridge's closing note: ${closing?.[0] ?? '(none)'}`,
+    );
     assert.equal(code, 0);
     assert.ok(closing, one.log());
     assert.equal(closing[5], '0', 'drained before exiting');
     assert.equal(messages, ids.size, 'nothing stored twice');
-    assert.ok(sent - ids.size <= sentAtUp - sentAtStop + RATE / 4, `lost ${sent - ids.size}, sent while down ${sentAtUp - sentAtStop}`);
+    assert.ok(
+      sent - ids.size <= sentAtUp - sentAtStop + RATE / 4,
+      `lost ${sent - ids.size}, sent while down ${sentAtUp - sentAtStop}`,
+    );
   });
 });

@@ -17,7 +17,8 @@ const request = nc.request.bind(nc);
 nc.request = async (subject, ...rest) => {
   if (subject.startsWith('$JS.API.CONSUMER.CREATE.') && !stopping) {
     stopping = plane.stop();
-    for (let waited = 0; waited < 500 && !nc.isDraining() && !nc.isClosed(); waited += 10) await sleep(10);
+    for (let waited = 0; waited < 500 && !nc.isDraining() && !nc.isClosed(); waited += 10)
+      await sleep(10);
   }
   return request(subject, ...rest);
 };

@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { runTsChild } from '../support/run-child.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+  type NatsServer,
+} from '../../source/adapters/nats-server.js';
 
 const NATS_BIN = findNatsServer();
 const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import { findNatsServer, freePort, NATS_INSTALL_HINT, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  freePort,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+  type NatsServer,
+} from '../../source/adapters/nats-server.js';
 import { encodePhase, PHASE_BUCKET, PHASE_KEY } from '../../source/core/errorbus/phase.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
@@ -54,12 +60,19 @@ const dir = mkdtempSync(join(tmpdir(), 'opsdeck-dp-'));
 function machines(): Machine[] {
   writeFileSync(join(dir, 'mainpc.yaml'), MAINPC);
   writeFileSync(join(dir, 'pc2.yaml'), PC2);
-  const f = loadFleet({ mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') }, { MAINPC_IP: HOSTS.mainpc, PC2_IP: HOSTS.pc2 });
+  const f = loadFleet(
+    { mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') },
+    { MAINPC_IP: HOSTS.mainpc, PC2_IP: HOSTS.pc2 },
+  );
   assert.ok(f.ok, f.diagnostics.map((d) => d.message).join('; '));
   return f.machines;
 }
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 8000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 8000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
@@ -87,11 +100,23 @@ describe('data plane against the sim', { skip }, () => {
   const fleet = machines();
 
   before(async () => {
-    sim = await startSim({ machines: fleet, hosts: HOSTS, overrides, nats: { mode: 'own', bin: NATS_BIN! }, controlPort: 0, errorRate: 0 });
+    sim = await startSim({
+      machines: fleet,
+      hosts: HOSTS,
+      overrides,
+      nats: { mode: 'own', bin: NATS_BIN! },
+      controlPort: 0,
+      errorRate: 0,
+    });
     stops.push(() => sim.stop());
     nc = await connect({ servers: sim.natsUrl! });
     stops.push(() => nc.close());
-    plane = startDataPlane({ machines: fleet, nats: sim.natsUrl!, health: { intervalMs: 250, timeoutMs: 250 }, errors: { notifyMs: 10 } });
+    plane = startDataPlane({
+      machines: fleet,
+      nats: sim.natsUrl!,
+      health: { intervalMs: 250, timeoutMs: 250 },
+      errors: { notifyMs: 10 },
+    });
     stops.push(() => plane.stop());
     await until('NATS link', () => plane.link!.getSnapshot().state === 'connected');
   });
@@ -100,7 +125,9 @@ describe('data plane against the sim', { skip }, () => {
   const rows = () => plane.errors.flush().rows;
 
   test('every health protocol is detected and parsed', async () => {
-    await until('all agents answered', () => fleet.every((m) => m.agents.every((a) => health(`${m.id}/${a.name}`)?.state === 'healthy')));
+    await until('all agents answered', () =>
+      fleet.every((m) => m.agents.every((a) => health(`${m.id}/${a.name}`)?.state === 'healthy')),
+    );
     assert.equal(health('mainpc/Alpha')!.protocol, 'base-agent');
     assert.equal(health('mainpc/Charlie')!.protocol, 'unified');
     assert.equal(health('mainpc/Hotel')!.protocol, 'http');
@@ -114,8 +141,16 @@ describe('data plane against the sim', { skip }, () => {
       assert.ok(reply.ok, reply.error);
     }
     const want = { Alpha: 'zmq-a', Charlie: 'zmq-c', Bravo: 'zmq-b', Golf: 'zmq-central' } as const;
-    await until('all variants', () => Object.entries(want).every(([agent, format]) => rows().some((r) => r.event.agent === agent && r.event.format === format))).catch((error: Error) => {
-      throw new Error(`${error.message}; seen: ${rows().map((r) => `${r.event.agent}:${r.event.format}`).join(' ')}`);
+    await until('all variants', () =>
+      Object.entries(want).every(([agent, format]) =>
+        rows().some((r) => r.event.agent === agent && r.event.format === format),
+      ),
+    ).catch((error: Error) => {
+      throw new Error(
+        `${error.message}; seen: ${rows()
+          .map((r) => `${r.event.agent}:${r.event.format}`)
+          .join(' ')}`,
+      );
     });
     // Variant D goes to PC2's bus and, as CROSS_MACHINE_ERROR, to MainPC's: one row, PC2's.
     const delta = await until('variant D', () => {
@@ -137,11 +172,19 @@ describe('data plane against the sim', { skip }, () => {
     const e = await sim.control({ fault: 'error', agent: 'Echo', message: 'nats-echo' });
     const h = await sim.control({ fault: 'error', agent: 'Hotel', message: 'nats-hotel' });
     assert.ok(a.ok && e.ok && h.ok);
-    const alpha = await until('alpha on both buses', () => rows().find((r) => r.event.message.includes('dual-alpha') && r.bus === 'both'));
-    assert.equal(rows().filter((r) => r.event.message.includes('dual-alpha')).length, 1, 'shown once');
+    const alpha = await until('alpha on both buses', () =>
+      rows().find((r) => r.event.message.includes('dual-alpha') && r.bus === 'both'),
+    );
+    assert.equal(
+      rows().filter((r) => r.event.message.includes('dual-alpha')).length,
+      1,
+      'shown once',
+    );
     assert.equal(alpha.event.machine, 'mainpc');
     assert.ok(plane.errors.flush().counters.matched > before);
-    const echo = await until('ERROR_STREAM format', () => rows().find((r) => r.event.agent === 'Echo'));
+    const echo = await until('ERROR_STREAM format', () =>
+      rows().find((r) => r.event.agent === 'Echo'),
+    );
     assert.equal(echo.event.format, 'nats-error-stream');
     assert.equal(echo.event.machine, 'pc2');
     const hotel = await until('ERRORS format', () => rows().find((r) => r.event.agent === 'Hotel'));
@@ -153,11 +196,18 @@ describe('data plane against the sim', { skip }, () => {
   test('a flood collapses into one counting row', async () => {
     const reply = await sim.control({ fault: 'flood', agent: 'Bravo', rate: 400, seconds: 1 });
     assert.ok(reply.ok, reply.error);
-    const flood = await until('flood row', () => rows().find((r) => r.event.agent === 'Bravo' && r.flood && r.count > 50)).catch((error: Error) => {
+    const flood = await until('flood row', () =>
+      rows().find((r) => r.event.agent === 'Bravo' && r.flood && r.count > 50),
+    ).catch((error: Error) => {
       const bravo = rows().filter((r) => r.event.agent === 'Bravo');
-      throw new Error(`${error.message}; Bravo rows: ${bravo.length}, counts ${bravo.map((r) => `${r.count}${r.flood ? 'F' : ''}`).join(',')}; counters ${JSON.stringify(plane.errors.flush().counters)}`);
+      throw new Error(
+        `${error.message}; Bravo rows: ${bravo.length}, counts ${bravo.map((r) => `${r.count}${r.flood ? 'F' : ''}`).join(',')}; counters ${JSON.stringify(plane.errors.flush().counters)}`,
+      );
     });
-    assert.match(flood.flood!.rule, /rate>20\/10s|ConnectionError|TimeoutError|CRITICAL|MemoryError/);
+    assert.match(
+      flood.flood!.rule,
+      /rate>20\/10s|ConnectionError|TimeoutError|CRITICAL|MemoryError/,
+    );
     const c = plane.errors.flush().counters;
     assert.ok(c.collapsed > 50, `collapsed ${c.collapsed}`);
   });
@@ -171,7 +221,8 @@ describe('data plane against the sim', { skip }, () => {
     await until('malformed counted', () => plane.errors.flush().counters.malformed >= before + 3);
     const snap = plane.errors.flush();
     for (const s of snap.malformed) assert.doesNotMatch(s.sample, /\p{Cc}/u);
-    for (const r of snap.rows) assert.ok(!`${r.event.agent} ${r.event.message}`.includes("\u001b"), "no ESC reaches a row");
+    for (const r of snap.rows)
+      assert.ok(!`${r.event.agent} ${r.event.message}`.includes('\u001b'), 'no ESC reaches a row');
   });
 
   test('a killed agent turns unreachable within one interval plus the probe timeout', async () => {
@@ -206,13 +257,34 @@ describe('NATS killed and restarted mid-stream', { skip }, () => {
     stops.push(() => server.stop());
     const fleet = machines();
     const hosts = { mainpc: '127.0.0.23', pc2: '127.0.0.24' };
-    const sim = await startSim({ machines: fleet, hosts, overrides, nats: { mode: 'url', url: server.url }, controlPort: 0, errorRate: 0 });
+    const sim = await startSim({
+      machines: fleet,
+      hosts,
+      overrides,
+      nats: { mode: 'url', url: server.url },
+      controlPort: 0,
+      errorRate: 0,
+    });
     stops.push(() => sim.stop());
-    const nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+    const nc = await connect({
+      servers: server.url,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 200,
+    });
     stops.push(() => nc.close());
     await setPhase(nc, 2); // NATS only: everything goes through JetStream
     await until('sim in phase 2', () => sim.phase.phase === 2);
-    const plane = startDataPlane({ machines: fleet, nats: server.url, durable: 'opsdeck_test', live: false, errors: { notifyMs: 10, capacity: 20_000, flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] } } });
+    const plane = startDataPlane({
+      machines: fleet,
+      nats: server.url,
+      durable: 'opsdeck_test',
+      live: false,
+      errors: {
+        notifyMs: 10,
+        capacity: 20_000,
+        flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] },
+      },
+    });
     stops.push(() => plane.stop());
     await until('link up', () => plane.link!.getSnapshot().state === 'connected');
     await until('feed attached', () => (plane.natsFeed()?.streams.length ?? 0) > 0);
@@ -221,10 +293,18 @@ describe('NATS killed and restarted mid-stream', { skip }, () => {
     assert.ok(flood.ok, flood.error);
     await new Promise((r) => setTimeout(r, 1000));
     await server.stop();
-    await until('link reconnecting', () => plane.link!.getSnapshot().state === 'reconnecting', 12_000);
+    await until(
+      'link reconnecting',
+      () => plane.link!.getSnapshot().state === 'reconnecting',
+      12_000,
+    );
     await new Promise((r) => setTimeout(r, 500));
     server = await startNatsServer({ bin: NATS_BIN!, port, storeDir: store });
-    await until('link connected again', () => plane.link!.getSnapshot().state === 'connected', 15_000);
+    await until(
+      'link connected again',
+      () => plane.link!.getSnapshot().state === 'connected',
+      15_000,
+    );
     assert.ok(plane.link!.getSnapshot().reconnects >= 1);
     await new Promise((r) => setTimeout(r, 4000)); // the flood ends; the consumer catches up
 
@@ -233,21 +313,30 @@ describe('NATS killed and restarted mid-stream', { skip }, () => {
     stops.push(() => reader.close());
     const jsm = await reader.jetstreamManager();
     const info = await jsm.streams.info('ERRORS').catch(() => undefined);
-    const streamName = info ? 'ERRORS' : (await jsm.streams.find('errors.>'));
-    const consumer = await reader.jetstream().consumers.get(streamName, { filterSubjects: 'errors.>' });
+    const streamName = info ? 'ERRORS' : await jsm.streams.find('errors.>');
+    const consumer = await reader
+      .jetstream()
+      .consumers.get(streamName, { filterSubjects: 'errors.>' });
     const inStream = new Set<string>();
     const last = (await jsm.streams.info(streamName)).state.last_seq;
     const batch = await consumer.fetch({ max_messages: 100_000, expires: 3000 });
     for await (const m of batch) {
-      const body = JSON.parse(new TextDecoder().decode(m.data)) as { error_id?: string; id?: string };
+      const body = JSON.parse(new TextDecoder().decode(m.data)) as {
+        error_id?: string;
+        id?: string;
+      };
       inStream.add(body.error_id ?? body.id ?? '');
       if (m.seq >= last) break;
     }
     assert.ok(inStream.size > 50, `stream holds ${inStream.size} errors`);
-    const seen = await until('store caught up', () => {
-      const ids = new Set(plane.errors.flush().rows.flatMap((r) => r.event.ids));
-      return [...inStream].every((id) => ids.has(id)) ? ids : undefined;
-    }, 10_000);
+    const seen = await until(
+      'store caught up',
+      () => {
+        const ids = new Set(plane.errors.flush().rows.flatMap((r) => r.event.ids));
+        return [...inStream].every((id) => ids.has(id)) ? ids : undefined;
+      },
+      10_000,
+    );
     const missing = [...inStream].filter((id) => !seen.has(id));
     assert.deepEqual(missing, []);
   });

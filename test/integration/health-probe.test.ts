@@ -8,15 +8,39 @@ import { Reply } from 'zeromq';
 import { ZmqPirate } from '../../source/adapters/zmq-probe.js';
 import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
 
-const BASE_OK = JSON.stringify({ status: 'ok', ready: true, initialized: true, message: 'A is healthy', timestamp: 'x', uptime: 5.0, active_threads: 2, health_checks: { port_accessible: true, redis_connected: true, ready_signal: true }, health_details: {}, health_status: 'healthy' });
-const WP07 = JSON.stringify({ agent_name: 'B', health_metrics: { status: 'degraded', uptime_seconds: 9, cpu_percent: 75, memory_percent: 10, error_count: 0 }, version: '1.0', schema: 'WP-07-unified-health' });
+const BASE_OK = JSON.stringify({
+  status: 'ok',
+  ready: true,
+  initialized: true,
+  message: 'A is healthy',
+  timestamp: 'x',
+  uptime: 5.0,
+  active_threads: 2,
+  health_checks: { port_accessible: true, redis_connected: true, ready_signal: true },
+  health_details: {},
+  health_status: 'healthy',
+});
+const WP07 = JSON.stringify({
+  agent_name: 'B',
+  health_metrics: {
+    status: 'degraded',
+    uptime_seconds: 9,
+    cpu_percent: 75,
+    memory_percent: 10,
+    error_count: 0,
+  },
+  version: '1.0',
+  schema: 'WP-07-unified-health',
+});
 
 const cleanups: Array<() => unknown> = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function rep(answer: ((req: string) => string | undefined) | undefined): Promise<{ port: number; close: () => void }> {
+async function rep(
+  answer: ((req: string) => string | undefined) | undefined,
+): Promise<{ port: number; close: () => void }> {
   const socket = new Reply({ linger: 0 });
   await socket.bind('tcp://127.0.0.1:*');
   const port = Number(/:(\d+)$/.exec(socket.lastEndpoint!)![1]);
@@ -36,7 +60,9 @@ async function rep(answer: ((req: string) => string | undefined) | undefined): P
   return { port, close };
 }
 
-async function http(handler: (path: string) => [number, string]): Promise<{ port: number; server: Server }> {
+async function http(
+  handler: (path: string) => [number, string],
+): Promise<{ port: number; server: Server }> {
   const server = createServer((req, res) => {
     const [status, body] = handler(req.url ?? '/');
     res.writeHead(status, { 'content-type': 'application/json' }).end(body);
@@ -47,7 +73,11 @@ async function http(handler: (path: string) => [number, string]): Promise<{ port
   return { port: (server.address() as { port: number }).port, server };
 }
 
-const target = (agent: string, healthPort: number, over: Partial<HealthTarget> = {}): HealthTarget => ({
+const target = (
+  agent: string,
+  healthPort: number,
+  over: Partial<HealthTarget> = {},
+): HealthTarget => ({
   key: `mainpc/${agent}`,
   machine: 'mainpc',
   agent,
@@ -66,13 +96,21 @@ describe('health prober', () => {
     const b = await rep((req) => (req === 'health_check' ? WP07 : 'Unknown health request'));
     // A FastAPI-style service: nothing on ZMQ, /health over HTTP.
     const c = await http((path) => (path === '/health' ? [200, '{"status":"ok"}'] : [404, '{}']));
-    const store = new HealthStore([target('A', a.port), target('B', b.port), target('C', c.port)], { timeoutMs: 300 });
+    const store = new HealthStore([target('A', a.port), target('B', b.port), target('C', c.port)], {
+      timeoutMs: 300,
+    });
     cleanups.push(() => store.stop());
     await store.probeAll();
     const snap = store.flush();
     const get = (k: string) => snap.agents.get(`mainpc/${k}`)!;
-    assert.deepEqual([get('A').state, get('A').protocol, get('A').uptimeSec], ['healthy', 'base-agent', 5]);
-    assert.deepEqual([get('B').state, get('B').protocol, get('B').reason], ['degraded', 'unified', 'cpu 75%, mem 10%']);
+    assert.deepEqual(
+      [get('A').state, get('A').protocol, get('A').uptimeSec],
+      ['healthy', 'base-agent', 5],
+    );
+    assert.deepEqual(
+      [get('B').state, get('B').protocol, get('B').reason],
+      ['degraded', 'unified', 'cpu 75%, mem 10%'],
+    );
     assert.deepEqual([get('C').state, get('C').protocol], ['healthy', 'http']);
     assert.ok(get('A').latencyMs! >= 0);
     assert.match(get('A').lastReply!, /"status":"ok"/);
@@ -81,7 +119,9 @@ describe('health prober', () => {
   test('a WP-07 agent with no health port configured is found on port+1000 (the mixin default)', async () => {
     const mixin = await rep((req) => (req === 'health_check' ? WP07 : 'Unknown health request'));
     // Nothing on the BaseAgent default (port+1); the mixin listens on port+1000.
-    const store = new HealthStore([target('M', mixin.port - 999, { altHealthPort: mixin.port, timeoutMs: 150 })]);
+    const store = new HealthStore([
+      target('M', mixin.port - 999, { altHealthPort: mixin.port, timeoutMs: 150 }),
+    ]);
     cleanups.push(() => store.stop());
     await store.probeAll();
     const h = store.flush().agents.get('mainpc/M')!;
@@ -91,7 +131,11 @@ describe('health prober', () => {
   });
 
   test('instrumented: /metrics answering Prometheus text on health+1', async () => {
-    const metrics = await http((path) => (path === '/metrics' ? [200, '# HELP agent_uptime_seconds x\n# TYPE agent_uptime_seconds gauge\n'] : [200, BASE_OK]));
+    const metrics = await http((path) =>
+      path === '/metrics'
+        ? [200, '# HELP agent_uptime_seconds x\n# TYPE agent_uptime_seconds gauge\n']
+        : [200, BASE_OK],
+    );
     // The ZMQ health port is metrics.port - 1; bind a REP there if it is free, else skip.
     let z: { port: number } | undefined;
     try {
@@ -178,7 +222,8 @@ describe('health prober', () => {
     let timeouts = 0;
     await Promise.all(
       pirates.map(async (p) => {
-        for (let i = 0; i < 100; i++) if ((await p.request('health_check')).kind === 'timeout') timeouts++;
+        for (let i = 0; i < 100; i++)
+          if ((await p.request('health_check')).kind === 'timeout') timeouts++;
         p.close();
       }),
     );

@@ -16,7 +16,11 @@ const url = process.argv[2]!;
 const nc = await connect({ servers: url });
 const store = new ErrorStore();
 // No error stream yet: a core subscription, and a look for streams every 100 ms.
-const feed = await natsErrors(nc, store, { machineOf: () => 'mainpc', retryMs: 100, rescanMs: 100 });
+const feed = await natsErrors(nc, store, {
+  machineOf: () => 'mainpc',
+  retryMs: 100,
+  rescanMs: 100,
+});
 let stopping: Promise<void> | undefined;
 const request = nc.request.bind(nc);
 nc.request = async (subject, ...rest) => {
@@ -25,12 +29,15 @@ nc.request = async (subject, ...rest) => {
       await feed.stop();
       await nc.drain();
     })();
-    for (let waited = 0; waited < 500 && !nc.isDraining() && !nc.isClosed(); waited += 10) await sleep(10);
+    for (let waited = 0; waited < 500 && !nc.isDraining() && !nc.isClosed(); waited += 10)
+      await sleep(10);
   }
   return request(subject, ...rest);
 };
 const other = await connect({ servers: url });
-await (await other.jetstreamManager()).streams.add({ name: 'ERRORS', subjects: ['errors.>'], storage: StorageType.Memory });
+await (
+  await other.jetstreamManager()
+).streams.add({ name: 'ERRORS', subjects: ['errors.>'], storage: StorageType.Memory });
 await other.close();
 for (let waited = 0; !stopping && waited < 5000; waited += 10) await sleep(10);
 if (!stopping) throw new Error('the rescan never created its consumer');

@@ -7,7 +7,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, StorageType, type NatsConnection } from 'nats';
 import { natsErrors } from '../../source/adapters/error-sources.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+  type NatsServer,
+} from '../../source/adapters/nats-server.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 
 const NATS_BIN = findNatsServer();
@@ -16,7 +21,8 @@ const HOST = '127.0.17.1';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !probe(); await sleep(20)) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  for (const end = Date.now() + ms; !probe(); await sleep(20))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('an error stream deleted and re-created under the same name', { skip }, () => {
@@ -34,14 +40,28 @@ describe('an error stream deleted and re-created under the same name', { skip },
   for (const durable of [undefined, 'gone_test']) {
     test(`is consumed again once back, every error once (${durable ? 'durable' : 'ordered'} consumer)`, async () => {
       const jsm = await nc.jetstreamManager();
-      const add = () => jsm.streams.add({ name: 'ERRORS', subjects: ['errors.>'], storage: StorageType.Memory });
+      const add = () =>
+        jsm.streams.add({ name: 'ERRORS', subjects: ['errors.>'], storage: StorageType.Memory });
       await add();
       const store = new ErrorStore({ notifyMs: 10 });
-      const feed = await natsErrors(nc, store, { machineOf: () => 'mainpc', rescanMs: 150, retryMs: 150, ...(durable ? { durable } : {}) });
+      const feed = await natsErrors(nc, store, {
+        machineOf: () => 'mainpc',
+        rescanMs: 150,
+        retryMs: 150,
+        ...(durable ? { durable } : {}),
+      });
       let n = 0;
       const publish = async () => {
         n++;
-        nc.publish('errors.events', JSON.stringify({ error_id: `e${n}`, agent_name: 'Alpha', severity: 'error', message: `error ${n}` }));
+        nc.publish(
+          'errors.events',
+          JSON.stringify({
+            error_id: `e${n}`,
+            agent_name: 'Alpha',
+            severity: 'error',
+            message: `error ${n}`,
+          }),
+        );
         await nc.flush();
       };
       const received = () => store.flush().counters.received.nats;
@@ -74,10 +94,18 @@ describe('an error stream deleted and re-created under the same name', { skip },
         const snap = store.flush();
         assert.equal(snap.counters.received.nats, 6, 'every error counted once');
         assert.equal(snap.counters.copies, 0, 'no copy delivered twice');
-        for (let i = 1; i <= 6; i++) assert.equal(snap.rows.filter((r) => r.event.message === `error ${i}`).length, 1, `error ${i} shown once`);
+        for (let i = 1; i <= 6; i++)
+          assert.equal(
+            snap.rows.filter((r) => r.event.message === `error ${i}`).length,
+            1,
+            `error ${i} shown once`,
+          );
         const gaps = snap.rows.filter((r) => r.gap);
         assert.equal(gaps.length, 2, 'each outage is a gap row');
-        assert.ok(gaps.every((g) => g.gap!.to !== undefined && /ERRORS/.test(g.event.message)), 'closed once the stream was back');
+        assert.ok(
+          gaps.every((g) => g.gap!.to !== undefined && /ERRORS/.test(g.event.message)),
+          'closed once the stream was back',
+        );
         assert.equal(snap.counters.gaps, 2);
       } finally {
         await feed.stop();

@@ -13,8 +13,19 @@ import { connect, type NatsConnection } from 'nats';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../../source/adapters/nats-server.js';
-import { generateSigningKey, mintToken, parseJwks, publicOf, tokenVerifier, type PrivateJwk } from '../../source/adapters/jwt.js';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+} from '../../source/adapters/nats-server.js';
+import {
+  generateSigningKey,
+  mintToken,
+  parseJwks,
+  publicOf,
+  tokenVerifier,
+  type PrivateJwk,
+} from '../../source/adapters/jwt.js';
 import { GpuSampler } from '../../source/adapters/system-sampler.js';
 import { readAudit } from '../../source/adapters/audit.js';
 import { runAgent } from '../../source/agent/agent.js';
@@ -67,7 +78,13 @@ async function sim(enforce?: PrivateJwk): Promise<Sim> {
     nats: { mode: 'own', bin: NATS_BIN! },
     controlPort: 0,
     errorRate: 0,
-    ...(enforce ? { tokenVerifier: tokenVerifier({ keys: parseJwks(JSON.stringify({ keys: [publicOf(enforce)] })) }) } : {}),
+    ...(enforce
+      ? {
+          tokenVerifier: tokenVerifier({
+            keys: parseJwks(JSON.stringify({ keys: [publicOf(enforce)] })),
+          }),
+        }
+      : {}),
   });
   stops.push(() => s.stop());
   return s;
@@ -79,7 +96,8 @@ function secrets(name: string, key?: PrivateJwk, tokens: Record<string, string> 
   mkdirSync(join(d, 'jwt'), { recursive: true, mode: 0o700 });
   mkdirSync(join(d, 'tokens'), { recursive: true, mode: 0o700 });
   if (key) writeFileSync(join(d, 'jwt/signing.jwk'), JSON.stringify(key), { mode: 0o600 });
-  for (const [m, t] of Object.entries(tokens)) writeFileSync(join(d, `tokens/${m}.jwt`), t, { mode: 0o600 });
+  for (const [m, t] of Object.entries(tokens))
+    writeFileSync(join(d, `tokens/${m}.jwt`), t, { mode: 0o600 });
   return d;
 }
 
@@ -92,7 +110,12 @@ const audit = join(dir, 'audit.jsonl');
 async function opsdeck(args: string[]): Promise<Ran> {
   let out = '';
   let err = '';
-  const io: Io = { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`), env: { OPSDECK_AUDIT: audit, USER: 'tester' }, cwd: dir };
+  const io: Io = {
+    out: (t) => void (out += `${t}\n`),
+    err: (t) => void (err += `${t}\n`),
+    env: { OPSDECK_AUDIT: audit, USER: 'tester' },
+    cwd: dir,
+  };
   return { code: await main(args, io), out, err };
 }
 
@@ -101,17 +124,31 @@ async function client(url: string): Promise<NatsConnection> {
   stops.push(() => nc.close());
   return nc;
 }
-async function request(nc: NatsConnection, subject: string, body: unknown): Promise<Record<string, unknown>> {
-  const m = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), { timeout: 3000 });
+async function request(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+): Promise<Record<string, unknown>> {
+  const m = await nc.request(subject, new TextEncoder().encode(JSON.stringify(body)), {
+    timeout: 3000,
+  });
   return JSON.parse(new TextDecoder().decode(m.data)) as Record<string, unknown>;
 }
 /** The next resources sample of a machine that passes `pred`. */
-async function sample(nc: NatsConnection, machine: string, pred: (s: { throttleLevel: number; gpu: { usedMb: number } | null }) => boolean, ms = 8000) {
+async function sample(
+  nc: NatsConnection,
+  machine: string,
+  pred: (s: { throttleLevel: number; gpu: { usedMb: number } | null }) => boolean,
+  ms = 8000,
+) {
   const sub = nc.subscribe(`opsdeck.${machine}.resources`);
   const timer = setTimeout(() => sub.unsubscribe(), ms);
   try {
     for await (const m of sub) {
-      const s = JSON.parse(new TextDecoder().decode(m.data)) as { throttleLevel: number; gpu: { usedMb: number } | null };
+      const s = JSON.parse(new TextDecoder().decode(m.data)) as {
+        throttleLevel: number;
+        gpu: { usedMb: number } | null;
+      };
       if (pred(s)) return s;
     }
     throw new Error(`no matching ${machine} sample within ${ms} ms`);
@@ -134,15 +171,44 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
 
   test('--level 3: exact messages previewed, applied, verified by re-reading; PC2 VRAM drops', async () => {
     const first = await sample(nc, 'pc2', (x) => (x.gpu?.usedMb ?? 0) > 7000);
-    const r = await opsdeck(['throttle', 'pc2', '--level', '3', '--nats', s.natsUrl!, '--secrets', 'none', '--yes']);
+    const r = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '3',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      'none',
+      '--yes',
+    ]);
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /Set pc2 throttle to level 3 \(shed\) — target: pc2 \(opsdeck\.pc2\.control on nats:\/\/127\.0\.0\.1:\d+\)/);
-    assert.match(r.out, /request opsdeck\.pc2\.control \{"action":"set_thresholds","cpu_threshold":60,"memory_threshold":65,"gpu_threshold":40,"token":"\(no token\)"\}/);
-    assert.match(r.out, /request opsdeck\.pc2\.control \{"action":"set_throttle","level":3,"token":"\(no token\)"\}/);
-    assert.match(r.out, /done: re-read pc2: level 3 shed, thresholds cpu 60 \/ memory 65 \/ gpu 40/);
+    assert.match(
+      r.out,
+      /Set pc2 throttle to level 3 \(shed\) — target: pc2 \(opsdeck\.pc2\.control on nats:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    assert.match(
+      r.out,
+      /request opsdeck\.pc2\.control \{"action":"set_thresholds","cpu_threshold":60,"memory_threshold":65,"gpu_threshold":40,"token":"\(no token\)"\}/,
+    );
+    assert.match(
+      r.out,
+      /request opsdeck\.pc2\.control \{"action":"set_throttle","level":3,"token":"\(no token\)"\}/,
+    );
+    assert.match(
+      r.out,
+      /done: re-read pc2: level 3 shed, thresholds cpu 60 \/ memory 65 \/ gpu 40/,
+    );
     assert.match(r.out, /next opsdeck\.pc2\.resources sample: throttleLevel 3/);
-    const later = await sample(nc, 'pc2', (x) => x.throttleLevel === 3 && (x.gpu?.usedMb ?? Infinity) < first.gpu!.usedMb * 0.55);
-    assert.ok(later.gpu!.usedMb < first.gpu!.usedMb * 0.55, `VRAM ${first.gpu!.usedMb} -> ${later.gpu!.usedMb} MB`);
+    const later = await sample(
+      nc,
+      'pc2',
+      (x) => x.throttleLevel === 3 && (x.gpu?.usedMb ?? Infinity) < first.gpu!.usedMb * 0.55,
+    );
+    assert.ok(
+      later.gpu!.usedMb < first.gpu!.usedMb * 0.55,
+      `VRAM ${first.gpu!.usedMb} -> ${later.gpu!.usedMb} MB`,
+    );
     // Upstream's own view agrees: check_resources now uses the shed thresholds.
     const status = await request(nc, 'opsdeck.pc2.control', { action: 'get_status' });
     assert.deepEqual(status.thresholds, { cpu: 60, memory: 65, gpu: 40 });
@@ -154,18 +220,47 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
   });
 
   test('a bad level is bad input (exit 2), nothing sent; nobody answering is a refused preflight', async () => {
-    assert.equal((await opsdeck(['throttle', 'pc2', '--level', '4', '--nats', s.natsUrl!, '--yes'])).code, 2);
-    assert.equal((await opsdeck(['throttle', 'pc2', '--level', '1', '--auto', 'on', '--nats', s.natsUrl!])).code, 2);
-    const nobody = await opsdeck(['throttle', 'pc9', '--level', '1', '--nats', s.natsUrl!, '--yes', '--timeout', '500']);
+    assert.equal(
+      (await opsdeck(['throttle', 'pc2', '--level', '4', '--nats', s.natsUrl!, '--yes'])).code,
+      2,
+    );
+    assert.equal(
+      (await opsdeck(['throttle', 'pc2', '--level', '1', '--auto', 'on', '--nats', s.natsUrl!]))
+        .code,
+      2,
+    );
+    const nobody = await opsdeck([
+      'throttle',
+      'pc9',
+      '--level',
+      '1',
+      '--nats',
+      s.natsUrl!,
+      '--yes',
+      '--timeout',
+      '500',
+    ]);
     assert.equal(nobody.code, 1);
-    assert.match(nobody.out, /FAIL {2}pc9 answers opsdeck\.pc9\.control: nobody answers opsdeck\.pc9\.control/);
+    assert.match(
+      nobody.out,
+      /FAIL {2}pc9 answers opsdeck\.pc9\.control: nobody answers opsdeck\.pc9\.control/,
+    );
   });
 
   test('without --yes the confirmation names the exact target; "no" sends nothing', async () => {
     let asked = '';
-    const io: Io = { out: () => undefined, err: () => undefined, env: { OPSDECK_AUDIT: audit }, cwd: dir, ask: async (q) => ((asked = q), 'no') };
+    const io: Io = {
+      out: () => undefined,
+      err: () => undefined,
+      env: { OPSDECK_AUDIT: audit },
+      cwd: dir,
+      ask: async (q) => ((asked = q), 'no'),
+    };
     assert.equal(await main(['throttle', 'pc2', '--level', '0', '--nats', s.natsUrl!], io), 1);
-    assert.match(asked, /Set pc2 throttle to level 0 \(normal\) on pc2 \(opsdeck\.pc2\.control on nats:\/\/127\.0\.0\.1:\d+\)/);
+    assert.match(
+      asked,
+      /Set pc2 throttle to level 0 \(normal\) on pc2 \(opsdeck\.pc2\.control on nats:\/\/127\.0\.0\.1:\d+\)/,
+    );
     assert.equal(s.machine('pc2')!.rm.throttle, 3);
   });
 
@@ -178,22 +273,49 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       ['mainpc:NOT enforced', 'pc2:NOT enforced'],
     );
     // The probe changed nothing even though it was accepted.
-    assert.deepEqual((await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).thresholds, { cpu: 60, memory: 65, gpu: 40 });
+    assert.deepEqual(
+      (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).thresholds,
+      { cpu: 60, memory: 65, gpu: 40 },
+    );
   });
 
   test('auto on: VRAM above the line raises the level (each change audited); auto off stops it', async () => {
     await opsdeck(['throttle', 'pc2', '--level', '0', '--nats', s.natsUrl!, '--yes']);
-    const running = opsdeck(['throttle', 'pc2', '--auto', 'on', '--nats', s.natsUrl!, '--raise-above', '50', '--lower-below', '10', '--samples', '2', '--max-level', '2', '--duration', '30']);
+    const running = opsdeck([
+      'throttle',
+      'pc2',
+      '--auto',
+      'on',
+      '--nats',
+      s.natsUrl!,
+      '--raise-above',
+      '50',
+      '--lower-below',
+      '10',
+      '--samples',
+      '2',
+      '--max-level',
+      '2',
+      '--duration',
+      '30',
+    ]);
     const until = Date.now() + 15_000;
-    const autoDone = () => readAudit(audit).entries.filter((e) => e.action === 'throttle.auto').length;
+    const autoDone = () =>
+      readAudit(audit).entries.filter((e) => e.action === 'throttle.auto').length;
     while (autoDone() < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     assert.equal(s.machine('pc2')!.rm.throttle, 2);
     const off = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--yes']);
     assert.equal(off.code, 0, off.out + off.err);
-    assert.match(off.out, /done: runner stopped at level 2; nobody answers opsdeck\.pc2\.throttle\.auto now/);
+    assert.match(
+      off.out,
+      /done: runner stopped at level 2; nobody answers opsdeck\.pc2\.throttle\.auto now/,
+    );
     const ran = await running;
     assert.equal(ran.code, 0, ran.err);
-    assert.match(ran.out, /auto-throttle pc2: level 0 -> 1: VRAM \d+(\.\d)?% above 50% for 2 samples/);
+    assert.match(
+      ran.out,
+      /auto-throttle pc2: level 0 -> 1: VRAM \d+(\.\d)?% above 50% for 2 samples/,
+    );
     assert.match(ran.out, /auto-throttle pc2 stopped \(an "off" request arrived/);
     const autos = readAudit(audit).entries.filter((e) => e.action === 'throttle.auto');
     assert.deepEqual(
@@ -213,29 +335,75 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
     nc = await client(s.natsUrl!);
   });
 
-  test('refused with a readable reason: no token, another fleet\'s key, wrong audience, expired; nothing changes', async () => {
+  test("refused with a readable reason: no token, another fleet's key, wrong audience, expired; nothing changes", async () => {
     const cases: Array<[string, string, RegExp]> = [
       ['no secrets', secrets('empty'), /pc2 refused set_thresholds: refused: no token/],
       ['stranger', secrets('stranger', strangerKey), /refused: unknown kid/],
-      ['wrong audience', secrets('wrongaud', undefined, { pc2: mintToken(fleetKey, { audience: 'mainpc', subject: 'x', ttlS: 600 }) }), /refused: wrong audience: token is for "mainpc", this is "pc2"/],
-      ['expired', secrets('expired', undefined, { pc2: mintToken(fleetKey, { audience: 'pc2', subject: 'x', ttlS: 60, now: Date.now() - 3_600_000 }) }), /refused: token expired 354\d s ago \(allowed clock skew 30 s\)/],
+      [
+        'wrong audience',
+        secrets('wrongaud', undefined, {
+          pc2: mintToken(fleetKey, { audience: 'mainpc', subject: 'x', ttlS: 600 }),
+        }),
+        /refused: wrong audience: token is for "mainpc", this is "pc2"/,
+      ],
+      [
+        'expired',
+        secrets('expired', undefined, {
+          pc2: mintToken(fleetKey, {
+            audience: 'pc2',
+            subject: 'x',
+            ttlS: 60,
+            now: Date.now() - 3_600_000,
+          }),
+        }),
+        /refused: token expired 354\d s ago \(allowed clock skew 30 s\)/,
+      ],
     ];
     for (const [name, d, reason] of cases) {
-      const r = await opsdeck(['throttle', 'pc2', '--level', '2', '--nats', s.natsUrl!, '--secrets', d, '--yes']);
+      const r = await opsdeck([
+        'throttle',
+        'pc2',
+        '--level',
+        '2',
+        '--nats',
+        s.natsUrl!,
+        '--secrets',
+        d,
+        '--yes',
+      ]);
       assert.equal(r.code, 1, name);
       assert.match(r.err + r.out, reason, name);
       assert.equal(s.machine('pc2')!.rm.throttle, 0, `${name}: level unchanged`);
-      assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 80, memory: 80, gpu: 80 }, `${name}: thresholds unchanged`);
+      assert.deepEqual(
+        s.machine('pc2')!.rm.thresholds,
+        { cpu: 80, memory: 80, gpu: 80 },
+        `${name}: thresholds unchanged`,
+      );
     }
-    const refusedAudit = readAudit(audit).entries.filter((e) => e.action === 'throttle.set' && e.outcome === 'failed');
+    const refusedAudit = readAudit(audit).entries.filter(
+      (e) => e.action === 'throttle.set' && e.outcome === 'failed',
+    );
     assert.ok(refusedAudit.length >= 4);
   });
 
   test('accepted with a token minted from the fleet key; neither the token nor the key reaches output or audit', async () => {
     const d = secrets('fleet', fleetKey);
-    const r = await opsdeck(['throttle', 'pc2', '--level', '2', '--nats', s.natsUrl!, '--secrets', d, '--yes']);
+    const r = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '2',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      d,
+      '--yes',
+    ]);
     assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/);
+    assert.match(
+      r.out,
+      /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/,
+    );
     assert.match(r.out, /token: minted per request from .*signing\.jwk \(valid 120 s\)/);
     assert.equal(s.machine('pc2')!.rm.throttle, 2);
     const text = r.out + r.err + readFileSync(audit, 'utf8');
@@ -255,7 +423,18 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
   test('auto-throttle with secrets: an "off" without a valid token is refused and it keeps running; --auto off with the key stops it', async () => {
     const d = secrets('fleet-auto', fleetKey);
     writeFileSync(join(d, 'jwt/jwks.json'), JSON.stringify({ keys: [publicOf(fleetKey)] }));
-    const running = opsdeck(['throttle', 'pc2', '--auto', 'on', '--nats', s.natsUrl!, '--secrets', d, '--duration', '30']);
+    const running = opsdeck([
+      'throttle',
+      'pc2',
+      '--auto',
+      'on',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      d,
+      '--duration',
+      '30',
+    ]);
     const until = Date.now() + 10_000;
     let status: Record<string, unknown> = {};
     while (Date.now() < until) {
@@ -265,81 +444,198 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
     }
     assert.equal(status.auth, 'JWT required (EdDSA, JWKS)');
     const bare = await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'off' });
-    assert.deepEqual(bare, { ok: false, refused: true, error: 'refused: no token: control requests need a JWT in the "token" field' });
-    const stranger = await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'off', token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }) });
+    assert.deepEqual(bare, {
+      ok: false,
+      refused: true,
+      error: 'refused: no token: control requests need a JWT in the "token" field',
+    });
+    const stranger = await request(nc, 'opsdeck.pc2.throttle.auto', {
+      auto: 'off',
+      token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }),
+    });
     assert.match(String(stranger.error), /refused: unknown kid/);
-    assert.equal((await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running, true, 'still running after the refusals');
-    const nokey = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--secrets', secrets('auto-empty'), '--yes']);
+    assert.equal(
+      (await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running,
+      true,
+      'still running after the refusals',
+    );
+    const nokey = await opsdeck([
+      'throttle',
+      'pc2',
+      '--auto',
+      'off',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      secrets('auto-empty'),
+      '--yes',
+    ]);
     assert.equal(nokey.code, 1, nokey.out + nokey.err);
-    assert.equal((await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running, true, 'an operator without a key cannot stop it');
-    const off = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--secrets', d, '--yes']);
+    assert.equal(
+      (await request(nc, 'opsdeck.pc2.throttle.auto', { auto: 'status' })).running,
+      true,
+      'an operator without a key cannot stop it',
+    );
+    const off = await opsdeck([
+      'throttle',
+      'pc2',
+      '--auto',
+      'off',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      d,
+      '--yes',
+    ]);
     assert.equal(off.code, 0, off.out + off.err);
-    assert.match(off.out, /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/);
+    assert.match(
+      off.out,
+      /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/,
+    );
     const ran = await running;
     assert.equal(ran.code, 0, ran.err);
     assert.match(ran.out, /remote "off" requests: JWT required/);
     assert.match(ran.out, /refused an "off" request: no token/);
     assert.match(ran.out, /auto-throttle pc2 stopped \(an "off" request arrived/);
-    assert.ok(!/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.test(ran.out + off.out + readFileSync(audit, 'utf8')), 'a compact JWT was printed or audited');
+    assert.ok(
+      !/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.test(ran.out + off.out + readFileSync(audit, 'utf8')),
+      'a compact JWT was printed or audited',
+    );
   });
 
   test('faults on opsdeck.sim.control need a token for audience "sim"; status does not', async () => {
-    assert.deepEqual(await request(nc, 'opsdeck.sim.control', { fault: 'kill', agent: 'VisionA' }), { ok: false, error: 'refused: no token: control requests need a JWT in the "token" field' });
+    assert.deepEqual(
+      await request(nc, 'opsdeck.sim.control', { fault: 'kill', agent: 'VisionA' }),
+      { ok: false, error: 'refused: no token: control requests need a JWT in the "token" field' },
+    );
     const pc2Token = mintToken(fleetKey, { audience: 'pc2', subject: 'x', ttlS: 60 });
-    assert.match(String((await request(nc, 'opsdeck.sim.control', { fault: 'kill', agent: 'VisionA', token: pc2Token })).error), /wrong audience/);
+    assert.match(
+      String(
+        (
+          await request(nc, 'opsdeck.sim.control', {
+            fault: 'kill',
+            agent: 'VisionA',
+            token: pc2Token,
+          })
+        ).error,
+      ),
+      /wrong audience/,
+    );
     assert.equal(s.machine('pc2')!.byName.get('VisionA')!.status, 'up');
     const simToken = mintToken(fleetKey, { audience: 'sim', subject: 'x', ttlS: 60 });
-    assert.deepEqual(await request(nc, 'opsdeck.sim.control', { fault: 'slow', agent: 'VisionA', ms: 0, token: simToken }), { ok: true, agent: 'pc2/VisionA' });
+    assert.deepEqual(
+      await request(nc, 'opsdeck.sim.control', {
+        fault: 'slow',
+        agent: 'VisionA',
+        ms: 0,
+        token: simToken,
+      }),
+      { ok: true, agent: 'pc2/VisionA' },
+    );
     assert.equal((await request(nc, 'opsdeck.sim.control', { fault: 'status' })).ok, true);
   });
 });
 
-describe('opsdeck agent: refuses without a JWKS, enforces with one, forwards to the ResourceManager', { skip }, () => {
-  test('without --jwks every state change is refused, saying why; the probe calls that enforced', async () => {
-    const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.41' });
-    stops.push(() => server.stop());
-    const nc = await client(server.url);
-    const agent = runAgent(nc, { machine: 'pc2', intervalMs: 300, gpu: new GpuSampler(join(dir, 'no-nvidia-smi')), log: () => undefined });
-    stops.push(() => agent.stop());
-    const r = await request(nc, 'opsdeck.pc2.control', { action: 'set_throttle', level: 1, token: mintToken(fleetKey, { audience: 'pc2', subject: 'x', ttlS: 60 }) });
-    assert.equal(r.refused, true);
-    assert.match(String(r.message), /started without --jwks, so it cannot verify who sent a request and changes nothing/);
-    assert.equal(((await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as { level: number }).level, 0);
-    const probe = await opsdeck(['security', 'probe', '--nats', server.url, '--machines', 'pc2']);
-    assert.equal(probe.code, 0, probe.out);
-    assert.match(probe.out, /^pc2: enforced/m);
-  });
-
-  test('with a JWKS: a valid token applies the level, the next sample shows it, upstream ResourceManager gets set_thresholds', async () => {
-    const s = await sim();
-    const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.47' });
-    stops.push(() => server.stop());
-    const nc = await client(server.url);
-    const agent = runAgent(nc, {
-      machine: 'pc2',
-      intervalMs: 300,
-      gpu: new GpuSampler(join(dir, 'no-nvidia-smi')),
-      log: () => undefined,
-      auth: { mode: 'verify', verify: tokenVerifier({ keys: parseJwks(JSON.stringify({ keys: [publicOf(fleetKey)] })) }) },
-      resourceManager: `tcp://${s.machine('pc2')!.plan.host}:7113`,
+describe(
+  'opsdeck agent: refuses without a JWKS, enforces with one, forwards to the ResourceManager',
+  { skip },
+  () => {
+    test('without --jwks every state change is refused, saying why; the probe calls that enforced', async () => {
+      const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.41' });
+      stops.push(() => server.stop());
+      const nc = await client(server.url);
+      const agent = runAgent(nc, {
+        machine: 'pc2',
+        intervalMs: 300,
+        gpu: new GpuSampler(join(dir, 'no-nvidia-smi')),
+        log: () => undefined,
+      });
+      stops.push(() => agent.stop());
+      const r = await request(nc, 'opsdeck.pc2.control', {
+        action: 'set_throttle',
+        level: 1,
+        token: mintToken(fleetKey, { audience: 'pc2', subject: 'x', ttlS: 60 }),
+      });
+      assert.equal(r.refused, true);
+      assert.match(
+        String(r.message),
+        /started without --jwks, so it cannot verify who sent a request and changes nothing/,
+      );
+      assert.equal(
+        (
+          (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as {
+            level: number;
+          }
+        ).level,
+        0,
+      );
+      const probe = await opsdeck(['security', 'probe', '--nats', server.url, '--machines', 'pc2']);
+      assert.equal(probe.code, 0, probe.out);
+      assert.match(probe.out, /^pc2: enforced/m);
     });
-    stops.push(() => agent.stop());
-    const d = secrets('fleet-agent', fleetKey);
-    const r = await opsdeck(['throttle', 'pc2', '--level', '1', '--nats', server.url, '--secrets', d, '--yes']);
-    assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /set_thresholds: \{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\},"upstream":\{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\}\}\}/);
-    assert.match(r.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
-    // The sim's ResourceManager (upstream's ZMQ API on 7113) received both requests.
-    assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 75, memory: 75, gpu: 70 });
-    assert.equal(s.machine('pc2')!.rm.throttle, 1);
-    const bad = await request(nc, 'opsdeck.pc2.control', { action: 'set_throttle', level: 3, token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }) });
-    assert.match(String(bad.message), /refused: unknown kid/);
-    assert.equal(((await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as { level: number }).level, 1);
-  });
-});
+
+    test('with a JWKS: a valid token applies the level, the next sample shows it, upstream ResourceManager gets set_thresholds', async () => {
+      const s = await sim();
+      const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.47' });
+      stops.push(() => server.stop());
+      const nc = await client(server.url);
+      const agent = runAgent(nc, {
+        machine: 'pc2',
+        intervalMs: 300,
+        gpu: new GpuSampler(join(dir, 'no-nvidia-smi')),
+        log: () => undefined,
+        auth: {
+          mode: 'verify',
+          verify: tokenVerifier({
+            keys: parseJwks(JSON.stringify({ keys: [publicOf(fleetKey)] })),
+          }),
+        },
+        resourceManager: `tcp://${s.machine('pc2')!.plan.host}:7113`,
+      });
+      stops.push(() => agent.stop());
+      const d = secrets('fleet-agent', fleetKey);
+      const r = await opsdeck([
+        'throttle',
+        'pc2',
+        '--level',
+        '1',
+        '--nats',
+        server.url,
+        '--secrets',
+        d,
+        '--yes',
+      ]);
+      assert.equal(r.code, 0, r.out + r.err);
+      assert.match(
+        r.out,
+        /set_thresholds: \{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\},"upstream":\{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\}\}\}/,
+      );
+      assert.match(r.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
+      // The sim's ResourceManager (upstream's ZMQ API on 7113) received both requests.
+      assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 75, memory: 75, gpu: 70 });
+      assert.equal(s.machine('pc2')!.rm.throttle, 1);
+      const bad = await request(nc, 'opsdeck.pc2.control', {
+        action: 'set_throttle',
+        level: 3,
+        token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }),
+      });
+      assert.match(String(bad.message), /refused: unknown kid/);
+      assert.equal(
+        (
+          (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as {
+            level: number;
+          }
+        ).level,
+        1,
+      );
+    });
+  },
+);
 
 const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
-const noDist = existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url))) ? false : 'dist/ is not built (npm test builds it)';
+const noDist = existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url)))
+  ? false
+  : 'dist/ is not built (npm test builds it)';
 
 describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
   test('agent --jwks FILE enforces; a missing or private JWKS is bad input (exit 2)', async () => {
@@ -351,24 +647,61 @@ describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
       ['agent', 'private-jwks.json', /holds a private key/],
       ['sim', 'nope.json', /--jwks .*nope\.json: no such file/],
     ] as const) {
-      const r = spawnSync(process.execPath, [BIN, cmd, ...(cmd === 'agent' ? ['--machine', 'pc2', '--nats', 'nats://127.0.0.1:1'] : ['--no-nats']), '--jwks', file], { cwd: dir, encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [
+          BIN,
+          cmd,
+          ...(cmd === 'agent'
+            ? ['--machine', 'pc2', '--nats', 'nats://127.0.0.1:1']
+            : ['--no-nats']),
+          '--jwks',
+          file,
+        ],
+        { cwd: dir, encoding: 'utf8' },
+      );
       assert.equal(r.status, 2, `${cmd} ${file}: ${r.stderr}`);
       assert.match(r.stderr, reason);
     }
     const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.49' });
     stops.push(() => server.stop());
-    const child = spawn(process.execPath, [BIN, 'agent', '--machine', 'pc2', '--nats', server.url, '--jwks', jwks, '--interval', '300'], { cwd: dir, env: { ...process.env, PATH: '/nonexistent' } });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'agent', '--machine', 'pc2', '--nats', server.url, '--jwks', jwks, '--interval', '300'],
+      { cwd: dir, env: { ...process.env, PATH: '/nonexistent' } },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += String(d)));
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     stops.push(() => child.kill('SIGKILL'));
     const until = Date.now() + 10_000;
-    while (!/NATS connected/.test(stderr) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    while (!/NATS connected/.test(stderr) && Date.now() < until)
+      await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /control JWT required \(EdDSA, JWKS\) \(1 key\(s\) from .*jwks\.json\)/);
-    const refused = await opsdeck(['throttle', 'pc2', '--level', '1', '--nats', server.url, '--secrets', secrets('bin-none'), '--yes']);
+    const refused = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '1',
+      '--nats',
+      server.url,
+      '--secrets',
+      secrets('bin-none'),
+      '--yes',
+    ]);
     assert.equal(refused.code, 1);
     assert.match(refused.out, /refused: no token/);
-    const ok = await opsdeck(['throttle', 'pc2', '--level', '1', '--nats', server.url, '--secrets', secrets('bin-fleet', fleetKey), '--yes']);
+    const ok = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '1',
+      '--nats',
+      server.url,
+      '--secrets',
+      secrets('bin-fleet', fleetKey),
+      '--yes',
+    ]);
     assert.equal(ok.code, 0, ok.out + ok.err);
     assert.match(ok.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
     child.kill('SIGTERM');

@@ -19,7 +19,10 @@ describe('asyncio-threads', () => {
               pass
     `);
     assert.deepEqual(brief(findings), ['7:asyncio-threads:warning']);
-    assert.match(findings[0]!.message, /in thread target self\._worker \(thread started at line 4\)/);
+    assert.match(
+      findings[0]!.message,
+      /in thread target self\._worker \(thread started at line 4\)/,
+    );
   });
 
   test('get_event_loop().run_until_complete in a thread is an error, also through a helper method', async () => {
@@ -67,7 +70,10 @@ describe('asyncio-threads', () => {
               asyncio.run_coroutine_threadsafe(self.flush(), self.loop)
     `);
     assert.deepEqual(brief(findings), ['8:asyncio-threads:error']);
-    assert.match(findings[0]!.message, /self\.loop\.create_task\(\) .* made on another thread \(line 4\)/);
+    assert.match(
+      findings[0]!.message,
+      /self\.loop\.create_task\(\) .* made on another thread \(line 4\)/,
+    );
   });
 
   test('module functions, lambdas and Thread subclasses are followed; plain async code is not flagged', async () => {

@@ -29,10 +29,19 @@ const mainpc = machineFrom(
   'mainpc',
 );
 
-function lint(yaml: string, machines: Machine[] = [mainpc], file = 'docker-compose.mainpc.yml', baseAgent = new Map<string, boolean>()) {
+function lint(
+  yaml: string,
+  machines: Machine[] = [mainpc],
+  file = 'docker-compose.mainpc.yml',
+  baseAgent = new Map<string, boolean>(),
+) {
   const compose = parseCompose(py([yaml] as unknown as TemplateStringsArray), file);
   const place = placeCompose(file, compose, machines);
-  return checkComposeHealth(compose, { place, ports: portMaps(machines, (s) => baseAgent.get(s)), env: {} });
+  return checkComposeHealth(compose, {
+    place,
+    ports: portMaps(machines, (s) => baseAgent.get(s)),
+    env: {},
+  });
 }
 
 describe('compose-health on samples', () => {
@@ -45,7 +54,10 @@ describe('compose-health on samples', () => {
             test: ["CMD", "curl", "-f", "http://localhost:8200/health"]
     `);
     assert.deepEqual(brief(findings), ['5:compose-health:error']);
-    assert.match(findings[0]!.message, /8200 is ServiceRegistry's health_check_port on mainpc: a ZMQ socket/);
+    assert.match(
+      findings[0]!.message,
+      /8200 is ServiceRegistry's health_check_port on mainpc: a ZMQ socket/,
+    );
     assert.match(findings[0]!.hint, /curl -f http:\/\/localhost:8201\/health/);
   });
 
@@ -107,7 +119,12 @@ describe('compose-health on samples', () => {
         redis:
           image: redis:7
     `);
-    assert.deepEqual(brief(findings), ['2:compose-health:warning', '6:compose-health:warning', '10:compose-health:warning', '12:compose-health:info']);
+    assert.deepEqual(brief(findings), [
+      '2:compose-health:warning',
+      '6:compose-health:warning',
+      '10:compose-health:warning',
+      '12:compose-health:info',
+    ]);
   });
 
   test('service_healthy on a service without a check is an error; with a check it is fine', () => {
@@ -143,7 +160,14 @@ describe('compose-health on samples', () => {
   });
 
   test('override files are not asked for health checks', () => {
-    assert.deepEqual(lint(`services: { moc: { ports: ["7212:7212"] } }`, [mainpc], 'docker-compose.mainpc.override.yaml'), []);
+    assert.deepEqual(
+      lint(
+        `services: { moc: { ports: ["7212:7212"] } }`,
+        [mainpc],
+        'docker-compose.mainpc.override.yaml',
+      ),
+      [],
+    );
   });
 
   test('compose interpolation', () => {
@@ -154,34 +178,80 @@ describe('compose-health on samples', () => {
 });
 
 describe('compose-health on the real compose files', { skip: skipReal }, () => {
-  const fleet = skipReal ? undefined : loadFleet({ mainpc: realDir + 'mainpc.startup_config.yaml', pc2: realDir + 'pc2.startup_config.yaml' }, {});
+  const fleet = skipReal
+    ? undefined
+    : loadFleet(
+        {
+          mainpc: realDir + 'mainpc.startup_config.yaml',
+          pc2: realDir + 'pc2.startup_config.yaml',
+        },
+        {},
+      );
   const run = (name: string) => {
     const compose = parseCompose(readFileSync(realDir + name, 'utf8'), name);
     const place = placeCompose(name, compose, fleet!.machines);
-    return { place, findings: checkComposeHealth(compose, { place, ports: portMaps(fleet!.machines, () => undefined), env: {} }) };
+    return {
+      place,
+      findings: checkComposeHealth(compose, {
+        place,
+        ports: portMaps(fleet!.machines, () => undefined),
+        env: {},
+      }),
+    };
   };
-  const named = (findings: { message: string; severity: string }[], re: RegExp) => findings.filter((f) => re.test(f.message)).map((f) => f.severity);
+  const named = (findings: { message: string; severity: string }[], re: RegExp) =>
+    findings.filter((f) => re.test(f.message)).map((f) => f.severity);
 
   test('infra_core group file: both agents curl their ZMQ health ports (upstream-protocols b3)', () => {
     const { place, findings } = run('docker-compose.group-infra_core.yml');
     assert.deepEqual(place.machines, ['mainpc']);
-    assert.deepEqual(named(findings, /"service_registry" health check .*8200 is ServiceRegistry's health_check_port on mainpc/), ['error']);
-    assert.deepEqual(named(findings, /"system_digital_twin" health check .*8220 is SystemDigitalTwin's health_check_port on mainpc/), ['error']);
+    assert.deepEqual(
+      named(
+        findings,
+        /"service_registry" health check .*8200 is ServiceRegistry's health_check_port on mainpc/,
+      ),
+      ['error'],
+    );
+    assert.deepEqual(
+      named(
+        findings,
+        /"system_digital_twin" health check .*8220 is SystemDigitalTwin's health_check_port on mainpc/,
+      ),
+      ['error'],
+    );
     assert.deepEqual(named(findings, /"redis" has no healthcheck/), ['info']);
   });
 
   test('pc2 infra group: ResourceManager and the observability hub probe ZMQ ports; redis and nats are fine', () => {
     const { place, findings } = run('docker-compose.group-pc2_infra_core.yml');
     assert.deepEqual(place.machines, ['pc2']);
-    assert.deepEqual(named(findings, /"resource_manager" .*8113 is ResourceManager's health_check_port on pc2/), ['error']);
-    assert.deepEqual(named(findings, /"observability_hub" .*9110 is UnifiedObservabilityCenter's health_check_port on pc2/), ['error']);
-    assert.equal(findings.filter((f) => /redis_pc2_infra|nats_pc2_infra/.test(f.message)).length, 0);
+    assert.deepEqual(
+      named(findings, /"resource_manager" .*8113 is ResourceManager's health_check_port on pc2/),
+      ['error'],
+    );
+    assert.deepEqual(
+      named(
+        findings,
+        /"observability_hub" .*9110 is UnifiedObservabilityCenter's health_check_port on pc2/,
+      ),
+      ['error'],
+    );
+    assert.equal(
+      findings.filter((f) => /redis_pc2_infra|nats_pc2_infra/.test(f.message)).length,
+      0,
+    );
   });
 
   test('mainpc.yml: gpu_intensive curls ModelOps zmq_port 7211, memory_system curls MemoryFusionHub 5713; 9000 is no agent port any more', () => {
     const { findings } = run('docker-compose.mainpc.yml');
-    assert.deepEqual(named(findings, /"gpu_intensive" .*7211 is ModelOpsCoordinator's config\.zmq_port on mainpc/), ['error']);
-    assert.deepEqual(named(findings, /"memory_system" .*5713 is MemoryFusionHub's port on mainpc/), ['error']);
+    assert.deepEqual(
+      named(findings, /"gpu_intensive" .*7211 is ModelOpsCoordinator's config\.zmq_port on mainpc/),
+      ['error'],
+    );
+    assert.deepEqual(
+      named(findings, /"memory_system" .*5713 is MemoryFusionHub's port on mainpc/),
+      ['error'],
+    );
     assert.deepEqual(named(findings, /"core_services"/), []);
   });
 
@@ -189,7 +259,9 @@ describe('compose-health on the real compose files', { skip: skipReal }, () => {
     const { place, findings } = run('docker-compose.root.yml');
     assert.deepEqual(place.machines, ['mainpc']);
     assert.equal(named(findings, /builds its health port by gluing/).length, 11);
-    assert.deepEqual(named(findings, /"infra_core" health check .*8200 is ServiceRegistry's/), ['error']);
+    assert.deepEqual(named(findings, /"infra_core" health check .*8200 is ServiceRegistry's/), [
+      'error',
+    ]);
   });
 
   test('dockerdir pc2: services without any health check are warnings; memory-orchestrator has one', () => {

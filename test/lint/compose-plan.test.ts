@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
 import { parseCompose } from '../../source/core/lint/compose.js';
-import { consolidate, consolidationFindings, differsIn, mergedMoves, serviceKey } from '../../source/core/lint/compose-plan.js';
+import {
+  consolidate,
+  consolidationFindings,
+  differsIn,
+  mergedMoves,
+  serviceKey,
+} from '../../source/core/lint/compose-plan.js';
 import { placeCompose } from '../../source/core/lint/compose-place.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { machineFrom, py, realDir, skipReal } from './helpers.js';
@@ -57,15 +63,24 @@ describe('compose-consolidation', () => {
     });
     const [plan] = consolidate(placed, [mainpc]);
     assert.equal(plan!.machine, 'mainpc');
-    assert.deepEqual(plan!.variants, ['docker-compose.mainpc.FIXED.yml', 'docker-compose.mainpc.UPDATED.yml', 'docker-compose.mainpc.yml']);
+    assert.deepEqual(plan!.variants, [
+      'docker-compose.mainpc.FIXED.yml',
+      'docker-compose.mainpc.UPDATED.yml',
+      'docker-compose.mainpc.yml',
+    ]);
     assert.deepEqual(plan!.units, ['memory_hub/docker-compose.yml']);
     assert.equal(plan!.superset, undefined);
-    assert.deepEqual(plan!.contains, { 'docker-compose.mainpc.FIXED.yml': ['docker-compose.mainpc.yml'], 'docker-compose.mainpc.UPDATED.yml': ['docker-compose.mainpc.yml'] });
+    assert.deepEqual(plan!.contains, {
+      'docker-compose.mainpc.FIXED.yml': ['docker-compose.mainpc.yml'],
+      'docker-compose.mainpc.UPDATED.yml': ['docker-compose.mainpc.yml'],
+    });
     assert.equal(plan!.truth!.file, 'docker-compose.mainpc.FIXED.yml');
     assert.match(plan!.truth!.why, /deploys 2 of the 3 mainpc agents/);
     const core = plan!.rows.find((r) => r.key === 'core')!;
     assert.deepEqual(core.differs, ['ports']);
-    const moves = Object.fromEntries(plan!.moves.map((m) => [m.file, `${m.action}${m.to ? ` -> ${m.to}` : ''}`]));
+    const moves = Object.fromEntries(
+      plan!.moves.map((m) => [m.file, `${m.action}${m.to ? ` -> ${m.to}` : ''}`]),
+    );
     assert.deepEqual(moves, {
       'docker-compose.mainpc.yml': 'delete', // the same core as FIXED: nothing is lost
       'docker-compose.mainpc.UPDATED.yml': 'deprecate',
@@ -73,8 +88,14 @@ describe('compose-consolidation', () => {
       'docker-compose.mainpc.override.yaml': 'keep',
       'docker-compose.mainpc.FIXED.yml': 'rename -> docker-compose.mainpc.yml',
     });
-    assert.match(plan!.moves.find((m) => m.file === 'docker-compose.mainpc.UPDATED.yml')!.why, /has 1 service .* lacks \(extra\)/);
-    assert.match(plan!.moves.find((m) => m.file === 'memory_hub/docker-compose.yml')!.why, /running Memory, which docker-compose\.mainpc\.FIXED\.yml does not deploy/);
+    assert.match(
+      plan!.moves.find((m) => m.file === 'docker-compose.mainpc.UPDATED.yml')!.why,
+      /has 1 service .* lacks \(extra\)/,
+    );
+    assert.match(
+      plan!.moves.find((m) => m.file === 'memory_hub/docker-compose.yml')!.why,
+      /running Memory, which docker-compose\.mainpc\.FIXED\.yml does not deploy/,
+    );
   });
 
   test('an identical copy is deleted; a broken file is deleted; a single variant gives no findings', () => {
@@ -86,9 +107,16 @@ describe('compose-consolidation', () => {
     const [plan] = consolidate(placed, [mainpc]);
     assert.deepEqual(
       plan!.moves.map((m) => `${m.action} ${m.file}`),
-      ['delete b/docker-compose.mainpc.yml', 'delete c/docker-compose.mainpc.yml', 'keep a/docker-compose.mainpc.yml'],
+      [
+        'delete b/docker-compose.mainpc.yml',
+        'delete c/docker-compose.mainpc.yml',
+        'keep a/docker-compose.mainpc.yml',
+      ],
     );
-    const single = consolidate(placedOf({ 'docker-compose.mainpc.yml': `services: { core: { image: x } }` }), [mainpc]);
+    const single = consolidate(
+      placedOf({ 'docker-compose.mainpc.yml': `services: { core: { image: x } }` }),
+      [mainpc],
+    );
     assert.deepEqual(consolidationFindings(single), []);
   });
 
@@ -99,13 +127,20 @@ describe('compose-consolidation', () => {
     });
     const findings = consolidationFindings(consolidate(placed, [mainpc]));
     assert.ok(findings.every((f) => f.severity === 'info' && f.rule === 'compose-consolidation'));
-    assert.deepEqual(findings.map((f) => `${f.file}:${f.line}`).sort(), ['docker-compose.mainpc-2.yml:1', 'docker-compose.mainpc.yml:1', 'docker-compose.mainpc.yml:1']);
+    assert.deepEqual(findings.map((f) => `${f.file}:${f.line}`).sort(), [
+      'docker-compose.mainpc-2.yml:1',
+      'docker-compose.mainpc.yml:1',
+      'docker-compose.mainpc.yml:1',
+    ]);
   });
 });
 
 describe('compose-consolidation on the real compose files', { skip: skipReal }, () => {
   test('mainpc and pc2 variants: comparison, supersets and the plan', () => {
-    const fleet = loadFleet({ mainpc: realDir + 'mainpc.startup_config.yaml', pc2: realDir + 'pc2.startup_config.yaml' }, {});
+    const fleet = loadFleet(
+      { mainpc: realDir + 'mainpc.startup_config.yaml', pc2: realDir + 'pc2.startup_config.yaml' },
+      {},
+    );
     const placed = readdirSync(realDir)
       .filter((f) => f.startsWith('docker-compose.'))
       .map((f) => {
@@ -116,20 +151,40 @@ describe('compose-consolidation on the real compose files', { skip: skipReal }, 
     const mainpcPlan = plans.find((p) => p.machine === 'mainpc')!;
     const pc2Plan = plans.find((p) => p.machine === 'pc2')!;
     assert.equal(mainpcPlan.variants.length, 8);
-    assert.ok(mainpcPlan.variants.includes('docker-compose.mainpc-FIXED.yml') && mainpcPlan.variants.includes('docker-compose.dockerdir-mainpc-UPDATED.yml'));
+    assert.ok(
+      mainpcPlan.variants.includes('docker-compose.mainpc-FIXED.yml') &&
+        mainpcPlan.variants.includes('docker-compose.dockerdir-mainpc-UPDATED.yml'),
+    );
     assert.deepEqual(mainpcPlan.overrides, ['docker-compose.mainpc-override.yml']);
     assert.deepEqual(mainpcPlan.broken, []);
     // FIXED drops the ./data:/app/data:ro mounts of three services and nothing else
-    assert.deepEqual(mainpcPlan.contains['docker-compose.mainpc-FIXED.yml'], ['docker-compose.mainpc.yml']);
-    const differ = mainpcPlan.rows.map((r) => [r.key, differsIn(r, 'docker-compose.mainpc.yml', 'docker-compose.mainpc-FIXED.yml')] as const).filter(([, d]) => d.length > 0);
-    assert.deepEqual(differ.sort(), [['audiospeech', ['volumes']], ['languagepipeline', ['volumes']], ['learningservices', ['volumes']]]);
+    assert.deepEqual(mainpcPlan.contains['docker-compose.mainpc-FIXED.yml'], [
+      'docker-compose.mainpc.yml',
+    ]);
+    const differ = mainpcPlan.rows
+      .map(
+        (r) =>
+          [
+            r.key,
+            differsIn(r, 'docker-compose.mainpc.yml', 'docker-compose.mainpc-FIXED.yml'),
+          ] as const,
+      )
+      .filter(([, d]) => d.length > 0);
+    assert.deepEqual(differ.sort(), [
+      ['audiospeech', ['volumes']],
+      ['languagepipeline', ['volumes']],
+      ['learningservices', ['volumes']],
+    ]);
     assert.equal(mainpcPlan.superset, undefined);
     assert.equal(mainpcPlan.truth!.file, 'docker-compose.mainpc-FIXED.yml');
     assert.equal(pc2Plan.truth!.file, 'docker-compose.pc2-config.yml');
     const moves = Object.fromEntries(mergedMoves(plans).map((m) => [m.file, m.action]));
     assert.equal(moves['docker-compose.mainpc-FIXED.yml'], 'rename');
     assert.equal(moves['docker-compose.mainpc.yml'], 'rename'); // moved aside for the FIXED file
-    assert.match(mergedMoves(plans).find((m) => m.file === 'docker-compose.mainpc.yml')!.why, /audiospeech \(volumes\); languagepipeline \(volumes\); learningservices \(volumes\) differ/);
+    assert.match(
+      mergedMoves(plans).find((m) => m.file === 'docker-compose.mainpc.yml')!.why,
+      /audiospeech \(volumes\); languagepipeline \(volumes\); learningservices \(volumes\) differ/,
+    );
     assert.equal(moves['docker-compose.dockerdir-mainpc-UPDATED.yml'], 'deprecate');
     assert.equal(moves['docker-compose.hub-memory_fusion_hub.yml'], 'keep');
     assert.equal(moves['docker-compose.mainpc-override.yml'], 'keep');

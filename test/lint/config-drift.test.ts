@@ -32,8 +32,14 @@ describe('config-drift', () => {
           agent.run()
     `);
     assert.deepEqual(brief(findings), ['7:config-drift:warning']);
-    assert.match(findings[0]!.message, /takes its port from config\.get\("port", 5558\), and the script never reads the launcher's --port or AGENT_PORT/);
-    assert.match(findings[0]!.message, /without the key it binds 5558, but the config says 5709 for NLUAgent on mainpc/);
+    assert.match(
+      findings[0]!.message,
+      /takes its port from config\.get\("port", 5558\), and the script never reads the launcher's --port or AGENT_PORT/,
+    );
+    assert.match(
+      findings[0]!.message,
+      /without the key it binds 5558, but the config says 5709 for NLUAgent on mainpc/,
+    );
   });
 
   test('the same script reading parse_agent_args() is fine', async () => {
@@ -94,7 +100,10 @@ describe('config-drift', () => {
           ObservabilityHub()
     `);
     assert.deepEqual(brief(findings), ['3:config-drift:warning']);
-    assert.match(findings[0]!.message, /positional arguments \(name, port\), which BaseAgent ignores: it binds the first free port >= 5000, but the config says 5709/);
+    assert.match(
+      findings[0]!.message,
+      /positional arguments \(name, port\), which BaseAgent ignores: it binds the first free port >= 5000, but the config says 5709/,
+    );
   });
 
   test('an env var other than AGENT_PORT with a fallback is compared; AGENT_PORT is the launcher', async () => {

@@ -22,7 +22,9 @@ export async function index(text: string, file = 'sample.py'): Promise<PyIndex> 
 
 /** `line:rule:severity` for each finding, sorted, so assertions read like the report. */
 export const brief = (findings: readonly Finding[]): string[] =>
-  findings.map((f) => `${f.line}:${f.rule}:${f.severity}`).sort((a, b) => parseInt(a) - parseInt(b) || a.localeCompare(b));
+  findings
+    .map((f) => `${f.line}:${f.rule}:${f.severity}`)
+    .sort((a, b) => parseInt(a) - parseInt(b) || a.localeCompare(b));
 
 import { loadParsed } from '../../source/core/fleet/load.js';
 import type { Machine } from '../../source/core/fleet/model.js';
@@ -32,11 +34,16 @@ import { fileURLToPath } from 'node:url';
 
 /** A machine from an inline fleet config, through the real loader. */
 export function machineFrom(yaml: string, machine: string): Machine {
-  const result = loadParsed(parseYaml(py([yaml] as unknown as TemplateStringsArray), `${machine}.yaml`), { env: {}, machine });
+  const result = loadParsed(
+    parseYaml(py([yaml] as unknown as TemplateStringsArray), `${machine}.yaml`),
+    { env: {}, machine },
+  );
   if (!result.ok) throw new Error(result.diagnostics.map((d) => d.message).join('; '));
   return result.machines[0]!;
 }
 
 export const realDir = fileURLToPath(new URL('../../../shared/fixtures/real/', import.meta.url));
 /** Tests over the upstream fixtures skip, visibly, when ../shared is not there (CI has it). */
-export const skipReal: string | false = existsSync(realDir) ? false : `real fixtures not found at ${realDir} (../shared is absent)`;
+export const skipReal: string | false = existsSync(realDir)
+  ? false
+  : `real fixtures not found at ${realDir} (../shared is absent)`;

@@ -19,7 +19,10 @@ describe('zmq-recv-timeout', () => {
               return self.socket.recv_json()
     `);
     assert.deepEqual(brief(findings), ['9:zmq-recv-timeout:error']);
-    assert.match(findings[0]!.message, /self\.socket\.recv_json\(\) on a REQ socket \(created at line 5\)/);
+    assert.match(
+      findings[0]!.message,
+      /self\.socket\.recv_json\(\) on a REQ socket \(created at line 5\)/,
+    );
     assert.match(findings[0]!.hint, /RCVTIMEO/);
   });
 
@@ -152,7 +155,10 @@ describe('zmq-recv-timeout', () => {
               self.req = zmq.Context().socket(zmq.REQ)
     `);
     assert.deepEqual(brief(findings), ['10:zmq-recv-timeout:error']);
-    assert.match(findings[0]!.message, /REQ socket self\.req is reused after a receive timeout \(except zmq\.Again/);
+    assert.match(
+      findings[0]!.message,
+      /REQ socket self\.req is reused after a receive timeout \(except zmq\.Again/,
+    );
   });
 
   test('a local REQ socket: reused in a loop is flagged; returning out of the loop is not', async () => {

@@ -4,18 +4,37 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import * as zmq from 'zeromq';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
-import { findNatsServer, NATS_INSTALL_HINT, startNatsServer } from '../../source/adapters/nats-server.js';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+} from '../../source/adapters/nats-server.js';
 import { readJwks, tokenVerifier } from '../../source/adapters/jwt.js';
 import type { inspectArtefacts } from '../../source/adapters/certs.js';
 import bcrypt from 'bcryptjs';
-import { artefactPlan, BCRYPT, natsUsers, parseZplCertificate, Z85_KEY } from '../../source/core/security/artefacts.js';
+import {
+  artefactPlan,
+  BCRYPT,
+  natsUsers,
+  parseZplCertificate,
+  Z85_KEY,
+} from '../../source/core/security/artefacts.js';
 import { readAudit } from '../../source/adapters/audit.js';
 
 const NATS_BIN = findNatsServer();
@@ -46,7 +65,12 @@ function workspace(): { cwd: string; audit: string } {
   }
   return { cwd: scratch, audit: join(cwd, 'audit.jsonl') };
 }
-async function opsdeck(args: string[], ws: { cwd: string; audit: string }, env: Record<string, string> = {}, answer?: string): Promise<Ran> {
+async function opsdeck(
+  args: string[],
+  ws: { cwd: string; audit: string },
+  env: Record<string, string> = {},
+  answer?: string,
+): Promise<Ran> {
   let out = '';
   let err = '';
   const io: Io = {
@@ -66,14 +90,18 @@ const ENV = { MAINPC_IP: '192.168.100.16', PC2_IP: 'pc2.lan' };
 /** Every secret value in the folder, as the strings that must never be printed. */
 function secretsIn(dir: string): string[] {
   const out: string[] = [];
-  for (const spec of artefactPlan([{ id: 'mainpc', host: '' }, { id: 'pc2', host: '' }])) {
+  for (const spec of artefactPlan([
+    { id: 'mainpc', host: '' },
+    { id: 'pc2', host: '' },
+  ])) {
     if (!spec.secret || !existsSync(join(dir, spec.path))) continue;
     const text = readFileSync(join(dir, spec.path), 'utf8');
     if (spec.path.endsWith('NATS_USERNAME')) continue; // a user name, not a secret
     if (spec.kind === 'key' || spec.kind === 'ca-key') out.push(text.split('\n')[1]!.slice(0, 40));
     else if (spec.kind === 'jwk-private') out.push((JSON.parse(text) as { d: string }).d);
     else if (spec.kind === 'curve-secret') out.push(parseZplCertificate(text).secretKey!);
-    else if (spec.kind === 'nats-conf') for (const m of text.matchAll(/password: "([^"]+)"/g)) out.push(m[1]!);
+    else if (spec.kind === 'nats-conf')
+      for (const m of text.matchAll(/password: "([^"]+)"/g)) out.push(m[1]!);
     else if (spec.kind === 'token') out.push(text.trim().split('.')[2]!);
     else out.push(text.trim());
   }
@@ -96,7 +124,12 @@ describe('opsdeck certs', () => {
       const mode = statSync(join(dir, spec.path)).mode & 0o777;
       assert.equal(mode, spec.secret ? 0o600 : 0o644, `${spec.path} mode ${mode.toString(8)}`);
     }
-    const dirs = (d: string): string[] => [d, ...readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).flatMap((e) => dirs(join(d, e.name)))];
+    const dirs = (d: string): string[] => [
+      d,
+      ...readdirSync(d, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .flatMap((e) => dirs(join(d, e.name))),
+    ];
     for (const d of dirs(dir)) assert.equal(statSync(d).mode & 0o777, 0o700, d);
     assert.deepEqual(
       readdirSync(dir, { recursive: true }).filter((f) => String(f).includes('.tmp')),
@@ -150,14 +183,17 @@ describe('opsdeck certs', () => {
   });
 
   test('upstream files: JWT_SECRET shared, NATS users per machine, CURVE certificates in pyzmq format that really pair', async () => {
-    const s = (m: string, f: string) => readFileSync(join(dir, `machines/${m}/secrets/${f}`), 'utf8');
+    const s = (m: string, f: string) =>
+      readFileSync(join(dir, `machines/${m}/secrets/${f}`), 'utf8');
     assert.equal(s('mainpc', 'JWT_SECRET'), s('pc2', 'JWT_SECRET'));
     assert.match(s('mainpc', 'JWT_SECRET'), /^[A-Za-z0-9_-]{43}$/);
     assert.equal(s('pc2', 'NATS_USERNAME'), 'pc2');
     assert.notEqual(s('mainpc', 'NATS_PASSWORD'), s('pc2', 'NATS_PASSWORD'));
     const cert = (f: string) => readFileSync(join(dir, `machines/pc2/certificates/${f}`), 'utf8');
-    const pyzmq = /^# {3}\*{4} {2}Generated on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} by pyzmq {2}\*{4}\n# {3}ZeroMQ CURVE (Public|\*\*Secret\*\*) Certificate\n(#.*\n)+\nmetadata\ncurve\n {4}public-key = "(.{40})"\n( {4}secret-key = "(.{40})"\n)?$/;
-    for (const f of ['server.key', 'server.key_secret', 'client.key', 'client.key_secret']) assert.match(cert(f), pyzmq, f);
+    const pyzmq =
+      /^# {3}\*{4} {2}Generated on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} by pyzmq {2}\*{4}\n# {3}ZeroMQ CURVE (Public|\*\*Secret\*\*) Certificate\n(#.*\n)+\nmetadata\ncurve\n {4}public-key = "(.{40})"\n( {4}secret-key = "(.{40})"\n)?$/;
+    for (const f of ['server.key', 'server.key_secret', 'client.key', 'client.key_secret'])
+      assert.match(cert(f), pyzmq, f);
     const server = parseZplCertificate(cert('server.key_secret'));
     const client = parseZplCertificate(cert('client.key_secret'));
     assert.equal(parseZplCertificate(cert('server.key')).publicKey, server.publicKey);
@@ -165,7 +201,13 @@ describe('opsdeck certs', () => {
     assert.ok(Z85_KEY.test(server.secretKey!) && Z85_KEY.test(client.secretKey!));
     // A real CURVE handshake with the keys as upstream's secure_zmq.py would load them.
     const rep = new zmq.Reply({ curveServer: true, curveSecretKey: server.secretKey!, linger: 0 });
-    const req = new zmq.Request({ curveServerKey: server.publicKey!, curvePublicKey: client.publicKey!, curveSecretKey: client.secretKey!, linger: 0, receiveTimeout: 3000 });
+    const req = new zmq.Request({
+      curveServerKey: server.publicKey!,
+      curvePublicKey: client.publicKey!,
+      curveSecretKey: client.secretKey!,
+      linger: 0,
+      receiveTimeout: 3000,
+    });
     try {
       await rep.bind('tcp://127.0.0.48:*');
       req.connect(rep.lastEndpoint!);
@@ -200,12 +242,16 @@ describe('opsdeck certs', () => {
     assert.equal(doc.problems, 0);
     const token = doc.artefacts.find((a) => a.path === 'tokens/pc2.jwt')!;
     assert.ok(token.daysLeft! >= 29 && token.expires);
-    for (const s of secretsIn(dir)) assert.ok(!json.out.includes(s) && !shown.out.includes(s), 'show printed a secret');
+    for (const s of secretsIn(dir))
+      assert.ok(!json.out.includes(s) && !shown.out.includes(s), 'show printed a secret');
     chmodSync(join(dir, 'nats/auth.conf'), 0o644);
     try {
       const loose = await opsdeck(['certs', 'show', '--dir', 'secrets'], ws);
       assert.equal(loose.code, 1);
-      assert.match(loose.out, /nats\/auth\.conf\s+644 .*PROBLEM: mode 644: a private file must be 600/);
+      assert.match(
+        loose.out,
+        /nats\/auth\.conf\s+644 .*PROBLEM: mode 644: a private file must be 600/,
+      );
     } finally {
       chmodSync(join(dir, 'nats/auth.conf'), 0o600);
     }
@@ -226,26 +272,44 @@ describe('opsdeck certs', () => {
       ask: async (q) => ((asked = q), 'yes'),
     };
     assert.equal(await main(['certs', 'rotate', '--dir', 'secrets'], io), 0);
-    assert.match(asked, new RegExp(`Rotate fleet certificates, keys and secrets on ${dir.replace(/[/.]/g, '\\$&')}`));
+    assert.match(
+      asked,
+      new RegExp(`Rotate fleet certificates, keys and secrets on ${dir.replace(/[/.]/g, '\\$&')}`),
+    );
     assert.notEqual(readFileSync(join(dir, 'ca/ca.crt'), 'utf8'), oldCa);
     const retired = readdirSync(join(dir, 'retired'));
     assert.equal(retired.length, 1);
     assert.equal(readFileSync(join(dir, 'retired', retired[0]!, 'ca/ca.crt'), 'utf8'), oldCa);
     assert.equal(statSync(join(dir, 'retired', retired[0]!, 'ca/ca.key')).mode & 0o777, 0o600);
-    assert.equal((readFileSync(join(dir, 'ca/trust.pem'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 2);
+    assert.equal(
+      (readFileSync(join(dir, 'ca/trust.pem'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length,
+      2,
+    );
     // During the rotation an old token still works, and a new one does.
     const during = tokenVerifier({ keys: readJwks(join(dir, 'jwt/jwks.json')) });
     assert.ok(during(oldToken, 'pc2').ok);
     assert.ok(during(readFileSync(join(dir, 'tokens/pc2.jwt'), 'utf8'), 'pc2').ok);
 
-    const finished = await opsdeck(['certs', 'rotate', '--dir', 'secrets', '--finish', '--yes'], ws);
+    const finished = await opsdeck(
+      ['certs', 'rotate', '--dir', 'secrets', '--finish', '--yes'],
+      ws,
+    );
     assert.equal(finished.code, 0, finished.err + finished.out);
     assert.equal(existsSync(join(dir, 'retired')), false);
     const afterFinish = tokenVerifier({ keys: readJwks(join(dir, 'jwt/jwks.json')) });
     assert.match((afterFinish(oldToken, 'pc2') as { reason: string }).reason, /unknown kid/);
-    assert.equal((readFileSync(join(dir, 'ca/trust.pem'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length, 1);
+    assert.equal(
+      (readFileSync(join(dir, 'ca/trust.pem'), 'utf8').match(/BEGIN CERTIFICATE/g) ?? []).length,
+      1,
+    );
     const actions = readAudit(ws.audit).entries.map((e) => `${e.action}:${e.outcome}`);
-    assert.deepEqual(actions, ['certs.generate:ok', 'certs.generate:refused', 'certs.rotate:cancelled', 'certs.rotate:ok', 'certs.rotate.finish:ok']);
+    assert.deepEqual(actions, [
+      'certs.generate:ok',
+      'certs.generate:refused',
+      'certs.rotate:cancelled',
+      'certs.rotate:ok',
+      'certs.rotate.finish:ok',
+    ]);
   });
 
   test(
@@ -254,26 +318,52 @@ describe('opsdeck certs', () => {
     async () => {
       const conf = join(dir, 'nats/server.conf');
       writeFileSync(conf, 'include "auth.conf"\n');
-      const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.48', configFile: conf, scheme: 'tls' });
+      const server = await startNatsServer({
+        bin: NATS_BIN!,
+        host: '127.0.0.48',
+        configFile: conf,
+        scheme: 'tls',
+      });
       stops.push(() => server.stop());
-      const tls = { caFile: join(dir, 'ca/ca.crt'), certFile: join(dir, 'tls/opsdeck.crt'), keyFile: join(dir, 'tls/opsdeck.key') };
+      const tls = {
+        caFile: join(dir, 'ca/ca.crt'),
+        certFile: join(dir, 'tls/opsdeck.crt'),
+        keyFile: join(dir, 'tls/opsdeck.key'),
+      };
       const pass = readFileSync(join(dir, 'nats/opsdeck.password'), 'utf8');
       // The include file holds bcrypt hashes only: the server checks logins against them.
       const included = readFileSync(join(dir, 'nats/auth.conf'), 'utf8');
       const stored = [...included.matchAll(/password: "([^"]+)"/g)].map((m) => m[1]!);
       assert.equal(stored.length, 3);
       for (const h of stored) assert.match(h, BCRYPT);
-      assert.ok(!included.includes(pass) && !included.includes(readFileSync(join(dir, 'machines/pc2/secrets/NATS_PASSWORD'), 'utf8')), 'a plain password in auth.conf');
-      const nc = await connect({ servers: server.url, user: 'opsdeck', pass, tls, timeout: 3000, reconnect: false });
+      assert.ok(
+        !included.includes(pass) &&
+          !included.includes(readFileSync(join(dir, 'machines/pc2/secrets/NATS_PASSWORD'), 'utf8')),
+        'a plain password in auth.conf',
+      );
+      const nc = await connect({
+        servers: server.url,
+        user: 'opsdeck',
+        pass,
+        tls,
+        timeout: 3000,
+        reconnect: false,
+      });
       assert.equal(nc.info?.tls_verify, true);
       const sub = nc.subscribe('opsdeck.pc2.control', { max: 1 });
       nc.publish('opsdeck.pc2.control', new TextEncoder().encode('{"action":"get_status"}'));
-      for await (const m of sub) assert.equal(new TextDecoder().decode(m.data), '{"action":"get_status"}');
+      for await (const m of sub)
+        assert.equal(new TextDecoder().decode(m.data), '{"action":"get_status"}');
       await nc.close();
 
       const refused = async (opts: Parameters<typeof connect>[0]) => {
         try {
-          const c = await connect({ servers: server.url, timeout: 1500, reconnect: false, ...opts });
+          const c = await connect({
+            servers: server.url,
+            timeout: 1500,
+            reconnect: false,
+            ...opts,
+          });
           await c.close();
           return 'connected';
         } catch (error) {
@@ -281,15 +371,31 @@ describe('opsdeck certs', () => {
         }
       };
       // No client certificate: the TLS handshake never completes (verify: true).
-      assert.notEqual(await refused({ tls: { caFile: tls.caFile }, user: 'opsdeck', pass }), 'connected');
+      assert.notEqual(
+        await refused({ tls: { caFile: tls.caFile }, user: 'opsdeck', pass }),
+        'connected',
+      );
       // A certificate but no (or wrong) credentials: authorization violation.
       assert.equal(await refused({ tls }), 'AUTHORIZATION_VIOLATION');
-      assert.equal(await refused({ tls, user: 'opsdeck', pass: 'wrong' }), 'AUTHORIZATION_VIOLATION');
+      assert.equal(
+        await refused({ tls, user: 'opsdeck', pass: 'wrong' }),
+        'AUTHORIZATION_VIOLATION',
+      );
       // Plain text to a TLS-only server.
-      assert.notEqual(await refused({ servers: server.url.replace('tls://', 'nats://') }), 'connected');
+      assert.notEqual(
+        await refused({ servers: server.url.replace('tls://', 'nats://') }),
+        'connected',
+      );
       // A machine user cannot send control requests (per-subject permissions).
       const pc2pass = readFileSync(join(dir, 'machines/pc2/secrets/NATS_PASSWORD'), 'utf8');
-      const pc2 = await connect({ servers: server.url, user: 'pc2', pass: pc2pass, tls, timeout: 3000, reconnect: false });
+      const pc2 = await connect({
+        servers: server.url,
+        user: 'pc2',
+        pass: pc2pass,
+        tls,
+        timeout: 3000,
+        reconnect: false,
+      });
       const errors: string[] = [];
       void (async () => {
         for await (const st of pc2.status()) if (st.type === 'error') errors.push(String(st.data));
@@ -311,10 +417,19 @@ describe('opsdeck certs', () => {
 describe('nats-server users', () => {
   test('a plain password is refused: the include file takes bcrypt hashes only', () => {
     const hash = bcrypt.hashSync('s3cret-enough', 4);
-    assert.throws(() => natsUsers(['pc2'], { pc2: 'plain-password', opsdeck: hash }), /the NATS password of pc2 is not a bcrypt hash/);
+    assert.throws(
+      () => natsUsers(['pc2'], { pc2: 'plain-password', opsdeck: hash }),
+      /the NATS password of pc2 is not a bcrypt hash/,
+    );
     assert.throws(() => natsUsers(['pc2'], { pc2: hash }), /no NATS password hash for opsdeck/);
     const users = natsUsers(['pc2'], { pc2: hash, opsdeck: hash });
-    assert.deepEqual(users.map((u) => [u.user, u.passwordHash === hash]), [['pc2', true], ['opsdeck', true]]);
+    assert.deepEqual(
+      users.map((u) => [u.user, u.passwordHash === hash]),
+      [
+        ['pc2', true],
+        ['opsdeck', true],
+      ],
+    );
     assert.ok(bcrypt.compareSync('s3cret-enough', users[0]!.passwordHash));
   });
 });

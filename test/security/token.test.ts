@@ -4,7 +4,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey } from 'node:crypto';
 import { SignJWT, UnsecuredJWT, importJWK } from 'jose';
-import { generateSigningKey, mintToken, parseJwks, publicOf, tokenVerifier } from '../../source/adapters/jwt.js';
+import {
+  generateSigningKey,
+  mintToken,
+  parseJwks,
+  publicOf,
+  tokenVerifier,
+} from '../../source/adapters/jwt.js';
 import { decodeJwt, describeToken } from '../../source/core/security/token.js';
 
 const key = generateSigningKey();
@@ -14,12 +20,24 @@ const nowS = NOW / 1000;
 const keys = parseJwks(JSON.stringify({ keys: [publicOf(key)] }));
 const verify = tokenVerifier({ keys, now: () => NOW, skewS: 30 });
 
-async function joseToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}, signWith = key): Promise<string> {
+async function joseToken(
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = {},
+  signWith = key,
+): Promise<string> {
   const { d, x, crv, kty } = signWith;
   const priv = await importJWK({ d, x, crv, kty }, 'EdDSA');
-  return new SignJWT(claims).setProtectedHeader({ alg: 'EdDSA', kid: signWith.kid, ...header }).sign(priv);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'EdDSA', kid: signWith.kid, ...header })
+    .sign(priv);
 }
-const good = { iss: 'opsdeck', aud: 'pc2', sub: 'opsdeck-operator', iat: nowS - 10, exp: nowS + 300 };
+const good = {
+  iss: 'opsdeck',
+  aud: 'pc2',
+  sub: 'opsdeck-operator',
+  iat: nowS - 10,
+  exp: nowS + 300,
+};
 
 describe('control tokens: accepted', () => {
   test('our own minting, for the right machine', () => {
@@ -44,20 +62,53 @@ describe('control tokens: refused, each with a reason', () => {
     ['empty string', () => '', /no token/],
     ['not a JWT', () => 'hello', /not a compact JWT/],
     ['a number', () => 42, /must be a string/],
-    ['expired beyond the skew', () => joseToken({ ...good, exp: nowS - 31 }), /expired 31 s ago \(allowed clock skew 30 s\)/],
-    ['issued beyond the skew in the future', () => joseToken({ ...good, iat: nowS + 45 }), /issued 45 s in the future/],
-    ['not valid yet (nbf) beyond the skew', () => joseToken({ ...good, nbf: nowS + 60 }), /not valid for another 60 s/],
+    [
+      'expired beyond the skew',
+      () => joseToken({ ...good, exp: nowS - 31 }),
+      /expired 31 s ago \(allowed clock skew 30 s\)/,
+    ],
+    [
+      'issued beyond the skew in the future',
+      () => joseToken({ ...good, iat: nowS + 45 }),
+      /issued 45 s in the future/,
+    ],
+    [
+      'not valid yet (nbf) beyond the skew',
+      () => joseToken({ ...good, nbf: nowS + 60 }),
+      /not valid for another 60 s/,
+    ],
     ['no exp', () => joseToken({ iss: 'opsdeck', aud: 'pc2' }), /no numeric "exp"/],
-    ['wrong audience', () => joseToken({ ...good, aud: 'mainpc' }), /wrong audience: token is for "mainpc", this is "pc2"/],
+    [
+      'wrong audience',
+      () => joseToken({ ...good, aud: 'mainpc' }),
+      /wrong audience: token is for "mainpc", this is "pc2"/,
+    ],
     ['no audience', () => joseToken({ iss: 'opsdeck', exp: nowS + 60 }), /no "aud"/],
-    ['wrong issuer', () => joseToken({ ...good, iss: 'ai_system' }), /issuer "ai_system" is not "opsdeck"/],
+    [
+      'wrong issuer',
+      () => joseToken({ ...good, iss: 'ai_system' }),
+      /issuer "ai_system" is not "opsdeck"/,
+    ],
     ['alg none', () => new UnsecuredJWT(good).encode(), /algorithm "none" refused: only EdDSA/],
     [
       'HS256 signed with the public key bytes (key confusion)',
       async () => {
-        const pub = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: key.x }, format: 'jwk' });
-        const secrets = [Buffer.from(key.x, 'base64url'), Buffer.from(pub.export({ type: 'spki', format: 'pem' }) as string), Buffer.from(JSON.stringify(publicOf(key)))];
-        return Promise.all(secrets.map((s) => new SignJWT(good).setProtectedHeader({ alg: 'HS256', kid: key.kid }).sign(new Uint8Array(s))));
+        const pub = createPublicKey({
+          key: { kty: 'OKP', crv: 'Ed25519', x: key.x },
+          format: 'jwk',
+        });
+        const secrets = [
+          Buffer.from(key.x, 'base64url'),
+          Buffer.from(pub.export({ type: 'spki', format: 'pem' }) as string),
+          Buffer.from(JSON.stringify(publicOf(key))),
+        ];
+        return Promise.all(
+          secrets.map((s) =>
+            new SignJWT(good)
+              .setProtectedHeader({ alg: 'HS256', kid: key.kid })
+              .sign(new Uint8Array(s)),
+          ),
+        );
       },
       /algorithm "HS256" refused/,
     ],
@@ -79,10 +130,22 @@ describe('control tokens: refused, each with a reason', () => {
       },
       /signature does not verify/,
     ],
-    ['unknown kid (another fleet\'s key)', () => joseToken(good, {}, other), /unknown kid "[\w-]+": not in this receiver's JWKS/],
-    ['a known kid but signed by another key', () => joseToken(good, { kid: key.kid }, other), /signature does not verify/],
+    [
+      "unknown kid (another fleet's key)",
+      () => joseToken(good, {}, other),
+      /unknown kid "[\w-]+": not in this receiver's JWKS/,
+    ],
+    [
+      'a known kid but signed by another key',
+      () => joseToken(good, { kid: key.kid }, other),
+      /signature does not verify/,
+    ],
     ['no kid', () => joseToken(good, { kid: undefined }), /no "kid"/],
-    ['a key embedded in the header', () => joseToken(good, { jwk: { kty: 'OKP', crv: 'Ed25519', x: other.x } }), /names its own key/],
+    [
+      'a key embedded in the header',
+      () => joseToken(good, { jwk: { kty: 'OKP', crv: 'Ed25519', x: other.x } }),
+      /names its own key/,
+    ],
   ];
   for (const [name, make, reason] of cases) {
     test(name, async () => {
@@ -105,7 +168,10 @@ describe('control tokens: refused, each with a reason', () => {
 describe('JWKS and previews', () => {
   test('a JWKS holding a private key is refused; one with no Ed25519 key too', () => {
     assert.throws(() => parseJwks(JSON.stringify({ keys: [key] })), /holds a private key/);
-    assert.throws(() => parseJwks(JSON.stringify({ keys: [{ kty: 'RSA', kid: 'x', n: 'a', e: 'AQAB' }] })), /no Ed25519 public key/);
+    assert.throws(
+      () => parseJwks(JSON.stringify({ keys: [{ kty: 'RSA', kid: 'x', n: 'a', e: 'AQAB' }] })),
+      /no Ed25519 public key/,
+    );
     assert.throws(() => parseJwks('nope'), /not JSON/);
   });
   test('a preview shows claims, never the token bytes', () => {

@@ -40,23 +40,56 @@ describe('plan', () => {
   test('first claimant wins; every later one is a clash naming the holder', () => {
     assert.deepEqual(
       plan.machines[0]!.clashes.map((c) => `${c.agent} ${c.role} ${c.port} <- ${c.heldBy}`),
-      ['UnifiedSystemAgent health 8201 <- ServiceRegistry http', 'MemoryFusionHub config.zmq_port 5713 <- MemoryFusionHub main'],
+      [
+        'UnifiedSystemAgent health 8201 <- ServiceRegistry http',
+        'MemoryFusionHub config.zmq_port 5713 <- MemoryFusionHub main',
+      ],
     );
     // VisionProcessingAgent on 7150 (the 9faad3d0 hazard) loses to the error bus.
-    assert.deepEqual(plan.machines[1]!.clashes.map((c) => `${c.agent} ${c.role} ${c.port} <- ${c.heldBy}`), ['VisionProcessingAgent main 7150 <- CentralErrorBus main (error bus)']);
+    assert.deepEqual(
+      plan.machines[1]!.clashes.map((c) => `${c.agent} ${c.role} ${c.port} <- ${c.heldBy}`),
+      ['VisionProcessingAgent main 7150 <- CentralErrorBus main (error bus)'],
+    );
   });
 
   test('binds per protocol: BaseAgent main+health+HTTP, http services no health+1, the bus agent is the PUB', () => {
-    assert.deepEqual(agent(0, 'ServiceRegistry').binds.map((b) => `${b.role}:${b.port}:${b.kind}`), ['main:7200:zmq-rep', 'health:8200:zmq-rep', 'http:8201:http']);
-    assert.deepEqual(agent(0, 'ObsApi').binds.map((b) => `${b.role}:${b.port}:${b.kind}`), ['main:8001:http', 'health:9007:http']);
-    assert.deepEqual(agent(0, 'StreamingTTSAgent').binds.map((b) => b.port), [5562, 5563, 5564], 'implicit health = port+1');
-    assert.deepEqual(agent(1, 'CentralErrorBus').binds.map((b) => `${b.role}:${b.port}:${b.kind}`), ['main:7150:bus', 'health:8150:http']);
+    assert.deepEqual(
+      agent(0, 'ServiceRegistry').binds.map((b) => `${b.role}:${b.port}:${b.kind}`),
+      ['main:7200:zmq-rep', 'health:8200:zmq-rep', 'http:8201:http'],
+    );
+    assert.deepEqual(
+      agent(0, 'ObsApi').binds.map((b) => `${b.role}:${b.port}:${b.kind}`),
+      ['main:8001:http', 'health:9007:http'],
+    );
+    assert.deepEqual(
+      agent(0, 'StreamingTTSAgent').binds.map((b) => b.port),
+      [5562, 5563, 5564],
+      'implicit health = port+1',
+    );
+    assert.deepEqual(
+      agent(1, 'CentralErrorBus').binds.map((b) => `${b.role}:${b.port}:${b.kind}`),
+      ['main:7150:bus', 'health:8150:http'],
+    );
   });
 
   test('defaults: protocol, error format, NATS library, VRAM', () => {
     assert.deepEqual(
-      [agent(0, 'ServiceRegistry'), agent(0, 'ObsApi'), agent(0, 'StreamingTTSAgent'), agent(1, 'AuthenticationAgent'), agent(1, 'ResourceManager'), agent(1, 'CentralErrorBus')].map((a) => `${a.protocol}/${a.variant}/${a.natsLibrary}`),
-      ['base-agent/A/errors', 'http/A/error-stream', 'base-agent/C/errors', 'base-agent/B/errors', 'base-agent/D/errors', 'http/none/error-stream'],
+      [
+        agent(0, 'ServiceRegistry'),
+        agent(0, 'ObsApi'),
+        agent(0, 'StreamingTTSAgent'),
+        agent(1, 'AuthenticationAgent'),
+        agent(1, 'ResourceManager'),
+        agent(1, 'CentralErrorBus'),
+      ].map((a) => `${a.protocol}/${a.variant}/${a.natsLibrary}`),
+      [
+        'base-agent/A/errors',
+        'http/A/error-stream',
+        'base-agent/C/errors',
+        'base-agent/B/errors',
+        'base-agent/D/errors',
+        'http/none/error-stream',
+      ],
     );
     assert.equal(agent(0, 'ModelOps').vramMb, 8800, '40% of its soft limit');
     assert.equal(agent(0, 'ServiceRegistry').vramMb, 0);
@@ -64,11 +97,24 @@ describe('plan', () => {
   });
 
   test('overrides win, by name or machine/name; unknown names are warnings', () => {
-    const o = checkOverrides({ agents: { ServiceRegistry: { protocol: 'unified' }, 'pc2/ResourceManager': { vram_mb: 10, down: true }, Ghost: {} } }, 'o.yaml');
+    const o = checkOverrides(
+      {
+        agents: {
+          ServiceRegistry: { protocol: 'unified' },
+          'pc2/ResourceManager': { vram_mb: 10, down: true },
+          Ghost: {},
+        },
+      },
+      'o.yaml',
+    );
     assert.ok(o.ok);
     const p = planSim([...mainpc, ...pc2], defaultHosts(['mainpc', 'pc2']), o.overrides);
     const sr = p.machines[0]!.agents.find((a) => a.name === 'ServiceRegistry')!;
-    assert.deepEqual(sr.binds.map((b) => `${b.role}:${b.port}`), ['main:7200', 'health:8200'], 'WP-07 binds no HTTP port');
+    assert.deepEqual(
+      sr.binds.map((b) => `${b.role}:${b.port}`),
+      ['main:7200', 'health:8200'],
+      'WP-07 binds no HTTP port',
+    );
     assert.equal(p.machines[0]!.clashes.length, 1, "UnifiedSystemAgent's health port is free now");
     const rm = p.machines[1]!.agents.find((a) => a.name === 'ResourceManager')!;
     assert.deepEqual([rm.vramMb, rm.start.down], [10, true]);
@@ -76,13 +122,32 @@ describe('plan', () => {
   });
 
   test('loopback only', () => {
-    assert.deepEqual(['127.0.0.1', '127.0.11.2', '127.255.255.254', '10.0.0.1', '127.0.0.256', 'localhost', '127.255.255.255'].map(isLoopback), [true, true, true, false, false, false, false]);
+    assert.deepEqual(
+      [
+        '127.0.0.1',
+        '127.0.11.2',
+        '127.255.255.254',
+        '10.0.0.1',
+        '127.0.0.256',
+        'localhost',
+        '127.255.255.255',
+      ].map(isLoopback),
+      [true, true, true, false, false, false, false],
+    );
   });
 });
 
 describe('bad input is refused with its path', () => {
   test('overrides', () => {
-    const r = checkOverrides({ agents: { X: { protocol: 'grpc', vram: 1, slow_ms: -1 } }, machines: { pc2: { gpu: '' } }, seed: 1.5, extra: 1 }, 'o.yaml');
+    const r = checkOverrides(
+      {
+        agents: { X: { protocol: 'grpc', vram: 1, slow_ms: -1 } },
+        machines: { pc2: { gpu: '' } },
+        seed: 1.5,
+        extra: 1,
+      },
+      'o.yaml',
+    );
     assert.ok(!r.ok);
     assert.deepEqual(r.problems, [
       'o.yaml: extra: unknown key (known: agents, machines, defaults, seed, error_rate, wiring, wiring_env)',
@@ -92,7 +157,10 @@ describe('bad input is refused with its path', () => {
       'o.yaml: machines.pc2.gpu: must be a GPU name',
       'o.yaml: seed: must be an integer',
     ]);
-    assert.deepEqual(checkOverrides(null, 'empty.yaml'), { ok: true, overrides: { defaults: {}, agents: {}, machines: {} } });
+    assert.deepEqual(checkOverrides(null, 'empty.yaml'), {
+      ok: true,
+      overrides: { defaults: {}, agents: {}, machines: {} },
+    });
   });
 
   test('control requests', () => {
@@ -101,11 +169,18 @@ describe('bad input is refused with its path', () => {
       [{ fault: 'kill' }, 'fault kill needs an agent (name, or machine/name)'],
       [{ fault: 'bus-off' }, 'fault bus-off needs bus (zmq | nats)'],
       [{ fault: 'kill', agent: 'A', colour: 'red' }, 'unknown field(s) colour for fault kill'],
-      [{ fault: 'malformed', agent: 'A', kind: 'binary', count: 0 }, 'count must be an integer 1-10000, got 0'],
+      [
+        { fault: 'malformed', agent: 'A', kind: 'binary', count: 0 },
+        'count must be an integer 1-10000, got 0',
+      ],
       [{ fault: 'error', agent: 7 }, 'agent must be a string'],
       [[], 'request must be a JSON object {"fault": "...", ...}'],
     ];
-    for (const [input, error] of cases) assert.deepEqual(parseControl(input), { ok: false, error }, JSON.stringify(input));
-    assert.deepEqual(parseControl('{"fault": "flood", "agent": "pc2/X", "rate": 20, "seconds": 2}'), { ok: true, request: { fault: 'flood', agent: 'pc2/X', rate: 20, seconds: 2 } });
+    for (const [input, error] of cases)
+      assert.deepEqual(parseControl(input), { ok: false, error }, JSON.stringify(input));
+    assert.deepEqual(
+      parseControl('{"fault": "flood", "agent": "pc2/X", "rate": 20, "seconds": 2}'),
+      { ok: true, request: { fault: 'flood', agent: 'pc2/X', rate: 20, seconds: 2 } },
+    );
   });
 });

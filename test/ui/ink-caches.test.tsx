@@ -20,8 +20,29 @@ const machine = loadConfigText(
   'mainpc.yaml',
   { env: { MAINPC_IP: '127.0.0.1' } },
 ).machines[0]!;
-const health = new Map([['mainpc/ServiceRegistry', observe(initialHealth(), { kind: 'reply', reading: { state: 'healthy', reason: 'ok', protocol: 'base-agent' }, latencyMs: 3, at: NOW - 2000 })]]);
-const ev = (i: number): ErrorEvent => ({ machine: 'mainpc', agent: `Agent${i}`, severity: i % 2 ? 'error' : 'warning', category: 'TimeoutError', message: `call ${i} timed out ✖ after a long wait that does not fit in the column at all`, details: {}, ids: [`id${i}`], bus: 'zmq', format: 'zmq-a', receivedAt: NOW });
+const health = new Map([
+  [
+    'mainpc/ServiceRegistry',
+    observe(initialHealth(), {
+      kind: 'reply',
+      reading: { state: 'healthy', reason: 'ok', protocol: 'base-agent' },
+      latencyMs: 3,
+      at: NOW - 2000,
+    }),
+  ],
+]);
+const ev = (i: number): ErrorEvent => ({
+  machine: 'mainpc',
+  agent: `Agent${i}`,
+  severity: i % 2 ? 'error' : 'warning',
+  category: 'TimeoutError',
+  message: `call ${i} timed out ✖ after a long wait that does not fit in the column at all`,
+  details: {},
+  ids: [`id${i}`],
+  bus: 'zmq',
+  format: 'zmq-a',
+  receivedAt: NOW,
+});
 
 function Screen({ cursor, errors }: { cursor: number; errors: number }) {
   const p = new ErrorPipeline();
@@ -30,10 +51,33 @@ function Screen({ cursor, errors }: { cursor: number; errors: number }) {
     <Box flexDirection="column" width={120}>
       <Text>{'top line ● with a symbol\nand a second line'}</Text>
       <Box>
-        <MachinePane machine={machine} rows={agentRows(machine, health, '')} resources={undefined} stale nats="off" zmqLastAt={undefined} cursor={cursor} focused width={70} height={8} now={NOW} filter="" />
+        <MachinePane
+          machine={machine}
+          rows={agentRows(machine, health, '')}
+          resources={undefined}
+          stale
+          nats="off"
+          zmqLastAt={undefined}
+          cursor={cursor}
+          focused
+          width={70}
+          height={8}
+          now={NOW}
+          filter=""
+        />
         <HelpOverlay width={50} />
       </Box>
-      <ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={cursor} focused={false} width={120} height={8} now={NOW} paused={false} filter="" />
+      <ErrorPane
+        rows={p.rows.newest()}
+        counters={p.counters}
+        cursor={cursor}
+        focused={false}
+        width={120}
+        height={8}
+        now={NOW}
+        paused={false}
+        filter=""
+      />
     </Box>
   );
 }

@@ -2,7 +2,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandFor, KEYMAP, keyName, keyTable } from '../../source/core/ui/keymap.js';
-import { initialUi, QUIT_WINDOW_MS, reduce, type Effect, type UiContext, type UiState } from '../../source/core/ui/state.js';
+import {
+  initialUi,
+  QUIT_WINDOW_MS,
+  reduce,
+  type Effect,
+  type UiContext,
+  type UiState,
+} from '../../source/core/ui/state.js';
 
 const ctx = (over: Partial<UiContext> = {}): UiContext => ({
   panes: [
@@ -18,7 +25,11 @@ const ctx = (over: Partial<UiContext> = {}): UiContext => ({
   ...over,
 });
 
-function press(keys: string[], state: UiState = initialUi(), c: UiContext = ctx()): { state: UiState; effects: Effect[] } {
+function press(
+  keys: string[],
+  state: UiState = initialUi(),
+  c: UiContext = ctx(),
+): { state: UiState; effects: Effect[] } {
   const effects: Effect[] = [];
   for (const k of keys) {
     const step = reduce(state, k, k.length === 1 ? k : '', c);
@@ -41,16 +52,21 @@ describe('key names', () => {
   for (const [input, key, want] of table) test(want, () => assert.equal(keyName(input, key), want));
   test('bindings resolve by scope', () => {
     assert.equal(commandFor('j', ['list', 'global']), 'down');
-    assert.equal(commandFor('y', ['list', 'global']), undefined, 'y means something only in a confirmation');
+    assert.equal(
+      commandFor('y', ['list', 'global']),
+      undefined,
+      'y means something only in a confirmation',
+    );
     assert.equal(commandFor('y', ['confirm']), 'confirm');
   });
   test('no key is bound twice in one scope', () => {
     const seen = new Set<string>();
-    for (const b of KEYMAP) for (const k of b.keys) {
-      const id = `${b.scope}:${k}`;
-      assert.ok(!seen.has(id), `${id} bound twice`);
-      seen.add(id);
-    }
+    for (const b of KEYMAP)
+      for (const k of b.keys) {
+        const id = `${b.scope}:${k}`;
+        assert.ok(!seen.has(id), `${id} bound twice`);
+        seen.add(id);
+      }
   });
   test('the README key table comes from the keymap', () => {
     const t = keyTable();
@@ -60,30 +76,107 @@ describe('key names', () => {
 
 describe('reducer', () => {
   const cases: Array<[string, string[], (s: UiState, e: Effect[]) => void]> = [
-    ['j moves down, k up, bounded', ['j', 'j', 'j', 'j', 'k'], (s) => assert.equal(s.cursor['agents:mainpc'], 1)],
-    ['G goes to the last row, g to the first', ['G'], (s) => assert.equal(s.cursor['agents:mainpc'], 2)],
+    [
+      'j moves down, k up, bounded',
+      ['j', 'j', 'j', 'j', 'k'],
+      (s) => assert.equal(s.cursor['agents:mainpc'], 1),
+    ],
+    [
+      'G goes to the last row, g to the first',
+      ['G'],
+      (s) => assert.equal(s.cursor['agents:mainpc'], 2),
+    ],
     ['page down moves by a page', ['pagedown'], (s) => assert.equal(s.cursor['agents:mainpc'], 2)],
-    ['Tab cycles panes, shift+Tab back', ['tab', 'tab', 'tab', 'shift+tab'], (s) => assert.equal(s.pane, 2)],
-    ['Enter on an agent opens its detail; Esc returns', ['j', 'enter'], (s) => assert.deepEqual([s.screen, s.agent, s.back], ['agent', 'mainpc/B', 'fleet'])],
+    [
+      'Tab cycles panes, shift+Tab back',
+      ['tab', 'tab', 'tab', 'shift+tab'],
+      (s) => assert.equal(s.pane, 2),
+    ],
+    [
+      'Enter on an agent opens its detail; Esc returns',
+      ['j', 'enter'],
+      (s) => assert.deepEqual([s.screen, s.agent, s.back], ['agent', 'mainpc/B', 'fleet']),
+    ],
     ['Esc from the detail goes back', ['enter', 'esc'], (s) => assert.equal(s.screen, 'fleet')],
-    ['Enter on an error asks the app to open it', ['tab', 'tab', 'j', 'enter'], (_s, e) => assert.deepEqual(e, [{ kind: 'open', list: 'errors', key: '2' }])],
+    [
+      'Enter on an error asks the app to open it',
+      ['tab', 'tab', 'j', 'enter'],
+      (_s, e) => assert.deepEqual(e, [{ kind: 'open', list: 'errors', key: '2' }]),
+    ],
     ['number keys switch screens', ['3'], (s) => assert.equal(s.screen, 'errors')],
     ['q quits at once', ['q'], (_s, e) => assert.deepEqual(e, [{ kind: 'exit' }])],
-    ['one Ctrl+C only warns', ['ctrl+c'], (s, e) => assert.deepEqual([e.length, s.notice], [0, 'press Ctrl+C again to quit'])],
+    [
+      'one Ctrl+C only warns',
+      ['ctrl+c'],
+      (s, e) => assert.deepEqual([e.length, s.notice], [0, 'press Ctrl+C again to quit']),
+    ],
     ['two Ctrl+C quit', ['ctrl+c', 'ctrl+c'], (_s, e) => assert.deepEqual(e, [{ kind: 'exit' }])],
-    ['a key between two Ctrl+C disarms', ['ctrl+c', 'j', 'ctrl+c'], (_s, e) => assert.equal(e.length, 0)],
-    ['? opens help; any of ? Esc q closes it without quitting', ['?', 'q'], (s, e) => assert.deepEqual([s.help, e.length], [false, 0])],
-    ['keys do nothing else while help is open', ['?', 'j', '3'], (s) => assert.deepEqual([s.help, s.screen, s.cursor['agents:mainpc']], [true, 'fleet', undefined])],
+    [
+      'a key between two Ctrl+C disarms',
+      ['ctrl+c', 'j', 'ctrl+c'],
+      (_s, e) => assert.equal(e.length, 0),
+    ],
+    [
+      '? opens help; any of ? Esc q closes it without quitting',
+      ['?', 'q'],
+      (s, e) => assert.deepEqual([s.help, e.length], [false, 0]),
+    ],
+    [
+      'keys do nothing else while help is open',
+      ['?', 'j', '3'],
+      (s) =>
+        assert.deepEqual([s.help, s.screen, s.cursor['agents:mainpc']], [true, 'fleet', undefined]),
+    ],
     ['p toggles pause', ['p'], (s) => assert.equal(s.paused, true)],
-    ['s cycles the agent sort: config, state, name', ['s', 's'], (s) => assert.deepEqual([s.sort, s.notice], ['name', 'agents sorted by name'])],
-    ['/ on an agent pane filters agents as you type', ['/', 'n', 'l', 'u'], (s) => assert.deepEqual([s.editing, s.filters.agents], ['filter', 'nlu'])],
-    ['Enter keeps the filter; Esc then clears it', ['/', 'x', 'enter', 'esc'], (s) => assert.deepEqual([s.editing, s.filters.agents], [undefined, ''])],
-    ['/ on the errors pane filters errors', ['tab', 'tab', '/', 's', 'e', 'v', ':', 'e', 'enter'], (s) => assert.deepEqual([s.filters.errors, s.filters.agents], ['sev:e', ''])],
-    ['backspace edits the filter', ['/', 'a', 'b', 'backspace'], (s) => assert.equal(s.filters.agents, 'a')],
-    ['q while typing a filter is text, not quit', ['/', 'q'], (s, e) => assert.deepEqual([s.filters.agents, e.length], ['q', 0])],
-    [': then text then Enter runs the match', [':', 'c', 'e', 'r', 't', 'enter'], (s, e) => assert.deepEqual([s.editing, e], [undefined, [{ kind: 'run', id: 'action:certs.generate' }]])],
-    [': reaches screens by name', [':', 'p', 'o', 'r', 't', 'enter'], (s) => assert.equal(s.screen, 'ports')],
-    [': with no match says so', [':', 'z', 'z', 'enter'], (s) => assert.equal(s.notice, 'no command matches "zz"')],
+    [
+      's cycles the agent sort: config, state, name',
+      ['s', 's'],
+      (s) => assert.deepEqual([s.sort, s.notice], ['name', 'agents sorted by name']),
+    ],
+    [
+      '/ on an agent pane filters agents as you type',
+      ['/', 'n', 'l', 'u'],
+      (s) => assert.deepEqual([s.editing, s.filters.agents], ['filter', 'nlu']),
+    ],
+    [
+      'Enter keeps the filter; Esc then clears it',
+      ['/', 'x', 'enter', 'esc'],
+      (s) => assert.deepEqual([s.editing, s.filters.agents], [undefined, '']),
+    ],
+    [
+      '/ on the errors pane filters errors',
+      ['tab', 'tab', '/', 's', 'e', 'v', ':', 'e', 'enter'],
+      (s) => assert.deepEqual([s.filters.errors, s.filters.agents], ['sev:e', '']),
+    ],
+    [
+      'backspace edits the filter',
+      ['/', 'a', 'b', 'backspace'],
+      (s) => assert.equal(s.filters.agents, 'a'),
+    ],
+    [
+      'q while typing a filter is text, not quit',
+      ['/', 'q'],
+      (s, e) => assert.deepEqual([s.filters.agents, e.length], ['q', 0]),
+    ],
+    [
+      ': then text then Enter runs the match',
+      [':', 'c', 'e', 'r', 't', 'enter'],
+      (s, e) =>
+        assert.deepEqual(
+          [s.editing, e],
+          [undefined, [{ kind: 'run', id: 'action:certs.generate' }]],
+        ),
+    ],
+    [
+      ': reaches screens by name',
+      [':', 'p', 'o', 'r', 't', 'enter'],
+      (s) => assert.equal(s.screen, 'ports'),
+    ],
+    [
+      ': with no match says so',
+      [':', 'z', 'z', 'enter'],
+      (s) => assert.equal(s.notice, 'no command matches "zz"'),
+    ],
   ];
   for (const [name, keys, check] of cases) {
     test(name, () => {
@@ -97,7 +190,9 @@ describe('reducer', () => {
     const late = reduce(s, 'ctrl+c', '', ctx({ now: QUIT_WINDOW_MS + 1 }));
     assert.equal(late.effect, undefined);
     s = late.state;
-    assert.deepEqual(reduce(s, 'ctrl+c', '', ctx({ now: QUIT_WINDOW_MS + 500 })).effect, { kind: 'exit' });
+    assert.deepEqual(reduce(s, 'ctrl+c', '', ctx({ now: QUIT_WINDOW_MS + 500 })).effect, {
+      kind: 'exit',
+    });
   });
 
   test('a confirmation modal takes every key: y confirms, n / Esc / Ctrl+C cancel, others ignored', () => {
@@ -113,13 +208,22 @@ describe('reducer', () => {
 
   test('a long preview scrolls inside the modal: a line, a page, kept within its lines; closing starts the next at the top', () => {
     const modal = ctx({ modal: 'confirm', preview: { lines: 30, room: 10 } });
-    const keys = (state: ReturnType<typeof initialUi>, ...names: string[]) => names.reduce((s, n) => reduce(s, n, n.length === 1 ? n : '', modal).state, state);
+    const keys = (state: ReturnType<typeof initialUi>, ...names: string[]) =>
+      names.reduce((s, n) => reduce(s, n, n.length === 1 ? n : '', modal).state, state);
     assert.equal(keys(initialUi(), 'down', 'j').scroll, 2);
     assert.equal(keys(initialUi(), 'pagedown').scroll, 10);
-    assert.equal(keys(initialUi(), 'pagedown', 'pagedown', 'pagedown', 'j').scroll, 20, 'stops where the last line is shown');
+    assert.equal(
+      keys(initialUi(), 'pagedown', 'pagedown', 'pagedown', 'j').scroll,
+      20,
+      'stops where the last line is shown',
+    );
     assert.equal(keys(initialUi(), 'up', 'k', 'pageup').scroll, 0);
     const scrolled = keys(initialUi(), 'pagedown');
-    assert.equal(reduce(scrolled, 'y', 'y', modal).effect?.kind, 'confirm', 'y still confirms after scrolling');
+    assert.equal(
+      reduce(scrolled, 'y', 'y', modal).effect?.kind,
+      'confirm',
+      'y still confirms after scrolling',
+    );
     const denied = reduce(scrolled, 'esc', '', modal);
     assert.deepEqual([denied.effect, denied.state.scroll], [{ kind: 'deny' }, 0]);
     const short = ctx({ modal: 'confirm', preview: { lines: 4, room: 10 } });

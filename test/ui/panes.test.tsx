@@ -29,27 +29,81 @@ const YAML = `agent_groups:
     UnifiedSystemAgent: {script_path: b.py, port: 7201, health_check_port: 8201, dependencies: [ServiceRegistry, Ghost]}
     NLUAgent: {script_path: c.py, port: 5709}
 `;
-const machine: Machine = loadConfigText(YAML, 'mainpc.yaml', { env: { MAINPC_IP: '127.0.0.1' } }).machines[0]!;
+const machine: Machine = loadConfigText(YAML, 'mainpc.yaml', { env: { MAINPC_IP: '127.0.0.1' } })
+  .machines[0]!;
 
 const healthy = (at: number): AgentHealth =>
-  observe(initialHealth(), { kind: 'reply', reading: { state: 'healthy', reason: 'ok', protocol: 'base-agent', uptimeSec: 42 }, latencyMs: 3.2, at, raw: '{"status": "ok"}' });
-const down = (at: number): AgentHealth => observe(healthy(at - 1000), { kind: 'refused', reason: 'connection refused on 127.0.0.1:8201', at });
+  observe(initialHealth(), {
+    kind: 'reply',
+    reading: { state: 'healthy', reason: 'ok', protocol: 'base-agent', uptimeSec: 42 },
+    latencyMs: 3.2,
+    at,
+    raw: '{"status": "ok"}',
+  });
+const down = (at: number): AgentHealth =>
+  observe(healthy(at - 1000), {
+    kind: 'refused',
+    reason: 'connection refused on 127.0.0.1:8201',
+    at,
+  });
 const health = new Map<string, AgentHealth>([
   ['mainpc/ServiceRegistry', healthy(NOW - 2000)],
   ['mainpc/UnifiedSystemAgent', down(NOW - 1000)],
 ]);
 
-const ev = (over: Partial<ErrorEvent>): ErrorEvent => ({ machine: 'mainpc', agent: 'NLUAgent', severity: 'error', category: 'TimeoutError', message: 'model call timed out', details: {}, ids: [], bus: 'zmq', format: 'zmq-a', receivedAt: NOW, ...over });
+const ev = (over: Partial<ErrorEvent>): ErrorEvent => ({
+  machine: 'mainpc',
+  agent: 'NLUAgent',
+  severity: 'error',
+  category: 'TimeoutError',
+  message: 'model call timed out',
+  details: {},
+  ids: [],
+  bus: 'zmq',
+  format: 'zmq-a',
+  receivedAt: NOW,
+  ...over,
+});
 
 describe('machine pane', () => {
   test('header with address, links, resources; rows with state word, ports and protocol', () => {
     const rows = agentRows(machine, health, '');
     const { lastFrame } = render(
-      <MachinePane machine={machine} rows={rows} resources={{ sample: { machine: 'mainpc', ts: NOW, source: 'sim', gpu: { name: 'RTX 4090', totalMb: 24576, usedMb: 18432, utilPct: 70 }, cpuPct: 41, ramTotalMb: 65536, ramUsedMb: 32768, throttleLevel: 0, agents: [] }, receivedAt: NOW, history: [] }} stale={false} nats="connected" zmqLastAt={NOW - 3000} cursor={0} focused width={100} height={12} now={NOW} filter="" />,
+      <MachinePane
+        machine={machine}
+        rows={rows}
+        resources={{
+          sample: {
+            machine: 'mainpc',
+            ts: NOW,
+            source: 'sim',
+            gpu: { name: 'RTX 4090', totalMb: 24576, usedMb: 18432, utilPct: 70 },
+            cpuPct: 41,
+            ramTotalMb: 65536,
+            ramUsedMb: 32768,
+            throttleLevel: 0,
+            agents: [],
+          },
+          receivedAt: NOW,
+          history: [],
+        }}
+        stale={false}
+        nats="connected"
+        zmqLastAt={NOW - 3000}
+        cursor={0}
+        focused
+        width={100}
+        height={12}
+        now={NOW}
+        filter=""
+      />,
     );
     const frame = lastFrame()!;
     assert.match(frame, /MAINPC 127\.0\.0\.1 {2}3 agents 1 ok 1 down/);
-    assert.match(frame, /VRAM ████████░░ 18\.0\/24G {2}CPU 41% {2}RAM 32\.0\/64G {2}NATS ok {2}ZMQ 3s/);
+    assert.match(
+      frame,
+      /VRAM ████████░░ 18\.0\/24G {2}CPU 41% {2}RAM 32\.0\/64G {2}NATS ok {2}ZMQ 3s/,
+    );
     assert.match(frame, /›● OK +ServiceRegistry +core +7200 +8200 base +3ms +2s/);
     assert.match(frame, /○ DOWN +UnifiedSystemAgent/);
     assert.match(frame, /· \.\.\.\. +NLUAgent +core +5709 +5710 -/);
@@ -57,14 +111,38 @@ describe('machine pane', () => {
 
   test('compact (short stacked panes, 80x24): one header line with counts and links, no bottom border, two more agent rows', () => {
     const rows = agentRows(machine, health, '');
-    const props = { machine, rows, resources: undefined, stale: true, nats: 'connected' as const, zmqLastAt: NOW - 3000, cursor: 0, focused: true, width: 80, height: 6, now: NOW, filter: '' };
+    const props = {
+      machine,
+      rows,
+      resources: undefined,
+      stale: true,
+      nats: 'connected' as const,
+      zmqLastAt: NOW - 3000,
+      cursor: 0,
+      focused: true,
+      width: 80,
+      height: 6,
+      now: NOW,
+      filter: '',
+    };
     const full = render(<MachinePane {...props} />).lastFrame()!;
     const compact = render(<MachinePane {...props} compact />).lastFrame()!;
-    assert.match(compact, /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(resources stale\) {2}NATS ok {2}ZMQ 3s/);
+    assert.match(
+      compact,
+      /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(resources stale\) {2}NATS ok {2}ZMQ 3s/,
+    );
     assert.doesNotMatch(compact, /╰/, 'the next pane draws the separator');
     const agentLines = (frame: string) => frame.split('\n').filter((l) => /[●○·] /.test(l)).length;
     assert.deepEqual([agentLines(full), agentLines(compact)], [1, 3]);
-    assert.deepEqual(fleetLayout(80, 22, 2), { errorsHeight: 6, paneHeight: 8, paneWidth: 80, side: false, compact: true, agentRowsVisible: 5, errorRowsVisible: 2 });
+    assert.deepEqual(fleetLayout(80, 22, 2), {
+      errorsHeight: 6,
+      paneHeight: 8,
+      paneWidth: 80,
+      side: false,
+      compact: true,
+      agentRowsVisible: 5,
+      errorRowsVisible: 2,
+    });
     assert.equal(fleetLayout(80, 40, 2).compact, false);
     assert.equal(fleetLayout(200, 22, 2).compact, false, 'side by side is never compact');
   });
@@ -72,29 +150,107 @@ describe('machine pane', () => {
   test('stale resources and no GPU are said, not hidden; the filter is shown', () => {
     const rows = agentRows(machine, health, 'nlu');
     const { lastFrame } = render(
-      <MachinePane machine={machine} rows={rows} resources={{ sample: { machine: 'mainpc', ts: NOW, source: 'agent', gpu: null, cpuPct: 5, ramTotalMb: 1024, ramUsedMb: 512, throttleLevel: 2, agents: [] }, receivedAt: NOW - 60_000, history: [] }} stale nats="reconnecting" zmqLastAt={undefined} cursor={0} focused={false} width={100} height={8} now={NOW} filter="nlu" />,
+      <MachinePane
+        machine={machine}
+        rows={rows}
+        resources={{
+          sample: {
+            machine: 'mainpc',
+            ts: NOW,
+            source: 'agent',
+            gpu: null,
+            cpuPct: 5,
+            ramTotalMb: 1024,
+            ramUsedMb: 512,
+            throttleLevel: 2,
+            agents: [],
+          },
+          receivedAt: NOW - 60_000,
+          history: [],
+        }}
+        stale
+        nats="reconnecting"
+        zmqLastAt={undefined}
+        cursor={0}
+        focused={false}
+        width={100}
+        height={8}
+        now={NOW}
+        filter="nlu"
+      />,
     );
     const frame = lastFrame()!;
     assert.match(frame, /filter "nlu"/);
     assert.match(frame, /NATS reconnecting {2}ZMQ quiet/);
-    assert.match(frame, /VRAM no GPU {2}throttle L2 {2}CPU 5% {2}RAM 0\.5\/1G {2}\(resources stale\)/);
+    assert.match(
+      frame,
+      /VRAM no GPU {2}throttle L2 {2}CPU 5% {2}RAM 0\.5\/1G {2}\(resources stale\)/,
+    );
     assert.equal(rows.length, 1);
   });
 
   test('throttle: the level, who set it and when (audit), and the VRAM curve before and after', () => {
-    const history = [9000, 9000, 9000, 6000, 5800].map((vramMb, i) => ({ ts: NOW - (5 - i) * 2000, vramMb, cpuPct: 30 }));
+    const history = [9000, 9000, 9000, 6000, 5800].map((vramMb, i) => ({
+      ts: NOW - (5 - i) * 2000,
+      vramMb,
+      cpuPct: 30,
+    }));
     const { lastFrame } = render(
-      <MachinePane machine={machine} rows={[]} resources={{ sample: { machine: 'pc2', ts: NOW, source: 'sim', gpu: { name: 'RTX 3060', totalMb: 12288, usedMb: 5800, utilPct: 40 }, cpuPct: 30, ramTotalMb: 32768, ramUsedMb: 8192, throttleLevel: 2, agents: [] }, receivedAt: NOW, history }} stale={false} nats="connected" zmqLastAt={NOW} cursor={0} focused width={120} height={6} now={NOW} filter="" throttleBy={{ operator: 'ops@10.0.0.5', time: new Date(NOW - 120_000).toISOString(), auto: false }} />,
+      <MachinePane
+        machine={machine}
+        rows={[]}
+        resources={{
+          sample: {
+            machine: 'pc2',
+            ts: NOW,
+            source: 'sim',
+            gpu: { name: 'RTX 3060', totalMb: 12288, usedMb: 5800, utilPct: 40 },
+            cpuPct: 30,
+            ramTotalMb: 32768,
+            ramUsedMb: 8192,
+            throttleLevel: 2,
+            agents: [],
+          },
+          receivedAt: NOW,
+          history,
+        }}
+        stale={false}
+        nats="connected"
+        zmqLastAt={NOW}
+        cursor={0}
+        focused
+        width={120}
+        height={6}
+        now={NOW}
+        filter=""
+        throttleBy={{
+          operator: 'ops@10.0.0.5',
+          time: new Date(NOW - 120_000).toISOString(),
+          auto: false,
+        }}
+      />,
     );
-    assert.match(lastFrame()!, /VRAM █████░░░░░ 5\.7\/12G ▆▆▆▄▄ {2}throttle L2 set by ops@10\.0\.0\.5 2m ago/);
+    assert.match(
+      lastFrame()!,
+      /VRAM █████░░░░░ 5\.7\/12G ▆▆▆▄▄ {2}throttle L2 set by ops@10\.0\.0\.5 2m ago/,
+    );
   });
 });
 
 describe('agent order', () => {
   test('worst state first keeps config order within a state; by name sorts names', () => {
-    assert.deepEqual(agentRows(machine, health, '', 'state').map((r) => r.agent.name), ['UnifiedSystemAgent', 'NLUAgent', 'ServiceRegistry']);
-    assert.deepEqual(agentRows(machine, health, '', 'name').map((r) => r.agent.name), ['NLUAgent', 'ServiceRegistry', 'UnifiedSystemAgent']);
-    assert.deepEqual(agentRows(machine, health, '').map((r) => r.agent.name), ['ServiceRegistry', 'UnifiedSystemAgent', 'NLUAgent']);
+    assert.deepEqual(
+      agentRows(machine, health, '', 'state').map((r) => r.agent.name),
+      ['UnifiedSystemAgent', 'NLUAgent', 'ServiceRegistry'],
+    );
+    assert.deepEqual(
+      agentRows(machine, health, '', 'name').map((r) => r.agent.name),
+      ['NLUAgent', 'ServiceRegistry', 'UnifiedSystemAgent'],
+    );
+    assert.deepEqual(
+      agentRows(machine, health, '').map((r) => r.agent.name),
+      ['ServiceRegistry', 'UnifiedSystemAgent', 'NLUAgent'],
+    );
   });
 });
 
@@ -103,26 +259,98 @@ describe('error pane', () => {
     const p = new ErrorPipeline({ flood: { rateCount: 2, rateWindowMs: 10_000, rules: [] } });
     p.add(ev({ ids: ['a'], message: 'first' }), NOW - 5000);
     p.add(ev({ ids: ['a'], bus: 'nats', format: 'nats-errors', message: 'first' }), NOW - 4990);
-    for (let i = 0; i < 6; i++) p.add(ev({ agent: 'Executor', severity: 'critical', message: `disk full ${i}`, ids: [`f${i}`] }), NOW - 1000 + i);
-    const { lastFrame } = render(<ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={0} focused width={100} height={10} now={NOW} paused={false} filter="" />);
+    for (let i = 0; i < 6; i++)
+      p.add(
+        ev({ agent: 'Executor', severity: 'critical', message: `disk full ${i}`, ids: [`f${i}`] }),
+        NOW - 1000 + i,
+      );
+    const { lastFrame } = render(
+      <ErrorPane
+        rows={p.rows.newest()}
+        counters={p.counters}
+        cursor={0}
+        focused
+        width={100}
+        height={10}
+        now={NOW}
+        paused={false}
+        filter=""
+      />,
+    );
     const frame = lastFrame()!;
-    assert.match(frame, /received zmq 7 nats 1 · shown 4 · both 1 · collapsed 3 · dropped 0 · malformed 0/);
+    assert.match(
+      frame,
+      /received zmq 7 nats 1 · shown 4 · both 1 · collapsed 3 · dropped 0 · malformed 0/,
+    );
     assert.match(frame, /1s mainpc Executor +CRIT zmq +x4 disk full 2 \(flood: rate>2\/10s\)/);
     assert.match(frame, /5s mainpc NLUAgent +ERR +both +first/);
     p.openGap('pc2', 'zmq', 'tcp://127.0.0.2:7150', NOW);
-    const gapped = render(<ErrorPane rows={p.rows.newest()} counters={p.counters} cursor={0} focused width={120} height={10} now={NOW} paused={false} filter="" />).lastFrame()!;
-    assert.match(gapped, /dropped 0 · gaps 1 · malformed 0/, 'a gap is counted where the other losses are');
-    const full = render(<ErrorPane rows={[]} counters={{ ...p.counters, dedupEvicted: 12 }} cursor={0} focused width={140} height={6} now={NOW} paused={false} filter="" />).lastFrame()!;
-    assert.match(full, /gaps 1 · dedup full 12 · malformed 0/, 'entries pushed out of a full dedup window are said');
+    const gapped = render(
+      <ErrorPane
+        rows={p.rows.newest()}
+        counters={p.counters}
+        cursor={0}
+        focused
+        width={120}
+        height={10}
+        now={NOW}
+        paused={false}
+        filter=""
+      />,
+    ).lastFrame()!;
+    assert.match(
+      gapped,
+      /dropped 0 · gaps 1 · malformed 0/,
+      'a gap is counted where the other losses are',
+    );
+    const full = render(
+      <ErrorPane
+        rows={[]}
+        counters={{ ...p.counters, dedupEvicted: 12 }}
+        cursor={0}
+        focused
+        width={140}
+        height={6}
+        now={NOW}
+        paused={false}
+        filter=""
+      />,
+    ).lastFrame()!;
+    assert.match(
+      full,
+      /gaps 1 · dedup full 12 · malformed 0/,
+      'entries pushed out of a full dedup window are said',
+    );
   });
 
   test('the filter narrows by machine, severity, bus and text; paused is shown', () => {
     const p = new ErrorPipeline();
-    p.add(ev({ ids: ['1'], machine: 'pc2', agent: 'TieredResponder', severity: 'warning', message: 'queue full' }), NOW);
+    p.add(
+      ev({
+        ids: ['1'],
+        machine: 'pc2',
+        agent: 'TieredResponder',
+        severity: 'warning',
+        message: 'queue full',
+      }),
+      NOW,
+    );
     p.add(ev({ ids: ['2'], message: 'timeout talking to SDT' }), NOW);
     const rows = errorRows(p.rows.newest(), 'machine:pc2 sev:warn queue');
     assert.equal(rows.length, 1);
-    const { lastFrame } = render(<ErrorPane rows={rows} counters={p.counters} cursor={0} focused width={100} height={8} now={NOW} paused filter="machine:pc2 sev:warn queue" />);
+    const { lastFrame } = render(
+      <ErrorPane
+        rows={rows}
+        counters={p.counters}
+        cursor={0}
+        focused
+        width={100}
+        height={8}
+        now={NOW}
+        paused
+        filter="machine:pc2 sev:warn queue"
+      />,
+    );
     assert.match(lastFrame()!, /PAUSED \(p to follow\) filter "machine:pc2 sev:warn queue"/);
     assert.doesNotMatch(lastFrame()!, /timeout talking/);
     assert.equal(errorRows(p.rows.newest(), 'bus:nats').length, 0);
@@ -132,7 +360,16 @@ describe('error pane', () => {
 describe('table', () => {
   test('a long list shows a window around the cursor and where it is', () => {
     const rows = Array.from({ length: 50 }, (_, i) => `row-${i}`);
-    const { lastFrame } = render(<Table rows={rows} columns={[{ title: 'NAME', width: 10, cell: (r: string) => ({ text: r }) }]} rowKey={(r) => r} cursor={30} focused height={6} />);
+    const { lastFrame } = render(
+      <Table
+        rows={rows}
+        columns={[{ title: 'NAME', width: 10, cell: (r: string) => ({ text: r }) }]}
+        rowKey={(r) => r}
+        cursor={30}
+        focused
+        height={6}
+      />,
+    );
     const frame = lastFrame()!;
     assert.match(frame, /›row-30/);
     assert.doesNotMatch(frame, /row-0\b/);
@@ -145,13 +382,28 @@ describe('overlays and screens', () => {
   test('the help overlay lists every keymap entry', () => {
     const { lastFrame } = render(<HelpOverlay width={100} />);
     const frame = lastFrame()!;
-    for (const b of KEYMAP) assert.ok(frame.includes(b.help.slice(0, 40)), `help misses: ${b.help}`);
+    for (const b of KEYMAP)
+      assert.ok(frame.includes(b.help.slice(0, 40)), `help misses: ${b.help}`);
   });
 
   test('agent detail: definition site, every port, dependencies with health, last reply', () => {
-    const { lastFrame } = render(<AgentDetail agentKey="mainpc/UnifiedSystemAgent" machines={[machine]} health={health} errors={[]} resources={{}} width={100} height={30} now={NOW} />);
+    const { lastFrame } = render(
+      <AgentDetail
+        agentKey="mainpc/UnifiedSystemAgent"
+        machines={[machine]}
+        health={health}
+        errors={[]}
+        resources={{}}
+        width={100}
+        height={30}
+        now={NOW}
+      />,
+    );
     const frame = lastFrame()!;
-    assert.match(frame, /UnifiedSystemAgent on mainpc \(127\.0\.0\.1\) {2}○ DOWN connection refused on 127\.0\.0\.1:8201/);
+    assert.match(
+      frame,
+      /UnifiedSystemAgent on mainpc \(127\.0\.0\.1\) {2}○ DOWN connection refused on 127\.0\.0\.1:8201/,
+    );
     assert.match(frame, /defined at mainpc\.yaml:4:5 \(agent-groups\)/);
     assert.match(frame, /http +8202 +\(health_check_port\+1/);
     assert.match(frame, /ServiceRegistry +● OK/);
@@ -159,14 +411,31 @@ describe('overlays and screens', () => {
   });
 
   test('agent detail of an unknown agent says so', () => {
-    const { lastFrame } = render(<AgentDetail agentKey="mainpc/Nobody" machines={[machine]} health={health} errors={[]} resources={{}} width={100} height={30} now={NOW} />);
+    const { lastFrame } = render(
+      <AgentDetail
+        agentKey="mainpc/Nobody"
+        machines={[machine]}
+        health={health}
+        errors={[]}
+        resources={{}}
+        width={100}
+        height={30}
+        now={NOW}
+      />,
+    );
     assert.match(lastFrame()!, /No agent mainpc\/Nobody in the fleet/);
   });
 
   test('ports: conflicts listed, the selected one explained with both owners and places', () => {
-    const clash = loadConfigText('agent_groups:\n  g:\n    A: {script_path: a.py, port: 7000, health_check_port: 7100}\n    B: {script_path: b.py, port: 7101, health_check_port: 7200}\n', 'm.yaml', { env: {} }).machines;
+    const clash = loadConfigText(
+      'agent_groups:\n  g:\n    A: {script_path: a.py, port: 7000, health_check_port: 7100}\n    B: {script_path: b.py, port: 7101, health_check_port: 7200}\n',
+      'm.yaml',
+      { env: {} },
+    ).machines;
     const check = checkPorts(clash);
-    const { lastFrame } = render(<Ports check={check} findings={check.findings} cursor={0} width={100} height={20} />);
+    const { lastFrame } = render(
+      <Ports check={check} findings={check.findings} cursor={0} width={100} height={20} />,
+    );
     const frame = lastFrame()!;
     assert.match(frame, /1 conflicts/);
     assert.match(frame, /ERR +7101 machine-clash mainpc +derived A http vs B port/);
@@ -174,7 +443,14 @@ describe('overlays and screens', () => {
   });
 
   test('scorecard: measured where it can be, "not probed" where it cannot', () => {
-    const sections = scorecard({ machines: [machine], health, counters: new ErrorPipeline().counters, publishers: [], canonical: { mainpc: true }, portConflicts: 0 });
+    const sections = scorecard({
+      machines: [machine],
+      health,
+      counters: new ErrorPipeline().counters,
+      publishers: [],
+      canonical: { mainpc: true },
+      portConflicts: 0,
+    });
     const { lastFrame } = render(<Scorecard sections={sections} width={100} />);
     const frame = lastFrame()!;
     assert.match(frame, /✔ mainpc config canonical \(agent_groups\) +yes/);
@@ -186,14 +462,26 @@ describe('overlays and screens', () => {
   test('action flow: preview, exact target, checks, confirmation words', () => {
     const run = {
       action: { id: 'errorbus.advance', title: 'Advance the error bus 0 -> 1', machine: 'fleet' },
-      step: { phase: 'confirm' as const, preview: { target: 'KV opsdeck/errorbus.phase @ revision 7', lines: ['put {"phase":1,"name":"dual-publish"}'], checks: [{ name: 'NATS reachable from mainpc', ok: true, evidence: 'sample 1s old' }], runnable: true, destructive: false } },
+      step: {
+        phase: 'confirm' as const,
+        preview: {
+          target: 'KV opsdeck/errorbus.phase @ revision 7',
+          lines: ['put {"phase":1,"name":"dual-publish"}'],
+          checks: [{ name: 'NATS reachable from mainpc', ok: true, evidence: 'sample 1s old' }],
+          runnable: true,
+          destructive: false,
+        },
+      },
       confirm: 'Advance the error bus 0 -> 1 on KV opsdeck/errorbus.phase @ revision 7',
     };
     const { lastFrame } = render(<ActionFlow run={run} width={100} height={20} />);
     const frame = lastFrame()!;
     assert.match(frame, /target: KV opsdeck\/errorbus\.phase @ revision 7/);
     assert.match(frame, /pass NATS reachable from mainpc: sample 1s old/);
-    assert.match(frame, /Run "Advance the error bus 0 -> 1 on KV opsdeck\/errorbus\.phase @ revision 7"\?/);
+    assert.match(
+      frame,
+      /Run "Advance the error bus 0 -> 1 on KV opsdeck\/errorbus\.phase @ revision 7"\?/,
+    );
     assert.match(frame, /y = yes · n \/ Esc = cancel/);
   });
 
@@ -201,7 +489,10 @@ describe('overlays and screens', () => {
     const lines = Array.from({ length: 40 }, (_, i) => `+ line ${i + 1}`);
     const run = {
       action: { id: 'config.migrate', title: 'Migrate the MainPC config', machine: 'mainpc' },
-      step: { phase: 'confirm' as const, preview: { target: 'mainpc.yaml', lines, checks: [], runnable: true, destructive: true } },
+      step: {
+        phase: 'confirm' as const,
+        preview: { target: 'mainpc.yaml', lines, checks: [], runnable: true, destructive: true },
+      },
       confirm: 'Migrate mainpc.yaml',
     };
     const top = render(<ActionFlow run={run} width={100} height={20} />).lastFrame()!;

@@ -20,14 +20,31 @@ export interface BridgedCoverage {
 }
 
 /** Same agent on NATS natively, from the same machine or from `any` (NATS names no machine). */
-export function bridgedCoverage(publishers: readonly PublisherStats[], now: number, windowMs: number): BridgedCoverage {
+export function bridgedCoverage(
+  publishers: readonly PublisherStats[],
+  now: number,
+  windowMs: number,
+): BridgedCoverage {
   const cutoff = now - windowMs;
   const within = (t: number | undefined) => t !== undefined && t > cutoff;
   const onNats = publishers.filter((p) => within(p.lastNats));
-  const isNative = (p: PublisherStats) => onNats.some((n) => n.agent === p.agent && (n.machine === p.machine || n.machine === 'any' || p.machine === 'any'));
-  const isBridged = (p: PublisherStats) => publishers.some((b) => b.agent === p.agent && within(b.lastBridged) && (b.machine === p.machine || b.machine === 'any' || p.machine === 'any'));
+  const isNative = (p: PublisherStats) =>
+    onNats.some(
+      (n) =>
+        n.agent === p.agent &&
+        (n.machine === p.machine || n.machine === 'any' || p.machine === 'any'),
+    );
+  const isBridged = (p: PublisherStats) =>
+    publishers.some(
+      (b) =>
+        b.agent === p.agent &&
+        within(b.lastBridged) &&
+        (b.machine === p.machine || b.machine === 'any' || p.machine === 'any'),
+    );
   // One entry per machine/agent that published on ZMQ (directly or through the bridge).
-  const seen = publishers.filter((p) => p.machine !== 'any' && (within(p.lastZmq) || within(p.lastBridged)));
+  const seen = publishers.filter(
+    (p) => p.machine !== 'any' && (within(p.lastZmq) || within(p.lastBridged)),
+  );
   const native = seen.filter(isNative);
   const bridgedOnly = seen.filter((p) => !isNative(p) && isBridged(p));
   const zmqOnly = seen.filter((p) => !isNative(p) && !isBridged(p));
@@ -38,21 +55,33 @@ const names = (ps: readonly PublisherStats[], max = 12): string => {
   const n = ps.map((p) => `${p.machine}/${p.agent}`).sort();
   return n.length > max ? `${n.slice(0, max).join(', ')} and ${n.length - max} more` : n.join(', ');
 };
-const secs = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`);
+const secs = (ms: number): string =>
+  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 const span = (o: Observation): string => secs(Math.min(o.windowMs, o.now - o.since));
 
 /** Whether the window shows a bridge at work. */
-export const bridgeSeen = (o: Observation): boolean => o.publishers.some((p) => p.lastBridged !== undefined && p.lastBridged > o.now - o.windowMs);
+export const bridgeSeen = (o: Observation): boolean =>
+  o.publishers.some((p) => p.lastBridged !== undefined && p.lastBridged > o.now - o.windowMs);
 
-const split = (c: BridgedCoverage): string => `${c.native.length} natively, ${c.bridgedOnly.length} only through the bridge, ${c.zmqOnly.length} ZMQ only`;
+const split = (c: BridgedCoverage): string =>
+  `${c.native.length} natively, ${c.bridgedOnly.length} only through the bridge, ${c.zmqOnly.length} ZMQ only`;
 
 /** 0 -> 1 with a bridge, and 1 -> 2: every ZMQ publisher reaches NATS, natively or bridged. */
 export function reachesNatsCheck(o: Observation, name: string): Check {
   const c = bridgedCoverage(o.publishers, o.now, o.windowMs);
   if (c.seen.length === 0) {
-    return { name, ok: false, evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)` };
+    return {
+      name,
+      ok: false,
+      evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)`,
+    };
   }
-  if (c.zmqOnly.length === 0) return { name, ok: true, evidence: `${c.seen.length}/${c.seen.length} publishers seen in the last ${span(o)} reach NATS (${split(c)})` };
+  if (c.zmqOnly.length === 0)
+    return {
+      name,
+      ok: true,
+      evidence: `${c.seen.length}/${c.seen.length} publishers seen in the last ${span(o)} reach NATS (${split(c)})`,
+    };
   return {
     name,
     ok: false,
@@ -64,11 +93,29 @@ export function reachesNatsCheck(o: Observation, name: string): Check {
 export function nativeOnlyCheck(o: Observation, name: string): Check {
   const c = bridgedCoverage(o.publishers, o.now, o.windowMs);
   if (c.seen.length === 0) {
-    return { name, ok: false, evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)` };
+    return {
+      name,
+      ok: false,
+      evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)`,
+    };
   }
-  if (c.bridgedOnly.length === 0 && c.zmqOnly.length === 0) return { name, ok: true, evidence: `${c.native.length}/${c.seen.length} publishers seen in the last ${span(o)} publish natively on NATS` };
-  const parts = [c.bridgedOnly.length ? `only through the bridge (lost once ZMQ is off): ${names(c.bridgedOnly)}` : '', c.zmqOnly.length ? `ZMQ only: ${names(c.zmqOnly)}` : ''].filter(Boolean);
-  return { name, ok: false, evidence: `${c.native.length}/${c.seen.length} publish natively on NATS in the last ${span(o)}; not natively on NATS yet: ${parts.join('; ')}` };
+  if (c.bridgedOnly.length === 0 && c.zmqOnly.length === 0)
+    return {
+      name,
+      ok: true,
+      evidence: `${c.native.length}/${c.seen.length} publishers seen in the last ${span(o)} publish natively on NATS`,
+    };
+  const parts = [
+    c.bridgedOnly.length
+      ? `only through the bridge (lost once ZMQ is off): ${names(c.bridgedOnly)}`
+      : '',
+    c.zmqOnly.length ? `ZMQ only: ${names(c.zmqOnly)}` : '',
+  ].filter(Boolean);
+  return {
+    name,
+    ok: false,
+    evidence: `${c.native.length}/${c.seen.length} publish natively on NATS in the last ${span(o)}; not natively on NATS yet: ${parts.join('; ')}`,
+  };
 }
 
 /**
@@ -78,7 +125,14 @@ export function nativeOnlyCheck(o: Observation, name: string): Check {
  */
 export function withBridge(o: Observation, phase: number, checks: Check[]): Check[] {
   if (!bridgeSeen(o)) return checks;
-  if (phase === 1) return [...checks, reachesNatsCheck(o, 'every ZMQ publisher reaches NATS, natively or through the bridge (phase 1 without agent changes)')];
+  if (phase === 1)
+    return [
+      ...checks,
+      reachesNatsCheck(
+        o,
+        'every ZMQ publisher reaches NATS, natively or through the bridge (phase 1 without agent changes)',
+      ),
+    ];
   const [first, ...rest] = checks;
   if (phase === 2 && first) return [reachesNatsCheck(o, first.name), ...rest];
   if (phase === 3 && first) return [nativeOnlyCheck(o, first.name), ...rest];

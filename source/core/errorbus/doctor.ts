@@ -69,32 +69,51 @@ export interface Diagnosis {
   findings: string[];
 }
 
-const seen = (last: number | undefined, i: DoctorInput) => last !== undefined && last > i.now - i.windowMs;
+const seen = (last: number | undefined, i: DoctorInput) =>
+  last !== undefined && last > i.now - i.windowMs;
 
 function publisherOf(route: Route, i: DoctorInput): PublisherDiagnosis {
-  const stats = i.publishers.filter((p) => p.agent === route.agent && (p.machine === route.machine || p.machine === 'any'));
+  const stats = i.publishers.filter(
+    (p) => p.agent === route.agent && (p.machine === route.machine || p.machine === 'any'),
+  );
   const seenNative = stats.some((p) => seen(p.lastNats, i));
   const seenBridged = stats.some((p) => seen(p.lastBridged, i));
   const now = route.now.to;
-  const reach: Reach = seenNative ? 'native' : now === 'nats' || seenBridged ? 'bridge' : now === 'zmq' ? 'zmq' : 'nobody';
+  const reach: Reach = seenNative
+    ? 'native'
+    : now === 'nats' || seenBridged
+      ? 'bridge'
+      : now === 'zmq'
+        ? 'zmq'
+        : 'nobody';
   return { agent: route.agent, variant: route.variant, reach, route, seenNative, seenBridged };
 }
 
 const list = (ps: readonly PublisherDiagnosis[], max = 8): string => {
   const names = [...new Set(ps.map((p) => p.agent))];
-  return names.length > max ? `${names.slice(0, max).join(', ')} and ${names.length - max} more` : names.join(', ');
+  return names.length > max
+    ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
+    : names.join(', ');
 };
 
 const name = (n: PhaseNumber) => PHASES[n].name;
 
 export function diagnose(i: DoctorInput): Diagnosis {
   const kvPhase: PhaseNumber | undefined = i.kv && 'phase' in i.kv ? i.kv.phase : undefined;
-  const streams = i.streams === undefined ? undefined : Array.isArray(i.streams) ? judgeStreams(i.streams) : i.streams;
+  const streams =
+    i.streams === undefined
+      ? undefined
+      : Array.isArray(i.streams)
+        ? judgeStreams(i.streams)
+        : i.streams;
   const findings: string[] = [];
   const machines = i.machines.map((m): MachineDiagnosis => {
     const own = i.topology.routes.filter((r) => r.machine === m.id && r.copy === 'own');
     const publishers = own.map((r) => publisherOf(r, i));
-    const lostWithout = publishers.filter((p) => p.route.withoutBridge.to === 'nobody' && p.route.withBridge.to === 'nats' && !p.seenNative);
+    const lostWithout = publishers.filter(
+      (p) =>
+        p.route.withoutBridge.to === 'nobody' && p.route.withBridge.to === 'nats' && !p.seenNative,
+    );
     const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.seenNative);
     const ports = i.topology.ports.filter((p) => p.machine === m.id);
     const bridge = i.bridges[m.id];
@@ -112,44 +131,87 @@ export function diagnose(i: DoctorInput): Diagnosis {
       effective = {
         phase: 0,
         name: name(0),
-        why: [lost.length ? `errors of ${list(lost)} reach no one` : '', zmqOnly.length ? `errors of ${list(zmqOnly)} reach ZMQ only, not NATS` : ''].filter(Boolean).join('; '),
+        why: [
+          lost.length ? `errors of ${list(lost)} reach no one` : '',
+          zmqOnly.length ? `errors of ${list(zmqOnly)} reach ZMQ only, not NATS` : '',
+        ]
+          .filter(Boolean)
+          .join('; '),
       };
     } else {
       const how = `every publisher reaches NATS (${native} natively, ${bridged} through the bridge)`;
-      const closed = ports.every((p) => p.probe?.holder === 'none') && !(bridge && bridge.state === 'running');
-      if ((kvPhase ?? 0) >= 3 && bridged === 0 && closed) effective = { phase: 3, name: name(3), why: `${how}; the error-bus port is closed` };
-      else if ((kvPhase ?? 0) >= 3) effective = { phase: 2, name: name(2), why: `${how}, but ${bridged > 0 ? `${bridged} only through the bridge (phase 3 needs native NATS publishers)` : 'the error-bus port is still open'}` };
-      else if ((kvPhase ?? 0) === 2) effective = { phase: 2, name: name(2), why: `${how}; consumers read NATS (KV)` };
-      else effective = { phase: 1, name: name(1), why: `${how}${kvPhase === 0 ? '; KV still says 0: advancing to 1 needs no agent change' : ''}` };
+      const closed =
+        ports.every((p) => p.probe?.holder === 'none') && !(bridge && bridge.state === 'running');
+      if ((kvPhase ?? 0) >= 3 && bridged === 0 && closed)
+        effective = { phase: 3, name: name(3), why: `${how}; the error-bus port is closed` };
+      else if ((kvPhase ?? 0) >= 3)
+        effective = {
+          phase: 2,
+          name: name(2),
+          why: `${how}, but ${bridged > 0 ? `${bridged} only through the bridge (phase 3 needs native NATS publishers)` : 'the error-bus port is still open'}`,
+        };
+      else if ((kvPhase ?? 0) === 2)
+        effective = { phase: 2, name: name(2), why: `${how}; consumers read NATS (KV)` };
+      else
+        effective = {
+          phase: 1,
+          name: name(1),
+          why: `${how}${kvPhase === 0 ? '; KV still says 0: advancing to 1 needs no agent change' : ''}`,
+        };
     }
-    if (kvPhase !== undefined && effective.phase < kvPhase) findings.push(`${m.id} is effectively in phase ${effective.phase} ${effective.name} while KV says ${kvPhase} ${name(kvPhase)}: ${effective.why}`);
+    if (kvPhase !== undefined && effective.phase < kvPhase)
+      findings.push(
+        `${m.id} is effectively in phase ${effective.phase} ${effective.name} while KV says ${kvPhase} ${name(kvPhase)}: ${effective.why}`,
+      );
     for (const p of publishers.filter((x) => x.reach === 'nobody')) {
       const d = p.route.now as Extract<Delivery, { to: 'nobody' }>;
       findings.push(`${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''}`);
     }
-    for (const port of ports) if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
-    return { id: m.id, host: m.host, ports, ...(bridge ? { bridge } : {}), publishers, lostWithoutBridge: lostWithout, lostEvenWithBridge: lostEven, effective };
+    for (const port of ports)
+      if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
+    return {
+      id: m.id,
+      host: m.host,
+      ports,
+      ...(bridge ? { bridge } : {}),
+      publishers,
+      lostWithoutBridge: lostWithout,
+      lostEvenWithBridge: lostEven,
+      effective,
+    };
   });
   if (streams && 'ok' in streams && !streams.ok) findings.push(`streams: ${streams.evidence}`);
   if (streams && 'error' in streams) findings.push(`streams: ${streams.error}`);
   return { ...(i.kv ? { kv: i.kv } : {}), ...(streams ? { streams } : {}), machines, findings };
 }
 
-const deliveryText = (d: Delivery): string => (d.to === 'nobody' ? `lost: ${d.why}` : d.to === 'zmq' ? `ZMQ only: ${d.via}` : `NATS: ${d.via}`);
+const deliveryText = (d: Delivery): string =>
+  d.to === 'nobody' ? `lost: ${d.why}` : d.to === 'zmq' ? `ZMQ only: ${d.via}` : `NATS: ${d.via}`;
 
 /** The report as lines, for the terminal. */
 export function doctorLines(d: Diagnosis): string[] {
   const out: string[] = [];
-  out.push(`phase in KV: ${!d.kv ? 'unknown (no NATS)' : 'error' in d.kv ? `unreadable: ${d.kv.error}` : `${d.kv.phase} ${d.kv.name}`}`);
-  out.push(`streams: ${!d.streams ? 'unknown (no NATS)' : 'error' in d.streams ? `cannot list: ${d.streams.error}` : `${d.streams.ok ? 'ok' : 'NOT ok'}: ${d.streams.evidence}`}`);
-  if (d.streams && 'overlaps' in d.streams) for (const [a, b] of d.streams.overlaps) out.push(`  overlap: ${a} and ${b} claim the same subjects`);
+  out.push(
+    `phase in KV: ${!d.kv ? 'unknown (no NATS)' : 'error' in d.kv ? `unreadable: ${d.kv.error}` : `${d.kv.phase} ${d.kv.name}`}`,
+  );
+  out.push(
+    `streams: ${!d.streams ? 'unknown (no NATS)' : 'error' in d.streams ? `cannot list: ${d.streams.error}` : `${d.streams.ok ? 'ok' : 'NOT ok'}: ${d.streams.evidence}`}`,
+  );
+  if (d.streams && 'overlaps' in d.streams)
+    for (const [a, b] of d.streams.overlaps)
+      out.push(`  overlap: ${a} and ${b} claim the same subjects`);
   for (const m of d.machines) {
     out.push('');
-    out.push(`${m.id} (${m.host}): effectively phase ${m.effective.phase} ${m.effective.name}: ${m.effective.why}`);
+    out.push(
+      `${m.id} (${m.host}): effectively phase ${m.effective.phase} ${m.effective.name}: ${m.effective.why}`,
+    );
     for (const p of m.ports) {
-      out.push(`  port ${p.port}: config: ${p.expected.by}; probe: ${p.probe ? `${p.probe.holder}${p.probe.detail ? ` (${p.probe.detail})` : ''}` : 'not probed'}`);
+      out.push(
+        `  port ${p.port}: config: ${p.expected.by}; probe: ${p.probe ? `${p.probe.holder}${p.probe.detail ? ` (${p.probe.detail})` : ''}` : 'not probed'}`,
+      );
       if (p.connecting.length) out.push(`    PUBs connecting here: ${p.connecting.join(', ')}`);
-      if (p.binding.length) out.push(`    PC2ErrorPublishers binding here: ${p.binding.join(', ')}`);
+      if (p.binding.length)
+        out.push(`    PC2ErrorPublishers binding here: ${p.binding.join(', ')}`);
       if (p.bridge) out.push(`    bridge: ${p.bridge.mode} a SUB (${p.bridge.why})`);
       if (p.mismatch) out.push(`    MISMATCH: ${p.mismatch}`);
     }
@@ -158,10 +220,16 @@ export function doctorLines(d: Diagnosis): string[] {
         ? `  bridge: ${m.bridge.state}, ${m.bridge.received} received, ${m.bridge.published} stored, ${m.bridge.duplicates} duplicates, ${m.bridge.dropped} dropped, ${m.bridge.queued} queued, NATS ${m.bridge.nats} (${m.bridge.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ')})`
         : `  bridge: not running (start: opsdeck agent --machine ${m.id} --bridge)`,
     );
-    out.push(`  lost without the bridge (${new Set(m.lostWithoutBridge.map((p) => p.agent)).size}): ${list(m.lostWithoutBridge, 20) || 'none'}`);
-    out.push(`  lost even with the bridge (${new Set(m.lostEvenWithBridge.map((p) => p.agent)).size}): ${list(m.lostEvenWithBridge, 20) || 'none'}`);
+    out.push(
+      `  lost without the bridge (${new Set(m.lostWithoutBridge.map((p) => p.agent)).size}): ${list(m.lostWithoutBridge, 20) || 'none'}`,
+    );
+    out.push(
+      `  lost even with the bridge (${new Set(m.lostEvenWithBridge.map((p) => p.agent)).size}): ${list(m.lostEvenWithBridge, 20) || 'none'}`,
+    );
     for (const p of m.publishers) {
-      out.push(`    ${p.agent} (${p.variant}, ${p.route.socket}${p.route.endpoint ? ` ${p.route.endpoint.host}:${p.route.endpoint.port}` : ''}): ${p.reach === 'native' ? 'NATS natively' : deliveryText(p.route.now)}`);
+      out.push(
+        `    ${p.agent} (${p.variant}, ${p.route.socket}${p.route.endpoint ? ` ${p.route.endpoint.host}:${p.route.endpoint.port}` : ''}): ${p.reach === 'native' ? 'NATS natively' : deliveryText(p.route.now)}`,
+      );
       const fix = p.route.withBridge.to === 'nobody' ? p.route.withBridge.fix : undefined;
       if (fix && p.reach !== 'native') out.push(`      fix: ${fix}`);
     }
@@ -170,35 +238,77 @@ export function doctorLines(d: Diagnosis): string[] {
 }
 
 /** The scorecard's error-bus lines (P1.3): per machine, then the streams. */
-export function doctorMetrics(d: Diagnosis): Array<{ label: string; value: string; verdict: 'good' | 'warn' | 'bad' | 'unknown'; note?: string }> {
+export function doctorMetrics(d: Diagnosis): Array<{
+  label: string;
+  value: string;
+  verdict: 'good' | 'warn' | 'bad' | 'unknown';
+  note?: string;
+}> {
   const kv = d.kv && 'phase' in d.kv ? d.kv.phase : undefined;
-  const out: Array<{ label: string; value: string; verdict: 'good' | 'warn' | 'bad' | 'unknown'; note?: string }> = [];
+  const out: Array<{
+    label: string;
+    value: string;
+    verdict: 'good' | 'warn' | 'bad' | 'unknown';
+    note?: string;
+  }> = [];
   for (const m of d.machines) {
     const e = m.effective;
-    out.push({ label: `${m.id}: effectively in phase`, value: `${e.phase} ${e.name}`, verdict: kv !== undefined && e.phase < kv ? 'bad' : e.phase === 0 ? 'warn' : 'good', note: e.why.slice(0, 120) });
+    out.push({
+      label: `${m.id}: effectively in phase`,
+      value: `${e.phase} ${e.name}`,
+      verdict: kv !== undefined && e.phase < kv ? 'bad' : e.phase === 0 ? 'warn' : 'good',
+      note: e.why.slice(0, 120),
+    });
     for (const p of m.ports) {
-      const probed = p.probe ? `${p.probe.holder === 'none' ? 'nothing listens' : p.probe.holder === 'sub' ? 'SUB bound' : p.probe.holder === 'pub' ? 'PUB bound' : p.probe.holder}` : 'not probed';
-      out.push({ label: `${m.id}: port ${p.port}`, value: `${probed}; config: ${p.expected.by}`.slice(0, 90), verdict: p.mismatch ? 'warn' : 'unknown', ...(p.mismatch ? { note: p.mismatch } : {}) });
+      const probed = p.probe
+        ? `${p.probe.holder === 'none' ? 'nothing listens' : p.probe.holder === 'sub' ? 'SUB bound' : p.probe.holder === 'pub' ? 'PUB bound' : p.probe.holder}`
+        : 'not probed';
+      out.push({
+        label: `${m.id}: port ${p.port}`,
+        value: `${probed}; config: ${p.expected.by}`.slice(0, 90),
+        verdict: p.mismatch ? 'warn' : 'unknown',
+        ...(p.mismatch ? { note: p.mismatch } : {}),
+      });
     }
     const without = [...new Set(m.lostWithoutBridge.map((p) => p.agent))];
     const bridged = m.bridge !== undefined && m.bridge.state === 'running';
     out.push({
       label: `${m.id}: lost without the bridge`,
-      value: without.length ? `${without.length}: ${without.slice(0, 5).join(', ')}${without.length > 5 ? ', …' : ''}` : 'none',
+      value: without.length
+        ? `${without.length}: ${without.slice(0, 5).join(', ')}${without.length > 5 ? ', …' : ''}`
+        : 'none',
       verdict: without.length === 0 ? 'good' : bridged ? 'good' : 'bad',
-      note: bridged ? `bridge running: ${m.bridge!.published} stored, ${m.bridge!.dropped} dropped` : without.length ? `start opsdeck agent --machine ${m.id} --bridge` : 'bridge not running',
+      note: bridged
+        ? `bridge running: ${m.bridge!.published} stored, ${m.bridge!.dropped} dropped`
+        : without.length
+          ? `start opsdeck agent --machine ${m.id} --bridge`
+          : 'bridge not running',
     });
     const even = [...new Set(m.lostEvenWithBridge.map((p) => p.agent))];
     const fix = m.lostEvenWithBridge[0]?.route.withBridge;
     out.push({
       label: `${m.id}: lost even with the bridge`,
-      value: even.length ? `${even.length}: ${even.slice(0, 5).join(', ')}${even.length > 5 ? ', …' : ''}` : 'none',
+      value: even.length
+        ? `${even.length}: ${even.slice(0, 5).join(', ')}${even.length > 5 ? ', …' : ''}`
+        : 'none',
       verdict: even.length ? 'bad' : 'good',
       ...(fix && fix.to === 'nobody' && fix.fix ? { note: `fix: ${fix.fix}`.slice(0, 120) } : {}),
     });
   }
   const s = d.streams;
-  if (s && 'overlaps' in s) out.push({ label: 'stream subject overlaps', value: s.overlaps.length ? s.overlaps.map(([a, b]) => `${a}/${b}`).join(', ') : 'none', verdict: s.overlaps.length ? 'bad' : 'good', ...(s.ok ? {} : { note: 'opsdeck errorbus fix-streams' }) });
-  else out.push({ label: 'stream subject overlaps', value: 'unknown', verdict: 'unknown', note: s && 'error' in s ? s.error : 'needs NATS' });
+  if (s && 'overlaps' in s)
+    out.push({
+      label: 'stream subject overlaps',
+      value: s.overlaps.length ? s.overlaps.map(([a, b]) => `${a}/${b}`).join(', ') : 'none',
+      verdict: s.overlaps.length ? 'bad' : 'good',
+      ...(s.ok ? {} : { note: 'opsdeck errorbus fix-streams' }),
+    });
+  else
+    out.push({
+      label: 'stream subject overlaps',
+      value: 'unknown',
+      verdict: 'unknown',
+      note: s && 'error' in s ? s.error : 'needs NATS',
+    });
   return out;
 }

@@ -31,7 +31,9 @@ export const encodePhase = (phase: PhaseNumber): string => JSON.stringify(phaseV
 export type PhaseDecode = { ok: true; value: PhaseValue } | { ok: false; reason: string };
 
 const byNumber = (n: unknown): PhaseValue | undefined =>
-  typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < PHASES.length ? phaseValue(n as PhaseNumber) : undefined;
+  typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < PHASES.length
+    ? phaseValue(n as PhaseNumber)
+    : undefined;
 const byName = (s: unknown): PhaseValue | undefined => {
   const found = PHASES.find((p) => p.name === s);
   return found ? { ...found } : undefined;
@@ -49,7 +51,10 @@ export function decodePhase(text: string): PhaseDecode {
   try {
     parsed = JSON.parse(trimmed);
   } catch {
-    return { ok: false, reason: `"${trimmed.slice(0, 60)}" is neither JSON nor a phase name; ${VALID}` };
+    return {
+      ok: false,
+      reason: `"${trimmed.slice(0, 60)}" is neither JSON nor a phase name; ${VALID}`,
+    };
   }
   const direct = byNumber(parsed) ?? byName(parsed);
   if (direct) return { ok: true, value: direct };
@@ -57,10 +62,15 @@ export function decodePhase(text: string): PhaseDecode {
     const o = parsed as Record<string, unknown>;
     const fromNumber = o.phase === undefined ? undefined : byNumber(o.phase);
     const fromName = o.name === undefined ? undefined : byName(o.name);
-    if (o.phase !== undefined && !fromNumber) return { ok: false, reason: `phase ${JSON.stringify(o.phase)} is not 0-3; ${VALID}` };
-    if (o.name !== undefined && !fromName) return { ok: false, reason: `name ${JSON.stringify(o.name)} is not a phase; ${VALID}` };
+    if (o.phase !== undefined && !fromNumber)
+      return { ok: false, reason: `phase ${JSON.stringify(o.phase)} is not 0-3; ${VALID}` };
+    if (o.name !== undefined && !fromName)
+      return { ok: false, reason: `name ${JSON.stringify(o.name)} is not a phase; ${VALID}` };
     if (fromNumber && fromName && fromNumber.phase !== fromName.phase) {
-      return { ok: false, reason: `phase ${fromNumber.phase} and name "${fromName.name}" disagree; ${VALID}` };
+      return {
+        ok: false,
+        reason: `phase ${fromNumber.phase} and name "${fromName.name}" disagree; ${VALID}`,
+      };
     }
     const value = fromNumber ?? fromName;
     if (value) return { ok: true, value };

@@ -271,9 +271,16 @@ export function preflight(t: Transition, o: Observation): Check[] {
   if (t.direction === 'rollback') return [];
   switch (t.to.phase) {
     case 1:
-      return withBridge(o, 1, [natsLinkCheck(o), ...o.machines.map((m) => machineReachCheck(o, m)), streamsCheck(o)]);
+      return withBridge(o, 1, [
+        natsLinkCheck(o),
+        ...o.machines.map((m) => machineReachCheck(o, m)),
+        streamsCheck(o),
+      ]);
     case 2:
-      return withBridge(o, 2, [coverageCheck(o, 'every agent seen on ZMQ is also seen on NATS'), continuityCheck(o)]);
+      return withBridge(o, 2, [
+        coverageCheck(o, 'every agent seen on ZMQ is also seen on NATS'),
+        continuityCheck(o),
+      ]);
     case 3:
       return withBridge(o, 3, [coverageCheck(o, 'no ZMQ-only publishers')]);
     default:

@@ -22,9 +22,11 @@ export function noteSeq(track: SeqTrack, seq: number): SeqTrack {
   // Built field by field, not spread: this runs for every JetStream delivery, and a spread with
   // overrides cost about a microsecond each (bench/ingest-nats.ts).
   const { first, last, delivered, redelivered, gaps, missing } = track;
-  if (last === undefined) return { first: seq, last: seq, delivered: delivered + 1, redelivered, gaps, missing };
+  if (last === undefined)
+    return { first: seq, last: seq, delivered: delivered + 1, redelivered, gaps, missing };
   if (seq <= last) return { first, last, delivered, redelivered: redelivered + 1, gaps, missing };
-  if (seq === last + 1) return { first, last: seq, delivered: delivered + 1, redelivered, gaps, missing };
+  if (seq === last + 1)
+    return { first, last: seq, delivered: delivered + 1, redelivered, gaps, missing };
   const range = [last + 1, seq - 1] as const;
   return {
     first,

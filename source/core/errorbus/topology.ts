@@ -29,7 +29,8 @@ export const DEFAULT_ERROR_BUS_PORT = 7150;
 
 /** CentralErrorBus: the config entry whose main port is the error-bus port. */
 export const isErrorBusAgent = (agent: Agent, busPort: number): boolean =>
-  agent.port.value === busPort && (/central_error_bus/.test(agent.scriptPath) || agent.name === 'CentralErrorBus');
+  agent.port.value === busPort &&
+  (/central_error_bus/.test(agent.scriptPath) || agent.name === 'CentralErrorBus');
 
 /** Which ZMQ error format an agent publishes, from its script path and machine (c1). */
 export function defaultVariant(agent: Agent, machine: string, isBus: boolean): ZmqVariant | 'none' {
@@ -134,7 +135,10 @@ export interface Topology {
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '::1', '0.0.0.0', '*']);
 
-const envOf = (env: TopologyInput['env'], ...names: string[]): { value?: string; name?: string } => {
+const envOf = (
+  env: TopologyInput['env'],
+  ...names: string[]
+): { value?: string; name?: string } => {
   for (const name of names) {
     const value = env[name];
     if (value !== undefined && value !== '') return { value, name };
@@ -155,7 +159,9 @@ export function buildTopology(input: TopologyInput): Topology {
     const set = envOf(env, ...envNames);
     if (set.value) return { host: set.value, from: set.name! };
     const m = byId.get(id);
-    return m ? { host: m.host, from: `${id}'s address` } : { host: 'localhost', from: `${envNames[0]} unset (upstream default localhost)` };
+    return m
+      ? { host: m.host, from: `${id}'s address` }
+      : { host: 'localhost', from: `${envNames[0]} unset (upstream default localhost)` };
   };
   // An address as seen from a publisher on `from`: a machine's own address, or loopback meaning
   // the publisher's own machine.
@@ -175,31 +181,56 @@ export function buildTopology(input: TopologyInput): Topology {
   }
   const pc2 = () => hostOf('pc2', ['PC2_IP', 'PC2_HOST']);
   const mainpc = () => hostOf('mainpc', ['MAINPC_IP', 'MAIN_PC_IP', 'MAINPC_HOST', 'MAIN_PC_HOST']);
-  const targetOf = (variant: ZmqVariant, copy: 'own' | 'cross', machine: string): Target | undefined => {
+  const targetOf = (
+    variant: ZmqVariant,
+    copy: 'own' | 'cross',
+    machine: string,
+  ): Target | undefined => {
     switch (variant) {
       case 'A': {
         const onMain = machine === 'mainpc';
-        const h = onMain ? envOf(env, 'MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST') : envOf(env, 'ERROR_BUS_HOST');
-        const p = onMain ? envOf(env, 'MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT') : envOf(env, 'ERROR_BUS_PORT');
-        const host = h.value ? { host: h.value, from: h.name! } : { host: pc2().host, from: `${pc2().from} (no ${onMain ? 'MAINPC_ERROR_BUS_HOST or ' : ''}ERROR_BUS_HOST)` };
-        return { endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine), chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}` };
+        const h = onMain
+          ? envOf(env, 'MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST')
+          : envOf(env, 'ERROR_BUS_HOST');
+        const p = onMain
+          ? envOf(env, 'MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT')
+          : envOf(env, 'ERROR_BUS_PORT');
+        const host = h.value
+          ? { host: h.value, from: h.name! }
+          : {
+              host: pc2().host,
+              from: `${pc2().from} (no ${onMain ? 'MAINPC_ERROR_BUS_HOST or ' : ''}ERROR_BUS_HOST)`,
+            };
+        return {
+          endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine),
+          chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}`,
+        };
       }
       case 'B':
       case 'C': {
         const host = pc2();
-        return { endpoint: resolve(host.host, DEFAULT_ERROR_BUS_PORT, machine), chosenBy: `${host.from}, port 7150 fixed` };
+        return {
+          endpoint: resolve(host.host, DEFAULT_ERROR_BUS_PORT, machine),
+          chosenBy: `${host.from}, port 7150 fixed`,
+        };
       }
       case 'D': {
         if (copy === 'own') {
           const h = envOf(env, 'PC2_ERROR_BUS_HOST');
           const p = envOf(env, 'PC2_ERROR_BUS_PORT');
           const host = h.value ? { host: h.value, from: h.name! } : pc2();
-          return { endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine), chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}` };
+          return {
+            endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine),
+            chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}`,
+          };
         }
         const h = envOf(env, 'MAINPC_ERROR_BUS_HOST');
         const p = envOf(env, 'MAINPC_ERROR_BUS_PORT');
         const host = h.value ? { host: h.value, from: h.name! } : mainpc();
-        return { endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine), chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}` };
+        return {
+          endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine),
+          chosenBy: `${host.from}${p.name ? `, ${p.name}` : ''}`,
+        };
       }
       case 'central':
         return undefined;
@@ -224,8 +255,21 @@ export function buildTopology(input: TopologyInput): Topology {
       const variant = input.variants?.[`${m.id}/${a.name}`] ?? defaultVariant(a, m.id, a === bus);
       if (variant === 'none') continue;
       const own = targetOf(variant, 'own', m.id);
-      pending.push({ machine: m.id, agent: a.name, variant, copy: 'own', ...(own ? { target: own } : {}) });
-      if (variant === 'D') pending.push({ machine: m.id, agent: a.name, variant, copy: 'cross', target: targetOf('D', 'cross', m.id)! });
+      pending.push({
+        machine: m.id,
+        agent: a.name,
+        variant,
+        copy: 'own',
+        ...(own ? { target: own } : {}),
+      });
+      if (variant === 'D')
+        pending.push({
+          machine: m.id,
+          agent: a.name,
+          variant,
+          copy: 'cross',
+          target: targetOf('D', 'cross', m.id)!,
+        });
     }
   }
 
@@ -238,14 +282,29 @@ export function buildTopology(input: TopologyInput): Topology {
     if (!r) {
       const central = centralOf.get(machine);
       const expected: PortReport['expected'] =
-        central && central.port === port ? { holder: 'pub', by: `${central.agent}${central.agent === 'CentralErrorBus' ? '' : ' (CentralErrorBus)'}'s PUB (tcp://*:${port})` } : { holder: 'none', by: 'nothing' };
-      r = { machine, host: m.host, port, expected, holder: expected, connecting: [], binding: [], ...(expected.holder === 'pub' ? { upstreamBinder: expected.by } : {}) };
+        central && central.port === port
+          ? {
+              holder: 'pub',
+              by: `${central.agent}${central.agent === 'CentralErrorBus' ? '' : ' (CentralErrorBus)'}'s PUB (tcp://*:${port})`,
+            }
+          : { holder: 'none', by: 'nothing' };
+      r = {
+        machine,
+        host: m.host,
+        port,
+        expected,
+        holder: expected,
+        connecting: [],
+        binding: [],
+        ...(expected.holder === 'pub' ? { upstreamBinder: expected.by } : {}),
+      };
       ports.set(key, r);
     }
     return r;
   };
   for (const m of machines) portFor(m.id, m.globals.errorBusPort?.value ?? DEFAULT_ERROR_BUS_PORT);
-  for (const p of pending) if (p.target?.endpoint.machine) portFor(p.target.endpoint.machine, p.target.endpoint.port);
+  for (const p of pending)
+    if (p.target?.endpoint.machine) portFor(p.target.endpoint.machine, p.target.endpoint.port);
 
   // 3. PC2ErrorPublisher binds, in config order: the first bind of a free port wins.
   const bindFailure = new Map<Pending, string>();
@@ -254,19 +313,27 @@ export function buildTopology(input: TopologyInput): Topology {
     const e = p.target.endpoint;
     const label = `${p.agent} (PC2ErrorPublisher PUB${p.copy === 'cross' ? ', cross-machine copy' : ''})`;
     if (e.machine !== p.machine) {
-      bindFailure.set(p, `its pooled PUB cannot bind ${endpointText(e)}: not an address of ${p.machine} (EADDRNOTAVAIL)`);
+      bindFailure.set(
+        p,
+        `its pooled PUB cannot bind ${endpointText(e)}: not an address of ${p.machine} (EADDRNOTAVAIL)`,
+      );
       continue;
     }
     const r = portFor(e.machine, e.port);
     r.binding.push(p.agent);
     r.upstreamBinder ??= label;
     if (r.expected.holder !== 'none') {
-      bindFailure.set(p, `its pooled PUB cannot bind ${endpointText(e)}: ${r.expected.by} holds it (EADDRINUSE)`);
+      bindFailure.set(
+        p,
+        `its pooled PUB cannot bind ${endpointText(e)}: ${r.expected.by} holds it (EADDRINUSE)`,
+      );
       continue;
     }
     r.expected = { holder: 'pub', by: label };
   }
-  for (const p of pending) if (p.target?.endpoint.machine && p.variant !== 'D') portFor(p.target.endpoint.machine, p.target.endpoint.port).connecting.push(p.agent);
+  for (const p of pending)
+    if (p.target?.endpoint.machine && p.variant !== 'D')
+      portFor(p.target.endpoint.machine, p.target.endpoint.port).connecting.push(p.agent);
 
   // 4. Probes: what really listens overrides the expectation (a CentralErrorBus that is down, a
   // publisher that bound first). A SUB found on a bridged machine is taken to be the bridge.
@@ -279,23 +346,53 @@ export function buildTopology(input: TopologyInput): Topology {
     if (found === 'unknown') continue;
     if (found === 'sub' && bridged.has(r.machine) && r.expected.holder === 'none') continue; // the bridge
     if (found !== r.expected.holder) {
-      const what = found === 'none' ? 'nothing listens' : found === 'pub' ? 'a PUB is bound' : found === 'sub' ? 'a SUB is bound' : `something else listens${probe.detail ? ` (${probe.detail})` : ''}`;
+      const what =
+        found === 'none'
+          ? 'nothing listens'
+          : found === 'pub'
+            ? 'a PUB is bound'
+            : found === 'sub'
+              ? 'a SUB is bound'
+              : `something else listens${probe.detail ? ` (${probe.detail})` : ''}`;
       r.mismatch = `config expects ${r.expected.by}; the probe found ${what}`;
-      r.holder = { holder: found, by: found === 'none' ? 'nothing (probe)' : found === 'pub' ? 'a PUB (probe)' : found === 'sub' ? 'a SUB (probe; another bridge?)' : `${probe.detail ?? 'a non-ZMQ listener'} (probe)` };
+      r.holder = {
+        holder: found,
+        by:
+          found === 'none'
+            ? 'nothing (probe)'
+            : found === 'pub'
+              ? 'a PUB (probe)'
+              : found === 'sub'
+                ? 'a SUB (probe; another bridge?)'
+                : `${probe.detail ?? 'a non-ZMQ listener'} (probe)`,
+      };
     }
   }
 
   // 5. The bridge's plan and the verdict per route, without and with it.
   const bridgePlan: Record<string, BridgeTarget[]> = {};
   for (const r of ports.values()) {
-    if (r.holder.holder === 'pub') r.bridge = { mode: 'connect', why: `${r.holder.by} is bound here: a SUB connects to it` };
+    if (r.holder.holder === 'pub')
+      r.bridge = { mode: 'connect', why: `${r.holder.by} is bound here: a SUB connects to it` };
     else if (r.upstreamBinder) {
-      r.bridge = { mode: 'connect', why: `${r.upstreamBinder} binds here (now: ${r.holder.by}): the bridge never takes the port, it connects and receives once it is bound` };
+      r.bridge = {
+        mode: 'connect',
+        why: `${r.upstreamBinder} binds here (now: ${r.holder.by}): the bridge never takes the port, it connects and receives once it is bound`,
+      };
     } else if (r.holder.holder === 'none') {
-      r.bridge = { mode: 'bind', why: `nothing binds here${r.connecting.length ? ` and ${r.connecting.length} publisher(s) connect a PUB` : ''}: a SUB binds it` };
+      r.bridge = {
+        mode: 'bind',
+        why: `nothing binds here${r.connecting.length ? ` and ${r.connecting.length} publisher(s) connect a PUB` : ''}: a SUB binds it`,
+      };
     }
     // A SUB or a foreign listener already holds it: nothing for a bridge to do there.
-    if (r.bridge) (bridgePlan[r.machine] ??= []).push({ mode: r.bridge.mode, host: r.host, port: r.port, why: r.bridge.why });
+    if (r.bridge)
+      (bridgePlan[r.machine] ??= []).push({
+        mode: r.bridge.mode,
+        host: r.host,
+        port: r.port,
+        why: r.bridge.why,
+      });
   }
   for (const m of machines) bridgePlan[m.id] ??= [];
 
@@ -305,22 +402,47 @@ export function buildTopology(input: TopologyInput): Topology {
     if (p.variant === 'central') {
       const central = centralOf.get(p.machine);
       if (!central) {
-        const nobody: Delivery = { to: 'nobody', why: `no CentralErrorBus on ${p.machine} collects ipc:///tmp/agent_errors` };
-        return { ...base, socket: 'ipc', chosenBy: 'SUB_ENDPOINT ipc:///tmp/agent_errors', withoutBridge: nobody, withBridge: nobody };
+        const nobody: Delivery = {
+          to: 'nobody',
+          why: `no CentralErrorBus on ${p.machine} collects ipc:///tmp/agent_errors`,
+        };
+        return {
+          ...base,
+          socket: 'ipc',
+          chosenBy: 'SUB_ENDPOINT ipc:///tmp/agent_errors',
+          withoutBridge: nobody,
+          withBridge: nobody,
+        };
       }
       const r = portFor(p.machine, central.port);
       const endpoint = { machine: p.machine, host: r.host, port: r.port };
       if (r.holder.holder !== 'pub') {
-        const nobody: Delivery = { to: 'nobody', why: `CentralErrorBus re-publishes on ${endpointText(endpoint)}, where ${r.holder.by === 'nothing (probe)' ? 'nothing listens: it is down' : r.holder.by}` };
-        return { ...base, socket: 'ipc', endpoint, chosenBy: 'ipc:///tmp/agent_errors', withoutBridge: nobody, withBridge: nobody };
+        const nobody: Delivery = {
+          to: 'nobody',
+          why: `CentralErrorBus re-publishes on ${endpointText(endpoint)}, where ${r.holder.by === 'nothing (probe)' ? 'nothing listens: it is down' : r.holder.by}`,
+        };
+        return {
+          ...base,
+          socket: 'ipc',
+          endpoint,
+          chosenBy: 'ipc:///tmp/agent_errors',
+          withoutBridge: nobody,
+          withBridge: nobody,
+        };
       }
       return {
         ...base,
         socket: 'ipc',
         endpoint,
         chosenBy: 'ipc:///tmp/agent_errors',
-        withoutBridge: { to: 'zmq', via: `${central.agent} re-publishes it on ${endpointText(endpoint)} (a SUB connecting there, like the console, sees it; NATS does not)` },
-        withBridge: { to: 'nats', via: `the ${p.machine} bridge connects a SUB to ${central.agent}'s PUB on ${endpointText(endpoint)}` },
+        withoutBridge: {
+          to: 'zmq',
+          via: `${central.agent} re-publishes it on ${endpointText(endpoint)} (a SUB connecting there, like the console, sees it; NATS does not)`,
+        },
+        withBridge: {
+          to: 'nats',
+          via: `the ${p.machine} bridge connects a SUB to ${central.agent}'s PUB on ${endpointText(endpoint)}`,
+        },
       };
     }
     const target = p.target!;
@@ -328,7 +450,11 @@ export function buildTopology(input: TopologyInput): Topology {
     const socket = p.variant === 'D' ? 'bind+connect' : 'connect';
     const common = { ...base, socket, endpoint: e, chosenBy: target.chosenBy } as const;
     if (!e.machine) {
-      const nobody: Delivery = { to: 'nobody', why: `${endpointText(e)} is no machine of the fleet (${target.chosenBy})`, fix: 'set the variable to a fleet machine\'s address' };
+      const nobody: Delivery = {
+        to: 'nobody',
+        why: `${endpointText(e)} is no machine of the fleet (${target.chosenBy})`,
+        fix: "set the variable to a fleet machine's address",
+      };
       return { ...common, withoutBridge: nobody, withBridge: nobody };
     }
     const r = portFor(e.machine, e.port);
@@ -338,18 +464,30 @@ export function buildTopology(input: TopologyInput): Topology {
         const nobody: Delivery = {
           to: 'nobody',
           why: `${failed}; upstream then sets the socket to None and drops every ${p.copy === 'cross' ? 'cross-machine copy' : 'error'} of ${p.agent}`,
-          fix: p.copy === 'cross' ? 'nothing on the PC2 side can fix this bind; its own copy is what reaches a bus' : `give it a port nothing binds (PC2_ERROR_BUS_PORT), then the ${e.machine} bridge connects to it`,
+          fix:
+            p.copy === 'cross'
+              ? 'nothing on the PC2 side can fix this bind; its own copy is what reaches a bus'
+              : `give it a port nothing binds (PC2_ERROR_BUS_PORT), then the ${e.machine} bridge connects to it`,
         };
         return { ...common, withoutBridge: nobody, withBridge: nobody };
       }
       if (r.holder.holder === 'none' && r.probe) {
-        const nobody: Delivery = { to: 'nobody', why: `nothing listens on ${endpointText(e)}: ${p.agent} has not bound it (down, or another publisher's bind won)` };
+        const nobody: Delivery = {
+          to: 'nobody',
+          why: `nothing listens on ${endpointText(e)}: ${p.agent} has not bound it (down, or another publisher's bind won)`,
+        };
         return { ...common, withoutBridge: nobody, withBridge: nobody };
       }
       return {
         ...common,
-        withoutBridge: { to: 'zmq', via: `its own PUB bound on ${endpointText(e)} (a SUB connecting there sees it; NATS does not)` },
-        withBridge: { to: 'nats', via: `the ${e.machine} bridge connects a SUB to its PUB on ${endpointText(e)}` },
+        withoutBridge: {
+          to: 'zmq',
+          via: `its own PUB bound on ${endpointText(e)} (a SUB connecting there sees it; NATS does not)`,
+        },
+        withBridge: {
+          to: 'nats',
+          via: `the ${e.machine} bridge connects a SUB to its PUB on ${endpointText(e)}`,
+        },
       };
     }
     const env = target.chosenBy;
@@ -370,29 +508,46 @@ export function buildTopology(input: TopologyInput): Topology {
       return { ...common, withoutBridge: other, withBridge: other };
     }
     if (h.holder === 'other') {
-      const nobody: Delivery = { to: 'nobody', why: `${endpointText(e)} is held by ${h.by}, not a ZMQ SUB` };
+      const nobody: Delivery = {
+        to: 'nobody',
+        why: `${endpointText(e)} is held by ${h.by}, not a ZMQ SUB`,
+      };
       return { ...common, withoutBridge: nobody, withBridge: nobody };
     }
     if (r.upstreamBinder) {
       // An upstream PUB is meant to be here (and is down now, or not bound yet): the bridge stays off the port.
-      const nobody: Delivery = { to: 'nobody', why: `nothing listens on ${endpointText(e)} now, and ${r.upstreamBinder} is bound there when up: a PUB connecting to it delivers nothing either way`, fix: 'point the publisher at a port no upstream PUB binds' };
+      const nobody: Delivery = {
+        to: 'nobody',
+        why: `nothing listens on ${endpointText(e)} now, and ${r.upstreamBinder} is bound there when up: a PUB connecting to it delivers nothing either way`,
+        fix: 'point the publisher at a port no upstream PUB binds',
+      };
       return { ...common, withoutBridge: nobody, withBridge: nobody };
     }
     return {
       ...common,
-      withoutBridge: { to: 'nobody', why: `nothing listens on ${endpointText(e)} (${env}): a connected PUB drops every message`, fix: startHint(e.machine) },
+      withoutBridge: {
+        to: 'nobody',
+        why: `nothing listens on ${endpointText(e)} (${env}): a connected PUB drops every message`,
+        fix: startHint(e.machine),
+      },
       withBridge: { to: 'nats', via: `the ${e.machine} bridge binds a SUB on ${endpointText(e)}` },
     };
   };
   const routes = pending.map((p) => {
     const r = routeOf(p);
     const bridgeMachine = r.endpoint?.machine;
-    return { ...r, ...(bridgeMachine ? { bridgeMachine } : {}), now: bridgeMachine && bridged.has(bridgeMachine) ? r.withBridge : r.withoutBridge };
+    return {
+      ...r,
+      ...(bridgeMachine ? { bridgeMachine } : {}),
+      now: bridgeMachine && bridged.has(bridgeMachine) ? r.withBridge : r.withoutBridge,
+    };
   });
   return { ports: [...ports.values()], routes, bridgePlan };
 }
 
 /** Routes whose errors reach no one today but reach NATS once the bridge runs. */
-export const lostWithoutBridge = (t: Topology): Route[] => t.routes.filter((r) => r.withoutBridge.to === 'nobody' && r.withBridge.to === 'nats');
+export const lostWithoutBridge = (t: Topology): Route[] =>
+  t.routes.filter((r) => r.withoutBridge.to === 'nobody' && r.withBridge.to === 'nats');
 /** Routes no bridge can help: the cause is upstream's sockets. */
-export const lostEvenWithBridge = (t: Topology): Route[] => t.routes.filter((r) => r.withBridge.to === 'nobody');
+export const lostEvenWithBridge = (t: Topology): Route[] =>
+  t.routes.filter((r) => r.withBridge.to === 'nobody');

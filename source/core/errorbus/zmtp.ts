@@ -26,8 +26,13 @@ const ascii = (b: Uint8Array): string => String.fromCharCode(...b);
 
 /** Reads what the peer sent so far. */
 export function parseZmtpPeer(bytes: Uint8Array): ZmtpPeer {
-  if (bytes.length >= 1 && bytes[0] !== 0xff) return { kind: 'not-zmtp', reason: `first byte 0x${bytes[0]!.toString(16).padStart(2, '0')}, not a ZMTP signature` };
-  if (bytes.length >= 10 && bytes[9] !== 0x7f) return { kind: 'not-zmtp', reason: 'bad signature (byte 10 is not 0x7f)' };
+  if (bytes.length >= 1 && bytes[0] !== 0xff)
+    return {
+      kind: 'not-zmtp',
+      reason: `first byte 0x${bytes[0]!.toString(16).padStart(2, '0')}, not a ZMTP signature`,
+    };
+  if (bytes.length >= 10 && bytes[9] !== 0x7f)
+    return { kind: 'not-zmtp', reason: 'bad signature (byte 10 is not 0x7f)' };
   if (bytes.length < 11) return { kind: 'partial', need: 11 };
   const major = bytes[10]!;
   if (major < 3) return { kind: 'zmtp', version: `${major}.x`, mechanism: 'NULL' }; // ZMTP 1/2: no socket-type metadata in this form
@@ -54,18 +59,21 @@ export function parseZmtpPeer(bytes: Uint8Array): ZmtpPeer {
   if (bytes.length < at + size) return { kind: 'partial', need: at + size };
   const body = bytes.subarray(at, at + size);
   const nameLength = body[0] ?? 0;
-  if (ascii(body.subarray(1, 1 + nameLength)) !== 'READY') return { kind: 'zmtp', version, mechanism };
+  if (ascii(body.subarray(1, 1 + nameLength)) !== 'READY')
+    return { kind: 'zmtp', version, mechanism };
   let p = 1 + nameLength;
   while (p < body.length) {
     const n = body[p]!;
     const name = ascii(body.subarray(p + 1, p + 1 + n));
     p += 1 + n;
     if (p + 4 > body.length) break;
-    const length = ((body[p]! << 24) >>> 0) + (body[p + 1]! << 16) + (body[p + 2]! << 8) + body[p + 3]!;
+    const length =
+      ((body[p]! << 24) >>> 0) + (body[p + 1]! << 16) + (body[p + 2]! << 8) + body[p + 3]!;
     p += 4;
     const value = ascii(body.subarray(p, p + length));
     p += length;
-    if (name.toLowerCase() === 'socket-type') return { kind: 'zmtp', version, mechanism, socketType: value };
+    if (name.toLowerCase() === 'socket-type')
+      return { kind: 'zmtp', version, mechanism, socketType: value };
   }
   return { kind: 'zmtp', version, mechanism };
 }

@@ -41,11 +41,21 @@ export type BridgeVerdict =
  * One ZMQ message received by the bridge on `machine`'s bus (`endpoint`, for the record).
  * `contentId` hashes the frames (only called for frames without an error id).
  */
-export function bridgeMessage(frames: readonly Uint8Array[], machine: string, endpoint: string, now: number, contentId: (frames: readonly Uint8Array[]) => string): BridgeVerdict {
+export function bridgeMessage(
+  frames: readonly Uint8Array[],
+  machine: string,
+  endpoint: string,
+  now: number,
+  contentId: (frames: readonly Uint8Array[]) => string,
+): BridgeVerdict {
   const decoded = decodeZmq(frames, machine, now);
   if (!decoded.ok) return { kind: 'malformed', reason: decoded.reason, sample: decoded.sample };
   const e = decoded.event;
-  if (BRIDGE_DETAIL in e.details) return { kind: 'loop', reason: `${e.agent}: the frame carries ${BRIDGE_DETAIL}, so it came from NATS; not published again` };
+  if (BRIDGE_DETAIL in e.details)
+    return {
+      kind: 'loop',
+      reason: `${e.agent}: the frame carries ${BRIDGE_DETAIL}, so it came from NATS; not published again`,
+    };
   const errorId = e.ids[0];
   const msgId = errorId ?? `zmq-${contentId(frames)}`;
   const errorType = typeof e.details.error_type === 'string' ? e.details.error_type : e.category;
@@ -85,7 +95,9 @@ export function bridgeMessage(frames: readonly Uint8Array[], machine: string, en
 }
 
 /** The mark from a NATS message's headers, if a bridge published it. */
-export function bridgeMarkOf(headers: { get(key: string): string } | undefined): BridgeMark | undefined {
+export function bridgeMarkOf(
+  headers: { get(key: string): string } | undefined,
+): BridgeMark | undefined {
   const machine = headers?.get(BRIDGE_HEADER);
   if (!machine) return undefined;
   return { machine, synthetic: headers!.get(BRIDGE_KEY_HEADER) === 'content' };

@@ -4,7 +4,8 @@
 import { normaliseSeverity, type ErrorEvent, type ErrorFormat } from './event.js';
 import { sanitise } from './sanitise.js';
 
-export type Decoded = { ok: true; event: ErrorEvent } | { ok: false; reason: string; sample: string };
+export type Decoded =
+  { ok: true; event: ErrorEvent } | { ok: false; reason: string; sample: string };
 
 /** Frames larger than this are refused unparsed (upstream's bus has no limit; a console must). */
 export const MAX_FRAME_BYTES = 256 * 1024;
@@ -96,7 +97,13 @@ const originOf = (body: Dict, fallback: string): string => {
   return id === 'mainpc' ? 'mainpc' : id;
 };
 
-function fromEnvelope(body: Dict, bus: string, receivedAt: number, format: ErrorFormat, category?: string): Decoded {
+function fromEnvelope(
+  body: Dict,
+  bus: string,
+  receivedAt: number,
+  format: ErrorFormat,
+  category?: string,
+): Decoded {
   const machine = originOf(body, bus);
   const data = dict(body.error_data);
   const details = dict(data.details);
@@ -106,7 +113,12 @@ function fromEnvelope(body: Dict, bus: string, receivedAt: number, format: Error
     severity: normaliseSeverity(data.severity),
     category: category ?? str(data.category) ?? type,
     message: messageOf(details, type),
-    details: withFields(details, isDict(data.machine_context) ? { machine_context: data.machine_context, error_type: type } : { error_type: type }),
+    details: withFields(
+      details,
+      isDict(data.machine_context)
+        ? { machine_context: data.machine_context, error_type: type }
+        : { error_type: type },
+    ),
     ids: ids(data.error_id),
     sentAt: str(body.timestamp),
   });
@@ -117,7 +129,14 @@ function fromLoose(body: Dict, machine: string, receivedAt: number, format: Erro
   const details = dict(body.details ?? body.context);
   const type = str(body.error_type) ?? str(body.type) ?? str(body.category) ?? 'error';
   return event(machine, receivedAt, format, {
-    agent: agentName(body.agent ?? body.source ?? body.agent_name ?? body.source_agent ?? details.agent ?? details.agent_name),
+    agent: agentName(
+      body.agent ??
+        body.source ??
+        body.agent_name ??
+        body.source_agent ??
+        details.agent ??
+        details.agent_name,
+    ),
     severity: normaliseSeverity(body.severity),
     category: type,
     message: str(body.message) ?? messageOf(details, type),
@@ -130,7 +149,9 @@ function fromLoose(body: Dict, machine: string, receivedAt: number, format: Erro
 function decodeSingle(text: string, machine: string, receivedAt: number, depth = 0): Decoded {
   if (text.startsWith('ERROR:')) {
     const body = parseJson(text.slice(6));
-    return body ? fromEnvelope(body, machine, receivedAt, 'zmq-a') : malformed('variant A (ERROR:) with a body that is not a JSON object', text);
+    return body
+      ? fromEnvelope(body, machine, receivedAt, 'zmq-a')
+      : malformed('variant A (ERROR:) with a body that is not a JSON object', text);
   }
   if (text.startsWith('PC2_ERROR:')) {
     const colon = text.indexOf(':', 10);
@@ -147,7 +168,8 @@ function decodeSingle(text: string, machine: string, receivedAt: number, depth =
       : malformed('variant D (CROSS_MACHINE_ERROR:) without a JSON object body', text);
   }
   const body = parseJson(text);
-  if (!body) return malformed('not an upstream error frame (no known prefix, not a JSON object)', text);
+  if (!body)
+    return malformed('not an upstream error frame (no known prefix, not a JSON object)', text);
   if (typeof body.raw === 'string' && Object.keys(body).length === 1) {
     // CentralErrorBus wraps what it could not parse, including every ERROR:-prefixed frame.
     if (depth === 0) {
@@ -167,27 +189,51 @@ function decodeSingle(text: string, machine: string, receivedAt: number, depth =
 }
 
 /** One ZMQ message (all its frames) from a machine's error bus. */
-export function decodeZmq(frames: readonly Uint8Array[], machine: string, receivedAt: number): Decoded {
+export function decodeZmq(
+  frames: readonly Uint8Array[],
+  machine: string,
+  receivedAt: number,
+): Decoded {
   let size = 0;
   for (const f of frames) size += f.byteLength;
-  if (size > MAX_FRAME_BYTES) return malformed(`oversize message: ${size} bytes (limit ${MAX_FRAME_BYTES})`, utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)));
+  if (size > MAX_FRAME_BYTES)
+    return malformed(
+      `oversize message: ${size} bytes (limit ${MAX_FRAME_BYTES})`,
+      utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)),
+    );
   if (frames.length === 1) return decodeSingle(utf8.decode(frames[0]!), machine, receivedAt);
   if (frames.length === 2) {
     const topic = utf8.decode(frames[0]!);
     const text = utf8.decode(frames[1]!);
     const body = parseJson(text);
     if (topic === 'ERROR' || topic === 'ERROR:') {
-      if (!body) return malformed(`variant ${topic === 'ERROR' ? 'B' : 'C'} with a body that is not a JSON object`, text);
+      if (!body)
+        return malformed(
+          `variant ${topic === 'ERROR' ? 'B' : 'C'} with a body that is not a JSON object`,
+          text,
+        );
       return fromLoose(body, machine, receivedAt, topic === 'ERROR' ? 'zmq-b' : 'zmq-c');
     }
     return malformed(`two frames with unknown topic "${topic.slice(0, 40)}"`, text);
   }
-  return malformed(`${frames.length} frames (expected 1 or 2)`, frames.length ? utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)) : '');
+  return malformed(
+    `${frames.length} frames (expected 1 or 2)`,
+    frames.length ? utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)) : '',
+  );
 }
 
 /** One JetStream / core NATS message on an `errors.>` subject. */
-export function decodeNats(subject: string, data: Uint8Array, machine: string, receivedAt: number): Decoded {
-  if (data.byteLength > MAX_FRAME_BYTES) return malformed(`oversize message: ${data.byteLength} bytes (limit ${MAX_FRAME_BYTES})`, utf8.decode(data.subarray(0, SAMPLE_CHARS)));
+export function decodeNats(
+  subject: string,
+  data: Uint8Array,
+  machine: string,
+  receivedAt: number,
+): Decoded {
+  if (data.byteLength > MAX_FRAME_BYTES)
+    return malformed(
+      `oversize message: ${data.byteLength} bytes (limit ${MAX_FRAME_BYTES})`,
+      utf8.decode(data.subarray(0, SAMPLE_CHARS)),
+    );
   const text = utf8.decode(data);
   const body = parseJson(text);
   if (!body) return malformed(`${subject}: body is not a JSON object`, text);
@@ -204,7 +250,12 @@ export function decodeNats(subject: string, data: Uint8Array, machine: string, r
         severity: normaliseSeverity(body.severity ?? subject.split('.')[1]),
         category: type,
         message: str(body.message) ?? type,
-        details: withFields(context, str(body.stack_trace) ? { stack_trace: body.stack_trace, retry_count: body.retry_count } : { retry_count: body.retry_count }),
+        details: withFields(
+          context,
+          str(body.stack_trace)
+            ? { stack_trace: body.stack_trace, retry_count: body.retry_count }
+            : { retry_count: body.retry_count },
+        ),
         ids: ids(body.error_id, body.correlation_id),
         sentAt: str(body.timestamp),
       },
@@ -219,11 +270,15 @@ export function decodeNats(subject: string, data: Uint8Array, machine: string, r
     receivedAt,
     'nats-errors',
     {
-      agent: agentName(body.agent_name ?? (subject.startsWith('errors.agents.') ? subject.slice(14) : undefined)),
+      agent: agentName(
+        body.agent_name ?? (subject.startsWith('errors.agents.') ? subject.slice(14) : undefined),
+      ),
       severity: normaliseSeverity(body.severity),
       category,
       message: str(body.message) ?? category,
-      details: str(body.stack_trace) ? withFields(details, { stack_trace: body.stack_trace }) : details,
+      details: str(body.stack_trace)
+        ? withFields(details, { stack_trace: body.stack_trace })
+        : details,
       ids: ids(body.id, body.correlation_id),
       sentAt: str(body.timestamp),
     },

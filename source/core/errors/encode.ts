@@ -56,9 +56,15 @@ export interface NatsMessage {
 }
 
 // ErrorPublisher / PC2ErrorPublisher vocabulary: critical|high|medium|low.
-const LEVEL: Record<SimSeverity, string> = { critical: 'critical', error: 'high', warning: 'medium', info: 'low' };
+const LEVEL: Record<SimSeverity, string> = {
+  critical: 'critical',
+  error: 'high',
+  warning: 'medium',
+  info: 'low',
+};
 
-const machineLabel = (machine: string): string => (machine === 'mainpc' ? 'MainPC' : machine === 'pc2' ? 'PC2' : machine);
+const machineLabel = (machine: string): string =>
+  machine === 'mainpc' ? 'MainPC' : machine === 'pc2' ? 'PC2' : machine;
 
 /** Variant A's source: create_mainpc_error_publisher names it `MainPC.<agent>`. */
 const sourceA = (e: SimError): string => (e.machine === 'mainpc' ? `MainPC.${e.agent}` : e.agent);
@@ -68,7 +74,12 @@ function bodyA(e: SimError): Record<string, PyValue> {
     message_type: e.severity === 'critical' ? 'critical_alert' : 'error_report',
     source: sourceA(e),
     timestamp: isoformat(e.at, 'utc'),
-    error_data: { error_id: e.id, error_type: e.errorType, severity: LEVEL[e.severity], details: { message: e.message, ...e.details } },
+    error_data: {
+      error_id: e.id,
+      error_type: e.errorType,
+      severity: LEVEL[e.severity],
+      details: { message: e.message, ...e.details },
+    },
   };
 }
 
@@ -101,7 +112,11 @@ function bodyD(e: SimError): Record<string, PyValue> {
       severity: LEVEL[e.severity],
       category: e.category ?? 'pc2_service',
       details: { message: e.message, ...e.details },
-      machine_context: { host: e.host ?? 'localhost', current_machine: 'pc2', runtime_env: 'development' },
+      machine_context: {
+        host: e.host ?? 'localhost',
+        current_machine: 'pc2',
+        runtime_env: 'development',
+      },
     },
   };
 }
@@ -134,7 +149,12 @@ export function zmqMessages(variant: ZmqVariant, e: SimError): ZmqMessage[] {
       const out: ZmqMessage[] = [{ frames: [`PC2_ERROR:${category}:${pyDumps(body)}`], to: 'own' }];
       // should_send_mainpc: propagate_to_mainpc and severity in ["critical", "high"].
       if (e.severity === 'critical' || e.severity === 'error') {
-        out.push({ frames: [`CROSS_MACHINE_ERROR:PC2:${pyDumps({ ...body, cross_machine_alert: true, originating_machine: 'PC2' })}`], to: 'mainpc' });
+        out.push({
+          frames: [
+            `CROSS_MACHINE_ERROR:PC2:${pyDumps({ ...body, cross_machine_alert: true, originating_machine: 'PC2' })}`,
+          ],
+          to: 'mainpc',
+        });
       }
       return out;
     }
@@ -153,7 +173,8 @@ const CATEGORY_WORDS: [RegExp, string][] = [
   [/input|user/i, 'user_input'],
 ];
 
-export const errorCategory = (errorType: string): string => CATEGORY_WORDS.find(([re]) => re.test(errorType))?.[1] ?? 'system';
+export const errorCategory = (errorType: string): string =>
+  CATEGORY_WORDS.find(([re]) => re.test(errorType))?.[1] ?? 'system';
 
 /** A subject token: agent names go into subjects, and `.`, `*`, `>` or spaces would split them. */
 export const subjectToken = (name: string): string => name.replace(/[\s.*>]/g, '_') || '_';
@@ -200,7 +221,12 @@ export function natsMessages(library: NatsLibrary, e: SimError): NatsMessage[] {
 // the terminal unsanitised).
 
 export type MalformedKind = 'bad-json' | 'oversize' | 'binary' | 'escape';
-export const MALFORMED_KINDS: readonly MalformedKind[] = ['bad-json', 'oversize', 'binary', 'escape'];
+export const MALFORMED_KINDS: readonly MalformedKind[] = [
+  'bad-json',
+  'oversize',
+  'binary',
+  'escape',
+];
 
 /** Escape sequences an attacker or a broken agent could put in an error message. */
 export const ESCAPES =
@@ -229,13 +255,25 @@ const concat = (a: Uint8Array, b: Uint8Array): Uint8Array => {
 export const OVERSIZE_ZMQ_BYTES = 2 * 1024 * 1024;
 
 /** A malformed ZMQ message in a variant's framing. */
-export function malformedZmq(kind: MalformedKind, variant: ZmqVariant, e: SimError, oversizeBytes = OVERSIZE_ZMQ_BYTES): ZmqMessage {
+export function malformedZmq(
+  kind: MalformedKind,
+  variant: ZmqVariant,
+  e: SimError,
+  oversizeBytes = OVERSIZE_ZMQ_BYTES,
+): ZmqMessage {
   if (kind === 'escape') {
-    const [first] = zmqMessages(variant, { ...e, message: `${e.message} ${ESCAPES}`, details: { ...e.details, note: ESCAPES } });
+    const [first] = zmqMessages(variant, {
+      ...e,
+      message: `${e.message} ${ESCAPES}`,
+      details: { ...e.details, note: ESCAPES },
+    });
     return first!;
   }
   if (kind === 'oversize') {
-    const [first] = zmqMessages(variant, { ...e, details: { ...e.details, blob: 'x'.repeat(oversizeBytes) } });
+    const [first] = zmqMessages(variant, {
+      ...e,
+      details: { ...e.details, blob: 'x'.repeat(oversizeBytes) },
+    });
     return first!;
   }
   const [good] = zmqMessages(variant, e);
@@ -256,8 +294,18 @@ export function malformedZmq(kind: MalformedKind, variant: ZmqVariant, e: SimErr
 }
 
 /** A malformed NATS message on the library's subject. `maxPayload` is the server's limit. */
-export function malformedNats(kind: MalformedKind, library: NatsLibrary, e: SimError, maxPayload: number): NatsMessage {
-  if (kind === 'escape') return natsMessages(library, { ...e, message: `${e.message} ${ESCAPES}`, details: { ...e.details, note: ESCAPES } })[0]!;
+export function malformedNats(
+  kind: MalformedKind,
+  library: NatsLibrary,
+  e: SimError,
+  maxPayload: number,
+): NatsMessage {
+  if (kind === 'escape')
+    return natsMessages(library, {
+      ...e,
+      message: `${e.message} ${ESCAPES}`,
+      details: { ...e.details, note: ESCAPES },
+    })[0]!;
   if (kind === 'oversize') {
     // The server refuses anything over max_payload, so oversize here means "just under it".
     const pad = Math.max(0, maxPayload - 4096);

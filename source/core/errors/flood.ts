@@ -14,14 +14,40 @@ export interface FloodRule {
 }
 
 const mentions = (needle: string) => (e: ErrorEvent) =>
-  e.message.includes(needle) || e.category.includes(needle) || String(e.details.error_type ?? '').includes(needle);
+  e.message.includes(needle) ||
+  e.category.includes(needle) ||
+  String(e.details.error_type ?? '').includes(needle);
 
 /** upstream-protocols c2: ConnectionError 10/60 s, TimeoutError 5/30 s, MemoryError 3/300 s, CRITICAL 5/60 s. */
 export const UPSTREAM_RULES: readonly FloodRule[] = [
-  { name: 'ConnectionError', match: mentions('ConnectionError'), count: 10, windowMs: 60_000, action: 'throttle' },
-  { name: 'TimeoutError', match: mentions('TimeoutError'), count: 5, windowMs: 30_000, action: 'throttle' },
-  { name: 'MemoryError', match: mentions('MemoryError'), count: 3, windowMs: 300_000, action: 'escalate' },
-  { name: 'CRITICAL', match: (e) => e.severity === 'critical', count: 5, windowMs: 60_000, action: 'escalate' },
+  {
+    name: 'ConnectionError',
+    match: mentions('ConnectionError'),
+    count: 10,
+    windowMs: 60_000,
+    action: 'throttle',
+  },
+  {
+    name: 'TimeoutError',
+    match: mentions('TimeoutError'),
+    count: 5,
+    windowMs: 30_000,
+    action: 'throttle',
+  },
+  {
+    name: 'MemoryError',
+    match: mentions('MemoryError'),
+    count: 3,
+    windowMs: 300_000,
+    action: 'escalate',
+  },
+  {
+    name: 'CRITICAL',
+    match: (e) => e.severity === 'critical',
+    count: 5,
+    windowMs: 60_000,
+    action: 'escalate',
+  },
 ];
 
 export interface FloodOptions {
@@ -31,7 +57,11 @@ export interface FloodOptions {
   rules: readonly FloodRule[];
 }
 
-export const DEFAULT_FLOOD: FloodOptions = { rateCount: 20, rateWindowMs: 10_000, rules: UPSTREAM_RULES };
+export const DEFAULT_FLOOD: FloodOptions = {
+  rateCount: 20,
+  rateWindowMs: 10_000,
+  rules: UPSTREAM_RULES,
+};
 
 export interface FloodVerdict {
   /** Key the flood collapses under (agent + signature). */
@@ -47,7 +77,8 @@ interface Window {
 }
 
 /** Digits and hex ids vary within one flood ("timeout after 31 ms"): fold them. */
-const fold = (message: string): string => message.replace(/0x[0-9a-f]+|[0-9a-f]{8,}|\d+/gi, '#').slice(0, 120);
+const fold = (message: string): string =>
+  message.replace(/0x[0-9a-f]+|[0-9a-f]{8,}|\d+/gi, '#').slice(0, 120);
 
 export const signature = (e: ErrorEvent): string => `${e.category}|${fold(e.message)}`;
 
@@ -66,7 +97,9 @@ export class FloodDetector {
 
   constructor(private readonly options: FloodOptions = DEFAULT_FLOOD) {
     this.rateLabel = `rate>${options.rateCount}/${options.rateWindowMs / 1000}s`;
-    this.ruleLabels = options.rules.map((rule) => `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`);
+    this.ruleLabels = options.rules.map(
+      (rule) => `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`,
+    );
   }
 
   check(event: ErrorEvent, now: number): FloodVerdict {
@@ -112,7 +145,10 @@ export class FloodDetector {
   // Bounded memory under a flood of distinct signatures: forget windows that have ended.
   private prune(now: number): void {
     this.prunedAt = now;
-    const longest = Math.max(this.options.rateWindowMs, ...this.options.rules.map((r) => r.windowMs));
+    const longest = Math.max(
+      this.options.rateWindowMs,
+      ...this.options.rules.map((r) => r.windowMs),
+    );
     for (const [k, w] of this.windows) if (now - w.start >= longest) this.windows.delete(k);
     // Still huge means a flood of unique signatures: start over rather than grow without bound.
     if (this.windows.size > 200_000) this.windows.clear();

@@ -114,7 +114,12 @@ export interface PipelineOptions {
 
 const MAX_PUBLISHERS = 10_000;
 
-export const DEFAULT_PIPELINE: PipelineOptions = { capacity: 5000, dedupWindowMs: 5000, dedupMaxEntries: 200_000, flood: DEFAULT_FLOOD };
+export const DEFAULT_PIPELINE: PipelineOptions = {
+  capacity: 5000,
+  dedupWindowMs: 5000,
+  dedupMaxEntries: 200_000,
+  flood: DEFAULT_FLOOD,
+};
 
 interface Entry {
   row: ErrorRow;
@@ -184,7 +189,13 @@ export class ErrorPipeline {
   ingest(decoded: Decoded, bus: Bus, machine: string, now: number): boolean {
     if (!decoded.ok) {
       this.counters.malformed++;
-      this.malformedSamples.push({ bus, machine, reason: decoded.reason, sample: decoded.sample, at: now });
+      this.malformedSamples.push({
+        bus,
+        machine,
+        reason: decoded.reason,
+        sample: decoded.sample,
+        at: now,
+      });
       return true;
     }
     return this.add(decoded.event, now);
@@ -234,7 +245,11 @@ export class ErrorPipeline {
     if (!row) {
       row = { id: this.nextId++, event, bus: busOfBits(bit), count: 1, lastAt: now, rev: 0 };
       if (verdict.flooding) {
-        row.flood = { rule: verdict.rule ?? 'rate', action: verdict.action ?? 'throttle', since: now };
+        row.flood = {
+          rule: verdict.rule ?? 'rate',
+          action: verdict.action ?? 'throttle',
+          since: now,
+        };
         this.floodRows.set(verdict.key, row);
         this.floodKeys.set(row, verdict.key);
       }
@@ -249,7 +264,14 @@ export class ErrorPipeline {
         }
       }
     }
-    const fresh: Entry = { row, buses: bit, at: now, ids, agent: this.shared(event.agent), message: this.shared(event.message) };
+    const fresh: Entry = {
+      row,
+      buses: bit,
+      at: now,
+      ids,
+      agent: this.shared(event.agent),
+      message: this.shared(event.message),
+    };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
     let texts = this.byContent.get(event.agent);
     if (!texts) this.byContent.set(event.agent, (texts = new Map()));
@@ -316,7 +338,8 @@ export class ErrorPipeline {
 
   private expire(now: number): void {
     const cutoff = now - this.options.dedupWindowMs;
-    while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff) this.retire(this.order[this.orderHead++]!);
+    while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff)
+      this.retire(this.order[this.orderHead++]!);
     this.compact();
   }
 
@@ -325,7 +348,8 @@ export class ErrorPipeline {
     // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
     if (!(old.buses & NATS)) this.counters.zmqOnly++;
     else if (old.buses === NATS) this.counters.natsOnly++;
-    for (let i = 0; i < old.ids.length; i++) if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
+    for (let i = 0; i < old.ids.length; i++)
+      if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
     const texts = this.byContent.get(old.agent);
     if (texts?.get(old.message) === old) {
       texts.delete(old.message);

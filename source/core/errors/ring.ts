@@ -6,7 +6,8 @@ export class Ring<T> {
   private count = 0;
 
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`ring capacity must be a positive integer, got ${capacity}`);
     this.items = new Array<T | undefined>(capacity);
   }
 
@@ -27,7 +28,8 @@ export class Ring<T> {
   newest(limit = this.count): T[] {
     const n = Math.min(limit, this.count);
     const out = new Array<T>(n);
-    for (let i = 0; i < n; i++) out[i] = this.items[(this.head - 1 - i + this.capacity * 2) % this.capacity] as T;
+    for (let i = 0; i < n; i++)
+      out[i] = this.items[(this.head - 1 - i + this.capacity * 2) % this.capacity] as T;
     return out;
   }
 

@@ -4,8 +4,9 @@
 
 // CSI (ESC [ ... final), OSC (ESC ] ... BEL or ESC \), DCS/SOS/PM/APC (ESC P|X|^|_ ... ESC \),
 // two-byte escapes (ESC + one char), and the 8-bit C1 forms of CSI (0x9b) and OSC (0x9d).
-// eslint-disable-next-line no-control-regex
-const SEQUENCES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?/g;
+const SEQUENCES =
+  // eslint-disable-next-line no-control-regex
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[PX^_][^\x1b]*(?:\x1b\\)?|\x1b[@-Z\\-_]|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x9c]*[\x07\x9c]?/g;
 const WHITESPACE = /[\t\n\r\v\f]+/g;
 // Remaining C0/C1 controls, DEL, lone ESC, and bidirectional overrides/isolates.
 // eslint-disable-next-line no-control-regex
@@ -23,7 +24,7 @@ export function sanitise(text: string): string {
 export function sanitiseValue(value: unknown, maxChars = 2000): string {
   let text: string;
   try {
-    text = typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+    text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }

@@ -1,9 +1,26 @@
 // The loader: one function from a config text (plus, for v3, its override texts) to machines
 // and agents, with every problem reported as a located diagnostic. Pure: the caller reads files.
-import type { Agent, Diagnostic, ImplicitPort, LoadResult, Machine, MachineGlobals, Port, ShapeId } from './model.js';
+import type {
+  Agent,
+  Diagnostic,
+  ImplicitPort,
+  LoadResult,
+  Machine,
+  MachineGlobals,
+  Port,
+  ShapeId,
+} from './model.js';
 import { hasErrors } from './model.js';
 import { bindAddressPort, resolvePort, type Env } from './port-expr.js';
-import { detectShape, extract, isDict, kindOf, KNOWN_SHAPES, type Dict, type RawAgent } from './shapes.js';
+import {
+  detectShape,
+  extract,
+  isDict,
+  kindOf,
+  KNOWN_SHAPES,
+  type Dict,
+  type RawAgent,
+} from './shapes.js';
 import { parseYaml, pathKey, type ParsedSource, type PathPart } from './yaml-source.js';
 
 export interface LoadOptions {
@@ -63,7 +80,16 @@ export function loadParsed(source: ParsedSource, options: LoadOptions): LoadResu
         }
       }
       const raws = found.agents.filter((a) => enabled.has(a.group));
-      return buildMachine(id, source, shape, raws, cloneGlobals(found.globals), options, diagnostics, options.overrides?.[id]);
+      return buildMachine(
+        id,
+        source,
+        shape,
+        raws,
+        cloneGlobals(found.globals),
+        options,
+        diagnostics,
+        options.overrides?.[id],
+      );
     });
   } else {
     const id = options.machine ?? found.defaultMachine;
@@ -84,7 +110,11 @@ function buildMachine(
 ): Machine {
   const ov = override && isDict(override.data) ? override.data : undefined;
   if (ov) applyOverrideGlobals(globals, ov);
-  const disabled = new Set(ov && Array.isArray(ov.disabled_agents) ? ov.disabled_agents.filter((a) => typeof a === 'string') : []);
+  const disabled = new Set(
+    ov && Array.isArray(ov.disabled_agents)
+      ? ov.disabled_agents.filter((a) => typeof a === 'string')
+      : [],
+  );
   const overrideAgents = ov && isDict(ov.agents) ? ov.agents : {};
 
   const byName = new Map<string, Agent>();
@@ -92,8 +122,13 @@ function buildMachine(
     if (disabled.has(raw.name)) continue;
     const agentOverride = overrideAgents[raw.name];
     const entry =
-      isDict(agentOverride) && isDict(agentOverride.config) && (raw.entry.config === undefined || isDict(raw.entry.config))
-        ? { ...raw.entry, config: deepMerge((raw.entry.config as Dict | undefined) ?? {}, agentOverride.config) }
+      isDict(agentOverride) &&
+      isDict(agentOverride.config) &&
+      (raw.entry.config === undefined || isDict(raw.entry.config))
+        ? {
+            ...raw.entry,
+            config: deepMerge((raw.entry.config as Dict | undefined) ?? {}, agentOverride.config),
+          }
         : raw.entry;
     const agent = buildAgent({ ...raw, entry }, id, source, options.env, diagnostics);
     if (!agent) continue;
@@ -138,78 +173,154 @@ export function hostFor(machine: string, env: Env): string {
   return 'localhost';
 }
 
-function readErrorBusPort(source: ParsedSource, env: Env, diagnostics: Diagnostic[]): Port | undefined {
+function readErrorBusPort(
+  source: ParsedSource,
+  env: Env,
+  diagnostics: Diagnostic[],
+): Port | undefined {
   const data = source.data as Dict;
   const settings = isDict(data.settings) ? data.settings : {};
-  const path: PathPart[] = data.error_bus_port !== undefined ? ['error_bus_port'] : ['settings', 'error_bus_port'];
+  const path: PathPart[] =
+    data.error_bus_port !== undefined ? ['error_bus_port'] : ['settings', 'error_bus_port'];
   const raw = data.error_bus_port ?? settings.error_bus_port;
   if (raw === undefined) return undefined;
   const loc = source.locate(path);
   const result = resolvePort(raw, env);
   if (!result.ok) {
-    diagnostics.push({ severity: 'error', code: 'port-unresolvable', message: `error_bus_port: ${result.reason}`, loc, path: pathKey(path) });
+    diagnostics.push({
+      severity: 'error',
+      code: 'port-unresolvable',
+      message: `error_bus_port: ${result.reason}`,
+      loc,
+      path: pathKey(path),
+    });
     return undefined;
   }
   return { raw: raw as string | number, value: result.value, loc };
 }
 
 // config{} keys that name a port the agent connects to, not one it binds.
-const CLIENT_PORT = /^(redis|db|database|postgres|mysql|nats|mongo|kafka|target|upstream|remote|mainpc|pc2|peer|server)_/;
+const CLIENT_PORT =
+  /^(redis|db|database|postgres|mysql|nats|mongo|kafka|target|upstream|remote|mainpc|pc2|peer|server)_/;
 
-function buildAgent(raw: RawAgent, machine: string, source: ParsedSource, env: Env, diagnostics: Diagnostic[]): Agent | undefined {
+function buildAgent(
+  raw: RawAgent,
+  machine: string,
+  source: ParsedSource,
+  env: Env,
+  diagnostics: Diagnostic[],
+): Agent | undefined {
   const { entry, path, name } = raw;
   const at = (...rest: PathPart[]) => source.locate([...path, ...rest]);
   const errors: Diagnostic[] = [];
   const error = (code: string, field: PathPart[], message: string) =>
-    errors.push({ severity: 'error', code, message: `${name}: ${message}`, loc: at(...field), path: pathKey([...path, ...field]) });
+    errors.push({
+      severity: 'error',
+      code,
+      message: `${name}: ${message}`,
+      loc: at(...field),
+      path: pathKey([...path, ...field]),
+    });
 
   const scriptKey = 'script_path' in entry ? 'script_path' : 'script';
   const scriptPath = entry[scriptKey];
-  if (typeof scriptPath !== 'string' || scriptPath === '') error('wrong-type', [scriptKey], `${scriptKey} must be a path string, got ${kindOf(scriptPath)}`);
+  if (typeof scriptPath !== 'string' || scriptPath === '')
+    error(
+      'wrong-type',
+      [scriptKey],
+      `${scriptKey} must be a path string, got ${kindOf(scriptPath)}`,
+    );
 
   const port = (field: string): Port | undefined => {
     const value = entry[field];
     const result = resolvePort(value, env);
     if (!result.ok) {
-      error(Array.isArray(value) || isDict(value) ? 'wrong-type' : 'port-unresolvable', [field], `${field}: ${result.reason}`);
+      error(
+        Array.isArray(value) || isDict(value) ? 'wrong-type' : 'port-unresolvable',
+        [field],
+        `${field}: ${result.reason}`,
+      );
       return undefined;
     }
     return { raw: value as string | number, value: result.value, loc: at(field) };
   };
   let mainPort: Port | undefined;
-  if (entry.port === undefined || entry.port === null) error('missing-port', [], 'has no port (the launcher passes --port; expected port: N or ${PORT_OFFSET}+N)');
+  if (entry.port === undefined || entry.port === null)
+    error(
+      'missing-port',
+      [],
+      'has no port (the launcher passes --port; expected port: N or ${PORT_OFFSET}+N)',
+    );
   else mainPort = port('port');
 
-  const healthKey = 'health_check_port' in entry ? 'health_check_port' : 'health_port' in entry ? 'health_port' : undefined;
+  const healthKey =
+    'health_check_port' in entry
+      ? 'health_check_port'
+      : 'health_port' in entry
+        ? 'health_port'
+        : undefined;
   const configuredHealth = healthKey && entry[healthKey] !== null ? port(healthKey) : undefined;
 
-  const requiredKey = 'required' in entry ? 'required' : 'critical' in entry ? 'critical' : undefined;
+  const requiredKey =
+    'required' in entry ? 'required' : 'critical' in entry ? 'critical' : undefined;
   const required = requiredKey ? entry[requiredKey] : false;
-  if (typeof required !== 'boolean') error('wrong-type', [requiredKey!], `${requiredKey} must be true or false, got ${kindOf(required)}`);
+  if (typeof required !== 'boolean')
+    error(
+      'wrong-type',
+      [requiredKey!],
+      `${requiredKey} must be true or false, got ${kindOf(required)}`,
+    );
 
   const deps = entry.dependencies ?? [];
   if (!Array.isArray(deps) || !deps.every((d) => typeof d === 'string')) {
-    error('wrong-type', ['dependencies'], `dependencies must be a list of agent names, got ${kindOf(deps)}`);
+    error(
+      'wrong-type',
+      ['dependencies'],
+      `dependencies must be a list of agent names, got ${kindOf(deps)}`,
+    );
   }
   const config = entry.config ?? {};
-  if (!isDict(config)) error('wrong-type', ['config'], `config must be a mapping, got ${kindOf(config)}`);
+  if (!isDict(config))
+    error('wrong-type', ['config'], `config must be a mapping, got ${kindOf(config)}`);
   const envKey = 'env_vars' in entry ? 'env_vars' : 'environment';
   const envVars = entry[envKey] ?? {};
-  if (!isDict(envVars)) error('wrong-type', [envKey], `${envKey} must be a mapping, got ${kindOf(envVars)}`);
+  if (!isDict(envVars))
+    error('wrong-type', [envKey], `${envKey} must be a mapping, got ${kindOf(envVars)}`);
   const params = entry.params ?? {};
-  if (!isDict(params)) error('wrong-type', ['params'], `params must be a mapping, got ${kindOf(params)}`);
-  if (entry.host !== undefined && typeof entry.host !== 'string') error('wrong-type', ['host'], `host must be a string, got ${kindOf(entry.host)}`);
+  if (!isDict(params))
+    error('wrong-type', ['params'], `params must be a mapping, got ${kindOf(params)}`);
+  if (entry.host !== undefined && typeof entry.host !== 'string')
+    error('wrong-type', ['host'], `host must be a string, got ${kindOf(entry.host)}`);
 
   const implicitPorts: ImplicitPort[] = [];
   if (isDict(config)) {
     for (const [key, value] of Object.entries(config)) {
       if (/_port$/.test(key) && !CLIENT_PORT.test(key)) {
         const result = resolvePort(value, env);
-        if (result.ok) implicitPorts.push({ kind: 'config', key, value: result.value, rule: `config.${key}`, loc: at('config', key) });
-        else error(Array.isArray(value) || isDict(value) ? 'wrong-type' : 'port-unresolvable', ['config', key], `config.${key}: ${result.reason}`);
+        if (result.ok)
+          implicitPorts.push({
+            kind: 'config',
+            key,
+            value: result.value,
+            rule: `config.${key}`,
+            loc: at('config', key),
+          });
+        else
+          error(
+            Array.isArray(value) || isDict(value) ? 'wrong-type' : 'port-unresolvable',
+            ['config', key],
+            `config.${key}: ${result.reason}`,
+          );
       } else if (/_address$/.test(key)) {
         const bound = bindAddressPort(value);
-        if (bound !== undefined) implicitPorts.push({ kind: 'config', key, value: bound, rule: `config.${key} (${String(value)})`, loc: at('config', key) });
+        if (bound !== undefined)
+          implicitPorts.push({
+            kind: 'config',
+            key,
+            value: bound,
+            rule: `config.${key} (${String(value)})`,
+            loc: at('config', key),
+          });
       }
     }
   }
@@ -218,9 +329,19 @@ function buildAgent(raw: RawAgent, machine: string, source: ParsedSource, env: E
   if (errors.length > 0 || !mainPort) return undefined;
 
   const healthImplicit = configuredHealth === undefined;
-  const healthPort: Port = configuredHealth ?? { raw: `port+1`, value: mainPort.value + 1, loc: mainPort.loc };
+  const healthPort: Port = configuredHealth ?? {
+    raw: `port+1`,
+    value: mainPort.value + 1,
+    loc: mainPort.loc,
+  };
   if (healthImplicit) {
-    implicitPorts.unshift({ kind: 'health', key: 'health', value: healthPort.value, rule: 'port+1 (BaseAgent default health port)', loc: mainPort.loc });
+    implicitPorts.unshift({
+      kind: 'health',
+      key: 'health',
+      value: healthPort.value,
+      rule: 'port+1 (BaseAgent default health port)',
+      loc: mainPort.loc,
+    });
   }
   implicitPorts.unshift({
     kind: 'http',
@@ -251,14 +372,19 @@ function buildAgent(raw: RawAgent, machine: string, source: ParsedSource, env: E
 }
 
 function applyOverrideGlobals(globals: MachineGlobals, ov: Dict): void {
-  if (isDict(ov.resource_limits)) globals.resourceLimits = { ...globals.resourceLimits, ...ov.resource_limits };
+  if (isDict(ov.resource_limits))
+    globals.resourceLimits = { ...globals.resourceLimits, ...ov.resource_limits };
   if (isDict(ov.environment)) globals.environment = { ...globals.environment, ...ov.environment };
   const hc = ov.health_checks;
   if (isDict(hc)) {
     const n = (v: unknown) => (typeof v === 'number' ? v : undefined);
     globals.healthChecks = {
       ...globals.healthChecks,
-      ...defined({ intervalSeconds: n(hc.interval_seconds ?? hc.interval), timeoutSeconds: n(hc.timeout_seconds ?? hc.timeout), retries: n(hc.retries) }),
+      ...defined({
+        intervalSeconds: n(hc.interval_seconds ?? hc.interval),
+        timeoutSeconds: n(hc.timeout_seconds ?? hc.timeout),
+        retries: n(hc.retries),
+      }),
     };
   }
 }

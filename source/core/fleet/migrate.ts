@@ -4,7 +4,17 @@
 // the structure does. A result is only returned after the loader reads it back as the same fleet
 // (same agents, ports, dependencies, config, globals) and a second pass finds nothing to change:
 // a migration that would alter the fleet is refused rather than written.
-import { isMap, isScalar, isSeq, Pair, parseDocument, Scalar, YAMLMap, type Document, type Node as YamlNode } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  Pair,
+  parseDocument,
+  Scalar,
+  YAMLMap,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
 import { deepMerge, loadParsed } from './load.js';
 import type { Agent, Diagnostic, Machine, ShapeId } from './model.js';
 import type { Env } from './port-expr.js';
@@ -50,8 +60,16 @@ const GLOBAL_BLOCKS = ['environment', 'resource_limits', 'health_checks'];
 
 export function migrateText(text: string, file: string, options: MigrateOptions): MigrateResult {
   const source = parseYaml(text, file);
-  const before = loadParsed(source, { env: options.env, ...(options.overrides ? { overrides: options.overrides } : {}) });
-  const refuse = (code: string, message: string, extra: Diagnostic[] = [], at: PathPart[] = []): MigrateResult => ({
+  const before = loadParsed(source, {
+    env: options.env,
+    ...(options.overrides ? { overrides: options.overrides } : {}),
+  });
+  const refuse = (
+    code: string,
+    message: string,
+    extra: Diagnostic[] = [],
+    at: PathPart[] = [],
+  ): MigrateResult => ({
     ok: false,
     diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
   });
@@ -73,10 +91,19 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
       );
     }
     machine = before.machines.find((m) => m.id === options.machine);
-    if (!machine) return refuse('unknown-machine', `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`, [], ['machine_profiles']);
+    if (!machine)
+      return refuse(
+        'unknown-machine',
+        `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`,
+        [],
+        ['machine_profiles'],
+      );
   } else {
     if (options.machine) {
-      return refuse('machine-not-applicable', `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`);
+      return refuse(
+        'machine-not-applicable',
+        `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`,
+      );
     }
     machine = before.machines[0]!;
   }
@@ -84,17 +111,37 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
   const data = source.data as Dict;
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, keepSourceTokens: false });
   const raws = extract(source, data, shape, []).agents;
-  const notes = canonicalize(doc, data, shape, raws, { machine: machine.id, override: options.overrides?.[machine.id], file });
+  const notes = canonicalize(doc, data, shape, raws, {
+    machine: machine.id,
+    override: options.overrides?.[machine.id],
+    file,
+  });
   if (notes.length === 0) {
-    return { ok: true, status: 'already-canonical', shape, machine: machine.id, text, notes, diagnostics: warnings };
+    return {
+      ok: true,
+      status: 'already-canonical',
+      shape,
+      machine: machine.id,
+      text,
+      notes,
+      diagnostics: warnings,
+    };
   }
-  const out = doc.toString({ lineWidth: 0, indentSeq: indentsSequences(text), flowCollectionPadding: false });
+  const out = doc.toString({
+    lineWidth: 0,
+    indentSeq: indentsSequences(text),
+    flowCollectionPadding: false,
+  });
 
   // The safety net: the written file must be the same fleet and must itself be canonical.
   const reread = parseYaml(out, file);
   const after = loadParsed(reread, { env: options.env, machine: machine.id });
   if (!after.ok || after.shape === 'v3-unified' || !after.machines[0]) {
-    return refuse('migrate-broken', 'refused: the migrated text would not load (a bug in migrate); nothing was written', after.diagnostics.filter((d) => d.severity === 'error'));
+    return refuse(
+      'migrate-broken',
+      'refused: the migrated text would not load (a bug in migrate); nothing was written',
+      after.diagnostics.filter((d) => d.severity === 'error'),
+    );
   }
   const differences = compareMachines(machine, after.machines[0]);
   if (differences.length > 0) {
@@ -111,9 +158,20 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
     { machine: machine.id, override: undefined, file },
   );
   if (again.length > 0) {
-    return refuse('migrate-not-idempotent', `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`);
+    return refuse(
+      'migrate-not-idempotent',
+      `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`,
+    );
   }
-  return { ok: true, status: 'migrated', shape, machine: machine.id, text: out, notes, diagnostics: warnings };
+  return {
+    ok: true,
+    status: 'migrated',
+    shape,
+    machine: machine.id,
+    text: out,
+    notes,
+    diagnostics: warnings,
+  };
 }
 
 interface Context {
@@ -123,7 +181,13 @@ interface Context {
 }
 
 /** Edits the document in place into the canonical shape; returns what it changed (empty: nothing). */
-function canonicalize(doc: Document, data: Dict, shape: ShapeId, raws: RawAgent[], ctx: Context): string[] {
+function canonicalize(
+  doc: Document,
+  data: Dict,
+  shape: ShapeId,
+  raws: RawAgent[],
+  ctx: Context,
+): string[] {
   const top = doc.contents;
   if (!isMap(top)) return [];
   const notes: string[] = [];
@@ -150,10 +214,12 @@ function canonicalize(doc: Document, data: Dict, shape: ShapeId, raws: RawAgent[
 // ---------------------------------------------------------------------------------------------
 // Document helpers. Lookups take the last of duplicate keys, as the loader (and PyYAML) does.
 
-const keyOf = (pair: Pair): string | undefined => (isScalar(pair.key) ? String(pair.key.value) : undefined);
+const keyOf = (pair: Pair): string | undefined =>
+  isScalar(pair.key) ? String(pair.key.value) : undefined;
 
 const lastPair = (map: YAMLMap, key: string): Pair | undefined => {
-  for (let i = map.items.length - 1; i >= 0; i--) if (keyOf(map.items[i]!) === key) return map.items[i];
+  for (let i = map.items.length - 1; i >= 0; i--)
+    if (keyOf(map.items[i]!) === key) return map.items[i];
   return undefined;
 };
 
@@ -179,7 +245,8 @@ const joinComments = (...parts: Array<string | null | undefined>): string | unde
 
 const newPair = (key: string, value: unknown): Pair => new Pair(new Scalar(key), value);
 
-const isAgentEntry = (value: unknown): value is Dict => isDict(value) && ('script_path' in value || 'script' in value);
+const isAgentEntry = (value: unknown): value is Dict =>
+  isDict(value) && ('script_path' in value || 'script' in value);
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
@@ -206,12 +273,19 @@ function liftDockerGroups(top: YAMLMap, data: Dict): string[] {
       const first = inner[0];
       if (first && isScalar(first.key)) {
         // The comment above `docker_groups:` belongs to the block that now starts with its first group.
-        first.key.commentBefore = joinComments((pair.key as YamlNode).commentBefore, first.key.commentBefore);
+        first.key.commentBefore = joinComments(
+          (pair.key as YamlNode).commentBefore,
+          first.key.commentBefore,
+        );
         first.key.spaceBefore ||= (pair.key as YamlNode).spaceBefore;
       }
       moved.push(...inner);
       removePair(groups, pair);
-    } else if (isDict(value) && !Object.values(value).some(isAgentEntry) && ('agents' in value || 'description' in value)) {
+    } else if (
+      isDict(value) &&
+      !Object.values(value).some(isAgentEntry) &&
+      ('agents' in value || 'description' in value)
+    ) {
       moved.push(pair);
       removePair(groups, pair);
     }
@@ -232,7 +306,9 @@ function liftDockerGroups(top: YAMLMap, data: Dict): string[] {
     target.items.push(pair);
   }
   const names = moved.map(keyOf).join(', ');
-  return [`moved ${plural(moved.length, 'docker group')} (${names}) out of agent_groups into a top-level docker_groups: they were indented inside agent_groups`];
+  return [
+    `moved ${plural(moved.length, 'docker group')} (${names}) out of agent_groups into a top-level docker_groups: they were indented inside agent_groups`,
+  ];
 }
 
 /**
@@ -303,9 +379,13 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
   const orphans = listPairs.filter((p) => !groups.has(keyOf(p)!));
   const groupsPair = newPair('agent_groups', agentGroups);
   (groupsPair.key as Scalar).spaceBefore = (first.key as YamlNode).spaceBefore;
-  if (header || orphans.includes(first)) (groupsPair.key as Scalar).commentBefore = (first.key as YamlNode).commentBefore;
+  if (header || orphans.includes(first))
+    (groupsPair.key as Scalar).commentBefore = (first.key as YamlNode).commentBefore;
   agentGroups.comment = joinComments(
-    ...orphans.flatMap((p) => [p === first ? undefined : (p.key as YamlNode).commentBefore, isSeq(p.value) ? p.value.comment : undefined]),
+    ...orphans.flatMap((p) => [
+      p === first ? undefined : (p.key as YamlNode).commentBefore,
+      isSeq(p.value) ? p.value.comment : undefined,
+    ]),
     ...stray,
   );
   top.items.splice(top.items.indexOf(first), 1, groupsPair);
@@ -316,8 +396,13 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
     shape === 'pc2-services'
       ? 'grouped by docker_groups membership (agents in none stay in group pc2_services)'
       : 'one group per list';
-  notes.push(`rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`);
-  if (dropped.length > 0) notes.push(`dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`);
+  notes.push(
+    `rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`,
+  );
+  if (dropped.length > 0)
+    notes.push(
+      `dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`,
+    );
   return notes;
 }
 
@@ -325,7 +410,8 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
 function renameAgentKeys(entries: unknown[]): string[] {
   const renamed = new Map<string, number>();
   const shadowed = new Map<string, number>();
-  const bump = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+  const bump = (counts: Map<string, number>, key: string) =>
+    counts.set(key, (counts.get(key) ?? 0) + 1);
   for (const node of new Set(entries)) {
     if (!isMap(node)) continue;
     for (const [old, now] of RENAMES) {
@@ -401,11 +487,21 @@ function settingsToGlobal(top: YAMLMap, data: Dict): string[] {
  * enabled groups, without its disabled agents, with its override's agent config and global
  * settings merged in, exactly as the loader resolves that machine.
  */
-function resolveMachine(doc: Document, top: YAMLMap, data: Dict, raws: RawAgent[], ctx: Context): string[] {
+function resolveMachine(
+  doc: Document,
+  top: YAMLMap,
+  data: Dict,
+  raws: RawAgent[],
+  ctx: Context,
+): string[] {
   const notes: string[] = [];
   const profiles = isDict(data.machine_profiles) ? data.machine_profiles : {};
   const profile = profiles[ctx.machine];
-  const enabled = new Set(isDict(profile) && Array.isArray(profile.enabled_groups) ? profile.enabled_groups.map(String) : []);
+  const enabled = new Set(
+    isDict(profile) && Array.isArray(profile.enabled_groups)
+      ? profile.enabled_groups.map(String)
+      : [],
+  );
   for (const key of ['version', 'machine_profiles']) {
     const pair = lastPair(top, key);
     if (!pair) continue;
@@ -432,7 +528,11 @@ function resolveMachine(doc: Document, top: YAMLMap, data: Dict, raws: RawAgent[
 
   const ov = ctx.override && isDict(ctx.override.data) ? ctx.override.data : undefined;
   if (!ov) return notes;
-  const disabled = new Set(Array.isArray(ov.disabled_agents) ? ov.disabled_agents.filter((a) => typeof a === 'string') : []);
+  const disabled = new Set(
+    Array.isArray(ov.disabled_agents)
+      ? ov.disabled_agents.filter((a) => typeof a === 'string')
+      : [],
+  );
   const agentOverrides = isDict(ov.agents) ? ov.agents : {};
   const merged: string[] = [];
   const removed: string[] = [];
@@ -448,7 +548,12 @@ function resolveMachine(doc: Document, top: YAMLMap, data: Dict, raws: RawAgent[
     }
     const over = agentOverrides[raw.name];
     const config = raw.entry.config;
-    if (isDict(over) && isDict(over.config) && (config === undefined || isDict(config)) && isMap(pair.value)) {
+    if (
+      isDict(over) &&
+      isDict(over.config) &&
+      (config === undefined || isDict(config)) &&
+      isMap(pair.value)
+    ) {
       const mergedConfig = deepMerge((config as Dict | undefined) ?? {}, over.config);
       const existing = lastPair(pair.value, 'config');
       if (existing) existing.value = doc.createNode(mergedConfig);
@@ -456,12 +561,15 @@ function resolveMachine(doc: Document, top: YAMLMap, data: Dict, raws: RawAgent[
       merged.push(raw.name);
     }
   }
-  if (removed.length > 0) notes.push(`removed agents disabled by the ${ctx.machine} override: ${removed.join(', ')}`);
-  if (merged.length > 0) notes.push(`merged the ${ctx.machine} override's config into ${merged.join(', ')}`);
+  if (removed.length > 0)
+    notes.push(`removed agents disabled by the ${ctx.machine} override: ${removed.join(', ')}`);
+  if (merged.length > 0)
+    notes.push(`merged the ${ctx.machine} override's config into ${merged.join(', ')}`);
 
   // Global settings the loader takes from an override (load.ts applyOverrideGlobals).
   const setGlobal = (block: string, key: string, value: unknown) => {
-    if (!doc.hasIn(['global_settings'])) top.items.unshift(newPair('global_settings', new YAMLMap()));
+    if (!doc.hasIn(['global_settings']))
+      top.items.unshift(newPair('global_settings', new YAMLMap()));
     doc.setIn(['global_settings', block, key], doc.createNode(value));
   };
   const applied: string[] = [];
@@ -479,14 +587,26 @@ function resolveMachine(doc: Document, top: YAMLMap, data: Dict, raws: RawAgent[
       ['timeout_seconds', pick(hc.timeout_seconds ?? hc.timeout)],
       ['retries', pick(hc.retries)],
     ];
-    for (const [key, value] of fields) if (value !== undefined) setGlobal('health_checks', key, value);
+    for (const [key, value] of fields)
+      if (value !== undefined) setGlobal('health_checks', key, value);
     if (fields.some(([, v]) => v !== undefined)) applied.push('health_checks');
   }
-  if (applied.length > 0) notes.push(`merged the ${ctx.machine} override's ${applied.join(', ')} into global_settings`);
-  const unused = Object.keys(ov).filter((k) => !['resource_limits', 'environment', 'health_checks', 'agents', 'disabled_agents'].includes(k));
-  if (unused.length > 0) notes.push(`override keys the launcher config has no place for, not written: ${unused.join(', ')}`);
+  if (applied.length > 0)
+    notes.push(`merged the ${ctx.machine} override's ${applied.join(', ')} into global_settings`);
+  const unused = Object.keys(ov).filter(
+    (k) =>
+      !['resource_limits', 'environment', 'health_checks', 'agents', 'disabled_agents'].includes(k),
+  );
+  if (unused.length > 0)
+    notes.push(
+      `override keys the launcher config has no place for, not written: ${unused.join(', ')}`,
+    );
   const file = ctx.file.split(/[\\/]/).pop();
-  doc.commentBefore = joinComments(` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`, doc.commentBefore) ?? null;
+  doc.commentBefore =
+    joinComments(
+      ` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`,
+      doc.commentBefore,
+    ) ?? null;
   return notes;
 }
 
@@ -542,7 +662,8 @@ export function compareMachines(before: Machine, after: Machine): string[] {
   const out: string[] = [];
   const a = machineView(before);
   const b = machineView(after);
-  for (const key of Object.keys(a)) if (stableJson(a[key]) !== stableJson(b[key])) out.push(`machine ${key} differs`);
+  for (const key of Object.keys(a))
+    if (stableJson(a[key]) !== stableJson(b[key])) out.push(`machine ${key} differs`);
   const left = new Map(before.agents.map((x) => [x.name, x]));
   const right = new Map(after.agents.map((x) => [x.name, x]));
   for (const name of left.keys()) if (!right.has(name)) out.push(`agent ${name} would be lost`);
@@ -552,7 +673,8 @@ export function compareMachines(before: Machine, after: Machine): string[] {
     if (!y) continue;
     const va = agentView(x);
     const vb = agentView(y);
-    for (const key of Object.keys(va)) if (stableJson(va[key]) !== stableJson(vb[key])) out.push(`agent ${name}: ${key} differs`);
+    for (const key of Object.keys(va))
+      if (stableJson(va[key]) !== stableJson(vb[key])) out.push(`agent ${name}: ${key} differs`);
   }
   return out;
 }

@@ -55,14 +55,21 @@ export function detectShape(data: Dict): ShapeId | undefined {
   if (Array.isArray(data.pc2_services)) return 'pc2-services';
   const lists = agentLists(data);
   if (lists.length === 0) return undefined;
-  const usesScript = lists.some((k) => (data[k] as unknown[]).some((e) => isDict(e) && 'script' in e));
+  const usesScript = lists.some((k) =>
+    (data[k] as unknown[]).some((e) => isDict(e) && 'script' in e),
+  );
   return 'settings' in data || usesScript ? 'core-agents' : 'category-lists';
 }
 
 export const KNOWN_SHAPES =
   'agent_groups (MainPC, PC2 agent_groups, v3 unified), pc2_services (PC2), top-level category lists of agents with script_path (list era), or settings + core_agents lists (one-off)';
 
-export function extract(source: ParsedSource, data: Dict, shape: ShapeId, diagnostics: Diagnostic[]): Extracted {
+export function extract(
+  source: ParsedSource,
+  data: Dict,
+  shape: ShapeId,
+  diagnostics: Diagnostic[],
+): Extracted {
   const globals = readGlobals(source, data, diagnostics);
   switch (shape) {
     case 'agent-groups':
@@ -72,7 +79,10 @@ export function extract(source: ParsedSource, data: Dict, shape: ShapeId, diagno
       const extracted: Extracted = {
         shape,
         // pc2_network is PC2's own block: a PC2 file migrated to agent_groups keeps it (migrate.ts).
-        defaultMachine: shape === 'pc2-agent-groups' || (shape === 'agent-groups' && isDict(data.pc2_network)) ? 'pc2' : 'mainpc',
+        defaultMachine:
+          shape === 'pc2-agent-groups' || (shape === 'agent-groups' && isDict(data.pc2_network))
+            ? 'pc2'
+            : 'mainpc',
         agents,
         globals,
       };
@@ -82,14 +92,27 @@ export function extract(source: ParsedSource, data: Dict, shape: ShapeId, diagno
     case 'pc2-services':
     case 'category-lists':
     case 'core-agents': {
-      const keys = shape === 'pc2-services' ? unique(['pc2_services', ...agentLists(data)]) : agentLists(data);
-      const agents = keys.flatMap((key) => fromList(source, key, data[key] as unknown[], globals, diagnostics));
-      return { shape, defaultMachine: shape === 'pc2-services' ? 'pc2' : 'mainpc', agents, globals };
+      const keys =
+        shape === 'pc2-services' ? unique(['pc2_services', ...agentLists(data)]) : agentLists(data);
+      const agents = keys.flatMap((key) =>
+        fromList(source, key, data[key] as unknown[], globals, diagnostics),
+      );
+      return {
+        shape,
+        defaultMachine: shape === 'pc2-services' ? 'pc2' : 'mainpc',
+        agents,
+        globals,
+      };
     }
   }
 }
 
-function fromAgentGroups(source: ParsedSource, groups: Dict, globals: MachineGlobals, diagnostics: Diagnostic[]): RawAgent[] {
+function fromAgentGroups(
+  source: ParsedSource,
+  groups: Dict,
+  globals: MachineGlobals,
+  diagnostics: Diagnostic[],
+): RawAgent[] {
   const agents: RawAgent[] = [];
   for (const [group, value] of Object.entries(groups)) {
     const groupPath = ['agent_groups', group];
@@ -98,7 +121,8 @@ function fromAgentGroups(source: ParsedSource, groups: Dict, globals: MachineGlo
       diagnostics.push({
         severity: 'info',
         code: 'nested-docker-groups',
-        message: 'docker_groups is indented inside agent_groups (a mis-indentation upstream); read as docker groups, not agents',
+        message:
+          'docker_groups is indented inside agent_groups (a mis-indentation upstream); read as docker groups, not agents',
         loc: source.locate(groupPath),
         path: pathKey(groupPath),
       });
@@ -120,7 +144,8 @@ function fromAgentGroups(source: ParsedSource, groups: Dict, globals: MachineGlo
     const hasAgents = entries.some(([, v]) => isAgentEntry(v));
     if (!hasAgents) {
       // {description, agents} siblings produced by the same mis-indentation, or an empty group.
-      if ('agents' in value || 'description' in value) mergeDockerGroups(globals, { [group]: value });
+      if ('agents' in value || 'description' in value)
+        mergeDockerGroups(globals, { [group]: value });
       continue;
     }
     for (const [name, entry] of entries) {
@@ -142,7 +167,13 @@ function fromAgentGroups(source: ParsedSource, groups: Dict, globals: MachineGlo
   return agents;
 }
 
-function fromList(source: ParsedSource, key: string, items: unknown[], globals: MachineGlobals, diagnostics: Diagnostic[]): RawAgent[] {
+function fromList(
+  source: ParsedSource,
+  key: string,
+  items: unknown[],
+  globals: MachineGlobals,
+  diagnostics: Diagnostic[],
+): RawAgent[] {
   const agents: RawAgent[] = [];
   const dockerGroupOf = new Map<string, string>();
   for (const [group, def] of Object.entries(globals.dockerGroups ?? {})) {
@@ -178,7 +209,11 @@ function fromList(source: ParsedSource, key: string, items: unknown[], globals: 
 function readGlobals(source: ParsedSource, data: Dict, diagnostics: Diagnostic[]): MachineGlobals {
   const globals: MachineGlobals = {};
   // Newer files keep these under global_settings; the list era and the one-off keep them on top.
-  const settings = isDict(data.global_settings) ? data.global_settings : isDict(data.settings) ? data.settings : {};
+  const settings = isDict(data.global_settings)
+    ? data.global_settings
+    : isDict(data.settings)
+      ? data.settings
+      : {};
   const pick = (key: string): unknown => settings[key] ?? data[key];
   const health = pick('health_checks');
   if (isDict(health)) {
@@ -195,11 +230,15 @@ function readGlobals(source: ParsedSource, data: Dict, diagnostics: Diagnostic[]
   const network = data.pc2_network ?? data.network;
   if (isDict(network)) {
     const range = (v: unknown) =>
-      isDict(v) && typeof v.start === 'number' && typeof v.end === 'number' ? { start: v.start, end: v.end } : undefined;
+      isDict(v) && typeof v.start === 'number' && typeof v.end === 'number'
+        ? { start: v.start, end: v.end }
+        : undefined;
     globals.network = {
       ...(typeof network.host === 'string' ? { host: network.host } : {}),
       ...(range(network.agent_ports) ? { agentPorts: range(network.agent_ports)! } : {}),
-      ...(range(network.health_check_ports) ? { healthCheckPorts: range(network.health_check_ports)! } : {}),
+      ...(range(network.health_check_ports)
+        ? { healthCheckPorts: range(network.health_check_ports)! }
+        : {}),
     };
   }
   if (isDict(data.docker_groups)) mergeDockerGroups(globals, data.docker_groups);
@@ -219,7 +258,9 @@ function mergeDockerGroups(globals: MachineGlobals, groups: Dict): void {
   globals.dockerGroups ??= {};
   for (const [name, def] of Object.entries(groups)) {
     if (!isDict(def)) continue;
-    const agents = Array.isArray(def.agents) ? def.agents.filter((a): a is string => typeof a === 'string') : [];
+    const agents = Array.isArray(def.agents)
+      ? def.agents.filter((a): a is string => typeof a === 'string')
+      : [];
     globals.dockerGroups[name] = {
       ...(typeof def.description === 'string' ? { description: def.description } : {}),
       agents,
@@ -227,7 +268,11 @@ function mergeDockerGroups(globals: MachineGlobals, groups: Dict): void {
   }
 }
 
-function readProfiles(source: ParsedSource, data: Dict, diagnostics: Diagnostic[]): Record<string, string[]> {
+function readProfiles(
+  source: ParsedSource,
+  data: Dict,
+  diagnostics: Diagnostic[],
+): Record<string, string[]> {
   const profiles: Record<string, string[]> = {};
   const raw = data.machine_profiles;
   if (!isDict(raw)) {
@@ -257,5 +302,6 @@ function readProfiles(source: ParsedSource, data: Dict, diagnostics: Diagnostic[
   return profiles;
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const num = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 const unique = <T>(items: T[]): T[] => [...new Set(items)];

@@ -59,7 +59,11 @@ export function baseAgentHealth(s: HealthState): Record<string, PyValue> {
     uptime: pyFloat(uptime(s)),
     active_threads: s.activeThreads,
     health_checks: { port_accessible: true, redis_connected: true, ready_signal: ready },
-    health_details: { port: s.port, redis_host: s.redisHost ?? 'localhost:6379', ready_signal: readySignal },
+    health_details: {
+      port: s.port,
+      redis_host: s.redisHost ?? 'localhost:6379',
+      ready_signal: readySignal,
+    },
     health_status: state,
   };
   return { ...status, ...s.extra };
@@ -80,7 +84,11 @@ function pyRepr(value: unknown): string {
   if (typeof value === 'number') return pyDumps(value);
   if (typeof value === 'string') {
     const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-    const body = value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t');
+    const body = value
+      .replace(/\\/g, '\\\\')
+      .replace(/\n/g, '\\n')
+      .replace(/\r/g, '\\r')
+      .replace(/\t/g, '\\t');
     return `${quote}${quote === "'" ? body.replace(/'/g, "\\'") : body}${quote}`;
   }
   if (Array.isArray(value)) return `[${value.map(pyRepr).join(', ')}]`;
@@ -115,7 +123,9 @@ function decodeUtf8(payload: Uint8Array): string | undefined {
 }
 
 /** Parses a request as Python's `json.loads(message.decode())` would, or says which step failed. */
-export function parsePyRequest(payload: Uint8Array): { ok: true; value: unknown } | { ok: false; failed: 'utf8' | 'json' } {
+export function parsePyRequest(
+  payload: Uint8Array,
+): { ok: true; value: unknown } | { ok: false; failed: 'utf8' | 'json' } {
   const text = decodeUtf8(payload);
   if (text === undefined) return { ok: false, failed: 'utf8' };
   try {
@@ -137,7 +147,11 @@ export function baseAgentMainReply(
   handle?: (request: Record<string, unknown>) => Record<string, PyValue> | undefined,
 ): Record<string, PyValue> {
   const parsed = parsePyRequest(payload);
-  if (!parsed.ok) return { status: 'error', error: parsed.failed === 'utf8' ? 'Invalid UTF-8 request' : 'Invalid JSON request' };
+  if (!parsed.ok)
+    return {
+      status: 'error',
+      error: parsed.failed === 'utf8' ? 'Invalid UTF-8 request' : 'Invalid JSON request',
+    };
   const request = parsed.value;
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
     // request.get(...) on a non-dict raises AttributeError; run() replies with str(e).
@@ -152,7 +166,10 @@ export function baseAgentMainReply(
 }
 
 /** BaseAgent._health_check_loop: any payload, JSON or not, gets the health status. */
-export const baseAgentHealthReply = (_payload: Uint8Array, s: HealthState): Record<string, PyValue> => baseAgentHealth(s);
+export const baseAgentHealthReply = (
+  _payload: Uint8Array,
+  s: HealthState,
+): Record<string, PyValue> => baseAgentHealth(s);
 
 // ---------------------------------------------------------------------------------------------
 // UnifiedHealthMixin (WP-07)
@@ -175,7 +192,9 @@ export interface UnifiedState {
 }
 
 /** `_determine_health_status`: CPU or memory over 90 unhealthy, over 70 or >10 errors degraded. */
-export function unifiedStatus(s: Pick<UnifiedState, 'cpuPercent' | 'memoryPercent' | 'errorCount'>): 'healthy' | 'degraded' | 'unhealthy' {
+export function unifiedStatus(
+  s: Pick<UnifiedState, 'cpuPercent' | 'memoryPercent' | 'errorCount'>,
+): 'healthy' | 'degraded' | 'unhealthy' {
   if (s.cpuPercent > 90 || s.memoryPercent > 90) return 'unhealthy';
   if (s.cpuPercent > 70 || s.memoryPercent > 70) return 'degraded';
   if (s.errorCount > 10) return 'degraded';
@@ -283,17 +302,28 @@ export function baseAgentHttp(
     return {
       status: 501,
       contentType: 'text/html;charset=utf-8',
-      body: pythonErrorPage(501, `Unsupported method ('${method}')`, 'Server does not support this operation'),
+      body: pythonErrorPage(
+        501,
+        `Unsupported method ('${method}')`,
+        'Server does not support this operation',
+      ),
     };
   }
   const route = path.split('?')[0];
-  if (route === '/health') return { status: 200, contentType: 'application/json', body: baseAgentHealthBytes(s) };
+  if (route === '/health')
+    return { status: 200, contentType: 'application/json', body: baseAgentHealthBytes(s) };
   if (route === '/metrics') {
-    if (!metrics.enabled) return { status: 503, contentType: 'text/plain', body: 'Metrics disabled\n' };
+    if (!metrics.enabled)
+      return { status: 503, contentType: 'text/plain', body: 'Metrics disabled\n' };
     return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: metrics.text() };
   }
-  if (route === '/metrics/summary') return { status: 200, contentType: 'application/json', body: pyDumps(metrics.summary()) };
-  return { status: 404, contentType: 'text/html;charset=utf-8', body: pythonErrorPage(404, 'Not Found', 'Nothing matches the given URI') };
+  if (route === '/metrics/summary')
+    return { status: 200, contentType: 'application/json', body: pyDumps(metrics.summary()) };
+  return {
+    status: 404,
+    contentType: 'text/html;charset=utf-8',
+    body: pythonErrorPage(404, 'Not Found', 'Nothing matches the given URI'),
+  };
 }
 
 /** FastAPI services and BaseHealthMixin: `/health`, `/healthz`, `/ready` -> `{"status":"ok"}`. */
@@ -301,7 +331,8 @@ export function plainHttp(method: string, path: string, degraded: boolean): Http
   const route = path.split('?')[0];
   const json = 'application/json';
   if (route === '/health' || route === '/healthz' || route === '/ready') {
-    if (method !== 'GET' && method !== 'HEAD') return { status: 405, contentType: json, body: '{"detail":"Method Not Allowed"}' };
+    if (method !== 'GET' && method !== 'HEAD')
+      return { status: 405, contentType: json, body: '{"detail":"Method Not Allowed"}' };
     // model_ops_coordinator's REST answers an unhealthy kernel with 503 and status "unhealthy".
     return degraded
       ? { status: 503, contentType: json, body: '{"status":"unhealthy"}' }

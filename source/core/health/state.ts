@@ -9,7 +9,14 @@ export type AgentState = 'unknown' | 'healthy' | 'degraded' | 'unhealthy' | 'unr
 
 export type ProbeOutcome =
   | { kind: 'reply'; reading: Reading; latencyMs: number; at: number; raw?: string }
-  | { kind: 'bad-reply'; reason: string; latencyMs: number; at: number; protocol?: HealthProtocol; raw?: string }
+  | {
+      kind: 'bad-reply';
+      reason: string;
+      latencyMs: number;
+      at: number;
+      protocol?: HealthProtocol;
+      raw?: string;
+    }
   | { kind: 'timeout'; timeoutMs: number; at: number }
   | { kind: 'refused'; reason: string; at: number };
 
@@ -49,9 +56,21 @@ export interface Hysteresis {
 
 export const DEFAULT_HYSTERESIS: Hysteresis = { downAfter: 2, upAfter: 2, historySize: 30 };
 
-export const initialHealth = (): AgentHealth => ({ state: 'unknown', reason: 'not probed yet', since: 0, history: [] });
+export const initialHealth = (): AgentHealth => ({
+  state: 'unknown',
+  reason: 'not probed yet',
+  since: 0,
+  history: [],
+});
 
-const RANK: Record<AgentState, number> = { unknown: 0, stale: 0, healthy: 1, degraded: 2, unhealthy: 3, unreachable: 4 };
+const RANK: Record<AgentState, number> = {
+  unknown: 0,
+  stale: 0,
+  healthy: 1,
+  degraded: 2,
+  unhealthy: 3,
+  unreachable: 4,
+};
 
 function observed(o: ProbeOutcome): { state: AgentState; reason: string } {
   switch (o.kind) {
@@ -66,9 +85,16 @@ function observed(o: ProbeOutcome): { state: AgentState; reason: string } {
   }
 }
 
-export function observe(h: AgentHealth, o: ProbeOutcome, policy: Hysteresis = DEFAULT_HYSTERESIS): AgentHealth {
+export function observe(
+  h: AgentHealth,
+  o: ProbeOutcome,
+  policy: Hysteresis = DEFAULT_HYSTERESIS,
+): AgentHealth {
   const seen = observed(o);
-  const history = [...h.history, { state: seen.state, ...('latencyMs' in o ? { latencyMs: o.latencyMs } : {}) }].slice(-policy.historySize);
+  const history = [
+    ...h.history,
+    { state: seen.state, ...('latencyMs' in o ? { latencyMs: o.latencyMs } : {}) },
+  ].slice(-policy.historySize);
   const next: AgentHealth = { ...h, history, lastProbeAt: o.at };
   if (o.kind === 'reply' || o.kind === 'bad-reply') {
     next.latencyMs = o.latencyMs;
@@ -84,9 +110,20 @@ export function observe(h: AgentHealth, o: ProbeOutcome, policy: Hysteresis = DE
 
   const adopt = (): AgentHealth => {
     const { pending: _pending, ...rest } = next;
-    return { ...rest, state: seen.state, reason: seen.reason, since: seen.state === h.state ? h.since : o.at };
+    return {
+      ...rest,
+      state: seen.state,
+      reason: seen.reason,
+      since: seen.state === h.state ? h.since : o.at,
+    };
   };
-  if (seen.state === h.state || h.state === 'unknown' || h.state === 'stale' || o.kind === 'refused') return adopt();
+  if (
+    seen.state === h.state ||
+    h.state === 'unknown' ||
+    h.state === 'stale' ||
+    o.kind === 'refused'
+  )
+    return adopt();
   const need = RANK[seen.state] > RANK[h.state] ? policy.downAfter : policy.upAfter;
   const streak = h.pending?.state === seen.state ? h.pending.streak + 1 : 1;
   if (streak >= need) return adopt();
@@ -97,5 +134,10 @@ export function observe(h: AgentHealth, o: ProbeOutcome, policy: Hysteresis = DE
 export function markStale(h: AgentHealth, now: number, staleAfterMs: number): AgentHealth {
   if (h.state === 'unknown' || h.state === 'stale' || h.lastProbeAt === undefined) return h;
   if (now - h.lastProbeAt <= staleAfterMs) return h;
-  return { ...h, state: 'stale', reason: `no probe result for ${Math.round((now - h.lastProbeAt) / 1000)} s`, since: now };
+  return {
+    ...h,
+    state: 'stale',
+    reason: `no probe result for ${Math.round((now - h.lastProbeAt) / 1000)} s`,
+    since: now,
+  };
 }

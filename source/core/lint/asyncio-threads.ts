@@ -3,12 +3,30 @@
 // there unless one was set), or driving a loop created elsewhere (run_until_complete,
 // create_task, call_soon from the wrong thread) are the ways the fleet's agents break that.
 import type { Finding } from './finding.js';
-import { enclosingClass, enclosingFunction, lastName, methodsOf, nameOf, varKey, varLabel, within, type PyCall, type PyIndex } from './py-index.js';
+import {
+  enclosingClass,
+  enclosingFunction,
+  lastName,
+  methodsOf,
+  nameOf,
+  varKey,
+  varLabel,
+  within,
+  type PyCall,
+  type PyIndex,
+} from './py-index.js';
 import { child, textOf, type PyModule, type PyNode } from './py-syntax.js';
 
 const LOOP_MAKERS = new Set(['get_event_loop', 'new_event_loop', 'get_running_loop']);
 // Loop methods that must run on the loop's own thread (the *_threadsafe ones are the fix).
-const LOOP_THREAD_BOUND = new Set(['run_until_complete', 'run_forever', 'create_task', 'call_soon', 'call_later', 'call_at']);
+const LOOP_THREAD_BOUND = new Set([
+  'run_until_complete',
+  'run_forever',
+  'create_task',
+  'call_soon',
+  'call_later',
+  'call_at',
+]);
 
 interface Target {
   /** Function, lambda or Thread.run the thread runs. */
@@ -21,12 +39,14 @@ interface Target {
 export function checkAsyncioThreads(index: PyIndex): Finding[] {
   const { mod } = index;
   const moduleFns = new Map<string, PyNode>();
-  for (const fn of index.functions) if (!enclosingFunction(fn) && !enclosingClass(fn)) moduleFns.set(nameOf(mod, fn), fn);
+  for (const fn of index.functions)
+    if (!enclosingFunction(fn) && !enclosingClass(fn)) moduleFns.set(nameOf(mod, fn), fn);
 
   // Where each loop variable is made: key -> assignment nodes.
   const loopsMade = new Map<string, PyNode[]>();
   for (const a of index.assigns) {
-    if (a.value.type !== 'call' || !isAsyncio(mod, child(a.value, 'function'), LOOP_MAKERS)) continue;
+    if (a.value.type !== 'call' || !isAsyncio(mod, child(a.value, 'function'), LOOP_MAKERS))
+      continue;
     const key = varKey(mod, a.target);
     if (key) (loopsMade.get(key) ?? loopsMade.set(key, []).get(key)!).push(a.node);
   }
@@ -42,19 +62,42 @@ export function checkAsyncioThreads(index: PyIndex): Finding[] {
     const add = (c: PyCall, severity: Finding['severity'], message: string, hint: string) => {
       if (reported.has(c.node.from)) return; // one finding per call, even if two threads reach it
       reported.add(c.node.from);
-      findings.push({ rule: 'asyncio-threads', severity, file: mod.file, line: c.node.line, col: c.node.col, message, hint });
+      findings.push({
+        rule: 'asyncio-threads',
+        severity,
+        file: mod.file,
+        line: c.node.line,
+        col: c.node.col,
+        message,
+        hint,
+      });
     };
     for (const c of calls) {
       const fn = child(c.node, 'function');
       if (c.method === 'run' && isAsyncio(mod, fn, new Set(['run']))) {
-        add(c, 'warning', `asyncio.run() ${where} starts a second event loop in that thread: futures, queues and locks made on the main loop cannot be awaited from it`, 'run the coroutine on the main loop with asyncio.run_coroutine_threadsafe(coro, loop) from the thread, or make the worker a task instead of a thread');
+        add(
+          c,
+          'warning',
+          `asyncio.run() ${where} starts a second event loop in that thread: futures, queues and locks made on the main loop cannot be awaited from it`,
+          'run the coroutine on the main loop with asyncio.run_coroutine_threadsafe(coro, loop) from the thread, or make the worker a task instead of a thread',
+        );
       } else if (c.method === 'get_event_loop' && isAsyncio(mod, fn, LOOP_MAKERS) && !setsLoop) {
-        add(c, 'error', `asyncio.get_event_loop() ${where}: outside the main thread it raises RuntimeError unless the thread set its own loop first`, 'pass the main loop in and use asyncio.run_coroutine_threadsafe(coro, loop), or give the thread its own loop: loop = asyncio.new_event_loop(); asyncio.set_event_loop(loop)');
+        add(
+          c,
+          'error',
+          `asyncio.get_event_loop() ${where}: outside the main thread it raises RuntimeError unless the thread set its own loop first`,
+          'pass the main loop in and use asyncio.run_coroutine_threadsafe(coro, loop), or give the thread its own loop: loop = asyncio.new_event_loop(); asyncio.set_event_loop(loop)',
+        );
       } else if (LOOP_THREAD_BOUND.has(c.method) && c.receiver) {
         const key = varKey(mod, c.receiver);
         const made = key ? loopsMade.get(key) : undefined;
         if (!made || made.some(inReach)) continue; // a loop the thread made itself is its own
-        add(c, 'error', `${varLabel(mod, c.receiver)}.${c.method}() ${where} drives an event loop made on another thread (line ${made[0]!.line}): event loops are not thread-safe${c.method === 'run_until_complete' ? ', and a loop already running raises "This event loop is already running"' : ''}`, `from the thread use asyncio.run_coroutine_threadsafe(coro, ${varLabel(mod, c.receiver)}) or ${varLabel(mod, c.receiver)}.call_soon_threadsafe(...)`);
+        add(
+          c,
+          'error',
+          `${varLabel(mod, c.receiver)}.${c.method}() ${where} drives an event loop made on another thread (line ${made[0]!.line}): event loops are not thread-safe${c.method === 'run_until_complete' ? ', and a loop already running raises "This event loop is already running"' : ''}`,
+          `from the thread use asyncio.run_coroutine_threadsafe(coro, ${varLabel(mod, c.receiver)}) or ${varLabel(mod, c.receiver)}.call_soon_threadsafe(...)`,
+        );
       }
     }
   }
@@ -65,7 +108,9 @@ function isAsyncio(mod: PyModule, fn: PyNode | undefined, names: ReadonlySet<str
   if (!fn) return false;
   if (fn.type === 'attribute') {
     const obj = child(fn, 'object');
-    return obj !== undefined && textOf(mod, obj) === 'asyncio' && names.has(lastName(mod, fn) ?? '');
+    return (
+      obj !== undefined && textOf(mod, obj) === 'asyncio' && names.has(lastName(mod, fn) ?? '')
+    );
   }
   // `from asyncio import run` style: a bare name is taken as asyncio's only for these names
   return fn.type === 'identifier' && names.has(textOf(mod, fn)) && textOf(mod, fn) !== 'run';
@@ -92,19 +137,29 @@ function threadTargets(index: PyIndex, moduleFns: Map<string, PyNode>): Target[]
 }
 
 /** The function or lambda a `target=` names: `self.work`, `work`, `lambda: ...`. */
-function resolve(mod: PyModule, target: PyNode, at: PyNode, moduleFns: Map<string, PyNode>): PyNode | undefined {
+function resolve(
+  mod: PyModule,
+  target: PyNode,
+  at: PyNode,
+  moduleFns: Map<string, PyNode>,
+): PyNode | undefined {
   if (target.type === 'lambda') return target;
   if (target.type === 'attribute') {
     const obj = child(target, 'object');
     const cls = enclosingClass(at);
-    if (obj && textOf(mod, obj) === 'self' && cls) return methodsOf(mod, cls).get(lastName(mod, target) ?? '');
+    if (obj && textOf(mod, obj) === 'self' && cls)
+      return methodsOf(mod, cls).get(lastName(mod, target) ?? '');
     return undefined;
   }
   if (target.type === 'identifier') {
     const name = textOf(mod, target);
     // a def nested in the function that starts the thread, else a module-level function
     const fn = enclosingFunction(at);
-    const nested = fn && child(fn, 'body')?.children.find((d) => d.type === 'function_definition' && nameOf(mod, d) === name);
+    const nested =
+      fn &&
+      child(fn, 'body')?.children.find(
+        (d) => d.type === 'function_definition' && nameOf(mod, d) === name,
+      );
     return nested ?? moduleFns.get(name);
   }
   return undefined;
@@ -126,7 +181,8 @@ function reachable(mod: PyModule, body: PyNode, moduleFns: Map<string, PyNode>):
         if (n.type !== 'call') continue;
         const callee = child(n, 'function');
         let def: PyNode | undefined;
-        if (callee?.type === 'attribute' && textOf(mod, child(callee, 'object')!) === 'self') def = methods.get(lastName(mod, callee) ?? '');
+        if (callee?.type === 'attribute' && textOf(mod, child(callee, 'object')!) === 'self')
+          def = methods.get(lastName(mod, callee) ?? '');
         else if (callee?.type === 'identifier') def = moduleFns.get(textOf(mod, callee));
         if (def && !seen.has(def)) {
           seen.add(def);

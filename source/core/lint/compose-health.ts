@@ -19,7 +19,8 @@ const LOCAL = new Set(['localhost', '127.0.0.1', '0.0.0.0', '[::1]']);
 
 export function checkComposeHealth(compose: ComposeFile, ctx: HealthContext): Finding[] {
   const findings: Finding[] = [];
-  const add = (f: Omit<Finding, 'rule' | 'file'>) => findings.push({ rule: 'compose-health', file: compose.file, ...f });
+  const add = (f: Omit<Finding, 'rule' | 'file'>) =>
+    findings.push({ rule: 'compose-health', file: compose.file, ...f });
   const byName = new Map(compose.services.map((s) => [s.name, s]));
 
   for (const s of compose.services) {
@@ -119,11 +120,15 @@ function suggest(use: PortUse, ports: PortMap | undefined): string {
 /** Compose variable interpolation: ${VAR}, ${VAR:-default}, ${VAR-default}, $VAR. */
 export function interpolate(text: string, env: Env): string {
   return text
-    .replace(/\$\{(\w+)(?:(:?)-([^}]*))?\}/g, (_m, name: string, colon: string | undefined, fallback: string | undefined) => {
-      const value = env[name];
-      if (fallback !== undefined && (value === undefined || (colon === ':' && value === ''))) return fallback;
-      return value ?? '';
-    })
+    .replace(
+      /\$\{(\w+)(?:(:?)-([^}]*))?\}/g,
+      (_m, name: string, colon: string | undefined, fallback: string | undefined) => {
+        const value = env[name];
+        if (fallback !== undefined && (value === undefined || (colon === ':' && value === '')))
+          return fallback;
+        return value ?? '';
+      },
+    )
     .replace(/\$(\w+)/g, (_m, name: string) => env[name] ?? '');
 }
 

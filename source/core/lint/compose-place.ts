@@ -18,28 +18,68 @@ export interface ComposePlace {
 }
 
 // Top-level folders that hold many agents, not one hub.
-const SHARED_DIRS = new Set(['main_pc_code', 'pc2_code', 'services', 'common', 'docker', 'config', 'scripts', 'src']);
+const SHARED_DIRS = new Set([
+  'main_pc_code',
+  'pc2_code',
+  'services',
+  'common',
+  'docker',
+  'config',
+  'scripts',
+  'src',
+]);
 
-export function placeCompose(relPath: string, compose: ComposeFile, machines: readonly Machine[]): ComposePlace {
+export function placeCompose(
+  relPath: string,
+  compose: ComposeFile,
+  machines: readonly Machine[],
+): ComposePlace {
   const parts = relPath.toLowerCase().split(/[\\/]/);
   const base = parts[parts.length - 1]!;
   const dirs = parts.slice(0, -1);
   let kind: ComposeKind = 'machine';
   let unit: string | undefined;
-  const hub = /hub-([a-z0-9_]+)/.exec(base)?.[1] ?? (dirs.length > 0 && !SHARED_DIRS.has(dirs[0]!) && isHubDir(dirs[0]!, machines) ? dirs[0] : undefined);
-  const group = /group-([a-z0-9_]+)/.exec(base)?.[1] ?? (dirs[0] === 'docker' && dirs[1] && !/^(main_?pc|pc2)$/.test(dirs[1]) ? dirs[1] : undefined);
+  const hub =
+    /hub-([a-z0-9_]+)/.exec(base)?.[1] ??
+    (dirs.length > 0 && !SHARED_DIRS.has(dirs[0]!) && isHubDir(dirs[0]!, machines)
+      ? dirs[0]
+      : undefined);
+  const group =
+    /group-([a-z0-9_]+)/.exec(base)?.[1] ??
+    (dirs[0] === 'docker' && dirs[1] && !/^(main_?pc|pc2)$/.test(dirs[1]) ? dirs[1] : undefined);
   if (/override/.test(base)) kind = 'override';
   else if (hub) [kind, unit] = ['hub', hub];
   else if (group) [kind, unit] = ['group', group];
 
-  const named = /pc2/.test(relPath.toLowerCase()) ? 'pc2' : /main_?pc/.test(relPath.toLowerCase()) ? 'mainpc' : undefined;
-  if (named) return { kind, machines: [named], ...(unit ? { unit } : {}), why: `"${named}" in the file name` };
+  const named = /pc2/.test(relPath.toLowerCase())
+    ? 'pc2'
+    : /main_?pc/.test(relPath.toLowerCase())
+      ? 'mainpc'
+      : undefined;
+  if (named)
+    return {
+      kind,
+      machines: [named],
+      ...(unit ? { unit } : {}),
+      why: `"${named}" in the file name`,
+    };
 
   if (kind === 'hub' && unit) {
-    const on = machines.filter((m) => m.agents.some((a) => a.scriptPath.toLowerCase().startsWith(`${unit}/`))).map((m) => m.id);
-    if (on.length > 0) return { kind, machines: on, unit, why: `the ${unit} hub runs on ${on.join(' and ')} in the fleet config` };
+    const on = machines
+      .filter((m) => m.agents.some((a) => a.scriptPath.toLowerCase().startsWith(`${unit}/`)))
+      .map((m) => m.id);
+    if (on.length > 0)
+      return {
+        kind,
+        machines: on,
+        unit,
+        why: `the ${unit} hub runs on ${on.join(' and ')} in the fleet config`,
+      };
   }
-  const scores = machines.map((m) => ({ id: m.id, score: compose.services.filter((s) => agentsOfService(s, m).length > 0).length }));
+  const scores = machines.map((m) => ({
+    id: m.id,
+    score: compose.services.filter((s) => agentsOfService(s, m).length > 0).length,
+  }));
   const best = Math.max(0, ...scores.map((s) => s.score));
   const on = best > 0 ? scores.filter((s) => s.score === best).map((s) => s.id) : [];
   if (kind === 'machine' && on.length === 0) kind = 'other';
@@ -47,12 +87,17 @@ export function placeCompose(relPath: string, compose: ComposeFile, machines: re
     kind,
     machines: on,
     ...(unit ? { unit } : {}),
-    why: on.length > 0 ? `${best} of its services run ${on.join('/')} agents` : 'neither its name nor its services tie it to a machine',
+    why:
+      on.length > 0
+        ? `${best} of its services run ${on.join('/')} agents`
+        : 'neither its name nor its services tie it to a machine',
   };
 }
 
 function isHubDir(dir: string, machines: readonly Machine[]): boolean {
-  return machines.some((m) => m.agents.some((a) => a.scriptPath.toLowerCase().startsWith(`${dir}/`)));
+  return machines.some((m) =>
+    m.agents.some((a) => a.scriptPath.toLowerCase().startsWith(`${dir}/`)),
+  );
 }
 
 /** Agents of `machine` a compose service runs, judged from its command and name. */
@@ -60,13 +105,18 @@ export function agentsOfService(service: ComposeService, machine: Machine): Agen
   const found = new Set<Agent>();
   const command = service.command ?? '';
   const groups = new Set<string>();
-  for (const m of command.matchAll(/--groups?[= ]([\w,-]+)/g)) for (const g of m[1]!.split(',')) if (g) groups.add(g);
+  for (const m of command.matchAll(/--groups?[= ]([\w,-]+)/g))
+    for (const g of m[1]!.split(',')) if (g) groups.add(g);
   const dockerGroups = machine.globals.dockerGroups ?? {};
   const name = squash(service.name);
   for (const a of machine.agents) {
     const script = a.scriptPath.replace(/\\/g, '/');
     const module = script.replace(/\.py$/, '').replace(/\//g, '.');
-    if (command && (command.includes(script) || new RegExp(`(^|[\\s/])${escape(module)}(\\s|$)`).test(command))) found.add(a);
+    if (
+      command &&
+      (command.includes(script) || new RegExp(`(^|[\\s/])${escape(module)}(\\s|$)`).test(command))
+    )
+      found.add(a);
     if (groups.has(a.group)) found.add(a);
     if (squash(a.name) === name) found.add(a);
   }

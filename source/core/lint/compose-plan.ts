@@ -44,7 +44,8 @@ export interface MachinePlan {
 }
 
 /** `core_services`, `core-services` and `core-services-group` are one service. */
-export const serviceKey = (name: string): string => squash(name).replace(/group$/, '') || squash(name);
+export const serviceKey = (name: string): string =>
+  squash(name).replace(/group$/, '') || squash(name);
 
 export function fieldValue(s: ComposeService, field: Field): string {
   switch (field) {
@@ -55,27 +56,44 @@ export function fieldValue(s: ComposeService, field: Field): string {
     case 'command':
       return s.command ?? '';
     case 'ports':
-      return s.ports.map((p) => p.raw).sort().join(', ');
+      return s.ports
+        .map((p) => p.raw)
+        .sort()
+        .join(', ');
     case 'env':
-      return Object.entries(s.env).map(([k, v]) => `${k}=${v}`).sort().join(', ');
+      return Object.entries(s.env)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort()
+        .join(', ');
     case 'healthcheck':
       return !s.health ? '(none)' : s.health.disabled ? '(disabled)' : s.health.command;
     case 'volumes':
-      return s.volumes.map((v) => v.raw).sort().join(', ');
+      return s.volumes
+        .map((v) => v.raw)
+        .sort()
+        .join(', ');
   }
 }
 
-const parent = (file: string) => (file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '');
+const parent = (file: string) =>
+  file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
 const byName = (a: string, b: string) => a.localeCompare(b);
 
-export function consolidate(placed: readonly PlacedCompose[], machines: readonly Machine[]): MachinePlan[] {
-  const ids = [...new Set([...machines.map((m) => m.id), ...placed.flatMap((p) => p.place.machines)])];
+export function consolidate(
+  placed: readonly PlacedCompose[],
+  machines: readonly Machine[],
+): MachinePlan[] {
+  const ids = [
+    ...new Set([...machines.map((m) => m.id), ...placed.flatMap((p) => p.place.machines)]),
+  ];
   const plans: MachinePlan[] = [];
   for (const id of ids) {
     const mine = placed.filter((p) => p.place.machines.includes(id));
     if (mine.length === 0) continue;
     const machine = machines.find((m) => m.id === id);
-    const broken = mine.filter((p) => p.compose.diagnostics.some((d) => d.severity === 'error')).map((p) => p.compose.file);
+    const broken = mine
+      .filter((p) => p.compose.diagnostics.some((d) => d.severity === 'error'))
+      .map((p) => p.compose.file);
     const ok = mine.filter((p) => !broken.includes(p.compose.file));
     const variants = ok.filter((p) => p.place.kind === 'machine');
     const units = ok.filter((p) => p.place.kind === 'hub' || p.place.kind === 'group');
@@ -98,9 +116,13 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
 
     const keysOf = (p: PlacedCompose) => new Set(p.compose.services.map((s) => serviceKey(s.name)));
     const variantKeys = new Set(variants.flatMap((p) => [...keysOf(p)]));
-    const superset = variants.find((p) => [...variantKeys].every((k) => keysOf(p).has(k)))?.compose.file;
+    const superset = variants.find((p) => [...variantKeys].every((k) => keysOf(p).has(k)))?.compose
+      .file;
     const agentsCovered = (p: PlacedCompose) =>
-      machine ? new Set(p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name))).size : 0;
+      machine
+        ? new Set(p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)))
+            .size
+        : 0;
 
     const plan: MachinePlan = {
       machine: id,
@@ -115,17 +137,33 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
     };
     for (const p of variants) {
       const mine = keysOf(p);
-      const inside = variants.filter((q) => q !== p && [...keysOf(q)].every((k) => mine.has(k))).map((q) => q.compose.file);
+      const inside = variants
+        .filter((q) => q !== p && [...keysOf(q)].every((k) => mine.has(k)))
+        .map((q) => q.compose.file);
       if (inside.length > 0) plan.contains[p.compose.file] = inside.sort(byName);
     }
 
     // The source of truth: the variant that deploys most of the agents the current config
     // lists, then the one with most services, then an explicit FIXED / UPDATED over the original
     // it corrects, then the one already at the canonical name (least churn).
-    const canonical = (p: PlacedCompose) => (p.compose.file === `${parent(p.compose.file)}docker-compose.${id}.yml` ? 1 : 0);
+    const canonical = (p: PlacedCompose) =>
+      p.compose.file === `${parent(p.compose.file)}docker-compose.${id}.yml` ? 1 : 0;
     const ranked = variants
-      .map((p) => ({ p, agents: agentsCovered(p), services: keysOf(p).size, named: canonical(p), fixed: /fixed|updated/i.test(p.compose.file) ? 1 : 0 }))
-      .sort((a, b) => b.agents - a.agents || b.services - a.services || b.fixed - a.fixed || b.named - a.named || byName(a.p.compose.file, b.p.compose.file));
+      .map((p) => ({
+        p,
+        agents: agentsCovered(p),
+        services: keysOf(p).size,
+        named: canonical(p),
+        fixed: /fixed|updated/i.test(p.compose.file) ? 1 : 0,
+      }))
+      .sort(
+        (a, b) =>
+          b.agents - a.agents ||
+          b.services - a.services ||
+          b.fixed - a.fixed ||
+          b.named - a.named ||
+          byName(a.p.compose.file, b.p.compose.file),
+      );
     const best = ranked[0];
     if (best) {
       const file = best.p.compose.file;
@@ -139,7 +177,11 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
           : `has the most services (${best.services})${superset === file ? ' and is the superset of the variants' : ''}`,
       };
       const truthKeys = keysOf(best.p);
-      const truthAgents = machine ? new Set(best.p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name))) : new Set<string>();
+      const truthAgents = machine
+        ? new Set(
+            best.p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)),
+          )
+        : new Set<string>();
       for (const p of compared) {
         const f = p.compose.file;
         if (f === file) continue;
@@ -151,22 +193,52 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
           const agents = unitAgents(p, machine);
           const uncovered = agents.filter((a) => !truthAgents.has(a));
           if (agents.length === 0 || uncovered.length > 0) {
-            plan.moves.push({ action: 'keep', file: f, why: `per-${p.place.kind} stack${uncovered.length > 0 ? ` running ${uncovered.join(', ')}, which ${file} does not deploy` : ' with no agent of the current config'}; fold it in later or keep it for stand-alone runs` });
+            plan.moves.push({
+              action: 'keep',
+              file: f,
+              why: `per-${p.place.kind} stack${uncovered.length > 0 ? ` running ${uncovered.join(', ')}, which ${file} does not deploy` : ' with no agent of the current config'}; fold it in later or keep it for stand-alone runs`,
+            });
           } else {
-            plan.moves.push({ action: 'deprecate', file: f, why: `${agents.join(', ')} ${agents.length === 1 ? 'is' : 'are'} deployed by ${file}; keep only for stand-alone ${p.place.unit ?? p.place.kind} development` });
+            plan.moves.push({
+              action: 'deprecate',
+              file: f,
+              why: `${agents.join(', ')} ${agents.length === 1 ? 'is' : 'are'} deployed by ${file}; keep only for stand-alone ${p.place.unit ?? p.place.kind} development`,
+            });
           }
           continue;
         }
         if (missing.length === 0 && differing.length === 0) {
-          plan.moves.push({ action: 'delete', file: f, why: `all ${keys.length} services are in ${file}, defined the same` });
+          plan.moves.push({
+            action: 'delete',
+            file: f,
+            why: `all ${keys.length} services are in ${file}, defined the same`,
+          });
         } else if (missing.length === 0) {
-          plan.moves.push({ action: 'deprecate', file: f, why: `all ${keys.length} services are in ${file}, but ${differing.map((r) => `${r.key} (${differsIn(r, f, file).join(', ')})`).join('; ')} differ: merge what is right, then delete` });
+          plan.moves.push({
+            action: 'deprecate',
+            file: f,
+            why: `all ${keys.length} services are in ${file}, but ${differing.map((r) => `${r.key} (${differsIn(r, f, file).join(', ')})`).join('; ')} differ: merge what is right, then delete`,
+          });
         } else {
-          plan.moves.push({ action: 'deprecate', file: f, why: `has ${missing.length} service${missing.length === 1 ? '' : 's'} ${file} lacks (${missing.join(', ')}): move ${missing.length === 1 ? 'it' : 'them'} over or drop ${missing.length === 1 ? 'it' : 'them'} deliberately, then delete` });
+          plan.moves.push({
+            action: 'deprecate',
+            file: f,
+            why: `has ${missing.length} service${missing.length === 1 ? '' : 's'} ${file} lacks (${missing.join(', ')}): move ${missing.length === 1 ? 'it' : 'them'} over or drop ${missing.length === 1 ? 'it' : 'them'} deliberately, then delete`,
+          });
         }
       }
-      for (const f of plan.overrides) plan.moves.push({ action: 'keep', file: f, why: `override applied with -f on top of ${target}` });
-      for (const f of plan.broken) plan.moves.push({ action: 'delete', file: f, why: 'does not parse, so compose cannot be using it' });
+      for (const f of plan.overrides)
+        plan.moves.push({
+          action: 'keep',
+          file: f,
+          why: `override applied with -f on top of ${target}`,
+        });
+      for (const f of plan.broken)
+        plan.moves.push({
+          action: 'delete',
+          file: f,
+          why: 'does not parse, so compose cannot be using it',
+        });
       // The canonical name goes last: whatever holds it now is moved out of the way first.
       const holder = plan.moves.find((m) => m.file === target);
       if (holder && holder.action !== 'delete') {
@@ -174,7 +246,11 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
         holder.why = `${holder.why} (moved aside first, so ${file} can take its name)`;
         holder.action = holder.action === 'keep' ? 'keep' : 'rename';
       }
-      plan.moves.push(file === target ? { action: 'keep', file, why: `source of truth: ${plan.truth.why}` } : { action: 'rename', file, to: target, why: `source of truth: ${plan.truth.why}` });
+      plan.moves.push(
+        file === target
+          ? { action: 'keep', file, why: `source of truth: ${plan.truth.why}` }
+          : { action: 'rename', file, to: target, why: `source of truth: ${plan.truth.why}` },
+      );
     }
     plans.push(plan);
   }
@@ -183,9 +259,12 @@ export function consolidate(placed: readonly PlacedCompose[], machines: readonly
 
 /** Agents a per-hub file runs (the hub's own folder) or a per-group file's services run. */
 function unitAgents(p: PlacedCompose, machine: Machine): string[] {
-  const found = new Set(p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)));
+  const found = new Set(
+    p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)),
+  );
   if (p.place.kind === 'hub' && p.place.unit) {
-    for (const a of machine.agents) if (a.scriptPath.toLowerCase().startsWith(`${p.place.unit}/`)) found.add(a.name);
+    for (const a of machine.agents)
+      if (a.scriptPath.toLowerCase().startsWith(`${p.place.unit}/`)) found.add(a.name);
   }
   return [...found];
 }

@@ -2,7 +2,15 @@
 // volumes and health check, each with file:line. Compose reads YAML 1.2 (a service called `off`
 // stays `off`, `build: .` stays "."), with merge keys, which compose files use for shared
 // health settings; the fleet loader's reader is YAML 1.1 like PyYAML, so this one is separate.
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YamlNode,
+} from 'yaml';
 import type { Diagnostic, SourceLoc } from '../fleet/model.js';
 import { MAX_ALIAS_COUNT, pathKey, type PathPart } from '../fleet/yaml-source.js';
 
@@ -58,10 +66,15 @@ export interface ComposeFile {
   diagnostics: Diagnostic[];
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const scalar = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean'
+      ? String(v)
+      : undefined;
 
 interface YamlSource {
   data: unknown;
@@ -80,7 +93,13 @@ function readYaml(text: string, file: string): YamlSource {
     }
     return { file, line: 1, col: 1 };
   };
-  const doc = parseDocument(text, { lineCounter: lines, version: '1.2', merge: true, uniqueKeys: false, prettyErrors: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    version: '1.2',
+    merge: true,
+    uniqueKeys: false,
+    prettyErrors: false,
+  });
   const diagnostics: Diagnostic[] = doc.errors.map((e) => ({
     severity: 'error',
     code: 'yaml-syntax',
@@ -97,7 +116,12 @@ function readYaml(text: string, file: string): YamlSource {
         const range = (pair.key as YamlNode).range;
         if (range) {
           if (seen.has(key)) {
-            diagnostics.push({ severity: 'warning', code: 'duplicate-key', message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: the last one wins`, loc: at(range[0]) });
+            diagnostics.push({
+              severity: 'warning',
+              code: 'duplicate-key',
+              message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: the last one wins`,
+              loc: at(range[0]),
+            });
           }
           index.set(pathKey([...path, key]), at(range[0]));
         }
@@ -116,7 +140,12 @@ function readYaml(text: string, file: string): YamlSource {
   try {
     return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics, locate };
   } catch (error) {
-    diagnostics.push({ severity: 'error', code: 'yaml-build', message: `could not build the document: ${String((error as Error).message ?? error).split('\n')[0]}`, loc: { file, line: 1, col: 1 } });
+    diagnostics.push({
+      severity: 'error',
+      code: 'yaml-build',
+      message: `could not build the document: ${String((error as Error).message ?? error).split('\n')[0]}`,
+      loc: { file, line: 1, col: 1 },
+    });
     return { data: undefined, diagnostics, locate };
   }
 }
@@ -150,7 +179,10 @@ export function parseCompose(text: string, file: string): ComposeFile {
       volumes: volumesOf(data.volumes, (i) => at('volumes', i)),
       health: healthOf(data.healthcheck, at('healthcheck'), at('healthcheck', 'test')),
       waitsHealthy: waitsOf(data.depends_on, (dep) => at('depends_on', dep)),
-      replicas: isRecord(data.deploy) && typeof data.deploy.replicas === 'number' ? data.deploy.replicas : undefined,
+      replicas:
+        isRecord(data.deploy) && typeof data.deploy.replicas === 'number'
+          ? data.deploy.replicas
+          : undefined,
       data,
     });
   }
@@ -160,7 +192,9 @@ export function parseCompose(text: string, file: string): ComposeFile {
 function buildOf(build: unknown): string | undefined {
   if (typeof build === 'string') return build;
   if (!isRecord(build)) return undefined;
-  return [scalar(build.context) ?? '.', scalar(build.dockerfile), scalar(build.target)].filter(Boolean).join(' ');
+  return [scalar(build.context) ?? '.', scalar(build.dockerfile), scalar(build.target)]
+    .filter(Boolean)
+    .join(' ');
 }
 
 function commandOf(command: unknown): string | undefined {
@@ -226,7 +260,14 @@ function volumesOf(volumes: unknown, loc: (i: number) => SourceLoc): ComposeVolu
       const source = scalar(v.source) ?? '';
       const target = scalar(v.target) ?? '';
       if (!target) return;
-      out.push({ raw: JSON.stringify(v), source, target, readOnly: v.read_only === true, named: v.type === 'volume' || isNamed(source), loc: loc(i) });
+      out.push({
+        raw: JSON.stringify(v),
+        source,
+        target,
+        readOnly: v.read_only === true,
+        named: v.type === 'volume' || isNamed(source),
+        loc: loc(i),
+      });
       return;
     }
     const raw = scalar(v);
@@ -234,7 +275,14 @@ function volumesOf(volumes: unknown, loc: (i: number) => SourceLoc): ComposeVolu
     const parts = raw.split(':');
     if (parts.length < 2) return; // anonymous volume: nothing shared
     const [source, target, mode] = parts as [string, string, string | undefined];
-    out.push({ raw, source, target, readOnly: (mode ?? '').split(',').includes('ro'), named: isNamed(source), loc: loc(i) });
+    out.push({
+      raw,
+      source,
+      target,
+      readOnly: (mode ?? '').split(',').includes('ro'),
+      named: isNamed(source),
+      loc: loc(i),
+    });
   });
   return out;
 }
@@ -256,7 +304,10 @@ function healthOf(health: unknown, loc: SourceLoc, testLoc: SourceLoc): ComposeH
   return { command, disabled, loc, testLoc };
 }
 
-function waitsOf(deps: unknown, loc: (dep: string) => SourceLoc): { service: string; loc: SourceLoc }[] {
+function waitsOf(
+  deps: unknown,
+  loc: (dep: string) => SourceLoc,
+): { service: string; loc: SourceLoc }[] {
   if (!isRecord(deps)) return [];
   return Object.entries(deps)
     .filter(([, v]) => isRecord(v) && v.condition === 'service_healthy')

@@ -6,8 +6,24 @@
 // fallback when the key is absent. Read statically, as far as plain Python allows, no further.
 import type { Agent } from '../fleet/model.js';
 import type { Finding } from './finding.js';
-import { enclosingClass, enclosingFunction, lastName, methodsOf, nameOf, type PyCall, type PyIndex } from './py-index.js';
-import { child, intValue, stringValue, textOf, walk, type PyModule, type PyNode } from './py-syntax.js';
+import {
+  enclosingClass,
+  enclosingFunction,
+  lastName,
+  methodsOf,
+  nameOf,
+  type PyCall,
+  type PyIndex,
+} from './py-index.js';
+import {
+  child,
+  intValue,
+  stringValue,
+  textOf,
+  walk,
+  type PyModule,
+  type PyNode,
+} from './py-syntax.js';
 
 type PortValue =
   | { kind: 'literal'; value: number }
@@ -24,15 +40,26 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
   const { mod } = index;
   const findings: Finding[] = [];
   const add = (node: PyNode, severity: Finding['severity'], message: string, hint: string) =>
-    findings.push({ rule: 'config-drift', severity, file: mod.file, line: node.line, col: node.col, message, hint });
+    findings.push({
+      rule: 'config-drift',
+      severity,
+      file: mod.file,
+      line: node.line,
+      col: node.col,
+      message,
+      hint,
+    });
   const readsLauncher = readsLauncherPort(index);
   const moduleValues = moduleAssignments(index);
 
   for (const cls of index.classes) {
     const init = methodsOf(mod, cls).get('__init__');
     if (!init) continue;
-    const isBaseAgent = child(cls, 'superclasses')?.children.some((s) => lastName(mod, s) === 'BaseAgent') ?? false;
-    const superCall = index.calls.find((c) => isSuperInit(mod, c) && enclosingFunction(c.node) === init);
+    const isBaseAgent =
+      child(cls, 'superclasses')?.children.some((s) => lastName(mod, s) === 'BaseAgent') ?? false;
+    const superCall = index.calls.find(
+      (c) => isSuperInit(mod, c) && enclosingFunction(c.node) === init,
+    );
     if (!superCall || !isBaseAgent) continue;
     const className = nameOf(mod, cls);
     const built = construction(index, className);
@@ -53,12 +80,24 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
     const portParam = paramDefault(mod, init, 'port');
     if (portParam !== undefined) {
       const passed = built?.kwargs.get('port');
-      params.set('port', passed ? evaluate(passed, built!.node) : portParam === 'required' ? { kind: 'unknown' } : evaluate(portParam, portParam));
+      params.set(
+        'port',
+        passed
+          ? evaluate(passed, built!.node)
+          : portParam === 'required'
+            ? { kind: 'unknown' }
+            : evaluate(portParam, portParam),
+      );
     }
     const value = evaluate(portKw, superCall.node);
     const at = portKw;
     if (value.kind === 'string') {
-      add(at, 'error', `${className} passes the string "${value.text}" as port=: only the launcher expands \${PORT_OFFSET}+N; BaseAgent needs an int`, 'take the port the launcher passes (--port N, or AGENT_PORT) instead of the raw config expression');
+      add(
+        at,
+        'error',
+        `${className} passes the string "${value.text}" as port=: only the launcher expands \${PORT_OFFSET}+N; BaseAgent needs an int`,
+        'take the port the launcher passes (--port N, or AGENT_PORT) instead of the raw config expression',
+      );
     } else if (value.kind === 'config' && !readsLauncher) {
       add(
         at,
@@ -70,13 +109,19 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
       const bound = value.kind === 'literal' ? value.value : value.fallback!;
       const text = drift(agents, bound);
       if (text) {
-        add(at, 'warning', `${className} binds ${bound}${value.kind === 'env' ? ` unless ${value.name} is set (the launcher sets only --port / AGENT_PORT)` : ''}${text}`, 'pass the launcher\'s port through (--port / AGENT_PORT), or make the config and the code agree');
+        add(
+          at,
+          'warning',
+          `${className} binds ${bound}${value.kind === 'env' ? ` unless ${value.name} is set (the launcher sets only --port / AGENT_PORT)` : ''}${text}`,
+          "pass the launcher's port through (--port / AGENT_PORT), or make the config and the code agree",
+        );
       }
     }
 
     function evaluate(expr: PyNode, at: PyNode, depth = 0): PortValue {
       if (depth > 8) return { kind: 'unknown' };
-      const ev = (e: PyNode | undefined) => (e ? evaluate(e, at, depth + 1) : ({ kind: 'unknown' } as PortValue));
+      const ev = (e: PyNode | undefined) =>
+        e ? evaluate(e, at, depth + 1) : ({ kind: 'unknown' } as PortValue);
       switch (expr.type) {
         case 'integer':
         case 'unary_operator': {
@@ -103,7 +148,11 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
         }
         case 'attribute': {
           // args.port, parsed.port: argparse results are the launcher's --port
-          if (lastName(mod, expr) === 'port' && /args|parsed|opts|options/i.test(textOf(mod, child(expr, 'object')!))) return { kind: 'launcher' };
+          if (
+            lastName(mod, expr) === 'port' &&
+            /args|parsed|opts|options/i.test(textOf(mod, child(expr, 'object')!))
+          )
+            return { kind: 'launcher' };
           return { kind: 'unknown' };
         }
         case 'conditional_expression': {
@@ -118,19 +167,23 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
           const right = ev(child(expr, 'right'));
           if (!expr.children.some((c) => c.type === 'or')) return { kind: 'unknown' };
           if (left.kind === 'none') return right;
-          if ((left.kind === 'config' || left.kind === 'env') && right.kind === 'literal') return { ...left, fallback: right.value };
+          if ((left.kind === 'config' || left.kind === 'env') && right.kind === 'literal')
+            return { ...left, fallback: right.value };
           return left;
         }
         case 'subscript': {
           const key = stringValue(mod, child(expr, 'subscript'));
           const obj = child(expr, 'value');
           if (key === undefined || !obj) return { kind: 'unknown' };
-          if (/environ/.test(textOf(mod, obj))) return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key };
+          if (/environ/.test(textOf(mod, obj)))
+            return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key };
           return key === 'port' ? { kind: 'config', text: textOf(mod, expr) } : { kind: 'unknown' };
         }
         case 'call': {
           const fn = child(expr, 'function');
-          const args = (child(expr, 'arguments')?.children ?? []).filter((c) => c.type !== 'comment' && c.type !== 'keyword_argument');
+          const args = (child(expr, 'arguments')?.children ?? []).filter(
+            (c) => c.type !== 'comment' && c.type !== 'keyword_argument',
+          );
           const name = lastName(mod, fn);
           if (name === 'int' && fn?.type === 'identifier') return ev(args[0]);
           if (name === 'parse_agent_args') return { kind: 'launcher' };
@@ -140,9 +193,16 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
             const fb = fallback?.kind === 'literal' ? fallback.value : undefined;
             const receiver = fn?.type === 'attribute' ? textOf(mod, child(fn, 'object')!) : '';
             if (name === 'getenv' || /environ/.test(receiver)) {
-              return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key, ...(fb !== undefined ? { fallback: fb } : {}) };
+              return LAUNCHER_ENV.has(key)
+                ? { kind: 'launcher' }
+                : { kind: 'env', name: key, ...(fb !== undefined ? { fallback: fb } : {}) };
             }
-            if (key === 'port') return { kind: 'config', text: textOf(mod, expr), ...(fb !== undefined ? { fallback: fb } : {}) };
+            if (key === 'port')
+              return {
+                kind: 'config',
+                text: textOf(mod, expr),
+                ...(fb !== undefined ? { fallback: fb } : {}),
+              };
           }
           return { kind: 'unknown' };
         }
@@ -154,7 +214,12 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
       if (cond.type === 'comparison_operator') {
         const [left, right] = cond.children.filter((c) => c.type !== 'is' && c.type !== 'is not');
         const negated = cond.children.some((c) => c.type === 'is not');
-        if (!cond.children.some((c) => c.type === 'is' || c.type === 'is not') || right?.type !== 'none' || !left) return undefined;
+        if (
+          !cond.children.some((c) => c.type === 'is' || c.type === 'is not') ||
+          right?.type !== 'none' ||
+          !left
+        )
+          return undefined;
         const v = evaluate(left, cond);
         if (v.kind === 'unknown') return undefined;
         return (v.kind === 'none') !== negated;
@@ -184,24 +249,41 @@ function drift(agents: readonly Agent[], bound: number | undefined): string {
 function isSuperInit(mod: PyModule, c: PyCall): boolean {
   if (c.method !== '__init__' || !c.receiver) return false;
   const r = c.receiver;
-  return (r.type === 'call' && textOf(mod, child(r, 'function')!) === 'super') || textOf(mod, r) === 'BaseAgent';
+  return (
+    (r.type === 'call' && textOf(mod, child(r, 'function')!) === 'super') ||
+    textOf(mod, r) === 'BaseAgent'
+  );
 }
 
 /** The `C(...)` call in the script's `if __name__ == "__main__":` block, if any. */
 function construction(index: PyIndex, className: string): PyCall | undefined {
-  const main = index.mod.root.children.find((n) => n.type === 'if_statement' && /__name__\s*==\s*['"]__main__['"]/.test(textOf(index.mod, child(n, 'condition') ?? n)));
+  const main = index.mod.root.children.find(
+    (n) =>
+      n.type === 'if_statement' &&
+      /__name__\s*==\s*['"]__main__['"]/.test(textOf(index.mod, child(n, 'condition') ?? n)),
+  );
   if (!main) return undefined;
-  return index.calls.find((c) => !c.receiver && c.method === className && c.node.from >= main.from && c.node.to <= main.to);
+  return index.calls.find(
+    (c) =>
+      !c.receiver && c.method === className && c.node.from >= main.from && c.node.to <= main.to,
+  );
 }
 
 /** The default of parameter `name` (its expression node), `required` without one, undefined when absent. */
 function paramDefault(mod: PyModule, fn: PyNode, name: string): PyNode | 'required' | undefined {
   const params = child(fn, 'parameters');
   for (const p of params?.children ?? []) {
-    if ((p.type === 'default_parameter' || p.type === 'typed_default_parameter') && textOf(mod, child(p, 'name')!) === name) {
+    if (
+      (p.type === 'default_parameter' || p.type === 'typed_default_parameter') &&
+      textOf(mod, child(p, 'name')!) === name
+    ) {
       return child(p, 'value') ?? 'required';
     }
-    if ((p.type === 'identifier' || p.type === 'typed_parameter') && textOf(mod, p).split(':')[0]!.trim() === name) return 'required';
+    if (
+      (p.type === 'identifier' || p.type === 'typed_parameter') &&
+      textOf(mod, p).split(':')[0]!.trim() === name
+    )
+      return 'required';
   }
   return undefined;
 }
@@ -210,7 +292,8 @@ function paramDefault(mod: PyModule, fn: PyNode, name: string): PyNode | 'requir
 function lastLocal(mod: PyModule, fn: PyNode, name: string, at: PyNode): PyNode | undefined {
   let found: PyNode | undefined;
   walk(fn, (n) => {
-    if (n !== fn && (n.type === 'function_definition' || n.type === 'class_definition')) return false;
+    if (n !== fn && (n.type === 'function_definition' || n.type === 'class_definition'))
+      return false;
     if (n.type === 'assignment' && n.to <= at.from) {
       const left = child(n, 'left');
       if (left?.type === 'identifier' && textOf(mod, left) === name) found = child(n, 'right');
@@ -222,7 +305,8 @@ function lastLocal(mod: PyModule, fn: PyNode, name: string, at: PyNode): PyNode 
 function moduleAssignments(index: PyIndex): Map<string, PyNode> {
   const out = new Map<string, PyNode>();
   for (const a of index.assigns) {
-    if (enclosingFunction(a.node) || enclosingClass(a.node) || a.target.type !== 'identifier') continue;
+    if (enclosingFunction(a.node) || enclosingClass(a.node) || a.target.type !== 'identifier')
+      continue;
     out.set(textOf(index.mod, a.target), a.value);
   }
   return out;
@@ -232,7 +316,8 @@ function readsLauncherPort(index: PyIndex): boolean {
   const { mod } = index;
   for (const c of index.calls) {
     if (c.method === 'parse_agent_args') return true;
-    if (c.method === 'add_argument' && c.args.some((a) => stringValue(mod, a) === '--port')) return true;
+    if (c.method === 'add_argument' && c.args.some((a) => stringValue(mod, a) === '--port'))
+      return true;
   }
   let hit = false;
   walk(mod.root, (n) => {
@@ -257,7 +342,11 @@ function literalBinds(index: PyIndex, agents: readonly Agent[]): Finding[] {
     if (!m) continue;
     const port = Number(m[1]);
     for (const a of agents) {
-      const known = new Set([a.port.value, a.healthPort.value, ...a.implicitPorts.map((p) => p.value)]);
+      const known = new Set([
+        a.port.value,
+        a.healthPort.value,
+        ...a.implicitPorts.map((p) => p.value),
+      ]);
       if (known.has(port)) continue;
       out.push({
         rule: 'config-drift',
@@ -272,4 +361,3 @@ function literalBinds(index: PyIndex, agents: readonly Agent[]): Finding[] {
   }
   return out;
 }
-

@@ -5,9 +5,12 @@ export type { Severity };
 
 /** Checks `--rule` can select; each maps to a line of the action plan. */
 export const RULES = {
-  'zmq-recv-timeout': 'ZMQ receives without a timeout, and REQ sockets reused after one (plan: blind spots)',
-  'compose-health': 'compose services without a working health check (plan: missing HEALTHCHECK CMD)',
-  'compose-consolidation': 'compose variants of one machine compared service by service (plan P3.1)',
+  'zmq-recv-timeout':
+    'ZMQ receives without a timeout, and REQ sockets reused after one (plan: blind spots)',
+  'compose-health':
+    'compose services without a working health check (plan: missing HEALTHCHECK CMD)',
+  'compose-consolidation':
+    'compose variants of one machine compared service by service (plan P3.1)',
   'sqlite-writers': 'one SQLite file shared by several writers (plan: SQLite concurrency)',
   'asyncio-threads': 'asyncio loops driven from threads (plan: AsyncIO safety)',
   'config-drift': 'ports the code binds versus what the launcher gives (config drift)',
@@ -36,10 +39,15 @@ export const SEVERITIES: readonly Severity[] = ['error', 'warning', 'info'];
 
 export const isSeverity = (s: string): s is Severity => s in RANK;
 
-export const atOrAbove = (f: Finding, threshold: Severity): boolean => RANK[f.severity] >= RANK[threshold];
+export const atOrAbove = (f: Finding, threshold: Severity): boolean =>
+  RANK[f.severity] >= RANK[threshold];
 
 export const byLocation = (a: Finding, b: Finding): number =>
-  a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col || a.rule.localeCompare(b.rule) || a.message.localeCompare(b.message);
+  a.file.localeCompare(b.file) ||
+  a.line - b.line ||
+  a.col - b.col ||
+  a.rule.localeCompare(b.rule) ||
+  a.message.localeCompare(b.message);
 
 export const formatFinding = (f: Finding): string =>
   `${f.file}:${f.line}:${f.col}: ${f.severity}: ${f.message} [${f.rule}]\n    fix: ${f.hint}`;
@@ -52,7 +60,10 @@ export interface LintSummary {
 }
 
 /** Counts for the console's scorecard and the command's last line. */
-export function summarize(findings: readonly Finding[], files: { python: number; compose: number }): LintSummary {
+export function summarize(
+  findings: readonly Finding[],
+  files: { python: number; compose: number },
+): LintSummary {
   const bySeverity: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   const byRule: LintSummary['byRule'] = {};
   for (const f of findings) {

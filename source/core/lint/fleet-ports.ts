@@ -20,16 +20,31 @@ export type PortMap = Map<number, PortUse[]>;
  * source was scanned, undefined when it was not (then BaseAgent is assumed, as 62 of the 68
  * configured scripts are).
  */
-export function portMaps(machines: readonly Machine[], usesBaseAgent: (script: string) => boolean | undefined): Map<string, PortMap> {
+export function portMaps(
+  machines: readonly Machine[],
+  usesBaseAgent: (script: string) => boolean | undefined,
+): Map<string, PortMap> {
   const out = new Map<string, PortMap>();
   for (const m of machines) {
     const map: PortMap = new Map();
-    const add = (port: number, use: PortUse) => (map.get(port) ?? map.set(port, []).get(port)!).push(use);
+    const add = (port: number, use: PortUse) =>
+      (map.get(port) ?? map.set(port, []).get(port)!).push(use);
     for (const a of m.agents) {
       const base = usesBaseAgent(a.scriptPath) !== false;
-      const entry = (key: string, role: PortRole): PortUse => ({ machine: m.id, agent: a.name, key, role });
+      const entry = (key: string, role: PortRole): PortUse => ({
+        machine: m.id,
+        agent: a.name,
+        key,
+        role,
+      });
       add(a.port.value, entry('port', base ? 'zmq' : 'other'));
-      add(a.healthPort.value, entry(a.healthPortImplicit ? 'port+1 (health)' : 'health_check_port', base ? 'zmq' : 'other'));
+      add(
+        a.healthPort.value,
+        entry(
+          a.healthPortImplicit ? 'port+1 (health)' : 'health_check_port',
+          base ? 'zmq' : 'other',
+        ),
+      );
       for (const p of a.implicitPorts) {
         if (p.kind === 'http') {
           if (base) add(p.value, entry('health_check_port+1 (HTTP)', 'http'));
@@ -57,6 +72,8 @@ export const squash = (name: string): string => name.toLowerCase().replace(/[^a-
 
 export function agentsByScript(machines: readonly Machine[]): Map<string, Agent[]> {
   const out = new Map<string, Agent[]>();
-  for (const m of machines) for (const a of m.agents) (out.get(a.scriptPath) ?? out.set(a.scriptPath, []).get(a.scriptPath)!).push(a);
+  for (const m of machines)
+    for (const a of m.agents)
+      (out.get(a.scriptPath) ?? out.set(a.scriptPath, []).get(a.scriptPath)!).push(a);
   return out;
 }

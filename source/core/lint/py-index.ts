@@ -71,7 +71,13 @@ function toCall(mod: PyModule, node: PyNode): PyCall {
   }
   if (fn?.type === 'attribute') {
     const attr = child(fn, 'attribute');
-    return { node, receiver: child(fn, 'object'), method: attr ? textOf(mod, attr) : '', args, kwargs };
+    return {
+      node,
+      receiver: child(fn, 'object'),
+      method: attr ? textOf(mod, attr) : '',
+      args,
+      kwargs,
+    };
   }
   return { node, method: fn ? textOf(mod, fn) : '', args, kwargs };
 }
@@ -134,7 +140,8 @@ function isSelfChain(mod: PyModule, expr: PyNode): boolean {
 }
 
 /** Human name of a variable for messages. */
-export const varLabel = (mod: PyModule, expr: PyNode): string => textOf(mod, expr).replace(/\s+/g, '');
+export const varLabel = (mod: PyModule, expr: PyNode): string =>
+  textOf(mod, expr).replace(/\s+/g, '');
 
 /** The last name of a dotted reference: `zmq.RCVTIMEO` -> `RCVTIMEO`, `REQ` -> `REQ`. */
 export function lastName(mod: PyModule, node: PyNode | undefined): string | undefined {
@@ -148,4 +155,5 @@ export function lastName(mod: PyModule, node: PyNode | undefined): string | unde
 }
 
 /** True when `inner` lies inside `outer` (or is it). */
-export const within = (inner: PyNode, outer: PyNode): boolean => inner.from >= outer.from && inner.to <= outer.to;
+export const within = (inner: PyNode, outer: PyNode): boolean =>
+  inner.from >= outer.from && inner.to <= outer.to;

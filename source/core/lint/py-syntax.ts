@@ -35,11 +35,14 @@ export interface PyModule {
 
 export const textOf = (mod: PyModule, node: PyNode): string => mod.text.slice(node.from, node.to);
 
-export const child = (node: PyNode, field: string): PyNode | undefined => node.children.find((c) => c.field === field);
+export const child = (node: PyNode, field: string): PyNode | undefined =>
+  node.children.find((c) => c.field === field);
 
-export const childrenOf = (node: PyNode, field: string): PyNode[] => node.children.filter((c) => c.field === field);
+export const childrenOf = (node: PyNode, field: string): PyNode[] =>
+  node.children.filter((c) => c.field === field);
 
-export const ofType = (node: PyNode, type: string): PyNode | undefined => node.children.find((c) => c.type === type);
+export const ofType = (node: PyNode, type: string): PyNode | undefined =>
+  node.children.find((c) => c.type === type);
 
 /** Depth-first, pre-order; `visit` returning false skips the node's subtree. */
 export function walk(node: PyNode, visit: (n: PyNode) => boolean | void): void {
@@ -52,7 +55,11 @@ export function walk(node: PyNode, visit: (n: PyNode) => boolean | void): void {
 }
 
 /** Nodes of the given types under `node`, in source order. */
-export function collect(node: PyNode, types: ReadonlySet<string>, stopAt?: ReadonlySet<string>): PyNode[] {
+export function collect(
+  node: PyNode,
+  types: ReadonlySet<string>,
+  stopAt?: ReadonlySet<string>,
+): PyNode[] {
   const out: PyNode[] = [];
   walk(node, (n) => {
     if (n !== node && stopAt?.has(n.type)) return false;
@@ -77,7 +84,8 @@ export function stringValue(mod: PyModule, node: PyNode | undefined): string | u
   const raw = textOf(mod, node);
   const prefix = /^[a-zA-Z]*/.exec(raw)![0];
   const body = raw.slice(prefix.length);
-  const quote = body.startsWith('"""') || body.startsWith("'''") ? body.slice(0, 3) : body.slice(0, 1);
+  const quote =
+    body.startsWith('"""') || body.startsWith("'''") ? body.slice(0, 3) : body.slice(0, 1);
   if (!quote || !body.endsWith(quote) || body.length < quote.length * 2) return undefined;
   return body.slice(quote.length, body.length - quote.length);
 }

@@ -80,17 +80,29 @@ export interface PlacedCompose extends ComposeInput {
   place: ComposePlace;
 }
 
-export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeContext): { findings: Finding[]; placed: PlacedCompose[]; plans: MachinePlan[] } {
+export function lintComposeSet(
+  inputs: readonly ComposeInput[],
+  ctx: ComposeContext,
+): { findings: Finding[]; placed: PlacedCompose[]; plans: MachinePlan[] } {
   const findings: Finding[] = [];
   const ports = portMaps(ctx.machines, (script) => ctx.baseAgent.get(script));
-  const placed = inputs.map((i) => ({ ...i, place: placeCompose(i.relPath, i.compose, ctx.machines) }));
+  const placed = inputs.map((i) => ({
+    ...i,
+    place: placeCompose(i.relPath, i.compose, ctx.machines),
+  }));
   for (const { compose, place } of placed) {
     if (ctx.rules.has('syntax')) {
       // After the first YAML error the parser's later complaints are mostly echoes of it.
       const errors = compose.diagnostics.filter((d) => d.severity === 'error');
-      const shown = [...compose.diagnostics.filter((d) => d.severity !== 'error'), ...errors.slice(0, 1)];
+      const shown = [
+        ...compose.diagnostics.filter((d) => d.severity !== 'error'),
+        ...errors.slice(0, 1),
+      ];
       for (const d of shown) {
-        const more = d.severity === 'error' && errors.length > 1 ? ` (and ${errors.length - 1} more YAML errors after it)` : '';
+        const more =
+          d.severity === 'error' && errors.length > 1
+            ? ` (and ${errors.length - 1} more YAML errors after it)`
+            : '';
         findings.push({
           rule: 'syntax',
           severity: d.severity,
@@ -98,11 +110,15 @@ export function lintComposeSet(inputs: readonly ComposeInput[], ctx: ComposeCont
           line: d.loc.line,
           col: d.loc.col,
           message: `${d.message}${more}${d.severity === 'error' ? ': no other check could read this file' : ''}`,
-          hint: d.severity === 'error' ? 'fix the YAML; docker compose config will show the same error' : 'remove the duplicate key (compose keeps the last one)',
+          hint:
+            d.severity === 'error'
+              ? 'fix the YAML; docker compose config will show the same error'
+              : 'remove the duplicate key (compose keeps the last one)',
         });
       }
     }
-    if (ctx.rules.has('compose-health')) findings.push(...checkComposeHealth(compose, { place, ports, env: ctx.env }));
+    if (ctx.rules.has('compose-health'))
+      findings.push(...checkComposeHealth(compose, { place, ports, env: ctx.env }));
   }
   if (ctx.rules.has('sqlite-writers')) findings.push(...checkSqliteCompose(placed, ctx.machines));
   const plans = consolidate(placed, ctx.machines);

@@ -17,7 +17,8 @@ const WORKDIR = '/app';
 export function sqlitePath(value: string): string | undefined {
   let v = value.trim().replace(/\$\{\w+:?-([^}]*)\}/g, '$1');
   const url = /^sqlite(\+\w+)?:\/\/\/(.*)$/i.exec(v);
-  if (url) v = url[2]!; // sqlite:///rel.db is relative, sqlite:////abs.db absolute
+  if (url)
+    v = url[2]!; // sqlite:///rel.db is relative, sqlite:////abs.db absolute
   else if (/^\w+:\/\//.test(v)) return undefined;
   if (!DB_FILE.test(v) || /\s/.test(v)) return undefined;
   return normalize(v);
@@ -61,7 +62,10 @@ export function agentDatabases(agent: Agent): Use[] {
 export function checkSqliteConfig(machines: readonly Machine[]): Finding[] {
   const findings: Finding[] = [];
   const byPath = new Map<string, Use[]>();
-  for (const m of machines) for (const a of m.agents) for (const u of agentDatabases(a)) (byPath.get(u.path) ?? byPath.set(u.path, []).get(u.path)!).push(u);
+  for (const m of machines)
+    for (const a of m.agents)
+      for (const u of agentDatabases(a))
+        (byPath.get(u.path) ?? byPath.set(u.path, []).get(u.path)!).push(u);
   for (const [path, uses] of byPath) {
     const agents = [...new Set(uses.map((u) => u.agent))];
     if (agents.length < 2) continue;
@@ -95,7 +99,8 @@ export function checkSqliteConfig(machines: readonly Machine[]): Finding[] {
   return findings;
 }
 
-const names = (uses: Use[]) => [...new Set(uses.map((u) => `${u.agent.name} on ${u.agent.machine}`))].join(', ');
+const names = (uses: Use[]) =>
+  [...new Set(uses.map((u) => `${u.agent.name} on ${u.agent.machine}`))].join(', ');
 
 interface Mount {
   service: ComposeService;
@@ -105,14 +110,21 @@ interface Mount {
   why: string;
 }
 
-export function checkSqliteCompose(files: readonly PlacedCompose[], machines: readonly Machine[]): Finding[] {
+export function checkSqliteCompose(
+  files: readonly PlacedCompose[],
+  machines: readonly Machine[],
+): Finding[] {
   const findings: Finding[] = [];
   for (const { compose, place } of files) {
     const onMachines = machines.filter((m) => place.machines.includes(m.id));
     const mounts = new Map<string, Mount[]>(); // volume id + path inside -> users
     const volumeUsers = new Map<string, ComposeService[]>(); // volume id -> services mounting it rw
     for (const s of compose.services) {
-      for (const v of s.volumes) if (!v.readOnly) (volumeUsers.get(volumeId(v)) ?? volumeUsers.set(volumeId(v), []).get(volumeId(v))!).push(s);
+      for (const v of s.volumes)
+        if (!v.readOnly)
+          (volumeUsers.get(volumeId(v)) ?? volumeUsers.set(volumeId(v), []).get(volumeId(v))!).push(
+            s,
+          );
       for (const { path, why } of serviceDatabases(s, onMachines)) {
         const v = mountFor(s, path);
         if (!v || v.readOnly) continue;
@@ -124,7 +136,9 @@ export function checkSqliteCompose(files: readonly PlacedCompose[], machines: re
     }
     for (const users of mounts.values()) {
       const first = users[0]!;
-      const label = first.volume.named ? `volume "${first.volume.source}"` : `host folder ${first.volume.source}`;
+      const label = first.volume.named
+        ? `volume "${first.volume.source}"`
+        : `host folder ${first.volume.source}`;
       if (users.length > 1) {
         for (const u of users.slice(1)) {
           findings.push({
@@ -151,7 +165,9 @@ export function checkSqliteCompose(files: readonly PlacedCompose[], machines: re
         });
         continue;
       }
-      const others = (volumeUsers.get(volumeId(first.volume)) ?? []).filter((s) => s !== first.service);
+      const others = (volumeUsers.get(volumeId(first.volume)) ?? []).filter(
+        (s) => s !== first.service,
+      );
       if (others.length > 0) {
         findings.push({
           rule: 'sqlite-writers',
@@ -169,15 +185,23 @@ export function checkSqliteCompose(files: readonly PlacedCompose[], machines: re
 }
 
 /** In-container database paths a service uses, from its env and from the agents it runs. */
-function serviceDatabases(s: ComposeService, machines: readonly Machine[]): { path: string; why: string }[] {
+function serviceDatabases(
+  s: ComposeService,
+  machines: readonly Machine[],
+): { path: string; why: string }[] {
   const out: { path: string; why: string }[] = [];
   for (const [k, v] of Object.entries(s.env)) {
     const path = sqlitePath(v);
-    if (path) out.push({ path: path.startsWith('/') ? path : `${WORKDIR}/${path}`, why: `env ${k}` });
+    if (path)
+      out.push({ path: path.startsWith('/') ? path : `${WORKDIR}/${path}`, why: `env ${k}` });
   }
   for (const m of machines) {
     for (const a of agentsOfService(s, m)) {
-      for (const u of agentDatabases(a)) out.push({ path: u.path.startsWith('/') ? u.path : `${WORKDIR}/${u.path}`, why: `${a.name}'s ${u.key}` });
+      for (const u of agentDatabases(a))
+        out.push({
+          path: u.path.startsWith('/') ? u.path : `${WORKDIR}/${u.path}`,
+          why: `${a.name}'s ${u.key}`,
+        });
     }
   }
   return out;
@@ -187,9 +211,11 @@ function mountFor(s: ComposeService, path: string): ComposeVolume | undefined {
   let best: ComposeVolume | undefined;
   for (const v of s.volumes) {
     const t = v.target.replace(/\/$/, '');
-    if ((path === t || path.startsWith(`${t}/`)) && (!best || t.length > best.target.length)) best = v;
+    if ((path === t || path.startsWith(`${t}/`)) && (!best || t.length > best.target.length))
+      best = v;
   }
   return best;
 }
 
-const volumeId = (v: ComposeVolume) => (v.named ? `volume:${v.source}` : `host:${normalize(v.source)}`);
+const volumeId = (v: ComposeVolume) =>
+  v.named ? `volume:${v.source}` : `host:${normalize(v.source)}`;

@@ -3,11 +3,41 @@
 // socket that did time out is stuck in its state machine until it is closed and recreated
 // (design.md, known traps: Lazy Pirate).
 import type { Finding } from './finding.js';
-import { enclosingClass, enclosingFunction, lastName, methodsOf, varKey, varLabel, within, type PyCall, type PyIndex } from './py-index.js';
+import {
+  enclosingClass,
+  enclosingFunction,
+  lastName,
+  methodsOf,
+  varKey,
+  varLabel,
+  within,
+  type PyCall,
+  type PyIndex,
+} from './py-index.js';
 import { child, intValue, textOf, walk, type PyNode } from './py-syntax.js';
 
-const SOCKET_TYPES = new Set(['REQ', 'REP', 'DEALER', 'ROUTER', 'PUB', 'SUB', 'XPUB', 'XSUB', 'PUSH', 'PULL', 'PAIR', 'STREAM']);
-const RECVS = new Set(['recv', 'recv_json', 'recv_string', 'recv_multipart', 'recv_pyobj', 'recv_serialized']);
+const SOCKET_TYPES = new Set([
+  'REQ',
+  'REP',
+  'DEALER',
+  'ROUTER',
+  'PUB',
+  'SUB',
+  'XPUB',
+  'XSUB',
+  'PUSH',
+  'PULL',
+  'PAIR',
+  'STREAM',
+]);
+const RECVS = new Set([
+  'recv',
+  'recv_json',
+  'recv_string',
+  'recv_multipart',
+  'recv_pyobj',
+  'recv_serialized',
+]);
 // Upstream's pool helpers (common/pools/zmq_pool.py) hand out sockets by type.
 const POOL_HELPER = /^get_(req|rep|dealer|router|pub|sub|push|pull|pair)_socket$/;
 // Exceptions a receive timeout surfaces as (zmq.Again subclasses ZMQError).
@@ -79,14 +109,18 @@ export function checkZmqRecv(index: PyIndex): Finding[] {
   for (const c of index.calls) {
     const key = varKey(mod, c.receiver);
     if (!key) continue;
-    if ((c.method === 'setsockopt' || c.method === 'set') && lastName(mod, c.args[0])?.toUpperCase() === 'RCVTIMEO') {
+    if (
+      (c.method === 'setsockopt' || c.method === 'set') &&
+      lastName(mod, c.args[0])?.toUpperCase() === 'RCVTIMEO'
+    ) {
       timeouts.set(key, finite(c.args[1]));
     } else if (c.method === 'register') {
       const sock = varKey(mod, c.args[0]);
       if (sock) (pollers.get(sock) ?? pollers.set(sock, new Set()).get(sock)!).add(key);
     } else if (c.method === 'poll') {
       const timeout = c.args[0] ?? c.kwargs.get('timeout');
-      if (timeout && timeout.type !== 'none' && intValue(mod, timeout) !== -1) timedPollers.add(key);
+      if (timeout && timeout.type !== 'none' && intValue(mod, timeout) !== -1)
+        timedPollers.add(key);
     }
   }
 
@@ -139,7 +173,12 @@ export function checkZmqRecv(index: PyIndex): Finding[] {
  * when the socket is used again: always for `self.x` (it outlives the call), for a local only
  * when the receive sits in a loop that began after the socket was made.
  */
-function reusedAfterTimeout(index: PyIndex, recv: PyCall, sock: Socket, label: string): Finding | undefined {
+function reusedAfterTimeout(
+  index: PyIndex,
+  recv: PyCall,
+  sock: Socket,
+  label: string,
+): Finding | undefined {
   const { mod } = index;
   let tryNode: PyNode | undefined;
   for (let p = recv.node.parent; p && p.type !== 'function_definition'; p = p.parent) {
@@ -175,7 +214,11 @@ function reusedAfterTimeout(index: PyIndex, recv: PyCall, sock: Socket, label: s
     walk(clause, (n) => {
       if (n.type === 'block') return false;
       if (n.type === 'as_pattern_target') return false;
-      if ((n.type === 'identifier' || n.type === 'attribute') && TIMEOUT_CATCHES.has(lastName(mod, n) ?? '')) hit = true;
+      if (
+        (n.type === 'identifier' || n.type === 'attribute') &&
+        TIMEOUT_CATCHES.has(lastName(mod, n) ?? '')
+      )
+        hit = true;
     });
     return hit;
   }
@@ -211,15 +254,26 @@ function reusedAfterTimeout(index: PyIndex, recv: PyCall, sock: Socket, label: s
 
 function loopAround(node: PyNode): PyNode | undefined {
   const fn = enclosingFunction(node);
-  for (let p = node.parent; p && p !== fn; p = p.parent) if (p.type === 'while_statement' || p.type === 'for_statement') return p;
+  for (let p = node.parent; p && p !== fn; p = p.parent)
+    if (p.type === 'while_statement' || p.type === 'for_statement') return p;
   return undefined;
 }
 
 function leavesLoop(handler: PyNode): boolean {
   let out = false;
   walk(handler, (n) => {
-    if (n.type === 'function_definition' || n.type === 'while_statement' || n.type === 'for_statement') return false;
-    if (n.type === 'break_statement' || n.type === 'return_statement' || n.type === 'raise_statement') out = true;
+    if (
+      n.type === 'function_definition' ||
+      n.type === 'while_statement' ||
+      n.type === 'for_statement'
+    )
+      return false;
+    if (
+      n.type === 'break_statement' ||
+      n.type === 'return_statement' ||
+      n.type === 'raise_statement'
+    )
+      out = true;
   });
   return out;
 }

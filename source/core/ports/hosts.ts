@@ -9,12 +9,18 @@
 //   on 127.0.0.1 and PC2 on 127.0.0.2 to keep their real ports apart (design.md, "Two machines
 //   on one box").
 
-type HostClass = { kind: 'wildcard' } | { kind: 'loopback'; addr: string } | { kind: 'other'; addr: string };
+type HostClass =
+  { kind: 'wildcard' } | { kind: 'loopback'; addr: string } | { kind: 'other'; addr: string };
 
 function classify(host: string): HostClass {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/\.$/, '');
   if (h === '' || h === '*' || h === '0.0.0.0' || h === '::') return { kind: 'wildcard' };
-  if (h === 'localhost' || h === 'ip6-localhost' || h === '::1' || h === '127.0.0.1') return { kind: 'loopback', addr: '127.0.0.1' };
+  if (h === 'localhost' || h === 'ip6-localhost' || h === '::1' || h === '127.0.0.1')
+    return { kind: 'loopback', addr: '127.0.0.1' };
   if (/^127\.\d+\.\d+\.\d+$/.test(h)) return { kind: 'loopback', addr: h };
   return { kind: 'other', addr: h };
 }

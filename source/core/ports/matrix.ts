@@ -2,7 +2,13 @@
 // machine, sorted, with its owner, how it comes about, and which findings it is part of.
 import type { SourceLoc } from '../fleet/model.js';
 import type { Binding, BindingKind } from './registry.js';
-import { RULE_ORDER, type PortCheck, type PortFinding, type PortRule, type PortSeverity } from './rules.js';
+import {
+  RULE_ORDER,
+  type PortCheck,
+  type PortFinding,
+  type PortRule,
+  type PortSeverity,
+} from './rules.js';
 
 export interface MatrixConflict {
   rule: PortRule;
@@ -42,8 +48,14 @@ export function portMatrix(check: PortCheck): PortMatrix {
   for (const f of check.findings) {
     for (const b of f.owners) {
       // Across machines the other side is the other machine; this machine's own part is its row.
-      const others = f.owners.filter((o) => o !== b && (f.rule !== 'host-clash' || o.machine !== b.machine)).map((o) => other(b, o));
-      const side = f.reserved ? [f.reserved.name] : f.range ? [`pc2_network.${f.range.name} ${f.range.start}-${f.range.end}`] : others;
+      const others = f.owners
+        .filter((o) => o !== b && (f.rule !== 'host-clash' || o.machine !== b.machine))
+        .map((o) => other(b, o));
+      const side = f.reserved
+        ? [f.reserved.name]
+        : f.range
+          ? [`pc2_network.${f.range.name} ${f.range.start}-${f.range.end}`]
+          : others;
       const list = involved.get(b) ?? [];
       list.push({ rule: f.rule, severity: f.severity, derived: f.derived, with: side });
       involved.set(b, list);
@@ -55,7 +67,12 @@ export function portMatrix(check: PortCheck): PortMatrix {
     file: m.source.file,
     rows: check.registry.bindings
       .filter((b) => b.machine === m.id)
-      .sort((x, y) => x.port - y.port || x.agent.localeCompare(y.agent) || KIND_ORDER.indexOf(x.kind) - KIND_ORDER.indexOf(y.kind))
+      .sort(
+        (x, y) =>
+          x.port - y.port ||
+          x.agent.localeCompare(y.agent) ||
+          KIND_ORDER.indexOf(x.kind) - KIND_ORDER.indexOf(y.kind),
+      )
       .map((b) => ({
         port: b.port,
         agent: b.agent,
@@ -64,7 +81,9 @@ export function portMatrix(check: PortCheck): PortMatrix {
         rule: b.rule,
         derived: b.derived,
         loc: b.loc,
-        conflicts: (involved.get(b) ?? []).sort((x, y) => RULE_ORDER.indexOf(x.rule) - RULE_ORDER.indexOf(y.rule)),
+        conflicts: (involved.get(b) ?? []).sort(
+          (x, y) => RULE_ORDER.indexOf(x.rule) - RULE_ORDER.indexOf(y.rule),
+        ),
       })),
   }));
   return { machines, findings: check.findings };
@@ -97,17 +116,30 @@ export function renderMatrixMarkdown(matrix: PortMatrix, options: RenderOptions 
   ];
   for (const m of matrix.machines) {
     lines.push('', `## ${m.id} (${m.host})`, '', `From \`${path(m.file)}\`.`, '');
-    lines.push('| Port | Agent | Kind | Rule | Defined at | Conflict |', '|---:|---|---|---|---|---|');
+    lines.push(
+      '| Port | Agent | Kind | Rule | Defined at | Conflict |',
+      '|---:|---|---|---|---|---|',
+    );
     for (const r of m.rows) {
-      const kind = r.kind === 'config' ? `config.${r.key}` : r.derived ? `${r.kind} (derived)` : r.kind;
-      const conflict = r.conflicts.map((c) => `${c.severity === 'error' ? '**' : ''}${c.rule}${c.severity === 'error' ? '**' : ''} with ${c.with.join(', ')}`).join('; ');
-      lines.push(`| ${r.port} | ${cell(r.agent)} | ${kind} | \`${cell(r.rule)}\` | ${cell(at(r.loc))} | ${cell(conflict)} |`);
+      const kind =
+        r.kind === 'config' ? `config.${r.key}` : r.derived ? `${r.kind} (derived)` : r.kind;
+      const conflict = r.conflicts
+        .map(
+          (c) =>
+            `${c.severity === 'error' ? '**' : ''}${c.rule}${c.severity === 'error' ? '**' : ''} with ${c.with.join(', ')}`,
+        )
+        .join('; ');
+      lines.push(
+        `| ${r.port} | ${cell(r.agent)} | ${kind} | \`${cell(r.rule)}\` | ${cell(at(r.loc))} | ${cell(conflict)} |`,
+      );
     }
   }
   lines.push('', '## Findings', '');
   if (matrix.findings.length === 0) lines.push('None.');
   for (const f of matrix.findings) {
-    lines.push(`- **${f.severity}** \`${f.rule}\`${f.derived ? ' (derived)' : ''} ${f.port}: ${f.message}`);
+    lines.push(
+      `- **${f.severity}** \`${f.rule}\`${f.derived ? ' (derived)' : ''} ${f.port}: ${f.message}`,
+    );
     for (const o of f.owners) lines.push(`  - ${o.machine} ${o.agent} ${keyOf(o)}: ${at(o.loc)}`);
     if (f.reserved?.loc) lines.push(`  - reserved by ${at(f.reserved.loc)}`);
     if (f.range) lines.push(`  - range pc2_network.${f.range.name} in ${path(f.range.file)}`);

@@ -40,15 +40,42 @@ export function buildRegistry(machines: readonly Machine[]): PortRegistry {
     };
     for (const a of m.agents) {
       const base = { machine: m.id, agent: a.name };
-      add({ ...base, kind: 'port', key: 'port', port: a.port.value, derived: false, rule: `port: ${String(a.port.raw)}`, loc: a.port.loc });
+      add({
+        ...base,
+        kind: 'port',
+        key: 'port',
+        port: a.port.value,
+        derived: false,
+        rule: `port: ${String(a.port.raw)}`,
+        loc: a.port.loc,
+      });
       if (!a.healthPortImplicit) {
         const h = a.healthPort;
-        add({ ...base, kind: 'health', key: 'health_check_port', port: h.value, derived: false, rule: `health_check_port: ${String(h.raw)}`, loc: h.loc });
+        add({
+          ...base,
+          kind: 'health',
+          key: 'health_check_port',
+          port: h.value,
+          derived: false,
+          rule: `health_check_port: ${String(h.raw)}`,
+          loc: h.loc,
+        });
       }
       for (const p of a.implicitPorts) {
         const raw = a.config[p.key];
-        const rule = p.rule === `config.${p.key}` && (typeof raw === 'string' || typeof raw === 'number') ? `${p.rule}: ${raw}` : p.rule;
-        add({ ...base, kind: p.kind, key: p.key, port: p.value, derived: p.kind !== 'config', rule, loc: p.loc });
+        const rule =
+          p.rule === `config.${p.key}` && (typeof raw === 'string' || typeof raw === 'number')
+            ? `${p.rule}: ${raw}`
+            : p.rule;
+        add({
+          ...base,
+          kind: p.kind,
+          key: p.key,
+          port: p.value,
+          derived: p.kind !== 'config',
+          rule,
+          loc: p.loc,
+        });
       }
     }
   }

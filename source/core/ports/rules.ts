@@ -41,8 +41,10 @@ export interface ReservedPort {
   loc?: SourceLoc;
 }
 
-const isErrorBus = (a: Agent) => /error_?bus/i.test(a.name) || /(^|\/)(central_)?error_bus(\/|\.py$)/.test(a.scriptPath);
-const isObservabilityHub = (a: Agent) => /^ObservabilityHub$/i.test(a.name) || /observability_hub\//.test(a.scriptPath);
+const isErrorBus = (a: Agent) =>
+  /error_?bus/i.test(a.name) || /(^|\/)(central_)?error_bus(\/|\.py$)/.test(a.scriptPath);
+const isObservabilityHub = (a: Agent) =>
+  /^ObservabilityHub$/i.test(a.name) || /observability_hub\//.test(a.scriptPath);
 
 /**
  * Fleet-wide reserved ports for one machine: the ZMQ error bus (the machine's error_bus_port, else
@@ -52,14 +54,20 @@ const isObservabilityHub = (a: Agent) => /^ObservabilityHub$/i.test(a.name) || /
 export function reservedPorts(machine: Machine, env: Env = {}): ReservedPort[] {
   const bus = machine.globals.errorBusPort;
   const out: ReservedPort[] = [
-    { port: bus?.value ?? 7150, name: 'the ZMQ error bus', ownedBy: isErrorBus, ...(bus ? { loc: bus.loc } : {}) },
+    {
+      port: bus?.value ?? 7150,
+      name: 'the ZMQ error bus',
+      ownedBy: isErrorBus,
+      ...(bus ? { loc: bus.loc } : {}),
+    },
     { port: 9000, name: 'the ObservabilityHub', ownedBy: isObservabilityHub },
     { port: 4222, name: 'NATS' },
   ];
   for (const url of `${env.NATS_SERVERS ?? ''},${env.NATS_URL ?? ''}`.split(',')) {
     const m = /^\s*(?:nats|tls):\/\/[^\s,]*:(\d+)\/?\s*$/.exec(url);
     const port = m ? Number(m[1]) : NaN;
-    if (port >= 1 && port <= 65535 && !out.some((r) => r.port === port)) out.push({ port, name: 'NATS' });
+    if (port >= 1 && port <= 65535 && !out.some((r) => r.port === port))
+      out.push({ port, name: 'NATS' });
   }
   return out;
 }
@@ -127,7 +135,11 @@ function sameMachine(m: Machine, ports: Map<number, Binding[]>): PortFinding[] {
   return out;
 }
 
-function reserved(m: Machine, ports: Map<number, Binding[]>, table: readonly ReservedPort[]): PortFinding[] {
+function reserved(
+  m: Machine,
+  ports: Map<number, Binding[]>,
+  table: readonly ReservedPort[],
+): PortFinding[] {
   const out: PortFinding[] = [];
   const agents = new Map(m.agents.map((a) => [a.name, a]));
   for (const r of table) {
@@ -209,4 +221,10 @@ const hostPhrase = (x: string, y: string) => (x === y ? x : `${x} and ${y}`);
 
 const sorted = (ports: Map<number, Binding[]>) => [...ports.entries()].sort(([x], [y]) => x - y);
 
-export const RULE_ORDER: readonly PortRule[] = ['self-clash', 'machine-clash', 'host-clash', 'reserved', 'out-of-range'];
+export const RULE_ORDER: readonly PortRule[] = [
+  'self-clash',
+  'machine-clash',
+  'host-clash',
+  'reserved',
+  'out-of-range',
+];

@@ -44,7 +44,15 @@ export function floatRepr(x: number): string {
   return `${sign}${whole}.${frac || '0'}`;
 }
 
-const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\b': '\\b', '\f': '\\f' };
+const SHORT: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
 
 // Printable ASCII except the quote and the backslash: the common case, returned as is.
 const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
@@ -54,7 +62,10 @@ const NEEDS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/g;
 export function pyString(text: string): string {
   if (PLAIN.test(text)) return `"${text}"`;
   // UTF-16 code units are exactly the surrogate pairs Python writes for astral characters.
-  const body = text.replace(NEEDS_ESCAPE, (ch) => SHORT[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const body = text.replace(
+    NEEDS_ESCAPE,
+    (ch) => SHORT[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   return `"${body}"`;
 }
 

@@ -13,7 +13,13 @@ export interface AutoPolicy {
   maxLevel: ThrottleLevel;
 }
 
-export const DEFAULT_AUTO_POLICY: AutoPolicy = { raiseAbovePct: 85, lowerBelowPct: 60, samples: 3, minLevel: 0, maxLevel: MAX_THROTTLE_LEVEL };
+export const DEFAULT_AUTO_POLICY: AutoPolicy = {
+  raiseAbovePct: 85,
+  lowerBelowPct: 60,
+  samples: 3,
+  minLevel: 0,
+  maxLevel: MAX_THROTTLE_LEVEL,
+};
 
 export interface AutoState {
   level: ThrottleLevel;
@@ -38,38 +44,70 @@ export interface AutoStep {
 export function checkAutoPolicy(p: AutoPolicy): string | undefined {
   const pct = (v: number) => Number.isFinite(v) && v >= 0 && v <= 100;
   if (!pct(p.raiseAbovePct) || !pct(p.lowerBelowPct)) return 'thresholds must be percentages 0-100';
-  if (p.lowerBelowPct >= p.raiseAbovePct) return `the lower line (${p.lowerBelowPct}%) must be below the raise line (${p.raiseAbovePct}%): without a gap the level would flap`;
-  if (!Number.isInteger(p.samples) || p.samples < 1 || p.samples > 1000) return 'samples must be an integer 1-1000';
+  if (p.lowerBelowPct >= p.raiseAbovePct)
+    return `the lower line (${p.lowerBelowPct}%) must be below the raise line (${p.raiseAbovePct}%): without a gap the level would flap`;
+  if (!Number.isInteger(p.samples) || p.samples < 1 || p.samples > 1000)
+    return 'samples must be an integer 1-1000';
   if (p.minLevel > p.maxLevel) return 'the lowest level must not be above the highest';
   return undefined;
 }
 
-export const initialAutoState = (level: ThrottleLevel): AutoState => ({ level, above: 0, below: 0 });
+export const initialAutoState = (level: ThrottleLevel): AutoState => ({
+  level,
+  above: 0,
+  below: 0,
+});
 
 const fmt = (n: number) => `${Math.round(n * 10) / 10}%`;
 
 export function autoStep(state: AutoState, input: AutoInput, p: AutoPolicy): AutoStep {
   if (input.reportedLevel !== undefined && input.reportedLevel !== state.level) {
-    return { state: { level: input.reportedLevel, above: 0, below: 0 }, note: `machine reports level ${input.reportedLevel} (set elsewhere): following it` };
+    return {
+      state: { level: input.reportedLevel, above: 0, below: 0 },
+      note: `machine reports level ${input.reportedLevel} (set elsewhere): following it`,
+    };
   }
-  if (input.vramPct === null || !Number.isFinite(input.vramPct)) return { state: { ...state, above: 0, below: 0 }, note: 'no VRAM reading: counting starts again' };
+  if (input.vramPct === null || !Number.isFinite(input.vramPct))
+    return {
+      state: { ...state, above: 0, below: 0 },
+      note: 'no VRAM reading: counting starts again',
+    };
   const v = input.vramPct;
   if (v > p.raiseAbovePct) {
     const above = state.above + 1;
     if (above < p.samples) return { state: { ...state, above, below: 0 } };
-    if (state.level >= p.maxLevel) return { state: { ...state, above, below: 0 }, note: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} but already at level ${state.level}, the highest allowed` };
+    if (state.level >= p.maxLevel)
+      return {
+        state: { ...state, above, below: 0 },
+        note: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} but already at level ${state.level}, the highest allowed`,
+      };
     const to = (state.level + 1) as ThrottleLevel;
-    return { state: { level: to, above: 0, below: 0 }, change: { from: state.level, to, reason: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} for ${above} samples` } };
+    return {
+      state: { level: to, above: 0, below: 0 },
+      change: {
+        from: state.level,
+        to,
+        reason: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} for ${above} samples`,
+      },
+    };
   }
   if (v < p.lowerBelowPct) {
     const below = state.below + 1;
     if (below < p.samples) return { state: { ...state, above: 0, below } };
     if (state.level <= p.minLevel) return { state: { ...state, above: 0, below } };
     const to = (state.level - 1) as ThrottleLevel;
-    return { state: { level: to, above: 0, below: 0 }, change: { from: state.level, to, reason: `VRAM ${fmt(v)} below ${fmt(p.lowerBelowPct)} for ${below} samples` } };
+    return {
+      state: { level: to, above: 0, below: 0 },
+      change: {
+        from: state.level,
+        to,
+        reason: `VRAM ${fmt(v)} below ${fmt(p.lowerBelowPct)} for ${below} samples`,
+      },
+    };
   }
   return { state: { ...state, above: 0, below: 0 } };
 }
 
 /** VRAM percent of a resources sample, or null without a GPU. */
-export const vramPercent = (gpu: { totalMb: number; usedMb: number } | null): number | null => (gpu && gpu.totalMb > 0 ? (gpu.usedMb / gpu.totalMb) * 100 : null);
+export const vramPercent = (gpu: { totalMb: number; usedMb: number } | null): number | null =>
+  gpu && gpu.totalMb > 0 ? (gpu.usedMb / gpu.totalMb) * 100 : null;

@@ -19,7 +19,12 @@ export type ControlAuth =
   | { mode: 'refuse'; reason: string }
   | { mode: 'verify'; verify: TokenVerifier };
 
-export const authLabel = (auth: ControlAuth): string => (auth.mode === 'verify' ? 'JWT required (EdDSA, JWKS)' : auth.mode === 'open' ? 'OPEN: no token checked' : `refusing state changes: ${auth.reason}`);
+export const authLabel = (auth: ControlAuth): string =>
+  auth.mode === 'verify'
+    ? 'JWT required (EdDSA, JWKS)'
+    : auth.mode === 'open'
+      ? 'OPEN: no token checked'
+      : `refusing state changes: ${auth.reason}`;
 
 export interface ControlContext {
   machine: string;
@@ -40,11 +45,15 @@ export interface ControlResult {
 export function plain(value: PyValue): unknown {
   if (value instanceof PyFloat) return value.value;
   if (Array.isArray(value)) return value.map((v: PyValue) => plain(v));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, PyValue>).map(([k, v]) => [k, plain(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value as Record<string, PyValue>).map(([k, v]) => [k, plain(v)]),
+    );
   return value;
 }
 
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isDict = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Decodes a control message body; `undefined` means "not JSON". */
 export function decodeBody(data: Uint8Array): unknown {
@@ -56,8 +65,12 @@ export function decodeBody(data: Uint8Array): unknown {
 }
 
 export function machineControl(body: unknown, ctx: ControlContext): ControlResult {
-  const error = (message: string, extra: Record<string, unknown> = {}): ControlResult => ({ reply: { status: 'error', message, ...extra }, state: ctx.rm });
-  if (!isDict(body)) return error('request is not a JSON object: expected {"action": ..., "token": ...}');
+  const error = (message: string, extra: Record<string, unknown> = {}): ControlResult => ({
+    reply: { status: 'error', message, ...extra },
+    state: ctx.rm,
+  });
+  if (!isDict(body))
+    return error('request is not a JSON object: expected {"action": ..., "token": ...}');
   const action = body.action;
   if (typeof action !== 'string') return error('request has no "action"');
   const { token, ...request } = body;
@@ -71,11 +84,18 @@ export function machineControl(body: unknown, ctx: ControlContext): ControlResul
   }
   let subject: string | undefined;
   if (ctx.auth.mode === 'refuse') {
-    return { ...error(`refused: ${ctx.auth.reason}`, { refused: true }), change: { action, applied: false, reason: ctx.auth.reason } };
+    return {
+      ...error(`refused: ${ctx.auth.reason}`, { refused: true }),
+      change: { action, applied: false, reason: ctx.auth.reason },
+    };
   }
   if (ctx.auth.mode === 'verify') {
     const checked = ctx.auth.verify(token, ctx.machine);
-    if (!checked.ok) return { ...error(`refused: ${checked.reason}`, { refused: true }), change: { action, applied: false, reason: checked.reason } };
+    if (!checked.ok)
+      return {
+        ...error(`refused: ${checked.reason}`, { refused: true }),
+        change: { action, applied: false, reason: checked.reason },
+      };
     subject = checked.value.sub;
   }
   const r = rmHandle(request, ctx.rm, ctx.stats, ctx.now)!;
@@ -83,6 +103,11 @@ export function machineControl(body: unknown, ctx: ControlContext): ControlResul
   return {
     reply: plain(r.reply) as Record<string, unknown>,
     state: r.state,
-    change: { action, applied, ...(subject ? { subject } : {}), ...(applied ? {} : { reason: String(r.reply.message) }) },
+    change: {
+      action,
+      applied,
+      ...(subject ? { subject } : {}),
+      ...(applied ? {} : { reason: String(r.reply.message) }),
+    },
   };
 }

@@ -1,11 +1,23 @@
 // Parses nvidia-smi's CSV query output (the only GPU source: si.graphics() blocks the event
 // loop). Queries are fixed here so the adapter and the parser cannot drift apart.
 
-export const GPU_QUERY = ['index', 'uuid', 'name', 'memory.total', 'memory.used', 'memory.free', 'utilization.gpu', 'temperature.gpu'] as const;
+export const GPU_QUERY = [
+  'index',
+  'uuid',
+  'name',
+  'memory.total',
+  'memory.used',
+  'memory.free',
+  'utilization.gpu',
+  'temperature.gpu',
+] as const;
 export const APP_QUERY = ['gpu_uuid', 'pid', 'process_name', 'used_memory'] as const;
 
 export const gpuArgs = [`--query-gpu=${GPU_QUERY.join(',')}`, '--format=csv,noheader,nounits'];
-export const appArgs = [`--query-compute-apps=${APP_QUERY.join(',')}`, '--format=csv,noheader,nounits'];
+export const appArgs = [
+  `--query-compute-apps=${APP_QUERY.join(',')}`,
+  '--format=csv,noheader,nounits',
+];
 
 export interface GpuProcess {
   pid: number;
@@ -26,7 +38,8 @@ export interface Gpu {
   processes: GpuProcess[];
 }
 
-export type ParseResult<T> = { ok: true; value: T; skipped: string[] } | { ok: false; reason: string };
+export type ParseResult<T> =
+  { ok: true; value: T; skipped: string[] } | { ok: false; reason: string };
 
 // "[N/A]", "[Not Supported]", "N/A" and the like.
 const number = (field: string | undefined): number | null => {
@@ -62,7 +75,12 @@ export function parseGpus(gpuCsv: string, appCsv = ''): ParseResult<Gpu[]> {
   }
   if (gpus.length === 0) {
     const first = gpuCsv.trim().split(/\r?\n/)[0] ?? '';
-    return { ok: false, reason: first ? `nvidia-smi printed no GPU rows (first line: "${first.slice(0, 120)}")` : 'nvidia-smi printed nothing' };
+    return {
+      ok: false,
+      reason: first
+        ? `nvidia-smi printed no GPU rows (first line: "${first.slice(0, 120)}")`
+        : 'nvidia-smi printed nothing',
+    };
   }
   for (const line of appCsv.split(/\r?\n/)) {
     if (line.trim() === '' || /No running/i.test(line)) continue;

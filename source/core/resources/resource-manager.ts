@@ -25,7 +25,11 @@ export interface RmState {
   throttle: ThrottleLevel;
 }
 
-export const initialRmState = (): RmState => ({ thresholds: { cpu: 80, memory: 80, gpu: 80 }, allocated: {}, throttle: 0 });
+export const initialRmState = (): RmState => ({
+  thresholds: { cpu: 80, memory: 80, gpu: 80 },
+  allocated: {},
+  throttle: 0,
+});
 
 /** What psutil and the GPU report at the moment of the request. */
 export interface RmStats {
@@ -51,7 +55,9 @@ export function currentStats(stats: RmStats, now: number): Record<string, PyValu
     memory_total: stats.memoryTotal,
     disk_usage: pyFloat(stats.diskPercent),
     timestamp: isoformat(now),
-    gpu_memory_percent: pyFloat(stats.gpuTotalBytes > 0 ? (stats.gpuAllocatedBytes / stats.gpuTotalBytes) * 100 : 0),
+    gpu_memory_percent: pyFloat(
+      stats.gpuTotalBytes > 0 ? (stats.gpuAllocatedBytes / stats.gpuTotalBytes) * 100 : 0,
+    ),
     gpu_memory_allocated: stats.gpuAllocatedBytes,
     gpu_memory_reserved: stats.gpuReservedBytes,
   };
@@ -60,16 +66,27 @@ export function currentStats(stats: RmStats, now: number): Record<string, PyValu
 export function resourcesAvailable(state: RmState, stats: RmStats): boolean {
   if (stats.cpuPercent > state.thresholds.cpu) return false;
   if (stats.memoryPercent > state.thresholds.memory) return false;
-  const gpuPercent = stats.gpuTotalBytes > 0 ? (stats.gpuAllocatedBytes / stats.gpuTotalBytes) * 100 : 0;
+  const gpuPercent =
+    stats.gpuTotalBytes > 0 ? (stats.gpuAllocatedBytes / stats.gpuTotalBytes) * 100 : 0;
   return !(gpuPercent > state.thresholds.gpu);
 }
 
-const thresholdsOf = (t: RmThresholds): Record<string, PyValue> => ({ cpu: t.cpu, memory: t.memory, gpu: t.gpu });
+const thresholdsOf = (t: RmThresholds): Record<string, PyValue> => ({
+  cpu: t.cpu,
+  memory: t.memory,
+  gpu: t.gpu,
+});
 
 const error = (message: string) => ({ status: 'error', message });
 
-const idOf = (value: unknown): string => (typeof value === 'string' ? value : JSON.stringify(value ?? null));
-const pyId = (value: unknown): string => (typeof value === 'string' ? value : value === undefined || value === null ? 'None' : String(value));
+const idOf = (value: unknown): string =>
+  typeof value === 'string' ? value : JSON.stringify(value ?? null);
+const pyId = (value: unknown): string =>
+  typeof value === 'string'
+    ? value
+    : value === undefined || value === null
+      ? 'None'
+      : String(value);
 
 export interface RmResult {
   reply: Record<string, PyValue>;
@@ -80,7 +97,12 @@ export interface RmResult {
  * Answers ResourceManager's actions; undefined for anything else (the caller then answers as
  * upstream does: `{"status": "error", "message": "Unknown action: X"}`).
  */
-export function rmHandle(request: Record<string, unknown>, state: RmState, stats: RmStats, now: number): RmResult | undefined {
+export function rmHandle(
+  request: Record<string, unknown>,
+  state: RmState,
+  stats: RmStats,
+  now: number,
+): RmResult | undefined {
   const action = request.action;
   switch (action) {
     case 'get_stats':
@@ -89,23 +111,40 @@ export function rmHandle(request: Record<string, unknown>, state: RmState, stats
       return { reply: { status: 'success', available: resourcesAvailable(state, stats) }, state };
     case 'allocate_resources': {
       const id = idOf(request.resource_id);
-      if (id in state.allocated) return { reply: error(`Resource ID ${pyId(request.resource_id)} already allocated`), state };
-      if (!resourcesAvailable(state, stats)) return { reply: error('Insufficient system resources'), state };
+      if (id in state.allocated)
+        return {
+          reply: error(`Resource ID ${pyId(request.resource_id)} already allocated`),
+          state,
+        };
+      if (!resourcesAvailable(state, stats))
+        return { reply: error('Insufficient system resources'), state };
       const amount = (request.amount ?? pyFloat(1.0)) as PyValue;
       const type = (request.resource_type ?? null) as PyValue;
-      const allocated = { ...state.allocated, [id]: { type, amount, allocated_at: isoformat(now), status: 'active' as const } };
+      const allocated = {
+        ...state.allocated,
+        [id]: { type, amount, allocated_at: isoformat(now), status: 'active' as const },
+      };
       const shown = request.amount === undefined ? '1.0' : pyId(request.amount);
       return {
-        reply: { status: 'success', resource_id: (request.resource_id ?? null) as PyValue, message: `Allocated ${shown} ${pyId(request.resource_type)}` },
+        reply: {
+          status: 'success',
+          resource_id: (request.resource_id ?? null) as PyValue,
+          message: `Allocated ${shown} ${pyId(request.resource_type)}`,
+        },
         state: { ...state, allocated },
       };
     }
     case 'release_resources': {
       const id = idOf(request.resource_id);
-      if (!(id in state.allocated)) return { reply: error(`Resource ID ${pyId(request.resource_id)} not found`), state };
+      if (!(id in state.allocated))
+        return { reply: error(`Resource ID ${pyId(request.resource_id)} not found`), state };
       const { [id]: _released, ...rest } = state.allocated;
       return {
-        reply: { status: 'success', resource_id: (request.resource_id ?? null) as PyValue, message: 'Resources released successfully' },
+        reply: {
+          status: 'success',
+          resource_id: (request.resource_id ?? null) as PyValue,
+          message: 'Resources released successfully',
+        },
         state: { ...state, allocated: rest },
       };
     }
@@ -133,18 +172,31 @@ export function rmHandle(request: Record<string, unknown>, state: RmState, stats
         if (value === undefined || value === null) continue;
         // Upstream stores anything and fails later comparing it; refuse it here instead.
         if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 100) {
-          return { reply: error(`${key} must be a number 0-100, got ${JSON.stringify(value)}`), state };
+          return {
+            reply: error(`${key} must be a number 0-100, got ${JSON.stringify(value)}`),
+            state,
+          };
         }
         next[field] = value;
       }
-      return { reply: { status: 'success', thresholds: thresholdsOf(next) }, state: { ...state, thresholds: next } };
+      return {
+        reply: { status: 'success', thresholds: thresholdsOf(next) },
+        state: { ...state, thresholds: next },
+      };
     }
     case 'set_throttle': {
       const level = request.level;
-      if (!isThrottleLevel(level)) return { reply: error(`${THROTTLE_HELP}, got ${JSON.stringify(level ?? null)}`), state };
+      if (!isThrottleLevel(level))
+        return { reply: error(`${THROTTLE_HELP}, got ${JSON.stringify(level ?? null)}`), state };
       const info = throttleInfo(level);
       return {
-        reply: { status: 'success', level, previous: state.throttle, name: info.name, vram_factor: pyFloat(info.vramFactor) },
+        reply: {
+          status: 'success',
+          level,
+          previous: state.throttle,
+          name: info.name,
+          vram_factor: pyFloat(info.vramFactor),
+        },
         state: { ...state, throttle: level },
       };
     }

@@ -11,12 +11,20 @@ export type SampleCheck = { ok: true; sample: ResourceSample } | { ok: false; re
 export function checkSample(value: unknown): SampleCheck {
   if (!isDict(value)) return { ok: false, reason: 'not a JSON object' };
   const { machine, ts, source, gpu, cpuPct, ramTotalMb, ramUsedMb, throttleLevel, agents } = value;
-  if (typeof machine !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(machine)) return { ok: false, reason: 'machine must be a short name' };
-  for (const [name, v] of Object.entries({ ts, cpuPct, ramTotalMb, ramUsedMb })) if (!finite(v)) return { ok: false, reason: `${name} must be a number` };
+  if (typeof machine !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(machine))
+    return { ok: false, reason: 'machine must be a short name' };
+  for (const [name, v] of Object.entries({ ts, cpuPct, ramTotalMb, ramUsedMb }))
+    if (!finite(v)) return { ok: false, reason: `${name} must be a number` };
   let g: ResourceSample['gpu'] = null;
   if (gpu !== null && gpu !== undefined) {
-    if (!isDict(gpu) || !finite(gpu.totalMb) || !finite(gpu.usedMb)) return { ok: false, reason: 'gpu must be {name, totalMb, usedMb, utilPct} or null' };
-    g = { name: sanitise(String(gpu.name ?? 'GPU')).slice(0, 60), totalMb: gpu.totalMb, usedMb: gpu.usedMb, utilPct: finite(gpu.utilPct) ? gpu.utilPct : 0 };
+    if (!isDict(gpu) || !finite(gpu.totalMb) || !finite(gpu.usedMb))
+      return { ok: false, reason: 'gpu must be {name, totalMb, usedMb, utilPct} or null' };
+    g = {
+      name: sanitise(String(gpu.name ?? 'GPU')).slice(0, 60),
+      totalMb: gpu.totalMb,
+      usedMb: gpu.usedMb,
+      utilPct: finite(gpu.utilPct) ? gpu.utilPct : 0,
+    };
   }
   const list = Array.isArray(agents) ? agents : [];
   return {
@@ -30,12 +38,15 @@ export function checkSample(value: unknown): SampleCheck {
       ramTotalMb: ramTotalMb as number,
       ramUsedMb: ramUsedMb as number,
       throttleLevel: finite(throttleLevel) ? throttleLevel : 0,
-      agents: list.filter(isDict).slice(0, 2000).map((a) => ({
-        name: sanitise(String(a.name ?? '?')).slice(0, 80),
-        status: a.status === 'down' ? 'down' : 'up',
-        vramMb: finite(a.vramMb) ? a.vramMb : 0,
-        rssMb: finite(a.rssMb) ? a.rssMb : 0,
-      })),
+      agents: list
+        .filter(isDict)
+        .slice(0, 2000)
+        .map((a) => ({
+          name: sanitise(String(a.name ?? '?')).slice(0, 80),
+          status: a.status === 'down' ? 'down' : 'up',
+          vramMb: finite(a.vramMb) ? a.vramMb : 0,
+          rssMb: finite(a.rssMb) ? a.rssMb : 0,
+        })),
     },
   };
 }

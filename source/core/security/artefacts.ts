@@ -8,7 +8,19 @@ export interface CertMachine {
   host: string;
 }
 
-export type ArtefactKind = 'ca-cert' | 'ca-key' | 'cert' | 'key' | 'jwk-private' | 'jwks' | 'token' | 'secret' | 'curve-public' | 'curve-secret' | 'nats-conf' | 'trust';
+export type ArtefactKind =
+  | 'ca-cert'
+  | 'ca-key'
+  | 'cert'
+  | 'key'
+  | 'jwk-private'
+  | 'jwks'
+  | 'token'
+  | 'secret'
+  | 'curve-public'
+  | 'curve-secret'
+  | 'nats-conf'
+  | 'trust';
 
 export interface ArtefactSpec {
   /** Relative to the secrets folder, `/`-separated. */
@@ -29,30 +41,96 @@ export const UPSTREAM_SECRETS = ['JWT_SECRET', 'NATS_USERNAME', 'NATS_PASSWORD']
 
 export function artefactPlan(machines: readonly CertMachine[]): ArtefactSpec[] {
   const specs: ArtefactSpec[] = [
-    { path: 'ca/ca.crt', kind: 'ca-cert', secret: false, what: 'fleet CA certificate (ECDSA P-256)' },
+    {
+      path: 'ca/ca.crt',
+      kind: 'ca-cert',
+      secret: false,
+      what: 'fleet CA certificate (ECDSA P-256)',
+    },
     { path: 'ca/ca.key', kind: 'ca-key', secret: true, what: 'fleet CA private key' },
-    { path: 'ca/trust.pem', kind: 'trust', secret: false, what: 'CAs trusted by nats-server (the new CA, plus retired ones until a rotation is finished)' },
+    {
+      path: 'ca/trust.pem',
+      kind: 'trust',
+      secret: false,
+      what: 'CAs trusted by nats-server (the new CA, plus retired ones until a rotation is finished)',
+    },
   ];
   for (const m of machines) {
-    specs.push({ path: `tls/${m.id}.crt`, kind: 'cert', secret: false, what: `${m.id} certificate (serverAuth + clientAuth)` });
+    specs.push({
+      path: `tls/${m.id}.crt`,
+      kind: 'cert',
+      secret: false,
+      what: `${m.id} certificate (serverAuth + clientAuth)`,
+    });
     specs.push({ path: `tls/${m.id}.key`, kind: 'key', secret: true, what: `${m.id} private key` });
   }
-  specs.push({ path: `tls/${OPERATOR}.crt`, kind: 'cert', secret: false, what: 'operator client certificate (clientAuth)' });
-  specs.push({ path: `tls/${OPERATOR}.key`, kind: 'key', secret: true, what: 'operator client private key' });
-  specs.push({ path: 'jwt/signing.jwk', kind: 'jwk-private', secret: true, what: 'Ed25519 JWT signing key (mints control tokens)' });
-  specs.push({ path: 'jwt/jwks.json', kind: 'jwks', secret: false, what: 'public JWKS: give to `opsdeck agent --jwks` and `opsdeck sim --jwks`' });
-  for (const m of machines) specs.push({ path: `tokens/${m.id}.jwt`, kind: 'token', secret: true, what: `control token for ${m.id} (aud ${m.id})` });
+  specs.push({
+    path: `tls/${OPERATOR}.crt`,
+    kind: 'cert',
+    secret: false,
+    what: 'operator client certificate (clientAuth)',
+  });
+  specs.push({
+    path: `tls/${OPERATOR}.key`,
+    kind: 'key',
+    secret: true,
+    what: 'operator client private key',
+  });
+  specs.push({
+    path: 'jwt/signing.jwk',
+    kind: 'jwk-private',
+    secret: true,
+    what: 'Ed25519 JWT signing key (mints control tokens)',
+  });
+  specs.push({
+    path: 'jwt/jwks.json',
+    kind: 'jwks',
+    secret: false,
+    what: 'public JWKS: give to `opsdeck agent --jwks` and `opsdeck sim --jwks`',
+  });
+  for (const m of machines)
+    specs.push({
+      path: `tokens/${m.id}.jwt`,
+      kind: 'token',
+      secret: true,
+      what: `control token for ${m.id} (aud ${m.id})`,
+    });
   for (const m of machines) {
     for (const name of UPSTREAM_SECRETS) {
-      specs.push({ path: `machines/${m.id}/secrets/${name}`, kind: 'secret', secret: true, what: `upstream ${name} for ${m.id} (copy to its ./secrets/)` });
+      specs.push({
+        path: `machines/${m.id}/secrets/${name}`,
+        kind: 'secret',
+        secret: true,
+        what: `upstream ${name} for ${m.id} (copy to its ./secrets/)`,
+      });
     }
     for (const c of CURVE_NAMES) {
-      specs.push({ path: `machines/${m.id}/certificates/${c}.key`, kind: 'curve-public', secret: false, what: `ZMQ CURVE ${c} public certificate (pyzmq format)` });
-      specs.push({ path: `machines/${m.id}/certificates/${c}.key_secret`, kind: 'curve-secret', secret: true, what: `ZMQ CURVE ${c} secret certificate (pyzmq format)` });
+      specs.push({
+        path: `machines/${m.id}/certificates/${c}.key`,
+        kind: 'curve-public',
+        secret: false,
+        what: `ZMQ CURVE ${c} public certificate (pyzmq format)`,
+      });
+      specs.push({
+        path: `machines/${m.id}/certificates/${c}.key_secret`,
+        kind: 'curve-secret',
+        secret: true,
+        what: `ZMQ CURVE ${c} secret certificate (pyzmq format)`,
+      });
     }
   }
-  specs.push({ path: `nats/${OPERATOR}.password`, kind: 'secret', secret: true, what: 'NATS password of the opsdeck user' });
-  specs.push({ path: 'nats/auth.conf', kind: 'nats-conf', secret: true, what: 'nats-server include file: TLS (verify on) and per-subject users (bcrypt hashes of their passwords)' });
+  specs.push({
+    path: `nats/${OPERATOR}.password`,
+    kind: 'secret',
+    secret: true,
+    what: 'NATS password of the opsdeck user',
+  });
+  specs.push({
+    path: 'nats/auth.conf',
+    kind: 'nats-conf',
+    secret: true,
+    what: 'nats-server include file: TLS (verify on) and per-subject users (bcrypt hashes of their passwords)',
+  });
   return specs;
 }
 
@@ -88,7 +166,9 @@ const PUBLIC_BANNER = (when: string) =>
   '#   of this file after exchange. Store public certificates in your home\n' +
   '#   directory, in the .curve subdirectory.\n\n';
 const SECRET_BANNER = (when: string) =>
-  `#   ****  Generated on ${when} by pyzmq  ****\n` + '#   ZeroMQ CURVE **Secret** Certificate\n' + '#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n';
+  `#   ****  Generated on ${when} by pyzmq  ****\n` +
+  '#   ZeroMQ CURVE **Secret** Certificate\n' +
+  '#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n';
 
 /** Python's str(datetime.datetime.now()): `2025-08-19 12:34:56.123456` (local time). */
 export function pyNow(d: Date): string {
@@ -100,7 +180,11 @@ export function pyNow(d: Date): string {
 export const Z85_KEY = /^[0-9a-zA-Z.\-:+=^!/*?&<>()[\]{}@%$#]{40}$/;
 
 /** `name.key` (public only) or `name.key_secret` (both keys), byte for byte as pyzmq writes them. */
-export function zplCertificate(publicKey: string, secretKey: string | undefined, when: Date): string {
+export function zplCertificate(
+  publicKey: string,
+  secretKey: string | undefined,
+  when: Date,
+): string {
   const banner = secretKey ? SECRET_BANNER(pyNow(when)) : PUBLIC_BANNER(pyNow(when));
   return `${banner}metadata\ncurve\n    public-key = "${publicKey}"\n${secretKey ? `    secret-key = "${secretKey}"\n` : ''}`;
 }
@@ -116,7 +200,10 @@ export function parseZplCertificate(text: string): { publicKey?: string; secretK
     if (line.startsWith('public-key') && publicKey === undefined) publicKey = value();
     if (line.startsWith('secret-key') && secretKey === undefined) secretKey = value();
   }
-  return { ...(publicKey !== undefined ? { publicKey } : {}), ...(secretKey !== undefined ? { secretKey } : {}) };
+  return {
+    ...(publicKey !== undefined ? { publicKey } : {}),
+    ...(secretKey !== undefined ? { secretKey } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -136,7 +223,10 @@ export interface NatsUser {
  * control subject, and may not send control or change the error-bus phase; opsdeck sends
  * control, moves the phase (KV `opsdeck`) and reads everything, but may not fake resources.
  */
-export function natsUsers(machines: readonly string[], hashes: Readonly<Record<string, string>>): NatsUser[] {
+export function natsUsers(
+  machines: readonly string[],
+  hashes: Readonly<Record<string, string>>,
+): NatsUser[] {
   const pass = (user: string) => {
     const h = hashes[user];
     if (!h) throw new Error(`no NATS password hash for ${user}`);
@@ -148,16 +238,45 @@ export function natsUsers(machines: readonly string[], hashes: Readonly<Record<s
     user: id,
     passwordHash: pass(id),
     publish: {
-      allow: [`opsdeck.${id}.resources`, 'errors.>', 'telemetry.>', 'memory.>', 'models.>', 'memory_events', '$JS.API.>', '$JS.ACK.>', '_INBOX.>'],
-      deny: ['opsdeck.*.control', '$KV.opsdeck.>', '$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>'],
+      allow: [
+        `opsdeck.${id}.resources`,
+        'errors.>',
+        'telemetry.>',
+        'memory.>',
+        'models.>',
+        'memory_events',
+        '$JS.API.>',
+        '$JS.ACK.>',
+        '_INBOX.>',
+      ],
+      deny: [
+        'opsdeck.*.control',
+        '$KV.opsdeck.>',
+        '$JS.API.STREAM.DELETE.>',
+        '$JS.API.STREAM.PURGE.>',
+      ],
     },
-    subscribe: { allow: [`opsdeck.${id}.control`, 'errors.>', 'telemetry.>', 'memory.>', 'models.>', 'memory_events', '_INBOX.>', '$KV.opsdeck.>'] },
+    subscribe: {
+      allow: [
+        `opsdeck.${id}.control`,
+        'errors.>',
+        'telemetry.>',
+        'memory.>',
+        'models.>',
+        'memory_events',
+        '_INBOX.>',
+        '$KV.opsdeck.>',
+      ],
+    },
     allowResponses: true,
   }));
   users.push({
     user: OPERATOR,
     passwordHash: pass(OPERATOR),
-    publish: { allow: ['opsdeck.>', '$JS.API.>', '$JS.ACK.>', '$KV.opsdeck.>', '_INBOX.>'], deny: ['opsdeck.*.resources'] },
+    publish: {
+      allow: ['opsdeck.>', '$JS.API.>', '$JS.ACK.>', '$KV.opsdeck.>', '_INBOX.>'],
+      deny: ['opsdeck.*.resources'],
+    },
     subscribe: { allow: ['>'] },
     allowResponses: false,
   });
@@ -199,8 +318,12 @@ export function natsAuthConf(input: NatsConfInput): string {
     lines.push(`      user: ${q(u.user)}`);
     lines.push(`      password: ${q(u.passwordHash)}`);
     lines.push('      permissions: {');
-    lines.push(`        publish: { allow: ${list(u.publish.allow)}${u.publish.deny ? `, deny: ${list(u.publish.deny)}` : ''} }`);
-    lines.push(`        subscribe: { allow: ${list(u.subscribe.allow)}${u.subscribe.deny ? `, deny: ${list(u.subscribe.deny)}` : ''} }`);
+    lines.push(
+      `        publish: { allow: ${list(u.publish.allow)}${u.publish.deny ? `, deny: ${list(u.publish.deny)}` : ''} }`,
+    );
+    lines.push(
+      `        subscribe: { allow: ${list(u.subscribe.allow)}${u.subscribe.deny ? `, deny: ${list(u.subscribe.deny)}` : ''} }`,
+    );
     if (u.allowResponses) lines.push('        allow_responses: true');
     lines.push('      }');
     lines.push('    }');
@@ -228,13 +351,21 @@ export interface ArtefactStatus {
   problems: string[];
 }
 
-export const daysBetween = (from: number, to: number): number => Math.floor((to - from) / 86_400_000);
+export const daysBetween = (from: number, to: number): number =>
+  Math.floor((to - from) / 86_400_000);
 
 /** Problems shared by every kind: missing, mode, expiry. */
-export function basicProblems(spec: ArtefactSpec, present: boolean, mode: number | null, daysLeft: number | null, warnDays = spec.kind === 'token' ? 7 : 30): string[] {
+export function basicProblems(
+  spec: ArtefactSpec,
+  present: boolean,
+  mode: number | null,
+  daysLeft: number | null,
+  warnDays = spec.kind === 'token' ? 7 : 30,
+): string[] {
   const problems: string[] = [];
   if (!present) return [`missing`];
-  if (spec.secret && mode !== null && (mode & 0o077) !== 0) problems.push(`mode ${mode.toString(8).padStart(3, '0')}: a private file must be 600`);
+  if (spec.secret && mode !== null && (mode & 0o077) !== 0)
+    problems.push(`mode ${mode.toString(8).padStart(3, '0')}: a private file must be 600`);
   if (daysLeft !== null && daysLeft < 0) problems.push(`expired ${-daysLeft} days ago`);
   else if (daysLeft !== null && daysLeft < warnDays) problems.push(`expires in ${daysLeft} days`);
   return problems;

@@ -5,7 +5,10 @@
 
 export type ProbeVerdict = 'enforced' | 'NOT enforced' | 'no answer';
 
-export type ProbeReply = { kind: 'reply'; value: Record<string, unknown> } | { kind: 'no-answer'; reason: string } | { kind: 'error'; reason: string };
+export type ProbeReply =
+  | { kind: 'reply'; value: Record<string, unknown> }
+  | { kind: 'no-answer'; reason: string }
+  | { kind: 'error'; reason: string };
 
 export interface ProbeAttempt {
   name: string;
@@ -28,11 +31,22 @@ export function unsignedToken(machine: string, nowS: number): string {
   return `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ iss: 'opsdeck', aud: machine, sub: 'opsdeck-security-probe', iat: nowS, exp: nowS + 60 })}.`;
 }
 
-const text = (r: ProbeReply): string => (r.kind === 'reply' ? JSON.stringify(r.value).slice(0, 200) : r.reason);
+const text = (r: ProbeReply): string =>
+  r.kind === 'reply' ? JSON.stringify(r.value).slice(0, 200) : r.reason;
 
-export function classifyProbe(machine: string, subject: string, attempts: ProbeAttempt[]): ProbeResult {
+export function classifyProbe(
+  machine: string,
+  subject: string,
+  attempts: ProbeAttempt[],
+): ProbeResult {
   const evidence = attempts.map((a) => `${a.name}: ${text(a.reply)}`);
-  if (attempts.every((a) => a.reply.kind !== 'reply')) return { machine, subject, verdict: 'no answer', evidence };
-  const refused = attempts.every((a) => a.reply.kind === 'reply' && a.reply.value.refused === true && a.reply.value.status === 'error');
+  if (attempts.every((a) => a.reply.kind !== 'reply'))
+    return { machine, subject, verdict: 'no answer', evidence };
+  const refused = attempts.every(
+    (a) =>
+      a.reply.kind === 'reply' &&
+      a.reply.value.refused === true &&
+      a.reply.value.status === 'error',
+  );
   return { machine, subject, verdict: refused ? 'enforced' : 'NOT enforced', evidence };
 }

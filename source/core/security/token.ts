@@ -43,7 +43,8 @@ export interface TokenClaims {
 /** Verifies a token for one audience. Sync so it fits every receive loop. */
 export type TokenVerifier = (token: unknown, audience: string) => Checked<TokenClaims>;
 
-const isDict = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isDict = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 const B64URL = /^[A-Za-z0-9_-]*$/;
 
 function part(text: string, what: string): Checked<Record<string, unknown>> {
@@ -54,66 +55,152 @@ function part(text: string, what: string): Checked<Record<string, unknown>> {
   } catch {
     return { ok: false, reason: `token ${what} is not JSON` };
   }
-  return isDict(value) ? { ok: true, value } : { ok: false, reason: `token ${what} is not a JSON object` };
+  return isDict(value)
+    ? { ok: true, value }
+    : { ok: false, reason: `token ${what} is not a JSON object` };
 }
 
 export function decodeJwt(token: unknown): Checked<DecodedJwt> {
-  if (token === undefined || token === null || token === '') return { ok: false, reason: 'no token: control requests need a JWT in the "token" field' };
-  if (typeof token !== 'string') return { ok: false, reason: 'token must be a string (a compact JWT)' };
+  if (token === undefined || token === null || token === '')
+    return { ok: false, reason: 'no token: control requests need a JWT in the "token" field' };
+  if (typeof token !== 'string')
+    return { ok: false, reason: 'token must be a string (a compact JWT)' };
   if (token.length > 8192) return { ok: false, reason: 'token is longer than 8 KiB' };
   const parts = token.split('.');
-  if (parts.length !== 3) return { ok: false, reason: `token is not a compact JWT (${parts.length} part${parts.length === 1 ? '' : 's'}, expected header.payload.signature)` };
+  if (parts.length !== 3)
+    return {
+      ok: false,
+      reason: `token is not a compact JWT (${parts.length} part${parts.length === 1 ? '' : 's'}, expected header.payload.signature)`,
+    };
   const [h, p, s] = parts as [string, string, string];
   const header = part(h, 'header');
   if (!header.ok) return header;
   const payload = part(p, 'payload');
   if (!payload.ok) return payload;
   if (!B64URL.test(s)) return { ok: false, reason: 'token signature is not base64url' };
-  return { ok: true, value: { header: header.value, payload: payload.value, signingInput: `${h}.${p}`, signature: new Uint8Array(Buffer.from(s, 'base64url')) } };
+  return {
+    ok: true,
+    value: {
+      header: header.value,
+      payload: payload.value,
+      signingInput: `${h}.${p}`,
+      signature: new Uint8Array(Buffer.from(s, 'base64url')),
+    },
+  };
 }
 
 /** The header: algorithm pinned, no critical extensions, a kid the receiver knows. */
-export function checkHeader(header: Record<string, unknown>, knownKids: ReadonlySet<string>): Checked<string> {
+export function checkHeader(
+  header: Record<string, unknown>,
+  knownKids: ReadonlySet<string>,
+): Checked<string> {
   const alg = header.alg;
   if (alg !== TOKEN_ALG) {
     const shown = typeof alg === 'string' ? `"${alg.slice(0, 20)}"` : 'missing';
-    return { ok: false, reason: `algorithm ${shown} refused: only ${TOKEN_ALG} (Ed25519) tokens are accepted` };
+    return {
+      ok: false,
+      reason: `algorithm ${shown} refused: only ${TOKEN_ALG} (Ed25519) tokens are accepted`,
+    };
   }
-  if (header.crit !== undefined) return { ok: false, reason: 'token header has "crit" extensions, which are not supported' };
-  if (header.jku !== undefined || header.jwk !== undefined || header.x5u !== undefined || header.x5c !== undefined) {
-    return { ok: false, reason: 'token header names its own key (jku/jwk/x5u/x5c): keys come only from the receiver\'s JWKS' };
+  if (header.crit !== undefined)
+    return { ok: false, reason: 'token header has "crit" extensions, which are not supported' };
+  if (
+    header.jku !== undefined ||
+    header.jwk !== undefined ||
+    header.x5u !== undefined ||
+    header.x5c !== undefined
+  ) {
+    return {
+      ok: false,
+      reason:
+        "token header names its own key (jku/jwk/x5u/x5c): keys come only from the receiver's JWKS",
+    };
   }
   const kid = header.kid;
-  if (typeof kid !== 'string' || kid === '') return { ok: false, reason: 'token has no "kid": the receiver cannot tell which key signed it' };
-  if (!knownKids.has(kid)) return { ok: false, reason: `unknown kid "${kid.slice(0, 64)}": not in this receiver's JWKS (rotated out, or another fleet's key)` };
+  if (typeof kid !== 'string' || kid === '')
+    return {
+      ok: false,
+      reason: 'token has no "kid": the receiver cannot tell which key signed it',
+    };
+  if (!knownKids.has(kid))
+    return {
+      ok: false,
+      reason: `unknown kid "${kid.slice(0, 64)}": not in this receiver's JWKS (rotated out, or another fleet's key)`,
+    };
   return { ok: true, value: kid };
 }
 
 const numeric = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 /** The claims, after the signature verified. `exp` and `nbf`/`iat` get `skewS` of slack. */
-export function checkClaims(payload: Record<string, unknown>, kid: string, policy: TokenPolicy): Checked<TokenClaims> {
+export function checkClaims(
+  payload: Record<string, unknown>,
+  kid: string,
+  policy: TokenPolicy,
+): Checked<TokenClaims> {
   const nowS = policy.now / 1000;
   const skew = Math.max(0, policy.skewS);
-  if (payload.iss !== policy.issuer) return { ok: false, reason: `issuer ${JSON.stringify(payload.iss ?? null)} is not "${policy.issuer}"` };
-  const aud = typeof payload.aud === 'string' ? [payload.aud] : Array.isArray(payload.aud) && payload.aud.every((a) => typeof a === 'string') ? (payload.aud as string[]) : undefined;
-  if (!aud || aud.length === 0) return { ok: false, reason: 'token has no "aud": it must name the machine it may act on' };
-  if (!aud.includes(policy.audience)) return { ok: false, reason: `wrong audience: token is for ${aud.map((a) => `"${a.slice(0, 40)}"`).join(', ')}, this is "${policy.audience}"` };
-  if (!numeric(payload.exp)) return { ok: false, reason: 'token has no numeric "exp": tokens without an expiry are refused' };
-  if (nowS > payload.exp + skew) return { ok: false, reason: `token expired ${Math.round(nowS - payload.exp)} s ago (allowed clock skew ${skew} s)` };
+  if (payload.iss !== policy.issuer)
+    return {
+      ok: false,
+      reason: `issuer ${JSON.stringify(payload.iss ?? null)} is not "${policy.issuer}"`,
+    };
+  const aud =
+    typeof payload.aud === 'string'
+      ? [payload.aud]
+      : Array.isArray(payload.aud) && payload.aud.every((a) => typeof a === 'string')
+        ? (payload.aud as string[])
+        : undefined;
+  if (!aud || aud.length === 0)
+    return { ok: false, reason: 'token has no "aud": it must name the machine it may act on' };
+  if (!aud.includes(policy.audience))
+    return {
+      ok: false,
+      reason: `wrong audience: token is for ${aud.map((a) => `"${a.slice(0, 40)}"`).join(', ')}, this is "${policy.audience}"`,
+    };
+  if (!numeric(payload.exp))
+    return {
+      ok: false,
+      reason: 'token has no numeric "exp": tokens without an expiry are refused',
+    };
+  if (nowS > payload.exp + skew)
+    return {
+      ok: false,
+      reason: `token expired ${Math.round(nowS - payload.exp)} s ago (allowed clock skew ${skew} s)`,
+    };
   if (payload.nbf !== undefined) {
     if (!numeric(payload.nbf)) return { ok: false, reason: '"nbf" must be a number' };
-    if (payload.nbf > nowS + skew) return { ok: false, reason: `token not valid for another ${Math.round(payload.nbf - nowS)} s (allowed clock skew ${skew} s)` };
+    if (payload.nbf > nowS + skew)
+      return {
+        ok: false,
+        reason: `token not valid for another ${Math.round(payload.nbf - nowS)} s (allowed clock skew ${skew} s)`,
+      };
   }
   if (payload.iat !== undefined) {
     if (!numeric(payload.iat)) return { ok: false, reason: '"iat" must be a number' };
-    if (payload.iat > nowS + skew) return { ok: false, reason: `token issued ${Math.round(payload.iat - nowS)} s in the future (allowed clock skew ${skew} s): check the clocks` };
-    if (payload.exp - payload.iat > MAX_TOKEN_LIFETIME_S) return { ok: false, reason: `token lifetime ${Math.round((payload.exp - payload.iat) / 86400)} days is longer than the ${MAX_TOKEN_LIFETIME_S / 86400} allowed` };
+    if (payload.iat > nowS + skew)
+      return {
+        ok: false,
+        reason: `token issued ${Math.round(payload.iat - nowS)} s in the future (allowed clock skew ${skew} s): check the clocks`,
+      };
+    if (payload.exp - payload.iat > MAX_TOKEN_LIFETIME_S)
+      return {
+        ok: false,
+        reason: `token lifetime ${Math.round((payload.exp - payload.iat) / 86400)} days is longer than the ${MAX_TOKEN_LIFETIME_S / 86400} allowed`,
+      };
   }
-  if (payload.sub !== undefined && typeof payload.sub !== 'string') return { ok: false, reason: '"sub" must be a string' };
+  if (payload.sub !== undefined && typeof payload.sub !== 'string')
+    return { ok: false, reason: '"sub" must be a string' };
   return {
     ok: true,
-    value: { iss: policy.issuer, aud, exp: payload.exp, kid, ...(typeof payload.sub === 'string' ? { sub: payload.sub } : {}), ...(numeric(payload.iat) ? { iat: payload.iat } : {}) },
+    value: {
+      iss: policy.issuer,
+      aud,
+      exp: payload.exp,
+      kid,
+      ...(typeof payload.sub === 'string' ? { sub: payload.sub } : {}),
+      ...(numeric(payload.iat) ? { iat: payload.iat } : {}),
+    },
   };
 }
 
@@ -124,7 +211,10 @@ export function describeToken(token: string): string {
   const { kid } = d.value.header;
   const { aud, sub, exp } = d.value.payload;
   const expires = numeric(exp) ? new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : '?';
-  const word = (v: unknown) => String(v ?? '-').replace(/[^\w.:@-]/g, '?').slice(0, 64);
+  const word = (v: unknown) =>
+    String(v ?? '-')
+      .replace(/[^\w.:@-]/g, '?')
+      .slice(0, 64);
   const audText = Array.isArray(aud) ? aud.map(word).join(',') : word(aud);
   return `<JWT ${TOKEN_ALG} kid=${word(kid).slice(0, 12)} aud=${audText} sub=${word(sub)} exp=${expires}>`;
 }

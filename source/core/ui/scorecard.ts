@@ -38,16 +38,25 @@ export interface ScorecardInput {
   /** The error-bus diagnosis (errorbus doctor): topology, lost publishers, effective phases. */
   errorbus?: Diagnosis;
   /** `opsdeck lint` over the checkout: the plan's blind spots and compose clean-up. */
-  lint?: { state: 'pending' | 'running' | 'done' | 'failed'; summary?: LintSummary; error?: string };
+  lint?: {
+    state: 'pending' | 'running' | 'done' | 'failed';
+    summary?: LintSummary;
+    error?: string;
+  };
 }
 
 const pct = (n: number, d: number) => (d === 0 ? '-' : `${Math.round((n / d) * 100)}%`);
 
 export function scorecard(i: ScorecardInput): Section[] {
-  const agents = i.machines.flatMap((m) => m.agents.map((a) => ({ m, a, h: i.health.get(`${m.id}/${a.name}`) })));
-  const answered = agents.filter((x) => x.h && (x.h.state === 'healthy' || x.h.state === 'degraded'));
+  const agents = i.machines.flatMap((m) =>
+    m.agents.map((a) => ({ m, a, h: i.health.get(`${m.id}/${a.name}`) })),
+  );
+  const answered = agents.filter(
+    (x) => x.h && (x.h.state === 'healthy' || x.h.state === 'degraded'),
+  );
   const byProto = new Map<HealthProtocol, number>();
-  for (const x of agents) if (x.h?.protocol) byProto.set(x.h.protocol, (byProto.get(x.h.protocol) ?? 0) + 1);
+  for (const x of agents)
+    if (x.h?.protocol) byProto.set(x.h.protocol, (byProto.get(x.h.protocol) ?? 0) + 1);
   const detected = [...byProto.values()].reduce((a, b) => a + b, 0);
   const checked = agents.filter((x) => x.h?.instrumented !== undefined);
   const instrumented = checked.filter((x) => x.h!.instrumented);
@@ -65,18 +74,33 @@ export function scorecard(i: ScorecardInput): Section[] {
         label: `${m} config canonical (agent_groups)`,
         value: c === undefined ? 'unknown' : c ? 'yes' : 'no',
         verdict: c === undefined ? 'unknown' : c ? 'good' : 'warn',
-        ...(c === false ? { note: 'Actions > migrate config rewrites it (diff first, backup, atomic)' } : {}),
+        ...(c === false
+          ? { note: 'Actions > migrate config rewrites it (diff first, backup, atomic)' }
+          : {}),
       })),
     },
     {
       plan: 'P1.2',
       title: 'Health check standardization',
       metrics: [
-        { label: 'agents answering health probes', value: `${answered.length}/${agents.length} (${pct(answered.length, agents.length)})`, verdict: answered.length === agents.length ? 'good' : answered.length > agents.length * 0.8 ? 'warn' : 'bad' },
+        {
+          label: 'agents answering health probes',
+          value: `${answered.length}/${agents.length} (${pct(answered.length, agents.length)})`,
+          verdict:
+            answered.length === agents.length
+              ? 'good'
+              : answered.length > agents.length * 0.8
+                ? 'warn'
+                : 'bad',
+        },
         ...(['base-agent', 'unified', 'http'] as const).map((p) => ({
           label: `speaking ${p === 'unified' ? 'UnifiedHealthMixin (WP-07, the target)' : p === 'base-agent' ? 'BaseAgent ZMQ health' : 'plain HTTP /health'}`,
           value: `${byProto.get(p) ?? 0} (${pct(byProto.get(p) ?? 0, detected)})`,
-          verdict: (p === 'unified' ? ((byProto.get(p) ?? 0) === detected && detected > 0 ? 'good' : 'warn') : 'unknown') as Verdict,
+          verdict: (p === 'unified'
+            ? (byProto.get(p) ?? 0) === detected && detected > 0
+              ? 'good'
+              : 'warn'
+            : 'unknown') as Verdict,
         })),
       ],
     },
@@ -84,11 +108,50 @@ export function scorecard(i: ScorecardInput): Section[] {
       plan: 'P1.3',
       title: 'Error bus ZMQ -> NATS',
       metrics: [
-        { label: 'phase', value: i.phase ? `${i.phase.phase} ${i.phase.name}` : 'unknown', verdict: i.phase ? (i.phase.phase === 3 ? 'good' : 'warn') : 'unknown', ...(i.phase ? {} : { note: 'needs NATS (the phase lives in KV opsdeck/errorbus.phase)' }) },
-        { label: 'publishers seen on NATS', value: `${natsSeen.length}/${i.publishers.length} (${pct(natsSeen.length, i.publishers.length)})`, verdict: i.publishers.length === 0 ? 'unknown' : natsSeen.length === i.publishers.length ? 'good' : 'warn' },
-        { label: 'ZMQ-only publishers left', value: zmqOnly.length === 0 ? (zmqPublishers.length ? 'none' : '-') : `${zmqOnly.length}: ${zmqOnly.slice(0, 6).map((p) => p.agent).join(', ')}${zmqOnly.length > 6 ? ', …' : ''}`, verdict: zmqOnly.length === 0 ? (zmqPublishers.length ? 'good' : 'unknown') : 'warn' },
-        { label: 'errors matched on both buses', value: `${i.counters.matched} (zmq-only ${i.counters.zmqOnly}, nats-only ${i.counters.natsOnly})`, verdict: 'unknown' },
-        ...(i.errorbus ? doctorMetrics(i.errorbus) : [{ label: 'error-bus topology', value: 'not diagnosed yet', verdict: 'unknown' as Verdict, note: 'the console probes every 15 s; or run `opsdeck errorbus doctor`' }]),
+        {
+          label: 'phase',
+          value: i.phase ? `${i.phase.phase} ${i.phase.name}` : 'unknown',
+          verdict: i.phase ? (i.phase.phase === 3 ? 'good' : 'warn') : 'unknown',
+          ...(i.phase ? {} : { note: 'needs NATS (the phase lives in KV opsdeck/errorbus.phase)' }),
+        },
+        {
+          label: 'publishers seen on NATS',
+          value: `${natsSeen.length}/${i.publishers.length} (${pct(natsSeen.length, i.publishers.length)})`,
+          verdict:
+            i.publishers.length === 0
+              ? 'unknown'
+              : natsSeen.length === i.publishers.length
+                ? 'good'
+                : 'warn',
+        },
+        {
+          label: 'ZMQ-only publishers left',
+          value:
+            zmqOnly.length === 0
+              ? zmqPublishers.length
+                ? 'none'
+                : '-'
+              : `${zmqOnly.length}: ${zmqOnly
+                  .slice(0, 6)
+                  .map((p) => p.agent)
+                  .join(', ')}${zmqOnly.length > 6 ? ', …' : ''}`,
+          verdict: zmqOnly.length === 0 ? (zmqPublishers.length ? 'good' : 'unknown') : 'warn',
+        },
+        {
+          label: 'errors matched on both buses',
+          value: `${i.counters.matched} (zmq-only ${i.counters.zmqOnly}, nats-only ${i.counters.natsOnly})`,
+          verdict: 'unknown',
+        },
+        ...(i.errorbus
+          ? doctorMetrics(i.errorbus)
+          : [
+              {
+                label: 'error-bus topology',
+                value: 'not diagnosed yet',
+                verdict: 'unknown' as Verdict,
+                note: 'the console probes every 15 s; or run `opsdeck errorbus doctor`',
+              },
+            ]),
       ],
     },
     {
@@ -96,15 +159,45 @@ export function scorecard(i: ScorecardInput): Section[] {
       title: 'Security',
       metrics: [
         ...(auth.length
-          ? auth.map(([m, enforced]) => ({ label: `${m}: unauthenticated control refused`, value: enforced === undefined ? 'not probed' : enforced ? 'enforced' : 'NOT enforced', verdict: (enforced === undefined ? 'unknown' : enforced ? 'good' : 'bad') as Verdict }))
-          : [{ label: 'control auth enforced', value: 'not probed', verdict: 'unknown' as Verdict, note: 'run `opsdeck security probe`' }]),
-        { label: 'first cert/token expiry', value: i.expiryDays === undefined ? 'unknown' : `${i.expiryDays} days`, verdict: i.expiryDays === undefined ? 'unknown' : i.expiryDays > 30 ? 'good' : i.expiryDays > 7 ? 'warn' : 'bad', ...(i.expiryDays === undefined ? { note: 'run `opsdeck certs show`' } : {}) },
+          ? auth.map(([m, enforced]) => ({
+              label: `${m}: unauthenticated control refused`,
+              value: enforced === undefined ? 'not probed' : enforced ? 'enforced' : 'NOT enforced',
+              verdict: (enforced === undefined ? 'unknown' : enforced ? 'good' : 'bad') as Verdict,
+            }))
+          : [
+              {
+                label: 'control auth enforced',
+                value: 'not probed',
+                verdict: 'unknown' as Verdict,
+                note: 'run `opsdeck security probe`',
+              },
+            ]),
+        {
+          label: 'first cert/token expiry',
+          value: i.expiryDays === undefined ? 'unknown' : `${i.expiryDays} days`,
+          verdict:
+            i.expiryDays === undefined
+              ? 'unknown'
+              : i.expiryDays > 30
+                ? 'good'
+                : i.expiryDays > 7
+                  ? 'warn'
+                  : 'bad',
+          ...(i.expiryDays === undefined ? { note: 'run `opsdeck certs show`' } : {}),
+        },
       ],
     },
     {
       plan: 'P2.1',
       title: 'Port conflicts',
-      metrics: [{ label: 'conflicts (ports check)', value: String(i.portConflicts), verdict: i.portConflicts === 0 ? 'good' : 'bad', note: 'screen 2 explains each' }],
+      metrics: [
+        {
+          label: 'conflicts (ports check)',
+          value: String(i.portConflicts),
+          verdict: i.portConflicts === 0 ? 'good' : 'bad',
+          note: 'screen 2 explains each',
+        },
+      ],
     },
     {
       plan: 'P3.1',
@@ -114,21 +207,54 @@ export function scorecard(i: ScorecardInput): Section[] {
     {
       plan: 'P2.2',
       title: 'Observability',
-      metrics: [{ label: 'agents whose /metrics answers', value: `${instrumented.length}/${checked.length} checked (${pct(instrumented.length, checked.length)})`, verdict: checked.length === 0 ? 'unknown' : instrumented.length === checked.length ? 'good' : 'warn' }],
+      metrics: [
+        {
+          label: 'agents whose /metrics answers',
+          value: `${instrumented.length}/${checked.length} checked (${pct(instrumented.length, checked.length)})`,
+          verdict:
+            checked.length === 0
+              ? 'unknown'
+              : instrumented.length === checked.length
+                ? 'good'
+                : 'warn',
+        },
+      ],
     },
   ];
 }
 
 function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
-  if (!lint || lint.state === 'pending' || lint.state === 'running') return [{ label: 'lint over the checkout', value: lint ? 'running…' : 'not run', verdict: 'unknown', note: '`opsdeck lint PATH` for the full list' }];
-  if (lint.state === 'failed' || !lint.summary) return [{ label: 'lint over the checkout', value: 'failed', verdict: 'unknown', ...(lint.error ? { note: lint.error } : {}) }];
+  if (!lint || lint.state === 'pending' || lint.state === 'running')
+    return [
+      {
+        label: 'lint over the checkout',
+        value: lint ? 'running…' : 'not run',
+        verdict: 'unknown',
+        note: '`opsdeck lint PATH` for the full list',
+      },
+    ];
+  if (lint.state === 'failed' || !lint.summary)
+    return [
+      {
+        label: 'lint over the checkout',
+        value: 'failed',
+        verdict: 'unknown',
+        ...(lint.error ? { note: lint.error } : {}),
+      },
+    ];
   const s = lint.summary;
   const rules = Object.entries(s.byRule)
     .map(([rule, c]) => [rule, c.error + c.warning] as const)
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
   return [
-    { label: `findings (${s.files.python} py, ${s.files.compose} compose files)`, value: `${s.bySeverity.error} errors, ${s.bySeverity.warning} warnings, ${s.bySeverity.info} info`, verdict: s.bySeverity.error > 0 ? 'bad' : s.bySeverity.warning > 0 ? 'warn' : 'good' },
-    ...rules.slice(0, 4).map(([rule, n]) => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' as Verdict })),
+    {
+      label: `findings (${s.files.python} py, ${s.files.compose} compose files)`,
+      value: `${s.bySeverity.error} errors, ${s.bySeverity.warning} warnings, ${s.bySeverity.info} info`,
+      verdict: s.bySeverity.error > 0 ? 'bad' : s.bySeverity.warning > 0 ? 'warn' : 'good',
+    },
+    ...rules
+      .slice(0, 4)
+      .map(([rule, n]) => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' as Verdict })),
   ];
 }

@@ -73,32 +73,59 @@ export interface Step {
 
 export const paletteMatches = (entries: UiContext['palette'], text: string) => {
   const words = text.toLowerCase().split(/\s+/).filter(Boolean);
-  return entries.filter((e) => words.every((w) => e.label.toLowerCase().includes(w) || e.id.toLowerCase().includes(w)));
+  return entries.filter((e) =>
+    words.every((w) => e.label.toLowerCase().includes(w) || e.id.toLowerCase().includes(w)),
+  );
 };
 
 const clamp = (n: number, max: number) => Math.max(0, Math.min(n, Math.max(0, max - 1)));
 
-function move(state: UiState, ctx: UiContext, by: (cur: number, len: number, page: number) => number): UiState {
+function move(
+  state: UiState,
+  ctx: UiContext,
+  by: (cur: number, len: number, page: number) => number,
+): UiState {
   const pane = ctx.panes[state.pane];
   if (!pane) return state;
   const cur = state.cursor[pane.id] ?? 0;
-  return { ...state, cursor: { ...state.cursor, [pane.id]: clamp(by(cur, pane.keys.length, pane.page), pane.keys.length) } };
+  return {
+    ...state,
+    cursor: {
+      ...state.cursor,
+      [pane.id]: clamp(by(cur, pane.keys.length, pane.page), pane.keys.length),
+    },
+  };
 }
 
 function go(state: UiState, screen: Screen): UiState {
   const { agent: _agent, ...rest } = state;
-  return { ...rest, screen, pane: 0, help: false, notice: undefined, ...(screen === 'agent' && state.agent ? { agent: state.agent } : {}) };
+  return {
+    ...rest,
+    screen,
+    pane: 0,
+    help: false,
+    notice: undefined,
+    ...(screen === 'agent' && state.agent ? { agent: state.agent } : {}),
+  };
 }
 
 /** Text entry for the filter and the palette: printable characters, backspace, enter, esc. */
 function edit(state: UiState, name: string, input: string, ctx: UiContext): Step {
   const mode = state.editing!;
   if (name === 'esc') {
-    const cleared = mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: '' } } : {};
+    const cleared =
+      mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: '' } } : {};
     return { state: { ...state, ...cleared, editing: undefined, draft: '' } };
   }
   if (name === 'enter') {
-    if (mode === 'filter') return { state: { ...state, editing: undefined, filters: { ...state.filters, [filterKind(state, ctx)]: state.draft.trim() } } };
+    if (mode === 'filter')
+      return {
+        state: {
+          ...state,
+          editing: undefined,
+          filters: { ...state.filters, [filterKind(state, ctx)]: state.draft.trim() },
+        },
+      };
     const hit = paletteMatches(ctx.palette, state.draft)[state.pick];
     const closed = { ...state, editing: undefined, draft: '', pick: 0 };
     if (!hit) return { state: { ...closed, notice: `no command matches "${state.draft}"` } };
@@ -111,13 +138,31 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
   }
   if (name === 'backspace') {
     const draft = state.draft.slice(0, -1);
-    return { state: { ...state, draft, pick: 0, ...(mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } } : {}) } };
+    return {
+      state: {
+        ...state,
+        draft,
+        pick: 0,
+        ...(mode === 'filter'
+          ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } }
+          : {}),
+      },
+    };
   }
   if (name === 'ctrl+c') return { state: { ...state, editing: undefined, draft: '' } };
   if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+')) {
     const draft = (state.draft + input).slice(0, 120);
     // The filter applies as you type; the palette narrows as you type.
-    return { state: { ...state, draft, pick: 0, ...(mode === 'filter' ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } } : {}) } };
+    return {
+      state: {
+        ...state,
+        draft,
+        pick: 0,
+        ...(mode === 'filter'
+          ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } }
+          : {}),
+      },
+    };
   }
   return { state };
 }
@@ -131,7 +176,16 @@ export function filterKind(state: UiState, ctx: UiContext): 'agents' | 'errors' 
 
 /** A scroll key in a modal: the preview's first line moves, kept within its lines. */
 function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState | undefined {
-  const by = c === 'scrollUp' ? -1 : c === 'scrollDown' ? 1 : c === 'scrollPageUp' ? -(ctx.preview?.room ?? 1) : c === 'scrollPageDown' ? (ctx.preview?.room ?? 1) : 0;
+  const by =
+    c === 'scrollUp'
+      ? -1
+      : c === 'scrollDown'
+        ? 1
+        : c === 'scrollPageUp'
+          ? -(ctx.preview?.room ?? 1)
+          : c === 'scrollPageDown'
+            ? (ctx.preview?.room ?? 1)
+            : 0;
   if (by === 0) return undefined;
   const max = Math.max(0, (ctx.preview?.lines ?? 0) - (ctx.preview?.room ?? 0));
   const next = Math.max(0, Math.min(max, state.scroll + by));
@@ -140,7 +194,13 @@ function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState
 
 export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
   // Priority: help overlay, text entry, confirmation modal, then the screen.
-  if (state.help) return { state: { ...state, help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help } };
+  if (state.help)
+    return {
+      state: {
+        ...state,
+        help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help,
+      },
+    };
   if (state.editing) return edit(state, name, input, ctx);
   if (ctx.modal) {
     const c = commandFor(name, ['confirm']);
@@ -152,12 +212,14 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       if (c === 'deny' || name === 'ctrl+c') return { state: closed, effect: { kind: 'deny' } };
       return { state };
     }
-    if (name === 'esc' || name === 'enter' || name === 'q') return { state: closed, effect: { kind: 'deny' } };
+    if (name === 'esc' || name === 'enter' || name === 'q')
+      return { state: closed, effect: { kind: 'deny' } };
     return { state };
   }
   const command: Command | undefined = commandFor(name, ['list', 'global']);
   const armed = state.quitArmedAt !== undefined && ctx.now - state.quitArmedAt <= QUIT_WINDOW_MS;
-  const base: UiState = command === 'interrupt' ? state : { ...state, quitArmedAt: undefined, notice: undefined };
+  const base: UiState =
+    command === 'interrupt' ? state : { ...state, quitArmedAt: undefined, notice: undefined };
   switch (command) {
     case undefined:
       return { state };
@@ -177,11 +239,18 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
     case 'pause':
       return { state: { ...base, paused: !base.paused } };
     case 'sort':
-      return { state: { ...base, sort: AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]!, notice: `agents sorted by ${AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]}` } };
+      return {
+        state: {
+          ...base,
+          sort: AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]!,
+          notice: `agents sorted by ${AGENT_SORTS[(AGENT_SORTS.indexOf(base.sort) + 1) % AGENT_SORTS.length]}`,
+        },
+      };
     case 'back': {
       if (base.screen === 'agent') return { state: go(base, base.back) };
       const kind = filterKind(base, ctx);
-      if (base.filters[kind]) return { state: { ...base, filters: { ...base.filters, [kind]: '' } } };
+      if (base.filters[kind])
+        return { state: { ...base, filters: { ...base.filters, [kind]: '' } } };
       if (base.screen !== 'fleet') return { state: go(base, 'fleet') };
       return { state: base };
     }
@@ -207,7 +276,8 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       const pane = ctx.panes[base.pane];
       const key = pane?.keys[clamp(base.cursor[pane.id] ?? 0, pane.keys.length)];
       if (!pane || key === undefined) return { state: base };
-      if (pane.id.startsWith('agents:')) return { state: { ...go(base, 'agent'), agent: key, back: base.screen } };
+      if (pane.id.startsWith('agents:'))
+        return { state: { ...go(base, 'agent'), agent: key, back: base.screen } };
       return { state: base, effect: { kind: 'open', list: pane.id, key } };
     }
     default:

@@ -19,9 +19,21 @@ const matches = (text: string, ...fields: string[]) => {
 };
 
 // Worst first: what needs the operator sorts to the top.
-const WORST: Record<AgentState, number> = { unreachable: 0, unhealthy: 1, degraded: 2, stale: 3, unknown: 4, healthy: 5 };
+const WORST: Record<AgentState, number> = {
+  unreachable: 0,
+  unhealthy: 1,
+  degraded: 2,
+  stale: 3,
+  unknown: 4,
+  healthy: 5,
+};
 
-export function agentRows(machine: Machine, health: ReadonlyMap<string, AgentHealth>, filter: string, sort: 'config' | 'state' | 'name' = 'config'): AgentRow[] {
+export function agentRows(
+  machine: Machine,
+  health: ReadonlyMap<string, AgentHealth>,
+  filter: string,
+  sort: 'config' | 'state' | 'name' = 'config',
+): AgentRow[] {
   const rows = machine.agents
     .map((agent) => {
       const key = agentKey(machine.id, agent.name);
@@ -37,7 +49,9 @@ export function agentRows(machine: Machine, health: ReadonlyMap<string, AgentHea
 /** A numeric series as a sparkline over [0, max]. */
 export function levels(values: readonly number[], max: number, width: number): string {
   const tail = values.slice(-width);
-  return tail.map((v) => SPARK[Math.max(0, Math.min(7, Math.round((v / (max || 1)) * 7)))]!).join('');
+  return tail
+    .map((v) => SPARK[Math.max(0, Math.min(7, Math.round((v / (max || 1)) * 7)))]!)
+    .join('');
 }
 
 /** Error filter: `machine:pc2 sev:error bus:nats agent:NLU` plus free text, all must match. */
@@ -73,9 +87,12 @@ export function errorMatches(row: ErrorRow, q: ErrorQuery): boolean {
   if (q.agent && !e.agent.toLowerCase().includes(q.agent)) return false;
   if (q.severity && !e.severity.startsWith(q.severity)) return false;
   // `both` rows match any bus; bridged (zmq->nats) rows match zmq, nats and bridge too.
-  const bridged = row.bus === 'zmq->nats' && ['zmq', 'nats', 'bridge', 'bridged'].includes(q.bus ?? '');
-  if (q.bus && row.bus !== q.bus && !(q.bus !== 'both' && row.bus === 'both') && !bridged) return false;
-  const hay = `${e.machine} ${e.agent} ${e.severity} ${e.category} ${e.message} ${row.bus}`.toLowerCase();
+  const bridged =
+    row.bus === 'zmq->nats' && ['zmq', 'nats', 'bridge', 'bridged'].includes(q.bus ?? '');
+  if (q.bus && row.bus !== q.bus && !(q.bus !== 'both' && row.bus === 'both') && !bridged)
+    return false;
+  const hay =
+    `${e.machine} ${e.agent} ${e.severity} ${e.category} ${e.message} ${row.bus}`.toLowerCase();
   return q.text.every((w) => hay.includes(w));
 }
 
@@ -86,12 +103,21 @@ export function errorRows(rows: readonly ErrorRow[], filter: string): readonly E
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';
-const LEVEL: Record<AgentState, number> = { healthy: 0, degraded: 3, unhealthy: 5, unreachable: 7, unknown: 0, stale: 0 };
+const LEVEL: Record<AgentState, number> = {
+  healthy: 0,
+  degraded: 3,
+  unhealthy: 5,
+  unreachable: 7,
+  unknown: 0,
+  stale: 0,
+};
 
 /** Health history as a sparkline: height says how bad, a gap (space) says no data. */
 export function sparkline(history: readonly { state: AgentState }[], width: number): string {
   const tail = history.slice(-width);
-  const out = tail.map((s) => (s.state === 'unknown' || s.state === 'stale' ? ' ' : SPARK[LEVEL[s.state]]!)).join('');
+  const out = tail
+    .map((s) => (s.state === 'unknown' || s.state === 'stale' ? ' ' : SPARK[LEVEL[s.state]]!))
+    .join('');
   return out.padStart(width, ' ');
 }
 

@@ -12,16 +12,25 @@ import { startSim, type Sim, type SimOptions } from '../../../source/sim/sim.js'
 import { readOverrides } from '../../../source/sim/overrides.js';
 
 export const ROOT = join(import.meta.dirname, '../../..');
-export const EXAMPLES = { mainpc: join(ROOT, 'examples/mainpc.agent_groups.yaml'), pc2: join(ROOT, 'examples/pc2.pc2_services.yaml') };
-export const REAL = { mainpc: join(ROOT, '../shared/fixtures/real/mainpc.startup_config.yaml'), pc2: join(ROOT, '../shared/fixtures/real/pc2.startup_config.yaml') };
+export const EXAMPLES = {
+  mainpc: join(ROOT, 'examples/mainpc.agent_groups.yaml'),
+  pc2: join(ROOT, 'examples/pc2.pc2_services.yaml'),
+};
+export const REAL = {
+  mainpc: join(ROOT, '../shared/fixtures/real/mainpc.startup_config.yaml'),
+  pc2: join(ROOT, '../shared/fixtures/real/pc2.startup_config.yaml'),
+};
 
 export const NATS_BIN = findNatsServer();
 /** `skip` value for tests that need nats-server: a visible reason when it is missing. */
-export const NEEDS_NATS: string | false = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
+export const NEEDS_NATS: string | false = NATS_BIN
+  ? false
+  : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 
 export function fleet(files: Record<string, string>): Machine[] {
   const loaded = loadFleet(files, {});
-  if (!loaded.ok) throw new Error(`fleet did not load: ${loaded.diagnostics.map((d) => d.message).join('; ')}`);
+  if (!loaded.ok)
+    throw new Error(`fleet did not load: ${loaded.diagnostics.map((d) => d.message).join('; ')}`);
   return loaded.machines;
 }
 
@@ -39,9 +48,13 @@ after(async () => {
 });
 
 /** Starts a sim that is stopped after the file's tests whatever happens. */
-export async function sim(options: Partial<SimOptions> & Pick<SimOptions, 'machines' | 'hosts'>): Promise<Sim> {
+export async function sim(
+  options: Partial<SimOptions> & Pick<SimOptions, 'machines' | 'hosts'>,
+): Promise<Sim> {
   const s = await startSim({
-    nats: NATS_BIN ? { mode: 'own', bin: NATS_BIN } : { mode: 'off', why: 'nats-server not installed' },
+    nats: NATS_BIN
+      ? { mode: 'own', bin: NATS_BIN }
+      : { mode: 'off', why: 'nats-server not installed' },
     controlPort: 0,
     errorRate: 0,
     ...options,
@@ -56,13 +69,18 @@ export async function natsClient(url: string): Promise<NatsConnection> {
   return nc;
 }
 
-export type ZmqOutcome = { kind: 'reply'; bytes: Buffer; text: string; ms: number } | { kind: 'timeout'; ms: number };
+export type ZmqOutcome =
+  { kind: 'reply'; bytes: Buffer; text: string; ms: number } | { kind: 'timeout'; ms: number };
 
 /**
  * scripts/docker_health_check.py::check_zmq_service, from the spec: REQ, LINGER 0, RCVTIMEO
  * 5000, one request, then close (a timed-out REQ socket is never reused).
  */
-export async function zmqAsk(endpoint: string, payload: string | Uint8Array, timeoutMs = 5000): Promise<ZmqOutcome> {
+export async function zmqAsk(
+  endpoint: string,
+  payload: string | Uint8Array,
+  timeoutMs = 5000,
+): Promise<ZmqOutcome> {
   const sock = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs });
   const began = performance.now();
   try {
@@ -72,7 +90,8 @@ export async function zmqAsk(endpoint: string, payload: string | Uint8Array, tim
     const bytes = Buffer.from(reply!);
     return { kind: 'reply', bytes, text: bytes.toString('utf8'), ms: performance.now() - began };
   } catch (error) {
-    if ((error as { code?: string }).code === 'EAGAIN') return { kind: 'timeout', ms: performance.now() - began };
+    if ((error as { code?: string }).code === 'EAGAIN')
+      return { kind: 'timeout', ms: performance.now() - began };
     throw error;
   } finally {
     sock.close();
@@ -80,12 +99,20 @@ export async function zmqAsk(endpoint: string, payload: string | Uint8Array, tim
 }
 
 /** The canonical client's request: `{"action": "health_check", "timestamp": <float>}`. */
-export const specHealthRequest = (): string => `{"action": "health_check", "timestamp": ${(Date.now() / 1000).toFixed(6)}}`;
+export const specHealthRequest = (): string =>
+  `{"action": "health_check", "timestamp": ${(Date.now() / 1000).toFixed(6)}}`;
 
-export async function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; type: string; body: string } | { error: string }> {
+export async function httpGet(
+  url: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; type: string; body: string } | { error: string }> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', body: await res.text() };
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      body: await res.text(),
+    };
   } catch (error) {
     return { error: String((error as Error).cause ?? error) };
   }
@@ -101,7 +128,11 @@ export function tcpOpen(host: string, port: number): Promise<boolean> {
 }
 
 /** A SUB socket on a machine's error bus that collects every message. */
-export async function busSubscriber(endpoint: string): Promise<{ messages: Buffer[][]; close(): void; waitFor(pred: (m: Buffer[]) => boolean, ms?: number): Promise<Buffer[]> }> {
+export async function busSubscriber(endpoint: string): Promise<{
+  messages: Buffer[][];
+  close(): void;
+  waitFor(pred: (m: Buffer[]) => boolean, ms?: number): Promise<Buffer[]>;
+}> {
   const sub = new zmq.Subscriber({ linger: 0 });
   sub.connect(endpoint);
   sub.subscribe();
@@ -122,7 +153,11 @@ export async function busSubscriber(endpoint: string): Promise<{ messages: Buffe
   };
 }
 
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000, every = 20): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 5000,
+  every = 20,
+): Promise<T> {
   const until = Date.now() + ms;
   for (;;) {
     const value = await probe();
@@ -161,7 +196,13 @@ export async function probeEveryAgent(s: Sim): Promise<{ checked: number; proble
           const where = `${a.key} ${b.role} ${b.port}`;
           if (a.plan.protocol === 'http' && b.kind === 'http') {
             const r = await httpGet(`http://${host}:${b.port}/health`);
-            if (!('status' in r) || r.status !== 200 || r.type !== 'application/json' || r.body !== '{"status":"ok"}') problems.push(`${where}: ${JSON.stringify(r)}`);
+            if (
+              !('status' in r) ||
+              r.status !== 200 ||
+              r.type !== 'application/json' ||
+              r.body !== '{"status":"ok"}'
+            )
+              problems.push(`${where}: ${JSON.stringify(r)}`);
             else answered += 1;
           }
           if (b.kind !== 'zmq-rep') continue;
@@ -179,12 +220,17 @@ export async function probeEveryAgent(s: Sim): Promise<{ checked: number; proble
             ok = r.text === '{"status": "error", "message": "Unknown action: health_check"}';
           } else {
             // The canonical client's verdict is reply.status == "ok"; the bytes must be BaseAgent's.
-            ok = baseAgentReply(a.name, a.plan.model.port.value, a.isResourceManager).test(r.text) && JSON.parse(r.text).status === 'ok';
+            ok =
+              baseAgentReply(a.name, a.plan.model.port.value, a.isResourceManager).test(r.text) &&
+              JSON.parse(r.text).status === 'ok';
           }
           if (ok) answered += 1;
           else problems.push(`${where}: ${r.text.slice(0, 120)}`);
         }
-        if (answered === 0) problems.push(`${a.key}: answered on no endpoint (bound: ${a.bound.map((b) => b.role).join(', ') || 'none'})`);
+        if (answered === 0)
+          problems.push(
+            `${a.key}: answered on no endpoint (bound: ${a.bound.map((b) => b.role).join(', ') || 'none'})`,
+          );
         checked += 1;
       }),
     ),

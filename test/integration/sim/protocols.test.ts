@@ -3,20 +3,39 @@
 import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Sim } from '../../../source/sim/sim.js';
-import { baseAgentReply, exampleOverrides, EXAMPLES, fleet, httpGet, probeEveryAgent, sim, sleep, specHealthRequest, zmqAsk } from './helpers.js';
+import {
+  baseAgentReply,
+  exampleOverrides,
+  EXAMPLES,
+  fleet,
+  httpGet,
+  probeEveryAgent,
+  sim,
+  sleep,
+  specHealthRequest,
+  zmqAsk,
+} from './helpers.js';
 
 const HOSTS = { mainpc: '127.0.11.1', pc2: '127.0.11.2' };
 let s: Sim;
 
 before(async () => {
-  s = await sim({ machines: fleet(EXAMPLES), hosts: HOSTS, overrides: exampleOverrides(), nats: { mode: 'off', why: 'not needed here' } });
+  s = await sim({
+    machines: fleet(EXAMPLES),
+    hosts: HOSTS,
+    overrides: exampleOverrides(),
+    nats: { mode: 'off', why: 'not needed here' },
+  });
 });
 
 describe('every simulated agent answers a client written from the spec', () => {
   test('REQ, LINGER 0, 5 s timeout, {"action":"health_check","timestamp":...}', async () => {
     const { checked, problems } = await probeEveryAgent(s);
     assert.deepEqual(problems, []);
-    assert.equal(checked, s.machines.reduce((n, m) => n + m.agents.length, 0));
+    assert.equal(
+      checked,
+      s.machines.reduce((n, m) => n + m.agents.length, 0),
+    );
   });
 
   test('UnifiedHealthMixin: plain-string health_check and detailed_health, WP-07 schema', async () => {
@@ -30,35 +49,73 @@ describe('every simulated agent answers a client written from the spec', () => {
     assert.equal(body.schema, 'WP-07-unified-health');
     assert.equal(body.agent_name, 'ChainOfThoughtAgent');
     assert.deepEqual(Object.keys(body.health_metrics), [
-      'timestamp', 'status', 'uptime_seconds', 'cpu_percent', 'memory_percent', 'zmq_connections', 'active_threads', 'error_count', 'last_error', 'dependencies_status', 'custom_metrics',
+      'timestamp',
+      'status',
+      'uptime_seconds',
+      'cpu_percent',
+      'memory_percent',
+      'zmq_connections',
+      'active_threads',
+      'error_count',
+      'last_error',
+      'dependencies_status',
+      'custom_metrics',
     ]);
     assert.match(body.health_metrics.status, /^(healthy|degraded|unhealthy)$/);
     const detailed = await zmqAsk(endpoint, 'detailed_health');
     const d = JSON.parse((detailed as { text: string }).text);
-    assert.deepEqual(Object.keys(d.system_info), ['python_version', 'platform', 'disk_usage', 'network_connections']);
-    assert.deepEqual(Object.keys(d.system_info.disk_usage), ['total_gb', 'used_gb', 'free_gb', 'percent']);
+    assert.deepEqual(Object.keys(d.system_info), [
+      'python_version',
+      'platform',
+      'disk_usage',
+      'network_connections',
+    ]);
+    assert.deepEqual(Object.keys(d.system_info.disk_usage), [
+      'total_gb',
+      'used_gb',
+      'free_gb',
+      'percent',
+    ]);
     const other = await zmqAsk(endpoint, 'status please');
     assert.equal((other as { text: string }).text, 'Unknown health request');
   });
 });
 
 describe('BaseAgent main socket', () => {
-  const ask = (payload: string | Uint8Array) => zmqAsk(`tcp://${HOSTS.mainpc}:7220`, payload).then((r) => (r.kind === 'reply' ? r.text : 'timeout'));
+  const ask = (payload: string | Uint8Array) =>
+    zmqAsk(`tcp://${HOSTS.mainpc}:7220`, payload).then((r) =>
+      r.kind === 'reply' ? r.text : 'timeout',
+    );
 
   test('ping, health and health_check give the health JSON', async () => {
     for (const action of ['ping', 'health', 'health_check']) {
-      assert.match(await ask(`{"action": "${action}"}`), baseAgentReply('SystemDigitalTwin', 7220, false));
+      assert.match(
+        await ask(`{"action": "${action}"}`),
+        baseAgentReply('SystemDigitalTwin', 7220, false),
+      );
     }
   });
 
   test("upstream's error replies, word for word", async () => {
-    assert.equal(await ask('{"action": "get_metrics"}'), '{"status": "error", "error": "Unknown action: get_metrics"}');
-    assert.equal(await ask('{"no_action": 1}'), '{"status": "error", "error": "Unknown action: None"}');
+    assert.equal(
+      await ask('{"action": "get_metrics"}'),
+      '{"status": "error", "error": "Unknown action: get_metrics"}',
+    );
+    assert.equal(
+      await ask('{"no_action": 1}'),
+      '{"status": "error", "error": "Unknown action: None"}',
+    );
     assert.equal(await ask('{"action": 5}'), '{"status": "error", "error": "Unknown action: 5"}');
     assert.equal(await ask('health_check'), '{"status": "error", "error": "Invalid JSON request"}');
     assert.equal(await ask('{"action": '), '{"status": "error", "error": "Invalid JSON request"}');
-    assert.equal(await ask(new Uint8Array([0xff, 0xfe, 0x00])), '{"status": "error", "error": "Invalid UTF-8 request"}');
-    assert.equal(await ask('[1, 2]'), `{"status": "error", "error": "'list' object has no attribute 'get'"}`);
+    assert.equal(
+      await ask(new Uint8Array([0xff, 0xfe, 0x00])),
+      '{"status": "error", "error": "Invalid UTF-8 request"}',
+    );
+    assert.equal(
+      await ask('[1, 2]'),
+      `{"status": "error", "error": "'list' object has no attribute 'get'"}`,
+    );
   });
 
   test('the health socket answers anything, even bytes that are not text', async () => {
@@ -98,11 +155,23 @@ describe('BaseAgent HTTP on health+1', () => {
     ]) {
       assert.ok(r.body.includes(`# TYPE ${name} ${type}\n`), `missing ${name} ${type}`);
     }
-    assert.match(r.body, /^agent_requests_total\{agent="SystemDigitalTwin",method="zmq",endpoint="main",status="success"\} [1-9]\d*\.0$/m);
-    assert.match(r.body, /^agent_health_status\{agent="SystemDigitalTwin",agent_health_status="healthy"\} 1\.0$/m);
-    assert.match(r.body, /^agent_request_duration_seconds_bucket\{agent="SystemDigitalTwin",method="zmq",endpoint="main",le="\+Inf"\} \d+\.0$/m);
+    assert.match(
+      r.body,
+      /^agent_requests_total\{agent="SystemDigitalTwin",method="zmq",endpoint="main",status="success"\} [1-9]\d*\.0$/m,
+    );
+    assert.match(
+      r.body,
+      /^agent_health_status\{agent="SystemDigitalTwin",agent_health_status="healthy"\} 1\.0$/m,
+    );
+    assert.match(
+      r.body,
+      /^agent_request_duration_seconds_bucket\{agent="SystemDigitalTwin",method="zmq",endpoint="main",le="\+Inf"\} \d+\.0$/m,
+    );
     // Every sample line parses as `name{labels} float`.
-    for (const line of r.body.trim().split('\n').filter((l) => !l.startsWith('#'))) {
+    for (const line of r.body
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))) {
       assert.match(line, /^[a-z_]+(\{[^}]*\})? (-?\d+(\.\d+)?(e[+-]\d+)?|\+Inf|NaN)$/, line);
     }
   });
@@ -111,10 +180,21 @@ describe('BaseAgent HTTP on health+1', () => {
     const summary = await httpGet(`${base}/metrics/summary`);
     assert.ok('body' in summary);
     assert.deepEqual(Object.keys(JSON.parse(summary.body)), [
-      'agent_name', 'agent_port', 'uptime_seconds', 'prometheus_available', 'metrics_enabled', 'system_metrics_enabled', 'timestamp', 'cpu_percent', 'memory_rss_mb', 'memory_vms_mb',
+      'agent_name',
+      'agent_port',
+      'uptime_seconds',
+      'prometheus_available',
+      'metrics_enabled',
+      'system_metrics_enabled',
+      'timestamp',
+      'cpu_percent',
+      'memory_rss_mb',
+      'memory_vms_mb',
     ]);
     const missing = await httpGet(`${base}/nope`);
-    assert.ok('status' in missing && missing.status === 404 && missing.body.includes('Error code: 404'));
+    assert.ok(
+      'status' in missing && missing.status === 404 && missing.body.includes('Error code: 404'),
+    );
     const post = await fetch(`${base}/health`, { method: 'POST' });
     assert.equal(post.status, 501);
     await post.text();
@@ -132,29 +212,84 @@ describe("PC2 ResourceManager's real actions and set_throttle", () => {
     const stats = await rm({ action: 'get_stats' });
     assert.equal(stats.status, 'success');
     assert.deepEqual(Object.keys(stats.stats as object), [
-      'cpu_percent', 'memory_percent', 'memory_available', 'memory_total', 'disk_usage', 'timestamp', 'gpu_memory_percent', 'gpu_memory_allocated', 'gpu_memory_reserved',
+      'cpu_percent',
+      'memory_percent',
+      'memory_available',
+      'memory_total',
+      'disk_usage',
+      'timestamp',
+      'gpu_memory_percent',
+      'gpu_memory_allocated',
+      'gpu_memory_reserved',
     ]);
     assert.equal((stats.stats as { memory_total: number }).memory_total, 32768 * 1024 * 1024);
-    assert.deepEqual(await rm({ action: 'check_resources' }), { status: 'success', available: true });
-    assert.deepEqual(await rm({ action: 'set_thresholds', cpu_threshold: 1 }), { status: 'success', thresholds: { cpu: 1, memory: 80, gpu: 80 } });
-    assert.deepEqual(await rm({ action: 'check_resources' }), { status: 'success', available: false }, 'CPU is always above 1%');
-    assert.deepEqual(await rm({ action: 'set_thresholds', cpu_threshold: 80, gpu_threshold: 'high' }), { status: 'error', message: 'gpu_threshold must be a number 0-100, got "high"' });
+    assert.deepEqual(await rm({ action: 'check_resources' }), {
+      status: 'success',
+      available: true,
+    });
+    assert.deepEqual(await rm({ action: 'set_thresholds', cpu_threshold: 1 }), {
+      status: 'success',
+      thresholds: { cpu: 1, memory: 80, gpu: 80 },
+    });
+    assert.deepEqual(
+      await rm({ action: 'check_resources' }),
+      { status: 'success', available: false },
+      'CPU is always above 1%',
+    );
+    assert.deepEqual(
+      await rm({ action: 'set_thresholds', cpu_threshold: 80, gpu_threshold: 'high' }),
+      { status: 'error', message: 'gpu_threshold must be a number 0-100, got "high"' },
+    );
     const status = await rm({ action: 'get_status' });
-    assert.deepEqual((status.thresholds as object), { cpu: 1, memory: 80, gpu: 80 }, 'a refused request changes nothing');
+    assert.deepEqual(
+      status.thresholds as object,
+      { cpu: 1, memory: 80, gpu: 80 },
+      'a refused request changes nothing',
+    );
     await rm({ action: 'set_thresholds', cpu_threshold: 80 });
-    assert.deepEqual(await rm({ action: 'allocate_resources', resource_id: 'job-1', resource_type: 'gpu', amount: 2 }), { status: 'success', resource_id: 'job-1', message: 'Allocated 2 gpu' });
-    assert.deepEqual(await rm({ action: 'allocate_resources', resource_id: 'job-1' }), { status: 'error', message: 'Resource ID job-1 already allocated' });
-    assert.deepEqual(await rm({ action: 'release_resources', resource_id: 'job-1' }), { status: 'success', resource_id: 'job-1', message: 'Resources released successfully' });
-    assert.deepEqual(await rm({ action: 'defragment' }), { status: 'error', message: 'Unknown action: defragment' });
+    assert.deepEqual(
+      await rm({
+        action: 'allocate_resources',
+        resource_id: 'job-1',
+        resource_type: 'gpu',
+        amount: 2,
+      }),
+      { status: 'success', resource_id: 'job-1', message: 'Allocated 2 gpu' },
+    );
+    assert.deepEqual(await rm({ action: 'allocate_resources', resource_id: 'job-1' }), {
+      status: 'error',
+      message: 'Resource ID job-1 already allocated',
+    });
+    assert.deepEqual(await rm({ action: 'release_resources', resource_id: 'job-1' }), {
+      status: 'success',
+      resource_id: 'job-1',
+      message: 'Resources released successfully',
+    });
+    assert.deepEqual(await rm({ action: 'defragment' }), {
+      status: 'error',
+      message: 'Unknown action: defragment',
+    });
   });
 
   test('set_throttle: VRAM follows the level within seconds; bad levels change nothing', async () => {
-    const used = async () => ((await rm({ action: 'get_stats' })).stats as { gpu_memory_allocated: number }).gpu_memory_allocated / 2 ** 20;
+    const used = async () =>
+      ((await rm({ action: 'get_stats' })).stats as { gpu_memory_allocated: number })
+        .gpu_memory_allocated /
+      2 ** 20;
     const before = await used();
     assert.ok(before > 5000, `PC2 holds ${before} MB before throttling`);
-    assert.deepEqual(await rm({ action: 'set_throttle', level: 7 }), { status: 'error', message: 'level must be an integer 0-3 (0 normal, 1 soft, 2 hard, 3 shed), got 7' });
+    assert.deepEqual(await rm({ action: 'set_throttle', level: 7 }), {
+      status: 'error',
+      message: 'level must be an integer 0-3 (0 normal, 1 soft, 2 hard, 3 shed), got 7',
+    });
     const set = await rm({ action: 'set_throttle', level: 3 });
-    assert.deepEqual(set, { status: 'success', level: 3, previous: 0, name: 'shed', vram_factor: 0.45 });
+    assert.deepEqual(set, {
+      status: 'success',
+      level: 3,
+      previous: 0,
+      name: 'shed',
+      vram_factor: 0.45,
+    });
     // Shed holds 45% of the unthrottled VRAM: within 4 s it must be under half of before.
     const began = Date.now();
     let now = before;
@@ -162,8 +297,14 @@ describe("PC2 ResourceManager's real actions and set_throttle", () => {
       await sleep(200);
       now = await used();
     }
-    assert.ok(now <= before * 0.5, `VRAM ${Math.round(before)} -> ${Math.round(now)} MB after throttle 3`);
-    assert.ok(now >= before * 0.3, `VRAM fell to ${Math.round(now)} MB: more than the level allows`);
+    assert.ok(
+      now <= before * 0.5,
+      `VRAM ${Math.round(before)} -> ${Math.round(now)} MB after throttle 3`,
+    );
+    assert.ok(
+      now >= before * 0.3,
+      `VRAM fell to ${Math.round(now)} MB: more than the level allows`,
+    );
     const status = await rm({ action: 'get_status' });
     assert.deepEqual(status.throttle, { level: 3, name: 'shed' });
     await rm({ action: 'set_throttle', level: 0 });

@@ -8,7 +8,10 @@ import { createServer } from 'node:net';
 import { exampleOverrides, fleet, probeEveryAgent, REAL, sim, tcpOpen } from './helpers.js';
 
 const HOSTS = { mainpc: '127.0.14.1', pc2: '127.0.14.2' };
-const NO_REAL = existsSync(REAL.mainpc) && existsSync(REAL.pc2) ? false : `real configs not found at ${REAL.mainpc}`;
+const NO_REAL =
+  existsSync(REAL.mainpc) && existsSync(REAL.pc2)
+    ? false
+    : `real configs not found at ${REAL.mainpc}`;
 
 describe('the real MainPC and PC2 configs', { skip: NO_REAL }, () => {
   test('start in under 3 s, every agent answers, clashes reported per agent, ports released on stop', async () => {
@@ -18,7 +21,10 @@ describe('the real MainPC and PC2 configs', { skip: NO_REAL }, () => {
     const lines = first.summaryLines();
     const machineLines = lines.filter((l) => /^(mainpc|pc2) /.test(l));
     assert.equal(machineLines.length, 2, lines.join('\n'));
-    assert.match(machineLines[0]!, /^mainpc 127\.0\.14\.1: 49\/49 agents up \(\d+ with port clashes\), \d+ ports bound, \d+ clashes; error bus tcp:\/\/127\.0\.14\.1:7150 open; nats (on, phase 0 zmq|off); ready in \d+ ms$/);
+    assert.match(
+      machineLines[0]!,
+      /^mainpc 127\.0\.14\.1: 49\/49 agents up \(\d+ with port clashes\), \d+ ports bound, \d+ clashes; error bus tcp:\/\/127\.0\.14\.1:7150 open; nats (on, phase 0 zmq|off); ready in \d+ ms$/,
+    );
     assert.match(machineLines[1]!, /^pc2 127\.0\.14\.2: 23\/23 agents up/);
 
     // The hazards upstream-protocols f lists, as this simulator binds them (BaseAgent HTTP on
@@ -39,31 +45,65 @@ describe('the real MainPC and PC2 configs', { skip: NO_REAL }, () => {
       assert.ok(clashes.includes(want), `missing: ${want}`);
     }
     assert.ok(!clashes.some((l) => l.includes('another process')), clashes.join('\n'));
-    const pc2Http = clashes.filter((l) => l.startsWith('  clash pc2 ') && / health \d+: held by \w+ http$/.test(l)).map((l) => /health (\d+)/.exec(l)![1]);
-    assert.deepEqual(pc2Http.sort(), ['8101', '8102', '8116', '8119', '8123', '8124', '8127', '8130'], 'the PC2 ports upstream-protocols f names');
+    const pc2Http = clashes
+      .filter((l) => l.startsWith('  clash pc2 ') && / health \d+: held by \w+ http$/.test(l))
+      .map((l) => /health (\d+)/.exec(l)![1]);
+    assert.deepEqual(
+      pc2Http.sort(),
+      ['8101', '8102', '8116', '8119', '8123', '8124', '8127', '8130'],
+      'the PC2 ports upstream-protocols f names',
+    );
 
     const { checked, problems } = await probeEveryAgent(first);
     assert.deepEqual(problems, []);
     assert.equal(checked, 72);
 
     await first.stop();
-    for (const [host, port] of [[HOSTS.mainpc, 7200], [HOSTS.mainpc, 8201], [HOSTS.mainpc, 7150], [HOSTS.pc2, 7113], [HOSTS.pc2, 9100]] as const) {
+    for (const [host, port] of [
+      [HOSTS.mainpc, 7200],
+      [HOSTS.mainpc, 8201],
+      [HOSTS.mainpc, 7150],
+      [HOSTS.pc2, 7113],
+      [HOSTS.pc2, 9100],
+    ] as const) {
       assert.equal(await tcpOpen(host, port), false, `${host}:${port} released`);
     }
-    const second = await sim({ machines, hosts: HOSTS, overrides: exampleOverrides(), nats: { mode: 'off', why: 'second start' } });
-    assert.deepEqual(second.summary().map((m) => m.clashes.length), first.summary().map((m) => m.clashes.length), 'a second start binds the same');
+    const second = await sim({
+      machines,
+      hosts: HOSTS,
+      overrides: exampleOverrides(),
+      nats: { mode: 'off', why: 'second start' },
+    });
+    assert.deepEqual(
+      second.summary().map((m) => m.clashes.length),
+      first.summary().map((m) => m.clashes.length),
+      'a second start binds the same',
+    );
     await second.stop();
   });
 
   test('a port held by another process is reported for its agent and the rest carries on', async () => {
     const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen({ host: HOSTS.mainpc, port: 7220, exclusive: true }, resolve));
+    await new Promise<void>((resolve) =>
+      holder.listen({ host: HOSTS.mainpc, port: 7220, exclusive: true }, resolve),
+    );
     try {
-      const s = await sim({ machines: fleet(REAL), hosts: HOSTS, nats: { mode: 'off', why: 'not needed' } });
+      const s = await sim({
+        machines: fleet(REAL),
+        hosts: HOSTS,
+        nats: { mode: 'off', why: 'not needed' },
+      });
       const lines = s.summaryLines();
-      assert.ok(lines.includes('  clash mainpc SystemDigitalTwin main 7220: held by another process'), lines.join('\n'));
+      assert.ok(
+        lines.includes('  clash mainpc SystemDigitalTwin main 7220: held by another process'),
+        lines.join('\n'),
+      );
       assert.match(lines[0]!, /^mainpc 127\.0\.14\.1: 49\/49 agents up/);
-      assert.equal(await tcpOpen(HOSTS.mainpc, 8220), true, "SystemDigitalTwin's health socket still bound");
+      assert.equal(
+        await tcpOpen(HOSTS.mainpc, 8220),
+        true,
+        "SystemDigitalTwin's health socket still bound",
+      );
       await s.stop();
     } finally {
       await new Promise((r) => holder.close(r));
