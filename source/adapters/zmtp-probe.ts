@@ -9,6 +9,8 @@ export interface ZmtpProbe {
   holder: ProbeFinding;
   /** `PUB (ZMTP 3.1, NULL)`, `refused`, `no answer in 1000 ms`, `not ZMQ: ...` */
   detail: string;
+  /** The ZMQ socket type the peer announced (`REP`, `PUB`, ...), when it did. */
+  socketType?: string;
 }
 
 export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise<ZmtpProbe> {
@@ -41,6 +43,7 @@ export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise
         return done({
           holder: holderOfSocketType(peer.socketType),
           detail: `${peer.socketType} (ZMTP ${peer.version}, ${peer.mechanism})`,
+          socketType: peer.socketType.toUpperCase(),
         });
       if (peer.mechanism !== 'NULL')
         return done({

@@ -12,6 +12,7 @@ import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { METRICS_MODES, type MetricsMode } from '../core/health/replies.js';
 
 /** The repository root (this file is source/commands/sim.ts or dist/commands/sim.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,6 +63,9 @@ interface SimArgs extends FleetArgs, AuthArgs {
   malformed: string[];
   vramSpike?: string;
   busOff: string[];
+  readyTtl?: string;
+  metrics?: string;
+  wiring?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -187,7 +191,19 @@ export function registerSim(program: Command, io: Io): Command {
           [],
         )
         .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
-        .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, []),
+        .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, [])
+        .option(
+          '--ready-ttl <s>',
+          "seconds BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300, never refreshed; 0: never expires)",
+        )
+        .option(
+          '--metrics <mode>',
+          "what BaseAgent's /metrics answers: upstream (200 with an HTTP 500 page, its real bug), off (503, as ENABLE_PROMETHEUS_METRICS=false), fixed (Prometheus text)",
+        )
+        .option(
+          '--wiring <mode>',
+          "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
+        ),
     ),
   ).action(async (args: SimArgs) => {
     const faults = faultFlags(args, io);
@@ -197,6 +213,11 @@ export function registerSim(program: Command, io: Io): Command {
     const duration = number(io, '--duration', args.duration);
     const errorRate = number(io, '--error-rate', args.errorRate);
     const seed = number(io, '--seed', args.seed, { integer: true });
+    const readyTtl = number(io, '--ready-ttl', args.readyTtl);
+    if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
+      bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
+    if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
+      bad(io, `--wiring ${args.wiring}: expected upstream or collector`);
 
     // The fleet: named files, an upstream checkout, or the default.
     const named = Boolean(args.mainpc || args.pc2 || args.root);
@@ -266,7 +287,15 @@ export function registerSim(program: Command, io: Io): Command {
         ...(errorRate !== undefined ? { errorRate } : {}),
         ...(seed !== undefined ? { seed } : {}),
         ...(auth ? { tokenVerifier: auth.verify } : {}),
-        metricsEnabled: io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() !== 'false',
+        ...(args.metrics !== undefined
+          ? { metrics: args.metrics as MetricsMode }
+          : io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() === 'false'
+            ? { metrics: 'off' as const }
+            : {}),
+        ...(readyTtl !== undefined ? { readyTtlMs: readyTtl * 1000 } : {}),
+        ...(args.wiring === 'upstream' || args.wiring === 'collector'
+          ? { wiring: args.wiring }
+          : {}),
         log: (line) => io.out(line),
       });
     } catch (error) {

@@ -1,5 +1,6 @@
 // `opsdeck status --json [--watch]`: one snapshot of everything live, the same stores the
 // console reads, for scripts and CI. The schema is versioned: `opsdeck.status/1`.
+import { protocolLabel } from '../core/ui/view.js';
 import type { Command } from 'commander';
 import type { Machine } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
@@ -13,7 +14,7 @@ import { isStale } from '../stores/resource-store.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 
-export const STATUS_SCHEMA = 'opsdeck.status/1';
+export const STATUS_SCHEMA = 'opsdeck.status/2';
 
 interface StatusArgs extends FleetArgs {
   json?: boolean;
@@ -86,13 +87,21 @@ export function statusDocument(
             group: a.group,
             port: a.port.value,
             healthPort: a.healthPort.value,
-            protocol: h?.protocol ?? null,
+            // Where it really answers, when that is not its configured port.
+            moved: h?.moved ?? null,
+            protocol: h?.protocol ? protocolLabel(h.protocol) : null,
             state: h?.state ?? 'unknown',
+            // unreachable: nothing listens (`refused`) or nothing answered in time (`timeout`).
+            cause: h?.state === 'unreachable' ? (h.cause ?? null) : null,
             reason: h?.reason ?? null,
+            judgedBy: h?.via ?? null,
+            note: h?.note ?? null,
+            answeredAs: h?.answeredAs ?? null,
             latencyMs: h?.latencyMs !== undefined ? Math.round(h.latencyMs * 10) / 10 : null,
             lastReplyAt: h?.lastReplyAt ? new Date(h.lastReplyAt).toISOString() : null,
             uptimeSec: h?.uptimeSec ?? null,
             instrumented: h?.instrumented ?? null,
+            metrics: h?.metricsAnswer ?? null,
           };
         }),
       };
@@ -122,7 +131,7 @@ export function registerStatus(program: Command, io: Io): void {
     program
       .command('status')
       .description(
-        'probe every agent once, listen to both error buses briefly, and print one snapshot (schema opsdeck.status/1)',
+        'probe every agent once, listen to both error buses briefly, and print one snapshot (schema opsdeck.status/2)',
       )
       .option('--json', 'print JSON (the only format for now)', true)
       .option('--watch', 'keep going: one JSON line per interval until interrupted')

@@ -6,7 +6,8 @@ import type { MachineResources } from '../stores/resource-store.js';
 import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
-import { STATE_LOOK, useTheme } from './theme.js';
+import { rowLook, useTheme } from './theme.js';
+import { protocolLabel } from '../core/ui/view.js';
 
 export interface MachinePaneProps {
   machine: Machine;
@@ -34,11 +35,11 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
   const cols: Column<AgentRow>[] = [
     {
       title: 'STATE',
-      width: 6,
-      cell: (r) => ({
-        text: `${STATE_LOOK[r.state].symbol} ${STATE_LOOK[r.state].word}`,
-        tone: STATE_LOOK[r.state].tone,
-      }),
+      width: 9,
+      cell: (r) => {
+        const look = rowLook(r.state, r.health);
+        return { text: `${look.symbol} ${look.word}`, tone: look.tone };
+      },
     },
     {
       title: 'AGENT',
@@ -49,28 +50,28 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
       title: 'PORT',
       width: 5,
       align: 'right',
-      cell: (r) => ({ text: String(r.agent.port.value) }),
+      // Where it really answers when it moved; the configured port is in the detail.
+      cell: (r) =>
+        r.health?.moved
+          ? { text: String(r.health.moved.port), tone: 'warn' }
+          : { text: String(r.agent.port.value) },
     },
     {
       title: 'HLTH',
       width: 5,
       align: 'right',
-      cell: (r) => ({
-        text: String(r.agent.healthPort.value),
-        tone: r.agent.healthPortImplicit ? 'muted' : undefined,
-      }),
+      cell: (r) =>
+        r.health?.moved
+          ? { text: String(r.health.moved.healthPort), tone: 'warn' }
+          : {
+              text: String(r.agent.healthPort.value),
+              tone: r.agent.healthPortImplicit ? 'muted' : undefined,
+            },
     },
     {
       title: 'PROTO',
-      width: 5,
-      cell: (r) => ({
-        text:
-          r.health?.protocol === 'base-agent'
-            ? 'base'
-            : r.health?.protocol === 'unified'
-              ? 'wp07'
-              : (r.health?.protocol ?? '-'),
-      }),
+      width: 7,
+      cell: (r) => ({ text: protocolLabel(r.health?.protocol) }),
     },
     {
       title: 'LAT',

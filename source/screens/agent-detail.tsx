@@ -5,9 +5,9 @@ import type { Machine } from '../core/fleet/model.js';
 import { formatLoc } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
 import type { AgentHealth } from '../core/health/state.js';
-import { ago, agentKey, sparkline } from '../core/ui/view.js';
+import { ago, agentKey, protocolLabel, sparkline } from '../core/ui/view.js';
 import type { MachineResources } from '../stores/resource-store.js';
-import { STATE_LOOK, SEVERITY_TONE, useTheme } from '../components/theme.js';
+import { rowLook, STATE_LOOK, SEVERITY_TONE, useTheme } from '../components/theme.js';
 
 export interface AgentDetailProps {
   agentKey: string;
@@ -28,7 +28,7 @@ export function AgentDetail(p: AgentDetailProps) {
   if (!machine || !agent)
     return <Text color={theme.bad}>{`No agent ${p.agentKey} in the fleet (Esc to go back)`}</Text>;
   const h = p.health.get(p.agentKey);
-  const look = STATE_LOOK[h?.state ?? 'unknown'];
+  const look = rowLook(h?.state ?? 'unknown', h);
   const ownDeps = agent.dependencies.map((d) => {
     const local = machine.agents.some((a) => a.name === d)
       ? machine.id
@@ -63,6 +63,11 @@ export function AgentDetail(p: AgentDetailProps) {
         color={theme.muted}
       >{`defined at ${formatLoc(agent.loc)} (${machine.source.shape}), group ${agent.group}, script ${agent.scriptPath}${agent.required ? ', required' : ''}`}</Text>
       <Text bold>Ports</Text>
+      {h?.moved ? (
+        <Text wrap="truncate" color={theme.warn}>
+          {`  MOVED: answers on ${h.moved.port} (health ${h.moved.healthPort}), not the configured ${agent.port.value}/${agent.healthPort.value}: ${h.moved.how}`}
+        </Text>
+      ) : null}
       <Text wrap="truncate">{`  port         ${agent.port.value}   (${String(agent.port.raw)})  ${formatLoc(agent.port.loc)}`}</Text>
       <Text wrap="truncate">{`  health       ${agent.healthPort.value}   (${agent.healthPortImplicit ? 'port+1: BaseAgent default, none configured' : String(agent.healthPort.raw)})`}</Text>
       {agent.implicitPorts
@@ -74,7 +79,10 @@ export function AgentDetail(p: AgentDetailProps) {
           >{`  ${ip.key.padEnd(12)} ${ip.value}   (${ip.rule})`}</Text>
         ))}
       <Text bold>Health</Text>
-      <Text wrap="truncate">{`  protocol ${h?.protocol ?? 'not detected yet'} · latency ${h?.latencyMs !== undefined ? `${h.latencyMs.toFixed(1)} ms` : '-'} · last reply ${ago(h?.lastReplyAt, p.now)} ago · uptime ${h?.uptimeSec !== undefined ? `${Math.round(h.uptimeSec)} s` : '-'} · /metrics ${h?.instrumented === undefined ? 'not checked' : h.instrumented ? 'answers' : 'does not answer'}`}</Text>
+      <Text wrap="truncate">{`  protocol ${h?.protocol ? protocolLabel(h.protocol) : 'not detected yet'} · latency ${h?.latencyMs !== undefined ? `${h.latencyMs.toFixed(1)} ms` : '-'} · last reply ${ago(h?.lastReplyAt, p.now)} ago · uptime ${h?.uptimeSec !== undefined ? `${Math.round(h.uptimeSec)} s` : '-'}`}</Text>
+      <Text wrap="truncate">{`  judged by ${h?.via ?? '-'}`}</Text>
+      {h?.note ? <Text wrap="truncate" color={theme.warn}>{`  seen too: ${h.note}`}</Text> : null}
+      <Text wrap="truncate">{`  /metrics ${h?.metricsAnswer ?? 'not checked yet'}`}</Text>
       <Text wrap="truncate">{`  history  ${sparkline(h?.history ?? [], Math.min(30, p.width - 14))}`}</Text>
       <Text wrap="truncate" color={theme.muted}>{`  last reply: ${h?.lastReply ?? '-'}`}</Text>
       <Text bold>Dependencies</Text>

@@ -9,8 +9,10 @@ import {
   baseAgentMainReply,
   parsePyRequest,
   plainHttp,
+  rmHealthReply,
   unifiedReply,
   type HealthState,
+  type MetricsMode,
   type UnifiedState,
 } from '../core/health/replies.js';
 import {
@@ -36,7 +38,13 @@ import {
   type HttpAnswer,
   type RepAnswer,
 } from './endpoints.js';
-import type { Clash, PlannedAgent, PlannedBind } from './plan.js';
+import {
+  diesWithout,
+  exitReason,
+  type Clash,
+  type PlannedAgent,
+  type PlannedBind,
+} from './plan.js';
 
 /** What an agent needs from its machine. */
 export interface AgentHost {
@@ -47,8 +55,10 @@ export interface AgentHost {
   load(): { cpuPercent: number; memoryPercent: number };
   rmStats(): RmStats;
   rm: RmState;
-  /** ENABLE_PROMETHEUS_METRICS=false turns /metrics into 503. */
-  readonly metricsEnabled: boolean;
+  /** What BaseAgent's /metrics answers (ENABLE_PROMETHEUS_METRICS=false: `off`). */
+  readonly metricsMode: MetricsMode;
+  /** How long BaseAgent's Redis ready key lives (ms); 0: forever. */
+  readonly readyTtlMs: number;
   openBus(): Promise<BindFailure | undefined>;
   closeBus(): Promise<unknown>;
 }
@@ -94,8 +104,7 @@ export class SimAgent {
     const h = hash32(`${plan.machine}/${plan.name}`);
     this.threads = 6 + (h % 9);
     this.rssMb = 150 + (h % 700);
-    this.isResourceManager =
-      plan.name === 'ResourceManager' || /resource_manager\.py$/.test(plan.model.scriptPath);
+    this.isResourceManager = plan.protocol === 'json-rm';
   }
 
   get name(): string {
@@ -115,9 +124,19 @@ export class SimAgent {
     return this.status === 'up' ? this.rssMb : 0;
   }
 
+  /** Why the process is not running although nobody stopped it (a bind that killed it). */
+  exited: string | undefined;
+
   /** Binds every port this agent won in the plan; returns the ones another process holds. */
   async start(): Promise<Clash[]> {
     if (this.status === 'up') return [];
+    if (this.plan.exits) {
+      // BaseAgent._init_sockets raises after its retries: the process is gone, holding nothing.
+      this.exited = this.plan.exits;
+      this.lostToOthers = [];
+      return [];
+    }
+    this.exited = undefined;
     this.status = 'up';
     this.startedAt = this.host.now();
     this.wedged.clear();
@@ -140,6 +159,11 @@ export class SimAgent {
         heldBy:
           failure!.code === 'EADDRINUSE' ? 'another process' : `bind error: ${failure!.message}`,
       }));
+    const fatal = this.lostToOthers.find((c) => diesWithout(this.plan.protocol, c.role));
+    if (fatal) {
+      await this.stop();
+      this.exited = exitReason(fatal);
+    }
     return this.lostToOthers;
   }
 
@@ -180,14 +204,20 @@ export class SimAgent {
     });
   }
 
+  /** BaseAgent's ready key expired (setex 300, never refreshed): `degraded` from then on. */
+  private readyExpired(now: number): boolean {
+    return this.host.readyTtlMs > 0 && now - this.startedAt > this.host.readyTtlMs;
+  }
+
   private healthState(): HealthState {
+    const now = this.host.now();
     return {
-      name: this.name,
-      port: this.plan.model.port.value,
-      healthPort: this.plan.model.healthPort.value,
+      name: this.plan.selfName,
+      port: this.plan.ports.main,
+      healthPort: this.plan.ports.health,
       startedAt: this.startedAt,
-      now: this.host.now(),
-      degraded: this.degraded,
+      now,
+      degraded: this.degraded || this.readyExpired(now),
       activeThreads: this.threads,
       // ResourceManager._get_health_status: update() rewrites uptime in place (same value) and
       // appends its own keys.
@@ -219,8 +249,8 @@ export class SimAgent {
     const now = this.host.now();
     const up = Math.max(0, (now - this.startedAt) / 1000);
     return {
-      agent: this.name,
-      port: this.plan.model.port.value,
+      agent: this.plan.selfName,
+      port: this.plan.ports.main,
       hostname: this.host.hostname,
       startedAt: this.startedAt,
       now,
@@ -248,7 +278,7 @@ export class SimAgent {
   }
 
   private mainAnswer(payload: Uint8Array): RepAnswer {
-    if (this.isResourceManager && this.plan.protocol === 'base-agent') {
+    if (this.isResourceManager) {
       // ResourceManager.run(): recv_json() raising (bad JSON, not a dict) is logged and the
       // loop goes on without replying, so its REP socket is stuck from then on.
       const parsed = parsePyRequest(payload);
@@ -286,9 +316,9 @@ export class SimAgent {
         const began = this.host.now();
         await this.delay();
         const answer =
-          this.plan.protocol === 'base-agent'
+          this.plan.protocol === 'base-agent' || this.plan.protocol === 'json-rm'
             ? baseAgentHttp(method, url, this.healthState(), {
-                enabled: this.host.metricsEnabled,
+                mode: this.host.metricsMode,
                 text: () => metricsText(this.metricsState()),
                 summary: () => metricsSummary(this.metricsState()),
               })
@@ -317,6 +347,14 @@ export class SimAgent {
           r.kind === 'wedge'
             ? { wedge: true }
             : { send: r.kind === 'json' ? pyDumps(r.body) : r.body };
+      } else if (role === 'health' && this.isResourceManager) {
+        const r = rmHealthReply(payload, {
+          initialized: true,
+          port: this.plan.ports.main,
+          healthPort: this.plan.ports.health,
+          now: this.host.now(),
+        });
+        answer = r.kind === 'wedge' ? { wedge: true } : { send: pyDumps(r.body) };
       } else if (role === 'health') {
         answer = { send: pyDumps(baseAgentHealth(this.healthState())) };
       } else {

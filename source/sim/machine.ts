@@ -4,6 +4,7 @@ import type * as zmq from 'zeromq';
 import { throttleInfo } from '../core/resources/throttle.js';
 import { initialRmState, type RmState, type RmStats } from '../core/resources/resource-manager.js';
 import type { ResourceSample } from '../core/resources/sample.js';
+import type { MetricsMode } from '../core/health/replies.js';
 import { SimAgent, type AgentHost } from './agent.js';
 import { PubOutbox, type BindFailure } from './endpoints.js';
 import type { Clash, PlannedMachine } from './plan.js';
@@ -46,7 +47,8 @@ export class SimMachine implements AgentHost {
     readonly plan: PlannedMachine,
     readonly context: zmq.Context,
     private readonly random: () => number,
-    readonly metricsEnabled: boolean,
+    readonly metricsMode: MetricsMode,
+    readonly readyTtlMs: number,
     readonly now: () => number,
   ) {
     this.hostname = `${plan.id}-sim`;

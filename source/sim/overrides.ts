@@ -3,7 +3,12 @@
 // Every problem is reported with its path; a file with any problem is refused as a whole.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { HEALTH_PROTOCOLS, type HealthProtocol } from '../core/health/replies.js';
+import {
+  HEALTH_PROTOCOLS,
+  METRICS_MODES,
+  type HealthProtocol,
+  type MetricsMode,
+} from '../core/health/replies.js';
 import {
   NATS_LIBRARIES,
   ZMQ_VARIANTS,
@@ -20,6 +25,11 @@ export interface AgentOverride {
   degraded?: boolean;
   down?: boolean;
   flood_per_s?: number;
+  /**
+   * true: binds the first free port from 5000 as upstream's BaseAgent does when its code never
+   * passes the port; false: its configured ports. Default: what its upstream code does.
+   */
+  free_port?: boolean;
 }
 
 export interface MachineOverride {
@@ -37,15 +47,22 @@ export interface SimOverrides {
   /** Background errors per second per machine. */
   error_rate?: number;
   /**
-   * How ZMQ error frames reach a machine's bus. `collector` (default): every publisher hands its
-   * frames to one PUB the machine binds on its error-bus port, which a SUB can read. `upstream`:
-   * each agent owns the sockets upstream's code opens (ErrorPublisher and ForPC2 connect a PUB,
-   * PC2ErrorPublisher binds one, CentralErrorBus re-publishes IPC input on its bound PUB), so
-   * what upstream loses is lost here too (see sim/wiring.ts).
+   * How ZMQ error frames reach a machine's bus. `upstream` (default): each agent owns the
+   * sockets upstream's code opens (ErrorPublisher and ForPC2 connect a PUB, PC2ErrorPublisher
+   * binds one, CentralErrorBus re-publishes IPC input on its bound PUB), so what upstream loses
+   * is lost here too (see sim/wiring.ts). `collector`: a fleet that does not exist upstream,
+   * where every publisher hands its frames to one PUB the machine binds on its error-bus port.
    */
   wiring?: 'collector' | 'upstream';
   /** The upstream env the agents see in `upstream` wiring: ERROR_BUS_HOST, MAINPC_ERROR_BUS_HOST, ... */
   wiring_env?: Record<string, string>;
+  /**
+   * Seconds BaseAgent's Redis ready key lives (`setex 300`, never refreshed): after it, every
+   * BaseAgent answers `degraded`. 0 keeps them ready (a fleet whose key is refreshed).
+   */
+  ready_ttl_s?: number;
+  /** What BaseAgent's /metrics answers (see MetricsMode); default `upstream`. */
+  metrics?: MetricsMode;
 }
 
 export type OverridesResult =
@@ -63,6 +80,7 @@ const AGENT_KEYS: Record<keyof AgentOverride, (v: unknown) => string | undefined
   degraded: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
   down: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
   flood_per_s: (v) => count(v),
+  free_port: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
 };
 
 const MACHINE_KEYS: Record<keyof MachineOverride, (v: unknown) => string | undefined> = {
@@ -117,7 +135,17 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
         `${file}: must be a mapping with agents:, machines:, defaults:, seed:, error_rate:`,
       ],
     };
-  const top = ['agents', 'machines', 'defaults', 'seed', 'error_rate', 'wiring', 'wiring_env'];
+  const top = [
+    'agents',
+    'machines',
+    'defaults',
+    'seed',
+    'error_rate',
+    'wiring',
+    'wiring_env',
+    'ready_ttl_s',
+    'metrics',
+  ];
   for (const key of Object.keys(data))
     if (!top.includes(key))
       problems.push(`${file}: ${key}: unknown key (known: ${top.join(', ')})`);
@@ -157,6 +185,10 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
     problems.push(`${file}: seed: must be an integer`);
   if (data.error_rate !== undefined && count(data.error_rate))
     problems.push(`${file}: error_rate: ${count(data.error_rate)}`);
+  if (data.ready_ttl_s !== undefined && count(data.ready_ttl_s))
+    problems.push(`${file}: ready_ttl_s: ${count(data.ready_ttl_s)}`);
+  if (data.metrics !== undefined && oneOf(data.metrics, METRICS_MODES))
+    problems.push(`${file}: metrics: ${oneOf(data.metrics, METRICS_MODES)}`);
   if (data.wiring !== undefined && oneOf(data.wiring, ['collector', 'upstream']))
     problems.push(`${file}: wiring: ${oneOf(data.wiring, ['collector', 'upstream'])}`);
   if (
@@ -180,6 +212,8 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
       ...(typeof data.seed === 'number' ? { seed: data.seed } : {}),
       ...(typeof data.error_rate === 'number' ? { error_rate: data.error_rate } : {}),
       ...(data.wiring === 'collector' || data.wiring === 'upstream' ? { wiring: data.wiring } : {}),
+      ...(typeof data.ready_ttl_s === 'number' ? { ready_ttl_s: data.ready_ttl_s } : {}),
+      ...(typeof data.metrics === 'string' ? { metrics: data.metrics as MetricsMode } : {}),
       ...(isDict(data.wiring_env)
         ? {
             wiring_env: Object.fromEntries(

@@ -7,6 +7,13 @@ import type { HealthProtocol } from '../core/health/replies.js';
 import type { NatsLibrary, ZmqVariant } from '../core/errors/encode.js';
 import type { AgentOverride, MachineOverride, SimOverrides } from './overrides.js';
 import { defaultVariant, isErrorBusAgent } from '../core/errorbus/topology.js';
+import {
+  codeFacts,
+  FREE_PORT_FROM,
+  FREE_PORT_TRIES,
+  selfName,
+} from '../core/fleet/upstream-code.js';
+import { expectedProtocol } from '../core/health/expect.js';
 
 export type BindKind =
   | 'zmq-rep' // a ZMQ REP socket (BaseAgent main / health, UnifiedHealthMixin health)
@@ -36,8 +43,15 @@ export interface PlannedAgent {
   machine: string;
   host: string;
   name: string;
+  /** The name its health replies carry (upstream's self.name; may differ from the config key). */
+  selfName: string;
   model: Agent;
   protocol: HealthProtocol;
+  /**
+   * The ports its process really uses: the configured ones, or, when its code never hands
+   * BaseAgent the configured port (upstream-code.ts), the first free ones from 5000.
+   */
+  ports: { main: number; health: number; moved?: string };
   /** `none`: publishes nothing on ZMQ (the bus itself). */
   variant: ZmqVariant | 'none';
   natsLibrary: NatsLibrary | 'none';
@@ -48,6 +62,8 @@ export interface PlannedAgent {
   binds: PlannedBind[];
   /** Ports it lost. */
   clashes: Clash[];
+  /** Set when a lost port kills its process at start (BaseAgent's main or health socket). */
+  exits?: string;
   /** Start-up behaviour from the overrides file. */
   start: { down: boolean; slowMs: number; degraded: boolean; floodPerS: number };
 }
@@ -104,12 +120,8 @@ const CORES: Record<string, number> = { mainpc: 16, pc2: 8 };
 /** Upstream's default error-bus port (ERROR_BUS_PORT), for machines whose config names none. */
 export const DEFAULT_ERROR_BUS_PORT = 7150;
 
-// Which protocol an agent speaks unless the overrides say: services/ are FastAPI or other
-// non-BaseAgent services (upstream-protocols b3); everything else imports BaseAgent (62 of 68).
-// UnifiedHealthMixin has no running adopter upstream, so no agent speaks it by default.
-export function defaultProtocol(agent: Agent): HealthProtocol {
-  return agent.scriptPath.startsWith('services/') ? 'http' : 'base-agent';
-}
+// Which protocol an agent speaks unless the overrides say: what its upstream code does.
+export const defaultProtocol = expectedProtocol;
 
 // Which agent is CentralErrorBus and which ZMQ format each agent publishes: the same rules the
 // error-bus topology uses (core/errorbus/topology.ts).
@@ -118,7 +130,7 @@ export { defaultVariant };
 
 // BaseAgent's UnifiedErrorHandler uses nats_error_bus.py (ERRORS); others the WP-10 library.
 export const defaultNatsLibrary = (protocol: HealthProtocol): NatsLibrary =>
-  protocol === 'base-agent' ? 'errors' : 'error-stream';
+  protocol === 'base-agent' || protocol === 'json-rm' ? 'errors' : 'error-stream';
 
 const GPU_GROUP = /gpu|vision|reasoning|speech|learning/i;
 
@@ -143,32 +155,65 @@ export function defaultVramMb(agent: Agent): number {
 }
 
 /** Ports an agent binds, in the order its process would bind them. */
-export function bindsFor(agent: Agent, protocol: HealthProtocol, isBus: boolean): PlannedBind[] {
+export function bindsFor(
+  agent: Agent,
+  protocol: HealthProtocol,
+  isBus: boolean,
+  ports: { main: number; health: number } = {
+    main: agent.port.value,
+    health: agent.healthPort.value,
+  },
+): PlannedBind[] {
   const out: PlannedBind[] = [];
-  const main = agent.port.value;
+  const main = ports.main;
   if (isBus) out.push({ role: 'main', port: main, kind: 'bus' });
-  if (protocol === 'base-agent') {
+  if (protocol === 'base-agent' || protocol === 'json-rm') {
+    // ResourceManager is a BaseAgent too: its own loop answers on the health port, BaseAgent's
+    // HTTP mirror on health+1.
     if (!isBus) out.push({ role: 'main', port: main, kind: 'zmq-rep' });
-    out.push({ role: 'health', port: agent.healthPort.value, kind: 'zmq-rep' });
-    out.push({ role: 'http', port: agent.healthPort.value + 1, kind: 'http' });
+    out.push({ role: 'health', port: ports.health, kind: 'zmq-rep' });
+    out.push({ role: 'http', port: ports.health + 1, kind: 'http' });
   } else if (protocol === 'unified') {
     if (!isBus) out.push({ role: 'main', port: main, kind: 'zmq-rep' });
     // The mixin's own default is port+1000, not BaseAgent's port+1.
     out.push({
       role: 'health',
-      port: agent.healthPortImplicit ? main + 1000 : agent.healthPort.value,
+      port: agent.healthPortImplicit ? main + 1000 : ports.health,
       kind: 'zmq-rep',
     });
-  } else {
+  } else if (protocol === 'http') {
     if (!isBus) out.push({ role: 'main', port: main, kind: 'http' });
-    if (!agent.healthPortImplicit && agent.healthPort.value !== main)
-      out.push({ role: 'health', port: agent.healthPort.value, kind: 'http' });
+    if (!agent.healthPortImplicit && ports.health !== main)
+      out.push({ role: 'health', port: ports.health, kind: 'http' });
   }
+  // `pub`: the bus PUB above is all it binds on its ports.
   for (const p of agent.implicitPorts) {
     if (p.kind === 'config') out.push({ role: `config.${p.key}`, port: p.value, kind: 'tcp' });
   }
   return out;
 }
+
+/**
+ * `_find_available_port(5000)` for each agent whose code never passes BaseAgent its port, in
+ * config order: the first port whose main, health (+1) and HTTP (+2) are all free on the host.
+ */
+function freePorts(held: ReadonlyMap<number, string>): { main: number; health: number } {
+  for (let p = FREE_PORT_FROM; p < FREE_PORT_FROM + FREE_PORT_TRIES; p++) {
+    if (!held.has(p) && !held.has(p + 1) && !held.has(p + 2)) return { main: p, health: p + 1 };
+  }
+  throw new Error(`no free port in ${FREE_PORT_FROM}-${FREE_PORT_FROM + FREE_PORT_TRIES}`);
+}
+
+/**
+ * BaseAgent._init_sockets binds main and health, retries the same ports 5 times (strict_port)
+ * and then raises: an agent that cannot have either is not running. Losing the HTTP mirror or a
+ * config{} port only logs.
+ */
+export const diesWithout = (protocol: HealthProtocol, role: BindRole): boolean =>
+  (protocol === 'base-agent' || protocol === 'json-rm') && (role === 'main' || role === 'health');
+
+export const exitReason = (c: Clash): string =>
+  `exited at start: its ${c.role} port ${c.port} is held by ${c.heldBy} (BaseAgent._init_sockets gives up after 5 tries)`;
 
 /** Finds an agent's override: `machine/Name` first, then the bare name. */
 export function overrideFor(
@@ -216,13 +261,27 @@ function planMachine(m: Machine, host: string, overrides?: SimOverrides): Planne
   const held = new Map<number, string>();
   held.set(busPort, busAgent ? `${busAgent.name} main (error bus)` : 'error bus');
   const clashes: Clash[] = [];
-  const agents: PlannedAgent[] = m.agents.map((agent) => {
-    const o = overrideFor(overrides, m.id, agent.name);
-    const isBus = agent === busAgent;
-    const protocol = o.protocol ?? defaultProtocol(agent);
-    const wanted = bindsFor(agent, protocol, isBus);
+  // Agents that bind the first free port from 5000 pick theirs after every configured bind.
+  const movers: Array<{ agent: Agent; planned: PlannedAgent }> = [];
+  const claim = (
+    agent: Agent,
+    wanted: PlannedBind[],
+    isBus: boolean,
+    protocol: HealthProtocol,
+  ): { binds: PlannedBind[]; lost: Clash[]; exits?: string } => {
     const binds: PlannedBind[] = [];
     const lost: Clash[] = [];
+    // A process that dies at its first bind takes no port: later agents may have them.
+    const fatal = wanted
+      .filter((b) => diesWithout(protocol, b.role) && held.has(b.port))
+      .map((b) => ({
+        machine: m.id,
+        agent: agent.name,
+        role: b.role,
+        port: b.port,
+        heldBy: held.get(b.port)!,
+      }));
+    if (fatal.length > 0) return { binds: [], lost: fatal, exits: exitReason(fatal[0]!) };
     for (const b of wanted) {
       if (isBus && b.kind === 'bus') {
         binds.push(b); // the bus agent is the holder of the reservation made above
@@ -236,19 +295,32 @@ function planMachine(m: Machine, host: string, overrides?: SimOverrides): Planne
       held.set(b.port, `${agent.name} ${b.role}`);
       binds.push(b);
     }
-    clashes.push(...lost);
-    return {
+    return { binds, lost };
+  };
+  const agents: PlannedAgent[] = m.agents.map((agent) => {
+    const o = overrideFor(overrides, m.id, agent.name);
+    const isBus = agent === busAgent;
+    const protocol = o.protocol ?? defaultProtocol(agent);
+    const moved =
+      o.free_port === false
+        ? undefined
+        : o.free_port === true
+          ? 'free_port: true in the overrides file'
+          : codeFacts(agent).freePort;
+    const planned: PlannedAgent = {
       machine: m.id,
       host,
       name: agent.name,
+      selfName: selfName(agent),
       model: agent,
       protocol,
+      ports: { main: agent.port.value, health: agent.healthPort.value },
       variant: o.error_variant ?? defaultVariant(agent, m.id, isBus),
       natsLibrary: o.nats_library ?? defaultNatsLibrary(protocol),
       vramMb: o.vram_mb ?? defaultVramMb(agent),
       isBus,
-      binds,
-      clashes: lost,
+      binds: [],
+      clashes: [],
       start: {
         down: o.down ?? false,
         slowMs: o.slow_ms ?? 0,
@@ -256,7 +328,31 @@ function planMachine(m: Machine, host: string, overrides?: SimOverrides): Planne
         floodPerS: o.flood_per_s ?? 0,
       },
     };
+    if (moved && !isBus) {
+      movers.push({ agent, planned: { ...planned, ports: { ...planned.ports, moved } } });
+      return planned;
+    }
+    const { binds, lost, exits } = claim(agent, bindsFor(agent, protocol, isBus), isBus, protocol);
+    clashes.push(...lost);
+    return { ...planned, binds, clashes: lost, ...(exits ? { exits } : {}) };
   });
+  for (const { agent, planned } of movers) {
+    const ports = { ...freePorts(held), moved: planned.ports.moved! };
+    const { binds, lost, exits } = claim(
+      agent,
+      bindsFor(agent, planned.protocol, false, ports),
+      false,
+      planned.protocol,
+    );
+    clashes.push(...lost);
+    agents[agents.findIndex((a) => a.name === agent.name)] = {
+      ...planned,
+      ports,
+      binds,
+      clashes: lost,
+      ...(exits ? { exits } : {}),
+    };
+  }
   return {
     id: m.id,
     host,

@@ -37,7 +37,11 @@ import {
 } from './machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
 import type { SimOverrides } from './overrides.js';
+import type { MetricsMode } from '../core/health/replies.js';
 import { defaultHosts, isLoopback, planSim, type Clash, type SimPlan } from './plan.js';
+
+/** BaseAgent's `setex(agent:ready:<name>, 300, ...)`: the key is never refreshed. */
+export const READY_TTL_S = 300;
 
 export type NatsMode =
   | { mode: 'url'; url: string }
@@ -70,8 +74,10 @@ export interface SimOptions {
   wiring?: 'collector' | 'upstream';
   /** The upstream env the agents see in `upstream` wiring (over the overrides' `wiring_env`). */
   wiringEnv?: Record<string, string>;
-  /** ENABLE_PROMETHEUS_METRICS: false makes every /metrics answer 503, as upstream. */
-  metricsEnabled?: boolean;
+  /** What BaseAgent's /metrics answers (default: the overrides' `metrics`, else `upstream`). */
+  metrics?: MetricsMode;
+  /** BaseAgent's ready-key lifetime in ms (default: the overrides' `ready_ttl_s`, else 300 s). */
+  readyTtlMs?: number;
   log?: (line: string) => void;
 }
 
@@ -83,6 +89,10 @@ export interface MachineSummary {
   host: string;
   agents: number;
   up: number;
+  /** Agents whose process died at start (a bind BaseAgent cannot live without). */
+  exited: Array<{ agent: string; why: string }>;
+  /** Agents on other ports than configured (upstream's first-free-port fallback). */
+  moved: Array<{ agent: string; port: number; healthPort: number }>;
   withClashes: number;
   portsBound: number;
   clashes: Clash[];
@@ -136,7 +146,8 @@ export class Sim {
           m,
           context,
           rng(hash32(`${seed}/${m.id}`)),
-          options.metricsEnabled ?? true,
+          options.metrics ?? options.overrides?.metrics ?? 'upstream',
+          options.readyTtlMs ?? (options.overrides?.ready_ttl_s ?? READY_TTL_S) * 1000,
           () => Date.now(),
         ),
     );
@@ -177,7 +188,7 @@ export class Sim {
       // Handled here too: a refusal can land while the binds are awaited, and an unobserved
       // rejection in that window is reported as unhandled (and fails the process under node:test).
       natsReady.catch(() => undefined);
-      const upstream = (options.wiring ?? options.overrides?.wiring) === 'upstream';
+      const upstream = (options.wiring ?? options.overrides?.wiring ?? 'upstream') === 'upstream';
       for (const m of sim.machines) m.collector = !upstream;
       const machineClashes = await Promise.all(
         sim.machines.map(async (m) => ({ m, lost: await m.start() })),
@@ -495,6 +506,12 @@ export class Sim {
         host: m.plan.host,
         agents: m.agents.length,
         up: m.agents.filter((a) => a.status === 'up').length,
+        exited: m.agents.flatMap((a) => (a.exited ? [{ agent: a.name, why: a.exited }] : [])),
+        moved: m.agents.flatMap((a) =>
+          a.plan.ports.moved
+            ? [{ agent: a.name, port: a.plan.ports.main, healthPort: a.plan.ports.health }]
+            : [],
+        ),
         withClashes: agentsWithClash.size,
         portsBound:
           m.agents.reduce((n, a) => n + a.bound.length, 0) + (m.plan.busAgent || !m.bus ? 0 : 1),
@@ -513,9 +530,15 @@ export class Sim {
           `error bus ${s.bus}; nats ${this.natsUrl ? `on, phase ${this.phase.phase} ${this.phase.name}` : 'off'}; ready in ${this.startupMs} ms`,
       );
     }
-    for (const s of this.summary())
+    for (const s of this.summary()) {
       for (const c of s.clashes)
         lines.push(`  clash ${c.machine} ${c.agent} ${c.role} ${c.port}: held by ${c.heldBy}`);
+      for (const e of s.exited) lines.push(`  down ${s.id} ${e.agent}: ${e.why}`);
+      for (const mv of s.moved)
+        lines.push(
+          `  moved ${s.id} ${mv.agent}: on ${mv.port}/${mv.healthPort} (upstream's first free port from 5000, not its configured one)`,
+        );
+    }
     if (this.wiring) {
       const legs = this.wiring.status().flatMap((p) => [p.own, ...(p.cross ? [p.cross] : [])]);
       const dead = legs.filter((l) => l.note.includes('socket None')).length;
@@ -565,6 +588,10 @@ export class Sim {
         agents: m.agents.map((a) => ({
           name: a.name,
           status: a.status,
+          ...(a.exited ? { exited: a.exited } : {}),
+          ...(a.plan.ports.moved
+            ? { moved: { port: a.plan.ports.main, healthPort: a.plan.ports.health } }
+            : {}),
           protocol: a.plan.protocol,
           variant: a.plan.variant,
           natsLibrary: a.plan.natsLibrary,

@@ -78,14 +78,14 @@ export function machineResolver(
 export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
   const startedAt = Date.now();
+  const errors = new ErrorStore(options.errors);
   const health = new HealthStore(
     targetsFor(machines, {
       ...options.health,
       ...(options.protocols ? { protocols: options.protocols } : {}),
     }),
-    options.health,
+    { ...options.health, evidence: { lastBusFrame: (m) => errors.lastZmqFrame(m) } },
   );
-  const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore();
   const bridges = new BridgeStore();
   const stops: Array<() => unknown> = [];

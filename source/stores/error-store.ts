@@ -60,6 +60,11 @@ export class ErrorStore {
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
   getSnapshot = (): ErrorSnapshot => this.snapshot;
 
+  /** When the last frame arrived from a machine's ZMQ bus port (ms), if one has. */
+  lastZmqFrame(machine: string): number | undefined {
+    return this.lastAt.zmq.get(machine);
+  }
+
   zmq(frames: readonly Uint8Array[], machine: string, now = Date.now()): void {
     this.lastAt.zmq.set(machine, now);
     this.pipeline.ingest(decodeZmq(frames, machine, now), 'zmq', machine, now);

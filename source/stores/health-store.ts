@@ -1,8 +1,24 @@
 // Probes every agent with the protocol it speaks and holds the results as a store
 // (subscribe/getSnapshot, coalesced notifications) for the console and `status --json`.
+//
+// Three rules keep it honest and harmless (design.md targets, issue 12):
+// - an agent is sent only requests its code parses: upstream's own JSON health request, the
+//   WP-07 bare string only after a WP-07 reply proved the mixin (it wedges ResourceManager);
+// - the state is what upstream's own client would see on the ZMQ health socket; an HTTP mirror
+//   that answers while ZMQ is silent is a note beside it, never the verdict;
+// - an agent whose configured port refuses is looked for by name where its code really binds
+//   (the first free ports from 5000), and shown there, MOVED, not DOWN.
 import type { Agent, Machine } from '../core/fleet/model.js';
 import { sanitise } from '../core/errors/sanitise.js';
-import { parseHttpHealth, parseZmqHealth } from '../core/health/parse.js';
+import { FREE_PORT_FROM, FREE_PORT_TRIES, selfName } from '../core/fleet/upstream-code.js';
+import { expectedProtocol, healthRequest } from '../core/health/expect.js';
+import { judgeName, placeAnswers, type Place } from '../core/health/locate.js';
+import {
+  judgeMetrics,
+  parseHttpHealth,
+  parseZmqHealth,
+  type Reading,
+} from '../core/health/parse.js';
 import type { HealthProtocol } from '../core/health/replies.js';
 import {
   DEFAULT_HYSTERESIS,
@@ -14,7 +30,9 @@ import {
   type ProbeOutcome,
 } from '../core/health/state.js';
 import { HttpProber } from '../adapters/http-probe.js';
-import { ZmqPirate } from '../adapters/zmq-probe.js';
+import { scanForNames, type ScanResult } from '../adapters/health-scan.js';
+import { probeZmtp } from '../adapters/zmtp-probe.js';
+import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
 
 export interface HealthTarget {
@@ -22,16 +40,28 @@ export interface HealthTarget {
   machine: string;
   agent: string;
   host: string;
+  /** The configured main port (what a PUB-only agent binds). */
+  port?: number;
   healthPort: number;
   /**
    * When no health port is configured, BaseAgent listens on port+1 but UnifiedHealthMixin on
    * port+1000: detection tries this one too.
    */
   altHealthPort?: number;
-  /** The protocol the operator or sim overrides name; detected when absent. */
+  /** The protocol the operator or sim overrides name: taken as given. */
   protocol?: HealthProtocol;
+  /** What its config and upstream code say it speaks: decides the first request, not the verdict. */
+  expect?: HealthProtocol;
+  /** Names its replies may carry (config key, upstream self-name); default: the agent's name. */
+  names?: readonly string[];
   intervalMs: number;
   timeoutMs: number;
+}
+
+/** What other stores observed that health can use as evidence. */
+export interface HealthEvidence {
+  /** Last ZMQ error-bus frame received from a machine's bus port (ms), if any. */
+  lastBusFrame?(machine: string): number | undefined;
 }
 
 export interface HealthOptions {
@@ -45,6 +75,13 @@ export interface HealthOptions {
   notifyMs: number;
   /** Agent -> protocol hints (from a sim overrides file or opsdeck.yaml). */
   protocols?: Record<string, HealthProtocol>;
+  /** Look for refused agents by name on the free-port range (default on). */
+  locate: boolean;
+  /** A host's range is scanned at most this often (ms). */
+  scanEveryMs: number;
+  /** Frames on a PUB-only agent's bus within this window count as a sign of life (ms). */
+  frameWindowMs: number;
+  evidence?: HealthEvidence;
 }
 
 /** Longest a change waits for its probe round to end before it is published anyway. */
@@ -55,6 +92,9 @@ export const DEFAULT_HEALTH: HealthOptions = {
   hysteresis: DEFAULT_HYSTERESIS,
   metricsEvery: 10,
   notifyMs: 100,
+  locate: true,
+  scanEveryMs: 30_000,
+  frameWindowMs: 60_000,
 };
 
 export interface HealthSnapshot {
@@ -62,6 +102,8 @@ export interface HealthSnapshot {
   agents: ReadonlyMap<string, AgentHealth>;
   /** Duration of the last few probe rounds (ms), newest last. */
   rounds: number[];
+  /** The last free-port scan per host, if any ran. */
+  scans: ReadonlyMap<string, ScanResult>;
 }
 
 export const targetKey = (machine: string, agent: string) => `${machine}/${agent}`;
@@ -71,19 +113,23 @@ export function targetsFor(
   options: Partial<HealthOptions> = {},
 ): HealthTarget[] {
   return machines.flatMap((m) =>
-    m.agents.map((a: Agent) => {
+    m.agents.map((a: Agent): HealthTarget => {
       const hc = m.globals.healthChecks ?? {};
       const protocol = options.protocols?.[`${m.id}/${a.name}`] ?? options.protocols?.[a.name];
+      const self = selfName(a);
       return {
         key: targetKey(m.id, a.name),
         machine: m.id,
         agent: a.name,
         host: m.host,
+        port: a.port.value,
         healthPort: a.healthPort.value,
         ...(a.healthPortImplicit && a.port.value + 1000 <= 65535
           ? { altHealthPort: a.port.value + 1000 }
           : {}),
         ...(protocol ? { protocol } : {}),
+        expect: expectedProtocol(a),
+        names: self === a.name ? [a.name] : [a.name, self],
         intervalMs: options.intervalMs ?? (hc.intervalSeconds ?? 30) * 1000,
         timeoutMs: options.timeoutMs ?? (hc.timeoutSeconds ?? 10) * 1000,
       };
@@ -96,7 +142,7 @@ interface Slot {
   health: AgentHealth;
   nextAt: number;
   zmq?: ZmqPirate;
-  /** What detection settled on; undefined while detecting. */
+  /** What the agent proved it speaks by answering; undefined until it has. */
   protocol?: HealthProtocol;
   /** HTTP port that answered /health for http agents. */
   httpPort?: number;
@@ -108,6 +154,8 @@ interface Slot {
   busy: boolean;
 }
 
+const clipRaw = (text: string) => sanitise(text.length > 400 ? `${text.slice(0, 400)}…` : text);
+
 export class HealthStore {
   private readonly emitter = new Emitter();
   private readonly slots = new Map<string, Slot>();
@@ -117,6 +165,10 @@ export class HealthStore {
   private timer: NodeJS.Timeout | undefined;
   private readonly rounds: number[] = [];
   private stopped = false;
+  /** Every name a fleet agent answers with -> its `machine/Agent` keys. */
+  private readonly names = new Map<string, string[]>();
+  private readonly scans = new Map<string, ScanResult>();
+  private readonly scanning = new Map<string, Promise<ScanResult>>();
 
   constructor(targets: readonly HealthTarget[], options: Partial<HealthOptions> = {}) {
     this.options = { ...DEFAULT_HEALTH, ...options };
@@ -131,6 +183,8 @@ export class HealthStore {
         busy: false,
         ...(target.protocol ? { protocol: target.protocol } : {}),
       });
+      for (const name of target.names ?? [target.agent])
+        this.names.set(name, [...(this.names.get(name) ?? []), target.key]);
     }
     this.snapshot = this.build();
   }
@@ -221,8 +275,24 @@ export class HealthStore {
   }
 
   private async probe(slot: Slot): Promise<void> {
-    const outcome =
-      slot.protocol === 'http' ? await this.probeHttp(slot) : await this.probeZmq(slot);
+    let outcome = await this.probeOnce(slot);
+    if (this.options.locate && this.zmqSpoken(slot)) {
+      if (outcome.kind === 'refused') outcome = (await this.relocate(slot, outcome)) ?? outcome;
+      else if (outcome.kind === 'timeout' && slot.health.lastReplyAt === undefined) {
+        // Never answered here: if the port holds something that is not a ZMQ REP (another
+        // agent's HTTP mirror, say), the agent is not there; look for it by name.
+        const port = slot.health.moved?.healthPort ?? slot.zmqPort ?? slot.target.healthPort;
+        const zmtp = await probeZmtp(slot.target.host, port, 1000);
+        if (zmtp.holder !== 'unknown' && zmtp.socketType !== 'REP') {
+          const held = {
+            ...outcome,
+            note: `${port} is held by something that is not a ZMQ REP (${zmtp.detail})`,
+          };
+          outcome = (await this.relocate(slot, held)) ?? held;
+        }
+      }
+    }
+    outcome = this.checkName(slot, outcome);
     if (this.stopped) return;
     slot.health = observe(slot.health, outcome, this.options.hysteresis);
     slot.rounds++;
@@ -230,76 +300,156 @@ export class HealthStore {
     // every agent's /metrics in the same round made that round 4-5x longer (bench/health.ts).
     if (
       outcome.kind === 'reply' &&
+      slot.protocol !== 'pub' &&
       (slot.rounds === 1 || slot.rounds % this.options.metricsEvery === slot.metricsPhase)
     )
       await this.checkMetrics(slot);
     this.changed();
   }
 
-  private async probeZmq(slot: Slot): Promise<ProbeOutcome> {
-    const { target } = slot;
-    slot.zmq ??= new ZmqPirate(
-      `tcp://${target.host}:${slot.zmqPort ?? target.healthPort}`,
-      target.timeoutMs,
-    );
-    // The bare string works on both BaseAgent's health socket and UnifiedHealthMixin's.
-    const result = await slot.zmq.request('health_check');
-    const at = Date.now();
-    if (result.kind === 'reply') {
-      const parsed = parseZmqHealth(result.text);
-      const raw = clipRaw(result.text);
-      if (!parsed.ok)
-        return { kind: 'bad-reply', reason: parsed.reason, latencyMs: result.latencyMs, at, raw };
-      slot.protocol = parsed.reading.protocol;
-      return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw };
+  /** The protocol to probe with: proven, else hinted by the operator, else expected from config. */
+  private protocolOf(slot: Slot): HealthProtocol | undefined {
+    return slot.protocol ?? slot.target.protocol ?? slot.target.expect;
+  }
+
+  private zmqSpoken(slot: Slot): boolean {
+    const p = this.protocolOf(slot);
+    return p === undefined || p === 'base-agent' || p === 'json-rm' || p === 'unified';
+  }
+
+  private probeOnce(slot: Slot): Promise<ProbeOutcome> {
+    const p = this.protocolOf(slot);
+    if (p === 'pub') return this.probePub(slot);
+    if (p === 'http' && slot.protocol === 'http') return this.probeHttp(slot);
+    // An expected HTTP service is still asked over HTTP first, then ZMQ: services/ can hold a
+    // BaseAgent too, and one proven reply settles it.
+    if (p === 'http') return this.detectHttpFirst(slot);
+    return this.probeZmq(slot);
+  }
+
+  private async detectHttpFirst(slot: Slot): Promise<ProbeOutcome> {
+    const viaHttp = await this.probeHttp(slot);
+    if (viaHttp.kind === 'reply' && !viaHttp.reading.baseAgentMirror) {
+      slot.protocol = 'http';
+      return viaHttp;
     }
+    const viaZmq = await this.probeZmq(slot, false);
+    return viaZmq.kind === 'reply' || viaHttp.kind !== 'reply' ? viaZmq : viaHttp;
+  }
+
+  /**
+   * One ZMQ health request, the JSON one unless the agent proved it speaks WP-07. A WP-07 mixin
+   * answers the JSON "Unknown health request": it is asked again, at once, the way it understands.
+   */
+  private async askZmq(
+    pirate: ZmqPirate,
+    slot: Slot,
+  ): Promise<{ result: ZmqProbeResult; request: string }> {
+    const request = healthRequest(slot.protocol);
+    const result = await pirate.request(request);
+    if (
+      result.kind === 'reply' &&
+      result.text === 'Unknown health request' &&
+      request !== 'health_check'
+    ) {
+      slot.protocol = 'unified';
+      const again = healthRequest('unified');
+      return { result: await pirate.request(again), request: again };
+    }
+    return { result, request };
+  }
+
+  private zmqOutcome(
+    result: Extract<ZmqProbeResult, { kind: 'reply' }>,
+    slot: Slot,
+    via: string,
+  ): ProbeOutcome {
+    const at = Date.now();
+    const parsed = parseZmqHealth(result.text);
+    const raw = clipRaw(result.text);
+    if (!parsed.ok)
+      return {
+        kind: 'bad-reply',
+        reason: parsed.reason,
+        latencyMs: result.latencyMs,
+        at,
+        raw,
+        via,
+      };
+    slot.protocol = parsed.reading.protocol;
+    return { kind: 'reply', reading: parsed.reading, latencyMs: result.latencyMs, at, raw, via };
+  }
+
+  private async probeZmq(slot: Slot, httpFallback = true): Promise<ProbeOutcome> {
+    const { target } = slot;
+    const port = slot.health.moved?.healthPort ?? slot.zmqPort ?? target.healthPort;
+    slot.zmq ??= new ZmqPirate(`tcp://${target.host}:${port}`, target.timeoutMs);
+    const asked = await this.askZmq(slot.zmq, slot);
+    const via = `ZMQ ${asked.request} to ${target.host}:${port}`;
+    if (asked.result.kind === 'reply') return this.zmqOutcome(asked.result, slot, via);
+    const result = asked.result;
     if (
       slot.protocol === undefined &&
       target.altHealthPort !== undefined &&
-      slot.zmqPort === undefined
+      slot.zmqPort === undefined &&
+      !slot.health.moved
     ) {
       const alt = new ZmqPirate(`tcp://${target.host}:${target.altHealthPort}`, target.timeoutMs);
-      const viaAlt = await alt.request('health_check');
-      if (viaAlt.kind === 'reply') {
-        const parsed = parseZmqHealth(viaAlt.text);
-        if (parsed.ok) {
-          slot.zmq.close();
-          slot.zmq = alt;
-          slot.zmqPort = target.altHealthPort;
-          slot.protocol = parsed.reading.protocol;
-          return {
-            kind: 'reply',
-            reading: parsed.reading,
-            latencyMs: viaAlt.latencyMs,
-            at: Date.now(),
-            raw: clipRaw(viaAlt.text),
-          };
-        }
+      const viaAlt = await this.askZmq(alt, slot);
+      if (viaAlt.result.kind === 'reply' && parseZmqHealth(viaAlt.result.text).ok) {
+        slot.zmq.close();
+        slot.zmq = alt;
+        slot.zmqPort = target.altHealthPort;
+        return this.zmqOutcome(
+          viaAlt.result,
+          slot,
+          `ZMQ ${viaAlt.request} to ${target.host}:${target.altHealthPort} (the WP-07 mixin's port+1000)`,
+        );
       }
       alt.close();
     }
-    if (slot.protocol === undefined) {
-      // Nothing speaks ZMQ there: maybe an HTTP-only service (FastAPI, BaseHealthMixin).
-      const viaHttp = await this.probeHttp(slot);
-      // Only a parsed /health answer proves HTTP: a ZMQ port answers HTTP with garbage.
-      if (viaHttp.kind === 'reply') {
-        slot.zmq.close();
-        delete slot.zmq;
-        slot.protocol = 'http';
-        return viaHttp;
-      }
+    const at = Date.now();
+    const failed: ProbeOutcome =
+      result.kind === 'timeout'
+        ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
+        : result.kind === 'refused'
+          ? { kind: 'refused', reason: result.reason, at, via }
+          : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+    if (!httpFallback || (failed.kind === 'refused' && slot.protocol !== undefined)) return failed;
+    // Silence or refusal on ZMQ: an HTTP-only service, or a BaseAgent whose health socket does
+    // not answer while its HTTP mirror does (a wedged loop). Only the first is an HTTP agent.
+    const viaHttp = await this.probeHttp(slot);
+    if (viaHttp.kind !== 'reply') return failed;
+    if (!viaHttp.reading.baseAgentMirror && slot.protocol === undefined) {
+      slot.zmq.close();
+      delete slot.zmq;
+      slot.protocol = 'http';
+      return viaHttp;
     }
-    if (result.kind === 'timeout') return { kind: 'timeout', timeoutMs: target.timeoutMs, at };
-    if (result.kind === 'refused') return { kind: 'refused', reason: result.reason, at };
-    return { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at };
+    const mirrorPort = slot.httpPort ?? target.healthPort + 1;
+    const as = viaHttp.reading.name;
+    const ours = as === undefined || (target.names ?? [target.agent]).includes(as);
+    return {
+      ...failed,
+      note: ours
+        ? `HTTP /health on ${mirrorPort} answers ${viaHttp.reading.state} (BaseAgent's HTTP mirror): the process is alive, its ZMQ health socket ${failed.kind === 'timeout' ? 'does not answer' : 'refuses'}`
+        : `HTTP /health on ${mirrorPort} answers as ${as}: another agent's mirror, not this one's`,
+    };
   }
 
   /** HTTP /health: BaseAgent's mirror on health+1, else a plain service on the health port. */
   private async probeHttp(slot: Slot): Promise<ProbeOutcome> {
     const { target } = slot;
-    const ports = slot.httpPort ? [slot.httpPort] : [target.healthPort + 1, target.healthPort];
-    let last: ProbeOutcome = { kind: 'refused', reason: 'no HTTP port answered', at: Date.now() };
+    const health = slot.health.moved?.healthPort ?? target.healthPort;
+    const ports = slot.httpPort ? [slot.httpPort] : [health + 1, health];
+    let last: ProbeOutcome = {
+      kind: 'refused',
+      reason: 'no HTTP port answered',
+      at: Date.now(),
+      via: `HTTP GET /health on ${target.host}:${ports.join(', ')}`,
+    };
     for (const port of ports) {
+      const via = `HTTP GET /health on ${target.host}:${port}`;
       const result = await this.http.get(target.host, port, '/health', target.timeoutMs);
       const at = Date.now();
       if (result.kind === 'reply') {
@@ -311,6 +461,7 @@ export class HealthStore {
             latencyMs: result.latencyMs,
             at,
             raw: clipRaw(result.text),
+            via,
           };
           continue;
         }
@@ -321,14 +472,15 @@ export class HealthStore {
           latencyMs: result.latencyMs,
           at,
           raw: clipRaw(result.text),
+          via,
         };
       }
       const outcome: ProbeOutcome =
         result.kind === 'timeout'
-          ? { kind: 'timeout', timeoutMs: target.timeoutMs, at }
+          ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
           : result.kind === 'refused'
-            ? { kind: 'refused', reason: result.reason, at }
-            : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at };
+            ? { kind: 'refused', reason: result.reason, at, via }
+            : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
       // Garbage or silence on one port is not a dead agent: a refusal from the other port must
       // not hide it (refused is definitive and skips the hysteresis).
       if (last.kind === 'refused' || outcome.kind === 'bad-reply') last = outcome;
@@ -336,15 +488,143 @@ export class HealthStore {
     return last;
   }
 
+  /**
+   * An agent with no health port (CentralErrorBus): alive when its PUB answers a ZMTP greeting,
+   * or when its frames arrived within the window. Nothing but a greeting is sent.
+   */
+  private async probePub(slot: Slot): Promise<ProbeOutcome> {
+    const { target } = slot;
+    const port = target.port ?? target.healthPort;
+    const began = performance.now();
+    const zmtp = await probeZmtp(target.host, port, Math.min(target.timeoutMs, 2000));
+    const latencyMs = performance.now() - began;
+    const at = Date.now();
+    const last = this.options.evidence?.lastBusFrame?.(target.machine);
+    const fresh = last !== undefined && at - last <= this.options.frameWindowMs;
+    const frames =
+      last === undefined
+        ? 'no frame from it yet'
+        : `last frame ${Math.max(0, Math.round((at - last) / 1000))} s ago`;
+    const via = `ZMTP greeting to ${target.host}:${port} + frames received from it`;
+    slot.protocol = 'pub';
+    const alive = (reason: string): ProbeOutcome => ({
+      kind: 'reply',
+      reading: { state: 'healthy', reason, protocol: 'pub' },
+      latencyMs,
+      at,
+      via,
+    });
+    if (zmtp.holder === 'pub') return alive(`its PUB on ${port} greets (ZMTP); ${frames}`);
+    if (zmtp.holder === 'none')
+      return { kind: 'refused', reason: `nothing listens on ${target.host}:${port}`, at, via };
+    if (fresh) return alive(`frames from its PUB ${frames}; the greeting: ${zmtp.detail}`);
+    if (zmtp.holder === 'unknown') return { kind: 'timeout', timeoutMs: target.timeoutMs, at, via };
+    return {
+      kind: 'bad-reply',
+      reason: `${port} holds ${zmtp.detail}, not its PUB`,
+      latencyMs,
+      at,
+      via,
+    };
+  }
+
+  /** The configured port refused: look for the agent by name on its host's free-port range. */
+  private async relocate(slot: Slot, refused: ProbeOutcome): Promise<ProbeOutcome | undefined> {
+    const { target } = slot;
+    const scan = await this.scan(target.host);
+    if (!scan) return undefined;
+    const places = placeAnswers(scan.answers);
+    let place: Place | undefined;
+    let name: string | undefined;
+    for (const n of target.names ?? [target.agent]) {
+      place = places.get(n);
+      if (place) {
+        name = n;
+        break;
+      }
+    }
+    if (!place) {
+      if (slot.health.moved) {
+        const { moved: _gone, ...rest } = slot.health;
+        slot.health = rest;
+      }
+      return {
+        ...refused,
+        note: `${refused.note ? `${refused.note}; ` : ''}not found by name either: ${scan.answers.length} REP(s) answered on ${target.host}:${scan.from}-${scan.from + scan.count - 1}`,
+      };
+    }
+    const how = `its name (${name}) answered on ${place.healthPort} in a scan of ${target.host}:${scan.from}-${scan.from + scan.count - 1}; configured ${target.healthPort}`;
+    slot.health = { ...slot.health, moved: { ...place, how } };
+    slot.zmq?.close();
+    delete slot.zmq;
+    delete slot.zmqPort;
+    const again = await this.probeZmq(slot, false);
+    return { ...again, note: `MOVED: ${how}` };
+  }
+
+  /** One scan per host at a time, reused for `scanEveryMs`. */
+  private scan(host: string): Promise<ScanResult | undefined> {
+    const last = this.scans.get(host);
+    if (last && Date.now() - last.at < this.options.scanEveryMs) return Promise.resolve(last);
+    let running = this.scanning.get(host);
+    if (!running) {
+      running = scanForNames(host, FREE_PORT_FROM, FREE_PORT_TRIES, 500).then((r) => {
+        this.scans.set(host, r);
+        this.scanning.delete(host);
+        return r;
+      });
+      this.scanning.set(host, running);
+    }
+    return running.catch(() => undefined);
+  }
+
+  /** A reply carrying another agent's name is not this agent's answer. */
+  private checkName(slot: Slot, o: ProbeOutcome): ProbeOutcome {
+    if (o.kind !== 'reply' || !o.reading.name) {
+      if (slot.health.answeredAs && o.kind === 'reply') {
+        const { answeredAs: _a, ...rest } = slot.health;
+        slot.health = rest;
+      }
+      return o;
+    }
+    const verdict = judgeName(
+      o.reading.name,
+      { key: slot.target.key, names: slot.target.names ?? [slot.target.agent] },
+      this.names,
+    );
+    if (verdict.kind === 'match') {
+      if (slot.health.answeredAs) {
+        const { answeredAs: _a, ...rest } = slot.health;
+        slot.health = rest;
+      }
+      return o;
+    }
+    if (verdict.kind === 'unknown') return { ...o, note: `its reply names it "${verdict.name}"` };
+    slot.health = { ...slot.health, answeredAs: o.reading.name };
+    const reading: Reading = {
+      ...o.reading,
+      state: 'unhealthy',
+      reason: sanitise(
+        `answered as ${o.reading.name} (${verdict.who}): ${o.via ?? 'this port'} reaches another agent (a port clash, or two machines on one address)`,
+      ),
+    };
+    return { ...o, reading };
+  }
+
   private async checkMetrics(slot: Slot): Promise<void> {
-    const port =
-      slot.protocol === 'http'
-        ? (slot.httpPort ?? slot.target.healthPort)
-        : slot.target.healthPort + 1;
+    const health = slot.health.moved?.healthPort ?? slot.target.healthPort;
+    const port = slot.protocol === 'http' ? (slot.httpPort ?? health) : health + 1;
     const result = await this.http.get(slot.target.host, port, '/metrics', slot.target.timeoutMs);
-    const instrumented =
-      result.kind === 'reply' && result.status === 200 && /^# (HELP|TYPE) /m.test(result.text);
-    if (slot.health.instrumented !== instrumented) slot.health = { ...slot.health, instrumented };
+    const judged =
+      result.kind === 'reply'
+        ? judgeMetrics(result.status, result.text)
+        : {
+            instrumented: false,
+            answer: result.kind === 'timeout' ? 'no answer in time' : result.reason,
+          };
+    const answer = `GET /metrics on ${port}: ${judged.answer}`;
+    if (slot.health.instrumented !== judged.instrumented || slot.health.metricsAnswer !== answer)
+      slot.health = { ...slot.health, instrumented: judged.instrumented, metricsAnswer: answer };
   }
 
   private pending: NodeJS.Timeout | undefined;
@@ -379,8 +659,11 @@ export class HealthStore {
   private build(): HealthSnapshot {
     const agents = new Map<string, AgentHealth>();
     for (const [key, slot] of this.slots) agents.set(key, slot.health);
-    return { version: (this.snapshot?.version ?? 0) + 1, agents, rounds: [...this.rounds] };
+    return {
+      version: (this.snapshot?.version ?? 0) + 1,
+      agents,
+      rounds: [...this.rounds],
+      scans: new Map(this.scans),
+    };
   }
 }
-
-const clipRaw = (text: string) => sanitise(text.length > 400 ? `${text.slice(0, 400)}…` : text);

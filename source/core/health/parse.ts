@@ -10,8 +10,12 @@ export interface Reading {
   /** One short sanitised line for the screen. */
   reason: string;
   uptimeSec?: number;
-  /** The protocol the reply proves the agent speaks (may differ from the one asked). */
+  /** The protocol the reply came over (HTTP stays `http`, whatever answered it). */
   protocol: HealthProtocol;
+  /** The name the reply carries (BaseAgent's message, WP-07's agent_name, ResourceManager's service). */
+  name?: string;
+  /** An HTTP reply in BaseAgent's own shape: the agent is a BaseAgent reached over its HTTP mirror. */
+  baseAgentMirror?: boolean;
 }
 
 export type Parsed = { ok: true; reading: Reading } | { ok: false; reason: string };
@@ -30,6 +34,18 @@ function json(text: string): Dict | undefined {
   }
 }
 
+/** `"<name> is <state>"`: BaseAgent's message names the agent (its self.name). */
+const nameInMessage = (body: Dict): string | undefined => {
+  const m = typeof body.message === 'string' ? /^(.+) is [a-z]+$/.exec(body.message) : null;
+  return m?.[1];
+};
+
+/** ResourceManager's own health loop: `{status, service, initialization_status, port, health_port}`. */
+const isRmLoopReply = (body: Dict): boolean =>
+  typeof body.service === 'string' &&
+  'initialization_status' in body &&
+  !('health_checks' in body);
+
 /** BaseAgent `_get_health_status()` or ResourceManager's own `{status: ok|initializing}`. */
 function fromBaseAgent(body: Dict): Parsed {
   const status = String(body.status ?? '');
@@ -38,12 +54,15 @@ function fromBaseAgent(body: Dict): Parsed {
     .filter(([, v]) => v === false)
     .map(([k]) => k);
   const uptime = num(body.uptime) ?? num(body.uptime_seconds);
+  const rmLoop = isRmLoopReply(body);
+  const name = rmLoop ? String(body.service) : nameInMessage(body);
   const withUptime = (r: Omit<Reading, 'protocol' | 'uptimeSec'>): Parsed => ({
     ok: true,
     reading: {
       ...r,
-      protocol: 'base-agent',
+      protocol: rmLoop ? 'json-rm' : 'base-agent',
       ...(uptime !== undefined ? { uptimeSec: uptime } : {}),
+      ...(name !== undefined ? { name: clip(name, 80) } : {}),
     },
   });
   if (status === 'error' && typeof body.error === 'string') {
@@ -105,6 +124,7 @@ function fromUnified(body: Dict): Parsed {
       reason: clip(reason),
       protocol: 'unified',
       ...(uptime !== undefined ? { uptimeSec: uptime } : {}),
+      ...(typeof body.agent_name === 'string' ? { name: clip(body.agent_name, 80) } : {}),
     },
   };
 }
@@ -144,13 +164,15 @@ export function parseHttpHealth(
           ok: true,
           reading: { state: 'unhealthy', reason: clip(`HTTP ${status}: ${text}`), protocol: asked },
         };
-  // BaseAgent's HTTP endpoint serves the full health JSON: its fields say which protocol it is.
-  const protocol: HealthProtocol =
-    'health_checks' in body || 'health_status' in body ? 'base-agent' : asked;
-  if (protocol === 'base-agent') {
+  // BaseAgent's HTTP mirror serves the full health JSON: the reply is read the same way, but the
+  // protocol used stays `http` (the ZMQ health socket is what upstream's own client asks).
+  if ('health_checks' in body || 'health_status' in body) {
     const parsed = fromBaseAgent(body);
-    return parsed.ok ? { ok: true, reading: { ...parsed.reading, protocol } } : parsed;
+    return parsed.ok
+      ? { ok: true, reading: { ...parsed.reading, protocol: asked, baseAgentMirror: true } }
+      : parsed;
   }
+  const protocol = asked;
   const s = String(body.status ?? '');
   if (status >= 200 && status < 300 && (s === 'ok' || s === 'healthy'))
     return { ok: true, reading: { state: 'healthy', reason: 'ok', protocol } };
@@ -171,4 +193,27 @@ export function parseHttpHealth(
       ...(uptime !== undefined ? { uptimeSec: uptime } : {}),
     },
   };
+}
+
+/** What GET /metrics answered, judged by its body (upstream-protocols b3a), in words. */
+export interface MetricsAnswer {
+  instrumented: boolean;
+  answer: string;
+}
+
+export function judgeMetrics(status: number, text: string): MetricsAnswer {
+  const series = text.split('\n').filter((l) => l !== '' && !l.startsWith('#')).length;
+  if (status === 200 && /^# (HELP|TYPE) /m.test(text))
+    return { instrumented: true, answer: `200 with Prometheus text (${series} samples)` };
+  // BaseAgent's do_GET raises after sending 200 and writes a second response into the body.
+  const late = /^HTTP\/1\.[01] (\d{3})[^\r\n]*/.exec(text);
+  if (status === 200 && late)
+    return {
+      instrumented: false,
+      answer: `200 with an HTTP ${late[1]} error page as its body (not Prometheus text)`,
+    };
+  const first = clip(text.split('\n')[0] ?? '', 60);
+  if (status === 200)
+    return { instrumented: false, answer: `200 but not Prometheus text: ${first || '(empty)'}` };
+  return { instrumented: false, answer: `HTTP ${status}${first ? `: ${first}` : ''}` };
 }

@@ -6,11 +6,38 @@ import { isoformat } from '../py/time.js';
 
 /** The protocol an agent answers health probes with (P1.2 measures adoption of each). */
 export type HealthProtocol =
-  | 'base-agent' // common/core/base_agent.py: ZMQ REP main + health socket, HTTP on health+1
+  | 'base-agent' // common/core/base_agent.py: ZMQ REP health socket, any payload; HTTP on health+1
   | 'unified' // common/health/unified_health.py UnifiedHealthMixin (WP-07), plain-string requests
-  | 'http'; // FastAPI / BaseHealthMixin services: GET /health -> {"status":"ok"}
+  | 'json-rm' // pc2_code/agents/resource_manager.py's own health loop: JSON objects only
+  | 'http' // FastAPI / BaseHealthMixin services: GET /health -> {"status":"ok"}
+  | 'pub'; // no health port (CentralErrorBus): alive when its PUB greets or its frames arrive
 
-export const HEALTH_PROTOCOLS: readonly HealthProtocol[] = ['base-agent', 'unified', 'http'];
+export const HEALTH_PROTOCOLS: readonly HealthProtocol[] = [
+  'base-agent',
+  'unified',
+  'json-rm',
+  'http',
+  'pub',
+];
+
+/** How each protocol is named on screen, in `--json` and in the README's protocol table. */
+export const PROTOCOL_LABEL: Record<HealthProtocol, string> = {
+  'base-agent': 'base',
+  unified: 'wp07',
+  'json-rm': 'json-rm',
+  http: 'http',
+  pub: 'pub',
+};
+
+/**
+ * The health request upstream's own client sends (scripts/docker_health_check.py::
+ * check_zmq_service). Every agent opsdeck knows parses it: BaseAgent answers any payload,
+ * ResourceManager's loop wants exactly this, and the WP-07 mixin answers "Unknown health request"
+ * without harm. The bare string `health_check` is only for agents known to speak WP-07: it wedges
+ * ResourceManager.
+ */
+export const JSON_HEALTH_REQUEST = '{"action": "health_check"}';
+export const WP07_HEALTH_REQUEST = 'health_check';
 
 /** What a health reply depends on. Times are ms since the epoch. */
 export interface HealthState {
@@ -289,14 +316,48 @@ const pythonErrorPage = (code: number, message: string, explain: string): string
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /**
- * BaseAgent's HTTP server on health+1: `/health` (always 200), `/metrics` (Prometheus text, or
- * 503 when ENABLE_PROMETHEUS_METRICS=false), `/metrics/summary` (JSON), anything else 404.
+ * How BaseAgent's `/metrics` behaves. `upstream`: the exporter exists (the default), and
+ * do_GET writes `generate_latest()`'s bytes with `.encode()`, which raises after the 200 and
+ * its headers went out; the handler's `send_error(500)` then writes a whole second response
+ * into the body. `off`: ENABLE_PROMETHEUS_METRICS=false, no exporter, a 503. `fixed`: the text
+ * the exporter would serve once that one line is fixed (for tests of a really instrumented fleet).
+ */
+export type MetricsMode = 'upstream' | 'off' | 'fixed';
+export const METRICS_MODES: readonly MetricsMode[] = ['upstream', 'off', 'fixed'];
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** email.utils.formatdate(usegmt=True), as BaseHTTPRequestHandler.date_time_string writes it. */
+export function httpDate(ms: number): string {
+  const d = new Date(ms);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]}, ${two(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} GMT`;
+}
+
+/** The response send_error(500) writes after a response already went out (HTTP/1.0). */
+export function lateErrorResponse(now: number, python = '3.10.12'): string {
+  const page = pythonErrorPage(500, 'Internal Server Error', 'Server got itself in trouble');
+  return [
+    'HTTP/1.0 500 Internal Server Error',
+    `Server: BaseHTTP/0.6 Python/${python}`,
+    `Date: ${httpDate(now)}`,
+    'Connection: close',
+    'Content-Type: text/html;charset=utf-8',
+    `Content-Length: ${new TextEncoder().encode(page).length}`,
+    '',
+    page,
+  ].join('\r\n');
+}
+
+/**
+ * BaseAgent's HTTP server on health+1: `/health` (always 200), `/metrics` (see MetricsMode),
+ * `/metrics/summary` (JSON), anything else 404.
  */
 export function baseAgentHttp(
   method: string,
   path: string,
   s: HealthState,
-  metrics: { enabled: boolean; text: () => string; summary: () => Record<string, PyValue> },
+  metrics: { mode: MetricsMode; text: () => string; summary: () => Record<string, PyValue> },
 ): HttpReply {
   if (method !== 'GET') {
     return {
@@ -313,8 +374,14 @@ export function baseAgentHttp(
   if (route === '/health')
     return { status: 200, contentType: 'application/json', body: baseAgentHealthBytes(s) };
   if (route === '/metrics') {
-    if (!metrics.enabled)
-      return { status: 503, contentType: 'text/plain', body: 'Metrics disabled\n' };
+    if (metrics.mode === 'off')
+      return {
+        status: 503,
+        contentType: 'text/plain',
+        body: 'Prometheus metrics not enabled or available',
+      };
+    if (metrics.mode === 'upstream')
+      return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: lateErrorResponse(s.now) };
     return { status: 200, contentType: PROMETHEUS_CONTENT_TYPE, body: metrics.text() };
   }
   if (route === '/metrics/summary')
@@ -339,4 +406,49 @@ export function plainHttp(method: string, path: string, degraded: boolean): Http
       : { status: 200, contentType: json, body: '{"status":"ok"}' };
   }
   return { status: 404, contentType: json, body: '{"detail":"Not Found"}' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// ResourceManager's own health loop (pc2_code/agents/resource_manager.py::_start_health_check)
+
+export interface RmHealthState {
+  initialized: boolean;
+  port: number;
+  healthPort: number;
+  now: number;
+}
+
+export type RmHealthReply = { kind: 'json'; body: Record<string, PyValue> } | { kind: 'wedge' };
+
+/**
+ * `recv_json()` then `request.get('action')`: anything but a JSON object raises before the reply
+ * is sent, the loop sleeps and calls recv_json() again on a REP socket that must send first, and
+ * every later request goes unanswered ("Operation cannot be accomplished in current state").
+ */
+export function rmHealthReply(payload: Uint8Array, s: RmHealthState): RmHealthReply {
+  const parsed = parsePyRequest(payload);
+  if (!parsed.ok || typeof parsed.value !== 'object' || parsed.value === null)
+    return { kind: 'wedge' };
+  if (Array.isArray(parsed.value)) return { kind: 'wedge' };
+  const action = (parsed.value as Record<string, unknown>).action;
+  if (action !== 'health_check') {
+    return {
+      kind: 'json',
+      body: {
+        status: 'unknown_action',
+        message: `Unknown action: ${action === undefined ? 'none' : pyStr(action)}`,
+      },
+    };
+  }
+  return {
+    kind: 'json',
+    body: {
+      status: s.initialized ? 'ok' : 'initializing',
+      service: 'ResourceManager',
+      initialization_status: s.initialized ? 'complete' : 'in_progress',
+      port: s.port,
+      health_port: s.healthPort,
+      timestamp: isoformat(s.now),
+    },
+  };
 }

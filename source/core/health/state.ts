@@ -7,18 +7,36 @@ import type { HealthProtocol } from './replies.js';
 
 export type AgentState = 'unknown' | 'healthy' | 'degraded' | 'unhealthy' | 'unreachable' | 'stale';
 
-export type ProbeOutcome =
-  | { kind: 'reply'; reading: Reading; latencyMs: number; at: number; raw?: string }
-  | {
-      kind: 'bad-reply';
-      reason: string;
-      latencyMs: number;
-      at: number;
-      protocol?: HealthProtocol;
-      raw?: string;
-    }
-  | { kind: 'timeout'; timeoutMs: number; at: number }
-  | { kind: 'refused'; reason: string; at: number };
+/** How a result was obtained and what else was seen, for the operator (`judged by ...`). */
+interface Evidence {
+  /** The request and where it went: `ZMQ {"action": "health_check"} to 127.0.0.2:8113`. */
+  via?: string;
+  /** Something seen beside the verdict: `HTTP /health on 8114 answers ok (BaseAgent's mirror)`. */
+  note?: string;
+}
+
+export type ProbeOutcome = Evidence &
+  (
+    | { kind: 'reply'; reading: Reading; latencyMs: number; at: number; raw?: string }
+    | {
+        kind: 'bad-reply';
+        reason: string;
+        latencyMs: number;
+        at: number;
+        protocol?: HealthProtocol;
+        raw?: string;
+      }
+    | { kind: 'timeout'; timeoutMs: number; at: number }
+    | { kind: 'refused'; reason: string; at: number }
+  );
+
+/** Where an agent really answers when it is not where its config says (upstream-code.ts). */
+export interface Moved {
+  port: number;
+  healthPort: number;
+  /** How it was found: `its name answered on 5001 (scan of 5000-5099)`. */
+  how: string;
+}
 
 export interface Sample {
   state: AgentState;
@@ -38,8 +56,20 @@ export interface AgentHealth {
   lastReply?: string;
   lastProbeAt?: number;
   uptimeSec?: number;
-  /** Does /metrics answer? undefined until checked. */
+  /** Does /metrics serve Prometheus text? undefined until checked. */
   instrumented?: boolean;
+  /** What GET /metrics answered, in words (`200 with an HTTP 500 error page as its body`). */
+  metricsAnswer?: string;
+  /** Why it is unreachable: nothing listens (`refused`) or nothing answered (`timeout`). */
+  cause?: 'refused' | 'timeout';
+  /** How the last result was obtained. */
+  via?: string;
+  /** Evidence beside the verdict (an HTTP mirror that answers while ZMQ is silent). */
+  note?: string;
+  /** Found answering away from its configured ports. */
+  moved?: Moved;
+  /** The name the reply carried when it is another agent's: the probe reached the wrong process. */
+  answeredAs?: string;
   /** A different state seen but not yet confirmed. */
   pending?: { state: AgentState; streak: number };
   /** Oldest first, for sparklines. */
@@ -95,7 +125,19 @@ export function observe(
     ...h.history,
     { state: seen.state, ...('latencyMs' in o ? { latencyMs: o.latencyMs } : {}) },
   ].slice(-policy.historySize);
-  const next: AgentHealth = { ...h, history, lastProbeAt: o.at };
+  const { note: _note, via: _via, cause: _cause, ...kept } = h;
+  const next: AgentHealth = {
+    ...kept,
+    history,
+    lastProbeAt: o.at,
+    ...(o.via !== undefined ? { via: o.via } : {}),
+    ...(o.note !== undefined ? { note: o.note } : {}),
+    ...(o.kind === 'refused' || o.kind === 'timeout'
+      ? { cause: o.kind === 'refused' ? ('refused' as const) : ('timeout' as const) }
+      : {}),
+  };
+  // A latency is shown only while the agent answers: an old figure beside DOWN reads as alive.
+  if (o.kind === 'refused' || o.kind === 'timeout') delete next.latencyMs;
   if (o.kind === 'reply' || o.kind === 'bad-reply') {
     next.latencyMs = o.latencyMs;
     next.lastReplyAt = o.at;

@@ -3,6 +3,11 @@
 import type { Agent, Machine } from '../fleet/model.js';
 import type { ErrorRow } from '../errors/pipeline.js';
 import type { AgentHealth, AgentState } from '../health/state.js';
+import { PROTOCOL_LABEL, type HealthProtocol } from '../health/replies.js';
+
+/** `base`, `wp07`, `json-rm`, `http`, `pub`: the protocol a result came over, as shown. */
+export const protocolLabel = (p: HealthProtocol | undefined): string =>
+  p ? PROTOCOL_LABEL[p] : '-';
 
 export interface AgentRow {
   key: string;
@@ -40,7 +45,16 @@ export function agentRows(
       const h = health.get(key);
       return { key, agent, health: h, state: h?.state ?? 'unknown' };
     })
-    .filter((r) => matches(filter, r.agent.name, r.agent.group, r.state, r.health?.protocol ?? ''));
+    .filter((r) =>
+      matches(
+        filter,
+        r.agent.name,
+        r.agent.group,
+        r.state,
+        protocolLabel(r.health?.protocol),
+        r.health?.moved ? 'moved' : '',
+      ),
+    );
   if (sort === 'name') rows.sort((a, b) => a.agent.name.localeCompare(b.agent.name));
   else if (sort === 'state') rows.sort((a, b) => WORST[a.state] - WORST[b.state]); // stable: config order within a state
   return rows;
