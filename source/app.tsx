@@ -304,6 +304,7 @@ export function App(p: AppProps) {
           resources={resources.machines}
           staleResources={staleResources}
           zmqLastAt={errors.lastFrameAt}
+          zmqLinks={errors.zmqLinks}
           nats={natsState}
           errors={errs}
           counters={errors.counters}

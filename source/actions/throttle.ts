@@ -1,10 +1,16 @@
-// `opsdeck throttle pc2 --level N` as an Action: two JWT-carrying requests on
-// opsdeck.<machine>.control (upstream's set_thresholds with the level's thresholds, then
-// set_throttle), each answered or timed out visibly; verified by get_status and by the next
-// resources sample showing the new throttleLevel. The console runs the same Action.
+// `opsdeck throttle pc2 --level N` as an Action: one JWT-carrying `set_throttle` on
+// opsdeck.<machine>.control. The machine's opsdeck agent does what a level is (core/resources/
+// throttle.ts): upstream's set_thresholds on ResourceManager, then renices the agent processes;
+// its reply says what it did and what failed, and any failure fails the action (exit 1, audit
+// `failed`, the upstream reply shown). Verified against the machine: ResourceManager's own
+// get_status, and the next resources sample's throttle read back. The console runs the same Action.
 import type { NatsConnection } from 'nats';
 import { resourcesSubject } from '../core/resources/sample.js';
-import { throttleInfo, throttleRequests, type ThrottleLevel } from '../core/resources/throttle.js';
+import {
+  throttleInfo,
+  type ThrottleLevel,
+  type ThrottleReading,
+} from '../core/resources/throttle.js';
 import { describeToken } from '../core/security/token.js';
 import {
   controlRequest,
@@ -35,7 +41,6 @@ const show = (r: ControlReply): string => (r.kind === 'reply' ? JSON.stringify(r
 
 interface RmStatus {
   thresholds?: { cpu: number; memory: number; gpu: number };
-  throttle?: { level: number; name: string };
 }
 
 async function readStatus(
@@ -49,17 +54,25 @@ async function readStatus(
   );
   if (r.kind !== 'reply') return { ok: false, reason: r.reason };
   if (r.value.status !== 'success')
-    return { ok: false, reason: `get_status answered ${JSON.stringify(r.value).slice(0, 160)}` };
+    return {
+      ok: false,
+      reason: `get_status answered ${typeof r.value.message === 'string' ? r.value.message : JSON.stringify(r.value).slice(0, 160)}`,
+    };
   return { ok: true, status: r.value as RmStatus };
 }
 
 const fmtStatus = (s: RmStatus): string =>
-  `level ${s.throttle?.level ?? '?'} ${s.throttle?.name ?? ''}, thresholds cpu ${s.thresholds?.cpu ?? '?'} / memory ${s.thresholds?.memory ?? '?'} / gpu ${s.thresholds?.gpu ?? '?'}`;
+  s.thresholds
+    ? `ResourceManager thresholds cpu ${s.thresholds.cpu} / memory ${s.thresholds.memory} / gpu ${s.thresholds.gpu}`
+    : 'ResourceManager reported no thresholds';
+
+const lines = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((l): l is string => typeof l === 'string') : [];
 
 export function throttleAction(o: ThrottleOptions): Action {
   const info = throttleInfo(o.level);
   const subject = controlSubject(o.machine);
-  const requests = throttleRequests(o.level);
+  const t = info.thresholds;
   return {
     id: o.reason ? 'throttle.auto' : 'throttle.set',
     title: `Set ${o.machine} throttle to level ${o.level} (${info.name})`,
@@ -80,16 +93,18 @@ export function throttleAction(o: ThrottleOptions): Action {
         target: `${o.machine} (${subject} on ${o.server})`,
         lines: [
           ...(now.ok ? [`now: ${fmtStatus(now.status)}`] : []),
-          ...requests.map(
-            (r) => `request ${subject} ${JSON.stringify({ ...r, token: tokenText })}`,
-          ),
+          `request ${subject} ${JSON.stringify({ action: 'set_throttle', level: o.level, token: tokenText })}`,
+          `what ${o.machine}'s opsdeck agent does (upstream has no throttle action):`,
+          `  1. set_thresholds cpu ${t.cpu} / memory ${t.memory} / gpu ${t.gpu} on ResourceManager (upstream's API: allocations refused above them)`,
+          `  2. renice the fleet's agent processes it finds to nice ${info.nice}`,
+          `  nothing frees VRAM: no upstream mechanism does`,
           `effect: ${info.effect}`,
           `token: ${describeSource(o.token)}`,
-          `verify: get_status shows level ${o.level} and thresholds ${info.thresholds.cpu}/${info.thresholds.memory}/${info.thresholds.gpu}; the next ${resourcesSubject(o.machine)} sample shows throttleLevel ${o.level}`,
+          `verify: ResourceManager's get_status shows ${t.cpu}/${t.memory}/${t.gpu}; the next ${resourcesSubject(o.machine)} sample reads level ${o.level} back`,
         ],
         checks: [
           {
-            name: `${o.machine} answers ${subject}`,
+            name: `${o.machine} answers ${subject} with ResourceManager's status`,
             ok: now.ok,
             evidence: now.ok ? `get_status: ${fmtStatus(now.status)}` : now.reason,
           },
@@ -99,57 +114,63 @@ export function throttleAction(o: ThrottleOptions): Action {
       };
     },
     async execute(): Promise<Outcome> {
-      const lines: string[] = [];
-      for (const r of requests) {
-        // A fresh token for each request: minted ones live two minutes.
-        const token = tokenFrom(o.token, o.machine, o.env);
-        const reply = await controlRequest(
-          o.nc,
-          subject,
-          { ...r, ...(token ? { token } : {}) },
-          o.timeoutMs,
-        );
-        lines.push(`${r.action}: ${show(reply)}`);
-        if (reply.kind !== 'reply')
-          return { ok: false, detail: `${r.action} to ${o.machine}: ${reply.reason}`, lines };
-        if (reply.value.status !== 'success') {
-          const why =
-            typeof reply.value.message === 'string'
-              ? reply.value.message
-              : JSON.stringify(reply.value);
-          return {
-            ok: false,
-            detail: `${o.machine} ${reply.value.refused ? 'refused' : 'did not apply'} ${r.action}: ${why}`,
-            lines,
-          };
-        }
+      // A fresh token: minted ones live two minutes.
+      const token = tokenFrom(o.token, o.machine, o.env);
+      const reply = await controlRequest(
+        o.nc,
+        subject,
+        { action: 'set_throttle', level: o.level, ...(token ? { token } : {}) },
+        o.timeoutMs,
+      );
+      if (reply.kind !== 'reply')
+        return {
+          ok: false,
+          detail: `set_throttle to ${o.machine}: ${reply.reason}`,
+          lines: [`set_throttle: ${show(reply)}`],
+        };
+      const v = reply.value;
+      const said = [
+        ...lines(v.did).map((l) => `done: ${l}`),
+        ...lines(v.failed).map((l) => `FAILED: ${l}`),
+        ...(v.upstream !== undefined
+          ? [`ResourceManager replied: ${JSON.stringify(v.upstream)}`]
+          : []),
+      ];
+      if (v.status !== 'success') {
+        const why = typeof v.message === 'string' ? v.message : JSON.stringify(v);
+        return {
+          ok: false,
+          detail: `${o.machine} ${v.refused ? 'refused' : 'did not apply'} level ${o.level}: ${why}`,
+          lines: said.length ? said : [`set_throttle: ${show(reply)}`],
+        };
       }
       return {
         ok: true,
-        detail: `${o.machine} accepted set_thresholds and set_throttle ${o.level}`,
-        lines,
+        detail: `${o.machine}'s opsdeck agent applied level ${o.level}`,
+        lines: said,
       };
     },
     async verify(outcome): Promise<Outcome> {
-      const wanted = info.thresholds;
+      const started = Date.now();
       const sub = o.nc.subscribe(resourcesSubject(o.machine));
+      const waitMs = o.sampleWaitMs ?? 5000;
       const sampleSeen = (async () => {
         for await (const m of sub) {
           try {
             const s = JSON.parse(new TextDecoder().decode(m.data)) as {
-              throttleLevel?: number;
-              gpu?: { usedMb: number } | null;
+              throttle?: ThrottleReading;
             };
-            if (s.throttleLevel === o.level) return s;
+            if (s.throttle && s.throttle.at >= started && s.throttle.level === o.level)
+              return s.throttle;
           } catch {
             /* not a sample */
           }
         }
         return undefined;
       })();
-      const timer = setTimeout(() => sub.unsubscribe(), o.sampleWaitMs ?? 5000);
+      const timer = setTimeout(() => sub.unsubscribe(), waitMs);
       const status = await readStatus(o);
-      const sample = await sampleSeen;
+      const reading = await sampleSeen;
       clearTimeout(timer);
       sub.unsubscribe();
       if (!status.ok)
@@ -158,20 +179,17 @@ export function throttleAction(o: ThrottleOptions): Action {
           detail: `re-read failed: ${status.reason}`,
           lines: outcome.lines ?? [],
         };
-      const s = status.status;
-      const good =
-        s.throttle?.level === o.level &&
-        s.thresholds?.cpu === wanted.cpu &&
-        s.thresholds.memory === wanted.memory &&
-        s.thresholds.gpu === wanted.gpu;
-      const sampleLine = sample
-        ? `next ${resourcesSubject(o.machine)} sample: throttleLevel ${o.level}${sample.gpu ? `, VRAM ${sample.gpu.usedMb} MB` : ''}`
-        : `no ${resourcesSubject(o.machine)} sample with throttleLevel ${o.level} within ${(o.sampleWaitMs ?? 5000) / 1000} s`;
+      const s = status.status.thresholds;
+      const thresholdsOk = s?.cpu === t.cpu && s.memory === t.memory && s.gpu === t.gpu;
+      const good = thresholdsOk && reading !== undefined;
+      const sampleLine = reading
+        ? `read back from ${o.machine}: ${reading.summary}`
+        : `no ${resourcesSubject(o.machine)} sample read level ${o.level} back within ${waitMs / 1000} s`;
       return {
         ok: good,
         detail: good
-          ? `re-read ${o.machine}: ${fmtStatus(s)}`
-          : `re-read ${o.machine} shows ${fmtStatus(s)}, not level ${o.level} with ${wanted.cpu}/${wanted.memory}/${wanted.gpu}`,
+          ? `re-read ${o.machine}: ${fmtStatus(status.status)}; ${reading.summary}`
+          : `re-read ${o.machine}: ${fmtStatus(status.status)}${thresholdsOk ? '' : `, not ${t.cpu}/${t.memory}/${t.gpu}`}${reading ? '' : `; ${sampleLine}`}`,
         lines: [...(outcome.lines ?? []), sampleLine],
       };
     },

@@ -1,27 +1,56 @@
-// `opsdeck agent`: the per-machine daemon. Publishes this machine's resources on
-// opsdeck.<machine>.resources every interval and answers opsdeck.<machine>.control: status and
-// ResourceManager's read-only actions for anyone, set_thresholds / set_throttle only with a JWT
-// for this machine (--jwks); without a JWKS it refuses every state change and says why.
+// `opsdeck agent`: the per-machine daemon. Every interval it publishes this machine's resources
+// on opsdeck.<machine>.resources: CPU/RAM/VRAM, the fleet's agent processes it finds by script
+// path (pid, listening ports, nice), and the throttle read back from the machine
+// (ResourceManager's thresholds, the agents' nice values). It answers opsdeck.<machine>.control:
+// status and ResourceManager's read-only actions for anyone, set_thresholds / set_throttle only
+// with a JWT for this machine (--jwks); without a JWKS it refuses every state change and says why.
+// The simulator runs this same daemon per simulated machine, with the sim as its MachineSource.
 import type { NatsConnection, Subscription } from 'nats';
 import { sanitise } from '../core/errors/sanitise.js';
-import { resourcesSubject, type ResourceSample } from '../core/resources/sample.js';
+import { matchProcesses, type AgentProcess, type ProcessRow } from '../core/fleet/processes.js';
+import {
+  decodeBody,
+  machineControl,
+  type ControlAuth,
+  type MachineSide,
+  type RmAnswer,
+} from '../core/resources/machine-control.js';
+import {
+  resourcesSubject,
+  type ResourceSample,
+  type SampleAgent,
+} from '../core/resources/sample.js';
+import { readThrottle, type ThrottleReading } from '../core/resources/throttle.js';
 import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
+import { readProcessTable, renice } from '../adapters/proc-table.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
-import { decodeBody, machineControl, type ControlAuth } from '../core/resources/machine-control.js';
-import { initialRmState, type RmState, type RmStats } from '../core/resources/resource-manager.js';
 
 export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
+
+/** The machine the daemon reads and acts on: the real one, or a simulated one. */
+export interface MachineSource {
+  /** Resources without the throttle reading (the daemon adds it). */
+  sample(): Promise<{ sample: Omit<ResourceSample, 'throttle' | 'throttleLevel'>; note?: string }>;
+  processes(): Promise<ProcessRow[]>;
+  renice(
+    pid: number,
+    nice: number,
+  ): Promise<{ ok: true; nice: number } | { ok: false; error: string }>;
+}
 
 export interface AgentOptions {
   machine: string;
   intervalMs: number;
-  gpu?: GpuSampler;
   /** Log lines (one per event worth telling an operator). */
   log: (line: string) => void;
   /** How state-changing control requests are checked; default: refused (no JWKS given). */
   auth?: ControlAuth;
-  /** Upstream ResourceManager (tcp://127.0.0.1:7113): applied changes are forwarded to it. */
+  /** Upstream ResourceManager on this machine (tcp://127.0.0.1:7113). */
   resourceManager?: string;
+  /** This machine's agents from the fleet config: their processes are found by script path. */
+  agents?: ReadonlyArray<{ name: string; scriptPath: string }>;
+  /** Default: this machine (systeminformation, nvidia-smi, /proc). */
+  source?: MachineSource;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -30,21 +59,66 @@ export const NO_JWKS: ControlAuth = {
     'this agent was started without --jwks, so it cannot verify who sent a request and changes nothing (start it with --jwks FILE)',
 };
 
-/** ResourceManager's view of this machine, from the last sample. */
-function statsOf(sample: ResourceSample | undefined): RmStats {
-  const MB = 1024 * 1024;
-  const total = sample?.ramTotalMb ?? 0;
-  const used = sample?.ramUsedMb ?? 0;
+/** This machine: systeminformation + nvidia-smi, python processes from /proc, setpriority. */
+export function realMachine(machine: string, gpu = new GpuSampler()): MachineSource {
+  let gpuNote: string | undefined;
   return {
-    cpuPercent: sample?.cpuPct ?? 0,
-    memoryPercent: total > 0 ? Math.round((used / total) * 1000) / 10 : 0,
-    memoryAvailable: Math.max(0, total - used) * MB,
-    memoryTotal: total * MB,
-    diskPercent: 0,
-    gpuAllocatedBytes: (sample?.gpu?.usedMb ?? 0) * MB,
-    gpuReservedBytes: (sample?.gpu?.usedMb ?? 0) * MB,
-    gpuTotalBytes: (sample?.gpu?.totalMb ?? 0) * MB,
+    async sample() {
+      const s = await sampleMachine(machine, gpu);
+      const note =
+        s.gpuState === 'error'
+          ? `GPU: ${s.gpuError}`
+          : s.gpuState === 'absent'
+            ? 'GPU: no nvidia-smi here, publishing without GPU'
+            : undefined;
+      const changed = note !== gpuNote;
+      gpuNote = note;
+      const { gpuState: _state, gpuError: _error, throttleLevel: _level, ...sample } = s;
+      return { sample, ...(changed && note ? { note } : {}) };
+    },
+    // Upstream's agents are python scripts: the rest of the table is not read.
+    processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
+    renice: async (pid, nice) => renice(pid, nice),
   };
+}
+
+/**
+ * Upstream's ResourceManager over its REP socket, JSON only (a non-JSON request wedges it).
+ * One request at a time: a REQ socket must receive before it sends again.
+ */
+function resourceManager(
+  endpoint: string,
+  timeoutMs: number,
+): MachineSide['rm'] & { close(): void } {
+  const pirate = new ZmqPirate(endpoint, timeoutMs);
+  let chain: Promise<unknown> = Promise.resolve();
+  const ask = (request: Record<string, unknown>): Promise<RmAnswer> => {
+    const next = chain.then(async (): Promise<RmAnswer> => {
+      const r = await pirate.request(JSON.stringify(request));
+      if (r.kind !== 'reply')
+        return {
+          ok: false,
+          error:
+            r.kind === 'timeout'
+              ? `ResourceManager ${endpoint} did not answer in ${timeoutMs} ms`
+              : `ResourceManager ${endpoint}: ${r.reason}`,
+        };
+      try {
+        const value = JSON.parse(r.text) as unknown;
+        if (typeof value === 'object' && value !== null && !Array.isArray(value))
+          return { ok: true, reply: value as Record<string, unknown> };
+      } catch {
+        /* below */
+      }
+      return {
+        ok: false,
+        error: `ResourceManager answered non-JSON: ${sanitise(r.text).slice(0, 120)}`,
+      };
+    });
+    chain = next.catch(() => undefined);
+    return next;
+  };
+  return { endpoint, ask, close: () => pirate.close() };
 }
 
 export interface RunningAgent {
@@ -53,95 +127,117 @@ export interface RunningAgent {
 }
 
 export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgent {
-  const gpu = options.gpu ?? new GpuSampler();
+  const source = options.source ?? realMachine(options.machine);
   const encoder = new TextEncoder();
-  let last: ResourceSample | undefined;
-  let rm: RmState = initialRmState();
   const auth = options.auth ?? NO_JWKS;
-  const upstream = options.resourceManager
-    ? new ZmqPirate(options.resourceManager, 5000)
+  const rm = options.resourceManager
+    ? resourceManager(options.resourceManager, Math.min(5000, Math.max(1000, options.intervalMs)))
     : undefined;
-  let gpuNote: string | undefined;
+  const configured = options.agents ?? [];
+  let last: ResourceSample | undefined;
   let stopped = false;
+  let ticking = false;
+
+  const agentProcesses = async (): Promise<AgentProcess[] | { error: string }> => {
+    if (configured.length === 0) return [];
+    try {
+      return matchProcesses(configured, await source.processes()).found;
+    } catch (error) {
+      return { error: `cannot read the process table: ${(error as Error).message}` };
+    }
+  };
+  const side: MachineSide = {
+    ...(rm ? { rm } : {}),
+    processes: agentProcesses,
+    renice: (pid, nice) => source.renice(pid, nice),
+  };
+
+  /** The throttle as the machine shows it now. */
+  const readBack = async (procs: AgentProcess[] | { error: string }): Promise<ThrottleReading> => {
+    let thresholds: ThrottleReading['thresholds'] = { error: 'no ResourceManager on this machine' };
+    if (rm) {
+      const r = await rm.ask({ action: 'get_status' });
+      const t = r.ok ? (r.reply.thresholds as Record<string, unknown> | undefined) : undefined;
+      thresholds = !r.ok
+        ? { error: r.error }
+        : t &&
+            typeof t.cpu === 'number' &&
+            typeof t.memory === 'number' &&
+            typeof t.gpu === 'number'
+          ? { cpu: t.cpu, memory: t.memory, gpu: t.gpu }
+          : { error: `get_status answered ${sanitise(JSON.stringify(r.reply)).slice(0, 120)}` };
+    }
+    const nices = 'error' in procs ? procs : procs.map((p) => p.nice ?? 0);
+    return readThrottle(thresholds, nices, Date.now());
+  };
 
   const tick = async () => {
+    if (ticking || stopped) return; // a slow ResourceManager must not stack readings
+    ticking = true;
     try {
-      const sample = await sampleMachine(options.machine, gpu, rm.throttle);
-      const note =
-        sample.gpuState === 'error'
-          ? `GPU: ${sample.gpuError}`
-          : sample.gpuState === 'absent'
-            ? 'GPU: no nvidia-smi here, publishing without GPU'
-            : undefined;
-      if (note !== gpuNote && note) options.log(note);
-      gpuNote = note;
-      const { gpuState: _state, gpuError: _error, ...wire } = sample;
+      const { sample, note } = await source.sample();
+      if (note) options.log(note);
+      const procs = await agentProcesses();
+      const throttle = await readBack(procs);
+      const wire: ResourceSample = {
+        ...sample,
+        throttleLevel: throttle.level ?? 0,
+        throttle,
+        agents: withProcesses(sample.agents, configured, procs),
+      };
       last = wire;
       if (!stopped)
         nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
     } catch (error) {
       options.log(`sampling failed: ${(error as Error).message}`);
+    } finally {
+      ticking = false;
     }
   };
   void tick();
   const timer = setInterval(() => void tick(), options.intervalMs);
 
-  const control: Subscription = nc.subscribe(controlSubject(options.machine));
-  void (async () => {
-    for await (const m of control) {
-      const body = decodeBody(m.data);
-      if (body === undefined) {
-        m.respond(
-          encoder.encode(
-            JSON.stringify({ ok: false, error: 'request is not JSON: expected {"action": ...}' }),
-          ),
-        );
-        continue;
-      }
-      // Read-only status needs no token; state changes are checked in machineControl.
-      if (
-        typeof body === 'object' &&
-        body !== null &&
-        (body as { action?: unknown }).action === 'status'
-      ) {
-        m.respond(
-          encoder.encode(
-            JSON.stringify({ ok: true, machine: options.machine, sample: last ?? null }),
-          ),
-        );
-        continue;
-      }
-      const result = machineControl(body, {
-        machine: options.machine,
-        rm,
-        stats: statsOf(last),
-        now: Date.now(),
-        auth,
-      });
-      rm = result.state;
-      const reply: Record<string, unknown> = { ...result.reply };
-      if (result.change) {
-        const c = result.change;
-        options.log(
-          `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
-        );
-        if (c.applied && upstream) {
-          // Upstream's ResourceManager gets the same request (it knows set_thresholds; it will
-          // answer "Unknown action" to set_throttle, which is shown as it is).
-          const { token: _token, ...plain } = body as Record<string, unknown>;
-          const r = await upstream.request(JSON.stringify(plain));
-          reply.upstream =
-            r.kind === 'reply'
-              ? safeJson(r.text)
-              : {
-                  error:
-                    r.kind === 'timeout' ? `no reply from ${upstream.endpoint} in 5 s` : r.reason,
-                };
+  const control: Subscription = nc.subscribe(controlSubject(options.machine), {
+    callback: (err, m) => {
+      if (err) return;
+      void (async () => {
+        const body = decodeBody(m.data);
+        if (body === undefined) {
+          m.respond(
+            encoder.encode(
+              JSON.stringify({ ok: false, error: 'request is not JSON: expected {"action": ...}' }),
+            ),
+          );
+          return;
         }
-      }
-      m.respond(encoder.encode(JSON.stringify(reply)));
-    }
-  })().catch(() => {});
+        // Read-only status needs no token; state changes are checked in machineControl.
+        if (
+          typeof body === 'object' &&
+          body !== null &&
+          (body as { action?: unknown }).action === 'status'
+        ) {
+          m.respond(
+            encoder.encode(
+              JSON.stringify({ ok: true, machine: options.machine, sample: last ?? null }),
+            ),
+          );
+          return;
+        }
+        const result = await machineControl(body, { machine: options.machine, auth, side });
+        if (result.change) {
+          const c = result.change;
+          options.log(
+            `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
+          );
+          // A change shows in the next sample at once, not an interval later.
+          if (c.applied) void tick();
+        }
+        m.respond(encoder.encode(JSON.stringify(result.reply)));
+      })().catch((error: unknown) =>
+        options.log(`control failed: ${sanitise((error as Error).message)}`),
+      );
+    },
+  });
 
   return {
     last: () => last,
@@ -149,15 +245,31 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
       stopped = true;
       clearInterval(timer);
       control.unsubscribe();
-      upstream?.close();
+      rm?.close();
     },
   };
 }
 
-const safeJson = (text: string): unknown => {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return { raw: sanitise(text).slice(0, 200) };
-  }
-};
+/** The sample's agents, with the process found for each (or the config's agents, when none). */
+function withProcesses(
+  sampled: readonly SampleAgent[],
+  configured: ReadonlyArray<{ name: string }>,
+  procs: AgentProcess[] | { error: string },
+): SampleAgent[] {
+  const byName = new Map('error' in procs ? [] : procs.map((p) => [p.agent, p]));
+  const base: SampleAgent[] =
+    sampled.length > 0
+      ? [...sampled]
+      : configured.map((a) => ({
+          name: a.name,
+          status: byName.has(a.name) ? ('up' as const) : ('down' as const),
+          vramMb: 0,
+          rssMb: byName.get(a.name)?.rssMb ?? 0,
+        }));
+  return base.map((a) => {
+    const p = byName.get(a.name);
+    return p
+      ? { ...a, pid: p.pid, ports: [...p.ports], ...(p.nice !== undefined ? { nice: p.nice } : {}) }
+      : a;
+  });
+}

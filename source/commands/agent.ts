@@ -7,6 +7,40 @@ import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { discoverFleet } from '../adapters/fleet-files.js';
+import { codeFacts } from '../core/fleet/upstream-code.js';
+
+/**
+ * This machine's agents from the fleet config (named, or found in the current folder): their
+ * processes are found by script path, and its ResourceManager is the agent whose code is
+ * ResourceManager's. Without a config the daemon still samples resources, and says what it lacks.
+ */
+function localFleet(
+  opts: FleetArgs,
+  io: Io,
+  machine: string,
+): { agents: Array<{ name: string; scriptPath: string }>; resourceManager?: string; note: string } {
+  const named = Boolean(opts.mainpc || opts.pc2 || opts.root);
+  if (!named && Object.keys(discoverFleet(io.cwd).files).length === 0)
+    return {
+      agents: [],
+      note: 'no fleet config (--root, --mainpc, --pc2): agent processes and ResourceManager unknown',
+    };
+  const fleet = loadFleetArgs(opts, io, { quiet: true });
+  const m = fleet.machines.find((x) => x.id === machine);
+  if (!m)
+    return {
+      agents: [],
+      note: `the fleet config has no machine ${machine}: agent processes and ResourceManager unknown`,
+    };
+  const rm = m.agents.find((a) => codeFacts(a).jsonOnly);
+  return {
+    agents: m.agents.map((a) => ({ name: a.name, scriptPath: a.scriptPath })),
+    ...(rm ? { resourceManager: `tcp://127.0.0.1:${rm.port.value}` } : {}),
+    note: `${m.agents.length} agents in ${m.source.file}${rm ? `; ResourceManager tcp://127.0.0.1:${rm.port.value}` : '; no ResourceManager in it'}`,
+  };
+}
 
 export function registerAgent(program: Command, io: Io): void {
   const agentCommand = program
@@ -19,9 +53,9 @@ export function registerAgent(program: Command, io: Io): void {
     .option('--interval <ms>', 'sampling interval in ms', '2000')
     .option(
       '--resource-manager <endpoint>',
-      "forward applied set_thresholds / set_throttle to upstream's ResourceManager (e.g. tcp://127.0.0.1:7113)",
+      "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
     );
-  addAuthOptions(addBridgeOptions(agentCommand)).action(
+  addFleetOptions(addAuthOptions(addBridgeOptions(agentCommand))).action(
     async (
       opts: {
         machine: string;
@@ -29,7 +63,8 @@ export function registerAgent(program: Command, io: Io): void {
         interval: string;
         resourceManager?: string;
       } & AuthArgs &
-        BridgeArgs,
+        BridgeArgs &
+        FleetArgs,
     ) => {
       const servers = natsServers(opts.nats, io.env);
       const intervalMs = Number(opts.interval);
@@ -54,6 +89,9 @@ export function registerAgent(program: Command, io: Io): void {
         throw new Exit(EXIT.badInput);
       }
       const bridgePlan = opts.bridge ? prepareBridge(opts, io, opts.machine) : undefined;
+      const local = localFleet(opts, io, opts.machine);
+      const resourceManager = opts.resourceManager ?? local.resourceManager;
+      io.err(`opsdeck agent ${opts.machine}: ${local.note}`);
       io.err(
         `opsdeck agent ${opts.machine}: control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
       );
@@ -78,7 +116,8 @@ export function registerAgent(program: Command, io: Io): void {
             machine: opts.machine,
             intervalMs,
             auth,
-            ...(opts.resourceManager ? { resourceManager: opts.resourceManager } : {}),
+            ...(resourceManager ? { resourceManager } : {}),
+            agents: local.agents,
             log: (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`),
           })
         : undefined;

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources } from '../stores/resource-store.js';
+import type { ThrottleReading } from '../core/resources/throttle.js';
 import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
@@ -17,6 +18,9 @@ export interface MachinePaneProps {
   nats: LinkState | 'off';
   /** When the last ZMQ error-bus frame arrived from this machine. */
   zmqLastAt: number | undefined;
+  /** Whether the console's SUB is connected to anything on the machine's bus port. */
+  zmqConnected?: boolean;
+  busPort?: number;
   cursor: number;
   focused: boolean;
   width: number;
@@ -28,7 +32,7 @@ export interface MachinePaneProps {
   /** How the agents are sorted (said when not in config order). */
   sort?: string;
   /** Who set the throttle level in force, from the audit log. */
-  throttleBy?: { operator: string; time: string; auto: boolean };
+  throttleBy?: { level: number; operator: string; time: string; auto: boolean };
 }
 
 function columnsFor(width: number, now: number): Column<AgentRow>[] {
@@ -108,6 +112,33 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
   return cols;
 }
 
+/**
+ * The throttle as read back from the machine (ResourceManager's thresholds, the agents' nice
+ * values): a level when both agree, `?` with what was read when they do not. Who set it comes
+ * from the audit log and is shown only when it set the level the machine shows.
+ */
+function ThrottleBadge(p: {
+  reading: ThrottleReading | undefined;
+  by: MachinePaneProps['throttleBy'];
+  now: number;
+}) {
+  const theme = useTheme();
+  const r = p.reading;
+  if (!r || 'error' in r.thresholds) return null; // no ResourceManager here: nothing to throttle
+  if (r.level === null) return <Text color={theme.warn}>{`  throttle ? (${r.summary})`}</Text>;
+  if (r.level === 0) return null;
+  const by =
+    p.by && p.by.level === r.level
+      ? ` set by ${p.by.auto ? 'auto mode for ' : ''}${p.by.operator} ${ago(Date.parse(p.by.time), p.now)} ago`
+      : '';
+  return (
+    <>
+      <Text color={theme.warn}>{`  throttle L${r.level}`}</Text>
+      {by ? <Text color={theme.muted}>{by}</Text> : null}
+    </>
+  );
+}
+
 function MachinePaneView(p: MachinePaneProps) {
   const theme = useTheme();
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
@@ -148,14 +179,11 @@ function MachinePaneView(p: MachinePaneProps) {
           16,
         )}`}</Text>
       ) : null}
-      {res && res.throttleLevel > 0 ? (
-        <Text color={theme.warn}>{`  throttle L${res.throttleLevel}`}</Text>
-      ) : null}
-      {!p.compact && res && p.throttleBy ? (
-        <Text
-          color={theme.muted}
-        >{` ${res.throttleLevel > 0 ? '' : 'throttle '}set by ${p.throttleBy.auto ? 'auto mode for ' : ''}${p.throttleBy.operator} ${ago(Date.parse(p.throttleBy.time), p.now)} ago`}</Text>
-      ) : null}
+      <ThrottleBadge
+        reading={res?.throttle}
+        by={p.compact ? undefined : p.throttleBy}
+        now={p.now}
+      />
       {res
         ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G`
         : ''}
@@ -163,7 +191,15 @@ function MachinePaneView(p: MachinePaneProps) {
       {'  NATS '}
       {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
       {'  ZMQ '}
-      {link(zmqOk ? ago(p.zmqLastAt, p.now) : 'quiet', zmqOk)}
+      {/* Quiet only means something when the SUB is connected: else nothing listens there. */}
+      {link(
+        zmqOk
+          ? ago(p.zmqLastAt, p.now)
+          : p.zmqConnected === false
+            ? `nothing on :${p.busPort ?? 7150}`
+            : 'quiet',
+        zmqOk,
+      )}
     </>
   );
   if (p.compact) {

@@ -14,6 +14,8 @@ export interface FleetProps {
   resources: Readonly<Record<string, MachineResources>>;
   staleResources: Readonly<Record<string, boolean>>;
   zmqLastAt: Readonly<Record<string, number>>;
+  /** The console's ZMQ SUB per machine: connected to something on the bus port, or not. */
+  zmqLinks?: Readonly<Record<string, { connected: boolean }>>;
   nats: LinkState | 'off';
   errors: readonly ErrorRow[];
   counters: ErrorCounters;
@@ -25,7 +27,9 @@ export interface FleetProps {
   paused: boolean;
   filters: { agents: string; errors: string };
   sort?: string;
-  throttleBy?: Readonly<Record<string, { operator: string; time: string; auto: boolean }>>;
+  throttleBy?: Readonly<
+    Record<string, { level: number; operator: string; time: string; auto: boolean }>
+  >;
 }
 
 /** Side by side needs room for two readable agent tables. */
@@ -74,6 +78,8 @@ export function Fleet(p: FleetProps) {
             stale={p.staleResources[m.id] ?? true}
             nats={p.nats}
             zmqLastAt={toSecond(p.zmqLastAt[`zmq:${m.id}`])}
+            zmqConnected={p.zmqLinks?.[m.id]?.connected ?? false}
+            busPort={m.globals.errorBusPort?.value ?? 7150}
             cursor={p.cursors[i] ?? 0}
             focused={p.pane === i}
             width={layout.paneWidth}

@@ -24,6 +24,7 @@ import {
 } from '../core/health/metrics.js';
 import { pyDumps } from '../core/py/json.js';
 import {
+  initialRmState,
   rmHandle,
   rmUnknown,
   type RmState,
@@ -60,6 +61,7 @@ export interface AgentHost {
   /** How long BaseAgent's Redis ready key lives (ms); 0: forever. */
   readonly readyTtlMs: number;
   openBus(): Promise<BindFailure | undefined>;
+  nextPid(): number;
   closeBus(): Promise<unknown>;
 }
 
@@ -126,6 +128,9 @@ export class SimAgent {
 
   /** Why the process is not running although nobody stopped it (a bind that killed it). */
   exited: string | undefined;
+  /** Its process as the machine's process table shows it (a new pid per start). */
+  pid = 0;
+  nice = 0;
 
   /** Binds every port this agent won in the plan; returns the ones another process holds. */
   async start(): Promise<Clash[]> {
@@ -137,6 +142,10 @@ export class SimAgent {
       return [];
     }
     this.exited = undefined;
+    this.pid = this.host.nextPid();
+    this.nice = 0;
+    // ResourceManager keeps its thresholds in memory: a new process starts at upstream's 80/80/80.
+    if (this.isResourceManager) this.host.rm = initialRmState();
     this.status = 'up';
     this.startedAt = this.host.now();
     this.wedged.clear();

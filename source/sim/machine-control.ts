@@ -1,9 +1,12 @@
-// The simulator answers `opsdeck.<machine>.control` for each of its machines exactly as a host
-// agent does (core/resources/machine-control.ts), so the console and `opsdeck throttle` talk to
-// the sim as to real machines. Without a JWKS it is open (the demo); with one it enforces.
+// Each simulated machine runs the real `opsdeck agent` daemon (agent/agent.ts) with the sim as
+// the machine it reads and acts on: resources from the sim's model, the process table from its
+// agents, ResourceManager over ZMQ on the simulated ResourceManager's own main port. So the
+// console and `opsdeck throttle` meet the same daemon, the same replies and the same failures
+// (an upstream "Unknown action", a wedged ResourceManager) as on real machines.
 import { connect, type NatsConnection } from 'nats';
-import { decodeBody, machineControl, type ControlAuth } from '../core/resources/machine-control.js';
+import type { ControlAuth } from '../core/resources/machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
+import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.js';
 import type { ControlVerifier } from './control.js';
 import type { SimMachine } from './machine.js';
 
@@ -19,7 +22,22 @@ export function faultVerifier(verify: TokenVerifier): ControlVerifier {
 }
 
 export interface MachineControlServer {
+  agents: RunningAgent[];
   close(): Promise<void>;
+}
+
+export function simSource(m: SimMachine): MachineSource {
+  return {
+    sample: async () => ({ sample: m.sample(Date.now()) }),
+    processes: async () => m.processes(),
+    renice: async (pid, nice) => m.renice(pid, nice),
+  };
+}
+
+/** ResourceManager's main port on this machine, if the sim runs one. */
+export function rmEndpoint(m: SimMachine): string | undefined {
+  const rm = m.agents.find((a) => a.isResourceManager);
+  return rm ? `tcp://${m.plan.host}:${rm.plan.ports.main}` : undefined;
 }
 
 export async function serveMachineControl(
@@ -27,10 +45,11 @@ export async function serveMachineControl(
   machines: readonly SimMachine[],
   auth: ControlAuth,
   log: (line: string) => void,
+  intervalMs = 1000,
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
-    name: 'opsdeck-sim-control',
+    name: 'opsdeck-sim-agents',
     timeout: 3000,
     pingInterval: 2000,
     maxPingOut: 3,
@@ -38,42 +57,23 @@ export async function serveMachineControl(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const encoder = new TextEncoder();
-  for (const m of machines) {
-    nc.subscribe(machineControlSubject(m.id), {
-      callback: (err, msg) => {
-        if (err || !msg.reply) return;
-        const now = Date.now();
-        const body = decodeBody(msg.data);
-        if (
-          body &&
-          typeof body === 'object' &&
-          (body as { action?: unknown }).action === 'status'
-        ) {
-          msg.respond(
-            encoder.encode(JSON.stringify({ ok: true, machine: m.id, sample: m.sample(now) })),
-          );
-          return;
-        }
-        const result = machineControl(body, {
-          machine: m.id,
-          rm: m.rm,
-          stats: m.rmStats(),
-          now,
-          auth,
-        });
-        m.rm = result.state;
-        if (result.change)
-          log(
-            `${m.id} control ${result.change.action}: ${result.change.applied ? `applied${result.change.subject ? ` (token sub ${result.change.subject})` : ''}` : `not applied: ${result.change.reason}`}`,
-          );
-        msg.respond(encoder.encode(JSON.stringify(result.reply)));
-      },
+  const agents = machines.map((m) => {
+    const endpoint = rmEndpoint(m);
+    return runAgent(nc, {
+      machine: m.id,
+      intervalMs,
+      auth,
+      source: simSource(m),
+      agents: m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
+      ...(endpoint ? { resourceManager: endpoint } : {}),
+      log: (line) => log(`${m.id} agent: ${line}`),
     });
-  }
+  });
   await nc.flush();
   return {
+    agents,
     async close() {
+      for (const a of agents) await a.stop();
       if (!nc.isClosed()) await nc.close().catch(() => undefined);
     },
   };

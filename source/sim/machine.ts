@@ -1,9 +1,9 @@
 // One simulated machine: its agents, its error-bus PUB, and CPU / RAM / VRAM that move
 // plausibly (random walks around what the agents hold, throttling and spikes included).
 import type * as zmq from 'zeromq';
-import { throttleInfo } from '../core/resources/throttle.js';
 import { initialRmState, type RmState, type RmStats } from '../core/resources/resource-manager.js';
 import type { ResourceSample } from '../core/resources/sample.js';
+import type { ProcessRow } from '../core/fleet/processes.js';
 import type { MetricsMode } from '../core/health/replies.js';
 import { SimAgent, type AgentHost } from './agent.js';
 import { PubOutbox, type BindFailure } from './endpoints.js';
@@ -16,6 +16,7 @@ export class SimMachine implements AgentHost {
   readonly byName = new Map<string, SimAgent>();
   readonly hostname: string;
   rm: RmState = initialRmState();
+  private pids = 2000;
   bus: PubOutbox | undefined;
   /** Why the bus is closed, when it is: `phase 3`, `killed`, or a bind failure. */
   busState = 'closed';
@@ -185,9 +186,9 @@ export class SimMachine implements AgentHost {
   /** Moves CPU and VRAM one step: toward their targets, with a little noise. */
   step(now: number, floodPerS: number): void {
     if (this.spike.mb > 0 && now >= this.spike.until) this.spike = { mb: 0, until: Infinity };
-    const factor = throttleInfo(this.rm.throttle).vramFactor;
+    // No throttle level changes what an agent holds: upstream has no way to make it let go.
     for (const a of this.agents) {
-      const target = a.status === 'up' ? a.plan.vramMb * factor : 0;
+      const target = a.status === 'up' ? a.plan.vramMb : 0;
       const current = this.vram.get(a) ?? 0;
       const jitter = target > 0 ? (this.random() - 0.5) * 0.02 * target : 0;
       // 35% of the way per step: a throttle or a kill shows within a second or two.
@@ -221,7 +222,32 @@ export class SimMachine implements AgentHost {
     };
   }
 
-  sample(now: number): ResourceSample {
+  /** The process table a daemon on this machine would read: one python process per running agent. */
+  processes(): ProcessRow[] {
+    return this.agents
+      .filter((a) => a.status === 'up')
+      .map((a) => ({
+        pid: a.pid,
+        argv: ['python3', a.plan.model.scriptPath, '--port', String(a.plan.ports.main)],
+        ports: a.bound.map((b) => b.port).sort((x, y) => x - y),
+        nice: a.nice,
+        rssMb: a.rss,
+      }));
+  }
+
+  renice(pid: number, nice: number): { ok: true; nice: number } | { ok: false; error: string } {
+    const a = this.agents.find((x) => x.status === 'up' && x.pid === pid);
+    if (!a) return { ok: false, error: `ESRCH: no process ${pid}` };
+    a.nice = Math.max(-20, Math.min(19, Math.round(nice)));
+    return { ok: true, nice: a.nice };
+  }
+
+  /** Nextpid for a (re)started agent process. */
+  nextPid(): number {
+    return this.pids++;
+  }
+
+  sample(now: number): Omit<ResourceSample, 'throttle' | 'throttleLevel'> {
     const vramUsed = this.vramUsedMb();
     const total = this.plan.gpu.totalMb;
     return {
@@ -242,7 +268,6 @@ export class SimMachine implements AgentHost {
       cpuPct: round1(this.cpuPercent),
       ramTotalMb: this.plan.ramTotalMb,
       ramUsedMb: Math.round(this.ramUsedMb()),
-      throttleLevel: this.rm.throttle,
       agents: this.agents.map((a) => ({
         name: a.name,
         status: a.status,

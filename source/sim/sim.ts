@@ -12,7 +12,6 @@ import {
   type SimError,
 } from '../core/errors/encode.js';
 import { publishTargets, type PhaseValue } from '../core/errorbus/phase.js';
-import { resourcesSubject } from '../core/resources/sample.js';
 import { hash32, rng } from '../core/seeded.js';
 import { startNatsServer, portFree, type NatsServer } from '../adapters/nats-server.js';
 import type { SimAgent } from './agent.js';
@@ -123,7 +122,6 @@ export class Sim {
   private backgroundCarry = new Map<string, number>();
   private lastTick = 0;
   private lastStep = 0;
-  private lastSample = 0;
   private lastOom = new Map<string, number>();
   private stopping: Promise<void> | undefined;
 
@@ -354,10 +352,7 @@ export class Sim {
       if (now - this.lastStep >= 250) m.step(now, floodRate);
     }
     if (now - this.lastStep >= 250) this.lastStep = now;
-    if (this.nats && now - this.lastSample >= 1000) {
-      this.lastSample = now;
-      for (const m of this.machines) this.nats.publishJson(resourcesSubject(m.id), m.sample(now));
-    }
+    // Resources are published by each machine's opsdeck agent (machine-control.ts).
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -582,7 +577,8 @@ export class Sim {
         },
         busOff: m.busOff,
         published: m.published,
-        throttle: m.rm.throttle,
+        thresholds: m.rm.thresholds,
+        nice: Object.fromEntries(m.agents.filter((a) => a.nice !== 0).map((a) => [a.name, a.nice])),
         vramUsedMb: Math.round(m.vramUsedMb()),
         vramTotalMb: m.plan.gpu.totalMb,
         agents: m.agents.map((a) => ({

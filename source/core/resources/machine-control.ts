@@ -1,12 +1,14 @@
-// `opsdeck.<machine>.control`: what a host agent (or the simulator, for its machines) answers.
-// Read-only ResourceManager actions are open; state-changing ones (upstream's set_thresholds
-// and the set_throttle design.md adds) need a JWT for this machine in `token`, checked before
-// anything changes. Replies keep ResourceManager's `status` success|error; a refusal also says
-// `refused: true` so a probe can tell "enforced" from "failed for another reason".
+// `opsdeck.<machine>.control`: what `opsdeck agent` answers (and the simulator, which runs the
+// same agent per machine). ResourceManager's actions go to upstream's ResourceManager itself, so
+// every reply is the machine's own word; `set_throttle` is opsdeck's (upstream has none): the
+// level's thresholds through ResourceManager's `set_thresholds`, then the agent processes
+// reniced, each step reported as it went. State-changing requests need a JWT for this machine in
+// `token`, checked before anything changes. Replies keep ResourceManager's `status`
+// success|error; a refusal also says `refused: true` so a probe can tell "enforced" from "failed".
 import { sanitise } from '../errors/sanitise.js';
-import { PyFloat, type PyValue } from '../py/json.js';
+import type { AgentProcess } from '../fleet/processes.js';
 import type { TokenVerifier } from '../security/token.js';
-import { rmHandle, type RmState, type RmStats } from './resource-manager.js';
+import { isThrottleLevel, THROTTLE_HELP, thresholdsRequest, throttleInfo } from './throttle.js';
 
 export const READ_ONLY_ACTIONS = ['get_stats', 'get_status', 'check_resources'] as const;
 export const STATE_CHANGING_ACTIONS = ['set_thresholds', 'set_throttle'] as const;
@@ -26,30 +28,24 @@ export const authLabel = (auth: ControlAuth): string =>
       ? 'OPEN: no token checked'
       : `refusing state changes: ${auth.reason}`;
 
-export interface ControlContext {
-  machine: string;
-  rm: RmState;
-  stats: RmStats;
-  now: number;
-  auth: ControlAuth;
+export type RmAnswer = { ok: true; reply: Record<string, unknown> } | { ok: false; error: string };
+
+/** What the control handler may touch on the machine. */
+export interface MachineSide {
+  /** Upstream's ResourceManager here (JSON over its REP), or undefined when there is none. */
+  rm?: { endpoint: string; ask(request: Record<string, unknown>): Promise<RmAnswer> };
+  /** The machine's agent processes (found by script path), or why they cannot be listed. */
+  processes(): Promise<AgentProcess[] | { error: string }>;
+  renice(
+    pid: number,
+    nice: number,
+  ): Promise<{ ok: true; nice: number } | { ok: false; error: string }>;
 }
 
 export interface ControlResult {
   reply: Record<string, unknown>;
-  state: RmState;
   /** Set when the request asked for a state change: whether it was applied, and by whom. */
   change?: { action: string; applied: boolean; subject?: string; reason?: string };
-}
-
-/** A ResourceManager reply as plain JSON values (Python floats become numbers). */
-export function plain(value: PyValue): unknown {
-  if (value instanceof PyFloat) return value.value;
-  if (Array.isArray(value)) return value.map((v: PyValue) => plain(v));
-  if (value && typeof value === 'object')
-    return Object.fromEntries(
-      Object.entries(value as Record<string, PyValue>).map(([k, v]) => [k, plain(v)]),
-    );
-  return value;
 }
 
 const isDict = (v: unknown): v is Record<string, unknown> =>
@@ -64,19 +60,47 @@ export function decodeBody(data: Uint8Array): unknown {
   }
 }
 
-export function machineControl(body: unknown, ctx: ControlContext): ControlResult {
-  const error = (message: string, extra: Record<string, unknown> = {}): ControlResult => ({
-    reply: { status: 'error', message, ...extra },
-    state: ctx.rm,
-  });
+const error = (message: string, extra: Record<string, unknown> = {}): ControlResult => ({
+  reply: { status: 'error', message, ...extra },
+});
+
+const noRm = (machine: string) =>
+  `no ResourceManager on ${machine}: opsdeck agent knows none (the fleet config has no ResourceManager here, and --resource-manager was not given)`;
+
+async function askRm(
+  side: MachineSide,
+  machine: string,
+  request: Record<string, unknown>,
+): Promise<RmAnswer> {
+  if (!side.rm) return { ok: false, error: noRm(machine) };
+  return side.rm.ask(request);
+}
+
+/** ResourceManager's thresholds: numbers 0-100 only (upstream stores anything and chokes later). */
+function checkThresholds(request: Record<string, unknown>): string | undefined {
+  for (const key of ['cpu_threshold', 'memory_threshold', 'gpu_threshold']) {
+    const v = request[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > 100)
+      return `${key} must be a number 0-100, got ${sanitise(JSON.stringify(v)).slice(0, 40)}`;
+  }
+  return undefined;
+}
+
+export async function machineControl(
+  body: unknown,
+  ctx: { machine: string; auth: ControlAuth; side: MachineSide },
+): Promise<ControlResult> {
   if (!isDict(body))
     return error('request is not a JSON object: expected {"action": ..., "token": ...}');
   const action = body.action;
   if (typeof action !== 'string') return error('request has no "action"');
   const { token, ...request } = body;
   if ((READ_ONLY_ACTIONS as readonly string[]).includes(action)) {
-    const r = rmHandle(request, ctx.rm, ctx.stats, ctx.now)!;
-    return { reply: plain(r.reply) as Record<string, unknown>, state: r.state };
+    const r = await askRm(ctx.side, ctx.machine, request);
+    return r.ok
+      ? { reply: { ...r.reply, via: `ResourceManager ${ctx.side.rm!.endpoint}` } }
+      : error(r.error);
   }
   if (!(STATE_CHANGING_ACTIONS as readonly string[]).includes(action)) {
     const text = `unsupported action "${sanitise(action).slice(0, 40)}"; supported: status, ${[...READ_ONLY_ACTIONS, ...STATE_CHANGING_ACTIONS].join(', ')}`;
@@ -98,16 +122,86 @@ export function machineControl(body: unknown, ctx: ControlContext): ControlResul
       };
     subject = checked.value.sub;
   }
-  const r = rmHandle(request, ctx.rm, ctx.stats, ctx.now)!;
-  const applied = r.reply.status === 'success';
+  const who = subject ? { subject } : {};
+  if (action === 'set_thresholds') {
+    const bad = checkThresholds(request);
+    if (bad) return { ...error(bad), change: { action, applied: false, reason: bad, ...who } };
+    const r = await askRm(ctx.side, ctx.machine, request);
+    if (!r.ok)
+      return { ...error(r.error), change: { action, applied: false, reason: r.error, ...who } };
+    const applied = r.reply.status === 'success';
+    return {
+      reply: { ...r.reply, via: `ResourceManager ${ctx.side.rm!.endpoint}` },
+      change: { action, applied, ...who, ...(applied ? {} : { reason: String(r.reply.message) }) },
+    };
+  }
+  return setThrottle(request, ctx, who);
+}
+
+/** opsdeck's throttle: thresholds through ResourceManager, then the agents reniced. */
+async function setThrottle(
+  request: Record<string, unknown>,
+  ctx: { machine: string; side: MachineSide },
+  who: { subject?: string },
+): Promise<ControlResult> {
+  const action = 'set_throttle';
+  const level = request.level;
+  if (!isThrottleLevel(level)) {
+    const why = `${THROTTLE_HELP}, got ${sanitise(JSON.stringify(level ?? null)).slice(0, 40)}`;
+    return { ...error(why), change: { action, applied: false, reason: why, ...who } };
+  }
+  const info = throttleInfo(level);
+  const t = thresholdsRequest(level);
+  const rm = await askRm(ctx.side, ctx.machine, t);
+  const did: string[] = [];
+  if (!rm.ok || rm.reply.status !== 'success') {
+    const why = rm.ok
+      ? `ResourceManager did not apply set_thresholds: ${sanitise(JSON.stringify(rm.reply)).slice(0, 200)}`
+      : rm.error;
+    return {
+      ...error(`${why}; nothing changed`, rm.ok ? { upstream: rm.reply } : {}),
+      change: { action, applied: false, reason: why, ...who },
+    };
+  }
+  did.push(
+    `ResourceManager ${ctx.side.rm!.endpoint}: set_thresholds cpu ${info.thresholds.cpu} / memory ${info.thresholds.memory} / gpu ${info.thresholds.gpu} answered success`,
+  );
+  const procs = await ctx.side.processes();
+  const failed: string[] = [];
+  if ('error' in procs) failed.push(`agent processes: ${procs.error}`);
+  else {
+    let done = 0;
+    for (const p of procs) {
+      const r = await ctx.side.renice(p.pid, info.nice);
+      if (r.ok && r.nice === info.nice) done++;
+      else
+        failed.push(
+          `${p.agent} (pid ${p.pid}): ${r.ok ? `nice is ${r.nice}, not ${info.nice}` : r.error}`,
+        );
+    }
+    did.push(
+      procs.length === 0
+        ? 'no agent process of the fleet config found here: nothing to renice'
+        : `reniced ${done} of ${procs.length} agent processes to nice ${info.nice}`,
+    );
+  }
+  const reply = {
+    status: failed.length === 0 ? 'success' : 'error',
+    level,
+    name: info.name,
+    did,
+    ...(failed.length
+      ? { failed, message: `level ${level} only in part: ${failed.slice(0, 3).join('; ')}` }
+      : {}),
+    upstream: rm.reply,
+  };
   return {
-    reply: plain(r.reply) as Record<string, unknown>,
-    state: r.state,
+    reply,
     change: {
       action,
-      applied,
-      ...(subject ? { subject } : {}),
-      ...(applied ? {} : { reason: String(r.reply.message) }),
+      applied: failed.length === 0,
+      ...who,
+      ...(failed.length ? { reason: String(reply.message) } : {}),
     },
   };
 }

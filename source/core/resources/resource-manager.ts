@@ -1,10 +1,9 @@
-// pc2_code/agents/resource_manager.py::ResourceManager.handle_request as a pure function, plus
-// the `set_throttle {level}` action design.md adds. Replies use `status` success|error and the
-// key order upstream's dicts have. The simulator serves it on ResourceManager's main port; the
-// host agent can serve the same contract on a real machine.
+// pc2_code/agents/resource_manager.py::ResourceManager.handle_request as a pure function:
+// upstream's actions only (no throttle: `set_throttle` is an unknown action there, as on the
+// fleet). Replies use `status` success|error and the key order upstream's dicts have. The
+// simulator serves it on ResourceManager's main port.
 import { pyFloat, type PyValue } from '../py/json.js';
 import { isoformat } from '../py/time.js';
-import { isThrottleLevel, THROTTLE_HELP, throttleInfo, type ThrottleLevel } from './throttle.js';
 
 export interface RmThresholds {
   cpu: number;
@@ -22,13 +21,11 @@ export interface RmAllocation {
 export interface RmState {
   thresholds: RmThresholds;
   allocated: Record<string, RmAllocation>;
-  throttle: ThrottleLevel;
 }
 
 export const initialRmState = (): RmState => ({
   thresholds: { cpu: 80, memory: 80, gpu: 80 },
   allocated: {},
-  throttle: 0,
 });
 
 /** What psutil and the GPU report at the moment of the request. */
@@ -156,8 +153,6 @@ export function rmHandle(
           allocated_resources: state.allocated as unknown as PyValue,
           resources_available: resourcesAvailable(state, stats),
           thresholds: thresholdsOf(state.thresholds),
-          // Added with set_throttle (not in upstream's reply): the level now in force.
-          throttle: { level: state.throttle, name: throttleInfo(state.throttle).name },
         },
         state,
       };
@@ -182,22 +177,6 @@ export function rmHandle(
       return {
         reply: { status: 'success', thresholds: thresholdsOf(next) },
         state: { ...state, thresholds: next },
-      };
-    }
-    case 'set_throttle': {
-      const level = request.level;
-      if (!isThrottleLevel(level))
-        return { reply: error(`${THROTTLE_HELP}, got ${JSON.stringify(level ?? null)}`), state };
-      const info = throttleInfo(level);
-      return {
-        reply: {
-          status: 'success',
-          level,
-          previous: state.throttle,
-          name: info.name,
-          vram_factor: pyFloat(info.vramFactor),
-        },
-        state: { ...state, throttle: level },
       };
     }
     default:

@@ -1,6 +1,7 @@
 // One machine's resources at one moment, as published on `opsdeck.<machine>.resources`
 // (design.md, NATS subjects) by the host agent on a real machine or by `opsdeck sim`.
 // JSON, camelCase, one message per machine per interval.
+import type { ThrottleReading } from './throttle.js';
 
 export interface ResourceSample {
   machine: string;
@@ -11,9 +12,23 @@ export interface ResourceSample {
   cpuPct: number;
   ramTotalMb: number;
   ramUsedMb: number;
-  /** PC2 throttle level now in force (0 when the machine has none). */
+  /** The throttle level the machine shows when read back (0 when it shows none). */
   throttleLevel: number;
-  agents: { name: string; status: 'up' | 'down'; vramMb: number; rssMb: number }[];
+  /** What that level was read from: ResourceManager's thresholds and the agents' nice values. */
+  throttle?: ThrottleReading;
+  agents: SampleAgent[];
+}
+
+export interface SampleAgent {
+  name: string;
+  status: 'up' | 'down';
+  vramMb: number;
+  rssMb: number;
+  /** Its process, when the agent daemon found one by script path. */
+  pid?: number;
+  /** TCP ports that process listens on: where the agent really is. */
+  ports?: number[];
+  nice?: number;
 }
 
 export const resourcesSubject = (machine: string): string => `opsdeck.${machine}.resources`;
