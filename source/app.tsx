@@ -32,6 +32,7 @@ import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
 import type { PhaseStore } from './stores/phase-store.js';
+import { driftFindings } from './core/ports/drift.js';
 import type { LintSnapshot, LintStore } from './stores/lint-store.js';
 import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js';
 import { isStale } from './stores/resource-store.js';
@@ -60,6 +61,8 @@ export interface AppProps {
   throttle?: ThrottleStore;
   onScreen?(screen: Screen): void;
   onExit(): void;
+  /** Fleet-wide warnings shown above every screen (two machines on one address). */
+  warnings?: readonly string[];
 }
 
 /** One character of a chunk as the key it stands for (Enter, Tab and Backspace arrive as bytes). */
@@ -88,7 +91,8 @@ const NO_THROTTLE: Readable<ThrottleOwners> = {
   subscribe: () => () => {},
   getSnapshot: () => NO_OWNERS,
 };
-const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard'];
+// Ports shows health too: the drift between config and where agents really answer.
+const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard', 'ports'];
 const SHOWS_ERRORS: readonly Screen[] = ['fleet', 'agent', 'errors', 'scorecard'];
 const unheard = <T,>(store: Readable<T>): Readable<T> => ({
   subscribe: () => () => {},
@@ -127,7 +131,8 @@ export function App(p: AppProps) {
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
   // Top bar, bottom bar, and the action notice line when an action runs off-screen.
-  const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0));
+  const warning = p.warnings?.[0];
+  const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0) - (warning ? 1 : 0));
 
   const agentLists = useMemo(
     () => machines.map((m) => agentRows(m, health.agents, ui.filters.agents, ui.sort)),
@@ -353,6 +358,7 @@ export function App(p: AppProps) {
       body = (
         <Ports
           check={p.ports}
+          drift={driftFindings(machines, health.agents)}
           findings={findings}
           cursor={cursorOf('ports')}
           width={width}
@@ -375,6 +381,7 @@ export function App(p: AppProps) {
             ...(p.security ? { auth: security.auth } : {}),
             ...(security.expiryDays !== undefined ? { expiryDays: security.expiryDays } : {}),
             ...(phase.value ? { phase: phase.value } : {}),
+            ...(phase.note ? { phaseNote: phase.note } : {}),
             ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
           })}
         />
@@ -404,6 +411,12 @@ export function App(p: AppProps) {
           width={width}
           clock={new Date(now).toISOString().slice(11, 16)}
         />
+        {warning ? (
+          <Text
+            wrap="truncate"
+            color={p.theme.warn}
+          >{`⚠ ${warning}${(p.warnings?.length ?? 0) > 1 ? ` (+${p.warnings!.length - 1} more)` : ''}`}</Text>
+        ) : null}
         {ui.help ? (
           <HelpOverlay width={width} />
         ) : ui.editing === 'palette' ? (

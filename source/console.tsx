@@ -122,6 +122,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     options.machines.map((m) => [m.id, undefined]),
   );
 
+  const warnings = await plane.hostWarnings;
   await shareInkCaches();
   process.stdout.write(ALT_ON);
   let closing: Promise<number> | undefined;
@@ -163,6 +164,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
         if (s !== 'agent') prefs.set('lastScreen', s);
       }}
       onExit={() => void shutdown(0)}
+      warnings={warnings}
     />,
     { exitOnCtrlC: false, patchConsole: true, maxFps: 15 },
   );

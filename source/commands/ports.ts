@@ -7,9 +7,17 @@ import { portMatrix, renderMatrixMarkdown } from '../core/ports/matrix.js';
 import { describeBinding, type Binding } from '../core/ports/registry.js';
 import { checkPorts, RULE_ORDER, type PortFinding } from '../core/ports/rules.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import type { Machine } from '../core/fleet/model.js';
+import { driftFindings, type DriftFinding } from '../core/ports/drift.js';
+import { sanitise } from '../core/errors/sanitise.js';
 import { EXIT, Exit, type Io } from './io.js';
 
-type CheckArgs = FleetArgs & { json?: boolean; strict?: boolean };
+type CheckArgs = FleetArgs & {
+  json?: boolean;
+  strict?: boolean;
+  live?: boolean;
+  timeout: string;
+};
 type MatrixArgs = FleetArgs & { format: 'md' | 'json'; out?: string };
 
 export function registerPorts(program: Command, io: Io): Command {
@@ -24,12 +32,26 @@ export function registerPorts(program: Command, io: Io): Command {
         'report port clashes (within a machine, across machines sharing a host, reserved ports, pc2_network ranges); exit 1 on conflicts',
       )
       .option('--json', 'print the findings as JSON')
-      .option('--strict', 'exit 1 on warnings (ports outside pc2_network ranges) too'),
-  ).action((opts: CheckArgs) => {
+      .option('--strict', 'exit 1 on warnings (ports outside pc2_network ranges) too')
+      .option(
+        '--live',
+        'also probe every agent once and report drift between config and reality (agents answering on other ports, ports answering as another agent); exit 1 on drift',
+      )
+      .option('--timeout <ms>', 'health probe timeout with --live', '1500'),
+  ).action(async (opts: CheckArgs) => {
     const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
     const { findings } = checkPorts(fleet.machines, { env: io.env });
     const errors = findings.filter((f) => f.severity === 'error');
     const warnings = findings.length - errors.length;
+    let drift: DriftFinding[] | undefined;
+    if (opts.live) {
+      const timeoutMs = Number(opts.timeout);
+      if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > 60_000) {
+        io.err(`opsdeck ports check: --timeout ${opts.timeout}: expected milliseconds 50-60000`);
+        throw new Exit(EXIT.badInput);
+      }
+      drift = await liveDrift(fleet.machines, timeoutMs);
+    }
     if (opts.json) {
       const byRule = Object.fromEntries(
         RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]),
@@ -46,6 +68,7 @@ export function registerPorts(program: Command, io: Io): Command {
               byRule,
             },
             findings,
+            ...(drift ? { drift } : {}),
           },
           null,
           2,
@@ -57,8 +80,13 @@ export function registerPorts(program: Command, io: Io): Command {
       io.out(
         `${errors.length} conflicts (${derived} only through BaseAgent's derived ports), ${warnings} warnings on ${fleet.machines.length} machine${fleet.machines.length === 1 ? '' : 's'}`,
       );
+      if (drift) {
+        for (const d of drift) io.out(`DRIFT ${d.kind}: ${sanitise(d.message)}`);
+        io.out(`${drift.length} agents drift from their config (probed live)`);
+      }
     }
-    if (errors.length > 0 || (opts.strict && warnings > 0)) throw new Exit(EXIT.findings);
+    if (errors.length > 0 || (opts.strict && warnings > 0) || (drift?.length ?? 0) > 0)
+      throw new Exit(EXIT.findings);
   });
 
   addFleetOptions(
@@ -93,6 +121,19 @@ export function registerPorts(program: Command, io: Io): Command {
     io.err(`wrote ${out}`);
   });
   return ports;
+}
+
+/** Probes every agent once (locating the ones that moved) and reports the drift found. */
+async function liveDrift(machines: readonly Machine[], timeoutMs: number): Promise<DriftFinding[]> {
+  // Loaded here: ZeroMQ's native module is not worth loading for a config-only check.
+  const { HealthStore, targetsFor } = await import('../stores/health-store.js');
+  const store = new HealthStore(targetsFor(machines, { timeoutMs }), { timeoutMs });
+  try {
+    await store.probeAll();
+    return driftFindings(machines, store.flush().agents);
+  } finally {
+    store.stop();
+  }
 }
 
 /** A path as the operator can click it: relative to where they are when that is shorter. */

@@ -43,6 +43,7 @@ export function statusDocument(
   machines: readonly Machine[],
   intervalMs: number,
   now = Date.now(),
+  warnings: readonly string[] = [],
 ) {
   const health = plane.health.flush();
   const errors = plane.errors.flush();
@@ -51,6 +52,7 @@ export function statusDocument(
   return {
     schema: STATUS_SCHEMA,
     generatedAt: new Date(now).toISOString(),
+    warnings,
     nats: link
       ? {
           state: link.state,
@@ -164,15 +166,28 @@ export function registerStatus(program: Command, io: Io): void {
       health: { intervalMs, timeoutMs },
       live: opts.watch === true,
     });
+    const warnings = await plane.hostWarnings;
+    for (const w of warnings) io.err(`opsdeck status: warning: ${w}`);
     try {
       if (!opts.watch) {
         await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, collectMs))]);
-        io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs), null, 2));
+        io.out(
+          JSON.stringify(
+            statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings),
+            null,
+            2,
+          ),
+        );
         return;
       }
       await new Promise<void>((resolve) => {
         const timer = setInterval(
-          () => io.out(JSON.stringify(statusDocument(plane, fleet.machines, intervalMs))),
+          () =>
+            io.out(
+              JSON.stringify(
+                statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings),
+              ),
+            ),
           intervalMs,
         );
         const end = () => {

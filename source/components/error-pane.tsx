@@ -77,7 +77,7 @@ function columnsFor(width: number, now: number): Column<ErrorRow>[] {
     title: 'MESSAGE',
     width: Math.max(10, width - used - 1),
     cell: (r) => ({
-      text: r.flood ? `${r.event.message} (flood: ${r.flood.rule})` : r.event.message,
+      text: `${r.event.bridged?.backlogMs !== undefined ? `[backlog, ${Math.round(r.event.bridged.backlogMs / 1000)} s old] ` : ''}${r.flood ? `${r.event.message} (flood: ${r.flood.rule})` : r.event.message}`,
     }),
   });
   return fixed;
@@ -101,7 +101,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         <Text color={theme.muted}>
-          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''}${c.dedupEvicted ? ` · dedup full ${c.dedupEvicted}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}`}
+          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''}${c.dedupEvicted ? ` · dedup full ${c.dedupEvicted}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}${c.backlog ? ` (backlog ${c.backlog})` : ''}`}
         </Text>
       </Text>
       <Table

@@ -3,11 +3,14 @@
 import { Box, Text } from 'ink';
 import { formatLoc } from '../core/fleet/model.js';
 import type { PortCheck, PortFinding } from '../core/ports/rules.js';
+import type { DriftFinding } from '../core/ports/drift.js';
 import { Table, type Column } from '../components/table.js';
 import { useTheme } from '../components/theme.js';
 
 export interface PortsProps {
   check: PortCheck;
+  /** Agents answering away from their config, from the live probes. */
+  drift?: readonly DriftFinding[];
   findings: readonly PortFinding[];
   cursor: number;
   width: number;
@@ -53,7 +56,10 @@ export function Ports(p: PortsProps) {
   const perMachine = p.check.registry.machines.map(
     (m) => `${m.id} ${p.check.registry.bindings.filter((b) => b.machine === m.id).length} ports`,
   );
-  const detail = 3 + (selected?.owners.length ?? 0);
+  const drift = p.drift ?? [];
+  // The drift gets at most a third of the screen; the conflicts table keeps the rest.
+  const driftShown = drift.slice(0, Math.max(1, Math.floor(p.height / 3) - 1));
+  const detail = 3 + (selected?.owners.length ?? 0) + (drift.length ? driftShown.length + 1 : 0);
   return (
     <Box flexDirection="column" width={p.width}>
       <Text wrap="truncate">
@@ -63,6 +69,22 @@ export function Ports(p: PortsProps) {
           color={theme.muted}
         >{`, ${p.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
       </Text>
+      {drift.length ? (
+        <Box flexDirection="column">
+          <Text wrap="truncate" color={theme.warn}>
+            {`DRIFT (live probes): ${drift.length} agent${drift.length === 1 ? '' : 's'} not where the config says`}
+            {drift.length > driftShown.length
+              ? ` (first ${driftShown.length} shown; ports check --live lists all)`
+              : ''}
+          </Text>
+          {driftShown.map((d) => (
+            <Text
+              key={`${d.machine}/${d.agent}`}
+              wrap="truncate"
+            >{`  ${d.kind.padEnd(11)} ${d.message}`}</Text>
+          ))}
+        </Box>
+      ) : null}
       <Box borderStyle="round" borderColor={theme.focus}>
         <Table
           rows={p.findings}

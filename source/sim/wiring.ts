@@ -2,8 +2,9 @@
 // sockets upstream's code opens for its error variant, with real binds and connects, so frames
 // are delivered or lost by ZeroMQ itself, exactly as on the fleet (upstream-protocols c1):
 //
-//   A  ErrorPublisher              PUB connect {MAINPC_ERROR_BUS_HOST (MainPC) | ERROR_BUS_HOST | PC2_IP}:
-//                                  {MAINPC_ERROR_BUS_PORT (MainPC) | ERROR_BUS_PORT | 7150}
+//   A  ErrorPublisher              PUB connect; MainPC (create_mainpc_error_publisher):
+//                                  {MAINPC_ERROR_BUS_HOST | MAINPC_IP}:{MAINPC_ERROR_BUS_PORT | 7150};
+//                                  elsewhere {ERROR_BUS_HOST | PC2_IP}:{ERROR_BUS_PORT | 7150}
 //   B  ForPC2 agents               PUB connect PC2_IP:7150
 //   C  streaming TTS / interrupt   PUB connect PC2_IP:7150
 //   D  PC2ErrorPublisher           PUB bind + connect {PC2_ERROR_BUS_HOST | PC2_IP}:{PC2_ERROR_BUS_PORT | 7150};
@@ -130,14 +131,12 @@ export class UpstreamWiring {
         const variant = a.plan.variant;
         if (variant === 'none' || variant === 'central') continue;
         if (variant === 'A') {
+          // create_mainpc_error_publisher on MainPC; a bare ErrorPublisher elsewhere.
           const onMain = m.id === 'mainpc';
-          const host =
-            (onMain
-              ? this.v('MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST')
-              : this.v('ERROR_BUS_HOST')) ?? this.pc2Ip(m);
-          const port = onMain
-            ? this.v('MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT')
-            : this.v('ERROR_BUS_PORT');
+          const host = onMain
+            ? (this.v('MAINPC_ERROR_BUS_HOST') ?? this.mainpcIp(m))
+            : (this.v('ERROR_BUS_HOST') ?? this.pc2Ip(m));
+          const port = onMain ? this.v('MAINPC_ERROR_BUS_PORT') : this.v('ERROR_BUS_PORT');
           this.publishers.set(a, { own: await this.connectLeg(this.endpoint(host, port, m)) });
         } else if (variant === 'B' || variant === 'C') {
           this.publishers.set(a, {

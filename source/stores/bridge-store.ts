@@ -44,6 +44,7 @@ export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | u
     dropped: num(v.dropped),
     queued: num(v.queued),
     nats: text(v.nats, 20),
+    ...(num(v.since) > 0 ? { since: num(v.since) } : {}),
     endpoints: endpoints.map((e: Record<string, unknown>) => ({
       endpoint: text(e?.endpoint),
       mode: text(e?.mode, 10),
@@ -60,9 +61,30 @@ export class BridgeStore {
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
   getSnapshot = (): BridgeSnapshot => this.snapshot;
 
+  /** Told when a bridge comes back after silence or a restart: [from, to] had no bridge. */
+  onGap: ((machine: string, from: number, to: number, restarted: boolean) => void) | undefined;
+
   accept(data: Uint8Array, now = Date.now()): void {
     const status = readBridgeStatus(data);
     if (!status) return;
+    const prev = this.snapshot.machines[status.machine];
+    if (prev) {
+      // A bridge that said `stopped` and one that started anew both leave a stretch uncovered.
+      const restarted =
+        prev.status.state === 'stopped' ||
+        (status.since !== undefined &&
+          prev.status.since !== undefined &&
+          status.since !== prev.status.since);
+      const silent = now - prev.receivedAt > BRIDGE_STALE_MS;
+      // From the last word of the old bridge to the first moment of the new one (or now).
+      if (restarted || silent)
+        this.onGap?.(
+          status.machine,
+          prev.receivedAt,
+          restarted && status.since! > prev.receivedAt ? status.since! : now,
+          restarted,
+        );
+    }
     this.snapshot = {
       version: this.snapshot.version + 1,
       machines: { ...this.snapshot.machines, [status.machine]: { status, receivedAt: now } },

@@ -10,6 +10,8 @@ import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
 import { ResourceStore } from './resource-store.js';
 import { BridgeStore } from './bridge-store.js';
 import { DoctorStore, runDoctor } from './doctor-store.js';
+import { resolveHosts } from '../adapters/resolve-hosts.js';
+import { sharedAddressWarnings } from '../core/ports/hosts.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -40,6 +42,8 @@ export interface DataPlane {
   link: NatsLink | undefined;
   /** When it started (ms): how long it has been observing. */
   startedAt: number;
+  /** Machines that resolve to one address (looked up once, at start). */
+  hostWarnings: Promise<string[]>;
   /** Error streams found on NATS once connected. */
   natsFeed(): NatsErrorFeed | undefined;
   stop(): Promise<void>;
@@ -79,15 +83,22 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
   const startedAt = Date.now();
   const errors = new ErrorStore(options.errors);
+  const resources = new ResourceStore();
   const health = new HealthStore(
     targetsFor(machines, {
       ...options.health,
       ...(options.protocols ? { protocols: options.protocols } : {}),
     }),
-    { ...options.health, evidence: { lastBusFrame: (m) => errors.lastZmqFrame(m) } },
+    {
+      ...options.health,
+      evidence: {
+        lastBusFrame: (m) => errors.lastZmqFrame(m),
+        process: (m, agent) => resources.process(m, agent),
+      },
+    },
   );
-  const resources = new ResourceStore();
   const bridges = new BridgeStore();
+  bridges.onGap = (machine, from, to, restarted) => errors.bridgeGap(machine, from, to, restarted);
   const stops: Array<() => unknown> = [];
   if (options.live !== false) stops.push(health.start());
   for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
@@ -120,8 +131,12 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis,
   );
   if (options.live !== false) stops.push(doctor.start());
+  const hostWarnings = resolveHosts(machines.map((m) => m.host)).then((resolved) =>
+    sharedAddressWarnings(machines, resolved),
+  );
   const plane: DataPlane = {
     machines,
+    hostWarnings,
     health,
     errors,
     resources,

@@ -127,6 +127,24 @@ export class ErrorStore {
     this.touch();
   }
 
+  /**
+   * A machine's bridge went quiet and came back (restarted, or hung): what its ZMQ publishers sent
+   * meanwhile reached NATS only as far as each connecting PUB queued it (1,000 frames by
+   * default), and nothing counts the rest. A gap row, never "0 dropped".
+   */
+  bridgeGap(machine: string, from: number, to: number, restarted: boolean): void {
+    const seconds = ((to - from) / 1000).toFixed(1);
+    this.pipeline.recordGap(
+      machine,
+      'nats',
+      `${machine}'s bridge`,
+      `${machine}'s bridge ${restarted ? 'restarted' : 'was silent'}: ${seconds} s without it; ZMQ errors sent meanwhile past each publisher's queue were lost (how many, nothing counts)`,
+      from,
+      to,
+    );
+    this.touch();
+  }
+
   dropped(n: number): void {
     this.pipeline.countDropped(n);
     this.touch();

@@ -62,6 +62,11 @@ export interface HealthTarget {
 export interface HealthEvidence {
   /** Last ZMQ error-bus frame received from a machine's bus port (ms), if any. */
   lastBusFrame?(machine: string): number | undefined;
+  /**
+   * What the machine's opsdeck agent saw of an agent's process in /proc: its pid and the TCP
+   * ports it listens on (fresh samples only).
+   */
+  process?(machine: string, agent: string): { pid: number; ports: readonly number[] } | undefined;
 }
 
 export interface HealthOptions {
@@ -528,9 +533,25 @@ export class HealthStore {
     };
   }
 
-  /** The configured port refused: look for the agent by name on its host's free-port range. */
+  /**
+   * The configured port refused: look for the agent where its process listens (when the
+   * machine's opsdeck agent reports it), else by name on its host's free-port range.
+   */
   private async relocate(slot: Slot, refused: ProbeOutcome): Promise<ProbeOutcome | undefined> {
     const { target } = slot;
+    const proc = this.options.evidence?.process?.(target.machine, target.agent);
+    if (proc && proc.ports.length > 0 && !proc.ports.includes(target.healthPort)) {
+      const ports = [...proc.ports].sort((a, b) => a - b);
+      // BaseAgent's main port and its health socket on port+1; else its lowest port answers.
+      const pair = ports.find((p) => ports.includes(p + 1));
+      const place =
+        pair !== undefined
+          ? { port: pair, healthPort: pair + 1 }
+          : { port: ports[0]! - 1, healthPort: ports[0]! };
+      const how = `${target.machine}'s opsdeck agent sees pid ${proc.pid} (its script) listening on ${ports.join(', ')}; configured ${target.healthPort}`;
+      const moved = await this.probeAt(slot, place, how);
+      if (moved.kind === 'reply') return moved;
+    }
     const scan = await this.scan(target.host);
     if (!scan) return undefined;
     const places = placeAnswers(scan.answers);
@@ -554,6 +575,11 @@ export class HealthStore {
       };
     }
     const how = `its name (${name}) answered on ${place.healthPort} in a scan of ${target.host}:${scan.from}-${scan.from + scan.count - 1}; configured ${target.healthPort}`;
+    return this.probeAt(slot, place, how);
+  }
+
+  /** Probes the agent at a place it was found, and remembers the place. */
+  private async probeAt(slot: Slot, place: Place, how: string): Promise<ProbeOutcome> {
     slot.health = { ...slot.health, moved: { ...place, how } };
     slot.zmq?.close();
     delete slot.zmq;

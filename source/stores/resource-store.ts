@@ -37,6 +37,21 @@ export class ResourceStore {
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
   getSnapshot = (): ResourceSnapshot => this.snapshot;
 
+  /**
+   * An agent's process as the machine's daemon last reported it, while that report is fresh
+   * (three sampling intervals of 2 s): evidence of where the agent really listens.
+   */
+  process(
+    machine: string,
+    agent: string,
+    now = Date.now(),
+  ): { pid: number; ports: readonly number[] } | undefined {
+    const m = this.snapshot.machines[machine];
+    if (!m || now - m.receivedAt > 6000) return undefined;
+    const a = m.sample.agents.find((x) => x.name === agent);
+    return a?.pid !== undefined && a.ports ? { pid: a.pid, ports: a.ports } : undefined;
+  }
+
   /** Accepts one message's bytes (from NATS, or a local sampler). */
   accept(data: Uint8Array | ResourceSample, now = Date.now()): void {
     let value: unknown = data;

@@ -19,6 +19,8 @@ export interface BridgeObs {
   queued: number;
   nats: string;
   endpoints: Array<{ endpoint: string; mode: string; state: string }>;
+  /** When this bridge process started (ms): a new value means it restarted. */
+  since?: number;
   /** How old the status is (ms). */
   ageMs: number;
 }
@@ -40,12 +42,21 @@ export type Reach = 'native' | 'bridge' | 'zmq' | 'nobody';
 export interface PublisherDiagnosis {
   agent: string;
   variant: string;
-  /** Where its errors go now: natively on NATS, through the bridge, ZMQ only, or nowhere. */
+  /**
+   * Where its errors go now: what was seen in the window first (natively on NATS, through the
+   * bridge, on ZMQ), else what config and env predict (`observed` false).
+   */
   reach: Reach;
   route: Route;
-  /** Seen in the window: natively on NATS / through the bridge. */
+  /** Seen in the window: natively on NATS / through the bridge / on a ZMQ bus. */
   seenNative: boolean;
   seenBridged: boolean;
+  seenZmq: boolean;
+  observed: boolean;
+  /** What the claim rests on, in words: the counts seen, or "predicted from config and env". */
+  evidence: string;
+  /** The prediction the traffic contradicts, when it does (the model is wrong, not the traffic). */
+  contradicted?: string;
 }
 
 export interface MachineDiagnosis {
@@ -73,20 +84,56 @@ const seen = (last: number | undefined, i: DoctorInput) =>
   last !== undefined && last > i.now - i.windowMs;
 
 function publisherOf(route: Route, i: DoctorInput): PublisherDiagnosis {
-  const stats = i.publishers.filter(
+  const mine = i.publishers.filter(
     (p) => p.agent === route.agent && (p.machine === route.machine || p.machine === 'any'),
   );
-  const seenNative = stats.some((p) => seen(p.lastNats, i));
-  const seenBridged = stats.some((p) => seen(p.lastBridged, i));
-  const now = route.now.to;
+  // Seen only on another machine's bus (an ipc publisher beside that machine's CentralErrorBus,
+  // a frame that names the wrong machine): still evidence that its errors reach someone.
+  const elsewhere = mine.length === 0 ? i.publishers.filter((p) => p.agent === route.agent) : [];
+  const stats = [...mine, ...elsewhere];
+  const recent = (pick: (p: PublisherStats) => number | undefined) =>
+    stats.some((p) => seen(pick(p), i));
+  const seenNative = recent((p) => p.lastNats);
+  const seenBridged = recent((p) => p.lastBridged);
+  const seenZmq = recent((p) => p.lastZmq);
+  const observed = seenNative || seenBridged || seenZmq;
+  const predicted = route.now.to;
   const reach: Reach = seenNative
     ? 'native'
-    : now === 'nats' || seenBridged
+    : seenBridged
       ? 'bridge'
-      : now === 'zmq'
+      : seenZmq
         ? 'zmq'
-        : 'nobody';
-  return { agent: route.agent, variant: route.variant, reach, route, seenNative, seenBridged };
+        : predicted === 'nats'
+          ? 'bridge'
+          : predicted === 'zmq'
+            ? 'zmq'
+            : 'nobody';
+  const sum = (pick: (p: PublisherStats) => number | undefined) =>
+    stats.reduce((n, p) => n + (pick(p) ?? 0), 0);
+  const minutes = Math.round(i.windowMs / 60_000);
+  const where = elsewhere.length
+    ? ` (on ${[...new Set(elsewhere.map((p) => p.machine))].join(', ')}'s bus)`
+    : '';
+  const evidence = observed
+    ? `seen in the last ${minutes} min: ${sum((p) => p.nats)} natively on NATS, ${sum((p) => p.bridged)} through the bridge, ${sum((p) => p.zmq)} on ZMQ${where}`
+    : `not seen in the last ${minutes} min; predicted from config and env`;
+  const contradicted =
+    observed && predicted === 'nobody'
+      ? `config and env predict ${(route.now as Extract<Delivery, { to: 'nobody' }>).why}, yet its errors arrived (${evidence.replace(/^seen in the last \d+ min: /, '')}): the prediction is wrong (its real env or sockets differ)`
+      : undefined;
+  return {
+    agent: route.agent,
+    variant: route.variant,
+    reach,
+    route,
+    seenNative,
+    seenBridged,
+    seenZmq,
+    observed,
+    evidence,
+    ...(contradicted ? { contradicted } : {}),
+  };
 }
 
 const list = (ps: readonly PublisherDiagnosis[], max = 8): string => {
@@ -110,11 +157,15 @@ export function diagnose(i: DoctorInput): Diagnosis {
   const machines = i.machines.map((m): MachineDiagnosis => {
     const own = i.topology.routes.filter((r) => r.machine === m.id && r.copy === 'own');
     const publishers = own.map((r) => publisherOf(r, i));
+    // Lost only while no traffic says otherwise: a publisher whose errors arrive is not lost.
     const lostWithout = publishers.filter(
       (p) =>
-        p.route.withoutBridge.to === 'nobody' && p.route.withBridge.to === 'nats' && !p.seenNative,
+        p.route.withoutBridge.to === 'nobody' &&
+        p.route.withBridge.to === 'nats' &&
+        !p.seenNative &&
+        !p.seenZmq,
     );
-    const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.seenNative);
+    const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.observed);
     const ports = i.topology.ports.filter((p) => p.machine === m.id);
     const bridge = i.bridges[m.id];
     // The phase this machine's errors are really in.
@@ -165,8 +216,12 @@ export function diagnose(i: DoctorInput): Diagnosis {
       );
     for (const p of publishers.filter((x) => x.reach === 'nobody')) {
       const d = p.route.now as Extract<Delivery, { to: 'nobody' }>;
-      findings.push(`${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''}`);
+      findings.push(
+        `${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''} (${p.evidence})`,
+      );
     }
+    for (const p of publishers)
+      if (p.contradicted) findings.push(`${m.id}/${p.agent}: ${p.contradicted}`);
     for (const port of ports)
       if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
     return {
@@ -209,9 +264,10 @@ export function doctorLines(d: Diagnosis): string[] {
       out.push(
         `  port ${p.port}: config: ${p.expected.by}; probe: ${p.probe ? `${p.probe.holder}${p.probe.detail ? ` (${p.probe.detail})` : ''}` : 'not probed'}`,
       );
-      if (p.connecting.length) out.push(`    PUBs connecting here: ${p.connecting.join(', ')}`);
+      if (p.connecting.length)
+        out.push(`    PUBs that config and env aim here: ${p.connecting.join(', ')}`);
       if (p.binding.length)
-        out.push(`    PC2ErrorPublishers binding here: ${p.binding.join(', ')}`);
+        out.push(`    PC2ErrorPublishers that config and env bind here: ${p.binding.join(', ')}`);
       if (p.bridge) out.push(`    bridge: ${p.bridge.mode} a SUB (${p.bridge.why})`);
       if (p.mismatch) out.push(`    MISMATCH: ${p.mismatch}`);
     }
@@ -227,11 +283,20 @@ export function doctorLines(d: Diagnosis): string[] {
       `  lost even with the bridge (${new Set(m.lostEvenWithBridge.map((p) => p.agent)).size}): ${list(m.lostEvenWithBridge, 20) || 'none'}`,
     );
     for (const p of m.publishers) {
+      const seenAs =
+        p.reach === 'native'
+          ? 'NATS natively'
+          : p.reach === 'bridge' && p.seenBridged
+            ? 'NATS through the bridge'
+            : p.reach === 'zmq' && p.seenZmq
+              ? 'ZMQ'
+              : deliveryText(p.route.now);
       out.push(
-        `    ${p.agent} (${p.variant}, ${p.route.socket}${p.route.endpoint ? ` ${p.route.endpoint.host}:${p.route.endpoint.port}` : ''}): ${p.reach === 'native' ? 'NATS natively' : deliveryText(p.route.now)}`,
+        `    ${p.agent} (${p.variant}, ${p.route.socket}${p.route.endpoint ? ` ${p.route.endpoint.host}:${p.route.endpoint.port}` : ''}): ${seenAs} [${p.evidence}]`,
       );
+      if (p.contradicted) out.push(`      CONTRADICTED: ${p.contradicted}`);
       const fix = p.route.withBridge.to === 'nobody' ? p.route.withBridge.fix : undefined;
-      if (fix && p.reach !== 'native') out.push(`      fix: ${fix}`);
+      if (fix && !p.observed) out.push(`      fix: ${fix}`);
     }
   }
   return out;
@@ -270,6 +335,21 @@ export function doctorMetrics(d: Diagnosis): Array<{
         ...(p.mismatch ? { note: p.mismatch } : {}),
       });
     }
+    const heard = m.publishers.filter((p) => p.observed);
+    const contradicted = m.publishers.filter((p) => p.contradicted);
+    out.push({
+      label: `${m.id}: publishers heard from`,
+      value: `${new Set(heard.map((p) => p.agent)).size}/${new Set(m.publishers.map((p) => p.agent)).size} (${heard.filter((p) => p.seenNative).length} natively on NATS, ${heard.filter((p) => p.seenBridged).length} through the bridge, ${heard.filter((p) => p.seenZmq).length} on ZMQ)`,
+      verdict: 'unknown',
+      note: 'observed in the window; the rest of this section is predicted from config and env',
+    });
+    if (contradicted.length)
+      out.push({
+        label: `${m.id}: predictions the traffic contradicts`,
+        value: `${contradicted.length}: ${list(contradicted, 4)}`,
+        verdict: 'warn',
+        note: contradicted[0]!.contradicted!.slice(0, 120),
+      });
     const without = [...new Set(m.lostWithoutBridge.map((p) => p.agent))];
     const bridged = m.bridge !== undefined && m.bridge.state === 'running';
     out.push({

@@ -6,7 +6,8 @@
 //
 // The rules, from upstream's code:
 //   A  ErrorPublisher: PUB connect tcp://{ERROR_BUS_HOST or PC2_IP}:{ERROR_BUS_PORT or 7150};
-//      on MainPC create_mainpc_error_publisher passes MAINPC_ERROR_BUS_HOST/PORT when set
+//      on MainPC create_mainpc_error_publisher: tcp://{MAINPC_ERROR_BUS_HOST or MainPC's IP}:
+//      {MAINPC_ERROR_BUS_PORT or 7150}, where nothing binds unless a collector does
 //   B  ForPC2 agents: PUB connect tcp://PC2_IP:7150
 //   C  streaming TTS / interrupt handler: PUB connect tcp://PC2_IP:7150
 //   D  PC2ErrorPublisher: get_pub_socket() *binds* tcp://{PC2_ERROR_BUS_HOST or PC2_IP}:
@@ -188,18 +189,18 @@ export function buildTopology(input: TopologyInput): Topology {
   ): Target | undefined => {
     switch (variant) {
       case 'A': {
+        // MainPC's agents take create_mainpc_error_publisher: MAINPC_ERROR_BUS_HOST, else
+        // MainPC's own address (get_mainpc_ip), port MAINPC_ERROR_BUS_PORT or 7150. A bare
+        // ErrorPublisher elsewhere: ERROR_BUS_HOST, else PC2_IP, port ERROR_BUS_PORT or 7150.
         const onMain = machine === 'mainpc';
-        const h = onMain
-          ? envOf(env, 'MAINPC_ERROR_BUS_HOST', 'ERROR_BUS_HOST')
-          : envOf(env, 'ERROR_BUS_HOST');
-        const p = onMain
-          ? envOf(env, 'MAINPC_ERROR_BUS_PORT', 'ERROR_BUS_PORT')
-          : envOf(env, 'ERROR_BUS_PORT');
+        const h = onMain ? envOf(env, 'MAINPC_ERROR_BUS_HOST') : envOf(env, 'ERROR_BUS_HOST');
+        const p = onMain ? envOf(env, 'MAINPC_ERROR_BUS_PORT') : envOf(env, 'ERROR_BUS_PORT');
+        const fallback = onMain ? mainpc() : pc2();
         const host = h.value
           ? { host: h.value, from: h.name! }
           : {
-              host: pc2().host,
-              from: `${pc2().from} (no ${onMain ? 'MAINPC_ERROR_BUS_HOST or ' : ''}ERROR_BUS_HOST)`,
+              host: fallback.host,
+              from: `${fallback.from} (no ${onMain ? 'MAINPC_ERROR_BUS_HOST' : 'ERROR_BUS_HOST'})`,
             };
         return {
           endpoint: resolve(host.host, portOf(p.value, DEFAULT_ERROR_BUS_PORT), machine),

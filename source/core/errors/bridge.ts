@@ -21,6 +21,28 @@ export const BRIDGE_HEADER = 'Opsdeck-Bridge';
 export const BRIDGE_KEY_HEADER = 'Opsdeck-Bridge-Key';
 /** Key in the body's details: what came through a bridge. A ZMQ frame carrying it came from NATS. */
 export const BRIDGE_DETAIL = 'opsdeck_bridge';
+/** Header on a bridged message that was backlog: its age in ms when the bridge received it. */
+export const BACKLOG_HEADER = 'Opsdeck-Backlog';
+/** Frames older than this when received are backlog (a connecting PUB's queue), not fresh. */
+export const BACKLOG_MS = 10_000;
+
+// Formats whose timestamp is UTC without saying so: ErrorPublisher (A) and PC2ErrorPublisher (D)
+// write datetime.utcnow().isoformat(). Other naive timestamps may be local time: their age is
+// not known, so they are never called backlog.
+const UTC_NAIVE = new Set(['zmq-a', 'zmq-d', 'zmq-d-cross']);
+
+/** How old a frame was when received (ms), when its timestamp says so reliably. */
+export function frameAge(
+  e: Pick<ErrorEvent, 'sentAt' | 'format'>,
+  now: number,
+): number | undefined {
+  const t = e.sentAt;
+  if (!t || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d/.test(t)) return undefined;
+  const explicit = /(Z|[+-]\d\d:?\d\d)$/.test(t);
+  if (!explicit && !UTC_NAIVE.has(e.format)) return undefined;
+  const at = Date.parse(explicit ? t : `${t.replace(/(\.\d{3})\d+$/, '$1')}Z`);
+  return Number.isFinite(at) ? now - at : undefined;
+}
 
 export interface BridgedMessage {
   kind: 'publish';
@@ -47,6 +69,7 @@ export function bridgeMessage(
   endpoint: string,
   now: number,
   contentId: (frames: readonly Uint8Array[]) => string,
+  backlogMs = BACKLOG_MS,
 ): BridgeVerdict {
   const decoded = decodeZmq(frames, machine, now);
   if (!decoded.ok) return { kind: 'malformed', reason: decoded.reason, sample: decoded.sample };
@@ -58,6 +81,8 @@ export function bridgeMessage(
     };
   const errorId = e.ids[0];
   const msgId = errorId ?? `zmq-${contentId(frames)}`;
+  const age = frameAge(e, now);
+  const backlog = age !== undefined && age > backlogMs ? Math.round(age) : undefined;
   const errorType = typeof e.details.error_type === 'string' ? e.details.error_type : e.category;
   const body = pyDumps({
     id: msgId,
@@ -69,7 +94,13 @@ export function bridgeMessage(
     details: {
       ...(e.details as Record<string, PyValue>),
       error_type: errorType,
-      [BRIDGE_DETAIL]: { machine, endpoint, format: e.format, origin: e.machine },
+      [BRIDGE_DETAIL]: {
+        machine,
+        endpoint,
+        format: e.format,
+        origin: e.machine,
+        ...(backlog !== undefined ? { backlog_ms: backlog } : {}),
+      },
     },
     stack_trace: typeof e.details.stack_trace === 'string' ? e.details.stack_trace : null,
     correlation_id: errorId ?? null,
@@ -85,6 +116,7 @@ export function bridgeMessage(
       'Nats-Msg-Id': msgId,
       [BRIDGE_HEADER]: machine,
       [BRIDGE_KEY_HEADER]: errorId ? 'id' : 'content',
+      ...(backlog !== undefined ? { [BACKLOG_HEADER]: String(backlog) } : {}),
       // What nats_error_bus.py sets, plus the machine (NATS itself carries none).
       agent: e.agent,
       severity: e.severity,
@@ -100,5 +132,10 @@ export function bridgeMarkOf(
 ): BridgeMark | undefined {
   const machine = headers?.get(BRIDGE_HEADER);
   if (!machine) return undefined;
-  return { machine, synthetic: headers!.get(BRIDGE_KEY_HEADER) === 'content' };
+  const backlog = Number(headers!.get(BACKLOG_HEADER) || NaN);
+  return {
+    machine,
+    synthetic: headers!.get(BRIDGE_KEY_HEADER) === 'content',
+    ...(Number.isFinite(backlog) && backlog > 0 ? { backlogMs: backlog } : {}),
+  };
 }

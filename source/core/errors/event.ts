@@ -11,6 +11,11 @@ export interface BridgeMark {
   machine: string;
   /** True when the ZMQ frame had no error id and the bridge made one from its content: match on content. */
   synthetic: boolean;
+  /**
+   * How old the frame was when the bridge received it, when older than the bridge's backlog
+   * window: a connecting PUB's queue delivered on (re)connect, not a fresh error.
+   */
+  backlogMs?: number;
 }
 
 /** Normalised severity: the five upstream vocabularies map onto these. */

@@ -54,6 +54,8 @@ export interface ErrorCounters {
   received: Record<Bus, number>;
   /** Copies that came through `opsdeck agent --bridge` (zmq->nats). */
   bridged: number;
+  /** Of those, frames that were old when the bridge got them (a PUB's queue), not fresh errors. */
+  backlog: number;
   /** Rows created. */
   shown: number;
   /** Events folded into a flood row instead of a row of their own. */
@@ -140,6 +142,7 @@ const SHARED_TEXTS = 8192;
 export const newCounters = (): ErrorCounters => ({
   received: { zmq: 0, nats: 0 },
   bridged: 0,
+  backlog: 0,
   shown: 0,
   collapsed: 0,
   matched: 0,
@@ -204,7 +207,10 @@ export class ErrorPipeline {
   add(event: ErrorEvent, now: number): boolean {
     const bit = bitOf(event);
     this.counters.received[event.bus]++;
-    if (event.bridged) this.counters.bridged++;
+    if (event.bridged) {
+      this.counters.bridged++;
+      if (event.bridged.backlogMs !== undefined) this.counters.backlog++;
+    }
     this.notePublisher(event, now);
     this.expire(now);
 
@@ -329,6 +335,20 @@ export class ErrorPipeline {
     };
     row.lastAt = now;
     row.rev++;
+  }
+
+  /** A gap known only after it closed (a bridge that restarted): one closed row, as it was. */
+  recordGap(
+    machine: string,
+    bus: Bus,
+    source: string,
+    why: string,
+    from: number,
+    to: number,
+  ): void {
+    const row = this.openGap(machine, bus, source, from);
+    this.closeGap(row, to);
+    row.event = { ...row.event, message: why };
   }
 
   /** The feeding store lost events (queue full): count them so the screen says so. */

@@ -32,3 +32,27 @@ export function sharesHost(a: string, b: string): boolean {
   if (y.kind === 'wildcard') return x.kind !== 'other';
   return x.addr === y.addr;
 }
+
+/**
+ * Two machines that resolve to one address: every probe of one reaches the other's agents on the
+ * ports they share (upstream defaults MAINPC_IP and PC2_IP both to localhost). `resolved` holds
+ * what a name resolved to, when it was looked up.
+ */
+export function sharedAddressWarnings(
+  machines: ReadonlyArray<{ id: string; host: string }>,
+  resolved: ReadonlyMap<string, readonly string[]> = new Map(),
+): string[] {
+  const out: string[] = [];
+  const addrs = (host: string) => [host, ...(resolved.get(host) ?? [])];
+  for (let i = 0; i < machines.length; i++)
+    for (let j = i + 1; j < machines.length; j++) {
+      const a = machines[i]!;
+      const b = machines[j]!;
+      const same = addrs(a.host).find((x) => addrs(b.host).some((y) => sharesHost(x, y)));
+      if (same !== undefined)
+        out.push(
+          `${a.id} (${a.host}) and ${b.id} (${b.host}) resolve to one address (${same}): probes for one reach the other's agents on every port they share; set MAINPC_IP / PC2_IP`,
+        );
+    }
+  return out;
+}

@@ -3,7 +3,15 @@
 import type { Machine } from '../fleet/model.js';
 import type { ErrorCounters, PublisherStats } from '../errors/pipeline.js';
 import type { AgentHealth } from '../health/state.js';
-import type { HealthProtocol } from '../health/replies.js';
+import { HEALTH_PROTOCOLS, type HealthProtocol } from '../health/replies.js';
+
+const PROTOCOL_WORDS: Record<HealthProtocol, string> = {
+  'base-agent': 'BaseAgent ZMQ health',
+  unified: 'UnifiedHealthMixin (WP-07, the target)',
+  'json-rm': "ResourceManager's own JSON loop",
+  http: 'HTTP /health',
+  pub: 'no health port (judged by its PUB)',
+};
 import { doctorMetrics, type Diagnosis } from '../errorbus/doctor.js';
 import type { LintSummary } from '../lint/finding.js';
 
@@ -31,6 +39,8 @@ export interface ScorecardInput {
   canonical: Readonly<Record<string, boolean | undefined>>;
   portConflicts: number;
   phase?: { phase: number; name: string };
+  /** Why the phase is unknown or what it rests on (the phase store's note). */
+  phaseNote?: string;
   /** Per machine: unauthenticated control refused? undefined = not probed. */
   auth?: Readonly<Record<string, boolean | undefined>>;
   /** Days until the first cert/token expires, if known. */
@@ -55,14 +65,15 @@ export function scorecard(i: ScorecardInput): Section[] {
     (x) => x.h && (x.h.state === 'healthy' || x.h.state === 'degraded'),
   );
   const byProto = new Map<HealthProtocol, number>();
-  for (const x of agents)
+  for (const x of answered)
     if (x.h?.protocol) byProto.set(x.h.protocol, (byProto.get(x.h.protocol) ?? 0) + 1);
   const detected = [...byProto.values()].reduce((a, b) => a + b, 0);
   const checked = agents.filter((x) => x.h?.instrumented !== undefined);
   const instrumented = checked.filter((x) => x.h!.instrumented);
   const zmqPublishers = i.publishers.filter((p) => p.zmq > 0);
-  const zmqOnly = zmqPublishers.filter((p) => p.nats === 0);
+  const zmqOnly = zmqPublishers.filter((p) => p.nats === 0 && !(p.bridged ?? 0));
   const natsSeen = i.publishers.filter((p) => p.nats > 0);
+  const bridgedOnly = i.publishers.filter((p) => p.nats === 0 && (p.bridged ?? 0) > 0);
   const canon = Object.entries(i.canonical);
   const auth = Object.entries(i.auth ?? {});
 
@@ -93,8 +104,10 @@ export function scorecard(i: ScorecardInput): Section[] {
                 ? 'warn'
                 : 'bad',
         },
-        ...(['base-agent', 'unified', 'http'] as const).map((p) => ({
-          label: `speaking ${p === 'unified' ? 'UnifiedHealthMixin (WP-07, the target)' : p === 'base-agent' ? 'BaseAgent ZMQ health' : 'plain HTTP /health'}`,
+        // By the protocol each agent's last answer came over: an agent reached only over HTTP
+        // counts as HTTP, never as BaseAgent ZMQ health.
+        ...HEALTH_PROTOCOLS.map((p) => ({
+          label: `answering over ${PROTOCOL_WORDS[p]}`,
           value: `${byProto.get(p) ?? 0} (${pct(byProto.get(p) ?? 0, detected)})`,
           verdict: (p === 'unified'
             ? (byProto.get(p) ?? 0) === detected && detected > 0
@@ -112,17 +125,24 @@ export function scorecard(i: ScorecardInput): Section[] {
           label: 'phase',
           value: i.phase ? `${i.phase.phase} ${i.phase.name}` : 'unknown',
           verdict: i.phase ? (i.phase.phase === 3 ? 'good' : 'warn') : 'unknown',
-          ...(i.phase ? {} : { note: 'needs NATS (the phase lives in KV opsdeck/errorbus.phase)' }),
+          ...(i.phase
+            ? i.phaseNote
+              ? { note: i.phaseNote }
+              : {}
+            : {
+                note: i.phaseNote ?? 'needs NATS (the phase lives in KV opsdeck/errorbus.phase)',
+              }),
         },
         {
           label: 'publishers seen on NATS',
-          value: `${natsSeen.length}/${i.publishers.length} (${pct(natsSeen.length, i.publishers.length)})`,
+          value: `${natsSeen.length + bridgedOnly.length}/${i.publishers.length} (${natsSeen.length} natively, ${bridgedOnly.length} only through the bridge)`,
           verdict:
             i.publishers.length === 0
               ? 'unknown'
               : natsSeen.length === i.publishers.length
                 ? 'good'
                 : 'warn',
+          note: 'phase 3 needs every publisher natively on NATS; the bridge only carries ZMQ over',
         },
         {
           label: 'ZMQ-only publishers left',
