@@ -7,7 +7,7 @@ import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
-import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
+import { loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { discoverFleet } from '../adapters/fleet-files.js';
 import { codeFacts } from '../core/fleet/upstream-code.js';
 
@@ -55,7 +55,8 @@ export function registerAgent(program: Command, io: Io): void {
       '--resource-manager <endpoint>',
       "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
     );
-  addFleetOptions(addAuthOptions(addBridgeOptions(agentCommand))).action(
+  // The bridge options carry the fleet options (--mainpc, --pc2, --root) for both uses.
+  addAuthOptions(addBridgeOptions(agentCommand)).action(
     async (
       opts: {
         machine: string;

@@ -11,7 +11,9 @@ import {
 } from '../../source/core/resources/auto-throttle.js';
 import {
   THROTTLE_LEVELS,
-  throttleRequests,
+  levelOfThresholds,
+  readThrottle,
+  thresholdsRequest,
   throttleTable,
   type ThrottleLevel,
 } from '../../source/core/resources/throttle.js';
@@ -107,15 +109,17 @@ describe('auto-throttle policy', () => {
 });
 
 describe('throttle levels table', () => {
-  test('each level sends set_thresholds (upstream keys) then set_throttle; limits tighten with the level', () => {
-    assert.deepEqual(throttleRequests(0), [
-      { action: 'set_thresholds', cpu_threshold: 80, memory_threshold: 80, gpu_threshold: 80 },
-      { action: 'set_throttle', level: 0 },
-    ]);
+  test("each level is upstream's set_thresholds (its keys) and a nice value; limits tighten with the level", () => {
+    assert.deepEqual(thresholdsRequest(0), {
+      action: 'set_thresholds',
+      cpu_threshold: 80,
+      memory_threshold: 80,
+      gpu_threshold: 80,
+    });
     for (let i = 1; i < THROTTLE_LEVELS.length; i++) {
       const [a, b] = [THROTTLE_LEVELS[i - 1]!, THROTTLE_LEVELS[i]!];
       assert.ok(
-        b.thresholds.gpu < a.thresholds.gpu && b.vramFactor < a.vramFactor,
+        b.thresholds.gpu < a.thresholds.gpu && b.nice > a.nice,
         `level ${i} is tighter than ${i - 1}`,
       );
     }
@@ -129,8 +133,35 @@ describe('throttle levels table', () => {
     assert.equal(t.length, 2 + THROTTLE_LEVELS.length);
     assert.match(
       t[0]!,
-      /^\| level \| name +\| set_thresholds \(%\) +\| set_throttle: VRAM kept \| effect +\|$/,
+      /^\| level \| name +\| ResourceManager set_thresholds \(%\) +\| agents nice \| effect +\|$/,
     );
-    assert.match(t[5]!, /^\| 3 +\| shed +\| cpu 60 \/ memory 65 \/ gpu 40 \| 45% +\|/);
+    assert.match(t[5]!, /^\| 3 +\| shed +\| cpu 60 \/ memory 65 \/ gpu 40 +\| 15 +\|/);
+  });
+});
+
+describe('the throttle read back from the machine', () => {
+  const at = 1;
+  test('thresholds and nice values that agree are that level', () => {
+    const r = readThrottle({ cpu: 70, memory: 70, gpu: 55 }, [10, 10, 10], at);
+    assert.equal(r.level, 2);
+    assert.deepEqual(r.nice, { want: 10, at: 3, of: 3 });
+    assert.match(r.summary, /thresholds 70\/70\/55 = level 2; 3\/3 agent processes at nice 10/);
+  });
+  test('a restarted ResourceManager (back at 80/80/80) under reniced agents is no level: stale', () => {
+    const r = readThrottle({ cpu: 80, memory: 80, gpu: 80 }, [10, 10], at);
+    assert.equal(r.level, null);
+    assert.match(r.summary, /= level 0; 0\/2 agent processes at nice 0/);
+  });
+  test('thresholds set by hand match no level; no ResourceManager reads as an error', () => {
+    assert.equal(readThrottle({ cpu: 71, memory: 70, gpu: 55 }, [], at).level, null);
+    const r = readThrottle({ error: 'no ResourceManager on this machine' }, [], at);
+    assert.equal(r.level, null);
+    assert.match(r.summary, /^no ResourceManager/);
+  });
+  test('no agent process found leaves the thresholds to decide', () =>
+    assert.equal(readThrottle({ cpu: 75, memory: 75, gpu: 70 }, [], at).level, 1));
+  test('levelOfThresholds', () => {
+    assert.equal(levelOfThresholds({ cpu: 60, memory: 65, gpu: 40 }), 3);
+    assert.equal(levelOfThresholds({ cpu: 60, memory: 65, gpu: 41 }), undefined);
   });
 });

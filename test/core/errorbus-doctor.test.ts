@@ -197,7 +197,7 @@ describe('doctor: effective phase per machine', () => {
       ),
       lines.join('\n'),
     );
-    assert.ok(lines.includes('    PUBs connecting here: Alpha, Bravo'));
+    assert.ok(lines.includes('    PUBs that config and env aim here: Alpha, Bravo'));
     assert.ok(lines.includes('  lost without the bridge (2): Alpha, Bravo'));
     assert.ok(lines.includes('  lost even with the bridge (1): Auth'));
     assert.ok(

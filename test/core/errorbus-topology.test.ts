@@ -61,12 +61,14 @@ interface Case {
 
 const cases: Case[] = [
   {
-    name: 'upstream defaults: MainPC publishers aim at PC2, where CentralErrorBus binds a PUB',
+    // create_mainpc_error_publisher: MAINPC_ERROR_BUS_HOST, else MainPC's own address, where
+    // nothing binds 7150 (upstream-protocols b3a, measured on the real agents).
+    name: 'upstream defaults: MainPC publishers aim at MainPC, where nothing listens; the bridge recovers them',
     routes: {
       'mainpc/Alpha': [
         'nobody',
-        'nobody',
-        /PUB connected to CentralErrorBus.s PUB \(tcp:\/\/\*:7150\) on 10\.0\.0\.17:7150: a PUB-PUB pair delivers nothing/,
+        'nats',
+        /nothing listens on 10\.0\.0\.16:7150 \(MAINPC_IP \(no MAINPC_ERROR_BUS_HOST\)\)/,
       ],
       'mainpc/Tts': ['nobody', 'nobody', /PUB-PUB/],
       'pc2/Auth': ['nobody', 'nobody', /PUB-PUB/],
@@ -99,10 +101,14 @@ const cases: Case[] = [
     plan: { mainpc: [`bind ${MAIN}:7150`] },
   },
   {
-    name: 'ERROR_BUS_HOST and ERROR_BUS_PORT move MainPC publishers to a port of their own',
-    env: { ERROR_BUS_HOST: MAIN, ERROR_BUS_PORT: '7160' },
+    name: 'MAINPC_ERROR_BUS_PORT moves MainPC publishers to a port of their own; ERROR_BUS_HOST does not move them',
+    env: { ERROR_BUS_HOST: PC2, MAINPC_ERROR_BUS_PORT: '7160' },
     routes: {
-      'mainpc/Alpha': ['nobody', 'nats', /10\.0\.0\.16:7160 \(ERROR_BUS_HOST, ERROR_BUS_PORT\)/],
+      'mainpc/Alpha': [
+        'nobody',
+        'nats',
+        /10\.0\.0\.16:7160 \(MAINPC_IP \(no MAINPC_ERROR_BUS_HOST\), MAINPC_ERROR_BUS_PORT\)/,
+      ],
     },
     plan: { mainpc: [`bind ${MAIN}:7150`, `bind ${MAIN}:7160`] },
   },

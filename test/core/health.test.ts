@@ -1,7 +1,13 @@
 // Health reply parsers per protocol, and the hysteresis reducer, table-driven.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseHttpHealth, parseZmqHealth, type Parsed } from '../../source/core/health/parse.js';
+import {
+  judgeMetrics,
+  parseHttpHealth,
+  parseZmqHealth,
+  type Parsed,
+} from '../../source/core/health/parse.js';
+import { lateErrorResponse } from '../../source/core/health/replies.js';
 import {
   initialHealth,
   markStale,
@@ -33,6 +39,7 @@ const zmq: Array<[string, string, Parsed | RegExp]> = [
         reason: 'NLUAgent is healthy',
         protocol: 'base-agent',
         uptimeSec: 12.5,
+        name: 'NLUAgent',
       },
     },
   ],
@@ -46,6 +53,7 @@ const zmq: Array<[string, string, Parsed | RegExp]> = [
         reason: 'failing: ready_signal',
         protocol: 'base-agent',
         uptimeSec: 12.5,
+        name: 'NLUAgent',
       },
     },
   ],
@@ -58,6 +66,7 @@ const zmq: Array<[string, string, Parsed | RegExp]> = [
         state: 'unhealthy',
         reason: 'failing: port_accessible, redis_connected, ready_signal',
         protocol: 'base-agent',
+        name: 'X',
       },
     },
   ],
@@ -76,14 +85,29 @@ const zmq: Array<[string, string, Parsed | RegExp]> = [
   [
     'ResourceManager initializing',
     '{"status": "initializing", "service": "ResourceManager", "initialization_status": {}, "port": 7113, "health_port": 8113, "timestamp": "x"}',
-    { ok: true, reading: { state: 'degraded', reason: 'initializing', protocol: 'base-agent' } },
+    // Its own JSON-only loop: the protocol says so, and the reply names the service.
+    {
+      ok: true,
+      reading: {
+        state: 'degraded',
+        reason: 'initializing',
+        protocol: 'json-rm',
+        name: 'ResourceManager',
+      },
+    },
   ],
   [
     'WP-07 healthy',
     unified('healthy'),
     {
       ok: true,
-      reading: { state: 'healthy', reason: 'healthy', protocol: 'unified', uptimeSec: 300 },
+      reading: {
+        state: 'healthy',
+        reason: 'healthy',
+        protocol: 'unified',
+        uptimeSec: 300,
+        name: 'TutorAgent',
+      },
     },
   ],
   [
@@ -96,6 +120,7 @@ const zmq: Array<[string, string, Parsed | RegExp]> = [
         reason: 'cpu 95%, mem 40%',
         protocol: 'unified',
         uptimeSec: 300,
+        name: 'TutorAgent',
       },
     },
   ],
@@ -131,13 +156,8 @@ describe('ZMQ health replies', () => {
 describe('HTTP health replies', () => {
   const http: Array<[string, number, string, string, string]> = [
     ['FastAPI ok', 200, '{"status":"ok"}', 'healthy', 'http'],
-    [
-      'BaseAgent HTTP mirror (always 200, body decides)',
-      200,
-      baseDegraded,
-      'degraded',
-      'base-agent',
-    ],
+    // Read as BaseAgent's reply, but reached over HTTP: the protocol used is `http`, never `base`.
+    ['BaseAgent HTTP mirror (always 200, body decides)', 200, baseDegraded, 'degraded', 'http'],
     [
       'ModelOps 503',
       503,
@@ -165,6 +185,35 @@ describe('HTTP health replies', () => {
   });
   test('404 is not a health endpoint', () =>
     assert.equal(parseHttpHealth(404, 'not found').ok, false));
+  test("BaseAgent's mirror is marked as such and keeps the agent's name", () => {
+    const got = parseHttpHealth(200, baseOk);
+    assert.ok(got.ok);
+    assert.equal(got.reading.baseAgentMirror, true);
+    assert.equal(got.reading.name, 'NLUAgent');
+    const plain = parseHttpHealth(200, '{"status":"ok"}');
+    assert.ok(plain.ok && plain.reading.baseAgentMirror === undefined);
+  });
+});
+
+describe('GET /metrics judged by its body', () => {
+  test('Prometheus text is instrumented, and says how many samples', () => {
+    const j = judgeMetrics(200, '# HELP a x\n# TYPE a gauge\na 1\nb{c="d"} 2\n');
+    assert.deepEqual(j, { instrumented: true, answer: '200 with Prometheus text (2 samples)' });
+  });
+  test("upstream's bug: 200 with an HTTP 500 page as the body is not instrumented, and is said", () => {
+    const j = judgeMetrics(200, lateErrorResponse(Date.UTC(2026, 11, 6, 20, 0, 0)));
+    assert.deepEqual(j, {
+      instrumented: false,
+      answer: '200 with an HTTP 500 error page as its body (not Prometheus text)',
+    });
+  });
+  test('503 and anything else say what they answered', () => {
+    assert.equal(
+      judgeMetrics(503, 'Prometheus metrics not enabled or available').answer,
+      'HTTP 503: Prometheus metrics not enabled or available',
+    );
+    assert.match(judgeMetrics(200, '{"a": 1}').answer, /^200 but not Prometheus text/);
+  });
 });
 
 describe('hysteresis', () => {

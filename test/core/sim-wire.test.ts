@@ -28,6 +28,7 @@ import {
 } from '../../source/core/errorbus/phase.js';
 import {
   initialRmState,
+  rmUnknown,
   rmHandle,
   type RmStats,
 } from '../../source/core/resources/resource-manager.js';
@@ -314,7 +315,7 @@ describe('ResourceManager actions', () => {
     gpuReservedBytes: 10 * 2 ** 30,
     gpuTotalBytes: 12 * 2 ** 30,
   };
-  test('check_resources follows the thresholds; set_throttle validates; unknown is undefined', () => {
+  test('check_resources follows the thresholds; set_throttle is not an action upstream has', () => {
     const s0 = initialRmState();
     assert.deepEqual(rmHandle({ action: 'check_resources' }, s0, stats, 0)!.reply, {
       status: 'success',
@@ -327,10 +328,12 @@ describe('ResourceManager actions', () => {
       'GPU at 75% > 70%',
     );
     assert.equal(s0.thresholds.gpu, 80, 'states are not mutated');
-    const bad = rmHandle({ action: 'set_throttle', level: 1.5 }, s0, stats, 0)!;
-    assert.equal(bad.state, s0);
-    assert.match(String(bad.reply.message), /^level must be an integer 0-3/);
-    assert.equal(rmHandle({ action: 'set_throttle', level: 2 }, s0, stats, 0)!.state.throttle, 2);
+    // Upstream answers it with its last branch: {"status": "error", "message": "Unknown action: set_throttle"}.
+    assert.equal(rmHandle({ action: 'set_throttle', level: 2 }, s0, stats, 0), undefined);
+    assert.deepEqual(rmUnknown('set_throttle'), {
+      status: 'error',
+      message: 'Unknown action: set_throttle',
+    });
     assert.equal(rmHandle({ action: 'ping' }, s0, stats, 0), undefined);
   });
 });

@@ -118,8 +118,9 @@ function publisherOf(route: Route, i: DoctorInput): PublisherDiagnosis {
   const evidence = observed
     ? `seen in the last ${minutes} min: ${sum((p) => p.nats)} natively on NATS, ${sum((p) => p.bridged)} through the bridge, ${sum((p) => p.zmq)} on ZMQ${where}`
     : `not seen in the last ${minutes} min; predicted from config and env`;
+  // The prediction is about the ZMQ route: native NATS copies say nothing about it.
   const contradicted =
-    observed && predicted === 'nobody'
+    (seenZmq || seenBridged) && predicted === 'nobody'
       ? `config and env predict ${(route.now as Extract<Delivery, { to: 'nobody' }>).why}, yet its errors arrived (${evidence.replace(/^seen in the last \d+ min: /, '')}): the prediction is wrong (its real env or sockets differ)`
       : undefined;
   return {
