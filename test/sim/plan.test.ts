@@ -66,9 +66,10 @@ describe('plan', () => {
       [5562, 5563, 5564],
       'implicit health = port+1',
     );
+    // error_bus.py binds its PUB (and an ipc SUB): no health port, whatever the config says.
     assert.deepEqual(
       agent(1, 'CentralErrorBus').binds.map((b) => `${b.role}:${b.port}:${b.kind}`),
-      ['main:7150:bus', 'health:8150:http'],
+      ['main:7150:bus'],
     );
   });
 
@@ -87,8 +88,9 @@ describe('plan', () => {
         'http/A/error-stream',
         'base-agent/C/errors',
         'base-agent/B/errors',
-        'base-agent/D/errors',
-        'http/none/error-stream',
+        // ResourceManager's own JSON-only loops; CentralErrorBus has only its PUB.
+        'json-rm/D/errors',
+        'pub/none/error-stream',
       ],
     );
     assert.equal(agent(0, 'ModelOps').vramMb, 8800, '40% of its soft limit');
@@ -150,9 +152,9 @@ describe('bad input is refused with its path', () => {
     );
     assert.ok(!r.ok);
     assert.deepEqual(r.problems, [
-      'o.yaml: extra: unknown key (known: agents, machines, defaults, seed, error_rate, wiring, wiring_env)',
-      'o.yaml: agents.X.protocol: must be one of base-agent, unified, http (got "grpc")',
-      'o.yaml: agents.X.vram: unknown key (known: protocol, error_variant, nats_library, vram_mb, slow_ms, degraded, down, flood_per_s)',
+      'o.yaml: extra: unknown key (known: agents, machines, defaults, seed, error_rate, wiring, wiring_env, ready_ttl_s, metrics)',
+      'o.yaml: agents.X.protocol: must be one of base-agent, unified, json-rm, http, pub (got "grpc")',
+      'o.yaml: agents.X.vram: unknown key (known: protocol, error_variant, nats_library, vram_mb, slow_ms, degraded, down, flood_per_s, free_port)',
       'o.yaml: agents.X.slow_ms: must be a number >= 0 (got -1)',
       'o.yaml: machines.pc2.gpu: must be a GPU name',
       'o.yaml: seed: must be an integer',

@@ -163,6 +163,13 @@ describe('machine pane', () => {
             ramTotalMb: 1024,
             ramUsedMb: 512,
             throttleLevel: 2,
+            throttle: {
+              level: 2,
+              thresholds: { cpu: 70, memory: 70, gpu: 55 },
+              nice: { want: 10, at: 3, of: 3 },
+              summary: 'thresholds 70/70/55 = level 2; 3/3 agent processes at nice 10',
+              at: NOW,
+            },
             agents: [],
           },
           receivedAt: NOW - 60_000,
@@ -189,7 +196,7 @@ describe('machine pane', () => {
     assert.equal(rows.length, 1);
   });
 
-  test('throttle: the level, who set it and when (audit), and the VRAM curve before and after', () => {
+  test('throttle: the level read back from the machine, who set it and when (audit), and the VRAM curve', () => {
     const history = [9000, 9000, 9000, 6000, 5800].map((vramMb, i) => ({
       ts: NOW - (5 - i) * 2000,
       vramMb,
@@ -209,6 +216,13 @@ describe('machine pane', () => {
             ramTotalMb: 32768,
             ramUsedMb: 8192,
             throttleLevel: 2,
+            throttle: {
+              level: 2,
+              thresholds: { cpu: 70, memory: 70, gpu: 55 },
+              nice: { want: 10, at: 3, of: 3 },
+              summary: 'thresholds 70/70/55 = level 2; 3/3 agent processes at nice 10',
+              at: NOW,
+            },
             agents: [],
           },
           receivedAt: NOW,
@@ -224,6 +238,7 @@ describe('machine pane', () => {
         now={NOW}
         filter=""
         throttleBy={{
+          level: 2,
           operator: 'ops@10.0.0.5',
           time: new Date(NOW - 120_000).toISOString(),
           auto: false,
