@@ -51,14 +51,21 @@ describe('opsdeck sim', () => {
     assert.equal(r.code, 0, r.err.join('\n'));
     assert.match(
       r.out.find((l) => l.startsWith('mainpc '))!,
-      /^mainpc 127\.0\.15\.1: 11\/11 agents up \(3 with port clashes\), \d+ ports bound, 3 clashes; error bus tcp:\/\/127\.0\.15\.1:7150 open; nats off; ready in \d+ ms$/,
+      // Upstream wiring: MainPC has no CentralErrorBus, so nothing binds its 7150; two
+      // BaseAgents lost their health port and exited, as BaseAgent._init_sockets does.
+      /^mainpc 127\.0\.15\.1: 9\/11 agents up \(3 with port clashes\), \d+ ports bound, 3 clashes; error bus tcp:\/\/127\.0\.15\.1:7150 closed; nats off; ready in \d+ ms$/,
     );
     assert.match(
       r.out.find((l) => l.startsWith('pc2 '))!,
-      /^pc2 127\.0\.15\.2: 12\/12 agents up \(3 with port clashes\)/,
+      /^pc2 127\.0\.15\.2: 10\/12 agents up \(3 with port clashes\)/,
     );
     assert.ok(
       r.out.includes('  clash pc2 AuthenticationAgent health 8116: held by TaskScheduler http'),
+    );
+    assert.ok(
+      r.out.includes(
+        '  down pc2 AuthenticationAgent: exited at start: its health port 8116 is held by TaskScheduler http (BaseAgent._init_sockets gives up after 5 tries)',
+      ),
     );
     assert.ok(r.out.includes('nats: off: --no-nats'));
     assert.ok(r.out.includes('fault: kill pc2/TaskScheduler applied'));
@@ -107,7 +114,7 @@ describe('opsdeck sim', () => {
         ],
         [
           [...FLEET, '--overrides', badOverrides],
-          /agents\.NLUAgent\.protocol: must be one of base-agent, unified, http/,
+          /agents\.NLUAgent\.protocol: must be one of base-agent, unified, json-rm, http, pub/,
         ],
         [[...FLEET, '--slow', 'NLUAgent'], /--slow NLUAgent: expected AGENT=VALUE/],
         [

@@ -33,7 +33,24 @@ const natsSeen: {
 
 before(async () => {
   if (NEEDS_NATS) return;
-  s = await sim({ machines: fleet(EXAMPLES), hosts: HOSTS, overrides: exampleOverrides() });
+  // The collector wiring (one PUB per machine on 7150, a fleet upstream does not have) puts every
+  // variant on one bus, where one SUB reads them all: this file is about the formats and phases.
+  const base = exampleOverrides();
+  s = await sim({
+    machines: fleet(EXAMPLES),
+    hosts: HOSTS,
+    overrides: {
+      ...base,
+      wiring: 'collector',
+      agents: {
+        ...base.agents,
+        ResourceManager: { nats_library: 'error-stream' },
+        // AuthenticationAgent (the ForPC2 B publisher) exits at start in this fleet: its health
+        // port is TaskScheduler's HTTP. TaskScheduler speaks B here instead.
+        'pc2/TaskScheduler': { error_variant: 'B' },
+      },
+    },
+  });
   nc = await natsClient(s.natsUrl!);
   kv = await nc.jetstream().views.kv(PHASE_BUCKET);
   nc.subscribe('errors.>', {
@@ -83,7 +100,7 @@ describe(
             'main',
           ],
           [
-            'AuthenticationAgent',
+            'TaskScheduler',
             'zmq-b',
             (f) => f.length === 2 && f[0]!.toString() === 'ERROR',
             'pc2',
@@ -109,7 +126,7 @@ describe(
             (f) =>
               f.map(String).join(' ').includes(id) ||
               (format === 'zmq-b' &&
-                f[1]?.toString().includes('"agent": "AuthenticationAgent"') === true),
+                f[1]?.toString().includes('"agent": "TaskScheduler"') === true),
           );
           assert.ok(shape(frames), `${agent}: ${frames.map(String).join(' | ').slice(0, 120)}`);
           const decoded = decodeZmq(frames, bus === 'main' ? 'mainpc' : 'pc2', Date.now());
@@ -290,8 +307,10 @@ describe('NATS side', { skip: NEEDS_NATS }, () => {
         'cpuPct',
         'ramTotalMb',
         'ramUsedMb',
-        'throttleLevel',
         'agents',
+        // Published by the machine's opsdeck agent: the throttle read back from the machine.
+        'throttleLevel',
+        'throttle',
       ]);
       assert.deepEqual(
         [

@@ -169,6 +169,32 @@ export async function waitFor<T>(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** ResourceManager._start_health_check's reply to {"action": "health_check"}. */
+export const RM_HEALTH =
+  /^\{"status": "ok", "service": "ResourceManager", "initialization_status": "complete", "port": \d+, "health_port": \d+, "timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?"\}$/;
+
+/**
+ * What the protocol tests need beyond upstream's defaults: a few agents on the WP-07 mixin (no
+ * agent upstream runs it), /metrics as it would be with its one-line bug fixed, BaseAgents that
+ * stay ready (no 300 s expiry in a test), and the collector PUB per machine where a test reads
+ * every variant on one bus.
+ */
+export function protocolOverrides(extra: Partial<ReturnType<typeof exampleOverrides>> = {}) {
+  const base = exampleOverrides();
+  return {
+    ...base,
+    agents: {
+      ...base.agents,
+      ChainOfThoughtAgent: { protocol: 'unified' as const },
+      'mainpc/MemoryFusionHub': { protocol: 'unified' as const },
+      DreamWorldAgent: { ...base.agents.DreamWorldAgent, protocol: 'unified' as const },
+    },
+    metrics: 'fixed' as const,
+    ready_ttl_s: 0,
+    ...extra,
+  };
+}
+
 /** BaseAgent._get_health_status() as json.dumps writes it: key order, ", " and ": ", floats with a point. */
 export const baseAgentReply = (name: string, port: number, rm: boolean): RegExp =>
   new RegExp(
@@ -181,8 +207,8 @@ export const baseAgentReply = (name: string, port: number, rm: boolean): RegExp 
 
 /**
  * Probes every endpoint of every agent the way its protocol's spec says and lists what did not
- * answer as the spec says. Each agent must answer on at least one endpoint (a clash can cost it
- * some, never all, in the configs we ship and the real ones).
+ * answer as the spec says. Each running agent must answer on at least one endpoint; an agent
+ * whose process died at start (a BaseAgent that lost its main or health port) must hold none.
  */
 export async function probeEveryAgent(s: Sim): Promise<{ checked: number; problems: string[] }> {
   const problems: string[] = [];
@@ -192,6 +218,17 @@ export async function probeEveryAgent(s: Sim): Promise<{ checked: number; proble
       m.agents.map(async (a) => {
         const host = a.plan.host;
         let answered = 0;
+        checked += 1;
+        if (a.exited) {
+          if (a.bound.length) problems.push(`${a.key}: exited (${a.exited}) yet holds ports`);
+          return;
+        }
+        if (a.plan.protocol === 'pub') {
+          // No health port: its PUB is its only endpoint.
+          if (!(await tcpOpen(host, a.plan.ports.main)))
+            problems.push(`${a.key}: its PUB on ${a.plan.ports.main} is not open`);
+          return;
+        }
         for (const b of a.bound) {
           const where = `${a.key} ${b.role} ${b.port}`;
           if (a.plan.protocol === 'http' && b.kind === 'http') {
@@ -218,10 +255,13 @@ export async function probeEveryAgent(s: Sim): Promise<{ checked: number; proble
           } else if (a.isResourceManager && b.role === 'main') {
             // ResourceManager overrides handle_request: health actions are unknown on its main port.
             ok = r.text === '{"status": "error", "message": "Unknown action: health_check"}';
+          } else if (a.isResourceManager && b.role === 'health') {
+            // Its own loop (_start_health_check): JSON in, its own reply out.
+            ok = RM_HEALTH.test(r.text);
           } else {
             // The canonical client's verdict is reply.status == "ok"; the bytes must be BaseAgent's.
             ok =
-              baseAgentReply(a.name, a.plan.model.port.value, a.isResourceManager).test(r.text) &&
+              baseAgentReply(a.plan.selfName, a.plan.ports.main, false).test(r.text) &&
               JSON.parse(r.text).status === 'ok';
           }
           if (ok) answered += 1;
@@ -231,7 +271,6 @@ export async function probeEveryAgent(s: Sim): Promise<{ checked: number; proble
           problems.push(
             `${a.key}: answered on no endpoint (bound: ${a.bound.map((b) => b.role).join(', ') || 'none'})`,
           );
-        checked += 1;
       }),
     ),
   );
