@@ -174,7 +174,10 @@ export class Sim {
     }
     const plan = planSim(options.machines, hosts, options.overrides);
     const sim = new Sim(plan, options);
-    const fds = fdBudget(plan);
+    const fds = fdBudget(
+      plan,
+      (options.wiring ?? options.overrides?.wiring ?? 'upstream') === 'upstream',
+    );
     if (fds.limit !== undefined && fds.need > fds.limit) {
       sim.warnings.push(
         `this fleet needs about ${fds.need} file descriptors and the soft limit is ${fds.limit}: binds past it fail; raise it (ulimit -n ${fds.need * 2}) and start again`,
@@ -626,11 +629,19 @@ export class Sim {
  * File descriptors the plan needs: a bound ZMQ socket holds its listener and a mailbox
  * (eventfd), an HTTP or TCP server its listener; plus headroom for connections and NATS.
  */
-export function fdBudget(plan: SimPlan): { need: number; limit: number | undefined } {
+export function fdBudget(
+  plan: SimPlan,
+  upstream = true,
+): { need: number; limit: number | undefined } {
   let need = 64;
   for (const m of plan.machines) {
     need += 2; // the bus PUB
-    for (const a of m.agents) for (const b of a.binds) need += b.kind === 'zmq-rep' ? 2 : 1;
+    for (const a of m.agents) {
+      for (const b of a.binds) need += b.kind === 'zmq-rep' ? 2 : 1;
+      // Upstream wiring: each publisher's own PUB (a mailbox and a connection); D has two, bound.
+      if (upstream && a.variant !== 'none' && a.variant !== 'central')
+        need += a.variant === 'D' ? 6 : 2;
+    }
   }
   return { need, limit: openFileLimit() };
 }

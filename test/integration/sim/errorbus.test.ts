@@ -99,12 +99,7 @@ describe(
             (f) => f.length === 2 && f[0]!.toString() === 'ERROR:',
             'main',
           ],
-          [
-            'TaskScheduler',
-            'zmq-b',
-            (f) => f.length === 2 && f[0]!.toString() === 'ERROR',
-            'pc2',
-          ],
+          ['TaskScheduler', 'zmq-b', (f) => f.length === 2 && f[0]!.toString() === 'ERROR', 'pc2'],
           [
             'TieredResponder',
             'zmq-d',

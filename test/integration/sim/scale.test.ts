@@ -53,7 +53,8 @@ test(`${N} agents in one process`, async (t) => {
     `${N} agents: ${bound.portsBound} ports bound in ${s.startupMs} ms, +${rss.toFixed(0)} MB RSS (${((rss * 1024) / N).toFixed(0)} KB per agent), +${fds} fds (estimate ${budget.need})`,
   );
   assert.equal(bound.up, N);
-  assert.equal(bound.portsBound, 3 * N + 1, 'three per agent and the error bus');
+  // Upstream wiring: one machine without CentralErrorBus binds nothing on its bus port.
+  assert.equal(bound.portsBound, 3 * N, 'three per agent');
   assert.equal(bound.clashes.length, 0);
   assert.ok(s.startupMs < 3000, `started in ${s.startupMs} ms`);
   assert.ok(fds <= budget.need, `the estimate (${budget.need}) covers what was used (${fds})`);
