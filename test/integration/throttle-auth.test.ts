@@ -28,7 +28,7 @@ import {
 } from '../../source/adapters/jwt.js';
 import { GpuSampler } from '../../source/adapters/system-sampler.js';
 import { readAudit } from '../../source/adapters/audit.js';
-import { runAgent } from '../../source/agent/agent.js';
+import { realMachine, runAgent } from '../../source/agent/agent.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 
@@ -39,6 +39,7 @@ const HOSTS = [
   { mainpc: '127.0.0.41', pc2: '127.0.0.42' },
   { mainpc: '127.0.0.43', pc2: '127.0.0.44' },
   { mainpc: '127.0.0.45', pc2: '127.0.0.46' },
+  { mainpc: '127.0.0.53', pc2: '127.0.0.54' },
 ];
 let sims = 0;
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-throttle-'));
@@ -55,7 +56,7 @@ const MAINPC = `agent_groups:
 const PC2 = `pc2_services:
 - {name: ResourceManager, script_path: pc2_code/agents/resource_manager.py, host: 0.0.0.0, port: 7113, health_check_port: 8113}
 - {name: VisionA, script_path: v.py, host: 0.0.0.0, port: 27101, health_check_port: 28101}
-- {name: VisionB, script_path: w.py, host: 0.0.0.0, port: 27102, health_check_port: 28102}
+- {name: VisionB, script_path: w.py, host: 0.0.0.0, port: 27201, health_check_port: 28201}
 `;
 function machines(): Machine[] {
   writeFileSync(join(dir, 'mainpc.yaml'), MAINPC);
@@ -169,8 +170,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     nc = await client(s.natsUrl!);
   });
 
-  test('--level 3: exact messages previewed, applied, verified by re-reading; PC2 VRAM drops', async () => {
-    const first = await sample(nc, 'pc2', (x) => (x.gpu?.usedMb ?? 0) > 7000);
+  test('--level 3: the exact request previewed, applied by the agent daemon, verified against ResourceManager and the processes', async () => {
     const r = await opsdeck([
       'throttle',
       'pc2',
@@ -189,29 +189,30 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     );
     assert.match(
       r.out,
-      /request opsdeck\.pc2\.control \{"action":"set_thresholds","cpu_threshold":60,"memory_threshold":65,"gpu_threshold":40,"token":"\(no token\)"\}/,
-    );
-    assert.match(
-      r.out,
       /request opsdeck\.pc2\.control \{"action":"set_throttle","level":3,"token":"\(no token\)"\}/,
     );
+    assert.match(r.out, /1\. set_thresholds cpu 60 \/ memory 65 \/ gpu 40 on ResourceManager/);
+    assert.match(r.out, /nothing frees VRAM: no upstream mechanism does/);
     assert.match(
       r.out,
-      /done: re-read pc2: level 3 shed, thresholds cpu 60 \/ memory 65 \/ gpu 40/,
+      /done: ResourceManager tcp:\/\/127\.0\.0\.42:7113: set_thresholds cpu 60 \/ memory 65 \/ gpu 40 answered success/,
     );
-    assert.match(r.out, /next opsdeck\.pc2\.resources sample: throttleLevel 3/);
-    const later = await sample(
-      nc,
-      'pc2',
-      (x) => x.throttleLevel === 3 && (x.gpu?.usedMb ?? Infinity) < first.gpu!.usedMb * 0.55,
+    assert.match(r.out, /done: reniced 3 of 3 agent processes to nice 15/);
+    assert.match(
+      r.out,
+      /read back from pc2: thresholds 60\/65\/40 = level 3; 3\/3 agent processes at nice 15/,
     );
-    assert.ok(
-      later.gpu!.usedMb < first.gpu!.usedMb * 0.55,
-      `VRAM ${first.gpu!.usedMb} -> ${later.gpu!.usedMb} MB`,
+    // The machine's own state: upstream's ResourceManager and the process table.
+    assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 60, memory: 65, gpu: 40 });
+    assert.deepEqual(
+      s.machine('pc2')!.agents.map((a) => a.nice),
+      [15, 15, 15],
     );
-    // Upstream's own view agrees: check_resources now uses the shed thresholds.
     const status = await request(nc, 'opsdeck.pc2.control', { action: 'get_status' });
     assert.deepEqual(status.thresholds, { cpu: 60, memory: 65, gpu: 40 });
+    assert.equal(status.via, 'ResourceManager tcp://127.0.0.42:7113');
+    const read = await sample(nc, 'pc2', (x) => x.throttleLevel === 3);
+    assert.equal(read.throttleLevel, 3);
     const last = readAudit(audit).entries.at(-1)!;
     assert.equal(last.action, 'throttle.set');
     assert.equal(last.outcome, 'ok');
@@ -243,7 +244,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     assert.equal(nobody.code, 1);
     assert.match(
       nobody.out,
-      /FAIL {2}pc9 answers opsdeck\.pc9\.control: nobody answers opsdeck\.pc9\.control/,
+      /FAIL {2}pc9 answers opsdeck\.pc9\.control with ResourceManager's status: nobody answers opsdeck\.pc9\.control/,
     );
   });
 
@@ -261,7 +262,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       asked,
       /Set pc2 throttle to level 0 \(normal\) on pc2 \(opsdeck\.pc2\.control on nats:\/\/127\.0\.0\.1:\d+\)/,
     );
-    assert.equal(s.machine('pc2')!.rm.throttle, 3);
+    assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 60, memory: 65, gpu: 40 });
   });
 
   test('security probe: the open sim is NOT enforced (exit 1)', async () => {
@@ -303,7 +304,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     const autoDone = () =>
       readAudit(audit).entries.filter((e) => e.action === 'throttle.auto').length;
     while (autoDone() < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
-    assert.equal(s.machine('pc2')!.rm.throttle, 2);
+    assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 70, memory: 70, gpu: 55 });
     const off = await opsdeck(['throttle', 'pc2', '--auto', 'off', '--nats', s.natsUrl!, '--yes']);
     assert.equal(off.code, 0, off.out + off.err);
     assert.match(
@@ -337,7 +338,7 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
 
   test("refused with a readable reason: no token, another fleet's key, wrong audience, expired; nothing changes", async () => {
     const cases: Array<[string, string, RegExp]> = [
-      ['no secrets', secrets('empty'), /pc2 refused set_thresholds: refused: no token/],
+      ['no secrets', secrets('empty'), /pc2 refused level 2: refused: no token/],
       ['stranger', secrets('stranger', strangerKey), /refused: unknown kid/],
       [
         'wrong audience',
@@ -373,7 +374,10 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
       ]);
       assert.equal(r.code, 1, name);
       assert.match(r.err + r.out, reason, name);
-      assert.equal(s.machine('pc2')!.rm.throttle, 0, `${name}: level unchanged`);
+      assert.ok(
+        s.machine('pc2')!.agents.every((a) => a.nice === 0),
+        `${name}: processes unchanged`,
+      );
       assert.deepEqual(
         s.machine('pc2')!.rm.thresholds,
         { cpu: 80, memory: 80, gpu: 80 },
@@ -405,7 +409,7 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
       /"token":"<JWT EdDSA kid=\S+ aud=pc2 sub=opsdeck-operator:tester exp=\S+>"/,
     );
     assert.match(r.out, /token: minted per request from .*signing\.jwk \(valid 120 s\)/);
-    assert.equal(s.machine('pc2')!.rm.throttle, 2);
+    assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 70, memory: 70, gpu: 55 });
     const text = r.out + r.err + readFileSync(audit, 'utf8');
     assert.ok(!text.includes(fleetKey.d), 'private key printed');
     assert.ok(!/eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/.test(text), 'a compact JWT was printed or audited');
@@ -547,7 +551,7 @@ describe(
       const agent = runAgent(nc, {
         machine: 'pc2',
         intervalMs: 300,
-        gpu: new GpuSampler(join(dir, 'no-nvidia-smi')),
+        source: realMachine('pc2', new GpuSampler(join(dir, 'no-nvidia-smi'))),
         log: () => undefined,
       });
       stops.push(() => agent.stop());
@@ -561,13 +565,10 @@ describe(
         String(r.message),
         /started without --jwks, so it cannot verify who sent a request and changes nothing/,
       );
-      assert.equal(
-        (
-          (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as {
-            level: number;
-          }
-        ).level,
-        0,
+      // No ResourceManager known here: its read-only actions say so instead of inventing a status.
+      assert.match(
+        String((await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).message),
+        /^no ResourceManager on pc2/,
       );
       const probe = await opsdeck(['security', 'probe', '--nats', server.url, '--machines', 'pc2']);
       assert.equal(probe.code, 0, probe.out);
@@ -582,7 +583,7 @@ describe(
       const agent = runAgent(nc, {
         machine: 'pc2',
         intervalMs: 300,
-        gpu: new GpuSampler(join(dir, 'no-nvidia-smi')),
+        source: realMachine('pc2', new GpuSampler(join(dir, 'no-nvidia-smi'))),
         log: () => undefined,
         auth: {
           mode: 'verify',
@@ -608,25 +609,20 @@ describe(
       assert.equal(r.code, 0, r.out + r.err);
       assert.match(
         r.out,
-        /set_thresholds: \{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\},"upstream":\{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\}\}\}/,
+        /ResourceManager replied: \{"status":"success","thresholds":\{"cpu":75,"memory":75,"gpu":70\}\}/,
       );
-      assert.match(r.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
-      // The sim's ResourceManager (upstream's ZMQ API on 7113) received both requests.
+      assert.match(r.out, /read back from pc2: thresholds 75\/75\/70 = level 1/);
+      // The sim's ResourceManager (upstream's ZMQ API on 7113) got set_thresholds, and only that.
       assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 75, memory: 75, gpu: 70 });
-      assert.equal(s.machine('pc2')!.rm.throttle, 1);
       const bad = await request(nc, 'opsdeck.pc2.control', {
         action: 'set_throttle',
         level: 3,
         token: mintToken(strangerKey, { audience: 'pc2', subject: 'x', ttlS: 60 }),
       });
       assert.match(String(bad.message), /refused: unknown kid/);
-      assert.equal(
-        (
-          (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).throttle as {
-            level: number;
-          }
-        ).level,
-        1,
+      assert.deepEqual(
+        (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).thresholds,
+        { cpu: 75, memory: 75, gpu: 70 },
       );
     });
   },
@@ -665,9 +661,33 @@ describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
     }
     const server = await startNatsServer({ bin: NATS_BIN!, host: '127.0.0.49' });
     stops.push(() => server.stop());
+    // A simulated PC2 without NATS: only its ResourceManager, which the agent acts through.
+    const rmHost = HOSTS[3]!.pc2;
+    const machineSim = await startSim({
+      machines: machines(),
+      hosts: HOSTS[3]!,
+      overrides,
+      nats: { mode: 'off', why: 'the agent under test brings its own' },
+      controlPort: 0,
+      errorRate: 0,
+    });
+    stops.push(() => machineSim.stop());
     const child = spawn(
       process.execPath,
-      [BIN, 'agent', '--machine', 'pc2', '--nats', server.url, '--jwks', jwks, '--interval', '300'],
+      [
+        BIN,
+        'agent',
+        '--machine',
+        'pc2',
+        '--nats',
+        server.url,
+        '--jwks',
+        jwks,
+        '--interval',
+        '300',
+        '--resource-manager',
+        `tcp://${rmHost}:7113`,
+      ],
       { cwd: dir, env: { ...process.env, PATH: '/nonexistent' } },
     );
     let stderr = '';
@@ -703,11 +723,12 @@ describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
       '--yes',
     ]);
     assert.equal(ok.code, 0, ok.out + ok.err);
-    assert.match(ok.out, /next opsdeck\.pc2\.resources sample: throttleLevel 1/);
+    assert.match(ok.out, /read back from pc2: thresholds 75\/75\/70 = level 1/);
+    assert.deepEqual(machineSim.machine('pc2')!.rm.thresholds, { cpu: 75, memory: 75, gpu: 70 });
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(stderr, /control set_throttle: applied for opsdeck-operator:tester/);
-    assert.match(stderr, /control set_thresholds: not applied: no token/);
+    assert.match(stderr, /control set_throttle: not applied: no token/);
     assert.doesNotMatch(stderr, /eyJ[\w-]+\.eyJ/);
   });
 });
