@@ -148,7 +148,7 @@ describe('opsdeck agent', { skip }, () => {
 });
 
 describe('opsdeck status --json', { skip }, () => {
-  test('one snapshot of a running sim, schema opsdeck.status/1, then exits 0', async () => {
+  test('one snapshot of a running sim, schema opsdeck.status/2, then exits 0', async () => {
     const mainpc = join(dir, 'm.yaml');
     const pc2 = join(dir, 'p.yaml');
     writeFileSync(
@@ -167,6 +167,8 @@ describe('opsdeck status --json', { skip }, () => {
       nats: { mode: 'own', bin: NATS_BIN! },
       controlPort: 0,
       errorRate: 20,
+      // One PUB per machine on 7150, so background errors reach the console's SUBs on ZMQ.
+      wiring: 'collector',
     });
     stops.push(() => sim.stop());
     await sim.control({ fault: 'kill', agent: 'Beta' });
@@ -197,7 +199,8 @@ describe('opsdeck status --json', { skip }, () => {
     });
     assert.equal(r.code, 0, r.err);
     const doc = JSON.parse(r.out);
-    assert.equal(doc.schema, 'opsdeck.status/1');
+    assert.equal(doc.schema, 'opsdeck.status/2');
+    assert.deepEqual(doc.warnings, []);
     assert.equal(doc.nats.state, 'connected');
     const agents = Object.fromEntries(
       doc.machines.flatMap((m: { id: string; agents: Array<{ name: string; state: string }> }) =>
@@ -207,6 +210,14 @@ describe('opsdeck status --json', { skip }, () => {
     assert.equal(agents['mainpc/Alpha'], 'healthy');
     assert.equal(agents['mainpc/Beta'], 'unreachable');
     assert.equal(agents['pc2/Gamma'], 'healthy');
+    // No health port: judged by its PUB, and said so.
+    assert.equal(agents['pc2/CentralErrorBus'], 'healthy');
+    const ceb = doc.machines[1].agents.find((a: { name: string }) => a.name === 'CentralErrorBus');
+    assert.equal(ceb.protocol, 'pub');
+    assert.match(ceb.judgedBy, /^ZMTP greeting to 127\.0\.0\.32:7150 \+ frames received from it$/);
+    const beta = doc.machines[0].agents.find((a: { name: string }) => a.name === 'Beta');
+    assert.equal(beta.cause, 'refused');
+    assert.equal(beta.latencyMs, null, 'no latency shown for an agent that does not answer');
     assert.ok(doc.errors.counters.received.zmq > 0, 'background errors arrived on ZMQ');
     assert.ok(
       doc.machines.every((m: { resources: unknown }) => m.resources !== null),
