@@ -42,6 +42,9 @@ const overrides: SimOverrides = {
   defaults: { error_variant: 'A', nats_library: 'errors' },
   agents: { Bravo: { error_variant: 'B', nats_library: 'error-stream' } },
   machines: {},
+  // One PUB per machine on 7150 that every publisher hands its frames to (not upstream's
+  // wiring): this file reads every ZMQ variant from the machines' buses.
+  wiring: 'collector',
 };
 
 function consoleIn(tmux: Tmux, files: { mainpc: string; pc2: string }, nats: string): void {

@@ -26,6 +26,9 @@ const overrides: SimOverrides = {
   defaults: { error_variant: 'A', nats_library: 'none' },
   agents: { Bravo: { error_variant: 'B' } },
   machines: {},
+  // One PUB per machine on 7150 that every publisher hands its frames to (not upstream's
+  // wiring): this file reads every ZMQ variant from the machines' buses.
+  wiring: 'collector',
 };
 
 describe('ZMQ publisher machine restarted', () => {

@@ -54,6 +54,9 @@ const overrides: SimOverrides = {
     Golf: { error_variant: 'central' },
   },
   machines: {},
+  // One PUB per machine on 7150 that every publisher hands its frames to (not upstream's
+  // wiring): this file reads every ZMQ variant from the machines' buses.
+  wiring: 'collector',
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-dp-'));
@@ -132,7 +135,12 @@ describe('data plane against the sim', { skip }, () => {
     assert.equal(health('mainpc/Charlie')!.protocol, 'unified');
     assert.equal(health('mainpc/Hotel')!.protocol, 'http');
     await until('metrics checked', () => health('mainpc/Alpha')!.instrumented !== undefined);
-    assert.equal(health('mainpc/Alpha')!.instrumented, true);
+    // Upstream's /metrics answers 200 with a 500 page as its body: not instrumented, and said.
+    assert.equal(health('mainpc/Alpha')!.instrumented, false);
+    assert.match(
+      health('mainpc/Alpha')!.metricsAnswer!,
+      /^GET \/metrics on \d+: 200 with an HTTP 500 error page as its body \(not Prometheus text\)$/,
+    );
   });
 
   test('every ZMQ variant and the CentralErrorBus format are decoded (phase 0: ZMQ only)', async () => {

@@ -62,6 +62,9 @@ const overrides: SimOverrides = {
     Delta: { error_variant: 'D', nats_library: 'errors' },
   },
   machines: {},
+  // One PUB per machine on 7150 that every publisher hands its frames to (not upstream's
+  // wiring): this file reads every ZMQ variant from the machines' buses.
+  wiring: 'collector',
 };
 const DUAL = ['Alpha', 'Mike', 'Bravo', 'Delta'];
 
