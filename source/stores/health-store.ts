@@ -287,7 +287,7 @@ export class HealthStore {
         // Never answered here: if the port holds something that is not a ZMQ REP (another
         // agent's HTTP mirror, say), the agent is not there; look for it by name.
         const port = slot.health.moved?.healthPort ?? slot.zmqPort ?? slot.target.healthPort;
-        const zmtp = await probeZmtp(slot.target.host, port, 1000);
+        const zmtp = await probeZmtp(slot.target.host, port, Math.min(slot.target.timeoutMs, 1000));
         if (zmtp.holder !== 'unknown' && zmtp.socketType !== 'REP') {
           const held = {
             ...outcome,

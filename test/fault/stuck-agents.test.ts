@@ -44,9 +44,9 @@ async function zmqAgent(
   let n = 0;
   void (async () => {
     try {
-      for await (const [msg] of socket) {
+      // Like BaseAgent's health socket: any payload is a health check (opsdeck sends JSON).
+      for await (const _request of socket) {
         n++;
-        if (msg?.toString() !== 'health_check') continue;
         const now = mode;
         if (now === 'wedged') {
           // Accepts, reads, never answers: a REP must still answer before it can read again,
