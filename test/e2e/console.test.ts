@@ -63,7 +63,14 @@ describe('console end to end (tmux)', { skip }, () => {
       nats: { mode: 'own', bin: NATS_BIN! },
       controlPort: 0,
       errorRate: 0,
-      overrides: { defaults: { error_variant: 'A' }, agents: {}, machines: {} },
+      // Every agent an ErrorPublisher on one PUB per machine (the collector wiring), so the
+      // error stream has rows to filter.
+      overrides: {
+        defaults: { error_variant: 'A' },
+        agents: {},
+        machines: {},
+        wiring: 'collector',
+      },
     });
     const command = [
       `cd ${JSON.stringify(process.cwd())} &&`,
@@ -166,7 +173,11 @@ describe('console end to end (tmux)', { skip }, () => {
     );
     assert.match(preview, /request opsdeck\.pc2\.control \{"action":"set_throttle","level":1/);
     keys('y');
-    await until('verified', (t) => /done: re-read pc2: level 1 soft/.test(t), 10_000);
+    await until(
+      'verified',
+      (t) => /done: re-read pc2: ResourceManager thresholds cpu 75 \/ memory 75 \/ gpu 70/.test(t),
+      10_000,
+    );
     const audit = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')
