@@ -65,7 +65,10 @@ export async function readProcessTable(
 }
 
 /** Sets a process's nice value and reads it back; the error says why when it cannot. */
-export function renice(pid: number, nice: number): { ok: true; nice: number } | { ok: false; error: string } {
+export function renice(
+  pid: number,
+  nice: number,
+): { ok: true; nice: number } | { ok: false; error: string } {
   try {
     setPriority(pid, nice);
     return { ok: true, nice: getPriority(pid) };

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import type { PublisherStats } from '../../source/core/errors/pipeline.js';
-import { diagnose, doctorLines, type BridgeObs } from '../../source/core/errorbus/doctor.js';
+import {
+  diagnose,
+  doctorLines,
+  doctorMetrics,
+  type BridgeObs,
+} from '../../source/core/errorbus/doctor.js';
 import { phaseValue, type PhaseNumber } from '../../source/core/errorbus/phase.js';
 import type { StreamObs } from '../../source/core/errorbus/streams.js';
 import { buildTopology } from '../../source/core/errorbus/topology.js';
@@ -203,5 +208,116 @@ describe('doctor: effective phase per machine', () => {
     assert.ok(
       lines.includes('  bridge: not running (start: opsdeck agent --machine mainpc --bridge)'),
     );
+  });
+});
+
+// Issue 12: every claim of the doctor and of its scorecard lines is checked against the traffic
+// the same run observed. Random traffic over the fleet's publishers; the invariants must hold.
+describe('no claim the observed traffic contradicts', () => {
+  const machines = fleet();
+  const topology = buildTopology({ machines, env, bridges: [] });
+  const routes = topology.routes.filter((r) => r.copy === 'own');
+  // A small deterministic generator: the same cases every run.
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const window = 60_000;
+  for (let round = 0; round < 40; round++) {
+    const seen = (): number | undefined =>
+      rand() < 0.5 ? undefined : rand() < 0.8 ? NOW - rand() * window * 0.9 : NOW - window * 2;
+    const publishers = routes.map((r) => {
+      const p = pub(r.machine, r.agent);
+      const z = seen();
+      const n = seen();
+      const b = seen();
+      if (z !== undefined) Object.assign(p, { zmq: 1 + Math.floor(rand() * 50), lastZmq: z });
+      if (n !== undefined) Object.assign(p, { nats: 1 + Math.floor(rand() * 50), lastNats: n });
+      if (b !== undefined)
+        Object.assign(p, { bridged: 1 + Math.floor(rand() * 50), lastBridged: b });
+      return p;
+    });
+    test(`random traffic ${round}`, () => {
+      const d = diagnose({
+        topology,
+        machines,
+        bridges: {},
+        publishers,
+        now: NOW,
+        windowMs: window,
+      });
+      const fresh = (t: number | undefined) => t !== undefined && t > NOW - window;
+      for (const m of d.machines)
+        for (const p of m.publishers) {
+          const s = publishers.find((x) => x.machine === m.id && x.agent === p.agent)!;
+          const heard = fresh(s.lastNats) || fresh(s.lastBridged) || fresh(s.lastZmq);
+          assert.equal(p.observed, heard, `${p.agent}: observed`);
+          // A publisher heard from is never called lost, on screen or in the findings.
+          if (heard) {
+            assert.ok(
+              !m.lostEvenWithBridge.includes(p),
+              `${p.agent} heard, yet lost even with the bridge`,
+            );
+            assert.ok(
+              !d.findings.some(
+                (f) =>
+                  f.startsWith(`${m.id}/${p.agent} (`) &&
+                  /reach|nothing listens|delivers nothing/.test(f) &&
+                  !f.includes('not seen'),
+              ),
+              `${p.agent} heard, yet a finding says its errors are lost`,
+            );
+            assert.notEqual(p.reach, 'nobody', `${p.agent} heard, yet it reaches nobody`);
+            assert.match(p.evidence, /^seen in the last 1 min: /);
+          } else {
+            assert.match(p.evidence, /^not seen in the last 1 min; predicted from config and env$/);
+          }
+          if (fresh(s.lastNats)) assert.equal(p.reach, 'native');
+        }
+      // The scorecard line counts exactly the publishers heard from.
+      const lines = doctorMetrics(d);
+      for (const m of d.machines) {
+        const line = lines.find((l) => l.label === `${m.id}: publishers heard from`)!;
+        const heard = new Set(m.publishers.filter((p) => p.observed).map((p) => p.agent)).size;
+        assert.match(line.value, new RegExp(`^${heard}/`));
+      }
+    });
+  }
+
+  test('a publisher predicted lost but seen on its bus is reported as a contradicted prediction', () => {
+    const d = diagnose({
+      topology,
+      machines,
+      bridges: {},
+      publishers: [pub('mainpc', 'Alpha', { bridged: 181, lastBridged: NOW - 1000 })],
+      now: NOW,
+      windowMs: window,
+    });
+    const alpha = d.machines[0]!.publishers.find((p) => p.agent === 'Alpha')!;
+    assert.equal(alpha.reach, 'bridge');
+    assert.match(alpha.evidence, /181 through the bridge/);
+    assert.ok(!d.machines[0]!.lostEvenWithBridge.includes(alpha));
+    // Native NATS copies say nothing about the ZMQ route: no contradiction from them.
+    const native = diagnose({
+      topology,
+      machines,
+      bridges: {},
+      publishers: [pub('pc2', 'Auth', { nats: 3, lastNats: NOW - 1000 })],
+      now: NOW,
+      windowMs: window,
+    });
+    assert.equal(
+      native.machines[1]!.publishers.find((p) => p.agent === 'Auth')!.contradicted,
+      undefined,
+    );
+    const zmqSeen = diagnose({
+      topology,
+      machines,
+      bridges: {},
+      publishers: [pub('pc2', 'Auth', { zmq: 3, lastZmq: NOW - 1000 })],
+      now: NOW,
+      windowMs: window,
+    });
+    const auth = zmqSeen.machines[1]!.publishers.find((p) => p.agent === 'Auth')!;
+    assert.match(auth.contradicted!, /PUB-PUB pair delivers nothing, yet its errors arrived/);
+    assert.ok(zmqSeen.findings.some((f) => f.startsWith('pc2/Auth: config and env predict')));
   });
 });

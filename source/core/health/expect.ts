@@ -3,11 +3,7 @@
 // The rule that keeps probes harmless: an agent gets only requests its code is known to parse.
 import type { Agent } from '../fleet/model.js';
 import { codeFacts } from '../fleet/upstream-code.js';
-import {
-  JSON_HEALTH_REQUEST,
-  WP07_HEALTH_REQUEST,
-  type HealthProtocol,
-} from './replies.js';
+import { JSON_HEALTH_REQUEST, WP07_HEALTH_REQUEST, type HealthProtocol } from './replies.js';
 
 /**
  * CentralErrorBus has no health port (its PUB is its only sign of life); ResourceManager answers

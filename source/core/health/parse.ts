@@ -42,9 +42,7 @@ const nameInMessage = (body: Dict): string | undefined => {
 
 /** ResourceManager's own health loop: `{status, service, initialization_status, port, health_port}`. */
 const isRmLoopReply = (body: Dict): boolean =>
-  typeof body.service === 'string' &&
-  'initialization_status' in body &&
-  !('health_checks' in body);
+  typeof body.service === 'string' && 'initialization_status' in body && !('health_checks' in body);
 
 /** BaseAgent `_get_health_status()` or ResourceManager's own `{status: ok|initializing}`. */
 function fromBaseAgent(body: Dict): Parsed {

@@ -12,7 +12,6 @@ import {
   protocolOverrides,
   RM_HEALTH,
   sim,
-  sleep,
   specHealthRequest,
   zmqAsk,
 } from './helpers.js';
