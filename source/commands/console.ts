@@ -135,6 +135,8 @@ export function registerConsole(program: Command, io: Io): void {
           '0',
           '--hosts',
           `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`,
+          // opsdeck as deployed: each machine's agent carries its ZMQ error bus into NATS.
+          '--bridge',
         ],
         log,
       );

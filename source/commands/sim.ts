@@ -66,6 +66,7 @@ interface SimArgs extends FleetArgs, AuthArgs {
   readyTtl?: string;
   metrics?: string;
   wiring?: string;
+  bridge?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -201,6 +202,10 @@ export function registerSim(program: Command, io: Io): Command {
           "what BaseAgent's /metrics answers: upstream (200 with an HTTP 500 page, its real bug), off (503, as ENABLE_PROMETHEUS_METRICS=false), fixed (Prometheus text)",
         )
         .option(
+          '--bridge',
+          "each machine's opsdeck agent also runs --bridge, as deployed (needs NATS)",
+        )
+        .option(
           '--wiring <mode>',
           "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
         ),
@@ -296,6 +301,7 @@ export function registerSim(program: Command, io: Io): Command {
         ...(args.wiring === 'upstream' || args.wiring === 'collector'
           ? { wiring: args.wiring }
           : {}),
+        ...(args.bridge ? { bridges: true } : {}),
         log: (line) => io.out(line),
       });
     } catch (error) {

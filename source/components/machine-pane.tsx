@@ -67,10 +67,12 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
       cell: (r) =>
         r.health?.moved
           ? { text: String(r.health.moved.healthPort), tone: 'warn' }
-          : {
-              text: String(r.agent.healthPort.value),
-              tone: r.agent.healthPortImplicit ? 'muted' : undefined,
-            },
+          : r.health?.protocol === 'pub'
+            ? { text: '-', tone: 'muted' } // no health port: judged by its PUB
+            : {
+                text: String(r.agent.healthPort.value),
+                tone: r.agent.healthPortImplicit ? 'muted' : undefined,
+              },
     },
     {
       title: 'PROTO',
@@ -196,7 +198,7 @@ function MachinePaneView(p: MachinePaneProps) {
         zmqOk
           ? ago(p.zmqLastAt, p.now)
           : p.zmqConnected === false
-            ? `nothing on :${p.busPort ?? 7150}`
+            ? `no PUB on :${p.busPort ?? 7150}`
             : 'quiet',
         zmqOk,
       )}

@@ -7,6 +7,9 @@ import { connect, type NatsConnection } from 'nats';
 import type { ControlAuth } from '../core/resources/machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
 import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.js';
+import { runBridge, type RunningBridge } from '../agent/bridge.js';
+import type { Machine } from '../core/fleet/model.js';
+import { buildTopology } from '../core/errorbus/topology.js';
 import type { ControlVerifier } from './control.js';
 import type { SimMachine } from './machine.js';
 
@@ -23,6 +26,7 @@ export function faultVerifier(verify: TokenVerifier): ControlVerifier {
 
 export interface MachineControlServer {
   agents: RunningAgent[];
+  bridges: RunningBridge[];
   close(): Promise<void>;
 }
 
@@ -40,12 +44,17 @@ export function rmEndpoint(m: SimMachine): string | undefined {
   return rm ? `tcp://${m.plan.host}:${rm.plan.ports.main}` : undefined;
 }
 
+/**
+ * With `bridges`, each machine's daemon also runs `--bridge`, planned from the fleet and the
+ * upstream env the agents see, as an operator would deploy it (the demo does).
+ */
 export async function serveMachineControl(
   url: string,
   machines: readonly SimMachine[],
   auth: ControlAuth,
   log: (line: string) => void,
   intervalMs = 1000,
+  bridges?: { fleet: readonly Machine[]; env: Readonly<Record<string, string | undefined>> },
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
@@ -69,10 +78,28 @@ export async function serveMachineControl(
       log: (line) => log(`${m.id} agent: ${line}`),
     });
   });
+  const running: RunningBridge[] = [];
+  if (bridges) {
+    const plan = buildTopology({
+      machines: bridges.fleet,
+      env: bridges.env,
+      bridges: machines.map((m) => m.id),
+    }).bridgePlan;
+    for (const m of machines)
+      running.push(
+        await runBridge(nc, {
+          machine: m.id,
+          targets: plan[m.id] ?? [],
+          log: (line) => log(`${m.id} agent: ${line}`),
+        }),
+      );
+  }
   await nc.flush();
   return {
     agents,
+    bridges: running,
     async close() {
+      for (const b of running) await b.stop(1000);
       for (const a of agents) await a.stop();
       if (!nc.isClosed()) await nc.close().catch(() => undefined);
     },

@@ -73,6 +73,8 @@ export interface SimOptions {
   wiring?: 'collector' | 'upstream';
   /** The upstream env the agents see in `upstream` wiring (over the overrides' `wiring_env`). */
   wiringEnv?: Record<string, string>;
+  /** Each machine's opsdeck agent also runs `--bridge` (the demo: opsdeck as deployed). */
+  bridges?: boolean;
   /** What BaseAgent's /metrics answers (default: the overrides' `metrics`, else `upstream`). */
   metrics?: MetricsMode;
   /** BaseAgent's ready-key lifetime in ms (default: the overrides' `ready_ttl_s`, else 300 s). */
@@ -255,12 +257,28 @@ export class Sim {
         ? { mode: 'verify', verify: this.options.tokenVerifier }
         : { mode: 'open' },
       this.log,
+      1000,
+      this.options.bridges ? this.bridgeFleet() : undefined,
     );
     this.natsUrl = url;
     this.natsNote =
       mode.mode === 'own'
         ? `${url} (own nats-server, JetStream store ${this.natsServer!.storeDir})`
         : url;
+  }
+
+  /** The fleet on the sim's addresses, and the upstream env its agents see, for bridge plans. */
+  private bridgeFleet(): { fleet: Machine[]; env: Record<string, string> } {
+    const fleet = this.options.machines.map((m) => ({
+      ...m,
+      host: this.machine(m.id)?.plan.host ?? m.host,
+    }));
+    const env: Record<string, string> = {
+      ...Object.fromEntries(fleet.map((m) => [`${m.id.toUpperCase()}_IP`, m.host])),
+      ...this.options.overrides?.wiring_env,
+      ...this.options.wiringEnv,
+    };
+    return { fleet, env };
   }
 
   private setPhase(value: PhaseValue, why: string): void {
@@ -550,6 +568,12 @@ export class Sim {
         ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}`
         : 'control: ZMQ socket off',
     );
+    for (const b of this.machineControl?.bridges ?? []) {
+      const st = b.stats();
+      lines.push(
+        `bridge ${st.machine}: ${st.endpoints.map((e) => `${e.mode} a SUB on ${e.endpoint}`).join(', ') || 'nothing to bind or connect'}`,
+      );
+    }
     if (this.machineControl)
       lines.push(
         `machine control: ${this.machines.map((m) => `opsdeck.${m.id}.control`).join(', ')} (${this.options.tokenVerifier ? 'JWT required, faults too' : 'open: no token checked; pass --jwks FILE to enforce'})`,

@@ -188,7 +188,7 @@ describe('drift between the config and where agents answer', () => {
       {
         ...initialHealth(),
         state: 'unreachable' as const,
-        note: '6705 is held by something that is not a ZMQ REP (not ZMQ: first byte 0x48)',
+        note: '6705 is held by something that is not a ZMQ REP (not ZMQ: an HTTP server (it answered "HTTP/1.1 400"))',
       },
     ],
   ]);

@@ -26,11 +26,19 @@ const ascii = (b: Uint8Array): string => String.fromCharCode(...b);
 
 /** Reads what the peer sent so far. */
 export function parseZmtpPeer(bytes: Uint8Array): ZmtpPeer {
-  if (bytes.length >= 1 && bytes[0] !== 0xff)
+  // What may be an HTTP status line: wait for all of it (a timeout still ends the probe).
+  if (bytes.length >= 1 && bytes[0] === 0x48 && bytes.length < 12)
+    return { kind: 'partial', need: 12 };
+  if (bytes.length >= 1 && bytes[0] !== 0xff) {
+    // An HTTP server answers a greeting it cannot parse with its status line: say so.
+    const http = /^HTTP\/1\.[01] \d{3}/.exec(ascii(bytes.subarray(0, 16)));
     return {
       kind: 'not-zmtp',
-      reason: `first byte 0x${bytes[0]!.toString(16).padStart(2, '0')}, not a ZMTP signature`,
+      reason: http
+        ? `an HTTP server (it answered "${http[0]}")`
+        : `first byte 0x${bytes[0]!.toString(16).padStart(2, '0')}, not a ZMTP signature`,
     };
+  }
   if (bytes.length >= 10 && bytes[9] !== 0x7f)
     return { kind: 'not-zmtp', reason: 'bad signature (byte 10 is not 0x7f)' };
   if (bytes.length < 11) return { kind: 'partial', need: 11 };
