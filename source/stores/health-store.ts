@@ -646,7 +646,12 @@ export class HealthStore {
         ? judgeMetrics(result.status, result.text)
         : {
             instrumented: false,
-            answer: result.kind === 'timeout' ? 'no answer in time' : result.reason,
+            answer:
+              result.kind === 'timeout'
+                ? 'no answer in time'
+                : result.kind === 'refused'
+                  ? result.reason
+                  : `no HTTP answer (${result.reason})`,
           };
     const answer = `GET /metrics on ${port}: ${judged.answer}`;
     if (slot.health.instrumented !== judged.instrumented || slot.health.metricsAnswer !== answer)

@@ -229,7 +229,7 @@ export function scorecard(i: ScorecardInput): Section[] {
       title: 'Observability',
       metrics: [
         {
-          label: 'agents whose /metrics answers',
+          label: 'agents whose /metrics serves Prometheus text',
           value: `${instrumented.length}/${checked.length} checked (${pct(instrumented.length, checked.length)})`,
           verdict:
             checked.length === 0
