@@ -14,6 +14,9 @@ export interface ResourceSample {
   /** PC2 throttle level now in force (0 when the machine has none). */
   throttleLevel: number;
   agents: { name: string; status: 'up' | 'down'; vramMb: number; rssMb: number }[];
+  /** `opsdeck agent` only: its version and seconds since it started (the console flags an old or restarted agent). */
+  version?: string;
+  uptimeS?: number;
 }
 
 export const resourcesSubject = (machine: string): string => `opsdeck.${machine}.resources`;
