@@ -9,6 +9,7 @@ import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import { decodeBody, machineControl, type ControlAuth } from '../core/resources/machine-control.js';
 import { initialRmState, type RmState, type RmStats } from '../core/resources/resource-manager.js';
+import type { Log } from '../adapters/journal.js';
 
 export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
 
@@ -16,12 +17,16 @@ export interface AgentOptions {
   machine: string;
   intervalMs: number;
   gpu?: GpuSampler;
-  /** Log lines (one per event worth telling an operator). */
-  log: (line: string) => void;
+  /** Log lines (one per event worth telling an operator), with a syslog priority. */
+  log: Log;
   /** How state-changing control requests are checked; default: refused (no JWKS given). */
   auth?: ControlAuth;
   /** Upstream ResourceManager (tcp://127.0.0.1:7113): applied changes are forwarded to it. */
   resourceManager?: string;
+  /** Published with every sample, so the console can tell an old or a restarted agent. */
+  version?: string;
+  /** ms since the epoch; default: when runAgent is called. */
+  startedAt?: number;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -63,6 +68,7 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
     : undefined;
   let gpuNote: string | undefined;
   let stopped = false;
+  const startedAt = options.startedAt ?? Date.now();
 
   const tick = async () => {
     try {
@@ -73,14 +79,20 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
           : sample.gpuState === 'absent'
             ? 'GPU: no nvidia-smi here, publishing without GPU'
             : undefined;
-      if (note !== gpuNote && note) options.log(note);
+      if (note !== gpuNote && note)
+        options.log(note, sample.gpuState === 'error' ? 'warning' : 'info');
       gpuNote = note;
-      const { gpuState: _state, gpuError: _error, ...wire } = sample;
+      const { gpuState: _state, gpuError: _error, ...measured } = sample;
+      const wire: ResourceSample = {
+        ...measured,
+        ...(options.version ? { version: options.version } : {}),
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+      };
       last = wire;
       if (!stopped)
         nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
     } catch (error) {
-      options.log(`sampling failed: ${(error as Error).message}`);
+      options.log(`sampling failed: ${(error as Error).message}`, 'err');
     }
   };
   void tick();
@@ -124,6 +136,7 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
         const c = result.change;
         options.log(
           `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
+          c.applied ? 'notice' : 'warning',
         );
         if (c.applied && upstream) {
           // Upstream's ResourceManager gets the same request (it knows set_thresholds; it will

@@ -116,6 +116,8 @@ describe('npm install -g from the tarball alone', () => {
     const agent = opsdeck('agent', '--help');
     assert.equal(agent.code, 0, agent.err);
     assert.match(agent.out, /--machine <id>/);
+    assert.match(agent.out, /--config <file>/);
+    assert.match(agent.out, /--tls-cert <file>/);
   });
 
   test(
