@@ -54,6 +54,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
     names: ['throttle'],
     load: async () => (await import('./commands/throttle.js')).registerThrottle,
   },
+  { names: ['deploy'], load: async () => (await import('./commands/deploy.js')).registerDeploy },
 ];
 
 const CONSOLE = COMMANDS.find((c) => c.names.includes('console'))!;

@@ -263,7 +263,7 @@ describe('opsdeck agent as a child process', { skip: NEEDS_NATS }, () => {
     stops.push(() => nc.close());
     const file = join(dir, 'agent.yaml');
     writeFileSync(file, `machine: from-file\ninterval: 60000\nnats: nats://127.0.0.1:1\n`);
-    const samples = nc.subscribe('opsdeck.from-file.resources', { max: 1 });
+    const samples = nc.subscribe('opsdeck.from-file.resources', { max: 1, timeout: 30_000 });
     await nc.flush();
     const a = await run(
       ['--config', file, '--nats', server.url],
