@@ -468,6 +468,49 @@ describe(
       const refused = await ask({ action: 'set_throttle', level: 2 });
       assert.equal(refused.refused, true);
       assert.match(refused.message ?? '', /^refused: no token/);
+      // The operator's status over the TLS hub: the opsdeck user's certificate and password from
+      // OPSDECK_SECRETS, PC2's resources with the agent's version.
+      writeFileSync(
+        join(scratch, 'mainpc.yaml'),
+        'agent_groups:\n  core:\n    Alpha: {script_path: a.py, port: 17401}\n',
+      );
+      writeFileSync(
+        join(scratch, 'pc2.yaml'),
+        'pc2_services:\n- {name: Gamma, script_path: g.py, port: 17110}\n',
+      );
+      const status = spawnSync(
+        process.execPath,
+        [
+          exec[1]!,
+          'status',
+          '--json',
+          '--mainpc',
+          join(scratch, 'mainpc.yaml'),
+          '--pc2',
+          join(scratch, 'pc2.yaml'),
+          '--collect',
+          '3s',
+          '--timeout',
+          '300ms',
+        ],
+        {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            MAINPC_IP: MAINPC,
+            PC2_IP: PC2,
+            OPSDECK_SECRETS: secrets,
+            NATS_SERVERS: `tls://${MAINPC}:${ports.client}`,
+          },
+        },
+      );
+      assert.equal(status.status, 0, status.stderr);
+      const doc = JSON.parse(status.stdout) as {
+        nats: { state: string };
+        machines: { id: string; resources: { version?: string } | null }[];
+      };
+      assert.equal(doc.nats.state, 'connected');
+      assert.equal(doc.machines.find((m) => m.id === 'pc2')!.resources?.version, VERSION);
       assert.equal(await agent.stop(), 0, agent.output());
     });
   },
