@@ -511,6 +511,21 @@ describe(
       };
       assert.equal(doc.nats.state, 'connected');
       assert.equal(doc.machines.find((m) => m.id === 'pc2')!.resources?.version, VERSION);
+      // The error-bus commands log in the same way (README: fix-streams against MainPC).
+      const phase = spawnSync(
+        process.execPath,
+        [
+          exec[1]!,
+          'errorbus',
+          'phase',
+          'show',
+          '--json',
+          '--nats',
+          `tls://${MAINPC}:${ports.client}`,
+        ],
+        { encoding: 'utf8', env: { PATH: process.env.PATH, OPSDECK_SECRETS: secrets } },
+      );
+      assert.equal(phase.status, 0, phase.stderr + phase.stdout);
       assert.equal(await agent.stop(), 0, agent.output());
     });
   },
