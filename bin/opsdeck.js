@@ -24,16 +24,16 @@ process.stdout.on('error', (error) => {
 // Start-up (issue 7): the esbuild bundle of dist/ (scripts/bundle.mjs) loads in a fraction of
 // the time of ~700 separate modules. It is built for React's production mode, so development
 // mode (NODE_ENV, or Ink's DEV=true devtools) runs dist/cli.js; so does a dist/ that tsc wrote
-// after the bundle (a stale bundle must never run instead of the code just compiled).
+// after the bundle (a stale bundle must never run instead of the code just compiled). The packed
+// package (npm pack) ships the bundle alone: without dist/cli.js the bundle runs whatever the mode.
 const modified = (path) =>
   statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
 const bundled = modified('../dist/bundle/cli.js');
 const compiled = modified('../dist/cli.js');
 const useBundle =
-  process.env.NODE_ENV === 'production' &&
-  process.env.DEV !== 'true' &&
   bundled !== undefined &&
-  (compiled === undefined || bundled >= compiled);
+  (compiled === undefined ||
+    (process.env.NODE_ENV === 'production' && process.env.DEV !== 'true' && bundled >= compiled));
 
 const { main } = await import(useBundle ? '../dist/bundle/cli.js' : '../dist/cli.js');
 process.exitCode = await main(process.argv.slice(2));

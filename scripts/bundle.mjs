@@ -3,7 +3,7 @@
 // no compile cache). bin/opsdeck.js runs the bundle when it is there, newer than dist/cli.js, and
 // the process is in React's production mode; otherwise it runs dist/cli.js itself.
 //
-//   node scripts/bundle.mjs            (npm run build / prepare run it after tsc)
+//   node scripts/bundle.mjs            (npm run build / npm pack run it after tsc)
 //   node scripts/bundle.mjs --meta F   also write esbuild's metafile (what went where) to F
 //   node scripts/bundle.mjs --readable not minified, each module under a `// path` comment (for
 //                                      reading a --cpu-prof profile of the bundle)

@@ -1,6 +1,7 @@
 // Argument parsing: every subcommand is registered here. Exit codes: 0 ok, 1 findings, 2 bad input.
 import { Command, CommanderError } from 'commander';
 import { EXIT, Exit, processIo, type Io } from './commands/io.js';
+import { VERSION } from './version.js';
 
 type Register = (program: Command, io: Io) => unknown;
 
@@ -53,6 +54,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
     names: ['throttle'],
     load: async () => (await import('./commands/throttle.js')).registerThrottle,
   },
+  { names: ['deploy'], load: async () => (await import('./commands/deploy.js')).registerDeploy },
 ];
 
 const CONSOLE = COMMANDS.find((c) => c.names.includes('console'))!;
@@ -80,7 +82,7 @@ export function commandsFor(argv: readonly string[]): ReadonlyArray<(typeof COMM
 export async function buildProgram(io: Io, argv?: readonly string[]): Promise<Command> {
   const program = new Command('opsdeck')
     .description('Terminal console for the two-machine agent fleet (MainPC + PC2)')
-    .version('0.1.0')
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
     .showHelpAfterError('(run with --help for usage)');

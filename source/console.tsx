@@ -18,6 +18,7 @@ import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
+import { operatorLogin } from './adapters/control-client.js';
 import { PhaseStore } from './stores/phase-store.js';
 import { LintStore } from './stores/lint-store.js';
 
@@ -95,9 +96,15 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     options.screen ?? (last && (SCREENS as readonly string[]).includes(last) ? last : 'fleet');
   const theme = prefs.get('theme') === 'mono' ? themeFor({ NO_COLOR: '1' }) : themeFor(options.env);
 
+  const secretsDir = secretsDirFor(options.machines, options.env);
   const plane = startDataPlane({
     machines: options.machines,
-    ...(options.nats ? { nats: options.nats } : {}),
+    ...(options.nats
+      ? {
+          nats: options.nats,
+          natsLogin: operatorLogin({ servers: options.nats, secretsDir, env: options.env }),
+        }
+      : {}),
     health: { intervalMs, timeoutMs },
     errors: { notifyMs: ERROR_NOTIFY_MS },
     durable: `opsdeck_${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}`,
@@ -111,7 +118,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const savedSort = prefs.get('sort');
   const security = new SecurityStore(
     options.machines.map((m) => m.id),
-    secretsDirFor(options.machines, options.env),
+    secretsDir,
   );
   let stopProbe: (() => void) | undefined;
   void plane.link?.connection().then((nc) => {

@@ -12,6 +12,7 @@ import * as zmq from 'zeromq';
 import {
   artefactPlan,
   basicProblems,
+  certSubject,
   CURVE_NAMES,
   daysBetween,
   DEFAULT_NATS_HOST,
@@ -113,7 +114,7 @@ async function issue(
   const keys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509().X509CertificateGenerator.create({
     serialNumber: serial(),
-    subject: `CN=${cn}, O=opsdeck fleet`,
+    subject: certSubject(cn),
     issuer: ca.cert.subject,
     notBefore,
     notAfter,

@@ -22,35 +22,45 @@ export interface ControlConnectOptions {
 }
 
 export function connectOptions(options: ControlConnectOptions): ConnectionOptions {
-  const servers = splitServers(options.servers);
-  const opts: ConnectionOptions = {
-    servers,
+  return {
+    servers: splitServers(options.servers),
     name: 'opsdeck-control',
     timeout: options.timeoutMs ?? 3000,
     pingInterval: 2000,
     maxPingOut: 3,
     reconnect: false,
+    ...operatorLogin(options),
   };
+}
+
+/**
+ * The operator's NATS login: for tls:// servers the opsdeck user's client certificate and
+ * password from the secrets folder (a server with TLS verify needs both), else upstream's
+ * NATS_USERNAME / NATS_PASSWORD when set.
+ */
+export function operatorLogin(
+  options: Pick<ControlConnectOptions, 'servers' | 'secretsDir' | 'env'>,
+): Pick<ConnectionOptions, 'user' | 'pass' | 'tls'> {
   const dir = options.secretsDir;
-  if (dir && servers.some((s) => s.startsWith('tls://'))) {
+  if (dir && splitServers(options.servers).some((s) => s.startsWith('tls://'))) {
     const caFile = existsSync(join(dir, 'ca/trust.pem'))
       ? join(dir, 'ca/trust.pem')
       : join(dir, 'ca/ca.crt');
-    opts.tls = {
-      caFile,
-      certFile: join(dir, 'tls/opsdeck.crt'),
-      keyFile: join(dir, 'tls/opsdeck.key'),
-    };
     const passFile = join(dir, 'nats/opsdeck.password');
-    if (existsSync(passFile)) {
-      opts.user = 'opsdeck';
-      opts.pass = readFileSync(passFile, 'utf8').trim();
-    }
-  } else if (options.env?.NATS_USERNAME && options.env.NATS_PASSWORD) {
-    opts.user = options.env.NATS_USERNAME;
-    opts.pass = options.env.NATS_PASSWORD;
+    return {
+      tls: {
+        caFile,
+        certFile: join(dir, 'tls/opsdeck.crt'),
+        keyFile: join(dir, 'tls/opsdeck.key'),
+      },
+      ...(existsSync(passFile)
+        ? { user: 'opsdeck', pass: readFileSync(passFile, 'utf8').trim() }
+        : {}),
+    };
   }
-  return opts;
+  if (options.env?.NATS_USERNAME && options.env.NATS_PASSWORD)
+    return { user: options.env.NATS_USERNAME, pass: options.env.NATS_PASSWORD };
+  return {};
 }
 
 export async function connectControl(options: ControlConnectOptions): Promise<NatsConnection> {

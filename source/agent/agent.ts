@@ -24,6 +24,7 @@ import { readThrottle, type ThrottleReading } from '../core/resources/throttle.j
 import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
 import { readProcessTable, renice } from '../adapters/proc-table.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
+import type { Log } from '../adapters/journal.js';
 
 export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
 
@@ -41,8 +42,8 @@ export interface MachineSource {
 export interface AgentOptions {
   machine: string;
   intervalMs: number;
-  /** Log lines (one per event worth telling an operator). */
-  log: (line: string) => void;
+  /** Log lines (one per event worth telling an operator), with a syslog priority. */
+  log: Log;
   /** How state-changing control requests are checked; default: refused (no JWKS given). */
   auth?: ControlAuth;
   /** Upstream ResourceManager on this machine (tcp://127.0.0.1:7113). */
@@ -51,6 +52,10 @@ export interface AgentOptions {
   agents?: ReadonlyArray<{ name: string; scriptPath: string }>;
   /** Default: this machine (systeminformation, nvidia-smi, /proc). */
   source?: MachineSource;
+  /** Published with every sample, so the console can tell an old or a restarted agent. */
+  version?: string;
+  /** ms since the epoch; default: when runAgent is called. */
+  startedAt?: number;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -137,6 +142,7 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
   let last: ResourceSample | undefined;
   let stopped = false;
   let ticking = false;
+  const startedAt = options.startedAt ?? Date.now();
 
   const agentProcesses = async (): Promise<AgentProcess[] | { error: string }> => {
     if (configured.length === 0) return [];
@@ -176,7 +182,7 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
     ticking = true;
     try {
       const { sample, note } = await source.sample();
-      if (note) options.log(note);
+      if (note) options.log(note, /^GPU: no nvidia-smi/.test(note) ? 'info' : 'warning');
       const procs = await agentProcesses();
       const throttle = await readBack(procs);
       const wire: ResourceSample = {
@@ -184,12 +190,14 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
         throttleLevel: throttle.level ?? 0,
         throttle,
         agents: withProcesses(sample.agents, configured, procs),
+        ...(options.version ? { version: options.version } : {}),
+        uptimeS: Math.round((Date.now() - startedAt) / 1000),
       };
       last = wire;
       if (!stopped)
         nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
     } catch (error) {
-      options.log(`sampling failed: ${(error as Error).message}`);
+      options.log(`sampling failed: ${(error as Error).message}`, 'err');
     } finally {
       ticking = false;
     }
@@ -228,13 +236,14 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
           const c = result.change;
           options.log(
             `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
+            c.applied ? 'notice' : 'warning',
           );
           // A change shows in the next sample at once, not an interval later.
           if (c.applied) void tick();
         }
         m.respond(encoder.encode(JSON.stringify(result.reply)));
       })().catch((error: unknown) =>
-        options.log(`control failed: ${sanitise((error as Error).message)}`),
+        options.log(`control failed: ${sanitise((error as Error).message)}`, 'err'),
       );
     },
   });

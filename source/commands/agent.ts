@@ -1,11 +1,22 @@
-// `opsdeck agent --machine NAME`: the per-machine daemon (resources out, control in).
+// `opsdeck agent --machine NAME`: the per-machine daemon (resources out, control in). Settings come
+// from flags, OPSDECK_AGENT_* variables, a settings file and systemd credentials
+// (agent-settings.ts); under systemd its lines go to the journal with their priority.
 import type { Command } from 'commander';
+import { daemonLog, isJournalStream } from '../adapters/journal.js';
 import { NatsLink } from '../adapters/nats-link.js';
 import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
 import { natsServers } from '../stores/data-plane.js';
+import { VERSION } from '../version.js';
+import {
+  addSettingsOptions,
+  applySettings,
+  natsLogin,
+  settingsOrigins,
+  type LoginArgs,
+} from './agent-settings.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { discoverFleet } from '../adapters/fleet-files.js';
@@ -48,61 +59,73 @@ export function registerAgent(program: Command, io: Io): void {
     .description(
       'run on each machine: publish its CPU/RAM/VRAM on opsdeck.<machine>.resources and answer opsdeck.<machine>.control',
     )
-    .requiredOption('--machine <id>', 'this machine: mainpc, pc2, ...')
+    .option('--machine <id>', 'this machine: mainpc, pc2, ... (required)')
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--interval <ms>', 'sampling interval in ms', '2000')
     .option(
       '--resource-manager <endpoint>',
       "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
     );
-  // The bridge options carry the fleet options (--mainpc, --pc2, --root) for both uses.
-  addAuthOptions(addBridgeOptions(agentCommand)).action(
-    async (
-      opts: {
-        machine: string;
-        nats?: string;
-        interval: string;
-        resourceManager?: string;
-      } & AuthArgs &
-        BridgeArgs &
-        FleetArgs,
-    ) => {
+  addSettingsOptions(addAuthOptions(addBridgeOptions(agentCommand))).action(
+    async (_opts: unknown, cmd: Command) => {
+      const startedAt = Date.now();
+      const journal = isJournalStream(io.env);
+      // Bad input is printed as before; in the journal it is stored at priority err.
+      const plain = daemonLog(io.err, '', journal);
+      const checkIo: Io = { ...io, err: (text) => plain(text, 'err') };
+      const settings = applySettings(cmd, checkIo, 'opsdeck agent');
+      const opts = cmd.opts<
+        {
+          machine?: string;
+          nats?: string;
+          interval: string;
+          resourceManager?: string;
+        } & AuthArgs &
+          BridgeArgs &
+          LoginArgs
+      >();
+      if (!opts.machine) {
+        checkIo.err(
+          'opsdeck agent: which machine is this? pass --machine, set OPSDECK_AGENT_MACHINE or `machine:` in the --config file',
+        );
+        throw new Exit(EXIT.badInput);
+      }
+      const machine = opts.machine;
       const servers = natsServers(opts.nats, io.env);
       const intervalMs = Number(opts.interval);
       if (!servers) {
-        io.err('opsdeck agent: no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
+        checkIo.err(
+          'opsdeck agent: no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS',
+        );
         throw new Exit(EXIT.badInput);
       }
-      if (
-        !/^[A-Za-z0-9_-]{1,64}$/.test(opts.machine) ||
-        !Number.isFinite(intervalMs) ||
-        intervalMs < 200
-      ) {
-        io.err('opsdeck agent: --machine must be a short name and --interval at least 200 ms');
-        throw new Exit(EXIT.badInput);
-      }
-      const jwks = loadAuth(opts, io, 'opsdeck agent');
+      const login = natsLogin(opts, checkIo, 'opsdeck agent');
+      const jwks = loadAuth(opts, checkIo, 'opsdeck agent');
       const auth: ControlAuth = jwks ? { mode: 'verify', verify: jwks.verify } : NO_JWKS;
+      const log = daemonLog(io.err, `opsdeck agent ${machine}: `, journal);
       if (opts.resourceManager && !/^tcp:\/\/[^:/]+:\d+$/.test(opts.resourceManager)) {
-        io.err(
+        checkIo.err(
           `opsdeck agent: --resource-manager ${opts.resourceManager}: expected tcp://HOST:PORT`,
         );
         throw new Exit(EXIT.badInput);
       }
-      const bridgePlan = opts.bridge ? prepareBridge(opts, io, opts.machine) : undefined;
-      const local = localFleet(opts, io, opts.machine);
+      const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
+      const local = localFleet(opts, checkIo, machine);
       const resourceManager = opts.resourceManager ?? local.resourceManager;
-      io.err(`opsdeck agent ${opts.machine}: ${local.note}`);
-      io.err(
-        `opsdeck agent ${opts.machine}: control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
+      log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
+      log(local.note, local.agents.length ? 'info' : 'notice');
+      log(
+        `control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
+        jwks ? 'notice' : 'warning',
       );
-      const link = new NatsLink({ servers, name: `opsdeck-agent-${opts.machine}` });
+      const link = new NatsLink({ servers, name: `opsdeck-agent-${machine}`, ...login });
       let lastState = '';
       const unsubscribe = link.subscribe(() => {
         const s = link.getSnapshot();
         if (s.state !== lastState)
-          io.err(
-            `opsdeck agent ${opts.machine}: NATS ${s.state}${s.server ? ` (${s.server})` : ''}${s.error ? `: ${s.error}` : ''}`,
+          log(
+            `NATS ${s.state}${s.server ? ` (${s.server})` : ''}${s.error ? `: ${s.error}` : ''}`,
+            s.state === 'connected' ? 'info' : s.error ? 'warning' : 'notice',
           );
         lastState = s.state;
       });
@@ -114,18 +137,17 @@ export function registerAgent(program: Command, io: Io): void {
       const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
       const agent = nc
         ? runAgent(nc, {
-            machine: opts.machine,
+            machine,
             intervalMs,
             auth,
             ...(resourceManager ? { resourceManager } : {}),
             agents: local.agents,
-            log: (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`),
+            log,
+            version: VERSION,
+            startedAt,
           })
         : undefined;
-      const bridge =
-        nc && bridgePlan
-          ? await bridgePlan.start(nc, (line) => io.err(`opsdeck agent ${opts.machine}: ${line}`))
-          : undefined;
+      const bridge = nc && bridgePlan ? await bridgePlan.start(nc, log) : undefined;
       await stopped;
       await bridge?.stop();
       await agent?.stop();

@@ -17,6 +17,8 @@ import { describeRead, PHASE_LOCATION, readPhase } from '../adapters/phase-kv.js
 import type { Machine } from '../core/fleet/model.js';
 import type { Direction } from '../core/errorbus/preflight.js';
 import { natsServers, startDataPlane, type DataPlane } from '../stores/data-plane.js';
+import { secretsDirFor } from '../actions/catalog.js';
+import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 
@@ -69,7 +71,16 @@ async function withPlane<T>(
   }
   const machines: readonly Machine[] =
     needFleet || hasFleetArgs(opts) ? loadFleetArgs(opts, io, { quiet: true }).machines : [];
-  const plane = startDataPlane({ machines, nats: nats!, live: false });
+  const plane = startDataPlane({
+    machines,
+    nats: nats!,
+    natsLogin: operatorLogin({
+      servers: nats!,
+      secretsDir: secretsDirFor(machines, io.env),
+      env: io.env,
+    }),
+    live: false,
+  });
   const ctx: ErrorBusContext = {
     plane,
     connectTimeoutMs,

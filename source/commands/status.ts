@@ -11,6 +11,8 @@ import {
   type DataPlane,
 } from '../stores/data-plane.js';
 import { isStale } from '../stores/resource-store.js';
+import { secretsDirFor } from '../actions/catalog.js';
+import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 
@@ -160,9 +162,12 @@ export function registerStatus(program: Command, io: Io): void {
     }
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
+    const secretsDir = secretsDirFor(fleet.machines, io.env);
     const plane = startDataPlane({
       machines: fleet.machines,
-      ...(nats ? { nats } : {}),
+      ...(nats
+        ? { nats, natsLogin: operatorLogin({ servers: nats, secretsDir, env: io.env }) }
+        : {}),
       health: { intervalMs, timeoutMs },
       live: opts.watch === true,
     });

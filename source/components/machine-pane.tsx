@@ -6,6 +6,8 @@ import type { MachineResources } from '../stores/resource-store.js';
 import type { ThrottleReading } from '../core/resources/throttle.js';
 import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
+import { agentLabel } from '../core/ui/agent-label.js';
+import { VERSION } from '../version.js';
 import { Table, type Column } from './table.js';
 import { rowLook, useTheme } from './theme.js';
 import { protocolLabel } from '../core/ui/view.js';
@@ -159,6 +161,7 @@ function MachinePaneView(p: MachinePaneProps) {
     <Text color={ok ? theme.ok : theme.bad}>{state}</Text>
   );
   const zmqOk = p.zmqLastAt !== undefined && p.now - p.zmqLastAt < 60_000;
+  const agent = agentLabel(res, p.resources?.receivedAt, p.now, p.stale, VERSION);
   const vramLine = (
     <>
       {/* VRAM first: it is what the fleet runs short of; links last. */}
@@ -223,6 +226,7 @@ function MachinePaneView(p: MachinePaneProps) {
           <Text color={theme.ok}>{`${counts.healthy ?? 0}/${p.rows.length} ok `}</Text>
           {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
           {down ? <Text color={theme.bad}>{`${down} down `}</Text> : null}
+          {agent?.warn ? <Text color={theme.warn}>{`${agent.text} `}</Text> : null}
           {p.filter ? <Text color={theme.accent}>{`"${p.filter}" `}</Text> : null}
           {vramLine}
         </Text>
@@ -262,6 +266,9 @@ function MachinePaneView(p: MachinePaneProps) {
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         {p.sort && p.sort !== 'config' ? (
           <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text>
+        ) : null}
+        {agent ? (
+          <Text color={agent.warn ? theme.warn : theme.muted}>{`  ${agent.text}`}</Text>
         ) : null}
       </Text>
       <Text wrap="truncate">{vramLine}</Text>

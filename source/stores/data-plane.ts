@@ -4,7 +4,7 @@
 import type { Machine } from '../core/fleet/model.js';
 import type { HealthProtocol } from '../core/health/replies.js';
 import { natsErrors, zmqErrors, type NatsErrorFeed } from '../adapters/error-sources.js';
-import { NatsLink, splitServers } from '../adapters/nats-link.js';
+import { NatsLink, splitServers, type LinkOptions } from '../adapters/nats-link.js';
 import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
 import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
 import { ResourceStore } from './resource-store.js';
@@ -17,6 +17,8 @@ export interface DataPlaneOptions {
   machines: readonly Machine[];
   /** NATS servers (comma-separated); undefined: the NATS side is off. */
   nats?: string;
+  /** User, password and TLS files for a server that asks (operatorLogin). */
+  natsLogin?: Pick<LinkOptions, 'user' | 'pass' | 'tls'>;
   health?: Partial<HealthOptions>;
   errors?: Partial<ErrorStoreOptions>;
   /** Durable consumer name (per console host) so a restart shows what arrived meanwhile. */
@@ -108,7 +110,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   let stopping = false;
   let natsStarting: Promise<void> = Promise.resolve();
   if (options.nats) {
-    link = new NatsLink({ servers: options.nats, name: 'opsdeck-console' });
+    link = new NatsLink({ servers: options.nats, name: 'opsdeck-console', ...options.natsLogin });
     const l = link;
     const resolve = machineResolver(machines);
     natsStarting = l.connection().then(async (nc) => {

@@ -71,6 +71,8 @@ describe('help with only the command loaded', () => {
     ['certs'],
     ['security'],
     ['throttle'],
+    ['deploy'],
+    ['deploy', 'plan'],
   ];
   for (const argv of lines) {
     const args = argv[0] === '--help' ? argv : [...argv, '--help'];

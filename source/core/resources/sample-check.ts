@@ -29,6 +29,14 @@ export function checkSample(value: unknown): SampleCheck {
     };
   }
   const list = Array.isArray(agents) ? agents : [];
+  const { version, uptimeS } = value;
+  if (
+    version !== undefined &&
+    (typeof version !== 'string' || !/^[0-9A-Za-z.+-]{1,40}$/.test(version))
+  )
+    return { ok: false, reason: 'version must be a short version string' };
+  if (uptimeS !== undefined && (!finite(uptimeS) || uptimeS < 0))
+    return { ok: false, reason: 'uptimeS must be a number of seconds' };
   return {
     ok: true,
     sample: {
@@ -55,6 +63,8 @@ export function checkSample(value: unknown): SampleCheck {
             : {}),
           ...(finite(a.nice) && a.nice >= -20 && a.nice <= 19 ? { nice: a.nice } : {}),
         })),
+      ...(version !== undefined ? { version } : {}),
+      ...(uptimeS !== undefined ? { uptimeS } : {}),
     },
   };
 }

@@ -17,6 +17,9 @@ export interface ResourceSample {
   /** What that level was read from: ResourceManager's thresholds and the agents' nice values. */
   throttle?: ThrottleReading;
   agents: SampleAgent[];
+  /** `opsdeck agent` only: its version and seconds since it started (the console flags an old or restarted agent). */
+  version?: string;
+  uptimeS?: number;
 }
 
 export interface SampleAgent {

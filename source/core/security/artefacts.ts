@@ -31,6 +31,9 @@ export interface ArtefactSpec {
   what: string;
 }
 
+/** A certificate's subject: nats-server can map a leaf node's certificate to a user by it. */
+export const certSubject = (cn: string): string => `CN=${cn}, O=opsdeck fleet`;
+
 /** The machine the nats-server runs on by default: upstream points NATS at the MainPC IP. */
 export const DEFAULT_NATS_HOST = 'mainpc';
 export const OPERATOR = 'opsdeck';
@@ -216,12 +219,15 @@ export interface NatsUser {
   publish: { allow: string[]; deny?: string[] };
   subscribe: { allow: string[]; deny?: string[] };
   allowResponses: boolean;
+  /** nats-server's allowed_connection_types (STANDARD, LEAFNODE, ...); absent: any. */
+  connectionTypes?: string[];
 }
 
 /**
- * Per-subject permissions: a machine publishes its own resources and errors, answers its own
- * control subject, and may not send control or change the error-bus phase; opsdeck sends
- * control, moves the phase (KV `opsdeck`) and reads everything, but may not fake resources.
+ * Per-subject permissions: a machine publishes its own resources, bridge status and errors,
+ * answers its own control subject, and may not send control or change the error-bus phase;
+ * opsdeck sends control, moves the phase (KV `opsdeck`) and reads everything, but may not fake
+ * resources.
  */
 export function natsUsers(
   machines: readonly string[],
@@ -240,6 +246,7 @@ export function natsUsers(
     publish: {
       allow: [
         `opsdeck.${id}.resources`,
+        `opsdeck.${id}.bridge`,
         'errors.>',
         'telemetry.>',
         'memory.>',
@@ -310,13 +317,21 @@ export function natsAuthConf(input: NatsConfInput): string {
     '  verify: true',
     '  timeout: 2',
     '}',
-    'authorization {',
-    '  users: [',
+    ...authorizationLines(input.users),
+    '',
   ];
-  for (const u of input.users) {
+  return lines.join('\n');
+}
+
+/** The `authorization { users: [...] }` block. */
+export function authorizationLines(users: readonly NatsUser[]): string[] {
+  const lines = ['authorization {', '  users: ['];
+  for (const u of users) {
     lines.push('    {');
     lines.push(`      user: ${q(u.user)}`);
-    lines.push(`      password: ${q(u.passwordHash)}`);
+    // No password: a leaf node's user, known by its certificate (verify_and_map).
+    if (u.passwordHash) lines.push(`      password: ${q(u.passwordHash)}`);
+    if (u.connectionTypes) lines.push(`      allowed_connection_types: ${list(u.connectionTypes)}`);
     lines.push('      permissions: {');
     lines.push(
       `        publish: { allow: ${list(u.publish.allow)}${u.publish.deny ? `, deny: ${list(u.publish.deny)}` : ''} }`,
@@ -328,8 +343,8 @@ export function natsAuthConf(input: NatsConfInput): string {
     lines.push('      }');
     lines.push('    }');
   }
-  lines.push('  ]', '}', '');
-  return lines.join('\n');
+  lines.push('  ]', '}');
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
