@@ -113,11 +113,11 @@ export function registerAgent(program: Command, io: Io): void {
       const local = localFleet(opts, checkIo, machine);
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
-      log(local.note, local.agents.length ? 'info' : 'notice');
       log(
         `control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
         jwks ? 'notice' : 'warning',
       );
+      log(local.note, local.agents.length ? 'info' : 'notice');
       const link = new NatsLink({ servers, name: `opsdeck-agent-${machine}`, ...login });
       let lastState = '';
       const unsubscribe = link.subscribe(() => {

@@ -10,6 +10,7 @@ import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.
 import { runBridge, type RunningBridge } from '../agent/bridge.js';
 import type { Machine } from '../core/fleet/model.js';
 import { buildTopology } from '../core/errorbus/topology.js';
+import { VERSION } from '../version.js';
 import type { ControlVerifier } from './control.js';
 import type { SimMachine } from './machine.js';
 
@@ -75,6 +76,7 @@ export async function serveMachineControl(
       source: simSource(m),
       agents: m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
       ...(endpoint ? { resourceManager: endpoint } : {}),
+      version: VERSION,
       log: (line) => log(`${m.id} agent: ${line}`),
     });
   });

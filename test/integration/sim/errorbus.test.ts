@@ -306,6 +306,8 @@ describe('NATS side', { skip: NEEDS_NATS }, () => {
         // Published by the machine's opsdeck agent: the throttle read back from the machine.
         'throttleLevel',
         'throttle',
+        'version',
+        'uptimeS',
       ]);
       assert.deepEqual(
         [
