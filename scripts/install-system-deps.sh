@@ -2,11 +2,14 @@
 # Debian packages opsdeck's tests and demo use: nats-server (2.9.10, JetStream), tmux, and systemd
 # for systemd-analyze (the deploy tests verify the units opsdeck deploy plan writes; nothing is
 # started through it). Installs only what is missing; needs root (or sudo) the first time.
+# `demo` as the first argument installs only what the demo needs (nats-server, tmux).
 set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
-command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+if [ "${1:-}" != "demo" ]; then
+  command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing from Debian: ${missing[*]}"
 sudo=""
