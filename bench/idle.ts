@@ -52,7 +52,7 @@ export const idle: Figure = {
           '--pc2',
           fleet.files.pc2,
           '--interval',
-          '2000',
+          '2000ms',
         ],
         env,
       );

@@ -49,7 +49,7 @@ export const startup: Figure = {
           '--pc2',
           fleet.files.pc2,
           '--interval',
-          '2000',
+          '2000ms',
         ],
         env,
       );

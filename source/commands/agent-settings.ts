@@ -1,6 +1,7 @@
 // `opsdeck agent`'s settings from flags, the environment, a settings file and systemd credentials
 // (core/deploy/agent-settings.ts says in which order), and the NATS login they make: a user and
 // password file, and TLS files for a server that verifies client certificates.
+import { parseDuration } from '../core/duration.js';
 import type { Command } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -30,7 +31,7 @@ export const addSettingsOptions = (cmd: Command): Command =>
   cmd
     .option(
       '--config <file>',
-      'settings file (YAML; keys named like these flags, e.g. `interval: 2000`); flags win over OPSDECK_AGENT_<NAME> variables, which win over the file',
+      'settings file (YAML; keys named like these flags, e.g. `interval: 2s`); flags win over OPSDECK_AGENT_<NAME> variables, which win over the file',
     )
     .option('--nats-user <name>', 'NATS user (opsdeck certs makes one per machine; $NATS_USERNAME)')
     .option(
@@ -49,7 +50,9 @@ const CHECKS: Readonly<Record<string, (v: string) => string | undefined>> = {
   machine: (v) =>
     /^[A-Za-z0-9_-]{1,64}$/.test(v) ? undefined : 'a short name (letters, digits, - and _)',
   interval: (v) =>
-    /^\d+$/.test(v) && Number(v) >= 200 ? undefined : 'whole milliseconds, at least 200',
+    parseDuration(v, { minMs: 200 }).ok
+      ? undefined
+      : 'a duration with its unit, at least 200ms (e.g. 2s)',
   'clock-skew': (v) => (/^\d+$/.test(v) && Number(v) <= 3600 ? undefined : 'whole seconds 0-3600'),
   'bridge-buffer': (v) => (/^[1-9]\d*$/.test(v) ? undefined : 'a positive integer'),
   'resource-manager': (v) => (/^tcp:\/\/[^:/]+:\d+$/.test(v) ? undefined : 'tcp://HOST:PORT'),

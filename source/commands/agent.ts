@@ -18,6 +18,7 @@ import {
   type LoginArgs,
 } from './agent-settings.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 import { loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { discoverFleet } from '../adapters/fleet-files.js';
 import { codeFacts } from '../core/fleet/upstream-code.js';
@@ -61,7 +62,7 @@ export function registerAgent(program: Command, io: Io): void {
     )
     .option('--machine <id>', 'this machine: mainpc, pc2, ... (required)')
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
-    .option('--interval <ms>', 'sampling interval in ms', '2000')
+    .option('--interval <duration>', 'sampling interval, e.g. 2s (at least 200ms)', '2s')
     .option(
       '--resource-manager <endpoint>',
       "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
@@ -92,7 +93,9 @@ export function registerAgent(program: Command, io: Io): void {
       }
       const machine = opts.machine;
       const servers = natsServers(opts.nats, io.env);
-      const intervalMs = Number(opts.interval);
+      // Checked with the other settings (agent-settings.ts): here it is a valid duration.
+      const interval = parseDuration(opts.interval, { minMs: 200 });
+      const intervalMs = interval.ok ? interval.ms : 2000;
       if (!servers) {
         checkIo.err(
           'opsdeck agent: no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS',

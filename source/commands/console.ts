@@ -15,6 +15,7 @@ import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 
 interface ConsoleArgs extends FleetArgs {
   nats?: string;
@@ -24,12 +25,12 @@ interface ConsoleArgs extends FleetArgs {
 
 const interval = (value: string | undefined, io: Io): number | undefined => {
   if (value === undefined) return undefined;
-  const ms = Number(value);
-  if (!Number.isFinite(ms) || ms < 200) {
-    io.err(`opsdeck: --interval must be a number of ms, at least 200; got "${value}"`);
+  const r = parseDuration(value, { minMs: 200 });
+  if (!r.ok) {
+    io.err(`opsdeck: --interval: ${r.reason}`);
     throw new Exit(EXIT.badInput);
   }
-  return ms;
+  return r.ms;
 };
 
 const screenOf = (value: string | undefined, io: Io): Screen | undefined => {
@@ -70,7 +71,10 @@ export function registerConsole(program: Command, io: Io): void {
         '--nats <servers>',
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)',
       )
-      .option('--interval <ms>', 'health probe interval (default: the saved preference, else 2000)')
+      .option(
+        '--interval <duration>',
+        'health probe interval, e.g. 2s (default: the saved preference, else 2s)',
+      )
       .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`);
   options(
     program
@@ -83,7 +87,7 @@ export function registerConsole(program: Command, io: Io): void {
     .description(
       'start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both',
     )
-    .option('--interval <ms>', 'health probe interval', '2000')
+    .option('--interval <duration>', 'health probe interval', '2s')
     .option(
       '--hosts <list>',
       'loopback address per machine, for the simulator and the console',

@@ -21,6 +21,7 @@ import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration as parseDurationText } from '../core/duration.js';
 
 export const PHASE_SCHEMA = 'opsdeck.errorbus-phase/1';
 
@@ -34,12 +35,11 @@ interface CommonArgs extends FleetArgs {
   connectTimeout?: string;
 }
 
-/** 500ms, 10s, 10m, 1h (a bare number is seconds). */
+/** 500ms, 10s, 10m, 1h: the one duration syntax (core/duration.ts); throws with the option named. */
 export function parseDuration(value: string, name: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new Error(`${name}: expected a duration like 500ms, 10s or 10m, got "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * unit);
+  const r = parseDurationText(value);
+  if (!r.ok) throw new Error(`${name}: ${r.reason}`);
+  return r.ms;
 }
 
 const fail = (io: Io, code: number, message: string): never => {

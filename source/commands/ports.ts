@@ -11,6 +11,7 @@ import type { Machine } from '../core/fleet/model.js';
 import { driftFindings, type DriftFinding } from '../core/ports/drift.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 
 type CheckArgs = FleetArgs & {
   json?: boolean;
@@ -37,7 +38,7 @@ export function registerPorts(program: Command, io: Io): Command {
         '--live',
         'also probe every agent once and report drift between config and reality (agents answering on other ports, ports answering as another agent); exit 1 on drift',
       )
-      .option('--timeout <ms>', 'health probe timeout with --live', '1500'),
+      .option('--timeout <duration>', 'health probe timeout with --live', '1500ms'),
   ).action(async (opts: CheckArgs) => {
     const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
     const { findings } = checkPorts(fleet.machines, { env: io.env });
@@ -45,12 +46,12 @@ export function registerPorts(program: Command, io: Io): Command {
     const warnings = findings.length - errors.length;
     let drift: DriftFinding[] | undefined;
     if (opts.live) {
-      const timeoutMs = Number(opts.timeout);
-      if (!Number.isInteger(timeoutMs) || timeoutMs < 50 || timeoutMs > 60_000) {
-        io.err(`opsdeck ports check: --timeout ${opts.timeout}: expected milliseconds 50-60000`);
+      const timeout = parseDuration(opts.timeout, { minMs: 50, maxMs: 60_000 });
+      if (!timeout.ok) {
+        io.err(`opsdeck ports check: --timeout: ${timeout.reason}`);
         throw new Exit(EXIT.badInput);
       }
-      drift = await liveDrift(fleet.machines, timeoutMs);
+      drift = await liveDrift(fleet.machines, timeout.ms);
     }
     if (opts.json) {
       const byRule = Object.fromEntries(

@@ -1,6 +1,7 @@
 // `opsdeck security probe`: sends unauthenticated control requests to every machine and says
 // whether each refuses them. Exit 1 when any machine is not enforcing (or does not answer).
 import type { Command } from 'commander';
+import { parseDuration } from '../core/duration.js';
 import { isAbsolute, resolve } from 'node:path';
 import { connectControl } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
@@ -26,7 +27,7 @@ export function registerSecurity(program: Command, io: Io): void {
       'secrets folder (TLS files and the opsdeck user, for tls:// servers)',
       'secrets',
     )
-    .option('--timeout <ms>', 'reply timeout per request', '2000')
+    .option('--timeout <duration>', 'reply timeout per request', '2s')
     .option('--json', `machine-readable (schema ${PROBE_SCHEMA})`)
     .action(
       async (args: {
@@ -41,7 +42,8 @@ export function registerSecurity(program: Command, io: Io): void {
           .split(',')
           .map((m) => m.trim())
           .filter(Boolean);
-        const timeoutMs = Number(args.timeout);
+        const parsed = parseDuration(args.timeout, { minMs: 100 });
+        const timeoutMs = parsed.ok ? parsed.ms : NaN;
         if (
           !servers ||
           machines.length === 0 ||
@@ -50,7 +52,7 @@ export function registerSecurity(program: Command, io: Io): void {
           timeoutMs < 100
         ) {
           io.err(
-            'opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), --machines a,b and --timeout ms >= 100',
+            'opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), --machines a,b and --timeout of at least 100ms',
           );
           throw new Exit(EXIT.badInput);
         }

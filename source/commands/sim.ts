@@ -12,6 +12,7 @@ import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 import { METRICS_MODES, type MetricsMode } from '../core/health/replies.js';
 
 /** The repository root (this file is source/commands/sim.ts or dist/commands/sim.js). */
@@ -168,7 +169,7 @@ export function registerSim(program: Command, io: Io): Command {
         .option('--error-rate <n>', 'background errors per second per machine (default 0.5)')
         .option('--seed <n>', 'seed for every random choice (default 1)')
         .option(
-          '--duration <s>',
+          '--duration <duration>',
           'stop after this many seconds (default: run until Ctrl+C / SIGTERM)',
         )
         .option(
@@ -194,7 +195,7 @@ export function registerSim(program: Command, io: Io): Command {
         .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
         .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, [])
         .option(
-          '--ready-ttl <s>',
+          '--ready-ttl <duration>',
           "seconds BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300, never refreshed; 0: never expires)",
         )
         .option(
@@ -215,10 +216,20 @@ export function registerSim(program: Command, io: Io): Command {
     const auth = loadAuth(args, io, 'opsdeck sim');
     const controlPort = number(io, '--control-port', args.controlPort, { integer: true })!;
     if (controlPort > 65535) bad(io, `--control-port ${controlPort}: outside 0-65535`);
-    const duration = number(io, '--duration', args.duration);
+    let duration: number | undefined;
+    if (args.duration !== undefined) {
+      const d = parseDuration(args.duration);
+      if (!d.ok) bad(io, `--duration: ${d.reason}`);
+      duration = d.ms / 1000;
+    }
     const errorRate = number(io, '--error-rate', args.errorRate);
     const seed = number(io, '--seed', args.seed, { integer: true });
-    const readyTtl = number(io, '--ready-ttl', args.readyTtl);
+    let readyTtl: number | undefined;
+    if (args.readyTtl !== undefined) {
+      const d = parseDuration(args.readyTtl);
+      if (!d.ok) bad(io, `--ready-ttl: ${d.reason}`);
+      readyTtl = d.ms / 1000;
+    }
     if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
       bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
     if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
@@ -333,7 +344,7 @@ export function registerSim(program: Command, io: Io): Command {
       for (const signal of signals) process.on(signal, onSignal);
       const timer =
         duration !== undefined
-          ? setTimeout(() => resolveStop(`--duration ${duration}`), duration * 1000)
+          ? setTimeout(() => resolveStop(`--duration ${args.duration}`), duration * 1000)
           : undefined;
       unhook = () => {
         for (const signal of signals) process.off(signal, onSignal);

@@ -15,6 +15,7 @@ import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 
 export const STATUS_SCHEMA = 'opsdeck.status/2';
 
@@ -125,9 +126,9 @@ export function statusDocument(
 }
 
 const ms = (value: string, name: string): number => {
-  const match = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(value.trim());
-  if (!match) throw new Error(`${name}: expected a duration like 500ms or 2s, got "${value}"`);
-  return Math.round(Number(match[1]) * (match[2] === 'ms' ? 1 : 1000));
+  const r = parseDuration(value);
+  if (!r.ok) throw new Error(`${name}: ${r.reason}`);
+  return r.ms;
 };
 
 export function registerStatus(program: Command, io: Io): void {

@@ -19,6 +19,7 @@ import { authLabel, type ControlAuth } from '../core/resources/machine-control.j
 import { natsServers } from '../stores/data-plane.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseDuration } from '../core/duration.js';
 
 interface ThrottleArgs extends AuthArgs {
   level?: string;
@@ -40,6 +41,12 @@ function bad(io: Io, message: string): never {
   io.err(`opsdeck throttle: ${message}`);
   throw new Exit(EXIT.badInput);
 }
+
+const dur = (io: Io, flag: string, text: string, minMs: number, maxMs: number): number => {
+  const r = parseDuration(text, { minMs, maxMs });
+  if (!r.ok) bad(io, `${flag}: ${r.reason}`);
+  return r.ms;
+};
 
 const num = (
   io: Io,
@@ -104,7 +111,7 @@ export function registerThrottle(program: Command, io: Io): void {
     )
     .option('--yes', 'do not ask (for scripts)')
     .option('--dry-run', 'show the preview (exact messages); send nothing')
-    .option('--timeout <ms>', 'reply timeout per request', '3000')
+    .option('--timeout <duration>', 'reply timeout per request', '3s')
     .option(
       '--raise-above <pct>',
       'auto: raise a level when VRAM stays above this',
@@ -122,7 +129,7 @@ export function registerThrottle(program: Command, io: Io): void {
     )
     .option('--min-level <n>', 'auto: lowest level it sets', String(DEFAULT_AUTO_POLICY.minLevel))
     .option('--max-level <n>', 'auto: highest level it sets', String(DEFAULT_AUTO_POLICY.maxLevel))
-    .option('--duration <s>', 'auto on: stop after this many seconds')
+    .option('--duration <duration>', 'auto on: stop after this long (e.g. 30s, 2h)')
     .addHelpText(
       'after',
       [
@@ -140,7 +147,7 @@ export function registerThrottle(program: Command, io: Io): void {
         bad(io, `--auto ${args.auto}: expected on or off`);
       const servers = natsServers(args.nats, io.env);
       if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
-      const timeoutMs = num(io, '--timeout', args.timeout, 100, 60_000, true);
+      const timeoutMs = dur(io, '--timeout', args.timeout, 100, 60_000);
       const secrets = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
       const token = tokenSource(secrets, machine);
       const server = splitServers(servers).map(redact).join(',');
@@ -159,7 +166,7 @@ export function registerThrottle(program: Command, io: Io): void {
       }
       const duration =
         args.duration !== undefined
-          ? num(io, '--duration', args.duration, 0.1, 7 * 86400)
+          ? dur(io, '--duration', args.duration, 100, 7 * 86_400_000) / 1000
           : undefined;
       const wanted = args.level !== undefined ? level(io, '--level', args.level) : undefined;
 
@@ -224,7 +231,7 @@ export function registerThrottle(program: Command, io: Io): void {
         process.once('SIGTERM', onSignal);
         const timer =
           duration !== undefined
-            ? setTimeout(() => runner.stop(`--duration ${duration}`), duration * 1000)
+            ? setTimeout(() => runner.stop(`--duration ${args.duration}`), duration * 1000)
             : undefined;
         const why = await runner.done;
         process.off('SIGINT', onSignal);

@@ -25,7 +25,7 @@ function capture(): { io: Io; text: () => string } {
 describe('which commands a launch loads', () => {
   test('a bare launch or console options only: the console alone', () => {
     assert.deepEqual(reached(), ['console']);
-    assert.deepEqual(reached('--screen', 'errors', '--interval', '500'), ['console']);
+    assert.deepEqual(reached('--screen', 'errors', '--interval', '500ms'), ['console']);
   });
 
   test('a command named first: that command alone (demo lives with the console)', () => {

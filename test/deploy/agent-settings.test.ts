@@ -54,7 +54,7 @@ const SPECS: SettingSpec[] = [
 describe('the settings file', () => {
   test('a mapping of known keys; numbers read as text, YAML booleans for switches; empty is fine', () => {
     const r = readSettingsFile(
-      '# pc2\nmachine: pc2\ninterval: 2000\nbridge: true\n',
+      '# pc2\nmachine: pc2\ninterval: 2s\nbridge: true\n',
       '/etc/opsdeck/agent.yaml',
       SPECS,
     );
@@ -63,7 +63,7 @@ describe('the settings file', () => {
       r.settings.map((s) => [s.key, s.value, s.origin.kind === 'file' && s.origin.loc.line]),
       [
         ['machine', 'pc2', 2],
-        ['interval', '2000', 3],
+        ['interval', '2s', 3],
         ['bridge', true, 4],
       ],
     );
@@ -167,16 +167,16 @@ describe('opsdeck agent: bad settings change nothing and exit 2', () => {
     assert.equal(r.code, 2);
     assert.equal(
       r.err,
-      `opsdeck agent: ${file}:2:1: interval 50: expected whole milliseconds, at least 200\n`,
+      `opsdeck agent: ${file}:2:1: interval 50: expected a duration with its unit, at least 200ms (e.g. 2s)\n`,
     );
     const e = await agent(['--config', file, '--nats', 'nats://127.0.0.1:1'], {
       OPSDECK_AGENT_INTERVAL: 'soon',
     });
     assert.equal(
       e.err,
-      'opsdeck agent: OPSDECK_AGENT_INTERVAL=soon: expected whole milliseconds, at least 200\n',
+      'opsdeck agent: OPSDECK_AGENT_INTERVAL=soon: expected a duration with its unit, at least 200ms (e.g. 2s)\n',
     );
-    const f = await agent(['--config', file, '--interval', '1000', '--machine', 'a b'], {
+    const f = await agent(['--config', file, '--interval', '1000ms', '--machine', 'a b'], {
       NATS_SERVERS: 'nats://127.0.0.1:1',
     });
     assert.equal(
@@ -191,7 +191,7 @@ describe('opsdeck agent: bad settings change nothing and exit 2', () => {
     );
     const viaEnv = await agent([], {
       OPSDECK_AGENT_CONFIG: 'bad.yaml',
-      OPSDECK_AGENT_INTERVAL: '1000',
+      OPSDECK_AGENT_INTERVAL: '1000ms',
       NATS_URL: 'nats://127.0.0.1:1',
       OPSDECK_AGENT_NATS_PASSWORD_FILE: 'pw',
     });
@@ -262,12 +262,12 @@ describe('opsdeck agent as a child process', { skip: NEEDS_NATS }, () => {
     const nc = await connect({ servers: server.url });
     stops.push(() => nc.close());
     const file = join(dir, 'agent.yaml');
-    writeFileSync(file, `machine: from-file\ninterval: 60000\nnats: nats://127.0.0.1:1\n`);
+    writeFileSync(file, `machine: from-file\ninterval: 60s\nnats: nats://127.0.0.1:1\n`);
     const samples = nc.subscribe('opsdeck.from-file.resources', { max: 1, timeout: 30_000 });
     await nc.flush();
     const a = await run(
       ['--config', file, '--nats', server.url],
-      { OPSDECK_AGENT_INTERVAL: '300' },
+      { OPSDECK_AGENT_INTERVAL: '300ms' },
       'own',
     );
     const got: Array<{ version?: string; uptimeS?: number }> = [];

@@ -383,7 +383,7 @@ describe('hostile frames on the real console (tmux)', { skip: NEEDS_TMUX_NATS },
       '--nats',
       server.url,
       '--interval',
-      '500',
+      '500ms',
     ];
     tmux.run(
       'new-session',

@@ -57,7 +57,7 @@ function consoleIn(tmux: Tmux, files: { mainpc: string; pc2: string }, nats: str
     '--nats',
     nats,
     '--interval',
-    '500',
+    '500ms',
   ];
   tmux.run(
     'new-session',

@@ -65,7 +65,7 @@ async function consoleUnderFlood(
     '--nats',
     nats,
     '--interval',
-    '500',
+    '500ms',
   ];
   tmux.run(
     'new-session',

@@ -77,7 +77,7 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
     '-y',
     '40',
     ...env,
-    consoleCommand(['demo', '--hosts', HOSTS, '--interval', '1000']),
+    consoleCommand(['demo', '--hosts', HOSTS, '--interval', '1000ms']),
   );
   await tmux.until(
     'the demo fleet, healthy',

@@ -82,7 +82,7 @@ describe('opsdeck agent', { skip }, () => {
     const samples = nc.subscribe('opsdeck.testbox.resources', { max: 2 });
     const child = spawn(
       process.execPath,
-      [bin, 'agent', '--machine', 'testbox', '--nats', server.url, '--interval', '300'],
+      [bin, 'agent', '--machine', 'testbox', '--nats', server.url, '--interval', '300ms'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     stops.push(() => child.kill('SIGKILL'));
@@ -238,6 +238,6 @@ describe('opsdeck status --json', { skip }, () => {
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--interval: expected a duration like 500ms or 2s, got "soon"/);
+    assert.match(r.stderr, /--interval: expected a duration like 500ms, 2s or 10m, got "soon"/);
   });
 });

@@ -293,7 +293,7 @@ describe('the bridge under load', { skip }, () => {
           '--nats',
           server.url,
           '--interval',
-          '1000',
+          '1000ms',
         ],
         {
           env: { ...process.env, ...env, NATS_SERVERS: '' },

@@ -239,7 +239,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       s.natsUrl!,
       '--yes',
       '--timeout',
-      '500',
+      '500ms',
     ]);
     assert.equal(nobody.code, 1);
     assert.match(
@@ -298,7 +298,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       '--max-level',
       '2',
       '--duration',
-      '30',
+      '30s',
     ]);
     const until = Date.now() + 15_000;
     const autoDone = () =>
@@ -437,7 +437,7 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
       '--secrets',
       d,
       '--duration',
-      '30',
+      '30s',
     ]);
     const until = Date.now() + 10_000;
     let status: Record<string, unknown> = {};
@@ -684,7 +684,7 @@ describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
         '--jwks',
         jwks,
         '--interval',
-        '300',
+        '300ms',
         '--resource-manager',
         `tcp://${rmHost}:7113`,
       ],

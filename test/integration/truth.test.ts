@@ -145,7 +145,7 @@ describe('the default fleet as it really behaves', { skip: NEEDS_NATS || NO_REAL
       '--pc2',
       REAL.pc2,
       '--timeout',
-      '1500',
+      '1500ms',
     ]);
     assert.equal(r.code, 1);
     for (const agent of [

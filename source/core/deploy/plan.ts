@@ -285,7 +285,7 @@ function agentSettings(input: PlanInput, url: string, header: (s: string) => str
     `machine: ${input.machine}`,
     `nats: ${url}`,
     `nats-user: ${input.machine}`,
-    'interval: 2000',
+    'interval: 2s',
   ];
   if (input.bridgeRoot)
     lines.push(

@@ -42,7 +42,7 @@ describe('opsdeck sim', () => {
       ...FLEET,
       '--no-nats',
       '--duration',
-      '0.3',
+      '300ms',
       '--slow',
       'NLUAgent=100',
       '--kill',
@@ -69,7 +69,7 @@ describe('opsdeck sim', () => {
     );
     assert.ok(r.out.includes('nats: off: --no-nats'));
     assert.ok(r.out.includes('fault: kill pc2/TaskScheduler applied'));
-    assert.match(r.out.at(-1)!, /^stopped \(--duration 0\.3\): every socket closed$/);
+    assert.match(r.out.at(-1)!, /^stopped \(--duration 300ms\): every socket closed$/);
     assert.equal(await tcpOpen('127.0.15.1', 5709), false);
   });
 
@@ -81,7 +81,7 @@ describe('opsdeck sim', () => {
       env: { PATH: '', NATS_SERVER_BIN: '/nonexistent/nats-server' },
       cwd: ROOT,
     };
-    assert.equal(await main(['sim', ...FLEET, '--duration', '0.2'], io), 0);
+    assert.equal(await main(['sim', ...FLEET, '--duration', '200ms'], io), 0);
     assert.ok(
       out.includes(
         'nats: off: nats-server not found; the NATS side is off (install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL)',
