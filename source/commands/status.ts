@@ -1,7 +1,7 @@
 // `opsdeck status --json [--watch]`: one snapshot of everything live, the same stores the
 // console reads, for scripts and CI. The schema is versioned: `opsdeck.status/1`.
 import { protocolLabel } from '../core/ui/view.js';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Machine } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
 import {
@@ -26,6 +26,7 @@ interface StatusArgs extends FleetArgs {
   interval: string;
   timeout: string;
   collect: string;
+  failOn: FailOn;
 }
 
 const row = (r: ErrorRow) => ({
@@ -131,6 +132,31 @@ const ms = (value: string, name: string): number => {
   return r.ms;
 };
 
+const FAIL_ON = ['degraded', 'unhealthy', 'down', 'never'] as const;
+type FailOn = (typeof FAIL_ON)[number];
+// How bad each state is for --fail-on: stale and not-yet-probed count as not healthy.
+const BADNESS: Record<string, number> = {
+  healthy: 0,
+  degraded: 1,
+  stale: 1,
+  unknown: 1,
+  unhealthy: 2,
+  unreachable: 3,
+};
+const THRESHOLD: Record<FailOn, number> = { degraded: 1, unhealthy: 2, down: 3, never: 99 };
+
+/** `machine/agent (state)` for every agent at least as bad as `failOn`. */
+function failing(
+  machines: ReadonlyArray<{ id: string; agents: ReadonlyArray<{ name: string; state: string }> }>,
+  failOn: FailOn,
+): string[] {
+  return machines.flatMap((m) =>
+    m.agents
+      .filter((a) => (BADNESS[a.state] ?? 1) >= THRESHOLD[failOn])
+      .map((a) => `${m.id}/${a.name} (${a.state})`),
+  );
+}
+
 export function registerStatus(program: Command, io: Io): void {
   addFleetOptions(
     program
@@ -150,6 +176,14 @@ export function registerStatus(program: Command, io: Io): void {
         '--collect <duration>',
         'how long to listen to the buses before the snapshot',
         '1500ms',
+      )
+      .addOption(
+        new Option(
+          '--fail-on <state>',
+          'exit 1 when an agent is at least this bad: degraded (anything not healthy), unhealthy, down (unreachable), never',
+        )
+          .choices(FAIL_ON)
+          .default('degraded'),
       ),
   ).action(async (opts: StatusArgs) => {
     let intervalMs: number, timeoutMs: number, collectMs: number;
@@ -177,13 +211,15 @@ export function registerStatus(program: Command, io: Io): void {
     try {
       if (!opts.watch) {
         await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, collectMs))]);
-        io.out(
-          JSON.stringify(
-            statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings),
-            null,
-            2,
-          ),
-        );
+        const doc = statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings);
+        io.out(JSON.stringify(doc, null, 2));
+        const bad = failing(doc.machines, opts.failOn);
+        if (bad.length > 0) {
+          io.err(
+            `opsdeck status: ${bad.length} agent${bad.length === 1 ? '' : 's'} ${opts.failOn === 'degraded' ? 'not healthy' : `${opts.failOn} or worse`}: ${bad.slice(0, 8).join(', ')}${bad.length > 8 ? ', …' : ''}`,
+          );
+          throw new Exit(EXIT.findings);
+        }
         return;
       }
       await new Promise<void>((resolve) => {

@@ -90,7 +90,7 @@ describe('config faults', () => {
     'config migrate': (m) => ['config', 'migrate', m],
   };
 
-  test('alias bomb: every command that reads the fleet refuses it within 1 s, exit 2, nothing written', async () => {
+  test('alias bomb: every command that reads the fleet refuses it at once, exit 2, nothing written', async () => {
     const bad = file('bomb.yaml', bomb);
     for (const [name, argv] of Object.entries(commands)) {
       const before = readdirSync(tmp.dir).sort();
@@ -98,7 +98,9 @@ describe('config faults', () => {
       assert.equal(r.code, 2, `${name}: ${r.err}`);
       assert.match(r.err, /alias bomb/, name);
       assert.equal(r.out.trim().startsWith('{'), false, `${name}: no half-made JSON document`);
-      assert.ok(r.ms < 1000, `${name}: refused in ${Math.round(r.ms)} ms`);
+      // A guard against expanding the bomb (minutes, gigabytes), not a speed figure: a loaded
+      // CI machine takes over a second just to load the command.
+      assert.ok(r.ms < 10_000, `${name}: refused in ${Math.round(r.ms)} ms`);
       assert.equal(readFileSync(bad, 'utf8'), bomb, `${name}: the file is untouched`);
       assert.deepEqual(
         readdirSync(tmp.dir).sort(),

@@ -197,7 +197,9 @@ describe('opsdeck status --json', { skip }, () => {
       child.stderr.on('data', (c: Buffer) => (err += c.toString()));
       child.once('exit', (code) => resolve({ code, out, err }));
     });
-    assert.equal(r.code, 0, r.err);
+    // An agent is down: the snapshot is printed whole, and the exit says something is wrong.
+    assert.equal(r.code, 1, r.err);
+    assert.match(r.err, /opsdeck status: 1 agent not healthy: mainpc\/Beta \(unreachable\)/);
     const doc = JSON.parse(r.out);
     assert.equal(doc.schema, 'opsdeck.status/2');
     assert.deepEqual(doc.warnings, []);
