@@ -1,7 +1,7 @@
 // The actions the console offers, each an Action run through the shared flow. An action that
 // cannot run here says why instead of disappearing (no NATS yet, no secrets folder...).
 import { join } from 'node:path';
-import { checkoutOf } from '../stores/lint-store.js';
+import { checkoutOf } from '../core/fleet/checkout.js';
 import type { ActionCatalog } from '../app.js';
 import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
@@ -28,8 +28,9 @@ interface Item extends ActionEntry {
 }
 
 /**
- * The secrets folder: $OPSDECK_SECRETS, else `secrets/` at the root of the fleet's checkout,
- * where upstream's SecretManager looks (./secrets/<NAME> from the repo root).
+ * The secrets folder (the one rule of commands/secrets-dir.ts, for a fleet already loaded):
+ * $OPSDECK_SECRETS, else `secrets/` at the root of the fleet's checkout, where upstream's
+ * SecretManager looks (./secrets/<NAME> from the repo root).
  */
 export const secretsDirFor = (machines: readonly Machine[], env: Env = {}): string =>
   env.OPSDECK_SECRETS ?? join(machines[0] ? checkoutOf(machines[0].source.file) : '.', 'secrets');

@@ -1,7 +1,6 @@
 // `opsdeck certs generate|show|rotate`: the fleet's CA and certificates, JWT signing key and
 // tokens, upstream secrets, CURVE certificates and the nats-server auth include file.
 import type { Command } from 'commander';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { discoverFleet } from '../adapters/fleet-files.js';
 import { auditPath } from '../adapters/audit.js';
 import { inspectArtefacts, type CertsReport } from '../adapters/certs.js';
@@ -11,6 +10,7 @@ import { certsFinishAction, certsGenerateAction, certsRotateAction } from '../ac
 import { runAction } from '../actions/run-cli.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { secretsFolder } from './secrets-dir.js';
 
 interface CertsArgs extends FleetArgs {
   dir?: string;
@@ -22,15 +22,9 @@ interface CertsArgs extends FleetArgs {
   dryRun?: boolean;
 }
 
-const abs = (io: Io, p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
-
-/** `--dir`, else secrets/ beside the fleet: the upstream root, a named config's folder, or here. */
+/** `--dir`, else the one secrets rule (secrets-dir.ts): the console reads what this writes. */
 export function secretsDir(args: FleetArgs & { dir?: string }, io: Io): string {
-  if (args.dir) return abs(io, args.dir);
-  if (args.root) return resolve(abs(io, args.root), 'secrets');
-  const file = args.mainpc ?? args.pc2;
-  if (file) return resolve(dirname(abs(io, file)), 'secrets');
-  return resolve(io.cwd, 'secrets');
+  return secretsFolder(io, args.dir, args);
 }
 
 /** The fleet's machines when a config is named or found here; else MainPC and PC2 from the env. */

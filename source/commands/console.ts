@@ -2,7 +2,7 @@
 // `opsdeck demo`: starts `opsdeck sim` as a child process and the console on it; quitting the
 // console stops the sim (and the nats-server the sim started).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,8 +162,10 @@ export function registerConsole(program: Command, io: Io): void {
           }),
         onClosed: () => stopChild(sim.child),
       });
+      // Keys the demo generated are not left behind in /tmp; its log and audit trail are.
+      if (!io.env.OPSDECK_SECRETS) rmSync(env.OPSDECK_SECRETS, { recursive: true, force: true });
       io.err(
-        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}`,
+        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log stays in ${logDir}, its generated secrets are removed`,
       );
       if (code !== 0) throw new Exit(code);
     });

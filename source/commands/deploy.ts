@@ -16,10 +16,11 @@ import {
 } from '../core/deploy/plan.js';
 import { VERSION } from '../version.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { secretsFolder } from './secrets-dir.js';
 
 interface PlanArgs {
   machine: string;
-  secrets: string;
+  secrets?: string;
   write?: string;
   natsListen: string;
   leafListen: string;
@@ -42,8 +43,7 @@ export function registerDeploy(program: Command, io: Io): void {
     .requiredOption('--machine <id>', 'the machine to plan for: mainpc, pc2')
     .option(
       '--secrets <dir>',
-      'the secrets folder of opsdeck certs generate; on a machine that has its share: /etc/opsdeck/secrets',
-      'secrets',
+      'the secrets folder of opsdeck certs generate (default: $OPSDECK_SECRETS, else secrets/ at the fleet checkout root, else ./secrets); on a machine that has its share: /etc/opsdeck/secrets',
     )
     .option('--write <dir>', 'also write the files there (nats-server.conf 0600: password hashes)')
     .option('--nats-listen <host:port>', 'where nats-server takes clients', '0.0.0.0:4222')
@@ -62,8 +62,8 @@ export function registerDeploy(program: Command, io: Io): void {
         const dir = abs(io, args.write);
         for (const f of plan.files)
           (f.secret ? writeSecret : writePublic)(join(dir, f.name), f.text);
-        io.out(render(plan, dir, abs(io, args.secrets)).join('\n'));
-      } else io.out(render(plan, undefined, abs(io, args.secrets)).join('\n'));
+        io.out(render(plan, dir, secretsFolder(io, args.secrets)).join('\n'));
+      } else io.out(render(plan, undefined, secretsFolder(io, args.secrets)).join('\n'));
     });
 }
 
@@ -84,7 +84,7 @@ function hostPort(io: Io, flag: string, text: string): HostPort {
 
 /** Reads the secrets and builds the plan; anything missing or malformed exits 2 and writes nothing. */
 function planFor(args: PlanArgs, io: Io): DeployPlan {
-  const secrets = abs(io, args.secrets);
+  const secrets = secretsFolder(io, args.secrets);
   const natsListen = hostPort(io, '--nats-listen', args.natsListen);
   const leafListen = hostPort(io, '--leaf-listen', args.leafListen);
   if (

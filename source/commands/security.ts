@@ -2,7 +2,7 @@
 // whether each refuses them. Exit 1 when any machine is not enforcing (or does not answer).
 import type { Command } from 'commander';
 import { parseDuration } from '../core/duration.js';
-import { isAbsolute, resolve } from 'node:path';
+import { secretsFolder } from './secrets-dir.js';
 import { connectControl } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
@@ -24,8 +24,7 @@ export function registerSecurity(program: Command, io: Io): void {
     .option('--machines <list>', 'machines to probe', 'mainpc,pc2')
     .option(
       '--secrets <dir>',
-      'secrets folder (TLS files and the opsdeck user, for tls:// servers)',
-      'secrets',
+      'secrets folder (TLS files and the opsdeck user, for tls:// servers; default: $OPSDECK_SECRETS, else secrets/ at the fleet checkout root, else ./secrets)',
     )
     .option('--timeout <duration>', 'reply timeout per request', '2s')
     .option('--json', `machine-readable (schema ${PROBE_SCHEMA})`)
@@ -33,7 +32,7 @@ export function registerSecurity(program: Command, io: Io): void {
       async (args: {
         nats?: string;
         machines: string;
-        secrets: string;
+        secrets?: string;
         timeout: string;
         json?: boolean;
       }) => {
@@ -56,7 +55,7 @@ export function registerSecurity(program: Command, io: Io): void {
           );
           throw new Exit(EXIT.badInput);
         }
-        const secretsDir = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
+        const secretsDir = secretsFolder(io, args.secrets);
         let nc;
         try {
           nc = await connectControl({ servers, secretsDir, env: io.env });

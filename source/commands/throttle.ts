@@ -2,7 +2,7 @@
 // (opsdeck.<machine>.control), through the action path: preview, confirm, execute, verify, audit.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { auditPath } from '../adapters/audit.js';
 import { connectControl, tokenSource } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
@@ -19,13 +19,14 @@ import { authLabel, type ControlAuth } from '../core/resources/machine-control.j
 import { natsServers } from '../stores/data-plane.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { secretsFolder } from './secrets-dir.js';
 import { parseDuration } from '../core/duration.js';
 
 interface ThrottleArgs extends AuthArgs {
   level?: string;
   auto?: string;
   nats?: string;
-  secrets: string;
+  secrets?: string;
   yes?: boolean;
   dryRun?: boolean;
   timeout: string;
@@ -106,8 +107,7 @@ export function registerThrottle(program: Command, io: Io): void {
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option(
       '--secrets <dir>',
-      'secrets folder from opsdeck certs: signing key or machine token, TLS files',
-      'secrets',
+      'secrets folder from opsdeck certs: signing key or machine token, TLS files (default: $OPSDECK_SECRETS, else secrets/ at the fleet checkout root, else ./secrets)',
     )
     .option('--yes', 'do not ask (for scripts)')
     .option('--dry-run', 'show the preview (exact messages); send nothing')
@@ -148,7 +148,7 @@ export function registerThrottle(program: Command, io: Io): void {
       const servers = natsServers(args.nats, io.env);
       if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
       const timeoutMs = dur(io, '--timeout', args.timeout, 100, 60_000);
-      const secrets = isAbsolute(args.secrets) ? args.secrets : resolve(io.cwd, args.secrets);
+      const secrets = secretsFolder(io, args.secrets);
       const token = tokenSource(secrets, machine);
       const server = splitServers(servers).map(redact).join(',');
       const audit = auditPath(io.env);

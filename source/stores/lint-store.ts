@@ -1,7 +1,7 @@
 // The action plan's blind spots for the scorecard: `opsdeck lint --json` over the fleet's
 // checkout, run once as a child process after start-up (nice'd, so the console stays light).
+import { checkoutOf } from '../core/fleet/checkout.js';
 import { spawn } from 'node:child_process';
-import { dirname, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Machine } from '../core/fleet/model.js';
 import type { LintSummary } from '../core/lint/finding.js';
@@ -17,13 +17,7 @@ export interface LintSnapshot {
 const BIN = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 
 /** The checkout a config lives in: the folder above main_pc_code/ or pc2_code/, else its own. */
-export function checkoutOf(file: string): string {
-  for (const marker of [`${sep}main_pc_code${sep}`, `${sep}pc2_code${sep}`]) {
-    const at = file.indexOf(marker);
-    if (at > 0) return file.slice(0, at);
-  }
-  return dirname(file);
-}
+export { checkoutOf };
 
 export class LintStore {
   private readonly emitter = new Emitter();
