@@ -20,6 +20,8 @@ import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
 import { operatorLogin } from './adapters/control-client.js';
 import { PhaseStore } from './stores/phase-store.js';
+import { appendAudit, auditPath } from './adapters/audit.js';
+import { probeAuditEntry } from './core/security/probe.js';
 import { LintStore } from './stores/lint-store.js';
 
 export interface ConsoleOptions {
@@ -122,7 +124,14 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   );
   let stopProbe: (() => void) | undefined;
   void plane.link?.connection().then((nc) => {
-    if (nc) stopProbe = security.probe(nc);
+    if (nc)
+      stopProbe = security.probe(nc, undefined, (r) => {
+        try {
+          appendAudit(probeAuditEntry(r), auditPath(options.env));
+        } catch {
+          /* an unwritable audit log is said by the actions that need it */
+        }
+      });
   });
   const ports = checkPorts(options.machines, { env: options.env });
   const canonical: Record<string, boolean | undefined> = Object.fromEntries(

@@ -3,6 +3,8 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../core/duration.js';
 import { secretsFolder } from './secrets-dir.js';
+import { appendAudit, auditPath } from '../adapters/audit.js';
+import { probeAuditEntry } from '../core/security/probe.js';
 import { connectControl } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
@@ -65,6 +67,8 @@ export function registerSecurity(program: Command, io: Io): void {
         }
         try {
           const results = await probeEnforcement(nc, machines, timeoutMs);
+          // It sent control requests: each machine's is in the audit, like every action's.
+          for (const r of results) appendAudit(probeAuditEntry(r), auditPath(io.env));
           if (args.json)
             io.out(
               JSON.stringify(

@@ -3,6 +3,7 @@
 import type { NatsConnection } from 'nats';
 import { inspectArtefacts } from '../adapters/certs.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
+import type { ProbeResult } from '../core/security/probe.js';
 import { Emitter } from './emitter.js';
 
 export interface SecuritySnapshot {
@@ -46,12 +47,22 @@ export class SecurityStore {
     }
   }
 
-  /** Probes now and every `everyMs`; returns the stop. */
-  probe(nc: NatsConnection, everyMs = 60_000): () => void {
+  /**
+   * Probes now and every `everyMs`; returns the stop. `audit` is told of each machine's result
+   * when it differs from the last one (the probe sends control requests: they are audited, but
+   * a console left open must not write a line a minute).
+   */
+  probe(nc: NatsConnection, everyMs = 60_000, audit?: (result: ProbeResult) => void): () => void {
+    const said = new Map<string, string>();
     const once = async () => {
       if (nc.isClosed()) return;
       try {
         const results = await probeEnforcement(nc, this.machines, 2000);
+        for (const r of results)
+          if (said.get(r.machine) !== r.verdict) {
+            said.set(r.machine, r.verdict);
+            audit?.(r);
+          }
         this.set({
           auth: Object.fromEntries(
             results.map((r) => [

@@ -273,6 +273,17 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       doc.results.map((x) => `${x.machine}:${x.verdict}`),
       ['mainpc:NOT enforced', 'pc2:NOT enforced'],
     );
+    // It sent control requests to both machines: both are in the audit, with what was sent.
+    const probes = readAudit(audit).entries.slice(-2);
+    assert.deepEqual(
+      probes.map((e) => `${e.action} ${e.machine} ${e.outcome}`),
+      ['security.probe mainpc ok', 'security.probe pc2 ok'],
+    );
+    assert.deepEqual(probes[1]!.args.sent, [
+      'set_thresholds without a token',
+      'set_thresholds with an unsigned token (alg none)',
+    ]);
+    assert.match(probes[1]!.detail!, /^NOT enforced: /);
     // The probe changed nothing even though it was accepted.
     assert.deepEqual(
       (await request(nc, 'opsdeck.pc2.control', { action: 'get_status' })).thresholds,

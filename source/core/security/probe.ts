@@ -22,6 +22,21 @@ export interface ProbeResult {
   evidence: string[];
 }
 
+/** What the probe sends each machine, in words (the audit records it). */
+export const PROBE_SENT = [
+  'set_thresholds without a token',
+  'set_thresholds with an unsigned token (alg none)',
+];
+
+/** One audit line per machine probed: what was sent, and what it answered. */
+export const probeAuditEntry = (r: ProbeResult) => ({
+  machine: r.machine,
+  action: 'security.probe',
+  args: { subject: r.subject, sent: PROBE_SENT },
+  outcome: 'ok' as const,
+  detail: `${r.verdict}: ${r.evidence.join('; ')}`.slice(0, 500),
+});
+
 /** A request that is harmless if a receiver wrongly accepts it: upstream keeps every threshold. */
 export const PROBE_REQUEST = { action: 'set_thresholds' } as const;
 
