@@ -12,6 +12,7 @@ import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { registerSimCtl } from './sim-ctl.js';
 import { parseDuration } from '../core/duration.js';
 import { METRICS_MODES, type MetricsMode } from '../core/health/replies.js';
 
@@ -138,7 +139,7 @@ function parseHosts(io: Io, text: string | undefined): Record<string, string> | 
 }
 
 export function registerSim(program: Command, io: Io): Command {
-  return addAuthOptions(
+  const sim = addAuthOptions(
     addFleetOptions(
       program
         .command('sim')
@@ -357,4 +358,6 @@ export function registerSim(program: Command, io: Io): Command {
       `stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`,
     );
   });
+  registerSimCtl(sim, io);
+  return sim;
 }

@@ -14,7 +14,8 @@
 //   clear     {agent?}                      end every fault (of the agent, or everywhere)
 //   status    {}                            machines, agents and counters
 //
-// Control requests will carry a JWT (design.md); `ControlVerifier` is where it gets checked.
+// With `opsdeck sim --jwks FILE` every fault but status needs a JWT for audience "sim" in
+// `token` (sim/machine-control.ts faultVerifier); `opsdeck sim ctl` sends these from a shell.
 import * as zmq from 'zeromq';
 import { released } from './endpoints.js';
 import {
@@ -55,7 +56,7 @@ export interface ControlRequest {
   severity?: SimSeverity;
   error_type?: string;
   message?: string;
-  /** The JWT, once control requests are authenticated. */
+  /** A JWT for audience "sim" (needed when the sim enforces tokens). */
   token?: string;
 }
 
@@ -65,7 +66,7 @@ export interface ControlReply {
   [key: string]: unknown;
 }
 
-/** Decides whether a control request may run. Today every request may; a JWT check goes here. */
+/** Decides whether a control request may run: allowAll, or the JWT check of `--jwks`. */
 export type ControlVerifier = (
   request: ControlRequest,
 ) => { ok: true } | { ok: false; reason: string };
