@@ -4,7 +4,12 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { auditPath } from '../adapters/audit.js';
-import { connectControl, tokenSource } from '../adapters/control-client.js';
+import {
+  connectControl,
+  controlRequest,
+  controlSubject,
+  tokenSource,
+} from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
 import { autoOffAction, startAutoThrottle } from '../actions/auto-throttle.js';
 import { runAction } from '../actions/run-cli.js';
@@ -237,8 +242,20 @@ export function registerThrottle(program: Command, io: Io): void {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         if (timer) clearTimeout(timer);
+        // What the machine shows, read back now: not the level the runner last asked for.
+        const status = await controlRequest(
+          nc,
+          controlSubject(machine),
+          { action: 'status' },
+          timeoutMs,
+        );
+        const reading =
+          status.kind === 'reply'
+            ? (status.value.sample as { throttle?: { summary?: unknown } } | null)?.throttle
+                ?.summary
+            : undefined;
         io.out(
-          `auto-throttle ${machine} stopped (${why}); level in force: ${runner.state()?.level ?? 'unknown'}`,
+          `auto-throttle ${machine} stopped (${why}); ${machine} shows: ${typeof reading === 'string' ? reading : status.kind === 'reply' ? 'no throttle reading in its last sample' : `no answer (${status.reason})`}`,
         );
       } finally {
         await nc.close().catch(() => undefined);

@@ -329,6 +329,11 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       /auto-throttle pc2: level 0 -> 1: VRAM \d+(\.\d)?% above 50% for 2 samples/,
     );
     assert.match(ran.out, /auto-throttle pc2 stopped \(an "off" request arrived/);
+    // The closing line reads the level back from the machine, not from the runner.
+    assert.match(
+      ran.out,
+      /pc2 shows: thresholds 70\/70\/55 = level 2; 3\/3 agent processes at nice 10/,
+    );
     const autos = readAudit(audit).entries.filter((e) => e.action === 'throttle.auto');
     assert.deepEqual(
       autos.map((e) => `${e.args.level}:${e.outcome}`),
