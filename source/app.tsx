@@ -5,8 +5,15 @@ import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from 'react';
 import type { Action } from './actions/action.js';
 import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
-import { keyName, SCREEN_TITLES, SCREENS, type KeyEvent, type Screen } from './core/ui/keymap.js';
-import { scorecard } from './core/ui/scorecard.js';
+import {
+  keyName,
+  SCREEN_TITLES,
+  SCREENS,
+  type Focus,
+  type KeyEvent,
+  type Screen,
+} from './core/ui/keymap.js';
+import { metricKeys, scorecard } from './core/ui/scorecard.js';
 import {
   initialUi,
   reduce,
@@ -16,7 +23,7 @@ import {
   type UiState,
 } from './core/ui/state.js';
 import type { ThrottleOwners, ThrottleStore } from './stores/throttle-store.js';
-import { agentRows, errorRows } from './core/ui/view.js';
+import { agentRows, errorRows, findingRows } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
 import { useNow } from './hooks/use-now.js';
@@ -29,7 +36,7 @@ import { Errors } from './screens/errors.js';
 import { Fleet, fleetLayout } from './screens/fleet.js';
 import { findingKey, Ports } from './screens/ports.js';
 import { Scorecard } from './screens/scorecard.js';
-import type { ActionRunner } from './stores/action-runner.js';
+import type { ActionRunner, RunnerSnapshot } from './stores/action-runner.js';
 import type { DataPlane } from './stores/data-plane.js';
 import type { PhaseStore } from './stores/phase-store.js';
 import { driftFindings } from './core/ports/drift.js';
@@ -103,6 +110,26 @@ const NO_SECURITY: Readable<SecuritySnapshot> = {
   getSnapshot: () => NO_SECURITY_SNAPSHOT,
 };
 
+/** The action flow holds the keys only where it is drawn: on screen 5, nothing over it. */
+function modalOf(run: RunnerSnapshot, ui: UiState): UiContext['modal'] {
+  if (ui.screen !== 'actions' || ui.help || ui.editing) return undefined;
+  const step = run.step?.phase;
+  if (step === 'confirm') return 'confirm';
+  return step === 'done' || step === 'failed' || step === 'blocked' ? 'result' : undefined;
+}
+
+/** What holds the keys, for the footer. */
+function focusOf(ui: UiState, panes: UiContext['panes'], modal: UiContext['modal']): Focus {
+  if (ui.help) return 'help';
+  if (ui.editing) return ui.editing;
+  if (modal) return modal;
+  if (ui.detail) return 'detail';
+  if (ui.screen === 'agent') return 'agent';
+  const pane = panes[ui.pane]?.id ?? ui.screen;
+  if (pane.startsWith('agents:')) return 'agents';
+  return pane as Focus;
+}
+
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
@@ -145,14 +172,55 @@ export function App(p: AppProps) {
   const findings = p.ports.findings;
   const layout = fleetLayout(width, bodyHeight, machines.length);
 
+  // Unavailable actions are listed too: choosing one opens its row, which says why.
   const palette = useMemo(
     () => [
       ...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })),
-      ...p.actions.entries
-        .filter((a) => !a.unavailable)
-        .map((a) => ({ id: `action:${a.id}`, label: a.title })),
+      ...p.actions.entries.map((a) => ({
+        id: `action:${a.id}`,
+        label: a.unavailable ? `${a.title} (unavailable)` : a.title,
+      })),
     ],
     [p.actions.entries],
+  );
+  const actionIds = useMemo(() => p.actions.entries.map((a) => a.id), [p.actions.entries]);
+  const shownFindings = useMemo(
+    () => findingRows(findings, ui.filters.ports),
+    [findings, ui.filters.ports],
+  );
+  const score = useMemo(
+    () =>
+      ui.screen === 'scorecard'
+        ? scorecard({
+            machines,
+            health: health.agents,
+            counters: errors.counters,
+            publishers: errors.publishers,
+            canonical: p.canonical,
+            portConflicts: findings.filter((f) => f.severity === 'error').length,
+            ...(p.lint ? { lint } : {}),
+            ...(p.security ? { auth: security.auth } : {}),
+            ...(security.expiryDays !== undefined ? { expiryDays: security.expiryDays } : {}),
+            ...(phase.value ? { phase: phase.value } : {}),
+            ...(phase.note ? { phaseNote: phase.note } : {}),
+            ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
+          })
+        : [],
+    [
+      ui.screen,
+      machines,
+      health.agents,
+      errors.counters,
+      errors.publishers,
+      p.canonical,
+      findings,
+      p.lint,
+      lint,
+      p.security,
+      security,
+      phase,
+      doctor.diagnosis,
+    ],
   );
 
   const panes: UiContext['panes'] = useMemo(() => {
@@ -169,7 +237,9 @@ export function App(p: AppProps) {
       case 'errors':
         return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
       case 'ports':
-        return [{ id: 'ports', keys: findings.map(findingKey), page: bodyHeight - 10 }];
+        return [{ id: 'ports', keys: shownFindings.map(findingKey), page: bodyHeight - 10 }];
+      case 'scorecard':
+        return [{ id: 'scorecard', keys: metricKeys(score), page: bodyHeight - 4 }];
       case 'actions':
         return [{ id: 'actions', keys: p.actions.entries.map((a) => a.id), page: 10 }];
       default:
@@ -180,7 +250,8 @@ export function App(p: AppProps) {
     machines,
     agentLists,
     errs,
-    findings,
+    shownFindings,
+    score,
     p.actions.entries,
     layout.agentRowsVisible,
     layout.errorRowsVisible,
@@ -198,9 +269,9 @@ export function App(p: AppProps) {
         ),
       }
     : undefined;
-  const latest = useRef({ ui, panes, palette, run, preview });
+  const latest = useRef({ ui, panes, palette, actionIds, run, preview });
   useLayoutEffect(() => {
-    latest.current = { ui, panes, palette, run, preview };
+    latest.current = { ui, panes, palette, actionIds, run, preview };
   });
 
   useEffect(() => {
@@ -212,6 +283,24 @@ export function App(p: AppProps) {
   useEffect(() => {
     p.onSort?.(ui.sort);
   }, [ui.sort, p]);
+
+  // Both entry points (a row on screen 5, the palette) land here, on screen 5: the reducer has
+  // already moved there, so the preview is what the operator sees next.
+  const start = (id: string) => {
+    const entry = p.actions.entries.find((a) => a.id === id);
+    const action = entry && !entry.unavailable ? p.actions.make(id) : undefined;
+    if (action) {
+      void p.runner.start(action);
+      return;
+    }
+    const cur = latest.current;
+    const next: UiState = {
+      ...cur.ui,
+      notice: `${entry?.title ?? id}: ${entry?.unavailable ?? 'not available right now (is NATS connected?)'}`,
+    };
+    latest.current = { ...cur, ui: next };
+    dispatch(next);
+  };
 
   const carryOut = (effect: Effect | undefined) => {
     if (!effect) return;
@@ -226,35 +315,23 @@ export function App(p: AppProps) {
       case 'deny':
         p.runner.cancel();
         return;
-      case 'run': {
-        const id = effect.id.replace(/^action:/, '');
-        const action = p.actions.make(id);
-        if (action) void p.runner.start(action);
-        else
-          dispatch({
-            ...latest.current.ui,
-            notice: `${id}: not available right now (is NATS connected?)`,
-          });
+      case 'run':
+        start(effect.id.replace(/^action:/, ''));
         return;
-      }
       case 'open':
-        if (effect.list === 'actions') {
-          const entry = p.actions.entries.find((a) => a.id === effect.key);
-          const action = entry && !entry.unavailable ? p.actions.make(entry.id) : undefined;
-          if (action) void p.runner.start(action);
-          else if (entry)
-            dispatch({
-              ...latest.current.ui,
-              notice: `${entry.title}: ${entry.unavailable ?? 'not available right now (is NATS connected?)'}`,
-            });
-        } else if (effect.list === 'errors' && latest.current.ui.screen === 'fleet') {
+        if (effect.list === 'actions') start(effect.key);
+        else if (effect.list === 'errors' && latest.current.ui.screen === 'fleet') {
+          // The error opens in full on the Errors screen; Esc closes it there.
           const cur = latest.current;
-          dispatch({
+          const next: UiState = {
             ...cur.ui,
             screen: 'errors',
             pane: 0,
+            detail: true,
             cursor: { ...cur.ui.cursor, errors: cur.ui.cursor.errors ?? 0 },
-          });
+          };
+          latest.current = { ...cur, ui: next };
+          dispatch(next);
         }
         return;
     }
@@ -269,16 +346,11 @@ export function App(p: AppProps) {
     let ui = latest.current.ui;
     for (const [ch, k] of presses) {
       const cur = latest.current;
-      const step = cur.run.step?.phase;
-      const modal =
-        step === 'confirm'
-          ? 'confirm'
-          : step === 'done' || step === 'failed' || step === 'blocked'
-            ? 'result'
-            : undefined;
+      const modal = modalOf(cur.run, ui);
       const next = reduce(ui, keyName(ch, k), ch, {
         panes: cur.panes,
         palette: cur.palette,
+        actions: cur.actionIds,
         now: Date.now(),
         ...(modal ? { modal } : {}),
         ...(cur.preview ? { preview: cur.preview } : {}),
@@ -351,6 +423,7 @@ export function App(p: AppProps) {
           now={now}
           paused={ui.paused}
           filter={ui.filters.errors}
+          detail={ui.detail}
         />
       );
       break;
@@ -359,7 +432,8 @@ export function App(p: AppProps) {
         <Ports
           check={p.ports}
           drift={driftFindings(machines, health.agents)}
-          findings={findings}
+          findings={shownFindings}
+          filter={ui.filters.ports}
           cursor={cursorOf('ports')}
           width={width}
           height={bodyHeight}
@@ -370,20 +444,10 @@ export function App(p: AppProps) {
       body = (
         <Scorecard
           width={width}
-          sections={scorecard({
-            machines,
-            health: health.agents,
-            counters: errors.counters,
-            publishers: errors.publishers,
-            canonical: p.canonical,
-            portConflicts: findings.filter((f) => f.severity === 'error').length,
-            ...(p.lint ? { lint } : {}),
-            ...(p.security ? { auth: security.auth } : {}),
-            ...(security.expiryDays !== undefined ? { expiryDays: security.expiryDays } : {}),
-            ...(phase.value ? { phase: phase.value } : {}),
-            ...(phase.note ? { phaseNote: phase.note } : {}),
-            ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
-          })}
+          height={bodyHeight}
+          sections={score}
+          cursor={cursorOf('scorecard')}
+          detail={ui.detail}
         />
       );
       break;
@@ -425,11 +489,18 @@ export function App(p: AppProps) {
           body
         )}
         {run.step && ui.screen !== 'actions' && !ui.help ? (
-          <Text
-            color={p.theme.warn}
-          >{`action in progress: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}</Text>
+          <Text color={p.theme.warn} wrap="truncate">
+            {run.step.phase === 'confirm'
+              ? `${run.action?.title ?? ''} waits for your y on screen 5, where its preview is (5)`
+              : `action: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}
+          </Text>
         ) : null}
-        <BottomBar notice={ui.notice} editing={ui.editing} draft={ui.draft} width={width} />
+        <BottomBar
+          notice={ui.notice}
+          focus={focusOf(ui, panes, modalOf(run, ui))}
+          draft={ui.draft}
+          width={width}
+        />
       </Box>
     </ThemeContext.Provider>
   );

@@ -1,6 +1,13 @@
 // The `?` help (generated from the keymap table), the `:` palette, and the top and bottom bars.
 import { Box, Text } from 'ink';
-import { KEYMAP, SCREENS, SCREEN_TITLES, type Screen } from '../core/ui/keymap.js';
+import {
+  footerHints,
+  KEYMAP,
+  SCREENS,
+  SCREEN_TITLES,
+  type Focus,
+  type Screen,
+} from '../core/ui/keymap.js';
 import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
@@ -104,19 +111,32 @@ export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
   );
 }
 
+/**
+ * The footer's hints fitted to a width: hints drop from the end of the context's own list, but
+ * help and quit (the last two, where present) stay as long as anything fits.
+ */
+export function fitHints(hints: ReadonlyArray<readonly [string, string]>, width: number): string {
+  const text = (h: ReadonlyArray<readonly [string, string]>) =>
+    h.map(([k, w]) => `${k} ${w}`).join(' · ');
+  const tail = hints.slice(-2).some(([, w]) => w === 'quit') ? hints.slice(-2) : [];
+  let own = hints.slice(0, hints.length - tail.length);
+  while (own.length > 0 && text([...own, ...tail]).length > width) own = own.slice(0, -1);
+  return text([...own, ...tail]);
+}
+
 export function BottomBar({
   notice,
-  editing,
+  focus,
   draft,
   width,
 }: {
   notice?: string;
-  editing?: string;
+  focus: Focus;
   draft: string;
   width: number;
 }) {
   const theme = useTheme();
-  if (editing === 'filter')
+  if (focus === 'filter')
     return (
       <Text wrap="truncate">
         <Text color={theme.accent}>/</Text>
@@ -127,12 +147,14 @@ export function BottomBar({
         </Text>
       </Text>
     );
+  // A notice takes the line's start; the hints get what is left, never less than help and quit.
+  const lead = notice ? `${notice}  ` : '';
   return (
     <Box width={width}>
       <Text wrap="truncate">
-        {notice ? <Text color={theme.warn}>{`${notice}  `}</Text> : null}
+        {notice ? <Text color={theme.warn}>{lead}</Text> : null}
         <Text color={theme.muted}>
-          Tab pane · ↑↓/jk move · Enter open · / filter · : palette · p pause · ? help · q quit
+          {fitHints(footerHints(focus), Math.max(16, width - lead.length))}
         </Text>
       </Text>
     </Box>

@@ -16,12 +16,47 @@ export interface ErrorsProps {
   now: number;
   paused: boolean;
   filter: string;
+  /** The selected event in full (Enter), in place of the list; Esc closes it. */
+  detail?: boolean;
+}
+
+/** The selected event, every field, wrapped: what a one-line row cuts. */
+function ErrorDetail({ row, width, height }: { row: ErrorRow; width: number; height: number }) {
+  const theme = useTheme();
+  const e = row.event;
+  return (
+    <Box
+      flexDirection="column"
+      borderStyle="round"
+      borderColor={theme.focus}
+      paddingX={1}
+      width={width}
+      height={height}
+      overflow="hidden"
+    >
+      <Text bold wrap="truncate">
+        {`${e.machine}/${e.agent} · ${e.severity} · ${e.category} · ${e.format} via ${row.bus}${row.count > 1 ? ` · x${row.count}` : ''}`}
+      </Text>
+      <Text wrap="wrap">{e.message}</Text>
+      <Text wrap="wrap" color={theme.muted}>
+        {`ids ${e.ids.join(', ') || '-'} · sent ${e.sentAt ?? '-'} · received ${new Date(e.receivedAt).toISOString()}`}
+      </Text>
+      {row.flood ? (
+        <Text wrap="wrap" color={theme.warn}>
+          {`flood since ${new Date(row.flood.since).toISOString()} by rule ${row.flood.rule} (${row.flood.action})`}
+        </Text>
+      ) : null}
+      <Text wrap="wrap">{`details ${sanitiseValue(e.details, 4000)}`}</Text>
+      <Text color={theme.muted}>Esc closes · ↑↓ the previous / next event</Text>
+    </Box>
+  );
 }
 
 export function Errors(p: ErrorsProps) {
   const theme = useTheme();
   const selected = p.rows[p.cursor];
   const detailHeight = 7;
+  if (p.detail && selected) return <ErrorDetail row={selected} width={p.width} height={p.height} />;
   return (
     <Box flexDirection="column" width={p.width}>
       <ErrorPane

@@ -11,7 +11,9 @@ export interface PortsProps {
   check: PortCheck;
   /** Agents answering away from their config, from the live probes. */
   drift?: readonly DriftFinding[];
+  /** The findings shown (filtered; `check.findings` has them all). */
   findings: readonly PortFinding[];
+  filter?: string;
   cursor: number;
   width: number;
   height: number;
@@ -52,14 +54,19 @@ function columns(width: number): Column<PortFinding>[] {
 export function Ports(p: PortsProps) {
   const theme = useTheme();
   const selected = p.findings[p.cursor];
-  const errors = p.findings.filter((f) => f.severity === 'error').length;
+  // The header counts every finding; the filter narrows only the table.
+  const errors = p.check.findings.filter((f) => f.severity === 'error').length;
   const perMachine = p.check.registry.machines.map(
     (m) => `${m.id} ${p.check.registry.bindings.filter((b) => b.machine === m.id).length} ports`,
   );
   const drift = p.drift ?? [];
   // The drift gets at most a third of the screen; the conflicts table keeps the rest.
   const driftShown = drift.slice(0, Math.max(1, Math.floor(p.height / 3) - 1));
-  const detail = 3 + (selected?.owners.length ?? 0) + (drift.length ? driftShown.length + 1 : 0);
+  const detail =
+    3 +
+    (selected?.owners.length ?? 0) +
+    (drift.length ? driftShown.length + 1 : 0) +
+    (p.filter ? 1 : 0);
   return (
     <Box flexDirection="column" width={p.width}>
       <Text wrap="truncate">
@@ -67,8 +74,13 @@ export function Ports(p: PortsProps) {
         <Text color={errors ? theme.bad : theme.ok}>{`${errors} conflicts`}</Text>
         <Text
           color={theme.muted}
-        >{`, ${p.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
+        >{`, ${p.check.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
       </Text>
+      {p.filter ? (
+        <Text wrap="truncate" color={theme.accent}>
+          {`filter "${p.filter}": ${p.findings.length} of ${p.check.findings.length} findings (Esc clears)`}
+        </Text>
+      ) : null}
       {drift.length ? (
         <Box flexDirection="column">
           <Text wrap="truncate" color={theme.warn}>
@@ -93,7 +105,7 @@ export function Ports(p: PortsProps) {
           cursor={p.cursor}
           focused
           height={Math.max(3, p.height - detail - 4)}
-          empty="no port conflicts"
+          empty={p.filter ? `nothing matches "${p.filter}"` : 'no port conflicts'}
         />
       </Box>
       {selected ? (

@@ -2,8 +2,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commandFor, KEYMAP, keyName, keyTable } from '../../source/core/ui/keymap.js';
+import { fitHints } from '../../source/components/overlays.js';
+import { footerHints } from '../../source/core/ui/keymap.js';
 import {
   initialUi,
+  paletteMatches,
   QUIT_WINDOW_MS,
   reduce,
   type Effect,
@@ -21,6 +24,7 @@ const ctx = (over: Partial<UiContext> = {}): UiContext => ({
     { id: 'screen:ports', label: 'go to Ports' },
     { id: 'action:certs.generate', label: 'Generate certs, keys and tokens' },
   ],
+  actions: ['throttle.pc2.0', 'certs.generate'],
   now: 10_000,
   ...over,
 });
@@ -38,6 +42,46 @@ function press(
   }
   return { state, effects };
 }
+
+describe('palette ranking', () => {
+  const entries = [0, 1, 2, 3].map((n) => ({
+    id: `action:throttle.pc2.${n}`,
+    label: `Throttle PC2: level ${n} ${['off', 'soft', 'firm', 'hard'][n]}`,
+  }));
+  test('a whole word beats a word inside another (2 is level 2, not the 2 of PC2)', () =>
+    assert.equal(paletteMatches(entries, 'level 2')[0]!.id, 'action:throttle.pc2.2'));
+  test('a word start beats text inside a word', () =>
+    assert.equal(paletteMatches(entries, 'fi')[0]!.id, 'action:throttle.pc2.2'));
+  test('every word must match; ties keep their order', () => {
+    assert.deepEqual(paletteMatches(entries, 'level zz'), []);
+    assert.deepEqual(
+      paletteMatches(entries, 'throttle').map((e) => e.id),
+      entries.map((e) => e.id),
+    );
+  });
+  test('an exact label wins outright', () =>
+    assert.equal(
+      paletteMatches(
+        [
+          { id: 'a', label: 'go to Ports x' },
+          { id: 'b', label: 'ports' },
+        ],
+        'ports',
+      )[0]!.id,
+      'b',
+    ));
+});
+
+describe('footer', () => {
+  test('each focus shows its own keys; narrow drops its own last, never help or quit', () => {
+    assert.match(fitHints(footerHints('agents'), 200), /^Enter open · \/ filter · s sort/);
+    assert.match(fitHints(footerHints('confirm'), 200), /^y run it · n\/Esc cancel/);
+    assert.match(fitHints(footerHints('palette'), 200), /Enter open · Esc close/);
+    const narrow = fitHints(footerHints('errors'), 40);
+    assert.ok(narrow.length <= 40, narrow);
+    assert.match(narrow, /\? help · q quit$/);
+  });
+});
 
 describe('key names', () => {
   const table: Array<[string, Parameters<typeof keyName>[1], string]> = [
@@ -159,13 +203,28 @@ describe('reducer', () => {
       (s, e) => assert.deepEqual([s.filters.agents, e.length], ['q', 0]),
     ],
     [
-      ': then text then Enter runs the match',
+      ': then text then Enter opens the action on screen 5, its row selected, and starts its preview',
       [':', 'c', 'e', 'r', 't', 'enter'],
       (s, e) =>
         assert.deepEqual(
-          [s.editing, e],
-          [undefined, [{ kind: 'run', id: 'action:certs.generate' }]],
+          [s.editing, s.screen, s.cursor.actions, e],
+          [undefined, 'actions', 1, [{ kind: 'run', id: 'action:certs.generate' }]],
         ),
+    ],
+    [
+      'Enter on the Errors screen opens the event in full; Esc closes it and stays',
+      ['3', 'enter', 'esc'],
+      (s) => assert.deepEqual([s.screen, s.detail], ['errors', false]),
+    ],
+    [
+      'a second Esc then leaves the Errors screen',
+      ['3', 'enter', 'esc', 'esc'],
+      (s) => assert.equal(s.screen, 'fleet'),
+    ],
+    [
+      '/ on Ports filters the findings',
+      ['2', '/', '7', '1', '5', '0', 'enter'],
+      (s) => assert.deepEqual([s.filters.ports, s.filters.agents], ['7150', '']),
     ],
     [
       ': reaches screens by name',
@@ -228,6 +287,15 @@ describe('reducer', () => {
     assert.deepEqual([denied.effect, denied.state.scroll], [{ kind: 'deny' }, 0]);
     const short = ctx({ modal: 'confirm', preview: { lines: 4, room: 10 } });
     assert.equal(reduce(initialUi(), 'down', '', short).state.scroll, 0, 'nothing to scroll');
+  });
+
+  test('End and Home reach the last and first lines of a preview', () => {
+    const modal = ctx({ modal: 'confirm', preview: { lines: 30, room: 10 } });
+    const end = reduce(initialUi(), 'end', '', modal).state;
+    assert.equal(end.scroll, 20);
+    assert.equal(reduce(end, 'G', 'G', modal).state.scroll, 20);
+    assert.equal(reduce(end, 'home', '', modal).state.scroll, 0);
+    assert.equal(reduce(end, 'g', 'g', modal).state.scroll, 0);
   });
 
   test('a result waiting to be read closes with Esc or Enter', () => {

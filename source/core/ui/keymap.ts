@@ -37,6 +37,8 @@ export type Command =
   | 'scrollDown'
   | 'scrollPageUp'
   | 'scrollPageDown'
+  | 'scrollTop'
+  | 'scrollBottom'
   | `screen:${(typeof SCREENS)[number]}`;
 
 /** Where a binding applies; `global` everywhere a modal does not hold the keys. */
@@ -92,14 +94,14 @@ export const KEYMAP: readonly KeyBinding[] = [
     command: 'open',
     keys: ['enter'],
     scope: 'list',
-    help: 'open the selected agent, error or action',
+    help: 'open the selected agent, error, scorecard line or action (its preview)',
   },
   { command: 'back', keys: ['esc'], scope: 'global', help: 'back / close / clear the filter' },
   {
     command: 'filter',
     keys: ['/'],
     scope: 'global',
-    help: 'filter the focused list (errors: machine:, agent:, sev:, bus: and text)',
+    help: 'filter the focused list: agents, ports, errors (machine:, agent:, sev:, bus: and text)',
   },
   {
     command: 'palette',
@@ -112,7 +114,7 @@ export const KEYMAP: readonly KeyBinding[] = [
     command: 'sort',
     keys: ['s'],
     scope: 'global',
-    help: 'sort agents: config order / worst state first / name',
+    help: 'sort agents: config order, worst state, name, port, protocol, slowest',
   },
   { command: 'help', keys: ['?'], scope: 'global', help: 'this help' },
   {
@@ -145,6 +147,18 @@ export const KEYMAP: readonly KeyBinding[] = [
     keys: ['pagedown', 'ctrl+d'],
     scope: 'confirm',
     help: 'scroll the action preview a page down',
+  },
+  {
+    command: 'scrollTop',
+    keys: ['home', 'g'],
+    scope: 'confirm',
+    help: "the action preview's first line",
+  },
+  {
+    command: 'scrollBottom',
+    keys: ['end', 'G'],
+    scope: 'confirm',
+    help: "the action preview's last line",
   },
   { command: 'quit', keys: ['q'], scope: 'global', help: 'quit' },
   { command: 'interrupt', keys: ['ctrl+c'], scope: 'global', help: 'quit (press twice)' },
@@ -200,4 +214,89 @@ export function commandFor(name: string, scopes: readonly Scope[]): Command | un
 export function keyTable(): string {
   const rows = KEYMAP.map((b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`);
   return ['| keys | what it does |', '|---|---|', ...rows].join('\n');
+}
+
+/** What holds the keys right now: the footer shows that context's keys, nothing else. */
+export type Focus =
+  | 'palette'
+  | 'filter'
+  | 'confirm'
+  | 'result'
+  | 'help'
+  | 'detail'
+  | 'agents'
+  | 'errors'
+  | 'ports'
+  | 'scorecard'
+  | 'actions'
+  | 'agent';
+
+// Each context's keys, most useful first (the footer drops from the end when narrow, but
+// always keeps help and quit). Keys shown are the keymap's own first keys for the command.
+const FOOTER: Record<Focus, ReadonlyArray<Command | readonly [string, string]>> = {
+  palette: [
+    ['type', 'narrow'],
+    ['↑↓', 'pick'],
+    ['Enter', 'open'],
+    ['Esc', 'close'],
+  ],
+  filter: [
+    ['type', 'filter as you go'],
+    ['Enter', 'keep'],
+    ['Esc', 'clear'],
+  ],
+  confirm: ['confirm', 'deny', 'scrollDown', 'scrollPageDown', 'scrollBottom'],
+  result: [['Esc/Enter', 'close']],
+  help: [['? Esc q', 'close']],
+  detail: [['Esc', 'close'], 'up', 'down'],
+  agents: ['open', 'filter', 'sort', 'nextPane', 'palette', 'screen:actions'],
+  errors: ['open', 'filter', 'pause', 'nextPane', 'bottom', 'palette'],
+  ports: ['filter', 'down', 'palette'],
+  scorecard: ['open', 'down', 'palette'],
+  actions: ['open', 'down', 'palette'],
+  agent: ['back', 'palette'],
+};
+
+const SHORT: Partial<Record<Command, string>> = {
+  open: 'open',
+  filter: 'filter',
+  sort: 'sort',
+  nextPane: 'pane',
+  palette: 'palette',
+  pause: 'pause',
+  bottom: 'newest',
+  down: 'move',
+  up: 'move',
+  back: 'back',
+  confirm: 'run it',
+  deny: 'cancel',
+  scrollDown: 'scroll',
+  scrollPageDown: 'page',
+  scrollBottom: 'end',
+  'screen:actions': 'actions',
+  help: 'help',
+  quit: 'quit',
+};
+
+const KEY_LOOK: Record<string, string> = {
+  enter: 'Enter',
+  esc: 'Esc',
+  tab: 'Tab',
+  down: '↓',
+  up: '↑',
+  pagedown: 'PgDn',
+  end: 'End',
+};
+
+/** The footer's `key what` pairs for a focus, from the keymap; help and quit always last. */
+export function footerHints(focus: Focus): Array<readonly [string, string]> {
+  const hint = (c: Command, scope?: Scope): readonly [string, string] => {
+    const b = KEYMAP.find((k) => k.command === c && (!scope || k.scope === scope))!;
+    return [b.keys.map((k) => KEY_LOOK[k] ?? k).join('/'), SHORT[c] ?? c];
+  };
+  const modal = focus === 'confirm';
+  const own = FOOTER[focus].map((e) => (typeof e === 'string' ? hint(e as Command) : e));
+  if (modal || focus === 'palette' || focus === 'filter' || focus === 'help' || focus === 'result')
+    return own;
+  return [...own, hint('help'), hint('quit')];
 }

@@ -278,3 +278,7 @@ function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
       .map(([rule, n]) => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' as Verdict })),
   ];
 }
+
+/** One key per metric line, in screen order: the scorecard's rows for the cursor. */
+export const metricKeys = (sections: readonly Section[]): string[] =>
+  sections.flatMap((s) => s.metrics.map((m) => `${s.plan}:${m.label}`));

@@ -2,8 +2,16 @@
 // at most, one effect for the app to carry out (quit, open a row, run an action).
 import { commandFor, type Command, type Screen } from './keymap.js';
 
-export type AgentSort = 'config' | 'state' | 'name';
-export const AGENT_SORTS: readonly AgentSort[] = ['config', 'state', 'name'];
+// Every column of an agent row sorts: config order, worst state, name, port, protocol, slowest.
+export type AgentSort = 'config' | 'state' | 'name' | 'port' | 'proto' | 'latency';
+export const AGENT_SORTS: readonly AgentSort[] = [
+  'config',
+  'state',
+  'name',
+  'port',
+  'proto',
+  'latency',
+];
 
 export interface UiState {
   screen: Screen;
@@ -16,12 +24,14 @@ export interface UiState {
   cursor: Record<string, number>;
   /** machine/agent shown by the agent detail. */
   agent?: string;
-  filters: { agents: string; errors: string };
+  filters: Record<FilterKind, string>;
   editing?: 'filter' | 'palette';
   draft: string;
   /** Palette selection among its matches. */
   pick: number;
   help: boolean;
+  /** The selected row of the current list shown in full (an error, a scorecard line). */
+  detail: boolean;
   paused: boolean;
   /** First line of the open action's preview shown (long diffs scroll). */
   scroll: number;
@@ -38,10 +48,11 @@ export const initialUi = (screen: Screen = 'fleet', sort: AgentSort = 'config'):
   back: 'fleet',
   pane: 0,
   cursor: {},
-  filters: { agents: '', errors: '' },
+  filters: { agents: '', errors: '', ports: '' },
   draft: '',
   pick: 0,
   help: false,
+  detail: false,
   paused: false,
   scroll: 0,
 });
@@ -56,6 +67,8 @@ export interface UiContext {
   preview?: { lines: number; room: number };
   /** Palette entries: screens and actions, by name. */
   palette: ReadonlyArray<{ id: string; label: string }>;
+  /** The Actions screen's rows (action ids, in order): the palette opens an action there. */
+  actions?: readonly string[];
   now: number;
 }
 
@@ -71,11 +84,37 @@ export interface Step {
   effect?: Effect;
 }
 
+// How well one typed word names an entry: a whole word of its label beats the start of one,
+// which beats text inside one (`level 2` must pick "level 2", not "level 0 ... PC2").
+function wordScore(word: string, label: string, id: string): number {
+  const words = label
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
+  if (words.includes(word)) return 3;
+  if (words.some((w) => w.startsWith(word))) return 2;
+  return label.toLowerCase().includes(word) || id.toLowerCase().includes(word) ? 1 : 0;
+}
+
+/** Entries matching every typed word, best first (ties keep their order). */
 export const paletteMatches = (entries: UiContext['palette'], text: string) => {
   const words = text.toLowerCase().split(/\s+/).filter(Boolean);
-  return entries.filter((e) =>
-    words.every((w) => e.label.toLowerCase().includes(w) || e.id.toLowerCase().includes(w)),
-  );
+  const label = text.trim().toLowerCase();
+  return entries
+    .map((e, i) => {
+      const scores = words.map((w) => wordScore(w, e.label, e.id));
+      const exact =
+        label !== '' && (e.label.toLowerCase() === label || e.id.toLowerCase() === label);
+      return {
+        e,
+        i,
+        ok: scores.every((n) => n > 0),
+        score: (exact ? 100 : 0) + scores.reduce((a, b) => a + b, 0),
+      };
+    })
+    .filter((m) => m.ok)
+    .sort((a, b) => b.score - a.score || a.i - b.i)
+    .map((m) => m.e);
 };
 
 const clamp = (n: number, max: number) => Math.max(0, Math.min(n, Math.max(0, max - 1)));
@@ -104,6 +143,7 @@ function go(state: UiState, screen: Screen): UiState {
     screen,
     pane: 0,
     help: false,
+    detail: false,
     notice: undefined,
     ...(screen === 'agent' && state.agent ? { agent: state.agent } : {}),
   };
@@ -130,7 +170,15 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
     const closed = { ...state, editing: undefined, draft: '', pick: 0 };
     if (!hit) return { state: { ...closed, notice: `no command matches "${state.draft}"` } };
     if (hit.id.startsWith('screen:')) return { state: go(closed, hit.id.slice(7) as Screen) };
-    return { state: closed, effect: { kind: 'run', id: hit.id } };
+    // An action opens on its own screen, its row selected, so its preview is in view before
+    // anything can confirm it (a preview behind another screen was confirmed blind).
+    const id = hit.id.replace(/^action:/, '');
+    const row = ctx.actions?.indexOf(id) ?? -1;
+    const shown = go(closed, 'actions');
+    return {
+      state: row < 0 ? shown : { ...shown, cursor: { ...shown.cursor, actions: row } },
+      effect: { kind: 'run', id: hit.id },
+    };
   }
   if (mode === 'palette' && (name === 'up' || name === 'down')) {
     const n = paletteMatches(ctx.palette, state.draft).length;
@@ -167,9 +215,12 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
   return { state };
 }
 
-/** Which filter `/` edits: the error filter on the Errors screen or the errors pane, else agents. */
-export function filterKind(state: UiState, ctx: UiContext): 'agents' | 'errors' {
+export type FilterKind = 'agents' | 'errors' | 'ports';
+
+/** Which filter `/` edits: errors on the Errors screen or pane, findings on Ports, else agents. */
+export function filterKind(state: UiState, ctx: UiContext): FilterKind {
   if (state.screen === 'errors') return 'errors';
+  if (state.screen === 'ports') return 'ports';
   const pane = ctx.panes[state.pane];
   return pane?.id === 'errors' ? 'errors' : 'agents';
 }
@@ -185,7 +236,11 @@ function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState
           ? -(ctx.preview?.room ?? 1)
           : c === 'scrollPageDown'
             ? (ctx.preview?.room ?? 1)
-            : 0;
+            : c === 'scrollTop'
+              ? -Infinity
+              : c === 'scrollBottom'
+                ? Infinity
+                : 0;
   if (by === 0) return undefined;
   const max = Math.max(0, (ctx.preview?.lines ?? 0) - (ctx.preview?.room ?? 0));
   const next = Math.max(0, Math.min(max, state.scroll + by));
@@ -247,6 +302,8 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
         },
       };
     case 'back': {
+      // Innermost first: an open detail, then the agent view, the filter, the screen.
+      if (base.detail) return { state: { ...base, detail: false } };
       if (base.screen === 'agent') return { state: go(base, base.back) };
       const kind = filterKind(base, ctx);
       if (base.filters[kind])
@@ -278,6 +335,9 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       if (!pane || key === undefined) return { state: base };
       if (pane.id.startsWith('agents:'))
         return { state: { ...go(base, 'agent'), agent: key, back: base.screen } };
+      // Rows whose full text does not fit a line open in place: Esc closes them.
+      if ((pane.id === 'errors' && base.screen === 'errors') || pane.id === 'scorecard')
+        return { state: { ...base, detail: true } };
       return { state: base, effect: { kind: 'open', list: pane.id, key } };
     }
     default:

@@ -2,6 +2,7 @@
 // panes agree on what is on screen, and tests can check rows without rendering.
 import type { Agent, Machine } from '../fleet/model.js';
 import type { ErrorRow } from '../errors/pipeline.js';
+import type { PortFinding } from '../ports/rules.js';
 import type { AgentHealth, AgentState } from '../health/state.js';
 import { PROTOCOL_LABEL, type HealthProtocol } from '../health/replies.js';
 
@@ -15,6 +16,8 @@ export interface AgentRow {
   health: AgentHealth | undefined;
   state: AgentState;
 }
+
+const shownPort = (r: AgentRow) => r.health?.moved?.port ?? r.agent.port.value;
 
 export const agentKey = (machine: string, agent: string) => `${machine}/${agent}`;
 
@@ -37,7 +40,7 @@ export function agentRows(
   machine: Machine,
   health: ReadonlyMap<string, AgentHealth>,
   filter: string,
-  sort: 'config' | 'state' | 'name' = 'config',
+  sort: 'config' | 'state' | 'name' | 'port' | 'proto' | 'latency' = 'config',
 ): AgentRow[] {
   const rows = machine.agents
     .map((agent) => {
@@ -55,8 +58,19 @@ export function agentRows(
         r.health?.moved ? 'moved' : '',
       ),
     );
-  if (sort === 'name') rows.sort((a, b) => a.agent.name.localeCompare(b.agent.name));
-  else if (sort === 'state') rows.sort((a, b) => WORST[a.state] - WORST[b.state]); // stable: config order within a state
+  // Array.sort is stable: rows equal by the key keep config order.
+  const by: Partial<Record<typeof sort, (a: AgentRow, b: AgentRow) => number>> = {
+    name: (a, b) => a.agent.name.localeCompare(b.agent.name),
+    state: (a, b) => WORST[a.state] - WORST[b.state],
+    // The port it answers on (where it moved to, when it did), as the PORT column shows.
+    port: (a, b) => shownPort(a) - shownPort(b),
+    proto: (a, b) =>
+      protocolLabel(a.health?.protocol).localeCompare(protocolLabel(b.health?.protocol)),
+    // Slowest first; an agent not answering has no latency and sorts after every answer.
+    latency: (a, b) => (b.health?.latencyMs ?? -1) - (a.health?.latencyMs ?? -1),
+  };
+  const cmp = by[sort];
+  if (cmp) rows.sort(cmp);
   return rows;
 }
 
@@ -114,6 +128,25 @@ export function errorRows(rows: readonly ErrorRow[], filter: string): readonly E
   if (!filter.trim()) return rows;
   const q = parseErrorQuery(filter);
   return rows.filter((r) => errorMatches(r, q));
+}
+
+/** Port findings matching every word (port, rule, machine, severity, owner, message). */
+export function findingRows(
+  findings: readonly PortFinding[],
+  filter: string,
+): readonly PortFinding[] {
+  if (!filter.trim()) return findings;
+  return findings.filter((f) =>
+    matches(
+      filter,
+      String(f.port),
+      f.rule,
+      f.severity,
+      f.machines.join(' '),
+      f.message,
+      ...f.owners.map((o) => `${o.machine}/${o.agent} ${o.key}`),
+    ),
+  );
 }
 
 const SPARK = '▁▂▃▄▅▆▇█';
