@@ -1,7 +1,7 @@
 // The merged error stream (newest first) with every counter, so nothing is silently lost.
 import { Box, Text } from 'ink';
 import { memo, useMemo } from 'react';
-import type { ErrorCounters, ErrorRow } from '../core/errors/pipeline.js';
+import { accounting, type ErrorCounters, type ErrorRow } from '../core/errors/pipeline.js';
 import { ago } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
 import type { Severity } from '../core/errors/event.js';
@@ -83,6 +83,21 @@ function columnsFor(width: number, now: number): Column<ErrorRow>[] {
   return fixed;
 }
 
+/**
+ * The counters as a sum that adds up (every message that came in is one of the parts), then
+ * where they came from and what is worth knowing besides.
+ */
+export function countersLine(c: ErrorCounters): string {
+  const a = accounting(c);
+  const sum = `in ${a.in} (zmq ${c.received.zmq} nats ${c.received.nats}) = ${a.parts.map(([k, n]) => `${k} ${n}`).join(' + ')}`;
+  const extra = [
+    c.bridged ? `zmq->nats ${c.bridged}${c.backlog ? ` (backlog ${c.backlog})` : ''}` : '',
+    c.gaps ? `gaps ${c.gaps}` : '',
+    c.dedupEvicted ? `dedup full ${c.dedupEvicted}` : '',
+  ].filter(Boolean);
+  return extra.length ? `${sum} · ${extra.join(' · ')}` : sum;
+}
+
 function ErrorPaneView(p: ErrorPaneProps) {
   const theme = useTheme();
   const c = p.counters;
@@ -100,9 +115,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         </Text>
         {p.paused ? <Text color={theme.warn}>{' PAUSED (p to follow)'}</Text> : null}
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
-        <Text color={theme.muted}>
-          {`  received zmq ${c.received.zmq} nats ${c.received.nats} · shown ${c.shown} · both ${c.matched} · collapsed ${c.collapsed} · dropped ${c.dropped}${c.gaps ? ` · gaps ${c.gaps}` : ''}${c.dedupEvicted ? ` · dedup full ${c.dedupEvicted}` : ''} · malformed ${c.malformed}${c.bridged ? ` · zmq->nats ${c.bridged}` : ''}${c.backlog ? ` (backlog ${c.backlog})` : ''}`}
-        </Text>
+        <Text color={theme.muted}>{`  ${countersLine(c)}`}</Text>
       </Text>
       <Table
         rows={p.rows}

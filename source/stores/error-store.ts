@@ -3,6 +3,7 @@
 import { decodeNats, decodeZmq } from '../core/errors/decode.js';
 import type { BridgeMark } from '../core/errors/event.js';
 import {
+  byLastSeen,
   ErrorPipeline,
   type ErrorCounters,
   type ErrorRow,
@@ -202,7 +203,7 @@ export class ErrorStore {
     const p = this.pipeline;
     return {
       version: version + 1,
-      rows: p.rows.newest(),
+      rows: byLastSeen(p.rows.newest()),
       counters: { ...p.counters, received: { ...p.counters.received } },
       malformed: p.malformedSamples.newest(),
       publishers: [...p.publishers.values()].map((s) => ({ ...s })),

@@ -2,8 +2,13 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Bus, ErrorEvent } from '../../source/core/errors/event.js';
-import { FloodDetector, signature } from '../../source/core/errors/flood.js';
-import { ErrorPipeline } from '../../source/core/errors/pipeline.js';
+import { DEFAULT_FLOOD, FloodDetector, signature } from '../../source/core/errors/flood.js';
+import {
+  accounting,
+  byLastSeen,
+  ErrorPipeline,
+  seenAt,
+} from '../../source/core/errors/pipeline.js';
 import { Ring } from '../../source/core/errors/ring.js';
 
 const ev = (over: Partial<ErrorEvent> & { bus: Bus }): ErrorEvent => ({
@@ -237,5 +242,101 @@ describe('bounded', () => {
     p.add(ev({ bus: 'nats', ids: ['k0'], message: 'm0' }), 301);
     assert.equal(p.counters.matched, 1);
     assert.equal(p.counters.shown, 251);
+  });
+});
+
+describe('the id-less ZMQ twin (PC2 in phase 1)', () => {
+  const zmqB = ev({ bus: 'zmq', format: 'zmq-b', machine: 'pc2', agent: 'AuthenticationAgent' });
+  const natsX = (id: string) =>
+    ev({ bus: 'nats', ids: [id], machine: 'pc2', agent: 'AuthenticationAgent' });
+
+  test('ZMQ first, then its NATS copy with an id (on both subjects): one row, marked both', () => {
+    const p = new ErrorPipeline();
+    p.add(zmqB, 1000);
+    p.add(natsX('n1'), 1005); // errors.events
+    p.add(natsX('n1'), 1006); // errors.agents.<agent>: the same id again
+    const rows = p.rows.newest();
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.bus, 'both');
+    assert.deepEqual([p.counters.matched, p.counters.copies], [1, 1]);
+  });
+
+  test('NATS first, then the id-less ZMQ frame: one row', () => {
+    const p = new ErrorPipeline();
+    p.add(natsX('n1'), 1000);
+    p.add(zmqB, 1004);
+    assert.equal(p.rows.size, 1);
+    assert.equal(p.rows.newest()[0]!.bus, 'both');
+  });
+
+  test('two NATS errors with different ids and the same text stay two errors', () => {
+    const p = new ErrorPipeline();
+    p.add(zmqB, 1000);
+    p.add(natsX('n1'), 1001);
+    p.add(natsX('n2'), 1002);
+    assert.equal(p.rows.size, 2);
+  });
+});
+
+describe('counters that add up', () => {
+  test('in = rows + collapsed + twins + copies + malformed + dropped, whatever the traffic', () => {
+    // A seeded mix of ids, id-less frames, twins, same-id copies, floods, malformed and drops.
+    let seed = 7;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const p = new ErrorPipeline({ capacity: 50, dedupMaxEntries: 300 });
+    let now = 0;
+    for (let i = 0; i < 20_000; i++) {
+      now += Math.floor(rand() * 20);
+      const r = rand();
+      const bus: Bus = rand() < 0.5 ? 'zmq' : 'nats';
+      if (r < 0.03) {
+        p.ingest({ ok: false, reason: 'not JSON', sample: 'x' }, bus, 'pc2', now);
+        continue;
+      }
+      if (r < 0.05) {
+        p.countDropped(1 + Math.floor(rand() * 3));
+        continue;
+      }
+      const id = String(Math.floor(rand() * 400));
+      p.add(
+        ev({
+          bus,
+          agent: `A${Math.floor(rand() * 5)}`,
+          message: `m${Math.floor(rand() * 30)}`,
+          ids: rand() < 0.5 ? [] : [id],
+        }),
+        now,
+      );
+    }
+    const a = accounting(p.counters);
+    assert.equal(
+      a.parts.reduce((n, [, v]) => n + v, 0),
+      a.in,
+      JSON.stringify(p.counters),
+    );
+    assert.ok(
+      a.parts.every(([, v]) => v > 0),
+      `every kind happened: ${JSON.stringify(a.parts)}`,
+    );
+  });
+});
+
+describe('rows by when they were last seen', () => {
+  test('a flood that keeps going moves above rows that came after it started', () => {
+    const p = new ErrorPipeline({
+      flood: { ...DEFAULT_FLOOD, rateCount: 2, rateWindowMs: 60_000 },
+    });
+    for (let i = 0; i < 4; i++) p.add(ev({ bus: 'zmq', message: 'disk full' }), 1000 + i);
+    p.add(ev({ bus: 'zmq', agent: 'Other', message: 'once' }), 5000);
+    p.add(ev({ bus: 'zmq', message: 'disk full' }), 9000);
+    const rows = byLastSeen(p.rows.newest());
+    assert.equal(rows[0]!.flood !== undefined && rows[0]!.lastAt, 9000);
+    assert.equal(rows[1]!.event.message, 'once');
+    const ages = rows.map(seenAt);
+    assert.deepEqual(
+      ages,
+      [...ages].sort((x, y) => y - x),
+      'newest first',
+    );
   });
 });

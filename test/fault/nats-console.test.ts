@@ -89,9 +89,9 @@ const sub = (name: string): string => {
   return dir;
 };
 
-/** The "received zmq N nats M" counter line of the error pane. */
+/** The "in N (zmq N nats M)" counter line of the error pane. */
 const natsReceived = (screen: string): number =>
-  Number(/received zmq \d+ nats (\d+)/.exec(screen)?.[1] ?? -1);
+  Number(/\(zmq \d+ nats (\d+)\)/.exec(screen)?.[1] ?? -1);
 
 describe(
   'nats-server killed mid-flood and restarted (real console in tmux)',

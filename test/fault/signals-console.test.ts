@@ -43,7 +43,7 @@ const overrides: SimOverrides = {
   wiring: 'collector',
 };
 const received = (screen: string): number => {
-  const m = /received zmq (\d+) nats (\d+)/.exec(screen);
+  const m = /in \d+ \(zmq (\d+) nats (\d+)\)/.exec(screen);
   return m ? Number(m[1]) + Number(m[2]) : -1;
 };
 

@@ -133,7 +133,7 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   });
   await tmux.until(
     'the flood on screen',
-    (t) => Number(/received zmq (\d+)/.exec(t)?.[1] ?? 0) > 1000,
+    (t) => Number(/\(zmq (\d+)/.exec(t)?.[1] ?? 0) > 1000,
     15_000,
   );
   return { tmux, shell, console: consolePid, sim, nats, log, tree };

@@ -81,6 +81,34 @@ export interface ErrorCounters {
   dedupEvicted: number;
 }
 
+/**
+ * Where every message that reached the console went. The identity the screen shows:
+ * in = rows + collapsed + twins + copies + malformed + dropped, where in = received + malformed
+ * + dropped (a malformed frame is never "received", a dropped one never decoded).
+ */
+export function accounting(c: ErrorCounters): {
+  in: number;
+  parts: ReadonlyArray<readonly [string, number]>;
+} {
+  const parts = [
+    ['rows', c.shown],
+    ['collapsed', c.collapsed],
+    ['twins', c.matched],
+    ['copies', c.copies],
+    ['malformed', c.malformed],
+    ['dropped', c.dropped],
+  ] as const;
+  return { in: c.received.zmq + c.received.nats + c.malformed + c.dropped, parts };
+}
+
+/** When a row was last news: a flood row when it last grew, a gap when it began, else when made. */
+export const seenAt = (r: ErrorRow): number => (r.gap ? r.gap.from : r.lastAt);
+
+/** Rows newest first by when they were last seen (a flood that is still going stays on top). */
+export function byLastSeen(rows: ErrorRow[]): ErrorRow[] {
+  return rows.sort((a, b) => seenAt(b) - seenAt(a)); // stable: ties keep arrival order
+}
+
 export interface PublisherStats {
   machine: string;
   agent: string;
@@ -128,7 +156,10 @@ interface Entry {
   /** Sources seen (bits). */
   buses: number;
   at: number;
-  /** The ids it is filed under (none for an id-less event), and its content key. */
+  /**
+   * The ids it is filed under (none for an id-less event; an id-less entry learns the ids of
+   * the twin that matched it on content), and its content key.
+   */
   ids: readonly string[];
   agent: string;
   message: string;
@@ -220,6 +251,17 @@ export class ErrorPipeline {
     let entry: Entry | undefined;
     if (ids.length > 0) {
       for (let i = 0; i < ids.length && !entry; i++) entry = this.byId.get(ids[i]!);
+      // PC2 in phase 1: the id-less ZMQ frame (variant B) came first, its NATS twin carries an
+      // id. Content matches it only to an id-less entry from another bus: two errors with
+      // different ids are two errors, whatever they say.
+      if (!entry) {
+        const twin = this.byContent.get(event.agent)?.get(event.message);
+        if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
+          entry = twin;
+          entry.ids = ids;
+          for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, twin);
+        }
+      }
     } else {
       entry = this.byContent.get(event.agent)?.get(event.message);
     }
