@@ -14,6 +14,7 @@ import { ThrottleStore } from './stores/throttle-store.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { shareInkCaches } from './components/ink-caches.js';
+import { DiffTerminal } from './terminal/diff-terminal.js';
 import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
@@ -47,10 +48,6 @@ interface Prefs {
  * that the event loop cannot spend on ingest (bench/: render, loop delay).
  */
 export const ERROR_NOTIFY_MS = 250;
-
-const ALT_ON = '\x1b[?1049h\x1b[H';
-const ALT_OFF = '\x1b[?1049l';
-const SHOW_CURSOR = '\x1b[?25h';
 
 export function noTtyMessage(): string {
   return 'opsdeck: the console needs a terminal (TTY). For scripts and pipes use `opsdeck status --json` (one snapshot) or `--watch` (JSON lines).';
@@ -123,14 +120,16 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   );
 
   await shareInkCaches();
-  process.stdout.write(ALT_ON);
+  // Ink draws into a model of the screen; the terminal gets only the cells that change.
+  const terminal = new DiffTerminal(process.stdout);
+  terminal.enterAlternateScreen();
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
   const shutdown = (code: number) =>
     (closing ??= (async () => {
       instance.unmount();
-      process.stdout.write(ALT_OFF + SHOW_CURSOR);
+      terminal.leaveAlternateScreen();
       await plane.stop();
       phase.close();
       lint.close();
@@ -164,7 +163,13 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       }}
       onExit={() => void shutdown(0)}
     />,
-    { exitOnCtrlC: false, patchConsole: true, maxFps: 15 },
+    {
+      stdout: terminal as unknown as NodeJS.WriteStream,
+      stderr: terminal as unknown as NodeJS.WriteStream,
+      exitOnCtrlC: false,
+      patchConsole: true,
+      maxFps: 15,
+    },
   );
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {

@@ -168,8 +168,11 @@ function MachinePaneView(p: MachinePaneProps) {
   if (p.compact) {
     // Counts and links before the rest: a truncated line keeps what says "something is wrong".
     const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
+    // Its own key: Ink sets a side's border width only when it is shown, never back to 0, so
+    // a full pane turned compact (a resize) would keep an empty line for its bottom border.
     return (
       <Box
+        key="compact"
         flexDirection="column"
         width={p.width}
         borderStyle="round"
@@ -201,6 +204,7 @@ function MachinePaneView(p: MachinePaneProps) {
   }
   return (
     <Box
+      key="full"
       flexDirection="column"
       width={p.width}
       borderStyle="round"

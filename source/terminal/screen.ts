@@ -4,7 +4,7 @@
 // that changed. Pure: no I/O. It reads what Ink and a console writer send (text, SGR colours,
 // cursor moves, erases, line feeds, the cursor and synchronized-output modes); other sequences
 // that change no cell (modes, titles) are kept in order for the writer to pass on.
-import stringWidth from 'string-width';
+import { codePointWidth } from '../core/ui/width.js';
 
 /** One row: each cell's text ('' is the right half of a wide character) and its SGR style. */
 export interface Row {
@@ -97,19 +97,6 @@ function extended(parts: string[]): string | undefined {
   if (nums[0] === 5 && nums.length === 2) return `5;${nums[1]}`;
   if (nums[0] === 2 && nums.length === 4) return `2;${nums[1]};${nums[2]};${nums[3]}`;
   return undefined;
-}
-
-// Columns a code point takes, as string-width counts it (Ink lays out with it): 0 for combining
-// marks and joiners, which join the cell before them, as in xterm.js and tmux.
-const widths = new Map<number, 0 | 1 | 2>();
-export function codePointWidth(cp: number): 0 | 1 | 2 {
-  if (cp >= 0x20 && cp < 0x7f) return 1;
-  let w = widths.get(cp);
-  if (w === undefined) {
-    w = Math.min(2, stringWidth(String.fromCodePoint(cp))) as 0 | 1 | 2;
-    widths.set(cp, w);
-  }
-  return w;
 }
 
 const ASCII: string[] = Array.from({ length: 128 }, (_, i) => String.fromCharCode(i));

@@ -3,6 +3,7 @@
 import type { Agent, Machine } from '../fleet/model.js';
 import type { ErrorRow } from '../errors/pipeline.js';
 import type { AgentHealth, AgentState } from '../health/state.js';
+import { columns, cutToColumns } from './width.js';
 
 export interface AgentRow {
   key: string;
@@ -135,9 +136,12 @@ export function ago(ms: number | undefined, now: number): string {
   return `${Math.floor(s / 3600)}h`;
 }
 
-/** Fits text to a width: pads, or cuts with an ellipsis. */
+/** Fits text to a width in terminal columns (a wide character takes two): pads, or cuts with an ellipsis. */
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
-  if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
-  return align === 'left' ? text.padEnd(width) : text.padStart(width);
+  if (width === 1 && columns(text) > 1) return '…';
+  // Cut before a wide character that would straddle the edge: a column of padding is left.
+  const shown = columns(text) > width ? `${cutToColumns(text, width - 1)}…` : text;
+  const pad = ' '.repeat(width - columns(shown));
+  return align === 'left' ? shown + pad : pad + shown;
 }
