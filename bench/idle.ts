@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Child, procCpuMs, procRssMb, round, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
-import { BIN, inPty, noPty, terminalEnv } from './lib/pty.js';
+import { BIN, consoleFlags, inPty, noPty, terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { lastIngestRss } from './ingest-zmq.js';
 
@@ -45,6 +45,7 @@ export const idle: Figure = {
       const console = inPty(
         [
           process.execPath,
+          ...consoleFlags(),
           BIN,
           'console',
           '--mainpc',

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Debian packages opsdeck's tests and demo use: nats-server (2.9.10, JetStream) and tmux.
+# Debian packages opsdeck's tests, demo and benchmark use: nats-server (2.9.10, JetStream), tmux,
+# and for the benchmark's terminal figures util-linux `script` (bsdutils) and htop (the baseline).
 # Installs only what is missing; needs root (or sudo) the first time.
 set -euo pipefail
 missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+command -v htop >/dev/null 2>&1 || missing+=(htop)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing from Debian: ${missing[*]}"
 sudo=""

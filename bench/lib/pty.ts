@@ -13,6 +13,13 @@ export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Node flags for the consoles the figures run in a PTY: BENCH_CHILD_ARGS, as for the measured
+ * child processes (say `--cpu-prof --cpu-prof-dir=/tmp/p`).
+ */
+export const consoleFlags = (): string[] =>
+  process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? [];
+
 /** Why the PTY figures cannot run here, if they cannot (util-linux `script` is missing). */
 export function noPty(): string | undefined {
   return spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0
@@ -29,6 +36,10 @@ export interface Pty {
   /** The pid of the command itself (script's child), once it runs. */
   commandPid(): Promise<number>;
   output(): string;
+  /** Bytes the command has written to its terminal so far. */
+  bytes(): number;
+  /** Calls `listener` with every chunk of output as it arrives (and when, performance.now()). */
+  onChunk(listener: (chunk: Buffer, at: number) => void): void;
   write(data: string): void;
   exited: Promise<number | null>;
   kill(): Promise<void>;
@@ -44,8 +55,13 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
+  let bytes = 0;
   const watchers: Array<() => void> = [];
+  const listeners: Array<(chunk: Buffer, at: number) => void> = [];
   const onData = (chunk: Buffer) => {
+    const at = performance.now();
+    bytes += chunk.length;
+    for (const l of listeners) l(chunk, at);
     out += chunk.toString('utf8');
     if (out.length > 4_000_000) out = out.slice(-1_000_000);
     for (const w of [...watchers]) w();
@@ -59,6 +75,8 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
     proc,
     spawnedAt,
     output: () => out,
+    bytes: () => bytes,
+    onChunk: (listener) => void listeners.push(listener),
     write: (data) => void proc.stdin!.write(data),
     exited,
     until(pattern, timeoutMs = 15_000) {
