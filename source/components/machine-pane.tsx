@@ -5,6 +5,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources } from '../stores/resource-store.js';
 import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
+import { LATENCY_WARN_MS, latencyText, shownLatency } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
 import { STATE_LOOK, useTheme } from './theme.js';
 
@@ -76,9 +77,13 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
       title: 'LAT',
       width: 5,
       align: 'right',
-      cell: (r) => ({
-        text: r.health?.latencyMs !== undefined ? `${Math.round(r.health.latencyMs)}ms` : '-',
-      }),
+      cell: (r) => {
+        const ms = shownLatency(r.health);
+        return {
+          text: latencyText(ms),
+          tone: ms !== undefined && ms >= LATENCY_WARN_MS ? 'warn' : undefined,
+        };
+      },
     },
     {
       title: 'SEEN',

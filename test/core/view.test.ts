@@ -1,7 +1,7 @@
 // View helpers that decide what a cell shows (core/ui/view.ts): pure, table-driven.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fit } from '../../source/core/ui/view.js';
+import { ago, fit, LATENCY_WARN_MS, latencyText, shownLatency } from '../../source/core/ui/view.js';
 import { columns } from '../../source/core/ui/width.js';
 
 test('fit pads and cuts by terminal columns: a wide character takes two, a combining mark none', () => {
@@ -23,4 +23,87 @@ test('fit pads and cuts by terminal columns: a wide character takes two, a combi
     assert.equal(got, want, `fit(${JSON.stringify(text)}, ${width}, ${align})`);
     assert.equal(columns(got), width, `${JSON.stringify(got)} is ${width} columns`);
   }
+});
+
+test('ages move in coarse steps, each shown from when it is reached', () => {
+  const now = 1_000_000_000;
+  const cases: Array<[number | undefined, string]> = [
+    [undefined, '-'],
+    [now, '0s'],
+    [now - 4_999, '0s'],
+    [now - 5_000, '5s'],
+    [now - 9_999, '5s'],
+    [now - 10_000, '10s'],
+    [now - 59_999, '50s'],
+    [now - 60_000, '1m'],
+    [now - 3_599_000, '59m'],
+    [now - 7_200_000, '2h'],
+    [now + 3_000, '0s'], // a clock a little ahead: never negative
+  ];
+  for (const [at, want] of cases) assert.equal(ago(at, now), want, `${now - (at ?? now)} ms ago`);
+  // A healthy agent probed every 2 s: the cell never changes between replies.
+  const seen = new Set<string>();
+  for (let t = 0; t < 2000; t += 100) seen.add(ago(now, now + t));
+  assert.deepEqual([...seen], ['0s']);
+});
+
+test('latency is shown at its precision: 5 ms below 10 ms, 10 below 100, 50 below 1 s, then 0.5 s', () => {
+  const cases: Array<[number | undefined, string]> = [
+    [undefined, '-'],
+    [0.4, '<5ms'],
+    [2.4, '<5ms'],
+    [4.9, '<5ms'],
+    [5.2, '5ms'],
+    [7.6, '10ms'],
+    [9.6, '10ms'],
+    [12, '10ms'],
+    [15, '20ms'],
+    [97, '100ms'],
+    [340, '350ms'],
+    [974, '950ms'],
+    [976, '1.0s'],
+    [1234, '1.0s'],
+    [1260, '1.5s'],
+    [9_900, '10s'],
+    [12_345, '12s'],
+  ];
+  for (const [ms, want] of cases) assert.equal(latencyText(ms), want, `${ms} ms`);
+});
+
+test('latency dead band: jitter within a step leaves the shown value, a move beyond it or across the warning threshold shows', () => {
+  const h = (...ms: Array<number | undefined>) => ({
+    history: ms.map((latencyMs) => (latencyMs === undefined ? {} : { latencyMs })),
+  });
+  const cases: Array<[string, ReturnType<typeof h>, number | undefined]> = [
+    ['no reply yet', h(), undefined],
+    ['one reply', h(12), 12],
+    ['jitter within 5 ms of 12', h(12, 14, 9, 16, 11, 17), 12],
+    ['a move of more than a step', h(12, 14, 25), 25],
+    ['then jitter around the new value', h(12, 25, 20, 31, 27), 25],
+    ['below 10 ms: 5 ms steps', h(3, 7, 2, 8), 3],
+    ['timeouts (no latency) change nothing', h(12, undefined, 13, undefined), 12],
+    ['slow: 50 ms steps', h(300, 340, 260, 349), 300],
+    ['across the warning threshold within a step', h(480, 510), 510],
+    ['and back', h(480, 510, 495), 495],
+    ['a big jump', h(12, 900), 900],
+  ];
+  for (const [what, health, want] of cases) assert.equal(shownLatency(health), want, what);
+  // The last reply's latency when the history holds none (a store built without history).
+  assert.equal(shownLatency({ history: [], latencyMs: 7 }), 7);
+  assert.equal(LATENCY_WARN_MS, 500);
+});
+
+test('a latency that jitters by a few ms redraws its cell rarely; the raw value would every round', () => {
+  // Replies of 20 ms +- 4 ms over 30 rounds: the shown text never moves.
+  const history: { latencyMs: number }[] = [];
+  const shown = new Set<string>();
+  const raw = new Set<string>();
+  for (let i = 0; i < 30; i++) {
+    const ms = 20 + ((i * 7) % 9) - 4;
+    history.push({ latencyMs: ms });
+    shown.add(latencyText(shownLatency({ history })));
+    raw.add(`${Math.round(ms)}ms`);
+  }
+  assert.deepEqual([...shown], ['20ms']);
+  assert.ok(raw.size > 5);
 });

@@ -128,12 +128,62 @@ export function bar(used: number, total: number, width: number): string {
   return '█'.repeat(filled) + '░'.repeat(Math.max(0, width - filled));
 }
 
+/**
+ * An age in coarse steps (0s, 5s, 10s ... 50s, 1m ... 59m, 1h ...), each shown from when it is
+ * reached: an age on screen changes a few times a minute, not at every redraw. A healthy agent
+ * probed every 2 s stays at 0s.
+ */
 export function ago(ms: number | undefined, now: number): string {
   if (ms === undefined) return '-';
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  if (s < 60) return `${s}s`;
+  const s = Math.max(0, Math.floor((now - ms) / 1000));
+  if (s < 10) return `${s - (s % 5)}s`;
+  if (s < 60) return `${s - (s % 10)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   return `${Math.floor(s / 3600)}h`;
+}
+
+/** At and above this a latency is shown in the warning colour. */
+export const LATENCY_WARN_MS = 500;
+
+/**
+ * The precision a latency is shown with: 5 ms below 10 ms, 10 ms below 100 ms, 50 ms below 1 s,
+ * then 0.5 s. Coarse on purpose: a reply's latency jitters by several ms from round to round,
+ * and a console is read for fast, slow or very slow.
+ */
+export const latencyStep = (ms: number): number =>
+  ms < 10 ? 5 : ms < 100 ? 10 : ms < 1000 ? 50 : 500;
+
+/**
+ * The latency to show, with a dead band: the last reply's latency, except that the value shown
+ * moves only when a reply differs from it by more than its displayed precision, or lands on the
+ * other side of the warning threshold. Folded over the health history (oldest first), so it
+ * needs no state of its own; jitter within a step leaves the cell as it was.
+ */
+export function shownLatency(
+  h: { history: readonly { latencyMs?: number }[]; latencyMs?: number } | undefined,
+): number | undefined {
+  if (!h) return undefined;
+  let shown: number | undefined;
+  for (const { latencyMs: ms } of h.history) {
+    if (ms === undefined) continue;
+    if (
+      shown === undefined ||
+      Math.abs(ms - shown) > latencyStep(shown) ||
+      ms >= LATENCY_WARN_MS !== shown >= LATENCY_WARN_MS
+    )
+      shown = ms;
+  }
+  return shown ?? h.latencyMs;
+}
+
+/** A latency at its displayed precision: `<5ms`, `5ms`, `20ms`, `350ms`, `1.5s`, `12s`. */
+export function latencyText(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  if (ms < 5) return '<5ms';
+  const step = latencyStep(ms);
+  const v = Math.round(ms / step) * step;
+  if (v < 1000) return `${v}ms`;
+  return v < 10_000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
 }
 
 /** Fits text to a width in terminal columns (a wide character takes two): pads, or cuts with an ellipsis. */
