@@ -74,6 +74,14 @@ export function canonicalOf(
   return out;
 }
 
+/**
+ * Ink's cap on frames per second. Data frames are paced by the stores (errors every
+ * ERROR_NOTIFY_MS, health once a probe round); the cap only delays a frame that comes soon after
+ * another, which is a key's: Ink holds a render until its throttle window has passed since the
+ * last call (a debounce), so 15 fps made a key wait up to 67 ms more behind a data frame.
+ */
+export const MAX_FPS = 60;
+
 const EMPTY_CATALOG: ActionCatalog = { entries: [], make: () => undefined };
 
 export async function runConsole(options: ConsoleOptions): Promise<number> {
@@ -168,7 +176,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       stderr: terminal as unknown as NodeJS.WriteStream,
       exitOnCtrlC: false,
       patchConsole: true,
-      maxFps: 15,
+      maxFps: MAX_FPS,
     },
   );
   // After the first frame: the canonical check reads and transforms both config files.
