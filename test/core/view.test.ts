@@ -1,7 +1,15 @@
 // View helpers that decide what a cell shows (core/ui/view.ts): pure, table-driven.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ago, fit, LATENCY_WARN_MS, latencyText, shownLatency } from '../../source/core/ui/view.js';
+import { initialHealth, observe, type AgentHealth } from '../../source/core/health/state.js';
+import {
+  ago,
+  fit,
+  healthDrawnDifferently,
+  LATENCY_WARN_MS,
+  latencyText,
+  shownLatency,
+} from '../../source/core/ui/view.js';
 import { columns } from '../../source/core/ui/width.js';
 
 test('fit pads and cuts by terminal columns: a wide character takes two, a combining mark none', () => {
@@ -106,4 +114,42 @@ test('a latency that jitters by a few ms redraws its cell rarely; the raw value 
   }
   assert.deepEqual([...shown], ['20ms']);
   assert.ok(raw.size > 5);
+});
+
+test('a health change is drawn when a table would draw it differently, and only then', () => {
+  const reply = (
+    h: AgentHealth,
+    ms: number,
+    at: number,
+    state: 'healthy' | 'degraded' = 'healthy',
+  ) =>
+    observe(h, {
+      kind: 'reply',
+      reading: { state, reason: 'ok', protocol: 'base-agent' },
+      latencyMs: ms,
+      at,
+    });
+  // A full history (30 rounds) of healthy replies around 20 ms.
+  let base = initialHealth();
+  for (let k = 0; k < 30; k++) base = reply(base, 20 + (k % 3), k * 2000);
+  const map = (h: AgentHealth) => new Map([['mainpc/A', h]]);
+  const shown = map(base);
+  const cases: Array<[string, AgentHealth, boolean]> = [
+    ['another reply, latency within the dead band', reply(base, 23, 60_000), false],
+    ['a reply beyond the dead band', reply(base, 70, 60_000), true],
+    ['a degraded reply (pending: not yet the state)', reply(base, 20, 60_000, 'degraded'), true],
+    [
+      'a refused connection (state changes at once)',
+      observe(base, { kind: 'refused', reason: 'refused', at: 60_000 }),
+      true,
+    ],
+    ['an unknown new field', { ...base, moved: { port: 1 } } as AgentHealth, true],
+    ['the very same object', base, false],
+  ];
+  for (const [what, next, want] of cases)
+    assert.equal(healthDrawnDifferently(shown, map(next)), want, what);
+  assert.equal(healthDrawnDifferently(shown, new Map()), true, 'an agent gone');
+  // A history that is not full yet: each sample grows the sparkline.
+  const young = reply(reply(initialHealth(), 20, 0), 21, 2000);
+  assert.equal(healthDrawnDifferently(map(young), map(reply(young, 20, 4000))), true);
 });

@@ -122,6 +122,51 @@ export function sparkline(history: readonly { state: AgentState }[], width: numb
   return out.padStart(width, ' ');
 }
 
+// What of an agent's health the agent tables draw only through the dead band, the sparkline or
+// an age (latency, the history, when it last answered), or do not draw at all (the raw reply,
+// uptime: the agent detail, which hears every change). Any other field that differs is shown.
+const QUIET_FIELDS: ReadonlySet<string> = new Set([
+  'latencyMs',
+  'history',
+  'lastReplyAt',
+  'lastProbeAt',
+  'lastReply',
+  'uptimeSec',
+]);
+
+/** The widest health sparkline a table draws (machine-pane.tsx: HISTORY). */
+export const SPARKLINE_MAX = 20;
+
+/**
+ * Would an agent table draw `next` differently from `shown`? Not when only a latency moved
+ * within its dead band, a reply came in (its age is redrawn with time), or the history took a
+ * sample that leaves the sparkline as it was. Fields it does not know are taken as drawn, so a
+ * new one is never hidden.
+ */
+export function healthDrawnDifferently(
+  shown: ReadonlyMap<string, AgentHealth>,
+  next: ReadonlyMap<string, AgentHealth>,
+): boolean {
+  if (shown === next) return false;
+  if (shown.size !== next.size) return true;
+  for (const [key, b] of next) {
+    const a = shown.get(key);
+    if (a === b) continue;
+    if (!a) return true;
+    const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const f of fields)
+      if (
+        !QUIET_FIELDS.has(f) &&
+        (a as unknown as Record<string, unknown>)[f] !==
+          (b as unknown as Record<string, unknown>)[f]
+      )
+        return true;
+    if (latencyText(shownLatency(a)) !== latencyText(shownLatency(b))) return true;
+    if (sparkline(a.history, SPARKLINE_MAX) !== sparkline(b.history, SPARKLINE_MAX)) return true;
+  }
+  return false;
+}
+
 /** A bar like `█████░░░░░` for used/total. */
 export function bar(used: number, total: number, width: number): string {
   const filled = total > 0 ? Math.round((Math.min(used, total) / total) * width) : 0;
