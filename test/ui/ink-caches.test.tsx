@@ -3,6 +3,7 @@
 // The trees cover what the patch handles differently: writes that overlap within a row (wide
 // characters cut by a later write), multi-line styled text and line transforms, combining
 // marks, a clipped box (left to Ink's own composition), and terminal widths (a resize).
+import '../support/force-color.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Box, Text, Transform, renderToString } from 'ink';
@@ -104,11 +105,34 @@ function Tricky({ shift }: { shift: number }) {
           <Text inverse>{'over'}</Text>
         </Box>
       </Box>
-      <Box width={12} height={2} overflow="hidden" borderStyle="single">
+    </Box>
+  );
+}
+
+/** A clipped box: frames with clipping are left to Ink's own composition. */
+function Clipped({ shift }: { shift: number }) {
+  return (
+    <Box flexDirection="column" width={40}>
+      <Text color="cyan">{`above ${shift}`}</Text>
+      <Box width={12} height={2} overflow="hidden" borderStyle="single" marginLeft={shift}>
         <Text>{'clipped text that is much longer than its box 界'}</Text>
       </Box>
     </Box>
   );
+}
+
+/** The first line that differs, if any (assert's own diff of whole frames takes minutes). */
+function same(got: Array<string | undefined>, want: Array<string | undefined>, what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    const a = (got[i] ?? '').split('\n');
+    const b = (want[i] ?? '').split('\n');
+    const line = b.findIndex((l, k) => a[k] !== l);
+    if (line >= 0 || a.length !== b.length)
+      assert.fail(
+        `${what}: frame ${i} differs at line ${line}:\n${JSON.stringify(a[line])}\n${JSON.stringify(b[line])}`,
+      );
+  }
 }
 
 test('frames are the same with the shared caches as without, changed or not', async () => {
@@ -125,10 +149,12 @@ test('frames are the same with the shared caches as without, changed or not', as
     ...widths.flatMap((columns) => [
       renderToString(<Screen cursor={1} errors={5} />, { columns }),
       ...[0, 1, 3, 4].map((shift) => renderToString(<Tricky shift={shift} />, { columns })),
+      renderToString(<Clipped shift={columns % 3} />, { columns }),
     ]),
   ];
   const before = draw();
+  assert.match(before.join(''), /\x1b\[3\dm/, 'the frames carry colours (chalk saw FORCE_COLOR)');
   assert.equal(await shareInkCaches(), true, "Ink's Output was not found: the caches are off");
-  assert.deepEqual(draw(), before);
-  assert.deepEqual(draw(), before, 'the second time, from the caches');
+  same(draw(), before, 'with the caches');
+  same(draw(), before, 'the second time, from the caches');
 });
