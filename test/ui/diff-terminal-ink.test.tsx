@@ -218,7 +218,7 @@ test('the Fleet screen through the diff writer: every update leaves exactly the 
         tty.emit('resize');
         await check(cols, rows, `resized to ${cols}x${rows}`);
       }
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < 2; i++) {
         steps.next();
         await check(cols, rows, `step ${steps.step} at ${cols}x${rows}`);
       }
@@ -228,4 +228,66 @@ test('the Fleet screen through the diff writer: every update leaves exactly the 
     writer.leaveAlternateScreen();
   }
   assert.ok(sent > 0);
+});
+
+test("Ink's own writes through the writer: Static output and console output leave what a terminal would show", async () => {
+  const { Static } = await import('ink');
+  const tty = new FakeTty(40, 8);
+  const writer = new DiffTerminal(tty);
+  writer.enterAlternateScreen();
+  const screen = vt(40, 8);
+  // Fed everything Ink wrote, as a terminal without the writer would be.
+  const whole = vt(40, 8);
+  await feed(whole, '\x1b[?1049h\x1b[H\x1b[2J');
+  const raw: string[] = [];
+  const write = writer.write.bind(writer) as (chunk: string) => boolean;
+  (writer as unknown as { write: (chunk: string) => boolean }).write = (chunk) => {
+    raw.push(chunk);
+    return write(chunk);
+  };
+  const steps = new Steps();
+  function Log() {
+    const n = useSyncExternalStore(
+      (on) => {
+        steps.on('change', on);
+        return () => void steps.off('change', on);
+      },
+      () => steps.step,
+    );
+    return (
+      <>
+        <Static items={Array.from({ length: n }, (_, i) => `done ${i} 界`)}>
+          {(item) => (
+            <Text key={item} color="green">
+              {item}
+            </Text>
+          )}
+        </Static>
+        <Text inverse>{`live ${n}`}</Text>
+      </>
+    );
+  }
+  const app = render(<Log />, {
+    stdout: writer as unknown as NodeJS.WriteStream,
+    stderr: writer as unknown as NodeJS.WriteStream,
+    stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
+    patchConsole: true,
+    exitOnCtrlC: false,
+    maxFps: 1000,
+  });
+  try {
+    for (let i = 0; i < 12; i++) {
+      steps.next();
+      if (i % 3 === 1) console.log(`console line ${i}`);
+      await until(`live ${steps.step}`, () => raw.join('').includes(`live ${steps.step}`));
+      await new Promise((r) => setTimeout(r, 20));
+      await feed(screen, tty.take());
+      await feed(whole, raw.splice(0).join(''));
+      assert.deepEqual(cells(screen), cells(whole), `step ${steps.step}`);
+    }
+    assert.match(text(screen).join('\n'), /live 12/);
+  } finally {
+    app.unmount();
+    writer.leaveAlternateScreen();
+  }
 });
