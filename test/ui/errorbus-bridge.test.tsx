@@ -52,8 +52,8 @@ describe('bridged errors in the error pane', () => {
       />,
     );
     const frame = lastFrame()!;
-    assert.match(frame, /2s mainpc NLUAgent +ERR +zmq->nats +bridged one/);
-    assert.match(frame, /1s pc2 +Echo +ERR +nats +native one/);
+    assert.match(frame, /0s mainpc NLUAgent +ERR +zmq->nats +bridged one/);
+    assert.match(frame, /0s pc2 +Echo +ERR +nats +native one/);
     assert.match(frame, /malformed 0 · zmq->nats 1/);
   });
 
