@@ -5,17 +5,11 @@
 import xterm from '@xterm/headless';
 import { Child, dist, round, sleep, type Dist } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
-import { BIN, consoleFlags, inPty, noPty, terminalEnv, type Pty } from './lib/pty.js';
+import { floodErrors, FLOOD_RATE } from './lib/flood.js';
+import { consoleInPty, noPty, type Pty } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 
 export const KEYS_HOSTS = { mainpc: '127.0.81.15', pc2: '127.0.81.16' };
-const FLOODERS = [
-  'mainpc/MainAgent001',
-  'mainpc/MainAgent002',
-  'pc2/Pc2Agent001',
-  'pc2/Pc2Agent002',
-];
-const FLOOD_RATE = 20_000;
 const COLS = 200;
 const ROWS = 60;
 /** A key whose frame has not arrived by then counts as this late. */
@@ -102,12 +96,6 @@ async function presses(
   return { ms, missed };
 }
 
-async function control(sim: Child, request: Record<string, unknown>): Promise<void> {
-  sim.send({ type: 'control', request });
-  const reply = (await sim.next('reply', 10_000)).reply as { ok: boolean; error?: string };
-  if (!reply.ok) throw new Error(`sim refused ${JSON.stringify(request)}: ${reply.error ?? ''}`);
-}
-
 const received = (text: string) =>
   Number(/received zmq ([\d,]+)/.exec(text)?.[1]?.replace(/,/g, '') ?? NaN);
 
@@ -129,43 +117,19 @@ export const keys: Figure = {
     const sim = new Child('sim.ts', [JSON.stringify(fleet)]);
     try {
       await sim.next('ready', 60_000);
-      const env = terminalEnv({
-        ...fleet.env,
-        OPSDECK_CONFIG_DIR: ctx.tmp,
-        OPSDECK_AUDIT: `${ctx.tmp}/keys-audit.jsonl`,
-      });
-      delete env.NATS_URL;
-      delete env.NATS_SERVERS;
-      const argv = [
-        process.execPath,
-        ...consoleFlags(),
-        BIN,
-        'console',
-        '--mainpc',
-        fleet.files.mainpc,
-      ];
-      const pty = inPty([...argv, '--pc2', fleet.files.pc2, '--interval', '2000'], env, {
-        cols: COLS,
-        rows: ROWS,
-      });
+      const pty = consoleInPty(fleet, ctx.tmp, { cols: COLS, rows: ROWS });
       const screen = new Screen(pty);
       try {
         await pty.until(/MAINPC/, 20_000);
         await sleep(ctx.quick ? 2000 : 4000);
         const calm = await presses(pty, screen, count);
         const before = received(screen.text());
-        for (const agent of FLOODERS)
-          await control(sim, {
-            fault: 'flood',
-            agent,
-            rate: FLOOD_RATE / FLOODERS.length,
-            seconds: 120,
-          });
+        await floodErrors(sim, FLOOD_RATE, 120);
         await sleep(1000);
         const t0 = performance.now();
         const flood = await presses(pty, screen, count);
         const seconds = (performance.now() - t0) / 1000;
-        for (const agent of FLOODERS) await control(sim, { fault: 'flood', agent, rate: 0 });
+        await floodErrors(sim, 0);
         await sleep(1000);
         const shownRate = (received(screen.text()) - before) / (seconds + 2);
         const c = dist(calm.ms);

@@ -1,6 +1,7 @@
 // The real binary in a pseudo-terminal: util-linux `script` gives the command a PTY (200x60 via
 // stty), so the console runs as on an operator's terminal. Output arrives on our pipe.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { BenchFleet } from './fleet.js';
 import { ROOT, childPids } from './harness.js';
 
 export const BIN = `${ROOT}bin/opsdeck.js`;
@@ -131,4 +132,21 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * The real console on a bench fleet (NATS off, 2 s probes) in a PTY (200x60 unless told), its
+ * preferences and audit log in `tmp`.
+ */
+export function consoleInPty(fleet: BenchFleet, tmp: string, size = { cols: 200, rows: 60 }): Pty {
+  const env = terminalEnv({
+    ...fleet.env,
+    OPSDECK_CONFIG_DIR: tmp,
+    OPSDECK_AUDIT: `${tmp}/audit.jsonl`,
+  });
+  delete env.NATS_URL;
+  delete env.NATS_SERVERS;
+  const { mainpc, pc2 } = fleet.files;
+  const args = ['console', '--mainpc', mainpc, '--pc2', pc2, '--interval', '2000'];
+  return inPty([process.execPath, ...consoleFlags(), BIN, ...args], env, size);
 }

@@ -292,14 +292,10 @@ export class Screen {
     }
     switch (kind) {
       case '7':
-        this.saved = { x: this.x, y: this.y, pen: this.pen };
+        this.saveCursor();
         break;
       case '8':
-        if (this.saved) {
-          this.x = this.saved.x;
-          this.y = this.saved.y;
-          this.pen = this.saved.pen;
-        }
+        this.restoreCursor();
         break;
       case 'D':
         this.lineFeed();
@@ -412,18 +408,25 @@ export class Screen {
         return;
       }
       case 's':
-        this.saved = { x: this.x, y: this.y, pen: this.pen };
+        this.saveCursor();
         return;
       case 'u':
-        if (this.saved) {
-          this.x = this.saved.x;
-          this.y = this.saved.y;
-          this.pen = this.saved.pen;
-        }
+        this.restoreCursor();
         return;
       default:
       // Scroll regions, insert/delete: Ink never sends them; a writer that does is not supported.
     }
+  }
+
+  private saveCursor(): void {
+    this.saved = { x: this.x, y: this.y, pen: this.pen };
+  }
+
+  private restoreCursor(): void {
+    if (!this.saved) return;
+    this.x = Math.min(this.saved.x, this.cols);
+    this.y = Math.min(this.saved.y, this.rows - 1);
+    this.pen = this.saved.pen;
   }
 
   private restrict(): void {

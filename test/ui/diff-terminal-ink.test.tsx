@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { useSyncExternalStore } from 'react';
+import { useSyncExternalStore, type ReactElement } from 'react';
 import type { ErrorEvent } from '../../source/core/errors/event.js';
 import { cells, FakeTty, feed, text, vt, type Vt } from '../support/vt.js';
 
@@ -142,6 +142,22 @@ class FakeStdin extends EventEmitter {
   unref = () => this;
 }
 
+/** Ink drawing `element` into the writer (as stdout and stderr), every render written at once. */
+function drawInto(
+  writer: InstanceType<typeof DiffTerminal>,
+  element: ReactElement,
+  patchConsole: boolean,
+) {
+  return render(element, {
+    stdout: writer as unknown as NodeJS.WriteStream,
+    stderr: writer as unknown as NodeJS.WriteStream,
+    stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
+    patchConsole,
+    exitOnCtrlC: false,
+    maxFps: 1000,
+  });
+}
+
 /** The last frame alone, on a fresh terminal of the same size. */
 async function alone(step: number, cols: number, rows: number): Promise<Vt> {
   const term = vt(cols, rows);
@@ -164,14 +180,7 @@ test('the Fleet screen through the diff writer: every update leaves exactly the 
   writer.enterAlternateScreen();
   const screen = vt(200, 60);
   const steps = new Steps();
-  const app = render(<Live steps={steps} />, {
-    stdout: writer as unknown as NodeJS.WriteStream,
-    stderr: writer as unknown as NodeJS.WriteStream,
-    stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
-    patchConsole: false,
-    exitOnCtrlC: false,
-    maxFps: 1000,
-  });
+  const app = drawInto(writer, <Live steps={steps} />, false);
   let sent = 0;
   const check = async (cols: number, rows: number, what: string) => {
     const marker = `step ${steps.step}  ${cols}x${rows}`;
@@ -267,14 +276,7 @@ test("Ink's own writes through the writer: Static output and console output leav
       </>
     );
   }
-  const app = render(<Log />, {
-    stdout: writer as unknown as NodeJS.WriteStream,
-    stderr: writer as unknown as NodeJS.WriteStream,
-    stdin: new FakeStdin() as unknown as NodeJS.ReadStream,
-    patchConsole: true,
-    exitOnCtrlC: false,
-    maxFps: 1000,
-  });
+  const app = drawInto(writer, <Log />, true);
   try {
     for (let i = 0; i < 12; i++) {
       steps.next();
