@@ -238,7 +238,9 @@ describe('error-bus phase from KV', { skip: NEEDS_NATS }, () => {
       assert.equal(z.event.message, n.event.message);
 
       await setPhase(3);
-      await waitFor(async () => !(await tcpOpen(HOSTS.mainpc, 7150)), 10_000).catch(() => undefined);
+      await waitFor(async () => !(await tcpOpen(HOSTS.mainpc, 7150)), 10_000).catch(
+        () => undefined,
+      );
       assert.equal(await tcpOpen(HOSTS.mainpc, 7150), false, '7150 is closed in phase 3');
       assert.equal(await tcpOpen(HOSTS.pc2, 7150), false);
       e = await errorFrom('mainpc/NLUAgent', { severity: 'error' });
