@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Child, procCpuMs, procRssMb, round, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
-import { BIN, inPty, noPty, terminalEnv } from './lib/pty.js';
+import { consoleInPty, noPty } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { lastIngestRss } from './ingest-zmq.js';
 
@@ -35,27 +35,7 @@ export const idle: Figure = {
     const rows: Row[] = [];
     try {
       await sim.next('ready', 60_000);
-      const env = terminalEnv({
-        ...fleet.env,
-        OPSDECK_CONFIG_DIR: ctx.tmp,
-        OPSDECK_AUDIT: `${ctx.tmp}/audit.jsonl`,
-      });
-      delete env.NATS_URL;
-      delete env.NATS_SERVERS;
-      const console = inPty(
-        [
-          process.execPath,
-          BIN,
-          'console',
-          '--mainpc',
-          fleet.files.mainpc,
-          '--pc2',
-          fleet.files.pc2,
-          '--interval',
-          '2000ms',
-        ],
-        env,
-      );
+      const console = consoleInPty(fleet, ctx.tmp);
       const idleNode = spawn(process.execPath, ['-e', 'setInterval(()=>{},1000)'], {
         stdio: 'ignore',
       });

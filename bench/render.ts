@@ -3,19 +3,13 @@
 // build time p50/p99. Then a 20k/s flood from the sim's agents over both ZMQ error buses:
 // event-loop delay p99 while the console ingests it and keeps drawing.
 import { Child, dist, round } from './lib/harness.js';
+import { control, floodErrors, FLOOD_RATE } from './lib/flood.js';
 import { writeFleet } from './lib/fleet.js';
 import { terminalEnv } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
 import { consoleEnv } from './lib/console-env.js';
 
 export const RENDER_HOSTS = { mainpc: '127.0.81.9', pc2: '127.0.81.10' };
-const FLOODERS = [
-  'mainpc/MainAgent001',
-  'mainpc/MainAgent002',
-  'pc2/Pc2Agent001',
-  'pc2/Pc2Agent002',
-];
-const FLOOD_RATE = 20_000;
 
 interface RenderResult {
   frames: number[];
@@ -34,17 +28,6 @@ interface RenderResult {
 
 interface BusStatus {
   machines: { id: string; bus: { sent: number; dropped: number } }[];
-}
-
-async function control(
-  sim: Child,
-  request: Record<string, unknown>,
-): Promise<Record<string, unknown>> {
-  sim.send({ type: 'control', request });
-  const m = await sim.next('reply', 10_000);
-  const reply = m.reply as Record<string, unknown>;
-  if (!reply.ok) throw new Error(`sim refused ${JSON.stringify(request)}: ${String(reply.error)}`);
-  return reply;
 }
 
 const busSent = (s: BusStatus) => s.machines.reduce((n, m) => n + m.bus.sent, 0);
@@ -79,16 +62,10 @@ export const render: Figure = {
         try {
           await child.next('flood', 60_000 + steadyMs);
           const before = (await control(sim, { fault: 'status' })) as unknown as BusStatus;
-          for (const agent of FLOODERS)
-            await control(sim, {
-              fault: 'flood',
-              agent,
-              rate: FLOOD_RATE / FLOODERS.length,
-              seconds: floodMs / 1000 + 5,
-            });
+          await floodErrors(sim, FLOOD_RATE, floodMs / 1000 + 5);
           child.send({ type: 'flooding' });
           await child.next('flood-end', floodMs + 30_000);
-          for (const agent of FLOODERS) await control(sim, { fault: 'flood', agent, rate: 0 });
+          await floodErrors(sim, 0);
           const after = (await control(sim, { fault: 'status' })) as unknown as BusStatus;
           child.send({ type: 'flood-stopped' });
           const r = (await child.next('result', 60_000)) as unknown as RenderResult;

@@ -4,7 +4,8 @@
 //   npm run bench                      full run (under 5 minutes on 2 cores)
 //   npm run bench -- --quick           smoke run (CI: checks that it runs, not the numbers)
 //   npm run bench -- --json FILE       where to write the results (default bench/results/latest.json)
-//   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle, startup
+//   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle,
+//                                      terminal, keys, startup
 //   npm run bench -- --runs N          opsdeck runs per ingest mode, each bracketed by baseline runs (A B A ...; default 1)
 //   npm run bench -- --compare FILE    print an earlier run's figures beside this one's
 //   npm run bench -- --note TEXT       a word about the machine, kept in the JSON
@@ -26,12 +27,14 @@ import { health } from './health.js';
 import { idle } from './idle.js';
 import { ingestNats } from './ingest-nats.js';
 import { ingestZmq } from './ingest-zmq.js';
+import { keys } from './keys.js';
 import { ROOT } from './lib/harness.js';
 import { notes, table, type Figure, type Row } from './lib/report.js';
 import { render } from './render.js';
 import { startup } from './startup.js';
+import { terminal } from './terminal.js';
 
-const FIGURES: Figure[] = [ingestZmq, ingestNats, health, render, idle, startup];
+const FIGURES: Figure[] = [ingestZmq, ingestNats, health, render, idle, terminal, keys, startup];
 
 interface Args {
   quick: boolean;

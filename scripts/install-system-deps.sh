@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages opsdeck's tests and demo use: nats-server (2.9.10, JetStream), tmux, and systemd
-# for systemd-analyze (the deploy tests verify the units opsdeck deploy plan writes; nothing is
-# started through it). Installs only what is missing; needs root (or sudo) the first time.
+# Debian packages opsdeck's tests, demo and benchmark use: nats-server (2.9.10, JetStream), tmux,
+# systemd for systemd-analyze (the deploy tests verify the units opsdeck deploy plan writes; nothing
+# is started through it), and for the benchmark's terminal figures util-linux `script` (bsdutils)
+# and htop (the baseline). Installs only what is missing; needs root (or sudo) the first time.
 # `demo` as the first argument installs only what the demo needs (nats-server, tmux).
 set -euo pipefail
 missing=()
@@ -9,6 +10,8 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)
 if [ "${1:-}" != "demo" ]; then
   command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+  command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+  command -v htop >/dev/null 2>&1 || missing+=(htop)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing from Debian: ${missing[*]}"

@@ -23,11 +23,11 @@ import {
   type UiState,
 } from './core/ui/state.js';
 import type { ThrottleOwners, ThrottleStore } from './stores/throttle-store.js';
-import { agentRows, errorRows, findingRows } from './core/ui/view.js';
+import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
 import { useNow } from './hooks/use-now.js';
-import { useStore } from './hooks/use-store.js';
+import { heardWhen, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
@@ -143,7 +143,18 @@ export function App(p: AppProps) {
   const quietHealth = useMemo(() => unheard(p.plane.health), [p.plane.health]);
   const quietErrors = useMemo(() => unheard(p.plane.errors), [p.plane.errors]);
   const quietDoctor = useMemo(() => unheard(p.plane.doctor), [p.plane.doctor]);
-  const health = useStore(SHOWS_HEALTH.includes(ui.screen) ? p.plane.health : quietHealth);
+  // The agent tables redraw for what they show, not for every probe round (view.ts).
+  const drawnHealth = useMemo(
+    () => heardWhen(p.plane.health, (a, b) => healthDrawnDifferently(a.agents, b.agents)),
+    [p.plane.health],
+  );
+  const health = useStore(
+    ui.screen === 'fleet'
+      ? drawnHealth
+      : SHOWS_HEALTH.includes(ui.screen)
+        ? p.plane.health
+        : quietHealth,
+  );
   const errors = useStore(SHOWS_ERRORS.includes(ui.screen) ? p.plane.errors : quietErrors);
   const resources = useStore(p.plane.resources);
   // Only the scorecard shows the diagnosis: elsewhere its refresh (every 15 s) is not a frame.

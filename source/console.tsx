@@ -14,6 +14,7 @@ import { ThrottleStore } from './stores/throttle-store.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { shareInkCaches } from './components/ink-caches.js';
+import { DiffTerminal } from './terminal/diff-terminal.js';
 import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
@@ -51,10 +52,6 @@ interface Prefs {
  */
 export const ERROR_NOTIFY_MS = 250;
 
-const ALT_ON = '\x1b[?1049h\x1b[H';
-const ALT_OFF = '\x1b[?1049l';
-const SHOW_CURSOR = '\x1b[?25h';
-
 export function noTtyMessage(): string {
   return 'opsdeck: the console needs a terminal (TTY). For scripts and pipes use `opsdeck status --json` (one snapshot) or `--watch` (JSON lines).';
 }
@@ -79,6 +76,14 @@ export function canonicalOf(
   }
   return out;
 }
+
+/**
+ * Ink's cap on frames per second. Data frames are paced by the stores (errors every
+ * ERROR_NOTIFY_MS, health once a probe round); the cap only delays a frame that comes soon after
+ * another, which is a key's: Ink holds a render until its throttle window has passed since the
+ * last call (a debounce), so 15 fps made a key wait up to 67 ms more behind a data frame.
+ */
+export const MAX_FPS = 60;
 
 const EMPTY_CATALOG: ActionCatalog = { entries: [], make: () => undefined };
 
@@ -140,14 +145,16 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
 
   const warnings = await plane.hostWarnings;
   await shareInkCaches();
-  process.stdout.write(ALT_ON);
+  // Ink draws into a model of the screen; the terminal gets only the cells that change.
+  const terminal = new DiffTerminal(process.stdout);
+  terminal.enterAlternateScreen();
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
   const shutdown = (code: number) =>
     (closing ??= (async () => {
       instance.unmount();
-      process.stdout.write(ALT_OFF + SHOW_CURSOR);
+      terminal.leaveAlternateScreen();
       await plane.stop();
       phase.close();
       lint.close();
@@ -182,7 +189,13 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       onExit={() => void shutdown(0)}
       warnings={warnings}
     />,
-    { exitOnCtrlC: false, patchConsole: true, maxFps: 15 },
+    {
+      stdout: terminal as unknown as NodeJS.WriteStream,
+      stderr: terminal as unknown as NodeJS.WriteStream,
+      exitOnCtrlC: false,
+      patchConsole: true,
+      maxFps: MAX_FPS,
+    },
   );
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {

@@ -1,6 +1,7 @@
 // The real binary in a pseudo-terminal: util-linux `script` gives the command a PTY (200x60 via
 // stty), so the console runs as on an operator's terminal. Output arrives on our pipe.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { BenchFleet } from './fleet.js';
 import { ROOT, childPids } from './harness.js';
 
 export const BIN = `${ROOT}bin/opsdeck.js`;
@@ -12,6 +13,13 @@ export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     if (key === 'CI' || key === 'CONTINUOUS_INTEGRATION' || key.startsWith('CI_')) delete env[key];
   return env;
 }
+
+/**
+ * Node flags for the consoles the figures run in a PTY: BENCH_CHILD_ARGS, as for the measured
+ * child processes (say `--cpu-prof --cpu-prof-dir=/tmp/p`).
+ */
+export const consoleFlags = (): string[] =>
+  process.env.BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? [];
 
 /** Why the PTY figures cannot run here, if they cannot (util-linux `script` is missing). */
 export function noPty(): string | undefined {
@@ -29,6 +37,10 @@ export interface Pty {
   /** The pid of the command itself (script's child), once it runs. */
   commandPid(): Promise<number>;
   output(): string;
+  /** Bytes the command has written to its terminal so far. */
+  bytes(): number;
+  /** Calls `listener` with every chunk of output as it arrives (and when, performance.now()). */
+  onChunk(listener: (chunk: Buffer, at: number) => void): void;
   write(data: string): void;
   exited: Promise<number | null>;
   kill(): Promise<void>;
@@ -44,8 +56,13 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
+  let bytes = 0;
   const watchers: Array<() => void> = [];
+  const listeners: Array<(chunk: Buffer, at: number) => void> = [];
   const onData = (chunk: Buffer) => {
+    const at = performance.now();
+    bytes += chunk.length;
+    for (const l of listeners) l(chunk, at);
     out += chunk.toString('utf8');
     if (out.length > 4_000_000) out = out.slice(-1_000_000);
     for (const w of [...watchers]) w();
@@ -59,6 +76,8 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
     proc,
     spawnedAt,
     output: () => out,
+    bytes: () => bytes,
+    onChunk: (listener) => void listeners.push(listener),
     write: (data) => void proc.stdin!.write(data),
     exited,
     until(pattern, timeoutMs = 15_000) {
@@ -113,4 +132,21 @@ export function inPty(argv: string[], env: NodeJS.ProcessEnv, size = { cols: 200
       clearTimeout(t);
     },
   };
+}
+
+/**
+ * The real console on a bench fleet (NATS off, 2 s probes) in a PTY (200x60 unless told), its
+ * preferences and audit log in `tmp`.
+ */
+export function consoleInPty(fleet: BenchFleet, tmp: string, size = { cols: 200, rows: 60 }): Pty {
+  const env = terminalEnv({
+    ...fleet.env,
+    OPSDECK_CONFIG_DIR: tmp,
+    OPSDECK_AUDIT: `${tmp}/audit.jsonl`,
+  });
+  delete env.NATS_URL;
+  delete env.NATS_SERVERS;
+  const { mainpc, pc2 } = fleet.files;
+  const args = ['console', '--mainpc', mainpc, '--pc2', pc2, '--interval', '2s'];
+  return inPty([process.execPath, ...consoleFlags(), BIN, ...args], env, size);
 }

@@ -20,7 +20,8 @@ import { useSyncExternalStore } from 'react';
 import { Subscriber } from 'zeromq';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
 import { App, type ActionCatalog } from '../../source/app.js';
-import { ERROR_NOTIFY_MS } from '../../source/console.js';
+import { ERROR_NOTIFY_MS, MAX_FPS } from '../../source/console.js';
+import { DiffTerminal } from '../../source/terminal/diff-terminal.js';
 import { shareInkCaches } from '../../source/components/ink-caches.js';
 import { themeFor } from '../../source/components/theme.js';
 import { checkPorts } from '../../source/core/ports/rules.js';
@@ -142,13 +143,15 @@ childMain(async () => {
   const machines = loaded.machines;
   const stdout = new FakeStdout();
   const stdin = new FakeStdin();
+  // opsdeck draws as the console does: through the diff writer, at the console's frame cap.
+  const terminal = mode === 'opsdeck' ? new DiffTerminal(stdout) : undefined;
   const io = {
-    stdout: stdout as unknown as NodeJS.WriteStream,
+    stdout: (terminal ?? stdout) as unknown as NodeJS.WriteStream,
     stdin: stdin as unknown as NodeJS.ReadStream,
-    stderr: process.stderr,
+    stderr: (terminal ?? process.stderr) as unknown as NodeJS.WriteStream,
     exitOnCtrlC: false,
     patchConsole: false,
-    maxFps: 15,
+    maxFps: mode === 'opsdeck' ? MAX_FPS : 15,
   };
 
   if (mode === 'opsdeck') {

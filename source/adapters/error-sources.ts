@@ -85,8 +85,14 @@ export function zmqErrors(
         // `burst.push(await …)` would push onto the array read before the await.
         const frames = await sub.receive();
         burst.push(frames);
-        if (burst.length >= BURST) storeBurst();
-        else pending ??= setImmediate(storeBurst);
+        if (burst.length < BURST) pending ??= setImmediate(storeBurst);
+        else {
+          storeBurst();
+          // A time slice: a full burst was received and stored in this turn of the event loop;
+          // it turns (keys, frames, timers) before more is received. Receives that complete at
+          // once never yield by themselves, so a flood held the loop as long as its queue lasted.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } catch {
       /* closed */

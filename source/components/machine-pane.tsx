@@ -8,6 +8,7 @@ import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { agentLabel } from '../core/ui/agent-label.js';
 import { VERSION } from '../version.js';
+import { LATENCY_WARN_MS, latencyText, shownLatency } from '../core/ui/view.js';
 import { Table, type Column } from './table.js';
 import { rowLook, useTheme } from './theme.js';
 import { protocolLabel } from '../core/ui/view.js';
@@ -85,9 +86,13 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
       title: 'LAT',
       width: 5,
       align: 'right',
-      cell: (r) => ({
-        text: r.health?.latencyMs !== undefined ? `${Math.round(r.health.latencyMs)}ms` : '-',
-      }),
+      cell: (r) => {
+        const ms = shownLatency(r.health);
+        return {
+          text: latencyText(ms),
+          tone: ms !== undefined && ms >= LATENCY_WARN_MS ? 'warn' : undefined,
+        };
+      },
     },
     {
       title: 'SEEN',
@@ -210,8 +215,11 @@ function MachinePaneView(p: MachinePaneProps) {
   if (p.compact) {
     // Counts and links before the rest: a truncated line keeps what says "something is wrong".
     const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
+    // Its own key: Ink sets a side's border width only when it is shown, never back to 0, so
+    // a full pane turned compact (a resize) would keep an empty line for its bottom border.
     return (
       <Box
+        key="compact"
         flexDirection="column"
         width={p.width}
         borderStyle="round"
@@ -244,6 +252,7 @@ function MachinePaneView(p: MachinePaneProps) {
   }
   return (
     <Box
+      key="full"
       flexDirection="column"
       width={p.width}
       borderStyle="round"

@@ -34,7 +34,7 @@ describe('agentLabel', () => {
       warn: false,
     });
     assert.deepEqual(agentLabel(sample({ uptimeS: 40 }), NOW - 2000, NOW, false, VERSION), {
-      text: `agent ${VERSION} up 42s`,
+      text: `agent ${VERSION} up 40s`, // 42 s, in the coarse steps every age takes
       warn: false,
     });
   });

@@ -44,7 +44,7 @@ describe('bridged errors in the error pane', () => {
         counters={p.counters}
         cursor={0}
         focused
-        width={110}
+        width={160}
         height={8}
         now={NOW}
         paused={false}
@@ -52,9 +52,9 @@ describe('bridged errors in the error pane', () => {
       />,
     );
     const frame = lastFrame()!;
-    assert.match(frame, /2s mainpc NLUAgent +ERR +zmq->nats +bridged one/);
-    assert.match(frame, /1s pc2 +Echo +ERR +nats +native one/);
-    assert.match(frame, /malformed 0 · zmq->nats 1/);
+    assert.match(frame, /0s mainpc NLUAgent +ERR +zmq->nats +bridged one/);
+    assert.match(frame, /0s pc2 +Echo +ERR +nats +native one/);
+    assert.match(frame, /dropped 0 · zmq->nats 1/);
   });
 
   test('bus:zmq->nats, bus:zmq and bus:nats all find a bridged row; bus:zmq->nats leaves native ones out', () => {

@@ -1,8 +1,12 @@
 // Ink's frames with the shared caches and per-row composition (source/components/ink-caches.ts)
-// must be exactly what Ink builds without them: same panes, drawn before and after, compared.
+// must be exactly what Ink builds without them: same trees, drawn before and after, compared.
+// The trees cover what the patch handles differently: writes that overlap within a row (wide
+// characters cut by a later write), multi-line styled text and line transforms, combining
+// marks, a clipped box (left to Ink's own composition), and terminal widths (a resize).
+import '../support/force-color.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Box, Text } from 'ink';
+import { Box, Text, Transform, renderToString } from 'ink';
 import { render } from 'ink-testing-library';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import type { ErrorEvent } from '../../source/core/errors/event.js';
@@ -82,6 +86,55 @@ function Screen({ cursor, errors }: { cursor: number; errors: number }) {
   );
 }
 
+/** Text Ink writes in pieces that meet, overlap and span lines. */
+function Tricky({ shift }: { shift: number }) {
+  return (
+    <Box flexDirection="column" width={60}>
+      <Text color="green" backgroundColor="blue">
+        {'styled over\ntwo lines ● and a third\nline'}
+      </Text>
+      <Text bold>
+        a<Text color="red">{'b\nc'}</Text>d<Text italic>{' Café\u0301 naïve 日本語'}</Text>
+      </Text>
+      <Transform transform={(line: string, i: number) => `${i}:${line}`}>
+        <Text underline>{'first\nsecond 界\nthird'}</Text>
+      </Transform>
+      <Box height={2}>
+        <Text>{'界界界界界界界界界界 wide under'}</Text>
+        <Box position="absolute" marginLeft={shift}>
+          <Text inverse>{'over'}</Text>
+        </Box>
+      </Box>
+    </Box>
+  );
+}
+
+/** A clipped box: frames with clipping are left to Ink's own composition. */
+function Clipped({ shift }: { shift: number }) {
+  return (
+    <Box flexDirection="column" width={40}>
+      <Text color="cyan">{`above ${shift}`}</Text>
+      <Box width={12} height={2} overflow="hidden" borderStyle="single" marginLeft={shift}>
+        <Text>{'clipped text that is much longer than its box 界'}</Text>
+      </Box>
+    </Box>
+  );
+}
+
+/** The first line that differs, if any (assert's own diff of whole frames takes minutes). */
+function same(got: Array<string | undefined>, want: Array<string | undefined>, what: string): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    const a = (got[i] ?? '').split('\n');
+    const b = (want[i] ?? '').split('\n');
+    const line = b.findIndex((l, k) => a[k] !== l);
+    if (line >= 0 || a.length !== b.length)
+      assert.fail(
+        `${what}: frame ${i} differs at line ${line}:\n${JSON.stringify(a[line])}\n${JSON.stringify(b[line])}`,
+      );
+  }
+}
+
 test('frames are the same with the shared caches as without, changed or not', async () => {
   const cases = [
     { cursor: 0, errors: 3 },
@@ -89,9 +142,22 @@ test('frames are the same with the shared caches as without, changed or not', as
     { cursor: 1, errors: 9 },
     { cursor: 0, errors: 0 },
   ];
-  const draw = () => cases.map((c) => render(<Screen {...c} />).lastFrame());
+  const widths = [200, 120, 80, 40];
+  const draw = () => [
+    ...cases.map((c) => render(<Screen {...c} />).lastFrame()),
+    // The same trees at several terminal widths, as after a resize.
+    ...widths.flatMap((columns) => [
+      renderToString(<Screen cursor={1} errors={5} />, { columns }),
+      ...[0, 1, 3, 4].map((shift) => renderToString(<Tricky shift={shift} />, { columns })),
+      renderToString(<Clipped shift={columns % 3} />, { columns }),
+    ]),
+  ];
   const before = draw();
+  assert.ok(
+    before.join('').includes('\x1b[32m'),
+    'the frames carry colours (chalk saw FORCE_COLOR)',
+  );
   assert.equal(await shareInkCaches(), true, "Ink's Output was not found: the caches are off");
-  assert.deepEqual(draw(), before);
-  assert.deepEqual(draw(), before, 'the second time, from the caches');
+  same(draw(), before, 'with the caches');
+  same(draw(), before, 'the second time, from the caches');
 });

@@ -5,6 +5,7 @@ import type { ErrorRow } from '../errors/pipeline.js';
 import type { PortFinding } from '../ports/rules.js';
 import type { AgentHealth, AgentState } from '../health/state.js';
 import { PROTOCOL_LABEL, type HealthProtocol } from '../health/replies.js';
+import { columns, cutToColumns } from './width.js';
 
 /** `base`, `wp07`, `json-rm`, `http`, `pub`: the protocol a result came over, as shown. */
 export const protocolLabel = (p: HealthProtocol | undefined): string =>
@@ -168,23 +169,122 @@ export function sparkline(history: readonly { state: AgentState }[], width: numb
   return out.padStart(width, ' ');
 }
 
+// What of an agent's health the agent tables draw only through the dead band, the sparkline or
+// an age (latency, the history, when it last answered), or do not draw at all (the raw reply,
+// uptime: the agent detail, which hears every change). Any other field that differs is shown.
+const QUIET_FIELDS: ReadonlySet<string> = new Set([
+  'latencyMs',
+  'history',
+  'lastReplyAt',
+  'lastProbeAt',
+  'lastReply',
+  'uptimeSec',
+]);
+
+/** The widest health sparkline a table draws (machine-pane.tsx: HISTORY). */
+export const SPARKLINE_MAX = 20;
+
+/**
+ * Would an agent table draw `next` differently from `shown`? Not when only a latency moved
+ * within its dead band, a reply came in (its age is redrawn with time), or the history took a
+ * sample that leaves the sparkline as it was. Fields it does not know are taken as drawn, so a
+ * new one is never hidden.
+ */
+export function healthDrawnDifferently(
+  shown: ReadonlyMap<string, AgentHealth>,
+  next: ReadonlyMap<string, AgentHealth>,
+): boolean {
+  if (shown === next) return false;
+  if (shown.size !== next.size) return true;
+  for (const [key, b] of next) {
+    const a = shown.get(key);
+    if (a === b) continue;
+    if (!a) return true;
+    const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const f of fields)
+      if (
+        !QUIET_FIELDS.has(f) &&
+        (a as unknown as Record<string, unknown>)[f] !==
+          (b as unknown as Record<string, unknown>)[f]
+      )
+        return true;
+    if (latencyText(shownLatency(a)) !== latencyText(shownLatency(b))) return true;
+    if (sparkline(a.history, SPARKLINE_MAX) !== sparkline(b.history, SPARKLINE_MAX)) return true;
+  }
+  return false;
+}
+
 /** A bar like `█████░░░░░` for used/total. */
 export function bar(used: number, total: number, width: number): string {
   const filled = total > 0 ? Math.round((Math.min(used, total) / total) * width) : 0;
   return '█'.repeat(filled) + '░'.repeat(Math.max(0, width - filled));
 }
 
+/**
+ * An age in coarse steps (0s, 5s, 10s ... 50s, 1m ... 59m, 1h ...), each shown from when it is
+ * reached: an age on screen changes a few times a minute, not at every redraw. A healthy agent
+ * probed every 2 s stays at 0s.
+ */
 export function ago(ms: number | undefined, now: number): string {
   if (ms === undefined) return '-';
-  const s = Math.max(0, Math.round((now - ms) / 1000));
-  if (s < 60) return `${s}s`;
+  const s = Math.max(0, Math.floor((now - ms) / 1000));
+  if (s < 10) return `${s - (s % 5)}s`;
+  if (s < 60) return `${s - (s % 10)}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m`;
   return `${Math.floor(s / 3600)}h`;
 }
 
-/** Fits text to a width: pads, or cuts with an ellipsis. */
+/** At and above this a latency is shown in the warning colour. */
+export const LATENCY_WARN_MS = 500;
+
+/**
+ * The precision a latency is shown with: 5 ms below 10 ms, 10 ms below 100 ms, 50 ms below 1 s,
+ * then 0.5 s. Coarse on purpose: a reply's latency jitters by several ms from round to round,
+ * and a console is read for fast, slow or very slow.
+ */
+export const latencyStep = (ms: number): number =>
+  ms < 10 ? 5 : ms < 100 ? 10 : ms < 1000 ? 50 : 500;
+
+/**
+ * The latency to show, with a dead band: the last reply's latency, except that the value shown
+ * moves only when a reply differs from it by more than its displayed precision, or lands on the
+ * other side of the warning threshold. Folded over the health history (oldest first), so it
+ * needs no state of its own; jitter within a step leaves the cell as it was.
+ */
+export function shownLatency(
+  h: { history: readonly { latencyMs?: number }[]; latencyMs?: number } | undefined,
+): number | undefined {
+  // Not answering now: no latency, whatever the last reply took (a DOWN row must not look fast).
+  if (!h || h.latencyMs === undefined) return undefined;
+  let shown: number | undefined;
+  for (const { latencyMs: ms } of h.history) {
+    if (ms === undefined) continue;
+    if (
+      shown === undefined ||
+      Math.abs(ms - shown) > latencyStep(shown) ||
+      ms >= LATENCY_WARN_MS !== shown >= LATENCY_WARN_MS
+    )
+      shown = ms;
+  }
+  return shown ?? h.latencyMs;
+}
+
+/** A latency at its displayed precision: `<5ms`, `5ms`, `20ms`, `350ms`, `1.5s`, `12s`. */
+export function latencyText(ms: number | undefined): string {
+  if (ms === undefined) return '-';
+  if (ms < 5) return '<5ms';
+  const step = latencyStep(ms);
+  const v = Math.round(ms / step) * step;
+  if (v < 1000) return `${v}ms`;
+  return v < 10_000 ? `${(v / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+/** Fits text to a width in terminal columns (a wide character takes two): pads, or cuts with an ellipsis. */
 export function fit(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
-  if (text.length > width) return width === 1 ? '…' : `${text.slice(0, width - 1)}…`;
-  return align === 'left' ? text.padEnd(width) : text.padStart(width);
+  if (width === 1 && columns(text) > 1) return '…';
+  // Cut before a wide character that would straddle the edge: a column of padding is left.
+  const shown = columns(text) > width ? `${cutToColumns(text, width - 1)}…` : text;
+  const pad = ' '.repeat(width - columns(shown));
+  return align === 'left' ? shown + pad : pad + shown;
 }

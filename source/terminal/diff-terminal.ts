@@ -1,0 +1,99 @@
+// The stdout (and stderr) Ink draws into: it keeps what Ink's output would show (screen.ts) and
+// sends the real terminal only the cells that changed since the last update (paint.ts), each
+// update inside a synchronized-output block (DEC mode 2026) so that no terminal ever shows half
+// of one. Ink redraws its whole frame on every render (clear, then every line: ~80 KB/s at
+// 200x60 on an idle fleet); what reaches the terminal now is what the operator can see change.
+//
+// An update is sent when Ink ends its own synchronized block (it wraps each frame in one on a
+// TTY), or, for writes outside one, once the current task is done. A resize forgets what the
+// terminal shows (terminals differ in what they keep) and redraws all of it.
+import { Writable } from 'node:stream';
+import { Painter } from './paint.js';
+import { Screen } from './screen.js';
+
+const BSU = '\x1b[?2026h';
+const ESU = '\x1b[?2026l';
+
+/** The part of a tty WriteStream this writer needs. */
+export interface TerminalOut {
+  columns?: number;
+  rows?: number;
+  write(data: string): unknown;
+  on(event: 'resize', listener: () => void): unknown;
+  off(event: 'resize', listener: () => void): unknown;
+}
+
+export class DiffTerminal extends Writable {
+  readonly isTTY = true;
+  private readonly screen: Screen;
+  private readonly painter = new Painter();
+  private scheduled = false;
+  private left = false;
+
+  constructor(private readonly out: TerminalOut) {
+    super({ decodeStrings: false });
+    this.screen = new Screen(out.columns || 80, out.rows || 24, {
+      onSyncEnd: () => this.flush(),
+    });
+    out.on('resize', this.onResize);
+  }
+
+  get columns(): number {
+    return this.out.columns || this.screen.cols;
+  }
+
+  get rows(): number {
+    return this.out.rows || this.screen.rows;
+  }
+
+  override _write(
+    chunk: string | Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null) => void,
+  ): void {
+    this.screen.write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
+    if (!this.screen.synchronized && !this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => {
+        this.scheduled = false;
+        if (!this.screen.synchronized) this.flush();
+      });
+    }
+    done();
+  }
+
+  /** Sends what changed since the last update, if anything did. */
+  flush(): void {
+    if (this.left) return;
+    const body = this.painter.paint(this.screen);
+    if (body) this.send(BSU + body + ESU);
+  }
+
+  /** Switches the terminal to its alternate screen, blank, and starts drawing there. */
+  enterAlternateScreen(): void {
+    this.send('\x1b[?1049h\x1b[0m\x1b[H\x1b[2J');
+    this.screen.reset();
+    this.painter.cleared(this.screen.cols, this.screen.rows);
+  }
+
+  /** Sends what is pending, leaves the alternate screen and shows the cursor; writes nothing more. */
+  leaveAlternateScreen(): void {
+    this.flush();
+    this.send('\x1b[0m\x1b[?1049l\x1b[?25h');
+    this.left = true;
+    this.out.off('resize', this.onResize);
+  }
+
+  private send(data: string): void {
+    this.out.write(data);
+  }
+
+  private readonly onResize = () => {
+    this.screen.resize(this.columns, this.rows);
+    this.painter.invalidate();
+    this.emit('resize');
+    // Ink redraws in its resize handler (inside it, the update is sent); if it drew nothing
+    // new, what it showed before is drawn again on the cleared terminal.
+    this.flush();
+  };
+}

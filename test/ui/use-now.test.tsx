@@ -1,0 +1,22 @@
+// useNow (source/hooks/use-now.ts): a screen where nothing happens still moves its clock, by a
+// heartbeat that waits for `quietMs` without a redraw; unmounting stops it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Text } from 'ink';
+import { render } from 'ink-testing-library';
+import { useNow } from '../../source/hooks/use-now.js';
+
+function Clock({ quietMs }: { quietMs: number }) {
+  return <Text>{`now ${useNow(quietMs)}`}</Text>;
+}
+
+test('the heartbeat redraws a quiet screen with the time, and stops when unmounted', async () => {
+  const app = render(<Clock quietMs={1100} />);
+  const first = app.lastFrame();
+  const end = Date.now() + 20_000;
+  while (app.lastFrame() === first && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  assert.notEqual(app.lastFrame(), first, 'no heartbeat redraw within 20 s');
+  const second = Number(/now (\d+)/.exec(app.lastFrame()!)![1]);
+  assert.ok(second > Number(/now (\d+)/.exec(first!)![1]));
+  app.unmount();
+});
