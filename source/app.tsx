@@ -33,7 +33,8 @@ import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
 import { AgentDetail } from './screens/agent-detail.js';
 import { Errors } from './screens/errors.js';
-import { Fleet, fleetLayout } from './screens/fleet.js';
+import { Fleet } from './screens/fleet.js';
+import { fleetLayout } from './core/ui/layout.js';
 import { findingKey, Ports } from './screens/ports.js';
 import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner, RunnerSnapshot } from './stores/action-runner.js';
@@ -181,7 +182,15 @@ export function App(p: AppProps) {
     [errors.rows, ui.filters.errors],
   );
   const findings = p.ports.findings;
-  const layout = fleetLayout(width, bodyHeight, machines.length);
+  const layout = useMemo(
+    () =>
+      fleetLayout(
+        width,
+        bodyHeight,
+        agentLists.map((rows) => rows.length),
+      ),
+    [width, bodyHeight, agentLists],
+  );
 
   // Unavailable actions are listed too: choosing one opens its row, which says why.
   const palette = useMemo(
@@ -241,9 +250,9 @@ export function App(p: AppProps) {
           ...machines.map((m, i) => ({
             id: `agents:${m.id}`,
             keys: agentLists[i]!.map((r) => r.key),
-            page: layout.agentRowsVisible,
+            page: layout.machines[i]!.visible,
           })),
-          { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errorRowsVisible },
+          { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errors.visible },
         ];
       case 'errors':
         return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
@@ -264,8 +273,7 @@ export function App(p: AppProps) {
     shownFindings,
     score,
     p.actions.entries,
-    layout.agentRowsVisible,
-    layout.errorRowsVisible,
+    layout,
     bodyHeight,
   ]);
 

@@ -38,7 +38,18 @@ export interface MachinePaneProps {
   throttleBy?: { level: number; operator: string; time: string; auto: boolean };
 }
 
-function columnsFor(width: number, now: number): Column<AgentRow>[] {
+/**
+ * Columns sized to the pane and to what they hold: the fixed columns (state, ports, protocol,
+ * latency, age) are never cut; AGENT and GROUP get their longest value when there is room; the
+ * HISTORY sparkline takes what is left, and is the first to go. Names are cut last.
+ */
+function columnsFor(width: number, now: number, rows: readonly AgentRow[]): Column<AgentRow>[] {
+  const longest = (f: (r: AgentRow) => string, floor: number) =>
+    rows.reduce((n, r) => Math.max(n, f(r).length), floor);
+  const nameWant = Math.min(
+    32,
+    longest((r) => r.agent.name, 5),
+  );
   const cols: Column<AgentRow>[] = [
     {
       title: 'STATE',
@@ -50,7 +61,7 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
     },
     {
       title: 'AGENT',
-      width: Math.max(14, Math.min(28, width - 52)),
+      width: nameWant, // cut below to what is left once the fixed columns are placed
       cell: (r) => ({ text: r.agent.name }),
     },
     {
@@ -101,23 +112,36 @@ function columnsFor(width: number, now: number): Column<AgentRow>[] {
       cell: (r) => ({ text: ago(r.health?.lastReplyAt, now), tone: 'muted' }),
     },
   ];
-  const used = cols.reduce((n, c) => n + c.width + 1, 2);
-  if (width - used >= 14)
+  const spent = (list: Column<AgentRow>[]) => list.reduce((n, c) => n + c.width + 1, 2);
+  const name = cols[1]!;
+  // The name gets what the fixed columns leave, up to its longest (never under 8).
+  name.width = Math.max(8, Math.min(nameWant, width - spent(cols) + name.width));
+  const groupWant = Math.min(
+    20,
+    longest((r) => r.agent.group, 5),
+  );
+  // GROUP whole when it fits, cut when at least 8 columns are left, else left out.
+  const groupRoom = Math.min(groupWant, width - spent(cols) - 1);
+  if (groupRoom >= 8)
     cols.splice(2, 0, {
       title: 'GROUP',
-      width: Math.min(18, width - used - 11),
+      width: groupRoom,
       cell: (r) => ({ text: r.agent.group, tone: 'muted' }),
     });
-  const left = width - cols.reduce((n, c) => n + c.width + 1, 2);
-  if (left >= 6)
+  // The history takes what is left (it is the first to shrink), when that is enough to read.
+  const HISTORY_MIN = 8;
+  const left = width - spent(cols) - 1;
+  if (left >= HISTORY_MIN) {
+    const w = Math.min(40, left);
     cols.push({
       title: 'HISTORY',
-      width: Math.min(20, left - 1),
+      width: w,
       cell: (r) => ({
-        text: sparkline(r.health?.history ?? [], Math.min(20, left - 1)),
+        text: sparkline(r.health?.history ?? [], w),
         tone: r.state === 'healthy' ? 'ok' : 'warn',
       }),
     });
+  }
   return cols;
 }
 
@@ -150,7 +174,7 @@ function ThrottleBadge(p: {
 
 function MachinePaneView(p: MachinePaneProps) {
   const theme = useTheme();
-  const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
+  const columns = useMemo(() => columnsFor(p.width - 2, p.now, p.rows), [p.width, p.now, p.rows]);
   const res = p.resources?.sample;
   const counts = p.rows.reduce<Record<string, number>>(
     (acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc),

@@ -7,6 +7,7 @@ import type { LinkState } from '../adapters/nats-link.js';
 import type { MachineResources } from '../stores/resource-store.js';
 import { ErrorPane } from '../components/error-pane.js';
 import { MachinePane } from '../components/machine-pane.js';
+import { fleetLayout } from '../core/ui/layout.js';
 
 export interface FleetProps {
   machines: readonly Machine[];
@@ -32,77 +33,72 @@ export interface FleetProps {
   >;
 }
 
-/** Side by side needs room for two readable agent tables. */
-export const SIDE_BY_SIDE_MIN = 150;
-
-/** Stacked panes shorter than this go compact: every line saved is an agent row more. */
-export const COMPACT_BELOW = 12;
-
-export function fleetLayout(width: number, height: number, machineCount: number) {
-  const errorsHeight = Math.max(6, Math.floor(height * 0.3));
-  const top = height - errorsHeight;
-  const side = width >= SIDE_BY_SIDE_MIN || machineCount === 1;
-  const paneHeight = side ? top : Math.max(5, Math.floor(top / machineCount));
-  const paneWidth = side ? Math.floor(width / machineCount) : width;
-  // Compact (80x24 over SSH): one header line and no bottom border (the next pane's top border
-  // separates them): two agents per machine become four.
-  const compact = !side && paneHeight < COMPACT_BELOW;
-  const chrome = compact ? 3 : 5;
-  return {
-    errorsHeight,
-    paneHeight,
-    paneWidth,
-    side,
-    compact,
-    agentRowsVisible: Math.max(1, paneHeight - chrome),
-    errorRowsVisible: Math.max(1, errorsHeight - 4),
-  };
-}
-
 // The pane shows it in whole seconds: in a flood the exact time changes with every batch, and
 // would re-render both machine panes for nothing.
 const toSecond = (ms: number | undefined) =>
   ms === undefined ? undefined : Math.floor(ms / 1000) * 1000;
 
 export function Fleet(p: FleetProps) {
-  const layout = fleetLayout(p.width, p.height, p.machines.length);
+  const layout = fleetLayout(
+    p.width,
+    p.height,
+    p.machines.map((_, i) => p.agentRows[i]?.length ?? 0),
+  );
+  const pane = (m: Machine, i: number) => (
+    <MachinePane
+      key={m.id}
+      machine={m}
+      rows={p.agentRows[i] ?? []}
+      resources={p.resources[m.id]}
+      stale={p.staleResources[m.id] ?? true}
+      nats={p.nats}
+      zmqLastAt={toSecond(p.zmqLastAt[`zmq:${m.id}`])}
+      zmqConnected={p.zmqLinks?.[m.id]?.connected ?? false}
+      busPort={m.globals.errorBusPort?.value ?? 7150}
+      cursor={p.cursors[i] ?? 0}
+      focused={p.pane === i}
+      width={layout.machines[i]!.width}
+      height={layout.machines[i]!.height}
+      compact={layout.machines[i]!.compact}
+      now={p.now}
+      filter={p.filters.agents}
+      {...(p.sort ? { sort: p.sort } : {})}
+      {...(p.throttleBy?.[m.id] ? { throttleBy: p.throttleBy[m.id] } : {})}
+    />
+  );
+  const errors = (
+    <ErrorPane
+      rows={p.errors}
+      counters={p.counters}
+      cursor={p.cursors[p.machines.length] ?? 0}
+      focused={p.pane === p.machines.length}
+      width={layout.errors.width}
+      height={layout.errors.height}
+      now={p.now}
+      paused={p.paused}
+      filter={p.filters.errors}
+    />
+  );
+  // The taller machine has the whole height; the error pane sits under the shorter one.
+  if (layout.errorsUnder !== undefined)
+    return (
+      <Box flexDirection="row" width={p.width} height={p.height}>
+        {p.machines.map((m, i) =>
+          i === layout.errorsUnder ? (
+            <Box key={m.id} flexDirection="column" width={layout.machines[i]!.width}>
+              {pane(m, i)}
+              {errors}
+            </Box>
+          ) : (
+            pane(m, i)
+          ),
+        )}
+      </Box>
+    );
   return (
     <Box flexDirection="column" width={p.width}>
-      <Box flexDirection={layout.side ? 'row' : 'column'}>
-        {p.machines.map((m, i) => (
-          <MachinePane
-            key={m.id}
-            machine={m}
-            rows={p.agentRows[i] ?? []}
-            resources={p.resources[m.id]}
-            stale={p.staleResources[m.id] ?? true}
-            nats={p.nats}
-            zmqLastAt={toSecond(p.zmqLastAt[`zmq:${m.id}`])}
-            zmqConnected={p.zmqLinks?.[m.id]?.connected ?? false}
-            busPort={m.globals.errorBusPort?.value ?? 7150}
-            cursor={p.cursors[i] ?? 0}
-            focused={p.pane === i}
-            width={layout.paneWidth}
-            height={layout.paneHeight}
-            compact={layout.compact}
-            now={p.now}
-            filter={p.filters.agents}
-            {...(p.sort ? { sort: p.sort } : {})}
-            {...(p.throttleBy?.[m.id] ? { throttleBy: p.throttleBy[m.id] } : {})}
-          />
-        ))}
-      </Box>
-      <ErrorPane
-        rows={p.errors}
-        counters={p.counters}
-        cursor={p.cursors[p.machines.length] ?? 0}
-        focused={p.pane === p.machines.length}
-        width={p.width}
-        height={layout.errorsHeight}
-        now={p.now}
-        paused={p.paused}
-        filter={p.filters.errors}
-      />
+      <Box flexDirection={layout.side ? 'row' : 'column'}>{p.machines.map(pane)}</Box>
+      {errors}
     </Box>
   );
 }

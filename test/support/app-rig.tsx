@@ -143,6 +143,8 @@ export function renderApp(
         host: m.host,
         port: a.port.value,
         healthPort: a.healthPort.value,
+        intervalMs: 2000,
+        timeoutMs: 1000,
       })),
     ),
   );

@@ -14,7 +14,6 @@ import { agentRows, errorRows } from '../../source/core/ui/view.js';
 import { ActionFlow } from '../../source/components/action-flow.js';
 import { ErrorPane } from '../../source/components/error-pane.js';
 import { MachinePane } from '../../source/components/machine-pane.js';
-import { fleetLayout } from '../../source/screens/fleet.js';
 import { HelpOverlay } from '../../source/components/overlays.js';
 import { Table } from '../../source/components/table.js';
 import { COLOR_THEME, NO_COLOR_THEME, themeFor } from '../../source/components/theme.js';
@@ -134,17 +133,6 @@ describe('machine pane', () => {
     assert.doesNotMatch(compact, /╰/, 'the next pane draws the separator');
     const agentLines = (frame: string) => frame.split('\n').filter((l) => /[●○·] /.test(l)).length;
     assert.deepEqual([agentLines(full), agentLines(compact)], [1, 3]);
-    assert.deepEqual(fleetLayout(80, 22, 2), {
-      errorsHeight: 6,
-      paneHeight: 8,
-      paneWidth: 80,
-      side: false,
-      compact: true,
-      agentRowsVisible: 5,
-      errorRowsVisible: 2,
-    });
-    assert.equal(fleetLayout(80, 40, 2).compact, false);
-    assert.equal(fleetLayout(200, 22, 2).compact, false, 'side by side is never compact');
   });
 
   test('stale resources and no GPU are said, not hidden; the filter is shown', () => {
