@@ -15,9 +15,11 @@ import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { healthFromOption } from './health-from.js';
 
 interface ConsoleArgs extends FleetArgs {
   nats?: string;
+  healthFrom?: string;
   interval?: string;
   screen?: string;
 }
@@ -51,9 +53,11 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
   const nats = natsServers(opts.nats, io.env);
   const intervalMs = interval(opts.interval, io);
   const screen = screenOf(opts.screen, io);
+  const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck');
   const code = await runConsole({
     machines: fleet.machines,
     env: io.env,
+    healthFrom,
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
@@ -71,7 +75,11 @@ export function registerConsole(program: Command, io: Io): void {
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)',
       )
       .option('--interval <ms>', 'health probe interval (default: the saved preference, else 2000)')
-      .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`);
+      .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`)
+      .option(
+        '--health-from <source>',
+        "direct (default): probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS",
+      );
   options(
     program
       .command('console', { isDefault: true })
