@@ -383,6 +383,13 @@ export function App(p: AppProps) {
             ...(phase.value ? { phase: phase.value } : {}),
             ...(phase.note ? { phaseNote: phase.note } : {}),
             ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
+            // An exporter counts while its agent's samples are fresh.
+            exporters: Object.fromEntries(
+              machines.map((m) => [
+                m.id,
+                staleResources[m.id] ? undefined : resources.machines[m.id]?.sample.exporter,
+              ]),
+            ),
           })}
         />
       );
