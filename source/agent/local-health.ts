@@ -3,7 +3,10 @@
 // never cross the network) and publishes the results on opsdeck.<machine>.health
 // (core/health/feed.ts) after every round, and at least once per interval while nothing changes,
 // so a console on `--health-from agents` can tell a quiet feed from a stopped one.
+// Like the console, it listens on the machine's error-bus port: frames from CentralErrorBus
+// (which has no health port) are a sign of life when its PUB's greeting is not enough.
 import type { NatsConnection } from 'nats';
+import { Subscriber } from 'zeromq';
 import type { Machine } from '../core/fleet/model.js';
 import { healthParts, healthSubject } from '../core/health/feed.js';
 import type { AgentHealth } from '../core/health/state.js';
@@ -27,10 +30,11 @@ export interface LocalHealth {
 
 export function runLocalHealth(options: LocalHealthOptions): LocalHealth {
   const { machine, intervalMs, timeoutMs } = options;
+  const bus = lastFrames(`tcp://${machine.host}:${machine.globals.errorBusPort?.value ?? 7150}`);
   const store = new HealthStore(targetsFor([machine], { intervalMs, timeoutMs }), {
     intervalMs,
     timeoutMs,
-    ...(options.evidence ? { evidence: options.evidence } : {}),
+    evidence: { ...options.evidence, lastBusFrame: () => bus.last() },
     ...(options.onProbe ? { onProbe: options.onProbe } : {}),
   });
   const stopProbing = store.start();
@@ -64,6 +68,23 @@ export function runLocalHealth(options: LocalHealthOptions): LocalHealth {
       clearInterval(heartbeat);
       unsubscribe();
       stopProbing();
+      bus.close();
     },
   };
+}
+
+/** When the last frame arrived on the error-bus port (nothing is decoded). */
+function lastFrames(endpoint: string): { last(): number | undefined; close(): void } {
+  const sub = new Subscriber({ linger: 0, heartbeatInterval: 2000, heartbeatTimeout: 6000 });
+  let at: number | undefined;
+  sub.connect(endpoint);
+  sub.subscribe();
+  void (async () => {
+    try {
+      for await (const _frames of sub) at = Date.now();
+    } catch {
+      /* closed */
+    }
+  })();
+  return { last: () => at, close: () => sub.close() };
 }
