@@ -7,8 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../source/cli.js';
-import type { Io } from '../../source/commands/io.js';
+import { runCli } from '../support/run-cli.js';
 import { grafanaDashboard, scrapeConfig } from '../../source/core/deploy/grafana.js';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import { attributionFor, ErrorTally } from '../../source/core/metrics/errors.js';
@@ -20,17 +19,8 @@ const PROMTOOL = spawnSync('promtool', ['--version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-grafana-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function opsdeck(args: string[], env: Record<string, string> = {}) {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (t) => void (out += `${t}\n`),
-    err: (t) => void (err += `${t}\n`),
-    env: { PATH: process.env.PATH, ...env },
-    cwd: dir,
-  };
-  return { code: await main(args, io), out, err };
-}
+const opsdeck = (args: string[], env: Record<string, string> = {}) =>
+  runCli(args, { PATH: process.env.PATH, ...env }, dir);
 
 /** Every family the exporter can write, with every optional part present. */
 function exportedNames(): Set<string> {

@@ -9,8 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../source/cli.js';
-import type { Io } from '../../source/commands/io.js';
+import { runCli } from '../support/run-cli.js';
 import { startObserver } from '../../source/agent/observe.js';
 import { METRICS_CONTENT_TYPE } from '../../source/agent/metrics-server.js';
 import type { Sim } from '../../source/sim/sim.js';
@@ -29,17 +28,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function opsdeck(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = {
-    out: (t) => void (out += `${t}\n`),
-    err: (t) => void (err += `${t}\n`),
-    env: { ...ENV, PATH: process.env.PATH },
-    cwd: dir,
-  };
-  return { code: await main(args, io), out, err };
-}
+const opsdeck = (args: string[]) => runCli(args, { ...ENV, PATH: process.env.PATH }, dir);
 
 const page = async (host: string) => {
   const res = await fetch(`http://${host}:${PORT}/metrics`);
@@ -201,14 +190,12 @@ describe('the exporter refuses plainly', () => {
     ]);
     assert.equal(flag.code, 2);
     assert.match(flag.err, /--metrics everywhere: expected ADDR:PORT/);
-    let err = '';
-    const code = await main(['agent', '--machine', 'mainpc', '--nats', 'nats://127.0.0.1:1'], {
-      out: () => undefined,
-      err: (t) => void (err += t),
-      env: { OPSDECK_AGENT_METRICS: '127.0.0.1:99999' },
-      cwd: dir,
-    });
-    assert.equal(code, 2);
-    assert.match(err, /OPSDECK_AGENT_METRICS=127\.0\.0\.1:99999: expected ADDR:PORT/);
+    const env = await runCli(
+      ['agent', '--machine', 'mainpc', '--nats', 'nats://127.0.0.1:1'],
+      { OPSDECK_AGENT_METRICS: '127.0.0.1:99999' },
+      dir,
+    );
+    assert.equal(env.code, 2);
+    assert.match(env.err, /OPSDECK_AGENT_METRICS=127\.0\.0\.1:99999: expected ADDR:PORT/);
   });
 });

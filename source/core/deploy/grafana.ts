@@ -392,6 +392,24 @@ function panelJson(p: PanelSpec, id: number, gridPos: Json): Json {
   };
 }
 
+/** A variable whose values a Prometheus query lists; "All" means all (`.*`). */
+const queryVariable = (name: string, label: string, query: string): Json => ({
+  name,
+  label,
+  type: 'query',
+  datasource: DS,
+  query: { query, refId: name },
+  definition: query,
+  refresh: 2,
+  multi: true,
+  includeAll: true,
+  // All includes errors counted as machine=any (core/metrics/errors.ts).
+  allValue: '.*',
+  current: {},
+  hide: 0,
+  sort: 1,
+});
+
 export function grafanaDashboard(version: string): Json {
   return {
     id: null,
@@ -421,41 +439,12 @@ export function grafanaDashboard(version: string): Json {
           refresh: 1,
           regex: '',
         },
-        {
-          name: 'machine',
-          label: 'Machine',
-          type: 'query',
-          datasource: DS,
-          query: { query: 'label_values(opsdeck_exporter_info, machine)', refId: 'machine' },
-          definition: 'label_values(opsdeck_exporter_info, machine)',
-          refresh: 2,
-          multi: true,
-          includeAll: true,
-          // All means all, including errors counted as machine=any (core/metrics/errors.ts).
-          allValue: '.*',
-          current: {},
-          hide: 0,
-          sort: 1,
-        },
-        {
-          name: 'agent',
-          label: 'Agent',
-          type: 'query',
-          datasource: DS,
-          query: {
-            query: 'label_values(opsdeck_agent_up{machine=~"$machine"}, agent)',
-            refId: 'agent',
-          },
-          definition: 'label_values(opsdeck_agent_up{machine=~"$machine"}, agent)',
-          refresh: 2,
-          multi: true,
-          includeAll: true,
-          // All means all, including errors counted as machine=any (core/metrics/errors.ts).
-          allValue: '.*',
-          current: {},
-          hide: 0,
-          sort: 1,
-        },
+        queryVariable('machine', 'Machine', 'label_values(opsdeck_exporter_info, machine)'),
+        queryVariable(
+          'agent',
+          'Agent',
+          'label_values(opsdeck_agent_up{machine=~"$machine"}, agent)',
+        ),
       ],
     },
     panels: layout(),
