@@ -130,13 +130,8 @@ export function registerAgent(program: Command, io: Io): void {
         throw new Exit(EXIT.badInput);
       }
       const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
+      // A bad value was refused with the settings (agent-settings.ts).
       const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
-      if (opts.metrics !== undefined && !metricsAt) {
-        checkIo.err(
-          `opsdeck agent: --metrics ${opts.metrics}: expected ADDR:PORT (e.g. 127.0.0.1:9470)`,
-        );
-        throw new Exit(EXIT.badInput);
-      }
       const local = localFleet(opts, checkIo, machine);
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');

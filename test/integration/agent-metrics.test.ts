@@ -198,4 +198,20 @@ describe('the exporter refuses plainly', () => {
     assert.equal(env.code, 2);
     assert.match(env.err, /OPSDECK_AGENT_METRICS=127\.0\.0\.1:99999: expected ADDR:PORT/);
   });
+
+  test('--health-from: a source it does not know, or agents without NATS, exits 2 naming it', async () => {
+    const files = ['--mainpc', REAL.mainpc, '--pc2', REAL.pc2];
+    const odd = await runCli(['status', '--health-from', 'sideways', ...files], {}, dir);
+    assert.equal(odd.code, 2);
+    assert.match(odd.err, /--health-from sideways: expected direct or agents/);
+    const offline = await runCli(['status', '--health-from', 'agents', ...files], {}, dir);
+    assert.equal(offline.code, 2);
+    assert.match(offline.err, /--health-from agents reads each machine's opsdeck agent over NATS/);
+    const sim = await runCli(['sim', '--no-nats', '--agent-health', ...files], {}, dir);
+    assert.equal(sim.code, 2);
+    assert.match(
+      sim.err,
+      /--agent-health and --agent-metrics run in the machines' opsdeck agents, which need NATS/,
+    );
+  });
 });
