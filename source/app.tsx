@@ -224,10 +224,22 @@ export function App(p: AppProps) {
             ...(phase.value ? { phase: phase.value } : {}),
             ...(phase.note ? { phaseNote: phase.note } : {}),
             ...(doctor.diagnosis ? { errorbus: doctor.diagnosis } : {}),
+            // An exporter counts while its agent's samples are fresh.
+            exporters: Object.fromEntries(
+              machines.map((m) => [
+                m.id,
+                isStale(resources.machines[m.id], now, p.intervalMs)
+                  ? undefined
+                  : resources.machines[m.id]?.sample.exporter,
+              ]),
+            ),
           })
         : [],
     [
       ui.screen,
+      resources,
+      now,
+      p.intervalMs,
       machines,
       health.agents,
       errors.counters,

@@ -24,11 +24,14 @@ import { PhaseStore } from './stores/phase-store.js';
 import { appendAudit, auditPath } from './adapters/audit.js';
 import { probeAuditEntry } from './core/security/probe.js';
 import { LintStore } from './stores/lint-store.js';
+import type { HealthFrom } from './stores/health-source.js';
 
 export interface ConsoleOptions {
   machines: Machine[];
   nats?: string;
   env: Env;
+  /** Health from this console's prober (default) or each machine's opsdeck agent. */
+  healthFrom?: HealthFrom;
   intervalMs?: number;
   timeoutMs?: number;
   screen?: Screen;
@@ -113,6 +116,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
         }
       : {}),
     health: { intervalMs, timeoutMs },
+    ...(options.healthFrom ? { healthFrom: options.healthFrom } : {}),
     errors: { notifyMs: ERROR_NOTIFY_MS },
     durable: `opsdeck_${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}`,
   });

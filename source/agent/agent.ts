@@ -19,6 +19,7 @@ import {
   resourcesSubject,
   type ResourceSample,
   type SampleAgent,
+  type SampleExporter,
 } from '../core/resources/sample.js';
 import { readThrottle, type ThrottleReading } from '../core/resources/throttle.js';
 import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
@@ -56,6 +57,8 @@ export interface AgentOptions {
   version?: string;
   /** ms since the epoch; default: when runAgent is called. */
   startedAt?: number;
+  /** `--metrics`: where /metrics is served, told in every sample (the console's scorecard). */
+  exporter?: () => SampleExporter | undefined;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -193,6 +196,8 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
         ...(options.version ? { version: options.version } : {}),
         uptimeS: Math.round((Date.now() - startedAt) / 1000),
       };
+      const exporter = options.exporter?.();
+      if (exporter) wire.exporter = exporter;
       last = wire;
       if (!stopped)
         nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));

@@ -25,6 +25,7 @@ import * as zmq from 'zeromq';
 import { bridgeMessage, type BridgedMessage } from '../core/errors/bridge.js';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY } from '../core/errorbus/phase.js';
 import type { BridgeTarget } from '../core/errorbus/topology.js';
+import type { ErrorEvent } from '../core/errors/event.js';
 import { sanitise } from '../core/errors/sanitise.js';
 
 export const bridgeSubject = (machine: string) => `opsdeck.${machine}.bridge`;
@@ -44,6 +45,8 @@ export interface BridgeOptions {
   /** Follow the error-bus phase in KV (phase 3 closes the sockets). Default true. */
   followPhase?: boolean;
   log: (line: string) => void;
+  /** Told every frame it receives, decoded (the exporter counts errors per agent from it). */
+  onFrame?: (decoded: { ok: true; event: ErrorEvent } | { ok: false }) => void;
 }
 
 export interface BridgeEndpoint {
@@ -74,6 +77,11 @@ export interface BridgeStats {
   dropped: number;
   /** Publishes that failed and were queued again. */
   retried: number;
+  /**
+   * Times a SUB it connected (to a bound PUB: CentralErrorBus) lost that connection: what the
+   * PUB sent meanwhile went nowhere.
+   */
+  gaps: number;
   nats: 'connected' | 'disconnected';
   lastError?: string;
   lastMalformed?: string;
@@ -156,6 +164,7 @@ export async function runBridge(
     bufferLimit,
     dropped: 0,
     retried: 0,
+    gaps: 0,
     nats: nc.isClosed() ? 'disconnected' : 'connected',
     since: Date.now(),
     at: Date.now(),
@@ -176,12 +185,14 @@ export async function runBridge(
     if (verdict.kind === 'malformed') {
       s.malformed++;
       s.lastMalformed = `${verdict.reason}: ${verdict.sample}`;
+      options.onFrame?.({ ok: false });
       return;
     }
     if (verdict.kind === 'loop') {
       s.loops++;
       return;
     }
+    options.onFrame?.({ ok: true, event: verdict.event });
     if (queue.length >= bufferLimit) {
       s.dropped++;
       // One line per burst of drops, not one per drop.
@@ -334,6 +345,9 @@ export async function runBridge(
           );
         }
       } else {
+        sub.events.on('disconnect', () => {
+          if (!stopping && s.state === 'running') s.gaps++;
+        });
         sub.connect(endpoint);
         state = 'connected (SUB)';
       }

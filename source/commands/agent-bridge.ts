@@ -2,7 +2,7 @@
 // (where this machine's bridge binds a SUB and where it connects one; core/errorbus/topology.ts).
 import type { Command } from 'commander';
 import type { NatsConnection } from 'nats';
-import { runBridge, type RunningBridge } from '../agent/bridge.js';
+import { runBridge, type BridgeOptions, type RunningBridge } from '../agent/bridge.js';
 import { buildTopology, type BridgeTarget } from '../core/errorbus/topology.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
@@ -39,7 +39,11 @@ export const bindAddress = (host: string, flag: string | undefined): string =>
 
 export interface PreparedBridge {
   targets: BridgeTarget[];
-  start(nc: NatsConnection, log: (line: string) => void): Promise<RunningBridge>;
+  start(
+    nc: NatsConnection,
+    log: (line: string) => void,
+    onFrame?: BridgeOptions['onFrame'],
+  ): Promise<RunningBridge>;
 }
 
 /** Checks the options and plans the bridge before anything connects; bad input exits 2. */
@@ -71,5 +75,9 @@ export function prepareBridge(opts: BridgeArgs, io: Io, machine: string): Prepar
     io.err(
       `opsdeck agent ${machine}: bridge: no error-bus port on this machine to bind or connect (see opsdeck errorbus doctor)`,
     );
-  return { targets, start: (nc, log) => runBridge(nc, { machine, targets, bufferLimit, log }) };
+  return {
+    targets,
+    start: (nc, log, onFrame) =>
+      runBridge(nc, { machine, targets, bufferLimit, log, ...(onFrame ? { onFrame } : {}) }),
+  };
 }

@@ -18,6 +18,7 @@ import {
   type SettingSpec,
 } from '../core/deploy/agent-settings.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { parseListen } from '../agent/metrics-server.js';
 
 export interface LoginArgs {
   natsUser?: string;
@@ -56,6 +57,7 @@ const CHECKS: Readonly<Record<string, (v: string) => string | undefined>> = {
   'clock-skew': (v) => (/^\d+$/.test(v) && Number(v) <= 3600 ? undefined : 'whole seconds 0-3600'),
   'bridge-buffer': (v) => (/^[1-9]\d*$/.test(v) ? undefined : 'a positive integer'),
   'resource-manager': (v) => (/^tcp:\/\/[^:/]+:\d+$/.test(v) ? undefined : 'tcp://HOST:PORT'),
+  metrics: (v) => (parseListen(v) ? undefined : 'ADDR:PORT (e.g. 127.0.0.1:9470)'),
 };
 
 const fail = (io: Io, who: string, problems: readonly string[]): never => {

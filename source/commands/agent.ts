@@ -22,6 +22,9 @@ import { parseDuration } from '../core/duration.js';
 import { loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { discoverFleet } from '../adapters/fleet-files.js';
 import { codeFacts } from '../core/fleet/upstream-code.js';
+import type { Machine } from '../core/fleet/model.js';
+import { startObserver, type Observer } from '../agent/observe.js';
+import { parseListen } from '../agent/metrics-server.js';
 
 /**
  * This machine's agents from the fleet config (named, or found in the current folder): their
@@ -32,7 +35,12 @@ function localFleet(
   opts: FleetArgs,
   io: Io,
   machine: string,
-): { agents: Array<{ name: string; scriptPath: string }>; resourceManager?: string; note: string } {
+): {
+  agents: Array<{ name: string; scriptPath: string }>;
+  resourceManager?: string;
+  note: string;
+  fleet?: Machine[];
+} {
   const named = Boolean(opts.mainpc || opts.pc2 || opts.root);
   if (!named && Object.keys(discoverFleet(io.cwd).files).length === 0)
     return {
@@ -44,11 +52,13 @@ function localFleet(
   if (!m)
     return {
       agents: [],
+      fleet: fleet.machines,
       note: `the fleet config has no machine ${machine}: agent processes and ResourceManager unknown`,
     };
   const rm = m.agents.find((a) => codeFacts(a).jsonOnly);
   return {
     agents: m.agents.map((a) => ({ name: a.name, scriptPath: a.scriptPath })),
+    fleet: fleet.machines,
     ...(rm ? { resourceManager: `tcp://127.0.0.1:${rm.port.value}` } : {}),
     note: `${m.agents.length} agents in ${m.source.file}${rm ? `; ResourceManager tcp://127.0.0.1:${rm.port.value}` : '; no ResourceManager in it'}`,
   };
@@ -66,6 +76,14 @@ export function registerAgent(program: Command, io: Io): void {
     .option(
       '--resource-manager <endpoint>',
       "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
+    )
+    .option(
+      '--health',
+      "probe this machine's agents (the console's prober, from here) and publish the results on opsdeck.<machine>.health, for `opsdeck console --health-from agents`; needs the fleet config",
+    )
+    .option(
+      '--metrics <addr:port>',
+      'serve /metrics in the Prometheus text format there (e.g. 127.0.0.1:9470): every agent of this machine, its resources, errors, bridge, phase; implies --health',
     );
   addSettingsOptions(addAuthOptions(addBridgeOptions(agentCommand))).action(
     async (_opts: unknown, cmd: Command) => {
@@ -81,6 +99,8 @@ export function registerAgent(program: Command, io: Io): void {
           nats?: string;
           interval: string;
           resourceManager?: string;
+          health?: boolean;
+          metrics?: string;
         } & AuthArgs &
           BridgeArgs &
           LoginArgs
@@ -113,6 +133,8 @@ export function registerAgent(program: Command, io: Io): void {
         throw new Exit(EXIT.badInput);
       }
       const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
+      // A bad value was refused with the settings (agent-settings.ts).
+      const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
       const local = localFleet(opts, checkIo, machine);
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
@@ -121,6 +143,23 @@ export function registerAgent(program: Command, io: Io): void {
         jwks ? 'notice' : 'warning',
       );
       log(local.note, local.agents.length ? 'info' : 'notice');
+      let observer: Observer | undefined;
+      if (opts.health || metricsAt)
+        try {
+          observer = await startObserver({
+            machine,
+            ...(local.fleet ? { fleet: local.fleet } : {}),
+            health: opts.health === true,
+            ...(metricsAt ? { metrics: metricsAt } : {}),
+            intervalMs,
+            version: VERSION,
+            startedAt,
+            log,
+          });
+        } catch (error) {
+          checkIo.err(`opsdeck agent: ${(error as Error).message}`);
+          throw new Exit(EXIT.badInput);
+        }
       const link = new NatsLink({ servers, name: `opsdeck-agent-${machine}`, ...login });
       let lastState = '';
       const unsubscribe = link.subscribe(() => {
@@ -148,10 +187,14 @@ export function registerAgent(program: Command, io: Io): void {
             log,
             version: VERSION,
             startedAt,
+            ...(observer ? { exporter: observer.exporter } : {}),
           })
         : undefined;
-      const bridge = nc && bridgePlan ? await bridgePlan.start(nc, log) : undefined;
+      const bridge =
+        nc && bridgePlan ? await bridgePlan.start(nc, log, observer?.onBridgeFrame) : undefined;
+      if (nc) observer?.attach(nc, { ...(agent ? { agent } : {}), ...(bridge ? { bridge } : {}) });
       await stopped;
+      await observer?.stop();
       await bridge?.stop();
       await agent?.stop();
       unsubscribe();

@@ -16,9 +16,11 @@ import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { parseDuration } from '../core/duration.js';
+import { healthFromOption } from './health-from.js';
 
 interface ConsoleArgs extends FleetArgs {
   nats?: string;
+  healthFrom?: string;
   interval?: string;
   screen?: string;
 }
@@ -52,9 +54,11 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
   const nats = natsServers(opts.nats, io.env);
   const intervalMs = interval(opts.interval, io);
   const screen = screenOf(opts.screen, io);
+  const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck');
   const code = await runConsole({
     machines: fleet.machines,
     env: io.env,
+    healthFrom,
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
@@ -75,7 +79,11 @@ export function registerConsole(program: Command, io: Io): void {
         '--interval <duration>',
         'health probe interval, e.g. 2s (default: the saved preference, else 2s)',
       )
-      .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`);
+      .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`)
+      .option(
+        '--health-from <source>',
+        "direct (default): probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS",
+      );
   options(
     program
       .command('console', { isDefault: true })

@@ -69,6 +69,8 @@ interface SimArgs extends FleetArgs, AuthArgs {
   metrics?: string;
   wiring?: string;
   bridge?: boolean;
+  agentHealth?: boolean;
+  agentMetrics?: string;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -208,6 +210,14 @@ export function registerSim(program: Command, io: Io): Command {
           "each machine's opsdeck agent also runs --bridge, as deployed (needs NATS)",
         )
         .option(
+          '--agent-health',
+          "each machine's opsdeck agent also probes its own agents and publishes opsdeck.<machine>.health, as `opsdeck agent --health` (for `console --health-from agents`; needs NATS)",
+        )
+        .option(
+          '--agent-metrics <port>',
+          "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
+        )
+        .option(
           '--wiring <mode>',
           "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
         ),
@@ -231,6 +241,9 @@ export function registerSim(program: Command, io: Io): Command {
       if (!d.ok) bad(io, `--ready-ttl: ${d.reason}`);
       readyTtl = d.ms / 1000;
     }
+    const agentMetrics = number(io, '--agent-metrics', args.agentMetrics, { integer: true });
+    if (agentMetrics !== undefined && (agentMetrics < 1 || agentMetrics > 65535))
+      bad(io, `--agent-metrics ${agentMetrics}: expected a port 1-65535`);
     if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
       bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
     if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
@@ -292,6 +305,11 @@ export function registerSim(program: Command, io: Io): Command {
           };
     }
 
+    if (nats.mode === 'off' && (args.agentHealth || agentMetrics !== undefined))
+      bad(
+        io,
+        `--agent-health and --agent-metrics run in the machines' opsdeck agents, which need NATS (${nats.why})`,
+      );
     const hosts = parseHosts(io, args.hosts);
     let sim;
     try {
@@ -314,6 +332,8 @@ export function registerSim(program: Command, io: Io): Command {
           ? { wiring: args.wiring }
           : {}),
         ...(args.bridge ? { bridges: true } : {}),
+        ...(args.agentHealth ? { agentHealth: true } : {}),
+        ...(agentMetrics !== undefined ? { agentMetricsPort: agentMetrics } : {}),
         log: (line) => io.out(line),
       });
     } catch (error) {

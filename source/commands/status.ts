@@ -16,11 +16,13 @@ import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { parseDuration } from '../core/duration.js';
+import { healthFromOption } from './health-from.js';
 
 export const STATUS_SCHEMA = 'opsdeck.status/2';
 
 interface StatusArgs extends FleetArgs {
   json?: boolean;
+  healthFrom: string;
   watch?: boolean;
   nats?: string;
   interval: string;
@@ -57,6 +59,20 @@ export function statusDocument(
     schema: STATUS_SCHEMA,
     generatedAt: new Date(now).toISOString(),
     warnings,
+    // Where the agents' states come from: probed from here, or each machine's opsdeck agent.
+    health: {
+      from: plane.health.from,
+      ...(plane.healthFeed
+        ? {
+            feeds: plane.healthFeed.feeds().map((f) => ({
+              machine: f.machine,
+              lastAt: f.receivedAt ? new Date(f.receivedAt).toISOString() : null,
+              stale: f.stale,
+            })),
+            rejected: plane.healthFeed.rejected,
+          }
+        : {}),
+    },
     nats: link
       ? {
           state: link.state,
@@ -171,6 +187,11 @@ export function registerStatus(program: Command, io: Io): void {
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)',
       )
       .option('--interval <duration>', 'probe / print interval', '2s')
+      .option(
+        '--health-from <source>',
+        "direct: probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS, probing nothing across the network",
+        'direct',
+      )
       .option('--timeout <duration>', 'health probe timeout', '1000ms')
       .option(
         '--collect <duration>',
@@ -197,6 +218,7 @@ export function registerStatus(program: Command, io: Io): void {
     }
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
+    const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck status');
     const secretsDir = secretsDirFor(fleet.machines, io.env);
     const plane = startDataPlane({
       machines: fleet.machines,
@@ -204,6 +226,7 @@ export function registerStatus(program: Command, io: Io): void {
         ? { nats, natsLogin: operatorLogin({ servers: nats, secretsDir, env: io.env }) }
         : {}),
       health: { intervalMs, timeoutMs },
+      healthFrom,
       live: opts.watch === true,
     });
     const warnings = await plane.hostWarnings;

@@ -8,6 +8,7 @@ import type { ControlAuth } from '../core/resources/machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
 import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.js';
 import { runBridge, type RunningBridge } from '../agent/bridge.js';
+import { startObserver, type Observer } from '../agent/observe.js';
 import type { Machine } from '../core/fleet/model.js';
 import { buildTopology } from '../core/errorbus/topology.js';
 import { VERSION } from '../version.js';
@@ -28,7 +29,17 @@ export function faultVerifier(verify: TokenVerifier): ControlVerifier {
 export interface MachineControlServer {
   agents: RunningAgent[];
   bridges: RunningBridge[];
+  /** Each machine's --health / --metrics side, when asked for. */
+  observers: Observer[];
   close(): Promise<void>;
+}
+
+/** `opsdeck sim --agent-health` / `--agent-metrics PORT`: what each machine's daemon also runs. */
+export interface SimObserve {
+  /** The fleet on the sim's addresses: each daemon probes its machine's agents there. */
+  fleet: readonly Machine[];
+  /** /metrics on each machine's own address at this port. */
+  metricsPort?: number;
 }
 
 export function simSource(m: SimMachine): MachineSource {
@@ -56,6 +67,7 @@ export async function serveMachineControl(
   log: (line: string) => void,
   intervalMs = 1000,
   bridges?: { fleet: readonly Machine[]; env: Readonly<Record<string, string | undefined>> },
+  observe?: SimObserve,
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
@@ -67,7 +79,30 @@ export async function serveMachineControl(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  const agents = machines.map((m) => {
+  const observers: Observer[] = [];
+  try {
+    for (const m of observe ? machines : [])
+      observers.push(
+        await startObserver({
+          machine: m.id,
+          fleet: observe!.fleet,
+          health: true,
+          ...(observe!.metricsPort !== undefined
+            ? { metrics: { host: m.plan.host, port: observe!.metricsPort } }
+            : {}),
+          intervalMs,
+          version: VERSION,
+          startedAt: Date.now(),
+          log: (line) => log(`${m.id} agent: ${line}`),
+        }),
+      );
+  } catch (error) {
+    // A /metrics port already taken: nothing of this is left running.
+    for (const o of observers) await o.stop();
+    await nc.close().catch(() => undefined);
+    throw error;
+  }
+  const agents = machines.map((m, i) => {
     const endpoint = rmEndpoint(m);
     return runAgent(nc, {
       machine: m.id,
@@ -78,6 +113,7 @@ export async function serveMachineControl(
       ...(endpoint ? { resourceManager: endpoint } : {}),
       version: VERSION,
       log: (line) => log(`${m.id} agent: ${line}`),
+      ...(observers[i] ? { exporter: observers[i].exporter } : {}),
     });
   });
   const running: RunningBridge[] = [];
@@ -87,20 +123,25 @@ export async function serveMachineControl(
       env: bridges.env,
       bridges: machines.map((m) => m.id),
     }).bridgePlan;
-    for (const m of machines)
+    for (const [i, m] of machines.entries())
       running.push(
         await runBridge(nc, {
           machine: m.id,
           targets: plan[m.id] ?? [],
           log: (line) => log(`${m.id} agent: ${line}`),
+          ...(observers[i] ? { onFrame: observers[i].onBridgeFrame } : {}),
         }),
       );
   }
+  for (const [i, o] of observers.entries())
+    o.attach(nc, { agent: agents[i]!, ...(running[i] ? { bridge: running[i] } : {}) });
   await nc.flush();
   return {
     agents,
     bridges: running,
+    observers,
     async close() {
+      for (const o of observers) await o.stop();
       for (const b of running) await b.stop(1000);
       for (const a of agents) await a.stop();
       if (!nc.isClosed()) await nc.close().catch(() => undefined);

@@ -75,6 +75,13 @@ export interface SimOptions {
   wiringEnv?: Record<string, string>;
   /** Each machine's opsdeck agent also runs `--bridge` (the demo: opsdeck as deployed). */
   bridges?: boolean;
+  /**
+   * Each machine's opsdeck agent also probes its own agents and publishes opsdeck.<m>.health
+   * (`--health`), for consoles on `--health-from agents`. Off by default: it doubles the probes.
+   */
+  agentHealth?: boolean;
+  /** ... and serves /metrics on its machine's address at this port (`--metrics`; implies agentHealth). */
+  agentMetricsPort?: number;
   /** What BaseAgent's /metrics answers (default: the overrides' `metrics`, else `upstream`). */
   metrics?: MetricsMode;
   /** BaseAgent's ready-key lifetime in ms (default: the overrides' `ready_ttl_s`, else 300 s). */
@@ -250,16 +257,29 @@ export class Sim {
     }
     // Publish nothing until the phase is known, or a phase-3 fleet would leak ZMQ frames.
     await Promise.race([this.nats.phaseKnown, new Promise((r) => setTimeout(r, 2000).unref())]);
-    this.machineControl = await serveMachineControl(
-      url,
-      this.machines,
-      this.options.tokenVerifier
-        ? { mode: 'verify', verify: this.options.tokenVerifier }
-        : { mode: 'open' },
-      this.log,
-      1000,
-      this.options.bridges ? this.bridgeFleet() : undefined,
-    );
+    const observe = this.options.agentHealth || this.options.agentMetricsPort !== undefined;
+    try {
+      this.machineControl = await serveMachineControl(
+        url,
+        this.machines,
+        this.options.tokenVerifier
+          ? { mode: 'verify', verify: this.options.tokenVerifier }
+          : { mode: 'open' },
+        this.log,
+        1000,
+        this.options.bridges ? this.bridgeFleet() : undefined,
+        observe
+          ? {
+              fleet: this.bridgeFleet().fleet,
+              ...(this.options.agentMetricsPort !== undefined
+                ? { metricsPort: this.options.agentMetricsPort }
+                : {}),
+            }
+          : undefined,
+      );
+    } catch (error) {
+      throw new SimInputError((error as Error).message);
+    }
     this.natsUrl = url;
     this.natsNote =
       mode.mode === 'own'
@@ -572,6 +592,13 @@ export class Sim {
       const st = b.stats();
       lines.push(
         `bridge ${st.machine}: ${st.endpoints.map((e) => `${e.mode} a SUB on ${e.endpoint}`).join(', ') || 'nothing to bind or connect'}`,
+      );
+    }
+    for (const [i, o] of (this.machineControl?.observers ?? []).entries()) {
+      const e = o.exporter();
+      const id = this.machines[i]!.id;
+      lines.push(
+        `agent health ${id}: its opsdeck agent probes its agents, results on opsdeck.${id}.health${e ? `; metrics http://${e.address}/metrics` : ''}`,
       );
     }
     if (this.machineControl)

@@ -7,6 +7,8 @@ import { natsErrors, zmqErrors, type NatsErrorFeed } from '../adapters/error-sou
 import { NatsLink, splitServers, type LinkOptions } from '../adapters/nats-link.js';
 import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
 import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
+import { AgentHealthFeed } from './health-feed.js';
+import type { HealthFrom, HealthSource } from './health-source.js';
 import { ResourceStore } from './resource-store.js';
 import { BridgeStore } from './bridge-store.js';
 import { DoctorStore, runDoctor } from './doctor-store.js';
@@ -20,6 +22,11 @@ export interface DataPlaneOptions {
   /** User, password and TLS files for a server that asks (operatorLogin). */
   natsLogin?: Pick<LinkOptions, 'user' | 'pass' | 'tls'>;
   health?: Partial<HealthOptions>;
+  /**
+   * `direct` (default): probe every agent from here. `agents`: take each machine's results from
+   * its opsdeck agent over NATS (needs `nats`); nothing is probed across the network.
+   */
+  healthFrom?: HealthFrom;
   errors?: Partial<ErrorStoreOptions>;
   /** Durable consumer name (per console host) so a restart shows what arrived meanwhile. */
   durable?: string;
@@ -34,7 +41,9 @@ export interface DataPlaneOptions {
 
 export interface DataPlane {
   machines: readonly Machine[];
-  health: HealthStore;
+  health: HealthSource;
+  /** The agents' health feed, in `--health-from agents` mode. */
+  healthFeed: AgentHealthFeed | undefined;
   errors: ErrorStore;
   resources: ResourceStore;
   /** `opsdeck agent --bridge` statuses (opsdeck.<machine>.bridge). */
@@ -86,19 +95,27 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const startedAt = Date.now();
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore();
-  const health = new HealthStore(
-    targetsFor(machines, {
-      ...options.health,
-      ...(options.protocols ? { protocols: options.protocols } : {}),
-    }),
-    {
-      ...options.health,
-      evidence: {
-        lastBusFrame: (m) => errors.lastZmqFrame(m),
-        process: (m, agent) => resources.process(m, agent),
+  const healthFeed =
+    options.healthFrom === 'agents'
+      ? new AgentHealthFeed(machines, {
+          ...(options.health?.notifyMs !== undefined ? { notifyMs: options.health.notifyMs } : {}),
+        })
+      : undefined;
+  const health: HealthSource =
+    healthFeed ??
+    new HealthStore(
+      targetsFor(machines, {
+        ...options.health,
+        ...(options.protocols ? { protocols: options.protocols } : {}),
+      }),
+      {
+        ...options.health,
+        evidence: {
+          lastBusFrame: (m) => errors.lastZmqFrame(m),
+          process: (m, agent) => resources.process(m, agent),
+        },
       },
-    },
-  );
+    );
   const bridges = new BridgeStore();
   bridges.onGap = (machine, from, to, restarted) => errors.bridgeGap(machine, from, to, restarted);
   const stops: Array<() => unknown> = [];
@@ -117,6 +134,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       if (!nc || stopping) return;
       stops.push(resources.listen(nc));
       stops.push(bridges.listen(nc));
+      if (healthFeed) stops.push(healthFeed.listen(nc));
       try {
         feed = await natsErrors(nc, errors, {
           machineOf: (agent) => resolve(agent),
@@ -140,6 +158,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     machines,
     hostWarnings,
     health,
+    healthFeed,
     errors,
     resources,
     bridges,

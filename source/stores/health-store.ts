@@ -34,6 +34,7 @@ import { scanForNames, type ScanResult } from '../adapters/health-scan.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
 import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
+import type { HealthSource } from './health-source.js';
 
 export interface HealthTarget {
   key: string;
@@ -87,6 +88,8 @@ export interface HealthOptions {
   /** Frames on a PUB-only agent's bus within this window count as a sign of life (ms). */
   frameWindowMs: number;
   evidence?: HealthEvidence;
+  /** Told every result as it is recorded (the agent's exporter keeps latency histograms). */
+  onProbe?(key: string, health: AgentHealth): void;
 }
 
 /** Longest a change waits for its probe round to end before it is published anyway. */
@@ -161,7 +164,8 @@ interface Slot {
 
 const clipRaw = (text: string) => sanitise(text.length > 400 ? `${text.slice(0, 400)}…` : text);
 
-export class HealthStore {
+export class HealthStore implements HealthSource {
+  readonly from = 'direct' as const;
   private readonly emitter = new Emitter();
   private readonly slots = new Map<string, Slot>();
   private readonly http = new HttpProber();
@@ -300,6 +304,7 @@ export class HealthStore {
     outcome = this.checkName(slot, outcome);
     if (this.stopped) return;
     slot.health = observe(slot.health, outcome, this.options.hysteresis);
+    this.options.onProbe?.(slot.target.key, slot.health);
     slot.rounds++;
     // The first reply, then every tenth probe per agent, each agent in its own round: checking
     // every agent's /metrics in the same round made that round 4-5x longer (bench/health.ts).

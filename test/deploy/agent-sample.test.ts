@@ -42,4 +42,20 @@ describe('agent version and uptime in a sample', () => {
       assert.match(r.ok ? '' : r.reason, reason);
     }
   });
+
+  test("the exporter's address and coverage (agent --metrics) ride along; a malformed one is dropped, the sample kept", () => {
+    const r = checkSample({ ...base, exporter: { address: '192.168.100.17:9470', agents: 23 } });
+    assert.ok(r.ok);
+    assert.deepEqual(r.sample.exporter, { address: '192.168.100.17:9470', agents: 23 });
+    for (const exporter of [
+      { address: '\u001b[2J:9470', agents: 1 },
+      { address: 'x:1', agents: -1 },
+      { address: 'x:1', agents: 1.5 },
+      'here',
+    ]) {
+      const bad = checkSample({ ...base, exporter });
+      assert.ok(bad.ok, JSON.stringify(exporter));
+      assert.equal('exporter' in bad.sample, false, JSON.stringify(exporter));
+    }
+  });
 });

@@ -402,9 +402,10 @@ describe('opsdeck certs', () => {
       })();
       pc2.publish('opsdeck.pc2.resources', new TextEncoder().encode('{}'));
       pc2.publish('opsdeck.pc2.bridge', new TextEncoder().encode('{}'));
+      pc2.publish('opsdeck.pc2.health', new TextEncoder().encode('{}'));
       await pc2.flush();
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(errors, [], 'its own resources and bridge status subjects are allowed');
+      assert.deepEqual(errors, [], 'its own resources, bridge and health subjects are allowed');
       pc2.publish('opsdeck.mainpc.control', new TextEncoder().encode('{}'));
       await pc2.flush().catch(() => undefined);
       const until = Date.now() + 3000;

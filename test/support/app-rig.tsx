@@ -151,6 +151,7 @@ export function renderApp(
   const plane: DataPlane = {
     machines,
     health,
+    healthFeed: undefined,
     errors: new ErrorStore(),
     resources: new ResourceStore(),
     bridges: new BridgeStore(),

@@ -498,6 +498,37 @@ describe('overlays and screens', () => {
     assert.match(frame, /✔ conflicts \(ports check\) +0/);
   });
 
+  test("scorecard P2.2: agents' own /metrics beside what opsdeck's exporters cover", () => {
+    const withMetrics = new Map(health);
+    withMetrics.set('mainpc/ServiceRegistry', { ...healthy(NOW), instrumented: false });
+    const row = (exporters?: Record<string, { address: string; agents: number } | undefined>) => {
+      const sections = scorecard({
+        machines: [machine],
+        health: withMetrics,
+        counters: new ErrorPipeline().counters,
+        publishers: [],
+        canonical: {},
+        portConflicts: 0,
+        ...(exporters ? { exporters } : {}),
+      });
+      return render(<Scorecard sections={sections} width={140} />).lastFrame()!;
+    };
+    const none = row();
+    assert.match(none, /agents whose \/metrics serves Prometheus text +0\/1 checked \(0%\)/);
+    assert.match(
+      none,
+      /agents opsdeck exports as Prometheus metrics +no exporter seen {2}— run `opsdeck agent --metrics ADDR:PORT` on each machine/,
+    );
+    const all = row({ mainpc: { address: '127.0.0.1:9470', agents: 3 } });
+    assert.match(
+      all,
+      /✔ agents opsdeck exports as Prometheus metrics +3\/3 \(100%\) {2}— mainpc at 127\.0\.0\.1:9470/,
+    );
+    // An agent without the fleet config exports the machine only: its agents are not covered.
+    const bare = row({ mainpc: { address: '127.0.0.1:9470', agents: 0 } });
+    assert.match(bare, /agents opsdeck exports as Prometheus metrics +0\/3 \(0%\)/);
+  });
+
   test('action flow: preview, exact target, checks, confirmation words', () => {
     const run = {
       action: { id: 'errorbus.advance', title: 'Advance the error bus 0 -> 1', machine: 'fleet' },

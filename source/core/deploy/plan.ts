@@ -11,6 +11,7 @@
 // price: JetStream's API is reached from the leaf through the hub's domain ($JS.mainpc.API, i.e.
 // `jetstream({ domain: 'mainpc' })`); publishing into a stream needs nothing.
 import { CREDENTIALS } from './agent-settings.js';
+import { metricsListen } from './grafana.js';
 import {
   authorizationLines,
   certSubject,
@@ -59,6 +60,8 @@ export interface PlanInput {
   hubUrl?: string;
   /** Run the error-bus bridge, reading the fleet from this upstream checkout. */
   bridgeRoot?: string;
+  /** Serve /metrics on this port (`opsdeck deploy grafana` scrapes it); absent: off. */
+  metricsPort?: number;
 }
 
 export interface PlanFile {
@@ -287,6 +290,13 @@ function agentSettings(input: PlanInput, url: string, header: (s: string) => str
     `nats-user: ${input.machine}`,
     'interval: 2s',
   ];
+  const me = input.machines.find((m) => m.id === input.machine)!;
+  if (input.metricsPort !== undefined)
+    lines.push(
+      '# Prometheus metrics of this machine (opsdeck deploy grafana scrapes them); with `root:` every',
+      '# agent of this machine is probed from here and exported.',
+      `metrics: ${q(metricsListen(me, input.metricsPort))}`,
+    );
   if (input.bridgeRoot)
     lines.push(
       "# carry this machine's ZMQ error bus into JetStream, with the fleet from the upstream checkout",
@@ -296,7 +306,7 @@ function agentSettings(input: PlanInput, url: string, header: (s: string) => str
   else
     lines.push(
       "# bridge: true            # carry this machine's ZMQ error bus into JetStream (opsdeck errorbus doctor says where)",
-      '# root: /path/to/AI_System_Monorepo   # the upstream checkout the bridge reads the fleet from',
+      '# root: /path/to/AI_System_Monorepo   # the upstream checkout the bridge and the health probes read the fleet from',
     );
   return `${lines.join('\n')}\n`;
 }
@@ -469,6 +479,11 @@ function planSteps(
         ...(role === 'hub'
           ? [
               `# let the leaf nodes and remote clients in, e.g.: ufw allow from <PC2 address> to any port ${input.leafListen.port},${input.natsListen.port} proto tcp`,
+            ]
+          : []),
+        ...(input.metricsPort !== undefined
+          ? [
+              `# let Prometheus scrape /metrics, e.g.: ufw allow from <Prometheus host> to any port ${input.metricsPort} proto tcp`,
             ]
           : []),
       ],

@@ -1,6 +1,6 @@
 // Resource samples arrive from the wire: check every field before the console believes it.
 import { sanitise } from '../errors/sanitise.js';
-import type { ResourceSample } from './sample.js';
+import type { ResourceSample, SampleExporter } from './sample.js';
 import { isThrottleLevel, type ThrottleReading } from './throttle.js';
 
 type Dict = Record<string, unknown>;
@@ -13,6 +13,7 @@ export function checkSample(value: unknown): SampleCheck {
   if (!isDict(value)) return { ok: false, reason: 'not a JSON object' };
   const { machine, ts, source, gpu, cpuPct, ramTotalMb, ramUsedMb, throttleLevel, agents } = value;
   const throttle = checkThrottle(value.throttle);
+  const exporter = checkExporter(value.exporter);
   if (typeof machine !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(machine))
     return { ok: false, reason: 'machine must be a short name' };
   for (const [name, v] of Object.entries({ ts, cpuPct, ramTotalMb, ramUsedMb }))
@@ -65,8 +66,17 @@ export function checkSample(value: unknown): SampleCheck {
         })),
       ...(version !== undefined ? { version } : {}),
       ...(uptimeS !== undefined ? { uptimeS } : {}),
+      ...(exporter ? { exporter } : {}),
     },
   };
+}
+
+/** `exporter: {address, agents}`; anything malformed drops it (the sample stays). */
+function checkExporter(v: unknown): SampleExporter | undefined {
+  if (!isDict(v) || typeof v.address !== 'string' || !/^[\w.:[\]-]{1,100}$/.test(v.address))
+    return undefined;
+  if (typeof v.agents !== 'number' || !Number.isInteger(v.agents) || v.agents < 0) return undefined;
+  return { address: v.address, agents: v.agents };
 }
 
 const port = (v: unknown, max: number): v is number =>

@@ -20,6 +20,15 @@ export interface ResourceSample {
   /** `opsdeck agent` only: its version and seconds since it started (the console flags an old or restarted agent). */
   version?: string;
   uptimeS?: number;
+  /** `opsdeck agent --metrics`: where it serves /metrics and how many agents it exports. */
+  exporter?: SampleExporter;
+}
+
+export interface SampleExporter {
+  /** HOST:PORT it listens on. */
+  address: string;
+  /** Agents of this machine with series of their own (0: no fleet config, nothing probed). */
+  agents: number;
 }
 
 export interface SampleAgent {

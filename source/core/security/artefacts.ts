@@ -247,6 +247,7 @@ export function natsUsers(
       allow: [
         `opsdeck.${id}.resources`,
         `opsdeck.${id}.bridge`,
+        `opsdeck.${id}.health`,
         'errors.>',
         'telemetry.>',
         'memory.>',
@@ -282,7 +283,8 @@ export function natsUsers(
     passwordHash: pass(OPERATOR),
     publish: {
       allow: ['opsdeck.>', '$JS.API.>', '$JS.ACK.>', '$KV.opsdeck.>', '_INBOX.>'],
-      deny: ['opsdeck.*.resources'],
+      // What only a machine's own agent may say about that machine.
+      deny: ['opsdeck.*.resources', 'opsdeck.*.health'],
     },
     subscribe: { allow: ['>'] },
     allowResponses: false,

@@ -14,6 +14,7 @@ const PROTOCOL_WORDS: Record<HealthProtocol, string> = {
 };
 import { doctorMetrics, type Diagnosis } from '../errorbus/doctor.js';
 import type { LintSummary } from '../lint/finding.js';
+import type { SampleExporter } from '../resources/sample.js';
 
 export type Verdict = 'good' | 'warn' | 'bad' | 'unknown';
 
@@ -47,6 +48,11 @@ export interface ScorecardInput {
   expiryDays?: number;
   /** The error-bus diagnosis (errorbus doctor): topology, lost publishers, effective phases. */
   errorbus?: Diagnosis;
+  /**
+   * Per machine: what its opsdeck agent says it exports (`--metrics`, from its resources
+   * samples); undefined: no exporter seen there.
+   */
+  exporters?: Readonly<Record<string, SampleExporter | undefined>>;
   /** `opsdeck lint` over the checkout: the plan's blind spots and compose clean-up. */
   lint?: {
     state: 'pending' | 'running' | 'done' | 'failed';
@@ -238,9 +244,41 @@ export function scorecard(i: ScorecardInput): Section[] {
                 ? 'good'
                 : 'warn',
         },
+        exportedMetric(i),
       ],
     },
   ];
+}
+
+/**
+ * Beside the agents' own /metrics: opsdeck's exporter (`opsdeck agent --metrics`) covers every
+ * agent of its machine whatever the agent does, so the plan's "all agents instrumented" is met
+ * from outside when every machine runs one.
+ */
+function exportedMetric(i: ScorecardInput): Metric {
+  const seen = i.machines.filter((m) => i.exporters?.[m.id]);
+  const total = i.machines.reduce((n, m) => n + m.agents.length, 0);
+  const exported = seen.reduce(
+    (n, m) => n + Math.min(i.exporters![m.id]!.agents, m.agents.length),
+    0,
+  );
+  const missing = i.machines.filter((m) => !i.exporters?.[m.id]).map((m) => m.id);
+  if (seen.length === 0)
+    return {
+      label: 'agents opsdeck exports as Prometheus metrics',
+      value: 'no exporter seen',
+      verdict: 'unknown',
+      note: 'run `opsdeck agent --metrics ADDR:PORT` on each machine; `opsdeck deploy grafana` writes the scrape config and dashboard',
+    };
+  return {
+    label: 'agents opsdeck exports as Prometheus metrics',
+    value: `${exported}/${total} (${pct(exported, total)})`,
+    verdict: exported === total && missing.length === 0 ? 'good' : 'warn',
+    note: [
+      ...seen.map((m) => `${m.id} at ${i.exporters![m.id]!.address}`),
+      ...missing.map((m) => `${m}: no exporter`),
+    ].join('; '),
+  };
 }
 
 function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
