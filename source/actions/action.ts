@@ -14,6 +14,8 @@ export interface Preview {
   runnable: boolean;
   /** Destructive or hard to undo: the console always asks; scripts must pass --yes. */
   destructive: boolean;
+  /** The machine is already as the action would leave it: why (nothing runs, nothing to audit). */
+  noop?: string;
 }
 
 export interface Outcome {

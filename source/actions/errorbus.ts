@@ -359,9 +359,9 @@ export function fixStreamsAction(ctx: ErrorBusContext): Action {
         return {
           target,
           lines: [],
-          checks: [{ name: 'streams need fixing', ok: false, evidence: `no: ${verdict.evidence}` }],
           runnable: false,
           destructive: true,
+          noop: verdict.evidence,
         };
       }
       const steps = planStreamFix(streams);

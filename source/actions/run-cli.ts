@@ -24,6 +24,10 @@ export async function runAction(
   for (const c of preview.checks ?? [])
     io.out(`  ${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.evidence}`);
   for (const line of preview.lines) io.out(`  ${line}`);
+  if (preview.noop) {
+    io.out(`nothing to do: ${preview.noop}`);
+    return { ok: true, detail: `nothing to do: ${preview.noop}` };
+  }
   if (!preview.runnable) {
     io.err(
       `opsdeck: ${action.title} refused: a preflight check failed (above); nothing was changed`,

@@ -18,6 +18,8 @@ export interface ErrorPaneProps {
   paused: boolean;
   filter: string;
   title?: string;
+  /** No bottom border (80x24: the footer below separates it): one error row more. */
+  compact?: boolean;
 }
 
 // zmq->nats: carried into NATS by `opsdeck agent --bridge` (no native NATS copy).
@@ -104,9 +106,12 @@ function ErrorPaneView(p: ErrorPaneProps) {
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
   return (
     <Box
+      // Ink never resets a border side it once drew: a pane that turns compact is a new one.
+      key={p.compact ? 'compact' : 'full'}
       flexDirection="column"
       width={p.width}
       borderStyle="round"
+      borderBottom={!p.compact}
       borderColor={p.focused ? theme.focus : theme.muted}
     >
       <Text wrap="truncate">
@@ -123,7 +128,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         rowKey={(r) => String(r.id)}
         cursor={p.cursor}
         focused={p.focused}
-        height={Math.max(2, p.height - 3)}
+        height={Math.max(2, p.height - (p.compact ? 2 : 3))}
         empty={p.filter ? 'no error matches the filter' : 'no errors yet'}
       />
     </Box>

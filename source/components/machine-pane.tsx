@@ -122,7 +122,7 @@ function columnsFor(width: number, now: number, rows: readonly AgentRow[]): Colu
   );
   // GROUP whole when it fits, cut when at least 8 columns are left, else left out.
   const groupRoom = Math.min(groupWant, width - spent(cols) - 1);
-  if (groupRoom >= 8)
+  if (groupRoom >= Math.min(groupWant, 8))
     cols.splice(2, 0, {
       title: 'GROUP',
       width: groupRoom,

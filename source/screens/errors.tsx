@@ -2,7 +2,7 @@
 // the selected event in full below the list.
 import { Box, Text } from 'ink';
 import type { ErrorCounters, ErrorRow, MalformedSample } from '../core/errors/pipeline.js';
-import { sanitiseValue } from '../core/errors/sanitise.js';
+import { sanitise, sanitiseValue } from '../core/errors/sanitise.js';
 import { ErrorPane } from '../components/error-pane.js';
 import { useTheme } from '../components/theme.js';
 
@@ -18,6 +18,20 @@ export interface ErrorsProps {
   filter: string;
   /** The selected event in full (Enter), in place of the list; Esc closes it. */
   detail?: boolean;
+}
+
+/** An event's details as indented JSON, each line sanitised, at most `rows` lines. */
+export function detailLines(details: unknown, rows: number): string[] {
+  let text: string;
+  try {
+    text = JSON.stringify(details, null, 2) ?? String(details);
+  } catch {
+    text = sanitiseValue(details, 4000);
+  }
+  const lines = text.split('\n').map((l) => sanitise(l));
+  return lines.length > rows
+    ? [...lines.slice(0, rows - 1), `… ${lines.length - rows + 1} more lines`]
+    : lines;
 }
 
 /** The selected event, every field, wrapped: what a one-line row cuts. */
@@ -46,8 +60,12 @@ function ErrorDetail({ row, width, height }: { row: ErrorRow; width: number; hei
           {`flood since ${new Date(row.flood.since).toISOString()} by rule ${row.flood.rule} (${row.flood.action})`}
         </Text>
       ) : null}
-      <Text wrap="wrap">{`details ${sanitiseValue(e.details, 4000)}`}</Text>
-      <Text color={theme.muted}>Esc closes · ↑↓ the previous / next event</Text>
+      <Text color={theme.muted}>Esc closes · ↑↓ the previous / next event · details:</Text>
+      {detailLines(e.details, Math.max(1, height - 8)).map((l, i) => (
+        <Text key={i} wrap="truncate">
+          {l}
+        </Text>
+      ))}
     </Box>
   );
 }

@@ -77,6 +77,7 @@ export function Fleet(p: FleetProps) {
       now={p.now}
       paused={p.paused}
       filter={p.filters.errors}
+      compact={layout.errors.compact}
     />
   );
   // The taller machine has the whole height; the error pane sits under the shorter one.

@@ -62,11 +62,15 @@ export function Ports(p: PortsProps) {
   const drift = p.drift ?? [];
   // The drift gets at most a third of the screen; the conflicts table keeps the rest.
   const driftShown = drift.slice(0, Math.max(1, Math.floor(p.height / 3) - 1));
-  const detail =
-    3 +
-    (selected?.owners.length ?? 0) +
+  // Every line the table does not take, so that the table takes exactly the rest.
+  const besides =
+    1 + // the PORTS line
+    (p.filter ? 1 : 0) +
     (drift.length ? driftShown.length + 1 : 0) +
-    (p.filter ? 1 : 0);
+    2 + // the table's borders
+    (selected
+      ? 1 + selected.owners.length + (selected.reserved ? 1 : 0) + (selected.range ? 1 : 0)
+      : 0);
   return (
     <Box flexDirection="column" width={p.width}>
       <Text wrap="truncate">
@@ -104,7 +108,7 @@ export function Ports(p: PortsProps) {
           rowKey={(f) => findingKey(f, p.findings.indexOf(f))}
           cursor={p.cursor}
           focused
-          height={Math.max(3, p.height - detail - 4)}
+          height={Math.max(3, p.height - besides)}
           empty={p.filter ? `nothing matches "${p.filter}"` : 'no port conflicts'}
         />
       </Box>

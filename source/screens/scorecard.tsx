@@ -43,7 +43,9 @@ export function Scorecard({ sections, width, height, cursor = -1, detail }: Scor
   const lines = linesOf(sections);
   const at = lines.findIndex((l) => l.kind === 'metric' && l.row === cursor);
   const selected = at >= 0 ? (lines[at] as Extract<Line, { kind: 'metric' }>) : undefined;
-  const detailRows = detail && selected ? 6 : 0;
+  // The selected line in full: on Enter, or whenever the screen has the rows to spare.
+  const spare = height !== undefined && height - lines.length >= 7;
+  const detailRows = (detail || spare) && selected ? 6 : 0;
   const room = height === undefined ? lines.length : Math.max(3, height - detailRows - 1);
   const start = windowStart(Math.max(0, at), lines.length, room);
   const shown = lines.slice(start, start + room);

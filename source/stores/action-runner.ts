@@ -56,6 +56,14 @@ export class ActionRunner {
     try {
       const preview = await action.preview();
       if (this.current !== action) return;
+      if (preview.noop) {
+        this.set({
+          phase: 'done',
+          preview,
+          outcome: { ok: true, detail: `nothing to do: ${preview.noop}` },
+        });
+        return;
+      }
       if (!preview.runnable) {
         this.set({ phase: 'blocked', preview });
         this.audit('refused', 'preflight failed');

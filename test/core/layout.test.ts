@@ -63,7 +63,7 @@ describe('fleet layout', () => {
     assert.deepEqual(
       l.machines.map((m) => [m.height, m.visible]),
       [
-        [54, 49],
+        [58, 53],
         [28, 23],
       ],
     );
@@ -76,7 +76,7 @@ describe('fleet layout', () => {
       l.machines.map((m) => m.compact),
       [true, true],
     );
-    assert.equal(l.errors.visible, 3);
+    assert.deepEqual([l.errors.visible, l.errors.compact], [4, true]);
   });
 
   test('a filter that leaves few agents gives the rows back to the error pane', () => {

@@ -29,7 +29,8 @@ export interface PaneBox {
 export interface FleetLayout {
   side: boolean;
   machines: PaneBox[];
-  errors: { height: number; width: number; visible: number };
+  /** Compact (no bottom border) when the machine panes above it are. */
+  errors: { height: number; width: number; visible: number; compact: boolean };
   /** Side by side only: the machine whose column holds the error pane (else it spans all). */
   errorsUnder?: number;
 }
@@ -64,10 +65,11 @@ export function fleetLayout(width: number, height: number, rows: readonly number
   const side = width >= SIDE_BY_SIDE_MIN || n === 1;
   const min = errorsMin(height);
   const room = Math.max(5, height - min);
-  const errors = (h: number, w: number) => ({
+  const errors = (h: number, w: number, compact = false) => ({
     height: h,
     width: w,
-    visible: Math.max(1, h - ERROR_CHROME),
+    compact,
+    visible: Math.max(1, h - ERROR_CHROME + (compact ? 1 : 0)),
   });
 
   if (side) {
@@ -84,16 +86,15 @@ export function fleetLayout(width: number, height: number, rows: readonly number
         errors: errors(height - h, width),
       };
     }
-    // The taller machine takes the whole height; the error pane goes under the shorter one.
+    // The taller machine takes the whole height (its column ends where the other does); the
+    // error pane goes under the shorter one.
     const short = needs.indexOf(shortest);
     const shortHeight = Math.min(shortest, room);
     return {
       side,
       errorsUnder: short,
       machines: rows.map((r, i) =>
-        i === short
-          ? box(shortHeight, paneWidth, r, false)
-          : box(Math.min(needs[i]!, height), paneWidth, r, false),
+        i === short ? box(shortHeight, paneWidth, r, false) : box(height, paneWidth, r, false),
       ),
       errors: errors(height - shortHeight, paneWidth),
     };
@@ -108,7 +109,7 @@ export function fleetLayout(width: number, height: number, rows: readonly number
   return {
     side,
     machines: rows.map((r, i) => box(final[i]!, width, r, compact[i]!)),
-    errors: errors(height - used, width),
+    errors: errors(height - used, width, compact.some(Boolean)),
   };
 }
 

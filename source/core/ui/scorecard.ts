@@ -309,7 +309,18 @@ function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
     {
       label: `findings (${s.files.python} py, ${s.files.compose} compose files)`,
       value: `${s.bySeverity.error} errors, ${s.bySeverity.warning} warnings, ${s.bySeverity.info} info`,
-      verdict: s.bySeverity.error > 0 ? 'bad' : s.bySeverity.warning > 0 ? 'warn' : 'good',
+      // Nothing read is nothing known: no tick for a checkout with no files in it.
+      verdict:
+        s.files.python + s.files.compose === 0
+          ? 'unknown'
+          : s.bySeverity.error > 0
+            ? 'bad'
+            : s.bySeverity.warning > 0
+              ? 'warn'
+              : 'good',
+      ...(s.files.python + s.files.compose === 0
+        ? { note: 'no Python or compose file found under the checkout: run `opsdeck lint DIR`' }
+        : {}),
     },
     ...rules
       .slice(0, 4)
