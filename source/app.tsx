@@ -22,7 +22,7 @@ import {
   type UiContext,
   type UiState,
 } from './core/ui/state.js';
-import type { ThrottleOwners, ThrottleStore } from './stores/throttle-store.js';
+import type { AuditSnapshot, AuditStore } from './stores/audit-store.js';
 import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
@@ -46,10 +46,15 @@ import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
+import type { Note } from './stores/note-store.js';
 
 export interface ActionCatalog {
   entries: readonly ActionEntry[];
   make(id: string): Action | undefined;
+  /** Lines from what actions left running (the auto-throttle runner), newest first. */
+  notes?: Readable<readonly Note[]>;
+  /** Stops what actions left running; called when the console quits. */
+  close?(): void;
 }
 
 export interface AppProps {
@@ -66,7 +71,8 @@ export interface AppProps {
   initialScreen?: Screen;
   initialSort?: AgentSort;
   onSort?(sort: AgentSort): void;
-  throttle?: ThrottleStore;
+  /** The audit log: the Actions screen's history, who set each throttle level. */
+  audit?: AuditStore;
   onScreen?(screen: Screen): void;
   onExit(): void;
   /** Fleet-wide warnings shown above every screen (two machines on one address). */
@@ -94,10 +100,15 @@ const NO_LINT: Readable<LintSnapshot> = {
   getSnapshot: () => NO_LINT_SNAPSHOT,
 };
 const NO_SECURITY_SNAPSHOT: SecuritySnapshot = { auth: {} };
-const NO_OWNERS: ThrottleOwners = {};
-const NO_THROTTLE: Readable<ThrottleOwners> = {
+const NO_NOTE_LIST: readonly Note[] = [];
+const NO_NOTES: Readable<readonly Note[]> = {
   subscribe: () => () => {},
-  getSnapshot: () => NO_OWNERS,
+  getSnapshot: () => NO_NOTE_LIST,
+};
+const NO_AUDIT_SNAPSHOT: AuditSnapshot = { entries: [], total: 0, damaged: 0, throttle: {} };
+const NO_AUDIT: Readable<AuditSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_AUDIT_SNAPSHOT,
 };
 // Ports shows health too: the drift between config and where agents really answer.
 const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard', 'ports'];
@@ -165,7 +176,8 @@ export function App(p: AppProps) {
   const run = useStore(p.runner);
   const lint = useStore(p.lint ?? NO_LINT);
   const security = useStore(p.security ?? NO_SECURITY);
-  const throttleBy = useStore(p.throttle ?? NO_THROTTLE);
+  const audit = useStore(p.audit ?? NO_AUDIT);
+  const notes = useStore(p.actions.notes ?? NO_NOTES);
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
@@ -424,7 +436,7 @@ export function App(p: AppProps) {
           paused={ui.paused}
           filters={ui.filters}
           sort={ui.sort}
-          throttleBy={throttleBy}
+          throttleBy={audit.throttle}
         />
       );
       break;
@@ -491,6 +503,10 @@ export function App(p: AppProps) {
           width={width}
           height={bodyHeight}
           scroll={ui.scroll}
+          history={audit.entries}
+          historyTotal={audit.total}
+          note={notes[0]}
+          now={now}
         />
       );
       break;

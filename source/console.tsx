@@ -10,7 +10,7 @@ import { migrateText } from './core/fleet/migrate.js';
 import { checkPorts } from './core/ports/rules.js';
 import { SCREENS, type Screen } from './core/ui/keymap.js';
 import { AGENT_SORTS, type AgentSort } from './core/ui/state.js';
-import { ThrottleStore } from './stores/throttle-store.js';
+import { AuditStore } from './stores/audit-store.js';
 import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { shareInkCaches } from './components/ink-caches.js';
@@ -22,7 +22,7 @@ import { secretsDirFor } from './actions/catalog.js';
 import { operatorLogin } from './adapters/control-client.js';
 import { PhaseStore } from './stores/phase-store.js';
 import { appendAudit, auditPath } from './adapters/audit.js';
-import { probeAuditEntry } from './core/security/probe.js';
+import { probeAuditEntry, type ProbeResult } from './core/security/probe.js';
 import { LintStore } from './stores/lint-store.js';
 import type { HealthFrom } from './stores/health-source.js';
 
@@ -36,7 +36,7 @@ export interface ConsoleOptions {
   timeoutMs?: number;
   screen?: Screen;
   /** The actions screen's catalog, built once the data plane exists. */
-  actions?: (plane: DataPlane) => ActionCatalog;
+  actions?: (plane: DataPlane, hooks: CatalogHooks) => ActionCatalog;
   /** Called once the console has shut down (the demo stops its sim here). */
   onClosed?(): Promise<void> | void;
 }
@@ -90,6 +90,11 @@ export const MAX_FPS = 60;
 
 const EMPTY_CATALOG: ActionCatalog = { entries: [], make: () => undefined };
 
+/** What the catalog's actions tell the console's stores. */
+export interface CatalogHooks {
+  onProbe(result: ProbeResult): void;
+}
+
 export async function runConsole(options: ConsoleOptions): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     process.stderr.write(`${noTtyMessage()}\n`);
@@ -122,10 +127,12 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   });
   const phase = new PhaseStore();
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
-  const runner = new ActionRunner();
+  const runner = new ActionRunner(auditPath(options.env));
   const lint = new LintStore();
-  const throttle = new ThrottleStore();
-  const stopThrottle = throttle.start();
+  const audit = new AuditStore(auditPath(options.env));
+  const stopAudit = audit.start();
+  // An action run here shows in the history at once, not at the next look at the file.
+  const stopRunWatch = runner.subscribe(() => audit.read());
   const savedSort = prefs.get('sort');
   const security = new SecurityStore(
     options.machines.map((m) => m.id),
@@ -155,15 +162,18 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
+  const catalog = options.actions?.(plane, { onProbe: (r) => security.record(r) }) ?? EMPTY_CATALOG;
   const shutdown = (code: number) =>
     (closing ??= (async () => {
+      catalog.close?.();
       instance.unmount();
       terminal.leaveAlternateScreen();
       await plane.stop();
       phase.close();
       lint.close();
-      stopThrottle();
-      throttle.close();
+      stopAudit();
+      stopRunWatch();
+      audit.close();
       stopProbe?.();
       security.close();
       await options.onClosed?.();
@@ -176,7 +186,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       plane={plane}
       phase={phase}
       runner={runner}
-      actions={options.actions?.(plane) ?? EMPTY_CATALOG}
+      actions={catalog}
       ports={ports}
       lint={lint}
       security={security}
@@ -186,7 +196,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       initialScreen={screen}
       initialSort={savedSort && AGENT_SORTS.includes(savedSort) ? savedSort : 'config'}
       onSort={(s) => prefs.set('sort', s)}
-      throttle={throttle}
+      audit={audit}
       onScreen={(s) => {
         if (s !== 'agent') prefs.set('lastScreen', s);
       }}

@@ -8,7 +8,17 @@ import type { Env } from '../core/fleet/port-expr.js';
 import { THROTTLE_LEVELS } from '../core/resources/throttle.js';
 import type { ActionEntry } from '../screens/actions.js';
 import type { DataPlane } from '../stores/data-plane.js';
-import { tokenSource } from '../adapters/control-client.js';
+import { existsSync } from 'node:fs';
+import { controlSubject, tokenSource } from '../adapters/control-client.js';
+import { auditPath } from '../adapters/audit.js';
+import { readJwks, tokenVerifier } from '../adapters/jwt.js';
+import { DEFAULT_AUTO_POLICY } from '../core/resources/auto-throttle.js';
+import type { ControlAuth } from '../core/resources/machine-control.js';
+import type { ProbeResult } from '../core/security/probe.js';
+import { DEFAULT_SKEW_S } from '../core/security/token.js';
+import { NoteStore } from '../stores/note-store.js';
+import { autoOffAction } from './auto-throttle.js';
+import { autoOnAction, securityProbeAction, type AutoHolder } from './console-extra.js';
 import { redact } from '../adapters/nats-link.js';
 import type { Action } from './action.js';
 import { certsGenerateAction } from './certs.js';
@@ -21,6 +31,8 @@ export interface CatalogOptions {
   env: Env;
   nats?: string;
   plane?: DataPlane;
+  /** Told of every security probe the operator runs (the scorecard's P1.4 shows it). */
+  onProbe?(result: ProbeResult): void;
 }
 
 interface Item extends ActionEntry {
@@ -115,8 +127,95 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       });
     }
   }
+  for (const m of o.machines)
+    items.push({
+      id: `security.probe.${m.id}`,
+      title: `Probe control auth on ${m.id}`,
+      what: `send ${controlSubject(m.id)} a harmless request without a token and with an unsigned one: is it refused?`,
+      ...(needsNats ? { unavailable: needsNats } : {}),
+      make: () => {
+        const conn = nc();
+        if (!conn) return undefined;
+        return securityProbeAction({
+          nc: conn,
+          server: redact(o.nats ?? ''),
+          machine: m.id,
+          subject: controlSubject(m.id),
+          ...(o.onProbe ? { seen: o.onProbe } : {}),
+        });
+      },
+    });
+
+  const notes = new NoteStore();
+  const holder: AutoHolder = {};
+  if (o.machines.some((m) => m.id === 'pc2')) {
+    items.push(
+      {
+        id: 'throttle.auto.on',
+        title: 'Throttle PC2 automatically from its VRAM',
+        what: `raise a level above ${DEFAULT_AUTO_POLICY.raiseAbovePct}% VRAM for ${DEFAULT_AUTO_POLICY.samples} samples, lower below ${DEFAULT_AUTO_POLICY.lowerBelowPct}%; runs while this console does`,
+        ...(needsNats ? { unavailable: needsNats } : {}),
+        make: () => {
+          const conn = nc();
+          if (!conn) return undefined;
+          const token = tokenSource(dir, 'pc2');
+          const jwks = join(dir, 'jwt/jwks.json');
+          return autoOnAction({
+            nc: conn,
+            server: redact(o.nats ?? ''),
+            machine: 'pc2',
+            policy: DEFAULT_AUTO_POLICY,
+            token,
+            auth: runnerAuth(jwks, token.kind !== 'none'),
+            env: o.env,
+            auditPath: auditPath(o.env),
+            holder,
+            log: notes.add,
+          });
+        },
+      },
+      {
+        id: 'throttle.auto.off',
+        title: 'Stop automatic throttling of PC2',
+        what: "ask the running auto-throttle (this console's or `opsdeck throttle pc2 --auto on`) to stop; the level stays",
+        ...(needsNats ? { unavailable: needsNats } : {}),
+        make: () => {
+          const conn = nc();
+          if (!conn) return undefined;
+          return autoOffAction({
+            nc: conn,
+            server: redact(o.nats ?? ''),
+            machine: 'pc2',
+            token: tokenSource(dir, 'pc2'),
+            env: o.env,
+          });
+        },
+      },
+    );
+  }
   return {
     entries: items.map(({ make: _make, ...entry }) => entry),
     make: (id) => items.find((i) => i.id === id && !i.unavailable)?.make?.(),
+    notes,
+    close: () => holder.runner?.stop('the console quit'),
   };
+}
+
+/**
+ * Who may stop the console's runner from elsewhere: the JWKS in the secrets folder checks their
+ * tokens; with no secrets at all the fleet runs open (the demo); a key without a JWKS refuses.
+ */
+function runnerAuth(jwks: string, hasToken: boolean): ControlAuth {
+  if (existsSync(jwks)) {
+    try {
+      return {
+        mode: 'verify',
+        verify: tokenVerifier({ keys: readJwks(jwks), skewS: DEFAULT_SKEW_S }),
+      };
+    } catch (error) {
+      return { mode: 'refuse', reason: `${jwks}: ${(error as Error).message}` };
+    }
+  }
+  if (!hasToken) return { mode: 'open' };
+  return { mode: 'refuse', reason: `no JWKS to check tokens with (${jwks} missing)` };
 }

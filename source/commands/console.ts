@@ -62,8 +62,14 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
-    actions: (plane) =>
-      consoleActions({ machines: fleet.machines, env: io.env, plane, ...(nats ? { nats } : {}) }),
+    actions: (plane, hooks) =>
+      consoleActions({
+        machines: fleet.machines,
+        env: io.env,
+        plane,
+        ...hooks,
+        ...(nats ? { nats } : {}),
+      }),
   });
   if (code !== 0) throw new Exit(code);
 }
@@ -161,11 +167,12 @@ export function registerConsole(program: Command, io: Io): void {
         env,
         intervalMs: interval(opts.interval, io) ?? 2000,
         ...(sim.nats ? { nats: sim.nats } : {}),
-        actions: (plane) =>
+        actions: (plane, hooks) =>
           consoleActions({
             machines: fleet.machines,
             env,
             plane,
+            ...hooks,
             ...(sim.nats ? { nats: sim.nats } : {}),
           }),
         onClosed: () => stopChild(sim.child),

@@ -20,7 +20,8 @@ export interface Column<R> {
 interface Props<R> {
   rows: readonly R[];
   columns: readonly Column<R>[];
-  rowKey(row: R): string;
+  /** A stable key for a row; `index` is its place in `rows`. */
+  rowKey(row: R, index: number): string;
   cursor: number;
   focused: boolean;
   height: number;
@@ -57,7 +58,7 @@ function TableView<R>({ rows, columns, rowKey, cursor, focused, height, empty }:
           });
           return (
             <Row
-              key={rowKey(row)}
+              key={rowKey(row, start + i)}
               cells={cells}
               shown={cells.map((c) => `${c.color ?? ''}\u0001${c.text}`).join('\u0000')}
               selected={start + i === cursor}

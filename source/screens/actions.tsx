@@ -1,7 +1,12 @@
 // Actions: every operator action, each run through the same flow (preview, confirm on the
-// exact target, run, verify, audit).
+// exact target, run, verify, audit), and below the list what has been done: the audit log,
+// newest first, as every writer left it (this console, the CLI, auto mode, other operators).
 import { Box, Text } from 'ink';
+import type { AuditEntry } from '../adapters/audit.js';
+import { sanitise } from '../core/errors/sanitise.js';
 import type { RunnerSnapshot } from '../stores/action-runner.js';
+import type { Note } from '../stores/note-store.js';
+import { ago } from '../core/ui/view.js';
 import { ActionFlow } from '../components/action-flow.js';
 import { Table, type Column } from '../components/table.js';
 import { useTheme } from '../components/theme.js';
@@ -14,19 +19,45 @@ export interface ActionEntry {
   unavailable?: string;
 }
 
-const columns = (width: number): Column<ActionEntry>[] => [
+const columns = (width: number, entries: readonly ActionEntry[]): Column<ActionEntry>[] => {
+  // As wide as the longest title, up to half the width: the description takes the rest.
+  const titles = Math.min(
+    Math.max(10, ...entries.map((a) => a.title.length)),
+    Math.floor(width / 2),
+  );
+  return [
+    {
+      title: 'ACTION',
+      width: titles,
+      cell: (a) => ({ text: a.title, tone: a.unavailable ? 'muted' : undefined }),
+    },
+    {
+      title: 'WHAT IT DOES',
+      width: Math.max(20, width - titles - 4),
+      cell: (a) => ({
+        text: a.unavailable ? `unavailable: ${a.unavailable}` : a.what,
+        tone: a.unavailable ? 'muted' : undefined,
+      }),
+    },
+  ];
+};
+
+const OUTCOME_TONE = { ok: 'ok', refused: 'warn', failed: 'bad', cancelled: 'muted' } as const;
+
+const historyColumns = (width: number): Column<AuditEntry>[] => [
+  { title: 'WHEN', width: 19, cell: (e) => ({ text: e.time.slice(0, 19).replace('T', ' ') }) },
+  { title: 'OPERATOR', width: 14, cell: (e) => ({ text: sanitise(e.operator) }) },
+  { title: 'MACHINE', width: 7, cell: (e) => ({ text: sanitise(e.machine) }) },
+  { title: 'ACTION', width: 22, cell: (e) => ({ text: sanitise(e.action) }) },
   {
-    title: 'ACTION',
-    width: 34,
-    cell: (a) => ({ text: a.title, tone: a.unavailable ? 'muted' : undefined }),
+    title: 'OUTCOME',
+    width: 9,
+    cell: (e) => ({ text: e.outcome, tone: OUTCOME_TONE[e.outcome] }),
   },
   {
-    title: 'WHAT IT DOES',
-    width: Math.max(20, width - 38),
-    cell: (a) => ({
-      text: a.unavailable ? `unavailable: ${a.unavailable}` : a.what,
-      tone: a.unavailable ? 'muted' : undefined,
-    }),
+    title: 'DETAIL',
+    width: Math.max(10, width - 19 - 14 - 7 - 22 - 9 - 7),
+    cell: (e) => ({ text: sanitise(e.detail ?? '') }),
   },
 ];
 
@@ -45,6 +76,10 @@ export function Actions({
   width,
   height,
   scroll,
+  history = [],
+  historyTotal = history.length,
+  note,
+  now = 0,
 }: {
   entries: readonly ActionEntry[];
   cursor: number;
@@ -52,33 +87,75 @@ export function Actions({
   width: number;
   height: number;
   scroll: number;
+  /** The audit log, newest first. */
+  history?: readonly AuditEntry[];
+  historyTotal?: number;
+  /** The newest line from work left running (the auto-throttle runner). */
+  note?: Note;
+  now?: number;
 }) {
   const theme = useTheme();
+  const open = run.step !== undefined;
+  const listHeight = Math.min(listRows(entries.length, open) + 1, Math.max(3, height - 4));
+  const selected = entries[cursor];
+  // Without a flow: the selected action in full (2 lines), then the history to the bottom.
+  const historyRows = height - 1 - (listHeight + 2) - 2 - 3;
   return (
     <Box flexDirection="column" width={width}>
-      <Text color={theme.muted} wrap="truncate">
-        Enter previews; nothing changes until you confirm with y. Every run is audited.
-      </Text>
+      {note ? (
+        <Text color={theme.accent} wrap="truncate">
+          {`${note.text} (${ago(note.at, now)} ago)`}
+        </Text>
+      ) : (
+        <Text color={theme.muted} wrap="truncate">
+          Enter previews; nothing changes until you confirm with y. Every run is audited.
+        </Text>
+      )}
       <Box borderStyle="round" borderColor={theme.focus}>
         <Table
           rows={entries}
-          columns={columns(width - 4)}
+          columns={columns(width - 4, entries)}
           rowKey={(a) => a.id}
           cursor={cursor}
-          focused={!run.step}
-          height={Math.min(
-            listRows(entries.length, run.step !== undefined) + 1,
-            Math.max(3, height - 4),
-          )}
+          focused={!open}
+          height={listHeight}
           empty="no actions available"
         />
       </Box>
-      <ActionFlow
-        run={run}
-        width={width}
-        height={flowHeight(height, entries.length, run.step !== undefined)}
-        scroll={scroll}
-      />
+      {open ? (
+        <ActionFlow
+          run={run}
+          width={width}
+          height={flowHeight(height, entries.length, open)}
+          scroll={scroll}
+        />
+      ) : (
+        <Box flexDirection="column">
+          <Box height={2} paddingX={1} overflow="hidden">
+            <Text wrap="wrap">
+              {selected
+                ? `${selected.title}: ${selected.unavailable ? `unavailable: ${selected.unavailable}` : selected.what}`
+                : ''}
+            </Text>
+          </Box>
+          {historyRows >= 3 ? (
+            <Box flexDirection="column" borderStyle="round" borderColor={theme.muted}>
+              <Text bold color={theme.title} wrap="truncate">
+                {`HISTORY  the audit log, newest first (${historyTotal} entries; \`opsdeck audit\` prints them all)`}
+              </Text>
+              <Table
+                rows={history}
+                columns={historyColumns(width - 4)}
+                rowKey={(_e, i) => String(i)}
+                cursor={-1}
+                focused={false}
+                height={historyRows}
+                empty="nothing done yet"
+              />
+            </Box>
+          ) : null}
+        </Box>
+      )}
     </Box>
   );
 }

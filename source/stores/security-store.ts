@@ -33,6 +33,16 @@ export class SecurityStore {
     this.emitter.emit();
   }
 
+  /** A probe run elsewhere (the console's action): its verdict is what the scorecard shows. */
+  record(r: ProbeResult): void {
+    this.set({
+      auth: {
+        ...this.snapshot.auth,
+        [r.machine]: r.verdict === 'no answer' ? undefined : r.verdict === 'enforced',
+      },
+    });
+  }
+
   /** Reads the secrets folder once (cheap: a few files). */
   readCerts(): void {
     try {
