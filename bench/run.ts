@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           smoke run (CI: checks that it runs, not the numbers)
 //   npm run bench -- --json FILE       where to write the results (default bench/results/latest.json)
 //   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle,
-//                                      terminal, keys, startup
+//                                      terminal, keys, startup, bounds
 //   npm run bench -- --runs N          opsdeck runs per ingest mode, each bracketed by baseline runs (A B A ...; default 1)
 //   npm run bench -- --compare FILE    print an earlier run's figures beside this one's
 //   npm run bench -- --note TEXT       a word about the machine, kept in the JSON
@@ -33,8 +33,19 @@ import { notes, table, type Figure, type Row } from './lib/report.js';
 import { render } from './render.js';
 import { startup } from './startup.js';
 import { terminal } from './terminal.js';
+import { bounds } from './bounds.js';
 
-const FIGURES: Figure[] = [ingestZmq, ingestNats, health, render, idle, terminal, keys, startup];
+const FIGURES: Figure[] = [
+  ingestZmq,
+  ingestNats,
+  health,
+  render,
+  idle,
+  terminal,
+  keys,
+  startup,
+  bounds,
+];
 
 interface Args {
   quick: boolean;

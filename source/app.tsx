@@ -26,6 +26,7 @@ import type { AuditSnapshot, AuditStore } from './stores/audit-store.js';
 import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
 import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
+import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
 import { heardWhen, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
@@ -422,6 +423,7 @@ export function App(p: AppProps) {
           machines={machines}
           agentRows={agentLists}
           resources={resources.machines}
+          refused={resources.refused}
           staleResources={staleResources}
           zmqLastAt={errors.lastFrameAt}
           zmqLinks={errors.zmqLinks}
@@ -533,7 +535,9 @@ export function App(p: AppProps) {
         ) : ui.editing === 'palette' ? (
           <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
         ) : (
-          body
+          <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
+            {body}
+          </PaneBoundary>
         )}
         {run.step && ui.screen !== 'actions' && !ui.help ? (
           <Text color={p.theme.warn} wrap="truncate">

@@ -1,7 +1,8 @@
 // Starts the full-screen console on a loaded fleet: the data plane, the preferences, the
-// alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM and SIGHUP all take it).
+// alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM, SIGHUP and SIGINT all
+// take it).
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, userInfo } from 'node:os';
 import Conf from 'conf';
 import { render } from 'ink';
 import { App, type ActionCatalog } from './app.js';
@@ -20,6 +21,7 @@ import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
 import { operatorLogin } from './adapters/control-client.js';
+import { findSampleKeys } from './adapters/sample-sign.js';
 import { PhaseStore } from './stores/phase-store.js';
 import { appendAudit, auditPath } from './adapters/audit.js';
 import { probeAuditEntry, type ProbeResult } from './core/security/probe.js';
@@ -87,6 +89,13 @@ export function canonicalOf(
  * last call (a debounce), so 15 fps made a key wait up to 67 ms more behind a data frame.
  */
 export const MAX_FPS = 60;
+function userName(env: Env): string {
+  try {
+    return env.USER ?? env.LOGNAME ?? userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'user');
+  }
+}
 
 const EMPTY_CATALOG: ActionCatalog = { entries: [], make: () => undefined };
 
@@ -112,6 +121,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const theme = prefs.get('theme') === 'mono' ? themeFor({ NO_COLOR: '1' }) : themeFor(options.env);
 
   const secretsDir = secretsDirFor(options.machines, options.env);
+  const sampleKeys = findSampleKeys(secretsDir, options.env);
   const plane = startDataPlane({
     machines: options.machines,
     ...(options.nats
@@ -123,7 +133,9 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     health: { intervalMs, timeoutMs },
     ...(options.healthFrom ? { healthFrom: options.healthFrom } : {}),
     errors: { notifyMs: ERROR_NOTIFY_MS },
-    durable: `opsdeck_${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}`,
+    ...(sampleKeys ? { sampleKeys } : {}),
+    // Per host and user; the data plane adds a slot per running console (two SSH sessions).
+    durable: `opsdeck_${hostname()}_${userName(options.env)}`.replace(/[^A-Za-z0-9_-]/g, '_'),
   });
   const phase = new PhaseStore();
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
@@ -223,8 +235,11 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   // handler, and a re-raised signal that finds only Ink's signal-exit listening is re-raised once
   // more with no handler left, killing the process mid-shutdown or just after it (exit 143, the
   // demo's simulator and its nats-server left running). A repeat just finds the shutdown under way.
+  // SIGINT too: `kill -INT` (Ctrl+C in raw mode is a key, not a signal) left the terminal in
+  // the alternate screen and exited 130.
   const onSignal = () => void shutdown(0);
   process.on('SIGTERM', onSignal);
   process.on('SIGHUP', onSignal);
+  process.on('SIGINT', onSignal);
   return await done;
 }

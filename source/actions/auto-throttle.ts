@@ -2,7 +2,9 @@
 // fed from opsdeck.<machine>.resources; every change goes through the throttle Action (preview,
 // execute, verify, audit). Runs until stopped: its stop(), or an "off" request on
 // opsdeck.<machine>.throttle.auto (what `--auto off` sends).
-import type { NatsConnection } from 'nats';
+import type { MsgHdrs, NatsConnection } from 'nats';
+import { SAMPLE_SIG_HEADER, type SampleKeys } from '../adapters/sample-sign.js';
+import { authLine, judgeSample } from '../core/resources/sample-auth.js';
 import {
   autoStep,
   initialAutoState,
@@ -30,6 +32,8 @@ export interface AutoRunnerOptions {
   token: TokenSource;
   /** Who may stop it remotely: an "off" request is a control action and carries a token. */
   auth: ControlAuth;
+  /** Only samples signed with the machine's key (and no replays) move the level. */
+  keys: SampleKeys;
   env?: Readonly<Record<string, string | undefined>>;
   /** Runs one change through the action path; resolves when audited. */
   run: (action: Action) => Promise<Outcome | undefined>;
@@ -98,6 +102,8 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
               level: state?.level ?? null,
               policy: o.policy,
               auth: authLabel(o.auth),
+              samples: `signed by ${o.machine}'s key only (${o.keys.file})`,
+              ignored,
             }),
           ),
         );
@@ -120,21 +126,43 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
 
   // Samples that arrive while a change is running are dropped: they show the level before it.
   let busy = false;
-  const onSample = async (data: Uint8Array): Promise<void> => {
+  let ignored = 0;
+  let lastIgnored: string | undefined;
+  let verifiedTs: number | undefined;
+  /** Anyone can publish on the subject: a sample that is not the machine's own changes nothing. */
+  const unverified = (reason: string): void => {
+    ignored++;
+    if (reason !== lastIgnored)
+      o.log(
+        `auto-throttle ${o.machine}: ignored an unverified sample (${reason}); only samples signed by ${o.machine}'s key count`,
+      );
+    lastIgnored = reason;
+  };
+  const onSample = async (data: Uint8Array, headers: MsgHdrs | undefined): Promise<void> => {
     let value: unknown;
     try {
       value = JSON.parse(new TextDecoder().decode(data));
     } catch {
-      return;
+      return unverified('not JSON');
     }
     const checked = checkSample(value);
-    if (!checked.ok) return;
+    if (!checked.ok) return unverified(`refused: ${checked.reason}`);
     const sample = checked.sample;
+    if (sample.machine !== o.machine) return unverified(`a sample for ${sample.machine}`);
+    const auth = judgeSample(
+      o.keys.check(o.machine, data, headers?.get(SAMPLE_SIG_HEADER) || undefined),
+      sample.ts,
+      verifiedTs,
+      Date.now(),
+    );
+    if (!auth.verified) return unverified(auth.reason);
+    verifiedTs = sample.ts;
+    lastIgnored = undefined;
     const reported = isThrottleLevel(sample.throttleLevel) ? sample.throttleLevel : undefined;
     if (!state) {
       state = initialAutoState(reported ?? 0);
       o.log(
-        `auto-throttle ${o.machine}: starting at level ${state.level}; raise above ${o.policy.raiseAbovePct}% VRAM for ${o.policy.samples} samples, lower below ${o.policy.lowerBelowPct}%`,
+        `auto-throttle ${o.machine}: starting at level ${state.level} (from a sample ${authLine(auth)}); raise above ${o.policy.raiseAbovePct}% VRAM for ${o.policy.samples} samples, lower below ${o.policy.lowerBelowPct}%`,
       );
     }
     const step = autoStep(
@@ -179,7 +207,7 @@ export function startAutoThrottle(o: AutoRunnerOptions): AutoRunner {
   const samples = o.nc.subscribe(resourcesSubject(o.machine), {
     callback: (err, m) => {
       if (err) return stop(`resources subscription ended: ${err.message}`);
-      if (!busy && !stopped) void onSample(m.data);
+      if (!busy && !stopped) void onSample(m.data, m.headers);
     },
   });
 

@@ -18,6 +18,7 @@ import type { ProbeResult } from '../core/security/probe.js';
 import { DEFAULT_SKEW_S } from '../core/security/token.js';
 import { NoteStore } from '../stores/note-store.js';
 import { autoOffAction } from './auto-throttle.js';
+import { findSampleKeys, SAMPLE_KEYS_FILE } from '../adapters/sample-sign.js';
 import { autoOnAction, securityProbeAction, type AutoHolder } from './console-extra.js';
 import { redact } from '../adapters/nats-link.js';
 import type { Action } from './action.js';
@@ -171,6 +172,8 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
             auditPath: auditPath(o.env),
             holder,
             log: notes.add,
+            keys: findSampleKeys(dir, o.env ?? {}),
+            keysFile: o.env?.OPSDECK_SAMPLE_KEYS ?? join(dir, SAMPLE_KEYS_FILE),
           });
         },
       },

@@ -61,6 +61,10 @@ const nextSteps = (dir: string, m: CertMachine[]): string[] => [
   `next: give ${join(dir, 'jwt/jwks.json')} to \`opsdeck agent --jwks\` on each machine (and \`opsdeck sim --jwks\`)`,
   ...m.map(
     (x) =>
+      `next: give ${join(dir, `samples/${x.id}.jwk`)} to \`opsdeck agent --machine ${x.id} --sample-key\` (it signs ${x.id}'s resource samples; consoles verify with samples/keys.json)`,
+  ),
+  ...m.map(
+    (x) =>
       `next: copy ${join(dir, `machines/${x.id}/secrets`)} and .../certificates into ${x.id}'s upstream checkout (./secrets/, ./certificates/)`,
   ),
   `next: nats-server.conf: include "${join(dir, 'nats/auth.conf')}" (TLS verify on; users ${[...m.map((x) => x.id), 'opsdeck'].join(', ')})`,

@@ -7,6 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import {
   FileError,
   readSnapshot,
+  realTarget,
   replaceFile,
   withLock,
   type FileSnapshot,
@@ -83,10 +84,11 @@ export function planMigrate(options: MigrateActionOptions): MigratePlan {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(options.cwd, p));
   const file = abs(options.file);
   const out = options.out ? abs(options.out) : undefined;
-  const target = out ?? file;
   let source: FileSnapshot;
+  let target: string;
   try {
     source = readSnapshot(file);
+    target = realTarget(out ?? file); // a symbolic link's target is written, the link kept
   } catch (error) {
     return { ok: false, problems: [(error as Error).message] };
   }
@@ -180,32 +182,40 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
       if (!planned || planned.preview !== preview)
         throw new Error('execute() needs the preview this action produced last');
       const { plan } = planned;
+      const recovered: string[] = [];
       try {
-        return await withLock(plan.target, () => {
-          // Write exactly what was shown: the source and the target must be as they were at the preview.
-          const source = readSnapshot(plan.file);
-          if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
+        return await withLock(
+          plan.target,
+          () => {
+            // Write exactly what was shown: the source and the target must be as they were at the preview.
+            const source = readSnapshot(plan.file);
+            if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
+              return {
+                ok: false,
+                detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
+              };
+            }
+            const written = replaceFile(plan.target, plan.result.text, {
+              expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
+              ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
+            });
+            const lines = [
+              ...recovered,
+              ...(written.backup
+                ? [
+                    `backup: ${written.backup}`,
+                    `undo: opsdeck config migrate ${plan.target} --rollback`,
+                  ]
+                : []),
+            ];
             return {
-              ok: false,
-              detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
+              ok: true,
+              detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
+              lines,
             };
-          }
-          const written = replaceFile(plan.target, plan.result.text, {
-            expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
-            ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
-          });
-          const lines = written.backup
-            ? [
-                `backup: ${written.backup}`,
-                `undo: opsdeck config migrate ${plan.target} --rollback`,
-              ]
-            : [];
-          return {
-            ok: true,
-            detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
-            lines,
-          };
-        });
+          },
+          (line) => recovered.push(line),
+        );
       } catch (error) {
         if (error instanceof FileError) return { ok: false, detail: `refused: ${error.message}` };
         throw error;

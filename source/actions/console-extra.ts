@@ -12,6 +12,7 @@ import { Exit } from '../commands/io.js';
 import type { Action, Outcome, Preview } from './action.js';
 import { autoSubject, startAutoThrottle, type AutoRunner } from './auto-throttle.js';
 import { runAction } from './run-cli.js';
+import type { SampleKeys } from '../adapters/sample-sign.js';
 
 /** Probes one machine's control subject; the result also goes to `seen` (the scorecard). */
 export function securityProbeAction(o: {
@@ -80,9 +81,13 @@ export function autoOnAction(o: {
   auditPath: string;
   holder: AutoHolder;
   log: (line: string) => void;
+  /** The machines' sample keys; without the machine's, forged samples could steer it. */
+  keys: SampleKeys | undefined;
+  keysFile: string;
   timeoutMs?: number;
 }): Action {
   const subject = autoSubject(o.machine);
+  const keys = o.keys?.machines.includes(o.machine) ? o.keys : undefined;
   const p = o.policy;
   return {
     id: 'throttle.auto.on',
@@ -108,12 +113,20 @@ export function autoOnAction(o: {
               ? `one already runs (${subject} answers, level ${String((r as { value: Record<string, unknown> }).value.level)})`
               : `nobody answers ${subject}`,
           },
+          {
+            name: 'samples are signed',
+            ok: keys !== undefined,
+            evidence: keys
+              ? `acts only on samples signed by ${o.machine}'s key (${keys.file})`
+              : `no sample key for ${o.machine} in ${o.keys?.file ?? o.keysFile}: opsdeck certs generate writes it; run the agent with --sample-key`,
+          },
         ],
-        runnable: !running && !o.holder.runner,
+        runnable: !running && !o.holder.runner && keys !== undefined,
         destructive: false,
       };
     },
     async execute(): Promise<Outcome> {
+      if (!keys) throw new Error(`no sample key for ${o.machine}: nothing was started`);
       const io = quietIo(o.env, o.log);
       const runner = startAutoThrottle({
         nc: o.nc,
@@ -122,6 +135,7 @@ export function autoOnAction(o: {
         policy: p,
         token: o.token,
         auth: o.auth,
+        keys,
         env: o.env,
         log: o.log,
         ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),

@@ -51,6 +51,13 @@ export interface ErrorBusContext {
   probeTimeoutMs?: number;
   /** Arguments as the operator gave them, for the audit. */
   args?: Record<string, unknown>;
+  /**
+   * The phase as read when the operator asked (a command reads it before observing): a preview
+   * that finds another revision stops there. Without it, a run that lost the race to another
+   * console read the winner's phase and went on to the next step: two operators each asking
+   * for one step moved the fleet two phases.
+   */
+  asked?: PhaseRead;
   now?: () => number;
 }
 
@@ -216,6 +223,12 @@ export function phaseAction(ctx: ErrorBusContext, direction: Direction): Action 
           evidence: `${describeRead(read)}: stored "${read.invalid.raw.slice(0, 80)}"; fix the key by hand`,
         });
       }
+      if (ctx.asked && ctx.asked.revision !== read.revision)
+        return blocked(at, {
+          name: 'the phase is as it was when asked',
+          ok: false,
+          evidence: `another console got there first: ${PHASE_LOCATION} was ${describeRead(ctx.asked)} when this ${direction} was asked and is now ${describeRead(read)}; nothing was changed (ask again to go on from phase ${read.value.phase})`,
+        });
       const step = nextTransition(read.value.phase, direction);
       if (!step.ok)
         return blocked(at, {

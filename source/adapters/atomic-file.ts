@@ -5,13 +5,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
   closeSync,
+  fchownSync,
   fstatSync,
   fsyncSync,
+  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   readSync,
+  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -19,6 +23,8 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { EMPTY_CLAIM_STALE_MS, processAlive } from './instance-slot.js';
+import { MAX_CONFIG_BYTES } from './fleet-files.js';
 
 /** What a file was when it was read: a change to any of these means someone else wrote it. */
 export interface Fingerprint {
@@ -85,10 +91,18 @@ export function readSnapshot(file: string): FileSnapshot {
       throw new FileError('unreadable', `cannot read ${file}: is a directory`);
     const chunks: Buffer[] = [];
     const chunk = Buffer.alloc(64 * 1024);
+    let size = 0;
     for (;;) {
       const n = readSync(fd, chunk, 0, chunk.length, null);
       if (n === 0) break;
       chunks.push(Buffer.from(chunk.subarray(0, n)));
+      // Read as the loader reads (/dev/zero never ends; a huge file is not a fleet config).
+      if ((size += n) > MAX_CONFIG_BYTES)
+        throw new FileError(
+          'unreadable',
+          `cannot read ${file}: larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MiB: not a fleet config`,
+          'EFBIG',
+        );
     }
     const bytes = Buffer.concat(chunks);
     return {
@@ -139,15 +153,6 @@ interface LockOwner {
   since: string;
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
-
 function readOwner(path: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
@@ -160,10 +165,63 @@ function readOwner(path: string): LockOwner | undefined {
 }
 
 /**
- * Takes the lock beside `file` (O_CREAT|O_EXCL: exactly one process can), runs `fn`, and removes
- * the lock whatever happens. A lock left by a dead process on this host is taken over.
+ * Why a lock held by nobody can be taken over, or undefined while it may still be held. Its
+ * process is gone (same host), or it stayed without an owner too long: a process killed between
+ * creating it and writing its pid leaves it empty, and would block every later run.
  */
-export async function withLock<T>(file: string, fn: () => Promise<T> | T): Promise<T> {
+function staleLock(
+  path: string,
+  owner: LockOwner | undefined,
+  now = Date.now(),
+): string | undefined {
+  if (owner)
+    return owner.host === hostname() && !processAlive(owner.pid)
+      ? `opsdeck pid ${owner.pid} (since ${owner.since}) is gone`
+      : undefined;
+  let ageMs: number;
+  try {
+    ageMs = now - statSync(path).mtimeMs;
+  } catch {
+    return 'it was removed meanwhile';
+  }
+  return ageMs > EMPTY_CLAIM_STALE_MS
+    ? `it held no owner for ${Math.round(ageMs / 1000)} s (an opsdeck killed while taking it)`
+    : undefined;
+}
+
+/** `.<name>.opsdeck-<pid>-<hex>.tmp`: replaceFile's temp copies of `file`. */
+const tempPattern = (file: string): RegExp =>
+  new RegExp(
+    `^\\.${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.opsdeck-(\\d+)-[0-9a-f]+\\.tmp$`,
+  );
+
+/** Removes temp copies of `file` whose process is gone (killed mid-write); says which. */
+function removeDeadTemps(file: string, note: (line: string) => void): void {
+  const pattern = tempPattern(file);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(pattern.exec(name)?.[1]);
+    if (!pid || pid === process.pid || processAlive(pid)) continue;
+    unlinkQuietly(join(dirname(file), name));
+    note(`removed ${join(dirname(file), name)}, left by opsdeck pid ${pid}, which is gone`);
+  }
+}
+
+/**
+ * Takes the lock beside `file` (O_CREAT|O_EXCL: exactly one process can), runs `fn`, and removes
+ * the lock whatever happens. A stale lock (its process gone, or ownerless past a few seconds) is
+ * taken over, and the temp copies a killed run left are removed; `note` hears of both.
+ */
+export async function withLock<T>(
+  file: string,
+  fn: () => Promise<T> | T,
+  note: (line: string) => void = () => undefined,
+): Promise<T> {
   const path = lockPathOf(file);
   const me: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
   for (let attempt = 0; ; attempt++) {
@@ -180,16 +238,19 @@ export async function withLock<T>(file: string, fn: () => Promise<T> | T): Promi
         throw new FileError(
           'write-failed',
           `cannot create the lock ${path}: ${reasonOf(error)}; nothing was changed`,
+          (error as NodeJS.ErrnoException).code,
         );
       }
       const owner = readOwner(path);
-      if (attempt === 0 && owner && owner.host === me.host && !alive(owner.pid)) {
-        unlinkQuietly(path); // stale: its process is gone
+      const stale = attempt < 2 ? staleLock(path, owner) : undefined;
+      if (stale) {
+        unlinkQuietly(path);
+        note(`recovered the stale lock ${path}: ${stale}`);
         continue;
       }
       const who = owner
         ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}`
-        : 'an unknown process';
+        : 'a process taking the lock right now';
       throw new FileError(
         'locked',
         `${file} is being changed by another opsdeck (${who}); nothing was done. If no opsdeck is running, remove ${path}`,
@@ -197,10 +258,40 @@ export async function withLock<T>(file: string, fn: () => Promise<T> | T): Promi
     }
   }
   try {
+    removeDeadTemps(file, note);
     return await fn();
   } finally {
     const owner = readOwner(path);
     if (owner && owner.pid === me.pid && owner.since === me.since) unlinkQuietly(path);
+  }
+}
+
+/**
+ * The file a path names: a symbolic link's target, so that the target is changed and the link
+ * kept (a rename over the link would replace it with a regular file, the target untouched).
+ */
+export function realTarget(file: string): string {
+  let link = false;
+  try {
+    link = lstatSync(file).isSymbolicLink();
+  } catch {
+    return file; // absent: written as a new file
+  }
+  if (!link) return file;
+  try {
+    return realpathSync(file);
+  } catch (error) {
+    let to = '?';
+    try {
+      to = readlinkSync(file);
+    } catch {
+      /* keep "?" */
+    }
+    throw new FileError(
+      'unreadable',
+      `${file} is a symbolic link to ${to}, which cannot be followed (${reasonOf(error)}); nothing was changed`,
+      (error as NodeJS.ErrnoException).code,
+    );
   }
 }
 
@@ -235,7 +326,14 @@ export function listBackups(file: string): string[] {
 export const newestBackup = (file: string): string | undefined => listBackups(file).at(-1);
 
 /** Writes `bytes` durably to a new file in backup/; `suffix` marks copies rollback must not pick. */
-function writeBackup(file: string, bytes: Buffer, mode: number, now: Date, suffix = ''): string {
+function writeBackup(
+  file: string,
+  bytes: Buffer,
+  mode: number,
+  now: Date,
+  suffix = '',
+  owner?: { uid: number; gid: number },
+): string {
   const dir = backupDirOf(file);
   mkdirSync(dir, { recursive: true });
   const stem = join(dir, `${basename(file)}.${stampOf(now)}`);
@@ -250,6 +348,7 @@ function writeBackup(file: string, bytes: Buffer, mode: number, now: Date, suffi
     }
     try {
       writeAll(fd, bytes);
+      keepOwner(fd, owner, file); // its owner can roll back
       fsyncSync(fd);
     } catch (error) {
       closeSync(fd);
@@ -276,6 +375,12 @@ export interface ReplaceOptions {
   /** Permission bits for the new file; default: the old file's, else 0644. */
   mode?: number;
   now?: Date;
+  /**
+   * Called once the new text is durable in its temp file, right before the rename: where a
+   * caller records that the change is under way (the audit), so that a kill right after the
+   * rename cannot leave a changed file with no record.
+   */
+  beforeRename?: (backup: string | undefined) => void;
 }
 
 export interface ReplaceResult {
@@ -285,7 +390,11 @@ export interface ReplaceResult {
 /** Replaces `file` with `text` atomically; throws FileError with the file untouched on any failure. */
 export function replaceFile(file: string, text: string, options: ReplaceOptions): ReplaceResult {
   const dir = dirname(file);
-  const mode = options.mode ?? (options.expected === 'absent' ? 0o644 : modeOf(file));
+  const old = options.expected === 'absent' ? undefined : statOf(file);
+  const mode = options.mode ?? old?.mode ?? 0o644;
+  // The new file keeps the old one's owner and group: migrating another user's file as root must
+  // not leave it root's, locking its owner out.
+  const owner = old ? { uid: old.uid, gid: old.gid } : undefined;
   const temp = join(
     dir,
     `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
@@ -301,11 +410,13 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
         mode,
         options.now ?? new Date(),
         options.backupSuffix,
+        owner,
       );
     stage = 'a temporary copy of';
     const fd = openSync(temp, 'wx', mode);
     try {
       writeAll(fd, Buffer.from(text, 'utf8'));
+      keepOwner(fd, owner, file);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -322,6 +433,8 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
           : `${file} changed after it was read (someone else wrote it); nothing was written. Run the command again`,
       );
     }
+    options.beforeRename?.(backup);
+    stage = 'the new text over';
     renameSync(temp, file);
     renamed = true;
     fsyncDir(dir);
@@ -336,7 +449,9 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
       'write-failed',
       renamed
         ? `${file} was written but its folder could not be synced: ${reasonOf(error)}`
-        : `cannot write ${stage} ${file}: ${reasonOf(error)}; the file is unchanged`,
+        : stage === 'the new text over'
+          ? `cannot rename the new text over ${file}: ${reasonOf(error)}; the file is unchanged`
+          : `cannot write ${stage} ${file}: ${reasonOf(error)}; the file is unchanged`,
       (error as NodeJS.ErrnoException).code,
     );
   }
@@ -350,7 +465,11 @@ export interface RollbackResult {
 }
 
 /** Restores the newest backup of `file`; keeps the replaced content beside the backups. */
-export function rollback(file: string, now = new Date()): RollbackResult {
+export function rollback(
+  file: string,
+  now = new Date(),
+  beforeRename?: (restored: string) => void,
+): RollbackResult {
   const restored = newestBackup(file);
   if (!restored)
     throw new FileError(
@@ -371,6 +490,7 @@ export function rollback(file: string, now = new Date()): RollbackResult {
     ...(current ? { backup: current.bytes, backupSuffix: '.replaced' } : {}),
     mode: current?.mode ?? backup.mode,
     now,
+    ...(beforeRename ? { beforeRename: () => beforeRename(restored) } : {}),
   });
   return { restored, status: 'restored', ...(result.backup ? { kept: result.backup } : {}) };
 }
@@ -396,11 +516,28 @@ function fsyncDir(dir: string): void {
   }
 }
 
-function modeOf(file: string): number {
+function statOf(file: string): { mode: number; uid: number; gid: number } | undefined {
   try {
-    return statSync(file).mode & 0o7777;
+    const st = statSync(file);
+    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch {
-    return 0o644;
+    return undefined;
+  }
+}
+
+/** Gives a new file the owner and group of the one it replaces (only root can give it away). */
+function keepOwner(fd: number, owner: { uid: number; gid: number } | undefined, of: string): void {
+  if (!owner) return;
+  const now = fstatSync(fd);
+  if (now.uid === owner.uid && now.gid === owner.gid) return;
+  try {
+    fchownSync(fd, owner.uid, owner.gid);
+  } catch (error) {
+    throw new FileError(
+      'write-failed',
+      `cannot give the new ${of} the owner ${owner.uid}:${owner.gid} of the old one: ${reasonOf(error)}; the file is unchanged`,
+      (error as NodeJS.ErrnoException).code,
+    );
   }
 }
 

@@ -20,7 +20,8 @@ export interface AuditEntry {
   machine: string;
   action: string;
   args: Record<string, unknown>;
-  outcome: 'ok' | 'refused' | 'failed' | 'cancelled';
+  /** `started`: a file change under way (written before its rename); `interrupted`: found killed. */
+  outcome: 'ok' | 'refused' | 'failed' | 'cancelled' | 'started' | 'interrupted';
   detail?: string;
 }
 
@@ -75,7 +76,14 @@ export function appendAudit(
   return full;
 }
 
-const OUTCOMES: readonly string[] = ['ok', 'refused', 'failed', 'cancelled'];
+const OUTCOMES: readonly string[] = [
+  'ok',
+  'refused',
+  'failed',
+  'cancelled',
+  'started',
+  'interrupted',
+];
 
 /** A parsed line must look like an entry: every field of the right type. */
 function checkEntry(value: unknown): AuditEntry {

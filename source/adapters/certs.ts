@@ -37,6 +37,7 @@ import {
   type PublicJwk,
 } from './jwt.js';
 import { ensurePrivateDir, fsyncDir, writePublic, writeSecret } from './secret-files.js';
+import { newSampleKey, SAMPLE_KEYS_FILE, sampleKeyFile } from './sample-sign.js';
 
 /** `nats server passwd`'s default. */
 const BCRYPT_COST = 11;
@@ -221,6 +222,12 @@ export async function buildGeneration(
   };
   files.set('jwt/signing.jwk', `${JSON.stringify(signingKey, null, 2)}\n`);
   files.set('jwt/jwks.json', `${JSON.stringify(jwks, null, 2)}\n`);
+  const sampleKeys = options.machines.map((m) => {
+    const made = newSampleKey(m.id);
+    files.set(sampleKeyFile(m.id), `${JSON.stringify(made.key, null, 2)}\n`);
+    return made.public;
+  });
+  files.set(SAMPLE_KEYS_FILE, `${JSON.stringify({ keys: sampleKeys }, null, 2)}\n`);
   for (const m of options.machines) {
     files.set(
       `tokens/${m.id}.jwt`,

@@ -21,6 +21,7 @@ import {
 } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorStore } from '../stores/error-store.js';
+import { ZMQ_MAX_MESSAGE } from './zmq-limits.js';
 
 export interface ZmqErrorOptions {
   /**
@@ -55,6 +56,7 @@ export function zmqErrors(
     receiveHighWaterMark: 100_000,
     heartbeatInterval: heartbeat,
     heartbeatTimeout: heartbeat * 3,
+    maxMessageSize: ZMQ_MAX_MESSAGE.errors,
   });
   const source = `${machine}'s error bus ${endpoint.replace(/^tcp:\/\//, '')}`;
   let stopped = false;

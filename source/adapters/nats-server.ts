@@ -1,7 +1,8 @@
 // Starts a private nats-server (JetStream on, store in a temp dir, loopback only) and stops it.
 // Used by `opsdeck sim` when no --nats URL is given, and by the integration tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { processAlive } from './instance-slot.js';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -17,7 +18,11 @@ export function findNatsServer(
     '/usr/local/sbin',
     '/usr/local/bin',
   ];
-  for (const candidate of explicit ? [explicit] : dirs.map((d) => join(d, 'nats-server'))) {
+  return firstExecutable(explicit ? [explicit] : dirs.map((d) => join(d, 'nats-server')));
+}
+
+function firstExecutable(candidates: readonly string[]): string | undefined {
+  for (const candidate of candidates) {
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -27,6 +32,27 @@ export function findNatsServer(
   }
   return undefined;
 }
+
+/** Own stores are `opsdeck-nats-<pid of their owner>-XXXXXX` in the temp folder. */
+const STORE = 'opsdeck-nats-';
+
+/** Removes the stores of owners that are gone: killed too hard to remove their own (kill -9). */
+function removeDeadStores(): void {
+  let names: string[];
+  try {
+    names = readdirSync(tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(new RegExp(`^${STORE}(\\d+)-`).exec(name)?.[1]);
+    if (pid && pid !== process.pid && !processAlive(pid))
+      rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+
+/** setpriv from util-linux, if this machine has it (it execs the program: same pid). */
+const findSetpriv = (): string | undefined => firstExecutable(['/usr/bin/setpriv', '/bin/setpriv']);
 
 export const NATS_INSTALL_HINT =
   'install it with `apt-get install -y nats-server` (Debian/Ubuntu) or pass --nats URL';
@@ -83,7 +109,8 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
   const host = options.host ?? '127.0.0.1';
   const port = options.port || (await freePort(host));
   const ownStore = options.storeDir === undefined;
-  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), 'opsdeck-nats-'));
+  if (ownStore) removeDeadStores();
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), `${STORE}${process.pid}-`));
   const args = [
     ...(options.configFile ? ['-c', options.configFile] : []),
     '-a',
@@ -94,9 +121,14 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
     '-sd',
     storeDir,
   ];
-  const child: ChildProcess = spawn(bin, args, {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  // Under setpriv --pdeathsig (util-linux, on every Debian/Ubuntu): the kernel sends it SIGTERM
+  // when its parent dies, however it dies; a Go binary cannot be taught to watch a pipe for that.
+  const setpriv = findSetpriv();
+  const child: ChildProcess = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', bin, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      })
+    : spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   let exited = false;
   const exit = new Promise<void>((resolve) =>

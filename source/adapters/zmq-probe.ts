@@ -2,6 +2,7 @@
 // stuck in its send/receive state machine, so it is closed and replaced, never reused.
 import { connect as tcpConnect } from 'node:net';
 import { Request } from 'zeromq';
+import { ZMQ_MAX_MESSAGE } from './zmq-limits.js';
 
 export type ZmqProbeResult =
   | { kind: 'reply'; text: string; latencyMs: number }
@@ -49,6 +50,7 @@ export class ZmqPirate {
       linger: 0,
       receiveTimeout: this.timeoutMs,
       sendTimeout: this.timeoutMs,
+      maxMessageSize: ZMQ_MAX_MESSAGE.reply,
     });
     socket.connect(this.endpoint);
     return socket;

@@ -35,6 +35,9 @@ export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise
     socket.once('connect', () => socket.write(zmtpGreeting()));
     socket.on('data', (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
+      // A greeting and a READY command are a few hundred bytes: more is not a ZMQ peer we read.
+      if (got.length > 64 * 1024)
+        return done({ holder: 'other', detail: `not ZMQ: over 64 KiB before a greeting ended` });
       const peer = parseZmtpPeer(got);
       if (peer.kind === 'partial') return;
       if (peer.kind === 'not-zmtp')

@@ -26,6 +26,7 @@ import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
 import { readProcessTable, renice } from '../adapters/proc-table.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import type { Log } from '../adapters/journal.js';
+import type { SampleSigner } from '../adapters/sample-sign.js';
 
 export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
 
@@ -59,6 +60,8 @@ export interface AgentOptions {
   startedAt?: number;
   /** `--metrics`: where /metrics is served, told in every sample (the console's scorecard). */
   exporter?: () => SampleExporter | undefined;
+  /** Signs every sample (this machine's key): only signed samples may drive auto-throttle. */
+  signer?: SampleSigner;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -199,8 +202,14 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
       const exporter = options.exporter?.();
       if (exporter) wire.exporter = exporter;
       last = wire;
-      if (!stopped)
-        nc.publish(resourcesSubject(options.machine), encoder.encode(JSON.stringify(wire)));
+      if (!stopped) {
+        const bytes = encoder.encode(JSON.stringify(wire));
+        nc.publish(
+          resourcesSubject(options.machine),
+          bytes,
+          options.signer ? { headers: options.signer.headers(bytes) } : undefined,
+        );
+      }
     } catch (error) {
       options.log(`sampling failed: ${(error as Error).message}`, 'err');
     } finally {

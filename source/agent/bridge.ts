@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
 import * as zmq from 'zeromq';
+import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
 import { bridgeMessage, type BridgedMessage } from '../core/errors/bridge.js';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY } from '../core/errorbus/phase.js';
 import type { BridgeTarget } from '../core/errorbus/topology.js';
@@ -317,7 +318,11 @@ export async function runBridge(
     for (const [i, t] of options.targets.entries()) {
       const endpoint = endpointOf(t);
       // A generous HWM: past it ZMQ drops silently; the loop below empties it at once.
-      const sub = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: 200_000 });
+      const sub = new zmq.Subscriber({
+        linger: 0,
+        receiveHighWaterMark: 200_000,
+        maxMessageSize: ZMQ_MAX_MESSAGE.errors,
+      });
       let state: string;
       if (t.mode === 'bind') {
         // libzmq frees a closed listener in the background: a reopen right after a close (phase

@@ -63,6 +63,8 @@ function localFleet(
     note: `${m.agents.length} agents in ${m.source.file}${rm ? `; ResourceManager tcp://127.0.0.1:${rm.port.value}` : '; no ResourceManager in it'}`,
   };
 }
+import { resolve } from 'node:path';
+import { readSampleSigner, type SampleSigner } from '../adapters/sample-sign.js';
 
 export function registerAgent(program: Command, io: Io): void {
   const agentCommand = program
@@ -73,6 +75,10 @@ export function registerAgent(program: Command, io: Io): void {
     .option('--machine <id>', 'this machine: mainpc, pc2, ... (required)')
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--interval <duration>', 'sampling interval, e.g. 2s (at least 200ms)', '2s')
+    .option(
+      '--sample-key <file>',
+      "this machine's sample key (samples/<machine>.jwk from opsdeck certs generate): signs every resources sample",
+    )
     .option(
       '--resource-manager <endpoint>',
       "upstream's ResourceManager on this machine (default: the fleet config's ResourceManager on 127.0.0.1; e.g. tcp://127.0.0.1:7113)",
@@ -101,6 +107,7 @@ export function registerAgent(program: Command, io: Io): void {
           resourceManager?: string;
           health?: boolean;
           metrics?: string;
+          sampleKey?: string;
         } & AuthArgs &
           BridgeArgs &
           LoginArgs
@@ -132,12 +139,25 @@ export function registerAgent(program: Command, io: Io): void {
         );
         throw new Exit(EXIT.badInput);
       }
+      let signer: SampleSigner | undefined;
+      try {
+        if (opts.sampleKey) signer = readSampleSigner(resolve(io.cwd, opts.sampleKey), machine);
+      } catch (error) {
+        checkIo.err(`opsdeck agent: --sample-key: ${(error as Error).message}`);
+        throw new Exit(EXIT.badInput);
+      }
       const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
       // A bad value was refused with the settings (agent-settings.ts).
       const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
       const local = localFleet(opts, checkIo, machine);
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
+      log(
+        signer
+          ? `resources samples signed (key ${signer.kid.slice(0, 8)})`
+          : 'resources samples unsigned (no --sample-key): consoles show them as unverified and auto-throttle ignores them',
+        signer ? 'notice' : 'warning',
+      );
       log(
         `control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
         jwks ? 'notice' : 'warning',
@@ -183,6 +203,7 @@ export function registerAgent(program: Command, io: Io): void {
             intervalMs,
             auth,
             ...(resourceManager ? { resourceManager } : {}),
+            ...(signer ? { signer } : {}),
             agents: local.agents,
             log,
             version: VERSION,

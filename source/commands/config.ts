@@ -1,4 +1,5 @@
 // `opsdeck config show|validate`: what the loader made of the fleet's files.
+import { jsonText } from '../core/errors/sanitise.js';
 import type { Command } from 'commander';
 import { formatDiagnostic, formatLoc } from '../core/fleet/model.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
@@ -20,9 +21,8 @@ export function registerConfig(program: Command, io: Io): Command {
     const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
     if (opts.json) {
       io.out(
-        JSON.stringify(
+        jsonText(
           { shapes: fleet.shapes, machines: fleet.machines, diagnostics: fleet.diagnostics },
-          null,
           2,
         ),
       );

@@ -17,6 +17,8 @@ import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js'
 import { EXIT, Exit, type Io } from './io.js';
 import { parseDuration } from '../core/duration.js';
 import { healthFromOption } from './health-from.js';
+import { newSampleKey } from '../adapters/sample-sign.js';
+import { writePublic, writeSecret } from '../adapters/secret-files.js';
 
 interface ConsoleArgs extends FleetArgs {
   nats?: string;
@@ -119,11 +121,15 @@ export function registerConsole(program: Command, io: Io): void {
       // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
       const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
       const hosts = demoHosts(opts.hosts, io);
+      // The simulated machines sign their samples as real agents do (keys of the demo's own,
+      // beside its secrets so that certs generate from the Actions screen finds the folder free).
+      const sampleKeys = demoSampleKeys(join(logDir, 'sample-keys'), Object.keys(fleetFiles.files));
       const env = {
         ...io.env,
         MAINPC_IP: hosts.mainpc,
         PC2_IP: hosts.pc2,
         OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets'),
+        OPSDECK_SAMPLE_KEYS: sampleKeys.file,
       };
       // The demo works on copies: migrating a config from its Actions screen must not rewrite the
       // shipped examples or the shared fixtures.
@@ -155,6 +161,9 @@ export function registerConsole(program: Command, io: Io): void {
           `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`,
           // opsdeck as deployed: each machine's agent carries its ZMQ error bus into NATS.
           '--bridge',
+          '--sample-keys',
+          sampleKeys.dir,
+          '--watch-parent',
         ],
         log,
       );
@@ -179,11 +188,21 @@ export function registerConsole(program: Command, io: Io): void {
       });
       // Keys the demo generated are not left behind in /tmp; its log and audit trail are.
       if (!io.env.OPSDECK_SECRETS) rmSync(env.OPSDECK_SECRETS, { recursive: true, force: true });
+      rmSync(sampleKeys.dir, { recursive: true, force: true });
       io.err(
         `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log stays in ${logDir}, its generated secrets are removed`,
       );
       if (code !== 0) throw new Exit(code);
     });
+}
+
+/** A sample key per machine (0600) and their public keys, as `opsdeck certs generate` writes them. */
+function demoSampleKeys(dir: string, machines: readonly string[]): { dir: string; file: string } {
+  const made = machines.map((m) => ({ m, ...newSampleKey(m) }));
+  for (const { m, key } of made) writeSecret(join(dir, `${m}.jwk`), JSON.stringify(key));
+  const file = join(dir, 'keys.json');
+  writePublic(file, JSON.stringify({ keys: made.map((k) => k.public) }));
+  return { dir, file };
 }
 
 /** `mainpc=127.0.0.1,pc2=127.0.0.2`: both machines, loopback only (the sim checks the rest). */
@@ -206,7 +225,9 @@ type SimChild = { ok: true; child: ChildProcess; nats?: string } | { ok: false; 
 /** Starts `opsdeck sim` with its output in a log file; resolves when it reports ready. */
 function startSimChild(args: string[], log: string): Promise<SimChild> {
   const fd = openSync(log, 'a');
-  const child = spawn(process.execPath, [BIN, 'sim', ...args], { stdio: ['ignore', fd, fd] });
+  // stdin a pipe from us (--watch-parent): it closes when we die, however we die, and the sim
+  // then stops itself and its nats-server. A signal handler here could not do it for kill -9.
+  const child = spawn(process.execPath, [BIN, 'sim', ...args], { stdio: ['pipe', fd, fd] });
   closeSync(fd);
   return new Promise((resolve) => {
     const started = Date.now();

@@ -177,6 +177,9 @@ export function registerErrorbus(program: Command, io: Io): void {
         }
       }
       await withPlane(io, opts, direction === 'advance', async (_plane, ctx) => {
+        // What the operator asked to move on from: read before observing, so that another
+        // console's change meanwhile stops this run instead of being taken as its starting point.
+        ctx.asked = await readPhase(await natsOf(ctx));
         if (observeMs > 0) {
           io.err(`observing both error buses for ${(observeMs / 1000).toFixed(1)} s ...`);
           await new Promise((r) => setTimeout(r, observeMs));

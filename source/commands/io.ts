@@ -1,6 +1,7 @@
 // What a command needs from the outside world, so tests can run commands in-process.
 import { createInterface } from 'node:readline';
 import type { Env } from '../core/fleet/port-expr.js';
+import { sanitiseLines } from '../core/errors/sanitise.js';
 
 export interface Io {
   out(text: string): void;
@@ -11,9 +12,15 @@ export interface Io {
   ask?(question: string): Promise<string>;
 }
 
+/** One line end, and nothing that drives the terminal: config names, file names, wire text. */
+const forTerminal = (text: string): string => {
+  const safe = sanitiseLines(text);
+  return safe.endsWith('\n') ? safe : `${safe}\n`;
+};
+
 export const processIo = (): Io => ({
-  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  out: (text) => process.stdout.write(forTerminal(text)),
+  err: (text) => process.stderr.write(forTerminal(text)),
   env: process.env,
   cwd: process.cwd(),
   ask: (question) =>

@@ -3,10 +3,11 @@
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
-import { appendAudit, auditPath } from '../adapters/audit.js';
+import { appendAudit, auditPath, type AuditEntry } from '../adapters/audit.js';
 import {
   FileError,
   readSnapshot,
+  realTarget,
   replaceFile,
   rollback,
   withLock,
@@ -72,20 +73,36 @@ export function registerMigrate(config: Command, io: Io): Command {
         else await runMigrate(abs(file), opts.out ? abs(opts.out) : undefined, opts, io, audit);
       } catch (error) {
         if (error instanceof FileError) {
-          if (
-            !opts.dryRun &&
-            (error.kind === 'locked' || error.kind === 'changed' || error.kind === 'write-failed')
-          )
+          // Refused (another run holds it, it changed) or failed (the disk): exit 1, as every
+          // action; a file that cannot be read or has no backup is bad input: exit 2.
+          const refusedOrFailed =
+            error.kind === 'locked' || error.kind === 'changed' || error.kind === 'write-failed';
+          if (!opts.dryRun && refusedOrFailed)
             audit(error.kind === 'write-failed' ? 'failed' : 'refused', error.message);
           io.err(`opsdeck: ${error.message}`);
-          throw new Exit(EXIT.badInput);
+          throw new Exit(refusedOrFailed ? EXIT.findings : EXIT.badInput);
         }
         throw error;
       }
     });
 }
 
-type Audit = (outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string) => unknown;
+type Audit = (outcome: AuditEntry['outcome'], detail: string) => unknown;
+
+/**
+ * What the lock and temp-file recovery found, said on stderr; a lock left by a killed run is
+ * also recorded in the audit trail (the run itself could not say how it ended).
+ */
+const recovery =
+  (io: Io, audit: Audit, target: string) =>
+  (line: string): void => {
+    io.err(`opsdeck: ${line}`);
+    if (line.startsWith('recovered the stale lock'))
+      audit(
+        'interrupted',
+        `${line}; ${target} is now as that run left it (original or migrated, never half-written)`,
+      );
+  };
 
 const badInput = (io: Io, message: string): never => {
   io.err(`opsdeck: ${message}`);
@@ -105,7 +122,10 @@ async function runMigrate(
       `unknown --target "${opts.target}": the only schema is ${MIGRATE_TARGETS.join(', ')}`,
     );
   }
-  const target = out ?? file;
+  // A symbolic link: its target is changed, the link kept.
+  const named = out ?? file;
+  const target = realTarget(named);
+  const where = `${out ? `${file} -> ${target}` : target}${target === named ? '' : ` (the target of the symbolic link ${named})`}`;
 
   // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real run.
   const prepare = ():
@@ -142,51 +162,58 @@ async function runMigrate(
         toFile: target,
       }).trimEnd(),
     );
-    io.err(describe(file, target, prepared.result, 'would migrate'));
+    io.err(describe(where, prepared.result, 'would migrate'));
     throw new Exit(EXIT.findings);
   }
 
   readSnapshot(file); // an unreadable file is the first thing to report, before any lock
-  await withLock(target, async () => {
-    // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
-    const before = out ? snapshotIfPresent(out) : undefined;
-    const prepared = prepare();
-    if (!prepared) return;
-    const { result, source } = prepared;
-    const replaced = out ? before : source;
-    if (opts.confirm) {
-      io.out(
-        unifiedDiff(replaced?.text ?? '', result.text, {
-          fromFile: replaced ? target : '/dev/null',
-          toFile: target,
-        }).trimEnd(),
-      );
-      const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
-      if (!/^y(es)?$/i.test(answer.trim())) {
-        io.out(`${target}: not confirmed; nothing written`);
-        audit('cancelled', 'not confirmed');
-        throw new Exit(EXIT.findings);
+  await withLock(
+    target,
+    async () => {
+      // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
+      const before = out ? snapshotIfPresent(out) : undefined;
+      const prepared = prepare();
+      if (!prepared) return;
+      const { result, source } = prepared;
+      const replaced = out ? before : source;
+      if (opts.confirm) {
+        io.out(
+          unifiedDiff(replaced?.text ?? '', result.text, {
+            fromFile: replaced ? target : '/dev/null',
+            toFile: target,
+          }).trimEnd(),
+        );
+        const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
+        if (!/^y(es)?$/i.test(answer.trim())) {
+          io.out(`${target}: not confirmed; nothing written`);
+          audit('cancelled', 'not confirmed');
+          throw new Exit(EXIT.findings);
+        }
       }
-    }
-    const written = replaceFile(target, result.text, {
-      expected: replaced ? replaced.fingerprint : 'absent',
-      ...(replaced ? { backup: replaced.bytes } : {}),
-    });
-    io.out(describe(file, target, result, 'migrated'));
-    if (written.backup)
-      io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${target} --rollback)`);
-    audit(
-      'ok',
-      `migrated ${target === file ? file : `${file} -> ${target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
-    );
-  });
+      const written = replaceFile(target, result.text, {
+        expected: replaced ? replaced.fingerprint : 'absent',
+        ...(replaced ? { backup: replaced.bytes } : {}),
+        // Recorded before the rename: a run killed right after it still left a trace.
+        beforeRename: (backup) =>
+          audit('started', `migrating ${where}${backup ? `; backup ${backup}` : ''}`),
+      });
+      // The audit line is durable before success is reported.
+      audit('ok', `migrated ${where}${written.backup ? `; backup ${written.backup}` : ''}`);
+      io.out(describe(where, result, 'migrated'));
+      if (written.backup)
+        io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${named} --rollback)`);
+    },
+    recovery(io, audit, target),
+  );
 }
 
 async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {
   if (opts.machine || opts.out)
     badInput(io, '--rollback restores <file> from its own backups; it takes no --machine or --out');
+  // A symbolic link: its target was migrated, its backups are beside the target.
+  const target = realTarget(file);
   if (opts.dryRun) {
-    const newest = newestBackup(file);
+    const newest = newestBackup(target);
     if (!newest)
       return badInput(
         io,
@@ -204,28 +231,32 @@ async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit
     io.err(`would restore ${file} from ${newest}`);
     throw new Exit(EXIT.findings);
   }
-  await withLock(file, () => {
-    const result = rollback(file);
-    if (result.status === 'already-current') {
-      io.out(`${file}: already the same as ${result.restored}; nothing written`);
-      return;
-    }
-    io.out(`restored ${file} from ${result.restored}`);
-    if (result.kept) io.out(`  the replaced content is kept in ${result.kept}`);
-    audit(
-      'ok',
-      `restored ${file} from ${result.restored}${result.kept ? `; replaced content kept in ${result.kept}` : ''}`,
-    );
-  });
+  await withLock(
+    target,
+    () => {
+      const result = rollback(target, new Date(), (restored) =>
+        audit('started', `restoring ${target} from ${restored}`),
+      );
+      if (result.status === 'already-current') {
+        io.out(`${file}: already the same as ${result.restored}; nothing written`);
+        return;
+      }
+      audit(
+        'ok',
+        `restored ${target} from ${result.restored}${result.kept ? `; replaced content kept in ${result.kept}` : ''}`,
+      );
+      io.out(`restored ${file} from ${result.restored}`);
+      if (result.kept) io.out(`  the replaced content is kept in ${result.kept}`);
+    },
+    recovery(io, audit, target),
+  );
 }
 
 function describe(
-  file: string,
-  target: string,
+  where: string,
   result: Extract<MigrateResult, { ok: true }>,
   verb: string,
 ): string {
-  const where = target === file ? file : `${file} -> ${target}`;
   const machine = result.shape === 'v3-unified' ? ` for machine ${result.machine}` : '';
   return [
     `${verb} ${where} (${result.shape} shape -> canonical agent_groups${machine}):`,

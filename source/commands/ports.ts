@@ -1,4 +1,5 @@
 // `opsdeck ports check|matrix`: port conflicts across both machines, and the allocation matrix.
+import { jsonText, sanitiseLines } from '../core/errors/sanitise.js';
 import { Option, type Command } from 'commander';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { writeReport, WriteError } from '../adapters/text-out.js';
@@ -58,7 +59,7 @@ export function registerPorts(program: Command, io: Io): Command {
         RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]),
       );
       io.out(
-        JSON.stringify(
+        jsonText(
           {
             ok: errors.length === 0,
             machines: fleet.machines.map((m) => ({ id: m.id, host: m.host, file: m.source.file })),
@@ -71,7 +72,6 @@ export function registerPorts(program: Command, io: Io): Command {
             findings,
             ...(drift ? { drift } : {}),
           },
-          null,
           2,
         ),
       );
@@ -105,8 +105,9 @@ export function registerPorts(program: Command, io: Io): Command {
     const matrix = portMatrix(checkPorts(fleet.machines, { env: io.env }));
     const text =
       opts.format === 'json'
-        ? `${JSON.stringify(matrix, null, 2)}\n`
-        : renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) });
+        ? `${jsonText(matrix, 2)}\n`
+        : // A report someone will `cat`: as inert as what this command prints.
+          sanitiseLines(renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) }));
     if (!opts.out) {
       io.out(text);
       return;

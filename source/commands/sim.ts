@@ -15,6 +15,8 @@ import { EXIT, Exit, type Io } from './io.js';
 import { registerSimCtl } from './sim-ctl.js';
 import { parseDuration } from '../core/duration.js';
 import { METRICS_MODES, type MetricsMode } from '../core/health/replies.js';
+import type { Machine } from '../core/fleet/model.js';
+import { readSampleSigner, type SampleSigner } from '../adapters/sample-sign.js';
 
 /** The repository root (this file is source/commands/sim.ts or dist/commands/sim.js). */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -71,9 +73,25 @@ interface SimArgs extends FleetArgs, AuthArgs {
   bridge?: boolean;
   agentHealth?: boolean;
   agentMetrics?: string;
+  sampleKeys?: string;
+  watchParent?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** `--sample-keys DIR`: a signer per machine whose key file is there. */
+function signers(io: Io, dir: string, machines: readonly Machine[]): Record<string, SampleSigner> {
+  const out: Record<string, SampleSigner> = {};
+  for (const m of machines) {
+    const file = resolve(io.cwd, dir, `${m.id}.jwk`);
+    try {
+      out[m.id] = readSampleSigner(file, m.id);
+    } catch (error) {
+      bad(io, `--sample-keys: ${(error as Error).message}`);
+    }
+  }
+  return out;
+}
 
 function bad(io: Io, message: string): never {
   io.err(`opsdeck sim: ${message}`);
@@ -218,6 +236,14 @@ export function registerSim(program: Command, io: Io): Command {
           "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
         )
         .option(
+          '--watch-parent',
+          'stop when stdin closes: the process that started it is gone, however it died (opsdeck demo)',
+        )
+        .option(
+          '--sample-keys <dir>',
+          "sign each machine's resources samples with <dir>/<machine>.jwk, as opsdeck agent --sample-key does",
+        )
+        .option(
           '--wiring <mode>',
           "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
         ),
@@ -334,6 +360,7 @@ export function registerSim(program: Command, io: Io): Command {
         ...(args.bridge ? { bridges: true } : {}),
         ...(args.agentHealth ? { agentHealth: true } : {}),
         ...(agentMetrics !== undefined ? { agentMetricsPort: agentMetrics } : {}),
+        ...(args.sampleKeys ? { sampleSigners: signers(io, args.sampleKeys, machines) } : {}),
         log: (line) => io.out(line),
       });
     } catch (error) {
@@ -363,6 +390,12 @@ export function registerSim(program: Command, io: Io): Command {
     const reason = await new Promise<string>((resolveStop) => {
       const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
       for (const signal of signals) process.on(signal, onSignal);
+      // The parent holds the other end of stdin: the kernel closes it when the parent dies, even
+      // by kill -9, which no signal handler of the parent's can see.
+      const onParentGone = () => resolveStop('its parent is gone: stdin closed');
+      if (args.watchParent) {
+        process.stdin.once('end', onParentGone).once('error', onParentGone).resume();
+      }
       const timer =
         duration !== undefined
           ? setTimeout(() => resolveStop(`--duration ${args.duration}`), duration * 1000)
@@ -370,6 +403,7 @@ export function registerSim(program: Command, io: Io): Command {
       unhook = () => {
         for (const signal of signals) process.off(signal, onSignal);
         if (timer) clearTimeout(timer);
+        if (args.watchParent) process.stdin.off('end', onParentGone).pause();
       };
     });
     await sim.stop();

@@ -13,6 +13,7 @@ import {
 import { isStale } from '../stores/resource-store.js';
 import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
+import { findSampleKeys } from '../adapters/sample-sign.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { parseDuration } from '../core/duration.js';
@@ -100,7 +101,14 @@ export function statusDocument(
           ? new Date(errors.lastFrameAt[`zmq:${m.id}`]!).toISOString()
           : null,
         resources: r
-          ? { ...r.sample, ageMs: now - r.receivedAt, stale: isStale(r, now, intervalMs) }
+          ? {
+              ...r.sample,
+              ageMs: now - r.receivedAt,
+              stale: isStale(r, now, intervalMs),
+              // Signed by the machine's own key (samples/keys.json), or why not.
+              verified: r.auth.verified,
+              ...(r.auth.verified ? {} : { unverified: r.auth.reason }),
+            }
           : null,
         agents: m.agents.map((a) => {
           const h = health.agents.get(`${m.id}/${a.name}`);
@@ -220,11 +228,13 @@ export function registerStatus(program: Command, io: Io): void {
     const nats = natsServers(opts.nats, io.env);
     const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck status');
     const secretsDir = secretsDirFor(fleet.machines, io.env);
+    const sampleKeys = findSampleKeys(secretsDir, io.env);
     const plane = startDataPlane({
       machines: fleet.machines,
       ...(nats
         ? { nats, natsLogin: operatorLogin({ servers: nats, secretsDir, env: io.env }) }
         : {}),
+      ...(sampleKeys ? { sampleKeys } : {}),
       health: { intervalMs, timeoutMs },
       healthFrom,
       live: opts.watch === true,

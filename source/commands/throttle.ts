@@ -2,7 +2,7 @@
 // (opsdeck.<machine>.control), through the action path: preview, confirm, execute, verify, audit.
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { auditPath } from '../adapters/audit.js';
 import {
   connectControl,
@@ -26,6 +26,7 @@ import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { secretsFolder } from './secrets-dir.js';
 import { parseDuration } from '../core/duration.js';
+import { readSampleKeys, SAMPLE_KEYS_FILE, type SampleKeys } from '../adapters/sample-sign.js';
 
 interface ThrottleArgs extends AuthArgs {
   level?: string;
@@ -41,6 +42,7 @@ interface ThrottleArgs extends AuthArgs {
   minLevel: string;
   maxLevel: string;
   duration?: string;
+  sampleKeys?: string;
 }
 
 function bad(io: Io, message: string): never {
@@ -92,6 +94,25 @@ function runnerAuth(args: ThrottleArgs, io: Io, secrets: string, hasToken: boole
   };
 }
 
+/** The keys auto-throttle verifies samples with: without them it could be steered by anyone. */
+function autoKeys(io: Io, args: ThrottleArgs, secrets: string, machine: string): SampleKeys {
+  const file = args.sampleKeys ? resolve(io.cwd, args.sampleKeys) : join(secrets, SAMPLE_KEYS_FILE);
+  if (!existsSync(file))
+    bad(
+      io,
+      `no sample keys at ${file}: auto-throttle acts only on resources samples signed by the machine (opsdeck certs generate writes samples/keys.json; run the agent with --sample-key); nothing was started`,
+    );
+  let keys: SampleKeys;
+  try {
+    keys = readSampleKeys(file);
+  } catch (error) {
+    bad(io, `--sample-keys: ${(error as Error).message}`);
+  }
+  if (!keys.machines.includes(machine))
+    bad(io, `${file} holds no sample key for ${machine}; nothing was started`);
+  return keys;
+}
+
 const level = (io: Io, flag: string, text: string): ThrottleLevel => {
   const n = num(io, flag, text, 0, 3, true);
   if (!isThrottleLevel(n)) bad(io, `${flag} ${text}: expected 0-3`);
@@ -135,6 +156,10 @@ export function registerThrottle(program: Command, io: Io): void {
     .option('--min-level <n>', 'auto: lowest level it sets', String(DEFAULT_AUTO_POLICY.minLevel))
     .option('--max-level <n>', 'auto: highest level it sets', String(DEFAULT_AUTO_POLICY.maxLevel))
     .option('--duration <duration>', 'auto on: stop after this long (e.g. 30s, 2h)')
+    .option(
+      '--sample-keys <file>',
+      'auto on: the public sample keys it verifies samples with (default <secrets>/samples/keys.json); it acts only on signed ones',
+    )
     .addHelpText(
       'after',
       [
@@ -158,6 +183,7 @@ export function registerThrottle(program: Command, io: Io): void {
       const server = splitServers(servers).map(redact).join(',');
       const audit = auditPath(io.env);
       let policy: AutoPolicy | undefined;
+      let keys: SampleKeys | undefined;
       if (args.auto === 'on') {
         policy = {
           raiseAbovePct: num(io, '--raise-above', args.raiseAbove, 0, 100),
@@ -168,6 +194,7 @@ export function registerThrottle(program: Command, io: Io): void {
         };
         const problem = checkAutoPolicy(policy);
         if (problem) bad(io, problem);
+        keys = autoKeys(io, args, secrets, machine);
       }
       const duration =
         args.duration !== undefined
@@ -210,8 +237,12 @@ export function registerThrottle(program: Command, io: Io): void {
           `auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`,
         );
         io.out(`auto-throttle ${machine}: remote "off" requests: ${authLabel(auth)}`);
+        io.out(
+          `auto-throttle ${machine}: acts only on samples signed by ${machine}'s key (${keys!.file}); unsigned, forged or replayed ones are ignored and said so`,
+        );
         const runner = startAutoThrottle({
           auth,
+          keys: keys!,
           nc,
           server,
           machine,

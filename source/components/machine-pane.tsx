@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
-import type { MachineResources } from '../stores/resource-store.js';
+import type { MachineResources, Refused } from '../stores/resource-store.js';
 import type { ThrottleReading } from '../core/resources/throttle.js';
 import type { LinkState } from '../adapters/nats-link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
@@ -36,7 +36,12 @@ export interface MachinePaneProps {
   sort?: string;
   /** Who set the throttle level in force, from the audit log. */
   throttleBy?: { level: number; operator: string; time: string; auto: boolean };
+  /** Samples from this machine refused at the boundary (shown for a minute after the last). */
+  refused?: Refused;
 }
+
+/** How long a refused sample stays said in the header. */
+const REFUSED_SHOWN_MS = 60_000;
 
 /**
  * Columns sized to the pane and to what they hold: the fixed columns (state, ports, protocol,
@@ -206,6 +211,10 @@ function MachinePaneView(p: MachinePaneProps) {
       >
         {vram}
       </Text>
+      {/* Said right after the numbers it qualifies: nothing proves this machine sent them. */}
+      {p.resources && !p.resources.auth.verified ? (
+        <Text color={theme.warn}>{' unverified'}</Text>
+      ) : null}
       {!p.compact && gpu && p.resources && p.resources.history.length > 1 ? (
         <Text color={theme.muted}>{` ${levels(
           p.resources.history.map((h) => h.vramMb ?? 0),
@@ -222,6 +231,11 @@ function MachinePaneView(p: MachinePaneProps) {
         ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G`
         : ''}
       {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
+      {p.refused && p.now - p.refused.at < REFUSED_SHOWN_MS ? (
+        <Text
+          color={theme.bad}
+        >{`  ${p.refused.count} sample${p.refused.count === 1 ? '' : 's'} refused: ${p.refused.reason}`}</Text>
+      ) : null}
       {'  NATS '}
       {link(p.nats === 'connected' ? 'ok' : p.nats, p.nats === 'connected')}
       {'  ZMQ '}

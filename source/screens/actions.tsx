@@ -42,7 +42,14 @@ const columns = (width: number, entries: readonly ActionEntry[]): Column<ActionE
   ];
 };
 
-const OUTCOME_TONE = { ok: 'ok', refused: 'warn', failed: 'bad', cancelled: 'muted' } as const;
+const OUTCOME_TONE = {
+  ok: 'ok',
+  refused: 'warn',
+  failed: 'bad',
+  cancelled: 'muted',
+  started: 'muted',
+  interrupted: 'bad',
+} as const;
 
 const historyColumns = (width: number): Column<AuditEntry>[] => [
   { title: 'WHEN', width: 19, cell: (e) => ({ text: e.time.slice(0, 19).replace('T', ' ') }) },

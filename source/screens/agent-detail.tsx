@@ -1,5 +1,6 @@
 // One agent: where it is defined, every port it binds, its dependencies and their health, the
 // last health reply, its recent errors, its VRAM when known.
+import { authLine } from '../core/resources/sample-auth.js';
 import { Box, Text } from 'ink';
 import type { Machine } from '../core/fleet/model.js';
 import { formatLoc } from '../core/fleet/model.js';
@@ -36,7 +37,8 @@ export function AgentDetail(p: AgentDetailProps) {
     const dh = local ? p.health.get(agentKey(local, d)) : undefined;
     return { name: d, where: local, state: dh?.state ?? (local ? 'unknown' : undefined) };
   });
-  const vram = p.resources[machine.id]?.sample.agents.find((a) => a.name === agent.name);
+  const res = p.resources[machine.id];
+  const vram = res?.sample.agents.find((a) => a.name === agent.name);
   const recent = p.errors
     .filter(
       (r) =>
@@ -104,7 +106,12 @@ export function AgentDetail(p: AgentDetailProps) {
         );
       })}
       {vram ? (
-        <Text>{`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status})`}</Text>
+        <Text wrap="truncate">
+          {`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status}) · sample `}
+          <Text color={res?.auth.verified ? undefined : theme.warn}>
+            {res ? authLine(res.auth) : '-'}
+          </Text>
+        </Text>
       ) : null}
       <Text bold>{`Recent errors (${recent.length})`}</Text>
       {recent.map((r) => (

@@ -17,6 +17,7 @@
 // With `opsdeck sim --jwks FILE` every fault but status needs a JWT for audience "sim" in
 // `token` (sim/machine-control.ts faultVerifier); `opsdeck sim ctl` sends these from a shell.
 import * as zmq from 'zeromq';
+import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
 import { released } from './endpoints.js';
 import {
   MALFORMED_KINDS,
@@ -192,7 +193,7 @@ export async function openControlSocket(
   port: number,
   handle: (data: Uint8Array) => Promise<string>,
 ): Promise<{ ok: true; endpoint: string; close(): Promise<void> } | { ok: false; error: string }> {
-  const sock = new zmq.Reply({ context, linger: 0 });
+  const sock = new zmq.Reply({ context, linger: 0, maxMessageSize: ZMQ_MAX_MESSAGE.reply });
   try {
     await sock.bind(`tcp://127.0.0.1:${port === 0 ? '*' : port}`);
   } catch (error) {

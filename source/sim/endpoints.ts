@@ -7,6 +7,7 @@ import {
 } from 'node:http';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import * as zmq from 'zeromq';
+import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
 
 /** One context for every socket: libzmq's default cap (1023 sockets) is too small for 1,000 agents. */
 export const newZmqContext = (): zmq.Context =>
@@ -51,7 +52,7 @@ export async function openRep(
   endpoint: string,
   handle: (payload: Uint8Array) => RepAnswer | Promise<RepAnswer>,
 ): Promise<Opened<{ close(): Promise<void> }>> {
-  const sock = new zmq.Reply({ context, linger: 0 });
+  const sock = new zmq.Reply({ context, linger: 0, maxMessageSize: ZMQ_MAX_MESSAGE.reply });
   try {
     await sock.bind(endpoint);
   } catch (error) {

@@ -9,6 +9,7 @@ import type { TokenVerifier } from '../core/security/token.js';
 import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.js';
 import { runBridge, type RunningBridge } from '../agent/bridge.js';
 import { startObserver, type Observer } from '../agent/observe.js';
+import type { SampleSigner } from '../adapters/sample-sign.js';
 import type { Machine } from '../core/fleet/model.js';
 import { buildTopology } from '../core/errorbus/topology.js';
 import { VERSION } from '../version.js';
@@ -68,6 +69,8 @@ export async function serveMachineControl(
   intervalMs = 1000,
   bridges?: { fleet: readonly Machine[]; env: Readonly<Record<string, string | undefined>> },
   observe?: SimObserve,
+  /** Signs each machine's samples, as its agent's `--sample-key` does. */
+  signers?: Readonly<Record<string, SampleSigner>>,
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
@@ -111,6 +114,7 @@ export async function serveMachineControl(
       source: simSource(m),
       agents: m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
       ...(endpoint ? { resourceManager: endpoint } : {}),
+      ...(signers?.[m.id] ? { signer: signers[m.id] } : {}),
       version: VERSION,
       log: (line) => log(`${m.id} agent: ${line}`),
       ...(observers[i] ? { exporter: observers[i].exporter } : {}),

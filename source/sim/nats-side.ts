@@ -6,6 +6,7 @@ import {
   nanos,
   StorageType,
   type KV,
+  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from 'nats';
@@ -24,7 +25,8 @@ export interface NatsSide {
   readonly url: string;
   readonly maxPayload: number;
   publish(msg: NatsMessage): boolean;
-  publishJson(subject: string, value: unknown): void;
+  /** `sign` gives the headers that sign the exact bytes sent (resources samples). */
+  publishJson(subject: string, value: unknown, sign?: (bytes: Uint8Array) => MsgHdrs): void;
   /** Resolves once the phase key has been read (absent counts as phase 0). */
   readonly phaseKnown: Promise<void>;
   close(): Promise<void>;
@@ -127,8 +129,10 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
         }
         return true;
       },
-      publishJson(subject, value) {
-        if (!nc.isClosed()) nc.publish(subject, encoder.encode(JSON.stringify(value)));
+      publishJson(subject, value, sign) {
+        if (nc.isClosed()) return;
+        const bytes = encoder.encode(JSON.stringify(value));
+        nc.publish(subject, bytes, sign ? { headers: sign(bytes) } : undefined);
       },
       async close() {
         control.unsubscribe();

@@ -2,6 +2,7 @@
 // on 127.0.0.1, PC2 on 127.0.0.2 by default), runs the NATS leg (its own nats-server unless
 // given a URL), obeys the error-bus phase, and takes faults. `startSim` returns a running sim
 // whose `stop()` closes every socket, stops its nats-server and removes its temp dir.
+import type { SampleSigner } from '../adapters/sample-sign.js';
 import { readFileSync } from 'node:fs';
 import type { Machine } from '../core/fleet/model.js';
 import {
@@ -86,6 +87,8 @@ export interface SimOptions {
   metrics?: MetricsMode;
   /** BaseAgent's ready-key lifetime in ms (default: the overrides' `ready_ttl_s`, else 300 s). */
   readyTtlMs?: number;
+  /** Signs each machine's resources samples, as its `opsdeck agent --sample-key` would. */
+  sampleSigners?: Readonly<Record<string, SampleSigner>>;
   log?: (line: string) => void;
 }
 
@@ -276,6 +279,7 @@ export class Sim {
                 : {}),
             }
           : undefined,
+        this.options.sampleSigners,
       );
     } catch (error) {
       throw new SimInputError((error as Error).message);

@@ -14,6 +14,8 @@ import { BridgeStore } from './bridge-store.js';
 import { DoctorStore, runDoctor } from './doctor-store.js';
 import { resolveHosts } from '../adapters/resolve-hosts.js';
 import { sharedAddressWarnings } from '../core/ports/hosts.js';
+import { claimSlot, slotDir, type Slot } from '../adapters/instance-slot.js';
+import type { SampleKeys } from '../adapters/sample-sign.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -28,13 +30,21 @@ export interface DataPlaneOptions {
    */
   healthFrom?: HealthFrom;
   errors?: Partial<ErrorStoreOptions>;
-  /** Durable consumer name (per console host) so a restart shows what arrived meanwhile. */
+  /**
+   * Durable consumer name (per console host and user) so a restart shows what arrived
+   * meanwhile. Each running data plane takes a slot of its own (`<durable>_<n>`, the lowest
+   * free one): two consoles sharing one durable would each get half of the errors.
+   */
   durable?: string;
+  /** Where the slots' pid files live (default: the user's runtime dir). */
+  slotDir?: string;
   protocols?: Record<string, HealthProtocol>;
   /** Probe immediately and keep probing (false for one-shot use). */
   live?: boolean;
   /** Replay this much NATS error history on first attach (default: live only, or 10 min for a new durable). */
   errorsReplayMs?: number;
+  /** Public sample keys: samples signed by their machine's key are marked verified. */
+  sampleKeys?: SampleKeys;
   /** The upstream env (ERROR_BUS_HOST, MAINPC_ERROR_BUS_HOST, ...) for the error-bus diagnosis; default process.env. */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -94,7 +104,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
   const startedAt = Date.now();
   const errors = new ErrorStore(options.errors);
-  const resources = new ResourceStore();
+  const resources = new ResourceStore(options.sampleKeys);
   const healthFeed =
     options.healthFrom === 'agents'
       ? new AgentHealthFeed(machines, {
@@ -124,6 +134,11 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
 
   let feed: NatsErrorFeed | undefined;
   let link: NatsLink | undefined;
+  let slot: Slot | undefined;
+  if (options.nats && options.durable) {
+    slot = claimSlot(options.slotDir ?? slotDir(options.env ?? process.env), options.durable);
+  }
+  const durable = slot && options.durable ? `${options.durable}_${slot.n}` : undefined;
   let stopping = false;
   let natsStarting: Promise<void> = Promise.resolve();
   if (options.nats) {
@@ -138,7 +153,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       try {
         feed = await natsErrors(nc, errors, {
           machineOf: (agent) => resolve(agent),
-          ...(options.durable ? { durable: options.durable } : {}),
+          ...(durable ? { durable } : {}),
           ...(options.errorsReplayMs ? { replayMs: options.errorsReplayMs } : {}),
         });
       } catch {
@@ -175,6 +190,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       if (link?.nc) await natsStarting;
       for (const stop of stops.reverse()) await stop();
       await feed?.stop();
+      slot?.release(); // after its consumer stopped: the next console to take it resumes from here
       await link?.close();
       health.stop();
       errors.close();

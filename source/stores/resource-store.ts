@@ -1,6 +1,8 @@
 // Both machines' resources, whichever machine the console runs on: the host agents (or the sim)
 // publish on opsdeck.<machine>.resources; a sample older than two intervals is shown as stale.
-import type { NatsConnection, Subscription } from 'nats';
+import type { MsgHdrs, NatsConnection, Subscription } from 'nats';
+import { SAMPLE_SIG_HEADER, type SampleKeys } from '../adapters/sample-sign.js';
+import { judgeSample, type SampleAuth } from '../core/resources/sample-auth.js';
 import { feed } from '../adapters/nats-feed.js';
 import { checkSample } from '../core/resources/sample-check.js';
 import type { ResourceSample } from '../core/resources/sample.js';
@@ -11,6 +13,15 @@ export interface MachineResources {
   receivedAt: number;
   /** VRAM used (MB) and CPU %, oldest first, for the curves. */
   history: { ts: number; vramMb: number | null; cpuPct: number }[];
+  /** Whether the sample shown was signed by its machine's key (and is no replay). */
+  auth: SampleAuth;
+}
+
+/** Samples refused for one machine (named by the subject they came on). */
+export interface Refused {
+  count: number;
+  reason: string;
+  at: number;
 }
 
 export interface ResourceSnapshot {
@@ -19,6 +30,10 @@ export interface ResourceSnapshot {
   /** Samples refused as malformed, with the last reason. */
   rejected: number;
   lastRejection?: string;
+  /** The same, per machine of the subject they came on: what its pane says it refused. */
+  refused: Readonly<Record<string, Refused>>;
+  /** The public sample keys samples are verified with (undefined: none, nothing is verified). */
+  keys?: string;
 }
 
 export const isStale = (
@@ -29,10 +44,28 @@ export const isStale = (
 
 const HISTORY = 150;
 
+/** `opsdeck.<machine>.resources` -> the machine, when it is a short name (the subject is from the wire too). */
+const machineOfSubject = (subject: string): string => {
+  const name = subject.split('.')[1] ?? '';
+  return /^[A-Za-z0-9_-]{1,64}$/.test(name) ? name : '?';
+};
+
 export class ResourceStore {
   private readonly emitter = new Emitter();
-  private snapshot: ResourceSnapshot = { version: 0, machines: {}, rejected: 0 };
+  private snapshot: ResourceSnapshot;
   private sub: Subscription | undefined;
+  /** The newest verified sample time per machine: an older one signed is a replay. */
+  private readonly verifiedTs = new Map<string, number>();
+
+  constructor(private readonly keys?: SampleKeys) {
+    this.snapshot = {
+      version: 0,
+      machines: {},
+      rejected: 0,
+      refused: {},
+      ...(keys ? { keys: keys.file } : {}),
+    };
+  }
 
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
   getSnapshot = (): ResourceSnapshot => this.snapshot;
@@ -52,8 +85,13 @@ export class ResourceStore {
     return a?.pid !== undefined && a.ports ? { pid: a.pid, ports: a.ports } : undefined;
   }
 
-  /** Accepts one message's bytes (from NATS, or a local sampler). */
-  accept(data: Uint8Array | ResourceSample, now = Date.now()): void {
+  /** Accepts one message's bytes (from NATS, or a local sampler), the subject and headers it came with. */
+  accept(
+    data: Uint8Array | ResourceSample,
+    subject?: string,
+    headers?: MsgHdrs,
+    now = Date.now(),
+  ): void {
     let value: unknown = data;
     if (data instanceof Uint8Array) {
       try {
@@ -62,18 +100,23 @@ export class ResourceStore {
         value = undefined;
       }
     }
+    const from = subject === undefined ? undefined : machineOfSubject(subject);
     const checked = checkSample(value);
-    if (!checked.ok) {
-      this.snapshot = {
-        ...this.snapshot,
-        version: this.snapshot.version + 1,
-        rejected: this.snapshot.rejected + 1,
-        lastRejection: checked.reason,
-      };
-      this.emitter.emit();
-      return;
-    }
+    if (!checked.ok) return this.refuse(from, checked.reason, now);
     const s = checked.sample;
+    if (from !== undefined && s.machine !== from)
+      return this.refuse(from, `a sample for ${s.machine} came on ${from}'s subject`, now);
+    const auth = judgeSample(
+      !this.keys
+        ? { ok: false, reason: 'no sample keys to verify with' }
+        : data instanceof Uint8Array && from !== undefined
+          ? this.keys.check(from, data, headers?.get(SAMPLE_SIG_HEADER) || undefined)
+          : { ok: false, reason: 'not from the wire' },
+      s.ts,
+      this.verifiedTs.get(s.machine),
+      now,
+    );
+    if (auth.verified) this.verifiedTs.set(s.machine, s.ts);
     const prev = this.snapshot.machines[s.machine];
     const history = [
       ...(prev?.history ?? []),
@@ -82,14 +125,35 @@ export class ResourceStore {
     this.snapshot = {
       ...this.snapshot,
       version: this.snapshot.version + 1,
-      machines: { ...this.snapshot.machines, [s.machine]: { sample: s, receivedAt: now, history } },
+      machines: {
+        ...this.snapshot.machines,
+        [s.machine]: { sample: s, receivedAt: now, history, auth },
+      },
+    };
+    this.emitter.emit();
+  }
+
+  private refuse(from: string | undefined, reason: string, now: number): void {
+    const key = from ?? '?';
+    const prev = this.snapshot.refused[key];
+    this.snapshot = {
+      ...this.snapshot,
+      version: this.snapshot.version + 1,
+      rejected: this.snapshot.rejected + 1,
+      lastRejection: reason,
+      refused: {
+        ...this.snapshot.refused,
+        [key]: { count: (prev?.count ?? 0) + 1, reason, at: now },
+      },
     };
     this.emitter.emit();
   }
 
   /** Listens on opsdeck.*.resources; returns the stop. */
   listen(nc: NatsConnection): () => void {
-    const sub = (this.sub = feed(nc, 'opsdeck.*.resources', (data) => this.accept(data)));
+    const sub = (this.sub = feed(nc, 'opsdeck.*.resources', (data, subject, headers) =>
+      this.accept(data, subject, headers),
+    ));
     return () => sub.unsubscribe();
   }
 

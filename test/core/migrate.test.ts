@@ -232,6 +232,31 @@ describe('config migrate: idempotent, comments kept', () => {
   }
 });
 
+describe('config migrate: duplicate keys', () => {
+  test('a canonical file with duplicate keys is not "already canonical": the earlier ones go', () => {
+    const text =
+      'agent_groups:\n  core:\n    A: {script_path: a.py, port: 7200, port: 7300}\n    B: {script_path: b.py, port: 7201}\n    B: {script_path: c.py, port: 7202}\n';
+    const r = migrateText(text, 'dup.yaml', { env: {} });
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.equal(r.status, 'migrated');
+    assert.deepEqual(r.notes, [
+      'removed 2 duplicate keys that PyYAML ignores (the earlier of each): agent_groups.core.B, agent_groups.core.A.port',
+    ]);
+    assert.equal(
+      r.text,
+      'agent_groups:\n  core:\n    A: {script_path: a.py, port: 7300}\n    B: {script_path: c.py, port: 7202}\n',
+    );
+    // The same fleet PyYAML reads, and canonical now.
+    const agents = (t: string) =>
+      loadConfigText(t, 'x.yaml', { env: {} }).machines[0]!.agents.map(
+        (a) => `${a.name}:${a.scriptPath}:${a.port.value}`,
+      );
+    assert.deepEqual(agents(r.text), agents(text));
+    const again = migrateText(r.text, 'dup.yaml', { env: {} });
+    assert.ok(again.ok && again.status === 'already-canonical');
+  });
+});
+
 describe(
   'config migrate: real MainPC (docker_groups mis-indented inside agent_groups)',
   { skip: noReal },
@@ -587,12 +612,12 @@ describe('config migrate: small cases', () => {
     assert.equal(result.diagnostics[0]!.code, 'machine-not-applicable');
   });
 
-  test('duplicate-key warnings of the input are passed on', () => {
+  test('duplicate-key warnings of the input are passed on (and the file is migrated: not canonical)', () => {
     const result = run(
       'agent_groups:\n  core:\n    A: {script_path: a.py, port: 5000, port: 5001}\n',
     );
     assert.ok(result.ok);
-    assert.equal(result.status, 'already-canonical');
+    assert.equal(result.status, 'migrated');
     assert.ok(result.diagnostics.some((d) => d.code === 'duplicate-key'));
   });
 

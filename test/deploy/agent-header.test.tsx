@@ -72,7 +72,12 @@ describe('machine header', () => {
       <MachinePane
         machine={machine}
         rows={agentRows(machine, new Map(), '')}
-        resources={{ sample: s, receivedAt: NOW - 1000, history: [] }}
+        resources={{
+          sample: s,
+          receivedAt: NOW - 1000,
+          history: [],
+          auth: { verified: true, kid: 'kid-pc2' },
+        }}
         stale={false}
         nats="connected"
         zmqLastAt={undefined}

@@ -156,7 +156,8 @@ describe('signals to the console during a flood (tmux)', { skip: NEEDS_TMUX_NATS
     await until('sim in phase 1', () => sim.phase.phase === 1);
   });
 
-  for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  // SIGINT (kill -INT; Ctrl+C in raw mode is a key) once left the alternate screen on, exit 130.
+  for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
     test(`${signal} mid-flood: exit 0, terminal restored, nothing left`, async (t) => {
       const { tmux, pid, shell } = await consoleUnderFlood(signal, sim.natsUrl!, files);
       for (const agent of ['Alpha', 'Charlie', 'Bravo'])
@@ -164,9 +165,9 @@ describe('signals to the console during a flood (tmux)', { skip: NEEDS_TMUX_NATS
       await tmux.until('the flood on screen', (t) => received(t) > 3000, 10_000);
       const sent = Date.now();
       process.kill(pid, signal);
+      // assertCleanExit waits up to 15 s: a generous deadline, not a timing.
       const took = await assertCleanExit(tmux, pid, shell, sent);
       t.diagnostic(`shut down in ${took} ms`);
-      assert.ok(took < 10_000, `shut down in ${took} ms`);
       await sim.control({ fault: 'clear' });
       tmux.kill();
     });
@@ -203,9 +204,9 @@ describe(
       await tmux.until('NATS reconnecting', (t) => /NATS reconnecting/.test(t), 12_000);
       const sent = Date.now();
       process.kill(pid, 'SIGTERM');
+      // Within assertCleanExit's 15 s: a drain held by the dead link would not end at all.
       const took = await assertCleanExit(tmux, pid, shell, sent);
       t.diagnostic(`shut down in ${took} ms`);
-      assert.ok(took < 10_000, `shut down in ${took} ms`);
     });
   },
 );

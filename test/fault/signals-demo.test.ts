@@ -1,7 +1,10 @@
 // Fault injection: `opsdeck demo` (the console, its `opsdeck sim` child and the sim's own
-// nats-server) under a flood, ended by SIGTERM to the console process, and by a real hang-up
-// (the terminal goes away: the kernel sends SIGHUP to the whole foreground process group, as
-// when an SSH session drops). Either way nothing it started may be left running.
+// nats-server) under a flood, ended by SIGTERM or SIGINT to the console process, by a real
+// hang-up (the terminal goes away: the kernel sends SIGHUP to the whole foreground process
+// group, as when an SSH session drops), and by kill -9 of the demo or of its sim, which no
+// handler sees. Whatever the signal nothing it started may be left running: the sim watches a
+// pipe from the demo (it closes when the demo dies) and its nats-server runs under setpriv
+// --pdeathsig (the kernel signals it when the sim dies).
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -139,6 +142,19 @@ async function demoUnderFlood(tag: string): Promise<Demo> {
   return { tmux, shell, console: consolePid, sim, nats, log, tree };
 }
 
+/** Waits (15 s at most) until every one of `pids` is gone; says which are left if not. */
+const gone = (what: string, pids: readonly number[]) =>
+  until(
+    what,
+    () => pids.every((pid) => !alive(pid)),
+    15_000,
+    () =>
+      pids
+        .filter(alive)
+        .map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`)
+        .join('; '),
+  );
+
 const natsStore = (log: string) => /JetStream store (\S+?)\)/.exec(readFileSync(log, 'utf8'))?.[1];
 
 describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_NATS }, () => {
@@ -151,16 +167,7 @@ describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_N
     assert.match(text, /opsdeck demo: stopped the console and the simulator/);
     assert.match(text, /TTY= icanon echo/);
     assert.equal(d.tmux.display('#{alternate_on}'), '0');
-    await until(
-      'every process of the demo gone',
-      () => d.tree.every((pid) => !alive(pid)),
-      3000,
-      () =>
-        d.tree
-          .filter(alive)
-          .map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`)
-          .join('; '),
-    );
+    await gone('every process of the demo gone', d.tree);
     assert.match(
       readFileSync(d.log, 'utf8'),
       /^stopped \(SIGTERM\): every socket closed, own nats-server stopped, its store removed$/m,
@@ -172,17 +179,7 @@ describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_N
     const d = await demoUnderFlood('hup');
     const store = natsStore(d.log);
     d.tmux.run('kill-session', '-t', 'ops'); // the pty goes away, as when SSH drops
-    const gone = await until(
-      'every process of the demo gone',
-      () => d.tree.every((pid) => !alive(pid)),
-      15_000,
-      () =>
-        d.tree
-          .filter(alive)
-          .map((p) => `${p}: ${processes().get(p)?.argv.join(' ')}`)
-          .join('; '),
-    ).then(() => true);
-    assert.ok(gone);
+    await gone('every process of the demo gone', d.tree);
     assert.equal(alive(d.nats), false, 'the sim’s nats-server did not outlive the hang-up');
     await sleep(200);
     assert.match(
@@ -190,5 +187,40 @@ describe('opsdeck demo ended by a signal mid-flood (tmux)', { skip: NEEDS_TMUX_N
       /^stopped \(SIGHUP\): every socket closed, own nats-server stopped, its store removed$/m,
     );
     assert.ok(store && !existsSync(store), `nats-server store ${store} removed`);
+  });
+
+  test('SIGINT to the console: as SIGTERM (exit 0, terminal restored, everything stopped)', async () => {
+    const d = await demoUnderFlood('int');
+    const store = natsStore(d.log);
+    process.kill(d.console, 'SIGINT');
+    const text = await d.tmux.until('exit', (t) => t.includes('TTY='), 20_000);
+    assert.match(text, /EXIT=0/);
+    assert.match(text, /TTY= icanon echo/);
+    assert.equal(d.tmux.display('#{alternate_on}'), '0', 'the alternate screen was left');
+    await gone('every process of the demo gone', d.tree);
+    assert.match(readFileSync(d.log, 'utf8'), /^stopped \(SIGTERM\): every socket closed/m);
+    assert.ok(store && !existsSync(store), `nats-server store ${store} removed`);
+  });
+
+  test('kill -9 of the demo: the sim (its stdin closed) and its nats-server stop anyway', async () => {
+    const d = await demoUnderFlood('kill9');
+    const store = natsStore(d.log);
+    process.kill(d.console, 'SIGKILL');
+    await gone('the sim and its nats-server gone', [d.sim, d.nats]);
+    assert.match(
+      readFileSync(d.log, 'utf8'),
+      /^stopped \(its parent is gone: stdin closed\): every socket closed, own nats-server stopped, its store removed$/m,
+    );
+    assert.ok(store && !existsSync(store), `nats-server store ${store} removed`);
+  });
+
+  test('kill -9 of the sim: its nats-server is stopped by the kernel (parent-death signal)', async () => {
+    const d = await demoUnderFlood('simkill9');
+    process.kill(d.sim, 'SIGKILL');
+    await gone('the sim’s nats-server gone', [d.nats]);
+    // The console is still up, and says NATS is gone rather than hanging.
+    await d.tmux.until('NATS not connected', (t) => /NATS (reconnecting|closed)/.test(t), 20_000);
+    process.kill(d.console, 'SIGTERM');
+    await gone('the demo gone', d.tree);
   });
 });

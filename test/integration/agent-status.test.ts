@@ -58,7 +58,8 @@ describe('GPU sampling through nvidia-smi', () => {
     const started = Date.now();
     const t = await new GpuSampler(slow, 200).read();
     assert.equal(t.state, 'error');
-    assert.ok(Date.now() - started < 2000, 'timeout honoured');
+    // The timeout (200 ms) against a 5 s hang: well under the hang, whatever the load.
+    assert.ok(Date.now() - started < 4500, 'timeout honoured');
   });
 });
 

@@ -157,15 +157,17 @@ describe('the bridge under load', { skip }, () => {
     });
     await new Promise((r) => setTimeout(r, 300));
 
+    const floodEnds = Date.now() + 5000;
     const flood = await sim.control({ fault: 'flood', agent: 'Bravo', rate: 2000, seconds: 5 });
     assert.ok(flood.ok, flood.error);
     await new Promise((r) => setTimeout(r, 1500));
     await server.stop();
     await until('the bridge sees NATS down', () => bridge.stats().nats === 'disconnected', 5000);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Until it drops, not for a fixed 2 s: how fast a flood fills it is the bench's figure
+    // (bounds), and a loaded machine took longer than 2 s to queue 1,900.
+    await until('the queue full (drops counted)', () => bridge.stats().dropped > 0, 10_000);
     const whileDown = bridge.stats();
     server = await startNatsServer({ bin: NATS_BIN!, port, storeDir: store });
-    const floodEnds = Date.now() + 5000 - 1500 - 2000;
     await until(
       'flood over and the queue drained',
       () => {
@@ -186,11 +188,9 @@ describe('the bridge under load', { skip }, () => {
     t.diagnostic(
       `sent ${sentBy(sim, 'Bravo')}, received ${s.received}, stored ${s.published}, duplicates ${s.duplicates}, dropped ${s.dropped} (queue limit 2000), retried ${s.retried}; in the stream: ${ids.size} errors, ${messages} messages`,
     );
-    assert.ok(
-      whileDown.queued >= 1900,
-      `the queue filled while NATS was down (${whileDown.queued})`,
-    );
-    assert.ok(s.dropped > 500, `drops counted: ${s.dropped}`);
+    assert.equal(whileDown.queued, 2000, 'the queue filled to its limit while NATS was down');
+    // How many depends on how long NATS stays down after the queue filled: any, all counted.
+    assert.ok(s.dropped > 0, `drops counted: ${s.dropped}`);
     assert.equal(
       s.received,
       sentBy(sim, 'Bravo'),

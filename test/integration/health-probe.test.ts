@@ -164,12 +164,12 @@ describe('health prober', () => {
     assert.equal(store.flush().agents.get('mainpc/A')!.state, 'healthy');
     a.close();
     await new Promise((r) => setTimeout(r, 50));
-    const started = Date.now();
     await store.probeAll();
     const h = store.flush().agents.get('mainpc/A')!;
+    // One probe, no second look: a refusal is definitive. (How long that round takes, the probe
+    // timeout plus the TCP check, is a figure of `npm run bench` (bounds), not of this test.)
     assert.equal(h.state, 'unreachable');
     assert.match(h.reason, /connection refused on 127\.0\.0\.1:\d+/);
-    assert.ok(Date.now() - started < 150 + 300, 'within the probe timeout plus the TCP check');
   });
 
   test('a wedged agent (accepts, never answers) needs two timeouts to turn unreachable', async () => {

@@ -31,6 +31,7 @@ import { readAudit } from '../../source/adapters/audit.js';
 import { realMachine, runAgent } from '../../source/agent/agent.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
+import { newSampleKey, signerFor } from '../../source/adapters/sample-sign.js';
 
 const NATS_BIN = findNatsServer();
 const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
@@ -71,8 +72,20 @@ const overrides = {
   machines: {},
 };
 
+// Each sim's machines sign their samples: auto-throttle acts on nothing else.
+const sampleKeys = { mainpc: newSampleKey('mainpc'), pc2: newSampleKey('pc2') };
+const SAMPLE_KEYS = join(dir, 'sample-keys.json');
+writeFileSync(
+  SAMPLE_KEYS,
+  JSON.stringify({ keys: [sampleKeys.mainpc.public, sampleKeys.pc2.public] }),
+);
+
 async function sim(enforce?: PrivateJwk): Promise<Sim> {
   const s = await startSim({
+    sampleSigners: {
+      mainpc: signerFor('mainpc', sampleKeys.mainpc.key),
+      pc2: signerFor('pc2', sampleKeys.pc2.key),
+    },
     machines: machines(),
     hosts: HOSTS[sims++]!,
     overrides,
@@ -310,6 +323,8 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
       '2',
       '--duration',
       '30s',
+      '--sample-keys',
+      SAMPLE_KEYS,
     ]);
     const until = Date.now() + 15_000;
     const autoDone = () =>
@@ -454,6 +469,8 @@ describe('the sim with a JWKS enforces tokens on machine control and faults', { 
       d,
       '--duration',
       '30s',
+      '--sample-keys',
+      SAMPLE_KEYS,
     ]);
     const until = Date.now() + 10_000;
     let status: Record<string, unknown> = {};

@@ -225,7 +225,7 @@ describe('opsdeck certs', () => {
     const before = readFileSync(join(dir, 'ca/ca.key'));
     const again = await opsdeck(['certs', 'generate', ...fleetArgs, '--yes'], ws, ENV);
     assert.equal(again.code, 1);
-    assert.match(again.out, /FAIL {2}nothing to overwrite: 29 artefact\(s\) already there/);
+    assert.match(again.out, /FAIL {2}nothing to overwrite: 32 artefact\(s\) already there/);
     assert.match(again.err, /refused/);
     assert.deepEqual(readFileSync(join(dir, 'ca/ca.key')), before);
   });
@@ -234,11 +234,11 @@ describe('opsdeck certs', () => {
     const shown = await opsdeck(['certs', 'show', '--dir', 'secrets'], ws);
     assert.equal(shown.code, 0, shown.out);
     assert.match(shown.out, /tls\/mainpc\.crt\s+644\s+sha256:[0-9a-f]{64}\s+39[67] days left/);
-    assert.match(shown.out, /all 29 artefacts present/);
+    assert.match(shown.out, /all 32 artefacts present/);
     const json = await opsdeck(['certs', 'show', '--dir', 'secrets', '--json'], ws);
     const doc = JSON.parse(json.out) as ReturnType<typeof inspectArtefacts>;
     assert.equal(doc.schema, 'opsdeck.certs.show/1');
-    assert.equal(doc.artefacts.length, 29);
+    assert.equal(doc.artefacts.length, 32);
     assert.equal(doc.problems, 0);
     const token = doc.artefacts.find((a) => a.path === 'tokens/pc2.jwt')!;
     assert.ok(token.daysLeft! >= 29 && token.expires);

@@ -79,6 +79,17 @@ describe('control tokens: refused, each with a reason', () => {
     ],
     ['no exp', () => joseToken({ iss: 'opsdeck', aud: 'pc2' }), /no numeric "exp"/],
     [
+      // The lifetime check once ran only with "iat": a token without it lived as long as it said.
+      'no iat and exp 10 years out',
+      () => joseToken({ iss: 'opsdeck', aud: 'pc2', exp: nowS + 10 * 365 * 86400 }),
+      /valid for another 3650 days, longer than the 400 a token may live/,
+    ],
+    [
+      'a recent iat and exp 10 years out',
+      () => joseToken({ ...good, iat: nowS, exp: nowS + 10 * 365 * 86400 }),
+      /valid for another 3650 days/,
+    ],
+    [
       'wrong audience',
       () => joseToken({ ...good, aud: 'mainpc' }),
       /wrong audience: token is for "mainpc", this is "pc2"/,

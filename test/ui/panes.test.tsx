@@ -85,6 +85,7 @@ describe('machine pane', () => {
           },
           receivedAt: NOW,
           history: [],
+          auth: { verified: true, kid: 'kid-mainpc' },
         }}
         stale={false}
         nats="connected"
@@ -135,7 +136,7 @@ describe('machine pane', () => {
     assert.deepEqual([agentLines(full), agentLines(compact)], [1, 3]);
   });
 
-  test('stale resources and no GPU are said, not hidden; the filter is shown', () => {
+  test('stale resources, no GPU and an unsigned sample are said, not hidden; the filter is shown', () => {
     const rows = agentRows(machine, health, 'nlu');
     const { lastFrame } = render(
       <MachinePane
@@ -162,13 +163,14 @@ describe('machine pane', () => {
           },
           receivedAt: NOW - 60_000,
           history: [],
+          auth: { verified: false, reason: 'unsigned' },
         }}
         stale
         nats="reconnecting"
         zmqLastAt={undefined}
         cursor={0}
         focused={false}
-        width={100}
+        width={110}
         height={8}
         now={NOW}
         filter="nlu"
@@ -179,7 +181,7 @@ describe('machine pane', () => {
     assert.match(frame, /NATS reconnecting {2}ZMQ quiet/);
     assert.match(
       frame,
-      /VRAM no GPU {2}throttle L2 {2}CPU 5% {2}RAM 0\.5\/1G {2}\(resources stale\)/,
+      /VRAM no GPU unverified {2}throttle L2 {2}CPU 5% {2}RAM 0\.5\/1G {2}\(resources stale\)/,
     );
     assert.equal(rows.length, 1);
   });
@@ -215,6 +217,7 @@ describe('machine pane', () => {
           },
           receivedAt: NOW,
           history,
+          auth: { verified: true, kid: 'kid-pc2' },
         }}
         stale={false}
         nats="connected"

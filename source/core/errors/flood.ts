@@ -151,6 +151,6 @@ export class FloodDetector {
     );
     for (const [k, w] of this.windows) if (now - w.start >= longest) this.windows.delete(k);
     // Still huge means a flood of unique signatures: start over rather than grow without bound.
-    if (this.windows.size > 200_000) this.windows.clear();
+    if (this.windows.size > 100_000) this.windows.clear();
   }
 }

@@ -142,7 +142,8 @@ export interface PipelineOptions {
   flood: FloodOptions;
 }
 
-const MAX_PUBLISHERS = 10_000;
+/** The most publishers counted (per machine and agent): a fleet has tens, a test 20,000. */
+const MAX_PUBLISHERS = 20_000;
 
 export const DEFAULT_PIPELINE: PipelineOptions = {
   capacity: 5000,
@@ -152,7 +153,11 @@ export const DEFAULT_PIPELINE: PipelineOptions = {
 };
 
 interface Entry {
-  row: ErrorRow;
+  /**
+   * Its row's id, not the row: at 10k/s the window (5 s) outlives the ring (5,000 rows) tenfold,
+   * and entries holding their rows kept 50,000 events alive instead of 5,000.
+   */
+  rowId: number;
   /** Sources seen (bits). */
   buses: number;
   at: number;
@@ -200,6 +205,8 @@ export class ErrorPipeline {
   private readonly order: Entry[] = [];
   private orderHead = 0;
   private readonly floodRows = new Map<string, ErrorRow>();
+  /** The rows in the ring, by id: what a twin arriving later updates, if still shown. */
+  private readonly shownRows = new Map<number, ErrorRow>();
   /** Each flood row's key, so evicting a row finds its entry without scanning every flood. */
   private readonly floodKeys = new Map<ErrorRow, string>();
   /** `publishers` by machine, then agent: finding one without building its `machine|agent` key. */
@@ -268,8 +275,10 @@ export class ErrorPipeline {
     if (entry && !(entry.buses & bit)) {
       entry.buses |= bit;
       this.counters.matched++;
-      entry.row.bus = busOfBits(entry.buses);
-      entry.row.rev++;
+      const shown = this.shownRows.get(entry.rowId);
+      if (!shown) return false; // its row has left the ring: counted, nothing on screen changes
+      shown.bus = busOfBits(entry.buses);
+      shown.rev++;
       return true;
     }
     if (entry && ids.length > 0) {
@@ -302,9 +311,11 @@ export class ErrorPipeline {
         this.floodKeys.set(row, verdict.key);
       }
       this.counters.shown++;
+      this.shownRows.set(row.id, row);
       const evicted = this.rows.push(row);
       if (evicted) {
         this.counters.evicted++;
+        this.shownRows.delete(evicted.id);
         const key = this.floodKeys.get(evicted);
         if (key !== undefined) {
           this.floodKeys.delete(evicted);
@@ -313,7 +324,7 @@ export class ErrorPipeline {
       }
     }
     const fresh: Entry = {
-      row,
+      rowId: row.id,
       buses: bit,
       at: now,
       ids,
@@ -361,7 +372,10 @@ export class ErrorPipeline {
       gap: { from: now },
     };
     const evicted = this.rows.push(row);
-    if (evicted) this.counters.evicted++;
+    if (evicted) {
+      this.counters.evicted++;
+      this.shownRows.delete(evicted.id);
+    }
     return row;
   }
 

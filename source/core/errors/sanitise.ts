@@ -31,3 +31,31 @@ export function sanitiseValue(value: unknown, maxChars = 2000): string {
   const clean = sanitise(text);
   return clean.length > maxChars ? `${clean.slice(0, maxChars)}…` : clean;
 }
+
+/**
+ * Several lines of inert text (a command's output, a diff): each line as sanitise() makes it,
+ * the line breaks kept. Every byte a command prints goes through it (commands/io.ts).
+ */
+export function sanitiseLines(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/.test(text)) return text;
+  // Tabs are kept (a diff's, a table's); a carriage return could overwrite what a line says.
+  return text
+    .split('\n')
+    .map((line) => line.split('\t').map(sanitise).join('\t'))
+    .join('\n');
+}
+
+// What JSON.stringify leaves raw but a terminal would act on: DEL, C1 controls, bidi overrides.
+const JSON_UNSAFE = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON for a terminal or a report: the same data, with the characters JSON.stringify leaves raw
+ * and a terminal acts on written as \u escapes (JSON.stringify escapes C0 controls itself).
+ */
+export function jsonText(value: unknown, space?: number): string {
+  return JSON.stringify(value, null, space).replace(
+    JSON_UNSAFE,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

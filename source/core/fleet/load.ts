@@ -11,6 +11,7 @@ import type {
   ShapeId,
 } from './model.js';
 import { hasErrors } from './model.js';
+import { sanitise } from '../errors/sanitise.js';
 import { bindAddressPort, resolvePort, type Env } from './port-expr.js';
 import {
   detectShape,
@@ -130,8 +131,9 @@ function buildMachine(
             config: deepMerge((raw.entry.config as Dict | undefined) ?? {}, agentOverride.config),
           }
         : raw.entry;
-    const agent = buildAgent({ ...raw, entry }, id, source, options.env, diagnostics);
-    if (!agent) continue;
+    const built = buildAgent({ ...raw, entry }, id, source, options.env, diagnostics);
+    if (!built) continue;
+    const agent = inert(built, diagnostics);
     const earlier = byName.get(agent.name);
     if (earlier) {
       diagnostics.push({
@@ -369,6 +371,41 @@ function buildAgent(
     ...(typeof entry.description === 'string' ? { description: entry.description } : {}),
     loc: source.locate(path),
   };
+}
+
+/**
+ * The agent's text as a terminal may show it: a name like `"Evil\e]0;pwned\a"` (YAML escapes
+ * are legal) renamed the operator's tmux pane through every command that printed it. Control
+ * characters and bidi overrides are removed from the names and paths opsdeck shows and compares
+ * (errors from the wire are matched on their sanitised names too), and the file is warned about.
+ */
+function inert(agent: Agent, diagnostics: Diagnostic[]): Agent {
+  const fields: Record<string, readonly string[]> = {
+    name: [agent.name],
+    group: [agent.group],
+    script_path: [agent.scriptPath],
+    host: agent.host !== undefined ? [agent.host] : [],
+    description: agent.description !== undefined ? [agent.description] : [],
+    dependencies: agent.dependencies,
+  };
+  const unsafe = Object.entries(fields).filter(([, v]) => v.some((s) => sanitise(s) !== s));
+  if (unsafe.length === 0) return agent;
+  const safe: Agent = {
+    ...agent,
+    name: sanitise(agent.name),
+    group: sanitise(agent.group),
+    scriptPath: sanitise(agent.scriptPath),
+    ...(agent.host !== undefined ? { host: sanitise(agent.host) } : {}),
+    ...(agent.description !== undefined ? { description: sanitise(agent.description) } : {}),
+    dependencies: agent.dependencies.map(sanitise),
+  };
+  diagnostics.push({
+    severity: 'warning',
+    code: 'unsafe-text',
+    message: `agent "${safe.name}": ${unsafe.map(([k]) => k).join(', ')} hold terminal control characters or bidi overrides; opsdeck shows and matches them without (upstream would print them raw)`,
+    loc: agent.loc,
+  });
+  return safe;
 }
 
 function applyOverrideGlobals(globals: MachineGlobals, ov: Dict): void {

@@ -190,7 +190,7 @@ function canonicalize(
 ): string[] {
   const top = doc.contents;
   if (!isMap(top)) return [];
-  const notes: string[] = [];
+  const notes: string[] = dropShadowedKeys(top, []);
   // Entry nodes are taken before any edit: list shapes move them, and the paths go stale.
   const entries = raws.map((raw) => nodeAt(doc, raw.path));
   switch (shape) {
@@ -230,6 +230,36 @@ function nodeAt(doc: Document, path: readonly PathPart[]): unknown {
     else node = isMap(node) ? lastPair(node, part)?.value : undefined;
   }
   return node;
+}
+
+/**
+ * Removes the earlier of duplicate keys, which PyYAML (and the loader) ignore: a file that
+ * holds them reads differently to every tool that keeps the first, so it is not canonical.
+ */
+function dropShadowedKeys(node: unknown, path: PathPart[]): string[] {
+  const dropped: string[] = [];
+  const walk = (n: unknown, at: PathPart[]): void => {
+    if (isSeq(n)) n.items.forEach((item, i) => walk(item, [...at, i]));
+    if (!isMap(n)) return;
+    const last = new Map<string, Pair>();
+    for (const pair of n.items) {
+      const key = keyOf(pair);
+      if (key !== undefined) last.set(key, pair);
+    }
+    for (const pair of [...n.items]) {
+      const key = keyOf(pair);
+      if (key === undefined || last.get(key) === pair) continue;
+      removePair(n, pair);
+      dropped.push(pathKey([...at, key]));
+    }
+    for (const pair of n.items) walk(pair.value, [...at, keyOf(pair) ?? '?']);
+  };
+  walk(node, path);
+  return dropped.length === 0
+    ? []
+    : [
+        `removed ${plural(dropped.length, 'duplicate key')} that PyYAML ignores (the earlier of each): ${dropped.slice(0, 5).join(', ')}${dropped.length > 5 ? ', ...' : ''}`,
+      ];
 }
 
 const removePair = (map: YAMLMap, pair: Pair): void => {

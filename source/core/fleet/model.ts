@@ -1,6 +1,8 @@
 // The one model every config shape the fleet has used is loaded into. Everything downstream
 // (ports, health, sim, console) reads this, never the YAML.
 
+import { sanitise } from '../errors/sanitise.js';
+
 export interface SourceLoc {
   file: string;
   /** 1-based */
@@ -116,7 +118,8 @@ export interface LoadResult {
 export const hasErrors = (diagnostics: readonly Diagnostic[]): boolean =>
   diagnostics.some((d) => d.severity === 'error');
 
-export const formatLoc = (loc: SourceLoc): string => `${loc.file}:${loc.line}:${loc.col}`;
+// The file name as given, made inert: it reaches the screen wherever a finding is located.
+export const formatLoc = (loc: SourceLoc): string => `${sanitise(loc.file)}:${loc.line}:${loc.col}`;
 
 export const formatDiagnostic = (d: Diagnostic): string =>
   `${formatLoc(d.loc)}: ${d.severity}: ${d.message}${d.related ? ` (see ${formatLoc(d.related)})` : ''} [${d.code}]`;

@@ -29,7 +29,48 @@ export const MAX_ALIAS_COUNT = 100;
 export const pathKey = (path: readonly PathPart[]): string =>
   path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.');
 
+/**
+ * What PyYAML's reader refuses before it parses anything (reader.py NON_PRINTABLE): C0 controls
+ * other than tab, LF and CR, DEL, C1 controls other than NEL. A NUL in a key, an escape sequence
+ * typed raw, a binary file: upstream's launcher would not start on it, so neither loads here.
+ */
+const NON_PRINTABLE =
+  // eslint-disable-next-line no-control-regex
+  /[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/u;
+
+/** The longest message a diagnostic quotes from the file (a token can be megabytes of garbage). */
+const MAX_MESSAGE = 300;
+
+/** Line and column (1-based, in characters) of `offset` in `text`. */
+export function lineCol(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
+}
+
 export function parseYaml(text: string, file: string): ParsedSource {
+  const bad = NON_PRINTABLE.exec(text);
+  if (bad) {
+    const code = bad[0].codePointAt(0)!;
+    const loc = { file, ...lineCol(text, bad.index) };
+    return {
+      file,
+      data: undefined,
+      diagnostics: [
+        {
+          severity: 'error',
+          code: 'yaml-special-character',
+          message: `unacceptable character #x${code.toString(16).padStart(4, '0')}: special characters are not allowed (PyYAML refuses the file; a double-quoted string may write it as an escape such as "\\x${code.toString(16).padStart(2, '0')}")`,
+          loc,
+        },
+      ],
+      locate: () => loc,
+    };
+  }
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const index = new Map<string, SourceLoc>();
@@ -117,5 +158,6 @@ export function parseYaml(text: string, file: string): ParsedSource {
 }
 
 function firstLine(message: string): string {
-  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  const line = message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  return line.length > MAX_MESSAGE ? `${line.slice(0, MAX_MESSAGE)}…` : line;
 }

@@ -1,13 +1,33 @@
 // Resource samples arrive from the wire: check every field before the console believes it.
+// Finite is not enough: `usedMb: -5000` once took the whole console down (a negative bar
+// width), and a buggy sampler can send it as easily as an attacker. Every number has the range
+// a real machine can report; a sample with one field outside it is refused whole, with the
+// field and the value in the reason.
 import { sanitise } from '../errors/sanitise.js';
 import type { ResourceSample, SampleExporter } from './sample.js';
-import { isThrottleLevel, type ThrottleReading } from './throttle.js';
+import { isThrottleLevel, MAX_THROTTLE_LEVEL, type ThrottleReading } from './throttle.js';
 
 type Dict = Record<string, unknown>;
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
-const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 export type SampleCheck = { ok: true; sample: ResourceSample } | { ok: false; reason: string };
+
+/** The largest memory figure believed (MB): 16 TiB of RAM or VRAM is past any machine here. */
+const MAX_MB = 16 * 1024 * 1024;
+/** Sample times before 2001 or after 2286 are a broken clock or a forgery (ms since the epoch). */
+const MIN_TS = 1e12;
+const MAX_TS = 1e13;
+
+/** The value when it is a number in [min, max]; else why not, naming the field. */
+function inRange(field: string, v: unknown, min: number, max: number, integer = false): string {
+  if (typeof v !== 'number' || !Number.isFinite(v)) return `${field} must be a number`;
+  if (v < min || v > max || (integer && !Number.isInteger(v)))
+    return `${field} ${v} is out of range (${integer ? 'an integer ' : ''}${min}-${max})`;
+  return '';
+}
+
+/** The first field out of its range, or '' when every one is in. */
+const firstProblem = (checks: readonly string[]): string => checks.find((c) => c !== '') ?? '';
 
 export function checkSample(value: unknown): SampleCheck {
   if (!isDict(value)) return { ok: false, reason: 'not a JSON object' };
@@ -16,20 +36,44 @@ export function checkSample(value: unknown): SampleCheck {
   const exporter = checkExporter(value.exporter);
   if (typeof machine !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(machine))
     return { ok: false, reason: 'machine must be a short name' };
-  for (const [name, v] of Object.entries({ ts, cpuPct, ramTotalMb, ramUsedMb }))
-    if (!finite(v)) return { ok: false, reason: `${name} must be a number` };
+  const total = typeof ramTotalMb === 'number' ? ramTotalMb : 0;
+  const problem = firstProblem([
+    inRange('ts', ts, MIN_TS, MAX_TS),
+    inRange('cpuPct', cpuPct, 0, 100),
+    inRange('ramTotalMb', ramTotalMb, 0, MAX_MB),
+    inRange('ramUsedMb', ramUsedMb, 0, total),
+    throttleLevel === undefined
+      ? ''
+      : inRange('throttleLevel', throttleLevel, 0, MAX_THROTTLE_LEVEL, true),
+  ]);
+  if (problem) return { ok: false, reason: problem };
   let g: ResourceSample['gpu'] = null;
   if (gpu !== null && gpu !== undefined) {
-    if (!isDict(gpu) || !finite(gpu.totalMb) || !finite(gpu.usedMb))
-      return { ok: false, reason: 'gpu must be {name, totalMb, usedMb, utilPct} or null' };
+    if (!isDict(gpu)) return { ok: false, reason: 'gpu must be {name, totalMb, usedMb} or null' };
+    const gpuTotal = typeof gpu.totalMb === 'number' ? gpu.totalMb : 0;
+    const gpuProblem = firstProblem([
+      inRange('gpu.totalMb', gpu.totalMb, 0, MAX_MB),
+      inRange('gpu.usedMb', gpu.usedMb, 0, gpuTotal),
+      gpu.utilPct === undefined ? '' : inRange('gpu.utilPct', gpu.utilPct, 0, 100),
+    ]);
+    if (gpuProblem) return { ok: false, reason: gpuProblem };
     g = {
       name: sanitise(String(gpu.name ?? 'GPU')).slice(0, 60),
-      totalMb: gpu.totalMb,
-      usedMb: gpu.usedMb,
-      utilPct: finite(gpu.utilPct) ? gpu.utilPct : 0,
+      totalMb: gpu.totalMb as number,
+      usedMb: gpu.usedMb as number,
+      utilPct: typeof gpu.utilPct === 'number' ? gpu.utilPct : 0,
     };
   }
-  const list = Array.isArray(agents) ? agents : [];
+  if (agents !== undefined && !Array.isArray(agents))
+    return { ok: false, reason: 'agents must be a list' };
+  const list = (agents ?? []).filter(isDict).slice(0, 2000);
+  for (const [i, a] of list.entries()) {
+    const agentProblem = firstProblem([
+      a.vramMb === undefined ? '' : inRange(`agents[${i}].vramMb`, a.vramMb, 0, MAX_MB),
+      a.rssMb === undefined ? '' : inRange(`agents[${i}].rssMb`, a.rssMb, 0, MAX_MB),
+    ]);
+    if (agentProblem) return { ok: false, reason: agentProblem };
+  }
   const { version, uptimeS } = value;
   if (
     version !== undefined &&
@@ -48,22 +92,19 @@ export function checkSample(value: unknown): SampleCheck {
       cpuPct: cpuPct as number,
       ramTotalMb: ramTotalMb as number,
       ramUsedMb: ramUsedMb as number,
-      throttleLevel: finite(throttleLevel) ? throttleLevel : 0,
+      throttleLevel: (throttleLevel as ResourceSample['throttleLevel'] | undefined) ?? 0,
       ...(throttle ? { throttle } : {}),
-      agents: list
-        .filter(isDict)
-        .slice(0, 2000)
-        .map((a) => ({
-          name: sanitise(String(a.name ?? '?')).slice(0, 80),
-          status: a.status === 'down' ? 'down' : 'up',
-          vramMb: finite(a.vramMb) ? a.vramMb : 0,
-          rssMb: finite(a.rssMb) ? a.rssMb : 0,
-          ...(port(a.pid, 1 << 22) ? { pid: a.pid } : {}),
-          ...(Array.isArray(a.ports)
-            ? { ports: a.ports.filter((p): p is number => port(p, 65535)).slice(0, 64) }
-            : {}),
-          ...(finite(a.nice) && a.nice >= -20 && a.nice <= 19 ? { nice: a.nice } : {}),
-        })),
+      agents: list.map((a) => ({
+        name: sanitise(String(a.name ?? '?')).slice(0, 80),
+        status: a.status === 'down' ? 'down' : 'up',
+        vramMb: typeof a.vramMb === 'number' ? a.vramMb : 0,
+        rssMb: typeof a.rssMb === 'number' ? a.rssMb : 0,
+        ...(port(a.pid, 1 << 22) ? { pid: a.pid } : {}),
+        ...(Array.isArray(a.ports)
+          ? { ports: a.ports.filter((p): p is number => port(p, 65535)).slice(0, 64) }
+          : {}),
+        ...(finite(a.nice) && a.nice >= -20 && a.nice <= 19 ? { nice: a.nice } : {}),
+      })),
       ...(version !== undefined ? { version } : {}),
       ...(uptimeS !== undefined ? { uptimeS } : {}),
       ...(exporter ? { exporter } : {}),
@@ -78,6 +119,8 @@ function checkExporter(v: unknown): SampleExporter | undefined {
   if (typeof v.agents !== 'number' || !Number.isInteger(v.agents) || v.agents < 0) return undefined;
   return { address: v.address, agents: v.agents };
 }
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
 
 const port = (v: unknown, max: number): v is number =>
   typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= max;

@@ -93,6 +93,19 @@ export function artefactPlan(machines: readonly CertMachine[]): ArtefactSpec[] {
   });
   for (const m of machines)
     specs.push({
+      path: `samples/${m.id}.jwk`,
+      kind: 'jwk-private',
+      secret: true,
+      what: `Ed25519 key ${m.id}'s agent signs its resource samples with (opsdeck agent --sample-key)`,
+    });
+  specs.push({
+    path: 'samples/keys.json',
+    kind: 'jwks',
+    secret: false,
+    what: "public keys of the machines' sample keys: the console and auto-throttle verify samples with it",
+  });
+  for (const m of machines)
+    specs.push({
       path: `tokens/${m.id}.jwt`,
       kind: 'token',
       secret: true,

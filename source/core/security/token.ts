@@ -168,6 +168,13 @@ export function checkClaims(
       ok: false,
       reason: `token expired ${Math.round(nowS - payload.exp)} s ago (allowed clock skew ${skew} s)`,
     };
+  // From exp alone: a token without "iat" (or with a forged recent one) that is good for ten
+  // more years passed the lifetime check, which only ran with "iat".
+  if (payload.exp - nowS > MAX_TOKEN_LIFETIME_S + skew)
+    return {
+      ok: false,
+      reason: `token is valid for another ${Math.round((payload.exp - nowS) / 86400)} days, longer than the ${MAX_TOKEN_LIFETIME_S / 86400} a token may live`,
+    };
   if (payload.nbf !== undefined) {
     if (!numeric(payload.nbf)) return { ok: false, reason: '"nbf" must be a number' };
     if (payload.nbf > nowS + skew)

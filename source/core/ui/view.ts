@@ -216,7 +216,9 @@ export function healthDrawnDifferently(
 
 /** A bar like `█████░░░░░` for used/total. */
 export function bar(used: number, total: number, width: number): string {
-  const filled = total > 0 ? Math.round((Math.min(used, total) / total) * width) : 0;
+  // Clamped, not trusted: a negative count throws in repeat() and takes the whole frame down.
+  const share = total > 0 ? Math.min(1, Math.max(0, used / total)) : 0;
+  const filled = Number.isFinite(share) ? Math.round(share * width) : 0;
   return '█'.repeat(filled) + '░'.repeat(Math.max(0, width - filled));
 }
 

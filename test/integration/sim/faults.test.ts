@@ -129,7 +129,16 @@ describe('faults', { skip: NEEDS_NATS }, () => {
     await zmqControl({ fault: 'slow', agent: 'SystemDigitalTwin', ms: 0 });
     await sleep(450); // a REP socket answers in order: the abandoned request is still being served
     const fast = await health(HOSTS.mainpc, 8220);
-    assert.ok(fast.kind === 'reply' && fast.ms < 200);
+    // Back to normal: it answers, and the sim holds no delay for it (its reply time is a bench
+    // figure: a wall-clock bound here failed on a loaded machine).
+    assert.equal(fast.kind, 'reply');
+    const status = (await zmqControl({ fault: 'status' })) as unknown as {
+      machines: { agents: { name: string; slowMs: number }[] }[];
+    };
+    const twin = status.machines
+      .flatMap((m) => m.agents)
+      .find((a) => a.name === 'SystemDigitalTwin');
+    assert.equal(twin?.slowMs, 0);
     await zmqControl({ fault: 'clear' });
   });
 

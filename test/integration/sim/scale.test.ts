@@ -56,7 +56,6 @@ test(`${N} agents in one process`, async (t) => {
   // Upstream wiring: one machine without CentralErrorBus binds nothing on its bus port.
   assert.equal(bound.portsBound, 3 * N, 'three per agent');
   assert.equal(bound.clashes.length, 0);
-  assert.ok(s.startupMs < 3000, `started in ${s.startupMs} ms`);
   assert.ok(fds <= budget.need, `the estimate (${budget.need}) covers what was used (${fds})`);
   for (const i of [0, 1, 499, 998, 999]) {
     const r = await zmqAsk(`tcp://${HOST}:${20000 + 3 * i + 1}`, specHealthRequest());
