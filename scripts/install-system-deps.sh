@@ -3,7 +3,8 @@
 # systemd for systemd-analyze (the deploy tests verify the units opsdeck deploy plan writes; nothing
 # is started through it), prometheus for promtool (the metrics tests check /metrics and the scrape
 # config with it, and run its server on loopback; ~19 MB download), and for the benchmark's
-# terminal figures util-linux `script` (bsdutils) and htop (the baseline). Installs only what is
+# terminal figures util-linux `script` (bsdutils) and htop (the baseline), and strace (the
+# migrate crash tests). Installs only what is
 # missing; needs root (or sudo) the first time.
 # `demo` as the first argument installs only what the demo needs (nats-server, tmux).
 set -euo pipefail
@@ -15,6 +16,8 @@ if [ "${1:-}" != "demo" ]; then
   command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v script >/dev/null 2>&1 || missing+=(bsdutils)
   command -v htop >/dev/null 2>&1 || missing+=(htop)
+  # The crash tests stop `config migrate` at each write step with strace's syscall injection.
+  command -v strace >/dev/null 2>&1 || missing+=(strace)
 fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing from Debian: ${missing[*]}"

@@ -79,6 +79,17 @@ describe('fleet layout', () => {
     assert.deepEqual([l.errors.visible, l.errors.compact], [4, true]);
   });
 
+  test('120x34 stacked, two small machines: full panes (address and counts kept), nothing hidden', () => {
+    const l = fleetLayout(120, 34, [2, 3]);
+    assert.deepEqual(
+      l.machines.map((m) => [m.compact, m.visible]),
+      [
+        [false, 2],
+        [false, 3],
+      ],
+    );
+  });
+
   test('a filter that leaves few agents gives the rows back to the error pane', () => {
     const all = fleetLayout(120, 38, [49, 23]);
     const filtered = fleetLayout(120, 38, [1, 2]);

@@ -65,7 +65,7 @@ function pane(m: Machine, plane: DataPlane, health: DataPlane): string {
     .split('\n')
     .map((l) =>
       l
-        .replace(/\d+(\.\d+)?ms|\b\d+[smh]\b/g, '#')
+        .replace(/<?\d+(\.\d+)?ms|\b\d+[smh]\b/g, '#')
         .replace(/[▁▂▃▄▅▆▇█]/g, '')
         .replace(/\s+/g, ' ')
         .trimEnd(),

@@ -102,7 +102,9 @@ export function fleetLayout(width: number, height: number, rows: readonly number
 
   // Stacked: share the room by need, smallest first (what one does not use, the next may).
   const heights = share(rows, room, false);
-  const compact = heights.map((h) => h < COMPACT_BELOW);
+  // Only a pane that cannot show all its agents in full goes compact: a two-agent pane keeps its
+  // address and counts.
+  const compact = heights.map((h, i) => h < COMPACT_BELOW && h < need(rows[i]!, false));
   // Compact panes need fewer rows: share again with each pane's own chrome.
   const final = compact.some(Boolean) ? share(rows, room, compact) : heights;
   const used = final.reduce((a, b) => a + b, 0);
