@@ -48,6 +48,7 @@ import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
 import type { Note } from './stores/note-store.js';
+import type { ConfigSnapshot } from './stores/config-store.js';
 
 export interface ActionCatalog {
   entries: readonly ActionEntry[];
@@ -66,7 +67,8 @@ export interface AppProps {
   ports: PortCheck;
   lint?: LintStore;
   security?: SecurityStore;
-  canonical: Readonly<Record<string, boolean | undefined>>;
+  /** The config files as they are now (canonical or not, agents changed since start). */
+  config?: Readable<ConfigSnapshot>;
   theme: Theme;
   intervalMs: number;
   initialScreen?: Screen;
@@ -105,6 +107,13 @@ const NO_NOTE_LIST: readonly Note[] = [];
 const NO_NOTES: Readable<readonly Note[]> = {
   subscribe: () => () => {},
   getSnapshot: () => NO_NOTE_LIST,
+};
+/** The catalog's migration rows, one per machine: `config.migrate.<machine>`. */
+const MIGRATE_PREFIX = 'config.migrate.';
+const NO_CONFIG_SNAPSHOT: ConfigSnapshot = { canonical: {}, changes: [] };
+const NO_CONFIG: Readable<ConfigSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_CONFIG_SNAPSHOT,
 };
 const NO_AUDIT_SNAPSHOT: AuditSnapshot = { entries: [], total: 0, damaged: 0, throttle: {} };
 const NO_AUDIT: Readable<AuditSnapshot> = {
@@ -183,7 +192,25 @@ export function App(p: AppProps) {
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
   // Top bar, bottom bar, and the action notice line when an action runs off-screen.
-  const warning = p.warnings?.[0];
+  const config = useStore(p.config ?? NO_CONFIG);
+  // A config edited under the running console comes first: what is probed is no longer the file.
+  const warnings = useMemo(
+    () => [...config.changes, ...(p.warnings ?? [])],
+    [config.changes, p.warnings],
+  );
+  const warning = warnings[0];
+  // A machine whose file is canonical now (migrated here or from a shell) has nothing to migrate.
+  const entries = useMemo(
+    () =>
+      p.actions.entries.map((a) =>
+        a.id.startsWith(MIGRATE_PREFIX) &&
+        !a.unavailable &&
+        config.canonical[a.id.slice(MIGRATE_PREFIX.length)] === true
+          ? { ...a, unavailable: 'already canonical (agent_groups schema): nothing to migrate' }
+          : a,
+      ),
+    [p.actions.entries, config.canonical],
+  );
   const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0) - (warning ? 1 : 0));
 
   const agentLists = useMemo(
@@ -209,14 +236,14 @@ export function App(p: AppProps) {
   const palette = useMemo(
     () => [
       ...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })),
-      ...p.actions.entries.map((a) => ({
+      ...entries.map((a) => ({
         id: `action:${a.id}`,
         label: a.unavailable ? `${a.title} (unavailable)` : a.title,
       })),
     ],
-    [p.actions.entries],
+    [entries],
   );
-  const actionIds = useMemo(() => p.actions.entries.map((a) => a.id), [p.actions.entries]);
+  const actionIds = useMemo(() => entries.map((a) => a.id), [entries]);
   const shownFindings = useMemo(
     () => findingRows(findings, ui.filters.ports),
     [findings, ui.filters.ports],
@@ -229,7 +256,7 @@ export function App(p: AppProps) {
             health: health.agents,
             counters: errors.counters,
             publishers: errors.publishers,
-            canonical: p.canonical,
+            canonical: config.canonical,
             portConflicts: findings.filter((f) => f.severity === 'error').length,
             ...(p.lint ? { lint } : {}),
             ...(p.security ? { auth: security.auth } : {}),
@@ -257,7 +284,7 @@ export function App(p: AppProps) {
       health.agents,
       errors.counters,
       errors.publishers,
-      p.canonical,
+      config.canonical,
       findings,
       p.lint,
       lint,
@@ -286,31 +313,18 @@ export function App(p: AppProps) {
       case 'scorecard':
         return [{ id: 'scorecard', keys: metricKeys(score), page: bodyHeight - 4 }];
       case 'actions':
-        return [{ id: 'actions', keys: p.actions.entries.map((a) => a.id), page: 10 }];
+        return [{ id: 'actions', keys: entries.map((a) => a.id), page: 10 }];
       default:
         return [];
     }
-  }, [
-    ui.screen,
-    machines,
-    agentLists,
-    errs,
-    shownFindings,
-    score,
-    p.actions.entries,
-    layout,
-    bodyHeight,
-  ]);
+  }, [ui.screen, machines, agentLists, errs, shownFindings, score, entries, layout, bodyHeight]);
 
   // The latest state for the key handler, which is registered once.
   const open = run.step && 'preview' in run.step ? run.step.preview : undefined;
   const preview = open
     ? {
         lines: open.lines.length,
-        room: previewRoom(
-          flowHeight(bodyHeight, p.actions.entries.length),
-          open.checks?.length ?? 0,
-        ),
+        room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
       }
     : undefined;
   const latest = useRef({ ui, panes, palette, actionIds, run, preview });
@@ -331,7 +345,7 @@ export function App(p: AppProps) {
   // Both entry points (a row on screen 5, the palette) land here, on screen 5: the reducer has
   // already moved there, so the preview is what the operator sees next.
   const start = (id: string) => {
-    const entry = p.actions.entries.find((a) => a.id === id);
+    const entry = entries.find((a) => a.id === id);
     const action = entry && !entry.unavailable ? p.actions.make(id) : undefined;
     if (action) {
       void p.runner.start(action);
@@ -499,7 +513,7 @@ export function App(p: AppProps) {
     case 'actions':
       body = (
         <Actions
-          entries={p.actions.entries}
+          entries={entries}
           cursor={cursorOf('actions')}
           run={run}
           width={width}
@@ -528,7 +542,7 @@ export function App(p: AppProps) {
           <Text
             wrap="truncate"
             color={p.theme.warn}
-          >{`⚠ ${warning}${(p.warnings?.length ?? 0) > 1 ? ` (+${p.warnings!.length - 1} more)` : ''}`}</Text>
+          >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
         ) : null}
         {ui.help ? (
           <HelpOverlay width={width} />

@@ -1,13 +1,11 @@
 // Starts the full-screen console on a loaded fleet: the data plane, the preferences, the
 // alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM, SIGHUP and SIGINT all
 // take it).
-import { readFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import Conf from 'conf';
 import { render } from 'ink';
 import { App, type ActionCatalog } from './app.js';
 import type { Machine } from './core/fleet/model.js';
-import { migrateText } from './core/fleet/migrate.js';
 import { checkPorts } from './core/ports/rules.js';
 import { SCREENS, type Screen } from './core/ui/keymap.js';
 import { AGENT_SORTS, type AgentSort } from './core/ui/state.js';
@@ -20,6 +18,7 @@ import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
+import { ConfigStore } from './stores/config-store.js';
 import { operatorLogin } from './adapters/control-client.js';
 import { findSampleKeys } from './adapters/sample-sign.js';
 import { PhaseStore } from './stores/phase-store.js';
@@ -59,27 +58,6 @@ export const ERROR_NOTIFY_MS = 250;
 
 export function noTtyMessage(): string {
   return 'opsdeck: the console needs a terminal (TTY). For scripts and pipes use `opsdeck status --json` (one snapshot) or `--watch` (JSON lines).';
-}
-
-/** Is each machine's config already canonical? Cheap enough to run once, after the first frame. */
-export function canonicalOf(
-  machines: readonly Machine[],
-  env: Env,
-): Record<string, boolean | undefined> {
-  const out: Record<string, boolean | undefined> = {};
-  for (const m of machines) {
-    if (m.source.shape === 'v3-unified') {
-      out[m.id] = false; // several machines in one file: not the per-machine canonical form
-      continue;
-    }
-    try {
-      const r = migrateText(readFileSync(m.source.file, 'utf8'), m.source.file, { env });
-      out[m.id] = r.ok ? r.status === 'already-canonical' : undefined;
-    } catch {
-      out[m.id] = undefined;
-    }
-  }
-  return out;
 }
 
 /**
@@ -162,9 +140,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       });
   });
   const ports = checkPorts(options.machines, { env: options.env });
-  const canonical: Record<string, boolean | undefined> = Object.fromEntries(
-    options.machines.map((m) => [m.id, undefined]),
-  );
+  const config = new ConfigStore(options.machines, options.env);
+  let stopConfig: (() => void) | undefined;
 
   const warnings = await plane.hostWarnings;
   await shareInkCaches();
@@ -184,6 +161,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       phase.close();
       lint.close();
       stopAudit();
+      stopConfig?.();
+      config.close();
       stopRunWatch();
       audit.close();
       stopProbe?.();
@@ -202,7 +181,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       ports={ports}
       lint={lint}
       security={security}
-      canonical={canonical}
+      config={config}
       theme={theme}
       intervalMs={intervalMs}
       initialScreen={screen}
@@ -225,7 +204,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   );
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {
-    Object.assign(canonical, canonicalOf(options.machines, options.env));
+    stopConfig = config.start();
     security.readCerts();
   }, 50).unref();
   // The lint parses every Python file of the checkout: well after the first frame, in a child.
