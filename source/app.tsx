@@ -17,6 +17,7 @@ import { metricKeys, scorecard } from './core/ui/scorecard.js';
 import {
   initialUi,
   reduce,
+  reduceMouse,
   type AgentSort,
   type Effect,
   type UiContext,
@@ -49,6 +50,8 @@ import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
 import type { Note } from './stores/note-store.js';
 import type { ConfigSnapshot } from './stores/config-store.js';
+import { HitContext, HitMap } from './components/hit-map.js';
+import { parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
 
 export interface ActionCatalog {
   entries: readonly ActionEntry[];
@@ -395,7 +398,37 @@ export function App(p: AppProps) {
     }
   };
 
+  const hits = useMemo(() => new HitMap(), []);
+  // A mouse report, never a key: it must not be typed into a filter one character at a time.
+  const onMouse = (input: string): boolean => {
+    const mouse = parseMouse(input);
+    if (!mouse) return false;
+    if (mouse.kind === 'other') return true;
+    const cur = latest.current;
+    const modal = modalOf(cur.run, cur.ui);
+    const next = reduceMouse(
+      cur.ui,
+      mouse.kind === 'wheel' ? { kind: 'wheel', delta: mouse.delta * WHEEL_ROWS } : mouse,
+      hits.at(mouse.x, mouse.y),
+      {
+        panes: cur.panes,
+        palette: cur.palette,
+        actions: cur.actionIds,
+        now: Date.now(),
+        ...(modal ? { modal } : {}),
+        ...(cur.preview ? { preview: cur.preview } : {}),
+      },
+    );
+    if (next.state !== cur.ui) {
+      latest.current = { ...cur, ui: next.state };
+      dispatch(next.state);
+    }
+    carryOut(next.effect);
+    return true;
+  };
+
   useInput((input, key) => {
+    if (onMouse(input)) return;
     // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
     const presses =
       input.length > 1 && !key.ctrl && !key.meta
@@ -530,43 +563,45 @@ export function App(p: AppProps) {
 
   return (
     <ThemeContext.Provider value={p.theme}>
-      <Box flexDirection="column" width={width}>
-        <TopBar
-          screen={ui.screen}
-          nats={natsState}
-          phase={phaseLabel}
-          width={width}
-          clock={new Date(now).toISOString().slice(11, 16)}
-        />
-        {warning ? (
-          <Text
-            wrap="truncate"
-            color={p.theme.warn}
-          >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
-        ) : null}
-        {ui.help ? (
-          <HelpOverlay width={width} />
-        ) : ui.editing === 'palette' ? (
-          <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
-        ) : (
-          <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
-            {body}
-          </PaneBoundary>
-        )}
-        {run.step && ui.screen !== 'actions' && !ui.help ? (
-          <Text color={p.theme.warn} wrap="truncate">
-            {run.step.phase === 'confirm'
-              ? `${run.action?.title ?? ''} waits for your y on screen 5, where its preview is (5)`
-              : `action: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}
-          </Text>
-        ) : null}
-        <BottomBar
-          notice={ui.notice}
-          focus={focusOf(ui, panes, modalOf(run, ui))}
-          draft={ui.draft}
-          width={width}
-        />
-      </Box>
+      <HitContext.Provider value={hits}>
+        <Box flexDirection="column" width={width}>
+          <TopBar
+            screen={ui.screen}
+            nats={natsState}
+            phase={phaseLabel}
+            width={width}
+            clock={new Date(now).toISOString().slice(11, 16)}
+          />
+          {warning ? (
+            <Text
+              wrap="truncate"
+              color={p.theme.warn}
+            >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
+          ) : null}
+          {ui.help ? (
+            <HelpOverlay width={width} />
+          ) : ui.editing === 'palette' ? (
+            <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
+          ) : (
+            <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
+              {body}
+            </PaneBoundary>
+          )}
+          {run.step && ui.screen !== 'actions' && !ui.help ? (
+            <Text color={p.theme.warn} wrap="truncate">
+              {run.step.phase === 'confirm'
+                ? `${run.action?.title ?? ''} waits for your y on screen 5, where its preview is (5)`
+                : `action: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}
+            </Text>
+          ) : null}
+          <BottomBar
+            notice={ui.notice}
+            focus={focusOf(ui, panes, modalOf(run, ui))}
+            draft={ui.draft}
+            width={width}
+          />
+        </Box>
+      </HitContext.Provider>
     </ThemeContext.Provider>
   );
 }

@@ -36,6 +36,8 @@ export interface ConsoleOptions {
   intervalMs?: number;
   timeoutMs?: number;
   screen?: Screen;
+  /** Wheel and clicks (SGR mouse reports); false leaves the mouse to the terminal. */
+  mouse?: boolean;
   /** The actions screen's catalog, built once the data plane exists. */
   actions?: (plane: DataPlane, hooks: CatalogHooks) => ActionCatalog;
   /** Called once the console has shut down (the demo stops its sim here). */
@@ -147,7 +149,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   await shareInkCaches();
   // Ink draws into a model of the screen; the terminal gets only the cells that change.
   const terminal = new DiffTerminal(process.stdout);
-  terminal.enterAlternateScreen();
+  terminal.enterAlternateScreen({ mouse: options.mouse !== false });
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));

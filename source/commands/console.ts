@@ -25,6 +25,8 @@ interface ConsoleArgs extends FleetArgs {
   healthFrom?: string;
   interval?: string;
   screen?: string;
+  /** false with --no-mouse. */
+  mouse: boolean;
 }
 
 const interval = (value: string | undefined, io: Io): number | undefined => {
@@ -64,6 +66,7 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
+    mouse: opts.mouse,
     actions: (plane, hooks) =>
       consoleActions({
         machines: fleet.machines,
@@ -89,6 +92,10 @@ export function registerConsole(program: Command, io: Io): void {
       )
       .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`)
       .option(
+        '--no-mouse',
+        'leave the mouse to the terminal (text selection without Shift); by default the wheel and clicks move the selection',
+      )
+      .option(
         '--health-from <source>',
         "direct (default): probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS",
       );
@@ -104,12 +111,13 @@ export function registerConsole(program: Command, io: Io): void {
       'start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both',
     )
     .option('--interval <duration>', 'health probe interval', '2s')
+    .option('--no-mouse', 'leave the mouse to the terminal')
     .option(
       '--hosts <list>',
       'loopback address per machine, for the simulator and the console',
       'mainpc=127.0.0.1,pc2=127.0.0.2',
     )
-    .action(async (opts: { interval: string; hosts: string }) => {
+    .action(async (opts: { interval: string; hosts: string; mouse: boolean }) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
@@ -175,6 +183,7 @@ export function registerConsole(program: Command, io: Io): void {
         machines: fleet.machines,
         env,
         intervalMs: interval(opts.interval, io) ?? 2000,
+        mouse: opts.mouse,
         ...(sim.nats ? { nats: sim.nats } : {}),
         actions: (plane, hooks) =>
           consoleActions({

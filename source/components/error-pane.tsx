@@ -130,6 +130,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         focused={p.focused}
         height={Math.max(2, p.height - (p.compact ? 2 : 3))}
         empty={p.filter ? 'no error matches the filter' : 'no errors yet'}
+        hit="errors"
       />
     </Box>
   );

@@ -284,6 +284,7 @@ function MachinePaneView(p: MachinePaneProps) {
           focused={p.focused}
           height={Math.max(2, p.height - 2)}
           empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+          hit={`agents:${p.machine.id}`}
         />
       </Box>
     );
@@ -327,6 +328,7 @@ function MachinePaneView(p: MachinePaneProps) {
         focused={p.focused}
         height={Math.max(2, p.height - 4)}
         empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+        hit={`agents:${p.machine.id}`}
       />
     </Box>
   );

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import {
   footerHints,
   KEYMAP,
+  MOUSE_BINDINGS,
   SCREENS,
   SCREEN_TITLES,
   type Focus,
@@ -29,6 +30,12 @@ export function HelpOverlay({ width }: { width: number }) {
         <Text key={`${b.command}-${b.scope}`} wrap="truncate">
           <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
           {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
+        </Text>
+      ))}
+      {MOUSE_BINDINGS.map((b) => (
+        <Text key={b.keys[0]} wrap="truncate">
+          <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
+          {` ${b.help}`}
         </Text>
       ))}
       <Text color={theme.muted}>

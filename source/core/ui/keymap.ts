@@ -211,8 +211,22 @@ export function commandFor(name: string, scopes: readonly Scope[]): Command | un
 }
 
 /** The key list as text (README, `opsdeck keys`), generated from the table above. */
+/** The mouse (on unless --no-mouse): listed with the keys in the help and the README. */
+export const MOUSE_BINDINGS: ReadonlyArray<{ keys: readonly string[]; help: string }> = [
+  {
+    keys: ['wheel'],
+    help: 'move the selection of the pane under the pointer; scroll an open action preview',
+  },
+  {
+    keys: ['click'],
+    help: 'focus the pane and select the row; a click on the selected row opens it (as Enter)',
+  },
+];
+
 export function keyTable(): string {
-  const rows = KEYMAP.map((b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`);
+  const rows = [...KEYMAP, ...MOUSE_BINDINGS].map(
+    (b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`,
+  );
   return ['| keys | what it does |', '|---|---|', ...rows].join('\n');
 }
 

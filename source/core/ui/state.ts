@@ -347,3 +347,41 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       return { state: base };
   }
 }
+
+/** Where a mouse event landed: a pane's row (`row` undefined: its header or border), or nowhere. */
+export interface Pointed {
+  pane?: string;
+  row?: number;
+}
+
+/**
+ * The wheel and the left button, on what the screen shows. The wheel moves the selection of the
+ * pane under the pointer (the focused one when it is over none), or scrolls an open preview; a
+ * click focuses the pane and selects the row, and a click on the row already selected opens it,
+ * as Enter does. Nothing happens while the help, a text entry or a confirmation is open, except
+ * the wheel over a preview.
+ */
+export function reduceMouse(
+  state: UiState,
+  event: { kind: 'wheel'; delta: number } | { kind: 'click' },
+  at: Pointed,
+  ctx: UiContext,
+): Step {
+  if (state.help || state.editing) return { state };
+  if (ctx.modal) {
+    if (event.kind !== 'wheel') return { state };
+    let s = state;
+    for (let i = 0; i < Math.abs(event.delta); i++)
+      s = reduce(s, event.delta > 0 ? 'down' : 'up', '', ctx).state;
+    return { state: s };
+  }
+  const index = at.pane === undefined ? -1 : ctx.panes.findIndex((p) => p.id === at.pane);
+  const focused = index >= 0 ? { ...state, pane: index } : state;
+  if (event.kind === 'wheel') return { state: move(focused, ctx, (c) => c + event.delta) };
+  if (index < 0 || at.row === undefined) return { state: focused };
+  const pane = ctx.panes[index]!;
+  if (at.row >= pane.keys.length) return { state: focused };
+  if (state.pane === index && (state.cursor[pane.id] ?? 0) === at.row)
+    return reduce(focused, 'enter', '\r', ctx);
+  return { state: { ...focused, cursor: { ...focused.cursor, [pane.id]: at.row } } };
+}
