@@ -90,8 +90,41 @@ export interface TopBarProps {
   clock: string;
 }
 
+// Narrow terminals: shorter tab titles first, then the phase's and the clock's words go, so the
+// NATS state is never cut.
+const SHORT_TITLES: Partial<Record<Screen, string>> = { scorecard: 'Score', actions: 'Acts' };
+
+/** What the top bar holds at this width: tab titles, and which tail parts fit. */
+export function topBarParts(
+  width: number,
+  nats: string,
+  phase: string | undefined,
+  clock: string,
+): { titles: Record<string, string>; phase: string | undefined; clock: boolean } {
+  const full = Object.fromEntries(SCREENS.map((s) => [s, SCREEN_TITLES[s]]));
+  const short = { ...full, ...SHORT_TITLES };
+  const length = (titles: Record<string, string>, ph: string | undefined, withClock: boolean) =>
+    8 +
+    SCREENS.reduce((n, s, i) => n + ` ${i + 1} ${titles[s]} `.length, 0) +
+    `  NATS ${nats}`.length +
+    (ph ? ph.length : 0) +
+    (withClock ? `  ${clock}`.length : 0);
+  const tries: Array<[Record<string, string>, string | undefined, boolean]> = [
+    [full, phase ? `  bus phase ${phase}` : undefined, true],
+    [short, phase ? `  bus phase ${phase}` : undefined, true],
+    [short, phase ? `  phase ${phase}` : undefined, true],
+    [short, phase ? `  bus ${phase.split(' ').slice(1).join(' ') || phase}` : undefined, false],
+    [short, undefined, false],
+  ];
+  for (const [titles, ph, withClock] of tries)
+    if (length(titles, ph, withClock) <= width) return { titles, phase: ph, clock: withClock };
+  const last = tries.at(-1)!;
+  return { titles: last[0], phase: last[1], clock: last[2] };
+}
+
 export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
   const theme = useTheme();
+  const parts = topBarParts(width, nats, phase, clock);
   return (
     <Box width={width}>
       <Text wrap="truncate">
@@ -104,15 +137,15 @@ export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
             inverse={screen === s || (screen === 'agent' && s === 'fleet')}
             color={screen === s ? undefined : theme.muted}
           >
-            {` ${i + 1} ${SCREEN_TITLES[s]} `}
+            {` ${i + 1} ${parts.titles[s]} `}
           </Text>
         ))}
         <Text color={theme.muted}>{'  NATS '}</Text>
         <Text color={nats === 'connected' ? theme.ok : nats === 'off' ? theme.muted : theme.warn}>
           {nats}
         </Text>
-        {phase ? <Text color={theme.muted}>{`  bus phase ${phase}`}</Text> : null}
-        <Text color={theme.muted}>{`  ${clock}`}</Text>
+        {parts.phase ? <Text color={theme.muted}>{parts.phase}</Text> : null}
+        {parts.clock ? <Text color={theme.muted}>{`  ${clock}`}</Text> : null}
       </Text>
     </Box>
   );
