@@ -25,7 +25,14 @@ import {
 } from './core/ui/state.js';
 import type { AuditSnapshot, AuditStore } from './stores/audit-store.js';
 import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
-import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
+import {
+  HELP_LINES,
+  HelpOverlay,
+  helpRoom,
+  Palette,
+  TopBar,
+  BottomBar,
+} from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
 import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
@@ -324,12 +331,16 @@ export function App(p: AppProps) {
 
   // The latest state for the key handler, which is registered once.
   const open = run.step && 'preview' in run.step ? run.step.preview : undefined;
-  const preview = open
-    ? {
-        lines: open.lines.length,
-        room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
-      }
-    : undefined;
+  // What ↑↓ scroll: the help when it is open (it is longer than a short terminal), else the
+  // open action's preview.
+  const preview = ui.help
+    ? { lines: HELP_LINES, room: helpRoom(bodyHeight) }
+    : open
+      ? {
+          lines: open.lines.length,
+          room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
+        }
+      : undefined;
   const latest = useRef({ ui, panes, palette, actionIds, run, preview });
   useLayoutEffect(() => {
     latest.current = { ui, panes, palette, actionIds, run, preview };
@@ -579,7 +590,7 @@ export function App(p: AppProps) {
             >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
           ) : null}
           {ui.help ? (
-            <HelpOverlay width={width} />
+            <HelpOverlay width={width} height={bodyHeight} scroll={ui.scroll} />
           ) : ui.editing === 'palette' ? (
             <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
           ) : (

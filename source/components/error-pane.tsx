@@ -110,6 +110,8 @@ function ErrorPaneView(p: ErrorPaneProps) {
       key={p.compact ? 'compact' : 'full'}
       flexDirection="column"
       width={p.width}
+      // Its whole share even with few rows: what it does not use stays inside it, not below.
+      height={p.height}
       borderStyle="round"
       borderBottom={!p.compact}
       borderColor={p.focused ? theme.focus : theme.muted}

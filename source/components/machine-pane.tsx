@@ -260,6 +260,7 @@ function MachinePaneView(p: MachinePaneProps) {
         key="compact"
         flexDirection="column"
         width={p.width}
+        height={p.height}
         borderStyle="round"
         borderBottom={false}
         borderColor={p.focused ? theme.focus : theme.muted}
@@ -294,6 +295,8 @@ function MachinePaneView(p: MachinePaneProps) {
       key="full"
       flexDirection="column"
       width={p.width}
+      // The layout's share exactly: rows it does not use stay inside it, never below the frame.
+      height={p.height}
       borderStyle="round"
       borderColor={p.focused ? theme.focus : theme.muted}
       paddingX={0}

@@ -13,8 +13,32 @@ import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
 
-export function HelpOverlay({ width }: { width: number }) {
+const HELP_ROWS = [
+  ...KEYMAP.map((b) => ({
+    keys: b.keys,
+    help: `${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`,
+  })),
+  ...MOUSE_BINDINGS,
+];
+export const HELP_LINES = HELP_ROWS.length;
+
+/** Key lines the help shows at this body height: borders, title, states and position go first. */
+export const helpRoom = (height: number): number => Math.max(3, height - 5);
+
+export function HelpOverlay({
+  width,
+  height,
+  scroll,
+}: {
+  width: number;
+  height: number;
+  scroll: number;
+}) {
   const theme = useTheme();
+  const room = helpRoom(height);
+  const overflow = HELP_ROWS.length > room;
+  const first = overflow ? Math.min(scroll, HELP_ROWS.length - room) : 0;
+  const shown = overflow ? HELP_ROWS.slice(first, first + room) : HELP_ROWS;
   return (
     <Box
       flexDirection="column"
@@ -23,22 +47,21 @@ export function HelpOverlay({ width }: { width: number }) {
       paddingX={1}
       width={Math.min(width, 90)}
     >
-      <Text bold color={theme.title}>
+      <Text bold color={theme.title} wrap="truncate">
         opsdeck keys (any of ? Esc q closes this)
       </Text>
-      {KEYMAP.map((b) => (
-        <Text key={`${b.command}-${b.scope}`} wrap="truncate">
-          <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
-          {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
-        </Text>
-      ))}
-      {MOUSE_BINDINGS.map((b) => (
-        <Text key={b.keys[0]} wrap="truncate">
+      {shown.map((b) => (
+        <Text key={b.keys.join('/') + b.help} wrap="truncate">
           <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
           {` ${b.help}`}
         </Text>
       ))}
-      <Text color={theme.muted}>
+      {overflow ? (
+        <Text color={theme.muted} wrap="truncate">
+          {`  ${first + 1}-${first + shown.length} of ${HELP_ROWS.length} · ↑↓ PgUp/PgDn scroll`}
+        </Text>
+      ) : null}
+      <Text color={theme.muted} wrap="truncate">
         States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ○ DOWN unreachable · not probed yet ◌ STALE
       </Text>
     </Box>

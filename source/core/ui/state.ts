@@ -249,13 +249,12 @@ function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState
 
 export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
   // Priority: help overlay, text entry, confirmation modal, then the screen.
-  if (state.help)
-    return {
-      state: {
-        ...state,
-        help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help,
-      },
-    };
+  if (state.help) {
+    if (name === '?' || name === 'esc' || name === 'q')
+      return { state: { ...state, help: false, scroll: 0 } };
+    // A help longer than the terminal scrolls with the preview's keys (ctx.preview is its size).
+    return { state: scroll(state, commandFor(name, ['confirm']), ctx) ?? state };
+  }
   if (state.editing) return edit(state, name, input, ctx);
   if (ctx.modal) {
     const c = commandFor(name, ['confirm']);
@@ -284,7 +283,7 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
     case 'quit':
       return { state: base, effect: { kind: 'exit' } };
     case 'help':
-      return { state: { ...base, help: true } };
+      return { state: { ...base, help: true, scroll: 0 } };
     case 'palette':
       return { state: { ...base, editing: 'palette', draft: '', pick: 0 } };
     case 'filter': {
@@ -358,8 +357,8 @@ export interface Pointed {
  * The wheel and the left button, on what the screen shows. The wheel moves the selection of the
  * pane under the pointer (the focused one when it is over none), or scrolls an open preview; a
  * click focuses the pane and selects the row, and a click on the row already selected opens it,
- * as Enter does. Nothing happens while the help, a text entry or a confirmation is open, except
- * the wheel over a preview.
+ * as Enter does. Nothing happens while a text entry is open; over the help or a confirmation the
+ * wheel scrolls it.
  */
 export function reduceMouse(
   state: UiState,
@@ -367,8 +366,9 @@ export function reduceMouse(
   at: Pointed,
   ctx: UiContext,
 ): Step {
-  if (state.help || state.editing) return { state };
-  if (ctx.modal) {
+  if (state.editing) return { state };
+  // Over the help or a confirmation the wheel scrolls it; a click does nothing.
+  if (state.help || ctx.modal) {
     if (event.kind !== 'wheel') return { state };
     let s = state;
     for (let i = 0; i < Math.abs(event.delta); i++)
