@@ -150,8 +150,8 @@ export function App(p: AppProps) {
   const size = useTerminalSize();
   // What moves with the clock alone, from what the last frame drew (read through refs: the
   // heartbeat asks after that frame): the clock, the ages, the stale marks.
-  const drawnRef = useRef<(t: number) => string>(() => '');
-  const now = useNow(5000, (t) => drawnRef.current(t));
+  const drawnRef = useRef<(t: number) => string>(undefined);
+  const now = useNow(5000, drawnRef);
   const [ui, dispatch] = useReducer(
     (s: UiState, next: UiState) => next,
     initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'),
@@ -418,17 +418,22 @@ export function App(p: AppProps) {
   const staleResources = Object.fromEntries(
     machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]),
   );
-  drawnRef.current = (t) =>
-    timeKey(t, [
-      ...[...health.agents.values()].map((h) => h.lastReplyAt),
-      ...errors.rows.slice(0, 200).map((r) => r.lastAt),
-      ...Object.values(errors.lastFrameAt),
-      ...machines.map((m) => resources.machines[m.id]?.receivedAt),
-      ...Object.values(resources.refused ?? {}).map((r) => r.at),
-      ...Object.values(audit.throttle).map((o) => Date.parse(o.time)),
-      ...notes.map((n) => n.at),
-    ]) +
-    machines.map((m) => (isStale(resources.machines[m.id], t, p.intervalMs) ? 'S' : '-')).join('');
+  // Set before useNow's effect reads it (layout effects run first).
+  useLayoutEffect(() => {
+    drawnRef.current = (t) =>
+      timeKey(t, [
+        ...[...health.agents.values()].map((h) => h.lastReplyAt),
+        ...errors.rows.slice(0, 200).map((r) => r.lastAt),
+        ...Object.values(errors.lastFrameAt),
+        ...machines.map((m) => resources.machines[m.id]?.receivedAt),
+        ...Object.values(resources.refused ?? {}).map((r) => r.at),
+        ...Object.values(audit.throttle).map((o) => Date.parse(o.time)),
+        ...notes.map((n) => n.at),
+      ]) +
+      machines
+        .map((m) => (isStale(resources.machines[m.id], t, p.intervalMs) ? 'S' : '-'))
+        .join('');
+  });
   const natsState = p.plane.link ? (link?.state ?? 'connecting') : 'off';
   const phaseLabel = phase.value ? `${phase.value.phase} ${phase.value.name}` : undefined;
 

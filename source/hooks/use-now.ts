@@ -4,7 +4,7 @@
 // once-a-second clock redraw cost a full-screen frame each (bench/: idle), for one changed digit.
 // The heartbeat is one timer, pushed back by every redraw: nothing wakes while frames come.
 //
-// With `keyOf` (what the screen derives from the time, as text: the clock, every age shown,
+// With `keyOf` (a ref, set by the caller in a layout effect: what the screen derives from the time, as text: the clock, every age shown,
 // stale marks), a heartbeat that finds the same key as the last frame drew does not redraw: an
 // idle fleet whose ages all read "0s" is not redrawn every `quietMs` for an identical screen.
 // A frame comes at least every `maxQuietMs` whatever the key says.
@@ -13,6 +13,8 @@ import { useCallback, useEffect, useRef, useSyncExternalStore } from 'react';
 // Whole seconds: two reads in the same second are the same snapshot, as useSyncExternalStore needs.
 const nowSecond = (): number => Math.floor(Date.now() / 1000) * 1000;
 
+const NO_KEY: { readonly current: undefined } = { current: undefined };
+
 interface Heartbeat {
   redraw: () => void;
   timer?: NodeJS.Timeout;
@@ -20,12 +22,11 @@ interface Heartbeat {
 
 export function useNow(
   quietMs = 5000,
-  keyOf?: (now: number) => string,
+  keyOf?: { readonly current: ((now: number) => string) | undefined },
   maxQuietMs = 60_000,
 ): number {
   const heartbeat = useRef<Heartbeat>(undefined);
-  const key = useRef(keyOf);
-  key.current = keyOf;
+  const key = keyOf ?? NO_KEY;
   const drawn = useRef<{ key: string | undefined; at: number }>({ key: undefined, at: 0 });
   const now = useSyncExternalStore(
     useCallback(
@@ -50,7 +51,7 @@ export function useNow(
           if (heartbeat.current === h) heartbeat.current = undefined;
         };
       },
-      [quietMs, maxQuietMs],
+      [quietMs, maxQuietMs, key],
     ),
     nowSecond,
     nowSecond,

@@ -26,7 +26,7 @@ test('with a key, a heartbeat that finds the same key draws nothing; a changed k
   let key = 'a';
   function Ages() {
     renders++;
-    return <Text>{`now ${useNow(200, () => key)}`}</Text>;
+    return <Text>{`now ${useNow(200, { current: () => key })}`}</Text>;
   }
   const app = render(<Ages />);
   const wait = async (ok: () => boolean) => {
