@@ -169,6 +169,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   // The first frame does not wait for host lookups (up to 1 s each): their warnings are drawn
   // when they come (none is the usual answer, and addresses are not looked up at all).
   let warnings: string[] = [];
+  let drawn = false;
   void plane.hostWarnings.then((found) => {
     if (found.length === 0) return;
     warnings = found;
@@ -223,7 +224,6 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       warnings={warnings}
     />
   );
-  let drawn = false;
   const instance = render(app(), {
     stdout: terminal as unknown as NodeJS.WriteStream,
     stderr: terminal as unknown as NodeJS.WriteStream,
