@@ -234,7 +234,7 @@ export class HealthStore implements HealthSource {
       void this.runDue(now);
       let wake = now + 60_000;
       for (const slot of this.slots.values()) {
-        const next = slot.busy ? Math.max(slot.nextAt, now + 1000) : slot.nextAt;
+        const next = slot.busy && slot.nextAt <= now ? now + 1000 : slot.nextAt;
         const stale =
           slot.health.lastProbeAt === undefined
             ? Infinity
