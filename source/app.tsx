@@ -24,7 +24,7 @@ import {
   type UiState,
 } from './core/ui/state.js';
 import type { AuditSnapshot, AuditStore } from './stores/audit-store.js';
-import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
+import { agentRows, errorRows, findingRows, healthChange, timeKey } from './core/ui/view.js';
 import {
   HELP_LINES,
   HelpOverlay,
@@ -36,7 +36,7 @@ import {
 import { ThemeContext, type Theme } from './components/theme.js';
 import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
-import { heardWhen, useStore } from './hooks/use-store.js';
+import { heardBy, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
@@ -133,6 +133,8 @@ const NO_AUDIT: Readable<AuditSnapshot> = {
 // Ports shows health too: the drift between config and where agents really answer.
 const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard', 'ports'];
 const SHOWS_ERRORS: readonly Screen[] = ['fleet', 'agent', 'errors', 'scorecard'];
+/** How long a moved latency or sparkline may wait for a frame (states are drawn at once). */
+const LATER_MS = 10_000;
 const unheard = <T,>(store: Readable<T>): Readable<T> => ({
   subscribe: () => () => {},
   getSnapshot: store.getSnapshot,
@@ -165,7 +167,10 @@ function focusOf(ui: UiState, panes: UiContext['panes'], modal: UiContext['modal
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
-  const now = useNow(5000);
+  // What moves with the clock alone, from what the last frame drew (read through refs: the
+  // heartbeat asks after that frame): the clock, the ages, the stale marks.
+  const drawnRef = useRef<(t: number) => string>(undefined);
+  const now = useNow(5000, drawnRef);
   const [ui, dispatch] = useReducer(
     (s: UiState, next: UiState) => next,
     initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'),
@@ -175,9 +180,10 @@ export function App(p: AppProps) {
   const quietHealth = useMemo(() => unheard(p.plane.health), [p.plane.health]);
   const quietErrors = useMemo(() => unheard(p.plane.errors), [p.plane.errors]);
   const quietDoctor = useMemo(() => unheard(p.plane.doctor), [p.plane.doctor]);
-  // The agent tables redraw for what they show, not for every probe round (view.ts).
+  // The agent tables redraw for what they show, not for every probe round (view.ts); a latency
+  // or a sparkline that moved waits up to LATER_MS for a frame (idle CPU: bench/ idle).
   const drawnHealth = useMemo(
-    () => heardWhen(p.plane.health, (a, b) => healthDrawnDifferently(a.agents, b.agents)),
+    () => heardBy(p.plane.health, (a, b) => healthChange(a.agents, b.agents), LATER_MS),
     [p.plane.health],
   );
   const health = useStore(
@@ -470,6 +476,22 @@ export function App(p: AppProps) {
   const staleResources = Object.fromEntries(
     machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]),
   );
+  // Set before useNow's effect reads it (layout effects run first).
+  useLayoutEffect(() => {
+    drawnRef.current = (t) =>
+      timeKey(t, [
+        ...[...health.agents.values()].map((h) => h.lastReplyAt),
+        ...errors.rows.slice(0, 200).map((r) => r.lastAt),
+        ...Object.values(errors.lastFrameAt),
+        ...machines.map((m) => resources.machines[m.id]?.receivedAt),
+        ...Object.values(resources.refused ?? {}).map((r) => r.at),
+        ...Object.values(audit.throttle).map((o) => Date.parse(o.time)),
+        ...notes.map((n) => n.at),
+      ]) +
+      machines
+        .map((m) => (isStale(resources.machines[m.id], t, p.intervalMs) ? 'S' : '-'))
+        .join('');
+  });
   const natsState = p.plane.link ? (link?.state ?? 'connecting') : 'off';
   const phaseLabel = phase.value ? `${phase.value.phase} ${phase.value.name}` : undefined;
 

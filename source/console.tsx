@@ -145,7 +145,15 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const config = new ConfigStore(options.machines, options.env);
   let stopConfig: (() => void) | undefined;
 
-  const warnings = await plane.hostWarnings;
+  // The first frame does not wait for host lookups (up to 1 s each): their warnings are drawn
+  // when they come (none is the usual answer, and addresses are not looked up at all).
+  let warnings: string[] = [];
+  let drawn = false;
+  void plane.hostWarnings.then((found) => {
+    if (found.length === 0) return;
+    warnings = found;
+    if (drawn && !closing) instance.rerender(app());
+  });
   await shareInkCaches();
   // Ink draws into a model of the screen; the terminal gets only the cells that change.
   const terminal = new DiffTerminal(process.stdout);
@@ -174,7 +182,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       return code;
     })());
 
-  const instance = render(
+  const app = () => (
     <App
       plane={plane}
       phase={phase}
@@ -195,15 +203,16 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       }}
       onExit={() => void shutdown(0)}
       warnings={warnings}
-    />,
-    {
-      stdout: terminal as unknown as NodeJS.WriteStream,
-      stderr: terminal as unknown as NodeJS.WriteStream,
-      exitOnCtrlC: false,
-      patchConsole: true,
-      maxFps: MAX_FPS,
-    },
+    />
   );
+  const instance = render(app(), {
+    stdout: terminal as unknown as NodeJS.WriteStream,
+    stderr: terminal as unknown as NodeJS.WriteStream,
+    exitOnCtrlC: false,
+    patchConsole: true,
+    maxFps: MAX_FPS,
+  });
+  drawn = true;
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {
     stopConfig = config.start();
