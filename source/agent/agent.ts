@@ -68,6 +68,8 @@ export interface AgentOptions {
   logs?: LogFinder;
   /** Lines per second per log watcher (default 200). */
   logRate?: number;
+  /** How long a log watch lives unrenewed (default 15 s). */
+  logTtlMs?: number;
   /** Stops and starts this machine's agents (agent_stop / agent_start / agent_restart). */
   lifecycle?: Lifecycle;
 }
@@ -180,6 +182,7 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
         find: options.logs,
         log: options.log,
         ...(options.logRate ? { rate: options.logRate } : {}),
+        ...(options.logTtlMs ? { ttlMs: options.logTtlMs } : {}),
       })
     : undefined;
 

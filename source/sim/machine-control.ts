@@ -123,7 +123,7 @@ export async function serveMachineControl(
   /** Signs each machine's samples, as its agent's `--sample-key` does. */
   signers?: Readonly<Record<string, SampleSigner>>,
   /** Each machine's daemon serves its agents' logs from root(machine), as `--root`. */
-  logs?: { root(machine: string): string; rate?: number },
+  logs?: { root(machine: string): string; rate?: number; ttlMs?: number },
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
@@ -174,6 +174,7 @@ export async function serveMachineControl(
               m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
             ),
             ...(logs.rate ? { logRate: logs.rate } : {}),
+            ...(logs.ttlMs ? { logTtlMs: logs.ttlMs } : {}),
           }
         : {}),
       ...(endpoint ? { resourceManager: endpoint } : {}),

@@ -102,6 +102,8 @@ export interface SimOptions {
   logMaxBytes?: number;
   /** Lines per second each log watcher gets (the agent daemon's cap, default 200). */
   logRate?: number;
+  /** How long a log watch lives unrenewed (the daemon's TTL, default 15 s; tests shorten it). */
+  logTtlMs?: number;
   log?: (line: string) => void;
 }
 
@@ -191,6 +193,11 @@ export class Sim {
             UPSTREAM_BACKUPS,
           );
     }
+  }
+
+  /** Log watches alive in the machines' opsdeck agents now. */
+  logWatches(): number {
+    return (this.machineControl?.agents ?? []).reduce((n, a) => n + a.logWatches(), 0);
   }
 
   /** A machine's upstream checkout as far as logs go: what its opsdeck agent gets as --root. */
@@ -317,6 +324,7 @@ export class Sim {
           ? {
               root: (id) => this.machineRoot(id)!,
               ...(this.options.logRate ? { rate: this.options.logRate } : {}),
+              ...(this.options.logTtlMs ? { ttlMs: this.options.logTtlMs } : {}),
             }
           : undefined,
       );
