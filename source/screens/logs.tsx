@@ -85,7 +85,7 @@ export function Logs(p: LogsProps) {
         wrap="truncate"
         color={p.log.state === 'failed' ? theme.bad : p.follow ? theme.ok : theme.warn}
       >
-        {`${state} · ${p.log.total} lines${p.log.skipped ? ` · ${p.log.skipped} skipped (over ${p.log.rate ?? '?'}/s)` : ''}${p.filter ? ` · filter "${p.filter}" ${p.rows.length} match` : ''}${newer ? ` · ${newer} newer` : ''} · wrap ${p.wrap ? 'on' : 'off'}`}
+        {`${state} · ${p.log.total} lines${p.log.skipped ? ` · ${p.log.skipped} skipped (over ${p.log.rate ?? '?'}/s)` : ''}${p.filter ? ` · filter "${p.filter}" ${p.rows.filter((i) => i.kind === 'line').length} match` : ''}${newer ? ` · ${newer} newer` : ''} · wrap ${p.wrap ? 'on' : 'off'}`}
       </Text>
       <Box flexDirection="column" height={page} overflow="hidden">
         {shown.length === 0 ? (

@@ -33,7 +33,7 @@ export interface Lifecycle {
   start(agent: string): Promise<LifeResult>;
 }
 
-export const LIFECYCLE_VERBS = ['stop', 'start', 'restart'] as const;
+export const LIFECYCLE_VERBS = ['restart', 'stop', 'start'] as const;
 export type LifecycleVerb = (typeof LIFECYCLE_VERBS)[number];
 
 /** One line naming exactly what will be acted on. */
