@@ -197,6 +197,7 @@ describe('log view and lifecycle end to end (tmux)', { skip }, () => {
     keys('Escape');
     await until('detail again', (t) => /Charlie on pc2/.test(t));
     keys('Escape');
+    await until('fleet', (t) => /MAINPC 127\.0\.0\.91/.test(t));
     keys('Tab', 'Tab'); // back to the first machine's pane
   });
 
