@@ -138,7 +138,7 @@ describe('log view and lifecycle end to end (tmux)', { skip }, () => {
     assert.match(text, /file \S+\/mainpc\/logs\/alpha\.log/);
     assert.match(
       text,
-      /\d\d:\d\d:\d\d ● INFO  Alpha initialized on port 17601 \(health check: 18601\)/,
+      /\d\d:\d\d:\d\d ● INFO {2}Alpha initialized on port 17601 \(health check: 18601\)/,
     );
     assert.ok((await sim.control({ fault: 'log-flood', agent: 'mainpc/Alpha', rate: 20 })).ok);
     text = await until('lines arriving', (t) => lastRequest(t) >= 20);
