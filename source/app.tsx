@@ -626,7 +626,7 @@ export function App(p: AppProps) {
           >{`⚠ ${warning}${(p.warnings?.length ?? 0) > 1 ? ` (+${p.warnings!.length - 1} more)` : ''}`}</Text>
         ) : null}
         {ui.help ? (
-          <HelpOverlay width={width} />
+          <HelpOverlay width={width} height={bodyHeight} />
         ) : ui.editing === 'palette' ? (
           <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
         ) : (

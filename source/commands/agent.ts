@@ -179,10 +179,7 @@ export function registerAgent(program: Command, io: Io): void {
         ...(root ? { root } : {}),
         processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
       });
-      log(
-        `logs on opsdeck.${machine}.logs (${logRate} lines/s per watcher) from ${root ? `${root}/logs` : 'no --root: containers only'}; agent_stop/agent_start/agent_restart ${authLabel(auth)}`,
-        'info',
-      );
+
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
       log(
@@ -196,6 +193,10 @@ export function registerAgent(program: Command, io: Io): void {
         jwks ? 'notice' : 'warning',
       );
       log(local.note, local.agents.length ? 'info' : 'notice');
+      log(
+        `logs on opsdeck.${machine}.logs (${logRate} lines/s per watcher) from ${root ? `${root}/logs` : 'no --root: containers only'}; agent_stop/agent_start/agent_restart ${authLabel(auth)}`,
+        'info',
+      );
       let observer: Observer | undefined;
       if (opts.health || metricsAt)
         try {

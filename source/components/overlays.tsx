@@ -12,26 +12,47 @@ import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
 
-export function HelpOverlay({ width }: { width: number }) {
+export function HelpOverlay({ width, height = 1000 }: { width: number; height?: number }) {
   const theme = useTheme();
+  const row = (b: (typeof KEYMAP)[number], keyWidth: number) => (
+    <Text key={`${b.command}-${b.scope}`} wrap="truncate">
+      <Text color={theme.accent}>{fit(b.keys.join(' / '), keyWidth)}</Text>
+      {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
+    </Text>
+  );
+  // Title, states, borders: 5 rows. Too many keys for the height: two columns when wide
+  // enough, else as many as fit and a pointer to the rest.
+  const room = Math.max(3, height - 5);
+  const two = KEYMAP.length > room && width >= 110;
+  const half = Math.ceil(KEYMAP.length / 2);
+  const shown = two ? KEYMAP : KEYMAP.slice(0, KEYMAP.length > room ? room - 1 : room);
   return (
     <Box
       flexDirection="column"
       borderStyle="double"
       borderColor={theme.accent}
       paddingX={1}
-      width={Math.min(width, 90)}
+      width={two ? width : Math.min(width, 90)}
     >
       <Text bold color={theme.title}>
         opsdeck keys (any of ? Esc q closes this)
       </Text>
-      {KEYMAP.map((b) => (
-        <Text key={`${b.command}-${b.scope}`} wrap="truncate">
-          <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
-          {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
-        </Text>
-      ))}
-      <Text color={theme.muted}>
+      {two ? (
+        <Box flexDirection="row">
+          <Box flexDirection="column" width={Math.floor((width - 4) / 2)}>
+            {KEYMAP.slice(0, half).map((b) => row(b, 16))}
+          </Box>
+          <Box flexDirection="column" width={Math.ceil((width - 4) / 2)}>
+            {KEYMAP.slice(half).map((b) => row(b, 16))}
+          </Box>
+        </Box>
+      ) : (
+        shown.map((b) => row(b, 18))
+      )}
+      {shown.length < KEYMAP.length ? (
+        <Text color={theme.muted}>{`… ${KEYMAP.length - shown.length} more: README, Keys`}</Text>
+      ) : null}
+      <Text color={theme.muted} wrap="truncate">
         States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ○ DOWN unreachable · not probed yet ◌ STALE
       </Text>
     </Box>
