@@ -24,7 +24,7 @@ test('upstream JSON lines: time, level, message, the rest as extra; sanitised an
   assert.deepEqual(l.extra, {
     agent: 'ServiceRegistry',
     request_id: 'r1',
-    exc_info: 'Traceback line 1',
+    exc_info: 'Traceback   line 1',
   });
   const long = parseLogLine(JSON.stringify({ message: 'x'.repeat(5000), level: 'INFO' }));
   assert.match(long.message, /… \(3000 more chars\)$/);
