@@ -46,18 +46,23 @@ export class LogStore {
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
   getSnapshot = (): LogSnapshot => this.snapshot;
 
+  /** Items arrived since the last notification: the ring is copied once per frame, not per batch. */
+  private fresh = false;
+
   private set(next: Partial<LogSnapshot>, now = false): void {
     this.snapshot = { ...this.snapshot, ...next };
+    const emit = () => {
+      this.pending = undefined;
+      if (this.fresh) this.snapshot = { ...this.snapshot, items: this.ring.slice() };
+      this.fresh = false;
+      this.emitter.emit();
+    };
     if (now) {
       if (this.pending) clearTimeout(this.pending);
-      this.pending = undefined;
-      this.emitter.emit();
+      emit();
       return;
     }
-    this.pending ??= setTimeout(() => {
-      this.pending = undefined;
-      this.emitter.emit();
-    }, this.notifyMs);
+    this.pending ??= setTimeout(emit, this.notifyMs);
   }
 
   /** Shows `machine/agent`'s log: the last lines, then live. Reopening the same key is a no-op. */
@@ -67,6 +72,7 @@ export class LogStore {
     const [machine, agent] = key.split('/') as [string, string];
     const nc = this.nc();
     this.ring = [];
+    this.fresh = false;
     if (!nc) {
       this.set(
         {
@@ -96,8 +102,8 @@ export class LogStore {
             first += drop;
           }
           const skipped = items.reduce((n, i) => n + (i.kind === 'skipped' ? i.count : 0), 0);
+          this.fresh = true;
           this.set({
-            items: this.ring.slice(),
             first,
             total: first + this.ring.length,
             skipped: this.snapshot.skipped + skipped,
@@ -117,6 +123,8 @@ export class LogStore {
     const w = this.watch;
     this.watch = undefined;
     w?.stop();
+    this.ring = [];
+    this.fresh = false;
     if (this.snapshot !== IDLE) this.set(IDLE, true);
   }
 
