@@ -59,6 +59,10 @@ import type { Note } from './stores/note-store.js';
 import type { ConfigSnapshot } from './stores/config-store.js';
 import { HitContext, HitMap } from './components/hit-map.js';
 import { parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
+import type { LogSnapshot, LogStore } from './stores/log-store.js';
+import { Logs, logPage } from './screens/logs.js';
+import { logRows } from './core/ui/log-view.js';
+import { LIFECYCLE_VERBS, type LifecycleVerb } from './core/fleet/lifecycle.js';
 
 export interface ActionCatalog {
   entries: readonly ActionEntry[];
@@ -67,6 +71,42 @@ export interface ActionCatalog {
   notes?: Readable<readonly Note[]>;
   /** Stops what actions left running; called when the console quits. */
   close?(): void;
+  /** Restart / stop / start of one agent (`machine/Agent`), or undefined when it cannot run. */
+  agent?(verb: LifecycleVerb, key: string): Action | undefined;
+  /** Why agent actions cannot run here (no NATS), shown on their rows. */
+  agentUnavailable?: string;
+}
+
+const VERB_TITLE: Record<LifecycleVerb, string> = {
+  restart: 'Restart',
+  stop: 'Stop',
+  start: 'Start',
+};
+
+/** Screen 5's rows for the agent acted on last: restart, stop, start (or how to pick one). */
+function agentEntries(subject: string | undefined, catalog: ActionCatalog): ActionEntry[] {
+  if (!catalog.agent) return [];
+  if (!subject)
+    return [
+      {
+        id: 'agent.pick',
+        title: 'Restart / stop / start an agent',
+        what: "through its machine's opsdeck agent, verified by the health probe",
+        unavailable:
+          'select an agent first (Enter or l on it, or R in its log view), then come back',
+      },
+    ];
+  return LIFECYCLE_VERBS.map((verb) => ({
+    id: `agent.${verb}:${subject}`,
+    title: `${VERB_TITLE[verb]} ${subject}`,
+    what:
+      verb === 'restart'
+        ? 'stop it, see it DOWN, start it, see it OK; the preview names the exact process or container'
+        : verb === 'stop'
+          ? 'stop it and see it DOWN'
+          : 'start it and see it OK',
+    ...(catalog.agentUnavailable ? { unavailable: catalog.agentUnavailable } : {}),
+  }));
 }
 
 export interface AppProps {
@@ -90,6 +130,8 @@ export interface AppProps {
   onExit(): void;
   /** Fleet-wide warnings shown above every screen (two machines on one address). */
   warnings?: readonly string[];
+  /** The log view's watch (`l`). */
+  logs?: LogStore;
 }
 
 /** One character of a chunk as the key it stands for (Enter, Tab and Backspace arrive as bytes). */
@@ -125,6 +167,11 @@ const NO_CONFIG: Readable<ConfigSnapshot> = {
   subscribe: () => () => {},
   getSnapshot: () => NO_CONFIG_SNAPSHOT,
 };
+const NO_LOG_SNAPSHOT: LogSnapshot = { state: 'idle', items: [], first: 0, total: 0, skipped: 0 };
+const NO_LOGS: Readable<LogSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_LOG_SNAPSHOT,
+};
 const NO_AUDIT_SNAPSHOT: AuditSnapshot = { entries: [], total: 0, damaged: 0, throttle: {} };
 const NO_AUDIT: Readable<AuditSnapshot> = {
   subscribe: () => () => {},
@@ -159,6 +206,7 @@ function focusOf(ui: UiState, panes: UiContext['panes'], modal: UiContext['modal
   if (modal) return modal;
   if (ui.detail) return 'detail';
   if (ui.screen === 'agent') return 'agent';
+  if (ui.screen === 'logs') return 'logs';
   const pane = panes[ui.pane]?.id ?? ui.screen;
   if (pane.startsWith('agents:')) return 'agents';
   return pane as Focus;
@@ -204,6 +252,15 @@ export function App(p: AppProps) {
   const security = useStore(p.security ?? NO_SECURITY);
   const audit = useStore(p.audit ?? NO_AUDIT);
   const notes = useStore(p.actions.notes ?? NO_NOTES);
+  const log = useStore(ui.screen === 'logs' && p.logs ? p.logs : NO_LOGS);
+  // The watch lives while the view is open: leaving it stops the daemon's reading and sending.
+  const watching = ui.screen === 'logs' ? ui.logs : undefined;
+  useEffect(() => {
+    if (!p.logs) return;
+    if (watching) p.logs.open(watching);
+    else p.logs.close();
+  }, [watching, p.logs]);
+  useEffect(() => () => p.logs?.close(), [p.logs]);
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
@@ -216,16 +273,20 @@ export function App(p: AppProps) {
   );
   const warning = warnings[0];
   // A machine whose file is canonical now (migrated here or from a shell) has nothing to migrate.
+  // The opened agent's lifecycle rows first, then the catalog; a machine whose file is
+  // canonical now (migrated here or from a shell) has nothing to migrate.
   const entries = useMemo(
-    () =>
-      p.actions.entries.map((a) =>
+    () => [
+      ...agentEntries(ui.subject, p.actions),
+      ...p.actions.entries.map((a) =>
         a.id.startsWith(MIGRATE_PREFIX) &&
         !a.unavailable &&
         config.canonical[a.id.slice(MIGRATE_PREFIX.length)] === true
           ? { ...a, unavailable: 'already canonical (agent_groups schema): nothing to migrate' }
           : a,
       ),
-    [p.actions.entries, config.canonical],
+    ],
+    [ui.subject, p.actions, config.canonical],
   );
   const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0) - (warning ? 1 : 0));
 
@@ -260,6 +321,13 @@ export function App(p: AppProps) {
     [entries],
   );
   const actionIds = useMemo(() => entries.map((a) => a.id), [entries]);
+  const shownLog = useMemo(
+    () =>
+      ui.screen === 'logs'
+        ? logRows(log, ui.logFollow ? undefined : ui.logAnchor, ui.filters.logs)
+        : [],
+    [ui.screen, log, ui.logFollow, ui.logAnchor, ui.filters.logs],
+  );
   const shownFindings = useMemo(
     () => findingRows(findings, ui.filters.ports),
     [findings, ui.filters.ports],
@@ -320,10 +388,24 @@ export function App(p: AppProps) {
             keys: agentLists[i]!.map((r) => r.key),
             page: layout.machines[i]!.visible,
           })),
-          { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errors.visible },
+          {
+            id: 'errors',
+            keys: errs.map((r) => String(r.id)),
+            page: layout.errors.visible,
+            agents: errs.map((r) => `${r.event.machine}/${r.event.agent}`),
+          },
         ];
       case 'errors':
-        return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
+        return [
+          {
+            id: 'errors',
+            keys: errs.map((r) => String(r.id)),
+            page: bodyHeight - 12,
+            agents: errs.map((r) => `${r.event.machine}/${r.event.agent}`),
+          },
+        ];
+      case 'logs':
+        return [{ id: 'logs', keys: [], page: logPage(bodyHeight) }];
       case 'ports':
         return [{ id: 'ports', keys: shownFindings.map(findingKey), page: bodyHeight - 10 }];
       case 'scorecard':
@@ -347,9 +429,10 @@ export function App(p: AppProps) {
           room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
         }
       : undefined;
-  const latest = useRef({ ui, panes, palette, actionIds, run, preview });
+  const logCtx = { total: log.total, rows: shownLog.length, page: logPage(bodyHeight) };
+  const latest = useRef({ ui, panes, palette, actionIds, run, preview, entries, logCtx });
   useLayoutEffect(() => {
-    latest.current = { ui, panes, palette, actionIds, run, preview };
+    latest.current = { ui, panes, palette, actionIds, run, preview, entries, logCtx };
   });
 
   useEffect(() => {
@@ -365,8 +448,17 @@ export function App(p: AppProps) {
   // Both entry points (a row on screen 5, the palette) land here, on screen 5: the reducer has
   // already moved there, so the preview is what the operator sees next.
   const start = (id: string) => {
-    const entry = entries.find((a) => a.id === id);
-    const action = entry && !entry.unavailable ? p.actions.make(id) : undefined;
+    const agent = /^agent\.(restart|stop|start):(.+)$/.exec(id);
+    // An agent action asked for by R names its agent: its rows may not be drawn yet.
+    const entry = agent
+      ? agentEntries(agent[2], p.actions).find((a) => a.id === id)
+      : latest.current.entries.find((a) => a.id === id);
+    const action =
+      entry && !entry.unavailable
+        ? agent
+          ? p.actions.agent?.(agent[1] as LifecycleVerb, agent[2]!)
+          : p.actions.make(id)
+        : undefined;
     if (action) {
       void p.runner.start(action);
       return;
@@ -434,6 +526,7 @@ export function App(p: AppProps) {
         now: Date.now(),
         ...(modal ? { modal } : {}),
         ...(cur.preview ? { preview: cur.preview } : {}),
+        log: cur.logCtx,
       },
     );
     if (next.state !== cur.ui) {
@@ -462,6 +555,7 @@ export function App(p: AppProps) {
         now: Date.now(),
         ...(modal ? { modal } : {}),
         ...(cur.preview ? { preview: cur.preview } : {}),
+        log: cur.logCtx,
       });
       if (next.state !== ui) {
         ui = next.state;
@@ -573,6 +667,21 @@ export function App(p: AppProps) {
           sections={score}
           cursor={cursorOf('scorecard')}
           detail={ui.detail}
+        />
+      );
+      break;
+    case 'logs':
+      body = (
+        <Logs
+          agentKey={ui.logs ?? ''}
+          log={log}
+          rows={shownLog}
+          follow={ui.logFollow}
+          scroll={ui.logScroll}
+          wrap={ui.logWrap}
+          filter={ui.filters.logs}
+          width={width}
+          height={bodyHeight}
         />
       );
       break;

@@ -1,6 +1,7 @@
 // Starts the full-screen console on a loaded fleet: the data plane, the preferences, the
 // alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM, SIGHUP and SIGINT all
 // take it).
+import { LogStore } from './stores/log-store.js';
 import { hostname, userInfo } from 'node:os';
 import Conf from 'conf';
 import { render } from 'ink';
@@ -120,6 +121,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const phase = new PhaseStore();
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
   const runner = new ActionRunner(auditPath(options.env));
+  const logs = new LogStore(() => plane.link?.nc);
   const lint = new LintStore();
   const audit = new AuditStore(auditPath(options.env));
   const stopAudit = audit.start();
@@ -165,6 +167,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const shutdown = (code: number) =>
     (closing ??= (async () => {
       catalog.close?.();
+      logs.stop();
       instance.unmount();
       terminal.leaveAlternateScreen();
       await plane.stop();
@@ -199,10 +202,11 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       onSort={(s) => prefs.set('sort', s)}
       audit={audit}
       onScreen={(s) => {
-        if (s !== 'agent') prefs.set('lastScreen', s);
+        if (s !== 'agent' && s !== 'logs') prefs.set('lastScreen', s);
       }}
       onExit={() => void shutdown(0)}
       warnings={warnings}
+      logs={logs}
     />
   );
   const instance = render(app(), {

@@ -25,6 +25,10 @@ export const HELP_LINES = HELP_ROWS.length;
 /** Key lines the help shows at this body height: borders, title, states and position go first. */
 export const helpRoom = (height: number): number => Math.max(3, height - 5);
 
+/**
+ * Every key and the mouse. Too many for the height: two columns when wide enough for them to
+ * fit, else one column that scrolls (↑↓, PgUp/PgDn, the wheel) with its position shown.
+ */
 export function HelpOverlay({
   width,
   height,
@@ -36,26 +40,40 @@ export function HelpOverlay({
 }) {
   const theme = useTheme();
   const room = helpRoom(height);
-  const overflow = HELP_ROWS.length > room;
+  const half = Math.ceil(HELP_ROWS.length / 2);
+  const two = HELP_ROWS.length > room && width >= 110 && half <= room;
+  const overflow = !two && HELP_ROWS.length > room;
   const first = overflow ? Math.min(scroll, HELP_ROWS.length - room) : 0;
   const shown = overflow ? HELP_ROWS.slice(first, first + room) : HELP_ROWS;
+  const row = (b: (typeof HELP_ROWS)[number], keyWidth: number) => (
+    <Text key={b.keys.join('/') + b.help} wrap="truncate">
+      <Text color={theme.accent}>{fit(b.keys.join(' / '), keyWidth)}</Text>
+      {` ${b.help}`}
+    </Text>
+  );
   return (
     <Box
       flexDirection="column"
       borderStyle="double"
       borderColor={theme.accent}
       paddingX={1}
-      width={Math.min(width, 90)}
+      width={two ? width : Math.min(width, 90)}
     >
       <Text bold color={theme.title} wrap="truncate">
         opsdeck keys (any of ? Esc q closes this)
       </Text>
-      {shown.map((b) => (
-        <Text key={b.keys.join('/') + b.help} wrap="truncate">
-          <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
-          {` ${b.help}`}
-        </Text>
-      ))}
+      {two ? (
+        <Box flexDirection="row">
+          <Box flexDirection="column" width={Math.floor((width - 4) / 2)}>
+            {HELP_ROWS.slice(0, half).map((b) => row(b, 16))}
+          </Box>
+          <Box flexDirection="column" width={Math.ceil((width - 4) / 2)}>
+            {HELP_ROWS.slice(half).map((b) => row(b, 16))}
+          </Box>
+        </Box>
+      ) : (
+        shown.map((b) => row(b, 18))
+      )}
       {overflow ? (
         <Text color={theme.muted} wrap="truncate">
           {`  ${first + 1}-${first + shown.length} of ${HELP_ROWS.length} · ↑↓ PgUp/PgDn scroll`}
