@@ -46,13 +46,18 @@ try {
     `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} demo --no-mouse; sleep 5`,
   );
   // Probed, and a few errors in: what an operator sees after a short while.
-  await until('a probed fleet', (t) => /MAINPC .*49 agents \d+ ok/.test(t) && !/· \.\.\.\./.test(t));
+  await until(
+    'a probed fleet',
+    (t) => /MAINPC .*49 agents \d+ ok/.test(t) && !/· \.\.\.\./.test(t),
+  );
   await until('some errors', (t) => /ERRORS +in ([5-9]|\d\d)/.test(t));
   shots['fleet-120x40'] = screen();
   keys(':');
   keys('-l', 'throttle level 1');
   keys('Enter');
-  shots['action-120x40'] = await until('the preview', (t) => /Run "Set pc2 throttle to level 1/.test(t));
+  shots['action-120x40'] = await until('the preview', (t) =>
+    /Run "Set pc2 throttle to level 1/.test(t),
+  );
   keys('n');
   await sleep(300);
   keys('Escape');
@@ -73,7 +78,9 @@ try {
 const file = join(root, 'README.md');
 let text = readFileSync(file, 'utf8');
 for (const [name, shot] of Object.entries(shots)) {
-  const re = new RegExp(`(<!-- screen:${name}:start -->\\n)[\\s\\S]*?(<!-- screen:${name}:end -->)`);
+  const re = new RegExp(
+    `(<!-- screen:${name}:start -->\\n)[\\s\\S]*?(<!-- screen:${name}:end -->)`,
+  );
   if (!re.test(text)) throw new Error(`README has no <!-- screen:${name}:start --> marker`);
   text = text.replace(re, (_m, a, b) => `${a}\`\`\`text\n${shot}\n\`\`\`\n${b}`);
 }
