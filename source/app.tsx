@@ -58,7 +58,7 @@ import type { Readable } from './hooks/use-store.js';
 import type { Note } from './stores/note-store.js';
 import type { ConfigSnapshot } from './stores/config-store.js';
 import { HitContext, HitMap } from './components/hit-map.js';
-import { parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
+import { joinMouse, parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
 import type { LogSnapshot, LogStore } from './stores/log-store.js';
 import { Logs, logPage } from './screens/logs.js';
 import { logRows } from './core/ui/log-view.js';
@@ -426,7 +426,7 @@ export function App(p: AppProps) {
     : open
       ? {
           lines: open.lines.length,
-          room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
+          room: previewRoom(flowHeight(bodyHeight, entries.length, run), open.checks?.length ?? 0),
         }
       : undefined;
   const logCtx = { total: log.total, rows: shownLog.length, page: logPage(bodyHeight) };
@@ -509,40 +509,49 @@ export function App(p: AppProps) {
 
   const hits = useMemo(() => new HitMap(), []);
   // A mouse report, never a key: it must not be typed into a filter one character at a time.
-  const onMouse = (input: string): boolean => {
-    const mouse = parseMouse(input);
-    if (!mouse) return false;
-    if (mouse.kind === 'other') return true;
-    const cur = latest.current;
-    const modal = modalOf(cur.run, cur.ui);
-    const next = reduceMouse(
-      cur.ui,
-      mouse.kind === 'wheel' ? { kind: 'wheel', delta: mouse.delta * WHEEL_ROWS } : mouse,
-      hits.at(mouse.x, mouse.y),
-      {
-        panes: cur.panes,
-        palette: cur.palette,
-        actions: cur.actionIds,
-        now: Date.now(),
-        ...(modal ? { modal } : {}),
-        ...(cur.preview ? { preview: cur.preview } : {}),
-        log: cur.logCtx,
-      },
-    );
-    if (next.state !== cur.ui) {
-      latest.current = { ...cur, ui: next.state };
-      dispatch(next.state);
+  const heldMouse = useRef('');
+  // Mouse reports, never keys: they must not be typed into a filter one character at a time,
+  // even when a slow link splits one over two reads. Returns what is left for the keys.
+  const onMouse = (input: string): string => {
+    if (!heldMouse.current && !input.startsWith('[<')) return input;
+    const joined = joinMouse(heldMouse.current, input);
+    heldMouse.current = joined.held;
+    for (const report of joined.reports) {
+      const mouse = parseMouse(report);
+      if (!mouse || mouse.kind === 'other') continue;
+      const cur = latest.current;
+      const modal = modalOf(cur.run, cur.ui);
+      const next = reduceMouse(
+        cur.ui,
+        mouse.kind === 'wheel' ? { kind: 'wheel', delta: mouse.delta * WHEEL_ROWS } : mouse,
+        hits.at(mouse.x, mouse.y),
+        {
+          panes: cur.panes,
+          palette: cur.palette,
+          actions: cur.actionIds,
+          now: Date.now(),
+          ...(modal ? { modal } : {}),
+          ...(cur.preview ? { preview: cur.preview } : {}),
+          log: cur.logCtx,
+        },
+      );
+      if (next.state !== cur.ui) {
+        latest.current = { ...cur, ui: next.state };
+        dispatch(next.state);
+      }
+      carryOut(next.effect);
     }
-    carryOut(next.effect);
-    return true;
+    return joined.keys;
   };
 
   useInput((input, key) => {
-    if (onMouse(input)) return;
-    // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
+    const rest = onMouse(input);
+    if (rest === '' && input !== '') return;
+    // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one
+    // (so is what a mouse report left over).
     const presses =
-      input.length > 1 && !key.ctrl && !key.meta
-        ? [...input].map(splitKey)
+      rest !== input || (input.length > 1 && !key.ctrl && !key.meta)
+        ? [...rest].map(splitKey)
         : [[input, key] as const];
     let ui = latest.current.ui;
     for (const [ch, k] of presses) {
@@ -718,7 +727,7 @@ export function App(p: AppProps) {
             <Text
               wrap="truncate"
               color={p.theme.warn}
-            >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
+            >{`⚠ ${warnings.length > 1 ? `(1 of ${warnings.length}) ` : ''}${warning}`}</Text>
           ) : null}
           {ui.help ? (
             <HelpOverlay width={width} height={bodyHeight} scroll={ui.scroll} />

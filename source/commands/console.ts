@@ -137,6 +137,8 @@ export function registerConsole(program: Command, io: Io): void {
         MAINPC_IP: hosts.mainpc,
         PC2_IP: hosts.pc2,
         OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets'),
+        // Its audit trail with its log: a demo's actions are not the fleet's history.
+        OPSDECK_AUDIT: io.env.OPSDECK_AUDIT ?? join(logDir, 'audit.jsonl'),
         OPSDECK_SAMPLE_KEYS: sampleKeys.file,
       };
       // The demo works on copies: migrating a config from its Actions screen must not rewrite the
@@ -199,7 +201,7 @@ export function registerConsole(program: Command, io: Io): void {
       if (!io.env.OPSDECK_SECRETS) rmSync(env.OPSDECK_SECRETS, { recursive: true, force: true });
       rmSync(sampleKeys.dir, { recursive: true, force: true });
       io.err(
-        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log stays in ${logDir}, its generated secrets are removed`,
+        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log and audit trail stay in ${logDir}, its generated secrets are removed`,
       );
       if (code !== 0) throw new Exit(code);
     });

@@ -64,7 +64,7 @@ export function HelpOverlay({
       </Text>
       {two ? (
         <Box flexDirection="row">
-          <Box flexDirection="column" width={Math.floor((width - 4) / 2)}>
+          <Box flexDirection="column" width={Math.floor((width - 4) / 2)} paddingRight={2}>
             {HELP_ROWS.slice(0, half).map((b) => row(b, 16))}
           </Box>
           <Box flexDirection="column" width={Math.ceil((width - 4) / 2)}>

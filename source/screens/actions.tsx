@@ -68,13 +68,28 @@ const historyColumns = (width: number): Column<AuditEntry>[] => [
   },
 ];
 
-/** Rows of the list: all of them, or two around the cursor while an action is open (the flow needs the room). */
-const listRows = (entries: number, open: boolean): number =>
-  open ? Math.min(entries, 2) : entries;
+/** The history's least: its border, title and three rows. */
+const HISTORY_MIN = 6;
+
+/** Rows an open flow uses in full: its preview lines and checks, plus its frame and result. */
+function flowNeed(run: RunnerSnapshot): number {
+  const step = run.step;
+  const preview = step && 'preview' in step ? step.preview : undefined;
+  return (preview?.lines.length ?? 4) + (preview?.checks?.length ?? 0) + 10;
+}
+
+/**
+ * Rows of the list: all of them; while an action is open, what its flow leaves (at least two
+ * around the cursor: a long preview takes the room, a short one leaves the list its rows).
+ */
+const listRows = (height: number, entries: number, run?: RunnerSnapshot): number =>
+  run?.step
+    ? Math.max(Math.min(entries, 2), Math.min(entries, height - 6 - flowNeed(run)))
+    : entries;
 
 /** The action flow's rows under the list (the app sizes the preview's scrolling from it). */
-export const flowHeight = (height: number, entries: number, open = true): number =>
-  Math.max(8, height - listRows(entries, open) - 5);
+export const flowHeight = (height: number, entries: number, run?: RunnerSnapshot): number =>
+  Math.max(8, height - listRows(height, entries, run) - 5);
 
 export function Actions({
   entries,
@@ -103,7 +118,18 @@ export function Actions({
 }) {
   const theme = useTheme();
   const open = run.step !== undefined;
-  const listHeight = Math.min(listRows(entries.length, open) + 1, Math.max(3, height - 4));
+  // Besides the list's box (borders 2): the top line, and the selected action's two lines or the
+  // flow. Without a flow the history keeps at least three rows when the screen has them: the
+  // list scrolls rather than push it off.
+  const room = Math.max(3, height - 5);
+  const want = listRows(height, entries.length, run) + 1;
+  const listHeight = open
+    ? Math.min(want, room)
+    : want + HISTORY_MIN <= room
+      ? want
+      : room - HISTORY_MIN >= 3
+        ? room - HISTORY_MIN
+        : room;
   const selected = entries[cursor];
   // Without a flow: the selected action in full (2 lines), then the history to the bottom.
   const historyRows = height - 1 - (listHeight + 2) - 2 - 3;
@@ -134,7 +160,7 @@ export function Actions({
         <ActionFlow
           run={run}
           width={width}
-          height={flowHeight(height, entries.length, open)}
+          height={flowHeight(height, entries.length, run)}
           scroll={scroll}
         />
       ) : (
@@ -147,7 +173,12 @@ export function Actions({
             </Text>
           </Box>
           {historyRows >= 3 ? (
-            <Box flexDirection="column" borderStyle="round" borderColor={theme.muted}>
+            <Box
+              flexDirection="column"
+              height={historyRows + 3}
+              borderStyle="round"
+              borderColor={theme.muted}
+            >
               <Text bold color={theme.title} wrap="truncate">
                 {`HISTORY  the audit log, newest first (${historyTotal} entries; \`opsdeck audit\` prints them all)`}
               </Text>

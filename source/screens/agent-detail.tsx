@@ -50,6 +50,10 @@ export function AgentDetail(p: AgentDetailProps) {
     <Box
       flexDirection="column"
       width={p.width}
+      // Never taller than the screen's body (80x24 pushed the tab bar off): what does not fit is
+      // cut at the bottom, the most recent errors last.
+      height={p.height}
+      overflow="hidden"
       borderStyle="round"
       borderColor={theme.focus}
       paddingX={1}

@@ -73,7 +73,10 @@ function ErrorDetail({ row, width, height }: { row: ErrorRow; width: number; hei
 export function Errors(p: ErrorsProps) {
   const theme = useTheme();
   const selected = p.rows[p.cursor];
-  const detailHeight = 7;
+  // The selected error's lines under the list, as many as it has (the list takes the rest).
+  const detailHeight = selected
+    ? 4 + (selected.flood ? 1 : 0) + (p.malformed[0] ? 1 : 0)
+    : 1 + (p.malformed[0] ? 1 : 0);
   if (p.detail && selected) return <ErrorDetail row={selected} width={p.width} height={p.height} />;
   return (
     <Box flexDirection="column" width={p.width}>

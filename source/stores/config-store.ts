@@ -69,6 +69,7 @@ export class ConfigStore {
         text = readFileSync(m.source.file, 'utf8');
       } catch (error) {
         canonical[m.id] = undefined;
+        this.lines.delete(m.id);
         this.lines.set(
           m.id,
           `${m.id}: ${m.source.file} cannot be read now: ${(error as Error).message}`,
@@ -93,7 +94,8 @@ export class ConfigStore {
       if (!unchanged(c)) this.lines.set(m.id, changesLine(m.id, m.source.file, c));
     }
     if (!changed) return;
-    this.snapshot = { canonical, changes: [...this.lines.values()] };
+    // The file that changed last first: the top line is one line, the newest news.
+    this.snapshot = { canonical, changes: [...this.lines.values()].reverse() };
     this.emitter.emit();
   }
 

@@ -51,13 +51,23 @@ async function until(
  * footer (with quit) on the last row, nothing taller than the terminal, and no blank row inside
  * a machine pane while it hides agents (found by its position line "a-b of n").
  */
-export function layoutProblems(text: string, width: number, height: number): string {
+/** The frame of any screen: the tab bar on row 1, the footer last, nothing too wide. */
+function frameProblems(text: string, width: number, height: number): string {
   const lines = text.split('\n');
   while (lines.length > height && lines.at(-1) === '') lines.pop();
   if (lines.length !== height) return `${lines.length} lines for ${height} rows`;
   if (!lines[0]!.startsWith('opsdeck ')) return `row 1 is not the tab bar: ${lines[0]}`;
-  if (!/q quit\s*$/.test(lines.at(-1)!)) return `the last row is not the footer: ${lines.at(-1)}`;
+  if (!/(q quit|Esc\S* (back|close))\s*$/.test(lines.at(-1)!))
+    return `the last row is not the footer: ${lines.at(-1)}`;
   if (lines.some((l) => [...l].length > width)) return 'a line wider than the terminal';
+  return '';
+}
+
+export function layoutProblems(text: string, width: number, height: number): string {
+  const frame = frameProblems(text, width, height);
+  if (frame) return frame;
+  const lines = text.split('\n');
+  if (!/q quit\s*$/.test(lines[height - 1]!)) return `the Fleet footer is not last`;
   for (const name of ['MAINPC', 'PC2']) {
     const y = lines.findIndex((l) => l.includes(`│${name} `));
     if (y < 0) return `no ${name} pane`;
@@ -127,6 +137,22 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
         (t) => (problem = layoutProblems(t, w, h)) === '',
         10_000,
       ).catch((error: Error) => assert.fail(`${w}x${h}: ${problem}\n${error.message}`));
+      // The other screens and the agent detail fit the same terminal.
+      for (const [key, what, back] of [
+        ['5', /ACTION +WHAT IT DOES/, '1'],
+        ['Enter', / on mainpc \(127\.0\.0\.81\)/, 'Escape'],
+      ] as const) {
+        keys(key);
+        await until(
+          `${key} at ${w}x${h}`,
+          (t) => what.test(t) && frameProblems(t, w, h) === '',
+          10_000,
+        ).catch((error: Error) =>
+          assert.fail(`${w}x${h} after ${key}: ${frameProblems(screen(), w, h)}\n${error.message}`),
+        );
+        keys(back);
+        await until('Fleet again', (t) => /│MAINPC /.test(t), 10_000);
+      }
     }
     resize(200, 60);
     await until('200x60 again', (t) => layoutProblems(t, 200, 60) === '');
@@ -233,6 +259,13 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
 });
 
 describe('config migrate on a terminal asks like every action (tmux)', { skip }, () => {
+  after(() => {
+    try {
+      tmux('kill-server'); // its prompt must not outlive the test
+    } catch {
+      /* already gone */
+    }
+  });
   test('the preview and the exact words; "yes" writes', async () => {
     const own = mkdtempSync(join(tmpdir(), 'opsdeck-op-mig-'));
     after(() => rmSync(own, { recursive: true, force: true }));

@@ -113,6 +113,8 @@ export interface Rig {
   runner: ActionRunner;
   /** Types bytes as a terminal would send them, then lets the app render. */
   type(data: string): Promise<void>;
+  /** Sends bytes as one read, whatever they hold (a report cut in two by a slow link). */
+  raw(data: string): Promise<void>;
   /** The current screen as text (the last full frame). */
   frame(): string;
   until(what: string, ok: (frame: string) => boolean, timeoutMs?: number): Promise<string>;
@@ -201,6 +203,10 @@ export function renderApp(
         keys.type(ch);
         await tick();
       }
+    },
+    async raw(data: string) {
+      keys.type(data);
+      await tick();
     },
     frame,
     async until(what, ok, timeoutMs = 5000) {

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { parseMouse } from '../../source/core/ui/mouse.js';
+import { joinMouse, parseMouse } from '../../source/core/ui/mouse.js';
 import { countingAction, renderApp, rigFleet } from '../support/app-rig.js';
 
 const click = (x: number, y: number) => `\x1b[<0;${x + 1};${y + 1}M\x1b[<0;${x + 1};${y + 1}m`;
@@ -27,6 +27,17 @@ describe('the mouse', () => {
     assert.deepEqual(parseMouse('[<2;3;7M'), { kind: 'other' }, 'the right button');
     assert.deepEqual(parseMouse('[<32;3;7M'), { kind: 'other' }, 'a drag');
     assert.equal(parseMouse('[A'), undefined);
+    assert.deepEqual(parseMouse('[<0;123456;7M'), { kind: 'click', x: 123455, y: 6 });
+    // Split over two reads: held, then joined; a start that is not completed is dropped.
+    assert.deepEqual(joinMouse('', '[<65;20'), { reports: [], held: '[<65;20', keys: '' });
+    assert.deepEqual(joinMouse('[<65;20', ';10M'), {
+      reports: ['[<65;20;10M'],
+      held: '',
+      keys: '',
+    });
+    assert.deepEqual(joinMouse('[<6', 'x'), { reports: [], held: '', keys: 'x' });
+    assert.deepEqual(joinMouse('', '[<0;1;1Mab'), { reports: ['[<0;1;1M'], held: '', keys: 'ab' });
+    assert.deepEqual(joinMouse('', 'ab'), { reports: [], held: '', keys: 'ab' });
     assert.equal(parseMouse('x'), undefined);
   });
 
@@ -68,6 +79,12 @@ describe('the mouse', () => {
       await rig.type(wheel(true, 5, 5) + click(5, 5) + 'al');
       const f = await rig.until('filter "al"', (t) => /filter: al\b|\/al/.test(t));
       assert.doesNotMatch(f, /\[<|;\d+;\d+M/, 'no report text anywhere');
+      // A report split over two reads (a slow link) is joined, never typed.
+      await rig.raw('\x1b[<65;20');
+      await rig.raw(';10M');
+      await rig.type('x');
+      const split = await rig.until('filter "alx"', (t) => /alx/.test(t));
+      assert.doesNotMatch(split, /\[<|;10M/, 'no report text anywhere');
       await rig.type('\r\x1b5\r');
       await rig.until('preview', (t) => t.includes('line 1 of long'));
       for (let i = 0; i < 4; i++) await rig.type(wheel(true, 10, 20));

@@ -8,7 +8,7 @@ export type Mouse =
   | { kind: 'click'; x: number; y: number }
   | { kind: 'other' };
 
-const SGR = /^\[<(\d{1,4});(\d{1,5});(\d{1,5})([Mm])$/;
+const SGR = /^\[<(\d+);(\d+);(\d+)([Mm])$/;
 
 /** The report in `input`, with 0-based cell coordinates; undefined when it is not one. */
 export function parseMouse(input: string): Mouse | undefined {
@@ -23,6 +23,30 @@ export function parseMouse(input: string): Mouse | undefined {
     return press ? { kind: 'wheel', delta: code & 1 ? 1 : -1, x, y } : { kind: 'other' };
   if (press && (code & 3) === 0 && !(code & 32)) return { kind: 'click', x, y };
   return { kind: 'other' };
+}
+
+/**
+ * A report split over two reads (a slow link): the first part is held, and joined to the next
+ * read when that one completes it. Returns the reports found and the input left for the keys.
+ */
+export function joinMouse(
+  held: string,
+  input: string,
+): { reports: string[]; held: string; keys: string } {
+  let text = held + input;
+  const reports: string[] = [];
+  for (;;) {
+    const whole = /^\[<[\d;]*[Mm]/.exec(text);
+    if (whole) {
+      reports.push(whole[0]);
+      text = text.slice(whole[0].length);
+      continue;
+    }
+    // The start of one, cut off: held for the next read.
+    if (/^\[<[\d;]*$/.test(text)) return { reports, held: text, keys: '' };
+    // A held start the next read did not complete: it was not a report; the read is keys.
+    return { reports, held: '', keys: held && reports.length === 0 ? input : text };
+  }
 }
 
 /** Enable: button presses and releases plus the wheel (1000), reported as SGR (1006). */
