@@ -24,6 +24,8 @@ export interface Outcome {
   detail: string;
   /** Extra lines for the result view (a backup path, a new revision). */
   lines?: string[];
+  /** Not done, and nothing changed: another run or an edit got there first (audited `refused`). */
+  refused?: boolean;
 }
 
 export interface Action {

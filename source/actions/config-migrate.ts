@@ -206,6 +206,7 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
             if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
               return {
                 ok: false,
+                refused: true,
                 detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
               };
             }
@@ -231,7 +232,13 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
           (line) => recovered.push(line),
         );
       } catch (error) {
-        if (error instanceof FileError) return { ok: false, detail: `refused: ${error.message}` };
+        // Locked by another run, or changed under it: refused; a disk that failed: failed.
+        if (error instanceof FileError)
+          return {
+            ok: false,
+            refused: error.kind !== 'write-failed',
+            detail: `${error.kind === 'write-failed' ? 'failed' : 'refused'}: ${error.message}`,
+          };
         throw error;
       }
     },

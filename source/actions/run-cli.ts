@@ -58,7 +58,7 @@ export async function runAction(
     io.err(`opsdeck: ${action.title} failed: ${detail}`);
     throw new Exit(EXIT.findings);
   }
-  audit(outcome.ok ? 'ok' : 'failed', outcome.detail);
+  audit(outcome.ok ? 'ok' : outcome.refused ? 'refused' : 'failed', outcome.detail);
   io.out(`${outcome.ok ? 'done' : 'FAILED'}: ${outcome.detail}`);
   for (const line of outcome.lines ?? []) io.out(`  ${line}`);
   if (!outcome.ok) throw new Exit(EXIT.findings);

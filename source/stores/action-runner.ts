@@ -84,7 +84,7 @@ export class ActionRunner {
     try {
       let outcome = await action.execute(preview);
       if (outcome.ok) outcome = await action.verify(outcome);
-      this.audit(outcome.ok ? 'ok' : 'failed', outcome.detail);
+      this.audit(outcome.ok ? 'ok' : outcome.refused ? 'refused' : 'failed', outcome.detail);
       this.set({ phase: 'done', preview, outcome });
     } catch (error) {
       const message = (error as Error).message;

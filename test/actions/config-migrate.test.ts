@@ -141,6 +141,7 @@ describe('config.migrate action', () => {
     const edited = readFileSync(file);
     const outcome = await action.execute(preview);
     assert.equal(outcome.ok, false);
+    assert.equal(outcome.refused, true, 'audited refused, as the CLI does, not failed');
     assert.match(outcome.detail, /changed since the preview; nothing was written/);
     assert.deepEqual(readFileSync(file), edited);
     assert.equal(existsSync(join(dir, 'backup')), false);
