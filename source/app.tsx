@@ -18,6 +18,8 @@ import {
   initialUi,
   reduce,
   reduceMouse,
+  filterKind,
+  FILTER_SYNTAX,
   type AgentSort,
   type Effect,
   type UiContext,
@@ -747,6 +749,7 @@ export function App(p: AppProps) {
           ) : null}
           <BottomBar
             notice={ui.notice}
+            syntax={FILTER_SYNTAX[filterKind(ui, { panes, palette, now })]}
             focus={focusOf(ui, panes, modalOf(run, ui))}
             draft={ui.draft}
             width={width}

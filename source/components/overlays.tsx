@@ -210,11 +210,14 @@ export function BottomBar({
   focus,
   draft,
   width,
+  syntax,
 }: {
   notice?: string;
   focus: Focus;
   draft: string;
   width: number;
+  /** While a filter is typed: what it understands. */
+  syntax?: string;
 }) {
   const theme = useTheme();
   if (focus === 'filter')
@@ -224,7 +227,7 @@ export function BottomBar({
         {draft}
         <Text inverse> </Text>
         <Text color={theme.muted}>
-          {'  Enter keep · Esc clear   (errors: machine: agent: sev: bus: text)'}
+          {`  Enter keep · Esc clear${syntax ? `   (${syntax})` : ''}`}
         </Text>
       </Text>
     );

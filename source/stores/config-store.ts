@@ -72,7 +72,7 @@ export class ConfigStore {
         this.lines.delete(m.id);
         this.lines.set(
           m.id,
-          `${m.id}: ${m.source.file} cannot be read now: ${(error as Error).message}`,
+          `${m.id}: ${m.source.file} cannot be read now (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): still probing the agents loaded at start`,
         );
         continue;
       }

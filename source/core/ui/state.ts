@@ -240,6 +240,14 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
 export type FilterKind = 'agents' | 'errors' | 'ports' | 'logs';
 
 /** Which filter `/` edits: errors on the Errors screen or pane, findings on Ports, else agents. */
+/** What each filter understands, for the footer while it is typed. */
+export const FILTER_SYNTAX: Record<FilterKind, string> = {
+  agents: 'agents: words in the name, group, state or protocol',
+  errors: 'errors: machine: agent: sev: bus: and text',
+  ports: 'ports: words in the port, owners or finding',
+  logs: 'log: level:warn (and worse) and words',
+};
+
 export function filterKind(state: UiState, ctx: UiContext): FilterKind {
   if (state.screen === 'errors') return 'errors';
   if (state.screen === 'ports') return 'ports';
