@@ -9,6 +9,7 @@ import {
   readSnapshot,
   realTarget,
   replaceFile,
+  snapshotIfPresent,
   withLock,
   type FileSnapshot,
 } from '../adapters/atomic-file.js';
@@ -45,15 +46,6 @@ export type MigratePlan =
       replaced: FileSnapshot | undefined;
       diff: string;
     };
-
-const snapshotIfPresent = (file: string): FileSnapshot | undefined => {
-  try {
-    return readSnapshot(file);
-  } catch (error) {
-    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
-    throw error;
-  }
-};
 
 /** v3 files need their machine overrides, found as the loader finds them. */
 function overrides(
