@@ -18,6 +18,7 @@ import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js'
 import { EXIT, Exit, type Io } from './io.js';
 import { parseDuration } from '../core/duration.js';
 import { healthFromOption } from './health-from.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export const STATUS_SCHEMA = 'opsdeck.status/2';
 
@@ -111,7 +112,7 @@ export function statusDocument(
             }
           : null,
         agents: m.agents.map((a) => {
-          const h = health.agents.get(`${m.id}/${a.name}`);
+          const h = health.agents.get(agentKey(m.id, a.name));
           return {
             name: a.name,
             group: a.group,

@@ -17,6 +17,7 @@ import { readPhase } from '../adapters/phase-kv.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
 import type { DataPlane } from './data-plane.js';
 import { Emitter } from './emitter.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface DoctorOptions {
   env: Readonly<Record<string, string | undefined>>;
@@ -44,14 +45,14 @@ const VARIANT: Partial<Record<ErrorFormat, ZmqVariant>> = {
 
 /** Variants seen on the wire (ZMQ copies, and the format a bridged copy says it came in). */
 function observedVariants(plane: DataPlane): Record<string, ZmqVariant> {
-  const known = new Set(plane.machines.flatMap((m) => m.agents.map((a) => `${m.id}/${a.name}`)));
+  const known = new Set(plane.machines.flatMap((m) => m.agents.map((a) => agentKey(m.id, a.name))));
   const out: Record<string, ZmqVariant> = {};
   for (const row of plane.errors.flush().rows) {
     const e = row.event;
     const mark = e.details[BRIDGE_DETAIL] as { format?: string } | undefined;
     const format = (e.bridged ? mark?.format : e.format) as ErrorFormat | undefined;
     const variant = format ? VARIANT[format] : undefined;
-    const key = `${e.machine}/${e.agent}`;
+    const key = agentKey(e.machine, e.agent);
     // A cross-machine copy names the machine it came from; anything else must be an agent of the config.
     if (variant && known.has(key) && format !== 'zmq-d-cross') out[key] = variant;
   }

@@ -35,6 +35,7 @@ import { probeZmtp } from '../adapters/zmtp-probe.js';
 import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
 import type { HealthSource } from './health-source.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface HealthTarget {
   key: string;
@@ -114,8 +115,6 @@ export interface HealthSnapshot {
   scans: ReadonlyMap<string, ScanResult>;
 }
 
-export const targetKey = (machine: string, agent: string) => `${machine}/${agent}`;
-
 export function targetsFor(
   machines: readonly Machine[],
   options: Partial<HealthOptions> = {},
@@ -123,10 +122,10 @@ export function targetsFor(
   return machines.flatMap((m) =>
     m.agents.map((a: Agent): HealthTarget => {
       const hc = m.globals.healthChecks ?? {};
-      const protocol = options.protocols?.[`${m.id}/${a.name}`] ?? options.protocols?.[a.name];
+      const protocol = options.protocols?.[agentKey(m.id, a.name)] ?? options.protocols?.[a.name];
       const self = selfName(a);
       return {
-        key: targetKey(m.id, a.name),
+        key: agentKey(m.id, a.name),
         machine: m.id,
         agent: a.name,
         host: m.host,

@@ -14,6 +14,7 @@ import { phaseValue, PHASES, type PhaseNumber, type PhaseValue } from './phase.j
 import type { StreamSequence } from './sequence.js';
 import { judgeStreams, type StreamObs, type StreamVerdict } from './streams.js';
 import { withBridge } from './bridge-coverage.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export interface Check {
   name: string;
@@ -199,7 +200,7 @@ export function coverage(
 }
 
 const who = (ps: readonly PublisherStats[], max = 12): string => {
-  const names = ps.map((p) => `${p.machine}/${p.agent}`).sort();
+  const names = ps.map((p) => agentKey(p.machine, p.agent)).sort();
   return names.length > max
     ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
     : names.join(', ');
