@@ -45,6 +45,26 @@ describe('option values', () => {
       /option '--connect-timeout <duration>' argument 'x' is invalid\./,
     ],
     [
+      ['throttle', 'pc2', '--level', '4'],
+      /option '--level <n>' argument '4' is invalid\. expected a level 0-3, got "4"/,
+    ],
+    [
+      ['throttle', 'pc2', '--auto', 'on', '--raise-above', '120'],
+      /option '--raise-above <pct>' argument '120' is invalid\. expected a percentage 0-100/,
+    ],
+    [
+      ['sim', '--seed', '-1'],
+      /option '--seed <n>' argument '-1' is invalid\. expected a whole number >= 0, got "-1"/,
+    ],
+    [
+      ['sim', '--duration', '5'],
+      /option '--duration <duration>' argument '5' is invalid\. "5" has no unit: write 5ms or 5s/,
+    ],
+    [
+      ['deploy', 'plan', '--metrics-port', 'none'],
+      /option '--metrics-port <port>' argument 'none' is invalid\. expected off or a port 1-65535/,
+    ],
+    [
       ['console', '--interval', '100ms'],
       /option '--interval <duration>' argument '100ms' is invalid\. 100ms is below the least allowed, 200ms/,
     ],
