@@ -34,8 +34,10 @@ import { scanForNames, type ScanResult } from '../adapters/health-scan.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
 import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
-import type { HealthSource } from './health-source.js';
+import type { HealthSnapshot, HealthSource } from './health-source.js';
 import { agentKey } from '../core/fleet/agent-key.js';
+
+export type { HealthSnapshot } from './health-source.js';
 
 export interface HealthTarget {
   key: string;
@@ -105,15 +107,6 @@ export const DEFAULT_HEALTH: HealthOptions = {
   scanEveryMs: 30_000,
   frameWindowMs: 60_000,
 };
-
-export interface HealthSnapshot {
-  version: number;
-  agents: ReadonlyMap<string, AgentHealth>;
-  /** Duration of the last few probe rounds (ms), newest last. */
-  rounds: number[];
-  /** The last free-port scan per host, if any ran. */
-  scans: ReadonlyMap<string, ScanResult>;
-}
 
 export function targetsFor(
   machines: readonly Machine[],

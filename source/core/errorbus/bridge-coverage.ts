@@ -7,7 +7,7 @@
 //   2 -> 3  ZMQ goes away, and the bridge with it: only native NATS publishers count, and the
 //           evidence names the agents that are not there yet (bridged only, or ZMQ only)
 import type { PublisherStats } from '../errors/pipeline.js';
-import type { Check, Observation } from './preflight.js';
+import type { Check, Observation } from './observation.js';
 import { agentKey } from '../fleet/agent-key.js';
 
 export interface BridgedCoverage {
