@@ -2,7 +2,6 @@
 // through the keymap reducer (core/ui/state.ts); screens and panes never listen to keys.
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from 'react';
-import type { Action } from './actions/action.js';
 import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
 import {
@@ -30,7 +29,7 @@ import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
 import { heardWhen, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
-import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
+import { Actions, flowHeight } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
 import { AgentDetail } from './screens/agent-detail.js';
 import { Errors } from './screens/errors.js';
@@ -47,16 +46,9 @@ import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
-import type { Note } from './stores/note-store.js';
+import type { ActionCatalog, Note } from './core/ui/actions.js';
 
-export interface ActionCatalog {
-  entries: readonly ActionEntry[];
-  make(id: string): Action | undefined;
-  /** Lines from what actions left running (the auto-throttle runner), newest first. */
-  notes?: Readable<readonly Note[]>;
-  /** Stops what actions left running; called when the console quits. */
-  close?(): void;
-}
+export type { ActionCatalog };
 
 export interface AppProps {
   plane: DataPlane;
