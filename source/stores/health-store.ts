@@ -1,7 +1,7 @@
 // Probes every agent with the protocol it speaks and holds the results as a store
 // (subscribe/getSnapshot, coalesced notifications) for the console and `status --json`.
 //
-// Three rules keep it honest and harmless (design.md targets, issue 12):
+// Three rules keep it honest and harmless (docs/architecture.md, "Targets"; issue 12):
 // - an agent is sent only requests its code parses: upstream's own JSON health request, the
 //   WP-07 bare string only after a WP-07 reply proved the mixin (it wedges ResourceManager);
 // - the state is what upstream's own client would see on the ZMQ health socket; an HTTP mirror

@@ -210,7 +210,7 @@ export function commandFor(name: string, scopes: readonly Scope[]): Command | un
   return undefined;
 }
 
-/** The key list as text (README, `opsdeck keys`), generated from the table above. */
+/** The key list as a Markdown table, for the README (`npx tsx scripts/readme-keys.ts` writes it). */
 export function keyTable(): string {
   const rows = KEYMAP.map((b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`);
   return ['| keys | what it does |', '|---|---|', ...rows].join('\n');
