@@ -84,8 +84,8 @@ export const startup: Figure = {
         baselineIs: "`node -e ''` started the same way (script PTY, stty), spawn to exit",
         ratio: round(o / b, 2),
         ratioIs: 'opsdeck / baseline; lower is better',
-        target: '< 500 ms',
-        met: o < 500,
+        target: '< 300 ms',
+        met: o < 300,
         notes: [
           `median of ${runs} launches of node bin/opsdeck.js console (2 x 50 agents, NATS off), spawn to the alternate screen plus the first Fleet pane (fastest ${round(Math.min(...ops), 0)} ms)`,
           entry,

@@ -16,18 +16,26 @@ import { metricKeys, scorecard } from './core/ui/scorecard.js';
 import {
   initialUi,
   reduce,
+  reduceMouse,
   type AgentSort,
   type Effect,
   type UiContext,
   type UiState,
 } from './core/ui/state.js';
 import type { AuditSnapshot, AuditStore } from './stores/audit-store.js';
-import { agentRows, errorRows, findingRows, healthDrawnDifferently } from './core/ui/view.js';
-import { HelpOverlay, Palette, TopBar, BottomBar } from './components/overlays.js';
+import { agentRows, errorRows, findingRows, healthChange, timeKey } from './core/ui/view.js';
+import {
+  HELP_LINES,
+  HelpOverlay,
+  helpRoom,
+  Palette,
+  TopBar,
+  BottomBar,
+} from './components/overlays.js';
 import { ThemeContext, type Theme } from './components/theme.js';
 import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
-import { heardWhen, useStore } from './hooks/use-store.js';
+import { heardBy, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
 import { Actions, flowHeight } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
@@ -46,9 +54,49 @@ import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
-import type { ActionCatalog, Note } from './core/ui/actions.js';
+import type { ActionCatalog, ActionEntry, Note } from './core/ui/actions.js';
+import { agentKey } from './core/fleet/agent-key.js';
+import type { ConfigSnapshot } from './stores/config-store.js';
+import { HitContext, HitMap } from './components/hit-map.js';
+import { parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
+import type { LogSnapshot, LogStore } from './stores/log-store.js';
+import { Logs, logPage } from './screens/logs.js';
+import { logRows } from './core/ui/log-view.js';
+import { LIFECYCLE_VERBS, type LifecycleVerb } from './core/fleet/lifecycle.js';
 
 export type { ActionCatalog };
+
+const VERB_TITLE: Record<LifecycleVerb, string> = {
+  restart: 'Restart',
+  stop: 'Stop',
+  start: 'Start',
+};
+
+/** Screen 5's rows for the agent acted on last: restart, stop, start (or how to pick one). */
+function agentEntries(subject: string | undefined, catalog: ActionCatalog): ActionEntry[] {
+  if (!catalog.agent) return [];
+  if (!subject)
+    return [
+      {
+        id: 'agent.pick',
+        title: 'Restart / stop / start an agent',
+        what: "through its machine's opsdeck agent, verified by the health probe",
+        unavailable:
+          'select an agent first (Enter or l on it, or R in its log view), then come back',
+      },
+    ];
+  return LIFECYCLE_VERBS.map((verb) => ({
+    id: `agent.${verb}:${subject}`,
+    title: `${VERB_TITLE[verb]} ${subject}`,
+    what:
+      verb === 'restart'
+        ? 'stop it, see it DOWN, start it, see it OK; the preview names the exact process or container'
+        : verb === 'stop'
+          ? 'stop it and see it DOWN'
+          : 'start it and see it OK',
+    ...(catalog.agentUnavailable ? { unavailable: catalog.agentUnavailable } : {}),
+  }));
+}
 
 export interface AppProps {
   plane: DataPlane;
@@ -58,7 +106,8 @@ export interface AppProps {
   ports: PortCheck;
   lint?: LintStore;
   security?: SecurityStore;
-  canonical: Readonly<Record<string, boolean | undefined>>;
+  /** The config files as they are now (canonical or not, agents changed since start). */
+  config?: Readable<ConfigSnapshot>;
   theme: Theme;
   intervalMs: number;
   initialScreen?: Screen;
@@ -70,6 +119,8 @@ export interface AppProps {
   onExit(): void;
   /** Fleet-wide warnings shown above every screen (two machines on one address). */
   warnings?: readonly string[];
+  /** The log view's watch (`l`). */
+  logs?: LogStore;
 }
 
 /** One character of a chunk as the key it stands for (Enter, Tab and Backspace arrive as bytes). */
@@ -98,6 +149,18 @@ const NO_NOTES: Readable<readonly Note[]> = {
   subscribe: () => () => {},
   getSnapshot: () => NO_NOTE_LIST,
 };
+/** The catalog's migration rows, one per machine: `config.migrate.<machine>`. */
+const MIGRATE_PREFIX = 'config.migrate.';
+const NO_CONFIG_SNAPSHOT: ConfigSnapshot = { canonical: {}, changes: [] };
+const NO_CONFIG: Readable<ConfigSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_CONFIG_SNAPSHOT,
+};
+const NO_LOG_SNAPSHOT: LogSnapshot = { state: 'idle', items: [], first: 0, total: 0, skipped: 0 };
+const NO_LOGS: Readable<LogSnapshot> = {
+  subscribe: () => () => {},
+  getSnapshot: () => NO_LOG_SNAPSHOT,
+};
 const NO_AUDIT_SNAPSHOT: AuditSnapshot = { entries: [], total: 0, damaged: 0, throttle: {} };
 const NO_AUDIT: Readable<AuditSnapshot> = {
   subscribe: () => () => {},
@@ -106,6 +169,8 @@ const NO_AUDIT: Readable<AuditSnapshot> = {
 // Ports shows health too: the drift between config and where agents really answer.
 const SHOWS_HEALTH: readonly Screen[] = ['fleet', 'agent', 'scorecard', 'ports'];
 const SHOWS_ERRORS: readonly Screen[] = ['fleet', 'agent', 'errors', 'scorecard'];
+/** How long a moved latency or sparkline may wait for a frame (states are drawn at once). */
+const LATER_MS = 10_000;
 const unheard = <T,>(store: Readable<T>): Readable<T> => ({
   subscribe: () => () => {},
   getSnapshot: store.getSnapshot,
@@ -130,6 +195,7 @@ function focusOf(ui: UiState, panes: UiContext['panes'], modal: UiContext['modal
   if (modal) return modal;
   if (ui.detail) return 'detail';
   if (ui.screen === 'agent') return 'agent';
+  if (ui.screen === 'logs') return 'logs';
   const pane = panes[ui.pane]?.id ?? ui.screen;
   if (pane.startsWith('agents:')) return 'agents';
   return pane as Focus;
@@ -138,7 +204,10 @@ function focusOf(ui: UiState, panes: UiContext['panes'], modal: UiContext['modal
 export function App(p: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
-  const now = useNow(5000);
+  // What moves with the clock alone, from what the last frame drew (read through refs: the
+  // heartbeat asks after that frame): the clock, the ages, the stale marks.
+  const drawnRef = useRef<(t: number) => string>(undefined);
+  const now = useNow(5000, drawnRef);
   const [ui, dispatch] = useReducer(
     (s: UiState, next: UiState) => next,
     initialUi(p.initialScreen ?? 'fleet', p.initialSort ?? 'config'),
@@ -148,9 +217,10 @@ export function App(p: AppProps) {
   const quietHealth = useMemo(() => unheard(p.plane.health), [p.plane.health]);
   const quietErrors = useMemo(() => unheard(p.plane.errors), [p.plane.errors]);
   const quietDoctor = useMemo(() => unheard(p.plane.doctor), [p.plane.doctor]);
-  // The agent tables redraw for what they show, not for every probe round (view.ts).
+  // The agent tables redraw for what they show, not for every probe round (view.ts); a latency
+  // or a sparkline that moved waits up to LATER_MS for a frame (idle CPU: bench/ idle).
   const drawnHealth = useMemo(
-    () => heardWhen(p.plane.health, (a, b) => healthDrawnDifferently(a.agents, b.agents)),
+    () => heardBy(p.plane.health, (a, b) => healthChange(a.agents, b.agents), LATER_MS),
     [p.plane.health],
   );
   const health = useStore(
@@ -171,11 +241,42 @@ export function App(p: AppProps) {
   const security = useStore(p.security ?? NO_SECURITY);
   const audit = useStore(p.audit ?? NO_AUDIT);
   const notes = useStore(p.actions.notes ?? NO_NOTES);
+  const log = useStore(ui.screen === 'logs' && p.logs ? p.logs : NO_LOGS);
+  // The watch lives while the view is open: leaving it stops the daemon's reading and sending.
+  const watching = ui.screen === 'logs' ? ui.logs : undefined;
+  useEffect(() => {
+    if (!p.logs) return;
+    if (watching) p.logs.open(watching);
+    else p.logs.close();
+  }, [watching, p.logs]);
+  useEffect(() => () => p.logs?.close(), [p.logs]);
   const machines: readonly Machine[] = p.plane.machines;
   const width = Math.max(40, size.columns);
   const run0 = p.runner.getSnapshot();
   // Top bar, bottom bar, and the action notice line when an action runs off-screen.
-  const warning = p.warnings?.[0];
+  const config = useStore(p.config ?? NO_CONFIG);
+  // A config edited under the running console comes first: what is probed is no longer the file.
+  const warnings = useMemo(
+    () => [...config.changes, ...(p.warnings ?? [])],
+    [config.changes, p.warnings],
+  );
+  const warning = warnings[0];
+  // A machine whose file is canonical now (migrated here or from a shell) has nothing to migrate.
+  // The opened agent's lifecycle rows first, then the catalog; a machine whose file is
+  // canonical now (migrated here or from a shell) has nothing to migrate.
+  const entries = useMemo(
+    () => [
+      ...agentEntries(ui.subject, p.actions),
+      ...p.actions.entries.map((a) =>
+        a.id.startsWith(MIGRATE_PREFIX) &&
+        !a.unavailable &&
+        config.canonical[a.id.slice(MIGRATE_PREFIX.length)] === true
+          ? { ...a, unavailable: 'already canonical (agent_groups schema): nothing to migrate' }
+          : a,
+      ),
+    ],
+    [ui.subject, p.actions, config.canonical],
+  );
   const bodyHeight = Math.max(10, size.rows - 2 - (run0.step ? 1 : 0) - (warning ? 1 : 0));
 
   const agentLists = useMemo(
@@ -201,14 +302,21 @@ export function App(p: AppProps) {
   const palette = useMemo(
     () => [
       ...SCREENS.map((s) => ({ id: `screen:${s}`, label: `go to ${SCREEN_TITLES[s]}` })),
-      ...p.actions.entries.map((a) => ({
+      ...entries.map((a) => ({
         id: `action:${a.id}`,
         label: a.unavailable ? `${a.title} (unavailable)` : a.title,
       })),
     ],
-    [p.actions.entries],
+    [entries],
   );
-  const actionIds = useMemo(() => p.actions.entries.map((a) => a.id), [p.actions.entries]);
+  const actionIds = useMemo(() => entries.map((a) => a.id), [entries]);
+  const shownLog = useMemo(
+    () =>
+      ui.screen === 'logs'
+        ? logRows(log, ui.logFollow ? undefined : ui.logAnchor, ui.filters.logs)
+        : [],
+    [ui.screen, log, ui.logFollow, ui.logAnchor, ui.filters.logs],
+  );
   const shownFindings = useMemo(
     () => findingRows(findings, ui.filters.ports),
     [findings, ui.filters.ports],
@@ -221,7 +329,7 @@ export function App(p: AppProps) {
             health: health.agents,
             counters: errors.counters,
             publishers: errors.publishers,
-            canonical: p.canonical,
+            canonical: config.canonical,
             portConflicts: findings.filter((f) => f.severity === 'error').length,
             ...(p.lint ? { lint } : {}),
             ...(p.security ? { auth: security.auth } : {}),
@@ -249,7 +357,7 @@ export function App(p: AppProps) {
       health.agents,
       errors.counters,
       errors.publishers,
-      p.canonical,
+      config.canonical,
       findings,
       p.lint,
       lint,
@@ -269,45 +377,51 @@ export function App(p: AppProps) {
             keys: agentLists[i]!.map((r) => r.key),
             page: layout.machines[i]!.visible,
           })),
-          { id: 'errors', keys: errs.map((r) => String(r.id)), page: layout.errors.visible },
+          {
+            id: 'errors',
+            keys: errs.map((r) => String(r.id)),
+            page: layout.errors.visible,
+            agents: errs.map((r) => agentKey(r.event.machine, r.event.agent)),
+          },
         ];
       case 'errors':
-        return [{ id: 'errors', keys: errs.map((r) => String(r.id)), page: bodyHeight - 12 }];
+        return [
+          {
+            id: 'errors',
+            keys: errs.map((r) => String(r.id)),
+            page: bodyHeight - 12,
+            agents: errs.map((r) => agentKey(r.event.machine, r.event.agent)),
+          },
+        ];
+      case 'logs':
+        return [{ id: 'logs', keys: [], page: logPage(bodyHeight) }];
       case 'ports':
         return [{ id: 'ports', keys: shownFindings.map(findingKey), page: bodyHeight - 10 }];
       case 'scorecard':
         return [{ id: 'scorecard', keys: metricKeys(score), page: bodyHeight - 4 }];
       case 'actions':
-        return [{ id: 'actions', keys: p.actions.entries.map((a) => a.id), page: 10 }];
+        return [{ id: 'actions', keys: entries.map((a) => a.id), page: 10 }];
       default:
         return [];
     }
-  }, [
-    ui.screen,
-    machines,
-    agentLists,
-    errs,
-    shownFindings,
-    score,
-    p.actions.entries,
-    layout,
-    bodyHeight,
-  ]);
+  }, [ui.screen, machines, agentLists, errs, shownFindings, score, entries, layout, bodyHeight]);
 
   // The latest state for the key handler, which is registered once.
   const open = run.step && 'preview' in run.step ? run.step.preview : undefined;
-  const preview = open
-    ? {
-        lines: open.lines.length,
-        room: previewRoom(
-          flowHeight(bodyHeight, p.actions.entries.length),
-          open.checks?.length ?? 0,
-        ),
-      }
-    : undefined;
-  const latest = useRef({ ui, panes, palette, actionIds, run, preview });
+  // What ↑↓ scroll: the help when it is open (it is longer than a short terminal), else the
+  // open action's preview.
+  const preview = ui.help
+    ? { lines: HELP_LINES, room: helpRoom(bodyHeight) }
+    : open
+      ? {
+          lines: open.lines.length,
+          room: previewRoom(flowHeight(bodyHeight, entries.length), open.checks?.length ?? 0),
+        }
+      : undefined;
+  const logCtx = { total: log.total, rows: shownLog.length, page: logPage(bodyHeight) };
+  const latest = useRef({ ui, panes, palette, actionIds, run, preview, entries, logCtx });
   useLayoutEffect(() => {
-    latest.current = { ui, panes, palette, actionIds, run, preview };
+    latest.current = { ui, panes, palette, actionIds, run, preview, entries, logCtx };
   });
 
   useEffect(() => {
@@ -323,8 +437,17 @@ export function App(p: AppProps) {
   // Both entry points (a row on screen 5, the palette) land here, on screen 5: the reducer has
   // already moved there, so the preview is what the operator sees next.
   const start = (id: string) => {
-    const entry = p.actions.entries.find((a) => a.id === id);
-    const action = entry && !entry.unavailable ? p.actions.make(id) : undefined;
+    const agent = /^agent\.(restart|stop|start):(.+)$/.exec(id);
+    // An agent action asked for by R names its agent: its rows may not be drawn yet.
+    const entry = agent
+      ? agentEntries(agent[2], p.actions).find((a) => a.id === id)
+      : latest.current.entries.find((a) => a.id === id);
+    const action =
+      entry && !entry.unavailable
+        ? agent
+          ? p.actions.agent?.(agent[1] as LifecycleVerb, agent[2]!)
+          : p.actions.make(id)
+        : undefined;
     if (action) {
       void p.runner.start(action);
       return;
@@ -373,7 +496,38 @@ export function App(p: AppProps) {
     }
   };
 
+  const hits = useMemo(() => new HitMap(), []);
+  // A mouse report, never a key: it must not be typed into a filter one character at a time.
+  const onMouse = (input: string): boolean => {
+    const mouse = parseMouse(input);
+    if (!mouse) return false;
+    if (mouse.kind === 'other') return true;
+    const cur = latest.current;
+    const modal = modalOf(cur.run, cur.ui);
+    const next = reduceMouse(
+      cur.ui,
+      mouse.kind === 'wheel' ? { kind: 'wheel', delta: mouse.delta * WHEEL_ROWS } : mouse,
+      hits.at(mouse.x, mouse.y),
+      {
+        panes: cur.panes,
+        palette: cur.palette,
+        actions: cur.actionIds,
+        now: Date.now(),
+        ...(modal ? { modal } : {}),
+        ...(cur.preview ? { preview: cur.preview } : {}),
+        log: cur.logCtx,
+      },
+    );
+    if (next.state !== cur.ui) {
+      latest.current = { ...cur, ui: next.state };
+      dispatch(next.state);
+    }
+    carryOut(next.effect);
+    return true;
+  };
+
   useInput((input, key) => {
+    if (onMouse(input)) return;
     // Keys typed faster than a frame (or pasted) arrive as one chunk: replay them one by one.
     const presses =
       input.length > 1 && !key.ctrl && !key.meta
@@ -390,6 +544,7 @@ export function App(p: AppProps) {
         now: Date.now(),
         ...(modal ? { modal } : {}),
         ...(cur.preview ? { preview: cur.preview } : {}),
+        log: cur.logCtx,
       });
       if (next.state !== ui) {
         ui = next.state;
@@ -404,6 +559,22 @@ export function App(p: AppProps) {
   const staleResources = Object.fromEntries(
     machines.map((m) => [m.id, isStale(resources.machines[m.id], now, p.intervalMs)]),
   );
+  // Set before useNow's effect reads it (layout effects run first).
+  useLayoutEffect(() => {
+    drawnRef.current = (t) =>
+      timeKey(t, [
+        ...[...health.agents.values()].map((h) => h.lastReplyAt),
+        ...errors.rows.slice(0, 200).map((r) => r.lastAt),
+        ...Object.values(errors.lastFrameAt),
+        ...machines.map((m) => resources.machines[m.id]?.receivedAt),
+        ...Object.values(resources.refused ?? {}).map((r) => r.at),
+        ...Object.values(audit.throttle).map((o) => Date.parse(o.time)),
+        ...notes.map((n) => n.at),
+      ]) +
+      machines
+        .map((m) => (isStale(resources.machines[m.id], t, p.intervalMs) ? 'S' : '-'))
+        .join('');
+  });
   const natsState = p.plane.link ? (link?.state ?? 'connecting') : 'off';
   const phaseLabel = phase.value ? `${phase.value.phase} ${phase.value.name}` : undefined;
 
@@ -488,10 +659,25 @@ export function App(p: AppProps) {
         />
       );
       break;
+    case 'logs':
+      body = (
+        <Logs
+          agentKey={ui.logs ?? ''}
+          log={log}
+          rows={shownLog}
+          follow={ui.logFollow}
+          scroll={ui.logScroll}
+          wrap={ui.logWrap}
+          filter={ui.filters.logs}
+          width={width}
+          height={bodyHeight}
+        />
+      );
+      break;
     case 'actions':
       body = (
         <Actions
-          entries={p.actions.entries}
+          entries={entries}
           cursor={cursorOf('actions')}
           run={run}
           width={width}
@@ -508,43 +694,45 @@ export function App(p: AppProps) {
 
   return (
     <ThemeContext.Provider value={p.theme}>
-      <Box flexDirection="column" width={width}>
-        <TopBar
-          screen={ui.screen}
-          nats={natsState}
-          phase={phaseLabel}
-          width={width}
-          clock={new Date(now).toISOString().slice(11, 16)}
-        />
-        {warning ? (
-          <Text
-            wrap="truncate"
-            color={p.theme.warn}
-          >{`⚠ ${warning}${(p.warnings?.length ?? 0) > 1 ? ` (+${p.warnings!.length - 1} more)` : ''}`}</Text>
-        ) : null}
-        {ui.help ? (
-          <HelpOverlay width={width} />
-        ) : ui.editing === 'palette' ? (
-          <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
-        ) : (
-          <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
-            {body}
-          </PaneBoundary>
-        )}
-        {run.step && ui.screen !== 'actions' && !ui.help ? (
-          <Text color={p.theme.warn} wrap="truncate">
-            {run.step.phase === 'confirm'
-              ? `${run.action?.title ?? ''} waits for your y on screen 5, where its preview is (5)`
-              : `action: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}
-          </Text>
-        ) : null}
-        <BottomBar
-          notice={ui.notice}
-          focus={focusOf(ui, panes, modalOf(run, ui))}
-          draft={ui.draft}
-          width={width}
-        />
-      </Box>
+      <HitContext.Provider value={hits}>
+        <Box flexDirection="column" width={width}>
+          <TopBar
+            screen={ui.screen}
+            nats={natsState}
+            phase={phaseLabel}
+            width={width}
+            clock={new Date(now).toISOString().slice(11, 16)}
+          />
+          {warning ? (
+            <Text
+              wrap="truncate"
+              color={p.theme.warn}
+            >{`⚠ ${warning}${warnings.length > 1 ? ` (+${warnings.length - 1} more)` : ''}`}</Text>
+          ) : null}
+          {ui.help ? (
+            <HelpOverlay width={width} height={bodyHeight} scroll={ui.scroll} />
+          ) : ui.editing === 'palette' ? (
+            <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
+          ) : (
+            <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
+              {body}
+            </PaneBoundary>
+          )}
+          {run.step && ui.screen !== 'actions' && !ui.help ? (
+            <Text color={p.theme.warn} wrap="truncate">
+              {run.step.phase === 'confirm'
+                ? `${run.action?.title ?? ''} waits for your y on screen 5, where its preview is (5)`
+                : `action: ${run.action?.title ?? ''} (${run.step.phase}) — screen 5 shows it`}
+            </Text>
+          ) : null}
+          <BottomBar
+            notice={ui.notice}
+            focus={focusOf(ui, panes, modalOf(run, ui))}
+            draft={ui.draft}
+            width={width}
+          />
+        </Box>
+      </HitContext.Provider>
     </ThemeContext.Provider>
   );
 }

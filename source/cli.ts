@@ -55,6 +55,11 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
     load: async () => (await import('./commands/throttle.js')).registerThrottle,
   },
   { names: ['deploy'], load: async () => (await import('./commands/deploy.js')).registerDeploy },
+  { names: ['logs'], load: async () => (await import('./commands/logs.js')).registerLogs },
+  {
+    names: ['restart', 'stop', 'start'],
+    load: async () => (await import('./commands/lifecycle.js')).registerLifecycle,
+  },
 ];
 
 const CONSOLE = COMMANDS.find((c) => c.names.includes('console'))!;

@@ -1,13 +1,12 @@
 // Starts the full-screen console on a loaded fleet: the data plane, the preferences, the
 // alternate screen, and the one shutdown path (q, double Ctrl+C, SIGTERM, SIGHUP and SIGINT all
 // take it).
-import { readFileSync } from 'node:fs';
+import { LogStore } from './stores/log-store.js';
 import { hostname, userInfo } from 'node:os';
 import Conf from 'conf';
 import { render } from 'ink';
 import { App, type ActionCatalog } from './app.js';
 import type { Machine } from './core/fleet/model.js';
-import { migrateText } from './core/fleet/migrate.js';
 import { checkPorts } from './core/ports/rules.js';
 import { SCREENS, type Screen } from './core/ui/keymap.js';
 import { AGENT_SORTS, type AgentSort } from './core/ui/state.js';
@@ -20,6 +19,7 @@ import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
+import { ConfigStore } from './stores/config-store.js';
 import { operatorLogin } from './adapters/control-client.js';
 import { findSampleKeys } from './adapters/sample-sign.js';
 import { PhaseStore } from './stores/phase-store.js';
@@ -37,6 +37,8 @@ export interface ConsoleOptions {
   intervalMs?: number;
   timeoutMs?: number;
   screen?: Screen;
+  /** Wheel and clicks (SGR mouse reports); false leaves the mouse to the terminal. */
+  mouse?: boolean;
   /** The actions screen's catalog, built once the data plane exists. */
   actions?: (plane: DataPlane, hooks: CatalogHooks) => ActionCatalog;
   /** Called once the console has shut down (the demo stops its sim here). */
@@ -59,27 +61,6 @@ export const ERROR_NOTIFY_MS = 250;
 
 export function noTtyMessage(): string {
   return 'opsdeck: the console needs a terminal (TTY). For scripts and pipes use `opsdeck status --json` (one snapshot) or `--watch` (JSON lines).';
-}
-
-/** Is each machine's config already canonical? Cheap enough to run once, after the first frame. */
-export function canonicalOf(
-  machines: readonly Machine[],
-  env: Env,
-): Record<string, boolean | undefined> {
-  const out: Record<string, boolean | undefined> = {};
-  for (const m of machines) {
-    if (m.source.shape === 'v3-unified') {
-      out[m.id] = false; // several machines in one file: not the per-machine canonical form
-      continue;
-    }
-    try {
-      const r = migrateText(readFileSync(m.source.file, 'utf8'), m.source.file, { env });
-      out[m.id] = r.ok ? r.status === 'already-canonical' : undefined;
-    } catch {
-      out[m.id] = undefined;
-    }
-  }
-  return out;
 }
 
 /**
@@ -140,6 +121,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const phase = new PhaseStore();
   void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
   const runner = new ActionRunner(auditPath(options.env));
+  const logs = new LogStore(() => plane.link?.nc);
   const lint = new LintStore();
   const audit = new AuditStore(auditPath(options.env));
   const stopAudit = audit.start();
@@ -162,15 +144,22 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       });
   });
   const ports = checkPorts(options.machines, { env: options.env });
-  const canonical: Record<string, boolean | undefined> = Object.fromEntries(
-    options.machines.map((m) => [m.id, undefined]),
-  );
+  const config = new ConfigStore(options.machines, options.env);
+  let stopConfig: (() => void) | undefined;
 
-  const warnings = await plane.hostWarnings;
+  // The first frame does not wait for host lookups (up to 1 s each): their warnings are drawn
+  // when they come (none is the usual answer, and addresses are not looked up at all).
+  let warnings: string[] = [];
+  let drawn = false;
+  void plane.hostWarnings.then((found) => {
+    if (found.length === 0) return;
+    warnings = found;
+    if (drawn && !closing) instance.rerender(app());
+  });
   await shareInkCaches();
   // Ink draws into a model of the screen; the terminal gets only the cells that change.
   const terminal = new DiffTerminal(process.stdout);
-  terminal.enterAlternateScreen();
+  terminal.enterAlternateScreen({ mouse: options.mouse !== false });
   let closing: Promise<number> | undefined;
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -178,12 +167,15 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const shutdown = (code: number) =>
     (closing ??= (async () => {
       catalog.close?.();
+      logs.stop();
       instance.unmount();
       terminal.leaveAlternateScreen();
       await plane.stop();
       phase.close();
       lint.close();
       stopAudit();
+      stopConfig?.();
+      config.close();
       stopRunWatch();
       audit.close();
       stopProbe?.();
@@ -193,7 +185,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       return code;
     })());
 
-  const instance = render(
+  const app = () => (
     <App
       plane={plane}
       phase={phase}
@@ -202,7 +194,7 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       ports={ports}
       lint={lint}
       security={security}
-      canonical={canonical}
+      config={config}
       theme={theme}
       intervalMs={intervalMs}
       initialScreen={screen}
@@ -210,22 +202,24 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
       onSort={(s) => prefs.set('sort', s)}
       audit={audit}
       onScreen={(s) => {
-        if (s !== 'agent') prefs.set('lastScreen', s);
+        if (s !== 'agent' && s !== 'logs') prefs.set('lastScreen', s);
       }}
       onExit={() => void shutdown(0)}
       warnings={warnings}
-    />,
-    {
-      stdout: terminal as unknown as NodeJS.WriteStream,
-      stderr: terminal as unknown as NodeJS.WriteStream,
-      exitOnCtrlC: false,
-      patchConsole: true,
-      maxFps: MAX_FPS,
-    },
+      logs={logs}
+    />
   );
+  const instance = render(app(), {
+    stdout: terminal as unknown as NodeJS.WriteStream,
+    stderr: terminal as unknown as NodeJS.WriteStream,
+    exitOnCtrlC: false,
+    patchConsole: true,
+    maxFps: MAX_FPS,
+  });
+  drawn = true;
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {
-    Object.assign(canonical, canonicalOf(options.machines, options.env));
+    stopConfig = config.start();
     security.readCerts();
   }, 50).unref();
   // The lint parses every Python file of the checkout: well after the first frame, in a child.

@@ -1,7 +1,7 @@
 // The benchmark's small shared harness: statistics, CPU and memory readings, event-loop delay,
 // child processes (TypeScript through tsx, with an IPC channel), /proc readings.
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
@@ -68,6 +68,30 @@ export function procCpuMs(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // After "pid (comm) ": field 3 is state, so utime (14) and stime (15) are at 11 and 12.
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+}
+
+/**
+ * CPU time (ms) of another process per kind of thread, from /proc/<pid>/task: `main` (the event
+ * loop: JS), `zmq` (libzmq's I/O and reaper threads), `other` (V8's GC and compiler helpers,
+ * libuv's pool). Threads that ended since are not counted.
+ */
+export function procThreadCpuMs(pid: number): { main: number; zmq: number; other: number } {
+  const out = { main: 0, zmq: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+    if (tid === String(pid)) out.main += ms;
+    else if (comm.startsWith('ZMQbg')) out.zmq += ms;
+    else out.other += ms;
+  }
+  return out;
 }
 
 /** Resident set size (MB) of another process, from /proc/<pid>/status. */

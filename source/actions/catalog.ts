@@ -25,6 +25,7 @@ import { certsGenerateAction } from './certs.js';
 import { throttleAction } from './throttle.js';
 import { fixStreamsAction, phaseAction } from './errorbus.js';
 import { configMigrateAction } from './config-migrate.js';
+import { lifecycleAction } from './lifecycle.js';
 
 export interface CatalogOptions {
   machines: readonly Machine[];
@@ -198,6 +199,23 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
   return {
     entries: items.map(({ make: _make, ...entry }) => entry),
     make: (id) => items.find((i) => i.id === id && !i.unavailable)?.make?.(),
+    ...(needsNats ? { agentUnavailable: needsNats } : {}),
+    agent: (verb, key) => {
+      const conn = nc();
+      const slash = key.indexOf('/');
+      if (!conn || slash < 1) return undefined;
+      const machine = key.slice(0, slash);
+      return lifecycleAction({
+        nc: conn,
+        server: redact(o.nats ?? ''),
+        machines: o.machines,
+        machine,
+        agent: key.slice(slash + 1),
+        verb,
+        token: tokenSource(dir, machine),
+        env: o.env,
+      });
+    },
     notes,
     close: () => holder.runner?.stop('the console quit'),
   };

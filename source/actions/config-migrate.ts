@@ -2,7 +2,6 @@
 // caller of runAction: preview = the unified diff, target = the exact file written, result =
 // the backup path. The write is `opsdeck config migrate`'s: lock, backup in backup/ beside the
 // file, temp + fsync + rename, refused if the file changed since the preview was confirmed.
-import { hostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import {
   FileError,
@@ -46,6 +45,21 @@ export type MigratePlan =
       replaced: FileSnapshot | undefined;
       diff: string;
     };
+
+/**
+ * The fleet machine the file configures (the audit's `machine`, as every action's): the shape's
+ * (pc2_services -> pc2, else mainpc) or the v3 file's chosen machine; `fleet` when it cannot be
+ * told.
+ */
+export function fleetMachineOf(file: string, machine: string | undefined, env: Env): string {
+  if (machine) return machine;
+  try {
+    const r = migrateText(readSnapshot(file).text, file, { env });
+    return r.ok ? r.machine : 'fleet';
+  } catch {
+    return 'fleet';
+  }
+}
 
 /** v3 files need their machine overrides, found as the loader finds them. */
 function overrides(
@@ -122,7 +136,7 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
   return {
     id: 'config.migrate',
     title: 'Migrate the fleet config to the agent_groups schema',
-    machine: hostname(),
+    machine: fleetMachineOf(resolve(options.cwd, options.file), options.machine, options.env),
     args: {
       file: options.file,
       ...(options.out ? { out: options.out } : {}),

@@ -27,6 +27,8 @@ import { readProcessTable, renice } from '../adapters/proc-table.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import type { Log } from '../adapters/journal.js';
 import type { SampleSigner } from '../adapters/sample-sign.js';
+import type { Lifecycle } from '../core/fleet/lifecycle.js';
+import { serveLogs, type LogFinder, type LogServer } from './logs.js';
 
 export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
 
@@ -62,6 +64,14 @@ export interface AgentOptions {
   exporter?: () => SampleExporter | undefined;
   /** Signs every sample (this machine's key): only signed samples may drive auto-throttle. */
   signer?: SampleSigner;
+  /** Serves opsdeck.<machine>.logs from where this finds each agent's log. */
+  logs?: LogFinder;
+  /** Lines per second per log watcher (default 200). */
+  logRate?: number;
+  /** How long a log watch lives unrenewed (default 15 s). */
+  logTtlMs?: number;
+  /** Stops and starts this machine's agents (agent_stop / agent_start / agent_restart). */
+  lifecycle?: Lifecycle;
 }
 
 export const NO_JWKS: ControlAuth = {
@@ -134,6 +144,8 @@ function resourceManager(
 
 export interface RunningAgent {
   last(): ResourceSample | undefined;
+  /** Log watches alive now. */
+  logWatches(): number;
   stop(): Promise<void>;
 }
 
@@ -162,7 +174,17 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
     ...(rm ? { rm } : {}),
     processes: agentProcesses,
     renice: (pid, nice) => source.renice(pid, nice),
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
   };
+  const logServer: LogServer | undefined = options.logs
+    ? serveLogs(nc, {
+        machine: options.machine,
+        find: options.logs,
+        log: options.log,
+        ...(options.logRate ? { rate: options.logRate } : {}),
+        ...(options.logTtlMs ? { ttlMs: options.logTtlMs } : {}),
+      })
+    : undefined;
 
   /** The throttle as the machine shows it now. */
   const readBack = async (procs: AgentProcess[] | { error: string }): Promise<ThrottleReading> => {
@@ -264,9 +286,11 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
 
   return {
     last: () => last,
+    logWatches: () => logServer?.active() ?? 0,
     async stop() {
       stopped = true;
       clearInterval(timer);
+      logServer?.stop();
       control.unsubscribe();
       rm?.close();
     },

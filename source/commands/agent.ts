@@ -65,6 +65,11 @@ function localFleet(
 }
 import { resolve } from 'node:path';
 import { readSampleSigner, type SampleSigner } from '../adapters/sample-sign.js';
+import { fileOrDockerFinder } from '../agent/logs.js';
+import { realLifecycle } from '../adapters/agent-lifecycle.js';
+import { readProcessTable } from '../adapters/proc-table.js';
+import { DEFAULT_RATE } from '../core/logs/stream.js';
+import { checkoutOf } from '../core/fleet/checkout.js';
 
 export function registerAgent(program: Command, io: Io): void {
   const agentCommand = program
@@ -88,6 +93,10 @@ export function registerAgent(program: Command, io: Io): void {
       "probe this machine's agents (the console's prober, from here) and publish the results on opsdeck.<machine>.health, for `opsdeck console --health-from agents`; needs the fleet config",
     )
     .option(
+      '--log-rate <n>',
+      `log lines per second each watcher of opsdeck.<machine>.logs gets at most; the rest are counted as skipped (default ${DEFAULT_RATE})`,
+    )
+    .option(
       '--metrics <addr:port>',
       'serve /metrics in the Prometheus text format there (e.g. 127.0.0.1:9470): every agent of this machine, its resources, errors, bridge, phase; implies --health',
     );
@@ -108,6 +117,8 @@ export function registerAgent(program: Command, io: Io): void {
           health?: boolean;
           metrics?: string;
           sampleKey?: string;
+          logRate?: string;
+          root?: string;
         } & AuthArgs &
           BridgeArgs &
           LoginArgs
@@ -150,6 +161,25 @@ export function registerAgent(program: Command, io: Io): void {
       // A bad value was refused with the settings (agent-settings.ts).
       const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
       const local = localFleet(opts, checkIo, machine);
+      const logRate = opts.logRate === undefined ? DEFAULT_RATE : Number(opts.logRate);
+      if (!Number.isInteger(logRate) || logRate < 1 || logRate > 100_000) {
+        checkIo.err(`opsdeck agent: --log-rate ${opts.logRate}: expected an integer 1-100000`);
+        throw new Exit(EXIT.badInput);
+      }
+      // Logs and lifecycle read the upstream checkout: --root, else the folder the fleet came from.
+      const mine = local.fleet?.find((m) => m.id === machine);
+      const root = opts.root
+        ? resolve(io.cwd, opts.root)
+        : mine
+          ? checkoutOf(mine.source.file)
+          : undefined;
+      const own = mine?.agents ?? [];
+      const lifecycle = realLifecycle({
+        agents: own,
+        ...(root ? { root } : {}),
+        processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
+      });
+
       const resourceManager = opts.resourceManager ?? local.resourceManager;
       log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
       log(
@@ -163,6 +193,10 @@ export function registerAgent(program: Command, io: Io): void {
         jwks ? 'notice' : 'warning',
       );
       log(local.note, local.agents.length ? 'info' : 'notice');
+      log(
+        `logs on opsdeck.${machine}.logs (${logRate} lines/s per watcher) from ${root ? `${root}/logs` : 'no --root: containers only'}; agent_stop/agent_start/agent_restart ${authLabel(auth)}`,
+        'info',
+      );
       let observer: Observer | undefined;
       if (opts.health || metricsAt)
         try {
@@ -205,6 +239,9 @@ export function registerAgent(program: Command, io: Io): void {
             ...(resourceManager ? { resourceManager } : {}),
             ...(signer ? { signer } : {}),
             agents: local.agents,
+            logs: fileOrDockerFinder(root, local.agents),
+            logRate,
+            lifecycle,
             log,
             version: VERSION,
             startedAt,

@@ -25,6 +25,8 @@ interface ConsoleArgs extends FleetArgs {
   healthFrom?: string;
   interval?: number;
   screen?: string;
+  /** false with --no-mouse. */
+  mouse: boolean;
 }
 
 const INTERVAL = durationArg({ minMs: 200 });
@@ -56,6 +58,7 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     ...(nats ? { nats } : {}),
     ...(intervalMs ? { intervalMs } : {}),
     ...(screen ? { screen } : {}),
+    mouse: opts.mouse,
     actions: (plane, hooks) =>
       consoleActions({
         machines: fleet.machines,
@@ -84,6 +87,10 @@ export function registerConsole(program: Command, io: Io): void {
       )
       .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`)
       .option(
+        '--no-mouse',
+        'leave the mouse to the terminal (text selection without Shift); by default the wheel and clicks move the selection',
+      )
+      .option(
         '--health-from <source>',
         "direct (default): probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS",
       );
@@ -99,12 +106,13 @@ export function registerConsole(program: Command, io: Io): void {
       'start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both',
     )
     .addOption(checkedOption('--interval <duration>', 'health probe interval', INTERVAL, '2s'))
+    .option('--no-mouse', 'leave the mouse to the terminal')
     .option(
       '--hosts <list>',
       'loopback address per machine, for the simulator and the console',
       'mainpc=127.0.0.1,pc2=127.0.0.2',
     )
-    .action(async (opts: { interval: number; hosts: string }) => {
+    .action(async (opts: { interval: number; hosts: string; mouse: boolean }) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
@@ -170,6 +178,7 @@ export function registerConsole(program: Command, io: Io): void {
         machines: fleet.machines,
         env,
         intervalMs: opts.interval,
+        mouse: opts.mouse,
         ...(sim.nats ? { nats: sim.nats } : {}),
         actions: (plane, hooks) =>
           consoleActions({

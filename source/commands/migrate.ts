@@ -1,7 +1,6 @@
 // `opsdeck config migrate <file>`: upstream's unify_config_schema.py --target agent_groups, done
 // safely. The transform is core/fleet/migrate.ts; the file mechanics are adapters/atomic-file.ts.
 import type { Command } from 'commander';
-import { hostname } from 'node:os';
 import { basename, isAbsolute, resolve } from 'node:path';
 import { appendAudit, auditPath, type AuditEntry } from '../adapters/audit.js';
 import {
@@ -16,6 +15,7 @@ import {
   type FileSnapshot,
 } from '../adapters/atomic-file.js';
 import { findOverrides, mergeDocker } from '../adapters/fleet-files.js';
+import { fleetMachineOf } from '../actions/config-migrate.js';
 import { unifiedDiff } from '../core/diff.js';
 import { migrateText, MIGRATE_TARGETS, type MigrateResult } from '../core/fleet/migrate.js';
 import { formatDiagnostic, hasErrors } from '../core/fleet/model.js';
@@ -29,7 +29,15 @@ interface MigrateArgs {
   machine?: string;
   out?: string;
   rollback?: boolean;
-  confirm?: boolean;
+  yes?: boolean;
+}
+
+const TITLE = 'Migrate the fleet config to the agent_groups schema';
+
+/** Asks as every action does: the exact words, typed. Anything else declines. */
+async function confirmed(io: Io, words: string): Promise<boolean> {
+  const answer = io.ask ? await io.ask(`Type "yes" to run: ${words}\n> `) : '';
+  return answer.trim() === 'yes';
 }
 
 export function registerMigrate(config: Command, io: Io): Command {
@@ -50,14 +58,15 @@ export function registerMigrate(config: Command, io: Io): Command {
       'write the result to this file instead of in place (required for v3 unified files)',
     )
     .option('--rollback', 'restore the newest backup of <file> from backup/ beside it')
-    .option('--confirm', 'show the diff and ask before writing')
+    .option('--yes', 'write without asking (scripts); without it the diff is shown and confirmed')
     .action(async (file: string, opts: MigrateArgs) => {
       const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
+      const machine = fleetMachineOf(abs(file), opts.machine, io.env);
       // Real runs leave an audit line (config.migrate / config.rollback), as the console's action does.
       const audit: Audit = (outcome, detail) =>
         appendAudit(
           {
-            machine: hostname(),
+            machine,
             action: opts.rollback ? 'config.rollback' : 'config.migrate',
             args: {
               file: abs(file),
@@ -177,16 +186,20 @@ async function runMigrate(
       if (!prepared) return;
       const { result, source } = prepared;
       const replaced = out ? before : source;
-      if (opts.confirm) {
+      if (!opts.yes) {
+        // The preview, as every action shows it before it asks.
+        io.out(`${TITLE} — target: ${where}`);
+        io.out(describe(where, result, 'will migrate'));
         io.out(
           unifiedDiff(replaced?.text ?? '', result.text, {
             fromFile: replaced ? target : '/dev/null',
             toFile: target,
           }).trimEnd(),
         );
-        const answer = io.ask ? await io.ask(`write ${target}? [y/N] `) : '';
-        if (!/^y(es)?$/i.test(answer.trim())) {
-          io.out(`${target}: not confirmed; nothing written`);
+        if (!(await confirmed(io, `${TITLE} on ${target}`))) {
+          io.err(
+            `opsdeck: not confirmed; nothing was changed (--yes writes without asking, --dry-run only shows)`,
+          );
           audit('cancelled', 'not confirmed');
           throw new Exit(EXIT.findings);
         }
@@ -234,7 +247,29 @@ async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit
   }
   await withLock(
     target,
-    () => {
+    async () => {
+      if (!opts.yes) {
+        const newest = newestBackup(target);
+        if (newest) {
+          const diff = unifiedDiff(currentText(file) ?? '', readSnapshot(newest).text, {
+            fromFile: file,
+            toFile: file,
+          });
+          if (diff === '') {
+            io.out(`${file}: already the same as ${newest}; nothing written`);
+            return;
+          }
+          io.out(`Restore ${file} from its newest backup — target: ${target}`);
+          io.out(diff.trimEnd());
+          if (!(await confirmed(io, `Restore ${target} from ${newest}`))) {
+            io.err(
+              'opsdeck: not confirmed; nothing was changed (--yes restores without asking, --dry-run only shows)',
+            );
+            audit('cancelled', 'not confirmed');
+            throw new Exit(EXIT.findings);
+          }
+        }
+      }
       const result = rollback(target, new Date(), (restored) =>
         audit('started', `restoring ${target} from ${restored}`),
       );

@@ -110,6 +110,8 @@ function ErrorPaneView(p: ErrorPaneProps) {
       key={p.compact ? 'compact' : 'full'}
       flexDirection="column"
       width={p.width}
+      // Its whole share even with few rows: what it does not use stays inside it, not below.
+      height={p.height}
       borderStyle="round"
       borderBottom={!p.compact}
       borderColor={p.focused ? theme.focus : theme.muted}
@@ -130,6 +132,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         focused={p.focused}
         height={Math.max(2, p.height - (p.compact ? 2 : 3))}
         empty={p.filter ? 'no error matches the filter' : 'no errors yet'}
+        hit="errors"
       />
     </Box>
   );

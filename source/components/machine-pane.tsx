@@ -260,6 +260,7 @@ function MachinePaneView(p: MachinePaneProps) {
         key="compact"
         flexDirection="column"
         width={p.width}
+        height={p.height}
         borderStyle="round"
         borderBottom={false}
         borderColor={p.focused ? theme.focus : theme.muted}
@@ -284,6 +285,7 @@ function MachinePaneView(p: MachinePaneProps) {
           focused={p.focused}
           height={Math.max(2, p.height - 2)}
           empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+          hit={`agents:${p.machine.id}`}
         />
       </Box>
     );
@@ -293,6 +295,8 @@ function MachinePaneView(p: MachinePaneProps) {
       key="full"
       flexDirection="column"
       width={p.width}
+      // The layout's share exactly: rows it does not use stay inside it, never below the frame.
+      height={p.height}
       borderStyle="round"
       borderColor={p.focused ? theme.focus : theme.muted}
       paddingX={0}
@@ -327,6 +331,7 @@ function MachinePaneView(p: MachinePaneProps) {
         focused={p.focused}
         height={Math.max(2, p.height - 4)}
         empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+        hit={`agents:${p.machine.id}`}
       />
     </Box>
   );

@@ -3,6 +3,7 @@ import { Box, Text } from 'ink';
 import {
   footerHints,
   KEYMAP,
+  MOUSE_BINDINGS,
   SCREENS,
   SCREEN_TITLES,
   type Focus,
@@ -12,26 +13,73 @@ import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
 
-export function HelpOverlay({ width }: { width: number }) {
+const HELP_ROWS = [
+  ...KEYMAP.map((b) => ({
+    keys: b.keys,
+    help: `${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`,
+  })),
+  ...MOUSE_BINDINGS,
+];
+export const HELP_LINES = HELP_ROWS.length;
+
+/** Key lines the help shows at this body height: borders, title, states and position go first. */
+export const helpRoom = (height: number): number => Math.max(3, height - 5);
+
+/**
+ * Every key and the mouse. Too many for the height: two columns when wide enough for them to
+ * fit, else one column that scrolls (↑↓, PgUp/PgDn, the wheel) with its position shown.
+ */
+export function HelpOverlay({
+  width,
+  height,
+  scroll,
+}: {
+  width: number;
+  height: number;
+  scroll: number;
+}) {
   const theme = useTheme();
+  const room = helpRoom(height);
+  const half = Math.ceil(HELP_ROWS.length / 2);
+  const two = HELP_ROWS.length > room && width >= 110 && half <= room;
+  const overflow = !two && HELP_ROWS.length > room;
+  const first = overflow ? Math.min(scroll, HELP_ROWS.length - room) : 0;
+  const shown = overflow ? HELP_ROWS.slice(first, first + room) : HELP_ROWS;
+  const row = (b: (typeof HELP_ROWS)[number], keyWidth: number) => (
+    <Text key={b.keys.join('/') + b.help} wrap="truncate">
+      <Text color={theme.accent}>{fit(b.keys.join(' / '), keyWidth)}</Text>
+      {` ${b.help}`}
+    </Text>
+  );
   return (
     <Box
       flexDirection="column"
       borderStyle="double"
       borderColor={theme.accent}
       paddingX={1}
-      width={Math.min(width, 90)}
+      width={two ? width : Math.min(width, 90)}
     >
-      <Text bold color={theme.title}>
+      <Text bold color={theme.title} wrap="truncate">
         opsdeck keys (any of ? Esc q closes this)
       </Text>
-      {KEYMAP.map((b) => (
-        <Text key={`${b.command}-${b.scope}`} wrap="truncate">
-          <Text color={theme.accent}>{fit(b.keys.join(' / '), 18)}</Text>
-          {` ${b.help}${b.scope === 'confirm' ? ' (in a confirmation)' : ''}`}
+      {two ? (
+        <Box flexDirection="row">
+          <Box flexDirection="column" width={Math.floor((width - 4) / 2)}>
+            {HELP_ROWS.slice(0, half).map((b) => row(b, 16))}
+          </Box>
+          <Box flexDirection="column" width={Math.ceil((width - 4) / 2)}>
+            {HELP_ROWS.slice(half).map((b) => row(b, 16))}
+          </Box>
+        </Box>
+      ) : (
+        shown.map((b) => row(b, 18))
+      )}
+      {overflow ? (
+        <Text color={theme.muted} wrap="truncate">
+          {`  ${first + 1}-${first + shown.length} of ${HELP_ROWS.length} · ↑↓ PgUp/PgDn scroll`}
         </Text>
-      ))}
-      <Text color={theme.muted}>
+      ) : null}
+      <Text color={theme.muted} wrap="truncate">
         States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ○ DOWN unreachable · not probed yet ◌ STALE
       </Text>
     </Box>
@@ -83,8 +131,41 @@ export interface TopBarProps {
   clock: string;
 }
 
+// Narrow terminals: shorter tab titles first, then the phase's and the clock's words go, so the
+// NATS state is never cut.
+const SHORT_TITLES: Partial<Record<Screen, string>> = { scorecard: 'Score', actions: 'Acts' };
+
+/** What the top bar holds at this width: tab titles, and which tail parts fit. */
+export function topBarParts(
+  width: number,
+  nats: string,
+  phase: string | undefined,
+  clock: string,
+): { titles: Record<string, string>; phase: string | undefined; clock: boolean } {
+  const full = Object.fromEntries(SCREENS.map((s) => [s, SCREEN_TITLES[s]]));
+  const short = { ...full, ...SHORT_TITLES };
+  const length = (titles: Record<string, string>, ph: string | undefined, withClock: boolean) =>
+    8 +
+    SCREENS.reduce((n, s, i) => n + ` ${i + 1} ${titles[s]} `.length, 0) +
+    `  NATS ${nats}`.length +
+    (ph ? ph.length : 0) +
+    (withClock ? `  ${clock}`.length : 0);
+  const tries: Array<[Record<string, string>, string | undefined, boolean]> = [
+    [full, phase ? `  bus phase ${phase}` : undefined, true],
+    [short, phase ? `  bus phase ${phase}` : undefined, true],
+    [short, phase ? `  phase ${phase}` : undefined, true],
+    [short, phase ? `  bus ${phase.split(' ').slice(1).join(' ') || phase}` : undefined, false],
+    [short, undefined, false],
+  ];
+  for (const [titles, ph, withClock] of tries)
+    if (length(titles, ph, withClock) <= width) return { titles, phase: ph, clock: withClock };
+  const last = tries.at(-1)!;
+  return { titles: last[0], phase: last[1], clock: last[2] };
+}
+
 export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
   const theme = useTheme();
+  const parts = topBarParts(width, nats, phase, clock);
   return (
     <Box width={width}>
       <Text wrap="truncate">
@@ -97,15 +178,15 @@ export function TopBar({ screen, nats, phase, width, clock }: TopBarProps) {
             inverse={screen === s || (screen === 'agent' && s === 'fleet')}
             color={screen === s ? undefined : theme.muted}
           >
-            {` ${i + 1} ${SCREEN_TITLES[s]} `}
+            {` ${i + 1} ${parts.titles[s]} `}
           </Text>
         ))}
         <Text color={theme.muted}>{'  NATS '}</Text>
         <Text color={nats === 'connected' ? theme.ok : nats === 'off' ? theme.muted : theme.warn}>
           {nats}
         </Text>
-        {phase ? <Text color={theme.muted}>{`  bus phase ${phase}`}</Text> : null}
-        <Text color={theme.muted}>{`  ${clock}`}</Text>
+        {parts.phase ? <Text color={theme.muted}>{parts.phase}</Text> : null}
+        {parts.clock ? <Text color={theme.muted}>{`  ${clock}`}</Text> : null}
       </Text>
     </Box>
   );

@@ -3,6 +3,7 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { fit } from '../core/ui/view.js';
+import { useHit } from './hit-map.js';
 import { useTheme, type Theme } from './theme.js';
 
 export interface Cell {
@@ -26,6 +27,8 @@ interface Props<R> {
   focused: boolean;
   height: number;
   empty?: string;
+  /** The pane id the mouse knows this list by (clicks select its rows, the wheel moves them). */
+  hit?: string;
 }
 
 export function windowStart(cursor: number, length: number, height: number): number {
@@ -33,15 +36,16 @@ export function windowStart(cursor: number, length: number, height: number): num
   return Math.max(0, Math.min(cursor - Math.floor(height / 2), length - height));
 }
 
-function TableView<R>({ rows, columns, rowKey, cursor, focused, height, empty }: Props<R>) {
+function TableView<R>({ rows, columns, rowKey, cursor, focused, height, empty, hit }: Props<R>) {
   const theme = useTheme();
   // Header, rows, and a position line when the rows do not all fit: never more than `height`.
   const overflow = rows.length > height - 1;
   const body = Math.max(1, height - 1 - (overflow ? 1 : 0));
   const start = windowStart(cursor, rows.length, body);
   const visible = rows.slice(start, start + body);
+  const ref = useHit(hit, start, visible.length);
   return (
-    <Box flexDirection="column">
+    <Box flexDirection="column" ref={ref}>
       <Text color={theme.muted} bold wrap="truncate">
         {` ${columns.map((c) => fit(c.title, c.width, c.align)).join(' ')}`}
       </Text>

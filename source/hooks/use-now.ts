@@ -3,37 +3,66 @@
 // nothing else has for `quietMs`, so ages still move on a screen where nothing happens. A
 // once-a-second clock redraw cost a full-screen frame each (bench/: idle), for one changed digit.
 // The heartbeat is one timer, pushed back by every redraw: nothing wakes while frames come.
+//
+// With `keyOf` (a ref, set by the caller in a layout effect: what the screen derives from the time, as text: the clock, every age shown,
+// stale marks), a heartbeat that finds the same key as the last frame drew does not redraw: an
+// idle fleet whose ages all read "0s" is not redrawn every `quietMs` for an identical screen.
+// A frame comes at least every `maxQuietMs` whatever the key says.
 import { useCallback, useEffect, useRef, useSyncExternalStore } from 'react';
 
 // Whole seconds: two reads in the same second are the same snapshot, as useSyncExternalStore needs.
 const nowSecond = (): number => Math.floor(Date.now() / 1000) * 1000;
 
-export function useNow(quietMs = 5000): number {
-  const heartbeat = useRef<{ redraw: () => void; timer?: NodeJS.Timeout }>(undefined);
-  // After every draw, whatever caused it: the next heartbeat is quietMs away.
+const NO_KEY: { readonly current: undefined } = { current: undefined };
+
+interface Heartbeat {
+  redraw: () => void;
+  timer?: NodeJS.Timeout;
+}
+
+export function useNow(
+  quietMs = 5000,
+  keyOf?: { readonly current: ((now: number) => string) | undefined },
+  maxQuietMs = 60_000,
+): number {
+  const heartbeat = useRef<Heartbeat>(undefined);
+  const key = keyOf ?? NO_KEY;
+  const drawn = useRef<{ key: string | undefined; at: number }>({ key: undefined, at: 0 });
+  const now = useSyncExternalStore(
+    useCallback(
+      (redraw: () => void) => {
+        const h: Heartbeat = {
+          redraw: () => {
+            // Also rescheduled here: a heartbeat that finds nothing to change draws nothing.
+            h.timer = setTimeout(h.redraw, quietMs);
+            const t = Date.now();
+            const same =
+              key.current !== undefined &&
+              drawn.current.key !== undefined &&
+              t - drawn.current.at < maxQuietMs &&
+              key.current(nowSecond()) === drawn.current.key;
+            if (!same) redraw();
+          },
+        };
+        h.timer = setTimeout(h.redraw, quietMs);
+        heartbeat.current = h;
+        return () => {
+          clearTimeout(h.timer);
+          if (heartbeat.current === h) heartbeat.current = undefined;
+        };
+      },
+      [quietMs, maxQuietMs, key],
+    ),
+    nowSecond,
+    nowSecond,
+  );
+  // After every draw, whatever caused it: what it showed, and the next heartbeat quietMs away.
   useEffect(() => {
+    drawn.current = { key: key.current?.(now), at: Date.now() };
     const h = heartbeat.current;
     if (!h) return;
     clearTimeout(h.timer);
     h.timer = setTimeout(h.redraw, quietMs);
   });
-  const subscribe = useCallback(
-    (redraw: () => void) => {
-      // Also rescheduled here: a heartbeat that finds the same second draws nothing.
-      const h: { redraw: () => void; timer?: NodeJS.Timeout } = {
-        redraw: () => {
-          h.timer = setTimeout(h.redraw, quietMs);
-          redraw();
-        },
-      };
-      h.timer = setTimeout(h.redraw, quietMs);
-      heartbeat.current = h;
-      return () => {
-        clearTimeout(h.timer);
-        if (heartbeat.current === h) heartbeat.current = undefined;
-      };
-    },
-    [quietMs],
-  );
-  return useSyncExternalStore(subscribe, nowSecond, nowSecond);
+  return now;
 }

@@ -121,6 +121,7 @@ export function Actions({
           focused={!open}
           height={listHeight}
           empty="no actions available"
+          hit="actions"
         />
       </Box>
       {open ? (

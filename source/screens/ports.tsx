@@ -111,6 +111,7 @@ export function Ports(p: PortsProps) {
           focused
           height={Math.max(3, p.height - besides)}
           empty={p.filter ? `nothing matches "${p.filter}"` : 'no port conflicts'}
+          hit="ports"
         />
       </Box>
       {selected ? (

@@ -31,6 +31,7 @@ import {
   type RmStats,
 } from '../core/resources/resource-manager.js';
 import { hash32 } from '../core/seeded.js';
+import type { SimLogWriter } from './agent-log.js';
 import {
   openHttp,
   openRep,
@@ -76,6 +77,14 @@ export class SimAgent {
   floodPerS: number;
   floodUntil = Infinity;
   floodCarry = 0;
+  /** Its log file, upstream's format (set by the sim when it writes logs). */
+  log: SimLogWriter | undefined;
+  /** Log lines per second written on top of its own (the `log-flood` fault). */
+  logRate = 0;
+  logUntil = Infinity;
+  logCarry = 0;
+  /** When it last wrote its periodic status line. */
+  logBeat = 0;
   /** Endpoints stuck the way upstream's loops get stuck (no reply until restart). */
   readonly wedged = new Set<string>();
   /** Ports bound in the current run; ports another process holds. */
@@ -140,6 +149,7 @@ export class SimAgent {
       // BaseAgent._init_sockets raises after its retries: the process is gone, holding nothing.
       this.exited = this.plan.exits;
       this.lostToOthers = [];
+      this.log?.write('ERROR', `Failed to initialize ${this.plan.selfName}: ${this.plan.exits}`);
       return [];
     }
     this.exited = undefined;
@@ -170,16 +180,34 @@ export class SimAgent {
           failure!.code === 'EADDRINUSE' ? 'another process' : `bind error: ${failure!.message}`,
       }));
     const fatal = this.lostToOthers.find((c) => diesWithout(this.plan.protocol, c.role));
+    if (this.log) {
+      const l = this.log;
+      l.write('INFO', `Initialized rotating JSON logging -> ${l.path}`);
+      l.write('INFO', 'Log rotation: 10MB max, 5 backups', {
+        max_bytes: 10 * 1024 * 1024,
+        backup_count: 5,
+        rotation_enabled: true,
+      });
+      for (const c of this.lostToOthers)
+        l.write('WARNING', `Port ${c.port} (${c.role}) is in use by ${c.heldBy}`);
+    }
     if (fatal) {
       await this.stop();
       this.exited = exitReason(fatal);
-    }
+      this.log?.write('ERROR', `Failed to initialize ${this.plan.selfName}: ${this.exited}`);
+    } else
+      this.log?.write(
+        'INFO',
+        `${this.plan.selfName} initialized on port ${this.plan.ports.main} (health check: ${this.plan.ports.health})`,
+      );
+    this.logBeat = this.host.now();
     return this.lostToOthers;
   }
 
-  /** Closes every endpoint (the port is free again when this resolves). */
-  async stop(): Promise<void> {
+  /** Closes every endpoint (the port is free again when this resolves). `why`: an orderly stop, logged. */
+  async stop(why?: string): Promise<void> {
     if (this.status === 'down') return;
+    if (why) this.log?.write('INFO', `${this.plan.selfName} shutting down: ${why}`);
     this.status = 'down';
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -201,6 +229,18 @@ export class SimAgent {
     this.errors.set(key, entry);
     this.errorCount += 1;
     this.lastError = e.message;
+    this.log?.write(
+      e.severity === 'critical'
+        ? 'CRITICAL'
+        : e.severity === 'warning'
+          ? 'WARNING'
+          : e.severity === 'info'
+            ? 'INFO'
+            : 'ERROR',
+      e.message,
+      { component: e.errorType },
+      e.at,
+    );
   }
 
   private delay(): Promise<void> {

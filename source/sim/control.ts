@@ -1,8 +1,10 @@
 // Fault requests: one JSON shape for the CLI flags, the NATS subject `opsdeck.sim.control` and
 // the ZMQ REP control socket. `{fault, agent?, machine?, ...}` -> `{ok, error?, ...}`.
 //
-//   kill      {agent}                       close every endpoint of the agent
+//   kill      {agent}                       close every endpoint of the agent (a crash: no log line)
 //   restart   {agent}                       kill, then start again (clears slow/degraded/wedged)
+//   stop / start {agent}                    an orderly stop (logged) / a start of a stopped agent
+//   log-flood {agent, rate, seconds?}       the agent writes rate log lines/s (0: stop)
 //   slow      {agent, ms}                   reply after ms (0: normal)
 //   degraded  {agent, on?=true}             report degraded (BaseAgent: ready signal gone)
 //   flood     {agent, rate, seconds?}       rate errors/s from the agent (0: stop)
@@ -29,9 +31,12 @@ import {
 export const FAULTS = [
   'kill',
   'restart',
+  'stop',
+  'start',
   'slow',
   'degraded',
   'flood',
+  'log-flood',
   'malformed',
   'vram-spike',
   'bus-off',
@@ -76,6 +81,9 @@ export const allowAll: ControlVerifier = () => ({ ok: true });
 const NEEDS_AGENT: readonly Fault[] = [
   'kill',
   'restart',
+  'stop',
+  'start',
+  'log-flood',
   'slow',
   'degraded',
   'flood',
@@ -156,6 +164,9 @@ export function parseControl(
   const problems = [
     fault === 'slow' ? need('ms', nonNegative, 'a number of ms >= 0', true) : undefined,
     fault === 'flood' ? need('rate', nonNegative, 'errors per second >= 0', true) : undefined,
+    fault === 'log-flood'
+      ? need('rate', nonNegative, 'log lines per second >= 0', true)
+      : undefined,
     fault === 'vram-spike' ? need('mb', nonNegative, 'MB >= 0', true) : undefined,
     fault === 'malformed'
       ? need(

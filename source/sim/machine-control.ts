@@ -15,6 +15,8 @@ import { buildTopology } from '../core/errorbus/topology.js';
 import { VERSION } from '../version.js';
 import type { ControlVerifier } from './control.js';
 import type { SimMachine } from './machine.js';
+import { fileOrDockerFinder } from '../agent/logs.js';
+import type { Lifecycle, Managed } from '../core/fleet/lifecycle.js';
 
 export const machineControlSubject = (machine: string): string => `opsdeck.${machine}.control`;
 
@@ -51,6 +53,55 @@ export function simSource(m: SimMachine): MachineSource {
   };
 }
 
+/**
+ * Stop / start of a simulated agent as the daemon does it on a real machine, on the sim's own
+ * process table: the process named by its pid and command line, an orderly stop (logged), a start.
+ */
+export function simLifecycle(m: SimMachine): Lifecycle {
+  const how = async (name: string): Promise<Managed | { error: string }> => {
+    const a = m.byName.get(name);
+    if (!a) return { error: `no agent ${name} in this machine's fleet config` };
+    return {
+      kind: 'process',
+      agent: name,
+      running: a.status === 'up',
+      ...(a.status === 'up' ? { pid: a.pid } : {}),
+      command: ['python3', a.plan.model.scriptPath, '--port', String(a.plan.ports.main)],
+      cwd: `(simulated ${m.id})`,
+      from: "the simulator's process table",
+      ...(a.log ? { output: a.log.path } : {}),
+    };
+  };
+  return {
+    how,
+    async stop(name) {
+      const a = m.byName.get(name);
+      if (!a) return { ok: false, error: `no agent ${name}` };
+      if (a.status !== 'up') return { ok: true, did: [`${name} was not running`] };
+      const pid = a.pid;
+      await a.stop('stopped by opsdeck (agent_stop)');
+      return { ok: true, did: [`SIGTERM to pid ${pid}: it exited`] };
+    },
+    async start(name) {
+      const a = m.byName.get(name);
+      if (!a) return { ok: false, error: `no agent ${name}` };
+      if (a.status === 'up')
+        return { ok: true, did: [`${name} already runs (pid ${a.pid})`], pid: a.pid };
+      const lost = await a.start();
+      // start() changes the status (TypeScript still holds the narrowing from above).
+      if ((a.status as string) !== 'up')
+        return { ok: false, error: `${name} exited at start: ${a.exited ?? 'unknown reason'}` };
+      return {
+        ok: true,
+        did: [
+          `started python3 ${a.plan.model.scriptPath} --port ${a.plan.ports.main}: pid ${a.pid}${lost.length ? ` (${lost.length} ports held by others)` : ''}`,
+        ],
+        pid: a.pid,
+      };
+    },
+  };
+}
+
 /** ResourceManager's main port on this machine, if the sim runs one. */
 export function rmEndpoint(m: SimMachine): string | undefined {
   const rm = m.agents.find((a) => a.isResourceManager);
@@ -71,6 +122,8 @@ export async function serveMachineControl(
   observe?: SimObserve,
   /** Signs each machine's samples, as its agent's `--sample-key` does. */
   signers?: Readonly<Record<string, SampleSigner>>,
+  /** Each machine's daemon serves its agents' logs from root(machine), as `--root`. */
+  logs?: { root(machine: string): string; rate?: number; ttlMs?: number },
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect({
     servers: url,
@@ -113,6 +166,17 @@ export async function serveMachineControl(
       auth,
       source: simSource(m),
       agents: m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
+      lifecycle: simLifecycle(m),
+      ...(logs
+        ? {
+            logs: fileOrDockerFinder(
+              logs.root(m.id),
+              m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
+            ),
+            ...(logs.rate ? { logRate: logs.rate } : {}),
+            ...(logs.ttlMs ? { logTtlMs: logs.ttlMs } : {}),
+          }
+        : {}),
       ...(endpoint ? { resourceManager: endpoint } : {}),
       ...(signers?.[m.id] ? { signer: signers[m.id] } : {}),
       version: VERSION,

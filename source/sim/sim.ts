@@ -3,7 +3,10 @@
 // given a URL), obeys the error-bus phase, and takes faults. `startSim` returns a running sim
 // whose `stop()` closes every socket, stops its nats-server and removes its temp dir.
 import type { SampleSigner } from '../adapters/sample-sign.js';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SimLogWriter, simLogPath, UPSTREAM_BACKUPS, UPSTREAM_MAX_BYTES } from './agent-log.js';
 import type { Machine } from '../core/fleet/model.js';
 import {
   malformedNats,
@@ -90,6 +93,18 @@ export interface SimOptions {
   readyTtlMs?: number;
   /** Signs each machine's resources samples, as its `opsdeck agent --sample-key` would. */
   sampleSigners?: Readonly<Record<string, SampleSigner>>;
+  /**
+   * Where the agents write their logs, upstream's way: <logRoot>/<machine>/logs/<name>.log (each
+   * machine's opsdeck agent serves them from <logRoot>/<machine>, its --root). Default: a temp
+   * folder removed on stop; `false`: no logs.
+   */
+  logRoot?: string | false;
+  /** Rotation size of each log (default upstream's 10 MB; tests use a few KB). */
+  logMaxBytes?: number;
+  /** Lines per second each log watcher gets (the agent daemon's cap, default 200). */
+  logRate?: number;
+  /** How long a log watch lives unrenewed (the daemon's TTL, default 15 s; tests shorten it). */
+  logTtlMs?: number;
   log?: (line: string) => void;
 }
 
@@ -137,6 +152,9 @@ export class Sim {
   private lastStep = 0;
   private lastOom = new Map<string, number>();
   private stopping: Promise<void> | undefined;
+  /** The logs' root (see SimOptions.logRoot); removed on stop when the sim made it. */
+  readonly logRoot: string | undefined;
+  private ownLogRoot = false;
 
   private constructor(
     readonly plan: SimPlan,
@@ -164,6 +182,28 @@ export class Sim {
     );
     this.natsNote = options.nats.mode === 'off' ? `off: ${options.nats.why}` : 'connecting';
     this.warnings = [...plan.warnings];
+    if (options.logRoot !== false) {
+      this.ownLogRoot = options.logRoot === undefined;
+      this.logRoot = options.logRoot ?? mkdtempSync(join(tmpdir(), 'opsdeck-sim-logs-'));
+      for (const m of this.machines)
+        for (const a of m.agents)
+          a.log = new SimLogWriter(
+            simLogPath(this.machineRoot(m.id)!, a.plan.selfName),
+            a.plan.selfName,
+            options.logMaxBytes ?? UPSTREAM_MAX_BYTES,
+            UPSTREAM_BACKUPS,
+          );
+    }
+  }
+
+  /** Log watches alive in the machines' opsdeck agents now. */
+  logWatches(): number {
+    return (this.machineControl?.agents ?? []).reduce((n, a) => n + a.logWatches(), 0);
+  }
+
+  /** A machine's upstream checkout as far as logs go: what its opsdeck agent gets as --root. */
+  machineRoot(machine: string): string | undefined {
+    return this.logRoot ? join(this.logRoot, machine) : undefined;
   }
 
   static async start(options: SimOptions): Promise<Sim> {
@@ -281,6 +321,13 @@ export class Sim {
             }
           : undefined,
         this.options.sampleSigners,
+        this.logRoot
+          ? {
+              root: (id) => this.machineRoot(id)!,
+              ...(this.options.logRate ? { rate: this.options.logRate } : {}),
+              ...(this.options.logTtlMs ? { ttlMs: this.options.logTtlMs } : {}),
+            }
+          : undefined,
       );
     } catch (error) {
       throw new SimInputError((error as Error).message);
@@ -373,6 +420,7 @@ export class Sim {
         for (let i = 0; i < n; i++)
           this.publish(a, this.maker.make(this.context(a), now, { type: 'ConnectionError' }));
       }
+      for (const a of m.agents) this.writeLogs(a, now, dt);
       const carry = (this.backgroundCarry.get(m.id) ?? 0) + (this.errorRate * dt) / 1000;
       const n = Math.floor(carry);
       this.backgroundCarry.set(m.id, carry - n);
@@ -399,6 +447,35 @@ export class Sim {
     }
     if (now - this.lastStep >= 250) this.lastStep = now;
     // Resources are published by each machine's opsdeck agent (machine-control.ts).
+  }
+
+  /** Its periodic status line every 5 s, and the lines of a `log-flood`. */
+  private writeLogs(a: SimAgent, now: number, dt: number): void {
+    if (!a.log || a.status !== 'up') return;
+    if (now - a.logBeat >= 5000) {
+      a.logBeat = now;
+      const served = a.requests.reduce((n, r) => n + r.count, 0);
+      a.log.write('INFO', `${a.plan.selfName} status: running, ${served} requests served`, {
+        component: 'health',
+      });
+    }
+    if (a.logRate <= 0) return;
+    if (now >= a.logUntil) {
+      a.logRate = 0;
+      a.logCarry = 0;
+      return;
+    }
+    a.logCarry += (a.logRate * dt) / 1000;
+    const n = Math.floor(a.logCarry);
+    a.logCarry -= n;
+    const records: string[] = [];
+    for (let i = 0; i < n; i++)
+      records.push(
+        a.log.record('INFO', `Processed request ${a.log.written + i + 1}`, now, {
+          request_id: `req-${a.log.written + i + 1}`,
+        }),
+      );
+    a.log.writeMany(records);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -471,6 +548,21 @@ export class Sim {
       case 'kill':
         await a.stop();
         return { ok: true, agent: a.key };
+      case 'stop':
+        await a.stop('stopped by the operator');
+        return { ok: true, agent: a.key };
+      case 'start': {
+        if (a.status === 'up') return { ok: true, agent: a.key, already: true };
+        const lost = await a.start();
+        return { ok: true, agent: a.key, ...(lost.length ? { clashes: lost } : {}) };
+      }
+      case 'log-flood':
+        if (r.rate! > 0 && a.status !== 'up')
+          return { ok: false, error: `${a.key} is down: restart it first` };
+        if (!a.log) return { ok: false, error: 'this sim writes no logs (logRoot false)' };
+        a.logRate = r.rate!;
+        a.logUntil = r.seconds ? Date.now() + r.seconds * 1000 : Infinity;
+        return { ok: true, agent: a.key, file: a.log.path };
       case 'restart': {
         await a.stop();
         clearAgent(a);
@@ -588,6 +680,10 @@ export class Sim {
       );
     }
     lines.push(`nats: ${this.natsNote}`);
+    if (this.logRoot)
+      lines.push(
+        `logs: ${this.logRoot}/<machine>/logs/<agent>.log (upstream's JSON lines; served on opsdeck.<machine>.logs)`,
+      );
     lines.push(
       this.controlEndpoint
         ? `control: ${this.controlEndpoint} (ZMQ REP)${this.natsUrl ? ` and NATS ${CONTROL_SUBJECT}` : ''}`
@@ -677,6 +773,7 @@ export class Sim {
       await this.wiring?.close();
       await Promise.all(this.machines.map((m) => m.stop()));
       await this.natsServer?.stop();
+      if (this.ownLogRoot && this.logRoot) rmSync(this.logRoot, { recursive: true, force: true });
     })());
   }
 }

@@ -137,15 +137,29 @@ export interface DoctorSnapshot {
   error?: string;
 }
 
-/** The diagnosis, refreshed every `everyMs` (ports probed each time: one TCP connect per port). */
+/**
+ * The diagnosis, refreshed every `everyMs` while someone listens (the scorecard shows it): each
+ * refresh probes the error-bus ports (a TCP connect each) and sorts the error rows, which an
+ * idle console on another screen has no use for. A listener that arrives to an old diagnosis
+ * (or none) gets a fresh one at once.
+ */
 export class DoctorStore {
   private readonly emitter = new Emitter();
   private snapshot: DoctorSnapshot = { version: 0 };
   private running = false;
+  private live: { firstMs: number; everyMs: number; startedAt: number } | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly run: () => Promise<Diagnosis>) {}
 
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  subscribe = (listener: () => void): (() => void) => {
+    const off = this.emitter.subscribe(listener);
+    this.schedule();
+    return () => {
+      off();
+      if (this.emitter.size === 0) this.unschedule();
+    };
+  };
   getSnapshot = (): DoctorSnapshot => this.snapshot;
 
   async refresh(): Promise<void> {
@@ -159,23 +173,45 @@ export class DoctorStore {
         ...this.snapshot,
         version: this.snapshot.version + 1,
         error: (error as Error).message,
+        at: Date.now(),
       };
     } finally {
       this.running = false;
     }
     this.emitter.emit();
+    this.schedule();
   }
 
-  /** First run after `firstMs` (let the buses be observed a little), then every `everyMs`. Returns the stop. */
+  /**
+   * Refreshes while listened to: the first run no sooner than `firstMs` after start (let the
+   * buses be observed a little), then every `everyMs`. Returns the stop.
+   */
   start(firstMs = 3000, everyMs = 15_000): () => void {
-    const first = setTimeout(() => void this.refresh(), firstMs);
-    const timer = setInterval(() => void this.refresh(), everyMs);
-    first.unref();
-    timer.unref();
+    this.live = { firstMs, everyMs, startedAt: Date.now() };
+    this.schedule();
     return () => {
-      clearTimeout(first);
-      clearInterval(timer);
+      this.live = undefined;
+      this.unschedule();
       this.emitter.close();
     };
+  }
+
+  /** One timer, for the next refresh due, and only while a listener is there. */
+  private schedule(): void {
+    this.unschedule();
+    const live = this.live;
+    if (!live || this.emitter.size === 0 || this.running) return;
+    const now = Date.now();
+    const due = Math.max(
+      live.startedAt + live.firstMs,
+      this.snapshot.at === undefined ? now : this.snapshot.at + live.everyMs,
+    );
+    this.timer = setTimeout(() => void this.refresh(), Math.max(0, due - now));
+    this.timer.unref();
+  }
+
+  private unschedule(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }

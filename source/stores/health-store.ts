@@ -79,7 +79,10 @@ export interface HealthOptions {
   timeoutMs?: number;
   concurrency: number;
   hysteresis: Hysteresis;
-  /** How often /metrics is re-checked, in probe rounds. */
+  /**
+   * How often /metrics is re-checked, in probe rounds: at least this many, and at least a
+   * minute's worth (METRICS_EVERY_MS) at the agent's interval.
+   */
   metricsEvery: number;
   notifyMs: number;
   /** Agent -> protocol hints (from a sim overrides file or opsdeck.yaml). */
@@ -95,6 +98,14 @@ export interface HealthOptions {
   onProbe?(key: string, health: AgentHealth): void;
 }
 
+/**
+ * An agent's /metrics is re-checked at most this often: whether it is instrumented changes with
+ * a deploy, not from one probe to the next, and each check is an HTTP request (a new TCP
+ * connection: the agent's server closed the last one long before), which cost the idle console
+ * more than its ZMQ probes did at a 2 s interval.
+ */
+export const METRICS_EVERY_MS = 60_000;
+
 /** Longest a change waits for its probe round to end before it is published anyway. */
 const ROUND_NOTIFY_MS = 500;
 
@@ -107,6 +118,9 @@ export const DEFAULT_HEALTH: HealthOptions = {
   scanEveryMs: 30_000,
   frameWindowMs: 60_000,
 };
+
+/** Results stop coming when a target is wedged behind the limit: stale after this long without one. */
+const staleAfter = (t: HealthTarget): number => t.intervalMs * 2 + t.timeoutMs * 2;
 
 export function targetsFor(
   machines: readonly Machine[],
@@ -149,6 +163,8 @@ interface Slot {
   /** ZMQ health port that answered (the configured one, or the mixin's port+1000). */
   zmqPort?: number;
   rounds: number;
+  /** Re-checks /metrics every this many probes. */
+  metricsEvery: number;
   /** Which round of every `metricsEvery` re-checks /metrics: spread, so no round fetches them all. */
   metricsPhase: number;
   busy: boolean;
@@ -174,9 +190,14 @@ export class HealthStore implements HealthSource {
   constructor(targets: readonly HealthTarget[], options: Partial<HealthOptions> = {}) {
     this.options = { ...DEFAULT_HEALTH, ...options };
     for (const target of targets) {
-      const metricsPhase = this.slots.size % this.options.metricsEvery;
+      const metricsEvery = Math.max(
+        this.options.metricsEvery,
+        Math.ceil(METRICS_EVERY_MS / Math.max(1, target.intervalMs)),
+      );
+      const metricsPhase = this.slots.size % metricsEvery;
       this.slots.set(target.key, {
         target,
+        metricsEvery,
         health: initialHealth(),
         nextAt: 0,
         rounds: 0,
@@ -196,14 +217,22 @@ export class HealthStore implements HealthSource {
   /** Starts the probe loop; returns its inverse. */
   start(): () => void {
     this.stopped = false;
-    // Sleep until the next probe is due (at most 1 s, for the stale check): an idle console
-    // must not wake 20 times a second for nothing.
+    // Sleep until the next probe is due or the next result would be late enough to show as
+    // stale, whichever is first: an idle console wakes once a round, not every second. A probe
+    // still running past its next turn is looked at again each second (it may be wedged).
     const tick = () => {
       if (this.stopped) return;
       const now = Date.now();
       void this.runDue(now);
-      let wake = now + 1000;
-      for (const slot of this.slots.values()) if (slot.nextAt < wake) wake = slot.nextAt;
+      let wake = now + 60_000;
+      for (const slot of this.slots.values()) {
+        const next = slot.busy && slot.nextAt <= now ? now + 1000 : slot.nextAt;
+        const stale =
+          slot.health.lastProbeAt === undefined
+            ? Infinity
+            : slot.health.lastProbeAt + staleAfter(slot.target) + 1;
+        wake = Math.min(wake, next, stale > now ? stale : Infinity);
+      }
       this.timer = setTimeout(tick, Math.max(10, wake - now));
     };
     tick();
@@ -231,11 +260,7 @@ export class HealthStore implements HealthSource {
     for (const slot of this.slots.values()) {
       if (!slot.busy && slot.nextAt <= now) due.push(slot);
       // Results stop coming when a target is wedged behind the limit: show that as stale.
-      const stale = markStale(
-        slot.health,
-        now,
-        slot.target.intervalMs * 2 + slot.target.timeoutMs * 2,
-      );
+      const stale = markStale(slot.health, now, staleAfter(slot.target));
       if (stale !== slot.health) {
         slot.health = stale;
         this.changed();
@@ -303,7 +328,7 @@ export class HealthStore implements HealthSource {
     if (
       outcome.kind === 'reply' &&
       slot.protocol !== 'pub' &&
-      (slot.rounds === 1 || slot.rounds % this.options.metricsEvery === slot.metricsPhase)
+      (slot.rounds === 1 || slot.rounds % slot.metricsEvery === slot.metricsPhase)
     )
       await this.checkMetrics(slot);
     this.changed();

@@ -10,6 +10,7 @@
 import { Writable } from 'node:stream';
 import { Painter } from './paint.js';
 import { Screen } from './screen.js';
+import { MOUSE_OFF, MOUSE_ON } from '../core/ui/mouse.js';
 
 const BSU = '\x1b[?2026h';
 const ESU = '\x1b[?2026l';
@@ -69,9 +70,17 @@ export class DiffTerminal extends Writable {
     if (body) this.send(BSU + body + ESU);
   }
 
-  /** Switches the terminal to its alternate screen, blank, and starts drawing there. */
-  enterAlternateScreen(): void {
+  /**
+   * Switches the terminal to its alternate screen, blank, and starts drawing there; with `mouse`,
+   * asks for wheel and button reports (switched off again however the process ends).
+   */
+  enterAlternateScreen(o: { mouse?: boolean } = {}): void {
     this.send('\x1b[?1049h\x1b[0m\x1b[H\x1b[2J');
+    if (o.mouse) {
+      this.send(MOUSE_ON);
+      this.mouse = true;
+      process.once('exit', this.mouseOff);
+    }
     this.screen.reset();
     this.painter.cleared(this.screen.cols, this.screen.rows);
   }
@@ -79,10 +88,20 @@ export class DiffTerminal extends Writable {
   /** Sends what is pending, leaves the alternate screen and shows the cursor; writes nothing more. */
   leaveAlternateScreen(): void {
     this.flush();
+    this.mouseOff();
     this.send('\x1b[0m\x1b[?1049l\x1b[?25h');
     this.left = true;
     this.out.off('resize', this.onResize);
   }
+
+  private mouse = false;
+  // A crash must not leave the shell receiving mouse reports as typed text.
+  private readonly mouseOff = () => {
+    if (!this.mouse) return;
+    this.mouse = false;
+    process.off('exit', this.mouseOff);
+    this.send(MOUSE_OFF);
+  };
 
   private send(data: string): void {
     this.out.write(data);

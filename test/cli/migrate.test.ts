@@ -69,10 +69,11 @@ function start(
   args: string[],
   cwd: string,
   onErr?: (chunk: string, stdin: NodeJS.WritableStream) => void,
+  env: Record<string, string> = {},
 ) {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd,
-    env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT },
+    env: { ...process.env, NO_COLOR: '1', OPSDECK_AUDIT: AUDIT, ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -127,7 +128,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
       copyFileSync(file, copy);
       const p = spawnSync('patch', ['-s', copy], { input: r.stdout + '\n', encoding: 'utf8' });
       assert.equal(p.status, 0, p.stderr + p.stdout);
-      assert.equal(opsdeck(['config', 'migrate', MAINPC], dir).status, 0);
+      assert.equal(opsdeck(['config', 'migrate', MAINPC, '--yes'], dir).status, 0);
       assert.deepEqual(readFileSync(copy), readFileSync(file));
     }
   });
@@ -137,7 +138,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const file = join(dir, MAINPC);
     const original = readFileSync(file);
     const agentsBefore = agentsOf(file);
-    const r = opsdeck(['config', 'migrate', MAINPC, '--target', 'agent_groups'], dir);
+    const r = opsdeck(['config', 'migrate', MAINPC, '--target', 'agent_groups', '--yes'], dir);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^migrated .*mainpc\.startup_config\.yaml/);
     assert.match(r.stdout, /moved 13 docker groups/);
@@ -167,7 +168,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     );
 
     const migrated = readFileSync(file);
-    const again = opsdeck(['config', 'migrate', MAINPC], dir);
+    const again = opsdeck(['config', 'migrate', MAINPC, '--yes'], dir);
     assert.equal(again.status, 0, again.stderr);
     assert.match(again.stdout, /already canonical/);
     assert.deepEqual(readFileSync(file), migrated);
@@ -178,37 +179,37 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const dir = copies(PC2);
     const file = join(dir, PC2);
     const original = readFileSync(file);
-    assert.equal(opsdeck(['config', 'migrate', PC2], dir).status, 0);
+    assert.equal(opsdeck(['config', 'migrate', PC2, '--yes'], dir).status, 0);
     const preview = opsdeck(['config', 'migrate', PC2, '--rollback', '--dry-run'], dir);
     assert.equal(preview.status, 1);
     assert.match(preview.stdout, /^\+pc2_services:$/m);
     assert.notDeepEqual(readFileSync(file), original);
 
-    const r = opsdeck(['config', 'migrate', PC2, '--rollback'], dir);
+    const r = opsdeck(['config', 'migrate', PC2, '--rollback', '--yes'], dir);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^restored .* from .*backup\/pc2\.startup_config\.yaml\.\d{8}T/);
     assert.deepEqual(readFileSync(file), original);
-    const again = opsdeck(['config', 'migrate', PC2, '--rollback'], dir);
+    const again = opsdeck(['config', 'migrate', PC2, '--rollback', '--yes'], dir);
     assert.equal(again.status, 0);
     assert.match(again.stdout, /already the same as/);
   });
 
   test('--rollback with no backup is bad input', () => {
     const dir = copies(PC2);
-    const r = opsdeck(['config', 'migrate', PC2, '--rollback'], dir);
+    const r = opsdeck(['config', 'migrate', PC2, '--rollback', '--yes'], dir);
     assert.equal(r.status, 2);
     assert.match(r.stderr, /no backup of .*pc2\.startup_config\.yaml/);
   });
 
-  test('a file changed between read and write is refused (edited while --confirm waits)', async () => {
+  test('a file changed between read and write is refused (edited while the question waits)', async () => {
     const dir = copies(MAINPC);
     const file = join(dir, MAINPC);
     let edited = false;
-    const run = start(['config', 'migrate', MAINPC, '--confirm'], dir, (stderr, stdin) => {
-      if (edited || !/write .* \[y\/N\] $/.test(stderr)) return;
+    const run = start(['config', 'migrate', MAINPC], dir, (stderr, stdin) => {
+      if (edited || !/Type "yes" to run: .*\n> $/.test(stderr)) return;
       edited = true;
       writeFileSync(file, readFileSync(file, 'utf8') + '# edited by hand meanwhile\n');
-      stdin.end('y\n');
+      stdin.end('yes\n');
     });
     const r = await run.done;
     assert.ok(edited, `never asked: ${r.stderr}`);
@@ -220,18 +221,54 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     assert.deepEqual(listing(dir), ['backup', MAINPC]);
   });
 
-  test('--confirm answered no writes nothing', async () => {
+  test('without --yes: the preview (target, notes, diff), then the exact words asked; no is nothing', async () => {
     const dir = copies(MAINPC);
+    const audit = join(dir, '..', `audit-${process.pid}-no.jsonl`);
     const before = readFileSync(join(dir, MAINPC));
-    const run = start(['config', 'migrate', MAINPC, '--confirm'], dir, (stderr, stdin) => {
-      if (/\[y\/N\] $/.test(stderr)) stdin.end('n\n');
-    });
+    let asked = '';
+    const run = start(
+      ['config', 'migrate', MAINPC],
+      dir,
+      (stderr, stdin) => {
+        if (asked || !/\n> $/.test(stderr)) return;
+        asked = stderr;
+        stdin.end('y\n'); // only the word "yes" confirms
+      },
+      { OPSDECK_AUDIT: audit },
+    );
     const r = await run.done;
     assert.equal(r.status, 1);
-    assert.match(r.stdout, /^--- /);
-    assert.match(r.stdout, /not confirmed; nothing written/);
+    assert.match(
+      r.stdout,
+      /^Migrate the fleet config to the agent_groups schema — target: .*mainpc\.startup_config\.yaml/,
+    );
+    assert.match(r.stdout, /^will migrate .*\n {2}- /m);
+    assert.match(r.stdout, /^--- .*\n\+\+\+ /m);
+    assert.match(
+      asked,
+      /Type "yes" to run: Migrate the fleet config to the agent_groups schema on \/.*mainpc\.startup_config\.yaml\n> $/,
+    );
+    assert.match(r.stderr, /not confirmed; nothing was changed \(--yes writes without asking/);
     assert.deepEqual(readFileSync(join(dir, MAINPC)), before);
     assert.deepEqual(listing(dir), [MAINPC]);
+    const lines = readFileSync(audit, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      lines.map((l) => [l.machine, l.action, l.outcome]),
+      [['mainpc', 'config.migrate', 'cancelled']],
+      'the fleet machine, not the host name',
+    );
+  });
+
+  test('no terminal and no --yes: nothing written, the way to write said', () => {
+    const dir = copies(PC2);
+    const before = readFileSync(join(dir, PC2));
+    const r = opsdeck(['config', 'migrate', PC2], dir);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /not confirmed; nothing was changed \(--yes/);
+    assert.deepEqual(readFileSync(join(dir, PC2)), before);
   });
 
   test('two runs at once on one file: one migrates, the other refuses or finds it canonical', async () => {
@@ -239,8 +276,8 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const file = join(dir, MAINPC);
     const agentsBefore = agentsOf(file);
     const [a, b] = await Promise.all([
-      start(['config', 'migrate', MAINPC], dir).done,
-      start(['config', 'migrate', MAINPC], dir).done,
+      start(['config', 'migrate', MAINPC, '--yes'], dir).done,
+      start(['config', 'migrate', MAINPC, '--yes'], dir).done,
     ]);
     const runs = [a, b];
     assert.equal(runs.filter((r) => /^migrated /.test(r.stdout)).length, 1, JSON.stringify(runs));
@@ -264,7 +301,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
       since: new Date().toISOString(),
     });
     writeFileSync(lock, holder);
-    const r = opsdeck(['config', 'migrate', MAINPC], dir);
+    const r = opsdeck(['config', 'migrate', MAINPC, '--yes'], dir);
     assert.equal(r.status, 1, 'refused, as every action another holds');
     assert.match(
       r.stderr,
@@ -280,7 +317,13 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const dir = copies(PC2);
     const file = join(dir, PC2);
     chmodSync(file, 0o000);
-    const [cmd, argv] = withoutReadOverride(process.execPath, [BIN, 'config', 'migrate', file]);
+    const [cmd, argv] = withoutReadOverride(process.execPath, [
+      BIN,
+      'config',
+      'migrate',
+      file,
+      '--yes',
+    ]);
     const run = spawnSync(cmd, argv, {
       cwd: dir,
       encoding: 'utf8',
@@ -298,7 +341,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const file = join(dir, 'broken.yaml');
     const text = 'agent_groups:\n  core:\n    A: {script_path: a.py, port: [5000,\n';
     writeFileSync(file, text);
-    const r = opsdeck(['config', 'migrate', 'broken.yaml'], dir);
+    const r = opsdeck(['config', 'migrate', 'broken.yaml', '--yes'], dir);
     assert.equal(r.status, 2);
     assert.match(
       r.stderr,
@@ -318,17 +361,20 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     );
     const v3 = 'unified.startup_config.v3.yaml';
     const before = readFileSync(join(dir, v3));
-    const inPlace = opsdeck(['config', 'migrate', v3, '--machine', 'pc2'], dir);
+    const inPlace = opsdeck(['config', 'migrate', v3, '--machine', 'pc2', '--yes'], dir);
     assert.equal(inPlace.status, 2);
     assert.match(inPlace.stderr, /refusing to rewrite it in place; pass --out FILE/);
-    const noMachine = opsdeck(['config', 'migrate', v3], dir);
+    const noMachine = opsdeck(['config', 'migrate', v3, '--yes'], dir);
     assert.equal(noMachine.status, 2);
     assert.match(
       noMachine.stderr,
       /:27:1: error: .*several machines \(mainpc, pc2\).*--machine NAME/,
     );
 
-    const r = opsdeck(['config', 'migrate', v3, '--machine', 'pc2', '--out', 'pc2.yaml'], dir);
+    const r = opsdeck(
+      ['config', 'migrate', v3, '--machine', 'pc2', '--out', 'pc2.yaml', '--yes'],
+      dir,
+    );
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readFileSync(join(dir, v3)), before);
     const v3pc2 = loadConfigFile(join(dir, v3), { env: {} }).machines.find((m) => m.id === 'pc2')!;
@@ -348,8 +394,11 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
 
   test('usage errors are bad input', () => {
     const dir = copies(PC2);
-    assert.equal(opsdeck(['config', 'migrate', PC2, '--target', 'pc2_services'], dir).status, 2);
-    const machine = opsdeck(['config', 'migrate', PC2, '--machine', 'pc2'], dir);
+    assert.equal(
+      opsdeck(['config', 'migrate', PC2, '--target', 'pc2_services', '--yes'], dir).status,
+      2,
+    );
+    const machine = opsdeck(['config', 'migrate', PC2, '--machine', 'pc2', '--yes'], dir);
     assert.equal(machine.status, 2);
     assert.match(machine.stderr, /only for v3 unified files/);
     assert.equal(opsdeck(['config', 'migrate'], dir).status, 2);
@@ -373,7 +422,7 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
       // Room for the backup (one file's worth), none for the new text.
       const { bavail, bsize } = statfsSync(mnt);
       writeFileSync(join(mnt, 'filler'), Buffer.alloc(bavail * bsize - original.length - 4096));
-      const r = opsdeck(['config', 'migrate', PC2], mnt);
+      const r = opsdeck(['config', 'migrate', PC2, '--yes'], mnt);
       assert.equal(r.status, 1, r.stdout); // a failed action, not bad input
       assert.match(r.stderr, /no space left on device; the file is unchanged/);
       assert.deepEqual(readFileSync(file), original);

@@ -57,6 +57,7 @@ const KNOWN: Record<string, string> = {
   'screens/fleet.tsx -> stores/resource-store.ts':
     'MachineResources and Refused (types) still live with their store',
   'screens/actions.tsx -> adapters/audit.ts': 'AuditEntry (a type) still lives with its reader',
+  'screens/logs.tsx -> stores/log-store.ts': 'LogSnapshot (a type) still lives with its store',
 };
 
 const layerOf = (file: string): string =>

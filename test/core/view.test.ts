@@ -78,7 +78,7 @@ test('latency is shown at its precision: 5 ms below 10 ms, 10 below 100, 50 belo
   for (const [ms, want] of cases) assert.equal(latencyText(ms), want, `${ms} ms`);
 });
 
-test('latency dead band: jitter within a step leaves the shown value, a move beyond it or across the warning threshold shows', () => {
+test('latency dead band: jitter within a step, or one odd reply, leaves the shown value; two replies beyond it or across the warning threshold show', () => {
   // The history, and the last probe's latency as the store keeps it (none when it failed).
   const h = (...ms: Array<number | undefined>) => ({
     history: ms.map((latencyMs) => (latencyMs === undefined ? {} : { latencyMs })),
@@ -88,15 +88,19 @@ test('latency dead band: jitter within a step leaves the shown value, a move bey
     ['no reply yet', h(), undefined],
     ['one reply', h(12), 12],
     ['jitter within 5 ms of 12', h(12, 14, 9, 16, 11, 17), 12],
-    ['a move of more than a step', h(12, 14, 25), 25],
-    ['then jitter around the new value', h(12, 25, 20, 31, 27), 25],
+    ['one reply beyond a step: an outlier', h(12, 14, 25), 12],
+    ['two in a row: a move', h(12, 14, 25, 26), 25],
+    ['then jitter around the new value', h(12, 25, 26, 20, 31, 27), 25],
     ['below 10 ms: 5 ms steps', h(3, 7, 2, 8), 3],
+    ['a spike among fast replies moves nothing', h(3, 4, 40, 3, 4), 3],
     ['timeouts between replies change nothing', h(12, undefined, 13), 12],
     ['not answering now: no latency, however fast the last reply', h(12, undefined), undefined],
     ['slow: 50 ms steps', h(300, 340, 260, 349), 300],
-    ['across the warning threshold within a step', h(480, 510), 510],
-    ['and back', h(480, 510, 495), 495],
-    ['a big jump', h(12, 900), 900],
+    ['across the warning threshold within a step, twice', h(480, 510, 505), 505],
+    ['and back, twice', h(480, 510, 505, 495, 490), 495],
+    ['a big jump, once: not yet', h(12, 900), 12],
+    ['a big jump, twice', h(12, 900, 910), 900],
+    ['fast again at once after one slow first reply', h(900, 12), 12],
   ];
   for (const [what, health, want] of cases) assert.equal(shownLatency(health), want, what);
   // The last reply's latency when the history holds none (a store built without history).
@@ -139,7 +143,8 @@ test('a health change is drawn when a table would draw it differently, and only 
   const shown = map(base);
   const cases: Array<[string, AgentHealth, boolean]> = [
     ['another reply, latency within the dead band', reply(base, 23, 60_000), false],
-    ['a reply beyond the dead band', reply(base, 70, 60_000), true],
+    ['one reply beyond the dead band (an outlier)', reply(base, 70, 60_000), false],
+    ['two replies beyond the dead band', reply(reply(base, 70, 60_000), 72, 62_000), true],
     ['a degraded reply (pending: not yet the state)', reply(base, 20, 60_000, 'degraded'), true],
     [
       'a refused connection (state changes at once)',

@@ -239,7 +239,6 @@ describe('fuzzed samples, health replies and error frames into the console', () 
         runner={runner}
         actions={{ entries: [], make: () => undefined }}
         ports={checkPorts(fleet.machines, { env: fleet.env })}
-        canonical={{}}
         theme={COLOR_THEME}
         intervalMs={1000}
         onExit={() => exited++}
@@ -327,7 +326,6 @@ describe('fuzzed samples, health replies and error frames into the console', () 
         runner={new ActionRunner()}
         actions={{ entries: [], make: () => undefined }}
         ports={checkPorts(fleet.machines, { env: fleet.env })}
-        canonical={{}}
         theme={COLOR_THEME}
         intervalMs={1000}
         onExit={() => undefined}
@@ -340,7 +338,7 @@ describe('fuzzed samples, health replies and error frames into the console', () 
     );
     await until(
       'the refusal on screen',
-      () => /PC2 .*\d+ samples? refused: cpuPct/.test(lastFrame() ?? ''),
+      () => /PC2 [\s\S]*?\d+ samples? refused: cpuPct/.test(lastFrame() ?? ''),
       3000,
       () => lastFrame() ?? '',
     );

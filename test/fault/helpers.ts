@@ -90,10 +90,13 @@ export function writeFleet(
         `    ${name}: {script_path: ${name.toLowerCase()}.py, port: ${port}, health_check_port: ${health}}\n`,
     )
     .join('')}`;
+  // ResourceManager is known by its upstream script (the sim speaks its JSON-only protocol).
+  const script = (name: string) =>
+    name === 'ResourceManager' ? 'pc2_code/agents/resource_manager.py' : `${name.toLowerCase()}.py`;
   const pc2 = `pc2_services:\n${Object.entries(pc2Agents)
     .map(
       ([name, [port, health]]) =>
-        `- {name: ${name}, script_path: ${name.toLowerCase()}.py, host: 0.0.0.0, port: ${port}, health_check_port: ${health}}\n`,
+        `- {name: ${name}, script_path: ${script(name)}, host: 0.0.0.0, port: ${port}, health_check_port: ${health}}\n`,
     )
     .join('')}error_bus_port: ${o.busPort ?? 7150}\n`;
   const files = { mainpc: join(dir, 'mainpc.yaml'), pc2: join(dir, 'pc2.yaml') };

@@ -68,7 +68,7 @@ function migrate(file: string, audit: string, strace: string[] = [], extra: stri
   const args = strace.length
     ? ['-f', '-qq', '-o', '/dev/null', ...strace, process.execPath, BIN]
     : [BIN];
-  const r = spawnSync(cmd, [...args, 'config', 'migrate', file, ...extra], {
+  const r = spawnSync(cmd, [...args, 'config', 'migrate', file, '--yes', ...extra], {
     encoding: 'utf8',
     env: { ...process.env, OPSDECK_AUDIT: audit, NO_COLOR: '1' },
   });
@@ -191,10 +191,14 @@ describe('config migrate: links, owners, exit codes', () => {
     assert.equal(readlinkSync(link), 'pc2.yaml');
     assert.match(readFileSync(file, 'utf8'), /^agent_groups:/);
     assert.deepEqual(readdirSync(join(dir, 'backup')).length, 1);
-    const back = spawnSync(process.execPath, [BIN, 'config', 'migrate', link, '--rollback'], {
-      encoding: 'utf8',
-      env: { ...process.env, OPSDECK_AUDIT: audit },
-    });
+    const back = spawnSync(
+      process.execPath,
+      [BIN, 'config', 'migrate', link, '--rollback', '--yes'],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, OPSDECK_AUDIT: audit },
+      },
+    );
     assert.equal(back.status, 0, back.stderr);
     assert.ok(lstatSync(link).isSymbolicLink());
     assert.equal(readFileSync(file, 'utf8'), ORIGINAL);

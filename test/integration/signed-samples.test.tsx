@@ -139,7 +139,7 @@ describe('signed resource samples', { skip: NEEDS_NATS }, () => {
       '--sample-keys',
       KEYS_FILE,
       '--duration',
-      '8',
+      '8s',
     );
     await until('the runner', async () => {
       const r = await nc
@@ -170,7 +170,10 @@ describe('signed resource samples', { skip: NEEDS_NATS }, () => {
         `${reason} said:\n${ran.out}`,
       );
     assert.doesNotMatch(ran.out, /level 1 -> 2|following it/);
-    assert.match(ran.out, /auto-throttle pc2 stopped \(--duration 8\); level in force: 1/);
+    assert.match(
+      ran.out,
+      /auto-throttle pc2 stopped \(--duration 8s\); pc2 shows: thresholds 75\/75\/70 = level 1/,
+    );
   });
 
   test('auto-throttle without sample keys refuses to start (exit 2), nothing sent', async () => {

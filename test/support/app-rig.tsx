@@ -172,7 +172,6 @@ export function renderApp(
       runner={runner}
       actions={o.actions ?? { entries: [], make: () => undefined }}
       ports={checkPorts(machines)}
-      canonical={{}}
       theme={NO_COLOR_THEME}
       intervalMs={2000}
       onExit={() => {}}

@@ -69,7 +69,7 @@ function Screen({ cursor, errors }: { cursor: number; errors: number }) {
           now={NOW}
           filter=""
         />
-        <HelpOverlay width={50} />
+        <HelpOverlay width={50} height={60} scroll={0} />
       </Box>
       <ErrorPane
         rows={p.rows.newest()}

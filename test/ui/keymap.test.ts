@@ -74,7 +74,7 @@ describe('palette ranking', () => {
 
 describe('footer', () => {
   test('each focus shows its own keys; narrow drops its own last, never help or quit', () => {
-    assert.match(fitHints(footerHints('agents'), 200), /^Enter open · \/ filter · s sort/);
+    assert.match(fitHints(footerHints('agents'), 200), /^Enter open · l log · \/ filter · s sort/);
     assert.match(fitHints(footerHints('confirm'), 200), /^y run it · n\/Esc cancel/);
     assert.match(fitHints(footerHints('palette'), 200), /Enter open · Esc close/);
     const narrow = fitHints(footerHints('errors'), 40);

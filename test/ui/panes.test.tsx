@@ -121,7 +121,7 @@ describe('machine pane', () => {
       cursor: 0,
       focused: true,
       width: 80,
-      height: 6,
+      height: 7,
       now: NOW,
       filter: '',
     };
@@ -422,10 +422,23 @@ describe('table', () => {
 
 describe('overlays and screens', () => {
   test('the help overlay lists every keymap entry', () => {
-    const { lastFrame } = render(<HelpOverlay width={100} />);
+    const { lastFrame } = render(<HelpOverlay width={100} height={60} scroll={0} />);
     const frame = lastFrame()!;
     for (const b of KEYMAP)
       assert.ok(frame.includes(b.help.slice(0, 40)), `help misses: ${b.help}`);
+  });
+
+  test('the help on a short terminal: its title and states stay, the keys scroll', () => {
+    const { lastFrame, rerender } = render(<HelpOverlay width={80} height={22} scroll={0} />);
+    let frame = lastFrame()!;
+    assert.equal(frame.split('\n').length, 22, 'no taller than the body');
+    assert.match(frame, /opsdeck keys/);
+    assert.match(frame, /States: /);
+    assert.match(frame, /1-17 of \d+ · ↑↓ PgUp\/PgDn scroll/);
+    rerender(<HelpOverlay width={80} height={22} scroll={999} />);
+    frame = lastFrame()!;
+    assert.match(frame, /click +focus the pane/, 'the end reached');
+    assert.match(frame, /opsdeck keys/);
   });
 
   test('agent detail: definition site, every port, dependencies with health, last reply', () => {

@@ -20,3 +20,25 @@ test('the heartbeat redraws a quiet screen with the time, and stops when unmount
   assert.ok(second > Number(/now (\d+)/.exec(first!)![1]));
   app.unmount();
 });
+
+test('with a key, a heartbeat that finds the same key draws nothing; a changed key draws', async () => {
+  let renders = 0;
+  let key = 'a';
+  function Ages() {
+    renders++;
+    return <Text>{`now ${useNow(200, { current: () => key })}`}</Text>;
+  }
+  const app = render(<Ages />);
+  const wait = async (ok: () => boolean) => {
+    const end = Date.now() + 20_000;
+    while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  };
+  // Several heartbeats with the same key: no redraw (poll for long enough to see some).
+  const started = renders;
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(renders, started, 'the same key: no redraw');
+  key = 'b';
+  await wait(() => renders > started);
+  assert.ok(renders > started, 'a changed key redraws');
+  app.unmount();
+});

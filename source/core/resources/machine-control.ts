@@ -9,9 +9,23 @@ import { sanitise } from '../errors/sanitise.js';
 import type { AgentProcess } from '../fleet/processes.js';
 import type { TokenVerifier } from '../security/token.js';
 import { isThrottleLevel, THROTTLE_HELP, thresholdsRequest, throttleInfo } from './throttle.js';
+import {
+  describeManaged,
+  plannedSteps,
+  type Lifecycle,
+  type LifecycleVerb,
+} from '../fleet/lifecycle.js';
 
 export const READ_ONLY_ACTIONS = ['get_stats', 'get_status', 'check_resources'] as const;
-export const STATE_CHANGING_ACTIONS = ['set_thresholds', 'set_throttle'] as const;
+export const STATE_CHANGING_ACTIONS = [
+  'set_thresholds',
+  'set_throttle',
+  'agent_stop',
+  'agent_start',
+  'agent_restart',
+] as const;
+/** How the daemon would stop / start an agent (read-only, for previews). */
+export const AGENT_HOW = 'agent_how';
 
 /** How a receiver decides on state-changing requests. */
 export type ControlAuth =
@@ -40,6 +54,8 @@ export interface MachineSide {
     pid: number,
     nice: number,
   ): Promise<{ ok: true; nice: number } | { ok: false; error: string }>;
+  /** Stops and starts the machine's agents; absent: the daemon manages none. */
+  lifecycle?: Lifecycle;
 }
 
 export interface ControlResult {
@@ -96,6 +112,7 @@ export async function machineControl(
   const action = body.action;
   if (typeof action !== 'string') return error('request has no "action"');
   const { token, ...request } = body;
+  if (action === AGENT_HOW) return agentHow(request, ctx);
   if ((READ_ONLY_ACTIONS as readonly string[]).includes(action)) {
     const r = await askRm(ctx.side, ctx.machine, request);
     return r.ok
@@ -103,7 +120,7 @@ export async function machineControl(
       : error(r.error);
   }
   if (!(STATE_CHANGING_ACTIONS as readonly string[]).includes(action)) {
-    const text = `unsupported action "${sanitise(action).slice(0, 40)}"; supported: status, ${[...READ_ONLY_ACTIONS, ...STATE_CHANGING_ACTIONS].join(', ')}`;
+    const text = `unsupported action "${sanitise(action).slice(0, 40)}"; supported: status, ${[...READ_ONLY_ACTIONS, AGENT_HOW, ...STATE_CHANGING_ACTIONS].join(', ')}`;
     return error(text, { ok: false, error: text });
   }
   let subject: string | undefined;
@@ -123,6 +140,8 @@ export async function machineControl(
     subject = checked.value.sub;
   }
   const who = subject ? { subject } : {};
+  if (action.startsWith('agent_'))
+    return agentLifecycle(action.slice(6) as LifecycleVerb, request, ctx, who);
   if (action === 'set_thresholds') {
     const bad = checkThresholds(request);
     if (bad) return { ...error(bad), change: { action, applied: false, reason: bad, ...who } };
@@ -203,5 +222,83 @@ async function setThrottle(
       ...who,
       ...(failed.length ? { reason: String(reply.message) } : {}),
     },
+  };
+}
+
+const agentName = (request: Record<string, unknown>): string | undefined =>
+  typeof request.agent === 'string' && /^[\w.-]{1,128}$/.test(request.agent)
+    ? request.agent
+    : undefined;
+
+/** How the daemon would stop and start an agent: the exact process or container, or why not. */
+async function agentHow(
+  request: Record<string, unknown>,
+  ctx: { machine: string; side: MachineSide },
+): Promise<ControlResult> {
+  const agent = agentName(request);
+  if (!agent) return error('expected "agent": the agent\'s name as in the fleet config');
+  if (!ctx.side.lifecycle)
+    return error(`opsdeck agent on ${ctx.machine} manages no agents`, { manageable: false });
+  const m = await ctx.side.lifecycle.how(agent);
+  if ('error' in m) return error(sanitise(m.error), { manageable: false });
+  return {
+    reply: {
+      status: 'success',
+      manageable: true,
+      managed: m,
+      line: sanitise(describeManaged(m)),
+      steps: {
+        stop: plannedSteps(m, 'stop').map(sanitise),
+        start: plannedSteps(m, 'start').map(sanitise),
+        restart: plannedSteps(m, 'restart').map(sanitise),
+      },
+    },
+  };
+}
+
+/** Stop, start or restart one agent (the token was checked by the caller). */
+async function agentLifecycle(
+  verb: LifecycleVerb,
+  request: Record<string, unknown>,
+  ctx: { machine: string; side: MachineSide },
+  who: { subject?: string },
+): Promise<ControlResult> {
+  const action = `agent_${verb}`;
+  const agent = agentName(request);
+  const refuse = (why: string) => ({
+    ...error(why),
+    change: { action: `${action} ${agent ?? '?'}`, applied: false, reason: why, ...who },
+  });
+  if (!agent) return refuse('expected "agent": the agent\'s name as in the fleet config');
+  const life = ctx.side.lifecycle;
+  if (!life) return refuse(`opsdeck agent on ${ctx.machine} manages no agents`);
+  const how = await life.how(agent);
+  if ('error' in how) return refuse(`${agent} cannot be managed here: ${sanitise(how.error)}`);
+  const did: string[] = [];
+  if (verb !== 'start') {
+    const r = await life.stop(agent);
+    if (!r.ok) return refuse(`stopping ${agent}: ${sanitise(r.error)}`);
+    did.push(...r.did);
+  }
+  let pid: number | undefined;
+  if (verb !== 'stop') {
+    const r = await life.start(agent);
+    if (!r.ok)
+      return {
+        ...error(`starting ${agent}: ${sanitise(r.error)}`, { did }),
+        change: { action: `${action} ${agent}`, applied: false, reason: r.error, ...who },
+      };
+    did.push(...r.did);
+    pid = r.pid;
+  }
+  return {
+    reply: {
+      status: 'success',
+      agent,
+      did: did.map(sanitise),
+      was: sanitise(describeManaged(how)),
+      ...(pid !== undefined ? { pid } : {}),
+    },
+    change: { action: `${action} ${agent}`, applied: true, ...who },
   };
 }

@@ -4,6 +4,7 @@
 // without importing each other.
 import type { Action } from '../action.js';
 import type { Readable } from '../readable.js';
+import type { LifecycleVerb } from '../fleet/lifecycle.js';
 
 export interface Note {
   at: number;
@@ -25,4 +26,8 @@ export interface ActionCatalog {
   notes?: Readable<readonly Note[]>;
   /** Stops what actions left running; called when the console quits. */
   close?(): void;
+  /** Restart / stop / start of one agent (`machine/Agent`), or undefined when it cannot run. */
+  agent?(verb: LifecycleVerb, key: string): Action | undefined;
+  /** Why agent actions cannot run here (no NATS), shown on their rows. */
+  agentUnavailable?: string;
 }

@@ -2,7 +2,7 @@
 // Keys route by mode (modals first), then by screen; nothing else listens to the keyboard.
 
 export const SCREENS = ['fleet', 'ports', 'errors', 'scorecard', 'actions'] as const;
-export type Screen = (typeof SCREENS)[number] | 'agent';
+export type Screen = (typeof SCREENS)[number] | 'agent' | 'logs';
 
 export const SCREEN_TITLES: Record<Screen, string> = {
   fleet: 'Fleet',
@@ -11,6 +11,7 @@ export const SCREEN_TITLES: Record<Screen, string> = {
   scorecard: 'Plan scorecard',
   actions: 'Actions',
   agent: 'Agent',
+  logs: 'Log',
 };
 
 export type Command =
@@ -39,6 +40,9 @@ export type Command =
   | 'scrollPageDown'
   | 'scrollTop'
   | 'scrollBottom'
+  | 'logs'
+  | 'wrap'
+  | 'restart'
   | `screen:${(typeof SCREENS)[number]}`;
 
 /** Where a binding applies; `global` everywhere a modal does not hold the keys. */
@@ -109,7 +113,25 @@ export const KEYMAP: readonly KeyBinding[] = [
     scope: 'global',
     help: 'command palette: every screen and action by name',
   },
-  { command: 'pause', keys: ['p'], scope: 'global', help: 'pause / follow the error stream' },
+  {
+    command: 'logs',
+    keys: ['l'],
+    scope: 'global',
+    help: "the selected agent's log, full screen and live (an agent row, its detail, an error's agent)",
+  },
+  {
+    command: 'restart',
+    keys: ['R'],
+    scope: 'global',
+    help: 'restart the selected agent: its preview on screen 5 (stop and start are there too)',
+  },
+  {
+    command: 'pause',
+    keys: ['p'],
+    scope: 'global',
+    help: 'pause / follow the error stream or the log (scrolling a log pauses it; End follows)',
+  },
+  { command: 'wrap', keys: ['w'], scope: 'global', help: 'log view: wrap long lines / cut them' },
   {
     command: 'sort',
     keys: ['s'],
@@ -210,9 +232,23 @@ export function commandFor(name: string, scopes: readonly Scope[]): Command | un
   return undefined;
 }
 
+/** The mouse (on unless --no-mouse): listed with the keys in the help and the README. */
+export const MOUSE_BINDINGS: ReadonlyArray<{ keys: readonly string[]; help: string }> = [
+  {
+    keys: ['wheel'],
+    help: 'move the selection of the pane under the pointer; scroll an open action preview',
+  },
+  {
+    keys: ['click'],
+    help: 'focus the pane and select the row; a click on the selected row opens it (as Enter)',
+  },
+];
+
 /** The key list as a Markdown table, for the README (`npx tsx scripts/readme-keys.ts` writes it). */
 export function keyTable(): string {
-  const rows = KEYMAP.map((b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`);
+  const rows = [...KEYMAP, ...MOUSE_BINDINGS].map(
+    (b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`,
+  );
   return ['| keys | what it does |', '|---|---|', ...rows].join('\n');
 }
 
@@ -229,7 +265,8 @@ export type Focus =
   | 'ports'
   | 'scorecard'
   | 'actions'
-  | 'agent';
+  | 'agent'
+  | 'logs';
 
 // Each context's keys, most useful first (the footer drops from the end when narrow, but
 // always keeps help and quit). Keys shown are the keymap's own first keys for the command.
@@ -249,12 +286,13 @@ const FOOTER: Record<Focus, ReadonlyArray<Command | readonly [string, string]>> 
   result: [['Esc/Enter', 'close']],
   help: [['? Esc q', 'close']],
   detail: [['Esc', 'close'], 'up', 'down'],
-  agents: ['open', 'filter', 'sort', 'nextPane', 'palette', 'screen:actions'],
-  errors: ['open', 'filter', 'pause', 'nextPane', 'bottom', 'palette'],
+  agents: ['open', 'logs', 'filter', 'sort', 'nextPane', 'palette', 'screen:actions'],
+  errors: ['open', 'logs', 'filter', 'pause', 'nextPane', 'bottom', 'palette'],
   ports: ['filter', 'down', 'palette'],
   scorecard: ['open', 'down', 'palette'],
   actions: ['open', 'down', 'palette'],
-  agent: ['back', 'palette'],
+  agent: ['back', 'logs', 'restart', 'palette'],
+  logs: ['back', 'pause', 'filter', 'wrap', 'bottom', 'restart'],
 };
 
 const SHORT: Partial<Record<Command, string>> = {
@@ -274,6 +312,9 @@ const SHORT: Partial<Record<Command, string>> = {
   scrollPageDown: 'page',
   scrollBottom: 'end',
   'screen:actions': 'actions',
+  logs: 'log',
+  wrap: 'wrap',
+  restart: 'restart',
   help: 'help',
   quit: 'quit',
 };

@@ -35,6 +35,17 @@ export interface UiState {
   paused: boolean;
   /** First line of the open action's preview shown (long diffs scroll). */
   scroll: number;
+  /** machine/agent whose log the log view shows, and where Esc returns from it. */
+  logs?: string;
+  logBack?: Screen;
+  /** The log view follows new lines; paused, it holds still at `logAnchor` (items seen then). */
+  logFollow: boolean;
+  logAnchor?: number;
+  /** Rows scrolled up from the bottom of the log view. */
+  logScroll: number;
+  logWrap: boolean;
+  /** The agent acted on last (opened, its log shown): screen 5's restart / stop / start name it. */
+  subject?: string;
   /** First Ctrl+C time: a second within QUIT_WINDOW_MS quits. */
   quitArmedAt?: number;
   notice?: string;
@@ -48,19 +59,30 @@ export const initialUi = (screen: Screen = 'fleet', sort: AgentSort = 'config'):
   back: 'fleet',
   pane: 0,
   cursor: {},
-  filters: { agents: '', errors: '', ports: '' },
+  filters: { agents: '', errors: '', ports: '', logs: '' },
   draft: '',
   pick: 0,
   help: false,
   detail: false,
   paused: false,
   scroll: 0,
+  logFollow: true,
+  logScroll: 0,
+  logWrap: false,
 });
 
 /** What the screen currently shows, so keys can act on it. */
 export interface UiContext {
   /** Focusable lists on this screen, in Tab order, with their row keys (as shown, filtered). */
-  panes: ReadonlyArray<{ id: string; keys: readonly string[]; page: number }>;
+  panes: ReadonlyArray<{
+    id: string;
+    keys: readonly string[];
+    page: number;
+    /** The agent (machine/Agent) of each row, where rows are not agents themselves (errors). */
+    agents?: readonly (string | undefined)[];
+  }>;
+  /** The log view: items received so far, rows it shows now (filtered), rows that fit. */
+  log?: { total: number; rows: number; page: number };
   /** A modal owns the keys: the action confirmation, or an action's result waiting to be closed. */
   modal?: 'confirm' | 'result';
   /** The open action's preview: how many lines, and how many fit. */
@@ -215,12 +237,13 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
   return { state };
 }
 
-export type FilterKind = 'agents' | 'errors' | 'ports';
+export type FilterKind = 'agents' | 'errors' | 'ports' | 'logs';
 
 /** Which filter `/` edits: errors on the Errors screen or pane, findings on Ports, else agents. */
 export function filterKind(state: UiState, ctx: UiContext): FilterKind {
   if (state.screen === 'errors') return 'errors';
   if (state.screen === 'ports') return 'ports';
+  if (state.screen === 'logs') return 'logs';
   const pane = ctx.panes[state.pane];
   return pane?.id === 'errors' ? 'errors' : 'agents';
 }
@@ -247,15 +270,59 @@ function scroll(state: UiState, c: Command | undefined, ctx: UiContext): UiState
   return next === state.scroll ? state : { ...state, scroll: next };
 }
 
+/** The agent the keys would act on: the log's, the detail's, the selected row's (or its error's). */
+export function selectedAgent(state: UiState, ctx: UiContext): string | undefined {
+  if (state.screen === 'logs') return state.logs;
+  if (state.screen === 'agent') return state.agent;
+  const pane = ctx.panes[state.pane];
+  if (!pane) return undefined;
+  const i = clamp(state.cursor[pane.id] ?? 0, pane.keys.length);
+  if (pane.id.startsWith('agents:')) return pane.keys[i];
+  return pane.agents?.[i];
+}
+
+/** Keys of the log view: scrolling pauses it, End (or p) follows again. */
+function logKeys(
+  state: UiState,
+  command: Command | undefined,
+  ctx: UiContext,
+): UiState | undefined {
+  const log = ctx.log ?? { total: 0, rows: 0, page: 1 };
+  const max = Math.max(0, log.rows - log.page);
+  const by =
+    command === 'up'
+      ? 1
+      : command === 'down'
+        ? -1
+        : command === 'pageUp'
+          ? log.page
+          : command === 'pageDown'
+            ? -log.page
+            : command === 'top'
+              ? Infinity
+              : undefined;
+  if (by !== undefined) {
+    const held = state.logFollow ? { logFollow: false, logAnchor: log.total } : {};
+    return { ...state, ...held, logScroll: Math.max(0, Math.min(max, state.logScroll + by)) };
+  }
+  if (command === 'bottom')
+    return { ...state, logFollow: true, logAnchor: undefined, logScroll: 0 };
+  if (command === 'pause')
+    return state.logFollow
+      ? { ...state, logFollow: false, logAnchor: log.total, notice: 'log paused: p or End follows' }
+      : { ...state, logFollow: true, logAnchor: undefined, logScroll: 0 };
+  if (command === 'wrap') return { ...state, logWrap: !state.logWrap };
+  return undefined;
+}
+
 export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
   // Priority: help overlay, text entry, confirmation modal, then the screen.
-  if (state.help)
-    return {
-      state: {
-        ...state,
-        help: name === '?' ? false : name === 'esc' || name === 'q' ? false : state.help,
-      },
-    };
+  if (state.help) {
+    if (name === '?' || name === 'esc' || name === 'q')
+      return { state: { ...state, help: false, scroll: 0 } };
+    // A help longer than the terminal scrolls with the preview's keys (ctx.preview is its size).
+    return { state: scroll(state, commandFor(name, ['confirm']), ctx) ?? state };
+  }
   if (state.editing) return edit(state, name, input, ctx);
   if (ctx.modal) {
     const c = commandFor(name, ['confirm']);
@@ -275,7 +342,43 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
   const armed = state.quitArmedAt !== undefined && ctx.now - state.quitArmedAt <= QUIT_WINDOW_MS;
   const base: UiState =
     command === 'interrupt' ? state : { ...state, quitArmedAt: undefined, notice: undefined };
+  if (state.screen === 'logs') {
+    const logged = logKeys(base, command, ctx);
+    if (logged) return { state: logged };
+  }
   switch (command) {
+    case 'logs': {
+      if (base.screen === 'logs') return { state: base };
+      const key = selectedAgent(base, ctx);
+      if (!key || key.startsWith('any/'))
+        return { state: { ...base, notice: 'l: select an agent (or an error of one) first' } };
+      return {
+        state: {
+          ...go(base, 'logs'),
+          ...(base.agent ? { agent: base.agent } : {}),
+          logs: key,
+          logBack: base.screen,
+          subject: key,
+          logFollow: true,
+          logAnchor: undefined,
+          logScroll: 0,
+          filters: { ...base.filters, logs: '' },
+        },
+      };
+    }
+    case 'restart': {
+      const key = selectedAgent(base, ctx);
+      if (!key || key.startsWith('any/'))
+        return { state: { ...base, notice: 'R: select an agent (or an error of one) first' } };
+      const shown = go(base, 'actions');
+      // Its three rows head screen 5 (restart first), so its preview is in view.
+      return {
+        state: { ...shown, subject: key, cursor: { ...shown.cursor, actions: 0 } },
+        effect: { kind: 'run', id: `action:agent.restart:${key}` },
+      };
+    }
+    case 'wrap':
+      return { state: base };
     case undefined:
       return { state };
     case 'interrupt':
@@ -284,7 +387,7 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
     case 'quit':
       return { state: base, effect: { kind: 'exit' } };
     case 'help':
-      return { state: { ...base, help: true } };
+      return { state: { ...base, help: true, scroll: 0 } };
     case 'palette':
       return { state: { ...base, editing: 'palette', draft: '', pick: 0 } };
     case 'filter': {
@@ -304,6 +407,16 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
     case 'back': {
       // Innermost first: an open detail, then the agent view, the filter, the screen.
       if (base.detail) return { state: { ...base, detail: false } };
+      if (base.screen === 'logs' && !base.filters.logs) {
+        const back = base.logBack ?? 'fleet';
+        const { logs: _logs, ...rest } = base;
+        return {
+          state: {
+            ...go(rest, back),
+            ...(back === 'agent' && base.agent ? { agent: base.agent } : {}),
+          },
+        };
+      }
       if (base.screen === 'agent') return { state: go(base, base.back) };
       const kind = filterKind(base, ctx);
       if (base.filters[kind])
@@ -334,7 +447,7 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       const key = pane?.keys[clamp(base.cursor[pane.id] ?? 0, pane.keys.length)];
       if (!pane || key === undefined) return { state: base };
       if (pane.id.startsWith('agents:'))
-        return { state: { ...go(base, 'agent'), agent: key, back: base.screen } };
+        return { state: { ...go(base, 'agent'), agent: key, back: base.screen, subject: key } };
       // Rows whose full text does not fit a line open in place: Esc closes them.
       if ((pane.id === 'errors' && base.screen === 'errors') || pane.id === 'scorecard')
         return { state: { ...base, detail: true } };
@@ -346,4 +459,44 @@ export function reduce(state: UiState, name: string, input: string, ctx: UiConte
       }
       return { state: base };
   }
+}
+
+/** Where a mouse event landed: a pane's row (`row` undefined: its header or border), or nowhere. */
+export interface Pointed {
+  pane?: string;
+  row?: number;
+}
+
+/**
+ * The wheel and the left button, on what the screen shows. The wheel moves the selection of the
+ * pane under the pointer (the focused one when it is over none), or scrolls an open preview; a
+ * click focuses the pane and selects the row, and a click on the row already selected opens it,
+ * as Enter does. Nothing happens while a text entry is open; over the help or a confirmation the
+ * wheel scrolls it.
+ */
+export function reduceMouse(
+  state: UiState,
+  event: { kind: 'wheel'; delta: number } | { kind: 'click' },
+  at: Pointed,
+  ctx: UiContext,
+): Step {
+  if (state.editing) return { state };
+  // Over the help, a confirmation or an agent's log the wheel scrolls it (in the log, as ↑↓
+  // do: scrolling pauses the follow); a click does nothing.
+  if (state.help || ctx.modal || state.screen === 'logs') {
+    if (event.kind !== 'wheel') return { state };
+    let s = state;
+    for (let i = 0; i < Math.abs(event.delta); i++)
+      s = reduce(s, event.delta > 0 ? 'down' : 'up', '', ctx).state;
+    return { state: s };
+  }
+  const index = at.pane === undefined ? -1 : ctx.panes.findIndex((p) => p.id === at.pane);
+  const focused = index >= 0 ? { ...state, pane: index } : state;
+  if (event.kind === 'wheel') return { state: move(focused, ctx, (c) => c + event.delta) };
+  if (index < 0 || at.row === undefined) return { state: focused };
+  const pane = ctx.panes[index]!;
+  if (at.row >= pane.keys.length) return { state: focused };
+  if (state.pane === index && (state.cursor[pane.id] ?? 0) === at.row)
+    return reduce(focused, 'enter', '\r', ctx);
+  return { state: { ...focused, cursor: { ...focused.cursor, [pane.id]: at.row } } };
 }

@@ -186,34 +186,45 @@ const QUIET_FIELDS: ReadonlySet<string> = new Set([
 export const SPARKLINE_MAX = 20;
 
 /**
- * Would an agent table draw `next` differently from `shown`? Not when only a latency moved
- * within its dead band, a reply came in (its age is redrawn with time), or the history took a
- * sample that leaves the sparkline as it was. Fields it does not know are taken as drawn, so a
- * new one is never hidden.
+ * How an agent table would draw `next` against `shown`: `none` when only a latency moved within
+ * its dead band, a reply came in (its age is redrawn with time), or the history took a sample
+ * that leaves the sparkline as it was; `later` when all that moved is a shown latency or a
+ * sparkline (worth a frame, not at once: the screen may wait for the next one); `now` for
+ * anything else (a state, a note, a port). Fields it does not know are taken as drawn now, so
+ * a new one is never hidden.
  */
-export function healthDrawnDifferently(
+export function healthChange(
   shown: ReadonlyMap<string, AgentHealth>,
   next: ReadonlyMap<string, AgentHealth>,
-): boolean {
-  if (shown === next) return false;
-  if (shown.size !== next.size) return true;
+): 'none' | 'later' | 'now' {
+  if (shown === next) return 'none';
+  if (shown.size !== next.size) return 'now';
+  let change: 'none' | 'later' = 'none';
   for (const [key, b] of next) {
     const a = shown.get(key);
     if (a === b) continue;
-    if (!a) return true;
-    const fields = new Set([...Object.keys(a), ...Object.keys(b)]);
-    for (const f of fields)
+    if (!a) return 'now';
+    for (const f in a)
       if (
         !QUIET_FIELDS.has(f) &&
         (a as unknown as Record<string, unknown>)[f] !==
           (b as unknown as Record<string, unknown>)[f]
       )
-        return true;
-    if (latencyText(shownLatency(a)) !== latencyText(shownLatency(b))) return true;
-    if (sparkline(a.history, SPARKLINE_MAX) !== sparkline(b.history, SPARKLINE_MAX)) return true;
+        return 'now';
+    for (const f in b) if (!QUIET_FIELDS.has(f) && !(f in a)) return 'now';
+    if (change === 'later') continue;
+    if (latencyText(shownLatency(a)) !== latencyText(shownLatency(b))) change = 'later';
+    else if (sparkline(a.history, SPARKLINE_MAX) !== sparkline(b.history, SPARKLINE_MAX))
+      change = 'later';
   }
-  return false;
+  return change;
 }
+
+/** Would an agent table draw `next` differently from `shown` (now or later)? */
+export const healthDrawnDifferently = (
+  shown: ReadonlyMap<string, AgentHealth>,
+  next: ReadonlyMap<string, AgentHealth>,
+): boolean => healthChange(shown, next) !== 'none';
 
 /** A bar like `█████░░░░░` for used/total. */
 export function bar(used: number, total: number, width: number): string {
@@ -237,6 +248,17 @@ export function ago(ms: number | undefined, now: number): string {
   return `${Math.floor(s / 3600)}h`;
 }
 
+/**
+ * What a screen shows that moves with the clock alone, as one string: the clock (HH:MM) and
+ * the age of every timestamp given. Two times with the same key draw the same screen, so the
+ * heartbeat that keeps ages moving need not draw (hooks/use-now.ts).
+ */
+export function timeKey(now: number, stamps: Iterable<number | undefined>): string {
+  let key = new Date(now).toISOString().slice(11, 16);
+  for (const at of stamps) key += ` ${ago(at, now)}`;
+  return key;
+}
+
 /** At and above this a latency is shown in the warning colour. */
 export const LATENCY_WARN_MS = 500;
 
@@ -249,10 +271,11 @@ export const latencyStep = (ms: number): number =>
   ms < 10 ? 5 : ms < 100 ? 10 : ms < 1000 ? 50 : 500;
 
 /**
- * The latency to show, with a dead band: the last reply's latency, except that the value shown
- * moves only when a reply differs from it by more than its displayed precision, or lands on the
- * other side of the warning threshold. Folded over the health history (oldest first), so it
- * needs no state of its own; jitter within a step leaves the cell as it was.
+ * The latency to show, with a dead band: the typical latency of the last replies (the median of
+ * the last three; of two, the lower), except that the value shown moves only when that differs
+ * from it by more than its displayed precision, or lands on the other side of the warning
+ * threshold. One slow reply among fast ones (a GC pause, a busy machine) moves nothing; two in a
+ * row do. Folded over the health history (oldest first), so it needs no state of its own.
  */
 export function shownLatency(
   h: { history: readonly { latencyMs?: number }[]; latencyMs?: number } | undefined,
@@ -260,8 +283,18 @@ export function shownLatency(
   // Not answering now: no latency, whatever the last reply took (a DOWN row must not look fast).
   if (!h || h.latencyMs === undefined) return undefined;
   let shown: number | undefined;
-  for (const { latencyMs: ms } of h.history) {
-    if (ms === undefined) continue;
+  let a: number | undefined; // the reply before the one before
+  let b: number | undefined; // the reply before
+  for (const { latencyMs: c } of h.history) {
+    if (c === undefined) continue;
+    const ms =
+      b === undefined
+        ? c
+        : a === undefined
+          ? Math.min(b, c)
+          : Math.max(Math.min(a, b), Math.min(Math.max(a, b), c));
+    a = b;
+    b = c;
     if (
       shown === undefined ||
       Math.abs(ms - shown) > latencyStep(shown) ||

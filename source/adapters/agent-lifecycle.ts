@@ -1,0 +1,240 @@
+// Stopping and starting this machine's agents for `opsdeck agent` (core/fleet/lifecycle.ts):
+// a process found by script_path in /proc is stopped with SIGTERM (SIGKILL after 10 s) and started
+// again with the argv, working folder and environment it ran with (read from /proc before it
+// stopped); one never seen running is started as upstream's launcher starts it
+// (main_pc_code/system_launcher.py: `python <root>/<script_path> --port N --k v`, cwd the code
+// folder, PYTHONPATH root:code folder, the config's env_vars, output appended to
+// logs/<Name>.log). An agent in a container is stopped and started with docker.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Agent } from '../core/fleet/model.js';
+import { matchProcesses, type ProcessRow } from '../core/fleet/processes.js';
+import type { LifeResult, Lifecycle, Managed } from '../core/fleet/lifecycle.js';
+import { findContainer } from './log-tail.js';
+
+interface Remembered {
+  command: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+const STOP_WAIT_MS = 10_000;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+function readEnviron(pid: number): Record<string, string> | undefined {
+  try {
+    const out: Record<string, string> = {};
+    for (const kv of readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')) {
+      const i = kv.indexOf('=');
+      if (i > 0) out[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    return out;
+  } catch {
+    return undefined;
+  }
+}
+
+function run(
+  cmd: string,
+  args: string[],
+  timeoutMs = 30_000,
+): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    let out = '';
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', (c: Buffer) => void (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => void (out += c.toString()));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: -1, out: e.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, out: out.trim().slice(0, 300) });
+    });
+  });
+}
+
+export interface RealLifecycleOptions {
+  agents: readonly Agent[];
+  /** The upstream checkout (`--root`): the launcher's command line and the log folder. */
+  root?: string;
+  processes(): Promise<ProcessRow[]>;
+  python?: string;
+  docker?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
+  const remembered = new Map<string, Remembered>();
+  const docker = o.docker ?? 'docker';
+
+  const processOf = async (agent: Agent) => {
+    const { found } = matchProcesses([agent], await o.processes());
+    return found[0];
+  };
+
+  const launcher = (agent: Agent): Remembered | undefined => {
+    if (!o.root) return undefined;
+    const script = join(o.root, agent.scriptPath);
+    // The launcher runs from its code folder (main_pc_code, pc2_code): the script's top folder.
+    const top = agent.scriptPath.replace(/^\.\//, '').split('/')[0];
+    const base = top && top !== agent.scriptPath ? join(o.root, top) : o.root;
+    const params = Object.entries(agent.params).flatMap(([k, v]) => [`--${k}`, String(v)]);
+    const inherited = Object.fromEntries(
+      Object.entries(o.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined),
+    );
+    return {
+      command: [o.python ?? 'python3', script, '--port', String(agent.port.value), ...params],
+      cwd: base,
+      env: {
+        ...inherited,
+        PYTHONPATH: [o.root, base, inherited.PYTHONPATH].filter(Boolean).join(':'),
+        ...agent.env,
+      },
+    };
+  };
+
+  const how = async (name: string): Promise<Managed | { error: string }> => {
+    const agent = o.agents.find((a) => a.name === name);
+    if (!agent) return { error: `no agent ${name} in this machine's fleet config` };
+    const p = await processOf(agent);
+    if (p) {
+      let cwd: string | undefined;
+      try {
+        cwd = readlinkSync(`/proc/${p.pid}/cwd`);
+      } catch {
+        cwd = undefined;
+      }
+      const env = readEnviron(p.pid);
+      if (!cwd || !env)
+        return {
+          error: `process ${p.pid} runs ${agent.scriptPath} but its working folder and environment are not readable here (another user's process: run opsdeck agent as that user)`,
+        };
+      remembered.set(name, { command: [...p.argv], cwd, env });
+      return {
+        kind: 'process',
+        agent: name,
+        running: true,
+        pid: p.pid,
+        command: [...p.argv],
+        cwd,
+        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}`,
+        ...(o.root ? { output: join(o.root, 'logs', `${name}.log`) } : {}),
+      };
+    }
+    const c = await findContainer(agent, docker, 3000, true);
+    if ('name' in c)
+      return {
+        kind: 'container',
+        agent: name,
+        running: c.running ?? true,
+        container: c.name,
+        ...(c.service ? { service: c.service } : {}),
+      };
+    const r = remembered.get(name);
+    if (r)
+      return {
+        kind: 'process',
+        agent: name,
+        running: false,
+        command: r.command,
+        cwd: r.cwd,
+        from: 'the command line and environment it last ran with',
+        ...(o.root ? { output: join(o.root, 'logs', `${name}.log`) } : {}),
+      };
+    const l = launcher(agent);
+    if (!l)
+      return {
+        error: `${name} is not running, is in no container (${c.error}), and without --root opsdeck agent does not know upstream's checkout to start it from`,
+      };
+    return {
+      kind: 'process',
+      agent: name,
+      running: false,
+      command: l.command,
+      cwd: l.cwd,
+      from: "the launcher's command line (system_launcher.py) and the config's env_vars",
+      output: join(o.root!, 'logs', `${name}.log`),
+    };
+  };
+
+  const stop = async (name: string): Promise<LifeResult> => {
+    const m = await how(name);
+    if ('error' in m) return { ok: false, error: m.error };
+    if (m.kind === 'container') {
+      const r = await run(docker, ['stop', m.container]);
+      return r.code === 0
+        ? { ok: true, did: [`docker stop ${m.container}`] }
+        : { ok: false, error: `docker stop ${m.container}: ${r.out}` };
+    }
+    if (!m.running || m.pid === undefined) return { ok: true, did: [`${name} was not running`] };
+    try {
+      process.kill(m.pid, 'SIGTERM');
+    } catch (error) {
+      return { ok: false, error: `SIGTERM to ${m.pid}: ${(error as Error).message}` };
+    }
+    const until = Date.now() + STOP_WAIT_MS;
+    while (Date.now() < until && alive(m.pid)) await new Promise((r) => setTimeout(r, 100));
+    if (!alive(m.pid)) return { ok: true, did: [`SIGTERM to pid ${m.pid}: it exited`] };
+    try {
+      process.kill(m.pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
+    return { ok: true, did: [`SIGTERM to pid ${m.pid}, still there after 10 s: SIGKILL`] };
+  };
+
+  const start = async (name: string): Promise<LifeResult> => {
+    const m = await how(name);
+    if ('error' in m) return { ok: false, error: m.error };
+    if (m.kind === 'container') {
+      const r = await run(docker, ['start', m.container]);
+      return r.code === 0
+        ? { ok: true, did: [`docker start ${m.container}`] }
+        : { ok: false, error: `docker start ${m.container}: ${r.out}` };
+    }
+    if (m.running) return { ok: true, did: [`${name} already runs (pid ${m.pid})`], pid: m.pid! };
+    const spec = remembered.get(name) ?? launcher(o.agents.find((a) => a.name === name)!);
+    if (!spec) return { ok: false, error: `no command line known for ${name}` };
+    let out: number | undefined;
+    try {
+      if (m.output) {
+        mkdirSync(dirname(m.output), { recursive: true });
+        out = openSync(m.output, 'a');
+      }
+      const child = spawn(spec.command[0]!, spec.command.slice(1), {
+        cwd: spec.cwd,
+        env: spec.env,
+        detached: true,
+        stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
+      });
+      const pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', reject);
+      });
+      child.unref();
+      return {
+        ok: true,
+        did: [`started ${spec.command.join(' ')} in ${spec.cwd}: pid ${pid}`],
+        pid,
+      };
+    } catch (error) {
+      return { ok: false, error: `starting ${name}: ${(error as Error).message}` };
+    } finally {
+      if (out !== undefined) closeSync(out);
+    }
+  };
+
+  return { how, stop, start };
+}

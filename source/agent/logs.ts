@@ -1,0 +1,249 @@
+// `opsdeck agent` serves its machine's agent logs on opsdeck.<machine>.logs (core/logs/stream.ts
+// has the protocol). A watch reads the agent's file (tail -F) or its container's `docker logs`
+// only while its watcher renews it; each line is parsed, sanitised and capped, and each watcher
+// gets at most its rate, the rest counted in a "skipped" item where they were.
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection, Subscription } from 'nats';
+import { sanitise } from '../core/errors/sanitise.js';
+import { parseLogLine, type LogItem } from '../core/logs/line.js';
+import {
+  DEFAULT_RATE,
+  logsSubject,
+  MAX_BATCH_ITEMS,
+  parseLogsRequest,
+  RateCap,
+  WATCH_TTL_MS,
+  type WatchRequest,
+} from '../core/logs/stream.js';
+import { decodeBody } from '../core/resources/machine-control.js';
+import {
+  findContainer,
+  tailDocker,
+  tailFile,
+  type Tail,
+  type TailSink,
+} from '../adapters/log-tail.js';
+import type { Log } from '../adapters/journal.js';
+import { selfName } from '../core/fleet/upstream-code.js';
+
+export type LogSource =
+  { kind: 'file'; path: string } | { kind: 'docker'; container: string; service?: string };
+
+/** Where an agent's log is on this machine, or why it cannot be read. */
+export type LogFinder = (agent: string) => Promise<LogSource | { error: string }>;
+
+/**
+ * The files an agent's log may be in, under the upstream checkout (`--root`), most telling
+ * first: BaseAgent's JSON log (`logs/<name lower-case>.log`), the launcher's capture of its
+ * stdout (`logs/<Name>.log`), log_setup.py's plain file (`logs/<name with . as _>.log`).
+ */
+export const logCandidates = (root: string, name: string): string[] => [
+  ...new Set([
+    join(root, 'logs', `${name.toLowerCase()}.log`),
+    join(root, 'logs', `${name}.log`),
+    join(root, 'logs', `${name.replace(/\./g, '_')}.log`),
+  ]),
+];
+
+/** The real machine: the files under `root`, else the agent's container, else why neither. */
+export function fileOrDockerFinder(
+  root: string | undefined,
+  agents: ReadonlyArray<{ name: string; scriptPath: string }>,
+  docker = 'docker',
+): LogFinder {
+  return async (name) => {
+    const agent = agents.find((a) => a.name === name);
+    if (!agent)
+      return {
+        error: `no agent ${name} in this machine's fleet config (${agents.length} agents known)`,
+      };
+    const tried: string[] = [];
+    if (root) {
+      // BaseAgent names its file after self.name, which some scripts set apart from the config key.
+      const all = [
+        ...new Set([...logCandidates(root, name), ...logCandidates(root, selfName(agent))]),
+      ];
+      const files = all.filter((f) => existsSync(f));
+      // The one written last: a launcher's capture beside an older BaseAgent file, say.
+      const newest = files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+      if (newest) return { kind: 'file', path: newest };
+      tried.push(`no file of ${all.join(', ')}`);
+    } else tried.push('no --root: log files unknown');
+    const c = await findContainer(agent, docker);
+    if ('name' in c)
+      return { kind: 'docker', container: c.name, ...(c.service ? { service: c.service } : {}) };
+    tried.push(c.error);
+    return { error: `no log found for ${name}: ${tried.join('; ')}` };
+  };
+}
+
+export const describeSource = (s: LogSource): string =>
+  s.kind === 'file'
+    ? `file ${s.path}`
+    : `docker logs ${s.container}${s.service ? ` (compose service ${s.service})` : ''}`;
+
+interface Watch {
+  id: string;
+  inbox: string;
+  expires: number;
+  tail?: Tail;
+  cap: RateCap;
+  pending: LogItem[];
+  seq: number;
+  ended?: string;
+}
+
+export interface LogServer {
+  /** Watches alive now (tests: nothing flows when nobody watches). */
+  active(): number;
+  stop(): void;
+}
+
+export interface LogServeOptions {
+  machine: string;
+  find: LogFinder;
+  log: Log;
+  /** Lines per second per watcher (default 200). */
+  rate?: number;
+  /** Batch interval (ms). */
+  flushMs?: number;
+  ttlMs?: number;
+  pollMs?: number;
+  docker?: string;
+}
+
+export function serveLogs(nc: NatsConnection, o: LogServeOptions): LogServer {
+  const encoder = new TextEncoder();
+  const watches = new Map<string, Watch>();
+  const ttl = o.ttlMs ?? WATCH_TTL_MS;
+  const rate = o.rate ?? DEFAULT_RATE;
+  const reply = (m: { respond(data: Uint8Array): boolean }, value: Record<string, unknown>) =>
+    m.respond(encoder.encode(JSON.stringify(value)));
+
+  const close = (w: Watch, why: string) => {
+    w.tail?.stop();
+    watches.delete(w.id);
+    o.log(`logs: watch ${w.id.slice(0, 8)} ended: ${why}`, 'info');
+  };
+
+  const flush = () => {
+    const now = Date.now();
+    for (const w of [...watches.values()]) {
+      if (now > w.expires) {
+        // Nobody renewed it: the watcher is gone. Nothing more is read or sent.
+        close(w, 'not renewed (no one watches)');
+        continue;
+      }
+      if (w.pending.length === 0 && !w.ended) continue;
+      // Lines wait raw: only those the cap lets through are parsed (at 10k lines/s, 2%).
+      const items = w.cap
+        .take(w.pending, now)
+        .map((i) => (i.kind === 'line' ? parseLogLine(i.message) : i));
+      w.pending = [];
+      for (let i = 0; i < items.length || (i === 0 && w.ended); i += MAX_BATCH_ITEMS) {
+        const part = items.slice(i, i + MAX_BATCH_ITEMS);
+        const last = i + MAX_BATCH_ITEMS >= items.length;
+        nc.publish(
+          w.inbox,
+          encoder.encode(
+            JSON.stringify({
+              id: w.id,
+              seq: w.seq++,
+              items: part,
+              ...(last && w.ended ? { end: w.ended } : {}),
+            }),
+          ),
+        );
+      }
+      if (w.ended) close(w, w.ended);
+    }
+  };
+  const timer = setInterval(flush, o.flushMs ?? 100);
+
+  const open = async (req: WatchRequest): Promise<Record<string, unknown>> => {
+    const source = await o.find(req.agent);
+    if ('error' in source) return { ok: false, error: sanitise(source.error) };
+    const w: Watch = {
+      id: randomUUID(),
+      inbox: req.inbox,
+      expires: Date.now() + ttl,
+      cap: new RateCap(rate, Date.now(), req.lines),
+      pending: [],
+      seq: 0,
+    };
+    const sink: TailSink = {
+      lines: (raw) => {
+        // Bounded: a watcher's backlog past 10 s of its rate is counted, not held.
+        for (const r of raw) w.pending.push({ kind: 'line', format: 'plain', message: r });
+        if (w.pending.length > rate * 10 + req.lines) {
+          const over = w.pending.length - rate * 10;
+          w.pending.splice(0, over, { kind: 'skipped', count: over, why: 'backlog' });
+        }
+      },
+      note: (text) => w.pending.push({ kind: 'note', text: sanitise(text) }),
+      end: (reason) => {
+        w.ended = sanitise(reason);
+      },
+    };
+    watches.set(w.id, w);
+    w.tail =
+      source.kind === 'file'
+        ? tailFile(
+            source.path,
+            { lines: req.lines, follow: req.follow, ...(o.pollMs ? { pollMs: o.pollMs } : {}) },
+            sink,
+          )
+        : tailDocker(
+            source.container,
+            { lines: req.lines, follow: req.follow, ...(o.docker ? { docker: o.docker } : {}) },
+            sink,
+          );
+    // The first lines are not rate-capped beyond what was asked for: the cap starts after them.
+    o.log(`logs: watch ${w.id.slice(0, 8)} of ${req.agent}: ${describeSource(source)}`, 'info');
+    return {
+      ok: true,
+      id: w.id,
+      machine: o.machine,
+      agent: req.agent,
+      source: describeSource(source),
+      ttlMs: ttl,
+      rate,
+    };
+  };
+
+  const sub: Subscription = nc.subscribe(logsSubject(o.machine), {
+    callback: (err, m) => {
+      if (err) return;
+      const body = decodeBody(m.data);
+      const r = parseLogsRequest(body);
+      if (r.kind === 'bad') return void reply(m, { ok: false, error: r.error });
+      if (r.kind === 'renew') {
+        const w = watches.get(r.id);
+        if (!w) return void reply(m, { ok: false, error: 'no such watch (it expired or ended)' });
+        w.expires = Date.now() + ttl;
+        return void reply(m, { ok: true, ttlMs: ttl });
+      }
+      if (r.kind === 'stop') {
+        const w = watches.get(r.id);
+        if (w) close(w, 'stopped by its watcher');
+        return void reply(m, { ok: true });
+      }
+      void open(r.watch)
+        .then((value) => reply(m, value))
+        .catch((error: unknown) =>
+          reply(m, { ok: false, error: sanitise((error as Error).message) }),
+        );
+    },
+  });
+
+  return {
+    active: () => watches.size,
+    stop() {
+      clearInterval(timer);
+      sub.unsubscribe();
+      for (const w of [...watches.values()]) close(w, 'the agent daemon stopped');
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// The fleet's config files as they are now, for a console that runs while they change: a
+// migration done from screen 5 or a shell, an edit by hand. Each file is looked at (stat, then
+// read only when it changed) every few seconds; the scorecard's P1.1 and the Actions screen's
+// migration rows follow, and an edit that changes the agents is said (the console keeps probing
+// the agents it loaded: swapping them under a running prober is a restart's job).
+import { readFileSync, statSync } from 'node:fs';
+import { loadConfigFile } from '../adapters/fleet-files.js';
+import { agentChanges, changesLine, unchanged } from '../core/fleet/compare.js';
+import { migrateText } from '../core/fleet/migrate.js';
+import { formatDiagnostic, type Machine } from '../core/fleet/model.js';
+import type { Env } from '../core/fleet/port-expr.js';
+import { Emitter } from './emitter.js';
+
+export interface ConfigSnapshot {
+  /** Per machine: is its file in the canonical agent_groups form (undefined: not known yet)? */
+  canonical: Readonly<Record<string, boolean | undefined>>;
+  /** Lines for the top of the screen: a file whose agents changed, or that no longer loads. */
+  changes: readonly string[];
+}
+
+/** Is the machine's file already canonical? v3 unified files hold several machines: never. */
+export function canonicalOf(m: Machine, text: string, env: Env): boolean | undefined {
+  if (m.source.shape === 'v3-unified') return false;
+  const r = migrateText(text, m.source.file, { env });
+  return r.ok ? r.status === 'already-canonical' : undefined;
+}
+
+const stampOf = (file: string): string => {
+  try {
+    const st = statSync(file); // follows a symbolic link: its target's changes count
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch (error) {
+    return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
+  }
+};
+
+export class ConfigStore {
+  private readonly emitter = new Emitter();
+  private snapshot: ConfigSnapshot;
+  private readonly stamps = new Map<string, string>();
+  private readonly lines = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly machines: readonly Machine[],
+    private readonly env: Env,
+  ) {
+    this.snapshot = {
+      canonical: Object.fromEntries(machines.map((m) => [m.id, undefined])),
+      changes: [],
+    };
+  }
+
+  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
+  getSnapshot = (): ConfigSnapshot => this.snapshot;
+
+  /** Looks at every file; reads and re-evaluates only those whose stat changed. */
+  check(): void {
+    const canonical = { ...this.snapshot.canonical };
+    let changed = false;
+    for (const m of this.machines) {
+      const stamp = stampOf(m.source.file);
+      if (this.stamps.get(m.id) === stamp) continue;
+      const first = !this.stamps.has(m.id);
+      this.stamps.set(m.id, stamp);
+      changed = true;
+      let text: string;
+      try {
+        text = readFileSync(m.source.file, 'utf8');
+      } catch (error) {
+        canonical[m.id] = undefined;
+        this.lines.set(
+          m.id,
+          `${m.id}: ${m.source.file} cannot be read now: ${(error as Error).message}`,
+        );
+        continue;
+      }
+      canonical[m.id] = canonicalOf(m, text, this.env);
+      // The file the console started from is what it probes: only later edits are compared.
+      if (first) continue;
+      this.lines.delete(m.id);
+      const now = loadConfigFile(m.source.file, { env: this.env, machine: m.id });
+      const loaded = now.machines.find((x) => x.id === m.id);
+      if (!now.ok || !loaded) {
+        const first = now.diagnostics.find((d) => d.severity === 'error');
+        this.lines.set(
+          m.id,
+          `${m.id}: ${m.source.file} no longer loads${first ? ` (${formatDiagnostic(first)})` : ''}: still probing the agents loaded at start`,
+        );
+        continue;
+      }
+      const c = agentChanges(m, loaded);
+      if (!unchanged(c)) this.lines.set(m.id, changesLine(m.id, m.source.file, c));
+    }
+    if (!changed) return;
+    this.snapshot = { canonical, changes: [...this.lines.values()] };
+    this.emitter.emit();
+  }
+
+  start(everyMs = 2000): () => void {
+    this.check();
+    this.timer = setInterval(() => this.check(), everyMs);
+    this.timer.unref();
+    return () => clearInterval(this.timer);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.emitter.close();
+  }
+}
