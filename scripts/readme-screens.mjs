@@ -7,7 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath, URL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bin = join(root, 'bin/opsdeck.js');
@@ -16,7 +17,6 @@ const config = mkdtempSync(join(tmpdir(), 'opsdeck-readme-'));
 const tmux = (...args) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
 const screen = () => tmux('capture-pane', '-p', '-t', 'demo').replace(/\s+$/, '');
 const keys = (...k) => tmux('send-keys', '-t', 'demo', ...k);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function until(what, ok, timeoutMs = 30_000) {
   const end = Date.now() + timeoutMs;

@@ -137,16 +137,18 @@ async function runMigrate(
   const target = realTarget(named);
   const where = `${out ? `${file} -> ${target}` : target}${target === named ? '' : ` (the target of the symbolic link ${named})`}`;
 
-  // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real run.
-  const prepare = ():
-    { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
+  // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real
+  // run; `again` (the run already showed its preview) says the diagnostics only once.
+  const prepare = (
+    again = false,
+  ): { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
     const source = readSnapshot(file);
     const result = migrateText(source.text, file, {
       env: io.env,
       ...(opts.machine ? { machine: opts.machine } : {}),
-      ...overridesFor(file, source.text, io),
+      ...overridesFor(file, source.text, again ? { ...io, err: () => {} } : io),
     });
-    for (const d of result.diagnostics) io.err(formatDiagnostic(d));
+    if (!again) for (const d of result.diagnostics) io.err(formatDiagnostic(d));
     if (!result.ok)
       return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
     if (result.shape === 'v3-unified' && (!out || out === file)) {
@@ -177,32 +179,53 @@ async function runMigrate(
   }
 
   readSnapshot(file); // an unreadable file is the first thing to report, before any lock
+  // Asked before the lock, as the console's action does: an operator who walks away from the
+  // question (or presses Ctrl+C) holds nothing; the write below checks that nothing changed.
+  let shown: { source: string; replaced: string } | undefined;
+  if (!opts.yes) {
+    const before = out ? snapshotIfPresent(out) : undefined;
+    const prepared = prepare();
+    if (!prepared) return;
+    const { result, source } = prepared;
+    const replaced = out ? before : source;
+    io.out(`${TITLE} — target: ${where}`);
+    io.out(describe(where, result, 'will migrate'));
+    io.out(
+      unifiedDiff(replaced?.text ?? '', result.text, {
+        fromFile: replaced ? target : '/dev/null',
+        toFile: target,
+      }).trimEnd(),
+    );
+    if (!(await confirmed(io, `${TITLE} on ${target}`))) {
+      io.err(
+        `opsdeck: not confirmed; nothing was changed (--yes writes without asking, --dry-run only shows)`,
+      );
+      audit('cancelled', 'not confirmed');
+      throw new Exit(EXIT.findings);
+    }
+    shown = { source: source.fingerprint.sha256, replaced: replaced?.fingerprint.sha256 ?? '' };
+  }
   await withLock(
     target,
-    async () => {
+    () => {
       // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
       const before = out ? snapshotIfPresent(out) : undefined;
-      const prepared = prepare();
+      const prepared = prepare(shown !== undefined);
       if (!prepared) return;
       const { result, source } = prepared;
       const replaced = out ? before : source;
-      if (!opts.yes) {
-        // The preview, as every action shows it before it asks.
-        io.out(`${TITLE} — target: ${where}`);
-        io.out(describe(where, result, 'will migrate'));
-        io.out(
-          unifiedDiff(replaced?.text ?? '', result.text, {
-            fromFile: replaced ? target : '/dev/null',
-            toFile: target,
-          }).trimEnd(),
-        );
-        if (!(await confirmed(io, `${TITLE} on ${target}`))) {
-          io.err(
-            `opsdeck: not confirmed; nothing was changed (--yes writes without asking, --dry-run only shows)`,
-          );
-          audit('cancelled', 'not confirmed');
-          throw new Exit(EXIT.findings);
-        }
+      // Write exactly what was confirmed: the source and the file replaced as they were shown.
+      const moved =
+        shown && source.fingerprint.sha256 !== shown.source
+          ? file
+          : shown && (replaced?.fingerprint.sha256 ?? '') !== shown.replaced
+            ? target
+            : undefined;
+      if (moved) {
+        const why = `${moved} changed after the preview was confirmed; nothing was written; run it again to see the new diff`;
+        audit('refused', why);
+        io.err(`opsdeck: ${why}`);
+        throw new Exit(EXIT.findings);
       }
       const written = replaceFile(target, result.text, {
         expected: replaced ? replaced.fingerprint : 'absent',
@@ -245,30 +268,40 @@ async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit
     io.err(`would restore ${file} from ${newest}`);
     throw new Exit(EXIT.findings);
   }
+  // Asked before the lock (see runMigrate); the restore checks that what was shown still holds.
+  let shown: { newest: string; current: string } | undefined;
+  if (!opts.yes) {
+    const newest = newestBackup(target);
+    if (newest) {
+      const now = currentText(file) ?? '';
+      const diff = unifiedDiff(now, readSnapshot(newest).text, { fromFile: file, toFile: file });
+      if (diff === '') {
+        io.out(`${file}: already the same as ${newest}; nothing written`);
+        return;
+      }
+      io.out(`Restore ${file} from its newest backup — target: ${target}`);
+      io.out(diff.trimEnd());
+      if (!(await confirmed(io, `Restore ${target} from ${newest}`))) {
+        io.err(
+          'opsdeck: not confirmed; nothing was changed (--yes restores without asking, --dry-run only shows)',
+        );
+        audit('cancelled', 'not confirmed');
+        throw new Exit(EXIT.findings);
+      }
+      shown = { newest, current: now };
+    }
+  }
   await withLock(
     target,
-    async () => {
-      if (!opts.yes) {
-        const newest = newestBackup(target);
-        if (newest) {
-          const diff = unifiedDiff(currentText(file) ?? '', readSnapshot(newest).text, {
-            fromFile: file,
-            toFile: file,
-          });
-          if (diff === '') {
-            io.out(`${file}: already the same as ${newest}; nothing written`);
-            return;
-          }
-          io.out(`Restore ${file} from its newest backup — target: ${target}`);
-          io.out(diff.trimEnd());
-          if (!(await confirmed(io, `Restore ${target} from ${newest}`))) {
-            io.err(
-              'opsdeck: not confirmed; nothing was changed (--yes restores without asking, --dry-run only shows)',
-            );
-            audit('cancelled', 'not confirmed');
-            throw new Exit(EXIT.findings);
-          }
-        }
+    () => {
+      if (
+        shown &&
+        (newestBackup(target) !== shown.newest || (currentText(file) ?? '') !== shown.current)
+      ) {
+        const why = `${target} or its backups changed after the preview was confirmed; nothing was restored; run it again to see the new diff`;
+        audit('refused', why);
+        io.err(`opsdeck: ${why}`);
+        throw new Exit(EXIT.findings);
       }
       const result = rollback(target, new Date(), (restored) =>
         audit('started', `restoring ${target} from ${restored}`),

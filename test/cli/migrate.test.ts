@@ -214,11 +214,10 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
     const r = await run.done;
     assert.ok(edited, `never asked: ${r.stderr}`);
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, /changed after it was read .*nothing was written/);
+    assert.match(r.stderr, /changed after the preview was confirmed; nothing was written/);
     assert.match(readFileSync(file, 'utf8'), /# edited by hand meanwhile\n$/);
     assert.match(readFileSync(file, 'utf8'), /^ {2}docker_groups:$/m, 'not migrated');
-    assert.deepEqual(listing(join(dir, 'backup')), [], 'the backup of a refused write is removed');
-    assert.deepEqual(listing(dir), ['backup', MAINPC]);
+    assert.deepEqual(listing(dir), [MAINPC], 'no backup, lock or temp file');
   });
 
   test('without --yes: the preview (target, notes, diff), then the exact words asked; no is nothing', async () => {
@@ -260,6 +259,67 @@ describe('opsdeck config migrate (real binary)', { skip }, () => {
       [['mainpc', 'config.migrate', 'cancelled']],
       'the fleet machine, not the host name',
     );
+  });
+
+  test('Ctrl+C at the question: no lock left, nothing written, the next run asks again', async () => {
+    const dir = copies(MAINPC);
+    const before = readFileSync(join(dir, MAINPC));
+    let pid: number | undefined;
+    const run = start(['config', 'migrate', MAINPC], dir, (stderr) => {
+      if (pid !== undefined || !/\n> $/.test(stderr)) return;
+      pid = run.pid;
+      process.kill(run.pid!, 'SIGINT');
+    });
+    await run.done;
+    assert.ok(pid, 'it asked');
+    assert.deepEqual(readFileSync(join(dir, MAINPC)), before);
+    assert.deepEqual(listing(dir), [MAINPC], 'no lock, backup or temp file');
+    const again = opsdeck(['config', 'migrate', MAINPC, '--yes'], dir);
+    assert.equal(again.status, 0, again.stderr);
+    assert.doesNotMatch(again.stderr, /stale lock/);
+  });
+
+  test('--out: the source edited while the question waits is refused', async () => {
+    const v3 = 'unified.startup_config.v3.yaml';
+    const dir = copies(v3);
+    const src = join(dir, v3);
+    let edited = false;
+    const run = start(
+      ['config', 'migrate', v3, '--machine', 'pc2', '--out', 'pc2.yaml'],
+      dir,
+      (stderr, stdin) => {
+        if (edited || !/\n> $/.test(stderr)) return;
+        edited = true;
+        writeFileSync(src, readFileSync(src, 'utf8') + '# edited meanwhile\n');
+        stdin.end('yes\n');
+      },
+    );
+    const r = await run.done;
+    assert.ok(edited);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /unified\.startup_config\.v3\.yaml changed after the preview was confirmed/,
+    );
+    assert.deepEqual(listing(dir), [v3], 'no pc2.yaml written');
+  });
+
+  test('--rollback: an edit while the question waits is refused, not overwritten', async () => {
+    const dir = copies(PC2);
+    const file = join(dir, PC2);
+    assert.equal(opsdeck(['config', 'migrate', PC2, '--yes'], dir).status, 0);
+    let edited = false;
+    const run = start(['config', 'migrate', PC2, '--rollback'], dir, (stderr, stdin) => {
+      if (edited || !/\n> $/.test(stderr)) return;
+      edited = true;
+      writeFileSync(file, readFileSync(file, 'utf8') + '# edited meanwhile\n');
+      stdin.end('yes\n');
+    });
+    const r = await run.done;
+    assert.ok(edited);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /changed after the preview was confirmed; nothing was restored/);
+    assert.match(readFileSync(file, 'utf8'), /# edited meanwhile\n$/);
   });
 
   test('no terminal and no --yes: nothing written, the way to write said', () => {

@@ -216,7 +216,9 @@ describe('log view and lifecycle end to end (tmux)', { skip }, () => {
     assert.notEqual(sim.machine('mainpc')!.byName.get('Alpha')!.pid, pid);
     const last = audit().at(-1)!;
     assert.deepEqual([last.action, last.outcome], ['agent.restart', 'ok']);
+    // Waited for: an Escape followed at once by the next key reaches the app as Alt+key.
     keys('Escape');
+    await until('the result closed', (t) => !/done: DOWN, then OK/.test(t));
   });
 
   test('restart from screen 5: the agent opened last heads the list', async () => {

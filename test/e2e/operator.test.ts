@@ -147,7 +147,9 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
     assert.match(screen(), /Run "Set pc2 throttle to level 1/);
     keys('n');
     await until('cancelled', (t) => !/Run "Set pc2 throttle/.test(t));
+    // Each Escape is waited for: followed at once by another key it reaches the app as Alt+key.
     keys('Escape');
+    await until('the flow closed', (t) => !/target: pc2/.test(t));
     // y on every other screen: nothing runs, nothing is audited.
     for (const k of ['1', '2', '3', '4']) {
       keys(k);
@@ -181,6 +183,7 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
     keys('Enter');
     await until('errors filtered', (t) => /ERROR STREAM.* filter "Timeout"/.test(t));
     keys('Escape');
+    await until('the filter cleared', (t) => !/filter "Timeout"/.test(t));
     keys('2');
     await until('ports', (t) => /conflict|PORT/i.test(t));
     keys('/');
@@ -189,6 +192,7 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
     const filtered = await until('filtered ports', (t) => /filter .*MemoryFusionHub/i.test(t));
     assert.match(filtered, /MemoryFusionHub/);
     keys('Escape');
+    await until('the filter cleared', (t) => !/filter .*MemoryFusionHub/i.test(t));
   });
 
   test('a migration done here: G reaches the end of its diff, then the row and P1.1 follow', async () => {
