@@ -1,5 +1,5 @@
 // One lint config for the whole tree. The core rule is the important one: source/core is the
-// pure domain and must never reach for UI or I/O (design.md, practice 1).
+// pure domain and must never reach for UI or I/O (docs/architecture.md, Practices 1).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';

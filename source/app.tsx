@@ -2,7 +2,6 @@
 // through the keymap reducer (core/ui/state.ts); screens and panes never listen to keys.
 import { Box, Text, useApp, useInput } from 'ink';
 import { useEffect, useLayoutEffect, useMemo, useReducer, useRef } from 'react';
-import type { Action } from './actions/action.js';
 import type { Machine } from './core/fleet/model.js';
 import type { PortCheck } from './core/ports/rules.js';
 import {
@@ -40,7 +39,7 @@ import { PaneBoundary } from './components/pane-boundary.js';
 import { useNow } from './hooks/use-now.js';
 import { heardBy, useStore } from './hooks/use-store.js';
 import { useTerminalSize } from './hooks/use-terminal-size.js';
-import { Actions, flowHeight, type ActionEntry } from './screens/actions.js';
+import { Actions, flowHeight } from './screens/actions.js';
 import { previewRoom } from './components/action-flow.js';
 import { AgentDetail } from './screens/agent-detail.js';
 import { Errors } from './screens/errors.js';
@@ -57,7 +56,8 @@ import type { SecuritySnapshot, SecurityStore } from './stores/security-store.js
 import { isStale } from './stores/resource-store.js';
 import type { LinkStatus } from './adapters/nats-link.js';
 import type { Readable } from './hooks/use-store.js';
-import type { Note } from './stores/note-store.js';
+import type { ActionCatalog, ActionEntry, Note } from './core/ui/actions.js';
+import { agentKey } from './core/fleet/agent-key.js';
 import type { ConfigSnapshot } from './stores/config-store.js';
 import { HitContext, HitMap } from './components/hit-map.js';
 import { joinMouse, parseMouse, WHEEL_ROWS } from './core/ui/mouse.js';
@@ -66,18 +66,7 @@ import { Logs, logPage } from './screens/logs.js';
 import { logRows } from './core/ui/log-view.js';
 import { LIFECYCLE_VERBS, type LifecycleVerb } from './core/fleet/lifecycle.js';
 
-export interface ActionCatalog {
-  entries: readonly ActionEntry[];
-  make(id: string): Action | undefined;
-  /** Lines from what actions left running (the auto-throttle runner), newest first. */
-  notes?: Readable<readonly Note[]>;
-  /** Stops what actions left running; called when the console quits. */
-  close?(): void;
-  /** Restart / stop / start of one agent (`machine/Agent`), or undefined when it cannot run. */
-  agent?(verb: LifecycleVerb, key: string): Action | undefined;
-  /** Why agent actions cannot run here (no NATS), shown on their rows. */
-  agentUnavailable?: string;
-}
+export type { ActionCatalog };
 
 const VERB_TITLE: Record<LifecycleVerb, string> = {
   restart: 'Restart',
@@ -394,7 +383,7 @@ export function App(p: AppProps) {
             id: 'errors',
             keys: errs.map((r) => String(r.id)),
             page: layout.errors.visible,
-            agents: errs.map((r) => `${r.event.machine}/${r.event.agent}`),
+            agents: errs.map((r) => agentKey(r.event.machine, r.event.agent)),
           },
         ];
       case 'errors':
@@ -403,7 +392,7 @@ export function App(p: AppProps) {
             id: 'errors',
             keys: errs.map((r) => String(r.id)),
             page: bodyHeight - 12,
-            agents: errs.map((r) => `${r.event.machine}/${r.event.agent}`),
+            agents: errs.map((r) => agentKey(r.event.machine, r.event.agent)),
           },
         ];
       case 'logs':

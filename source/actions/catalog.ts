@@ -2,11 +2,10 @@
 // cannot run here says why instead of disappearing (no NATS yet, no secrets folder...).
 import { join } from 'node:path';
 import { checkoutOf } from '../core/fleet/checkout.js';
-import type { ActionCatalog } from '../app.js';
 import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { THROTTLE_LEVELS } from '../core/resources/throttle.js';
-import type { ActionEntry } from '../screens/actions.js';
+import type { ActionCatalog, ActionEntry } from '../core/ui/actions.js';
 import type { DataPlane } from '../stores/data-plane.js';
 import { existsSync } from 'node:fs';
 import { controlSubject, tokenSource } from '../adapters/control-client.js';

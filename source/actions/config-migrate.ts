@@ -8,6 +8,7 @@ import {
   readSnapshot,
   realTarget,
   replaceFile,
+  snapshotIfPresent,
   withLock,
   type FileSnapshot,
 } from '../adapters/atomic-file.js';
@@ -44,15 +45,6 @@ export type MigratePlan =
       replaced: FileSnapshot | undefined;
       diff: string;
     };
-
-const snapshotIfPresent = (file: string): FileSnapshot | undefined => {
-  try {
-    return readSnapshot(file);
-  } catch (error) {
-    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
-    throw error;
-  }
-};
 
 /**
  * The fleet machine the file configures (the audit's `machine`, as every action's): the shape's

@@ -17,6 +17,7 @@ import {
 } from '../adapters/control-client.js';
 import { HealthStore, targetsFor } from '../stores/health-store.js';
 import type { Action, Outcome, Preview } from './action.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface LifecycleOptions {
   nc: NatsConnection;
@@ -54,7 +55,7 @@ function probeOf(o: LifecycleOptions): Probe | undefined {
     locate: false,
     hysteresis: { downAfter: 1, upAfter: 1, historySize: 5 },
   });
-  const key = `${o.machine}/${o.agent}`;
+  const key = agentKey(o.machine, o.agent);
   return {
     async once() {
       await store.probeAll();
@@ -89,7 +90,7 @@ async function waitFor(
 
 export function lifecycleAction(o: LifecycleOptions): Action {
   const subject = controlSubject(o.machine);
-  const key = `${o.machine}/${o.agent}`;
+  const key = agentKey(o.machine, o.agent);
   const timeout = o.timeoutMs ?? 15_000;
   const send = async (verb: LifecycleVerb) => {
     const token = tokenFrom(o.token, o.machine, o.env);

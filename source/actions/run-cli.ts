@@ -1,6 +1,6 @@
 // The action path for subcommands: print the preview, ask (or take --yes), run, verify, audit.
 import { appendAudit } from '../adapters/audit.js';
-import { EXIT, Exit, type Io } from '../commands/io.js';
+import { EXIT, Exit, type Io } from '../core/io.js';
 import { confirmText, type Action, type Outcome } from './action.js';
 
 export interface RunOptions {

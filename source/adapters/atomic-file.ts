@@ -1,11 +1,10 @@
 // Changing a config file the fleet runs from, safely: an exclusive lock beside it, a backup
-// before the first byte changes, the new text written to a temp file in the same folder and
-// fsynced, then renamed over the original (and the folder fsynced), but only if the file is
-// still exactly what was read. Whatever fails, the original is intact and no temp file remains.
-import { createHash, randomBytes } from 'node:crypto';
+// before the first byte changes, then the one atomic writer (atomic-write.ts: temp file, mode,
+// owner, fsync, rename, folder fsync), but only if the file is still exactly what was read.
+// Whatever fails, the original is intact and no temp file remains.
+import { createHash } from 'node:crypto';
 import {
   closeSync,
-  fchownSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -16,15 +15,25 @@ import {
   readlinkSync,
   readSync,
   realpathSync,
-  renameSync,
   statSync,
-  unlinkSync,
   writeSync,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import {
+  AtomicWriteError,
+  fsyncDir,
+  keepOwner,
+  reasonOf,
+  statOf,
+  unlinkQuietly,
+  writeAll,
+  writeFileAtomic,
+} from './atomic-write.js';
 import { EMPTY_CLAIM_STALE_MS, processAlive } from './instance-slot.js';
 import { MAX_CONFIG_BYTES } from './fleet-files.js';
+
+export { reasonOf };
 
 /** What a file was when it was read: a change to any of these means someone else wrote it. */
 export interface Fingerprint {
@@ -53,23 +62,6 @@ export class FileError extends Error {
     super(message);
   }
 }
-
-const REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EISDIR: 'is a directory',
-  ENOTDIR: 'a parent is not a directory',
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-  EIO: 'input/output error',
-};
-
-export const reasonOf = (error: unknown): string => {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return (code && REASONS[code]) ?? (error instanceof Error ? error.message : String(error));
-};
 
 const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -123,15 +115,19 @@ export function readSnapshot(file: string): FileSnapshot {
   }
 }
 
-/** The file's fingerprint now, or undefined when it does not exist. */
-export function fingerprintOf(file: string): Fingerprint | undefined {
+/** The file as readSnapshot reads it, or undefined when it does not exist. */
+export function snapshotIfPresent(file: string): FileSnapshot | undefined {
   try {
-    return readSnapshot(file).fingerprint;
+    return readSnapshot(file);
   } catch (error) {
     if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
     throw error;
   }
 }
+
+/** The file's fingerprint now, or undefined when it does not exist. */
+export const fingerprintOf = (file: string): Fingerprint | undefined =>
+  snapshotIfPresent(file)?.fingerprint;
 
 export const sameFingerprint = (a: Fingerprint | undefined, b: Fingerprint | undefined): boolean =>
   a === b ||
@@ -189,7 +185,7 @@ function staleLock(
     : undefined;
 }
 
-/** `.<name>.opsdeck-<pid>-<hex>.tmp`: replaceFile's temp copies of `file`. */
+/** `.<name>.opsdeck-<pid>-<hex>.tmp`: the temp copies of `file` (atomic-write.ts's tempPathOf). */
 const tempPattern = (file: string): RegExp =>
   new RegExp(
     `^\\.${basename(file).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.opsdeck-(\\d+)-[0-9a-f]+\\.tmp$`,
@@ -389,71 +385,57 @@ export interface ReplaceResult {
 
 /** Replaces `file` with `text` atomically; throws FileError with the file untouched on any failure. */
 export function replaceFile(file: string, text: string, options: ReplaceOptions): ReplaceResult {
-  const dir = dirname(file);
   const old = options.expected === 'absent' ? undefined : statOf(file);
   const mode = options.mode ?? old?.mode ?? 0o644;
-  // The new file keeps the old one's owner and group: migrating another user's file as root must
-  // not leave it root's, locking its owner out.
-  const owner = old ? { uid: old.uid, gid: old.gid } : undefined;
-  const temp = join(
-    dir,
-    `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-  );
   let backup: string | undefined;
-  let renamed = false;
-  let stage = 'the backup of';
   try {
-    if (options.backup)
-      backup = writeBackup(
-        file,
-        options.backup,
-        mode,
-        options.now ?? new Date(),
-        options.backupSuffix,
-        owner,
-      );
-    stage = 'a temporary copy of';
-    const fd = openSync(temp, 'wx', mode);
-    try {
-      writeAll(fd, Buffer.from(text, 'utf8'));
-      keepOwner(fd, owner, file);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+    if (options.backup) {
+      const now = options.now ?? new Date();
+      const owner = old ? { uid: old.uid, gid: old.gid } : undefined;
+      try {
+        backup = writeBackup(file, options.backup, mode, now, options.backupSuffix, owner);
+      } catch (error) {
+        if (error instanceof AtomicWriteError) throw error;
+        throw new FileError(
+          'write-failed',
+          `cannot write the backup of ${file}: ${reasonOf(error)}; the file is unchanged`,
+          (error as NodeJS.ErrnoException).code,
+        );
+      }
     }
-    // Last look before the rename: someone may have saved the file since it was read.
-    const now = fingerprintOf(file);
-    const unchanged =
-      options.expected === 'absent' ? now === undefined : sameFingerprint(now, options.expected);
-    if (!unchanged) {
-      throw new FileError(
-        'changed',
-        options.expected === 'absent'
-          ? `${file} appeared while migrating; nothing was written`
-          : `${file} changed after it was read (someone else wrote it); nothing was written. Run the command again`,
-      );
-    }
-    options.beforeRename?.(backup);
-    stage = 'the new text over';
-    renameSync(temp, file);
-    renamed = true;
-    fsyncDir(dir);
+    writeFileAtomic(file, text, {
+      mode,
+      beforeRename: () => {
+        // Last look before the rename: someone may have saved the file since it was read.
+        const now = fingerprintOf(file);
+        const unchanged =
+          options.expected === 'absent'
+            ? now === undefined
+            : sameFingerprint(now, options.expected);
+        if (!unchanged) {
+          throw new FileError(
+            'changed',
+            options.expected === 'absent'
+              ? `${file} appeared while migrating; nothing was written`
+              : `${file} changed after it was read (someone else wrote it); nothing was written. Run the command again`,
+          );
+        }
+        options.beforeRename?.(backup);
+      },
+    });
     return backup ? { backup } : {};
   } catch (error) {
-    if (!renamed) {
-      unlinkQuietly(temp);
-      if (backup) unlinkQuietly(backup);
-    }
+    // The backup goes with a write that did not happen; once the rename is done it stays.
+    const replaced = error instanceof AtomicWriteError && !error.unchanged;
+    if (backup && !replaced) unlinkQuietly(backup);
     if (error instanceof FileError) throw error;
-    throw new FileError(
-      'write-failed',
-      renamed
-        ? `${file} was written but its folder could not be synced: ${reasonOf(error)}`
-        : stage === 'the new text over'
-          ? `cannot rename the new text over ${file}: ${reasonOf(error)}; the file is unchanged`
-          : `cannot write ${stage} ${file}: ${reasonOf(error)}; the file is unchanged`,
-      (error as NodeJS.ErrnoException).code,
-    );
+    if (error instanceof AtomicWriteError)
+      throw new FileError(
+        'write-failed',
+        error.unchanged ? `${error.message}; the file is unchanged` : error.message,
+        error.code,
+      );
+    throw error;
   }
 }
 
@@ -493,58 +475,4 @@ export function rollback(
     ...(beforeRename ? { beforeRename: () => beforeRename(restored) } : {}),
   });
   return { restored, status: 'restored', ...(result.backup ? { kept: result.backup } : {}) };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function writeAll(fd: number, bytes: Buffer): void {
-  let off = 0;
-  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-}
-
-/** Makes a rename or a new file in `dir` durable; filesystems that cannot sync a folder are let be. */
-function fsyncDir(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw error;
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function statOf(file: string): { mode: number; uid: number; gid: number } | undefined {
-  try {
-    const st = statSync(file);
-    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Gives a new file the owner and group of the one it replaces (only root can give it away). */
-function keepOwner(fd: number, owner: { uid: number; gid: number } | undefined, of: string): void {
-  if (!owner) return;
-  const now = fstatSync(fd);
-  if (now.uid === owner.uid && now.gid === owner.gid) return;
-  try {
-    fchownSync(fd, owner.uid, owner.gid);
-  } catch (error) {
-    throw new FileError(
-      'write-failed',
-      `cannot give the new ${of} the owner ${owner.uid}:${owner.gid} of the old one: ${reasonOf(error)}; the file is unchanged`,
-      (error as NodeJS.ErrnoException).code,
-    );
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
 }

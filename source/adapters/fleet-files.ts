@@ -1,5 +1,5 @@
 // Reads fleet config files from disk and hands their text to the pure loader. Also knows where
-// the fleet keeps its files inside an upstream checkout (design.md, "Fleet definition").
+// the fleet keeps its files inside an upstream checkout (docs/architecture.md, "Fleet definition").
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadParsed } from '../core/fleet/load.js';

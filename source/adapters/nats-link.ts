@@ -3,20 +3,10 @@
 // pingInterval * maxPingOut (the defaults would take minutes), by our own check: anything
 // received proves the server alive, not only a PONG. Credentials never reach a log.
 import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
-import { Emitter } from '../stores/emitter.js';
+import { Emitter } from '../core/emitter.js';
+import type { LinkStatus } from '../core/nats/link.js';
 
-export type LinkState = 'off' | 'connecting' | 'connected' | 'reconnecting' | 'closed';
-
-export interface LinkStatus {
-  state: LinkState;
-  /** Server currently (or last) connected to, without credentials. */
-  server?: string;
-  rttMs?: number;
-  /** Last error, one line, credentials stripped. */
-  error?: string;
-  since: number;
-  reconnects: number;
-}
+export type { LinkState, LinkStatus } from '../core/nats/link.js';
 
 export interface LinkOptions {
   /** Comma-separated or list: a cluster is accepted. */

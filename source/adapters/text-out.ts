@@ -1,35 +1,21 @@
-// Writes a generated report (a port matrix, say) in one step: a temp file in the same folder,
-// renamed over the target, so a failed write never leaves a half-written report behind.
-// Reports are regenerated, not edited, so no lock or backup (atomic-file.ts does that for configs).
-import { randomBytes } from 'node:crypto';
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+// Writes a generated report (a port matrix, say) in one step through the one atomic writer
+// (atomic-write.ts), so a failed write never leaves a half-written report behind and a crash
+// never leaves an empty one. Reports are regenerated, not edited, so no lock or backup
+// (atomic-file.ts adds those for configs).
+import { AtomicWriteError, reasonOf, writeFileAtomic } from './atomic-write.js';
 
 export class WriteError extends Error {}
 
 export function writeReport(file: string, text: string): void {
-  const temp = join(
-    dirname(file),
-    `.${basename(file)}.opsdeck-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
-  );
   try {
-    writeFileSync(temp, text, { flag: 'wx' });
-    renameSync(temp, file);
+    writeFileAtomic(file, text);
   } catch (error) {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // never created, or already renamed
-    }
-    const code = (error as NodeJS.ErrnoException).code;
+    if (!(error instanceof AtomicWriteError)) throw error;
+    if (!error.unchanged) throw new WriteError(error.message);
     const why =
-      code === 'ENOENT'
+      error.code === 'ENOENT' && error.stage === 'temp'
         ? 'the folder does not exist'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : (error as Error).message;
+        : reasonOf(error.cause);
     throw new WriteError(`cannot write ${file}: ${why}; nothing was written`);
   }
 }

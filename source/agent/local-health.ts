@@ -10,7 +10,8 @@ import { Subscriber } from 'zeromq';
 import type { Machine } from '../core/fleet/model.js';
 import { healthParts, healthSubject } from '../core/health/feed.js';
 import type { AgentHealth } from '../core/health/state.js';
-import { HealthStore, targetKey, targetsFor, type HealthEvidence } from '../stores/health-store.js';
+import { HealthStore, targetsFor, type HealthEvidence } from '../stores/health-store.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface LocalHealthOptions {
   /** This machine from the fleet config (its host: where its agents are probed). */
@@ -47,7 +48,7 @@ export function runLocalHealth(options: LocalHealthOptions): LocalHealth {
     lastSent = Date.now();
     const byName = new Map<string, AgentHealth>();
     for (const a of machine.agents) {
-      const h = store.getSnapshot().agents.get(targetKey(machine.id, a.name));
+      const h = store.getSnapshot().agents.get(agentKey(machine.id, a.name));
       if (h) byName.set(a.name, h);
     }
     for (const part of healthParts(machine.id, byName, lastSent, intervalMs, ++seq))

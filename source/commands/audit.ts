@@ -5,12 +5,13 @@ import type { Command } from 'commander';
 import { auditPath, readAudit, type AuditEntry } from '../adapters/audit.js';
 import { sanitise, sanitiseValue } from '../core/errors/sanitise.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, intArg } from './options.js';
 
 export const AUDIT_SCHEMA = 'opsdeck.audit/1';
 
 interface AuditArgs {
   json?: boolean;
-  last?: string;
+  last?: number;
 }
 
 const argsText = (args: Record<string, unknown>): string =>
@@ -50,16 +51,9 @@ export function registerAudit(program: Command, io: Io): void {
       'show the audit log of operator actions ($OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl); exit 1 when a line is damaged',
     )
     .option('--json', `print JSON (schema ${AUDIT_SCHEMA})`)
-    .option('--last <n>', 'only the newest n entries')
+    .addOption(checkedOption('--last <n>', 'only the newest n entries', intArg(1)))
     .action((opts: AuditArgs) => {
-      let last: number | undefined;
-      if (opts.last !== undefined) {
-        if (!/^\d+$/.test(opts.last) || Number(opts.last) < 1) {
-          io.err(`opsdeck audit: --last: expected a whole number >= 1, got "${opts.last}"`);
-          throw new Exit(EXIT.badInput);
-        }
-        last = Number(opts.last);
-      }
+      const last = opts.last;
       const path = auditPath(io.env);
       let read;
       try {

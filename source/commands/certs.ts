@@ -10,14 +10,15 @@ import { certsFinishAction, certsGenerateAction, certsRotateAction } from '../ac
 import { runAction } from '../actions/run-cli.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, intArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';
 
 interface CertsArgs extends FleetArgs {
   dir?: string;
   natsHost?: string;
-  days?: string;
-  caDays?: string;
-  tokenDays?: string;
+  days?: number;
+  caDays?: number;
+  tokenDays?: number;
   yes?: boolean;
   dryRun?: boolean;
 }
@@ -39,15 +40,7 @@ function certMachines(args: FleetArgs, io: Io): CertMachine[] {
   return ['mainpc', 'pc2'].map((id) => ({ id, host: hostFor(id, io.env) }));
 }
 
-function days(io: Io, flag: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 1 || n > 3650) {
-    io.err(`opsdeck certs: ${flag} ${text}: expected whole days 1-3650`);
-    throw new Exit(EXIT.badInput);
-  }
-  return n;
-}
+const DAYS = intArg(1, 3650, 'whole days');
 
 export function formatReport(report: CertsReport): string[] {
   const lines = [
@@ -99,9 +92,11 @@ export function registerCerts(program: Command, io: Io): void {
         '--nats-host <machine>',
         'machine whose certificate nats-server uses (default mainpc)',
       )
-      .option('--days <n>', 'machine and operator certificate lifetime', '397')
-      .option('--ca-days <n>', 'CA lifetime', '1825')
-      .option('--token-days <n>', 'machine token lifetime', '30'),
+      .addOption(
+        checkedOption('--days <n>', 'machine and operator certificate lifetime', DAYS, '397'),
+      )
+      .addOption(checkedOption('--ca-days <n>', 'CA lifetime', DAYS, '1825'))
+      .addOption(checkedOption('--token-days <n>', 'machine token lifetime', DAYS, '30')),
   ).action(async (args: CertsArgs) => {
     const machines = certMachines(args, io);
     if (args.natsHost && !machines.some((m) => m.id === args.natsHost)) {
@@ -114,9 +109,9 @@ export function registerCerts(program: Command, io: Io): void {
       dir: secretsDir(args, io),
       machines,
       ...(args.natsHost ? { natsHost: args.natsHost } : {}),
-      days: days(io, '--days', args.days)!,
-      caDays: days(io, '--ca-days', args.caDays)!,
-      tokenDays: days(io, '--token-days', args.tokenDays)!,
+      days: args.days!,
+      caDays: args.caDays!,
+      tokenDays: args.tokenDays!,
     });
     await runAction(action, io, {
       yes: args.yes ?? false,
@@ -153,8 +148,8 @@ export function registerCerts(program: Command, io: Io): void {
         '--finish',
         'end an open rotation: stop trusting and delete the retired generation(s)',
       )
-      .option('--days <n>', 'machine and operator certificate lifetime')
-      .option('--token-days <n>', 'machine token lifetime'),
+      .addOption(checkedOption('--days <n>', 'machine and operator certificate lifetime', DAYS))
+      .addOption(checkedOption('--token-days <n>', 'machine token lifetime', DAYS)),
   ).action(async (args: CertsArgs & { finish?: boolean }) => {
     const dir = secretsDir(args, io);
     const named = Boolean(args.mainpc || args.pc2 || args.root);
@@ -163,8 +158,8 @@ export function registerCerts(program: Command, io: Io): void {
       : certsRotateAction({
           dir,
           ...(named ? { machines: certMachines(args, io) } : {}),
-          ...(args.days ? { days: days(io, '--days', args.days)! } : {}),
-          ...(args.tokenDays ? { tokenDays: days(io, '--token-days', args.tokenDays)! } : {}),
+          ...(args.days ? { days: args.days } : {}),
+          ...(args.tokenDays ? { tokenDays: args.tokenDays } : {}),
         });
     await runAction(action, io, {
       yes: args.yes ?? false,

@@ -15,7 +15,7 @@ import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
-import { parseDuration } from '../core/duration.js';
+import { checkedOption, durationArg } from './options.js';
 import { healthFromOption } from './health-from.js';
 import { newSampleKey } from '../adapters/sample-sign.js';
 import { writePublic, writeSecret } from '../adapters/secret-files.js';
@@ -23,21 +23,13 @@ import { writePublic, writeSecret } from '../adapters/secret-files.js';
 interface ConsoleArgs extends FleetArgs {
   nats?: string;
   healthFrom?: string;
-  interval?: string;
+  interval?: number;
   screen?: string;
   /** false with --no-mouse. */
   mouse: boolean;
 }
 
-const interval = (value: string | undefined, io: Io): number | undefined => {
-  if (value === undefined) return undefined;
-  const r = parseDuration(value, { minMs: 200 });
-  if (!r.ok) {
-    io.err(`opsdeck: --interval: ${r.reason}`);
-    throw new Exit(EXIT.badInput);
-  }
-  return r.ms;
-};
+const INTERVAL = durationArg({ minMs: 200 });
 
 const screenOf = (value: string | undefined, io: Io): Screen | undefined => {
   if (value === undefined) return undefined;
@@ -56,7 +48,7 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
   }
   const fleet = loadFleetArgs(opts, io, { quiet: true });
   const nats = natsServers(opts.nats, io.env);
-  const intervalMs = interval(opts.interval, io);
+  const intervalMs = opts.interval;
   const screen = screenOf(opts.screen, io);
   const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck');
   const code = await runConsole({
@@ -86,9 +78,12 @@ export function registerConsole(program: Command, io: Io): void {
         '--nats <servers>',
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: the NATS side is off)',
       )
-      .option(
-        '--interval <duration>',
-        'health probe interval, e.g. 2s (default: the saved preference, else 2s)',
+      .addOption(
+        checkedOption(
+          '--interval <duration>',
+          'health probe interval, e.g. 2s (default: the saved preference, else 2s)',
+          INTERVAL,
+        ),
       )
       .option('--screen <name>', `start on a screen: ${SCREENS.join(', ')}`)
       .option(
@@ -110,14 +105,14 @@ export function registerConsole(program: Command, io: Io): void {
     .description(
       'start the simulated two-machine fleet (opsdeck sim) and the console on it; quitting stops both',
     )
-    .option('--interval <duration>', 'health probe interval', '2s')
+    .addOption(checkedOption('--interval <duration>', 'health probe interval', INTERVAL, '2s'))
     .option('--no-mouse', 'leave the mouse to the terminal')
     .option(
       '--hosts <list>',
       'loopback address per machine, for the simulator and the console',
       'mainpc=127.0.0.1,pc2=127.0.0.2',
     )
-    .action(async (opts: { interval: string; hosts: string; mouse: boolean }) => {
+    .action(async (opts: { interval: number; hosts: string; mouse: boolean }) => {
       if (!process.stdin.isTTY || !process.stdout.isTTY) {
         io.err(noTtyMessage());
         throw new Exit(EXIT.badInput);
@@ -184,7 +179,7 @@ export function registerConsole(program: Command, io: Io): void {
       const code = await runConsole({
         machines: fleet.machines,
         env,
-        intervalMs: interval(opts.interval, io) ?? 2000,
+        intervalMs: opts.interval,
         mouse: opts.mouse,
         ...(sim.nats ? { nats: sim.nats } : {}),
         actions: (plane, hooks) =>

@@ -23,6 +23,7 @@ import {
   scrapeConfig,
 } from '../core/deploy/grafana.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, intArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';
 
 interface PlanArgs {
@@ -33,7 +34,7 @@ interface PlanArgs {
   leafListen: string;
   hubUrl?: string;
   bridge?: string;
-  metricsPort: string;
+  metricsPort: number | 'off';
 }
 
 /** This opsdeck's launcher (bin/opsdeck.js), from source/commands, dist/commands or dist/bundle. */
@@ -64,10 +65,13 @@ export function registerDeploy(program: Command, io: Io): void {
       '--bridge <checkout>',
       'also run the error-bus bridge in the agent, reading the fleet from this upstream checkout',
     )
-    .option(
-      '--metrics-port <port>',
-      "the agent serves /metrics on the machine's address at this port (opsdeck deploy grafana scrapes it); off: no metrics",
-      String(METRICS_PORT),
+    .addOption(
+      checkedOption(
+        '--metrics-port <port>',
+        "the agent serves /metrics on the machine's address at this port (opsdeck deploy grafana scrapes it); off: no metrics",
+        (text) => (text === 'off' ? ('off' as const) : portOrOff(text)),
+        String(METRICS_PORT),
+      ),
     )
     .action((args: PlanArgs) => {
       const plan = planFor(args, io);
@@ -89,14 +93,17 @@ export function registerDeploy(program: Command, io: Io): void {
       'the secrets folder of opsdeck certs generate (its manifest names the machines and their addresses)',
       'secrets',
     )
-    .option(
-      '--metrics-port <port>',
-      "the agents' /metrics port (as deploy plan set it)",
-      String(METRICS_PORT),
+    .addOption(
+      checkedOption(
+        '--metrics-port <port>',
+        "the agents' /metrics port (as deploy plan set it)",
+        PORT,
+        String(METRICS_PORT),
+      ),
     )
-    .action((args: { out: string; secrets: string; metricsPort: string }) => {
+    .action((args: { out: string; secrets: string; metricsPort: number }) => {
       const who = 'opsdeck deploy grafana';
-      const metricsPort = port(io, args.metricsPort, who);
+      const metricsPort = args.metricsPort;
       const secrets = abs(io, args.secrets);
       let manifest;
       try {
@@ -142,16 +149,8 @@ function bad(io: Io, message: string, who = 'opsdeck deploy plan'): never {
   throw new Exit(EXIT.badInput);
 }
 
-function port(io: Io, text: string, who = 'opsdeck deploy plan'): number {
-  const n = Number(text);
-  if (!/^\d{1,5}$/.test(text) || n < 1 || n > 65535)
-    bad(
-      io,
-      `--metrics-port ${text}: expected a port 1-65535${who === 'opsdeck deploy plan' ? ' or off' : ''}`,
-      who,
-    );
-  return n;
-}
+const PORT = intArg(1, 65535, 'a port');
+const portOrOff = intArg(1, 65535, 'off or a port');
 
 function hostPort(io: Io, flag: string, text: string): HostPort {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(text);
@@ -166,7 +165,7 @@ function planFor(args: PlanArgs, io: Io): DeployPlan {
   const secrets = secretsFolder(io, args.secrets);
   const natsListen = hostPort(io, '--nats-listen', args.natsListen);
   const leafListen = hostPort(io, '--leaf-listen', args.leafListen);
-  const metricsPort = args.metricsPort === 'off' ? undefined : port(io, args.metricsPort);
+  const metricsPort = args.metricsPort === 'off' ? undefined : args.metricsPort;
   if (
     args.hubUrl !== undefined &&
     !/^tls:\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(args.hubUrl)

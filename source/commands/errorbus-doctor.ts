@@ -7,15 +7,16 @@ import { runDoctor } from '../stores/doctor-store.js';
 import { doctorLines } from '../core/errorbus/doctor.js';
 import { natsServers, startDataPlane } from '../stores/data-plane.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
-import { parseDuration } from './errorbus.js';
+import { DURATION } from './errorbus.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption } from './options.js';
 
 export const DOCTOR_SCHEMA = 'opsdeck.errorbus-doctor/1';
 
 interface DoctorArgs extends FleetArgs {
   nats?: string;
-  observe: string;
-  window: string;
+  observe: number;
+  window: number;
   json?: boolean;
   probe: boolean;
 }
@@ -35,20 +36,27 @@ export function registerErrorbusDoctor(program: Command, io: Io): void {
         '--nats <servers>',
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; without: config and probes only)',
       )
-      .option('--observe <duration>', 'listen to both buses and the bridges this long first', '3s')
-      .option('--window <duration>', 'publishers seen in this last stretch count', '10m')
+      .addOption(
+        checkedOption(
+          '--observe <duration>',
+          'listen to both buses and the bridges this long first',
+          DURATION,
+          '3s',
+        ),
+      )
+      .addOption(
+        checkedOption(
+          '--window <duration>',
+          'publishers seen in this last stretch count',
+          DURATION,
+          '10m',
+        ),
+      )
       .option('--no-probe', 'do not probe the error-bus ports')
       .option('--json', `print JSON (schema ${DOCTOR_SCHEMA})`),
   ).action(async (opts: DoctorArgs) => {
-    let observeMs = 0;
-    let windowMs = 0;
-    try {
-      observeMs = parseDuration(opts.observe, '--observe');
-      windowMs = parseDuration(opts.window, '--window');
-    } catch (error) {
-      io.err(`opsdeck errorbus doctor: ${(error as Error).message}`);
-      throw new Exit(EXIT.badInput);
-    }
+    const observeMs = opts.observe;
+    const windowMs = opts.window;
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
     const plane = startDataPlane({

@@ -21,7 +21,8 @@ import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
-import { parseDuration as parseDurationText } from '../core/duration.js';
+import { checkedOption, durationArg } from './options.js';
+import { formatDuration } from '../core/duration.js';
 
 export const PHASE_SCHEMA = 'opsdeck.errorbus-phase/1';
 
@@ -30,17 +31,13 @@ interface CommonArgs extends FleetArgs {
   dryRun?: boolean;
   yes?: boolean;
   json?: boolean;
-  observe?: string;
-  window?: string;
-  connectTimeout?: string;
+  observe?: number;
+  window?: number;
+  connectTimeout?: number;
 }
 
-/** 500ms, 10s, 10m, 1h: the one duration syntax (core/duration.ts); throws with the option named. */
-export function parseDuration(value: string, name: string): number {
-  const r = parseDurationText(value);
-  if (!r.ok) throw new Error(`${name}: ${r.reason}`);
-  return r.ms;
-}
+/** 500ms, 10s, 10m, 1h: the one duration syntax (core/duration.ts), checked as commander reads it. */
+export const DURATION = durationArg();
 
 const fail = (io: Io, code: number, message: string): never => {
   io.err(`opsdeck errorbus: ${message}`);
@@ -60,15 +57,8 @@ async function withPlane<T>(
   const nats = natsServers(opts.nats, io.env);
   if (!nats)
     fail(io, EXIT.badInput, 'no NATS server: pass --nats URL (or set NATS_SERVERS / NATS_URL)');
-  let windowMs: number | undefined;
-  let connectTimeoutMs = 5000;
-  try {
-    if (opts.window !== undefined) windowMs = parseDuration(opts.window, '--window');
-    if (opts.connectTimeout !== undefined)
-      connectTimeoutMs = parseDuration(opts.connectTimeout, '--connect-timeout');
-  } catch (error) {
-    fail(io, EXIT.badInput, (error as Error).message);
-  }
+  const windowMs = opts.window;
+  const connectTimeoutMs = opts.connectTimeout ?? 5000;
   const machines: readonly Machine[] =
     needFleet || hasFleetArgs(opts) ? loadFleetArgs(opts, io, { quiet: true }).machines : [];
   const plane = startDataPlane({
@@ -87,8 +77,8 @@ async function withPlane<T>(
     ...(windowMs !== undefined ? { windowMs } : {}),
     args: {
       nats: redact(nats!),
-      ...(opts.window ? { window: opts.window } : {}),
-      ...(opts.observe ? { observe: opts.observe } : {}),
+      ...(opts.window !== undefined ? { window: formatDuration(opts.window) } : {}),
+      ...(opts.observe !== undefined ? { observe: formatDuration(opts.observe) } : {}),
     },
   };
   try {
@@ -115,7 +105,9 @@ export function registerErrorbus(program: Command, io: Io): void {
   const natsOption = (cmd: Command) =>
     cmd
       .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
-      .option('--connect-timeout <duration>', 'how long to wait for NATS', '5s');
+      .addOption(
+        checkedOption('--connect-timeout <duration>', 'how long to wait for NATS', DURATION, '5s'),
+      );
 
   natsOption(
     phase
@@ -160,22 +152,25 @@ export function registerErrorbus(program: Command, io: Io): void {
       .option('--yes', 'do not ask; the preview is still printed');
     if (direction === 'advance') {
       cmd
-        .option('--observe <duration>', 'how long to watch both buses before judging', '10s')
-        .option(
-          '--window <duration>',
-          'judge publishers seen in this last stretch (the console has been observing all along)',
-          '10m',
+        .addOption(
+          checkedOption(
+            '--observe <duration>',
+            'how long to watch both buses before judging',
+            DURATION,
+            '10s',
+          ),
+        )
+        .addOption(
+          checkedOption(
+            '--window <duration>',
+            'judge publishers seen in this last stretch (the console has been observing all along)',
+            DURATION,
+            '10m',
+          ),
         );
     }
     addFleetOptions(natsOption(cmd)).action(async (opts: CommonArgs) => {
-      let observeMs = 0;
-      if (direction === 'advance') {
-        try {
-          observeMs = parseDuration(opts.observe ?? '10s', '--observe');
-        } catch (error) {
-          fail(io, EXIT.badInput, (error as Error).message);
-        }
-      }
+      const observeMs = direction === 'advance' ? (opts.observe ?? 10_000) : 0;
       await withPlane(io, opts, direction === 'advance', async (_plane, ctx) => {
         // What the operator asked to move on from: read before observing, so that another
         // console's change meanwhile stops this run instead of being taken as its starting point.

@@ -1,16 +1,9 @@
 // What a command needs from the outside world, so tests can run commands in-process.
 import { createInterface } from 'node:readline';
-import type { Env } from '../core/fleet/port-expr.js';
 import { sanitiseLines } from '../core/errors/sanitise.js';
+import type { Io } from '../core/io.js';
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  env: Env;
-  cwd: string;
-  /** Asks the operator one line (prompt on stderr); '' when there is no input to read. */
-  ask?(question: string): Promise<string>;
-}
+export { EXIT, Exit, type Io } from '../core/io.js';
 
 /** One line end, and nothing that drives the terminal: config names, file names, wire text. */
 const forTerminal = (text: string): string => {
@@ -35,13 +28,3 @@ export const processIo = (): Io => ({
       rl.once('close', () => resolve(answer));
     }),
 });
-
-/** Exit codes every subcommand uses. */
-export const EXIT = { ok: 0, findings: 1, badInput: 2 } as const;
-
-/** Thrown inside an action to end the command with an exit code (commander swallows returns). */
-export class Exit extends Error {
-  constructor(readonly code: number) {
-    super(`exit ${code}`);
-  }
-}

@@ -8,10 +8,11 @@ import { lineText } from '../core/logs/line.js';
 import { MAX_TAIL_LINES } from '../core/logs/stream.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, intArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';
 
 interface LogsArgs {
-  lines: string;
+  lines: number;
   follow?: boolean;
   json?: boolean;
   nats?: string;
@@ -44,16 +45,21 @@ export function registerLogs(program: Command, io: Io): void {
       "an agent's log, from its machine's opsdeck agent (opsdeck.<machine>.logs): the last lines, then (--follow) every new one",
     )
     .argument('<machine/agent>', 'e.g. mainpc/ServiceRegistry')
-    .option('--lines <n>', `how many of the last lines (0-${MAX_TAIL_LINES})`, '100')
+    .addOption(
+      checkedOption(
+        '--lines <n>',
+        `how many of the last lines (0-${MAX_TAIL_LINES})`,
+        intArg(0, MAX_TAIL_LINES),
+        '100',
+      ),
+    )
     .option('-f, --follow', 'keep printing new lines (across rotation) until Ctrl+C')
     .option('--json', 'one JSON object per line: {kind, at, level, message, extra, format}')
     .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
     .option('--secrets <dir>', 'secrets folder (TLS login for tls:// servers)')
     .action(async (ref: string, args: LogsArgs) => {
       const target = parseAgentRef(io, 'logs', ref);
-      const lines = Number(args.lines);
-      if (!/^\d+$/.test(args.lines) || lines > MAX_TAIL_LINES)
-        bad(io, `--lines ${args.lines}: expected an integer 0-${MAX_TAIL_LINES}`);
+      const lines = args.lines;
       const servers = natsServers(args.nats, io.env);
       if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
       let nc;

@@ -8,6 +8,7 @@ import {
   readSnapshot,
   realTarget,
   replaceFile,
+  snapshotIfPresent,
   rollback,
   withLock,
   newestBackup,
@@ -351,15 +352,6 @@ function overridesFor(
   if (hasErrors(diagnostics))
     badInput(io, `an override of ${file} has errors (above); nothing was changed`);
   return { overrides: mergeDocker(found, io.env) };
-}
-
-function snapshotIfPresent(file: string): FileSnapshot | undefined {
-  try {
-    return readSnapshot(file);
-  } catch (error) {
-    if (error instanceof FileError && error.errno === 'ENOENT') return undefined;
-    throw error;
-  }
 }
 
 const currentText = (file: string): string | undefined => snapshotIfPresent(file)?.text;

@@ -12,13 +12,13 @@ import type { Machine } from '../core/fleet/model.js';
 import { driftFindings, type DriftFinding } from '../core/ports/drift.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { EXIT, Exit, type Io } from './io.js';
-import { parseDuration } from '../core/duration.js';
+import { checkedOption, durationArg } from './options.js';
 
 type CheckArgs = FleetArgs & {
   json?: boolean;
   strict?: boolean;
   live?: boolean;
-  timeout: string;
+  timeout: number;
 };
 type MatrixArgs = FleetArgs & { format: 'md' | 'json'; out?: string };
 
@@ -39,7 +39,14 @@ export function registerPorts(program: Command, io: Io): Command {
         '--live',
         'also probe every agent once and report drift between config and reality (agents answering on other ports, ports answering as another agent); exit 1 on drift',
       )
-      .option('--timeout <duration>', 'health probe timeout with --live', '1500ms'),
+      .addOption(
+        checkedOption(
+          '--timeout <duration>',
+          'health probe timeout with --live',
+          durationArg({ minMs: 50, maxMs: 60_000 }),
+          '1500ms',
+        ),
+      ),
   ).action(async (opts: CheckArgs) => {
     const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
     const { findings } = checkPorts(fleet.machines, { env: io.env });
@@ -47,12 +54,7 @@ export function registerPorts(program: Command, io: Io): Command {
     const warnings = findings.length - errors.length;
     let drift: DriftFinding[] | undefined;
     if (opts.live) {
-      const timeout = parseDuration(opts.timeout, { minMs: 50, maxMs: 60_000 });
-      if (!timeout.ok) {
-        io.err(`opsdeck ports check: --timeout: ${timeout.reason}`);
-        throw new Exit(EXIT.badInput);
-      }
-      drift = await liveDrift(fleet.machines, timeout.ms);
+      drift = await liveDrift(fleet.machines, opts.timeout);
     }
     if (opts.json) {
       const byRule = Object.fromEntries(

@@ -1,7 +1,6 @@
 // `opsdeck security probe`: sends unauthenticated control requests to every machine and says
 // whether each refuses them. Exit 1 when any machine is not enforcing (or does not answer).
 import type { Command } from 'commander';
-import { parseDuration } from '../core/duration.js';
 import { secretsFolder } from './secrets-dir.js';
 import { appendAudit, auditPath } from '../adapters/audit.js';
 import { probeAuditEntry } from '../core/security/probe.js';
@@ -10,6 +9,7 @@ import { redact, splitServers } from '../adapters/nats-link.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
 import { natsServers } from '../stores/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, durationArg } from './options.js';
 
 export const PROBE_SCHEMA = 'opsdeck.security.probe/1';
 
@@ -28,14 +28,21 @@ export function registerSecurity(program: Command, io: Io): void {
       '--secrets <dir>',
       'secrets folder (TLS files and the opsdeck user, for tls:// servers; default: $OPSDECK_SECRETS, else secrets/ at the fleet checkout root, else ./secrets)',
     )
-    .option('--timeout <duration>', 'reply timeout per request', '2s')
+    .addOption(
+      checkedOption(
+        '--timeout <duration>',
+        'reply timeout per request',
+        durationArg({ minMs: 100 }),
+        '2s',
+      ),
+    )
     .option('--json', `machine-readable (schema ${PROBE_SCHEMA})`)
     .action(
       async (args: {
         nats?: string;
         machines: string;
         secrets?: string;
-        timeout: string;
+        timeout: number;
         json?: boolean;
       }) => {
         const servers = natsServers(args.nats, io.env);
@@ -43,17 +50,14 @@ export function registerSecurity(program: Command, io: Io): void {
           .split(',')
           .map((m) => m.trim())
           .filter(Boolean);
-        const parsed = parseDuration(args.timeout, { minMs: 100 });
-        const timeoutMs = parsed.ok ? parsed.ms : NaN;
+        const timeoutMs = args.timeout;
         if (
           !servers ||
           machines.length === 0 ||
-          machines.some((m) => !/^[A-Za-z0-9_-]{1,64}$/.test(m)) ||
-          !Number.isInteger(timeoutMs) ||
-          timeoutMs < 100
+          machines.some((m) => !/^[A-Za-z0-9_-]{1,64}$/.test(m))
         ) {
           io.err(
-            'opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), --machines a,b and --timeout of at least 100ms',
+            'opsdeck security probe: needs a NATS server (--nats or $NATS_SERVERS), and --machines a,b',
           );
           throw new Exit(EXIT.badInput);
         }

@@ -4,13 +4,14 @@
 // token for audience "sim" (a sim started with --jwks refuses faults without one).
 import type { Command } from 'commander';
 import { connect } from 'nats';
-import { parseDuration } from '../core/duration.js';
+import { formatDuration, parseDuration } from '../core/duration.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { tokenFrom, tokenSource } from '../adapters/control-client.js';
 import { FAULTS, parseControl, type ControlReply } from '../sim/control.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import { secretsFolder } from './secrets-dir.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, durationArg } from './options.js';
 
 /** How each `key=value` is read: durations in their unit, counts as numbers, the rest as text. */
 const FIELDS: Record<string, (v: string) => unknown> = {
@@ -82,18 +83,18 @@ export function registerSimCtl(sim: Command, io: Io): void {
       '--secrets <dir>',
       'a secrets folder whose signing key mints the token (sims started with --jwks)',
     )
-    .option('--timeout <duration>', 'reply timeout', '3s')
+    .addOption(
+      checkedOption('--timeout <duration>', 'reply timeout', durationArg({ minMs: 100 }), '3s'),
+    )
     .action(
       async (
         fault: string,
         args: string[],
-        own: { control: string; secrets?: string; timeout: string },
+        own: { control: string; secrets?: string; timeout: number },
         cmd: Command,
       ) => {
         const nats = cmd.parent?.opts<{ nats?: string | false }>().nats;
         const opts = { ...own, ...(typeof nats === 'string' ? { nats } : {}) };
-        const timeout = parseDuration(opts.timeout, { minMs: 100 });
-        if (!timeout.ok) bad(io, `--timeout: ${timeout.reason}`);
         if (!/^tcp:\/\/127\.\d+\.\d+\.\d+:\d+$|^tcp:\/\/localhost:\d+$/.test(opts.control))
           bad(
             io,
@@ -108,12 +109,12 @@ export function registerSimCtl(sim: Command, io: Io): void {
         const body = JSON.stringify({ ...request, ...(token ? { token } : {}) });
         let reply: ControlReply;
         if (opts.nats) {
-          const nc = await connect({ servers: opts.nats, timeout: timeout.ms }).catch((e: Error) =>
-            bad(io, `cannot reach NATS at ${opts.nats}: ${e.message}`),
+          const nc = await connect({ servers: opts.nats, timeout: opts.timeout }).catch(
+            (e: Error) => bad(io, `cannot reach NATS at ${opts.nats}: ${e.message}`),
           );
           try {
             const m = await nc.request('opsdeck.sim.control', new TextEncoder().encode(body), {
-              timeout: timeout.ms,
+              timeout: opts.timeout,
             });
             reply = JSON.parse(new TextDecoder().decode(m.data)) as ControlReply;
           } catch (error) {
@@ -123,12 +124,12 @@ export function registerSimCtl(sim: Command, io: Io): void {
             await nc.close();
           }
         } else {
-          const pirate = new ZmqPirate(opts.control, timeout.ms);
+          const pirate = new ZmqPirate(opts.control, opts.timeout);
           const r = await pirate.request(body);
           pirate.close();
           if (r.kind !== 'reply') {
             io.err(
-              `opsdeck sim ctl: no reply from ${opts.control}: ${r.kind === 'timeout' ? `nothing in ${opts.timeout}` : r.reason} (is the sim running? its control socket is on its first summary lines)`,
+              `opsdeck sim ctl: no reply from ${opts.control}: ${r.kind === 'timeout' ? `nothing in ${formatDuration(opts.timeout)}` : r.reason} (is the sim running? its control socket is on its first summary lines)`,
             );
             throw new Exit(EXIT.findings);
           }

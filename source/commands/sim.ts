@@ -12,8 +12,9 @@ import { SimInputError, startSim, type NatsMode } from '../sim/sim.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, durationArg, intArg, numberArg } from './options.js';
 import { registerSimCtl } from './sim-ctl.js';
-import { parseDuration } from '../core/duration.js';
+import { formatDuration } from '../core/duration.js';
 import { METRICS_MODES, type MetricsMode } from '../core/health/replies.js';
 import type { Machine } from '../core/fleet/model.js';
 import { readSampleSigner, type SampleSigner } from '../adapters/sample-sign.js';
@@ -55,24 +56,26 @@ export function defaultFleetFiles(root = REPO_ROOT): {
 interface SimArgs extends FleetArgs, AuthArgs {
   overrides?: string | false;
   nats?: string | false;
-  controlPort: string;
+  controlPort: number;
   hosts?: string;
-  errorRate?: string;
-  seed?: string;
-  duration?: string;
+  errorRate?: number;
+  seed?: number;
+  /** Milliseconds. */
+  duration?: number;
   kill: string[];
   slow: string[];
   degraded: string[];
   flood: string[];
   malformed: string[];
-  vramSpike?: string;
+  vramSpike?: number;
   busOff: string[];
-  readyTtl?: string;
+  /** Milliseconds. */
+  readyTtl?: number;
   metrics?: string;
   wiring?: string;
   bridge?: boolean;
   agentHealth?: boolean;
-  agentMetrics?: string;
+  agentMetrics?: number;
   sampleKeys?: string;
   watchParent?: boolean;
 }
@@ -135,9 +138,7 @@ export function faultFlags(args: SimArgs, io: Io): ControlRequest[] {
       const [agent, kind] = pair(io, '--malformed', t);
       return { fault: 'malformed', agent, kind };
     }),
-    ...(args.vramSpike !== undefined
-      ? [{ fault: 'vram-spike', mb: number(io, '--vram-spike', args.vramSpike) }]
-      : []),
+    ...(args.vramSpike !== undefined ? [{ fault: 'vram-spike', mb: args.vramSpike }] : []),
     ...args.busOff.map((bus) => ({ fault: 'bus-off', bus })),
   ];
   return raw.map((r) => {
@@ -178,20 +179,34 @@ export function registerSim(program: Command, io: Io): Command {
           'NATS server to use (default: start a private nats-server if one is installed)',
         )
         .option('--no-nats', 'run the ZMQ side only')
-        .option(
-          '--control-port <n>',
-          'ZMQ REP control socket on 127.0.0.1 (0: a free port)',
-          '7999',
+        .addOption(
+          checkedOption(
+            '--control-port <n>',
+            'ZMQ REP control socket on 127.0.0.1 (0: a free port)',
+            intArg(0, 65535, 'a port'),
+            '7999',
+          ),
         )
         .option(
           '--hosts <list>',
           'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2',
         )
-        .option('--error-rate <n>', 'background errors per second per machine (default 0.5)')
-        .option('--seed <n>', 'seed for every random choice (default 1)')
-        .option(
-          '--duration <duration>',
-          'stop after this many seconds (default: run until Ctrl+C / SIGTERM)',
+        .addOption(
+          checkedOption(
+            '--error-rate <n>',
+            'background errors per second per machine (default 0.5)',
+            numberArg(0, Number.MAX_SAFE_INTEGER),
+          ),
+        )
+        .addOption(
+          checkedOption('--seed <n>', 'seed for every random choice (default 1)', intArg(0)),
+        )
+        .addOption(
+          checkedOption(
+            '--duration <duration>',
+            'stop after this long (default: run until Ctrl+C / SIGTERM)',
+            durationArg(),
+          ),
         )
         .option(
           '--kill <agent>',
@@ -213,11 +228,20 @@ export function registerSim(program: Command, io: Io): Command {
           collect,
           [],
         )
-        .option('--vram-spike <mb>', 'extra VRAM in use on PC2')
+        .addOption(
+          checkedOption(
+            '--vram-spike <mb>',
+            'extra VRAM in use on PC2',
+            numberArg(0, Number.MAX_SAFE_INTEGER, 'megabytes'),
+          ),
+        )
         .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, [])
-        .option(
-          '--ready-ttl <duration>',
-          "seconds BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300, never refreshed; 0: never expires)",
+        .addOption(
+          checkedOption(
+            '--ready-ttl <duration>',
+            "how long BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300s, never refreshed; 0: never expires)",
+            durationArg(),
+          ),
         )
         .option(
           '--metrics <mode>',
@@ -231,9 +255,12 @@ export function registerSim(program: Command, io: Io): Command {
           '--agent-health',
           "each machine's opsdeck agent also probes its own agents and publishes opsdeck.<machine>.health, as `opsdeck agent --health` (for `console --health-from agents`; needs NATS)",
         )
-        .option(
-          '--agent-metrics <port>',
-          "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
+        .addOption(
+          checkedOption(
+            '--agent-metrics <port>',
+            "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
+            intArg(1, 65535, 'a port'),
+          ),
         )
         .option(
           '--watch-parent',
@@ -251,25 +278,8 @@ export function registerSim(program: Command, io: Io): Command {
   ).action(async (args: SimArgs) => {
     const faults = faultFlags(args, io);
     const auth = loadAuth(args, io, 'opsdeck sim');
-    const controlPort = number(io, '--control-port', args.controlPort, { integer: true })!;
-    if (controlPort > 65535) bad(io, `--control-port ${controlPort}: outside 0-65535`);
-    let duration: number | undefined;
-    if (args.duration !== undefined) {
-      const d = parseDuration(args.duration);
-      if (!d.ok) bad(io, `--duration: ${d.reason}`);
-      duration = d.ms / 1000;
-    }
-    const errorRate = number(io, '--error-rate', args.errorRate);
-    const seed = number(io, '--seed', args.seed, { integer: true });
-    let readyTtl: number | undefined;
-    if (args.readyTtl !== undefined) {
-      const d = parseDuration(args.readyTtl);
-      if (!d.ok) bad(io, `--ready-ttl: ${d.reason}`);
-      readyTtl = d.ms / 1000;
-    }
-    const agentMetrics = number(io, '--agent-metrics', args.agentMetrics, { integer: true });
-    if (agentMetrics !== undefined && (agentMetrics < 1 || agentMetrics > 65535))
-      bad(io, `--agent-metrics ${agentMetrics}: expected a port 1-65535`);
+    const { controlPort, errorRate, seed, agentMetrics } = args;
+    const duration = args.duration !== undefined ? args.duration / 1000 : undefined;
     if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
       bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
     if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
@@ -353,7 +363,7 @@ export function registerSim(program: Command, io: Io): Command {
           : io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() === 'false'
             ? { metrics: 'off' as const }
             : {}),
-        ...(readyTtl !== undefined ? { readyTtlMs: readyTtl * 1000 } : {}),
+        ...(args.readyTtl !== undefined ? { readyTtlMs: args.readyTtl } : {}),
         ...(args.wiring === 'upstream' || args.wiring === 'collector'
           ? { wiring: args.wiring }
           : {}),
@@ -398,7 +408,10 @@ export function registerSim(program: Command, io: Io): Command {
       }
       const timer =
         duration !== undefined
-          ? setTimeout(() => resolveStop(`--duration ${args.duration}`), duration * 1000)
+          ? setTimeout(
+              () => resolveStop(`--duration ${formatDuration(args.duration!)}`),
+              duration * 1000,
+            )
           : undefined;
       unhook = () => {
         for (const signal of signals) process.off(signal, onSignal);

@@ -16,8 +16,9 @@ import { operatorLogin } from '../adapters/control-client.js';
 import { findSampleKeys } from '../adapters/sample-sign.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
-import { parseDuration } from '../core/duration.js';
+import { checkedOption, durationArg } from './options.js';
 import { healthFromOption } from './health-from.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export const STATUS_SCHEMA = 'opsdeck.status/2';
 
@@ -26,9 +27,9 @@ interface StatusArgs extends FleetArgs {
   healthFrom: string;
   watch?: boolean;
   nats?: string;
-  interval: string;
-  timeout: string;
-  collect: string;
+  interval: number;
+  timeout: number;
+  collect: number;
   failOn: FailOn;
 }
 
@@ -111,7 +112,7 @@ export function statusDocument(
             }
           : null,
         agents: m.agents.map((a) => {
-          const h = health.agents.get(`${m.id}/${a.name}`);
+          const h = health.agents.get(agentKey(m.id, a.name));
           return {
             name: a.name,
             group: a.group,
@@ -150,11 +151,7 @@ export function statusDocument(
   };
 }
 
-const ms = (value: string, name: string): number => {
-  const r = parseDuration(value);
-  if (!r.ok) throw new Error(`${name}: ${r.reason}`);
-  return r.ms;
-};
+const DURATION = durationArg();
 
 const FAIL_ON = ['degraded', 'unhealthy', 'down', 'never'] as const;
 type FailOn = (typeof FAIL_ON)[number];
@@ -194,17 +191,20 @@ export function registerStatus(program: Command, io: Io): void {
         '--nats <servers>',
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)',
       )
-      .option('--interval <duration>', 'probe / print interval', '2s')
+      .addOption(checkedOption('--interval <duration>', 'probe / print interval', DURATION, '2s'))
       .option(
         '--health-from <source>',
         "direct: probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS, probing nothing across the network",
         'direct',
       )
-      .option('--timeout <duration>', 'health probe timeout', '1000ms')
-      .option(
-        '--collect <duration>',
-        'how long to listen to the buses before the snapshot',
-        '1500ms',
+      .addOption(checkedOption('--timeout <duration>', 'health probe timeout', DURATION, '1000ms'))
+      .addOption(
+        checkedOption(
+          '--collect <duration>',
+          'how long to listen to the buses before the snapshot',
+          DURATION,
+          '1500ms',
+        ),
       )
       .addOption(
         new Option(
@@ -215,15 +215,7 @@ export function registerStatus(program: Command, io: Io): void {
           .default('degraded'),
       ),
   ).action(async (opts: StatusArgs) => {
-    let intervalMs: number, timeoutMs: number, collectMs: number;
-    try {
-      intervalMs = ms(opts.interval, '--interval');
-      timeoutMs = ms(opts.timeout, '--timeout');
-      collectMs = ms(opts.collect, '--collect');
-    } catch (error) {
-      io.err(`opsdeck status: ${(error as Error).message}`);
-      throw new Exit(EXIT.badInput);
-    }
+    const { interval: intervalMs, timeout: timeoutMs, collect: collectMs } = opts;
     const fleet = loadFleetArgs(opts, io, { quiet: true });
     const nats = natsServers(opts.nats, io.env);
     const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck status');

@@ -1,6 +1,6 @@
 // `opsdeck throttle pc2 --level 0-3 | --auto on|off`: PC2 throttling over NATS
 // (opsdeck.<machine>.control), through the action path: preview, confirm, execute, verify, audit.
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { auditPath } from '../adapters/audit.js';
@@ -23,25 +23,27 @@ import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/reso
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { natsServers } from '../stores/data-plane.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
+import { formatDuration } from '../core/duration.js';
 import { EXIT, Exit, type Io } from './io.js';
+import { checkedOption, durationArg, intArg, numberArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';
-import { parseDuration } from '../core/duration.js';
 import { readSampleKeys, SAMPLE_KEYS_FILE, type SampleKeys } from '../adapters/sample-sign.js';
 
 interface ThrottleArgs extends AuthArgs {
-  level?: string;
+  level?: ThrottleLevel;
   auto?: string;
   nats?: string;
   secrets?: string;
   yes?: boolean;
   dryRun?: boolean;
-  timeout: string;
-  raiseAbove: string;
-  lowerBelow: string;
-  samples: string;
-  minLevel: string;
-  maxLevel: string;
-  duration?: string;
+  timeout: number;
+  raiseAbove: number;
+  lowerBelow: number;
+  samples: number;
+  minLevel: ThrottleLevel;
+  maxLevel: ThrottleLevel;
+  /** Milliseconds. */
+  duration?: number;
   sampleKeys?: string;
 }
 
@@ -50,31 +52,7 @@ function bad(io: Io, message: string): never {
   throw new Exit(EXIT.badInput);
 }
 
-const dur = (io: Io, flag: string, text: string, minMs: number, maxMs: number): number => {
-  const r = parseDuration(text, { minMs, maxMs });
-  if (!r.ok) bad(io, `${flag}: ${r.reason}`);
-  return r.ms;
-};
-
-const num = (
-  io: Io,
-  flag: string,
-  text: string,
-  min: number,
-  max: number,
-  integer = false,
-): number => {
-  const n = Number(text);
-  if (
-    text.trim() === '' ||
-    !Number.isFinite(n) ||
-    n < min ||
-    n > max ||
-    (integer && !Number.isInteger(n))
-  )
-    bad(io, `${flag} ${text}: expected ${integer ? 'an integer' : 'a number'} ${min}-${max}`);
-  return n;
-};
+const PERCENT = numberArg(0, 100, 'a percentage');
 
 /**
  * Who may stop a running auto-throttle: "off" is a control action, so it needs a token the
@@ -113,9 +91,9 @@ function autoKeys(io: Io, args: ThrottleArgs, secrets: string, machine: string):
   return keys;
 }
 
-const level = (io: Io, flag: string, text: string): ThrottleLevel => {
-  const n = num(io, flag, text, 0, 3, true);
-  if (!isThrottleLevel(n)) bad(io, `${flag} ${text}: expected 0-3`);
+const LEVEL = (text: string): ThrottleLevel => {
+  const n = intArg(0, 3, 'a level')(text);
+  if (!isThrottleLevel(n)) throw new InvalidArgumentError(`expected a level 0-3, got "${text}"`);
   return n;
 };
 
@@ -125,7 +103,9 @@ export function registerThrottle(program: Command, io: Io): void {
       'set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM',
     )
     .argument('<machine>', 'the machine to throttle (pc2)')
-    .option('--level <n>', 'set this level now (0 normal, 1 soft, 2 hard, 3 shed)')
+    .addOption(
+      checkedOption('--level <n>', 'set this level now (0 normal, 1 soft, 2 hard, 3 shed)', LEVEL),
+    )
     .option(
       '--auto <on|off>',
       'on: run the auto policy in the foreground (Ctrl+C ends it); off: stop a running one',
@@ -137,25 +117,61 @@ export function registerThrottle(program: Command, io: Io): void {
     )
     .option('--yes', 'do not ask (for scripts)')
     .option('--dry-run', 'show the preview (exact messages); send nothing')
-    .option('--timeout <duration>', 'reply timeout per request', '3s')
-    .option(
-      '--raise-above <pct>',
-      'auto: raise a level when VRAM stays above this',
-      String(DEFAULT_AUTO_POLICY.raiseAbovePct),
+    .addOption(
+      checkedOption(
+        '--timeout <duration>',
+        'reply timeout per request',
+        durationArg({ minMs: 100, maxMs: 60_000 }),
+        '3s',
+      ),
     )
-    .option(
-      '--lower-below <pct>',
-      'auto: lower a level when VRAM stays below this',
-      String(DEFAULT_AUTO_POLICY.lowerBelowPct),
+    .addOption(
+      checkedOption(
+        '--raise-above <pct>',
+        'auto: raise a level when VRAM stays above this',
+        PERCENT,
+        String(DEFAULT_AUTO_POLICY.raiseAbovePct),
+      ),
     )
-    .option(
-      '--samples <n>',
-      'auto: consecutive samples beyond a line before a step',
-      String(DEFAULT_AUTO_POLICY.samples),
+    .addOption(
+      checkedOption(
+        '--lower-below <pct>',
+        'auto: lower a level when VRAM stays below this',
+        PERCENT,
+        String(DEFAULT_AUTO_POLICY.lowerBelowPct),
+      ),
     )
-    .option('--min-level <n>', 'auto: lowest level it sets', String(DEFAULT_AUTO_POLICY.minLevel))
-    .option('--max-level <n>', 'auto: highest level it sets', String(DEFAULT_AUTO_POLICY.maxLevel))
-    .option('--duration <duration>', 'auto on: stop after this long (e.g. 30s, 2h)')
+    .addOption(
+      checkedOption(
+        '--samples <n>',
+        'auto: consecutive samples beyond a line before a step',
+        intArg(1, 1000),
+        String(DEFAULT_AUTO_POLICY.samples),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--min-level <n>',
+        'auto: lowest level it sets',
+        LEVEL,
+        String(DEFAULT_AUTO_POLICY.minLevel),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--max-level <n>',
+        'auto: highest level it sets',
+        LEVEL,
+        String(DEFAULT_AUTO_POLICY.maxLevel),
+      ),
+    )
+    .addOption(
+      checkedOption(
+        '--duration <duration>',
+        'auto on: stop after this long (e.g. 30s, 2h)',
+        durationArg({ minMs: 100, maxMs: 7 * 86_400_000 }),
+      ),
+    )
     .option(
       '--sample-keys <file>',
       'auto on: the public sample keys it verifies samples with (default <secrets>/samples/keys.json); it acts only on signed ones',
@@ -177,7 +193,7 @@ export function registerThrottle(program: Command, io: Io): void {
         bad(io, `--auto ${args.auto}: expected on or off`);
       const servers = natsServers(args.nats, io.env);
       if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
-      const timeoutMs = dur(io, '--timeout', args.timeout, 100, 60_000);
+      const timeoutMs = args.timeout;
       const secrets = secretsFolder(io, args.secrets);
       const token = tokenSource(secrets, machine);
       const server = splitServers(servers).map(redact).join(',');
@@ -186,21 +202,18 @@ export function registerThrottle(program: Command, io: Io): void {
       let keys: SampleKeys | undefined;
       if (args.auto === 'on') {
         policy = {
-          raiseAbovePct: num(io, '--raise-above', args.raiseAbove, 0, 100),
-          lowerBelowPct: num(io, '--lower-below', args.lowerBelow, 0, 100),
-          samples: num(io, '--samples', args.samples, 1, 1000, true),
-          minLevel: level(io, '--min-level', args.minLevel),
-          maxLevel: level(io, '--max-level', args.maxLevel),
+          raiseAbovePct: args.raiseAbove,
+          lowerBelowPct: args.lowerBelow,
+          samples: args.samples,
+          minLevel: args.minLevel,
+          maxLevel: args.maxLevel,
         };
         const problem = checkAutoPolicy(policy);
         if (problem) bad(io, problem);
         keys = autoKeys(io, args, secrets, machine);
       }
-      const duration =
-        args.duration !== undefined
-          ? dur(io, '--duration', args.duration, 100, 7 * 86_400_000) / 1000
-          : undefined;
-      const wanted = args.level !== undefined ? level(io, '--level', args.level) : undefined;
+      const duration = args.duration !== undefined ? args.duration / 1000 : undefined;
+      const wanted = args.level;
 
       let nc;
       try {
@@ -267,7 +280,10 @@ export function registerThrottle(program: Command, io: Io): void {
         process.once('SIGTERM', onSignal);
         const timer =
           duration !== undefined
-            ? setTimeout(() => runner.stop(`--duration ${args.duration}`), duration * 1000)
+            ? setTimeout(
+                () => runner.stop(`--duration ${formatDuration(args.duration!)}`),
+                duration * 1000,
+              )
             : undefined;
         const why = await runner.done;
         process.off('SIGINT', onSignal);

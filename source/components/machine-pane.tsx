@@ -4,7 +4,7 @@ import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources, Refused } from '../stores/resource-store.js';
 import type { ThrottleReading } from '../core/resources/throttle.js';
-import type { LinkState } from '../adapters/nats-link.js';
+import type { LinkState } from '../core/nats/link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { agentLabel } from '../core/ui/agent-label.js';
 import { VERSION } from '../version.js';

@@ -1,10 +1,8 @@
 // Every live source is read through this: one subscription, torn down with the component.
 import { useSyncExternalStore } from 'react';
+import type { Readable } from '../core/readable.js';
 
-export interface Readable<T> {
-  subscribe(listener: () => void): () => void;
-  getSnapshot(): T;
-}
+export type { Readable };
 
 export const useStore = <T>(store: Readable<T>): T =>
   useSyncExternalStore(store.subscribe, store.getSnapshot, store.getSnapshot);

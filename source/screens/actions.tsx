@@ -5,19 +5,13 @@ import { Box, Text } from 'ink';
 import type { AuditEntry } from '../adapters/audit.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import type { RunnerSnapshot } from '../stores/action-runner.js';
-import type { Note } from '../stores/note-store.js';
+import type { ActionEntry, Note } from '../core/ui/actions.js';
 import { ago } from '../core/ui/view.js';
 import { ActionFlow } from '../components/action-flow.js';
 import { Table, type Column } from '../components/table.js';
 import { useTheme } from '../components/theme.js';
 
-export interface ActionEntry {
-  id: string;
-  title: string;
-  what: string;
-  /** Why it cannot run here now (no NATS, no file), if so. */
-  unavailable?: string;
-}
+export type { ActionEntry };
 
 const columns = (width: number, entries: readonly ActionEntry[]): Column<ActionEntry>[] => {
   // As wide as the longest title, up to half the width: the description takes the rest.

@@ -6,9 +6,10 @@ import type { Machine } from '../core/fleet/model.js';
 import { formatLoc } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
 import type { AgentHealth } from '../core/health/state.js';
-import { ago, agentKey, protocolLabel, sparkline } from '../core/ui/view.js';
+import { ago, protocolLabel, sparkline } from '../core/ui/view.js';
 import type { MachineResources } from '../stores/resource-store.js';
 import { rowLook, STATE_LOOK, SEVERITY_TONE, useTheme } from '../components/theme.js';
+import { agentKey, splitAgentKey } from '../core/fleet/agent-key.js';
 
 export interface AgentDetailProps {
   agentKey: string;
@@ -23,7 +24,10 @@ export interface AgentDetailProps {
 
 export function AgentDetail(p: AgentDetailProps) {
   const theme = useTheme();
-  const [machineId, name] = p.agentKey.split('/') as [string, string];
+  const { machine: machineId, agent: name } = splitAgentKey(p.agentKey) ?? {
+    machine: '',
+    agent: '',
+  };
   const machine = p.machines.find((m) => m.id === machineId);
   const agent = machine?.agents.find((a) => a.name === name);
   if (!machine || !agent)

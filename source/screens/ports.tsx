@@ -6,6 +6,7 @@ import type { PortCheck, PortFinding } from '../core/ports/rules.js';
 import type { DriftFinding } from '../core/ports/drift.js';
 import { Table, type Column } from '../components/table.js';
 import { useTheme } from '../components/theme.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface PortsProps {
   check: PortCheck;
@@ -95,7 +96,7 @@ export function Ports(p: PortsProps) {
           </Text>
           {driftShown.map((d) => (
             <Text
-              key={`${d.machine}/${d.agent}`}
+              key={agentKey(d.machine, d.agent)}
               wrap="truncate"
             >{`  ${d.kind.padEnd(11)} ${d.message}`}</Text>
           ))}

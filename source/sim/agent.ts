@@ -47,6 +47,7 @@ import {
   type PlannedAgent,
   type PlannedBind,
 } from './plan.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 /** What an agent needs from its machine. */
 export interface AgentHost {
@@ -112,7 +113,7 @@ export class SimAgent {
     this.slowMs = plan.start.slowMs;
     this.degraded = plan.start.degraded;
     this.floodPerS = plan.start.floodPerS;
-    const h = hash32(`${plan.machine}/${plan.name}`);
+    const h = hash32(agentKey(plan.machine, plan.name));
     this.threads = 6 + (h % 9);
     this.rssMb = 150 + (h % 700);
     this.isResourceManager = plan.protocol === 'json-rm';
@@ -127,7 +128,7 @@ export class SimAgent {
   }
 
   get key(): string {
-    return `${this.plan.machine}/${this.plan.name}`;
+    return agentKey(this.plan.machine, this.plan.name);
   }
 
   /** Approximate resident memory, for resources and /metrics. */

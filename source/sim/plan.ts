@@ -14,6 +14,7 @@ import {
   selfName,
 } from '../core/fleet/upstream-code.js';
 import { expectedProtocol } from '../core/health/expect.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export type BindKind =
   | 'zmq-rep' // a ZMQ REP socket (BaseAgent main / health, UnifiedHealthMixin health)
@@ -225,7 +226,7 @@ export function overrideFor(
   return {
     ...overrides.defaults,
     ...overrides.agents[name],
-    ...overrides.agents[`${machine}/${name}`],
+    ...overrides.agents[agentKey(machine, name)],
   };
 }
 
@@ -236,7 +237,7 @@ export function planSim(
 ): SimPlan {
   const warnings: string[] = [];
   const known = new Set(
-    machines.flatMap((m) => m.agents.flatMap((a) => [a.name, `${m.id}/${a.name}`])),
+    machines.flatMap((m) => m.agents.flatMap((a) => [a.name, agentKey(m.id, a.name)])),
   );
   for (const key of Object.keys(overrides?.agents ?? {})) {
     if (!known.has(key)) warnings.push(`overrides: no agent "${key}" in this fleet (ignored)`);

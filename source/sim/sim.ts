@@ -42,6 +42,7 @@ import type { TokenVerifier } from '../core/security/token.js';
 import type { SimOverrides } from './overrides.js';
 import type { MetricsMode } from '../core/health/replies.js';
 import { defaultHosts, isLoopback, planSim, type Clash, type SimPlan } from './plan.js';
+import { splitAgentKey } from '../core/fleet/agent-key.js';
 
 /** BaseAgent's `setex(agent:ready:<name>, 300, ...)`: the key is never refreshed. */
 export const READY_TTL_S = 300;
@@ -486,9 +487,9 @@ export class Sim {
 
   /** `Name`, `machine/Name`, or Name plus machine; ambiguous names must say which machine. */
   resolveAgent(name: string, machine?: string): SimAgent | string {
-    const slash = name.indexOf('/');
-    const m = slash > 0 ? name.slice(0, slash) : machine;
-    const n = slash > 0 ? name.slice(slash + 1) : name;
+    const key = splitAgentKey(name);
+    const m = key?.machine ?? machine;
+    const n = key?.agent ?? name;
     if (m && !this.machine(m))
       return `no machine "${m}" (machines: ${this.machines.map((x) => x.id).join(', ')})`;
     const found = this.machines

@@ -15,8 +15,12 @@ import {
 import { listStreams } from '../adapters/error-streams.js';
 import { readPhase } from '../adapters/phase-kv.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
-import type { DataPlane } from './data-plane.js';
+import type { Machine } from '../core/fleet/model.js';
+import type { NatsLink } from '../adapters/nats-link.js';
+import type { BridgeStore } from './bridge-store.js';
+import type { ErrorStore } from './error-store.js';
 import { Emitter } from './emitter.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface DoctorOptions {
   env: Readonly<Record<string, string | undefined>>;
@@ -43,22 +47,33 @@ const VARIANT: Partial<Record<ErrorFormat, ZmqVariant>> = {
 };
 
 /** Variants seen on the wire (ZMQ copies, and the format a bridged copy says it came in). */
-function observedVariants(plane: DataPlane): Record<string, ZmqVariant> {
-  const known = new Set(plane.machines.flatMap((m) => m.agents.map((a) => `${m.id}/${a.name}`)));
+/**
+ * What the doctor reads of a data plane (data-plane.ts's DataPlane has all of it). Named here so
+ * that the data plane, which owns a DoctorStore, and the doctor do not import each other.
+ */
+export interface DoctorPlane {
+  machines: readonly Machine[];
+  errors: Pick<ErrorStore, 'flush'>;
+  bridges: Pick<BridgeStore, 'running'>;
+  link: NatsLink | undefined;
+}
+
+function observedVariants(plane: DoctorPlane): Record<string, ZmqVariant> {
+  const known = new Set(plane.machines.flatMap((m) => m.agents.map((a) => agentKey(m.id, a.name))));
   const out: Record<string, ZmqVariant> = {};
   for (const row of plane.errors.flush().rows) {
     const e = row.event;
     const mark = e.details[BRIDGE_DETAIL] as { format?: string } | undefined;
     const format = (e.bridged ? mark?.format : e.format) as ErrorFormat | undefined;
     const variant = format ? VARIANT[format] : undefined;
-    const key = `${e.machine}/${e.agent}`;
+    const key = agentKey(e.machine, e.agent);
     // A cross-machine copy names the machine it came from; anything else must be an agent of the config.
     if (variant && known.has(key) && format !== 'zmq-d-cross') out[key] = variant;
   }
   return out;
 }
 
-export async function runDoctor(plane: DataPlane, options: DoctorOptions): Promise<DoctorResult> {
+export async function runDoctor(plane: DoctorPlane, options: DoctorOptions): Promise<DoctorResult> {
   const now = (options.now ?? Date.now)();
   const bridges = plane.bridges.running(now);
   const variants = observedVariants(plane);

@@ -1,22 +1,2 @@
-// The listener set every store uses for useSyncExternalStore's subscribe().
-
-export class Emitter {
-  private listeners = new Set<() => void>();
-
-  subscribe(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  emit(): void {
-    for (const listener of [...this.listeners]) listener();
-  }
-
-  close(): void {
-    this.listeners.clear();
-  }
-
-  get size(): number {
-    return this.listeners.size;
-  }
-}
+// The Emitter moved to core/emitter.ts (the NATS link adapter uses it too); kept for the stores.
+export { Emitter } from '../core/emitter.js';

@@ -10,8 +10,9 @@ import { HEALTH_SUBJECTS, healthSubject, readHealthPart, shiftTimes } from '../c
 import type { AgentHealth } from '../core/health/state.js';
 import { feed } from '../adapters/nats-feed.js';
 import { Emitter } from './emitter.js';
-import { targetKey, type HealthSnapshot } from './health-store.js';
+import type { HealthSnapshot } from './health-store.js';
 import type { HealthSource } from './health-source.js';
+import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface HealthFeedOptions {
   /** Least time between notifications (ms). */
@@ -83,7 +84,7 @@ export class AgentHealthFeed implements HealthSource {
         parts: new Set(),
         named: new Set(),
       });
-      for (const a of agents) this.health.set(targetKey(m.id, a), waiting(m.id));
+      for (const a of agents) this.health.set(agentKey(m.id, a), waiting(m.id));
     }
     this.snapshot = this.build();
   }
@@ -119,7 +120,7 @@ export class AgentHealthFeed implements HealthSource {
     // The sender's clock onto ours: "last seen 2 s ago" stays true across clock skew.
     const delta = now - p.at;
     for (const [name, h] of Object.entries(p.agents)) {
-      const key = targetKey(p.machine, name);
+      const key = agentKey(p.machine, name);
       if (!this.health.has(key)) continue;
       m.named.add(name);
       this.health.set(key, shiftTimes(h, delta));
@@ -127,7 +128,7 @@ export class AgentHealthFeed implements HealthSource {
     if (m.parts.size === p.parts) {
       for (const name of m.agents)
         if (!m.named.has(name))
-          this.health.set(targetKey(p.machine, name), {
+          this.health.set(agentKey(p.machine, name), {
             state: 'unknown',
             reason: `${p.machine}'s opsdeck agent does not probe it: its fleet config has no ${name}`,
             since: 0,
@@ -162,7 +163,7 @@ export class AgentHealthFeed implements HealthSource {
       m.state = { ...m.state, stale: true };
       const reason = `no health from ${m.state.machine}'s opsdeck agent for ${Math.round((now - receivedAt) / 1000)} s (${healthSubject(m.state.machine)})`;
       for (const name of m.agents) {
-        const key = targetKey(m.state.machine, name);
+        const key = agentKey(m.state.machine, name);
         const h = this.health.get(key)!;
         this.health.set(key, { ...h, state: 'stale', reason, since: now });
       }

@@ -2,10 +2,20 @@
 // every agent of every machine from where it runs) or each machine's opsdeck agent (`agents`,
 // AgentHealthFeed: the agent probes its own machine and publishes on opsdeck.<machine>.health).
 // The screens, `status --json` and the scorecard read either through this one shape.
-import type { HealthSnapshot } from './health-store.js';
+import type { ScanResult } from '../adapters/health-scan.js';
+import type { AgentHealth } from '../core/health/state.js';
 
 export type HealthFrom = 'direct' | 'agents';
 export const HEALTH_FROM: readonly HealthFrom[] = ['direct', 'agents'];
+
+export interface HealthSnapshot {
+  version: number;
+  agents: ReadonlyMap<string, AgentHealth>;
+  /** Duration of the last few probe rounds (ms), newest last. */
+  rounds: number[];
+  /** The last free-port scan per host, if any ran. */
+  scans: ReadonlyMap<string, ScanResult>;
+}
 
 export interface HealthSource {
   readonly from: HealthFrom;

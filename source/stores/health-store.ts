@@ -1,7 +1,7 @@
 // Probes every agent with the protocol it speaks and holds the results as a store
 // (subscribe/getSnapshot, coalesced notifications) for the console and `status --json`.
 //
-// Three rules keep it honest and harmless (design.md targets, issue 12):
+// Three rules keep it honest and harmless (docs/architecture.md, "Targets"; issue 12):
 // - an agent is sent only requests its code parses: upstream's own JSON health request, the
 //   WP-07 bare string only after a WP-07 reply proved the mixin (it wedges ResourceManager);
 // - the state is what upstream's own client would see on the ZMQ health socket; an HTTP mirror
@@ -34,7 +34,10 @@ import { scanForNames, type ScanResult } from '../adapters/health-scan.js';
 import { probeZmtp } from '../adapters/zmtp-probe.js';
 import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
 import { Emitter } from './emitter.js';
-import type { HealthSource } from './health-source.js';
+import type { HealthSnapshot, HealthSource } from './health-source.js';
+import { agentKey } from '../core/fleet/agent-key.js';
+
+export type { HealthSnapshot } from './health-source.js';
 
 export interface HealthTarget {
   key: string;
@@ -116,19 +119,8 @@ export const DEFAULT_HEALTH: HealthOptions = {
   frameWindowMs: 60_000,
 };
 
-export interface HealthSnapshot {
-  version: number;
-  agents: ReadonlyMap<string, AgentHealth>;
-  /** Duration of the last few probe rounds (ms), newest last. */
-  rounds: number[];
-  /** The last free-port scan per host, if any ran. */
-  scans: ReadonlyMap<string, ScanResult>;
-}
-
 /** Results stop coming when a target is wedged behind the limit: stale after this long without one. */
 const staleAfter = (t: HealthTarget): number => t.intervalMs * 2 + t.timeoutMs * 2;
-
-export const targetKey = (machine: string, agent: string) => `${machine}/${agent}`;
 
 export function targetsFor(
   machines: readonly Machine[],
@@ -137,10 +129,10 @@ export function targetsFor(
   return machines.flatMap((m) =>
     m.agents.map((a: Agent): HealthTarget => {
       const hc = m.globals.healthChecks ?? {};
-      const protocol = options.protocols?.[`${m.id}/${a.name}`] ?? options.protocols?.[a.name];
+      const protocol = options.protocols?.[agentKey(m.id, a.name)] ?? options.protocols?.[a.name];
       const self = selfName(a);
       return {
-        key: targetKey(m.id, a.name),
+        key: agentKey(m.id, a.name),
         machine: m.id,
         agent: a.name,
         host: m.host,

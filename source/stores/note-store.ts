@@ -2,11 +2,9 @@
 // few, each with its time, for the Actions screen.
 import { sanitise } from '../core/errors/sanitise.js';
 import { Emitter } from './emitter.js';
+import type { Note } from '../core/ui/actions.js';
 
-export interface Note {
-  at: number;
-  text: string;
-}
+export type { Note } from '../core/ui/actions.js';
 
 const KEEP = 20;
 

@@ -146,6 +146,9 @@ describe('opsdeck errorbus doctor without NATS', () => {
   test('a bad duration is bad input', async () => {
     const r = await run(['errorbus', 'doctor', '--observe', 'soon', '--mainpc', mainpc]);
     assert.equal(r.code, 2);
-    assert.match(r.err, /--observe: expected a duration/);
+    assert.match(
+      r.err,
+      /option '--observe <duration>' argument 'soon' is invalid\. expected a duration/,
+    );
   });
 });

@@ -161,7 +161,10 @@ describe('opsdeck deploy grafana', () => {
     assert.equal(existsSync(out), false);
     const bad = await opsdeck(['deploy', 'grafana', '--out', out, '--metrics-port', '70000']);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /--metrics-port 70000: expected a port 1-65535/);
+    assert.match(
+      bad.err,
+      /option '--metrics-port <port>' argument '70000' is invalid\. expected a port 1-65535/,
+    );
   });
 
   test('a machine known by name is scraped by name; by address when it has one', () => {

@@ -241,6 +241,9 @@ describe('opsdeck status --json', { skip }, () => {
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--interval: expected a duration like 500ms, 2s or 10m, got "soon"/);
+    assert.match(
+      r.stderr,
+      /option '--interval <duration>' argument 'soon' is invalid\. expected a duration like 500ms, 2s or 10m, got "soon"/,
+    );
   });
 });

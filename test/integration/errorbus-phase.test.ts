@@ -220,7 +220,10 @@ describe('error-bus phases against the sim', { skip }, () => {
       ...fleetArgs(),
     ]);
     assert.equal(bad.code, 2);
-    assert.match(bad.err, /--observe: expected a duration/);
+    assert.match(
+      bad.err,
+      /option '--observe <duration>' argument 'soon' is invalid\. expected a duration/,
+    );
   });
 
   test('the real binary: show --json; an unreachable NATS exits 1', { skip: NO_DIST }, () => {

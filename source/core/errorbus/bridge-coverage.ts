@@ -7,7 +7,8 @@
 //   2 -> 3  ZMQ goes away, and the bridge with it: only native NATS publishers count, and the
 //           evidence names the agents that are not there yet (bridged only, or ZMQ only)
 import type { PublisherStats } from '../errors/pipeline.js';
-import type { Check, Observation } from './preflight.js';
+import type { Check, Observation } from './observation.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export interface BridgedCoverage {
   /** Publishers seen on ZMQ or through the bridge in the window. */
@@ -52,7 +53,7 @@ export function bridgedCoverage(
 }
 
 const names = (ps: readonly PublisherStats[], max = 12): string => {
-  const n = ps.map((p) => `${p.machine}/${p.agent}`).sort();
+  const n = ps.map((p) => agentKey(p.machine, p.agent)).sort();
   return n.length > max ? `${n.slice(0, max).join(', ')} and ${n.length - max} more` : n.join(', ');
 };
 const secs = (ms: number): string =>

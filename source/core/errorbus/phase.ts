@@ -1,4 +1,5 @@
-// The error-bus migration phases (design.md, "Error-bus phases") and how the phase is stored.
+// The error-bus migration phases (docs/architecture.md, "Error-bus phases") and how the phase
+// is stored.
 //
 // Stored in NATS KV bucket `opsdeck`, key `errorbus.phase`, as JSON:
 //     {"phase":1,"name":"dual-publish"}

@@ -9,17 +9,14 @@
 //   2 -> 3 zmq-off              no ZMQ-only publisher in the window; afterwards each machine's
 //                               error-bus port refuses a TCP connect (verified after the change)
 //   rollback                    one step back, no preflight beyond the compare-and-swap
-import type { PublisherStats } from '../errors/pipeline.js';
 import { phaseValue, PHASES, type PhaseNumber, type PhaseValue } from './phase.js';
-import type { StreamSequence } from './sequence.js';
-import { judgeStreams, type StreamObs, type StreamVerdict } from './streams.js';
+import { judgeStreams, type StreamVerdict } from './streams.js';
 import { withBridge } from './bridge-coverage.js';
+import type { Check, MachineObs, Observation } from './observation.js';
+import type { PublisherStats } from '../errors/pipeline.js';
+import { agentKey } from '../fleet/agent-key.js';
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  evidence: string;
-}
+export type { Check, ConsumerObs, MachineObs, Observation } from './observation.js';
 
 export type Direction = 'advance' | 'rollback';
 
@@ -81,42 +78,6 @@ export function effects(t: Transition): string[] {
     default:
       return [];
   }
-}
-
-export interface MachineObs {
-  id: string;
-  /** The machine's error-bus endpoint (tcp://host:7150). */
-  errorBus: string;
-  /** When the console last received opsdeck.<id>.resources from it. */
-  resourcesAt?: number;
-}
-
-export interface ConsumerObs {
-  /** `jetstream`: consumers on error streams; `core`: no stream, a plain subscription; `none`: not connected. */
-  mode: 'jetstream' | 'core' | 'none';
-  sequences: StreamSequence[];
-}
-
-export interface Observation {
-  now: number;
-  /** Judge what happened in (now - windowMs, now]. */
-  windowMs: number;
-  /** When observing began: a window reaching further back saw only this much. */
-  since: number;
-  /** A resource sample older than this does not prove the machine reaches NATS. */
-  freshMs: number;
-  nats: { connected: boolean; detail: string };
-  machines: MachineObs[];
-  /** The server's streams, or why they could not be listed. */
-  streams: StreamObs[] | { error: string };
-  publishers: readonly PublisherStats[];
-  counters?: {
-    matched: number;
-    zmqOnly: number;
-    natsOnly: number;
-    received: { zmq: number; nats: number };
-  };
-  consumer: ConsumerObs;
 }
 
 const secs = (ms: number): string =>
@@ -199,7 +160,7 @@ export function coverage(
 }
 
 const who = (ps: readonly PublisherStats[], max = 12): string => {
-  const names = ps.map((p) => `${p.machine}/${p.agent}`).sort();
+  const names = ps.map((p) => agentKey(p.machine, p.agent)).sort();
   return names.length > max
     ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
     : names.join(', ');

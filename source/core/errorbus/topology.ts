@@ -25,6 +25,7 @@
 // taking it would break that component on its next start. Where a PUB is bound it connects a SUB.
 import type { Agent, Machine } from '../fleet/model.js';
 import type { ZmqVariant } from '../errors/encode.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export const DEFAULT_ERROR_BUS_PORT = 7150;
 
@@ -253,7 +254,8 @@ export function buildTopology(input: TopologyInput): Topology {
     const bus = m.agents.find((a) => isErrorBusAgent(a, busPort));
     if (bus) centralOf.set(m.id, { agent: bus.name, port: busPort });
     for (const a of m.agents) {
-      const variant = input.variants?.[`${m.id}/${a.name}`] ?? defaultVariant(a, m.id, a === bus);
+      const variant =
+        input.variants?.[agentKey(m.id, a.name)] ?? defaultVariant(a, m.id, a === bus);
       if (variant === 'none') continue;
       const own = targetOf(variant, 'own', m.id);
       pending.push({

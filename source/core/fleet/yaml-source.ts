@@ -1,5 +1,10 @@
-// Parses a config text the way upstream's PyYAML reads it (YAML 1.1, last duplicate key wins)
-// and keeps a location for every key, so that every later finding can name file:line:col.
+// The one YAML reader with positions: parses a text and keeps a location for every key, so that
+// every later finding can name file:line:col. Two dialects, because the files have two upstream
+// readers: the fleet config is read by PyYAML (YAML 1.1: `off` is false, `010` is octal) and
+// compose files by docker compose (YAML 1.2: a service called `off` stays "off"). Everything
+// else is shared: merge keys (both upstreams accept `<<`), the refusal of non-printable
+// characters (PyYAML and go-yaml both refuse them), the alias-bomb limit and its message,
+// duplicate keys as warnings (last one wins), messages cut to one short line.
 import {
   isAlias,
   isMap,
@@ -13,6 +18,31 @@ import {
 import type { Diagnostic, SourceLoc } from './model.js';
 
 export type PathPart = string | number;
+
+/** Whose reading of YAML to follow: PyYAML's (YAML 1.1) or docker compose's (YAML 1.2). */
+export type YamlDialect = 'pyyaml' | 'compose';
+
+interface DialectRules {
+  version: '1.1' | '1.2';
+  /** Who refuses a file with a non-printable character. */
+  reader: string;
+  /** What a duplicate key means, here and to the upstream reader. */
+  duplicates: string;
+}
+
+const DIALECTS: Record<YamlDialect, DialectRules> = {
+  pyyaml: {
+    version: '1.1',
+    reader: 'PyYAML',
+    duplicates: "the last one wins (as upstream's PyYAML does)",
+  },
+  // go-yaml v3, under compose-go, refuses a duplicate key ("mapping key already defined").
+  compose: {
+    version: '1.2',
+    reader: 'docker compose',
+    duplicates: 'the last one wins here (docker compose refuses the file)',
+  },
+};
 
 export interface ParsedSource {
   file: string;
@@ -52,7 +82,12 @@ export function lineCol(text: string, offset: number): { line: number; col: numb
   return { line, col: offset - start + 1 };
 }
 
-export function parseYaml(text: string, file: string): ParsedSource {
+export function parseYaml(
+  text: string,
+  file: string,
+  dialect: YamlDialect = 'pyyaml',
+): ParsedSource {
+  const { version, reader, duplicates } = DIALECTS[dialect];
   const bad = NON_PRINTABLE.exec(text);
   if (bad) {
     const code = bad[0].codePointAt(0)!;
@@ -64,7 +99,7 @@ export function parseYaml(text: string, file: string): ParsedSource {
         {
           severity: 'error',
           code: 'yaml-special-character',
-          message: `unacceptable character #x${code.toString(16).padStart(4, '0')}: special characters are not allowed (PyYAML refuses the file; a double-quoted string may write it as an escape such as "\\x${code.toString(16).padStart(2, '0')}")`,
+          message: `unacceptable character #x${code.toString(16).padStart(4, '0')}: special characters are not allowed (${reader} refuses the file; a double-quoted string may write it as an escape such as "\\x${code.toString(16).padStart(2, '0')}")`,
           loc,
         },
       ],
@@ -88,7 +123,8 @@ export function parseYaml(text: string, file: string): ParsedSource {
 
   const doc = parseDocument(text, {
     lineCounter: lines,
-    version: '1.1',
+    version,
+    merge: true,
     uniqueKeys: false,
     prettyErrors: false,
     keepSourceTokens: false,
@@ -119,7 +155,7 @@ export function parseYaml(text: string, file: string): ParsedSource {
           diagnostics.push({
             severity: 'warning',
             code: 'duplicate-key',
-            message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: the last one wins (as upstream's PyYAML does), the one at line ${first.line} is ignored`,
+            message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: ${duplicates}, the one at line ${first.line} is ignored`,
             loc,
             related: first,
             path: pathKey(childPath),

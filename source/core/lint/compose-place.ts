@@ -128,3 +128,14 @@ export function agentsOfService(service: ComposeService, machine: Machine): Agen
 }
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** A compose file read, with its path relative to the linted folder (decides machine and kind). */
+export interface ComposeInput {
+  compose: ComposeFile;
+  /** Path relative to the linted folder. */
+  relPath: string;
+}
+
+export interface PlacedCompose extends ComposeInput {
+  place: ComposePlace;
+}

@@ -6,7 +6,7 @@ import type { ComposeService } from './compose.js';
 import { agentsOfService } from './compose-place.js';
 import type { Finding } from './finding.js';
 import { squash } from './fleet-ports.js';
-import type { PlacedCompose } from './run.js';
+import type { PlacedCompose } from './compose-place.js';
 
 export type MoveAction = 'keep' | 'rename' | 'deprecate' | 'delete';
 

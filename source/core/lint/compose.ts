@@ -1,18 +1,9 @@
 // docker-compose files as the lint rules see them: services with their image, ports, env,
-// volumes and health check, each with file:line. Compose reads YAML 1.2 (a service called `off`
-// stays `off`, `build: .` stays "."), with merge keys, which compose files use for shared
-// health settings; the fleet loader's reader is YAML 1.1 like PyYAML, so this one is separate.
-import {
-  isMap,
-  isPair,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  type Node as YamlNode,
-} from 'yaml';
+// volumes and health check, each with file:line. Read by the one YAML reader in compose's dialect
+// (YAML 1.2: a service called `off` stays `off`), with merge keys, which compose files use for
+// shared health settings.
 import type { Diagnostic, SourceLoc } from '../fleet/model.js';
-import { MAX_ALIAS_COUNT, pathKey, type PathPart } from '../fleet/yaml-source.js';
+import { parseYaml, type PathPart } from '../fleet/yaml-source.js';
 
 export interface ComposePort {
   raw: string;
@@ -76,82 +67,8 @@ const scalar = (v: unknown): string | undefined =>
       ? String(v)
       : undefined;
 
-interface YamlSource {
-  data: unknown;
-  diagnostics: Diagnostic[];
-  locate(path: readonly PathPart[]): SourceLoc;
-}
-
-function readYaml(text: string, file: string): YamlSource {
-  const lines = new LineCounter();
-  const index = new Map<string, SourceLoc>();
-  const at = (offset: number): SourceLoc => ({ file, ...lines.linePos(offset) });
-  const locate = (path: readonly PathPart[]): SourceLoc => {
-    for (let n = path.length; n > 0; n--) {
-      const hit = index.get(pathKey(path.slice(0, n)));
-      if (hit) return hit;
-    }
-    return { file, line: 1, col: 1 };
-  };
-  const doc = parseDocument(text, {
-    lineCounter: lines,
-    version: '1.2',
-    merge: true,
-    uniqueKeys: false,
-    prettyErrors: false,
-  });
-  const diagnostics: Diagnostic[] = doc.errors.map((e) => ({
-    severity: 'error',
-    code: 'yaml-syntax',
-    message: `YAML syntax error: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
-    loc: at(e.pos[0]),
-  }));
-  if (diagnostics.length > 0) return { data: undefined, diagnostics, locate };
-  const walk = (node: unknown, path: PathPart[]): void => {
-    if (isMap(node)) {
-      const seen = new Set<string>();
-      for (const pair of node.items) {
-        if (!isPair(pair) || !isScalar(pair.key)) continue;
-        const key = String(pair.key.value);
-        const range = (pair.key as YamlNode).range;
-        if (range) {
-          if (seen.has(key)) {
-            diagnostics.push({
-              severity: 'warning',
-              code: 'duplicate-key',
-              message: `duplicate key "${key}" in ${pathKey(path) || 'the top level'}: the last one wins`,
-              loc: at(range[0]),
-            });
-          }
-          index.set(pathKey([...path, key]), at(range[0]));
-        }
-        seen.add(key);
-        walk(pair.value, [...path, key]);
-      }
-    } else if (isSeq(node)) {
-      node.items.forEach((item, i) => {
-        const range = (item as YamlNode | null)?.range;
-        if (range) index.set(pathKey([...path, i]), at(range[0]));
-        walk(item, [...path, i]);
-      });
-    }
-  };
-  walk(doc.contents, []);
-  try {
-    return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), diagnostics, locate };
-  } catch (error) {
-    diagnostics.push({
-      severity: 'error',
-      code: 'yaml-build',
-      message: `could not build the document: ${String((error as Error).message ?? error).split('\n')[0]}`,
-      loc: { file, line: 1, col: 1 },
-    });
-    return { data: undefined, diagnostics, locate };
-  }
-}
-
 export function parseCompose(text: string, file: string): ComposeFile {
-  const source = readYaml(text, file);
+  const source = parseYaml(text, file, 'compose');
   const out: ComposeFile = { file, services: [], diagnostics: source.diagnostics };
   if (source.data === undefined) return out;
   if (!isRecord(source.data) || !isRecord(source.data.services)) {

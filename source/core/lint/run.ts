@@ -4,16 +4,17 @@ import type { Agent, Machine } from '../fleet/model.js';
 import { checkAsyncioThreads } from './asyncio-threads.js';
 import { checkConfigDrift } from './config-drift.js';
 import type { Env } from '../fleet/port-expr.js';
-import type { ComposeFile } from './compose.js';
 import { checkComposeHealth } from './compose-health.js';
 import { consolidate, consolidationFindings, type MachinePlan } from './compose-plan.js';
-import { placeCompose, type ComposePlace } from './compose-place.js';
+import { placeCompose, type ComposeInput, type PlacedCompose } from './compose-place.js';
 import type { Finding, RuleId } from './finding.js';
 import { portMaps } from './fleet-ports.js';
 import { indexModule, type PyIndex } from './py-index.js';
 import type { PyModule } from './py-syntax.js';
 import { checkSqliteCompose, checkSqliteConfig } from './sqlite.js';
 import { checkZmqRecv } from './zmq-recv.js';
+
+export type { ComposeInput, PlacedCompose } from './compose-place.js';
 
 export interface PythonResult {
   findings: Finding[];
@@ -62,22 +63,12 @@ function mentionsBaseAgent(index: PyIndex): boolean {
   return hit;
 }
 
-export interface ComposeInput {
-  compose: ComposeFile;
-  /** Path relative to the linted folder (decides machine and kind). */
-  relPath: string;
-}
-
 export interface ComposeContext {
   rules: ReadonlySet<RuleId>;
   machines: readonly Machine[];
   env: Env;
   /** script path -> defines/imports BaseAgent, for the scripts that were scanned. */
   baseAgent: ReadonlyMap<string, boolean>;
-}
-
-export interface PlacedCompose extends ComposeInput {
-  place: ComposePlace;
 }
 
 export function lintComposeSet(

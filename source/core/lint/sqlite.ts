@@ -6,7 +6,7 @@ import type { Agent, Machine } from '../fleet/model.js';
 import type { ComposeService, ComposeVolume } from './compose.js';
 import { agentsOfService } from './compose-place.js';
 import type { Finding } from './finding.js';
-import type { PlacedCompose } from './run.js';
+import type { PlacedCompose } from './compose-place.js';
 
 const DB_FILE = /\.(db|sqlite|sqlite3|db3)$/i;
 // Containers built from the fleet's Dockerfiles run from /app (PYTHONPATH=/app in every compose

@@ -1,7 +1,7 @@
 // Plan blind spot: "AST scan for recv_json() without timeout". A blocking receive on a socket
 // with no RCVTIMEO and no Poller timeout hangs its thread forever when the peer dies; a REQ
 // socket that did time out is stuck in its state machine until it is closed and recreated
-// (design.md, known traps: Lazy Pirate).
+// (docs/architecture.md, "Known traps": Lazy Pirate).
 import type { Finding } from './finding.js';
 import {
   enclosingClass,

@@ -12,6 +12,7 @@ import type { ResourceSample } from '../resources/sample.js';
 import { driftFindings, type DriftFinding } from '../ports/drift.js';
 import { protocolLabel } from '../ui/view.js';
 import type { Family, Histogram, Labels } from './exposition.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export const AGENT_STATES: readonly AgentState[] = [
   'healthy',
@@ -65,7 +66,7 @@ export function fleetFamilies(i: ExportInput): Family[] {
   const agents = (p?.model.agents ?? []).map((a) => ({
     a,
     labels: { machine, agent: a.name, group: a.group } as Labels,
-    h: p?.health.get(`${machine}/${a.name}`),
+    h: p?.health.get(agentKey(machine, a.name)),
   }));
   const drift = p ? driftFindings([p.model], p.health) : [];
   const driftOf = new Map(drift.map((d) => [d.agent, d.kind]));

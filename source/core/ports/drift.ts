@@ -3,6 +3,7 @@
 // that is not the agent. Pure: the fleet and the health results go in, one finding each comes out.
 import type { Machine } from '../fleet/model.js';
 import type { AgentHealth } from '../health/state.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export interface DriftFinding {
   machine: string;
@@ -21,7 +22,7 @@ export function driftFindings(
   const out: DriftFinding[] = [];
   for (const m of machines)
     for (const a of m.agents) {
-      const h = health.get(`${m.id}/${a.name}`);
+      const h = health.get(agentKey(m.id, a.name));
       if (!h) continue;
       const configured = { port: a.port.value, healthPort: a.healthPort.value };
       const base = { machine: m.id, agent: a.name, configured };

@@ -6,8 +6,8 @@
 // - a wildcard address (`0.0.0.0`, `::`, `*`, empty) means "this box": it shares with any
 //   loopback address and with another wildcard, not with a LAN address or a name;
 // - other loopback addresses (127.0.0.2, ...) are distinct hosts: opsdeck's simulator runs MainPC
-//   on 127.0.0.1 and PC2 on 127.0.0.2 to keep their real ports apart (design.md, "Two machines
-//   on one box").
+//   on 127.0.0.1 and PC2 on 127.0.0.2 to keep their real ports apart (docs/architecture.md,
+//   "Two machines on one box").
 
 type HostClass =
   { kind: 'wildcard' } | { kind: 'loopback'; addr: string } | { kind: 'other'; addr: string };

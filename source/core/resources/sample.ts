@@ -1,5 +1,5 @@
 // One machine's resources at one moment, as published on `opsdeck.<machine>.resources`
-// (design.md, NATS subjects) by the host agent on a real machine or by `opsdeck sim`.
+// (docs/architecture.md, "NATS subjects") by the host agent on a real machine or by `opsdeck sim`.
 // JSON, camelCase, one message per machine per interval.
 import type { ThrottleReading } from './throttle.js';
 

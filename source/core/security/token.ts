@@ -1,7 +1,7 @@
-// Control-request tokens (design.md, "Control requests"): a compact JWT signed EdDSA (Ed25519),
-// with `iss`, `aud` (the machine it may act on), `exp` and a `kid` from the fleet's JWKS. These
-// are the checks that need no key material: decoding, the pinned algorithm, the known kid and
-// the claims with a bounded clock skew. The signature itself is checked by the adapter that
+// Control-request tokens (docs/architecture.md, "Control requests"): a compact JWT signed EdDSA
+// (Ed25519), with `iss`, `aud` (the machine it may act on), `exp` and a `kid` from the fleet's
+// JWKS. These are the checks that need no key material: decoding, the pinned algorithm, the
+// known kid and the claims with a bounded clock skew. The signature itself is checked by the adapter that
 // holds the public keys (source/adapters/jwt.ts). Every refusal is one readable sentence.
 
 /** The only algorithm accepted: no `none`, no HMAC, no RSA/ECDSA confusion. */

@@ -232,7 +232,6 @@ export function commandFor(name: string, scopes: readonly Scope[]): Command | un
   return undefined;
 }
 
-/** The key list as text (README, `opsdeck keys`), generated from the table above. */
 /** The mouse (on unless --no-mouse): listed with the keys in the help and the README. */
 export const MOUSE_BINDINGS: ReadonlyArray<{ keys: readonly string[]; help: string }> = [
   {
@@ -245,6 +244,7 @@ export const MOUSE_BINDINGS: ReadonlyArray<{ keys: readonly string[]; help: stri
   },
 ];
 
+/** The key list as a Markdown table, for the README (`npx tsx scripts/readme-keys.ts` writes it). */
 export function keyTable(): string {
   const rows = [...KEYMAP, ...MOUSE_BINDINGS].map(
     (b) => `| ${b.keys.map((k) => `\`${k}\``).join(' / ')} | ${b.help} |`,

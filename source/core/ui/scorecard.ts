@@ -15,6 +15,7 @@ const PROTOCOL_WORDS: Record<HealthProtocol, string> = {
 import { doctorMetrics, type Diagnosis } from '../errorbus/doctor.js';
 import type { LintSummary } from '../lint/finding.js';
 import type { SampleExporter } from '../resources/sample.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 export type Verdict = 'good' | 'warn' | 'bad' | 'unknown';
 
@@ -65,7 +66,7 @@ const pct = (n: number, d: number) => (d === 0 ? '-' : `${Math.round((n / d) * 1
 
 export function scorecard(i: ScorecardInput): Section[] {
   const agents = i.machines.flatMap((m) =>
-    m.agents.map((a) => ({ m, a, h: i.health.get(`${m.id}/${a.name}`) })),
+    m.agents.map((a) => ({ m, a, h: i.health.get(agentKey(m.id, a.name)) })),
   );
   const answered = agents.filter(
     (x) => x.h && (x.h.state === 'healthy' || x.h.state === 'degraded'),

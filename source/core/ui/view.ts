@@ -6,6 +6,7 @@ import type { PortFinding } from '../ports/rules.js';
 import type { AgentHealth, AgentState } from '../health/state.js';
 import { PROTOCOL_LABEL, type HealthProtocol } from '../health/replies.js';
 import { columns, cutToColumns } from './width.js';
+import { agentKey } from '../fleet/agent-key.js';
 
 /** `base`, `wp07`, `json-rm`, `http`, `pub`: the protocol a result came over, as shown. */
 export const protocolLabel = (p: HealthProtocol | undefined): string =>
@@ -20,7 +21,7 @@ export interface AgentRow {
 
 const shownPort = (r: AgentRow) => r.health?.moved?.port ?? r.agent.port.value;
 
-export const agentKey = (machine: string, agent: string) => `${machine}/${agent}`;
+export { agentKey };
 
 const matches = (text: string, ...fields: string[]) => {
   const words = text.toLowerCase().split(/\s+/).filter(Boolean);

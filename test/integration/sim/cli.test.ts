@@ -125,7 +125,10 @@ describe('opsdeck sim', () => {
           [...FLEET, '--nats', 'nats://10.1.1.1:4222'],
           /--nats nats:\/\/10\.1\.1\.1:4222: expected nats:\/\/127/,
         ],
-        [[...FLEET, '--control-port', 'x'], /--control-port x: expected an integer >= 0/],
+        [
+          [...FLEET, '--control-port', 'x'],
+          /option '--control-port <n>' argument 'x' is invalid\. expected a port 0-65535, got "x"/,
+        ],
         [
           [...FLEET, '--no-nats', '--kill', 'Nobody'],
           /kill Nobody: no agent "Nobody"; stopped, every port released/,
