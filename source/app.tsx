@@ -153,7 +153,7 @@ const NO_NOTES: Readable<readonly Note[]> = {
 };
 /** The catalog's migration rows, one per machine: `config.migrate.<machine>`. */
 const MIGRATE_PREFIX = 'config.migrate.';
-const NO_CONFIG_SNAPSHOT: ConfigSnapshot = { canonical: {}, changes: [] };
+const NO_CONFIG_SNAPSHOT: ConfigSnapshot = { canonical: {}, changes: [], reloaded: {} };
 const NO_CONFIG: Readable<ConfigSnapshot> = {
   subscribe: () => () => {},
   getSnapshot: () => NO_CONFIG_SNAPSHOT,
@@ -620,7 +620,8 @@ export function App(p: AppProps) {
       body = (
         <AgentDetail
           agentKey={ui.agent ?? ''}
-          machines={machines}
+          // Where each agent is defined now, after a migration moved the lines.
+          machines={machines.map((m) => config.reloaded[m.id] ?? m)}
           health={health.agents}
           errors={errors.rows}
           resources={resources.machines}

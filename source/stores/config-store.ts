@@ -16,6 +16,11 @@ export interface ConfigSnapshot {
   canonical: Readonly<Record<string, boolean | undefined>>;
   /** Lines for the top of the screen: a file whose agents changed, or that no longer loads. */
   changes: readonly string[];
+  /**
+   * A machine as its file says now, when the agents are the same as those probed (a migration
+   * moves only lines): where each agent is defined, for the agent detail.
+   */
+  reloaded: Readonly<Record<string, Machine>>;
 }
 
 /** Is the machine's file already canonical? v3 unified files hold several machines: never. */
@@ -48,6 +53,7 @@ export class ConfigStore {
     this.snapshot = {
       canonical: Object.fromEntries(machines.map((m) => [m.id, undefined])),
       changes: [],
+      reloaded: {},
     };
   }
 
@@ -57,6 +63,7 @@ export class ConfigStore {
   /** Looks at every file; reads and re-evaluates only those whose stat changed. */
   check(): void {
     const canonical = { ...this.snapshot.canonical };
+    const reloaded = { ...this.snapshot.reloaded };
     let changed = false;
     for (const m of this.machines) {
       const stamp = stampOf(m.source.file);
@@ -69,6 +76,7 @@ export class ConfigStore {
         text = readFileSync(m.source.file, 'utf8');
       } catch (error) {
         canonical[m.id] = undefined;
+        delete reloaded[m.id];
         this.lines.delete(m.id);
         this.lines.set(
           m.id,
@@ -80,6 +88,7 @@ export class ConfigStore {
       // The file the console started from is what it probes: only later edits are compared.
       if (first) continue;
       this.lines.delete(m.id);
+      delete reloaded[m.id];
       const now = loadConfigFile(m.source.file, { env: this.env, machine: m.id });
       const loaded = now.machines.find((x) => x.id === m.id);
       if (!now.ok || !loaded) {
@@ -91,11 +100,15 @@ export class ConfigStore {
         continue;
       }
       const c = agentChanges(m, loaded);
-      if (!unchanged(c)) this.lines.set(m.id, changesLine(m.id, m.source.file, c));
+      if (unchanged(c)) reloaded[m.id] = { ...loaded, host: m.host };
+      else {
+        delete reloaded[m.id];
+        this.lines.set(m.id, changesLine(m.id, m.source.file, c));
+      }
     }
     if (!changed) return;
     // The file that changed last first: the top line is one line, the newest news.
-    this.snapshot = { canonical, changes: [...this.lines.values()].reverse() };
+    this.snapshot = { canonical, changes: [...this.lines.values()].reverse(), reloaded };
     this.emitter.emit();
   }
 

@@ -19,6 +19,7 @@ describe('config files re-read while the console runs', () => {
     assert.deepEqual(store.getSnapshot(), {
       canonical: { mainpc: true, pc2: false },
       changes: [],
+      reloaded: {},
     });
     const pc2 = join(dir, 'pc2.yaml');
     // What a migration writes: the same agents in agent_groups form.
@@ -29,6 +30,10 @@ describe('config files re-read while the console runs', () => {
     store.check();
     assert.equal(store.getSnapshot().canonical.pc2, true);
     assert.deepEqual(store.getSnapshot().changes, [], 'a migration changes no agent');
+    // Where the agents are defined now (the detail's "defined at"): the migrated lines.
+    const charlie = store.getSnapshot().reloaded.pc2!.agents.find((a) => a.name === 'Charlie')!;
+    assert.deepEqual([charlie.loc.line, machines[1]!.agents[0]!.loc.line], [3, 2]);
+    assert.equal(store.getSnapshot().reloaded.pc2!.host, machines[1]!.host);
     writeFileSync(
       pc2,
       readFileSync(pc2, 'utf8')
