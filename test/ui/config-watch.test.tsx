@@ -41,6 +41,11 @@ describe('config files re-read while the console runs', () => {
         .replace('error_bus_port', '    Delta: {script_path: d.py, port: 7300}\nerror_bus_port'),
     );
     store.check();
+    assert.equal(
+      store.getSnapshot().reloaded.pc2,
+      undefined,
+      'agents differ: not shown as defined',
+    );
     const [line] = store.getSnapshot().changes;
     assert.match(
       line!,
