@@ -42,6 +42,23 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // Typed rules where the type checker sees what a reader cannot: a promise nobody awaits or
+  // catches, a promise passed where a callback's result is ignored, an await of a non-promise.
+  // (The full type-checked preset is issue 17's next step: ~100 findings, mostly style.)
+  {
+    files: ['source/**/*.ts', 'source/**/*.tsx'],
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': [
+        'error',
+        { checksVoidReturn: { attributes: false } },
+      ],
+      '@typescript-eslint/await-thenable': 'error',
+    },
+  },
   {
     files: ['source/core/**/*.ts'],
     rules: {

@@ -213,7 +213,7 @@ export class SimAgent {
     this.timers.clear();
     const closers = this.closers;
     this.closers = [];
-    await Promise.all(closers.map((c) => c()));
+    await Promise.all(closers.map(async (c) => c()));
     this.bound = [];
   }
 
