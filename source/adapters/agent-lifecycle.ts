@@ -29,6 +29,9 @@ interface Remembered {
   env: Record<string, string>;
   /** Where its stdout went (a file), if anywhere. */
   output?: string;
+  /** The user and group it ran as, from /proc/<pid>/status. */
+  uid?: number;
+  gid?: number;
 }
 
 const STOP_WAIT_MS = 10_000;
@@ -112,6 +115,18 @@ function stdoutFile(pid: number): string | undefined {
   }
 }
 
+/** The real uid and gid a process runs as. */
+function owner(pid: number): { uid: number; gid: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    const gid = /^Gid:\s+(\d+)/m.exec(status)?.[1];
+    return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Does the process live in another mount namespace than this one (a container)? */
 function otherMountNamespace(pid: number): boolean {
   try {
@@ -184,7 +199,17 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
           error: `process ${p.pid} runs ${agent.scriptPath} but its working folder and environment are not readable here (another user's process: run opsdeck agent as that user)`,
         };
       const output = stdoutFile(p.pid) ?? launcher(agent)?.output;
-      remembered.set(name, { command: [...p.argv], cwd, env, ...(output ? { output } : {}) });
+      const user = owner(p.pid);
+      remembered.set(name, {
+        command: [...p.argv],
+        cwd,
+        env,
+        ...(output ? { output } : {}),
+        ...user,
+      });
+      // Started again as the user it ran as: a daemon running as root must not turn an agent
+      // of another user into a root process.
+      const as = user && user.uid !== process.getuid?.() ? `, as uid ${user.uid}` : '';
       return {
         kind: 'process',
         agent: name,
@@ -192,7 +217,7 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         pid: p.pid,
         command: [...p.argv],
         cwd,
-        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}`,
+        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}${as}`,
         ...(output ? { output } : {}),
       };
     }
@@ -217,7 +242,7 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         running: false,
         command: r.command,
         cwd: r.cwd,
-        from: 'the command line and environment it last ran with',
+        from: `the command line and environment it last ran with${r.uid !== undefined && r.uid !== process.getuid?.() ? `, as uid ${r.uid}` : ''}`,
         ...(r.output ? { output: r.output } : {}),
       };
     const l = launcher(agent);
@@ -287,6 +312,9 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       const child = spawn(spec.command[0]!, spec.command.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
+        ...(spec.uid !== undefined && spec.uid !== process.getuid?.()
+          ? { uid: spec.uid, gid: spec.gid ?? spec.uid }
+          : {}),
         detached: true,
         stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
       });

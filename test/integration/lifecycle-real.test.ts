@@ -23,6 +23,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { connect } from 'nats';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import {
@@ -88,6 +89,16 @@ const MAINPC = `agent_groups:
       port: 37021
       health_check_port: 37022
       env_vars: {AGENT_NAME: IdleAgent, AGENT_HOST: ${HOST}, IDLE_MARK: "42"}
+    OtherAgent:
+      script_path: main_pc_code/agents/other_agent.py
+      port: 37041
+      health_check_port: 37042
+      env_vars: {AGENT_NAME: OtherAgent, AGENT_HOST: ${HOST}}
+    ForeignAgent:
+      script_path: main_pc_code/agents/foreign_agent.py
+      port: 37051
+      health_check_port: 37052
+      env_vars: {AGENT_NAME: ForeignAgent, AGENT_HOST: ${HOST}}
   boxes:
     BoxAgent: {script_path: services/box/app.py, port: 37031, health_check_port: 37032}
 `;
@@ -113,7 +124,7 @@ const LAUNCHED = [
 function checkout(): void {
   mkdirSync(join(root, 'main_pc_code/agents'), { recursive: true });
   mkdirSync(join(root, 'main_pc_code/config'), { recursive: true });
-  for (const a of ['echo_agent', 'stubborn_agent', 'idle_agent'])
+  for (const a of ['echo_agent', 'stubborn_agent', 'idle_agent', 'other_agent', 'foreign_agent'])
     copyFileSync(join(fixtures, 'agent.py'), join(root, `main_pc_code/agents/${a}.py`));
   writeFileSync(config, MAINPC);
   writeFileSync(join(dir, 'launched.json'), JSON.stringify(LAUNCHED));
@@ -213,10 +224,11 @@ function child(
 }
 
 /** `opsdeck agent` for mainpc, the built binary, as its own process. */
-async function daemon(nats: NatsServer, jwks: string, path: string, extraEnv = {}) {
+async function daemon(nats: NatsServer, jwks: string, path: string, as: string[] = []) {
   const d = child(
-    process.execPath,
+    as[0] ?? process.execPath,
     [
+      ...(as.length ? [...as.slice(1), process.execPath] : []),
       bin,
       'agent',
       '--machine',
@@ -232,9 +244,22 @@ async function daemon(nats: NatsServer, jwks: string, path: string, extraEnv = {
       '--interval',
       '500ms',
     ],
-    { ...process.env, PATH: path, MAINPC_IP: HOST, ...extraEnv },
+    { ...process.env, PATH: path, MAINPC_IP: HOST },
   );
   await until(`the daemon connected:\n${d.log()}`, () => /NATS connected/.test(d.log()));
+  // Connected is not yet subscribed: a request a moment early would find no responder.
+  const nc = await connect({ servers: nats.url });
+  try {
+    for (let answered = false; !answered;)
+      answered = await nc
+        .request('opsdeck.mainpc.control', new TextEncoder().encode('{"action":"status"}'), {
+          timeout: 1000,
+        })
+        .then(() => true)
+        .catch(() => new Promise<boolean>((r) => setTimeout(() => r(false), 100)));
+  } finally {
+    await nc.close();
+  }
   return d;
 }
 
@@ -622,3 +647,115 @@ describe('a docker that hangs', () => {
     assert.deepEqual(r, { error: 'docker ps did not answer in 300 ms (is dockerd hung?)' });
   });
 });
+
+/** Runs as uid:gid (root only): setpriv, groups cleared. */
+const asUser = (id: number) => ['setpriv', `--reuid=${id}`, `--regid=${id}`, '--clear-groups'];
+const uidOf = (pid: number) =>
+  Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+
+describe(
+  "another user's agents",
+  {
+    skip: skip || (isRoot ? false : 'running processes as other users needs root'),
+  },
+  () => {
+    const secrets = join(dir, 'secrets-users');
+    const jwks = join(dir, 'jwks-users.json');
+    const fleet = ['--mainpc', config];
+    let nats: NatsServer;
+    // An interpreter every user may run (pyenv's lives under /root).
+    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : PYTHON;
+    /** An agent started by hand as that user. */
+    const startAs = async (id: number, agent: string, script: string) => {
+      const c = child(
+        'setpriv',
+        [
+          ...asUser(id).slice(1),
+          python,
+          join(root, script),
+          '--port',
+          agent === 'OtherAgent' ? '37041' : '37051',
+        ],
+        { ...process.env, AGENT_NAME: agent, AGENT_HOST: HOST },
+      );
+      // setpriv's own argv names the script too, until it execs python as that user.
+      return await until(`${agent} as uid ${id}:\n${c.log()}`, () => {
+        const p = running(script);
+        return p && p.argv[0] === python && uidOf(p.pid) === id ? p : undefined;
+      });
+    };
+
+    before(async () => {
+      if (!existsSync(config)) checkout();
+      // Readable by the users the agents and one daemon run as; logs writable by them.
+      chmodSync(dir, 0o755);
+      for (const d of [join(root, 'logs'), join(root, 'main_pc_code/logs')]) {
+        mkdirSync(d, { recursive: true });
+        chmodSync(d, 0o777);
+      }
+      const g = await opsdeck(['certs', 'generate', '--dir', secrets, ...fleet, '--yes']);
+      assert.equal(g.code, 0, g.out + g.err);
+      copyFileSync(join(secrets, 'jwt/jwks.json'), jwks);
+      chmodSync(jwks, 0o644);
+      nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
+      stops.push(() => nats.stop());
+    });
+
+    test('a daemon run as root restarts an agent of uid 1000 as uid 1000, never as root', async () => {
+      const was = await startAs(1000, 'OtherAgent', 'main_pc_code/agents/other_agent.py');
+      assert.equal(uidOf(was.pid), 1000);
+      const d = await daemon(nats, jwks, process.env.PATH!);
+      try {
+        const dry = await opsdeck(
+          ['restart', 'mainpc/OtherAgent', '--dry-run', '--secrets', secrets, ...fleet],
+          { NATS_URL: nats.url },
+        );
+        assert.match(
+          dry.out,
+          new RegExp(`process ${was.pid}: .* from /proc/${was.pid}, as uid 1000\\)`),
+        );
+        const r = await opsdeck(
+          ['restart', 'mainpc/OtherAgent', '--yes', '--secrets', secrets, ...fleet],
+          { NATS_URL: nats.url },
+        );
+        assert.equal(r.code, 0, `${r.out}\n${r.err}`);
+        const now = await until('OtherAgent again', () =>
+          running('main_pc_code/agents/other_agent.py'),
+        );
+        assert.notEqual(now.pid, was.pid);
+        assert.equal(uidOf(now.pid), 1000);
+        assert.deepEqual(now.argv, was.argv);
+        assert.deepEqual(now.env, was.env);
+      } finally {
+        // The next test's daemon (as uid 1000) must be the only one answering.
+        process.kill(-d.pid!, 'SIGTERM');
+        await new Promise((r) => d.once('exit', r));
+      }
+    });
+
+    test('a daemon run as uid 1000 refuses an agent of another user, saying why, and still manages its own', async () => {
+      const foreign = await startAs(65534, 'ForeignAgent', 'main_pc_code/agents/foreign_agent.py');
+      await daemon(nats, jwks, process.env.PATH!, asUser(1000));
+      const env = { NATS_URL: nats.url };
+      const r = await opsdeck(
+        ['restart', 'mainpc/ForeignAgent', '--yes', '--secrets', secrets, ...fleet],
+        env,
+      );
+      assert.equal(r.code, 1, `${r.out}\n${r.err}`);
+      assert.match(
+        r.out,
+        new RegExp(
+          `cannot manage ForeignAgent: process ${foreign.pid} runs main_pc_code/agents/foreign_agent.py but its working folder and environment are not readable here \\(another user's process: run opsdeck agent as that user\\)`,
+        ),
+      );
+      assert.ok(!dead(foreign.pid), 'left alone');
+      const own = running('main_pc_code/agents/other_agent.py')!;
+      const dry = await opsdeck(
+        ['restart', 'mainpc/OtherAgent', '--dry-run', '--secrets', secrets, ...fleet],
+        env,
+      );
+      assert.equal(dry.code, 0, dry.err);
+      assert.match(dry.out, new RegExp(`process ${own.pid}: .* from /proc/${own.pid}\\)`));
+    });
+  },
+);
