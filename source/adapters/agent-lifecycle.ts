@@ -1,12 +1,22 @@
 // Stopping and starting this machine's agents for `opsdeck agent` (core/fleet/lifecycle.ts):
 // a process found by script_path in /proc is stopped with SIGTERM (SIGKILL after 10 s) and started
 // again with the argv, working folder and environment it ran with (read from /proc before it
-// stopped); one never seen running is started as upstream's launcher starts it
-// (main_pc_code/system_launcher.py: `python <root>/<script_path> --port N --k v`, cwd the code
-// folder, PYTHONPATH root:code folder, the config's env_vars, output appended to
-// logs/<Name>.log). An agent in a container is stopped and started with docker.
+// stopped), its output appended to the file its stdout went to; one never seen running is
+// started as upstream's launcher starts it (main_pc_code/system_launcher.py: `python
+// <root>/<script_path> --port N --k v`, cwd the launcher's folder main_pc_code whatever the
+// script's folder, PYTHONPATH [common_utils:]root:main_pc_code, the config's env_vars, output
+// appended to main_pc_code/logs/<Name>.log; pc2_code for PC2). An agent in a container is
+// stopped and started with docker.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Agent } from '../core/fleet/model.js';
 import { matchProcesses, type ProcessRow } from '../core/fleet/processes.js';
@@ -17,16 +27,33 @@ interface Remembered {
   command: string[];
   cwd: string;
   env: Record<string, string>;
+  /** Where its stdout went (a file), if anywhere. */
+  output?: string;
+  /** The user and group it ran as, from /proc/<pid>/status. */
+  uid?: number;
+  gid?: number;
 }
 
 const STOP_WAIT_MS = 10_000;
 
+/**
+ * Still running? A zombie is not: it exited and waits for its parent to reap it, which
+ * upstream's launcher never does (its main loop only sleeps), so kill(pid, 0) alone would call
+ * every stopped agent "still there" and SIGKILL it after 10 s.
+ */
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    // Gone since kill(pid, 0); or no /proc here, and kill(pid, 0) is all there is.
+    return !existsSync('/proc/self/stat');
   }
 };
 
@@ -65,6 +92,50 @@ function run(
   });
 }
 
+/**
+ * The folder upstream's launcher runs an agent from: its own (main_pc_code, or pc2_code for
+ * PC2) whatever folder the script is in; the script's top folder when the checkout has neither.
+ */
+function codeFolder(root: string, agent: Pick<Agent, 'machine' | 'scriptPath'>): string {
+  const own = join(root, agent.machine === 'pc2' ? 'pc2_code' : 'main_pc_code');
+  if (existsSync(own)) return own;
+  const top = agent.scriptPath.replace(/^\.\//, '').split('/')[0];
+  return top && top !== agent.scriptPath ? join(root, top) : root;
+}
+
+/** The file a process's stdout goes to (the launcher's capture), if it is a file. */
+function stdoutFile(pid: number): string | undefined {
+  try {
+    const target = readlinkSync(`/proc/${pid}/fd/1`);
+    return target.startsWith('/') && !target.endsWith(' (deleted)') && statSync(target).isFile()
+      ? target
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The real uid and gid a process runs as. */
+function owner(pid: number): { uid: number; gid: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+    const gid = /^Gid:\s+(\d+)/m.exec(status)?.[1];
+    return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Does the process live in another mount namespace than this one (a container)? */
+function otherMountNamespace(pid: number): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`) !== readlinkSync('/proc/self/ns/mnt');
+  } catch {
+    return false; // unreadable: the environ check below says why
+  }
+}
+
 export interface RealLifecycleOptions {
   agents: readonly Agent[];
   /** The upstream checkout (`--root`): the launcher's command line and the log folder. */
@@ -87,9 +158,8 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
   const launcher = (agent: Agent): Remembered | undefined => {
     if (!o.root) return undefined;
     const script = join(o.root, agent.scriptPath);
-    // The launcher runs from its code folder (main_pc_code, pc2_code): the script's top folder.
-    const top = agent.scriptPath.replace(/^\.\//, '').split('/')[0];
-    const base = top && top !== agent.scriptPath ? join(o.root, top) : o.root;
+    const base = codeFolder(o.root, agent);
+    const commonUtils = join(o.root, 'common_utils');
     const params = Object.entries(agent.params).flatMap(([k, v]) => [`--${k}`, String(v)]);
     const inherited = Object.fromEntries(
       Object.entries(o.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined),
@@ -99,16 +169,23 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       cwd: base,
       env: {
         ...inherited,
-        PYTHONPATH: [o.root, base, inherited.PYTHONPATH].filter(Boolean).join(':'),
+        PYTHONPATH: [existsSync(commonUtils) ? commonUtils : '', o.root, base, inherited.PYTHONPATH]
+          .filter(Boolean)
+          .join(':'),
         ...agent.env,
       },
+      output: join(base, 'logs', `${agent.name}.log`),
     };
   };
 
   const how = async (name: string): Promise<Managed | { error: string }> => {
     const agent = o.agents.find((a) => a.name === name);
     if (!agent) return { error: `no agent ${name} in this machine's fleet config` };
-    const p = await processOf(agent);
+    let p = await processOf(agent);
+    // A container's process shows in this machine's /proc too, but its argv, folder and
+    // environment are the container's: it is stopped and started with docker, never from here.
+    const contained = p && otherMountNamespace(p.pid) ? p : undefined;
+    if (contained) p = undefined;
     if (p) {
       let cwd: string | undefined;
       try {
@@ -121,7 +198,18 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         return {
           error: `process ${p.pid} runs ${agent.scriptPath} but its working folder and environment are not readable here (another user's process: run opsdeck agent as that user)`,
         };
-      remembered.set(name, { command: [...p.argv], cwd, env });
+      const output = stdoutFile(p.pid) ?? launcher(agent)?.output;
+      const user = owner(p.pid);
+      remembered.set(name, {
+        command: [...p.argv],
+        cwd,
+        env,
+        ...(output ? { output } : {}),
+        ...user,
+      });
+      // Started again as the user it ran as: a daemon running as root must not turn an agent
+      // of another user into a root process.
+      const as = user && user.uid !== process.getuid?.() ? `, as uid ${user.uid}` : '';
       return {
         kind: 'process',
         agent: name,
@@ -129,8 +217,8 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         pid: p.pid,
         command: [...p.argv],
         cwd,
-        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}`,
-        ...(o.root ? { output: join(o.root, 'logs', `${name}.log`) } : {}),
+        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}${as}`,
+        ...(output ? { output } : {}),
       };
     }
     const c = await findContainer(agent, docker, 3000, true);
@@ -142,6 +230,10 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         container: c.name,
         ...(c.service ? { service: c.service } : {}),
       };
+    if (contained)
+      return {
+        error: `process ${contained.pid} runs ${agent.scriptPath} in another mount namespace (a container), and docker does not say which container: ${c.error}`,
+      };
     const r = remembered.get(name);
     if (r)
       return {
@@ -150,13 +242,17 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         running: false,
         command: r.command,
         cwd: r.cwd,
-        from: 'the command line and environment it last ran with',
-        ...(o.root ? { output: join(o.root, 'logs', `${name}.log`) } : {}),
+        from: `the command line and environment it last ran with${r.uid !== undefined && r.uid !== process.getuid?.() ? `, as uid ${r.uid}` : ''}`,
+        ...(r.output ? { output: r.output } : {}),
       };
     const l = launcher(agent);
     if (!l)
       return {
         error: `${name} is not running, is in no container (${c.error}), and without --root opsdeck agent does not know upstream's checkout to start it from`,
+      };
+    if (!existsSync(join(o.root!, agent.scriptPath)))
+      return {
+        error: `${name} is not running, is in no container (${c.error}), and its script ${join(o.root!, agent.scriptPath)} is not in this checkout`,
       };
     return {
       kind: 'process',
@@ -165,7 +261,7 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       command: l.command,
       cwd: l.cwd,
       from: "the launcher's command line (system_launcher.py) and the config's env_vars",
-      output: join(o.root!, 'logs', `${name}.log`),
+      ...(l.output ? { output: l.output } : {}),
     };
   };
 
@@ -216,6 +312,9 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       const child = spawn(spec.command[0]!, spec.command.slice(1), {
         cwd: spec.cwd,
         env: spec.env,
+        ...(spec.uid !== undefined && spec.uid !== process.getuid?.()
+          ? { uid: spec.uid, gid: spec.gid ?? spec.uid }
+          : {}),
         detached: true,
         stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
       });

@@ -283,21 +283,32 @@ export function findContainer(
           '--format',
           '{{.Names}}\t{{.Label "com.docker.compose.service"}}\t{{.Command}}\t{{.State}}',
         ],
-        { stdio: ['ignore', 'pipe', 'ignore'] },
+        { stdio: ['ignore', 'pipe', 'pipe'] },
       );
     } catch (error) {
       resolve({ error: `docker: ${(error as Error).message}` });
       return;
     }
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    let err = '';
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
     child.stdout!.setEncoding('utf8').on('data', (c: string) => void (out += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => void (err += c));
     child.on('error', (error) => {
       clearTimeout(timer);
       resolve({ error: `docker: ${error.message}` });
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      if (code !== 0) return resolve({ error: `docker ps exited with ${code}` });
+      // Its own words (no daemon: "Cannot connect to the Docker daemon at ..."), or that it hung.
+      if (late)
+        return resolve({ error: `docker ps did not answer in ${timeoutMs} ms (is dockerd hung?)` });
+      const said = err.trim().split('\n')[0]?.slice(0, 200);
+      if (code !== 0)
+        return resolve({ error: `docker ps exited with ${code}${said ? `: ${said}` : ''}` });
       const want = squash(agent.name);
       const script = agent.scriptPath.replace(/^\.\//, '');
       for (const line of out.split('\n')) {
