@@ -97,7 +97,7 @@ async function presses(
 }
 
 const received = (text: string) =>
-  Number(/received zmq ([\d,]+)/.exec(text)?.[1]?.replace(/,/g, '') ?? NaN);
+  Number(/\(zmq ([\d,]+)/.exec(text)?.[1]?.replace(/,/g, '') ?? NaN);
 
 export const keys: Figure = {
   id: 'keys',
