@@ -1,29 +1,66 @@
-// A key's frame is drawn at once, not after Ink's frame cap. Ink draws at most maxFps frames a
-// second: a commit within 1000 / maxFps ms of the last frame waits for the rest of that window on
-// a timer, and while it waits the event loop runs what is queued first: ingest bursts, store
-// notifications and their data frames (tens of ms each under a flood). Under a 20k/s flood a key
-// waited that way about one press in ten (bench/keys.ts). Input is what the operator waits on,
-// so once Ink has handled a chunk of input (its 'readable' listener renders React at once, in
-// legacy mode), the frame that input committed is drawn in the same turn. Data frames keep the cap.
+// A key's frame is drawn at once, ahead of data frames. Two things held it back, both in Ink:
+//  - React rendered what a key changed at default priority: in a Scheduler task (an immediate)
+//    after what was queued, while a store's notification (useSyncExternalStore) renders at sync
+//    priority in a microtask. A key waited behind the data; React DOM gives a keypress discrete
+//    priority, and so does this: Ink's input handlers run in `discreteUpdates`, and React commits
+//    what they changed in the microtasks of the very turn that read the input.
+//  - Ink draws at most maxFps frames a second: a commit within 1000 / maxFps ms of the last frame
+//    waits for the rest of that window on a timer, and meanwhile the event loop runs ingest
+//    bursts, store notifications and their data frames (tens of ms each under a flood). So the
+//    frames committed in a turn that read input are drawn at once; data frames keep the cap.
+// Under a 20k/s flood keys waited one way or the other on most presses (bench/keys.ts).
 //
-// Ink has no public hook for this: it reaches into Ink's build for the instance drawing to a
-// stdout (as ink-caches.ts does for Output); when Ink's shape is not what it expects it changes
-// nothing.
+// Ink has no public hook for either: this reaches into Ink's build for its reconciler and for the
+// instance drawing to a stdout (as ink-caches.ts does for Output); when Ink's shape is not what
+// it expects it changes nothing.
+
+/** Imports a module of Ink's build: the file Ink itself imports (in the bundle too). */
+async function inkModule(name: 'instances' | 'reconciler'): Promise<{ default?: unknown }> {
+  try {
+    return name === 'instances'
+      ? ((await import('../../node_modules/ink/build/instances.js')) as { default?: unknown })
+      : ((await import('../../node_modules/ink/build/reconciler.js')) as { default?: unknown });
+  } catch {
+    return (await import(new URL(`./${name}.js`, import.meta.resolve('ink')).href)) as {
+      default?: unknown;
+    };
+  }
+}
+
+interface ReconcilerLike {
+  batchedUpdates?: unknown;
+  discreteUpdates?: unknown;
+}
+
+let discrete: Promise<boolean> | undefined;
+
+/**
+ * Ink's input handlers (useInput, which Ink runs in `batchedUpdates`) update React at discrete
+ * (sync) priority, for every Ink in this process. Resolves false when Ink's build is not as expected.
+ */
+export function inputIsDiscrete(): Promise<boolean> {
+  return (discrete ??= (async () => {
+    try {
+      const r = (await inkModule('reconciler')).default as ReconcilerLike | undefined;
+      const batched = r?.batchedUpdates;
+      const discreteUpdates = r?.discreteUpdates;
+      if (typeof batched !== 'function' || typeof discreteUpdates !== 'function') return false;
+      r!.batchedUpdates = (fn: (a?: unknown) => unknown, a?: unknown) =>
+        (discreteUpdates as (f: typeof fn, a?: unknown) => unknown).call(r, fn, a);
+      return true;
+    } catch {
+      return false;
+    }
+  })());
+}
 
 interface InkLike {
-  hasPendingThrottledRender?: unknown;
+  rootNode?: { onRender?: unknown };
   throttledOnRender?: { flush?: unknown };
 }
 
 async function inkInstances(): Promise<WeakMap<object, InkLike> | undefined> {
-  let mod: { default?: unknown };
-  try {
-    mod = (await import('../../node_modules/ink/build/instances.js')) as { default?: unknown };
-  } catch {
-    mod = (await import(new URL('./instances.js', import.meta.resolve('ink')).href)) as {
-      default?: unknown;
-    };
-  }
+  const mod = await inkModule('instances');
   return mod.default instanceof WeakMap ? (mod.default as WeakMap<object, InkLike>) : undefined;
 }
 
@@ -34,9 +71,11 @@ export interface InputLike {
 }
 
 /**
- * After each chunk of input on `stdin`, draws at once the frame Ink holds back for its frame cap
- * (the Ink instance drawing to `stdout`, rendered before this is called). Resolves to the stop;
- * false as `drawn` when Ink's build is not what this expects (then input waits for the cap).
+ * Makes input discrete (inputIsDiscrete) and draws at once every frame React commits in the turn
+ * of the event loop that brought input on
+ * `stdin` (the Ink instance drawing to `stdout`, rendered before this is called); other frames
+ * keep Ink's cap. Resolves to the stop; false as `drawn` when Ink's build is not what this
+ * expects (then input waits for the cap as before).
  */
 export async function drawInputAtOnce(
   stdin: InputLike,
@@ -45,26 +84,42 @@ export async function drawInputAtOnce(
   const none = { drawn: false, stop: () => {} };
   let ink: InkLike | undefined;
   try {
+    if (!(await inputIsDiscrete())) return none;
     ink = (await inkInstances())?.get(stdout);
   } catch {
     return none;
   }
+  const root = ink?.rootNode;
   const throttled = ink?.throttledOnRender;
-  if (!ink || typeof throttled?.flush !== 'function' || !('hasPendingThrottledRender' in ink))
-    return none;
+  const capped = root?.onRender;
+  if (!root || typeof capped !== 'function' || typeof throttled?.flush !== 'function') return none;
   const flush = throttled.flush as () => void;
-  let queued = false;
-  const draw = () => {
-    queued = false;
-    if (ink.hasPendingThrottledRender === true) flush.call(throttled);
+  // React commits what input changed (discrete) in a microtask after Ink's 'readable' listener,
+  // whichever listener runs first: so the turn is marked, and the commit's own request for a
+  // frame is granted at once. The mark ends with the turn (an immediate runs after every
+  // microtask), so a data frame later is capped again.
+  let inputTurn = false;
+  let clearing: NodeJS.Immediate | undefined;
+  root.onRender = () => {
+    (capped as () => void).call(root);
+    // Ink queued the frame behind its cap (or drew it, if the cap allowed): draw it now.
+    if (inputTurn) flush.call(throttled);
   };
-  // Ink reads and handles the input in its own 'readable' listener, whichever of the two runs
-  // first: a microtask runs after both, once React has committed what the input changed.
   const onReadable = () => {
-    if (queued) return;
-    queued = true;
-    queueMicrotask(draw);
+    inputTurn = true;
+    clearing ??= setImmediate(() => {
+      clearing = undefined;
+      inputTurn = false;
+    });
   };
   stdin.on('readable', onReadable);
-  return { drawn: true, stop: () => void stdin.off('readable', onReadable) };
+  return {
+    drawn: true,
+    stop: () => {
+      stdin.off('readable', onReadable);
+      if (clearing) clearImmediate(clearing);
+      inputTurn = false;
+      if (root.onRender !== capped) root.onRender = capped;
+    },
+  };
 }
