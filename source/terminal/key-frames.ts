@@ -71,15 +71,24 @@ export interface InputLike {
 }
 
 /**
+ * After input, for this long, a frame that only data changed (a store's notification) is not
+ * drawn on its own: the next key's frame, which draws all that was committed, takes it along, or
+ * it is drawn when the time is up. While the operator types, a data frame (tens of ms of Ink
+ * under a flood) is then never in the way of a key's; when they stop, data is at most this late.
+ */
+export const INPUT_QUIET_MS = 200;
+
+/**
  * Makes input discrete (inputIsDiscrete) and draws at once every frame React commits in the turn
- * of the event loop that brought input on
- * `stdin` (the Ink instance drawing to `stdout`, rendered before this is called); other frames
- * keep Ink's cap. Resolves to the stop; false as `drawn` when Ink's build is not what this
- * expects (then input waits for the cap as before).
+ * of the event loop that brought input on `stdin` (the Ink instance drawing to `stdout`, rendered
+ * before this is called); other frames keep Ink's cap, and wait for `quietMs` after input (see
+ * INPUT_QUIET_MS). Resolves to the stop (which draws what is owed); false as `drawn` when Ink's
+ * build is not what this expects (then input waits for the cap as before).
  */
 export async function drawInputAtOnce(
   stdin: InputLike,
   stdout: object,
+  quietMs = INPUT_QUIET_MS,
 ): Promise<{ drawn: boolean; stop: () => void }> {
   const none = { drawn: false, stop: () => {} };
   let ink: InkLike | undefined;
@@ -94,19 +103,36 @@ export async function drawInputAtOnce(
   const capped = root?.onRender;
   if (!root || typeof capped !== 'function' || typeof throttled?.flush !== 'function') return none;
   const flush = throttled.flush as () => void;
+  const draw = () => (capped as () => void).call(root);
   // React commits what input changed (discrete) in a microtask after Ink's 'readable' listener,
   // whichever listener runs first: so the turn is marked, and the commit's own request for a
   // frame is granted at once. The mark ends with the turn (an immediate runs after every
   // microtask), so a data frame later is capped again.
   let inputTurn = false;
   let clearing: NodeJS.Immediate | undefined;
+  let quietUntil = 0;
+  let owed: NodeJS.Timeout | undefined;
+  const payOwed = () => {
+    owed = undefined;
+    draw();
+  };
   root.onRender = () => {
-    (capped as () => void).call(root);
-    // Ink queued the frame behind its cap (or drew it, if the cap allowed): draw it now.
-    if (inputTurn) flush.call(throttled);
+    if (inputTurn) {
+      // This frame draws everything committed so far, the data owed too.
+      if (owed) clearTimeout(owed);
+      owed = undefined;
+      draw();
+      // Ink queued the frame behind its cap (or drew it, if the cap allowed): draw it now.
+      flush.call(throttled);
+      return;
+    }
+    const wait = quietUntil - performance.now();
+    if (wait > 0) owed ??= setTimeout(payOwed, wait);
+    else draw();
   };
   const onReadable = () => {
     inputTurn = true;
+    quietUntil = performance.now() + quietMs;
     clearing ??= setImmediate(() => {
       clearing = undefined;
       inputTurn = false;
@@ -120,6 +146,10 @@ export async function drawInputAtOnce(
       if (clearing) clearImmediate(clearing);
       inputTurn = false;
       if (root.onRender !== capped) root.onRender = capped;
+      if (owed) {
+        clearTimeout(owed);
+        payOwed();
+      }
     },
   };
 }

@@ -62,7 +62,7 @@ const frame = (i: number): Uint8Array[] =>
 
 const turn = () => new Promise((r) => setImmediate(r));
 
-async function setup(keysFirst: boolean) {
+async function setup(keysFirst: boolean, o: { maxFps?: number; quietMs?: number } = {}) {
   const tty = new FakeTty(60, 4);
   const writer = new DiffTerminal(tty);
   writer.enterAlternateScreen();
@@ -76,9 +76,9 @@ async function setup(keysFirst: boolean) {
     stdin: stdin as unknown as NodeJS.ReadStream,
     patchConsole: false,
     exitOnCtrlC: false,
-    maxFps: 1,
+    maxFps: o.maxFps ?? 1,
   });
-  const keys = keysFirst ? await drawInputAtOnce(stdin, writer) : undefined;
+  const keys = keysFirst ? await drawInputAtOnce(stdin, writer, o.quietMs ?? 0) : undefined;
   const shown = async () => {
     await feed(screen, tty.take());
     return text(screen)[0]!;
@@ -139,4 +139,53 @@ test('a data change keeps the frame cap: only input is drawn at once', async () 
   } finally {
     s.close();
   }
+});
+
+test('after a key, a data frame waits for the next key, whose frame takes it along', async () => {
+  // No cap to speak of: what holds the data frame back is the quiet time after input.
+  const s = await setup(true, { maxFps: 1000, quietMs: 600_000 });
+  try {
+    await turn();
+    assert.match(await s.shown(), /row 0 errors 0/);
+    s.stdin.press('j');
+    await turn();
+    assert.match(await s.shown(), /row 1 errors 0/);
+    s.errors.zmq(frame(1), 'mainpc');
+    s.errors.setPaused(false);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.match(await s.shown(), /row 1 errors 0/, 'the data frame waits while keys come');
+    s.stdin.press('j');
+    await turn();
+    assert.match(await s.shown(), /row 2 errors 1/, "the key's frame draws the data too");
+  } finally {
+    s.close();
+  }
+});
+
+test('a data frame held after a key is drawn when the quiet time is up, and on stop', async () => {
+  const s = await setup(true, { maxFps: 1000, quietMs: 30 });
+  try {
+    await turn();
+    s.stdin.press('j');
+    await turn();
+    assert.match(await s.shown(), /row 1 errors 0/);
+    s.errors.zmq(frame(1), 'mainpc');
+    s.errors.setPaused(false);
+    const end = Date.now() + 10_000;
+    while (!/errors 1/.test(await s.shown()) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.match(await s.shown(), /row 1 errors 1/);
+  } finally {
+    s.close();
+  }
+  const t = await setup(true, { maxFps: 1000, quietMs: 600_000 });
+  await turn();
+  t.stdin.press('j');
+  await turn();
+  t.errors.zmq(frame(2), 'mainpc');
+  t.errors.setPaused(false);
+  t.keys!.stop();
+  await turn();
+  assert.match(await t.shown(), /row 1 errors 1/, 'stop draws what is owed');
+  t.close();
 });
