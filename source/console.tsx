@@ -15,6 +15,7 @@ import type { Env } from './core/fleet/port-expr.js';
 import { themeFor } from './components/theme.js';
 import { shareInkCaches } from './components/ink-caches.js';
 import { DiffTerminal } from './terminal/diff-terminal.js';
+import { drawInputAtOnce } from './terminal/key-frames.js';
 import { ActionRunner } from './stores/action-runner.js';
 import { startDataPlane, type DataPlane } from './stores/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
@@ -66,8 +67,9 @@ export function noTtyMessage(): string {
 /**
  * Ink's cap on frames per second. Data frames are paced by the stores (errors every
  * ERROR_NOTIFY_MS, health once a probe round); the cap only delays a frame that comes soon after
- * another, which is a key's: Ink holds a render until its throttle window has passed since the
- * last call (a debounce), so 15 fps made a key wait up to 67 ms more behind a data frame.
+ * another: Ink holds a render until its throttle window has passed since the last call (a
+ * debounce), so 15 fps made a key wait up to 67 ms more behind a data frame. A key's frame no
+ * longer waits for it at all (terminal/key-frames.ts).
  */
 export const MAX_FPS = 60;
 function userName(env: Env): string {
@@ -161,12 +163,14 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const terminal = new DiffTerminal(process.stdout);
   terminal.enterAlternateScreen({ mouse: options.mouse !== false });
   let closing: Promise<number> | undefined;
+  let stopKeyFrames = () => {};
   let resolveDone: (code: number) => void = () => {};
   const done = new Promise<number>((r) => (resolveDone = r));
   const catalog = options.actions?.(plane, { onProbe: (r) => security.record(r) }) ?? EMPTY_CATALOG;
   const shutdown = (code: number) =>
     (closing ??= (async () => {
       catalog.close?.();
+      stopKeyFrames();
       logs.stop();
       instance.unmount();
       terminal.leaveAlternateScreen();
@@ -217,6 +221,11 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     maxFps: MAX_FPS,
   });
   drawn = true;
+  // A key's frame is not held back by the frame cap (behind data frames and ingest).
+  void drawInputAtOnce(process.stdin, terminal).then((k) => {
+    if (closing) k.stop();
+    else stopKeyFrames = k.stop;
+  });
   // After the first frame: the canonical check reads and transforms both config files.
   setTimeout(() => {
     stopConfig = config.start();

@@ -37,6 +37,10 @@ export function writeFleet(
     machines: { mainpc: { ram_total_mb: ramMb }, pc2: { ram_total_mb: ramMb } },
     seed: 1,
     error_rate: 0,
+    // One PUB per machine on its error-bus port that every agent's errors go out on. The sim's
+    // default (`upstream`) binds that port only for a CentralErrorBus agent, which these fleets
+    // do not have: their errors (the render and key figures' floods) then reached nobody.
+    wiring: 'collector',
   };
   const main = [
     'global_settings:',

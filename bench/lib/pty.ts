@@ -4,7 +4,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { BenchFleet } from './fleet.js';
 import { ROOT, childPids } from './harness.js';
 
-export const BIN = `${ROOT}bin/opsdeck.js`;
+/**
+ * The binary the PTY figures run; OPSDECK_BENCH_BIN runs another build's (a worktree of the
+ * commit before a change, built) to set before and after side by side on the same machine.
+ */
+export const BIN = process.env.OPSDECK_BENCH_BIN || `${ROOT}bin/opsdeck.js`;
 
 /** The environment a console runs in: a terminal, not CI (Ink renders nothing when it thinks it is in CI). */
 export function terminalEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
