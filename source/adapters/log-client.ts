@@ -58,6 +58,16 @@ export function watchLogs(
       if (typeof batch.end === 'string') finish(batch.end, false);
     },
   });
+  // A stop on a closed connection (the caller closed it first) would throw: the daemon's TTL
+  // ends that watch within seconds anyway.
+  const sendStop = (watch: string) => {
+    if (nc.isClosed()) return;
+    try {
+      nc.publish(subject, encoder.encode(JSON.stringify({ stop: watch })));
+    } catch {
+      /* closing under us: the TTL ends the watch */
+    }
+  };
   const ask = async (body: Record<string, unknown>) => {
     const m = await nc.request(subject, encoder.encode(JSON.stringify(body)), {
       timeout: timeoutMs,
@@ -92,8 +102,9 @@ export function watchLogs(
       return;
     }
     if (done) {
-      // Stopped while the request was in flight: tell the daemon at once.
-      nc.publish(subject, encoder.encode(JSON.stringify({ stop: r.id })));
+      // Stopped while the request was in flight: tell the daemon at once (the TTL ends it
+      // anyway when the connection is already gone).
+      sendStop(r.id);
       return;
     }
     id = r.id;
@@ -117,7 +128,7 @@ export function watchLogs(
   })();
   return {
     stop() {
-      if (id && !done) nc.publish(subject, encoder.encode(JSON.stringify({ stop: id })));
+      if (id && !done) sendStop(id);
       finish('stopped', false);
     },
   };
