@@ -500,6 +500,19 @@ export function App(p: AppProps) {
 
   const hits = useMemo(() => new HitMap(), []);
   // A mouse report, never a key: it must not be typed into a filter one character at a time.
+  // What the screen shows, for the reducer: one place for keys and the mouse.
+  const contextOf = (cur: typeof latest.current, ui: UiState): UiContext => {
+    const modal = modalOf(cur.run, ui);
+    return {
+      panes: cur.panes,
+      palette: cur.palette,
+      actions: cur.actionIds,
+      now: Date.now(),
+      ...(modal ? { modal } : {}),
+      ...(cur.preview ? { preview: cur.preview } : {}),
+      log: cur.logCtx,
+    };
+  };
   const heldMouse = useRef('');
   // Mouse reports, never keys: they must not be typed into a filter one character at a time,
   // even when a slow link splits one over two reads. Returns what is left for the keys.
@@ -511,20 +524,11 @@ export function App(p: AppProps) {
       const mouse = parseMouse(report);
       if (!mouse || mouse.kind === 'other') continue;
       const cur = latest.current;
-      const modal = modalOf(cur.run, cur.ui);
       const next = reduceMouse(
         cur.ui,
         mouse.kind === 'wheel' ? { kind: 'wheel', delta: mouse.delta * WHEEL_ROWS } : mouse,
         hits.at(mouse.x, mouse.y),
-        {
-          panes: cur.panes,
-          palette: cur.palette,
-          actions: cur.actionIds,
-          now: Date.now(),
-          ...(modal ? { modal } : {}),
-          ...(cur.preview ? { preview: cur.preview } : {}),
-          log: cur.logCtx,
-        },
+        contextOf(cur, cur.ui),
       );
       if (next.state !== cur.ui) {
         latest.current = { ...cur, ui: next.state };
@@ -547,16 +551,7 @@ export function App(p: AppProps) {
     let ui = latest.current.ui;
     for (const [ch, k] of presses) {
       const cur = latest.current;
-      const modal = modalOf(cur.run, ui);
-      const next = reduce(ui, keyName(ch, k), ch, {
-        panes: cur.panes,
-        palette: cur.palette,
-        actions: cur.actionIds,
-        now: Date.now(),
-        ...(modal ? { modal } : {}),
-        ...(cur.preview ? { preview: cur.preview } : {}),
-        log: cur.logCtx,
-      });
+      const next = reduce(ui, keyName(ch, k), ch, contextOf(cur, ui));
       if (next.state !== ui) {
         ui = next.state;
         latest.current = { ...cur, ui };
