@@ -7,8 +7,14 @@
 //   2 -> 3  ZMQ goes away, and the bridge with it: only native NATS publishers count, and the
 //           evidence names the agents that are not there yet (bridged only, or ZMQ only)
 import type { PublisherStats } from '../errors/pipeline.js';
-import type { Check, Observation } from './observation.js';
-import { agentKey } from '../fleet/agent-key.js';
+import {
+  agentList as names,
+  inWindow,
+  samePublisher,
+  span,
+  type Check,
+  type Observation,
+} from './observation.js';
 
 export interface BridgedCoverage {
   /** Publishers seen on ZMQ or through the bridge in the window. */
@@ -26,22 +32,11 @@ export function bridgedCoverage(
   now: number,
   windowMs: number,
 ): BridgedCoverage {
-  const cutoff = now - windowMs;
-  const within = (t: number | undefined) => t !== undefined && t > cutoff;
+  const within = inWindow(now, windowMs);
   const onNats = publishers.filter((p) => within(p.lastNats));
-  const isNative = (p: PublisherStats) =>
-    onNats.some(
-      (n) =>
-        n.agent === p.agent &&
-        (n.machine === p.machine || n.machine === 'any' || p.machine === 'any'),
-    );
+  const isNative = (p: PublisherStats) => onNats.some((n) => samePublisher(n, p));
   const isBridged = (p: PublisherStats) =>
-    publishers.some(
-      (b) =>
-        b.agent === p.agent &&
-        within(b.lastBridged) &&
-        (b.machine === p.machine || b.machine === 'any' || p.machine === 'any'),
-    );
+    publishers.some((b) => within(b.lastBridged) && samePublisher(b, p));
   // One entry per machine/agent that published on ZMQ (directly or through the bridge).
   const seen = publishers.filter(
     (p) => p.machine !== 'any' && (within(p.lastZmq) || within(p.lastBridged)),
@@ -52,14 +47,6 @@ export function bridgedCoverage(
   return { seen, native, bridgedOnly, zmqOnly };
 }
 
-const names = (ps: readonly PublisherStats[], max = 12): string => {
-  const n = ps.map((p) => agentKey(p.machine, p.agent)).sort();
-  return n.length > max ? `${n.slice(0, max).join(', ')} and ${n.length - max} more` : n.join(', ');
-};
-const secs = (ms: number): string =>
-  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
-const span = (o: Observation): string => secs(Math.min(o.windowMs, o.now - o.since));
-
 /** Whether the window shows a bridge at work. */
 export const bridgeSeen = (o: Observation): boolean =>
   o.publishers.some((p) => p.lastBridged !== undefined && p.lastBridged > o.now - o.windowMs);
@@ -67,16 +54,16 @@ export const bridgeSeen = (o: Observation): boolean =>
 const split = (c: BridgedCoverage): string =>
   `${c.native.length} natively, ${c.bridgedOnly.length} only through the bridge, ${c.zmqOnly.length} ZMQ only`;
 
+const nothingSeen = (o: Observation, name: string): Check => ({
+  name,
+  ok: false,
+  evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)`,
+});
+
 /** 0 -> 1 with a bridge, and 1 -> 2: every ZMQ publisher reaches NATS, natively or bridged. */
 export function reachesNatsCheck(o: Observation, name: string): Check {
   const c = bridgedCoverage(o.publishers, o.now, o.windowMs);
-  if (c.seen.length === 0) {
-    return {
-      name,
-      ok: false,
-      evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)`,
-    };
-  }
+  if (c.seen.length === 0) return nothingSeen(o, name);
   if (c.zmqOnly.length === 0)
     return {
       name,
@@ -93,13 +80,7 @@ export function reachesNatsCheck(o: Observation, name: string): Check {
 /** 2 -> 3: native NATS publishers only; names the agents that are not there yet. */
 export function nativeOnlyCheck(o: Observation, name: string): Check {
   const c = bridgedCoverage(o.publishers, o.now, o.windowMs);
-  if (c.seen.length === 0) {
-    return {
-      name,
-      ok: false,
-      evidence: `no agent was seen publishing on ZMQ or through the bridge in the last ${span(o)}: nothing to compare (observe longer)`,
-    };
-  }
+  if (c.seen.length === 0) return nothingSeen(o, name);
   if (c.bridgedOnly.length === 0 && c.zmqOnly.length === 0)
     return {
       name,

@@ -1,6 +1,8 @@
 // What a data plane saw over a window, as the error-bus preflight rules read it (preflight.ts,
-// bridge-coverage.ts): the types alone, so that the rule modules import them and not each other.
+// bridge-coverage.ts), and the few words both rule modules use: here so that they import this
+// and not each other.
 import type { PublisherStats } from '../errors/pipeline.js';
+import { agentKey } from '../fleet/agent-key.js';
 import type { StreamSequence } from './sequence.js';
 import type { StreamObs } from './streams.js';
 
@@ -45,3 +47,27 @@ export interface Observation {
   };
   consumer: ConsumerObs;
 }
+
+/** Whether a time falls in the window that ends now. */
+export const inWindow =
+  (now: number, windowMs: number) =>
+  (t: number | undefined): boolean =>
+    t !== undefined && t > now - windowMs;
+
+/** The same agent, from the same machine or from `any` (NATS names no machine). */
+export const samePublisher = (a: PublisherStats, b: PublisherStats): boolean =>
+  a.agent === b.agent && (a.machine === b.machine || a.machine === 'any' || b.machine === 'any');
+
+/** `mainpc/A, pc2/B and 3 more`, sorted. */
+export function agentList(ps: readonly PublisherStats[], max = 12): string {
+  const keys = ps.map((p) => agentKey(p.machine, p.agent)).sort();
+  return keys.length > max
+    ? `${keys.slice(0, max).join(', ')} and ${keys.length - max} more`
+    : keys.join(', ');
+}
+
+export const secs = (ms: number): string =>
+  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+
+/** How much of the window was observed, in words. */
+export const span = (o: Observation): string => secs(Math.min(o.windowMs, o.now - o.since));

@@ -12,9 +12,17 @@
 import { phaseValue, PHASES, type PhaseNumber, type PhaseValue } from './phase.js';
 import { judgeStreams, type StreamVerdict } from './streams.js';
 import { withBridge } from './bridge-coverage.js';
-import type { Check, MachineObs, Observation } from './observation.js';
+import {
+  agentList,
+  inWindow,
+  samePublisher,
+  secs,
+  span,
+  type Check,
+  type MachineObs,
+  type Observation,
+} from './observation.js';
 import type { PublisherStats } from '../errors/pipeline.js';
-import { agentKey } from '../fleet/agent-key.js';
 
 export type { Check, ConsumerObs, MachineObs, Observation } from './observation.js';
 
@@ -80,10 +88,6 @@ export function effects(t: Transition): string[] {
   }
 }
 
-const secs = (ms: number): string =>
-  ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
-const span = (o: Observation): string => secs(Math.min(o.windowMs, o.now - o.since));
-
 export const resourcesSubjectOf = (machine: string): string => `opsdeck.${machine}.resources`;
 
 export function natsLinkCheck(o: Observation): Check {
@@ -141,30 +145,15 @@ export function coverage(
   now: number,
   windowMs: number,
 ): Coverage {
-  const cutoff = now - windowMs;
-  const within = (t: number | undefined) => t !== undefined && t > cutoff;
+  const within = inWindow(now, windowMs);
   // Native NATS publishes only: a copy a ZMQ->NATS bridge carried is ZMQ evidence (it stops at phase 3).
   const onNats = publishers.filter((p) => within(p.lastNats));
   const zmq = publishers.filter(
     (p) => within(p.lastZmq) || within((p as { lastBridged?: number }).lastBridged),
   );
-  const missing = zmq.filter(
-    (p) =>
-      !onNats.some(
-        (n) =>
-          n.agent === p.agent &&
-          (n.machine === p.machine || n.machine === 'any' || p.machine === 'any'),
-      ),
-  );
+  const missing = zmq.filter((p) => !onNats.some((n) => samePublisher(n, p)));
   return { zmq, missing, nats: onNats.length };
 }
-
-const who = (ps: readonly PublisherStats[], max = 12): string => {
-  const names = ps.map((p) => agentKey(p.machine, p.agent)).sort();
-  return names.length > max
-    ? `${names.slice(0, max).join(', ')} and ${names.length - max} more`
-    : names.join(', ');
-};
 
 export function coverageCheck(o: Observation, name: string): Check {
   const c = coverage(o.publishers, o.now, o.windowMs);
@@ -189,7 +178,7 @@ export function coverageCheck(o: Observation, name: string): Check {
   return {
     name,
     ok: false,
-    evidence: `${covered}/${c.zmq.length} (${Math.floor((covered / c.zmq.length) * 100)}%) seen on NATS in the last ${span(o)}; not yet seen on NATS: ${who(c.missing)}${counters}`,
+    evidence: `${covered}/${c.zmq.length} (${Math.floor((covered / c.zmq.length) * 100)}%) seen on NATS in the last ${span(o)}; not yet seen on NATS: ${agentList(c.missing)}${counters}`,
   };
 }
 
