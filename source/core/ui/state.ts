@@ -206,34 +206,21 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
     const n = paletteMatches(ctx.palette, state.draft).length;
     return { state: { ...state, pick: clamp(state.pick + (name === 'up' ? -1 : 1), n) } };
   }
-  if (name === 'backspace') {
-    const draft = state.draft.slice(0, -1);
-    return {
-      state: {
-        ...state,
-        draft,
-        pick: 0,
-        ...(mode === 'filter'
-          ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } }
-          : {}),
-      },
-    };
-  }
+  // The filter applies as you type; the palette narrows as you type.
+  const typed = (draft: string): Step => ({
+    state: {
+      ...state,
+      draft,
+      pick: 0,
+      ...(mode === 'filter'
+        ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } }
+        : {}),
+    },
+  });
+  if (name === 'backspace') return typed(state.draft.slice(0, -1));
   if (name === 'ctrl+c') return { state: { ...state, editing: undefined, draft: '' } };
-  if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+')) {
-    const draft = (state.draft + input).slice(0, 120);
-    // The filter applies as you type; the palette narrows as you type.
-    return {
-      state: {
-        ...state,
-        draft,
-        pick: 0,
-        ...(mode === 'filter'
-          ? { filters: { ...state.filters, [filterKind(state, ctx)]: draft } }
-          : {}),
-      },
-    };
-  }
+  if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+'))
+    return typed((state.draft + input).slice(0, 120));
   return { state };
 }
 
