@@ -25,7 +25,8 @@ import { textOf } from '../core/text.js';
 
 export const autoSubject = (machine: string): string => `opsdeck.${machine}.throttle.auto`;
 
-export interface AutoRunnerOptions {
+/** What the runner and the action that starts it both need. */
+export interface AutoTarget {
   nc: NatsConnection;
   server: string;
   machine: string;
@@ -33,6 +34,9 @@ export interface AutoRunnerOptions {
   token: TokenSource;
   /** Who may stop it remotely: an "off" request is a control action and carries a token. */
   auth: ControlAuth;
+}
+
+export interface AutoRunnerOptions extends AutoTarget {
   /** Only samples signed with the machine's key (and no replays) move the level. */
   keys: SampleKeys;
   env?: Readonly<Record<string, string | undefined>>;

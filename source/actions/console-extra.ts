@@ -2,14 +2,18 @@
 // (is an unauthenticated control request refused?) and the auto-throttle runner (started inside
 // the console, stopped when it quits or by "Stop automatic throttling").
 import type { NatsConnection } from 'nats';
-import { controlRequest, type TokenSource } from '../adapters/control-client.js';
+import { controlRequest } from '../adapters/control-client.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
-import { type AutoPolicy } from '../core/resources/auto-throttle.js';
-import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
+import { authLabel } from '../core/resources/machine-control.js';
 import { PROBE_SENT, type ProbeResult } from '../core/security/probe.js';
 import { Exit, type Io } from '../core/io.js';
 import type { Action, Outcome, Preview } from './action.js';
-import { autoSubject, startAutoThrottle, type AutoRunner } from './auto-throttle.js';
+import {
+  autoSubject,
+  startAutoThrottle,
+  type AutoRunner,
+  type AutoTarget,
+} from './auto-throttle.js';
 import { runAction } from './run-cli.js';
 import type { SampleKeys } from '../adapters/sample-sign.js';
 
@@ -69,22 +73,18 @@ const quietIo = (env: Io['env'], log: (line: string) => void): Io => ({
   cwd: process.cwd(),
 });
 
-export function autoOnAction(o: {
-  nc: NatsConnection;
-  server: string;
-  machine: string;
-  policy: AutoPolicy;
-  token: TokenSource;
-  auth: ControlAuth;
-  env: Io['env'];
-  auditPath: string;
-  holder: AutoHolder;
-  log: (line: string) => void;
-  /** The machines' sample keys; without the machine's, forged samples could steer it. */
-  keys: SampleKeys | undefined;
-  keysFile: string;
-  timeoutMs?: number;
-}): Action {
+export function autoOnAction(
+  o: AutoTarget & {
+    env: Io['env'];
+    auditPath: string;
+    holder: AutoHolder;
+    log: (line: string) => void;
+    /** The machines' sample keys; without the machine's, forged samples could steer it. */
+    keys: SampleKeys | undefined;
+    keysFile: string;
+    timeoutMs?: number;
+  },
+): Action {
   const subject = autoSubject(o.machine);
   const keys = o.keys?.machines.includes(o.machine) ? o.keys : undefined;
   const p = o.policy;
