@@ -3,6 +3,13 @@
 // with a sentence saying why (the command exits 2), never a stack trace.
 import { createServer, type Server } from 'node:http';
 
+/** A failed listen, in the operator's words. */
+const LISTEN_FAILURE: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the port is in use',
+  EADDRNOTAVAIL: 'no such address on this machine',
+  EACCES: 'permission denied (ports below 1024 need root)',
+};
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -63,15 +70,7 @@ export async function serveMetrics(
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(
         new Error(
-          `cannot serve /metrics on ${listenText(at)}: ${
-            error.code === 'EADDRINUSE'
-              ? 'the port is in use'
-              : error.code === 'EADDRNOTAVAIL'
-                ? 'no such address on this machine'
-                : error.code === 'EACCES'
-                  ? 'permission denied (ports below 1024 need root)'
-                  : error.message
-          }`,
+          `cannot serve /metrics on ${listenText(at)}: ${LISTEN_FAILURE[error.code ?? ''] ?? error.message}`,
         ),
       ),
     );

@@ -69,6 +69,13 @@ export interface AgentHost {
 
 export type AgentStatus = 'up' | 'down';
 
+/** An error's severity as the Python logging level upstream writes it (anything else: ERROR). */
+const PY_LEVEL: Readonly<Record<string, string>> = {
+  critical: 'CRITICAL',
+  warning: 'WARNING',
+  info: 'INFO',
+};
+
 export class SimAgent {
   status: AgentStatus = 'down';
   startedAt = 0;
@@ -229,18 +236,7 @@ export class SimAgent {
     this.errors.set(key, entry);
     this.errorCount += 1;
     this.lastError = e.message;
-    this.log?.write(
-      e.severity === 'critical'
-        ? 'CRITICAL'
-        : e.severity === 'warning'
-          ? 'WARNING'
-          : e.severity === 'info'
-            ? 'INFO'
-            : 'ERROR',
-      e.message,
-      { component: e.errorType },
-      e.at,
-    );
+    this.log?.write(PY_LEVEL[e.severity] ?? 'ERROR', e.message, { component: e.errorType }, e.at);
   }
 
   private delay(): Promise<void> {
