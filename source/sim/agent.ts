@@ -31,7 +31,7 @@ import {
   type RmStats,
 } from '../core/resources/resource-manager.js';
 import { hash32 } from '../core/seeded.js';
-import type { SimLogWriter } from './agent-log.js';
+import type { PyLevel, SimLogWriter } from './agent-log.js';
 import {
   openHttp,
   openRep,
@@ -70,7 +70,7 @@ export interface AgentHost {
 export type AgentStatus = 'up' | 'down';
 
 /** An error's severity as the Python logging level upstream writes it (anything else: ERROR). */
-const PY_LEVEL: Readonly<Record<string, string>> = {
+const PY_LEVEL: Readonly<Record<string, PyLevel>> = {
   critical: 'CRITICAL',
   warning: 'WARNING',
   info: 'INFO',

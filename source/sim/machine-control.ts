@@ -15,6 +15,7 @@ import { buildTopology } from '../core/errorbus/topology.js';
 import { VERSION } from '../version.js';
 import type { ControlVerifier } from './control.js';
 import type { SimMachine } from './machine.js';
+import { simNats } from './nats-side.js';
 import { fileOrDockerFinder } from '../agent/logs.js';
 import type { Lifecycle, Managed } from '../core/fleet/lifecycle.js';
 
@@ -125,16 +126,7 @@ export async function serveMachineControl(
   /** Each machine's daemon serves its agents' logs from root(machine), as `--root`. */
   logs?: { root(machine: string): string; rate?: number; ttlMs?: number },
 ): Promise<MachineControlServer> {
-  const nc: NatsConnection = await connect({
-    servers: url,
-    name: 'opsdeck-sim-agents',
-    timeout: 3000,
-    pingInterval: 2000,
-    maxPingOut: 3,
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-  });
+  const nc: NatsConnection = await connect(simNats(url, 'opsdeck-sim-agents'));
   const observers: Observer[] = [];
   try {
     for (const m of observe ? machines : [])

@@ -5,6 +5,7 @@ import {
   headers as natsHeaders,
   nanos,
   StorageType,
+  type ConnectionOptions,
   type KV,
   type MsgHdrs,
   type NatsConnection,
@@ -55,18 +56,21 @@ async function ensureErrorStream(nc: NatsConnection): Promise<string> {
   }
 }
 
+/** How the sim's own connections reach NATS: reconnecting forever, like upstream's agents. */
+export const simNats = (url: string, name: string): ConnectionOptions => ({
+  servers: url,
+  name,
+  timeout: 3000,
+  // Known trap: default pings notice a dead server only after minutes.
+  pingInterval: 2000,
+  maxPingOut: 3,
+  reconnect: true,
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 500,
+});
+
 export async function connectNatsSide(url: string, handlers: NatsSideHandlers): Promise<NatsSide> {
-  const nc = await connect({
-    servers: url,
-    name: 'opsdeck-sim',
-    timeout: 3000,
-    // Known trap: default pings notice a dead server only after minutes.
-    pingInterval: 2000,
-    maxPingOut: 3,
-    reconnect: true,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-  });
+  const nc = await connect(simNats(url, 'opsdeck-sim'));
   try {
     await ensureErrorStream(nc);
     const kv: KV = await nc.jetstream().views.kv(PHASE_BUCKET, { history: 10 });
