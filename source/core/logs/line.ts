@@ -140,17 +140,20 @@ export function parseLogLine(raw: string): LogLine {
   };
 }
 
-/** A line as one row of text (the CLI without --json, the view's filter): time level message extra. */
-export function lineText(item: LogItem): string {
-  if (item.kind === 'skipped') return `··· ${item.count} lines skipped (${item.why}) ···`;
-  if (item.kind === 'note') return `--- ${item.text} ---`;
-  const extra = item.extra
-    ? Object.entries(item.extra)
+/** A line's extra fields as `k=v k=v`, but the agent's name (the row already says whose). */
+export const extraText = (extra: LogLine['extra']): string =>
+  extra
+    ? Object.entries(extra)
         .filter(([k]) => k !== 'agent')
         .map(([k, v]) => `${k}=${v}`)
         .join(' ')
     : '';
-  return [item.at, item.level, item.message, extra].filter(Boolean).join(' ');
+
+/** A line as one row of text (the CLI without --json, the view's filter): time level message extra. */
+export function lineText(item: LogItem): string {
+  if (item.kind === 'skipped') return `··· ${item.count} lines skipped (${item.why}) ···`;
+  if (item.kind === 'note') return `--- ${item.text} ---`;
+  return [item.at, item.level, item.message, extraText(item.extra)].filter(Boolean).join(' ');
 }
 
 /** Symbol and word per level: never colour alone. */

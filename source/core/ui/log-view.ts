@@ -1,7 +1,7 @@
 // What the log view shows (pure): the items under its anchor (all of them while following), the
 // filter applied (`level:warn` keeps WARNING and worse; other words must all appear), and the
 // window of rows that fits from the bottom, scrolled up by `scroll` rows.
-import { LOG_LEVELS, lineText, type LogItem, type LogLevel } from '../logs/line.js';
+import { extraText, LOG_LEVELS, lineText, type LogItem, type LogLevel } from '../logs/line.js';
 import { levelOf } from '../logs/line.js';
 import { columns } from './width.js';
 
@@ -54,13 +54,7 @@ export function clock(at: string | undefined): string {
 /** A row's text after its time and level (message, then extra fields but the agent's name). */
 export function rowBody(item: LogItem): { message: string; extra: string } {
   if (item.kind !== 'line') return { message: lineText(item), extra: '' };
-  const extra = item.extra
-    ? Object.entries(item.extra)
-        .filter(([k]) => k !== 'agent')
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ')
-    : '';
-  return { message: item.message, extra };
+  return { message: item.message, extra: extraText(item.extra) };
 }
 
 /** Terminal lines a row takes: 1 cut, or its wrapped height. Time + level take 17 columns. */
