@@ -1,7 +1,8 @@
 // One agent: where it is defined, every port it binds, its dependencies and their health, the
 // last health reply, its recent errors, its VRAM when known.
+import { DetailBox } from '../components/detail-box.js';
 import { authLine } from '../core/resources/sample-auth.js';
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import type { Machine } from '../core/fleet/model.js';
 import { formatLoc } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
@@ -51,17 +52,9 @@ export function AgentDetail(p: AgentDetailProps) {
     )
     .slice(0, Math.max(3, p.height - 24));
   return (
-    <Box
-      flexDirection="column"
-      width={p.width}
-      // Never taller than the screen's body (80x24 pushed the tab bar off): what does not fit is
-      // cut at the bottom, the most recent errors last.
-      height={p.height}
-      overflow="hidden"
-      borderStyle="round"
-      borderColor={theme.focus}
-      paddingX={1}
-    >
+    // Never taller than the screen's body (80x24 pushed the tab bar off): what does not fit is
+    // cut at the bottom, the most recent errors last.
+    <DetailBox width={p.width} height={p.height}>
       <Text wrap="truncate">
         <Text bold color={theme.title}>{`${agent.name}`}</Text>
         {` on ${machine.id} (${machine.host})  `}
@@ -130,6 +123,6 @@ export function AgentDetail(p: AgentDetailProps) {
         </Text>
       ))}
       <Text color={theme.muted}>Esc back</Text>
-    </Box>
+    </DetailBox>
   );
 }

@@ -1,5 +1,6 @@
 // Errors, full screen: filter by text, machine, agent, severity, bus; pause and follow; scroll;
 // the selected event in full below the list.
+import { DetailBox } from '../components/detail-box.js';
 import { Box, Text } from 'ink';
 import type { ErrorCounters, ErrorRow, MalformedSample } from '../core/errors/pipeline.js';
 import { sanitise, sanitiseValue } from '../core/errors/sanitise.js';
@@ -39,15 +40,7 @@ function ErrorDetail({ row, width, height }: { row: ErrorRow; width: number; hei
   const theme = useTheme();
   const e = row.event;
   return (
-    <Box
-      flexDirection="column"
-      borderStyle="round"
-      borderColor={theme.focus}
-      paddingX={1}
-      width={width}
-      height={height}
-      overflow="hidden"
-    >
+    <DetailBox width={width} height={height}>
       <Text bold wrap="truncate">
         {`${e.machine}/${e.agent} · ${e.severity} · ${e.category} · ${e.format} via ${row.bus}${row.count > 1 ? ` · x${row.count}` : ''}`}
       </Text>
@@ -66,7 +59,7 @@ function ErrorDetail({ row, width, height }: { row: ErrorRow; width: number; hei
           {l}
         </Text>
       ))}
-    </Box>
+    </DetailBox>
   );
 }
 

@@ -1,5 +1,6 @@
 // Plan scorecard: the action plan's success metrics, live. A list: the selected line opens in
 // full (Enter) below the list, since a metric's note rarely fits one line.
+import { DetailBox } from '../components/detail-box.js';
 import { Box, Text } from 'ink';
 import type { Metric, Section, Verdict } from '../core/ui/scorecard.js';
 import { fit } from '../core/ui/view.js';
@@ -83,14 +84,7 @@ export function Scorecard({ sections, width, height, cursor = -1, detail }: Scor
         </Text>
       ) : null}
       {detailRows ? (
-        <Box
-          flexDirection="column"
-          borderStyle="round"
-          borderColor={theme.focus}
-          paddingX={1}
-          height={detailRows}
-          overflow="hidden"
-        >
+        <DetailBox height={detailRows}>
           <Text bold wrap="truncate">{`${selected!.section.plan} ${selected!.metric.label}`}</Text>
           <Text wrap="wrap">
             <Text color={theme[MARK[selected!.metric.verdict].tone]}>
@@ -98,7 +92,7 @@ export function Scorecard({ sections, width, height, cursor = -1, detail }: Scor
             </Text>
             {selected!.metric.note ? ` — ${selected!.metric.note}` : ''}
           </Text>
-        </Box>
+        </DetailBox>
       ) : null}
     </Box>
   );
