@@ -265,15 +265,17 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
     };
   };
 
+  const dockerDo = async (verb: 'stop' | 'start', container: string): Promise<LifeResult> => {
+    const r = await run(docker, [verb, container]);
+    return r.code === 0
+      ? { ok: true, did: [`docker ${verb} ${container}`] }
+      : { ok: false, error: `docker ${verb} ${container}: ${r.out}` };
+  };
+
   const stop = async (name: string): Promise<LifeResult> => {
     const m = await how(name);
     if ('error' in m) return { ok: false, error: m.error };
-    if (m.kind === 'container') {
-      const r = await run(docker, ['stop', m.container]);
-      return r.code === 0
-        ? { ok: true, did: [`docker stop ${m.container}`] }
-        : { ok: false, error: `docker stop ${m.container}: ${r.out}` };
-    }
+    if (m.kind === 'container') return dockerDo('stop', m.container);
     if (!m.running || m.pid === undefined) return { ok: true, did: [`${name} was not running`] };
     try {
       process.kill(m.pid, 'SIGTERM');
@@ -294,12 +296,7 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
   const start = async (name: string): Promise<LifeResult> => {
     const m = await how(name);
     if ('error' in m) return { ok: false, error: m.error };
-    if (m.kind === 'container') {
-      const r = await run(docker, ['start', m.container]);
-      return r.code === 0
-        ? { ok: true, did: [`docker start ${m.container}`] }
-        : { ok: false, error: `docker start ${m.container}: ${r.out}` };
-    }
+    if (m.kind === 'container') return dockerDo('start', m.container);
     if (m.running) return { ok: true, did: [`${name} already runs (pid ${m.pid})`], pid: m.pid! };
     const spec = remembered.get(name) ?? launcher(o.agents.find((a) => a.name === name)!);
     if (!spec) return { ok: false, error: `no command line known for ${name}` };

@@ -128,27 +128,30 @@ const port = (v: unknown, max: number): v is number =>
 
 const pct = (v: unknown): v is number => finite(v) && v >= 0 && v <= 100;
 
+/** A part of a reading that is either the machine's error sentence or the values `read` takes. */
+function valueOrError<T>(
+  v: unknown,
+  read: (d: Dict) => T | undefined,
+): T | { error: string } | undefined {
+  if (!isDict(v)) return undefined;
+  return typeof v.error === 'string' ? { error: sanitise(v.error).slice(0, 200) } : read(v);
+}
+
 /** The throttle reading, field by field; anything malformed drops the whole reading. */
 function checkThrottle(v: unknown): ThrottleReading | undefined {
   if (!isDict(v) || !finite(v.at) || typeof v.summary !== 'string') return undefined;
   const level = v.level === null ? null : isThrottleLevel(v.level) ? v.level : undefined;
   if (level === undefined) return undefined;
-  const t = v.thresholds;
-  const thresholds: ThrottleReading['thresholds'] | undefined = !isDict(t)
-    ? undefined
-    : typeof t.error === 'string'
-      ? { error: sanitise(t.error).slice(0, 200) }
-      : pct(t.cpu) && pct(t.memory) && pct(t.gpu)
-        ? { cpu: t.cpu, memory: t.memory, gpu: t.gpu }
-        : undefined;
-  const n = v.nice;
-  const nice: ThrottleReading['nice'] | undefined = !isDict(n)
-    ? undefined
-    : typeof n.error === 'string'
-      ? { error: sanitise(n.error).slice(0, 200) }
-      : finite(n.want) && finite(n.at) && finite(n.of)
-        ? { want: n.want, at: n.at, of: n.of }
-        : undefined;
+  const thresholds: ThrottleReading['thresholds'] | undefined = valueOrError(v.thresholds, (t) =>
+    pct(t.cpu) && pct(t.memory) && pct(t.gpu)
+      ? { cpu: t.cpu, memory: t.memory, gpu: t.gpu }
+      : undefined,
+  );
+  const nice: ThrottleReading['nice'] | undefined = valueOrError(v.nice, (n) =>
+    finite(n.want) && finite(n.at) && finite(n.of)
+      ? { want: n.want, at: n.at, of: n.of }
+      : undefined,
+  );
   if (!thresholds || !nice) return undefined;
   return { level, thresholds, nice, summary: sanitise(v.summary).slice(0, 200), at: v.at };
 }
