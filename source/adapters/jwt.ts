@@ -102,16 +102,22 @@ export function readSigningKey(file: string): PrivateJwk {
   return value;
 }
 
-/** Reads a JWKS; only public Ed25519 keys with a kid are kept; a private part is refused. */
-export function parseJwks(text: string, where = 'JWKS'): Map<string, KeyObject> {
+/** A key set file's `keys` list, unchecked; throws a sentence naming `where` when there is none. */
+export function jwksList(text: string, where: string): unknown[] {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new Error(`${where} is not JSON`);
   }
-  const keys = (value as { keys?: unknown }).keys;
+  const keys = (value as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(keys)) throw new Error(`${where} has no "keys" list`);
+  return keys;
+}
+
+/** Reads a JWKS; only public Ed25519 keys with a kid are kept; a private part is refused. */
+export function parseJwks(text: string, where = 'JWKS'): Map<string, KeyObject> {
+  const keys = jwksList(text, where);
   const out = new Map<string, KeyObject>();
   for (const k of keys as Array<Record<string, unknown>>) {
     if (typeof k !== 'object' || k === null) continue;

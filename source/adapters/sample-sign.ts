@@ -9,7 +9,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import type { SigCheck } from '../core/resources/sample-auth.js';
-import { generateSigningKey, publicOf, type PrivateJwk, type PublicJwk } from './jwt.js';
+import { generateSigningKey, jwksList, publicOf, type PrivateJwk, type PublicJwk } from './jwt.js';
 
 export const SAMPLE_SIG_HEADER = 'Opsdeck-Sample-Sig';
 /** In the secrets folder (`opsdeck certs generate`). */
@@ -72,14 +72,7 @@ export function readSampleSigner(file: string, machine: string): SampleSigner {
 }
 
 export function sampleKeys(file: string, text: string): SampleKeys {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new Error(`${file} is not JSON`);
-  }
-  const list = (value as { keys?: unknown }).keys;
-  if (!Array.isArray(list)) throw new Error(`${file} has no "keys" list`);
+  const list = jwksList(text, file);
   const byKid = new Map<string, { machine: string; key: KeyObject }>();
   for (const k of list as Array<Record<string, unknown>>) {
     if (typeof k !== 'object' || k === null || 'd' in k)

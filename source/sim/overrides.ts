@@ -153,34 +153,23 @@ export function checkOverrides(data: unknown, file: string): OverridesResult {
     data.defaults === undefined
       ? {}
       : checkEntry<AgentOverride>(data.defaults, `${file}: defaults`, AGENT_KEYS, problems);
-  const agents: Record<string, AgentOverride> = {};
-  if (data.agents !== undefined) {
-    if (!isDict(data.agents))
-      problems.push(
-        `${file}: agents: must be a mapping of agent name (or machine/name) to settings`,
-      );
+  // A mapping of name -> settings, each entry checked against its known keys.
+  const section = <T extends object>(
+    key: string,
+    what: string,
+    known: Record<string, (v: unknown) => string | undefined>,
+  ) => {
+    const out: Record<string, T> = {};
+    const value = data[key];
+    if (value === undefined) return out;
+    if (!isDict(value)) problems.push(`${file}: ${key}: must be a mapping of ${what} to settings`);
     else
-      for (const [name, entry] of Object.entries(data.agents))
-        agents[name] = checkEntry<AgentOverride>(
-          entry,
-          `${file}: agents.${name}`,
-          AGENT_KEYS,
-          problems,
-        );
-  }
-  const machines: Record<string, MachineOverride> = {};
-  if (data.machines !== undefined) {
-    if (!isDict(data.machines))
-      problems.push(`${file}: machines: must be a mapping of machine id to settings`);
-    else
-      for (const [id, entry] of Object.entries(data.machines))
-        machines[id] = checkEntry<MachineOverride>(
-          entry,
-          `${file}: machines.${id}`,
-          MACHINE_KEYS,
-          problems,
-        );
-  }
+      for (const [name, entry] of Object.entries(value))
+        out[name] = checkEntry<T>(entry, `${file}: ${key}.${name}`, known, problems);
+    return out;
+  };
+  const agents = section<AgentOverride>('agents', 'agent name (or machine/name)', AGENT_KEYS);
+  const machines = section<MachineOverride>('machines', 'machine id', MACHINE_KEYS);
   if (data.seed !== undefined && !(typeof data.seed === 'number' && Number.isInteger(data.seed)))
     problems.push(`${file}: seed: must be an integer`);
   if (data.error_rate !== undefined && count(data.error_rate))
