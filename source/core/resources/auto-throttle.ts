@@ -60,6 +60,12 @@ export const initialAutoState = (level: ThrottleLevel): AutoState => ({
 
 const fmt = (n: number) => `${Math.round(n * 10) / 10}%`;
 
+/** A level change: the counters start again at the new level. */
+const moveTo = (state: AutoState, to: ThrottleLevel, reason: string): AutoStep => ({
+  state: { level: to, above: 0, below: 0 },
+  change: { from: state.level, to, reason },
+});
+
 export function autoStep(state: AutoState, input: AutoInput, p: AutoPolicy): AutoStep {
   if (input.reportedLevel !== undefined && input.reportedLevel !== state.level) {
     return {
@@ -81,29 +87,21 @@ export function autoStep(state: AutoState, input: AutoInput, p: AutoPolicy): Aut
         state: { ...state, above, below: 0 },
         note: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} but already at level ${state.level}, the highest allowed`,
       };
-    const to = (state.level + 1) as ThrottleLevel;
-    return {
-      state: { level: to, above: 0, below: 0 },
-      change: {
-        from: state.level,
-        to,
-        reason: `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} for ${above} samples`,
-      },
-    };
+    return moveTo(
+      state,
+      (state.level + 1) as ThrottleLevel,
+      `VRAM ${fmt(v)} above ${fmt(p.raiseAbovePct)} for ${above} samples`,
+    );
   }
   if (v < p.lowerBelowPct) {
     const below = state.below + 1;
     if (below < p.samples) return { state: { ...state, above: 0, below } };
     if (state.level <= p.minLevel) return { state: { ...state, above: 0, below } };
-    const to = (state.level - 1) as ThrottleLevel;
-    return {
-      state: { level: to, above: 0, below: 0 },
-      change: {
-        from: state.level,
-        to,
-        reason: `VRAM ${fmt(v)} below ${fmt(p.lowerBelowPct)} for ${below} samples`,
-      },
-    };
+    return moveTo(
+      state,
+      (state.level - 1) as ThrottleLevel,
+      `VRAM ${fmt(v)} below ${fmt(p.lowerBelowPct)} for ${below} samples`,
+    );
   }
   return { state: { ...state, above: 0, below: 0 } };
 }
