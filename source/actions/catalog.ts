@@ -1,5 +1,6 @@
 // The actions the console offers, each an Action run through the shared flow. An action that
 // cannot run here says why instead of disappearing (no NATS yet, no secrets folder...).
+import type { NatsConnection } from 'nats';
 import { join } from 'node:path';
 import { checkoutOf } from '../core/fleet/checkout.js';
 import type { Machine } from '../core/fleet/model.js';
@@ -52,6 +53,19 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
   const dir = secretsDirFor(o.machines, o.env);
   const nc = () => o.plane?.link?.nc;
   const needsNats = o.nats ? undefined : 'no NATS configured (--nats or NATS_SERVERS)';
+  const server = redact(o.nats ?? '');
+  // An item that acts over NATS: unavailable without it, made on the live connection.
+  const overNats = (
+    item: Pick<Item, 'id' | 'title' | 'what'>,
+    make: (conn: NatsConnection) => Action,
+  ): Item => ({
+    ...item,
+    ...(needsNats ? { unavailable: needsNats } : {}),
+    make: () => {
+      const conn = nc();
+      return conn ? make(conn) : undefined;
+    },
+  });
   const items: Item[] = [
     {
       id: 'certs.generate',
@@ -108,92 +122,85 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
   }
   if (o.machines.some((m) => m.id === 'pc2')) {
     for (const t of THROTTLE_LEVELS) {
-      items.push({
+      const item = {
         id: `throttle.pc2.${t.level}`,
         title: `Throttle PC2: level ${t.level} ${t.name}`,
         what: `set_thresholds cpu ${t.thresholds.cpu} / memory ${t.thresholds.memory} / gpu ${t.thresholds.gpu}, set_throttle ${t.level}: ${t.effect}`,
-        ...(needsNats ? { unavailable: needsNats } : {}),
-        make: () => {
-          const conn = nc();
-          if (!conn) return undefined;
-          return throttleAction({
+      };
+      items.push(
+        overNats(item, (conn) =>
+          throttleAction({
             nc: conn,
-            server: redact(o.nats ?? ''),
+            server,
             machine: 'pc2',
             level: t.level,
             token: tokenSource(dir, 'pc2'),
             env: o.env,
-          });
-        },
-      });
+          }),
+        ),
+      );
     }
   }
-  for (const m of o.machines)
-    items.push({
+  for (const m of o.machines) {
+    const item = {
       id: `security.probe.${m.id}`,
       title: `Probe control auth on ${m.id}`,
       what: `send ${controlSubject(m.id)} a harmless request without a token and with an unsigned one: is it refused?`,
-      ...(needsNats ? { unavailable: needsNats } : {}),
-      make: () => {
-        const conn = nc();
-        if (!conn) return undefined;
-        return securityProbeAction({
+    };
+    items.push(
+      overNats(item, (conn) =>
+        securityProbeAction({
           nc: conn,
-          server: redact(o.nats ?? ''),
+          server,
           machine: m.id,
           subject: controlSubject(m.id),
           ...(o.onProbe ? { seen: o.onProbe } : {}),
-        });
-      },
-    });
+        }),
+      ),
+    );
+  }
 
   const notes = new NoteStore();
   const holder: AutoHolder = {};
   if (o.machines.some((m) => m.id === 'pc2')) {
+    const on = {
+      id: 'throttle.auto.on',
+      title: 'Throttle PC2 automatically from its VRAM',
+      what: `raise a level above ${DEFAULT_AUTO_POLICY.raiseAbovePct}% VRAM for ${DEFAULT_AUTO_POLICY.samples} samples, lower below ${DEFAULT_AUTO_POLICY.lowerBelowPct}%; runs while this console does`,
+    };
+    const off = {
+      id: 'throttle.auto.off',
+      title: 'Stop automatic throttling of PC2',
+      what: "ask the running auto-throttle (this console's or `opsdeck throttle pc2 --auto on`) to stop; the level stays",
+    };
     items.push(
-      {
-        id: 'throttle.auto.on',
-        title: 'Throttle PC2 automatically from its VRAM',
-        what: `raise a level above ${DEFAULT_AUTO_POLICY.raiseAbovePct}% VRAM for ${DEFAULT_AUTO_POLICY.samples} samples, lower below ${DEFAULT_AUTO_POLICY.lowerBelowPct}%; runs while this console does`,
-        ...(needsNats ? { unavailable: needsNats } : {}),
-        make: () => {
-          const conn = nc();
-          if (!conn) return undefined;
-          const token = tokenSource(dir, 'pc2');
-          const jwks = join(dir, 'jwt/jwks.json');
-          return autoOnAction({
-            nc: conn,
-            server: redact(o.nats ?? ''),
-            machine: 'pc2',
-            policy: DEFAULT_AUTO_POLICY,
-            token,
-            auth: runnerAuth(jwks, token.kind !== 'none'),
-            env: o.env,
-            auditPath: auditPath(o.env),
-            holder,
-            log: notes.add,
-            keys: findSampleKeys(dir, o.env ?? {}),
-            keysFile: o.env?.OPSDECK_SAMPLE_KEYS ?? join(dir, SAMPLE_KEYS_FILE),
-          });
-        },
-      },
-      {
-        id: 'throttle.auto.off',
-        title: 'Stop automatic throttling of PC2',
-        what: "ask the running auto-throttle (this console's or `opsdeck throttle pc2 --auto on`) to stop; the level stays",
-        ...(needsNats ? { unavailable: needsNats } : {}),
-        make: () => {
-          const conn = nc();
-          if (!conn) return undefined;
-          return autoOffAction({
-            nc: conn,
-            server: redact(o.nats ?? ''),
-            machine: 'pc2',
-            token: tokenSource(dir, 'pc2'),
-            env: o.env,
-          });
-        },
-      },
+      overNats(on, (conn) => {
+        const token = tokenSource(dir, 'pc2');
+        const jwks = join(dir, 'jwt/jwks.json');
+        return autoOnAction({
+          nc: conn,
+          server,
+          machine: 'pc2',
+          policy: DEFAULT_AUTO_POLICY,
+          token,
+          auth: runnerAuth(jwks, token.kind !== 'none'),
+          env: o.env,
+          auditPath: auditPath(o.env),
+          holder,
+          log: notes.add,
+          keys: findSampleKeys(dir, o.env ?? {}),
+          keysFile: o.env?.OPSDECK_SAMPLE_KEYS ?? join(dir, SAMPLE_KEYS_FILE),
+        });
+      }),
+      overNats(off, (conn) =>
+        autoOffAction({
+          nc: conn,
+          server,
+          machine: 'pc2',
+          token: tokenSource(dir, 'pc2'),
+          env: o.env,
+        }),
+      ),
     );
   }
   return {
@@ -207,7 +214,7 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
       const machine = key.slice(0, slash);
       return lifecycleAction({
         nc: conn,
-        server: redact(o.nats ?? ''),
+        server,
         machines: o.machines,
         machine,
         agent: key.slice(slash + 1),
