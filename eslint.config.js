@@ -64,6 +64,33 @@ export default tseslint.config(
       '@typescript-eslint/await-thenable': 'error',
     },
   },
+  // The same preset on the tests and the bench, typed through tsconfig.test.json (tests) and
+  // bench/tsconfig.json. node:test's test()/describe() return promises the runner awaits itself.
+  {
+    files: ['test/**/*.ts', 'test/**/*.tsx', 'scripts/**/*.ts'],
+    languageOptions: {
+      parserOptions: { project: './tsconfig.test.json', tsconfigRootDir: import.meta.dirname },
+    },
+    extends: [...tseslint.configs.recommendedTypeChecked],
+    rules: {
+      '@typescript-eslint/require-await': 'off',
+      // Tests read JSON documents (--json output, wire replies) field by field: that `any` is
+      // what they check, and an assertion failing is the type check.
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-floating-promises': [
+        'error',
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite'] },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ['source/core/**/*.ts'],
     rules: {

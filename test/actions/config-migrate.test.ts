@@ -97,7 +97,7 @@ describe('config.migrate action', () => {
       (e) => e.action === 'config.migrate' && e.args.file === 'startup_config.yaml',
     );
     assert.equal(entry?.outcome, 'ok');
-    assert.match(entry!.detail!, new RegExp(`backup ${backup.replace(/\./g, '\\.')}`));
+    assert.match(entry.detail!, new RegExp(`backup ${backup.replace(/\./g, '\\.')}`));
 
     // Already canonical: nothing to run, and the refusal is audited.
     const again = configMigrateAction({ file, env: {}, cwd: dir });

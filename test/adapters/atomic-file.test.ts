@@ -88,7 +88,7 @@ describe('atomic file: read and replace', () => {
     assert.equal(readFileSync(file, 'utf8'), 'new: 2\n');
     assert.equal(statSync(file).mode & 0o777, 0o640);
     assert.equal(result.backup, join(dir, 'backup', 'startup_config.yaml.20250819T101112.345Z'));
-    assert.equal(readFileSync(result.backup!, 'utf8'), 'old: 1\n');
+    assert.equal(readFileSync(result.backup, 'utf8'), 'old: 1\n');
     assert.deepEqual(entries(dir), ['backup', 'startup_config.yaml']);
   });
 
@@ -157,7 +157,7 @@ describe('atomic file: lock', () => {
 
   test('a lock left by a process that is gone is taken over', async () => {
     const { file } = fixture();
-    const dead = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid!;
+    const dead = spawnSync(process.execPath, ['-e', 'process.pid'], { encoding: 'utf8' }).pid;
     writeFileSync(
       lockPathOf(file),
       JSON.stringify({

@@ -225,17 +225,16 @@ const pub = (
   zmqAgo?: number,
   natsAgo?: number,
   bridgedAgo?: number,
-): PublisherStats =>
-  ({
-    machine,
-    agent,
-    zmq: zmqAgo === undefined ? 0 : 1,
-    nats: natsAgo === undefined ? 0 : 1,
-    bridged: bridgedAgo === undefined ? 0 : 1,
-    ...(zmqAgo === undefined ? {} : { lastZmq: NOW - zmqAgo }),
-    ...(natsAgo === undefined ? {} : { lastNats: NOW - natsAgo }),
-    ...(bridgedAgo === undefined ? {} : { lastBridged: NOW - bridgedAgo }),
-  }) as PublisherStats;
+): PublisherStats => ({
+  machine,
+  agent,
+  zmq: zmqAgo === undefined ? 0 : 1,
+  nats: natsAgo === undefined ? 0 : 1,
+  bridged: bridgedAgo === undefined ? 0 : 1,
+  ...(zmqAgo === undefined ? {} : { lastZmq: NOW - zmqAgo }),
+  ...(natsAgo === undefined ? {} : { lastNats: NOW - natsAgo }),
+  ...(bridgedAgo === undefined ? {} : { lastBridged: NOW - bridgedAgo }),
+});
 
 const obs = (patch: Partial<Observation> = {}): Observation => ({
   now: NOW,

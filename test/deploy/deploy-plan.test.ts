@@ -432,7 +432,7 @@ describe(
         .map((a) => (a === ON_HOST.settings ? join(out.pc2, 'agent.yaml') : a));
       const samples = hub.subscribe('opsdeck.pc2.resources', { max: 1, timeout: 30_000 });
       await hub.flush();
-      const agent = start(exec[0]!, args, {
+      const agent = start(exec[0], args, {
         PATH: process.env.PATH,
         CREDENTIALS_DIRECTORY: credentials(unit, 'agent-pc2'),
       });

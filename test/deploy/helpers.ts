@@ -36,8 +36,8 @@ export function start(
     text += chunk.toString();
     for (const w of waiters) w();
   };
-  child.stdout!.on('data', take);
-  child.stderr!.on('data', take);
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
   let stopped: Promise<number | null> | undefined;
   const r: Running = {
     child,

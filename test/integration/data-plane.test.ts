@@ -90,7 +90,7 @@ async function setPhase(nc: NatsConnection, phase: 0 | 1 | 2 | 3): Promise<void>
   await kv.put(PHASE_KEY, encodePhase(phase));
 }
 
-const stops: Array<() => Promise<unknown> | unknown> = [];
+const stops: Array<() => unknown> = [];
 after(async () => {
   for (const s of stops.reverse()) await s();
   rmSync(dir, { recursive: true, force: true });

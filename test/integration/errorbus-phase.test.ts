@@ -152,7 +152,7 @@ const advance = (agents: string[], extra: string[] = []) =>
     opsdeck(['errorbus', 'phase', 'advance', '--yes', '--observe', '2s', ...fleetArgs(), ...extra]),
   );
 
-const stops: Array<() => Promise<unknown> | unknown> = [];
+const stops: Array<() => unknown> = [];
 after(async () => {
   for (const s of stops.reverse()) await s();
   rmSync(dir, { recursive: true, force: true });

@@ -206,8 +206,8 @@ function child(
 ): ChildProcess & { log(): string } {
   const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let log = '';
-  c.stdout!.on('data', (d: Buffer) => void (log += d.toString()));
-  c.stderr!.on('data', (d: Buffer) => void (log += d.toString()));
+  c.stdout.on('data', (d: Buffer) => void (log += d.toString()));
+  c.stderr.on('data', (d: Buffer) => void (log += d.toString()));
   stops.push(
     () =>
       new Promise<void>((resolve) => {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
+import { textOf } from '../../source/core/text.js';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
@@ -351,7 +352,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     );
     const autos = readAudit(audit).entries.filter((e) => e.action === 'throttle.auto');
     assert.deepEqual(
-      autos.map((e) => `${e.args.level}:${e.outcome}`),
+      autos.map((e) => `${textOf(e.args.level)}:${e.outcome}`),
       ['1:ok', '2:ok'],
     );
     assert.match(String(autos[0]!.args.reason), /above 50% for 2 samples/);

@@ -16,7 +16,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'nats';
+import { connect, Events } from 'nats';
+import { textOf } from '../../source/core/text.js';
 import * as zmq from 'zeromq';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
@@ -398,7 +399,8 @@ describe('opsdeck certs', () => {
       });
       const errors: string[] = [];
       void (async () => {
-        for await (const st of pc2.status()) if (st.type === 'error') errors.push(String(st.data));
+        for await (const st of pc2.status())
+          if (st.type === Events.Error) errors.push(textOf(st.data));
       })();
       pc2.publish('opsdeck.pc2.resources', new TextEncoder().encode('{}'));
       pc2.publish('opsdeck.pc2.bridge', new TextEncoder().encode('{}'));

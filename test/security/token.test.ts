@@ -57,7 +57,7 @@ describe('control tokens: accepted', () => {
 });
 
 describe('control tokens: refused, each with a reason', () => {
-  const cases: Array<[string, () => Promise<unknown> | unknown, RegExp, string?]> = [
+  const cases: Array<[string, () => unknown, RegExp, string?]> = [
     ['missing', () => undefined, /no token/],
     ['empty string', () => '', /no token/],
     ['not a JWT', () => 'hello', /not a compact JWT/],

@@ -242,7 +242,7 @@ describe("PC2 ResourceManager's real actions and set_throttle", () => {
     );
     const status = await rm({ action: 'get_status' });
     assert.deepEqual(
-      status.thresholds as object,
+      status.thresholds,
       { cpu: 1, memory: 80, gpu: 80 },
       'a refused request changes nothing',
     );
