@@ -13,6 +13,8 @@
 // Ink has no public hook for this, so it reaches into Ink's build; when Ink's shape is not what
 // it expects it changes nothing, and a frame with clipping (overflow="hidden", unused here) is
 // composed by Ink as before.
+import { knownNarrow } from '../core/ui/width.js';
+
 interface Caches {
   styledChars: Map<string, unknown>;
   widths: Map<string, number>;
@@ -129,11 +131,14 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
           scratch.styledChars.clear();
           return proto.getStyledChars.call(scratch, l);
         });
+      // A frame measures every cell it composes; borders and the console's glyphs are known.
       caches.getStringWidth = (text) =>
-        through(widths, text, (t) => {
-          scratch.widths.clear();
-          return proto.getStringWidth.call(scratch, t);
-        });
+        text.length === 1 && knownNarrow(text.charCodeAt(0))
+          ? 1
+          : through(widths, text, (t) => {
+              scratch.widths.clear();
+              return proto.getStringWidth.call(scratch, t);
+            });
       caches.getWidestLine = (text) =>
         through(blocks, text, (t) => {
           let widest = 0;
