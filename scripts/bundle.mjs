@@ -11,6 +11,7 @@
 // Layout: dist/bundle/ is two folders below the repository root like dist/<dir>/*.js, so the
 // paths the sources compute from import.meta.url ('../../bin/opsdeck.js', '../../' as the repo
 // root, './lint-worker.js' beside the code that starts the worker) hold in the bundle too.
+import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, URL } from 'node:url';
@@ -54,6 +55,44 @@ const yogaWithoutFetch = {
               },
             ]
           : [];
+      return { contents: patched, loader: 'js', warnings };
+    });
+  },
+};
+
+// string-width (Ink's measure of every Text) builds an Intl.Segmenter (~40 ms: ICU's break
+// rules) and, in 8.x, its RGI-emoji regex (~60 ms, and as much again at its first match) when it
+// is loaded, though ASCII never needs either. In the bundle both are made on the first non-ASCII
+// measure; the console's first frame has none (its glyphs are known narrow: core/ui/width.ts,
+// components/ink-caches.ts and the Table's stand-ins), so start-up does not pay them.
+const stringWidthLazy = {
+  name: 'string-width-lazy',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]string-width[\\/]index\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      // Replacements as functions: a `$'` in a replacement string means something to replace().
+      let patched = text.replace(
+        'const segmenter = new Intl.Segmenter();',
+        () =>
+          'let realSegmenter;\nconst segmenter = { segment: (s) => (realSegmenter ??= new Intl.Segmenter()).segment(s) };',
+      );
+      patched = patched.replace(
+        'const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;',
+        () =>
+          "let realRgi;\nconst rgiEmojiRegex = { test: (s) => (realRgi ??= new RegExp('^\\\\p{RGI_Emoji}$', 'v')).test(s) };",
+      );
+      const warnings =
+        patched.includes('new Intl.Segmenter()') && !patched.includes('realSegmenter')
+          ? [
+              {
+                text: `string-width (${args.path}): its segmenter is made at load (slower start-up)`,
+              },
+            ]
+          : [];
+      if (/const rgiEmojiRegex = \//.test(patched))
+        warnings.push({
+          text: `string-width (${args.path}): its RGI-emoji regex is made at load (slower start-up)`,
+        });
       return { contents: patched, loader: 'js', warnings };
     });
   },
@@ -179,9 +218,21 @@ const result = await build({
   target: 'node20',
   // Native addons and packages that load files beside themselves (wasm) stay in node_modules.
   external: ['zeromq', 'web-tree-sitter', 'tree-sitter-python'],
-  plugins: [inkDevtools, yogaWithoutFetch, confWithoutAjv, zeromqRequired, natsOnFirstUse],
+  plugins: [
+    inkDevtools,
+    yogaWithoutFetch,
+    stringWidthLazy,
+    confWithoutAjv,
+    zeromqRequired,
+    natsOnFirstUse,
+  ],
   // React's production build only: development mode runs dist/cli.js (see bin/opsdeck.js).
-  define: { 'process.env.NODE_ENV': '"production"' },
+  // OPSDECK_BUILD_ID: a new one per build; snapshots of parsed configs are used only by the build
+  // that wrote them (source/adapters/parse-cache.ts). tsc's dist/ has none: no snapshots there.
+  define: {
+    'process.env.NODE_ENV': '"production"',
+    'process.env.OPSDECK_BUILD_ID': JSON.stringify(randomUUID()),
+  },
   // CommonJS dependencies call require() for Node's built-ins.
   banner: {
     js: "import { createRequire as __opsdeckRequire } from 'node:module'; const require = __opsdeckRequire(import.meta.url);",

@@ -7,6 +7,7 @@ import type { Diagnostic, LoadResult, Machine } from '../core/fleet/model.js';
 import { hasErrors } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { lineCol, parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
+import { parseCached, type ParseCache } from './parse-cache.js';
 
 /**
  * Far above any fleet config: the largest real one is 23 KB (49 agents), the 1,000-agent scale
@@ -48,7 +49,7 @@ function readCapped(file: string): string {
 }
 
 /** Reads a file into a parsed source; an unreadable file becomes an error diagnostic, not a throw. */
-export function readSource(file: string): ParsedSource {
+export function readSource(file: string, cache?: ParseCache): ParsedSource {
   let text: string;
   try {
     text = readCapped(file);
@@ -81,7 +82,7 @@ export function readSource(file: string): ParsedSource {
       locate: () => ({ file, ...at }),
     };
   }
-  return parseYaml(text, file);
+  return cache ? parseCached(text, file, cache) : parseYaml(text, file);
 }
 
 /**
@@ -92,6 +93,7 @@ export function findOverrides(
   file: string,
   machines: readonly string[],
   env: Env,
+  cache?: ParseCache,
 ): Record<string, ParsedSource> {
   const dir = dirname(file);
   const found: Record<string, ParsedSource> = {};
@@ -102,7 +104,7 @@ export function findOverrides(
       join(dir, `overrides.${name}.yaml`),
     ]) {
       if (existsSync(candidate)) {
-        found[name] = readSource(candidate);
+        found[name] = readSource(candidate, cache);
         break;
       }
     }
@@ -113,10 +115,13 @@ export function findOverrides(
 export interface LoadFileOptions {
   env: Env;
   machine?: string;
+  /** Snapshots of earlier parses (the console's start-up; adapters/parse-cache.ts). */
+  cache?: ParseCache;
 }
 
 export function loadConfigFile(file: string, options: LoadFileOptions): LoadResult {
-  const source = readSource(file);
+  const { cache, ...load } = options;
+  const source = readSource(file, cache);
   if (hasErrors(source.diagnostics))
     return { ok: false, machines: [], diagnostics: source.diagnostics };
   const profiles =
@@ -124,18 +129,18 @@ export function loadConfigFile(file: string, options: LoadFileOptions): LoadResu
       ? (source.data as Record<string, unknown>).machine_profiles
       : undefined;
   if (profiles && typeof profiles === 'object') {
-    const overrides = findOverrides(file, Object.keys(profiles), options.env);
+    const overrides = findOverrides(file, Object.keys(profiles), options.env, cache);
     const overrideDiagnostics = Object.values(overrides).flatMap((o) => o.diagnostics);
     // An override that does not parse would silently change the machine: refuse instead.
     if (hasErrors(overrideDiagnostics))
       return { ok: false, machines: [], diagnostics: overrideDiagnostics };
     const result = loadParsed(source, {
-      ...options,
+      ...load,
       overrides: mergeDocker(overrides, options.env),
     });
     return { ...result, diagnostics: [...overrideDiagnostics, ...result.diagnostics] };
   }
-  return loadParsed(source, options);
+  return loadParsed(source, load);
 }
 
 // The CONFIG_OVERRIDE file applies to every machine, after the machine's own override.
@@ -183,12 +188,12 @@ export interface FleetLoad {
 }
 
 /** Loads several files (one per machine, or a v3 file that names several) into one fleet. */
-export function loadFleet(files: Record<string, string>, env: Env): FleetLoad {
+export function loadFleet(files: Record<string, string>, env: Env, cache?: ParseCache): FleetLoad {
   const machines: Machine[] = [];
   const diagnostics: Diagnostic[] = [];
   const shapes: Record<string, string> = {};
   for (const [machine, file] of Object.entries(files)) {
-    const result = loadConfigFile(file, { env, machine });
+    const result = loadConfigFile(file, { env, machine, ...(cache ? { cache } : {}) });
     diagnostics.push(...result.diagnostics);
     if (result.shape) shapes[basename(file)] = result.shape;
     for (const m of result.machines) {

@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadFleet } from '../adapters/fleet-files.js';
+import { parseCacheFor } from '../adapters/parse-cache.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { SCREENS, type Screen } from '../core/ui/keymap.js';
 import { natsServers } from '../stores/data-plane.js';
@@ -46,7 +47,8 @@ async function consoleAction(opts: ConsoleArgs, io: Io): Promise<void> {
     io.err(noTtyMessage());
     throw new Exit(EXIT.badInput);
   }
-  const fleet = loadFleetArgs(opts, io, { quiet: true });
+  // Start-up: the parse of an unchanged config comes from its snapshot (adapters/parse-cache.ts).
+  const fleet = loadFleetArgs(opts, io, { quiet: true, cache: parseCacheFor(io.env) });
   const nats = natsServers(opts.nats, io.env);
   const intervalMs = opts.interval;
   const screen = screenOf(opts.screen, io);

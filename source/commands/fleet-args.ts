@@ -7,6 +7,7 @@ import {
   UPSTREAM_CONFIGS,
   type FleetLoad,
 } from '../adapters/fleet-files.js';
+import type { ParseCache } from '../adapters/parse-cache.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { EXIT, Exit, type Io } from './io.js';
 
@@ -23,7 +24,11 @@ export const addFleetOptions = (cmd: Command): Command =>
     .option('--root <dir>', 'upstream checkout to find both configs in (default: current folder)');
 
 /** Loads the fleet named by the options; prints diagnostics; bad input ends the command with 2. */
-export function loadFleetArgs(args: FleetArgs, io: Io, { quiet = false } = {}): FleetLoad {
+export function loadFleetArgs(
+  args: FleetArgs,
+  io: Io,
+  { quiet = false, cache }: { quiet?: boolean; cache?: ParseCache | undefined } = {},
+): FleetLoad {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(io.cwd, p));
   const files: Record<string, string> = {};
   if (args.mainpc) files.mainpc = abs(args.mainpc);
@@ -36,7 +41,7 @@ export function loadFleetArgs(args: FleetArgs, io: Io, { quiet = false } = {}): 
     );
     throw new Exit(EXIT.badInput);
   }
-  const fleet = loadFleet(files, io.env);
+  const fleet = loadFleet(files, io.env, cache);
   for (const d of fleet.diagnostics) {
     if (d.severity === 'error' || (!quiet && d.severity === 'warning')) io.err(formatDiagnostic(d));
   }

@@ -3,16 +3,63 @@
 // row turned back into a string. On the Fleet screen (200x60) most rows do not change between
 // frames, yet that composition was over half of each frame (bench/README.md, profile). Two
 // changes, both behind Output.get:
-//  - one cache of line tokens and string widths for all frames (bounded: cleared when big);
+//  - one cache of line tokens and string widths for all frames;
 //  - each row's string is remembered by what was written into it (position and text of every
 //    write, in order), and a changed row is composed by Ink's own code on a one-row Output.
+// The caches are bounded by generations, not by clearing: when one is full it becomes the old
+// one and a new one starts; a hit in the old one moves the entry across. Clearing them whole (as
+// before) made the frame after it tokenise and compose every row again: on the Fleet screen with
+// a full error buffer they filled in seconds, so one frame in a few paid the whole screen.
 // Ink has no public hook for this, so it reaches into Ink's build; when Ink's shape is not what
 // it expects it changes nothing, and a frame with clipping (overflow="hidden", unused here) is
 // composed by Ink as before.
+import { knownNarrow } from '../core/ui/width.js';
+
 interface Caches {
   styledChars: Map<string, unknown>;
   widths: Map<string, number>;
   blockWidths: Map<string, number>;
+  getStyledChars(line: string): unknown;
+  getStringWidth(text: string): number;
+  getWidestLine(text: string): number;
+}
+
+/** A map bounded by two generations: the entries used since the last turn are kept. */
+export class Generations<V> {
+  private young = new Map<string, V>();
+  private old = new Map<string, V>();
+  constructor(private readonly limit: number) {}
+
+  get(key: string): V | undefined {
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const aged = this.old.get(key);
+    if (aged !== undefined) this.set(key, aged);
+    return aged;
+  }
+
+  set(key: string, value: V): void {
+    if (this.young.size >= this.limit) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(key, value);
+  }
+
+  /** Entries held (both generations): at most twice the limit. */
+  get size(): number {
+    return this.young.size + this.old.size;
+  }
+}
+
+/** `get` from the generations, else `make` (and keep it). */
+function through<V>(cache: Generations<V>, key: string, make: (key: string) => V): V {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make(key);
+    cache.set(key, value);
+  }
+  return value;
 }
 
 type Transformer = (line: string, index: number) => string;
@@ -67,18 +114,40 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
         return false;
       // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
       const compose = Output.prototype.get;
-      const rows = new Map<string, string>();
+      // Ink's own methods compute on a miss (its tokeniser, string-width); the generations keep.
+      const proto = Object.getPrototypeOf(caches) as Caches;
+      const fresh = () => {
+        const scratch = Object.create(proto) as Caches;
+        scratch.styledChars = new Map();
+        scratch.widths = new Map();
+        scratch.blockWidths = new Map();
+        return scratch;
+      };
+      const styled = new Generations<unknown>(limit);
+      const widths = new Generations<number>(limit * 4);
+      const blocks = new Generations<number>(limit);
+      const scratch = fresh();
+      caches.getStyledChars = (line) =>
+        through(styled, line, (l) => {
+          scratch.styledChars.clear();
+          return proto.getStyledChars.call(scratch, l);
+        });
+      // A frame measures every cell it composes; borders and the console's glyphs are known.
+      caches.getStringWidth = (text) =>
+        text.length === 1 && knownNarrow(text.charCodeAt(0))
+          ? 1
+          : through(widths, text, (t) => {
+              scratch.widths.clear();
+              return proto.getStringWidth.call(scratch, t);
+            });
+      caches.getWidestLine = (text) =>
+        through(blocks, text, (t) => {
+          let widest = 0;
+          for (const line of t.split('\n')) widest = Math.max(widest, caches.getStringWidth(line));
+          return widest;
+        });
+      const rows = new Generations<string>(limit);
       Output.prototype.get = function (this: OutputLike) {
-        if (
-          caches.styledChars.size > limit ||
-          caches.widths.size > limit * 4 ||
-          rows.size > limit
-        ) {
-          caches.styledChars.clear();
-          caches.widths.clear();
-          caches.blockWidths.clear();
-          rows.clear();
-        }
         this.caches = caches;
         if (this.operations.some((op) => op.type !== 'write')) return compose.call(this);
         return composeByRow(this, Output, compose, caches, rows);
@@ -100,7 +169,7 @@ function composeByRow(
   Output: OutputClass,
   compose: OutputClass['prototype']['get'],
   caches: Caches,
-  rows: Map<string, string>,
+  rows: Generations<string>,
 ): { output: string; height: number } {
   const writes: Array<Array<{ x: number; line: string }>> = Array.from(
     { length: out.height },

@@ -12,6 +12,7 @@ import {
 import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
+import { piecesOf, Runs } from './glyphs.js';
 
 const HELP_ROWS = [
   ...KEYMAP.map((b) => ({
@@ -233,14 +234,15 @@ export function BottomBar({
     );
   // A notice takes the line's start; the hints get what is left, never less than help and quit.
   const lead = notice ? `${notice}  ` : '';
+  // Its `·` separators are glyphs Ink would measure slowly on every frame (glyphs.tsx).
   return (
     <Box width={width}>
-      <Text wrap="truncate">
-        {notice ? <Text color={theme.warn}>{lead}</Text> : null}
-        <Text color={theme.muted}>
-          {fitHints(footerHints(focus), Math.max(16, width - lead.length))}
-        </Text>
-      </Text>
+      <Runs
+        pieces={[
+          ...piecesOf(lead, theme.warn),
+          ...piecesOf(fitHints(footerHints(focus), Math.max(16, width - lead.length)), theme.muted),
+        ]}
+      />
     </Box>
   );
 }

@@ -3,6 +3,7 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { fit } from '../core/ui/view.js';
+import { piecesOf, Runs } from './glyphs.js';
 import { useHit } from './hit-map.js';
 import { useTheme, type Theme } from './theme.js';
 
@@ -88,37 +89,17 @@ interface RowProps {
   focused: boolean;
 }
 
-// One Text per run of cells that are plain ASCII, and one per cell that is not (a state symbol, a
-// sparkline, a cut-off "…"): Ink measures every Text's width on every frame, at ~2 µs for an
-// ASCII line and ~160 µs for a 100-column line holding one such glyph (string-width segments
-// it grapheme by grapheme), so a row in one Text cost each frame ~0.2 ms of measuring alone.
-const PLAIN = /^[\x20-\x7e]*$/;
-
+// A row is drawn as pieces Ink measures cheaply (glyphs.tsx): a 200x60 Fleet frame spent 5-17 ms
+// of 20-60 measuring rows whose Texts held a glyph.
 function RowView({ cells, selected, focused }: RowProps) {
   const marker = selected ? (focused ? '›' : '·') : ' ';
-  const runs: Array<Array<{ text: string; color: string | undefined }>> = [];
-  let plainRun = false;
   const pieces = [
-    { text: marker, color: undefined },
-    ...cells.map((c, i) => ({ text: i === 0 ? c.text : ` ${c.text}`, color: c.color })),
+    ...piecesOf(marker, undefined),
+    ...cells.flatMap((c, i) => piecesOf(i === 0 ? c.text : ` ${c.text}`, c.color)),
   ];
-  pieces.forEach((piece) => {
-    const plain = PLAIN.test(piece.text);
-    if (plain && plainRun) runs[runs.length - 1]!.push(piece);
-    else runs.push([piece]);
-    plainRun = plain;
-  });
   return (
     <Box>
-      {runs.map((run, k) => (
-        <Text key={k} wrap="truncate" inverse={selected && focused} bold={selected}>
-          {run.map((c, i) => (
-            <Text key={i} color={c.color}>
-              {c.text}
-            </Text>
-          ))}
-        </Text>
-      ))}
+      <Runs pieces={pieces} inverse={selected && focused} bold={selected} />
     </Box>
   );
 }

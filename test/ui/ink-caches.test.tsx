@@ -2,11 +2,13 @@
 // must be exactly what Ink builds without them: same trees, drawn before and after, compared.
 // The trees cover what the patch handles differently: writes that overlap within a row (wide
 // characters cut by a later write), multi-line styled text and line transforms, combining
-// marks, a clipped box (left to Ink's own composition), and terminal widths (a resize).
+// marks, emoji (single, ZWJ sequences, flags, VS16), a clipped box (left to Ink's own
+// composition), terminal widths, and a live instance resized while it runs.
 import '../support/force-color.js';
+import { EventEmitter } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Box, Text, Transform, renderToString } from 'ink';
+import { Box, Text, Transform, render as inkRender, renderToString } from 'ink';
 import { render } from 'ink-testing-library';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import type { ErrorEvent } from '../../source/core/errors/event.js';
@@ -99,6 +101,9 @@ function Tricky({ shift }: { shift: number }) {
       <Transform transform={(line: string, i: number) => `${i}:${line}`}>
         <Text underline>{'first\nsecond 界\nthird'}</Text>
       </Transform>
+      <Text color="magenta">
+        {'emoji 👍 family 👨\u200d👩\u200d👧 flag 🇯🇵 heart ❤\ufe0f keycap 1\ufe0f\u20e3 end'}
+      </Text>
       <Box height={2}>
         <Text>{'界界界界界界界界界界 wide under'}</Text>
         <Box position="absolute" marginLeft={shift}>
@@ -119,6 +124,42 @@ function Clipped({ shift }: { shift: number }) {
       </Box>
     </Box>
   );
+}
+
+/** A terminal whose width changes while Ink draws into it (Ink listens for `resize`). */
+class ResizingStdout extends EventEmitter {
+  columns = 120;
+  rows = 40;
+  isTTY = true;
+  frames: string[] = [];
+  write = (frame: string) => void this.frames.push(frame);
+}
+
+/** The frames a live instance writes while the terminal is resized and its content changes. */
+async function resized(): Promise<string[]> {
+  const stdout = new ResizingStdout();
+  const tick = () => new Promise((r) => setTimeout(r, 20));
+  const instance = inkRender(<Screen cursor={0} errors={4} />, {
+    stdout: stdout as unknown as NodeJS.WriteStream,
+    patchConsole: false,
+    exitOnCtrlC: false,
+    debug: true,
+  });
+  await tick();
+  for (const [columns, cursor, errors] of [
+    [80, 1, 4],
+    [200, 1, 6],
+    [41, 0, 6],
+    [120, 2, 2],
+  ] as const) {
+    stdout.columns = columns;
+    stdout.emit('resize');
+    await tick();
+    instance.rerender(<Screen cursor={cursor} errors={errors} />);
+    await tick();
+  }
+  instance.unmount();
+  return stdout.frames;
 }
 
 /** The first line that differs, if any (assert's own diff of whole frames takes minutes). */
@@ -153,6 +194,8 @@ test('frames are the same with the shared caches as without, changed or not', as
     ]),
   ];
   const before = draw();
+  const beforeResized = await resized();
+  assert.ok(beforeResized.length >= 9, `a frame per resize and change (${beforeResized.length})`);
   assert.ok(
     before.join('').includes('\x1b[32m'),
     'the frames carry colours (chalk saw FORCE_COLOR)',
@@ -160,4 +203,6 @@ test('frames are the same with the shared caches as without, changed or not', as
   assert.equal(await shareInkCaches(), true, "Ink's Output was not found: the caches are off");
   same(draw(), before, 'with the caches');
   same(draw(), before, 'the second time, from the caches');
+  same(await resized(), beforeResized, 'a live instance resized');
+  same(await resized(), beforeResized, 'a live instance resized, from the caches');
 });

@@ -51,6 +51,22 @@ export interface ParsedSource {
   diagnostics: Diagnostic[];
   /** Location of the key at `path`, or of its nearest ancestor that has one. */
   locate(path: readonly PathPart[]): SourceLoc;
+  /** Every key's location by its path (`pathKey`): what `locate` reads (kept by the parse cache). */
+  index?: ReadonlyMap<string, SourceLoc>;
+}
+
+/** `locate` over an index of key locations: the nearest ancestor's, else the file's start. */
+export function locator(
+  file: string,
+  index: ReadonlyMap<string, SourceLoc>,
+): ParsedSource['locate'] {
+  return (path) => {
+    for (let n = path.length; n > 0; n--) {
+      const hit = index.get(pathKey(path.slice(0, n)));
+      if (hit) return hit;
+    }
+    return { file, line: 1, col: 1 };
+  };
 }
 
 /** Aliases allowed before a document counts as an alias bomb (yaml's default, made explicit). */
@@ -113,13 +129,7 @@ export function parseYaml(
     const { line, col } = lines.linePos(offset);
     return { file, line, col };
   };
-  const locate = (path: readonly PathPart[]): SourceLoc => {
-    for (let n = path.length; n > 0; n--) {
-      const hit = index.get(pathKey(path.slice(0, n)));
-      if (hit) return hit;
-    }
-    return { file, line: 1, col: 1 };
-  };
+  const locate = locator(file, index);
 
   const doc = parseDocument(text, {
     lineCounter: lines,
@@ -190,7 +200,7 @@ export function parseYaml(
     });
     return { file, data: undefined, diagnostics, locate };
   }
-  return { file, data, diagnostics, locate };
+  return { file, data, diagnostics, locate, index };
 }
 
 function firstLine(message: string): string {
