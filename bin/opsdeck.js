@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // Tiny launcher: everything lives in the compiled CLI (npm run build writes dist/).
 import { statSync } from 'node:fs';
-import { URL } from 'node:url';
+import { setTimeout } from 'node:timers';
+import { fileURLToPath, URL } from 'node:url';
+
+/** When a launch keeps V8's code for the next (see below). */
+const SAVE_AFTER_MS = 2000;
 
 // Ink decides once, at import, whether it runs "in CI" (then it draws only the last frame).
 // On a real terminal the operator is interactive whatever CI says, so the console must draw.
@@ -21,19 +25,35 @@ process.stdout.on('error', (error) => {
   throw error;
 });
 
-// Start-up (issue 7): the esbuild bundle of dist/ (scripts/bundle.mjs) loads in a fraction of
-// the time of ~700 separate modules. It is built for React's production mode, so development
-// mode (NODE_ENV, or Ink's DEV=true devtools) runs dist/cli.js; so does a dist/ that tsc wrote
-// after the bundle (a stale bundle must never run instead of the code just compiled). The packed
-// package (npm pack) ships the bundle alone: without dist/cli.js the bundle runs whatever the mode.
+// Start-up (issues 7, 16): the esbuild bundle of dist/ (scripts/bundle.mjs) is one CommonJS script,
+// dist/bundle/cli.cjs, that loads in a fraction of the time of ~700 separate modules; boot.js
+// runs it with V8's code compiled for it by an earlier launch (source/adapters/code-cache.ts), and
+// keeps the code of this launch once its start-up is over, when it had none to use. The bundle
+// is built for React's production mode, so development mode (NODE_ENV, or Ink's DEV=true
+// devtools) runs dist/cli.js; so does a dist/ that tsc wrote after the bundle (a stale bundle
+// must never run instead of the code just compiled). The packed package (npm pack) ships the
+// bundle alone: without dist/cli.js the bundle runs whatever the mode.
 const modified = (path) =>
   statSync(new URL(path, import.meta.url), { throwIfNoEntry: false })?.mtimeMs;
-const bundled = modified('../dist/bundle/cli.js');
+const bundled = modified('../dist/bundle/cli.cjs');
 const compiled = modified('../dist/cli.js');
 const useBundle =
   bundled !== undefined &&
   (compiled === undefined ||
     (process.env.NODE_ENV === 'production' && process.env.DEV !== 'true' && bundled >= compiled));
 
-const { main } = await import(useBundle ? '../dist/bundle/cli.js' : '../dist/cli.js');
-process.exitCode = await main(process.argv.slice(2));
+const argv = process.argv.slice(2);
+let main;
+if (useBundle) {
+  const { commandKey, loadBundle } = await import('../dist/bundle/boot.js');
+  const bundle = loadBundle(fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url)), {
+    env: process.env,
+    command: commandKey(argv),
+  });
+  // Start-up is over by then (the console's first frame is drawn well before); a command that
+  // ends sooner keeps its code as it exits.
+  setTimeout(bundle.save, SAVE_AFTER_MS).unref();
+  process.once('exit', bundle.save);
+  ({ main } = bundle.exports);
+} else ({ main } = await import('../dist/cli.js'));
+process.exitCode = await main(argv);

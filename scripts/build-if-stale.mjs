@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath, URL } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const built = join(root, 'dist/bundle/cli.js');
+const built = join(root, 'dist/bundle/cli.cjs');
 
 function newest(path) {
   const st = statSync(path);

@@ -1,61 +1,118 @@
-// Start-up (issue 7): after tsc has written dist/, esbuild bundles the CLI into dist/bundle/ so
-// that a launch parses a few files instead of resolving ~700 ES modules one by one (Node 20 has
-// no compile cache). bin/opsdeck.js runs the bundle when it is there, newer than dist/cli.js, and
-// the process is in React's production mode; otherwise it runs dist/cli.js itself.
+// Start-up (issues 7, 16): after tsc has written dist/, esbuild bundles the CLI into dist/bundle/
+// so that a launch reads one file instead of resolving ~700 ES modules one by one. The CLI is
+// bundled as CommonJS (cli.cjs): bin/opsdeck.js runs it through vm.Script with V8's cached code
+// for it (source/adapters/code-cache.ts, bundled as boot.js), which Node 20 cannot do for ES
+// modules. The lint worker stays an ES module (lint-worker.js). bin/opsdeck.js runs the bundle when
+// it is there, newer than dist/cli.js, and the process is in React's production mode; otherwise
+// it runs dist/cli.js itself.
 //
 //   node scripts/bundle.mjs            (npm run build / npm pack run it after tsc)
-//   node scripts/bundle.mjs --meta F   also write esbuild's metafile (what went where) to F
+//   node scripts/bundle.mjs --meta F   also write esbuild's metafile of cli.cjs to F
 //   node scripts/bundle.mjs --readable not minified, each module under a `// path` comment (for
 //                                      reading a --cpu-prof profile of the bundle)
 //
 // Layout: dist/bundle/ is two folders below the repository root like dist/<dir>/*.js, so the
 // paths the sources compute from import.meta.url ('../../bin/opsdeck.js', '../../' as the repo
 // root, './lint-worker.js' beside the code that starts the worker) hold in the bundle too.
+//
+// CommonJS has no top-level await and no import.meta: the sources' import.meta.url and
+// import.meta.resolve() are defined from the script's own path; Ink awaits only in development
+// mode (never in the bundle) and yoga-layout awaits its wasm: here it is instantiated at once.
+// esbuild fails the build on any other top-level await, and on an import.meta left empty.
 import { randomUUID } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = `${ROOT}dist/bundle`;
 
-// Ink imports its React devtools glue only when DEV=true (and bin/ then runs dist/cli.js): the
-// bundle gets a stub that fails the way a missing react-devtools-core does, which Ink reports.
-const inkDevtools = {
-  name: 'ink-devtools',
+// Ink (6.8) awaits at its top level only in development mode: it imports its React devtools glue
+// and reads its package.json when DEV=true, and bin/ then runs dist/cli.js, never the bundle. In
+// the bundle those two awaits become what they would give without devtools: the error Ink reports
+// when react-devtools-core is missing, and no name or version.
+const inkWithoutAwait = {
+  name: 'ink-without-await',
   setup(b) {
-    b.onResolve({ filter: /^\.\/devtools\.js$/ }, (args) =>
-      /[\\/]ink[\\/]/.test(args.importer)
-        ? { path: 'ink-devtools', namespace: 'opsdeck-stub' }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: 'opsdeck-stub' }, () => ({
-      contents:
-        "throw Object.assign(new Error('react-devtools-core is not in the bundle'), { code: 'ERR_MODULE_NOT_FOUND' });",
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /[\\/]ink[\\/]build[\\/]reconciler\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const patched = text
+        .replace(
+          "await import('./devtools.js');",
+          () =>
+            "throw Object.assign(new Error('react-devtools-core is not in the bundle'), { code: 'ERR_MODULE_NOT_FOUND' });",
+        )
+        .replace('? await loadPackageJson()', () => '? { name: undefined, version: undefined }');
+      // Left in, an await fails the build by itself (top-level await in CommonJS).
+      return { contents: patched, loader: 'js' };
+    });
   },
 };
 
-// yoga-layout (Ink's layout) gets its wasm, inlined as a data: URL, through fetch() whenever
-// fetch exists: on Node that loads undici first (~40 ms before the first frame). Without fetch,
-// its loader decodes the same bytes itself, as on Node < 18.
-const yogaWithoutFetch = {
-  name: 'yoga-without-fetch',
+// yoga-layout (Ink's layout) awaits its wasm at its top level (an Emscripten module compiled from
+// an inlined base64 data: URL, asynchronously, through fetch() when fetch exists: on Node that
+// loads undici, ~40 ms). Here it is compiled and instantiated at once, from the same bytes, by
+// Emscripten's own instantiateWasm hook: with the instance in hand at once, Emscripten finishes
+// its set-up before loadYoga() returns, and the module object is Yoga's as loadYoga() would
+// resolve it. It is checked when it runs (a different Emscripten would fail here, by name).
+const yogaAtOnce = {
+  name: 'yoga-at-once',
   setup(b) {
-    b.onLoad({ filter: /[\\/]yoga-layout[\\/].*yoga-wasm-base64-esm\.js$/ }, (args) => {
+    const inlined = /"data:application\/octet-stream;base64,([A-Za-z0-9+/=]+)"/;
+    const wasmOf = (path) => inlined.exec(readFileSync(path, 'utf8'));
+    // The loader keeps an empty data: URL: the bytes come from the module below, not a copy.
+    b.onLoad(
+      {
+        filter: /[\\/]yoga-layout[\\/]dist[\\/]binaries[\\/]yoga-wasm-base64-esm\.js$/,
+        namespace: 'file',
+      },
+      (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        const found = inlined.exec(text);
+        if (!found)
+          return { errors: [{ text: `yoga-layout (${args.path}): no inlined wasm found` }] };
+        return {
+          contents: text.replace(found[0], () => '"data:application/octet-stream;base64,"'),
+          loader: 'js',
+        };
+      },
+    );
+    b.onLoad({ filter: /[\\/]yoga-layout[\\/]dist[\\/]src[\\/]index\.js$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      const patched = text.replaceAll('"function"!=typeof fetch', '!0');
-      const warnings =
-        patched === text
-          ? [
-              {
-                text: 'yoga-layout: no `typeof fetch` test found; its wasm loads through fetch (slower start-up)',
-              },
-            ]
-          : [];
-      return { contents: patched, loader: 'js', warnings };
+      const awaited = 'const Yoga = wrapAssembly(await loadYoga());';
+      if (!text.includes(awaited))
+        return {
+          errors: [{ text: `yoga-layout (${args.path}): not the loader this build knows` }],
+        };
+      const contents = text.replace(awaited, () =>
+        [
+          "import { wasmBase64 } from 'opsdeck-yoga-wasm';",
+          'const yogaModule = {',
+          '  instantiateWasm(imports, done) {',
+          "    const bytes = Buffer.from(wasmBase64, 'base64');",
+          '    done(new WebAssembly.Instance(new WebAssembly.Module(bytes), imports));',
+          '    return {};',
+          '  },',
+          '};',
+          'loadYoga(yogaModule);',
+          'if (!yogaModule.calledRun)',
+          "  throw new Error('yoga-layout: its wasm did not load at once (scripts/bundle.mjs, yoga-at-once)');",
+          'const Yoga = wrapAssembly(yogaModule);',
+        ].join('\n'),
+      );
+      return { contents, loader: 'js' };
+    });
+    b.onResolve({ filter: /^opsdeck-yoga-wasm$/ }, (args) => ({
+      path: join(dirname(args.importer), '../binaries/yoga-wasm-base64-esm.js'),
+      namespace: 'opsdeck-yoga',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'opsdeck-yoga' }, (args) => {
+      const found = wasmOf(args.path);
+      return found
+        ? { contents: `export const wasmBase64 = ${JSON.stringify(found[1])};\n`, loader: 'js' }
+        : { errors: [{ text: `yoga-layout (${args.path}): no inlined wasm found` }] };
     });
   },
 };
@@ -113,31 +170,12 @@ const confWithoutAjv = {
       const load = `(() => createRequire(import.meta.resolve('conf'))(${JSON.stringify(args.path)}))`;
       const contents =
         args.path === 'ajv-formats'
-          ? `import { createRequire } from 'node:module';\nexport default { get default() { return ${load}().default; } };\n`
-          : `import { createRequire } from 'node:module';\nexport class Ajv2020 { constructor(options) { return new (${load}().Ajv2020)(options); } }\n`;
+          ? `import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';\nexport default { get default() { return ${load}().default; } };\n`
+          : `import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';\nexport class Ajv2020 { constructor(options) { return new (${load}().Ajv2020)(options); } }\n`;
       return { contents, loader: 'js', resolveDir: ROOT };
     });
-  },
-};
-
-// zeromq stays in node_modules (a native addon). Imported as an ES module, Node first scans its
-// CommonJS files for export names (~12 ms); required, it does not. The names are read here.
-const zeromqRequired = {
-  name: 'zeromq-required',
-  setup(b) {
-    let names;
-    try {
-      names = Object.keys(createRequire(import.meta.url)('zeromq')).filter(
-        (n) => /^[A-Za-z_$][\w$]*$/.test(n) && n !== 'default',
-      );
-    } catch {
-      return; // not loadable here: left as an ES import
-    }
-    b.onResolve({ filter: /^zeromq$/ }, () => ({ path: 'zeromq', namespace: 'opsdeck-zeromq' }));
-    b.onLoad({ filter: /.*/, namespace: 'opsdeck-zeromq' }, () => ({
-      contents: `import { createRequire } from 'node:module';\nconst zmq = createRequire(import.meta.url)('zeromq');\nexport const { ${names.join(', ')} } = zmq;\nexport default zmq;\n`,
-      loader: 'js',
-    }));
   },
 };
 
@@ -200,51 +238,80 @@ const natsOnFirstUse = {
 
 const meta = process.argv.indexOf('--meta');
 const minify = !process.argv.includes('--readable');
+// A new build id per build: snapshots of parsed configs (source/adapters/parse-cache.ts) and V8's
+// cached code (source/adapters/code-cache.ts, which reads it from cli.cjs's first line) are used
+// only by the build that wrote them. tsc's dist/ has none: no snapshots there.
+const BUILD = randomUUID();
 // Built beside dist/bundle and swapped in, so that a launch during a rebuild (others' tests in a
 // shared checkout) finds the old bundle or the new one, not a half-written folder.
 const NEXT = `${OUT}.next-${process.pid}`;
 const OLD = `${OUT}.old-${process.pid}`;
 rmSync(NEXT, { recursive: true, force: true });
-const result = await build({
+const common = {
   absWorkingDir: ROOT,
-  entryPoints: ['dist/cli.js', 'dist/adapters/lint-worker.js'],
-  outdir: NEXT,
-  entryNames: '[name]',
-  chunkNames: 'chunk-[hash]',
   bundle: true,
-  splitting: true,
   platform: 'node',
-  format: 'esm',
   target: 'node20',
   // Native addons and packages that load files beside themselves (wasm) stay in node_modules.
   external: ['zeromq', 'web-tree-sitter', 'tree-sitter-python'],
-  plugins: [
-    inkDevtools,
-    yogaWithoutFetch,
-    stringWidthLazy,
-    confWithoutAjv,
-    zeromqRequired,
-    natsOnFirstUse,
-  ],
   // React's production build only: development mode runs dist/cli.js (see bin/opsdeck.js).
-  // OPSDECK_BUILD_ID: a new one per build; snapshots of parsed configs are used only by the build
-  // that wrote them (source/adapters/parse-cache.ts). tsc's dist/ has none: no snapshots there.
   define: {
     'process.env.NODE_ENV': '"production"',
-    'process.env.OPSDECK_BUILD_ID': JSON.stringify(randomUUID()),
-  },
-  // CommonJS dependencies call require() for Node's built-ins.
-  banner: {
-    js: "import { createRequire as __opsdeckRequire } from 'node:module'; const require = __opsdeckRequire(import.meta.url);",
+    'process.env.OPSDECK_BUILD_ID': JSON.stringify(BUILD),
   },
   minifyWhitespace: minify,
   minifySyntax: minify,
   legalComments: 'none',
   sourcemap: 'linked',
-  metafile: meta > 0,
   logLevel: 'warning',
-});
-if (meta > 0) writeFileSync(process.argv[meta + 1], JSON.stringify(result.metafile));
+  // An import.meta that CommonJS would leave empty is an error, not a warning.
+  logOverride: { 'empty-import-meta': 'error' },
+};
+const [cli] = await Promise.all([
+  // The CLI: one CommonJS script, run by source/adapters/code-cache.ts (its build id on line 1).
+  build({
+    ...common,
+    stdin: {
+      contents: "export { main } from './dist/cli.js';\n",
+      resolveDir: ROOT,
+      sourcefile: 'bundle-entry.js',
+    },
+    outfile: `${NEXT}/cli.cjs`,
+    format: 'cjs',
+    plugins: [inkWithoutAwait, yogaAtOnce, stringWidthLazy, confWithoutAjv, natsOnFirstUse],
+    define: {
+      ...common.define,
+      'import.meta.url': '__opsdeckMetaUrl',
+      'import.meta.resolve': '__opsdeckMetaResolve',
+    },
+    banner: {
+      js: [
+        `/* opsdeck build ${BUILD} */`,
+        "var __opsdeckMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+        "var __opsdeckMetaResolve = (s) => require('node:url').pathToFileURL(require.resolve(s)).href;",
+      ].join('\n'),
+    },
+    metafile: meta > 0,
+  }),
+  // The lint worker (an ES module file beside the code that starts it) and boot.js, which
+  // bin/opsdeck.js imports to run cli.cjs.
+  build({
+    ...common,
+    entryPoints: {
+      'lint-worker': 'dist/adapters/lint-worker.js',
+      boot: 'dist/adapters/code-cache.js',
+    },
+    outdir: NEXT,
+    entryNames: '[name]',
+    format: 'esm',
+    plugins: [stringWidthLazy, confWithoutAjv, natsOnFirstUse],
+    // CommonJS dependencies call require() for Node's built-ins.
+    banner: {
+      js: "import { createRequire as __opsdeckRequire } from 'node:module'; const require = __opsdeckRequire(import.meta.url);",
+    },
+  }),
+]);
+if (meta > 0) writeFileSync(process.argv[meta + 1], JSON.stringify(cli.metafile));
 try {
   renameSync(OUT, OLD);
 } catch {

@@ -18,6 +18,7 @@ import type { Diagnostic, SourceLoc } from '../core/fleet/model.js';
 import { locator, parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { cacheDir } from './cache-dir.js';
 import { ensurePrivateDir, SECRET_MODE } from './secret-files.js';
 
 const FORMAT = 'opsdeck-parse-cache 1';
@@ -29,23 +30,16 @@ export interface ParseCache {
 }
 
 /**
- * The console's cache: $OPSDECK_CACHE_DIR (empty: off), else $XDG_CACHE_HOME/opsdeck, else
- * ~/.cache/opsdeck; none outside the bundle (no build id).
+ * The console's cache: the `parsed` folder of the cache (adapters/cache-dir.ts: off when
+ * $OPSDECK_CACHE_DIR is empty); none outside the bundle (no build id).
  */
 export function parseCacheFor(
   env: Env,
   build: string | undefined = process.env.OPSDECK_BUILD_ID,
 ): ParseCache | undefined {
   if (!build) return undefined;
-  const base =
-    env.OPSDECK_CACHE_DIR !== undefined
-      ? env.OPSDECK_CACHE_DIR
-      : env.XDG_CACHE_HOME
-        ? join(env.XDG_CACHE_HOME, 'opsdeck')
-        : env.HOME
-          ? join(env.HOME, '.cache', 'opsdeck')
-          : '';
-  return base ? { dir: join(base, 'parsed'), build } : undefined;
+  const dir = cacheDir(env, 'parsed');
+  return dir ? { dir, build } : undefined;
 }
 
 interface Snapshot {

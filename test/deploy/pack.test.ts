@@ -37,8 +37,8 @@ let tarball = '';
 let files: string[] = [];
 before(() => {
   assert.ok(
-    existsSync(join(ROOT, 'dist/bundle/cli.js')),
-    'dist/bundle/cli.js is missing: run `npm run build` first (npm test does)',
+    existsSync(join(ROOT, 'dist/bundle/cli.cjs')),
+    'dist/bundle/cli.cjs is missing: run `npm run build` first (npm test does)',
   );
   // --ignore-scripts: prepack would rebuild dist/ under the other tests that run the binary; the
   // build npm test made is the one packed.
@@ -60,8 +60,9 @@ describe('npm pack', () => {
     assert.equal(tarball, join(scratch, `opsdeck-${VERSION}.tgz`));
     for (const f of [
       'bin/opsdeck.js',
-      'dist/bundle/cli.js',
+      'dist/bundle/cli.cjs',
       'dist/bundle/lint-worker.js',
+      'dist/bundle/boot.js',
       'examples/mainpc.agent_groups.yaml',
       'package.json',
       'README.md',
