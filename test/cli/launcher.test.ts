@@ -3,6 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProgram, commandsFor, main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
@@ -110,4 +113,41 @@ describe('the launcher', () => {
       assert.match(bad.stderr, /unknown option '--bogus'/);
     });
   }
+});
+
+describe("the launcher and V8's code for the bundle (adapters/code-cache.ts)", () => {
+  const version = (cache: string) => {
+    const r = spawnSync(process.execPath, [BIN, '--version'], {
+      env: { ...process.env, NODE_ENV: 'production', OPSDECK_CACHE_DIR: cache },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '0.1.0');
+    assert.equal(r.stderr, '');
+  };
+
+  test('kept by the first launch, used by the next, a torn one written again', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'opsdeck-launch-cache-'));
+    version(cache);
+    const names = readdirSync(join(cache, 'code'));
+    assert.equal(names.length, 1, 'one cache file for the bundle and --version');
+    const path = join(cache, 'code', names[0]!);
+    const first = statSync(path);
+    version(cache);
+    assert.equal(statSync(path).ino, first.ino, 'used, not written again');
+    truncateSync(path, 100);
+    version(cache);
+    const again = statSync(path);
+    assert.ok(again.ino !== first.ino && again.size > first.size / 2, 'written again whole');
+    version(cache);
+    assert.equal(statSync(path).ino, again.ino, 'and then used');
+  });
+
+  test('an unwritable cache folder changes nothing a launch does', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'opsdeck-launch-cache-'));
+    const blocker = join(dir, 'file');
+    writeFileSync(blocker, 'x');
+    version(blocker);
+    version('');
+  });
 });
