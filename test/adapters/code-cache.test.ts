@@ -98,7 +98,8 @@ test('a torn, damaged or widened cache file is not used, and is written again', 
       'a flipped byte',
       () => {
         const bad = Buffer.from(whole);
-        bad[bad.length - 100] ^= 0xff;
+        const at = bad.length - 100;
+        bad[at] = bad[at]! ^ 0xff;
         writeFileSync(path, bad);
       },
     ],
