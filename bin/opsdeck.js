@@ -4,8 +4,8 @@ import { statSync } from 'node:fs';
 import { setTimeout } from 'node:timers';
 import { fileURLToPath, URL } from 'node:url';
 
-/** When a launch keeps V8's code for the next (see below). */
-const SAVE_AFTER_MS = 2000;
+/** When a launch's start-up is over: it keeps V8's code for the next, turns TurboFan on (below). */
+const STARTED_AFTER_MS = 2000;
 
 // Ink decides once, at import, whether it runs "in CI" (then it draws only the last frame).
 // On a real terminal the operator is interactive whatever CI says, so the console must draw.
@@ -28,7 +28,8 @@ process.stdout.on('error', (error) => {
 // Start-up (issues 7, 16): the esbuild bundle of dist/ (scripts/bundle.mjs) is one CommonJS script,
 // dist/bundle/cli.cjs, that loads in a fraction of the time of ~700 separate modules; boot.js
 // runs it with V8's code compiled for it by an earlier launch (source/adapters/code-cache.ts), and
-// keeps the code of this launch once its start-up is over, when it had none to use. The bundle
+// keeps the code of this launch once its start-up is over, when it had none to use; TurboFan is
+// off until then (optimizeLater: its compiles would land after the first frame). The bundle
 // is built for React's production mode, so development mode (NODE_ENV, or Ink's DEV=true
 // devtools) runs dist/cli.js; so does a dist/ that tsc wrote after the bundle (a stale bundle
 // must never run instead of the code just compiled). The packed package (npm pack) ships the
@@ -45,14 +46,19 @@ const useBundle =
 const argv = process.argv.slice(2);
 let main;
 if (useBundle) {
-  const { commandKey, loadBundle } = await import('../dist/bundle/boot.js');
+  const { commandKey, loadBundle, optimizeLater } = await import('../dist/bundle/boot.js');
+  const optimize = optimizeLater(process.execArgv, process.env.NODE_OPTIONS);
   const bundle = loadBundle(fileURLToPath(new URL('../dist/bundle/cli.cjs', import.meta.url)), {
     env: process.env,
     command: commandKey(argv),
   });
-  // Start-up is over by then (the console's first frame is drawn well before); a command that
-  // ends sooner keeps its code as it exits.
-  setTimeout(bundle.save, SAVE_AFTER_MS).unref();
+  // Start-up is over by then (the console's first frame is drawn well before): its code is kept
+  // first (with TurboFan still off, as the next launch will read it), then TurboFan is turned
+  // back on. A command that ends sooner keeps its code as it exits.
+  setTimeout(() => {
+    bundle.save();
+    optimize?.();
+  }, STARTED_AFTER_MS).unref();
   process.once('exit', bundle.save);
   ({ main } = bundle.exports);
 } else ({ main } = await import('../dist/cli.js'));

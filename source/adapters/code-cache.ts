@@ -17,6 +17,7 @@
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import v8 from 'node:v8';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
 import type { Env } from '../core/fleet/port-expr.js';
@@ -49,6 +50,37 @@ export interface LoadedBundle {
    * launch; true when written. Never throws.
    */
   save(): boolean;
+}
+
+/**
+ * Start-up without TurboFan. A launch runs most of its code once or a few times (module bodies,
+ * the first frame's rows), yet V8 compiles what loops most with TurboFan on a background thread,
+ * and that compiled code arrives after the first frame has been drawn: a third of the CPU
+ * instructions of a console's start-up (valgrind, bench/README.md). Sparkplug's baseline code
+ * still runs meanwhile. The function returned turns TurboFan back on (frames, ingest and probes
+ * need it later); undefined when the process was started with its own say on the optimizer (node
+ * flags), which is then left alone.
+ *
+ * V8 keys cached code by its flags: code saved while TurboFan is off is refused once it is on, so
+ * save() must run before the function returned (it does: bin/opsdeck.js).
+ */
+export function optimizeLater(
+  execArgv: readonly string[],
+  nodeOptions = '',
+): (() => void) | undefined {
+  const flags = [...execArgv, ...nodeOptions.split(/\s+/)].map((f) => f.replaceAll('_', '-'));
+  if (
+    flags.some((f) =>
+      /^--(no-)?(turbofan|opt|jitless|always-turbofan|always-opt|max-opt)(=|$)/.test(f),
+    )
+  )
+    return undefined;
+  v8.setFlagsFromString('--no-turbofan');
+  let on = false;
+  return () => {
+    if (!on) v8.setFlagsFromString('--turbofan');
+    on = true;
+  };
 }
 
 /** The cache's key for a command line: its first word when it is a command name. */

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { crc32 } from 'node:zlib';
-import { commandKey, loadBundle } from '../../source/adapters/code-cache.js';
+import { commandKey, loadBundle, optimizeLater } from '../../source/adapters/code-cache.js';
 
 const ADAPTER = fileURLToPath(new URL('../../source/adapters/code-cache.ts', import.meta.url));
 
@@ -200,4 +200,41 @@ test('the cache key of a command line is its first word when that is a command n
   assert.equal(commandKey(['--help']), 'default');
   assert.equal(commandKey(['../../etc/passwd']), 'default');
   assert.equal(commandKey(['Status']), 'default');
+});
+
+test("start-up without TurboFan, unless node's flags say something about the optimizer", () => {
+  for (const [argv, options] of [
+    [['--no-turbofan'], ''],
+    [['--jitless'], ''],
+    [['--turbofan'], ''],
+    [[], '--max-opt=2'],
+    [[], '--enable-source-maps --max_opt=1'],
+    [['--no-opt'], ''],
+  ] as const)
+    assert.equal(optimizeLater(argv, options), undefined, `${argv.join(' ')} ${options}`);
+  assert.equal(typeof optimizeLater(['--cpu-prof'], '--enable-source-maps'), 'function');
+});
+
+test('TurboFan is off until the function returned turns it back on', () => {
+  // In a child: V8's own word on a hot function (natives syntax), before and after.
+  const code = [
+    `import { optimizeLater } from ${JSON.stringify(ADAPTER)};`,
+    "const status = new Function('f', 'return %GetOptimizationStatus(f)');",
+    'const hot = (n) => { let s = 0; for (let i = 0; i < n; i++) s += i % 7; return s; };',
+    'const run = () => { for (let k = 0; k < 3000; k++) hot(1000); };',
+    'const TURBOFANNED = 64;',
+    'const on = optimizeLater(process.execArgv, process.env.NODE_OPTIONS);',
+    'run();',
+    'const before = (status(hot) & TURBOFANNED) !== 0;',
+    'on();',
+    'run(); run();',
+    'setTimeout(() => { run(); console.log(JSON.stringify({ before, after: (status(hot) & TURBOFANNED) !== 0 })); }, 50);',
+  ].join('\n');
+  const r = spawnSync(
+    process.execPath,
+    ['--allow-natives-syntax', '--import', 'tsx', '--input-type=module', '-e', code],
+    { encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { before: false, after: true });
 });
