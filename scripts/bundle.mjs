@@ -25,6 +25,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { build } from 'esbuild';
+import { ansiTokenizeFast } from './bundle-patches.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = `${ROOT}dist/bundle`;
@@ -155,6 +156,30 @@ const stringWidthLazy = {
   },
 };
 
+// slice-ansi 8 (Ink's truncation, through cli-truncate) builds a grapheme Intl.Segmenter when it
+// is loaded (~25 ms of ICU's break rules before the first frame), though only a truncated Text
+// needs it. In the bundle it is made on the first truncation.
+const sliceAnsiLazy = {
+  name: 'slice-ansi-lazy',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]slice-ansi[\\/]tokenize-ansi\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const eager =
+        "const GRAPHEME_SEGMENTER = new Intl.Segmenter(undefined, {granularity: 'grapheme'});";
+      const patched = text.replace(
+        eager,
+        () =>
+          "let realSegmenter;\nconst GRAPHEME_SEGMENTER = { segment: (s) => (realSegmenter ??= new Intl.Segmenter(undefined, { granularity: 'grapheme' })).segment(s) };",
+      );
+      const warnings =
+        patched === text && text.includes('new Intl.Segmenter(')
+          ? [{ text: `slice-ansi (${args.path}): its segmenter is made at load (slower start-up)` }]
+          : [];
+      return { contents: patched, loader: 'js', warnings };
+    });
+  },
+};
+
 // conf (the console's preferences) imports ajv and ajv-formats at load (~25 ms) but uses them only
 // for a schema, which opsdeck never passes: in the bundle they are loaded from node_modules on
 // first use instead.
@@ -278,7 +303,15 @@ const [cli] = await Promise.all([
     },
     outfile: `${NEXT}/cli.cjs`,
     format: 'cjs',
-    plugins: [inkWithoutAwait, yogaAtOnce, stringWidthLazy, confWithoutAjv, natsOnFirstUse],
+    plugins: [
+      inkWithoutAwait,
+      yogaAtOnce,
+      stringWidthLazy,
+      sliceAnsiLazy,
+      ansiTokenizeFast,
+      confWithoutAjv,
+      natsOnFirstUse,
+    ],
     define: {
       ...common.define,
       'import.meta.url': '__opsdeckMetaUrl',

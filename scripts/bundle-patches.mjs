@@ -1,0 +1,69 @@
+// Source patches scripts/bundle.mjs applies to dependencies in the bundle, kept apart so that the
+// tests can build a dependency with them and check it against the original
+// (test/scripts/bundle-patches.test.ts).
+import { readFileSync } from 'node:fs';
+
+/**
+ * Code units that are each a grapheme of their own, whatever is around them (Unicode's grapheme
+ * cluster rules, UAX #29): ASCII but CR (CR LF is one grapheme), Latin-1's letters and signs,
+ * punctuation (U+2010-U+205F: dashes, quotes, bullets, ellipsis, angle quotes), arrows,
+ * box drawing, block elements and geometric shapes. None of them extends, joins or prepends, so a
+ * string made only of them splits into one grapheme per code unit; anything else (CR, combining
+ * marks, ZWJ, variation selectors, surrogates, Hangul jamo...) takes Intl.Segmenter's path.
+ */
+export const ONE_GRAPHEME_EACH =
+  // eslint-disable-next-line no-control-regex -- ESC and the other controls are graphemes too
+  /^[\0-\x0c\x0e-\x7f\u00a0-\u00ff\u2010-\u205f\u2190-\u21ff\u2500-\u25ff]*$/;
+
+// @alcalzone/ansi-tokenize (Ink's Output: every line of every frame, when not in opsdeck's
+// caches) walks each string by graphemes with an Intl.Segmenter built at load (~25 ms of ICU's
+// break rules before the first frame), and every step of ICU's walk costs more than the rest of
+// the loop: on the console's first frame (~12,000 cells) it was most of composing the screen.
+// A string that ONE_GRAPHEME_EACH matches is walked code unit by code unit, with the same
+// { segment, index } steps the segmenter would give; the segmenter is made on first need.
+export const ansiTokenizeFast = {
+  name: 'ansi-tokenize-fast',
+  setup(b) {
+    b.onLoad(
+      { filter: /[\\/]@alcalzone[\\/]ansi-tokenize[\\/]build[\\/]tokenize\.js$/ },
+      (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        const eager =
+          'const segmenter = new Intl.Segmenter(undefined, { granularity: "grapheme" });';
+        if (!text.includes(eager))
+          return {
+            contents: text,
+            loader: 'js',
+            warnings: [
+              {
+                text: `ansi-tokenize (${args.path}): not the segmenter this build knows (slower frames)`,
+              },
+            ],
+          };
+        const fast = [
+          'let realSegmenter;',
+          `const ONE_GRAPHEME_EACH = ${ONE_GRAPHEME_EACH};`,
+          'const unitByUnit = (str) => {',
+          '  let index = 0;',
+          '  return {',
+          '    [Symbol.iterator]() { return this; },',
+          '    next() {',
+          '      if (index >= str.length) return { value: undefined, done: true };',
+          '      const step = { value: { segment: str[index], index }, done: false };',
+          '      index++;',
+          '      return step;',
+          '    },',
+          '  };',
+          '};',
+          'const segmenter = {',
+          '  segment: (str) =>',
+          '    ONE_GRAPHEME_EACH.test(str)',
+          '      ? unitByUnit(str)',
+          '      : (realSegmenter ??= new Intl.Segmenter(undefined, { granularity: "grapheme" })).segment(str),',
+          '};',
+        ].join('\n');
+        return { contents: text.replace(eager, () => fast), loader: 'js' };
+      },
+    );
+  },
+};
