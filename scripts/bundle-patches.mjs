@@ -67,3 +67,53 @@ export const ansiTokenizeFast = {
     );
   },
 };
+
+// Composing a row, Ink turns each cell's styles into the ANSI codes from the cell before it
+// (ansi-tokenize's styledCharsToString: diffAnsiCodes makes three Sets and two arrays per cell,
+// ~12,000 cells on the console's first frame), and every character of a tokenised line gets a
+// copy of the codes in force. Here a run of characters shares one array of codes (reduce makes a
+// new array for every code it takes and never changes one; nothing else writes to them), and two
+// neighbouring cells with the same codes, which diffAnsiCodes answers with nothing, skip it.
+export const ansiStyledCharsFast = {
+  name: 'ansi-styled-chars-fast',
+  setup(b) {
+    b.onLoad(
+      { filter: /[\\/]@alcalzone[\\/]ansi-tokenize[\\/]build[\\/]styledChars\.js$/ },
+      (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        const copy = `ret.push({
+                ...token,
+                styles: [...codes],
+            });`;
+        const diff = `ret += ansiCodesToString(diffAnsiCodes(chars[i - 1].styles, char.styles));`;
+        if (!text.includes(copy) || !text.includes(diff))
+          return {
+            contents: text,
+            loader: 'js',
+            warnings: [
+              {
+                text: `ansi-tokenize (${args.path}): not the styledChars this build knows (slower frames)`,
+              },
+            ],
+          };
+        const patched = text
+          .replace(copy, () => 'ret.push({ ...token, styles: codes });')
+          .replace(
+            diff,
+            () =>
+              'if (!sameCodes(chars[i - 1].styles, char.styles)) ret += ansiCodesToString(diffAnsiCodes(chars[i - 1].styles, char.styles));',
+          );
+        const helper = [
+          'function sameCodes(from, to) {',
+          '  if (from === to) return true;',
+          '  if (from.length !== to.length) return false;',
+          '  for (let k = 0; k < from.length; k++)',
+          '    if (from[k].code !== to[k].code || from[k].endCode !== to[k].endCode) return false;',
+          '  return true;',
+          '}',
+        ].join('\n');
+        return { contents: `${patched}\n${helper}\n`, loader: 'js' };
+      },
+    );
+  },
+};

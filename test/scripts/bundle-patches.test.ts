@@ -1,8 +1,9 @@
-// The bundle's patch of @alcalzone/ansi-tokenize (scripts/bundle-patches.mjs): Ink's tokeniser,
-// built with the patch exactly as scripts/bundle.mjs builds it, gives the same tokens as the
-// original for every kind of text (ASCII, SGR and link codes, box drawing, emoji, flags, ZWJ
-// sequences, combining marks, CR LF, wide characters), and its fast path's claim (one grapheme
-// per code unit) holds for every pair of the characters it takes, by Intl.Segmenter itself.
+// The bundle's patches of @alcalzone/ansi-tokenize (scripts/bundle-patches.mjs): Ink's tokeniser,
+// built with them exactly as scripts/bundle.mjs builds it, gives the same tokens as the original
+// for every kind of text (ASCII, SGR and link codes, box drawing, emoji, flags, ZWJ sequences,
+// combining marks, CR LF, wide characters), rows composed from its styled characters are the same
+// strings, and the tokeniser's fast path's claim (one grapheme per code unit) holds for every pair
+// of the characters it takes, by Intl.Segmenter itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -10,18 +11,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { tokenize as original } from '@alcalzone/ansi-tokenize';
+import * as original from '@alcalzone/ansi-tokenize';
 
 const PATCHES = new URL('../../scripts/bundle-patches.mjs', import.meta.url).href;
-const { ansiTokenizeFast, ONE_GRAPHEME_EACH } = (await import(PATCHES)) as {
+const { ansiStyledCharsFast, ansiTokenizeFast, ONE_GRAPHEME_EACH } = (await import(PATCHES)) as {
+  ansiStyledCharsFast: Plugin;
   ansiTokenizeFast: Plugin;
   ONE_GRAPHEME_EACH: RegExp;
 };
 
-type Tokenize = (str: string, endChar?: number) => unknown[];
+type Lib = typeof original;
 
 /** ansi-tokenize as the bundle has it. */
-async function patched(): Promise<Tokenize> {
+async function patched(): Promise<Lib> {
   const out = join(mkdtempSync(join(tmpdir(), 'opsdeck-patch-')), 'ansi-tokenize.mjs');
   const entry = fileURLToPath(import.meta.resolve('@alcalzone/ansi-tokenize'));
   const result = await build({
@@ -30,11 +32,11 @@ async function patched(): Promise<Tokenize> {
     bundle: true,
     format: 'esm',
     platform: 'node',
-    plugins: [ansiTokenizeFast],
+    plugins: [ansiTokenizeFast, ansiStyledCharsFast],
     logLevel: 'silent',
   });
   assert.deepEqual(result.warnings, [], 'the patch applied');
-  return ((await import(pathToFileURL(out).href)) as { tokenize: Tokenize }).tokenize;
+  return (await import(pathToFileURL(out).href)) as Lib;
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -72,15 +74,57 @@ const TEXTS = [
 ];
 
 test('the patched tokeniser gives what the original gives', async () => {
-  const tokenize = await patched();
+  const { tokenize } = await patched();
   for (const text of TEXTS) {
-    assert.deepEqual(tokenize(text), original(text), JSON.stringify(text));
+    assert.deepEqual(tokenize(text), original.tokenize(text), JSON.stringify(text));
     for (const end of [0, 1, 5, 40])
       assert.deepEqual(
         tokenize(text, end),
-        original(text, end),
+        original.tokenize(text, end),
         `${JSON.stringify(text)} to ${end}`,
       );
+  }
+});
+
+type Cell = ReturnType<Lib['styledCharsFromTokens']>[number];
+
+test('rows composed from the styled characters are the same strings', async () => {
+  const lib = await patched();
+  const styled = (l: Lib, text: string) => l.styledCharsFromTokens(l.tokenize(text));
+  const pieces = [
+    ...TEXTS.flatMap((t) => t.split(/\r?\n/)),
+    `${ESC}[1m${ESC}[2mbold dim${ESC}[22m plain ${ESC}[1mbold${ESC}[0m`,
+    `${ESC}[31mred ${ESC}[32mgreen${ESC}[39m ${ESC}[4;31munder red${ESC}[24m red${ESC}[0m`,
+    `${ESC}[31mred${ESC}[0m`,
+    `${ESC}[31mred too${ESC}[0m`,
+  ];
+  for (const text of pieces) {
+    assert.deepEqual(styled(lib, text), styled(original, text), JSON.stringify(text));
+    assert.equal(
+      lib.styledCharsToString(styled(lib, text)),
+      original.styledCharsToString(styled(original, text)),
+      JSON.stringify(text),
+    );
+  }
+  // Rows as Ink's Output makes them: pieces written side by side over blank cells, each one
+  // overwriting the cells it covers (the same codes from different writes meet at their edges).
+  for (let round = 0; round < 300; round++) {
+    const row = (l: Lib) => {
+      let seed = round + 1;
+      const next = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+      const cells: Cell[] = Array.from({ length: 60 }, () => ({
+        type: 'char' as const,
+        value: ' ',
+        fullWidth: false,
+        styles: [],
+      }));
+      for (let w = next(5); w >= 0; w--) {
+        let x = next(60);
+        for (const c of styled(l, pieces[next(pieces.length)]!)) if (x < 60) cells[x++] = c;
+      }
+      return l.styledCharsToString(cells);
+    };
+    assert.equal(row(lib), row(original), `round ${round}`);
   }
 });
 
@@ -95,7 +139,7 @@ test('no Intl.Segmenter until a text needs one', async () => {
     }
   };
   try {
-    const tokenize = await patched();
+    const { tokenize } = await patched();
     tokenize(TEXTS[2]!);
     tokenize(TEXTS[4]!);
     tokenize(TEXTS[5]!);
