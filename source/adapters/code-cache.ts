@@ -56,7 +56,7 @@ export interface LoadedBundle {
  * Start-up without TurboFan. A launch runs most of its code once or a few times (module bodies,
  * the first frame's rows), yet V8 compiles what loops most with TurboFan on a background thread,
  * and that compiled code arrives after the first frame has been drawn: a third of the CPU
- * instructions of a console's start-up (valgrind, bench/README.md). Sparkplug's baseline code
+ * instructions of a console's start-up (valgrind; README, "Start-up"). Sparkplug's baseline code
  * still runs meanwhile. The function returned turns TurboFan back on (frames, ingest and probes
  * need it later); undefined when the process was started with its own say on the optimizer (node
  * flags), which is then left alone.
