@@ -139,6 +139,12 @@ export interface PipelineOptions {
    * follow the ingest rate, 500,000 entries in a 5 s window at 100k/s.
    */
   dedupMaxEntries: number;
+  /**
+   * The most memory the dedup window may take (an estimate: entries, their ids, the maps' slots);
+   * past it the oldest entries go, as past dedupMaxEntries. Entries bound the count, this the
+   * bytes: 100,000 entries of long ids weigh several times 100,000 of short ones.
+   */
+  dedupMaxBytes: number;
   flood: FloodOptions;
 }
 
@@ -149,7 +155,21 @@ export const DEFAULT_PIPELINE: PipelineOptions = {
   capacity: 5000,
   dedupWindowMs: 5000,
   dedupMaxEntries: 200_000,
+  dedupMaxBytes: 16 * 2 ** 20,
   flood: DEFAULT_FLOOD,
+};
+
+/**
+ * What a dedup entry costs besides its ids' characters: the Entry and its boxed time, its ids
+ * array, its slots in byId, byContent and the order queue (~200 bytes in heap snapshots of
+ * bench/rss-errors.ts); each id adds its string's header and characters.
+ */
+const ENTRY_BYTES = 200;
+const ID_BYTES = 24;
+const entryBytes = (ids: readonly string[]): number => {
+  let n = ENTRY_BYTES;
+  for (let i = 0; i < ids.length; i++) n += ID_BYTES + ids[i]!.length;
+  return n;
 };
 
 interface Entry {
@@ -204,6 +224,8 @@ export class ErrorPipeline {
   private readonly byContent = new Map<string, Map<string, Entry>>();
   private readonly order: Entry[] = [];
   private orderHead = 0;
+  /** Estimated bytes of the entries in the window (entryBytes each). */
+  private dedupBytes = 0;
   private readonly floodRows = new Map<string, ErrorRow>();
   /** The rows in the ring, by id: what a twin arriving later updates, if still shown. */
   private readonly shownRows = new Map<number, ErrorRow>();
@@ -265,6 +287,7 @@ export class ErrorPipeline {
         const twin = this.byContent.get(event.agent)?.get(event.message);
         if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
           entry = twin;
+          this.dedupBytes += entryBytes(ids) - ENTRY_BYTES;
           entry.ids = ids;
           for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, twin);
         }
@@ -336,9 +359,20 @@ export class ErrorPipeline {
     if (!texts) this.byContent.set(event.agent, (texts = new Map<string, Entry>()));
     texts.set(event.message, fresh);
     this.order.push(fresh);
-    if (this.order.length - this.orderHead > this.options.dedupMaxEntries) {
-      this.retire(this.order[this.orderHead++]!);
-      this.counters.dedupEvicted++;
+    this.dedupBytes += entryBytes(ids);
+    if (
+      this.order.length - this.orderHead > this.options.dedupMaxEntries ||
+      this.dedupBytes > this.options.dedupMaxBytes
+    ) {
+      // The newest entry stays, however large: it is the one a twin is about to look for.
+      while (
+        this.order.length - this.orderHead > 1 &&
+        (this.order.length - this.orderHead > this.options.dedupMaxEntries ||
+          this.dedupBytes > this.options.dedupMaxBytes)
+      ) {
+        this.retire(this.order[this.orderHead++]!);
+        this.counters.dedupEvicted++;
+      }
       this.compact();
     }
     return true;
@@ -421,6 +455,7 @@ export class ErrorPipeline {
 
   /** An entry leaves the window (its time is up, or the window is full): counted, and unfiled. */
   private retire(old: Entry): void {
+    this.dedupBytes -= entryBytes(old.ids);
     // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
     if (!(old.buses & NATS)) this.counters.zmqOnly++;
     else if (old.buses === NATS) this.counters.natsOnly++;
