@@ -155,17 +155,18 @@ export const DEFAULT_PIPELINE: PipelineOptions = {
   capacity: 5000,
   dedupWindowMs: 5000,
   dedupMaxEntries: 200_000,
-  dedupMaxBytes: 16 * 2 ** 20,
+  dedupMaxBytes: 24 * 2 ** 20,
   flood: DEFAULT_FLOOD,
 };
 
 /**
  * What a dedup entry costs besides its ids' characters: the Entry and its boxed time, its ids
- * array, its slots in byId, byContent and the order queue (~200 bytes in heap snapshots of
- * bench/rss-errors.ts); each id adds its string's header and characters.
+ * array, its slots in byContent and the order queue, its share of byContent's per-agent maps;
+ * each id adds its string's header and its slot in byId. Measured in bench/rss-errors.ts (the
+ * heap freed by clearing the window: ~375 bytes an entry with one 20-character id).
  */
-const ENTRY_BYTES = 200;
-const ID_BYTES = 24;
+const ENTRY_BYTES = 300;
+const ID_BYTES = 40;
 const entryBytes = (ids: readonly string[]): number => {
   let n = ENTRY_BYTES;
   for (let i = 0; i < ids.length; i++) n += ID_BYTES + ids[i]!.length;
@@ -222,7 +223,12 @@ export class ErrorPipeline {
   // by `id:…` / `fp:agent|message` strings: building and hashing those was per-event work.
   private readonly byId = new Map<string, Entry>();
   private readonly byContent = new Map<string, Map<string, Entry>>();
-  private readonly order: Entry[] = [];
+  /**
+   * The window's entries oldest first, from orderHead on; the slots before it are emptied as
+   * their entries leave (compacting waits for thousands of them, and a kept reference kept
+   * each retired entry and its ids alive: half the window's memory in bench/rss-errors.ts).
+   */
+  private readonly order: (Entry | undefined)[] = [];
   private orderHead = 0;
   /** Estimated bytes of the entries in the window (entryBytes each). */
   private dedupBytes = 0;
@@ -370,7 +376,7 @@ export class ErrorPipeline {
         (this.order.length - this.orderHead > this.options.dedupMaxEntries ||
           this.dedupBytes > this.options.dedupMaxBytes)
       ) {
-        this.retire(this.order[this.orderHead++]!);
+        this.retire(this.takeOldest());
         this.counters.dedupEvicted++;
       }
       this.compact();
@@ -449,7 +455,7 @@ export class ErrorPipeline {
   private expire(now: number): void {
     const cutoff = now - this.options.dedupWindowMs;
     while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff)
-      this.retire(this.order[this.orderHead++]!);
+      this.retire(this.takeOldest());
     this.compact();
   }
 
@@ -466,6 +472,12 @@ export class ErrorPipeline {
       texts.delete(old.message);
       if (texts.size === 0) this.byContent.delete(old.agent);
     }
+  }
+
+  private takeOldest(): Entry {
+    const oldest = this.order[this.orderHead]!;
+    this.order[this.orderHead++] = undefined;
+    return oldest;
   }
 
   /** Compact the queue now and then instead of shifting on every expiry. */
