@@ -222,7 +222,9 @@ export class ErrorPipeline {
   // The dedup window, by id and by content (agent, then message). Two maps instead of one keyed
   // by `id:…` / `fp:agent|message` strings: building and hashing those was per-event work.
   private readonly byId = new Map<string, Entry>();
-  private readonly byContent = new Map<string, Map<string, Entry>>();
+  // An agent with one text in the window has its entry here itself, not a map of one: 20,000
+  // agents' maps of one were a seventh of the pipeline's memory (bench/rss-errors.ts).
+  private readonly byContent = new Map<string, Entry | Map<string, Entry>>();
   /**
    * The window's entries oldest first, from orderHead on; the slots before it are emptied as
    * their entries leave (compacting waits for thousands of them, and a kept reference kept
@@ -290,7 +292,7 @@ export class ErrorPipeline {
       // id. Content matches it only to an id-less entry from another bus: two errors with
       // different ids are two errors, whatever they say.
       if (!entry) {
-        const twin = this.byContent.get(event.agent)?.get(event.message);
+        const twin = this.byText(event.agent, event.message);
         if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
           entry = twin;
           this.dedupBytes += entryBytes(ids) - ENTRY_BYTES;
@@ -299,7 +301,7 @@ export class ErrorPipeline {
         }
       }
     } else {
-      entry = this.byContent.get(event.agent)?.get(event.message);
+      entry = this.byText(event.agent, event.message);
     }
     if (entry && !(entry.buses & bit)) {
       entry.buses |= bit;
@@ -361,9 +363,18 @@ export class ErrorPipeline {
       message: this.shared(event.message),
     };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
-    let texts = this.byContent.get(event.agent);
-    if (!texts) this.byContent.set(event.agent, (texts = new Map<string, Entry>()));
-    texts.set(event.message, fresh);
+    const texts = this.byContent.get(event.agent);
+    if (texts instanceof Map) texts.set(event.message, fresh);
+    else if (texts === undefined || texts.message === event.message)
+      this.byContent.set(event.agent, fresh);
+    else
+      this.byContent.set(
+        event.agent,
+        new Map<string, Entry>([
+          [texts.message, texts],
+          [event.message, fresh],
+        ]),
+      );
     this.order.push(fresh);
     this.dedupBytes += entryBytes(ids);
     if (
@@ -468,7 +479,8 @@ export class ErrorPipeline {
     for (let i = 0; i < old.ids.length; i++)
       if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
     const texts = this.byContent.get(old.agent);
-    if (texts?.get(old.message) === old) {
+    if (texts === old) this.byContent.delete(old.agent);
+    else if (texts instanceof Map && texts.get(old.message) === old) {
       texts.delete(old.message);
       if (texts.size === 0) this.byContent.delete(old.agent);
     }
@@ -478,6 +490,14 @@ export class ErrorPipeline {
     const oldest = this.order[this.orderHead]!;
     this.order[this.orderHead++] = undefined;
     return oldest;
+  }
+
+  /** The window's entry for this agent and text, if any. */
+  private byText(agent: string, message: string): Entry | undefined {
+    const texts = this.byContent.get(agent);
+    if (texts === undefined) return undefined;
+    if (texts instanceof Map) return texts.get(message);
+    return texts.message === message ? texts : undefined;
   }
 
   /** Compact the queue now and then instead of shifting on every expiry. */
