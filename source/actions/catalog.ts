@@ -49,6 +49,8 @@ interface Item extends ActionEntry {
 export const secretsDirFor = (machines: readonly Machine[], env: Env = {}): string =>
   env.OPSDECK_SECRETS ?? join(machines[0] ? checkoutOf(machines[0].source.file) : '.', 'secrets');
 
+// Long: the catalog as a table, one entry per action row of screen 5, in the order the screen
+// lists them.
 export function consoleActions(o: CatalogOptions): ActionCatalog {
   const dir = secretsDirFor(o.machines, o.env);
   const nc = () => o.plane?.link?.nc;

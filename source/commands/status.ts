@@ -46,6 +46,7 @@ const row = (r: ErrorRow) => ({
   ...(r.flood ? { flood: { rule: r.flood.rule, action: r.flood.action } } : {}),
 });
 
+// Long: the JSON document (schema opsdeck.status/1) as one literal, field by field.
 export function statusDocument(
   plane: DataPlane,
   machines: readonly Machine[],

@@ -48,6 +48,7 @@ const REFUSED_SHOWN_MS = 60_000;
  * latency, age) are never cut; AGENT and GROUP get their longest value when there is room; the
  * HISTORY sparkline takes what is left, and is the first to go. Names are cut last.
  */
+// Long: a table of columns (title, width, cell), in screen order.
 function columnsFor(width: number, now: number, rows: readonly AgentRow[]): Column<AgentRow>[] {
   const longest = (f: (r: AgentRow) => string, floor: number) =>
     rows.reduce((n, r) => Math.max(n, f(r).length), floor);

@@ -304,6 +304,7 @@ export function doctorLines(d: Diagnosis): string[] {
 }
 
 /** The scorecard's error-bus lines (P1.3): per machine, then the streams. */
+// Long: a table, one scorecard row per check, in the order the scorecard shows them.
 export function doctorMetrics(d: Diagnosis): Array<{
   label: string;
   value: string;
