@@ -1,6 +1,7 @@
-// Feeds the error store from both buses: a ZMQ SUB per machine's error bus, and JetStream
-// consumers on whatever error streams the NATS server has (upstream's two libraries each
-// create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py).
+// The two ErrorSources (core/seams/error-source.ts): a ZMQ SUB per machine's error bus, and
+// JetStream consumers on whatever error streams the NATS server has (upstream's two libraries
+// each create one: ERRORS from nats_error_bus.py, ERROR_STREAM from nats_client.py). Each hands
+// raw bytes to the ErrorSink it is given (the console's is the ErrorStore); nothing is parsed.
 import {
   AckPolicy,
   DeliverPolicy,
@@ -12,15 +13,9 @@ import {
 } from 'nats';
 import { Subscriber } from 'zeromq';
 import { BRIDGE_HEADER, bridgeMarkOf } from '../core/errors/bridge.js';
-import {
-  ackSeq,
-  newSeqTrack,
-  noteSeq,
-  type SeqTrack,
-  type StreamSequence,
-} from '../core/errorbus/sequence.js';
+import { ackSeq, newSeqTrack, noteSeq, type SeqTrack } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
-import type { ErrorStore } from '../stores/error-store.js';
+import type { ErrorSink, NatsErrorFeed } from '../core/seams/error-source.js';
 import { ZMQ_MAX_MESSAGE } from './zmq-limits.js';
 
 export interface ZmqErrorOptions {
@@ -46,7 +41,7 @@ const BURST = 512;
 export function zmqErrors(
   endpoint: string,
   machine: string,
-  store: ErrorStore,
+  store: ErrorSink,
   options: ZmqErrorOptions = {},
 ): () => void {
   const heartbeat = options.heartbeatMs ?? 2000;
@@ -119,14 +114,7 @@ export interface NatsErrorOptions {
   rescanMs?: number;
 }
 
-export interface NatsErrorFeed {
-  streams: string[];
-  /** `jetstream`: consumers on the error streams; `core`: no stream yet, a plain subscription. */
-  mode(): 'jetstream' | 'core';
-  /** Stream-sequence continuity per consumed stream (the error-bus preflight's gap check). */
-  sequences(): StreamSequence[];
-  stop(): Promise<void>;
-}
+export type { NatsErrorFeed } from '../core/seams/error-source.js';
 
 /** The error streams on this server: any stream whose subjects include errors.* ones. */
 export async function errorStreams(nc: NatsConnection): Promise<string[]> {
@@ -197,7 +185,7 @@ const agentOf = (subject: string, fromHeader: string): string | undefined => {
  */
 export async function natsErrors(
   nc: NatsConnection,
-  store: ErrorStore,
+  store: ErrorSink,
   options: NatsErrorOptions,
 ): Promise<NatsErrorFeed> {
   const found: string[] = [];

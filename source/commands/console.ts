@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { loadFleet } from '../adapters/fleet-files.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { SCREENS, type Screen } from '../core/ui/keymap.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';

@@ -11,7 +11,9 @@ import {
   type PipelineOptions,
   type PublisherStats,
 } from '../core/errors/pipeline.js';
-import { Emitter } from './emitter.js';
+import type { Clock } from '../core/seams/clock.js';
+import type { ErrorSink } from '../core/seams/error-source.js';
+import { Store } from './store.js';
 
 export interface ErrorSnapshot {
   version: number;
@@ -37,29 +39,23 @@ export interface ErrorStoreOptions extends PipelineOptions {
   notifyMs: number;
 }
 
-export class ErrorStore {
+export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
   readonly pipeline: ErrorPipeline;
-  private readonly emitter = new Emitter();
   // Per bus and machine, made into `<bus>:<machine>` keys only when a snapshot is built: a
   // record keyed by a string built per message cost a key lookup per message.
   private readonly lastAt = { zmq: new Map<string, number>(), nats: new Map<string, number>() };
   private readonly zmqLinks: Record<string, ZmqLink> = {};
   private readonly openGaps = new Map<string, ErrorRow>();
-  private snapshot: ErrorSnapshot;
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
   private paused = false;
-  private closed = false;
   private readonly notifyMs: number;
 
-  constructor(options: Partial<ErrorStoreOptions> = {}) {
+  constructor(options: Partial<ErrorStoreOptions> = {}, clock?: Clock) {
+    // The first snapshot is built below, once the fields it reads exist.
+    super(undefined as unknown as ErrorSnapshot, clock);
     this.pipeline = new ErrorPipeline(options);
     this.notifyMs = options.notifyMs ?? 100;
     this.snapshot = this.build(0);
   }
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): ErrorSnapshot => this.snapshot;
 
   /** When the last frame arrived from a machine's ZMQ bus port (ms), if one has. */
   lastZmqFrame(machine: string): number | undefined {
@@ -154,42 +150,33 @@ export class ErrorStore {
   /** Freeze what the screen shows; counting goes on underneath. */
   setPaused(paused: boolean): void {
     this.paused = paused;
-    this.snapshot = paused ? { ...this.snapshot, paused } : this.build(this.snapshot.version);
-    this.emitter.emit();
+    this.publish(paused ? { ...this.snapshot, paused } : this.build(this.snapshot.version));
   }
 
   /** Build and publish now (status --json, tests). */
   flush(): ErrorSnapshot {
     if (!this.paused) this.snapshot = this.build(this.snapshot.version);
-    this.dirty = false;
+    this.settle();
     return this.snapshot;
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.emitter.close();
+    this.shutDown();
   }
 
+  /** Every message: one flag and one check; the snapshot is built once per notifyMs. */
   private touch(): void {
-    this.dirty = true;
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.dirty || this.closed) return;
-      this.dirty = false;
-      if (this.paused) {
-        // Counters still move while paused, so the operator sees the stream is alive.
-        this.snapshot = {
-          ...this.snapshot,
-          counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } },
-        };
-      } else {
-        this.snapshot = this.build(this.snapshot.version);
-      }
-      this.emitter.emit();
-    }, this.notifyMs);
-    this.timer.unref();
+    this.changed(this.notifyMs);
+  }
+
+  protected override rebuild(): ErrorSnapshot {
+    // Counters still move while paused, so the operator sees the stream is alive.
+    if (this.paused)
+      return {
+        ...this.snapshot,
+        counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } },
+      };
+    return this.build(this.snapshot.version);
   }
 
   private lastFrames(): Record<string, number> {
