@@ -27,6 +27,52 @@ const ioModules = [
   'node:os',
 ];
 
+/** Layer -> the layers it may import (its own always): test/core/import-graph.test.ts's table. */
+const MAY_IMPORT = {
+  core: [],
+  adapters: ['core'],
+  stores: ['core'],
+  wiring: ['core', 'adapters', 'stores'],
+  actions: ['core', 'adapters', 'stores', 'wiring'],
+  hooks: ['core'],
+  components: ['core', 'hooks', 'version'],
+  screens: ['core', 'hooks', 'components'],
+  terminal: ['core'],
+  app: ['core', 'adapters', 'stores', 'wiring', 'actions', 'hooks', 'components', 'screens'],
+  console: ['core', 'adapters', 'stores', 'wiring', 'actions', 'components', 'terminal', 'app'],
+  agent: ['core', 'adapters', 'stores'],
+  sim: ['core', 'adapters', 'agent', 'version'],
+  commands: [
+    'core',
+    'adapters',
+    'stores',
+    'wiring',
+    'actions',
+    'agent',
+    'sim',
+    'console',
+    'version',
+  ],
+  cli: ['commands', 'version'],
+  version: [],
+};
+/** The layers that are one file at the top of source/. */
+const LAYER_FILES = {
+  app: ['source/app.tsx'],
+  console: ['source/console.tsx'],
+  cli: ['source/cli.ts'],
+  version: ['source/version.ts'],
+};
+const LAYER_PATTERNS = {
+  app: ['**/app.js'],
+  // commands/console.ts is the `console` subcommand, not the console layer.
+  console: ['../console.js', '../../console.js'],
+  cli: ['**/cli.js'],
+  version: ['**/version.js'],
+};
+/** What a store must not reach for: the bus and socket clients, files, processes. */
+const storeBanned = ioModules.filter((m) => !['react', 'ink'].includes(m));
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.scratch*/**'] },
   js.configs.recommended,
@@ -59,32 +105,36 @@ export default tseslint.config(
       '@typescript-eslint/await-thenable': 'error',
     },
   },
-  {
-    files: ['source/core/**/*.ts'],
+  // Import directions, one block per layer: the same table as test/core/import-graph.test.ts
+  // (MAY_IMPORT), so an editor flags an upward import as it is typed. Core also keeps UI and I/O
+  // modules out; stores keep the outside world's clients out (it comes in through core/seams/).
+  ...Object.entries(MAY_IMPORT).map(([layer, may]) => ({
+    files: LAYER_FILES[layer] ?? [`source/${layer}/**/*.ts`, `source/${layer}/**/*.tsx`],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: ioModules.map((name) => ({
-            name,
-            message: 'source/core is pure: no UI and no I/O.',
-          })),
+          paths: (layer === 'core' ? ioModules : layer === 'stores' ? storeBanned : []).map(
+            (name) => ({
+              name,
+              message:
+                layer === 'core'
+                  ? 'source/core is pure: no UI and no I/O.'
+                  : 'stores take the outside world as ports (core/seams/), never its clients.',
+            }),
+          ),
           patterns: [
             {
-              group: [
-                '**/adapters/**',
-                '**/stores/**',
-                '**/screens/**',
-                '**/components/**',
-                '**/hooks/**',
-              ],
-              message: 'source/core must not depend on outer layers.',
+              group: Object.keys(MAY_IMPORT)
+                .filter((other) => other !== layer && !may.includes(other))
+                .flatMap((other) => LAYER_PATTERNS[other] ?? [`**/${other}/**`]),
+              message: `source/${layer} may import only ${may.length ? may.join(', ') : 'itself'} (docs/architecture.md, Layers).`,
             },
           ],
         },
       ],
     },
-  },
+  })),
   {
     files: ['bin/**/*.js', 'scripts/**/*.mjs', 'eslint.config.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
