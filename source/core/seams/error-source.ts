@@ -2,6 +2,7 @@
 // machine and the JetStream consumers (adapters/error-sources.ts) are the two; they hand bytes
 // to an ErrorSink (stores/error-store.ts is the one the console uses) and parse nothing.
 import type { BridgeMark } from '../errors/event.js';
+import type { FeedState } from '../errorbus/feed-state.js';
 import type { StreamSequence } from '../errorbus/sequence.js';
 
 /** Where a feed puts what it receives; called on the hot path: no promise, no throw. */
@@ -27,6 +28,8 @@ export interface NatsErrorFeed extends ErrorSource {
   readonly streams: readonly string[];
   /** `jetstream`: consumers on the error streams; `core`: no stream yet, a plain subscription. */
   mode(): 'jetstream' | 'core';
+  /** Where its connection lifecycle is (core/errorbus/feed-state.ts). */
+  state(): FeedState;
   /** Stream-sequence continuity per consumed stream (the error-bus preflight's gap check). */
   sequences(): StreamSequence[];
   stop(): Promise<void>;
