@@ -1,5 +1,6 @@
 // One lint config for the whole tree. The core rule is the important one: source/core is the
 // pure domain and must never reach for UI or I/O (docs/architecture.md, Practices 1).
+import { readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
@@ -27,35 +28,10 @@ const ioModules = [
   'node:os',
 ];
 
-/** Layer -> the layers it may import (its own always): test/core/import-graph.test.ts's table. */
-const MAY_IMPORT = {
-  core: [],
-  adapters: ['core'],
-  stores: ['core'],
-  wiring: ['core', 'adapters', 'stores'],
-  actions: ['core', 'adapters', 'stores', 'wiring'],
-  hooks: ['core'],
-  components: ['core', 'hooks', 'version'],
-  screens: ['core', 'hooks', 'components'],
-  terminal: ['core'],
-  app: ['core', 'adapters', 'stores', 'wiring', 'actions', 'hooks', 'components', 'screens'],
-  console: ['core', 'adapters', 'stores', 'wiring', 'actions', 'components', 'terminal', 'app'],
-  agent: ['core', 'adapters', 'stores'],
-  sim: ['core', 'adapters', 'agent', 'version'],
-  commands: [
-    'core',
-    'adapters',
-    'stores',
-    'wiring',
-    'actions',
-    'agent',
-    'sim',
-    'console',
-    'version',
-  ],
-  cli: ['commands', 'version'],
-  version: [],
-};
+/** Layer -> the layers it may import (its own always): the table import-graph.test.ts checks. */
+const { '//': _about, ...MAY_IMPORT } = JSON.parse(
+  readFileSync(new URL('./docs/layers.json', import.meta.url), 'utf8'),
+);
 /** The layers that are one file at the top of source/. */
 const LAYER_FILES = {
   app: ['source/app.tsx'],
@@ -137,6 +113,6 @@ export default tseslint.config(
   })),
   {
     files: ['bin/**/*.js', 'scripts/**/*.mjs', 'eslint.config.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
 );
