@@ -3,7 +3,7 @@
 // (this console, the CLI, auto mode, another operator's console), so the store re-reads it when
 // it changes: a stat every few seconds, the file read only when its size or time moved.
 import type { AuditEntry } from '../core/audit.js';
-import type { Cancel } from '../core/seams/clock.js';
+import type { Cancel, Clock } from '../core/seams/clock.js';
 import type { AuditLog } from '../core/seams/files.js';
 import { Store } from './store.js';
 
@@ -49,8 +49,11 @@ export function throttleOwners(entries: readonly AuditEntry[]): ThrottleOwners {
 export class AuditStore extends Store<AuditSnapshot> {
   private seen = '';
 
-  constructor(private readonly log: Pick<AuditLog, 'stamp' | 'read'>) {
-    super({ entries: [], total: 0, damaged: 0, throttle: {} });
+  constructor(
+    private readonly log: Pick<AuditLog, 'stamp' | 'read'>,
+    clock?: Clock,
+  ) {
+    super({ entries: [], total: 0, damaged: 0, throttle: {} }, clock);
   }
 
   /** Re-reads the log if it changed since the last read (or `force`). */
