@@ -51,7 +51,7 @@ test('the error store: a flood is one notification per notifyMs, the first chang
   assert.equal(clock.pending, 0, 'no timer left behind');
 });
 
-test('flush() builds now and a pending notification still comes (the frame the screen needs)', () => {
+test('flush() builds now; the notification pending then has nothing left to tell', () => {
   const clock = new ManualClock();
   const store = new ErrorStore({ notifyMs: 100 }, clock);
   let heard = 0;
