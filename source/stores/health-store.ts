@@ -168,6 +168,19 @@ interface Slot {
   busy: boolean;
 }
 
+/** A request that got no reply (ZMQ or HTTP) as the probe's outcome. */
+const failure = (
+  result: { kind: 'timeout' } | { kind: 'refused' | 'error'; reason: string },
+  timeoutMs: number,
+  at: number,
+  via: string,
+): ProbeOutcome =>
+  result.kind === 'timeout'
+    ? { kind: 'timeout', timeoutMs, at, via }
+    : result.kind === 'refused'
+      ? { kind: 'refused', reason: result.reason, at, via }
+      : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+
 const clipRaw = (text: string) => sanitise(text.length > 400 ? `${text.slice(0, 400)}…` : text);
 
 /**
@@ -442,13 +455,7 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
       }
       alt.close();
     }
-    const at = this.clock.now();
-    const failed: ProbeOutcome =
-      result.kind === 'timeout'
-        ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
-        : result.kind === 'refused'
-          ? { kind: 'refused', reason: result.reason, at, via }
-          : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+    const failed = failure(result, target.timeoutMs, this.clock.now(), via);
     if (!httpFallback || (failed.kind === 'refused' && slot.protocol !== undefined)) return failed;
     // Silence or refusal on ZMQ: an HTTP-only service, or a BaseAgent whose health socket does
     // not answer while its HTTP mirror does (a wedged loop). Only the first is an HTTP agent.
@@ -509,12 +516,7 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
           via,
         };
       }
-      const outcome: ProbeOutcome =
-        result.kind === 'timeout'
-          ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
-          : result.kind === 'refused'
-            ? { kind: 'refused', reason: result.reason, at, via }
-            : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+      const outcome = failure(result, target.timeoutMs, at, via);
       // Garbage or silence on one port is not a dead agent: a refusal from the other port must
       // not hide it (refused is definitive and skips the hysteresis).
       if (last.kind === 'refused' || outcome.kind === 'bad-reply') last = outcome;
