@@ -21,6 +21,7 @@ import { authLabel, type ControlAuth } from '../core/resources/machine-control.j
 import { describeToken } from '../core/security/token.js';
 import type { Action, Outcome, Preview } from './action.js';
 import { throttleAction } from './throttle.js';
+import { textOf } from '../core/text.js';
 
 export const autoSubject = (machine: string): string => `opsdeck.${machine}.throttle.auto`;
 
@@ -247,7 +248,7 @@ export function autoOffAction(o: {
             ok: running,
             evidence:
               r.kind === 'reply'
-                ? `running at level ${String(r.value.level)}; off requests: ${String(r.value.auth ?? 'unknown')}`
+                ? `running at level ${String(r.value.level)}; off requests: ${textOf(r.value.auth, 'unknown')}`
                 : r.reason,
           },
         ],

@@ -33,7 +33,7 @@ export interface CatalogOptions {
   nats?: string;
   plane?: DataPlane;
   /** Told of every security probe the operator runs (the scorecard's P1.4 shows it). */
-  onProbe?(result: ProbeResult): void;
+  onProbe?: (result: ProbeResult) => void;
 }
 
 interface Item extends ActionEntry {

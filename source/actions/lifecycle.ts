@@ -19,6 +19,7 @@ import { HealthStore, targetsFor } from '../stores/health-store.js';
 import { netProber } from '../adapters/net-prober.js';
 import type { Action, Outcome, Preview } from './action.js';
 import { agentKey } from '../core/fleet/agent-key.js';
+import { textOf } from '../core/text.js';
 
 export interface LifecycleOptions {
   nc: NatsConnection;
@@ -117,7 +118,7 @@ export function lifecycleAction(o: LifecycleOptions): Action {
       return {
         ok: false,
         lines,
-        why: `${o.machine} ${r.value.refused ? 'refused' : 'failed'} ${verb} of ${o.agent}: ${String(r.value.message ?? JSON.stringify(r.value))}`,
+        why: `${o.machine} ${r.value.refused ? 'refused' : 'failed'} ${verb} of ${o.agent}: ${textOf(r.value.message ?? r.value)}`,
       };
     return { ok: true, lines };
   };
@@ -140,7 +141,7 @@ export function lifecycleAction(o: LifecycleOptions): Action {
           ? r.reason
           : ok
             ? ''
-            : `${o.machine}'s opsdeck agent cannot manage ${o.agent}: ${String(r.value.message ?? JSON.stringify(r.value))}`;
+            : `${o.machine}'s opsdeck agent cannot manage ${o.agent}: ${textOf(r.value.message ?? r.value)}`;
       return {
         target: line ? `${key}: ${line}` : key,
         lines: [

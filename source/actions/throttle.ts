@@ -58,7 +58,7 @@ async function readStatus(
       ok: false,
       reason: `get_status answered ${typeof r.value.message === 'string' ? r.value.message : JSON.stringify(r.value).slice(0, 160)}`,
     };
-  return { ok: true, status: r.value as RmStatus };
+  return { ok: true, status: r.value };
 }
 
 const fmtStatus = (s: RmStatus): string =>

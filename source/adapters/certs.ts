@@ -43,7 +43,6 @@ import { newSampleKey, SAMPLE_KEYS_FILE, sampleKeyFile } from './sample-sign.js'
 const BCRYPT_COST = 11;
 
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const crypto = webcrypto;
 
 // Start-up (issue 7): @peculiar/x509 takes about 0.1 s to load and the console imports this
@@ -112,7 +111,7 @@ async function issue(
   notBefore: Date,
   notAfter: Date,
 ): Promise<Issued> {
-  const keys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const cert = await x509().X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: certSubject(cn),
@@ -169,7 +168,7 @@ export async function buildGeneration(
   const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
   const files = new Map<string, string>();
 
-  const caKeys = (await crypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const caKeys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const caCert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: 'CN=opsdeck fleet CA, O=opsdeck fleet',

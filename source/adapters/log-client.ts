@@ -4,6 +4,7 @@
 import { createInbox, type NatsConnection, type Subscription } from 'nats';
 import { logsSubject, type WatchBatch } from '../core/logs/stream.js';
 import type { LogWatch, LogWatchHandlers } from '../core/seams/files.js';
+import { textOf } from '../core/text.js';
 
 export type { LogWatch, LogWatchHandlers } from '../core/seams/files.js';
 
@@ -100,7 +101,7 @@ export function watchLogs(
     id = r.id;
     const ttl = typeof r.ttlMs === 'number' ? r.ttlMs : 15_000;
     on.opened?.({
-      source: String(r.source ?? ''),
+      source: textOf(r.source),
       rate: typeof r.rate === 'number' ? r.rate : 0,
       ttlMs: ttl,
     });
@@ -109,7 +110,7 @@ export function watchLogs(
       () => {
         void ask({ renew: id })
           .then((a) => {
-            if (a.ok !== true) finish(`the watch ended: ${String(a.error ?? 'refused')}`, true);
+            if (a.ok !== true) finish(`the watch ended: ${textOf(a.error, 'refused')}`, true);
           })
           .catch(() => undefined); // a missed renewal is retried; the TTL covers two
       },

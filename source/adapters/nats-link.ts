@@ -2,7 +2,7 @@
 // closed, the server, the round-trip time. Reconnects forever; a dead server is noticed within
 // pingInterval * maxPingOut (the defaults would take minutes), by our own check: anything
 // received proves the server alive, not only a PONG. Credentials never reach a log.
-import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
+import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
 import { Emitter } from '../core/emitter.js';
 import type { LinkStatus } from '../core/nats/link.js';
 
@@ -109,11 +109,11 @@ export class NatsLink {
   private async watch(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       switch (s.type) {
-        case 'disconnect':
-        case 'reconnecting':
+        case Events.Disconnect:
+        case DebugEvents.Reconnecting:
           this.set({ state: 'reconnecting', rttMs: undefined });
           break;
-        case 'reconnect':
+        case Events.Reconnect:
           this.set({
             state: 'connected',
             server: redact(nc.getServer()),
@@ -121,7 +121,7 @@ export class NatsLink {
           });
           void this.measure();
           break;
-        case 'error':
+        case Events.Error:
           this.set({ error: clean(s.data) });
           break;
         default:

@@ -20,7 +20,14 @@
 // Phase 3 (zmq-off) closes the bridge's sockets too, so the error-bus port is really closed;
 // a rollback reopens them.
 import { createHash } from 'node:crypto';
-import { createInbox, headers as natsHeaders, type Msg, type NatsConnection } from 'nats';
+import {
+  createInbox,
+  DebugEvents,
+  Events,
+  headers as natsHeaders,
+  type Msg,
+  type NatsConnection,
+} from 'nats';
 import * as zmq from 'zeromq';
 import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
 import { bridgeMessage, type BridgedMessage } from '../core/errors/bridge.js';
@@ -299,10 +306,10 @@ export async function runBridge(
 
   void (async () => {
     for await (const st of nc.status()) {
-      if (st.type === 'disconnect' || st.type === 'reconnecting') {
+      if (st.type === Events.Disconnect || st.type === DebugEvents.Reconnecting) {
         if (s.nats === 'connected') requeuePending();
         s.nats = 'disconnected';
-      } else if (st.type === 'reconnect') {
+      } else if (st.type === Events.Reconnect) {
         s.nats = 'connected';
         stalledUntil = 0;
         options.log(

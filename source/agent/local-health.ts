@@ -20,7 +20,7 @@ export interface LocalHealthOptions {
   intervalMs: number;
   timeoutMs: number;
   evidence?: HealthEvidence;
-  onProbe?(key: string, health: AgentHealth): void;
+  onProbe?: (key: string, health: AgentHealth) => void;
 }
 
 export interface LocalHealth {

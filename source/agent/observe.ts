@@ -41,7 +41,7 @@ export interface ObserveOptions {
 
 export interface Observer {
   /** Where /metrics is served and what it covers, for the resources sample. */
-  exporter(): SampleExporter | undefined;
+  exporter: () => SampleExporter | undefined;
   /** The bridge's frames, counted per agent (pass to the bridge's onFrame). */
   onBridgeFrame: NonNullable<BridgeOptions['onFrame']>;
   /** The page /metrics serves now. */
@@ -120,7 +120,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
       throw error;
     }
     o.log(
-      `metrics: http://${listenText(server.address)}/metrics (${probe ? `${model!.agents.length} agents of ${o.machine}` : 'the machine only'})`,
+      `metrics: http://${listenText(server.address)}/metrics (${probe ? `${model.agents.length} agents of ${o.machine}` : 'the machine only'})`,
       'notice',
     );
   }
@@ -133,7 +133,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
     render,
     exporter: () =>
       server
-        ? { address: listenText(server.address), agents: probe ? model!.agents.length : 0 }
+        ? { address: listenText(server.address), agents: probe ? model.agents.length : 0 }
         : undefined,
     onBridgeFrame: (d) => (d.ok ? tally.zmq(d.event) : tally.malformedOn('zmq')),
     attach(nc, parts) {

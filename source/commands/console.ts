@@ -213,8 +213,11 @@ function demoSampleKeys(dir: string, machines: readonly string[]): { dir: string
 
 /** `mainpc=127.0.0.1,pc2=127.0.0.2`: both machines, loopback only (the sim checks the rest). */
 function demoHosts(list: string, io: Io): { mainpc: string; pc2: string } {
-  const hosts = Object.fromEntries(
-    list.split(',').map((part) => part.split('=').map((s) => s.trim())),
+  const hosts: Record<string, string | undefined> = Object.fromEntries(
+    list.split(',').map((part): [string, string] => {
+      const [name = '', host = ''] = part.split('=').map((s) => s.trim());
+      return [name, host];
+    }),
   );
   const loopback = /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
   if (!loopback.test(hosts.mainpc ?? '') || !loopback.test(hosts.pc2 ?? '')) {

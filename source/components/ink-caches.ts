@@ -65,6 +65,7 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
         !Array.isArray(probe.operations)
       )
         return false;
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(this) below
       const compose = Output.prototype.get;
       const rows = new Map<string, string>();
       Output.prototype.get = function (this: OutputLike) {

@@ -22,7 +22,7 @@ interface Props<R> {
   rows: readonly R[];
   columns: readonly Column<R>[];
   /** A stable key for a row; `index` is its place in `rows`. */
-  rowKey(row: R, index: number): string;
+  rowKey: (row: R, index: number) => string;
   cursor: number;
   focused: boolean;
   height: number;

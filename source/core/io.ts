@@ -3,9 +3,10 @@
 // other. The process-backed Io is commands/io.ts's processIo.
 import type { Env } from './fleet/port-expr.js';
 
+// out/err are function-valued properties: commands pass them around unbound.
 export interface Io {
-  out(text: string): void;
-  err(text: string): void;
+  out: (text: string) => void;
+  err: (text: string) => void;
   env: Env;
   cwd: string;
   /** Asks the operator one line (prompt on stderr); '' when there is no input to read. */

@@ -116,7 +116,7 @@ const KNOWN_KEYS = new Set([
 
 /** Checks a request's shape; every problem is a readable sentence. */
 export function parseControl(
-  input: Uint8Array | string | unknown,
+  input: unknown, // bytes or a string off the wire, or a value already parsed
 ): { ok: true; request: ControlRequest } | { ok: false; error: string } {
   let value: unknown = input;
   if (typeof input === 'string' || input instanceof Uint8Array) {
@@ -179,7 +179,7 @@ export function parseControl(
     fault === 'bus-off' || fault === 'bus-on'
       ? need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', true)
       : need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', false),
-    need('seconds', (v) => nonNegative(v) && (v as number) > 0, 'a number of seconds > 0', false),
+    need('seconds', (v) => nonNegative(v) && v > 0, 'a number of seconds > 0', false),
     need(
       'count',
       (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000,
@@ -203,7 +203,9 @@ export async function openControlSocket(
   context: zmq.Context,
   port: number,
   handle: (data: Uint8Array) => Promise<string>,
-): Promise<{ ok: true; endpoint: string; close(): Promise<void> } | { ok: false; error: string }> {
+): Promise<
+  { ok: true; endpoint: string; close: () => Promise<void> } | { ok: false; error: string }
+> {
   const sock = new zmq.Reply({ context, linger: 0, maxMessageSize: ZMQ_MAX_MESSAGE.reply });
   try {
     await sock.bind(`tcp://127.0.0.1:${port === 0 ? '*' : port}`);

@@ -51,7 +51,7 @@ export async function openRep(
   context: zmq.Context,
   endpoint: string,
   handle: (payload: Uint8Array) => RepAnswer | Promise<RepAnswer>,
-): Promise<Opened<{ close(): Promise<void> }>> {
+): Promise<Opened<{ close: () => Promise<void> }>> {
   const sock = new zmq.Reply({ context, linger: 0, maxMessageSize: ZMQ_MAX_MESSAGE.reply });
   try {
     await sock.bind(endpoint);
@@ -91,7 +91,7 @@ export async function openHttp(
   host: string,
   port: number,
   handle: (method: string, url: string) => HttpAnswer | Promise<HttpAnswer>,
-): Promise<Opened<{ close(): Promise<void> }>> {
+): Promise<Opened<{ close: () => Promise<void> }>> {
   const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
     void (async () => {
@@ -128,7 +128,7 @@ export async function openHttp(
 export async function openTcp(
   host: string,
   port: number,
-): Promise<Opened<{ close(): Promise<void> }>> {
+): Promise<Opened<{ close: () => Promise<void> }>> {
   const sockets = new Set<Socket>();
   const server = createTcpServer((socket) => {
     sockets.add(socket);

@@ -598,7 +598,7 @@ export class Sim {
         clearAgent(a);
         return { ok: true, agent: a.key };
       default:
-        return { ok: false, error: `fault ${r.fault} needs no agent` };
+        return { ok: false, error: `fault ${r.fault as string} needs no agent` };
     }
   }
 

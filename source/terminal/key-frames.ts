@@ -18,8 +18,8 @@
 async function inkModule(name: 'instances' | 'reconciler'): Promise<{ default?: unknown }> {
   try {
     return name === 'instances'
-      ? ((await import('../../node_modules/ink/build/instances.js')) as { default?: unknown })
-      : ((await import('../../node_modules/ink/build/reconciler.js')) as { default?: unknown });
+      ? await import('../../node_modules/ink/build/instances.js')
+      : await import('../../node_modules/ink/build/reconciler.js');
   } catch {
     return (await import(new URL(`./${name}.js`, import.meta.resolve('ink')).href)) as {
       default?: unknown;

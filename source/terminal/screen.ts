@@ -71,8 +71,8 @@ export function applySgr(pen: Pen, params: string): Pen {
       flags = 0;
       fg = '';
       bg = '';
-    } else if (FLAG_OF[n] !== undefined) flags |= FLAG_OF[n]!;
-    else if (CLEAR_OF[n] !== undefined) flags &= ~CLEAR_OF[n]!;
+    } else if (FLAG_OF[n] !== undefined) flags |= FLAG_OF[n];
+    else if (CLEAR_OF[n] !== undefined) flags &= ~CLEAR_OF[n];
     else if ((n >= 30 && n <= 37) || (n >= 90 && n <= 97)) fg = String(n);
     else if ((n >= 40 && n <= 47) || (n >= 100 && n <= 107)) bg = String(n);
     else if (n === 39) fg = '';

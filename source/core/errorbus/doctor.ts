@@ -121,7 +121,7 @@ function publisherOf(route: Route, i: DoctorInput): PublisherDiagnosis {
   // The prediction is about the ZMQ route: native NATS copies say nothing about it.
   const contradicted =
     (seenZmq || seenBridged) && predicted === 'nobody'
-      ? `config and env predict ${(route.now as Extract<Delivery, { to: 'nobody' }>).why}, yet its errors arrived (${evidence.replace(/^seen in the last \d+ min: /, '')}): the prediction is wrong (its real env or sockets differ)`
+      ? `config and env predict ${route.now.why}, yet its errors arrived (${evidence.replace(/^seen in the last \d+ min: /, '')}): the prediction is wrong (its real env or sockets differ)`
       : undefined;
   return {
     agent: route.agent,

@@ -201,10 +201,10 @@ export function decodeZmq(
       `oversize message: ${size} bytes (limit ${MAX_FRAME_BYTES})`,
       utf8.decode(frames[0]!.subarray(0, SAMPLE_CHARS)),
     );
-  if (frames.length === 1) return decodeSingle(utf8.decode(frames[0]!), machine, receivedAt);
+  if (frames.length === 1) return decodeSingle(utf8.decode(frames[0]), machine, receivedAt);
   if (frames.length === 2) {
-    const topic = utf8.decode(frames[0]!);
-    const text = utf8.decode(frames[1]!);
+    const topic = utf8.decode(frames[0]);
+    const text = utf8.decode(frames[1]);
     const body = parseJson(text);
     if (topic === 'ERROR' || topic === 'ERROR:') {
       if (!body)

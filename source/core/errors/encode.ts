@@ -10,6 +10,7 @@
 import { pyDumps, type PyValue } from '../py/json.js';
 import { isoformat } from '../py/time.js';
 import { hash32, rng } from '../seeded.js';
+import { textOf } from '../text.js';
 
 /** The ZMQ formats: A-D as in c1, `central` = CentralErrorBus's single-JSON-frame re-publish. */
 export type ZmqVariant = 'A' | 'B' | 'C' | 'D' | 'central';
@@ -46,7 +47,8 @@ export interface SimError {
 /** Frames of one ZMQ message, and which machine's bus it goes to (`own` or a machine id). */
 export interface ZmqMessage {
   frames: (string | Uint8Array)[];
-  to: 'own' | string;
+  /** `own`, or a machine id. */
+  to: string;
 }
 
 export interface NatsMessage {
@@ -145,7 +147,7 @@ export function zmqMessages(variant: ZmqVariant, e: SimError): ZmqMessage[] {
       return [{ frames: [pyDumps(bodyCentral(e))], to: 'own' }];
     case 'D': {
       const body = bodyD(e);
-      const category = String((body.error_data as Record<string, PyValue>).category).toUpperCase();
+      const category = textOf((body.error_data as Record<string, PyValue>).category).toUpperCase();
       const out: ZmqMessage[] = [{ frames: [`PC2_ERROR:${category}:${pyDumps(body)}`], to: 'own' }];
       // should_send_mainpc: propagate_to_mainpc and severity in ["critical", "high"].
       if (e.severity === 'critical' || e.severity === 'error') {

@@ -1,6 +1,7 @@
 // Flood detection: upstream's ErrorFloodDetector rules (nats_client.py) plus a general rate
 // rule per agent and message signature. Fixed windows keep it O(1) per event at 50k/s.
 import type { ErrorEvent } from './event.js';
+import { textOf } from '../text.js';
 
 export type FloodAction = 'throttle' | 'escalate';
 
@@ -16,7 +17,7 @@ export interface FloodRule {
 const mentions = (needle: string) => (e: ErrorEvent) =>
   e.message.includes(needle) ||
   e.category.includes(needle) ||
-  String(e.details.error_type ?? '').includes(needle);
+  textOf(e.details.error_type).includes(needle);
 
 /** upstream-protocols c2: ConnectionError 10/60 s, TimeoutError 5/30 s, MemoryError 3/300 s, CRITICAL 5/60 s. */
 export const UPSTREAM_RULES: readonly FloodRule[] = [

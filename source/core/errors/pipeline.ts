@@ -333,7 +333,7 @@ export class ErrorPipeline {
     };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
     let texts = this.byContent.get(event.agent);
-    if (!texts) this.byContent.set(event.agent, (texts = new Map()));
+    if (!texts) this.byContent.set(event.agent, (texts = new Map<string, Entry>()));
     texts.set(event.message, fresh);
     this.order.push(fresh);
     if (this.order.length - this.orderHead > this.options.dedupMaxEntries) {
@@ -457,7 +457,8 @@ export class ErrorPipeline {
       if (this.publishers.size >= MAX_PUBLISHERS) return;
       stats = { machine: event.machine, agent: event.agent, zmq: 0, nats: 0 };
       this.publishers.set(`${event.machine}|${event.agent}`, stats);
-      if (!agents) this.publisherOf.set(event.machine, (agents = new Map()));
+      if (!agents)
+        this.publisherOf.set(event.machine, (agents = new Map<string, PublisherStats>()));
       agents.set(event.agent, stats);
     }
     if (event.bridged) {

@@ -128,7 +128,7 @@ function buildMachine(
       (raw.entry.config === undefined || isDict(raw.entry.config))
         ? {
             ...raw.entry,
-            config: deepMerge((raw.entry.config as Dict | undefined) ?? {}, agentOverride.config),
+            config: deepMerge(raw.entry.config ?? {}, agentOverride.config),
           }
         : raw.entry;
     const built = buildAgent({ ...raw, entry }, id, source, options.env, diagnostics);

@@ -584,7 +584,7 @@ function resolveMachine(
       (config === undefined || isDict(config)) &&
       isMap(pair.value)
     ) {
-      const mergedConfig = deepMerge((config as Dict | undefined) ?? {}, over.config);
+      const mergedConfig = deepMerge(config ?? {}, over.config);
       const existing = lastPair(pair.value, 'config');
       if (existing) existing.value = doc.createNode(mergedConfig);
       else pair.value.items.push(newPair('config', doc.createNode(mergedConfig)));

@@ -117,8 +117,7 @@ export function readHealthPart(data: Uint8Array): ReadPart {
   if (typeof v.machine !== 'string' || !MACHINE.test(v.machine))
     return { ok: false, reason: 'machine must be a short name' };
   for (const k of ['at', 'intervalMs', 'seq', 'part', 'parts'] as const)
-    if (!finite(v[k]) || (v[k] as number) < 0)
-      return { ok: false, reason: `${k} must be a number` };
+    if (!finite(v[k]) || v[k] < 0) return { ok: false, reason: `${k} must be a number` };
   const parts = v.parts as number;
   const part = v.part as number;
   if (

@@ -2,6 +2,7 @@
 // one reading. A reply in the wrong protocol is evidence too: it says what the agent speaks.
 import { sanitise } from '../errors/sanitise.js';
 import type { HealthProtocol } from './replies.js';
+import { textOf } from '../text.js';
 
 export type ReplyState = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -46,7 +47,7 @@ const isRmLoopReply = (body: Dict): boolean =>
 
 /** BaseAgent `_get_health_status()` or ResourceManager's own `{status: ok|initializing}`. */
 function fromBaseAgent(body: Dict): Parsed {
-  const status = String(body.status ?? '');
+  const status = textOf(body.status);
   const checks = isDict(body.health_checks) ? body.health_checks : {};
   const failing = Object.entries(checks)
     .filter(([, v]) => v === false)
@@ -98,7 +99,7 @@ function fromBaseAgent(body: Dict): Parsed {
 /** UnifiedHealthMixin (WP-07): `{agent_name, health_metrics{status, uptime_seconds...}, schema}`. */
 function fromUnified(body: Dict): Parsed {
   const m = isDict(body.health_metrics) ? body.health_metrics : {};
-  const status = String(m.status ?? '');
+  const status = textOf(m.status);
   if (status !== 'healthy' && status !== 'degraded' && status !== 'unhealthy') {
     return { ok: false, reason: clip(`WP-07 reply with unknown status "${status}"`) };
   }
@@ -107,8 +108,8 @@ function fromUnified(body: Dict): Parsed {
     status === 'healthy'
       ? 'healthy'
       : [
-          num(m.cpu_percent) !== undefined ? `cpu ${m.cpu_percent}%` : '',
-          num(m.memory_percent) !== undefined ? `mem ${m.memory_percent}%` : '',
+          num(m.cpu_percent) !== undefined ? `cpu ${num(m.cpu_percent)}%` : '',
+          num(m.memory_percent) !== undefined ? `mem ${num(m.memory_percent)}%` : '',
           errors ? `${errors} errors` : '',
           typeof m.last_error === 'string' ? m.last_error : '',
         ]
@@ -171,7 +172,7 @@ export function parseHttpHealth(
       : parsed;
   }
   const protocol = asked;
-  const s = String(body.status ?? '');
+  const s = textOf(body.status);
   if (status >= 200 && status < 300 && (s === 'ok' || s === 'healthy'))
     return { ok: true, reading: { state: 'healthy', reason: 'ok', protocol } };
   if (s === 'degraded')

@@ -4,6 +4,7 @@
 // shared health settings.
 import type { Diagnostic, SourceLoc } from '../fleet/model.js';
 import { parseYaml, type PathPart } from '../fleet/yaml-source.js';
+import { textOf } from '../text.js';
 
 export interface ComposePort {
   raw: string;
@@ -140,7 +141,7 @@ function portsOf(ports: unknown, loc: (i: number) => SourceLoc): ComposePort[] {
   return ports.map((p, i) => {
     if (isRecord(p)) {
       const target = Number(p.target);
-      const published = Number(String(p.published ?? '').split('-')[0]);
+      const published = Number(textOf(p.published).split('-')[0]);
       return {
         raw: JSON.stringify(p),
         container: Number.isInteger(target) ? target : undefined,

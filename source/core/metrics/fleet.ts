@@ -65,7 +65,7 @@ export function fleetFamilies(i: ExportInput): Family[] {
   const p = i.probed;
   const agents = (p?.model.agents ?? []).map((a) => ({
     a,
-    labels: { machine, agent: a.name, group: a.group } as Labels,
+    labels: { machine, agent: a.name, group: a.group },
     h: p?.health.get(agentKey(machine, a.name)),
   }));
   const drift = p ? driftFindings([p.model], p.health) : [];

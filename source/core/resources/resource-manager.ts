@@ -4,6 +4,7 @@
 // simulator serves it on ResourceManager's main port.
 import { pyFloat, type PyValue } from '../py/json.js';
 import { isoformat } from '../py/time.js';
+import { textOf } from '../text.js';
 
 export interface RmThresholds {
   cpu: number;
@@ -79,11 +80,7 @@ const error = (message: string) => ({ status: 'error', message });
 const idOf = (value: unknown): string =>
   typeof value === 'string' ? value : JSON.stringify(value ?? null);
 const pyId = (value: unknown): string =>
-  typeof value === 'string'
-    ? value
-    : value === undefined || value === null
-      ? 'None'
-      : String(value);
+  typeof value === 'string' ? value : textOf(value, 'None');
 
 export interface RmResult {
   reply: Record<string, PyValue>;

@@ -6,6 +6,7 @@
 import { sanitise } from '../errors/sanitise.js';
 import type { ResourceSample, SampleExporter } from './sample.js';
 import { isThrottleLevel, MAX_THROTTLE_LEVEL, type ThrottleReading } from './throttle.js';
+import { textOf } from '../text.js';
 
 type Dict = Record<string, unknown>;
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -58,7 +59,7 @@ export function checkSample(value: unknown): SampleCheck {
     ]);
     if (gpuProblem) return { ok: false, reason: gpuProblem };
     g = {
-      name: sanitise(String(gpu.name ?? 'GPU')).slice(0, 60),
+      name: sanitise(textOf(gpu.name, 'GPU')).slice(0, 60),
       totalMb: gpu.totalMb as number,
       usedMb: gpu.usedMb as number,
       utilPct: typeof gpu.utilPct === 'number' ? gpu.utilPct : 0,
@@ -95,7 +96,7 @@ export function checkSample(value: unknown): SampleCheck {
       throttleLevel: (throttleLevel as ResourceSample['throttleLevel'] | undefined) ?? 0,
       ...(throttle ? { throttle } : {}),
       agents: list.map((a) => ({
-        name: sanitise(String(a.name ?? '?')).slice(0, 80),
+        name: sanitise(textOf(a.name, '?')).slice(0, 80),
         status: a.status === 'down' ? 'down' : 'up',
         vramMb: typeof a.vramMb === 'number' ? a.vramMb : 0,
         rssMb: typeof a.rssMb === 'number' ? a.rssMb : 0,

@@ -3,6 +3,7 @@
 // JWKS. These are the checks that need no key material: decoding, the pinned algorithm, the
 // known kid and the claims with a bounded clock skew. The signature itself is checked by the adapter that
 // holds the public keys (source/adapters/jwt.ts). Every refusal is one readable sentence.
+import { textOf } from '../text.js';
 
 /** The only algorithm accepted: no `none`, no HMAC, no RSA/ECDSA confusion. */
 export const TOKEN_ALG = 'EdDSA';
@@ -149,7 +150,7 @@ export function checkClaims(
     typeof payload.aud === 'string'
       ? [payload.aud]
       : Array.isArray(payload.aud) && payload.aud.every((a) => typeof a === 'string')
-        ? (payload.aud as string[])
+        ? payload.aud
         : undefined;
   if (!aud || aud.length === 0)
     return { ok: false, reason: 'token has no "aud": it must name the machine it may act on' };
@@ -219,7 +220,7 @@ export function describeToken(token: string): string {
   const { aud, sub, exp } = d.value.payload;
   const expires = numeric(exp) ? new Date(exp * 1000).toISOString().replace(/\.\d+Z$/, 'Z') : '?';
   const word = (v: unknown) =>
-    String(v ?? '-')
+    textOf(v, '-')
       .replace(/[^\w.:@-]/g, '?')
       .slice(0, 64);
   const audText = Array.isArray(aud) ? aud.map(word).join(',') : word(aud);

@@ -336,7 +336,7 @@ export function footerHints(focus: Focus): Array<readonly [string, string]> {
     return [b.keys.map((k) => KEY_LOOK[k] ?? k).join('/'), SHORT[c] ?? c];
   };
   const modal = focus === 'confirm';
-  const own = FOOTER[focus].map((e) => (typeof e === 'string' ? hint(e as Command) : e));
+  const own = FOOTER[focus].map((e) => (typeof e === 'string' ? hint(e) : e));
   if (modal || focus === 'palette' || focus === 'filter' || focus === 'help' || focus === 'result')
     return own;
   return [...own, hint('help'), hint('quit')];

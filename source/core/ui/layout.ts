@@ -129,7 +129,7 @@ function share(
   order.forEach(({ i, need: want }, k) => {
     const fair = Math.floor(left / (order.length - k));
     out[i] = Math.max(isCompact(i) ? 4 : 6, Math.min(want, fair));
-    left -= out[i]!;
+    left -= out[i];
   });
   return out;
 }

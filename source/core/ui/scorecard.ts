@@ -113,14 +113,15 @@ export function scorecard(i: ScorecardInput): Section[] {
         },
         // By the protocol each agent's last answer came over: an agent reached only over HTTP
         // counts as HTTP, never as BaseAgent ZMQ health.
-        ...HEALTH_PROTOCOLS.map((p) => ({
+        ...HEALTH_PROTOCOLS.map((p): Metric => ({
           label: `answering over ${PROTOCOL_WORDS[p]}`,
           value: `${byProto.get(p) ?? 0} (${pct(byProto.get(p) ?? 0, detected)})`,
-          verdict: (p === 'unified'
-            ? (byProto.get(p) ?? 0) === detected && detected > 0
-              ? 'good'
-              : 'warn'
-            : 'unknown') as Verdict,
+          verdict:
+            p === 'unified'
+              ? (byProto.get(p) ?? 0) === detected && detected > 0
+                ? 'good'
+                : 'warn'
+              : 'unknown',
         })),
       ],
     },
@@ -186,10 +187,10 @@ export function scorecard(i: ScorecardInput): Section[] {
       title: 'Security',
       metrics: [
         ...(auth.length
-          ? auth.map(([m, enforced]) => ({
+          ? auth.map(([m, enforced]): Metric => ({
               label: `${m}: unauthenticated control refused`,
               value: enforced === undefined ? 'not probed' : enforced ? 'enforced' : 'NOT enforced',
-              verdict: (enforced === undefined ? 'unknown' : enforced ? 'good' : 'bad') as Verdict,
+              verdict: enforced === undefined ? 'unknown' : enforced ? 'good' : 'bad',
             }))
           : [
               {
@@ -325,7 +326,7 @@ function lintMetrics(lint: ScorecardInput['lint']): Metric[] {
     },
     ...rules
       .slice(0, 4)
-      .map(([rule, n]) => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' as Verdict })),
+      .map(([rule, n]): Metric => ({ label: `  ${rule}`, value: `${n}`, verdict: 'warn' })),
   ];
 }
 
