@@ -62,7 +62,7 @@ export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
     return this.lastAt.zmq.get(machine);
   }
 
-  zmq(frames: readonly Uint8Array[], machine: string, now = Date.now()): void {
+  zmq(frames: readonly Uint8Array[], machine: string, now = this.clock.now()): void {
     this.lastAt.zmq.set(machine, now);
     this.pipeline.ingest(decodeZmq(frames, machine, now), 'zmq', machine, now);
     this.touch();
@@ -73,7 +73,7 @@ export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
     subject: string,
     data: Uint8Array,
     machine: string,
-    now = Date.now(),
+    now = this.clock.now(),
     bridged?: BridgeMark,
   ): void {
     this.lastAt.nats.set(machine, now);
@@ -88,7 +88,7 @@ export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
    * heartbeat timed out). Losing it opens a gap row in the stream; getting it back closes that
    * row with the gap's length. Not connected yet at start is not a gap.
    */
-  zmqLink(machine: string, connected: boolean, source: string, now = Date.now()): void {
+  zmqLink(machine: string, connected: boolean, source: string, now = this.clock.now()): void {
     const was = this.zmqLinks[machine];
     if (was?.connected === connected || (!was && !connected)) return;
     this.zmqLinks[machine] = { connected, since: now };
@@ -107,7 +107,7 @@ export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
    * name is a new stream): a gap row, closed when the feed consumes the stream again. What is
    * published meanwhile is stored nowhere, so only a live subscriber sees it.
    */
-  natsStream(stream: string, present: boolean, now = Date.now()): void {
+  natsStream(stream: string, present: boolean, now = this.clock.now()): void {
     const key = `nats stream ${stream}`;
     const open = this.openGaps.get(key);
     if (present && open) {
