@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import { readAudit } from '../../source/adapters/audit.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { HealthStore, targetsFor } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 import type { Sim } from '../../source/sim/sim.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import {
@@ -245,6 +246,7 @@ describe('BaseAgents report degraded once their ready key expires', { skip: NO_R
     const machines = fleet(REAL).map((m) => ({ ...m, host: hosts[m.id as 'mainpc' | 'pc2'] }));
     const store = new HealthStore(
       targetsFor(machines, { timeoutMs: 1000 }).filter((t) => t.agent === 'ServiceRegistry'),
+      netProber(),
       { timeoutMs: 1000, hysteresis: { downAfter: 1, upAfter: 1, historySize: 5 } },
     );
     stops.push(() => store.stop());
@@ -272,6 +274,7 @@ describe('a probe never wedges a REP that dies on non-JSON', { skip: NO_REAL }, 
     for (let i = 0; i < 20; i++) {
       const store = new HealthStore(
         targetsFor(machines, { timeoutMs: 500 }).filter((t) => t.machine === 'pc2'),
+        netProber(),
         { timeoutMs: 500 },
       );
       await store.probeAll();

@@ -1,21 +1,27 @@
-// Everything live, wired once: health prober, both error buses, both machines' resources, the
-// NATS link. The console and `opsdeck status` build this and read its stores; one stop()
-// undoes all of it.
+// The composition root of the live data: it builds the adapters (the network prober, both
+// error feeds, the NATS link and the Bus over it) and hands them to the stores as the ports
+// core/seams/ defines (no store builds an adapter). Everything live, wired once: health prober,
+// both error buses, both machines' resources, the NATS link. The console and `opsdeck status`
+// build this and read its stores; one stop() undoes all of it.
 import type { Machine } from '../core/fleet/model.js';
 import type { HealthProtocol } from '../core/health/replies.js';
-import { natsErrors, zmqErrors, type NatsErrorFeed } from '../adapters/error-sources.js';
+import type { SampleKeys } from '../core/resources/sample-auth.js';
+import type { NatsErrorFeed } from '../core/seams/error-source.js';
+import { natsErrors, zmqErrors } from '../adapters/error-sources.js';
+import { natsBus } from '../adapters/nats-bus.js';
 import { NatsLink, splitServers, type LinkOptions } from '../adapters/nats-link.js';
-import { ErrorStore, type ErrorStoreOptions } from './error-store.js';
-import { HealthStore, targetsFor, type HealthOptions } from './health-store.js';
-import { AgentHealthFeed } from './health-feed.js';
-import type { HealthFrom, HealthSource } from './health-source.js';
-import { ResourceStore } from './resource-store.js';
-import { BridgeStore } from './bridge-store.js';
-import { DoctorStore, runDoctor } from './doctor-store.js';
+import { netProber } from '../adapters/net-prober.js';
+import { ErrorStore, type ErrorStoreOptions } from '../stores/error-store.js';
+import { HealthStore, targetsFor, type HealthOptions } from '../stores/health-store.js';
+import { AgentHealthFeed } from '../stores/health-feed.js';
+import type { HealthFrom, HealthSource } from '../stores/health-source.js';
+import { ResourceStore } from '../stores/resource-store.js';
+import { BridgeStore } from '../stores/bridge-store.js';
+import { DoctorStore } from '../stores/doctor-store.js';
+import { runDoctor } from './doctor.js';
 import { resolveHosts } from '../adapters/resolve-hosts.js';
 import { sharedAddressWarnings } from '../core/ports/hosts.js';
 import { claimSlot, slotDir, type Slot } from '../adapters/instance-slot.js';
-import type { SampleKeys } from '../adapters/sample-sign.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -118,6 +124,7 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
         ...options.health,
         ...(options.protocols ? { protocols: options.protocols } : {}),
       }),
+      netProber(),
       {
         ...options.health,
         evidence: {
@@ -147,9 +154,10 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     const resolve = machineResolver(machines);
     natsStarting = l.connection().then(async (nc) => {
       if (!nc || stopping) return;
-      stops.push(resources.listen(nc));
-      stops.push(bridges.listen(nc));
-      if (healthFeed) stops.push(healthFeed.listen(nc));
+      const bus = natsBus(nc);
+      stops.push(resources.listen(bus));
+      stops.push(bridges.listen(bus));
+      if (healthFeed) stops.push(healthFeed.listen(bus));
       try {
         feed = await natsErrors(nc, errors, {
           machineOf: (agent) => resolve(agent),
