@@ -8,11 +8,7 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
-import {
-  SAMPLE_SIG_HEADER,
-  type SampleKeys,
-  type SigCheck,
-} from '../core/resources/sample-auth.js';
+import { SAMPLE_SIG_HEADER, type SampleKeys } from '../core/resources/sample-auth.js';
 import { generateSigningKey, jwksList, publicOf, type PrivateJwk, type PublicJwk } from './jwt.js';
 
 export { SAMPLE_SIG_HEADER, type SampleKeys };
