@@ -21,7 +21,7 @@ import { DoctorStore } from '../stores/doctor-store.js';
 import { runDoctor } from './doctor.js';
 import { resolveHosts } from '../adapters/resolve-hosts.js';
 import { sharedAddressWarnings } from '../core/ports/hosts.js';
-import { claimSlot, slotDir, type Slot } from '../adapters/instance-slot.js';
+import { claimSlot, slotDir } from '../adapters/instance-slot.js';
 
 export interface DataPlaneOptions {
   machines: readonly Machine[];
@@ -106,69 +106,119 @@ export function machineResolver(
   };
 }
 
+/** The health source: the agents' own probing over NATS, or this console's prober. */
+function healthSource(
+  options: DataPlaneOptions,
+  errors: ErrorStore,
+  resources: ResourceStore,
+): { health: HealthSource; healthFeed: AgentHealthFeed | undefined } {
+  const { machines } = options;
+  if (options.healthFrom === 'agents') {
+    const healthFeed = new AgentHealthFeed(machines, {
+      ...(options.health?.notifyMs !== undefined ? { notifyMs: options.health.notifyMs } : {}),
+    });
+    return { health: healthFeed, healthFeed };
+  }
+  const targets = targetsFor(machines, {
+    ...options.health,
+    ...(options.protocols ? { protocols: options.protocols } : {}),
+  });
+  const health = new HealthStore(targets, netProber(), {
+    ...options.health,
+    evidence: {
+      lastBusFrame: (m) => errors.lastZmqFrame(m),
+      process: (m, agent) => resources.process(m, agent),
+    },
+  });
+  return { health, healthFeed: undefined };
+}
+
+/** What the NATS side of the plane holds once started: its link, feed, and slot. */
+interface NatsSide {
+  link: NatsLink;
+  /** Settles when the stores listen and the error feed is attached (or could not be). */
+  starting: Promise<void>;
+  feed: () => NatsErrorFeed | undefined;
+  /** Waits for a start still under way, so that what it attaches can be stopped. */
+  settle: () => Promise<void>;
+  /** Gives the instance slot back, after its consumer stopped: the next console resumes there. */
+  release: () => void;
+}
+
+/**
+ * Connects to NATS and, once connected, has the stores listen on it and attaches the error
+ * feed (a durable consumer named by this console's instance slot when `durable` is set).
+ */
+function startNatsSide(
+  options: DataPlaneOptions & { nats: string },
+  stores: { errors: ErrorStore; resources: ResourceStore; bridges: BridgeStore },
+  healthFeed: AgentHealthFeed | undefined,
+  stops: Array<() => unknown>,
+): NatsSide {
+  const slot = options.durable
+    ? claimSlot(options.slotDir ?? slotDir(options.env ?? process.env), options.durable)
+    : undefined;
+  const durable = slot && options.durable ? `${options.durable}_${slot.n}` : undefined;
+  const link = new NatsLink({
+    servers: options.nats,
+    name: 'opsdeck-console',
+    ...options.natsLogin,
+  });
+  const resolve = machineResolver(options.machines);
+  let feed: NatsErrorFeed | undefined;
+  let stopping = false;
+  const starting = link.connection().then(async (nc) => {
+    if (!nc || stopping) return;
+    const bus = natsBus(nc);
+    stops.push(stores.resources.listen(bus));
+    stops.push(stores.bridges.listen(bus));
+    if (healthFeed) stops.push(healthFeed.listen(bus));
+    try {
+      feed = await natsErrors(nc, stores.errors, {
+        machineOf: (agent) => resolve(agent),
+        ...(durable ? { durable } : {}),
+        ...(options.errorsReplayMs ? { replayMs: options.errorsReplayMs } : {}),
+      });
+    } catch {
+      /* no JetStream: the link store shows the error; ZMQ goes on */
+    }
+  });
+  return {
+    link,
+    starting,
+    feed: () => feed,
+    async settle() {
+      stopping = true;
+      // A NATS side still starting (a one-shot command stops right after it began) finishes
+      // first, so the error feed it attaches is stopped by the caller rather than attaching
+      // later on a draining connection: nats.js's ordered consumer then retries creating itself
+      // for ~15 min (a 30 s timer each time) and keeps the process alive. Not connected yet:
+      // nothing starts.
+      if (link.nc) await starting;
+    },
+    release: () => slot?.release(),
+  };
+}
+
 export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
   const startedAt = Date.now();
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore(options.sampleKeys);
-  const healthFeed =
-    options.healthFrom === 'agents'
-      ? new AgentHealthFeed(machines, {
-          ...(options.health?.notifyMs !== undefined ? { notifyMs: options.health.notifyMs } : {}),
-        })
-      : undefined;
-  const health: HealthSource =
-    healthFeed ??
-    new HealthStore(
-      targetsFor(machines, {
-        ...options.health,
-        ...(options.protocols ? { protocols: options.protocols } : {}),
-      }),
-      netProber(),
-      {
-        ...options.health,
-        evidence: {
-          lastBusFrame: (m) => errors.lastZmqFrame(m),
-          process: (m, agent) => resources.process(m, agent),
-        },
-      },
-    );
+  const { health, healthFeed } = healthSource(options, errors, resources);
   const bridges = new BridgeStore();
   bridges.onGap = (machine, from, to, restarted) => errors.bridgeGap(machine, from, to, restarted);
   const stops: Array<() => unknown> = [];
   if (options.live !== false) stops.push(health.start());
   for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
-
-  let feed: NatsErrorFeed | undefined;
-  let link: NatsLink | undefined;
-  let slot: Slot | undefined;
-  if (options.nats && options.durable) {
-    slot = claimSlot(options.slotDir ?? slotDir(options.env ?? process.env), options.durable);
-  }
-  const durable = slot && options.durable ? `${options.durable}_${slot.n}` : undefined;
-  let stopping = false;
-  let natsStarting: Promise<void> = Promise.resolve();
-  if (options.nats) {
-    link = new NatsLink({ servers: options.nats, name: 'opsdeck-console', ...options.natsLogin });
-    const l = link;
-    const resolve = machineResolver(machines);
-    natsStarting = l.connection().then(async (nc) => {
-      if (!nc || stopping) return;
-      const bus = natsBus(nc);
-      stops.push(resources.listen(bus));
-      stops.push(bridges.listen(bus));
-      if (healthFeed) stops.push(healthFeed.listen(bus));
-      try {
-        feed = await natsErrors(nc, errors, {
-          machineOf: (agent) => resolve(agent),
-          ...(durable ? { durable } : {}),
-          ...(options.errorsReplayMs ? { replayMs: options.errorsReplayMs } : {}),
-        });
-      } catch {
-        /* no JetStream: the link store shows the error; ZMQ goes on */
-      }
-    });
-  }
+  const nats = options.nats
+    ? startNatsSide(
+        { ...options, nats: options.nats },
+        { errors, resources, bridges },
+        healthFeed,
+        stops,
+      )
+    : undefined;
 
   const doctor = new DoctorStore(
     async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis,
@@ -186,20 +236,15 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     resources,
     bridges,
     doctor,
-    link,
+    link: nats?.link,
     startedAt,
-    natsFeed: () => feed,
+    natsFeed: () => nats?.feed(),
     async stop() {
-      stopping = true;
-      // A NATS side still starting (a one-shot command stops right after it began) finishes
-      // first, so the error feed it attaches is stopped below rather than attaching later on a
-      // draining connection: nats.js's ordered consumer then retries creating itself for ~15 min
-      // (a 30 s timer each time) and keeps the process alive. Not connected yet: nothing starts.
-      if (link?.nc) await natsStarting;
+      await nats?.settle();
       for (const stop of stops.reverse()) await stop();
-      await feed?.stop();
-      slot?.release(); // after its consumer stopped: the next console to take it resumes from here
-      await link?.close();
+      await nats?.feed()?.stop();
+      nats?.release();
+      await nats?.link.close();
       health.stop();
       errors.close();
       resources.close();
