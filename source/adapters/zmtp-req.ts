@@ -1,0 +1,201 @@
+// A ZMQ REQ spoken over a kept net.Socket (the protocol in core/zmtp/req-peer.ts), for health
+// probes and other one-request-at-a-time clients: no libzmq socket, so a probe is one write and
+// one read on the event loop and libzmq's I/O thread is not involved (bench/idle.ts: zeromq.js's
+// native send and receive were ~60 µs a probe, half the idle console's event loop).
+//
+// It keeps what a libzmq REQ with the Lazy Pirate rule answers, case by case:
+// - the connection is kept after a reply (a REP is ready for the next request then);
+// - no reply within the timeout: the connection is closed (Lazy Pirate: a REQ whose request
+//   timed out is never reused) and a plain TCP connect tells refused from timeout, as before;
+// - the connection fails during a request (peer closed, not ZMQ, another socket type, CURVE,
+//   garbage, a reply over the size cap): libzmq would drop it and reconnect, and its REQ would
+//   wait out the timeout (a REQ never resends), so this waits out the timeout too and answers
+//   the same, with what went wrong as `reason`;
+// - a connection refused at once is answered at once (libzmq would retry until the timeout and
+//   then find the port refused with the same TCP check: the same verdict, sooner).
+import { connect, type Socket } from 'node:net';
+import { ReqPeer } from '../core/zmtp/req-peer.js';
+import { refused } from './tcp-probe.js';
+
+export type ZmqProbeResult =
+  | { kind: 'reply'; text: string; latencyMs: number }
+  /** `reason`: what failed before the time ran out, when something did (else plain silence). */
+  | { kind: 'timeout'; reason?: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'error'; reason: string };
+
+export type ZmtpTarget = { host: string; port: number } | { path: string };
+
+/** tcp://host:port, tcp://[v6]:port and ipc://path; undefined for what this does not speak. */
+export function zmtpTarget(endpoint: string): ZmtpTarget | undefined {
+  const tcp = /^tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/;[\]*]+):(\d{1,5})$/.exec(endpoint);
+  if (tcp) {
+    const port = Number(tcp[2]);
+    if (port < 1 || port > 65535) return undefined;
+    return { host: tcp[1]!.replace(/^\[|\]$/g, ''), port };
+  }
+  const ipc = /^ipc:\/\/(.+)$/.exec(endpoint);
+  // `ipc://@name` is Linux's abstract namespace: node spells it with a leading NUL.
+  if (ipc) return { path: ipc[1]!.startsWith('@') ? `\0${ipc[1]!.slice(1)}` : ipc[1]! };
+  return undefined;
+}
+
+interface Waiting {
+  resolve(result: ZmqProbeResult): void;
+  timer: NodeJS.Timeout;
+  started: number;
+  /** Frames to send once the handshake ends (the connection is new). */
+  body?: Uint8Array;
+  /** What broke the connection while this request waited. */
+  failure?: string;
+}
+
+const where = (t: ZmtpTarget): string =>
+  'path' in t ? t.path.replace(/^\0/, '@') : `${t.host}:${t.port}`;
+
+export class ZmtpRequester {
+  private socket: Socket | undefined;
+  private peer: ReqPeer | undefined;
+  private waiting: Waiting | undefined;
+  private closed = false;
+  private lastText: string | undefined;
+  private lastBytes: Uint8Array | undefined;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly target: ZmtpTarget,
+    private readonly timeoutMs: number,
+    /** The largest reply (all frames) read; a bigger one drops the connection from its header. */
+    private readonly maxMessage: number,
+  ) {}
+
+  request(payload: string | Uint8Array): Promise<ZmqProbeResult> {
+    if (this.closed) return Promise.resolve({ kind: 'error', reason: 'probe closed' });
+    if (this.waiting)
+      return Promise.resolve({ kind: 'error', reason: 'a request is already waiting (REQ)' });
+    const body = typeof payload === 'string' ? this.encode(payload) : payload;
+    return new Promise((resolve) => {
+      const waiting: Waiting = {
+        resolve,
+        started: performance.now(),
+        timer: setTimeout(() => void this.expire(waiting), this.timeoutMs),
+      };
+      this.waiting = waiting;
+      const socket = this.socket;
+      if (socket && this.peer?.state === 'open') {
+        socket.ref();
+        socket.write(this.peer.request(body));
+        return;
+      }
+      waiting.body = body;
+      if (socket) socket.ref();
+      else this.open();
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.drop();
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      clearTimeout(waiting.timer);
+      waiting.resolve({ kind: 'error', reason: 'probe closed' });
+    }
+  }
+
+  /** A health probe sends the same few requests again and again: encode each once. */
+  private encode(text: string): Uint8Array {
+    if (text !== this.lastText) {
+      this.lastText = text;
+      this.lastBytes = Buffer.from(text, 'utf8');
+    }
+    return this.lastBytes!;
+  }
+
+  private open(): void {
+    const t = this.target;
+    const socket =
+      'path' in t ? connect({ path: t.path }) : connect({ host: t.host, port: t.port });
+    const peer = new ReqPeer(this.maxMessage);
+    this.socket = socket;
+    this.peer = peer;
+    let connected = false;
+    socket.setNoDelay(true);
+    socket.once('connect', () => {
+      connected = true;
+      socket.write(peer.hello());
+    });
+    socket.on('data', (chunk: Buffer) => this.data(socket, peer, chunk));
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (connected) return this.broken(socket, `${error.code ?? 'error'}: ${error.message}`);
+      if (socket !== this.socket) return;
+      // Nothing listens (or the host cannot be reached): definitive, as the TCP check says.
+      this.drop();
+      const reason =
+        error.code === 'ECONNREFUSED'
+          ? `connection refused on ${where(t)}`
+          : `${error.code ?? 'ERROR'} on ${where(t)}`;
+      this.settle({ kind: 'refused', reason });
+    });
+    socket.on('close', () => this.broken(socket, 'the peer closed the connection'));
+  }
+
+  private data(socket: Socket, peer: ReqPeer, chunk: Buffer): void {
+    if (socket !== this.socket) return;
+    const step = peer.receive(chunk);
+    if (step.failed) return this.broken(socket, `${step.failed} (${where(this.target)})`);
+    const out = step.write;
+    const waiting = this.waiting;
+    if (step.opened && waiting?.body) {
+      out.push(peer.request(waiting.body));
+      delete waiting.body;
+    }
+    if (out.length === 1) socket.write(out[0]!);
+    else if (out.length > 1) socket.write(Buffer.concat(out));
+    if (step.reply && waiting) {
+      const first = step.reply[0]!;
+      this.settle({
+        kind: 'reply',
+        text: Buffer.from(first.buffer, first.byteOffset, first.byteLength).toString('utf8'),
+        latencyMs: performance.now() - waiting.started,
+      });
+    }
+  }
+
+  /** The connection is unusable: drop it; a request waiting waits out its timeout (see top). */
+  private broken(socket: Socket, reason: string): void {
+    if (socket !== this.socket) return;
+    this.drop();
+    if (this.waiting) this.waiting.failure ??= reason;
+  }
+
+  private async expire(waiting: Waiting): Promise<void> {
+    if (waiting !== this.waiting) return;
+    this.waiting = undefined;
+    this.drop(); // Lazy Pirate: a REQ whose request timed out is never used again
+    const gone = await refused(this.endpoint);
+    waiting.resolve(
+      gone ??
+        (waiting.failure ? { kind: 'timeout', reason: waiting.failure } : { kind: 'timeout' }),
+    );
+  }
+
+  private settle(result: ZmqProbeResult): void {
+    const waiting = this.waiting;
+    if (!waiting) return;
+    this.waiting = undefined;
+    clearTimeout(waiting.timer);
+    // Idle between probes: the kept connection must not hold the process open.
+    this.socket?.unref();
+    waiting.resolve(result);
+  }
+
+  private drop(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.socket = undefined;
+    this.peer = undefined;
+    socket.destroy();
+  }
+}
