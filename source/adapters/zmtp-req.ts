@@ -50,6 +50,15 @@ interface Waiting {
   failure?: string;
 }
 
+/** Why a peer hung up, from how far the handshake got. */
+const hangUp = (peer: ReqPeer): string =>
+  peer.state === 'greeting'
+    ? // libzmq closes without finishing its greeting when the mechanisms differ
+      'the peer hung up during the greeting (it wants CURVE or PLAIN security, or is not ZMQ)'
+    : peer.state === 'ready'
+      ? `the peer hung up before its READY (${peer.peer})`
+      : `the peer closed the connection (${peer.peer})`;
+
 const where = (t: ZmtpTarget): string =>
   'path' in t ? t.path.replace(/^\0/, '@') : `${t.host}:${t.port}`;
 
@@ -138,7 +147,7 @@ export class ZmtpRequester {
           : `${error.code ?? 'ERROR'} on ${where(t)}`;
       this.settle({ kind: 'refused', reason });
     });
-    socket.on('close', () => this.broken(socket, 'the peer closed the connection'));
+    socket.on('close', () => this.broken(socket, hangUp(peer)));
   }
 
   private data(socket: Socket, peer: ReqPeer, chunk: Buffer): void {

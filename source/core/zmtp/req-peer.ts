@@ -4,7 +4,7 @@
 // read on the event loop, and libzmq's I/O thread has nothing to do for it.
 //
 // What a libzmq REQ does and this does too: greeting with the NULL mechanism, READY with
-// Socket-Type REQ, a peer that is not a REP or ROUTER refused, each request sent as [empty
+// Socket-Type REQ (sent once the peer's READY said REP or ROUTER), a peer that is not a REP or ROUTER refused, each request sent as [empty
 // delimiter, body], a reply taken only when it starts with the empty delimiter and only while a
 // request waits for it (anything else is dropped), a frame over the size cap refused from its
 // header before its body is read (libzmq's ZMQ_MAXMSGSIZE), PING answered with PONG.
@@ -254,9 +254,14 @@ export class ReqPeer {
     this.reader = new ZmtpReader(maxMessage);
   }
 
-  /** What to send first, as soon as the connection is made. */
+  /**
+   * What to send first, as soon as the connection is made: the signature and major version
+   * only, as libzmq does. A libzmq peer then sends its whole greeting, mechanism included, and
+   * the rest of ours follows it; sent whole at once, a peer that wants CURVE hangs up without
+   * saying so (libzmq checks the mechanism before it writes its own).
+   */
   hello(): Uint8Array {
-    return zmtpGreeting();
+    return zmtpGreeting().subarray(0, 11);
   }
 
   /** The frames of a request; the peer must be open and no request waiting. */
@@ -297,7 +302,9 @@ export class ReqPeer {
         if (event.mechanism !== 'NULL')
           return `the peer wants ${event.mechanism} security (this probe speaks NULL only)`;
         this.state = 'ready';
-        step.write.push(zmtpReady('REQ'));
+        // Our READY waits for the peer's (libzmq sends its own without waiting for ours): a
+        // peer of the wrong type is told apart, and is never told we are a REQ.
+        step.write.push(zmtpGreeting().subarray(11));
         return undefined;
       case 'command':
         if (event.name === 'READY' && this.state === 'ready') {
@@ -309,6 +316,7 @@ export class ReqPeer {
           if (type !== 'REP' && type !== 'ROUTER')
             return `the peer is ${type ? `a ${type}` : 'of no type'}, not a REP or ROUTER`;
           this.state = 'open';
+          step.write.push(zmtpReady('REQ'));
           step.opened = true;
           return undefined;
         }
