@@ -59,6 +59,9 @@ const hangUp = (peer: ReqPeer): string =>
       ? `the peer hung up before its READY (${peer.peer})`
       : `the peer closed the connection (${peer.peer})`;
 
+/** Every requester reads into this one buffer; a read is handled before the next begins. */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
 const where = (t: ZmtpTarget): string =>
   'path' in t ? t.path.replace(/^\0/, '@') : `${t.host}:${t.port}`;
 
@@ -124,9 +127,20 @@ export class ZmtpRequester {
 
   private open(): void {
     const t = this.target;
-    const socket =
-      'path' in t ? connect({ path: t.path }) : connect({ host: t.host, port: t.port });
     const peer = new ReqPeer(this.maxMessage);
+    // Reads land in one shared buffer and reach `data` directly: no stream machinery and no
+    // 64 KiB allocation per read (each was an external-memory hint that brought GCs forward).
+    const onread = {
+      buffer: READ_BUFFER,
+      callback: (n: number, buf: Uint8Array) => {
+        this.data(socket, peer, buf.subarray(0, n));
+        return true;
+      },
+    };
+    const socket =
+      'path' in t
+        ? connect({ path: t.path, onread })
+        : connect({ host: t.host, port: t.port, onread });
     this.socket = socket;
     this.peer = peer;
     let connected = false;
@@ -135,7 +149,6 @@ export class ZmtpRequester {
       connected = true;
       socket.write(peer.hello());
     });
-    socket.on('data', (chunk: Buffer) => this.data(socket, peer, chunk));
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (connected) return this.broken(socket, `${error.code ?? 'error'}: ${error.message}`);
       if (socket !== this.socket) return;
@@ -150,7 +163,8 @@ export class ZmtpRequester {
     socket.on('close', () => this.broken(socket, hangUp(peer)));
   }
 
-  private data(socket: Socket, peer: ReqPeer, chunk: Buffer): void {
+  /** `chunk` is a view into READ_BUFFER: everything is read from it before this returns. */
+  private data(socket: Socket, peer: ReqPeer, chunk: Uint8Array): void {
     if (socket !== this.socket) return;
     const step = peer.receive(chunk);
     if (step.failed) return this.broken(socket, `${step.failed} (${where(this.target)})`);

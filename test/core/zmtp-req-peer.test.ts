@@ -118,6 +118,34 @@ describe('ZmtpReader', () => {
     assert.equal(text((events[2] as { parts: Uint8Array[] }).parts[1]!), body);
   });
 
+  test('fed from one reused buffer (a socket reading into a shared Buffer): what it keeps is copied', () => {
+    const body = new Uint8Array(200_000).fill(0x42);
+    const wire = bytes(REP_HELLO, reqMessage(body));
+    for (const size of [7, 1000, 65536]) {
+      const shared = Buffer.alloc(size); // a Buffer: its slice() is a view, which must not be kept
+      const r = new ZmtpReader(1 << 20);
+      const got: ZmtpEvent[] = [];
+      for (let at = 0; at < wire.length; at += size) {
+        const n = Math.min(size, wire.length - at);
+        shared.set(wire.subarray(at, at + n));
+        for (const e of r.push(shared.subarray(0, n)))
+          got.push(e.kind === 'message' ? { ...e, parts: e.parts.map((p) => new Uint8Array(p)) } : e);
+        shared.fill(0xee); // the next read overwrites it
+      }
+      assert.deepEqual(
+        got.map((e) => e.kind),
+        ['greeting', 'command', 'message'],
+        `reads of ${size}`,
+      );
+      const parts = (got[2] as { parts: Uint8Array[] }).parts;
+      assert.equal(parts[1]!.length, body.length);
+      assert.ok(
+        parts[1]!.every((b) => b === 0x42),
+        `reads of ${size}: the body is intact`,
+      );
+    }
+  });
+
   test('a frame over the cap is refused from its header, before its body arrives', () => {
     const r = new ZmtpReader(1000);
     r.push(REP_HELLO);

@@ -111,6 +111,10 @@ export class ZmtpReader {
   /** `maxMessage`: the most bytes a message (all its frames) or a command may have. */
   constructor(private readonly maxMessage: number) {}
 
+  /**
+   * The events `chunk` completes. They may be views into `chunk`: read them before the caller
+   * reuses it (a socket reading into one buffer does). What is kept for later is copied.
+   */
   push(chunk: Uint8Array): ZmtpEvent[] {
     if (this.failed || chunk.length === 0) return [];
     this.chunks.push(chunk);
@@ -125,9 +129,14 @@ export class ZmtpReader {
         this.chunks = [];
         this.queued = 0;
         this.parts = [];
-        break;
+        return out;
       }
     }
+    // A frame or message not complete yet: keep copies, never views into the caller's buffer.
+    // (new Uint8Array(b), not b.slice(): a Node Buffer's slice is a view, not a copy.)
+    const own = (b: Uint8Array) => (b.buffer === chunk.buffer ? new Uint8Array(b) : b);
+    if (this.chunks.length > 0) this.chunks = this.chunks.map(own);
+    if (this.parts.length > 0) this.parts = this.parts.map(own);
     return out;
   }
 
@@ -249,6 +258,8 @@ export class ReqPeer {
   peer = '';
   private readonly reader: ZmtpReader;
   private waiting = false;
+  private lastBody: Uint8Array | undefined;
+  private lastMessage: Uint8Array | undefined;
 
   constructor(maxMessage: number) {
     this.reader = new ZmtpReader(maxMessage);
@@ -269,7 +280,12 @@ export class ReqPeer {
     if (this.state !== 'open') throw new Error(`REQ peer not open (${this.state})`);
     if (this.waiting) throw new Error('a request is already waiting for its reply');
     this.waiting = true;
-    return reqMessage(body);
+    // A prober asks the same thing every time: frame it once.
+    if (body !== this.lastBody) {
+      this.lastBody = body;
+      this.lastMessage = reqMessage(body);
+    }
+    return this.lastMessage!;
   }
 
   /** The request waiting is given up (the connection is about to be dropped). */
