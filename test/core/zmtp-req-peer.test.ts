@@ -129,7 +129,9 @@ describe('ZmtpReader', () => {
         const n = Math.min(size, wire.length - at);
         shared.set(wire.subarray(at, at + n));
         for (const e of r.push(shared.subarray(0, n)))
-          got.push(e.kind === 'message' ? { ...e, parts: e.parts.map((p) => new Uint8Array(p)) } : e);
+          got.push(
+            e.kind === 'message' ? { ...e, parts: e.parts.map((p) => new Uint8Array(p)) } : e,
+          );
         shared.fill(0xee); // the next read overwrites it
       }
       assert.deepEqual(
