@@ -12,8 +12,10 @@
 //   or PLAIN security, garbage, a reply over the size cap): libzmq would drop it and reconnect,
 //   and its REQ would wait out the timeout (a REQ never resends), so this waits out the timeout
 //   too and answers the same, with what went wrong as `reason`;
-// - a connection refused at once is answered at once (libzmq would retry until the timeout and
-//   then find the port refused with the same TCP check: the same verdict, sooner).
+// - a refused connection is tried again every 100 ms until the timeout, as libzmq reconnects
+//   (an agent that binds meanwhile answers), then the same TCP check says refused: a dead
+//   agent's verdict and its timing are what they were (answering a refusal at once made the
+//   prober find moved agents by a port scan before the process table's evidence arrived).
 import { connect, type Socket } from 'node:net';
 import { ReqPeer } from '../core/zmtp/req-peer.js';
 import { refused } from './tcp-probe.js';
@@ -49,7 +51,12 @@ interface Waiting {
   body?: Uint8Array;
   /** What broke the connection while this request waited. */
   failure?: string;
+  /** The next connection attempt after a refusal. */
+  retry?: NodeJS.Timeout;
 }
+
+/** libzmq's default reconnect interval (ZMQ_RECONNECT_IVL). */
+const RECONNECT_MS = 100;
 
 /** Why a peer hung up, from how far the handshake got. */
 const hangUp = (peer: ReqPeer): string =>
@@ -112,6 +119,7 @@ export class ZmtpRequester {
     if (waiting) {
       this.waiting = undefined;
       clearTimeout(waiting.timer);
+      clearTimeout(waiting.retry);
       waiting.resolve({ kind: 'error', reason: 'probe closed' });
     }
   }
@@ -152,13 +160,16 @@ export class ZmtpRequester {
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (connected) return this.broken(socket, `${error.code ?? 'error'}: ${error.message}`);
       if (socket !== this.socket) return;
-      // Nothing listens (or the host cannot be reached): definitive, as the TCP check says.
+      // Nothing listens (yet): libzmq's REQ reconnects every 100 ms (reconnect_ivl) until its
+      // timeout; so does this, and the timeout's TCP check gives the verdict.
       this.drop();
-      const reason =
-        error.code === 'ECONNREFUSED'
-          ? `connection refused on ${where(t)}`
-          : `${error.code ?? 'ERROR'} on ${where(t)}`;
-      this.settle({ kind: 'refused', reason });
+      const waiting = this.waiting;
+      if (!waiting) return;
+      waiting.failure = `${error.code ?? 'ERROR'} on ${where(t)}`;
+      waiting.retry = setTimeout(() => {
+        delete waiting.retry;
+        if (waiting === this.waiting && !this.socket && !this.closed) this.open();
+      }, RECONNECT_MS);
     });
     socket.on('close', () => this.broken(socket, hangUp(peer)));
   }
@@ -196,6 +207,7 @@ export class ZmtpRequester {
   private async expire(waiting: Waiting): Promise<void> {
     if (waiting !== this.waiting) return;
     this.waiting = undefined;
+    clearTimeout(waiting.retry);
     this.drop(); // Lazy Pirate: a REQ whose request timed out is never used again
     const gone = await refused(this.endpoint);
     waiting.resolve(
@@ -209,6 +221,7 @@ export class ZmtpRequester {
     if (!waiting) return;
     this.waiting = undefined;
     clearTimeout(waiting.timer);
+    clearTimeout(waiting.retry);
     // Idle between probes: the kept connection must not hold the process open.
     this.socket?.unref();
     waiting.resolve(result);

@@ -155,22 +155,34 @@ describe('ZMTP REQ probe against libzmq', () => {
     await until('three connections', () => r.accepted() === 3);
   });
 
-  test('nothing listens: refused at once, not after the timeout', async () => {
+  test('nothing listens: refused, once the timeout ends (as libzmq retried until then)', async () => {
     const r = await rep(() => 'x');
     const port = r.port;
     r.socket.close();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    const probe = new ZmqPirate(`tcp://${HOST}:${port}`, 60_000);
+    const probe = new ZmqPirate(`tcp://${HOST}:${port}`, 300);
     cleanups.push(() => probe.close());
-    const began = Date.now();
     const result = await probe.request('x');
     assert.deepEqual(result, { kind: 'refused', reason: `connection refused on ${HOST}:${port}` });
-    assert.ok(Date.now() - began < 30_000, 'answered without waiting out the 60 s timeout');
+  });
+
+  test('a REP that binds while the request waits (an agent starting) answers it', async () => {
+    const r = await rep(() => 'x');
+    const port = r.port;
+    r.socket.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const probe = new ZmqPirate(`tcp://${HOST}:${port}`, 5000);
+    cleanups.push(() => probe.close());
+    const asked = probe.request('x');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await rep(() => 'up now', `tcp://${HOST}:${port}`);
+    const result = await asked;
+    assert.equal(result.kind === 'reply' && result.text, 'up now');
   });
 
   test('a REP that goes away while idle: the kept connection is replaced by the next request', async () => {
     const first = await rep(() => 'one');
-    const probe = new ZmqPirate(`tcp://${HOST}:${first.port}`, 5000);
+    const probe = new ZmqPirate(`tcp://${HOST}:${first.port}`, 300);
     cleanups.push(() => probe.close());
     assert.equal((await probe.request('x')).kind, 'reply');
     first.socket.close();
