@@ -67,7 +67,11 @@ describe('the default fleet as it really behaves', { skip: NEEDS_NATS || NO_REAL
     });
     stops.push(() => plane.stop());
     // The agent daemons' samples first: they carry each process and the ports it listens on.
-    await waitFor(() => plane.resources.process('pc2', 'TutoringServiceAgent'), 10_000);
+    // Every moved agent's, not one: each is found from its sample only if the sample is there
+    // before its configured port's probe gives up (else by a port scan).
+    for (const m of s.machines)
+      for (const a of m.agents.filter((x) => x.plan.ports.moved))
+        await waitFor(() => plane.resources.process(m.plan.id, a.plan.name), 10_000);
     await plane.health.probeAll();
     await plane.health.probeAll();
   });
