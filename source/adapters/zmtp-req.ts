@@ -18,14 +18,10 @@
 //   prober find moved agents by a port scan before the process table's evidence arrived).
 import { connect, type Socket } from 'node:net';
 import { ReqPeer } from '../core/zmtp/req-peer.js';
+import type { ZmqProbeResult } from '../core/seams/prober.js';
 import { refused } from './tcp-probe.js';
 
-export type ZmqProbeResult =
-  | { kind: 'reply'; text: string; latencyMs: number }
-  /** `reason`: what failed before the time ran out, when something did (else plain silence). */
-  | { kind: 'timeout'; reason?: string }
-  | { kind: 'refused'; reason: string }
-  | { kind: 'error'; reason: string };
+export type { ZmqProbeResult };
 
 export type ZmtpTarget = { host: string; port: number } | { path: string };
 

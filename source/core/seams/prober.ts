@@ -6,7 +6,8 @@ import type { Answer } from '../health/locate.js';
 
 export type ZmqProbeResult =
   | { kind: 'reply'; text: string; latencyMs: number }
-  | { kind: 'timeout' }
+  /** `reason`: what failed before the time ran out, when something did (else plain silence). */
+  | { kind: 'timeout'; reason?: string }
   | { kind: 'refused'; reason: string }
   | { kind: 'error'; reason: string };
 
