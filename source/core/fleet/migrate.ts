@@ -16,7 +16,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { deepMerge, loadParsed } from './load.js';
-import type { Agent, Diagnostic, Machine, ShapeId } from './model.js';
+import type { Agent, Diagnostic, LoadResult, Machine, ShapeId } from './model.js';
 import type { Env } from './port-expr.js';
 import { extract, isDict, type Dict, type RawAgent } from './shapes.js';
 import { parseYaml, pathKey, type ParsedSource, type PathPart } from './yaml-source.js';
@@ -58,55 +58,111 @@ const RENAMES: ReadonlyArray<readonly [string, string]> = [
 /** Global blocks the list era kept at the top level; canonical files keep them in global_settings. */
 const GLOBAL_BLOCKS = ['environment', 'resource_limits', 'health_checks'];
 
+/** A refusal: the loader's errors, if any, and one error of migrate's pointing at `at`. */
+const refusal = (
+  source: ParsedSource,
+  code: string,
+  message: string,
+  extra: Diagnostic[] = [],
+  at: PathPart[] = [],
+): MigrateResult => ({
+  ok: false,
+  diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
+});
+
+/** The machine to write: a v3 unified file must name one (--machine), other shapes hold one. */
+function pickMachine(
+  source: ParsedSource,
+  before: LoadResult,
+  shape: ShapeId,
+  chosen: string | undefined,
+): Machine | MigrateResult {
+  if (shape !== 'v3-unified') {
+    if (chosen)
+      return refusal(
+        source,
+        'machine-not-applicable',
+        `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`,
+      );
+    return before.machines[0]!;
+  }
+  const ids = before.machines.map((m) => m.id).join(', ');
+  if (!chosen)
+    return refusal(
+      source,
+      'machine-required',
+      `this is a v3 unified config describing several machines (${ids}): name the one to write (--machine NAME, with --out FILE)`,
+      [],
+      ['machine_profiles'],
+    );
+  return (
+    before.machines.find((m) => m.id === chosen) ??
+    refusal(
+      source,
+      'unknown-machine',
+      `machine "${chosen}" is not in machine_profiles (expected one of: ${ids})`,
+      [],
+      ['machine_profiles'],
+    )
+  );
+}
+
+/**
+ * The safety net: the migrated text must load as the same fleet and must itself be canonical
+ * (a second pass changes nothing). A refusal when it is not; undefined when it is.
+ */
+function checkMigrated(
+  source: ParsedSource,
+  out: string,
+  file: string,
+  env: Env,
+  machine: Machine,
+): MigrateResult | undefined {
+  const reread = parseYaml(out, file);
+  const after = loadParsed(reread, { env, machine: machine.id });
+  if (!after.ok || after.shape === 'v3-unified' || !after.machines[0])
+    return refusal(
+      source,
+      'migrate-broken',
+      'refused: the migrated text would not load (a bug in migrate); nothing was written',
+      after.diagnostics.filter((d) => d.severity === 'error'),
+    );
+  const differences = compareMachines(machine, after.machines[0]);
+  if (differences.length > 0)
+    return refusal(
+      source,
+      'migrate-changes-fleet',
+      `refused: the migrated file would not be the same fleet (${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}); nothing was written`,
+    );
+  const again = canonicalize(
+    parseDocument(out, { version: '1.1', uniqueKeys: false }),
+    reread.data as Dict,
+    after.shape!,
+    extract(reread, reread.data as Dict, after.shape!, []).agents,
+    { machine: machine.id, override: undefined, file },
+  );
+  if (again.length > 0)
+    return refusal(
+      source,
+      'migrate-not-idempotent',
+      `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`,
+    );
+  return undefined;
+}
+
 export function migrateText(text: string, file: string, options: MigrateOptions): MigrateResult {
   const source = parseYaml(text, file);
   const before = loadParsed(source, {
     env: options.env,
     ...(options.overrides ? { overrides: options.overrides } : {}),
   });
-  const refuse = (
-    code: string,
-    message: string,
-    extra: Diagnostic[] = [],
-    at: PathPart[] = [],
-  ): MigrateResult => ({
-    ok: false,
-    diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
-  });
   if (!before.ok || !before.shape) {
     return { ok: false, diagnostics: before.diagnostics };
   }
   const shape = before.shape;
   const warnings = before.diagnostics.filter((d) => d.severity !== 'error');
-
-  let machine: Machine | undefined;
-  if (shape === 'v3-unified') {
-    const ids = before.machines.map((m) => m.id).join(', ');
-    if (!options.machine) {
-      return refuse(
-        'machine-required',
-        `this is a v3 unified config describing several machines (${ids}): name the one to write (--machine NAME, with --out FILE)`,
-        [],
-        ['machine_profiles'],
-      );
-    }
-    machine = before.machines.find((m) => m.id === options.machine);
-    if (!machine)
-      return refuse(
-        'unknown-machine',
-        `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`,
-        [],
-        ['machine_profiles'],
-      );
-  } else {
-    if (options.machine) {
-      return refuse(
-        'machine-not-applicable',
-        `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`,
-      );
-    }
-    machine = before.machines[0]!;
-  }
+  const machine = pickMachine(source, before, shape, options.machine);
+  if ('ok' in machine) return machine;
 
   const data = source.data as Dict;
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, keepSourceTokens: false });
@@ -116,62 +172,22 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
     override: options.overrides?.[machine.id],
     file,
   });
-  if (notes.length === 0) {
-    return {
-      ok: true,
-      status: 'already-canonical',
-      shape,
-      machine: machine.id,
-      text,
-      notes,
-      diagnostics: warnings,
-    };
-  }
-  const out = doc.toString({
-    lineWidth: 0,
-    indentSeq: indentsSequences(text),
-    flowCollectionPadding: false,
-  });
-
-  // The safety net: the written file must be the same fleet and must itself be canonical.
-  const reread = parseYaml(out, file);
-  const after = loadParsed(reread, { env: options.env, machine: machine.id });
-  if (!after.ok || after.shape === 'v3-unified' || !after.machines[0]) {
-    return refuse(
-      'migrate-broken',
-      'refused: the migrated text would not load (a bug in migrate); nothing was written',
-      after.diagnostics.filter((d) => d.severity === 'error'),
-    );
-  }
-  const differences = compareMachines(machine, after.machines[0]);
-  if (differences.length > 0) {
-    return refuse(
-      'migrate-changes-fleet',
-      `refused: the migrated file would not be the same fleet (${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}); nothing was written`,
-    );
-  }
-  const again = canonicalize(
-    parseDocument(out, { version: '1.1', uniqueKeys: false }),
-    reread.data as Dict,
-    after.shape!,
-    extract(reread, reread.data as Dict, after.shape!, []).agents,
-    { machine: machine.id, override: undefined, file },
-  );
-  if (again.length > 0) {
-    return refuse(
-      'migrate-not-idempotent',
-      `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`,
-    );
-  }
-  return {
+  const done = (status: 'already-canonical' | 'migrated', out: string): MigrateResult => ({
     ok: true,
-    status: 'migrated',
+    status,
     shape,
     machine: machine.id,
     text: out,
     notes,
     diagnostics: warnings,
-  };
+  });
+  if (notes.length === 0) return done('already-canonical', text);
+  const out = doc.toString({
+    lineWidth: 0,
+    indentSeq: indentsSequences(text),
+    flowCollectionPadding: false,
+  });
+  return checkMigrated(source, out, file, options.env, machine) ?? done('migrated', out);
 }
 
 interface Context {
