@@ -364,24 +364,47 @@ function liftDockerGroups(top: YAMLMap, data: Dict): string[] {
  * included. Of duplicate names only the last is kept, which is the one the launcher ran.
  */
 function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAgent[]): string[] {
-  const notes: string[] = [];
   const listKeys = [...new Set(raws.map((r) => r.path[0] as string))];
   const listPairs = listKeys.map((k) => lastPair(top, k)).filter((p): p is Pair => p !== undefined);
+  for (const pair of listPairs) commentToFirstItem(pair);
+  const { groups, dropped, stray } = entriesByGroup(doc, raws);
+  replaceLists(top, listPairs, groups, stray);
+
+  const agents = raws.length - dropped.length;
+  const how =
+    shape === 'pc2-services'
+      ? 'grouped by docker_groups membership (agents in none stay in group pc2_services)'
+      : 'one group per list';
+  const notes = [
+    `rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`,
+  ];
+  if (dropped.length > 0)
+    notes.push(
+      `dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`,
+    );
+  return notes;
+}
+
+/** A comment between `list:` and its first item belongs to the seq; it goes with that item. */
+function commentToFirstItem(pair: Pair): void {
+  const seq = pair.value;
+  const head = isSeq(seq) ? (seq.items[0] as YamlNode | undefined) : undefined;
+  if (isSeq(seq) && head && seq.commentBefore) {
+    head.commentBefore = joinComments(seq.commentBefore, head.commentBefore);
+    seq.commentBefore = undefined;
+  }
+}
+
+/**
+ * The list items as maps keyed by agent name, one map per group. Of duplicate names the last
+ * wins; the earlier ones are `dropped`, their comments kept in `stray`.
+ */
+function entriesByGroup(doc: Document, raws: RawAgent[]) {
   const lastIndex = new Map<string, number>();
   raws.forEach((raw, i) => lastIndex.set(raw.name, i));
-  // A comment between `list:` and its first item belongs to the seq; it goes with that item.
-  for (const pair of listPairs) {
-    const seq = pair.value;
-    const head = isSeq(seq) ? (seq.items[0] as YamlNode | undefined) : undefined;
-    if (isSeq(seq) && head && seq.commentBefore) {
-      head.commentBefore = joinComments(seq.commentBefore, head.commentBefore);
-      seq.commentBefore = undefined;
-    }
-  }
-  const stray: Array<string | undefined> = [];
-
   const groups = new Map<string, YAMLMap>();
   const dropped: string[] = [];
+  const stray: Array<string | undefined> = [];
   raws.forEach((raw, i) => {
     const node = nodeAt(doc, raw.path);
     if (!isMap(node)) return;
@@ -405,7 +428,16 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
     node.spaceBefore = undefined;
     group.items.push(new Pair(key, node));
   });
+  return { groups, dropped, stray };
+}
 
+/** Puts agent_groups where the first list was and removes the other lists, keeping their comments. */
+function replaceLists(
+  top: YAMLMap,
+  listPairs: Pair[],
+  groups: Map<string, YAMLMap>,
+  stray: Array<string | undefined>,
+): void {
   const first = listPairs[0]!;
   // A comment on the document's first key is usually the file's header: it stays on top.
   const header = top.items[0] === first;
@@ -436,20 +468,6 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
   );
   top.items.splice(top.items.indexOf(first), 1, groupsPair);
   for (const pair of listPairs.slice(1)) removePair(top, pair);
-
-  const agents = raws.length - dropped.length;
-  const how =
-    shape === 'pc2-services'
-      ? 'grouped by docker_groups membership (agents in none stay in group pc2_services)'
-      : 'one group per list';
-  notes.push(
-    `rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`,
-  );
-  if (dropped.length > 0)
-    notes.push(
-      `dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`,
-    );
-  return notes;
 }
 
 /** script -> script_path, health_port -> health_check_port, critical -> required, environment -> env_vars. */
