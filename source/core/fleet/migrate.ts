@@ -558,7 +558,6 @@ function resolveMachine(
   raws: RawAgent[],
   ctx: Context,
 ): string[] {
-  const notes: string[] = [];
   const profiles = isDict(data.machine_profiles) ? data.machine_profiles : {};
   const profile = profiles[ctx.machine];
   const enabled = new Set(
@@ -566,6 +565,22 @@ function resolveMachine(
       ? profile.enabled_groups.map(String)
       : [],
   );
+  const notes = [keepOneMachine(top, enabled, ctx.machine)];
+  const ov = ctx.override && isDict(ctx.override.data) ? ctx.override.data : undefined;
+  if (!ov) return notes;
+  notes.push(...overrideAgents(doc, raws, enabled, ov, ctx.machine));
+  notes.push(...overrideGlobals(doc, top, ov, ctx.machine));
+  const file = ctx.file.split(/[\\/]/).pop();
+  doc.commentBefore =
+    joinComments(
+      ` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`,
+      doc.commentBefore,
+    ) ?? null;
+  return notes;
+}
+
+/** Removes version, machine_profiles and the groups the machine does not enable; says so. */
+function keepOneMachine(top: YAMLMap, enabled: ReadonlySet<string>, machine: string): string {
   for (const key of ['version', 'machine_profiles']) {
     const pair = lastPair(top, key);
     if (!pair) continue;
@@ -586,12 +601,17 @@ function resolveMachine(
       }
     }
   }
-  notes.push(
-    `wrote machine ${ctx.machine} only: groups ${[...enabled].join(', ')}${removedGroups.length ? `; left out ${removedGroups.join(', ')}` : ''}; removed version and machine_profiles`,
-  );
+  return `wrote machine ${machine} only: groups ${[...enabled].join(', ')}${removedGroups.length ? `; left out ${removedGroups.join(', ')}` : ''}; removed version and machine_profiles`;
+}
 
-  const ov = ctx.override && isDict(ctx.override.data) ? ctx.override.data : undefined;
-  if (!ov) return notes;
+/** The override's disabled agents removed, its per-agent config merged into the agent's. */
+function overrideAgents(
+  doc: Document,
+  raws: RawAgent[],
+  enabled: ReadonlySet<string>,
+  ov: Dict,
+  machine: string,
+): string[] {
   const disabled = new Set(
     Array.isArray(ov.disabled_agents)
       ? ov.disabled_agents.filter((a) => typeof a === 'string')
@@ -625,12 +645,16 @@ function resolveMachine(
       merged.push(raw.name);
     }
   }
+  const notes: string[] = [];
   if (removed.length > 0)
-    notes.push(`removed agents disabled by the ${ctx.machine} override: ${removed.join(', ')}`);
+    notes.push(`removed agents disabled by the ${machine} override: ${removed.join(', ')}`);
   if (merged.length > 0)
-    notes.push(`merged the ${ctx.machine} override's config into ${merged.join(', ')}`);
+    notes.push(`merged the ${machine} override's config into ${merged.join(', ')}`);
+  return notes;
+}
 
-  // Global settings the loader takes from an override (load.ts applyOverrideGlobals).
+/** Global settings the loader takes from an override (load.ts applyOverrideGlobals). */
+function overrideGlobals(doc: Document, top: YAMLMap, ov: Dict, machine: string): string[] {
   const setGlobal = (block: string, key: string, value: unknown) => {
     if (!doc.hasIn(['global_settings']))
       top.items.unshift(newPair('global_settings', new YAMLMap()));
@@ -655,8 +679,9 @@ function resolveMachine(
       if (value !== undefined) setGlobal('health_checks', key, value);
     if (fields.some(([, v]) => v !== undefined)) applied.push('health_checks');
   }
+  const notes: string[] = [];
   if (applied.length > 0)
-    notes.push(`merged the ${ctx.machine} override's ${applied.join(', ')} into global_settings`);
+    notes.push(`merged the ${machine} override's ${applied.join(', ')} into global_settings`);
   const unused = Object.keys(ov).filter(
     (k) =>
       !['resource_limits', 'environment', 'health_checks', 'agents', 'disabled_agents'].includes(k),
@@ -665,12 +690,6 @@ function resolveMachine(
     notes.push(
       `override keys the launcher config has no place for, not written: ${unused.join(', ')}`,
     );
-  const file = ctx.file.split(/[\\/]/).pop();
-  doc.commentBefore =
-    joinComments(
-      ` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`,
-      doc.commentBefore,
-    ) ?? null;
   return notes;
 }
 
