@@ -76,7 +76,6 @@ const TO_SPLIT: Record<string, string> = {
     'a screen or pane laid out as one JSX tree; not split yet',
   'console.tsx:runConsole':
     'start-up; the render helper (issue 16) works on start-up too: split after that merges',
-  'core/lint/zmq-recv.ts:checkZmqRecv': 'not split yet',
   'screens/actions.tsx:Actions': 'a screen or pane laid out as one JSX tree; not split yet',
   'screens/agent-detail.tsx:AgentDetail':
     'a screen or pane laid out as one JSX tree; not split yet',

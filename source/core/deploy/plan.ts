@@ -193,7 +193,10 @@ function planProblems(input: PlanInput, me?: CertMachine, hub?: CertMachine): st
   return problems;
 }
 
-/** Where the plan would fail on the machine: a leaf dialling a name the hub's certificate lacks, binaries in a home folder. */
+/**
+ * Where the plan would fail on the machine: a leaf dialling a name the hub's certificate lacks,
+ * binaries in a home folder.
+ */
 function planWarnings(
   input: PlanInput,
   role: Role,

@@ -431,7 +431,7 @@ function entriesByGroup(doc: Document, raws: RawAgent[]) {
   return { groups, dropped, stray };
 }
 
-/** Puts agent_groups where the first list was and removes the other lists, keeping their comments. */
+/** Puts agent_groups where the first list was, removes the other lists, keeps their comments. */
 function replaceLists(
   top: YAMLMap,
   listPairs: Pair[],
