@@ -54,8 +54,6 @@ const TO_SPLIT: Record<string, string> = {
   'adapters/nats-server.ts:startNatsServer': 'not split yet',
   'agent/logs.ts:serveLogs': 'not split yet',
   'agent/observe.ts:startObserver': 'not split yet',
-  'commands/certs.ts:registerCerts':
-    'a commander registration with its action inline; not split yet',
   'commands/console.ts:registerConsole':
     'a commander registration with its action inline; not split yet',
   'commands/console.ts:<anonymous>':
