@@ -58,8 +58,6 @@ const TO_SPLIT: Record<string, string> = {
     'a commander registration with its action inline; not split yet',
   'commands/console.ts:<anonymous>':
     'a commander registration with its action inline; not split yet',
-  'commands/security.ts:registerSecurity':
-    'a commander registration with its action inline; not split yet',
   'commands/status.ts:registerStatus':
     'a commander registration with its action inline; not split yet',
   'components/action-flow.tsx:ActionFlow':
