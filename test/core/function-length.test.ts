@@ -60,7 +60,6 @@ const TO_SPLIT: Record<string, string> = {
     'a commander registration with its action inline; not split yet',
   'console.tsx:runConsole':
     'start-up; the render helper (issue 16) works on start-up too: split after that merges',
-  'screens/ports.tsx:Ports': 'a screen or pane laid out as one JSX tree; not split yet',
   'sim/machine-control.ts:serveMachineControl': 'not split yet',
   'sim/nats-side.ts:connectNatsSide': 'not split yet',
   'sim/plan.ts:planMachine': 'not split yet',
