@@ -54,10 +54,6 @@ const TO_SPLIT: Record<string, string> = {
   'adapters/nats-server.ts:startNatsServer': 'not split yet',
   'agent/logs.ts:serveLogs': 'not split yet',
   'agent/observe.ts:startObserver': 'not split yet',
-  'commands/console.ts:registerConsole':
-    'a commander registration with its action inline; not split yet',
-  'commands/console.ts:<anonymous>':
-    'a commander registration with its action inline; not split yet',
   'console.tsx:runConsole':
     'start-up; the render helper (issue 16) works on start-up too: split after that merges',
   'sim/machine-control.ts:serveMachineControl': 'not split yet',
