@@ -1,5 +1,5 @@
 // One machine: a header (address, links, CPU, RAM, VRAM bar with numbers) and its agent table.
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { MachineResources, Refused } from '../stores/resource-store.js';
@@ -9,6 +9,7 @@ import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { agentLabel, type AgentLabel } from '../core/ui/agent-label.js';
 import { VERSION } from '../version.js';
 import { LATENCY_WARN_MS, latencyText, shownLatency } from '../core/ui/view.js';
+import { PaneFrame } from './pane-frame.js';
 import { Table, type Column } from './table.js';
 import { rowLook, useTheme } from './theme.js';
 import { protocolLabel } from '../core/ui/view.js';
@@ -335,27 +336,14 @@ function FullHeader({ p, agent }: { p: MachinePaneProps; agent: AgentLabel | und
 }
 
 function MachinePaneView(p: MachinePaneProps) {
-  const theme = useTheme();
   const columns = useMemo(() => columnsFor(p.width - 2, p.now, p.rows), [p.width, p.now, p.rows]);
   const agent = agentLabel(p.resources?.sample, p.resources?.receivedAt, p.now, p.stale, VERSION);
-  // Compact: one header line and no bottom border, so the table keeps two more rows. A key of
-  // its own: Ink sets a side's border width only when it is shown, never back to 0, so a full
-  // pane turned compact (a resize) would keep an empty line for its bottom border.
+  // Compact: one header line and no bottom border, so the table keeps two more rows.
   return (
-    <Box
-      key={p.compact ? 'compact' : 'full'}
-      flexDirection="column"
-      width={p.width}
-      // The layout's share exactly: rows it does not use stay inside it, never below the frame.
-      height={p.height}
-      borderStyle="round"
-      borderBottom={!p.compact}
-      borderColor={p.focused ? theme.focus : theme.muted}
-      paddingX={0}
-    >
+    <PaneFrame compact={p.compact} focused={p.focused} width={p.width} height={p.height}>
       {p.compact ? <CompactHeader p={p} agent={agent} /> : <FullHeader p={p} agent={agent} />}
       <AgentTable p={p} columns={columns} height={Math.max(2, p.height - (p.compact ? 2 : 4))} />
-    </Box>
+    </PaneFrame>
   );
 }
 
