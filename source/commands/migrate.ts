@@ -245,7 +245,8 @@ async function confirmPreview(run: Run): Promise<Shown | undefined> {
 /** Under the lock: migrated again, refused when a file moved since the preview, then written. */
 function writeMigrated(run: Run, shown: Shown | undefined): void {
   const { file, out, target, where, io, audit } = run;
-  // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
+  // For --out the file to replace is `out`: what it is now is what must still be there at the
+  // rename.
   const before = out ? snapshotIfPresent(out) : undefined;
   const prepared = prepare(run, shown !== undefined);
   if (!prepared) return;
