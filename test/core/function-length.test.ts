@@ -49,40 +49,8 @@ const TO_SPLIT: Record<string, string> = {
   'adapters/nats-server.ts:startNatsServer': 'not split yet',
   'agent/logs.ts:serveLogs': 'not split yet',
   'agent/observe.ts:startObserver': 'not split yet',
-  'commands/certs.ts:registerCerts':
-    'a commander registration with its action inline; not split yet',
-  'commands/console.ts:registerConsole':
-    'a commander registration with its action inline; not split yet',
-  'commands/console.ts:<anonymous>':
-    'a commander registration with its action inline; not split yet',
-  'commands/deploy.ts:registerDeploy':
-    'a commander registration with its action inline; not split yet',
-  'commands/migrate.ts:runMigrate':
-    'a commander registration with its action inline; not split yet',
-  'commands/ports.ts:registerPorts':
-    'a commander registration with its action inline; not split yet',
-  'commands/security.ts:registerSecurity':
-    'a commander registration with its action inline; not split yet',
-  'commands/status.ts:registerStatus':
-    'a commander registration with its action inline; not split yet',
-  'components/action-flow.tsx:ActionFlow':
-    'a screen or pane laid out as one JSX tree; not split yet',
-  'components/machine-pane.tsx:MachinePaneView':
-    'a screen or pane laid out as one JSX tree; not split yet',
   'console.tsx:runConsole':
     'start-up; the render helper (issue 16) works on start-up too: split after that merges',
-  'core/deploy/plan.ts:buildPlan': 'not split yet',
-  'core/errorbus/doctor.ts:diagnose': 'not split yet',
-  'core/errorbus/doctor.ts:<anonymous>': 'not split yet',
-  'core/fleet/migrate.ts:migrateText': 'not split yet',
-  'core/fleet/migrate.ts:listsToGroups': 'not split yet',
-  'core/fleet/migrate.ts:resolveMachine': 'not split yet',
-  'core/fleet/yaml-source.ts:parseYaml': 'not split yet',
-  'core/lint/zmq-recv.ts:checkZmqRecv': 'not split yet',
-  'screens/actions.tsx:Actions': 'a screen or pane laid out as one JSX tree; not split yet',
-  'screens/agent-detail.tsx:AgentDetail':
-    'a screen or pane laid out as one JSX tree; not split yet',
-  'screens/ports.tsx:Ports': 'a screen or pane laid out as one JSX tree; not split yet',
   'sim/machine-control.ts:serveMachineControl': 'not split yet',
   'sim/nats-side.ts:connectNatsSide': 'not split yet',
   'sim/plan.ts:planMachine': 'not split yet',
