@@ -7,7 +7,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { THROTTLE_LEVELS } from '../core/resources/throttle.js';
 import type { ActionCatalog, ActionEntry } from '../core/ui/actions.js';
-import type { DataPlane } from '../stores/data-plane.js';
+import type { DataPlane } from '../wiring/data-plane.js';
 import { existsSync } from 'node:fs';
 import { controlSubject, tokenSource } from '../adapters/control-client.js';
 import { auditPath } from '../adapters/audit.js';
@@ -49,6 +49,8 @@ interface Item extends ActionEntry {
 export const secretsDirFor = (machines: readonly Machine[], env: Env = {}): string =>
   env.OPSDECK_SECRETS ?? join(machines[0] ? checkoutOf(machines[0].source.file) : '.', 'secrets');
 
+// Long: the catalog as a table, one entry per action row of screen 5, in the order the screen
+// lists them.
 export function consoleActions(o: CatalogOptions): ActionCatalog {
   const dir = secretsDirFor(o.machines, o.env);
   const nc = () => o.plane?.link?.nc;

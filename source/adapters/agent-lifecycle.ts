@@ -19,7 +19,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Agent } from '../core/fleet/model.js';
-import { matchProcesses, type ProcessRow } from '../core/fleet/processes.js';
+import { matchProcesses, type AgentProcess, type ProcessRow } from '../core/fleet/processes.js';
 import type { LifeResult, Lifecycle, Managed } from '../core/fleet/lifecycle.js';
 import { findContainer } from './log-tail.js';
 
@@ -147,15 +147,64 @@ export interface RealLifecycleOptions {
 }
 
 export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
-  const remembered = new Map<string, Remembered>();
-  const docker = o.docker ?? 'docker';
-
-  const processOf = async (agent: Agent) => {
-    const { found } = matchProcesses([agent], await o.processes());
-    return found[0];
+  const l = new RealLifecycle(o);
+  return {
+    how: (name) => l.how(name),
+    stop: (name) => l.stop(name),
+    start: (name) => l.start(name),
   };
+}
 
-  const launcher = (agent: Agent): Remembered | undefined => {
+type Found = Awaited<ReturnType<typeof findContainer>>;
+
+/** Spawns a command line detached, its output appended to `output`; the pid once it runs. */
+async function spawnDetached(spec: Remembered, output: string | undefined): Promise<number> {
+  let out: number | undefined;
+  try {
+    if (output) {
+      mkdirSync(dirname(output), { recursive: true });
+      out = openSync(output, 'a');
+    }
+    const child = spawn(spec.command[0]!, spec.command.slice(1), {
+      cwd: spec.cwd,
+      env: spec.env,
+      ...(spec.uid !== undefined && spec.uid !== process.getuid?.()
+        ? { uid: spec.uid, gid: spec.gid ?? spec.uid }
+        : {}),
+      detached: true,
+      stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
+    });
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    });
+    child.unref();
+    return pid;
+  } finally {
+    if (out !== undefined) closeSync(out);
+  }
+}
+
+/**
+ * Stops and starts this machine's agents: a process from its own command line and environment
+ * (remembered once seen, so a stopped agent starts as it ran), a container with docker, and an
+ * agent never seen from the launcher's command line in the upstream checkout.
+ */
+class RealLifecycle {
+  private readonly remembered = new Map<string, Remembered>();
+  private readonly docker: string;
+
+  constructor(private readonly o: RealLifecycleOptions) {
+    this.docker = o.docker ?? 'docker';
+  }
+
+  private async processOf(agent: Agent) {
+    const { found } = matchProcesses([agent], await this.o.processes());
+    return found[0];
+  }
+
+  private launcher(agent: Agent): Remembered | undefined {
+    const o = this.o;
     if (!o.root) return undefined;
     const script = join(o.root, agent.scriptPath);
     const base = codeFolder(o.root, agent);
@@ -176,52 +225,17 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       },
       output: join(base, 'logs', `${agent.name}.log`),
     };
-  };
+  }
 
-  const how = async (name: string): Promise<Managed | { error: string }> => {
-    const agent = o.agents.find((a) => a.name === name);
+  async how(name: string): Promise<Managed | { error: string }> {
+    const agent = this.o.agents.find((a) => a.name === name);
     if (!agent) return { error: `no agent ${name} in this machine's fleet config` };
-    let p = await processOf(agent);
+    const p = await this.processOf(agent);
     // A container's process shows in this machine's /proc too, but its argv, folder and
     // environment are the container's: it is stopped and started with docker, never from here.
     const contained = p && otherMountNamespace(p.pid) ? p : undefined;
-    if (contained) p = undefined;
-    if (p) {
-      let cwd: string | undefined;
-      try {
-        cwd = readlinkSync(`/proc/${p.pid}/cwd`);
-      } catch {
-        cwd = undefined;
-      }
-      const env = readEnviron(p.pid);
-      if (!cwd || !env)
-        return {
-          error: `process ${p.pid} runs ${agent.scriptPath} but its working folder and environment are not readable here (another user's process: run opsdeck agent as that user)`,
-        };
-      const output = stdoutFile(p.pid) ?? launcher(agent)?.output;
-      const user = owner(p.pid);
-      remembered.set(name, {
-        command: [...p.argv],
-        cwd,
-        env,
-        ...(output ? { output } : {}),
-        ...user,
-      });
-      // Started again as the user it ran as: a daemon running as root must not turn an agent
-      // of another user into a root process.
-      const as = user && user.uid !== process.getuid?.() ? `, as uid ${user.uid}` : '';
-      return {
-        kind: 'process',
-        agent: name,
-        running: true,
-        pid: p.pid,
-        command: [...p.argv],
-        cwd,
-        from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}${as}`,
-        ...(output ? { output } : {}),
-      };
-    }
-    const c = await findContainer(agent, docker, 3000, true);
+    if (p && !contained) return this.running(agent, p);
+    const c = await findContainer(agent, this.docker, 3000, true);
     if ('name' in c)
       return {
         kind: 'container',
@@ -234,7 +248,50 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       return {
         error: `process ${contained.pid} runs ${agent.scriptPath} in another mount namespace (a container), and docker does not say which container: ${c.error}`,
       };
-    const r = remembered.get(name);
+    return this.stopped(agent, c);
+  }
+
+  /** A running process: how it runs, remembered so it starts the same way after a stop. */
+  private running(agent: Agent, p: AgentProcess): Managed | { error: string } {
+    let cwd: string | undefined;
+    try {
+      cwd = readlinkSync(`/proc/${p.pid}/cwd`);
+    } catch {
+      cwd = undefined;
+    }
+    const env = readEnviron(p.pid);
+    if (!cwd || !env)
+      return {
+        error: `process ${p.pid} runs ${agent.scriptPath} but its working folder and environment are not readable here (another user's process: run opsdeck agent as that user)`,
+      };
+    const output = stdoutFile(p.pid) ?? this.launcher(agent)?.output;
+    const user = owner(p.pid);
+    this.remembered.set(agent.name, {
+      command: [...p.argv],
+      cwd,
+      env,
+      ...(output ? { output } : {}),
+      ...user,
+    });
+    // Started again as the user it ran as: a daemon running as root must not turn an agent
+    // of another user into a root process.
+    const as = user && user.uid !== process.getuid?.() ? `, as uid ${user.uid}` : '';
+    return {
+      kind: 'process',
+      agent: agent.name,
+      running: true,
+      pid: p.pid,
+      command: [...p.argv],
+      cwd,
+      from: `its own command line and environment (${Object.keys(env).length} variables) from /proc/${p.pid}${as}`,
+      ...(output ? { output } : {}),
+    };
+  }
+
+  /** Neither running nor in a container: as it last ran, else from the launcher's line. */
+  private stopped(agent: Agent, c: Found & { error: string }): Managed | { error: string } {
+    const name = agent.name;
+    const r = this.remembered.get(name);
     if (r)
       return {
         kind: 'process',
@@ -245,14 +302,14 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
         from: `the command line and environment it last ran with${r.uid !== undefined && r.uid !== process.getuid?.() ? `, as uid ${r.uid}` : ''}`,
         ...(r.output ? { output: r.output } : {}),
       };
-    const l = launcher(agent);
+    const l = this.launcher(agent);
     if (!l)
       return {
         error: `${name} is not running, is in no container (${c.error}), and without --root opsdeck agent does not know upstream's checkout to start it from`,
       };
-    if (!existsSync(join(o.root!, agent.scriptPath)))
+    if (!existsSync(join(this.o.root!, agent.scriptPath)))
       return {
-        error: `${name} is not running, is in no container (${c.error}), and its script ${join(o.root!, agent.scriptPath)} is not in this checkout`,
+        error: `${name} is not running, is in no container (${c.error}), and its script ${join(this.o.root!, agent.scriptPath)} is not in this checkout`,
       };
     return {
       kind: 'process',
@@ -263,19 +320,19 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       from: "the launcher's command line (system_launcher.py) and the config's env_vars",
       ...(l.output ? { output: l.output } : {}),
     };
-  };
+  }
 
-  const dockerDo = async (verb: 'stop' | 'start', container: string): Promise<LifeResult> => {
-    const r = await run(docker, [verb, container]);
+  private async dockerDo(verb: 'stop' | 'start', container: string): Promise<LifeResult> {
+    const r = await run(this.docker, [verb, container]);
     return r.code === 0
       ? { ok: true, did: [`docker ${verb} ${container}`] }
       : { ok: false, error: `docker ${verb} ${container}: ${r.out}` };
-  };
+  }
 
-  const stop = async (name: string): Promise<LifeResult> => {
-    const m = await how(name);
+  async stop(name: string): Promise<LifeResult> {
+    const m = await this.how(name);
     if ('error' in m) return { ok: false, error: m.error };
-    if (m.kind === 'container') return dockerDo('stop', m.container);
+    if (m.kind === 'container') return this.dockerDo('stop', m.container);
     if (!m.running || m.pid === undefined) return { ok: true, did: [`${name} was not running`] };
     try {
       process.kill(m.pid, 'SIGTERM');
@@ -291,35 +348,18 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       /* gone meanwhile */
     }
     return { ok: true, did: [`SIGTERM to pid ${m.pid}, still there after 10 s: SIGKILL`] };
-  };
+  }
 
-  const start = async (name: string): Promise<LifeResult> => {
-    const m = await how(name);
+  async start(name: string): Promise<LifeResult> {
+    const m = await this.how(name);
     if ('error' in m) return { ok: false, error: m.error };
-    if (m.kind === 'container') return dockerDo('start', m.container);
+    if (m.kind === 'container') return this.dockerDo('start', m.container);
     if (m.running) return { ok: true, did: [`${name} already runs (pid ${m.pid})`], pid: m.pid! };
-    const spec = remembered.get(name) ?? launcher(o.agents.find((a) => a.name === name)!);
+    const spec =
+      this.remembered.get(name) ?? this.launcher(this.o.agents.find((a) => a.name === name)!);
     if (!spec) return { ok: false, error: `no command line known for ${name}` };
-    let out: number | undefined;
     try {
-      if (m.output) {
-        mkdirSync(dirname(m.output), { recursive: true });
-        out = openSync(m.output, 'a');
-      }
-      const child = spawn(spec.command[0]!, spec.command.slice(1), {
-        cwd: spec.cwd,
-        env: spec.env,
-        ...(spec.uid !== undefined && spec.uid !== process.getuid?.()
-          ? { uid: spec.uid, gid: spec.gid ?? spec.uid }
-          : {}),
-        detached: true,
-        stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
-      });
-      const pid = await new Promise<number>((resolve, reject) => {
-        child.once('spawn', () => resolve(child.pid!));
-        child.once('error', reject);
-      });
-      child.unref();
+      const pid = await spawnDetached(spec, m.output);
       return {
         ok: true,
         did: [`started ${spec.command.join(' ')} in ${spec.cwd}: pid ${pid}`],
@@ -327,10 +367,6 @@ export function realLifecycle(o: RealLifecycleOptions): Lifecycle {
       };
     } catch (error) {
       return { ok: false, error: `starting ${name}: ${(error as Error).message}` };
-    } finally {
-      if (out !== undefined) closeSync(out);
     }
-  };
-
-  return { how, stop, start };
+  }
 }

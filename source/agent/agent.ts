@@ -5,7 +5,7 @@
 // status and ResourceManager's read-only actions for anyone, set_thresholds / set_throttle only
 // with a JWT for this machine (--jwks); without a JWKS it refuses every state change and says why.
 // The simulator runs this same daemon per simulated machine, with the sim as its MachineSource.
-import type { NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import { sanitise } from '../core/errors/sanitise.js';
 import { matchProcesses, type AgentProcess, type ProcessRow } from '../core/fleet/processes.js';
 import {
@@ -150,83 +150,128 @@ export interface RunningAgent {
 }
 
 export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgent {
-  const source = options.source ?? realMachine(options.machine);
-  const encoder = new TextEncoder();
-  const auth = options.auth ?? NO_JWKS;
-  const rm = options.resourceManager
-    ? resourceManager(options.resourceManager, Math.min(5000, Math.max(1000, options.intervalMs)))
-    : undefined;
-  const configured = options.agents ?? [];
-  let last: ResourceSample | undefined;
-  let stopped = false;
-  let ticking = false;
-  const startedAt = options.startedAt ?? Date.now();
+  const agent = new MachineAgent(nc, options);
+  return {
+    last: () => agent.last,
+    logWatches: () => agent.logServer?.active() ?? 0,
+    stop: async () => agent.stop(),
+  };
+}
 
-  const agentProcesses = async (): Promise<AgentProcess[] | { error: string }> => {
-    if (configured.length === 0) return [];
+type Rm = ReturnType<typeof resourceManager>;
+
+/** The throttle as the machine shows it now: ResourceManager's thresholds and the nice values. */
+async function readBack(
+  rm: Rm | undefined,
+  procs: AgentProcess[] | { error: string },
+): Promise<ThrottleReading> {
+  let thresholds: ThrottleReading['thresholds'] = { error: 'no ResourceManager on this machine' };
+  if (rm) {
+    const r = await rm.ask({ action: 'get_status' });
+    const t = r.ok ? (r.reply.thresholds as Record<string, unknown> | undefined) : undefined;
+    thresholds = !r.ok
+      ? { error: r.error }
+      : t && typeof t.cpu === 'number' && typeof t.memory === 'number' && typeof t.gpu === 'number'
+        ? { cpu: t.cpu, memory: t.memory, gpu: t.gpu }
+        : { error: `get_status answered ${sanitise(JSON.stringify(r.reply)).slice(0, 120)}` };
+  }
+  const nices = 'error' in procs ? procs : procs.map((p) => p.nice ?? 0);
+  return readThrottle(thresholds, nices, Date.now());
+}
+
+/** One machine's daemon: samples on a timer, answers control requests, serves log watches. */
+class MachineAgent {
+  last: ResourceSample | undefined;
+  readonly logServer: LogServer | undefined;
+  private readonly source: MachineSource;
+  private readonly encoder = new TextEncoder();
+  private readonly rm: Rm | undefined;
+  private readonly configured: NonNullable<AgentOptions['agents']>;
+  private readonly side: MachineSide;
+  private readonly startedAt: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly control: Subscription;
+  private stopped = false;
+  private ticking = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: AgentOptions,
+  ) {
+    this.source = options.source ?? realMachine(options.machine);
+    this.rm = options.resourceManager
+      ? resourceManager(options.resourceManager, Math.min(5000, Math.max(1000, options.intervalMs)))
+      : undefined;
+    this.configured = options.agents ?? [];
+    this.startedAt = options.startedAt ?? Date.now();
+    this.side = {
+      ...(this.rm ? { rm: this.rm } : {}),
+      processes: () => this.agentProcesses(),
+      renice: (pid, nice) => this.source.renice(pid, nice),
+      ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    };
+    this.logServer = options.logs
+      ? serveLogs(nc, {
+          machine: options.machine,
+          find: options.logs,
+          log: options.log,
+          ...(options.logRate ? { rate: options.logRate } : {}),
+          ...(options.logTtlMs ? { ttlMs: options.logTtlMs } : {}),
+        })
+      : undefined;
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), options.intervalMs);
+    this.control = nc.subscribe(controlSubject(options.machine), {
+      callback: (err, m) => {
+        if (err) return;
+        this.onControl(m).catch((error: unknown) =>
+          options.log(`control failed: ${sanitise((error as Error).message)}`, 'err'),
+        );
+      },
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.logServer?.stop();
+    this.control.unsubscribe();
+    this.rm?.close();
+  }
+
+  private async agentProcesses(): Promise<AgentProcess[] | { error: string }> {
+    if (this.configured.length === 0) return [];
     try {
-      return matchProcesses(configured, await source.processes()).found;
+      return matchProcesses(this.configured, await this.source.processes()).found;
     } catch (error) {
       return { error: `cannot read the process table: ${(error as Error).message}` };
     }
-  };
-  const side: MachineSide = {
-    ...(rm ? { rm } : {}),
-    processes: agentProcesses,
-    renice: (pid, nice) => source.renice(pid, nice),
-    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
-  };
-  const logServer: LogServer | undefined = options.logs
-    ? serveLogs(nc, {
-        machine: options.machine,
-        find: options.logs,
-        log: options.log,
-        ...(options.logRate ? { rate: options.logRate } : {}),
-        ...(options.logTtlMs ? { ttlMs: options.logTtlMs } : {}),
-      })
-    : undefined;
+  }
 
-  /** The throttle as the machine shows it now. */
-  const readBack = async (procs: AgentProcess[] | { error: string }): Promise<ThrottleReading> => {
-    let thresholds: ThrottleReading['thresholds'] = { error: 'no ResourceManager on this machine' };
-    if (rm) {
-      const r = await rm.ask({ action: 'get_status' });
-      const t = r.ok ? (r.reply.thresholds as Record<string, unknown> | undefined) : undefined;
-      thresholds = !r.ok
-        ? { error: r.error }
-        : t &&
-            typeof t.cpu === 'number' &&
-            typeof t.memory === 'number' &&
-            typeof t.gpu === 'number'
-          ? { cpu: t.cpu, memory: t.memory, gpu: t.gpu }
-          : { error: `get_status answered ${sanitise(JSON.stringify(r.reply)).slice(0, 120)}` };
-    }
-    const nices = 'error' in procs ? procs : procs.map((p) => p.nice ?? 0);
-    return readThrottle(thresholds, nices, Date.now());
-  };
-
-  const tick = async () => {
-    if (ticking || stopped) return; // a slow ResourceManager must not stack readings
-    ticking = true;
+  /** One sample, published on opsdeck.<machine>.resources (signed when a key is given). */
+  private async tick(): Promise<void> {
+    if (this.ticking || this.stopped) return; // a slow ResourceManager must not stack readings
+    this.ticking = true;
+    const options = this.options;
     try {
-      const { sample, note } = await source.sample();
+      const { sample, note } = await this.source.sample();
       if (note) options.log(note, /^GPU: no nvidia-smi/.test(note) ? 'info' : 'warning');
-      const procs = await agentProcesses();
-      const throttle = await readBack(procs);
+      const procs = await this.agentProcesses();
+      const throttle = await readBack(this.rm, procs);
       const wire: ResourceSample = {
         ...sample,
         throttleLevel: throttle.level ?? 0,
         throttle,
-        agents: withProcesses(sample.agents, configured, procs),
+        agents: withProcesses(sample.agents, this.configured, procs),
         ...(options.version ? { version: options.version } : {}),
-        uptimeS: Math.round((Date.now() - startedAt) / 1000),
+        uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       };
       const exporter = options.exporter?.();
       if (exporter) wire.exporter = exporter;
-      last = wire;
-      if (!stopped) {
-        const bytes = encoder.encode(JSON.stringify(wire));
-        nc.publish(
+      this.last = wire;
+      if (!this.stopped) {
+        const bytes = this.encoder.encode(JSON.stringify(wire));
+        this.nc.publish(
           resourcesSubject(options.machine),
           bytes,
           options.signer ? { headers: options.signer.headers(bytes) } : undefined,
@@ -235,66 +280,43 @@ export function runAgent(nc: NatsConnection, options: AgentOptions): RunningAgen
     } catch (error) {
       options.log(`sampling failed: ${(error as Error).message}`, 'err');
     } finally {
-      ticking = false;
+      this.ticking = false;
     }
-  };
-  void tick();
-  const timer = setInterval(() => void tick(), options.intervalMs);
+  }
 
-  const control: Subscription = nc.subscribe(controlSubject(options.machine), {
-    callback: (err, m) => {
-      if (err) return;
-      void (async () => {
-        const body = decodeBody(m.data);
-        if (body === undefined) {
-          m.respond(
-            encoder.encode(
-              JSON.stringify({ ok: false, error: 'request is not JSON: expected {"action": ...}' }),
-            ),
-          );
-          return;
-        }
-        // Read-only status needs no token; state changes are checked in machineControl.
-        if (
-          typeof body === 'object' &&
-          body !== null &&
-          (body as { action?: unknown }).action === 'status'
-        ) {
-          m.respond(
-            encoder.encode(
-              JSON.stringify({ ok: true, machine: options.machine, sample: last ?? null }),
-            ),
-          );
-          return;
-        }
-        const result = await machineControl(body, { machine: options.machine, auth, side });
-        if (result.change) {
-          const c = result.change;
-          options.log(
-            `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
-            c.applied ? 'notice' : 'warning',
-          );
-          // A change shows in the next sample at once, not an interval later.
-          if (c.applied) void tick();
-        }
-        m.respond(encoder.encode(JSON.stringify(result.reply)));
-      })().catch((error: unknown) =>
-        options.log(`control failed: ${sanitise((error as Error).message)}`, 'err'),
+  private respond(m: Msg, value: unknown): void {
+    m.respond(this.encoder.encode(JSON.stringify(value)));
+  }
+
+  /** A request on opsdeck.<machine>.control: status, or a state change machineControl checks. */
+  private async onControl(m: Msg): Promise<void> {
+    const { machine, log } = this.options;
+    const body = decodeBody(m.data);
+    if (body === undefined)
+      return this.respond(m, {
+        ok: false,
+        error: 'request is not JSON: expected {"action": ...}',
+      });
+    // Read-only status needs no token; state changes are checked in machineControl.
+    if (
+      typeof body === 'object' &&
+      body !== null &&
+      (body as { action?: unknown }).action === 'status'
+    )
+      return this.respond(m, { ok: true, machine, sample: this.last ?? null });
+    const auth = this.options.auth ?? NO_JWKS;
+    const result = await machineControl(body, { machine, auth, side: this.side });
+    if (result.change) {
+      const c = result.change;
+      log(
+        `control ${sanitise(c.action)}: ${c.applied ? `applied${c.subject ? ` for ${sanitise(c.subject).slice(0, 64)}` : ''}` : `not applied: ${sanitise(c.reason ?? '')}`}`,
+        c.applied ? 'notice' : 'warning',
       );
-    },
-  });
-
-  return {
-    last: () => last,
-    logWatches: () => logServer?.active() ?? 0,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      logServer?.stop();
-      control.unsubscribe();
-      rm?.close();
-    },
-  };
+      // A change shows in the next sample at once, not an interval later.
+      if (c.applied) void this.tick();
+    }
+    this.respond(m, result.reply);
+  }
 }
 
 /** The sample's agents, with the process found for each (or the config's agents, when none). */

@@ -19,22 +19,28 @@
 //
 // Phase 3 (zmq-off) closes the bridge's sockets too, so the error-bus port is really closed;
 // a rollback reopens them.
+//
+// Where each part lives: the lifecycles (sockets open/closed/stopping, NATS up/down) are pure
+// state machines in core/errorbus/bridge-lifecycle.ts; the queue, acks and re-sends are
+// agent/bridge-publisher.ts; the SUBs are agent/bridge-sockets.ts. This file wires them.
 import { createHash } from 'node:crypto';
+import { DebugEvents, Events, type KvEntry, type NatsConnection } from 'nats';
+import type * as zmq from 'zeromq';
+import { bridgeMessage } from '../core/errors/bridge.js';
 import {
-  createInbox,
-  DebugEvents,
-  Events,
-  headers as natsHeaders,
-  type Msg,
-  type NatsConnection,
-} from 'nats';
-import * as zmq from 'zeromq';
-import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
-import { bridgeMessage, type BridgedMessage } from '../core/errors/bridge.js';
+  natsStep,
+  socketStep,
+  type NatsEffect,
+  type NatsEvent,
+  type SocketEffect,
+  type SocketEvent,
+  type SocketState,
+} from '../core/errorbus/bridge-lifecycle.js';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY } from '../core/errorbus/phase.js';
 import type { BridgeTarget } from '../core/errorbus/topology.js';
 import type { ErrorEvent } from '../core/errors/event.js';
-import { sanitise } from '../core/errors/sanitise.js';
+import { JetStreamPublisher } from './bridge-publisher.js';
+import { endpointOf, openSubscribers } from './bridge-sockets.js';
 
 export const bridgeSubject = (machine: string) => `opsdeck.${machine}.bridge`;
 
@@ -66,7 +72,7 @@ export interface BridgeEndpoint {
 export interface BridgeStats {
   schema: 'opsdeck.bridge/1';
   machine: string;
-  state: 'running' | 'closed (phase 3 zmq-off)' | 'stopping' | 'stopped';
+  state: SocketState;
   endpoints: BridgeEndpoint[];
   /** ZMQ messages received. */
   received: number;
@@ -113,360 +119,242 @@ const contentId = (frames: readonly Uint8Array[]): string => {
   return h.digest('hex').slice(0, 32);
 };
 
-/** A FIFO with a moving head; failed publishes go back in front. */
-class Queue<T> {
-  private items: T[] = [];
-  private head = 0;
-  private front: T[] = [];
-  get length(): number {
-    return this.items.length - this.head + this.front.length;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  unshift(item: T): void {
-    this.front.push(item);
-  }
-  shift(): T | undefined {
-    if (this.front.length > 0) return this.front.pop();
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head]!;
-    this.items[this.head++] = undefined as T;
-    if (this.head >= 4096 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-}
-
-const endpointOf = (t: BridgeTarget): string => `tcp://${t.host}:${t.port}`;
-
 export async function runBridge(
   nc: NatsConnection,
   options: BridgeOptions,
 ): Promise<RunningBridge> {
-  const machine = options.machine;
-  const bufferLimit = options.bufferLimit ?? 100_000;
-  const window = options.window ?? 1024;
-  const ackTimeoutMs = options.ackTimeoutMs ?? 5000;
-  const js = nc.jetstream();
-  const encoder = new TextEncoder();
-  const queue = new Queue<BridgedMessage>();
-  const s: BridgeStats = {
-    schema: 'opsdeck.bridge/1',
-    machine,
-    state: 'running',
-    endpoints: options.targets.map((t) => ({
-      endpoint: endpointOf(t),
-      mode: t.mode,
-      state: 'opening',
-    })),
-    received: 0,
-    published: 0,
-    duplicates: 0,
-    malformed: 0,
-    loops: 0,
-    queued: 0,
-    inFlight: 0,
-    bufferLimit,
-    dropped: 0,
-    retried: 0,
-    gaps: 0,
-    nats: nc.isClosed() ? 'disconnected' : 'connected',
-    since: Date.now(),
-    at: Date.now(),
-  };
-  // Awaiting their ack, by the token at the end of the reply subject.
-  const pending = new Map<number, { m: BridgedMessage; sentAt: number }>();
-  let token = 0;
-  const inbox = createInbox();
-  let stalledUntil = 0;
-  let dropNoted = 0;
-  let stopping = false;
-  let sockets: zmq.Subscriber[] = [];
-  let wake: NodeJS.Timeout | undefined;
+  const bridge = new Bridge(nc, options);
+  await bridge.start();
+  return { stats: () => bridge.snapshot(), stop: (drainMs) => bridge.stop(drainMs) };
+}
 
-  const onFrames = (frames: Buffer[], endpoint: string) => {
+const initialStats = (options: BridgeOptions, nc: NatsConnection): BridgeStats => ({
+  schema: 'opsdeck.bridge/1',
+  machine: options.machine,
+  state: 'running',
+  endpoints: options.targets.map((t) => ({
+    endpoint: endpointOf(t),
+    mode: t.mode,
+    state: 'opening',
+  })),
+  received: 0,
+  published: 0,
+  duplicates: 0,
+  malformed: 0,
+  loops: 0,
+  queued: 0,
+  inFlight: 0,
+  bufferLimit: options.bufferLimit ?? 100_000,
+  dropped: 0,
+  retried: 0,
+  gaps: 0,
+  nats: nc.isClosed() ? 'disconnected' : 'connected',
+  since: Date.now(),
+  at: Date.now(),
+});
+
+/**
+ * One running bridge: the ZMQ sockets, the JetStream publisher, and the two lifecycles
+ * (core/errorbus/bridge-lifecycle.ts) that say when the sockets close, reopen and stop, and
+ * when the publisher re-sends and resumes.
+ */
+class Bridge {
+  private readonly s: BridgeStats;
+  private readonly publisher: JetStreamPublisher;
+  private readonly encoder = new TextEncoder();
+  private sockets: zmq.Subscriber[] = [];
+  private phaseWatch: { stop(): void } | undefined;
+  private phaseRetry: NodeJS.Timeout | undefined;
+  private phaseNoted = false;
+  private statusTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly options: BridgeOptions,
+  ) {
+    this.s = initialStats(options, nc);
+    this.publisher = new JetStreamPublisher(nc, this.s, {
+      machine: options.machine,
+      bufferLimit: this.s.bufferLimit,
+      window: options.window ?? 1024,
+      ackTimeoutMs: options.ackTimeoutMs ?? 5000,
+      log: options.log,
+    });
+  }
+
+  private get stopping(): boolean {
+    return this.s.state === 'stopping' || this.s.state === 'stopped';
+  }
+
+  async start(): Promise<void> {
+    this.followNats().catch(() => undefined);
+    await this.openSockets();
+    const opened = this.s.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ');
+    this.options.log(
+      `bridge ${this.options.machine}: ${opened || 'no error-bus endpoint on this machine'}`,
+    );
+    if (this.options.followPhase !== false) await this.followPhase();
+    this.statusTimer = setInterval(() => this.publishStatus(), this.options.statusMs ?? 2000);
+    this.statusTimer.unref();
+    this.publishStatus();
+  }
+
+  snapshot(): BridgeStats {
+    return {
+      ...this.s,
+      endpoints: this.s.endpoints.map((e) => ({ ...e })),
+      queued: this.publisher.queued,
+      inFlight: this.publisher.inFlight,
+      at: Date.now(),
+    };
+  }
+
+  /** Stops receiving, drains the queue for up to `drainMs`, and says what it could not send. */
+  async stop(drainMs = 3000): Promise<{ unsent: number; stats: BridgeStats }> {
+    await this.socketEvent({ kind: 'stop' });
+    this.phaseWatch?.stop();
+    if (this.phaseRetry) clearTimeout(this.phaseRetry);
+    const until = Date.now() + drainMs;
+    while (this.publisher.queued > 0 && Date.now() < until && !this.nc.isClosed()) {
+      this.publisher.pump();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    clearInterval(this.statusTimer);
+    const unsent = this.publisher.queued;
+    this.publisher.close();
+    await this.socketEvent({ kind: 'drained' });
+    this.publishStatus();
+    const stats = this.snapshot();
+    const s = this.s;
+    this.options.log(
+      `bridge ${s.machine} stopped: ${s.received} received, ${s.published} stored, ${s.duplicates} duplicates, ${s.dropped} dropped (queue full), ${unsent} not sent${unsent ? ` (NATS ${s.nats})` : ''}`,
+    );
+    return { unsent, stats };
+  }
+
+  private onFrames(frames: Buffer[], endpoint: string): void {
+    const s = this.s;
     s.received++;
-    const verdict = bridgeMessage(frames, machine, endpoint, Date.now(), contentId);
+    const verdict = bridgeMessage(frames, s.machine, endpoint, Date.now(), contentId);
     if (verdict.kind === 'malformed') {
       s.malformed++;
       s.lastMalformed = `${verdict.reason}: ${verdict.sample}`;
-      options.onFrame?.({ ok: false });
+      this.options.onFrame?.({ ok: false });
       return;
     }
     if (verdict.kind === 'loop') {
       s.loops++;
       return;
     }
-    options.onFrame?.({ ok: true, event: verdict.event });
-    if (queue.length >= bufferLimit) {
-      s.dropped++;
-      // One line per burst of drops, not one per drop.
-      if (Date.now() - dropNoted > 5000) {
-        dropNoted = Date.now();
-        options.log(
-          `bridge: queue full (${bufferLimit}) while NATS is ${s.nats === 'connected' ? 'slow' : 'down'}: dropping new errors (${s.dropped} so far, counted in opsdeck.${machine}.bridge)`,
-        );
-      }
-      return;
-    }
-    queue.push(verdict);
-    schedulePump();
-  };
+    this.options.onFrame?.({ ok: true, event: verdict.event });
+    this.publisher.offer(verdict);
+  }
 
-  const retry = (m: BridgedMessage, why: string) => {
-    s.retried++;
-    s.lastError = sanitise(why).slice(0, 200);
-    queue.unshift(m);
-    // Back off a little (a disconnect also stops the pump until the reconnect).
-    stalledUntil = Date.now() + 250;
-    if (!wake) {
-      wake = setTimeout(() => {
-        wake = undefined;
-        pump();
-      }, 300);
-      wake.unref();
-    }
-  };
-
-  const onAck = (msg: Msg) => {
-    const t = Number(msg.subject.slice(inbox.length + 1));
-    const p = pending.get(t);
-    if (!p) return; // timed out already and queued again: the re-send will be acked as a duplicate
-    pending.delete(t);
-    if (msg.headers?.code === 503 || msg.data.length === 0) {
-      retry(
-        p.m,
-        `no JetStream stream captures ${p.m.subject} (no responders): run \`opsdeck errorbus fix-streams\``,
-      );
-      return;
-    }
-    let ack: { error?: { description?: string }; duplicate?: boolean };
-    try {
-      ack = JSON.parse(new TextDecoder().decode(msg.data)) as typeof ack;
-    } catch {
-      ack = { error: { description: 'unreadable ack' } };
-    }
-    if (ack.error)
-      retry(p.m, `JetStream refused ${p.m.msgId}: ${ack.error.description ?? 'error'}`);
-    else if (ack.duplicate) s.duplicates++;
-    else s.published++;
-    if (queue.length > 0) schedulePump();
-  };
-  const acks = nc.subscribe(`${inbox}.*`, { callback: (_err, msg) => onAck(msg) });
-
-  // One pump per turn of the event loop: the publishes of a turn leave in one socket write.
-  let pumpScheduled = false;
-  const schedulePump = () => {
-    if (pumpScheduled) return;
-    pumpScheduled = true;
-    setImmediate(() => {
-      pumpScheduled = false;
-      pump();
+  private async openSockets(): Promise<void> {
+    this.sockets = await openSubscribers(this.options.targets, {
+      machine: this.options.machine,
+      log: this.options.log,
+      onFrames: (frames, endpoint) => this.onFrames(frames, endpoint),
+      onDisconnect: () => void this.socketEvent({ kind: 'zmq-disconnect' }),
+      onOpened: (i, endpoint, state) => {
+        this.s.endpoints[i] = { endpoint, mode: this.options.targets[i]!.mode, state };
+      },
     });
-  };
+  }
 
-  const pump = () => {
-    while (
-      pending.size < window &&
-      queue.length > 0 &&
-      s.nats === 'connected' &&
-      Date.now() >= stalledUntil &&
-      !nc.isClosed()
-    ) {
-      const m = queue.shift()!;
-      const t = ++token;
-      const h = natsHeaders();
-      for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
-      pending.set(t, { m, sentAt: Date.now() });
-      nc.publish(m.subject, encoder.encode(m.body), { headers: h, reply: `${inbox}.${t}` });
+  private closeSockets(): void {
+    for (const sub of this.sockets) sub.close();
+    this.sockets = [];
+  }
+
+  /** Moves the socket lifecycle one step and carries out what the step says, in order. */
+  private async socketEvent(event: SocketEvent): Promise<void> {
+    const { state, effects } = socketStep(this.s.state, event);
+    this.s.state = state;
+    for (const effect of effects) await this.socketEffect(effect, event);
+  }
+
+  private async socketEffect(effect: SocketEffect, event: SocketEvent): Promise<void> {
+    const machine = this.options.machine;
+    switch (effect) {
+      case 'close-sockets':
+        return this.closeSockets();
+      case 'open-sockets':
+        return this.openSockets();
+      case 'count-gap':
+        this.s.gaps++;
+        return;
+      case 'note-closed':
+        for (const ep of this.s.endpoints) ep.state = 'closed (phase 3)';
+        this.options.log(`bridge ${machine}: phase 3 zmq-off: error-bus sockets closed`);
+        return;
+      case 'note-reopened': {
+        const phase = event.kind === 'phase' ? (event.phase ?? 0) : 0;
+        this.options.log(`bridge ${machine}: phase ${phase}: error-bus sockets open again`);
+        return;
+      }
     }
-  };
+  }
 
-  // Acks that do not come: queued again (same message id, so a late-stored one stays single).
-  const sweep = setInterval(() => {
-    const cutoff = Date.now() - ackTimeoutMs;
-    for (const [t, p] of pending) {
-      if (p.sentAt > cutoff) break; // insertion order is send order
-      pending.delete(t);
-      retry(p.m, `no ack for ${p.m.msgId} in ${ackTimeoutMs} ms`);
-    }
-  }, 250);
-  sweep.unref();
+  private natsEvent(event: NatsEvent): void {
+    const { state, effects } = natsStep(this.s.nats, event);
+    this.s.nats = state;
+    for (const effect of effects) this.natsEffect(effect);
+  }
 
-  /** On a disconnect, what awaits an ack is unknown: send it again after the reconnect. */
-  const requeuePending = () => {
-    const waiting = [...pending.values()].map((p) => p.m);
-    pending.clear();
-    for (let i = waiting.length - 1; i >= 0; i--) queue.unshift(waiting[i]!);
-    if (waiting.length) s.retried += waiting.length;
-  };
-
-  void (async () => {
-    for await (const st of nc.status()) {
-      if (st.type === Events.Disconnect || st.type === DebugEvents.Reconnecting) {
-        if (s.nats === 'connected') requeuePending();
-        s.nats = 'disconnected';
-      } else if (st.type === Events.Reconnect) {
-        s.nats = 'connected';
-        stalledUntil = 0;
-        options.log(
-          `bridge: NATS back; ${queue.length} queued errors go out now${s.dropped ? ` (${s.dropped} dropped while the queue was full)` : ''}`,
+  private natsEffect(effect: NatsEffect): void {
+    switch (effect) {
+      case 'requeue-pending':
+        return this.publisher.requeuePending();
+      case 'log-back': {
+        const dropped = this.s.dropped;
+        return this.options.log(
+          `bridge: NATS back; ${this.publisher.waiting} queued errors go out now${dropped ? ` (${dropped} dropped while the queue was full)` : ''}`,
         );
-        pump();
       }
+      case 'resume-pump':
+        return this.publisher.resume();
     }
-  })().catch(() => undefined);
+  }
 
-  const open = async () => {
-    const opened: zmq.Subscriber[] = [];
-    for (const [i, t] of options.targets.entries()) {
-      const endpoint = endpointOf(t);
-      // A generous HWM: past it ZMQ drops silently; the loop below empties it at once.
-      const sub = new zmq.Subscriber({
-        linger: 0,
-        receiveHighWaterMark: 200_000,
-        maxMessageSize: ZMQ_MAX_MESSAGE.errors,
-      });
-      let state: string;
-      if (t.mode === 'bind') {
-        // libzmq frees a closed listener in the background: a reopen right after a close (phase
-        // 3 rolled back, a restart) may find the port still held for a moment (seconds on a
-        // loaded machine: CI saw over 2).
-        let failure: string | undefined;
-        for (let attempt = 0; attempt < 60; attempt++) {
-          try {
-            await sub.bind(endpoint);
-            failure = undefined;
-            break;
-          } catch (error) {
-            failure = (error as { code?: string }).code ?? 'error';
-            if (failure !== 'EADDRINUSE') break;
-            await new Promise((r) => setTimeout(r, 100));
-          }
-        }
-        if (failure === undefined) state = 'bound (SUB)';
-        else {
-          // Someone took the port since the plan: receive from it if it is a PUB.
-          sub.connect(endpoint.replace('tcp://*:', 'tcp://127.0.0.1:'));
-          state = `bind failed (${failure}): connected instead`;
-          options.log(
-            `bridge ${machine}: cannot bind ${endpoint} (${failure}): connected a SUB instead; publishers connecting there reach the bridge only if a PUB is bound there (see opsdeck errorbus doctor)`,
-          );
-        }
-      } else {
-        sub.events.on('disconnect', () => {
-          if (!stopping && s.state === 'running') s.gaps++;
-        });
-        sub.connect(endpoint);
-        state = 'connected (SUB)';
-      }
-      sub.subscribe();
-      s.endpoints[i] = { endpoint, mode: t.mode, state };
-      opened.push(sub);
-      void (async () => {
-        try {
-          for await (const frames of sub) onFrames(frames, endpoint);
-        } catch {
-          /* closed */
-        }
-      })();
+  private async followNats(): Promise<void> {
+    for await (const st of this.nc.status()) {
+      if (st.type === Events.Disconnect || st.type === DebugEvents.Reconnecting)
+        this.natsEvent({ kind: 'down' });
+      else if (st.type === Events.Reconnect) this.natsEvent({ kind: 'up' });
     }
-    sockets = opened;
-  };
-  const close = () => {
-    for (const sub of sockets) sub.close();
-    sockets = [];
-  };
-
-  await open();
-  options.log(
-    `bridge ${machine}: ${s.endpoints.map((e) => `${e.endpoint} ${e.state}`).join(', ') || 'no error-bus endpoint on this machine'}`,
-  );
+  }
 
   // Phase 3 closes the error-bus port: the bridge's bound SUB must not keep it open. The bucket
   // may not exist yet (nobody set a phase): look again every 10 s.
-  let phaseWatch: { stop(): void } | undefined;
-  let phaseRetry: NodeJS.Timeout | undefined;
-  let phaseNoted = false;
-  const follow = async (): Promise<void> => {
-    if (stopping) return;
+  private async followPhase(): Promise<void> {
+    if (this.stopping) return;
     try {
-      const kv = await js.views.kv(PHASE_BUCKET, { bindOnly: true });
+      const kv = await this.nc.jetstream().views.kv(PHASE_BUCKET, { bindOnly: true });
       const watch = await kv.watch({ key: PHASE_KEY });
-      phaseWatch = watch;
-      void (async () => {
-        for await (const e of watch) {
-          const value = e.operation === 'PUT' ? decodePhase(e.string()) : undefined;
-          const off = value?.ok === true && value.value.phase === 3;
-          if (off && s.state === 'running') {
-            close();
-            s.state = 'closed (phase 3 zmq-off)';
-            for (const ep of s.endpoints) ep.state = 'closed (phase 3)';
-            options.log(`bridge ${machine}: phase 3 zmq-off: error-bus sockets closed`);
-          } else if (!off && s.state === 'closed (phase 3 zmq-off)' && !stopping) {
-            s.state = 'running';
-            await open();
-            options.log(
-              `bridge ${machine}: phase ${value?.ok ? value.value.phase : 0}: error-bus sockets open again`,
-            );
-          }
-        }
-      })().catch(() => undefined);
+      this.phaseWatch = watch;
+      this.watchPhase(watch).catch(() => undefined);
     } catch (error) {
-      if (!phaseNoted)
-        options.log(
-          `bridge ${machine}: not following the error-bus phase yet (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message}); retrying every 10 s`,
+      if (!this.phaseNoted)
+        this.options.log(
+          `bridge ${this.options.machine}: not following the error-bus phase yet (${PHASE_BUCKET}/${PHASE_KEY}: ${(error as Error).message}); retrying every 10 s`,
         );
-      phaseNoted = true;
-      phaseRetry = setTimeout(() => void follow(), 10_000);
-      phaseRetry.unref();
+      this.phaseNoted = true;
+      this.phaseRetry = setTimeout(() => void this.followPhase(), 10_000);
+      this.phaseRetry.unref();
     }
-  };
-  if (options.followPhase !== false) await follow();
+  }
 
-  const snapshot = (): BridgeStats => ({
-    ...s,
-    endpoints: s.endpoints.map((e) => ({ ...e })),
-    queued: queue.length + pending.size,
-    inFlight: pending.size,
-    at: Date.now(),
-  });
-  const publishStatus = () => {
-    if (!nc.isClosed())
-      nc.publish(bridgeSubject(machine), encoder.encode(JSON.stringify(snapshot())));
-  };
-  const statusTimer = setInterval(publishStatus, options.statusMs ?? 2000);
-  statusTimer.unref();
-  publishStatus();
+  private async watchPhase(watch: AsyncIterable<KvEntry>): Promise<void> {
+    for await (const e of watch) {
+      const value = e.operation === 'PUT' ? decodePhase(e.string()) : undefined;
+      await this.socketEvent({ kind: 'phase', phase: value?.ok ? value.value.phase : undefined });
+    }
+  }
 
-  return {
-    stats: snapshot,
-    async stop(drainMs = 3000) {
-      stopping = true;
-      s.state = 'stopping';
-      close();
-      phaseWatch?.stop();
-      if (phaseRetry) clearTimeout(phaseRetry);
-      const until = Date.now() + drainMs;
-      while ((queue.length > 0 || pending.size > 0) && Date.now() < until && !nc.isClosed()) {
-        pump();
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      clearInterval(statusTimer);
-      clearInterval(sweep);
-      if (wake) clearTimeout(wake);
-      const unsent = queue.length + pending.size;
-      acks.unsubscribe();
-      s.state = 'stopped';
-      publishStatus();
-      const stats = snapshot();
-      options.log(
-        `bridge ${machine} stopped: ${s.received} received, ${s.published} stored, ${s.duplicates} duplicates, ${s.dropped} dropped (queue full), ${unsent} not sent${unsent ? ` (NATS ${s.nats})` : ''}`,
-      );
-      return { unsent, stats };
-    },
-  };
+  private publishStatus(): void {
+    if (this.nc.isClosed()) return;
+    const status = this.encoder.encode(JSON.stringify(this.snapshot()));
+    this.nc.publish(bridgeSubject(this.options.machine), status);
+  }
 }

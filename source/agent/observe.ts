@@ -14,6 +14,7 @@ import { fleetFamilies } from '../core/metrics/fleet.js';
 import type { SampleExporter } from '../core/resources/sample.js';
 import type { Log } from '../adapters/journal.js';
 import { PhaseStore } from '../stores/phase-store.js';
+import { natsBus } from '../adapters/nats-bus.js';
 import type { RunningAgent } from './agent.js';
 import type { BridgeOptions, RunningBridge } from './bridge.js';
 import { runLocalHealth, type LocalHealth } from './local-health.js';
@@ -140,7 +141,7 @@ export async function startObserver(o: ObserveOptions): Promise<Observer> {
       bridge = parts.bridge;
       local?.attach(nc);
       if (!server) return;
-      void phase.watch(nc);
+      void phase.watch(natsBus(nc));
       // Native NATS errors; a bridged copy (marked) is counted by its bridge's exporter as zmq.
       errorsSub = nc.subscribe('errors.>', {
         callback: (err, m) => {

@@ -8,7 +8,7 @@ import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { VERSION } from '../version.js';
 import {
   addSettingsOptions,
@@ -101,162 +101,191 @@ export function registerAgent(program: Command, io: Io): void {
       'serve /metrics in the Prometheus text format there (e.g. 127.0.0.1:9470): every agent of this machine, its resources, errors, bridge, phase; implies --health',
     );
   addSettingsOptions(addAuthOptions(addBridgeOptions(agentCommand))).action(
-    async (_opts: unknown, cmd: Command) => {
-      const startedAt = Date.now();
-      const journal = isJournalStream(io.env);
-      // Bad input is printed as before; in the journal it is stored at priority err.
-      const plain = daemonLog(io.err, '', journal);
-      const checkIo: Io = { ...io, err: (text) => plain(text, 'err') };
-      const settings = applySettings(cmd, checkIo, 'opsdeck agent');
-      const opts = cmd.opts<
-        {
-          machine?: string;
-          nats?: string;
-          interval: string;
-          resourceManager?: string;
-          health?: boolean;
-          metrics?: string;
-          sampleKey?: string;
-          logRate?: string;
-          root?: string;
-        } & AuthArgs &
-          BridgeArgs &
-          LoginArgs
-      >();
-      if (!opts.machine) {
-        checkIo.err(
-          'opsdeck agent: which machine is this? pass --machine, set OPSDECK_AGENT_MACHINE or `machine:` in the --config file',
-        );
-        throw new Exit(EXIT.badInput);
-      }
-      const machine = opts.machine;
-      const servers = natsServers(opts.nats, io.env);
-      // Checked with the other settings (agent-settings.ts): here it is a valid duration.
-      const interval = parseDuration(opts.interval, { minMs: 200 });
-      const intervalMs = interval.ok ? interval.ms : 2000;
-      if (!servers) {
-        checkIo.err(
-          'opsdeck agent: no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS',
-        );
-        throw new Exit(EXIT.badInput);
-      }
-      const login = natsLogin(opts, checkIo, 'opsdeck agent');
-      const jwks = loadAuth(opts, checkIo, 'opsdeck agent');
-      const auth: ControlAuth = jwks ? { mode: 'verify', verify: jwks.verify } : NO_JWKS;
-      const log = daemonLog(io.err, `opsdeck agent ${machine}: `, journal);
-      if (opts.resourceManager && !/^tcp:\/\/[^:/]+:\d+$/.test(opts.resourceManager)) {
-        checkIo.err(
-          `opsdeck agent: --resource-manager ${opts.resourceManager}: expected tcp://HOST:PORT`,
-        );
-        throw new Exit(EXIT.badInput);
-      }
-      let signer: SampleSigner | undefined;
-      try {
-        if (opts.sampleKey) signer = readSampleSigner(resolve(io.cwd, opts.sampleKey), machine);
-      } catch (error) {
-        checkIo.err(`opsdeck agent: --sample-key: ${(error as Error).message}`);
-        throw new Exit(EXIT.badInput);
-      }
-      const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
-      // A bad value was refused with the settings (agent-settings.ts).
-      const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
-      const local = localFleet(opts, checkIo, machine);
-      const logRate = opts.logRate === undefined ? DEFAULT_RATE : Number(opts.logRate);
-      if (!Number.isInteger(logRate) || logRate < 1 || logRate > 100_000) {
-        checkIo.err(`opsdeck agent: --log-rate ${opts.logRate}: expected an integer 1-100000`);
-        throw new Exit(EXIT.badInput);
-      }
-      // Logs and lifecycle read the upstream checkout: --root, else the folder the fleet came from.
-      const mine = local.fleet?.find((m) => m.id === machine);
-      const root = opts.root
-        ? resolve(io.cwd, opts.root)
-        : mine
-          ? checkoutOf(mine.source.file)
-          : undefined;
-      const own = mine?.agents ?? [];
-      const lifecycle = realLifecycle({
-        agents: own,
-        ...(root ? { root } : {}),
-        processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
-      });
-
-      const resourceManager = opts.resourceManager ?? local.resourceManager;
-      log(`opsdeck ${VERSION}; settings: ${settingsOrigins(settings) || 'defaults'}`, 'notice');
-      log(
-        signer
-          ? `resources samples signed (key ${signer.kid.slice(0, 8)})`
-          : 'resources samples unsigned (no --sample-key): consoles show them as unverified and auto-throttle ignores them',
-        signer ? 'notice' : 'warning',
-      );
-      log(
-        `control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
-        jwks ? 'notice' : 'warning',
-      );
-      log(local.note, local.agents.length ? 'info' : 'notice');
-      log(
-        `logs on opsdeck.${machine}.logs (${logRate} lines/s per watcher) from ${root ? `${root}/logs` : 'no --root: containers only'}; agent_stop/agent_start/agent_restart ${authLabel(auth)}`,
-        'info',
-      );
-      let observer: Observer | undefined;
-      if (opts.health || metricsAt)
-        try {
-          observer = await startObserver({
-            machine,
-            ...(local.fleet ? { fleet: local.fleet } : {}),
-            health: opts.health === true,
-            ...(metricsAt ? { metrics: metricsAt } : {}),
-            intervalMs,
-            version: VERSION,
-            startedAt,
-            log,
-          });
-        } catch (error) {
-          checkIo.err(`opsdeck agent: ${(error as Error).message}`);
-          throw new Exit(EXIT.badInput);
-        }
-      const link = new NatsLink({ servers, name: `opsdeck-agent-${machine}`, ...login });
-      let lastState = '';
-      const unsubscribe = link.subscribe(() => {
-        const s = link.getSnapshot();
-        if (s.state !== lastState)
-          log(
-            `NATS ${s.state}${s.server ? ` (${s.server})` : ''}${s.error ? `: ${s.error}` : ''}`,
-            s.state === 'connected' ? 'info' : s.error ? 'warning' : 'notice',
-          );
-        lastState = s.state;
-      });
-      const stopped = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
-        process.once('SIGHUP', resolve);
-      });
-      const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
-      const agent = nc
-        ? runAgent(nc, {
-            machine,
-            intervalMs,
-            auth,
-            ...(resourceManager ? { resourceManager } : {}),
-            ...(signer ? { signer } : {}),
-            agents: local.agents,
-            logs: fileOrDockerFinder(root, local.agents),
-            logRate,
-            lifecycle,
-            log,
-            version: VERSION,
-            startedAt,
-            ...(observer ? { exporter: observer.exporter } : {}),
-          })
-        : undefined;
-      const bridge =
-        nc && bridgePlan ? await bridgePlan.start(nc, log, observer?.onBridgeFrame) : undefined;
-      if (nc) observer?.attach(nc, { ...(agent ? { agent } : {}), ...(bridge ? { bridge } : {}) });
-      await stopped;
-      await observer?.stop();
-      await bridge?.stop();
-      await agent?.stop();
-      unsubscribe();
-      await link.close();
-    },
+    (_opts: unknown, cmd: Command) => runAgentCommand(cmd, io),
   );
+}
+
+type AgentOpts = {
+  machine?: string;
+  nats?: string;
+  interval: string;
+  resourceManager?: string;
+  health?: boolean;
+  metrics?: string;
+  sampleKey?: string;
+  logRate?: string;
+  root?: string;
+} & AuthArgs &
+  BridgeArgs &
+  LoginArgs;
+
+/** Bad input: said (in the journal at priority err), exit 2. */
+const refuse = (checkIo: Io, message: string): never => {
+  checkIo.err(message);
+  throw new Exit(EXIT.badInput);
+};
+
+/** Every option checked before anything connects; bad input exits 2. */
+function checkAgentOpts(opts: AgentOpts, io: Io, checkIo: Io) {
+  if (!opts.machine)
+    refuse(
+      checkIo,
+      'opsdeck agent: which machine is this? pass --machine, set OPSDECK_AGENT_MACHINE or `machine:` in the --config file',
+    );
+  const machine = opts.machine!;
+  const servers = natsServers(opts.nats, io.env);
+  // Checked with the other settings (agent-settings.ts): here it is a valid duration.
+  const interval = parseDuration(opts.interval, { minMs: 200 });
+  const intervalMs = interval.ok ? interval.ms : 2000;
+  if (!servers)
+    refuse(
+      checkIo,
+      'opsdeck agent: no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS',
+    );
+  const login = natsLogin(opts, checkIo, 'opsdeck agent');
+  const jwks = loadAuth(opts, checkIo, 'opsdeck agent');
+  const auth: ControlAuth = jwks ? { mode: 'verify', verify: jwks.verify } : NO_JWKS;
+  if (opts.resourceManager && !/^tcp:\/\/[^:/]+:\d+$/.test(opts.resourceManager))
+    refuse(
+      checkIo,
+      `opsdeck agent: --resource-manager ${opts.resourceManager}: expected tcp://HOST:PORT`,
+    );
+  let signer: SampleSigner | undefined;
+  try {
+    if (opts.sampleKey) signer = readSampleSigner(resolve(io.cwd, opts.sampleKey), machine);
+  } catch (error) {
+    refuse(checkIo, `opsdeck agent: --sample-key: ${(error as Error).message}`);
+  }
+  const bridgePlan = opts.bridge ? prepareBridge(opts, checkIo, machine) : undefined;
+  // A bad value was refused with the settings (agent-settings.ts).
+  const metricsAt = opts.metrics !== undefined ? parseListen(opts.metrics) : undefined;
+  const local = localFleet(opts, checkIo, machine);
+  const logRate = opts.logRate === undefined ? DEFAULT_RATE : Number(opts.logRate);
+  if (!Number.isInteger(logRate) || logRate < 1 || logRate > 100_000)
+    refuse(checkIo, `opsdeck agent: --log-rate ${opts.logRate}: expected an integer 1-100000`);
+  // Logs and lifecycle read the upstream checkout: --root, else the folder the fleet came from.
+  const mine = local.fleet?.find((m) => m.id === machine);
+  const root = opts.root
+    ? resolve(io.cwd, opts.root)
+    : mine
+      ? checkoutOf(mine.source.file)
+      : undefined;
+  const own = mine?.agents ?? [];
+  const resourceManager = opts.resourceManager ?? local.resourceManager;
+  const checked = {
+    machine,
+    servers: servers!,
+    intervalMs,
+    login,
+    jwks,
+    auth,
+    signer,
+    health: opts.health,
+  };
+  return { ...checked, bridgePlan, metricsAt, local, logRate, root, own, resourceManager };
+}
+
+type Checked = ReturnType<typeof checkAgentOpts>;
+
+/** What the daemon runs with, in the log once at start. */
+function logStart(log: ReturnType<typeof daemonLog>, c: Checked, origins: string): void {
+  const { signer, auth, jwks, local, machine, logRate, root } = c;
+  log(`opsdeck ${VERSION}; settings: ${origins || 'defaults'}`, 'notice');
+  log(
+    signer
+      ? `resources samples signed (key ${signer.kid.slice(0, 8)})`
+      : 'resources samples unsigned (no --sample-key): consoles show them as unverified and auto-throttle ignores them',
+    signer ? 'notice' : 'warning',
+  );
+  log(
+    `control ${authLabel(auth)}${jwks ? ` (${jwks.keys} key(s) from ${jwks.file})` : ''}`,
+    jwks ? 'notice' : 'warning',
+  );
+  log(local.note, local.agents.length ? 'info' : 'notice');
+  log(
+    `logs on opsdeck.${machine}.logs (${logRate} lines/s per watcher) from ${root ? `${root}/logs` : 'no --root: containers only'}; agent_stop/agent_start/agent_restart ${authLabel(auth)}`,
+    'info',
+  );
+}
+
+/** Each change of the NATS link's state, once, in the log. */
+function logLink(link: NatsLink, log: ReturnType<typeof daemonLog>): () => void {
+  let lastState = '';
+  return link.subscribe(() => {
+    const s = link.getSnapshot();
+    if (s.state !== lastState)
+      log(
+        `NATS ${s.state}${s.server ? ` (${s.server})` : ''}${s.error ? `: ${s.error}` : ''}`,
+        s.state === 'connected' ? 'info' : s.error ? 'warning' : 'notice',
+      );
+    lastState = s.state;
+  });
+}
+
+async function runAgentCommand(cmd: Command, io: Io): Promise<void> {
+  const startedAt = Date.now();
+  const journal = isJournalStream(io.env);
+  // Bad input is printed as before; in the journal it is stored at priority err.
+  const plain = daemonLog(io.err, '', journal);
+  const checkIo: Io = { ...io, err: (text) => plain(text, 'err') };
+  const settings = applySettings(cmd, checkIo, 'opsdeck agent');
+  const c = checkAgentOpts(cmd.opts<AgentOpts>(), io, checkIo);
+  const { machine, intervalMs, metricsAt, local, root } = c;
+  const log = daemonLog(io.err, `opsdeck agent ${machine}: `, journal);
+  const lifecycle = realLifecycle({
+    agents: c.own,
+    ...(root ? { root } : {}),
+    processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
+  });
+  logStart(log, c, settingsOrigins(settings));
+  let observer: Observer | undefined;
+  if (c.health || metricsAt)
+    try {
+      observer = await startObserver({
+        machine,
+        ...(local.fleet ? { fleet: local.fleet } : {}),
+        health: c.health === true,
+        ...(metricsAt ? { metrics: metricsAt } : {}),
+        intervalMs,
+        version: VERSION,
+        startedAt,
+        log,
+      });
+    } catch (error) {
+      refuse(checkIo, `opsdeck agent: ${(error as Error).message}`);
+    }
+  const link = new NatsLink({ servers: c.servers, name: `opsdeck-agent-${machine}`, ...c.login });
+  const unsubscribe = logLink(link, log);
+  const stopped = new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    process.once('SIGHUP', resolve);
+  });
+  const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
+  const agent = nc
+    ? runAgent(nc, {
+        machine,
+        intervalMs,
+        auth: c.auth,
+        ...(c.resourceManager ? { resourceManager: c.resourceManager } : {}),
+        ...(c.signer ? { signer: c.signer } : {}),
+        agents: local.agents,
+        logs: fileOrDockerFinder(root, local.agents),
+        logRate: c.logRate,
+        lifecycle,
+        log,
+        version: VERSION,
+        startedAt,
+        ...(observer ? { exporter: observer.exporter } : {}),
+      })
+    : undefined;
+  const bridge =
+    nc && c.bridgePlan ? await c.bridgePlan.start(nc, log, observer?.onBridgeFrame) : undefined;
+  if (nc) observer?.attach(nc, { ...(agent ? { agent } : {}), ...(bridge ? { bridge } : {}) });
+  await stopped;
+  await observer?.stop();
+  await bridge?.stop();
+  await agent?.stop();
+  unsubscribe();
+  await link.close();
 }

@@ -97,28 +97,7 @@ export function registerCerts(program: Command, io: Io): void {
       )
       .addOption(checkedOption('--ca-days <n>', 'CA lifetime', DAYS, '1825'))
       .addOption(checkedOption('--token-days <n>', 'machine token lifetime', DAYS, '30')),
-  ).action(async (args: CertsArgs) => {
-    const machines = certMachines(args, io);
-    if (args.natsHost && !machines.some((m) => m.id === args.natsHost)) {
-      io.err(
-        `opsdeck certs: --nats-host ${args.natsHost} is not a machine of the fleet (${machines.map((m) => m.id).join(', ')})`,
-      );
-      throw new Exit(EXIT.badInput);
-    }
-    const action = certsGenerateAction({
-      dir: secretsDir(args, io),
-      machines,
-      ...(args.natsHost ? { natsHost: args.natsHost } : {}),
-      days: args.days!,
-      caDays: args.caDays!,
-      tokenDays: args.tokenDays!,
-    });
-    await runAction(action, io, {
-      yes: args.yes ?? false,
-      dryRun: args.dryRun ?? false,
-      auditPath: auditPath(io.env),
-    });
-  });
+  ).action((args: CertsArgs) => generate(args, io));
 
   addFleetOptions(
     certs
@@ -131,12 +110,7 @@ export function registerCerts(program: Command, io: Io): void {
         'secrets folder (default: secrets/ beside the fleet config, or ./secrets)',
       )
       .option('--json', 'machine-readable (schema opsdeck.certs.show/1)'),
-  ).action((args: CertsArgs & { json?: boolean }) => {
-    const report = inspectArtefacts(secretsDir(args, io));
-    if (args.json) io.out(JSON.stringify(report, null, 2));
-    else for (const line of formatReport(report)) io.out(line);
-    if (report.problems > 0) throw new Exit(EXIT.findings);
-  });
+  ).action((args: CertsArgs & { json?: boolean }) => show(args, io));
 
   common(
     certs
@@ -150,21 +124,55 @@ export function registerCerts(program: Command, io: Io): void {
       )
       .addOption(checkedOption('--days <n>', 'machine and operator certificate lifetime', DAYS))
       .addOption(checkedOption('--token-days <n>', 'machine token lifetime', DAYS)),
-  ).action(async (args: CertsArgs & { finish?: boolean }) => {
-    const dir = secretsDir(args, io);
-    const named = Boolean(args.mainpc || args.pc2 || args.root);
-    const action = args.finish
-      ? certsFinishAction({ dir })
-      : certsRotateAction({
-          dir,
-          ...(named ? { machines: certMachines(args, io) } : {}),
-          ...(args.days ? { days: args.days } : {}),
-          ...(args.tokenDays ? { tokenDays: args.tokenDays } : {}),
-        });
-    await runAction(action, io, {
-      yes: args.yes ?? false,
-      dryRun: args.dryRun ?? false,
-      auditPath: auditPath(io.env),
-    });
+  ).action((args: CertsArgs & { finish?: boolean }) => rotate(args, io));
+}
+
+/** How runAction asks and audits, from the common options. */
+const runOptions = (args: CertsArgs, io: Io) => ({
+  yes: args.yes ?? false,
+  dryRun: args.dryRun ?? false,
+  auditPath: auditPath(io.env),
+});
+
+/** `certs generate`: every artefact for the fleet's machines, the NATS host one of them. */
+async function generate(args: CertsArgs, io: Io): Promise<void> {
+  const machines = certMachines(args, io);
+  if (args.natsHost && !machines.some((m) => m.id === args.natsHost)) {
+    io.err(
+      `opsdeck certs: --nats-host ${args.natsHost} is not a machine of the fleet (${machines.map((m) => m.id).join(', ')})`,
+    );
+    throw new Exit(EXIT.badInput);
+  }
+  const action = certsGenerateAction({
+    dir: secretsDir(args, io),
+    machines,
+    ...(args.natsHost ? { natsHost: args.natsHost } : {}),
+    days: args.days!,
+    caDays: args.caDays!,
+    tokenDays: args.tokenDays!,
   });
+  await runAction(action, io, runOptions(args, io));
+}
+
+/** `certs show`: the report, as lines or JSON; exit 1 when an artefact has a problem. */
+function show(args: CertsArgs & { json?: boolean }, io: Io): void {
+  const report = inspectArtefacts(secretsDir(args, io));
+  if (args.json) io.out(JSON.stringify(report, null, 2));
+  else for (const line of formatReport(report)) io.out(line);
+  if (report.problems > 0) throw new Exit(EXIT.findings);
+}
+
+/** `certs rotate`: a new generation (machines re-read only when a config is named), or --finish. */
+async function rotate(args: CertsArgs & { finish?: boolean }, io: Io): Promise<void> {
+  const dir = secretsDir(args, io);
+  const named = Boolean(args.mainpc || args.pc2 || args.root);
+  const action = args.finish
+    ? certsFinishAction({ dir })
+    : certsRotateAction({
+        dir,
+        ...(named ? { machines: certMachines(args, io) } : {}),
+        ...(args.days ? { days: args.days } : {}),
+        ...(args.tokenDays ? { tokenDays: args.tokenDays } : {}),
+      });
+  await runAction(action, io, runOptions(args, io));
 }

@@ -11,7 +11,7 @@ import { loadFleet } from '../adapters/fleet-files.js';
 import { parseCacheFor } from '../adapters/parse-cache.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { SCREENS, type Screen } from '../core/ui/keymap.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
@@ -114,94 +114,129 @@ export function registerConsole(program: Command, io: Io): void {
       'loopback address per machine, for the simulator and the console',
       'mainpc=127.0.0.1,pc2=127.0.0.2',
     )
-    .action(async (opts: { interval: number; hosts: string; mouse: boolean }) => {
-      if (!process.stdin.isTTY || !process.stdout.isTTY) {
-        io.err(noTtyMessage());
-        throw new Exit(EXIT.badInput);
-      }
-      // Imported here: the simulator's modules are not the console's (start-up, issue 7).
-      const { defaultFleetFiles } = await import('./sim.js');
-      const fleetFiles = defaultFleetFiles();
-      const { overrides, label } = fleetFiles;
-      // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
-      const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
-      const hosts = demoHosts(opts.hosts, io);
-      // The simulated machines sign their samples as real agents do (keys of the demo's own,
-      // beside its secrets so that certs generate from the Actions screen finds the folder free).
-      const sampleKeys = demoSampleKeys(join(logDir, 'sample-keys'), Object.keys(fleetFiles.files));
-      const env = {
-        ...io.env,
-        MAINPC_IP: hosts.mainpc,
-        PC2_IP: hosts.pc2,
-        OPSDECK_SECRETS: io.env.OPSDECK_SECRETS ?? join(logDir, 'secrets'),
-        // Its audit trail with its log: a demo's actions are not the fleet's history.
-        OPSDECK_AUDIT: io.env.OPSDECK_AUDIT ?? join(logDir, 'audit.jsonl'),
-        OPSDECK_SAMPLE_KEYS: sampleKeys.file,
-      };
-      // The demo works on copies: migrating a config from its Actions screen must not rewrite the
-      // shipped examples or the shared fixtures.
-      const files = Object.fromEntries(
-        Object.entries(fleetFiles.files).map(([machine, file]) => {
-          const copy = join(logDir, `${machine}.${basename(file)}`);
-          copyFileSync(file, copy);
-          return [machine, copy];
-        }),
-      );
-      const fleet = loadFleet(files, env);
-      if (!fleet.ok) {
-        for (const d of fleet.diagnostics) io.err(formatDiagnostic(d));
-        throw new Exit(EXIT.badInput);
-      }
-      const log = join(logDir, 'sim.log');
-      io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
-      const sim = await startSimChild(
-        [
-          '--overrides',
-          overrides,
-          '--mainpc',
-          files.mainpc!,
-          '--pc2',
-          files.pc2!,
-          '--control-port',
-          '0',
-          '--hosts',
-          `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`,
-          // opsdeck as deployed: each machine's agent carries its ZMQ error bus into NATS.
-          '--bridge',
-          '--sample-keys',
-          sampleKeys.dir,
-          '--watch-parent',
-        ],
-        log,
-      );
-      if (!sim.ok) {
-        io.err(`opsdeck demo: the simulator did not start: ${sim.reason}`);
-        throw new Exit(EXIT.badInput);
-      }
-      const code = await runConsole({
+    .action((opts: DemoArgs) => demoAction(opts, io));
+}
+
+interface DemoArgs {
+  interval: number;
+  hosts: string;
+  mouse: boolean;
+}
+
+/**
+ * `opsdeck demo`: the simulated fleet on copies of the fixtures, with keys, secrets and audit
+ * trail of its own in a temp folder, started as a child process; then the console on it.
+ */
+async function demoAction(opts: DemoArgs, io: Io): Promise<void> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    io.err(noTtyMessage());
+    throw new Exit(EXIT.badInput);
+  }
+  // Imported here: the simulator's modules are not the console's (start-up, issue 7).
+  const { defaultFleetFiles } = await import('./sim.js');
+  const fleetFiles = defaultFleetFiles();
+  const { overrides, label } = fleetFiles;
+  // The demo's secrets and audit trail live in its own temp folder, never beside the fixtures.
+  const logDir = mkdtempSync(join(tmpdir(), 'opsdeck-demo-'));
+  const hosts = demoHosts(opts.hosts, io);
+  // The simulated machines sign their samples as real agents do (keys of the demo's own,
+  // beside its secrets so that certs generate from the Actions screen finds the folder free).
+  const sampleKeys = demoSampleKeys(join(logDir, 'sample-keys'), Object.keys(fleetFiles.files));
+  const env = demoEnv(io.env, hosts, logDir, sampleKeys.file);
+  const files = demoCopies(fleetFiles.files, logDir);
+  const fleet = loadFleet(files, env);
+  if (!fleet.ok) {
+    for (const d of fleet.diagnostics) io.err(formatDiagnostic(d));
+    throw new Exit(EXIT.badInput);
+  }
+  const log = join(logDir, 'sim.log');
+  io.err(`opsdeck demo: starting the simulated fleet (${label}); its log: ${log}`);
+  const sim = await startSimChild(simArgs(overrides, files, hosts, sampleKeys.dir), log);
+  if (!sim.ok) {
+    io.err(`opsdeck demo: the simulator did not start: ${sim.reason}`);
+    throw new Exit(EXIT.badInput);
+  }
+  const code = await runConsole({
+    machines: fleet.machines,
+    env,
+    intervalMs: opts.interval,
+    mouse: opts.mouse,
+    ...(sim.nats ? { nats: sim.nats } : {}),
+    actions: (plane, hooks) =>
+      consoleActions({
         machines: fleet.machines,
         env,
-        intervalMs: opts.interval,
-        mouse: opts.mouse,
+        plane,
+        ...hooks,
         ...(sim.nats ? { nats: sim.nats } : {}),
-        actions: (plane, hooks) =>
-          consoleActions({
-            machines: fleet.machines,
-            env,
-            plane,
-            ...hooks,
-            ...(sim.nats ? { nats: sim.nats } : {}),
-          }),
-        onClosed: () => stopChild(sim.child),
-      });
-      // Keys the demo generated are not left behind in /tmp; its log and audit trail are.
-      if (!io.env.OPSDECK_SECRETS) rmSync(env.OPSDECK_SECRETS, { recursive: true, force: true });
-      rmSync(sampleKeys.dir, { recursive: true, force: true });
-      io.err(
-        `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log and audit trail stay in ${logDir}, its generated secrets are removed`,
-      );
-      if (code !== 0) throw new Exit(code);
-    });
+      }),
+    onClosed: () => stopChild(sim.child),
+  });
+  // Keys the demo generated are not left behind in /tmp; its log and audit trail are.
+  if (!io.env.OPSDECK_SECRETS) rmSync(env.OPSDECK_SECRETS, { recursive: true, force: true });
+  rmSync(sampleKeys.dir, { recursive: true, force: true });
+  io.err(
+    `opsdeck demo: stopped the console and the simulator${sim.nats ? '' : ' (it ran without NATS: install nats-server for the NATS side)'}; its log and audit trail stay in ${logDir}, its generated secrets are removed`,
+  );
+  if (code !== 0) throw new Exit(code);
+}
+
+/** The demo's environment: its loopback hosts, and its secrets, audit and keys in `logDir`. */
+function demoEnv(
+  base: Io['env'],
+  hosts: { mainpc: string; pc2: string },
+  logDir: string,
+  sampleKeysFile: string,
+) {
+  return {
+    ...base,
+    MAINPC_IP: hosts.mainpc,
+    PC2_IP: hosts.pc2,
+    OPSDECK_SECRETS: base.OPSDECK_SECRETS ?? join(logDir, 'secrets'),
+    // Its audit trail with its log: a demo's actions are not the fleet's history.
+    OPSDECK_AUDIT: base.OPSDECK_AUDIT ?? join(logDir, 'audit.jsonl'),
+    OPSDECK_SAMPLE_KEYS: sampleKeysFile,
+  };
+}
+
+/**
+ * Copies of the fleet files in `logDir`, by machine: migrating a config from the demo's Actions
+ * screen must not rewrite the shipped examples or the shared fixtures.
+ */
+function demoCopies(files: Record<string, string>, logDir: string): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(files).map(([machine, file]) => {
+      const copy = join(logDir, `${machine}.${basename(file)}`);
+      copyFileSync(file, copy);
+      return [machine, copy];
+    }),
+  );
+}
+
+/** `opsdeck sim`'s arguments for the demo. */
+function simArgs(
+  overrides: string,
+  files: Record<string, string>,
+  hosts: { mainpc: string; pc2: string },
+  sampleKeysDir: string,
+): string[] {
+  return [
+    '--overrides',
+    overrides,
+    '--mainpc',
+    files.mainpc!,
+    '--pc2',
+    files.pc2!,
+    '--control-port',
+    '0',
+    '--hosts',
+    `mainpc=${hosts.mainpc},pc2=${hosts.pc2}`,
+    // opsdeck as deployed: each machine's agent carries its ZMQ error bus into NATS.
+    '--bridge',
+    '--sample-keys',
+    sampleKeysDir,
+    '--watch-parent',
+  ];
 }
 
 /** A sample key per machine (0600) and their public keys, as `opsdeck certs generate` writes them. */

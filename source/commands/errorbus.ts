@@ -16,7 +16,7 @@ import { redact } from '../adapters/nats-link.js';
 import { describeRead, PHASE_LOCATION, readPhase } from '../adapters/phase-kv.js';
 import type { Machine } from '../core/fleet/model.js';
 import type { Direction } from '../core/errorbus/preflight.js';
-import { natsServers, startDataPlane, type DataPlane } from '../stores/data-plane.js';
+import { natsServers, startDataPlane, type DataPlane } from '../wiring/data-plane.js';
 import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
@@ -93,6 +93,13 @@ async function withPlane<T>(
   }
 }
 
+const natsOption = (cmd: Command) =>
+  cmd
+    .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
+    .addOption(
+      checkedOption('--connect-timeout <duration>', 'how long to wait for NATS', DURATION, '5s'),
+    );
+
 export function registerErrorbus(program: Command, io: Io): void {
   const errorbus = program
     .command('errorbus')
@@ -102,13 +109,14 @@ export function registerErrorbus(program: Command, io: Io): void {
     .description(
       `the phase in ${PHASE_LOCATION}: 0 zmq, 1 dual-publish, 2 nats-consumers, 3 zmq-off`,
     );
-  const natsOption = (cmd: Command) =>
-    cmd
-      .option('--nats <servers>', 'NATS servers (default: $NATS_SERVERS or $NATS_URL)')
-      .addOption(
-        checkedOption('--connect-timeout <duration>', 'how long to wait for NATS', DURATION, '5s'),
-      );
+  registerPhaseShow(phase, io);
+  registerPhaseChange(phase, io, 'advance');
+  registerPhaseChange(phase, io, 'rollback');
+  registerFixStreams(errorbus, io);
+}
 
+/** `errorbus phase show`: the phase, its KV revision, and whether the stored value is readable. */
+function registerPhaseShow(phase: Command, io: Io): void {
   natsOption(
     phase
       .command('show')
@@ -139,57 +147,59 @@ export function registerErrorbus(program: Command, io: Io): void {
       if (read.invalid) throw new Exit(EXIT.findings);
     });
   });
+}
 
-  const change = (direction: Direction) => {
-    const cmd = phase
-      .command(direction)
-      .description(
-        direction === 'advance'
-          ? 'observe both buses, run the preflight for the next phase, and advance one phase by compare-and-swap (exit 1: a check failed, not confirmed, or another console won)'
-          : 'roll back one phase by compare-and-swap, after confirmation (no preflight)',
+/** `errorbus phase advance|rollback`: one step by compare-and-swap, through runAction. */
+function registerPhaseChange(phase: Command, io: Io, direction: Direction): void {
+  const cmd = phase
+    .command(direction)
+    .description(
+      direction === 'advance'
+        ? 'observe both buses, run the preflight for the next phase, and advance one phase by compare-and-swap (exit 1: a check failed, not confirmed, or another console won)'
+        : 'roll back one phase by compare-and-swap, after confirmation (no preflight)',
+    )
+    .option('--dry-run', 'show the preview (and preflight) and change nothing')
+    .option('--yes', 'do not ask; the preview is still printed');
+  if (direction === 'advance') {
+    cmd
+      .addOption(
+        checkedOption(
+          '--observe <duration>',
+          'how long to watch both buses before judging',
+          DURATION,
+          '10s',
+        ),
       )
-      .option('--dry-run', 'show the preview (and preflight) and change nothing')
-      .option('--yes', 'do not ask; the preview is still printed');
-    if (direction === 'advance') {
-      cmd
-        .addOption(
-          checkedOption(
-            '--observe <duration>',
-            'how long to watch both buses before judging',
-            DURATION,
-            '10s',
-          ),
-        )
-        .addOption(
-          checkedOption(
-            '--window <duration>',
-            'judge publishers seen in this last stretch (the console has been observing all along)',
-            DURATION,
-            '10m',
-          ),
-        );
-    }
-    addFleetOptions(natsOption(cmd)).action(async (opts: CommonArgs) => {
-      const observeMs = direction === 'advance' ? (opts.observe ?? 10_000) : 0;
-      await withPlane(io, opts, direction === 'advance', async (_plane, ctx) => {
-        // What the operator asked to move on from: read before observing, so that another
-        // console's change meanwhile stops this run instead of being taken as its starting point.
-        ctx.asked = await readPhase(await natsOf(ctx));
-        if (observeMs > 0) {
-          io.err(`observing both error buses for ${(observeMs / 1000).toFixed(1)} s ...`);
-          await new Promise((r) => setTimeout(r, observeMs));
-        }
-        await runAction(phaseAction(ctx, direction), io, {
-          dryRun: opts.dryRun === true,
-          yes: opts.yes === true,
-          auditPath: auditPath(io.env),
-        });
+      .addOption(
+        checkedOption(
+          '--window <duration>',
+          'judge publishers seen in this last stretch (the console has been observing all along)',
+          DURATION,
+          '10m',
+        ),
+      );
+  }
+  addFleetOptions(natsOption(cmd)).action(async (opts: CommonArgs) => {
+    const observeMs = direction === 'advance' ? (opts.observe ?? 10_000) : 0;
+    await withPlane(io, opts, direction === 'advance', async (_plane, ctx) => {
+      // What the operator asked to move on from: read before observing, so that another
+      // console's change meanwhile stops this run instead of being taken as its starting point.
+      ctx.asked = await readPhase(await natsOf(ctx));
+      if (observeMs > 0) {
+        io.err(`observing both error buses for ${(observeMs / 1000).toFixed(1)} s ...`);
+        await new Promise((r) => setTimeout(r, observeMs));
+      }
+      await runAction(phaseAction(ctx, direction), io, {
+        dryRun: opts.dryRun === true,
+        yes: opts.yes === true,
+        auditPath: auditPath(io.env),
       });
     });
-  };
-  change('advance');
-  change('rollback');
+  });
+}
 
+/** `errorbus fix-streams`: one ERRORS stream capturing errors.>, when the streams say otherwise. */
+function registerFixStreams(errorbus: Command, io: Io): void {
   natsOption(
     errorbus
       .command('fix-streams')

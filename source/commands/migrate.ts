@@ -119,6 +119,26 @@ const badInput = (io: Io, message: string): never => {
   throw new Exit(EXIT.badInput);
 };
 
+/** One migrate run: the file, where it is written (a symbolic link's target), how to say so. */
+interface Run {
+  file: string;
+  out: string | undefined;
+  /** The path named on the command line (--out, else the file). */
+  named: string;
+  target: string;
+  /** The target in the operator's words: `file -> target`, and the link it came through. */
+  where: string;
+  opts: MigrateArgs;
+  io: Io;
+  audit: Audit;
+}
+
+/** The source and replaced file's hashes as the operator saw them in the confirmed preview. */
+interface Shown {
+  source: string;
+  replaced: string;
+}
+
 async function runMigrate(
   file: string,
   out: string | undefined,
@@ -136,112 +156,127 @@ async function runMigrate(
   const named = out ?? file;
   const target = realTarget(named);
   const where = `${out ? `${file} -> ${target}` : target}${target === named ? '' : ` (the target of the symbolic link ${named})`}`;
-
-  // Reads, transforms and reports; returns what to write, if anything. Under the lock for a real
-  // run; `again` (the run already showed its preview) says the diagnostics only once.
-  const prepare = (
-    again = false,
-  ): { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined => {
-    const source = readSnapshot(file);
-    const result = migrateText(source.text, file, {
-      env: io.env,
-      ...(opts.machine ? { machine: opts.machine } : {}),
-      ...overridesFor(file, source.text, again ? { ...io, err: () => {} } : io),
-    });
-    if (!again) for (const d of result.diagnostics) io.err(formatDiagnostic(d));
-    if (!result.ok)
-      return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
-    if (result.shape === 'v3-unified' && (!out || out === file)) {
-      badInput(
-        io,
-        `${file} is a v3 unified config for several machines: refusing to rewrite it in place; pass --out FILE for machine ${result.machine}'s config`,
-      );
-    }
-    if (result.status === 'already-canonical') {
-      io.out(`${file}: already canonical (${opts.target} schema); nothing written`);
-      return undefined;
-    }
-    return { result, source };
-  };
-
-  if (opts.dryRun) {
-    const prepared = prepare();
-    if (!prepared) return;
-    const current = out ? currentText(out) : prepared.source.text;
-    io.out(
-      unifiedDiff(current ?? '', prepared.result.text, {
-        fromFile: current === undefined ? '/dev/null' : target,
-        toFile: target,
-      }).trimEnd(),
-    );
-    io.err(describe(where, prepared.result, 'would migrate'));
-    throw new Exit(EXIT.findings);
-  }
+  const run: Run = { file, out, named, target, where, opts, io, audit };
+  if (opts.dryRun) return dryRun(run);
 
   readSnapshot(file); // an unreadable file is the first thing to report, before any lock
   // Asked before the lock, as the console's action does: an operator who walks away from the
   // question (or presses Ctrl+C) holds nothing; the write below checks that nothing changed.
-  let shown: { source: string; replaced: string } | undefined;
+  let shown: Shown | undefined;
   if (!opts.yes) {
-    const before = out ? snapshotIfPresent(out) : undefined;
-    const prepared = prepare();
-    if (!prepared) return;
-    const { result, source } = prepared;
-    const replaced = out ? before : source;
-    io.out(`${TITLE} — target: ${where}`);
-    io.out(describe(where, result, 'will migrate'));
-    io.out(
-      unifiedDiff(replaced?.text ?? '', result.text, {
-        fromFile: replaced ? target : '/dev/null',
-        toFile: target,
-      }).trimEnd(),
-    );
-    if (!(await confirmed(io, `${TITLE} on ${target}`))) {
-      io.err(
-        `opsdeck: not confirmed; nothing was changed (--yes writes without asking, --dry-run only shows)`,
-      );
-      audit('cancelled', 'not confirmed');
-      throw new Exit(EXIT.findings);
-    }
-    shown = { source: source.fingerprint.sha256, replaced: replaced?.fingerprint.sha256 ?? '' };
+    shown = await confirmPreview(run);
+    if (!shown) return;
   }
-  await withLock(
-    target,
-    () => {
-      // For --out the file to replace is `out`: what it is now is what must still be there at the rename.
-      const before = out ? snapshotIfPresent(out) : undefined;
-      const prepared = prepare(shown !== undefined);
-      if (!prepared) return;
-      const { result, source } = prepared;
-      const replaced = out ? before : source;
-      // Write exactly what was confirmed: the source and the file replaced as they were shown.
-      const moved =
-        shown && source.fingerprint.sha256 !== shown.source
-          ? file
-          : shown && (replaced?.fingerprint.sha256 ?? '') !== shown.replaced
-            ? target
-            : undefined;
-      if (moved) {
-        const why = `${moved} changed after the preview was confirmed; nothing was written; run it again to see the new diff`;
-        audit('refused', why);
-        io.err(`opsdeck: ${why}`);
-        throw new Exit(EXIT.findings);
-      }
-      const written = replaceFile(target, result.text, {
-        expected: replaced ? replaced.fingerprint : 'absent',
-        ...(replaced ? { backup: replaced.bytes } : {}),
-        // Recorded before the rename: a run killed right after it still left a trace.
-        beforeRename: (backup) =>
-          audit('started', `migrating ${where}${backup ? `; backup ${backup}` : ''}`),
-      });
-      // The audit line is durable before success is reported.
-      audit('ok', `migrated ${where}${written.backup ? `; backup ${written.backup}` : ''}`);
-      io.out(describe(where, result, 'migrated'));
-      if (written.backup)
-        io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${named} --rollback)`);
-    },
-    recovery(io, audit, target),
+  await withLock(target, () => writeMigrated(run, shown), recovery(io, audit, target));
+}
+
+/**
+ * Reads, transforms and reports; returns what to write, if anything. Under the lock for a real
+ * run; `again` (the run already showed its preview) says the diagnostics only once.
+ */
+function prepare(
+  run: Run,
+  again = false,
+): { result: Extract<MigrateResult, { ok: true }>; source: FileSnapshot } | undefined {
+  const { file, out, opts, io } = run;
+  const source = readSnapshot(file);
+  const result = migrateText(source.text, file, {
+    env: io.env,
+    ...(opts.machine ? { machine: opts.machine } : {}),
+    ...overridesFor(file, source.text, again ? { ...io, err: () => {} } : io),
+  });
+  if (!again) for (const d of result.diagnostics) io.err(formatDiagnostic(d));
+  if (!result.ok)
+    return badInput(io, `${file} was not migrated (errors above); nothing was changed`);
+  if (result.shape === 'v3-unified' && (!out || out === file)) {
+    badInput(
+      io,
+      `${file} is a v3 unified config for several machines: refusing to rewrite it in place; pass --out FILE for machine ${result.machine}'s config`,
+    );
+  }
+  if (result.status === 'already-canonical') {
+    io.out(`${file}: already canonical (${opts.target} schema); nothing written`);
+    return undefined;
+  }
+  return { result, source };
+}
+
+/** --dry-run: the diff on stdout, what would change on stderr; exit 1 when there is a change. */
+function dryRun(run: Run): void {
+  const prepared = prepare(run);
+  if (!prepared) return;
+  const current = run.out ? currentText(run.out) : prepared.source.text;
+  run.io.out(
+    unifiedDiff(current ?? '', prepared.result.text, {
+      fromFile: current === undefined ? '/dev/null' : run.target,
+      toFile: run.target,
+    }).trimEnd(),
   );
+  run.io.err(describe(run.where, prepared.result, 'would migrate'));
+  throw new Exit(EXIT.findings);
+}
+
+/** The preview and the question; what was shown when confirmed, undefined when nothing to do. */
+async function confirmPreview(run: Run): Promise<Shown | undefined> {
+  const { out, target, where, io } = run;
+  const before = out ? snapshotIfPresent(out) : undefined;
+  const prepared = prepare(run);
+  if (!prepared) return undefined;
+  const { result, source } = prepared;
+  const replaced = out ? before : source;
+  io.out(`${TITLE} — target: ${where}`);
+  io.out(describe(where, result, 'will migrate'));
+  io.out(
+    unifiedDiff(replaced?.text ?? '', result.text, {
+      fromFile: replaced ? target : '/dev/null',
+      toFile: target,
+    }).trimEnd(),
+  );
+  if (!(await confirmed(io, `${TITLE} on ${target}`))) {
+    io.err(
+      `opsdeck: not confirmed; nothing was changed (--yes writes without asking, --dry-run only shows)`,
+    );
+    run.audit('cancelled', 'not confirmed');
+    throw new Exit(EXIT.findings);
+  }
+  return { source: source.fingerprint.sha256, replaced: replaced?.fingerprint.sha256 ?? '' };
+}
+
+/** Under the lock: migrated again, refused when a file moved since the preview, then written. */
+function writeMigrated(run: Run, shown: Shown | undefined): void {
+  const { file, out, target, where, io, audit } = run;
+  // For --out the file to replace is `out`: what it is now is what must still be there at the
+  // rename.
+  const before = out ? snapshotIfPresent(out) : undefined;
+  const prepared = prepare(run, shown !== undefined);
+  if (!prepared) return;
+  const { result, source } = prepared;
+  const replaced = out ? before : source;
+  // Write exactly what was confirmed: the source and the file replaced as they were shown.
+  const moved =
+    shown && source.fingerprint.sha256 !== shown.source
+      ? file
+      : shown && (replaced?.fingerprint.sha256 ?? '') !== shown.replaced
+        ? target
+        : undefined;
+  if (moved) {
+    const why = `${moved} changed after the preview was confirmed; nothing was written; run it again to see the new diff`;
+    audit('refused', why);
+    io.err(`opsdeck: ${why}`);
+    throw new Exit(EXIT.findings);
+  }
+  const written = replaceFile(target, result.text, {
+    expected: replaced ? replaced.fingerprint : 'absent',
+    ...(replaced ? { backup: replaced.bytes } : {}),
+    // Recorded before the rename: a run killed right after it still left a trace.
+    beforeRename: (backup) =>
+      audit('started', `migrating ${where}${backup ? `; backup ${backup}` : ''}`),
+  });
+  // The audit line is durable before success is reported.
+  audit('ok', `migrated ${where}${written.backup ? `; backup ${written.backup}` : ''}`);
+  io.out(describe(where, result, 'migrated'));
+  if (written.backup)
+    io.out(`  backup: ${written.backup} (undo: opsdeck config migrate ${run.named} --rollback)`);
 }
 
 async function runRollback(file: string, opts: MigrateArgs, io: Io, audit: Audit): Promise<void> {

@@ -47,50 +47,7 @@ export function registerPorts(program: Command, io: Io): Command {
           '1500ms',
         ),
       ),
-  ).action(async (opts: CheckArgs) => {
-    const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
-    const { findings } = checkPorts(fleet.machines, { env: io.env });
-    const errors = findings.filter((f) => f.severity === 'error');
-    const warnings = findings.length - errors.length;
-    let drift: DriftFinding[] | undefined;
-    if (opts.live) {
-      drift = await liveDrift(fleet.machines, opts.timeout);
-    }
-    if (opts.json) {
-      const byRule = Object.fromEntries(
-        RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]),
-      );
-      io.out(
-        jsonText(
-          {
-            ok: errors.length === 0,
-            machines: fleet.machines.map((m) => ({ id: m.id, host: m.host, file: m.source.file })),
-            summary: {
-              errors: errors.length,
-              warnings,
-              derived: errors.filter((f) => f.derived).length,
-              byRule,
-            },
-            findings,
-            ...(drift ? { drift } : {}),
-          },
-          2,
-        ),
-      );
-    } else {
-      printFindings(findings, fleet.machines, io);
-      const derived = errors.filter((f) => f.derived).length;
-      io.out(
-        `${errors.length} conflicts (${derived} only through BaseAgent's derived ports), ${warnings} warnings on ${fleet.machines.length} machine${fleet.machines.length === 1 ? '' : 's'}`,
-      );
-      if (drift) {
-        for (const d of drift) io.out(`DRIFT ${d.kind}: ${sanitise(d.message)}`);
-        io.out(`${drift.length} agents drift from their config (probed live)`);
-      }
-    }
-    if (errors.length > 0 || (opts.strict && warnings > 0) || (drift?.length ?? 0) > 0)
-      throw new Exit(EXIT.findings);
-  });
+  ).action((opts: CheckArgs) => reportConflicts(opts, io));
 
   addFleetOptions(
     ports
@@ -102,36 +59,86 @@ export function registerPorts(program: Command, io: Io): Command {
         new Option('--format <format>', 'output format').choices(['md', 'json']).default('md'),
       )
       .option('--out <file>', 'write to FILE instead of standard output'),
-  ).action((opts: MatrixArgs) => {
-    const fleet = loadFleetArgs(opts, io, { quiet: opts.out === undefined });
-    const matrix = portMatrix(checkPorts(fleet.machines, { env: io.env }));
-    const text =
-      opts.format === 'json'
-        ? `${jsonText(matrix, 2)}\n`
-        : // A report someone will `cat`: as inert as what this command prints.
-          sanitiseLines(renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) }));
-    if (!opts.out) {
-      io.out(text);
-      return;
-    }
-    const out = isAbsolute(opts.out) ? opts.out : resolve(io.cwd, opts.out);
-    try {
-      writeReport(out, text);
-    } catch (error) {
-      if (!(error instanceof WriteError)) throw error;
-      io.err(`opsdeck: ${error.message}`);
-      throw new Exit(EXIT.badInput);
-    }
-    io.err(`wrote ${out}`);
-  });
+  ).action((opts: MatrixArgs) => writeMatrix(opts, io));
   return ports;
+}
+
+/**
+ * `ports check`: the findings (and with --live the drift), as text or JSON; exit 1 on a
+ * conflict, on drift, and with --strict on a warning.
+ */
+async function reportConflicts(opts: CheckArgs, io: Io): Promise<void> {
+  const fleet = loadFleetArgs(opts, io, { quiet: opts.json === true });
+  const { findings } = checkPorts(fleet.machines, { env: io.env });
+  const errors = findings.filter((f) => f.severity === 'error');
+  const warnings = findings.length - errors.length;
+  const drift = opts.live ? await liveDrift(fleet.machines, opts.timeout) : undefined;
+  if (opts.json) {
+    const byRule = Object.fromEntries(
+      RULE_ORDER.map((r) => [r, findings.filter((f) => f.rule === r).length]),
+    );
+    io.out(
+      jsonText(
+        {
+          ok: errors.length === 0,
+          machines: fleet.machines.map((m) => ({ id: m.id, host: m.host, file: m.source.file })),
+          summary: {
+            errors: errors.length,
+            warnings,
+            derived: errors.filter((f) => f.derived).length,
+            byRule,
+          },
+          findings,
+          ...(drift ? { drift } : {}),
+        },
+        2,
+      ),
+    );
+  } else {
+    printFindings(findings, fleet.machines, io);
+    const derived = errors.filter((f) => f.derived).length;
+    io.out(
+      `${errors.length} conflicts (${derived} only through BaseAgent's derived ports), ${warnings} warnings on ${fleet.machines.length} machine${fleet.machines.length === 1 ? '' : 's'}`,
+    );
+    if (drift) {
+      for (const d of drift) io.out(`DRIFT ${d.kind}: ${sanitise(d.message)}`);
+      io.out(`${drift.length} agents drift from their config (probed live)`);
+    }
+  }
+  if (errors.length > 0 || (opts.strict && warnings > 0) || (drift?.length ?? 0) > 0)
+    throw new Exit(EXIT.findings);
+}
+
+/** `ports matrix`: the matrix as Markdown or JSON, on stdout or into --out. */
+function writeMatrix(opts: MatrixArgs, io: Io): void {
+  const fleet = loadFleetArgs(opts, io, { quiet: opts.out === undefined });
+  const matrix = portMatrix(checkPorts(fleet.machines, { env: io.env }));
+  const text =
+    opts.format === 'json'
+      ? `${jsonText(matrix, 2)}\n`
+      : // A report someone will `cat`: as inert as what this command prints.
+        sanitiseLines(renderMatrixMarkdown(matrix, { path: (f) => shown(f, io.cwd) }));
+  if (!opts.out) {
+    io.out(text);
+    return;
+  }
+  const out = isAbsolute(opts.out) ? opts.out : resolve(io.cwd, opts.out);
+  try {
+    writeReport(out, text);
+  } catch (error) {
+    if (!(error instanceof WriteError)) throw error;
+    io.err(`opsdeck: ${error.message}`);
+    throw new Exit(EXIT.badInput);
+  }
+  io.err(`wrote ${out}`);
 }
 
 /** Probes every agent once (locating the ones that moved) and reports the drift found. */
 async function liveDrift(machines: readonly Machine[], timeoutMs: number): Promise<DriftFinding[]> {
   // Loaded here: ZeroMQ's native module is not worth loading for a config-only check.
   const { HealthStore, targetsFor } = await import('../stores/health-store.js');
-  const store = new HealthStore(targetsFor(machines, { timeoutMs }), { timeoutMs });
+  const { netProber } = await import('../adapters/net-prober.js');
+  const store = new HealthStore(targetsFor(machines, { timeoutMs }), netProber(), { timeoutMs });
   try {
     await store.probeAll();
     return driftFindings(machines, store.flush().agents);

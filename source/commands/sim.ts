@@ -159,272 +159,284 @@ function parseHosts(io: Io, text: string | undefined): Record<string, string> | 
   return hosts;
 }
 
-export function registerSim(program: Command, io: Io): Command {
-  const sim = addAuthOptions(
-    addFleetOptions(
-      program
-        .command('sim')
-        .description(
-          'run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols ' +
-            '(default fleet: ../shared/fixtures/real beside the repo if present, else examples/; faults later over ' +
-            'the control socket or NATS opsdeck.sim.control)',
-        )
-        .option(
-          '--overrides <file>',
-          'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)',
-        )
-        .option('--no-overrides', 'use no overrides file')
-        .option(
-          '--nats <url>',
-          'NATS server to use (default: start a private nats-server if one is installed)',
-        )
-        .option('--no-nats', 'run the ZMQ side only')
-        .addOption(
-          checkedOption(
-            '--control-port <n>',
-            'ZMQ REP control socket on 127.0.0.1 (0: a free port)',
-            intArg(0, 65535, 'a port'),
-            '7999',
-          ),
-        )
-        .option(
-          '--hosts <list>',
-          'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2',
-        )
-        .addOption(
-          checkedOption(
-            '--error-rate <n>',
-            'background errors per second per machine (default 0.5)',
-            numberArg(0, Number.MAX_SAFE_INTEGER),
-          ),
-        )
-        .addOption(
-          checkedOption('--seed <n>', 'seed for every random choice (default 1)', intArg(0)),
-        )
-        .addOption(
-          checkedOption(
-            '--duration <duration>',
-            'stop after this long (default: run until Ctrl+C / SIGTERM)',
-            durationArg(),
-          ),
-        )
-        .option(
-          '--kill <agent>',
-          'start with this agent down (repeatable; agent or machine/agent)',
-          collect,
-          [],
-        )
-        .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
-        .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
-        .option(
-          '--flood <agent=rate>',
-          'the agent publishes rate errors/s (repeatable)',
-          collect,
-          [],
-        )
-        .option(
-          '--malformed <agent=kind>',
-          'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)',
-          collect,
-          [],
-        )
-        .addOption(
-          checkedOption(
-            '--vram-spike <mb>',
-            'extra VRAM in use on PC2',
-            numberArg(0, Number.MAX_SAFE_INTEGER, 'megabytes'),
-          ),
-        )
-        .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, [])
-        .addOption(
-          checkedOption(
-            '--ready-ttl <duration>',
-            "how long BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300s, never refreshed; 0: never expires)",
-            durationArg(),
-          ),
-        )
-        .option(
-          '--metrics <mode>',
-          "what BaseAgent's /metrics answers: upstream (200 with an HTTP 500 page, its real bug), off (503, as ENABLE_PROMETHEUS_METRICS=false), fixed (Prometheus text)",
-        )
-        .option(
-          '--bridge',
-          "each machine's opsdeck agent also runs --bridge, as deployed (needs NATS)",
-        )
-        .option(
-          '--agent-health',
-          "each machine's opsdeck agent also probes its own agents and publishes opsdeck.<machine>.health, as `opsdeck agent --health` (for `console --health-from agents`; needs NATS)",
-        )
-        .addOption(
-          checkedOption(
-            '--agent-metrics <port>',
-            "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
-            intArg(1, 65535, 'a port'),
-          ),
-        )
-        .option(
-          '--watch-parent',
-          'stop when stdin closes: the process that started it is gone, however it died (opsdeck demo)',
-        )
-        .option(
-          '--sample-keys <dir>',
-          "sign each machine's resources samples with <dir>/<machine>.jwk, as opsdeck agent --sample-key does",
-        )
-        .option(
-          '--wiring <mode>',
-          "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
-        ),
-    ),
-  ).action(async (args: SimArgs) => {
-    const faults = faultFlags(args, io);
-    const auth = loadAuth(args, io, 'opsdeck sim');
-    const { controlPort, errorRate, seed, agentMetrics } = args;
-    const duration = args.duration !== undefined ? args.duration / 1000 : undefined;
-    if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
-      bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
-    if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
-      bad(io, `--wiring ${args.wiring}: expected upstream or collector`);
-
-    // The fleet: named files, an upstream checkout, or the default.
-    const named = Boolean(args.mainpc || args.pc2 || args.root);
-    const fallback = defaultFleetFiles();
-    let machines;
-    if (named) machines = loadFleetArgs(args, io, { quiet: true }).machines;
-    else {
-      const fleet = loadFleet(fallback.files, io.env);
-      for (const d of fleet.diagnostics) if (d.severity === 'error') io.err(formatDiagnostic(d));
-      if (!fleet.ok) bad(io, `the default fleet (${fallback.label}) has errors (above)`);
-      machines = fleet.machines;
-      io.out(`fleet: ${fallback.label}`);
-    }
-
-    let overrides: SimOverrides | undefined;
-    const overridesFile =
-      args.overrides === false
-        ? undefined
-        : args.overrides
-          ? isAbsolute(args.overrides)
-            ? args.overrides
-            : resolve(io.cwd, args.overrides)
-          : named
-            ? undefined
-            : fallback.overrides;
-    if (overridesFile) {
-      const read = readOverrides(overridesFile);
-      if (!read.ok) {
-        for (const p of read.problems) io.err(p);
-        bad(io, `the overrides file has problems (above); nothing was started`);
-      }
-      overrides = read.overrides;
-    }
-
-    let nats: NatsMode;
-    if (args.nats === false) nats = { mode: 'off', why: '--no-nats' };
-    else if (typeof args.nats === 'string') {
-      if (
-        !/^(nats|tls):\/\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$|^(nats|tls):\/\/localhost(:\d+)?$/.test(
-          args.nats,
-        )
-      )
-        bad(
-          io,
-          `--nats ${args.nats}: expected nats://127.x.y.z:PORT (the simulator stays on loopback)`,
-        );
-      nats = { mode: 'url', url: args.nats };
-    } else {
-      const bin = findNatsServer(io.env);
-      nats = bin
-        ? { mode: 'own', bin, preferPort: 4222 }
-        : {
-            mode: 'off',
-            why: `nats-server not found; the NATS side is off (${NATS_INSTALL_HINT})`,
-          };
-    }
-
-    if (nats.mode === 'off' && (args.agentHealth || agentMetrics !== undefined))
-      bad(
-        io,
-        `--agent-health and --agent-metrics run in the machines' opsdeck agents, which need NATS (${nats.why})`,
-      );
-    const hosts = parseHosts(io, args.hosts);
-    let sim;
-    try {
-      sim = await startSim({
-        machines,
-        ...(overrides ? { overrides } : {}),
-        ...(hosts ? { hosts } : {}),
-        nats,
-        controlPort,
-        ...(errorRate !== undefined ? { errorRate } : {}),
-        ...(seed !== undefined ? { seed } : {}),
-        ...(auth ? { tokenVerifier: auth.verify } : {}),
-        ...(args.metrics !== undefined
-          ? { metrics: args.metrics as MetricsMode }
-          : io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() === 'false'
-            ? { metrics: 'off' as const }
-            : {}),
-        ...(args.readyTtl !== undefined ? { readyTtlMs: args.readyTtl } : {}),
-        ...(args.wiring === 'upstream' || args.wiring === 'collector'
-          ? { wiring: args.wiring }
-          : {}),
-        ...(args.bridge ? { bridges: true } : {}),
-        ...(args.agentHealth ? { agentHealth: true } : {}),
-        ...(agentMetrics !== undefined ? { agentMetricsPort: agentMetrics } : {}),
-        ...(args.sampleKeys ? { sampleSigners: signers(io, args.sampleKeys, machines) } : {}),
-        log: (line) => io.out(line),
-      });
-    } catch (error) {
-      if (error instanceof SimInputError) bad(io, error.message);
-      throw error;
-    }
-    for (const line of sim.summaryLines()) io.out(line);
-
-    for (const f of faults) {
-      const reply = await sim.control(f, true);
-      if (!reply.ok) {
-        await sim.stop();
-        bad(
-          io,
-          `${f.fault}${f.agent ? ` ${f.agent}` : ''}: ${reply.error}; stopped, every port released`,
-        );
-      }
-      io.out(`fault: ${f.fault}${f.agent ? ` ${f.agent}` : ''} applied`);
-    }
-
-    // One shutdown path: SIGINT, SIGTERM, SIGHUP (the terminal or SSH session went away: the
-    // whole process group gets it, and nats-server takes SIGHUP as "reload" and would outlive
-    // us) and --duration all end here. The handlers stay until the sim has stopped: a second
-    // signal (the demo's SIGTERM right after a hang-up) must not kill it halfway.
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    let unhook = () => undefined as void;
-    const reason = await new Promise<string>((resolveStop) => {
-      const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
-      for (const signal of signals) process.on(signal, onSignal);
-      // The parent holds the other end of stdin: the kernel closes it when the parent dies, even
-      // by kill -9, which no signal handler of the parent's can see.
-      const onParentGone = () => resolveStop('its parent is gone: stdin closed');
-      if (args.watchParent) {
-        process.stdin.once('end', onParentGone).once('error', onParentGone).resume();
-      }
-      const timer =
-        duration !== undefined
-          ? setTimeout(
-              () => resolveStop(`--duration ${formatDuration(args.duration!)}`),
-              duration * 1000,
-            )
-          : undefined;
-      unhook = () => {
-        for (const signal of signals) process.off(signal, onSignal);
-        if (timer) clearTimeout(timer);
-        if (args.watchParent) process.stdin.off('end', onParentGone).pause();
-      };
-    });
-    await sim.stop();
-    unhook();
-    io.out(
-      `stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`,
+/** Where the fleet and its NATS come from, its pace, its address, how long it runs. */
+const addRunOptions = (cmd: Command): Command =>
+  cmd
+    .option(
+      '--overrides <file>',
+      'sim overrides YAML (protocol, VRAM, behaviour per agent; default examples/sim-overrides.yaml with the default fleet)',
+    )
+    .option('--no-overrides', 'use no overrides file')
+    .option(
+      '--nats <url>',
+      'NATS server to use (default: start a private nats-server if one is installed)',
+    )
+    .option('--no-nats', 'run the ZMQ side only')
+    .addOption(
+      checkedOption(
+        '--control-port <n>',
+        'ZMQ REP control socket on 127.0.0.1 (0: a free port)',
+        intArg(0, 65535, 'a port'),
+        '7999',
+      ),
+    )
+    .option('--hosts <list>', 'loopback address per machine, e.g. mainpc=127.0.0.1,pc2=127.0.0.2')
+    .addOption(
+      checkedOption(
+        '--error-rate <n>',
+        'background errors per second per machine (default 0.5)',
+        numberArg(0, Number.MAX_SAFE_INTEGER),
+      ),
+    )
+    .addOption(checkedOption('--seed <n>', 'seed for every random choice (default 1)', intArg(0)))
+    .addOption(
+      checkedOption(
+        '--duration <duration>',
+        'stop after this long (default: run until Ctrl+C / SIGTERM)',
+        durationArg(),
+      ),
     );
-  });
+
+/** Faults at start (the control socket takes more later) and BaseAgent's upstream quirks. */
+const addFaultOptions = (cmd: Command): Command =>
+  cmd
+    .option(
+      '--kill <agent>',
+      'start with this agent down (repeatable; agent or machine/agent)',
+      collect,
+      [],
+    )
+    .option('--slow <agent=ms>', 'the agent replies after ms (repeatable)', collect, [])
+    .option('--degraded <agent>', 'the agent reports degraded (repeatable)', collect, [])
+    .option('--flood <agent=rate>', 'the agent publishes rate errors/s (repeatable)', collect, [])
+    .option(
+      '--malformed <agent=kind>',
+      'the agent sends one malformed frame right after start: bad-json|oversize|binary|escape (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(
+      checkedOption(
+        '--vram-spike <mb>',
+        'extra VRAM in use on PC2',
+        numberArg(0, Number.MAX_SAFE_INTEGER, 'megabytes'),
+      ),
+    )
+    .option('--bus-off <bus>', 'publish nothing on zmq or nats (repeatable)', collect, [])
+    .addOption(
+      checkedOption(
+        '--ready-ttl <duration>',
+        "how long BaseAgent's Redis ready key lives before every BaseAgent reports degraded (upstream: 300s, never refreshed; 0: never expires)",
+        durationArg(),
+      ),
+    )
+    .option(
+      '--metrics <mode>',
+      "what BaseAgent's /metrics answers: upstream (200 with an HTTP 500 page, its real bug), off (503, as ENABLE_PROMETHEUS_METRICS=false), fixed (Prometheus text)",
+    );
+
+/** What each machine's opsdeck agent also does, and how the sim is wired and watched. */
+const addAgentOptions = (cmd: Command): Command =>
+  cmd
+    .option('--bridge', "each machine's opsdeck agent also runs --bridge, as deployed (needs NATS)")
+    .option(
+      '--agent-health',
+      "each machine's opsdeck agent also probes its own agents and publishes opsdeck.<machine>.health, as `opsdeck agent --health` (for `console --health-from agents`; needs NATS)",
+    )
+    .addOption(
+      checkedOption(
+        '--agent-metrics <port>',
+        "... and serves /metrics on its machine's address at this port, as `opsdeck agent --metrics` (implies --agent-health)",
+        intArg(1, 65535, 'a port'),
+      ),
+    )
+    .option(
+      '--watch-parent',
+      'stop when stdin closes: the process that started it is gone, however it died (opsdeck demo)',
+    )
+    .option(
+      '--sample-keys <dir>',
+      "sign each machine's resources samples with <dir>/<machine>.jwk, as opsdeck agent --sample-key does",
+    )
+    .option(
+      '--wiring <mode>',
+      "how ZMQ error frames travel: upstream (each agent's own sockets, the default) or collector (one PUB per machine on the bus port, a fleet upstream does not have)",
+    );
+
+export function registerSim(program: Command, io: Io): Command {
+  const command = program
+    .command('sim')
+    .description(
+      'run a simulated MainPC + PC2 fleet on loopback that speaks the real health and error-bus protocols ' +
+        '(default fleet: ../shared/fixtures/real beside the repo if present, else examples/; faults later over ' +
+        'the control socket or NATS opsdeck.sim.control)',
+    );
+  const sim = addAuthOptions(
+    addFleetOptions(addAgentOptions(addFaultOptions(addRunOptions(command)))),
+  ).action((args: SimArgs) => runSim(args, io));
   registerSimCtl(sim, io);
   return sim;
+}
+
+/** --metrics and --wiring name one of a few modes. */
+function checkModes(args: SimArgs, io: Io): void {
+  if (args.metrics !== undefined && !(METRICS_MODES as readonly string[]).includes(args.metrics))
+    bad(io, `--metrics ${args.metrics}: expected one of ${METRICS_MODES.join(', ')}`);
+  if (args.wiring !== undefined && args.wiring !== 'upstream' && args.wiring !== 'collector')
+    bad(io, `--wiring ${args.wiring}: expected upstream or collector`);
+}
+
+/** The fleet: named files, an upstream checkout, or the default; and its overrides file. */
+function simFleet(args: SimArgs, io: Io): { machines: Machine[]; overrides?: SimOverrides } {
+  const named = Boolean(args.mainpc || args.pc2 || args.root);
+  const fallback = defaultFleetFiles();
+  let machines;
+  if (named) machines = loadFleetArgs(args, io, { quiet: true }).machines;
+  else {
+    const fleet = loadFleet(fallback.files, io.env);
+    for (const d of fleet.diagnostics) if (d.severity === 'error') io.err(formatDiagnostic(d));
+    if (!fleet.ok) bad(io, `the default fleet (${fallback.label}) has errors (above)`);
+    machines = fleet.machines;
+    io.out(`fleet: ${fallback.label}`);
+  }
+  const overridesFile =
+    args.overrides === false
+      ? undefined
+      : args.overrides
+        ? isAbsolute(args.overrides)
+          ? args.overrides
+          : resolve(io.cwd, args.overrides)
+        : named
+          ? undefined
+          : fallback.overrides;
+  if (!overridesFile) return { machines };
+  const read = readOverrides(overridesFile);
+  if (!read.ok) {
+    for (const p of read.problems) io.err(p);
+    bad(io, `the overrides file has problems (above); nothing was started`);
+  }
+  return { machines, overrides: read.overrides };
+}
+
+/** --no-nats, --nats URL (loopback only), or a private nats-server when one is installed. */
+function natsModeOf(args: SimArgs, io: Io): NatsMode {
+  if (args.nats === false) return { mode: 'off', why: '--no-nats' };
+  if (typeof args.nats === 'string') {
+    if (
+      !/^(nats|tls):\/\/127\.\d{1,3}\.\d{1,3}\.\d{1,3}(:\d+)?$|^(nats|tls):\/\/localhost(:\d+)?$/.test(
+        args.nats,
+      )
+    )
+      bad(
+        io,
+        `--nats ${args.nats}: expected nats://127.x.y.z:PORT (the simulator stays on loopback)`,
+      );
+    return { mode: 'url', url: args.nats };
+  }
+  const bin = findNatsServer(io.env);
+  return bin
+    ? { mode: 'own', bin, preferPort: 4222 }
+    : { mode: 'off', why: `nats-server not found; the NATS side is off (${NATS_INSTALL_HINT})` };
+}
+
+/** startSim's options from the flags (each optional one only when given). */
+function simOptions(
+  args: SimArgs,
+  io: Io,
+  fleet: { machines: Machine[]; overrides?: SimOverrides },
+  nats: NatsMode,
+  auth: ReturnType<typeof loadAuth>,
+): Parameters<typeof startSim>[0] {
+  const { controlPort, errorRate, seed, agentMetrics } = args;
+  const hosts = parseHosts(io, args.hosts);
+  return {
+    machines: fleet.machines,
+    ...(fleet.overrides ? { overrides: fleet.overrides } : {}),
+    ...(hosts ? { hosts } : {}),
+    nats,
+    controlPort,
+    ...(errorRate !== undefined ? { errorRate } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(auth ? { tokenVerifier: auth.verify } : {}),
+    ...(args.metrics !== undefined
+      ? { metrics: args.metrics as MetricsMode }
+      : io.env.ENABLE_PROMETHEUS_METRICS?.toLowerCase() === 'false'
+        ? { metrics: 'off' as const }
+        : {}),
+    ...(args.readyTtl !== undefined ? { readyTtlMs: args.readyTtl } : {}),
+    ...(args.wiring === 'upstream' || args.wiring === 'collector' ? { wiring: args.wiring } : {}),
+    ...(args.bridge ? { bridges: true } : {}),
+    ...(args.agentHealth ? { agentHealth: true } : {}),
+    ...(agentMetrics !== undefined ? { agentMetricsPort: agentMetrics } : {}),
+    ...(args.sampleKeys ? { sampleSigners: signers(io, args.sampleKeys, fleet.machines) } : {}),
+    log: (line) => io.out(line),
+  };
+}
+
+// One shutdown path: SIGINT, SIGTERM, SIGHUP (the terminal or SSH session went away: the
+// whole process group gets it, and nats-server takes SIGHUP as "reload" and would outlive
+// us) and --duration all end here. The handlers stay until the sim has stopped: a second
+// signal (the demo's SIGTERM right after a hang-up) must not kill it halfway.
+async function untilStopped(args: SimArgs): Promise<{ reason: string; unhook: () => void }> {
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let unhook = () => undefined as void;
+  const reason = await new Promise<string>((resolveStop) => {
+    const onSignal = (signal: NodeJS.Signals) => resolveStop(signal);
+    for (const signal of signals) process.on(signal, onSignal);
+    // The parent holds the other end of stdin: the kernel closes it when the parent dies, even
+    // by kill -9, which no signal handler of the parent's can see.
+    const onParentGone = () => resolveStop('its parent is gone: stdin closed');
+    if (args.watchParent) {
+      process.stdin.once('end', onParentGone).once('error', onParentGone).resume();
+    }
+    const timer =
+      args.duration !== undefined
+        ? setTimeout(
+            () => resolveStop(`--duration ${formatDuration(args.duration!)}`),
+            args.duration,
+          )
+        : undefined;
+    unhook = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+      if (timer) clearTimeout(timer);
+      if (args.watchParent) process.stdin.off('end', onParentGone).pause();
+    };
+  });
+  return { reason, unhook };
+}
+
+async function runSim(args: SimArgs, io: Io): Promise<void> {
+  const faults = faultFlags(args, io);
+  const auth = loadAuth(args, io, 'opsdeck sim');
+  checkModes(args, io);
+  const fleet = simFleet(args, io);
+  const nats = natsModeOf(args, io);
+  if (nats.mode === 'off' && (args.agentHealth || args.agentMetrics !== undefined))
+    bad(
+      io,
+      `--agent-health and --agent-metrics run in the machines' opsdeck agents, which need NATS (${nats.why})`,
+    );
+  let sim;
+  try {
+    sim = await startSim(simOptions(args, io, fleet, nats, auth));
+  } catch (error) {
+    if (error instanceof SimInputError) bad(io, error.message);
+    throw error;
+  }
+  for (const line of sim.summaryLines()) io.out(line);
+  for (const f of faults) {
+    const reply = await sim.control(f, true);
+    const what = `${f.fault}${f.agent ? ` ${f.agent}` : ''}`;
+    if (!reply.ok) {
+      await sim.stop();
+      bad(io, `${what}: ${reply.error}; stopped, every port released`);
+    }
+    io.out(`fault: ${what} applied`);
+  }
+  const { reason, unhook } = await untilStopped(args);
+  await sim.stop();
+  unhook();
+  io.out(
+    `stopped (${reason}): every socket closed${nats.mode === 'own' ? ', own nats-server stopped, its store removed' : ''}`,
+  );
 }

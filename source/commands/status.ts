@@ -9,7 +9,7 @@ import {
   errorBusEndpoint,
   natsServers,
   type DataPlane,
-} from '../stores/data-plane.js';
+} from '../wiring/data-plane.js';
 import { isStale } from '../stores/resource-store.js';
 import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
@@ -46,6 +46,7 @@ const row = (r: ErrorRow) => ({
   ...(r.flood ? { flood: { rule: r.flood.rule, action: r.flood.action } } : {}),
 });
 
+// Long: the JSON document (schema opsdeck.status/1) as one literal, field by field.
 export function statusDocument(
   plane: DataPlane,
   machines: readonly Machine[],
@@ -214,58 +215,68 @@ export function registerStatus(program: Command, io: Io): void {
           .choices(FAIL_ON)
           .default('degraded'),
       ),
-  ).action(async (opts: StatusArgs) => {
-    const { interval: intervalMs, timeout: timeoutMs, collect: collectMs } = opts;
-    const fleet = loadFleetArgs(opts, io, { quiet: true });
-    const nats = natsServers(opts.nats, io.env);
-    const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck status');
-    const secretsDir = secretsDirFor(fleet.machines, io.env);
-    const sampleKeys = findSampleKeys(secretsDir, io.env);
-    const plane = startDataPlane({
-      machines: fleet.machines,
-      ...(nats
-        ? { nats, natsLogin: operatorLogin({ servers: nats, secretsDir, env: io.env }) }
-        : {}),
-      ...(sampleKeys ? { sampleKeys } : {}),
-      health: { intervalMs, timeoutMs },
-      healthFrom,
-      live: opts.watch === true,
-    });
-    const warnings = await plane.hostWarnings;
-    for (const w of warnings) io.err(`opsdeck status: warning: ${w}`);
-    try {
-      if (!opts.watch) {
-        await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, collectMs))]);
-        const doc = statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings);
-        io.out(JSON.stringify(doc, null, 2));
-        const bad = failing(doc.machines, opts.failOn);
-        if (bad.length > 0) {
-          io.err(
-            `opsdeck status: ${bad.length} agent${bad.length === 1 ? '' : 's'} ${opts.failOn === 'degraded' ? 'not healthy' : `${opts.failOn} or worse`}: ${bad.slice(0, 8).join(', ')}${bad.length > 8 ? ', …' : ''}`,
-          );
-          throw new Exit(EXIT.findings);
-        }
-        return;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(
-          () =>
-            io.out(
-              JSON.stringify(
-                statusDocument(plane, fleet.machines, intervalMs, Date.now(), warnings),
-              ),
-            ),
-          intervalMs,
-        );
-        const end = () => {
-          clearInterval(timer);
-          resolve();
-        };
-        process.once('SIGINT', end);
-        process.once('SIGTERM', end);
-      });
-    } finally {
-      await plane.stop();
-    }
+  ).action((opts: StatusArgs) => status(opts, io));
+}
+
+/** `status`: one snapshot (exit 1 at --fail-on), or with --watch one line per interval. */
+async function status(opts: StatusArgs, io: Io): Promise<void> {
+  const fleet = loadFleetArgs(opts, io, { quiet: true });
+  const plane = startPlane(opts, fleet.machines, io);
+  const warnings = await plane.hostWarnings;
+  for (const w of warnings) io.err(`opsdeck status: warning: ${w}`);
+  const doc = () => statusDocument(plane, fleet.machines, opts.interval, Date.now(), warnings);
+  try {
+    if (opts.watch) await watch(doc, opts.interval, io);
+    else await snapshot(plane, doc, opts, io);
+  } finally {
+    await plane.stop();
+  }
+}
+
+/** The stores the console reads, on the fleet and NATS the options name. */
+function startPlane(opts: StatusArgs, machines: Machine[], io: Io): DataPlane {
+  const nats = natsServers(opts.nats, io.env);
+  const healthFrom = healthFromOption(opts.healthFrom, nats, io, 'opsdeck status');
+  const secretsDir = secretsDirFor(machines, io.env);
+  const sampleKeys = findSampleKeys(secretsDir, io.env);
+  return startDataPlane({
+    machines,
+    ...(nats ? { nats, natsLogin: operatorLogin({ servers: nats, secretsDir, env: io.env }) } : {}),
+    ...(sampleKeys ? { sampleKeys } : {}),
+    health: { intervalMs: opts.interval, timeoutMs: opts.timeout },
+    healthFrom,
+    live: opts.watch === true,
+  });
+}
+
+/** One probe of every agent and --collect of listening, then the document; exit 1 on --fail-on. */
+async function snapshot(
+  plane: DataPlane,
+  doc: () => ReturnType<typeof statusDocument>,
+  opts: StatusArgs,
+  io: Io,
+): Promise<void> {
+  await Promise.all([plane.health.probeAll(), new Promise((r) => setTimeout(r, opts.collect))]);
+  const now = doc();
+  io.out(JSON.stringify(now, null, 2));
+  const bad = failing(now.machines, opts.failOn);
+  if (bad.length > 0) {
+    io.err(
+      `opsdeck status: ${bad.length} agent${bad.length === 1 ? '' : 's'} ${opts.failOn === 'degraded' ? 'not healthy' : `${opts.failOn} or worse`}: ${bad.slice(0, 8).join(', ')}${bad.length > 8 ? ', …' : ''}`,
+    );
+    throw new Exit(EXIT.findings);
+  }
+}
+
+/** One JSON line per interval until SIGINT or SIGTERM. */
+function watch(doc: () => unknown, intervalMs: number, io: Io): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setInterval(() => io.out(JSON.stringify(doc())), intervalMs);
+    const end = () => {
+      clearInterval(timer);
+      resolve();
+    };
+    process.once('SIGINT', end);
+    process.once('SIGTERM', end);
   });
 }

@@ -21,7 +21,7 @@ import {
 } from '../core/resources/auto-throttle.js';
 import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/resources/throttle.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { formatDuration } from '../core/duration.js';
 import { EXIT, Exit, type Io } from './io.js';
@@ -98,7 +98,7 @@ const LEVEL = (text: string): ThrottleLevel => {
 };
 
 export function registerThrottle(program: Command, io: Io): void {
-  addAuthOptions(program.command('throttle'))
+  const cmd = addAuthOptions(program.command('throttle'))
     .description(
       'set PC2 throttling (a JWT-carrying control request over NATS), by hand or automatically from its VRAM',
     )
@@ -124,7 +124,22 @@ export function registerThrottle(program: Command, io: Io): void {
         durationArg({ minMs: 100, maxMs: 60_000 }),
         '3s',
       ),
+    );
+  addAutoOptions(cmd)
+    .addHelpText(
+      'after',
+      [
+        '',
+        'Levels (each sends set_thresholds, then set_throttle {level}):',
+        ...throttleTable(),
+      ].join('\n'),
     )
+    .action((machine: string, args: ThrottleArgs) => runThrottle(machine, args, io));
+}
+
+/** The auto policy's lines and steps, how long it runs, and the keys samples are checked with. */
+const addAutoOptions = (cmd: Command): Command =>
+  cmd
     .addOption(
       checkedOption(
         '--raise-above <pct>',
@@ -175,137 +190,150 @@ export function registerThrottle(program: Command, io: Io): void {
     .option(
       '--sample-keys <file>',
       'auto on: the public sample keys it verifies samples with (default <secrets>/samples/keys.json); it acts only on signed ones',
-    )
-    .addHelpText(
-      'after',
-      [
-        '',
-        'Levels (each sends set_thresholds, then set_throttle {level}):',
-        ...throttleTable(),
-      ].join('\n'),
-    )
-    .action(async (machine: string, args: ThrottleArgs) => {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(machine))
-        bad(io, `machine "${machine}": expected a short name such as pc2`);
-      if ((args.level === undefined) === (args.auto === undefined))
-        bad(io, 'give exactly one of --level N or --auto on|off');
-      if (args.auto !== undefined && args.auto !== 'on' && args.auto !== 'off')
-        bad(io, `--auto ${args.auto}: expected on or off`);
-      const servers = natsServers(args.nats, io.env);
-      if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
-      const timeoutMs = args.timeout;
-      const secrets = secretsFolder(io, args.secrets);
-      const token = tokenSource(secrets, machine);
-      const server = splitServers(servers).map(redact).join(',');
-      const audit = auditPath(io.env);
-      let policy: AutoPolicy | undefined;
-      let keys: SampleKeys | undefined;
-      if (args.auto === 'on') {
-        policy = {
-          raiseAbovePct: args.raiseAbove,
-          lowerBelowPct: args.lowerBelow,
-          samples: args.samples,
-          minLevel: args.minLevel,
-          maxLevel: args.maxLevel,
-        };
-        const problem = checkAutoPolicy(policy);
-        if (problem) bad(io, problem);
-        keys = autoKeys(io, args, secrets, machine);
-      }
-      const duration = args.duration !== undefined ? args.duration / 1000 : undefined;
-      const wanted = args.level;
+    );
 
-      let nc;
+/** What --level / --auto ask for, checked before anything connects; bad input exits 2. */
+function checkThrottleArgs(machine: string, args: ThrottleArgs, io: Io) {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(machine))
+    bad(io, `machine "${machine}": expected a short name such as pc2`);
+  if ((args.level === undefined) === (args.auto === undefined))
+    bad(io, 'give exactly one of --level N or --auto on|off');
+  if (args.auto !== undefined && args.auto !== 'on' && args.auto !== 'off')
+    bad(io, `--auto ${args.auto}: expected on or off`);
+  const servers = natsServers(args.nats, io.env);
+  if (!servers) bad(io, 'no NATS server: pass --nats nats://host:4222 or set NATS_SERVERS');
+  const secrets = secretsFolder(io, args.secrets);
+  const token = tokenSource(secrets, machine);
+  let auto: { policy: AutoPolicy; keys: SampleKeys } | undefined;
+  if (args.auto === 'on') {
+    const policy: AutoPolicy = {
+      raiseAbovePct: args.raiseAbove,
+      lowerBelowPct: args.lowerBelow,
+      samples: args.samples,
+      minLevel: args.minLevel,
+      maxLevel: args.maxLevel,
+    };
+    const problem = checkAutoPolicy(policy);
+    if (problem) bad(io, problem);
+    auto = { policy, keys: autoKeys(io, args, secrets, machine) };
+  }
+  return { servers: servers, secrets, token, auto };
+}
+
+type Checked = ReturnType<typeof checkThrottleArgs>;
+
+async function runThrottle(machine: string, args: ThrottleArgs, io: Io): Promise<void> {
+  const checked = checkThrottleArgs(machine, args, io);
+  const { servers, secrets, token } = checked;
+  const timeoutMs = args.timeout;
+  const server = splitServers(servers).map(redact).join(',');
+  const audit = auditPath(io.env);
+  let nc;
+  try {
+    nc = await connectControl({ servers, secretsDir: secrets, env: io.env, timeoutMs });
+  } catch (error) {
+    io.err(`opsdeck throttle: ${(error as Error).message}; nothing was sent`);
+    throw new Exit(EXIT.findings);
+  }
+  const confirm = { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit };
+  try {
+    if (args.level !== undefined) {
+      const level = args.level;
+      const action = throttleAction({ nc, server, machine, level, token, env: io.env, timeoutMs });
+      await runAction(action, io, confirm);
+      return;
+    }
+    if (args.auto === 'off') {
+      await runAction(
+        autoOffAction({ nc, server, machine, token, env: io.env, timeoutMs }),
+        io,
+        confirm,
+      );
+      return;
+    }
+    if (args.dryRun) {
+      io.out(
+        `auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(checked.auto?.policy)}; (dry run: nothing was started)`,
+      );
+      return;
+    }
+    await runAuto(nc, machine, args, io, { ...checked, server, audit });
+  } finally {
+    await nc.close().catch(() => undefined);
+  }
+}
+
+/** `--auto on` in the foreground until Ctrl+C, SIGTERM, --duration or a remote "off". */
+async function runAuto(
+  nc: Awaited<ReturnType<typeof connectControl>>,
+  machine: string,
+  args: ThrottleArgs,
+  io: Io,
+  c: Checked & { server: string; audit: string },
+): Promise<void> {
+  const { server, audit, token, secrets } = c;
+  const { policy, keys } = c.auto!;
+  const timeoutMs = args.timeout;
+  const auth = runnerAuth(args, io, secrets, token.kind !== 'none');
+  io.out(
+    `auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`,
+  );
+  io.out(`auto-throttle ${machine}: remote "off" requests: ${authLabel(auth)}`);
+  io.out(
+    `auto-throttle ${machine}: acts only on samples signed by ${machine}'s key (${keys.file}); unsigned, forged or replayed ones are ignored and said so`,
+  );
+  const runner = startAutoThrottle({
+    auth,
+    keys,
+    nc,
+    server,
+    machine,
+    policy,
+    token,
+    env: io.env,
+    timeoutMs,
+    log: (line) => io.out(line),
+    // Starting the runner was the operator's confirmation; every change is still previewed,
+    // verified and audited.
+    run: async (action) => {
       try {
-        nc = await connectControl({ servers, secretsDir: secrets, env: io.env, timeoutMs });
+        return await runAction(action, io, { yes: true, auditPath: audit });
       } catch (error) {
-        io.err(`opsdeck throttle: ${(error as Error).message}; nothing was sent`);
-        throw new Exit(EXIT.findings);
+        if (error instanceof Exit) return undefined;
+        throw error;
       }
-      try {
-        if (wanted !== undefined) {
-          await runAction(
-            throttleAction({ nc, server, machine, level: wanted, token, env: io.env, timeoutMs }),
-            io,
-            { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit },
-          );
-          return;
-        }
-        if (args.auto === 'off') {
-          await runAction(
-            autoOffAction({ nc, server, machine, token, env: io.env, timeoutMs }),
-            io,
-            { yes: args.yes ?? false, dryRun: args.dryRun ?? false, auditPath: audit },
-          );
-          return;
-        }
-        if (args.dryRun) {
-          io.out(
-            `auto-throttle ${machine} would watch opsdeck.${machine}.resources and change levels under policy ${JSON.stringify(policy)}; (dry run: nothing was started)`,
-          );
-          return;
-        }
-        const auth = runnerAuth(args, io, secrets, token.kind !== 'none');
-        io.out(
-          `auto-throttle ${machine}: watching opsdeck.${machine}.resources on ${server}; each change is audited (${audit}); Ctrl+C or \`opsdeck throttle ${machine} --auto off\` stops it`,
-        );
-        io.out(`auto-throttle ${machine}: remote "off" requests: ${authLabel(auth)}`);
-        io.out(
-          `auto-throttle ${machine}: acts only on samples signed by ${machine}'s key (${keys!.file}); unsigned, forged or replayed ones are ignored and said so`,
-        );
-        const runner = startAutoThrottle({
-          auth,
-          keys: keys!,
-          nc,
-          server,
-          machine,
-          policy: policy!,
-          token,
-          env: io.env,
-          timeoutMs,
-          log: (line) => io.out(line),
-          // Starting the runner was the operator's confirmation; every change is still previewed,
-          // verified and audited.
-          run: async (action) => {
-            try {
-              return await runAction(action, io, { yes: true, auditPath: audit });
-            } catch (error) {
-              if (error instanceof Exit) return undefined;
-              throw error;
-            }
-          },
-        });
-        const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        const timer =
-          duration !== undefined
-            ? setTimeout(
-                () => runner.stop(`--duration ${formatDuration(args.duration!)}`),
-                duration * 1000,
-              )
-            : undefined;
-        const why = await runner.done;
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        if (timer) clearTimeout(timer);
-        // What the machine shows, read back now: not the level the runner last asked for.
-        const status = await controlRequest(
-          nc,
-          controlSubject(machine),
-          { action: 'status' },
-          timeoutMs,
-        );
-        const reading =
-          status.kind === 'reply'
-            ? (status.value.sample as { throttle?: { summary?: unknown } } | null)?.throttle
-                ?.summary
-            : undefined;
-        io.out(
-          `auto-throttle ${machine} stopped (${why}); ${machine} shows: ${typeof reading === 'string' ? reading : status.kind === 'reply' ? 'no throttle reading in its last sample' : `no answer (${status.reason})`}`,
-        );
-      } finally {
-        await nc.close().catch(() => undefined);
-      }
-    });
+    },
+  });
+  const onSignal = (signal: NodeJS.Signals) => runner.stop(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const timer =
+    args.duration !== undefined
+      ? setTimeout(() => runner.stop(`--duration ${formatDuration(args.duration!)}`), args.duration)
+      : undefined;
+  const why = await runner.done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (timer) clearTimeout(timer);
+  io.out(
+    `auto-throttle ${machine} stopped (${why}); ${machine} shows: ${await shown(nc, machine, timeoutMs)}`,
+  );
+}
+
+/** What the machine shows, read back now: not the level the runner last asked for. */
+async function shown(
+  nc: Awaited<ReturnType<typeof connectControl>>,
+  machine: string,
+  timeoutMs: number,
+): Promise<string> {
+  const status = await controlRequest(nc, controlSubject(machine), { action: 'status' }, timeoutMs);
+  const reading =
+    status.kind === 'reply'
+      ? (status.value.sample as { throttle?: { summary?: unknown } } | null)?.throttle?.summary
+      : undefined;
+  return typeof reading === 'string'
+    ? reading
+    : status.kind === 'reply'
+      ? 'no throttle reading in its last sample'
+      : `no answer (${status.reason})`;
 }

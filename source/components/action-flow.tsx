@@ -1,7 +1,7 @@
 // The action flow as the operator sees it: preview, the exact target, checks with evidence,
 // then the confirmation, progress and result. Dumb: the runner's snapshot comes in as props.
 import { Box, Text } from 'ink';
-import type { RunnerSnapshot } from '../stores/action-runner.js';
+import type { Preview, RunnerSnapshot, Step } from '../core/action.js';
 import { useTheme } from './theme.js';
 
 /** How many preview lines fit in a flow of `height` rows (the rest scrolls). */
@@ -23,9 +23,6 @@ export function ActionFlow({
   const step = run.step;
   if (!step || !run.action) return null;
   const preview = 'preview' in step ? step.preview : undefined;
-  const lines = preview?.lines ?? [];
-  const room = previewRoom(height, preview?.checks?.length ?? 0);
-  const top = Math.max(0, Math.min(scroll, lines.length - room));
   return (
     <Box
       flexDirection="column"
@@ -40,6 +37,28 @@ export function ActionFlow({
       ) : (
         <Text color={theme.muted}>preparing the preview…</Text>
       )}
+      <PreviewBody preview={preview} height={height} scroll={scroll} />
+      <PhaseLines step={step} confirm={run.confirm} />
+    </Box>
+  );
+}
+
+/** The checks, then the window of preview lines `scroll` points at, and where it is. */
+function PreviewBody({
+  preview,
+  height,
+  scroll,
+}: {
+  preview: Preview | undefined;
+  height: number;
+  scroll: number;
+}) {
+  const theme = useTheme();
+  const lines = preview?.lines ?? [];
+  const room = previewRoom(height, preview?.checks?.length ?? 0);
+  const top = Math.max(0, Math.min(scroll, lines.length - room));
+  return (
+    <>
       {(preview?.checks ?? []).map((c) => (
         <Text key={c.name} wrap="truncate">
           <Text color={c.ok ? theme.ok : theme.bad}>{c.ok ? '  pass ' : '  FAIL '}</Text>
@@ -58,21 +77,31 @@ export function ActionFlow({
           color={theme.muted}
         >{`  lines ${top + 1}-${Math.min(lines.length, top + room)} of ${lines.length} · ↑↓ / PgUp PgDn scroll`}</Text>
       ) : null}
-      {step.phase === 'confirm' ? (
+    </>
+  );
+}
+
+/** What the step asks or says below the preview: the question, progress, the result. */
+function PhaseLines({ step, confirm }: { step: Step; confirm: string | undefined }) {
+  const theme = useTheme();
+  switch (step.phase) {
+    case 'confirm':
+      return (
         <Box flexDirection="column">
-          <Text bold color={theme.warn} wrap="wrap">{`Run "${run.confirm}"?`}</Text>
+          <Text bold color={theme.warn} wrap="wrap">{`Run "${confirm}"?`}</Text>
           <Text bold>y = yes · n / Esc = cancel</Text>
         </Box>
-      ) : null}
-      {step.phase === 'blocked' ? (
+      );
+    case 'blocked':
+      return (
         <Text color={theme.bad}>
           Refused: a preflight check failed; nothing was changed. Esc to close.
         </Text>
-      ) : null}
-      {step.phase === 'running' ? (
-        <Text color={theme.accent}>running… (verifying after)</Text>
-      ) : null}
-      {step.phase === 'done' ? (
+      );
+    case 'running':
+      return <Text color={theme.accent}>running… (verifying after)</Text>;
+    case 'done':
+      return (
         <Box flexDirection="column">
           <Text
             color={step.outcome.ok ? theme.ok : theme.bad}
@@ -83,10 +112,12 @@ export function ActionFlow({
           ))}
           <Text color={theme.muted}>Esc to close</Text>
         </Box>
-      ) : null}
-      {step.phase === 'failed' ? (
+      );
+    case 'failed':
+      return (
         <Text color={theme.bad} wrap="truncate">{`failed: ${step.error} (Esc to close)`}</Text>
-      ) : null}
-    </Box>
-  );
+      );
+    default:
+      return null;
+  }
 }

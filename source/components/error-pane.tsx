@@ -1,8 +1,9 @@
 // The merged error stream (newest first) with every counter, so nothing is silently lost.
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo, useMemo } from 'react';
 import { accounting, type ErrorCounters, type ErrorRow } from '../core/errors/pipeline.js';
 import { ago } from '../core/ui/view.js';
+import { PaneFrame } from './pane-frame.js';
 import { Table, type Column } from './table.js';
 import type { Severity } from '../core/errors/event.js';
 import { SEVERITY_TONE, useTheme } from './theme.js';
@@ -105,17 +106,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
   const c = p.counters;
   const columns = useMemo(() => columnsFor(p.width - 2, p.now), [p.width, p.now]);
   return (
-    <Box
-      // Ink never resets a border side it once drew: a pane that turns compact is a new one.
-      key={p.compact ? 'compact' : 'full'}
-      flexDirection="column"
-      width={p.width}
-      // Its whole share even with few rows: what it does not use stays inside it, not below.
-      height={p.height}
-      borderStyle="round"
-      borderBottom={!p.compact}
-      borderColor={p.focused ? theme.focus : theme.muted}
-    >
+    <PaneFrame compact={p.compact} focused={p.focused} width={p.width} height={p.height}>
       <Text wrap="truncate">
         <Text bold color={theme.title}>
           {p.title ?? 'ERRORS'}
@@ -134,7 +125,7 @@ function ErrorPaneView(p: ErrorPaneProps) {
         empty={p.filter ? 'no error matches the filter' : 'no errors yet'}
         hit="errors"
       />
-    </Box>
+    </PaneFrame>
   );
 }
 

@@ -1,14 +1,15 @@
 // One machine: a header (address, links, CPU, RAM, VRAM bar with numbers) and its agent table.
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
-import type { MachineResources, Refused } from '../stores/resource-store.js';
+import type { MachineResources, Refused } from '../core/resources/machine.js';
 import type { ThrottleReading } from '../core/resources/throttle.js';
 import type { LinkState } from '../core/nats/link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
-import { agentLabel } from '../core/ui/agent-label.js';
+import { agentLabel, type AgentLabel } from '../core/ui/agent-label.js';
 import { VERSION } from '../version.js';
 import { LATENCY_WARN_MS, latencyText, shownLatency } from '../core/ui/view.js';
+import { PaneFrame } from './pane-frame.js';
 import { Table, type Column } from './table.js';
 import { rowLook, useTheme } from './theme.js';
 import { protocolLabel } from '../core/ui/view.js';
@@ -48,6 +49,7 @@ const REFUSED_SHOWN_MS = 60_000;
  * latency, age) are never cut; AGENT and GROUP get their longest value when there is room; the
  * HISTORY sparkline takes what is left, and is the first to go. Names are cut last.
  */
+// Long: a table of columns (title, width, cell), in screen order.
 function columnsFor(width: number, now: number, rows: readonly AgentRow[]): Column<AgentRow>[] {
   const longest = (f: (r: AgentRow) => string, floor: number) =>
     rows.reduce((n, r) => Math.max(n, f(r).length), floor);
@@ -177,14 +179,13 @@ function ThrottleBadge(p: {
   );
 }
 
-function MachinePaneView(p: MachinePaneProps) {
+/**
+ * The resource line: VRAM first (what the fleet runs short of), whether the numbers are signed,
+ * the throttle, CPU and RAM, staleness, refused samples, then the links.
+ */
+function ResourceLine(p: MachinePaneProps) {
   const theme = useTheme();
-  const columns = useMemo(() => columnsFor(p.width - 2, p.now, p.rows), [p.width, p.now, p.rows]);
   const res = p.resources?.sample;
-  const counts = p.rows.reduce<Record<string, number>>(
-    (acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc),
-    {},
-  );
   const gpu = res?.gpu;
   const vram = gpu
     ? `${bar(gpu.usedMb, gpu.totalMb, 10)} ${(gpu.usedMb / 1024).toFixed(1)}/${(gpu.totalMb / 1024).toFixed(0)}G`
@@ -195,10 +196,8 @@ function MachinePaneView(p: MachinePaneProps) {
     <Text color={ok ? theme.ok : theme.bad}>{state}</Text>
   );
   const zmqOk = p.zmqLastAt !== undefined && p.now - p.zmqLastAt < 60_000;
-  const agent = agentLabel(res, p.resources?.receivedAt, p.now, p.stale, VERSION);
-  const vramLine = (
+  return (
     <>
-      {/* VRAM first: it is what the fleet runs short of; links last. */}
       {'VRAM '}
       <Text
         color={
@@ -250,70 +249,77 @@ function MachinePaneView(p: MachinePaneProps) {
       )}
     </>
   );
-  if (p.compact) {
-    // Counts and links before the rest: a truncated line keeps what says "something is wrong".
-    const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
-    // Its own key: Ink sets a side's border width only when it is shown, never back to 0, so
-    // a full pane turned compact (a resize) would keep an empty line for its bottom border.
-    return (
-      <Box
-        key="compact"
-        flexDirection="column"
-        width={p.width}
-        height={p.height}
-        borderStyle="round"
-        borderBottom={false}
-        borderColor={p.focused ? theme.focus : theme.muted}
-        paddingX={0}
-      >
-        <Text wrap="truncate">
-          <Text bold color={theme.title}>
-            {p.machine.id.toUpperCase()}
-          </Text>{' '}
-          <Text color={theme.ok}>{`${counts.healthy ?? 0}/${p.rows.length} ok `}</Text>
-          {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
-          {down ? <Text color={theme.bad}>{`${down} down `}</Text> : null}
-          {agent?.warn ? <Text color={theme.warn}>{`${agent.text} `}</Text> : null}
-          {p.filter ? <Text color={theme.accent}>{`"${p.filter}" `}</Text> : null}
-          {vramLine}
-        </Text>
-        <Table
-          rows={p.rows}
-          columns={columns}
-          rowKey={(r) => r.key}
-          cursor={p.cursor}
-          focused={p.focused}
-          height={Math.max(2, p.height - 2)}
-          empty={p.filter ? 'no agent matches the filter' : 'no agents'}
-          hit={`agents:${p.machine.id}`}
-        />
-      </Box>
-    );
-  }
+}
+
+/** The header's counts: `ok` as the pane words it, then degraded and down when there are any. */
+function StateCounts({ rows, ok }: { rows: readonly AgentRow[]; ok: (healthy: number) => string }) {
+  const theme = useTheme();
+  const counts = rows.reduce<Record<string, number>>(
+    (acc, r) => ((acc[r.state] = (acc[r.state] ?? 0) + 1), acc),
+    {},
+  );
+  const down = (counts.unhealthy ?? 0) + (counts.unreachable ?? 0);
   return (
-    <Box
-      key="full"
-      flexDirection="column"
-      width={p.width}
-      // The layout's share exactly: rows it does not use stay inside it, never below the frame.
-      height={p.height}
-      borderStyle="round"
-      borderColor={p.focused ? theme.focus : theme.muted}
-      paddingX={0}
-    >
+    <>
+      <Text color={theme.ok}>{ok(counts.healthy ?? 0)}</Text>
+      {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
+      {down ? <Text color={theme.bad}>{`${down} down `}</Text> : null}
+    </>
+  );
+}
+
+/** The agent table below the header, `height` rows with its title. */
+function AgentTable({
+  p,
+  columns,
+  height,
+}: {
+  p: MachinePaneProps;
+  columns: Column<AgentRow>[];
+  height: number;
+}) {
+  return (
+    <Table
+      rows={p.rows}
+      columns={columns}
+      rowKey={(r) => r.key}
+      cursor={p.cursor}
+      focused={p.focused}
+      height={height}
+      empty={p.filter ? 'no agent matches the filter' : 'no agents'}
+      hit={`agents:${p.machine.id}`}
+    />
+  );
+}
+
+/** The compact pane's one header line: counts and links before the rest (see MachinePaneView). */
+function CompactHeader({ p, agent }: { p: MachinePaneProps; agent: AgentLabel | undefined }) {
+  const theme = useTheme();
+  return (
+    <Text wrap="truncate">
+      <Text bold color={theme.title}>
+        {p.machine.id.toUpperCase()}
+      </Text>{' '}
+      <StateCounts rows={p.rows} ok={(n) => `${n}/${p.rows.length} ok `} />
+      {agent?.warn ? <Text color={theme.warn}>{`${agent.text} `}</Text> : null}
+      {p.filter ? <Text color={theme.accent}>{`"${p.filter}" `}</Text> : null}
+      <ResourceLine {...p} />
+    </Text>
+  );
+}
+
+/** The full pane's two header lines: the machine and its agents, then its resources and links. */
+function FullHeader({ p, agent }: { p: MachinePaneProps; agent: AgentLabel | undefined }) {
+  const theme = useTheme();
+  return (
+    <>
       <Text wrap="truncate">
         <Text bold color={theme.title}>
           {p.machine.id.toUpperCase()}
         </Text>
         <Text color={theme.muted}>{` ${p.machine.host}  `}</Text>
         {`${p.rows.length} agents `}
-        <Text color={theme.ok}>{`${counts.healthy ?? 0} ok `}</Text>
-        {counts.degraded ? <Text color={theme.warn}>{`${counts.degraded} degr `}</Text> : null}
-        {(counts.unhealthy ?? 0) + (counts.unreachable ?? 0) ? (
-          <Text
-            color={theme.bad}
-          >{`${(counts.unhealthy ?? 0) + (counts.unreachable ?? 0)} down `}</Text>
-        ) : null}
+        <StateCounts rows={p.rows} ok={(n) => `${n} ok `} />
         {p.filter ? <Text color={theme.accent}>{` filter "${p.filter}"`}</Text> : null}
         {p.sort && p.sort !== 'config' ? (
           <Text color={theme.muted}>{` sorted by ${p.sort}`}</Text>
@@ -322,18 +328,22 @@ function MachinePaneView(p: MachinePaneProps) {
           <Text color={agent.warn ? theme.warn : theme.muted}>{`  ${agent.text}`}</Text>
         ) : null}
       </Text>
-      <Text wrap="truncate">{vramLine}</Text>
-      <Table
-        rows={p.rows}
-        columns={columns}
-        rowKey={(r) => r.key}
-        cursor={p.cursor}
-        focused={p.focused}
-        height={Math.max(2, p.height - 4)}
-        empty={p.filter ? 'no agent matches the filter' : 'no agents'}
-        hit={`agents:${p.machine.id}`}
-      />
-    </Box>
+      <Text wrap="truncate">
+        <ResourceLine {...p} />
+      </Text>
+    </>
+  );
+}
+
+function MachinePaneView(p: MachinePaneProps) {
+  const columns = useMemo(() => columnsFor(p.width - 2, p.now, p.rows), [p.width, p.now, p.rows]);
+  const agent = agentLabel(p.resources?.sample, p.resources?.receivedAt, p.now, p.stale, VERSION);
+  // Compact: one header line and no bottom border, so the table keeps two more rows.
+  return (
+    <PaneFrame compact={p.compact} focused={p.focused} width={p.width} height={p.height}>
+      {p.compact ? <CompactHeader p={p} agent={agent} /> : <FullHeader p={p} agent={agent} />}
+      <AgentTable p={p} columns={columns} height={Math.max(2, p.height - (p.compact ? 2 : 4))} />
+    </PaneFrame>
   );
 }
 

@@ -2,9 +2,9 @@
 // exact target, run, verify, audit), and below the list what has been done: the audit log,
 // newest first, as every writer left it (this console, the CLI, auto mode, other operators).
 import { Box, Text } from 'ink';
-import type { AuditEntry } from '../adapters/audit.js';
+import type { AuditEntry } from '../core/audit.js';
 import { sanitise } from '../core/errors/sanitise.js';
-import type { RunnerSnapshot } from '../stores/action-runner.js';
+import type { RunnerSnapshot } from '../core/action.js';
 import type { ActionEntry, Note } from '../core/ui/actions.js';
 import { ago } from '../core/ui/view.js';
 import { ActionFlow } from '../components/action-flow.js';
@@ -85,6 +85,19 @@ const listRows = (height: number, entries: number, run?: RunnerSnapshot): number
 export const flowHeight = (height: number, entries: number, run?: RunnerSnapshot): number =>
   Math.max(8, height - listRows(height, entries, run) - 5);
 
+/**
+ * Rows of the list's table. Besides the list's box (borders 2): the top line, and the selected
+ * action's two lines or the flow. Without a flow the history keeps at least three rows when the
+ * screen has them: the list scrolls rather than push it off.
+ */
+function listHeightFor(height: number, entries: number, run: RunnerSnapshot): number {
+  const room = Math.max(3, height - 5);
+  const want = listRows(height, entries, run) + 1;
+  if (run.step !== undefined) return Math.min(want, room);
+  if (want + HISTORY_MIN <= room) return want;
+  return room - HISTORY_MIN >= 3 ? room - HISTORY_MIN : room;
+}
+
 export function Actions({
   entries,
   cursor,
@@ -112,32 +125,12 @@ export function Actions({
 }) {
   const theme = useTheme();
   const open = run.step !== undefined;
-  // Besides the list's box (borders 2): the top line, and the selected action's two lines or the
-  // flow. Without a flow the history keeps at least three rows when the screen has them: the
-  // list scrolls rather than push it off.
-  const room = Math.max(3, height - 5);
-  const want = listRows(height, entries.length, run) + 1;
-  const listHeight = open
-    ? Math.min(want, room)
-    : want + HISTORY_MIN <= room
-      ? want
-      : room - HISTORY_MIN >= 3
-        ? room - HISTORY_MIN
-        : room;
-  const selected = entries[cursor];
+  const listHeight = listHeightFor(height, entries.length, run);
   // Without a flow: the selected action in full (2 lines), then the history to the bottom.
   const historyRows = height - 1 - (listHeight + 2) - 2 - 3;
   return (
     <Box flexDirection="column" width={width}>
-      {note ? (
-        <Text color={theme.accent} wrap="truncate">
-          {`${note.text} (${ago(note.at, now)} ago)`}
-        </Text>
-      ) : (
-        <Text color={theme.muted} wrap="truncate">
-          Enter previews; nothing changes until you confirm with y. Every run is audited.
-        </Text>
-      )}
+      <TopLine note={note} now={now} />
       <Box borderStyle="round" borderColor={theme.focus}>
         <Table
           rows={entries}
@@ -159,36 +152,70 @@ export function Actions({
         />
       ) : (
         <Box flexDirection="column">
-          <Box height={2} paddingX={1} overflow="hidden">
-            <Text wrap="wrap">
-              {selected
-                ? `${selected.title}: ${selected.unavailable ? `unavailable: ${selected.unavailable}` : selected.what}`
-                : ''}
-            </Text>
-          </Box>
+          <Selected entry={entries[cursor]} />
           {historyRows >= 3 ? (
-            <Box
-              flexDirection="column"
-              height={historyRows + 3}
-              borderStyle="round"
-              borderColor={theme.muted}
-            >
-              <Text bold color={theme.title} wrap="truncate">
-                {`HISTORY  the audit log, newest first (${historyTotal} entries; \`opsdeck audit\` prints them all)`}
-              </Text>
-              <Table
-                rows={history}
-                columns={historyColumns(width - 4)}
-                rowKey={(_e, i) => String(i)}
-                cursor={-1}
-                focused={false}
-                height={historyRows}
-                empty="nothing done yet"
-              />
-            </Box>
+            <History history={history} total={historyTotal} width={width} rows={historyRows} />
           ) : null}
         </Box>
       )}
+    </Box>
+  );
+}
+
+/** The newest note of work left running, else how the screen works. */
+function TopLine({ note, now }: { note: Note | undefined; now: number }) {
+  const theme = useTheme();
+  return note ? (
+    <Text color={theme.accent} wrap="truncate">
+      {`${note.text} (${ago(note.at, now)} ago)`}
+    </Text>
+  ) : (
+    <Text color={theme.muted} wrap="truncate">
+      Enter previews; nothing changes until you confirm with y. Every run is audited.
+    </Text>
+  );
+}
+
+/** The selected action in full, on two lines. */
+function Selected({ entry }: { entry: ActionEntry | undefined }) {
+  return (
+    <Box height={2} paddingX={1} overflow="hidden">
+      <Text wrap="wrap">
+        {entry
+          ? `${entry.title}: ${entry.unavailable ? `unavailable: ${entry.unavailable}` : entry.what}`
+          : ''}
+      </Text>
+    </Box>
+  );
+}
+
+/** The audit log, newest first, in `rows` rows under its title. */
+function History({
+  history,
+  total,
+  width,
+  rows,
+}: {
+  history: readonly AuditEntry[];
+  total: number;
+  width: number;
+  rows: number;
+}) {
+  const theme = useTheme();
+  return (
+    <Box flexDirection="column" height={rows + 3} borderStyle="round" borderColor={theme.muted}>
+      <Text bold color={theme.title} wrap="truncate">
+        {`HISTORY  the audit log, newest first (${total} entries; \`opsdeck audit\` prints them all)`}
+      </Text>
+      <Table
+        rows={history}
+        columns={historyColumns(width - 4)}
+        rowKey={(_e, i) => String(i)}
+        cursor={-1}
+        focused={false}
+        height={rows}
+        empty="nothing done yet"
+      />
     </Box>
   );
 }

@@ -3,12 +3,12 @@
 import { DetailBox } from '../components/detail-box.js';
 import { authLine } from '../core/resources/sample-auth.js';
 import { Text } from 'ink';
-import type { Machine } from '../core/fleet/model.js';
+import type { Agent, Machine } from '../core/fleet/model.js';
 import { formatLoc } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
 import type { AgentHealth } from '../core/health/state.js';
 import { ago, protocolLabel, sparkline } from '../core/ui/view.js';
-import type { MachineResources } from '../stores/resource-store.js';
+import type { MachineResources } from '../core/resources/machine.js';
 import { rowLook, STATE_LOOK, SEVERITY_TONE, useTheme } from '../components/theme.js';
 import { agentKey, splitAgentKey } from '../core/fleet/agent-key.js';
 
@@ -35,13 +35,6 @@ export function AgentDetail(p: AgentDetailProps) {
     return <Text color={theme.bad}>{`No agent ${p.agentKey} in the fleet (Esc to go back)`}</Text>;
   const h = p.health.get(p.agentKey);
   const look = rowLook(h?.state ?? 'unknown', h);
-  const ownDeps = agent.dependencies.map((d) => {
-    const local = machine.agents.some((a) => a.name === d)
-      ? machine.id
-      : p.machines.find((m) => m.agents.some((a) => a.name === d))?.id;
-    const dh = local ? p.health.get(agentKey(local, d)) : undefined;
-    return { name: d, where: local, state: dh?.state ?? (local ? 'unknown' : undefined) };
-  });
   const res = p.resources[machine.id];
   const vram = res?.sample.agents.find((a) => a.name === agent.name);
   const recent = p.errors
@@ -65,6 +58,39 @@ export function AgentDetail(p: AgentDetailProps) {
         wrap="truncate"
         color={theme.muted}
       >{`defined at ${formatLoc(agent.loc)} (${machine.source.shape}), group ${agent.group}, script ${agent.scriptPath}${agent.required ? ', required' : ''}`}</Text>
+      <BoundPorts agent={agent} h={h} />
+      <HealthLines h={h} now={p.now} width={p.width} />
+      <DependencyList deps={dependencies(agent, machine, p)} machineId={machine.id} />
+      {vram ? (
+        <Text wrap="truncate">
+          {`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status}) · sample `}
+          <Text color={res?.auth.verified ? undefined : theme.warn}>
+            {res ? authLine(res.auth) : '-'}
+          </Text>
+        </Text>
+      ) : null}
+      <RecentErrors recent={recent} now={p.now} />
+      <Text color={theme.muted}>Esc back</Text>
+    </DetailBox>
+  );
+}
+
+/** Where each dependency runs (this machine first) and its state; `where` unset: in no machine. */
+function dependencies(agent: Agent, machine: Machine, p: AgentDetailProps) {
+  return agent.dependencies.map((d) => {
+    const local = machine.agents.some((a) => a.name === d)
+      ? machine.id
+      : p.machines.find((m) => m.agents.some((a) => a.name === d))?.id;
+    const dh = local ? p.health.get(agentKey(local, d)) : undefined;
+    return { name: d, where: local, state: dh?.state ?? (local ? 'unknown' : undefined) };
+  });
+}
+
+/** Every port it binds: configured, health (said when implicit), derived; a move said first. */
+function BoundPorts({ agent, h }: { agent: Agent; h: AgentHealth | undefined }) {
+  const theme = useTheme();
+  return (
+    <>
       <Text bold>Ports</Text>
       {h?.moved ? (
         <Text wrap="truncate" color={theme.warn}>
@@ -81,16 +107,47 @@ export function AgentDetail(p: AgentDetailProps) {
             wrap="truncate"
           >{`  ${ip.key.padEnd(12)} ${ip.value}   (${ip.rule})`}</Text>
         ))}
+    </>
+  );
+}
+
+/** The last health reply and how it was judged. */
+function HealthLines({
+  h,
+  now,
+  width,
+}: {
+  h: AgentHealth | undefined;
+  now: number;
+  width: number;
+}) {
+  const theme = useTheme();
+  return (
+    <>
       <Text bold>Health</Text>
-      <Text wrap="truncate">{`  protocol ${h?.protocol ? protocolLabel(h.protocol) : 'not detected yet'} · latency ${h?.latencyMs !== undefined ? `${h.latencyMs.toFixed(1)} ms` : '-'} · last reply ${ago(h?.lastReplyAt, p.now)} ago · uptime ${h?.uptimeSec !== undefined ? `${Math.round(h.uptimeSec)} s` : '-'}`}</Text>
+      <Text wrap="truncate">{`  protocol ${h?.protocol ? protocolLabel(h.protocol) : 'not detected yet'} · latency ${h?.latencyMs !== undefined ? `${h.latencyMs.toFixed(1)} ms` : '-'} · last reply ${ago(h?.lastReplyAt, now)} ago · uptime ${h?.uptimeSec !== undefined ? `${Math.round(h.uptimeSec)} s` : '-'}`}</Text>
       <Text wrap="truncate">{`  judged by ${h?.via ?? '-'}`}</Text>
       {h?.note ? <Text wrap="truncate" color={theme.warn}>{`  seen too: ${h.note}`}</Text> : null}
       <Text wrap="truncate">{`  /metrics ${h?.metricsAnswer ?? 'not checked yet'}`}</Text>
-      <Text wrap="truncate">{`  history  ${sparkline(h?.history ?? [], Math.min(30, p.width - 14))}`}</Text>
+      <Text wrap="truncate">{`  history  ${sparkline(h?.history ?? [], Math.min(30, width - 14))}`}</Text>
       <Text wrap="truncate" color={theme.muted}>{`  last reply: ${h?.lastReply ?? '-'}`}</Text>
+    </>
+  );
+}
+
+function DependencyList({
+  deps,
+  machineId,
+}: {
+  deps: ReturnType<typeof dependencies>;
+  machineId: string;
+}) {
+  const theme = useTheme();
+  return (
+    <>
       <Text bold>Dependencies</Text>
-      {ownDeps.length === 0 ? <Text color={theme.muted}> none</Text> : null}
-      {ownDeps.map((d) => {
+      {deps.length === 0 ? <Text color={theme.muted}> none</Text> : null}
+      {deps.map((d) => {
         const l = d.state ? STATE_LOOK[d.state] : undefined;
         return (
           <Text key={d.name} wrap="truncate">
@@ -100,29 +157,28 @@ export function AgentDetail(p: AgentDetailProps) {
             ) : (
               <Text color={theme.bad}>not in the fleet</Text>
             )}
-            {d.where && d.where !== machine.id ? (
+            {d.where && d.where !== machineId ? (
               <Text color={theme.muted}>{` (on ${d.where})`}</Text>
             ) : null}
           </Text>
         );
       })}
-      {vram ? (
-        <Text wrap="truncate">
-          {`VRAM ${vram.vramMb} MB · RSS ${vram.rssMb} MB (${vram.status}) · sample `}
-          <Text color={res?.auth.verified ? undefined : theme.warn}>
-            {res ? authLine(res.auth) : '-'}
-          </Text>
-        </Text>
-      ) : null}
+    </>
+  );
+}
+
+function RecentErrors({ recent, now }: { recent: readonly ErrorRow[]; now: number }) {
+  const theme = useTheme();
+  return (
+    <>
       <Text bold>{`Recent errors (${recent.length})`}</Text>
       {recent.map((r) => (
         <Text key={r.id} wrap="truncate">
-          {`  ${ago(r.lastAt, p.now).padStart(4)} `}
+          {`  ${ago(r.lastAt, now).padStart(4)} `}
           <Text color={theme[SEVERITY_TONE[r.event.severity]]}>{r.event.severity.padEnd(8)}</Text>
           {`${r.bus.padEnd(5)} ${r.count > 1 ? `x${r.count} ` : ''}${r.event.message}`}
         </Text>
       ))}
-      <Text color={theme.muted}>Esc back</Text>
-    </DetailBox>
+    </>
   );
 }

@@ -55,11 +55,6 @@ function columns(width: number): Column<PortFinding>[] {
 export function Ports(p: PortsProps) {
   const theme = useTheme();
   const selected = p.findings[p.cursor];
-  // The header counts every finding; the filter narrows only the table.
-  const errors = p.check.findings.filter((f) => f.severity === 'error').length;
-  const perMachine = p.check.registry.machines.map(
-    (m) => `${m.id} ${p.check.registry.bindings.filter((b) => b.machine === m.id).length} ports`,
-  );
   const drift = p.drift ?? [];
   // The drift gets at most a third of the screen; the conflicts table keeps the rest.
   const driftShown = drift.slice(0, Math.max(1, Math.floor(p.height / 3) - 1));
@@ -74,34 +69,13 @@ export function Ports(p: PortsProps) {
       : 0);
   return (
     <Box flexDirection="column" width={p.width}>
-      <Text wrap="truncate">
-        <Text bold>PORTS </Text>
-        <Text color={errors ? theme.bad : theme.ok}>{`${errors} conflicts`}</Text>
-        <Text
-          color={theme.muted}
-        >{`, ${p.check.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
-      </Text>
+      <Summary check={p.check} />
       {p.filter ? (
         <Text wrap="truncate" color={theme.accent}>
           {`filter "${p.filter}": ${p.findings.length} of ${p.check.findings.length} findings (Esc clears)`}
         </Text>
       ) : null}
-      {drift.length ? (
-        <Box flexDirection="column">
-          <Text wrap="truncate" color={theme.warn}>
-            {`DRIFT (live probes): ${drift.length} agent${drift.length === 1 ? '' : 's'} not where the config says`}
-            {drift.length > driftShown.length
-              ? ` (first ${driftShown.length} shown; ports check --live lists all)`
-              : ''}
-          </Text>
-          {driftShown.map((d) => (
-            <Text
-              key={agentKey(d.machine, d.agent)}
-              wrap="truncate"
-            >{`  ${d.kind.padEnd(11)} ${d.message}`}</Text>
-          ))}
-        </Box>
-      ) : null}
+      {drift.length ? <Drift all={drift.length} shown={driftShown} /> : null}
       <Box borderStyle="round" borderColor={theme.focus}>
         <Table
           rows={p.findings}
@@ -114,30 +88,73 @@ export function Ports(p: PortsProps) {
           hit="ports"
         />
       </Box>
-      {selected ? (
-        <Box flexDirection="column" paddingX={1}>
-          <Text wrap="truncate" color={selected.severity === 'error' ? theme.bad : theme.warn}>
-            {selected.message}
-          </Text>
-          {selected.owners.map((o, i) => (
-            <Text
-              key={i}
-              wrap="truncate"
-            >{`  ${o.machine}/${o.agent} ${o.key} = ${o.port} (${o.rule}) at ${formatLoc(o.loc)}`}</Text>
-          ))}
-          {selected.reserved ? (
-            <Text
-              wrap="truncate"
-              color={theme.muted}
-            >{`  reserved for ${selected.reserved.name}${selected.reserved.loc ? ` (${formatLoc(selected.reserved.loc)})` : ''}`}</Text>
-          ) : null}
-          {selected.range ? (
-            <Text
-              wrap="truncate"
-              color={theme.muted}
-            >{`  outside ${selected.range.name} ${selected.range.start}-${selected.range.end}`}</Text>
-          ) : null}
-        </Box>
+      {selected ? <Explained finding={selected} /> : null}
+    </Box>
+  );
+}
+
+/** The PORTS line: every finding counted (the filter narrows only the table), ports per machine. */
+function Summary({ check }: { check: PortCheck }) {
+  const theme = useTheme();
+  const errors = check.findings.filter((f) => f.severity === 'error').length;
+  const perMachine = check.registry.machines.map(
+    (m) => `${m.id} ${check.registry.bindings.filter((b) => b.machine === m.id).length} ports`,
+  );
+  return (
+    <Text wrap="truncate">
+      <Text bold>PORTS </Text>
+      <Text color={errors ? theme.bad : theme.ok}>{`${errors} conflicts`}</Text>
+      <Text
+        color={theme.muted}
+      >{`, ${check.findings.length - errors} warnings · ${perMachine.join(' · ')} · "derived" = only through BaseAgent's implicit ports (health+1 HTTP, port+1 health)`}</Text>
+    </Text>
+  );
+}
+
+/** Agents the live probes found away from their config: `shown` of `all`. */
+function Drift({ all, shown }: { all: number; shown: readonly DriftFinding[] }) {
+  const theme = useTheme();
+  return (
+    <Box flexDirection="column">
+      <Text wrap="truncate" color={theme.warn}>
+        {`DRIFT (live probes): ${all} agent${all === 1 ? '' : 's'} not where the config says`}
+        {all > shown.length ? ` (first ${shown.length} shown; ports check --live lists all)` : ''}
+      </Text>
+      {shown.map((d) => (
+        <Text
+          key={agentKey(d.machine, d.agent)}
+          wrap="truncate"
+        >{`  ${d.kind.padEnd(11)} ${d.message}`}</Text>
+      ))}
+    </Box>
+  );
+}
+
+/** The selected finding: its message, each owner and where it is defined, the rule it breaks. */
+function Explained({ finding }: { finding: PortFinding }) {
+  const theme = useTheme();
+  return (
+    <Box flexDirection="column" paddingX={1}>
+      <Text wrap="truncate" color={finding.severity === 'error' ? theme.bad : theme.warn}>
+        {finding.message}
+      </Text>
+      {finding.owners.map((o, i) => (
+        <Text
+          key={i}
+          wrap="truncate"
+        >{`  ${o.machine}/${o.agent} ${o.key} = ${o.port} (${o.rule}) at ${formatLoc(o.loc)}`}</Text>
+      ))}
+      {finding.reserved ? (
+        <Text
+          wrap="truncate"
+          color={theme.muted}
+        >{`  reserved for ${finding.reserved.name}${finding.reserved.loc ? ` (${formatLoc(finding.reserved.loc)})` : ''}`}</Text>
+      ) : null}
+      {finding.range ? (
+        <Text
+          wrap="truncate"
+          color={theme.muted}
+        >{`  outside ${finding.range.name} ${finding.range.start}-${finding.range.end}`}</Text>
       ) : null}
     </Box>
   );

@@ -115,6 +115,8 @@ const KNOWN_KEYS = new Set([
 ]);
 
 /** Checks a request's shape; every problem is a readable sentence. */
+// Long: one check per request field, in the order an operator reads the message; each is a few
+// lines.
 export function parseControl(
   input: unknown, // bytes or a string off the wire, or a value already parsed
 ): { ok: true; request: ControlRequest } | { ok: false; error: string } {

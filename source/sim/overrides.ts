@@ -124,6 +124,7 @@ function checkEntry<T extends object>(
 }
 
 /** Checks a parsed overrides document. */
+// Long: one check per key of the overrides file, in the file's documented order.
 export function checkOverrides(data: unknown, file: string): OverridesResult {
   const problems: string[] = [];
   if (data === null || data === undefined)

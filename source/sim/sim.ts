@@ -519,6 +519,7 @@ export class Sim {
     }
   }
 
+  // Long: a flat dispatch, one branch per fault kind.
   private async apply(r: ControlRequest): Promise<ControlReply> {
     if (r.fault === 'status') return { ok: true, ...this.status() };
     if (r.fault === 'vram-spike') {

@@ -245,6 +245,49 @@ describe('bounded', () => {
   });
 });
 
+describe('memory bound by bytes, not only entries (issue 16)', () => {
+  test('the dedup window holds at most dedupMaxBytes: long ids take more room than short ones', () => {
+    const quiet = { rateCount: 1e9, rateWindowMs: 1000, rules: [] };
+    const short = new ErrorPipeline({
+      dedupWindowMs: 60_000,
+      dedupMaxBytes: 64 * 1024,
+      flood: quiet,
+    });
+    const long = new ErrorPipeline({
+      dedupWindowMs: 60_000,
+      dedupMaxBytes: 64 * 1024,
+      flood: quiet,
+    });
+    for (let i = 0; i < 2000; i++) {
+      short.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i}` }), i);
+      long.add(ev({ bus: 'zmq', ids: [`${'x'.repeat(1000)}${i}`], message: `m${i}` }), i);
+    }
+    const held = (p: ErrorPipeline) => (p as unknown as { byId: Map<string, unknown> }).byId.size;
+    // ~345 bytes an entry of a short id, ~1,345 of a long one, in 64 KB.
+    assert.ok(held(short) > 150 && held(short) < 250, `short ids: ${held(short)} held`);
+    assert.ok(held(long) > 35 && held(long) < 60, `long ids: ${held(long)} held`);
+    assert.equal(long.counters.dedupEvicted, 2000 - held(long), 'every eviction counted');
+    // The newest is still in the window: its twin is matched.
+    long.add(ev({ bus: 'nats', ids: [`${'x'.repeat(1000)}1999`], message: 'm1999' }), 2001);
+    assert.equal(long.counters.matched, 1);
+  });
+
+  test('flood windows stay under maxBytes under a flood of distinct agents, and still count', () => {
+    const f = new FloodDetector({ ...DEFAULT_FLOOD, maxBytes: 256 * 1024 });
+    const at = 1_750_000_000_000;
+    for (let i = 0; i < 50_000; i++)
+      f.check(ev({ bus: 'zmq', agent: `Agent${i}`, message: `request ${i} failed` }), at + i);
+    const inner = f as unknown as { windows: Map<string, unknown>; bytes: number };
+    assert.ok(inner.bytes <= 256 * 1024, `${inner.bytes} bytes`);
+    assert.ok(inner.windows.size < 2500, `${inner.windows.size} windows`);
+    // A flood of one signature amid it is still seen.
+    let verdict = f.check(ev({ bus: 'zmq', agent: 'Loud' }), at + 50_000);
+    for (let i = 1; i <= 25; i++)
+      verdict = f.check(ev({ bus: 'zmq', agent: 'Loud' }), at + 50_000 + i);
+    assert.equal(verdict.flooding, true);
+  });
+});
+
 describe('the id-less ZMQ twin (PC2 in phase 1)', () => {
   const zmqB = ev({ bus: 'zmq', format: 'zmq-b', machine: 'pc2', agent: 'AuthenticationAgent' });
   const natsX = (id: string) =>

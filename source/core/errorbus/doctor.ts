@@ -146,6 +146,112 @@ const list = (ps: readonly PublisherDiagnosis[], max = 8): string => {
 
 const name = (n: PhaseNumber) => PHASES[n].name;
 
+/**
+ * The phase a machine's errors are really in: 0 while any publisher reaches no one or ZMQ only;
+ * else 1 to 3 by what KV says, the bridge's share and whether the error-bus port is closed.
+ */
+function effectivePhase(
+  publishers: readonly PublisherDiagnosis[],
+  ports: readonly PortReport[],
+  bridge: BridgeObs | undefined,
+  kvPhase: PhaseNumber | undefined,
+): MachineDiagnosis['effective'] {
+  const behind = publishers.filter((p) => p.reach === 'nobody' || p.reach === 'zmq');
+  if (publishers.length === 0) {
+    const p = kvPhase ?? 0;
+    return { phase: p, name: name(p), why: 'no ZMQ publishers in the config: as KV says' };
+  }
+  if (behind.length > 0) {
+    const lost = behind.filter((p) => p.reach === 'nobody');
+    const zmqOnly = behind.filter((p) => p.reach === 'zmq');
+    return {
+      phase: 0,
+      name: name(0),
+      why: [
+        lost.length ? `errors of ${list(lost)} reach no one` : '',
+        zmqOnly.length ? `errors of ${list(zmqOnly)} reach ZMQ only, not NATS` : '',
+      ]
+        .filter(Boolean)
+        .join('; '),
+    };
+  }
+  const native = publishers.filter((p) => p.reach === 'native').length;
+  const bridged = publishers.filter((p) => p.reach === 'bridge').length;
+  const how = `every publisher reaches NATS (${native} natively, ${bridged} through the bridge)`;
+  const closed =
+    ports.every((p) => p.probe?.holder === 'none') && !(bridge && bridge.state === 'running');
+  if ((kvPhase ?? 0) >= 3 && bridged === 0 && closed)
+    return { phase: 3, name: name(3), why: `${how}; the error-bus port is closed` };
+  if ((kvPhase ?? 0) >= 3)
+    return {
+      phase: 2,
+      name: name(2),
+      why: `${how}, but ${bridged > 0 ? `${bridged} only through the bridge (phase 3 needs native NATS publishers)` : 'the error-bus port is still open'}`,
+    };
+  if ((kvPhase ?? 0) === 2)
+    return { phase: 2, name: name(2), why: `${how}; consumers read NATS (KV)` };
+  return {
+    phase: 1,
+    name: name(1),
+    why: `${how}${kvPhase === 0 ? '; KV still says 0: advancing to 1 needs no agent change' : ''}`,
+  };
+}
+
+/** One machine: its publishers, who is lost with and without the bridge, its ports and phase. */
+function diagnoseMachine(
+  m: DoctorInput['machines'][number],
+  i: DoctorInput,
+  kvPhase: PhaseNumber | undefined,
+): MachineDiagnosis {
+  const own = i.topology.routes.filter((r) => r.machine === m.id && r.copy === 'own');
+  const publishers = own.map((r) => publisherOf(r, i));
+  // Lost only while no traffic says otherwise: a publisher whose errors arrive is not lost.
+  const lostWithout = publishers.filter(
+    (p) =>
+      p.route.withoutBridge.to === 'nobody' &&
+      p.route.withBridge.to === 'nats' &&
+      !p.seenNative &&
+      !p.seenZmq,
+  );
+  const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.observed);
+  const ports = i.topology.ports.filter((p) => p.machine === m.id);
+  const bridge = i.bridges[m.id];
+  return {
+    id: m.id,
+    host: m.host,
+    ports,
+    ...(bridge ? { bridge } : {}),
+    publishers,
+    lostWithoutBridge: lostWithout,
+    lostEvenWithBridge: lostEven,
+    effective: effectivePhase(publishers, ports, bridge, kvPhase),
+  };
+}
+
+/**
+ * A machine's problems worth an exit code 1: behind KV, errors reaching no one, predictions the
+ * traffic contradicts, port mismatches.
+ */
+function machineFindings(m: MachineDiagnosis, kvPhase: PhaseNumber | undefined): string[] {
+  const findings: string[] = [];
+  const { effective } = m;
+  if (kvPhase !== undefined && effective.phase < kvPhase)
+    findings.push(
+      `${m.id} is effectively in phase ${effective.phase} ${effective.name} while KV says ${kvPhase} ${name(kvPhase)}: ${effective.why}`,
+    );
+  for (const p of m.publishers.filter((x) => x.reach === 'nobody')) {
+    const d = p.route.now as Extract<Delivery, { to: 'nobody' }>;
+    findings.push(
+      `${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''} (${p.evidence})`,
+    );
+  }
+  for (const p of m.publishers)
+    if (p.contradicted) findings.push(`${m.id}/${p.agent}: ${p.contradicted}`);
+  for (const port of m.ports)
+    if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
+  return findings;
+}
+
 export function diagnose(i: DoctorInput): Diagnosis {
   const kvPhase: PhaseNumber | undefined = i.kv && 'phase' in i.kv ? i.kv.phase : undefined;
   const streams =
@@ -154,88 +260,8 @@ export function diagnose(i: DoctorInput): Diagnosis {
       : Array.isArray(i.streams)
         ? judgeStreams(i.streams)
         : i.streams;
-  const findings: string[] = [];
-  const machines = i.machines.map((m): MachineDiagnosis => {
-    const own = i.topology.routes.filter((r) => r.machine === m.id && r.copy === 'own');
-    const publishers = own.map((r) => publisherOf(r, i));
-    // Lost only while no traffic says otherwise: a publisher whose errors arrive is not lost.
-    const lostWithout = publishers.filter(
-      (p) =>
-        p.route.withoutBridge.to === 'nobody' &&
-        p.route.withBridge.to === 'nats' &&
-        !p.seenNative &&
-        !p.seenZmq,
-    );
-    const lostEven = publishers.filter((p) => p.route.withBridge.to === 'nobody' && !p.observed);
-    const ports = i.topology.ports.filter((p) => p.machine === m.id);
-    const bridge = i.bridges[m.id];
-    // The phase this machine's errors are really in.
-    const behind = publishers.filter((p) => p.reach === 'nobody' || p.reach === 'zmq');
-    const native = publishers.filter((p) => p.reach === 'native').length;
-    const bridged = publishers.filter((p) => p.reach === 'bridge').length;
-    let effective: MachineDiagnosis['effective'];
-    if (publishers.length === 0) {
-      const p = kvPhase ?? 0;
-      effective = { phase: p, name: name(p), why: 'no ZMQ publishers in the config: as KV says' };
-    } else if (behind.length > 0) {
-      const lost = behind.filter((p) => p.reach === 'nobody');
-      const zmqOnly = behind.filter((p) => p.reach === 'zmq');
-      effective = {
-        phase: 0,
-        name: name(0),
-        why: [
-          lost.length ? `errors of ${list(lost)} reach no one` : '',
-          zmqOnly.length ? `errors of ${list(zmqOnly)} reach ZMQ only, not NATS` : '',
-        ]
-          .filter(Boolean)
-          .join('; '),
-      };
-    } else {
-      const how = `every publisher reaches NATS (${native} natively, ${bridged} through the bridge)`;
-      const closed =
-        ports.every((p) => p.probe?.holder === 'none') && !(bridge && bridge.state === 'running');
-      if ((kvPhase ?? 0) >= 3 && bridged === 0 && closed)
-        effective = { phase: 3, name: name(3), why: `${how}; the error-bus port is closed` };
-      else if ((kvPhase ?? 0) >= 3)
-        effective = {
-          phase: 2,
-          name: name(2),
-          why: `${how}, but ${bridged > 0 ? `${bridged} only through the bridge (phase 3 needs native NATS publishers)` : 'the error-bus port is still open'}`,
-        };
-      else if ((kvPhase ?? 0) === 2)
-        effective = { phase: 2, name: name(2), why: `${how}; consumers read NATS (KV)` };
-      else
-        effective = {
-          phase: 1,
-          name: name(1),
-          why: `${how}${kvPhase === 0 ? '; KV still says 0: advancing to 1 needs no agent change' : ''}`,
-        };
-    }
-    if (kvPhase !== undefined && effective.phase < kvPhase)
-      findings.push(
-        `${m.id} is effectively in phase ${effective.phase} ${effective.name} while KV says ${kvPhase} ${name(kvPhase)}: ${effective.why}`,
-      );
-    for (const p of publishers.filter((x) => x.reach === 'nobody')) {
-      const d = p.route.now as Extract<Delivery, { to: 'nobody' }>;
-      findings.push(
-        `${m.id}/${p.agent} (${p.variant}): ${d.why}${d.fix ? `; fix: ${d.fix}` : ''} (${p.evidence})`,
-      );
-    }
-    for (const p of publishers)
-      if (p.contradicted) findings.push(`${m.id}/${p.agent}: ${p.contradicted}`);
-    for (const port of ports)
-      if (port.mismatch) findings.push(`${m.id} port ${port.port}: ${port.mismatch}`);
-    return {
-      id: m.id,
-      host: m.host,
-      ports,
-      ...(bridge ? { bridge } : {}),
-      publishers,
-      lostWithoutBridge: lostWithout,
-      lostEvenWithBridge: lostEven,
-      effective,
-    };
-  });
+  const machines = i.machines.map((m) => diagnoseMachine(m, i, kvPhase));
+  const findings = machines.flatMap((m) => machineFindings(m, kvPhase));
   if (streams && 'ok' in streams && !streams.ok) findings.push(`streams: ${streams.evidence}`);
   if (streams && 'error' in streams) findings.push(`streams: ${streams.error}`);
   return { ...(i.kv ? { kv: i.kv } : {}), ...(streams ? { streams } : {}), machines, findings };
@@ -304,6 +330,7 @@ export function doctorLines(d: Diagnosis): string[] {
 }
 
 /** The scorecard's error-bus lines (P1.3): per machine, then the streams. */
+// Long: a table, one scorecard row per check, in the order the scorecard shows them.
 export function doctorMetrics(d: Diagnosis): Array<{
   label: string;
   value: string;

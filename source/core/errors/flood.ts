@@ -56,7 +56,27 @@ export interface FloodOptions {
   rateCount: number;
   rateWindowMs: number;
   rules: readonly FloodRule[];
+  /**
+   * The most memory the rate windows may take (an estimate: keys and window objects); past it
+   * the windows that have ended go, then the oldest. Absent: FLOOD_MAX_BYTES.
+   */
+  maxBytes?: number;
 }
+
+/**
+ * The windows' memory bound by default: a fleet's hundred agents use a few hundred windows
+ * (~100 KB); a flood from 20,000 distinct agents made 100,000 of them (~18 MB of live heap, and
+ * V8 sizes the heap at up to four times what is live: bench/rss-errors.ts).
+ */
+export const FLOOD_MAX_BYTES = 4 * 2 ** 20;
+
+/**
+ * What one window costs besides its key's characters: the Window and its boxed start time, the
+ * map's slot, and the key's string headers (a cons string and its flat copy). Measured in
+ * bench/rss-errors.ts (the heap freed by clearing the windows, over their count: ~200 bytes
+ * besides the key).
+ */
+const WINDOW_BYTES = 200;
 
 export const DEFAULT_FLOOD: FloodOptions = {
   rateCount: 20,
@@ -88,6 +108,9 @@ const FOLDS = 4096;
 
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
+  /** Estimated bytes of `windows` (WINDOW_BYTES and the key's length each). */
+  private bytes = 0;
+  private readonly maxBytes: number;
   // Each message's folded form: a flood repeats a few texts, and the regex was a tenth of the
   // ingest's time. Cleared when full, so distinct texts cannot grow it.
   private readonly folds = new Map<string, string>();
@@ -97,6 +120,7 @@ export class FloodDetector {
   private readonly ruleLabels: string[];
 
   constructor(private readonly options: FloodOptions = DEFAULT_FLOOD) {
+    this.maxBytes = options.maxBytes ?? FLOOD_MAX_BYTES;
     this.rateLabel = `rate>${options.rateCount}/${options.rateWindowMs / 1000}s`;
     this.ruleLabels = options.rules.map(
       (rule) => `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`,
@@ -135,23 +159,43 @@ export class FloodDetector {
 
   private bump(key: string, now: number, windowMs: number): number {
     const w = this.windows.get(key);
-    if (!w || now - w.start >= windowMs) {
+    if (w === undefined) {
       this.windows.set(key, { start: now, count: 1 });
-      if (this.windows.size > 50_000 && now - this.prunedAt > 1000) this.prune(now);
+      this.bytes += WINDOW_BYTES + key.length;
+      if (this.bytes > this.maxBytes) this.prune(now);
+      return 1;
+    }
+    if (now - w.start >= windowMs) {
+      // A new window under the same key: the same object and map slot, reset.
+      w.start = now;
+      w.count = 1;
       return 1;
     }
     return ++w.count;
   }
 
-  // Bounded memory under a flood of distinct signatures: forget windows that have ended.
+  /** Memory bound by bytes, not entries: windows that have ended go first, then the oldest. */
   private prune(now: number): void {
-    this.prunedAt = now;
     const longest = Math.max(
       this.options.rateWindowMs,
       ...this.options.rules.map((r) => r.windowMs),
     );
-    for (const [k, w] of this.windows) if (now - w.start >= longest) this.windows.delete(k);
-    // Still huge means a flood of unique signatures: start over rather than grow without bound.
-    if (this.windows.size > 100_000) this.windows.clear();
+    // Down to three quarters, so a flood of distinct signatures prunes now and then, not per event.
+    const goal = (this.maxBytes * 3) / 4;
+    if (now - this.prunedAt > 1000) {
+      this.prunedAt = now;
+      for (const [k, w] of this.windows)
+        if (now - w.start >= longest) {
+          this.windows.delete(k);
+          this.bytes -= WINDOW_BYTES + k.length;
+        }
+    }
+    // Still over: a flood of distinct signatures. The oldest windows (the map keeps insertion
+    // order) are forgotten: their counts start again if they come back.
+    for (const k of this.windows.keys()) {
+      if (this.bytes <= goal) break;
+      this.windows.delete(k);
+      this.bytes -= WINDOW_BYTES + k.length;
+    }
   }
 }

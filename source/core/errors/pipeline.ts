@@ -139,6 +139,12 @@ export interface PipelineOptions {
    * follow the ingest rate, 500,000 entries in a 5 s window at 100k/s.
    */
   dedupMaxEntries: number;
+  /**
+   * The most memory the dedup window may take (an estimate: entries, their ids, the maps' slots);
+   * past it the oldest entries go, as past dedupMaxEntries. Entries bound the count, this the
+   * bytes: 100,000 entries of long ids weigh several times 100,000 of short ones.
+   */
+  dedupMaxBytes: number;
   flood: FloodOptions;
 }
 
@@ -149,7 +155,22 @@ export const DEFAULT_PIPELINE: PipelineOptions = {
   capacity: 5000,
   dedupWindowMs: 5000,
   dedupMaxEntries: 200_000,
+  dedupMaxBytes: 24 * 2 ** 20,
   flood: DEFAULT_FLOOD,
+};
+
+/**
+ * What a dedup entry costs besides its ids' characters: the Entry and its boxed time, its ids
+ * array, its slots in byContent and the order queue, its share of byContent's per-agent maps;
+ * each id adds its string's header and its slot in byId. Measured in bench/rss-errors.ts (the
+ * heap freed by clearing the window: ~375 bytes an entry with one 20-character id).
+ */
+const ENTRY_BYTES = 300;
+const ID_BYTES = 40;
+const entryBytes = (ids: readonly string[]): number => {
+  let n = ENTRY_BYTES;
+  for (let i = 0; i < ids.length; i++) n += ID_BYTES + ids[i]!.length;
+  return n;
 };
 
 interface Entry {
@@ -201,9 +222,18 @@ export class ErrorPipeline {
   // The dedup window, by id and by content (agent, then message). Two maps instead of one keyed
   // by `id:…` / `fp:agent|message` strings: building and hashing those was per-event work.
   private readonly byId = new Map<string, Entry>();
-  private readonly byContent = new Map<string, Map<string, Entry>>();
-  private readonly order: Entry[] = [];
+  // An agent with one text in the window has its entry here itself, not a map of one: 20,000
+  // agents' maps of one were a seventh of the pipeline's memory (bench/rss-errors.ts).
+  private readonly byContent = new Map<string, Entry | Map<string, Entry>>();
+  /**
+   * The window's entries oldest first, from orderHead on; the slots before it are emptied as
+   * their entries leave (compacting waits for thousands of them, and a kept reference kept
+   * each retired entry and its ids alive: half the window's memory in bench/rss-errors.ts).
+   */
+  private readonly order: (Entry | undefined)[] = [];
   private orderHead = 0;
+  /** Estimated bytes of the entries in the window (entryBytes each). */
+  private dedupBytes = 0;
   private readonly floodRows = new Map<string, ErrorRow>();
   /** The rows in the ring, by id: what a twin arriving later updates, if still shown. */
   private readonly shownRows = new Map<number, ErrorRow>();
@@ -262,15 +292,16 @@ export class ErrorPipeline {
       // id. Content matches it only to an id-less entry from another bus: two errors with
       // different ids are two errors, whatever they say.
       if (!entry) {
-        const twin = this.byContent.get(event.agent)?.get(event.message);
+        const twin = this.byText(event.agent, event.message);
         if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
           entry = twin;
+          this.dedupBytes += entryBytes(ids) - ENTRY_BYTES;
           entry.ids = ids;
           for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, twin);
         }
       }
     } else {
-      entry = this.byContent.get(event.agent)?.get(event.message);
+      entry = this.byText(event.agent, event.message);
     }
     if (entry && !(entry.buses & bit)) {
       entry.buses |= bit;
@@ -332,13 +363,33 @@ export class ErrorPipeline {
       message: this.shared(event.message),
     };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
-    let texts = this.byContent.get(event.agent);
-    if (!texts) this.byContent.set(event.agent, (texts = new Map<string, Entry>()));
-    texts.set(event.message, fresh);
+    const texts = this.byContent.get(event.agent);
+    if (texts instanceof Map) texts.set(event.message, fresh);
+    else if (texts === undefined || texts.message === event.message)
+      this.byContent.set(event.agent, fresh);
+    else
+      this.byContent.set(
+        event.agent,
+        new Map<string, Entry>([
+          [texts.message, texts],
+          [event.message, fresh],
+        ]),
+      );
     this.order.push(fresh);
-    if (this.order.length - this.orderHead > this.options.dedupMaxEntries) {
-      this.retire(this.order[this.orderHead++]!);
-      this.counters.dedupEvicted++;
+    this.dedupBytes += entryBytes(ids);
+    if (
+      this.order.length - this.orderHead > this.options.dedupMaxEntries ||
+      this.dedupBytes > this.options.dedupMaxBytes
+    ) {
+      // The newest entry stays, however large: it is the one a twin is about to look for.
+      while (
+        this.order.length - this.orderHead > 1 &&
+        (this.order.length - this.orderHead > this.options.dedupMaxEntries ||
+          this.dedupBytes > this.options.dedupMaxBytes)
+      ) {
+        this.retire(this.takeOldest());
+        this.counters.dedupEvicted++;
+      }
       this.compact();
     }
     return true;
@@ -415,22 +466,38 @@ export class ErrorPipeline {
   private expire(now: number): void {
     const cutoff = now - this.options.dedupWindowMs;
     while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff)
-      this.retire(this.order[this.orderHead++]!);
+      this.retire(this.takeOldest());
     this.compact();
   }
 
   /** An entry leaves the window (its time is up, or the window is full): counted, and unfiled. */
   private retire(old: Entry): void {
+    this.dedupBytes -= entryBytes(old.ids);
     // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
     if (!(old.buses & NATS)) this.counters.zmqOnly++;
     else if (old.buses === NATS) this.counters.natsOnly++;
     for (let i = 0; i < old.ids.length; i++)
       if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
     const texts = this.byContent.get(old.agent);
-    if (texts?.get(old.message) === old) {
+    if (texts === old) this.byContent.delete(old.agent);
+    else if (texts instanceof Map && texts.get(old.message) === old) {
       texts.delete(old.message);
       if (texts.size === 0) this.byContent.delete(old.agent);
     }
+  }
+
+  private takeOldest(): Entry {
+    const oldest = this.order[this.orderHead]!;
+    this.order[this.orderHead++] = undefined;
+    return oldest;
+  }
+
+  /** The window's entry for this agent and text, if any. */
+  private byText(agent: string, message: string): Entry | undefined {
+    const texts = this.byContent.get(agent);
+    if (texts === undefined) return undefined;
+    if (texts instanceof Map) return texts.get(message);
+    return texts.message === message ? texts : undefined;
   }
 
   /** Compact the queue now and then instead of shifting on every expiry. */

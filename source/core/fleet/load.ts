@@ -205,6 +205,8 @@ function readErrorBusPort(
 const CLIENT_PORT =
   /^(redis|db|database|postgres|mysql|nats|mongo|kafka|target|upstream|remote|mainpc|pc2|peer|server)_/;
 
+// Long: one check per field of an agent entry, in the order the launcher reads them; each collects
+// its own diagnostic.
 function buildAgent(
   raw: RawAgent,
   machine: string,

@@ -16,7 +16,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import { deepMerge, loadParsed } from './load.js';
-import type { Agent, Diagnostic, Machine, ShapeId } from './model.js';
+import type { Agent, Diagnostic, LoadResult, Machine, ShapeId } from './model.js';
 import type { Env } from './port-expr.js';
 import { extract, isDict, type Dict, type RawAgent } from './shapes.js';
 import { parseYaml, pathKey, type ParsedSource, type PathPart } from './yaml-source.js';
@@ -58,55 +58,111 @@ const RENAMES: ReadonlyArray<readonly [string, string]> = [
 /** Global blocks the list era kept at the top level; canonical files keep them in global_settings. */
 const GLOBAL_BLOCKS = ['environment', 'resource_limits', 'health_checks'];
 
+/** A refusal: the loader's errors, if any, and one error of migrate's pointing at `at`. */
+const refusal = (
+  source: ParsedSource,
+  code: string,
+  message: string,
+  extra: Diagnostic[] = [],
+  at: PathPart[] = [],
+): MigrateResult => ({
+  ok: false,
+  diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
+});
+
+/** The machine to write: a v3 unified file must name one (--machine), other shapes hold one. */
+function pickMachine(
+  source: ParsedSource,
+  before: LoadResult,
+  shape: ShapeId,
+  chosen: string | undefined,
+): Machine | MigrateResult {
+  if (shape !== 'v3-unified') {
+    if (chosen)
+      return refusal(
+        source,
+        'machine-not-applicable',
+        `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`,
+      );
+    return before.machines[0]!;
+  }
+  const ids = before.machines.map((m) => m.id).join(', ');
+  if (!chosen)
+    return refusal(
+      source,
+      'machine-required',
+      `this is a v3 unified config describing several machines (${ids}): name the one to write (--machine NAME, with --out FILE)`,
+      [],
+      ['machine_profiles'],
+    );
+  return (
+    before.machines.find((m) => m.id === chosen) ??
+    refusal(
+      source,
+      'unknown-machine',
+      `machine "${chosen}" is not in machine_profiles (expected one of: ${ids})`,
+      [],
+      ['machine_profiles'],
+    )
+  );
+}
+
+/**
+ * The safety net: the migrated text must load as the same fleet and must itself be canonical
+ * (a second pass changes nothing). A refusal when it is not; undefined when it is.
+ */
+function checkMigrated(
+  source: ParsedSource,
+  out: string,
+  file: string,
+  env: Env,
+  machine: Machine,
+): MigrateResult | undefined {
+  const reread = parseYaml(out, file);
+  const after = loadParsed(reread, { env, machine: machine.id });
+  if (!after.ok || after.shape === 'v3-unified' || !after.machines[0])
+    return refusal(
+      source,
+      'migrate-broken',
+      'refused: the migrated text would not load (a bug in migrate); nothing was written',
+      after.diagnostics.filter((d) => d.severity === 'error'),
+    );
+  const differences = compareMachines(machine, after.machines[0]);
+  if (differences.length > 0)
+    return refusal(
+      source,
+      'migrate-changes-fleet',
+      `refused: the migrated file would not be the same fleet (${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}); nothing was written`,
+    );
+  const again = canonicalize(
+    parseDocument(out, { version: '1.1', uniqueKeys: false }),
+    reread.data as Dict,
+    after.shape!,
+    extract(reread, reread.data as Dict, after.shape!, []).agents,
+    { machine: machine.id, override: undefined, file },
+  );
+  if (again.length > 0)
+    return refusal(
+      source,
+      'migrate-not-idempotent',
+      `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`,
+    );
+  return undefined;
+}
+
 export function migrateText(text: string, file: string, options: MigrateOptions): MigrateResult {
   const source = parseYaml(text, file);
   const before = loadParsed(source, {
     env: options.env,
     ...(options.overrides ? { overrides: options.overrides } : {}),
   });
-  const refuse = (
-    code: string,
-    message: string,
-    extra: Diagnostic[] = [],
-    at: PathPart[] = [],
-  ): MigrateResult => ({
-    ok: false,
-    diagnostics: [...extra, { severity: 'error', code, message, loc: source.locate(at) }],
-  });
   if (!before.ok || !before.shape) {
     return { ok: false, diagnostics: before.diagnostics };
   }
   const shape = before.shape;
   const warnings = before.diagnostics.filter((d) => d.severity !== 'error');
-
-  let machine: Machine | undefined;
-  if (shape === 'v3-unified') {
-    const ids = before.machines.map((m) => m.id).join(', ');
-    if (!options.machine) {
-      return refuse(
-        'machine-required',
-        `this is a v3 unified config describing several machines (${ids}): name the one to write (--machine NAME, with --out FILE)`,
-        [],
-        ['machine_profiles'],
-      );
-    }
-    machine = before.machines.find((m) => m.id === options.machine);
-    if (!machine)
-      return refuse(
-        'unknown-machine',
-        `machine "${options.machine}" is not in machine_profiles (expected one of: ${ids})`,
-        [],
-        ['machine_profiles'],
-      );
-  } else {
-    if (options.machine) {
-      return refuse(
-        'machine-not-applicable',
-        `a machine is chosen only for v3 unified files; this is a ${shape} file for one machine`,
-      );
-    }
-    machine = before.machines[0]!;
-  }
+  const machine = pickMachine(source, before, shape, options.machine);
+  if ('ok' in machine) return machine;
 
   const data = source.data as Dict;
   const doc = parseDocument(text, { version: '1.1', uniqueKeys: false, keepSourceTokens: false });
@@ -116,62 +172,22 @@ export function migrateText(text: string, file: string, options: MigrateOptions)
     override: options.overrides?.[machine.id],
     file,
   });
-  if (notes.length === 0) {
-    return {
-      ok: true,
-      status: 'already-canonical',
-      shape,
-      machine: machine.id,
-      text,
-      notes,
-      diagnostics: warnings,
-    };
-  }
-  const out = doc.toString({
-    lineWidth: 0,
-    indentSeq: indentsSequences(text),
-    flowCollectionPadding: false,
-  });
-
-  // The safety net: the written file must be the same fleet and must itself be canonical.
-  const reread = parseYaml(out, file);
-  const after = loadParsed(reread, { env: options.env, machine: machine.id });
-  if (!after.ok || after.shape === 'v3-unified' || !after.machines[0]) {
-    return refuse(
-      'migrate-broken',
-      'refused: the migrated text would not load (a bug in migrate); nothing was written',
-      after.diagnostics.filter((d) => d.severity === 'error'),
-    );
-  }
-  const differences = compareMachines(machine, after.machines[0]);
-  if (differences.length > 0) {
-    return refuse(
-      'migrate-changes-fleet',
-      `refused: the migrated file would not be the same fleet (${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; and ${differences.length - 5} more` : ''}); nothing was written`,
-    );
-  }
-  const again = canonicalize(
-    parseDocument(out, { version: '1.1', uniqueKeys: false }),
-    reread.data as Dict,
-    after.shape!,
-    extract(reread, reread.data as Dict, after.shape!, []).agents,
-    { machine: machine.id, override: undefined, file },
-  );
-  if (again.length > 0) {
-    return refuse(
-      'migrate-not-idempotent',
-      `refused: a second pass would still change the migrated text (${again.join('; ')}); nothing was written`,
-    );
-  }
-  return {
+  const done = (status: 'already-canonical' | 'migrated', out: string): MigrateResult => ({
     ok: true,
-    status: 'migrated',
+    status,
     shape,
     machine: machine.id,
     text: out,
     notes,
     diagnostics: warnings,
-  };
+  });
+  if (notes.length === 0) return done('already-canonical', text);
+  const out = doc.toString({
+    lineWidth: 0,
+    indentSeq: indentsSequences(text),
+    flowCollectionPadding: false,
+  });
+  return checkMigrated(source, out, file, options.env, machine) ?? done('migrated', out);
 }
 
 interface Context {
@@ -348,24 +364,47 @@ function liftDockerGroups(top: YAMLMap, data: Dict): string[] {
  * included. Of duplicate names only the last is kept, which is the one the launcher ran.
  */
 function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAgent[]): string[] {
-  const notes: string[] = [];
   const listKeys = [...new Set(raws.map((r) => r.path[0] as string))];
   const listPairs = listKeys.map((k) => lastPair(top, k)).filter((p): p is Pair => p !== undefined);
+  for (const pair of listPairs) commentToFirstItem(pair);
+  const { groups, dropped, stray } = entriesByGroup(doc, raws);
+  replaceLists(top, listPairs, groups, stray);
+
+  const agents = raws.length - dropped.length;
+  const how =
+    shape === 'pc2-services'
+      ? 'grouped by docker_groups membership (agents in none stay in group pc2_services)'
+      : 'one group per list';
+  const notes = [
+    `rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`,
+  ];
+  if (dropped.length > 0)
+    notes.push(
+      `dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`,
+    );
+  return notes;
+}
+
+/** A comment between `list:` and its first item belongs to the seq; it goes with that item. */
+function commentToFirstItem(pair: Pair): void {
+  const seq = pair.value;
+  const head = isSeq(seq) ? (seq.items[0] as YamlNode | undefined) : undefined;
+  if (isSeq(seq) && head && seq.commentBefore) {
+    head.commentBefore = joinComments(seq.commentBefore, head.commentBefore);
+    seq.commentBefore = undefined;
+  }
+}
+
+/**
+ * The list items as maps keyed by agent name, one map per group. Of duplicate names the last
+ * wins; the earlier ones are `dropped`, their comments kept in `stray`.
+ */
+function entriesByGroup(doc: Document, raws: RawAgent[]) {
   const lastIndex = new Map<string, number>();
   raws.forEach((raw, i) => lastIndex.set(raw.name, i));
-  // A comment between `list:` and its first item belongs to the seq; it goes with that item.
-  for (const pair of listPairs) {
-    const seq = pair.value;
-    const head = isSeq(seq) ? (seq.items[0] as YamlNode | undefined) : undefined;
-    if (isSeq(seq) && head && seq.commentBefore) {
-      head.commentBefore = joinComments(seq.commentBefore, head.commentBefore);
-      seq.commentBefore = undefined;
-    }
-  }
-  const stray: Array<string | undefined> = [];
-
   const groups = new Map<string, YAMLMap>();
   const dropped: string[] = [];
+  const stray: Array<string | undefined> = [];
   raws.forEach((raw, i) => {
     const node = nodeAt(doc, raw.path);
     if (!isMap(node)) return;
@@ -389,7 +428,16 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
     node.spaceBefore = undefined;
     group.items.push(new Pair(key, node));
   });
+  return { groups, dropped, stray };
+}
 
+/** Puts agent_groups where the first list was, removes the other lists, keeps their comments. */
+function replaceLists(
+  top: YAMLMap,
+  listPairs: Pair[],
+  groups: Map<string, YAMLMap>,
+  stray: Array<string | undefined>,
+): void {
   const first = listPairs[0]!;
   // A comment on the document's first key is usually the file's header: it stays on top.
   const header = top.items[0] === first;
@@ -420,20 +468,6 @@ function listsToGroups(doc: Document, top: YAMLMap, shape: ShapeId, raws: RawAge
   );
   top.items.splice(top.items.indexOf(first), 1, groupsPair);
   for (const pair of listPairs.slice(1)) removePair(top, pair);
-
-  const agents = raws.length - dropped.length;
-  const how =
-    shape === 'pc2-services'
-      ? 'grouped by docker_groups membership (agents in none stay in group pc2_services)'
-      : 'one group per list';
-  notes.push(
-    `rewrote ${listKeys.join(', ')} (${plural(agents, 'agent')}) as agent_groups, ${how}; names became keys`,
-  );
-  if (dropped.length > 0)
-    notes.push(
-      `dropped ${plural(dropped.length, 'earlier duplicate')} that the launcher ignores: ${dropped.join(', ')}`,
-    );
-  return notes;
 }
 
 /** script -> script_path, health_port -> health_check_port, critical -> required, environment -> env_vars. */
@@ -524,7 +558,6 @@ function resolveMachine(
   raws: RawAgent[],
   ctx: Context,
 ): string[] {
-  const notes: string[] = [];
   const profiles = isDict(data.machine_profiles) ? data.machine_profiles : {};
   const profile = profiles[ctx.machine];
   const enabled = new Set(
@@ -532,6 +565,22 @@ function resolveMachine(
       ? profile.enabled_groups.map(String)
       : [],
   );
+  const notes = [keepOneMachine(top, enabled, ctx.machine)];
+  const ov = ctx.override && isDict(ctx.override.data) ? ctx.override.data : undefined;
+  if (!ov) return notes;
+  notes.push(...overrideAgents(doc, raws, enabled, ov, ctx.machine));
+  notes.push(...overrideGlobals(doc, top, ov, ctx.machine));
+  const file = ctx.file.split(/[\\/]/).pop();
+  doc.commentBefore =
+    joinComments(
+      ` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`,
+      doc.commentBefore,
+    ) ?? null;
+  return notes;
+}
+
+/** Removes version, machine_profiles and the groups the machine does not enable; says so. */
+function keepOneMachine(top: YAMLMap, enabled: ReadonlySet<string>, machine: string): string {
   for (const key of ['version', 'machine_profiles']) {
     const pair = lastPair(top, key);
     if (!pair) continue;
@@ -552,12 +601,17 @@ function resolveMachine(
       }
     }
   }
-  notes.push(
-    `wrote machine ${ctx.machine} only: groups ${[...enabled].join(', ')}${removedGroups.length ? `; left out ${removedGroups.join(', ')}` : ''}; removed version and machine_profiles`,
-  );
+  return `wrote machine ${machine} only: groups ${[...enabled].join(', ')}${removedGroups.length ? `; left out ${removedGroups.join(', ')}` : ''}; removed version and machine_profiles`;
+}
 
-  const ov = ctx.override && isDict(ctx.override.data) ? ctx.override.data : undefined;
-  if (!ov) return notes;
+/** The override's disabled agents removed, its per-agent config merged into the agent's. */
+function overrideAgents(
+  doc: Document,
+  raws: RawAgent[],
+  enabled: ReadonlySet<string>,
+  ov: Dict,
+  machine: string,
+): string[] {
   const disabled = new Set(
     Array.isArray(ov.disabled_agents)
       ? ov.disabled_agents.filter((a) => typeof a === 'string')
@@ -591,12 +645,16 @@ function resolveMachine(
       merged.push(raw.name);
     }
   }
+  const notes: string[] = [];
   if (removed.length > 0)
-    notes.push(`removed agents disabled by the ${ctx.machine} override: ${removed.join(', ')}`);
+    notes.push(`removed agents disabled by the ${machine} override: ${removed.join(', ')}`);
   if (merged.length > 0)
-    notes.push(`merged the ${ctx.machine} override's config into ${merged.join(', ')}`);
+    notes.push(`merged the ${machine} override's config into ${merged.join(', ')}`);
+  return notes;
+}
 
-  // Global settings the loader takes from an override (load.ts applyOverrideGlobals).
+/** Global settings the loader takes from an override (load.ts applyOverrideGlobals). */
+function overrideGlobals(doc: Document, top: YAMLMap, ov: Dict, machine: string): string[] {
   const setGlobal = (block: string, key: string, value: unknown) => {
     if (!doc.hasIn(['global_settings']))
       top.items.unshift(newPair('global_settings', new YAMLMap()));
@@ -621,8 +679,9 @@ function resolveMachine(
       if (value !== undefined) setGlobal('health_checks', key, value);
     if (fields.some(([, v]) => v !== undefined)) applied.push('health_checks');
   }
+  const notes: string[] = [];
   if (applied.length > 0)
-    notes.push(`merged the ${ctx.machine} override's ${applied.join(', ')} into global_settings`);
+    notes.push(`merged the ${machine} override's ${applied.join(', ')} into global_settings`);
   const unused = Object.keys(ov).filter(
     (k) =>
       !['resource_limits', 'environment', 'health_checks', 'agents', 'disabled_agents'].includes(k),
@@ -631,12 +690,6 @@ function resolveMachine(
     notes.push(
       `override keys the launcher config has no place for, not written: ${unused.join(', ')}`,
     );
-  const file = ctx.file.split(/[\\/]/).pop();
-  doc.commentBefore =
-    joinComments(
-      ` Resolved for machine ${ctx.machine} from ${file} (v3 unified) by opsdeck config migrate.`,
-      doc.commentBefore,
-    ) ?? null;
   return notes;
 }
 

@@ -104,24 +104,8 @@ export function parseYaml(
   dialect: YamlDialect = 'pyyaml',
 ): ParsedSource {
   const { version, reader, duplicates } = DIALECTS[dialect];
-  const bad = NON_PRINTABLE.exec(text);
-  if (bad) {
-    const code = bad[0].codePointAt(0)!;
-    const loc = { file, ...lineCol(text, bad.index) };
-    return {
-      file,
-      data: undefined,
-      diagnostics: [
-        {
-          severity: 'error',
-          code: 'yaml-special-character',
-          message: `unacceptable character #x${code.toString(16).padStart(4, '0')}: special characters are not allowed (${reader} refuses the file; a double-quoted string may write it as an escape such as "\\x${code.toString(16).padStart(2, '0')}")`,
-          loc,
-        },
-      ],
-      locate: () => loc,
-    };
-  }
+  const refused = refuseNonPrintable(text, file, reader);
+  if (refused) return refused;
   const lines = new LineCounter();
   const diagnostics: Diagnostic[] = [];
   const index = new Map<string, SourceLoc>();
@@ -149,6 +133,51 @@ export function parseYaml(
   }
   if (diagnostics.length > 0) return { file, data: undefined, diagnostics, locate };
 
+  indexKeys(doc.contents, index, diagnostics, at, locate, duplicates);
+
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    diagnostics.push(buildError(error, file));
+    return { file, data: undefined, diagnostics, locate };
+  }
+  return { file, data, diagnostics, locate, index };
+}
+
+/** The file refused, at its first non-printable character; undefined when it has none. */
+function refuseNonPrintable(text: string, file: string, reader: string): ParsedSource | undefined {
+  const bad = NON_PRINTABLE.exec(text);
+  if (!bad) return undefined;
+  const code = bad[0].codePointAt(0)!;
+  const loc = { file, ...lineCol(text, bad.index) };
+  return {
+    file,
+    data: undefined,
+    diagnostics: [
+      {
+        severity: 'error',
+        code: 'yaml-special-character',
+        message: `unacceptable character #x${code.toString(16).padStart(4, '0')}: special characters are not allowed (${reader} refuses the file; a double-quoted string may write it as an escape such as "\\x${code.toString(16).padStart(2, '0')}")`,
+        loc,
+      },
+    ],
+    locate: () => loc,
+  };
+}
+
+/**
+ * Every key's and item's location into `index`, in one walk of the parsed tree; duplicate keys
+ * as warnings (`duplicates` says what they mean in the dialect). Aliases are not followed.
+ */
+function indexKeys(
+  root: unknown,
+  index: Map<string, SourceLoc>,
+  diagnostics: Diagnostic[],
+  at: (offset: number) => SourceLoc,
+  locate: ParsedSource['locate'],
+  duplicates: string,
+): void {
   const walk = (node: unknown, path: PathPart[]): void => {
     if (isAlias(node)) return; // never expand aliases here: that is what alias bombs exploit
     if (isMap(node)) {
@@ -183,24 +212,20 @@ export function parseYaml(
       });
     }
   };
-  walk(doc.contents, []);
+  walk(root, []);
+}
 
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-  } catch (error) {
-    const bomb = error instanceof ReferenceError && /alias/i.test(error.message);
-    diagnostics.push({
-      severity: 'error',
-      code: bomb ? 'yaml-alias-bomb' : 'yaml-build',
-      message: bomb
-        ? `refused: more than ${MAX_ALIAS_COUNT} alias expansions (an alias bomb); nothing was loaded`
-        : `could not build the document: ${firstLine(String((error as Error).message ?? error))}`,
-      loc: { file, line: 1, col: 1 },
-    });
-    return { file, data: undefined, diagnostics, locate };
-  }
-  return { file, data, diagnostics, locate, index };
+/** Why the document could not become plain data: an alias bomb, or whatever yaml threw. */
+function buildError(error: unknown, file: string): Diagnostic {
+  const bomb = error instanceof ReferenceError && /alias/i.test(error.message);
+  return {
+    severity: 'error',
+    code: bomb ? 'yaml-alias-bomb' : 'yaml-build',
+    message: bomb
+      ? `refused: more than ${MAX_ALIAS_COUNT} alias expansions (an alias bomb); nothing was loaded`
+      : `could not build the document: ${firstLine(String((error as Error).message ?? error))}`,
+    loc: { file, line: 1, col: 1 },
+  };
 }
 
 function firstLine(message: string): string {

@@ -97,6 +97,8 @@ export function recordRequest(
   });
 }
 
+// Long: the exposition text in prometheus_client's own order, family after family; a table read top
+// to bottom.
 export function metricsText(m: MetricsState): string {
   const out: string[] = [];
   const family = (name: string, help: string, type: string) =>

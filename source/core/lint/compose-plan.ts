@@ -89,172 +89,218 @@ export function consolidate(
   const plans: MachinePlan[] = [];
   for (const id of ids) {
     const mine = placed.filter((p) => p.place.machines.includes(id));
-    if (mine.length === 0) continue;
-    const machine = machines.find((m) => m.id === id);
-    const broken = mine
-      .filter((p) => p.compose.diagnostics.some((d) => d.severity === 'error'))
-      .map((p) => p.compose.file);
-    const ok = mine.filter((p) => !broken.includes(p.compose.file));
-    const variants = ok.filter((p) => p.place.kind === 'machine');
-    const units = ok.filter((p) => p.place.kind === 'hub' || p.place.kind === 'group');
-    const overrides = ok.filter((p) => p.place.kind === 'override');
-    const compared = [...variants, ...units];
-
-    const rows = new Map<string, ServiceRow>();
-    for (const p of compared) {
-      for (const s of p.compose.services) {
-        const key = serviceKey(s.name);
-        const row = rows.get(key) ?? rows.set(key, { key, in: new Map(), differs: [] }).get(key)!;
-        if (!row.in.has(p.compose.file)) row.in.set(p.compose.file, s);
-      }
-    }
-    for (const row of rows.values()) {
-      if (row.in.size < 2) continue;
-      const defs = [...row.in.values()];
-      row.differs = FIELDS.filter((f) => new Set(defs.map((s) => fieldValue(s, f))).size > 1);
-    }
-
-    const keysOf = (p: PlacedCompose) => new Set(p.compose.services.map((s) => serviceKey(s.name)));
-    const variantKeys = new Set(variants.flatMap((p) => [...keysOf(p)]));
-    const superset = variants.find((p) => [...variantKeys].every((k) => keysOf(p).has(k)))?.compose
-      .file;
-    const agentsCovered = (p: PlacedCompose) =>
-      machine
-        ? new Set(p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)))
-            .size
-        : 0;
-
-    const plan: MachinePlan = {
-      machine: id,
-      variants: variants.map((p) => p.compose.file).sort(byName),
-      units: units.map((p) => p.compose.file).sort(byName),
-      overrides: overrides.map((p) => p.compose.file).sort(byName),
-      broken: broken.sort(byName),
-      rows: [...rows.values()].sort((a, b) => byName(a.key, b.key)),
-      ...(superset ? { superset } : {}),
-      contains: {},
-      moves: [],
-    };
-    for (const p of variants) {
-      const mine = keysOf(p);
-      const inside = variants
-        .filter((q) => q !== p && [...keysOf(q)].every((k) => mine.has(k)))
-        .map((q) => q.compose.file);
-      if (inside.length > 0) plan.contains[p.compose.file] = inside.sort(byName);
-    }
-
-    // The source of truth: the variant that deploys most of the agents the current config
-    // lists, then the one with most services, then an explicit FIXED / UPDATED over the original
-    // it corrects, then the one already at the canonical name (least churn).
-    const canonical = (p: PlacedCompose) =>
-      p.compose.file === `${parent(p.compose.file)}docker-compose.${id}.yml` ? 1 : 0;
-    const ranked = variants
-      .map((p) => ({
-        p,
-        agents: agentsCovered(p),
-        services: keysOf(p).size,
-        named: canonical(p),
-        fixed: /fixed|updated/i.test(p.compose.file) ? 1 : 0,
-      }))
-      .sort(
-        (a, b) =>
-          b.agents - a.agents ||
-          b.services - a.services ||
-          b.fixed - a.fixed ||
-          b.named - a.named ||
-          byName(a.p.compose.file, b.p.compose.file),
+    if (mine.length > 0)
+      plans.push(
+        machinePlan(
+          id,
+          mine,
+          machines.find((m) => m.id === id),
+        ),
       );
-    const best = ranked[0];
-    if (best) {
-      const file = best.p.compose.file;
-      const target = `${parent(file)}docker-compose.${id}.yml`;
-      const total = machine?.agents.length ?? 0;
-      plan.truth = {
-        file,
-        target,
-        why: machine
-          ? `deploys ${best.agents} of the ${total} ${id} agents in the current config (${best.services} services)${superset === file ? ' and is the superset of the variants' : ''}`
-          : `has the most services (${best.services})${superset === file ? ' and is the superset of the variants' : ''}`,
-      };
-      const truthKeys = keysOf(best.p);
-      const truthAgents = machine
-        ? new Set(
-            best.p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)),
-          )
-        : new Set<string>();
-      for (const p of compared) {
-        const f = p.compose.file;
-        if (f === file) continue;
-        const keys = [...keysOf(p)];
-        const missing = keys.filter((k) => !truthKeys.has(k));
-        const differing = plan.rows.filter((r) => differsIn(r, f, file).length > 0);
-        if (p.place.kind !== 'machine' && machine) {
-          // per-hub / per-group stacks: judged by the agents they run, not their infra services
-          const agents = unitAgents(p, machine);
-          const uncovered = agents.filter((a) => !truthAgents.has(a));
-          if (agents.length === 0 || uncovered.length > 0) {
-            plan.moves.push({
-              action: 'keep',
-              file: f,
-              why: `per-${p.place.kind} stack${uncovered.length > 0 ? ` running ${uncovered.join(', ')}, which ${file} does not deploy` : ' with no agent of the current config'}; fold it in later or keep it for stand-alone runs`,
-            });
-          } else {
-            plan.moves.push({
-              action: 'deprecate',
-              file: f,
-              why: `${agents.join(', ')} ${agents.length === 1 ? 'is' : 'are'} deployed by ${file}; keep only for stand-alone ${p.place.unit ?? p.place.kind} development`,
-            });
-          }
-          continue;
-        }
-        if (missing.length === 0 && differing.length === 0) {
-          plan.moves.push({
-            action: 'delete',
-            file: f,
-            why: `all ${keys.length} services are in ${file}, defined the same`,
-          });
-        } else if (missing.length === 0) {
-          plan.moves.push({
-            action: 'deprecate',
-            file: f,
-            why: `all ${keys.length} services are in ${file}, but ${differing.map((r) => `${r.key} (${differsIn(r, f, file).join(', ')})`).join('; ')} differ: merge what is right, then delete`,
-          });
-        } else {
-          plan.moves.push({
-            action: 'deprecate',
-            file: f,
-            why: `has ${missing.length} service${missing.length === 1 ? '' : 's'} ${file} lacks (${missing.join(', ')}): move ${missing.length === 1 ? 'it' : 'them'} over or drop ${missing.length === 1 ? 'it' : 'them'} deliberately, then delete`,
-          });
-        }
-      }
-      for (const f of plan.overrides)
-        plan.moves.push({
-          action: 'keep',
-          file: f,
-          why: `override applied with -f on top of ${target}`,
-        });
-      for (const f of plan.broken)
-        plan.moves.push({
-          action: 'delete',
-          file: f,
-          why: 'does not parse, so compose cannot be using it',
-        });
-      // The canonical name goes last: whatever holds it now is moved out of the way first.
-      const holder = plan.moves.find((m) => m.file === target);
-      if (holder && holder.action !== 'delete') {
-        holder.to = target.replace(/\.yml$/, '.deprecated.yml');
-        holder.why = `${holder.why} (moved aside first, so ${file} can take its name)`;
-        holder.action = holder.action === 'keep' ? 'keep' : 'rename';
-      }
-      plan.moves.push(
-        file === target
-          ? { action: 'keep', file, why: `source of truth: ${plan.truth.why}` }
-          : { action: 'rename', file, to: target, why: `source of truth: ${plan.truth.why}` },
-      );
-    }
-    plans.push(plan);
   }
   return plans;
+}
+
+const keysOf = (p: PlacedCompose) => new Set(p.compose.services.map((s) => serviceKey(s.name)));
+
+/** The agents of the current config a file's services deploy. */
+const agentsIn = (p: PlacedCompose, machine: Machine | undefined): Set<string> =>
+  machine
+    ? new Set(p.compose.services.flatMap((s) => agentsOfService(s, machine).map((a) => a.name)))
+    : new Set<string>();
+
+/** Every service of the compared files, by key, and the fields that differ between files. */
+function serviceRows(compared: readonly PlacedCompose[]): Map<string, ServiceRow> {
+  const rows = new Map<string, ServiceRow>();
+  for (const p of compared) {
+    for (const s of p.compose.services) {
+      const key = serviceKey(s.name);
+      const row = rows.get(key) ?? rows.set(key, { key, in: new Map(), differs: [] }).get(key)!;
+      if (!row.in.has(p.compose.file)) row.in.set(p.compose.file, s);
+    }
+  }
+  for (const row of rows.values()) {
+    if (row.in.size < 2) continue;
+    const defs = [...row.in.values()];
+    row.differs = FIELDS.filter((f) => new Set(defs.map((s) => fieldValue(s, f))).size > 1);
+  }
+  return rows;
+}
+
+/** One machine's plan: its files sorted by kind, compared, and the moves to one of them. */
+function machinePlan(
+  id: string,
+  mine: readonly PlacedCompose[],
+  machine: Machine | undefined,
+): MachinePlan {
+  const broken = mine
+    .filter((p) => p.compose.diagnostics.some((d) => d.severity === 'error'))
+    .map((p) => p.compose.file);
+  const ok = mine.filter((p) => !broken.includes(p.compose.file));
+  const variants = ok.filter((p) => p.place.kind === 'machine');
+  const units = ok.filter((p) => p.place.kind === 'hub' || p.place.kind === 'group');
+  const overrides = ok.filter((p) => p.place.kind === 'override');
+  const compared = [...variants, ...units];
+  const rows = serviceRows(compared);
+  const variantKeys = new Set(variants.flatMap((p) => [...keysOf(p)]));
+  const superset = variants.find((p) => [...variantKeys].every((k) => keysOf(p).has(k)))?.compose
+    .file;
+  const plan: MachinePlan = {
+    machine: id,
+    variants: variants.map((p) => p.compose.file).sort(byName),
+    units: units.map((p) => p.compose.file).sort(byName),
+    overrides: overrides.map((p) => p.compose.file).sort(byName),
+    broken: broken.sort(byName),
+    rows: [...rows.values()].sort((a, b) => byName(a.key, b.key)),
+    ...(superset ? { superset } : {}),
+    contains: {},
+    moves: [],
+  };
+  for (const p of variants) {
+    const keys = keysOf(p);
+    const inside = variants
+      .filter((q) => q !== p && [...keysOf(q)].every((k) => keys.has(k)))
+      .map((q) => q.compose.file);
+    if (inside.length > 0) plan.contains[p.compose.file] = inside.sort(byName);
+  }
+  const best = rankVariants(variants, id, machine)[0];
+  if (best) planMoves(plan, best, compared, machine);
+  return plan;
+}
+
+interface Ranked {
+  p: PlacedCompose;
+  agents: number;
+  services: number;
+  named: number;
+  fixed: number;
+}
+
+// The source of truth: the variant that deploys most of the agents the current config lists,
+// then the one with most services, then an explicit FIXED / UPDATED over the original it
+// corrects, then the one already at the canonical name (least churn).
+function rankVariants(
+  variants: readonly PlacedCompose[],
+  id: string,
+  machine: Machine | undefined,
+): Ranked[] {
+  const canonical = (p: PlacedCompose) =>
+    p.compose.file === `${parent(p.compose.file)}docker-compose.${id}.yml` ? 1 : 0;
+  return variants
+    .map((p) => ({
+      p,
+      agents: agentsIn(p, machine).size,
+      services: keysOf(p).size,
+      named: canonical(p),
+      fixed: /fixed|updated/i.test(p.compose.file) ? 1 : 0,
+    }))
+    .sort(
+      (a, b) =>
+        b.agents - a.agents ||
+        b.services - a.services ||
+        b.fixed - a.fixed ||
+        b.named - a.named ||
+        byName(a.p.compose.file, b.p.compose.file),
+    );
+}
+
+/** The source of truth, what happens to every other file, and the truth taking its name. */
+function planMoves(
+  plan: MachinePlan,
+  best: Ranked,
+  compared: readonly PlacedCompose[],
+  machine: Machine | undefined,
+): void {
+  const id = plan.machine;
+  const file = best.p.compose.file;
+  const target = `${parent(file)}docker-compose.${id}.yml`;
+  const total = machine?.agents.length ?? 0;
+  const superset = plan.superset === file ? ' and is the superset of the variants' : '';
+  const truth = {
+    file,
+    target,
+    why: machine
+      ? `deploys ${best.agents} of the ${total} ${id} agents in the current config (${best.services} services)${superset}`
+      : `has the most services (${best.services})${superset}`,
+  };
+  plan.truth = truth;
+  const truthAgents = agentsIn(best.p, machine);
+  for (const p of compared)
+    if (p.compose.file !== file) plan.moves.push(moveOf(p, plan, best.p, truthAgents, machine));
+  for (const f of plan.overrides)
+    plan.moves.push({
+      action: 'keep',
+      file: f,
+      why: `override applied with -f on top of ${target}`,
+    });
+  for (const f of plan.broken)
+    plan.moves.push({
+      action: 'delete',
+      file: f,
+      why: 'does not parse, so compose cannot be using it',
+    });
+  // The canonical name goes last: whatever holds it now is moved out of the way first.
+  const holder = plan.moves.find((m) => m.file === target);
+  if (holder && holder.action !== 'delete') {
+    holder.to = target.replace(/\.yml$/, '.deprecated.yml');
+    holder.why = `${holder.why} (moved aside first, so ${file} can take its name)`;
+    holder.action = holder.action === 'keep' ? 'keep' : 'rename';
+  }
+  plan.moves.push(
+    file === target
+      ? { action: 'keep', file, why: `source of truth: ${truth.why}` }
+      : { action: 'rename', file, to: target, why: `source of truth: ${truth.why}` },
+  );
+}
+
+/** What happens to one file that is not the source of truth. */
+function moveOf(
+  p: PlacedCompose,
+  plan: MachinePlan,
+  truth: PlacedCompose,
+  truthAgents: ReadonlySet<string>,
+  machine: Machine | undefined,
+): Move {
+  const f = p.compose.file;
+  const file = truth.compose.file;
+  if (p.place.kind !== 'machine' && machine) {
+    // per-hub / per-group stacks: judged by the agents they run, not their infra services
+    const agents = unitAgents(p, machine);
+    const uncovered = agents.filter((a) => !truthAgents.has(a));
+    return agents.length === 0 || uncovered.length > 0
+      ? {
+          action: 'keep',
+          file: f,
+          why: `per-${p.place.kind} stack${uncovered.length > 0 ? ` running ${uncovered.join(', ')}, which ${file} does not deploy` : ' with no agent of the current config'}; fold it in later or keep it for stand-alone runs`,
+        }
+      : {
+          action: 'deprecate',
+          file: f,
+          why: `${agents.join(', ')} ${agents.length === 1 ? 'is' : 'are'} deployed by ${file}; keep only for stand-alone ${p.place.unit ?? p.place.kind} development`,
+        };
+  }
+  const truthKeys = keysOf(truth);
+  const keys = [...keysOf(p)];
+  const missing = keys.filter((k) => !truthKeys.has(k));
+  const differing = plan.rows.filter((r) => differsIn(r, f, file).length > 0);
+  if (missing.length === 0 && differing.length === 0)
+    return {
+      action: 'delete',
+      file: f,
+      why: `all ${keys.length} services are in ${file}, defined the same`,
+    };
+  if (missing.length === 0)
+    return {
+      action: 'deprecate',
+      file: f,
+      why: `all ${keys.length} services are in ${file}, but ${differing.map((r) => `${r.key} (${differsIn(r, f, file).join(', ')})`).join('; ')} differ: merge what is right, then delete`,
+    };
+  const them = missing.length === 1 ? 'it' : 'them';
+  return {
+    action: 'deprecate',
+    file: f,
+    why: `has ${missing.length} service${missing.length === 1 ? '' : 's'} ${file} lacks (${missing.join(', ')}): move ${them} over or drop ${them} deliberately, then delete`,
+  };
 }
 
 /** Agents a per-hub file runs (the hub's own folder) or a per-group file's services run. */

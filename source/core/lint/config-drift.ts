@@ -36,10 +36,243 @@ type PortValue =
 
 const LAUNCHER_ENV = new Set(['AGENT_PORT']);
 
+const UNKNOWN: PortValue = { kind: 'unknown' };
+
+/**
+ * A port expression's value inside one agent class's __init__, as far as plain Python allows:
+ * literals, the launcher's --port / AGENT_PORT, config and env lookups with their fallbacks,
+ * locals, module globals and the __init__ parameters as the script's __main__ passes them.
+ */
+class PortEvaluator {
+  /** The __init__ parameters' values, as the script's own __main__ block supplies them. */
+  readonly params = new Map<string, PortValue>();
+
+  constructor(
+    private readonly mod: PyModule,
+    private readonly init: PyNode,
+    private readonly moduleValues: Map<string, PyNode>,
+  ) {}
+
+  evaluate(expr: PyNode, at: PyNode, depth = 0): PortValue {
+    if (depth > 8) return UNKNOWN;
+    const mod = this.mod;
+    switch (expr.type) {
+      case 'integer':
+      case 'unary_operator': {
+        const v = intValue(mod, expr);
+        return v === undefined ? UNKNOWN : { kind: 'literal', value: v };
+      }
+      case 'none':
+        return { kind: 'none' };
+      case 'string': {
+        const s = stringValue(mod, expr);
+        if (s === undefined) return UNKNOWN;
+        if (/^\d+$/.test(s)) return { kind: 'literal', value: Number(s) };
+        return /\$\{|\+/.test(s) ? { kind: 'string', text: s } : UNKNOWN;
+      }
+      case 'parenthesized_expression':
+        return this.next(expr.children[0], at, depth);
+      case 'identifier':
+        return this.identifier(expr, at, depth);
+      case 'attribute':
+        // args.port, parsed.port: argparse results are the launcher's --port
+        return lastName(mod, expr) === 'port' &&
+          /args|parsed|opts|options/i.test(textOf(mod, child(expr, 'object')!))
+          ? { kind: 'launcher' }
+          : UNKNOWN;
+      case 'conditional_expression':
+        return this.conditional(expr, at, depth);
+      case 'boolean_operator':
+        return this.orElse(expr, at, depth);
+      case 'subscript':
+        return this.subscript(expr);
+      case 'call':
+        return this.call(expr, at, depth);
+    }
+    return UNKNOWN;
+  }
+
+  /** Whether a condition holds, when that is known statically (`x is None`, `not x`, `x`). */
+  truthOf(cond: PyNode): boolean | undefined {
+    if (cond.type === 'comparison_operator') {
+      const [left, right] = cond.children.filter((c) => c.type !== 'is' && c.type !== 'is not');
+      const negated = cond.children.some((c) => c.type === 'is not');
+      if (
+        !cond.children.some((c) => c.type === 'is' || c.type === 'is not') ||
+        right?.type !== 'none' ||
+        !left
+      )
+        return undefined;
+      const v = this.evaluate(left, cond);
+      if (v.kind === 'unknown') return undefined;
+      return (v.kind === 'none') !== negated;
+    }
+    if (cond.type === 'not_operator') {
+      const inner = this.truthOf(child(cond, 'argument')!);
+      return inner === undefined ? undefined : !inner;
+    }
+    const v = this.evaluate(cond, cond);
+    if (v.kind === 'none') return false;
+    if (v.kind === 'literal') return v.value !== 0;
+    return undefined;
+  }
+
+  private next(e: PyNode | undefined, at: PyNode, depth: number): PortValue {
+    return e ? this.evaluate(e, at, depth + 1) : UNKNOWN;
+  }
+
+  /** A parameter, else the last local assignment before `at`, else a module global. */
+  private identifier(expr: PyNode, at: PyNode, depth: number): PortValue {
+    const name = textOf(this.mod, expr);
+    if (this.params.has(name)) return this.params.get(name)!;
+    const local = lastLocal(this.mod, this.init, name, at);
+    if (local) return this.next(local, at, depth);
+    const global = this.moduleValues.get(name);
+    return global ? this.next(global, at, depth) : UNKNOWN;
+  }
+
+  /** `a if cond else b`, when cond is known. */
+  private conditional(expr: PyNode, at: PyNode, depth: number): PortValue {
+    const [yes, cond, no] = expr.children.filter((c) => c.type !== 'if' && c.type !== 'else');
+    const truth = cond ? this.truthOf(cond) : undefined;
+    if (truth === true) return this.next(yes, at, depth);
+    if (truth === false) return this.next(no, at, depth);
+    return UNKNOWN;
+  }
+
+  /** `a or b`: a lookup with a literal fallback, or b when a is None. */
+  private orElse(expr: PyNode, at: PyNode, depth: number): PortValue {
+    const left = this.next(child(expr, 'left'), at, depth);
+    const right = this.next(child(expr, 'right'), at, depth);
+    if (!expr.children.some((c) => c.type === 'or')) return UNKNOWN;
+    if (left.kind === 'none') return right;
+    if ((left.kind === 'config' || left.kind === 'env') && right.kind === 'literal')
+      return { ...left, fallback: right.value };
+    return left;
+  }
+
+  /** `os.environ["X"]`, `config["port"]`. */
+  private subscript(expr: PyNode): PortValue {
+    const mod = this.mod;
+    const key = stringValue(mod, child(expr, 'subscript'));
+    const obj = child(expr, 'value');
+    if (key === undefined || !obj) return UNKNOWN;
+    if (/environ/.test(textOf(mod, obj)))
+      return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key };
+    return key === 'port' ? { kind: 'config', text: textOf(mod, expr) } : UNKNOWN;
+  }
+
+  /** `int(x)`, `parse_agent_args()`, `os.getenv("X", d)`, `config.get("port", d)`. */
+  private call(expr: PyNode, at: PyNode, depth: number): PortValue {
+    const mod = this.mod;
+    const fn = child(expr, 'function');
+    const args = (child(expr, 'arguments')?.children ?? []).filter(
+      (c) => c.type !== 'comment' && c.type !== 'keyword_argument',
+    );
+    const name = lastName(mod, fn);
+    if (name === 'int' && fn?.type === 'identifier') return this.next(args[0], at, depth);
+    if (name === 'parse_agent_args') return { kind: 'launcher' };
+    const key = stringValue(mod, args[0]);
+    if ((name !== 'get' && name !== 'getenv') || key === undefined) return UNKNOWN;
+    const fallback = args[1] ? this.next(args[1], at, depth) : undefined;
+    const fb = fallback?.kind === 'literal' ? { fallback: fallback.value } : {};
+    const receiver = fn?.type === 'attribute' ? textOf(mod, child(fn, 'object')!) : '';
+    if (name === 'getenv' || /environ/.test(receiver))
+      return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key, ...fb };
+    if (key === 'port') return { kind: 'config', text: textOf(mod, expr), ...fb };
+    return UNKNOWN;
+  }
+}
+
+type Add = (node: PyNode, severity: Finding['severity'], message: string, hint: string) => void;
+
+/** The verdict on the value an agent class passes as BaseAgent's port=. */
+function judgePort(
+  value: PortValue,
+  at: PyNode,
+  className: string,
+  agents: readonly Agent[],
+  readsLauncher: boolean,
+  add: Add,
+): void {
+  if (value.kind === 'string') {
+    add(
+      at,
+      'error',
+      `${className} passes the string "${value.text}" as port=: only the launcher expands \${PORT_OFFSET}+N; BaseAgent needs an int`,
+      'take the port the launcher passes (--port N, or AGENT_PORT) instead of the raw config expression',
+    );
+  } else if (value.kind === 'config' && !readsLauncher) {
+    add(
+      at,
+      'warning',
+      `${className} takes its port from ${value.text}, and the script never reads the launcher's --port or AGENT_PORT: in the startup config that key holds a "\${PORT_OFFSET}+N" string only the launcher expands${value.fallback !== undefined ? `, and without the key it binds ${value.fallback}` : ''}${drift(agents, value.fallback)}`,
+      'read the port the launcher gives: parse_agent_args().port (or argparse --port / os.environ["AGENT_PORT"]), falling back to the config only when run by hand',
+    );
+  } else if (value.kind === 'literal' || (value.kind === 'env' && value.fallback !== undefined)) {
+    const bound = value.kind === 'literal' ? value.value : value.fallback!;
+    const text = drift(agents, bound);
+    if (text)
+      add(
+        at,
+        'warning',
+        `${className} binds ${bound}${value.kind === 'env' ? ` unless ${value.name} is set (the launcher sets only --port / AGENT_PORT)` : ''}${text}`,
+        "pass the launcher's port through (--port / AGENT_PORT), or make the config and the code agree",
+      );
+  }
+}
+
+/** One BaseAgent subclass: where its super().__init__ gets the port from, and the verdict. */
+function checkClass(
+  index: PyIndex,
+  cls: PyNode,
+  agents: readonly Agent[],
+  context: { readsLauncher: boolean; moduleValues: Map<string, PyNode>; add: Add },
+): void {
+  const { mod } = index;
+  const init = methodsOf(mod, cls).get('__init__');
+  if (!init) return;
+  const isBaseAgent =
+    child(cls, 'superclasses')?.children.some((s) => lastName(mod, s) === 'BaseAgent') ?? false;
+  const superCall = index.calls.find(
+    (c) => isSuperInit(mod, c) && enclosingFunction(c.node) === init,
+  );
+  if (!superCall || !isBaseAgent) return;
+  const className = nameOf(mod, cls);
+  const built = construction(index, className);
+  const portKw = superCall.kwargs.get('port');
+  if (!portKw) {
+    if (!built) return; // a base class others extend: its subclasses decide
+    const positional = superCall.args.length > 0;
+    context.add(
+      superCall.node,
+      'warning',
+      `${className} calls BaseAgent's __init__ ${positional ? `with positional arguments (${superCall.args.map((a) => textOf(mod, a)).join(', ')}), which BaseAgent ignores` : 'without port='}: it binds the first free port >= 5000${drift(agents, undefined)}`,
+      'pass the port by keyword: super().__init__(name=..., port=port), with port taken from the launcher (--port / AGENT_PORT)',
+    );
+    return;
+  }
+  const evaluator = new PortEvaluator(mod, init, context.moduleValues);
+  const portParam = paramDefault(mod, init, 'port');
+  if (portParam !== undefined) {
+    const passed = built?.kwargs.get('port');
+    evaluator.params.set(
+      'port',
+      passed
+        ? evaluator.evaluate(passed, built!.node)
+        : portParam === 'required'
+          ? UNKNOWN
+          : evaluator.evaluate(portParam, portParam),
+    );
+  }
+  const value = evaluator.evaluate(portKw, superCall.node);
+  judgePort(value, portKw, className, agents, context.readsLauncher, context.add);
+}
+
 export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Finding[] {
   const { mod } = index;
   const findings: Finding[] = [];
-  const add = (node: PyNode, severity: Finding['severity'], message: string, hint: string) =>
+  const add: Add = (node, severity, message, hint) =>
     findings.push({
       rule: 'config-drift',
       severity,
@@ -49,192 +282,12 @@ export function checkConfigDrift(index: PyIndex, agents: readonly Agent[]): Find
       message,
       hint,
     });
-  const readsLauncher = readsLauncherPort(index);
-  const moduleValues = moduleAssignments(index);
-
-  for (const cls of index.classes) {
-    const init = methodsOf(mod, cls).get('__init__');
-    if (!init) continue;
-    const isBaseAgent =
-      child(cls, 'superclasses')?.children.some((s) => lastName(mod, s) === 'BaseAgent') ?? false;
-    const superCall = index.calls.find(
-      (c) => isSuperInit(mod, c) && enclosingFunction(c.node) === init,
-    );
-    if (!superCall || !isBaseAgent) continue;
-    const className = nameOf(mod, cls);
-    const built = construction(index, className);
-    const portKw = superCall.kwargs.get('port');
-    if (!portKw) {
-      if (!built) continue; // a base class others extend: its subclasses decide
-      const positional = superCall.args.length > 0;
-      add(
-        superCall.node,
-        'warning',
-        `${className} calls BaseAgent's __init__ ${positional ? `with positional arguments (${superCall.args.map((a) => textOf(mod, a)).join(', ')}), which BaseAgent ignores` : 'without port='}: it binds the first free port >= 5000${drift(agents, undefined)}`,
-        'pass the port by keyword: super().__init__(name=..., port=port), with port taken from the launcher (--port / AGENT_PORT)',
-      );
-      continue;
-    }
-    // Value of the __init__ parameter `port` as the script's own __main__ block supplies it.
-    const params = new Map<string, PortValue>();
-    const portParam = paramDefault(mod, init, 'port');
-    if (portParam !== undefined) {
-      const passed = built?.kwargs.get('port');
-      params.set(
-        'port',
-        passed
-          ? evaluate(passed, built!.node)
-          : portParam === 'required'
-            ? { kind: 'unknown' }
-            : evaluate(portParam, portParam),
-      );
-    }
-    const value = evaluate(portKw, superCall.node);
-    const at = portKw;
-    if (value.kind === 'string') {
-      add(
-        at,
-        'error',
-        `${className} passes the string "${value.text}" as port=: only the launcher expands \${PORT_OFFSET}+N; BaseAgent needs an int`,
-        'take the port the launcher passes (--port N, or AGENT_PORT) instead of the raw config expression',
-      );
-    } else if (value.kind === 'config' && !readsLauncher) {
-      add(
-        at,
-        'warning',
-        `${className} takes its port from ${value.text}, and the script never reads the launcher's --port or AGENT_PORT: in the startup config that key holds a "\${PORT_OFFSET}+N" string only the launcher expands${value.fallback !== undefined ? `, and without the key it binds ${value.fallback}` : ''}${drift(agents, value.fallback)}`,
-        'read the port the launcher gives: parse_agent_args().port (or argparse --port / os.environ["AGENT_PORT"]), falling back to the config only when run by hand',
-      );
-    } else if (value.kind === 'literal' || (value.kind === 'env' && value.fallback !== undefined)) {
-      const bound = value.kind === 'literal' ? value.value : value.fallback!;
-      const text = drift(agents, bound);
-      if (text) {
-        add(
-          at,
-          'warning',
-          `${className} binds ${bound}${value.kind === 'env' ? ` unless ${value.name} is set (the launcher sets only --port / AGENT_PORT)` : ''}${text}`,
-          "pass the launcher's port through (--port / AGENT_PORT), or make the config and the code agree",
-        );
-      }
-    }
-
-    function evaluate(expr: PyNode, at: PyNode, depth = 0): PortValue {
-      if (depth > 8) return { kind: 'unknown' };
-      const ev = (e: PyNode | undefined) =>
-        e ? evaluate(e, at, depth + 1) : ({ kind: 'unknown' } as PortValue);
-      switch (expr.type) {
-        case 'integer':
-        case 'unary_operator': {
-          const v = intValue(mod, expr);
-          return v === undefined ? { kind: 'unknown' } : { kind: 'literal', value: v };
-        }
-        case 'none':
-          return { kind: 'none' };
-        case 'string': {
-          const s = stringValue(mod, expr);
-          if (s === undefined) return { kind: 'unknown' };
-          if (/^\d+$/.test(s)) return { kind: 'literal', value: Number(s) };
-          return /\$\{|\+/.test(s) ? { kind: 'string', text: s } : { kind: 'unknown' };
-        }
-        case 'parenthesized_expression':
-          return ev(expr.children[0]);
-        case 'identifier': {
-          const name = textOf(mod, expr);
-          if (params.has(name)) return params.get(name)!;
-          const local = lastLocal(mod, init!, name, at);
-          if (local) return ev(local);
-          const global = moduleValues.get(name);
-          return global ? ev(global) : { kind: 'unknown' };
-        }
-        case 'attribute': {
-          // args.port, parsed.port: argparse results are the launcher's --port
-          if (
-            lastName(mod, expr) === 'port' &&
-            /args|parsed|opts|options/i.test(textOf(mod, child(expr, 'object')!))
-          )
-            return { kind: 'launcher' };
-          return { kind: 'unknown' };
-        }
-        case 'conditional_expression': {
-          const [yes, cond, no] = expr.children.filter((c) => c.type !== 'if' && c.type !== 'else');
-          const truth = cond ? truthOf(cond) : undefined;
-          if (truth === true) return ev(yes);
-          if (truth === false) return ev(no);
-          return { kind: 'unknown' };
-        }
-        case 'boolean_operator': {
-          const left = ev(child(expr, 'left'));
-          const right = ev(child(expr, 'right'));
-          if (!expr.children.some((c) => c.type === 'or')) return { kind: 'unknown' };
-          if (left.kind === 'none') return right;
-          if ((left.kind === 'config' || left.kind === 'env') && right.kind === 'literal')
-            return { ...left, fallback: right.value };
-          return left;
-        }
-        case 'subscript': {
-          const key = stringValue(mod, child(expr, 'subscript'));
-          const obj = child(expr, 'value');
-          if (key === undefined || !obj) return { kind: 'unknown' };
-          if (/environ/.test(textOf(mod, obj)))
-            return LAUNCHER_ENV.has(key) ? { kind: 'launcher' } : { kind: 'env', name: key };
-          return key === 'port' ? { kind: 'config', text: textOf(mod, expr) } : { kind: 'unknown' };
-        }
-        case 'call': {
-          const fn = child(expr, 'function');
-          const args = (child(expr, 'arguments')?.children ?? []).filter(
-            (c) => c.type !== 'comment' && c.type !== 'keyword_argument',
-          );
-          const name = lastName(mod, fn);
-          if (name === 'int' && fn?.type === 'identifier') return ev(args[0]);
-          if (name === 'parse_agent_args') return { kind: 'launcher' };
-          const key = stringValue(mod, args[0]);
-          if ((name === 'get' || name === 'getenv') && key !== undefined) {
-            const fallback = args[1] ? ev(args[1]) : undefined;
-            const fb = fallback?.kind === 'literal' ? fallback.value : undefined;
-            const receiver = fn?.type === 'attribute' ? textOf(mod, child(fn, 'object')!) : '';
-            if (name === 'getenv' || /environ/.test(receiver)) {
-              return LAUNCHER_ENV.has(key)
-                ? { kind: 'launcher' }
-                : { kind: 'env', name: key, ...(fb !== undefined ? { fallback: fb } : {}) };
-            }
-            if (key === 'port')
-              return {
-                kind: 'config',
-                text: textOf(mod, expr),
-                ...(fb !== undefined ? { fallback: fb } : {}),
-              };
-          }
-          return { kind: 'unknown' };
-        }
-      }
-      return { kind: 'unknown' };
-    }
-
-    function truthOf(cond: PyNode): boolean | undefined {
-      if (cond.type === 'comparison_operator') {
-        const [left, right] = cond.children.filter((c) => c.type !== 'is' && c.type !== 'is not');
-        const negated = cond.children.some((c) => c.type === 'is not');
-        if (
-          !cond.children.some((c) => c.type === 'is' || c.type === 'is not') ||
-          right?.type !== 'none' ||
-          !left
-        )
-          return undefined;
-        const v = evaluate(left, cond);
-        if (v.kind === 'unknown') return undefined;
-        return (v.kind === 'none') !== negated;
-      }
-      if (cond.type === 'not_operator') {
-        const inner = truthOf(child(cond, 'argument')!);
-        return inner === undefined ? undefined : !inner;
-      }
-      const v = evaluate(cond, cond);
-      if (v.kind === 'none') return false;
-      if (v.kind === 'literal') return v.value !== 0;
-      return undefined;
-    }
-  }
-
+  const context = {
+    readsLauncher: readsLauncherPort(index),
+    moduleValues: moduleAssignments(index),
+    add,
+  };
+  for (const cls of index.classes) checkClass(index, cls, agents, context);
   findings.push(...literalBinds(index, agents));
   return findings;
 }

@@ -14,7 +14,7 @@ import {
   type PyCall,
   type PyIndex,
 } from './py-index.js';
-import { child, intValue, textOf, walk, type PyNode } from './py-syntax.js';
+import { child, intValue, textOf, walk, type PyModule, type PyNode } from './py-syntax.js';
 
 const SOCKET_TYPES = new Set([
   'REQ',
@@ -54,39 +54,38 @@ interface Socket {
 
 export function checkZmqRecv(index: PyIndex): Finding[] {
   const { mod } = index;
-  const sockets = new Map<string, Socket>();
-  const timeouts = new Map<string, boolean>(); // key -> has a finite RCVTIMEO
-  const pollers = new Map<string, Set<string>>(); // socket key -> poller keys
-  const timedPollers = new Set<string>();
-
-  const creation = (value: PyNode): { type: string; context?: string } | undefined => {
-    let v = value;
-    // get_rep_socket(endpoint).socket: the pool wrapper's raw socket
-    if (v.type === 'attribute' && lastName(mod, v) === 'socket') v = child(v, 'object') ?? v;
-    if (v.type !== 'call') return undefined;
-    const fn = child(v, 'function');
-    const name = lastName(mod, fn);
-    if (!name) return undefined;
-    const pool = POOL_HELPER.exec(name);
-    if (pool) return { type: pool[1]!.toUpperCase() };
-    if (name !== 'socket' || fn?.type !== 'attribute') return undefined;
-    const first = child(v, 'arguments')?.children.find((c) => c.type !== 'comment');
-    const kind = lastName(mod, first);
-    if (!kind || !SOCKET_TYPES.has(kind)) return undefined;
-    const ctx = varKey(mod, child(fn, 'object'));
-    return ctx ? { type: kind, context: ctx } : { type: kind };
-  };
-
-  for (const a of index.assigns) {
-    // sock.RCVTIMEO = 5000 (pyzmq exposes options as attributes)
-    if (a.target.type === 'attribute' && lastName(mod, a.target)?.toUpperCase() === 'RCVTIMEO') {
-      const owner = varKey(mod, child(a.target, 'object'));
-      if (owner) timeouts.set(owner, finite(a.value));
-      continue;
+  const sockets = socketsOf(index);
+  const guarded = guardsOf(index);
+  const findings: Finding[] = [];
+  for (const c of index.calls) {
+    if (!RECVS.has(c.method) || !c.receiver) continue;
+    const key = varKey(mod, c.receiver);
+    const sock = key ? sockets.get(key) : undefined;
+    if (!sock) continue; // not a socket this module creates: cannot tell, so say nothing
+    const label = varLabel(mod, c.receiver);
+    if (!nonBlocking(mod, c) && !insideWaitFor(mod, c.node) && !guarded(sock))
+      findings.push(unguardedRecv(mod, c, sock, label));
+    if (sock.type === 'REQ') {
+      const reuse = reusedAfterTimeout(index, c, sock, label);
+      if (reuse) findings.push(reuse);
     }
+  }
+  return findings;
+}
+
+/** Whether an assignment sets RCVTIMEO as an attribute: `sock.RCVTIMEO = 5000` (pyzmq). */
+const setsTimeoutAttr = (mod: PyModule, target: PyNode): boolean =>
+  target.type === 'attribute' && lastName(mod, target)?.toUpperCase() === 'RCVTIMEO';
+
+/** The sockets the module creates, by variable key: assigned, or bound by `with ... as s:`. */
+function socketsOf(index: PyIndex): Map<string, Socket> {
+  const { mod } = index;
+  const sockets = new Map<string, Socket>();
+  for (const a of index.assigns) {
+    if (setsTimeoutAttr(mod, a.target)) continue;
     const key = varKey(mod, a.target);
     if (!key) continue;
-    const made = creation(a.value);
+    const made = creation(mod, a.value);
     if (made && !sockets.has(key)) sockets.set(key, { key, ...made, node: a.node });
   }
   // `with ctx.socket(zmq.REQ) as s:`
@@ -96,16 +95,50 @@ export function checkZmqRecv(index: PyIndex): Finding[] {
     const alias = child(n, 'alias');
     const target = alias?.children[0];
     if (!value || !target) return;
-    const made = creation(value);
+    const made = creation(mod, value);
     const key = varKey(mod, target);
     if (made && key && !sockets.has(key)) sockets.set(key, { key, ...made, node: n });
   });
+  return sockets;
+}
 
-  function finite(value: PyNode | undefined): boolean {
+/** The socket type (and context) a value creates: `ctx.socket(zmq.REQ)`, a pool helper. */
+function creation(mod: PyModule, value: PyNode): { type: string; context?: string } | undefined {
+  let v = value;
+  // get_rep_socket(endpoint).socket: the pool wrapper's raw socket
+  if (v.type === 'attribute' && lastName(mod, v) === 'socket') v = child(v, 'object') ?? v;
+  if (v.type !== 'call') return undefined;
+  const fn = child(v, 'function');
+  const name = lastName(mod, fn);
+  if (!name) return undefined;
+  const pool = POOL_HELPER.exec(name);
+  if (pool) return { type: pool[1]!.toUpperCase() };
+  if (name !== 'socket' || fn?.type !== 'attribute') return undefined;
+  const first = child(v, 'arguments')?.children.find((c) => c.type !== 'comment');
+  const kind = lastName(mod, first);
+  if (!kind || !SOCKET_TYPES.has(kind)) return undefined;
+  const ctx = varKey(mod, child(fn, 'object'));
+  return ctx ? { type: kind, context: ctx } : { type: kind };
+}
+
+/**
+ * Whether a socket's receives are bounded: a finite RCVTIMEO on it or on its context, or a
+ * Poller it is registered with that polls with a timeout.
+ */
+function guardsOf(index: PyIndex): (s: Socket) => boolean {
+  const { mod } = index;
+  const timeouts = new Map<string, boolean>(); // key -> has a finite RCVTIMEO
+  const pollers = new Map<string, Set<string>>(); // socket key -> poller keys
+  const timedPollers = new Set<string>();
+  const finite = (value: PyNode | undefined): boolean => {
     const v = intValue(mod, value);
     return v === undefined || v >= 0; // a computed value is taken as a timeout; -1 means "forever"
+  };
+  for (const a of index.assigns) {
+    if (!setsTimeoutAttr(mod, a.target)) continue;
+    const owner = varKey(mod, child(a.target, 'object'));
+    if (owner) timeouts.set(owner, finite(a.value));
   }
-
   for (const c of index.calls) {
     const key = varKey(mod, c.receiver);
     if (!key) continue;
@@ -123,49 +156,37 @@ export function checkZmqRecv(index: PyIndex): Finding[] {
         timedPollers.add(key);
     }
   }
-
-  const guarded = (s: Socket): boolean =>
+  return (s) =>
     timeouts.get(s.key) === true ||
     (s.context !== undefined && timeouts.get(s.context) === true) ||
     [...(pollers.get(s.key) ?? [])].some((p) => timedPollers.has(p));
+}
 
-  const findings: Finding[] = [];
-  for (const c of index.calls) {
-    if (!RECVS.has(c.method) || !c.receiver) continue;
-    const key = varKey(mod, c.receiver);
-    const sock = key ? sockets.get(key) : undefined;
-    if (!sock) continue; // not a socket this module creates: cannot tell, so say nothing
-    const label = varLabel(mod, c.receiver);
-    if (!nonBlocking(c) && !insideWaitFor(c.node) && !guarded(sock)) {
-      const client = CLIENT_TYPES.has(sock.type);
-      findings.push({
-        rule: 'zmq-recv-timeout',
-        severity: client ? 'error' : 'warning',
-        file: mod.file,
-        line: c.node.line,
-        col: c.node.col,
-        message: `${label}.${c.method}() on a ${sock.type} socket (created at line ${sock.node.line}) has no timeout: no RCVTIMEO is set and no Poller with a timeout guards it, so it ${client ? 'hangs forever when the peer is down' : 'blocks its thread forever if nothing arrives'}`,
-        hint: `after creating the socket, set ${label}.setsockopt(zmq.RCVTIMEO, 5000) and LINGER 0, or poll it with a timeout before receiving${client ? '; on zmq.Again close and recreate it (Lazy Pirate)' : ''}`,
-      });
-    }
-    if (sock.type === 'REQ') {
-      const reuse = reusedAfterTimeout(index, c, sock, label);
-      if (reuse) findings.push(reuse);
-    }
-  }
-  return findings;
+function nonBlocking(mod: PyModule, c: PyCall): boolean {
+  const flags = [...c.args, ...(c.kwargs.has('flags') ? [c.kwargs.get('flags')!] : [])];
+  return flags.some((f) => /\b(NOBLOCK|DONTWAIT)\b/.test(textOf(mod, f)));
+}
 
-  function nonBlocking(c: PyCall): boolean {
-    const flags = [...c.args, ...(c.kwargs.has('flags') ? [c.kwargs.get('flags')!] : [])];
-    return flags.some((f) => /\b(NOBLOCK|DONTWAIT)\b/.test(textOf(mod, f)));
+// await asyncio.wait_for(sock.recv(), timeout=...)
+function insideWaitFor(mod: PyModule, node: PyNode): boolean {
+  for (let p = node.parent; p && p.type !== 'function_definition'; p = p.parent) {
+    if (p.type === 'call' && lastName(mod, child(p, 'function')) === 'wait_for') return true;
   }
-  // await asyncio.wait_for(sock.recv(), timeout=...)
-  function insideWaitFor(node: PyNode): boolean {
-    for (let p = node.parent; p && p.type !== 'function_definition'; p = p.parent) {
-      if (p.type === 'call' && lastName(mod, child(p, 'function')) === 'wait_for') return true;
-    }
-    return false;
-  }
+  return false;
+}
+
+/** A blocking receive with no timeout: an error on a client socket (REQ, DEALER), else a warning */
+function unguardedRecv(mod: PyModule, c: PyCall, sock: Socket, label: string): Finding {
+  const client = CLIENT_TYPES.has(sock.type);
+  return {
+    rule: 'zmq-recv-timeout',
+    severity: client ? 'error' : 'warning',
+    file: mod.file,
+    line: c.node.line,
+    col: c.node.col,
+    message: `${label}.${c.method}() on a ${sock.type} socket (created at line ${sock.node.line}) has no timeout: no RCVTIMEO is set and no Poller with a timeout guards it, so it ${client ? 'hangs forever when the peer is down' : 'blocks its thread forever if nothing arrives'}`,
+    hint: `after creating the socket, set ${label}.setsockopt(zmq.RCVTIMEO, 5000) and LINGER 0, or poll it with a timeout before receiving${client ? '; on zmq.Again close and recreate it (Lazy Pirate)' : ''}`,
+  };
 }
 
 /**

@@ -59,6 +59,7 @@ export interface ExportInput {
 const bool = (b: boolean): number => (b ? 1 : 0);
 const MB = 1024 * 1024;
 
+// Long: a table, one entry per exported metric family, in exposition order.
 export function fleetFamilies(i: ExportInput): Family[] {
   const machine = i.machine;
   const at: Labels = { machine };

@@ -91,6 +91,7 @@ export interface RmResult {
  * Answers ResourceManager's actions; undefined for anything else (the caller then answers as
  * upstream does: `{"status": "error", "message": "Unknown action: X"}`).
  */
+// Long: a flat switch, one case per ResourceManager action, each the upstream method it mirrors.
 export function rmHandle(
   request: Record<string, unknown>,
   state: RmState,

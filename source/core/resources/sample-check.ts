@@ -30,6 +30,7 @@ function inRange(field: string, v: unknown, min: number, max: number, integer = 
 /** The first field out of its range, or '' when every one is in. */
 const firstProblem = (checks: readonly string[]): string => checks.find((c) => c !== '') ?? '';
 
+// Long: one check per sample field, in the schema's order; each is a few lines.
 export function checkSample(value: unknown): SampleCheck {
   if (!isDict(value)) return { ok: false, reason: 'not a JSON object' };
   const { machine, ts, source, gpu, cpuPct, ramTotalMb, ramUsedMb, throttleLevel, agents } = value;

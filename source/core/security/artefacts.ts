@@ -42,6 +42,7 @@ export const CURVE_NAMES = ['server', 'client'] as const;
 /** Upstream SecretManager names (./secrets/<NAME>). */
 export const UPSTREAM_SECRETS = ['JWT_SECRET', 'NATS_USERNAME', 'NATS_PASSWORD'] as const;
 
+// Long: a table, one entry per artefact file, in the order they are written.
 export function artefactPlan(machines: readonly CertMachine[]): ArtefactSpec[] {
   const specs: ArtefactSpec[] = [
     {

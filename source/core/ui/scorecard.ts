@@ -64,6 +64,7 @@ export interface ScorecardInput {
 
 const pct = (n: number, d: number) => (d === 0 ? '-' : `${Math.round((n / d) * 100)}%`);
 
+// Long: a table, one section per plan item with its metrics, in the plan's order.
 export function scorecard(i: ScorecardInput): Section[] {
   const agents = i.machines.flatMap((m) =>
     m.agents.map((a) => ({ m, a, h: i.health.get(agentKey(m.id, a.name)) })),

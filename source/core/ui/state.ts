@@ -310,6 +310,8 @@ function logKeys(
   return undefined;
 }
 
+// Long: the key dispatch in priority order (help, text entry, modal, screen); split, the order that
+// decides which layer takes a key would be spread over several functions.
 export function reduce(state: UiState, name: string, input: string, ctx: UiContext): Step {
   // Priority: help overlay, text entry, confirmation modal, then the screen.
   if (state.help) {
