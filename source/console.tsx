@@ -93,6 +93,10 @@ export interface CatalogHooks {
   onProbe(result: ProbeResult): void;
 }
 
+// Long: the console's composition root and its one shutdown path. Every store started here is
+// stopped in `shutdown`, and the order of both matters (the first frame before the slow starts,
+// the terminal restored before the data plane's drain): kept in one function so that each start
+// and its stop can be read together.
 export async function runConsole(options: ConsoleOptions): Promise<number> {
   if (!process.stdin.isTTY || !process.stdout.isTTY) {
     process.stderr.write(`${noTtyMessage()}\n`);

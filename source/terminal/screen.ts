@@ -320,6 +320,9 @@ export class Screen {
     return i + 2;
   }
 
+  // Long: one flat switch over the CSI final bytes this screen model understands (cursor moves,
+  // erases, scroll region, SGR), each case a few lines; split, the table would be harder to check
+  // against the terminal's own list.
   private csi(params: string, final: string, whole: string): void {
     const prefix = params.charCodeAt(0);
     if (prefix >= 0x3c && prefix <= 0x3f) {

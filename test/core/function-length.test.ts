@@ -21,8 +21,6 @@ const MARK = /\bLong:/;
 
 /** `file:name` -> why it is still long without a comment. */
 const KNOWN: Record<string, string> = {
-  'core/errors/pipeline.ts:add': 'the hot path of the ingest work (issue 16), which owns it',
-  'terminal/screen.ts:csi': 'the renderer work (issue 16) owns terminal/',
 };
 
 /**
@@ -49,8 +47,6 @@ const TO_SPLIT: Record<string, string> = {
   'adapters/nats-server.ts:startNatsServer': 'not split yet',
   'agent/logs.ts:serveLogs': 'not split yet',
   'agent/observe.ts:startObserver': 'not split yet',
-  'console.tsx:runConsole':
-    'start-up; the render helper (issue 16) works on start-up too: split after that merges',
   'sim/machine-control.ts:serveMachineControl': 'not split yet',
   'sim/nats-side.ts:connectNatsSide': 'not split yet',
   'sim/plan.ts:planMachine': 'not split yet',
