@@ -150,30 +150,27 @@ export interface Generation {
   caPem: string;
 }
 
-export async function buildGeneration(
-  options: GenerateOptions,
-  carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = {
-    trust: [],
-    jwks: [],
-    retired: [],
-  },
-): Promise<Generation> {
-  const now = options.now ?? new Date();
-  const natsHost =
-    options.natsHost ??
-    (options.machines.some((m) => m.id === DEFAULT_NATS_HOST)
-      ? DEFAULT_NATS_HOST
-      : options.machines[0]!.id);
-  const notBefore = new Date(now.getTime() - 5 * 60_000);
-  const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
-  const files = new Map<string, string>();
+/** What each step of a generation shares: the options, the clock, and the files so far. */
+interface Build {
+  options: GenerateOptions;
+  now: Date;
+  /** Five minutes back: a machine whose clock is a little behind still accepts the certificates. */
+  notBefore: Date;
+  files: Map<string, string>;
+}
 
+const daysAfter = (b: Build, n: number) => new Date(b.now.getTime() + n * 86_400_000);
+
+type Ca = { cert: X509.X509Certificate; key: CryptoKey };
+
+/** The fleet CA, self-signed; trust.pem also holds the CAs a rotation carries. */
+async function makeCa(b: Build, carriedTrust: string[]): Promise<{ ca: Ca; caPem: string }> {
   const caKeys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const caCert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: 'CN=opsdeck fleet CA, O=opsdeck fleet',
-    notBefore,
-    notAfter: days(options.caDays ?? DEFAULTS.caDays),
+    notBefore: b.notBefore,
+    notAfter: daysAfter(b, b.options.caDays ?? DEFAULTS.caDays),
     keys: caKeys,
     signingAlgorithm: EC,
     extensions: [
@@ -185,39 +182,46 @@ export async function buildGeneration(
       await x509().SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const ca = { cert: caCert, key: caKeys.privateKey };
   const caPem = caCert.toString('pem');
-  files.set('ca/ca.crt', caPem);
-  files.set('ca/ca.key', await pkcs8Pem(caKeys.privateKey));
-  files.set('ca/trust.pem', [caPem, ...carried.trust].map((p) => p.trim()).join('\n') + '\n');
+  b.files.set('ca/ca.crt', caPem);
+  b.files.set('ca/ca.key', await pkcs8Pem(caKeys.privateKey));
+  b.files.set('ca/trust.pem', [caPem, ...carriedTrust].map((p) => p.trim()).join('\n') + '\n');
+  return { ca: { cert: caCert, key: caKeys.privateKey }, caPem };
+}
 
-  const leafEnd = days(options.days ?? DEFAULTS.days);
-  for (const m of options.machines) {
+/** Each machine's certificate (server and client) and the operator's (client only). */
+async function issueLeaves(b: Build, ca: Ca, natsHost: string): Promise<void> {
+  const leafEnd = daysAfter(b, b.options.days ?? DEFAULTS.days);
+  for (const m of b.options.machines) {
     const issued = await issue(
       ca,
       m.id,
       machineSans(m, natsHost),
       [x509().ExtendedKeyUsage.serverAuth, x509().ExtendedKeyUsage.clientAuth],
-      notBefore,
+      b.notBefore,
       leafEnd,
     );
-    files.set(`tls/${m.id}.crt`, issued.certPem);
-    files.set(`tls/${m.id}.key`, issued.keyPem);
+    b.files.set(`tls/${m.id}.crt`, issued.certPem);
+    b.files.set(`tls/${m.id}.key`, issued.keyPem);
   }
   const op = await issue(
     ca,
     `${OPERATOR}-operator`,
     { dns: [OPERATOR], ips: [] },
     [x509().ExtendedKeyUsage.clientAuth],
-    notBefore,
+    b.notBefore,
     leafEnd,
   );
-  files.set(`tls/${OPERATOR}.crt`, op.certPem);
-  files.set(`tls/${OPERATOR}.key`, op.keyPem);
+  b.files.set(`tls/${OPERATOR}.crt`, op.certPem);
+  b.files.set(`tls/${OPERATOR}.key`, op.keyPem);
+}
 
+/** The JWT signing key and JWKS (with the kids a rotation carries), sample keys, machine tokens. */
+function makeKeys(b: Build, carriedJwks: PublicJwk[]): PrivateJwk {
+  const { options, files } = b;
   const signingKey = generateSigningKey();
   const jwks: Jwks = {
-    keys: [publicOf(signingKey), ...carried.jwks.filter((k) => k.kid !== signingKey.kid)],
+    keys: [publicOf(signingKey), ...carriedJwks.filter((k) => k.kid !== signingKey.kid)],
   };
   files.set('jwt/signing.jwk', `${JSON.stringify(signingKey, null, 2)}\n`);
   files.set('jwt/jwks.json', `${JSON.stringify(jwks, null, 2)}\n`);
@@ -234,11 +238,15 @@ export async function buildGeneration(
         audience: m.id,
         subject: `${OPERATOR}-operator`,
         ttlS: (options.tokenDays ?? DEFAULTS.tokenDays) * 86_400,
-        now: now.getTime(),
+        now: b.now.getTime(),
       }),
     );
   }
+  return signingKey;
+}
 
+/** Upstream's own: the JWT secret, NATS users' passwords and CURVE certificates per machine. */
+function makeUpstreamSecrets({ options, files, now }: Build): void {
   // Upstream: one HS256 secret shared by every process on both machines (SecurityManager).
   const jwtSecret = randomBytes(32).toString('base64url');
   const passwords: Record<string, string> = {};
@@ -264,8 +272,34 @@ export async function buildGeneration(
     }
   }
   files.set(`nats/${OPERATOR}.password`, passwords[OPERATOR]!);
+}
+
+export async function buildGeneration(
+  options: GenerateOptions,
+  carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = {
+    trust: [],
+    jwks: [],
+    retired: [],
+  },
+): Promise<Generation> {
+  const now = options.now ?? new Date();
+  const natsHost =
+    options.natsHost ??
+    (options.machines.some((m) => m.id === DEFAULT_NATS_HOST)
+      ? DEFAULT_NATS_HOST
+      : options.machines[0]!.id);
+  const b: Build = {
+    options,
+    now,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    files: new Map<string, string>(),
+  };
+  const { ca, caPem } = await makeCa(b, carried.trust);
+  await issueLeaves(b, ca, natsHost);
+  const signingKey = makeKeys(b, carried.jwks);
+  makeUpstreamSecrets(b);
   return {
-    files,
+    files: b.files,
     signingKey,
     caPem,
     manifest: {
