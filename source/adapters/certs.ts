@@ -443,6 +443,77 @@ export function finishRotation(dir: string, manifest: Manifest): { removed: stri
 const spkiFingerprintOfKey = (pem: string): string =>
   sha256(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
 
+/** What an artefact's text says; filled in as it is read, so a failure keeps what came before. */
+interface Reading {
+  fingerprint: string | null;
+  expires: string | null;
+  problems: string[];
+}
+
+/** A certificate's fingerprint and expiry, and whether the .key beside it is its key. */
+function readCert(spec: ArtefactSpec, file: string, text: string, r: Reading): void {
+  const cert = new (x509().X509Certificate)(text);
+  r.fingerprint = `sha256:${certFingerprint(cert)}`;
+  r.expires = cert.notAfter.toISOString();
+  const keyFile = file.replace(/\.crt$/, '.key');
+  if (existsSync(keyFile)) {
+    const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
+    if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8')))
+      r.problems.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
+  }
+}
+
+function readToken(text: string, r: Reading): void {
+  const d = decodeJwt(text.trim());
+  if (!d.ok) {
+    r.problems.push(d.reason);
+    return;
+  }
+  r.fingerprint = `kid:${String(d.value.header.kid)}`;
+  const exp = d.value.payload.exp;
+  if (typeof exp === 'number') r.expires = new Date(exp * 1000).toISOString();
+}
+
+function readCurve(spec: ArtefactSpec, text: string, r: Reading): void {
+  const parsed = parseZplCertificate(text);
+  if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey))
+    r.problems.push('no valid public-key line');
+  if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey)))
+    r.problems.push('no valid secret-key line');
+  r.fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
+}
+
+/** One artefact by its kind: a fingerprint that reveals nothing secret, an expiry, problems. */
+function readArtefact(spec: ArtefactSpec, file: string, r: Reading): void {
+  const text = readFileSync(file, 'utf8');
+  switch (spec.kind) {
+    case 'ca-cert':
+    case 'cert':
+      return readCert(spec, file, text, r);
+    case 'ca-key':
+    case 'key':
+      r.fingerprint = `spki-sha256:${spkiFingerprintOfKey(text)}`;
+      return;
+    case 'trust':
+      r.fingerprint = `${text.split('BEGIN CERTIFICATE').length - 1} CA(s)`;
+      return;
+    case 'jwk-private':
+      r.fingerprint = `kid:${(JSON.parse(text) as PrivateJwk).kid}`;
+      return;
+    case 'jwks':
+      r.fingerprint = `kids:${(JSON.parse(text) as Jwks).keys.map((k) => k.kid).join(',')}`;
+      return;
+    case 'token':
+      return readToken(text, r);
+    case 'curve-public':
+    case 'curve-secret':
+      return readCurve(spec, text, r);
+    default:
+      // A secret's fingerprint: a short hash that tells two copies apart and reveals nothing.
+      r.fingerprint = `sha256:${sha256(text).slice(0, 16)}`;
+  }
+}
+
 function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatus {
   const file = join(dir, spec.path);
   const base = { path: spec.path, kind: spec.kind, secret: spec.secret, what: spec.what };
@@ -457,74 +528,21 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
       problems: ['missing'],
     };
   const mode = statSync(file).mode & 0o777;
-  let fingerprint: string | null = null;
-  let expires: string | null = null;
-  const extra: string[] = [];
+  const r: Reading = { fingerprint: null, expires: null, problems: [] };
   try {
-    const text = readFileSync(file, 'utf8');
-    switch (spec.kind) {
-      case 'ca-cert':
-      case 'cert': {
-        const cert = new (x509().X509Certificate)(text);
-        fingerprint = `sha256:${certFingerprint(cert)}`;
-        expires = cert.notAfter.toISOString();
-        const keyFile = file.replace(/\.crt$/, '.key');
-        if (existsSync(keyFile)) {
-          const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
-          if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8')))
-            extra.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
-        }
-        break;
-      }
-      case 'ca-key':
-      case 'key':
-        fingerprint = `spki-sha256:${spkiFingerprintOfKey(text)}`;
-        break;
-      case 'trust':
-        fingerprint = `${text.split('BEGIN CERTIFICATE').length - 1} CA(s)`;
-        break;
-      case 'jwk-private':
-        fingerprint = `kid:${(JSON.parse(text) as PrivateJwk).kid}`;
-        break;
-      case 'jwks':
-        fingerprint = `kids:${(JSON.parse(text) as Jwks).keys.map((k) => k.kid).join(',')}`;
-        break;
-      case 'token': {
-        const d = decodeJwt(text.trim());
-        if (!d.ok) extra.push(d.reason);
-        else {
-          fingerprint = `kid:${String(d.value.header.kid)}`;
-          const exp = d.value.payload.exp;
-          if (typeof exp === 'number') expires = new Date(exp * 1000).toISOString();
-        }
-        break;
-      }
-      case 'curve-public':
-      case 'curve-secret': {
-        const parsed = parseZplCertificate(text);
-        if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey))
-          extra.push('no valid public-key line');
-        if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey)))
-          extra.push('no valid secret-key line');
-        fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
-        break;
-      }
-      default:
-        // A secret's fingerprint: a short hash that tells two copies apart and reveals nothing.
-        fingerprint = `sha256:${sha256(text).slice(0, 16)}`;
-    }
+    readArtefact(spec, file, r);
   } catch (error) {
-    extra.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
+    r.problems.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
   }
-  const daysLeft = expires ? daysBetween(now, Date.parse(expires)) : null;
+  const daysLeft = r.expires ? daysBetween(now, Date.parse(r.expires)) : null;
   return {
     ...base,
     present: true,
-    fingerprint,
-    expires,
+    fingerprint: r.fingerprint,
+    expires: r.expires,
     daysLeft,
     mode: mode.toString(8).padStart(3, '0'),
-    problems: [...basicProblems(spec, true, mode, daysLeft), ...extra],
+    problems: [...basicProblems(spec, true, mode, daysLeft), ...r.problems],
   };
 }
 
