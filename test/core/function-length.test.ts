@@ -69,7 +69,6 @@ const TO_SPLIT: Record<string, string> = {
   'screens/agent-detail.tsx:AgentDetail':
     'a screen or pane laid out as one JSX tree; not split yet',
   'screens/ports.tsx:Ports': 'a screen or pane laid out as one JSX tree; not split yet',
-  'sim/plan.ts:planMachine': 'not split yet',
 };
 
 export interface Long {
