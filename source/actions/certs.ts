@@ -140,7 +140,7 @@ function carried(dir: string): { trust: string[]; jwks: Jwks['keys'] } {
 
 type RotateOptions = Omit<CertsOptions, 'machines'> & { machines?: CertMachine[] };
 
-/** What a rotation's preview read and its run need: the manifest, and the retired folder's stamp. */
+/** What a rotation's preview read and its run need: the manifest and the retired folder's stamp. */
 interface Rotation {
   options: RotateOptions;
   dir: string;

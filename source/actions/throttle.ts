@@ -146,7 +146,7 @@ async function setThrottle({ o, subject }: Throttle): Promise<Outcome> {
   };
 }
 
-/** The first resources sample taken after `since` that reads `level` back; undefined when `sub` ends. */
+/** The first resources sample after `since` that reads `level` back; undefined when `sub` ends. */
 async function levelSample(
   sub: Subscription,
   level: ThrottleLevel,

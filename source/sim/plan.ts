@@ -290,7 +290,7 @@ class PortBook {
   }
 }
 
-/** Why the agent takes the first free ports from 5000 rather than its configured ones, if it does. */
+/** Why the agent takes the first free ports from 5000, not its configured ones (if it does). */
 const movedBy = (agent: Agent, o: AgentOverride): string | undefined =>
   o.free_port === false
     ? undefined
