@@ -1,5 +1,6 @@
 // One lint config for the whole tree. The core rule is the important one: source/core is the
 // pure domain and must never reach for UI or I/O (docs/architecture.md, Practices 1).
+import { readFileSync } from 'node:fs';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
@@ -26,6 +27,27 @@ const ioModules = [
   'os',
   'node:os',
 ];
+
+/** Layer -> the layers it may import (its own always): the table import-graph.test.ts checks. */
+const { '//': _about, ...MAY_IMPORT } = JSON.parse(
+  readFileSync(new URL('./docs/layers.json', import.meta.url), 'utf8'),
+);
+/** The layers that are (or start with) one file at the top of source/. */
+const LAYER_FILES = {
+  app: ['source/app.tsx', 'source/app/**/*.ts', 'source/app/**/*.tsx'],
+  console: ['source/console.tsx'],
+  cli: ['source/cli.ts'],
+  version: ['source/version.ts'],
+};
+const LAYER_PATTERNS = {
+  app: ['**/app.js', '**/app/*.js'],
+  // commands/console.ts is the `console` subcommand, not the console layer.
+  console: ['../console.js', '../../console.js'],
+  cli: ['**/cli.js'],
+  version: ['**/version.js'],
+};
+/** What a store must not reach for: the bus and socket clients, files, processes. */
+const storeBanned = ioModules.filter((m) => !['react', 'ink'].includes(m));
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.scratch*/**'] },
@@ -91,34 +113,38 @@ export default tseslint.config(
       ],
     },
   },
-  {
-    files: ['source/core/**/*.ts'],
+  // Import directions, one block per layer: the same table as test/core/import-graph.test.ts
+  // (MAY_IMPORT), so an editor flags an upward import as it is typed. Core also keeps UI and I/O
+  // modules out; stores keep the outside world's clients out (it comes in through core/seams/).
+  ...Object.entries(MAY_IMPORT).map(([layer, may]) => ({
+    files: LAYER_FILES[layer] ?? [`source/${layer}/**/*.ts`, `source/${layer}/**/*.tsx`],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: ioModules.map((name) => ({
-            name,
-            message: 'source/core is pure: no UI and no I/O.',
-          })),
+          paths: (layer === 'core' ? ioModules : layer === 'stores' ? storeBanned : []).map(
+            (name) => ({
+              name,
+              message:
+                layer === 'core'
+                  ? 'source/core is pure: no UI and no I/O.'
+                  : 'stores take the outside world as ports (core/seams/), never its clients.',
+            }),
+          ),
           patterns: [
             {
-              group: [
-                '**/adapters/**',
-                '**/stores/**',
-                '**/screens/**',
-                '**/components/**',
-                '**/hooks/**',
-              ],
-              message: 'source/core must not depend on outer layers.',
+              group: Object.keys(MAY_IMPORT)
+                .filter((other) => other !== layer && !may.includes(other))
+                .flatMap((other) => LAYER_PATTERNS[other] ?? [`**/${other}/**`]),
+              message: `source/${layer} may import only ${may.length ? may.join(', ') : 'itself'} (docs/architecture.md, Layers).`,
             },
           ],
         },
       ],
     },
-  },
+  })),
   {
     files: ['bin/**/*.js', 'scripts/**/*.mjs', 'eslint.config.js'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },
 );

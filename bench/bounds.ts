@@ -15,8 +15,9 @@ import { findNatsServer, startNatsServer } from '../source/adapters/nats-server.
 import { refused } from '../source/adapters/zmq-probe.js';
 import { runBridge } from '../source/agent/bridge.js';
 import { startSim, type Sim } from '../source/sim/sim.js';
-import { startDataPlane } from '../source/stores/data-plane.js';
+import { startDataPlane } from '../source/wiring/data-plane.js';
 import { HealthStore, type HealthTarget } from '../source/stores/health-store.js';
+import { netProber } from '../source/adapters/net-prober.js';
 import { median, round, sleep } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
 import type { Figure, FigureContext, Row } from './lib/report.js';
@@ -57,7 +58,7 @@ async function refusedProbe(ctx: FigureContext): Promise<Row> {
     intervalMs: 100,
     timeoutMs: 150,
   };
-  const store = new HealthStore([target]);
+  const store = new HealthStore([target], netProber());
   rep.close();
   await sleep(50);
   const ops: number[] = [];

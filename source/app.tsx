@@ -38,7 +38,7 @@ import { Fleet } from './screens/fleet.js';
 import { Ports } from './screens/ports.js';
 import { Scorecard } from './screens/scorecard.js';
 import type { ActionRunner, RunnerSnapshot } from './stores/action-runner.js';
-import type { DataPlane } from './stores/data-plane.js';
+import type { DataPlane } from './wiring/data-plane.js';
 import type { PhaseStore } from './stores/phase-store.js';
 import { driftFindings } from './core/ports/drift.js';
 import type { LintStore } from './stores/lint-store.js';

@@ -17,14 +17,20 @@ import { shareInkCaches } from './components/ink-caches.js';
 import { DiffTerminal } from './terminal/diff-terminal.js';
 import { drawInputAtOnce } from './terminal/key-frames.js';
 import { ActionRunner } from './stores/action-runner.js';
-import { startDataPlane, type DataPlane } from './stores/data-plane.js';
+import { startDataPlane, type DataPlane } from './wiring/data-plane.js';
 import { SecurityStore } from './stores/security-store.js';
 import { secretsDirFor } from './actions/catalog.js';
 import { ConfigStore } from './stores/config-store.js';
 import { operatorLogin } from './adapters/control-client.js';
 import { findSampleKeys } from './adapters/sample-sign.js';
 import { PhaseStore } from './stores/phase-store.js';
-import { appendAudit, auditPath } from './adapters/audit.js';
+import { auditLog, auditPath } from './adapters/audit.js';
+import { inspectArtefacts } from './adapters/certs.js';
+import { configFiles } from './adapters/fleet-files.js';
+import { lintChild } from './adapters/lint-run.js';
+import { watchLogs } from './adapters/log-client.js';
+import { natsBus } from './adapters/nats-bus.js';
+import { probeEnforcement } from './adapters/security-probe.js';
 import { probeAuditEntry, type ProbeResult } from './core/security/probe.js';
 import { LintStore } from './stores/lint-store.js';
 import type { HealthFrom } from './stores/health-source.js';
@@ -120,12 +126,18 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     // Per host and user; the data plane adds a slot per running console (two SSH sessions).
     durable: `opsdeck_${hostname()}_${userName(options.env)}`.replace(/[^A-Za-z0-9_-]/g, '_'),
   });
+  // The console's own stores, each given the adapters it needs as ports (core/seams/): the data
+  // plane's stores are wired in wiring/data-plane.ts.
   const phase = new PhaseStore();
-  void plane.link?.connection().then((nc) => (nc ? phase.watch(nc) : undefined));
-  const runner = new ActionRunner(auditPath(options.env));
-  const logs = new LogStore(() => plane.link?.nc);
-  const lint = new LintStore();
-  const audit = new AuditStore(auditPath(options.env));
+  void plane.link?.connection().then((nc) => (nc ? phase.watch(natsBus(nc)) : undefined));
+  const trail = auditLog(auditPath(options.env));
+  const runner = new ActionRunner(trail);
+  const logs = new LogStore(() => {
+    const nc = plane.link?.nc;
+    return nc ? (target, on) => watchLogs(nc, target, on) : undefined;
+  });
+  const lint = new LintStore(lintChild);
+  const audit = new AuditStore(trail);
   const stopAudit = audit.start();
   // An action run here shows in the history at once, not at the next look at the file.
   const stopRunWatch = runner.subscribe(() => audit.read());
@@ -133,20 +145,26 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
   const security = new SecurityStore(
     options.machines.map((m) => m.id),
     secretsDir,
+    (dir) => inspectArtefacts(dir).artefacts,
   );
   let stopProbe: (() => void) | undefined;
   void plane.link?.connection().then((nc) => {
     if (nc)
-      stopProbe = security.probe(nc, undefined, (r) => {
-        try {
-          appendAudit(probeAuditEntry(r), auditPath(options.env));
-        } catch {
-          /* an unwritable audit log is said by the actions that need it */
-        }
-      });
+      stopProbe = security.probe(
+        (machines, timeoutMs) =>
+          nc.isClosed() ? undefined : probeEnforcement(nc, machines, timeoutMs),
+        undefined,
+        (r) => {
+          try {
+            trail.append(probeAuditEntry(r));
+          } catch {
+            /* an unwritable audit log is said by the actions that need it */
+          }
+        },
+      );
   });
   const ports = checkPorts(options.machines, { env: options.env });
-  const config = new ConfigStore(options.machines, options.env);
+  const config = new ConfigStore(options.machines, options.env, configFiles);
   let stopConfig: (() => void) | undefined;
 
   // The first frame does not wait for host lookups (up to 1 s each): their warnings are drawn

@@ -5,6 +5,7 @@ import { render, Box } from 'ink';
 import { Writable } from 'node:stream';
 import { connect } from 'nats';
 import { Logs } from '../../source/screens/logs.js';
+import { watchLogs } from '../../source/adapters/log-client.js';
 import { LogStore } from '../../source/stores/log-store.js';
 import { logRows } from '../../source/core/ui/log-view.js';
 import { useStore } from '../../source/hooks/use-store.js';
@@ -32,7 +33,7 @@ function View({ store }: { store: LogStore }) {
 childMain(async () => {
   const [url, key, seconds] = process.argv.slice(2) as [string, string, string];
   const nc = await connect({ servers: url });
-  const store = new LogStore(() => nc);
+  const store = new LogStore(() => (target, on) => watchLogs(nc, target, on));
   let frames = 0;
   const sink = new Writable({
     write(_c, _e, cb) {

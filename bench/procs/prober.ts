@@ -7,6 +7,7 @@ import { Agent as HttpAgent, request } from 'node:http';
 import { Request } from 'zeromq';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
 import { HealthStore, targetsFor } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 import { childMain, cpuMsSince, toParent } from '../lib/harness.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
@@ -39,6 +40,7 @@ childMain(async () => {
     // What the console builds: targets from the fleet, no protocol hints (detected), interval 2 s.
     const store = new HealthStore(
       targetsFor(machines, { intervalMs: 2000, timeoutMs: TIMEOUT_MS }),
+      netProber(),
       { concurrency: CONCURRENCY },
     );
     cycle = async () => void (await store.probeAll());

@@ -26,8 +26,10 @@ import { shareInkCaches } from '../../source/components/ink-caches.js';
 import { themeFor } from '../../source/components/theme.js';
 import { checkPorts } from '../../source/core/ports/rules.js';
 import { ActionRunner } from '../../source/stores/action-runner.js';
-import { errorBusEndpoint, startDataPlane } from '../../source/stores/data-plane.js';
-import { Emitter } from '../../source/stores/emitter.js';
+import { errorBusEndpoint, startDataPlane } from '../../source/wiring/data-plane.js';
+import { Emitter } from '../../source/core/emitter.js';
+import { auditLog } from '../../source/adapters/audit.js';
+import { lintChild } from '../../source/adapters/lint-run.js';
 import { PhaseStore } from '../../source/stores/phase-store.js';
 import { LintStore } from '../../source/stores/lint-store.js';
 import { SecurityStore } from '../../source/stores/security-store.js';
@@ -189,14 +191,15 @@ childMain(async () => {
       <App
         plane={plane}
         phase={new PhaseStore()}
-        runner={new ActionRunner()}
+        runner={new ActionRunner(auditLog())}
         actions={EMPTY}
         ports={checkPorts(machines, { env: fleet.env })}
-        lint={new LintStore()}
+        lint={new LintStore(lintChild)}
         security={
           new SecurityStore(
             machines.map((m) => m.id),
             '/nonexistent',
+            () => [],
           )
         }
         canonical={canonical}

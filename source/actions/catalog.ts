@@ -7,7 +7,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { THROTTLE_LEVELS } from '../core/resources/throttle.js';
 import type { ActionCatalog, ActionEntry } from '../core/ui/actions.js';
-import type { DataPlane } from '../stores/data-plane.js';
+import type { DataPlane } from '../wiring/data-plane.js';
 import { existsSync } from 'node:fs';
 import { controlSubject, tokenSource } from '../adapters/control-client.js';
 import { auditPath } from '../adapters/audit.js';

@@ -32,7 +32,7 @@ import {
   type PhaseRead,
 } from '../adapters/phase-kv.js';
 import { probeTcp, tcpEndpoint } from '../adapters/tcp-probe.js';
-import { errorBusEndpoint, type DataPlane } from '../stores/data-plane.js';
+import { errorBusEndpoint, type DataPlane } from '../wiring/data-plane.js';
 import type { Action, Outcome, Preview } from './action.js';
 
 export const DEFAULT_WINDOW_MS = 10 * 60_000;

@@ -16,6 +16,7 @@ import {
   type TokenSource,
 } from '../adapters/control-client.js';
 import { HealthStore, targetsFor } from '../stores/health-store.js';
+import { netProber } from '../adapters/net-prober.js';
 import type { Action, Outcome, Preview } from './action.js';
 import { agentKey } from '../core/fleet/agent-key.js';
 import { textOf } from '../core/text.js';
@@ -51,11 +52,15 @@ function probeOf(o: LifecycleOptions): Probe | undefined {
   const m = o.machines.find((x) => x.id === o.machine);
   const a = m?.agents.find((x) => x.name === o.agent);
   if (!m || !a) return undefined;
-  const store = new HealthStore(targetsFor([{ ...m, agents: [a] }], { timeoutMs: 1000 }), {
-    timeoutMs: 1000,
-    locate: false,
-    hysteresis: { downAfter: 1, upAfter: 1, historySize: 5 },
-  });
+  const store = new HealthStore(
+    targetsFor([{ ...m, agents: [a] }], { timeoutMs: 1000 }),
+    netProber(),
+    {
+      timeoutMs: 1000,
+      locate: false,
+      hysteresis: { downAfter: 1, upAfter: 1, historySize: 5 },
+    },
+  );
   const key = agentKey(o.machine, o.agent);
   return {
     async once() {

@@ -8,22 +8,15 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  statSync,
   writeSync,
 } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { AuditEntry, AuditRead } from '../core/audit.js';
+import type { AuditLog } from '../core/seams/files.js';
 
-export interface AuditEntry {
-  time: string;
-  /** $USER, plus the SSH client address when the operator came in over SSH. */
-  operator: string;
-  machine: string;
-  action: string;
-  args: Record<string, unknown>;
-  /** `started`: a file change under way (written before its rename); `interrupted`: found killed. */
-  outcome: 'ok' | 'refused' | 'failed' | 'cancelled' | 'started' | 'interrupted';
-  detail?: string;
-}
+export type { AuditEntry, AuditRead } from '../core/audit.js';
 
 /** Default: $OPSDECK_AUDIT, else ~/.local/state/opsdeck/audit.jsonl. */
 export function auditPath(env: Readonly<Record<string, string | undefined>> = process.env): string {
@@ -104,8 +97,6 @@ function checkEntry(value: unknown): AuditEntry {
   return value as AuditEntry;
 }
 
-export type AuditRead = { entries: AuditEntry[]; bad: Array<{ line: number; reason: string }> };
-
 /** Reads the trail; a damaged line is reported with its number, the rest still read. */
 export function readAudit(path = auditPath()): AuditRead {
   if (!existsSync(path)) return { entries: [], bad: [] };
@@ -122,4 +113,22 @@ export function readAudit(path = auditPath()): AuditRead {
       }
     });
   return { entries, bad };
+}
+
+/** The trail at `path` as the stores see it (the AuditLog port). */
+export function auditLog(path = auditPath()): AuditLog {
+  return {
+    stamp() {
+      try {
+        const st = statSync(path);
+        return `${st.size}:${st.mtimeMs}`;
+      } catch {
+        return 'absent';
+      }
+    },
+    read: () => readAudit(path),
+    append(line) {
+      appendAudit(line, path);
+    },
+  };
 }

@@ -1,11 +1,12 @@
 // Reads fleet config files from disk and hands their text to the pure loader. Also knows where
 // the fleet keeps its files inside an upstream checkout (docs/architecture.md, "Fleet definition").
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadParsed } from '../core/fleet/load.js';
 import type { Diagnostic, LoadResult, Machine } from '../core/fleet/model.js';
 import { hasErrors } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
+import type { ConfigFiles } from '../core/seams/files.js';
 import { lineCol, parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
 import { parseCached, type ParseCache } from './parse-cache.js';
 
@@ -212,3 +213,17 @@ export function loadFleet(files: Record<string, string>, env: Env, cache?: Parse
   }
   return { ok: !hasErrors(diagnostics), machines, diagnostics, shapes };
 }
+
+/** The config files as the config store looks at them (the ConfigFiles port). */
+export const configFiles: ConfigFiles = {
+  stamp(file) {
+    try {
+      const st = statSync(file); // follows a symbolic link: its target's changes count
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (error) {
+      return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
+    }
+  },
+  read: (file) => readFileSync(file, 'utf8'),
+  load: (file, options) => loadConfigFile(file, options),
+};

@@ -5,21 +5,12 @@
 import { JSON_HEALTH_REQUEST } from '../core/health/replies.js';
 import { parseZmqHealth } from '../core/health/parse.js';
 import type { Answer } from '../core/health/locate.js';
+import type { ScanResult } from '../core/seams/prober.js';
 import { probeTcp } from './tcp-probe.js';
 import { probeZmtp } from './zmtp-probe.js';
 import { ZmqPirate } from './zmq-probe.js';
 
-export interface ScanResult {
-  host: string;
-  from: number;
-  count: number;
-  /** Ports that accepted a connection. */
-  open: number[];
-  /** REP sockets whose reply carried a name. */
-  answers: Answer[];
-  at: number;
-  ms: number;
-}
+export type { ScanResult } from '../core/seams/prober.js';
 
 export async function scanForNames(
   host: string,

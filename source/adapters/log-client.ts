@@ -2,21 +2,11 @@
 // every third of its TTL for as long as it is wanted, and say stop when done. If the watcher
 // dies without a word, the daemon stops reading at the TTL: nothing flows to nobody.
 import { createInbox, type NatsConnection, type Subscription } from 'nats';
-import type { LogItem } from '../core/logs/line.js';
 import { logsSubject, type WatchBatch } from '../core/logs/stream.js';
+import type { LogWatch, LogWatchHandlers } from '../core/seams/files.js';
 import { textOf } from '../core/text.js';
 
-export interface LogWatchHandlers {
-  /** The daemon accepted: where it reads from. */
-  opened?(info: { source: string; rate: number; ttlMs: number }): void;
-  items(items: LogItem[]): void;
-  /** The stream ended (not following, the source ended, refused, the daemon gone). */
-  end(reason: string, failed: boolean): void;
-}
-
-export interface LogWatch {
-  stop(): void;
-}
+export type { LogWatch, LogWatchHandlers } from '../core/seams/files.js';
 
 export function watchLogs(
   nc: NatsConnection,

@@ -8,10 +8,10 @@ import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
-import type { SigCheck } from '../core/resources/sample-auth.js';
+import { SAMPLE_SIG_HEADER, type SampleKeys } from '../core/resources/sample-auth.js';
 import { generateSigningKey, jwksList, publicOf, type PrivateJwk, type PublicJwk } from './jwt.js';
 
-export const SAMPLE_SIG_HEADER = 'Opsdeck-Sample-Sig';
+export { SAMPLE_SIG_HEADER, type SampleKeys };
 /** In the secrets folder (`opsdeck certs generate`). */
 export const SAMPLE_KEYS_FILE = 'samples/keys.json';
 export const sampleKeyFile = (machine: string): string => `samples/${machine}.jwk`;
@@ -26,14 +26,6 @@ export interface SampleSigner {
   kid: string;
   /** The header that signs exactly these bytes. */
   headers(bytes: Uint8Array): MsgHdrs;
-}
-
-export interface SampleKeys {
-  /** Where they were read from. */
-  file: string;
-  machines: string[];
-  /** Checks the signature header of a sample that came on `machine`'s subject. */
-  check(machine: string, bytes: Uint8Array, header: string | undefined): SigCheck;
 }
 
 /** A new key for `machine`: the private JWK file's content and its public entry. */

@@ -31,3 +31,23 @@ export function tcpEndpoint(endpoint: string): { host: string; port: number } | 
   const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+):(\d+)$/.exec(endpoint);
   return m ? { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) } : undefined;
 }
+
+/**
+ * After a request went unanswered: ZMQ hides connection failures (libzmq retries forever), so a
+ * plain TCP connect tells a dead agent (refused: definitive) from a slow one (accepted: maybe
+ * just busy). Any connect error counts as refused, with its code; no answer, or an endpoint
+ * that is not tcp://, tells nothing (undefined).
+ */
+export async function refused(
+  endpoint: string,
+  timeoutMs = 250,
+): Promise<{ kind: 'refused'; reason: string } | undefined> {
+  const at = tcpEndpoint(endpoint);
+  if (!at) return undefined;
+  const probe = await probeTcp(at.host, at.port, timeoutMs);
+  if (probe.result === 'refused')
+    return { kind: 'refused', reason: `connection refused on ${at.host}:${at.port}` };
+  if (probe.result === 'error')
+    return { kind: 'refused', reason: `${probe.code} on ${at.host}:${at.port}` };
+  return undefined;
+}

@@ -1,17 +1,50 @@
-// ZMQ request/reply probes with the Lazy Pirate rule: a REQ socket whose request timed out is
-// stuck in its send/receive state machine, so it is closed and replaced, never reused.
-import { connect as tcpConnect } from 'node:net';
-import { Request } from 'zeromq';
+// ZMQ request/reply probes with the Lazy Pirate rule: a REQ whose request timed out is stuck in
+// its send/receive state machine, so its connection is closed and replaced, never reused.
+//
+// tcp:// and ipc:// endpoints are spoken to by ZmtpRequester (ZMTP over a kept net.Socket, no
+// libzmq); anything else (inproc://, a tcp:// with a source address...) by a zeromq.js Request,
+// loaded only then. Neither speaks CURVE: the probes never did (upstream's CURVE is off on main,
+// upstream-protocols d); a CURVE peer answers neither, and is told apart in the timeout's reason.
+import type { Request } from 'zeromq';
+import { refused } from './tcp-probe.js';
 import { ZMQ_MAX_MESSAGE } from './zmq-limits.js';
+import { ZmtpRequester, zmtpTarget, type ZmqProbeResult } from './zmtp-req.js';
 
-export type ZmqProbeResult =
-  | { kind: 'reply'; text: string; latencyMs: number }
-  | { kind: 'timeout' }
-  | { kind: 'refused'; reason: string }
-  | { kind: 'error'; reason: string };
+export type { ZmqProbeResult } from './zmtp-req.js';
+export { refused } from './tcp-probe.js';
+
+/** What every REQ client here is: one request at a time, `close()` ends it. */
+export interface ReqProbe {
+  readonly endpoint: string;
+  request(payload: string | Uint8Array): Promise<ZmqProbeResult>;
+  close(): void;
+}
 
 /** One reusable REQ connection to one endpoint; replaced after any failure. */
-export class ZmqPirate {
+export class ZmqPirate implements ReqProbe {
+  private readonly via: ReqProbe;
+
+  constructor(
+    readonly endpoint: string,
+    timeoutMs: number,
+  ) {
+    const target = zmtpTarget(endpoint);
+    this.via = target
+      ? new ZmtpRequester(endpoint, target, timeoutMs, ZMQ_MAX_MESSAGE.reply)
+      : new LibzmqPirate(endpoint, timeoutMs);
+  }
+
+  request(payload: string | Uint8Array): Promise<ZmqProbeResult> {
+    return this.via.request(payload);
+  }
+
+  close(): void {
+    this.via.close();
+  }
+}
+
+/** The same through a zeromq.js Request, for the endpoints ZmtpRequester does not speak. */
+export class LibzmqPirate implements ReqProbe {
   private socket: Request | undefined;
   private closed = false;
 
@@ -22,9 +55,9 @@ export class ZmqPirate {
 
   async request(payload: string | Uint8Array): Promise<ZmqProbeResult> {
     if (this.closed) return { kind: 'error', reason: 'probe closed' };
-    const socket = (this.socket ??= this.open());
     const started = performance.now();
     try {
+      const socket = (this.socket ??= await this.open());
       await socket.send(payload);
       const [reply] = await socket.receive();
       return {
@@ -45,7 +78,9 @@ export class ZmqPirate {
     this.drop();
   }
 
-  private open(): Request {
+  private async open(): Promise<Request> {
+    // Loaded here: a console whose probes all go through ZmtpRequester never needs it for them.
+    const { Request } = await import('zeromq');
     const socket = new Request({
       linger: 0,
       receiveTimeout: this.timeoutMs,
@@ -53,6 +88,7 @@ export class ZmqPirate {
       maxMessageSize: ZMQ_MAX_MESSAGE.reply,
     });
     socket.connect(this.endpoint);
+    if (this.closed) socket.close();
     return socket;
   }
 
@@ -60,33 +96,4 @@ export class ZmqPirate {
     this.socket?.close();
     this.socket = undefined;
   }
-}
-
-/**
- * ZMQ hides connection failures (it retries forever), so after a timeout a plain TCP connect
- * tells a dead agent (refused: definitive) from a slow one (accepted: maybe just busy).
- */
-export function refused(
-  endpoint: string,
-  timeoutMs = 250,
-): Promise<{ kind: 'refused'; reason: string } | undefined> {
-  const match = /^tcp:\/\/([^:]+):(\d+)$/.exec(endpoint);
-  if (!match) return Promise.resolve(undefined);
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: match[1]!, port: Number(match[2]) });
-    const done = (value: { kind: 'refused'; reason: string } | undefined) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(value);
-    };
-    const timer = setTimeout(() => done(undefined), timeoutMs);
-    socket.once('connect', () => done(undefined));
-    socket.once('error', (error: NodeJS.ErrnoException) =>
-      done(
-        error.code === 'ECONNREFUSED'
-          ? { kind: 'refused', reason: `connection refused on ${match[1]}:${match[2]}` }
-          : { kind: 'refused', reason: `${error.code ?? 'error'} on ${match[1]}:${match[2]}` },
-      ),
-    );
-  });
 }

@@ -3,15 +3,9 @@
 // soon as the peer has said what it is.
 import { connect } from 'node:net';
 import { holderOfSocketType, parseZmtpPeer, zmtpGreeting } from '../core/errorbus/zmtp.js';
-import type { ProbeFinding } from '../core/errorbus/topology.js';
+import type { ZmtpProbe } from '../core/seams/prober.js';
 
-export interface ZmtpProbe {
-  holder: ProbeFinding;
-  /** `PUB (ZMTP 3.1, NULL)`, `refused`, `no answer in 1000 ms`, `not ZMQ: ...` */
-  detail: string;
-  /** The ZMQ socket type the peer announced (`REP`, `PUB`, ...), when it did. */
-  socketType?: string;
-}
+export type { ZmtpProbe };
 
 export function probeZmtp(host: string, port: number, timeoutMs = 1000): Promise<ZmtpProbe> {
   return new Promise((resolve) => {

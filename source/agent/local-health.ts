@@ -11,6 +11,7 @@ import type { Machine } from '../core/fleet/model.js';
 import { healthParts, healthSubject } from '../core/health/feed.js';
 import type { AgentHealth } from '../core/health/state.js';
 import { HealthStore, targetsFor, type HealthEvidence } from '../stores/health-store.js';
+import { netProber } from '../adapters/net-prober.js';
 import { agentKey } from '../core/fleet/agent-key.js';
 
 export interface LocalHealthOptions {
@@ -32,7 +33,7 @@ export interface LocalHealth {
 export function runLocalHealth(options: LocalHealthOptions): LocalHealth {
   const { machine, intervalMs, timeoutMs } = options;
   const bus = lastFrames(`tcp://${machine.host}:${machine.globals.errorBusPort?.value ?? 7150}`);
-  const store = new HealthStore(targetsFor([machine], { intervalMs, timeoutMs }), {
+  const store = new HealthStore(targetsFor([machine], { intervalMs, timeoutMs }), netProber(), {
     intervalMs,
     timeoutMs,
     evidence: { ...options.evidence, lastBusFrame: () => bus.last() },

@@ -14,6 +14,7 @@ import { fleetFamilies } from '../core/metrics/fleet.js';
 import type { SampleExporter } from '../core/resources/sample.js';
 import type { Log } from '../adapters/journal.js';
 import { PhaseStore } from '../stores/phase-store.js';
+import { natsBus } from '../adapters/nats-bus.js';
 import type { RunningAgent } from './agent.js';
 import type { BridgeOptions, RunningBridge } from './bridge.js';
 import { runLocalHealth, type LocalHealth } from './local-health.js';
@@ -172,7 +173,7 @@ class AgentObserver {
     this.bridge = parts.bridge;
     this.local?.attach(nc);
     if (!this.server) return;
-    void this.phase.watch(nc);
+    void this.phase.watch(natsBus(nc));
     // Native NATS errors; a bridged copy (marked) is counted by its bridge's exporter as zmq.
     this.errorsSub = nc.subscribe('errors.>', {
       callback: (err, m) => {

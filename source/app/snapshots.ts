@@ -14,7 +14,7 @@ import type { LintSnapshot, LintStore } from '../stores/lint-store.js';
 import type { LogSnapshot, LogStore } from '../stores/log-store.js';
 import type { SecuritySnapshot, SecurityStore } from '../stores/security-store.js';
 import type { ActionRunner } from '../stores/action-runner.js';
-import type { DataPlane } from '../stores/data-plane.js';
+import type { DataPlane } from '../wiring/data-plane.js';
 import type { PhaseStore } from '../stores/phase-store.js';
 import type { ActionCatalog } from '../core/ui/actions.js';
 

@@ -8,7 +8,7 @@ import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { addBridgeOptions, prepareBridge, type BridgeArgs } from './agent-bridge.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { VERSION } from '../version.js';
 import {
   addSettingsOptions,

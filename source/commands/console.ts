@@ -11,7 +11,7 @@ import { loadFleet } from '../adapters/fleet-files.js';
 import { parseCacheFor } from '../adapters/parse-cache.js';
 import { formatDiagnostic } from '../core/fleet/model.js';
 import { SCREENS, type Screen } from '../core/ui/keymap.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { consoleActions } from '../actions/catalog.js';
 import { noTtyMessage, runConsole } from '../console.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';

@@ -3,9 +3,9 @@
 // each machine is effectively in. Works without NATS too (config + probes only). Exit 1 when
 // some publisher's errors reach no one, a machine is behind the KV phase, or the streams are wrong.
 import type { Command } from 'commander';
-import { runDoctor } from '../stores/doctor-store.js';
+import { runDoctor } from '../wiring/doctor.js';
 import { doctorLines } from '../core/errorbus/doctor.js';
-import { natsServers, startDataPlane } from '../stores/data-plane.js';
+import { natsServers, startDataPlane } from '../wiring/data-plane.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { DURATION } from './errorbus.js';
 import { EXIT, Exit, type Io } from './io.js';

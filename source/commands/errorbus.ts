@@ -16,7 +16,7 @@ import { redact } from '../adapters/nats-link.js';
 import { describeRead, PHASE_LOCATION, readPhase } from '../adapters/phase-kv.js';
 import type { Machine } from '../core/fleet/model.js';
 import type { Direction } from '../core/errorbus/preflight.js';
-import { natsServers, startDataPlane, type DataPlane } from '../stores/data-plane.js';
+import { natsServers, startDataPlane, type DataPlane } from '../wiring/data-plane.js';
 import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';

@@ -8,7 +8,7 @@ import { redact, splitServers } from '../adapters/nats-link.js';
 import { lifecycleAction } from '../actions/lifecycle.js';
 import { runAction } from '../actions/run-cli.js';
 import { LIFECYCLE_VERBS, type LifecycleVerb } from '../core/fleet/lifecycle.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { addFleetOptions, loadFleetArgs, type FleetArgs } from './fleet-args.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { parseAgentRef } from './logs.js';

@@ -6,7 +6,7 @@ import { connectControl } from '../adapters/control-client.js';
 import { watchLogs } from '../adapters/log-client.js';
 import { lineText } from '../core/logs/line.js';
 import { MAX_TAIL_LINES } from '../core/logs/stream.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { checkedOption, intArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';

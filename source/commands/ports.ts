@@ -131,7 +131,8 @@ export function registerPorts(program: Command, io: Io): Command {
 async function liveDrift(machines: readonly Machine[], timeoutMs: number): Promise<DriftFinding[]> {
   // Loaded here: ZeroMQ's native module is not worth loading for a config-only check.
   const { HealthStore, targetsFor } = await import('../stores/health-store.js');
-  const store = new HealthStore(targetsFor(machines, { timeoutMs }), { timeoutMs });
+  const { netProber } = await import('../adapters/net-prober.js');
+  const store = new HealthStore(targetsFor(machines, { timeoutMs }), netProber(), { timeoutMs });
   try {
     await store.probeAll();
     return driftFindings(machines, store.flush().agents);

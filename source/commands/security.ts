@@ -7,7 +7,7 @@ import { probeAuditEntry } from '../core/security/probe.js';
 import { connectControl } from '../adapters/control-client.js';
 import { redact, splitServers } from '../adapters/nats-link.js';
 import { probeEnforcement } from '../adapters/security-probe.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { checkedOption, durationArg } from './options.js';
 

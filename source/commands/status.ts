@@ -9,7 +9,7 @@ import {
   errorBusEndpoint,
   natsServers,
   type DataPlane,
-} from '../stores/data-plane.js';
+} from '../wiring/data-plane.js';
 import { isStale } from '../stores/resource-store.js';
 import { secretsDirFor } from '../actions/catalog.js';
 import { operatorLogin } from '../adapters/control-client.js';

@@ -21,7 +21,7 @@ import {
 } from '../core/resources/auto-throttle.js';
 import { isThrottleLevel, throttleTable, type ThrottleLevel } from '../core/resources/throttle.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
-import { natsServers } from '../stores/data-plane.js';
+import { natsServers } from '../wiring/data-plane.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
 import { formatDuration } from '../core/duration.js';
 import { EXIT, Exit, type Io } from './io.js';

@@ -1,7 +1,7 @@
 // The action flow as the operator sees it: preview, the exact target, checks with evidence,
 // then the confirmation, progress and result. Dumb: the runner's snapshot comes in as props.
 import { Box, Text } from 'ink';
-import type { RunnerSnapshot } from '../stores/action-runner.js';
+import type { RunnerSnapshot } from '../core/action.js';
 import { useTheme } from './theme.js';
 
 /** How many preview lines fit in a flow of `height` rows (the rest scrolls). */

@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 import { memo, useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
-import type { MachineResources, Refused } from '../stores/resource-store.js';
+import type { MachineResources, Refused } from '../core/resources/machine.js';
 import type { ThrottleReading } from '../core/resources/throttle.js';
 import type { LinkState } from '../core/nats/link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';

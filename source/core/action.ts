@@ -54,3 +54,11 @@ export type Step =
 /** The exact words the operator must confirm: the action and its target, nothing vaguer. */
 export const confirmText = (action: Action, preview: Preview): string =>
   `${action.title} on ${preview.target}`;
+
+/** The action flow as the console shows it (stores/action-runner.ts holds it). */
+export interface RunnerSnapshot {
+  action?: { id: string; title: string; machine: string };
+  step?: Step;
+  /** Exact words the confirmation names (action + target). */
+  confirm?: string;
+}

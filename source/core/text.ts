@@ -18,3 +18,15 @@ export function textOf(value: unknown, absent = ''): string {
   if (typeof value === 'symbol') return value.toString();
   return absent; // a function: nothing to print
 }
+
+/** A JSON object, or undefined for anything else (bad JSON, an array, a scalar). */
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,9 +2,9 @@
 // exact target, run, verify, audit), and below the list what has been done: the audit log,
 // newest first, as every writer left it (this console, the CLI, auto mode, other operators).
 import { Box, Text } from 'ink';
-import type { AuditEntry } from '../adapters/audit.js';
+import type { AuditEntry } from '../core/audit.js';
 import { sanitise } from '../core/errors/sanitise.js';
-import type { RunnerSnapshot } from '../stores/action-runner.js';
+import type { RunnerSnapshot } from '../core/action.js';
 import type { ActionEntry, Note } from '../core/ui/actions.js';
 import { ago } from '../core/ui/view.js';
 import { ActionFlow } from '../components/action-flow.js';

@@ -8,7 +8,7 @@ import { formatLoc } from '../core/fleet/model.js';
 import type { ErrorRow } from '../core/errors/pipeline.js';
 import type { AgentHealth } from '../core/health/state.js';
 import { ago, protocolLabel, sparkline } from '../core/ui/view.js';
-import type { MachineResources } from '../stores/resource-store.js';
+import type { MachineResources } from '../core/resources/machine.js';
 import { rowLook, STATE_LOOK, SEVERITY_TONE, useTheme } from '../components/theme.js';
 import { agentKey, splitAgentKey } from '../core/fleet/agent-key.js';
 

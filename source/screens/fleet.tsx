@@ -4,7 +4,7 @@ import type { Machine } from '../core/fleet/model.js';
 import type { ErrorCounters, ErrorRow } from '../core/errors/pipeline.js';
 import type { AgentRow } from '../core/ui/view.js';
 import type { LinkState } from '../core/nats/link.js';
-import type { MachineResources, Refused } from '../stores/resource-store.js';
+import type { MachineResources, Refused } from '../core/resources/machine.js';
 import { ErrorPane } from '../components/error-pane.js';
 import { MachinePane } from '../components/machine-pane.js';
 import { fleetLayout } from '../core/ui/layout.js';

@@ -4,7 +4,7 @@
 import { Box, Text } from 'ink';
 import { LEVEL_LOOK, type LogItem, type LogLevel } from '../core/logs/line.js';
 import { clock, logWindow, rowBody } from '../core/ui/log-view.js';
-import type { LogSnapshot } from '../stores/log-store.js';
+import type { LogSnapshot } from '../core/logs/snapshot.js';
 import { useTheme, type Theme } from '../components/theme.js';
 
 export interface LogsProps {

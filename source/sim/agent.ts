@@ -34,6 +34,7 @@ import { hash32 } from '../core/seeded.js';
 import type { PyLevel, SimLogWriter } from './agent-log.js';
 import {
   openHttp,
+  KEEP_ALIVE_MS,
   openRep,
   openTcp,
   type BindFailure,
@@ -372,7 +373,13 @@ export class SimAgent {
         this.record(method, url.split('?')[0] ?? '/', String(answer.status), began);
         return answer;
       };
-      const opened = await openHttp(host, b.port, handle);
+      const mirror = this.plan.protocol === 'base-agent' || this.plan.protocol === 'json-rm';
+      const opened = await openHttp(
+        host,
+        b.port,
+        handle,
+        mirror ? KEEP_ALIVE_MS.mirror : KEEP_ALIVE_MS.service,
+      );
       if (!opened.ok) return opened;
       this.closers.push(opened.close);
       return undefined;

@@ -87,10 +87,19 @@ export interface HttpAnswer {
   body: string;
 }
 
+/**
+ * How long an idle keep-alive connection stays open. Upstream's HTTP services are FastAPI under
+ * uvicorn, whose `timeout_keep_alive` defaults to 5 s (upstream-protocols b3): a client polling
+ * every 2 s keeps one connection. BaseAgent's HTTP mirror keeps the sim's older 1 s (what its
+ * server does is not described: not changed without evidence).
+ */
+export const KEEP_ALIVE_MS = { service: 5000, mirror: 1000 } as const;
+
 export async function openHttp(
   host: string,
   port: number,
   handle: (method: string, url: string) => HttpAnswer | Promise<HttpAnswer>,
+  keepAliveMs: number = KEEP_ALIVE_MS.mirror,
 ): Promise<Opened<{ close: () => Promise<void> }>> {
   const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     req.resume();
@@ -107,7 +116,7 @@ export async function openHttp(
       }
     })();
   });
-  server.keepAliveTimeout = 1000;
+  server.keepAliveTimeout = keepAliveMs;
   const listening = await new Promise<true | BindFailure>((resolve) => {
     server.once('error', (error) => resolve(failure(error)));
     server.listen({ host, port, exclusive: true }, () => resolve(true));

@@ -1,25 +1,18 @@
 // Runs one action at a time for the console through the shared path: preview, confirmation
 // pinned to the previewed target, execute, verify, audit. A store, so the flow pane renders it.
-import { confirmText, type Action, type Step } from '../actions/action.js';
-import { appendAudit } from '../adapters/audit.js';
-import { Emitter } from './emitter.js';
+import { confirmText, type Action, type RunnerSnapshot, type Step } from '../core/action.js';
+import type { AuditLog } from '../core/seams/files.js';
+import { Store } from './store.js';
 
-export interface RunnerSnapshot {
-  action?: { id: string; title: string; machine: string };
-  step?: Step;
-  /** Exact words the confirmation names (action + target). */
-  confirm?: string;
-}
+export type { RunnerSnapshot } from '../core/action.js';
 
-export class ActionRunner {
-  private readonly emitter = new Emitter();
-  private snapshot: RunnerSnapshot = {};
+export class ActionRunner extends Store<RunnerSnapshot> {
   private current: Action | undefined;
 
-  constructor(private readonly auditPath?: string) {}
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): RunnerSnapshot => this.snapshot;
+  /** `log`: where each run's one line goes (adapters/audit.ts, auditLog). */
+  constructor(private readonly log: Pick<AuditLog, 'append'>) {
+    super({});
+  }
 
   get awaitingConfirm(): boolean {
     return this.snapshot.step?.phase === 'confirm';
@@ -27,22 +20,18 @@ export class ActionRunner {
 
   private set(step: Step, confirm?: string): void {
     const a = this.current;
-    this.snapshot = {
+    this.publish({
       ...(a ? { action: { id: a.id, title: a.title, machine: a.machine } } : {}),
       step,
       ...(confirm ? { confirm } : {}),
-    };
-    this.emitter.emit();
+    });
   }
 
   private audit(outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string): void {
     const a = this.current;
     if (!a) return;
     try {
-      appendAudit(
-        { machine: a.machine, action: a.id, args: a.args, outcome, detail },
-        this.auditPath,
-      );
+      this.log.append({ machine: a.machine, action: a.id, args: a.args, outcome, detail });
     } catch (error) {
       // An action whose record cannot be written is reported as such, not hidden.
       this.set({ phase: 'failed', error: `audit log not writable: ${(error as Error).message}` });
@@ -98,7 +87,6 @@ export class ActionRunner {
     if (!step || step.phase === 'running') return;
     if (step.phase === 'confirm') this.audit('cancelled', 'not confirmed');
     this.current = undefined;
-    this.snapshot = {};
-    this.emitter.emit();
+    this.publish({});
   }
 }

@@ -2,9 +2,10 @@
 // who set each machine's throttle level (the machine panes). Every writer appends to one file
 // (this console, the CLI, auto mode, another operator's console), so the store re-reads it when
 // it changes: a stat every few seconds, the file read only when its size or time moved.
-import { statSync } from 'node:fs';
-import { auditPath, readAudit, type AuditEntry } from '../adapters/audit.js';
-import { Emitter } from './emitter.js';
+import type { AuditEntry } from '../core/audit.js';
+import type { Cancel, Clock } from '../core/seams/clock.js';
+import type { AuditLog } from '../core/seams/files.js';
+import { Store } from './store.js';
 
 export interface ThrottleOwner {
   level: number;
@@ -45,54 +46,40 @@ export function throttleOwners(entries: readonly AuditEntry[]): ThrottleOwners {
   return owners;
 }
 
-export class AuditStore {
-  private readonly emitter = new Emitter();
-  private snapshot: AuditSnapshot = { entries: [], total: 0, damaged: 0, throttle: {} };
-  private timer: NodeJS.Timeout | undefined;
+export class AuditStore extends Store<AuditSnapshot> {
   private seen = '';
-  private readonly path: string;
 
-  constructor(path?: string) {
-    this.path = path ?? auditPath();
+  constructor(
+    private readonly log: Pick<AuditLog, 'stamp' | 'read'>,
+    clock?: Clock,
+  ) {
+    super({ entries: [], total: 0, damaged: 0, throttle: {} }, clock);
   }
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): AuditSnapshot => this.snapshot;
 
   /** Re-reads the log if it changed since the last read (or `force`). */
   read(force = false): void {
-    let stamp: string;
-    try {
-      const st = statSync(this.path);
-      stamp = `${st.size}:${st.mtimeMs}`;
-    } catch {
-      stamp = 'absent';
-    }
+    const stamp = this.log.stamp();
     if (!force && stamp === this.seen) return;
     this.seen = stamp;
     try {
-      const read = readAudit(this.path);
-      this.snapshot = {
+      const read = this.log.read();
+      this.publish({
         entries: read.entries.slice(-KEEP).reverse(),
         total: read.entries.length,
         damaged: read.bad.length,
         throttle: throttleOwners(read.entries),
-      };
+      });
     } catch (error) {
-      this.snapshot = { ...this.snapshot, error: (error as Error).message };
+      this.publish({ ...this.snapshot, error: (error as Error).message });
     }
-    this.emitter.emit();
   }
 
-  start(everyMs = 3000): () => void {
+  start(everyMs = 3000): Cancel {
     this.read(true);
-    this.timer = setInterval(() => this.read(), everyMs);
-    this.timer.unref();
-    return () => clearInterval(this.timer);
+    return this.every(everyMs, () => this.read());
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.emitter.close();
+    this.shutDown();
   }
 }

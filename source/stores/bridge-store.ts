@@ -1,10 +1,10 @@
 // What each machine's `opsdeck agent --bridge` last said about itself (opsdeck.<machine>.bridge,
 // every 2 s): the doctor and the scorecard use it to know where a bridge runs and what it carried.
-import type { NatsConnection, Subscription } from 'nats';
-import { feed } from '../adapters/nats-feed.js';
 import type { BridgeObs } from '../core/errorbus/doctor.js';
 import { sanitise } from '../core/errors/sanitise.js';
-import { Emitter } from './emitter.js';
+import type { Bus } from '../core/seams/bus.js';
+import type { Cancel } from '../core/seams/clock.js';
+import { Store } from './store.js';
 
 export interface BridgeSnapshot {
   version: number;
@@ -53,18 +53,15 @@ export function readBridgeStatus(data: Uint8Array): Omit<BridgeObs, 'ageMs'> | u
   };
 }
 
-export class BridgeStore {
-  private readonly emitter = new Emitter();
-  private snapshot: BridgeSnapshot = { version: 0, machines: {} };
-  private sub: Subscription | undefined;
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): BridgeSnapshot => this.snapshot;
+export class BridgeStore extends Store<BridgeSnapshot> {
+  constructor() {
+    super({ version: 0, machines: {} });
+  }
 
   /** Told when a bridge comes back after silence or a restart: [from, to] had no bridge. */
   onGap: ((machine: string, from: number, to: number, restarted: boolean) => void) | undefined;
 
-  accept(data: Uint8Array, now = Date.now()): void {
+  accept(data: Uint8Array, now = this.clock.now()): void {
     const status = readBridgeStatus(data);
     if (!status) return;
     const prev = this.snapshot.machines[status.machine];
@@ -85,15 +82,14 @@ export class BridgeStore {
           restarted,
         );
     }
-    this.snapshot = {
+    this.publish({
       version: this.snapshot.version + 1,
       machines: { ...this.snapshot.machines, [status.machine]: { status, receivedAt: now } },
-    };
-    this.emitter.emit();
+    });
   }
 
   /** Fresh statuses only (a stopped bridge says `stopped` and is kept out too). */
-  running(now = Date.now()): Record<string, BridgeObs> {
+  running(now = this.clock.now()): Record<string, BridgeObs> {
     const out: Record<string, BridgeObs> = {};
     for (const [id, m] of Object.entries(this.snapshot.machines)) {
       if (now - m.receivedAt <= BRIDGE_STALE_MS && m.status.state !== 'stopped')
@@ -102,13 +98,12 @@ export class BridgeStore {
     return out;
   }
 
-  listen(nc: NatsConnection): () => void {
-    const sub = (this.sub = feed(nc, 'opsdeck.*.bridge', (data) => this.accept(data)));
-    return () => sub.unsubscribe();
+  /** Follows opsdeck.*.bridge; returns the stop. */
+  listen(bus: Bus): Cancel {
+    return this.own(bus.subscribe('opsdeck.*.bridge', (data) => this.accept(data)));
   }
 
   close(): void {
-    this.sub?.unsubscribe();
-    this.emitter.close();
+    this.shutDown();
   }
 }

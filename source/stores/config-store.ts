@@ -3,13 +3,13 @@
 // read only when it changed) every few seconds; the scorecard's P1.1 and the Actions screen's
 // migration rows follow, and an edit that changes the agents is said (the console keeps probing
 // the agents it loaded: swapping them under a running prober is a restart's job).
-import { readFileSync, statSync } from 'node:fs';
-import { loadConfigFile } from '../adapters/fleet-files.js';
 import { agentChanges, changesLine, unchanged } from '../core/fleet/compare.js';
 import { migrateText } from '../core/fleet/migrate.js';
 import { formatDiagnostic, type Machine } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
-import { Emitter } from './emitter.js';
+import type { Cancel } from '../core/seams/clock.js';
+import type { ConfigFiles } from '../core/seams/files.js';
+import { Store } from './store.js';
 
 export interface ConfigSnapshot {
   /** Per machine: is its file in the canonical agent_groups form (undefined: not known yet)? */
@@ -30,35 +30,21 @@ export function canonicalOf(m: Machine, text: string, env: Env): boolean | undef
   return r.ok ? r.status === 'already-canonical' : undefined;
 }
 
-const stampOf = (file: string): string => {
-  try {
-    const st = statSync(file); // follows a symbolic link: its target's changes count
-    return `${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch (error) {
-    return `error:${(error as NodeJS.ErrnoException).code ?? 'unknown'}`;
-  }
-};
-
-export class ConfigStore {
-  private readonly emitter = new Emitter();
-  private snapshot: ConfigSnapshot;
+export class ConfigStore extends Store<ConfigSnapshot> {
   private readonly stamps = new Map<string, string>();
   private readonly lines = new Map<string, string>();
-  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly machines: readonly Machine[],
     private readonly env: Env,
+    private readonly files: ConfigFiles,
   ) {
-    this.snapshot = {
+    super({
       canonical: Object.fromEntries(machines.map((m) => [m.id, undefined])),
       changes: [],
       reloaded: {},
-    };
+    });
   }
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): ConfigSnapshot => this.snapshot;
 
   /** Looks at every file; reads and re-evaluates only those whose stat changed. */
   check(): void {
@@ -66,14 +52,14 @@ export class ConfigStore {
     const reloaded = { ...this.snapshot.reloaded };
     let changed = false;
     for (const m of this.machines) {
-      const stamp = stampOf(m.source.file);
+      const stamp = this.files.stamp(m.source.file);
       if (this.stamps.get(m.id) === stamp) continue;
       const first = !this.stamps.has(m.id);
       this.stamps.set(m.id, stamp);
       changed = true;
       let text: string;
       try {
-        text = readFileSync(m.source.file, 'utf8');
+        text = this.files.read(m.source.file);
       } catch (error) {
         canonical[m.id] = undefined;
         delete reloaded[m.id];
@@ -89,7 +75,7 @@ export class ConfigStore {
       if (first) continue;
       this.lines.delete(m.id);
       delete reloaded[m.id];
-      const now = loadConfigFile(m.source.file, { env: this.env, machine: m.id });
+      const now = this.files.load(m.source.file, { env: this.env, machine: m.id });
       const loaded = now.machines.find((x) => x.id === m.id);
       if (!now.ok || !loaded) {
         const first = now.diagnostics.find((d) => d.severity === 'error');
@@ -108,19 +94,15 @@ export class ConfigStore {
     }
     if (!changed) return;
     // The file that changed last first: the top line is one line, the newest news.
-    this.snapshot = { canonical, changes: [...this.lines.values()].reverse(), reloaded };
-    this.emitter.emit();
+    this.publish({ canonical, changes: [...this.lines.values()].reverse(), reloaded });
   }
 
-  start(everyMs = 2000): () => void {
+  start(everyMs = 2000): Cancel {
     this.check();
-    this.timer = setInterval(() => this.check(), everyMs);
-    this.timer.unref();
-    return () => clearInterval(this.timer);
+    return this.every(everyMs, () => this.check());
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.emitter.close();
+    this.shutDown();
   }
 }

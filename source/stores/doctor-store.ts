@@ -1,133 +1,8 @@
-// The error-bus diagnosis from a live data plane: the topology from config + env, each error-bus
-// port probed (ZMTP greeting: PUB, SUB, something else, nothing), the bridges heard from, what
-// the data plane saw published, the streams and the KV phase. Read-only: changes nothing.
-// `opsdeck errorbus doctor` runs it once; the console keeps a DoctorStore refreshing it.
-import { BRIDGE_DETAIL } from '../core/errors/bridge.js';
-import type { ZmqVariant } from '../core/errors/encode.js';
-import type { ErrorFormat } from '../core/errors/event.js';
-import { diagnose, type Diagnosis } from '../core/errorbus/doctor.js';
-import {
-  buildTopology,
-  probeKey,
-  type ProbeFinding,
-  type Topology,
-} from '../core/errorbus/topology.js';
-import { listStreams } from '../adapters/error-streams.js';
-import { readPhase } from '../adapters/phase-kv.js';
-import { probeZmtp } from '../adapters/zmtp-probe.js';
-import type { Machine } from '../core/fleet/model.js';
-import type { NatsLink } from '../adapters/nats-link.js';
-import type { BridgeStore } from './bridge-store.js';
-import type { ErrorStore } from './error-store.js';
-import { Emitter } from './emitter.js';
-import { agentKey } from '../core/fleet/agent-key.js';
-
-export interface DoctorOptions {
-  env: Readonly<Record<string, string | undefined>>;
-  /** Probe the error-bus ports (default true). */
-  probe?: boolean;
-  probeTimeoutMs?: number;
-  /** Judge publishers seen in this last stretch. */
-  windowMs?: number;
-  now?: () => number;
-}
-
-export interface DoctorResult {
-  diagnosis: Diagnosis;
-  topology: Topology;
-}
-
-const VARIANT: Partial<Record<ErrorFormat, ZmqVariant>> = {
-  'zmq-a': 'A',
-  'zmq-b': 'B',
-  'zmq-c': 'C',
-  'zmq-d': 'D',
-  'zmq-d-cross': 'D',
-  'zmq-central': 'central',
-};
-
-/** Variants seen on the wire (ZMQ copies, and the format a bridged copy says it came in). */
-/**
- * What the doctor reads of a data plane (data-plane.ts's DataPlane has all of it). Named here so
- * that the data plane, which owns a DoctorStore, and the doctor do not import each other.
- */
-export interface DoctorPlane {
-  machines: readonly Machine[];
-  errors: Pick<ErrorStore, 'flush'>;
-  bridges: Pick<BridgeStore, 'running'>;
-  link: NatsLink | undefined;
-}
-
-function observedVariants(plane: DoctorPlane): Record<string, ZmqVariant> {
-  const known = new Set(plane.machines.flatMap((m) => m.agents.map((a) => agentKey(m.id, a.name))));
-  const out: Record<string, ZmqVariant> = {};
-  for (const row of plane.errors.flush().rows) {
-    const e = row.event;
-    const mark = e.details[BRIDGE_DETAIL] as { format?: string } | undefined;
-    const format = (e.bridged ? mark?.format : e.format) as ErrorFormat | undefined;
-    const variant = format ? VARIANT[format] : undefined;
-    const key = agentKey(e.machine, e.agent);
-    // A cross-machine copy names the machine it came from; anything else must be an agent of the config.
-    if (variant && known.has(key) && format !== 'zmq-d-cross') out[key] = variant;
-  }
-  return out;
-}
-
-export async function runDoctor(plane: DoctorPlane, options: DoctorOptions): Promise<DoctorResult> {
-  const now = (options.now ?? Date.now)();
-  const bridges = plane.bridges.running(now);
-  const variants = observedVariants(plane);
-  const base = {
-    machines: plane.machines,
-    env: options.env,
-    bridges: Object.keys(bridges),
-    variants,
-  };
-  let probes: Record<string, { holder: ProbeFinding; detail?: string }> | undefined;
-  if (options.probe !== false) {
-    const ports = buildTopology(base).ports;
-    const found = await Promise.all(
-      ports.map(
-        async (p) =>
-          [
-            probeKey(p.host, p.port),
-            await probeZmtp(p.host, p.port, options.probeTimeoutMs ?? 1000),
-          ] as const,
-      ),
-    );
-    probes = Object.fromEntries(found);
-  }
-  const topology = buildTopology({ ...base, ...(probes ? { probes } : {}) });
-  const nc = plane.link?.nc;
-  const connected =
-    plane.link?.getSnapshot().state === 'connected' && nc !== undefined && !nc.isClosed();
-  let kv: Diagnosis['kv'];
-  let streams: Parameters<typeof diagnose>[0]['streams'];
-  if (connected) {
-    try {
-      const read = await readPhase(nc);
-      kv = read.invalid ? { error: `invalid value: ${read.invalid.reason}` } : read.value;
-    } catch (error) {
-      kv = { error: (error as Error).message };
-    }
-    try {
-      streams = await listStreams(nc);
-    } catch (error) {
-      streams = { error: (error as Error).message };
-    }
-  }
-  const diagnosis = diagnose({
-    topology,
-    machines: plane.machines.map((m) => ({ id: m.id, host: m.host })),
-    bridges,
-    ...(kv ? { kv } : {}),
-    ...(streams ? { streams } : {}),
-    publishers: plane.errors.flush().publishers,
-    now,
-    windowMs: options.windowMs ?? 10 * 60_000,
-  });
-  return { diagnosis, topology };
-}
+// The error-bus diagnosis as a store: refreshed while someone listens (the scorecard shows it).
+// What it runs is given (source/wiring/doctor.ts, runDoctor over a live data plane).
+import type { Diagnosis } from '../core/errorbus/doctor.js';
+import type { Cancel, Clock } from '../core/seams/clock.js';
+import { Store } from './store.js';
 
 export interface DoctorSnapshot {
   version: number;
@@ -143,42 +18,44 @@ export interface DoctorSnapshot {
  * idle console on another screen has no use for. A listener that arrives to an old diagnosis
  * (or none) gets a fresh one at once.
  */
-export class DoctorStore {
-  private readonly emitter = new Emitter();
-  private snapshot: DoctorSnapshot = { version: 0 };
+export class DoctorStore extends Store<DoctorSnapshot> {
   private running = false;
   private live: { firstMs: number; everyMs: number; startedAt: number } | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Cancel | undefined;
 
-  constructor(private readonly run: () => Promise<Diagnosis>) {}
+  constructor(
+    private readonly run: () => Promise<Diagnosis>,
+    clock?: Clock,
+  ) {
+    super({ version: 0 }, clock);
+  }
 
-  subscribe = (listener: () => void): (() => void) => {
-    const off = this.emitter.subscribe(listener);
+  override subscribe = (listener: () => void): (() => void) => {
+    const off = this.addListener(listener);
     this.schedule();
     return () => {
       off();
-      if (this.emitter.size === 0) this.unschedule();
+      if (this.listeners === 0) this.unschedule();
     };
   };
-  getSnapshot = (): DoctorSnapshot => this.snapshot;
 
   async refresh(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
       const diagnosis = await this.run();
-      this.snapshot = { version: this.snapshot.version + 1, diagnosis, at: Date.now() };
+      this.snapshot = { version: this.snapshot.version + 1, diagnosis, at: this.clock.now() };
     } catch (error) {
       this.snapshot = {
         ...this.snapshot,
         version: this.snapshot.version + 1,
         error: (error as Error).message,
-        at: Date.now(),
+        at: this.clock.now(),
       };
     } finally {
       this.running = false;
     }
-    this.emitter.emit();
+    this.notify();
     this.schedule();
   }
 
@@ -187,12 +64,12 @@ export class DoctorStore {
    * buses be observed a little), then every `everyMs`. Returns the stop.
    */
   start(firstMs = 3000, everyMs = 15_000): () => void {
-    this.live = { firstMs, everyMs, startedAt: Date.now() };
+    this.live = { firstMs, everyMs, startedAt: this.clock.now() };
     this.schedule();
     return () => {
       this.live = undefined;
       this.unschedule();
-      this.emitter.close();
+      this.shutDown();
     };
   }
 
@@ -200,18 +77,17 @@ export class DoctorStore {
   private schedule(): void {
     this.unschedule();
     const live = this.live;
-    if (!live || this.emitter.size === 0 || this.running) return;
-    const now = Date.now();
+    if (!live || this.listeners === 0 || this.running) return;
+    const now = this.clock.now();
     const due = Math.max(
       live.startedAt + live.firstMs,
       this.snapshot.at === undefined ? now : this.snapshot.at + live.everyMs,
     );
-    this.timer = setTimeout(() => void this.refresh(), Math.max(0, due - now));
-    this.timer.unref();
+    this.timer = this.clock.after(Math.max(0, due - now), () => void this.refresh());
   }
 
   private unschedule(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timer = undefined;
   }
 }

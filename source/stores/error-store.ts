@@ -11,7 +11,9 @@ import {
   type PipelineOptions,
   type PublisherStats,
 } from '../core/errors/pipeline.js';
-import { Emitter } from './emitter.js';
+import type { Clock } from '../core/seams/clock.js';
+import type { ErrorSink } from '../core/seams/error-source.js';
+import { Store } from './store.js';
 
 export interface ErrorSnapshot {
   version: number;
@@ -37,36 +39,30 @@ export interface ErrorStoreOptions extends PipelineOptions {
   notifyMs: number;
 }
 
-export class ErrorStore {
+export class ErrorStore extends Store<ErrorSnapshot> implements ErrorSink {
   readonly pipeline: ErrorPipeline;
-  private readonly emitter = new Emitter();
   // Per bus and machine, made into `<bus>:<machine>` keys only when a snapshot is built: a
   // record keyed by a string built per message cost a key lookup per message.
   private readonly lastAt = { zmq: new Map<string, number>(), nats: new Map<string, number>() };
   private readonly zmqLinks: Record<string, ZmqLink> = {};
   private readonly openGaps = new Map<string, ErrorRow>();
-  private snapshot: ErrorSnapshot;
-  private dirty = false;
-  private timer: NodeJS.Timeout | undefined;
   private paused = false;
-  private closed = false;
   private readonly notifyMs: number;
 
-  constructor(options: Partial<ErrorStoreOptions> = {}) {
+  constructor(options: Partial<ErrorStoreOptions> = {}, clock?: Clock) {
+    // The first snapshot is built below, once the fields it reads exist.
+    super(undefined as unknown as ErrorSnapshot, clock);
     this.pipeline = new ErrorPipeline(options);
     this.notifyMs = options.notifyMs ?? 100;
     this.snapshot = this.build(0);
   }
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): ErrorSnapshot => this.snapshot;
 
   /** When the last frame arrived from a machine's ZMQ bus port (ms), if one has. */
   lastZmqFrame(machine: string): number | undefined {
     return this.lastAt.zmq.get(machine);
   }
 
-  zmq(frames: readonly Uint8Array[], machine: string, now = Date.now()): void {
+  zmq(frames: readonly Uint8Array[], machine: string, now = this.clock.now()): void {
     this.lastAt.zmq.set(machine, now);
     this.pipeline.ingest(decodeZmq(frames, machine, now), 'zmq', machine, now);
     this.touch();
@@ -77,7 +73,7 @@ export class ErrorStore {
     subject: string,
     data: Uint8Array,
     machine: string,
-    now = Date.now(),
+    now = this.clock.now(),
     bridged?: BridgeMark,
   ): void {
     this.lastAt.nats.set(machine, now);
@@ -92,7 +88,7 @@ export class ErrorStore {
    * heartbeat timed out). Losing it opens a gap row in the stream; getting it back closes that
    * row with the gap's length. Not connected yet at start is not a gap.
    */
-  zmqLink(machine: string, connected: boolean, source: string, now = Date.now()): void {
+  zmqLink(machine: string, connected: boolean, source: string, now = this.clock.now()): void {
     const was = this.zmqLinks[machine];
     if (was?.connected === connected || (!was && !connected)) return;
     this.zmqLinks[machine] = { connected, since: now };
@@ -111,7 +107,7 @@ export class ErrorStore {
    * name is a new stream): a gap row, closed when the feed consumes the stream again. What is
    * published meanwhile is stored nowhere, so only a live subscriber sees it.
    */
-  natsStream(stream: string, present: boolean, now = Date.now()): void {
+  natsStream(stream: string, present: boolean, now = this.clock.now()): void {
     const key = `nats stream ${stream}`;
     const open = this.openGaps.get(key);
     if (present && open) {
@@ -154,42 +150,33 @@ export class ErrorStore {
   /** Freeze what the screen shows; counting goes on underneath. */
   setPaused(paused: boolean): void {
     this.paused = paused;
-    this.snapshot = paused ? { ...this.snapshot, paused } : this.build(this.snapshot.version);
-    this.emitter.emit();
+    this.publish(paused ? { ...this.snapshot, paused } : this.build(this.snapshot.version));
   }
 
   /** Build and publish now (status --json, tests). */
   flush(): ErrorSnapshot {
     if (!this.paused) this.snapshot = this.build(this.snapshot.version);
-    this.dirty = false;
+    this.settle();
     return this.snapshot;
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.emitter.close();
+    this.shutDown();
   }
 
+  /** Every message: one flag and one check; the snapshot is built once per notifyMs. */
   private touch(): void {
-    this.dirty = true;
-    if (this.timer || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.dirty || this.closed) return;
-      this.dirty = false;
-      if (this.paused) {
-        // Counters still move while paused, so the operator sees the stream is alive.
-        this.snapshot = {
-          ...this.snapshot,
-          counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } },
-        };
-      } else {
-        this.snapshot = this.build(this.snapshot.version);
-      }
-      this.emitter.emit();
-    }, this.notifyMs);
-    this.timer.unref();
+    this.changed(this.notifyMs);
+  }
+
+  protected override rebuild(): ErrorSnapshot {
+    // Counters still move while paused, so the operator sees the stream is alive.
+    if (this.paused)
+      return {
+        ...this.snapshot,
+        counters: { ...this.pipeline.counters, received: { ...this.pipeline.counters.received } },
+      };
+    return this.build(this.snapshot.version);
   }
 
   private lastFrames(): Record<string, number> {

@@ -4,12 +4,12 @@
 // prober. What only the feed can get wrong is said on the agent's rows: no agent heard from yet,
 // an agent whose fleet config lacks one of ours, and a feed that stopped (every row turns STALE
 // after a few of the agent's intervals: old green is never shown as current).
-import type { NatsConnection } from 'nats';
 import type { Machine } from '../core/fleet/model.js';
 import { HEALTH_SUBJECTS, healthSubject, readHealthPart, shiftTimes } from '../core/health/feed.js';
 import type { AgentHealth } from '../core/health/state.js';
-import { feed } from '../adapters/nats-feed.js';
-import { Emitter } from './emitter.js';
+import type { Bus } from '../core/seams/bus.js';
+import type { Cancel, Clock } from '../core/seams/clock.js';
+import { Store } from './store.js';
 import type { HealthSnapshot } from './health-store.js';
 import type { HealthSource } from './health-source.js';
 import { agentKey } from '../core/fleet/agent-key.js';
@@ -58,15 +58,12 @@ const waiting = (machine: string): AgentHealth => ({
   history: [],
 });
 
-export class AgentHealthFeed implements HealthSource {
+export class AgentHealthFeed extends Store<HealthSnapshot> implements HealthSource {
   readonly from = 'agents' as const;
-  private readonly emitter = new Emitter();
   private readonly options: HealthFeedOptions;
   private readonly machines = new Map<string, MachineFeed>();
   private readonly health = new Map<string, AgentHealth>();
-  private snapshot: HealthSnapshot;
-  private pending: NodeJS.Timeout | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private stopStale: Cancel | undefined;
   private stopped = false;
   /** probeAll's waiters: each resolves once every machine sent a full round, or when forced. */
   private readonly roundWaiters = new Set<(force: boolean) => void>();
@@ -74,7 +71,13 @@ export class AgentHealthFeed implements HealthSource {
   rejected = 0;
   lastRejection: string | undefined;
 
-  constructor(machines: readonly Machine[], options: Partial<HealthFeedOptions> = {}) {
+  constructor(
+    machines: readonly Machine[],
+    options: Partial<HealthFeedOptions> = {},
+    clock?: Clock,
+  ) {
+    // The first snapshot is built below, once the machines are known.
+    super(undefined as unknown as HealthSnapshot, clock);
     this.options = { ...DEFAULT_FEED, ...options };
     for (const m of machines) {
       const agents = m.agents.map((a) => a.name);
@@ -89,17 +92,13 @@ export class AgentHealthFeed implements HealthSource {
     this.snapshot = this.build();
   }
 
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): HealthSnapshot => this.snapshot;
-
   /** Every machine's feed over NATS; returns the unsubscribe. */
-  listen(nc: NatsConnection): () => void {
-    const sub = feed(nc, HEALTH_SUBJECTS, (data) => this.accept(data));
-    return () => sub.unsubscribe();
+  listen(bus: Bus): Cancel {
+    return this.own(bus.subscribe(HEALTH_SUBJECTS, (data) => this.accept(data)));
   }
 
   /** One message from the wire (tests call it directly). */
-  accept(data: Uint8Array, now = Date.now()): void {
+  accept(data: Uint8Array, now = this.clock.now()): void {
     if (this.stopped) return;
     const read = readHealthPart(data);
     if (!read.ok) {
@@ -139,14 +138,14 @@ export class AgentHealthFeed implements HealthSource {
         for (const w of [...this.roundWaiters]) w(false);
       }
     }
-    this.changed();
+    this.touch();
   }
 
   /** Marks silent feeds stale, every second; returns the inverse. */
   start(): () => void {
     this.stopped = false;
-    this.timer = setInterval(() => this.checkStale(Date.now()), 1000);
-    this.timer.unref();
+    this.wakeUp();
+    this.stopStale = this.clock.every(1000, () => this.checkStale(this.clock.now()));
     return () => this.stop();
   }
 
@@ -167,24 +166,25 @@ export class AgentHealthFeed implements HealthSource {
         const h = this.health.get(key)!;
         this.health.set(key, { ...h, state: 'stale', reason, since: now });
       }
-      this.changed();
+      this.touch();
     }
   }
 
   probeAll(): Promise<number> {
-    const started = performance.now();
+    const started = this.clock.elapsed();
     const done = () => [...this.machines.values()].every((m) => m.state.complete);
     if (done()) return Promise.resolve(0);
     return new Promise((resolve) => {
       const finish = () => {
-        clearTimeout(deadline);
+        cancel();
         this.roundWaiters.delete(check);
-        resolve(performance.now() - started);
+        resolve(this.clock.elapsed() - started);
       };
       const check = (force: boolean) => {
         if (force || done()) finish();
       };
-      const deadline = setTimeout(finish, this.options.waitMs);
+      // Kept alive: a one-shot `status` waits for nothing else.
+      const cancel = this.clock.after(this.options.waitMs, finish, true);
       this.roundWaiters.add(check);
     });
   }
@@ -200,21 +200,17 @@ export class AgentHealthFeed implements HealthSource {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.pending) clearTimeout(this.pending);
+    this.stopStale?.();
     for (const w of [...this.roundWaiters]) w(true);
-    this.emitter.close();
+    this.shutDown();
   }
 
-  private changed(): void {
-    if (this.pending || this.stopped) return;
-    this.pending = setTimeout(() => {
-      this.pending = undefined;
-      if (this.stopped) return;
-      this.snapshot = this.build();
-      this.emitter.emit();
-    }, this.options.notifyMs);
-    this.pending.unref();
+  private touch(): void {
+    if (!this.stopped) this.changed(this.options.notifyMs);
+  }
+
+  protected override rebuild(): HealthSnapshot {
+    return this.build();
   }
 
   private build(): HealthSnapshot {

@@ -2,7 +2,7 @@
 // every agent of every machine from where it runs) or each machine's opsdeck agent (`agents`,
 // AgentHealthFeed: the agent probes its own machine and publishes on opsdeck.<machine>.health).
 // The screens, `status --json` and the scorecard read either through this one shape.
-import type { ScanResult } from '../adapters/health-scan.js';
+import type { ScanResult } from '../core/seams/prober.js';
 import type { AgentHealth } from '../core/health/state.js';
 
 export type HealthFrom = 'direct' | 'agents';

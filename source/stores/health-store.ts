@@ -29,11 +29,9 @@ import {
   type Hysteresis,
   type ProbeOutcome,
 } from '../core/health/state.js';
-import { HttpProber } from '../adapters/http-probe.js';
-import { scanForNames, type ScanResult } from '../adapters/health-scan.js';
-import { probeZmtp } from '../adapters/zmtp-probe.js';
-import { ZmqPirate, type ZmqProbeResult } from '../adapters/zmq-probe.js';
-import { Emitter } from './emitter.js';
+import type { Cancel, Clock } from '../core/seams/clock.js';
+import type { Prober, ScanResult, ZmqProbeResult, ZmqRequester } from '../core/seams/prober.js';
+import { Store } from './store.js';
 import type { HealthSnapshot, HealthSource } from './health-source.js';
 import { agentKey } from '../core/fleet/agent-key.js';
 
@@ -155,7 +153,7 @@ interface Slot {
   target: HealthTarget;
   health: AgentHealth;
   nextAt: number;
-  zmq?: ZmqPirate;
+  zmq?: ZmqRequester;
   /** What the agent proved it speaks by answering; undefined until it has. */
   protocol?: HealthProtocol;
   /** HTTP port that answered /health for http agents. */
@@ -170,16 +168,30 @@ interface Slot {
   busy: boolean;
 }
 
+/** A request that got no reply (ZMQ or HTTP) as the probe's outcome. */
+const failure = (
+  result: { kind: 'timeout' } | { kind: 'refused' | 'error'; reason: string },
+  timeoutMs: number,
+  at: number,
+  via: string,
+): ProbeOutcome =>
+  result.kind === 'timeout'
+    ? { kind: 'timeout', timeoutMs, at, via }
+    : result.kind === 'refused'
+      ? { kind: 'refused', reason: result.reason, at, via }
+      : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+
 const clipRaw = (text: string) => sanitise(text.length > 400 ? `${text.slice(0, 400)}…` : text);
 
-export class HealthStore implements HealthSource {
+/**
+ * The prober is the store's: stop() closes it. Timers and times come from the clock; the probe
+ * loop's timer keeps the process alive (an agent's health loop is a reason to stay).
+ */
+export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
   readonly from = 'direct' as const;
-  private readonly emitter = new Emitter();
   private readonly slots = new Map<string, Slot>();
-  private readonly http = new HttpProber();
   private readonly options: HealthOptions;
-  private snapshot: HealthSnapshot;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Cancel | undefined;
   private readonly rounds: number[] = [];
   private stopped = false;
   /** Every name a fleet agent answers with -> its `machine/Agent` keys. */
@@ -187,7 +199,14 @@ export class HealthStore implements HealthSource {
   private readonly scans = new Map<string, ScanResult>();
   private readonly scanning = new Map<string, Promise<ScanResult>>();
 
-  constructor(targets: readonly HealthTarget[], options: Partial<HealthOptions> = {}) {
+  constructor(
+    targets: readonly HealthTarget[],
+    private readonly prober: Prober,
+    options: Partial<HealthOptions> = {},
+    clock?: Clock,
+  ) {
+    // The first snapshot is built below, once the slots exist.
+    super(undefined as unknown as HealthSnapshot, clock);
     this.options = { ...DEFAULT_HEALTH, ...options };
     for (const target of targets) {
       const metricsEvery = Math.max(
@@ -211,18 +230,16 @@ export class HealthStore implements HealthSource {
     this.snapshot = this.build();
   }
 
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): HealthSnapshot => this.snapshot;
-
   /** Starts the probe loop; returns its inverse. */
   start(): () => void {
     this.stopped = false;
+    this.wakeUp();
     // Sleep until the next probe is due or the next result would be late enough to show as
     // stale, whichever is first: an idle console wakes once a round, not every second. A probe
     // still running past its next turn is looked at again each second (it may be wedged).
     const tick = () => {
       if (this.stopped) return;
-      const now = Date.now();
+      const now = this.clock.now();
       void this.runDue(now);
       let wake = now + 60_000;
       for (const slot of this.slots.values()) {
@@ -233,7 +250,7 @@ export class HealthStore implements HealthSource {
             : slot.health.lastProbeAt + staleAfter(slot.target) + 1;
         wake = Math.min(wake, next, stale > now ? stale : Infinity);
       }
-      this.timer = setTimeout(tick, Math.max(10, wake - now));
+      this.timer = this.clock.after(Math.max(10, wake - now), tick, true);
     };
     tick();
     return () => this.stop();
@@ -241,18 +258,17 @@ export class HealthStore implements HealthSource {
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    if (this.pending) clearTimeout(this.pending);
+    this.timer?.();
     for (const slot of this.slots.values()) slot.zmq?.close();
-    this.http.close();
-    this.emitter.close();
+    this.prober.close();
+    this.shutDown();
   }
 
   /** Probes every agent once, now, with bounded concurrency; resolves when all are done. */
   async probeAll(): Promise<number> {
-    const started = performance.now();
+    const started = this.clock.elapsed();
     await this.runBatch([...this.slots.values()]);
-    return performance.now() - started;
+    return this.clock.elapsed() - started;
   }
 
   private async runDue(now: number): Promise<void> {
@@ -263,22 +279,22 @@ export class HealthStore implements HealthSource {
       const stale = markStale(slot.health, now, staleAfter(slot.target));
       if (stale !== slot.health) {
         slot.health = stale;
-        this.changed();
+        this.touch();
       }
     }
     if (due.length === 0) return;
     for (const slot of due) slot.nextAt = now + slot.target.intervalMs;
-    const started = performance.now();
+    const started = this.clock.elapsed();
     this.inRound++;
     try {
       await this.runBatch(due);
     } finally {
       this.inRound--;
     }
-    this.rounds.push(performance.now() - started);
+    this.rounds.push(this.clock.elapsed() - started);
     if (this.rounds.length > 20) this.rounds.shift();
     // One notification per round, as soon as it ends: every reply on its own was a frame each.
-    if (this.dirty && this.inRound === 0) this.publish();
+    if (this.inRound === 0) this.flushChanges();
   }
 
   private async runBatch(slots: Slot[]): Promise<void> {
@@ -308,7 +324,11 @@ export class HealthStore implements HealthSource {
         // Never answered here: if the port holds something that is not a ZMQ REP (another
         // agent's HTTP mirror, say), the agent is not there; look for it by name.
         const port = slot.health.moved?.healthPort ?? slot.zmqPort ?? slot.target.healthPort;
-        const zmtp = await probeZmtp(slot.target.host, port, Math.min(slot.target.timeoutMs, 1000));
+        const zmtp = await this.prober.zmtp(
+          slot.target.host,
+          port,
+          Math.min(slot.target.timeoutMs, 1000),
+        );
         if (zmtp.holder !== 'unknown' && zmtp.socketType !== 'REP') {
           const held = {
             ...outcome,
@@ -331,7 +351,7 @@ export class HealthStore implements HealthSource {
       (slot.rounds === 1 || slot.rounds % slot.metricsEvery === slot.metricsPhase)
     )
       await this.checkMetrics(slot);
-    this.changed();
+    this.touch();
   }
 
   /** The protocol to probe with: proven, else hinted by the operator, else expected from config. */
@@ -369,7 +389,7 @@ export class HealthStore implements HealthSource {
    * answers the JSON "Unknown health request": it is asked again, at once, the way it understands.
    */
   private async askZmq(
-    pirate: ZmqPirate,
+    pirate: ZmqRequester,
     slot: Slot,
   ): Promise<{ result: ZmqProbeResult; request: string }> {
     const request = healthRequest(slot.protocol);
@@ -391,7 +411,7 @@ export class HealthStore implements HealthSource {
     slot: Slot,
     via: string,
   ): ProbeOutcome {
-    const at = Date.now();
+    const at = this.clock.now();
     const parsed = parseZmqHealth(result.text);
     const raw = clipRaw(result.text);
     if (!parsed.ok)
@@ -410,7 +430,7 @@ export class HealthStore implements HealthSource {
   private async probeZmq(slot: Slot, httpFallback = true): Promise<ProbeOutcome> {
     const { target } = slot;
     const port = slot.health.moved?.healthPort ?? slot.zmqPort ?? target.healthPort;
-    slot.zmq ??= new ZmqPirate(`tcp://${target.host}:${port}`, target.timeoutMs);
+    slot.zmq ??= this.prober.zmq(`tcp://${target.host}:${port}`, target.timeoutMs);
     const asked = await this.askZmq(slot.zmq, slot);
     const via = `ZMQ ${asked.request} to ${target.host}:${port}`;
     if (asked.result.kind === 'reply') return this.zmqOutcome(asked.result, slot, via);
@@ -421,7 +441,7 @@ export class HealthStore implements HealthSource {
       slot.zmqPort === undefined &&
       !slot.health.moved
     ) {
-      const alt = new ZmqPirate(`tcp://${target.host}:${target.altHealthPort}`, target.timeoutMs);
+      const alt = this.prober.zmq(`tcp://${target.host}:${target.altHealthPort}`, target.timeoutMs);
       const viaAlt = await this.askZmq(alt, slot);
       if (viaAlt.result.kind === 'reply' && parseZmqHealth(viaAlt.result.text).ok) {
         slot.zmq.close();
@@ -435,13 +455,7 @@ export class HealthStore implements HealthSource {
       }
       alt.close();
     }
-    const at = Date.now();
-    const failed: ProbeOutcome =
-      result.kind === 'timeout'
-        ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
-        : result.kind === 'refused'
-          ? { kind: 'refused', reason: result.reason, at, via }
-          : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+    const failed = failure(result, target.timeoutMs, this.clock.now(), via);
     if (!httpFallback || (failed.kind === 'refused' && slot.protocol !== undefined)) return failed;
     // Silence or refusal on ZMQ: an HTTP-only service, or a BaseAgent whose health socket does
     // not answer while its HTTP mirror does (a wedged loop). Only the first is an HTTP agent.
@@ -472,13 +486,13 @@ export class HealthStore implements HealthSource {
     let last: ProbeOutcome = {
       kind: 'refused',
       reason: 'no HTTP port answered',
-      at: Date.now(),
+      at: this.clock.now(),
       via: `HTTP GET /health on ${target.host}:${ports.join(', ')}`,
     };
     for (const port of ports) {
       const via = `HTTP GET /health on ${target.host}:${port}`;
-      const result = await this.http.get(target.host, port, '/health', target.timeoutMs);
-      const at = Date.now();
+      const result = await this.prober.http(target.host, port, '/health', target.timeoutMs);
+      const at = this.clock.now();
       if (result.kind === 'reply') {
         const parsed = parseHttpHealth(result.status, result.text);
         if (!parsed.ok) {
@@ -502,12 +516,7 @@ export class HealthStore implements HealthSource {
           via,
         };
       }
-      const outcome: ProbeOutcome =
-        result.kind === 'timeout'
-          ? { kind: 'timeout', timeoutMs: target.timeoutMs, at, via }
-          : result.kind === 'refused'
-            ? { kind: 'refused', reason: result.reason, at, via }
-            : { kind: 'bad-reply', reason: result.reason, latencyMs: 0, at, via };
+      const outcome = failure(result, target.timeoutMs, at, via);
       // Garbage or silence on one port is not a dead agent: a refusal from the other port must
       // not hide it (refused is definitive and skips the hysteresis).
       if (last.kind === 'refused' || outcome.kind === 'bad-reply') last = outcome;
@@ -522,10 +531,10 @@ export class HealthStore implements HealthSource {
   private async probePub(slot: Slot): Promise<ProbeOutcome> {
     const { target } = slot;
     const port = target.port ?? target.healthPort;
-    const began = performance.now();
-    const zmtp = await probeZmtp(target.host, port, Math.min(target.timeoutMs, 2000));
-    const latencyMs = performance.now() - began;
-    const at = Date.now();
+    const began = this.clock.elapsed();
+    const zmtp = await this.prober.zmtp(target.host, port, Math.min(target.timeoutMs, 2000));
+    const latencyMs = this.clock.elapsed() - began;
+    const at = this.clock.now();
     const last = this.options.evidence?.lastBusFrame?.(target.machine);
     const fresh = last !== undefined && at - last <= this.options.frameWindowMs;
     const frames =
@@ -613,10 +622,10 @@ export class HealthStore implements HealthSource {
   /** One scan per host at a time, reused for `scanEveryMs`. */
   private scan(host: string): Promise<ScanResult | undefined> {
     const last = this.scans.get(host);
-    if (last && Date.now() - last.at < this.options.scanEveryMs) return Promise.resolve(last);
+    if (last && this.clock.now() - last.at < this.options.scanEveryMs) return Promise.resolve(last);
     let running = this.scanning.get(host);
     if (!running) {
-      running = scanForNames(host, FREE_PORT_FROM, FREE_PORT_TRIES, 500).then((r) => {
+      running = this.prober.scan(host, FREE_PORT_FROM, FREE_PORT_TRIES, 500).then((r) => {
         this.scans.set(host, r);
         this.scanning.delete(host);
         return r;
@@ -662,7 +671,12 @@ export class HealthStore implements HealthSource {
   private async checkMetrics(slot: Slot): Promise<void> {
     const health = slot.health.moved?.healthPort ?? slot.target.healthPort;
     const port = slot.protocol === 'http' ? (slot.httpPort ?? health) : health + 1;
-    const result = await this.http.get(slot.target.host, port, '/metrics', slot.target.timeoutMs);
+    const result = await this.prober.http(
+      slot.target.host,
+      port,
+      '/metrics',
+      slot.target.timeoutMs,
+    );
     const judged =
       result.kind === 'reply'
         ? judgeMetrics(result.status, result.text)
@@ -680,27 +694,18 @@ export class HealthStore implements HealthSource {
       slot.health = { ...slot.health, instrumented: judged.instrumented, metricsAnswer: answer };
   }
 
-  private pending: NodeJS.Timeout | undefined;
-  private dirty = false;
   private inRound = 0;
-  private changed(): void {
-    this.dirty = true;
-    if (this.pending || this.stopped) return;
+  private touch(): void {
+    if (this.stopped) return;
     // Inside a round the round's end publishes; this timer only bounds the wait when a round
     // runs long (agents timing out), so a change never waits more than ROUND_NOTIFY_MS.
-    const wait =
-      this.inRound > 0 ? Math.max(this.options.notifyMs, ROUND_NOTIFY_MS) : this.options.notifyMs;
-    this.pending = setTimeout(() => this.publish(), wait);
-    this.pending.unref();
+    this.changed(
+      this.inRound > 0 ? Math.max(this.options.notifyMs, ROUND_NOTIFY_MS) : this.options.notifyMs,
+    );
   }
 
-  private publish(): void {
-    if (this.pending) clearTimeout(this.pending);
-    this.pending = undefined;
-    if (this.stopped || !this.dirty) return;
-    this.dirty = false;
-    this.snapshot = this.build();
-    this.emitter.emit();
+  protected override rebuild(): HealthSnapshot {
+    return this.build();
   }
 
   /** Rebuild now (tests and `status --json` read right after probeAll). */

@@ -1,68 +1,46 @@
 // The console's log view as a store: one watch at a time (the agent whose log is open), its
 // items in a ring, and what the stream said about itself. It watches only while the view is
 // open: closing the view stops the watch, so the daemon stops reading and sending.
-import type { NatsConnection } from 'nats';
-import { watchLogs, type LogWatch } from '../adapters/log-client.js';
 import type { LogItem } from '../core/logs/line.js';
-import { Emitter } from './emitter.js';
+import type { LogSnapshot } from '../core/logs/snapshot.js';
+import type { LogWatch, LogWatcher } from '../core/seams/files.js';
+import { Store } from './store.js';
+
+export type { LogSnapshot } from '../core/logs/snapshot.js';
 
 /** Items kept; older ones fall off (the view shows a window of them anyway). */
 export const LOG_RING = 5000;
 /** Lines asked for when the view opens. */
 export const LOG_OPEN_LINES = 200;
 
-export interface LogSnapshot {
-  key?: string;
-  state: 'idle' | 'opening' | 'open' | 'ended' | 'failed';
-  /** Where the daemon reads it from (`file /…/logs/x.log`, `docker logs …`). */
-  source?: string;
-  rate?: number;
-  /** The end or the failure, in words. */
-  reason?: string;
-  /** Items, oldest first: `items[i]` is item number `first + i`. */
-  items: readonly LogItem[];
-  first: number;
-  /** Items received since the view opened. */
-  total: number;
-  /** Lines the daemon skipped for this watcher (its rate cap), all told. */
-  skipped: number;
-}
-
 const IDLE: LogSnapshot = { state: 'idle', items: [], first: 0, total: 0, skipped: 0 };
 
-export class LogStore {
-  private readonly emitter = new Emitter();
-  private snapshot: LogSnapshot = IDLE;
+export class LogStore extends Store<LogSnapshot> {
   private watch: LogWatch | undefined;
   private ring: LogItem[] = [];
-  private pending: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly nc: () => NatsConnection | undefined,
+    /** Opens a log stream (adapters/log-client.ts over the NATS link); undefined: no NATS now. */
+    private readonly watcher: () => LogWatcher | undefined,
     /** Coalesces a flood of batches into at most one frame per this many ms. */
     private readonly notifyMs = 100,
-  ) {}
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): LogSnapshot => this.snapshot;
+  ) {
+    super(IDLE);
+  }
 
   /** Items arrived since the last notification: the ring is copied once per frame, not per batch. */
   private fresh = false;
 
   private set(next: Partial<LogSnapshot>, now = false): void {
     this.snapshot = { ...this.snapshot, ...next };
-    const emit = () => {
-      this.pending = undefined;
-      if (this.fresh) this.snapshot = { ...this.snapshot, items: this.ring.slice() };
-      this.fresh = false;
-      this.emitter.emit();
-    };
-    if (now) {
-      if (this.pending) clearTimeout(this.pending);
-      emit();
-      return;
-    }
-    this.pending ??= setTimeout(emit, this.notifyMs);
+    this.changed(this.notifyMs);
+    if (now) this.flushChanges();
+  }
+
+  protected override rebuild(): LogSnapshot {
+    if (!this.fresh) return this.snapshot;
+    this.fresh = false;
+    return { ...this.snapshot, items: this.ring.slice() };
   }
 
   /** Shows `machine/agent`'s log: the last lines, then live. Reopening the same key is a no-op. */
@@ -70,10 +48,10 @@ export class LogStore {
     if (this.snapshot.key === key && this.watch) return;
     this.close();
     const [machine, agent] = key.split('/') as [string, string];
-    const nc = this.nc();
+    const watchLogs = this.watcher();
     this.ring = [];
     this.fresh = false;
-    if (!nc) {
+    if (!watchLogs) {
       this.set(
         {
           ...IDLE,
@@ -87,7 +65,6 @@ export class LogStore {
     }
     this.set({ ...IDLE, key, state: 'opening' }, true);
     const w = watchLogs(
-      nc,
       { machine, agent, lines: LOG_OPEN_LINES, follow: true },
       {
         opened: (info) =>
@@ -130,7 +107,6 @@ export class LogStore {
 
   stop(): void {
     this.close();
-    if (this.pending) clearTimeout(this.pending);
-    this.emitter.close();
+    this.shutDown();
   }
 }

@@ -1,7 +1,7 @@
 // The error-bus phase as the fleet sees it: NATS KV opsdeck/errorbus.phase, watched live.
-import type { NatsConnection } from 'nats';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY, type PhaseValue } from '../core/errorbus/phase.js';
-import { Emitter } from './emitter.js';
+import type { Bus } from '../core/seams/bus.js';
+import { Store } from './store.js';
 
 export interface PhaseSnapshot {
   value?: PhaseValue;
@@ -10,27 +10,25 @@ export interface PhaseSnapshot {
   note?: string;
 }
 
-export class PhaseStore {
-  private readonly emitter = new Emitter();
-  private snapshot: PhaseSnapshot = { note: 'NATS not connected' };
+export class PhaseStore extends Store<PhaseSnapshot> {
   private stopWatch: (() => void) | undefined;
 
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): PhaseSnapshot => this.snapshot;
+  constructor() {
+    super({ note: 'NATS not connected' });
+  }
 
   private set(s: PhaseSnapshot): void {
-    this.snapshot = s;
-    this.emitter.emit();
+    this.publish(s);
   }
 
   /**
    * Watches the key; until the bucket exists (the console never creates it) it looks again, and a
    * watch that ends or fails is started again: a phase shown must be one still being watched.
    */
-  async watch(nc: NatsConnection): Promise<void> {
-    while (!this.closed && !nc.isClosed()) {
+  async watch(bus: Bus): Promise<void> {
+    while (!this.isDown && !bus.isClosed()) {
       try {
-        await this.watchOnce(nc);
+        await this.watchOnce(bus);
       } catch (error) {
         // Keep the last value but say it is no longer followed.
         this.set({
@@ -39,23 +37,20 @@ export class PhaseStore {
           note: `phase watch failed (${(error as Error).message}); retrying every 3 s${this.snapshot.value ? ', last value shown' : ''}`,
         });
       }
-      if (this.closed || nc.isClosed()) return;
-      await new Promise((r) => setTimeout(r, 3000).unref());
+      if (this.isDown || bus.isClosed()) return;
+      await new Promise<void>((r) => this.clock.after(3000, r));
     }
   }
 
-  private async watchOnce(nc: NatsConnection): Promise<void> {
-    let kv;
-    try {
-      kv = await nc.jetstream().views.kv(PHASE_BUCKET, { bindOnly: true });
-    } catch {
+  private async watchOnce(bus: Bus): Promise<void> {
+    const watcher = await bus.watchKey(PHASE_BUCKET, PHASE_KEY);
+    if (!watcher) {
       this.set({
         value: { phase: 0, name: 'zmq' },
         note: 'no phase bucket yet: phase 0 (zmq), the fleet as it is',
       });
       return;
     }
-    const watcher = await kv.watch({ key: PHASE_KEY });
     this.stopWatch = () => watcher.stop();
     if (this.snapshot.revision === undefined)
       this.set({
@@ -71,7 +66,7 @@ export class PhaseStore {
         });
         continue;
       }
-      const decoded = decodePhase(e.string());
+      const decoded = decodePhase(e.text());
       this.set(
         decoded.ok
           ? { value: decoded.value, revision: e.revision }
@@ -80,11 +75,8 @@ export class PhaseStore {
     }
   }
 
-  private closed = false;
-
   close(): void {
-    this.closed = true;
     this.stopWatch?.();
-    this.emitter.close();
+    this.shutDown();
   }
 }

@@ -1,40 +1,14 @@
 // Both machines' resources, whichever machine the console runs on: the host agents (or the sim)
 // publish on opsdeck.<machine>.resources; a sample older than two intervals is shown as stale.
-import type { MsgHdrs, NatsConnection, Subscription } from 'nats';
-import { SAMPLE_SIG_HEADER, type SampleKeys } from '../adapters/sample-sign.js';
-import { judgeSample, type SampleAuth } from '../core/resources/sample-auth.js';
-import { feed } from '../adapters/nats-feed.js';
+import { judgeSample, SAMPLE_SIG_HEADER, type SampleKeys } from '../core/resources/sample-auth.js';
+import type { Bus, BusHeaders } from '../core/seams/bus.js';
+import type { Cancel } from '../core/seams/clock.js';
 import { checkSample } from '../core/resources/sample-check.js';
+import type { MachineResources, ResourceSnapshot } from '../core/resources/machine.js';
 import type { ResourceSample } from '../core/resources/sample.js';
-import { Emitter } from './emitter.js';
+import { Store } from './store.js';
 
-export interface MachineResources {
-  sample: ResourceSample;
-  receivedAt: number;
-  /** VRAM used (MB) and CPU %, oldest first, for the curves. */
-  history: { ts: number; vramMb: number | null; cpuPct: number }[];
-  /** Whether the sample shown was signed by its machine's key (and is no replay). */
-  auth: SampleAuth;
-}
-
-/** Samples refused for one machine (named by the subject they came on). */
-export interface Refused {
-  count: number;
-  reason: string;
-  at: number;
-}
-
-export interface ResourceSnapshot {
-  version: number;
-  machines: Readonly<Record<string, MachineResources>>;
-  /** Samples refused as malformed, with the last reason. */
-  rejected: number;
-  lastRejection?: string;
-  /** The same, per machine of the subject they came on: what its pane says it refused. */
-  refused: Readonly<Record<string, Refused>>;
-  /** The public sample keys samples are verified with (undefined: none, nothing is verified). */
-  keys?: string;
-}
+export type { MachineResources, Refused, ResourceSnapshot } from '../core/resources/machine.js';
 
 export const isStale = (
   m: MachineResources | undefined,
@@ -50,25 +24,19 @@ const machineOfSubject = (subject: string): string => {
   return /^[A-Za-z0-9_-]{1,64}$/.test(name) ? name : '?';
 };
 
-export class ResourceStore {
-  private readonly emitter = new Emitter();
-  private snapshot: ResourceSnapshot;
-  private sub: Subscription | undefined;
+export class ResourceStore extends Store<ResourceSnapshot> {
   /** The newest verified sample time per machine: an older one signed is a replay. */
   private readonly verifiedTs = new Map<string, number>();
 
   constructor(private readonly keys?: SampleKeys) {
-    this.snapshot = {
+    super({
       version: 0,
       machines: {},
       rejected: 0,
       refused: {},
       ...(keys ? { keys: keys.file } : {}),
-    };
+    });
   }
-
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): ResourceSnapshot => this.snapshot;
 
   /**
    * An agent's process as the machine's daemon last reported it, while that report is fresh
@@ -77,7 +45,7 @@ export class ResourceStore {
   process(
     machine: string,
     agent: string,
-    now = Date.now(),
+    now = this.clock.now(),
   ): { pid: number; ports: readonly number[] } | undefined {
     const m = this.snapshot.machines[machine];
     if (!m || now - m.receivedAt > 6000) return undefined;
@@ -89,8 +57,8 @@ export class ResourceStore {
   accept(
     data: Uint8Array | ResourceSample,
     subject?: string,
-    headers?: MsgHdrs,
-    now = Date.now(),
+    headers?: BusHeaders,
+    now = this.clock.now(),
   ): void {
     let value: unknown = data;
     if (data instanceof Uint8Array) {
@@ -122,21 +90,20 @@ export class ResourceStore {
       ...(prev?.history ?? []),
       { ts: s.ts, vramMb: s.gpu ? s.gpu.usedMb : null, cpuPct: s.cpuPct },
     ].slice(-HISTORY);
-    this.snapshot = {
+    this.publish({
       ...this.snapshot,
       version: this.snapshot.version + 1,
       machines: {
         ...this.snapshot.machines,
         [s.machine]: { sample: s, receivedAt: now, history, auth },
       },
-    };
-    this.emitter.emit();
+    });
   }
 
   private refuse(from: string | undefined, reason: string, now: number): void {
     const key = from ?? '?';
     const prev = this.snapshot.refused[key];
-    this.snapshot = {
+    this.publish({
       ...this.snapshot,
       version: this.snapshot.version + 1,
       rejected: this.snapshot.rejected + 1,
@@ -145,20 +112,19 @@ export class ResourceStore {
         ...this.snapshot.refused,
         [key]: { count: (prev?.count ?? 0) + 1, reason, at: now },
       },
-    };
-    this.emitter.emit();
+    });
   }
 
   /** Listens on opsdeck.*.resources; returns the stop. */
-  listen(nc: NatsConnection): () => void {
-    const sub = (this.sub = feed(nc, 'opsdeck.*.resources', (data, subject, headers) =>
-      this.accept(data, subject, headers),
-    ));
-    return () => sub.unsubscribe();
+  listen(bus: Bus): Cancel {
+    return this.own(
+      bus.subscribe('opsdeck.*.resources', (data, subject, headers) =>
+        this.accept(data, subject, headers),
+      ),
+    );
   }
 
   close(): void {
-    this.sub?.unsubscribe();
-    this.emitter.close();
+    this.shutDown();
   }
 }

@@ -1,10 +1,9 @@
 // Security on the scorecard: is an unauthenticated control request refused on each machine
 // (probed every minute over NATS), and when does the first cert or token expire.
-import type { NatsConnection } from 'nats';
-import { inspectArtefacts } from '../adapters/certs.js';
-import { probeEnforcement } from '../adapters/security-probe.js';
+import type { Cancel } from '../core/seams/clock.js';
+import type { CertsCheck, EnforcementProbe } from '../core/seams/files.js';
 import type { ProbeResult } from '../core/security/probe.js';
-import { Emitter } from './emitter.js';
+import { Store } from './store.js';
 
 export interface SecuritySnapshot {
   /** machine -> enforced? (undefined: no answer / not probed yet) */
@@ -13,24 +12,18 @@ export interface SecuritySnapshot {
   certsNote?: string;
 }
 
-export class SecurityStore {
-  private readonly emitter = new Emitter();
-  private snapshot: SecuritySnapshot;
-  private timer: NodeJS.Timeout | undefined;
-
+export class SecurityStore extends Store<SecuritySnapshot> {
   constructor(
     private readonly machines: readonly string[],
     private readonly secretsDir: string,
+    /** The certs and tokens in a secrets folder (adapters/certs.ts). */
+    private readonly certs: CertsCheck,
   ) {
-    this.snapshot = { auth: Object.fromEntries(machines.map((m) => [m, undefined])) };
+    super({ auth: Object.fromEntries(machines.map((m) => [m, undefined])) });
   }
 
-  subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
-  getSnapshot = (): SecuritySnapshot => this.snapshot;
-
   private set(patch: Partial<SecuritySnapshot>): void {
-    this.snapshot = { ...this.snapshot, ...patch };
-    this.emitter.emit();
+    this.publish({ ...this.snapshot, ...patch });
   }
 
   /** A probe run elsewhere (the console's action): its verdict is what the scorecard shows. */
@@ -46,8 +39,7 @@ export class SecurityStore {
   /** Reads the secrets folder once (cheap: a few files). */
   readCerts(): void {
     try {
-      const report = inspectArtefacts(this.secretsDir);
-      const days = report.artefacts
+      const days = this.certs(this.secretsDir)
         .map((a) => a.daysLeft)
         .filter((d): d is number => typeof d === 'number');
       if (days.length === 0) this.set({ certsNote: `no certs in ${this.secretsDir}` });
@@ -62,12 +54,13 @@ export class SecurityStore {
    * when it differs from the last one (the probe sends control requests: they are audited, but
    * a console left open must not write a line a minute).
    */
-  probe(nc: NatsConnection, everyMs = 60_000, audit?: (result: ProbeResult) => void): () => void {
+  probe(ask: EnforcementProbe, everyMs = 60_000, audit?: (result: ProbeResult) => void): Cancel {
     const said = new Map<string, string>();
     const once = async () => {
-      if (nc.isClosed()) return;
       try {
-        const results = await probeEnforcement(nc, this.machines, 2000);
+        const asked = ask(this.machines, 2000);
+        if (!asked) return;
+        const results = await asked;
         for (const r of results)
           if (said.get(r.machine) !== r.verdict) {
             said.set(r.machine, r.verdict);
@@ -86,13 +79,10 @@ export class SecurityStore {
       }
     };
     void once();
-    this.timer = setInterval(() => void once(), everyMs);
-    this.timer.unref();
-    return () => clearInterval(this.timer);
+    return this.every(everyMs, () => void once());
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.emitter.close();
+    this.shutDown();
   }
 }

@@ -21,13 +21,8 @@ const MARK = /\bLong:/;
 
 /** `file:name` -> why it is still long without a comment. */
 const KNOWN: Record<string, string> = {
-  'adapters/error-sources.ts:natsErrors':
-    'the NATS feed as a state machine is the ports helper (issue 17), who owns this file',
-  'adapters/error-sources.ts:attachStreams': 'same file as natsErrors (ports helper, issue 17)',
   'core/errors/pipeline.ts:add': 'the hot path of the ingest work (issue 16), which owns it',
   'terminal/screen.ts:csi': 'the renderer work (issue 16) owns terminal/',
-  'stores/data-plane.ts:startDataPlane':
-    'the store base of the ports helper (issue 17) owns stores/',
 };
 
 /**

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { textOf } from '../../source/core/text.js';
+import { jsonObject, textOf } from '../../source/core/text.js';
 
 test('textOf: a wire value as text, never "[object Object]"', () => {
   assert.equal(textOf('up'), 'up');
@@ -19,4 +19,12 @@ test('textOf: a wire value as text, never "[object Object]"', () => {
     textOf(() => 1, 'fn'),
     'fn',
   );
+});
+
+test('jsonObject: only a JSON object, never a throw', () => {
+  assert.deepEqual(jsonObject('{"a":1}'), { a: 1 });
+  assert.equal(jsonObject('[1]'), undefined);
+  assert.equal(jsonObject('null'), undefined);
+  assert.equal(jsonObject('"s"'), undefined);
+  assert.equal(jsonObject('{bad'), undefined);
 });

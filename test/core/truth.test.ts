@@ -3,6 +3,7 @@
 // address. Table-driven, no I/O.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { newCounters } from '../../source/core/errors/pipeline.js';
 import { codeFacts, selfName } from '../../source/core/fleet/upstream-code.js';
 import { expectedProtocol, healthRequest } from '../../source/core/health/expect.js';
 import { judgeName, placeAnswers } from '../../source/core/health/locate.js';
@@ -292,22 +293,7 @@ describe('the scorecard counts protocols by what answered', () => {
         ],
         ['mainpc/B', { ...initialHealth(), state: 'healthy' as const, protocol: 'http' as const }],
       ]),
-      counters: {
-        received: { zmq: 0, nats: 0 },
-        bridged: 0,
-        backlog: 0,
-        shown: 0,
-        collapsed: 0,
-        matched: 0,
-        copies: 0,
-        zmqOnly: 0,
-        natsOnly: 0,
-        malformed: 0,
-        dropped: 0,
-        evicted: 0,
-        gaps: 0,
-        dedupEvicted: 0,
-      },
+      counters: newCounters(),
       publishers: [],
       canonical: {},
       portConflicts: 0,

@@ -14,7 +14,8 @@ import { checkPorts } from '../../source/core/ports/rules.js';
 import { rng } from '../../source/core/seeded.js';
 import { checkSample } from '../../source/core/resources/sample-check.js';
 import { ActionRunner } from '../../source/stores/action-runner.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { auditLog } from '../../source/adapters/audit.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { PhaseStore } from '../../source/stores/phase-store.js';
 import { host, sleep, tempDir, until, writeFleet } from './helpers.js';
 import { Text } from 'ink';
@@ -229,7 +230,7 @@ describe('fuzzed samples, health replies and error frames into the console', () 
 
   test(`${ROUNDS} rounds (seed ${SEED}): every frame drawn, every key answered`, async () => {
     let exited = 0;
-    const runner = new ActionRunner();
+    const runner = new ActionRunner(auditLog());
     const phase = new PhaseStore();
     cleanups.push(() => phase.close());
     const { lastFrame, stdin, unmount } = render(
@@ -323,7 +324,7 @@ describe('fuzzed samples, health replies and error frames into the console', () 
       <App
         plane={plane}
         phase={new PhaseStore()}
-        runner={new ActionRunner()}
+        runner={new ActionRunner(auditLog())}
         actions={{ entries: [], make: () => undefined }}
         ports={checkPorts(fleet.machines, { env: fleet.env })}
         theme={COLOR_THEME}

@@ -13,7 +13,7 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { Publisher } from 'zeromq';
 import { startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
 import { Errors } from '../../source/screens/errors.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import {
   consoleCommand,
   host,

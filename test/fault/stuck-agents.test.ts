@@ -12,6 +12,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { Reply } from 'zeromq';
 import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 import { fdCount, host, sleep } from './helpers.js';
 
 const HOST = host(99);
@@ -154,6 +155,7 @@ describe('stuck agents', () => {
         target('Silent', silent, { altHealthPort: silent }),
         target('Spew', spew, { altHealthPort: spew }),
       ],
+      netProber(),
       { concurrency: 8 },
     );
     cleanups.push(() => store.stop());

@@ -12,7 +12,7 @@ import { ErrorPane } from '../../source/components/error-pane.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
-import { startDataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane } from '../../source/wiring/data-plane.js';
 import { host, re, ROOT, sleep, tempDir, until, writeFleet } from './helpers.js';
 
 const HOSTS = { mainpc: host(93), pc2: host(94) };

@@ -13,7 +13,7 @@ import { runCli } from '../support/run-cli.js';
 import { startObserver } from '../../source/agent/observe.js';
 import { METRICS_CONTENT_TYPE } from '../../source/agent/metrics-server.js';
 import type { Sim } from '../../source/sim/sim.js';
-import { startDataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane } from '../../source/wiring/data-plane.js';
 import { exampleOverrides, fleet, NEEDS_NATS, REAL, sim, waitFor } from './sim/helpers.js';
 
 const HOSTS = { mainpc: '127.0.19.1', pc2: '127.0.19.2' };

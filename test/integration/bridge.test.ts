@@ -23,7 +23,7 @@ import { probeZmtp } from '../../source/adapters/zmtp-probe.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 
 const NATS_BIN = findNatsServer();
 const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;

@@ -7,7 +7,7 @@
 // (the order that leaked: nats.js's ordered consumer, refused on a draining connection, retries
 // for ~15 min on a 30 s timer), or after 500 ms if stop() waits for the feed first.
 import type { NatsConnection } from 'nats';
-import { startDataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane } from '../../source/wiring/data-plane.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const plane = startDataPlane({ machines: [], nats: process.argv[2]!, live: false });

@@ -17,7 +17,7 @@ import {
 } from '../../source/adapters/nats-server.js';
 import { encodePhase, PHASE_BUCKET, PHASE_KEY } from '../../source/core/errorbus/phase.js';
 import type { Machine } from '../../source/core/fleet/model.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
 

@@ -26,7 +26,7 @@ import { findNatsServer, NATS_INSTALL_HINT } from '../../source/adapters/nats-se
 import { readPhase } from '../../source/adapters/phase-kv.js';
 import { probeTcp } from '../../source/adapters/tcp-probe.js';
 import type { Machine } from '../../source/core/fleet/model.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
 

@@ -15,7 +15,7 @@ import type { Machine } from '../../source/core/fleet/model.js';
 import type { AgentHealth } from '../../source/core/health/state.js';
 import { agentRows } from '../../source/core/ui/view.js';
 import type { Sim } from '../../source/sim/sim.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { exampleOverrides, fleet, NEEDS_NATS, REAL, sim, waitFor } from './sim/helpers.js';
 
 const HOSTS = { mainpc: '127.0.20.1', pc2: '127.0.20.2' };

@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { Reply } from 'zeromq';
 import { ZmqPirate } from '../../source/adapters/zmq-probe.js';
 import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 
 const BASE_OK = JSON.stringify({
   status: 'ok',
@@ -96,9 +97,13 @@ describe('health prober', () => {
     const b = await rep((req) => (req === 'health_check' ? WP07 : 'Unknown health request'));
     // A FastAPI-style service: nothing on ZMQ, /health over HTTP.
     const c = await http((path) => (path === '/health' ? [200, '{"status":"ok"}'] : [404, '{}']));
-    const store = new HealthStore([target('A', a.port), target('B', b.port), target('C', c.port)], {
-      timeoutMs: 300,
-    });
+    const store = new HealthStore(
+      [target('A', a.port), target('B', b.port), target('C', c.port)],
+      netProber(),
+      {
+        timeoutMs: 300,
+      },
+    );
     cleanups.push(() => store.stop());
     await store.probeAll();
     const snap = store.flush();
@@ -119,9 +124,10 @@ describe('health prober', () => {
   test('a WP-07 agent with no health port configured is found on port+1000 (the mixin default)', async () => {
     const mixin = await rep((req) => (req === 'health_check' ? WP07 : 'Unknown health request'));
     // Nothing on the BaseAgent default (port+1); the mixin listens on port+1000.
-    const store = new HealthStore([
-      target('M', mixin.port - 999, { altHealthPort: mixin.port, timeoutMs: 150 }),
-    ]);
+    const store = new HealthStore(
+      [target('M', mixin.port - 999, { altHealthPort: mixin.port, timeoutMs: 150 })],
+      netProber(),
+    );
     cleanups.push(() => store.stop());
     await store.probeAll();
     const h = store.flush().agents.get('mainpc/M')!;
@@ -150,7 +156,7 @@ describe('health prober', () => {
       z = undefined;
     }
     if (!z) return; // the neighbouring port was taken: nothing to assert this run
-    const store = new HealthStore([target('M', z.port)]);
+    const store = new HealthStore([target('M', z.port)], netProber());
     cleanups.push(() => store.stop());
     await store.probeAll();
     assert.equal(store.flush().agents.get('mainpc/M')!.instrumented, true);
@@ -158,7 +164,7 @@ describe('health prober', () => {
 
   test('a killed agent turns unreachable on the next probe (refused is definitive)', async () => {
     const a = await rep(() => BASE_OK);
-    const store = new HealthStore([target('A', a.port)]);
+    const store = new HealthStore([target('A', a.port)], netProber());
     cleanups.push(() => store.stop());
     await store.probeAll();
     assert.equal(store.flush().agents.get('mainpc/A')!.state, 'healthy');
@@ -174,7 +180,7 @@ describe('health prober', () => {
 
   test('a wedged agent (accepts, never answers) needs two timeouts to turn unreachable', async () => {
     const w = await rep(undefined);
-    const store = new HealthStore([target('W', w.port, { timeoutMs: 80 })]);
+    const store = new HealthStore([target('W', w.port, { timeoutMs: 80 })], netProber());
     cleanups.push(() => store.stop());
     await store.probeAll();
     const first = store.flush().agents.get('mainpc/W')!;
@@ -184,7 +190,7 @@ describe('health prober', () => {
 
   test('garbage replies are bad replies, not crashes', async () => {
     const g = await rep(() => '\x1b[2J{{{ not json');
-    const store = new HealthStore([target('G', g.port)]);
+    const store = new HealthStore([target('G', g.port)], netProber());
     cleanups.push(() => store.stop());
     await store.probeAll();
     const h = store.flush().agents.get('mainpc/G')!;
@@ -194,7 +200,9 @@ describe('health prober', () => {
 
   test('the loop probes on its interval and notifies subscribers, coalesced', async () => {
     const a = await rep(() => BASE_OK);
-    const store = new HealthStore([target('A', a.port, { intervalMs: 50 })], { notifyMs: 20 });
+    const store = new HealthStore([target('A', a.port, { intervalMs: 50 })], netProber(), {
+      notifyMs: 20,
+    });
     let notified = 0;
     const unsubscribe = store.subscribe(() => notified++);
     const stop = store.start();

@@ -18,7 +18,7 @@ import {
   signerFor,
 } from '../../source/adapters/sample-sign.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
-import { startDataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane } from '../../source/wiring/data-plane.js';
 import { MachinePane } from '../../source/components/machine-pane.js';
 import { host, NATS_BIN, NEEDS_NATS, sleep, tempDir, until, writeFleet } from '../fault/helpers.js';
 import { levelOfThresholds } from '../../source/core/resources/throttle.js';

@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import { readAudit } from '../../source/adapters/audit.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { HealthStore, targetsFor } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 import type { Sim } from '../../source/sim/sim.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import {
@@ -66,7 +67,11 @@ describe('the default fleet as it really behaves', { skip: NEEDS_NATS || NO_REAL
     });
     stops.push(() => plane.stop());
     // The agent daemons' samples first: they carry each process and the ports it listens on.
-    await waitFor(() => plane.resources.process('pc2', 'TutoringServiceAgent'), 10_000);
+    // Every moved agent's, not one: each is found from its sample only if the sample is there
+    // before its configured port's probe gives up (else by a port scan).
+    for (const m of s.machines)
+      for (const a of m.agents.filter((x) => x.plan.ports.moved))
+        await waitFor(() => plane.resources.process(m.plan.id, a.plan.name), 10_000);
     await plane.health.probeAll();
     await plane.health.probeAll();
   });
@@ -245,6 +250,7 @@ describe('BaseAgents report degraded once their ready key expires', { skip: NO_R
     const machines = fleet(REAL).map((m) => ({ ...m, host: hosts[m.id as 'mainpc' | 'pc2'] }));
     const store = new HealthStore(
       targetsFor(machines, { timeoutMs: 1000 }).filter((t) => t.agent === 'ServiceRegistry'),
+      netProber(),
       { timeoutMs: 1000, hysteresis: { downAfter: 1, upAfter: 1, historySize: 5 } },
     );
     stops.push(() => store.stop());
@@ -272,6 +278,7 @@ describe('a probe never wedges a REP that dies on non-JSON', { skip: NO_REAL }, 
     for (let i = 0; i < 20; i++) {
       const store = new HealthStore(
         targetsFor(machines, { timeoutMs: 500 }).filter((t) => t.machine === 'pc2'),
+        netProber(),
         { timeoutMs: 500 },
       );
       await store.probeAll();

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, StorageType, type NatsConnection } from 'nats';
 import { startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
-import { startDataPlane, type DataPlane } from '../../source/stores/data-plane.js';
+import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { NATS_BIN, NEEDS_NATS, sleep, tempDir, until } from '../fault/helpers.js';
 
 const HOST = '127.0.19.1';

@@ -12,11 +12,13 @@ import type { Machine } from '../../source/core/fleet/model.js';
 import { checkPorts } from '../../source/core/ports/rules.js';
 import { NO_COLOR_THEME } from '../../source/components/theme.js';
 import { ActionRunner } from '../../source/stores/action-runner.js';
+import { auditLog } from '../../source/adapters/audit.js';
 import { BridgeStore } from '../../source/stores/bridge-store.js';
-import type { DataPlane } from '../../source/stores/data-plane.js';
+import type { DataPlane } from '../../source/wiring/data-plane.js';
 import { DoctorStore } from '../../source/stores/doctor-store.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 import { HealthStore } from '../../source/stores/health-store.js';
+import { netProber } from '../../source/adapters/net-prober.js';
 import { PhaseStore } from '../../source/stores/phase-store.js';
 import { ResourceStore } from '../../source/stores/resource-store.js';
 
@@ -149,6 +151,7 @@ export function renderApp(
         timeoutMs: 1000,
       })),
     ),
+    netProber(),
   );
   const plane: DataPlane = {
     machines,
@@ -166,7 +169,7 @@ export function renderApp(
     natsFeed: () => undefined,
     stop: async () => {},
   };
-  const runner = new ActionRunner(o.auditPath);
+  const runner = new ActionRunner(auditLog(o.auditPath));
   const app = render(
     <App
       plane={plane}

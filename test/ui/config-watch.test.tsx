@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { consoleActions } from '../../source/actions/catalog.js';
 import { ConfigStore } from '../../source/stores/config-store.js';
+import { configFiles } from '../../source/adapters/fleet-files.js';
 import { renderApp, rigFleet } from '../support/app-rig.js';
 
 const ENV = { MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2' };
@@ -14,7 +15,7 @@ const ENV = { MAINPC_IP: '127.0.0.1', PC2_IP: '127.0.0.2' };
 describe('config files re-read while the console runs', () => {
   test('the store: canonical after a migration, agents changed said, a broken file said with its place', () => {
     const { machines, dir } = rigFleet();
-    const store = new ConfigStore(machines, ENV);
+    const store = new ConfigStore(machines, ENV, configFiles);
     store.check();
     assert.deepEqual(store.getSnapshot(), {
       canonical: { mainpc: true, pc2: false },
@@ -66,7 +67,7 @@ describe('config files re-read while the console runs', () => {
 
   test('migrated from screen 5: the row says there is nothing to migrate, P1.1 says yes', async () => {
     const { machines, dir } = rigFleet();
-    const config = new ConfigStore(machines, ENV);
+    const config = new ConfigStore(machines, ENV, configFiles);
     config.check();
     const actions = consoleActions({ machines, env: { ...ENV, OPSDECK_SECRETS: join(dir, 's') } });
     const rig = renderApp({

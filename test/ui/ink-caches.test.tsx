@@ -138,7 +138,12 @@ class ResizingStdout extends EventEmitter {
 /** The frames a live instance writes while the terminal is resized and its content changes. */
 async function resized(): Promise<string[]> {
   const stdout = new ResizingStdout();
-  const tick = () => new Promise((r) => setTimeout(r, 20));
+  // Each step draws one frame: wait for it (a loaded machine takes longer than any fixed pause).
+  const tick = async () => {
+    const want = stdout.frames.length + 1;
+    for (const until = Date.now() + 10_000; stdout.frames.length < want && Date.now() < until;)
+      await new Promise((r) => setTimeout(r, 5));
+  };
   const instance = inkRender(<Screen cursor={0} errors={4} />, {
     stdout: stdout as unknown as NodeJS.WriteStream,
     patchConsole: false,

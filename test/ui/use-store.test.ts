@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { heardBy, heardWhen } from '../../source/hooks/use-store.js';
-import { Emitter } from '../../source/stores/emitter.js';
+import { Emitter } from '../../source/core/emitter.js';
 
 test('heard only when drawn differently; the snapshot is always the latest', () => {
   const emitter = new Emitter();

@@ -2,6 +2,7 @@
 // Each returns an event or a malformed verdict with a short sanitised sample: nothing throws,
 // nothing is dropped without being counted.
 import { normaliseSeverity, type ErrorEvent, type ErrorFormat } from './event.js';
+import { jsonObject } from '../text.js';
 import { sanitise } from './sanitise.js';
 
 export type Decoded =
@@ -23,15 +24,6 @@ const malformed = (reason: string, text: string): Decoded => ({
   reason: sanitise(reason),
   sample: sanitise(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS)}…` : text),
 });
-
-function parseJson(text: string): Dict | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isDict(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const ids = (...values: unknown[]): string[] => {
   const out: string[] = [];
@@ -148,26 +140,26 @@ function fromLoose(body: Dict, machine: string, receivedAt: number, format: Erro
 
 function decodeSingle(text: string, machine: string, receivedAt: number, depth = 0): Decoded {
   if (text.startsWith('ERROR:')) {
-    const body = parseJson(text.slice(6));
+    const body = jsonObject(text.slice(6));
     return body
       ? fromEnvelope(body, machine, receivedAt, 'zmq-a')
       : malformed('variant A (ERROR:) with a body that is not a JSON object', text);
   }
   if (text.startsWith('PC2_ERROR:')) {
     const colon = text.indexOf(':', 10);
-    const body = colon > 0 ? parseJson(text.slice(colon + 1)) : undefined;
+    const body = colon > 0 ? jsonObject(text.slice(colon + 1)) : undefined;
     return body
       ? fromEnvelope(body, machine, receivedAt, 'zmq-d', text.slice(10, colon).toLowerCase())
       : malformed('variant D (PC2_ERROR:<CAT>:) without a JSON object body', text);
   }
   if (text.startsWith('CROSS_MACHINE_ERROR:')) {
     const colon = text.indexOf(':', 20);
-    const body = colon > 0 ? parseJson(text.slice(colon + 1)) : undefined;
+    const body = colon > 0 ? jsonObject(text.slice(colon + 1)) : undefined;
     return body
       ? fromEnvelope(body, machine, receivedAt, 'zmq-d-cross')
       : malformed('variant D (CROSS_MACHINE_ERROR:) without a JSON object body', text);
   }
-  const body = parseJson(text);
+  const body = jsonObject(text);
   if (!body)
     return malformed('not an upstream error frame (no known prefix, not a JSON object)', text);
   if (typeof body.raw === 'string' && Object.keys(body).length === 1) {
@@ -205,7 +197,7 @@ export function decodeZmq(
   if (frames.length === 2) {
     const topic = utf8.decode(frames[0]);
     const text = utf8.decode(frames[1]);
-    const body = parseJson(text);
+    const body = jsonObject(text);
     if (topic === 'ERROR' || topic === 'ERROR:') {
       if (!body)
         return malformed(
@@ -235,7 +227,7 @@ export function decodeNats(
       utf8.decode(data.subarray(0, SAMPLE_CHARS)),
     );
   const text = utf8.decode(data);
-  const body = parseJson(text);
+  const body = jsonObject(text);
   if (!body) return malformed(`${subject}: body is not a JSON object`, text);
   if ('source_agent' in body || 'error_id' in body) {
     // nats_client.py (WP-10): errors.<severity>.<agent>

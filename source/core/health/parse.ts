@@ -2,7 +2,7 @@
 // one reading. A reply in the wrong protocol is evidence too: it says what the agent speaks.
 import { sanitise } from '../errors/sanitise.js';
 import type { HealthProtocol } from './replies.js';
-import { textOf } from '../text.js';
+import { jsonObject, textOf } from '../text.js';
 
 export type ReplyState = 'healthy' | 'degraded' | 'unhealthy';
 
@@ -25,15 +25,6 @@ type Dict = Record<string, unknown>;
 const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 const clip = (s: string, n = 120) => sanitise(s.length > n ? `${s.slice(0, n)}…` : s);
-
-function json(text: string): Dict | undefined {
-  try {
-    const v: unknown = JSON.parse(text);
-    return isDict(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** `"<name> is <state>"`: BaseAgent's message names the agent (its self.name). */
 const nameInMessage = (body: Dict): string | undefined => {
@@ -140,7 +131,7 @@ export function parseZmqHealth(text: string): Parsed {
       },
     };
   }
-  const body = json(text);
+  const body = jsonObject(text);
   if (!body) return { ok: false, reason: clip(`not JSON: ${text}`) };
   if (body.schema === 'WP-07-unified-health' || isDict(body.health_metrics))
     return fromUnified(body);
@@ -154,7 +145,7 @@ export function parseHttpHealth(
   text: string,
   asked: HealthProtocol = 'http',
 ): Parsed {
-  const body = json(text);
+  const body = jsonObject(text);
   if (status === 404) return { ok: false, reason: 'HTTP 404: no /health here' };
   if (!body)
     return status >= 200 && status < 300

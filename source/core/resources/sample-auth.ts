@@ -7,6 +7,18 @@ export type SigCheck = { ok: true; kid: string } | { ok: false; reason: string }
 
 export type SampleAuth = { verified: true; kid: string } | { verified: false; reason: string };
 
+/** The NATS header a sample's signature travels in. */
+export const SAMPLE_SIG_HEADER = 'Opsdeck-Sample-Sig';
+
+/** The public sample keys (adapters/sample-sign.ts reads them). */
+export interface SampleKeys {
+  /** Where they were read from. */
+  file: string;
+  machines: string[];
+  /** Checks the signature header of a sample that came on `machine`'s subject. */
+  check(machine: string, bytes: Uint8Array, header: string | undefined): SigCheck;
+}
+
 /** How far a sample's time may be from the receiver's clock (machines' clocks drift a little). */
 export const MAX_SAMPLE_SKEW_MS = 60_000;
 
