@@ -138,98 +138,124 @@ function carried(dir: string): { trust: string[]; jwks: Jwks['keys'] } {
   return { trust, jwks };
 }
 
-export function certsRotateAction(
-  options: Omit<CertsOptions, 'machines'> & { machines?: CertMachine[] },
-): Action {
-  const dir = resolve(options.dir);
-  const now = options.now ?? (() => new Date());
-  let manifest: Manifest | undefined;
-  let stamp = '';
+type RotateOptions = Omit<CertsOptions, 'machines'> & { machines?: CertMachine[] };
+
+/** What a rotation's preview read and its run need: the manifest and the retired folder's stamp. */
+interface Rotation {
+  options: RotateOptions;
+  dir: string;
+  now: () => Date;
+  manifest?: Manifest;
+  stamp: string;
+}
+
+/** The manifest of the generation to rotate, or why there is none to rotate. */
+function readRotatable(dir: string): { manifest?: Manifest; problem?: string } {
+  try {
+    const manifest = readManifest(dir);
+    return manifest
+      ? { manifest }
+      : {
+          problem: `no ${MANIFEST} in ${dir}: nothing to rotate (run \`opsdeck certs generate\` first)`,
+        };
+  } catch (error) {
+    return { problem: (error as Error).message };
+  }
+}
+
+async function previewRotate(r: Rotation): Promise<Preview> {
+  const { manifest, problem } = readRotatable(r.dir);
+  r.manifest = manifest;
+  const machines = r.options.machines ?? manifest?.machines ?? [];
+  r.stamp = stampOf(r.now());
+  const current = manifest ? existingArtefacts(r.dir, manifest.machines) : [];
+  return {
+    target: r.dir,
+    lines: [
+      `move ${current.length} current artefacts to ${join(RETIRED, r.stamp)}/ (kept, 0700, until the rotation is finished)`,
+      ...planLines(machines),
+      'ca/trust.pem keeps the retired CA(s) and jwt/jwks.json the retired kid(s), so running agents and old tokens keep working',
+      'finish with `opsdeck certs rotate --finish` once every machine has the new files: that stops trusting the old ones and deletes them',
+    ],
+    checks: [
+      {
+        name: 'a generation to rotate',
+        ok: !problem,
+        evidence:
+          problem ??
+          `generated ${manifest!.generatedAt} for ${manifest!.machines.map((m) => m.id).join(', ')}`,
+      },
+    ],
+    runnable: !problem,
+    destructive: true,
+  };
+}
+
+async function runRotate(r: Rotation): Promise<Outcome> {
+  const m = r.manifest!;
+  const { options, dir } = r;
+  const keep = carried(dir);
+  const machines = options.machines ?? m.machines;
+  // Everything new is built in memory first: a failure here leaves the folder untouched.
+  const when = r.now();
+  const generation = await buildGeneration(
+    {
+      machines,
+      natsHost: options.natsHost ?? m.natsHost,
+      ...(options.days ? { days: options.days } : {}),
+      ...(options.caDays ? { caDays: options.caDays } : {}),
+      ...(options.tokenDays ? { tokenDays: options.tokenDays } : {}),
+      now: when,
+    },
+    { trust: keep.trust, jwks: keep.jwks, retired: m.retired },
+  );
+  const old = retire(dir, m, when);
+  r.stamp = old.stamp;
+  generation.manifest.retired = [
+    ...m.retired,
+    { stamp: old.stamp, kid: old.key?.kid ?? null, caFingerprint: old.caFingerprint },
+  ];
+  const written = writeGeneration(dir, generation);
+  return {
+    ok: true,
+    detail: `moved ${old.moved.length} artefacts to ${join(RETIRED, old.stamp)}/, wrote ${written.length} new ones`,
+    lines: [...nextSteps(dir, machines), 'then: opsdeck certs rotate --finish'],
+  };
+}
+
+async function verifyRotate(r: Rotation, outcome: Outcome): Promise<Outcome> {
+  const report = inspectArtefacts(r.dir, r.now().getTime());
+  if (!retiredStamps(r.dir).includes(r.stamp))
+    return {
+      ok: false,
+      detail: `re-read ${r.dir}: ${join(RETIRED, r.stamp)} is missing: the old generation was not kept`,
+    };
+  const jwks = carried(r.dir);
+  return verifyReport(report, outcome, [
+    `trusted during the rotation: ${jwks.trust.length} CA(s), ${jwks.jwks.length} signing key(s)`,
+  ]);
+}
+
+export function certsRotateAction(options: RotateOptions): Action {
+  const r: Rotation = {
+    options,
+    dir: resolve(options.dir),
+    now: options.now ?? (() => new Date()),
+    stamp: '',
+  };
   return {
     id: 'certs.rotate',
     title: 'Rotate fleet certificates, keys and secrets',
     machine: 'fleet',
     args: {
-      dir,
+      dir: r.dir,
       machines: options.machines?.map((m) => `${m.id}@${m.host}`) ?? 'from manifest',
       days: options.days ?? DEFAULTS.days,
       authDays: options.tokenDays ?? DEFAULTS.tokenDays,
     },
-    async preview(): Promise<Preview> {
-      let problem: string | undefined;
-      try {
-        manifest = readManifest(dir);
-        if (!manifest)
-          problem = `no ${MANIFEST} in ${dir}: nothing to rotate (run \`opsdeck certs generate\` first)`;
-      } catch (error) {
-        problem = (error as Error).message;
-      }
-      const machines = options.machines ?? manifest?.machines ?? [];
-      stamp = stampOf(now());
-      const current = manifest ? existingArtefacts(dir, manifest.machines) : [];
-      return {
-        target: dir,
-        lines: [
-          `move ${current.length} current artefacts to ${join(RETIRED, stamp)}/ (kept, 0700, until the rotation is finished)`,
-          ...planLines(machines),
-          'ca/trust.pem keeps the retired CA(s) and jwt/jwks.json the retired kid(s), so running agents and old tokens keep working',
-          'finish with `opsdeck certs rotate --finish` once every machine has the new files: that stops trusting the old ones and deletes them',
-        ],
-        checks: [
-          {
-            name: 'a generation to rotate',
-            ok: !problem,
-            evidence:
-              problem ??
-              `generated ${manifest!.generatedAt} for ${manifest!.machines.map((m) => m.id).join(', ')}`,
-          },
-        ],
-        runnable: !problem,
-        destructive: true,
-      };
-    },
-    async execute(): Promise<Outcome> {
-      const m = manifest!;
-      const keep = carried(dir);
-      const machines = options.machines ?? m.machines;
-      // Everything new is built in memory first: a failure here leaves the folder untouched.
-      const when = now();
-      const generation = await buildGeneration(
-        {
-          machines,
-          natsHost: options.natsHost ?? m.natsHost,
-          ...(options.days ? { days: options.days } : {}),
-          ...(options.caDays ? { caDays: options.caDays } : {}),
-          ...(options.tokenDays ? { tokenDays: options.tokenDays } : {}),
-          now: when,
-        },
-        { trust: keep.trust, jwks: keep.jwks, retired: m.retired },
-      );
-      const old = retire(dir, m, when);
-      stamp = old.stamp;
-      generation.manifest.retired = [
-        ...m.retired,
-        { stamp: old.stamp, kid: old.key?.kid ?? null, caFingerprint: old.caFingerprint },
-      ];
-      const written = writeGeneration(dir, generation);
-      return {
-        ok: true,
-        detail: `moved ${old.moved.length} artefacts to ${join(RETIRED, old.stamp)}/, wrote ${written.length} new ones`,
-        lines: [...nextSteps(dir, machines), 'then: opsdeck certs rotate --finish'],
-      };
-    },
-    async verify(outcome) {
-      const report = inspectArtefacts(dir, now().getTime());
-      if (!retiredStamps(dir).includes(stamp))
-        return {
-          ok: false,
-          detail: `re-read ${dir}: ${join(RETIRED, stamp)} is missing: the old generation was not kept`,
-        };
-      const jwks = carried(dir);
-      return verifyReport(report, outcome, [
-        `trusted during the rotation: ${jwks.trust.length} CA(s), ${jwks.jwks.length} signing key(s)`,
-      ]);
-    },
+    preview: () => previewRotate(r),
+    execute: () => runRotate(r),
+    verify: (outcome) => verifyRotate(r, outcome),
   };
 }
 

@@ -131,8 +131,128 @@ export function planMigrate(options: MigrateActionOptions): MigratePlan {
   return { ok: true, file, target, result, source, replaced, diff };
 }
 
+type Planned = Extract<MigratePlan, { ok: true }>;
+
+/** The options, and the plan behind the last preview: execute writes only what it showed. */
+interface Migration {
+  options: MigrateActionOptions;
+  planned?: { preview: Preview; plan: Planned };
+}
+
+async function previewMigration(m: Migration): Promise<Preview> {
+  m.planned = undefined;
+  const { options } = m;
+  const plan = planMigrate(options);
+  if (!plan.ok) {
+    return {
+      target: resolve(options.cwd, options.out ?? options.file),
+      lines: plan.problems,
+      checks: [{ name: 'file migrates', ok: false, evidence: plan.problems.join('; ') }],
+      runnable: false,
+      destructive: false,
+    };
+  }
+  const where = plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`;
+  const machine = plan.result.shape === 'v3-unified' ? ` for machine ${plan.result.machine}` : '';
+  const checks = [
+    {
+      name: 'file migrates',
+      ok: true,
+      evidence: `${where}: ${plan.result.shape} shape -> canonical agent_groups${machine}`,
+    },
+  ];
+  const unchanged = plan.result.status === 'already-canonical' && plan.target === plan.file;
+  if (unchanged || plan.diff === '') {
+    checks.push({
+      name: 'something to change',
+      ok: false,
+      evidence: `${plan.target} is already canonical (agent_groups schema); nothing to write`,
+    });
+    return { target: plan.target, lines: [], checks, runnable: false, destructive: false };
+  }
+  const preview: Preview = {
+    target: plan.target,
+    lines: [...plan.result.notes.map((n) => `- ${n}`), ...plan.diff.trimEnd().split('\n')],
+    checks,
+    runnable: true,
+    // A backup is kept and `--rollback` restores it.
+    destructive: false,
+  };
+  m.planned = { preview, plan };
+  return preview;
+}
+
+/** Under the lock: writes the plan's text if the source is still what the preview read. */
+function writePlanned(plan: Planned, recovered: string[]): Outcome {
+  // Write exactly what was shown: the source and the target must be as they were at the preview.
+  const source = readSnapshot(plan.file);
+  if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
+    return {
+      ok: false,
+      refused: true,
+      detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
+    };
+  }
+  const written = replaceFile(plan.target, plan.result.text, {
+    expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
+    ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
+  });
+  const lines = [
+    ...recovered,
+    ...(written.backup
+      ? [`backup: ${written.backup}`, `undo: opsdeck config migrate ${plan.target} --rollback`]
+      : []),
+  ];
+  return {
+    ok: true,
+    detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
+    lines,
+  };
+}
+
+async function runMigration(m: Migration, preview: Preview): Promise<Outcome> {
+  if (!m.planned || m.planned.preview !== preview)
+    throw new Error('execute() needs the preview this action produced last');
+  const { plan } = m.planned;
+  const recovered: string[] = [];
+  try {
+    return await withLock(
+      plan.target,
+      () => writePlanned(plan, recovered),
+      (line) => recovered.push(line),
+    );
+  } catch (error) {
+    // Locked by another run, or changed under it: refused; a disk that failed: failed.
+    if (error instanceof FileError)
+      return {
+        ok: false,
+        refused: error.kind !== 'write-failed',
+        detail: `${error.kind === 'write-failed' ? 'failed' : 'refused'}: ${error.message}`,
+      };
+    throw error;
+  }
+}
+
+async function verifyMigration(m: Migration, outcome: Outcome): Promise<Outcome> {
+  if (!m.planned) return outcome;
+  const { plan } = m.planned;
+  const now = readSnapshot(plan.target);
+  if (now.text !== plan.result.text)
+    return { ok: false, detail: `re-read ${plan.target}: its content is not what was written` };
+  const again = migrateText(now.text, plan.target, { env: m.options.env });
+  if (!again.ok || again.status !== 'already-canonical')
+    return {
+      ok: false,
+      detail: `re-read ${plan.target}: it does not load as canonical agent_groups`,
+    };
+  return {
+    ...outcome,
+    detail: `${outcome.detail}; re-read: canonical, ${now.bytes.length} bytes`,
+  };
+}
+
 export function configMigrateAction(options: MigrateActionOptions): Action {
-  let planned: { preview: Preview; plan: Extract<MigratePlan, { ok: true }> } | undefined;
+  const m: Migration = { options };
   return {
     id: 'config.migrate',
     title: 'Migrate the fleet config to the agent_groups schema',
@@ -142,114 +262,8 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
       ...(options.out ? { out: options.out } : {}),
       ...(options.machine ? { machine: options.machine } : {}),
     },
-    async preview() {
-      planned = undefined;
-      const plan = planMigrate(options);
-      if (!plan.ok) {
-        return {
-          target: resolve(options.cwd, options.out ?? options.file),
-          lines: plan.problems,
-          checks: [{ name: 'file migrates', ok: false, evidence: plan.problems.join('; ') }],
-          runnable: false,
-          destructive: false,
-        };
-      }
-      const where = plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`;
-      const machine =
-        plan.result.shape === 'v3-unified' ? ` for machine ${plan.result.machine}` : '';
-      const checks = [
-        {
-          name: 'file migrates',
-          ok: true,
-          evidence: `${where}: ${plan.result.shape} shape -> canonical agent_groups${machine}`,
-        },
-      ];
-      const unchanged = plan.result.status === 'already-canonical' && plan.target === plan.file;
-      if (unchanged || plan.diff === '') {
-        checks.push({
-          name: 'something to change',
-          ok: false,
-          evidence: `${plan.target} is already canonical (agent_groups schema); nothing to write`,
-        });
-        return { target: plan.target, lines: [], checks, runnable: false, destructive: false };
-      }
-      const preview: Preview = {
-        target: plan.target,
-        lines: [...plan.result.notes.map((n) => `- ${n}`), ...plan.diff.trimEnd().split('\n')],
-        checks,
-        runnable: true,
-        // A backup is kept and `--rollback` restores it.
-        destructive: false,
-      };
-      planned = { preview, plan };
-      return preview;
-    },
-    async execute(preview): Promise<Outcome> {
-      if (!planned || planned.preview !== preview)
-        throw new Error('execute() needs the preview this action produced last');
-      const { plan } = planned;
-      const recovered: string[] = [];
-      try {
-        return await withLock(
-          plan.target,
-          () => {
-            // Write exactly what was shown: the source and the target must be as they were at the preview.
-            const source = readSnapshot(plan.file);
-            if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
-              return {
-                ok: false,
-                refused: true,
-                detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
-              };
-            }
-            const written = replaceFile(plan.target, plan.result.text, {
-              expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
-              ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
-            });
-            const lines = [
-              ...recovered,
-              ...(written.backup
-                ? [
-                    `backup: ${written.backup}`,
-                    `undo: opsdeck config migrate ${plan.target} --rollback`,
-                  ]
-                : []),
-            ];
-            return {
-              ok: true,
-              detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
-              lines,
-            };
-          },
-          (line) => recovered.push(line),
-        );
-      } catch (error) {
-        // Locked by another run, or changed under it: refused; a disk that failed: failed.
-        if (error instanceof FileError)
-          return {
-            ok: false,
-            refused: error.kind !== 'write-failed',
-            detail: `${error.kind === 'write-failed' ? 'failed' : 'refused'}: ${error.message}`,
-          };
-        throw error;
-      }
-    },
-    async verify(outcome) {
-      if (!planned) return outcome;
-      const { plan } = planned;
-      const now = readSnapshot(plan.target);
-      if (now.text !== plan.result.text)
-        return { ok: false, detail: `re-read ${plan.target}: its content is not what was written` };
-      const again = migrateText(now.text, plan.target, { env: options.env });
-      if (!again.ok || again.status !== 'already-canonical')
-        return {
-          ok: false,
-          detail: `re-read ${plan.target}: it does not load as canonical agent_groups`,
-        };
-      return {
-        ...outcome,
-        detail: `${outcome.detail}; re-read: canonical, ${now.bytes.length} bytes`,
-      };
-    },
+    preview: () => previewMigration(m),
+    execute: (preview) => runMigration(m, preview),
+    verify: (outcome) => verifyMigration(m, outcome),
   };
 }

@@ -202,113 +202,156 @@ const blocked = (target: string, check: Check, lines: string[] = []): Preview =>
   destructive: true,
 });
 
+/** One phase action's context, and the read and transition behind its last preview. */
+interface PhaseMove {
+  ctx: ErrorBusContext;
+  direction: Direction;
+  planned?: { preview: Preview; read: PhaseRead; transition: Transition };
+}
+
+/** The transition from the phase just read, or the preview that says why there is none. */
+function transitionFrom(
+  p: PhaseMove,
+  read: PhaseRead,
+  at: string,
+): { t: Transition } | { blocked: Preview } {
+  const { ctx, direction } = p;
+  if (read.invalid) {
+    return {
+      blocked: blocked(at, {
+        name: 'phase readable',
+        ok: false,
+        evidence: `${describeRead(read)}: stored "${read.invalid.raw.slice(0, 80)}"; fix the key by hand`,
+      }),
+    };
+  }
+  if (ctx.asked && ctx.asked.revision !== read.revision)
+    return {
+      blocked: blocked(at, {
+        name: 'the phase is as it was when asked',
+        ok: false,
+        evidence: `another console got there first: ${PHASE_LOCATION} was ${describeRead(ctx.asked)} when this ${direction} was asked and is now ${describeRead(read)}; nothing was changed (ask again to go on from phase ${read.value.phase})`,
+      }),
+    };
+  const step = nextTransition(read.value.phase, direction);
+  if (!step.ok)
+    return {
+      blocked: blocked(at, {
+        name: `a phase to ${direction === 'advance' ? 'advance' : 'roll back'} to`,
+        ok: false,
+        evidence: step.reason,
+      }),
+    };
+  return { t: step.transition };
+}
+
+/** What the preview says will happen: the CAS, its effects, the port checks, a stream fix. */
+function phaseLines(p: PhaseMove, t: Transition, read: PhaseRead, next: NextStep): string[] {
+  const lines = [
+    `set ${PHASE_KEY} to ${encodePhase(t.to.phase)} only if it is still at revision ${read.revision}`,
+    ...effects(t),
+  ];
+  if (t.to.phase === 3 && p.direction === 'advance') {
+    for (const m of p.ctx.plane.machines)
+      lines.push(`then verify ${m.id}'s error bus ${errorBusEndpoint(m)} refuses a TCP connect`);
+  }
+  if (next.streamFix?.length) {
+    lines.push(
+      'stream fix offered, applied only by its own action (opsdeck errorbus fix-streams):',
+    );
+    for (const s of next.streamFix) lines.push(`  ${describeFix(s)}`);
+  }
+  return lines;
+}
+
+async function previewPhase(p: PhaseMove): Promise<Preview> {
+  p.planned = undefined;
+  const read = await readPhase(await natsOf(p.ctx));
+  const at = `${PHASE_LOCATION} at revision ${read.revision}`;
+  const from = transitionFrom(p, read, at);
+  if ('blocked' in from) return from.blocked;
+  const { t } = from;
+  const next: NextStep =
+    p.direction === 'advance'
+      ? nextStep(t, await observe(p.ctx))
+      : { transition: t, checks: [], runnable: true };
+  const preview: Preview = {
+    target: `${at} (phase ${transitionLabel(t)})`,
+    lines: phaseLines(p, t, read, next),
+    checks: next.checks,
+    runnable: next.runnable,
+    destructive: true,
+  };
+  p.planned = { preview, read, transition: t };
+  return preview;
+}
+
+async function runPhase(p: PhaseMove, preview: Preview): Promise<Outcome> {
+  if (!p.planned || p.planned.preview !== preview)
+    throw new Error('execute() needs the preview this action produced last');
+  const { read, transition: t } = p.planned;
+  const result = await casPhase(await natsOf(p.ctx), t.to.phase, read.revision);
+  if (!result.ok) return { ok: false, detail: `refused: ${result.reason}` };
+  return {
+    ok: true,
+    detail: `${PHASE_KEY}: phase ${transitionLabel(t)}, revision ${read.revision} -> ${result.revision}`,
+  };
+}
+
+/** After 2 -> 3: the phase is only done when every machine's error bus refuses connections. */
+async function verifyZmqOff(
+  ctx: ErrorBusContext,
+  now: PhaseRead,
+  outcome: Outcome,
+  lines: string[],
+): Promise<Outcome> {
+  const checks = await waitPortsClosed(ctx);
+  for (const c of checks) lines.push(`${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.evidence}`);
+  const machine = (c: Check) => c.name.replace(/ error bus closed$/, '');
+  const open = checks.filter((c) => !c.ok);
+  if (open.length > 0) {
+    return {
+      ok: false,
+      detail: `phase is 3 zmq-off (revision ${now.revision}) but ${open.map(machine).join(', ')} did not close the error bus; roll back (opsdeck errorbus phase rollback) or close it`,
+      lines,
+    };
+  }
+  return {
+    ok: true,
+    detail: `${outcome.detail}; error bus closed on ${checks.map(machine).join(', ')}`,
+    lines,
+  };
+}
+
+async function verifyPhase(p: PhaseMove, outcome: Outcome): Promise<Outcome> {
+  if (!p.planned) return outcome;
+  const { transition: t } = p.planned;
+  const now = await readPhase(await natsOf(p.ctx));
+  if (now.invalid || now.value.phase !== t.to.phase) {
+    return {
+      ok: false,
+      detail: `re-read ${PHASE_LOCATION}: ${describeRead(now)}, not phase ${t.to.phase} ${t.to.name}`,
+    };
+  }
+  const lines = [...(outcome.lines ?? []), `re-read: ${describeRead(now)}`];
+  if (t.to.phase === 3 && p.direction === 'advance')
+    return verifyZmqOff(p.ctx, now, outcome, lines);
+  if (t.from.phase === 3) lines.push(...(await portsReopened(p.ctx)));
+  return { ...outcome, lines };
+}
+
 /** Advance or roll back one phase: compare-and-swap on the revision the preview read. */
 export function phaseAction(ctx: ErrorBusContext, direction: Direction): Action {
-  let planned: { preview: Preview; read: PhaseRead; transition: Transition } | undefined;
+  const p: PhaseMove = { ctx, direction };
   return {
     id: `errorbus.${direction}`,
     title:
       direction === 'advance' ? 'Advance the error-bus phase' : 'Roll back the error-bus phase',
     machine: 'fleet',
     args: { direction, ...ctx.args },
-    async preview() {
-      planned = undefined;
-      const nc = await natsOf(ctx);
-      const read = await readPhase(nc);
-      const at = `${PHASE_LOCATION} at revision ${read.revision}`;
-      if (read.invalid) {
-        return blocked(at, {
-          name: 'phase readable',
-          ok: false,
-          evidence: `${describeRead(read)}: stored "${read.invalid.raw.slice(0, 80)}"; fix the key by hand`,
-        });
-      }
-      if (ctx.asked && ctx.asked.revision !== read.revision)
-        return blocked(at, {
-          name: 'the phase is as it was when asked',
-          ok: false,
-          evidence: `another console got there first: ${PHASE_LOCATION} was ${describeRead(ctx.asked)} when this ${direction} was asked and is now ${describeRead(read)}; nothing was changed (ask again to go on from phase ${read.value.phase})`,
-        });
-      const step = nextTransition(read.value.phase, direction);
-      if (!step.ok)
-        return blocked(at, {
-          name: `a phase to ${direction === 'advance' ? 'advance' : 'roll back'} to`,
-          ok: false,
-          evidence: step.reason,
-        });
-      const t = step.transition;
-      const next =
-        direction === 'advance'
-          ? nextStep(t, await observe(ctx))
-          : { transition: t, checks: [], runnable: true };
-      const lines = [
-        `set ${PHASE_KEY} to ${encodePhase(t.to.phase)} only if it is still at revision ${read.revision}`,
-        ...effects(t),
-      ];
-      if (t.to.phase === 3 && direction === 'advance') {
-        for (const m of ctx.plane.machines)
-          lines.push(
-            `then verify ${m.id}'s error bus ${errorBusEndpoint(m)} refuses a TCP connect`,
-          );
-      }
-      if ('streamFix' in next && next.streamFix?.length) {
-        lines.push(
-          'stream fix offered, applied only by its own action (opsdeck errorbus fix-streams):',
-        );
-        for (const s of next.streamFix) lines.push(`  ${describeFix(s)}`);
-      }
-      const preview: Preview = {
-        target: `${at} (phase ${transitionLabel(t)})`,
-        lines,
-        checks: next.checks,
-        runnable: next.runnable,
-        destructive: true,
-      };
-      planned = { preview, read, transition: t };
-      return preview;
-    },
-    async execute(preview) {
-      if (!planned || planned.preview !== preview)
-        throw new Error('execute() needs the preview this action produced last');
-      const { read, transition: t } = planned;
-      const result = await casPhase(await natsOf(ctx), t.to.phase, read.revision);
-      if (!result.ok) return { ok: false, detail: `refused: ${result.reason}` };
-      return {
-        ok: true,
-        detail: `${PHASE_KEY}: phase ${transitionLabel(t)}, revision ${read.revision} -> ${result.revision}`,
-      };
-    },
-    async verify(outcome) {
-      if (!planned) return outcome;
-      const { transition: t } = planned;
-      const now = await readPhase(await natsOf(ctx));
-      if (now.invalid || now.value.phase !== t.to.phase) {
-        return {
-          ok: false,
-          detail: `re-read ${PHASE_LOCATION}: ${describeRead(now)}, not phase ${t.to.phase} ${t.to.name}`,
-        };
-      }
-      const lines = [...(outcome.lines ?? []), `re-read: ${describeRead(now)}`];
-      if (t.to.phase === 3 && direction === 'advance') {
-        const checks = await waitPortsClosed(ctx);
-        for (const c of checks) lines.push(`${c.ok ? 'pass' : 'FAIL'}  ${c.name}: ${c.evidence}`);
-        const open = checks.filter((c) => !c.ok);
-        if (open.length > 0) {
-          return {
-            ok: false,
-            detail: `phase is 3 zmq-off (revision ${now.revision}) but ${open.map((c) => c.name.replace(/ error bus closed$/, '')).join(', ')} did not close the error bus; roll back (opsdeck errorbus phase rollback) or close it`,
-            lines,
-          };
-        }
-        return {
-          ok: true,
-          detail: `${outcome.detail}; error bus closed on ${checks.map((c) => c.name.replace(/ error bus closed$/, '')).join(', ')}`,
-          lines,
-        };
-      }
-      if (t.from.phase === 3) lines.push(...(await portsReopened(ctx)));
-      return { ...outcome, lines };
-    },
+    preview: () => previewPhase(p),
+    execute: (preview) => runPhase(p, preview),
+    verify: (outcome) => verifyPhase(p, outcome),
   };
 }
 

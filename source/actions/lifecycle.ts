@@ -94,130 +94,150 @@ async function waitFor(
   return { seen: want(last), last, after: Date.now() - began };
 }
 
-export function lifecycleAction(o: LifecycleOptions): Action {
-  const subject = controlSubject(o.machine);
-  const key = agentKey(o.machine, o.agent);
-  const timeout = o.timeoutMs ?? 15_000;
-  const send = async (verb: LifecycleVerb) => {
-    const token = tokenFrom(o.token, o.machine, o.env);
-    return controlRequest(
-      o.nc,
-      subject,
-      { action: `agent_${verb}`, agent: o.agent, ...(token ? { token } : {}) },
-      timeout,
-    );
+/** One lifecycle action's options, with the control subject and the agent's key. */
+interface Lifecycle {
+  o: LifecycleOptions;
+  subject: string;
+  key: string;
+}
+
+/** One `agent_<verb>` request, with a fresh token; its lines, or why it failed. */
+async function request(
+  l: Lifecycle,
+  verb: LifecycleVerb,
+): Promise<{ ok: boolean; lines: string[]; why?: string }> {
+  const { o } = l;
+  const token = tokenFrom(o.token, o.machine, o.env);
+  const r = await controlRequest(
+    o.nc,
+    l.subject,
+    { action: `agent_${verb}`, agent: o.agent, ...(token ? { token } : {}) },
+    o.timeoutMs ?? 15_000,
+  );
+  if (r.kind !== 'reply') return { ok: false, lines: [], why: `${verb} ${l.key}: ${r.reason}` };
+  const lines = strings(r.value.did).map((line) => `${o.machine}: ${line}`);
+  if (r.value.status !== 'success')
+    return {
+      ok: false,
+      lines,
+      why: `${o.machine} ${r.value.refused ? 'refused' : 'failed'} ${verb} of ${o.agent}: ${textOf(r.value.message ?? r.value)}`,
+    };
+  return { ok: true, lines };
+}
+
+async function previewLifecycle({ o, subject, key }: Lifecycle): Promise<Preview> {
+  const r = await controlRequest(o.nc, subject, { action: AGENT_HOW, agent: o.agent }, 5000);
+  const known = o.machines.some(
+    (m) => m.id === o.machine && m.agents.some((a) => a.name === o.agent),
+  );
+  const ok = r.kind === 'reply' && r.value.status === 'success';
+  const line = ok ? String(r.value.line) : undefined;
+  const steps = ok ? strings((r.value.steps as Record<string, unknown>)[o.verb]) : [];
+  const sample = tokenFrom(o.token, o.machine, o.env);
+  const why =
+    r.kind !== 'reply'
+      ? r.reason
+      : ok
+        ? ''
+        : `${o.machine}'s opsdeck agent cannot manage ${o.agent}: ${textOf(r.value.message ?? r.value)}`;
+  return {
+    target: line ? `${key}: ${line}` : key,
+    lines: [
+      ...(line ? [`what runs now: ${line}`] : []),
+      ...steps.map((s, i) => `  ${i + 1}. ${s}`),
+      `request ${subject} ${JSON.stringify({ action: `agent_${o.verb}`, agent: o.agent, token: sample ? describeToken(sample) : '(no token)' })}${o.verb === 'restart' ? ' as agent_stop, then agent_start' : ''}`,
+      `token: ${describeSource(o.token)}`,
+      `verify: opsdeck's health probe sees ${o.agent} ${o.verb === 'stop' ? 'DOWN' : o.verb === 'start' ? 'OK' : 'DOWN after the stop, then OK after the start'}`,
+    ],
+    checks: [
+      {
+        name: `${o.agent} is in the fleet config of ${o.machine}`,
+        ok: known,
+        evidence: known ? 'yes' : `no agent ${o.agent} on ${o.machine}: health cannot be verified`,
+      },
+      {
+        name: `${o.machine}'s opsdeck agent can ${o.verb} it`,
+        ok,
+        evidence: ok ? `agent_how: ${line}` : why,
+      },
+    ],
+    runnable: ok && known,
+    destructive: o.verb !== 'start',
   };
-  /** One request; its lines, or why it failed. */
-  const step = async (
-    verb: LifecycleVerb,
-  ): Promise<{ ok: boolean; lines: string[]; why?: string }> => {
-    const r = await send(verb);
-    if (r.kind !== 'reply') return { ok: false, lines: [], why: `${verb} ${key}: ${r.reason}` };
-    const lines = strings(r.value.did).map((l) => `${o.machine}: ${l}`);
-    if (r.value.status !== 'success')
-      return {
-        ok: false,
-        lines,
-        why: `${o.machine} ${r.value.refused ? 'refused' : 'failed'} ${verb} of ${o.agent}: ${textOf(r.value.message ?? r.value)}`,
-      };
-    return { ok: true, lines };
+}
+
+/** Stop, then wait for the probe to see it DOWN; the failure, or undefined when it went down. */
+async function stopAndWait(
+  l: Lifecycle,
+  probe: Probe,
+  lines: string[],
+): Promise<Outcome | undefined> {
+  const { o } = l;
+  const s = await request(l, 'stop');
+  lines.push(...s.lines);
+  if (!s.ok) return { ok: false, detail: s.why!, lines };
+  const down = await waitFor(probe, isDown, o.downWaitMs ?? 15_000);
+  lines.push(
+    down.seen
+      ? `probe: ${o.agent} DOWN ${down.after} ms after the stop (${down.last.cause ?? 'refused'})`
+      : `probe: ${o.agent} still ${word(down.last)} ${down.after} ms after the stop`,
+  );
+  if (!down.seen) return { ok: false, detail: `${l.key} did not go DOWN after the stop`, lines };
+  return undefined;
+}
+
+async function runLifecycle(l: Lifecycle): Promise<Outcome> {
+  const { o } = l;
+  const probe = probeOf(o);
+  if (!probe) throw new Error(`no agent ${l.key} in the fleet config`);
+  const lines: string[] = [];
+  try {
+    if (o.verb !== 'start') {
+      const failed = await stopAndWait(l, probe, lines);
+      if (failed) return failed;
+    }
+    if (o.verb !== 'stop') {
+      const s = await request(l, 'start');
+      lines.push(...s.lines);
+      if (!s.ok) return { ok: false, detail: s.why!, lines };
+    }
+    return { ok: true, detail: `${o.machine}'s opsdeck agent did ${o.verb} ${o.agent}`, lines };
+  } finally {
+    probe.close();
+  }
+}
+
+async function verifyLifecycle({ o, key }: Lifecycle, outcome: Outcome): Promise<Outcome> {
+  if (o.verb === 'stop') return { ...outcome, detail: `${outcome.detail}; probe: ${o.agent} DOWN` };
+  const probe = probeOf(o)!;
+  try {
+    const up = await waitFor(probe, isUp, o.upWaitMs ?? 60_000);
+    const seen = `probe: ${o.agent} ${word(up.last)} ${up.after} ms after the start`;
+    return {
+      ok: up.seen,
+      detail: up.seen
+        ? `${o.verb === 'restart' ? 'DOWN, then ' : ''}${word(up.last)}: ${o.agent} answers again (${up.last.via ?? 'health probe'})`
+        : `${key} did not answer its health probe after the start: ${word(up.last)}`,
+      lines: [...(outcome.lines ?? []), seen],
+    };
+  } finally {
+    probe.close();
+  }
+}
+
+export function lifecycleAction(o: LifecycleOptions): Action {
+  const l: Lifecycle = {
+    o,
+    subject: controlSubject(o.machine),
+    key: agentKey(o.machine, o.agent),
   };
   return {
     id: `agent.${o.verb}`,
-    title: `${TITLE[o.verb]} ${key}`,
+    title: `${TITLE[o.verb]} ${l.key}`,
     machine: o.machine,
     args: { machine: o.machine, agent: o.agent, verb: o.verb, server: o.server },
-    async preview(): Promise<Preview> {
-      const r = await controlRequest(o.nc, subject, { action: AGENT_HOW, agent: o.agent }, 5000);
-      const known = o.machines.some(
-        (m) => m.id === o.machine && m.agents.some((a) => a.name === o.agent),
-      );
-      const ok = r.kind === 'reply' && r.value.status === 'success';
-      const line = ok ? String(r.value.line) : undefined;
-      const steps = ok ? strings((r.value.steps as Record<string, unknown>)[o.verb]) : [];
-      const sample = tokenFrom(o.token, o.machine, o.env);
-      const why =
-        r.kind !== 'reply'
-          ? r.reason
-          : ok
-            ? ''
-            : `${o.machine}'s opsdeck agent cannot manage ${o.agent}: ${textOf(r.value.message ?? r.value)}`;
-      return {
-        target: line ? `${key}: ${line}` : key,
-        lines: [
-          ...(line ? [`what runs now: ${line}`] : []),
-          ...steps.map((s, i) => `  ${i + 1}. ${s}`),
-          `request ${subject} ${JSON.stringify({ action: `agent_${o.verb}`, agent: o.agent, token: sample ? describeToken(sample) : '(no token)' })}${o.verb === 'restart' ? ' as agent_stop, then agent_start' : ''}`,
-          `token: ${describeSource(o.token)}`,
-          `verify: opsdeck's health probe sees ${o.agent} ${o.verb === 'stop' ? 'DOWN' : o.verb === 'start' ? 'OK' : 'DOWN after the stop, then OK after the start'}`,
-        ],
-        checks: [
-          {
-            name: `${o.agent} is in the fleet config of ${o.machine}`,
-            ok: known,
-            evidence: known
-              ? 'yes'
-              : `no agent ${o.agent} on ${o.machine}: health cannot be verified`,
-          },
-          {
-            name: `${o.machine}'s opsdeck agent can ${o.verb} it`,
-            ok,
-            evidence: ok ? `agent_how: ${line}` : why,
-          },
-        ],
-        runnable: ok && known,
-        destructive: o.verb !== 'start',
-      };
-    },
-    async execute(): Promise<Outcome> {
-      const probe = probeOf(o);
-      if (!probe) throw new Error(`no agent ${key} in the fleet config`);
-      const lines: string[] = [];
-      try {
-        if (o.verb !== 'start') {
-          const s = await step('stop');
-          lines.push(...s.lines);
-          if (!s.ok) return { ok: false, detail: s.why!, lines };
-          const down = await waitFor(probe, isDown, o.downWaitMs ?? 15_000);
-          lines.push(
-            down.seen
-              ? `probe: ${o.agent} DOWN ${down.after} ms after the stop (${down.last.cause ?? 'refused'})`
-              : `probe: ${o.agent} still ${word(down.last)} ${down.after} ms after the stop`,
-          );
-          if (!down.seen)
-            return { ok: false, detail: `${key} did not go DOWN after the stop`, lines };
-        }
-        if (o.verb !== 'stop') {
-          const s = await step('start');
-          lines.push(...s.lines);
-          if (!s.ok) return { ok: false, detail: s.why!, lines };
-        }
-        return {
-          ok: true,
-          detail: `${o.machine}'s opsdeck agent did ${o.verb} ${o.agent}`,
-          lines,
-        };
-      } finally {
-        probe.close();
-      }
-    },
-    async verify(outcome): Promise<Outcome> {
-      if (o.verb === 'stop')
-        return { ...outcome, detail: `${outcome.detail}; probe: ${o.agent} DOWN` };
-      const probe = probeOf(o)!;
-      try {
-        const up = await waitFor(probe, isUp, o.upWaitMs ?? 60_000);
-        const seen = `probe: ${o.agent} ${word(up.last)} ${up.after} ms after the start`;
-        return {
-          ok: up.seen,
-          detail: up.seen
-            ? `${o.verb === 'restart' ? 'DOWN, then ' : ''}${word(up.last)}: ${o.agent} answers again (${up.last.via ?? 'health probe'})`
-            : `${key} did not answer its health probe after the start: ${word(up.last)}`,
-          lines: [...(outcome.lines ?? []), seen],
-        };
-      } finally {
-        probe.close();
-      }
-    },
+    preview: () => previewLifecycle(l),
+    execute: () => runLifecycle(l),
+    verify: (outcome) => verifyLifecycle(l, outcome),
   };
 }

@@ -4,7 +4,7 @@
 // its reply says what it did and what failed, and any failure fails the action (exit 1, audit
 // `failed`, the upstream reply shown). Verified against the machine: ResourceManager's own
 // get_status, and the next resources sample's throttle read back. The console runs the same Action.
-import type { NatsConnection } from 'nats';
+import type { NatsConnection, Subscription } from 'nats';
 import { resourcesSubject } from '../core/resources/sample.js';
 import {
   throttleInfo,
@@ -69,129 +69,147 @@ const fmtStatus = (s: RmStatus): string =>
 const lines = (value: unknown): string[] =>
   Array.isArray(value) ? value.filter((l): l is string => typeof l === 'string') : [];
 
-export function throttleAction(o: ThrottleOptions): Action {
-  const info = throttleInfo(o.level);
-  const subject = controlSubject(o.machine);
+/** One throttle action's options, with the level's thresholds and the control subject. */
+interface Throttle {
+  o: ThrottleOptions;
+  info: ReturnType<typeof throttleInfo>;
+  subject: string;
+}
+
+async function previewThrottle({ o, info, subject }: Throttle): Promise<Preview> {
   const t = info.thresholds;
+  const now = await readStatus(o);
+  // A placeholder token, described, so the preview shows what will be sent but no secret.
+  const sample = tokenFrom(o.token, o.machine, o.env);
+  const tokenText = sample ? describeToken(sample) : '(no token)';
+  return {
+    target: `${o.machine} (${subject} on ${o.server})`,
+    lines: [
+      ...(now.ok ? [`now: ${fmtStatus(now.status)}`] : []),
+      `request ${subject} ${JSON.stringify({ action: 'set_throttle', level: o.level, token: tokenText })}`,
+      `what ${o.machine}'s opsdeck agent does (upstream has no throttle action):`,
+      `  1. set_thresholds cpu ${t.cpu} / memory ${t.memory} / gpu ${t.gpu} on ResourceManager (upstream's API: allocations refused above them)`,
+      `  2. renice the fleet's agent processes it finds to nice ${info.nice}`,
+      `  nothing frees VRAM: no upstream mechanism does`,
+      `effect: ${info.effect}`,
+      `token: ${describeSource(o.token)}`,
+      `verify: ResourceManager's get_status shows ${t.cpu}/${t.memory}/${t.gpu}; the next ${resourcesSubject(o.machine)} sample reads level ${o.level} back`,
+    ],
+    checks: [
+      {
+        name: `${o.machine} answers ${subject} with ResourceManager's status`,
+        ok: now.ok,
+        evidence: now.ok ? `get_status: ${fmtStatus(now.status)}` : now.reason,
+      },
+    ],
+    runnable: now.ok,
+    destructive: o.level >= 2,
+  };
+}
+
+/** What the agent's reply says it did, what failed, and ResourceManager's own answer. */
+const saidLines = (v: Record<string, unknown>): string[] => [
+  ...lines(v.did).map((l) => `done: ${l}`),
+  ...lines(v.failed).map((l) => `FAILED: ${l}`),
+  ...(v.upstream !== undefined ? [`ResourceManager replied: ${JSON.stringify(v.upstream)}`] : []),
+];
+
+async function setThrottle({ o, subject }: Throttle): Promise<Outcome> {
+  // A fresh token: minted ones live two minutes.
+  const token = tokenFrom(o.token, o.machine, o.env);
+  const reply = await controlRequest(
+    o.nc,
+    subject,
+    { action: 'set_throttle', level: o.level, ...(token ? { token } : {}) },
+    o.timeoutMs,
+  );
+  if (reply.kind !== 'reply')
+    return {
+      ok: false,
+      detail: `set_throttle to ${o.machine}: ${reply.reason}`,
+      lines: [`set_throttle: ${show(reply)}`],
+    };
+  const v = reply.value;
+  const said = saidLines(v);
+  if (v.status !== 'success') {
+    const why = typeof v.message === 'string' ? v.message : JSON.stringify(v);
+    return {
+      ok: false,
+      detail: `${o.machine} ${v.refused ? 'refused' : 'did not apply'} level ${o.level}: ${why}`,
+      lines: said.length ? said : [`set_throttle: ${show(reply)}`],
+    };
+  }
+  return {
+    ok: true,
+    detail: `${o.machine}'s opsdeck agent applied level ${o.level}`,
+    lines: said,
+  };
+}
+
+/** The first resources sample after `since` that reads `level` back; undefined when `sub` ends. */
+async function levelSample(
+  sub: Subscription,
+  level: ThrottleLevel,
+  since: number,
+): Promise<ThrottleReading | undefined> {
+  for await (const m of sub) {
+    try {
+      const s = JSON.parse(new TextDecoder().decode(m.data)) as { throttle?: ThrottleReading };
+      if (s.throttle && s.throttle.at >= since && s.throttle.level === level) return s.throttle;
+    } catch {
+      /* not a sample */
+    }
+  }
+  return undefined;
+}
+
+async function verifyThrottle({ o, info }: Throttle, outcome: Outcome): Promise<Outcome> {
+  const t = info.thresholds;
+  const started = Date.now();
+  const sub = o.nc.subscribe(resourcesSubject(o.machine));
+  const waitMs = o.sampleWaitMs ?? 5000;
+  const sampleSeen = levelSample(sub, o.level, started);
+  const timer = setTimeout(() => sub.unsubscribe(), waitMs);
+  const status = await readStatus(o);
+  const reading = await sampleSeen;
+  clearTimeout(timer);
+  sub.unsubscribe();
+  if (!status.ok)
+    return {
+      ok: false,
+      detail: `re-read failed: ${status.reason}`,
+      lines: outcome.lines ?? [],
+    };
+  const s = status.status.thresholds;
+  const thresholdsOk = s?.cpu === t.cpu && s.memory === t.memory && s.gpu === t.gpu;
+  const good = thresholdsOk && reading !== undefined;
+  const sampleLine = reading
+    ? `read back from ${o.machine}: ${reading.summary}`
+    : `no ${resourcesSubject(o.machine)} sample read level ${o.level} back within ${waitMs / 1000} s`;
+  return {
+    ok: good,
+    detail: good
+      ? `re-read ${o.machine}: ${fmtStatus(status.status)}; ${reading.summary}`
+      : `re-read ${o.machine}: ${fmtStatus(status.status)}${thresholdsOk ? '' : `, not ${t.cpu}/${t.memory}/${t.gpu}`}${reading ? '' : `; ${sampleLine}`}`,
+    lines: [...(outcome.lines ?? []), sampleLine],
+  };
+}
+
+export function throttleAction(o: ThrottleOptions): Action {
+  const th: Throttle = { o, info: throttleInfo(o.level), subject: controlSubject(o.machine) };
   return {
     id: o.reason ? 'throttle.auto' : 'throttle.set',
-    title: `Set ${o.machine} throttle to level ${o.level} (${info.name})`,
+    title: `Set ${o.machine} throttle to level ${o.level} (${th.info.name})`,
     machine: o.machine,
     args: {
       machine: o.machine,
       level: o.level,
-      name: info.name,
+      name: th.info.name,
       server: o.server,
       ...(o.reason ? { reason: o.reason } : {}),
     },
-    async preview(): Promise<Preview> {
-      const now = await readStatus(o);
-      // A placeholder token, described, so the preview shows what will be sent but no secret.
-      const sample = tokenFrom(o.token, o.machine, o.env);
-      const tokenText = sample ? describeToken(sample) : '(no token)';
-      return {
-        target: `${o.machine} (${subject} on ${o.server})`,
-        lines: [
-          ...(now.ok ? [`now: ${fmtStatus(now.status)}`] : []),
-          `request ${subject} ${JSON.stringify({ action: 'set_throttle', level: o.level, token: tokenText })}`,
-          `what ${o.machine}'s opsdeck agent does (upstream has no throttle action):`,
-          `  1. set_thresholds cpu ${t.cpu} / memory ${t.memory} / gpu ${t.gpu} on ResourceManager (upstream's API: allocations refused above them)`,
-          `  2. renice the fleet's agent processes it finds to nice ${info.nice}`,
-          `  nothing frees VRAM: no upstream mechanism does`,
-          `effect: ${info.effect}`,
-          `token: ${describeSource(o.token)}`,
-          `verify: ResourceManager's get_status shows ${t.cpu}/${t.memory}/${t.gpu}; the next ${resourcesSubject(o.machine)} sample reads level ${o.level} back`,
-        ],
-        checks: [
-          {
-            name: `${o.machine} answers ${subject} with ResourceManager's status`,
-            ok: now.ok,
-            evidence: now.ok ? `get_status: ${fmtStatus(now.status)}` : now.reason,
-          },
-        ],
-        runnable: now.ok,
-        destructive: o.level >= 2,
-      };
-    },
-    async execute(): Promise<Outcome> {
-      // A fresh token: minted ones live two minutes.
-      const token = tokenFrom(o.token, o.machine, o.env);
-      const reply = await controlRequest(
-        o.nc,
-        subject,
-        { action: 'set_throttle', level: o.level, ...(token ? { token } : {}) },
-        o.timeoutMs,
-      );
-      if (reply.kind !== 'reply')
-        return {
-          ok: false,
-          detail: `set_throttle to ${o.machine}: ${reply.reason}`,
-          lines: [`set_throttle: ${show(reply)}`],
-        };
-      const v = reply.value;
-      const said = [
-        ...lines(v.did).map((l) => `done: ${l}`),
-        ...lines(v.failed).map((l) => `FAILED: ${l}`),
-        ...(v.upstream !== undefined
-          ? [`ResourceManager replied: ${JSON.stringify(v.upstream)}`]
-          : []),
-      ];
-      if (v.status !== 'success') {
-        const why = typeof v.message === 'string' ? v.message : JSON.stringify(v);
-        return {
-          ok: false,
-          detail: `${o.machine} ${v.refused ? 'refused' : 'did not apply'} level ${o.level}: ${why}`,
-          lines: said.length ? said : [`set_throttle: ${show(reply)}`],
-        };
-      }
-      return {
-        ok: true,
-        detail: `${o.machine}'s opsdeck agent applied level ${o.level}`,
-        lines: said,
-      };
-    },
-    async verify(outcome): Promise<Outcome> {
-      const started = Date.now();
-      const sub = o.nc.subscribe(resourcesSubject(o.machine));
-      const waitMs = o.sampleWaitMs ?? 5000;
-      const sampleSeen = (async () => {
-        for await (const m of sub) {
-          try {
-            const s = JSON.parse(new TextDecoder().decode(m.data)) as {
-              throttle?: ThrottleReading;
-            };
-            if (s.throttle && s.throttle.at >= started && s.throttle.level === o.level)
-              return s.throttle;
-          } catch {
-            /* not a sample */
-          }
-        }
-        return undefined;
-      })();
-      const timer = setTimeout(() => sub.unsubscribe(), waitMs);
-      const status = await readStatus(o);
-      const reading = await sampleSeen;
-      clearTimeout(timer);
-      sub.unsubscribe();
-      if (!status.ok)
-        return {
-          ok: false,
-          detail: `re-read failed: ${status.reason}`,
-          lines: outcome.lines ?? [],
-        };
-      const s = status.status.thresholds;
-      const thresholdsOk = s?.cpu === t.cpu && s.memory === t.memory && s.gpu === t.gpu;
-      const good = thresholdsOk && reading !== undefined;
-      const sampleLine = reading
-        ? `read back from ${o.machine}: ${reading.summary}`
-        : `no ${resourcesSubject(o.machine)} sample read level ${o.level} back within ${waitMs / 1000} s`;
-      return {
-        ok: good,
-        detail: good
-          ? `re-read ${o.machine}: ${fmtStatus(status.status)}; ${reading.summary}`
-          : `re-read ${o.machine}: ${fmtStatus(status.status)}${thresholdsOk ? '' : `, not ${t.cpu}/${t.memory}/${t.gpu}`}${reading ? '' : `; ${sampleLine}`}`,
-        lines: [...(outcome.lines ?? []), sampleLine],
-      };
-    },
+    preview: () => previewThrottle(th),
+    execute: () => setThrottle(th),
+    verify: (outcome) => verifyThrottle(th, outcome),
   };
 }

@@ -150,30 +150,27 @@ export interface Generation {
   caPem: string;
 }
 
-export async function buildGeneration(
-  options: GenerateOptions,
-  carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = {
-    trust: [],
-    jwks: [],
-    retired: [],
-  },
-): Promise<Generation> {
-  const now = options.now ?? new Date();
-  const natsHost =
-    options.natsHost ??
-    (options.machines.some((m) => m.id === DEFAULT_NATS_HOST)
-      ? DEFAULT_NATS_HOST
-      : options.machines[0]!.id);
-  const notBefore = new Date(now.getTime() - 5 * 60_000);
-  const days = (n: number) => new Date(now.getTime() + n * 86_400_000);
-  const files = new Map<string, string>();
+/** What each step of a generation shares: the options, the clock, and the files so far. */
+interface Build {
+  options: GenerateOptions;
+  now: Date;
+  /** Five minutes back: a machine whose clock is a little behind still accepts the certificates. */
+  notBefore: Date;
+  files: Map<string, string>;
+}
 
+const daysAfter = (b: Build, n: number) => new Date(b.now.getTime() + n * 86_400_000);
+
+type Ca = { cert: X509.X509Certificate; key: CryptoKey };
+
+/** The fleet CA, self-signed; trust.pem also holds the CAs a rotation carries. */
+async function makeCa(b: Build, carriedTrust: string[]): Promise<{ ca: Ca; caPem: string }> {
   const caKeys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
   const caCert = await x509().X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: 'CN=opsdeck fleet CA, O=opsdeck fleet',
-    notBefore,
-    notAfter: days(options.caDays ?? DEFAULTS.caDays),
+    notBefore: b.notBefore,
+    notAfter: daysAfter(b, b.options.caDays ?? DEFAULTS.caDays),
     keys: caKeys,
     signingAlgorithm: EC,
     extensions: [
@@ -185,39 +182,46 @@ export async function buildGeneration(
       await x509().SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
-  const ca = { cert: caCert, key: caKeys.privateKey };
   const caPem = caCert.toString('pem');
-  files.set('ca/ca.crt', caPem);
-  files.set('ca/ca.key', await pkcs8Pem(caKeys.privateKey));
-  files.set('ca/trust.pem', [caPem, ...carried.trust].map((p) => p.trim()).join('\n') + '\n');
+  b.files.set('ca/ca.crt', caPem);
+  b.files.set('ca/ca.key', await pkcs8Pem(caKeys.privateKey));
+  b.files.set('ca/trust.pem', [caPem, ...carriedTrust].map((p) => p.trim()).join('\n') + '\n');
+  return { ca: { cert: caCert, key: caKeys.privateKey }, caPem };
+}
 
-  const leafEnd = days(options.days ?? DEFAULTS.days);
-  for (const m of options.machines) {
+/** Each machine's certificate (server and client) and the operator's (client only). */
+async function issueLeaves(b: Build, ca: Ca, natsHost: string): Promise<void> {
+  const leafEnd = daysAfter(b, b.options.days ?? DEFAULTS.days);
+  for (const m of b.options.machines) {
     const issued = await issue(
       ca,
       m.id,
       machineSans(m, natsHost),
       [x509().ExtendedKeyUsage.serverAuth, x509().ExtendedKeyUsage.clientAuth],
-      notBefore,
+      b.notBefore,
       leafEnd,
     );
-    files.set(`tls/${m.id}.crt`, issued.certPem);
-    files.set(`tls/${m.id}.key`, issued.keyPem);
+    b.files.set(`tls/${m.id}.crt`, issued.certPem);
+    b.files.set(`tls/${m.id}.key`, issued.keyPem);
   }
   const op = await issue(
     ca,
     `${OPERATOR}-operator`,
     { dns: [OPERATOR], ips: [] },
     [x509().ExtendedKeyUsage.clientAuth],
-    notBefore,
+    b.notBefore,
     leafEnd,
   );
-  files.set(`tls/${OPERATOR}.crt`, op.certPem);
-  files.set(`tls/${OPERATOR}.key`, op.keyPem);
+  b.files.set(`tls/${OPERATOR}.crt`, op.certPem);
+  b.files.set(`tls/${OPERATOR}.key`, op.keyPem);
+}
 
+/** The JWT signing key and JWKS (with the kids a rotation carries), sample keys, machine tokens. */
+function makeKeys(b: Build, carriedJwks: PublicJwk[]): PrivateJwk {
+  const { options, files } = b;
   const signingKey = generateSigningKey();
   const jwks: Jwks = {
-    keys: [publicOf(signingKey), ...carried.jwks.filter((k) => k.kid !== signingKey.kid)],
+    keys: [publicOf(signingKey), ...carriedJwks.filter((k) => k.kid !== signingKey.kid)],
   };
   files.set('jwt/signing.jwk', `${JSON.stringify(signingKey, null, 2)}\n`);
   files.set('jwt/jwks.json', `${JSON.stringify(jwks, null, 2)}\n`);
@@ -234,11 +238,15 @@ export async function buildGeneration(
         audience: m.id,
         subject: `${OPERATOR}-operator`,
         ttlS: (options.tokenDays ?? DEFAULTS.tokenDays) * 86_400,
-        now: now.getTime(),
+        now: b.now.getTime(),
       }),
     );
   }
+  return signingKey;
+}
 
+/** Upstream's own: the JWT secret, NATS users' passwords and CURVE certificates per machine. */
+function makeUpstreamSecrets({ options, files, now }: Build): void {
   // Upstream: one HS256 secret shared by every process on both machines (SecurityManager).
   const jwtSecret = randomBytes(32).toString('base64url');
   const passwords: Record<string, string> = {};
@@ -264,8 +272,34 @@ export async function buildGeneration(
     }
   }
   files.set(`nats/${OPERATOR}.password`, passwords[OPERATOR]!);
+}
+
+export async function buildGeneration(
+  options: GenerateOptions,
+  carried: { trust: string[]; jwks: PublicJwk[]; retired: Manifest['retired'] } = {
+    trust: [],
+    jwks: [],
+    retired: [],
+  },
+): Promise<Generation> {
+  const now = options.now ?? new Date();
+  const natsHost =
+    options.natsHost ??
+    (options.machines.some((m) => m.id === DEFAULT_NATS_HOST)
+      ? DEFAULT_NATS_HOST
+      : options.machines[0]!.id);
+  const b: Build = {
+    options,
+    now,
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    files: new Map<string, string>(),
+  };
+  const { ca, caPem } = await makeCa(b, carried.trust);
+  await issueLeaves(b, ca, natsHost);
+  const signingKey = makeKeys(b, carried.jwks);
+  makeUpstreamSecrets(b);
   return {
-    files,
+    files: b.files,
     signingKey,
     caPem,
     manifest: {
@@ -409,6 +443,77 @@ export function finishRotation(dir: string, manifest: Manifest): { removed: stri
 const spkiFingerprintOfKey = (pem: string): string =>
   sha256(createPublicKey(pem).export({ type: 'spki', format: 'der' }));
 
+/** What an artefact's text says; filled in as it is read, so a failure keeps what came before. */
+interface Reading {
+  fingerprint: string | null;
+  expires: string | null;
+  problems: string[];
+}
+
+/** A certificate's fingerprint and expiry, and whether the .key beside it is its key. */
+function readCert(spec: ArtefactSpec, file: string, text: string, r: Reading): void {
+  const cert = new (x509().X509Certificate)(text);
+  r.fingerprint = `sha256:${certFingerprint(cert)}`;
+  r.expires = cert.notAfter.toISOString();
+  const keyFile = file.replace(/\.crt$/, '.key');
+  if (existsSync(keyFile)) {
+    const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
+    if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8')))
+      r.problems.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
+  }
+}
+
+function readToken(text: string, r: Reading): void {
+  const d = decodeJwt(text.trim());
+  if (!d.ok) {
+    r.problems.push(d.reason);
+    return;
+  }
+  r.fingerprint = `kid:${String(d.value.header.kid)}`;
+  const exp = d.value.payload.exp;
+  if (typeof exp === 'number') r.expires = new Date(exp * 1000).toISOString();
+}
+
+function readCurve(spec: ArtefactSpec, text: string, r: Reading): void {
+  const parsed = parseZplCertificate(text);
+  if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey))
+    r.problems.push('no valid public-key line');
+  if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey)))
+    r.problems.push('no valid secret-key line');
+  r.fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
+}
+
+/** One artefact by its kind: a fingerprint that reveals nothing secret, an expiry, problems. */
+function readArtefact(spec: ArtefactSpec, file: string, r: Reading): void {
+  const text = readFileSync(file, 'utf8');
+  switch (spec.kind) {
+    case 'ca-cert':
+    case 'cert':
+      return readCert(spec, file, text, r);
+    case 'ca-key':
+    case 'key':
+      r.fingerprint = `spki-sha256:${spkiFingerprintOfKey(text)}`;
+      return;
+    case 'trust':
+      r.fingerprint = `${text.split('BEGIN CERTIFICATE').length - 1} CA(s)`;
+      return;
+    case 'jwk-private':
+      r.fingerprint = `kid:${(JSON.parse(text) as PrivateJwk).kid}`;
+      return;
+    case 'jwks':
+      r.fingerprint = `kids:${(JSON.parse(text) as Jwks).keys.map((k) => k.kid).join(',')}`;
+      return;
+    case 'token':
+      return readToken(text, r);
+    case 'curve-public':
+    case 'curve-secret':
+      return readCurve(spec, text, r);
+    default:
+      // A secret's fingerprint: a short hash that tells two copies apart and reveals nothing.
+      r.fingerprint = `sha256:${sha256(text).slice(0, 16)}`;
+  }
+}
+
 function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatus {
   const file = join(dir, spec.path);
   const base = { path: spec.path, kind: spec.kind, secret: spec.secret, what: spec.what };
@@ -423,74 +528,21 @@ function inspectOne(dir: string, spec: ArtefactSpec, now: number): ArtefactStatu
       problems: ['missing'],
     };
   const mode = statSync(file).mode & 0o777;
-  let fingerprint: string | null = null;
-  let expires: string | null = null;
-  const extra: string[] = [];
+  const r: Reading = { fingerprint: null, expires: null, problems: [] };
   try {
-    const text = readFileSync(file, 'utf8');
-    switch (spec.kind) {
-      case 'ca-cert':
-      case 'cert': {
-        const cert = new (x509().X509Certificate)(text);
-        fingerprint = `sha256:${certFingerprint(cert)}`;
-        expires = cert.notAfter.toISOString();
-        const keyFile = file.replace(/\.crt$/, '.key');
-        if (existsSync(keyFile)) {
-          const certSpki = sha256(new Uint8Array(cert.publicKey.rawData));
-          if (certSpki !== spkiFingerprintOfKey(readFileSync(keyFile, 'utf8')))
-            extra.push(`does not match ${spec.path.replace(/\.crt$/, '.key')}`);
-        }
-        break;
-      }
-      case 'ca-key':
-      case 'key':
-        fingerprint = `spki-sha256:${spkiFingerprintOfKey(text)}`;
-        break;
-      case 'trust':
-        fingerprint = `${text.split('BEGIN CERTIFICATE').length - 1} CA(s)`;
-        break;
-      case 'jwk-private':
-        fingerprint = `kid:${(JSON.parse(text) as PrivateJwk).kid}`;
-        break;
-      case 'jwks':
-        fingerprint = `kids:${(JSON.parse(text) as Jwks).keys.map((k) => k.kid).join(',')}`;
-        break;
-      case 'token': {
-        const d = decodeJwt(text.trim());
-        if (!d.ok) extra.push(d.reason);
-        else {
-          fingerprint = `kid:${String(d.value.header.kid)}`;
-          const exp = d.value.payload.exp;
-          if (typeof exp === 'number') expires = new Date(exp * 1000).toISOString();
-        }
-        break;
-      }
-      case 'curve-public':
-      case 'curve-secret': {
-        const parsed = parseZplCertificate(text);
-        if (!parsed.publicKey || !Z85_KEY.test(parsed.publicKey))
-          extra.push('no valid public-key line');
-        if (spec.kind === 'curve-secret' && (!parsed.secretKey || !Z85_KEY.test(parsed.secretKey)))
-          extra.push('no valid secret-key line');
-        fingerprint = parsed.publicKey ? `public:${sha256(parsed.publicKey).slice(0, 16)}` : null;
-        break;
-      }
-      default:
-        // A secret's fingerprint: a short hash that tells two copies apart and reveals nothing.
-        fingerprint = `sha256:${sha256(text).slice(0, 16)}`;
-    }
+    readArtefact(spec, file, r);
   } catch (error) {
-    extra.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
+    r.problems.push(`unreadable: ${(error as Error).message.split('\n')[0]}`);
   }
-  const daysLeft = expires ? daysBetween(now, Date.parse(expires)) : null;
+  const daysLeft = r.expires ? daysBetween(now, Date.parse(r.expires)) : null;
   return {
     ...base,
     present: true,
-    fingerprint,
-    expires,
+    fingerprint: r.fingerprint,
+    expires: r.expires,
     daysLeft,
     mode: mode.toString(8).padStart(3, '0'),
-    problems: [...basicProblems(spec, true, mode, daysLeft), ...extra],
+    problems: [...basicProblems(spec, true, mode, daysLeft), ...r.problems],
   };
 }
 

@@ -10,117 +10,160 @@ export type { LogWatch, LogWatchHandlers } from '../core/seams/files.js';
 
 export function watchLogs(
   nc: NatsConnection,
-  target: { machine: string; agent: string; lines: number; follow: boolean },
+  target: WatchTarget,
   on: LogWatchHandlers,
   timeoutMs = 5000,
 ): LogWatch {
-  const inbox = createInbox();
-  const decoder = new TextDecoder();
-  const encoder = new TextEncoder();
-  const subject = logsSubject(target.machine);
-  let id: string | undefined;
-  let renew: NodeJS.Timeout | undefined;
-  let done = false;
-  let expect = 0;
-  const finish = (reason: string, failed: boolean) => {
-    if (done) return;
-    done = true;
-    if (renew) clearInterval(renew);
-    sub.unsubscribe();
-    on.end(reason, failed);
-  };
-  const sub: Subscription = nc.subscribe(inbox, {
-    callback: (err, m) => {
-      if (err || done) return;
-      let batch: WatchBatch;
-      try {
-        batch = JSON.parse(decoder.decode(m.data)) as WatchBatch;
-      } catch {
-        return;
-      }
-      if (!Array.isArray(batch.items)) return;
-      const lost = typeof batch.seq === 'number' && batch.seq > expect ? batch.seq - expect : 0;
-      if (typeof batch.seq === 'number') expect = batch.seq + 1;
-      on.items(
-        lost
-          ? [{ kind: 'note', text: `${lost} batches lost on the way` }, ...batch.items]
-          : batch.items,
-      );
-      if (typeof batch.end === 'string') finish(batch.end, false);
-    },
-  });
+  const watcher = new LogWatcher(nc, target, on, timeoutMs);
+  return { stop: () => watcher.stop() };
+}
+
+interface WatchTarget {
+  machine: string;
+  agent: string;
+  lines: number;
+  follow: boolean;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** One watch: its inbox, the daemon's id for it once accepted, and the renewal timer. */
+class LogWatcher {
+  private readonly inbox = createInbox();
+  private readonly subject: string;
+  private readonly sub: Subscription;
+  private id: string | undefined;
+  private renew: NodeJS.Timeout | undefined;
+  private done = false;
+  /** The next batch number: a gap is said as lost batches. */
+  private expect = 0;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly target: WatchTarget,
+    private readonly on: LogWatchHandlers,
+    private readonly timeoutMs: number,
+  ) {
+    this.subject = logsSubject(target.machine);
+    this.sub = nc.subscribe(this.inbox, {
+      callback: (err, m) => {
+        if (!err && !this.done) this.onBatch(m.data);
+      },
+    });
+    void this.open();
+  }
+
+  stop(): void {
+    if (this.id && !this.done) this.sendStop(this.id);
+    this.finish('stopped', false);
+  }
+
+  private finish(reason: string, failed: boolean): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.renew) clearInterval(this.renew);
+    this.sub.unsubscribe();
+    this.on.end(reason, failed);
+  }
+
+  private onBatch(data: Uint8Array): void {
+    let batch: WatchBatch;
+    try {
+      batch = JSON.parse(decoder.decode(data)) as WatchBatch;
+    } catch {
+      return;
+    }
+    if (!Array.isArray(batch.items)) return;
+    const seq = batch.seq;
+    const lost = typeof seq === 'number' && seq > this.expect ? seq - this.expect : 0;
+    if (typeof seq === 'number') this.expect = seq + 1;
+    this.on.items(
+      lost
+        ? [{ kind: 'note', text: `${lost} batches lost on the way` }, ...batch.items]
+        : batch.items,
+    );
+    if (typeof batch.end === 'string') this.finish(batch.end, false);
+  }
+
   // A stop on a closed connection (the caller closed it first) would throw: the daemon's TTL
   // ends that watch within seconds anyway.
-  const sendStop = (watch: string) => {
-    if (nc.isClosed()) return;
+  private sendStop(watch: string): void {
+    if (this.nc.isClosed()) return;
     try {
-      nc.publish(subject, encoder.encode(JSON.stringify({ stop: watch })));
+      this.nc.publish(this.subject, encoder.encode(JSON.stringify({ stop: watch })));
     } catch {
       /* closing under us: the TTL ends the watch */
     }
-  };
-  const ask = async (body: Record<string, unknown>) => {
-    const m = await nc.request(subject, encoder.encode(JSON.stringify(body)), {
-      timeout: timeoutMs,
+  }
+
+  private async ask(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const m = await this.nc.request(this.subject, encoder.encode(JSON.stringify(body)), {
+      timeout: this.timeoutMs,
     });
     return JSON.parse(decoder.decode(m.data)) as Record<string, unknown>;
-  };
-  void (async () => {
-    let r: Record<string, unknown>;
+  }
+
+  /** Asks the daemon for the watch: its reply, or undefined (no reply; the watch ended failed). */
+  private async request(): Promise<Record<string, unknown> | undefined> {
+    const { target, subject } = this;
     try {
       // The inbox is subscribed before the request: the first lines cannot arrive to no one.
-      await nc.flush();
-      r = await ask({
+      await this.nc.flush();
+      return await this.ask({
         agent: target.agent,
         lines: target.lines,
         follow: target.follow,
-        inbox,
+        inbox: this.inbox,
       });
     } catch (error) {
       const code = (error as { code?: string }).code;
-      finish(
+      this.finish(
         code === '503'
           ? `nobody answers ${subject}: is opsdeck agent running on ${target.machine}?`
           : code === 'TIMEOUT'
-            ? `no reply on ${subject} within ${timeoutMs} ms`
+            ? `no reply on ${subject} within ${this.timeoutMs} ms`
             : (error as Error).message,
         true,
       );
-      return;
+      return undefined;
     }
+  }
+
+  private async open(): Promise<void> {
+    const r = await this.request();
+    if (!r) return;
     if (r.ok !== true || typeof r.id !== 'string') {
-      finish(typeof r.error === 'string' ? r.error : `refused: ${JSON.stringify(r)}`, true);
+      this.finish(typeof r.error === 'string' ? r.error : `refused: ${JSON.stringify(r)}`, true);
       return;
     }
-    if (done) {
+    if (this.done) {
       // Stopped while the request was in flight: tell the daemon at once (the TTL ends it
       // anyway when the connection is already gone).
-      sendStop(r.id);
+      this.sendStop(r.id);
       return;
     }
-    id = r.id;
+    this.id = r.id;
     const ttl = typeof r.ttlMs === 'number' ? r.ttlMs : 15_000;
-    on.opened?.({
+    this.on.opened?.({
       source: textOf(r.source),
       rate: typeof r.rate === 'number' ? r.rate : 0,
       ttlMs: ttl,
     });
-    if (!target.follow) return;
-    renew = setInterval(
+    if (this.target.follow) this.keepAlive(r.id, ttl);
+  }
+
+  /** Renews every third of the TTL: a missed renewal is retried, and the TTL covers two. */
+  private keepAlive(id: string, ttl: number): void {
+    this.renew = setInterval(
       () => {
-        void ask({ renew: id })
+        void this.ask({ renew: id })
           .then((a) => {
-            if (a.ok !== true) finish(`the watch ended: ${textOf(a.error, 'refused')}`, true);
+            if (a.ok !== true) this.finish(`the watch ended: ${textOf(a.error, 'refused')}`, true);
           })
-          .catch(() => undefined); // a missed renewal is retried; the TTL covers two
+          .catch(() => undefined);
       },
       Math.max(200, ttl / 3),
     );
-  })();
-  return {
-    stop() {
-      if (id && !done) sendStop(id);
-      finish('stopped', false);
-    },
-  };
+  }
 }

@@ -80,119 +80,142 @@ export function tailFile(
   options: { lines: number; follow: boolean; pollMs?: number },
   sink: TailSink,
 ): Tail {
-  let fd: number | undefined;
-  let ino: number | undefined;
-  let pos = 0;
-  let partial = '';
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-
-  const open = (fromEnd: boolean): boolean => {
-    try {
-      fd = openSync(path, 'r');
-    } catch {
-      return false;
-    }
-    const st = fstatSync(fd);
-    ino = st.ino;
-    pos = fromEnd ? st.size : 0;
-    return true;
-  };
-
-  const emit = (text: string, flush: boolean) => {
-    const parts = (partial + text).split('\n');
-    partial = parts.pop() ?? '';
-    if (flush && partial) {
-      parts.push(partial);
-      partial = '';
-    }
-    if (partial.length > MAX_RAW_LINE) {
-      parts.push(partial);
-      partial = '';
-    }
-    if (parts.length)
-      sink.lines(parts.map((l) => (l.length > MAX_RAW_LINE ? l.slice(0, MAX_RAW_LINE) : l)));
-  };
-
-  /** Reads what the open file has past `pos`. */
-  const drain = (flush: boolean) => {
-    if (fd === undefined) return;
-    const size = fstatSync(fd).size;
-    if (size < pos) {
-      sink.note(`${path} was truncated: reading it from the start`);
-      pos = 0;
-      partial = '';
-    }
-    if (size - pos > MAX_READ_PER_POLL) {
-      sink.note(
-        `${size - pos - MAX_READ_PER_POLL} bytes skipped: the log grows faster than it can be read`,
-      );
-      pos = size - MAX_READ_PER_POLL;
-      partial = '';
-    }
-    while (pos < size) {
-      const len = Math.min(CHUNK * 4, size - pos);
-      const buf = Buffer.alloc(len);
-      const got = readSync(fd, buf, 0, len, pos);
-      if (got <= 0) break;
-      pos += got;
-      emit(buf.toString('utf8', 0, got), false);
-    }
-    if (flush && partial) emit('', true);
-  };
-
-  const poll = () => {
-    if (stopped) return;
-    try {
-      if (fd === undefined) {
-        if (open(false)) sink.note(`${path} appeared: following it`);
-      } else {
-        drain(false);
-        const now = inodeOf(path);
-        if (now !== undefined && now !== ino) {
-          // Rotated: what the old file got before the rename is read, then the new one from 0.
-          drain(true);
-          closeSync(fd);
-          fd = undefined;
-          if (open(false)) sink.note(`${path} rotated: following the new file`);
-          drain(false);
-        }
-      }
-    } catch (error) {
-      sink.note(`reading ${path}: ${(error as Error).message}`);
-    }
-    timer = setTimeout(poll, options.pollMs ?? 100);
-  };
-
-  if (!open(true)) {
+  const tail = new FileTail(path, options.pollMs ?? 100, sink);
+  if (!tail.open(true)) {
     if (!options.follow) {
       sink.end(`${path}: no such file`);
       return { stop: () => undefined };
     }
     sink.note(`${path} does not exist yet: waiting for it`);
   } else {
-    const size = pos;
-    const tail = lastLinesOf(fd!, size, options.lines);
-    // Lines of the first backup when the file was just rotated and holds fewer.
-    const older =
-      tail.length < options.lines ? lastLines(`${path}.1`, options.lines - tail.length) : [];
-    const first = [...older, ...tail];
-    if (first.length) sink.lines(first);
+    tail.sendLast(options.lines);
     if (!options.follow) {
-      closeSync(fd!);
+      tail.close();
       sink.end('not following');
       return { stop: () => undefined };
     }
   }
-  timer = setTimeout(poll, options.pollMs ?? 100);
-  return {
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    },
-  };
+  tail.schedule();
+  return { stop: () => tail.stop() };
+}
+
+/** A followed file: the open descriptor, its inode (to see a rotation), and the read position. */
+class FileTail {
+  private fd: number | undefined;
+  private ino: number | undefined;
+  private pos = 0;
+  /** The last line read, until its newline comes. */
+  private partial = '';
+  private stopped = false;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly path: string,
+    private readonly pollMs: number,
+    private readonly sink: TailSink,
+  ) {}
+
+  open(fromEnd: boolean): boolean {
+    try {
+      this.fd = openSync(this.path, 'r');
+    } catch {
+      return false;
+    }
+    const st = fstatSync(this.fd);
+    this.ino = st.ino;
+    this.pos = fromEnd ? st.size : 0;
+    return true;
+  }
+
+  /** The last `n` lines of the file just opened at its end. */
+  sendLast(n: number): void {
+    const tail = lastLinesOf(this.fd!, this.pos, n);
+    // Lines of the first backup when the file was just rotated and holds fewer.
+    const older = tail.length < n ? lastLines(`${this.path}.1`, n - tail.length) : [];
+    const first = [...older, ...tail];
+    if (first.length) this.sink.lines(first);
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  schedule(): void {
+    this.timer = setTimeout(() => this.poll(), this.pollMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.close();
+  }
+
+  private emit(text: string, flush: boolean): void {
+    const parts = (this.partial + text).split('\n');
+    this.partial = parts.pop() ?? '';
+    if (flush && this.partial) {
+      parts.push(this.partial);
+      this.partial = '';
+    }
+    if (this.partial.length > MAX_RAW_LINE) {
+      parts.push(this.partial);
+      this.partial = '';
+    }
+    if (parts.length)
+      this.sink.lines(parts.map((l) => (l.length > MAX_RAW_LINE ? l.slice(0, MAX_RAW_LINE) : l)));
+  }
+
+  /** Reads what the open file has past `pos`. */
+  private drain(flush: boolean): void {
+    const fd = this.fd;
+    if (fd === undefined) return;
+    const size = fstatSync(fd).size;
+    if (size < this.pos) {
+      this.sink.note(`${this.path} was truncated: reading it from the start`);
+      this.pos = 0;
+      this.partial = '';
+    }
+    if (size - this.pos > MAX_READ_PER_POLL) {
+      this.sink.note(
+        `${size - this.pos - MAX_READ_PER_POLL} bytes skipped: the log grows faster than it can be read`,
+      );
+      this.pos = size - MAX_READ_PER_POLL;
+      this.partial = '';
+    }
+    while (this.pos < size) {
+      const len = Math.min(CHUNK * 4, size - this.pos);
+      const buf = Buffer.alloc(len);
+      const got = readSync(fd, buf, 0, len, this.pos);
+      if (got <= 0) break;
+      this.pos += got;
+      this.emit(buf.toString('utf8', 0, got), false);
+    }
+    if (flush && this.partial) this.emit('', true);
+  }
+
+  private poll(): void {
+    if (this.stopped) return;
+    const path = this.path;
+    try {
+      if (this.fd === undefined) {
+        if (this.open(false)) this.sink.note(`${path} appeared: following it`);
+      } else {
+        this.drain(false);
+        const now = inodeOf(path);
+        if (now !== undefined && now !== this.ino) {
+          // Rotated: what the old file got before the rename is read, then the new one from 0.
+          this.drain(true);
+          this.close();
+          if (this.open(false)) this.sink.note(`${path} rotated: following the new file`);
+          this.drain(false);
+        }
+      }
+    } catch (error) {
+      this.sink.note(`reading ${path}: ${(error as Error).message}`);
+    }
+    this.schedule();
+  }
 }
 
 /** `docker logs --tail N [--follow] CONTAINER`: stdout and stderr, line by line. */

@@ -103,46 +103,44 @@ export interface StartNatsOptions {
   scheme?: 'nats' | 'tls';
 }
 
-export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
-  const bin = options.bin ?? findNatsServer();
-  if (!bin) throw new Error(`nats-server not found on PATH; ${NATS_INSTALL_HINT}`);
-  const host = options.host ?? '127.0.0.1';
-  const port = options.port || (await freePort(host));
-  const ownStore = options.storeDir === undefined;
-  if (ownStore) removeDeadStores();
-  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), `${STORE}${process.pid}-`));
+/**
+ * nats-server with JetStream, its store in `storeDir`. Under setpriv --pdeathsig (util-linux, on
+ * every Debian/Ubuntu): the kernel sends it SIGTERM when its parent dies, however it dies; a Go
+ * binary cannot be taught to watch a pipe for that.
+ */
+function spawnNats(
+  bin: string,
+  options: StartNatsOptions,
+  at: { host: string; port: number; storeDir: string },
+): ChildProcess {
   const args = [
     ...(options.configFile ? ['-c', options.configFile] : []),
     '-a',
-    host,
+    at.host,
     '-p',
-    String(port),
+    String(at.port),
     '-js',
     '-sd',
-    storeDir,
+    at.storeDir,
   ];
-  // Under setpriv --pdeathsig (util-linux, on every Debian/Ubuntu): the kernel sends it SIGTERM
-  // when its parent dies, however it dies; a Go binary cannot be taught to watch a pipe for that.
   const setpriv = findSetpriv();
-  const child: ChildProcess = setpriv
+  return setpriv
     ? spawn(setpriv, ['--pdeathsig', 'TERM', '--', bin, ...args], {
         stdio: ['ignore', 'ignore', 'pipe'],
       })
     : spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * Resolves when the server says it is ready; rejects with its last lines if it exits first,
+ * cannot be started, or takes longer than `timeoutMs`.
+ */
+function readyOf(child: ChildProcess, exit: Promise<void>, timeoutMs: number): Promise<void> {
   let log = '';
-  let exited = false;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', () => ((exited = true), resolve())),
-  );
-  const ready = new Promise<void>((resolve, reject) => {
+  return new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `nats-server did not become ready in ${options.readyTimeoutMs ?? 5000} ms: ${tail(log)}`,
-          ),
-        ),
-      options.readyTimeoutMs ?? 5000,
+      () => reject(new Error(`nats-server did not become ready in ${timeoutMs} ms: ${tail(log)}`)),
+      timeoutMs,
     );
     child.stderr!.on('data', (chunk: Buffer) => {
       log = (log + chunk.toString()).slice(-4000);
@@ -159,6 +157,22 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<N
       ),
     );
   });
+}
+
+export async function startNatsServer(options: StartNatsOptions = {}): Promise<NatsServer> {
+  const bin = options.bin ?? findNatsServer();
+  if (!bin) throw new Error(`nats-server not found on PATH; ${NATS_INSTALL_HINT}`);
+  const host = options.host ?? '127.0.0.1';
+  const port = options.port || (await freePort(host));
+  const ownStore = options.storeDir === undefined;
+  if (ownStore) removeDeadStores();
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), `${STORE}${process.pid}-`));
+  const child = spawnNats(bin, options, { host, port, storeDir });
+  let exited = false;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', () => ((exited = true), resolve())),
+  );
+  const ready = readyOf(child, exit, options.readyTimeoutMs ?? 5000);
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {

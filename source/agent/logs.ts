@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NatsConnection, Subscription } from 'nats';
+import type { Msg, NatsConnection, Subscription } from 'nats';
 import { sanitise } from '../core/errors/sanitise.js';
 import { parseLogLine, type LogItem } from '../core/logs/line.js';
 import {
@@ -115,25 +115,77 @@ export interface LogServeOptions {
 }
 
 export function serveLogs(nc: NatsConnection, o: LogServeOptions): LogServer {
-  const encoder = new TextEncoder();
-  const watches = new Map<string, Watch>();
-  const ttl = o.ttlMs ?? WATCH_TTL_MS;
-  const rate = o.rate ?? DEFAULT_RATE;
-  const reply = (m: { respond(data: Uint8Array): boolean }, value: Record<string, unknown>) =>
-    m.respond(encoder.encode(JSON.stringify(value)));
+  const server = new LogService(nc, o);
+  return { active: () => server.watches.size, stop: () => server.stop() };
+}
 
-  const close = (w: Watch, why: string) => {
+const encoder = new TextEncoder();
+
+const reply = (m: Msg, value: Record<string, unknown>) =>
+  m.respond(encoder.encode(JSON.stringify(value)));
+
+/** The watches alive, the batch timer that sends them, and the subscription that takes requests. */
+class LogService {
+  readonly watches = new Map<string, Watch>();
+  private readonly ttl: number;
+  private readonly rate: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly sub: Subscription;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly o: LogServeOptions,
+  ) {
+    this.ttl = o.ttlMs ?? WATCH_TTL_MS;
+    this.rate = o.rate ?? DEFAULT_RATE;
+    this.timer = setInterval(() => this.flush(), o.flushMs ?? 100);
+    this.sub = nc.subscribe(logsSubject(o.machine), {
+      callback: (err, m) => {
+        if (!err) this.onRequest(m);
+      },
+    });
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.sub.unsubscribe();
+    for (const w of [...this.watches.values()]) this.close(w, 'the agent daemon stopped');
+  }
+
+  private close(w: Watch, why: string): void {
     w.tail?.stop();
-    watches.delete(w.id);
-    o.log(`logs: watch ${w.id.slice(0, 8)} ended: ${why}`, 'info');
-  };
+    this.watches.delete(w.id);
+    this.o.log(`logs: watch ${w.id.slice(0, 8)} ended: ${why}`, 'info');
+  }
 
-  const flush = () => {
+  private onRequest(m: Msg): void {
+    const r = parseLogsRequest(decodeBody(m.data));
+    if (r.kind === 'bad') return void reply(m, { ok: false, error: r.error });
+    if (r.kind === 'renew') {
+      const w = this.watches.get(r.id);
+      if (!w) return void reply(m, { ok: false, error: 'no such watch (it expired or ended)' });
+      w.expires = Date.now() + this.ttl;
+      return void reply(m, { ok: true, ttlMs: this.ttl });
+    }
+    if (r.kind === 'stop') {
+      const w = this.watches.get(r.id);
+      if (w) this.close(w, 'stopped by its watcher');
+      return void reply(m, { ok: true });
+    }
+    void this.open(r.watch)
+      .then((value) => reply(m, value))
+      .catch((error: unknown) =>
+        reply(m, { ok: false, error: sanitise((error as Error).message) }),
+      );
+  }
+
+  /** Sends each watch what it has waiting, within its rate; ends those nobody renews. */
+  private flush(): void {
     const now = Date.now();
-    for (const w of [...watches.values()]) {
+    for (const w of [...this.watches.values()]) {
       if (now > w.expires) {
         // Nobody renewed it: the watcher is gone. Nothing more is read or sent.
-        close(w, 'not renewed (no one watches)');
+        this.close(w, 'not renewed (no one watches)');
         continue;
       }
       if (w.pending.length === 0 && !w.ended) continue;
@@ -142,27 +194,32 @@ export function serveLogs(nc: NatsConnection, o: LogServeOptions): LogServer {
         .take(w.pending, now)
         .map((i) => (i.kind === 'line' ? parseLogLine(i.message) : i));
       w.pending = [];
-      for (let i = 0; i < items.length || (i === 0 && w.ended); i += MAX_BATCH_ITEMS) {
-        const part = items.slice(i, i + MAX_BATCH_ITEMS);
-        const last = i + MAX_BATCH_ITEMS >= items.length;
-        nc.publish(
-          w.inbox,
-          encoder.encode(
-            JSON.stringify({
-              id: w.id,
-              seq: w.seq++,
-              items: part,
-              ...(last && w.ended ? { end: w.ended } : {}),
-            }),
-          ),
-        );
-      }
-      if (w.ended) close(w, w.ended);
+      this.publish(w, items);
+      if (w.ended) this.close(w, w.ended);
     }
-  };
-  const timer = setInterval(flush, o.flushMs ?? 100);
+  }
 
-  const open = async (req: WatchRequest): Promise<Record<string, unknown>> => {
+  /** The items in batches of MAX_BATCH_ITEMS; the last says the end, if it came (even alone). */
+  private publish(w: Watch, items: LogItem[]): void {
+    for (let i = 0; i < items.length || (i === 0 && w.ended); i += MAX_BATCH_ITEMS) {
+      const part = items.slice(i, i + MAX_BATCH_ITEMS);
+      const last = i + MAX_BATCH_ITEMS >= items.length;
+      this.nc.publish(
+        w.inbox,
+        encoder.encode(
+          JSON.stringify({
+            id: w.id,
+            seq: w.seq++,
+            items: part,
+            ...(last && w.ended ? { end: w.ended } : {}),
+          }),
+        ),
+      );
+    }
+  }
+
+  private async open(req: WatchRequest): Promise<Record<string, unknown>> {
+    const { o, ttl, rate } = this;
     const source = await o.find(req.agent);
     if ('error' in source) return { ok: false, error: sanitise(source.error) };
     const w: Watch = {
@@ -173,7 +230,25 @@ export function serveLogs(nc: NatsConnection, o: LogServeOptions): LogServer {
       pending: [],
       seq: 0,
     };
-    const sink: TailSink = {
+    this.watches.set(w.id, w);
+    w.tail = this.tailOf(source, req, this.sinkOf(w, req));
+    // The first lines are not rate-capped beyond what was asked for: the cap starts after them.
+    o.log(`logs: watch ${w.id.slice(0, 8)} of ${req.agent}: ${describeSource(source)}`, 'info');
+    return {
+      ok: true,
+      id: w.id,
+      machine: o.machine,
+      agent: req.agent,
+      source: describeSource(source),
+      ttlMs: ttl,
+      rate,
+    };
+  }
+
+  /** Where a watch's tail puts what it reads: the watch's pending items, sanitised. */
+  private sinkOf(w: Watch, req: WatchRequest): TailSink {
+    const rate = this.rate;
+    return {
       lines: (raw) => {
         // Bounded: a watcher's backlog past 10 s of its rate is counted, not held.
         for (const r of raw) w.pending.push({ kind: 'line', format: 'plain', message: r });
@@ -187,63 +262,20 @@ export function serveLogs(nc: NatsConnection, o: LogServeOptions): LogServer {
         w.ended = sanitise(reason);
       },
     };
-    watches.set(w.id, w);
-    w.tail =
-      source.kind === 'file'
-        ? tailFile(
-            source.path,
-            { lines: req.lines, follow: req.follow, ...(o.pollMs ? { pollMs: o.pollMs } : {}) },
-            sink,
-          )
-        : tailDocker(
-            source.container,
-            { lines: req.lines, follow: req.follow, ...(o.docker ? { docker: o.docker } : {}) },
-            sink,
-          );
-    // The first lines are not rate-capped beyond what was asked for: the cap starts after them.
-    o.log(`logs: watch ${w.id.slice(0, 8)} of ${req.agent}: ${describeSource(source)}`, 'info');
-    return {
-      ok: true,
-      id: w.id,
-      machine: o.machine,
-      agent: req.agent,
-      source: describeSource(source),
-      ttlMs: ttl,
-      rate,
-    };
-  };
+  }
 
-  const sub: Subscription = nc.subscribe(logsSubject(o.machine), {
-    callback: (err, m) => {
-      if (err) return;
-      const body = decodeBody(m.data);
-      const r = parseLogsRequest(body);
-      if (r.kind === 'bad') return void reply(m, { ok: false, error: r.error });
-      if (r.kind === 'renew') {
-        const w = watches.get(r.id);
-        if (!w) return void reply(m, { ok: false, error: 'no such watch (it expired or ended)' });
-        w.expires = Date.now() + ttl;
-        return void reply(m, { ok: true, ttlMs: ttl });
-      }
-      if (r.kind === 'stop') {
-        const w = watches.get(r.id);
-        if (w) close(w, 'stopped by its watcher');
-        return void reply(m, { ok: true });
-      }
-      void open(r.watch)
-        .then((value) => reply(m, value))
-        .catch((error: unknown) =>
-          reply(m, { ok: false, error: sanitise((error as Error).message) }),
+  private tailOf(source: LogSource, req: WatchRequest, sink: TailSink): Tail {
+    const { o } = this;
+    return source.kind === 'file'
+      ? tailFile(
+          source.path,
+          { lines: req.lines, follow: req.follow, ...(o.pollMs ? { pollMs: o.pollMs } : {}) },
+          sink,
+        )
+      : tailDocker(
+          source.container,
+          { lines: req.lines, follow: req.follow, ...(o.docker ? { docker: o.docker } : {}) },
+          sink,
         );
-    },
-  });
-
-  return {
-    active: () => watches.size,
-    stop() {
-      clearInterval(timer);
-      sub.unsubscribe();
-      for (const w of [...watches.values()]) close(w, 'the agent daemon stopped');
-    },
-  };
+  }
 }

@@ -109,6 +109,102 @@ export function rmEndpoint(m: SimMachine): string | undefined {
   return rm ? `tcp://${m.plan.host}:${rm.plan.ports.main}` : undefined;
 }
 
+/** What each step of serveMachineControl shares. */
+interface Daemons {
+  nc: NatsConnection;
+  machines: readonly SimMachine[];
+  auth: ControlAuth;
+  intervalMs: number;
+  /** One machine's daemon log: its lines prefixed with the machine. */
+  logOf: (m: SimMachine) => (line: string) => void;
+}
+
+/** Each machine's --health / --metrics side; if one cannot start, none is left running. */
+async function startObservers(d: Daemons, observe: SimObserve | undefined): Promise<Observer[]> {
+  const observers: Observer[] = [];
+  if (!observe) return observers;
+  try {
+    for (const m of d.machines)
+      observers.push(
+        await startObserver({
+          machine: m.id,
+          fleet: observe.fleet,
+          health: true,
+          ...(observe.metricsPort !== undefined
+            ? { metrics: { host: m.plan.host, port: observe.metricsPort } }
+            : {}),
+          intervalMs: d.intervalMs,
+          version: VERSION,
+          startedAt: Date.now(),
+          log: d.logOf(m),
+        }),
+      );
+  } catch (error) {
+    // A /metrics port already taken: nothing of this is left running.
+    for (const o of observers) await o.stop();
+    await d.nc.close().catch(() => undefined);
+    throw error;
+  }
+  return observers;
+}
+
+type LogsOption = { root(machine: string): string; rate?: number; ttlMs?: number };
+
+/** One machine's daemon, on the sim's model of the machine. */
+function startAgent(
+  d: Daemons,
+  m: SimMachine,
+  extra: { logs?: LogsOption; signer?: SampleSigner; observer?: Observer },
+): RunningAgent {
+  const { logs } = extra;
+  const endpoint = rmEndpoint(m);
+  const agents = m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath }));
+  return runAgent(d.nc, {
+    machine: m.id,
+    intervalMs: d.intervalMs,
+    auth: d.auth,
+    source: simSource(m),
+    agents,
+    lifecycle: simLifecycle(m),
+    ...(logs
+      ? {
+          logs: fileOrDockerFinder(logs.root(m.id), agents),
+          ...(logs.rate ? { logRate: logs.rate } : {}),
+          ...(logs.ttlMs ? { logTtlMs: logs.ttlMs } : {}),
+        }
+      : {}),
+    ...(endpoint ? { resourceManager: endpoint } : {}),
+    ...(extra.signer ? { signer: extra.signer } : {}),
+    version: VERSION,
+    log: d.logOf(m),
+    ...(extra.observer ? { exporter: extra.observer.exporter } : {}),
+  });
+}
+
+/** Each machine's `--bridge`, planned from the fleet and the env its agents see. */
+async function startBridges(
+  d: Daemons,
+  bridges: { fleet: readonly Machine[]; env: Readonly<Record<string, string | undefined>> },
+  observers: readonly Observer[],
+): Promise<RunningBridge[]> {
+  const plan = buildTopology({
+    machines: bridges.fleet,
+    env: bridges.env,
+    bridges: d.machines.map((m) => m.id),
+  }).bridgePlan;
+  const running: RunningBridge[] = [];
+  for (const [i, m] of d.machines.entries())
+    running.push(
+      await runBridge(d.nc, {
+        machine: m.id,
+        targets: plan[m.id] ?? [],
+        log: d.logOf(m),
+        ...(observers[i] ? { onFrame: observers[i].onBridgeFrame } : {}),
+      }),
+    );
+  return running;
+}
+
 /**
  * With `bridges`, each machine's daemon also runs `--bridge`, planned from the fleet and the
  * upstream env the agents see, as an operator would deploy it (the demo does).
@@ -124,75 +220,25 @@ export async function serveMachineControl(
   /** Signs each machine's samples, as its agent's `--sample-key` does. */
   signers?: Readonly<Record<string, SampleSigner>>,
   /** Each machine's daemon serves its agents' logs from root(machine), as `--root`. */
-  logs?: { root(machine: string): string; rate?: number; ttlMs?: number },
+  logs?: LogsOption,
 ): Promise<MachineControlServer> {
   const nc: NatsConnection = await connect(simNats(url, 'opsdeck-sim-agents'));
-  const observers: Observer[] = [];
-  try {
-    for (const m of observe ? machines : [])
-      observers.push(
-        await startObserver({
-          machine: m.id,
-          fleet: observe!.fleet,
-          health: true,
-          ...(observe!.metricsPort !== undefined
-            ? { metrics: { host: m.plan.host, port: observe!.metricsPort } }
-            : {}),
-          intervalMs,
-          version: VERSION,
-          startedAt: Date.now(),
-          log: (line) => log(`${m.id} agent: ${line}`),
-        }),
-      );
-  } catch (error) {
-    // A /metrics port already taken: nothing of this is left running.
-    for (const o of observers) await o.stop();
-    await nc.close().catch(() => undefined);
-    throw error;
-  }
-  const agents = machines.map((m, i) => {
-    const endpoint = rmEndpoint(m);
-    return runAgent(nc, {
-      machine: m.id,
-      intervalMs,
-      auth,
-      source: simSource(m),
-      agents: m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
-      lifecycle: simLifecycle(m),
-      ...(logs
-        ? {
-            logs: fileOrDockerFinder(
-              logs.root(m.id),
-              m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath })),
-            ),
-            ...(logs.rate ? { logRate: logs.rate } : {}),
-            ...(logs.ttlMs ? { logTtlMs: logs.ttlMs } : {}),
-          }
-        : {}),
-      ...(endpoint ? { resourceManager: endpoint } : {}),
+  const d: Daemons = {
+    nc,
+    machines,
+    auth,
+    intervalMs,
+    logOf: (m) => (line) => log(`${m.id} agent: ${line}`),
+  };
+  const observers = await startObservers(d, observe);
+  const agents = machines.map((m, i) =>
+    startAgent(d, m, {
+      ...(logs ? { logs } : {}),
       ...(signers?.[m.id] ? { signer: signers[m.id] } : {}),
-      version: VERSION,
-      log: (line) => log(`${m.id} agent: ${line}`),
-      ...(observers[i] ? { exporter: observers[i].exporter } : {}),
-    });
-  });
-  const running: RunningBridge[] = [];
-  if (bridges) {
-    const plan = buildTopology({
-      machines: bridges.fleet,
-      env: bridges.env,
-      bridges: machines.map((m) => m.id),
-    }).bridgePlan;
-    for (const [i, m] of machines.entries())
-      running.push(
-        await runBridge(nc, {
-          machine: m.id,
-          targets: plan[m.id] ?? [],
-          log: (line) => log(`${m.id} agent: ${line}`),
-          ...(observers[i] ? { onFrame: observers[i].onBridgeFrame } : {}),
-        }),
-      );
-  }
+      ...(observers[i] ? { observer: observers[i] } : {}),
+    }),
+  );
+  const running = bridges ? await startBridges(d, bridges, observers) : [];
   for (const [i, o] of observers.entries())
     o.attach(nc, { agent: agents[i]!, ...(running[i] ? { bridge: running[i] } : {}) });
   await nc.flush();

@@ -69,33 +69,67 @@ export const simNats = (url: string, name: string): ConnectionOptions => ({
   reconnectTimeWait: 500,
 });
 
+/** Follows the phase key; `known` resolves once it has been read (absent counts as phase 0). */
+async function watchPhase(
+  nc: NatsConnection,
+  handlers: NatsSideHandlers,
+): Promise<{ known: Promise<void>; stop(): void }> {
+  const kv: KV = await nc.jetstream().views.kv(PHASE_BUCKET, { history: 10 });
+  let markKnown: () => void = () => undefined;
+  const known = new Promise<void>((resolve) => (markKnown = resolve));
+  const watch = await kv.watch({ key: PHASE_KEY, initializedFn: () => markKnown() });
+  void (async () => {
+    for await (const entry of watch) {
+      if (entry.operation === 'DEL' || entry.operation === 'PURGE') {
+        handlers.onPhase({ phase: 0, name: 'zmq' }, `${PHASE_KEY} deleted: phase 0`);
+      } else {
+        const decoded = decodePhase(entry.string());
+        if (decoded.ok) handlers.onPhase(decoded.value, `${PHASE_KEY} revision ${entry.revision}`);
+        else
+          handlers.onWarn(
+            `${PHASE_BUCKET}/${PHASE_KEY} revision ${entry.revision} ignored: ${decoded.reason}`,
+          );
+      }
+      markKnown();
+    }
+  })().catch((error: unknown) => handlers.onWarn(`phase watch ended: ${(error as Error).message}`));
+  return { known, stop: () => watch.stop() };
+}
+
+/**
+ * Core publishes: the stream captures them all the same, and a 20k/s flood must not wait for
+ * one JetStream ack per message. False: not sent (the connection is closed, or it is too big).
+ */
+function errorPublisher(nc: NatsConnection, maxPayload: number): (msg: NatsMessage) => boolean {
+  // nats_error_bus.py sends one body to two to four subjects: encode it once.
+  let lastText = '';
+  let lastBytes = new Uint8Array();
+  return (msg) => {
+    if (nc.isClosed()) return false;
+    let data: Uint8Array;
+    if (typeof msg.data !== 'string') data = msg.data;
+    else if (msg.data === lastText) data = lastBytes;
+    else {
+      data = lastBytes = encoder.encode(msg.data);
+      lastText = msg.data;
+    }
+    if (data.byteLength > maxPayload) return false;
+    if (msg.headers) {
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(msg.headers)) h.set(k, v);
+      nc.publish(msg.subject, data, { headers: h });
+    } else {
+      nc.publish(msg.subject, data);
+    }
+    return true;
+  };
+}
+
 export async function connectNatsSide(url: string, handlers: NatsSideHandlers): Promise<NatsSide> {
   const nc = await connect(simNats(url, 'opsdeck-sim'));
   try {
     await ensureErrorStream(nc);
-    const kv: KV = await nc.jetstream().views.kv(PHASE_BUCKET, { history: 10 });
-    let markKnown: () => void = () => undefined;
-    const phaseKnown = new Promise<void>((resolve) => (markKnown = resolve));
-    const watch = await kv.watch({ key: PHASE_KEY, initializedFn: () => markKnown() });
-    void (async () => {
-      for await (const entry of watch) {
-        if (entry.operation === 'DEL' || entry.operation === 'PURGE') {
-          handlers.onPhase({ phase: 0, name: 'zmq' }, `${PHASE_KEY} deleted: phase 0`);
-        } else {
-          const decoded = decodePhase(entry.string());
-          if (decoded.ok)
-            handlers.onPhase(decoded.value, `${PHASE_KEY} revision ${entry.revision}`);
-          else
-            handlers.onWarn(
-              `${PHASE_BUCKET}/${PHASE_KEY} revision ${entry.revision} ignored: ${decoded.reason}`,
-            );
-        }
-        markKnown();
-      }
-    })().catch((error: unknown) =>
-      handlers.onWarn(`phase watch ended: ${(error as Error).message}`),
-    );
-
+    const phase = await watchPhase(nc, handlers);
     const control: Subscription = nc.subscribe(CONTROL_SUBJECT, {
       callback: (err, msg) => {
         if (err) return;
@@ -105,34 +139,11 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
       },
     });
     const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-    // nats_error_bus.py sends one body to two to four subjects: encode it once.
-    let lastText = '';
-    let lastBytes = new Uint8Array();
     return {
       url,
       maxPayload,
-      phaseKnown,
-      // Core publishes: the stream captures them all the same, and a 20k/s flood must not
-      // wait for one JetStream ack per message.
-      publish(msg) {
-        if (nc.isClosed()) return false;
-        let data: Uint8Array;
-        if (typeof msg.data !== 'string') data = msg.data;
-        else if (msg.data === lastText) data = lastBytes;
-        else {
-          data = lastBytes = encoder.encode(msg.data);
-          lastText = msg.data;
-        }
-        if (data.byteLength > maxPayload) return false;
-        if (msg.headers) {
-          const h = natsHeaders();
-          for (const [k, v] of Object.entries(msg.headers)) h.set(k, v);
-          nc.publish(msg.subject, data, { headers: h });
-        } else {
-          nc.publish(msg.subject, data);
-        }
-        return true;
-      },
+      phaseKnown: phase.known,
+      publish: errorPublisher(nc, maxPayload),
       publishJson(subject, value, sign) {
         if (nc.isClosed()) return;
         const bytes = encoder.encode(JSON.stringify(value));
@@ -140,7 +151,7 @@ export async function connectNatsSide(url: string, handlers: NatsSideHandlers): 
       },
       async close() {
         control.unsubscribe();
-        watch.stop();
+        phase.stop();
         if (!nc.isClosed()) {
           await nc.flush().catch(() => undefined);
           await nc.close();

@@ -250,33 +250,23 @@ export function planSim(
   return { machines: planned, warnings };
 }
 
-function planMachine(m: Machine, host: string, overrides?: SimOverrides): PlannedMachine {
-  const mo: MachineOverride = overrides?.machines?.[m.id] ?? {};
-  const busPort = m.globals.errorBusPort?.value ?? DEFAULT_ERROR_BUS_PORT;
-  const gpu = {
-    ...(GPUS[m.id] ?? { name: 'none', totalMb: 0 }),
-    ...(mo.gpu ? { name: mo.gpu } : {}),
-    ...(mo.vram_total_mb !== undefined ? { totalMb: mo.vram_total_mb } : {}),
-  };
-  const busAgent = m.agents.find((a) => isBusAgent(a, busPort));
-  const held = new Map<number, string>();
-  held.set(busPort, busAgent ? `${busAgent.name} main (error bus)` : 'error bus');
-  const clashes: Clash[] = [];
-  // Agents that bind the first free port from 5000 pick theirs after every configured bind.
-  const movers: Array<{ agent: Agent; planned: PlannedAgent }> = [];
-  const claim = (
-    agent: Agent,
-    wanted: PlannedBind[],
-    isBus: boolean,
-    protocol: HealthProtocol,
-  ): { binds: PlannedBind[]; lost: Clash[]; exits?: string } => {
+type Claimed = { binds: PlannedBind[]; lost: Clash[]; exits?: string };
+
+/** The ports taken on one host so far, and by whom: the first claimant wins, in config order. */
+class PortBook {
+  readonly held = new Map<number, string>();
+
+  constructor(private readonly machine: string) {}
+
+  claim(agent: Agent, wanted: PlannedBind[], isBus: boolean, protocol: HealthProtocol): Claimed {
+    const { held, machine } = this;
     const binds: PlannedBind[] = [];
     const lost: Clash[] = [];
     // A process that dies at its first bind takes no port: later agents may have them.
     const fatal = wanted
       .filter((b) => diesWithout(protocol, b.role) && held.has(b.port))
       .map((b) => ({
-        machine: m.id,
+        machine,
         agent: agent.name,
         role: b.role,
         port: b.port,
@@ -290,69 +280,108 @@ function planMachine(m: Machine, host: string, overrides?: SimOverrides): Planne
       }
       const holder = held.get(b.port);
       if (holder !== undefined) {
-        lost.push({ machine: m.id, agent: agent.name, role: b.role, port: b.port, heldBy: holder });
+        lost.push({ machine, agent: agent.name, role: b.role, port: b.port, heldBy: holder });
         continue;
       }
       held.set(b.port, `${agent.name} ${b.role}`);
       binds.push(b);
     }
     return { binds, lost };
+  }
+}
+
+/** Why the agent takes the first free ports from 5000, not its configured ones (if it does). */
+const movedBy = (agent: Agent, o: AgentOverride): string | undefined =>
+  o.free_port === false
+    ? undefined
+    : o.free_port === true
+      ? 'free_port: true in the overrides file'
+      : codeFacts(agent).freePort;
+
+/** One agent as its config and its override make it, before it claims any port. */
+function agentPlan(
+  m: Machine,
+  host: string,
+  agent: Agent,
+  o: AgentOverride,
+  isBus: boolean,
+): PlannedAgent {
+  const protocol = o.protocol ?? defaultProtocol(agent);
+  return {
+    machine: m.id,
+    host,
+    name: agent.name,
+    selfName: selfName(agent),
+    model: agent,
+    protocol,
+    ports: { main: agent.port.value, health: agent.healthPort.value },
+    variant: o.error_variant ?? defaultVariant(agent, m.id, isBus),
+    natsLibrary: o.nats_library ?? defaultNatsLibrary(protocol),
+    vramMb: o.vram_mb ?? defaultVramMb(agent),
+    isBus,
+    binds: [],
+    clashes: [],
+    start: {
+      down: o.down ?? false,
+      slowMs: o.slow_ms ?? 0,
+      degraded: o.degraded ?? false,
+      floodPerS: o.flood_per_s ?? 0,
+    },
   };
+}
+
+const withClaim = (planned: PlannedAgent, { binds, lost, exits }: Claimed): PlannedAgent => ({
+  ...planned,
+  binds,
+  clashes: lost,
+  ...(exits ? { exits } : {}),
+});
+
+function planMachine(m: Machine, host: string, overrides?: SimOverrides): PlannedMachine {
+  const mo: MachineOverride = overrides?.machines?.[m.id] ?? {};
+  const busPort = m.globals.errorBusPort?.value ?? DEFAULT_ERROR_BUS_PORT;
+  const gpu = {
+    ...(GPUS[m.id] ?? { name: 'none', totalMb: 0 }),
+    ...(mo.gpu ? { name: mo.gpu } : {}),
+    ...(mo.vram_total_mb !== undefined ? { totalMb: mo.vram_total_mb } : {}),
+  };
+  const busAgent = m.agents.find((a) => isBusAgent(a, busPort));
+  const book = new PortBook(m.id);
+  book.held.set(busPort, busAgent ? `${busAgent.name} main (error bus)` : 'error bus');
+  const clashes: Clash[] = [];
+  // Agents that bind the first free port from 5000 pick theirs after every configured bind.
+  const movers: Array<{ agent: Agent; planned: PlannedAgent; moved: string }> = [];
   const agents: PlannedAgent[] = m.agents.map((agent) => {
     const o = overrideFor(overrides, m.id, agent.name);
     const isBus = agent === busAgent;
-    const protocol = o.protocol ?? defaultProtocol(agent);
-    const moved =
-      o.free_port === false
-        ? undefined
-        : o.free_port === true
-          ? 'free_port: true in the overrides file'
-          : codeFacts(agent).freePort;
-    const planned: PlannedAgent = {
-      machine: m.id,
-      host,
-      name: agent.name,
-      selfName: selfName(agent),
-      model: agent,
-      protocol,
-      ports: { main: agent.port.value, health: agent.healthPort.value },
-      variant: o.error_variant ?? defaultVariant(agent, m.id, isBus),
-      natsLibrary: o.nats_library ?? defaultNatsLibrary(protocol),
-      vramMb: o.vram_mb ?? defaultVramMb(agent),
-      isBus,
-      binds: [],
-      clashes: [],
-      start: {
-        down: o.down ?? false,
-        slowMs: o.slow_ms ?? 0,
-        degraded: o.degraded ?? false,
-        floodPerS: o.flood_per_s ?? 0,
-      },
-    };
+    const planned = agentPlan(m, host, agent, o, isBus);
+    const moved = movedBy(agent, o);
     if (moved && !isBus) {
-      movers.push({ agent, planned: { ...planned, ports: { ...planned.ports, moved } } });
+      movers.push({ agent, planned, moved });
       return planned;
     }
-    const { binds, lost, exits } = claim(agent, bindsFor(agent, protocol, isBus), isBus, protocol);
-    clashes.push(...lost);
-    return { ...planned, binds, clashes: lost, ...(exits ? { exits } : {}) };
+    const claimed = book.claim(
+      agent,
+      bindsFor(agent, planned.protocol, isBus),
+      isBus,
+      planned.protocol,
+    );
+    clashes.push(...claimed.lost);
+    return withClaim(planned, claimed);
   });
-  for (const { agent, planned } of movers) {
-    const ports = { ...freePorts(held), moved: planned.ports.moved! };
-    const { binds, lost, exits } = claim(
+  for (const { agent, planned, moved } of movers) {
+    const ports = { ...freePorts(book.held), moved };
+    const claimed = book.claim(
       agent,
       bindsFor(agent, planned.protocol, false, ports),
       false,
       planned.protocol,
     );
-    clashes.push(...lost);
-    agents[agents.findIndex((a) => a.name === agent.name)] = {
-      ...planned,
-      ports,
-      binds,
-      clashes: lost,
-      ...(exits ? { exits } : {}),
-    };
+    clashes.push(...claimed.lost);
+    agents[agents.findIndex((a) => a.name === agent.name)] = withClaim(
+      { ...planned, ports },
+      claimed,
+    );
   }
   return {
     id: m.id,

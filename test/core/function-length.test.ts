@@ -19,37 +19,8 @@ const SOURCE = resolve(import.meta.dirname, '../../source');
 const LIMIT = 80;
 const MARK = /\bLong:/;
 
-/** `file:name` -> why it is still long without a comment. */
+/** `file:name` -> why it is still long without a comment. Empty: keep it so. */
 const KNOWN: Record<string, string> = {};
-
-/**
- * Long functions in this helper's reach that are not split yet (issue 17 ran out of time): the
- * same rules as KNOWN (shrink-only). Split them, or say above each why it is long.
- */
-const TO_SPLIT: Record<string, string> = {
-  'actions/certs.ts:certsRotateAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'actions/config-migrate.ts:configMigrateAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'actions/console-extra.ts:autoOnAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'actions/errorbus.ts:phaseAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'actions/lifecycle.ts:lifecycleAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'actions/throttle.ts:throttleAction':
-    'the Action (preview, run, verify) as one closure; not split yet',
-  'adapters/certs.ts:buildGeneration': 'not split yet',
-  'adapters/certs.ts:inspectOne': 'not split yet',
-  'adapters/log-client.ts:watchLogs': 'not split yet',
-  'adapters/log-tail.ts:tailFile': 'not split yet',
-  'adapters/nats-server.ts:startNatsServer': 'not split yet',
-  'agent/logs.ts:serveLogs': 'not split yet',
-  'agent/observe.ts:startObserver': 'not split yet',
-  'sim/machine-control.ts:serveMachineControl': 'not split yet',
-  'sim/nats-side.ts:connectNatsSide': 'not split yet',
-  'sim/plan.ts:planMachine': 'not split yet',
-};
 
 export interface Long {
   file: string;
@@ -126,15 +97,15 @@ describe('function length in source/', () => {
   const show = (l: Long) => `${l.file}:${l.line} ${l.name} (${l.length} lines)`;
 
   test(`no function over ${LIMIT} lines without a \`Long:\` comment saying why`, () => {
-    const listed = { ...KNOWN, ...TO_SPLIT };
+    const listed = KNOWN;
     const bare = all.filter((l) => !l.commented && !(`${l.file}:${l.name}` in listed));
     assert.deepEqual(bare.map(show), [], 'split these, or say above each why it is long');
   });
 
-  test('KNOWN and TO_SPLIT only shrink: every entry is still a long function', () => {
+  test('KNOWN only shrinks: every entry is still a long function', () => {
     const still = new Set(all.filter((l) => !l.commented).map((l) => `${l.file}:${l.name}`));
-    const gone = [...Object.keys(KNOWN), ...Object.keys(TO_SPLIT)].filter((k) => !still.has(k));
-    assert.deepEqual(gone, [], 'no longer long (or now commented): remove from KNOWN / TO_SPLIT');
+    const gone = Object.keys(KNOWN).filter((k) => !still.has(k));
+    assert.deepEqual(gone, [], 'no longer long (or now commented): remove from KNOWN');
   });
 
   test('the checker finds long functions of every kind, and reads the comment (a check on it)', () => {
