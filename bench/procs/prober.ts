@@ -11,12 +11,7 @@ import { netProber } from '../../source/adapters/net-prober.js';
 import { childMain, cpuMsSince, toParent } from '../lib/harness.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
-const [mode, fleetJson, cyclesArg, warmupArg] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-];
+const [mode = '', fleetJson = '', cyclesArg = '', warmupArg = ''] = process.argv.slice(2);
 const cycles = Number(cyclesArg);
 const warmup = Number(warmupArg);
 const CONCURRENCY = 64;

@@ -37,13 +37,8 @@ import { childMain, loopDelay, rssMb, sleep, toParent, type Msg } from '../lib/h
 import { stamp, zmqTemplates } from '../lib/frames.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
-const [mode, fleetJson, steadyArg, floodArg, drainArg] = process.argv.slice(2) as [
-  string,
-  string,
-  string,
-  string,
-  string,
-];
+const [mode = '', fleetJson = '', steadyArg = '', floodArg = '', drainArg = ''] =
+  process.argv.slice(2);
 const steadyMs = Number(steadyArg);
 const floodMs = Number(floodArg);
 const COLS = 200;
@@ -61,29 +56,17 @@ class FakeStdout extends Writable {
   }
 }
 
+/** Ink calls these on a TTY stdin for their effect on the terminal; here there is none. */
 class FakeStdin extends EventEmitter {
   isTTY = true;
-  setRawMode(): this {
-    return this;
-  }
-  setEncoding(): this {
-    return this;
-  }
-  read(): null {
-    return null;
-  }
-  resume(): this {
-    return this;
-  }
-  pause(): this {
-    return this;
-  }
-  ref(): this {
-    return this;
-  }
-  unref(): this {
-    return this;
-  }
+  private readonly self = (): this => this;
+  setRawMode = this.self;
+  setEncoding = this.self;
+  resume = this.self;
+  pause = this.self;
+  ref = this.self;
+  unref = this.self;
+  read = (): null => null;
 }
 
 const parentSays = (type: string) =>
@@ -186,7 +169,6 @@ childMain(async () => {
     plane.health.subscribe(noteFrameStart);
     plane.errors.subscribe(noteFrameStart);
     const EMPTY: ActionCatalog = { entries: [], make: () => undefined };
-    const canonical = Object.fromEntries(machines.map((m) => [m.id, undefined]));
     const instance = render(
       <App
         plane={plane}
@@ -202,7 +184,6 @@ childMain(async () => {
             () => [],
           )
         }
-        canonical={canonical}
         theme={themeFor({})}
         intervalMs={2000}
         initialScreen="fleet"
