@@ -138,10 +138,11 @@ class ResizingStdout extends EventEmitter {
 /** The frames a live instance writes while the terminal is resized and its content changes. */
 async function resized(): Promise<string[]> {
   const stdout = new ResizingStdout();
-  // Each step draws one frame: wait for it (a loaded machine takes longer than any fixed pause).
+  // A step draws a frame: wait for it, up to a while (with CI set, Ink skips the frame of some
+  // steps: a fixed 20 ms pause failed at load 10, waiting for every frame took minutes in CI).
   const tick = async () => {
     const want = stdout.frames.length + 1;
-    for (const until = Date.now() + 10_000; stdout.frames.length < want && Date.now() < until;)
+    for (const until = Date.now() + 400; stdout.frames.length < want && Date.now() < until;)
       await new Promise((r) => setTimeout(r, 5));
   };
   const instance = inkRender(<Screen cursor={0} errors={4} />, {
@@ -200,7 +201,7 @@ test('frames are the same with the shared caches as without, changed or not', as
   ];
   const before = draw();
   const beforeResized = await resized();
-  assert.ok(beforeResized.length >= 9, `a frame per resize and change (${beforeResized.length})`);
+  assert.ok(beforeResized.length >= 5, `a frame per change at least (${beforeResized.length})`);
   assert.ok(
     before.join('').includes('\x1b[32m'),
     'the frames carry colours (chalk saw FORCE_COLOR)',
