@@ -2,43 +2,21 @@
 // subscription stands in), a stream created (consumed), the stream deleted (the core subscription
 // again, a gap row), stopped. Each state is the one core/errorbus/feed-state.ts names, and what
 // reaches the ErrorStore in each is what that state promises.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, StorageType, type NatsConnection } from 'nats';
+import { StorageType } from 'nats';
 import { natsErrors } from '../../source/adapters/nats-errors.js';
-import {
-  findNatsServer,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-  type NatsServer,
-} from '../../source/adapters/nats-server.js';
+import { natsOnLoopback, natsSkip as skip, sleep, until } from '../support/nats.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 
-const NATS_BIN = findNatsServer();
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 const HOST = '127.0.17.2';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !probe(); await sleep(20))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('the NATS error feed: its states on a real server', { skip }, () => {
-  let server: NatsServer;
-  let nc: NatsConnection;
-  before(async () => {
-    server = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    nc = await connect({ servers: server.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
+  const live = natsOnLoopback(HOST);
 
   test('waiting-for-stream -> consuming -> waiting-for-stream -> closed', async () => {
     const store = new ErrorStore({ notifyMs: 10 });
-    const feed = await natsErrors(nc, store, {
+    const feed = await natsErrors(live.nc, store, {
       machineOf: () => 'mainpc',
       retryMs: 100,
       rescanMs: 100,
@@ -46,7 +24,7 @@ describe('the NATS error feed: its states on a real server', { skip }, () => {
     let n = 0;
     const publish = async () => {
       n++;
-      nc.publish(
+      live.nc.publish(
         'errors.events',
         JSON.stringify({
           error_id: `s${n}`,
@@ -55,10 +33,10 @@ describe('the NATS error feed: its states on a real server', { skip }, () => {
           message: `${n}`,
         }),
       );
-      await nc.flush();
+      await live.nc.flush();
     };
     const received = () => store.flush().counters.received.nats;
-    const jsm = await nc.jetstreamManager();
+    const jsm = await live.nc.jetstreamManager();
     try {
       // No error stream: the core subscription stands in, and what is published arrives.
       assert.equal(feed.state(), 'waiting-for-stream');

@@ -3,48 +3,26 @@
 // is lost or counted twice, and the outage is a gap row in the stream. It once never consumed
 // the stream again: its consumer did not end when the stream went, so the stream stayed
 // "found", and the core subscription that stood in meanwhile was dropped when it came back.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, StorageType, type NatsConnection } from 'nats';
+import { StorageType } from 'nats';
 import { natsErrors } from '../../source/adapters/error-sources.js';
-import {
-  findNatsServer,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-  type NatsServer,
-} from '../../source/adapters/nats-server.js';
+import { natsOnLoopback, natsSkip as skip, sleep, until } from '../support/nats.js';
 import { ErrorStore } from '../../source/stores/error-store.js';
 
-const NATS_BIN = findNatsServer();
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 const HOST = '127.0.17.1';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !probe(); await sleep(20))
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('an error stream deleted and re-created under the same name', { skip }, () => {
-  let server: NatsServer;
-  let nc: NatsConnection;
-  before(async () => {
-    server = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    nc = await connect({ servers: server.url });
-  });
-  after(async () => {
-    await nc?.close();
-    await server?.stop();
-  });
+  const live = natsOnLoopback(HOST);
 
   for (const durable of [undefined, 'gone_test']) {
     test(`is consumed again once back, every error once (${durable ? 'durable' : 'ordered'} consumer)`, async () => {
-      const jsm = await nc.jetstreamManager();
+      const jsm = await live.nc.jetstreamManager();
       const add = () =>
         jsm.streams.add({ name: 'ERRORS', subjects: ['errors.>'], storage: StorageType.Memory });
       await add();
       const store = new ErrorStore({ notifyMs: 10 });
-      const feed = await natsErrors(nc, store, {
+      const feed = await natsErrors(live.nc, store, {
         machineOf: () => 'mainpc',
         rescanMs: 150,
         retryMs: 150,
@@ -53,7 +31,7 @@ describe('an error stream deleted and re-created under the same name', { skip },
       let n = 0;
       const publish = async () => {
         n++;
-        nc.publish(
+        live.nc.publish(
           'errors.events',
           JSON.stringify({
             error_id: `e${n}`,
@@ -62,7 +40,7 @@ describe('an error stream deleted and re-created under the same name', { skip },
             message: `error ${n}`,
           }),
         );
-        await nc.flush();
+        await live.nc.flush();
       };
       const received = () => store.flush().counters.received.nats;
       try {

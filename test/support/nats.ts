@@ -1,0 +1,35 @@
+// A real nats-server on a loopback address for the tests of one describe block: started before
+// them, stopped after, with one client connection. `natsSkip` says why when it is not installed.
+import { after, before } from 'node:test';
+import { connect, type NatsConnection } from 'nats';
+import {
+  findNatsServer,
+  NATS_INSTALL_HINT,
+  startNatsServer,
+  type NatsServer,
+} from '../../source/adapters/nats-server.js';
+
+const NATS_BIN = findNatsServer();
+export const natsSkip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `probe` holds; throws naming `what` after `ms`. */
+export async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !probe(); await sleep(20))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Call inside a describe: its `server` and `nc` are set before the first test. */
+export function natsOnLoopback(host: string): { server: NatsServer; nc: NatsConnection } {
+  const live = {} as { server: NatsServer; nc: NatsConnection };
+  before(async () => {
+    live.server = await startNatsServer({ bin: NATS_BIN!, host });
+    live.nc = await connect({ servers: live.server.url });
+  });
+  after(async () => {
+    await live.nc?.close();
+    await live.server?.stop();
+  });
+  return live;
+}
