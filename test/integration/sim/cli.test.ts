@@ -152,12 +152,15 @@ describe('opsdeck sim', () => {
   });
 
   test('the default fleet: the real configs beside the repo, else the shipped examples', () => {
+    // A checkout one level down in its own folder: its ../shared is that folder's, never the
+    // /tmp/shared a checkout cloned straight into /tmp would have beside it.
     const dir = mkdtempSync(join(tmpdir(), 'opsdeck-root-'));
+    const repo = join(dir, 'repo');
     try {
-      const fallback = defaultFleetFiles(dir);
+      const fallback = defaultFleetFiles(repo);
       assert.deepEqual(fallback.files, {
-        mainpc: join(dir, 'examples/mainpc.agent_groups.yaml'),
-        pc2: join(dir, 'examples/pc2.pc2_services.yaml'),
+        mainpc: join(repo, 'examples/mainpc.agent_groups.yaml'),
+        pc2: join(repo, 'examples/pc2.pc2_services.yaml'),
       });
       const here = defaultFleetFiles(ROOT);
       const real = existsSync(join(ROOT, '../shared/fixtures/real/mainpc.startup_config.yaml'));
