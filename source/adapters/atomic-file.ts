@@ -9,6 +9,7 @@ import {
   fsyncSync,
   lstatSync,
   mkdirSync,
+  rmdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -321,7 +322,20 @@ export function listBackups(file: string): string[] {
 
 export const newestBackup = (file: string): string | undefined => listBackups(file).at(-1);
 
-/** Writes `bytes` durably to a new file in backup/; `suffix` marks copies rollback must not pick. */
+/** Removes backup/ if this write made it and nothing is left in it (a refused write leaves no trace). */
+function dropMadeDir(made: string | undefined): void {
+  if (made === undefined) return;
+  try {
+    rmdirSync(made);
+  } catch {
+    /* not empty (another write's backup landed) or already gone: keep it */
+  }
+}
+
+/**
+ * Writes `bytes` durably to a new file in backup/; `suffix` marks copies rollback must not pick.
+ * `made` is backup/ when this call created it, so a failed write can take it away again.
+ */
 function writeBackup(
   file: string,
   bytes: Buffer,
@@ -329,9 +343,26 @@ function writeBackup(
   now: Date,
   suffix = '',
   owner?: { uid: number; gid: number },
-): string {
+): { path: string; made: string | undefined } {
   const dir = backupDirOf(file);
-  mkdirSync(dir, { recursive: true });
+  const made = mkdirSync(dir, { recursive: true }) === undefined ? undefined : dir;
+  try {
+    return { path: writeBackupIn(dir, file, bytes, mode, now, suffix, owner), made };
+  } catch (error) {
+    dropMadeDir(made);
+    throw error;
+  }
+}
+
+function writeBackupIn(
+  dir: string,
+  file: string,
+  bytes: Buffer,
+  mode: number,
+  now: Date,
+  suffix: string,
+  owner?: { uid: number; gid: number },
+): string {
   const stem = join(dir, `${basename(file)}.${stampOf(now)}`);
   for (let n = 0; n < 100; n++) {
     const path = `${stem}${n === 0 ? '' : `-${String(n).padStart(2, '0')}`}${suffix}`;
@@ -388,12 +419,15 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
   const old = options.expected === 'absent' ? undefined : statOf(file);
   const mode = options.mode ?? old?.mode ?? 0o644;
   let backup: string | undefined;
+  let madeDir: string | undefined;
   try {
     if (options.backup) {
       const now = options.now ?? new Date();
       const owner = old ? { uid: old.uid, gid: old.gid } : undefined;
       try {
-        backup = writeBackup(file, options.backup, mode, now, options.backupSuffix, owner);
+        const kept = writeBackup(file, options.backup, mode, now, options.backupSuffix, owner);
+        backup = kept.path;
+        madeDir = kept.made;
       } catch (error) {
         if (error instanceof AtomicWriteError) throw error;
         throw new FileError(
@@ -427,7 +461,10 @@ export function replaceFile(file: string, text: string, options: ReplaceOptions)
   } catch (error) {
     // The backup goes with a write that did not happen; once the rename is done it stays.
     const replaced = error instanceof AtomicWriteError && !error.unchanged;
-    if (backup && !replaced) unlinkQuietly(backup);
+    if (backup && !replaced) {
+      unlinkQuietly(backup);
+      dropMadeDir(madeDir);
+    }
     if (error instanceof FileError) throw error;
     if (error instanceof AtomicWriteError)
       throw new FileError(

@@ -102,8 +102,23 @@ describe('atomic file: read and replace', () => {
       /changed after it was read.*nothing was written/,
     );
     assert.equal(readFileSync(file, 'utf8'), 'old: 1\nedited: by someone else\n');
+    // backup/ did not exist before: the refused write takes away the folder it made too.
+    assert.deepEqual(entries(dir), ['startup_config.yaml']);
+  });
+
+  test('a refused write keeps a backup/ folder that was already there, and its backups', async () => {
+    const { dir, file } = fixture('old: 1\n');
+    mkdirSync(backupDirOf(file));
+    writeFileSync(join(backupDirOf(file), 'startup_config.yaml.20250101T000000Z'), 'older\n');
+    const snap = readSnapshot(file);
+    writeFileSync(file, 'edited\n');
+    await rejectsWith(
+      () => replaceFile(file, 'new: 2\n', { expected: snap.fingerprint, backup: snap.bytes }),
+      'changed',
+      /nothing was written/,
+    );
     assert.deepEqual(entries(dir), ['backup', 'startup_config.yaml']);
-    assert.deepEqual(entries(backupDirOf(file)), []);
+    assert.deepEqual(entries(backupDirOf(file)), ['startup_config.yaml.20250101T000000Z']);
   });
 
   test('the same bytes with a new mtime still count as a change', async () => {
