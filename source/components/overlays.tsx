@@ -13,6 +13,7 @@ import { paletteMatches } from '../core/ui/state.js';
 import { fit } from '../core/ui/view.js';
 import { useTheme } from './theme.js';
 import { piecesOf, Runs } from './glyphs.js';
+import { windowStart } from './table.js';
 
 const HELP_ROWS = [
   ...KEYMAP.map((b) => ({
@@ -87,6 +88,8 @@ export function HelpOverlay({
   );
 }
 
+const PALETTE_ROWS = 12;
+
 export function Palette({
   entries,
   draft,
@@ -99,7 +102,11 @@ export function Palette({
   width: number;
 }) {
   const theme = useTheme();
-  const hits = paletteMatches(entries, draft).slice(0, 12);
+  // The pick moves over every match, so the shown window follows it (the 13th match was
+  // selectable but never drawn: Enter ran a command the operator could not see).
+  const matches = paletteMatches(entries, draft);
+  const start = windowStart(pick, matches.length, PALETTE_ROWS);
+  const hits = matches.slice(start, start + PALETTE_ROWS);
   return (
     <Box
       flexDirection="column"
@@ -115,11 +122,16 @@ export function Palette({
       </Text>
       {hits.length === 0 ? <Text color={theme.muted}>no match</Text> : null}
       {hits.map((h, i) => (
-        <Text key={h.id} inverse={i === pick} wrap="truncate">
+        <Text key={h.id} inverse={start + i === pick} wrap="truncate">
           {`${h.label}  `}
           <Text color={theme.muted}>{h.id}</Text>
         </Text>
       ))}
+      {matches.length > PALETTE_ROWS ? (
+        <Text color={theme.muted}>
+          {`${start + 1}-${start + hits.length} of ${matches.length} (up/down for more)`}
+        </Text>
+      ) : null}
     </Box>
   );
 }
