@@ -29,9 +29,10 @@ interface Remembered {
   env: Record<string, string>;
   /** Where its stdout went (a file), if anywhere. */
   output?: string;
-  /** The user and group it ran as, from /proc/<pid>/status. */
+  /** The user, group and supplementary groups it ran as, from /proc/<pid>/status. */
   uid?: number;
   gid?: number;
+  groups?: number[];
 }
 
 const STOP_WAIT_MS = 10_000;
@@ -115,16 +116,54 @@ function stdoutFile(pid: number): string | undefined {
   }
 }
 
-/** The real uid and gid a process runs as. */
-function owner(pid: number): { uid: number; gid: number } | undefined {
+interface Owner {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/** The real uid and gid a process runs as, and its supplementary groups. */
+function owner(pid: number): Owner | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
     const gid = /^Gid:\s+(\d+)/m.exec(status)?.[1];
-    return uid && gid ? { uid: Number(uid), gid: Number(gid) } : undefined;
+    const groups = (/^Groups:[ \t]*([\d \t]*)$/m.exec(status)?.[1] ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+    return uid && gid ? { uid: Number(uid), gid: Number(gid), groups } : undefined;
   } catch {
     return undefined;
   }
+}
+
+// Node's uid/gid spawn option drops supplementary groups (libuv calls setgroups(0)): an agent
+// in `video` or `render` for its GPU would come back without them. util-linux's setpriv sets all
+// three and then execs the command, so the pid is the agent's.
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+
+/** `, as uid U gid G groups …` when the agent runs as another user than this daemon. */
+function asWords(user: Partial<Owner> | undefined): string {
+  if (user?.uid === undefined || user.uid === process.getuid?.()) return '';
+  const kept = SETPRIV ? '' : ' (these are lost on restart: no setpriv here)';
+  const groups = user.groups?.length
+    ? ` groups ${user.groups.join(',')}${kept}`
+    : ' no other groups';
+  return `, as uid ${user.uid} gid ${user.gid ?? user.uid}${groups}`;
+}
+
+/** The command line and spawn options that start `spec` as the user it ran as. */
+function asUser(spec: Remembered): { argv: string[]; ids: { uid?: number; gid?: number } } {
+  if (spec.uid === undefined || spec.uid === process.getuid?.())
+    return { argv: spec.command, ids: {} };
+  const gid = spec.gid ?? spec.uid;
+  if (!SETPRIV) return { argv: spec.command, ids: { uid: spec.uid, gid } };
+  const groups = spec.groups?.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
+  return {
+    argv: [SETPRIV, `--reuid=${spec.uid}`, `--regid=${gid}`, groups, '--', ...spec.command],
+    ids: {},
+  };
 }
 
 /** Does the process live in another mount namespace than this one (a container)? */
@@ -165,12 +204,11 @@ async function spawnDetached(spec: Remembered, output: string | undefined): Prom
       mkdirSync(dirname(output), { recursive: true });
       out = openSync(output, 'a');
     }
-    const child = spawn(spec.command[0]!, spec.command.slice(1), {
+    const { argv, ids } = asUser(spec);
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: spec.cwd,
       env: spec.env,
-      ...(spec.uid !== undefined && spec.uid !== process.getuid?.()
-        ? { uid: spec.uid, gid: spec.gid ?? spec.uid }
-        : {}),
+      ...ids,
       detached: true,
       stdio: ['ignore', out ?? 'ignore', out ?? 'ignore'],
     });
@@ -275,7 +313,7 @@ class RealLifecycle {
     });
     // Started again as the user it ran as: a daemon running as root must not turn an agent
     // of another user into a root process.
-    const as = user && user.uid !== process.getuid?.() ? `, as uid ${user.uid}` : '';
+    const as = asWords(user);
     return {
       kind: 'process',
       agent: agent.name,
@@ -299,7 +337,7 @@ class RealLifecycle {
         running: false,
         command: r.command,
         cwd: r.cwd,
-        from: `the command line and environment it last ran with${r.uid !== undefined && r.uid !== process.getuid?.() ? `, as uid ${r.uid}` : ''}`,
+        from: `the command line and environment it last ran with${asWords(r)}`,
         ...(r.output ? { output: r.output } : {}),
       };
     const l = this.launcher(agent);

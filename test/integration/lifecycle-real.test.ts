@@ -652,6 +652,8 @@ describe('a docker that hangs', () => {
 const asUser = (id: number) => ['setpriv', `--reuid=${id}`, `--regid=${id}`, '--clear-groups'];
 const uidOf = (pid: number) =>
   Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+const groupsOf = (pid: number) =>
+  /^Groups:[ \t]*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]?.trim();
 
 describe(
   "another user's agents",
@@ -666,11 +668,13 @@ describe(
     // An interpreter every user may run (pyenv's lives under /root).
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : PYTHON;
     /** An agent started by hand as that user. */
-    const startAs = async (id: number, agent: string, script: string) => {
+    const startAs = async (id: number, agent: string, script: string, groups?: string) => {
       const c = child(
         'setpriv',
         [
-          ...asUser(id).slice(1),
+          ...asUser(id)
+            .slice(1)
+            .map((a) => (groups && a === '--clear-groups' ? `--groups=${groups}` : a)),
           python,
           join(root, script),
           '--port',
@@ -701,9 +705,17 @@ describe(
       stops.push(() => nats.stop());
     });
 
-    test('a daemon run as root restarts an agent of uid 1000 as uid 1000, never as root', async () => {
-      const was = await startAs(1000, 'OtherAgent', 'main_pc_code/agents/other_agent.py');
+    test('a daemon run as root restarts an agent of uid 1000 as uid 1000 with its groups, never as root', async () => {
+      // Its supplementary groups (44 is Debian's video: GPU access) come back too; Node's
+      // uid/gid spawn option alone would drop them.
+      const was = await startAs(
+        1000,
+        'OtherAgent',
+        'main_pc_code/agents/other_agent.py',
+        '44,1000',
+      );
       assert.equal(uidOf(was.pid), 1000);
+      assert.equal(groupsOf(was.pid), '44 1000');
       const d = await daemon(nats, jwks, process.env.PATH!);
       try {
         const dry = await opsdeck(
@@ -712,7 +724,9 @@ describe(
         );
         assert.match(
           dry.out,
-          new RegExp(`process ${was.pid}: .* from /proc/${was.pid}, as uid 1000\\)`),
+          new RegExp(
+            `process ${was.pid}: .* from /proc/${was.pid}, as uid 1000 gid 1000 groups 44,1000\\)`,
+          ),
         );
         const r = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--yes', '--secrets', secrets, ...fleet],
@@ -724,6 +738,7 @@ describe(
         );
         assert.notEqual(now.pid, was.pid);
         assert.equal(uidOf(now.pid), 1000);
+        assert.equal(groupsOf(now.pid), '44 1000');
         assert.deepEqual(now.argv, was.argv);
         assert.deepEqual(now.env, was.env);
       } finally {
