@@ -3,6 +3,7 @@
 // (agent-settings.ts); under systemd its lines go to the journal with their priority.
 import type { Command } from 'commander';
 import { daemonLog, isJournalStream } from '../adapters/journal.js';
+import type { NatsConnection } from 'nats';
 import { NatsLink } from '../adapters/nats-link.js';
 import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
@@ -222,6 +223,27 @@ function logLink(link: NatsLink, log: ReturnType<typeof daemonLog>): () => void 
   });
 }
 
+/**
+ * "NATS connected" is the link, not the daemon: its subscriptions reach the server with the
+ * next flush, and a request sent before that finds nobody. Once the server has them (the flush's
+ * PONG), the journal says the daemon answers; scripts and tests wait for this line.
+ */
+async function logReady(
+  nc: NatsConnection,
+  machine: string,
+  log: ReturnType<typeof daemonLog>,
+): Promise<void> {
+  try {
+    await nc.flush();
+    log(`ready: answering opsdeck.${machine}.control`, 'notice');
+  } catch (error) {
+    log(
+      `not ready: NATS did not confirm the subscriptions (${(error as Error).message})`,
+      'warning',
+    );
+  }
+}
+
 async function runAgentCommand(cmd: Command, io: Io): Promise<void> {
   const startedAt = Date.now();
   const journal = isJournalStream(io.env);
@@ -282,6 +304,7 @@ async function runAgentCommand(cmd: Command, io: Io): Promise<void> {
   const bridge =
     nc && c.bridgePlan ? await c.bridgePlan.start(nc, log, observer?.onBridgeFrame) : undefined;
   if (nc) observer?.attach(nc, { ...(agent ? { agent } : {}), ...(bridge ? { bridge } : {}) });
+  if (nc) void logReady(nc, machine, log);
   await stopped;
   await observer?.stop();
   await bridge?.stop();

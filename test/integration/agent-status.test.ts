@@ -129,6 +129,7 @@ describe('opsdeck agent', { skip }, () => {
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
     assert.match(stderr, /NATS connected/);
+    assert.match(stderr, /ready: answering opsdeck\.\w+\.control/);
     assert.doesNotMatch(stderr, /password|token/i);
   });
 

@@ -729,7 +729,8 @@ describe('the real binary: --jwks wiring', { skip: skip || noDist }, () => {
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     stops.push(() => child.kill('SIGKILL'));
     const until = Date.now() + 10_000;
-    while (!/NATS connected/.test(stderr) && Date.now() < until)
+    // Connected is not subscribed yet; "ready" comes once the server has the subscriptions.
+    while (!/ready: answering opsdeck\.pc2\.control/.test(stderr) && Date.now() < until)
       await new Promise((r) => setTimeout(r, 50));
     assert.match(stderr, /control JWT required \(EdDSA, JWKS\) \(1 key\(s\) from .*jwks\.json\)/);
     const refused = await opsdeck([
