@@ -241,15 +241,18 @@ function drawFrame(f: Frame, hits: HitMap): ReactNode {
               color={p.theme.warn}
             >{`⚠ ${warnings.length > 1 ? `(1 of ${warnings.length}) ` : ''}${warnings[0]}`}</Text>
           ) : null}
-          {ui.help ? (
-            <HelpOverlay width={width} height={f.bodyHeight} scroll={ui.scroll} />
-          ) : ui.editing === 'palette' ? (
-            <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
-          ) : (
-            <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
-              {body}
-            </PaneBoundary>
-          )}
+          {/* At least the body's rows, whatever a screen draws: the key bar stays on the last row. */}
+          <Box flexDirection="column" minHeight={f.bodyHeight}>
+            {ui.help ? (
+              <HelpOverlay width={width} height={f.bodyHeight} scroll={ui.scroll} />
+            ) : ui.editing === 'palette' ? (
+              <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
+            ) : (
+              <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
+                {body}
+              </PaneBoundary>
+            )}
+          </Box>
           {run.step && ui.screen !== 'actions' && !ui.help ? (
             <Text color={p.theme.warn} wrap="truncate">
               {run.step.phase === 'confirm'

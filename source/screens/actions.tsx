@@ -92,7 +92,8 @@ export const flowHeight = (height: number, entries: number, run?: RunnerSnapshot
  */
 function listHeightFor(height: number, entries: number, run: RunnerSnapshot): number {
   const room = Math.max(3, height - 5);
-  const want = listRows(height, entries, run) + 1;
+  // The header and at least one line: a row, or "no actions available" when there is none.
+  const want = Math.max(2, listRows(height, entries, run) + 1);
   if (run.step !== undefined) return Math.min(want, room);
   if (want + HISTORY_MIN <= room) return want;
   return room - HISTORY_MIN >= 3 ? room - HISTORY_MIN : room;

@@ -125,4 +125,27 @@ describe('one action path (the App, keys as bytes)', () => {
       rig.unmount();
     }
   });
+
+  test('every screen is as tall as the terminal: the key bar is on its last row', async () => {
+    const rig = renderApp({ columns: 160, rows: 50 });
+    try {
+      // What only that screen draws (the rig's fleet is small: few ports, no actions, no errors).
+      const marks: Record<string, RegExp> = {
+        '2': /PORTS \d+ conflicts/,
+        '3': /ERROR STREAM {2}in \d/,
+        '4': /P1\.1 +Single config schema/,
+        '5': /Enter previews; nothing changes/,
+        '1': /MAINPC/,
+      };
+      for (const [key, mark] of Object.entries(marks)) {
+        await rig.type(key);
+        const f = await rig.until(`screen ${key}`, (t) => mark.test(t));
+        const lines = f.split('\n');
+        assert.equal(lines.length, 50, `screen ${key}: ${lines.length} rows`);
+        assert.match(lines[49]!, /q quit/, `screen ${key}: the last row is the key bar`);
+      }
+    } finally {
+      rig.unmount();
+    }
+  });
 });
