@@ -18,7 +18,7 @@ import { migrateText, type MigrateResult } from '../core/fleet/migrate.js';
 import { formatDiagnostic, hasErrors } from '../core/fleet/model.js';
 import type { Env } from '../core/fleet/port-expr.js';
 import { parseYaml, type ParsedSource } from '../core/fleet/yaml-source.js';
-import type { Action, Outcome, Preview } from './action.js';
+import type { Action, Journal, Outcome, Preview } from './action.js';
 
 export interface MigrateActionOptions {
   file: string;
@@ -183,7 +183,7 @@ async function previewMigration(m: Migration): Promise<Preview> {
 }
 
 /** Under the lock: writes the plan's text if the source is still what the preview read. */
-function writePlanned(plan: Planned, recovered: string[]): Outcome {
+function writePlanned(plan: Planned, recovered: string[], journal: Journal | undefined): Outcome {
   // Write exactly what was shown: the source and the target must be as they were at the preview.
   const source = readSnapshot(plan.file);
   if (source.fingerprint.sha256 !== plan.source.fingerprint.sha256) {
@@ -193,9 +193,14 @@ function writePlanned(plan: Planned, recovered: string[]): Outcome {
       detail: `refused: ${plan.file} changed since the preview; nothing was written; preview again`,
     };
   }
+  const where = plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`;
   const written = replaceFile(plan.target, plan.result.text, {
     expected: plan.replaced ? plan.replaced.fingerprint : 'absent',
     ...(plan.replaced ? { backup: plan.replaced.bytes } : {}),
+    // As `opsdeck config migrate` does: recorded before the rename, so a console killed right
+    // after it still left a trace.
+    beforeRename: (backup) =>
+      journal?.('started', `migrating ${where}${backup ? `; backup ${backup}` : ''}`),
   });
   const lines = [
     ...recovered,
@@ -205,12 +210,16 @@ function writePlanned(plan: Planned, recovered: string[]): Outcome {
   ];
   return {
     ok: true,
-    detail: `migrated ${plan.target === plan.file ? plan.file : `${plan.file} -> ${plan.target}`}${written.backup ? `; backup ${written.backup}` : ''}`,
+    detail: `migrated ${where}${written.backup ? `; backup ${written.backup}` : ''}`,
     lines,
   };
 }
 
-async function runMigration(m: Migration, preview: Preview): Promise<Outcome> {
+async function runMigration(
+  m: Migration,
+  preview: Preview,
+  journal: Journal | undefined,
+): Promise<Outcome> {
   if (!m.planned || m.planned.preview !== preview)
     throw new Error('execute() needs the preview this action produced last');
   const { plan } = m.planned;
@@ -218,8 +227,16 @@ async function runMigration(m: Migration, preview: Preview): Promise<Outcome> {
   try {
     return await withLock(
       plan.target,
-      () => writePlanned(plan, recovered),
-      (line) => recovered.push(line),
+      () => writePlanned(plan, recovered, journal),
+      (line) => {
+        recovered.push(line);
+        // A lock left by a killed run: that run could not say how it ended; this one does.
+        if (line.startsWith('recovered the stale lock'))
+          journal?.(
+            'interrupted',
+            `${line}; ${plan.target} is now as that run left it (original or migrated, never half-written)`,
+          );
+      },
     );
   } catch (error) {
     // Locked by another run, or changed under it: refused; a disk that failed: failed.
@@ -263,7 +280,7 @@ export function configMigrateAction(options: MigrateActionOptions): Action {
       ...(options.machine ? { machine: options.machine } : {}),
     },
     preview: () => previewMigration(m),
-    execute: (preview) => runMigration(m, preview),
+    execute: (preview, journal) => runMigration(m, preview, journal),
     verify: (outcome) => verifyMigration(m, outcome),
   };
 }

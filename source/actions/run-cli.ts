@@ -1,5 +1,6 @@
 // The action path for subcommands: print the preview, ask (or take --yes), run, verify, audit.
 import { appendAudit } from '../adapters/audit.js';
+import type { AuditEntry } from '../core/audit.js';
 import { EXIT, Exit, type Io } from '../core/io.js';
 import { confirmText, type Action, type Outcome } from './action.js';
 
@@ -14,7 +15,7 @@ export async function runAction(
   io: Io,
   options: RunOptions = {},
 ): Promise<Outcome | undefined> {
-  const audit = (outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string) =>
+  const audit = (outcome: AuditEntry['outcome'], detail: string) =>
     appendAudit(
       { machine: action.machine, action: action.id, args: action.args, outcome, detail },
       options.auditPath,
@@ -50,7 +51,7 @@ export async function runAction(
   }
   let outcome: Outcome;
   try {
-    outcome = await action.execute(preview);
+    outcome = await action.execute(preview, audit);
     if (outcome.ok) outcome = await action.verify(outcome);
   } catch (error) {
     const detail = (error as Error).message;

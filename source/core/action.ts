@@ -28,6 +28,13 @@ export interface Outcome {
   refused?: boolean;
 }
 
+/**
+ * Writes an audit line while the action runs, before its one outcome line: `started` right before
+ * a file's rename (a run killed after it still left a trace), `interrupted` for a run found
+ * killed. Throws when the line cannot be written, so the change it announces does not happen.
+ */
+export type Journal = (outcome: 'started' | 'interrupted', detail: string) => void;
+
 export interface Action {
   /** Stable id for the audit and the command palette, e.g. `errorbus.advance`. */
   id: string;
@@ -37,7 +44,7 @@ export interface Action {
   args: Record<string, unknown>;
   preview(): Promise<Preview>;
   /** Runs it; must throw or return ok:false rather than half-succeed silently. */
-  execute(preview: Preview): Promise<Outcome>;
+  execute(preview: Preview, journal?: Journal): Promise<Outcome>;
   /** Re-reads the world and says whether the change is really there. */
   verify(outcome: Outcome): Promise<Outcome>;
 }

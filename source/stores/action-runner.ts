@@ -71,7 +71,16 @@ export class ActionRunner extends Store<RunnerSnapshot> {
     const preview = step.preview;
     this.set({ phase: 'running', preview });
     try {
-      let outcome = await action.execute(preview);
+      // Not this.audit: a `started` line that cannot be written must stop the change.
+      let outcome = await action.execute(preview, (outcome, detail) =>
+        this.log.append({
+          machine: action.machine,
+          action: action.id,
+          args: action.args,
+          outcome,
+          detail,
+        }),
+      );
       if (outcome.ok) outcome = await action.verify(outcome);
       this.audit(outcome.ok ? 'ok' : outcome.refused ? 'refused' : 'failed', outcome.detail);
       this.set({ phase: 'done', preview, outcome });

@@ -14,12 +14,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { confirmText } from '../../source/actions/action.js';
 import { configMigrateAction } from '../../source/actions/config-migrate.js';
 import { runAction } from '../../source/actions/run-cli.js';
-import { readAudit } from '../../source/adapters/audit.js';
+import { auditLog, readAudit } from '../../source/adapters/audit.js';
+import { lockPathOf } from '../../source/adapters/atomic-file.js';
+import { ActionRunner } from '../../source/stores/action-runner.js';
 import { loadConfigFile } from '../../source/adapters/fleet-files.js';
 import { Exit, type Io } from '../../source/commands/io.js';
 
@@ -93,10 +95,15 @@ describe('config.migrate action', () => {
     assert.equal(readFileSync(backup, 'utf8'), original);
     assert.notEqual(readFileSync(file, 'utf8'), original);
     assert.deepEqual(agents(file), before, 'the same agents, ports and health ports');
-    const entry = readAudit(AUDIT).entries.find(
+    const mine = readAudit(AUDIT).entries.filter(
       (e) => e.action === 'config.migrate' && e.args.file === 'startup_config.yaml',
     );
-    assert.equal(entry?.outcome, 'ok');
+    // `started` went down before the rename (a run killed right after it left a trace).
+    assert.deepEqual(
+      mine.map((e) => e.outcome),
+      ['started', 'ok'],
+    );
+    const entry = mine[1]!;
     assert.match(entry.detail!, new RegExp(`backup ${backup.replace(/\./g, '\\.')}`));
 
     // Already canonical: nothing to run, and the refusal is audited.
@@ -106,6 +113,32 @@ describe('config.migrate action', () => {
     assert.match(p2.checks!.find((c) => !c.ok)!.evidence, /already canonical/);
     await assert.rejects(runAction(again, io('yes'), { auditPath: AUDIT }), Exit);
     assert.equal(readdirSync(join(dir, 'backup')).length, 1);
+  });
+
+  test('in the console (ActionRunner): `started` before the rename, then `ok`; a stale lock is audited `interrupted`', async () => {
+    const { dir, file } = copy('migrate/list-era.yaml');
+    const audit = join(dir, 'audit.jsonl');
+    // A lock left by a run that was killed: a pid that is not running on this host.
+    writeFileSync(
+      lockPathOf(file),
+      JSON.stringify({ pid: 2 ** 22 + 17, host: hostname(), since: '2026-01-01T00:00:00.000Z' }),
+    );
+    const runner = new ActionRunner(auditLog(audit));
+    await runner.start(configMigrateAction({ file, env: {}, cwd: dir }));
+    assert.equal(runner.getSnapshot().step?.phase, 'confirm');
+    await runner.confirm();
+    const step = runner.getSnapshot().step;
+    assert.equal(step?.phase, 'done');
+    assert.ok(step.phase === 'done' && step.outcome.ok, JSON.stringify(step));
+    const lines = readAudit(audit).entries;
+    assert.deepEqual(
+      lines.map((e) => e.outcome),
+      ['interrupted', 'started', 'ok'],
+    );
+    assert.match(lines[0]!.detail!, /recovered the stale lock .*never half-written/);
+    const backup = readdirSync(join(dir, 'backup'))[0]!;
+    assert.match(lines[1]!.detail!, new RegExp(`^migrating ${file}; backup .*${backup}$`));
+    assert.ok(lines.every((e) => e.action === 'config.migrate' && e.machine === 'mainpc'));
   });
 
   test('not confirmed: nothing written, audited as cancelled', async () => {
