@@ -22,6 +22,9 @@ describe('the mouse', () => {
   test('SGR reports: wheel, left press, the rest recognised and ignored', () => {
     assert.deepEqual(parseMouse('[<64;10;5M'), { kind: 'wheel', delta: -1, x: 9, y: 4 });
     assert.deepEqual(parseMouse('[<65;1;1M'), { kind: 'wheel', delta: 1, x: 0, y: 0 });
+    // Sideways (66 left, 67 right, with shift/ctrl bits too) and buttons 8-11 scroll nothing.
+    for (const code of [66, 67, 70, 83, 128, 129, 130])
+      assert.deepEqual(parseMouse(`[<${code};3;3M`), { kind: 'other' }, `code ${code}`);
     assert.deepEqual(parseMouse('[<0;3;7M'), { kind: 'click', x: 2, y: 6 });
     assert.deepEqual(parseMouse('[<0;3;7m'), { kind: 'other' }, 'a release');
     assert.deepEqual(parseMouse('[<2;3;7M'), { kind: 'other' }, 'the right button');

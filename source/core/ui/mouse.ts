@@ -18,9 +18,14 @@ export function parseMouse(input: string): Mouse | undefined {
   const x = Number(m[2]) - 1;
   const y = Number(m[3]) - 1;
   const press = m[4] === 'M';
-  // Bits: 0-1 button, 4/8/16 shift/meta/ctrl, 32 motion, 64 wheel.
+  // Bits: 0-1 button, 4/8/16 shift/meta/ctrl, 32 motion, 64 wheel, 128 buttons 8-11.
+  // Wheel buttons 0/1 are up/down; 2/3 are left/right (a tilt wheel, a touchpad's sideways
+  // swipe), which nothing here scrolls: read as down/up they moved the selection.
+  if (code & 128) return { kind: 'other' };
   if (code & 64)
-    return press ? { kind: 'wheel', delta: code & 1 ? 1 : -1, x, y } : { kind: 'other' };
+    return press && (code & 3) < 2
+      ? { kind: 'wheel', delta: code & 1 ? 1 : -1, x, y }
+      : { kind: 'other' };
   if (press && (code & 3) === 0 && !(code & 32)) return { kind: 'click', x, y };
   return { kind: 'other' };
 }
