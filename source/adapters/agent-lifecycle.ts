@@ -97,7 +97,7 @@ function run(
  * The folder upstream's launcher runs an agent from: its own (main_pc_code, or pc2_code for
  * PC2) whatever folder the script is in; the script's top folder when the checkout has neither.
  */
-function codeFolder(root: string, agent: Pick<Agent, 'machine' | 'scriptPath'>): string {
+export function codeFolder(root: string, agent: Pick<Agent, 'machine' | 'scriptPath'>): string {
   const own = join(root, agent.machine === 'pc2' ? 'pc2_code' : 'main_pc_code');
   if (existsSync(own)) return own;
   const top = agent.scriptPath.replace(/^\.\//, '').split('/')[0];

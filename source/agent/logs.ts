@@ -26,6 +26,7 @@ import {
   type TailSink,
 } from '../adapters/log-tail.js';
 import type { Log } from '../adapters/journal.js';
+import { codeFolder } from '../adapters/agent-lifecycle.js';
 import { selfName } from '../core/fleet/upstream-code.js';
 
 export type LogSource =
@@ -47,10 +48,28 @@ export const logCandidates = (root: string, name: string): string[] => [
   ]),
 ];
 
+/**
+ * Where upstream's launcher sends an agent's stdout and stderr: `logs/<Name>.log` in the folder
+ * it runs the agent from (main_pc_code/ or pc2_code/), not the checkout's logs/.
+ */
+const launcherCapture = (
+  root: string,
+  agent: { name: string; scriptPath: string; machine?: string },
+): string[] =>
+  agent.machine === undefined
+    ? []
+    : [
+        join(
+          codeFolder(root, { machine: agent.machine, scriptPath: agent.scriptPath }),
+          'logs',
+          `${agent.name}.log`,
+        ),
+      ];
+
 /** The real machine: the files under `root`, else the agent's container, else why neither. */
 export function fileOrDockerFinder(
   root: string | undefined,
-  agents: ReadonlyArray<{ name: string; scriptPath: string }>,
+  agents: ReadonlyArray<{ name: string; scriptPath: string; machine?: string }>,
   docker = 'docker',
 ): LogFinder {
   return async (name) => {
@@ -63,7 +82,11 @@ export function fileOrDockerFinder(
     if (root) {
       // BaseAgent names its file after self.name, which some scripts set apart from the config key.
       const all = [
-        ...new Set([...logCandidates(root, name), ...logCandidates(root, selfName(agent))]),
+        ...new Set([
+          ...logCandidates(root, name),
+          ...logCandidates(root, selfName(agent)),
+          ...launcherCapture(root, agent),
+        ]),
       ];
       const files = all.filter((f) => existsSync(f));
       // The one written last: a launcher's capture beside an older BaseAgent file, say.

@@ -158,7 +158,11 @@ function startAgent(
 ): RunningAgent {
   const { logs } = extra;
   const endpoint = rmEndpoint(m);
-  const agents = m.plan.agents.map((a) => ({ name: a.name, scriptPath: a.model.scriptPath }));
+  const agents = m.plan.agents.map((a) => ({
+    name: a.name,
+    scriptPath: a.model.scriptPath,
+    machine: m.id,
+  }));
   return runAgent(d.nc, {
     machine: m.id,
     intervalMs: d.intervalMs,
