@@ -230,6 +230,7 @@ class AutoThrottle {
           token: o.token,
           ...(o.env ? { env: o.env } : {}),
           reason: change.reason,
+          keys: o.keys,
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         }),
       );

@@ -18,7 +18,7 @@ import type { ProbeResult } from '../core/security/probe.js';
 import { DEFAULT_SKEW_S } from '../core/security/token.js';
 import { NoteStore } from '../stores/note-store.js';
 import { autoOffAction } from './auto-throttle.js';
-import { findSampleKeys, SAMPLE_KEYS_FILE } from '../adapters/sample-sign.js';
+import { findSampleKeys, SAMPLE_KEYS_FILE, type SampleKeys } from '../adapters/sample-sign.js';
 import { autoOnAction, securityProbeAction, type AutoHolder } from './console-extra.js';
 import { redact } from '../adapters/nats-link.js';
 import type { Action } from './action.js';
@@ -36,6 +36,8 @@ export interface CatalogOptions {
   /** Told of every security probe the operator runs (the scorecard's P1.4 shows it). */
   onProbe?: (result: ProbeResult) => void;
 }
+
+const keysOf = (keys: SampleKeys | undefined) => (keys ? { keys } : {});
 
 interface Item extends ActionEntry {
   make?: () => Action | undefined;
@@ -138,6 +140,7 @@ export function consoleActions(o: CatalogOptions): ActionCatalog {
             level: t.level,
             token: tokenSource(dir, 'pc2'),
             env: o.env,
+            ...keysOf(findSampleKeys(dir, o.env ?? {})),
           }),
         ),
       );

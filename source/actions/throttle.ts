@@ -7,6 +7,13 @@
 import type { NatsConnection, Subscription } from 'nats';
 import { resourcesSubject } from '../core/resources/sample.js';
 import {
+  authLine,
+  judgeSample,
+  SAMPLE_SIG_HEADER,
+  type SampleAuth,
+  type SampleKeys,
+} from '../core/resources/sample-auth.js';
+import {
   throttleInfo,
   type ThrottleLevel,
   type ThrottleReading,
@@ -35,6 +42,11 @@ export interface ThrottleOptions {
   sampleWaitMs?: number;
   /** Auto mode: why the policy chose this level (goes to the audit). */
   reason?: string;
+  /**
+   * The machines' sample keys (samples/keys.json): with them only a sample signed by the
+   * machine's key reads the level back; without, the read-back says it is unverified.
+   */
+  keys?: SampleKeys;
 }
 
 const show = (r: ControlReply): string => (r.kind === 'reply' ? JSON.stringify(r.value) : r.reason);
@@ -146,21 +158,49 @@ async function setThrottle({ o, subject }: Throttle): Promise<Outcome> {
   };
 }
 
-/** The first resources sample after `since` that reads `level` back; undefined when `sub` ends. */
+interface ReadBack {
+  reading?: ThrottleReading;
+  /** How the counted sample was authenticated; absent without keys. */
+  auth?: SampleAuth;
+  /** The last sample that read the level back but was not counted: why (a bad signature...). */
+  ignored?: string;
+}
+
+/**
+ * The first resources sample after `since` that reads `level` back (with keys: one signed by the
+ * machine's key), until `sub` ends. A forged or replayed sample must not make a throttle that
+ * did not happen look verified.
+ */
 async function levelSample(
   sub: Subscription,
-  level: ThrottleLevel,
+  o: Pick<ThrottleOptions, 'machine' | 'level' | 'keys'>,
   since: number,
-): Promise<ThrottleReading | undefined> {
+): Promise<ReadBack> {
+  let ignored: string | undefined;
   for await (const m of sub) {
+    let s: { throttle?: ThrottleReading; ts?: unknown };
     try {
-      const s = JSON.parse(new TextDecoder().decode(m.data)) as { throttle?: ThrottleReading };
-      if (s.throttle && s.throttle.at >= since && s.throttle.level === level) return s.throttle;
+      s = JSON.parse(new TextDecoder().decode(m.data)) as typeof s;
     } catch {
-      /* not a sample */
+      continue; // not a sample
     }
+    if (!s.throttle || s.throttle.at < since || s.throttle.level !== o.level) continue;
+    if (!o.keys) return { reading: s.throttle };
+    const sig = o.keys.check(o.machine, m.data, m.headers?.get(SAMPLE_SIG_HEADER) || undefined);
+    const auth = judgeSample(sig, typeof s.ts === 'number' ? s.ts : NaN, undefined, Date.now());
+    if (auth.verified) return { reading: s.throttle, auth };
+    ignored = auth.reason;
   }
-  return undefined;
+  return ignored ? { ignored } : {};
+}
+
+/** The read-back line: what was read, and whether a signature vouches for it. */
+function readBackLine(o: ThrottleOptions, r: ReadBack, waitMs: number): string {
+  if (r.reading)
+    return `read back from ${o.machine}: ${r.reading.summary} (${r.auth ? authLine(r.auth) : `unverified: no sample keys to check its signature`})`;
+  const what = o.keys ? 'signed sample' : 'sample';
+  const why = r.ignored ? `; one read it back but was not counted: ${r.ignored}` : '';
+  return `no ${resourcesSubject(o.machine)} ${what} read level ${o.level} back within ${waitMs / 1000} s${why}`;
 }
 
 async function verifyThrottle({ o, info }: Throttle, outcome: Outcome): Promise<Outcome> {
@@ -168,10 +208,11 @@ async function verifyThrottle({ o, info }: Throttle, outcome: Outcome): Promise<
   const started = Date.now();
   const sub = o.nc.subscribe(resourcesSubject(o.machine));
   const waitMs = o.sampleWaitMs ?? 5000;
-  const sampleSeen = levelSample(sub, o.level, started);
+  const sampleSeen = levelSample(sub, o, started);
   const timer = setTimeout(() => sub.unsubscribe(), waitMs);
   const status = await readStatus(o);
-  const reading = await sampleSeen;
+  const back = await sampleSeen;
+  const reading = back.reading;
   clearTimeout(timer);
   sub.unsubscribe();
   if (!status.ok)
@@ -183,13 +224,11 @@ async function verifyThrottle({ o, info }: Throttle, outcome: Outcome): Promise<
   const s = status.status.thresholds;
   const thresholdsOk = s?.cpu === t.cpu && s.memory === t.memory && s.gpu === t.gpu;
   const good = thresholdsOk && reading !== undefined;
-  const sampleLine = reading
-    ? `read back from ${o.machine}: ${reading.summary}`
-    : `no ${resourcesSubject(o.machine)} sample read level ${o.level} back within ${waitMs / 1000} s`;
+  const sampleLine = readBackLine(o, back, waitMs);
   return {
     ok: good,
     detail: good
-      ? `re-read ${o.machine}: ${fmtStatus(status.status)}; ${reading.summary}`
+      ? `re-read ${o.machine}: ${fmtStatus(status.status)}; ${reading.summary} (${back.auth ? authLine(back.auth) : 'sample unverified: no sample keys'})`
       : `re-read ${o.machine}: ${fmtStatus(status.status)}${thresholdsOk ? '' : `, not ${t.cpu}/${t.memory}/${t.gpu}`}${reading ? '' : `; ${sampleLine}`}`,
     lines: [...(outcome.lines ?? []), sampleLine],
   };

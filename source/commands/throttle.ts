@@ -27,7 +27,12 @@ import { formatDuration } from '../core/duration.js';
 import { EXIT, Exit, type Io } from './io.js';
 import { checkedOption, durationArg, intArg, numberArg } from './options.js';
 import { secretsFolder } from './secrets-dir.js';
-import { readSampleKeys, SAMPLE_KEYS_FILE, type SampleKeys } from '../adapters/sample-sign.js';
+import {
+  findSampleKeys,
+  readSampleKeys,
+  SAMPLE_KEYS_FILE,
+  type SampleKeys,
+} from '../adapters/sample-sign.js';
 
 interface ThrottleArgs extends AuthArgs {
   level?: ThrottleLevel;
@@ -189,8 +194,21 @@ const addAutoOptions = (cmd: Command): Command =>
     )
     .option(
       '--sample-keys <file>',
-      'auto on: the public sample keys it verifies samples with (default <secrets>/samples/keys.json); it acts only on signed ones',
+      'the public sample keys samples are verified with (default <secrets>/samples/keys.json): auto on acts only on signed ones; --level counts only a signed one as read back',
     );
+
+/**
+ * The keys --level's read-back checks samples with: --sample-keys (bad input when unreadable),
+ * else the secrets folder's when there; without any the read-back says it is unverified.
+ */
+function readBackKeys(io: Io, args: ThrottleArgs, secrets: string): SampleKeys | undefined {
+  if (!args.sampleKeys) return findSampleKeys(secrets, io.env);
+  try {
+    return readSampleKeys(resolve(io.cwd, args.sampleKeys));
+  } catch (error) {
+    return bad(io, `--sample-keys: ${(error as Error).message}; nothing was sent`);
+  }
+}
 
 /** What --level / --auto ask for, checked before anything connects; bad input exits 2. */
 function checkThrottleArgs(machine: string, args: ThrottleArgs, io: Io) {
@@ -217,7 +235,8 @@ function checkThrottleArgs(machine: string, args: ThrottleArgs, io: Io) {
     if (problem) bad(io, problem);
     auto = { policy, keys: autoKeys(io, args, secrets, machine) };
   }
-  return { servers: servers, secrets, token, auto };
+  const readBack = args.level !== undefined ? readBackKeys(io, args, secrets) : undefined;
+  return { servers: servers, secrets, token, auto, readBack };
 }
 
 type Checked = ReturnType<typeof checkThrottleArgs>;
@@ -239,7 +258,17 @@ async function runThrottle(machine: string, args: ThrottleArgs, io: Io): Promise
   try {
     if (args.level !== undefined) {
       const level = args.level;
-      const action = throttleAction({ nc, server, machine, level, token, env: io.env, timeoutMs });
+      const keys = checked.readBack;
+      const action = throttleAction({
+        nc,
+        server,
+        machine,
+        level,
+        token,
+        env: io.env,
+        timeoutMs,
+        ...(keys ? { keys } : {}),
+      });
       await runAction(action, io, confirm);
       return;
     }

@@ -214,7 +214,7 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     assert.match(r.out, /done: reniced 3 of 3 agent processes to nice 15/);
     assert.match(
       r.out,
-      /read back from pc2: thresholds 60\/65\/40 = level 3; 3\/3 agent processes at nice 15/,
+      /read back from pc2: thresholds 60\/65\/40 = level 3; 3\/3 agent processes at nice 15 \(unverified: no sample keys to check its signature\)/,
     );
     // The machine's own state: upstream's ResourceManager and the process table.
     assert.deepEqual(s.machine('pc2')!.rm.thresholds, { cpu: 60, memory: 65, gpu: 40 });
@@ -232,6 +232,78 @@ describe('opsdeck throttle against the open sim (no JWKS: the demo)', { skip }, 
     assert.equal(last.outcome, 'ok');
     assert.equal(last.machine, 'pc2');
     assert.equal(last.args.level, 3);
+  });
+
+  test("with sample keys the read-back counts only a sample signed by pc2's key", async () => {
+    const signed = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '2',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      'none',
+      '--sample-keys',
+      SAMPLE_KEYS,
+      '--yes',
+    ]);
+    assert.equal(signed.code, 0, signed.out + signed.err);
+    const kid = sampleKeys.pc2.public.kid.slice(0, 8);
+    assert.match(
+      signed.out,
+      new RegExp(`read back from pc2: .*level 2.* \\(signed \\(key ${kid}\\)\\)`),
+    );
+    assert.match(readAudit(audit).entries.at(-1)!.detail!, new RegExp(`signed \\(key ${kid}\\)`));
+    // Keys that are not pc2's: its samples read level 1 back but none is counted, so the
+    // throttle is not called verified (the thresholds did change: the machine says so).
+    const other = join(dir, 'other-sample-keys.json');
+    writeFileSync(other, JSON.stringify({ keys: [newSampleKey('pc2').public] }));
+    const forged = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '1',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      'none',
+      '--sample-keys',
+      other,
+      '--yes',
+    ]);
+    assert.equal(forged.code, 1, forged.out + forged.err);
+    assert.match(
+      forged.out,
+      /no opsdeck\.pc2\.resources signed sample read level 1 back within 5 s; one read it back but was not counted: /,
+    );
+    assert.equal(readAudit(audit).entries.at(-1)!.outcome, 'failed');
+    const missing = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '1',
+      '--nats',
+      s.natsUrl!,
+      '--sample-keys',
+      join(dir, 'no-such-keys.json'),
+      '--yes',
+    ]);
+    assert.equal(missing.code, 2, 'an unreadable --sample-keys is bad input');
+    assert.match(missing.err, /--sample-keys: .*nothing was sent/);
+    // Back to level 3: the tests below start from the first test's state.
+    const back = await opsdeck([
+      'throttle',
+      'pc2',
+      '--level',
+      '3',
+      '--nats',
+      s.natsUrl!,
+      '--secrets',
+      'none',
+      '--yes',
+    ]);
+    assert.equal(back.code, 0, back.out + back.err);
   });
 
   test('a bad level is bad input (exit 2), nothing sent; nobody answering is a refused preflight', async () => {
