@@ -99,6 +99,9 @@ describe('opsdeck deploy plan', () => {
       'Wants=network-online.target',
       'Restart=on-failure',
       'User=opsdeck',
+      // Renicing the fleet's processes (another user's) needs it; nothing else is kept.
+      'AmbientCapabilities=CAP_SYS_NICE',
+      'CapabilityBoundingSet=CAP_SYS_NICE',
       'NoNewPrivileges=yes',
       'ProtectSystem=strict',
       'ReadWritePaths=/var/lib/opsdeck',
