@@ -2,11 +2,13 @@
 // asynchronously with a timeout (si.graphics() runs it synchronously and stalls the event loop).
 import { execFile } from 'node:child_process';
 import si from 'systeminformation';
-import { appArgs, gpuArgs, parseGpus, type Gpu } from '../core/resources/nvidia-smi.js';
+import { appArgs, gpuArgs, parseGpus, vramByPid, type Gpu } from '../core/resources/nvidia-smi.js';
 import type { ResourceSample } from '../core/resources/sample.js';
 
 export type GpuReading =
-  { state: 'ok'; gpus: Gpu[] } | { state: 'absent' } | { state: 'error'; reason: string };
+  | { state: 'ok'; gpus: Gpu[]; /** the per-process query answered too */ apps: boolean }
+  | { state: 'absent' }
+  | { state: 'error'; reason: string };
 
 function run(
   bin: string,
@@ -52,7 +54,7 @@ export class GpuSampler {
     const apps = await run(this.bin, appArgs, this.timeoutMs);
     const parsed = parseGpus(gpus.out, apps.ok ? apps.out : '');
     return parsed.ok
-      ? { state: 'ok', gpus: parsed.value }
+      ? { state: 'ok', gpus: parsed.value, apps: apps.ok }
       : { state: 'error', reason: parsed.reason };
   }
 }
@@ -61,7 +63,14 @@ export async function sampleMachine(
   machine: string,
   gpu: GpuSampler,
   throttleLevel = 0,
-): Promise<ResourceSample & { gpuState: GpuReading['state']; gpuError?: string }> {
+): Promise<
+  ResourceSample & {
+    gpuState: GpuReading['state'];
+    gpuError?: string;
+    /** VRAM per pid, when nvidia-smi listed its compute processes (absent: not known). */
+    vram?: Map<number, number | null>;
+  }
+> {
   const [load, mem, reading] = await Promise.all([si.currentLoad(), si.mem(), gpu.read()]);
   const first = reading.state === 'ok' ? reading.gpus[0] : undefined;
   const mb = (bytes: number) => Math.round(bytes / 1048576);
@@ -84,5 +93,6 @@ export async function sampleMachine(
     agents: [],
     gpuState: reading.state,
     ...(reading.state === 'error' ? { gpuError: reading.reason } : {}),
+    ...(reading.state === 'ok' && reading.apps ? { vram: vramByPid(reading.gpus) } : {}),
   };
 }

@@ -35,7 +35,12 @@ export const controlSubject = (machine: string) => `opsdeck.${machine}.control`;
 /** The machine the daemon reads and acts on: the real one, or a simulated one. */
 export interface MachineSource {
   /** Resources without the throttle reading (the daemon adds it). */
-  sample(): Promise<{ sample: Omit<ResourceSample, 'throttle' | 'throttleLevel'>; note?: string }>;
+  sample(): Promise<{
+    sample: Omit<ResourceSample, 'throttle' | 'throttleLevel'>;
+    note?: string;
+    /** VRAM per pid (MB; null: the driver does not say), when the GPU's processes are known. */
+    vram?: ReadonlyMap<number, number | null>;
+  }>;
   processes(): Promise<ProcessRow[]>;
   renice(
     pid: number,
@@ -94,8 +99,8 @@ export function realMachine(machine: string, gpu = new GpuSampler()): MachineSou
             : undefined;
       const changed = note !== gpuNote;
       gpuNote = note;
-      const { gpuState: _state, gpuError: _error, throttleLevel: _level, ...sample } = s;
-      return { sample, ...(changed && note ? { note } : {}) };
+      const { gpuState: _state, gpuError: _error, throttleLevel: _level, vram, ...sample } = s;
+      return { sample, ...(changed && note ? { note } : {}), ...(vram ? { vram } : {}) };
     },
     // Upstream's agents are python scripts: the rest of the table is not read.
     processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
@@ -254,7 +259,7 @@ class MachineAgent {
     this.ticking = true;
     const options = this.options;
     try {
-      const { sample, note } = await this.source.sample();
+      const { sample, note, vram } = await this.source.sample();
       if (note) options.log(note, /^GPU: no nvidia-smi/.test(note) ? 'info' : 'warning');
       const procs = await this.agentProcesses();
       const throttle = await readBack(this.rm, procs);
@@ -262,7 +267,7 @@ class MachineAgent {
         ...sample,
         throttleLevel: throttle.level ?? 0,
         throttle,
-        agents: withProcesses(sample.agents, this.configured, procs),
+        agents: withProcesses(sample.agents, this.configured, procs, vram),
         ...(options.version ? { version: options.version } : {}),
         uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       };
@@ -319,11 +324,26 @@ class MachineAgent {
   }
 }
 
+/**
+ * An agent's VRAM from nvidia-smi's compute processes by its pid: 0 when its process holds none,
+ * absent when that is not known (no GPU reading, or the driver does not say), never a made-up 0.
+ */
+function vramOf(
+  pid: number | undefined,
+  vram: ReadonlyMap<number, number | null> | undefined,
+): { vramMb?: number } {
+  if (!vram) return {};
+  if (pid === undefined) return { vramMb: 0 }; // no process: nothing on the GPU
+  const mb = vram.get(pid);
+  return mb === null ? {} : { vramMb: mb ?? 0 };
+}
+
 /** The sample's agents, with the process found for each (or the config's agents, when none). */
 function withProcesses(
   sampled: readonly SampleAgent[],
   configured: ReadonlyArray<{ name: string }>,
   procs: AgentProcess[] | { error: string },
+  vram?: ReadonlyMap<number, number | null>,
 ): SampleAgent[] {
   const byName = new Map('error' in procs ? [] : procs.map((p) => [p.agent, p]));
   const base: SampleAgent[] =
@@ -332,7 +352,7 @@ function withProcesses(
       : configured.map((a) => ({
           name: a.name,
           status: byName.has(a.name) ? ('up' as const) : ('down' as const),
-          vramMb: 0,
+          ...vramOf(byName.get(a.name)?.pid, vram),
           rssMb: byName.get(a.name)?.rssMb ?? 0,
         }));
   return base.map((a) => {

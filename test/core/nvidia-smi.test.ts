@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gpuArgs, parseGpus } from '../../source/core/resources/nvidia-smi.js';
+import { gpuArgs, parseGpus, vramByPid } from '../../source/core/resources/nvidia-smi.js';
 
 const rec = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../fixtures/nvidia-smi/${name}`, import.meta.url)), 'utf8');
@@ -72,4 +72,26 @@ test('the query asks for the columns the parser reads', () => {
     '--query-gpu=index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,temperature.gpu',
     '--format=csv,noheader,nounits',
   ]);
+});
+
+test('VRAM per pid: summed over GPUs; [N/A] is unknown (null), not zero', () => {
+  const main = parseGpus(rec('mainpc-gpu.csv'), rec('mainpc-apps.csv'));
+  assert.ok(main.ok);
+  assert.deepEqual(
+    [...vramByPid(main.value)],
+    [
+      [2211, 9120],
+      [2290, 8766],
+    ],
+  );
+  const two = parseGpus(rec('two-gpus.csv'), rec('two-apps.csv'));
+  assert.ok(two.ok);
+  assert.deepEqual([...vramByPid(two.value)], [[77, null]]);
+  // One process on both GPUs (a model split across them): its share on each, added.
+  const split = parseGpus(
+    rec('two-gpus.csv'),
+    'GPU-aaaa, 500, python3, 1000\nGPU-bbbb, 500, python3, 30000\n',
+  );
+  assert.ok(split.ok);
+  assert.deepEqual([...vramByPid(split.value)], [[500, 31000]]);
 });

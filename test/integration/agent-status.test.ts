@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import {
   startNatsServer,
 } from '../../source/adapters/nats-server.js';
 import { GpuSampler } from '../../source/adapters/system-sampler.js';
+import { realMachine, runAgent } from '../../source/agent/agent.js';
 import { redact, splitServers } from '../../source/adapters/nats-link.js';
 import { startSim } from '../../source/sim/sim.js';
 
@@ -60,6 +61,68 @@ describe('GPU sampling through nvidia-smi', () => {
     assert.equal(t.state, 'error');
     // The timeout (200 ms) against a 5 s hang: well under the hang, whatever the load.
     assert.ok(Date.now() - started < 4500, 'timeout honoured');
+  });
+});
+
+describe('VRAM per agent from nvidia-smi', { skip }, () => {
+  test("an agent's VRAM is its process's used_memory by pid; not running: 0; no GPU reading: absent", async () => {
+    // A stand-in agent process (found by its script path, as upstream's are) and a stand-in
+    // nvidia-smi whose compute-apps list that pid, with a recorded RTX 4090 row.
+    mkdirSync(join(dir, 'vram/agents'), { recursive: true });
+    writeFileSync(join(dir, 'vram/agents/vision_agent.py'), 'import time\ntime.sleep(120)\n');
+    const py = spawn('python3', [join(dir, 'vram/agents/vision_agent.py')], { stdio: 'ignore' });
+    stops.push(() => py.kill('SIGKILL'));
+    const smi = join(dir, 'vram-smi');
+    writeFileSync(
+      smi,
+      `#!/bin/sh\ncase "$1" in --query-gpu*) cat '${fixtures}mainpc-gpu.csv';; *) echo 'GPU-5f3c2b1e-8a4d-4c2e-9b1f-2d6e8c0a7f31, ${py.pid}, python3, 6144';; esac\n`,
+    );
+    chmodSync(smi, 0o755);
+    const agents = [
+      { name: 'VisionAgent', scriptPath: 'agents/vision_agent.py' },
+      { name: 'IdleAgent', scriptPath: 'agents/idle_agent.py' },
+    ];
+    const server = await startNatsServer({ bin: NATS_BIN! });
+    stops.push(() => server.stop());
+    const nc = await connect({ servers: server.url });
+    stops.push(() => nc.close());
+    type Wire = { agents: Array<{ name: string; pid?: number; vramMb?: number }> };
+    const next = async (machine: string, ok: (s: Wire) => boolean): Promise<Wire> => {
+      for await (const m of nc.subscribe(`opsdeck.${machine}.resources`, { timeout: 30_000 })) {
+        const s = JSON.parse(new TextDecoder().decode(m.data)) as Wire;
+        if (ok(s)) return s;
+      }
+      throw new Error('no sample');
+    };
+    const withGpu = runAgent(nc, {
+      machine: 'gpubox',
+      intervalMs: 200,
+      agents,
+      source: realMachine('gpubox', new GpuSampler(smi)),
+      log: () => undefined,
+    });
+    stops.push(() => withGpu.stop());
+    const seen = await next('gpubox', (s) => s.agents.some((a) => a.pid === py.pid));
+    assert.deepEqual(
+      seen.agents.map((a) => [a.name, a.vramMb]),
+      [
+        ['VisionAgent', 6144],
+        ['IdleAgent', 0],
+      ],
+    );
+    const noGpu = runAgent(nc, {
+      machine: 'cpubox',
+      intervalMs: 200,
+      agents,
+      source: realMachine('cpubox', new GpuSampler(join(dir, 'no-nvidia-smi'))),
+      log: () => undefined,
+    });
+    stops.push(() => noGpu.stop());
+    const blind = await next('cpubox', (s) => s.agents.some((a) => a.pid === py.pid));
+    assert.ok(
+      blind.agents.every((a) => !('vramMb' in a)),
+      'without a GPU reading no agent is said to hold 0 MB',
+    );
   });
 });
 

@@ -95,3 +95,18 @@ export function parseGpus(gpuCsv: string, appCsv = ''): ParseResult<Gpu[]> {
   }
   return { ok: true, value: gpus, skipped };
 }
+
+/**
+ * VRAM per process over every GPU (MB): what a process holds on two GPUs is summed. A process
+ * whose used_memory the driver does not report ([N/A], e.g. under WDDM) maps to null: unknown,
+ * not zero. A pid that is not in the map holds no VRAM (nvidia-smi lists every compute app).
+ */
+export function vramByPid(gpus: readonly Gpu[]): Map<number, number | null> {
+  const by = new Map<number, number | null>();
+  for (const g of gpus)
+    for (const p of g.processes) {
+      const had = by.get(p.pid);
+      by.set(p.pid, had === null || p.usedMb === null ? null : (had ?? 0) + p.usedMb);
+    }
+  return by;
+}

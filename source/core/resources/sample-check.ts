@@ -99,7 +99,7 @@ export function checkSample(value: unknown): SampleCheck {
       agents: list.map((a) => ({
         name: sanitise(textOf(a.name, '?')).slice(0, 80),
         status: a.status === 'down' ? 'down' : 'up',
-        vramMb: typeof a.vramMb === 'number' ? a.vramMb : 0,
+        ...(typeof a.vramMb === 'number' ? { vramMb: a.vramMb } : {}),
         rssMb: typeof a.rssMb === 'number' ? a.rssMb : 0,
         ...(port(a.pid, 1 << 22) ? { pid: a.pid } : {}),
         ...(Array.isArray(a.ports)

@@ -34,7 +34,8 @@ export interface SampleExporter {
 export interface SampleAgent {
   name: string;
   status: 'up' | 'down';
-  vramMb: number;
+  /** VRAM its process holds (nvidia-smi by pid); absent when not known (no GPU reading). */
+  vramMb?: number;
   rssMb: number;
   /** Its process, when the agent daemon found one by script path. */
   pid?: number;
