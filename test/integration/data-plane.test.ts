@@ -8,22 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import {
-  findNatsServer,
-  freePort,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-  type NatsServer,
-} from '../../source/adapters/nats-server.js';
+import { freePort, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
 import { encodePhase, PHASE_BUCKET, PHASE_KEY } from '../../source/core/errorbus/phase.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startDataPlane, type DataPlane } from '../../source/wiring/data-plane.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import type { SimOverrides } from '../../source/sim/overrides.js';
-import { sleep, until } from '../support/nats.js';
+import { NATS_BIN, natsSkip as skip, sleep, until } from '../support/nats.js';
 
-const NATS_BIN = findNatsServer();
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 // Addresses of our own: other test files run sims on 127.0.0.1/2 at the same time.
 const HOSTS = { mainpc: '127.0.0.21', pc2: '127.0.0.22' };
 

@@ -26,20 +26,14 @@ import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
-import {
-  findNatsServer,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-  type NatsServer,
-} from '../../source/adapters/nats-server.js';
+import type { NatsServer } from '../../source/adapters/nats-server.js';
 import { readAudit } from '../../source/adapters/audit.js';
 import { findContainer } from '../../source/adapters/log-tail.js';
+import { natsOnLoopback, natsSkip as skip, until } from '../support/nats.js';
 
 const bin = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../fixtures/real-agents/', import.meta.url));
-const NATS_BIN = findNatsServer();
 const PYTHON = 'python3';
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 const HOST = '127.0.0.121';
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-life-'));
 const root = join(dir, 'upstream');
@@ -184,16 +178,6 @@ function running(script: string): Proc | undefined {
   return undefined;
 }
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const audit = join(dir, 'audit.jsonl');
 async function opsdeck(
   args: string[],
@@ -276,13 +260,13 @@ async function daemon(nats: NatsServer, jwks: string, path: string, as: string[]
 }
 
 describe('agent lifecycle and logs on this machine, real processes', { skip }, () => {
-  let nats: NatsServer;
+  const nats = natsOnLoopback(HOST);
   let launcher: ChildProcess & { log(): string };
   let agentd: ChildProcess & { log(): string };
   let launched: Record<string, number>;
   const secrets = join(dir, 'secrets');
   const forged = join(dir, 'forged');
-  const env = () => ({ NATS_URL: nats.url });
+  const env = () => ({ NATS_URL: nats.server.url });
   const fleet = ['--mainpc', config];
 
   before(async () => {
@@ -294,8 +278,6 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
       const g = await opsdeck(['certs', 'generate', '--dir', d, ...fleet, '--yes']);
       assert.equal(g.code, 0, `certs generate (${what}): ${g.out}${g.err}`);
     }
-    nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    stops.push(() => nats.stop());
     // The launcher's environment carries a mark of its own: a restart must keep it.
     launcher = child(PYTHON, [join(fixtures, 'launcher.py'), root, join(dir, 'launched.json')], {
       ...process.env,
@@ -310,7 +292,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
         existsSync(join(root, 'logs/echoagent.log')) &&
         readFileSync(join(root, 'logs/echoagent.log'), 'utf8').split('tick').length > 4,
     );
-    agentd = await daemon(nats, join(secrets, 'jwt/jwks.json'), process.env.PATH!);
+    agentd = await daemon(nats.server, join(secrets, 'jwt/jwks.json'), process.env.PATH!);
   });
 
   test('the preview names the real pid and command line; logs come from its BaseAgent file', async () => {
@@ -502,23 +484,21 @@ describe(
     skip: skip || (isRoot ? false : 'a container stand-in needs unshare -m (root)'),
   },
   () => {
-    let nats: NatsServer;
+    const nats = natsOnLoopback(HOST);
     const box = join(dir, 'box');
     const secrets = join(dir, 'secrets-box');
-    const env = () => ({ NATS_URL: nats.url });
+    const env = () => ({ NATS_URL: nats.server.url });
     const fleet = ['--mainpc', config];
 
     before(async () => {
       if (!existsSync(config)) checkout();
       const g = await opsdeck(['certs', 'generate', '--dir', secrets, ...fleet, '--yes']);
       assert.equal(g.code, 0, g.out + g.err);
-      nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-      stops.push(() => nats.stop());
       fakeDocker(box);
       // The container runs, as compose left it.
       const up = spawn(join(box, 'docker'), ['start', 'opsdeck-box-agent-1'], { stdio: 'ignore' });
       await new Promise((r) => up.once('exit', r));
-      await daemon(nats, join(secrets, 'jwt/jwks.json'), `${box}:${process.env.PATH}`);
+      await daemon(nats.server, join(secrets, 'jwt/jwks.json'), `${box}:${process.env.PATH}`);
     });
 
     test('its process in /proc is left to docker: the preview names the container, stop and start call docker with it', async () => {
@@ -576,7 +556,7 @@ describe(
 
       const f = spawn(
         process.execPath,
-        [bin, 'logs', 'mainpc/BoxAgent', '--lines', '2', '--follow', '--nats', nats.url],
+        [bin, 'logs', 'mainpc/BoxAgent', '--lines', '2', '--follow', '--nats', nats.server.url],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAINPC_IP: HOST } },
       );
       let out = '';
@@ -599,9 +579,9 @@ describe(
 );
 
 describe('the real docker CLI with no daemon', { skip }, () => {
+  const live = natsOnLoopback(HOST);
   test('a log or a start it cannot serve is refused saying why, at once', async () => {
-    const nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    stops.push(() => nats.stop());
+    const nats = live.server;
     if (!existsSync(config)) checkout();
     const secrets = join(dir, 'secrets-nodocker');
     const g = await opsdeck(['certs', 'generate', '--dir', secrets, '--mainpc', config, '--yes']);
@@ -673,7 +653,7 @@ describe(
     const secrets = join(dir, 'secrets-users');
     const jwks = join(dir, 'jwks-users.json');
     const fleet = ['--mainpc', config];
-    let nats: NatsServer;
+    const nats = natsOnLoopback(HOST);
     // An interpreter every user may run (pyenv's lives under /root).
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : PYTHON;
     /** An agent started by hand as that user. */
@@ -708,18 +688,16 @@ describe(
       assert.equal(g.code, 0, g.out + g.err);
       copyFileSync(join(secrets, 'jwt/jwks.json'), jwks);
       chmodSync(jwks, 0o644);
-      nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-      stops.push(() => nats.stop());
     });
 
     test('a daemon run as root restarts an agent of uid 1000 as uid 1000, never as root', async () => {
       const was = await startAs(1000, 'OtherAgent', OTHER);
       assert.equal(uidOf(was.pid), 1000);
-      const d = await daemon(nats, jwks, process.env.PATH!);
+      const d = await daemon(nats.server, jwks, process.env.PATH!);
       try {
         const dry = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--dry-run', '--secrets', secrets, ...fleet],
-          { NATS_URL: nats.url },
+          { NATS_URL: nats.server.url },
         );
         assert.match(
           dry.out,
@@ -727,7 +705,7 @@ describe(
         );
         const r = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--yes', '--secrets', secrets, ...fleet],
-          { NATS_URL: nats.url },
+          { NATS_URL: nats.server.url },
         );
         assert.equal(r.code, 0, `${r.out}\n${r.err}`);
         const now = await until('OtherAgent again', () => running(OTHER));
@@ -751,8 +729,8 @@ describe(
       { skip: reachable ? false : `uid 1000 cannot read ${bin} (a parent folder is closed to it)` },
       async () => {
         const foreign = await startAs(65534, 'ForeignAgent', FOREIGN);
-        await daemon(nats, jwks, process.env.PATH!, asUser(1000));
-        const env = { NATS_URL: nats.url };
+        await daemon(nats.server, jwks, process.env.PATH!, asUser(1000));
+        const env = { NATS_URL: nats.server.url };
         const r = await opsdeck(
           ['restart', 'mainpc/ForeignAgent', '--yes', '--secrets', secrets, ...fleet],
           env,

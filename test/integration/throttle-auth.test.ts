@@ -14,11 +14,7 @@ import { textOf } from '../../source/core/text.js';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
 import { loadFleet } from '../../source/adapters/fleet-files.js';
-import {
-  findNatsServer,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-} from '../../source/adapters/nats-server.js';
+import { startNatsServer } from '../../source/adapters/nats-server.js';
 import {
   generateSigningKey,
   mintToken,
@@ -33,10 +29,8 @@ import { realMachine, runAgent } from '../../source/agent/agent.js';
 import type { Machine } from '../../source/core/fleet/model.js';
 import { startSim, type Sim } from '../../source/sim/sim.js';
 import { newSampleKey, signerFor } from '../../source/adapters/sample-sign.js';
-import { sleep, until } from '../support/nats.js';
+import { NATS_BIN, natsSkip as skip, sleep, until } from '../support/nats.js';
 
-const NATS_BIN = findNatsServer();
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 // Each sim of this file gets its own pair: they all live until the file ends.
 const HOSTS = [
   { mainpc: '127.0.0.41', pc2: '127.0.0.42' },

@@ -9,7 +9,7 @@ import {
   type NatsServer,
 } from '../../source/adapters/nats-server.js';
 
-const NATS_BIN = findNatsServer();
+export const NATS_BIN = findNatsServer();
 export const natsSkip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
