@@ -26,10 +26,10 @@ import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
-import type { NatsServer } from '../../source/adapters/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
 import { readAudit } from '../../source/adapters/audit.js';
 import { findContainer } from '../../source/adapters/log-tail.js';
-import { natsOnLoopback, natsSkip as skip, until } from '../support/nats.js';
+import { NATS_BIN, natsSkip as skip, until } from '../support/nats.js';
 
 const bin = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../fixtures/real-agents/', import.meta.url));
@@ -194,6 +194,21 @@ async function opsdeck(
   return { code: await main(args, io), out, err };
 }
 
+/**
+ * A nats-server on HOST for one describe block, stopped with the file's processes, after the
+ * daemons connected to it (test/support/nats.ts's natsOnLoopback stops it at the block's end:
+ * a uid-1000 `opsdeck agent` told to stop while its server was gone did not exit, and held the
+ * file's end for good).
+ */
+function natsFor(): { server: NatsServer } {
+  const live = {} as { server: NatsServer };
+  before(async () => {
+    live.server = await startNatsServer({ bin: NATS_BIN!, host: HOST });
+    stops.push(() => live.server.stop());
+  });
+  return live;
+}
+
 /** A process of ours, its output kept (for the failure message), killed at the end. */
 function child(
   cmd: string,
@@ -260,7 +275,7 @@ async function daemon(nats: NatsServer, jwks: string, path: string, as: string[]
 }
 
 describe('agent lifecycle and logs on this machine, real processes', { skip }, () => {
-  const nats = natsOnLoopback(HOST);
+  const nats = natsFor();
   let launcher: ChildProcess & { log(): string };
   let agentd: ChildProcess & { log(): string };
   let launched: Record<string, number>;
@@ -484,7 +499,7 @@ describe(
     skip: skip || (isRoot ? false : 'a container stand-in needs unshare -m (root)'),
   },
   () => {
-    const nats = natsOnLoopback(HOST);
+    const nats = natsFor();
     const box = join(dir, 'box');
     const secrets = join(dir, 'secrets-box');
     const env = () => ({ NATS_URL: nats.server.url });
@@ -579,7 +594,7 @@ describe(
 );
 
 describe('the real docker CLI with no daemon', { skip }, () => {
-  const live = natsOnLoopback(HOST);
+  const live = natsFor();
   test('a log or a start it cannot serve is refused saying why, at once', async () => {
     const nats = live.server;
     if (!existsSync(config)) checkout();
@@ -653,7 +668,7 @@ describe(
     const secrets = join(dir, 'secrets-users');
     const jwks = join(dir, 'jwks-users.json');
     const fleet = ['--mainpc', config];
-    const nats = natsOnLoopback(HOST);
+    const nats = natsFor();
     // An interpreter every user may run (pyenv's lives under /root).
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : PYTHON;
     /** An agent started by hand as that user. */
