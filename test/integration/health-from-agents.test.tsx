@@ -28,12 +28,16 @@ after(async () => {
 const machinesAt = (): Machine[] =>
   fleet(REAL).map((m) => ({ ...m, host: HOSTS[m.id as 'mainpc' | 'pc2'] }));
 
-/** What a verdict is made of; timings (latency, when) are moments of each prober. */
+/**
+ * What a verdict is made of; timings (latency, when) are moments of each prober, and so is how a
+ * moved agent was found: where its process listens when the machine's sample has come, else by
+ * name in a scan (on a loaded machine either prober can find it before the sample comes).
+ */
 const verdict = (h: AgentHealth | undefined) =>
   h && {
     state: h.state,
     protocol: h.protocol,
-    moved: h.moved && { port: h.moved.port, healthPort: h.moved.healthPort, how: h.moved.how },
+    moved: h.moved && { port: h.moved.port, healthPort: h.moved.healthPort },
     cause: h.cause,
     via: h.via,
     note: h.note,
