@@ -38,7 +38,7 @@ test('a moved place given up is not asked under the configured port', async () =
       close: () => undefined,
     }),
     http: () => Promise.resolve({ kind: 'refused', reason: 'no HTTP here' }),
-    zmtp: () => Promise.resolve({ holder: 'nothing', detail: 'refused' }),
+    zmtp: () => Promise.resolve({ holder: 'none', detail: 'refused' }),
     scan: (host, from, count) =>
       Promise.resolve({ host, from, count, open: [], answers: [], at: 0, ms: 0 }),
     close: () => undefined,
