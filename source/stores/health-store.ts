@@ -599,6 +599,10 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
       if (slot.health.moved) {
         const { moved: _gone, ...rest } = slot.health;
         slot.health = rest;
+        // Its connection goes too: kept, it went on asking the place just given up while the
+        // results said the configured port (healthy where nothing listens, for good).
+        slot.zmq?.close();
+        delete slot.zmq;
       }
       return {
         ...refused,

@@ -85,11 +85,19 @@ export class DiffTerminal extends Writable {
     this.painter.cleared(this.screen.cols, this.screen.rows);
   }
 
-  /** Sends what is pending, leaves the alternate screen and shows the cursor; writes nothing more. */
+  /**
+   * Sends what is pending, blanks the alternate screen, leaves it and shows the cursor; writes
+   * nothing more.
+   */
   leaveAlternateScreen(): void {
     this.flush();
     this.mouseOff();
-    this.send('\x1b[0m\x1b[?1049l\x1b[?25h');
+    // Blank first: tmux from 3.2 (seen on 3.3a; tmux issue #3510), when the window was resized while the
+    // alternate screen was on, re-wraps the alternate screen's rows to the size it was entered at
+    // before restoring the main screen; rows wider than that spill over and are pulled back into
+    // view above the shell's lines (a 120x40 console resized to 200x60 left 20 of its rows on
+    // the main screen). Blank rows wrap to nothing.
+    this.send('\x1b[0m\x1b[H\x1b[2J\x1b[?1049l\x1b[?25h');
     this.left = true;
     this.out.off('resize', this.onResize);
   }

@@ -12,8 +12,9 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { Reply } from 'zeromq';
 import { HealthStore, type HealthTarget } from '../../source/stores/health-store.js';
+import type { AgentHealth } from '../../source/core/health/state.js';
 import { netProber } from '../../source/adapters/net-prober.js';
-import { fdCount, host, sleep } from './helpers.js';
+import { fdCount, host, sleep, until } from './helpers.js';
 
 const HOST = host(99);
 const TIMEOUT = 25;
@@ -169,14 +170,32 @@ describe('stuck agents', () => {
     // The peak counts, not just the end: an abandoned socket that only the garbage collector
     // would close is a leak while it lasts.
     let peak = before;
+    // What each agent was seen as, round by round ("state: reason", with the last reading of
+    // each). On a loaded machine (CI: 2 cores) a garbage answer can miss the 25 ms timeout in
+    // two rounds running, and the last round alone then says unreachable where the agent is
+    // unhealthy: each agent is checked over all the rounds instead.
+    const seen = new Map<string, Map<string, AgentHealth>>();
+    const agents = [...store.flush().agents.keys()].map((k) => k.slice('pc2/'.length));
     for (let i = 0; i < rounds; i++) {
       await store.probeAll();
       peak = Math.max(peak, fdCount());
+      for (const agent of agents) {
+        const h = state(agent);
+        const kinds = seen.get(agent) ?? new Map<string, AgentHealth>();
+        kinds.set(`${h.state}: ${h.reason.replace(/^bad reply: .*/, 'bad reply')}`, h);
+        seen.set(agent, kinds);
+      }
     }
     const took = Date.now() - started;
-    await sleep(500); // libzmq reaps closed sockets on its own thread
-    const grown = fdCount() - before;
-    assert.ok(grown < 12, `descriptors grew by ${grown} over ${rounds} rounds`);
+    const kinds = (agent: string) => [...seen.get(agent)!.keys()].sort();
+    const states = (agent: string) => [...new Set(kinds(agent).map((k) => k.split(':')[0]))];
+    // libzmq reaps closed sockets on its own thread: polled, it may lag on a loaded machine.
+    await until(
+      'descriptors back within 12 of the start',
+      () => fdCount() - before < 12,
+      10_000,
+      () => `they grew by ${fdCount() - before} over ${rounds} rounds`,
+    );
     assert.ok(peak - before < 40, `descriptors peaked ${peak - before} above the start`);
     // No round waited on a stuck socket: every probe is bounded by its timeouts (a stuck one
     // would hang; the bound is generous for a loaded machine, the figure is in the bench).
@@ -185,53 +204,57 @@ describe('stuck agents', () => {
       `a round took ${Math.round(took / rounds)} ms on average`,
     );
 
-    assert.deepEqual(
-      [state('ZmqWedged').state, state('ZmqWedged').reason],
-      ['unreachable', `no reply within ${TIMEOUT} ms`],
-    );
-    assert.equal(state('ZmqGarbage').state, 'unhealthy');
-    assert.match(state('ZmqGarbage').reason, /^bad reply: /);
+    // Never answering, or answering late: unreachable in every round, saying what the answering
+    // port did (not "connection refused" from the other candidate port); a reply after the
+    // timeout is not a reply.
+    for (const agent of ['ZmqWedged', 'ZmqLate', 'HttpWedged', 'HttpLate'])
+      assert.deepEqual(kinds(agent), [`unreachable: no reply within ${TIMEOUT} ms`], agent);
+    assert.deepEqual(states('Silent'), ['unreachable'], kinds('Silent').join('; '));
+    // Garbage: unhealthy with a bad reply whenever it answered in time; never healthy.
+    for (const agent of ['ZmqGarbage', 'HttpGarbage']) {
+      assert.ok(
+        kinds(agent).includes('unhealthy: bad reply'),
+        `${agent}: ${kinds(agent).join('; ')}`,
+      );
+      assert.deepEqual(
+        kinds(agent).filter((k) => !k.startsWith('unreachable:')),
+        ['unhealthy: bad reply'],
+        agent,
+      );
+    }
+    const garbage = seen.get('ZmqGarbage')!.get('unhealthy: bad reply')!;
     // eslint-disable-next-line no-control-regex
-    assert.doesNotMatch(state('ZmqGarbage').lastReply ?? '', /[\u0000-\u001f\u007f-\u009f]/u);
-    assert.equal(state('ZmqLate').state, 'unreachable', 'a reply after the timeout is not a reply');
-    // What the answering port did, not "connection refused" from the other candidate port.
-    assert.deepEqual(
-      [state('HttpWedged').state, state('HttpWedged').reason],
-      ['unreachable', `no reply within ${TIMEOUT} ms`],
+    assert.doesNotMatch(garbage.lastReply ?? '', /[\u0000-\u001f\u007f-\u009f]/u);
+    assert.ok(
+      states('Spew').every((s) => s === 'unreachable' || s === 'unhealthy'),
+      kinds('Spew').join('; '),
     );
-    assert.equal(state('HttpGarbage').state, 'unhealthy');
-    assert.match(state('HttpGarbage').reason, /^bad reply: /);
-    assert.deepEqual(
-      [state('HttpLate').state, state('HttpLate').reason],
-      ['unreachable', `no reply within ${TIMEOUT} ms`],
-    );
-    assert.equal(state('Silent').state, 'unreachable');
-    assert.ok(['unreachable', 'unhealthy'].includes(state('Spew').state), state('Spew').reason);
     assert.ok(zl.requests() > 20, 'the late agent was asked again and again');
 
     // Each agent fixed: later rounds see it, so no socket was left stuck. Polled: on a loaded
     // machine a prompt answer can still miss a 25 ms timeout in one round or another.
     for (const a of [zw, zg, zl, hw, hg, hl]) a.set('prompt');
     const fixed = ['ZmqWedged', 'ZmqGarbage', 'ZmqLate', 'HttpWedged', 'HttpGarbage', 'HttpLate'];
-    const seen = new Map<string, string>();
+    const healthy = new Map<string, string>();
     const deadline = Date.now() + 30_000;
-    while (seen.size < fixed.length && Date.now() < deadline) {
+    while (healthy.size < fixed.length && Date.now() < deadline) {
       await store.probeAll();
       for (const agent of fixed)
-        if (!seen.has(agent) && state(agent).state === 'healthy')
-          seen.set(agent, state(agent).lastReply ?? '');
+        if (!healthy.has(agent) && state(agent).state === 'healthy')
+          healthy.set(agent, state(agent).lastReply ?? '');
     }
     for (const agent of fixed)
-      assert.ok(seen.has(agent), `${agent} never healthy again: ${state(agent).reason}`);
+      assert.ok(healthy.has(agent), `${agent} never healthy again: ${state(agent).reason}`);
     // The reading is the fresh answer, never a late one from an abandoned request.
-    assert.match(seen.get('ZmqLate')!, /prompt #\d+/);
-    assert.match(seen.get('ZmqWedged')!, /prompt #\d+/);
+    assert.match(healthy.get('ZmqLate')!, /prompt #\d+/);
+    assert.match(healthy.get('ZmqWedged')!, /prompt #\d+/);
 
     store.stop();
-    await sleep(500);
-    assert.ok(
-      fdCount() - before < 4,
-      `after stop: ${fdCount() - before} descriptors more than before the rounds`,
+    await until(
+      'descriptors back within 4 of the start after stop',
+      () => fdCount() - before < 4,
+      10_000,
+      () => `${fdCount() - before} more than before the rounds`,
     );
   });
 });

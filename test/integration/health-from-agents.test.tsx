@@ -28,12 +28,16 @@ after(async () => {
 const machinesAt = (): Machine[] =>
   fleet(REAL).map((m) => ({ ...m, host: HOSTS[m.id as 'mainpc' | 'pc2'] }));
 
-/** What a verdict is made of; timings (latency, when) are moments of each prober. */
+/**
+ * What a verdict is made of; timings (latency, when) are moments of each prober, and so is how a
+ * moved agent was found: where its process listens when the machine's sample has come, else by
+ * name in a scan (on a loaded machine either prober can find it before the sample comes).
+ */
 const verdict = (h: AgentHealth | undefined) =>
   h && {
     state: h.state,
     protocol: h.protocol,
-    moved: h.moved && { port: h.moved.port, healthPort: h.moved.healthPort, how: h.moved.how },
+    moved: h.moved && { port: h.moved.port, healthPort: h.moved.healthPort },
     cause: h.cause,
     via: h.via,
     note: h.note,
@@ -98,22 +102,33 @@ describe('--health-from agents: the same screen as direct', { skip: NEEDS_NATS |
     );
   });
 
+  // Each source probes on its own, and on a loaded machine (CI: 2 cores, and here one process
+  // runs the sim's 72 agents, its daemons' probes and both data planes) either can see a reply
+  // time out, or have no result for a while (STALE), a round before or after the other. So each
+  // agent, and each pane row, is waited for until both sources agree on it while both have a
+  // result, not all of them at one moment (which a loaded machine may never offer).
+  const settled = (state: string | undefined) => state !== 'unknown' && state !== 'stale';
+
   test('every agent: state, protocol, MOVED, cause, via and note agree', async () => {
+    const agreed = new Map<string, NonNullable<ReturnType<typeof verdict>>>();
     let differ: string[] = [];
     await waitFor(
       () => {
         const a = agents.health.flush().agents;
         const d = direct.health.flush().agents;
-        differ = [...d.keys()].filter(
-          (k) => JSON.stringify(verdict(a.get(k))) !== JSON.stringify(verdict(d.get(k))),
-        );
-        return differ.length === 0 && ![...a.values()].some((h) => h.state === 'unknown');
+        for (const k of d.keys()) {
+          const v = verdict(a.get(k));
+          if (v && settled(v.state) && JSON.stringify(v) === JSON.stringify(verdict(d.get(k))))
+            agreed.set(k, v);
+        }
+        differ = [...d.keys()].filter((k) => !agreed.has(k));
+        return d.size > 0 && differ.length === 0;
       },
       90_000,
       500,
     ).catch(() =>
       assert.fail(
-        `still different:\n${differ
+        `never the same:\n${differ
           .slice(0, 5)
           .map(
             (k) =>
@@ -122,22 +137,46 @@ describe('--health-from agents: the same screen as direct', { skip: NEEDS_NATS |
           .join('\n')}`,
       ),
     );
-    const a = agents.health.getSnapshot().agents;
     // The fleet as it behaves, seen through the agents: moved, down, answered as another.
-    assert.equal(a.get('mainpc/ActiveLearningMonitor')!.moved?.port, 5000);
-    assert.equal(a.get('mainpc/UnifiedSystemAgent')!.state, 'unreachable');
-    assert.equal(a.get('pc2/CentralErrorBus')!.protocol, 'pub');
+    assert.equal(agreed.get('mainpc/ActiveLearningMonitor')!.moved?.port, 5000);
+    assert.equal(agreed.get('mainpc/UnifiedSystemAgent')!.state, 'unreachable');
+    assert.equal(agreed.get('pc2/CentralErrorBus')!.protocol, 'pub');
     assert.equal(agents.health.from, 'agents');
     assert.equal(direct.health.from, 'direct');
   });
 
-  test('the Fleet panes of both machines render the same', () => {
-    for (const m of machinesAt()) {
-      const viaAgents = pane(m, direct, agents);
-      const viaDirect = pane(m, direct, direct);
-      assert.equal(viaAgents, viaDirect);
-      assert.match(viaAgents, /MOVED|DOWN/);
-    }
+  test('the Fleet panes of both machines render the same', async () => {
+    // Per machine, the row numbers seen the same (rows in config order: a row is one agent).
+    const same = new Map<string, Set<number>>();
+    let last: [string, string] = ['', ''];
+    await waitFor(
+      () => {
+        agents.health.flush();
+        direct.health.flush();
+        let done = true;
+        for (const m of machinesAt()) {
+          last = [pane(m, direct, agents), pane(m, direct, direct)];
+          const [mine, theirs] = last.map((t) => t.split('\n'));
+          const rows = same.get(m.id) ?? new Set<number>();
+          same.set(m.id, rows);
+          if (mine!.length !== theirs!.length) {
+            done = false;
+            continue;
+          }
+          mine!.forEach((l, i) => {
+            if (l === theirs![i] && !/ STALE /.test(l)) rows.add(i);
+          });
+          if (rows.size < mine!.length || !/MOVED|DOWN/.test(last[0])) done = false;
+        }
+        return done;
+      },
+      90_000,
+      500,
+    ).catch(() =>
+      assert.fail(
+        `rows never the same: ${[...same].map(([id, rows]) => `${id} ${rows.size} seen`).join(', ')}\nagents:\n${last[0]}\ndirect:\n${last[1]}`,
+      ),
+    );
   });
 
   test('the agents stop: their rows turn STALE, not the last green', async () => {
@@ -147,7 +186,7 @@ describe('--health-from agents: the same screen as direct', { skip: NEEDS_NATS |
         const h = agents.health.flush().agents.get('pc2/ResourceManager');
         return h?.state === 'stale' ? h : undefined;
       },
-      30_000,
+      60_000,
       200,
     );
     assert.match(stale.reason, /no health from pc2's opsdeck agent for \d+ s/);

@@ -21,30 +21,36 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connect } from 'nats';
 import { main } from '../../source/cli.js';
 import type { Io } from '../../source/commands/io.js';
-import {
-  findNatsServer,
-  NATS_INSTALL_HINT,
-  startNatsServer,
-  type NatsServer,
-} from '../../source/adapters/nats-server.js';
+import { startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
 import { readAudit } from '../../source/adapters/audit.js';
 import { findContainer } from '../../source/adapters/log-tail.js';
+import { NATS_BIN, natsSkip as skip, until } from '../support/nats.js';
 
 const bin = fileURLToPath(new URL('../../bin/opsdeck.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../fixtures/real-agents/', import.meta.url));
-const NATS_BIN = findNatsServer();
 const PYTHON = 'python3';
-const skip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 const HOST = '127.0.0.121';
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-life-'));
 const root = join(dir, 'upstream');
 const config = join(root, 'main_pc_code/config/startup_config.yaml');
 const stops: Array<() => unknown> = [];
+// The agents' scripts carry this run's token: the daemon finds an agent's process by the
+// script path on its command line, and a second checkout running this file at the same time
+// (another clone's npm test) runs processes of the same relative paths; without the token each
+// daemon could stop, restart or report the other run's agents.
+const RUN = dir.slice(dir.lastIndexOf('-') + 1);
+const script = (name: string) => `main_pc_code/agents/${name}_agent_${RUN}.py`;
+const ECHO = script('echo');
+const STUBBORN = script('stubborn');
+const IDLE = script('idle');
+const OTHER = script('other');
+const FOREIGN = script('foreign');
+const BOX = `services/box_${RUN}/app.py`;
 
 /** pids whose command line names a file under this test's folder: ours, whoever started them. */
 function ours(): number[] {
@@ -73,48 +79,48 @@ after(async () => {
 const MAINPC = `agent_groups:
   core:
     EchoAgent:
-      script_path: main_pc_code/agents/echo_agent.py
+      script_path: ${ECHO}
       port: 37001
       health_check_port: 37002
       env_vars: {AGENT_NAME: EchoAgent, AGENT_HOST: ${HOST}, ECHO_MARK: "from config"}
       params: {mode: calm}
     StubbornAgent:
-      script_path: main_pc_code/agents/stubborn_agent.py
+      script_path: ${STUBBORN}
       port: 37011
       health_check_port: 37012
       env_vars: {AGENT_NAME: StubbornAgent, AGENT_HOST: ${HOST}}
       params: {mode: stubborn}
     IdleAgent:
-      script_path: main_pc_code/agents/idle_agent.py
+      script_path: ${IDLE}
       port: 37021
       health_check_port: 37022
       env_vars: {AGENT_NAME: IdleAgent, AGENT_HOST: ${HOST}, IDLE_MARK: "42"}
     OtherAgent:
-      script_path: main_pc_code/agents/other_agent.py
+      script_path: ${OTHER}
       port: 37041
       health_check_port: 37042
       env_vars: {AGENT_NAME: OtherAgent, AGENT_HOST: ${HOST}}
     ForeignAgent:
-      script_path: main_pc_code/agents/foreign_agent.py
+      script_path: ${FOREIGN}
       port: 37051
       health_check_port: 37052
       env_vars: {AGENT_NAME: ForeignAgent, AGENT_HOST: ${HOST}}
   boxes:
-    BoxAgent: {script_path: services/box/app.py, port: 37031, health_check_port: 37032}
+    BoxAgent: {script_path: ${BOX}, port: 37031, health_check_port: 37032}
 `;
 
 /** The agents the launcher starts (IdleAgent never ran; BoxAgent lives in a container). */
 const LAUNCHED = [
   {
     name: 'EchoAgent',
-    script_path: 'main_pc_code/agents/echo_agent.py',
+    script_path: ECHO,
     port: 37001,
     env_vars: { AGENT_NAME: 'EchoAgent', AGENT_HOST: HOST, ECHO_MARK: 'from config' },
     params: { mode: 'calm' },
   },
   {
     name: 'StubbornAgent',
-    script_path: 'main_pc_code/agents/stubborn_agent.py',
+    script_path: STUBBORN,
     port: 37011,
     env_vars: { AGENT_NAME: 'StubbornAgent', AGENT_HOST: HOST },
     params: { mode: 'stubborn' },
@@ -124,8 +130,8 @@ const LAUNCHED = [
 function checkout(): void {
   mkdirSync(join(root, 'main_pc_code/agents'), { recursive: true });
   mkdirSync(join(root, 'main_pc_code/config'), { recursive: true });
-  for (const a of ['echo_agent', 'stubborn_agent', 'idle_agent', 'other_agent', 'foreign_agent'])
-    copyFileSync(join(fixtures, 'agent.py'), join(root, `main_pc_code/agents/${a}.py`));
+  for (const a of [ECHO, STUBBORN, IDLE, OTHER, FOREIGN])
+    copyFileSync(join(fixtures, 'agent.py'), join(root, a));
   writeFileSync(config, MAINPC);
   writeFileSync(join(dir, 'launched.json'), JSON.stringify(LAUNCHED));
 }
@@ -172,16 +178,6 @@ function running(script: string): Proc | undefined {
   return undefined;
 }
 
-async function until<T>(what: string, f: () => T | undefined | false, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const audit = join(dir, 'audit.jsonl');
 async function opsdeck(
   args: string[],
@@ -196,6 +192,21 @@ async function opsdeck(
     cwd: dir,
   };
   return { code: await main(args, io), out, err };
+}
+
+/**
+ * A nats-server on HOST for one describe block, stopped with the file's processes, after the
+ * daemons connected to it (test/support/nats.ts's natsOnLoopback stops it at the block's end:
+ * a uid-1000 `opsdeck agent` told to stop while its server was gone did not exit, and held the
+ * file's end for good).
+ */
+function natsFor(): { server: NatsServer } {
+  const live = {} as { server: NatsServer };
+  before(async () => {
+    live.server = await startNatsServer({ bin: NATS_BIN!, host: HOST });
+    stops.push(() => live.server.stop());
+  });
+  return live;
 }
 
 /** A process of ours, its output kept (for the failure message), killed at the end. */
@@ -264,13 +275,13 @@ async function daemon(nats: NatsServer, jwks: string, path: string, as: string[]
 }
 
 describe('agent lifecycle and logs on this machine, real processes', { skip }, () => {
-  let nats: NatsServer;
+  const nats = natsFor();
   let launcher: ChildProcess & { log(): string };
   let agentd: ChildProcess & { log(): string };
   let launched: Record<string, number>;
   const secrets = join(dir, 'secrets');
   const forged = join(dir, 'forged');
-  const env = () => ({ NATS_URL: nats.url });
+  const env = () => ({ NATS_URL: nats.server.url });
   const fleet = ['--mainpc', config];
 
   before(async () => {
@@ -282,8 +293,6 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
       const g = await opsdeck(['certs', 'generate', '--dir', d, ...fleet, '--yes']);
       assert.equal(g.code, 0, `certs generate (${what}): ${g.out}${g.err}`);
     }
-    nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    stops.push(() => nats.stop());
     // The launcher's environment carries a mark of its own: a restart must keep it.
     launcher = child(PYTHON, [join(fixtures, 'launcher.py'), root, join(dir, 'launched.json')], {
       ...process.env,
@@ -298,13 +307,13 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
         existsSync(join(root, 'logs/echoagent.log')) &&
         readFileSync(join(root, 'logs/echoagent.log'), 'utf8').split('tick').length > 4,
     );
-    agentd = await daemon(nats, join(secrets, 'jwt/jwks.json'), process.env.PATH!);
+    agentd = await daemon(nats.server, join(secrets, 'jwt/jwks.json'), process.env.PATH!);
   });
 
   test('the preview names the real pid and command line; logs come from its BaseAgent file', async () => {
     const pid = launched.EchoAgent!;
     const before = proc(pid)!;
-    assert.equal(before.argv[1], join(root, 'main_pc_code/agents/echo_agent.py'));
+    assert.equal(before.argv[1], join(root, ECHO));
     const dry = await opsdeck(
       ['restart', 'mainpc/EchoAgent', '--dry-run', '--secrets', secrets, ...fleet],
       env(),
@@ -336,7 +345,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
     assert.equal(stop.code, 0, `${stop.out}\n${stop.err}`);
     assert.ok(dead(pid), `pid ${pid} still runs: ${JSON.stringify(proc(pid))}`);
     assert.match(stop.out, new RegExp(`SIGTERM to pid ${pid}: it exited`));
-    assert.equal(running('main_pc_code/agents/echo_agent.py'), undefined);
+    assert.equal(running(ECHO), undefined);
     assert.equal(readAudit(audit).entries.at(-1)!.outcome, 'ok');
 
     const start = await opsdeck(
@@ -344,7 +353,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
       env(),
     );
     assert.equal(start.code, 0, `${start.out}\n${start.err}`);
-    const now = await until('EchoAgent again', () => running('main_pc_code/agents/echo_agent.py'));
+    const now = await until('EchoAgent again', () => running(ECHO));
     assert.notEqual(now.pid, pid);
     assert.deepEqual(now.argv, was.argv);
     assert.equal(now.cwd, was.cwd);
@@ -357,9 +366,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
     assert.equal(restart.code, 0, `${restart.out}\n${restart.err}`);
     assert.match(restart.out, /done: DOWN, then OK/);
     assert.ok(dead(now.pid));
-    const again = await until('EchoAgent restarted', () =>
-      running('main_pc_code/agents/echo_agent.py'),
-    );
+    const again = await until('EchoAgent restarted', () => running(ECHO));
     assert.notEqual(again.pid, now.pid);
     assert.deepEqual(again.argv, was.argv);
     assert.equal(again.cwd, was.cwd);
@@ -381,24 +388,23 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
   });
 
   test("an agent never seen running starts with the launcher's command line and the config's env_vars", async () => {
-    assert.equal(running('main_pc_code/agents/idle_agent.py'), undefined);
+    assert.equal(running(IDLE), undefined);
     const dry = await opsdeck(
       ['start', 'mainpc/IdleAgent', '--dry-run', '--secrets', secrets, ...fleet],
       env(),
     );
     assert.equal(dry.code, 0, dry.err);
-    assert.match(dry.out, /no process now: \S*python\S* \S+idle_agent\.py --port 37021/);
+    assert.match(
+      dry.out,
+      new RegExp(`no process now: \\S*python\\S* \\S+/idle_agent_${RUN}\\.py --port 37021`),
+    );
     const start = await opsdeck(
       ['start', 'mainpc/IdleAgent', '--yes', '--secrets', secrets, ...fleet],
       env(),
     );
     assert.equal(start.code, 0, `${start.out}\n${start.err}`);
-    const p = await until('IdleAgent', () => running('main_pc_code/agents/idle_agent.py'));
-    assert.deepEqual(p.argv.slice(1), [
-      join(root, 'main_pc_code/agents/idle_agent.py'),
-      '--port',
-      '37021',
-    ]);
+    const p = await until('IdleAgent', () => running(IDLE));
+    assert.deepEqual(p.argv.slice(1), [join(root, IDLE), '--port', '37021']);
     // As system_launcher.py: cwd main_pc_code, PYTHONPATH root:main_pc_code, env_vars on top.
     assert.equal(p.cwd, join(root, 'main_pc_code'));
     assert.equal(
@@ -419,7 +425,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
   });
 
   test('an agent not in the config, or a forged or missing token, is refused and nothing changes', async () => {
-    const p = await until('EchoAgent', () => running('main_pc_code/agents/echo_agent.py'));
+    const p = await until('EchoAgent', () => running(ECHO));
     const nobody = await opsdeck(
       ['restart', 'mainpc/Nobody', '--yes', '--secrets', secrets, ...fleet],
       env(),
@@ -434,7 +440,7 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
       assert.equal(r.code, 1, `${r.out}\n${r.err}`);
       assert.match(r.out + r.err, /refused/);
     }
-    assert.equal(running('main_pc_code/agents/echo_agent.py')?.pid, p.pid);
+    assert.equal(running(ECHO)?.pid, p.pid);
     assert.ok(!agentd.killed);
   });
 });
@@ -445,8 +451,8 @@ describe('agent lifecycle and logs on this machine, real processes', { skip }, (
  * shows in the host's /proc. Every call's argv is appended to `argv`, one bracketed arg each.
  */
 function fakeDocker(folder: string): string {
-  const app = join(folder, 'services/box/app.py');
-  mkdirSync(join(folder, 'services/box'), { recursive: true });
+  const app = join(folder, BOX);
+  mkdirSync(dirname(app), { recursive: true });
   copyFileSync(join(fixtures, 'agent.py'), app);
   const script = `#!/bin/sh
 d='${folder}'
@@ -456,7 +462,7 @@ if [ -f "$d/pid" ] && kill -0 "$(cat "$d/pid")" 2>/dev/null; then state=running;
 case "$1" in
   ps)
     printf '%s\\t%s\\t%s\\t%s\\n' opsdeck-proxy-1 proxy '"nginx -g daemon off;"' running
-    printf '%s\\t%s\\t%s\\t%s\\n' opsdeck-box-agent-1 box-agent '"python /app/services/box/app.py"' "$state";;
+    printf '%s\\t%s\\t%s\\t%s\\n' opsdeck-box-agent-1 box-agent '"python /app/${BOX}"' "$state";;
   start)
     AGENT_NAME=BoxAgent AGENT_HOST=${HOST} unshare -m ${PYTHON} '${app}' --port 37031 >/dev/null 2>&1 &
     echo $! > "$d/pid"; echo "$2";;
@@ -493,23 +499,21 @@ describe(
     skip: skip || (isRoot ? false : 'a container stand-in needs unshare -m (root)'),
   },
   () => {
-    let nats: NatsServer;
+    const nats = natsFor();
     const box = join(dir, 'box');
     const secrets = join(dir, 'secrets-box');
-    const env = () => ({ NATS_URL: nats.url });
+    const env = () => ({ NATS_URL: nats.server.url });
     const fleet = ['--mainpc', config];
 
     before(async () => {
       if (!existsSync(config)) checkout();
       const g = await opsdeck(['certs', 'generate', '--dir', secrets, ...fleet, '--yes']);
       assert.equal(g.code, 0, g.out + g.err);
-      nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-      stops.push(() => nats.stop());
       fakeDocker(box);
       // The container runs, as compose left it.
       const up = spawn(join(box, 'docker'), ['start', 'opsdeck-box-agent-1'], { stdio: 'ignore' });
       await new Promise((r) => up.once('exit', r));
-      await daemon(nats, join(secrets, 'jwt/jwks.json'), `${box}:${process.env.PATH}`);
+      await daemon(nats.server, join(secrets, 'jwt/jwks.json'), `${box}:${process.env.PATH}`);
     });
 
     test('its process in /proc is left to docker: the preview names the container, stop and start call docker with it', async () => {
@@ -567,7 +571,7 @@ describe(
 
       const f = spawn(
         process.execPath,
-        [bin, 'logs', 'mainpc/BoxAgent', '--lines', '2', '--follow', '--nats', nats.url],
+        [bin, 'logs', 'mainpc/BoxAgent', '--lines', '2', '--follow', '--nats', nats.server.url],
         { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAINPC_IP: HOST } },
       );
       let out = '';
@@ -590,9 +594,9 @@ describe(
 );
 
 describe('the real docker CLI with no daemon', { skip }, () => {
+  const live = natsFor();
   test('a log or a start it cannot serve is refused saying why, at once', async () => {
-    const nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-    stops.push(() => nats.stop());
+    const nats = live.server;
     if (!existsSync(config)) checkout();
     const secrets = join(dir, 'secrets-nodocker');
     const g = await opsdeck(['certs', 'generate', '--dir', secrets, '--mainpc', config, '--yes']);
@@ -615,7 +619,7 @@ describe('the real docker CLI with no daemon', { skip }, () => {
       assert.match(
         r.out,
         new RegExp(
-          `process ${contained} runs services/box/app.py in another mount namespace \\(a container\\), and docker does not say which container: docker`,
+          `process ${contained} runs ${BOX} in another mount namespace \\(a container\\), and docker does not say which container: docker`,
         ),
       );
       if (existsSync('/usr/local/bin/docker')) assert.match(r.out, noDaemon);
@@ -627,7 +631,9 @@ describe('the real docker CLI with no daemon', { skip }, () => {
     assert.notEqual(r.code, 0);
     assert.match(
       r.out,
-      /BoxAgent is not running, is in no container \(docker.*\), and its script \S+services\/box\/app\.py is not in this checkout/,
+      new RegExp(
+        `BoxAgent is not running, is in no container \\(docker.*\\), and its script \\S+/services/box_${RUN}/app\\.py is not in this checkout`,
+      ),
     );
     if (existsSync('/usr/local/bin/docker')) assert.match(r.out, noDaemon);
   });
@@ -664,7 +670,7 @@ describe(
     const secrets = join(dir, 'secrets-users');
     const jwks = join(dir, 'jwks-users.json');
     const fleet = ['--mainpc', config];
-    let nats: NatsServer;
+    const nats = natsFor();
     // An interpreter every user may run (pyenv's lives under /root).
     const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : PYTHON;
     /** An agent started by hand as that user. */
@@ -701,26 +707,19 @@ describe(
       assert.equal(g.code, 0, g.out + g.err);
       copyFileSync(join(secrets, 'jwt/jwks.json'), jwks);
       chmodSync(jwks, 0o644);
-      nats = await startNatsServer({ bin: NATS_BIN!, host: HOST });
-      stops.push(() => nats.stop());
     });
 
     test('a daemon run as root restarts an agent of uid 1000 as uid 1000 with its groups, never as root', async () => {
       // Its supplementary groups (44 is Debian's video: GPU access) come back too; Node's
       // uid/gid spawn option alone would drop them.
-      const was = await startAs(
-        1000,
-        'OtherAgent',
-        'main_pc_code/agents/other_agent.py',
-        '44,1000',
-      );
+      const was = await startAs(1000, 'OtherAgent', OTHER, '44,1000');
       assert.equal(uidOf(was.pid), 1000);
       assert.equal(groupsOf(was.pid), '44 1000');
-      const d = await daemon(nats, jwks, process.env.PATH!);
+      const d = await daemon(nats.server, jwks, process.env.PATH!);
       try {
         const dry = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--dry-run', '--secrets', secrets, ...fleet],
-          { NATS_URL: nats.url },
+          { NATS_URL: nats.server.url },
         );
         assert.match(
           dry.out,
@@ -730,12 +729,10 @@ describe(
         );
         const r = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--yes', '--secrets', secrets, ...fleet],
-          { NATS_URL: nats.url },
+          { NATS_URL: nats.server.url },
         );
         assert.equal(r.code, 0, `${r.out}\n${r.err}`);
-        const now = await until('OtherAgent again', () =>
-          running('main_pc_code/agents/other_agent.py'),
-        );
+        const now = await until('OtherAgent again', () => running(OTHER));
         assert.notEqual(now.pid, was.pid);
         assert.equal(uidOf(now.pid), 1000);
         assert.equal(groupsOf(now.pid), '44 1000');
@@ -756,13 +753,9 @@ describe(
       'a daemon run as uid 1000 refuses an agent of another user, saying why, and still manages its own',
       { skip: reachable ? false : `uid 1000 cannot read ${bin} (a parent folder is closed to it)` },
       async () => {
-        const foreign = await startAs(
-          65534,
-          'ForeignAgent',
-          'main_pc_code/agents/foreign_agent.py',
-        );
-        await daemon(nats, jwks, process.env.PATH!, asUser(1000));
-        const env = { NATS_URL: nats.url };
+        const foreign = await startAs(65534, 'ForeignAgent', FOREIGN);
+        await daemon(nats.server, jwks, process.env.PATH!, asUser(1000));
+        const env = { NATS_URL: nats.server.url };
         const r = await opsdeck(
           ['restart', 'mainpc/ForeignAgent', '--yes', '--secrets', secrets, ...fleet],
           env,
@@ -771,11 +764,11 @@ describe(
         assert.match(
           r.out,
           new RegExp(
-            `cannot manage ForeignAgent: process ${foreign.pid} runs main_pc_code/agents/foreign_agent.py but its working folder and environment are not readable here \\(another user's process: run opsdeck agent as that user\\)`,
+            `cannot manage ForeignAgent: process ${foreign.pid} runs ${FOREIGN} but its working folder and environment are not readable here \\(another user's process: run opsdeck agent as that user\\)`,
           ),
         );
         assert.ok(!dead(foreign.pid), 'left alone');
-        const own = running('main_pc_code/agents/other_agent.py')!;
+        const own = running(OTHER)!;
         const dry = await opsdeck(
           ['restart', 'mainpc/OtherAgent', '--dry-run', '--secrets', secrets, ...fleet],
           env,

@@ -9,15 +9,26 @@ import {
   type NatsServer,
 } from '../../source/adapters/nats-server.js';
 
-const NATS_BIN = findNatsServer();
+export const NATS_BIN = findNatsServer();
 export const natsSkip = NATS_BIN ? false : `nats-server not installed: ${NATS_INSTALL_HINT}`;
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `probe` holds; throws naming `what` after `ms`. */
-export async function until(what: string, probe: () => boolean, ms = 10_000): Promise<void> {
-  for (const end = Date.now() + ms; !probe(); await sleep(20))
+/**
+ * Polls until `probe` gives something (not undefined or false) and returns it; throws naming
+ * `what` after `ms`. Generous by default: CI is a loaded 2-core machine, and a deadline only
+ * costs time when the test fails anyway.
+ */
+export async function until<T>(
+  what: string,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  ms = 20_000,
+): Promise<T> {
+  for (const end = Date.now() + ms; ; await sleep(20)) {
+    const value = await probe();
+    if (value) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+  }
 }
 
 /** Call inside a describe: its `server` and `nc` are set before the first test. */
