@@ -198,6 +198,8 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
   private readonly names = new Map<string, string[]>();
   private readonly scans = new Map<string, ScanResult>();
   private readonly scanning = new Map<string, Promise<ScanResult>>();
+  /** host:port -> the agent (key) whose config declares that port or health port. */
+  private readonly declared = new Map<string, string>();
 
   constructor(
     targets: readonly HealthTarget[],
@@ -226,6 +228,9 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
       });
       for (const name of target.names ?? [target.agent])
         this.names.set(name, [...(this.names.get(name) ?? []), target.key]);
+      for (const port of [target.port, target.healthPort])
+        if (port !== undefined && !this.declared.has(`${target.host}:${port}`))
+          this.declared.set(`${target.host}:${port}`, target.key);
     }
     this.snapshot = this.build();
   }
@@ -478,11 +483,23 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
     };
   }
 
-  /** HTTP /health: BaseAgent's mirror on health+1, else a plain service on the health port. */
+  /** The agent other than `key` whose config declares host:port, if any. */
+  private otherOwner(key: string, host: string, port: number): string | undefined {
+    const owner = this.declared.get(`${host}:${port}`);
+    return owner !== undefined && owner !== key ? owner : undefined;
+  }
+
+  /**
+   * HTTP /health: BaseAgent's mirror on health+1, else a plain service on the health port. A
+   * health+1 that another agent's config declares is not asked: what answers there is that
+   * agent (a 200 from SelfHealingSupervisor's 9008 made ObservabilityDashboardAPI, health port
+   * 9007, look healthy on a port that is not its own).
+   */
   private async probeHttp(slot: Slot): Promise<ProbeOutcome> {
     const { target } = slot;
     const health = slot.health.moved?.healthPort ?? target.healthPort;
-    const ports = slot.httpPort ? [slot.httpPort] : [health + 1, health];
+    const mirrorTaken = this.otherOwner(target.key, target.host, health + 1) !== undefined;
+    const ports = slot.httpPort ? [slot.httpPort] : mirrorTaken ? [health] : [health + 1, health];
     let last: ProbeOutcome = {
       kind: 'refused',
       reason: 'no HTTP port answered',
@@ -675,6 +692,17 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
   private async checkMetrics(slot: Slot): Promise<void> {
     const health = slot.health.moved?.healthPort ?? slot.target.healthPort;
     const port = slot.protocol === 'http' ? (slot.httpPort ?? health) : health + 1;
+    const owner =
+      slot.protocol === 'http'
+        ? undefined
+        : this.otherOwner(slot.target.key, slot.target.host, port);
+    if (owner !== undefined) {
+      // BaseAgent's mirror would be there, but the port is another agent's: its /metrics is not ours.
+      const answer = `GET /metrics on ${port}: not asked (${port} is ${owner}'s port in the config)`;
+      if (slot.health.instrumented !== false || slot.health.metricsAnswer !== answer)
+        slot.health = { ...slot.health, instrumented: false, metricsAnswer: answer };
+      return;
+    }
     const result = await this.prober.http(
       slot.target.host,
       port,
