@@ -97,6 +97,68 @@ async function inkOutput(): Promise<{ default?: OutputClass }> {
   }
 }
 
+/** A cell as Ink's tokeniser (@alcalzone/ansi-tokenize) makes it. */
+interface StyledChar {
+  type: 'char';
+  value: string;
+  fullWidth: boolean;
+  styles: unknown[];
+}
+
+// eslint-disable-next-line no-control-regex -- SGR sequences start with ESC
+const SGR = /\x1b\[[0-9;]*m/g;
+
+/** One column and one grapheme each whatever is around them: printable ASCII, the known glyphs. */
+function simple(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (!((c >= 0x20 && c < 0x7f) || knownNarrow(c))) return false;
+  }
+  return true;
+}
+
+/**
+ * Ink's cells for a line of SGR sequences and simple characters (the console's rows, borders,
+ * headers), without tokenising it character by character: Ink's tokeniser reads the line with
+ * each run of text between sequences cut to its first character (the styles a character gets
+ * depend only on the sequences before it), and every character of a run gets that run's styles.
+ * Ink tokenised each changed 100-column row for ~50 µs (a probe round changes ~80), making an
+ * object or two per character. Anything else (other text, other sequences): undefined.
+ */
+export function simpleStyledChars(
+  line: string,
+  tokenize: (line: string) => StyledChar[],
+): StyledChar[] | undefined {
+  const runs: string[] = [];
+  let skeleton = '';
+  let last = 0;
+  const run = (text: string) => {
+    if (!text) return true;
+    if (!simple(text)) return false;
+    runs.push(text);
+    skeleton += text[0];
+    return true;
+  };
+  for (const m of line.matchAll(SGR)) {
+    if (!run(line.slice(last, m.index))) return undefined;
+    skeleton += m[0];
+    last = m.index + m[0].length;
+  }
+  if (!run(line.slice(last))) return undefined;
+  const heads = tokenize(skeleton);
+  if (heads.length !== runs.length) return undefined;
+  const out: StyledChar[] = [];
+  for (let r = 0; r < runs.length; r++) {
+    const head = heads[r]!;
+    const text = runs[r]!;
+    if (head.value !== text[0] || head.fullWidth) return undefined;
+    out.push(head);
+    for (let i = 1; i < text.length; i++)
+      out.push({ type: 'char', value: text[i]!, fullWidth: false, styles: head.styles });
+  }
+  return out;
+}
+
 /** Resolves true when Ink's frames now share the caches (once per process). */
 export function shareInkCaches(limit = 2000): Promise<boolean> {
   return (shared ??= (async () => {
@@ -127,11 +189,12 @@ export function shareInkCaches(limit = 2000): Promise<boolean> {
       const widths = new Generations<number>(limit * 4);
       const blocks = new Generations<number>(limit);
       const scratch = fresh();
+      const tokenize = (l: string) => {
+        scratch.styledChars.clear();
+        return proto.getStyledChars.call(scratch, l) as StyledChar[];
+      };
       caches.getStyledChars = (line) =>
-        through(styled, line, (l) => {
-          scratch.styledChars.clear();
-          return proto.getStyledChars.call(scratch, l);
-        });
+        through(styled, line, (l) => simpleStyledChars(l, tokenize) ?? tokenize(l));
       // A frame measures every cell it composes; borders and the console's glyphs are known.
       caches.getStringWidth = (text) =>
         text.length === 1 && knownNarrow(text.charCodeAt(0))
