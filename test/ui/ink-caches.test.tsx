@@ -268,7 +268,7 @@ test('a row of simple lines composed from runs is the row Ink composes cell by c
       default: new (s: { width: number; height: number }) => Out;
     };
   const { styledCharsToString } =
-    (await import('../../node_modules/@alcalzone/ansi-tokenize/build/index.js')) as {
+    (await import('../../node_modules/@alcalzone/ansi-tokenize/build/index.js')) as unknown as {
       styledCharsToString: Parameters<typeof composeSimpleRow>[3];
     };
   type Cells = ReturnType<Parameters<typeof simpleStyledChars>[1]>;
