@@ -4,12 +4,12 @@
 import { useMemo } from 'react';
 import type { Machine } from '../core/fleet/model.js';
 import type { PortCheck } from '../core/ports/rules.js';
-import type { ErrorRow } from '../core/errors/pipeline.js';
 import type { ActionCatalog, ActionEntry } from '../core/ui/actions.js';
 import { agentKey } from '../core/fleet/agent-key.js';
 import { LIFECYCLE_VERBS, type LifecycleVerb } from '../core/fleet/lifecycle.js';
 import { SCREEN_TITLES, SCREENS } from '../core/ui/keymap.js';
 import { fleetLayout } from '../core/ui/layout.js';
+import { lazyList } from '../core/ui/lazy-list.js';
 import { logRows } from '../core/ui/log-view.js';
 import { metricKeys, scorecard } from '../core/ui/scorecard.js';
 import type { UiContext, UiState } from '../core/ui/state.js';
@@ -197,19 +197,6 @@ export function useTables(
   return { agentLists, errs, layout, palette, actionIds, shownLog, shownFindings };
 }
 
-// An error row's key and agent, made once per row: the pane lists are rebuilt on every error
-// notification for the whole buffer (5,000 rows), and these strings were ~13 of the 108 MB a
-// 10 s Fleet frame window allocated (bench render, allocation profile).
-const errorKeys = new WeakMap<ErrorRow, { key: string; agent: string }>();
-function errorKeysOf(r: ErrorRow): { key: string; agent: string } {
-  let k = errorKeys.get(r);
-  if (!k) {
-    k = { key: String(r.id), agent: agentKey(r.event.machine, r.event.agent) };
-    errorKeys.set(r, k);
-  }
-  return k;
-}
-
 /** The panes of the screen shown, for the keys: their rows and how many fit a page. */
 export function usePanes(
   screen: UiState['screen'],
@@ -222,9 +209,11 @@ export function usePanes(
   return useMemo(() => {
     const errorPane = (page: number) => ({
       id: 'errors',
-      keys: errs.map((r) => errorKeysOf(r).key),
+      // Made when a key reads them: the whole buffer's keys for every error notification were
+      // ~13 of the 108 MB a 10 s Fleet frame window allocated (bench render).
+      keys: lazyList(errs.length, (i) => String(errs[i]!.id)),
       page,
-      agents: errs.map((r) => errorKeysOf(r).agent),
+      agents: lazyList(errs.length, (i) => agentKey(errs[i]!.event.machine, errs[i]!.event.agent)),
     });
     switch (screen) {
       case 'fleet':
