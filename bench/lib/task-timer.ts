@@ -10,21 +10,38 @@ let taskEnd = 0;
 let taskWrites = 0;
 let lastWriteAt = 0;
 let inTask = false;
+// CPU (user + system, all threads: mostly this one, plus V8's GC helpers) from the task's start
+// to its last write: what a frame costs, which the wall-clock figure mixes with the machine's load.
+let cpuStart = process.cpuUsage();
+let cpuAtWrite = cpuStart;
 export const frameTasks: number[] = [];
+export const frameCpu: number[] = [];
 export const otherTasks: number[] = [];
 
 /** Call from the fake stdout's write(). */
 export const noteWrite = (): void => {
   lastWriteAt = performance.now();
+  cpuAtWrite = process.cpuUsage();
   taskWrites++;
 };
 
 function finish(): void {
-  if (recording && inTask)
+  if (recording && inTask) {
     (taskWrites > 0 ? frameTasks : otherTasks).push(
       taskWrites > 0 ? lastWriteAt - taskStart : taskEnd - taskStart,
     );
+    if (taskWrites > 0)
+      frameCpu.push((cpuAtWrite.user - cpuStart.user + cpuAtWrite.system - cpuStart.system) / 1000);
+  }
   inTask = false;
+}
+
+function start(): void {
+  finish();
+  inTask = true;
+  taskWrites = 0;
+  taskStart = performance.now();
+  cpuStart = process.cpuUsage();
 }
 
 /**
@@ -34,10 +51,7 @@ function finish(): void {
  * timer ran last (which made such frames look as long as the gap since that timer).
  */
 export function noteFrameStart(): void {
-  finish();
-  inTask = true;
-  taskWrites = 0;
-  taskStart = performance.now();
+  start();
 }
 
 export function recordTasks(on: boolean): void {
@@ -47,6 +61,7 @@ export function recordTasks(on: boolean): void {
 
 export function resetTasks(): void {
   frameTasks.length = 0;
+  frameCpu.length = 0;
   otherTasks.length = 0;
 }
 
@@ -54,10 +69,7 @@ type Fn = (...args: unknown[]) => unknown;
 
 function timed(fn: Fn): Fn {
   return function (this: unknown, ...args: unknown[]) {
-    finish();
-    inTask = true;
-    taskWrites = 0;
-    taskStart = performance.now();
+    start();
     try {
       return fn.apply(this, args);
     } finally {

@@ -6,6 +6,7 @@
 //             floor for a full-screen frame), and a bare zeromq.js SUB on the same error buses
 //             counting the same flood.
 import {
+  frameCpu,
   frameTasks,
   noteFrameStart,
   noteWrite,
@@ -86,6 +87,7 @@ async function measure(steady: () => Promise<void>, received: () => number) {
   await sleep(steadyMs);
   recordTasks(false);
   const frames = [...frameTasks];
+  const cpu = [...frameCpu];
   const tasks = otherTasks.length;
   await steady();
   resetTasks();
@@ -110,8 +112,10 @@ async function measure(steady: () => Promise<void>, received: () => number) {
   }
   return {
     frames,
+    cpu,
     otherTasks: tasks,
     floodFrames: [...frameTasks],
+    floodCpu: [...frameCpu],
     loop,
     rssBefore,
     rssAfter: rssMb(),

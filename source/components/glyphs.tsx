@@ -1,5 +1,10 @@
 // Lines of text drawn as pieces Ink measures cheaply (see below): the Table's rows, the footer.
-import { Text, Transform } from 'ink';
+import { Text, Transform, useIsScreenReaderEnabled } from 'ink';
+import { createElement, useMemo, type FunctionComponent, type ReactNode } from 'react';
+// Ink's own colouring (its chalk, at the colour level Ink detected), so that a line styled here
+// holds the very codes <Text color bold inverse> would give. A literal path, as in ink-caches.ts:
+// esbuild resolves it to the file Ink imports, so the bundle has one chalk.
+import colorize from '../../node_modules/ink/build/colorize.js';
 import { codePointWidth, CONSOLE_GLYPHS } from '../core/ui/width.js';
 
 // Ink measures every Text's width on every frame (string-width): ~1 µs for an ASCII line, but
@@ -100,4 +105,93 @@ export function Runs({
       )}
     </>
   );
+}
+
+interface Styled {
+  /** What Ink lays out and measures: glyphs as their ASCII stand-ins, no ANSI. */
+  plain: string;
+  /** What Ink writes: the pieces in their colours, with the glyphs. */
+  transform: (line: string) => string;
+  /** The text with its glyphs, for a screen reader. */
+  text: string;
+}
+
+/**
+ * A line as one Text: Ink measures `plain` (ASCII but for text it must measure itself), and a
+ * transform, applied as Ink writes the line, swaps in the styled line with the glyphs. The
+ * styling is <Text bold inverse> around <Text color> pieces, as Ink's Text components apply it
+ * (Ink's colorize calls chalk[name] for any name chalk knows, modifiers included). When Ink cut
+ * the line (wider than its box: cli-truncate keeps a prefix and adds `…`), the prefix it kept is
+ * styled as when Ink cuts a Text of coloured Texts.
+ */
+export function styleLine(pieces: readonly Piece[], bold: boolean, inverse: boolean): Styled {
+  const spans: Array<{ from: number; real: string; color: string | undefined }> = [];
+  let plain = '';
+  for (const p of pieces) {
+    const stand = p.kind === 'glyphs' ? toStandIns(p.text) : p.text;
+    spans.push({ from: plain.length, real: p.text, color: p.color });
+    // A stand-in is one code unit for one: a piece where that fails is measured by Ink as it is.
+    plain += stand.length === p.text.length ? stand : p.text;
+  }
+  const emphasis = (text: string) => {
+    let out = text;
+    if (bold) out = colorize(out, 'bold', 'foreground');
+    if (inverse) out = colorize(out, 'inverse', 'foreground');
+    return out;
+  };
+  const restyle = (line: string) => {
+    const max = Math.min(line.length, plain.length);
+    let kept = 0;
+    while (kept < max && line.charCodeAt(kept) === plain.charCodeAt(kept)) kept++;
+    // What Ink added (the `…`) takes the colour of the last character it kept, as slice-ansi
+    // leaves that colour open.
+    let out = '';
+    let tail = line.slice(kept);
+    for (let i = spans.length - 1; i >= 0; i--) {
+      const s = spans[i]!;
+      if (s.from >= kept) continue;
+      out = colorize(s.real.slice(0, kept - s.from) + tail, s.color, 'foreground') + out;
+      tail = '';
+    }
+    return emphasis(tail + out);
+  };
+  const whole = restyle(plain);
+  return {
+    plain,
+    text: pieces.map((p) => p.text).join(''),
+    transform: (line) => (line === plain ? whole : restyle(line)),
+  };
+}
+
+// Ink's <Transform> is an `ink-text` with a transform; this one also says how to cut the line
+// (Transform leaves it to wrap): the Ink element, made as Transform makes it.
+const InkText = 'ink-text' as unknown as FunctionComponent<{
+  style: Record<string, unknown>;
+  internal_transform: (line: string, index: number) => string;
+  children: ReactNode;
+}>;
+const LINE_STYLE = { flexGrow: 0, flexShrink: 1, flexDirection: 'row', textWrap: 'truncate' };
+
+/**
+ * Pieces as ONE Text holding a pre-styled line: two Ink nodes and one Yoga node where `Runs`
+ * makes one per run and per piece. Ink's frame walks, squashes and measures every node of the
+ * tree on every frame; a 200x60 Fleet screen has ~90 such lines.
+ */
+export function Line({
+  pieces,
+  inverse = false,
+  bold = false,
+}: {
+  pieces: readonly Piece[];
+  inverse?: boolean;
+  bold?: boolean;
+}) {
+  const reader = useIsScreenReaderEnabled();
+  const line = useMemo(() => styleLine(pieces, bold, inverse), [pieces, bold, inverse]);
+  if (reader) return <Text>{line.text}</Text>;
+  return createElement(InkText, {
+    style: LINE_STYLE,
+    internal_transform: line.transform,
+    children: line.plain,
+  });
 }

@@ -3,7 +3,7 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { fit } from '../core/ui/view.js';
-import { piecesOf, Runs } from './glyphs.js';
+import { Line, piecesOf } from './glyphs.js';
 import { useHit } from './hit-map.js';
 import { useTheme, type Theme } from './theme.js';
 
@@ -89,19 +89,17 @@ interface RowProps {
   focused: boolean;
 }
 
-// A row is drawn as pieces Ink measures cheaply (glyphs.tsx): a 200x60 Fleet frame spent 5-17 ms
-// of 20-60 measuring rows whose Texts held a glyph.
+// A row is one Text holding the styled line, its glyphs as stand-ins Ink measures on the ASCII
+// path (glyphs.tsx): a 200x60 Fleet frame spent 5-17 ms of 20-60 measuring rows whose Texts held
+// a glyph, and a Box of Texts per run and per cell made ~25 Ink nodes a row for every frame to
+// walk, squash and lay out.
 function RowView({ cells, selected, focused }: RowProps) {
   const marker = selected ? (focused ? '›' : '·') : ' ';
   const pieces = [
     ...piecesOf(marker, undefined),
     ...cells.flatMap((c, i) => piecesOf(i === 0 ? c.text : ` ${c.text}`, c.color)),
   ];
-  return (
-    <Box>
-      <Runs pieces={pieces} inverse={selected && focused} bold={selected} />
-    </Box>
-  );
+  return <Line pieces={pieces} inverse={selected && focused} bold={selected} />;
 }
 
 // Re-render a row only when what it shows changed: its data objects are rebuilt on every probe

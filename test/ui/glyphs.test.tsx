@@ -1,10 +1,11 @@
 // The glyph stand-ins (components/glyphs.tsx): a line drawn as Runs is, cell for cell and style
 // for style, the line Ink draws from one Text holding the real glyphs.
 import '../support/force-color.js';
+import type React from 'react';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Box, Text, renderToString } from 'ink';
-import { piecesOf, Runs, type Piece } from '../../source/components/glyphs.js';
+import { Line, piecesOf, Runs, type Piece } from '../../source/components/glyphs.js';
 import { STATE_LOOK } from '../../source/components/theme.js';
 
 const lines: Array<Array<[string, string | undefined]>> = [
@@ -66,6 +67,62 @@ test('a line drawn through the stand-ins is the line drawn with the glyphs', () 
         { columns: 120 },
       );
       assert.equal(got, want, JSON.stringify(line));
+      const one = renderToString(
+        <Box>
+          <Line pieces={pieces} inverse={inverse} bold={bold} />
+        </Box>,
+        { columns: 120 },
+      );
+      assert.equal(one, want, `one Text: ${JSON.stringify(line)}`);
+    }
+  }
+});
+
+test('table rows as one Text each draw the frame the rows of Texts drew, colours and all', () => {
+  const rows = lines.map((line) => line.flatMap(([text, color]) => piecesOf(text, color)));
+  const table = (row: (pieces: Piece[], i: number) => React.ReactNode) =>
+    renderToString(
+      <Box flexDirection="column" width={90}>
+        <Text bold>header</Text>
+        {rows.map(row)}
+      </Box>,
+      { columns: 100 },
+    );
+  // Row 1 selected in a focused table, row 3 selected in an unfocused one: every style at once.
+  const look = (i: number) => ({ inverse: i === 1, bold: i === 1 || i === 3 });
+  const before = table((pieces, i) => (
+    <Box key={i}>
+      <Runs pieces={pieces} {...look(i)} />
+    </Box>
+  ));
+  const after = table((pieces, i) => <Line key={i} pieces={pieces} {...look(i)} />);
+  assert.ok(before.includes('\x1b[32m') && before.includes('\x1b[7m'), 'the frame has colours');
+  assert.equal(after, before);
+});
+
+test('a line wider than its box is cut as Ink cuts a Text of coloured Texts', () => {
+  for (const line of lines) {
+    const pieces = line.flatMap(([text, color]) => piecesOf(text, color));
+    for (const width of [5, 12, 21]) {
+      const want = renderToString(
+        <Box width={width}>
+          <Text wrap="truncate" inverse bold>
+            {line.map(([text, color], i) => (
+              <Text key={i} color={color}>
+                {text}
+              </Text>
+            ))}
+          </Text>
+        </Box>,
+        { columns: 40 },
+      );
+      const got = renderToString(
+        <Box width={width}>
+          <Line pieces={pieces} inverse bold />
+        </Box>,
+        { columns: 40 },
+      );
+      assert.equal(got, want, `${width}: ${JSON.stringify(line)}`);
     }
   }
 });

@@ -18,7 +18,12 @@ import { agentRows } from '../../source/core/ui/view.js';
 import { ErrorPane } from '../../source/components/error-pane.js';
 import { MachinePane } from '../../source/components/machine-pane.js';
 import { HelpOverlay } from '../../source/components/overlays.js';
-import { shareInkCaches } from '../../source/components/ink-caches.js';
+import {
+  composeSimpleRow,
+  shareInkCaches,
+  simpleRuns,
+  simpleStyledChars,
+} from '../../source/components/ink-caches.js';
 
 const NOW = 1_750_000_000_000;
 const machine = loadConfigText(
@@ -211,4 +216,118 @@ test('frames are the same with the shared caches as without, changed or not', as
   same(draw(), before, 'the second time, from the caches');
   same(await resized(), beforeResized, 'a live instance resized');
   same(await resized(), beforeResized, 'a live instance resized, from the caches');
+});
+
+test("a simple line's cells, from its runs' first characters, are the cells Ink's tokeniser makes", async () => {
+  // Ink's own tokenising, as Output.get reaches it (a fresh cache each time).
+  const { default: Output } =
+    (await import('../../node_modules/ink/build/output.js')) as unknown as {
+      default: new (s: { width: number; height: number }) => {
+        caches: { getStyledChars(line: string): unknown };
+      };
+    };
+  type Cells = ReturnType<Parameters<typeof simpleStyledChars>[1]>;
+  const ink = (line: string) =>
+    new Output({ width: 0, height: 0 }).caches.getStyledChars(line) as Cells;
+  const E = '\x1b[';
+  const simple = [
+    '',
+    'plain ASCII only',
+    `${E}32m● OK     ${E}39m ServiceRegistry core  7200 ${E}90m▁▂▃  ▅▆▇█${E}39m`,
+    `${E}7m${E}1m›${E}32m● OK${E}39m MainAgent000 group_0 ${E}33m 20ms${E}39m${E}22m${E}27m`,
+    `${E}36m╭──────╮${E}39m│${E}1mx${E}22m│ … ·`,
+    `${E}m${E}0mafter resets${E}38;5;208mansi256${E}39m ${E}38;2;1;2;3mrgb${E}0m`,
+    `${E}1m${E}22m${E}31m${E}39m`,
+    `${E}4;1mtwo codes${E}24;22m${E}92mbright${E}39m`,
+  ];
+  for (const line of simple) {
+    const got = simpleStyledChars(line, ink);
+    assert.ok(got, `taken: ${JSON.stringify(line)}`);
+    assert.deepEqual(got, ink(line), JSON.stringify(line));
+  }
+  for (const line of [
+    `${E}32mWide界Agent${E}39m`,
+    'emoji 👍 here',
+    'e\u0301 combining',
+    `${E}32m\x1b]8;;https://x\x07link\x1b]8;;\x07${E}39m`,
+    'tab\there',
+  ])
+    assert.equal(simpleStyledChars(line, ink), undefined, JSON.stringify(line));
+});
+
+test('a row of simple lines composed from runs is the row Ink composes cell by cell', async () => {
+  type Out = {
+    caches: { getStyledChars(line: string): unknown };
+    write(x: number, y: number, text: string, o: { transformers: [] }): void;
+    clip(c: object): void;
+    unclip(): void;
+    get(): { output: string };
+  };
+  const { default: Output } =
+    (await import('../../node_modules/ink/build/output.js')) as unknown as {
+      default: new (s: { width: number; height: number }) => Out;
+    };
+  const { styledCharsToString } =
+    (await import('../../node_modules/@alcalzone/ansi-tokenize/build/index.js')) as unknown as {
+      styledCharsToString: Parameters<typeof composeSimpleRow>[3];
+    };
+  type Cells = ReturnType<Parameters<typeof simpleStyledChars>[1]>;
+  const tokenize = (line: string) =>
+    new Output({ width: 0, height: 0 }).caches.getStyledChars(line) as Cells;
+  // Ink's own composition: a clip that clips nothing keeps the shared caches' row path out.
+  const ink = (width: number, row: Array<{ x: number; line: string }>) => {
+    const out = new Output({ width, height: 1 });
+    out.clip({});
+    for (const w of row) out.write(w.x, 0, w.line, { transformers: [] });
+    out.unclip();
+    return out.get().output;
+  };
+  const E = '\x1b[';
+  const rows: Array<[number, Array<{ x: number; line: string }>]> = [
+    [20, []],
+    [20, [{ x: 0, line: 'plain' }]],
+    [
+      30,
+      [
+        { x: 0, line: `${E}90m│${E}39m` },
+        { x: 1, line: `${E}32m● OK${E}39m  x` },
+        { x: 29, line: `${E}90m│${E}39m` },
+      ],
+    ],
+    // Later writes over earlier ones, in the middle of a run and across two.
+    [
+      24,
+      [
+        { x: 2, line: `${E}1mabcdefghij${E}22m${E}33mklm${E}39m` },
+        { x: 5, line: `${E}7mXY${E}27m` },
+        { x: 11, line: 'ZZZ' },
+      ],
+    ],
+    // Past the width: Ink keeps what is written there and drops the columns nothing wrote.
+    [
+      10,
+      [
+        { x: 8, line: `${E}36mlonger than the row${E}39m` },
+        { x: 30, line: 'far' },
+      ],
+    ],
+    [12, [{ x: 3, line: `${E}7m${E}1m›${E}32m▁▂▃${E}39m   ${E}22m${E}27m` }]],
+    [
+      8,
+      [
+        { x: 0, line: `trailing    ` },
+        { x: 5, line: `${E}41m  ${E}49m` },
+      ],
+    ],
+  ];
+  for (const [width, row] of rows) {
+    const got = composeSimpleRow(width, row, (l) => simpleRuns(l, tokenize), styledCharsToString);
+    assert.ok(got !== undefined, JSON.stringify(row));
+    assert.equal(got, ink(width, row), `${width}: ${JSON.stringify(row)}`);
+  }
+  const wide = [{ x: 0, line: 'Wide界Agent' }];
+  assert.equal(
+    composeSimpleRow(20, wide, (l) => simpleRuns(l, tokenize), styledCharsToString),
+    undefined,
+  );
 });
