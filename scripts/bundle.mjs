@@ -360,13 +360,16 @@ const [cli] = await Promise.all([
       'import.meta.url': '__opsdeckMetaUrl',
       'import.meta.resolve': '__opsdeckMetaResolve',
     },
+    // Wrapped as Node wraps a CommonJS module, on the build line, and closed by the footer:
+    // code-cache.ts compiles the file as read instead of copying it into a wrapped string.
     banner: {
       js: [
-        `/* opsdeck build ${BUILD} */`,
+        `/* opsdeck build ${BUILD} */(function (exports, require, module, __filename, __dirname) {`,
         "var __opsdeckMetaUrl = require('node:url').pathToFileURL(__filename).href;",
         "var __opsdeckMetaResolve = (s) => require('node:url').pathToFileURL(require.resolve(s)).href;",
       ].join('\n'),
     },
+    footer: { js: '})' },
     metafile: meta > 0,
   }),
   // The lint worker (an ES module file beside the code that starts it) and boot.js, which
