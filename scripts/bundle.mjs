@@ -212,22 +212,31 @@ import { dirname, join } from 'node:path';\nexport class Ajv2020 { constructor(o
 // names are read from the package itself. Instances (nats's Empty and nuid, zeromq's context)
 // cannot be stood in for: the facade leaves them out, so importing one fails this build by name
 // (then import it with `await import(...)` where it is used, or drop the facade).
-const onFirstUse = (pkg) => {
-  const ns = `opsdeck-first-use-${pkg}`;
+//
+// Node's own modules that the first frame does not use get one too (http, ~3 ms with its six
+// internal modules; child_process, which loads dgram too, ~3 ms; readline; dns/promises, for the
+// host lookups the data plane makes once started): their functions are
+// proxies, which pass on their properties as well (execFile's promisified form), and the module
+// itself is the default export. child_process's stands in for every importer (commander requires
+// it at load for subcommands opsdeck does not have).
+const onFirstUse = (pkg, { everywhere = false } = {}) => {
+  const builtin = pkg.startsWith('node:');
+  const ns = `opsdeck-first-use-${pkg.replace(/[^A-Za-z0-9]/g, '-')}`;
+  const bare = pkg.replace(/^node:/, '');
   return {
-    name: `${pkg}-on-first-use`,
+    name: `${bare}-on-first-use`,
     setup(b) {
       const real = createRequire(import.meta.url)(pkg);
-      const filter = new RegExp(`^${pkg}$`);
+      const filter = new RegExp(`^${builtin ? '(node:)?' : ''}${bare.replace('/', '\\/')}$`);
       b.onResolve({ filter }, (args) =>
         args.namespace !== ns &&
-        /[\\/]dist[\\/]/.test(args.importer) &&
-        !/node_modules/.test(args.importer)
+        (everywhere ||
+          (/[\\/]dist[\\/]/.test(args.importer) && !/node_modules/.test(args.importer)))
           ? { path: pkg, namespace: ns }
           : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: ns }, () => ({
-        contents: facade(pkg, real),
+        contents: facade(pkg, real, builtin),
         loader: 'js',
         resolveDir: ROOT,
       }));
@@ -235,7 +244,7 @@ const onFirstUse = (pkg) => {
   };
 };
 
-function facade(pkg, real) {
+function facade(pkg, real, builtin = false) {
   const lines = [
     'let real;',
     `const load = () => (real ??= require(${JSON.stringify(pkg)}));`,
@@ -262,6 +271,7 @@ function facade(pkg, real) {
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
       lines.push(`export const ${key} = ${JSON.stringify(value)};`);
     else if (
+      !builtin &&
       typeof value === 'function' &&
       // A class, or a native function (zeromq's Context, Socket: constructors), needs `new`.
       !/^class\b|\[native code\]/.test(Function.prototype.toString.call(value))
@@ -272,11 +282,29 @@ function facade(pkg, real) {
         `export const ${key} = proxied(${JSON.stringify(key)}, ${typeof value === 'function' ? 'function () {}' : '{}'});`,
       );
   }
+  if (builtin)
+    lines.push(
+      'export default new StandIn({}, {',
+      '  get: (_, p) => Reflect.get(load(), p),',
+      '  has: (_, p) => Reflect.has(load(), p),',
+      '  ownKeys: () => Reflect.ownKeys(load()),',
+      '  getOwnPropertyDescriptor: (_, p) => {',
+      '    const d = Reflect.getOwnPropertyDescriptor(load(), p);',
+      '    return d && { ...d, configurable: true };',
+      '  },',
+      '});',
+    );
   return `${lines.join('\n')}\n`;
 }
 
 const natsOnFirstUse = onFirstUse('nats');
 const zeromqOnFirstUse = onFirstUse('zeromq');
+const builtinsOnFirstUse = [
+  onFirstUse('node:http'),
+  onFirstUse('node:readline'),
+  onFirstUse('node:dns/promises'),
+  onFirstUse('node:child_process', { everywhere: true }),
+];
 
 // conf imports semver at load (its regexes: ~3 ms) but uses it only to migrate a store between
 // versions of the program, which opsdeck never asks for: in the bundle it is loaded from
@@ -354,6 +382,7 @@ const [cli] = await Promise.all([
       confWithoutSemver,
       natsOnFirstUse,
       zeromqOnFirstUse,
+      ...builtinsOnFirstUse,
     ],
     define: {
       ...common.define,

@@ -29,7 +29,9 @@ after(async () => {
   tmp.remove();
 });
 
-type Event = { event: 'frame'; bytes: string } | { event: 'connect'; to: string };
+type Event =
+  | { event: 'frame'; bytes: string; builtins: string[]; zeromq: boolean }
+  | { event: 'connect'; to: string };
 const events = (file: string): Event[] => {
   let text = '';
   try {
@@ -124,9 +126,18 @@ describe('the first frame (tmux)', { skip: HAS_TMUX ? false : 'tmux not installe
         `Alpha was probed: ${JSON.stringify(connects)}`,
       );
 
+      // What the process had not loaded by then (the bundle loads them on first use:
+      // scripts/bundle.mjs; a launch of dist/cli.js, without a fresh bundle, loads them all).
+      const frame = seen[0] as Extract<Event, { event: 'frame' }>;
+      const early = ['http', 'child_process', 'readline', 'dns/promises'].filter((m) =>
+        frame.builtins.includes(m),
+      );
+      assert.deepEqual(early, [], 'not loaded before the first frame (npm run build first)');
+      assert.equal(frame.zeromq, false, "zeromq's addon not loaded before the first frame");
+
       // What that first frame showed, as a terminal would show it.
       const term = vt(cols, rows);
-      await feed(term, (seen[0] as { bytes: string }).bytes);
+      await feed(term, frame.bytes);
       const screen = screenText(term).map((row) => row.trimEnd());
       const text = screen.join('\n');
       const agentRow = (name: string) => screen.find((line) => line.includes(name)) ?? '';
