@@ -205,59 +205,127 @@ import { dirname, join } from 'node:path';\nexport class Ajv2020 { constructor(o
 };
 
 // nats.js (CommonJS, ~0.45 MB) is evaluated at load although the console's first frame never
-// uses it (and with NATS off, nothing does): opsdeck's modules get a facade that evaluates the
-// bundled nats on first use. Functions and classes are forwarded, plain objects (enums) proxied,
-// strings copied; names are read from nats itself. Instances (Empty, nuid) cannot be stood in
-// for: the facade leaves them out, so importing one fails this build by name (then import it
-// with `await import('nats')` where it is used, or drop the facade).
-const natsOnFirstUse = {
-  name: 'nats-on-first-use',
+// uses it (and with NATS off, nothing does), and zeromq (external: a native addon) is loaded with
+// its cmake-ts loader and dlopen()ed (~8 ms) though the console's sockets open only after the
+// first frame (wiring/data-plane.ts): opsdeck's modules get a facade that loads the package on
+// first use. Functions and classes are forwarded, plain objects (enums) proxied, strings copied;
+// names are read from the package itself. Instances (nats's Empty and nuid, zeromq's context)
+// cannot be stood in for: the facade leaves them out, so importing one fails this build by name
+// (then import it with `await import(...)` where it is used, or drop the facade).
+//
+// Node's own modules that the first frame does not use get one too (http, ~3 ms with its six
+// internal modules; child_process, which loads dgram too, ~3 ms; readline; dns/promises, for the
+// host lookups the data plane makes once started): their functions are
+// proxies, which pass on their properties as well (execFile's promisified form), and the module
+// itself is the default export. child_process's stands in for every importer (commander requires
+// it at load for subcommands opsdeck does not have).
+const onFirstUse = (pkg, { everywhere = false } = {}) => {
+  const builtin = pkg.startsWith('node:');
+  const ns = `opsdeck-first-use-${pkg.replace(/[^A-Za-z0-9]/g, '-')}`;
+  const bare = pkg.replace(/^node:/, '');
+  return {
+    name: `${bare}-on-first-use`,
+    setup(b) {
+      const real = createRequire(import.meta.url)(pkg);
+      const filter = new RegExp(`^${builtin ? '(node:)?' : ''}${bare.replace('/', '\\/')}$`);
+      b.onResolve({ filter }, (args) =>
+        args.namespace !== ns &&
+        (everywhere ||
+          (/[\\/]dist[\\/]/.test(args.importer) && !/node_modules/.test(args.importer)))
+          ? { path: pkg, namespace: ns }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: ns }, () => ({
+        contents: facade(pkg, real, builtin),
+        loader: 'js',
+        resolveDir: ROOT,
+      }));
+    },
+  };
+};
+
+function facade(pkg, real, builtin = false) {
+  const lines = [
+    'let real;',
+    `const load = () => (real ??= require(${JSON.stringify(pkg)}));`,
+    // The global, by a name no export can shadow (zeromq exports a Proxy class).
+    'const StandIn = globalThis.Proxy;',
+    'const proxied = (key, target) => new StandIn(target, {',
+    '  get: (_, p) => Reflect.get(load()[key], p),',
+    '  has: (_, p) => Reflect.has(load()[key], p),',
+    '  ownKeys: () => Reflect.ownKeys(load()[key]),',
+    '  getOwnPropertyDescriptor: (target, p) => {',
+    '    const own = Reflect.getOwnPropertyDescriptor(target, p);',
+    '    if (own && !own.configurable) return own;',
+    '    const d = Reflect.getOwnPropertyDescriptor(load()[key], p);',
+    '    return d && { ...d, configurable: true };',
+    '  },',
+    '  apply: (_, self, args) => Reflect.apply(load()[key], self, args),',
+    '  construct: (_, args) => Reflect.construct(load()[key], args),',
+    '});',
+  ];
+  for (const [key, value] of Object.entries(real)) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(key) || key === 'default') continue;
+    const proto = typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
+    if (proto !== null && proto !== Object.prototype) continue; // an instance
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      lines.push(`export const ${key} = ${JSON.stringify(value)};`);
+    else if (
+      !builtin &&
+      typeof value === 'function' &&
+      // A class, or a native function (zeromq's Context, Socket: constructors), needs `new`.
+      !/^class\b|\[native code\]/.test(Function.prototype.toString.call(value))
+    )
+      lines.push(`export function ${key}(...args) { return load().${key}.apply(this, args); }`);
+    else
+      lines.push(
+        `export const ${key} = proxied(${JSON.stringify(key)}, ${typeof value === 'function' ? 'function () {}' : '{}'});`,
+      );
+  }
+  if (builtin)
+    lines.push(
+      'export default new StandIn({}, {',
+      '  get: (_, p) => Reflect.get(load(), p),',
+      '  has: (_, p) => Reflect.has(load(), p),',
+      '  ownKeys: () => Reflect.ownKeys(load()),',
+      '  getOwnPropertyDescriptor: (_, p) => {',
+      '    const d = Reflect.getOwnPropertyDescriptor(load(), p);',
+      '    return d && { ...d, configurable: true };',
+      '  },',
+      '});',
+    );
+  return `${lines.join('\n')}\n`;
+}
+
+const natsOnFirstUse = onFirstUse('nats');
+const zeromqOnFirstUse = onFirstUse('zeromq');
+const builtinsOnFirstUse = [
+  onFirstUse('node:http'),
+  onFirstUse('node:readline'),
+  onFirstUse('node:dns/promises'),
+  onFirstUse('node:child_process', { everywhere: true }),
+];
+
+// conf imports semver at load (its regexes: ~3 ms) but uses it only to migrate a store between
+// versions of the program, which opsdeck never asks for: in the bundle it is loaded from
+// node_modules on first use, as ajv is above.
+const confWithoutSemver = {
+  name: 'conf-lazy-semver',
   setup(b) {
-    const nats = createRequire(import.meta.url)('nats');
-    b.onResolve({ filter: /^nats$/ }, (args) =>
-      args.namespace !== 'opsdeck-nats' &&
-      /[\\/]dist[\\/]/.test(args.importer) &&
-      !/node_modules/.test(args.importer)
-        ? { path: 'nats', namespace: 'opsdeck-nats' }
+    b.onResolve({ filter: /^semver$/ }, (args) =>
+      /[\\/]conf[\\/]/.test(args.importer)
+        ? { path: args.path, namespace: 'opsdeck-lazy-semver' }
         : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'opsdeck-nats' }, () => {
-      const lines = [
-        'let real;',
-        "const load = () => (real ??= require('nats'));",
-        'const proxied = (key, target) => new Proxy(target, {',
-        '  get: (_, p) => Reflect.get(load()[key], p),',
-        '  has: (_, p) => Reflect.has(load()[key], p),',
-        '  ownKeys: () => Reflect.ownKeys(load()[key]),',
-        '  getOwnPropertyDescriptor: (target, p) => {',
-        '    const own = Reflect.getOwnPropertyDescriptor(target, p);',
-        '    if (own && !own.configurable) return own;',
-        '    const d = Reflect.getOwnPropertyDescriptor(load()[key], p);',
-        '    return d && { ...d, configurable: true };',
-        '  },',
-        '  apply: (_, self, args) => Reflect.apply(load()[key], self, args),',
-        '  construct: (_, args) => Reflect.construct(load()[key], args),',
-        '});',
-      ];
-      for (const [key, value] of Object.entries(nats)) {
-        if (!/^[A-Za-z_$][\w$]*$/.test(key) || key === 'default') continue;
-        const proto =
-          typeof value === 'object' && value !== null ? Object.getPrototypeOf(value) : null;
-        if (proto !== null && proto !== Object.prototype) continue; // an instance
-        if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
-          lines.push(`export const ${key} = ${JSON.stringify(value)};`);
-        else if (
-          typeof value === 'function' &&
-          !/^class\b/.test(Function.prototype.toString.call(value))
-        )
-          lines.push(`export function ${key}(...args) { return load().${key}.apply(this, args); }`);
-        else
-          lines.push(
-            `export const ${key} = proxied(${JSON.stringify(key)}, ${typeof value === 'function' ? 'function () {}' : '{}'});`,
-          );
-      }
-      return { contents: `${lines.join('\n')}\n`, loader: 'js', resolveDir: ROOT };
-    });
+    b.onLoad({ filter: /.*/, namespace: 'opsdeck-lazy-semver' }, () => ({
+      contents: `import { createRequire } from 'node:module';
+let real;
+const load = () => (real ??= createRequire(import.meta.resolve('conf'))('semver'));
+export default new Proxy({}, { get: (_, p) => load()[p], has: (_, p) => p in load() });
+`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
   },
 };
 
@@ -311,20 +379,26 @@ const [cli] = await Promise.all([
       ansiTokenizeFast,
       ansiStyledCharsFast,
       confWithoutAjv,
+      confWithoutSemver,
       natsOnFirstUse,
+      zeromqOnFirstUse,
+      ...builtinsOnFirstUse,
     ],
     define: {
       ...common.define,
       'import.meta.url': '__opsdeckMetaUrl',
       'import.meta.resolve': '__opsdeckMetaResolve',
     },
+    // Wrapped as Node wraps a CommonJS module, on the build line, and closed by the footer:
+    // code-cache.ts compiles the file as read instead of copying it into a wrapped string.
     banner: {
       js: [
-        `/* opsdeck build ${BUILD} */`,
+        `/* opsdeck build ${BUILD} */(function (exports, require, module, __filename, __dirname) {`,
         "var __opsdeckMetaUrl = require('node:url').pathToFileURL(__filename).href;",
         "var __opsdeckMetaResolve = (s) => require('node:url').pathToFileURL(require.resolve(s)).href;",
       ].join('\n'),
     },
+    footer: { js: '})' },
     metafile: meta > 0,
   }),
   // The lint worker (an ES module file beside the code that starts it) and boot.js, which

@@ -127,6 +127,7 @@ const BODIES: Partial<Record<Screen, (f: Frame) => ReactNode>> = {
       )}
       zmqLastAt={f.s.errors.lastFrameAt}
       zmqLinks={f.s.errors.zmqLinks}
+      started={f.p.plane.started}
       nats={natsOf(f)}
       errors={f.tables.errs}
       counters={f.s.errors.counters}

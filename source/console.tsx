@@ -129,6 +129,8 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     ...(sampleKeys ? { sampleKeys } : {}),
     // Per host and user; the data plane adds a slot per running console (two SSH sessions).
     durable: `opsdeck_${hostname()}_${userName(options.env)}`.replace(/[^A-Za-z0-9_-]/g, '_'),
+    // Started right after the first frame (below).
+    autoStart: false,
   });
   // The console's own stores, each given the adapters it needs as ports (core/seams/): the data
   // plane's stores are wired in wiring/data-plane.ts.
@@ -243,6 +245,13 @@ export async function runConsole(options: ConsoleOptions): Promise<number> {
     maxFps: MAX_FPS,
   });
   drawn = true;
+  // Start-up (issue 16): the first frame is drawn before the data plane does any I/O (probes,
+  // the error feeds, NATS, host lookups): every agent shows as not probed yet, the links as
+  // connecting. The plane starts on the next turn of the event loop, whether Ink wrote a frame
+  // or not (in CI mode it writes none until exit).
+  setImmediate(() => {
+    if (!closing) plane.start();
+  });
   // A key's frame is not held back by the frame cap (behind data frames and ingest).
   void drawInputAtOnce(process.stdin, terminal).then((k) => {
     if (closing) k.stop();

@@ -11,12 +11,17 @@ const MAX_BODY = 64 * 1024;
 
 export class HttpProber {
   // Keep-alive: at a 2 s interval, a new TCP connection per probe would dominate idle CPU.
-  private readonly agent = new Agent({
-    keepAlive: true,
-    maxSockets: 4,
-    maxFreeSockets: 1,
-    timeout: 30_000,
-  });
+  // Made at the first probe: node:http loads on first use in the bundle (scripts/bundle.mjs),
+  // and the console builds its prober before its first frame (start-up, issue 16).
+  private kept: Agent | undefined;
+  private get agent(): Agent {
+    return (this.kept ??= new Agent({
+      keepAlive: true,
+      maxSockets: 4,
+      maxFreeSockets: 1,
+      timeout: 30_000,
+    }));
+  }
 
   get(host: string, port: number, path: string, timeoutMs: number): Promise<HttpProbeResult> {
     const started = performance.now();
@@ -71,6 +76,6 @@ export class HttpProber {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.kept?.destroy();
   }
 }

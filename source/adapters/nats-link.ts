@@ -36,8 +36,34 @@ export class NatsLink {
   private wake: (() => void) | undefined;
   private liveTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly options: LinkOptions) {
-    this.ready = this.open();
+  private begin: (() => void) | undefined;
+
+  /**
+   * Connects at once, or with `{ deferred: true }` when start() is called (the console draws its
+   * first frame first). A deferred link says `connecting` meanwhile: it is about to, and nothing
+   * is known of the server yet.
+   */
+  constructor(
+    private readonly options: LinkOptions,
+    how: { deferred?: boolean } = {},
+  ) {
+    if (!how.deferred) this.ready = this.open();
+    else {
+      this.status = { ...this.status, state: 'connecting', server: this.servers() };
+      this.ready = new Promise<void>((resolve) => (this.begin = resolve)).then(() =>
+        this.closing ? undefined : this.open(),
+      );
+    }
+  }
+
+  /** Starts connecting a deferred link (once; nothing for a link that connects by itself). */
+  start(): void {
+    this.begin?.();
+    this.begin = undefined;
+  }
+
+  private servers(): string {
+    return splitServers(this.options.servers).map(redact).join(',');
   }
 
   subscribe = (listener: () => void): (() => void) => this.emitter.subscribe(listener);
@@ -62,7 +88,7 @@ export class NatsLink {
   // would keep a quitting console alive); after that nats.js reconnects forever by itself.
   private async open(): Promise<NatsConnection | undefined> {
     const servers = splitServers(this.options.servers);
-    this.set({ state: 'connecting', server: servers.map(redact).join(',') });
+    this.set({ state: 'connecting', server: this.servers() });
     for (let attempt = 0; !this.closing; attempt++) {
       try {
         const nc = await connect({
@@ -188,6 +214,8 @@ export class NatsLink {
 
   async close(): Promise<void> {
     this.closing = true;
+    // A deferred link never started: its connection() resolves undefined, as for a closed one.
+    this.start();
     this.wake?.();
     if (this.rttTimer) clearInterval(this.rttTimer);
     if (this.liveTimer) clearInterval(this.liveTimer);

@@ -24,6 +24,8 @@ export interface MachinePaneProps {
   zmqLastAt: number | undefined;
   /** Whether the console's SUB is connected to anything on the machine's bus port. */
   zmqConnected?: boolean;
+  /** The SUB has not tried yet (the console's first frame, before the data plane starts). */
+  zmqStarting?: boolean;
   busPort?: number;
   cursor: number;
   focused: boolean;
@@ -242,9 +244,11 @@ function ResourceLine(p: MachinePaneProps) {
       {link(
         zmqOk
           ? ago(p.zmqLastAt, p.now)
-          : p.zmqConnected === false
-            ? `no PUB on :${p.busPort ?? 7150}`
-            : 'quiet',
+          : p.zmqStarting
+            ? 'connecting'
+            : p.zmqConnected === false
+              ? `no PUB on :${p.busPort ?? 7150}`
+              : 'quiet',
         zmqOk,
       )}
     </>

@@ -20,6 +20,8 @@ export interface FleetProps {
   zmqLastAt: Readonly<Record<string, number>>;
   /** The console's ZMQ SUB per machine: connected to something on the bus port, or not. */
   zmqLinks?: Readonly<Record<string, { connected: boolean }>>;
+  /** false before the data plane has started (the first frame): no SUB has tried to connect. */
+  started?: boolean;
   nats: LinkState | 'off';
   errors: readonly ErrorRow[];
   counters: ErrorCounters;
@@ -63,6 +65,7 @@ export function Fleet(p: FleetProps) {
         nats={p.nats}
         zmqLastAt={toSecond(p.zmqLastAt[`zmq:${m.id}`])}
         zmqConnected={p.zmqLinks?.[m.id]?.connected ?? false}
+        zmqStarting={p.started === false}
         busPort={m.globals.errorBusPort?.value ?? 7150}
         cursor={p.cursors[i] ?? 0}
         focused={p.pane === i}

@@ -47,6 +47,11 @@ export interface DataPlaneOptions {
   protocols?: Record<string, HealthProtocol>;
   /** Probe immediately and keep probing (false for one-shot use). */
   live?: boolean;
+  /**
+   * false: build the stores and wait for start() before any I/O (probes, error feeds, NATS, host
+   * lookups). The console draws its first frame first (start-up, issue 16). Default true.
+   */
+  autoStart?: boolean;
   /** Replay this much NATS error history on first attach (default: live only, or 10 min for a new durable). */
   errorsReplayMs?: number;
   /** Public sample keys: samples signed by their machine's key are marked verified. */
@@ -67,8 +72,12 @@ export interface DataPlane {
   /** The error-bus diagnosis (errorbus doctor), refreshed while live. */
   doctor: DoctorStore;
   link: NatsLink | undefined;
-  /** When it started (ms): how long it has been observing. */
+  /** When it started (ms): how long it has been observing. Set by start(). */
   startedAt: number;
+  /** Whether start() has run: before it nothing has been probed, heard or looked up. */
+  started: boolean;
+  /** Starts the live parts (once; startDataPlane does it itself unless autoStart is false). */
+  start(): void;
   /** Machines that resolve to one address (looked up once, at start). */
   hostWarnings: Promise<string[]>;
   /** Error streams found on NATS once connected. */
@@ -136,6 +145,8 @@ function healthSource(
 /** What the NATS side of the plane holds once started: its link, feed, and slot. */
 interface NatsSide {
   link: NatsLink;
+  /** Claims the instance slot and starts connecting. */
+  begin: () => void;
   /** Settles when the stores listen and the error feed is attached (or could not be). */
   starting: Promise<void>;
   feed: () => NatsErrorFeed | undefined;
@@ -155,20 +166,17 @@ function startNatsSide(
   healthFeed: AgentHealthFeed | undefined,
   stops: Array<() => unknown>,
 ): NatsSide {
-  const slot = options.durable
-    ? claimSlot(options.slotDir ?? slotDir(options.env ?? process.env), options.durable)
-    : undefined;
-  const durable = slot && options.durable ? `${options.durable}_${slot.n}` : undefined;
-  const link = new NatsLink({
-    servers: options.nats,
-    name: 'opsdeck-console',
-    ...options.natsLogin,
-  });
+  let slot: ReturnType<typeof claimSlot> | undefined;
+  const link = new NatsLink(
+    { servers: options.nats, name: 'opsdeck-console', ...options.natsLogin },
+    { deferred: true },
+  );
   const resolve = machineResolver(options.machines);
   let feed: NatsErrorFeed | undefined;
   let stopping = false;
   const starting = link.connection().then(async (nc) => {
     if (!nc || stopping) return;
+    const durable = slot && options.durable ? `${options.durable}_${slot.n}` : undefined;
     const bus = natsBus(nc);
     stops.push(stores.resources.listen(bus));
     stops.push(stores.bridges.listen(bus));
@@ -185,6 +193,12 @@ function startNatsSide(
   });
   return {
     link,
+    begin() {
+      slot = options.durable
+        ? claimSlot(options.slotDir ?? slotDir(options.env ?? process.env), options.durable)
+        : undefined;
+      link.start();
+    },
     starting,
     feed: () => feed,
     async settle() {
@@ -202,15 +216,12 @@ function startNatsSide(
 
 export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const machines = options.machines;
-  const startedAt = Date.now();
   const errors = new ErrorStore(options.errors);
   const resources = new ResourceStore(options.sampleKeys);
   const { health, healthFeed } = healthSource(options, errors, resources);
   const bridges = new BridgeStore();
   bridges.onGap = (machine, from, to, restarted) => errors.bridgeGap(machine, from, to, restarted);
   const stops: Array<() => unknown> = [];
-  if (options.live !== false) stops.push(health.start());
-  for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
   const nats = options.nats
     ? startNatsSide(
         { ...options, nats: options.nats },
@@ -223,10 +234,9 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
   const doctor = new DoctorStore(
     async () => (await runDoctor(plane, { env: options.env ?? process.env })).diagnosis,
   );
-  if (options.live !== false) stops.push(doctor.start());
-  const hostWarnings = resolveHosts(machines.map((m) => m.host)).then((resolved) =>
-    sharedAddressWarnings(machines, resolved),
-  );
+  let lookUp: (found: Promise<string[]>) => void = () => {};
+  const hostWarnings = new Promise<string[]>((resolve) => (lookUp = resolve));
+  let stopped = false;
   const plane: DataPlane = {
     machines,
     hostWarnings,
@@ -237,9 +247,27 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
     bridges,
     doctor,
     link: nats?.link,
-    startedAt,
+    startedAt: Date.now(),
+    started: false,
     natsFeed: () => nats?.feed(),
+    start() {
+      if (plane.started || stopped) return;
+      plane.started = true;
+      plane.startedAt = Date.now();
+      if (options.live !== false) stops.push(health.start());
+      for (const m of machines) stops.push(zmqErrors(errorBusEndpoint(m), m.id, errors));
+      nats?.begin();
+      if (options.live !== false) stops.push(doctor.start());
+      lookUp(
+        resolveHosts(machines.map((m) => m.host)).then((resolved) =>
+          sharedAddressWarnings(machines, resolved),
+        ),
+      );
+    },
     async stop() {
+      stopped = true;
+      // Never started: no lookup will come, and none is owed.
+      lookUp(Promise.resolve([]));
       await nats?.settle();
       for (const stop of stops.reverse()) await stop();
       await nats?.feed()?.stop();
@@ -251,5 +279,6 @@ export function startDataPlane(options: DataPlaneOptions): DataPlane {
       bridges.close();
     },
   };
+  if (options.autoStart !== false) plane.start();
   return plane;
 }

@@ -36,11 +36,17 @@ const caches = (cache: string) => {
   }
 };
 
-/** A bundle of build `build` (a new source each time: V8 keeps compiled scripts per process). */
-function bundle(dir: string, build: string | undefined, extra = ''): string {
+const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
+
+/**
+ * A bundle of build `build` (a new source each time: V8 keeps compiled scripts per process);
+ * `wrapped`: carrying Node's CommonJS wrapper itself, as scripts/bundle.mjs writes it.
+ */
+function bundle(dir: string, build: string | undefined, extra = '', wrapped = false): string {
   const file = join(dir, 'cli.cjs');
+  const first = build === undefined ? '// no build line' : `/* opsdeck build ${build} */`;
   const lines = [
-    build === undefined ? '// no build line' : `/* opsdeck build ${build} */`,
+    wrapped ? `${first}${WRAPPER}` : first,
     `// ${randomUUID()}`,
     'exports.answer = (n) => n * 2;',
     "exports.where = () => new Error('here').stack;",
@@ -48,6 +54,7 @@ function bundle(dir: string, build: string | undefined, extra = ''): string {
     'exports.dirname = __dirname;',
     "exports.imported = () => import('node:os').then((os) => typeof os.tmpdir);",
     extra,
+    ...(wrapped ? ['})'] : []),
   ];
   writeFileSync(file, `${lines.join('\n')}\n`);
   return file;
@@ -191,6 +198,19 @@ test('the bundle runs as Node would run it: require, __dirname, import(), stack 
   assert.equal(await (b.exports.imported as () => Promise<string>)(), 'function');
   // `new Error` is on line 4 of the file, column 23.
   assert.match((b.exports.where as () => string)(), new RegExp(`${file}:4:23`));
+});
+
+test('a bundle that carries its wrapper runs as read, with the same lines, and its cache is used', () => {
+  const dir = folder();
+  const cache = join(dir, 'cache');
+  const file = bundle(dir, randomUUID(), '', true);
+  const b = loadBundle(file, { env: { OPSDECK_CACHE_DIR: '' }, command: 'console' });
+  assert.equal(b.exports.joined, join('a', 'b'));
+  assert.equal(b.exports.dirname, dir);
+  // Not wrapped twice (its exports would be empty), and line 4 is still line 4.
+  assert.match((b.exports.where as () => string)(), new RegExp(`${file}:4:23`));
+  assert.deepEqual(launch(file, cache), { cache: 'missing', saved: true, answer: 42 });
+  assert.deepEqual(launch(file, cache), { cache: 'used', saved: false, answer: 42 });
 });
 
 test('the cache key of a command line is its first word when that is a command name', () => {

@@ -165,6 +165,9 @@ export function renderApp(
     }),
     link: undefined,
     startedAt: Date.now(),
+    // The rig's stores are live from the start: nothing waits for a start().
+    started: true,
+    start: () => {},
     hostWarnings: Promise.resolve([]),
     natsFeed: () => undefined,
     stop: async () => {},
