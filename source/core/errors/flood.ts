@@ -9,35 +9,43 @@ export interface FloodRule {
   name: string;
   /** Matches the event (upstream: substring of message or error type; or a severity). */
   match(event: ErrorEvent): boolean;
+  /**
+   * When `match` is "message, category or details.error_type contains this": the detector then
+   * remembers each text's answer instead of searching every event (a flood repeats its texts).
+   */
+  mentions?: string;
   count: number;
   windowMs: number;
   action: FloodAction;
 }
 
-const mentions = (needle: string) => (e: ErrorEvent) =>
-  e.message.includes(needle) ||
-  e.category.includes(needle) ||
-  textOf(e.details.error_type).includes(needle);
+const mentions = (needle: string) => ({
+  match: (e: ErrorEvent) =>
+    e.message.includes(needle) ||
+    e.category.includes(needle) ||
+    textOf(e.details.error_type).includes(needle),
+  mentions: needle,
+});
 
 /** upstream-protocols c2: ConnectionError 10/60 s, TimeoutError 5/30 s, MemoryError 3/300 s, CRITICAL 5/60 s. */
 export const UPSTREAM_RULES: readonly FloodRule[] = [
   {
     name: 'ConnectionError',
-    match: mentions('ConnectionError'),
+    ...mentions('ConnectionError'),
     count: 10,
     windowMs: 60_000,
     action: 'throttle',
   },
   {
     name: 'TimeoutError',
-    match: mentions('TimeoutError'),
+    ...mentions('TimeoutError'),
     count: 5,
     windowMs: 30_000,
     action: 'throttle',
   },
   {
     name: 'MemoryError',
-    match: mentions('MemoryError'),
+    ...mentions('MemoryError'),
     count: 3,
     windowMs: 300_000,
     action: 'escalate',
@@ -103,8 +111,15 @@ const fold = (message: string): string =>
 
 export const signature = (e: ErrorEvent): string => `${e.category}|${fold(e.message)}`;
 
-/** How many folded messages a detector remembers (a flood repeats a few texts many times). */
+/** How many texts a detector remembers (a flood repeats a few texts many times). */
 const FOLDS = 4096;
+
+/** What a detector remembers of a message text: its folded form, the `mentions` rules it names. */
+interface Folded {
+  folded: string;
+  /** Bit i: rule i's `mentions` needle is in the text. */
+  mentions: number;
+}
 
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
@@ -113,7 +128,11 @@ export class FloodDetector {
   private readonly maxBytes: number;
   // Each message's folded form: a flood repeats a few texts, and the regex was a tenth of the
   // ingest's time. Cleared when full, so distinct texts cannot grow it.
-  private readonly folds = new Map<string, string>();
+  private readonly folds = new Map<string, Folded>();
+  /** The `mentions` bits of categories and error types seen (cleared when full, as `folds`). */
+  private readonly texts = new Map<string, number>();
+  /** Bit i: rule i is a `mentions` rule (the others' match() runs per event). */
+  private readonly mentionRules: number;
   private prunedAt = 0;
   // Rule labels, made once: check() runs for every event of a flood.
   private readonly rateLabel: string;
@@ -125,16 +144,49 @@ export class FloodDetector {
     this.ruleLabels = options.rules.map(
       (rule) => `${rule.name} ${rule.count}/${rule.windowMs / 1000}s`,
     );
+    let bits = 0;
+    options.rules.forEach((rule, i) => {
+      if (rule.mentions !== undefined && i < 31) bits |= 1 << i;
+    });
+    this.mentionRules = bits;
+  }
+
+  /** Which `mentions` rules' needles are in `text`. */
+  private mentionsIn(text: string): number {
+    let bits = 0;
+    const rules = this.options.rules;
+    for (let i = 0; i < rules.length; i++)
+      if (this.mentionRules & (1 << i) && text.includes(rules[i]!.mentions!)) bits |= 1 << i;
+    return bits;
+  }
+
+  private textBits(text: string): number {
+    let bits = this.texts.get(text);
+    if (bits === undefined) {
+      if (this.texts.size >= FOLDS) this.texts.clear();
+      bits = this.mentionsIn(text);
+      this.texts.set(text, bits);
+    }
+    return bits;
   }
 
   check(event: ErrorEvent, now: number): FloodVerdict {
-    let folded = this.folds.get(event.message);
-    if (folded === undefined) {
+    let known = this.folds.get(event.message);
+    if (known === undefined) {
       if (this.folds.size >= FOLDS) this.folds.clear();
-      folded = fold(event.message);
-      this.folds.set(event.message, folded);
+      known = { folded: fold(event.message), mentions: this.mentionsIn(event.message) };
+      this.folds.set(event.message, known);
     }
-    const key = `${event.machine}|${event.agent}|${event.category}|${folded}`;
+    const key = `${event.machine}|${event.agent}|${event.category}|${known.folded}`;
+    // The `mentions` rules this event matches, from what is remembered of its three texts.
+    let mentioned = 0;
+    if (this.mentionRules !== 0) {
+      const type = event.details.error_type;
+      mentioned =
+        known.mentions |
+        this.textBits(event.category) |
+        (typeof type === 'string' ? this.textBits(type) : this.mentionsIn(textOf(type)));
+    }
     // One object shape for every verdict (no spread): this runs for every event of a flood.
     const verdict: FloodVerdict = { key, flooding: false, rule: undefined, action: undefined };
     if (this.bump(key, now, this.options.rateWindowMs) > this.options.rateCount) {
@@ -145,7 +197,7 @@ export class FloodDetector {
     const rules = this.options.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
-      if (!rule.match(event)) continue;
+      if (this.mentionRules & (1 << i) ? !(mentioned & (1 << i)) : !rule.match(event)) continue;
       const n = this.bump(`${event.agent}:${rule.name}`, now, rule.windowMs);
       // Upstream acts when the count reaches the limit; escalation outranks throttling.
       if (n >= rule.count && (!verdict.flooding || rule.action === 'escalate')) {
