@@ -231,7 +231,10 @@ function ResourceLine(p: MachinePaneProps) {
       {res
         ? `  CPU ${res.cpuPct.toFixed(0)}%  RAM ${(res.ramUsedMb / 1024).toFixed(1)}/${(res.ramTotalMb / 1024).toFixed(0)}G`
         : ''}
-      {p.stale ? <Text color={theme.warn}>{'  (resources stale)'}</Text> : null}
+      {/* Stale is an old sample; before the first one there is nothing to be stale. */}
+      {p.stale ? (
+        <Text color={theme.warn}>{res ? '  (resources stale)' : '  (no sample yet)'}</Text>
+      ) : null}
       {p.refused && p.now - p.refused.at < REFUSED_SHOWN_MS ? (
         <Text
           color={theme.bad}

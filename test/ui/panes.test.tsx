@@ -129,7 +129,7 @@ describe('machine pane', () => {
     const compact = render(<MachinePane {...props} compact />).lastFrame()!;
     assert.match(
       compact,
-      /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(resources stale\) {2}NATS ok {2}ZMQ 0s/,
+      /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(no sample yet\) {2}NATS ok {2}ZMQ 0s/,
     );
     assert.doesNotMatch(compact, /╰/, 'the next pane draws the separator');
     const agentLines = (frame: string) => frame.split('\n').filter((l) => /[●○·] /.test(l)).length;
