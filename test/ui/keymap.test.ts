@@ -198,6 +198,16 @@ describe('reducer', () => {
       (s) => assert.equal(s.filters.agents, 'a'),
     ],
     [
+      'Ctrl+W takes the last word of the filter, Ctrl+U all of it',
+      ['/', 'a', 'b', ' ', 'c', 'd', 'ctrl+w'],
+      (s) => assert.equal(s.filters.agents, 'ab '),
+    ],
+    [
+      'Ctrl+U empties the palette line (not page up)',
+      [':', 'c', 'e', 'r', 't', 'ctrl+u'],
+      (s) => assert.deepEqual([s.editing, s.draft, s.screen], ['palette', '', 'fleet']),
+    ],
+    [
       'q while typing a filter is text, not quit',
       ['/', 'q'],
       (s, e) => assert.deepEqual([s.filters.agents, e.length], ['q', 0]),

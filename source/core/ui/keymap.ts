@@ -276,11 +276,13 @@ const FOOTER: Record<Focus, ReadonlyArray<Command | readonly [string, string]>> 
     ['↑↓', 'pick'],
     ['Enter', 'open'],
     ['Esc', 'close'],
+    ['^U/^W', 'erase line/word'],
   ],
   filter: [
     ['type', 'filter as you go'],
     ['Enter', 'keep'],
     ['Esc', 'clear'],
+    ['^U/^W', 'erase line/word'],
   ],
   confirm: ['confirm', 'deny', 'scrollDown', 'scrollPageDown', 'scrollBottom'],
   result: [['Esc/Enter', 'close']],

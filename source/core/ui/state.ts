@@ -171,7 +171,7 @@ function go(state: UiState, screen: Screen): UiState {
   };
 }
 
-/** Text entry for the filter and the palette: printable characters, backspace, enter, esc. */
+/** Text entry for the filter and the palette: printable characters, backspace, ^U, ^W, enter, esc. */
 function edit(state: UiState, name: string, input: string, ctx: UiContext): Step {
   const mode = state.editing!;
   if (name === 'esc') {
@@ -218,6 +218,9 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
     },
   });
   if (name === 'backspace') return typed(state.draft.slice(0, -1));
+  // Readline's: Ctrl+U empties the line, Ctrl+W takes the last word (and the spaces after it).
+  if (name === 'ctrl+u') return typed('');
+  if (name === 'ctrl+w') return typed(state.draft.replace(/\S*\s*$/, ''));
   if (name === 'ctrl+c') return { state: { ...state, editing: undefined, draft: '' } };
   if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+'))
     return typed((state.draft + input).slice(0, 120));
