@@ -240,7 +240,7 @@ export function BottomBar({
         {draft}
         <Text inverse> </Text>
         <Text color={theme.muted}>
-          {`  Enter keep · Esc clear${syntax ? `   (${syntax})` : ''}`}
+          {`  Enter keep · Esc clear · ^W ^U erase${syntax ? `   (${syntax})` : ''}`}
         </Text>
       </Text>
     );
