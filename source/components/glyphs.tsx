@@ -60,16 +60,15 @@ export function piecesOf(text: string, color: string | undefined): Piece[] {
   return out;
 }
 
-/** Pieces as Texts: consecutive plain pieces share one, glyph runs and other text have one each. */
-export function Runs({
-  pieces,
-  inverse = false,
-  bold = false,
-}: {
+/** A line's pieces and how the whole line is drawn. */
+interface PiecesProps {
   pieces: readonly Piece[];
   inverse?: boolean;
   bold?: boolean;
-}) {
+}
+
+/** Pieces as Texts: consecutive plain pieces share one, glyph runs and other text have one each. */
+export function Runs({ pieces, inverse = false, bold = false }: PiecesProps) {
   const runs: Array<{ kind: Kind; pieces: Piece[] }> = [];
   for (const piece of pieces) {
     const last = runs[runs.length - 1];
@@ -177,15 +176,7 @@ const LINE_STYLE = { flexGrow: 0, flexShrink: 1, flexDirection: 'row', textWrap:
  * makes one per run and per piece. Ink's frame walks, squashes and measures every node of the
  * tree on every frame; a 200x60 Fleet screen has ~90 such lines.
  */
-export function Line({
-  pieces,
-  inverse = false,
-  bold = false,
-}: {
-  pieces: readonly Piece[];
-  inverse?: boolean;
-  bold?: boolean;
-}) {
+export function Line({ pieces, inverse = false, bold = false }: PiecesProps) {
   const reader = useIsScreenReaderEnabled();
   const line = useMemo(() => styleLine(pieces, bold, inverse), [pieces, bold, inverse]);
   if (reader) return <Text>{line.text}</Text>;
