@@ -54,22 +54,19 @@ export const logCandidates = (root: string, name: string): string[] => [
  */
 const launcherCapture = (
   root: string,
-  agent: { name: string; scriptPath: string; machine?: string },
-): string[] =>
-  agent.machine === undefined
-    ? []
-    : [
-        join(
-          codeFolder(root, { machine: agent.machine, scriptPath: agent.scriptPath }),
-          'logs',
-          `${agent.name}.log`,
-        ),
-      ];
+  agent: { name: string; scriptPath: string; machine: string },
+): string[] => [
+  join(
+    codeFolder(root, { machine: agent.machine, scriptPath: agent.scriptPath }),
+    'logs',
+    `${agent.name}.log`,
+  ),
+];
 
 /** The real machine: the files under `root`, else the agent's container, else why neither. */
 export function fileOrDockerFinder(
   root: string | undefined,
-  agents: ReadonlyArray<{ name: string; scriptPath: string; machine?: string }>,
+  agents: ReadonlyArray<{ name: string; scriptPath: string; machine: string }>,
   docker = 'docker',
 ): LogFinder {
   return async (name) => {

@@ -37,7 +37,7 @@ function localFleet(
   io: Io,
   machine: string,
 ): {
-  agents: Array<{ name: string; scriptPath: string }>;
+  agents: Array<{ name: string; scriptPath: string; machine: string }>;
   resourceManager?: string;
   note: string;
   fleet?: Machine[];
@@ -58,7 +58,8 @@ function localFleet(
     };
   const rm = m.agents.find((a) => codeFacts(a).jsonOnly);
   return {
-    agents: m.agents.map((a) => ({ name: a.name, scriptPath: a.scriptPath })),
+    // The machine too: the log finder looks in its launcher's folder (main_pc_code/, pc2_code/).
+    agents: m.agents.map((a) => ({ name: a.name, scriptPath: a.scriptPath, machine: m.id })),
     fleet: fleet.machines,
     ...(rm ? { resourceManager: `tcp://127.0.0.1:${rm.port.value}` } : {}),
     note: `${m.agents.length} agents in ${m.source.file}${rm ? `; ResourceManager tcp://127.0.0.1:${rm.port.value}` : '; no ResourceManager in it'}`,

@@ -607,6 +607,8 @@ describe('the real docker CLI with no daemon', { skip }, () => {
     const logs = await opsdeck(['logs', 'mainpc/BoxAgent', '--lines', '3'], env);
     assert.equal(logs.code, 1, logs.out + logs.err);
     assert.match(logs.err, /no log found for BoxAgent: no file of .*; docker/);
+    // The daemon's own wiring looks in the launcher's folder too (main_pc_code/logs/<Name>.log).
+    assert.match(logs.err, /no file of .*\/main_pc_code\/logs\/BoxAgent\.log/);
     const start = () =>
       opsdeck(['start', 'mainpc/BoxAgent', '--yes', '--secrets', secrets, '--mainpc', config], env);
     const noDaemon = /docker ps exited with 1: Cannot connect to the Docker daemon/;
