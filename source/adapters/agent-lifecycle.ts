@@ -7,7 +7,7 @@
 // script's folder, PYTHONPATH [common_utils:]root:main_pc_code, the config's env_vars, output
 // appended to main_pc_code/logs/<Name>.log; pc2_code for PC2). An agent in a container is
 // stopped and started with docker.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -15,12 +15,14 @@ import {
   openSync,
   readFileSync,
   readlinkSync,
+  realpathSync,
   statSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Agent } from '../core/fleet/model.js';
 import { matchProcesses, type AgentProcess, type ProcessRow } from '../core/fleet/processes.js';
 import type { LifeResult, Lifecycle, Managed } from '../core/fleet/lifecycle.js';
+import { sanitise } from '../core/errors/sanitise.js';
 import { findContainer } from './log-tail.js';
 
 interface Remembered {
@@ -138,10 +140,14 @@ function owner(pid: number): Owner | undefined {
   }
 }
 
-// Node's uid/gid spawn option drops supplementary groups (libuv calls setgroups(0)): an agent
-// in `video` or `render` for its GPU would come back without them. util-linux's setpriv sets all
-// three and then execs the command, so the pid is the agent's.
+// Agents start through util-linux's setpriv, which execs the command (the pid is the agent's):
+// - as another user, it sets uid, gid and the supplementary groups; Node's uid/gid option drops
+//   the groups (libuv calls setgroups(0)), and an agent in `video` for its GPU lost them;
+// - it drops the inheritable and ambient capabilities: the deployed daemon holds CAP_SYS_NICE
+//   (ambient, for renicing) and every agent it started inherited it.
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
+const SETPRIV_REAL = SETPRIV ? realpathSync(SETPRIV) : undefined;
+const NO_CAPS = ['--inh-caps=-all', '--ambient-caps=-all'];
 
 /** `, as uid U gid G groups …` when the agent runs as another user than this daemon. */
 function asWords(user: Partial<Owner> | undefined): string {
@@ -153,17 +159,48 @@ function asWords(user: Partial<Owner> | undefined): string {
   return `, as uid ${user.uid} gid ${user.gid ?? user.uid}${groups}`;
 }
 
-/** The command line and spawn options that start `spec` as the user it ran as. */
+/** The command line and spawn options that start `spec` as the user it ran as, capless. */
 function asUser(spec: Remembered): { argv: string[]; ids: { uid?: number; gid?: number } } {
-  if (spec.uid === undefined || spec.uid === process.getuid?.())
-    return { argv: spec.command, ids: {} };
+  const other = spec.uid !== undefined && spec.uid !== process.getuid?.();
   const gid = spec.gid ?? spec.uid;
-  if (!SETPRIV) return { argv: spec.command, ids: { uid: spec.uid, gid } };
+  if (!SETPRIV) return { argv: spec.command, ids: other ? { uid: spec.uid!, gid: gid! } : {} };
   const groups = spec.groups?.length ? `--groups=${spec.groups.join(',')}` : '--clear-groups';
-  return {
-    argv: [SETPRIV, `--reuid=${spec.uid}`, `--regid=${gid}`, groups, '--', ...spec.command],
-    ids: {},
-  };
+  const user = other ? [`--reuid=${spec.uid}`, `--regid=${gid}`, groups] : [];
+  return { argv: [SETPRIV, ...user, ...NO_CAPS, '--', ...spec.command], ids: {} };
+}
+
+/** The last line a process wrote to its output file, for a start that failed at once. */
+function lastLine(output: string | undefined): string {
+  if (!output) return '';
+  try {
+    const tail = readFileSync(output, 'utf8').slice(-400).trimEnd().split('\n').at(-1) ?? '';
+    return tail ? `: ${sanitise(tail).slice(0, 200)}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Resolves once `pid` runs the agent's program rather than setpriv; rejects when it exits first
+ * (setpriv could not set the user, or the program is not there: exit 126/127). A spawn alone
+ * only proves setpriv started, and a start that died at once was reported as started.
+ */
+async function execed(child: ChildProcess, pid: number, output: string | undefined): Promise<void> {
+  if (!SETPRIV_REAL) return;
+  let exited: number | null | undefined;
+  child.once('exit', (code, signal) => (exited = code ?? (signal ? -1 : null)));
+  for (const until = Date.now() + 2000; Date.now() < until;) {
+    if (exited !== undefined)
+      throw new Error(`it exited at once (code ${exited ?? 'unknown'})${lastLine(output)}`);
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      exe = SETPRIV_REAL; // gone or not readable yet: look again
+    }
+    if (exe !== SETPRIV_REAL) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 /** Does the process live in another mount namespace than this one (a container)? */
@@ -216,6 +253,7 @@ async function spawnDetached(spec: Remembered, output: string | undefined): Prom
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     });
+    await execed(child, pid, output);
     child.unref();
     return pid;
   } finally {
