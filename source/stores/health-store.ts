@@ -699,8 +699,11 @@ export class HealthStore extends Store<HealthSnapshot> implements HealthSource {
     if (owner !== undefined) {
       // BaseAgent's mirror would be there, but the port is another agent's: its /metrics is not ours.
       const answer = `GET /metrics on ${port}: not asked (${port} is ${owner}'s port in the config)`;
-      if (slot.health.instrumented !== false || slot.health.metricsAnswer !== answer)
-        slot.health = { ...slot.health, instrumented: false, metricsAnswer: answer };
+      // Not asked is not "not instrumented": the scorecard and /metrics count only what was checked.
+      if (slot.health.instrumented !== undefined || slot.health.metricsAnswer !== answer) {
+        const { instrumented: _unknown, ...rest } = slot.health;
+        slot.health = { ...rest, metricsAnswer: answer };
+      }
       return;
     }
     const result = await this.prober.http(

@@ -76,3 +76,41 @@ test('its own health port answering: healthy there, whoever declares health+1', 
   assert.equal(h.state, 'healthy', JSON.stringify(h));
   assert.match(h.via ?? '', /9007/);
 });
+
+test("/metrics on a health+1 another agent declares is not asked, and not counted as 'not instrumented'", async () => {
+  const reply = JSON.stringify({ status: 'ok', health_status: 'healthy', health_checks: {} });
+  const asked: string[] = [];
+  const base = (agent: string, healthPort: number): HealthTarget => ({
+    ...target(agent, healthPort),
+    expect: undefined,
+    protocol: 'base-agent',
+    intervalMs: 120_000,
+  });
+  const store = new HealthStore(
+    [base('TranslationService', 9007), base('SelfHealingSupervisor', 9008)],
+    {
+      ...prober(0, []),
+      zmq: () => ({
+        request: () => Promise.resolve({ kind: 'reply', text: reply, latencyMs: 1 }),
+        close: () => undefined,
+      }),
+      http: (_host, port, path) => {
+        asked.push(`${port}${path}`);
+        return Promise.resolve({ kind: 'reply', status: 200, text: 'up 1\n', latencyMs: 1 });
+      },
+    },
+    { scanEveryMs: 0, metricsEvery: 1 },
+  );
+  await store.probeAll();
+  const h = store.flush().agents.get('mainpc/TranslationService')!;
+  store.stop();
+  assert.equal(h.state, 'healthy');
+  assert.equal(h.instrumented, undefined, 'nothing was checked');
+  assert.match(
+    h.metricsAnswer ?? '',
+    /GET \/metrics on 9008: not asked \(9008 is mainpc\/SelfHealingSupervisor's port/,
+  );
+  // SelfHealingSupervisor's own mirror (9009) is asked; 9008/metrics is never asked for anyone.
+  assert.ok(asked.includes('9009/metrics'), asked.join(' '));
+  assert.ok(!asked.includes('9008/metrics'), asked.join(' '));
+});
