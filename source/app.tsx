@@ -247,7 +247,13 @@ function drawFrame(f: Frame, hits: HitMap): ReactNode {
             {ui.help ? (
               <HelpOverlay width={width} height={f.bodyHeight} scroll={ui.scroll} />
             ) : ui.editing === 'palette' ? (
-              <Palette entries={palette} draft={ui.draft} pick={ui.pick} width={width} />
+              <Palette
+                entries={palette}
+                draft={ui.draft}
+                pick={ui.pick}
+                width={width}
+                height={f.bodyHeight}
+              />
             ) : (
               <PaneBoundary name={`${SCREEN_TITLES[ui.screen]} screen`} width={width} retry={body}>
                 {body}
@@ -350,8 +356,10 @@ export function App(p: AppProps) {
     [config.changes, p.warnings],
   );
   const entries = useEntries(ui.subject, p.actions, config.canonical);
-  // Top bar, bottom bar, and the action notice line when an action runs off-screen.
-  const extra = (p.runner.getSnapshot().step ? 1 : 0) + (warnings[0] ? 1 : 0);
+  // Top bar, bottom bar, and the action notice line when an action runs off-screen (it is not
+  // drawn on screen 5 or under the help: the body has that row then).
+  const notice = p.runner.getSnapshot().step && ui.screen !== 'actions' && !ui.help;
+  const extra = (notice ? 1 : 0) + (warnings[0] ? 1 : 0);
   const bodyHeight = Math.max(10, size.rows - 2 - extra);
   const findings = p.ports.findings;
   const tables = useTables(ui, s, { machines, findings, entries }, width, bodyHeight);

@@ -95,18 +95,22 @@ export function Palette({
   draft,
   pick,
   width,
+  height = PALETTE_ROWS + 4,
 }: {
   entries: ReadonlyArray<{ id: string; label: string }>;
   draft: string;
   pick: number;
   width: number;
+  /** The body's rows: the box (borders, the typed line, the count line) stays inside them. */
+  height?: number;
 }) {
   const theme = useTheme();
   // The pick moves over every match, so the shown window follows it (the 13th match was
   // selectable but never drawn: Enter ran a command the operator could not see).
   const matches = paletteMatches(entries, draft);
-  const start = windowStart(pick, matches.length, PALETTE_ROWS);
-  const hits = matches.slice(start, start + PALETTE_ROWS);
+  const rows = Math.max(1, Math.min(PALETTE_ROWS, height - 4));
+  const start = windowStart(pick, matches.length, rows);
+  const hits = matches.slice(start, start + rows);
   return (
     <Box
       flexDirection="column"
@@ -127,8 +131,8 @@ export function Palette({
           <Text color={theme.muted}>{h.id}</Text>
         </Text>
       ))}
-      {matches.length > PALETTE_ROWS ? (
-        <Text color={theme.muted}>
+      {matches.length > rows ? (
+        <Text color={theme.muted} wrap="truncate">
           {`${start + 1}-${start + hits.length} of ${matches.length} (up/down for more)`}
         </Text>
       ) : null}

@@ -148,4 +148,17 @@ describe('one action path (the App, keys as bytes)', () => {
       rig.unmount();
     }
   });
+
+  test('a preview open on screen 5: the off-screen notice row is not drawn there, and the body takes it', async () => {
+    const rig = renderApp({ actions: catalog(countingAction('alpha')), columns: 160, rows: 50 });
+    try {
+      await rig.type(':alpha\r');
+      const f = await rig.until('preview', (t) => t.includes('target: target-of-alpha'));
+      const lines = f.split('\n');
+      assert.equal(lines.length, 50);
+      assert.notEqual(lines[49]!.trim(), '', 'the key bar is on the last row, not a blank one');
+    } finally {
+      rig.unmount();
+    }
+  });
 });

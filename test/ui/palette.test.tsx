@@ -10,8 +10,16 @@ const entries = Array.from({ length: 30 }, (_, i) => {
   return { id: `action:cmd-${n}`, label: `Command ${n}` };
 });
 
-const frame = (pick: number, list = entries) => {
-  const { lastFrame, unmount } = render(<Palette entries={list} draft="" pick={pick} width={80} />);
+const frame = (pick: number, list = entries, height?: number) => {
+  const { lastFrame, unmount } = render(
+    <Palette
+      entries={list}
+      draft=""
+      pick={pick}
+      width={80}
+      {...(height !== undefined ? { height } : {})}
+    />,
+  );
   const text = lastFrame() ?? '';
   unmount();
   return text;
@@ -38,5 +46,12 @@ describe('palette', () => {
 
   test('twelve or fewer: no count line', () => {
     assert.doesNotMatch(frame(3, entries.slice(0, 12)), / of /);
+  });
+
+  test('a short terminal: the box keeps within the body, the pick still drawn', () => {
+    const text = frame(20, entries, 10);
+    assert.ok(text.split('\n').length <= 10, text);
+    assert.match(text, /Command 21/);
+    assert.match(text, / of 30/);
   });
 });
