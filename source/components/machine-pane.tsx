@@ -233,7 +233,13 @@ function ResourceLine(p: MachinePaneProps) {
         : ''}
       {/* Stale is an old sample; before the first one there is nothing to be stale. */}
       {p.stale ? (
-        <Text color={theme.warn}>{res ? '  (resources stale)' : '  (no sample yet)'}</Text>
+        <Text color={theme.warn}>
+          {res
+            ? '  (resources stale)'
+            : p.refused
+              ? '  (no accepted sample yet)'
+              : '  (no sample yet)'}
+        </Text>
       ) : null}
       {p.refused && p.now - p.refused.at < REFUSED_SHOWN_MS ? (
         <Text

@@ -198,9 +198,14 @@ describe('reducer', () => {
       (s) => assert.equal(s.filters.agents, 'a'),
     ],
     [
-      'Ctrl+W takes the last word of the filter, Ctrl+U all of it',
+      'Ctrl+W takes the last word of the filter',
       ['/', 'a', 'b', ' ', 'c', 'd', 'ctrl+w'],
       (s) => assert.equal(s.filters.agents, 'ab '),
+    ],
+    [
+      'Ctrl+U empties the filter (not page up) and it stays open',
+      ['/', 'a', 'b', 'ctrl+u'],
+      (s) => assert.deepEqual([s.editing, s.filters.agents], ['filter', '']),
     ],
     [
       'Ctrl+U empties the palette line (not page up)',

@@ -132,6 +132,15 @@ describe('machine pane', () => {
       /^╭─+╮\n│MAINPC 1\/3 ok 1 down VRAM - +\(no sample yet\) {2}NATS ok {2}ZMQ 0s/,
     );
     assert.doesNotMatch(compact, /╰/, 'the next pane draws the separator');
+    // Samples that came and were refused: none accepted yet, and why is said beside it.
+    const refused = render(
+      <MachinePane
+        {...props}
+        compact
+        refused={{ count: 2, reason: 'cpuPct out of range', at: NOW - 1000 }}
+      />,
+    ).lastFrame()!;
+    assert.match(refused, /\(no accepted sample yet\) {2}2 samples refused: cpu/);
     const agentLines = (frame: string) => frame.split('\n').filter((l) => /[●○·] /.test(l)).length;
     assert.deepEqual([agentLines(full), agentLines(compact)], [1, 3]);
   });
