@@ -345,12 +345,18 @@ function writeBackup(
   owner?: { uid: number; gid: number },
 ): { path: string; made: string | undefined } {
   const dir = backupDirOf(file);
-  const made = mkdirSync(dir, { recursive: true }) === undefined ? undefined : dir;
-  try {
-    return { path: writeBackupIn(dir, file, bytes, mode, now, suffix, owner), made };
-  } catch (error) {
-    dropMadeDir(made);
-    throw error;
+  let made: string | undefined;
+  // backup/ is shared by every file in the folder: a refused write of a neighbour may take it
+  // away (it made it, and it was empty) between this mkdir and the open. Once more then.
+  for (let attempt = 0; ; attempt++) {
+    made = mkdirSync(dir, { recursive: true }) === undefined ? made : dir;
+    try {
+      return { path: writeBackupIn(dir, file, bytes, mode, now, suffix, owner), made };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT' && attempt === 0) continue;
+      dropMadeDir(made);
+      throw error;
+    }
   }
 }
 

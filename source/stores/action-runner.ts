@@ -1,6 +1,12 @@
 // Runs one action at a time for the console through the shared path: preview, confirmation
 // pinned to the previewed target, execute, verify, audit. A store, so the flow pane renders it.
-import { confirmText, type Action, type RunnerSnapshot, type Step } from '../core/action.js';
+import {
+  confirmText,
+  type Action,
+  type Preview,
+  type RunnerSnapshot,
+  type Step,
+} from '../core/action.js';
 import type { AuditLog } from '../core/seams/files.js';
 import { Store } from './store.js';
 
@@ -27,14 +33,27 @@ export class ActionRunner extends Store<RunnerSnapshot> {
     });
   }
 
-  private audit(outcome: 'ok' | 'refused' | 'failed' | 'cancelled', detail: string): void {
+  /**
+   * Writes the run's line; false, with the flow failed saying why and what had happened, when it
+   * cannot be written (an action whose record is missing is reported as such, not hidden).
+   */
+  private audit(
+    outcome: 'ok' | 'refused' | 'failed' | 'cancelled',
+    detail: string,
+    preview?: Preview,
+  ): boolean {
     const a = this.current;
-    if (!a) return;
+    if (!a) return true;
     try {
       this.log.append({ machine: a.machine, action: a.id, args: a.args, outcome, detail });
+      return true;
     } catch (error) {
-      // An action whose record cannot be written is reported as such, not hidden.
-      this.set({ phase: 'failed', error: `audit log not writable: ${(error as Error).message}` });
+      this.set({
+        phase: 'failed',
+        ...(preview ? { preview } : {}),
+        error: `audit log not writable: ${(error as Error).message} (the action's outcome, not recorded: ${outcome}: ${detail})`,
+      });
+      return false;
     }
   }
 
@@ -82,12 +101,12 @@ export class ActionRunner extends Store<RunnerSnapshot> {
         }),
       );
       if (outcome.ok) outcome = await action.verify(outcome);
-      this.audit(outcome.ok ? 'ok' : outcome.refused ? 'refused' : 'failed', outcome.detail);
-      this.set({ phase: 'done', preview, outcome });
+      const kind = outcome.ok ? 'ok' : outcome.refused ? 'refused' : 'failed';
+      if (this.audit(kind, outcome.detail, preview)) this.set({ phase: 'done', preview, outcome });
     } catch (error) {
       const message = (error as Error).message;
-      this.audit('failed', message);
-      this.set({ phase: 'failed', preview, error: message });
+      if (this.audit('failed', message, preview))
+        this.set({ phase: 'failed', preview, error: message });
     }
   }
 
