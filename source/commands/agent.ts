@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { daemonLog, isJournalStream } from '../adapters/journal.js';
 import type { NatsConnection } from 'nats';
-import { NatsLink } from '../adapters/nats-link.js';
+import { NatsLink, redact } from '../adapters/nats-link.js';
 import { NO_JWKS, runAgent } from '../agent/agent.js';
 import { authLabel, type ControlAuth } from '../core/resources/machine-control.js';
 import { addAuthOptions, loadAuth, type AuthArgs } from './auth-options.js';
@@ -226,8 +226,9 @@ function logLink(link: NatsLink, log: ReturnType<typeof daemonLog>): () => void 
 
 /**
  * "NATS connected" is the link, not the daemon: its subscriptions reach the server with the
- * next flush, and a request sent before that finds nobody. Once the server has them (the flush's
- * PONG), the journal says the daemon answers; scripts and tests wait for this line.
+ * next flush, and a request sent before that finds nobody. Once the server it is connected to
+ * has them (the flush's PONG), the journal says so; scripts and tests wait for this line. Behind
+ * a leafnode (PC2) the hub learns of them a moment later: the line names the server it means.
  */
 async function logReady(
   nc: NatsConnection,
@@ -236,7 +237,10 @@ async function logReady(
 ): Promise<void> {
   try {
     await nc.flush();
-    log(`ready: answering opsdeck.${machine}.control`, 'notice');
+    log(
+      `ready: answering opsdeck.${machine}.control (subscribed on ${redact(nc.getServer())})`,
+      'notice',
+    );
   } catch (error) {
     log(
       `not ready: NATS did not confirm the subscriptions (${(error as Error).message})`,

@@ -536,7 +536,7 @@ function planSteps(
         role === 'hub'
           ? 'journalctl -u nats-server -n 20 --no-pager   # "Leafnode connection created" once the leaf is up'
           : `journalctl -u nats-server -n 20 --no-pager   # "Leafnode connection created for account: $G" (${hubHost ?? input.hub} reached)`,
-        `journalctl -u opsdeck-agent -n 20 --no-pager  # "ready: answering opsdeck.${m}.control"; -p warning shows only problems`,
+        `journalctl -u opsdeck-agent -n 20 --no-pager  # "ready: answering opsdeck.${m}.control (subscribed on ...)"; -p warning shows only problems`,
       ],
     },
   ];
