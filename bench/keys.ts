@@ -2,74 +2,18 @@
 // writing a key (j / k: the agent cursor down / up) to the arrival of the output that shows its
 // effect (the cursor marker on its new row, read by a headless terminal fed the PTY's output),
 // under a 20k/s error flood over both ZMQ error buses, beside the same keys with no flood.
-import xterm from '@xterm/headless';
 import { Child, dist, round, sleep, type Dist } from './lib/harness.js';
 import { writeFleet } from './lib/fleet.js';
 import { floodErrors, FLOOD_RATE } from './lib/flood.js';
 import { consoleInPty, noPty, type Pty } from './lib/pty.js';
 import type { Figure, Row } from './lib/report.js';
+import { Screen } from './lib/screen.js';
 
 export const KEYS_HOSTS = { mainpc: '127.0.81.15', pc2: '127.0.81.16' };
 const COLS = 200;
 const ROWS = 60;
 /** A key whose frame has not arrived by then counts as this late. */
 const GIVE_UP_MS = 3000;
-
-/** What the PTY shows, kept by a headless terminal; `seen` resolves once `ok` holds after a chunk. */
-class Screen {
-  private readonly term = new xterm.Terminal({ cols: COLS, rows: ROWS, allowProposedApi: true });
-  private waiting: { ok: () => boolean; done: (at: number) => void } | undefined;
-
-  constructor(pty: Pty) {
-    pty.onChunk((chunk, at) =>
-      this.term.write(chunk, () => {
-        if (this.waiting?.ok()) {
-          const w = this.waiting;
-          this.waiting = undefined;
-          w.done(at);
-        }
-      }),
-    );
-  }
-
-  /** The row of the focused pane's cursor marker (column 1), or -1. */
-  markerRow(): number {
-    const buffer = this.term.buffer.active;
-    for (let y = 0; y < ROWS; y++)
-      if (
-        buffer
-          .getLine(buffer.viewportY + y)
-          ?.getCell(1)
-          ?.getChars() === '›'
-      )
-        return y;
-    return -1;
-  }
-
-  text(): string {
-    const buffer = this.term.buffer.active;
-    return Array.from({ length: ROWS }, (_, y) =>
-      buffer.getLine(buffer.viewportY + y)!.translateToString(true),
-    ).join('\n');
-  }
-
-  /** When the chunk arrived after which `ok` held (performance.now()), or undefined on time-out. */
-  seen(ok: () => boolean, timeoutMs: number): Promise<number | undefined> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiting = undefined;
-        resolve(undefined);
-      }, timeoutMs);
-      this.waiting = {
-        ok,
-        done: (at) => {
-          clearTimeout(timer);
-          resolve(at);
-        },
-      };
-    });
-  }
-}
 
 /** `count` presses of j and k in turn, each timed from the write to the frame that shows it. */
 async function presses(
@@ -118,7 +62,7 @@ export const keys: Figure = {
     try {
       await sim.next('ready', 60_000);
       const pty = consoleInPty(fleet, ctx.tmp, { cols: COLS, rows: ROWS });
-      const screen = new Screen(pty);
+      const screen = new Screen(pty, ROWS, COLS);
       try {
         await pty.until(/MAINPC/, 20_000);
         await sleep(ctx.quick ? 2000 : 4000);

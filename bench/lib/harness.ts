@@ -75,8 +75,14 @@ export function procCpuMs(pid: number): number {
  * loop: JS), `zmq` (libzmq's I/O and reaper threads), `other` (V8's GC and compiler helpers,
  * libuv's pool). Threads that ended since are not counted.
  */
-export function procThreadCpuMs(pid: number): { main: number; zmq: number; other: number } {
-  const out = { main: 0, zmq: 0, other: 0 };
+export function procThreadCpuMs(pid: number): {
+  main: number;
+  zmq: number;
+  other: number;
+  /** By thread name (V8's GC and compiler threads, libuv's pool): which helper it is. */
+  byName: Record<string, number>;
+} {
+  const out = { main: 0, zmq: 0, other: 0, byName: {} as Record<string, number> };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     let stat: string;
     try {
@@ -87,6 +93,8 @@ export function procThreadCpuMs(pid: number): { main: number; zmq: number; other
     const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks();
+    const name = tid === String(pid) ? 'main' : comm.replace(/[\d.]+$/, '#');
+    out.byName[name] = (out.byName[name] ?? 0) + ms;
     if (tid === String(pid)) out.main += ms;
     else if (comm.startsWith('ZMQbg')) out.zmq += ms;
     else out.other += ms;
