@@ -16,7 +16,10 @@ let cpuStart = process.cpuUsage();
 let cpuAtWrite = cpuStart;
 export const frameTasks: number[] = [];
 export const frameCpu: number[] = [];
+/** What started each frame: the store that notified, or the timer callback's name. */
+export const frameCauses: string[] = [];
 export const otherTasks: number[] = [];
+let cause = '';
 
 /** Call from the fake stdout's write(). */
 export const noteWrite = (): void => {
@@ -30,14 +33,17 @@ function finish(): void {
     (taskWrites > 0 ? frameTasks : otherTasks).push(
       taskWrites > 0 ? lastWriteAt - taskStart : taskEnd - taskStart,
     );
-    if (taskWrites > 0)
+    if (taskWrites > 0) {
       frameCpu.push((cpuAtWrite.user - cpuStart.user + cpuAtWrite.system - cpuStart.system) / 1000);
+      frameCauses.push(cause);
+    }
   }
   inTask = false;
 }
 
-function start(): void {
+function start(why: string): void {
   finish();
+  cause = why;
   inTask = true;
   taskWrites = 0;
   taskStart = performance.now();
@@ -50,8 +56,8 @@ function start(): void {
  * subscribed before React's, so the frame is timed from the notification, not from whatever
  * timer ran last (which made such frames look as long as the gap since that timer).
  */
-export function noteFrameStart(): void {
-  start();
+export function noteFrameStart(why = 'store'): void {
+  start(why);
 }
 
 export function recordTasks(on: boolean): void {
@@ -62,14 +68,16 @@ export function recordTasks(on: boolean): void {
 export function resetTasks(): void {
   frameTasks.length = 0;
   frameCpu.length = 0;
+  frameCauses.length = 0;
   otherTasks.length = 0;
 }
 
 type Fn = (...args: unknown[]) => unknown;
 
 function timed(fn: Fn): Fn {
+  const why = `timer ${fn.name || 'anonymous'}`;
   return function (this: unknown, ...args: unknown[]) {
-    start();
+    start(why);
     try {
       return fn.apply(this, args);
     } finally {

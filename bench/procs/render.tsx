@@ -6,6 +6,7 @@
 //             floor for a full-screen frame), and a bare zeromq.js SUB on the same error buses
 //             counting the same flood.
 import {
+  frameCauses,
   frameCpu,
   frameTasks,
   noteFrameStart,
@@ -38,9 +39,11 @@ import { childMain, loopDelay, rssMb, sleep, toParent, type Msg } from '../lib/h
 import { stamp, zmqTemplates } from '../lib/frames.js';
 import type { BenchFleet } from '../lib/fleet.js';
 
-const [mode = '', fleetJson = '', steadyArg = '', floodArg = '', drainArg = ''] =
+const [mode = '', fleetJson = '', steadyArg = '', floodArg = '', drainArg = '', warmArg = '0'] =
   process.argv.slice(2);
 const steadyMs = Number(steadyArg);
+/** Frames drawn first and kept apart: V8 is still compiling the frame path (TurboFan). */
+const warmMs = Number(warmArg);
 const floodMs = Number(floodArg);
 const COLS = 200;
 const ROWS = 60;
@@ -84,10 +87,17 @@ const parentSays = (type: string) =>
 async function measure(steady: () => Promise<void>, received: () => number) {
   resetTasks();
   recordTasks(true);
+  await sleep(warmMs);
+  recordTasks(false);
+  const warmFrames = [...frameTasks];
+  const warmCpu = [...frameCpu];
+  resetTasks();
+  recordTasks(true);
   await sleep(steadyMs);
   recordTasks(false);
   const frames = [...frameTasks];
   const cpu = [...frameCpu];
+  const causes = [...frameCauses];
   const tasks = otherTasks.length;
   await steady();
   resetTasks();
@@ -113,6 +123,9 @@ async function measure(steady: () => Promise<void>, received: () => number) {
   return {
     frames,
     cpu,
+    causes,
+    warmFrames,
+    warmCpu,
     otherTasks: tasks,
     floodFrames: [...frameTasks],
     floodCpu: [...frameCpu],
@@ -170,8 +183,8 @@ childMain(async () => {
       inject(start + n * 90);
     const filled = plane.errors.flush().rows.length;
     // Subscribed before <App>'s own listeners: a notification starts a frame (see noteFrameStart).
-    plane.health.subscribe(noteFrameStart);
-    plane.errors.subscribe(noteFrameStart);
+    plane.health.subscribe(() => noteFrameStart('health'));
+    plane.errors.subscribe(() => noteFrameStart('errors'));
     const EMPTY: ActionCatalog = { entries: [], make: () => undefined };
     const instance = render(
       <App
