@@ -18,6 +18,8 @@ interface RenderResult {
   cpu: number[];
   /** What started each frame (bench/lib/task-timer.ts). */
   causes?: string[];
+  /** The GC pause time (ms) inside each steady frame. */
+  gc?: number[];
   /** The frames of the warm-up before the steady window (JIT still compiling the frame path). */
   warmFrames?: number[];
   warmCpu?: number[];
@@ -123,8 +125,14 @@ export const render: Figure = {
       const d = dist(r.warmFrames ?? []);
       return d.n ? `${d.n} frames, p50 ${d.p50.toFixed(1)} ms, p99 ${d.p99.toFixed(1)} ms` : 'none';
     };
+    const gcNote = (r: RenderResult) => {
+      const inFrames = (r.gc ?? []).filter((ms) => ms > 0);
+      const sum = inFrames.reduce((a, b) => a + b, 0);
+      return `${inFrames.length} of ${r.frames.length} steady frames had one (${sum.toFixed(1)} ms in all, the longest ${Math.max(0, ...inFrames).toFixed(1)} ms)`;
+    };
     const frameNotes = [
       `opsdeck: <App> on the Fleet screen, 200x60, ${o.healthy}/200 agents healthy, error buffer ${o.filled} rows (full) and 50 new errors/s, maxFps 60 as the console (MAX_FPS; the plain Ink baseline 15), error notifications and shared Ink caches as the console; a frame = from what started it (a timer task, a store notification) to its last write (React -> Yoga -> Ink -> write)`,
+      `GC pauses inside frames: ${gcNote(o)}`,
       `frame CPU (process.cpuUsage from its start to its last write, all threads): mean ${dist(o.cpu).mean.toFixed(1)} ms, p50 ${dist(o.cpu).p50.toFixed(1)} ms, p99 ${dist(o.cpu).p99.toFixed(1)} ms`,
       `before the window, ${warmMs / 1000} s of warm-up frames (V8 compiling the frame path), not in the figure: ${warm(o)}; the baseline's: ${warm(b)}`,
       `${of.n} frames in ${steadyMs / 1000} s steady; during the flood ${off.n} frames, p50 ${off.p50.toFixed(1)} ms, p99 ${off.p99.toFixed(1)} ms, max ${off.max.toFixed(1)} ms`,
@@ -147,11 +155,12 @@ export const render: Figure = {
           flood: off,
           warm: { opsdeck: dist(o.warmFrames ?? []), baseline: dist(b.warmFrames ?? []) },
           cpu: { opsdeck: dist(o.cpu), baseline: dist(b.cpu), flood: dist(o.floodCpu) },
-          // Each steady frame (wall ms, CPU ms), in order: which frames are the slow ones.
+          // Each steady frame (wall ms, CPU ms, what started it, GC ms inside it), in order.
           framesMs: o.frames.map((ms, i) => [
             round(ms, 1),
             round(o.cpu[i] ?? NaN, 1),
             o.causes?.[i] ?? '',
+            round(o.gc?.[i] ?? NaN, 1),
           ]),
         },
       },

@@ -18,6 +18,8 @@ export const frameTasks: number[] = [];
 export const frameCpu: number[] = [];
 /** What started each frame: the store that notified, or the timer callback's name. */
 export const frameCauses: string[] = [];
+/** When each frame started (performance.now()): GC pauses are matched to frames by time. */
+export const frameStarts: number[] = [];
 export const otherTasks: number[] = [];
 let cause = '';
 
@@ -36,6 +38,7 @@ function finish(): void {
     if (taskWrites > 0) {
       frameCpu.push((cpuAtWrite.user - cpuStart.user + cpuAtWrite.system - cpuStart.system) / 1000);
       frameCauses.push(cause);
+      frameStarts.push(taskStart);
     }
   }
   inTask = false;
@@ -69,6 +72,7 @@ export function resetTasks(): void {
   frameTasks.length = 0;
   frameCpu.length = 0;
   frameCauses.length = 0;
+  frameStarts.length = 0;
   otherTasks.length = 0;
 }
 

@@ -7,6 +7,7 @@
 //             counting the same flood.
 import {
   frameCauses,
+  frameStarts,
   frameCpu,
   frameTasks,
   noteFrameStart,
@@ -16,6 +17,7 @@ import {
   resetTasks,
 } from '../lib/task-timer.js';
 import { EventEmitter } from 'node:events';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { Box, render, Text } from 'ink';
 import { useSyncExternalStore } from 'react';
@@ -83,6 +85,21 @@ const parentSays = (type: string) =>
     process.on('message', on);
   });
 
+/** GC pauses (start, ms), from V8 through perf_hooks. */
+const pauses: [number, number][] = [];
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) pauses.push([e.startTime, e.duration]);
+}).observe({ entryTypes: ['gc'] });
+
+/** The GC pause time (ms) inside each frame, from its start to its end. */
+const gcInFrames = (starts: readonly number[], lengths: readonly number[]): number[] =>
+  starts.map((at, i) => {
+    const end = at + lengths[i]!;
+    let ms = 0;
+    for (const [from, d] of pauses) if (from < end && from + d > at) ms += d;
+    return ms;
+  });
+
 /** Frames for `ms`, then the flood (the parent starts it in the sim when told `flood`). */
 async function measure(steady: () => Promise<void>, received: () => number) {
   resetTasks();
@@ -98,6 +115,9 @@ async function measure(steady: () => Promise<void>, received: () => number) {
   const frames = [...frameTasks];
   const cpu = [...frameCpu];
   const causes = [...frameCauses];
+  // Pauses are reported a moment after they end: let the observer catch up.
+  await sleep(50);
+  const gc = gcInFrames(frameStarts, frames);
   const tasks = otherTasks.length;
   await steady();
   resetTasks();
@@ -124,6 +144,7 @@ async function measure(steady: () => Promise<void>, received: () => number) {
     frames,
     cpu,
     causes,
+    gc,
     warmFrames,
     warmCpu,
     otherTasks: tasks,
