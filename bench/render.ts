@@ -20,6 +20,8 @@ interface RenderResult {
   causes?: string[];
   /** The GC pause time (ms) inside each steady frame. */
   gc?: number[];
+  /** How long after the last probe round's notification each steady frame started (ms). */
+  afterRound?: number[];
   /** The frames of the warm-up before the steady window (JIT still compiling the frame path). */
   warmFrames?: number[];
   warmCpu?: number[];
@@ -155,12 +157,14 @@ export const render: Figure = {
           flood: off,
           warm: { opsdeck: dist(o.warmFrames ?? []), baseline: dist(b.warmFrames ?? []) },
           cpu: { opsdeck: dist(o.cpu), baseline: dist(b.cpu), flood: dist(o.floodCpu) },
-          // Each steady frame (wall ms, CPU ms, what started it, GC ms inside it), in order.
+          // Each steady frame (wall ms, CPU ms, what started it, GC ms inside it, ms since the last
+          // probe round's notification), in order.
           framesMs: o.frames.map((ms, i) => [
             round(ms, 1),
             round(o.cpu[i] ?? NaN, 1),
             o.causes?.[i] ?? '',
             round(o.gc?.[i] ?? NaN, 1),
+            round(o.afterRound?.[i] ?? NaN, 0),
           ]),
         },
       },

@@ -85,6 +85,9 @@ const parentSays = (type: string) =>
     process.on('message', on);
   });
 
+/** When the health store notified (a probe round ended), performance.now(). */
+const rounds: number[] = [];
+
 /** GC pauses (start, ms), from V8 through perf_hooks. */
 const pauses: [number, number][] = [];
 new PerformanceObserver((list) => {
@@ -118,6 +121,12 @@ async function measure(steady: () => Promise<void>, received: () => number) {
   // Pauses are reported a moment after they end: let the observer catch up.
   await sleep(50);
   const gc = gcInFrames(frameStarts, frames);
+  // How long after the last probe round's notification each frame started (ms).
+  const afterRound = frameStarts.map((at) => {
+    let last = -Infinity;
+    for (const t of rounds) if (t <= at) last = t;
+    return at - last;
+  });
   const tasks = otherTasks.length;
   await steady();
   resetTasks();
@@ -145,6 +154,7 @@ async function measure(steady: () => Promise<void>, received: () => number) {
     cpu,
     causes,
     gc,
+    afterRound,
     warmFrames,
     warmCpu,
     otherTasks: tasks,
@@ -204,7 +214,10 @@ childMain(async () => {
       inject(start + n * 90);
     const filled = plane.errors.flush().rows.length;
     // Subscribed before <App>'s own listeners: a notification starts a frame (see noteFrameStart).
-    plane.health.subscribe(() => noteFrameStart('health'));
+    plane.health.subscribe(() => {
+      rounds.push(performance.now());
+      noteFrameStart('health');
+    });
     plane.errors.subscribe(() => noteFrameStart('errors'));
     const EMPTY: ActionCatalog = { entries: [], make: () => undefined };
     const instance = render(
