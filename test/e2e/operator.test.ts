@@ -22,9 +22,12 @@ const skip = !hasTmux
 const socket = `opsdeck-op-${process.pid}`;
 const dir = mkdtempSync(join(tmpdir(), 'opsdeck-op-'));
 
-const tmux = (...args: string[]) =>
-  execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
-const screen = (target = 'ops') => tmux('capture-pane', '-p', '-t', target);
+// `on`: another server, for a describe that starts after one that killed its own: tmux's
+// new-session on a socket whose server is still going away fails "server exited unexpectedly".
+const tmux = (...args: string[]) => tmuxOn(socket, ...args);
+const tmuxOn = (on: string, ...args: string[]) =>
+  execFileSync('tmux', ['-L', on, ...args], { encoding: 'utf8' });
+const screen = (target = 'ops', on = socket) => tmuxOn(on, 'capture-pane', '-p', '-t', target);
 const keys = (...k: string[]) => tmux('send-keys', '-t', 'ops', ...k);
 const type = (text: string) => tmux('send-keys', '-t', 'ops', '-l', text);
 const resize = (x: number, y: number) =>
@@ -35,11 +38,12 @@ async function until(
   ok: (text: string) => boolean,
   timeoutMs = 20_000,
   target = 'ops',
+  on = socket,
 ): Promise<string> {
   const end = Date.now() + timeoutMs;
   let text = '';
   while (Date.now() < end) {
-    text = screen(target);
+    text = screen(target, on);
     if (ok(text)) return text;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -259,9 +263,10 @@ describe('the operator console in tmux (opsdeck demo)', { skip }, () => {
 });
 
 describe('config migrate on a terminal asks like every action (tmux)', { skip }, () => {
+  const mig = `${socket}-mig`;
   after(() => {
     try {
-      tmux('kill-server'); // its prompt must not outlive the test
+      tmuxOn(mig, 'kill-server'); // its prompt must not outlive the test
     } catch {
       /* already gone */
     }
@@ -272,7 +277,8 @@ describe('config migrate on a terminal asks like every action (tmux)', { skip },
     const file = join(own, 'pc2.yaml');
     copyFileSync(join(FIXTURES, 'pc2.startup_config.yaml'), file);
     const before = readFileSync(file, 'utf8');
-    tmux(
+    tmuxOn(
+      mig,
       'new-session',
       '-d',
       '-s',
@@ -283,12 +289,18 @@ describe('config migrate on a terminal asks like every action (tmux)', { skip },
       '50',
       `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} config migrate ${file}; echo "EXIT=$?"; sleep 30`,
     );
-    const asked = await until('the question', (t) => /Type "yes" to run: /.test(t), 15_000, 'mig');
+    const asked = await until(
+      'the question',
+      (t) => /Type "yes" to run: /.test(t),
+      15_000,
+      'mig',
+      mig,
+    );
     assert.match(asked, /^\+ {4}\w+:$/m, 'the diff shown: agents as keys');
     assert.equal(readFileSync(file, 'utf8'), before, 'nothing written before the answer');
-    tmux('send-keys', '-t', 'mig', '-l', 'yes');
-    tmux('send-keys', '-t', 'mig', 'Enter');
-    const done = await until('written', (t) => /EXIT=0/.test(t), 15_000, 'mig');
+    tmuxOn(mig, 'send-keys', '-t', 'mig', '-l', 'yes');
+    tmuxOn(mig, 'send-keys', '-t', 'mig', 'Enter');
+    const done = await until('written', (t) => /EXIT=0/.test(t), 15_000, 'mig', mig);
     assert.match(done, /^migrated /m);
     assert.match(readFileSync(file, 'utf8'), /^agent_groups:/m);
   });
