@@ -4,9 +4,11 @@
 // once-a-second clock redraw cost a full-screen frame each (bench/: idle), for one changed digit.
 // The heartbeat is one timer, pushed back by every redraw: nothing wakes while frames come.
 //
-// With `keyOf` (a ref, set by the caller in a layout effect: what the screen derives from the time, as text: the clock, every age shown,
-// stale marks), a heartbeat that finds the same key as the last frame drew does not redraw: an
-// idle fleet whose ages all read "0s" is not redrawn every `quietMs` for an identical screen.
+// With `keyOf` (a ref, set by the caller in a layout effect: what the screen derives from the
+// time, as text: the clock, every age shown, stale marks; a function of the time over what the
+// last frame drew), a heartbeat that finds the same key now as at the time the last frame drew
+// does not redraw: an idle fleet whose ages all read "0s" is not redrawn every `quietMs` for an
+// identical screen.
 // A frame comes at least every `maxQuietMs` whatever the key says.
 import { useCallback, useEffect, useRef, useSyncExternalStore } from 'react';
 
@@ -27,7 +29,11 @@ export function useNow(
 ): number {
   const heartbeat = useRef<Heartbeat>(undefined);
   const key = keyOf ?? NO_KEY;
-  const drawn = useRef<{ key: string | undefined; at: number }>({ key: undefined, at: 0 });
+  // When the last frame was drawn and the time it drew. Its key is worked out only when a
+  // heartbeat asks, from the same keyOf (no frame came since, or the heartbeat would have been
+  // pushed back), not after every frame: at 200 agents and a full error stream that was ~0.5 ms
+  // of each frame (bench/ render profile) for a key a heartbeat reads every few seconds.
+  const drawn = useRef<{ now: number; at: number } | undefined>(undefined);
   const now = useSyncExternalStore(
     useCallback(
       (redraw: () => void) => {
@@ -35,12 +41,13 @@ export function useNow(
           redraw: () => {
             // Also rescheduled here: a heartbeat that finds nothing to change draws nothing.
             h.timer = setTimeout(h.redraw, quietMs);
-            const t = Date.now();
+            const last = drawn.current;
+            const keyOfNow = key.current;
             const same =
-              key.current !== undefined &&
-              drawn.current.key !== undefined &&
-              t - drawn.current.at < maxQuietMs &&
-              key.current(nowSecond()) === drawn.current.key;
+              keyOfNow !== undefined &&
+              last !== undefined &&
+              Date.now() - last.at < maxQuietMs &&
+              keyOfNow(nowSecond()) === keyOfNow(last.now);
             if (!same) redraw();
           },
         };
@@ -58,7 +65,7 @@ export function useNow(
   );
   // After every draw, whatever caused it: what it showed, and the next heartbeat quietMs away.
   useEffect(() => {
-    drawn.current = { key: key.current?.(now), at: Date.now() };
+    drawn.current = { now, at: Date.now() };
     const h = heartbeat.current;
     if (!h) return;
     clearTimeout(h.timer);

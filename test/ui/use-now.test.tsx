@@ -21,24 +21,27 @@ test('the heartbeat redraws a quiet screen with the time, and stops when unmount
   app.unmount();
 });
 
-test('with a key, a heartbeat that finds the same key draws nothing; a changed key draws', async () => {
+test('with a key, a heartbeat that finds the same key draws nothing; a key that moves with the time draws', async () => {
   let renders = 0;
-  let key = 'a';
+  // What the screen derives from the time: an age that steps 2 s from now (useNow's time is in
+  // whole seconds), as the App's ages and stale marks do.
+  const stepAt = Math.floor(Date.now() / 1000) * 1000 + 2000;
+  const key = { current: (t: number) => (t >= stepAt ? 'b' : 'a') };
   function Ages() {
     renders++;
-    return <Text>{`now ${useNow(200, { current: () => key })}`}</Text>;
+    return <Text>{`now ${useNow(200, key)}`}</Text>;
   }
   const app = render(<Ages />);
   const wait = async (ok: () => boolean) => {
     const end = Date.now() + 20_000;
     while (!ok() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   };
-  // Several heartbeats with the same key: no redraw (poll for long enough to see some).
+  // Several heartbeats (every 200 ms) with the same key: no redraw.
   const started = renders;
-  await new Promise((r) => setTimeout(r, 1500));
+  await new Promise((r) => setTimeout(r, Math.max(0, stepAt - Date.now() - 300)));
   assert.equal(renders, started, 'the same key: no redraw');
-  key = 'b';
   await wait(() => renders > started);
-  assert.ok(renders > started, 'a changed key redraws');
+  assert.ok(renders > started, 'a key moved by the time redraws');
+  assert.ok(Date.now() >= stepAt, 'not before the key moved');
   app.unmount();
 });
