@@ -103,20 +103,19 @@ const gcInFrames = (starts: readonly number[], lengths: readonly number[]): numb
     return ms;
   });
 
+/** The frames of the next `ms` (the timer's records stay readable until the next call). */
+async function framesOver(ms: number) {
+  resetTasks();
+  recordTasks(true);
+  await sleep(ms);
+  recordTasks(false);
+  return { frames: [...frameTasks], cpu: [...frameCpu] };
+}
+
 /** Frames for `ms`, then the flood (the parent starts it in the sim when told `flood`). */
 async function measure(steady: () => Promise<void>, received: () => number) {
-  resetTasks();
-  recordTasks(true);
-  await sleep(warmMs);
-  recordTasks(false);
-  const warmFrames = [...frameTasks];
-  const warmCpu = [...frameCpu];
-  resetTasks();
-  recordTasks(true);
-  await sleep(steadyMs);
-  recordTasks(false);
-  const frames = [...frameTasks];
-  const cpu = [...frameCpu];
+  const { frames: warmFrames, cpu: warmCpu } = await framesOver(warmMs);
+  const { frames, cpu } = await framesOver(steadyMs);
   const causes = [...frameCauses];
   // Pauses are reported a moment after they end: let the observer catch up.
   await sleep(50);
