@@ -11,12 +11,13 @@ import {
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
-  type MsgHdrs,
+  type Msg,
   type NatsConnection,
   type Subscription,
 } from 'nats';
 import { BRIDGE_HEADER, bridgeMarkOf } from '../core/errors/bridge.js';
 import { feedStep, scanWait, type FeedEvent, type FeedState } from '../core/errorbus/feed-state.js';
+import { readErrorHeaders, type ErrorHeaders } from '../core/errorbus/headers.js';
 import { ackSeq, newSeqTrack, noteSeq, type SeqTrack } from '../core/errorbus/sequence.js';
 import type { StreamSequence } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
@@ -81,12 +82,32 @@ const MAX_FINGERPRINTS = 100_000;
 /**
  * A delivery's stream sequence, read from its reply subject: `m.seq` splits all of the subject
  * into an info object per message (~2 µs, more than decoding the error). nats.js keeps the
- * subject as `reply` on its messages without typing it; when it is not there, `m.seq`.
+ * subject as `reply` on its messages without typing it; when it is not there, `m.seq`. An
+ * ordered consumer has had nats.js parse that info already (it checks the order with it): it is
+ * read from there (`di`, untyped) rather than parsed again.
  */
 const seqOf = (m: JsMsg): number => {
+  const parsed = (m as { di?: { streamSequence?: unknown } }).di?.streamSequence;
+  if (typeof parsed === 'number') return parsed;
   const reply = (m as { reply?: unknown }).reply;
   return (typeof reply === 'string' ? ackSeq(reply) : undefined) ?? m.seq;
 };
+
+const headerText = new TextDecoder(); // as nats.js decodes header blocks
+
+/**
+ * A message's header block as nats.js 2.x keeps it (untyped: `_msg.hdr`, its length, and
+ * `_rdata`, the block and the data), so that the feed reads its three headers without nats.js
+ * decoding all of them into a map (readErrorHeaders). Undefined: the message has none; null:
+ * not laid out as expected (another nats.js), and `m.headers` is asked instead.
+ */
+function headerBlock(m: Msg | JsMsg): Uint8Array | undefined | null {
+  const inner = (m as { msg?: unknown }).msg ?? m; // a JsMsg wraps the Msg
+  const { _msg: parsed, _rdata: bytes } = inner as { _msg?: { hdr?: unknown }; _rdata?: unknown };
+  const length = parsed?.hdr;
+  if (typeof length !== 'number' || !(bytes instanceof Uint8Array)) return null;
+  return length > -1 ? bytes.subarray(0, length) : undefined;
+}
 
 const agentOf = (subject: string, fromHeader: string): string | undefined => {
   if (fromHeader) return fromHeader;
@@ -199,29 +220,57 @@ export class JetStreamErrors implements NatsErrorFeed {
 
   // --- the hot path: one call per message, no promise, no allocation beyond the sink's ---
 
-  private ingest(subject: string, data: Uint8Array, headers?: MsgHdrs): void {
-    // The headers read in one pass: each get() lists and filters all of them (nats.js), and a
-    // message asked for four. Exact names, first value, as get() answers.
-    let machine = '';
-    let agent = '';
-    let bridged = false;
-    if (headers) {
-      for (const [name, values] of headers) {
-        if (name === 'machine') machine = values[0] ?? '';
-        else if (name === 'agent') agent = values[0] ?? '';
-        else if (name === BRIDGE_HEADER) bridged = true;
-      }
-    }
-    machine ||= this.options.machineOf(agentOf(subject, agent), subject);
-    this.sink.nats(subject, data, machine, Date.now(), bridged ? bridgeMarkOf(headers) : undefined);
+  /** The headers of the message being ingested (one object, reused). */
+  private readonly heard: ErrorHeaders = { machine: '', agent: '', bridged: false };
+
+  private ingest(m: Msg | JsMsg): void {
+    this.hear(m);
+    this.deliver(m);
   }
 
-  private fromCore(subject: string, data: Uint8Array, headers?: MsgHdrs): void {
+  /** Reads the message's headers into `heard` (throws as nats.js does on a block it refuses). */
+  private hear(m: Msg | JsMsg): void {
+    const h = this.heard;
+    const block = headerBlock(m);
+    if (block === undefined) {
+      h.machine = h.agent = '';
+      h.bridged = false;
+    } else if (block === null || !readErrorHeaders(headerText.decode(block), h)) {
+      // nats.js's own reading (and its refusal: a block it cannot decode throws, as it did).
+      // The headers read in one pass: each get() lists and filters all of them (nats.js), and
+      // a message asked for four. Exact names, first value, as get() answers.
+      h.machine = h.agent = '';
+      h.bridged = false;
+      for (const [name, values] of m.headers ?? []) {
+        if (name === 'machine') h.machine = values[0] ?? '';
+        else if (name === 'agent') h.agent = values[0] ?? '';
+        else if (name === BRIDGE_HEADER) h.bridged = true;
+      }
+    }
+  }
+
+  /** The message, its headers heard, to the sink. */
+  private deliver(m: Msg | JsMsg): void {
+    const subject = m.subject;
+    const h = this.heard;
+    const machine = h.machine || this.options.machineOf(agentOf(subject, h.agent), subject);
+    // A bridged copy (rare) has its mark read by nats.js: four headers, as bridgeMarkOf reads them.
+    this.sink.nats(
+      subject,
+      m.data,
+      machine,
+      Date.now(),
+      h.bridged ? bridgeMarkOf(m.headers) : undefined,
+    );
+  }
+
+  private fromCore(m: Msg): void {
+    this.hear(m); // first, as before: a block nats.js refuses throws before anything is counted
     if (this.coreSeen.size < MAX_FINGERPRINTS) {
-      const f = fingerprint(subject, data);
+      const f = fingerprint(m.subject, m.data);
       this.coreSeen.set(f, (this.coreSeen.get(f) ?? 0) + 1);
     }
-    this.ingest(subject, data, headers);
+    this.deliver(m);
   }
 
   /** Already received on the core subscription: skipped once (the stream's copy of it). */
@@ -261,7 +310,7 @@ export class JetStreamErrors implements NatsErrorFeed {
     if (this.core || this.stopped) return;
     this.coreSeenBefore = new Map();
     this.core = this.nc.subscribe('errors.>', {
-      callback: (error, m) => error || this.fromCore(m.subject, m.data, m.headers),
+      callback: (error, m) => error || this.fromCore(m),
     });
   }
 
@@ -454,8 +503,7 @@ export class JetStreamErrors implements NatsErrorFeed {
         if (!live.on) return;
         const n = seqOf(m);
         seq.track = noteSeq(seq.track, n);
-        if (this.skipUntil.size === 0 || !this.seenOnCore(stream, n, m))
-          this.ingest(m.subject, m.data, m.headers);
+        if (this.skipUntil.size === 0 || !this.seenOnCore(stream, n, m)) this.ingest(m);
         if (durable) {
           this.acks.push(m);
           this.ackTurn ??= setImmediate(this.flushAcks);
