@@ -43,8 +43,25 @@ const addId = (out: string[], v: unknown): void => {
 const agentName = (source: unknown): string => {
   const s = str(source) ?? 'unknown';
   const dot = s.indexOf('.');
-  return dot > 0 && /^(mainpc|pc2|main_pc)$/i.test(s.slice(0, dot)) ? s.slice(dot + 1) : s;
+  return dot > 0 && machinePrefix(s, dot) ? s.slice(dot + 1) : s;
 };
+
+/**
+ * Whether `s` up to `dot` is mainpc, pc2 or main_pc, letters in either case: what
+ * /^(mainpc|pc2|main_pc)$/i said of `s.slice(0, dot)` (its /i folds ASCII letters only), without
+ * the slice and the regex per frame.
+ */
+function machinePrefix(s: string, dot: number): boolean {
+  const word = dot === 6 ? 'mainpc' : dot === 3 ? 'pc2' : dot === 7 ? 'main_pc' : undefined;
+  if (word === undefined) return false;
+  for (let i = 0; i < dot; i++) {
+    const c = s.charCodeAt(i);
+    const w = word.charCodeAt(i);
+    // `w | 0x20` is w for a lower-case letter; a letter matches in either case, the rest exactly.
+    if (c !== w && !(w >= 97 && w <= 122 && (c | 0x20) === w)) return false;
+  }
+  return true;
+}
 
 const messageOf = (details: Dict, fallback: string): string =>
   str(details.message) ?? str(details.error) ?? str(details.error_message) ?? fallback;
@@ -88,9 +105,17 @@ function event(
 const originOf = (body: Dict, fallback: string): string => {
   const named = str(body.originating_machine) ?? str(body.source_machine);
   if (!named) return fallback;
-  const id = named.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return id === 'mainpc' ? 'mainpc' : id;
+  // The last name's id kept: a machine's frames name it alike, and its one string (its hash
+  // made once) is what the publisher and flood maps are then asked for.
+  if (named !== lastNamed) {
+    const id = named.toLowerCase().replace(/[^a-z0-9]/g, '');
+    lastOrigin = id === 'mainpc' ? 'mainpc' : id;
+    lastNamed = named;
+  }
+  return lastOrigin;
 };
+let lastNamed = '';
+let lastOrigin = '';
 
 function fromEnvelope(
   body: Dict,
