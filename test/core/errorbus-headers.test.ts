@@ -76,6 +76,39 @@ describe('readErrorHeaders', () => {
     }
   });
 
+  test('random blocks: the same answer as nats.js, or declined', () => {
+    // Pieces the fleet's names are made of, and the characters that decide a block's fate.
+    const pieces = [
+      'machine',
+      'agent',
+      'Opsdeck-Bridge',
+      'x',
+      ':',
+      ' ',
+      '\t',
+      '\r',
+      '\n',
+      '\r\n',
+      'é',
+      '\u00a0',
+      'pc2',
+    ];
+    let seed = 7;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    let answered = 0;
+    for (let k = 0; k < 5000; k++) {
+      let block = 'NATS/1.0\r\n';
+      const n = Math.floor(next() * 12);
+      for (let i = 0; i < n; i++) block += pieces[Math.floor(next() * pieces.length)];
+      const expected = natsReads(block);
+      const out: ErrorHeaders = { machine: '', agent: '', bridged: false };
+      if (!readErrorHeaders(block, out)) continue;
+      answered++;
+      assert.deepEqual(out, expected, JSON.stringify(block));
+    }
+    assert.ok(answered > 1000, `answered ${answered}`);
+  });
+
   test('answers the blocks the fleet sends', () => {
     for (const block of BLOCKS.slice(0, 4)) {
       const out: ErrorHeaders = { machine: '', agent: '', bridged: false };

@@ -27,42 +27,38 @@ export function readErrorHeaders(block: string, out: ErrorHeaders): boolean {
   let machine: string | undefined;
   let agent: string | undefined;
   let bridged = false;
-  let at = block.indexOf('\r\n');
-  while (at >= 0) {
-    const start = at + 2;
-    const end = block.indexOf('\r\n', start);
-    const stop = end < 0 ? block.length : end;
-    at = end;
-    if (stop === start) continue; // an empty line (the block ends with one)
-    const colon = block.indexOf(':', start);
-    if (colon < 0 || colon >= stop) {
-      // No colon: nats.js skips the line; a lone CR or LF in it is left for nats.js to judge.
-      if (hasCrOrLf(block, start, stop)) return false;
-      continue;
+  // One pass over the lines after the first (the status line, which nats.js never refuses).
+  let start = block.indexOf('\r\n') + 2;
+  if (start === 1) start = block.length + 1; // a status line only: no headers
+  let colon = -1;
+  let oddName = false; // a character nats.js refuses in a name (if the line has a colon)
+  for (let i = start; i <= block.length; i++) {
+    // The block's end ends its last line, as splitting it does.
+    const c = i < block.length ? block.charCodeAt(i) : -1;
+    if (c === -1 || (c === 13 && block.charCodeAt(i + 1) === 10)) {
+      if (colon >= 0) {
+        if (oddName) return false;
+        const length = colon - start;
+        if (length === 7 && machine === undefined && block.startsWith('machine', start))
+          machine = block.slice(colon + 1, i).trim();
+        else if (length === 5 && agent === undefined && block.startsWith('agent', start))
+          agent = block.slice(colon + 1, i).trim();
+        else if (length === BRIDGE_HEADER.length && block.startsWith(BRIDGE_HEADER, start))
+          bridged = true;
+      }
+      start = i + 2;
+      i++;
+      colon = -1;
+      oddName = false;
+    } else if (c === 13 || c === 10) {
+      return false; // a lone CR or LF: nats.js's to judge
+    } else if (colon < 0) {
+      if (c === 58) colon = i;
+      else if (c < 33 || c > 126) oddName = true;
     }
-    for (let i = start; i < colon; i++) {
-      const c = block.charCodeAt(i);
-      if (c < 33 || c > 126) return false;
-    }
-    if (hasCrOrLf(block, colon + 1, stop)) return false;
-    const length = colon - start;
-    if (length === 7 && machine === undefined && block.startsWith('machine', start))
-      machine = block.slice(colon + 1, stop).trim();
-    else if (length === 5 && agent === undefined && block.startsWith('agent', start))
-      agent = block.slice(colon + 1, stop).trim();
-    else if (length === BRIDGE_HEADER.length && block.startsWith(BRIDGE_HEADER, start))
-      bridged = true;
   }
   out.machine = machine ?? '';
   out.agent = agent ?? '';
   out.bridged = bridged;
   return true;
-}
-
-function hasCrOrLf(text: string, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 13 || c === 10) return true;
-  }
-  return false;
 }
