@@ -18,7 +18,13 @@ import {
 import { BRIDGE_HEADER, bridgeMarkOf } from '../core/errors/bridge.js';
 import { feedStep, scanWait, type FeedEvent, type FeedState } from '../core/errorbus/feed-state.js';
 import { readErrorHeaders, type ErrorHeaders } from '../core/errorbus/headers.js';
-import { ackSeq, newSeqTrack, noteSeq, type SeqTrack } from '../core/errorbus/sequence.js';
+import {
+  ackSeq,
+  advanceSeq,
+  newSeqTrack,
+  noteSeq,
+  type SeqTrack,
+} from '../core/errorbus/sequence.js';
 import type { StreamSequence } from '../core/errorbus/sequence.js';
 import { subjectWithin } from '../core/errorbus/subjects.js';
 import type { ErrorSink, NatsErrorFeed } from '../core/seams/error-source.js';
@@ -530,7 +536,8 @@ export class JetStreamErrors implements NatsErrorFeed {
       callback: (m: JsMsg) => {
         if (!live.on) return;
         const n = seqOf(m);
-        seq.track = noteSeq(seq.track, n);
+        if (seq.track.last === undefined) seq.track = noteSeq(seq.track, n);
+        else advanceSeq(seq.track, n);
         if (this.skipUntil.size === 0 || !this.seenOnCore(stream, n, m)) this.ingest(m);
         if (durable) {
           this.acks.push(m);
