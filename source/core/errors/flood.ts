@@ -134,8 +134,13 @@ interface RateKey {
   key: string;
 }
 
-/** How many rate keys and rule keys a detector keeps made (past it, it forgets them all). */
-const KEYS = 8192;
+/**
+ * How many rate keys a detector keeps made, and for how many agents it keeps rule keys (a fleet
+ * has about a hundred); past them, other keys are made per event (rate keys are kept again once
+ * the folds, which hold them, are cleared). ~1 MB at most.
+ */
+const RATE_KEYS = 4096;
+const RULE_AGENTS = 1024;
 
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
@@ -149,9 +154,9 @@ export class FloodDetector {
   private readonly texts = new Map<string, number>();
   /** Bit i: rule i is a `mentions` rule (the others' match() runs per event). */
   private readonly mentionRules: number;
-  /** Rate keys kept in `folds` (RateKey), all of them forgotten with `folds` past KEYS. */
+  /** Rate keys kept in `folds` (RateKey): at most RATE_KEYS, forgotten when `folds` is cleared. */
   private rateKeys = 0;
-  /** Each rule's window key per agent (`agent:rule`), made once; cleared past KEYS. */
+  /** Each rule's window key per agent (`agent:rule`), made once, for at most RULE_AGENTS agents. */
   private readonly ruleKeys = new Map<string, string[]>();
   private prunedAt = 0;
   // Rule labels, made once: check() runs for every event of a flood.
@@ -207,24 +212,22 @@ export class FloodDetector {
   /** The rate window's key of this event, the one made before for the same four texts if any. */
   private rateKey(event: ErrorEvent, known: Folded): string {
     const { machine, agent, category } = event;
-    let made = known.keys?.get(agent);
+    const made = known.keys?.get(agent);
     if (made !== undefined)
       for (let i = 0; i < made.length; i++) {
         const k = made[i]!;
         if (k.machine === machine && k.category === category) return k.key;
       }
-    if (this.rateKeys >= KEYS) {
-      // All kept keys are forgotten (each text's are made again as it comes back).
-      this.folds.clear();
-      this.rateKeys = 0;
-      known.keys = made = undefined;
-      this.folds.set(event.message, known);
-    }
     const key = `${machine}|${agent}|${category}|${known.folded}`;
-    this.rateKeys++;
-    const k: RateKey = { machine, category, key };
-    if (made === undefined) (known.keys ??= new Map()).set(agent, [k]);
-    else made.push(k);
+    // Full, it keeps what it has until the folds are cleared: forgetting and making keys again
+    // whenever it filled cost a flood of distinct agents ~2 us an event (kept keys outliving the
+    // young generation, bench/rss-errors.ts), where keeping none costs one lookup more.
+    if (this.rateKeys < RATE_KEYS) {
+      this.rateKeys++;
+      const k: RateKey = { machine, category, key };
+      if (made === undefined) (known.keys ??= new Map()).set(agent, [k]);
+      else made.push(k);
+    }
     return key;
   }
 
@@ -232,7 +235,8 @@ export class FloodDetector {
   private ruleKey(agent: string, i: number): string {
     let keys = this.ruleKeys.get(agent);
     if (keys === undefined) {
-      if (this.ruleKeys.size >= KEYS) this.ruleKeys.clear();
+      // Full, as rateKey's: what it has is kept, and other agents' keys are made per event.
+      if (this.ruleKeys.size >= RULE_AGENTS) return `${agent}:${this.options.rules[i]!.name}`;
       this.ruleKeys.set(agent, (keys = []));
     }
     return (keys[i] ??= `${agent}:${this.options.rules[i]!.name}`);
