@@ -4,7 +4,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subjectsOverlap, subjectWithin } from '../../source/core/errorbus/subjects.js';
 import { judgeStreams, planStreamFix, type StreamObs } from '../../source/core/errorbus/streams.js';
-import { ackSeq, newSeqTrack, noteSeq } from '../../source/core/errorbus/sequence.js';
+import {
+  ackSeq,
+  advanceSeq,
+  newSeqTrack,
+  noteSeq,
+  type SeqTrack,
+} from '../../source/core/errorbus/sequence.js';
 import {
   coverage,
   effects,
@@ -178,6 +184,31 @@ describe('sequence continuity', () => {
       assert.equal(t.redelivered, c.redelivered);
     });
   }
+
+  test('advanceSeq writes what noteSeq returns, and never changes a list a copy shares', () => {
+    let seed = 3;
+    const next = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    for (let k = 0; k < 200; k++) {
+      let pure = newSeqTrack();
+      let kept: SeqTrack | undefined;
+      let seq = 1 + Math.floor(next() * 5);
+      for (let i = 0; i < 40; i++) {
+        // mostly the next one; now and then a jump (a gap) or a step back (a redelivery)
+        const r = next();
+        seq = r < 0.7 ? seq + 1 : r < 0.85 ? seq + 2 + Math.floor(next() * 4) : seq - 1;
+        pure = noteSeq(pure, seq);
+        if (kept === undefined) kept = noteSeq(newSeqTrack(), seq);
+        else {
+          const copy = { ...kept };
+          const list = [...kept.missing];
+          advanceSeq(kept, seq);
+          assert.deepEqual(copy.missing, list);
+        }
+        assert.deepEqual(kept, pure);
+        assert.deepEqual(Object.keys(kept), Object.keys(pure));
+      }
+    }
+  });
 
   // The reply subjects nats-server sends, and what nats.js's JsMsg.seq reads from them.
   const replies: Array<[string, number | undefined]> = [

@@ -178,6 +178,23 @@ describe('floods', () => {
     });
   }
 
+  test('window keys are machine|agent|category|signature, however many it has kept made', () => {
+    const d = new FloodDetector();
+    // More combinations than it keeps (4,096 rate keys, 1,024 agents' rule keys), each twice.
+    for (let round = 0; round < 2; round++)
+      for (let i = 0; i < 6000; i++) {
+        const e = ev({
+          bus: 'zmq',
+          machine: i % 2 ? 'pc2' : 'mainpc',
+          agent: `Agent${i % 1500}`,
+          category: i % 3 ? 'TimeoutError' : 'pc2_service',
+          message: `TimeoutError on call ${i % 7} after ${i} ms`,
+        });
+        const v = d.check(e, 1000 * round + i);
+        assert.equal(v.key, `${e.machine}|${e.agent}|${signature(e)}`);
+      }
+  });
+
   test('signatures fold numbers and ids', () => {
     const a = signature(ev({ bus: 'zmq', message: 'timeout after 31 ms on 0xdeadbeef' }));
     const b = signature(ev({ bus: 'zmq', message: 'timeout after 32 ms on 0xcafef00d' }));

@@ -39,6 +39,27 @@ export function noteSeq(track: SeqTrack, seq: number): SeqTrack {
 }
 
 /**
+ * noteSeq's answer written into `track` itself, for a track that has had its first delivery
+ * (`last` set; before it, noteSeq makes the track with its fields in their order): the feed's
+ * per-delivery step without a new object per message. A new gap replaces `missing` with a new
+ * list, as noteSeq does: copies of the track (the feed's sequences()) share the old one.
+ */
+export function advanceSeq(track: SeqTrack, seq: number): void {
+  const last = track.last!;
+  if (seq <= last) {
+    track.redelivered++;
+    return;
+  }
+  track.delivered++;
+  if (seq !== last + 1) {
+    track.gaps += seq - last - 1;
+    if (track.missing.length < MAX_MISSING_RANGES)
+      track.missing = [...track.missing, [last + 1, seq - 1] as const];
+  }
+  track.last = seq;
+}
+
+/**
  * The stream sequence of a JetStream delivery, from its reply subject
  * (`$JS.ACK.<stream>.<consumer>.<deliveries>.<stream seq>.…`, or with `<domain>.<account hash>.`
  * after ACK): what nats.js's `JsMsg.seq` reads, without splitting the whole subject into an

@@ -25,21 +25,43 @@ const malformed = (reason: string, text: string): Decoded => ({
   sample: sanitise(text.length > SAMPLE_CHARS ? `${text.slice(0, SAMPLE_CHARS)}…` : text),
 });
 
-const ids = (...values: unknown[]): string[] => {
+// Three parameters rather than `...values`: the rest array was one more allocation per event.
+const ids = (a: unknown, b?: unknown, c?: unknown): string[] => {
   const out: string[] = [];
-  for (const v of values) {
-    const s = typeof v === 'number' ? String(v) : str(v);
-    if (s && !out.includes(s)) out.push(s);
-  }
+  addId(out, a);
+  addId(out, b);
+  addId(out, c);
   return out;
+};
+
+const addId = (out: string[], v: unknown): void => {
+  const s = typeof v === 'number' ? String(v) : str(v);
+  if (s && !out.includes(s)) out.push(s);
 };
 
 // ErrorPublisher prefixes the agent with its machine (`MainPC.NLUAgent`).
 const agentName = (source: unknown): string => {
   const s = str(source) ?? 'unknown';
   const dot = s.indexOf('.');
-  return dot > 0 && /^(mainpc|pc2|main_pc)$/i.test(s.slice(0, dot)) ? s.slice(dot + 1) : s;
+  return dot > 0 && machinePrefix(s, dot) ? s.slice(dot + 1) : s;
 };
+
+/**
+ * Whether `s` up to `dot` is mainpc, pc2 or main_pc, letters in either case: what
+ * /^(mainpc|pc2|main_pc)$/i said of `s.slice(0, dot)` (its /i folds ASCII letters only), without
+ * the slice and the regex per frame.
+ */
+function machinePrefix(s: string, dot: number): boolean {
+  const word = dot === 6 ? 'mainpc' : dot === 3 ? 'pc2' : dot === 7 ? 'main_pc' : undefined;
+  if (word === undefined) return false;
+  for (let i = 0; i < dot; i++) {
+    const c = s.charCodeAt(i);
+    const w = word.charCodeAt(i);
+    // `w | 0x20` is w for a lower-case letter; a letter matches in either case, the rest exactly.
+    if (c !== w && !(w >= 97 && w <= 122 && (c | 0x20) === w)) return false;
+  }
+  return true;
+}
 
 const messageOf = (details: Dict, fallback: string): string =>
   str(details.message) ?? str(details.error) ?? str(details.error_message) ?? fallback;
@@ -73,14 +95,9 @@ function event(
   return { ok: true, event: e };
 }
 
-/**
- * `details` (an object of this message's own parsed JSON, or a new one) with `extra` set: the
- * same keys in the same order as `{ ...details, ...extra }`, without copying.
- */
-function withFields(details: Dict, extra: Dict): Dict {
-  for (const k of Object.keys(extra)) details[k] = extra[k];
-  return details;
-}
+// `details` below is an object of this message's own parsed JSON (or a new one): the fields it
+// gains are set on it, in the order `{ ...details, ...extra }` would give, without copying it
+// or making an `extra` object per event.
 
 /** Variant A and D bodies share the `error_data` envelope. */
 // PC2ErrorPublisher names its machine (source_machine / originating_machine): its cross-machine
@@ -88,9 +105,17 @@ function withFields(details: Dict, extra: Dict): Dict {
 const originOf = (body: Dict, fallback: string): string => {
   const named = str(body.originating_machine) ?? str(body.source_machine);
   if (!named) return fallback;
-  const id = named.toLowerCase().replace(/[^a-z0-9]/g, '');
-  return id === 'mainpc' ? 'mainpc' : id;
+  // The last name's id kept: a machine's frames name it alike, and its one string (its hash
+  // made once) is what the publisher and flood maps are then asked for.
+  if (named !== lastNamed) {
+    const id = named.toLowerCase().replace(/[^a-z0-9]/g, '');
+    lastOrigin = id === 'mainpc' ? 'mainpc' : id;
+    lastNamed = named;
+  }
+  return lastOrigin;
 };
+let lastNamed = '';
+let lastOrigin = '';
 
 function fromEnvelope(
   body: Dict,
@@ -103,17 +128,15 @@ function fromEnvelope(
   const data = dict(body.error_data);
   const details = dict(data.details);
   const type = str(data.error_type) ?? 'error';
+  const message = messageOf(details, type);
+  if (isDict(data.machine_context)) details.machine_context = data.machine_context;
+  details.error_type = type;
   return event(machine, receivedAt, format, {
     agent: agentName(body.source),
     severity: normaliseSeverity(data.severity),
     category: category ?? str(data.category) ?? type,
-    message: messageOf(details, type),
-    details: withFields(
-      details,
-      isDict(data.machine_context)
-        ? { machine_context: data.machine_context, error_type: type }
-        : { error_type: type },
-    ),
+    message,
+    details,
     ids: ids(data.error_id),
     sentAt: str(body.timestamp),
   });
@@ -190,7 +213,7 @@ export function decodeZmq(
   receivedAt: number,
 ): Decoded {
   let size = 0;
-  for (const f of frames) size += f.byteLength;
+  for (let i = 0; i < frames.length; i++) size += frames[i]!.byteLength;
   if (size > MAX_FRAME_BYTES)
     return malformed(
       `oversize message: ${size} bytes (limit ${MAX_FRAME_BYTES})`,
@@ -236,6 +259,8 @@ export function decodeNats(
     // nats_client.py (WP-10): errors.<severity>.<agent>
     const context = dict(body.context);
     const type = str(body.error_type) ?? 'error';
+    if (str(body.stack_trace)) context.stack_trace = body.stack_trace;
+    context.retry_count = body.retry_count;
     return event(
       machine,
       receivedAt,
@@ -245,12 +270,7 @@ export function decodeNats(
         severity: normaliseSeverity(body.severity ?? subject.split('.')[1]),
         category: type,
         message: str(body.message) ?? type,
-        details: withFields(
-          context,
-          str(body.stack_trace)
-            ? { stack_trace: body.stack_trace, retry_count: body.retry_count }
-            : { retry_count: body.retry_count },
-        ),
+        details: context,
         ids: ids(body.error_id, body.correlation_id),
         sentAt: str(body.timestamp),
       },
@@ -260,6 +280,7 @@ export function decodeNats(
   // nats_error_bus.py: errors.events / errors.agents.<agent> / errors.system[.critical]
   const details = dict(body.details);
   const category = str(body.category) ?? 'system';
+  if (str(body.stack_trace)) details.stack_trace = body.stack_trace;
   return event(
     machine,
     receivedAt,
@@ -271,9 +292,7 @@ export function decodeNats(
       severity: normaliseSeverity(body.severity),
       category,
       message: str(body.message) ?? category,
-      details: str(body.stack_trace)
-        ? withFields(details, { stack_trace: body.stack_trace })
-        : details,
+      details,
       ids: ids(body.id, body.correlation_id),
       sentAt: str(body.timestamp),
     },

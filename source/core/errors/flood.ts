@@ -119,7 +119,28 @@ interface Folded {
   folded: string;
   /** Bit i: rule i's `mentions` needle is in the text. */
   mentions: number;
+  /** The rate keys made with this text so far, by agent (see RateKey). */
+  keys: Map<string, RateKey[]> | undefined;
 }
+
+/**
+ * A rate window's key (`machine|agent|category|folded`) kept once made: building it per event
+ * and hashing the new ~100-character string was the costliest line of the ingest's flood check
+ * (bench/ingest-zmq.ts); the kept one has its hash.
+ */
+interface RateKey {
+  machine: string;
+  category: string;
+  key: string;
+}
+
+/**
+ * How many rate keys a detector keeps made, and for how many agents it keeps rule keys (a fleet
+ * has about a hundred); past them, other keys are made per event (rate keys are kept again once
+ * the folds, which hold them, are cleared). ~1 MB at most.
+ */
+const RATE_KEYS = 4096;
+const RULE_AGENTS = 1024;
 
 export class FloodDetector {
   private readonly windows = new Map<string, Window>();
@@ -133,6 +154,10 @@ export class FloodDetector {
   private readonly texts = new Map<string, number>();
   /** Bit i: rule i is a `mentions` rule (the others' match() runs per event). */
   private readonly mentionRules: number;
+  /** Rate keys kept in `folds` (RateKey): at most RATE_KEYS, forgotten when `folds` is cleared. */
+  private rateKeys = 0;
+  /** Each rule's window key per agent (`agent:rule`), made once, for at most RULE_AGENTS agents. */
+  private readonly ruleKeys = new Map<string, string[]>();
   private prunedAt = 0;
   // Rule labels, made once: check() runs for every event of a flood.
   private readonly rateLabel: string;
@@ -170,14 +195,56 @@ export class FloodDetector {
     return bits;
   }
 
-  check(event: ErrorEvent, now: number): FloodVerdict {
-    let known = this.folds.get(event.message);
+  /** What is remembered of a message text, made now if it is new. */
+  private folded(message: string): Folded {
+    let known = this.folds.get(message);
     if (known === undefined) {
-      if (this.folds.size >= FOLDS) this.folds.clear();
-      known = { folded: fold(event.message), mentions: this.mentionsIn(event.message) };
-      this.folds.set(event.message, known);
+      if (this.folds.size >= FOLDS) {
+        this.folds.clear();
+        this.rateKeys = 0;
+      }
+      known = { folded: fold(message), mentions: this.mentionsIn(message), keys: undefined };
+      this.folds.set(message, known);
     }
-    const key = `${event.machine}|${event.agent}|${event.category}|${known.folded}`;
+    return known;
+  }
+
+  /** The rate window's key of this event, the one made before for the same four texts if any. */
+  private rateKey(event: ErrorEvent, known: Folded): string {
+    const { machine, agent, category } = event;
+    const made = known.keys?.get(agent);
+    if (made !== undefined)
+      for (let i = 0; i < made.length; i++) {
+        const k = made[i]!;
+        if (k.machine === machine && k.category === category) return k.key;
+      }
+    const key = `${machine}|${agent}|${category}|${known.folded}`;
+    // Full, it keeps what it has until the folds are cleared: forgetting and making keys again
+    // whenever it filled cost a flood of distinct agents ~2 us an event (kept keys outliving the
+    // young generation, bench/rss-errors.ts), where keeping none costs one lookup more.
+    if (this.rateKeys < RATE_KEYS) {
+      this.rateKeys++;
+      const k: RateKey = { machine, category, key };
+      if (made === undefined) (known.keys ??= new Map()).set(agent, [k]);
+      else made.push(k);
+    }
+    return key;
+  }
+
+  /** `agent:rule`, rule i's window key for this agent. */
+  private ruleKey(agent: string, i: number): string {
+    let keys = this.ruleKeys.get(agent);
+    if (keys === undefined) {
+      // Full, as rateKey's: what it has is kept, and other agents' keys are made per event.
+      if (this.ruleKeys.size >= RULE_AGENTS) return `${agent}:${this.options.rules[i]!.name}`;
+      this.ruleKeys.set(agent, (keys = []));
+    }
+    return (keys[i] ??= `${agent}:${this.options.rules[i]!.name}`);
+  }
+
+  check(event: ErrorEvent, now: number): FloodVerdict {
+    const known = this.folded(event.message);
+    const key = this.rateKey(event, known);
     // The `mentions` rules this event matches, from what is remembered of its three texts.
     let mentioned = 0;
     if (this.mentionRules !== 0) {
@@ -198,7 +265,7 @@ export class FloodDetector {
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i]!;
       if (this.mentionRules & (1 << i) ? !(mentioned & (1 << i)) : !rule.match(event)) continue;
-      const n = this.bump(`${event.agent}:${rule.name}`, now, rule.windowMs);
+      const n = this.bump(this.ruleKey(event.agent, i), now, rule.windowMs);
       // Upstream acts when the count reaches the limit; escalation outranks throttling.
       if (n >= rule.count && (!verdict.flooding || rule.action === 'escalate')) {
         verdict.flooding = true;

@@ -234,6 +234,12 @@ export class ErrorPipeline {
   private orderHead = 0;
   /** Estimated bytes of the entries in the window (entryBytes each). */
   private dedupBytes = 0;
+  /**
+   * By source bit: how many id-less entries in the window have not been seen from it. An event
+   * with ids looks for an id-less twin on content only when one could match it (none, on a
+   * single bus): the look was two map reads and a cold entry per event (bench/ingest-zmq.ts).
+   */
+  private readonly idlessLacking = [0, 0, 0, 0, 0];
   private readonly floodRows = new Map<string, ErrorRow>();
   /** The rows in the ring, by id: what a twin arriving later updates, if still shown. */
   private readonly shownRows = new Map<number, ErrorRow>();
@@ -293,11 +299,12 @@ export class ErrorPipeline {
       // PC2 in phase 1: the id-less ZMQ frame (variant B) came first, its NATS twin carries an
       // id. Content matches it only to an id-less entry from another bus: two errors with
       // different ids are two errors, whatever they say.
-      if (!entry) {
+      if (!entry && this.idlessLacking[bit]! > 0) {
         const twin = this.byText(event.agent, event.message);
         if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
           entry = twin;
           this.dedupBytes += entryBytes(ids) - ENTRY_BYTES;
+          this.countIdless(twin, -1);
           entry.ids = ids;
           for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, twin);
         }
@@ -306,6 +313,7 @@ export class ErrorPipeline {
       entry = this.byText(event.agent, event.message);
     }
     if (entry && !(entry.buses & bit)) {
+      if (entry.ids.length === 0) this.idlessLacking[bit]!--;
       entry.buses |= bit;
       this.counters.matched++;
       const shown = this.shownRows.get(entry.rowId);
@@ -365,6 +373,7 @@ export class ErrorPipeline {
       message: this.shared(event.message),
     };
     for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
+    if (ids.length === 0) this.countIdless(fresh, 1);
     const texts = this.byContent.get(event.agent);
     if (texts instanceof Map) texts.set(event.message, fresh);
     else if (texts === undefined || texts.message === event.message)
@@ -475,17 +484,28 @@ export class ErrorPipeline {
   /** An entry leaves the window (its time is up, or the window is full): counted, and unfiled. */
   private retire(old: Entry): void {
     this.dedupBytes -= entryBytes(old.ids);
+    if (old.ids.length === 0) this.countIdless(old, -1);
     // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
     if (!(old.buses & NATS)) this.counters.zmqOnly++;
     else if (old.buses === NATS) this.counters.natsOnly++;
-    for (let i = 0; i < old.ids.length; i++)
-      if (this.byId.get(old.ids[i]!) === old) this.byId.delete(old.ids[i]!);
+    // Its ids are still its own: an id is filed only when no entry has it (add() makes an entry,
+    // or lets a twin take ids, only when none of them is in byId), so no other entry took it
+    // meanwhile. Deleted without reading it first: each read was a cold lookup in the window's
+    // largest map (bench/ingest-nats.ts, two ids a message).
+    for (let i = 0; i < old.ids.length; i++) this.byId.delete(old.ids[i]!);
     const texts = this.byContent.get(old.agent);
     if (texts === old) this.byContent.delete(old.agent);
     else if (texts instanceof Map && texts.get(old.message) === old) {
       texts.delete(old.message);
       if (texts.size === 0) this.byContent.delete(old.agent);
     }
+  }
+
+  /** An id-less entry joins (1) or leaves (-1) the counts of the sources it lacks. */
+  private countIdless(e: Entry, by: 1 | -1): void {
+    if (!(e.buses & ZMQ)) this.idlessLacking[ZMQ]! += by;
+    if (!(e.buses & NATS)) this.idlessLacking[NATS]! += by;
+    if (!(e.buses & BRIDGE)) this.idlessLacking[BRIDGE]! += by;
   }
 
   private takeOldest(): Entry {
