@@ -2,9 +2,15 @@
 // ports each process listens on (socket inodes in /proc/<pid>/fd matched to /proc/net/tcp{,6}),
 // nice values and resident memory. Processes it may not read (another user's fds without root)
 // are listed without ports rather than dropped. Linux only; elsewhere the table is empty.
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { getPriority, setPriority } from 'node:os';
-import { listeningInodes, niceFromStat, type ProcessRow } from '../core/fleet/processes.js';
+import {
+  listeningInodes,
+  niceFromStat,
+  parentFromStat,
+  type ProcessRow,
+} from '../core/fleet/processes.js';
 
 const PAGE_KB = 4;
 
@@ -62,6 +68,15 @@ export async function readProcessTable(
     });
   }
   return rows;
+}
+
+/** A process's parent pid, from /proc; undefined when it is gone or not there to read. */
+export function parentPid(pid: number, root = '/proc'): number | undefined {
+  try {
+    return parentFromStat(readFileSync(`${root}/${pid}/stat`, 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** Sets a process's nice value and reads it back; the error says why when it cannot. */

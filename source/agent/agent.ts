@@ -22,8 +22,9 @@ import {
   type SampleExporter,
 } from '../core/resources/sample.js';
 import { readThrottle, type ThrottleReading } from '../core/resources/throttle.js';
+import { vramByAgent } from '../core/resources/nvidia-smi.js';
 import { GpuSampler, sampleMachine } from '../adapters/system-sampler.js';
-import { readProcessTable, renice } from '../adapters/proc-table.js';
+import { parentPid, readProcessTable, renice } from '../adapters/proc-table.js';
 import { ZmqPirate } from '../adapters/zmq-probe.js';
 import type { Log } from '../adapters/journal.js';
 import type { SampleSigner } from '../adapters/sample-sign.js';
@@ -42,6 +43,8 @@ export interface MachineSource {
     vram?: ReadonlyMap<number, number | null>;
   }>;
   processes(): Promise<ProcessRow[]>;
+  /** A process's parent (GPU memory a child of an agent holds is the agent's); default: none known. */
+  parentOf?(pid: number): number | undefined;
   renice(
     pid: number,
     nice: number,
@@ -104,6 +107,7 @@ export function realMachine(machine: string, gpu = new GpuSampler()): MachineSou
     },
     // Upstream's agents are python scripts: the rest of the table is not read.
     processes: () => readProcessTable((argv) => argv.some((a) => a.endsWith('.py'))),
+    parentOf: (pid) => parentPid(pid),
     renice: async (pid, nice) => renice(pid, nice),
   };
 }
@@ -253,6 +257,16 @@ class MachineAgent {
     }
   }
 
+  /** VRAM per agent pid, its descendants' included (vramByAgent); as given when none is known. */
+  private byAgent(
+    vram: ReadonlyMap<number, number | null> | undefined,
+    procs: AgentProcess[] | { error: string },
+  ): ReadonlyMap<number, number | null> | undefined {
+    if (!vram || 'error' in procs) return vram;
+    const parentOf = this.source.parentOf?.bind(this.source) ?? (() => undefined);
+    return vramByAgent(vram, new Set(procs.map((p) => p.pid)), parentOf);
+  }
+
   /** One sample, published on opsdeck.<machine>.resources (signed when a key is given). */
   private async tick(): Promise<void> {
     if (this.ticking || this.stopped) return; // a slow ResourceManager must not stack readings
@@ -267,7 +281,7 @@ class MachineAgent {
         ...sample,
         throttleLevel: throttle.level ?? 0,
         throttle,
-        agents: withProcesses(sample.agents, this.configured, procs, vram),
+        agents: withProcesses(sample.agents, this.configured, procs, this.byAgent(vram, procs)),
         ...(options.version ? { version: options.version } : {}),
         uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       };
@@ -325,8 +339,9 @@ class MachineAgent {
 }
 
 /**
- * An agent's VRAM from nvidia-smi's compute processes by its pid: 0 when its process holds none,
- * absent when that is not known (no GPU reading, or the driver does not say), never a made-up 0.
+ * An agent's VRAM from nvidia-smi's compute processes by its pid (its descendants' counted in:
+ * vramByAgent): 0 when it holds none, absent when that is not known (no GPU reading, or the
+ * driver does not say), never a made-up 0.
  */
 function vramOf(
   pid: number | undefined,

@@ -3,7 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { gpuArgs, parseGpus, vramByPid } from '../../source/core/resources/nvidia-smi.js';
+import {
+  gpuArgs,
+  parseGpus,
+  vramByAgent,
+  vramByPid,
+} from '../../source/core/resources/nvidia-smi.js';
+import { parentFromStat } from '../../source/core/fleet/processes.js';
 
 const rec = (name: string) =>
   readFileSync(fileURLToPath(new URL(`../fixtures/nvidia-smi/${name}`, import.meta.url)), 'utf8');
@@ -94,4 +100,42 @@ test('VRAM per pid: summed over GPUs; [N/A] is unknown (null), not zero', () => 
   );
   assert.ok(split.ok);
   assert.deepEqual([...vramByPid(split.value)], [[500, 31000]]);
+});
+
+test("VRAM per agent: a descendant's counts for its nearest agent ancestor; no agent above it: nobody's", () => {
+  // 10 and 20 are agents; 11 is 10's child, 12 its grandchild; 21 is 20's child; 30 has no
+  // agent above it; 40's parent is unknown (gone). 50 loops on itself (a bad /proc read).
+  const parents = new Map([
+    [11, 10],
+    [12, 11],
+    [21, 20],
+    [20, 1],
+    [30, 1],
+    [50, 50],
+  ]);
+  const vram = new Map<number, number | null>([
+    [10, 100],
+    [12, 2000],
+    [21, null],
+    [30, 500],
+    [40, 700],
+    [50, 1],
+  ]);
+  const owned = vramByAgent(vram, new Set([10, 20, 60]), (pid) => parents.get(pid));
+  assert.deepEqual(
+    [...owned].sort((a, b) => a[0] - b[0]),
+    [
+      [10, 2100],
+      [20, null],
+    ],
+  );
+  // An agent whose processes hold nothing is absent: vramOf says 0 for it.
+  assert.equal(owned.has(60), false);
+});
+
+test('the parent pid from /proc/<pid>/stat, a command name with spaces and parentheses too', () => {
+  assert.equal(parentFromStat('1234 (python3) S 77 1234 1234 0 -1 4194560'), 77);
+  assert.equal(parentFromStat('99 (a (b) c) R 5 99 99 0 -1 0'), 5);
+  assert.equal(parentFromStat('1 (init) S 0 1 1 0 -1 0'), undefined);
+  assert.equal(parentFromStat('garbage'), undefined);
 });

@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +123,57 @@ describe('VRAM per agent from nvidia-smi', { skip }, () => {
       blind.agents.every((a) => !('vramMb' in a)),
       'without a GPU reading no agent is said to hold 0 MB',
     );
+  });
+});
+
+describe("VRAM of an agent's children", { skip }, () => {
+  test('a child process that holds the VRAM (a model server the agent spawned) counts for the agent', async () => {
+    // The stand-in agent starts a child and writes its pid; nvidia-smi lists only the child.
+    mkdirSync(join(dir, 'vram2/agents'), { recursive: true });
+    const pidFile = join(dir, 'vram2/child.pid');
+    writeFileSync(
+      join(dir, 'vram2/agents/model_agent.py'),
+      `import subprocess, time\nc = subprocess.Popen(['sleep', '120'])\nopen(${JSON.stringify(pidFile)}, 'w').write(str(c.pid))\ntime.sleep(120)\n`,
+    );
+    const py = spawn('python3', [join(dir, 'vram2/agents/model_agent.py')], { stdio: 'ignore' });
+    stops.push(() => py.kill('SIGKILL'));
+    let child = NaN;
+    for (let i = 0; i < 200 && !Number.isInteger(child); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      try {
+        child = Number.parseInt(readFileSync(pidFile, 'utf8'), 10);
+      } catch {
+        /* not written yet */
+      }
+    }
+    assert.ok(Number.isInteger(child), 'the stand-in agent started its child');
+    stops.push(() => process.kill(child, 'SIGKILL'));
+    const smi = join(dir, 'vram2-smi');
+    writeFileSync(
+      smi,
+      `#!/bin/sh\ncase "$1" in --query-gpu*) cat '${fixtures}mainpc-gpu.csv';; *) echo 'GPU-5f3c2b1e-8a4d-4c2e-9b1f-2d6e8c0a7f31, ${child}, llama-server, 7000';; esac\n`,
+    );
+    chmodSync(smi, 0o755);
+    const server = await startNatsServer({ bin: NATS_BIN! });
+    stops.push(() => server.stop());
+    const nc = await connect({ servers: server.url });
+    stops.push(() => nc.close());
+    const agent = runAgent(nc, {
+      machine: 'gpubox2',
+      intervalMs: 200,
+      agents: [{ name: 'ModelAgent', scriptPath: 'agents/model_agent.py' }],
+      source: realMachine('gpubox2', new GpuSampler(smi)),
+      log: () => undefined,
+    });
+    stops.push(() => agent.stop());
+    type Wire = { agents: Array<{ name: string; pid?: number; vramMb?: number }> };
+    for await (const m of nc.subscribe('opsdeck.gpubox2.resources', { timeout: 30_000 })) {
+      const s = JSON.parse(new TextDecoder().decode(m.data)) as Wire;
+      const a = s.agents.find((x) => x.pid === py.pid);
+      if (!a) continue;
+      assert.equal(a.vramMb, 7000, "the child's VRAM is the agent's");
+      break;
+    }
   });
 });
 

@@ -64,6 +64,12 @@ export function listeningInodes(table: string): Map<string, number> {
 }
 
 /** /proc/<pid>/stat: the nice value (field 19), after the command name in parentheses. */
+/** The parent pid from /proc/<pid>/stat's text (after the command name, which may hold spaces). */
+export function parentFromStat(stat: string): number | undefined {
+  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
+}
+
 export function niceFromStat(stat: string): number | undefined {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const nice = Number(rest[16]);

@@ -110,3 +110,30 @@ export function vramByPid(gpus: readonly Gpu[]): Map<number, number | null> {
     }
   return by;
 }
+
+/** How far up the process tree a GPU process is followed to find its agent. */
+const MAX_DEPTH = 32;
+
+/**
+ * VRAM per agent process, counting what its descendants hold: an agent often runs its model in a
+ * child (multiprocessing, a server it spawned), and nvidia-smi lists the child's pid, so matching
+ * the agent's own pid alone said 0 MB for an agent whose child held gigabytes. Each GPU process
+ * goes to its nearest ancestor that is one of `agents` (itself first); one with none is nobody's.
+ * A null (the driver did not say) makes its agent's total unknown, as in vramByPid.
+ */
+export function vramByAgent(
+  vram: ReadonlyMap<number, number | null>,
+  agents: ReadonlySet<number>,
+  parentOf: (pid: number) => number | undefined,
+): Map<number, number | null> {
+  const by = new Map<number, number | null>();
+  for (const [pid, mb] of vram) {
+    let at: number | undefined = pid;
+    for (let depth = 0; at !== undefined && depth <= MAX_DEPTH && !agents.has(at); depth++)
+      at = parentOf(at);
+    if (at === undefined || !agents.has(at)) continue;
+    const had = by.get(at);
+    by.set(at, had === null || mb === null ? null : (had ?? 0) + mb);
+  }
+  return by;
+}
