@@ -63,15 +63,20 @@ export function listeningInodes(table: string): Map<string, number> {
   return out;
 }
 
-/** /proc/<pid>/stat: the nice value (field 19), after the command name in parentheses. */
-/** The parent pid from /proc/<pid>/stat's text (after the command name, which may hold spaces). */
+/**
+ * /proc/<pid>/stat's fields from the state on (field 3): the command name before them, in
+ * parentheses, may hold spaces and parentheses itself.
+ */
+const statFields = (stat: string): string[] => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+
+/** The parent pid (field 4); undefined for none (0) or an unreadable line. */
 export function parentFromStat(stat: string): number | undefined {
-  const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  const ppid = Number(statFields(stat)[1]);
   return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined;
 }
 
+/** The nice value (field 19). */
 export function niceFromStat(stat: string): number | undefined {
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const nice = Number(rest[16]);
+  const nice = Number(statFields(stat)[16]);
   return Number.isInteger(nice) ? nice : undefined;
 }
