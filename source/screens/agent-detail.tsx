@@ -63,7 +63,7 @@ export function AgentDetail(p: AgentDetailProps) {
       <DependencyList deps={dependencies(agent, machine, p)} machineId={machine.id} />
       {vram ? (
         <Text wrap="truncate">
-          {`VRAM ${vram.vramMb === undefined ? 'not known (no per-process GPU reading)' : `${vram.vramMb} MB`} · RSS ${vram.rssMb} MB (${vram.status}) · sample `}
+          {`VRAM ${vram.vramMb === undefined ? 'not known (no per-process GPU reading)' : `${vram.vramMb} MB with its children`} · RSS ${vram.rssMb} MB (${vram.status}) · sample `}
           <Text color={res?.auth.verified ? undefined : theme.warn}>
             {res ? authLine(res.auth) : '-'}
           </Text>

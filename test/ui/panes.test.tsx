@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { render } from 'ink-testing-library';
 import { loadConfigText } from '../../source/core/fleet/load.js';
 import type { Machine } from '../../source/core/fleet/model.js';
+import type { MachineResources } from '../../source/core/resources/machine.js';
 import type { ErrorEvent } from '../../source/core/errors/event.js';
 import { ErrorPipeline } from '../../source/core/errors/pipeline.js';
 import { initialHealth, observe, type AgentHealth } from '../../source/core/health/state.js';
@@ -472,6 +473,49 @@ describe('overlays and screens', () => {
     assert.match(frame, /http +8202 +\(health_check_port\+1/);
     assert.match(frame, /ServiceRegistry +● OK/);
     assert.match(frame, /Ghost +not in the fleet/);
+  });
+
+  test('agent detail: VRAM says it counts the children, RSS the process; unknown VRAM says why', () => {
+    const res = (vramMb?: number): Record<string, MachineResources> => ({
+      mainpc: {
+        sample: {
+          machine: 'mainpc',
+          ts: NOW,
+          source: 'sim',
+          gpu: null,
+          cpuPct: 1,
+          ramTotalMb: 1024,
+          ramUsedMb: 512,
+          throttleLevel: 0,
+          agents: [
+            {
+              name: 'UnifiedSystemAgent',
+              status: 'up' as const,
+              rssMb: 310,
+              ...(vramMb === undefined ? {} : { vramMb }),
+            },
+          ],
+        },
+        receivedAt: NOW,
+        history: [],
+        auth: { verified: true, kid: 'kid-mainpc' },
+      },
+    });
+    const frame = (vramMb?: number) =>
+      render(
+        <AgentDetail
+          agentKey="mainpc/UnifiedSystemAgent"
+          machines={[machine]}
+          health={health}
+          errors={[]}
+          resources={res(vramMb)}
+          width={120}
+          height={30}
+          now={NOW}
+        />,
+      ).lastFrame()!;
+    assert.match(frame(7000), /VRAM 7000 MB with its children · RSS 310 MB \(up\) · sample signed/);
+    assert.match(frame(), /VRAM not known \(no per-process GPU reading\) · RSS 310 MB/);
   });
 
   test('agent detail of an unknown agent says so', () => {

@@ -34,7 +34,10 @@ export interface SampleExporter {
 export interface SampleAgent {
   name: string;
   status: 'up' | 'down';
-  /** VRAM its process holds (nvidia-smi by pid); absent when not known (no GPU reading). */
+  /**
+   * VRAM its process and its descendants hold (nvidia-smi lists the pid holding the memory,
+   * often a child); absent when not known (no GPU reading).
+   */
   vramMb?: number;
   rssMb: number;
   /** Its process, when the agent daemon found one by script path. */
