@@ -61,13 +61,14 @@ export const ingestNats: Figure = {
         'core-opsdeck',
         { target: server.url, count, publisher },
         false,
+        'core-floor',
       );
       rows.push(
         ingestRow(
           'ingest.nats.core',
           'NATS ingest, core sub',
           core,
-          'bare nats.js subscription on errors.> that only counts',
+          'bare nats.js subscription on errors.> (a callback, as opsdeck subscribes) that only counts',
           [
             'pre-buffered drain: the publisher (its own process) publishes while the consumer holds its loop and nats-server queues for it; then the consumer drains',
             "client pings off during runs: with the console's 3 s x 3 a drain longer than ~9 s is declared stale and its backlog dropped (seen at 1M: opsdeck lost 55%)",
@@ -105,7 +106,7 @@ export const ingestNats: Figure = {
           'ingest.nats.ordered',
           'NATS ingest, JS ordered',
           ordered,
-          'bare nats.js ordered consumer, same config (errors.>, from a start time, consume batches of 1000), that only counts',
+          'bare nats.js ordered consumer, same config and callback (errors.>, from a start time, consume batches of 1000), that only counts',
           ['the stream is filled once; each run replays all of it'],
         ),
       );
@@ -125,7 +126,7 @@ export const ingestNats: Figure = {
           'ingest.nats.durable',
           'NATS ingest, JS durable',
           durable,
-          'bare nats.js durable pull consumer, same config, acking as opsdeck does (batched per event-loop turn)',
+          'bare nats.js durable pull consumer, same config and callback, acking as opsdeck does (batched per event-loop turn)',
           [
             `${durableCount.toLocaleString('en-US')} messages per run (the first ones of the stream)`,
           ],

@@ -55,7 +55,7 @@ export const ingestZmq: Figure = {
         'ingest.zmq',
         'ZMQ ingest (SUB->store)',
         runs,
-        'bare zeromq.js Subscriber loop that only counts (same socket options as zmqErrors)',
+        'bare zeromq.js Subscriber loop that only counts (same socket options and receive() as zmqErrors)',
         [
           'pre-buffered drain in chunks of 50,000 (under the SUB high-water mark): the publisher (XPUB, its own process) sends a chunk while the consumer holds its loop, then the consumer drains it; timed from its first to its last message, holds excluded',
         ],
