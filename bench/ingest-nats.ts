@@ -100,6 +100,7 @@ export const ingestNats: Figure = {
         'ordered-opsdeck',
         { target: server.url, count },
         false,
+        'ordered-floor',
       );
       rows.push(
         ingestRow(

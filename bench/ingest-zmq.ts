@@ -34,12 +34,14 @@ export const ingestZmq: Figure = {
       );
       // Chunks of 50,000, below the SUB's high-water mark (100,000): a full receive queue can
       // abort the process in libzmq 4.3.5 (see the note), and the drain must not be that test.
-      const runs = await alternate(ctx, 'zmq-bare', 'zmq-opsdeck', {
-        target: ENDPOINT,
-        count,
-        publisher,
-        chunk: 50_000,
-      });
+      const runs = await alternate(
+        ctx,
+        'zmq-bare',
+        'zmq-opsdeck',
+        { target: ENDPOINT, count, publisher, chunk: 50_000 },
+        true,
+        'zmq-floor',
+      );
       const last = runs.opsdeck[runs.opsdeck.length - 1]!;
       const bareAfter = runs.bare.reduce((m, r) => Math.max(m, r.rssAfter), 0);
       lastIngestRss = {

@@ -94,6 +94,12 @@ class MeteredStore extends ErrorStore {
   }
 }
 
+// The <bus>-floor modes: the bare loop plus the least a console that matches twins by id must
+// do per message: find the id in the body, hash it, keep it in a window. The window is 4,096
+// numbers, far smaller (so cheaper) than the dedup window the console needs, and an id-less
+// frame (variant B) costs it only the search, where the console matches it on its content. The
+// floor's CPU per message bounds what any design of opsdeck's path could reach on that bus.
+const FLOOR_WINDOW = 4096;
 const ID_KEYS = [Buffer.from('"id": "'), Buffer.from('"error_id": "')];
 const indexOf = Buffer.prototype.indexOf as (this: Uint8Array, value: Uint8Array) => number;
 
@@ -152,15 +158,18 @@ childMain(async () => {
   let cleanup: () => Promise<void> = async () => {};
 
   switch (mode) {
-    case 'zmq-bare': {
+    case 'zmq-bare':
+    case 'zmq-floor': {
       // The same socket options as zmqErrors, and its receive(): the socket's async iterator
       // wraps each message in one more promise, and a baseline on it flattered opsdeck's ratio.
       const sub = new Subscriber({ linger: 0, receiveHighWaterMark: 100_000 });
       sub.connect(target);
       sub.subscribe();
+      const floor = mode === 'zmq-floor' ? idFloor(FLOOR_WINDOW) : undefined;
       void (async () => {
         for (;;) {
-          await sub.receive();
+          const frames = await sub.receive();
+          floor?.(frames[frames.length - 1]!);
           meter.tick();
         }
       })().catch(() => {});
@@ -173,26 +182,16 @@ childMain(async () => {
       cleanup = async () => stop();
       break;
     }
-    case 'core-bare': {
+    case 'core-bare':
+    case 'core-floor': {
       // A callback, as opsdeck's core subscription uses: the subscription's async iterator costs
       // a promise and a turn per message, and a baseline on it flattered opsdeck's ratio.
       const nc = await natsConnect();
-      nc.subscribe('errors.>', { callback: (error) => error || meter.tick() });
-      await nc.flush();
-      cleanup = () => nc.close();
-      break;
-    }
-    case 'core-floor': {
-      // The least a console that matches twins by id must do per message, on the same loop:
-      // find the id in the body, hash it, keep it in a window (4,096 numbers: far smaller, so
-      // cheaper, than the dedup window the console needs). Its ratio to the bare loop bounds
-      // what any design of opsdeck's path could reach here.
-      const nc = await natsConnect();
-      const floor = idFloor(4096);
+      const floor = mode === 'core-floor' ? idFloor(FLOOR_WINDOW) : undefined;
       nc.subscribe('errors.>', {
         callback: (error, m) => {
           if (error) return;
-          floor(m.data);
+          floor?.(m.data);
           meter.tick();
         },
       });
@@ -227,7 +226,8 @@ childMain(async () => {
       };
       break;
     }
-    case 'ordered-bare': {
+    case 'ordered-bare':
+    case 'ordered-floor': {
       const nc = await natsConnect();
       // The same consumer opsdeck's live view asks for: ordered, errors.>, from a start time.
       const consumer = await nc.jetstream().consumers.get(STREAM, {
@@ -236,9 +236,13 @@ childMain(async () => {
         opt_start_time: new Date(Date.now() - REPLAY_MS).toISOString(),
       });
       // A callback, as natsErrors consumes (the iterator costs a promise per message).
+      const floor = mode === 'ordered-floor' ? idFloor(FLOOR_WINDOW) : undefined;
       const messages = await consumer.consume({
         max_messages: 1000,
-        callback: () => meter.tick(),
+        callback: (m: JsMsg) => {
+          floor?.(m.data);
+          meter.tick();
+        },
       });
       cleanup = async () => {
         await messages.close();
