@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           smoke run (CI: checks that it runs, not the numbers)
 //   npm run bench -- --json FILE       where to write the results (default bench/results/latest.json)
 //   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle,
-//                                      terminal, keys, startup, bounds, logs
+//                                      terminal, keys, startup, bounds, logs, memory
 //   npm run bench -- --runs N          opsdeck runs per ingest mode, each bracketed by baseline runs (A B A ...; default 1)
 //   npm run bench -- --compare FILE    print an earlier run's figures beside this one's
 //   npm run bench -- --note TEXT       a word about the machine, kept in the JSON
@@ -35,6 +35,7 @@ import { startup } from './startup.js';
 import { terminal } from './terminal.js';
 import { bounds } from './bounds.js';
 import { logs } from './logs.js';
+import { memory } from './memory.js';
 
 const FIGURES: Figure[] = [
   ingestZmq,
@@ -47,6 +48,7 @@ const FIGURES: Figure[] = [
   startup,
   bounds,
   logs,
+  memory,
 ];
 
 interface Args {
