@@ -2,7 +2,8 @@
 // closed, the server, the round-trip time. Reconnects forever; a dead server is noticed within
 // pingInterval * maxPingOut (the defaults would take minutes), by our own check: anything
 // received proves the server alive, not only a PONG. Credentials never reach a log.
-import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { connectNats } from './nats-connect.js';
 import { Emitter } from '../core/emitter.js';
 import type { LinkStatus } from '../core/nats/link.js';
 
@@ -91,7 +92,7 @@ export class NatsLink {
     this.set({ state: 'connecting', server: this.servers() });
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        const nc = await connect({
+        const nc = await connectNats({
           servers,
           name: this.options.name ?? 'opsdeck',
           maxReconnectAttempts: -1,
