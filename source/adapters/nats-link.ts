@@ -38,6 +38,8 @@ export class NatsLink {
   private liveTimer: NodeJS.Timeout | undefined;
 
   private begin: (() => void) | undefined;
+  /** Gives up an attempt under way when the link is closed (nats.js's own wait is `timeout`). */
+  private readonly giveUp = new AbortController();
 
   /**
    * Connects at once, or with `{ deferred: true }` when start() is called (the console draws its
@@ -92,24 +94,29 @@ export class NatsLink {
     this.set({ state: 'connecting', server: this.servers() });
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        const nc = await connectNats({
-          servers,
-          name: this.options.name ?? 'opsdeck',
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 1000,
-          reconnectJitter: 250,
-          // nats.js's own check counts unanswered PINGs only, and the server's PONG waits behind
-          // everything it sent before: a backlog that took longer than the window to drain got a
-          // busy, alive connection dropped as stale, and the rest of the backlog lost. So nats.js
-          // never gives up on pings by itself (its pings cost nothing); watchLiveness() decides.
-          pingInterval: this.options.pingIntervalMs ?? 3000,
-          maxPingOut: 1_000_000,
-          timeout: 2000,
-          debug: false, // debug output would print credentials onto the console
-          ...(this.options.user ? { user: this.options.user, pass: this.options.pass ?? '' } : {}),
-          ...(this.options.token ? { token: this.options.token } : {}),
-          ...(this.options.tls ? { tls: this.options.tls } : {}),
-        });
+        const nc = await connectNats(
+          {
+            servers,
+            name: this.options.name ?? 'opsdeck',
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 1000,
+            reconnectJitter: 250,
+            // nats.js's own check counts unanswered PINGs only, and the server's PONG waits behind
+            // everything it sent before: a backlog that took longer than the window to drain got a
+            // busy, alive connection dropped as stale, and the rest of the backlog lost. So nats.js
+            // never gives up on pings by itself (its pings cost nothing); watchLiveness() decides.
+            pingInterval: this.options.pingIntervalMs ?? 3000,
+            maxPingOut: 1_000_000,
+            timeout: 2000,
+            debug: false, // debug output would print credentials onto the console
+            ...(this.options.user
+              ? { user: this.options.user, pass: this.options.pass ?? '' }
+              : {}),
+            ...(this.options.token ? { token: this.options.token } : {}),
+            ...(this.options.tls ? { tls: this.options.tls } : {}),
+          },
+          this.giveUp.signal,
+        );
         if (this.closing) {
           await nc.close();
           return undefined;
@@ -215,6 +222,7 @@ export class NatsLink {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.giveUp.abort();
     // A deferred link never started: its connection() resolves undefined, as for a closed one.
     this.start();
     this.wake?.();
