@@ -80,7 +80,7 @@ describe('reconnecting to a NATS server that went silent', { skip: natsSkip }, (
   test('keeps at most the attempt under way open, and close() ends that one too', async () => {
     const host = '127.0.41.4';
     const nats = await startNatsServer({ bin: NATS_BIN!, host });
-    stops.push(nats.stop);
+    stops.push(() => nats.stop());
     const nc = await connectNats({
       servers: nats.url,
       timeout: 300,
