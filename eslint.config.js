@@ -122,15 +122,29 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: (layer === 'core' ? ioModules : layer === 'stores' ? storeBanned : []).map(
-            (name) => ({
-              name,
-              message:
-                layer === 'core'
-                  ? 'source/core is pure: no UI and no I/O.'
-                  : 'stores take the outside world as ports (core/seams/), never its clients.',
-            }),
-          ),
+          paths: [
+            ...(layer === 'core' ? ioModules : layer === 'stores' ? storeBanned : []).map(
+              (name) => ({
+                name,
+                message:
+                  layer === 'core'
+                    ? 'source/core is pure: no UI and no I/O.'
+                    : 'stores take the outside world as ports (core/seams/), never its clients.',
+              }),
+            ),
+            // Where nats may be imported at all: its connect() leaks the socket of an attempt
+            // given up on a silent server (source/adapters/nats-connect.ts).
+            ...(layer === 'core' || layer === 'stores'
+              ? []
+              : [
+                  {
+                    name: 'nats',
+                    importNames: ['connect'],
+                    message:
+                      'use connectNats (adapters/nats-connect.ts): it closes given-up attempts.',
+                  },
+                ]),
+          ],
           patterns: [
             {
               group: Object.keys(MAY_IMPORT)

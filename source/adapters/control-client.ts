@@ -3,7 +3,8 @@
 // request/reply with a timeout whose outcome is always shown.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type ConnectionOptions, type NatsConnection } from 'nats';
+import type { ConnectionOptions, NatsConnection } from 'nats';
+import { connectNats } from './nats-connect.js';
 import { operator } from './audit.js';
 import { mintToken, readSigningKey } from './jwt.js';
 import { redact, splitServers } from './nats-link.js';
@@ -65,7 +66,7 @@ export function operatorLogin(
 
 export async function connectControl(options: ControlConnectOptions): Promise<NatsConnection> {
   try {
-    return await connect(connectOptions(options));
+    return await connectNats(connectOptions(options));
   } catch (error) {
     const code = (error as { code?: string }).code;
     throw new Error(

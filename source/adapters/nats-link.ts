@@ -2,7 +2,8 @@
 // closed, the server, the round-trip time. Reconnects forever; a dead server is noticed within
 // pingInterval * maxPingOut (the defaults would take minutes), by our own check: anything
 // received proves the server alive, not only a PONG. Credentials never reach a log.
-import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { DebugEvents, Events, type ConnectionOptions, type NatsConnection } from 'nats';
+import { connectNats } from './nats-connect.js';
 import { Emitter } from '../core/emitter.js';
 import type { LinkStatus } from '../core/nats/link.js';
 
@@ -37,6 +38,8 @@ export class NatsLink {
   private liveTimer: NodeJS.Timeout | undefined;
 
   private begin: (() => void) | undefined;
+  /** Gives up an attempt under way when the link is closed (nats.js's own wait is `timeout`). */
+  private readonly giveUp = new AbortController();
 
   /**
    * Connects at once, or with `{ deferred: true }` when start() is called (the console draws its
@@ -91,24 +94,29 @@ export class NatsLink {
     this.set({ state: 'connecting', server: this.servers() });
     for (let attempt = 0; !this.closing; attempt++) {
       try {
-        const nc = await connect({
-          servers,
-          name: this.options.name ?? 'opsdeck',
-          maxReconnectAttempts: -1,
-          reconnectTimeWait: 1000,
-          reconnectJitter: 250,
-          // nats.js's own check counts unanswered PINGs only, and the server's PONG waits behind
-          // everything it sent before: a backlog that took longer than the window to drain got a
-          // busy, alive connection dropped as stale, and the rest of the backlog lost. So nats.js
-          // never gives up on pings by itself (its pings cost nothing); watchLiveness() decides.
-          pingInterval: this.options.pingIntervalMs ?? 3000,
-          maxPingOut: 1_000_000,
-          timeout: 2000,
-          debug: false, // debug output would print credentials onto the console
-          ...(this.options.user ? { user: this.options.user, pass: this.options.pass ?? '' } : {}),
-          ...(this.options.token ? { token: this.options.token } : {}),
-          ...(this.options.tls ? { tls: this.options.tls } : {}),
-        });
+        const nc = await connectNats(
+          {
+            servers,
+            name: this.options.name ?? 'opsdeck',
+            maxReconnectAttempts: -1,
+            reconnectTimeWait: 1000,
+            reconnectJitter: 250,
+            // nats.js's own check counts unanswered PINGs only, and the server's PONG waits behind
+            // everything it sent before: a backlog that took longer than the window to drain got a
+            // busy, alive connection dropped as stale, and the rest of the backlog lost. So nats.js
+            // never gives up on pings by itself (its pings cost nothing); watchLiveness() decides.
+            pingInterval: this.options.pingIntervalMs ?? 3000,
+            maxPingOut: 1_000_000,
+            timeout: 2000,
+            debug: false, // debug output would print credentials onto the console
+            ...(this.options.user
+              ? { user: this.options.user, pass: this.options.pass ?? '' }
+              : {}),
+            ...(this.options.token ? { token: this.options.token } : {}),
+            ...(this.options.tls ? { tls: this.options.tls } : {}),
+          },
+          this.giveUp.signal,
+        );
         if (this.closing) {
           await nc.close();
           return undefined;
@@ -214,6 +222,7 @@ export class NatsLink {
 
   async close(): Promise<void> {
     this.closing = true;
+    this.giveUp.abort();
     // A deferred link never started: its connection() resolves undefined, as for a closed one.
     this.start();
     this.wake?.();

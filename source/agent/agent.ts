@@ -274,6 +274,8 @@ class MachineAgent {
     const options = this.options;
     try {
       const { sample, note, vram } = await this.source.sample();
+      // A reading that ends after stop() is dropped unsaid: "stopped" is the daemon's last line.
+      if (this.stopped) return;
       if (note) options.log(note, /^GPU: no nvidia-smi/.test(note) ? 'info' : 'warning');
       const procs = await this.agentProcesses();
       const throttle = await readBack(this.rm, procs);
@@ -297,7 +299,7 @@ class MachineAgent {
         );
       }
     } catch (error) {
-      options.log(`sampling failed: ${(error as Error).message}`, 'err');
+      if (!this.stopped) options.log(`sampling failed: ${(error as Error).message}`, 'err');
     } finally {
       this.ticking = false;
     }

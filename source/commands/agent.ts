@@ -283,10 +283,13 @@ async function runAgentCommand(cmd: Command, io: Io): Promise<void> {
     }
   const link = new NatsLink({ servers: c.servers, name: `opsdeck-agent-${machine}`, ...c.login });
   const unsubscribe = logLink(link, log);
-  const stopped = new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    process.once('SIGHUP', resolve);
+  // A daemon lives until it is signalled, whatever else is pending: with NATS unreachable at
+  // start, nothing held the process (the link's retry timer is unref'd, for the console), and it
+  // ended at once with Node's code 13 for an unsettled top-level await.
+  const alive = setInterval(() => {}, 2 ** 30);
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+      process.once(signal, () => resolve(signal));
   });
   const nc = await Promise.race([link.connection(), stopped.then(() => undefined)]);
   const agent = nc
@@ -310,10 +313,12 @@ async function runAgentCommand(cmd: Command, io: Io): Promise<void> {
     nc && c.bridgePlan ? await c.bridgePlan.start(nc, log, observer?.onBridgeFrame) : undefined;
   if (nc) observer?.attach(nc, { ...(agent ? { agent } : {}), ...(bridge ? { bridge } : {}) });
   if (nc) void logReady(nc, machine, log);
-  await stopped;
+  log(`stopping (${await stopped})`, 'notice');
   await observer?.stop();
   await bridge?.stop();
   await agent?.stop();
   unsubscribe();
   await link.close();
+  clearInterval(alive);
+  log('stopped', 'notice');
 }

@@ -3,7 +3,7 @@
 // shape of sim/control.ts; with a secrets folder holding the fleet's signing key it carries a
 // token for audience "sim" (a sim started with --jwks refuses faults without one).
 import type { Command } from 'commander';
-import { connect } from 'nats';
+import { connectNats } from '../adapters/nats-connect.js';
 import { formatDuration, parseDuration } from '../core/duration.js';
 import { sanitise } from '../core/errors/sanitise.js';
 import { tokenFrom, tokenSource } from '../adapters/control-client.js';
@@ -109,7 +109,7 @@ export function registerSimCtl(sim: Command, io: Io): void {
         const body = JSON.stringify({ ...request, ...(token ? { token } : {}) });
         let reply: ControlReply;
         if (opts.nats) {
-          const nc = await connect({ servers: opts.nats, timeout: opts.timeout }).catch(
+          const nc = await connectNats({ servers: opts.nats, timeout: opts.timeout }).catch(
             (e: Error) => bad(io, `cannot reach NATS at ${opts.nats}: ${e.message}`),
           );
           try {

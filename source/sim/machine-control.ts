@@ -3,7 +3,8 @@
 // agents, ResourceManager over ZMQ on the simulated ResourceManager's own main port. So the
 // console and `opsdeck throttle` meet the same daemon, the same replies and the same failures
 // (an upstream "Unknown action", a wedged ResourceManager) as on real machines.
-import { connect, type NatsConnection } from 'nats';
+import type { NatsConnection } from 'nats';
+import { connectNats } from '../adapters/nats-connect.js';
 import type { ControlAuth } from '../core/resources/machine-control.js';
 import type { TokenVerifier } from '../core/security/token.js';
 import { runAgent, type MachineSource, type RunningAgent } from '../agent/agent.js';
@@ -226,7 +227,7 @@ export async function serveMachineControl(
   /** Each machine's daemon serves its agents' logs from root(machine), as `--root`. */
   logs?: LogsOption,
 ): Promise<MachineControlServer> {
-  const nc: NatsConnection = await connect(simNats(url, 'opsdeck-sim-agents'));
+  const nc: NatsConnection = await connectNats(simNats(url, 'opsdeck-sim-agents'));
   const d: Daemons = {
     nc,
     machines,

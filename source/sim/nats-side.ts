@@ -1,7 +1,6 @@
 // The simulator's NATS leg: error publishing into JetStream, the error-bus phase from KV, the
 // control subject, and the resources it publishes per machine.
 import {
-  connect,
   headers as natsHeaders,
   nanos,
   StorageType,
@@ -11,6 +10,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from 'nats';
+import { connectNats } from '../adapters/nats-connect.js';
 import type { NatsMessage } from '../core/errors/encode.js';
 import { decodePhase, PHASE_BUCKET, PHASE_KEY, type PhaseValue } from '../core/errorbus/phase.js';
 
@@ -126,7 +126,7 @@ function errorPublisher(nc: NatsConnection, maxPayload: number): (msg: NatsMessa
 }
 
 export async function connectNatsSide(url: string, handlers: NatsSideHandlers): Promise<NatsSide> {
-  const nc = await connect(simNats(url, 'opsdeck-sim'));
+  const nc = await connectNats(simNats(url, 'opsdeck-sim'));
   try {
     await ensureErrorStream(nc);
     const phase = await watchPhase(nc, handlers);

@@ -9,6 +9,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { freePort, startNatsServer, type NatsServer } from '../../source/adapters/nats-server.js';
@@ -349,3 +350,58 @@ function run(
     child.once('exit', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
   });
 }
+
+describe('a NATS server that accepts connections but never speaks', { skip: NEEDS_NATS }, () => {
+  /**
+   * Hung, half-started, or a forwarder with nothing behind it: every attempt times out. Those
+   * attempts' sockets once stayed open (nats.js), and held each of these processes alive after
+   * it had finished: the console after q, `opsdeck logs` after its error.
+   */
+  async function silentServer(at: string): Promise<string> {
+    const port = await freePort(at);
+    const sockets = new Set<Socket>();
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    });
+    await new Promise<void>((resolve) => server.listen(port, at, resolve));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    return `nats://${at}:${port}`;
+  }
+
+  test('the console quits on q (tmux)', { skip: NEEDS_TMUX_NATS }, async () => {
+    const url = await silentServer(HOSTS.pc2);
+    const { files } = writeFleet(sub('silent'), {
+      ...HOSTS,
+      agents: { Alpha: [17951, 18951] },
+      pc2Agents: { Bravo: [7151, 8151] },
+    });
+    const tmux = new Tmux('nats-silent');
+    cleanups.push(() => tmux.kill());
+    consoleIn(tmux, files, url);
+    await tmux.until('the console, NATS connecting', (t) => /NATS connecting/.test(t));
+    await sleep(2500); // past the first attempt's timeout (2 s): one given up, the next under way
+    tmux.keys('q');
+    assert.match(await tmux.until('exit', (t) => t.includes('EXIT=')), /EXIT=0/);
+  });
+
+  test('`opsdeck logs` says it cannot reach NATS and exits', async () => {
+    const url = await silentServer(HOSTS.mainpc);
+    const child = spawn(process.execPath, [BIN, 'logs', 'mainpc/Alpha', '--nats', url], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    cleanups.push(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    await until('`opsdeck logs` to exit', () => child.exitCode !== null, 30_000).catch(
+      (error: Error) => assert.fail(`${error.message}; it said: ${stderr}`),
+    );
+    assert.equal(child.exitCode, 1);
+    assert.match(stderr, /cannot reach NATS at .*: TIMEOUT/);
+  });
+});
