@@ -73,6 +73,10 @@ describe('option values', () => {
       /option '--timeout <duration>' argument '999999h' is invalid\. 999999h is above the most allowed, 576h/,
     ],
     [
+      ['status', '--watch', '--interval', '0ms'],
+      /option '--interval <duration>' argument '0ms' is invalid\. 0ms is below the least allowed, 200ms/,
+    ],
+    [
       ['console', '--interval', '100ms'],
       /option '--interval <duration>' argument '100ms' is invalid\. 100ms is below the least allowed, 200ms/,
     ],
