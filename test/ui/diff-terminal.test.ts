@@ -309,12 +309,15 @@ test('a crash leaves the alternate screen before Node reports it, the mouse off 
   writer.write(`${BSU}a fleet${ESU}`);
   tty.take();
   // What Node does with an uncaught exception before it prints it and exits.
-  process.emit('uncaughtExceptionMonitor', new Error('boom'), 'uncaughtException');
+  const crash = (e: Error) => {
+    for (const l of process.listeners('uncaughtExceptionMonitor')) l(e, 'uncaughtException');
+  };
+  crash(new Error('boom'));
   const sent = tty.take();
   assert.ok(sent.endsWith('\x1b[0m\x1b[H\x1b[2J\x1b[?1049l\x1b[?25h'), JSON.stringify(sent));
   assert.ok(sent.includes(MOUSE_OFF));
   // Once: a later crash (or the normal way out) sends nothing more.
-  process.emit('uncaughtExceptionMonitor', new Error('again'), 'uncaughtException');
+  crash(new Error('again'));
   writer.leaveAlternateScreen();
   assert.equal(tty.take(), '');
   assert.equal(process.listenerCount('uncaughtExceptionMonitor'), 0);
