@@ -76,7 +76,10 @@ describe('option values', () => {
       ['status', '--watch', '--interval', '0ms'],
       /option '--interval <duration>' argument '0ms' is invalid\. 0ms is below the least allowed, 200ms/,
     ],
-    [['stauts', '--json'], /^error: unknown command 'stauts' \(commands: config, ports, lint, sim, status,/],
+    [
+      ['stauts', '--json'],
+      /^error: unknown command 'stauts' \(commands: config, ports, lint, sim, status,/,
+    ],
     [
       ['console', '--interval', '100ms'],
       /option '--interval <duration>' argument '100ms' is invalid\. 100ms is below the least allowed, 200ms/,
