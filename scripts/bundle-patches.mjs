@@ -124,3 +124,33 @@ export const ansiStyledCharsFast = {
     );
   },
 };
+
+// Ink 6.8's parseKeypress names a key by its escape sequence's code (`[P` of Ctrl+F1's
+// `ESC[1;5P`) and leaves the name undefined when the code is not in its table; with the Ctrl
+// bit of the sequence's modifier set, useInput then hands that undefined on as the input and
+// calls startsWith on it: the console died on Ctrl+F1-F4, on xterm's focus reports with a
+// modifier, and on an escape sequence pasted into a filter (`ESC[31m` from a coloured log).
+// Here an unknown code is named '' (what Ink 7 does, ink#902; 7 needs Node 22), so the key
+// is an unknown key that the keymap ignores. The build fails when Ink's line is not found: a
+// bundle without the patch would crash on these keys again.
+export const inkUnknownKeys = {
+  name: 'ink-unknown-keys',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]ink[\\/]build[\\/]parse-keypress\.js$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      const named = 'key.name = keyName[code];';
+      if (!text.includes(named))
+        return {
+          errors: [
+            {
+              text: `ink (${args.path}): not the parseKeypress this build knows: an unknown escape sequence would crash the console`,
+            },
+          ],
+        };
+      return {
+        contents: text.replace(named, () => "key.name = keyName[code] ?? '';"),
+        loader: 'js',
+      };
+    });
+  },
+};

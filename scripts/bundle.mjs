@@ -25,7 +25,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, URL } from 'node:url';
 import { build } from 'esbuild';
-import { ansiStyledCharsFast, ansiTokenizeFast } from './bundle-patches.mjs';
+import { ansiStyledCharsFast, ansiTokenizeFast, inkUnknownKeys } from './bundle-patches.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OUT = `${ROOT}dist/bundle`;
@@ -373,6 +373,7 @@ const [cli] = await Promise.all([
     format: 'cjs',
     plugins: [
       inkWithoutAwait,
+      inkUnknownKeys,
       yogaAtOnce,
       stringWidthLazy,
       sliceAnsiLazy,

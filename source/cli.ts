@@ -103,6 +103,17 @@ export async function buildProgram(io: Io, argv?: readonly string[]): Promise<Co
 }
 
 export async function main(argv: string[], io: Io = processIo()): Promise<number> {
+  // A word first that names no command went to the default command, the console, which said
+  // "too many arguments for 'console'" of a mistyped `opsdeck stauts`.
+  const first = argv[0];
+  const known = ['help', ...COMMANDS.flatMap((c) => c.names)];
+  if (first !== undefined && !first.startsWith('-') && !known.includes(first)) {
+    io.err(
+      `error: unknown command '${first}' (commands: ${known.filter((n) => n !== 'help').join(', ')})`,
+    );
+    io.err('(run with --help for usage)');
+    return EXIT.badInput;
+  }
   const program = await buildProgram(io, argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

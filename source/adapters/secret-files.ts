@@ -24,6 +24,17 @@ export function writeAtomic(file: string, data: string | Uint8Array, mode: numbe
   writeFileAtomic(file, data, { mode });
 }
 
+/**
+ * Atomically replaces `file` with a public file in a folder that is not opsdeck's to tighten
+ * (Prometheus' config folder, a provisioning folder): a missing folder is made with the umask's
+ * mode and an existing one is left as it is. `deploy grafana --out /etc/prometheus` had made
+ * that folder 0700, which Prometheus, running as its own user, could then no longer read.
+ */
+export function writeShared(file: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, data, { mode: PUBLIC_MODE });
+}
+
 export const writeSecret = (file: string, data: string | Uint8Array): void =>
   writeAtomic(file, data, SECRET_MODE);
 export const writePublic = (file: string, data: string | Uint8Array): void =>

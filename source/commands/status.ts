@@ -192,7 +192,16 @@ export function registerStatus(program: Command, io: Io): void {
         '--nats <servers>',
         'NATS servers (default: $NATS_SERVERS or $NATS_URL; none: NATS side off)',
       )
-      .addOption(checkedOption('--interval <duration>', 'probe / print interval', DURATION, '2s'))
+      // At least the console's 200ms: 0ms printed a snapshot per turn of the event loop,
+      // thousands a second, each the same fleet.
+      .addOption(
+        checkedOption(
+          '--interval <duration>',
+          'probe / print interval',
+          durationArg({ minMs: 200 }),
+          '2s',
+        ),
+      )
       .option(
         '--health-from <source>',
         "direct: probe every agent from here; agents: take each machine's results from its opsdeck agent (--health) over NATS, probing nothing across the network",

@@ -25,7 +25,7 @@ const HELP_ROWS = [
 export const HELP_LINES = HELP_ROWS.length;
 
 /** Key lines the help shows at this body height: borders, title, states and position go first. */
-export const helpRoom = (height: number): number => Math.max(3, height - 5);
+export const helpRoom = (height: number): number => Math.max(3, height - 6);
 
 /**
  * Every key and the mouse. Too many for the height: two columns when wide enough for them to
@@ -81,8 +81,12 @@ export function HelpOverlay({
           {`  ${first + 1}-${first + shown.length} of ${HELP_ROWS.length} · ↑↓ PgUp/PgDn scroll`}
         </Text>
       ) : null}
+      {/* Every word a row can show (components/theme.tsx rowLook), TIMEOUT and MOVED too. */}
       <Text color={theme.muted} wrap="truncate">
-        States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ○ DOWN unreachable · not probed yet ◌ STALE
+        States: ● OK ▲ DEGR degraded ✖ FAIL unhealthy ● MOVED answers away from its port
+      </Text>
+      <Text color={theme.muted} wrap="truncate">
+        {'  ○ DOWN nothing listens ◌ TIMEOUT no answer · .... not probed yet ◌ STALE'}
       </Text>
     </Box>
   );

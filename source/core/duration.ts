@@ -7,6 +7,14 @@ export type DurationParse = { ok: true; ms: number } | { ok: false; reason: stri
 
 const UNIT = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
 
+/**
+ * The longest duration anything takes (576h, 24 days). Node's timers hold at most 2^31-1 ms
+ * (~24.8 days); a longer one fires after 1 ms with only a warning: `sim ctl --timeout 999999h`
+ * said "cannot reach NATS: TIMEOUT" of a server that was up, and `status --collect` listened
+ * 1 ms where it was told years.
+ */
+export const MAX_DURATION_MS = 576 * 3_600_000;
+
 export function parseDuration(
   text: string,
   bounds: { minMs?: number; maxMs?: number } = {},
@@ -28,8 +36,9 @@ export function parseDuration(
       ok: false,
       reason: `${t} is below the least allowed, ${formatDuration(bounds.minMs)}`,
     };
-  if (bounds.maxMs !== undefined && ms > bounds.maxMs)
-    return { ok: false, reason: `${t} is above the most allowed, ${formatDuration(bounds.maxMs)}` };
+  const maxMs = Math.min(bounds.maxMs ?? MAX_DURATION_MS, MAX_DURATION_MS);
+  if (ms > maxMs)
+    return { ok: false, reason: `${t} is above the most allowed, ${formatDuration(maxMs)}` };
   return { ok: true, ms };
 }
 

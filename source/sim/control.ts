@@ -20,6 +20,7 @@
 // `token` (sim/machine-control.ts faultVerifier); `opsdeck sim ctl` sends these from a shell.
 import * as zmq from 'zeromq';
 import { ZMQ_MAX_MESSAGE } from '../adapters/zmq-limits.js';
+import { MAX_DURATION_MS } from '../core/duration.js';
 import { released } from './endpoints.js';
 import {
   MALFORMED_KINDS,
@@ -96,6 +97,16 @@ const isDict = (v: unknown): v is Dict => typeof v === 'object' && v !== null &&
 const nonNegative = (v: unknown): v is number =>
   typeof v === 'number' && Number.isFinite(v) && v >= 0;
 
+/**
+ * The most errors or log lines a second one agent is asked for: five times the 20k/s the
+ * console is measured under. The sim makes each second's worth in one tick, on its one thread:
+ * `rate=1e9` wedged it (no probe, error or fault answered) until it was killed.
+ */
+export const MAX_RATE = 100_000;
+const rate = (v: unknown): v is number => nonNegative(v) && v <= MAX_RATE;
+// A reply delayed longer than a Node timer holds (2^31-1 ms) came back after 1 ms: not slow.
+const timerMs = (v: unknown): v is number => nonNegative(v) && v <= MAX_DURATION_MS;
+
 const KNOWN_KEYS = new Set([
   'fault',
   'agent',
@@ -164,10 +175,10 @@ export function parseControl(
         ? undefined
         : `${key} must be ${what}, got ${JSON.stringify(value[key])}`;
   const problems = [
-    fault === 'slow' ? need('ms', nonNegative, 'a number of ms >= 0', true) : undefined,
-    fault === 'flood' ? need('rate', nonNegative, 'errors per second >= 0', true) : undefined,
+    fault === 'slow' ? need('ms', timerMs, `a number of ms 0-${MAX_DURATION_MS}`, true) : undefined,
+    fault === 'flood' ? need('rate', rate, `errors per second 0-${MAX_RATE}`, true) : undefined,
     fault === 'log-flood'
-      ? need('rate', nonNegative, 'log lines per second >= 0', true)
+      ? need('rate', rate, `log lines per second 0-${MAX_RATE}`, true)
       : undefined,
     fault === 'vram-spike' ? need('mb', nonNegative, 'MB >= 0', true) : undefined,
     fault === 'malformed'
@@ -181,7 +192,12 @@ export function parseControl(
     fault === 'bus-off' || fault === 'bus-on'
       ? need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', true)
       : need('bus', (v) => v === 'zmq' || v === 'nats', 'zmq | nats', false),
-    need('seconds', (v) => nonNegative(v) && v > 0, 'a number of seconds > 0', false),
+    need(
+      'seconds',
+      (v) => nonNegative(v) && v > 0 && v * 1000 <= MAX_DURATION_MS,
+      `a number of seconds > 0, at most ${MAX_DURATION_MS / 1000}`,
+      false,
+    ),
     need(
       'count',
       (v) => typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000,

@@ -76,6 +76,7 @@ export class DiffTerminal extends Writable {
    */
   enterAlternateScreen(o: { mouse?: boolean } = {}): void {
     this.send('\x1b[?1049h\x1b[0m\x1b[H\x1b[2J');
+    process.once('uncaughtExceptionMonitor', this.onCrash);
     if (o.mouse) {
       this.send(MOUSE_ON);
       this.mouse = true;
@@ -90,6 +91,7 @@ export class DiffTerminal extends Writable {
    * nothing more.
    */
   leaveAlternateScreen(): void {
+    if (this.left) return;
     this.flush();
     this.mouseOff();
     // Blank first: tmux from 3.2 (seen on 3.3a; tmux issue #3510), when the window was resized while the
@@ -100,7 +102,15 @@ export class DiffTerminal extends Writable {
     this.send('\x1b[0m\x1b[H\x1b[2J\x1b[?1049l\x1b[?25h');
     this.left = true;
     this.out.off('resize', this.onResize);
+    process.off('uncaughtExceptionMonitor', this.onCrash);
   }
+
+  // A crash left the last frame on the alternate screen: a fleet that looked alive, over a dead
+  // console, and Node's report of the error written over it. Node calls this before it prints
+  // the error, so the report lands on the shell's screen, below what was there before.
+  private readonly onCrash = () => {
+    if (!this.left) this.leaveAlternateScreen();
+  };
 
   private mouse = false;
   // A crash must not leave the shell receiving mouse reports as typed text.

@@ -65,6 +65,22 @@ describe('option values', () => {
       /option '--metrics-port <port>' argument 'none' is invalid\. expected off or a port 1-65535/,
     ],
     [
+      ['status', '--collect', '99999999999h'],
+      /option '--collect <duration>' argument '99999999999h' is invalid\. 99999999999h is above the most allowed, 576h/,
+    ],
+    [
+      ['sim', 'ctl', 'status', '--timeout', '999999h'],
+      /option '--timeout <duration>' argument '999999h' is invalid\. 999999h is above the most allowed, 576h/,
+    ],
+    [
+      ['status', '--watch', '--interval', '0ms'],
+      /option '--interval <duration>' argument '0ms' is invalid\. 0ms is below the least allowed, 200ms/,
+    ],
+    [
+      ['stauts', '--json'],
+      /^error: unknown command 'stauts' \(commands: config, ports, lint, sim, status,/,
+    ],
+    [
       ['console', '--interval', '100ms'],
       /option '--interval <duration>' argument '100ms' is invalid\. 100ms is below the least allowed, 200ms/,
     ],
@@ -79,6 +95,10 @@ describe('option values', () => {
 
   test('the parsers: defaults as typed, bounds said', () => {
     assert.equal(durationArg({ minMs: 100 })('3s'), 3000);
+    // Nothing longer than a Node timer holds (a longer one fires after 1 ms).
+    assert.equal(durationArg()('576h'), 576 * 3_600_000);
+    assert.throws(() => durationArg()('577h'), /577h is above the most allowed, 576h/);
+    assert.throws(() => durationArg({ maxMs: 10 ** 12 })('600h'), /above the most allowed, 576h/);
     assert.equal(intArg(1, 3650, 'whole days')('397'), 397);
     assert.equal(numberArg(0, 100, 'a percentage')('12.5'), 12.5);
     assert.throws(() => numberArg(0, 100, 'a percentage')('101'), InvalidArgumentError);

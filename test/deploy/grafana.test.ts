@@ -4,7 +4,15 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../support/run-cli.js';
@@ -165,6 +173,19 @@ describe('opsdeck deploy grafana', () => {
       bad.err,
       /option '--metrics-port <port>' argument '70000' is invalid\. expected a port 1-65535/,
     );
+  });
+
+  test("an existing --out folder keeps its mode (Prometheus' own folder is not made 0700)", async () => {
+    const secrets = join(dir, 'secrets-mode');
+    const gen = await opsdeck(['certs', 'generate', '--dir', secrets, '--yes']);
+    assert.equal(gen.code, 0, gen.err);
+    const out = join(dir, 'prometheus-etc');
+    mkdirSync(out);
+    chmodSync(out, 0o755);
+    const r = await opsdeck(['deploy', 'grafana', '--out', out, '--secrets', secrets]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(statSync(out).mode & 0o777, 0o755);
+    assert.equal(statSync(join(out, 'prometheus.yml')).mode & 0o777, 0o644);
   });
 
   test('a machine known by name is scraped by name; by address when it has one', () => {

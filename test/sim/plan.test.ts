@@ -167,7 +167,25 @@ describe('bad input is refused with its path', () => {
 
   test('control requests', () => {
     const cases: [unknown, string][] = [
-      [{ fault: 'slow', agent: 'A', ms: -5 }, 'ms must be a number of ms >= 0, got -5'],
+      [{ fault: 'slow', agent: 'A', ms: -5 }, 'ms must be a number of ms 0-2073600000, got -5'],
+      // Past a Node timer: the reply came back after 1 ms.
+      [
+        { fault: 'slow', agent: 'A', ms: 3e9 },
+        'ms must be a number of ms 0-2073600000, got 3000000000',
+      ],
+      // One tick makes a second's worth: 1e9 wedged the sim.
+      [
+        { fault: 'flood', agent: 'A', rate: 1e9, seconds: 1 },
+        'rate must be errors per second 0-100000, got 1000000000',
+      ],
+      [
+        { fault: 'log-flood', agent: 'A', rate: 1e6 },
+        'rate must be log lines per second 0-100000, got 1000000',
+      ],
+      [
+        { fault: 'flood', agent: 'A', rate: 5, seconds: 3e6 },
+        'seconds must be a number of seconds > 0, at most 2073600, got 3000000',
+      ],
       [{ fault: 'kill' }, 'fault kill needs an agent (name, or machine/name)'],
       [{ fault: 'bus-off' }, 'fault bus-off needs bus (zmq | nats)'],
       [{ fault: 'kill', agent: 'A', colour: 'red' }, 'unknown field(s) colour for fault kill'],

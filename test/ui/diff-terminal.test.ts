@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DiffTerminal } from '../../source/terminal/diff-terminal.js';
 import { cells, FakeTty, feed, text, vt, type Vt } from '../support/vt.js';
+import { MOUSE_OFF } from '../../source/core/ui/mouse.js';
 
 const BSU = '\x1b[?2026h';
 const ESU = '\x1b[?2026l';
@@ -299,4 +300,25 @@ test('leaving the alternate screen sends what is pending, then nothing more', as
   r.writer.write(`${BSU}more${ESU}`);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(r.tty.take(), '');
+});
+
+test('a crash leaves the alternate screen before Node reports it, the mouse off too', async () => {
+  const tty = new FakeTty(12, 3);
+  const writer = new DiffTerminal(tty);
+  writer.enterAlternateScreen({ mouse: true });
+  writer.write(`${BSU}a fleet${ESU}`);
+  tty.take();
+  // What Node does with an uncaught exception before it prints it and exits.
+  const crash = (e: Error) => {
+    for (const l of process.listeners('uncaughtExceptionMonitor')) l(e, 'uncaughtException');
+  };
+  crash(new Error('boom'));
+  const sent = tty.take();
+  assert.ok(sent.endsWith('\x1b[0m\x1b[H\x1b[2J\x1b[?1049l\x1b[?25h'), JSON.stringify(sent));
+  assert.ok(sent.includes(MOUSE_OFF));
+  // Once: a later crash (or the normal way out) sends nothing more.
+  crash(new Error('again'));
+  writer.leaveAlternateScreen();
+  assert.equal(tty.take(), '');
+  assert.equal(process.listenerCount('uncaughtExceptionMonitor'), 0);
 });

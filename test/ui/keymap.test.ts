@@ -259,6 +259,17 @@ describe('reducer', () => {
     });
   }
 
+  test('a filter takes any character, an emoji too, but no control; backspace takes a whole one', () => {
+    let s = reduce(initialUi(), '/', '/', ctx()).state;
+    for (const ch of ['ñ', '🚀', '中', '\u009b', '\u0007', 'x']) s = reduce(s, ch, ch, ctx()).state;
+    assert.equal(s.filters.agents, 'ñ🚀中x');
+    s = reduce(s, 'backspace', '', ctx()).state;
+    s = reduce(s, 'backspace', '', ctx()).state;
+    assert.equal(s.filters.agents, 'ñ🚀');
+    s = reduce(s, 'backspace', '', ctx()).state;
+    assert.equal(s.filters.agents, 'ñ');
+  });
+
   test('the second Ctrl+C must come within the window', () => {
     let s = reduce(initialUi(), 'ctrl+c', '', ctx({ now: 0 })).state;
     const late = reduce(s, 'ctrl+c', '', ctx({ now: QUIT_WINDOW_MS + 1 }));

@@ -444,7 +444,10 @@ describe('overlays and screens', () => {
     assert.equal(frame.split('\n').length, 22, 'no taller than the body');
     assert.match(frame, /opsdeck keys/);
     assert.match(frame, /States: /);
-    assert.match(frame, /1-17 of \d+ · ↑↓ PgUp\/PgDn scroll/);
+    // Every word a row can show, TIMEOUT and MOVED too.
+    for (const word of ['OK', 'DEGR', 'FAIL', 'MOVED', 'DOWN', 'TIMEOUT', 'STALE', '....'])
+      assert.ok(frame.includes(` ${word} `), `the states miss ${word}`);
+    assert.match(frame, /1-16 of \d+ · ↑↓ PgUp\/PgDn scroll/);
     rerender(<HelpOverlay width={80} height={22} scroll={999} />);
     frame = lastFrame()!;
     assert.match(frame, /click +focus the pane/, 'the end reached');

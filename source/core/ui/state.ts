@@ -217,13 +217,20 @@ function edit(state: UiState, name: string, input: string, ctx: UiContext): Step
         : {}),
     },
   });
-  if (name === 'backspace') return typed(state.draft.slice(0, -1));
+  // By code points: an emoji is two UTF-16 units, and half of one is not text.
+  if (name === 'backspace') return typed(Array.from(state.draft).slice(0, -1).join(''));
   // Readline's: Ctrl+U empties the line, Ctrl+W takes the last word (and the spaces after it).
   if (name === 'ctrl+u') return typed('');
   if (name === 'ctrl+w') return typed(state.draft.replace(/\S*\s*$/, ''));
   if (name === 'ctrl+c') return { state: { ...state, editing: undefined, draft: '' } };
-  if (input.length === 1 && input >= ' ' && !name.startsWith('ctrl+'))
-    return typed((state.draft + input).slice(0, 120));
+  // One character (an emoji too: the key loop hands text on a code point at a time), never a
+  // control (C0, DEL, or C1 such as U+009B, which some terminals take as CSI when drawn).
+  if (Array.from(input).length === 1 && !/\p{Cc}/u.test(input) && !name.startsWith('ctrl+'))
+    return typed(
+      Array.from(state.draft + input)
+        .slice(0, 120)
+        .join(''),
+    );
   return { state };
 }
 
