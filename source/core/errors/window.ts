@@ -8,9 +8,11 @@
 // A fingerprint is two 32-bit hashes of the string (FNV-1a and a multiply-rotate lane, each
 // finished by murmur3's fmix32), and the window keeps the fingerprints, not the strings. Two
 // different strings match falsely only if both halves collide: with n keys in the window, one
-// lookup's chance is about n / 2^64. At the most this window holds (~140,000 entries of at most
-// 3 ids, 420,000 keys) that is 2.3e-14 a lookup: at 20,000 messages/s with 3 ids each,
-// 1.7e9 lookups a day, one false twin in ~25,000 days of continuous flood.
+// lookup's chance is about n / 2^64. At the most the default window holds (139,810 entries of
+// at most 3 ids: 420,000 keys) that is 2.3e-14 a lookup: at 20,000 messages/s of 3 ids each,
+// 5.2e9 lookups a day, one false twin in ~8,000 days (22 years) of continuous flood. Content
+// keys are fewer (one an entry). Measured: a million ids (sequential, UUIDs, hex) give the ~116
+// collisions of each 32-bit half that chance predicts, and none of both (test: fingerprints).
 
 /** The fingerprint of the last string(s) hashed: [h1, h2]. A scratch, not a result to keep. */
 export const fp = new Int32Array(2);
