@@ -24,6 +24,19 @@ function rng(seed: number): () => number {
   };
 }
 
+const ev = (i: number, ids: string[], bus: Bus): ErrorEvent => ({
+  machine: 'pc2',
+  agent: `Agent${i % 100}`,
+  severity: 'error',
+  category: 'TimeoutError',
+  message: `request ${i} timed out`,
+  details: {},
+  ids,
+  bus,
+  format: bus === 'zmq' ? 'zmq-a' : 'nats-errors',
+  receivedAt: 0,
+});
+
 const rowView = (r: ErrorRow) => ({
   id: r.id,
   bus: r.bus,
@@ -85,7 +98,9 @@ function runSequence(seed: number, steps: number, long = false): ErrorPipeline {
     const where = `seed ${seed} step ${step}`;
     // Long sequences alternate 4,000 steps of ~10 ms with 4,000 bursts (0-1 ms): the window
     // fills while its oldest slot is mid-ring, so the ring grows wrapped.
-    if (long && step % 8000 >= 4000) now += int(2);
+    // Each burst ends in a jump that leaves a few hundred of its entries: the ring is trimmed.
+    if (long && step % 8000 === 7999) now += 19_800;
+    else if (long && step % 8000 >= 4000) now += int(2);
     else now += pick([-40, -3, 0, 0, 1, 2, 5, 10, 30, 100]);
     const r = rand();
     let got: boolean | undefined;
@@ -170,8 +185,8 @@ describe('typed-array dedup window = the pipeline it replaced', () => {
     for (const [k, n] of Object.entries(total)) assert.ok(n > 1000, `${k}: ${n}`);
   });
 
-  test('long sequences: the ring and its indexes grow, wrap and shrink back', () => {
-    for (let seed = 10_001; seed <= 10_006; seed++) {
+  test('long sequences: the ring and its indexes grow while wrapped, and are trimmed after bursts', () => {
+    for (let seed = 10_001; seed <= 10_012; seed++) {
       const p = runSequence(seed, 20_000, true);
       assert.ok(p.counters.matched > 100, `seed ${seed}: ${p.counters.matched} matched`);
     }
@@ -179,7 +194,7 @@ describe('typed-array dedup window = the pipeline it replaced', () => {
 });
 
 describe('fingerprints', () => {
-  test('ids and texts: 200,000 distinct strings, no two fingerprints alike', () => {
+  test('100,000 ids and 20,000 texts: no two fingerprints alike', () => {
     const seen = new Set<string>();
     for (let i = 0; i < 100_000; i++) {
       hashId(`e-${i}-${(i * 2654435761) >>> 0}`);
@@ -217,5 +232,26 @@ describe('the window in typed arrays', () => {
     hashId('id-77-2');
     assert.equal(w.rowId[w.findId(fp[0]!, fp[1]!)], 77);
     assert.deepEqual(w.keys, { ids: 300_000, texts: 100_000 });
+  });
+
+  test("after a flood, a trickle does not keep the flood's arrays", () => {
+    const p = new ErrorPipeline({ flood: { ...DEFAULT_FLOOD, rateCount: 1e9 } });
+    const arrays = () => {
+      const w = (p as unknown as { window: DedupWindow }).window;
+      let bytes = 0;
+      for (const v of Object.values(w)) if (ArrayBuffer.isView(v)) bytes += v.byteLength;
+      return bytes;
+    };
+    const t0 = 1_750_000_000_000;
+    for (let i = 0; i < 100_000; i++)
+      p.add(ev(i, [`id-${i}`], i % 2 ? 'zmq' : 'nats'), t0 + Math.floor(i / 20));
+    const flood = arrays();
+    assert.ok(flood > 5 * 2 ** 20, `${flood} bytes in the flood`);
+    // One event a second after it: each expiry trims by a quarter, down to the first size.
+    for (let s = 10; s < 20; s++) p.add(ev(1e6 + s, [`late-${s}`], 'zmq'), t0 + s * 1000);
+    assert.ok(arrays() < 200 * 1024, `${arrays()} bytes after`);
+    // Still a window: the last one's twin is matched.
+    p.add(ev(1e6 + 19, ['late-19'], 'nats'), t0 + 19_500);
+    assert.equal(p.counters.matched, 1);
   });
 });

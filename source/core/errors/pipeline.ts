@@ -435,6 +435,7 @@ export class ErrorPipeline {
     const cutoff = now - this.options.dedupWindowMs;
     const w = this.window;
     while (w.size > 0 && w.at[w.oldest]! < cutoff) this.retire();
+    w.trim();
   }
 
   /** The oldest entry leaves the window (its time is up, or the window is full): counted. */

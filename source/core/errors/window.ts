@@ -75,6 +75,7 @@ export const ENTRY_BYTES = 178;
 /** The most entries a window may be given (its arrays grow to it by doubling, as it fills). */
 const MAX_CAPACITY = 2 ** 26;
 const FIRST_SLOTS = 1024;
+const FIRST_INDEX = 2048;
 
 export class DedupWindow {
   /** The most entries it holds: the caller evicts the oldest before adding past it. */
@@ -97,10 +98,10 @@ export class DedupWindow {
   /** Fingerprints (pairs) of ids past the third, by slot: only for events built by hand. */
   private readonly extra = new Map<number, number[]>();
   /** By id: pairs of (h1, ref); ref = slot * 4 + k + 1 (k: which id, 3 for one aside), 0 empty. */
-  private ids = new Int32Array(2 * 2048);
+  private ids = new Int32Array(2 * FIRST_INDEX);
   private idKeys = 0;
   /** By content: pairs of (h1, slot + 1), the newest entry with that content; 0 empty. */
-  private texts = new Int32Array(2 * 2048);
+  private texts = new Int32Array(2 * FIRST_INDEX);
   private textKeys = 0;
 
   constructor(capacity: number) {
@@ -158,6 +159,14 @@ export class DedupWindow {
     this.idCount[slot] = 0;
     this.textH1[slot] = t1;
     this.textH2[slot] = t2;
+    this.fileText(slot);
+    return slot;
+  }
+
+  /** Files an entry under its content, in place of an older entry's filing if any. */
+  private fileText(slot: number): void {
+    const t1 = this.textH1[slot]!;
+    const t2 = this.textH2[slot]!;
     const t = this.texts;
     const mask = (t.length >> 1) - 1;
     let p = t1 & mask;
@@ -166,13 +175,12 @@ export class DedupWindow {
       if (ref === 0) break;
       if (t[2 * p] === t1 && this.textH2[ref - 1] === t2) {
         t[2 * p + 1] = slot + 1;
-        return slot;
+        return;
       }
     }
     t[2 * p] = t1;
     t[2 * p + 1] = slot + 1;
     if (++this.textKeys * 2 > mask + 1) this.texts = rehash(t, 2);
-    return slot;
   }
 
   /** Files an entry under one more id (the caller knows no entry has it). */
@@ -189,13 +197,8 @@ export class DedupWindow {
     // An id-less entry's count stays 0 until it learns ids: past 255 ids it only needs to stay
     // non-zero, so it stops counting there (the ones aside are in `extra`).
     if (k < 255) this.idCount[slot] = k + 1;
-    const t = this.ids;
-    const mask = (t.length >> 1) - 1;
-    let p = h1 & mask;
-    while (t[2 * p + 1] !== 0) p = (p + 1) & mask;
-    t[2 * p] = h1;
-    t[2 * p + 1] = slot * 4 + Math.min(k, IDS) + 1;
-    if (++this.idKeys * 2 > mask + 1) this.ids = rehash(t, 2);
+    place(this.ids, h1, slot * 4 + Math.min(k, IDS) + 1);
+    if (++this.idKeys * 4 > this.ids.length) this.ids = rehash(this.ids, 2);
   }
 
   /** Unfiles the oldest entry and lets its slot go; its fields stay readable until the next push. */
@@ -215,6 +218,58 @@ export class DedupWindow {
     this.head = slot + 1 === this.slots ? 0 : slot + 1;
     this.size--;
     return slot;
+  }
+
+  /**
+   * After a flood, when the window is an eighth full: the ring goes back to a quarter of its size
+   * and its indexes are built again for the keys left, so a trickle after a flood does not keep
+   * the flood's arrays (~19 MB at the default cap). The caller calls it after entries left.
+   */
+  trim(): void {
+    if (this.slots <= FIRST_SLOTS || this.size >= this.slots >> 3) return;
+    const old = this.slots;
+    const next = Math.max(FIRST_SLOTS, old >> 2);
+    const head = this.head;
+    const n = this.size;
+    const first = Math.min(n, old - head); // entries from head to the end, the rest from 0
+    const order = <T extends Float64Array | Int32Array | Uint8Array>(
+      from: T,
+      to: T,
+      per = 1,
+    ): T => {
+      to.set(from.subarray(head * per, (head + first) * per), 0);
+      to.set(from.subarray(0, (n - first) * per), first * per);
+      return to;
+    };
+    this.rowId = order(this.rowId, new Float64Array(next));
+    this.at = order(this.at, new Float64Array(next));
+    this.buses = order(this.buses, new Uint8Array(next));
+    this.idCount = order(this.idCount, new Uint8Array(next));
+    this.idH1 = order(this.idH1, new Int32Array(next * IDS), IDS);
+    this.idH2 = order(this.idH2, new Int32Array(next * IDS), IDS);
+    this.textH1 = order(this.textH1, new Int32Array(next));
+    this.textH2 = order(this.textH2, new Int32Array(next));
+    if (this.extra.size > 0) {
+      const aside = [...this.extra];
+      this.extra.clear();
+      for (const [slot, list] of aside)
+        this.extra.set(slot >= head ? slot - head : slot + old - head, list);
+    }
+    this.head = 0;
+    this.slots = next;
+    // The indexes again, oldest first: content is filed under its newest entry, as push does.
+    this.ids = new Int32Array(indexFor(this.idKeys));
+    this.texts = new Int32Array(indexFor(this.textKeys));
+    this.textKeys = 0;
+    for (let slot = 0; slot < n; slot++) {
+      const count = this.idCount[slot]!;
+      for (let k = 0; k < count && k < IDS; k++)
+        place(this.ids, this.idH1[slot * IDS + k]!, slot * 4 + k + 1);
+      const aside = count > IDS ? this.extra.get(slot)! : undefined;
+      if (aside)
+        for (let i = 0; i < aside.length; i += 2) place(this.ids, aside[i]!, slot * 4 + IDS + 1);
+      this.fileText(slot);
+    }
   }
 
   private asideHas(slot: number, h1: number, h2: number): boolean {
@@ -271,20 +326,25 @@ export class DedupWindow {
   }
 }
 
+/** Puts a key in the first free place from its home (linear probing). */
+function place(t: Int32Array, h1: number, ref: number): void {
+  const mask = (t.length >> 1) - 1;
+  let p = h1 & mask;
+  while (t[2 * p + 1] !== 0) p = (p + 1) & mask;
+  t[2 * p] = h1;
+  t[2 * p + 1] = ref;
+}
+
 /** An index twice the size, its keys placed again (a key's place depends on its h1 only). */
 function rehash(t: Int32Array, factor: number): Int32Array<ArrayBuffer> {
   const to = new Int32Array(t.length * factor);
-  const mask = (to.length >> 1) - 1;
-  for (let i = 0; i < t.length; i += 2) {
-    const ref = t[i + 1]!;
-    if (ref === 0) continue;
-    let p = t[i]! & mask;
-    while (to[2 * p + 1] !== 0) p = (p + 1) & mask;
-    to[2 * p] = t[i]!;
-    to[2 * p + 1] = ref;
-  }
+  for (let i = 0; i < t.length; i += 2) if (t[i + 1] !== 0) place(to, t[i]!, t[i + 1]!);
   return to;
 }
+
+/** Pairs an index of this many keys starts at: a quarter full (it doubles at half). */
+const indexFor = (keys: number): number =>
+  2 * Math.max(FIRST_INDEX, 2 ** Math.ceil(Math.log2(4 * keys)));
 
 /**
  * Removes the key with this reference (found from its h1's place), shifting the run after it
