@@ -10,6 +10,7 @@ import {
   seenAt,
 } from '../../source/core/errors/pipeline.js';
 import { Ring } from '../../source/core/errors/ring.js';
+import { ENTRY_BYTES } from '../../source/core/errors/window.js';
 
 const ev = (over: Partial<ErrorEvent> & { bus: Bus }): ErrorEvent => ({
   machine: 'mainpc',
@@ -225,13 +226,8 @@ describe('bounded', () => {
     for (let i = 0; i < 50_000; i++)
       p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i % 7}` }), i);
     // 100 ms window at 1 event/ms: about 100 live entries, filed by id and by content.
-    const { byId, byContent } = p as unknown as {
-      byId: Map<string, unknown>;
-      byContent: Map<string, Map<string, unknown>>;
-    };
-    let texts = 0;
-    for (const m of byContent.values()) texts += m.size;
-    assert.ok(byId.size < 200, `window holds ${byId.size} ids`);
+    const { ids, texts } = p.dedupKeys;
+    assert.ok(ids < 200, `window holds ${ids} ids`);
     assert.ok(texts < 200, `window holds ${texts} texts`);
   });
 
@@ -245,12 +241,7 @@ describe('bounded', () => {
       flood: { rateCount: 1e9, rateWindowMs: 1000, rules: [] },
     });
     for (let i = 0; i < 250; i++) p.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i}` }), i);
-    const { byId, byContent } = p as unknown as {
-      byId: Map<string, unknown>;
-      byContent: Map<string, Map<string, unknown>>;
-    };
-    assert.equal(byId.size, 100);
-    assert.equal(byContent.get('NLUAgent')!.size, 100);
+    assert.deepEqual(p.dedupKeys, { ids: 100, texts: 100 });
     assert.equal(p.counters.dedupEvicted, 150);
     assert.equal(p.counters.zmqOnly, 150, 'an evicted entry closes as seen on one bus');
     // The newest still matches its twin; the evicted oldest does not (a row of its own).
@@ -263,7 +254,9 @@ describe('bounded', () => {
 });
 
 describe('memory bound by bytes, not only entries (issue 16)', () => {
-  test('the dedup window holds at most dedupMaxBytes: long ids take more room than short ones', () => {
+  test('the dedup window holds at most dedupMaxBytes: an entry takes as much whatever its ids', () => {
+    // The window keeps ids' fingerprints, not the ids: a byte cap is a cap on entries, at the most
+    // an entry (of up to three ids, index slots included) can take.
     const quiet = { rateCount: 1e9, rateWindowMs: 1000, rules: [] };
     const short = new ErrorPipeline({
       dedupWindowMs: 60_000,
@@ -279,13 +272,15 @@ describe('memory bound by bytes, not only entries (issue 16)', () => {
       short.add(ev({ bus: 'zmq', ids: [`k${i}`], message: `m${i}` }), i);
       long.add(ev({ bus: 'zmq', ids: [`${'x'.repeat(1000)}${i}`], message: `m${i}` }), i);
     }
-    const held = (p: ErrorPipeline) => (p as unknown as { byId: Map<string, unknown> }).byId.size;
-    // ~345 bytes an entry of a short id, ~1,345 of a long one, in 64 KB.
-    assert.ok(held(short) > 150 && held(short) < 250, `short ids: ${held(short)} held`);
-    assert.ok(held(long) > 35 && held(long) < 60, `long ids: ${held(long)} held`);
-    assert.equal(long.counters.dedupEvicted, 2000 - held(long), 'every eviction counted');
-    // The newest is still in the window: its twin is matched.
+    const held = Math.floor((64 * 1024) / ENTRY_BYTES);
+    assert.equal(long.dedupCapacity, held);
+    assert.deepEqual(short.dedupKeys, { ids: held, texts: held });
+    assert.deepEqual(long.dedupKeys, { ids: held, texts: held });
+    assert.equal(long.counters.dedupEvicted, 2000 - held, 'every eviction counted');
+    // The newest is still in the window: its twin is matched; the oldest has gone.
     long.add(ev({ bus: 'nats', ids: [`${'x'.repeat(1000)}1999`], message: 'm1999' }), 2001);
+    assert.equal(long.counters.matched, 1);
+    long.add(ev({ bus: 'nats', ids: [`${'x'.repeat(1000)}0`], message: 'm0' }), 2002);
     assert.equal(long.counters.matched, 1);
   });
 

@@ -4,6 +4,7 @@ import type { Decoded } from './decode.js';
 import type { Bus, ErrorEvent } from './event.js';
 import { DEFAULT_FLOOD, FloodDetector, type FloodAction, type FloodOptions } from './flood.js';
 import { Ring } from './ring.js';
+import { DedupWindow, ENTRY_BYTES, fp, hashId, hashText } from './window.js';
 
 /**
  * `zmq->nats`: the error reached NATS only through `opsdeck agent --bridge` (its ZMQ copy may or
@@ -140,9 +141,10 @@ export interface PipelineOptions {
    */
   dedupMaxEntries: number;
   /**
-   * The most memory the dedup window may take (an estimate: entries, their ids, the maps' slots);
-   * past it the oldest entries go, as past dedupMaxEntries. Entries bound the count, this the
-   * bytes: 100,000 entries of long ids weigh several times 100,000 of short ones.
+   * The most memory the dedup window may take; past it the oldest entries go, as past
+   * dedupMaxEntries. The window keeps fingerprints of ids, not the ids, so an entry's size does
+   * not depend on their lengths: this caps entries at dedupMaxBytes / ENTRY_BYTES (window.ts),
+   * the most an entry of up to three ids can take, index slots included.
    */
   dedupMaxBytes: number;
   flood: FloodOptions;
@@ -159,42 +161,7 @@ export const DEFAULT_PIPELINE: PipelineOptions = {
   flood: DEFAULT_FLOOD,
 };
 
-/**
- * What a dedup entry costs besides its ids' characters: the Entry and its boxed time, its ids
- * array, its slots in byContent and the order queue, its share of byContent's per-agent maps;
- * each id adds its string's header and its slot in byId. Measured in bench/rss-errors.ts (the
- * heap freed by clearing the window: ~375 bytes an entry with one 20-character id).
- */
-const ENTRY_BYTES = 300;
-const ID_BYTES = 40;
-const entryBytes = (ids: readonly string[]): number => {
-  let n = ENTRY_BYTES;
-  for (let i = 0; i < ids.length; i++) n += ID_BYTES + ids[i]!.length;
-  return n;
-};
-
-interface Entry {
-  /**
-   * Its row's id, not the row: at 10k/s the window (5 s) outlives the ring (5,000 rows) tenfold,
-   * and entries holding their rows kept 50,000 events alive instead of 5,000.
-   */
-  rowId: number;
-  /** Sources seen (bits). */
-  buses: number;
-  at: number;
-  /**
-   * The ids it is filed under (none for an id-less event; an id-less entry learns the ids of
-   * the twin that matched it on content), and its content key.
-   */
-  ids: readonly string[];
-  agent: string;
-  message: string;
-}
-
 const NO_IDS: readonly string[] = [];
-
-/** How many distinct agent names and messages the window shares one copy of. */
-const SHARED_TEXTS = 8192;
 
 export const newCounters = (): ErrorCounters => ({
   received: { zmq: 0, nats: 0 },
@@ -219,25 +186,17 @@ export class ErrorPipeline {
   readonly malformedSamples = new Ring<MalformedSample>(20);
   readonly publishers = new Map<string, PublisherStats>();
   private readonly flood: FloodDetector;
-  // The dedup window, by id and by content (agent, then message). Two maps instead of one keyed
-  // by `id:…` / `fp:agent|message` strings: building and hashing those was per-event work.
-  private readonly byId = new Map<string, Entry>();
-  // An agent with one text in the window has its entry here itself, not a map of one: 20,000
-  // agents' maps of one were a seventh of the pipeline's memory (bench/rss-errors.ts).
-  private readonly byContent = new Map<string, Entry | Map<string, Entry>>();
   /**
-   * The window's entries oldest first, from orderHead on; the slots before it are emptied as
-   * their entries leave (compacting waits for thousands of them, and a kept reference kept
-   * each retired entry and its ids alive: half the window's memory in bench/rss-errors.ts).
+   * The dedup window: every entry's row id, sources, time and fingerprints, in typed arrays
+   * (window.ts): at flood rates an object per entry lived 5 s and died in the old generation.
    */
-  private readonly order: (Entry | undefined)[] = [];
-  private orderHead = 0;
-  /** Estimated bytes of the entries in the window (entryBytes each). */
-  private dedupBytes = 0;
+  private readonly window: DedupWindow;
+  /** The fingerprints of the event's ids being looked up: pairs, as in window.ts's `fp`. */
+  private idKeys = new Int32Array(2 * 3);
   /**
    * By source bit: how many id-less entries in the window have not been seen from it. An event
    * with ids looks for an id-less twin on content only when one could match it (none, on a
-   * single bus): the look was two map reads and a cold entry per event (bench/ingest-zmq.ts).
+   * single bus): the look was hashing its text and a cold index read per event.
    */
   private readonly idlessLacking = [0, 0, 0, 0, 0];
   private readonly floodRows = new Map<string, ErrorRow>();
@@ -247,12 +206,6 @@ export class ErrorPipeline {
   private readonly floodKeys = new Map<ErrorRow, string>();
   /** `publishers` by machine, then agent: finding one without building its `machine|agent` key. */
   private readonly publisherOf = new Map<string, Map<string, PublisherStats>>();
-  /**
-   * One copy of each recent text: every entry lives for the dedup window (500,000 of them at
-   * 100k/s), and a flood repeats a few texts, so entries share them instead of each keeping the
-   * copy its frame was parsed into. Cleared when full.
-   */
-  private readonly texts = new Map<string, string>();
   private nextId = 1;
   private readonly options: PipelineOptions;
 
@@ -260,6 +213,18 @@ export class ErrorPipeline {
     this.options = { ...DEFAULT_PIPELINE, ...options };
     this.rows = new Ring(this.options.capacity);
     this.flood = new FloodDetector(this.options.flood);
+    const { dedupMaxEntries, dedupMaxBytes } = this.options;
+    this.window = new DedupWindow(Math.min(dedupMaxEntries, dedupMaxBytes / ENTRY_BYTES));
+  }
+
+  /** The most entries the dedup window holds: dedupMaxEntries, or fewer for dedupMaxBytes. */
+  get dedupCapacity(): number {
+    return this.window.capacity;
+  }
+
+  /** Keys the dedup window files entries under, by id and by content. */
+  get dedupKeys(): { ids: number; texts: number } {
+    return this.window.keys;
   }
 
   /** Feeds one decoder verdict; returns whether anything visible changed. */
@@ -292,37 +257,55 @@ export class ErrorPipeline {
 
     // A bridged copy of an id-less frame carries an id the bridge made up: match it on content.
     const ids = event.bridged?.synthetic ? NO_IDS : event.ids;
+    const w = this.window;
     // An event with ids matches by id only; an id-less one (variant B, C) falls back to content.
-    let entry: Entry | undefined;
+    let slot = -1;
+    // The content's fingerprint, once computed (hashed): every new entry is filed under it.
+    let hashed = false;
+    let t1 = 0;
+    let t2 = 0;
+    let keys = this.idKeys;
     if (ids.length > 0) {
-      for (let i = 0; i < ids.length && !entry; i++) entry = this.byId.get(ids[i]!);
+      if (keys.length < 2 * ids.length) keys = this.idKeys = new Int32Array(2 * ids.length);
+      for (let i = 0; i < ids.length && slot < 0; i++) {
+        hashId(ids[i]!);
+        keys[2 * i] = fp[0]!;
+        keys[2 * i + 1] = fp[1]!;
+        slot = w.findId(fp[0]!, fp[1]!);
+      }
       // PC2 in phase 1: the id-less ZMQ frame (variant B) came first, its NATS twin carries an
       // id. Content matches it only to an id-less entry from another bus: two errors with
       // different ids are two errors, whatever they say.
-      if (!entry && this.idlessLacking[bit]! > 0) {
-        const twin = this.byText(event.agent, event.message);
-        if (twin && twin.ids.length === 0 && !(twin.buses & bit)) {
-          entry = twin;
-          this.dedupBytes += entryBytes(ids) - ENTRY_BYTES;
-          this.countIdless(twin, -1);
-          entry.ids = ids;
-          for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, twin);
+      if (slot < 0 && this.idlessLacking[bit]! > 0) {
+        hashText(event.agent, event.message);
+        hashed = true;
+        t1 = fp[0]!;
+        t2 = fp[1]!;
+        const twin = w.findText(t1, t2);
+        if (twin >= 0 && w.idCount[twin] === 0 && !(w.buses[twin]! & bit)) {
+          slot = twin;
+          this.countIdless(w.buses[twin]!, -1);
+          for (let i = 0; i < ids.length; i++) w.addId(twin, keys[2 * i]!, keys[2 * i + 1]!);
         }
       }
     } else {
-      entry = this.byText(event.agent, event.message);
+      hashText(event.agent, event.message);
+      hashed = true;
+      t1 = fp[0]!;
+      t2 = fp[1]!;
+      slot = w.findText(t1, t2);
     }
-    if (entry && !(entry.buses & bit)) {
-      if (entry.ids.length === 0) this.idlessLacking[bit]!--;
-      entry.buses |= bit;
+    if (slot >= 0 && !(w.buses[slot]! & bit)) {
+      if (w.idCount[slot] === 0) this.idlessLacking[bit]!--;
+      const buses = (w.buses[slot]! |= bit);
       this.counters.matched++;
-      const shown = this.shownRows.get(entry.rowId);
+      const shown = this.shownRows.get(w.rowId[slot]!);
       if (!shown) return false; // its row has left the ring: counted, nothing on screen changes
-      shown.bus = busOfBits(entry.buses);
+      shown.bus = busOfBits(buses);
       shown.rev++;
       return true;
     }
-    if (entry && ids.length > 0) {
+    if (slot >= 0 && ids.length > 0) {
       this.counters.copies++; // the same id again on the same bus
       return false;
     }
@@ -364,45 +347,19 @@ export class ErrorPipeline {
         }
       }
     }
-    const fresh: Entry = {
-      rowId: row.id,
-      buses: bit,
-      at: now,
-      ids,
-      agent: this.shared(event.agent),
-      message: this.shared(event.message),
-    };
-    for (let i = 0; i < ids.length; i++) this.byId.set(ids[i]!, fresh);
-    if (ids.length === 0) this.countIdless(fresh, 1);
-    const texts = this.byContent.get(event.agent);
-    if (texts instanceof Map) texts.set(event.message, fresh);
-    else if (texts === undefined || texts.message === event.message)
-      this.byContent.set(event.agent, fresh);
-    else
-      this.byContent.set(
-        event.agent,
-        new Map<string, Entry>([
-          [texts.message, texts],
-          [event.message, fresh],
-        ]),
-      );
-    this.order.push(fresh);
-    this.dedupBytes += entryBytes(ids);
-    if (
-      this.order.length - this.orderHead > this.options.dedupMaxEntries ||
-      this.dedupBytes > this.options.dedupMaxBytes
-    ) {
-      // The newest entry stays, however large: it is the one a twin is about to look for.
-      while (
-        this.order.length - this.orderHead > 1 &&
-        (this.order.length - this.orderHead > this.options.dedupMaxEntries ||
-          this.dedupBytes > this.options.dedupMaxBytes)
-      ) {
-        this.retire(this.takeOldest());
-        this.counters.dedupEvicted++;
-      }
-      this.compact();
+    if (!hashed) {
+      hashText(event.agent, event.message);
+      t1 = fp[0]!;
+      t2 = fp[1]!;
     }
+    // Full: the oldest go (the newest always stays: it is the one a twin is about to look for).
+    while (w.size >= w.capacity) {
+      this.retire();
+      this.counters.dedupEvicted++;
+    }
+    const fresh = w.push(row.id, bit, now, t1, t2);
+    for (let i = 0; i < ids.length; i++) w.addId(fresh, keys[2 * i]!, keys[2 * i + 1]!);
+    if (ids.length === 0) this.countIdless(bit, 1);
     return true;
   }
 
@@ -476,66 +433,27 @@ export class ErrorPipeline {
 
   private expire(now: number): void {
     const cutoff = now - this.options.dedupWindowMs;
-    while (this.orderHead < this.order.length && this.order[this.orderHead]!.at < cutoff)
-      this.retire(this.takeOldest());
-    this.compact();
+    const w = this.window;
+    while (w.size > 0 && w.at[w.oldest]! < cutoff) this.retire();
+    w.trim();
   }
 
-  /** An entry leaves the window (its time is up, or the window is full): counted, and unfiled. */
-  private retire(old: Entry): void {
-    this.dedupBytes -= entryBytes(old.ids);
-    if (old.ids.length === 0) this.countIdless(old, -1);
+  /** The oldest entry leaves the window (its time is up, or the window is full): counted. */
+  private retire(): void {
+    const w = this.window;
+    const slot = w.shift(); // unfiled by id and content; its fields readable until the next push
+    const buses = w.buses[slot]!;
+    if (w.idCount[slot] === 0) this.countIdless(buses, -1);
     // Never natively on NATS: a ZMQ-only error, whether or not the bridge carried it.
-    if (!(old.buses & NATS)) this.counters.zmqOnly++;
-    else if (old.buses === NATS) this.counters.natsOnly++;
-    // Its ids are still its own: an id is filed only when no entry has it (add() makes an entry,
-    // or lets a twin take ids, only when none of them is in byId), so no other entry took it
-    // meanwhile. Deleted without reading it first: each read was a cold lookup in the window's
-    // largest map (bench/ingest-nats.ts, two ids a message).
-    for (let i = 0; i < old.ids.length; i++) this.byId.delete(old.ids[i]!);
-    const texts = this.byContent.get(old.agent);
-    if (texts === old) this.byContent.delete(old.agent);
-    else if (texts instanceof Map && texts.get(old.message) === old) {
-      texts.delete(old.message);
-      if (texts.size === 0) this.byContent.delete(old.agent);
-    }
+    if (!(buses & NATS)) this.counters.zmqOnly++;
+    else if (buses === NATS) this.counters.natsOnly++;
   }
 
-  /** An id-less entry joins (1) or leaves (-1) the counts of the sources it lacks. */
-  private countIdless(e: Entry, by: 1 | -1): void {
-    if (!(e.buses & ZMQ)) this.idlessLacking[ZMQ]! += by;
-    if (!(e.buses & NATS)) this.idlessLacking[NATS]! += by;
-    if (!(e.buses & BRIDGE)) this.idlessLacking[BRIDGE]! += by;
-  }
-
-  private takeOldest(): Entry {
-    const oldest = this.order[this.orderHead]!;
-    this.order[this.orderHead++] = undefined;
-    return oldest;
-  }
-
-  /** The window's entry for this agent and text, if any. */
-  private byText(agent: string, message: string): Entry | undefined {
-    const texts = this.byContent.get(agent);
-    if (texts === undefined) return undefined;
-    if (texts instanceof Map) return texts.get(message);
-    return texts.message === message ? texts : undefined;
-  }
-
-  /** Compact the queue now and then instead of shifting on every expiry. */
-  private compact(): void {
-    if (this.orderHead > 4096 && this.orderHead * 2 > this.order.length) {
-      this.order.splice(0, this.orderHead);
-      this.orderHead = 0;
-    }
-  }
-
-  private shared(text: string): string {
-    const known = this.texts.get(text);
-    if (known !== undefined) return known;
-    if (this.texts.size >= SHARED_TEXTS) this.texts.clear();
-    this.texts.set(text, text);
-    return text;
+  /** An id-less entry with these sources joins (1) or leaves (-1) the counts of those it lacks. */
+  private countIdless(buses: number, by: 1 | -1): void {
+    if (!(buses & ZMQ)) this.idlessLacking[ZMQ]! += by;
+    if (!(buses & NATS)) this.idlessLacking[NATS]! += by;
+    if (!(buses & BRIDGE)) this.idlessLacking[BRIDGE]! += by;
   }
 
   private notePublisher(event: ErrorEvent, now: number): void {
