@@ -8,7 +8,7 @@ import type { LinkState } from '../core/nats/link.js';
 import { ago, bar, levels, sparkline, type AgentRow } from '../core/ui/view.js';
 import { agentLabel, type AgentLabel } from '../core/ui/agent-label.js';
 import { VERSION } from '../version.js';
-import { LATENCY_WARN_MS, latencyText, shownLatency } from '../core/ui/view.js';
+import { LATENCY_WARN_MS, latencyText, shownLatency, SPARKLINE_MAX } from '../core/ui/view.js';
 import { PaneFrame } from './pane-frame.js';
 import { Table, type Column } from './table.js';
 import { rowLook, useTheme } from './theme.js';
@@ -141,7 +141,7 @@ function columnsFor(width: number, now: number, rows: readonly AgentRow[]): Colu
   const HISTORY_MIN = 8;
   const left = width - spent(cols) - 1;
   if (left >= HISTORY_MIN) {
-    const w = Math.min(40, left);
+    const w = Math.min(SPARKLINE_MAX, left);
     cols.push({
       title: 'HISTORY',
       width: w,

@@ -9,6 +9,7 @@ import {
   LATENCY_WARN_MS,
   latencyText,
   shownLatency,
+  SPARKLINE_MAX,
 } from '../../source/core/ui/view.js';
 import { columns } from '../../source/core/ui/width.js';
 
@@ -160,4 +161,19 @@ test('a health change is drawn when a table would draw it differently, and only 
   // A history that is not full yet: each sample grows the sparkline.
   const young = reply(reply(initialHealth(), 20, 0), 21, 2000);
   assert.equal(healthDrawnDifferently(map(young), map(reply(young, 20, 4000))), true);
+});
+
+test('a sparkline change past the 20th column is drawn: the pane shows up to SPARKLINE_MAX', () => {
+  const reply = (h: AgentHealth, at: number, state: 'healthy' | 'degraded' = 'healthy') =>
+    observe(
+      h,
+      { kind: 'reply', reading: { state, reason: 'ok', protocol: 'base-agent' }, latencyMs: 3, at },
+      { downAfter: 1, upAfter: 1, historySize: 30 },
+    );
+  // One degraded sample 25 rounds back, in a full history: the next sample moves it a column.
+  let h = initialHealth();
+  for (let k = 0; k < 30; k++) h = reply(h, k * 2000, k === 4 ? 'degraded' : 'healthy');
+  const map = (x: AgentHealth) => new Map([['mainpc/A', x]]);
+  assert.equal(SPARKLINE_MAX >= 30, true);
+  assert.equal(healthDrawnDifferently(map(h), map(reply(h, 60_000))), true);
 });

@@ -183,7 +183,30 @@ const QUIET_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 /** The widest health sparkline a table draws (machine-pane.tsx: HISTORY). */
-export const SPARKLINE_MAX = 20;
+export const SPARKLINE_MAX = 40;
+
+/** The fields a table draws at once: every field but the quiet ones (`===`, so a new object differs). */
+function sameLoudFields(a: AgentHealth, b: AgentHealth): boolean {
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (const f in x) if (!QUIET_FIELDS.has(f) && x[f] !== y[f]) return false;
+  for (const f in y) if (!QUIET_FIELDS.has(f) && !(f in x)) return false;
+  return true;
+}
+
+// An object's LAT cell (text and warning tone) and widest sparkline, worked out once per object:
+// a probe round makes one per agent, and each is compared on every frame until the next.
+const quietLooks = new WeakMap<AgentHealth, { latency: string; spark: string }>();
+function quietLook(h: AgentHealth): { latency: string; spark: string } {
+  let look = quietLooks.get(h);
+  if (!look) {
+    const ms = shownLatency(h);
+    const warn = ms !== undefined && ms >= LATENCY_WARN_MS ? '!' : '';
+    look = { latency: latencyText(ms) + warn, spark: sparkline(h.history, SPARKLINE_MAX) };
+    quietLooks.set(h, look);
+  }
+  return look;
+}
 
 /**
  * How an agent table would draw `next` against `shown`: `none` when only a latency moved within
@@ -203,19 +226,10 @@ export function healthChange(
   for (const [key, b] of next) {
     const a = shown.get(key);
     if (a === b) continue;
-    if (!a) return 'now';
-    for (const f in a)
-      if (
-        !QUIET_FIELDS.has(f) &&
-        (a as unknown as Record<string, unknown>)[f] !==
-          (b as unknown as Record<string, unknown>)[f]
-      )
-        return 'now';
-    for (const f in b) if (!QUIET_FIELDS.has(f) && !(f in a)) return 'now';
+    if (!a || !sameLoudFields(a, b)) return 'now';
     if (change === 'later') continue;
-    if (latencyText(shownLatency(a)) !== latencyText(shownLatency(b))) change = 'later';
-    else if (sparkline(a.history, SPARKLINE_MAX) !== sparkline(b.history, SPARKLINE_MAX))
-      change = 'later';
+    const [la, lb] = [quietLook(a), quietLook(b)];
+    if (la.latency !== lb.latency || la.spark !== lb.spark) change = 'later';
   }
   return change;
 }
