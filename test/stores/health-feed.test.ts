@@ -14,6 +14,7 @@ import {
 } from '../../source/core/health/feed.js';
 import { initialHealth, observe, type AgentHealth } from '../../source/core/health/state.js';
 import { AgentHealthFeed } from '../../source/stores/health-feed.js';
+import { keepDrawn } from '../../source/core/ui/view.js';
 
 const NOW = 1_750_000_000_000;
 const bytes = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -171,6 +172,54 @@ describe('the console side (--health-from agents)', () => {
       /mainpc's opsdeck agent does not probe it: its fleet config has no Charlie/,
     );
     assert.equal(agents.has('mainpc/Stranger'), false);
+    feed.stop();
+  });
+
+  test("a round that changes nothing the tables draw keeps the drawn objects (keepDrawn), across the wire's clock shift", () => {
+    const feed = new AgentHealthFeed([machine], { notifyMs: 1 });
+    // The agent's own records: a full history of replies around 2 ms, and one agent refused and
+    // found elsewhere (MOVED), each round a new object on the agent's side.
+    const round = (k: number, at: number) => {
+      let alpha = initialHealth();
+      for (let i = 0; i <= k; i++)
+        alpha = observe(alpha, {
+          kind: 'reply',
+          reading: { state: 'healthy', reason: 'ok', protocol: 'json-rm' },
+          latencyMs: 1.5 + (i % 2) / 10,
+          at: at - (k - i) * 2000,
+        });
+      return new Map([
+        ['Alpha', alpha],
+        ['Bravo', refused(NOW - 60_000)],
+      ]);
+    };
+    // Each message arrives a few ms after it was sent, never the same few: the shift differs.
+    const send = (k: number, at: number, delay: number) => {
+      for (const p of healthParts('mainpc', round(k, at), at, 2000, k))
+        feed.accept(bytes(p), at + delay);
+      return feed.flush().agents;
+    };
+    const first = send(40, NOW, 3);
+    const second = send(41, NOW + 2000, 7);
+    assert.notEqual(
+      second.get(key('Alpha')),
+      first.get(key('Alpha')),
+      'the feed makes new objects',
+    );
+    const shown = keepDrawn(first, second, NOW + 2500);
+    assert.equal(shown, first, 'nothing drawn changed: the objects drawn last are kept');
+    // A drawn change (Alpha stops answering) is a new object for Alpha only.
+    const down = new Map(round(42, NOW + 4000));
+    down.set(
+      'Alpha',
+      observe(down.get('Alpha')!, { kind: 'refused', reason: 'refused', at: NOW + 4000 }),
+    );
+    for (const p of healthParts('mainpc', down, NOW + 4000, 2000, 42))
+      feed.accept(bytes(p), NOW + 4004);
+    const third = keepDrawn(first, feed.flush().agents, NOW + 4500);
+    assert.notEqual(third, first);
+    assert.equal(third.get(key('Alpha'))!.state, 'unreachable');
+    assert.equal(third.get(key('Bravo')), first.get(key('Bravo')));
     feed.stop();
   });
 

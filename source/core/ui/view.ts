@@ -172,7 +172,9 @@ export function sparkline(history: readonly { state: AgentState }[], width: numb
 
 // What of an agent's health the agent tables draw only through the dead band, the sparkline or
 // an age (latency, the history, when it last answered), or do not draw at all (the raw reply,
-// uptime: the agent detail, which hears every change). Any other field that differs is shown.
+// uptime, when the state last changed: the agent detail and status --json, which hear every
+// change; with --health-from agents `since` moves by the message's delay every round). Any
+// other field that differs is shown.
 const QUIET_FIELDS: ReadonlySet<string> = new Set([
   'latencyMs',
   'history',
@@ -180,16 +182,28 @@ const QUIET_FIELDS: ReadonlySet<string> = new Set([
   'lastProbeAt',
   'lastReply',
   'uptimeSec',
+  'since',
 ]);
 
 /** The widest health sparkline a table draws (machine-pane.tsx: HISTORY). */
 export const SPARKLINE_MAX = 40;
 
-/** The fields a table draws at once: every field but the quiet ones (`===`, so a new object differs). */
+/** Equal, or objects (`moved`, `pending`) with the same values: the feed parses new ones each round. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  for (const k in x) if (x[k] !== y[k]) return false;
+  for (const k in y) if (!(k in x)) return false;
+  return true;
+}
+
+/** The fields a table draws at once: every field but the quiet ones. */
 function sameLoudFields(a: AgentHealth, b: AgentHealth): boolean {
   const x = a as unknown as Record<string, unknown>;
   const y = b as unknown as Record<string, unknown>;
-  for (const f in x) if (!QUIET_FIELDS.has(f) && x[f] !== y[f]) return false;
+  for (const f in x) if (!QUIET_FIELDS.has(f) && !sameValue(x[f], y[f])) return false;
   for (const f in y) if (!QUIET_FIELDS.has(f) && !(f in x)) return false;
   return true;
 }
