@@ -1,7 +1,7 @@
 // opsdeck's benchmark (issue 7): every figure next to a baseline measured in the same run on the
 // same machine, as a ratio, so the machine's noise cancels.
 //
-//   npm run bench                      full run (under 5 minutes on 2 cores)
+//   npm run bench                      full run (about 8 minutes on 2 cores)
 //   npm run bench -- --quick           smoke run (CI: checks that it runs, not the numbers)
 //   npm run bench -- --json FILE       where to write the results (default bench/results/latest.json)
 //   npm run bench -- --only a,b        some figures: ingest-zmq, ingest-nats, health, render, idle,
