@@ -11,18 +11,7 @@ import { DEFAULT_FLOOD } from '../../source/core/errors/flood.js';
 import { ErrorPipeline, type ErrorRow } from '../../source/core/errors/pipeline.js';
 import { DedupWindow, ENTRY_BYTES, fp, hashId, hashText } from '../../source/core/errors/window.js';
 import { ReferencePipeline } from '../support/pipeline-reference.js';
-
-/** mulberry32: a small seeded generator, so a failing sequence can be replayed by its seed. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../../source/core/seeded.js';
 
 const ev = (i: number, ids: string[], bus: Bus): ErrorEvent => ({
   machine: 'pc2',

@@ -6,11 +6,9 @@
 // of the characters it takes, by Intl.Segmenter itself.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'esbuild';
+import { importPatched } from '../support/patched-build.js';
 import * as original from '@alcalzone/ansi-tokenize';
 
 const PATCHES = new URL('../../scripts/bundle-patches.mjs', import.meta.url).href;
@@ -24,19 +22,13 @@ type Lib = typeof original;
 
 /** ansi-tokenize as the bundle has it. */
 async function patched(): Promise<Lib> {
-  const out = join(mkdtempSync(join(tmpdir(), 'opsdeck-patch-')), 'ansi-tokenize.mjs');
   const entry = fileURLToPath(import.meta.resolve('@alcalzone/ansi-tokenize'));
-  const result = await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    plugins: [ansiTokenizeFast, ansiStyledCharsFast],
-    logLevel: 'silent',
-  });
+  const { module, result } = await importPatched<Lib>(entry, [
+    ansiTokenizeFast,
+    ansiStyledCharsFast,
+  ]);
   assert.deepEqual(result.warnings, [], 'the patch applied');
-  return (await import(pathToFileURL(out).href)) as Lib;
+  return module;
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });

@@ -4,11 +4,9 @@
 // console died on it). Ink built with the patch exactly as scripts/bundle.mjs builds it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Plugin } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import type { Plugin } from 'esbuild';
+import { importPatched } from '../support/patched-build.js';
 
 const PATCHES = new URL('../../scripts/bundle-patches.mjs', import.meta.url).href;
 const { inkUnknownKeys } = (await import(PATCHES)) as { inkUnknownKeys: Plugin };
@@ -17,19 +15,10 @@ type Parse = (s: string) => { name?: string; ctrl: boolean; sequence: string };
 
 /** Ink's parseKeypress, built with `plugins`. */
 async function parser(plugins: Plugin[]): Promise<Parse> {
-  const out = join(mkdtempSync(join(tmpdir(), 'opsdeck-patch-')), 'parse-keypress.mjs');
   const entry = fileURLToPath(new URL('./parse-keypress.js', import.meta.resolve('ink')));
-  const result = await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    format: 'esm',
-    platform: 'node',
-    plugins,
-    logLevel: 'silent',
-  });
+  const { module, result } = await importPatched<{ default: Parse }>(entry, plugins);
   assert.deepEqual(result.errors, [], 'the patch applied');
-  return ((await import(pathToFileURL(out).href)) as { default: Parse }).default;
+  return module.default;
 }
 
 // Ctrl+F1-F4 (xterm), a focus report with a modifier, a colour code pasted with text.

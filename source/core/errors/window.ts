@@ -74,6 +74,13 @@ export function hashText(agent: string, message: string): void {
   fp[1] = fmix(b ^ Math.imul(message.length, 0x27d4eb2f));
 }
 
+/** Copies a ring array (`per` numbers a slot) into `to` in its new order, and returns `to`. */
+type Reorder = <T extends Float64Array | Int32Array | Uint8Array>(
+  from: T,
+  to: T,
+  per?: number,
+) => T;
+
 /** Ids kept in an entry's own slots; more (never from the decoder, which takes three) go aside. */
 const IDS = 3;
 
@@ -255,14 +262,7 @@ export class DedupWindow {
       to.set(from.subarray(0, (n - first) * per), first * per);
       return to;
     };
-    this.rowId = order(this.rowId, new Float64Array(next));
-    this.at = order(this.at, new Float64Array(next));
-    this.buses = order(this.buses, new Uint8Array(next));
-    this.idCount = order(this.idCount, new Uint8Array(next));
-    this.idH1 = order(this.idH1, new Int32Array(next * IDS), IDS);
-    this.idH2 = order(this.idH2, new Int32Array(next * IDS), IDS);
-    this.textH1 = order(this.textH1, new Int32Array(next));
-    this.textH2 = order(this.textH2, new Int32Array(next));
+    this.reorder(next, order);
     if (this.extra.size > 0) {
       const aside = [...this.extra];
       this.extra.clear();
@@ -284,6 +284,18 @@ export class DedupWindow {
         for (let i = 0; i < aside.length; i += 2) place(this.ids, aside[i]!, slot * 4 + IDS + 1);
       this.fileText(slot);
     }
+  }
+
+  /** Every ring array copied by `order` into a new one of `next` slots (grow and shrink). */
+  private reorder(next: number, order: Reorder): void {
+    this.rowId = order(this.rowId, new Float64Array(next));
+    this.at = order(this.at, new Float64Array(next));
+    this.buses = order(this.buses, new Uint8Array(next));
+    this.idCount = order(this.idCount, new Uint8Array(next));
+    this.idH1 = order(this.idH1, new Int32Array(next * IDS), IDS);
+    this.idH2 = order(this.idH2, new Int32Array(next * IDS), IDS);
+    this.textH1 = order(this.textH1, new Int32Array(next));
+    this.textH2 = order(this.textH2, new Int32Array(next));
   }
 
   private asideHas(slot: number, h1: number, h2: number): boolean {
@@ -309,14 +321,7 @@ export class DedupWindow {
       to.set(from.subarray(0, head * per), (old - head) * per);
       return to;
     };
-    this.rowId = order(this.rowId, new Float64Array(next));
-    this.at = order(this.at, new Float64Array(next));
-    this.buses = order(this.buses, new Uint8Array(next));
-    this.idCount = order(this.idCount, new Uint8Array(next));
-    this.idH1 = order(this.idH1, new Int32Array(next * IDS), IDS);
-    this.idH2 = order(this.idH2, new Int32Array(next * IDS), IDS);
-    this.textH1 = order(this.textH1, new Int32Array(next));
-    this.textH2 = order(this.textH2, new Int32Array(next));
+    this.reorder(next, order);
     if (old > 0 && head > 0) {
       const moved = (slot: number): number => (slot >= head ? slot - head : slot + old - head);
       const ids = this.ids;
