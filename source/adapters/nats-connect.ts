@@ -6,7 +6,7 @@
 // sockets keep the process alive after everything else has stopped: a daemon that does not
 // exit on SIGTERM. Upstream: nats-io/nats.js#64. Every connection of opsdeck's goes through
 // here (eslint bans nats' own connect in source/).
-import type { Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { NatsConnectionImpl, setTransportFactory } from 'nats/lib/nats-base-client/internal_mod.js';
 import { NodeTransport, nodeResolveHost } from 'nats/lib/src/node_transport.js';
@@ -48,21 +48,37 @@ class AttemptTransport extends NodeTransport {
     }
   }
 
-  override async dial(hp: { hostname: string; port: number }): Promise<Socket> {
-    const socket = await super.dial(hp);
-    // Given up while the TCP connect was still pending (a full listen backlog): it must not
-    // go on to wait for an INFO nobody reads.
-    if (this.abandoned) {
-      socket.destroy();
-      throw new Error('connection attempt abandoned');
-    }
-    return socket;
+  /** The socket while its TCP connect is pending (a server dropping SYNs, a full backlog). */
+  private dialing: Socket | undefined;
+
+  // NodeTransport's dial, keeping the socket while it connects: given up then, it is destroyed at
+  // once; nats.js's own held the process until the kernel gave up on the handshake (~2 min).
+  override dial(hp: { hostname: string; port: number }): Promise<Socket> {
+    if (this.abandoned) return Promise.reject(new Error('connection attempt abandoned'));
+    return new Promise((resolve, reject) => {
+      let failure: Error | undefined;
+      const socket = createConnection(hp.port, hp.hostname, () => {
+        this.dialing = undefined;
+        socket.removeAllListeners();
+        resolve(socket);
+      });
+      this.dialing = socket;
+      socket.on('error', (error) => (failure = error));
+      socket.on('close', () => {
+        this.dialing = undefined;
+        socket.removeAllListeners();
+        reject(failure ?? new Error('connection attempt abandoned'));
+      });
+      socket.setNoDelay(true);
+    });
   }
 
   override async close(err?: Error): Promise<void> {
     if (!this.connected) {
       this.abandoned = true;
-      // Waiting for INFO: destroying the socket also rejects that wait, ending connect().
+      // Still dialling: destroying the socket rejects the dial. Waiting for INFO: destroying
+      // it rejects that wait. Either ends connect().
+      this.dialing?.destroy();
       this.socket?.destroy();
     }
     return super.close(err);
@@ -79,13 +95,26 @@ export function connectNats(
   signal?: AbortSignal,
 ): Promise<NatsConnection> {
   const attempts = new Attempts();
+  const abort = () => attempts.abort();
+  // The signal outlives this call (a link retries on its one signal): the listener goes when the
+  // attempt fails or the connection closes, else one piled up per retry while NATS was down.
+  const off = () => signal?.removeEventListener('abort', abort);
   if (signal?.aborted) attempts.abort();
-  else signal?.addEventListener('abort', () => attempts.abort(), { once: true });
+  else signal?.addEventListener('abort', abort, { once: true });
   // Set on each call, as nats.js's own connect() does: the factory is global to the module, and
   // each new transport (each reconnect attempt too) is made by whichever was set last.
   setTransportFactory({
     factory: () => new AttemptTransport(),
     dnsResolveFn: nodeResolveHost,
   });
-  return NatsConnectionImpl.connect({ ...options, [OWNER]: attempts } as Owned);
+  return NatsConnectionImpl.connect({ ...options, [OWNER]: attempts } as Owned).then(
+    (nc) => {
+      void nc.closed().then(off, off);
+      return nc;
+    },
+    (error: unknown) => {
+      off();
+      throw error;
+    },
+  );
 }

@@ -5,7 +5,9 @@
 // not exit on SIGTERM. Counted here from the server's side, on real sockets.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server, type Socket } from 'node:net';
+import { spawn } from 'node:child_process';
+import { getEventListeners } from 'node:events';
+import { createServer, Socket, type Server } from 'node:net';
 import { connectNats } from '../../source/adapters/nats-connect.js';
 import { NatsLink } from '../../source/adapters/nats-link.js';
 import { freePort, startNatsServer } from '../../source/adapters/nats-server.js';
@@ -75,6 +77,74 @@ describe('connections to a NATS server that never sends INFO', () => {
     await until('every socket of the link to close', () => silent.open() === 0);
   });
 });
+
+describe('attempts given up before a server answers', () => {
+  test('failed attempts on one signal leave no listener on it (a link retries on one)', async () => {
+    const host = '127.0.41.5';
+    const port = await freePort(host); // nothing listens: refused at once
+    const giveUp = new AbortController();
+    for (let i = 0; i < 12; i++)
+      await assert.rejects(
+        connectNats({ servers: `nats://${host}:${port}`, reconnect: false }, giveUp.signal),
+      );
+    assert.equal(getEventListeners(giveUp.signal, 'abort').length, 0);
+  });
+
+  test('an attempt aborted while its TCP connect is pending ends at once and keeps no socket', async () => {
+    // A listener that never accepts, its backlog (0) already full: the kernel drops the next SYN,
+    // so a connect to it stays pending until the kernel gives up (~2 min on Linux). Node's own
+    // servers always accept, hence Python.
+    const host = '127.0.41.6';
+    const never = spawn('python3', ['-c', NEVER_ACCEPTS, host], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    stops.push(() => never.kill('SIGKILL'));
+    const port = await new Promise<number>((resolve, reject) => {
+      never.stdout.once('data', (b: Buffer) => resolve(Number(String(b).trim())));
+      never.once('exit', (code) => reject(new Error(`python3 exited ${code}`)));
+    });
+    const connecting = () =>
+      (process as unknown as { _getActiveHandles(): unknown[] })
+        ._getActiveHandles()
+        .filter((h) => h instanceof Socket && h.connecting).length;
+    const before = connecting();
+    const giveUp = new AbortController();
+    // A minute's timeout: only the abort can end this attempt within the test's deadline.
+    const attempt = connectNats(
+      { servers: `nats://${host}:${port}`, timeout: 60_000, reconnect: false },
+      giveUp.signal,
+    );
+    await until('the attempt to be dialling', () => connecting() > before);
+    giveUp.abort();
+    let settled = false;
+    attempt.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    await until('the aborted attempt to end', () => settled);
+    await assert.rejects(attempt);
+    assert.equal(connecting(), before, 'the pending socket was destroyed');
+  });
+});
+
+const NEVER_ACCEPTS = `
+import socket, sys, time
+s = socket.socket()
+s.bind((sys.argv[1], 0))
+s.listen(0)
+fill = []
+for _ in range(4):
+    c = socket.socket()
+    c.setblocking(False)
+    try:
+        c.connect(s.getsockname())
+    except BlockingIOError:
+        pass
+    fill.append(c)
+time.sleep(0.2)
+print(s.getsockname()[1], flush=True)
+time.sleep(600)
+`;
 
 describe('reconnecting to a NATS server that went silent', { skip: natsSkip }, () => {
   test('keeps at most the attempt under way open, and close() ends that one too', async () => {
