@@ -65,19 +65,16 @@ describe('ZMQ publisher machine restarted', () => {
     const publish = async (sim: Sim, agent: string, message: string) =>
       assert.ok((await sim.control({ fault: 'error', agent, message })).ok);
     const shows = (message: string) => snap().rows.some((r) => r.event.message === message);
-    // Past the slow joiner on each bus.
-    await until(
-      'first PC2 error',
-      async () => (await publish(simB, 'Bravo', 'warm pc2'), await sleep(30), shows('warm pc2')),
-    );
-    await until(
-      'first MainPC error',
-      async () => (
-        await publish(simA, 'Alpha', 'warm mainpc'),
-        await sleep(30),
-        shows('warm mainpc')
-      ),
-    );
+    // A PUB sends nothing until it has the SUB's subscription (ZMQ's slow joiner): publish until
+    // one arrives, then count.
+    const warm = (what: string, sim: Sim, agent: string, message: string, ms?: number) =>
+      until(
+        what,
+        async () => (await publish(sim, agent, message), await sleep(30), shows(message)),
+        ms,
+      );
+    await warm('first PC2 error', simB, 'Bravo', 'warm pc2');
+    await warm('first MainPC error', simA, 'Alpha', 'warm mainpc');
     for (let i = 0; i < 20; i++) await publish(simB, 'Bravo', `before ${i}`);
     await until('PC2 errors before the restart', () => shows('before 19'));
 
@@ -101,16 +98,8 @@ describe('ZMQ publisher machine restarted', () => {
     const up = Date.now();
     await until('PC2 reconnected', () => snap().zmqLinks.pc2?.connected, 5000);
     // The handshake comes before the new PUB has the subscription: what it publishes in between
-    // is lost (the slow joiner again; a loaded machine widens it). Past it first, as at the start.
-    await until(
-      'PC2 past the slow joiner again',
-      async () => (
-        await publish(simB, 'Bravo', 'rewarm pc2'),
-        await sleep(30),
-        shows('rewarm pc2')
-      ),
-      5000,
-    );
+    // is lost (a loaded machine widens it). Past it first, as at the start.
+    await warm('PC2 past the slow joiner again', simB, 'Bravo', 'rewarm pc2', 5000);
     for (let i = 0; i < 20; i++) await publish(simB, 'Bravo', `after ${i}`);
     await until('PC2 errors after the restart', () => shows('after 19'), 5000);
 
